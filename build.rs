@@ -1,0 +1,42 @@
+//! Generates `include/fdsafe.h` from the Rust sources with cbindgen and sets the soname.
+//!
+//! The header is committed; `make test` fails when the committed copy differs from what
+//! the sources generate, so the file here is only rewritten when its content changes.
+
+use std::{env, fs, path::PathBuf};
+
+fn main() {
+    let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
+    let major = env::var("CARGO_PKG_VERSION_MAJOR").unwrap();
+    let minor = env::var("CARGO_PKG_VERSION_MINOR").unwrap();
+    let patch = env::var("CARGO_PKG_VERSION_PATCH").unwrap();
+
+    println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libfdsafe.so.{major}");
+    println!("cargo:rerun-if-changed=src");
+    println!("cargo:rerun-if-changed=cbindgen.toml");
+    println!("cargo:rerun-if-changed=build.rs");
+
+    let mut config = cbindgen::Config::from_file(root.join("cbindgen.toml")).expect("cbindgen.toml");
+    let (a, b, c): (u32, u32, u32) = (major.parse().unwrap(), minor.parse().unwrap(), patch.parse().unwrap());
+    config.after_includes = Some(format!(
+        "\n/** Version of the header, from Cargo.toml. Compare with fdsafe_version() at run time. */\n\
+         #define FDSAFE_VERSION_MAJOR {a}\n#define FDSAFE_VERSION_MINOR {b}\n#define FDSAFE_VERSION_PATCH {c}\n\
+         /** MAJOR * 10000 + MINOR * 100 + PATCH, for `#if` comparisons. */\n\
+         #define FDSAFE_VERSION_NUMBER {}\n#define FDSAFE_VERSION_STRING \"{a}.{b}.{c}\"\n",
+        a * 10000 + b * 100 + c
+    ));
+
+    let header = match cbindgen::Builder::new().with_crate(&root).with_config(config).generate() {
+        Ok(bindings) => {
+            let mut out = Vec::new();
+            bindings.write(&mut out);
+            out
+        }
+        Err(err) => panic!("cbindgen could not generate include/fdsafe.h: {err}"),
+    };
+    let path = root.join("include").join("fdsafe.h");
+    if fs::read(&path).ok().as_deref() != Some(&header[..]) {
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(&path, header).expect("write include/fdsafe.h");
+    }
+}

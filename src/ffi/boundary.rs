@@ -1,0 +1,117 @@
+//! The one path every exported function takes: catch panics, turn errors into return codes,
+//! and record the thread's last error message. Also the checked conversions of C pointers.
+
+use std::cell::RefCell;
+use std::ffi::c_int;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use super::codes;
+use crate::error::{Error, Result};
+
+thread_local! {
+    static LAST_ERROR: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+/// Return types of exported functions: a value >= 0, or a negative code.
+pub trait ReturnCode: Copy {
+    fn from_code(code: c_int) -> Self;
+}
+impl ReturnCode for c_int {
+    fn from_code(code: c_int) -> Self {
+        code
+    }
+}
+impl ReturnCode for i64 {
+    fn from_code(code: c_int) -> Self {
+        code as i64
+    }
+}
+
+/// Runs the body of the exported function `op`: its error becomes a negative return code and
+/// the thread's last error message; a panic becomes `FDSAFE_E_INTERNAL` and never unwinds
+/// into C.
+pub fn call<R: ReturnCode>(op: &'static str, body: impl FnOnce() -> Result<R>) -> R {
+    let error = match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(value)) => return value,
+        Ok(Err(err)) => err,
+        Err(payload) => {
+            let what = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic".to_string());
+            Error::Internal(what)
+        }
+    };
+    set_last_error(op, &error);
+    R::from_code(codes::code_of(&error))
+}
+
+fn set_last_error(op: &str, error: &Error) {
+    let _ = LAST_ERROR.try_with(|last| {
+        if let Ok(mut text) = last.try_borrow_mut() {
+            text.clear();
+            use std::fmt::Write;
+            let _ = write!(text, "{op}: {error}");
+        }
+    });
+}
+
+pub fn with_last_error<T>(f: impl FnOnce(&str) -> T) -> T {
+    LAST_ERROR.with(|last| f(&last.borrow()))
+}
+
+/// An out-parameter: checked for NULL up front, written only once the call has succeeded.
+pub struct Out<T> {
+    ptr: *mut T,
+}
+
+impl<T> Out<T> {
+    pub fn new(ptr: *mut T, name: &str) -> Result<Out<T>> {
+        if ptr.is_null() {
+            return Err(Error::invalid(format!("{name} is NULL")));
+        }
+        if !ptr.is_aligned() {
+            return Err(Error::invalid(format!("{name} is misaligned")));
+        }
+        Ok(Out { ptr })
+    }
+
+    pub fn write(self, value: T) {
+        // SAFETY: non-NULL and aligned (checked); the caller vouches that it points to a `T`.
+        unsafe { self.ptr.write(value) }
+    }
+}
+
+fn check_buffer<T>(ptr: *const T, len: usize, name: &str) -> Result<()> {
+    if len > isize::MAX as usize / std::mem::size_of::<T>().max(1) {
+        return Err(Error::invalid(format!("{name} length {len} is impossibly large")));
+    }
+    if len > 0 && ptr.is_null() {
+        return Err(Error::invalid(format!("{name} is NULL with length {len}")));
+    }
+    if len > 0 && !ptr.is_aligned() {
+        return Err(Error::invalid(format!("{name} is misaligned")));
+    }
+    Ok(())
+}
+
+/// A caller's input buffer. NULL is accepted only with length 0.
+pub fn in_slice<'a, T>(ptr: *const T, len: usize, name: &str) -> Result<&'a [T]> {
+    check_buffer(ptr, len, name)?;
+    if len == 0 {
+        return Ok(&[]);
+    }
+    // SAFETY: checked above; the caller vouches that `len` elements are readable.
+    Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
+}
+
+/// A caller's output buffer. NULL is accepted only with length 0.
+pub fn out_slice<'a, T>(ptr: *mut T, len: usize, name: &str) -> Result<&'a mut [T]> {
+    check_buffer(ptr, len, name)?;
+    if len == 0 {
+        return Ok(&mut []);
+    }
+    // SAFETY: checked above; the caller vouches that `len` elements are writable.
+    Ok(unsafe { std::slice::from_raw_parts_mut(ptr, len) })
+}

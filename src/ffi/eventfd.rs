@@ -1,0 +1,58 @@
+//! eventfd.
+
+use std::ffi::c_int;
+
+use super::kinds::parse_flags;
+use super::{call, fdsafe_handle, Out};
+use crate::handles::{self, get_as, Handle};
+use crate::kinds::eventfd::{EventFd, EventFdFlags};
+
+/// `fdsafe_eventfd_create` flag: each read takes 1 from the counter instead of all of it.
+pub const FDSAFE_EVENTFD_SEMAPHORE: u32 = 1 << 0;
+/// `fdsafe_eventfd_create` flag: start in non-blocking mode.
+pub const FDSAFE_EVENTFD_NONBLOCK: u32 = 1 << 1;
+
+/// Creates an eventfd (a kernel 64-bit counter for waking event loops) with the counter at
+/// `initial`. `flags`: `FDSAFE_EVENTFD_SEMAPHORE`, `FDSAFE_EVENTFD_NONBLOCK`, or 0. The
+/// descriptor is close-on-exec.
+///
+/// Ownership: the caller owns `*handle_out` and closes it with `fdsafe_close`.
+/// Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL `handle_out` or unknown flags; `-EMFILE`.
+/// Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_eventfd_create(initial: u32, flags: u32, handle_out: *mut fdsafe_handle) -> c_int {
+    call("fdsafe_eventfd_create", || {
+        let flags = parse_flags::<EventFdFlags>(flags, "eventfd")?;
+        let out = Out::new(handle_out, "handle_out")?;
+        out.write(handles::insert(Box::new(EventFd::new(initial, flags)?))?.0);
+        Ok(0)
+    })
+}
+
+/// Reads the counter into `*value_out`: its whole value, resetting it to 0, or 1 in semaphore
+/// mode. Waits while the counter is 0 (non-blocking mode: `-EAGAIN`).
+///
+/// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL
+/// `value_out`; `-EAGAIN`; `-EINTR` if a signal handler ran while waiting.
+/// Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_eventfd_read(handle: fdsafe_handle, value_out: *mut u64) -> c_int {
+    call("fdsafe_eventfd_read", || {
+        let out = Out::new(value_out, "value_out")?;
+        out.write(get_as::<EventFd>(Handle(handle), "an eventfd")?.read()?);
+        Ok(0)
+    })
+}
+
+/// Adds `value` to the counter, waking readers. Waits if the sum would exceed
+/// `UINT64_MAX - 1` (non-blocking mode: `-EAGAIN`).
+///
+/// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `-EINVAL` (from the kernel) for `UINT64_MAX`;
+/// `-EAGAIN`; `-EINTR`. Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_eventfd_write(handle: fdsafe_handle, value: u64) -> c_int {
+    call("fdsafe_eventfd_write", || {
+        get_as::<EventFd>(Handle(handle), "an eventfd")?.write(value)?;
+        Ok(0)
+    })
+}

@@ -1,0 +1,94 @@
+//! Kind numbers (`FDSAFE_KIND_*`) and flag checking shared by the C functions.
+
+use std::ffi::{c_char, c_int};
+
+use bitflags::Flags;
+
+use crate::error::{Error, Result};
+use crate::handles::Kind;
+
+/// The kind of a handle, as returned by `fdsafe_kind` and taken by `fdsafe_fd_adopt`.
+pub type fdsafe_kind = u32;
+
+pub const FDSAFE_KIND_PIPE: fdsafe_kind = 1;
+pub const FDSAFE_KIND_EVENTFD: fdsafe_kind = 2;
+/// A duplicate of standard input, output or error (`fdsafe_stdio_open`).
+pub const FDSAFE_KIND_STDIO: fdsafe_kind = 3;
+pub const FDSAFE_KIND_FILE: fdsafe_kind = 4;
+pub const FDSAFE_KIND_FIFO: fdsafe_kind = 5;
+pub const FDSAFE_KIND_CHARDEV: fdsafe_kind = 6;
+pub const FDSAFE_KIND_TERMINAL: fdsafe_kind = 7;
+pub const FDSAFE_KIND_MEMFD: fdsafe_kind = 8;
+pub const FDSAFE_KIND_PIDFD: fdsafe_kind = 9;
+pub const FDSAFE_KIND_EPOLL: fdsafe_kind = 10;
+pub const FDSAFE_KIND_TIMERFD: fdsafe_kind = 11;
+pub const FDSAFE_KIND_SIGNALFD: fdsafe_kind = 12;
+pub const FDSAFE_KIND_INOTIFY: fdsafe_kind = 13;
+pub const FDSAFE_KIND_FANOTIFY: fdsafe_kind = 14;
+pub const FDSAFE_KIND_MQUEUE: fdsafe_kind = 15;
+pub const FDSAFE_KIND_TCP_LISTENER: fdsafe_kind = 16;
+pub const FDSAFE_KIND_TCP_STREAM: fdsafe_kind = 17;
+pub const FDSAFE_KIND_UDP: fdsafe_kind = 18;
+pub const FDSAFE_KIND_UNIX_LISTENER: fdsafe_kind = 19;
+pub const FDSAFE_KIND_UNIX_STREAM: fdsafe_kind = 20;
+pub const FDSAFE_KIND_UNIX_DATAGRAM: fdsafe_kind = 21;
+pub const FDSAFE_KIND_UNIX_SEQPACKET_LISTENER: fdsafe_kind = 22;
+pub const FDSAFE_KIND_UNIX_SEQPACKET: fdsafe_kind = 23;
+
+pub fn kind_from_c(kind: fdsafe_kind) -> Result<Kind> {
+    Kind::from_u32(kind).ok_or_else(|| Error::invalid(format!("{kind} is not an FDSAFE_KIND_* value")))
+}
+
+/// Checks that `bits` holds only known flags of `F`.
+pub fn parse_flags<F: Flags<Bits = u32>>(bits: u32, what: &str) -> Result<F> {
+    F::from_bits(bits).ok_or_else(|| Error::invalid(format!("unknown {what} flag bits {:#x}", bits & !F::all().bits())))
+}
+
+/// The name of a kind (`"pipe"`, `"eventfd"`, `"tcp_stream"`...), or `"unknown"` for a number
+/// that is not an `FDSAFE_KIND_*` value. A static string; never NULL. Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_kind_name(kind: fdsafe_kind) -> *const c_char {
+    Kind::from_u32(kind).map_or(c"unknown".as_ptr(), |k| k.c_name().as_ptr())
+}
+
+pub(crate) fn kind_code(kind: Kind) -> c_int {
+    kind as c_int
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kind_constants_match_the_core() {
+        let table = [
+            (FDSAFE_KIND_PIPE, Kind::Pipe),
+            (FDSAFE_KIND_EVENTFD, Kind::EventFd),
+            (FDSAFE_KIND_STDIO, Kind::Stdio),
+            (FDSAFE_KIND_FILE, Kind::File),
+            (FDSAFE_KIND_FIFO, Kind::Fifo),
+            (FDSAFE_KIND_CHARDEV, Kind::CharDevice),
+            (FDSAFE_KIND_TERMINAL, Kind::Terminal),
+            (FDSAFE_KIND_MEMFD, Kind::MemFd),
+            (FDSAFE_KIND_PIDFD, Kind::PidFd),
+            (FDSAFE_KIND_EPOLL, Kind::Epoll),
+            (FDSAFE_KIND_TIMERFD, Kind::TimerFd),
+            (FDSAFE_KIND_SIGNALFD, Kind::SignalFd),
+            (FDSAFE_KIND_INOTIFY, Kind::Inotify),
+            (FDSAFE_KIND_FANOTIFY, Kind::Fanotify),
+            (FDSAFE_KIND_MQUEUE, Kind::MessageQueue),
+            (FDSAFE_KIND_TCP_LISTENER, Kind::TcpListener),
+            (FDSAFE_KIND_TCP_STREAM, Kind::TcpStream),
+            (FDSAFE_KIND_UDP, Kind::Udp),
+            (FDSAFE_KIND_UNIX_LISTENER, Kind::UnixListener),
+            (FDSAFE_KIND_UNIX_STREAM, Kind::UnixStream),
+            (FDSAFE_KIND_UNIX_DATAGRAM, Kind::UnixDatagram),
+            (FDSAFE_KIND_UNIX_SEQPACKET_LISTENER, Kind::UnixSeqpacketListener),
+            (FDSAFE_KIND_UNIX_SEQPACKET, Kind::UnixSeqpacket),
+        ];
+        assert_eq!(table.len(), Kind::ALL.len());
+        for (number, kind) in table {
+            assert_eq!(Kind::from_u32(number), Some(kind));
+        }
+    }
+}

@@ -1,0 +1,67 @@
+//! Pipes.
+
+use std::ffi::c_int;
+
+use super::kinds::parse_flags;
+use super::{call, fdsafe_handle, Out};
+use crate::error::Error;
+use crate::handles::{self, get_as, Handle};
+use crate::kinds::pipe::{self, PipeEnd, PipeFlags};
+
+/// `fdsafe_pipe_create` flag: both ends start non-blocking.
+pub const FDSAFE_PIPE_NONBLOCK: u32 = 1 << 0;
+/// `fdsafe_pipe_create` flag: packet mode (`O_DIRECT`): each write of up to `PIPE_BUF` bytes
+/// is one packet and each read returns at most one packet.
+pub const FDSAFE_PIPE_PACKET: u32 = 1 << 1;
+
+/// Creates a pipe. `*read_out` receives the read end and `*write_out` the write end, two
+/// handles of kind `FDSAFE_KIND_PIPE`, both close-on-exec. `flags`: `FDSAFE_PIPE_NONBLOCK`,
+/// `FDSAFE_PIPE_PACKET`, or 0.
+///
+/// Ownership: the caller owns both handles and closes each with `fdsafe_close`.
+/// Errors: `FDSAFE_E_INVALID_ARGUMENT` for NULL out-pointers or unknown flags; `-EMFILE` /
+/// `-ENFILE` at the descriptor limits. Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_pipe_create(flags: u32, read_out: *mut fdsafe_handle, write_out: *mut fdsafe_handle) -> c_int {
+    call("fdsafe_pipe_create", || {
+        let flags = parse_flags::<PipeFlags>(flags, "pipe")?;
+        let (read_out, write_out) = (Out::new(read_out, "read_out")?, Out::new(write_out, "write_out")?);
+        let (reader, writer) = pipe::pipe(flags)?;
+        let reader = handles::insert(Box::new(reader))?;
+        let writer = match handles::insert(Box::new(writer)) {
+            Ok(h) => h,
+            Err(err) => {
+                let _ = handles::TABLE.close(reader);
+                return Err(err);
+            }
+        };
+        read_out.write(reader.0);
+        write_out.write(writer.0);
+        Ok(0)
+    })
+}
+
+/// The capacity of a pipe in bytes (`F_GETPIPE_SZ`; 65536 by default).
+///
+/// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for handles that are not pipes.
+/// Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_pipe_get_capacity(handle: fdsafe_handle) -> i64 {
+    call("fdsafe_pipe_get_capacity", || Ok(get_as::<PipeEnd>(Handle(handle), "a pipe")?.capacity()? as i64))
+}
+
+/// Sets a pipe's capacity to at least `bytes` (`F_SETPIPE_SZ`); the kernel rounds up to a
+/// power-of-two number of pages. Returns the capacity now in force.
+///
+/// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` if `bytes` exceeds
+/// `INT_MAX`; `-EPERM` above `/proc/sys/fs/pipe-max-size` without `CAP_SYS_RESOURCE`; `-EBUSY`
+/// if the pipe holds more data than the new size. Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_pipe_set_capacity(handle: fdsafe_handle, bytes: usize) -> i64 {
+    call("fdsafe_pipe_set_capacity", || {
+        if bytes == 0 {
+            return Err(Error::invalid("capacity 0"));
+        }
+        Ok(get_as::<PipeEnd>(Handle(handle), "a pipe")?.set_capacity(bytes)? as i64)
+    })
+}

@@ -1,0 +1,40 @@
+//! Standard input, output and error as handles.
+
+use std::ffi::c_int;
+
+use super::kinds::parse_flags;
+use super::{call, fdsafe_handle, Out};
+use crate::handles;
+use crate::kinds::stdio::{self, Stdio, StdioFlags};
+
+/// `fdsafe_stdio_open` stream: standard input (descriptor 0).
+pub const FDSAFE_STDIN: c_int = 0;
+/// `fdsafe_stdio_open` stream: standard output (descriptor 1).
+pub const FDSAFE_STDOUT: c_int = 1;
+/// `fdsafe_stdio_open` stream: standard error (descriptor 2).
+pub const FDSAFE_STDERR: c_int = 2;
+/// `fdsafe_stdio_open` flag: when the handle is closed, also point the standard stream at
+/// `/dev/null` (the daemon way to close it: the number stays taken, so no later file can
+/// land on descriptor 0, 1 or 2).
+pub const FDSAFE_STDIO_CLOSE_STREAM: u32 = 1 << 0;
+
+/// A handle (kind `FDSAFE_KIND_STDIO`) for standard input, output or error, usable with
+/// `fdsafe_read`, `fdsafe_write`, `fdsafe_wait` and later event loops.
+///
+/// The handle owns a close-on-exec duplicate of the stream numbered 3 or above; closing it
+/// leaves descriptors 0, 1 and 2 alone unless `FDSAFE_STDIO_CLOSE_STREAM` was given. The
+/// duplicate shares the open file, so `fdsafe_nonblocking_set` on it changes the stream too.
+///
+/// Ownership: the caller owns `*handle_out`. Errors: `FDSAFE_E_INVALID_ARGUMENT` for a
+/// `stream` other than 0, 1, 2, unknown flags or a NULL `handle_out`; `-EBADF` if the stream
+/// is not open. Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_stdio_open(stream: c_int, flags: u32, handle_out: *mut fdsafe_handle) -> c_int {
+    call("fdsafe_stdio_open", || {
+        let stream = stdio::stream(stream)?;
+        let flags = parse_flags::<StdioFlags>(flags, "stdio")?;
+        let out = Out::new(handle_out, "handle_out")?;
+        out.write(handles::insert(Box::new(Stdio::open(stream, flags)?))?.0);
+        Ok(0)
+    })
+}

@@ -1,0 +1,130 @@
+//! The handle model: generational 64-bit handles that lend out descriptor objects.
+//!
+//! A handle is `[kind: 8 bits | generation: 32 bits | slot index: 24 bits]`. A slot's
+//! generation is odd while it holds a live object and even while free; every close makes it
+//! move on, so a handle value works for exactly one lifetime. A slot whose generation would
+//! wrap is retired, never reused.
+//!
+//! Every operation holds a reference on the slot for its whole duration ([`Guard`]). Closing
+//! marks the slot so that no new operation can start, and the object (with its descriptor)
+//! is dropped by whichever thread lets go of the last reference. The descriptor number is
+//! therefore never released to the kernel while an fdsafe operation could still use it.
+
+mod kind;
+mod slot;
+mod table;
+
+use std::any::Any;
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
+
+pub use kind::Kind;
+pub use table::{Guard, Table};
+
+use crate::error::{Error, Result};
+
+/// A generational handle. Never 0 when valid.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Handle(pub u64);
+
+impl Handle {
+    pub const INVALID: Handle = Handle(0);
+    const INDEX_BITS: u32 = 24;
+    const GEN_SHIFT: u32 = 24;
+    const KIND_SHIFT: u32 = 56;
+
+    fn new(kind: Kind, generation: u32, index: u32) -> Handle {
+        Handle(((kind as u64) << Self::KIND_SHIFT) | ((generation as u64) << Self::GEN_SHIFT) | index as u64)
+    }
+    fn index(self) -> u32 {
+        (self.0 & ((1 << Self::INDEX_BITS) - 1)) as u32
+    }
+    fn generation(self) -> u32 {
+        (self.0 >> Self::GEN_SHIFT) as u32
+    }
+    /// The kind recorded in the handle's bits (checked against the slot on lookup).
+    fn kind_bits(self) -> u8 {
+        (self.0 >> Self::KIND_SHIFT) as u8
+    }
+}
+
+/// A descriptor object owned by the table: one of the types in [`crate::kinds`].
+pub trait Object: Any + Send + Sync {
+    fn kind(&self) -> Kind;
+    fn as_fd(&self) -> BorrowedFd<'_>;
+    /// Gives up the descriptor without the kind's cleanup on drop (used by release).
+    fn into_fd(self: Box<Self>) -> OwnedFd;
+    /// Called by close while other threads are still inside operations on this object:
+    /// wake them if the kind has a way (sockets shut down). The default does nothing.
+    fn interrupt(&self) {}
+    /// How a generic write must protect the caller from `SIGPIPE`.
+    fn write_guard(&self) -> WriteGuard {
+        WriteGuard::BlockSigpipe
+    }
+}
+
+/// How [`crate::kinds::io::write`] keeps a write from raising `SIGPIPE`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriteGuard {
+    /// The kind cannot raise `SIGPIPE` (eventfd, regular files).
+    None,
+    /// A socket: `send` with `MSG_NOSIGNAL`.
+    Socket,
+    /// Pipes, FIFOs and anything unknown: block `SIGPIPE` in the calling thread around the
+    /// write and discard the one the write raised.
+    BlockSigpipe,
+}
+
+impl dyn Object {
+    pub fn downcast<T: Object>(&self) -> Option<&T> {
+        (self as &dyn Any).downcast_ref::<T>()
+    }
+    pub fn raw_fd(&self) -> RawFd {
+        self.as_fd().as_raw_fd()
+    }
+}
+
+/// The process-wide table that C handles refer to.
+pub static TABLE: Table = Table::new();
+
+/// Registers a newly created object and returns its handle. If the table refuses it, the
+/// object is dropped, which closes its descriptor.
+pub fn insert(object: Box<dyn Object>) -> Result<Handle> {
+    TABLE.insert(object).map_err(|(err, _object)| err)
+}
+
+/// Looks a handle up for the length of one operation.
+pub fn get(handle: Handle) -> Result<Guard> {
+    TABLE.get(handle)
+}
+
+/// Looks a handle up and checks it is a `T`; `expected` names the kind for the error message.
+pub fn get_as<T: Object>(handle: Handle, expected: &'static str) -> Result<TypedGuard<T>> {
+    let guard = TABLE.get(handle)?;
+    if guard.downcast::<T>().is_none() {
+        return Err(Error::WrongKind { actual: guard.kind(), expected });
+    }
+    Ok(TypedGuard { guard, _marker: std::marker::PhantomData })
+}
+
+/// A [`Guard`] known to hold a `T`.
+pub struct TypedGuard<T> {
+    guard: Guard,
+    _marker: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T: Object> std::ops::Deref for TypedGuard<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // The type was checked when the guard was made and cannot change while it lives.
+        self.guard.downcast::<T>().expect("kind checked at lookup")
+    }
+}
+
+impl<T> TypedGuard<T> {
+    pub fn handle(&self) -> Handle {
+        self.guard.handle()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,238 @@
+//! The table of slots: segments that never move, so lookups need no lock.
+//!
+//! Segment `s` holds `64 << s` slots and is allocated the first time an index in it is
+//! needed. Allocation and freeing take a mutex (they make system calls anyway); lookups
+//! only touch the slot's own atomic state.
+
+use std::collections::BTreeMap;
+use std::os::fd::{OwnedFd, RawFd};
+use std::ptr;
+use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::Mutex;
+
+use super::slot::{AcquireError, CloseHook, Slot};
+use super::{Handle, Kind, Object};
+use crate::error::{Error, Result, StaleReason};
+
+const FIRST_SEGMENT_BITS: u32 = 6;
+const SEGMENTS: usize = 18;
+/// One more than the largest slot index: `64 * (2^18 - 1)`, just under 2^24.
+pub(crate) const CAPACITY: u32 = (1 << FIRST_SEGMENT_BITS) * ((1 << SEGMENTS) - 1);
+
+fn locate(index: u32) -> (usize, usize) {
+    let biased = index as u64 + (1 << FIRST_SEGMENT_BITS);
+    let top_bit = 63 - biased.leading_zeros();
+    let segment = (top_bit - FIRST_SEGMENT_BITS) as usize;
+    (segment, (biased - (1 << top_bit)) as usize)
+}
+
+struct Allocator {
+    free: Vec<u32>,
+    next_unused: u32,
+    /// Which live handle owns each descriptor number, so that one descriptor can never be
+    /// adopted twice (two owners would mean a double close).
+    owners: BTreeMap<RawFd, Handle>,
+}
+
+pub struct Table {
+    segments: [AtomicPtr<Slot>; SEGMENTS],
+    allocator: Mutex<Allocator>,
+}
+
+/// A reference on a live handle, held for the length of one operation.
+pub struct Guard {
+    slot: &'static Slot,
+    handle: Handle,
+    table: &'static Table,
+}
+
+impl Table {
+    pub const fn new() -> Table {
+        Table {
+            segments: [const { AtomicPtr::new(ptr::null_mut()) }; SEGMENTS],
+            allocator: Mutex::new(Allocator { free: Vec::new(), next_unused: 0, owners: BTreeMap::new() }),
+        }
+    }
+
+    pub(super) fn slot(&self, index: u32) -> Option<&Slot> {
+        if index >= CAPACITY {
+            return None;
+        }
+        let (segment, offset) = locate(index);
+        let base = self.segments[segment].load(Ordering::Acquire);
+        // SAFETY: a published segment has `64 << segment` slots and is never freed.
+        (!base.is_null()).then(|| unsafe { &*base.add(offset) })
+    }
+
+    fn allocator(&self) -> std::sync::MutexGuard<'_, Allocator> {
+        self.allocator.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Registers an object; the table owns it from now on. On failure the object comes back
+    /// untouched, so the caller decides whether its descriptor is closed.
+    pub fn insert(&'static self, object: Box<dyn Object>) -> std::result::Result<Handle, (Error, Box<dyn Object>)> {
+        let kind = object.kind();
+        let fd = object.raw_fd();
+        let mut alloc = self.allocator();
+        if let Some(&owner) = alloc.owners.get(&fd) {
+            // An owner that is closing has released (or is releasing) the number; a live one
+            // means the descriptor would have two owners, and so be closed twice.
+            if self.peek_fd(owner).is_ok() {
+                let message = format!(
+                    "descriptor {fd} already belongs to live handle {:#x} (was it closed or adopted behind fdsafe's back?)",
+                    owner.0
+                );
+                return Err((Error::invalid(message), object));
+            }
+        }
+        let index = match alloc.free.pop() {
+            Some(index) => index,
+            None if alloc.next_unused < CAPACITY => {
+                alloc.next_unused += 1;
+                alloc.next_unused - 1
+            }
+            None => return Err((Error::from_errno(libc::EMFILE).context("fdsafe handle table full"), object)),
+        };
+        let (segment, _) = locate(index);
+        if self.segments[segment].load(Ordering::Relaxed).is_null() {
+            let count = 1usize << (segment as u32 + FIRST_SEGMENT_BITS);
+            let slots: Box<[Slot]> = (0..count).map(|_| Slot::new()).collect();
+            self.segments[segment].store(Box::leak(slots).as_mut_ptr(), Ordering::Release);
+        }
+        let slot = self.slot(index).expect("segment just published");
+        let generation = slot.next_generation().expect("free slots are never retired");
+        // SAFETY: the index came off the free list (or was never used) under the allocator lock.
+        unsafe { slot.fill(object, generation) };
+        let handle = Handle::new(kind, generation, index);
+        alloc.owners.insert(fd, handle);
+        Ok(handle)
+    }
+
+    fn stale(&self, handle: Handle, found: AcquireError) -> Error {
+        let reason = match found {
+            AcquireError::Closing => StaleReason::Closed,
+            AcquireError::Generation(current) if handle.generation() < current => StaleReason::Closed,
+            AcquireError::Generation(_) => StaleReason::NeverIssued,
+        };
+        Error::Stale(reason)
+    }
+
+    fn resolve(&self, handle: Handle) -> Result<&Slot> {
+        if handle == Handle::INVALID {
+            return Err(Error::Stale(StaleReason::Zero));
+        }
+        let known_kind = Kind::from_u32(handle.kind_bits() as u32).is_some();
+        match self.slot(handle.index()) {
+            Some(slot) if known_kind && handle.generation() % 2 == 1 => Ok(slot),
+            _ => Err(Error::Stale(StaleReason::NeverIssued)),
+        }
+    }
+
+    pub fn get(&'static self, handle: Handle) -> Result<Guard> {
+        let slot = self.resolve(handle)?;
+        slot.try_acquire(handle.generation()).map_err(|e| self.stale(handle, e))?;
+        let guard = Guard { slot, handle, table: self };
+        if guard.kind() as u8 != handle.kind_bits() {
+            return Err(Error::Stale(StaleReason::NeverIssued));
+        }
+        Ok(guard)
+    }
+
+    /// The descriptor of a live handle, without holding it: the number may be reused as soon
+    /// as another thread closes the handle.
+    pub fn peek_fd(&'static self, handle: Handle) -> Result<RawFd> {
+        let slot = self.resolve(handle)?;
+        slot.peek_fd(handle.generation()).map_err(|e| self.stale(handle, e))
+    }
+
+    /// Closes a handle: no new operation can start on it, and its descriptor is closed once
+    /// the operations already running have returned (by whichever thread finishes last).
+    /// Returns the number of operations still running when close was called.
+    pub fn close(&'static self, handle: Handle) -> Result<u64> {
+        let guard = self.get(handle)?;
+        let Some(others) = guard.slot.begin_close() else {
+            return Err(Error::Stale(StaleReason::Closed));
+        };
+        if others > 0 {
+            guard.object().interrupt();
+        }
+        Ok(others)
+    }
+
+    /// Ends a handle and hands its descriptor to the caller, without the kind's cleanup.
+    /// Fails with `EBUSY` while other threads are inside operations on the handle.
+    pub fn release(&'static self, handle: Handle) -> Result<OwnedFd> {
+        let guard = self.get(handle)?;
+        if !guard.slot.begin_exclusive_close(handle.generation()) {
+            return Err(Error::from_errno(libc::EBUSY).context("release: other threads are using the handle"));
+        }
+        let slot = guard.slot;
+        std::mem::forget(guard);
+        // SAFETY: closing with our reference as the only one.
+        let (object, reusable) = unsafe { slot.take() };
+        self.free_slot(handle, object.raw_fd(), reusable);
+        Ok(object.into_fd())
+    }
+
+    fn finalize(&self, slot: &Slot, handle: Handle) {
+        // SAFETY: called only after `release` returned true for the last reference.
+        let (object, reusable) = unsafe { slot.take() };
+        let fd = object.raw_fd();
+        drop(object); // closes the descriptor (and runs the kind's cleanup)
+        self.free_slot(handle, fd, reusable);
+    }
+
+    fn free_slot(&self, handle: Handle, fd: RawFd, reusable: bool) {
+        let mut alloc = self.allocator();
+        if alloc.owners.get(&fd) == Some(&handle) {
+            alloc.owners.remove(&fd);
+        }
+        if reusable {
+            alloc.free.push(handle.index());
+        }
+    }
+
+    /// Runs `hook` with the descriptor just before `handle`'s object goes away (close or
+    /// release). The hook must not call back into the table for this handle.
+    pub fn add_close_hook(&'static self, handle: Handle, key: u64, hook: CloseHook) -> Result<()> {
+        let guard = self.get(handle)?;
+        guard.slot.add_close_hook(key, hook);
+        Ok(())
+    }
+
+    pub fn remove_close_hook(&'static self, handle: Handle, key: u64) -> Result<bool> {
+        let guard = self.get(handle)?;
+        Ok(guard.slot.remove_close_hook(key))
+    }
+
+    /// The number of live handles (for leak checks and benchmarks).
+    pub fn live_count(&self) -> usize {
+        self.allocator().owners.len()
+    }
+}
+
+impl Guard {
+    pub fn handle(&self) -> Handle {
+        self.handle
+    }
+    pub fn object(&self) -> &dyn Object {
+        self.slot.object()
+    }
+    pub fn kind(&self) -> Kind {
+        self.object().kind()
+    }
+    pub fn raw_fd(&self) -> RawFd {
+        self.slot.cached_fd()
+    }
+    pub fn downcast<T: Object>(&self) -> Option<&T> {
+        self.object().downcast::<T>()
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if self.slot.release() {
+            self.table.finalize(self.slot, self.handle);
+        }
+    }
+}

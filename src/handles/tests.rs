@@ -1,0 +1,241 @@
+//! Handle-table tests. They use a fake object that makes no system calls, so Miri can run
+//! them (`make miri`).
+
+use std::os::fd::{BorrowedFd, FromRawFd, IntoRawFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use super::{Handle, Kind, Object, Table};
+use crate::error::{Error, StaleReason};
+
+/// Records its drop; `alive` turns false when dropped, so a use after drop is detectable.
+struct Fake {
+    fd: i32,
+    kind: Kind,
+    alive: Arc<AtomicBool>,
+    drops: Arc<AtomicUsize>,
+}
+
+impl Drop for Fake {
+    fn drop(&mut self) {
+        self.alive.store(false, Ordering::SeqCst);
+        self.drops.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl Object for Fake {
+    fn kind(&self) -> Kind {
+        self.kind
+    }
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        // SAFETY: never used for a system call; the number is only a label here.
+        unsafe { BorrowedFd::borrow_raw(self.fd) }
+    }
+    fn into_fd(self: Box<Self>) -> OwnedFd {
+        let fd = self.fd;
+        // Like a real kind giving up its descriptor: no drop side effects.
+        std::mem::forget(self);
+        // SAFETY: tests turn this straight back into a raw number without closing it.
+        unsafe { OwnedFd::from_raw_fd(fd) }
+    }
+}
+
+struct Probe {
+    alive: Arc<AtomicBool>,
+    drops: Arc<AtomicUsize>,
+}
+
+fn fake(fd: i32, kind: Kind) -> (Box<dyn Object>, Probe) {
+    let alive = Arc::new(AtomicBool::new(true));
+    let drops = Arc::new(AtomicUsize::new(0));
+    let object = Box::new(Fake { fd, kind, alive: alive.clone(), drops: drops.clone() });
+    (object, Probe { alive, drops })
+}
+
+fn table() -> &'static Table {
+    Box::leak(Box::new(Table::new()))
+}
+
+fn insert(table: &'static Table, fd: i32, kind: Kind) -> (Handle, Probe) {
+    let (object, probe) = fake(fd, kind);
+    (table.insert(object).map_err(|(e, _)| e).unwrap(), probe)
+}
+
+#[test]
+fn a_handle_works_until_closed_and_never_after() {
+    let t = table();
+    let (h, probe) = insert(t, 100, Kind::Pipe);
+    assert_ne!(h, Handle::INVALID);
+    assert_eq!(t.get(h).unwrap().kind(), Kind::Pipe);
+    assert_eq!(t.peek_fd(h).unwrap(), 100);
+    assert_eq!(t.close(h).unwrap(), 0);
+    assert_eq!(probe.drops.load(Ordering::SeqCst), 1);
+    assert_eq!(t.get(h).err(), Some(Error::Stale(StaleReason::Closed)));
+    assert_eq!(t.close(h).err(), Some(Error::Stale(StaleReason::Closed)));
+    assert!(t.peek_fd(h).is_err());
+    assert_eq!(probe.drops.load(Ordering::SeqCst), 1, "a second close closes nothing");
+}
+
+#[test]
+fn reused_slots_never_revive_old_handles() {
+    let t = table();
+    let mut old = Vec::new();
+    for round in 0..200 {
+        let (h, _probe) = insert(t, 7, Kind::EventFd);
+        for stale in &old {
+            assert!(t.get(*stale).is_err(), "round {round}: an old handle resolved");
+        }
+        assert_eq!(t.peek_fd(h).unwrap(), 7);
+        t.close(h).unwrap();
+        old.push(h);
+    }
+    // One slot served every round: same index, 200 distinct generations.
+    assert!(old.iter().all(|h| h.index() == old[0].index()));
+    let mut generations: Vec<u32> = old.iter().map(|h| h.generation()).collect();
+    generations.dedup();
+    assert_eq!(generations.len(), 200);
+}
+
+#[test]
+fn zero_forged_and_never_issued_values_are_refused() {
+    let t = table();
+    assert_eq!(t.get(Handle::INVALID).err(), Some(Error::Stale(StaleReason::Zero)));
+    let (h, _p) = insert(t, 5, Kind::Pipe);
+    let newer = Handle::new(Kind::Pipe, h.generation() + 2, h.index());
+    assert_eq!(t.get(newer).err(), Some(Error::Stale(StaleReason::NeverIssued)));
+    let even = Handle::new(Kind::Pipe, h.generation() + 1, h.index());
+    assert_eq!(t.get(even).err(), Some(Error::Stale(StaleReason::NeverIssued)));
+    let other_kind = Handle::new(Kind::EventFd, h.generation(), h.index());
+    assert_eq!(t.get(other_kind).err(), Some(Error::Stale(StaleReason::NeverIssued)));
+    let unknown_kind = Handle(h.0 | (0xff << 56));
+    assert!(t.get(unknown_kind).is_err());
+    let far_index = Handle::new(Kind::Pipe, 1, 5_000_000);
+    assert_eq!(t.get(far_index).err(), Some(Error::Stale(StaleReason::NeverIssued)));
+    assert!(t.get(h).is_ok());
+}
+
+#[test]
+fn close_waits_for_running_operations() {
+    let t = table();
+    let (h, probe) = insert(t, 9, Kind::Pipe);
+    let running = t.get(h).unwrap();
+    assert_eq!(t.close(h).unwrap(), 1, "one operation was running");
+    assert!(t.get(h).is_err(), "no new operation may start");
+    assert!(probe.alive.load(Ordering::SeqCst), "the running operation still has its object");
+    assert_eq!(running.raw_fd(), 9);
+    drop(running);
+    assert_eq!(probe.drops.load(Ordering::SeqCst), 1, "the last operation closed it");
+}
+
+#[test]
+fn release_hands_over_without_dropping_and_refuses_while_busy() {
+    let t = table();
+    let (h, probe) = insert(t, 11, Kind::Pipe);
+    let busy = t.get(h).unwrap();
+    assert_eq!(t.release(h).err().and_then(|e| e.errno()), Some(libc::EBUSY));
+    drop(busy);
+    let fd = t.release(h).unwrap().into_raw_fd();
+    assert_eq!(fd, 11);
+    assert_eq!(probe.drops.load(Ordering::SeqCst), 0, "release does not run the kind's drop");
+    assert!(t.get(h).is_err());
+}
+
+#[test]
+fn a_descriptor_cannot_have_two_live_owners() {
+    let t = table();
+    let (h, _p) = insert(t, 21, Kind::Pipe);
+    let (second, probe) = fake(21, Kind::Pipe);
+    let (err, returned) = t.insert(second).unwrap_err();
+    assert!(matches!(err, Error::InvalidArgument(_)));
+    drop(returned);
+    assert_eq!(probe.drops.load(Ordering::SeqCst), 1);
+    t.close(h).unwrap();
+    let (again, _p2) = insert(t, 21, Kind::Pipe);
+    assert!(t.get(again).is_ok(), "once the owner is gone the number may be owned again");
+}
+
+#[test]
+fn a_slot_whose_generation_would_wrap_is_retired() {
+    let t = table();
+    let (h, _p) = insert(t, 3, Kind::Pipe);
+    t.close(h).unwrap();
+    let slot = t.slot(h.index()).unwrap();
+    slot.force_generation(u32::MAX - 1); // free, next generation u32::MAX (the last odd one)
+    let (last, _p) = insert(t, 3, Kind::Pipe);
+    assert_eq!(last.index(), h.index());
+    assert_eq!(last.generation(), u32::MAX);
+    t.close(last).unwrap();
+    let (next, _p) = insert(t, 3, Kind::Pipe);
+    assert_ne!(next.index(), h.index(), "the retired slot is not reused");
+    assert!(t.get(last).is_err());
+}
+
+#[test]
+fn close_hooks_run_once_before_the_object_goes() {
+    let t = table();
+    let (h, probe) = insert(t, 31, Kind::Pipe);
+    let seen = Arc::new(AtomicUsize::new(0));
+    for key in 0..3u64 {
+        let (seen, alive) = (seen.clone(), probe.alive.clone());
+        t.add_close_hook(h, key, Box::new(move |fd| {
+            use std::os::fd::AsRawFd;
+            assert_eq!(fd.as_raw_fd(), 31);
+            assert!(alive.load(Ordering::SeqCst), "hook runs before drop");
+            seen.fetch_add(1, Ordering::SeqCst);
+        }))
+        .unwrap();
+    }
+    assert!(t.remove_close_hook(h, 1).unwrap());
+    t.close(h).unwrap();
+    assert_eq!(seen.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn concurrent_use_and_close_never_touch_a_dropped_object() {
+    let t = table();
+    let threads = if cfg!(miri) { 3 } else { 4 };
+    let rounds = if cfg!(miri) { 20 } else { 2000 };
+    for round in 0..rounds {
+        let (h, probe) = insert(t, 40 + round % 5, Kind::Pipe);
+        let closed_by = Arc::new(AtomicUsize::new(0));
+        std::thread::scope(|scope| {
+            for _ in 0..threads {
+                let closed_by = closed_by.clone();
+                scope.spawn(move || {
+                    for _ in 0..(if cfg!(miri) { 3 } else { 20 }) {
+                        if let Ok(guard) = t.get(h) {
+                            let fake = guard.downcast::<Fake>().unwrap();
+                            assert!(fake.alive.load(Ordering::SeqCst), "object used after drop");
+                        }
+                        if t.close(h).is_ok() {
+                            closed_by.fetch_add(1, Ordering::SeqCst);
+                        }
+                    }
+                });
+            }
+        });
+        assert_eq!(closed_by.load(Ordering::SeqCst), 1, "exactly one close succeeds");
+        assert_eq!(probe.drops.load(Ordering::SeqCst), 1, "dropped exactly once");
+    }
+    assert_eq!(t.live_count(), 0);
+}
+
+#[test]
+fn many_threads_creating_and_closing_get_distinct_live_handles() {
+    let t = table();
+    let per_thread = if cfg!(miri) { 10 } else { 5000 };
+    std::thread::scope(|scope| {
+        for thread in 0..4 {
+            scope.spawn(move || {
+                for i in 0..per_thread {
+                    let fd = 1000 + thread * 1_000_000 + i;
+                    let (h, probe) = insert(t, fd, Kind::Pipe);
+                    assert_eq!(t.peek_fd(h).unwrap(), fd);
+                    t.close(h).unwrap();
+                    assert_eq!(probe.drops.load(Ordering::SeqCst), 1);
+                }
+            });
+        }
+    });
+    assert_eq!(t.live_count(), 0);
+}

@@ -1,0 +1,88 @@
+//! eventfd: a 64-bit counter in the kernel, for waking an event loop.
+
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+
+use bitflags::bitflags;
+
+use crate::error::{Error, Result};
+use crate::handles::{Kind, Object, WriteGuard};
+use crate::sys::{self, cvt};
+
+bitflags! {
+    /// Options for [`EventFd::new`].
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct EventFdFlags: u32 {
+        /// Each read takes 1 from the counter instead of emptying it.
+        const SEMAPHORE = 1 << 0;
+        const NONBLOCK = 1 << 1;
+    }
+}
+
+#[derive(Debug)]
+pub struct EventFd {
+    fd: OwnedFd,
+}
+
+impl EventFd {
+    pub fn new(initial: u32, flags: EventFdFlags) -> Result<EventFd> {
+        let mut raw_flags = libc::EFD_CLOEXEC;
+        if flags.contains(EventFdFlags::SEMAPHORE) {
+            raw_flags |= libc::EFD_SEMAPHORE;
+        }
+        if flags.contains(EventFdFlags::NONBLOCK) {
+            raw_flags |= libc::EFD_NONBLOCK;
+        }
+        // SAFETY: eventfd returns a new descriptor on success.
+        let fd = cvt(unsafe { libc::eventfd(initial, raw_flags) }).map_err(|e| e.context("eventfd"))?;
+        Ok(EventFd { fd: unsafe { sys::owned(fd) } })
+    }
+
+    pub fn verify(fd: BorrowedFd<'_>) -> Result<()> {
+        match sys::anon_inode_name(fd)?.as_deref() {
+            Some("eventfd") => Ok(()),
+            _ => Err(Error::invalid(format!("descriptor {} is not an eventfd", fd.as_raw_fd()))),
+        }
+    }
+
+    pub fn from_fd(fd: OwnedFd) -> EventFd {
+        EventFd { fd }
+    }
+
+    /// Reads the counter: its whole value (resetting it to 0), or 1 in semaphore mode.
+    /// Blocks while it is 0, unless non-blocking (`EAGAIN`).
+    pub fn read(&self) -> Result<u64> {
+        let mut value = 0u64;
+        // SAFETY: reads exactly 8 bytes into `value`.
+        cvt(unsafe { libc::read(self.fd.as_raw_fd(), (&mut value as *mut u64).cast(), 8) })?;
+        Ok(value)
+    }
+
+    /// Adds `value` to the counter. Blocks (or `EAGAIN`) if the sum would exceed
+    /// `u64::MAX - 1`; `u64::MAX` itself is refused by the kernel with `EINVAL`.
+    pub fn write(&self, value: u64) -> Result<()> {
+        // SAFETY: writes exactly the 8 bytes of `value`.
+        cvt(unsafe { libc::write(self.fd.as_raw_fd(), (&value as *const u64).cast(), 8) })?;
+        Ok(())
+    }
+}
+
+impl AsFd for EventFd {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl Object for EventFd {
+    fn kind(&self) -> Kind {
+        Kind::EventFd
+    }
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+    fn into_fd(self: Box<Self>) -> OwnedFd {
+        self.fd
+    }
+    fn write_guard(&self) -> WriteGuard {
+        WriteGuard::None
+    }
+}

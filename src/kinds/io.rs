@@ -1,0 +1,96 @@
+//! Operations every readable or writable descriptor shares: read, write, vectored I/O and
+//! waiting for readiness. Writes never raise `SIGPIPE` (see [`WriteGuard`]).
+
+use std::os::fd::{AsRawFd, BorrowedFd};
+
+use crate::error::{Error, Result};
+use crate::handles::WriteGuard;
+use crate::sys::cvt;
+
+pub fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize> {
+    // SAFETY: the buffer is valid for `buf.len()` bytes.
+    let n = cvt(unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) })?;
+    Ok(n as usize)
+}
+
+pub fn readv(fd: BorrowedFd<'_>, iov: &[libc::iovec]) -> Result<usize> {
+    let count = iov_count(iov)?;
+    // SAFETY: the caller vouches for each iovec (the C layer documents it).
+    let n = cvt(unsafe { libc::readv(fd.as_raw_fd(), iov.as_ptr(), count) })?;
+    Ok(n as usize)
+}
+
+pub fn write(fd: BorrowedFd<'_>, guard: WriteGuard, buf: &[u8]) -> Result<usize> {
+    let iov = [libc::iovec { iov_base: buf.as_ptr() as *mut _, iov_len: buf.len() }];
+    writev(fd, guard, &iov)
+}
+
+pub fn writev(fd: BorrowedFd<'_>, guard: WriteGuard, iov: &[libc::iovec]) -> Result<usize> {
+    let count = iov_count(iov)?;
+    let raw = fd.as_raw_fd();
+    // SAFETY (all three): the iovecs describe readable memory (the C layer documents it).
+    let n = match guard {
+        WriteGuard::None if count == 1 => cvt(unsafe { libc::write(raw, iov[0].iov_base, iov[0].iov_len) })?,
+        WriteGuard::None => cvt(unsafe { libc::writev(raw, iov.as_ptr(), count) })?,
+        WriteGuard::Socket => {
+            let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+            msg.msg_iov = iov.as_ptr() as *mut _;
+            msg.msg_iovlen = iov.len();
+            cvt(unsafe { libc::sendmsg(raw, &msg, libc::MSG_NOSIGNAL) })?
+        }
+        WriteGuard::BlockSigpipe => {
+            SigpipeBlock::run(|| cvt(unsafe { libc::writev(raw, iov.as_ptr(), count) }))?
+        }
+    };
+    Ok(n as usize)
+}
+
+fn iov_count(iov: &[libc::iovec]) -> Result<i32> {
+    if iov.len() > libc::UIO_MAXIOV as usize {
+        return Err(Error::invalid(format!("{} buffers; the kernel takes at most {}", iov.len(), libc::UIO_MAXIOV)));
+    }
+    Ok(iov.len() as i32)
+}
+
+/// Waits until the descriptor is ready for `events` (`POLLIN`, `POLLOUT`...) or `timeout_ms`
+/// passes (negative: no limit). Returns the ready events, 0 on timeout.
+pub fn wait(fd: BorrowedFd<'_>, events: i16, timeout_ms: i32) -> Result<i16> {
+    let mut pfd = libc::pollfd { fd: fd.as_raw_fd(), events, revents: 0 };
+    // SAFETY: one valid pollfd.
+    let n = cvt(unsafe { libc::poll(&mut pfd, 1, timeout_ms) })?;
+    Ok(if n == 0 { 0 } else { pfd.revents })
+}
+
+/// Blocks `SIGPIPE` in the calling thread around a write, and discards the `SIGPIPE` that a
+/// write to a pipe without readers raised, so the write returns `EPIPE` and nothing else
+/// happens. A thread that already blocks `SIGPIPE` is left exactly as it was.
+struct SigpipeBlock;
+
+impl SigpipeBlock {
+    fn run<T>(write: impl FnOnce() -> Result<T>) -> Result<T> {
+        // SAFETY: plain signal-set manipulation on local sets.
+        unsafe {
+            let mut pipe_only: libc::sigset_t = std::mem::zeroed();
+            let mut previous: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut pipe_only);
+            libc::sigaddset(&mut pipe_only, libc::SIGPIPE);
+            if libc::pthread_sigmask(libc::SIG_BLOCK, &pipe_only, &mut previous) != 0 {
+                return Err(Error::Internal("pthread_sigmask failed".into()));
+            }
+            if libc::sigismember(&previous, libc::SIGPIPE) == 1 {
+                // Already blocked by the caller: a raised SIGPIPE stays pending for them.
+                return write();
+            }
+            let result = write();
+            if matches!(result, Err(Error::Os { errno: libc::EPIPE, .. })) {
+                // SIGPIPE was unblocked until just now, so a pending one is the write's own.
+                let zero = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+                while libc::sigtimedwait(&pipe_only, std::ptr::null_mut(), &zero) == -1
+                    && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR)
+                {}
+            }
+            libc::pthread_sigmask(libc::SIG_SETMASK, &previous, std::ptr::null_mut());
+            result
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! Anonymous pipes: a read end and a write end, each its own handle.
+
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+
+use bitflags::bitflags;
+
+use crate::error::{Error, Result};
+use crate::handles::{Kind, Object};
+use crate::sys::{self, cvt};
+
+bitflags! {
+    /// Options for [`pipe`].
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct PipeFlags: u32 {
+        /// Both ends start in non-blocking mode.
+        const NONBLOCK = 1 << 0;
+        /// Packet mode (`O_DIRECT`): each write is one packet, each read returns at most one.
+        const PACKET = 1 << 1;
+    }
+}
+
+/// One end of a pipe (or a FIFO adopted as a pipe).
+#[derive(Debug)]
+pub struct PipeEnd {
+    fd: OwnedFd,
+}
+
+/// Creates a pipe; returns `(read_end, write_end)`, both close-on-exec.
+pub fn pipe(flags: PipeFlags) -> Result<(PipeEnd, PipeEnd)> {
+    let mut fds = [-1; 2];
+    let mut oflags = libc::O_CLOEXEC;
+    if flags.contains(PipeFlags::NONBLOCK) {
+        oflags |= libc::O_NONBLOCK;
+    }
+    if flags.contains(PipeFlags::PACKET) {
+        oflags |= libc::O_DIRECT;
+    }
+    // SAFETY: pipe2 writes two descriptors into the array on success.
+    cvt(unsafe { libc::pipe2(fds.as_mut_ptr(), oflags) }).map_err(|e| e.context("pipe2"))?;
+    // SAFETY: both are new descriptors that we own.
+    unsafe { Ok((PipeEnd { fd: sys::owned(fds[0]) }, PipeEnd { fd: sys::owned(fds[1]) })) }
+}
+
+impl PipeEnd {
+    /// Checks that `fd` is a pipe or FIFO.
+    pub fn verify(fd: BorrowedFd<'_>) -> Result<()> {
+        if sys::file_type(fd)? != libc::S_IFIFO {
+            return Err(Error::invalid(format!("descriptor {} is not a pipe", fd.as_raw_fd())));
+        }
+        Ok(())
+    }
+
+    pub fn from_fd(fd: OwnedFd) -> PipeEnd {
+        PipeEnd { fd }
+    }
+
+    /// The pipe's capacity in bytes (`F_GETPIPE_SZ`).
+    pub fn capacity(&self) -> Result<usize> {
+        // SAFETY: fcntl query on our descriptor.
+        let n = cvt(unsafe { libc::fcntl(self.fd.as_raw_fd(), libc::F_GETPIPE_SZ) })?;
+        Ok(n as usize)
+    }
+
+    /// Asks for a capacity of at least `bytes`; returns the capacity the kernel chose (it
+    /// rounds up to a power-of-two number of pages).
+    pub fn set_capacity(&self, bytes: usize) -> Result<usize> {
+        let request = i32::try_from(bytes).map_err(|_| Error::invalid(format!("capacity {bytes} does not fit an int")))?;
+        // SAFETY: fcntl on our descriptor.
+        let n = cvt(unsafe { libc::fcntl(self.fd.as_raw_fd(), libc::F_SETPIPE_SZ, request) })
+            .map_err(|e| e.context(format!("F_SETPIPE_SZ to {bytes}")))?;
+        Ok(n as usize)
+    }
+}
+
+impl AsFd for PipeEnd {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl Object for PipeEnd {
+    fn kind(&self) -> Kind {
+        Kind::Pipe
+    }
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+    fn into_fd(self: Box<Self>) -> OwnedFd {
+        self.fd
+    }
+}

@@ -1,0 +1,109 @@
+//! Small helpers over `libc` shared by the kinds: errno conversion and descriptor flags.
+
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+use crate::error::{Error, Result};
+
+/// Turns a `-1`-on-failure return into a `Result`, reading errno.
+pub fn cvt<T: Copy + PartialOrd + Default>(ret: T) -> Result<T>
+where
+    T: From<i8>,
+{
+    if ret < T::from(0) {
+        Err(Error::last_os())
+    } else {
+        Ok(ret)
+    }
+}
+
+/// Wraps a descriptor just returned by a successful system call.
+///
+/// # Safety
+/// `fd` must be a newly created, open descriptor that nothing else owns.
+pub unsafe fn owned(fd: RawFd) -> OwnedFd {
+    OwnedFd::from_raw_fd(fd)
+}
+
+/// Checks that `fd` is an open descriptor of this process.
+pub fn check_open(fd: RawFd) -> Result<()> {
+    if fd < 0 {
+        return Err(Error::invalid(format!("{fd} is not a descriptor number")));
+    }
+    // SAFETY: F_GETFD only reads the descriptor's flags.
+    cvt(unsafe { libc::fcntl(fd, libc::F_GETFD) }).map(drop).map_err(|e| e.context(format!("descriptor {fd}")))
+}
+
+pub fn set_cloexec(fd: BorrowedFd<'_>) -> Result<()> {
+    let raw = fd.as_raw_fd();
+    // SAFETY: fcntl on a borrowed, open descriptor.
+    let flags = cvt(unsafe { libc::fcntl(raw, libc::F_GETFD) })?;
+    if flags & libc::FD_CLOEXEC == 0 {
+        cvt(unsafe { libc::fcntl(raw, libc::F_SETFD, flags | libc::FD_CLOEXEC) })?;
+    }
+    Ok(())
+}
+
+pub fn is_cloexec(fd: BorrowedFd<'_>) -> Result<bool> {
+    // SAFETY: F_GETFD only reads the descriptor's flags.
+    let flags = cvt(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFD) })?;
+    Ok(flags & libc::FD_CLOEXEC != 0)
+}
+
+pub fn nonblocking(fd: BorrowedFd<'_>) -> Result<bool> {
+    // SAFETY: F_GETFL only reads the file status flags.
+    let flags = cvt(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) })?;
+    Ok(flags & libc::O_NONBLOCK != 0)
+}
+
+pub fn set_nonblocking(fd: BorrowedFd<'_>, on: bool) -> Result<()> {
+    let raw = fd.as_raw_fd();
+    // SAFETY: fcntl on a borrowed, open descriptor.
+    let flags = cvt(unsafe { libc::fcntl(raw, libc::F_GETFL) })?;
+    let wanted = if on { flags | libc::O_NONBLOCK } else { flags & !libc::O_NONBLOCK };
+    if wanted != flags {
+        cvt(unsafe { libc::fcntl(raw, libc::F_SETFL, wanted) })?;
+    }
+    Ok(())
+}
+
+/// A new close-on-exec descriptor for the same open file, numbered 3 or above.
+pub fn dup_cloexec(fd: BorrowedFd<'_>) -> Result<OwnedFd> {
+    // SAFETY: F_DUPFD_CLOEXEC returns a new descriptor that we then own.
+    let new = cvt(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 3) })?;
+    Ok(unsafe { owned(new) })
+}
+
+/// `fstat` on a descriptor.
+pub fn fstat(fd: BorrowedFd<'_>) -> Result<libc::stat> {
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: fstat fills the struct on success.
+    cvt(unsafe { libc::fstat(fd.as_raw_fd(), st.as_mut_ptr()) })?;
+    Ok(unsafe { st.assume_init() })
+}
+
+/// The file type bits (`S_IFMT`) of a descriptor.
+pub fn file_type(fd: BorrowedFd<'_>) -> Result<libc::mode_t> {
+    Ok(fstat(fd)?.st_mode & libc::S_IFMT)
+}
+
+/// The name the kernel gives an anonymous-inode descriptor, such as `eventfd` for
+/// `anon_inode:[eventfd]`, read from `/proc/self/fd`. `None` for other descriptors.
+pub fn anon_inode_name(fd: BorrowedFd<'_>) -> Result<Option<String>> {
+    let link = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+        .map_err(|e| Error::from(e).context("reading /proc/self/fd to identify the descriptor"))?;
+    let text = link.to_string_lossy();
+    Ok(text
+        .strip_prefix("anon_inode:")
+        .map(|name| name.trim_start_matches('[').trim_end_matches(']').to_string()))
+}
+
+/// Retries a call while it fails with `EINTR`. Used only where one fdsafe call is made of
+/// several system calls and returning half-way would break its contract.
+pub fn retry_eintr<T>(mut f: impl FnMut() -> Result<T>) -> Result<T> {
+    loop {
+        match f() {
+            Err(Error::Os { errno: libc::EINTR, .. }) => continue,
+            other => return other,
+        }
+    }
+}
