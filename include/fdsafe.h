@@ -278,7 +278,7 @@ int fdsafe_close(fdsafe_handle handle);
  *
  * Errors: `-EBADF` for 0, closed or never-issued handles. Thread safety: any thread.
  */
-int fdsafe_kind(fdsafe_handle handle);
+int fdsafe_handle_kind(fdsafe_handle handle);
 
 /**
  * Lends the raw descriptor of a handle, for `poll()` or another library. fdsafe keeps

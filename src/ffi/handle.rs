@@ -48,8 +48,8 @@ pub extern "C" fn fdsafe_close(handle: fdsafe_handle) -> c_int {
 ///
 /// Errors: `-EBADF` for 0, closed or never-issued handles. Thread safety: any thread.
 #[no_mangle]
-pub extern "C" fn fdsafe_kind(handle: fdsafe_handle) -> c_int {
-    call("fdsafe_kind", || Ok(kind_code(handles::get(Handle(handle))?.kind())))
+pub extern "C" fn fdsafe_handle_kind(handle: fdsafe_handle) -> c_int {
+    call("fdsafe_handle_kind", || Ok(kind_code(handles::get(Handle(handle))?.kind())))
 }
 
 /// Lends the raw descriptor of a handle, for `poll()` or another library. fdsafe keeps

@@ -1,0 +1,115 @@
+# fdsafe: `make` builds the library and header; `make test` runs every test.
+CARGO   ?= cargo
+CC      ?= gcc
+PYTHON  ?= python3
+PREFIX  ?= /usr/local
+DESTDIR ?=
+
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+MAJOR   := $(word 1,$(subst ., ,$(VERSION)))
+RELEASE := target/release
+LIB_SO  := $(RELEASE)/libfdsafe.so
+LIB_A   := $(RELEASE)/libfdsafe.a
+OUT     := build
+
+# Static linking of a Rust staticlib needs the C runtime pieces std uses.
+STATIC_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
+CFLAGS_STRICT := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pedantic -g -O1 -Iinclude -Ic-tests
+SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+C_TESTS := $(patsubst c-tests/%.c,%,$(wildcard c-tests/test_*.c))
+C_HARNESS := c-tests/harness.c
+
+.PHONY: all lib test deps check-header rust-test c-test python-test header-test symbols-test \
+        example-test bench install uninstall clean miri
+
+all: lib
+
+lib:
+	$(CARGO) build --release
+	@ln -sf libfdsafe.so $(RELEASE)/libfdsafe.so.$(MAJOR)
+	@echo "built $(LIB_SO), $(LIB_A) and include/fdsafe.h"
+
+test: deps lib check-header rust-test header-test symbols-test c-test example-test python-test
+	@echo "make test: all suites passed"
+
+deps:
+	@scripts/install-test-deps.sh
+
+# The build regenerates include/fdsafe.h; the committed copy must be what the sources make.
+check-header: lib
+	@if git rev-parse --git-dir >/dev/null 2>&1; then \
+	    git diff --exit-code --stat -- include/fdsafe.h || \
+	    { echo "include/fdsafe.h differs from what the sources generate: commit the regenerated header"; exit 1; }; \
+	else echo "not a git checkout: header freshness not checked"; fi
+	@bad=$$(grep -oE '^(#define|typedef [a-z0-9_ ]+|(const )?[a-z0-9_]+ \**)[A-Za-z_][A-Za-z0-9_]*' include/fdsafe.h \
+	    | grep -oE '[A-Za-z_][A-Za-z0-9_]*$$' | grep -vE '^(FDSAFE_|fdsafe_)' | sort -u); \
+	    if [ -n "$$bad" ]; then echo "header exports names without the fdsafe prefix: $$bad"; exit 1; fi
+
+rust-test:
+	$(CARGO) test --quiet
+
+# The public header alone compiles cleanly as strict C99 and as C++.
+header-test: lib
+	@mkdir -p $(OUT)
+	printf '#include <fdsafe.h>\nint main(void) { return fdsafe_handle_kind(FDSAFE_INVALID_HANDLE) < 0 ? 0 : 1; }\n' > $(OUT)/header_c.c
+	$(CC) -std=c99 -Wall -Wextra -Werror -pedantic -Iinclude -c $(OUT)/header_c.c -o $(OUT)/header_c.o
+	cp $(OUT)/header_c.c $(OUT)/header_cpp.cpp
+	g++ -std=c++11 -Wall -Wextra -Werror -pedantic -Iinclude -c $(OUT)/header_cpp.cpp -o $(OUT)/header_cpp.o
+
+# Only fdsafe_ symbols are exported, and the soname follows the major version.
+symbols-test: lib
+	@bad=$$(nm -D --defined-only $(LIB_SO) | awk '{print $$3}' | grep -v '^fdsafe_' || true); \
+	    if [ -n "$$bad" ]; then echo "unexpected exported symbols:"; echo "$$bad"; exit 1; fi
+	@soname=$$(objdump -p $(LIB_SO) | awk '/SONAME/ {print $$2}'); \
+	    [ "$$soname" = "libfdsafe.so.$(MAJOR)" ] || { echo "soname is '$$soname'"; exit 1; }
+	@echo "symbols-test: $$(nm -D --defined-only $(LIB_SO) | wc -l) symbols, all fdsafe_*, soname libfdsafe.so.$(MAJOR)"
+
+# Each C test is built three ways: shared library, static library, and static with ASan+UBSan.
+c-test: lib
+	@mkdir -p $(OUT)
+	@set -e; for t in $(C_TESTS); do \
+	    $(CC) $(CFLAGS_STRICT) c-tests/$$t.c $(C_HARNESS) -L$(RELEASE) -lfdsafe -lcmocka -pthread \
+	        -Wl,-rpath,$(CURDIR)/$(RELEASE) -o $(OUT)/$$t.dynamic; \
+	    $(CC) $(CFLAGS_STRICT) c-tests/$$t.c $(C_HARNESS) $(LIB_A) -lcmocka $(STATIC_LIBS) -pthread -o $(OUT)/$$t.static; \
+	    $(CC) $(CFLAGS_STRICT) $(SANITIZE) c-tests/$$t.c $(C_HARNESS) $(LIB_A) -lcmocka $(STATIC_LIBS) -pthread \
+	        -o $(OUT)/$$t.asan; \
+	done
+	@set -e; for t in $(C_TESTS); do for v in dynamic static asan; do \
+	    echo "== $$t ($$v)"; ./$(OUT)/$$t.$$v; \
+	done; done
+
+example-test: lib
+	@mkdir -p $(OUT)
+	$(CC) $(CFLAGS_STRICT) examples/hello.c -L$(RELEASE) -lfdsafe -Wl,-rpath,$(CURDIR)/$(RELEASE) -o $(OUT)/hello
+	./$(OUT)/hello
+
+python-test: lib
+	cd python-bindings && FDSAFE_LIBRARY=$(CURDIR)/$(LIB_SO) $(PYTHON) -m pytest -q tests
+
+bench: lib
+	@mkdir -p $(OUT)
+	$(CC) -O2 -std=c11 -D_GNU_SOURCE -Iinclude bench/bench.c $(LIB_A) $(STATIC_LIBS) -pthread -o $(OUT)/bench
+	./$(OUT)/bench
+
+miri:
+	rustup component add --toolchain nightly miri rust-src >/dev/null
+	$(CARGO) +nightly miri test --lib handles::
+
+install: lib
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 0755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/libfdsafe.so.$(VERSION)
+	ln -sf libfdsafe.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libfdsafe.so.$(MAJOR)
+	ln -sf libfdsafe.so.$(MAJOR) $(DESTDIR)$(PREFIX)/lib/libfdsafe.so
+	install -m 0644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/libfdsafe.a
+	install -m 0644 include/fdsafe.h $(DESTDIR)$(PREFIX)/include/fdsafe.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' fdsafe.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/fdsafe.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/lib/libfdsafe.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libfdsafe.so.$(MAJOR) \
+	      $(DESTDIR)$(PREFIX)/lib/libfdsafe.so $(DESTDIR)$(PREFIX)/lib/libfdsafe.a \
+	      $(DESTDIR)$(PREFIX)/include/fdsafe.h $(DESTDIR)$(PREFIX)/lib/pkgconfig/fdsafe.pc
+
+clean:
+	$(CARGO) clean
+	rm -rf $(OUT)

@@ -1,0 +1,98 @@
+#include "harness.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_FDS 4096
+
+struct fd_set_snapshot {
+    int count;
+    int fds[MAX_FDS];
+};
+
+static int int_compare(const void *a, const void *b) {
+    return *(const int *)a - *(const int *)b;
+}
+
+static void take_snapshot(struct fd_set_snapshot *snap) {
+    DIR *dir = opendir("/proc/self/fd");
+    assert_non_null(dir);
+    int own = dirfd(dir);
+    snap->count = 0;
+    struct dirent *entry;
+    while ((entry = readdir(dir)) != NULL) {
+        if (entry->d_name[0] == '.') continue;
+        int fd = atoi(entry->d_name);
+        if (fd != own && snap->count < MAX_FDS) snap->fds[snap->count++] = fd;
+    }
+    closedir(dir);
+    qsort(snap->fds, (size_t)snap->count, sizeof(int), int_compare);
+}
+
+static void describe(int fd, char *out, size_t len) {
+    char link[64];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(link, out, len - 1);
+    out[n < 0 ? 0 : n] = '\0';
+}
+
+int fd_snapshot(void **state) {
+    struct fd_set_snapshot *snap = malloc(sizeof *snap);
+    assert_non_null(snap);
+    take_snapshot(snap);
+    *state = snap;
+    return 0;
+}
+
+int fd_check(void **state) {
+    struct fd_set_snapshot *before = *state, after;
+    take_snapshot(&after);
+    int differences = 0, i = 0, j = 0;
+    char target[256];
+    while (i < before->count || j < after.count) {
+        if (j >= after.count || (i < before->count && before->fds[i] < after.fds[j])) {
+            fprintf(stderr, "descriptor %d was closed by the test\n", before->fds[i++]);
+            differences++;
+        } else if (i >= before->count || after.fds[j] < before->fds[i]) {
+            describe(after.fds[j], target, sizeof target);
+            fprintf(stderr, "descriptor %d leaked (%s)\n", after.fds[j++], target);
+            differences++;
+        } else {
+            i++, j++;
+        }
+    }
+    free(before);
+    if (differences) fail_msg("%d descriptor(s) differ after the test", differences);
+    return 0;
+}
+
+void expect_code_at(int64_t got, int64_t expected, const char *what, const char *file, int line) {
+    if (got == expected) return;
+    char message[512];
+    fdsafe_last_error(message, sizeof message);
+    fprintf(stderr, "%s:%d: %s returned %lld (%s), expected %lld (%s); last error: %s\n", file, line, what,
+            (long long)got, fdsafe_error_name((int)got), (long long)expected, fdsafe_error_name((int)expected), message);
+    _fail(file, line);
+}
+
+int64_t must_at(int64_t got, const char *what, const char *file, int line) {
+    if (got >= 0) return got;
+    char message[512];
+    fdsafe_last_error(message, sizeof message);
+    fprintf(stderr, "%s:%d: %s failed: %s (%s)\n", file, line, what, fdsafe_error_name((int)got), message);
+    _fail(file, line);
+    return got;
+}
+
+int fd_is_cloexec(int fd) {
+    int flags = fcntl(fd, F_GETFD);
+    return flags < 0 ? -1 : (flags & FD_CLOEXEC) != 0;
+}
+
+int fd_is_open(int fd) {
+    return fcntl(fd, F_GETFD) >= 0;
+}

@@ -1,0 +1,33 @@
+/* Shared by every C test: cmocka, and a check that each test case leaves the process with
+ * exactly the descriptors it had before (compared as sets; CI may hand us stray ones). */
+#ifndef FDSAFE_TEST_HARNESS_H
+#define FDSAFE_TEST_HARNESS_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <fdsafe.h>
+
+/* cmocka setup/teardown pair: snapshot the open descriptors, then compare. */
+int fd_snapshot(void **state);
+int fd_check(void **state);
+
+#define FD_TEST(fn) cmocka_unit_test_setup_teardown(fn, fd_snapshot, fd_check)
+
+/* Asserts that an fdsafe call returned `expected`, printing names and the last error if not. */
+#define expect_code(call, expected) expect_code_at((int64_t)(call), (int64_t)(expected), #call, __FILE__, __LINE__)
+void expect_code_at(int64_t got, int64_t expected, const char *what, const char *file, int line);
+
+/* Asserts success (>= 0) and returns the value. */
+#define must(call) must_at((int64_t)(call), #call, __FILE__, __LINE__)
+int64_t must_at(int64_t got, const char *what, const char *file, int line);
+
+/* 1 if `fd` has FD_CLOEXEC set, 0 if not, -1 if it is not open. */
+int fd_is_cloexec(int fd);
+/* 1 if `fd` is open. */
+int fd_is_open(int fd);
+
+#endif

@@ -1,0 +1,292 @@
+/* Generic handle operations: close, kind, borrow, release, adopt, dup, non-blocking mode,
+ * wait, read/write/readv/writev, and their misuse. */
+#include "harness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+static void make_pipe(fdsafe_handle *r, fdsafe_handle *w) {
+    must(fdsafe_pipe_create(0, r, w));
+}
+
+static void test_close_twice_is_ebadf_and_closes_nothing_else(void **state) {
+    (void)state;
+    fdsafe_handle r, w, r2, w2;
+    make_pipe(&r, &w);
+    int fd = (int)must(fdsafe_fd_borrow(r));
+    expect_code(fdsafe_close(r), 0);
+    assert_false(fd_is_open(fd));
+    make_pipe(&r2, &w2); /* likely reuses the number */
+    expect_code(fdsafe_close(r), -EBADF);
+    expect_code(fdsafe_handle_kind(r2), FDSAFE_KIND_PIPE);
+    expect_code(fdsafe_write(w2, "x", 1), 1);
+    expect_code(fdsafe_close(w), 0);
+    expect_code(fdsafe_close(r2), 0);
+    expect_code(fdsafe_close(w2), 0);
+}
+
+static void test_old_handles_stay_dead_across_reuse(void **state) {
+    (void)state;
+    enum { ROUNDS = 20000 };
+    static fdsafe_handle old[ROUNDS];
+    for (int i = 0; i < ROUNDS; i++) {
+        fdsafe_handle h;
+        must(fdsafe_eventfd_create(0, 0, &h));
+        must(fdsafe_close(h));
+        old[i] = h;
+    }
+    fdsafe_handle live;
+    must(fdsafe_eventfd_create(0, 0, &live));
+    for (int i = 0; i < ROUNDS; i++) {
+        assert_true(old[i] != live);
+        expect_code(fdsafe_eventfd_write(old[i], 1), -EBADF);
+        expect_code(fdsafe_close(old[i]), -EBADF);
+    }
+    expect_code(fdsafe_eventfd_write(live, 1), 0);
+    must(fdsafe_close(live));
+}
+
+static void test_invalid_and_forged_handles(void **state) {
+    (void)state;
+    expect_code(fdsafe_close(FDSAFE_INVALID_HANDLE), -EBADF);
+    expect_code(fdsafe_handle_kind(0), -EBADF);
+    expect_code(fdsafe_fd_borrow(0), -EBADF);
+    expect_code(fdsafe_close(UINT64_MAX), -EBADF);
+    expect_code(fdsafe_write(0x0100000100000000ull, "x", 1), -EBADF);
+    char message[256];
+    fdsafe_close(0);
+    must(fdsafe_last_error(message, sizeof message));
+    assert_non_null(strstr(message, "invalid handle 0"));
+    fdsafe_close(UINT64_MAX);
+    fdsafe_last_error(message, sizeof message);
+    assert_non_null(strstr(message, "never issued"));
+}
+
+static void test_kind_and_kind_name(void **state) {
+    (void)state;
+    fdsafe_handle r, w, e;
+    make_pipe(&r, &w);
+    must(fdsafe_eventfd_create(0, 0, &e));
+    expect_code(fdsafe_handle_kind(r), FDSAFE_KIND_PIPE);
+    expect_code(fdsafe_handle_kind(e), FDSAFE_KIND_EVENTFD);
+    assert_string_equal(fdsafe_kind_name(FDSAFE_KIND_PIPE), "pipe");
+    assert_string_equal(fdsafe_kind_name(FDSAFE_KIND_TCP_STREAM), "tcp_stream");
+    assert_string_equal(fdsafe_kind_name(0), "unknown");
+    assert_string_equal(fdsafe_kind_name(9999), "unknown");
+    must(fdsafe_close(r));
+    must(fdsafe_close(w));
+    must(fdsafe_close(e));
+    expect_code(fdsafe_handle_kind(e), -EBADF);
+}
+
+static void test_wrong_kind_does_nothing(void **state) {
+    (void)state;
+    fdsafe_handle r, w;
+    make_pipe(&r, &w);
+    uint64_t value = 7;
+    expect_code(fdsafe_eventfd_write(w, 1), FDSAFE_E_WRONG_KIND);
+    expect_code(fdsafe_eventfd_read(r, &value), FDSAFE_E_WRONG_KIND);
+    assert_int_equal(value, 7);
+    expect_code(fdsafe_wait(r, FDSAFE_EVENT_IN, 0), 0); /* nothing was written */
+    char message[256];
+    fdsafe_last_error(message, sizeof message);
+    must(fdsafe_close(r));
+    must(fdsafe_close(w));
+}
+
+static void test_borrow_lends_without_giving(void **state) {
+    (void)state;
+    fdsafe_handle e;
+    must(fdsafe_eventfd_create(3, 0, &e));
+    int fd = (int)must(fdsafe_fd_borrow(e));
+    assert_int_equal(fd_is_cloexec(fd), 1);
+    uint64_t v = 0;
+    assert_int_equal(read(fd, &v, 8), 8);
+    assert_int_equal(v, 3);
+    expect_code(fdsafe_fd_borrow(e), fd);
+    must(fdsafe_close(e));
+    expect_code(fdsafe_fd_borrow(e), -EBADF);
+}
+
+static void test_release_gives_the_fd_and_kills_the_handle(void **state) {
+    (void)state;
+    fdsafe_handle e;
+    must(fdsafe_eventfd_create(5, 0, &e));
+    int fd = (int)must(fdsafe_fd_release(e));
+    expect_code(fdsafe_handle_kind(e), -EBADF);
+    expect_code(fdsafe_fd_release(e), -EBADF);
+    assert_true(fd_is_open(fd));
+    assert_int_equal(fd_is_cloexec(fd), 1);
+    uint64_t v = 0;
+    assert_int_equal(read(fd, &v, 8), 8);
+    assert_int_equal(v, 5);
+    close(fd);
+}
+
+static void test_adopt_checks_the_kind_with_the_kernel(void **state) {
+    (void)state;
+    int fds[2];
+    assert_int_equal(pipe(fds), 0); /* deliberately without O_CLOEXEC */
+    int efd = eventfd(0, 0);
+    fdsafe_handle h = 0;
+
+    expect_code(fdsafe_fd_adopt(fds[0], FDSAFE_KIND_EVENTFD, &h), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_fd_adopt(efd, FDSAFE_KIND_PIPE, &h), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_fd_adopt(fds[0], 0, &h), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_fd_adopt(fds[0], 9999, &h), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_fd_adopt(fds[0], FDSAFE_KIND_PIPE, NULL), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_fd_adopt(-1, FDSAFE_KIND_PIPE, &h), FDSAFE_E_INVALID_ARGUMENT);
+    assert_int_equal(h, 0); /* out-param untouched on failure */
+    assert_int_equal(fd_is_cloexec(fds[0]), 0); /* refused: still the caller's, unchanged */
+
+    fdsafe_handle r, w, e;
+    must(fdsafe_fd_adopt(fds[0], FDSAFE_KIND_PIPE, &r));
+    must(fdsafe_fd_adopt(fds[1], FDSAFE_KIND_PIPE, &w));
+    must(fdsafe_fd_adopt(efd, FDSAFE_KIND_EVENTFD, &e));
+    assert_int_equal(fd_is_cloexec(fds[0]), 1);
+    assert_int_equal(fd_is_cloexec(efd), 1);
+
+    /* The same descriptor cannot get a second owner. */
+    fdsafe_handle again = 0;
+    expect_code(fdsafe_fd_adopt(fds[0], FDSAFE_KIND_PIPE, &again), FDSAFE_E_INVALID_ARGUMENT);
+    assert_int_equal(again, 0);
+
+    expect_code(fdsafe_write(w, "hi", 2), 2);
+    char buf[4] = {0};
+    expect_code(fdsafe_read(r, buf, sizeof buf), 2);
+    assert_memory_equal(buf, "hi", 2);
+    must(fdsafe_eventfd_write(e, 2));
+    must(fdsafe_close(r));
+    must(fdsafe_close(w));
+    must(fdsafe_close(e));
+    assert_false(fd_is_open(fds[0]));
+    assert_false(fd_is_open(efd));
+
+    /* A closed descriptor is refused with the kernel's answer. */
+    expect_code(fdsafe_fd_adopt(fds[0], FDSAFE_KIND_PIPE, &h), -EBADF);
+}
+
+static void test_dup_shares_the_file_with_a_new_descriptor(void **state) {
+    (void)state;
+    fdsafe_handle e, d = 0;
+    must(fdsafe_eventfd_create(0, 0, &e));
+    expect_code(fdsafe_dup(e, NULL), FDSAFE_E_INVALID_ARGUMENT);
+    must(fdsafe_dup(e, &d));
+    assert_true(d != e);
+    expect_code(fdsafe_handle_kind(d), FDSAFE_KIND_EVENTFD);
+    int a = (int)must(fdsafe_fd_borrow(e)), b = (int)must(fdsafe_fd_borrow(d));
+    assert_int_not_equal(a, b);
+    assert_int_equal(fd_is_cloexec(b), 1);
+    must(fdsafe_eventfd_write(e, 4));
+    must(fdsafe_close(e));
+    uint64_t v = 0;
+    must(fdsafe_eventfd_read(d, &v));
+    assert_int_equal(v, 4);
+    must(fdsafe_close(d));
+    expect_code(fdsafe_dup(e, &d), -EBADF);
+}
+
+static void test_nonblocking_mode(void **state) {
+    (void)state;
+    fdsafe_handle r, w;
+    make_pipe(&r, &w);
+    expect_code(fdsafe_nonblocking_get(r), 0);
+    must(fdsafe_nonblocking_set(r, true));
+    expect_code(fdsafe_nonblocking_get(r), 1);
+    char c;
+    expect_code(fdsafe_read(r, &c, 1), -EAGAIN);
+    must(fdsafe_nonblocking_set(r, false));
+    expect_code(fdsafe_nonblocking_get(r), 0);
+    must(fdsafe_close(r));
+    must(fdsafe_close(w));
+    expect_code(fdsafe_nonblocking_get(r), -EBADF);
+    expect_code(fdsafe_nonblocking_set(r, true), -EBADF);
+
+    must(fdsafe_pipe_create(FDSAFE_PIPE_NONBLOCK, &r, &w));
+    expect_code(fdsafe_nonblocking_get(r), 1);
+    expect_code(fdsafe_nonblocking_get(w), 1);
+    must(fdsafe_close(r));
+    must(fdsafe_close(w));
+}
+
+static void test_wait_reports_readiness(void **state) {
+    (void)state;
+    fdsafe_handle r, w;
+    make_pipe(&r, &w);
+    expect_code(fdsafe_wait(r, FDSAFE_EVENT_IN, 0), 0);
+    expect_code(fdsafe_wait(r, FDSAFE_EVENT_IN, 20), 0);
+    expect_code(fdsafe_wait(w, FDSAFE_EVENT_OUT, 0), FDSAFE_EVENT_OUT);
+    must(fdsafe_write(w, "z", 1));
+    expect_code(fdsafe_wait(r, FDSAFE_EVENT_IN, -1), FDSAFE_EVENT_IN);
+    must(fdsafe_close(w));
+    int ev = (int)must(fdsafe_wait(r, FDSAFE_EVENT_IN, 0));
+    assert_true(ev & FDSAFE_EVENT_HUP);
+    expect_code(fdsafe_wait(r, 0x40000000u, 0), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_wait(r, FDSAFE_EVENT_IN, -2), FDSAFE_E_INVALID_ARGUMENT);
+    must(fdsafe_close(r));
+    expect_code(fdsafe_wait(r, FDSAFE_EVENT_IN, 0), -EBADF);
+}
+
+static void test_vectored_io(void **state) {
+    (void)state;
+    fdsafe_handle r, w;
+    make_pipe(&r, &w);
+    char a[] = "hello ", b[] = "world";
+    struct iovec out[2] = {{a, 6}, {b, 5}};
+    expect_code(fdsafe_writev(w, out, 2), 11);
+    char x[4], y[16] = {0};
+    struct iovec in[2] = {{x, 4}, {y, sizeof y}};
+    expect_code(fdsafe_readv(r, in, 2), 11);
+    assert_memory_equal(x, "hell", 4);
+    assert_string_equal(y, "o world");
+    expect_code(fdsafe_writev(w, NULL, 1), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_writev(w, out, -1), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_writev(w, out, 5000), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_readv(r, NULL, 1), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_readv(r, in, 0), 0);
+    must(fdsafe_close(r));
+    must(fdsafe_close(w));
+    expect_code(fdsafe_writev(w, out, 2), -EBADF);
+    expect_code(fdsafe_readv(r, in, 2), -EBADF);
+}
+
+static void test_bad_buffers_are_refused_before_io(void **state) {
+    (void)state;
+    fdsafe_handle r, w;
+    make_pipe(&r, &w);
+    char buf[8];
+    expect_code(fdsafe_write(w, NULL, 1), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_write(w, buf, SIZE_MAX), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_read(r, NULL, 1), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_read(r, buf, SIZE_MAX), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_write(w, NULL, 0), 0);
+    expect_code(fdsafe_wait(r, FDSAFE_EVENT_IN, 0), 0); /* nothing reached the pipe */
+    must(fdsafe_close(r));
+    must(fdsafe_close(w));
+    expect_code(fdsafe_read(r, buf, 1), -EBADF);
+    expect_code(fdsafe_write(w, buf, 1), -EBADF);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        FD_TEST(test_close_twice_is_ebadf_and_closes_nothing_else),
+        FD_TEST(test_old_handles_stay_dead_across_reuse),
+        FD_TEST(test_invalid_and_forged_handles),
+        FD_TEST(test_kind_and_kind_name),
+        FD_TEST(test_wrong_kind_does_nothing),
+        FD_TEST(test_borrow_lends_without_giving),
+        FD_TEST(test_release_gives_the_fd_and_kills_the_handle),
+        FD_TEST(test_adopt_checks_the_kind_with_the_kernel),
+        FD_TEST(test_dup_shares_the_file_with_a_new_descriptor),
+        FD_TEST(test_nonblocking_mode),
+        FD_TEST(test_wait_reports_readiness),
+        FD_TEST(test_vectored_io),
+        FD_TEST(test_bad_buffers_are_refused_before_io),
+    };
+    return cmocka_run_group_tests_name("handles", tests, NULL, NULL);
+}

@@ -1,0 +1,31 @@
+"""fdsafe: safe, generational handles for Linux file descriptors (ctypes bindings)."""
+from .errors import (
+    BufferTooSmallError,
+    FdsafeError,
+    InternalError,
+    InvalidArgumentError,
+    WrongKindError,
+    error_name,
+    last_error,
+    strerror,
+)
+from .eventfd import EventFd
+from .handle import (
+    EVENT_ERR,
+    EVENT_HUP,
+    EVENT_IN,
+    EVENT_OUT,
+    EVENT_PRI,
+    EVENT_RDHUP,
+    INVALID_HANDLE,
+    Handle,
+)
+from .pipe import PipeEnd, pipe
+from .stdio import STDERR, STDIN, STDOUT, Stdio
+
+__all__ = [
+    "BufferTooSmallError", "FdsafeError", "InternalError", "InvalidArgumentError", "WrongKindError",
+    "error_name", "last_error", "strerror", "EventFd", "Handle", "INVALID_HANDLE",
+    "EVENT_ERR", "EVENT_HUP", "EVENT_IN", "EVENT_OUT", "EVENT_PRI", "EVENT_RDHUP",
+    "PipeEnd", "pipe", "STDERR", "STDIN", "STDOUT", "Stdio",
+]

@@ -1,0 +1,75 @@
+"""Errors: OS failures raise ``OSError`` (with the right errno, so Python picks the subclass,
+e.g. ``BlockingIOError`` for EAGAIN); the library's own codes raise ``FdsafeError`` subclasses."""
+from __future__ import annotations
+
+import ctypes
+
+from ._lib import lib
+
+FDSAFE_E_WRONG_KIND = -10001
+FDSAFE_E_INVALID_ARGUMENT = -10002
+FDSAFE_E_BUFFER_TOO_SMALL = -10003
+FDSAFE_E_INTERNAL = -10004
+
+
+class FdsafeError(Exception):
+    """An error fdsafe detected itself. ``code`` is the negative FDSAFE_E_* value."""
+
+    def __init__(self, code: int, message: str):
+        super().__init__(message)
+        self.code = code
+
+
+class WrongKindError(FdsafeError, TypeError):
+    """The handle is alive but of another kind than the operation needs."""
+
+
+class InvalidArgumentError(FdsafeError, ValueError):
+    """fdsafe refused an argument before doing anything."""
+
+
+class BufferTooSmallError(FdsafeError):
+    """The buffer cannot hold the result."""
+
+
+class InternalError(FdsafeError):
+    """A bug in fdsafe (a caught panic)."""
+
+
+_LIBRARY_ERRORS = {
+    FDSAFE_E_WRONG_KIND: WrongKindError,
+    FDSAFE_E_INVALID_ARGUMENT: InvalidArgumentError,
+    FDSAFE_E_BUFFER_TOO_SMALL: BufferTooSmallError,
+    FDSAFE_E_INTERNAL: InternalError,
+}
+
+
+def strerror(code: int) -> str:
+    return lib.fdsafe_strerror(code).decode()
+
+
+def error_name(code: int) -> str:
+    return lib.fdsafe_error_name(code).decode()
+
+
+def last_error() -> str:
+    """This thread's most recent fdsafe failure message."""
+    size = lib.fdsafe_last_error(None, 0)
+    buf = ctypes.create_string_buffer(size)
+    lib.fdsafe_last_error(buf, size)
+    return buf.value.decode(errors="replace")
+
+
+def error_for(code: int) -> Exception:
+    message = last_error()
+    cls = _LIBRARY_ERRORS.get(code)
+    if cls is not None:
+        return cls(code, message)
+    return OSError(-code, message)
+
+
+def check(code: int) -> int:
+    """Returns ``code`` if it is >= 0, else raises the matching exception."""
+    if code < 0:
+        raise error_for(code)
+    return code

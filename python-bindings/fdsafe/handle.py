@@ -1,0 +1,158 @@
+"""The base class for every fdsafe handle, and the operations all kinds share."""
+from __future__ import annotations
+
+import ctypes
+import errno
+from typing import Callable, ClassVar, Dict, Iterable, Optional, Type, TypeVar
+
+from ._lib import IOVec, c_handle, lib
+from .errors import check
+
+KIND_PIPE, KIND_EVENTFD, KIND_STDIO = 1, 2, 3
+
+EVENT_IN, EVENT_PRI, EVENT_OUT, EVENT_ERR, EVENT_HUP, EVENT_RDHUP = 0x1, 0x2, 0x4, 0x8, 0x10, 0x2000
+
+INVALID_HANDLE = 0
+
+H = TypeVar("H", bound="Handle")
+
+# kind number -> class, filled in by each kind's module (see ``Handle.__init_subclass__``).
+_CLASSES: Dict[int, Type["Handle"]] = {}
+
+
+def retry_eintr(call: Callable[[], int]) -> int:
+    """Calls again after EINTR, as Python does for its own system calls (PEP 475); a Python
+    signal handler that raises still interrupts, because it runs between the attempts."""
+    while True:
+        code = call()
+        if code != -errno.EINTR:
+            return check(code)
+
+
+class Handle:
+    """An fdsafe handle. Close it with ``close()`` or a ``with`` block; a handle that is
+    garbage-collected while still open is closed then. Closing twice is harmless: handles are
+    generational, so a stale one can never close anything else."""
+
+    KIND: ClassVar[int] = 0
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.KIND:
+            _CLASSES.setdefault(cls.KIND, cls)
+
+    def __init__(self, value: int, owned: bool = True):
+        """Wraps a raw handle value. An owned wrapper closes the handle when collected; pass
+        ``owned=False`` for a view of a handle that something else owns."""
+        self._value = value
+        self._owned = owned
+
+    @staticmethod
+    def wrap(value: int, owned: bool = True) -> "Handle":
+        """A Python object of the right class for a raw handle value (e.g. a received one)."""
+        kind = check(lib.fdsafe_handle_kind(value))
+        return _CLASSES.get(kind, Handle)(value, owned)
+
+    @classmethod
+    def adopt(cls: Type[H], fd: int, kind: Optional[int] = None) -> H:
+        """Takes ownership of an open descriptor (see fdsafe_fd_adopt). On failure the caller
+        still owns ``fd``."""
+        out = c_handle()
+        check(lib.fdsafe_fd_adopt(fd, kind if kind is not None else cls.KIND, ctypes.byref(out)))
+        return cls(out.value)
+
+    @property
+    def value(self) -> int:
+        """The raw 64-bit handle, as C functions take it."""
+        return self._value
+
+    @property
+    def kind(self) -> int:
+        return check(lib.fdsafe_handle_kind(self._value))
+
+    @property
+    def kind_name(self) -> str:
+        return lib.fdsafe_kind_name(self.kind).decode()
+
+    @property
+    def closed(self) -> bool:
+        return lib.fdsafe_handle_kind(self._value) < 0
+
+    def fileno(self) -> int:
+        """The raw descriptor, lent (fdsafe keeps ownership); works with ``selectors``."""
+        return check(lib.fdsafe_fd_borrow(self._value))
+
+    def close(self) -> None:
+        """Closes the handle; closing an already-closed handle does nothing."""
+        lib.fdsafe_close(self._value)
+
+    def release(self) -> int:
+        """Ends the handle and returns its descriptor, which the caller must close."""
+        return check(lib.fdsafe_fd_release(self._value))
+
+    def dup(self: H) -> H:
+        out = c_handle()
+        check(lib.fdsafe_dup(self._value, ctypes.byref(out)))
+        return type(self)(out.value)
+
+    @property
+    def nonblocking(self) -> bool:
+        return bool(check(lib.fdsafe_nonblocking_get(self._value)))
+
+    @nonblocking.setter
+    def nonblocking(self, on: bool) -> None:
+        check(lib.fdsafe_nonblocking_set(self._value, on))
+
+    def wait(self, events: int = EVENT_IN, timeout_ms: int = -1) -> int:
+        """Waits for readiness; returns the ready events, 0 on timeout."""
+        return retry_eintr(lambda: lib.fdsafe_wait(self._value, events, timeout_ms))
+
+    def read(self, size: int) -> bytes:
+        buf = ctypes.create_string_buffer(size)
+        n = retry_eintr(lambda: lib.fdsafe_read(self._value, buf, size))
+        return buf.raw[:n]
+
+    def readinto(self, buffer: bytearray) -> int:
+        c_buf = (ctypes.c_char * len(buffer)).from_buffer(buffer)
+        return retry_eintr(lambda: lib.fdsafe_read(self._value, c_buf, len(buffer)))
+
+    def write(self, data: bytes) -> int:
+        """Writes some of ``data``; returns how much. Never raises SIGPIPE: a pipe without
+        readers gives ``BrokenPipeError``."""
+        return retry_eintr(lambda: lib.fdsafe_write(self._value, data, len(data)))
+
+    def writev(self, buffers: Iterable[bytes]) -> int:
+        keep = [bytes(b) for b in buffers]
+        iov = (IOVec * len(keep))(*[IOVec(ctypes.cast(ctypes.c_char_p(b), ctypes.c_void_p), len(b)) for b in keep])
+        return retry_eintr(lambda: lib.fdsafe_writev(self._value, iov, len(keep)))
+
+    def readv(self, sizes: Iterable[int]) -> list:
+        bufs = [ctypes.create_string_buffer(n) for n in sizes]
+        iov = (IOVec * len(bufs))(*[IOVec(ctypes.cast(b, ctypes.c_void_p), len(b)) for b in bufs])
+        n = retry_eintr(lambda: lib.fdsafe_readv(self._value, iov, len(bufs)))
+        out = []
+        for b in bufs:
+            take = min(n, len(b))
+            out.append(b.raw[:take])
+            n -= take
+        return out
+
+    def __enter__(self: H) -> H:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        if getattr(self, "_owned", False):
+            lib.fdsafe_close(self._value)
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else self.kind_name
+        return f"<{type(self).__name__} {self._value:#x} {state}>"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Handle) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)

@@ -1,0 +1,34 @@
+"""Pipes."""
+from __future__ import annotations
+
+import ctypes
+from typing import Tuple
+
+from ._lib import c_handle, lib
+from .errors import check
+from .handle import KIND_PIPE, Handle
+
+PIPE_NONBLOCK = 1 << 0
+PIPE_PACKET = 1 << 1
+
+
+class PipeEnd(Handle):
+    """One end of a pipe."""
+
+    KIND = KIND_PIPE
+
+    @property
+    def capacity(self) -> int:
+        return check(lib.fdsafe_pipe_get_capacity(self._value))
+
+    @capacity.setter
+    def capacity(self, size: int) -> None:
+        check(lib.fdsafe_pipe_set_capacity(self._value, size))
+
+
+def pipe(nonblocking: bool = False, packet: bool = False) -> Tuple[PipeEnd, PipeEnd]:
+    """Creates a pipe: ``(read_end, write_end)``, both close-on-exec."""
+    flags = (PIPE_NONBLOCK if nonblocking else 0) | (PIPE_PACKET if packet else 0)
+    r, w = c_handle(), c_handle()
+    check(lib.fdsafe_pipe_create(flags, ctypes.byref(r), ctypes.byref(w)))
+    return PipeEnd(r.value), PipeEnd(w.value)

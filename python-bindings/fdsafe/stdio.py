@@ -1,0 +1,24 @@
+"""Standard input, output and error as handles."""
+from __future__ import annotations
+
+import ctypes
+
+from ._lib import c_handle, lib
+from .errors import check
+from .handle import KIND_STDIO, Handle
+
+STDIN, STDOUT, STDERR = 0, 1, 2
+STDIO_CLOSE_STREAM = 1 << 0
+
+
+class Stdio(Handle):
+    """A close-on-exec duplicate of a standard stream; closing it leaves the stream open
+    unless ``close_stream`` was asked for (the stream then points at /dev/null)."""
+
+    KIND = KIND_STDIO
+
+    @classmethod
+    def open(cls, stream: int, close_stream: bool = False) -> "Stdio":
+        out = c_handle()
+        check(lib.fdsafe_stdio_open(stream, STDIO_CLOSE_STREAM if close_stream else 0, ctypes.byref(out)))
+        return cls(out.value)

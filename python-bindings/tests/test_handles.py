@@ -1,0 +1,132 @@
+import errno
+import os
+
+import pytest
+
+import fdsafe
+from fdsafe import EventFd, Handle, InvalidArgumentError, WrongKindError, pipe
+
+
+def test_close_makes_every_later_use_ebadf():
+    r, w = pipe()
+    r.close()
+    with pytest.raises(OSError) as e:
+        r.read(1)
+    assert e.value.errno == errno.EBADF
+    assert "closed" in str(e.value)
+    assert r.closed
+    r.close()  # closing twice is harmless
+    w.close()
+
+
+def test_old_handles_stay_dead_after_many_reuses():
+    old = []
+    for _ in range(2000):
+        ev = EventFd.create()
+        ev.close()
+        old.append(ev.value)
+    live = EventFd.create()
+    assert live.value not in old
+    for value in old:
+        with pytest.raises(OSError) as e:
+            Handle(value, owned=False).fileno()
+        assert e.value.errno == errno.EBADF
+    live.add(1)
+    live.close()
+
+
+def test_invalid_handle_zero():
+    with pytest.raises(OSError) as e:
+        Handle(fdsafe.INVALID_HANDLE, owned=False).fileno()
+    assert e.value.errno == errno.EBADF
+    assert "invalid handle 0" in str(e.value)
+
+
+def test_wrong_kind_raises_its_own_exception():
+    r, w = pipe()
+    with pytest.raises(WrongKindError):
+        EventFd(w.value, owned=False).add(1)
+    assert r.wait(fdsafe.EVENT_IN, 0) == 0, "nothing was written"
+    r.close()
+    w.close()
+
+
+def test_kind_and_wrap():
+    r, w = pipe()
+    with EventFd.create() as ev:
+        assert r.kind_name == "pipe" and ev.kind_name == "eventfd"
+        assert isinstance(Handle.wrap(ev.value, owned=False), EventFd)
+        assert isinstance(Handle.wrap(r.value, owned=False), fdsafe.PipeEnd)
+    r.close()
+    w.close()
+
+
+def test_fileno_borrows_and_release_gives():
+    ev = EventFd.create(initial=9)
+    fd = ev.fileno()
+    assert os.get_inheritable(fd) is False
+    raw = ev.release()
+    assert raw == fd and ev.closed
+    assert int.from_bytes(os.read(raw, 8), "little") == 9
+    os.close(raw)
+
+
+def test_adopt_checks_the_kind_and_leaves_refused_fds_alone():
+    rfd, wfd = os.pipe()
+    os.set_inheritable(rfd, True)
+    with pytest.raises(InvalidArgumentError):
+        EventFd.adopt(rfd)
+    assert os.get_inheritable(rfd) is True, "refused descriptor unchanged"
+    r = fdsafe.PipeEnd.adopt(rfd)
+    w = fdsafe.PipeEnd.adopt(wfd)
+    assert os.get_inheritable(rfd) is False
+    with pytest.raises(InvalidArgumentError):
+        fdsafe.PipeEnd.adopt(rfd)  # already owned
+    w.write(b"ok")
+    assert r.read(2) == b"ok"
+    r.close()
+    w.close()
+
+
+def test_dup_and_nonblocking():
+    r, w = pipe()
+    d = r.dup()
+    assert d.fileno() != r.fileno() and d.kind_name == "pipe"
+    assert r.nonblocking is False
+    d.nonblocking = True
+    assert r.nonblocking is True, "the mode belongs to the shared open file"
+    with pytest.raises(BlockingIOError):
+        r.read(1)
+    for h in (r, w, d):
+        h.close()
+
+
+def test_wait_read_write_vectored():
+    r, w = pipe()
+    assert r.wait(fdsafe.EVENT_IN, 0) == 0
+    assert w.writev([b"ab", b"cd"]) == 4
+    assert r.wait(fdsafe.EVENT_IN, 1000) == fdsafe.EVENT_IN
+    assert r.readv([1, 10]) == [b"a", b"bcd"]
+    w.close()
+    assert r.wait(fdsafe.EVENT_IN, 0) & fdsafe.EVENT_HUP
+    assert r.read(5) == b""
+    r.close()
+
+
+def test_bad_arguments_are_refused():
+    r, w = pipe()
+    with pytest.raises(InvalidArgumentError):
+        r.wait(0x40000000, 0)
+    with pytest.raises(InvalidArgumentError):
+        r.wait(fdsafe.EVENT_IN, -5)
+    from fdsafe._lib import lib
+    import ctypes
+    assert lib.fdsafe_read(r.value, None, 1) == fdsafe.errors.FDSAFE_E_INVALID_ARGUMENT
+    assert lib.fdsafe_write(w.value, b"x", 2**64 - 1) == fdsafe.errors.FDSAFE_E_INVALID_ARGUMENT
+    assert lib.fdsafe_fd_adopt(0, 0, None) == fdsafe.errors.FDSAFE_E_INVALID_ARGUMENT
+    assert lib.fdsafe_dup(r.value, None) == fdsafe.errors.FDSAFE_E_INVALID_ARGUMENT
+    out = ctypes.c_uint64(5)
+    assert lib.fdsafe_fd_adopt(-1, 1, ctypes.byref(out)) == fdsafe.errors.FDSAFE_E_INVALID_ARGUMENT
+    assert out.value == 5, "out-param untouched on failure"
+    r.close()
+    w.close()

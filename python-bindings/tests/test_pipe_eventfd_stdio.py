@@ -1,0 +1,106 @@
+import errno
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+import fdsafe
+from fdsafe import EventFd, InvalidArgumentError, Stdio, pipe
+
+
+def test_pipe_round_trip_and_capacity():
+    r, w = pipe()
+    assert w.write(b"hello") == 5
+    assert r.read(100) == b"hello"
+    assert r.capacity == 65536
+    w.capacity = 1 << 20
+    assert r.capacity == 1 << 20, "both ends share the pipe"
+    with pytest.raises(PermissionError):
+        w.capacity = 1 << 24  # above /proc/sys/fs/pipe-max-size without CAP_SYS_RESOURCE
+    r.close()
+    w.close()
+
+
+def test_packet_mode_keeps_boundaries():
+    r, w = pipe(packet=True)
+    w.write(b"one")
+    w.write(b"two!")
+    assert r.read(100) == b"one"
+    assert r.read(100) == b"two!"
+    r.close()
+    w.close()
+
+
+def test_write_without_reader_is_broken_pipe_not_a_signal():
+    # SIGPIPE at its default disposition would kill the process; Python ignores it, so the
+    # check runs in a child that restores the default first.
+    code = (
+        "import signal, fdsafe\n"
+        "signal.signal(signal.SIGPIPE, signal.SIG_DFL)\n"
+        "r, w = fdsafe.pipe(); r.close()\n"
+        "try:\n    w.write(b'x')\nexcept BrokenPipeError:\n    print('EPIPE')\n"
+        "print('pending' if signal.SIGPIPE in signal.sigpending() else 'clean')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=os.environ)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["EPIPE", "clean"]
+
+
+def test_eventfd_counter_semaphore_and_nonblocking():
+    with EventFd.create(initial=2) as ev:
+        ev.add(5)
+        assert ev.read_value() == 7
+    with EventFd.create(initial=3, semaphore=True, nonblocking=True) as ev:
+        assert [ev.read_value() for _ in range(3)] == [1, 1, 1]
+        with pytest.raises(BlockingIOError):
+            ev.read_value()
+        with pytest.raises(OSError) as e:
+            ev.add(2**64 - 1)
+        assert e.value.errno == errno.EINVAL
+
+
+def test_eventfd_bad_flags():
+    from fdsafe._lib import lib
+    import ctypes
+    out = ctypes.c_uint64()
+    assert lib.fdsafe_eventfd_create(0, 0x80, ctypes.byref(out)) == fdsafe.errors.FDSAFE_E_INVALID_ARGUMENT
+    assert lib.fdsafe_pipe_create(0x80, ctypes.byref(out), ctypes.byref(out)) == fdsafe.errors.FDSAFE_E_INVALID_ARGUMENT
+    assert lib.fdsafe_eventfd_read(0, None) == fdsafe.errors.FDSAFE_E_INVALID_ARGUMENT
+
+
+def test_stdio_handles_never_close_the_streams():
+    out = Stdio.open(fdsafe.STDOUT)
+    assert out.fileno() >= 3
+    assert os.get_inheritable(out.fileno()) is False
+    out.close()
+    os.fstat(1)  # still open
+    with pytest.raises(InvalidArgumentError):
+        Stdio.open(3)
+
+
+def test_stdio_close_stream_points_it_at_dev_null():
+    code = (
+        "import os, fdsafe\n"
+        "h = fdsafe.Stdio.open(fdsafe.STDOUT, close_stream=True)\n"
+        "h.write(b'through the handle\\n'); h.close()\n"
+        "os.write(2, os.readlink('/proc/self/fd/1').encode())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, env=os.environ)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == b"through the handle\n"
+    assert out.stderr == b"/dev/null"
+
+
+def test_errors_have_names_and_messages():
+    assert fdsafe.error_name(-errno.EAGAIN) == "EAGAIN"
+    assert fdsafe.error_name(fdsafe.errors.FDSAFE_E_WRONG_KIND) == "FDSAFE_E_WRONG_KIND"
+    assert fdsafe.strerror(-errno.EBADF) == "Bad file descriptor"
+    assert fdsafe.strerror(-99999) == "Unknown error"
+    r, w = pipe()
+    r.close()
+    with pytest.raises(OSError):
+        r.read(1)
+    assert fdsafe.last_error().startswith("fdsafe_read: stale handle")
+    w.close()
