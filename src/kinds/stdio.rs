@@ -69,7 +69,7 @@ impl Stdio {
         let original = unsafe { BorrowedFd::borrow_raw(stream as i32) };
         sys::check_open(stream as i32)?;
         let fd = sys::dup_cloexec(original).map_err(|e| e.context(format!("duplicating standard stream {}", stream as i32)))?;
-        let redirect = flags.contains(StdioFlags::CLOSE_STREAM).then_some(RedirectOnDrop(stream));
+        let redirect = flags.contains(StdioFlags::CLOSE_STREAM).then(|| RedirectOnDrop(stream));
         Ok(Stdio { fd, redirect })
     }
 

@@ -1,0 +1,125 @@
+/* Pipes: creation flags, packet mode, capacity, and writes that never raise SIGPIPE. */
+#include "harness.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static void test_create_and_round_trip(void **state) {
+    (void)state;
+    fdsafe_handle r = 0, w = 0;
+    must(fdsafe_pipe_create(0, &r, &w));
+    assert_true(r != 0 && w != 0 && r != w);
+    assert_int_equal(fd_is_cloexec((int)must(fdsafe_fd_borrow(r))), 1);
+    assert_int_equal(fd_is_cloexec((int)must(fdsafe_fd_borrow(w))), 1);
+    expect_code(fdsafe_write(w, "abc", 3), 3);
+    char buf[8];
+    expect_code(fdsafe_read(r, buf, sizeof buf), 3);
+    assert_memory_equal(buf, "abc", 3);
+    must(fdsafe_close(w));
+    expect_code(fdsafe_read(r, buf, sizeof buf), 0); /* end of file */
+    must(fdsafe_close(r));
+}
+
+static void test_bad_arguments(void **state) {
+    (void)state;
+    fdsafe_handle r = 0, w = 0;
+    expect_code(fdsafe_pipe_create(0, NULL, &w), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_pipe_create(0, &r, NULL), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_pipe_create(1u << 7, &r, &w), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_pipe_create(UINT32_MAX, &r, &w), FDSAFE_E_INVALID_ARGUMENT);
+    assert_true(r == 0 && w == 0);
+    fdsafe_handle e;
+    must(fdsafe_eventfd_create(0, 0, &e));
+    expect_code(fdsafe_pipe_get_capacity(e), FDSAFE_E_WRONG_KIND);
+    expect_code(fdsafe_pipe_set_capacity(e, 4096), FDSAFE_E_WRONG_KIND);
+    expect_code(fdsafe_pipe_get_capacity(0), -EBADF);
+    must(fdsafe_close(e));
+    expect_code(fdsafe_pipe_get_capacity(e), -EBADF);
+}
+
+static void test_packet_mode_keeps_message_boundaries(void **state) {
+    (void)state;
+    fdsafe_handle r, w;
+    must(fdsafe_pipe_create(FDSAFE_PIPE_PACKET, &r, &w));
+    expect_code(fdsafe_write(w, "one", 3), 3);
+    expect_code(fdsafe_write(w, "second", 6), 6);
+    char buf[64];
+    expect_code(fdsafe_read(r, buf, sizeof buf), 3);
+    expect_code(fdsafe_read(r, buf, sizeof buf), 6);
+    assert_memory_equal(buf, "second", 6);
+    must(fdsafe_close(r));
+    must(fdsafe_close(w));
+}
+
+static void test_capacity_get_and_set(void **state) {
+    (void)state;
+    fdsafe_handle r, w;
+    must(fdsafe_pipe_create(0, &r, &w));
+    expect_code(fdsafe_pipe_get_capacity(r), 65536);
+    expect_code(fdsafe_pipe_set_capacity(w, 100000), 131072); /* rounded up to pages, power of 2 */
+    expect_code(fdsafe_pipe_get_capacity(r), 131072);
+    expect_code(fdsafe_pipe_set_capacity(w, 0), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_pipe_set_capacity(w, SIZE_MAX), FDSAFE_E_INVALID_ARGUMENT);
+    /* Above /proc/sys/fs/pipe-max-size (1 MiB) the kernel wants CAP_SYS_RESOURCE. */
+    int64_t big = fdsafe_pipe_set_capacity(w, 16u << 20);
+    if (big == -EPERM) {
+        expect_code(fdsafe_pipe_get_capacity(r), 131072); /* unchanged */
+    } else {
+        assert_true(big >= (16 << 20));
+    }
+    must(fdsafe_close(r));
+    must(fdsafe_close(w));
+}
+
+static void test_write_to_a_pipe_without_readers_is_epipe_not_a_signal(void **state) {
+    (void)state;
+    /* SIGPIPE keeps its default action (terminate) in this process. */
+    assert_true(signal(SIGPIPE, SIG_DFL) != SIG_ERR);
+    fdsafe_handle r, w;
+    must(fdsafe_pipe_create(0, &r, &w));
+    must(fdsafe_close(r));
+    expect_code(fdsafe_write(w, "x", 1), -EPIPE);
+    struct iovec iov = {"y", 1};
+    expect_code(fdsafe_writev(w, &iov, 1), -EPIPE);
+    sigset_t pending, mask;
+    sigpending(&pending);
+    assert_false(sigismember(&pending, SIGPIPE));
+    pthread_sigmask(SIG_BLOCK, NULL, &mask);
+    assert_false(sigismember(&mask, SIGPIPE)); /* the thread's mask is restored */
+    must(fdsafe_close(w));
+}
+
+static void test_a_thread_that_blocks_sigpipe_itself_keeps_its_signal(void **state) {
+    (void)state;
+    sigset_t pipe_only, old, pending;
+    sigemptyset(&pipe_only);
+    sigaddset(&pipe_only, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
+    fdsafe_handle r, w;
+    must(fdsafe_pipe_create(0, &r, &w));
+    must(fdsafe_close(r));
+    expect_code(fdsafe_write(w, "x", 1), -EPIPE);
+    sigpending(&pending);
+    assert_true(sigismember(&pending, SIGPIPE)); /* theirs to handle, as with write(2) */
+    struct timespec zero = {0, 0};
+    assert_int_equal(sigtimedwait(&pipe_only, NULL, &zero), SIGPIPE);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    must(fdsafe_close(w));
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        FD_TEST(test_create_and_round_trip),
+        FD_TEST(test_bad_arguments),
+        FD_TEST(test_packet_mode_keeps_message_boundaries),
+        FD_TEST(test_capacity_get_and_set),
+        FD_TEST(test_write_to_a_pipe_without_readers_is_epipe_not_a_signal),
+        FD_TEST(test_a_thread_that_blocks_sigpipe_itself_keeps_its_signal),
+    };
+    return cmocka_run_group_tests_name("pipe", tests, NULL, NULL);
+}

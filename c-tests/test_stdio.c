@@ -1,0 +1,89 @@
+/* Standard streams as handles: duplicates that never close 0, 1, 2 unless asked. */
+#include "harness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static void test_handles_are_duplicates_above_2(void **state) {
+    (void)state;
+    for (int stream = FDSAFE_STDIN; stream <= FDSAFE_STDERR; stream++) {
+        fdsafe_handle h;
+        must(fdsafe_stdio_open(stream, 0, &h));
+        expect_code(fdsafe_handle_kind(h), FDSAFE_KIND_STDIO);
+        int fd = (int)must(fdsafe_fd_borrow(h));
+        assert_true(fd > 2);
+        assert_int_equal(fd_is_cloexec(fd), 1);
+        struct stat a, b;
+        fstat(fd, &a);
+        fstat(stream, &b);
+        assert_true(a.st_ino == b.st_ino && a.st_dev == b.st_dev);
+        must(fdsafe_close(h));
+        assert_true(fd_is_open(stream));
+    }
+}
+
+static void test_bad_arguments(void **state) {
+    (void)state;
+    fdsafe_handle h = 0;
+    expect_code(fdsafe_stdio_open(3, 0, &h), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_stdio_open(-1, 0, &h), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_stdio_open(FDSAFE_STDOUT, 1u << 5, &h), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_stdio_open(FDSAFE_STDOUT, 0, NULL), FDSAFE_E_INVALID_ARGUMENT);
+    assert_int_equal(h, 0);
+}
+
+/* Runs in a child so that this process keeps its standard output. */
+static void test_close_stream_points_it_at_dev_null(void **state) {
+    (void)state;
+    int out[2];
+    assert_int_equal(pipe(out), 0);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        dup2(out[1], STDOUT_FILENO);
+        close(out[0]);
+        close(out[1]);
+        fdsafe_handle h;
+        if (fdsafe_stdio_open(FDSAFE_STDOUT, FDSAFE_STDIO_CLOSE_STREAM, &h) < 0) _exit(10);
+        if (fdsafe_write(h, "via handle\n", 11) != 11) _exit(11);
+        if (fdsafe_close(h) != 0) _exit(12);
+        char target[64] = {0};
+        if (readlink("/proc/self/fd/1", target, sizeof target - 1) < 0) _exit(13);
+        if (strcmp(target, "/dev/null") != 0) _exit(14);
+        if (write(STDOUT_FILENO, "lost\n", 5) != 5) _exit(15); /* goes to /dev/null */
+        _exit(0);
+    }
+    close(out[1]);
+    char buf[64] = {0};
+    ssize_t n = read(out[0], buf, sizeof buf - 1);
+    close(out[0]);
+    int status;
+    waitpid(child, &status, 0);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(n, 11);
+    assert_string_equal(buf, "via handle\n");
+}
+
+static void test_stdout_handle_writes_to_stdout(void **state) {
+    (void)state;
+    fdsafe_handle h;
+    must(fdsafe_stdio_open(FDSAFE_STDERR, 0, &h));
+    expect_code(fdsafe_write(h, "(stderr through an fdsafe handle)\n", 34), 34);
+    expect_code(fdsafe_wait(h, FDSAFE_EVENT_OUT, 0) & FDSAFE_EVENT_OUT, FDSAFE_EVENT_OUT);
+    must(fdsafe_close(h));
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        FD_TEST(test_handles_are_duplicates_above_2),
+        FD_TEST(test_bad_arguments),
+        FD_TEST(test_close_stream_points_it_at_dev_null),
+        FD_TEST(test_stdout_handle_writes_to_stdout),
+    };
+    return cmocka_run_group_tests_name("stdio", tests, NULL, NULL);
+}
