@@ -38,6 +38,7 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     /// The current thread's `errno` as an error.
+    #[cold]
     pub fn last_os() -> Error {
         Error::from_errno(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO))
     }

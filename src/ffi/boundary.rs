@@ -30,19 +30,27 @@ impl ReturnCode for i64 {
 /// Runs the body of the exported function `op`: its error becomes a negative return code and
 /// the thread's last error message; a panic becomes `FDSAFE_E_INTERNAL` and never unwinds
 /// into C.
+#[inline]
 pub fn call<R: ReturnCode>(op: &'static str, body: impl FnOnce() -> Result<R>) -> R {
-    let error = match catch_unwind(AssertUnwindSafe(body)) {
-        Ok(Ok(value)) => return value,
-        Ok(Err(err)) => err,
-        Err(payload) => {
-            let what = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "a panic".to_string());
-            Error::Internal(what)
-        }
-    };
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(value)) => value,
+        Ok(Err(err)) => fail(op, err),
+        Err(payload) => fail(op, panic_error(payload)),
+    }
+}
+
+#[cold]
+fn panic_error(payload: Box<dyn std::any::Any + Send>) -> Error {
+    let what = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".to_string());
+    Error::Internal(what)
+}
+
+#[cold]
+fn fail<R: ReturnCode>(op: &str, error: Error) -> R {
     set_last_error(op, &error);
     R::from_code(codes::code_of(&error))
 }

@@ -58,7 +58,9 @@ impl Kind {
     ];
 
     pub fn from_u32(value: u32) -> Option<Kind> {
-        Kind::ALL.iter().copied().find(|k| *k as u32 == value)
+        // The numbers run 1..=ALL.len() without gaps (checked by a test).
+        let index = usize::try_from(value).ok()?.checked_sub(1)?;
+        Kind::ALL.get(index).copied()
     }
 
     /// A short lowercase name, as used in messages and by `fdsafe_kind_name`.
@@ -93,5 +95,21 @@ impl Kind {
             Kind::UnixSeqpacketListener => c"unix_seqpacket_listener",
             Kind::UnixSeqpacket => c"unix_seqpacket",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Kind;
+
+    #[test]
+    fn numbers_are_dense_and_round_trip() {
+        for (i, kind) in Kind::ALL.iter().enumerate() {
+            assert_eq!(*kind as usize, i + 1);
+            assert_eq!(Kind::from_u32(*kind as u32), Some(*kind));
+        }
+        assert_eq!(Kind::from_u32(0), None);
+        assert_eq!(Kind::from_u32(Kind::ALL.len() as u32 + 1), None);
+        assert_eq!(Kind::from_u32(u32::MAX), None);
     }
 }

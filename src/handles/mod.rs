@@ -93,17 +93,24 @@ pub fn insert(object: Box<dyn Object>) -> Result<Handle> {
 }
 
 /// Looks a handle up for the length of one operation.
+#[inline]
 pub fn get(handle: Handle) -> Result<Guard> {
     TABLE.get(handle)
 }
 
 /// Looks a handle up and checks it is a `T`; `expected` names the kind for the error message.
+#[inline]
 pub fn get_as<T: Object>(handle: Handle, expected: &'static str) -> Result<TypedGuard<T>> {
     let guard = TABLE.get(handle)?;
     if guard.downcast::<T>().is_none() {
-        return Err(Error::WrongKind { actual: guard.kind(), expected });
+        return Err(wrong_kind(&guard, expected));
     }
     Ok(TypedGuard { guard, _marker: std::marker::PhantomData })
+}
+
+#[cold]
+fn wrong_kind(guard: &Guard, expected: &'static str) -> Error {
+    Error::WrongKind { actual: guard.kind(), expected }
 }
 
 /// A [`Guard`] known to hold a `T`.
@@ -114,6 +121,7 @@ pub struct TypedGuard<T> {
 
 impl<T: Object> std::ops::Deref for TypedGuard<T> {
     type Target = T;
+    #[inline]
     fn deref(&self) -> &T {
         // The type was checked when the guard was made and cannot change while it lives.
         self.guard.downcast::<T>().expect("kind checked at lookup")

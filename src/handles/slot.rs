@@ -7,8 +7,9 @@
 //! - close: sets `closing` (once), so no new reference can be taken.
 //! The object is written only while the slot is free and read only under a reference.
 
+use std::any::TypeId;
 use std::cell::UnsafeCell;
-use std::sync::atomic::{fence, AtomicI32, AtomicU64, Ordering};
+use std::sync::atomic::{fence, AtomicI32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Mutex;
 
 use super::Object;
@@ -38,6 +39,9 @@ pub enum AcquireError {
 pub struct Slot {
     state: AtomicU64,
     fd: AtomicI32,
+    kind: AtomicU8,
+    /// The concrete type of the live object, so downcasts need no virtual call.
+    type_id: UnsafeCell<TypeId>,
     object: UnsafeCell<Option<Box<dyn Object>>>,
     close_hooks: Mutex<Vec<(u64, CloseHook)>>,
 }
@@ -51,6 +55,8 @@ impl Slot {
         Slot {
             state: AtomicU64::new(0),
             fd: AtomicI32::new(-1),
+            kind: AtomicU8::new(0),
+            type_id: UnsafeCell::new(TypeId::of::<()>()),
             object: UnsafeCell::new(None),
             close_hooks: Mutex::new(Vec::new()),
         }
@@ -70,10 +76,13 @@ impl Slot {
     pub unsafe fn fill(&self, object: Box<dyn Object>, generation: u32) {
         debug_assert!(generation % 2 == 1);
         self.fd.store(object.raw_fd(), Ordering::Relaxed);
+        self.kind.store(object.kind() as u8, Ordering::Relaxed);
+        *self.type_id.get() = (*object).type_id();
         *self.object.get() = Some(object);
         self.state.store((generation as u64) << GEN_SHIFT, Ordering::Release);
     }
 
+    #[inline]
     pub fn try_acquire(&self, generation: u32) -> Result<(), AcquireError> {
         let mut current = self.state.load(Ordering::Relaxed);
         loop {
@@ -95,6 +104,7 @@ impl Slot {
     /// Drops one reference. Returns `true` when the caller took the last reference of a closing
     /// slot and must now call [`Slot::finalize`].
     #[must_use]
+    #[inline]
     pub fn release(&self) -> bool {
         let previous = self.state.fetch_sub(1, Ordering::Release);
         if previous & CLOSING != 0 && previous & REFS_MASK == 1 {
@@ -121,17 +131,40 @@ impl Slot {
     }
 
     /// The live object. The caller must hold a reference.
+    #[inline]
     pub fn object(&self) -> &dyn Object {
         // SAFETY: under a reference the object is present and nobody writes it.
         unsafe { (*self.object.get()).as_deref().expect("a referenced slot holds an object") }
     }
 
+    /// The live object as a `T`, if that is its type. The caller must hold a reference.
+    #[inline]
+    pub fn object_as<T: Object>(&self) -> Option<&T> {
+        // SAFETY: under a reference the type id and object are present and nobody writes them;
+        // the type id was taken from this very object, so the cast is to its true type.
+        unsafe {
+            if *self.type_id.get() != TypeId::of::<T>() {
+                return None;
+            }
+            let object: *const dyn Object = (*self.object.get()).as_deref()?;
+            Some(&*(object as *const T))
+        }
+    }
+
+    #[inline]
     pub fn cached_fd(&self) -> i32 {
         self.fd.load(Ordering::Relaxed)
     }
 
+    /// The kind byte of the live object. The caller must hold a reference.
+    #[inline]
+    pub fn cached_kind(&self) -> u8 {
+        self.kind.load(Ordering::Relaxed)
+    }
+
     /// The descriptor of `generation` without taking a reference (a seqlock read): `None`
     /// if the slot does not hold that generation, or is closing, at both ends of the read.
+    #[inline]
     pub fn peek_fd(&self, generation: u32) -> Result<i32, AcquireError> {
         let before = self.state.load(Ordering::Acquire);
         let fd = self.fd.load(Ordering::Relaxed);

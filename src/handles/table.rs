@@ -54,6 +54,7 @@ impl Table {
         }
     }
 
+    #[inline]
     pub(super) fn slot(&self, index: u32) -> Option<&Slot> {
         if index >= CAPACITY {
             return None;
@@ -108,6 +109,7 @@ impl Table {
         Ok(handle)
     }
 
+    #[cold]
     fn stale(&self, handle: Handle, found: AcquireError) -> Error {
         let reason = match found {
             AcquireError::Closing => StaleReason::Closed,
@@ -117,22 +119,21 @@ impl Table {
         Error::Stale(reason)
     }
 
+    #[inline]
     fn resolve(&self, handle: Handle) -> Result<&Slot> {
-        if handle == Handle::INVALID {
-            return Err(Error::Stale(StaleReason::Zero));
-        }
-        let known_kind = Kind::from_u32(handle.kind_bits() as u32).is_some();
         match self.slot(handle.index()) {
-            Some(slot) if known_kind && handle.generation() % 2 == 1 => Ok(slot),
+            Some(slot) if handle.generation() % 2 == 1 => Ok(slot),
+            _ if handle == Handle::INVALID => Err(Error::Stale(StaleReason::Zero)),
             _ => Err(Error::Stale(StaleReason::NeverIssued)),
         }
     }
 
+    #[inline]
     pub fn get(&'static self, handle: Handle) -> Result<Guard> {
         let slot = self.resolve(handle)?;
         slot.try_acquire(handle.generation()).map_err(|e| self.stale(handle, e))?;
         let guard = Guard { slot, handle, table: self };
-        if guard.kind() as u8 != handle.kind_bits() {
+        if slot.cached_kind() != handle.kind_bits() {
             return Err(Error::Stale(StaleReason::NeverIssued));
         }
         Ok(guard)
@@ -140,6 +141,7 @@ impl Table {
 
     /// The descriptor of a live handle, without holding it: the number may be reused as soon
     /// as another thread closes the handle.
+    #[inline]
     pub fn peek_fd(&'static self, handle: Handle) -> Result<RawFd> {
         let slot = self.resolve(handle)?;
         slot.peek_fd(handle.generation()).map_err(|e| self.stale(handle, e))
@@ -174,6 +176,7 @@ impl Table {
         Ok(object.into_fd())
     }
 
+    #[cold]
     fn finalize(&self, slot: &Slot, handle: Handle) {
         // SAFETY: called only after `release` returned true for the last reference.
         let (object, reusable) = unsafe { slot.take() };
@@ -215,21 +218,26 @@ impl Guard {
     pub fn handle(&self) -> Handle {
         self.handle
     }
+    #[inline]
     pub fn object(&self) -> &dyn Object {
         self.slot.object()
     }
+    #[inline]
     pub fn kind(&self) -> Kind {
-        self.object().kind()
+        Kind::from_u32(self.slot.cached_kind() as u32).expect("live slots hold a valid kind")
     }
+    #[inline]
     pub fn raw_fd(&self) -> RawFd {
         self.slot.cached_fd()
     }
+    #[inline]
     pub fn downcast<T: Object>(&self) -> Option<&T> {
-        self.object().downcast::<T>()
+        self.slot.object_as::<T>()
     }
 }
 
 impl Drop for Guard {
+    #[inline]
     fn drop(&mut self) {
         if self.slot.release() {
             self.table.finalize(self.slot, self.handle);

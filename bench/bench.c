@@ -1,0 +1,182 @@
+/* make bench: what fdsafe's safety costs, as ratios against raw system calls measured in the
+ * same run. Batches of raw and fdsafe work alternate, and each figure is the median batch. */
+#include <fdsafe.h>
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BATCHES 21
+
+static double now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
+}
+
+static int by_value(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, by_value);
+    return v[n / 2];
+}
+
+static void check(int64_t rc, const char *what) {
+    if (rc < 0) {
+        fprintf(stderr, "%s: %s\n", what, fdsafe_strerror((int)rc));
+        exit(1);
+    }
+}
+
+/* ---- eventfd and pipe round trips ---- */
+
+static double raw_eventfd(int fd, int iters) {
+    uint64_t v = 1;
+    double t = now_ns();
+    for (int i = 0; i < iters; i++) {
+        if (write(fd, &v, 8) != 8 || read(fd, &v, 8) != 8) exit(1);
+    }
+    return (now_ns() - t) / iters;
+}
+
+static double fdsafe_eventfd(fdsafe_handle h, int iters) {
+    uint64_t v = 1;
+    double t = now_ns();
+    for (int i = 0; i < iters; i++) {
+        if (fdsafe_eventfd_write(h, 1) != 0 || fdsafe_eventfd_read(h, &v) != 0) exit(1);
+    }
+    return (now_ns() - t) / iters;
+}
+
+static double raw_pipe(int r, int w, int iters) {
+    char c = 'x';
+    double t = now_ns();
+    for (int i = 0; i < iters; i++) {
+        if (write(w, &c, 1) != 1 || read(r, &c, 1) != 1) exit(1);
+    }
+    return (now_ns() - t) / iters;
+}
+
+static double fdsafe_pipe(fdsafe_handle r, fdsafe_handle w, int iters) {
+    char c = 'x';
+    double t = now_ns();
+    for (int i = 0; i < iters; i++) {
+        if (fdsafe_write(w, &c, 1) != 1 || fdsafe_read(r, &c, 1) != 1) exit(1);
+    }
+    return (now_ns() - t) / iters;
+}
+
+static void report(const char *name, double fdsafe_ns, double raw_ns) {
+    printf("%-34s fdsafe %8.1f ns   raw %8.1f ns   ratio %.3f   overhead %+6.1f ns\n", name, fdsafe_ns, raw_ns,
+           fdsafe_ns / raw_ns, fdsafe_ns - raw_ns);
+}
+
+static void bench_eventfd(void) {
+    int raw = eventfd(0, EFD_CLOEXEC);
+    fdsafe_handle h;
+    check(fdsafe_eventfd_create(0, 0, &h), "eventfd");
+    double a[BATCHES], b[BATCHES];
+    for (int i = 0; i < BATCHES; i++) {
+        b[i] = raw_eventfd(raw, 50000);
+        a[i] = fdsafe_eventfd(h, 50000);
+    }
+    report("eventfd write+read", median(a, BATCHES), median(b, BATCHES));
+    close(raw);
+    fdsafe_close(h);
+}
+
+static void bench_pipe(void) {
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) exit(1);
+    fdsafe_handle r, w;
+    check(fdsafe_pipe_create(0, &r, &w), "pipe");
+    double a[BATCHES], b[BATCHES];
+    for (int i = 0; i < BATCHES; i++) {
+        b[i] = raw_pipe(fds[0], fds[1], 50000);
+        a[i] = fdsafe_pipe(r, w, 50000);
+    }
+    report("pipe 1-byte write+read", median(a, BATCHES), median(b, BATCHES));
+    close(fds[0]);
+    close(fds[1]);
+    fdsafe_close(r);
+    fdsafe_close(w);
+}
+
+/* ---- handle lookups, alone and from two threads at once ---- */
+
+enum lookup { BORROW, KIND };
+
+struct lookup_job {
+    fdsafe_handle handle;
+    enum lookup what;
+    long iters;
+    double ns_per_call;
+    atomic_int *go;
+};
+
+static void *lookup_loop(void *arg) {
+    struct lookup_job *job = arg;
+    while (!atomic_load(job->go)) {
+    }
+    long sum = 0;
+    double t = now_ns();
+    for (long i = 0; i < job->iters; i++) {
+        sum += job->what == BORROW ? fdsafe_fd_borrow(job->handle) : fdsafe_handle_kind(job->handle);
+    }
+    job->ns_per_call = (now_ns() - t) / (double)job->iters;
+    if (sum < 0) exit(1);
+    return NULL;
+}
+
+/* Returns ns per call with `threads` threads; handles[i] is thread i's handle. */
+static double lookups(enum lookup what, fdsafe_handle *handles, int threads) {
+    atomic_int go = 0;
+    struct lookup_job jobs[2];
+    pthread_t tid[2];
+    for (int i = 0; i < threads; i++) {
+        jobs[i] = (struct lookup_job){handles[i], what, 20000000, 0, &go};
+        pthread_create(&tid[i], NULL, lookup_loop, &jobs[i]);
+    }
+    atomic_store(&go, 1);
+    double worst = 0;
+    for (int i = 0; i < threads; i++) {
+        pthread_join(tid[i], NULL);
+        if (jobs[i].ns_per_call > worst) worst = jobs[i].ns_per_call;
+    }
+    return worst;
+}
+
+static void bench_lookups(void) {
+    fdsafe_handle own[2], shared[2];
+    check(fdsafe_eventfd_create(0, 0, &own[0]), "eventfd");
+    check(fdsafe_eventfd_create(0, 0, &own[1]), "eventfd");
+    shared[0] = shared[1] = own[0];
+    const char *names[2] = {"fdsafe_fd_borrow (no reference)", "fdsafe_handle_kind (take+drop ref)"};
+    for (int what = BORROW; what <= KIND; what++) {
+        double one = lookups((enum lookup)what, own, 1);
+        double two = lookups((enum lookup)what, own, 2);
+        double same = lookups((enum lookup)what, shared, 2);
+        printf("%-36s 1 thread %5.1f ns/call; 2 threads, own handles %5.1f ns/call (throughput x%.2f); "
+               "2 threads, one handle %5.1f ns/call (x%.2f)\n",
+               names[what], one, two, 2 * one / two, same, 2 * one / same);
+    }
+    fdsafe_close(own[0]);
+    fdsafe_close(own[1]);
+}
+
+int main(void) {
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    printf("fdsafe %s benchmark, %ld CPUs, medians of %d batches\n", FDSAFE_VERSION_STRING, cpus, BATCHES);
+    bench_eventfd();
+    bench_pipe();
+    bench_lookups();
+    return 0;
+}
