@@ -7,7 +7,9 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <stdio.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static void make_pipe(fdsafe_handle *r, fdsafe_handle *w) {
@@ -272,6 +274,57 @@ static void test_bad_buffers_are_refused_before_io(void **state) {
     expect_code(fdsafe_write(w, buf, 1), -EBADF);
 }
 
+static int wait_child(pid_t child) {
+    int status;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFEXITED(status));
+    return WEXITSTATUS(status);
+}
+
+static void test_exec_inherits_no_fdsafe_descriptor(void **state) {
+    (void)state;
+    fdsafe_handle r, w, e, s, d;
+    must(fdsafe_pipe_create(0, &r, &w));
+    must(fdsafe_eventfd_create(0, 0, &e));
+    must(fdsafe_stdio_open(FDSAFE_STDOUT, 0, &s));
+    must(fdsafe_dup(e, &d));
+    char script[256];
+    snprintf(script, sizeof script, "for fd in %d %d %d %d %d; do [ -e /proc/self/fd/$fd ] && exit 1; done; exit 0",
+             (int)must(fdsafe_fd_borrow(r)), (int)must(fdsafe_fd_borrow(w)), (int)must(fdsafe_fd_borrow(e)),
+             (int)must(fdsafe_fd_borrow(s)), (int)must(fdsafe_fd_borrow(d)));
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        execl("/bin/sh", "sh", "-c", script, (char *)NULL);
+        _exit(127);
+    }
+    assert_int_equal(wait_child(child), 0);
+    fdsafe_handle all[] = {r, w, e, s, d};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) must(fdsafe_close(all[i]));
+}
+
+static void test_handles_work_in_a_forked_child_independently(void **state) {
+    (void)state;
+    fdsafe_handle r, w;
+    must(fdsafe_pipe_create(0, &r, &w));
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        /* The child's copy of the table: its close affects only its own descriptor. */
+        if (fdsafe_write(w, "c", 1) != 1) _exit(1);
+        if (fdsafe_close(w) != 0) _exit(2);
+        if (fdsafe_close(w) != -EBADF) _exit(3);
+        _exit(0);
+    }
+    assert_int_equal(wait_child(child), 0);
+    char c = 0;
+    expect_code(fdsafe_read(r, &c, 1), 1);
+    assert_int_equal(c, 'c');
+    expect_code(fdsafe_write(w, "p", 1), 1); /* the parent's handle is still open */
+    must(fdsafe_close(r));
+    must(fdsafe_close(w));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         FD_TEST(test_close_twice_is_ebadf_and_closes_nothing_else),
@@ -287,6 +340,8 @@ int main(void) {
         FD_TEST(test_wait_reports_readiness),
         FD_TEST(test_vectored_io),
         FD_TEST(test_bad_buffers_are_refused_before_io),
+        FD_TEST(test_exec_inherits_no_fdsafe_descriptor),
+        FD_TEST(test_handles_work_in_a_forked_child_independently),
     };
     return cmocka_run_group_tests_name("handles", tests, NULL, NULL);
 }
