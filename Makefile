@@ -20,7 +20,7 @@ SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 C_TESTS := $(patsubst c-tests/%.c,%,$(wildcard c-tests/test_*.c))
 C_HARNESS := c-tests/harness.c
 
-.PHONY: all lib test deps check-header rust-test c-test python-test header-test symbols-test \
+.PHONY: all lib test deps check-header rust-test c-test python-test header-test symbols-test valgrind \
         example-test bench install uninstall clean miri
 
 all: lib
@@ -78,6 +78,14 @@ c-test: lib
 	@set -e; for t in $(C_TESTS); do for v in dynamic static asan; do \
 	    echo "== $$t ($$v)"; ./$(OUT)/$$t.$$v; \
 	done; done
+
+# The C tests again under valgrind memcheck: no errors, no definite or indirect leaks.
+valgrind: c-test
+	@set -e; for t in $(C_TESTS); do echo "== $$t (valgrind)"; \
+	    FDSAFE_RACE_OPS=100000 valgrind -q --error-exitcode=99 --leak-check=full \
+	        --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
+	        ./$(OUT)/$$t.dynamic > $(OUT)/$$t.valgrind.log 2>&1 || { cat $(OUT)/$$t.valgrind.log; exit 1; }; \
+	    grep -E "PASSED|FAILED|SKIPPED" $(OUT)/$$t.valgrind.log; done
 
 example-test: lib
 	@mkdir -p $(OUT)

@@ -15,7 +15,9 @@
 
 #define LANES 4
 #define WRITERS 3
-#define TARGET_OPS 1000000
+/* One million by default; FDSAFE_RACE_OPS lowers it for slow runs (valgrind). */
+#define DEFAULT_OPS 1000000
+static uint64_t target_ops = DEFAULT_OPS;
 
 struct lane {
     _Atomic uint64_t target;   /* fdsafe: the write handle; raw: (pipe id << 32) | write fd */
@@ -82,7 +84,7 @@ static void *writer(void *arg) {
             int64_t rc = fdsafe_write(target, &token, sizeof token);
             assert_true(rc == 8 || rc == -EBADF || rc == -EAGAIN);
         }
-        if (atomic_fetch_add(&s->ops, 1) + 1 >= TARGET_OPS) atomic_store(&s->stop, 1);
+        if (atomic_fetch_add(&s->ops, 1) + 1 >= target_ops) atomic_store(&s->stop, 1);
     }
     return NULL;
 }
@@ -119,6 +121,8 @@ static void run(struct scenario *s) {
 
 static void test_closing_under_writers_never_misdirects(void **state) {
     (void)state;
+    const char *ops = getenv("FDSAFE_RACE_OPS");
+    if (ops) target_ops = strtoull(ops, NULL, 10);
     static struct scenario handles, raw;
     handles.raw = 0;
     run(&handles);
@@ -134,11 +138,13 @@ static void test_closing_under_writers_never_misdirects(void **state) {
            (unsigned long long)handles.misdirected);
     printf("close race, raw descriptors (control): %llu operations, %llu tokens delivered, %llu misdirected\n",
            (unsigned long long)raw.ops, (unsigned long long)raw.delivered, (unsigned long long)raw.misdirected);
-    assert_true(handles.ops >= TARGET_OPS);
-    assert_true(handles.delivered > TARGET_OPS / 10); /* the writes really happened */
+    assert_true(handles.ops >= target_ops);
+    assert_true(handles.delivered > target_ops / 10); /* the writes really happened */
     assert_int_equal(handles.misdirected, 0);
-    /* The control must misdirect (thousands per run here), or this harness could not see it. */
-    assert_true(raw.misdirected > 0);
+    /* At full size the control misdirects thousands of tokens per run: if it did not, this
+     * harness could not see misdirection at all. (Reduced runs under valgrind, which runs one
+     * thread at a time, see only a few, so there it is reported but not required.) */
+    if (target_ops == DEFAULT_OPS) assert_true(raw.misdirected > 0);
 }
 
 int main(void) {
