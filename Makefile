@@ -20,7 +20,7 @@ SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 C_TESTS := $(patsubst c-tests/%.c,%,$(wildcard c-tests/test_*.c))
 C_HARNESS := c-tests/harness.c
 
-.PHONY: all lib test deps check-header rust-test c-test python-test header-test symbols-test valgrind \
+.PHONY: all lib test deps check-header rust-test c-test python-test header-test symbols-test valgrind tsan \
         example-test bench install uninstall clean miri
 
 all: lib
@@ -104,6 +104,12 @@ miri:
 	rustup component add --toolchain nightly miri rust-src >/dev/null
 	# The tables and their slot segments are static by design, so leaks are expected.
 	MIRIFLAGS=-Zmiri-ignore-leaks $(CARGO) +nightly miri test --lib handles::
+
+# The Rust tests (the handle table's concurrency tests above all) under ThreadSanitizer.
+tsan:
+	rustup component add --toolchain nightly rust-src >/dev/null
+	RUSTFLAGS="-Zsanitizer=thread" TSAN_OPTIONS=halt_on_error=1 $(CARGO) +nightly test -q -Zbuild-std \
+	    --target x86_64-unknown-linux-gnu --target-dir target/tsan --lib
 
 install: lib
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig

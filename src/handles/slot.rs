@@ -106,12 +106,10 @@ impl Slot {
     #[must_use]
     #[inline]
     pub fn release(&self) -> bool {
-        let previous = self.state.fetch_sub(1, Ordering::Release);
-        if previous & CLOSING != 0 && previous & REFS_MASK == 1 {
-            fence(Ordering::Acquire);
-            return true;
-        }
-        false
+        // AcqRel rather than Release plus an acquire fence when last: the same instruction on
+        // x86, and ThreadSanitizer understands it (it does not model fences).
+        let previous = self.state.fetch_sub(1, Ordering::AcqRel);
+        previous & CLOSING != 0 && previous & REFS_MASK == 1
     }
 
     /// Marks the slot closing. The caller must hold a reference. Returns the number of other
