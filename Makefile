@@ -1,4 +1,5 @@
 # fdsafe: `make` builds the library and header; `make test` runs every test.
+SHELL   := /bin/bash
 CARGO   ?= cargo
 CC      ?= gcc
 PYTHON  ?= python3
@@ -20,7 +21,7 @@ SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 C_TESTS := $(patsubst c-tests/%.c,%,$(wildcard c-tests/test_*.c))
 C_HARNESS := c-tests/harness.c
 
-.PHONY: all lib test deps check-header rust-test c-test python-test header-test symbols-test valgrind tsan \
+.PHONY: all lib test deps check-header rust-test c-test python-test header-test symbols-test valgrind tsan fuzz \
         example-test bench install uninstall clean miri
 
 all: lib
@@ -104,6 +105,16 @@ miri:
 	rustup component add --toolchain nightly miri rust-src >/dev/null
 	# The tables and their slot segments are static by design, so leaks are expected.
 	MIRIFLAGS=-Zmiri-ignore-leaks $(CARGO) +nightly miri test --lib handles::
+
+# Random C-API call sequences (cargo-fuzz, libFuzzer with ASan). `make fuzz FUZZ_SECONDS=600`.
+FUZZ_SECONDS ?= 20
+fuzz:
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	rustup component add --toolchain nightly rust-src >/dev/null
+	$(CARGO) +nightly fuzz run api_sequence fuzz/corpus/api_sequence -- \
+	    -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 2>&1 | tee $(OUT)/fuzz.log | \
+	    grep -E "^(Done|stat::number_of_executed_units|stat::average_exec_per_sec)|ERROR|panicked"; \
+	    test $${PIPESTATUS[0]} -eq 0
 
 # The Rust tests (the handle table's concurrency tests above all) under ThreadSanitizer.
 tsan:
