@@ -21,7 +21,7 @@ SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 C_TESTS := $(patsubst c-tests/%.c,%,$(wildcard c-tests/test_*.c))
 C_HARNESS := c-tests/harness.c
 
-.PHONY: all lib test deps check-header rust-test c-test python-test header-test symbols-test valgrind tsan fuzz \
+.PHONY: all lib test deps check-header rust-test c-test python-test header-test symbols-test valgrind tsan fuzz coverage-test reliability \
         example-test bench install uninstall clean miri
 
 all: lib
@@ -31,8 +31,17 @@ lib:
 	@ln -sf libfdsafe.so $(RELEASE)/libfdsafe.so.$(MAJOR)
 	@echo "built $(LIB_SO), $(LIB_A) and include/fdsafe.h"
 
-test: deps lib check-header rust-test header-test symbols-test c-test example-test python-test
+test: deps lib check-header rust-test header-test symbols-test coverage-test c-test example-test python-test \
+      reliability
 	@echo "make test: all suites passed"
+
+# Every exported function has a bad-input case in c-tests/.
+coverage-test:
+	@$(PYTHON) scripts/check_bad_input_coverage.py
+
+# One table: bad-input coverage, fuzzing, the close race, valgrind, descriptor leaks.
+reliability: coverage-test c-test valgrind fuzz
+	@$(PYTHON) scripts/reliability_report.py $(OUT)
 
 deps:
 	@scripts/install-test-deps.sh
@@ -77,13 +86,13 @@ c-test: lib
 	        -o $(OUT)/$$t.asan; \
 	done
 	@set -e; for t in $(C_TESTS); do for v in dynamic static asan; do \
-	    echo "== $$t ($$v)"; ./$(OUT)/$$t.$$v; \
+	    echo "== $$t ($$v)"; ./$(OUT)/$$t.$$v 2>&1 | tee $(OUT)/$$t.$$v.log; test $${PIPESTATUS[0]} -eq 0; \
 	done; done
 
 # The C tests again under valgrind memcheck: no errors, no definite or indirect leaks.
 valgrind: c-test
 	@set -e; for t in $(C_TESTS); do echo "== $$t (valgrind)"; \
-	    FDSAFE_RACE_OPS=100000 valgrind -q --error-exitcode=99 --leak-check=full \
+	    FDSAFE_RACE_OPS=100000 valgrind --error-exitcode=99 --leak-check=full \
 	        --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
 	        ./$(OUT)/$$t.dynamic > $(OUT)/$$t.valgrind.log 2>&1 || { cat $(OUT)/$$t.valgrind.log; exit 1; }; \
 	    grep -E "PASSED|FAILED|SKIPPED" $(OUT)/$$t.valgrind.log; done
@@ -110,7 +119,6 @@ miri:
 FUZZ_SECONDS ?= 20
 fuzz:
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
-	rustup component add --toolchain nightly rust-src >/dev/null
 	$(CARGO) +nightly fuzz run api_sequence fuzz/corpus/api_sequence -- \
 	    -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 2>&1 | tee $(OUT)/fuzz.log | \
 	    grep -E "^(Done|stat::number_of_executed_units|stat::average_exec_per_sec)|ERROR|panicked"; \

@@ -1,0 +1,58 @@
+#!/usr/bin/env python3
+"""Prints the reliability table from the logs that `make reliability` leaves in build/."""
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / (sys.argv[1] if len(sys.argv) > 1 else "build")
+
+
+def read(pattern):
+    return "\n".join(p.read_text(errors="replace") for p in sorted(OUT.glob(pattern)))
+
+
+def main():
+    rows = []
+    coverage = subprocess.run([sys.executable, str(ROOT / "scripts" / "check_bad_input_coverage.py")],
+                              capture_output=True, text=True).stdout.splitlines()[0]
+    rows.append(("exported functions with bad-input cases", coverage.split(": ", 1)[1]))
+
+    fuzz = read("fuzz.log")
+    execs = re.findall(r"stat::number_of_executed_units: (\d+)", fuzz)
+    rate = re.findall(r"stat::average_exec_per_sec:\s+(\d+)", fuzz)
+    crashes = len(re.findall(r"==\d+== ERROR|panicked at|deadly signal", fuzz))
+    rows.append(("fuzz executions / per second / crashes",
+                 f"{execs[-1] if execs else 'not run'} / {rate[-1] if rate else '-'} / {crashes}"))
+
+    races = re.findall(r"close race, fdsafe handles: (\d+) operations, \d+ tokens delivered, (\d+) misdirected",
+                       read("test_close_race.*.log"))
+    control = re.findall(r"raw descriptors \(control\): (\d+) operations, \d+ tokens delivered, (\d+) misdirected",
+                         read("test_close_race.*.log"))
+    ops = sum(int(o) for o, _ in races)
+    rows.append(("close-race operations / misdirected (fdsafe)",
+                 f"{ops} / {sum(int(m) for _, m in races)} in {len(races)} runs"))
+    rows.append(("close-race misdirected (raw-fd control)", ", ".join(m for _, m in control) or "not run"))
+
+    valgrind = read("*.valgrind.log")
+    errors = sum(int(n) for n in re.findall(r"ERROR SUMMARY: (\d+) errors", valgrind))
+    lost = sum(int(n.replace(",", "")) for n in re.findall(r"(?:definitely|indirectly) lost: ([\d,]+) bytes", valgrind))
+    programs = len(re.findall(r"ERROR SUMMARY", valgrind))
+    rows.append(("valgrind errors / bytes definitely+indirectly lost", f"{errors} / {lost} ({programs} processes)"))
+
+    c_logs = read("test_*.log")
+    checked = len(re.findall(r"\[       OK \]", c_logs))
+    leaks = len(re.findall(r"descriptor \d+ leaked", c_logs))
+    rows.append(("C test-case runs with descriptor check / descriptors leaked", f"{checked} / {leaks} (3 builds + valgrind)"))
+
+    width = max(len(k) for k, _ in rows)
+    print("\nreliability")
+    for key, value in rows:
+        print(f"  {key:<{width}}  {value}")
+    bad = crashes or errors or lost or leaks or (races and any(int(m) for _, m in races))
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
