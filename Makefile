@@ -67,13 +67,17 @@ header-test: lib
 	cp $(OUT)/header_c.c $(OUT)/header_cpp.cpp
 	g++ -std=c++11 -Wall -Wextra -Werror -pedantic -Iinclude -c $(OUT)/header_cpp.cpp -o $(OUT)/header_cpp.o
 
-# Only fdsafe_ symbols are exported, and the soname follows the major version.
+# Only fdsafe_ symbols are exported, each under the version node libfdsafe.so.MAJOR (plus that
+# node's own symbol), and the soname follows the major version.
 symbols-test: lib
-	@bad=$$(nm -D --defined-only $(LIB_SO) | awk '{print $$3}' | grep -v '^fdsafe_' || true); \
+	@bad=$$(nm -D --defined-only $(LIB_SO) | awk '{print $$3}' | grep -v '^fdsafe_' \
+	    | grep -vx 'libfdsafe.so.$(MAJOR)' || true); \
 	    if [ -n "$$bad" ]; then echo "unexpected exported symbols:"; echo "$$bad"; exit 1; fi
+	@unversioned=$$(objdump -T $(LIB_SO) | awk '/ fdsafe_/ && $$(NF-1) != "libfdsafe.so.$(MAJOR)" {print $$NF}'); \
+	    if [ -n "$$unversioned" ]; then echo "symbols outside the version node:"; echo "$$unversioned"; exit 1; fi
 	@soname=$$(objdump -p $(LIB_SO) | awk '/SONAME/ {print $$2}'); \
 	    [ "$$soname" = "libfdsafe.so.$(MAJOR)" ] || { echo "soname is '$$soname'"; exit 1; }
-	@echo "symbols-test: $$(nm -D --defined-only $(LIB_SO) | wc -l) symbols, all fdsafe_*, soname libfdsafe.so.$(MAJOR)"
+	@echo "symbols-test: $$(nm -D --defined-only $(LIB_SO) | grep -c ' fdsafe_') fdsafe_* symbols under version node libfdsafe.so.$(MAJOR), soname libfdsafe.so.$(MAJOR)"
 
 # Each C test is built three ways: shared library, static library, and static with ASan+UBSan.
 c-test: lib

@@ -12,6 +12,10 @@ fn main() {
     let patch = env::var("CARGO_PKG_VERSION_PATCH").unwrap();
 
     println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libfdsafe.so.{major}");
+    // Every exported symbol gets the version node libfdsafe.so.MAJOR (rustc already limits the
+    // exports to the #[no_mangle] fdsafe_ functions with its own anonymous version script).
+    println!("cargo:rustc-cdylib-link-arg=-fuse-ld=bfd");
+    println!("cargo:rustc-cdylib-link-arg=-Wl,--default-symver");
     println!("cargo:rerun-if-changed=src");
     println!("cargo:rerun-if-changed=cbindgen.toml");
     println!("cargo:rerun-if-changed=build.rs");
