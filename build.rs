@@ -23,7 +23,7 @@ fn main() {
     let mut config = cbindgen::Config::from_file(root.join("cbindgen.toml")).expect("cbindgen.toml");
     let (a, b, c): (u32, u32, u32) = (major.parse().unwrap(), minor.parse().unwrap(), patch.parse().unwrap());
     config.after_includes = Some(format!(
-        "\n/** Version of the header, from Cargo.toml. Compare with fdsafe_version() at run time. */\n\
+        "\n/** Version of the header, from Cargo.toml. Compare with fdsafe_version_number() at run time. */\n\
          #define FDSAFE_VERSION_MAJOR {a}\n#define FDSAFE_VERSION_MINOR {b}\n#define FDSAFE_VERSION_PATCH {c}\n\
          /** MAJOR * 10000 + MINOR * 100 + PATCH, for `#if` comparisons. */\n\
          #define FDSAFE_VERSION_NUMBER {}\n#define FDSAFE_VERSION_STRING \"{a}.{b}.{c}\"\n",

@@ -76,11 +76,20 @@ static void test_each_thread_has_its_own_message(void **state) {
     must(fdsafe_close(e));
 }
 
+static void test_loaded_version_matches_the_header(void **state) {
+    (void)state;
+    assert_int_equal(fdsafe_version_number(), FDSAFE_VERSION_NUMBER);
+    assert_string_equal(fdsafe_version_string(), FDSAFE_VERSION_STRING);
+    assert_int_equal(FDSAFE_VERSION_NUMBER,
+                     FDSAFE_VERSION_MAJOR * 10000 + FDSAFE_VERSION_MINOR * 100 + FDSAFE_VERSION_PATCH);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         FD_TEST(test_names_and_descriptions),
         FD_TEST(test_last_error_names_the_call_and_truncates_safely),
         FD_TEST(test_each_thread_has_its_own_message),
+        FD_TEST(test_loaded_version_matches_the_header),
     };
     return cmocka_run_group_tests_name("errors", tests, NULL, NULL);
 }

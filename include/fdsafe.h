@@ -19,7 +19,7 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
-/** Version of the header, from Cargo.toml. Compare with fdsafe_version() at run time. */
+/** Version of the header, from Cargo.toml. Compare with fdsafe_version_number() at run time. */
 #define FDSAFE_VERSION_MAJOR 0
 #define FDSAFE_VERSION_MINOR 1
 #define FDSAFE_VERSION_PATCH 0
@@ -440,6 +440,19 @@ int64_t fdsafe_pipe_set_capacity(fdsafe_handle handle, size_t bytes);
  * is not open. Thread safety: any thread.
  */
 int fdsafe_stdio_open(int stream, uint32_t flags, fdsafe_handle *handle_out);
+
+/**
+ * The loaded library's version as MAJOR * 10000 + MINOR * 100 + PATCH, the same scale as
+ * `FDSAFE_VERSION_NUMBER`. A program built against a newer header than the library it runs
+ * with can check `fdsafe_version_number() >= FDSAFE_VERSION_NUMBER`. Thread safety: any thread.
+ */
+uint32_t fdsafe_version_number(void);
+
+/**
+ * The loaded library's version as a static string such as `"0.1.0"`. Never NULL; never to be
+ * freed. Thread safety: any thread.
+ */
+const char *fdsafe_version_string(void);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -23,7 +23,16 @@ from .handle import (
 from .pipe import PipeEnd, pipe
 from .stdio import STDERR, STDIN, STDOUT, Stdio
 
+from ._lib import lib as _cdll
+
+
+def version() -> str:
+    """The version of the libfdsafe actually loaded."""
+    return _cdll.fdsafe_version_string().decode()
+
+
 __all__ = [
+    "version",
     "BufferTooSmallError", "FdsafeError", "InternalError", "InvalidArgumentError", "WrongKindError",
     "error_name", "last_error", "strerror", "EventFd", "Handle", "INVALID_HANDLE",
     "EVENT_ERR", "EVENT_HUP", "EVENT_IN", "EVENT_OUT", "EVENT_PRI", "EVENT_RDHUP",

@@ -30,6 +30,8 @@ PROTOTYPES: Dict[str, Tuple[object, List[object]]] = {
     "fdsafe_strerror": (_str, [_int]),
     "fdsafe_error_name": (_str, [_int]),
     "fdsafe_last_error": (_int, [ctypes.c_char_p, _size]),
+    "fdsafe_version_number": (_u32, []),
+    "fdsafe_version_string": (_str, []),
     # any handle
     "fdsafe_close": (_int, [c_handle]),
     "fdsafe_handle_kind": (_int, [c_handle]),

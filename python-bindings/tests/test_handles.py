@@ -130,3 +130,9 @@ def test_bad_arguments_are_refused():
     assert out.value == 5, "out-param untouched on failure"
     r.close()
     w.close()
+
+
+def test_version_of_the_loaded_library():
+    from fdsafe._lib import lib
+    major, minor, patch = (int(x) for x in fdsafe.version().split("."))
+    assert lib.fdsafe_version_number() == major * 10000 + minor * 100 + patch

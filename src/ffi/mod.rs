@@ -10,6 +10,7 @@ pub mod handle;
 pub mod kinds;
 pub mod pipe;
 pub mod stdio;
+pub mod version;
 
 pub(crate) use boundary::{call, in_slice, out_slice, Out};
 
