@@ -97,3 +97,10 @@ def declare(prototypes: Dict[str, Tuple[object, List[object]]]) -> None:
 
 lib = _load()
 declare(dict(PROTOTYPES))
+
+# The same library without argument conversion, for the hot paths of the wrappers: ctypes'
+# per-argument conversion costs more than the system call. Only ever call these with
+# arguments that are already ctypes objects of the right type (c_uint64 handles and so on).
+fast = ctypes.CDLL(lib._name)
+for _name, (_restype, _argtypes) in PROTOTYPES.items():
+    getattr(fast, _name).restype = _restype

@@ -3,9 +3,14 @@ from __future__ import annotations
 
 import ctypes
 
-from ._lib import c_handle, lib
-from .errors import check
-from .handle import KIND_EVENTFD, Handle, retry_eintr
+import errno
+
+from ._lib import c_handle, fast, lib
+from .errors import check, error_for
+from .handle import KIND_EVENTFD, Handle
+
+_EINTR = -errno.EINTR
+_fast_read, _fast_write = fast.fdsafe_eventfd_read, fast.fdsafe_eventfd_write
 
 EVENTFD_SEMAPHORE = 1 << 0
 EVENTFD_NONBLOCK = 1 << 1
@@ -17,6 +22,7 @@ class EventFd(Handle):
     def __init__(self, value: int, owned: bool = True):
         super().__init__(value, owned)
         self._out = ctypes.c_uint64()
+        self._out_ref = ctypes.byref(self._out)
 
     @classmethod
     def create(cls, initial: int = 0, semaphore: bool = False, nonblocking: bool = False) -> "EventFd":
@@ -27,9 +33,20 @@ class EventFd(Handle):
 
     def read_value(self) -> int:
         """Takes the counter (or 1 of it in semaphore mode); waits while it is 0."""
-        out = self._out
-        retry_eintr(lambda: lib.fdsafe_eventfd_read(self._value, ctypes.byref(out)))
-        return out.value
+        rc = _fast_read(self._c, self._out_ref)
+        while rc:
+            if rc != _EINTR:
+                raise error_for(rc)
+            rc = _fast_read(self._c, self._out_ref)
+        return self._out.value
 
     def add(self, value: int = 1) -> None:
-        retry_eintr(lambda: lib.fdsafe_eventfd_write(self._value, value))
+        """Adds ``value`` to the counter; waits if it would overflow."""
+        amount = ctypes.c_uint64(value)
+        if amount.value != value:
+            raise OverflowError(f"{value} does not fit the 64-bit counter")
+        rc = _fast_write(self._c, amount)
+        while rc:
+            if rc != _EINTR:
+                raise error_for(rc)
+            rc = _fast_write(self._c, amount)

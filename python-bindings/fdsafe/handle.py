@@ -5,8 +5,8 @@ import ctypes
 import errno
 from typing import Callable, ClassVar, Dict, Iterable, Optional, Type, TypeVar
 
-from ._lib import IOVec, c_handle, lib
-from .errors import check
+from ._lib import IOVec, c_handle, fast, lib
+from .errors import check, error_for
 
 KIND_PIPE, KIND_EVENTFD, KIND_STDIO = 1, 2, 3
 
@@ -15,6 +15,9 @@ EVENT_IN, EVENT_PRI, EVENT_OUT, EVENT_ERR, EVENT_HUP, EVENT_RDHUP = 0x1, 0x2, 0x
 INVALID_HANDLE = 0
 
 H = TypeVar("H", bound="Handle")
+
+_EINTR = -errno.EINTR
+_fast_read, _fast_write = fast.fdsafe_read, fast.fdsafe_write
 
 # kind number -> class, filled in by each kind's module (see ``Handle.__init_subclass__``).
 _CLASSES: Dict[int, Type["Handle"]] = {}
@@ -46,6 +49,7 @@ class Handle:
         ``owned=False`` for a view of a handle that something else owns."""
         self._value = value
         self._owned = owned
+        self._c = c_handle(value)  # pre-converted for the unconverted fast calls
 
     @staticmethod
     def wrap(value: int, owned: bool = True) -> "Handle":
@@ -109,7 +113,12 @@ class Handle:
 
     def read(self, size: int) -> bytes:
         buf = ctypes.create_string_buffer(size)
-        n = retry_eintr(lambda: lib.fdsafe_read(self._value, buf, size))
+        length = ctypes.c_size_t(size)
+        n = _fast_read(self._c, buf, length)
+        while n < 0:
+            if n != _EINTR:
+                raise error_for(n)
+            n = _fast_read(self._c, buf, length)
         return buf.raw[:n]
 
     def readinto(self, buffer: bytearray) -> int:
@@ -119,7 +128,14 @@ class Handle:
     def write(self, data: bytes) -> int:
         """Writes some of ``data``; returns how much. Never raises SIGPIPE: a pipe without
         readers gives ``BrokenPipeError``."""
-        return retry_eintr(lambda: lib.fdsafe_write(self._value, data, len(data)))
+        data = bytes(data)
+        length = ctypes.c_size_t(len(data))
+        n = _fast_write(self._c, data, length)
+        while n < 0:
+            if n != _EINTR:
+                raise error_for(n)
+            n = _fast_write(self._c, data, length)
+        return n
 
     def writev(self, buffers: Iterable[bytes]) -> int:
         keep = [bytes(b) for b in buffers]
