@@ -21,7 +21,7 @@ SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 C_TESTS := $(patsubst c-tests/%.c,%,$(wildcard c-tests/test_*.c))
 C_HARNESS := c-tests/harness.c
 
-.PHONY: all lib test deps check-header rust-test c-test python-test header-test symbols-test valgrind tsan fuzz coverage-test reliability \
+.PHONY: all lib test deps check-header rust-test c-test python-test header-test symbols-test valgrind tsan fuzz coverage-test reliability install-test \
         example-test bench install uninstall clean miri
 
 all: lib
@@ -32,7 +32,7 @@ lib:
 	@echo "built $(LIB_SO), $(LIB_A) and include/fdsafe.h"
 
 test: deps lib check-header rust-test header-test symbols-test coverage-test c-test example-test python-test \
-      reliability
+      install-test reliability
 	@echo "make test: all suites passed"
 
 # Every exported function has a bad-input case in c-tests/.
@@ -135,18 +135,29 @@ tsan:
 	    --target x86_64-unknown-linux-gnu --target-dir target/tsan --lib
 
 install: lib
-	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+	    $(DESTDIR)$(PREFIX)/lib/cmake/fdsafe
 	install -m 0755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/libfdsafe.so.$(VERSION)
 	ln -sf libfdsafe.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libfdsafe.so.$(MAJOR)
 	ln -sf libfdsafe.so.$(MAJOR) $(DESTDIR)$(PREFIX)/lib/libfdsafe.so
 	install -m 0644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/libfdsafe.a
 	install -m 0644 include/fdsafe.h $(DESTDIR)$(PREFIX)/include/fdsafe.h
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' fdsafe.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/fdsafe.pc
+	for f in fdsafeConfig fdsafeConfigVersion; do \
+	    sed -e 's|@VERSION@|$(VERSION)|g' -e 's|@MAJOR@|$(MAJOR)|g' cmake/$$f.cmake.in \
+	        > $(DESTDIR)$(PREFIX)/lib/cmake/fdsafe/$$f.cmake; done
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/lib/libfdsafe.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libfdsafe.so.$(MAJOR) \
 	      $(DESTDIR)$(PREFIX)/lib/libfdsafe.so $(DESTDIR)$(PREFIX)/lib/libfdsafe.a \
-	      $(DESTDIR)$(PREFIX)/include/fdsafe.h $(DESTDIR)$(PREFIX)/lib/pkgconfig/fdsafe.pc
+	      $(DESTDIR)$(PREFIX)/include/fdsafe.h $(DESTDIR)$(PREFIX)/lib/pkgconfig/fdsafe.pc \
+	      $(DESTDIR)$(PREFIX)/lib/cmake/fdsafe/fdsafeConfig.cmake \
+	      $(DESTDIR)$(PREFIX)/lib/cmake/fdsafe/fdsafeConfigVersion.cmake
+	-rmdir $(DESTDIR)$(PREFIX)/lib/cmake/fdsafe 2>/dev/null
+
+# Install into a temporary prefix and build an outside program with pkg-config and CMake.
+install-test: lib
+	tests/install/run.sh
 
 clean:
 	$(CARGO) clean

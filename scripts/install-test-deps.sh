@@ -6,13 +6,14 @@ need_apt=()
 [ -f /usr/include/cmocka.h ] || need_apt+=(libcmocka-dev)
 command -v socat >/dev/null || need_apt+=(socat)
 command -v pkg-config >/dev/null || need_apt+=(pkg-config)
+command -v cmake >/dev/null || need_apt+=(cmake)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
     echo "installing ${need_apt[*]} with apt-get"
     $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need_apt[@]}" >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need_apt[@]}" >/dev/null 2>&1
 fi
 
 python3 -c 'import pytest' 2>/dev/null || python3 -m pip install -q pytest
