@@ -12,8 +12,10 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
     echo "installing ${need_apt[*]} with apt-get"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need_apt[@]}" >/dev/null 2>&1
+    log=$(mktemp)
+    { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need_apt[@]}"; } \
+        >"$log" 2>&1 || { cat "$log"; echo "apt-get failed"; exit 1; }
+    rm -f "$log"
 fi
 
 python3 -c 'import pytest' 2>/dev/null || python3 -m pip install -q pytest
