@@ -14,7 +14,7 @@ def test_await_readable_with_a_writer_in_another_process():
             fd = w.release()  # hand the write end to a child process
             try:
                 child = subprocess.Popen(
-                    [sys.executable, "-c", "import os, time; time.sleep(0.1); os.write(3, b'from child')"],
+                    [sys.executable, "-c", f"import os, time; time.sleep(0.1); os.write({fd}, b'from child')"],
                     pass_fds=[fd])
             finally:
                 os.close(fd)
