@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1165,6 +1166,152 @@ static void test_socket_adopt_and_dup(void **state) {
     assert_true(access(path, F_OK) != 0);
 }
 
+static void test_sockaddr_forms_of_unix_and_udp(void **state) {
+    (void)state;
+    char path[PATH_MAX], text[FDSAFE_ADDRESS_TEXT_MAX];
+    path_in_tmp(path, sizeof path, "raw.sock");
+    struct sockaddr_un sun;
+    memset(&sun, 0, sizeof sun);
+    sun.sun_family = AF_UNIX;
+    strcpy(sun.sun_path, path);
+    socklen_t sunlen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path) + 1);
+    fdsafe_handle l, c, s, d, e, u, out = 6;
+    must(fdsafe_unix_listen_sockaddr(&sun, sunlen, FDSAFE_UNIX_STREAM, 4, NULL, &l));
+    must(fdsafe_socket_local_address(l, text, sizeof text));
+    assert_string_equal(text, path);
+    must(fdsafe_unix_connect_sockaddr(&sun, sunlen, FDSAFE_UNIX_STREAM, 0, &c));
+    must(fdsafe_socket_accept(l, 0, &s, NULL, 0, NULL));
+    must(fdsafe_close(s));
+    must(fdsafe_close(c));
+    must(fdsafe_close(l));
+    /* The full sizeof(struct sockaddr_un) with zero padding is fine for a path too. */
+    must(fdsafe_unix_bind_sockaddr(&sun, sizeof sun, NULL, &d));
+    expect_code(fdsafe_handle_kind(d), FDSAFE_KIND_UNIX_DATAGRAM);
+    /* Just the family: autobind. */
+    must(fdsafe_unix_bind_sockaddr(&sun, offsetof(struct sockaddr_un, sun_path), NULL, &e));
+    must(fdsafe_socket_local_address(e, text, sizeof text));
+    assert_int_equal(text[0], '@');
+    must(fdsafe_socket_connect_sockaddr(e, &sun, sunlen));
+    expect_code(fdsafe_socket_send(e, "k", 1, 0), 1);
+    char ch;
+    expect_code(fdsafe_socket_recv(d, &ch, 1, 0), 1);
+    /* An abstract name: leading NUL, exact length. */
+    struct sockaddr_un abs;
+    memset(&abs, 0, sizeof abs);
+    abs.sun_family = AF_UNIX;
+    memcpy(abs.sun_path, "\0fdsafe-raw-abs", 15);
+    must(fdsafe_unix_listen_sockaddr(&abs, offsetof(struct sockaddr_un, sun_path) + 15, FDSAFE_UNIX_SEQPACKET, 1, NULL, &l));
+    must(fdsafe_socket_local_address(l, text, sizeof text));
+    assert_string_equal(text, "@fdsafe-raw-abs");
+    must(fdsafe_close(l));
+    struct sockaddr_in sin;
+    memset(&sin, 0, sizeof sin);
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    must(fdsafe_udp_bind_sockaddr(&sin, sizeof sin, 0, &u));
+    must(fdsafe_socket_local_address(u, text, sizeof text));
+    assert_true(strncmp(text, "127.0.0.1:", 10) == 0);
+    /* Misuse. */
+    expect_code(fdsafe_unix_listen_sockaddr(NULL, sunlen, FDSAFE_UNIX_STREAM, 1, NULL, &out), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_unix_listen_sockaddr(&sun, 1, FDSAFE_UNIX_STREAM, 1, NULL, &out), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_unix_listen_sockaddr(&sun, 4096, FDSAFE_UNIX_STREAM, 1, NULL, &out), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_unix_listen_sockaddr(&sin, sizeof sin, FDSAFE_UNIX_STREAM, 1, NULL, &out), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_unix_listen_sockaddr(&sun, sunlen, FDSAFE_UNIX_DATAGRAM, 1, NULL, &out), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_unix_listen_sockaddr(&sun, sunlen, FDSAFE_UNIX_STREAM, 1, NULL, NULL), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_unix_bind_sockaddr(NULL, sunlen, NULL, &out), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_unix_bind_sockaddr(&sin, sizeof sin, NULL, &out), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_unix_bind_sockaddr(&sun, sunlen, NULL, &out), -EADDRINUSE); /* d is live */
+    expect_code(fdsafe_unix_connect_sockaddr(NULL, sunlen, FDSAFE_UNIX_STREAM, 0, &out), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_unix_connect_sockaddr(&sun, 2, FDSAFE_UNIX_STREAM, 0, &out), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_unix_connect_sockaddr(&sun, sunlen, 0, 0, &out), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_unix_connect_sockaddr(&sun, sunlen, FDSAFE_UNIX_DATAGRAM, 9, &out), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_udp_bind_sockaddr(NULL, sizeof sin, 0, &out), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_udp_bind_sockaddr(&sun, sunlen, 0, &out), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_udp_bind_sockaddr(&sin, 3, 0, &out), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_udp_bind_sockaddr(&sin, sizeof sin, 0x100, &out), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_socket_connect_sockaddr(e, NULL, 16), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_socket_connect_sockaddr(e, &sun, 1), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_socket_connect_sockaddr(closed_handle(), &sun, sunlen), -EBADF);
+    fdsafe_handle tl, tc, ts;
+    tcp_pair(&tl, &tc, &ts);
+    expect_code(fdsafe_socket_connect_sockaddr(tc, &sin, sizeof sin), FDSAFE_E_WRONG_KIND);
+    assert_int_equal(out, 6);
+    fdsafe_handle all[] = {d, e, u, tl, tc, ts};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) must(fdsafe_close(all[i]));
+}
+
+/* SO_PASSPIDFD (76) makes the kernel add an SCM_PIDFD message carrying a descriptor; fdsafe
+ * did not ask for it, so it closes it and says so. */
+static void test_unexpected_control_message_descriptor_is_closed(void **state) {
+    (void)state;
+    fdsafe_handle a, b, r, w;
+    must(fdsafe_unix_pair(FDSAFE_UNIX_STREAM, 0, &a, &b));
+    must(fdsafe_pipe_create(0, &r, &w));
+    int on = 1;
+    if (setsockopt((int)must(fdsafe_fd_borrow(b)), SOL_SOCKET, 76, &on, sizeof on) != 0) {
+        print_message("SO_PASSPIDFD refused by the kernel (%s): skipping\n", strerror(errno));
+        fdsafe_close(a), fdsafe_close(b), fdsafe_close(r), fdsafe_close(w);
+        skip();
+    }
+    expect_code(fdsafe_socket_send_handles(a, "p", 1, &r, 1, 0), 1);
+    fdsafe_handle got[4];
+    fdsafe_recv_info info;
+    char c;
+    expect_code(fdsafe_socket_recv_handles(b, &c, 1, 0, got, 4, &info), 1);
+    assert_int_equal(info.handle_count, 1);
+    assert_true(info.flags & FDSAFE_RECV_INFO_CLOSED);
+    assert_int_equal(info.closed_count, 1);
+    expect_code(fdsafe_handle_kind(got[0]), FDSAFE_KIND_PIPE);
+    must(fdsafe_close(got[0]));
+    fdsafe_handle all[] = {a, b, r, w};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) must(fdsafe_close(all[i]));
+}
+
+struct closer_args {
+    fdsafe_handle target;
+    int result;
+};
+
+static void *closer(void *p) {
+    struct closer_args *args = p;
+    args->result = fdsafe_close(args->target);
+    return NULL;
+}
+
+/* Another thread closing a handle while it is being sent: each send either carries the
+ * descriptor (the send held the handle) or fails with -EBADF before sending; nothing leaks
+ * and the descriptor is never a recycled one. */
+static void test_send_races_with_close(void **state) {
+    (void)state;
+    fdsafe_handle a, b;
+    must(fdsafe_unix_pair(FDSAFE_UNIX_DATAGRAM, 0, &a, &b));
+    for (int round = 0; round < 200; round++) {
+        fdsafe_handle e;
+        must(fdsafe_eventfd_create(7, 0, &e));
+        struct closer_args args = {.target = e, .result = 1};
+        pthread_t t;
+        assert_int_equal(pthread_create(&t, NULL, closer, &args), 0);
+        int64_t sent = fdsafe_socket_send_handles(a, "e", 1, &e, 1, 0);
+        pthread_join(t, NULL);
+        assert_int_equal(args.result, 0);
+        assert_true(sent == 1 || sent == -EBADF);
+        if (sent == 1) {
+            fdsafe_handle got;
+            fdsafe_recv_info info;
+            char c;
+            expect_code(fdsafe_socket_recv_handles(b, &c, 1, 0, &got, 1, &info), 1);
+            assert_int_equal(info.handle_count, 1);
+            expect_code(fdsafe_handle_kind(got), FDSAFE_KIND_EVENTFD);
+            uint64_t v = 0;
+            must(fdsafe_eventfd_read(got, &v));
+            assert_int_equal(v, 7); /* the very eventfd that was sent */
+            must(fdsafe_close(got));
+        }
+    }
+    must(fdsafe_close(a));
+    must(fdsafe_close(b));
+}
+
 int main(void) {
     signal(SIGPIPE, SIG_DFL); /* a SIGPIPE would kill the test: fdsafe must never raise one */
     const struct CMUnitTest tests[] = {
@@ -1190,6 +1337,9 @@ int main(void) {
         FD_TEST(test_peer_pidfd_names_the_child_and_sees_exit),
         FD_TEST(test_udp),
         FD_TEST(test_socket_adopt_and_dup),
+        FD_TEST(test_sockaddr_forms_of_unix_and_udp),
+        FD_TEST(test_unexpected_control_message_descriptor_is_closed),
+        FD_TEST(test_send_races_with_close),
     };
     return cmocka_run_group_tests(tests, setup_dir, remove_dir);
 }

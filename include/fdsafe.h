@@ -839,6 +839,15 @@ int fdsafe_tcp_connect_sockaddr(const void *addr,
 int fdsafe_udp_bind(const char *address, uint32_t flags, fdsafe_handle *handle_out);
 
 /**
+ * Like `fdsafe_udp_bind` with the address as a `struct sockaddr` of `addr_len` bytes
+ * (`sockaddr_in` or `sockaddr_in6`). Errors: as `fdsafe_udp_bind`. Thread safety: any.
+ */
+int fdsafe_udp_bind_sockaddr(const void *addr,
+                             size_t addr_len,
+                             uint32_t flags,
+                             fdsafe_handle *handle_out);
+
+/**
  * Joins the multicast group `group` (an address without port: `"239.1.2.3"`, `"ff02::1:3"`)
  * on the interface named `interface` (`"lo"`, `"eth0"`; NULL or "" lets the kernel choose
  * by route). The group's family must match the socket's.
@@ -1091,6 +1100,12 @@ int fdsafe_socket_accept(fdsafe_handle handle,
 int fdsafe_socket_connect(fdsafe_handle handle, const char *address);
 
 /**
+ * Like `fdsafe_socket_connect` with the address as a `struct sockaddr` of `addr_len` bytes.
+ * Errors: as `fdsafe_socket_connect`. Thread safety: any thread.
+ */
+int fdsafe_socket_connect_sockaddr(fdsafe_handle handle, const void *addr, size_t addr_len);
+
+/**
  * Finishes a non-blocking connect started by `fdsafe_tcp_connect` or `fdsafe_unix_connect`
  * with their NONBLOCK flag: waits up to `timeout_ms` (0: just check; -1: no limit) until
  * the attempt ends and returns 0 once connected, `-EINPROGRESS` if it is still going after a
@@ -1177,6 +1192,19 @@ int fdsafe_unix_listen(const char *address,
                        fdsafe_handle *handle_out);
 
 /**
+ * Like `fdsafe_unix_listen` with the address as a `struct sockaddr_un` of `addr_len` bytes
+ * (a path, an abstract name with its leading NUL and exact length, or just the family for
+ * autobind). Errors: as `fdsafe_unix_listen`, plus `FDSAFE_E_INVALID_ARGUMENT` for a NULL
+ * `addr` or a length that does not fit the family. Thread safety: any thread.
+ */
+int fdsafe_unix_listen_sockaddr(const void *addr,
+                                size_t addr_len,
+                                uint32_t type,
+                                int backlog,
+                                const struct fdsafe_unix_bind_options *options,
+                                fdsafe_handle *handle_out);
+
+/**
  * Creates a Unix datagram socket bound to `address`, with the same rules as
  * `fdsafe_unix_listen` (path, `@abstract`, or NULL / `""` for autobind). Receive with
  * `fdsafe_socket_recv_from`; send with `fdsafe_socket_send_to`.
@@ -1186,6 +1214,15 @@ int fdsafe_unix_listen(const char *address,
 int fdsafe_unix_bind(const char *address,
                      const struct fdsafe_unix_bind_options *options,
                      fdsafe_handle *handle_out);
+
+/**
+ * Like `fdsafe_unix_bind` with the address as a `struct sockaddr_un` of `addr_len` bytes.
+ * Errors: as `fdsafe_unix_listen_sockaddr`. Thread safety: any thread.
+ */
+int fdsafe_unix_bind_sockaddr(const void *addr,
+                              size_t addr_len,
+                              const struct fdsafe_unix_bind_options *options,
+                              fdsafe_handle *handle_out);
 
 /**
  * Creates a Unix socket of `type` connected to `address` (a path or `@name`). `flags`:
@@ -1202,6 +1239,17 @@ int fdsafe_unix_connect(const char *address,
                         uint32_t type,
                         uint32_t flags,
                         fdsafe_handle *handle_out);
+
+/**
+ * Like `fdsafe_unix_connect` with the address as a `struct sockaddr_un` of `addr_len`
+ * bytes. Errors: as `fdsafe_unix_connect`, plus `FDSAFE_E_INVALID_ARGUMENT` for a NULL
+ * `addr`, a bad length, or an unnamed address. Thread safety: any thread.
+ */
+int fdsafe_unix_connect_sockaddr(const void *addr,
+                                 size_t addr_len,
+                                 uint32_t type,
+                                 uint32_t flags,
+                                 fdsafe_handle *handle_out);
 
 /**
  * Creates a pair of connected, unnamed Unix sockets of `type` (`socketpair`). `flags`:

@@ -78,6 +78,11 @@ declare({
     "fdsafe_socket_accept": (_int, [c_handle, _u32, c_handle_p, _vp, _size, _size_p]),
     "fdsafe_socket_connect": (_int, [c_handle, _str]),
     "fdsafe_socket_connect_finish": (_int, [c_handle, _int]),
+    "fdsafe_socket_connect_sockaddr": (_int, [c_handle, _vp, _size]),
+    "fdsafe_udp_bind_sockaddr": (_int, [_vp, _size, _u32, c_handle_p]),
+    "fdsafe_unix_listen_sockaddr": (_int, [_vp, _size, _u32, _int, ctypes.POINTER(UnixBindOptions), c_handle_p]),
+    "fdsafe_unix_bind_sockaddr": (_int, [_vp, _size, ctypes.POINTER(UnixBindOptions), c_handle_p]),
+    "fdsafe_unix_connect_sockaddr": (_int, [_vp, _size, _u32, _u32, c_handle_p]),
     "fdsafe_socket_option_get": (_int, [c_handle, _u32, ctypes.POINTER(_int)]),
     "fdsafe_socket_option_set": (_int, [c_handle, _u32, _int]),
     "fdsafe_socket_zerocopy_completions": (_i64, [c_handle, ctypes.POINTER(ZerocopyCompletion), _size]),
@@ -272,8 +277,13 @@ class _UnixMixin(Socket):
 
 
 class _DatagramMixin(Socket):
-    def connect(self, address: str) -> None:
-        check(lib.fdsafe_socket_connect(self._value, _enc(address)))
+    def connect(self, address: Union[str, bytes]) -> None:
+        """Sets the default destination: address text, or ``struct sockaddr`` bytes."""
+        if isinstance(address, bytes):
+            raw = ctypes.create_string_buffer(address, len(address))
+            check(lib.fdsafe_socket_connect_sockaddr(self._value, raw, len(address)))
+        else:
+            check(lib.fdsafe_socket_connect(self._value, _enc(address)))
 
     def send_batch(self, messages: Iterable[Tuple[bytes, Optional[str]]], flags: int = 0) -> int:
         """Sends datagrams ``(data, address or None)`` with one sendmmsg; returns how many."""
@@ -353,23 +363,36 @@ def _new(call) -> Handle:
     return Handle.wrap(out.value)
 
 
-def tcp_listen(address: str, backlog: int = 128, reuseport: bool = False, v6only: bool = False,
+def _raw(address: bytes):
+    return ctypes.create_string_buffer(address, len(address)), len(address)
+
+
+def tcp_listen(address: Union[str, bytes], backlog: int = 128, reuseport: bool = False, v6only: bool = False,
                nonblocking: bool = False, reuseaddr: bool = True) -> TcpListener:
     flags = ((SOCKET_REUSEPORT if reuseport else 0) | (SOCKET_V6ONLY if v6only else 0)
              | (SOCKET_NONBLOCK if nonblocking else 0) | (0 if reuseaddr else SOCKET_NO_REUSEADDR))
+    if isinstance(address, bytes):
+        raw, n = _raw(address)
+        return _new(lambda out: lib.fdsafe_tcp_listen_sockaddr(raw, n, backlog, flags, out))
     return _new(lambda out: lib.fdsafe_tcp_listen(_enc(address), backlog, flags, out))
 
 
-def tcp_connect(address: str, timeout: Optional[float] = None, nonblocking: bool = False) -> TcpStream:
+def tcp_connect(address: Union[str, bytes], timeout: Optional[float] = None, nonblocking: bool = False) -> TcpStream:
     """A connected TCP stream (blocking, with an optional timeout in seconds), or with
     ``nonblocking`` one whose connect may still be in progress (see ``connect_finish``)."""
     ms = -1 if timeout is None else int(timeout * 1000)
     flags = SOCKET_NONBLOCK if nonblocking else 0
+    if isinstance(address, bytes):
+        raw, n = _raw(address)
+        return _new(lambda out: retry_eintr(lambda: lib.fdsafe_tcp_connect_sockaddr(raw, n, ms, flags, out)))
     return _new(lambda out: retry_eintr(lambda: lib.fdsafe_tcp_connect(_enc(address), ms, flags, out)))
 
 
-def udp_bind(address: str, reuseport: bool = False, v6only: bool = False, nonblocking: bool = False) -> UdpSocket:
+def udp_bind(address: Union[str, bytes], reuseport: bool = False, v6only: bool = False, nonblocking: bool = False) -> UdpSocket:
     flags = (SOCKET_REUSEPORT if reuseport else 0) | (SOCKET_V6ONLY if v6only else 0) | (SOCKET_NONBLOCK if nonblocking else 0)
+    if isinstance(address, bytes):
+        raw, n = _raw(address)
+        return _new(lambda out: lib.fdsafe_udp_bind_sockaddr(raw, n, flags, out))
     return _new(lambda out: lib.fdsafe_udp_bind(_enc(address), flags, out))
 
 
@@ -377,18 +400,29 @@ def _options(flags: int, dir_mode: int, socket_mode: int):
     return ctypes.byref(UnixBindOptions(flags, dir_mode, socket_mode))
 
 
-def unix_listen(address: Optional[str], type: int = UNIX_STREAM, backlog: int = 128, flags: int = 0,
+def unix_listen(address: Optional[Union[str, bytes]], type: int = UNIX_STREAM, backlog: int = 128, flags: int = 0,
                 dir_mode: int = 0, socket_mode: int = 0) -> Union[UnixListener, UnixSeqpacketListener]:
-    """A Unix listener bound to a path, ``@abstract`` name, or ``None`` for autobind."""
+    """A Unix listener bound to a path, ``@abstract`` name, or ``None`` for autobind (or
+    ``struct sockaddr_un`` bytes)."""
+    if isinstance(address, bytes):
+        raw, n = _raw(address)
+        return _new(lambda out: lib.fdsafe_unix_listen_sockaddr(raw, n, type, backlog,
+                                                                _options(flags, dir_mode, socket_mode), out))
     return _new(lambda out: lib.fdsafe_unix_listen(_enc(address), type, backlog, _options(flags, dir_mode, socket_mode), out))
 
 
-def unix_bind(address: Optional[str], flags: int = 0, dir_mode: int = 0, socket_mode: int = 0) -> UnixDatagram:
+def unix_bind(address: Optional[Union[str, bytes]], flags: int = 0, dir_mode: int = 0, socket_mode: int = 0) -> UnixDatagram:
+    if isinstance(address, bytes):
+        raw, n = _raw(address)
+        return _new(lambda out: lib.fdsafe_unix_bind_sockaddr(raw, n, _options(flags, dir_mode, socket_mode), out))
     return _new(lambda out: lib.fdsafe_unix_bind(_enc(address), _options(flags, dir_mode, socket_mode), out))
 
 
-def unix_connect(address: str, type: int = UNIX_STREAM, nonblocking: bool = False) -> Socket:
+def unix_connect(address: Union[str, bytes], type: int = UNIX_STREAM, nonblocking: bool = False) -> Socket:
     flags = SOCKET_NONBLOCK if nonblocking else 0
+    if isinstance(address, bytes):
+        raw, n = _raw(address)
+        return _new(lambda out: retry_eintr(lambda: lib.fdsafe_unix_connect_sockaddr(raw, n, type, flags, out)))
     return _new(lambda out: retry_eintr(lambda: lib.fdsafe_unix_connect(_enc(address), type, flags, out)))
 
 

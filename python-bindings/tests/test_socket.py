@@ -587,3 +587,27 @@ def test_blocked_receive_wakes_when_handle_is_closed():
     t.join(5)
     assert not t.is_alive() and result
     a.close()
+
+
+def test_sockaddr_forms_everywhere(tmp_path):
+    path = str(tmp_path / "raw.sock")
+    with fs.unix_listen(fs.address_parse(path)) as listener:
+        assert listener.getsockname() == path
+        assert listener.local_sockaddr() == fs.address_parse(path)
+        with fs.unix_connect(fs.address_parse(path)) as c:
+            listener.accept()[0].close()
+            assert c.peer_sockaddr() == fs.address_parse(path)
+    with fs.unix_listen(fs.address_parse("@x")[:2]) as auto:  # just the family: autobind
+        assert auto.getsockname().startswith("@")
+    with fs.unix_bind(fs.address_parse(path + ".dg")) as d, fs.unix_bind(None) as e:
+        e.connect(fs.address_parse(path + ".dg"))
+        e.send(b"q")
+        assert d.recv(1) == b"q"
+    with fs.udp_bind(fs.address_parse("127.0.0.1:0")) as u, fs.tcp_listen(fs.address_parse("[::1]:0")) as l:
+        assert u.getsockname().startswith("127.0.0.1:")
+        with fs.tcp_connect(l.local_sockaddr(), timeout=2):
+            l.accept()[0].close()
+    with pytest.raises(InvalidArgumentError):
+        fs.unix_listen(fs.address_parse("127.0.0.1:5"))
+    with pytest.raises(InvalidArgumentError):
+        fs.unix_connect(b"\x01\x00")

@@ -127,16 +127,30 @@ pub extern "C" fn fdsafe_tcp_connect_sockaddr(
 /// `-EADDRINUSE`; `-EADDRNOTAVAIL`; `-EMFILE`. Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_udp_bind(address: *const c_char, flags: u32, handle_out: *mut fdsafe_handle) -> c_int {
-    call("fdsafe_udp_bind", || {
-        if flags & FDSAFE_SOCKET_NO_REUSEADDR != 0 {
-            return Err(Error::invalid("FDSAFE_SOCKET_NO_REUSEADDR is for TCP listeners"));
+    call("fdsafe_udp_bind", || udp_bind(&SockAddr::parse(c_text(address, "address")?)?, flags, handle_out))
+}
+
+/// Like `fdsafe_udp_bind` with the address as a `struct sockaddr` of `addr_len` bytes
+/// (`sockaddr_in` or `sockaddr_in6`). Errors: as `fdsafe_udp_bind`. Thread safety: any.
+#[no_mangle]
+pub extern "C" fn fdsafe_udp_bind_sockaddr(addr: *const c_void, addr_len: usize, flags: u32, handle_out: *mut fdsafe_handle) -> c_int {
+    call("fdsafe_udp_bind_sockaddr", || {
+        if addr.is_null() {
+            return Err(Error::invalid("addr is NULL"));
         }
-        let flags = parse_flags::<CreateFlags>(flags, "socket")?;
-        let out = Out::new(handle_out, "handle_out")?;
-        let socket = udp::bind(&SockAddr::parse(c_text(address, "address")?)?, flags)?;
-        out.write(handles::insert(Box::new(socket))?.0);
-        Ok(0)
+        udp_bind(&sockaddr_in(addr, addr_len)?, flags, handle_out)
     })
+}
+
+fn udp_bind(addr: &SockAddr, flags: u32, handle_out: *mut fdsafe_handle) -> Result<c_int> {
+    if flags & FDSAFE_SOCKET_NO_REUSEADDR != 0 {
+        return Err(Error::invalid("FDSAFE_SOCKET_NO_REUSEADDR is for TCP listeners"));
+    }
+    let flags = parse_flags::<CreateFlags>(flags, "socket")?;
+    let out = Out::new(handle_out, "handle_out")?;
+    let socket = udp::bind(addr, flags)?;
+    out.write(handles::insert(Box::new(socket))?.0);
+    Ok(0)
 }
 
 fn membership(handle: fdsafe_handle, group: *const c_char, interface: *const c_char, join: bool) -> Result<c_int> {

@@ -439,6 +439,21 @@ pub extern "C" fn fdsafe_socket_connect(handle: fdsafe_handle, address: *const c
     })
 }
 
+/// Like `fdsafe_socket_connect` with the address as a `struct sockaddr` of `addr_len` bytes.
+/// Errors: as `fdsafe_socket_connect`. Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_socket_connect_sockaddr(handle: fdsafe_handle, addr: *const c_void, addr_len: usize) -> c_int {
+    call("fdsafe_socket_connect_sockaddr", || {
+        if addr.is_null() {
+            return Err(Error::invalid("addr is NULL"));
+        }
+        let to = sockaddr_in(addr, addr_len)?;
+        let s = socket_in(handle, &[Kind::Udp, Kind::UnixDatagram], "a UDP or Unix datagram socket")?;
+        s.connect_raw(&to).map_err(|e| e.context(format!("connect {to:?}")))?;
+        Ok(0)
+    })
+}
+
 /// Finishes a non-blocking connect started by `fdsafe_tcp_connect` or `fdsafe_unix_connect`
 /// with their NONBLOCK flag: waits up to `timeout_ms` (0: just check; -1: no limit) until
 /// the attempt ends and returns 0 once connected, `-EINPROGRESS` if it is still going after a

@@ -108,7 +108,25 @@ fn unix_address(text: &str) -> Result<Address> {
     Ok(a)
 }
 
-fn bind_common(address: *const c_char, kind: Kind, backlog: c_int, options: *const fdsafe_unix_bind_options, handle_out: *mut fdsafe_handle) -> Result<c_int> {
+/// The address of a text-or-sockaddr pair: text if `address` is given (NULL or "" means
+/// autobind), else the `struct sockaddr` bytes (a bare family, length 2, means autobind).
+fn unix_address_of(address: Option<*const c_char>, raw: Option<(*const c_void, usize)>) -> Result<Option<Address>> {
+    if let Some(text) = address {
+        let text = if text.is_null() { "" } else { c_text(text, "address")? };
+        return if text.is_empty() { Ok(None) } else { Ok(Some(unix_address(text)?)) };
+    }
+    let (ptr, len) = raw.ok_or_else(|| Error::invalid("no address"))?;
+    if ptr.is_null() {
+        return Err(Error::invalid("addr is NULL"));
+    }
+    match super::socket::sockaddr_in(ptr, len)?.address()? {
+        Address::Unnamed => Ok(None),
+        a if a.is_unix() => Ok(Some(a)),
+        a => Err(Error::invalid(format!("{} is not a Unix address", a.to_text()))),
+    }
+}
+
+fn bind_common(addr: Option<Address>, kind: Kind, backlog: c_int, options: *const fdsafe_unix_bind_options, handle_out: *mut fdsafe_handle) -> Result<c_int> {
     let out = Out::new(handle_out, "handle_out")?;
     let opts = if options.is_null() {
         fdsafe_unix_bind_options { flags: 0, dir_mode: 0, socket_mode: 0 }
@@ -119,10 +137,28 @@ fn bind_common(address: *const c_char, kind: Kind, backlog: c_int, options: *con
     let flags = super::kinds::parse_flags::<BindFlags>(opts.flags, "Unix bind")?;
     let dir_mode = if opts.dir_mode == 0 { core_unix::DEFAULT_DIR_MODE } else { opts.dir_mode };
     let socket_mode = if opts.socket_mode == 0 { core_unix::DEFAULT_SOCKET_MODE } else { opts.socket_mode };
-    let text = if address.is_null() { "" } else { c_text(address, "address")? };
-    let addr = if text.is_empty() { None } else { Some(unix_address(text)?) };
     let socket = core_unix::bind(kind, addr.as_ref(), backlog, flags, dir_mode, socket_mode)?;
     out.write(handles::insert(Box::new(socket))?.0);
+    Ok(0)
+}
+
+fn listener_type(ty: u32) -> Result<Kind> {
+    match unix_type(ty)? {
+        Kind::UnixDatagram => Err(Error::invalid("datagram sockets do not listen: use fdsafe_unix_bind")),
+        k => Ok(socket::listener_kind(k)),
+    }
+}
+
+fn connect_common(addr: Option<Address>, ty: u32, flags: u32, handle_out: *mut fdsafe_handle) -> Result<c_int> {
+    if flags & !super::net::FDSAFE_SOCKET_NONBLOCK != 0 {
+        return Err(Error::invalid(format!("unknown connect flag bits {flags:#x}")));
+    }
+    let kind = unix_type(ty)?;
+    let out = Out::new(handle_out, "handle_out")?;
+    let addr = socket::SockAddr::from_address(&addr.ok_or_else(|| Error::invalid("connect needs a path or @name"))?)?;
+    let s = socket::Socket::new(kind, libc::AF_UNIX, flags != 0)?;
+    s.connect_raw(&addr).map_err(|e| e.context(format!("connect {addr:?}")))?;
+    out.write(handles::insert(Box::new(s))?.0);
     Ok(0)
 }
 
@@ -155,11 +191,27 @@ pub extern "C" fn fdsafe_unix_listen(
     handle_out: *mut fdsafe_handle,
 ) -> c_int {
     call("fdsafe_unix_listen", || {
-        let kind = match unix_type(r#type)? {
-            Kind::UnixDatagram => return Err(Error::invalid("datagram sockets do not listen: use fdsafe_unix_bind")),
-            k => socket::listener_kind(k),
-        };
-        bind_common(address, kind, backlog, options, handle_out)
+        let kind = listener_type(r#type)?;
+        bind_common(unix_address_of(Some(address), None)?, kind, backlog, options, handle_out)
+    })
+}
+
+/// Like `fdsafe_unix_listen` with the address as a `struct sockaddr_un` of `addr_len` bytes
+/// (a path, an abstract name with its leading NUL and exact length, or just the family for
+/// autobind). Errors: as `fdsafe_unix_listen`, plus `FDSAFE_E_INVALID_ARGUMENT` for a NULL
+/// `addr` or a length that does not fit the family. Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_unix_listen_sockaddr(
+    addr: *const c_void,
+    addr_len: usize,
+    r#type: u32,
+    backlog: c_int,
+    options: *const fdsafe_unix_bind_options,
+    handle_out: *mut fdsafe_handle,
+) -> c_int {
+    call("fdsafe_unix_listen_sockaddr", || {
+        let kind = listener_type(r#type)?;
+        bind_common(unix_address_of(None, Some((addr, addr_len)))?, kind, backlog, options, handle_out)
     })
 }
 
@@ -170,7 +222,21 @@ pub extern "C" fn fdsafe_unix_listen(
 /// Ownership and errors: as `fdsafe_unix_listen` (without the type). Thread safety: any.
 #[no_mangle]
 pub extern "C" fn fdsafe_unix_bind(address: *const c_char, options: *const fdsafe_unix_bind_options, handle_out: *mut fdsafe_handle) -> c_int {
-    call("fdsafe_unix_bind", || bind_common(address, Kind::UnixDatagram, 0, options, handle_out))
+    call("fdsafe_unix_bind", || bind_common(unix_address_of(Some(address), None)?, Kind::UnixDatagram, 0, options, handle_out))
+}
+
+/// Like `fdsafe_unix_bind` with the address as a `struct sockaddr_un` of `addr_len` bytes.
+/// Errors: as `fdsafe_unix_listen_sockaddr`. Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_unix_bind_sockaddr(
+    addr: *const c_void,
+    addr_len: usize,
+    options: *const fdsafe_unix_bind_options,
+    handle_out: *mut fdsafe_handle,
+) -> c_int {
+    call("fdsafe_unix_bind_sockaddr", || {
+        bind_common(unix_address_of(None, Some((addr, addr_len)))?, Kind::UnixDatagram, 0, options, handle_out)
+    })
 }
 
 /// Creates a Unix socket of `type` connected to `address` (a path or `@name`). `flags`:
@@ -185,17 +251,23 @@ pub extern "C" fn fdsafe_unix_bind(address: *const c_char, options: *const fdsaf
 #[no_mangle]
 pub extern "C" fn fdsafe_unix_connect(address: *const c_char, r#type: u32, flags: u32, handle_out: *mut fdsafe_handle) -> c_int {
     call("fdsafe_unix_connect", || {
-        if flags & !super::net::FDSAFE_SOCKET_NONBLOCK != 0 {
-            return Err(Error::invalid(format!("unknown connect flag bits {flags:#x}")));
-        }
-        let kind = unix_type(r#type)?;
-        let out = Out::new(handle_out, "handle_out")?;
-        let addr = socket::SockAddr::from_address(&unix_address(c_text(address, "address")?)?)?;
-        let s = socket::Socket::new(kind, libc::AF_UNIX, flags != 0)?;
-        s.connect_raw(&addr).map_err(|e| e.context(format!("connect {addr:?}")))?;
-        out.write(handles::insert(Box::new(s))?.0);
-        Ok(0)
+        let addr = unix_address(c_text(address, "address")?)?;
+        connect_common(Some(addr), r#type, flags, handle_out)
     })
+}
+
+/// Like `fdsafe_unix_connect` with the address as a `struct sockaddr_un` of `addr_len`
+/// bytes. Errors: as `fdsafe_unix_connect`, plus `FDSAFE_E_INVALID_ARGUMENT` for a NULL
+/// `addr`, a bad length, or an unnamed address. Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_unix_connect_sockaddr(
+    addr: *const c_void,
+    addr_len: usize,
+    r#type: u32,
+    flags: u32,
+    handle_out: *mut fdsafe_handle,
+) -> c_int {
+    call("fdsafe_unix_connect_sockaddr", || connect_common(unix_address_of(None, Some((addr, addr_len)))?, r#type, flags, handle_out))
 }
 
 /// Creates a pair of connected, unnamed Unix sockets of `type` (`socketpair`). `flags`:
