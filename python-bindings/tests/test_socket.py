@@ -611,3 +611,58 @@ def test_sockaddr_forms_everywhere(tmp_path):
         fs.unix_listen(fs.address_parse("127.0.0.1:5"))
     with pytest.raises(InvalidArgumentError):
         fs.unix_connect(b"\x01\x00")
+
+
+def test_send_fds_accepts_objects_with_fileno(tmp_path):
+    a, b = fs.unix_pair(fs.UNIX_SEQPACKET)
+    f = open(tmp_path / "data.txt", "w+")
+    with a, b, f:
+        f.write("content")
+        f.flush()
+        assert a.send_fds(b"f", [f, pysocket.socket(fileno=os.dup(a.fileno()))]) == 1
+        got = b.recv_fds(1, 4)
+        try:
+            assert len(got.handles) == 2
+            assert os.readlink(f"/proc/self/fd/{got.handles[0].fileno()}") == str(tmp_path / "data.txt")
+            assert isinstance(got.handles[1], fs.UnixSeqpacket)
+            assert os.pread(got.handles[0].fileno(), 7, 0) == b"content"
+        finally:
+            for h in got.handles:
+                h.close()
+    import gc
+    gc.collect()  # the temporary Python socket above
+
+
+def test_unix_stream_send_to_closed_peer_is_epipe():
+    a, b = fs.unix_pair()
+    b.close()
+    with a:
+        with pytest.raises(BrokenPipeError):
+            a.send(b"x")
+        with pytest.raises(BrokenPipeError):
+            a.send_fds(b"x", [a])
+
+
+def test_received_socket_handles_keep_working_across_processes(tmp_path):
+    """A listener sent to a forked child keeps accepting there (the child owns its copy)."""
+    path = str(tmp_path / "handoff.sock")
+    a, b = fs.unix_pair()
+    listener = fs.unix_listen(path)
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            got = b.recv_fds(1, 1)
+            conn, _ = got.handles[0].accept()
+            conn.sendall(b"from child")
+            conn.close()
+            code = 0
+        finally:
+            os._exit(code)
+    with a, b, listener:
+        a.send_fds(b"L", [listener])
+        with pysocket.socket(pysocket.AF_UNIX) as c:
+            c.connect(path)
+            assert c.recv(100) == b"from child"
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
