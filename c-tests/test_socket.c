@@ -840,6 +840,13 @@ static void test_pass_253_refuse_254_and_truncation(void **state) {
 
 static void test_receiver_at_rlimit_gets_data_and_ctrunc(void **state) {
     (void)state;
+    const char *preload = getenv("LD_PRELOAD");
+    if (preload && strstr(preload, "vgpreload")) {
+        /* valgrind keeps descriptors of its own above the soft limit and emulates
+         * RLIMIT_NOFILE, so the kernel's behaviour at the limit cannot be observed. */
+        print_message("under valgrind, RLIMIT_NOFILE is emulated: skipping\n");
+        skip();
+    }
     fdsafe_handle a, b;
     must(fdsafe_unix_pair(FDSAFE_UNIX_STREAM, 0, &a, &b));
     int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);

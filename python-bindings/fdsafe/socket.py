@@ -200,7 +200,7 @@ class Socket(Handle):
         alen = ctypes.c_size_t()
         n = retry_eintr(lambda: lib.fdsafe_socket_recv_from(self._value, buf, size, flags, addr, SOCKADDR_STORAGE,
                                                              ctypes.byref(alen)))
-        return buf.raw[:n], address_format(addr.raw[:alen.value])
+        return buf.raw[:n], (address_format(addr.raw[:alen.value]) if alen.value else "")
 
     def shutdown(self, how: int = SHUTDOWN_BOTH) -> None:
         check(lib.fdsafe_socket_shutdown(self._value, how))

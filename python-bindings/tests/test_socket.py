@@ -65,6 +65,8 @@ def test_tcp_with_python_client(host, family):
                 assert client.recv(5) == b"world"
                 conn.shutdown(fs.SHUTDOWN_WRITE)
                 assert client.recv(1) == b""
+                client.sendall(b"!")
+                assert conn.recvfrom(1) == (b"!", "")  # a connected stream reports no source
 
 
 def test_tcp_send_to_closed_peer_is_epipe_not_sigpipe():
@@ -499,6 +501,8 @@ def test_udp_with_python_peer_and_batch():
         while len(got) < 2:
             got += u.recv_batch(8, 100)
         assert got == [(b"x", paddr), (b"yy", paddr)]
+        assert u.sendto(b"raw", fs.address_parse(paddr)) == 3  # the sockaddr form
+        assert p.recv(10) == b"raw"
         u.connect(paddr)
         u.send(b"c")
         assert p.recv(10) == b"c"
