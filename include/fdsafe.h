@@ -92,6 +92,28 @@
 #define FDSAFE_EVENT_RDHUP 8192
 
 /**
+ * Create flag: the new socket is non-blocking (for `fdsafe_tcp_connect`: the connect itself
+ * does not wait; finish it with `fdsafe_socket_connect_finish`).
+ */
+#define FDSAFE_SOCKET_NONBLOCK (1 << 0)
+
+/**
+ * Create flag: set `SO_REUSEPORT` before binding.
+ */
+#define FDSAFE_SOCKET_REUSEPORT (1 << 1)
+
+/**
+ * Create flag: an IPv6 socket accepts IPv6 only (`IPV6_V6ONLY`). Without it IPv6 sockets
+ * are dual-stack (`IPV6_V6ONLY` is set to 0 explicitly, whatever the system default).
+ */
+#define FDSAFE_SOCKET_V6ONLY (1 << 2)
+
+/**
+ * Create flag: do not set `SO_REUSEADDR` on a TCP listener (it is on by default).
+ */
+#define FDSAFE_SOCKET_NO_REUSEADDR (1 << 3)
+
+/**
  * `fdsafe_pipe_create` flag: both ends start non-blocking.
  */
 #define FDSAFE_PIPE_NONBLOCK (1 << 0)
@@ -101,6 +123,167 @@
  * is one packet and each read returns at most one packet.
  */
 #define FDSAFE_PIPE_PACKET (1 << 1)
+
+/**
+ * Room for any address text fdsafe writes, NUL included.
+ */
+#define FDSAFE_ADDRESS_TEXT_MAX 512
+
+/**
+ * Send flag: do not wait (`MSG_DONTWAIT`); `-EAGAIN` if the send would block.
+ */
+#define FDSAFE_SEND_DONTWAIT (1 << 0)
+
+/**
+ * Send flag: more data follows (`MSG_MORE`).
+ */
+#define FDSAFE_SEND_MORE (1 << 1)
+
+/**
+ * Send flag: zero-copy (`MSG_ZEROCOPY`); the socket must have `FDSAFE_SOCKOPT_ZEROCOPY` on,
+ * and the buffer must stay unchanged until `fdsafe_socket_zerocopy_completions` reports it.
+ */
+#define FDSAFE_SEND_ZEROCOPY (1 << 2)
+
+/**
+ * Receive flag: do not wait (`MSG_DONTWAIT`); `-EAGAIN` if nothing is there.
+ */
+#define FDSAFE_RECV_DONTWAIT (1 << 0)
+
+/**
+ * Receive flag: look at the data without consuming it (`MSG_PEEK`).
+ */
+#define FDSAFE_RECV_PEEK (1 << 1)
+
+/**
+ * Receive flag: on stream sockets wait until the buffer is full (`MSG_WAITALL`).
+ */
+#define FDSAFE_RECV_WAITALL (1 << 2)
+
+/**
+ * `fdsafe_socket_shutdown`: stop receiving.
+ */
+#define FDSAFE_SHUTDOWN_READ (1 << 0)
+
+/**
+ * `fdsafe_socket_shutdown`: stop sending (the peer reads end-of-file).
+ */
+#define FDSAFE_SHUTDOWN_WRITE (1 << 1)
+
+/**
+ * `fdsafe_socket_accept` flag: the accepted socket is non-blocking.
+ */
+#define FDSAFE_ACCEPT_NONBLOCK (1 << 0)
+
+/**
+ * `TCP_NODELAY` (0/1). TCP.
+ */
+#define FDSAFE_SOCKOPT_NODELAY 1
+
+/**
+ * `SO_KEEPALIVE` (0/1).
+ */
+#define FDSAFE_SOCKOPT_KEEPALIVE 2
+
+/**
+ * `TCP_KEEPIDLE`: idle seconds before the first keepalive probe. TCP.
+ */
+#define FDSAFE_SOCKOPT_KEEPIDLE 3
+
+/**
+ * `TCP_KEEPINTVL`: seconds between probes. TCP.
+ */
+#define FDSAFE_SOCKOPT_KEEPINTVL 4
+
+/**
+ * `TCP_KEEPCNT`: unanswered probes before the connection drops. TCP.
+ */
+#define FDSAFE_SOCKOPT_KEEPCNT 5
+
+/**
+ * `SO_LINGER`: seconds to linger on close, or -1 for off.
+ */
+#define FDSAFE_SOCKOPT_LINGER 6
+
+/**
+ * `SO_RCVBUF` in bytes (the kernel doubles what is set, and reports the doubled value).
+ */
+#define FDSAFE_SOCKOPT_RCVBUF 7
+
+/**
+ * `SO_SNDBUF` in bytes (doubled like `SO_RCVBUF`).
+ */
+#define FDSAFE_SOCKOPT_SNDBUF 8
+
+/**
+ * `IP_TTL` on IPv4 sockets, `IPV6_UNICAST_HOPS` on IPv6 ones. TCP and UDP.
+ */
+#define FDSAFE_SOCKOPT_TTL 9
+
+/**
+ * `TCP_USER_TIMEOUT` in milliseconds. TCP.
+ */
+#define FDSAFE_SOCKOPT_USER_TIMEOUT 10
+
+/**
+ * `SO_BUSY_POLL` in microseconds. TCP and UDP.
+ */
+#define FDSAFE_SOCKOPT_BUSY_POLL 11
+
+/**
+ * `SO_INCOMING_CPU`: the CPU that handles the socket's packets. TCP and UDP.
+ */
+#define FDSAFE_SOCKOPT_INCOMING_CPU 12
+
+/**
+ * `TCP_CORK` (0/1). TCP.
+ */
+#define FDSAFE_SOCKOPT_CORK 13
+
+/**
+ * `TCP_FASTOPEN`: the pending fast-open queue length of a listener. TCP.
+ */
+#define FDSAFE_SOCKOPT_FASTOPEN 14
+
+/**
+ * `SO_BROADCAST` (0/1). UDP.
+ */
+#define FDSAFE_SOCKOPT_BROADCAST 15
+
+/**
+ * `IP_MULTICAST_LOOP` / `IPV6_MULTICAST_LOOP` (0/1). UDP.
+ */
+#define FDSAFE_SOCKOPT_MULTICAST_LOOP 16
+
+/**
+ * `IP_MULTICAST_TTL` / `IPV6_MULTICAST_HOPS`. UDP.
+ */
+#define FDSAFE_SOCKOPT_MULTICAST_TTL 17
+
+/**
+ * `SO_PASSCRED` (0/1): receive the sender's credentials with each message. Unix sockets.
+ */
+#define FDSAFE_SOCKOPT_PASSCRED 18
+
+/**
+ * `SO_REUSEADDR` (0/1). TCP and UDP.
+ */
+#define FDSAFE_SOCKOPT_REUSEADDR 19
+
+/**
+ * `SO_REUSEPORT` (0/1). TCP and UDP.
+ */
+#define FDSAFE_SOCKOPT_REUSEPORT 20
+
+/**
+ * `SO_ZEROCOPY` (0/1): allow `FDSAFE_SEND_ZEROCOPY`. TCP and UDP.
+ */
+#define FDSAFE_SOCKOPT_ZEROCOPY 21
+
+/**
+ * `IPV6_V6ONLY` (0/1). IPv6 TCP and UDP sockets.
+ */
+#define FDSAFE_SOCKOPT_V6ONLY 22
 
 /**
  * `fdsafe_stdio_open` stream: standard input (descriptor 0).
@@ -125,6 +308,82 @@
 #define FDSAFE_STDIO_CLOSE_STREAM (1 << 0)
 
 /**
+ * Socket type: a byte stream (`SOCK_STREAM`).
+ */
+#define FDSAFE_UNIX_STREAM 1
+
+/**
+ * Socket type: datagrams (`SOCK_DGRAM`).
+ */
+#define FDSAFE_UNIX_DATAGRAM 2
+
+/**
+ * Socket type: reliable, ordered messages with boundaries (`SOCK_SEQPACKET`).
+ */
+#define FDSAFE_UNIX_SEQPACKET 3
+
+/**
+ * Bind flag: the socket is non-blocking.
+ */
+#define FDSAFE_UNIX_BIND_NONBLOCK (1 << 0)
+
+/**
+ * Bind flag: never remove a stale socket file; fail with `-EADDRINUSE` instead.
+ */
+#define FDSAFE_UNIX_BIND_KEEP_STALE (1 << 1)
+
+/**
+ * Bind flag: do not remove the socket file when the handle is closed.
+ */
+#define FDSAFE_UNIX_BIND_KEEP_PATH (1 << 2)
+
+/**
+ * Bind flag: do not create missing parent folders (`-ENOENT` instead).
+ */
+#define FDSAFE_UNIX_BIND_NO_MKDIR (1 << 3)
+
+/**
+ * Bind flag: leave the socket file's mode as the umask made it (ignore `socket_mode`).
+ */
+#define FDSAFE_UNIX_BIND_KEEP_MODE (1 << 4)
+
+/**
+ * The default mode of parent folders created by a bind.
+ */
+#define FDSAFE_UNIX_DEFAULT_DIR_MODE 448
+
+/**
+ * The default mode of the socket file.
+ */
+#define FDSAFE_UNIX_DEFAULT_SOCKET_MODE 384
+
+/**
+ * `fdsafe_recv_info.flags`: the control data was truncated (`MSG_CTRUNC`): more
+ * descriptors were sent than `handles_cap`, or the receiver is at its `RLIMIT_NOFILE`
+ * limit; the kernel closed (or never installed) the descriptors that did not fit.
+ */
+#define FDSAFE_RECV_INFO_CTRUNC (1 << 0)
+
+/**
+ * `fdsafe_recv_info.flags`: the message was longer than the buffer (`MSG_TRUNC`; datagram
+ * and seqpacket); the rest was discarded.
+ */
+#define FDSAFE_RECV_INFO_TRUNC (1 << 1)
+
+/**
+ * `fdsafe_recv_info.flags`: the message carried the sender's credentials (`pid`, `uid`,
+ * `gid` are set). Needs `FDSAFE_SOCKOPT_PASSCRED` on the receiving socket.
+ */
+#define FDSAFE_RECV_INFO_CREDENTIALS (1 << 2)
+
+/**
+ * `fdsafe_recv_info.flags`: descriptors that arrived were closed by fdsafe
+ * (`closed_count` says how many): an unexpected control message carried them, or the handle
+ * table refused them.
+ */
+#define FDSAFE_RECV_INFO_CLOSED (1 << 3)
+
+/**
  * A handle to a descriptor owned by fdsafe: a generational 64-bit value, never 0 when valid.
  * A closed handle never works again, even after its slot and descriptor number are reused.
  */
@@ -134,6 +393,119 @@ typedef uint64_t fdsafe_handle;
  * The kind of a handle, as returned by `fdsafe_kind` and taken by `fdsafe_fd_adopt`.
  */
 typedef uint32_t fdsafe_kind;
+
+/**
+ * One datagram of a batch (`fdsafe_socket_send_batch`, `fdsafe_socket_recv_batch`).
+ */
+typedef struct fdsafe_datagram {
+  /**
+   * The payload (send) or the buffer to fill (receive).
+   */
+  void *data;
+  /**
+   * Bytes in `data`: the payload length (send) or the buffer's capacity (receive).
+   */
+  size_t len;
+  /**
+   * Send: the destination `struct sockaddr`, or NULL for the connected peer.
+   * Receive: a buffer for the source address, or NULL to skip it.
+   */
+  void *addr;
+  /**
+   * Send: the destination's length. Receive: in, the capacity of `addr` (at least
+   * `sizeof(struct sockaddr_storage)` if `addr` is not NULL); out, the address length.
+   */
+  size_t addr_len;
+  /**
+   * Receive, out: the bytes received.
+   */
+  size_t received;
+  /**
+   * Receive, out: 1 if the datagram was longer than `len` and truncated, else 0.
+   */
+  uint32_t truncated;
+} fdsafe_datagram;
+
+/**
+ * A range of finished zero-copy sends, as read from the socket's error queue.
+ */
+typedef struct fdsafe_zerocopy_completion {
+  /**
+   * The first send number of the range. Zero-copy sends are numbered from 0 per socket,
+   * one number per successful `fdsafe_socket_send` with `FDSAFE_SEND_ZEROCOPY`.
+   */
+  uint32_t first;
+  /**
+   * The last send number of the range (inclusive).
+   */
+  uint32_t last;
+  /**
+   * 1 if the kernel copied the data instead of sending it in place (always so on
+   * loopback), 0 if the pages were sent zero-copy.
+   */
+  uint32_t copied;
+} fdsafe_zerocopy_completion;
+
+/**
+ * Options for binding a Unix socket to a path (`fdsafe_unix_listen`, `fdsafe_unix_bind`).
+ * Passing NULL means all defaults.
+ */
+typedef struct fdsafe_unix_bind_options {
+  /**
+   * `FDSAFE_UNIX_BIND_*` flags, or 0.
+   */
+  uint32_t flags;
+  /**
+   * Mode of each missing parent folder created (exactly this, not filtered by the umask);
+   * 0 means `FDSAFE_UNIX_DEFAULT_DIR_MODE` (0700).
+   */
+  uint32_t dir_mode;
+  /**
+   * Mode of the socket file, set before the socket accepts connections; 0 means
+   * `FDSAFE_UNIX_DEFAULT_SOCKET_MODE` (0600).
+   */
+  uint32_t socket_mode;
+} fdsafe_unix_bind_options;
+
+/**
+ * Process credentials, as in `struct ucred`.
+ */
+typedef struct fdsafe_credentials {
+  /**
+   * Process id.
+   */
+  int32_t pid;
+  /**
+   * User id.
+   */
+  uint32_t uid;
+  /**
+   * Group id.
+   */
+  uint32_t gid;
+} fdsafe_credentials;
+
+/**
+ * What `fdsafe_socket_recv_handles` received besides the data.
+ */
+typedef struct fdsafe_recv_info {
+  /**
+   * Handles written to `handles_out`.
+   */
+  size_t handle_count;
+  /**
+   * `FDSAFE_RECV_INFO_*` bits.
+   */
+  uint32_t flags;
+  /**
+   * Descriptors that arrived and fdsafe closed (see `FDSAFE_RECV_INFO_CLOSED`).
+   */
+  uint32_t closed_count;
+  /**
+   * The sender's credentials, if `FDSAFE_RECV_INFO_CREDENTIALS` is set; else zero.
+   */
+  struct fdsafe_credentials credentials;
+} fdsafe_recv_info;
 
 /**
  * The value that no handle ever has. Functions that take a handle return `-EBADF` for it.
@@ -188,6 +560,8 @@ typedef uint32_t fdsafe_kind;
 #define FDSAFE_KIND_UNIX_SEQPACKET_LISTENER 22
 
 #define FDSAFE_KIND_UNIX_SEQPACKET 23
+
+
 
 
 
@@ -399,6 +773,129 @@ int64_t fdsafe_writev(fdsafe_handle handle, const struct iovec *iov, int iovcnt)
 const char *fdsafe_kind_name(fdsafe_kind kind);
 
 /**
+ * Creates a TCP listener bound to `address` (`"127.0.0.1:8080"`, `"[::]:8080"`; port 0 lets
+ * the kernel choose: read it with `fdsafe_socket_local_address`) and listening with
+ * `backlog`. `SO_REUSEADDR` is on unless `FDSAFE_SOCKET_NO_REUSEADDR`; flags also
+ * `FDSAFE_SOCKET_REUSEPORT`, `FDSAFE_SOCKET_V6ONLY` (IPv6 only; default dual-stack),
+ * `FDSAFE_SOCKET_NONBLOCK`. Close-on-exec. Accept with `fdsafe_socket_accept`.
+ *
+ * Ownership: the caller closes `*handle_out`. Errors: `FDSAFE_E_INVALID_ARGUMENT` for NULL
+ * pointers, unknown flags, bad address text, a Unix address, or V6ONLY with IPv4;
+ * `-EADDRINUSE`; `-EACCES` (ports below 1024 without privilege); `-EADDRNOTAVAIL`; `-EMFILE`.
+ * Thread safety: any thread.
+ */
+int fdsafe_tcp_listen(const char *address, int backlog, uint32_t flags, fdsafe_handle *handle_out);
+
+/**
+ * Like `fdsafe_tcp_listen` with the address as a `struct sockaddr` of `addr_len` bytes
+ * (`sockaddr_in` or `sockaddr_in6`). Errors: as `fdsafe_tcp_listen`. Thread safety: any.
+ */
+int fdsafe_tcp_listen_sockaddr(const void *addr,
+                               size_t addr_len,
+                               int backlog,
+                               uint32_t flags,
+                               fdsafe_handle *handle_out);
+
+/**
+ * Creates a TCP socket connected to `address` (`"127.0.0.1:80"`, `"[::1]:80"`).
+ *
+ * Blocking (flags 0): waits until connected, at most `timeout_ms` (-1: as long as the kernel
+ * tries), and returns 0; the socket is then blocking. With `FDSAFE_SOCKET_NONBLOCK` the
+ * socket is non-blocking and the call does not wait (`timeout_ms` is ignored): it returns 0
+ * if already connected, or 1 if the connection is in progress: finish it with
+ * `fdsafe_socket_connect_finish` (or wait for `FDSAFE_EVENT_OUT`, then call it).
+ *
+ * Ownership: on success the caller closes `*handle_out`; on failure nothing is created.
+ * Errors: `FDSAFE_E_INVALID_ARGUMENT` (NULL pointers, bad address, unknown flags, timeout
+ * below -1); `-ECONNREFUSED`; `-ETIMEDOUT` when `timeout_ms` passed; `-ENETUNREACH`;
+ * `-EINTR` if a signal handler ran while waiting (not retried). Thread safety: any thread.
+ */
+int fdsafe_tcp_connect(const char *address,
+                       int timeout_ms,
+                       uint32_t flags,
+                       fdsafe_handle *handle_out);
+
+/**
+ * Like `fdsafe_tcp_connect` with the address as a `struct sockaddr` of `addr_len` bytes.
+ * Errors: as `fdsafe_tcp_connect`. Thread safety: any thread.
+ */
+int fdsafe_tcp_connect_sockaddr(const void *addr,
+                                size_t addr_len,
+                                int timeout_ms,
+                                uint32_t flags,
+                                fdsafe_handle *handle_out);
+
+/**
+ * Creates a UDP socket bound to `address` (`"0.0.0.0:0"` for any port, `"[::]:5353"`...).
+ * Flags: `FDSAFE_SOCKET_NONBLOCK`, `FDSAFE_SOCKET_REUSEPORT`, `FDSAFE_SOCKET_V6ONLY`
+ * (`SO_REUSEADDR` is not set; turn it on with `FDSAFE_SOCKOPT_REUSEADDR` only before binding
+ * another socket). Set a default peer with `fdsafe_socket_connect`; send with
+ * `fdsafe_socket_send_to` or `fdsafe_socket_send_batch`.
+ *
+ * Ownership: the caller closes `*handle_out`. Errors: `FDSAFE_E_INVALID_ARGUMENT` (NULL
+ * pointers, bad or Unix address, unknown flags including `FDSAFE_SOCKET_NO_REUSEADDR`);
+ * `-EADDRINUSE`; `-EADDRNOTAVAIL`; `-EMFILE`. Thread safety: any thread.
+ */
+int fdsafe_udp_bind(const char *address, uint32_t flags, fdsafe_handle *handle_out);
+
+/**
+ * Like `fdsafe_udp_bind` with the address as a `struct sockaddr` of `addr_len` bytes
+ * (`sockaddr_in` or `sockaddr_in6`). Errors: as `fdsafe_udp_bind`. Thread safety: any.
+ */
+int fdsafe_udp_bind_sockaddr(const void *addr,
+                             size_t addr_len,
+                             uint32_t flags,
+                             fdsafe_handle *handle_out);
+
+/**
+ * Joins the multicast group `group` (an address without port: `"239.1.2.3"`, `"ff02::1:3"`)
+ * on the interface named `interface` (`"lo"`, `"eth0"`; NULL or "" lets the kernel choose
+ * by route). The group's family must match the socket's.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` (UDP only); `FDSAFE_E_INVALID_ARGUMENT` for a NULL
+ * group or a group that is not a multicast address; `-ENODEV` for an unknown interface;
+ * `-EADDRINUSE` when already joined; `-ENODEV`/`-EINVAL` from the kernel. Thread safety: any.
+ */
+int fdsafe_udp_multicast_join(fdsafe_handle handle, const char *group, const char *interface);
+
+/**
+ * Leaves a multicast group joined with `fdsafe_udp_multicast_join` (same arguments).
+ * Errors: as the join, plus `-EADDRNOTAVAIL` if not joined. Thread safety: any thread.
+ */
+int fdsafe_udp_multicast_leave(fdsafe_handle handle, const char *group, const char *interface);
+
+/**
+ * Sends `count` datagrams with one `sendmmsg` (UDP or Unix datagram sockets); returns how
+ * many were sent (fewer than `count` when the kernel stopped early, e.g. a full buffer with
+ * `FDSAFE_SEND_DONTWAIT`). Each entry's `addr`/`addr_len` is its destination, or NULL/0 for
+ * the connected peer. Never raises `SIGPIPE`. At most 1024 per call (more are not sent).
+ *
+ * Errors (when the first datagram fails): `-EBADF`; `FDSAFE_E_WRONG_KIND`;
+ * `FDSAFE_E_INVALID_ARGUMENT` for NULL with `count` > 0, a NULL `data` with `len` > 0, bad
+ * addresses, unknown flags; the kernel's `-EAGAIN`, `-EDESTADDRREQ`, `-EMSGSIZE`, `-EINTR`.
+ * Thread safety: any thread.
+ */
+int64_t fdsafe_socket_send_batch(fdsafe_handle handle,
+                                 struct fdsafe_datagram *msgs,
+                                 size_t count,
+                                 uint32_t flags);
+
+/**
+ * Receives up to `count` datagrams with one `recvmmsg`: waits for the first (unless
+ * `FDSAFE_RECV_DONTWAIT` or a non-blocking socket), then takes only what is already queued.
+ * Fills `received`, `truncated` and the source address (`addr`, `addr_len`) of each entry
+ * received; returns how many. At most 1024 per call.
+ *
+ * Errors: as `fdsafe_socket_send_batch`; `FDSAFE_E_BUFFER_TOO_SMALL` for an `addr` whose
+ * capacity is below `sizeof(struct sockaddr_storage)`; `FDSAFE_RECV_WAITALL` is refused.
+ * Thread safety: any thread.
+ */
+int64_t fdsafe_socket_recv_batch(fdsafe_handle handle,
+                                 struct fdsafe_datagram *msgs,
+                                 size_t count,
+                                 uint32_t flags);
+
+/**
  * Creates a pipe. `*read_out` receives the read end and `*write_out` the write end, two
  * handles of kind `FDSAFE_KIND_PIPE`, both close-on-exec. `flags`: `FDSAFE_PIPE_NONBLOCK`,
  * `FDSAFE_PIPE_PACKET`, or 0.
@@ -428,6 +925,231 @@ int64_t fdsafe_pipe_get_capacity(fdsafe_handle handle);
 int64_t fdsafe_pipe_set_capacity(fdsafe_handle handle, size_t bytes);
 
 /**
+ * Parses an address text (`127.0.0.1:8080`, `[::1]:8080`, `[fe80::1%eth0]:80`,
+ * `/run/app.sock` (any text containing `/` is a path), `@name` for an abstract Unix name,
+ * with `\xNN` for bytes that are not printable) into a `struct sockaddr` of the exact length
+ * the kernel expects: `sockaddr_in`, `sockaddr_in6`, or `sockaddr_un` counting the path's
+ * NUL, or for abstract names the leading NUL and the name with no padding.
+ *
+ * `addr_out` has room for `addr_cap` bytes (`sizeof(struct sockaddr_storage)` always
+ * suffices); `*addr_len_out` receives the length. Host names are never resolved.
+ *
+ * Errors: `FDSAFE_E_INVALID_ARGUMENT` for NULL pointers or text that is not one of these
+ * forms (the last error says why: a missing port, a port above 65535, a bare file name...);
+ * `-ENAMETOOLONG` for a path of 108 bytes or more (sun_path holds 107 plus the NUL) or an
+ * abstract name over 107 bytes; `FDSAFE_E_BUFFER_TOO_SMALL` if `addr_cap` is too small.
+ * Thread safety: any thread.
+ */
+int fdsafe_address_parse(const char *text, void *addr_out, size_t addr_cap, size_t *addr_len_out);
+
+/**
+ * Formats a `struct sockaddr` of `addr_len` bytes (AF_INET, AF_INET6 or AF_UNIX) as text in
+ * the forms `fdsafe_address_parse` reads; an unnamed Unix address gives the empty string.
+ * Writes the text and its NUL into `text_out` (capacity `text_cap`; `FDSAFE_ADDRESS_TEXT_MAX`
+ * always suffices) and returns the text length (without the NUL).
+ *
+ * Errors: `FDSAFE_E_INVALID_ARGUMENT` for NULL pointers, another family, or a length too
+ * short for the family; `FDSAFE_E_BUFFER_TOO_SMALL` (nothing written). Thread safety: any.
+ */
+int fdsafe_address_format(const void *addr, size_t addr_len, char *text_out, size_t text_cap);
+
+/**
+ * The socket's own address as text (see `fdsafe_address_format`): for TCP and UDP the port
+ * the kernel chose when bound to port 0, for autobound Unix sockets the abstract name the
+ * kernel chose (`@` and five hex digits), for unnamed Unix sockets the empty string.
+ * Returns the text length.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for non-sockets; `FDSAFE_E_INVALID_ARGUMENT` for a
+ * NULL `text_out`; `FDSAFE_E_BUFFER_TOO_SMALL`. Thread safety: any thread.
+ */
+int fdsafe_socket_local_address(fdsafe_handle handle, char *text_out, size_t text_cap);
+
+/**
+ * The connected peer's address as text. Errors as `fdsafe_socket_local_address`, plus
+ * `-ENOTCONN` for an unconnected socket. Thread safety: any thread.
+ */
+int fdsafe_socket_peer_address(fdsafe_handle handle, char *text_out, size_t text_cap);
+
+/**
+ * The socket's own address as a `struct sockaddr` (`getsockname`), in `addr_out` (capacity
+ * `addr_cap`) with its length in `*addr_len_out`.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for NULL pointers;
+ * `FDSAFE_E_BUFFER_TOO_SMALL`. Thread safety: any thread.
+ */
+int fdsafe_socket_local_sockaddr(fdsafe_handle handle,
+                                 void *addr_out,
+                                 size_t addr_cap,
+                                 size_t *addr_len_out);
+
+/**
+ * The peer's address as a `struct sockaddr` (`getpeername`). Errors as
+ * `fdsafe_socket_local_sockaddr`, plus `-ENOTCONN`. Thread safety: any thread.
+ */
+int fdsafe_socket_peer_sockaddr(fdsafe_handle handle,
+                                void *addr_out,
+                                size_t addr_cap,
+                                size_t *addr_len_out);
+
+/**
+ * Sends bytes on a connected socket of any kind (for datagram and seqpacket sockets, one
+ * message). Never raises `SIGPIPE` (`MSG_NOSIGNAL`): a closed peer gives `-EPIPE`.
+ * `flags`: `FDSAFE_SEND_DONTWAIT`, `FDSAFE_SEND_MORE`, `FDSAFE_SEND_ZEROCOPY`, or 0.
+ * Returns the bytes sent, which on stream sockets may be fewer than `len`.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for non-sockets (listeners give `-ENOTCONN` from
+ * the kernel); `FDSAFE_E_INVALID_ARGUMENT` for NULL with `len` > 0 or unknown flags; `-EPIPE`,
+ * `-ECONNRESET`, `-EAGAIN`, `-EMSGSIZE`, `-ENOBUFS` (zero-copy without the option:
+ * `-EINVAL`... as the kernel says); `-EINTR` if a signal handler ran while waiting (like the
+ * system call; fdsafe does not retry). Thread safety: any thread.
+ */
+int64_t fdsafe_socket_send(fdsafe_handle handle, const void *buf, size_t len, uint32_t flags);
+
+/**
+ * Receives bytes (one message on datagram and seqpacket sockets; a longer message is
+ * truncated to `len`, the rest discarded, as `recv(2)`). Returns the bytes received; 0 means
+ * the peer shut down (stream) or an empty message arrived. `flags`:
+ * `FDSAFE_RECV_DONTWAIT`, `FDSAFE_RECV_PEEK`, `FDSAFE_RECV_WAITALL`, or 0.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT`; `-EAGAIN`;
+ * `-ECONNRESET`; `-ENOTCONN`; `-EINTR` (not retried). Thread safety: any thread.
+ */
+int64_t fdsafe_socket_recv(fdsafe_handle handle, void *buf, size_t len, uint32_t flags);
+
+/**
+ * Sends one datagram to the address given as text (UDP, Unix datagram sockets). Never raises
+ * `SIGPIPE`. Returns the bytes sent.
+ *
+ * Errors: as `fdsafe_socket_send`, plus `FDSAFE_E_INVALID_ARGUMENT` for a NULL or bad
+ * `address`, and the kernel's `-ECONNREFUSED`, `-ENOENT` (no such Unix path),
+ * `-EAFNOSUPPORT` (an address of another family), `-EISCONN`. Thread safety: any thread.
+ */
+int64_t fdsafe_socket_send_to(fdsafe_handle handle,
+                              const void *buf,
+                              size_t len,
+                              uint32_t flags,
+                              const char *address);
+
+/**
+ * Like `fdsafe_socket_send_to` with the destination as a `struct sockaddr` of `addr_len`
+ * bytes. Errors: as `fdsafe_socket_send_to`. Thread safety: any thread.
+ */
+int64_t fdsafe_socket_send_to_sockaddr(fdsafe_handle handle,
+                                       const void *buf,
+                                       size_t len,
+                                       uint32_t flags,
+                                       const void *addr,
+                                       size_t addr_len);
+
+/**
+ * Receives one datagram and the sender's address, written to `addr_out` (capacity
+ * `addr_cap`, length in `*addr_len_out`; format it with `fdsafe_address_format`). Pass
+ * NULL, 0, NULL to skip the address. An unnamed Unix sender gives a length of 2 (just the
+ * family). Returns the bytes received.
+ *
+ * Errors: as `fdsafe_socket_recv`; `FDSAFE_E_BUFFER_TOO_SMALL` if `addr_cap` is smaller than
+ * `sizeof(struct sockaddr_storage)` (checked first: nothing is consumed). Thread safety: any.
+ */
+int64_t fdsafe_socket_recv_from(fdsafe_handle handle,
+                                void *buf,
+                                size_t len,
+                                uint32_t flags,
+                                void *addr_out,
+                                size_t addr_cap,
+                                size_t *addr_len_out);
+
+/**
+ * Shuts down one or both directions: `how` is `FDSAFE_SHUTDOWN_READ`,
+ * `FDSAFE_SHUTDOWN_WRITE` or both. The handle stays open.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for 0 or unknown
+ * bits; `-ENOTCONN`. Thread safety: any thread; wakes threads blocked in receive.
+ */
+int fdsafe_socket_shutdown(fdsafe_handle handle, uint32_t how);
+
+/**
+ * Accepts a connection on a TCP, Unix stream or Unix seqpacket listener. `*handle_out`
+ * receives the new connected socket (close-on-exec; non-blocking with
+ * `FDSAFE_ACCEPT_NONBLOCK`), and the peer's address goes to `addr_out` / `*addr_len_out`
+ * (pass NULL, 0, NULL to skip it; ask the handle later with `fdsafe_socket_peer_address`).
+ * Waits for a connection unless the listener is non-blocking (`-EAGAIN`).
+ *
+ * Ownership: the caller closes the new handle. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for
+ * anything but a listener; `FDSAFE_E_INVALID_ARGUMENT` (NULL `handle_out`, unknown flags);
+ * `FDSAFE_E_BUFFER_TOO_SMALL` if `addr_cap` is below `sizeof(struct sockaddr_storage)`
+ * (checked first); `-EAGAIN`; `-EMFILE`; `-EINTR` (not retried); `-EINVAL` after the
+ * listener was closed or shut down by another thread. Thread safety: any thread.
+ */
+int fdsafe_socket_accept(fdsafe_handle handle,
+                         uint32_t flags,
+                         fdsafe_handle *handle_out,
+                         void *addr_out,
+                         size_t addr_cap,
+                         size_t *addr_len_out);
+
+/**
+ * Connects an existing socket to an address given as text: a UDP socket (sets its default
+ * destination; `0.0.0.0:0`-style `AF_UNSPEC` disconnect is not offered) or a Unix datagram
+ * socket. Stream sockets are created connected by `fdsafe_tcp_connect` /
+ * `fdsafe_unix_connect` instead.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for other kinds; `FDSAFE_E_INVALID_ARGUMENT` for a
+ * NULL or bad address; the kernel's `-ECONNREFUSED`, `-ENOENT`, `-EAFNOSUPPORT`.
+ * Thread safety: any thread.
+ */
+int fdsafe_socket_connect(fdsafe_handle handle, const char *address);
+
+/**
+ * Like `fdsafe_socket_connect` with the address as a `struct sockaddr` of `addr_len` bytes.
+ * Errors: as `fdsafe_socket_connect`. Thread safety: any thread.
+ */
+int fdsafe_socket_connect_sockaddr(fdsafe_handle handle, const void *addr, size_t addr_len);
+
+/**
+ * Finishes a non-blocking connect started by `fdsafe_tcp_connect` or `fdsafe_unix_connect`
+ * with their NONBLOCK flag: waits up to `timeout_ms` (0: just check; -1: no limit) until
+ * the attempt ends and returns 0 once connected, `-EINPROGRESS` if it is still going after a
+ * 0 timeout, `-ETIMEDOUT` if a positive timeout passed, or the error that ended it
+ * (`-ECONNREFUSED`, `-EHOSTUNREACH`...). Also usable from an event loop once the handle is
+ * writable.
+ *
+ * Errors also: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a timeout
+ * below -1; `-EINTR` (not retried). Thread safety: any thread.
+ */
+int fdsafe_socket_connect_finish(fdsafe_handle handle, int timeout_ms);
+
+/**
+ * Reads a socket option (`FDSAFE_SOCKOPT_*`) into `*value_out`.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for non-sockets and for options that do not apply
+ * to the socket's kind (`FDSAFE_SOCKOPT_NODELAY` on UDP, say); `FDSAFE_E_INVALID_ARGUMENT`
+ * for an unknown option or NULL `value_out`; `-errno` from `getsockopt`. Thread safety: any.
+ */
+int fdsafe_socket_option_get(fdsafe_handle handle, uint32_t option, int *value_out);
+
+/**
+ * Sets a socket option (`FDSAFE_SOCKOPT_*`) to `value` (see each constant for units).
+ *
+ * Errors: as `fdsafe_socket_option_get`, plus the kernel's `-EINVAL` for values it refuses
+ * and `-EPERM` for privileged values. Thread safety: any thread.
+ */
+int fdsafe_socket_option_set(fdsafe_handle handle, uint32_t option, int value);
+
+/**
+ * Reads finished zero-copy sends from the socket's error queue, without waiting, into
+ * `completions_out` (room for `cap`). Returns how many ranges were written (0: none yet).
+ * A send's buffer may be reused once its number lies in a reported range. The handle polls
+ * readable-with-error (`FDSAFE_EVENT_ERR`) when completions are waiting.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` (TCP streams and UDP only);
+ * `FDSAFE_E_INVALID_ARGUMENT` for NULL with `cap` > 0; another error waiting on the queue
+ * (an ICMP error on UDP) is returned as its `-errno` and consumed. Thread safety: any thread.
+ */
+int64_t fdsafe_socket_zerocopy_completions(fdsafe_handle handle,
+                                           struct fdsafe_zerocopy_completion *completions_out,
+                                           size_t cap);
+
+/**
  * A handle (kind `FDSAFE_KIND_STDIO`) for standard input, output or error, usable with
  * `fdsafe_read`, `fdsafe_write`, `fdsafe_wait` and later event loops.
  *
@@ -440,6 +1162,216 @@ int64_t fdsafe_pipe_set_capacity(fdsafe_handle handle, size_t bytes);
  * is not open. Thread safety: any thread.
  */
 int fdsafe_stdio_open(int stream, uint32_t flags, fdsafe_handle *handle_out);
+
+/**
+ * Creates a Unix stream or seqpacket listener (`type`: `FDSAFE_UNIX_STREAM` or
+ * `FDSAFE_UNIX_SEQPACKET`) bound to `address` and listening with `backlog`.
+ *
+ * `address`: a path (text containing `/`), an abstract name (`"@name"`, exact length, no
+ * padding), or NULL / `""` for autobind (the kernel picks an abstract name; read it with
+ * `fdsafe_socket_local_address`). For a path, the careful-daemon rules apply: missing parent
+ * folders are created with `options->dir_mode`; an existing socket file that nothing accepts
+ * on (a stale leftover) is removed; anything else at the path (a live socket, a regular
+ * file, a folder, a symlink) is never removed or followed and the call fails; the socket
+ * file gets `options->socket_mode` before it accepts connections; closing the handle removes
+ * the path only if it is still this socket's file (same device and inode). See
+ * `fdsafe_unix_bind_options` for the defaults and flags.
+ *
+ * Ownership: the caller closes `*handle_out`. Errors: `FDSAFE_E_INVALID_ARGUMENT` (NULL
+ * `handle_out`, bad type, unknown flags, modes above 07777, a TCP/UDP address, text that is
+ * neither a path nor `@name`); `-ENAMETOOLONG` for a path of 108 bytes or more (never
+ * truncated); `-EADDRINUSE` for a live socket at the path (or a stale one with
+ * `FDSAFE_UNIX_BIND_KEEP_STALE`), or an abstract name in use; `-EEXIST` when the path is not
+ * a socket; `-EACCES`, `-ENOENT` (with `FDSAFE_UNIX_BIND_NO_MKDIR`), `-ENOTDIR`.
+ * Thread safety: any thread.
+ */
+int fdsafe_unix_listen(const char *address,
+                       uint32_t type,
+                       int backlog,
+                       const struct fdsafe_unix_bind_options *options,
+                       fdsafe_handle *handle_out);
+
+/**
+ * Like `fdsafe_unix_listen` with the address as a `struct sockaddr_un` of `addr_len` bytes
+ * (a path, an abstract name with its leading NUL and exact length, or just the family for
+ * autobind). Errors: as `fdsafe_unix_listen`, plus `FDSAFE_E_INVALID_ARGUMENT` for a NULL
+ * `addr` or a length that does not fit the family. Thread safety: any thread.
+ */
+int fdsafe_unix_listen_sockaddr(const void *addr,
+                                size_t addr_len,
+                                uint32_t type,
+                                int backlog,
+                                const struct fdsafe_unix_bind_options *options,
+                                fdsafe_handle *handle_out);
+
+/**
+ * Creates a Unix datagram socket bound to `address`, with the same rules as
+ * `fdsafe_unix_listen` (path, `@abstract`, or NULL / `""` for autobind). Receive with
+ * `fdsafe_socket_recv_from`; send with `fdsafe_socket_send_to`.
+ *
+ * Ownership and errors: as `fdsafe_unix_listen` (without the type). Thread safety: any.
+ */
+int fdsafe_unix_bind(const char *address,
+                     const struct fdsafe_unix_bind_options *options,
+                     fdsafe_handle *handle_out);
+
+/**
+ * Like `fdsafe_unix_bind` with the address as a `struct sockaddr_un` of `addr_len` bytes.
+ * Errors: as `fdsafe_unix_listen_sockaddr`. Thread safety: any thread.
+ */
+int fdsafe_unix_bind_sockaddr(const void *addr,
+                              size_t addr_len,
+                              const struct fdsafe_unix_bind_options *options,
+                              fdsafe_handle *handle_out);
+
+/**
+ * Creates a Unix socket of `type` connected to `address` (a path or `@name`). `flags`:
+ * `FDSAFE_SOCKET_NONBLOCK` makes the socket non-blocking; a connect that cannot complete at
+ * once then fails with `-EAGAIN` (the listener's backlog is full) rather than waiting.
+ * Datagram sockets get a default destination. Returns 0.
+ *
+ * Ownership: the caller closes `*handle_out`. Errors: `FDSAFE_E_INVALID_ARGUMENT` (NULL
+ * pointers, bad type or flags, non-Unix address); `-ENOENT` (no such path);
+ * `-ECONNREFUSED` (nothing listening: a stale file); `-EPROTOTYPE` (a socket of another
+ * type); `-EACCES`; `-EAGAIN`; `-EINTR` (not retried). Thread safety: any thread.
+ */
+int fdsafe_unix_connect(const char *address,
+                        uint32_t type,
+                        uint32_t flags,
+                        fdsafe_handle *handle_out);
+
+/**
+ * Like `fdsafe_unix_connect` with the address as a `struct sockaddr_un` of `addr_len`
+ * bytes. Errors: as `fdsafe_unix_connect`, plus `FDSAFE_E_INVALID_ARGUMENT` for a NULL
+ * `addr`, a bad length, or an unnamed address. Thread safety: any thread.
+ */
+int fdsafe_unix_connect_sockaddr(const void *addr,
+                                 size_t addr_len,
+                                 uint32_t type,
+                                 uint32_t flags,
+                                 fdsafe_handle *handle_out);
+
+/**
+ * Creates a pair of connected, unnamed Unix sockets of `type` (`socketpair`). `flags`:
+ * `FDSAFE_SOCKET_NONBLOCK` or 0. Both are close-on-exec.
+ *
+ * Ownership: the caller closes both. Errors: `FDSAFE_E_INVALID_ARGUMENT` (NULL pointers, bad
+ * type or flags); `-EMFILE`. Thread safety: any thread.
+ */
+int fdsafe_unix_pair(uint32_t type,
+                     uint32_t flags,
+                     fdsafe_handle *first_out,
+                     fdsafe_handle *second_out);
+
+/**
+ * Sends `len` bytes (at least 1) with `count` handles' descriptors attached (`SCM_RIGHTS`)
+ * on a connected Unix socket of any type, in one message. Up to 253 descriptors (the
+ * kernel's limit; 254 gives `-EINVAL`). Each handle is held for the whole send, so another
+ * thread closing one of them waits until the kernel has its own reference; the sender's
+ * handles stay open and owned by the sender. Never raises `SIGPIPE`. Returns the bytes sent:
+ * on a stream socket the descriptors travel with the first byte, so send the rest (if any)
+ * with `fdsafe_socket_send`.
+ *
+ * Errors: `-EBADF` for a stale socket handle or any stale handle in `handles` (nothing
+ * sent); `FDSAFE_E_WRONG_KIND` for a non-Unix socket; `FDSAFE_E_INVALID_ARGUMENT` for NULL
+ * pointers with lengths > 0, `len` 0 with handles, unknown flags or `FDSAFE_SEND_ZEROCOPY`;
+ * the kernel's `-EINVAL` (over 253), `-EPIPE`, `-EAGAIN`, `-ETOOMANYREFS`, `-EINTR`.
+ * Thread safety: any thread.
+ */
+int64_t fdsafe_socket_send_handles(fdsafe_handle handle,
+                                   const void *buf,
+                                   size_t len,
+                                   const fdsafe_handle *handles,
+                                   size_t count,
+                                   uint32_t flags);
+
+/**
+ * Like `fdsafe_socket_send_handles` with raw descriptors (borrowed: they stay the caller's
+ * and open). Errors: as `fdsafe_socket_send_handles`, with `-EBADF` from the kernel for a
+ * descriptor that is not open. Thread safety: any thread; the caller must not close the
+ * descriptors during the call.
+ */
+int64_t fdsafe_socket_send_fds(fdsafe_handle handle,
+                               const void *buf,
+                               size_t len,
+                               const int *fds,
+                               size_t count,
+                               uint32_t flags);
+
+/**
+ * Sends `len` bytes (at least 1) with credentials attached (`SCM_CREDENTIALS`): `creds`, or
+ * the caller's own pid, uid and gid when `creds` is NULL. The kernel checks them: other
+ * values than one's own need `CAP_SYS_ADMIN` (pid) or `CAP_SETUID`/`CAP_SETGID`, else
+ * `-EPERM`. The receiver sees them with `FDSAFE_SOCKOPT_PASSCRED` on.
+ *
+ * Errors: as `fdsafe_socket_send_handles`, plus `-EPERM`. Thread safety: any thread.
+ */
+int64_t fdsafe_socket_send_credentials(fdsafe_handle handle,
+                                       const void *buf,
+                                       size_t len,
+                                       const struct fdsafe_credentials *creds,
+                                       uint32_t flags);
+
+/**
+ * Receives a message (up to `len` bytes) and the descriptors it carries, each wrapped in a
+ * new handle of its detected kind (sockets by family and type, pipes, eventfds...;
+ * descriptors of kinds this build has no handle type for become `FDSAFE_KIND_STDIO`
+ * handles). Every descriptor is close-on-exec from the moment it arrives
+ * (`MSG_CMSG_CLOEXEC`). Room for `handles_cap` handles (at most 253); `*info_out` says how
+ * many arrived, whether anything was truncated, closed, and the sender's credentials if the
+ * message carried them.
+ *
+ * Nothing leaks: descriptors beyond `handles_cap` are closed by the kernel and reported with
+ * `FDSAFE_RECV_INFO_CTRUNC`; a receiver at its `RLIMIT_NOFILE` limit gets the data with
+ * `FDSAFE_RECV_INFO_CTRUNC` and no descriptors; descriptors of unexpected control messages
+ * are closed (`FDSAFE_RECV_INFO_CLOSED`). Returns the bytes received (0 at end-of-stream).
+ *
+ * Ownership: the caller closes each handle in `handles_out[0 .. info_out->handle_count]`.
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for non-Unix sockets; `FDSAFE_E_INVALID_ARGUMENT`
+ * for NULL pointers with lengths > 0, a NULL `info_out`, `handles_cap` above 253, unknown
+ * flags (`FDSAFE_RECV_DONTWAIT`, `FDSAFE_RECV_PEEK`, `FDSAFE_RECV_WAITALL`); `-EAGAIN`;
+ * `-EINTR` (nothing was received). Thread safety: any thread.
+ */
+int64_t fdsafe_socket_recv_handles(fdsafe_handle handle,
+                                   void *buf,
+                                   size_t len,
+                                   uint32_t flags,
+                                   fdsafe_handle *handles_out,
+                                   size_t handles_cap,
+                                   struct fdsafe_recv_info *info_out);
+
+/**
+ * The credentials of the peer of a connected Unix socket (or socket pair) as of connect time
+ * (`SO_PEERCRED`).
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for non-Unix sockets; `FDSAFE_E_INVALID_ARGUMENT`
+ * for a NULL `creds_out`; `-ENOTCONN` (the kernel reports pid 0 and ids -1 for
+ * unconnected sockets, passed through as such). Thread safety: any thread.
+ */
+int fdsafe_socket_peer_credentials(fdsafe_handle handle, struct fdsafe_credentials *creds_out);
+
+/**
+ * The peer's supplementary group ids (`SO_PEERGROUPS`) into `groups_out` (room for `cap`).
+ * Returns how many. `FDSAFE_E_BUFFER_TOO_SMALL` if `cap` is too small (the last error says
+ * how many are needed; nothing written); call with NULL, 0 to learn that.
+ *
+ * Errors also: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` (NULL with
+ * `cap` > 0); `-ENODATA` when the peer is not connected. Thread safety: any thread.
+ */
+int fdsafe_socket_peer_groups(fdsafe_handle handle, uint32_t *groups_out, size_t cap);
+
+/**
+ * A pidfd for the peer process of a connected Unix socket (`SO_PEERPIDFD`, Linux 6.5 and
+ * later) as a new `FDSAFE_KIND_PIDFD` handle (close-on-exec). It names the very process
+ * that connected, even if it has exited since: fdsafe never falls back to `pidfd_open` on
+ * the pid, which could name a recycled process. Wait for the peer's exit with `fdsafe_wait`
+ * (`FDSAFE_EVENT_IN`).
+ *
+ * Ownership: the caller closes `*handle_out`. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`;
+ * `FDSAFE_E_INVALID_ARGUMENT`; `-ENOPROTOOPT` on kernels before 6.5; `-ENODATA` when there
+ * is no peer; `-ESRCH`. Thread safety: any thread.
+ */
+int fdsafe_socket_peer_pidfd(fdsafe_handle handle, fdsafe_handle *handle_out);
 
 /**
  * The loaded library's version as MAJOR * 10000 + MINOR * 100 + PATCH, the same scale as

@@ -8,8 +8,11 @@ pub mod codes;
 pub mod eventfd;
 pub mod handle;
 pub mod kinds;
+pub mod net;
 pub mod pipe;
+pub mod socket;
 pub mod stdio;
+pub mod unix;
 pub mod version;
 
 pub(crate) use boundary::{call, in_slice, out_slice, Out};

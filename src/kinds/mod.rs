@@ -1,9 +1,11 @@
 //! The safe Rust core: one module per descriptor kind, each type owning its descriptor.
 //! These types know nothing of C; the handle table lends them out to the C layer.
 
+pub mod detect;
 pub mod eventfd;
 pub mod io;
 pub mod pipe;
+pub mod socket;
 pub mod stdio;
 
 use std::os::fd::{BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
@@ -22,6 +24,17 @@ fn adopter(kind: Kind) -> Result<(Verify, Wrap)> {
         Kind::Pipe => (pipe::PipeEnd::verify, |fd| Box::new(pipe::PipeEnd::from_fd(fd))),
         Kind::EventFd => (eventfd::EventFd::verify, |fd| Box::new(eventfd::EventFd::from_fd(fd))),
         Kind::Stdio => (stdio::Stdio::verify, |fd| Box::new(stdio::Stdio::from_fd(fd))),
+        Kind::TcpListener => (|fd| socket::Socket::verify(Kind::TcpListener, fd), |fd| Box::new(socket::Socket::from_parts(fd, Kind::TcpListener))),
+        Kind::TcpStream => (|fd| socket::Socket::verify(Kind::TcpStream, fd), |fd| Box::new(socket::Socket::from_parts(fd, Kind::TcpStream))),
+        Kind::Udp => (|fd| socket::Socket::verify(Kind::Udp, fd), |fd| Box::new(socket::Socket::from_parts(fd, Kind::Udp))),
+        Kind::UnixListener => (|fd| socket::Socket::verify(Kind::UnixListener, fd), |fd| Box::new(socket::Socket::from_parts(fd, Kind::UnixListener))),
+        Kind::UnixStream => (|fd| socket::Socket::verify(Kind::UnixStream, fd), |fd| Box::new(socket::Socket::from_parts(fd, Kind::UnixStream))),
+        Kind::UnixDatagram => (|fd| socket::Socket::verify(Kind::UnixDatagram, fd), |fd| Box::new(socket::Socket::from_parts(fd, Kind::UnixDatagram))),
+        Kind::UnixSeqpacketListener => (
+            |fd| socket::Socket::verify(Kind::UnixSeqpacketListener, fd),
+            |fd| Box::new(socket::Socket::from_parts(fd, Kind::UnixSeqpacketListener)),
+        ),
+        Kind::UnixSeqpacket => (|fd| socket::Socket::verify(Kind::UnixSeqpacket, fd), |fd| Box::new(socket::Socket::from_parts(fd, Kind::UnixSeqpacket))),
         other => return Err(Error::invalid(format!("adopting a {} descriptor is not supported yet", other.name()))),
     })
 }
@@ -57,3 +70,15 @@ pub fn duplicate(handle: Handle) -> Result<Handle> {
     handles::insert(wrap(fd))
 }
 
+
+/// Wraps a descriptor that fdsafe now owns (one just received over a Unix socket, say) as a
+/// handle of `kind`. Kinds without an adopter in this build are wrapped as [`Kind::Stdio`],
+/// the generic readable/writable handle, so the descriptor is never leaked or dropped. If the
+/// table refuses it, the descriptor is closed.
+pub fn adopt_owned(fd: OwnedFd, kind: Kind) -> Result<Handle> {
+    let wrap = match adopter(kind) {
+        Ok((_, wrap)) => wrap,
+        Err(_) => |fd| Box::new(stdio::Stdio::from_fd(fd)) as Box<dyn Object>,
+    };
+    handles::insert(wrap(fd))
+}

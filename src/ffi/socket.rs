@@ -1,0 +1,530 @@
+//! Sockets of every kind: addresses, send/receive, shutdown, accept, connect completion,
+//! options and zero-copy completions. Family-specific creation lives in `tcp.rs`/`udp.rs`
+//! (TCP, UDP) and `unix.rs` (Unix sockets, descriptor passing, credentials).
+
+use std::ffi::{c_char, c_int, c_void, CStr};
+
+use super::kinds::parse_flags;
+use super::{call, fdsafe_handle, in_slice, out_slice, Out};
+use crate::error::{Error, Result};
+use crate::handles::{self, get_as, Handle, Kind, TypedGuard};
+use crate::kinds::socket::options::{self, SockOpt};
+use crate::kinds::socket::{self, zerocopy, RecvFlags, SendFlags, SockAddr, Socket};
+
+/// Room for any address text fdsafe writes, NUL included.
+pub const FDSAFE_ADDRESS_TEXT_MAX: u32 = 512;
+
+/// Send flag: do not wait (`MSG_DONTWAIT`); `-EAGAIN` if the send would block.
+pub const FDSAFE_SEND_DONTWAIT: u32 = 1 << 0;
+/// Send flag: more data follows (`MSG_MORE`).
+pub const FDSAFE_SEND_MORE: u32 = 1 << 1;
+/// Send flag: zero-copy (`MSG_ZEROCOPY`); the socket must have `FDSAFE_SOCKOPT_ZEROCOPY` on,
+/// and the buffer must stay unchanged until `fdsafe_socket_zerocopy_completions` reports it.
+pub const FDSAFE_SEND_ZEROCOPY: u32 = 1 << 2;
+
+/// Receive flag: do not wait (`MSG_DONTWAIT`); `-EAGAIN` if nothing is there.
+pub const FDSAFE_RECV_DONTWAIT: u32 = 1 << 0;
+/// Receive flag: look at the data without consuming it (`MSG_PEEK`).
+pub const FDSAFE_RECV_PEEK: u32 = 1 << 1;
+/// Receive flag: on stream sockets wait until the buffer is full (`MSG_WAITALL`).
+pub const FDSAFE_RECV_WAITALL: u32 = 1 << 2;
+
+/// `fdsafe_socket_shutdown`: stop receiving.
+pub const FDSAFE_SHUTDOWN_READ: u32 = 1 << 0;
+/// `fdsafe_socket_shutdown`: stop sending (the peer reads end-of-file).
+pub const FDSAFE_SHUTDOWN_WRITE: u32 = 1 << 1;
+
+/// `fdsafe_socket_accept` flag: the accepted socket is non-blocking.
+pub const FDSAFE_ACCEPT_NONBLOCK: u32 = 1 << 0;
+
+/// `TCP_NODELAY` (0/1). TCP.
+pub const FDSAFE_SOCKOPT_NODELAY: u32 = 1;
+/// `SO_KEEPALIVE` (0/1).
+pub const FDSAFE_SOCKOPT_KEEPALIVE: u32 = 2;
+/// `TCP_KEEPIDLE`: idle seconds before the first keepalive probe. TCP.
+pub const FDSAFE_SOCKOPT_KEEPIDLE: u32 = 3;
+/// `TCP_KEEPINTVL`: seconds between probes. TCP.
+pub const FDSAFE_SOCKOPT_KEEPINTVL: u32 = 4;
+/// `TCP_KEEPCNT`: unanswered probes before the connection drops. TCP.
+pub const FDSAFE_SOCKOPT_KEEPCNT: u32 = 5;
+/// `SO_LINGER`: seconds to linger on close, or -1 for off.
+pub const FDSAFE_SOCKOPT_LINGER: u32 = 6;
+/// `SO_RCVBUF` in bytes (the kernel doubles what is set, and reports the doubled value).
+pub const FDSAFE_SOCKOPT_RCVBUF: u32 = 7;
+/// `SO_SNDBUF` in bytes (doubled like `SO_RCVBUF`).
+pub const FDSAFE_SOCKOPT_SNDBUF: u32 = 8;
+/// `IP_TTL` on IPv4 sockets, `IPV6_UNICAST_HOPS` on IPv6 ones. TCP and UDP.
+pub const FDSAFE_SOCKOPT_TTL: u32 = 9;
+/// `TCP_USER_TIMEOUT` in milliseconds. TCP.
+pub const FDSAFE_SOCKOPT_USER_TIMEOUT: u32 = 10;
+/// `SO_BUSY_POLL` in microseconds. TCP and UDP.
+pub const FDSAFE_SOCKOPT_BUSY_POLL: u32 = 11;
+/// `SO_INCOMING_CPU`: the CPU that handles the socket's packets. TCP and UDP.
+pub const FDSAFE_SOCKOPT_INCOMING_CPU: u32 = 12;
+/// `TCP_CORK` (0/1). TCP.
+pub const FDSAFE_SOCKOPT_CORK: u32 = 13;
+/// `TCP_FASTOPEN`: the pending fast-open queue length of a listener. TCP.
+pub const FDSAFE_SOCKOPT_FASTOPEN: u32 = 14;
+/// `SO_BROADCAST` (0/1). UDP.
+pub const FDSAFE_SOCKOPT_BROADCAST: u32 = 15;
+/// `IP_MULTICAST_LOOP` / `IPV6_MULTICAST_LOOP` (0/1). UDP.
+pub const FDSAFE_SOCKOPT_MULTICAST_LOOP: u32 = 16;
+/// `IP_MULTICAST_TTL` / `IPV6_MULTICAST_HOPS`. UDP.
+pub const FDSAFE_SOCKOPT_MULTICAST_TTL: u32 = 17;
+/// `SO_PASSCRED` (0/1): receive the sender's credentials with each message. Unix sockets.
+pub const FDSAFE_SOCKOPT_PASSCRED: u32 = 18;
+/// `SO_REUSEADDR` (0/1). TCP and UDP.
+pub const FDSAFE_SOCKOPT_REUSEADDR: u32 = 19;
+/// `SO_REUSEPORT` (0/1). TCP and UDP.
+pub const FDSAFE_SOCKOPT_REUSEPORT: u32 = 20;
+/// `SO_ZEROCOPY` (0/1): allow `FDSAFE_SEND_ZEROCOPY`. TCP and UDP.
+pub const FDSAFE_SOCKOPT_ZEROCOPY: u32 = 21;
+/// `IPV6_V6ONLY` (0/1). IPv6 TCP and UDP sockets.
+pub const FDSAFE_SOCKOPT_V6ONLY: u32 = 22;
+
+/// A range of finished zero-copy sends, as read from the socket's error queue.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct fdsafe_zerocopy_completion {
+    /// The first send number of the range. Zero-copy sends are numbered from 0 per socket,
+    /// one number per successful `fdsafe_socket_send` with `FDSAFE_SEND_ZEROCOPY`.
+    pub first: u32,
+    /// The last send number of the range (inclusive).
+    pub last: u32,
+    /// 1 if the kernel copied the data instead of sending it in place (always so on
+    /// loopback), 0 if the pages were sent zero-copy.
+    pub copied: u32,
+}
+
+pub(crate) fn c_text<'a>(ptr: *const c_char, name: &str) -> Result<&'a str> {
+    if ptr.is_null() {
+        return Err(Error::invalid(format!("{name} is NULL")));
+    }
+    // SAFETY: the caller passes a NUL-terminated string.
+    unsafe { CStr::from_ptr(ptr) }.to_str().map_err(|_| Error::invalid(format!("{name} is not UTF-8")))
+}
+
+pub(crate) fn socket_of(handle: fdsafe_handle) -> Result<TypedGuard<Socket>> {
+    get_as::<Socket>(Handle(handle), "a socket")
+}
+
+/// Looks a socket up and checks its kind is one of `kinds`.
+pub(crate) fn socket_in(handle: fdsafe_handle, kinds: &[Kind], expected: &'static str) -> Result<TypedGuard<Socket>> {
+    let guard = get_as::<Socket>(Handle(handle), expected)?;
+    if !kinds.contains(&guard.kind()) {
+        return Err(Error::WrongKind { actual: guard.kind(), expected });
+    }
+    Ok(guard)
+}
+
+pub(crate) fn write_text(text: &str, buf: *mut c_char, cap: usize) -> Result<c_int> {
+    let out = out_slice(buf.cast::<u8>(), cap, "text_out")?;
+    let needed = text.len() + 1;
+    if out.len() < needed {
+        return Err(Error::BufferTooSmall { needed });
+    }
+    out[..text.len()].copy_from_slice(text.as_bytes());
+    out[text.len()] = 0;
+    c_int::try_from(text.len()).map_err(|_| Error::Internal("text length".into()))
+}
+
+/// Checks an optional (sockaddr, capacity, length) out-triple: all NULL/0 means "not wanted".
+pub(crate) struct AddrOut<'a> {
+    buf: Option<&'a mut [u8]>,
+    len_out: Option<Out<usize>>,
+}
+
+impl AddrOut<'_> {
+    pub(crate) fn new(addr: *mut c_void, cap: usize, len_out: *mut usize, optional: bool) -> Result<Self> {
+        if optional && addr.is_null() && cap == 0 && len_out.is_null() {
+            return Ok(AddrOut { buf: None, len_out: None });
+        }
+        let buf = out_slice(addr.cast::<u8>(), cap, "addr_out")?;
+        if buf.is_empty() {
+            return Err(Error::invalid("addr_out has capacity 0"));
+        }
+        Ok(AddrOut { buf: Some(buf), len_out: Some(Out::new(len_out, "addr_len_out")?) })
+    }
+
+    /// Checks the capacity before the operation, so nothing is consumed when it is too small.
+    pub(crate) fn check_room(&self, needed: usize) -> Result<()> {
+        match &self.buf {
+            Some(b) if b.len() < needed => Err(Error::BufferTooSmall { needed }),
+            _ => Ok(()),
+        }
+    }
+
+    pub(crate) fn write(self, addr: &SockAddr) -> Result<()> {
+        if let (Some(buf), Some(len_out)) = (self.buf, self.len_out) {
+            let bytes = addr.bytes();
+            if buf.len() < bytes.len() {
+                return Err(Error::BufferTooSmall { needed: bytes.len() });
+            }
+            buf[..bytes.len()].copy_from_slice(bytes);
+            len_out.write(bytes.len());
+        }
+        Ok(())
+    }
+}
+
+const STORAGE: usize = std::mem::size_of::<libc::sockaddr_storage>();
+
+pub(crate) fn sockaddr_in(addr: *const c_void, len: usize) -> Result<SockAddr> {
+    SockAddr::from_bytes(in_slice(addr.cast::<u8>(), len, "addr")?)
+}
+
+/// Parses an address text (`127.0.0.1:8080`, `[::1]:8080`, `[fe80::1%eth0]:80`,
+/// `/run/app.sock` (any text containing `/` is a path), `@name` for an abstract Unix name,
+/// with `\xNN` for bytes that are not printable) into a `struct sockaddr` of the exact length
+/// the kernel expects: `sockaddr_in`, `sockaddr_in6`, or `sockaddr_un` counting the path's
+/// NUL, or for abstract names the leading NUL and the name with no padding.
+///
+/// `addr_out` has room for `addr_cap` bytes (`sizeof(struct sockaddr_storage)` always
+/// suffices); `*addr_len_out` receives the length. Host names are never resolved.
+///
+/// Errors: `FDSAFE_E_INVALID_ARGUMENT` for NULL pointers or text that is not one of these
+/// forms (the last error says why: a missing port, a port above 65535, a bare file name...);
+/// `-ENAMETOOLONG` for a path of 108 bytes or more (sun_path holds 107 plus the NUL) or an
+/// abstract name over 107 bytes; `FDSAFE_E_BUFFER_TOO_SMALL` if `addr_cap` is too small.
+/// Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_address_parse(text: *const c_char, addr_out: *mut c_void, addr_cap: usize, addr_len_out: *mut usize) -> c_int {
+    call("fdsafe_address_parse", || {
+        let out = AddrOut::new(addr_out, addr_cap, addr_len_out, false)?;
+        let addr = SockAddr::parse(c_text(text, "text")?)?;
+        out.write(&addr)?;
+        Ok(0)
+    })
+}
+
+/// Formats a `struct sockaddr` of `addr_len` bytes (AF_INET, AF_INET6 or AF_UNIX) as text in
+/// the forms `fdsafe_address_parse` reads; an unnamed Unix address gives the empty string.
+/// Writes the text and its NUL into `text_out` (capacity `text_cap`; `FDSAFE_ADDRESS_TEXT_MAX`
+/// always suffices) and returns the text length (without the NUL).
+///
+/// Errors: `FDSAFE_E_INVALID_ARGUMENT` for NULL pointers, another family, or a length too
+/// short for the family; `FDSAFE_E_BUFFER_TOO_SMALL` (nothing written). Thread safety: any.
+#[no_mangle]
+pub extern "C" fn fdsafe_address_format(addr: *const c_void, addr_len: usize, text_out: *mut c_char, text_cap: usize) -> c_int {
+    call("fdsafe_address_format", || {
+        if addr.is_null() {
+            return Err(Error::invalid("addr is NULL"));
+        }
+        write_text(&sockaddr_in(addr, addr_len)?.to_text()?, text_out, text_cap)
+    })
+}
+
+fn address_text(handle: fdsafe_handle, peer: bool, text_out: *mut c_char, text_cap: usize) -> Result<c_int> {
+    let s = socket_of(handle)?;
+    let addr = if peer { s.peer_address()? } else { s.local_address()? };
+    write_text(&addr.to_text()?, text_out, text_cap)
+}
+
+fn address_raw(handle: fdsafe_handle, peer: bool, addr_out: *mut c_void, addr_cap: usize, addr_len_out: *mut usize) -> Result<c_int> {
+    let out = AddrOut::new(addr_out, addr_cap, addr_len_out, false)?;
+    let s = socket_of(handle)?;
+    let addr = if peer { s.peer_address()? } else { s.local_address()? };
+    out.write(&addr)?;
+    Ok(0)
+}
+
+/// The socket's own address as text (see `fdsafe_address_format`): for TCP and UDP the port
+/// the kernel chose when bound to port 0, for autobound Unix sockets the abstract name the
+/// kernel chose (`@` and five hex digits), for unnamed Unix sockets the empty string.
+/// Returns the text length.
+///
+/// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for non-sockets; `FDSAFE_E_INVALID_ARGUMENT` for a
+/// NULL `text_out`; `FDSAFE_E_BUFFER_TOO_SMALL`. Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_socket_local_address(handle: fdsafe_handle, text_out: *mut c_char, text_cap: usize) -> c_int {
+    call("fdsafe_socket_local_address", || address_text(handle, false, text_out, text_cap))
+}
+
+/// The connected peer's address as text. Errors as `fdsafe_socket_local_address`, plus
+/// `-ENOTCONN` for an unconnected socket. Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_socket_peer_address(handle: fdsafe_handle, text_out: *mut c_char, text_cap: usize) -> c_int {
+    call("fdsafe_socket_peer_address", || address_text(handle, true, text_out, text_cap))
+}
+
+/// The socket's own address as a `struct sockaddr` (`getsockname`), in `addr_out` (capacity
+/// `addr_cap`) with its length in `*addr_len_out`.
+///
+/// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for NULL pointers;
+/// `FDSAFE_E_BUFFER_TOO_SMALL`. Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_socket_local_sockaddr(handle: fdsafe_handle, addr_out: *mut c_void, addr_cap: usize, addr_len_out: *mut usize) -> c_int {
+    call("fdsafe_socket_local_sockaddr", || address_raw(handle, false, addr_out, addr_cap, addr_len_out))
+}
+
+/// The peer's address as a `struct sockaddr` (`getpeername`). Errors as
+/// `fdsafe_socket_local_sockaddr`, plus `-ENOTCONN`. Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_socket_peer_sockaddr(handle: fdsafe_handle, addr_out: *mut c_void, addr_cap: usize, addr_len_out: *mut usize) -> c_int {
+    call("fdsafe_socket_peer_sockaddr", || address_raw(handle, true, addr_out, addr_cap, addr_len_out))
+}
+
+/// Sends bytes on a connected socket of any kind (for datagram and seqpacket sockets, one
+/// message). Never raises `SIGPIPE` (`MSG_NOSIGNAL`): a closed peer gives `-EPIPE`.
+/// `flags`: `FDSAFE_SEND_DONTWAIT`, `FDSAFE_SEND_MORE`, `FDSAFE_SEND_ZEROCOPY`, or 0.
+/// Returns the bytes sent, which on stream sockets may be fewer than `len`.
+///
+/// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for non-sockets (listeners give `-ENOTCONN` from
+/// the kernel); `FDSAFE_E_INVALID_ARGUMENT` for NULL with `len` > 0 or unknown flags; `-EPIPE`,
+/// `-ECONNRESET`, `-EAGAIN`, `-EMSGSIZE`, `-ENOBUFS` (zero-copy without the option:
+/// `-EINVAL`... as the kernel says); `-EINTR` if a signal handler ran while waiting (like the
+/// system call; fdsafe does not retry). Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_socket_send(handle: fdsafe_handle, buf: *const c_void, len: usize, flags: u32) -> i64 {
+    call("fdsafe_socket_send", || {
+        let flags = parse_flags::<SendFlags>(flags, "send")?;
+        let buf = in_slice(buf.cast::<u8>(), len, "buf")?;
+        Ok(socket_of(handle)?.send(buf, flags)? as i64)
+    })
+}
+
+/// Receives bytes (one message on datagram and seqpacket sockets; a longer message is
+/// truncated to `len`, the rest discarded, as `recv(2)`). Returns the bytes received; 0 means
+/// the peer shut down (stream) or an empty message arrived. `flags`:
+/// `FDSAFE_RECV_DONTWAIT`, `FDSAFE_RECV_PEEK`, `FDSAFE_RECV_WAITALL`, or 0.
+///
+/// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT`; `-EAGAIN`;
+/// `-ECONNRESET`; `-ENOTCONN`; `-EINTR` (not retried). Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_socket_recv(handle: fdsafe_handle, buf: *mut c_void, len: usize, flags: u32) -> i64 {
+    call("fdsafe_socket_recv", || {
+        let flags = parse_flags::<RecvFlags>(flags, "receive")?;
+        let buf = out_slice(buf.cast::<u8>(), len, "buf")?;
+        Ok(socket_of(handle)?.recv(buf, flags)? as i64)
+    })
+}
+
+/// Sends one datagram to the address given as text (UDP, Unix datagram sockets). Never raises
+/// `SIGPIPE`. Returns the bytes sent.
+///
+/// Errors: as `fdsafe_socket_send`, plus `FDSAFE_E_INVALID_ARGUMENT` for a NULL or bad
+/// `address`, and the kernel's `-ECONNREFUSED`, `-ENOENT` (no such Unix path),
+/// `-EAFNOSUPPORT` (an address of another family), `-EISCONN`. Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_socket_send_to(handle: fdsafe_handle, buf: *const c_void, len: usize, flags: u32, address: *const c_char) -> i64 {
+    call("fdsafe_socket_send_to", || {
+        let flags = parse_flags::<SendFlags>(flags, "send")?;
+        let buf = in_slice(buf.cast::<u8>(), len, "buf")?;
+        let to = SockAddr::parse(c_text(address, "address")?)?;
+        Ok(socket_of(handle)?.send_to(buf, flags, &to)? as i64)
+    })
+}
+
+/// Like `fdsafe_socket_send_to` with the destination as a `struct sockaddr` of `addr_len`
+/// bytes. Errors: as `fdsafe_socket_send_to`. Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_socket_send_to_sockaddr(
+    handle: fdsafe_handle,
+    buf: *const c_void,
+    len: usize,
+    flags: u32,
+    addr: *const c_void,
+    addr_len: usize,
+) -> i64 {
+    call("fdsafe_socket_send_to_sockaddr", || {
+        let flags = parse_flags::<SendFlags>(flags, "send")?;
+        let buf = in_slice(buf.cast::<u8>(), len, "buf")?;
+        if addr.is_null() {
+            return Err(Error::invalid("addr is NULL"));
+        }
+        let to = sockaddr_in(addr, addr_len)?;
+        Ok(socket_of(handle)?.send_to(buf, flags, &to)? as i64)
+    })
+}
+
+/// Receives one datagram and the sender's address, written to `addr_out` (capacity
+/// `addr_cap`, length in `*addr_len_out`; format it with `fdsafe_address_format`). Pass
+/// NULL, 0, NULL to skip the address. An unnamed Unix sender gives a length of 2 (just the
+/// family). Returns the bytes received.
+///
+/// Errors: as `fdsafe_socket_recv`; `FDSAFE_E_BUFFER_TOO_SMALL` if `addr_cap` is smaller than
+/// `sizeof(struct sockaddr_storage)` (checked first: nothing is consumed). Thread safety: any.
+#[no_mangle]
+pub extern "C" fn fdsafe_socket_recv_from(
+    handle: fdsafe_handle,
+    buf: *mut c_void,
+    len: usize,
+    flags: u32,
+    addr_out: *mut c_void,
+    addr_cap: usize,
+    addr_len_out: *mut usize,
+) -> i64 {
+    call("fdsafe_socket_recv_from", || {
+        let flags = parse_flags::<RecvFlags>(flags, "receive")?;
+        let buf = out_slice(buf.cast::<u8>(), len, "buf")?;
+        let out = AddrOut::new(addr_out, addr_cap, addr_len_out, true)?;
+        out.check_room(STORAGE)?;
+        let (n, from) = socket_of(handle)?.recv_from(buf, flags)?;
+        out.write(&from)?;
+        Ok(n as i64)
+    })
+}
+
+/// Shuts down one or both directions: `how` is `FDSAFE_SHUTDOWN_READ`,
+/// `FDSAFE_SHUTDOWN_WRITE` or both. The handle stays open.
+///
+/// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for 0 or unknown
+/// bits; `-ENOTCONN`. Thread safety: any thread; wakes threads blocked in receive.
+#[no_mangle]
+pub extern "C" fn fdsafe_socket_shutdown(handle: fdsafe_handle, how: u32) -> c_int {
+    call("fdsafe_socket_shutdown", || {
+        if how == 0 || how & !(FDSAFE_SHUTDOWN_READ | FDSAFE_SHUTDOWN_WRITE) != 0 {
+            return Err(Error::invalid(format!("shutdown how {how:#x}")));
+        }
+        socket_of(handle)?.shutdown(how & FDSAFE_SHUTDOWN_READ != 0, how & FDSAFE_SHUTDOWN_WRITE != 0)?;
+        Ok(0)
+    })
+}
+
+/// Accepts a connection on a TCP, Unix stream or Unix seqpacket listener. `*handle_out`
+/// receives the new connected socket (close-on-exec; non-blocking with
+/// `FDSAFE_ACCEPT_NONBLOCK`), and the peer's address goes to `addr_out` / `*addr_len_out`
+/// (pass NULL, 0, NULL to skip it; ask the handle later with `fdsafe_socket_peer_address`).
+/// Waits for a connection unless the listener is non-blocking (`-EAGAIN`).
+///
+/// Ownership: the caller closes the new handle. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for
+/// anything but a listener; `FDSAFE_E_INVALID_ARGUMENT` (NULL `handle_out`, unknown flags);
+/// `FDSAFE_E_BUFFER_TOO_SMALL` if `addr_cap` is below `sizeof(struct sockaddr_storage)`
+/// (checked first); `-EAGAIN`; `-EMFILE`; `-EINTR` (not retried); `-EINVAL` after the
+/// listener was closed or shut down by another thread. Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_socket_accept(
+    handle: fdsafe_handle,
+    flags: u32,
+    handle_out: *mut fdsafe_handle,
+    addr_out: *mut c_void,
+    addr_cap: usize,
+    addr_len_out: *mut usize,
+) -> c_int {
+    call("fdsafe_socket_accept", || {
+        if flags & !FDSAFE_ACCEPT_NONBLOCK != 0 {
+            return Err(Error::invalid(format!("unknown accept flag bits {:#x}", flags & !FDSAFE_ACCEPT_NONBLOCK)));
+        }
+        let out = Out::new(handle_out, "handle_out")?;
+        let addr = AddrOut::new(addr_out, addr_cap, addr_len_out, true)?;
+        addr.check_room(STORAGE)?;
+        let listener = socket_in(
+            handle,
+            &[Kind::TcpListener, Kind::UnixListener, Kind::UnixSeqpacketListener],
+            "a listening socket",
+        )?;
+        let (socket, peer) = listener.accept(flags & FDSAFE_ACCEPT_NONBLOCK != 0)?;
+        let new = handles::insert(Box::new(socket))?;
+        addr.write(&peer)?; // cannot fail: room checked above
+        out.write(new.0);
+        Ok(0)
+    })
+}
+
+/// Connects an existing socket to an address given as text: a UDP socket (sets its default
+/// destination; `0.0.0.0:0`-style `AF_UNSPEC` disconnect is not offered) or a Unix datagram
+/// socket. Stream sockets are created connected by `fdsafe_tcp_connect` /
+/// `fdsafe_unix_connect` instead.
+///
+/// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for other kinds; `FDSAFE_E_INVALID_ARGUMENT` for a
+/// NULL or bad address; the kernel's `-ECONNREFUSED`, `-ENOENT`, `-EAFNOSUPPORT`.
+/// Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_socket_connect(handle: fdsafe_handle, address: *const c_char) -> c_int {
+    call("fdsafe_socket_connect", || {
+        let to = SockAddr::parse(c_text(address, "address")?)?;
+        let s = socket_in(handle, &[Kind::Udp, Kind::UnixDatagram], "a UDP or Unix datagram socket")?;
+        s.connect_raw(&to).map_err(|e| e.context(format!("connect {to:?}")))?;
+        Ok(0)
+    })
+}
+
+/// Like `fdsafe_socket_connect` with the address as a `struct sockaddr` of `addr_len` bytes.
+/// Errors: as `fdsafe_socket_connect`. Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_socket_connect_sockaddr(handle: fdsafe_handle, addr: *const c_void, addr_len: usize) -> c_int {
+    call("fdsafe_socket_connect_sockaddr", || {
+        if addr.is_null() {
+            return Err(Error::invalid("addr is NULL"));
+        }
+        let to = sockaddr_in(addr, addr_len)?;
+        let s = socket_in(handle, &[Kind::Udp, Kind::UnixDatagram], "a UDP or Unix datagram socket")?;
+        s.connect_raw(&to).map_err(|e| e.context(format!("connect {to:?}")))?;
+        Ok(0)
+    })
+}
+
+/// Finishes a non-blocking connect started by `fdsafe_tcp_connect` or `fdsafe_unix_connect`
+/// with their NONBLOCK flag: waits up to `timeout_ms` (0: just check; -1: no limit) until
+/// the attempt ends and returns 0 once connected, `-EINPROGRESS` if it is still going after a
+/// 0 timeout, `-ETIMEDOUT` if a positive timeout passed, or the error that ended it
+/// (`-ECONNREFUSED`, `-EHOSTUNREACH`...). Also usable from an event loop once the handle is
+/// writable.
+///
+/// Errors also: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a timeout
+/// below -1; `-EINTR` (not retried). Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_socket_connect_finish(handle: fdsafe_handle, timeout_ms: c_int) -> c_int {
+    call("fdsafe_socket_connect_finish", || {
+        if timeout_ms < -1 {
+            return Err(Error::invalid(format!("timeout {timeout_ms} ms (use -1 for no limit)")));
+        }
+        socket_of(handle)?.finish_connect(timeout_ms)?;
+        Ok(0)
+    })
+}
+
+/// Reads a socket option (`FDSAFE_SOCKOPT_*`) into `*value_out`.
+///
+/// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for non-sockets and for options that do not apply
+/// to the socket's kind (`FDSAFE_SOCKOPT_NODELAY` on UDP, say); `FDSAFE_E_INVALID_ARGUMENT`
+/// for an unknown option or NULL `value_out`; `-errno` from `getsockopt`. Thread safety: any.
+#[no_mangle]
+pub extern "C" fn fdsafe_socket_option_get(handle: fdsafe_handle, option: u32, value_out: *mut c_int) -> c_int {
+    call("fdsafe_socket_option_get", || {
+        let opt = SockOpt::from_u32(option)?;
+        let out = Out::new(value_out, "value_out")?;
+        out.write(options::get(&*socket_of(handle)?, opt)?);
+        Ok(0)
+    })
+}
+
+/// Sets a socket option (`FDSAFE_SOCKOPT_*`) to `value` (see each constant for units).
+///
+/// Errors: as `fdsafe_socket_option_get`, plus the kernel's `-EINVAL` for values it refuses
+/// and `-EPERM` for privileged values. Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_socket_option_set(handle: fdsafe_handle, option: u32, value: c_int) -> c_int {
+    call("fdsafe_socket_option_set", || {
+        let opt = SockOpt::from_u32(option)?;
+        options::set(&*socket_of(handle)?, opt, value)?;
+        Ok(0)
+    })
+}
+
+/// Reads finished zero-copy sends from the socket's error queue, without waiting, into
+/// `completions_out` (room for `cap`). Returns how many ranges were written (0: none yet).
+/// A send's buffer may be reused once its number lies in a reported range. The handle polls
+/// readable-with-error (`FDSAFE_EVENT_ERR`) when completions are waiting.
+///
+/// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` (TCP streams and UDP only);
+/// `FDSAFE_E_INVALID_ARGUMENT` for NULL with `cap` > 0; another error waiting on the queue
+/// (an ICMP error on UDP) is returned as its `-errno` and consumed. Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_socket_zerocopy_completions(handle: fdsafe_handle, completions_out: *mut fdsafe_zerocopy_completion, cap: usize) -> i64 {
+    call("fdsafe_socket_zerocopy_completions", || {
+        let out = out_slice(completions_out, cap, "completions_out")?;
+        let s = socket_in(handle, &[Kind::TcpStream, Kind::Udp], "a TCP stream or UDP socket")?;
+        let found = zerocopy::completions(&s, out.len())?;
+        for (slot, c) in out.iter_mut().zip(&found) {
+            *slot = fdsafe_zerocopy_completion { first: c.first, last: c.last, copied: u32::from(c.copied) };
+        }
+        Ok(found.len() as i64)
+    })
+}
+
+pub(crate) fn unix_kinds() -> &'static [Kind] {
+    &[Kind::UnixListener, Kind::UnixStream, Kind::UnixDatagram, Kind::UnixSeqpacketListener, Kind::UnixSeqpacket]
+}
+
+pub(crate) use socket::CreateFlags;

@@ -1,0 +1,503 @@
+//! Unix domain sockets (stream, datagram, seqpacket), descriptor passing and credentials.
+
+use std::ffi::{c_char, c_int, c_void};
+use std::os::fd::BorrowedFd;
+
+use super::socket::{c_text, socket_in, unix_kinds};
+use super::{call, fdsafe_handle, in_slice, out_slice, Out};
+use crate::error::{Error, Result};
+use crate::handles::{self, Guard, Handle, Kind, TABLE};
+use crate::kinds::socket::scm::{self, Credentials, PeerPidFd};
+use crate::kinds::socket::unix::{self as core_unix, BindFlags};
+use crate::kinds::socket::{self, Address, RecvFlags, SendFlags};
+use crate::kinds::{self, detect};
+
+/// Socket type: a byte stream (`SOCK_STREAM`).
+pub const FDSAFE_UNIX_STREAM: u32 = 1;
+/// Socket type: datagrams (`SOCK_DGRAM`).
+pub const FDSAFE_UNIX_DATAGRAM: u32 = 2;
+/// Socket type: reliable, ordered messages with boundaries (`SOCK_SEQPACKET`).
+pub const FDSAFE_UNIX_SEQPACKET: u32 = 3;
+
+/// Bind flag: the socket is non-blocking.
+pub const FDSAFE_UNIX_BIND_NONBLOCK: u32 = 1 << 0;
+/// Bind flag: never remove a stale socket file; fail with `-EADDRINUSE` instead.
+pub const FDSAFE_UNIX_BIND_KEEP_STALE: u32 = 1 << 1;
+/// Bind flag: do not remove the socket file when the handle is closed.
+pub const FDSAFE_UNIX_BIND_KEEP_PATH: u32 = 1 << 2;
+/// Bind flag: do not create missing parent folders (`-ENOENT` instead).
+pub const FDSAFE_UNIX_BIND_NO_MKDIR: u32 = 1 << 3;
+/// Bind flag: leave the socket file's mode as the umask made it (ignore `socket_mode`).
+pub const FDSAFE_UNIX_BIND_KEEP_MODE: u32 = 1 << 4;
+
+/// The default mode of parent folders created by a bind.
+pub const FDSAFE_UNIX_DEFAULT_DIR_MODE: u32 = 0o700;
+/// The default mode of the socket file.
+pub const FDSAFE_UNIX_DEFAULT_SOCKET_MODE: u32 = 0o600;
+
+/// `fdsafe_recv_info.flags`: the control data was truncated (`MSG_CTRUNC`): more
+/// descriptors were sent than `handles_cap`, or the receiver is at its `RLIMIT_NOFILE`
+/// limit; the kernel closed (or never installed) the descriptors that did not fit.
+pub const FDSAFE_RECV_INFO_CTRUNC: u32 = 1 << 0;
+/// `fdsafe_recv_info.flags`: the message was longer than the buffer (`MSG_TRUNC`; datagram
+/// and seqpacket); the rest was discarded.
+pub const FDSAFE_RECV_INFO_TRUNC: u32 = 1 << 1;
+/// `fdsafe_recv_info.flags`: the message carried the sender's credentials (`pid`, `uid`,
+/// `gid` are set). Needs `FDSAFE_SOCKOPT_PASSCRED` on the receiving socket.
+pub const FDSAFE_RECV_INFO_CREDENTIALS: u32 = 1 << 2;
+/// `fdsafe_recv_info.flags`: descriptors that arrived were closed by fdsafe
+/// (`closed_count` says how many): an unexpected control message carried them, or the handle
+/// table refused them.
+pub const FDSAFE_RECV_INFO_CLOSED: u32 = 1 << 3;
+
+/// Options for binding a Unix socket to a path (`fdsafe_unix_listen`, `fdsafe_unix_bind`).
+/// Passing NULL means all defaults.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct fdsafe_unix_bind_options {
+    /// `FDSAFE_UNIX_BIND_*` flags, or 0.
+    pub flags: u32,
+    /// Mode of each missing parent folder created (exactly this, not filtered by the umask);
+    /// 0 means `FDSAFE_UNIX_DEFAULT_DIR_MODE` (0700).
+    pub dir_mode: u32,
+    /// Mode of the socket file, set before the socket accepts connections; 0 means
+    /// `FDSAFE_UNIX_DEFAULT_SOCKET_MODE` (0600).
+    pub socket_mode: u32,
+}
+
+/// Process credentials, as in `struct ucred`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct fdsafe_credentials {
+    /// Process id.
+    pub pid: i32,
+    /// User id.
+    pub uid: u32,
+    /// Group id.
+    pub gid: u32,
+}
+
+/// What `fdsafe_socket_recv_handles` received besides the data.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct fdsafe_recv_info {
+    /// Handles written to `handles_out`.
+    pub handle_count: usize,
+    /// `FDSAFE_RECV_INFO_*` bits.
+    pub flags: u32,
+    /// Descriptors that arrived and fdsafe closed (see `FDSAFE_RECV_INFO_CLOSED`).
+    pub closed_count: u32,
+    /// The sender's credentials, if `FDSAFE_RECV_INFO_CREDENTIALS` is set; else zero.
+    pub credentials: fdsafe_credentials,
+}
+
+fn unix_type(ty: u32) -> Result<Kind> {
+    Ok(match ty {
+        FDSAFE_UNIX_STREAM => Kind::UnixStream,
+        FDSAFE_UNIX_DATAGRAM => Kind::UnixDatagram,
+        FDSAFE_UNIX_SEQPACKET => Kind::UnixSeqpacket,
+        other => return Err(Error::invalid(format!("{other} is not an FDSAFE_UNIX_* socket type"))),
+    })
+}
+
+fn unix_address(text: &str) -> Result<Address> {
+    let a = Address::parse(text)?;
+    if !a.is_unix() {
+        return Err(Error::invalid(format!("{text:?} is not a Unix path (containing '/') or @abstract name")));
+    }
+    Ok(a)
+}
+
+/// The address of a text-or-sockaddr pair: text if `address` is given (NULL or "" means
+/// autobind), else the `struct sockaddr` bytes (a bare family, length 2, means autobind).
+fn unix_address_of(address: Option<*const c_char>, raw: Option<(*const c_void, usize)>) -> Result<Option<Address>> {
+    if let Some(text) = address {
+        let text = if text.is_null() { "" } else { c_text(text, "address")? };
+        return if text.is_empty() { Ok(None) } else { Ok(Some(unix_address(text)?)) };
+    }
+    let (ptr, len) = raw.ok_or_else(|| Error::invalid("no address"))?;
+    if ptr.is_null() {
+        return Err(Error::invalid("addr is NULL"));
+    }
+    match super::socket::sockaddr_in(ptr, len)?.address()? {
+        Address::Unnamed => Ok(None),
+        a if a.is_unix() => Ok(Some(a)),
+        a => Err(Error::invalid(format!("{} is not a Unix address", a.to_text()))),
+    }
+}
+
+fn bind_common(addr: Option<Address>, kind: Kind, backlog: c_int, options: *const fdsafe_unix_bind_options, handle_out: *mut fdsafe_handle) -> Result<c_int> {
+    let out = Out::new(handle_out, "handle_out")?;
+    let opts = if options.is_null() {
+        fdsafe_unix_bind_options { flags: 0, dir_mode: 0, socket_mode: 0 }
+    } else {
+        // SAFETY: non-NULL; the caller passes a valid struct.
+        unsafe { *options }
+    };
+    let flags = super::kinds::parse_flags::<BindFlags>(opts.flags, "Unix bind")?;
+    let dir_mode = if opts.dir_mode == 0 { core_unix::DEFAULT_DIR_MODE } else { opts.dir_mode };
+    let socket_mode = if opts.socket_mode == 0 { core_unix::DEFAULT_SOCKET_MODE } else { opts.socket_mode };
+    let socket = core_unix::bind(kind, addr.as_ref(), backlog, flags, dir_mode, socket_mode)?;
+    out.write(handles::insert(Box::new(socket))?.0);
+    Ok(0)
+}
+
+fn listener_type(ty: u32) -> Result<Kind> {
+    match unix_type(ty)? {
+        Kind::UnixDatagram => Err(Error::invalid("datagram sockets do not listen: use fdsafe_unix_bind")),
+        k => Ok(socket::listener_kind(k)),
+    }
+}
+
+fn connect_common(addr: Option<Address>, ty: u32, flags: u32, handle_out: *mut fdsafe_handle) -> Result<c_int> {
+    if flags & !super::net::FDSAFE_SOCKET_NONBLOCK != 0 {
+        return Err(Error::invalid(format!("unknown connect flag bits {flags:#x}")));
+    }
+    let kind = unix_type(ty)?;
+    let out = Out::new(handle_out, "handle_out")?;
+    let addr = socket::SockAddr::from_address(&addr.ok_or_else(|| Error::invalid("connect needs a path or @name"))?)?;
+    let s = socket::Socket::new(kind, libc::AF_UNIX, flags != 0)?;
+    s.connect_raw(&addr).map_err(|e| e.context(format!("connect {addr:?}")))?;
+    out.write(handles::insert(Box::new(s))?.0);
+    Ok(0)
+}
+
+/// Creates a Unix stream or seqpacket listener (`type`: `FDSAFE_UNIX_STREAM` or
+/// `FDSAFE_UNIX_SEQPACKET`) bound to `address` and listening with `backlog`.
+///
+/// `address`: a path (text containing `/`), an abstract name (`"@name"`, exact length, no
+/// padding), or NULL / `""` for autobind (the kernel picks an abstract name; read it with
+/// `fdsafe_socket_local_address`). For a path, the careful-daemon rules apply: missing parent
+/// folders are created with `options->dir_mode`; an existing socket file that nothing accepts
+/// on (a stale leftover) is removed; anything else at the path (a live socket, a regular
+/// file, a folder, a symlink) is never removed or followed and the call fails; the socket
+/// file gets `options->socket_mode` before it accepts connections; closing the handle removes
+/// the path only if it is still this socket's file (same device and inode). See
+/// `fdsafe_unix_bind_options` for the defaults and flags.
+///
+/// Ownership: the caller closes `*handle_out`. Errors: `FDSAFE_E_INVALID_ARGUMENT` (NULL
+/// `handle_out`, bad type, unknown flags, modes above 07777, a TCP/UDP address, text that is
+/// neither a path nor `@name`); `-ENAMETOOLONG` for a path of 108 bytes or more (never
+/// truncated); `-EADDRINUSE` for a live socket at the path (or a stale one with
+/// `FDSAFE_UNIX_BIND_KEEP_STALE`), or an abstract name in use; `-EEXIST` when the path is not
+/// a socket; `-EACCES`, `-ENOENT` (with `FDSAFE_UNIX_BIND_NO_MKDIR`), `-ENOTDIR`.
+/// Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_unix_listen(
+    address: *const c_char,
+    r#type: u32,
+    backlog: c_int,
+    options: *const fdsafe_unix_bind_options,
+    handle_out: *mut fdsafe_handle,
+) -> c_int {
+    call("fdsafe_unix_listen", || {
+        let kind = listener_type(r#type)?;
+        bind_common(unix_address_of(Some(address), None)?, kind, backlog, options, handle_out)
+    })
+}
+
+/// Like `fdsafe_unix_listen` with the address as a `struct sockaddr_un` of `addr_len` bytes
+/// (a path, an abstract name with its leading NUL and exact length, or just the family for
+/// autobind). Errors: as `fdsafe_unix_listen`, plus `FDSAFE_E_INVALID_ARGUMENT` for a NULL
+/// `addr` or a length that does not fit the family. Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_unix_listen_sockaddr(
+    addr: *const c_void,
+    addr_len: usize,
+    r#type: u32,
+    backlog: c_int,
+    options: *const fdsafe_unix_bind_options,
+    handle_out: *mut fdsafe_handle,
+) -> c_int {
+    call("fdsafe_unix_listen_sockaddr", || {
+        let kind = listener_type(r#type)?;
+        bind_common(unix_address_of(None, Some((addr, addr_len)))?, kind, backlog, options, handle_out)
+    })
+}
+
+/// Creates a Unix datagram socket bound to `address`, with the same rules as
+/// `fdsafe_unix_listen` (path, `@abstract`, or NULL / `""` for autobind). Receive with
+/// `fdsafe_socket_recv_from`; send with `fdsafe_socket_send_to`.
+///
+/// Ownership and errors: as `fdsafe_unix_listen` (without the type). Thread safety: any.
+#[no_mangle]
+pub extern "C" fn fdsafe_unix_bind(address: *const c_char, options: *const fdsafe_unix_bind_options, handle_out: *mut fdsafe_handle) -> c_int {
+    call("fdsafe_unix_bind", || bind_common(unix_address_of(Some(address), None)?, Kind::UnixDatagram, 0, options, handle_out))
+}
+
+/// Like `fdsafe_unix_bind` with the address as a `struct sockaddr_un` of `addr_len` bytes.
+/// Errors: as `fdsafe_unix_listen_sockaddr`. Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_unix_bind_sockaddr(
+    addr: *const c_void,
+    addr_len: usize,
+    options: *const fdsafe_unix_bind_options,
+    handle_out: *mut fdsafe_handle,
+) -> c_int {
+    call("fdsafe_unix_bind_sockaddr", || {
+        bind_common(unix_address_of(None, Some((addr, addr_len)))?, Kind::UnixDatagram, 0, options, handle_out)
+    })
+}
+
+/// Creates a Unix socket of `type` connected to `address` (a path or `@name`). `flags`:
+/// `FDSAFE_SOCKET_NONBLOCK` makes the socket non-blocking; a connect that cannot complete at
+/// once then fails with `-EAGAIN` (the listener's backlog is full) rather than waiting.
+/// Datagram sockets get a default destination. Returns 0.
+///
+/// Ownership: the caller closes `*handle_out`. Errors: `FDSAFE_E_INVALID_ARGUMENT` (NULL
+/// pointers, bad type or flags, non-Unix address); `-ENOENT` (no such path);
+/// `-ECONNREFUSED` (nothing listening: a stale file); `-EPROTOTYPE` (a socket of another
+/// type); `-EACCES`; `-EAGAIN`; `-EINTR` (not retried). Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_unix_connect(address: *const c_char, r#type: u32, flags: u32, handle_out: *mut fdsafe_handle) -> c_int {
+    call("fdsafe_unix_connect", || {
+        let addr = unix_address(c_text(address, "address")?)?;
+        connect_common(Some(addr), r#type, flags, handle_out)
+    })
+}
+
+/// Like `fdsafe_unix_connect` with the address as a `struct sockaddr_un` of `addr_len`
+/// bytes. Errors: as `fdsafe_unix_connect`, plus `FDSAFE_E_INVALID_ARGUMENT` for a NULL
+/// `addr`, a bad length, or an unnamed address. Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_unix_connect_sockaddr(
+    addr: *const c_void,
+    addr_len: usize,
+    r#type: u32,
+    flags: u32,
+    handle_out: *mut fdsafe_handle,
+) -> c_int {
+    call("fdsafe_unix_connect_sockaddr", || connect_common(unix_address_of(None, Some((addr, addr_len)))?, r#type, flags, handle_out))
+}
+
+/// Creates a pair of connected, unnamed Unix sockets of `type` (`socketpair`). `flags`:
+/// `FDSAFE_SOCKET_NONBLOCK` or 0. Both are close-on-exec.
+///
+/// Ownership: the caller closes both. Errors: `FDSAFE_E_INVALID_ARGUMENT` (NULL pointers, bad
+/// type or flags); `-EMFILE`. Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_unix_pair(r#type: u32, flags: u32, first_out: *mut fdsafe_handle, second_out: *mut fdsafe_handle) -> c_int {
+    call("fdsafe_unix_pair", || {
+        if flags & !super::net::FDSAFE_SOCKET_NONBLOCK != 0 {
+            return Err(Error::invalid(format!("unknown flag bits {flags:#x}")));
+        }
+        let kind = unix_type(r#type)?;
+        let (a_out, b_out) = (Out::new(first_out, "first_out")?, Out::new(second_out, "second_out")?);
+        let (a, b) = socket::pair(kind, flags != 0)?;
+        let a = handles::insert(Box::new(a))?;
+        let b = match handles::insert(Box::new(b)) {
+            Ok(h) => h,
+            Err(e) => {
+                let _ = TABLE.close(a);
+                return Err(e);
+            }
+        };
+        a_out.write(a.0);
+        b_out.write(b.0);
+        Ok(0)
+    })
+}
+
+fn unix_socket(handle: fdsafe_handle) -> Result<handles::TypedGuard<socket::Socket>> {
+    socket_in(handle, unix_kinds(), "a Unix socket")
+}
+
+fn send_with(handle: fdsafe_handle, buf: *const c_void, len: usize, fds: &[BorrowedFd<'_>], creds: Option<Credentials>, flags: u32) -> Result<i64> {
+    let flags = super::kinds::parse_flags::<SendFlags>(flags, "send")?;
+    if flags.contains(SendFlags::ZEROCOPY) {
+        return Err(Error::invalid("zero-copy is not available on Unix sockets"));
+    }
+    let data = in_slice(buf.cast::<u8>(), len, "buf")?;
+    let s = unix_socket(handle)?;
+    Ok(scm::send(&s, data, fds, creds, flags)? as i64)
+}
+
+/// Sends `len` bytes (at least 1) with `count` handles' descriptors attached (`SCM_RIGHTS`)
+/// on a connected Unix socket of any type, in one message. Up to 253 descriptors (the
+/// kernel's limit; 254 gives `-EINVAL`). Each handle is held for the whole send, so another
+/// thread closing one of them waits until the kernel has its own reference; the sender's
+/// handles stay open and owned by the sender. Never raises `SIGPIPE`. Returns the bytes sent:
+/// on a stream socket the descriptors travel with the first byte, so send the rest (if any)
+/// with `fdsafe_socket_send`.
+///
+/// Errors: `-EBADF` for a stale socket handle or any stale handle in `handles` (nothing
+/// sent); `FDSAFE_E_WRONG_KIND` for a non-Unix socket; `FDSAFE_E_INVALID_ARGUMENT` for NULL
+/// pointers with lengths > 0, `len` 0 with handles, unknown flags or `FDSAFE_SEND_ZEROCOPY`;
+/// the kernel's `-EINVAL` (over 253), `-EPIPE`, `-EAGAIN`, `-ETOOMANYREFS`, `-EINTR`.
+/// Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_socket_send_handles(handle: fdsafe_handle, buf: *const c_void, len: usize, handles: *const fdsafe_handle, count: usize, flags: u32) -> i64 {
+    call("fdsafe_socket_send_handles", || {
+        let list = in_slice(handles, count, "handles")?;
+        if list.len() > 4096 {
+            return Err(Error::invalid(format!("{} handles in one message (the kernel takes at most 253)", list.len())));
+        }
+        let guards: Vec<Guard> = list.iter().map(|&h| handles::get(Handle(h))).collect::<Result<_>>()?;
+        let fds: Vec<BorrowedFd<'_>> = guards.iter().map(|g| g.object().as_fd()).collect();
+        send_with(handle, buf, len, &fds, None, flags)
+    })
+}
+
+/// Like `fdsafe_socket_send_handles` with raw descriptors (borrowed: they stay the caller's
+/// and open). Errors: as `fdsafe_socket_send_handles`, with `-EBADF` from the kernel for a
+/// descriptor that is not open. Thread safety: any thread; the caller must not close the
+/// descriptors during the call.
+#[no_mangle]
+pub extern "C" fn fdsafe_socket_send_fds(handle: fdsafe_handle, buf: *const c_void, len: usize, fds: *const c_int, count: usize, flags: u32) -> i64 {
+    call("fdsafe_socket_send_fds", || {
+        let list = in_slice(fds, count, "fds")?;
+        if list.iter().any(|&fd| fd < 0) {
+            return Err(Error::invalid("a negative descriptor"));
+        }
+        // SAFETY: the caller keeps the descriptors open during the call (documented).
+        let borrowed: Vec<BorrowedFd<'_>> = list.iter().map(|&fd| unsafe { BorrowedFd::borrow_raw(fd) }).collect();
+        send_with(handle, buf, len, &borrowed, None, flags)
+    })
+}
+
+/// Sends `len` bytes (at least 1) with credentials attached (`SCM_CREDENTIALS`): `creds`, or
+/// the caller's own pid, uid and gid when `creds` is NULL. The kernel checks them: other
+/// values than one's own need `CAP_SYS_ADMIN` (pid) or `CAP_SETUID`/`CAP_SETGID`, else
+/// `-EPERM`. The receiver sees them with `FDSAFE_SOCKOPT_PASSCRED` on.
+///
+/// Errors: as `fdsafe_socket_send_handles`, plus `-EPERM`. Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_socket_send_credentials(handle: fdsafe_handle, buf: *const c_void, len: usize, creds: *const fdsafe_credentials, flags: u32) -> i64 {
+    call("fdsafe_socket_send_credentials", || {
+        let c = if creds.is_null() {
+            // SAFETY: plain id queries.
+            unsafe { Credentials { pid: libc::getpid(), uid: libc::getuid(), gid: libc::getgid() } }
+        } else {
+            // SAFETY: non-NULL; the caller passes a valid struct.
+            let c = unsafe { *creds };
+            Credentials { pid: c.pid, uid: c.uid, gid: c.gid }
+        };
+        send_with(handle, buf, len, &[], Some(c), flags)
+    })
+}
+
+/// Receives a message (up to `len` bytes) and the descriptors it carries, each wrapped in a
+/// new handle of its detected kind (sockets by family and type, pipes, eventfds...;
+/// descriptors of kinds this build has no handle type for become `FDSAFE_KIND_STDIO`
+/// handles). Every descriptor is close-on-exec from the moment it arrives
+/// (`MSG_CMSG_CLOEXEC`). Room for `handles_cap` handles (at most 253); `*info_out` says how
+/// many arrived, whether anything was truncated, closed, and the sender's credentials if the
+/// message carried them.
+///
+/// Nothing leaks: descriptors beyond `handles_cap` are closed by the kernel and reported with
+/// `FDSAFE_RECV_INFO_CTRUNC`; a receiver at its `RLIMIT_NOFILE` limit gets the data with
+/// `FDSAFE_RECV_INFO_CTRUNC` and no descriptors; descriptors of unexpected control messages
+/// are closed (`FDSAFE_RECV_INFO_CLOSED`). Returns the bytes received (0 at end-of-stream).
+///
+/// Ownership: the caller closes each handle in `handles_out[0 .. info_out->handle_count]`.
+/// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for non-Unix sockets; `FDSAFE_E_INVALID_ARGUMENT`
+/// for NULL pointers with lengths > 0, a NULL `info_out`, `handles_cap` above 253, unknown
+/// flags (`FDSAFE_RECV_DONTWAIT`, `FDSAFE_RECV_PEEK`, `FDSAFE_RECV_WAITALL`); `-EAGAIN`;
+/// `-EINTR` (nothing was received). Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_socket_recv_handles(
+    handle: fdsafe_handle,
+    buf: *mut c_void,
+    len: usize,
+    flags: u32,
+    handles_out: *mut fdsafe_handle,
+    handles_cap: usize,
+    info_out: *mut fdsafe_recv_info,
+) -> i64 {
+    call("fdsafe_socket_recv_handles", || {
+        let flags = super::kinds::parse_flags::<RecvFlags>(flags, "receive")?;
+        let data = out_slice(buf.cast::<u8>(), len, "buf")?;
+        let slots = out_slice(handles_out, handles_cap, "handles_out")?;
+        let info_out = Out::new(info_out, "info_out")?;
+        let s = unix_socket(handle)?;
+        let received = scm::recv(&s, data, slots.len(), flags)?;
+        let mut info = fdsafe_recv_info::default();
+        if received.control_truncated {
+            info.flags |= FDSAFE_RECV_INFO_CTRUNC;
+        }
+        if received.data_truncated {
+            info.flags |= FDSAFE_RECV_INFO_TRUNC;
+        }
+        if let Some(c) = received.credentials {
+            info.flags |= FDSAFE_RECV_INFO_CREDENTIALS;
+            info.credentials = fdsafe_credentials { pid: c.pid, uid: c.uid, gid: c.gid };
+        }
+        info.closed_count = received.unexpected_closed as u32;
+        let mut made = Vec::with_capacity(received.fds.len());
+        for fd in received.fds {
+            let kind = detect::detect(std::os::fd::AsFd::as_fd(&fd)).unwrap_or(Kind::Stdio);
+            if made.len() >= slots.len() {
+                drop(fd); // cannot happen: the control buffer holds only handles_cap
+                info.closed_count += 1;
+                continue;
+            }
+            match kinds::adopt_owned(fd, kind) {
+                Ok(h) => made.push(h),
+                Err(_) => info.closed_count += 1, // the descriptor was closed
+            }
+        }
+        if info.closed_count > 0 {
+            info.flags |= FDSAFE_RECV_INFO_CLOSED;
+        }
+        for (slot, h) in slots.iter_mut().zip(&made) {
+            *slot = h.0;
+        }
+        info.handle_count = made.len();
+        info_out.write(info);
+        Ok(received.bytes as i64)
+    })
+}
+
+/// The credentials of the peer of a connected Unix socket (or socket pair) as of connect time
+/// (`SO_PEERCRED`).
+///
+/// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for non-Unix sockets; `FDSAFE_E_INVALID_ARGUMENT`
+/// for a NULL `creds_out`; `-ENOTCONN` (the kernel reports pid 0 and ids -1 for
+/// unconnected sockets, passed through as such). Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_socket_peer_credentials(handle: fdsafe_handle, creds_out: *mut fdsafe_credentials) -> c_int {
+    call("fdsafe_socket_peer_credentials", || {
+        let out = Out::new(creds_out, "creds_out")?;
+        let c = scm::peer_credentials(&*unix_socket(handle)?)?;
+        out.write(fdsafe_credentials { pid: c.pid, uid: c.uid, gid: c.gid });
+        Ok(0)
+    })
+}
+
+/// The peer's supplementary group ids (`SO_PEERGROUPS`) into `groups_out` (room for `cap`).
+/// Returns how many. `FDSAFE_E_BUFFER_TOO_SMALL` if `cap` is too small (the last error says
+/// how many are needed; nothing written); call with NULL, 0 to learn that.
+///
+/// Errors also: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` (NULL with
+/// `cap` > 0); `-ENODATA` when the peer is not connected. Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_socket_peer_groups(handle: fdsafe_handle, groups_out: *mut u32, cap: usize) -> c_int {
+    call("fdsafe_socket_peer_groups", || {
+        let out = out_slice(groups_out, cap, "groups_out")?;
+        let groups = scm::peer_groups(&*unix_socket(handle)?)?;
+        if groups.len() > out.len() {
+            return Err(Error::BufferTooSmall { needed: groups.len() });
+        }
+        out[..groups.len()].copy_from_slice(&groups);
+        Ok(groups.len() as c_int)
+    })
+}
+
+/// A pidfd for the peer process of a connected Unix socket (`SO_PEERPIDFD`, Linux 6.5 and
+/// later) as a new `FDSAFE_KIND_PIDFD` handle (close-on-exec). It names the very process
+/// that connected, even if it has exited since: fdsafe never falls back to `pidfd_open` on
+/// the pid, which could name a recycled process. Wait for the peer's exit with `fdsafe_wait`
+/// (`FDSAFE_EVENT_IN`).
+///
+/// Ownership: the caller closes `*handle_out`. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`;
+/// `FDSAFE_E_INVALID_ARGUMENT`; `-ENOPROTOOPT` on kernels before 6.5; `-ENODATA` when there
+/// is no peer; `-ESRCH`. Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_socket_peer_pidfd(handle: fdsafe_handle, handle_out: *mut fdsafe_handle) -> c_int {
+    call("fdsafe_socket_peer_pidfd", || {
+        let out = Out::new(handle_out, "handle_out")?;
+        let fd = scm::peer_pidfd(&*unix_socket(handle)?)?;
+        out.write(handles::insert(Box::new(PeerPidFd(fd)))?.0);
+        Ok(0)
+    })
+}

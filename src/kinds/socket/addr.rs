@@ -1,0 +1,325 @@
+//! Socket addresses: parsed from the text a daemon reads from its configuration, formatted
+//! back to text, and carried as the kernel's `sockaddr` bytes.
+//!
+//! Text forms: `127.0.0.1:8080`, `[::1]:8080`, `[fe80::1%eth0]:8080` (scope by interface
+//! name or number), a Unix path containing a `/` (`/run/app.sock`, `./app.sock`), and an
+//! abstract Unix name written with a leading `@` (`@app`; bytes that are not printable ASCII,
+//! and `\`, are written `\xNN`). Anything else is refused with a message; nothing is guessed.
+
+use std::ffi::CString;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use crate::error::{Error, Result};
+
+/// Bytes in `sun_path`.
+pub const SUN_PATH_LEN: usize = 108;
+/// Offset of `sun_path` in `sockaddr_un` (after the 2-byte family).
+pub const SUN_PATH_OFFSET: usize = 2;
+
+/// A socket address as the kernel sees it: `sockaddr_storage` bytes and the exact length.
+#[derive(Clone, Copy)]
+pub struct SockAddr {
+    pub storage: libc::sockaddr_storage,
+    pub len: libc::socklen_t,
+}
+
+/// What an address names, in Rust terms.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Address {
+    V4(Ipv4Addr, u16),
+    V6(Ipv6Addr, u16, u32),
+    /// A filesystem path (without a trailing NUL).
+    Path(Vec<u8>),
+    /// An abstract name (without the leading NUL byte).
+    Abstract(Vec<u8>),
+    /// An unnamed Unix socket (socket pairs, unbound clients).
+    Unnamed,
+}
+
+impl std::fmt::Debug for SockAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.address() {
+            Ok(a) => write!(f, "{}", a.to_text()),
+            Err(_) => write!(f, "<family {} length {}>", self.storage.ss_family, self.len),
+        }
+    }
+}
+
+impl SockAddr {
+    pub fn empty() -> SockAddr {
+        // SAFETY: all-zero bytes are a valid sockaddr_storage.
+        SockAddr { storage: unsafe { std::mem::zeroed() }, len: std::mem::size_of::<libc::sockaddr_storage>() as _ }
+    }
+
+    pub fn family(&self) -> i32 {
+        self.storage.ss_family as i32
+    }
+
+    pub fn as_ptr(&self) -> *const libc::sockaddr {
+        (&self.storage as *const libc::sockaddr_storage).cast()
+    }
+
+    pub fn as_mut_ptr(&mut self) -> *mut libc::sockaddr {
+        (&mut self.storage as *mut libc::sockaddr_storage).cast()
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        // SAFETY: `len` never exceeds the storage size (checked wherever it is set).
+        unsafe { std::slice::from_raw_parts(self.as_ptr().cast::<u8>(), self.len as usize) }
+    }
+
+    /// Copies a caller's `sockaddr` bytes, checking the family and length.
+    pub fn from_bytes(bytes: &[u8]) -> Result<SockAddr> {
+        let mut out = SockAddr::empty();
+        if bytes.len() < 2 || bytes.len() > std::mem::size_of::<libc::sockaddr_storage>() {
+            return Err(Error::invalid(format!("a sockaddr of {} bytes", bytes.len())));
+        }
+        // SAFETY: the storage holds at least `bytes.len()` bytes (checked).
+        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), out.as_mut_ptr().cast::<u8>(), bytes.len()) };
+        out.len = bytes.len() as _;
+        out.address()?; // validates
+        Ok(out)
+    }
+
+    /// Interprets the bytes.
+    pub fn address(&self) -> Result<Address> {
+        let len = self.len as usize;
+        match self.family() {
+            libc::AF_INET => {
+                if len < std::mem::size_of::<libc::sockaddr_in>() {
+                    return Err(Error::invalid(format!("an AF_INET address of {len} bytes")));
+                }
+                // SAFETY: the family and length say this is a sockaddr_in.
+                let sin = unsafe { &*self.as_ptr().cast::<libc::sockaddr_in>() };
+                Ok(Address::V4(Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)), u16::from_be(sin.sin_port)))
+            }
+            libc::AF_INET6 => {
+                if len < std::mem::size_of::<libc::sockaddr_in6>() {
+                    return Err(Error::invalid(format!("an AF_INET6 address of {len} bytes")));
+                }
+                // SAFETY: the family and length say this is a sockaddr_in6.
+                let sin6 = unsafe { &*self.as_ptr().cast::<libc::sockaddr_in6>() };
+                Ok(Address::V6(Ipv6Addr::from(sin6.sin6_addr.s6_addr), u16::from_be(sin6.sin6_port), sin6.sin6_scope_id))
+            }
+            libc::AF_UNIX => {
+                if len > SUN_PATH_OFFSET + SUN_PATH_LEN {
+                    return Err(Error::invalid(format!("an AF_UNIX address of {len} bytes")));
+                }
+                let path = &self.bytes()[SUN_PATH_OFFSET.min(len)..];
+                if path.is_empty() {
+                    Ok(Address::Unnamed)
+                } else if path[0] == 0 {
+                    Ok(Address::Abstract(path[1..].to_vec()))
+                } else {
+                    let end = path.iter().position(|&b| b == 0).unwrap_or(path.len());
+                    Ok(Address::Path(path[..end].to_vec()))
+                }
+            }
+            other => Err(Error::invalid(format!("address family {other} is not AF_INET, AF_INET6 or AF_UNIX"))),
+        }
+    }
+
+    pub fn from_address(address: &Address) -> Result<SockAddr> {
+        let mut out = SockAddr::empty();
+        match address {
+            Address::V4(ip, port) => {
+                // SAFETY: sockaddr_storage is large and aligned enough for sockaddr_in.
+                let sin = unsafe { &mut *out.as_mut_ptr().cast::<libc::sockaddr_in>() };
+                sin.sin_family = libc::AF_INET as _;
+                sin.sin_port = port.to_be();
+                sin.sin_addr.s_addr = u32::from(*ip).to_be();
+                out.len = std::mem::size_of::<libc::sockaddr_in>() as _;
+            }
+            Address::V6(ip, port, scope) => {
+                // SAFETY: sockaddr_storage is large and aligned enough for sockaddr_in6.
+                let sin6 = unsafe { &mut *out.as_mut_ptr().cast::<libc::sockaddr_in6>() };
+                sin6.sin6_family = libc::AF_INET6 as _;
+                sin6.sin6_port = port.to_be();
+                sin6.sin6_addr.s6_addr = ip.octets();
+                sin6.sin6_scope_id = *scope;
+                out.len = std::mem::size_of::<libc::sockaddr_in6>() as _;
+            }
+            Address::Path(path) => {
+                if path.is_empty() || path.contains(&0) {
+                    return Err(Error::invalid("a Unix path must be non-empty and contain no NUL byte"));
+                }
+                // Keep room for the terminating NUL: a path that fills sun_path exactly would
+                // not be NUL-terminated, and many programs would read past it.
+                if path.len() >= SUN_PATH_LEN {
+                    return Err(Error::Os {
+                        errno: libc::ENAMETOOLONG,
+                        context: Some(format!(
+                            "Unix socket path of {} bytes: sun_path holds at most {} plus the NUL",
+                            path.len(),
+                            SUN_PATH_LEN - 1
+                        )),
+                    });
+                }
+                out.set_unix(path, false);
+            }
+            Address::Abstract(name) => {
+                if name.len() > SUN_PATH_LEN - 1 {
+                    return Err(Error::Os {
+                        errno: libc::ENAMETOOLONG,
+                        context: Some(format!("abstract Unix name of {} bytes: at most {}", name.len(), SUN_PATH_LEN - 1)),
+                    });
+                }
+                out.set_unix(name, true);
+            }
+            Address::Unnamed => {
+                out.storage.ss_family = libc::AF_UNIX as _;
+                out.len = SUN_PATH_OFFSET as _;
+            }
+        }
+        Ok(out)
+    }
+
+    fn set_unix(&mut self, bytes: &[u8], abstract_name: bool) {
+        self.storage.ss_family = libc::AF_UNIX as _;
+        let start = SUN_PATH_OFFSET + usize::from(abstract_name);
+        // SAFETY: start + len <= 2 + 108 (checked by the callers), within the storage.
+        unsafe {
+            let base = self.as_mut_ptr().cast::<u8>();
+            if abstract_name {
+                *base.add(SUN_PATH_OFFSET) = 0;
+            }
+            std::ptr::copy_nonoverlapping(bytes.as_ptr(), base.add(start), bytes.len());
+            if !abstract_name {
+                *base.add(start + bytes.len()) = 0;
+            }
+        }
+        // Abstract names are exactly as long as the name (no zero padding); paths count the NUL.
+        self.len = (start + bytes.len() + usize::from(!abstract_name)) as _;
+    }
+
+    pub fn parse(text: &str) -> Result<SockAddr> {
+        SockAddr::from_address(&Address::parse(text)?)
+    }
+
+    pub fn to_text(&self) -> Result<String> {
+        Ok(self.address()?.to_text())
+    }
+}
+
+impl Address {
+    /// Parses the text forms described in the module documentation.
+    pub fn parse(text: &str) -> Result<Address> {
+        let bad = |why: &str| Error::invalid(format!("address {text:?}: {why}"));
+        if text.is_empty() {
+            return Err(bad("empty"));
+        }
+        if let Some(name) = text.strip_prefix('@') {
+            return Ok(Address::Abstract(unescape(name).ok_or_else(|| bad("bad \\x escape in abstract name"))?));
+        }
+        if text.contains('/') {
+            return Ok(Address::Path(text.as_bytes().to_vec()));
+        }
+        if let Some(rest) = text.strip_prefix('[') {
+            let (host, port) = rest.split_once("]:").ok_or_else(|| bad("IPv6 form is [address]:port"))?;
+            let (ip, scope) = match host.split_once('%') {
+                Some((ip, scope)) => (ip, scope_id(scope).ok_or_else(|| bad("unknown interface in scope"))?),
+                None => (host, 0),
+            };
+            let ip: Ipv6Addr = ip.parse().map_err(|_| bad("not an IPv6 address"))?;
+            return Ok(Address::V6(ip, parse_port(port).ok_or_else(|| bad("port must be 0 to 65535"))?, scope));
+        }
+        let (host, port) = text.rsplit_once(':').ok_or_else(|| {
+            bad("expected host:port, [v6]:port, a path containing '/' or an @abstract name")
+        })?;
+        let ip: Ipv4Addr = host.parse().map_err(|_| bad("not a dotted IPv4 address (IPv6 goes in brackets)"))?;
+        Ok(Address::V4(ip, parse_port(port).ok_or_else(|| bad("port must be 0 to 65535"))?))
+    }
+
+    pub fn to_text(&self) -> String {
+        match self {
+            Address::V4(ip, port) => format!("{ip}:{port}"),
+            Address::V6(ip, port, 0) => format!("[{ip}]:{port}"),
+            Address::V6(ip, port, scope) => format!("[{ip}%{scope}]:{port}"),
+            Address::Path(p) => String::from_utf8_lossy(p).into_owned(),
+            Address::Abstract(name) => {
+                let mut s = String::from("@");
+                for &b in name {
+                    if b.is_ascii_graphic() && b != b'\\' || b == b' ' {
+                        s.push(b as char);
+                    } else {
+                        s.push_str(&format!("\\x{b:02x}"));
+                    }
+                }
+                s
+            }
+            Address::Unnamed => String::new(),
+        }
+    }
+
+    pub fn is_unix(&self) -> bool {
+        matches!(self, Address::Path(_) | Address::Abstract(_) | Address::Unnamed)
+    }
+}
+
+fn parse_port(text: &str) -> Option<u16> {
+    if text.is_empty() || text.len() > 5 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+fn scope_id(text: &str) -> Option<u32> {
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        return text.parse().ok();
+    }
+    let name = CString::new(text).ok()?;
+    // SAFETY: a NUL-terminated name.
+    let index = unsafe { libc::if_nametoindex(name.as_ptr()) };
+    (index != 0).then_some(index)
+}
+
+fn unescape(text: &str) -> Option<Vec<u8>> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\' {
+            let hex = bytes.get(i + 1..i + 4)?;
+            if hex[0] != b'x' {
+                return None;
+            }
+            out.push(u8::from_str_radix(std::str::from_utf8(&hex[1..]).ok()?, 16).ok()?);
+            i += 4;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips() {
+        for text in ["127.0.0.1:8080", "[::1]:80", "/run/app.sock", "./x/y", "@app", "@a\\x00b", "[fe80::1%3]:9"] {
+            let addr = SockAddr::parse(text).unwrap();
+            assert_eq!(addr.to_text().unwrap(), text);
+        }
+    }
+
+    #[test]
+    fn refuses_guesses() {
+        for text in ["", "localhost:80", "127.0.0.1", "1.2.3.4:65536", "::1:80", "[::1]80", "app.sock", "1.2.3:80", "@\\xzz", "01.2.3.4:80", "1.2.3.4:+80"] {
+            assert!(SockAddr::parse(text).is_err(), "{text} was accepted");
+        }
+    }
+
+    #[test]
+    fn unix_lengths() {
+        let a = SockAddr::parse("@abc").unwrap();
+        assert_eq!(a.len as usize, 2 + 1 + 3);
+        let p = SockAddr::parse("/a").unwrap();
+        assert_eq!(p.len as usize, 2 + 2 + 1);
+        let long = format!("/{}", "x".repeat(107));
+        assert!(matches!(SockAddr::parse(&long), Err(Error::Os { errno: libc::ENAMETOOLONG, .. })));
+        assert!(SockAddr::parse(&format!("/{}", "x".repeat(106))).is_ok());
+    }
+}
