@@ -123,7 +123,9 @@ miri:
 FUZZ_SECONDS ?= 20
 fuzz:
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
-	$(CARGO) +nightly fuzz run api_sequence fuzz/corpus/api_sequence -- \
+	@mkdir -p $(OUT)/fuzz-corpus
+	# New inputs go to build/fuzz-corpus; the committed seeds in fuzz/corpus are only read.
+	$(CARGO) +nightly fuzz run api_sequence $(OUT)/fuzz-corpus fuzz/corpus/api_sequence -- \
 	    -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 2>&1 | tee $(OUT)/fuzz.log | \
 	    grep -E "^(Done|stat::number_of_executed_units|stat::average_exec_per_sec)|ERROR|panicked"; \
 	    test $${PIPESTATUS[0]} -eq 0

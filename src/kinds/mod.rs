@@ -51,7 +51,11 @@ pub fn adopt(fd: RawFd, kind: Kind) -> Result<Handle> {
     sys::check_open(fd)?;
     // SAFETY: `fd` is open (just checked); borrowed only for the checks.
     let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
-    verify(borrowed)?;
+    verify(borrowed).map_err(|err| match err {
+        Error::InvalidArgument(_) => err,
+        // The kernel's refusal of a kind-specific query (ENOTSOCK, EINVAL...) means "not that kind".
+        other => Error::invalid(format!("descriptor {fd} is not a {} ({other})", kind.name())),
+    })?;
     sys::set_cloexec(borrowed)?;
     // SAFETY: from here the table owns the descriptor, or gives it back below.
     let object = wrap(unsafe { OwnedFd::from_raw_fd(fd) });
