@@ -7,6 +7,8 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <time.h>
@@ -173,6 +175,81 @@ static void bench_lookups(void) {
     fdsafe_close(own[1]);
 }
 
+/* ---- descriptor passing (SCM_RIGHTS) over a Unix stream pair ---- */
+
+static double raw_pass(int a, int b, const int *fds, int count, int messages) {
+    char byte = 'x';
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof(int) * 253)];
+    } control;
+    double t = now_ns();
+    for (int m = 0; m < messages; m++) {
+        struct iovec iov = {&byte, 1};
+        struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+                             .msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)count)};
+        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)count);
+        memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)count);
+        if (sendmsg(a, &msg, MSG_NOSIGNAL) != 1) exit(1);
+        msg.msg_controllen = sizeof control.buf;
+        if (recvmsg(b, &msg, MSG_CMSG_CLOEXEC) != 1) exit(1);
+        c = CMSG_FIRSTHDR(&msg);
+        int n = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+        int got[253];
+        memcpy(got, CMSG_DATA(c), sizeof(int) * (size_t)n);
+        for (int i = 0; i < n; i++) close(got[i]);
+    }
+    return (now_ns() - t) / ((double)messages * count);
+}
+
+static double fdsafe_pass(fdsafe_handle a, fdsafe_handle b, const fdsafe_handle *hs, int count, int messages) {
+    char byte = 'x';
+    fdsafe_handle got[253];
+    fdsafe_recv_info info;
+    double t = now_ns();
+    for (int m = 0; m < messages; m++) {
+        if (fdsafe_socket_send_handles(a, &byte, 1, hs, (size_t)count, 0) != 1) exit(1);
+        if (fdsafe_socket_recv_handles(b, &byte, 1, 0, got, 253, &info) != 1) exit(1);
+        for (size_t i = 0; i < info.handle_count; i++) fdsafe_close(got[i]);
+    }
+    return (now_ns() - t) / ((double)messages * count);
+}
+
+static void bench_passing(void) {
+    int pair[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) exit(1);
+    fdsafe_handle a, b, hs[253];
+    int fds[253];
+    check(fdsafe_unix_pair(FDSAFE_UNIX_STREAM, 0, &a, &b), "pair");
+    for (int i = 0; i < 253; i++) {
+        check(fdsafe_eventfd_create(0, 0, &hs[i]), "eventfd");
+        fds[i] = eventfd(0, EFD_CLOEXEC);
+    }
+    int counts[] = {1, 64, 253};
+    for (int c = 0; c < 3; c++) {
+        int count = counts[c], messages = 40000 / count + 200;
+        double x[BATCHES / 2], y[BATCHES / 2];
+        for (int i = 0; i < BATCHES / 2; i++) {
+            y[i] = raw_pass(pair[0], pair[1], fds, count, messages);
+            x[i] = fdsafe_pass(a, b, hs, count, messages);
+        }
+        double f = median(x, BATCHES / 2), r = median(y, BATCHES / 2);
+        printf("SCM_RIGHTS %3d eventfds/message       fdsafe %8.0f fds/s   raw %8.0f fds/s   ratio %.3f (%.2f vs %.2f us per fd)\n",
+               count, 1e9 / f, 1e9 / r, r / f, f / 1000, r / 1000);
+    }
+    for (int i = 0; i < 253; i++) {
+        fdsafe_close(hs[i]);
+        close(fds[i]);
+    }
+    fdsafe_close(a);
+    fdsafe_close(b);
+    close(pair[0]);
+    close(pair[1]);
+}
+
 /* ---- scale: churn and many live handles ---- */
 
 static long rss_kib(void) {
@@ -242,6 +319,7 @@ int main(void) {
     bench_eventfd();
     bench_pipe();
     bench_lookups();
+    bench_passing();
     bench_scale();
     return 0;
 }

@@ -424,8 +424,9 @@ pub extern "C" fn fdsafe_socket_recv_handles(
         }
         info.closed_count = received.unexpected_closed as u32;
         let mut made = Vec::with_capacity(received.fds.len());
+        let mut detector = detect::Detector::new();
         for fd in received.fds {
-            let kind = detect::detect(std::os::fd::AsFd::as_fd(&fd)).unwrap_or(Kind::Stdio);
+            let kind = detector.detect(std::os::fd::AsFd::as_fd(&fd)).unwrap_or(Kind::Stdio);
             if made.len() >= slots.len() {
                 drop(fd); // cannot happen: the control buffer holds only handles_cap
                 info.closed_count += 1;
