@@ -112,6 +112,40 @@ static void test_a_thread_that_blocks_sigpipe_itself_keeps_its_signal(void **sta
     must(fdsafe_close(w));
 }
 
+static int sigpipe_disposition_is(void (*handler)(int)) {
+    struct sigaction now;
+    sigaction(SIGPIPE, NULL, &now);
+    return now.sa_handler == handler;
+}
+
+/* The mode changes a process-wide disposition, so it runs in a child. */
+static void test_sigpipe_ignore_mode_and_back(void **state) {
+    (void)state;
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        signal(SIGPIPE, SIG_DFL);
+        fdsafe_handle r, w;
+        if (fdsafe_pipe_create(0, &r, &w) != 0 || fdsafe_close(r) != 0) _exit(1);
+        if (fdsafe_sigpipe_mode(FDSAFE_SIGPIPE_IGNORE) != FDSAFE_SIGPIPE_GUARD) _exit(2);
+        if (!sigpipe_disposition_is(SIG_IGN)) _exit(3);
+        if (fdsafe_write(w, "x", 1) != -EPIPE) _exit(4); /* unguarded, and alive */
+        if (fdsafe_sigpipe_mode(FDSAFE_SIGPIPE_IGNORE) != FDSAFE_SIGPIPE_IGNORE) _exit(5);
+        if (fdsafe_sigpipe_mode(FDSAFE_SIGPIPE_GUARD) != FDSAFE_SIGPIPE_IGNORE) _exit(6);
+        if (!sigpipe_disposition_is(SIG_DFL)) _exit(7); /* the replaced disposition is back */
+        if (fdsafe_write(w, "x", 1) != -EPIPE) _exit(8); /* guarded again */
+        if (fdsafe_sigpipe_mode(2) != FDSAFE_E_INVALID_ARGUMENT) _exit(9);
+        if (fdsafe_sigpipe_mode(UINT32_MAX) != FDSAFE_E_INVALID_ARGUMENT) _exit(10);
+        _exit(0);
+    }
+    int status;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFEXITED(status)); /* not killed by SIGPIPE */
+    assert_int_equal(WEXITSTATUS(status), 0);
+    /* And in this process, a bad mode changes nothing. */
+    expect_code(fdsafe_sigpipe_mode(7), FDSAFE_E_INVALID_ARGUMENT);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         FD_TEST(test_create_and_round_trip),
@@ -120,6 +154,7 @@ int main(void) {
         FD_TEST(test_capacity_get_and_set),
         FD_TEST(test_write_to_a_pipe_without_readers_is_epipe_not_a_signal),
         FD_TEST(test_a_thread_that_blocks_sigpipe_itself_keeps_its_signal),
+        FD_TEST(test_sigpipe_ignore_mode_and_back),
     };
     return cmocka_run_group_tests_name("pipe", tests, NULL, NULL);
 }

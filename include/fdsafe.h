@@ -286,6 +286,22 @@
 #define FDSAFE_SOCKOPT_V6ONLY 22
 
 /**
+ * `fdsafe_sigpipe_mode`: guard every write to a pipe, FIFO or other non-socket descriptor by
+ * blocking `SIGPIPE` in the calling thread for its length (two extra system calls per write).
+ * The default; touches nothing process-wide.
+ */
+#define FDSAFE_SIGPIPE_GUARD 0
+
+/**
+ * `fdsafe_sigpipe_mode`: set `SIGPIPE` to be ignored process-wide (`SIG_IGN`, as GLib and
+ * Python do) and write without the per-write guard. Children inherit `SIG_IGN` across
+ * `exec`: set it back to `SIG_DFL` in a child before `exec` if the program expects the
+ * default. If the application later changes `SIGPIPE`'s disposition itself, it must switch
+ * back to `FDSAFE_SIGPIPE_GUARD` first.
+ */
+#define FDSAFE_SIGPIPE_IGNORE 1
+
+/**
  * `fdsafe_stdio_open` stream: standard input (descriptor 0).
  */
 #define FDSAFE_STDIN 0
@@ -1148,6 +1164,18 @@ int fdsafe_socket_option_set(fdsafe_handle handle, uint32_t option, int value);
 int64_t fdsafe_socket_zerocopy_completions(fdsafe_handle handle,
                                            struct fdsafe_zerocopy_completion *completions_out,
                                            size_t cap);
+
+/**
+ * Chooses how writes avoid `SIGPIPE` (`FDSAFE_SIGPIPE_GUARD` or `FDSAFE_SIGPIPE_IGNORE`).
+ * Either way no fdsafe write raises `SIGPIPE`: a write to a pipe without readers returns
+ * `-EPIPE`. Socket writes use `MSG_NOSIGNAL` in both modes. Switching back to
+ * `FDSAFE_SIGPIPE_GUARD` restores the disposition that `FDSAFE_SIGPIPE_IGNORE` replaced.
+ *
+ * Returns the previous mode. Errors: `FDSAFE_E_INVALID_ARGUMENT` for another `mode`;
+ * `-errno` from `sigaction`. Thread safety: any thread, but like any change of a signal's
+ * disposition it affects every thread; writes in flight finish in the mode they started in.
+ */
+int fdsafe_sigpipe_mode(uint32_t mode);
 
 /**
  * A handle (kind `FDSAFE_KIND_STDIO`) for standard input, output or error, usable with

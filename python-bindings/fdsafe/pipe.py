@@ -32,3 +32,14 @@ def pipe(nonblocking: bool = False, packet: bool = False) -> Tuple[PipeEnd, Pipe
     r, w = c_handle(), c_handle()
     check(lib.fdsafe_pipe_create(flags, ctypes.byref(r), ctypes.byref(w)))
     return PipeEnd(r.value), PipeEnd(w.value)
+
+
+SIGPIPE_GUARD = 0
+SIGPIPE_IGNORE = 1
+
+
+def sigpipe_mode(mode: int) -> int:
+    """How fdsafe's pipe writes avoid SIGPIPE (see fdsafe_sigpipe_mode): ``SIGPIPE_GUARD``
+    (the default; per-write guard) or ``SIGPIPE_IGNORE`` (SIGPIPE ignored process-wide, no
+    per-write cost; Python itself starts with SIGPIPE ignored). Returns the previous mode."""
+    return check(lib.fdsafe_sigpipe_mode(mode))

@@ -104,3 +104,26 @@ def test_errors_have_names_and_messages():
         r.read(1)
     assert fdsafe.last_error().startswith("fdsafe_read: stale handle")
     w.close()
+
+
+def test_sigpipe_ignore_mode_in_a_child():
+    # Python's signal.getsignal only knows what Python set, so the disposition is checked by
+    # its effect: a raw os.write to a pipe without readers survives only while ignored.
+    code = (
+        "import os, signal, fdsafe\n"
+        "from fdsafe.pipe import sigpipe_mode, SIGPIPE_GUARD, SIGPIPE_IGNORE\n"
+        "signal.signal(signal.SIGPIPE, signal.SIG_DFL)\n"
+        "assert sigpipe_mode(SIGPIPE_IGNORE) == SIGPIPE_GUARD\n"
+        "r, w = fdsafe.pipe(); r.close()\n"
+        "try:\n    w.write(b'x')\nexcept BrokenPipeError:\n    print('EPIPE', flush=True)\n"
+        "rr, ww = os.pipe(); os.close(rr)\n"
+        "try:\n    os.write(ww, b'x')\nexcept BrokenPipeError:\n    print('ignored', flush=True)\n"
+        "assert sigpipe_mode(SIGPIPE_GUARD) == SIGPIPE_IGNORE\n"
+        "try:\n    w.write(b'x')\nexcept BrokenPipeError:\n    print('EPIPE', flush=True)\n"
+        "try:\n    sigpipe_mode(5)\nexcept fdsafe.InvalidArgumentError:\n    print('refused', flush=True)\n"
+        "os.write(ww, b'x')\n"  # SIG_DFL is back: this kills the child
+        "print('survived')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=os.environ)
+    assert out.returncode == -signal.SIGPIPE, out.stderr
+    assert out.stdout.split() == ["EPIPE", "ignored", "EPIPE", "refused"]

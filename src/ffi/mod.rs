@@ -11,6 +11,7 @@ pub mod kinds;
 pub mod net;
 pub mod pipe;
 pub mod socket;
+pub mod sigpipe;
 pub mod stdio;
 pub mod unix;
 pub mod version;

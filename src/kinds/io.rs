@@ -2,6 +2,8 @@
 //! waiting for readiness. Writes never raise `SIGPIPE` (see [`WriteGuard`]).
 
 use std::os::fd::{AsRawFd, BorrowedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 
 use crate::error::{Error, Result};
 use crate::handles::WriteGuard;
@@ -61,6 +63,45 @@ pub fn wait(fd: BorrowedFd<'_>, events: i16, timeout_ms: i32) -> Result<i16> {
     Ok(if n == 0 { 0 } else { pfd.revents })
 }
 
+/// Whether the process ignores `SIGPIPE` because fdsafe was asked to set it so
+/// ([`ignore_sigpipe`]); pipe writes then need no guard.
+static SIGPIPE_IGNORED: AtomicBool = AtomicBool::new(false);
+/// The disposition [`ignore_sigpipe`] replaced, for [`guard_sigpipe`] to restore.
+static REPLACED_SIGPIPE: Mutex<Option<libc::sigaction>> = Mutex::new(None);
+
+/// Sets `SIGPIPE` to be ignored process-wide and lets pipe writes skip their per-write guard.
+/// Returns whether it was already in this mode.
+pub fn ignore_sigpipe() -> Result<bool> {
+    let mut replaced = REPLACED_SIGPIPE.lock().unwrap_or_else(|p| p.into_inner());
+    if SIGPIPE_IGNORED.load(Ordering::Acquire) {
+        return Ok(true);
+    }
+    // SAFETY: installing SIG_IGN and reading back the previous action.
+    let previous = unsafe {
+        let mut ignore: libc::sigaction = std::mem::zeroed();
+        ignore.sa_sigaction = libc::SIG_IGN;
+        let mut previous: libc::sigaction = std::mem::zeroed();
+        cvt(libc::sigaction(libc::SIGPIPE, &ignore, &mut previous))?;
+        previous
+    };
+    *replaced = Some(previous);
+    SIGPIPE_IGNORED.store(true, Ordering::Release);
+    Ok(false)
+}
+
+/// Back to guarding each pipe write, restoring the disposition [`ignore_sigpipe`] replaced.
+/// Returns whether the process was in the ignoring mode.
+pub fn guard_sigpipe() -> Result<bool> {
+    let mut replaced = REPLACED_SIGPIPE.lock().unwrap_or_else(|p| p.into_inner());
+    // Guard first, so no write runs unguarded once the old disposition is back.
+    let was = SIGPIPE_IGNORED.swap(false, Ordering::AcqRel);
+    if let Some(previous) = replaced.take() {
+        // SAFETY: reinstalling an action the kernel gave us.
+        cvt(unsafe { libc::sigaction(libc::SIGPIPE, &previous, std::ptr::null_mut()) })?;
+    }
+    Ok(was)
+}
+
 /// Blocks `SIGPIPE` in the calling thread around a write, and discards the `SIGPIPE` that a
 /// write to a pipe without readers raised, so the write returns `EPIPE` and nothing else
 /// happens. A thread that already blocks `SIGPIPE` is left exactly as it was.
@@ -68,6 +109,9 @@ struct SigpipeBlock;
 
 impl SigpipeBlock {
     fn run<T>(write: impl FnOnce() -> Result<T>) -> Result<T> {
+        if SIGPIPE_IGNORED.load(Ordering::Acquire) {
+            return write();
+        }
         // SAFETY: plain signal-set manipulation on local sets.
         unsafe {
             let mut pipe_only: libc::sigset_t = std::mem::zeroed();

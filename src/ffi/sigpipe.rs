@@ -1,0 +1,38 @@
+//! How pipe writes keep `SIGPIPE` away.
+
+use std::ffi::c_int;
+
+use super::call;
+use crate::error::Error;
+use crate::kinds::io;
+
+/// `fdsafe_sigpipe_mode`: guard every write to a pipe, FIFO or other non-socket descriptor by
+/// blocking `SIGPIPE` in the calling thread for its length (two extra system calls per write).
+/// The default; touches nothing process-wide.
+pub const FDSAFE_SIGPIPE_GUARD: u32 = 0;
+/// `fdsafe_sigpipe_mode`: set `SIGPIPE` to be ignored process-wide (`SIG_IGN`, as GLib and
+/// Python do) and write without the per-write guard. Children inherit `SIG_IGN` across
+/// `exec`: set it back to `SIG_DFL` in a child before `exec` if the program expects the
+/// default. If the application later changes `SIGPIPE`'s disposition itself, it must switch
+/// back to `FDSAFE_SIGPIPE_GUARD` first.
+pub const FDSAFE_SIGPIPE_IGNORE: u32 = 1;
+
+/// Chooses how writes avoid `SIGPIPE` (`FDSAFE_SIGPIPE_GUARD` or `FDSAFE_SIGPIPE_IGNORE`).
+/// Either way no fdsafe write raises `SIGPIPE`: a write to a pipe without readers returns
+/// `-EPIPE`. Socket writes use `MSG_NOSIGNAL` in both modes. Switching back to
+/// `FDSAFE_SIGPIPE_GUARD` restores the disposition that `FDSAFE_SIGPIPE_IGNORE` replaced.
+///
+/// Returns the previous mode. Errors: `FDSAFE_E_INVALID_ARGUMENT` for another `mode`;
+/// `-errno` from `sigaction`. Thread safety: any thread, but like any change of a signal's
+/// disposition it affects every thread; writes in flight finish in the mode they started in.
+#[no_mangle]
+pub extern "C" fn fdsafe_sigpipe_mode(mode: u32) -> c_int {
+    call("fdsafe_sigpipe_mode", || {
+        let was_ignoring = match mode {
+            FDSAFE_SIGPIPE_GUARD => io::guard_sigpipe()?,
+            FDSAFE_SIGPIPE_IGNORE => io::ignore_sigpipe()?,
+            other => return Err(Error::invalid(format!("{other} is not an FDSAFE_SIGPIPE_* mode"))),
+        };
+        Ok(if was_ignoring { FDSAFE_SIGPIPE_IGNORE } else { FDSAFE_SIGPIPE_GUARD } as c_int)
+    })
+}
