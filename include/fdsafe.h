@@ -52,6 +52,60 @@
 #define FDSAFE_E_INTERNAL -10004
 
 /**
+ * epoll event: readable (`EPOLLIN`). The `FDSAFE_EPOLL_*` values equal the kernel's bits
+ * (and `FDSAFE_EVENT_*` for the first six).
+ */
+#define FDSAFE_EPOLL_IN 1
+
+/**
+ * epoll event: urgent or priority data (`EPOLLPRI`).
+ */
+#define FDSAFE_EPOLL_PRI 2
+
+/**
+ * epoll event: writable (`EPOLLOUT`).
+ */
+#define FDSAFE_EPOLL_OUT 4
+
+/**
+ * epoll event: error (`EPOLLERR`); always reported, need not be asked for.
+ */
+#define FDSAFE_EPOLL_ERR 8
+
+/**
+ * epoll event: hang-up (`EPOLLHUP`); always reported, need not be asked for.
+ */
+#define FDSAFE_EPOLL_HUP 16
+
+/**
+ * epoll event: the peer shut down its writing side (`EPOLLRDHUP`, stream sockets).
+ */
+#define FDSAFE_EPOLL_RDHUP 8192
+
+/**
+ * epoll option: with several sets watching one file, wake only one of them
+ * (`EPOLLEXCLUSIVE`; only with `fdsafe_epoll_add`, `fdsafe_epoll_modify` refuses it).
+ */
+#define FDSAFE_EPOLL_EXCLUSIVE 268435456
+
+/**
+ * epoll option: keep the system from suspending while the event is pending
+ * (`EPOLLWAKEUP`; silently ignored by the kernel without `CAP_BLOCK_SUSPEND`).
+ */
+#define FDSAFE_EPOLL_WAKEUP 536870912
+
+/**
+ * epoll option: report the registration once, then disable it until `fdsafe_epoll_modify`
+ * re-arms it (`EPOLLONESHOT`).
+ */
+#define FDSAFE_EPOLL_ONESHOT 1073741824
+
+/**
+ * epoll option: edge-triggered, report only changes (`EPOLLET`).
+ */
+#define FDSAFE_EPOLL_ET 2147483648
+
+/**
  * `fdsafe_eventfd_create` flag: each read takes 1 from the counter instead of all of it.
  */
 #define FDSAFE_EVENTFD_SEMAPHORE (1 << 0)
@@ -103,6 +157,21 @@
 #define FDSAFE_PIPE_PACKET (1 << 1)
 
 /**
+ * `fdsafe_signal_mask` operation: add the set to the blocked signals.
+ */
+#define FDSAFE_SIG_BLOCK 0
+
+/**
+ * `fdsafe_signal_mask` operation: remove the set from the blocked signals.
+ */
+#define FDSAFE_SIG_UNBLOCK 1
+
+/**
+ * `fdsafe_signal_mask` operation: make the set the blocked signals.
+ */
+#define FDSAFE_SIG_SETMASK 2
+
+/**
  * `fdsafe_stdio_open` stream: standard input (descriptor 0).
  */
 #define FDSAFE_STDIN 0
@@ -124,11 +193,57 @@
  */
 #define FDSAFE_STDIO_CLOSE_STREAM (1 << 0)
 
+
+
+/**
+ * The most events one wait collects from the kernel.
+ */
+#define MAX_BATCH 1024
+
+/**
+ * The highest signal number Linux has (`_NSIG - 1`).
+ */
+#define MAX_SIGNAL 64
+
 /**
  * A handle to a descriptor owned by fdsafe: a generational 64-bit value, never 0 when valid.
  * A closed handle never works again, even after its slot and descriptor number are reused.
  */
 typedef uint64_t fdsafe_handle;
+
+/**
+ * One ready registration, as `fdsafe_epoll_wait` reports it.
+ */
+typedef struct fdsafe_epoll_event {
+  /**
+   * The registered handle that is ready. It was live when the wait returned; another
+   * thread may close it afterwards, and calls with it then return `-EBADF`.
+   */
+  fdsafe_handle handle;
+  /**
+   * The 64-bit value given at `fdsafe_epoll_add` / `fdsafe_epoll_modify`.
+   */
+  uint64_t user;
+  /**
+   * The ready `FDSAFE_EPOLL_*` event bits.
+   */
+  uint32_t events;
+  /**
+   * Always 0.
+   */
+  uint32_t reserved;
+} fdsafe_epoll_event;
+
+/**
+ * A set of signals: bit `n - 1` of `bits` stands for signal `n` (1 to 64), the layout of the
+ * kernel's own signal set. Build it with `fdsafe_sigset_empty` / `fdsafe_sigset_add`.
+ */
+typedef struct fdsafe_sigset {
+  /**
+   * Bit `n - 1` set: signal `n` is in the set.
+   */
+  uint64_t bits;
+} fdsafe_sigset;
 
 /**
  * The kind of a handle, as returned by `fdsafe_kind` and taken by `fdsafe_fd_adopt`.
@@ -225,6 +340,103 @@ const char *fdsafe_error_name(int code);
  * Thread safety: each thread has its own message.
  */
 int fdsafe_last_error(char *buf, size_t len);
+
+/**
+ * Creates an empty epoll set (close-on-exec).
+ *
+ * Ownership: the caller owns `*handle_out`. Closing the set ends all its registrations
+ * (the registered handles stay open). Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL
+ * `handle_out`; `-EMFILE`, `-ENOMEM`. Thread safety: any thread.
+ */
+int fdsafe_epoll_create(fdsafe_handle *handle_out);
+
+/**
+ * Adds `target` (a handle of any pollable kind) to the set `epoll`, watching `events`
+ * (`FDSAFE_EPOLL_*` bits), and reported with the caller's `user` value.
+ *
+ * The registration belongs to the handle: when `target` is closed (or released) through
+ * fdsafe, it is removed from every set it is in before its descriptor goes, even if a
+ * duplicate of the descriptor keeps the open file alive; no event for the dead handle is
+ * ever returned by `fdsafe_epoll_wait`.
+ *
+ * Errors: `-EBADF` for a stale `epoll` or `target`; `FDSAFE_E_WRONG_KIND` if `epoll` is not
+ * an epoll set; `FDSAFE_E_INVALID_ARGUMENT` for unknown event bits; `-EEXIST` if `target` is
+ * already in the set; `-EPERM` for a kind the kernel cannot poll (regular files, `/dev/null`);
+ * `-EINVAL` for the set itself; `-ELOOP` for a cycle of sets; `-ENOMEM`, `-ENOSPC`.
+ * Thread safety: any thread.
+ */
+int fdsafe_epoll_add(fdsafe_handle epoll, fdsafe_handle target, uint32_t events, uint64_t user);
+
+/**
+ * Changes the events and user value of `target`'s registration in `epoll`; re-arms a
+ * one-shot registration.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for unknown bits;
+ * `-ENOENT` if `target` is not in the set; `-EINVAL` from the kernel for
+ * `FDSAFE_EPOLL_EXCLUSIVE`. Thread safety: any thread.
+ */
+int fdsafe_epoll_modify(fdsafe_handle epoll, fdsafe_handle target, uint32_t events, uint64_t user);
+
+/**
+ * Removes `target` from `epoll`. (Closing `target` does this by itself.)
+ *
+ * Errors: `-EBADF` (a closed `target` has already left every set); `FDSAFE_E_WRONG_KIND`;
+ * `-ENOENT` if `target` is not in the set. Thread safety: any thread.
+ */
+int fdsafe_epoll_delete(fdsafe_handle epoll, fdsafe_handle target);
+
+/**
+ * The number of registrations in `epoll`.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`. Thread safety: any thread.
+ */
+int64_t fdsafe_epoll_count(fdsafe_handle epoll);
+
+/**
+ * Waits up to `timeout_ms` milliseconds (negative: no limit, 0: just look) for registered
+ * handles to become ready, and writes up to `max_events` of them (at most 1024 per call) to
+ * `events_out`.
+ *
+ * Returns the number of events written, 0 on timeout. Events of handles that were closed,
+ * or began closing, before the wait looked at them are dropped, and the wait goes on for the
+ * rest of the timeout. Registrations made outside fdsafe (in an adopted set) are never
+ * reported.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` if `events_out` is
+ * NULL or `max_events` is 0 or absurd; `-EINTR` if a signal handler ran (fdsafe does not
+ * retry). Thread safety: any thread; several threads may wait on one set.
+ */
+int fdsafe_epoll_wait(fdsafe_handle epoll,
+                      struct fdsafe_epoll_event *events_out,
+                      size_t max_events,
+                      int timeout_ms);
+
+/**
+ * `fdsafe_epoll_wait` with the calling thread's signal mask replaced by `*sigmask` for the
+ * length of the wait, atomically (`epoll_pwait`): unblock a signal only while waiting, so its
+ * handler cannot run between a check and the wait. A NULL `sigmask` leaves the mask alone.
+ *
+ * Errors: as `fdsafe_epoll_wait`; `-EINTR` when a signal unblocked by the mask arrives.
+ * Thread safety: any thread.
+ */
+int fdsafe_epoll_pwait(fdsafe_handle epoll,
+                       struct fdsafe_epoll_event *events_out,
+                       size_t max_events,
+                       int timeout_ms,
+                       const struct fdsafe_sigset *sigmask);
+
+/**
+ * `fdsafe_epoll_pwait` with a timeout in nanoseconds (`epoll_pwait2`, Linux 5.11):
+ * `timeout_ns` negative waits without limit, 0 just looks. `sigmask` may be NULL.
+ *
+ * Errors: as `fdsafe_epoll_pwait`; `-ENOSYS` where the kernel lacks `epoll_pwait2`.
+ * Thread safety: any thread.
+ */
+int fdsafe_epoll_wait_ns(fdsafe_handle epoll,
+                         struct fdsafe_epoll_event *events_out,
+                         size_t max_events,
+                         int64_t timeout_ns,
+                         const struct fdsafe_sigset *sigmask);
 
 /**
  * Creates an eventfd (a kernel 64-bit counter for waking event loops) with the counter at
@@ -426,6 +638,45 @@ int64_t fdsafe_pipe_get_capacity(fdsafe_handle handle);
  * if the pipe holds more data than the new size. Thread safety: any thread.
  */
 int64_t fdsafe_pipe_set_capacity(fdsafe_handle handle, size_t bytes);
+
+/**
+ * Empties `*set`. Errors: `FDSAFE_E_INVALID_ARGUMENT` for NULL. Thread safety: any thread.
+ */
+int fdsafe_sigset_empty(struct fdsafe_sigset *set);
+
+/**
+ * Puts every signal 1 to 64 in `*set` (the kernel never blocks `SIGKILL` and `SIGSTOP`, and
+ * glibc keeps its internal signals 32 and 33 out of any mask).
+ * Errors: `FDSAFE_E_INVALID_ARGUMENT` for NULL. Thread safety: any thread.
+ */
+int fdsafe_sigset_fill(struct fdsafe_sigset *set);
+
+/**
+ * Adds signal `signo` to `*set`. Errors: `FDSAFE_E_INVALID_ARGUMENT` for NULL or a number
+ * outside 1..64 (the set is then unchanged). Thread safety: any thread.
+ */
+int fdsafe_sigset_add(struct fdsafe_sigset *set, int signo);
+
+/**
+ * Removes signal `signo` from `*set`. Errors: as `fdsafe_sigset_add`. Thread safety: any thread.
+ */
+int fdsafe_sigset_del(struct fdsafe_sigset *set, int signo);
+
+/**
+ * 1 if `signo` is in `*set`, 0 if not. Errors: as `fdsafe_sigset_add`. Thread safety: any thread.
+ */
+int fdsafe_sigset_has(const struct fdsafe_sigset *set, int signo);
+
+/**
+ * Changes the calling thread's signal mask (`pthread_sigmask`): `how` is
+ * `FDSAFE_SIG_BLOCK`, `FDSAFE_SIG_UNBLOCK` or `FDSAFE_SIG_SETMASK`. Writes the previous mask
+ * to `*old_out` if it is not NULL. Threads created afterwards inherit the mask, so calling
+ * this in the main thread before any other thread starts blocks signals process-wide.
+ *
+ * Errors: `FDSAFE_E_INVALID_ARGUMENT` for an unknown `how` or a NULL `set`.
+ * Thread safety: affects only the calling thread.
+ */
+int fdsafe_signal_mask(int how, const struct fdsafe_sigset *set, struct fdsafe_sigset *old_out);
 
 /**
  * A handle (kind `FDSAFE_KIND_STDIO`) for standard input, output or error, usable with

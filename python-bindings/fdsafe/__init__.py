@@ -9,6 +9,19 @@ from .errors import (
     last_error,
     strerror,
 )
+from .epoll import (
+    EPOLL_ERR,
+    EPOLL_ET,
+    EPOLL_EXCLUSIVE,
+    EPOLL_HUP,
+    EPOLL_IN,
+    EPOLL_ONESHOT,
+    EPOLL_OUT,
+    EPOLL_PRI,
+    EPOLL_RDHUP,
+    EPOLL_WAKEUP,
+    Epoll,
+)
 from .eventfd import EventFd
 from .handle import (
     EVENT_ERR,
@@ -21,6 +34,7 @@ from .handle import (
     Handle,
 )
 from .pipe import PipeEnd, pipe
+from .signals import SIG_BLOCK, SIG_SETMASK, SIG_UNBLOCK, SigSet, signal_mask, sigset
 from .stdio import STDERR, STDIN, STDOUT, Stdio
 
 __all__ = [
@@ -28,4 +42,7 @@ __all__ = [
     "error_name", "last_error", "strerror", "EventFd", "Handle", "INVALID_HANDLE",
     "EVENT_ERR", "EVENT_HUP", "EVENT_IN", "EVENT_OUT", "EVENT_PRI", "EVENT_RDHUP",
     "PipeEnd", "pipe", "STDERR", "STDIN", "STDOUT", "Stdio",
+    "Epoll", "EPOLL_ERR", "EPOLL_ET", "EPOLL_EXCLUSIVE", "EPOLL_HUP", "EPOLL_IN", "EPOLL_ONESHOT",
+    "EPOLL_OUT", "EPOLL_PRI", "EPOLL_RDHUP", "EPOLL_WAKEUP",
+    "SIG_BLOCK", "SIG_SETMASK", "SIG_UNBLOCK", "SigSet", "signal_mask", "sigset",
 ]

@@ -5,10 +5,12 @@
 
 mod boundary;
 pub mod codes;
+pub mod epoll;
 pub mod eventfd;
 pub mod handle;
 pub mod kinds;
 pub mod pipe;
+pub mod signal;
 pub mod stdio;
 
 pub(crate) use boundary::{call, in_slice, out_slice, Out};
