@@ -193,6 +193,56 @@
  */
 #define FDSAFE_STDIO_CLOSE_STREAM (1 << 0)
 
+/**
+ * Timer clock: wall-clock time (`CLOCK_REALTIME`); follows changes of the system time.
+ */
+#define FDSAFE_CLOCK_REALTIME 0
+
+/**
+ * Timer clock: time since an unspecified start, never set, stopped while suspended
+ * (`CLOCK_MONOTONIC`).
+ */
+#define FDSAFE_CLOCK_MONOTONIC 1
+
+/**
+ * Timer clock: like monotonic, but counting time suspended (`CLOCK_BOOTTIME`).
+ */
+#define FDSAFE_CLOCK_BOOTTIME 7
+
+/**
+ * Timer clock: realtime, and the expiration wakes a suspended system
+ * (`CLOCK_REALTIME_ALARM`; needs `CAP_WAKE_ALARM`, else `-EPERM`).
+ */
+#define FDSAFE_CLOCK_REALTIME_ALARM 8
+
+/**
+ * Timer clock: boottime, and the expiration wakes a suspended system
+ * (`CLOCK_BOOTTIME_ALARM`; needs `CAP_WAKE_ALARM`, else `-EPERM`).
+ */
+#define FDSAFE_CLOCK_BOOTTIME_ALARM 9
+
+/**
+ * `fdsafe_timerfd_create` flag: reads return `-EAGAIN` instead of waiting.
+ */
+#define FDSAFE_TIMERFD_NONBLOCK (1 << 0)
+
+/**
+ * `fdsafe_timerfd_set` flag: `value_ns` is an absolute time on the timer's clock.
+ */
+#define FDSAFE_TIMERFD_ABSTIME (1 << 0)
+
+/**
+ * `fdsafe_timerfd_set` flag (realtime clocks, with `FDSAFE_TIMERFD_ABSTIME`): if the system
+ * time is set while the timer is armed, the timer is canceled and the next
+ * `fdsafe_timerfd_read` returns `FDSAFE_TIMERFD_CANCELED`.
+ */
+#define FDSAFE_TIMERFD_CANCEL_ON_SET (1 << 1)
+
+/**
+ * `fdsafe_timerfd_read` result: the timer was canceled by a change of the system time.
+ */
+#define FDSAFE_TIMERFD_CANCELED 1
+
 
 
 /**
@@ -251,6 +301,21 @@ typedef struct fdsafe_sigset {
 typedef uint32_t fdsafe_kind;
 
 /**
+ * A timer setting, in nanoseconds.
+ */
+typedef struct fdsafe_timer_value {
+  /**
+   * Time to the next expiration (`fdsafe_timerfd_get`: the time left), or with
+   * `FDSAFE_TIMERFD_ABSTIME` the absolute time; 0 means disarmed.
+   */
+  int64_t value_ns;
+  /**
+   * Period of an interval timer; 0 for a one-shot timer.
+   */
+  int64_t interval_ns;
+} fdsafe_timer_value;
+
+/**
  * The value that no handle ever has. Functions that take a handle return `-EBADF` for it.
  */
 #define FDSAFE_INVALID_HANDLE 0
@@ -303,6 +368,8 @@ typedef uint32_t fdsafe_kind;
 #define FDSAFE_KIND_UNIX_SEQPACKET_LISTENER 22
 
 #define FDSAFE_KIND_UNIX_SEQPACKET 23
+
+
 
 
 
@@ -691,6 +758,53 @@ int fdsafe_signal_mask(int how, const struct fdsafe_sigset *set, struct fdsafe_s
  * is not open. Thread safety: any thread.
  */
 int fdsafe_stdio_open(int stream, uint32_t flags, fdsafe_handle *handle_out);
+
+/**
+ * Creates a disarmed timer on `clock` (`FDSAFE_CLOCK_*`). `flags`:
+ * `FDSAFE_TIMERFD_NONBLOCK` or 0. The descriptor is close-on-exec and pollable (readable
+ * when it has expired).
+ *
+ * Ownership: the caller owns `*handle_out`. Errors: `FDSAFE_E_INVALID_ARGUMENT` for an
+ * unknown clock or flags or a NULL `handle_out`; `-EPERM` for an alarm clock without
+ * `CAP_WAKE_ALARM`; `-EMFILE`. Thread safety: any thread.
+ */
+int fdsafe_timerfd_create(int clock, uint32_t flags, fdsafe_handle *handle_out);
+
+/**
+ * Arms the timer: first expiration after `value_ns` nanoseconds (or at `value_ns` on the
+ * clock with `FDSAFE_TIMERFD_ABSTIME`), then every `interval_ns` (0: once). `value_ns == 0`
+ * disarms it. Writes the previous setting to `*old_out` unless it is NULL. Setting the timer
+ * resets its expiration count.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for unknown flags,
+ * negative times, or `FDSAFE_TIMERFD_CANCEL_ON_SET` without `FDSAFE_TIMERFD_ABSTIME` or on
+ * a clock other than the two realtime ones (the kernel would accept both and never cancel).
+ * Thread safety: any thread.
+ */
+int fdsafe_timerfd_set(fdsafe_handle handle,
+                       uint32_t flags,
+                       int64_t value_ns,
+                       int64_t interval_ns,
+                       struct fdsafe_timer_value *old_out);
+
+/**
+ * Writes the time left to the next expiration (0: disarmed) and the interval to `*value_out`.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL
+ * `value_out`. Thread safety: any thread.
+ */
+int fdsafe_timerfd_get(fdsafe_handle handle, struct fdsafe_timer_value *value_out);
+
+/**
+ * Reads the number of expirations since the last read (or since it was set) into
+ * `*count_out`, resetting it; waits for the first one unless non-blocking.
+ *
+ * Returns 0, or `FDSAFE_TIMERFD_CANCELED` (1) if the timer was canceled by a change of the
+ * system time (`FDSAFE_TIMERFD_CANCEL_ON_SET`); `*count_out` is then 0.
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL
+ * `count_out`; `-EAGAIN` (non-blocking, not expired); `-EINTR`. Thread safety: any thread.
+ */
+int fdsafe_timerfd_read(fdsafe_handle handle, uint64_t *count_out);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -36,6 +36,16 @@ from .handle import (
 from .pipe import PipeEnd, pipe
 from .signals import SIG_BLOCK, SIG_SETMASK, SIG_UNBLOCK, SigSet, signal_mask, sigset
 from .stdio import STDERR, STDIN, STDOUT, Stdio
+from .timerfd import (
+    CLOCK_BOOTTIME,
+    CLOCK_BOOTTIME_ALARM,
+    CLOCK_MONOTONIC,
+    CLOCK_REALTIME,
+    CLOCK_REALTIME_ALARM,
+    TimerCanceled,
+    TimerFd,
+    TimerValue,
+)
 
 __all__ = [
     "BufferTooSmallError", "FdsafeError", "InternalError", "InvalidArgumentError", "WrongKindError",
@@ -45,4 +55,6 @@ __all__ = [
     "Epoll", "EPOLL_ERR", "EPOLL_ET", "EPOLL_EXCLUSIVE", "EPOLL_HUP", "EPOLL_IN", "EPOLL_ONESHOT",
     "EPOLL_OUT", "EPOLL_PRI", "EPOLL_RDHUP", "EPOLL_WAKEUP",
     "SIG_BLOCK", "SIG_SETMASK", "SIG_UNBLOCK", "SigSet", "signal_mask", "sigset",
+    "CLOCK_BOOTTIME", "CLOCK_BOOTTIME_ALARM", "CLOCK_MONOTONIC", "CLOCK_REALTIME", "CLOCK_REALTIME_ALARM",
+    "TimerCanceled", "TimerFd", "TimerValue",
 ]

@@ -12,6 +12,7 @@ pub mod kinds;
 pub mod pipe;
 pub mod signal;
 pub mod stdio;
+pub mod timerfd;
 
 pub(crate) use boundary::{call, in_slice, out_slice, Out};
 

@@ -7,6 +7,7 @@ pub mod io;
 pub mod pipe;
 pub mod sigset;
 pub mod stdio;
+pub mod timerfd;
 
 use std::os::fd::{BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 
@@ -24,6 +25,7 @@ fn adopter(kind: Kind) -> Result<(Verify, Wrap)> {
         Kind::Pipe => (pipe::PipeEnd::verify, |fd| Box::new(pipe::PipeEnd::from_fd(fd))),
         Kind::EventFd => (eventfd::EventFd::verify, |fd| Box::new(eventfd::EventFd::from_fd(fd))),
         Kind::Stdio => (stdio::Stdio::verify, |fd| Box::new(stdio::Stdio::from_fd(fd))),
+        Kind::TimerFd => (timerfd::TimerFd::verify, |fd| Box::new(timerfd::TimerFd::from_fd(fd))),
         Kind::Epoll => (epoll::Epoll::verify, |fd| Box::new(epoll::Epoll::from_fd(fd))),
         other => return Err(Error::invalid(format!("adopting a {} descriptor is not supported yet", other.name()))),
     })
