@@ -172,6 +172,11 @@
 #define FDSAFE_SIG_SETMASK 2
 
 /**
+ * `fdsafe_signalfd_create` flag: reads return `-EAGAIN` instead of waiting.
+ */
+#define FDSAFE_SIGNALFD_NONBLOCK (1 << 0)
+
+/**
  * `fdsafe_stdio_open` stream: standard input (descriptor 0).
  */
 #define FDSAFE_STDIN 0
@@ -299,6 +304,61 @@ typedef struct fdsafe_sigset {
  * The kind of a handle, as returned by `fdsafe_kind` and taken by `fdsafe_fd_adopt`.
  */
 typedef uint32_t fdsafe_kind;
+
+/**
+ * One signal read from a signalfd.
+ */
+typedef struct fdsafe_siginfo {
+  /**
+   * The signal number.
+   */
+  int32_t signo;
+  /**
+   * How it was sent: `SI_USER` (0, `kill`), `SI_QUEUE` (-1, `sigqueue`), `SI_TKILL` (-6),
+   * the kernel (> 0; for `SIGCHLD`: `CLD_EXITED` 1, `CLD_KILLED` 2, `CLD_DUMPED` 3...).
+   */
+  int32_t code;
+  /**
+   * The sending process (`kill`, `sigqueue`) or the child (`SIGCHLD`).
+   */
+  uint32_t pid;
+  /**
+   * The real user ID of the sender (or of the child).
+   */
+  uint32_t uid;
+  /**
+   * `SIGCHLD`: the exit status (`CLD_EXITED`) or the signal that ended the child.
+   */
+  int32_t status;
+  /**
+   * An error number that came with the signal (rarely used; 0).
+   */
+  int32_t errno_value;
+  /**
+   * The integer sent with `sigqueue` (the low 32 bits of `ptr_value`).
+   */
+  int32_t int_value;
+  /**
+   * The descriptor for `SIGIO`/`SIGPOLL`, else 0.
+   */
+  int32_t fd;
+  /**
+   * The pointer-sized value sent with `sigqueue`.
+   */
+  uint64_t ptr_value;
+  /**
+   * `SIGCHLD`: user CPU time of the child, in clock ticks.
+   */
+  uint64_t utime;
+  /**
+   * `SIGCHLD`: system CPU time of the child, in clock ticks.
+   */
+  uint64_t stime;
+  /**
+   * The faulting address for hardware-generated signals, else 0.
+   */
+  uint64_t addr;
+} fdsafe_siginfo;
 
 /**
  * A timer setting, in nanoseconds.
@@ -744,6 +804,61 @@ int fdsafe_sigset_has(const struct fdsafe_sigset *set, int signo);
  * Thread safety: affects only the calling thread.
  */
 int fdsafe_signal_mask(int how, const struct fdsafe_sigset *set, struct fdsafe_sigset *old_out);
+
+/**
+ * Blocks the signals of `*set` in the calling thread, then creates a signalfd that reads
+ * them (close-on-exec; `flags`: `FDSAFE_SIGNALFD_NONBLOCK` or 0).
+ *
+ * A signalfd only receives signals that are blocked: a signal sent to the process is
+ * delivered to any thread that does not block it (running its handler or its default
+ * action, which may end the process) instead of being queued for the signalfd. **Every other
+ * thread must block these signals too**: block them with `fdsafe_signal_block_process` in
+ * the main thread before any thread starts (threads inherit the mask).
+ *
+ * Ownership: the caller owns `*handle_out`; closing it does not unblock the signals.
+ * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL `set` or `handle_out`, or unknown flags;
+ * `-EMFILE`. Thread safety: changes the calling thread's mask only.
+ */
+int fdsafe_signalfd_create(const struct fdsafe_sigset *set,
+                           uint32_t flags,
+                           fdsafe_handle *handle_out);
+
+/**
+ * Blocks the signals of `*set` in the calling thread and makes them the set `handle` reads
+ * (replacing the old set; signals left out are not unblocked).
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL `set`.
+ * Thread safety: changes the calling thread's mask only.
+ */
+int fdsafe_signalfd_update(fdsafe_handle handle, const struct fdsafe_sigset *set);
+
+/**
+ * Reads up to `max` pending signals (at most 64 per call) into `infos_out`, waiting for the
+ * first unless non-blocking. Returns the number of records written (>= 1).
+ *
+ * The kernel keeps at most one pending instance of each standard signal (1 to 31): two
+ * `SIGCHLD` sent before a read arrive as **one** record, carrying the details of the first.
+ * Real-time signals (`SIGRTMIN` and above) are queued and each arrives as its own record. To
+ * watch children reliably, use one pidfd per child (readable when it exits) rather than
+ * counting `SIGCHLD` records.
+ *
+ * A thread reads the signals pending for the whole process and those pending for itself.
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for NULL
+ * `infos_out`, `max == 0` or an absurd `max`; `-EAGAIN` (non-blocking, nothing pending);
+ * `-EINTR`. Thread safety: any thread.
+ */
+int fdsafe_signalfd_read(fdsafe_handle handle, struct fdsafe_siginfo *infos_out, size_t max);
+
+/**
+ * Blocks the signals of `*set` for the process: in the calling thread, and so in every
+ * thread it starts afterwards. Call it in the main thread before any other thread exists
+ * (before libraries start theirs), then create the signalfd.
+ *
+ * Returns the number of threads in the process: 1 means the whole process now blocks the
+ * set; more means the threads that already exist were not changed and may still take these
+ * signals. Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL `set`. Thread safety: any thread.
+ */
+int fdsafe_signal_block_process(const struct fdsafe_sigset *set);
 
 /**
  * A handle (kind `FDSAFE_KIND_STDIO`) for standard input, output or error, usable with

@@ -34,6 +34,7 @@ from .handle import (
     Handle,
 )
 from .pipe import PipeEnd, pipe
+from .signalfd import SignalFd, SignalInfo, block_process
 from .signals import SIG_BLOCK, SIG_SETMASK, SIG_UNBLOCK, SigSet, signal_mask, sigset
 from .stdio import STDERR, STDIN, STDOUT, Stdio
 from .timerfd import (
@@ -56,5 +57,5 @@ __all__ = [
     "EPOLL_OUT", "EPOLL_PRI", "EPOLL_RDHUP", "EPOLL_WAKEUP",
     "SIG_BLOCK", "SIG_SETMASK", "SIG_UNBLOCK", "SigSet", "signal_mask", "sigset",
     "CLOCK_BOOTTIME", "CLOCK_BOOTTIME_ALARM", "CLOCK_MONOTONIC", "CLOCK_REALTIME", "CLOCK_REALTIME_ALARM",
-    "TimerCanceled", "TimerFd", "TimerValue",
+    "TimerCanceled", "TimerFd", "TimerValue", "SignalFd", "SignalInfo", "block_process",
 ]

@@ -5,6 +5,7 @@ pub mod epoll;
 pub mod eventfd;
 pub mod io;
 pub mod pipe;
+pub mod signalfd;
 pub mod sigset;
 pub mod stdio;
 pub mod timerfd;
@@ -26,6 +27,7 @@ fn adopter(kind: Kind) -> Result<(Verify, Wrap)> {
         Kind::EventFd => (eventfd::EventFd::verify, |fd| Box::new(eventfd::EventFd::from_fd(fd))),
         Kind::Stdio => (stdio::Stdio::verify, |fd| Box::new(stdio::Stdio::from_fd(fd))),
         Kind::TimerFd => (timerfd::TimerFd::verify, |fd| Box::new(timerfd::TimerFd::from_fd(fd))),
+        Kind::SignalFd => (signalfd::SignalFd::verify, |fd| Box::new(signalfd::SignalFd::from_fd(fd))),
         Kind::Epoll => (epoll::Epoll::verify, |fd| Box::new(epoll::Epoll::from_fd(fd))),
         other => return Err(Error::invalid(format!("adopting a {} descriptor is not supported yet", other.name()))),
     })
