@@ -146,6 +146,140 @@
 #define FDSAFE_EVENT_RDHUP 8192
 
 /**
+ * `fdsafe_inotify_create` flag: reads return `-EAGAIN` instead of waiting.
+ */
+#define FDSAFE_INOTIFY_NONBLOCK (1 << 0)
+
+/**
+ * A read asking for at least this many events never leaves any buffered inside fdsafe (see
+ * `fdsafe_inotify_read`); use it (or more) in event loops.
+ */
+#define FDSAFE_INOTIFY_MIN_BATCH 17
+
+/**
+ * Room for the longest name an event carries, with its terminating NUL (`NAME_MAX + 1`).
+ */
+#define FDSAFE_INOTIFY_NAME_SIZE 256
+
+/**
+ * inotify event: file read (`IN_ACCESS`). The `FDSAFE_IN_*` values equal the kernel's.
+ */
+#define FDSAFE_IN_ACCESS 1
+
+/**
+ * inotify event: file written (`IN_MODIFY`).
+ */
+#define FDSAFE_IN_MODIFY 2
+
+/**
+ * inotify event: metadata changed (`IN_ATTRIB`).
+ */
+#define FDSAFE_IN_ATTRIB 4
+
+/**
+ * inotify event: a file opened for writing was closed (`IN_CLOSE_WRITE`).
+ */
+#define FDSAFE_IN_CLOSE_WRITE 8
+
+/**
+ * inotify event: a file not opened for writing was closed (`IN_CLOSE_NOWRITE`).
+ */
+#define FDSAFE_IN_CLOSE_NOWRITE 16
+
+/**
+ * inotify event: opened (`IN_OPEN`).
+ */
+#define FDSAFE_IN_OPEN 32
+
+/**
+ * inotify event: renamed away from the watched directory (`IN_MOVED_FROM`); its `cookie`
+ * matches the `FDSAFE_IN_MOVED_TO` event of the same rename.
+ */
+#define FDSAFE_IN_MOVED_FROM 64
+
+/**
+ * inotify event: renamed into the watched directory (`IN_MOVED_TO`).
+ */
+#define FDSAFE_IN_MOVED_TO 128
+
+/**
+ * inotify event: created in the watched directory (`IN_CREATE`).
+ */
+#define FDSAFE_IN_CREATE 256
+
+/**
+ * inotify event: deleted from the watched directory (`IN_DELETE`).
+ */
+#define FDSAFE_IN_DELETE 512
+
+/**
+ * inotify event: the watched file itself was deleted (`IN_DELETE_SELF`).
+ */
+#define FDSAFE_IN_DELETE_SELF 1024
+
+/**
+ * inotify event: the watched file itself was moved (`IN_MOVE_SELF`).
+ */
+#define FDSAFE_IN_MOVE_SELF 2048
+
+/**
+ * All the events above.
+ */
+#define FDSAFE_IN_ALL_EVENTS 4095
+
+/**
+ * inotify event (reported only): the watched file system was unmounted (`IN_UNMOUNT`).
+ */
+#define FDSAFE_IN_UNMOUNT 8192
+
+/**
+ * inotify event (reported only): the kernel's queue overflowed and events were lost
+ * (`IN_Q_OVERFLOW`); the event's `wd` is -1.
+ */
+#define FDSAFE_IN_Q_OVERFLOW 16384
+
+/**
+ * inotify event (reported only): the watch is gone, removed or dropped by the kernel
+ * (`IN_IGNORED`).
+ */
+#define FDSAFE_IN_IGNORED 32768
+
+/**
+ * Watch option: fail with `-ENOTDIR` unless the path is a directory (`IN_ONLYDIR`).
+ */
+#define FDSAFE_IN_ONLYDIR 16777216
+
+/**
+ * Watch option: do not follow a final symbolic link (`IN_DONT_FOLLOW`).
+ */
+#define FDSAFE_IN_DONT_FOLLOW 33554432
+
+/**
+ * Watch option: no events for children after they are unlinked (`IN_EXCL_UNLINK`).
+ */
+#define FDSAFE_IN_EXCL_UNLINK 67108864
+
+/**
+ * Watch option: fail with `-EEXIST` if the path is already watched (`IN_MASK_CREATE`).
+ */
+#define FDSAFE_IN_MASK_CREATE 268435456
+
+/**
+ * Watch option: add to an existing watch's mask instead of replacing it (`IN_MASK_ADD`).
+ */
+#define FDSAFE_IN_MASK_ADD 536870912
+
+/**
+ * Event flag (reported only): the subject is a directory (`IN_ISDIR`).
+ */
+#define FDSAFE_IN_ISDIR 1073741824
+
+/**
+ * Watch option: report one event, then drop the watch (`IN_ONESHOT`).
+ */
+#define FDSAFE_IN_ONESHOT 2147483648
+
+/**
  * `fdsafe_pipe_create` flag: both ends start non-blocking.
  */
 #define FDSAFE_PIPE_NONBLOCK (1 << 0)
@@ -255,6 +389,13 @@
  */
 #define MAX_BATCH 1024
 
+
+
+/**
+ * The longest name an event carries (`NAME_MAX`).
+ */
+#define NAME_MAX 255
+
 /**
  * The highest signal number Linux has (`_NSIG - 1`).
  */
@@ -304,6 +445,32 @@ typedef struct fdsafe_sigset {
  * The kind of a handle, as returned by `fdsafe_kind` and taken by `fdsafe_fd_adopt`.
  */
 typedef uint32_t fdsafe_kind;
+
+/**
+ * One inotify event, parsed: fixed size, with the name copied out.
+ */
+typedef struct fdsafe_inotify_event {
+  /**
+   * The watch id (`fdsafe_inotify_add_watch`); -1 for `FDSAFE_IN_Q_OVERFLOW`.
+   */
+  int32_t wd;
+  /**
+   * `FDSAFE_IN_*` bits: what happened.
+   */
+  uint32_t mask;
+  /**
+   * Ties the two halves of a rename together (`FDSAFE_IN_MOVED_FROM`/`_TO`); else 0.
+   */
+  uint32_t cookie;
+  /**
+   * Length of `name` without its NUL; 0 when the event is about the watched object itself.
+   */
+  uint32_t name_len;
+  /**
+   * The name of the entry in a watched directory, NUL-terminated (any name fits).
+   */
+  char name[FDSAFE_INOTIFY_NAME_SIZE];
+} fdsafe_inotify_event;
 
 /**
  * One signal read from a signalfd.
@@ -730,6 +897,66 @@ int64_t fdsafe_readv(fdsafe_handle handle, const struct iovec *iov, int iovcnt);
  * `fdsafe_readv`. Thread safety: any thread.
  */
 int64_t fdsafe_writev(fdsafe_handle handle, const struct iovec *iov, int iovcnt);
+
+/**
+ * Creates an inotify instance (close-on-exec; `flags`: `FDSAFE_INOTIFY_NONBLOCK` or 0).
+ *
+ * Ownership: the caller owns `*handle_out`; closing it removes all its watches.
+ * Errors: `FDSAFE_E_INVALID_ARGUMENT` for unknown flags or a NULL `handle_out`; `-EMFILE`
+ * (also when the per-user instance limit is reached). Thread safety: any thread.
+ */
+int fdsafe_inotify_create(uint32_t flags, fdsafe_handle *handle_out);
+
+/**
+ * Watches `path` (NUL-terminated) for `mask` (`FDSAFE_IN_*` events and watch options) and
+ * writes the watch id to `*wd_out`. Watching a path that is already watched by this instance
+ * returns the same id and replaces its mask (unless `FDSAFE_IN_MASK_ADD`/`_MASK_CREATE`).
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for NULL `path` or
+ * `wd_out`, or unknown mask bits; from the kernel `-ENOENT`, `-EACCES`, `-ENOTDIR`
+ * (`FDSAFE_IN_ONLYDIR`), `-EEXIST` (`FDSAFE_IN_MASK_CREATE`), `-EINVAL` (no event bits),
+ * `-ENOSPC` (watch limit). Thread safety: any thread.
+ */
+int fdsafe_inotify_add_watch(fdsafe_handle handle,
+                             const char *path,
+                             uint32_t mask,
+                             int32_t *wd_out);
+
+/**
+ * Removes watch `wd`. The kernel then queues an `FDSAFE_IN_IGNORED` event for it. A watch
+ * this instance issued that the kernel already dropped by itself (the watched file deleted,
+ * its file system unmounted, a one-shot watch fired) is removed without error: returns 0.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `-EINVAL` for an id this instance never issued.
+ * Thread safety: any thread.
+ */
+int fdsafe_inotify_remove_watch(fdsafe_handle handle, int32_t wd);
+
+/**
+ * Reads up to `max` events into `events_out`, parsed: the caller never sees the kernel's
+ * variable-length records. Waits for the first event unless non-blocking. Returns the number
+ * written (>= 1). A lost-events condition arrives as an event with `FDSAFE_IN_Q_OVERFLOW`.
+ *
+ * With `max >= FDSAFE_INOTIFY_MIN_BATCH` (17) every event the kernel gives is handed out at
+ * once. With fewer, the events that did not fit are kept inside fdsafe and returned first by
+ * the next read (which then does not wait); `fdsafe_inotify_pending` counts them. An epoll
+ * set does not see these, so an event loop should read with at least 17, or drain
+ * `fdsafe_inotify_pending` before waiting again.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL
+ * `events_out`, `max == 0` or an absurd `max`; `-EAGAIN` (non-blocking, nothing to read);
+ * `-EINTR`. Thread safety: any thread; concurrent readers each get different events.
+ */
+int fdsafe_inotify_read(fdsafe_handle handle, struct fdsafe_inotify_event *events_out, size_t max);
+
+/**
+ * The number of events already read from the kernel and waiting inside fdsafe for the next
+ * `fdsafe_inotify_read` (only ever non-zero after reads with `max` below
+ * `FDSAFE_INOTIFY_MIN_BATCH`).
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`. Thread safety: any thread.
+ */
+int fdsafe_inotify_pending(fdsafe_handle handle);
 
 /**
  * The name of a kind (`"pipe"`, `"eventfd"`, `"tcp_stream"`...), or `"unknown"` for a number

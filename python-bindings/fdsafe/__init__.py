@@ -33,6 +33,7 @@ from .handle import (
     INVALID_HANDLE,
     Handle,
 )
+from .inotify import Inotify, InotifyEvent
 from .pipe import PipeEnd, pipe
 from .signalfd import SignalFd, SignalInfo, block_process
 from .signals import SIG_BLOCK, SIG_SETMASK, SIG_UNBLOCK, SigSet, signal_mask, sigset
@@ -58,4 +59,5 @@ __all__ = [
     "SIG_BLOCK", "SIG_SETMASK", "SIG_UNBLOCK", "SigSet", "signal_mask", "sigset",
     "CLOCK_BOOTTIME", "CLOCK_BOOTTIME_ALARM", "CLOCK_MONOTONIC", "CLOCK_REALTIME", "CLOCK_REALTIME_ALARM",
     "TimerCanceled", "TimerFd", "TimerValue", "SignalFd", "SignalInfo", "block_process",
+    "Inotify", "InotifyEvent",
 ]

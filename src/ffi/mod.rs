@@ -8,6 +8,7 @@ pub mod codes;
 pub mod epoll;
 pub mod eventfd;
 pub mod handle;
+pub mod inotify;
 pub mod kinds;
 pub mod pipe;
 pub mod signal;

@@ -3,6 +3,7 @@
 
 pub mod epoll;
 pub mod eventfd;
+pub mod inotify;
 pub mod io;
 pub mod pipe;
 pub mod signalfd;
@@ -28,6 +29,7 @@ fn adopter(kind: Kind) -> Result<(Verify, Wrap)> {
         Kind::Stdio => (stdio::Stdio::verify, |fd| Box::new(stdio::Stdio::from_fd(fd))),
         Kind::TimerFd => (timerfd::TimerFd::verify, |fd| Box::new(timerfd::TimerFd::from_fd(fd))),
         Kind::SignalFd => (signalfd::SignalFd::verify, |fd| Box::new(signalfd::SignalFd::from_fd(fd))),
+        Kind::Inotify => (inotify::Inotify::verify, |fd| Box::new(inotify::Inotify::from_fd(fd))),
         Kind::Epoll => (epoll::Epoll::verify, |fd| Box::new(epoll::Epoll::from_fd(fd))),
         other => return Err(Error::invalid(format!("adopting a {} descriptor is not supported yet", other.name()))),
     })
