@@ -280,6 +280,31 @@
 #define FDSAFE_IN_ONESHOT 2147483648
 
 /**
+ * `fdsafe_mq_open` flag: open for receiving.
+ */
+#define FDSAFE_MQ_READ (1 << 0)
+
+/**
+ * `fdsafe_mq_open` flag: open for sending (with `FDSAFE_MQ_READ`: both).
+ */
+#define FDSAFE_MQ_WRITE (1 << 1)
+
+/**
+ * `fdsafe_mq_open` flag: create the queue if it does not exist (`O_CREAT`).
+ */
+#define FDSAFE_MQ_CREATE (1 << 2)
+
+/**
+ * `fdsafe_mq_open` flag: with `FDSAFE_MQ_CREATE`, fail with `-EEXIST` if it exists (`O_EXCL`).
+ */
+#define FDSAFE_MQ_EXCLUSIVE (1 << 3)
+
+/**
+ * `fdsafe_mq_open` flag: sends to a full and receives from an empty queue return `-EAGAIN`.
+ */
+#define FDSAFE_MQ_NONBLOCK (1 << 4)
+
+/**
  * `fdsafe_pipe_create` flag: both ends start non-blocking.
  */
 #define FDSAFE_PIPE_NONBLOCK (1 << 0)
@@ -471,6 +496,34 @@ typedef struct fdsafe_inotify_event {
    */
   char name[FDSAFE_INOTIFY_NAME_SIZE];
 } fdsafe_inotify_event;
+
+/**
+ * A queue's attributes.
+ */
+typedef struct fdsafe_mq_attr {
+  /**
+   * 1 if the descriptor is in non-blocking mode, else 0 (the only attribute
+   * `fdsafe_mq_set_attr` changes).
+   */
+  uint32_t nonblocking;
+  /**
+   * Always 0.
+   */
+  uint32_t reserved;
+  /**
+   * The most messages the queue holds (fixed at creation; at most `fs.mqueue.msg_max`,
+   * 10 by default, which these machines enforce even for root).
+   */
+  int64_t max_messages;
+  /**
+   * The largest message, in bytes (fixed at creation).
+   */
+  int64_t message_size;
+  /**
+   * Messages in the queue now (ignored by `fdsafe_mq_set_attr`).
+   */
+  int64_t current_messages;
+} fdsafe_mq_attr;
 
 /**
  * One signal read from a signalfd.
@@ -963,6 +1016,110 @@ int fdsafe_inotify_pending(fdsafe_handle handle);
  * that is not an `FDSAFE_KIND_*` value. A static string; never NULL. Thread safety: any thread.
  */
 const char *fdsafe_kind_name(fdsafe_kind kind);
+
+/**
+ * Opens (and with `FDSAFE_MQ_CREATE` creates) the message queue `name`.
+ *
+ * `name` must start with `/`, have 1 to 255 more characters and no other `/` (and not be
+ * `/.` or `/..`). `flags`: `FDSAFE_MQ_READ` and/or `FDSAFE_MQ_WRITE` (at least one),
+ * `FDSAFE_MQ_CREATE`, `FDSAFE_MQ_EXCLUSIVE` (only with create), `FDSAFE_MQ_NONBLOCK`.
+ * `mode` (permission bits, at most 07777) and `attr` (NULL: the system defaults; else its
+ * `max_messages` and `message_size`, both > 0) are used only when the queue is created.
+ * The descriptor is close-on-exec and pollable: readable while the queue has messages,
+ * writable while it has room, so a queue can sit in an epoll set.
+ *
+ * Ownership: the caller owns `*handle_out`; closing it does not remove the queue (see
+ * `fdsafe_mq_unlink`). Errors: `FDSAFE_E_INVALID_ARGUMENT` for a bad name, unknown or
+ * contradictory flags, a bad mode or attributes, NULL `name` or `handle_out`; from the
+ * kernel `-ENOENT`, `-EEXIST`, `-EACCES`, `-EINVAL` (attributes above `fs.mqueue.msg_max` /
+ * `msgsize_max`: on these machines more than 10 messages is refused even for root),
+ * `-EMFILE`, `-ENOSPC`. Thread safety: any thread.
+ */
+int fdsafe_mq_open(const char *name,
+                   uint32_t flags,
+                   uint32_t mode,
+                   const struct fdsafe_mq_attr *attr,
+                   fdsafe_handle *handle_out);
+
+/**
+ * Removes the queue `name`; it goes once the last descriptor for it is closed.
+ *
+ * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL or bad name; `-ENOENT`, `-EACCES`.
+ * Thread safety: any thread.
+ */
+int fdsafe_mq_unlink(const char *name);
+
+/**
+ * Sends `len` bytes from `msg` with `priority` (0 lowest, below 32768); waits while the
+ * queue is full unless non-blocking. `timeout_ns` >= 0 limits the wait (relative, in
+ * nanoseconds): `-ETIMEDOUT` when it passes; negative waits without limit.
+ *
+ * Errors: `-EBADF` (also for a queue not opened for writing); `FDSAFE_E_WRONG_KIND`;
+ * `FDSAFE_E_INVALID_ARGUMENT` for NULL `msg` with `len > 0` or an absurd `len`; `-EMSGSIZE`
+ * (longer than the queue's message size); `-EINVAL` (priority too high); `-EAGAIN`;
+ * `-ETIMEDOUT`; `-EINTR`. Thread safety: any thread.
+ */
+int fdsafe_mq_send(fdsafe_handle handle,
+                   const void *msg,
+                   size_t len,
+                   uint32_t priority,
+                   int64_t timeout_ns);
+
+/**
+ * Receives the oldest message of the highest priority into `buf` and returns its length;
+ * writes its priority to `*priority_out` unless NULL. `len` must be at least the queue's
+ * message size. Waits while the queue is empty unless non-blocking; `timeout_ns` >= 0 limits
+ * the wait (relative nanoseconds, `-ETIMEDOUT`); negative waits without limit.
+ *
+ * Errors: `-EBADF` (also for a queue not opened for reading); `FDSAFE_E_WRONG_KIND`;
+ * `FDSAFE_E_INVALID_ARGUMENT` for NULL `buf` with `len > 0` or an absurd `len`; `-EMSGSIZE`
+ * (`len` below the message size: nothing is taken); `-EAGAIN`; `-ETIMEDOUT`; `-EINTR`.
+ * Thread safety: any thread.
+ */
+int64_t fdsafe_mq_receive(fdsafe_handle handle,
+                          void *buf,
+                          size_t len,
+                          uint32_t *priority_out,
+                          int64_t timeout_ns);
+
+/**
+ * Writes the queue's attributes to `*attr_out`.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for NULL.
+ * Thread safety: any thread.
+ */
+int fdsafe_mq_get_attr(fdsafe_handle handle, struct fdsafe_mq_attr *attr_out);
+
+/**
+ * Sets the attributes that can change: only `attr->nonblocking` (0 or 1; the other fields
+ * are ignored, as by `mq_setattr`). Writes the previous attributes to `*old_out` unless NULL.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL `attr` or
+ * `nonblocking` other than 0 or 1. Thread safety: any thread.
+ */
+int fdsafe_mq_set_attr(fdsafe_handle handle,
+                       const struct fdsafe_mq_attr *attr,
+                       struct fdsafe_mq_attr *old_out);
+
+/**
+ * Asks the kernel to send signal `signo` (with `value` as its integer value, code
+ * `SI_MESGQ`) to this process when a message arrives in the queue while it is empty and no
+ * thread is waiting in a receive. The registration is used up by that one notification;
+ * register again to keep getting them. To fit an epoll loop, either put the queue itself in
+ * the epoll set (it is readable while it has messages), or block `signo` and read it from a
+ * signalfd in the set.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a signal number
+ * outside 1..64; `-EBUSY` if another process is registered. Thread safety: any thread.
+ */
+int fdsafe_mq_notify_signal(fdsafe_handle handle, int signo, int value);
+
+/**
+ * Removes this process's notification registration on the queue.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`. Thread safety: any thread.
+ */
+int fdsafe_mq_notify_none(fdsafe_handle handle);
 
 /**
  * Creates a pipe. `*read_out` receives the read end and `*write_out` the write end, two

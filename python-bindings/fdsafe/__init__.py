@@ -34,6 +34,7 @@ from .handle import (
     Handle,
 )
 from .inotify import Inotify, InotifyEvent
+from .mqueue import MessageQueue, MqAttr
 from .pipe import PipeEnd, pipe
 from .signalfd import SignalFd, SignalInfo, block_process
 from .signals import SIG_BLOCK, SIG_SETMASK, SIG_UNBLOCK, SigSet, signal_mask, sigset
@@ -59,5 +60,5 @@ __all__ = [
     "SIG_BLOCK", "SIG_SETMASK", "SIG_UNBLOCK", "SigSet", "signal_mask", "sigset",
     "CLOCK_BOOTTIME", "CLOCK_BOOTTIME_ALARM", "CLOCK_MONOTONIC", "CLOCK_REALTIME", "CLOCK_REALTIME_ALARM",
     "TimerCanceled", "TimerFd", "TimerValue", "SignalFd", "SignalInfo", "block_process",
-    "Inotify", "InotifyEvent",
+    "Inotify", "InotifyEvent", "MessageQueue", "MqAttr",
 ]

@@ -10,6 +10,7 @@ pub mod eventfd;
 pub mod handle;
 pub mod inotify;
 pub mod kinds;
+pub mod mqueue;
 pub mod pipe;
 pub mod signal;
 pub mod stdio;

@@ -5,6 +5,7 @@ pub mod epoll;
 pub mod eventfd;
 pub mod inotify;
 pub mod io;
+pub mod mqueue;
 pub mod pipe;
 pub mod signalfd;
 pub mod sigset;
@@ -30,6 +31,7 @@ fn adopter(kind: Kind) -> Result<(Verify, Wrap)> {
         Kind::TimerFd => (timerfd::TimerFd::verify, |fd| Box::new(timerfd::TimerFd::from_fd(fd))),
         Kind::SignalFd => (signalfd::SignalFd::verify, |fd| Box::new(signalfd::SignalFd::from_fd(fd))),
         Kind::Inotify => (inotify::Inotify::verify, |fd| Box::new(inotify::Inotify::from_fd(fd))),
+        Kind::MessageQueue => (mqueue::MessageQueue::verify, |fd| Box::new(mqueue::MessageQueue::from_fd(fd))),
         Kind::Epoll => (epoll::Epoll::verify, |fd| Box::new(epoll::Epoll::from_fd(fd))),
         other => return Err(Error::invalid(format!("adopting a {} descriptor is not supported yet", other.name()))),
     })
