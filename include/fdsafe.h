@@ -116,6 +116,240 @@
 #define FDSAFE_EVENTFD_NONBLOCK (1 << 1)
 
 /**
+ * `fdsafe_fanotify_init` flag: reads return `-EAGAIN` instead of waiting.
+ */
+#define FDSAFE_FAN_NONBLOCK 2
+
+/**
+ * `fdsafe_fanotify_init` class: permission events, after the file's content is final
+ * (for antivirus-like checks). Without a class flag the group is notification-only.
+ */
+#define FDSAFE_FAN_CLASS_CONTENT 4
+
+/**
+ * `fdsafe_fanotify_init` class: permission events before the content is final (for
+ * hierarchical storage managers).
+ */
+#define FDSAFE_FAN_CLASS_PRE_CONTENT 8
+
+/**
+ * `fdsafe_fanotify_init` flag: no limit on the event queue (needs `CAP_SYS_ADMIN`).
+ */
+#define FDSAFE_FAN_UNLIMITED_QUEUE 16
+
+/**
+ * `fdsafe_fanotify_init` flag: no limit on the number of marks.
+ */
+#define FDSAFE_FAN_UNLIMITED_MARKS 32
+
+/**
+ * `fdsafe_fanotify_init` flag: report the thread id instead of the process id.
+ */
+#define FDSAFE_FAN_REPORT_TID 256
+
+/**
+ * `fdsafe_fanotify_init` flag: report file identities (`fsid` + file handle) instead of
+ * descriptors. Notification class only.
+ */
+#define FDSAFE_FAN_REPORT_FID 512
+
+/**
+ * `fdsafe_fanotify_init` flag: report the identity of the directory.
+ */
+#define FDSAFE_FAN_REPORT_DIR_FID 1024
+
+/**
+ * `fdsafe_fanotify_init` flag: with `FDSAFE_FAN_REPORT_DIR_FID`, report the entry name.
+ */
+#define FDSAFE_FAN_REPORT_NAME 2048
+
+/**
+ * `fdsafe_fanotify_init` flags: directory identity and entry name.
+ */
+#define FDSAFE_FAN_REPORT_DFID_NAME 3072
+
+/**
+ * `fdsafe_fanotify_mark` action: add the events to the mark.
+ */
+#define FDSAFE_FAN_MARK_ADD 1
+
+/**
+ * `fdsafe_fanotify_mark` action: remove the events from the mark.
+ */
+#define FDSAFE_FAN_MARK_REMOVE 2
+
+/**
+ * `fdsafe_fanotify_mark` option: do not follow a final symbolic link.
+ */
+#define FDSAFE_FAN_MARK_DONT_FOLLOW 4
+
+/**
+ * `fdsafe_fanotify_mark` option: fail with `-ENOTDIR` unless the path is a directory.
+ */
+#define FDSAFE_FAN_MARK_ONLYDIR 8
+
+/**
+ * `fdsafe_fanotify_mark` target: the mount containing the path (default: the file itself).
+ */
+#define FDSAFE_FAN_MARK_MOUNT 16
+
+/**
+ * `fdsafe_fanotify_mark` action: remove all marks (of the type given by
+ * `FDSAFE_FAN_MARK_MOUNT` / `_FILESYSTEM`, else inode marks); `path` may be NULL.
+ */
+#define FDSAFE_FAN_MARK_FLUSH 128
+
+/**
+ * `fdsafe_fanotify_mark` target: the whole file system containing the path.
+ */
+#define FDSAFE_FAN_MARK_FILESYSTEM 256
+
+/**
+ * `fdsafe_fanotify_mark` option: the kernel may drop the inode mark under memory pressure.
+ */
+#define FDSAFE_FAN_MARK_EVICTABLE 512
+
+/**
+ * fanotify event: file read (`FAN_ACCESS`). The `FDSAFE_FAN_*` event values equal the kernel's.
+ */
+#define FDSAFE_FAN_ACCESS 1
+
+/**
+ * fanotify event: file written (`FAN_MODIFY`).
+ */
+#define FDSAFE_FAN_MODIFY 2
+
+/**
+ * fanotify event: metadata changed (FID groups).
+ */
+#define FDSAFE_FAN_ATTRIB 4
+
+/**
+ * fanotify event: a file opened for writing was closed.
+ */
+#define FDSAFE_FAN_CLOSE_WRITE 8
+
+/**
+ * fanotify event: a file not opened for writing was closed.
+ */
+#define FDSAFE_FAN_CLOSE_NOWRITE 16
+
+/**
+ * fanotify event: opened.
+ */
+#define FDSAFE_FAN_OPEN 32
+
+/**
+ * fanotify event: renamed away (FID groups).
+ */
+#define FDSAFE_FAN_MOVED_FROM 64
+
+/**
+ * fanotify event: renamed in (FID groups).
+ */
+#define FDSAFE_FAN_MOVED_TO 128
+
+/**
+ * fanotify event: created (FID groups).
+ */
+#define FDSAFE_FAN_CREATE 256
+
+/**
+ * fanotify event: deleted (FID groups).
+ */
+#define FDSAFE_FAN_DELETE 512
+
+/**
+ * fanotify event: the marked file was deleted (FID groups).
+ */
+#define FDSAFE_FAN_DELETE_SELF 1024
+
+/**
+ * fanotify event: the marked file was moved (FID groups).
+ */
+#define FDSAFE_FAN_MOVE_SELF 2048
+
+/**
+ * fanotify event: opened for execution.
+ */
+#define FDSAFE_FAN_OPEN_EXEC 4096
+
+/**
+ * fanotify event (reported only): the queue overflowed, events were lost.
+ */
+#define FDSAFE_FAN_Q_OVERFLOW 16384
+
+/**
+ * fanotify event: a file-system error (filesystem marks, FID groups).
+ */
+#define FDSAFE_FAN_FS_ERROR 32768
+
+/**
+ * fanotify permission event: an open waits for the answer (`fdsafe_fanotify_respond`).
+ */
+#define FDSAFE_FAN_OPEN_PERM 65536
+
+/**
+ * fanotify permission event: a read waits for the answer.
+ */
+#define FDSAFE_FAN_ACCESS_PERM 131072
+
+/**
+ * fanotify permission event: an open for execution waits for the answer.
+ */
+#define FDSAFE_FAN_OPEN_EXEC_PERM 262144
+
+/**
+ * fanotify permission event (pre-content class): an access to not-yet-present content.
+ */
+#define FDSAFE_FAN_PRE_ACCESS 1048576
+
+/**
+ * Mark flag: also report events of the marked directory's children.
+ */
+#define FDSAFE_FAN_EVENT_ON_CHILD 134217728
+
+/**
+ * fanotify event: a rename (FID groups with names).
+ */
+#define FDSAFE_FAN_RENAME 268435456
+
+/**
+ * Event flag: the subject is a directory (and, in a mask, ask for directory events too).
+ */
+#define FDSAFE_FAN_ONDIR 1073741824
+
+/**
+ * `fdsafe_fanotify_respond`: let the operation go ahead.
+ */
+#define FDSAFE_FAN_ALLOW 1
+
+/**
+ * `fdsafe_fanotify_respond`: make the operation fail with `EPERM`.
+ */
+#define FDSAFE_FAN_DENY 2
+
+/**
+ * A read of at least this many events never leaves any buffered inside fdsafe.
+ */
+#define FDSAFE_FANOTIFY_MIN_BATCH 43
+
+/**
+ * Room for the longest file handle (`MAX_HANDLE_SZ`).
+ */
+#define FDSAFE_FANOTIFY_HANDLE_SIZE 128
+
+/**
+ * Room for the longest entry name with its NUL.
+ */
+#define FDSAFE_FANOTIFY_NAME_SIZE 256
+
+/**
+ * Room for the longest path with its NUL (`PATH_MAX`).
+ */
+#define FDSAFE_FANOTIFY_PATH_SIZE 4096
+
+/**
  * Readable (`POLLIN`). The `FDSAFE_EVENT_*` values equal the kernel's `POLL*`/`EPOLL*` bits.
  */
 #define FDSAFE_EVENT_IN 1
@@ -414,12 +648,79 @@
  */
 #define MAX_BATCH 1024
 
+#define FAN_CLOEXEC 1
 
+#define FAN_NONBLOCK 2
+
+#define FAN_CLASS_CONTENT 4
+
+#define FAN_CLASS_PRE_CONTENT 8
+
+#define FAN_UNLIMITED_QUEUE 16
+
+#define FAN_UNLIMITED_MARKS 32
+
+#define FAN_REPORT_TID 256
+
+#define FAN_REPORT_FID 512
+
+#define FAN_REPORT_DIR_FID 1024
+
+#define FAN_REPORT_NAME 2048
 
 /**
- * The longest name an event carries (`NAME_MAX`).
+ * The `fanotify_init` flags fdsafe passes on.
  */
+#define INIT_FLAGS ((((((((FAN_NONBLOCK | FAN_CLASS_CONTENT) | FAN_CLASS_PRE_CONTENT) | FAN_UNLIMITED_QUEUE) | FAN_UNLIMITED_MARKS) | FAN_REPORT_TID) | FAN_REPORT_FID) | FAN_REPORT_DIR_FID) | FAN_REPORT_NAME)
+
+#define FAN_MARK_ADD 1
+
+#define FAN_MARK_REMOVE 2
+
+#define FAN_MARK_DONT_FOLLOW 4
+
+#define FAN_MARK_ONLYDIR 8
+
+#define FAN_MARK_MOUNT 16
+
+#define FAN_MARK_FLUSH 128
+
+#define FAN_MARK_FILESYSTEM 256
+
+#define FAN_MARK_EVICTABLE 512
+
+#define MARK_FLAGS (((((((FAN_MARK_ADD | FAN_MARK_REMOVE) | FAN_MARK_DONT_FOLLOW) | FAN_MARK_ONLYDIR) | FAN_MARK_MOUNT) | FAN_MARK_FLUSH) | FAN_MARK_FILESYSTEM) | FAN_MARK_EVICTABLE)
+
+#define FAN_Q_OVERFLOW 16384
+
+#define FAN_OPEN_PERM 65536
+
+#define FAN_ACCESS_PERM 131072
+
+#define FAN_OPEN_EXEC_PERM 262144
+
+#define FAN_PRE_ACCESS 1048576
+
+/**
+ * Every event bit fdsafe knows: the plain events 0x1-0x1000, overflow, file-system error,
+ * the permission events, event-on-child, rename and on-dir.
+ */
+#define EVENT_BITS ((((((8191 | FAN_Q_OVERFLOW) | 32768) | PERMISSION_EVENTS) | 134217728) | 268435456) | 1073741824)
+
+#define FAN_ALLOW 1
+
+#define FAN_DENY 2
+
+/**
+ * The longest file handle (`MAX_HANDLE_SZ`).
+ */
+#define MAX_HANDLE 128
+
 #define NAME_MAX 255
+
+#define PATH_MAX 4096
+
+
 
 /**
  * The highest signal number Linux has (`_NSIG - 1`).
@@ -465,6 +766,63 @@ typedef struct fdsafe_sigset {
    */
   uint64_t bits;
 } fdsafe_sigset;
+
+/**
+ * One fanotify event, parsed. No descriptor is handed out in it: see `fdsafe_fanotify_read`.
+ */
+typedef struct fdsafe_fanotify_event {
+  /**
+   * `FDSAFE_FAN_*` bits: what happened.
+   */
+  uint64_t mask;
+  /**
+   * For permission events, the id to pass to `fdsafe_fanotify_respond` (and
+   * `fdsafe_fanotify_event_fd`); 0 for other events.
+   */
+  uint64_t id;
+  /**
+   * The process (or, with `FDSAFE_FAN_REPORT_TID`, thread) that caused the event.
+   */
+  int32_t pid;
+  /**
+   * 1 if `fsid`, `handle_type`, `handle_bytes` and `handle` hold a file identity (FID
+   * groups), else 0.
+   */
+  uint32_t has_fid;
+  /**
+   * The file system id of the identity.
+   */
+  uint64_t fsid;
+  /**
+   * The file handle type (for `open_by_handle_at`).
+   */
+  int32_t handle_type;
+  /**
+   * The number of bytes in `handle`.
+   */
+  uint32_t handle_bytes;
+  /**
+   * The file handle.
+   */
+  uint8_t handle[FDSAFE_FANOTIFY_HANDLE_SIZE];
+  /**
+   * Length of `name` (FID groups with `FDSAFE_FAN_REPORT_NAME`), else 0.
+   */
+  uint32_t name_len;
+  /**
+   * Length of `path` (descriptor groups), else 0.
+   */
+  uint32_t path_len;
+  /**
+   * The entry name, NUL-terminated.
+   */
+  char name[FDSAFE_FANOTIFY_NAME_SIZE];
+  /**
+   * The path of the event's file as the kernel resolved its descriptor, NUL-terminated
+   * (a deleted file's path ends in " (deleted)").
+   */
+  char path[FDSAFE_FANOTIFY_PATH_SIZE];
+} fdsafe_fanotify_event;
 
 /**
  * The kind of a handle, as returned by `fdsafe_kind` and taken by `fdsafe_fd_adopt`.
@@ -814,6 +1172,95 @@ int fdsafe_eventfd_read(fdsafe_handle handle, uint64_t *value_out);
  * `-EAGAIN`; `-EINTR`. Thread safety: any thread.
  */
 int fdsafe_eventfd_write(fdsafe_handle handle, uint64_t value);
+
+/**
+ * Creates a fanotify group (needs `CAP_SYS_ADMIN`). `flags`: a class
+ * (`FDSAFE_FAN_CLASS_CONTENT` or `_PRE_CONTENT` for permission events; neither for
+ * notification only), `FDSAFE_FAN_NONBLOCK`, report flags (`FDSAFE_FAN_REPORT_FID`,
+ * `_DIR_FID`, `_NAME`, `_DFID_NAME`, `_TID`), `_UNLIMITED_QUEUE`, `_UNLIMITED_MARKS`. The
+ * group descriptor and every event descriptor the kernel opens for it are close-on-exec.
+ *
+ * Ownership: the caller owns `*handle_out`. Closing it answers any unanswered permission
+ * event "allow" (as the kernel does) and closes the event descriptors.
+ * Errors: `FDSAFE_E_INVALID_ARGUMENT` for unknown flags, both classes, or a NULL
+ * `handle_out`; `-EPERM` without `CAP_SYS_ADMIN`; `-EINVAL` (kernel) for combinations it
+ * refuses (FID reporting with a permission class); `-EMFILE` (also the per-user group limit).
+ * Thread safety: any thread.
+ */
+int fdsafe_fanotify_init(uint32_t flags, fdsafe_handle *handle_out);
+
+/**
+ * Changes the group's marks: `flags` holds one action (`FDSAFE_FAN_MARK_ADD`, `_REMOVE`,
+ * `_FLUSH`), optionally a target type (`FDSAFE_FAN_MARK_MOUNT` or `_FILESYSTEM`; default:
+ * the file or directory itself) and options (`_ONLYDIR`, `_DONT_FOLLOW`, `_EVICTABLE`);
+ * `mask` the `FDSAFE_FAN_*` events; `path` the object (relative paths from the current
+ * directory; NULL only with flush).
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for unknown bits, not
+ * exactly one action, both target types, or a NULL path without flush; from the kernel
+ * `-ENOENT`, `-ENOTDIR`, `-EINVAL` (events the group's class or report flags cannot give, such
+ * as directory events on a mount without FID reporting), `-EXDEV`, `-ENOSPC` (mark limit).
+ * Thread safety: any thread.
+ */
+int fdsafe_fanotify_mark(fdsafe_handle handle, uint32_t flags, uint64_t mask, const char *path);
+
+/**
+ * Reads up to `max` events into `events_out`, waiting for the first unless non-blocking.
+ * Returns the number written (>= 1).
+ *
+ * No descriptor ever reaches the caller, so none can leak: for a notification event fdsafe
+ * resolves the kernel's descriptor to `path` and closes it at once; for a permission event
+ * it keeps the descriptor under the event's `id` until `fdsafe_fanotify_respond` writes the
+ * answer (lend it with `fdsafe_fanotify_event_fd` to read the content). FID groups report
+ * `fsid`/`handle` (and `name`) instead of a path. A lost-events condition arrives as an event
+ * with `FDSAFE_FAN_Q_OVERFLOW`.
+ *
+ * With `max >= FDSAFE_FANOTIFY_MIN_BATCH` (43), every event the kernel gives is handed out
+ * at once; with fewer, the rest is kept inside fdsafe and returned first by the next read
+ * (without waiting), as `fdsafe_fanotify_pending` counts.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL
+ * `events_out`, `max == 0` or an absurd `max`; `-EAGAIN`; `-EINTR`. Thread safety: any thread.
+ */
+int fdsafe_fanotify_read(fdsafe_handle handle,
+                         struct fdsafe_fanotify_event *events_out,
+                         size_t max);
+
+/**
+ * Answers permission event `id`: `FDSAFE_FAN_ALLOW` or `FDSAFE_FAN_DENY` (the waiting
+ * operation then fails with `EPERM`), then closes the event's descriptor. Each event is
+ * answered once.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for another response;
+ * `-ENOENT` for an id that is not an unanswered permission event of this group.
+ * Thread safety: any thread.
+ */
+int fdsafe_fanotify_respond(fdsafe_handle handle, uint64_t id, uint32_t response);
+
+/**
+ * Lends the descriptor of unanswered permission event `id` (read-only, close-on-exec), to
+ * inspect the file before answering. fdsafe keeps ownership: do not close it, and stop using
+ * it once the event is answered or the group closed.
+ *
+ * Returns the descriptor (>= 0). Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `-ENOENT` for an
+ * id that is not an unanswered permission event. Thread safety: any thread.
+ */
+int fdsafe_fanotify_event_fd(fdsafe_handle handle, uint64_t id);
+
+/**
+ * The number of events read from the kernel and kept for the next `fdsafe_fanotify_read`
+ * (only after reads with `max` below `FDSAFE_FANOTIFY_MIN_BATCH`).
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`. Thread safety: any thread.
+ */
+int fdsafe_fanotify_pending(fdsafe_handle handle);
+
+/**
+ * The number of permission events read but not yet answered.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`. Thread safety: any thread.
+ */
+int fdsafe_fanotify_unanswered(fdsafe_handle handle);
 
 /**
  * Closes a handle of any kind.

@@ -33,6 +33,7 @@ from .handle import (
     INVALID_HANDLE,
     Handle,
 )
+from .fanotify import Fanotify, FanotifyEvent
 from .inotify import Inotify, InotifyEvent
 from .mqueue import MessageQueue, MqAttr
 from .pipe import PipeEnd, pipe
@@ -61,4 +62,5 @@ __all__ = [
     "CLOCK_BOOTTIME", "CLOCK_BOOTTIME_ALARM", "CLOCK_MONOTONIC", "CLOCK_REALTIME", "CLOCK_REALTIME_ALARM",
     "TimerCanceled", "TimerFd", "TimerValue", "SignalFd", "SignalInfo", "block_process",
     "Inotify", "InotifyEvent", "MessageQueue", "MqAttr",
+    "Fanotify", "FanotifyEvent",
 ]

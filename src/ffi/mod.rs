@@ -7,6 +7,7 @@ mod boundary;
 pub mod codes;
 pub mod epoll;
 pub mod eventfd;
+pub mod fanotify;
 pub mod handle;
 pub mod inotify;
 pub mod kinds;

@@ -3,6 +3,7 @@
 
 pub mod epoll;
 pub mod eventfd;
+pub mod fanotify;
 pub mod inotify;
 pub mod io;
 pub mod mqueue;
@@ -32,6 +33,7 @@ fn adopter(kind: Kind) -> Result<(Verify, Wrap)> {
         Kind::SignalFd => (signalfd::SignalFd::verify, |fd| Box::new(signalfd::SignalFd::from_fd(fd))),
         Kind::Inotify => (inotify::Inotify::verify, |fd| Box::new(inotify::Inotify::from_fd(fd))),
         Kind::MessageQueue => (mqueue::MessageQueue::verify, |fd| Box::new(mqueue::MessageQueue::from_fd(fd))),
+        Kind::Fanotify => (fanotify::Fanotify::verify, |fd| Box::new(fanotify::Fanotify::from_fd(fd))),
         Kind::Epoll => (epoll::Epoll::verify, |fd| Box::new(epoll::Epoll::from_fd(fd))),
         other => return Err(Error::invalid(format!("adopting a {} descriptor is not supported yet", other.name()))),
     })
