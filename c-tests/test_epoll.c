@@ -120,6 +120,73 @@ static void test_close_deregisters_even_with_a_dup_alive(void **state) {
     must(fdsafe_close(ep2));
 }
 
+/* The number of registrations the kernel holds in an epoll set (its "tfd:" lines). */
+static int kernel_registrations(fdsafe_handle ep) {
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/self/fdinfo/%d", (int)must(fdsafe_fd_borrow(ep)));
+    FILE *f = fopen(path, "re");
+    assert_non_null(f);
+    int n = 0;
+    while (fgets(line, sizeof line, f)) n += strncmp(line, "tfd:", 4) == 0;
+    fclose(f);
+    return n;
+}
+
+static void test_kernel_registration_is_removed_too(void **state) {
+    (void)state;
+    fdsafe_handle ep, r, w;
+    must(fdsafe_epoll_create(&ep));
+    must(fdsafe_pipe_create(0, &r, &w));
+    int raw_copy = dup((int)must(fdsafe_fd_borrow(r)));
+    must(fdsafe_epoll_add(ep, r, FDSAFE_EPOLL_IN, 1));
+    must(fdsafe_epoll_add(ep, w, FDSAFE_EPOLL_OUT, 2));
+    assert_int_equal(kernel_registrations(ep), 2);
+    must(fdsafe_close(r));
+    assert_int_equal(kernel_registrations(ep), 1); /* not just hidden: gone from the kernel */
+    must(fdsafe_epoll_delete(ep, w));
+    assert_int_equal(kernel_registrations(ep), 0);
+    close(raw_copy);
+    must(fdsafe_close(w));
+    must(fdsafe_close(ep));
+}
+
+/* While another thread is inside an operation on a handle, closing it cannot release the
+ * descriptor yet (so the close hook has not run), but the handle is already dead: the set
+ * must not report it. */
+struct holder {
+    fdsafe_handle h;
+    int rc;
+};
+
+static void *hold_handle(void *arg) {
+    struct holder *hold = arg;
+    hold->rc = fdsafe_wait(hold->h, FDSAFE_EVENT_PRI, 300); /* nothing will come: ~300 ms inside */
+    return NULL;
+}
+
+static void test_no_event_for_a_closed_handle_still_in_use(void **state) {
+    (void)state;
+    fdsafe_handle ep, r, w;
+    must(fdsafe_epoll_create(&ep));
+    must(fdsafe_pipe_create(0, &r, &w));
+    must(fdsafe_epoll_add(ep, w, FDSAFE_EPOLL_OUT, 2)); /* always ready */
+    fdsafe_epoll_event ev[2];
+    expect_code(fdsafe_epoll_wait(ep, ev, 2, 0), 1);
+    struct holder hold = {.h = w, .rc = 99};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, hold_handle, &hold), 0);
+    usleep(50 * 1000); /* let it enter fdsafe_wait */
+    must(fdsafe_close(w));
+    assert_int_equal(kernel_registrations(ep), 1); /* the descriptor still lives... */
+    expect_code(fdsafe_epoll_wait(ep, ev, 2, 0), 0); /* ...but no event names the dead handle */
+    pthread_join(t, NULL);
+    assert_int_equal(hold.rc, 0);
+    assert_int_equal(kernel_registrations(ep), 0); /* the last user left: hook ran */
+    expect_code(fdsafe_epoll_count(ep), 0);
+    must(fdsafe_close(r));
+    must(fdsafe_close(ep));
+}
+
 static void test_release_deregisters_too(void **state) {
     (void)state;
     fdsafe_handle ep, r, w;
@@ -448,6 +515,8 @@ int main(void) {
         FD_TEST(test_add_wait_modify_delete),
         FD_TEST(test_kernel_alone_reports_dead_descriptors),
         FD_TEST(test_close_deregisters_even_with_a_dup_alive),
+        FD_TEST(test_kernel_registration_is_removed_too),
+        FD_TEST(test_no_event_for_a_closed_handle_still_in_use),
         FD_TEST(test_release_deregisters_too),
         FD_TEST(test_closing_the_set_first_leaves_targets_working),
         FD_TEST(test_oneshot_and_edge_triggered),
