@@ -3,7 +3,7 @@
 use std::ffi::c_int;
 use std::time::Duration;
 
-use super::signal::fdsafe_sigset;
+use super::signal::{fdsafe_sigset, read_opt};
 use super::{call, fdsafe_handle, out_slice, Out};
 use crate::error::Error;
 use crate::handles::{self, get_as, Handle};
@@ -138,12 +138,7 @@ fn wait_into(
         if out.is_empty() {
             return Err(Error::invalid("max_events is 0"));
         }
-        let mask = if sigmask.is_null() {
-            None
-        } else {
-            // SAFETY: non-NULL; the caller vouches that it points to an fdsafe_sigset.
-            Some(SigSet(unsafe { sigmask.read_unaligned() }.bits))
-        };
+        let mask = read_opt(sigmask).map(|s| SigSet(s.bits));
         let set = get_as::<Epoll>(Handle(epoll), "an epoll set")?;
         let mut ready: Vec<Ready> = Vec::with_capacity(out.len().min(crate::kinds::epoll::MAX_BATCH));
         let n = set.wait(&mut ready, out.len(), timeout, mask)?;

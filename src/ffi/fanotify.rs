@@ -1,7 +1,8 @@
 //! fanotify.
 
-use std::ffi::{c_char, c_int, CStr};
+use std::ffi::{c_char, c_int};
 
+use super::signal::c_str;
 use super::{call, fdsafe_handle, out_slice, Out};
 use crate::error::Error;
 use crate::handles::{self, get_as, Handle};
@@ -212,8 +213,7 @@ pub extern "C" fn fdsafe_fanotify_init(flags: u32, handle_out: *mut fdsafe_handl
 #[no_mangle]
 pub extern "C" fn fdsafe_fanotify_mark(handle: fdsafe_handle, flags: u32, mask: u64, path: *const c_char) -> c_int {
     call("fdsafe_fanotify_mark", || {
-        // SAFETY: non-NULL; the caller vouches for a NUL-terminated string.
-        let path = (!path.is_null()).then(|| unsafe { CStr::from_ptr(path) });
+        let path = if path.is_null() { None } else { Some(c_str(path, "path")?) };
         get_as::<Fanotify>(Handle(handle), "a fanotify group")?.mark(flags, mask, path)?;
         Ok(0)
     })
@@ -278,7 +278,7 @@ pub extern "C" fn fdsafe_fanotify_respond(handle: fdsafe_handle, id: u64, respon
 /// id that is not an unanswered permission event. Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_fanotify_event_fd(handle: fdsafe_handle, id: u64) -> c_int {
-    call("fdsafe_fanotify_event_fd", || Ok(get_as::<Fanotify>(Handle(handle), "a fanotify group")?.event_fd(id)?))
+    call("fdsafe_fanotify_event_fd", || get_as::<Fanotify>(Handle(handle), "a fanotify group")?.event_fd(id))
 }
 
 /// The number of events read from the kernel and kept for the next `fdsafe_fanotify_read`

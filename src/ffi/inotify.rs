@@ -1,8 +1,9 @@
 //! inotify.
 
-use std::ffi::{c_char, c_int, CStr};
+use std::ffi::{c_char, c_int};
 
 use super::kinds::parse_flags;
+use super::signal::c_str;
 use super::{call, fdsafe_handle, out_slice, Out};
 use crate::error::Error;
 use crate::handles::{self, get_as, Handle};
@@ -121,12 +122,8 @@ pub extern "C" fn fdsafe_inotify_create(flags: u32, handle_out: *mut fdsafe_hand
 #[no_mangle]
 pub extern "C" fn fdsafe_inotify_add_watch(handle: fdsafe_handle, path: *const c_char, mask: u32, wd_out: *mut i32) -> c_int {
     call("fdsafe_inotify_add_watch", || {
-        if path.is_null() {
-            return Err(Error::invalid("path is NULL"));
-        }
+        let path = c_str(path, "path")?;
         let out = Out::new(wd_out, "wd_out")?;
-        // SAFETY: non-NULL; the caller vouches for a NUL-terminated string.
-        let path = unsafe { CStr::from_ptr(path) };
         out.write(get_as::<Inotify>(Handle(handle), "an inotify instance")?.add_watch(path, mask)?);
         Ok(0)
     })

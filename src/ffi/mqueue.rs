@@ -4,6 +4,7 @@ use std::ffi::{c_char, c_int, c_void, CStr};
 use std::time::Duration;
 
 use super::kinds::parse_flags;
+use super::signal::{c_str, read_in, read_opt};
 use super::{call, fdsafe_handle, in_slice, out_slice, Out};
 use crate::error::{Error, Result};
 use crate::handles::{self, get_as, Handle};
@@ -51,11 +52,7 @@ impl From<MqAttr> for fdsafe_mq_attr {
 }
 
 fn name_arg<'a>(name: *const c_char) -> Result<&'a CStr> {
-    if name.is_null() {
-        return Err(Error::invalid("name is NULL"));
-    }
-    // SAFETY: non-NULL; the caller vouches for a NUL-terminated string.
-    Ok(unsafe { CStr::from_ptr(name) })
+    c_str(name, "name")
 }
 
 fn timeout_arg(timeout_ns: i64) -> Option<Duration> {
@@ -90,13 +87,7 @@ pub extern "C" fn fdsafe_mq_open(
         let name = name_arg(name)?;
         let flags = parse_flags::<MqFlags>(flags, "mq_open")?;
         let out = Out::new(handle_out, "handle_out")?;
-        let attr = if attr.is_null() {
-            None
-        } else {
-            // SAFETY: non-NULL; the caller vouches that it points to an fdsafe_mq_attr.
-            let a = unsafe { attr.read_unaligned() };
-            Some((a.max_messages, a.message_size))
-        };
+        let attr = read_opt(attr).map(|a| (a.max_messages, a.message_size));
         out.write(handles::insert(Box::new(MessageQueue::open(name, flags, mode, attr)?))?.0);
         Ok(0)
     })
@@ -180,11 +171,7 @@ pub extern "C" fn fdsafe_mq_get_attr(handle: fdsafe_handle, attr_out: *mut fdsaf
 #[no_mangle]
 pub extern "C" fn fdsafe_mq_set_attr(handle: fdsafe_handle, attr: *const fdsafe_mq_attr, old_out: *mut fdsafe_mq_attr) -> c_int {
     call("fdsafe_mq_set_attr", || {
-        if attr.is_null() {
-            return Err(Error::invalid("attr is NULL"));
-        }
-        // SAFETY: non-NULL; the caller vouches that it points to an fdsafe_mq_attr.
-        let a = unsafe { attr.read_unaligned() };
+        let a = read_in(attr, "attr")?;
         if a.nonblocking > 1 {
             return Err(Error::invalid("nonblocking must be 0 or 1"));
         }

@@ -18,6 +18,30 @@ pub struct fdsafe_sigset {
     pub bits: u64,
 }
 
+/// Reads a caller's input struct; NULL is refused.
+pub(super) fn read_in<T>(ptr: *const T, name: &str) -> crate::error::Result<T> {
+    if ptr.is_null() {
+        return Err(Error::invalid(format!("{name} is NULL")));
+    }
+    // SAFETY: non-NULL; the caller vouches that it points to a `T` (any alignment).
+    Ok(unsafe { ptr.read_unaligned() })
+}
+
+/// Reads an optional input struct: NULL gives `None`.
+pub(super) fn read_opt<T>(ptr: *const T) -> Option<T> {
+    // SAFETY: non-NULL; the caller vouches that it points to a `T` (any alignment).
+    (!ptr.is_null()).then(|| unsafe { ptr.read_unaligned() })
+}
+
+/// Borrows a caller's NUL-terminated string; NULL is refused.
+pub(super) fn c_str<'a>(ptr: *const std::ffi::c_char, name: &str) -> crate::error::Result<&'a std::ffi::CStr> {
+    if ptr.is_null() {
+        return Err(Error::invalid(format!("{name} is NULL")));
+    }
+    // SAFETY: non-NULL; the caller vouches for a NUL-terminated string that outlives the call.
+    Ok(unsafe { std::ffi::CStr::from_ptr(ptr) })
+}
+
 fn with_set(set: *mut fdsafe_sigset, f: impl FnOnce(&mut u64) -> crate::error::Result<c_int>) -> crate::error::Result<c_int> {
     if set.is_null() {
         return Err(Error::invalid("set is NULL"));
@@ -84,11 +108,7 @@ pub extern "C" fn fdsafe_sigset_del(set: *mut fdsafe_sigset, signo: c_int) -> c_
 pub extern "C" fn fdsafe_sigset_has(set: *const fdsafe_sigset, signo: c_int) -> c_int {
     call("fdsafe_sigset_has", || {
         let bit = SigSet::check(signo)?;
-        if set.is_null() {
-            return Err(Error::invalid("set is NULL"));
-        }
-        // SAFETY: non-NULL; the caller vouches that it points to an fdsafe_sigset.
-        Ok((unsafe { set.read_unaligned() }.bits & bit != 0) as c_int)
+        Ok((read_in(set, "set")?.bits & bit != 0) as c_int)
     })
 }
 
@@ -115,12 +135,8 @@ pub extern "C" fn fdsafe_signal_mask(how: c_int, set: *const fdsafe_sigset, old_
             FDSAFE_SIG_SETMASK => libc::SIG_SETMASK,
             other => return Err(Error::invalid(format!("{other} is not an FDSAFE_SIG_* operation"))),
         };
-        if set.is_null() {
-            return Err(Error::invalid("set is NULL"));
-        }
+        let bits = read_in(set, "set")?.bits;
         let out = if old_out.is_null() { None } else { Some(Out::new(old_out, "old_out")?) };
-        // SAFETY: non-NULL; the caller vouches that it points to an fdsafe_sigset.
-        let bits = unsafe { set.read_unaligned() }.bits;
         let old = sigset::thread_mask(how, SigSet(bits))?;
         if let Some(out) = out {
             out.write(fdsafe_sigset { bits: old.0 });
@@ -183,11 +199,7 @@ impl From<&libc::signalfd_siginfo> for fdsafe_siginfo {
 }
 
 fn read_set(set: *const fdsafe_sigset) -> crate::error::Result<SigSet> {
-    if set.is_null() {
-        return Err(Error::invalid("set is NULL"));
-    }
-    // SAFETY: non-NULL; the caller vouches that it points to an fdsafe_sigset.
-    Ok(SigSet(unsafe { set.read_unaligned() }.bits))
+    Ok(SigSet(read_in(set, "set")?.bits))
 }
 
 /// Blocks the signals of `*set` in the calling thread, then creates a signalfd that reads

@@ -316,7 +316,7 @@ fn parse_info(mut info: &[u8], event: &mut Event) {
             fsid.copy_from_slice(&record[4..12]);
             let handle_bytes = u32::from_ne_bytes([record[12], record[13], record[14], record[15]]) as usize;
             let handle_type = i32::from_ne_bytes([record[16], record[17], record[18], record[19]]);
-            let end = (20 + handle_bytes).min(record.len());
+            let end = 20usize.saturating_add(handle_bytes).min(record.len());
             let handle = record[20..end].iter().copied().take(MAX_HANDLE).collect();
             event.fid = Some(Fid { fsid: u64::from_ne_bytes(fsid), handle_type, handle });
             if matches!(
@@ -354,5 +354,45 @@ impl Object for Fanotify {
     }
     fn write_guard(&self) -> WriteGuard {
         WriteGuard::None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_dfid_name_record() {
+        let mut rec = vec![FAN_EVENT_INFO_TYPE_DFID_NAME, 0, 0, 0];
+        rec.extend_from_slice(&0x1122_3344_5566_7788u64.to_ne_bytes());
+        rec.extend_from_slice(&8u32.to_ne_bytes());
+        rec.extend_from_slice(&1i32.to_ne_bytes());
+        rec.extend_from_slice(&[9u8; 8]);
+        rec.extend_from_slice(b"name\0\0\0\0");
+        let len = rec.len() as u16;
+        rec[2..4].copy_from_slice(&len.to_ne_bytes());
+        let mut event = Event::default();
+        parse_info(&rec, &mut event);
+        let fid = event.fid.unwrap();
+        assert_eq!(fid.fsid, 0x1122_3344_5566_7788);
+        assert_eq!(fid.handle_type, 1);
+        assert_eq!(fid.handle, vec![9u8; 8]);
+        assert_eq!(event.name, b"name");
+    }
+
+    #[test]
+    fn garbage_info_never_panics() {
+        let mut event = Event::default();
+        parse_info(&[2, 0, 0xff, 0xff, 1, 2, 3], &mut event);
+        parse_info(&[1, 0, 0, 0], &mut event);
+        parse_info(&[1, 0, 30, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 1], &mut event);
+        assert!(event.name.is_empty());
+    }
+
+    #[test]
+    fn min_batch_fits_the_largest_event() {
+        assert!(MIN_BATCH * METADATA_LEN >= LARGEST_EVENT);
+        // metadata + DFID_NAME record with the longest handle and name.
+        assert!(METADATA_LEN + 4 + 8 + 8 + MAX_HANDLE + NAME_MAX + 1 <= LARGEST_EVENT);
     }
 }

@@ -180,3 +180,47 @@ impl Object for Inotify {
         WriteGuard::None
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(wd: i32, mask: u32, cookie: u32, name: &[u8], padded: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(&wd.to_ne_bytes());
+        out.extend_from_slice(&mask.to_ne_bytes());
+        out.extend_from_slice(&cookie.to_ne_bytes());
+        out.extend_from_slice(&(padded as u32).to_ne_bytes());
+        let mut n = name.to_vec();
+        n.resize(padded, 0);
+        out.extend_from_slice(&n);
+        out
+    }
+
+    #[test]
+    fn parses_several_records_with_padding() {
+        let mut buf = record(1, libc::IN_CREATE, 0, b"a", 16);
+        buf.extend(record(2, libc::IN_MOVED_FROM, 7, &[b'x'; 255], 256));
+        buf.extend(record(-1, libc::IN_Q_OVERFLOW, 0, b"", 0));
+        let events = parse(&buf).unwrap();
+        assert_eq!(events.len(), 3);
+        assert_eq!(events[0], Event { wd: 1, mask: libc::IN_CREATE, cookie: 0, name: b"a".to_vec() });
+        assert_eq!(events[1].name.len(), 255);
+        assert_eq!(events[1].cookie, 7);
+        assert_eq!(events[2].wd, -1);
+        assert!(events[2].name.is_empty());
+    }
+
+    #[test]
+    fn a_truncated_record_is_an_error_not_a_panic() {
+        let mut buf = record(1, libc::IN_CREATE, 0, b"abc", 16);
+        buf.truncate(20);
+        assert!(parse(&buf).is_err());
+    }
+
+    #[test]
+    fn min_batch_fits_the_longest_event() {
+        assert!(MIN_BATCH * HEADER >= HEADER + NAME_MAX + 1);
+        assert_eq!(MIN_BATCH, 17);
+    }
+}

@@ -248,3 +248,20 @@ impl Object for MessageQueue {
         WriteGuard::None
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert_eq!(check_name(c"/jobs").unwrap().as_bytes(), b"jobs");
+        for bad in [c"jobs", c"/", c"/a/b", c"//", c"/.", c"/..", c""] {
+            assert!(check_name(bad).is_err(), "{bad:?}");
+        }
+        let longest = CString::new(format!("/{}", "x".repeat(NAME_MAX))).unwrap();
+        assert!(check_name(&longest).is_ok());
+        let too_long = CString::new(format!("/{}", "x".repeat(NAME_MAX + 1))).unwrap();
+        assert!(check_name(&too_long).is_err());
+    }
+}

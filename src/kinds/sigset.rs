@@ -65,3 +65,16 @@ pub fn thread_mask(how: i32, set: SigSet) -> Result<SigSet> {
     }
     Ok(SigSet::from_libc(&old))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_through_glibc() {
+        let set = SigSet((1 << (libc::SIGINT - 1)) | (1 << (libc::SIGCHLD - 1)) | (1 << 63));
+        assert_eq!(SigSet::from_libc(&set.to_libc()), set);
+        assert!(set.contains(libc::SIGINT) && !set.contains(libc::SIGTERM) && set.contains(64));
+        assert!(SigSet::check(0).is_err() && SigSet::check(65).is_err());
+    }
+}
