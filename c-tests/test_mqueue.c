@@ -75,7 +75,8 @@ static void test_create_send_receive_priorities(void **state) {
     expect_code(fdsafe_mq_send(w, "", 0, 0, -1), 0); /* empty messages are fine */
     expect_code(fdsafe_mq_receive(w, buf, sizeof buf, NULL, 0), -EBADF); /* not opened for reading */
     expect_code(fdsafe_mq_receive(q, buf, sizeof buf, NULL, -1), 0);
-    expect_code(fdsafe_mq_send(q, buf, 65, 0, -1), -EMSGSIZE);
+    char big[65] = {0};
+    expect_code(fdsafe_mq_send(q, big, sizeof big, 0, -1), -EMSGSIZE); /* above the message size */
     expect_code(fdsafe_mq_receive(q, buf, 63, NULL, 0), -EMSGSIZE); /* buffer below message size */
     must(fdsafe_close(w));
 

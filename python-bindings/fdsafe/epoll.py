@@ -103,7 +103,16 @@ class Epoll(Handle):
         out = []
         for ev in buf[:n]:
             entry = self._data.get(ev.user)
-            out.append(((entry[1] if entry else Handle.wrap(ev.handle, owned=False)), ev.events))
+            if entry is not None:
+                out.append((entry[1], ev.events))
+                continue
+            # Registered through C or another wrapper: a view of the handle (which another
+            # thread may have closed since the wait returned).
+            try:
+                handle = Handle.wrap(ev.handle, owned=False)
+            except OSError:
+                handle = Handle(ev.handle, owned=False)
+            out.append((handle, ev.events))
         return out
 
     def wait(self, timeout: Optional[float] = None, max_events: int = 64) -> List[Tuple[Any, int]]:
