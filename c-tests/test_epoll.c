@@ -9,8 +9,10 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/syscall.h>
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -156,12 +158,30 @@ static void test_kernel_registration_is_removed_too(void **state) {
 struct holder {
     fdsafe_handle h;
     int rc;
+    atomic_int tid;
 };
 
 static void *hold_handle(void *arg) {
     struct holder *hold = arg;
-    hold->rc = fdsafe_wait(hold->h, FDSAFE_EVENT_PRI, 300); /* nothing will come: ~300 ms inside */
+    atomic_store(&hold->tid, (int)gettid());
+    hold->rc = fdsafe_wait(hold->h, FDSAFE_EVENT_PRI, 500); /* nothing will come: 500 ms inside */
     return NULL;
+}
+
+/* Waits until thread `tid` is blocked in poll(2) (so inside fdsafe_wait, holding its handle). */
+static void wait_until_in_poll(int tid) {
+    char path[64], text[64];
+    snprintf(path, sizeof path, "/proc/self/task/%d/syscall", tid);
+    for (int i = 0; i < 2000; i++) {
+        FILE *f = fopen(path, "re");
+        if (f) {
+            int got = fgets(text, sizeof text, f) != NULL;
+            fclose(f);
+            if (got && atoi(text) == SYS_poll) return;
+        }
+        usleep(1000);
+    }
+    fail_msg("the helper thread never entered poll");
 }
 
 static void test_no_event_for_a_closed_handle_still_in_use(void **state) {
@@ -173,9 +193,11 @@ static void test_no_event_for_a_closed_handle_still_in_use(void **state) {
     fdsafe_epoll_event ev[2];
     expect_code(fdsafe_epoll_wait(ep, ev, 2, 0), 1);
     struct holder hold = {.h = w, .rc = 99};
+    atomic_store(&hold.tid, 0);
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, hold_handle, &hold), 0);
-    usleep(50 * 1000); /* let it enter fdsafe_wait */
+    while (atomic_load(&hold.tid) == 0) usleep(1000);
+    wait_until_in_poll(atomic_load(&hold.tid));
     must(fdsafe_close(w));
     assert_int_equal(kernel_registrations(ep), 1); /* the descriptor still lives... */
     expect_code(fdsafe_epoll_wait(ep, ev, 2, 0), 0); /* ...but no event names the dead handle */
@@ -402,6 +424,72 @@ static void test_no_event_for_a_handle_closed_before_the_wait(void **state) {
     must(fdsafe_close(race_set));
 }
 
+/* Many threads add, delete and close handles in shared sets while others wait and sets
+ * themselves are closed and replaced: no deadlock, no crash, no leak, and no event for a
+ * handle closed before the wait. */
+enum { CHURN_THREADS = 4, CHURN_ROUNDS = 1500 };
+static _Atomic fdsafe_handle churn_sets[2];
+static atomic_int churn_done;
+static atomic_int churn_errors;
+
+static void *churn_worker(void *arg) {
+    (void)arg;
+    for (int i = 0; i < CHURN_ROUNDS; i++) {
+        fdsafe_handle e;
+        if (fdsafe_eventfd_create(1, 0, &e) < 0) {
+            atomic_fetch_add(&churn_errors, 1);
+            continue;
+        }
+        for (int s = 0; s < 2; s++) {
+            int rc = fdsafe_epoll_add(atomic_load(&churn_sets[s]), e, FDSAFE_EPOLL_IN, e);
+            if (rc < 0 && rc != -EBADF) atomic_fetch_add(&churn_errors, 1); /* the set may be replaced */
+        }
+        if (i % 3 == 0) fdsafe_epoll_delete(atomic_load(&churn_sets[i % 2]), e);
+        if (fdsafe_close(e) != 0) atomic_fetch_add(&churn_errors, 1);
+    }
+    return NULL;
+}
+
+static void *churn_waiter(void *arg) {
+    (void)arg;
+    fdsafe_epoll_event ev[32];
+    while (!atomic_load(&churn_done)) {
+        int n = fdsafe_epoll_wait(atomic_load(&churn_sets[0]), ev, 32, 1);
+        if (n < 0 && n != -EBADF) atomic_fetch_add(&churn_errors, 1);
+        for (int i = 0; i < n; i++)
+            if (ev[i].user != ev[i].handle) atomic_fetch_add(&churn_errors, 1);
+    }
+    return NULL;
+}
+
+static void test_concurrent_churn(void **state) {
+    (void)state;
+    for (int s = 0; s < 2; s++) {
+        fdsafe_handle h;
+        must(fdsafe_epoll_create(&h));
+        atomic_store(&churn_sets[s], h);
+    }
+    atomic_store(&churn_done, 0);
+    atomic_store(&churn_errors, 0);
+    pthread_t workers[CHURN_THREADS], waiter;
+    assert_int_equal(pthread_create(&waiter, NULL, churn_waiter, NULL), 0);
+    for (int t = 0; t < CHURN_THREADS; t++) assert_int_equal(pthread_create(&workers[t], NULL, churn_worker, NULL), 0);
+    for (int round = 0; round < 20; round++) { /* replace set 1 under the workers' feet */
+        usleep(2000);
+        fdsafe_handle fresh, old;
+        must(fdsafe_epoll_create(&fresh));
+        old = atomic_exchange(&churn_sets[1], fresh);
+        must(fdsafe_close(old));
+    }
+    for (int t = 0; t < CHURN_THREADS; t++) pthread_join(workers[t], NULL);
+    atomic_store(&churn_done, 1);
+    pthread_join(waiter, NULL);
+    assert_int_equal(atomic_load(&churn_errors), 0);
+    expect_code(fdsafe_epoll_count(atomic_load(&churn_sets[0])), 0);
+    expect_code(fdsafe_epoll_count(atomic_load(&churn_sets[1])), 0);
+    for (int s = 0; s < 2; s++) must(fdsafe_close(atomic_load(&churn_sets[s])));
+}
+
 static void test_adopt_an_epoll_descriptor(void **state) {
     (void)state;
     int raw = epoll_create1(EPOLL_CLOEXEC);
@@ -523,6 +611,7 @@ int main(void) {
         FD_TEST(test_standard_input_and_nested_sets),
         FD_TEST(test_wait_ns_and_signal_mask),
         FD_TEST(test_no_event_for_a_handle_closed_before_the_wait),
+        FD_TEST(test_concurrent_churn),
         FD_TEST(test_adopt_an_epoll_descriptor),
         FD_TEST(test_bad_input),
         FD_TEST(test_signal_set_helpers),
