@@ -536,6 +536,12 @@ static void test_bad_input(void **state) {
     expect_code(fdsafe_epoll_delete(w, r), FDSAFE_E_WRONG_KIND);
     expect_code(fdsafe_epoll_delete(closed, r), -EBADF);
     expect_code(fdsafe_epoll_count(0), -EBADF);
+    expect_code(fdsafe_epoll_count(closed), -EBADF);
+    expect_code(fdsafe_epoll_modify(ep, 0, FDSAFE_EPOLL_IN, 3), -EBADF);
+    expect_code(fdsafe_epoll_delete(ep, closed), -EBADF);
+    expect_code(fdsafe_epoll_pwait(closed, ev, 2, 0, NULL), -EBADF);
+    expect_code(fdsafe_epoll_pwait(0, ev, 2, 0, NULL), -EBADF);
+    expect_code(fdsafe_epoll_wait_ns(0, ev, 2, 0, NULL), -EBADF);
     expect_code(fdsafe_epoll_count(r), FDSAFE_E_WRONG_KIND);
 
     expect_code(fdsafe_epoll_wait(ep, NULL, 2, 0), FDSAFE_E_INVALID_ARGUMENT);

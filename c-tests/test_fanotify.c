@@ -322,6 +322,10 @@ static void test_bad_input(void **state) {
     expect_code(fdsafe_fanotify_respond(g, 12345, FDSAFE_FAN_ALLOW), -ENOENT);
     expect_code(fdsafe_fanotify_respond(g, 12345, 7), FDSAFE_E_INVALID_ARGUMENT);
     expect_code(fdsafe_fanotify_respond(0, 1, FDSAFE_FAN_ALLOW), -EBADF);
+    expect_code(fdsafe_fanotify_respond(closed, 1, FDSAFE_FAN_ALLOW), -EBADF);
+    expect_code(fdsafe_fanotify_event_fd(0, 1), -EBADF);
+    expect_code(fdsafe_fanotify_pending(0), -EBADF);
+    expect_code(fdsafe_fanotify_unanswered(closed), -EBADF);
     expect_code(fdsafe_fanotify_respond(e, 1, FDSAFE_FAN_ALLOW), FDSAFE_E_WRONG_KIND);
     expect_code(fdsafe_fanotify_event_fd(g, 12345), -ENOENT);
     expect_code(fdsafe_fanotify_event_fd(closed, 1), -EBADF);

@@ -254,6 +254,7 @@ static void test_bad_input(void **state) {
     expect_code(fdsafe_inotify_read(closed, ev, 2), -EBADF);
     expect_code(fdsafe_inotify_read(e, ev, 2), FDSAFE_E_WRONG_KIND);
     expect_code(fdsafe_inotify_pending(0), -EBADF);
+    expect_code(fdsafe_inotify_pending(closed), -EBADF);
     expect_code(fdsafe_inotify_pending(e), FDSAFE_E_WRONG_KIND);
     /* The watch still works. */
     expect_code(fdsafe_inotify_read(in, ev, 2), -EAGAIN);

@@ -242,6 +242,10 @@ static void test_bad_input(void **state) {
     fdsafe_mq_attr a = {.nonblocking = 2};
     expect_code(fdsafe_mq_get_attr(q, NULL), FDSAFE_E_INVALID_ARGUMENT);
     expect_code(fdsafe_mq_get_attr(0, &a), -EBADF);
+    expect_code(fdsafe_mq_get_attr(closed, &a), -EBADF);
+    expect_code(fdsafe_mq_set_attr(0, &zero, NULL), -EBADF);
+    expect_code(fdsafe_mq_notify_signal(closed, SIGUSR1, 0), -EBADF);
+    expect_code(fdsafe_mq_notify_none(0), -EBADF);
     expect_code(fdsafe_mq_get_attr(e, &a), FDSAFE_E_WRONG_KIND);
     expect_code(fdsafe_mq_set_attr(q, NULL, NULL), FDSAFE_E_INVALID_ARGUMENT);
     expect_code(fdsafe_mq_set_attr(q, &a, NULL), FDSAFE_E_INVALID_ARGUMENT);

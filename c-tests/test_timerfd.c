@@ -194,6 +194,7 @@ static void test_bad_input(void **state) {
     uint64_t count = 5;
     expect_code(fdsafe_timerfd_read(t, NULL), FDSAFE_E_INVALID_ARGUMENT);
     expect_code(fdsafe_timerfd_read(0, &count), -EBADF);
+    expect_code(fdsafe_timerfd_set(t, 0, 1 * MS, 0, (fdsafe_timer_value *)((char *)&v + 1)), FDSAFE_E_INVALID_ARGUMENT); /* misaligned */
     expect_code(fdsafe_timerfd_read(closed, &count), -EBADF);
     expect_code(fdsafe_timerfd_read(e, &count), FDSAFE_E_WRONG_KIND);
     assert_true(count == 5);
