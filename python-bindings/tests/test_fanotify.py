@@ -81,3 +81,28 @@ def test_bad_input(tmp_path):
         with pytest.raises(WrongKindError):
             Fanotify(e.value, owned=False).pending
         e.close()
+
+
+@pytest.mark.parametrize("target", [fan.MARK_MOUNT, fan.MARK_FILESYSTEM])
+def test_mount_and_filesystem_marks_then_flush(tmp_path, target):
+    f = tmp_path / "w"
+    f.write_text("")
+    with group(fan.NONBLOCK) as g:
+        g.mark(tmp_path, fan.CLOSE_WRITE, fan.MARK_ADD | target)
+        f.write_text("data")
+        assert any(e.path == str(f) and e.mask & fan.CLOSE_WRITE for e in g)  # others may write too
+        g.mark(None, 0, fan.MARK_FLUSH | target)
+        f.write_text("more")
+        assert not any(e.path == str(f) for e in g)
+
+
+def test_pre_content_group_and_release_answers(tmp_path):
+    f = tmp_path / "p"
+    f.write_text("x")
+    g = group(fan.CLASS_PRE_CONTENT)
+    g.mark(f, fan.OPEN_PERM)
+    child = subprocess.Popen([sys.executable, "-c", f"open({str(f)!r}).read()"])
+    (event,) = g.read_events()
+    assert event.is_permission
+    g.close()  # unanswered: fdsafe answers "allow" and closes the event descriptor
+    assert child.wait(10) == 0

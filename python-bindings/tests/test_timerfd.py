@@ -78,3 +78,14 @@ def test_bad_input():
         e.close()
     with pytest.raises(OSError):
         t.get()
+
+
+@pytest.mark.parametrize("clock", [fdsafe.CLOCK_BOOTTIME_ALARM, fdsafe.CLOCK_REALTIME_ALARM])
+def test_alarm_clocks(clock):
+    try:
+        t = TimerFd.create(clock)
+    except PermissionError as err:
+        pytest.skip(f"alarm clock: {err} (needs CAP_WAKE_ALARM)")
+    with t:
+        t.set(0.005)
+        assert t.expirations() == 1
