@@ -277,10 +277,19 @@ impl Epoll {
             if reported > 0 || remaining == Some(Duration::ZERO) {
                 return Ok(reported);
             }
-            if let Some(d) = deadline {
-                if Instant::now() >= d {
-                    return Ok(0);
+            // Everything collected was dropped. Level-triggered events of a handle that is
+            // still closing (another thread inside an operation on it) come back at once
+            // until its close completes, so back off a little instead of spinning.
+            let pause = Duration::from_millis(1);
+            match deadline {
+                Some(d) => {
+                    let left = d.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Ok(0);
+                    }
+                    std::thread::sleep(left.min(pause));
                 }
+                None => std::thread::sleep(pause),
             }
         }
     }
