@@ -52,6 +52,60 @@
 #define FDSAFE_E_INTERNAL -10004
 
 /**
+ * epoll event: readable (`EPOLLIN`). The `FDSAFE_EPOLL_*` values equal the kernel's bits
+ * (and `FDSAFE_EVENT_*` for the first six).
+ */
+#define FDSAFE_EPOLL_IN 1
+
+/**
+ * epoll event: urgent or priority data (`EPOLLPRI`).
+ */
+#define FDSAFE_EPOLL_PRI 2
+
+/**
+ * epoll event: writable (`EPOLLOUT`).
+ */
+#define FDSAFE_EPOLL_OUT 4
+
+/**
+ * epoll event: error (`EPOLLERR`); always reported, need not be asked for.
+ */
+#define FDSAFE_EPOLL_ERR 8
+
+/**
+ * epoll event: hang-up (`EPOLLHUP`); always reported, need not be asked for.
+ */
+#define FDSAFE_EPOLL_HUP 16
+
+/**
+ * epoll event: the peer shut down its writing side (`EPOLLRDHUP`, stream sockets).
+ */
+#define FDSAFE_EPOLL_RDHUP 8192
+
+/**
+ * epoll option: with several sets watching one file, wake only one of them
+ * (`EPOLLEXCLUSIVE`; only with `fdsafe_epoll_add`, `fdsafe_epoll_modify` refuses it).
+ */
+#define FDSAFE_EPOLL_EXCLUSIVE 268435456
+
+/**
+ * epoll option: keep the system from suspending while the event is pending
+ * (`EPOLLWAKEUP`; silently ignored by the kernel without `CAP_BLOCK_SUSPEND`).
+ */
+#define FDSAFE_EPOLL_WAKEUP 536870912
+
+/**
+ * epoll option: report the registration once, then disable it until `fdsafe_epoll_modify`
+ * re-arms it (`EPOLLONESHOT`).
+ */
+#define FDSAFE_EPOLL_ONESHOT 1073741824
+
+/**
+ * epoll option: edge-triggered, report only changes (`EPOLLET`).
+ */
+#define FDSAFE_EPOLL_ET 2147483648
+
+/**
  * `fdsafe_eventfd_create` flag: each read takes 1 from the counter instead of all of it.
  */
 #define FDSAFE_EVENTFD_SEMAPHORE (1 << 0)
@@ -60,6 +114,240 @@
  * `fdsafe_eventfd_create` flag: start in non-blocking mode.
  */
 #define FDSAFE_EVENTFD_NONBLOCK (1 << 1)
+
+/**
+ * `fdsafe_fanotify_init` flag: reads return `-EAGAIN` instead of waiting.
+ */
+#define FDSAFE_FAN_NONBLOCK 2
+
+/**
+ * `fdsafe_fanotify_init` class: permission events, after the file's content is final
+ * (for antivirus-like checks). Without a class flag the group is notification-only.
+ */
+#define FDSAFE_FAN_CLASS_CONTENT 4
+
+/**
+ * `fdsafe_fanotify_init` class: permission events before the content is final (for
+ * hierarchical storage managers).
+ */
+#define FDSAFE_FAN_CLASS_PRE_CONTENT 8
+
+/**
+ * `fdsafe_fanotify_init` flag: no limit on the event queue (needs `CAP_SYS_ADMIN`).
+ */
+#define FDSAFE_FAN_UNLIMITED_QUEUE 16
+
+/**
+ * `fdsafe_fanotify_init` flag: no limit on the number of marks.
+ */
+#define FDSAFE_FAN_UNLIMITED_MARKS 32
+
+/**
+ * `fdsafe_fanotify_init` flag: report the thread id instead of the process id.
+ */
+#define FDSAFE_FAN_REPORT_TID 256
+
+/**
+ * `fdsafe_fanotify_init` flag: report file identities (`fsid` + file handle) instead of
+ * descriptors. Notification class only.
+ */
+#define FDSAFE_FAN_REPORT_FID 512
+
+/**
+ * `fdsafe_fanotify_init` flag: report the identity of the directory.
+ */
+#define FDSAFE_FAN_REPORT_DIR_FID 1024
+
+/**
+ * `fdsafe_fanotify_init` flag: with `FDSAFE_FAN_REPORT_DIR_FID`, report the entry name.
+ */
+#define FDSAFE_FAN_REPORT_NAME 2048
+
+/**
+ * `fdsafe_fanotify_init` flags: directory identity and entry name.
+ */
+#define FDSAFE_FAN_REPORT_DFID_NAME 3072
+
+/**
+ * `fdsafe_fanotify_mark` action: add the events to the mark.
+ */
+#define FDSAFE_FAN_MARK_ADD 1
+
+/**
+ * `fdsafe_fanotify_mark` action: remove the events from the mark.
+ */
+#define FDSAFE_FAN_MARK_REMOVE 2
+
+/**
+ * `fdsafe_fanotify_mark` option: do not follow a final symbolic link.
+ */
+#define FDSAFE_FAN_MARK_DONT_FOLLOW 4
+
+/**
+ * `fdsafe_fanotify_mark` option: fail with `-ENOTDIR` unless the path is a directory.
+ */
+#define FDSAFE_FAN_MARK_ONLYDIR 8
+
+/**
+ * `fdsafe_fanotify_mark` target: the mount containing the path (default: the file itself).
+ */
+#define FDSAFE_FAN_MARK_MOUNT 16
+
+/**
+ * `fdsafe_fanotify_mark` action: remove all marks (of the type given by
+ * `FDSAFE_FAN_MARK_MOUNT` / `_FILESYSTEM`, else inode marks); `path` may be NULL.
+ */
+#define FDSAFE_FAN_MARK_FLUSH 128
+
+/**
+ * `fdsafe_fanotify_mark` target: the whole file system containing the path.
+ */
+#define FDSAFE_FAN_MARK_FILESYSTEM 256
+
+/**
+ * `fdsafe_fanotify_mark` option: the kernel may drop the inode mark under memory pressure.
+ */
+#define FDSAFE_FAN_MARK_EVICTABLE 512
+
+/**
+ * fanotify event: file read (`FAN_ACCESS`). The `FDSAFE_FAN_*` event values equal the kernel's.
+ */
+#define FDSAFE_FAN_ACCESS 1
+
+/**
+ * fanotify event: file written (`FAN_MODIFY`).
+ */
+#define FDSAFE_FAN_MODIFY 2
+
+/**
+ * fanotify event: metadata changed (FID groups).
+ */
+#define FDSAFE_FAN_ATTRIB 4
+
+/**
+ * fanotify event: a file opened for writing was closed.
+ */
+#define FDSAFE_FAN_CLOSE_WRITE 8
+
+/**
+ * fanotify event: a file not opened for writing was closed.
+ */
+#define FDSAFE_FAN_CLOSE_NOWRITE 16
+
+/**
+ * fanotify event: opened.
+ */
+#define FDSAFE_FAN_OPEN 32
+
+/**
+ * fanotify event: renamed away (FID groups).
+ */
+#define FDSAFE_FAN_MOVED_FROM 64
+
+/**
+ * fanotify event: renamed in (FID groups).
+ */
+#define FDSAFE_FAN_MOVED_TO 128
+
+/**
+ * fanotify event: created (FID groups).
+ */
+#define FDSAFE_FAN_CREATE 256
+
+/**
+ * fanotify event: deleted (FID groups).
+ */
+#define FDSAFE_FAN_DELETE 512
+
+/**
+ * fanotify event: the marked file was deleted (FID groups).
+ */
+#define FDSAFE_FAN_DELETE_SELF 1024
+
+/**
+ * fanotify event: the marked file was moved (FID groups).
+ */
+#define FDSAFE_FAN_MOVE_SELF 2048
+
+/**
+ * fanotify event: opened for execution.
+ */
+#define FDSAFE_FAN_OPEN_EXEC 4096
+
+/**
+ * fanotify event (reported only): the queue overflowed, events were lost.
+ */
+#define FDSAFE_FAN_Q_OVERFLOW 16384
+
+/**
+ * fanotify event: a file-system error (filesystem marks, FID groups).
+ */
+#define FDSAFE_FAN_FS_ERROR 32768
+
+/**
+ * fanotify permission event: an open waits for the answer (`fdsafe_fanotify_respond`).
+ */
+#define FDSAFE_FAN_OPEN_PERM 65536
+
+/**
+ * fanotify permission event: a read waits for the answer.
+ */
+#define FDSAFE_FAN_ACCESS_PERM 131072
+
+/**
+ * fanotify permission event: an open for execution waits for the answer.
+ */
+#define FDSAFE_FAN_OPEN_EXEC_PERM 262144
+
+/**
+ * fanotify permission event (pre-content class): an access to not-yet-present content.
+ */
+#define FDSAFE_FAN_PRE_ACCESS 1048576
+
+/**
+ * Mark flag: also report events of the marked directory's children.
+ */
+#define FDSAFE_FAN_EVENT_ON_CHILD 134217728
+
+/**
+ * fanotify event: a rename (FID groups with names).
+ */
+#define FDSAFE_FAN_RENAME 268435456
+
+/**
+ * Event flag: the subject is a directory (and, in a mask, ask for directory events too).
+ */
+#define FDSAFE_FAN_ONDIR 1073741824
+
+/**
+ * `fdsafe_fanotify_respond`: let the operation go ahead.
+ */
+#define FDSAFE_FAN_ALLOW 1
+
+/**
+ * `fdsafe_fanotify_respond`: make the operation fail with `EPERM`.
+ */
+#define FDSAFE_FAN_DENY 2
+
+/**
+ * A read of at least this many events never leaves any buffered inside fdsafe.
+ */
+#define FDSAFE_FANOTIFY_MIN_BATCH 43
+
+/**
+ * Room for the longest file handle (`MAX_HANDLE_SZ`).
+ */
+#define FDSAFE_FANOTIFY_HANDLE_SIZE 128
+
+/**
+ * Room for the longest entry name with its NUL.
+ */
+#define FDSAFE_FANOTIFY_NAME_SIZE 256
+
+/**
+ * Room for the longest path with its NUL (`PATH_MAX`).
+ */
+#define FDSAFE_FANOTIFY_PATH_SIZE 4096
 
 /**
  * Readable (`POLLIN`). The `FDSAFE_EVENT_*` values equal the kernel's `POLL*`/`EPOLL*` bits.
@@ -90,6 +378,165 @@
  * The peer shut down its writing side (`POLLRDHUP`, sockets).
  */
 #define FDSAFE_EVENT_RDHUP 8192
+
+/**
+ * `fdsafe_inotify_create` flag: reads return `-EAGAIN` instead of waiting.
+ */
+#define FDSAFE_INOTIFY_NONBLOCK (1 << 0)
+
+/**
+ * A read asking for at least this many events never leaves any buffered inside fdsafe (see
+ * `fdsafe_inotify_read`); use it (or more) in event loops.
+ */
+#define FDSAFE_INOTIFY_MIN_BATCH 17
+
+/**
+ * Room for the longest name an event carries, with its terminating NUL (`NAME_MAX + 1`).
+ */
+#define FDSAFE_INOTIFY_NAME_SIZE 256
+
+/**
+ * inotify event: file read (`IN_ACCESS`). The `FDSAFE_IN_*` values equal the kernel's.
+ */
+#define FDSAFE_IN_ACCESS 1
+
+/**
+ * inotify event: file written (`IN_MODIFY`).
+ */
+#define FDSAFE_IN_MODIFY 2
+
+/**
+ * inotify event: metadata changed (`IN_ATTRIB`).
+ */
+#define FDSAFE_IN_ATTRIB 4
+
+/**
+ * inotify event: a file opened for writing was closed (`IN_CLOSE_WRITE`).
+ */
+#define FDSAFE_IN_CLOSE_WRITE 8
+
+/**
+ * inotify event: a file not opened for writing was closed (`IN_CLOSE_NOWRITE`).
+ */
+#define FDSAFE_IN_CLOSE_NOWRITE 16
+
+/**
+ * inotify event: opened (`IN_OPEN`).
+ */
+#define FDSAFE_IN_OPEN 32
+
+/**
+ * inotify event: renamed away from the watched directory (`IN_MOVED_FROM`); its `cookie`
+ * matches the `FDSAFE_IN_MOVED_TO` event of the same rename.
+ */
+#define FDSAFE_IN_MOVED_FROM 64
+
+/**
+ * inotify event: renamed into the watched directory (`IN_MOVED_TO`).
+ */
+#define FDSAFE_IN_MOVED_TO 128
+
+/**
+ * inotify event: created in the watched directory (`IN_CREATE`).
+ */
+#define FDSAFE_IN_CREATE 256
+
+/**
+ * inotify event: deleted from the watched directory (`IN_DELETE`).
+ */
+#define FDSAFE_IN_DELETE 512
+
+/**
+ * inotify event: the watched file itself was deleted (`IN_DELETE_SELF`).
+ */
+#define FDSAFE_IN_DELETE_SELF 1024
+
+/**
+ * inotify event: the watched file itself was moved (`IN_MOVE_SELF`).
+ */
+#define FDSAFE_IN_MOVE_SELF 2048
+
+/**
+ * All the events above.
+ */
+#define FDSAFE_IN_ALL_EVENTS 4095
+
+/**
+ * inotify event (reported only): the watched file system was unmounted (`IN_UNMOUNT`).
+ */
+#define FDSAFE_IN_UNMOUNT 8192
+
+/**
+ * inotify event (reported only): the kernel's queue overflowed and events were lost
+ * (`IN_Q_OVERFLOW`); the event's `wd` is -1.
+ */
+#define FDSAFE_IN_Q_OVERFLOW 16384
+
+/**
+ * inotify event (reported only): the watch is gone, removed or dropped by the kernel
+ * (`IN_IGNORED`).
+ */
+#define FDSAFE_IN_IGNORED 32768
+
+/**
+ * Watch option: fail with `-ENOTDIR` unless the path is a directory (`IN_ONLYDIR`).
+ */
+#define FDSAFE_IN_ONLYDIR 16777216
+
+/**
+ * Watch option: do not follow a final symbolic link (`IN_DONT_FOLLOW`).
+ */
+#define FDSAFE_IN_DONT_FOLLOW 33554432
+
+/**
+ * Watch option: no events for children after they are unlinked (`IN_EXCL_UNLINK`).
+ */
+#define FDSAFE_IN_EXCL_UNLINK 67108864
+
+/**
+ * Watch option: fail with `-EEXIST` if the path is already watched (`IN_MASK_CREATE`).
+ */
+#define FDSAFE_IN_MASK_CREATE 268435456
+
+/**
+ * Watch option: add to an existing watch's mask instead of replacing it (`IN_MASK_ADD`).
+ */
+#define FDSAFE_IN_MASK_ADD 536870912
+
+/**
+ * Event flag (reported only): the subject is a directory (`IN_ISDIR`).
+ */
+#define FDSAFE_IN_ISDIR 1073741824
+
+/**
+ * Watch option: report one event, then drop the watch (`IN_ONESHOT`).
+ */
+#define FDSAFE_IN_ONESHOT 2147483648
+
+/**
+ * `fdsafe_mq_open` flag: open for receiving.
+ */
+#define FDSAFE_MQ_READ (1 << 0)
+
+/**
+ * `fdsafe_mq_open` flag: open for sending (with `FDSAFE_MQ_READ`: both).
+ */
+#define FDSAFE_MQ_WRITE (1 << 1)
+
+/**
+ * `fdsafe_mq_open` flag: create the queue if it does not exist (`O_CREAT`).
+ */
+#define FDSAFE_MQ_CREATE (1 << 2)
+
+/**
+ * `fdsafe_mq_open` flag: with `FDSAFE_MQ_CREATE`, fail with `-EEXIST` if it exists (`O_EXCL`).
+ */
+#define FDSAFE_MQ_EXCLUSIVE (1 << 3)
+
+/**
+ * `fdsafe_mq_open` flag: sends to a full and receives from an empty queue return `-EAGAIN`.
+ */
+#define FDSAFE_MQ_NONBLOCK (1 << 4)
 
 /**
  * Create flag: the new socket is non-blocking (for `fdsafe_tcp_connect`: the connect itself
@@ -123,6 +570,42 @@
  * is one packet and each read returns at most one packet.
  */
 #define FDSAFE_PIPE_PACKET (1 << 1)
+
+/**
+ * `fdsafe_signal_mask` operation: add the set to the blocked signals.
+ */
+#define FDSAFE_SIG_BLOCK 0
+
+/**
+ * `fdsafe_signal_mask` operation: remove the set from the blocked signals.
+ */
+#define FDSAFE_SIG_UNBLOCK 1
+
+/**
+ * `fdsafe_signal_mask` operation: make the set the blocked signals.
+ */
+#define FDSAFE_SIG_SETMASK 2
+
+/**
+ * `fdsafe_signalfd_create` flag: reads return `-EAGAIN` instead of waiting.
+ */
+#define FDSAFE_SIGNALFD_NONBLOCK (1 << 0)
+
+/**
+ * `fdsafe_sigpipe_mode`: guard every write to a pipe, FIFO or other non-socket descriptor by
+ * blocking `SIGPIPE` in the calling thread for its length (two extra system calls per write).
+ * The default; touches nothing process-wide.
+ */
+#define FDSAFE_SIGPIPE_GUARD 0
+
+/**
+ * `fdsafe_sigpipe_mode`: set `SIGPIPE` to be ignored process-wide (`SIG_IGN`, as GLib and
+ * Python do) and write without the per-write guard. Children inherit `SIG_IGN` across
+ * `exec`: set it back to `SIG_DFL` in a child before `exec` if the program expects the
+ * default. If the application later changes `SIGPIPE`'s disposition itself, it must switch
+ * back to `FDSAFE_SIGPIPE_GUARD` first.
+ */
+#define FDSAFE_SIGPIPE_IGNORE 1
 
 /**
  * Room for any address text fdsafe writes, NUL included.
@@ -286,22 +769,6 @@
 #define FDSAFE_SOCKOPT_V6ONLY 22
 
 /**
- * `fdsafe_sigpipe_mode`: guard every write to a pipe, FIFO or other non-socket descriptor by
- * blocking `SIGPIPE` in the calling thread for its length (two extra system calls per write).
- * The default; touches nothing process-wide.
- */
-#define FDSAFE_SIGPIPE_GUARD 0
-
-/**
- * `fdsafe_sigpipe_mode`: set `SIGPIPE` to be ignored process-wide (`SIG_IGN`, as GLib and
- * Python do) and write without the per-write guard. Children inherit `SIG_IGN` across
- * `exec`: set it back to `SIG_DFL` in a child before `exec` if the program expects the
- * default. If the application later changes `SIGPIPE`'s disposition itself, it must switch
- * back to `FDSAFE_SIGPIPE_GUARD` first.
- */
-#define FDSAFE_SIGPIPE_IGNORE 1
-
-/**
  * `fdsafe_stdio_open` stream: standard input (descriptor 0).
  */
 #define FDSAFE_STDIN 0
@@ -322,6 +789,56 @@
  * land on descriptor 0, 1 or 2).
  */
 #define FDSAFE_STDIO_CLOSE_STREAM (1 << 0)
+
+/**
+ * Timer clock: wall-clock time (`CLOCK_REALTIME`); follows changes of the system time.
+ */
+#define FDSAFE_CLOCK_REALTIME 0
+
+/**
+ * Timer clock: time since an unspecified start, never set, stopped while suspended
+ * (`CLOCK_MONOTONIC`).
+ */
+#define FDSAFE_CLOCK_MONOTONIC 1
+
+/**
+ * Timer clock: like monotonic, but counting time suspended (`CLOCK_BOOTTIME`).
+ */
+#define FDSAFE_CLOCK_BOOTTIME 7
+
+/**
+ * Timer clock: realtime, and the expiration wakes a suspended system
+ * (`CLOCK_REALTIME_ALARM`; needs `CAP_WAKE_ALARM`, else `-EPERM`).
+ */
+#define FDSAFE_CLOCK_REALTIME_ALARM 8
+
+/**
+ * Timer clock: boottime, and the expiration wakes a suspended system
+ * (`CLOCK_BOOTTIME_ALARM`; needs `CAP_WAKE_ALARM`, else `-EPERM`).
+ */
+#define FDSAFE_CLOCK_BOOTTIME_ALARM 9
+
+/**
+ * `fdsafe_timerfd_create` flag: reads return `-EAGAIN` instead of waiting.
+ */
+#define FDSAFE_TIMERFD_NONBLOCK (1 << 0)
+
+/**
+ * `fdsafe_timerfd_set` flag: `value_ns` is an absolute time on the timer's clock.
+ */
+#define FDSAFE_TIMERFD_ABSTIME (1 << 0)
+
+/**
+ * `fdsafe_timerfd_set` flag (realtime clocks, with `FDSAFE_TIMERFD_ABSTIME`): if the system
+ * time is set while the timer is armed, the timer is canceled and the next
+ * `fdsafe_timerfd_read` returns `FDSAFE_TIMERFD_CANCELED`.
+ */
+#define FDSAFE_TIMERFD_CANCEL_ON_SET (1 << 1)
+
+/**
+ * `fdsafe_timerfd_read` result: the timer was canceled by a change of the system time.
+ */
+#define FDSAFE_TIMERFD_CANCELED 1
 
 /**
  * Socket type: a byte stream (`SOCK_STREAM`).
@@ -399,6 +916,92 @@
  */
 #define FDSAFE_RECV_INFO_CLOSED (1 << 3)
 
+
+
+/**
+ * The most events one wait collects from the kernel.
+ */
+#define MAX_BATCH 1024
+
+#define FAN_CLOEXEC 1
+
+#define FAN_NONBLOCK 2
+
+#define FAN_CLASS_CONTENT 4
+
+#define FAN_CLASS_PRE_CONTENT 8
+
+#define FAN_UNLIMITED_QUEUE 16
+
+#define FAN_UNLIMITED_MARKS 32
+
+#define FAN_REPORT_TID 256
+
+#define FAN_REPORT_FID 512
+
+#define FAN_REPORT_DIR_FID 1024
+
+#define FAN_REPORT_NAME 2048
+
+/**
+ * The `fanotify_init` flags fdsafe passes on.
+ */
+#define INIT_FLAGS ((((((((FAN_NONBLOCK | FAN_CLASS_CONTENT) | FAN_CLASS_PRE_CONTENT) | FAN_UNLIMITED_QUEUE) | FAN_UNLIMITED_MARKS) | FAN_REPORT_TID) | FAN_REPORT_FID) | FAN_REPORT_DIR_FID) | FAN_REPORT_NAME)
+
+#define FAN_MARK_ADD 1
+
+#define FAN_MARK_REMOVE 2
+
+#define FAN_MARK_DONT_FOLLOW 4
+
+#define FAN_MARK_ONLYDIR 8
+
+#define FAN_MARK_MOUNT 16
+
+#define FAN_MARK_FLUSH 128
+
+#define FAN_MARK_FILESYSTEM 256
+
+#define FAN_MARK_EVICTABLE 512
+
+#define MARK_FLAGS (((((((FAN_MARK_ADD | FAN_MARK_REMOVE) | FAN_MARK_DONT_FOLLOW) | FAN_MARK_ONLYDIR) | FAN_MARK_MOUNT) | FAN_MARK_FLUSH) | FAN_MARK_FILESYSTEM) | FAN_MARK_EVICTABLE)
+
+#define FAN_Q_OVERFLOW 16384
+
+#define FAN_OPEN_PERM 65536
+
+#define FAN_ACCESS_PERM 131072
+
+#define FAN_OPEN_EXEC_PERM 262144
+
+#define FAN_PRE_ACCESS 1048576
+
+/**
+ * Every event bit fdsafe knows: the plain events 0x1-0x1000, overflow, file-system error,
+ * the permission events, event-on-child, rename and on-dir.
+ */
+#define EVENT_BITS ((((((8191 | FAN_Q_OVERFLOW) | 32768) | PERMISSION_EVENTS) | 134217728) | 268435456) | 1073741824)
+
+#define FAN_ALLOW 1
+
+#define FAN_DENY 2
+
+/**
+ * The longest file handle (`MAX_HANDLE_SZ`).
+ */
+#define MAX_HANDLE 128
+
+#define NAME_MAX 255
+
+#define PATH_MAX 4096
+
+
+
+/**
+ * The highest signal number Linux has (`_NSIG - 1`).
+ */
+#define MAX_SIGNAL 64
+
 /**
  * A handle to a descriptor owned by fdsafe: a generational 64-bit value, never 0 when valid.
  * A closed handle never works again, even after its slot and descriptor number are reused.
@@ -406,9 +1009,154 @@
 typedef uint64_t fdsafe_handle;
 
 /**
+ * One ready registration, as `fdsafe_epoll_wait` reports it.
+ */
+typedef struct fdsafe_epoll_event {
+  /**
+   * The registered handle that is ready. It was live when the wait returned; another
+   * thread may close it afterwards, and calls with it then return `-EBADF`.
+   */
+  fdsafe_handle handle;
+  /**
+   * The 64-bit value given at `fdsafe_epoll_add` / `fdsafe_epoll_modify`.
+   */
+  uint64_t user;
+  /**
+   * The ready `FDSAFE_EPOLL_*` event bits.
+   */
+  uint32_t events;
+  /**
+   * Always 0.
+   */
+  uint32_t reserved;
+} fdsafe_epoll_event;
+
+/**
+ * A set of signals: bit `n - 1` of `bits` stands for signal `n` (1 to 64), the layout of the
+ * kernel's own signal set. Build it with `fdsafe_sigset_empty` / `fdsafe_sigset_add`.
+ */
+typedef struct fdsafe_sigset {
+  /**
+   * Bit `n - 1` set: signal `n` is in the set.
+   */
+  uint64_t bits;
+} fdsafe_sigset;
+
+/**
+ * One fanotify event, parsed. No descriptor is handed out in it: see `fdsafe_fanotify_read`.
+ */
+typedef struct fdsafe_fanotify_event {
+  /**
+   * `FDSAFE_FAN_*` bits: what happened.
+   */
+  uint64_t mask;
+  /**
+   * For permission events, the id to pass to `fdsafe_fanotify_respond` (and
+   * `fdsafe_fanotify_event_fd`); 0 for other events.
+   */
+  uint64_t id;
+  /**
+   * The process (or, with `FDSAFE_FAN_REPORT_TID`, thread) that caused the event.
+   */
+  int32_t pid;
+  /**
+   * 1 if `fsid`, `handle_type`, `handle_bytes` and `handle` hold a file identity (FID
+   * groups), else 0.
+   */
+  uint32_t has_fid;
+  /**
+   * The file system id of the identity.
+   */
+  uint64_t fsid;
+  /**
+   * The file handle type (for `open_by_handle_at`).
+   */
+  int32_t handle_type;
+  /**
+   * The number of bytes in `handle`.
+   */
+  uint32_t handle_bytes;
+  /**
+   * The file handle.
+   */
+  uint8_t handle[FDSAFE_FANOTIFY_HANDLE_SIZE];
+  /**
+   * Length of `name` (FID groups with `FDSAFE_FAN_REPORT_NAME`), else 0.
+   */
+  uint32_t name_len;
+  /**
+   * Length of `path` (descriptor groups), else 0.
+   */
+  uint32_t path_len;
+  /**
+   * The entry name, NUL-terminated.
+   */
+  char name[FDSAFE_FANOTIFY_NAME_SIZE];
+  /**
+   * The path of the event's file as the kernel resolved its descriptor, NUL-terminated
+   * (a deleted file's path ends in " (deleted)").
+   */
+  char path[FDSAFE_FANOTIFY_PATH_SIZE];
+} fdsafe_fanotify_event;
+
+/**
  * The kind of a handle, as returned by `fdsafe_kind` and taken by `fdsafe_fd_adopt`.
  */
 typedef uint32_t fdsafe_kind;
+
+/**
+ * One inotify event, parsed: fixed size, with the name copied out.
+ */
+typedef struct fdsafe_inotify_event {
+  /**
+   * The watch id (`fdsafe_inotify_add_watch`); -1 for `FDSAFE_IN_Q_OVERFLOW`.
+   */
+  int32_t wd;
+  /**
+   * `FDSAFE_IN_*` bits: what happened.
+   */
+  uint32_t mask;
+  /**
+   * Ties the two halves of a rename together (`FDSAFE_IN_MOVED_FROM`/`_TO`); else 0.
+   */
+  uint32_t cookie;
+  /**
+   * Length of `name` without its NUL; 0 when the event is about the watched object itself.
+   */
+  uint32_t name_len;
+  /**
+   * The name of the entry in a watched directory, NUL-terminated (any name fits).
+   */
+  char name[FDSAFE_INOTIFY_NAME_SIZE];
+} fdsafe_inotify_event;
+
+/**
+ * A queue's attributes.
+ */
+typedef struct fdsafe_mq_attr {
+  /**
+   * 1 if the descriptor is in non-blocking mode, else 0 (the only attribute
+   * `fdsafe_mq_set_attr` changes).
+   */
+  uint32_t nonblocking;
+  /**
+   * Always 0.
+   */
+  uint32_t reserved;
+  /**
+   * The most messages the queue holds (fixed at creation; at most `fs.mqueue.msg_max`,
+   * 10 by default, which these machines enforce even for root).
+   */
+  int64_t max_messages;
+  /**
+   * The largest message, in bytes (fixed at creation).
+   */
+  int64_t message_size;
+  /**
+   * Messages in the queue now (ignored by `fdsafe_mq_set_attr`).
+   */
+  int64_t current_messages;
+} fdsafe_mq_attr;
 
 /**
  * One datagram of a batch (`fdsafe_socket_send_batch`, `fdsafe_socket_recv_batch`).
@@ -443,6 +1191,61 @@ typedef struct fdsafe_datagram {
 } fdsafe_datagram;
 
 /**
+ * One signal read from a signalfd.
+ */
+typedef struct fdsafe_siginfo {
+  /**
+   * The signal number.
+   */
+  int32_t signo;
+  /**
+   * How it was sent: `SI_USER` (0, `kill`), `SI_QUEUE` (-1, `sigqueue`), `SI_TKILL` (-6),
+   * the kernel (> 0; for `SIGCHLD`: `CLD_EXITED` 1, `CLD_KILLED` 2, `CLD_DUMPED` 3...).
+   */
+  int32_t code;
+  /**
+   * The sending process (`kill`, `sigqueue`) or the child (`SIGCHLD`).
+   */
+  uint32_t pid;
+  /**
+   * The real user ID of the sender (or of the child).
+   */
+  uint32_t uid;
+  /**
+   * `SIGCHLD`: the exit status (`CLD_EXITED`) or the signal that ended the child.
+   */
+  int32_t status;
+  /**
+   * An error number that came with the signal (rarely used; 0).
+   */
+  int32_t errno_value;
+  /**
+   * The integer sent with `sigqueue` (the low 32 bits of `ptr_value`).
+   */
+  int32_t int_value;
+  /**
+   * The descriptor for `SIGIO`/`SIGPOLL`, else 0.
+   */
+  int32_t fd;
+  /**
+   * The pointer-sized value sent with `sigqueue`.
+   */
+  uint64_t ptr_value;
+  /**
+   * `SIGCHLD`: user CPU time of the child, in clock ticks.
+   */
+  uint64_t utime;
+  /**
+   * `SIGCHLD`: system CPU time of the child, in clock ticks.
+   */
+  uint64_t stime;
+  /**
+   * The faulting address for hardware-generated signals, else 0.
+   */
+  uint64_t addr;
+} fdsafe_siginfo;
+
+/**
  * A range of finished zero-copy sends, as read from the socket's error queue.
  */
 typedef struct fdsafe_zerocopy_completion {
@@ -461,6 +1264,21 @@ typedef struct fdsafe_zerocopy_completion {
    */
   uint32_t copied;
 } fdsafe_zerocopy_completion;
+
+/**
+ * A timer setting, in nanoseconds.
+ */
+typedef struct fdsafe_timer_value {
+  /**
+   * Time to the next expiration (`fdsafe_timerfd_get`: the time left), or with
+   * `FDSAFE_TIMERFD_ABSTIME` the absolute time; 0 means disarmed.
+   */
+  int64_t value_ns;
+  /**
+   * Period of an interval timer; 0 for a one-shot timer.
+   */
+  int64_t interval_ns;
+} fdsafe_timer_value;
 
 /**
  * Options for binding a Unix socket to a path (`fdsafe_unix_listen`, `fdsafe_unix_bind`).
@@ -583,6 +1401,8 @@ typedef struct fdsafe_recv_info {
 
 
 
+
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -617,6 +1437,103 @@ const char *fdsafe_error_name(int code);
 int fdsafe_last_error(char *buf, size_t len);
 
 /**
+ * Creates an empty epoll set (close-on-exec).
+ *
+ * Ownership: the caller owns `*handle_out`. Closing the set ends all its registrations
+ * (the registered handles stay open). Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL
+ * `handle_out`; `-EMFILE`, `-ENOMEM`. Thread safety: any thread.
+ */
+int fdsafe_epoll_create(fdsafe_handle *handle_out);
+
+/**
+ * Adds `target` (a handle of any pollable kind) to the set `epoll`, watching `events`
+ * (`FDSAFE_EPOLL_*` bits), and reported with the caller's `user` value.
+ *
+ * The registration belongs to the handle: when `target` is closed (or released) through
+ * fdsafe, it is removed from every set it is in before its descriptor goes, even if a
+ * duplicate of the descriptor keeps the open file alive; no event for the dead handle is
+ * ever returned by `fdsafe_epoll_wait`.
+ *
+ * Errors: `-EBADF` for a stale `epoll` or `target`; `FDSAFE_E_WRONG_KIND` if `epoll` is not
+ * an epoll set; `FDSAFE_E_INVALID_ARGUMENT` for unknown event bits; `-EEXIST` if `target` is
+ * already in the set; `-EPERM` for a kind the kernel cannot poll (regular files, `/dev/null`);
+ * `-EINVAL` for the set itself; `-ELOOP` for a cycle of sets; `-ENOMEM`, `-ENOSPC`.
+ * Thread safety: any thread.
+ */
+int fdsafe_epoll_add(fdsafe_handle epoll, fdsafe_handle target, uint32_t events, uint64_t user);
+
+/**
+ * Changes the events and user value of `target`'s registration in `epoll`; re-arms a
+ * one-shot registration.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for unknown bits;
+ * `-ENOENT` if `target` is not in the set; `-EINVAL` from the kernel for
+ * `FDSAFE_EPOLL_EXCLUSIVE`. Thread safety: any thread.
+ */
+int fdsafe_epoll_modify(fdsafe_handle epoll, fdsafe_handle target, uint32_t events, uint64_t user);
+
+/**
+ * Removes `target` from `epoll`. (Closing `target` does this by itself.)
+ *
+ * Errors: `-EBADF` (a closed `target` has already left every set); `FDSAFE_E_WRONG_KIND`;
+ * `-ENOENT` if `target` is not in the set. Thread safety: any thread.
+ */
+int fdsafe_epoll_delete(fdsafe_handle epoll, fdsafe_handle target);
+
+/**
+ * The number of registrations in `epoll`.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`. Thread safety: any thread.
+ */
+int64_t fdsafe_epoll_count(fdsafe_handle epoll);
+
+/**
+ * Waits up to `timeout_ms` milliseconds (negative: no limit, 0: just look) for registered
+ * handles to become ready, and writes up to `max_events` of them (at most 1024 per call) to
+ * `events_out`.
+ *
+ * Returns the number of events written, 0 on timeout. Events of handles that were closed,
+ * or began closing, before the wait looked at them are dropped, and the wait goes on for the
+ * rest of the timeout. Registrations made outside fdsafe (in an adopted set) are never
+ * reported.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` if `events_out` is
+ * NULL or `max_events` is 0 or absurd; `-EINTR` if a signal handler ran (fdsafe does not
+ * retry). Thread safety: any thread; several threads may wait on one set.
+ */
+int fdsafe_epoll_wait(fdsafe_handle epoll,
+                      struct fdsafe_epoll_event *events_out,
+                      size_t max_events,
+                      int timeout_ms);
+
+/**
+ * `fdsafe_epoll_wait` with the calling thread's signal mask replaced by `*sigmask` for the
+ * length of the wait, atomically (`epoll_pwait`): unblock a signal only while waiting, so its
+ * handler cannot run between a check and the wait. A NULL `sigmask` leaves the mask alone.
+ *
+ * Errors: as `fdsafe_epoll_wait`; `-EINTR` when a signal unblocked by the mask arrives.
+ * Thread safety: any thread.
+ */
+int fdsafe_epoll_pwait(fdsafe_handle epoll,
+                       struct fdsafe_epoll_event *events_out,
+                       size_t max_events,
+                       int timeout_ms,
+                       const struct fdsafe_sigset *sigmask);
+
+/**
+ * `fdsafe_epoll_pwait` with a timeout in nanoseconds (`epoll_pwait2`, Linux 5.11):
+ * `timeout_ns` negative waits without limit, 0 just looks. `sigmask` may be NULL.
+ *
+ * Errors: as `fdsafe_epoll_pwait`; `-ENOSYS` where the kernel lacks `epoll_pwait2`.
+ * Thread safety: any thread.
+ */
+int fdsafe_epoll_wait_ns(fdsafe_handle epoll,
+                         struct fdsafe_epoll_event *events_out,
+                         size_t max_events,
+                         int64_t timeout_ns,
+                         const struct fdsafe_sigset *sigmask);
+
+/**
  * Creates an eventfd (a kernel 64-bit counter for waking event loops) with the counter at
  * `initial`. `flags`: `FDSAFE_EVENTFD_SEMAPHORE`, `FDSAFE_EVENTFD_NONBLOCK`, or 0. The
  * descriptor is close-on-exec.
@@ -645,6 +1562,95 @@ int fdsafe_eventfd_read(fdsafe_handle handle, uint64_t *value_out);
  * `-EAGAIN`; `-EINTR`. Thread safety: any thread.
  */
 int fdsafe_eventfd_write(fdsafe_handle handle, uint64_t value);
+
+/**
+ * Creates a fanotify group (needs `CAP_SYS_ADMIN`). `flags`: a class
+ * (`FDSAFE_FAN_CLASS_CONTENT` or `_PRE_CONTENT` for permission events; neither for
+ * notification only), `FDSAFE_FAN_NONBLOCK`, report flags (`FDSAFE_FAN_REPORT_FID`,
+ * `_DIR_FID`, `_NAME`, `_DFID_NAME`, `_TID`), `_UNLIMITED_QUEUE`, `_UNLIMITED_MARKS`. The
+ * group descriptor and every event descriptor the kernel opens for it are close-on-exec.
+ *
+ * Ownership: the caller owns `*handle_out`. Closing it answers any unanswered permission
+ * event "allow" (as the kernel does) and closes the event descriptors.
+ * Errors: `FDSAFE_E_INVALID_ARGUMENT` for unknown flags, both classes, or a NULL
+ * `handle_out`; `-EPERM` without `CAP_SYS_ADMIN`; `-EINVAL` (kernel) for combinations it
+ * refuses (FID reporting with a permission class); `-EMFILE` (also the per-user group limit).
+ * Thread safety: any thread.
+ */
+int fdsafe_fanotify_init(uint32_t flags, fdsafe_handle *handle_out);
+
+/**
+ * Changes the group's marks: `flags` holds one action (`FDSAFE_FAN_MARK_ADD`, `_REMOVE`,
+ * `_FLUSH`), optionally a target type (`FDSAFE_FAN_MARK_MOUNT` or `_FILESYSTEM`; default:
+ * the file or directory itself) and options (`_ONLYDIR`, `_DONT_FOLLOW`, `_EVICTABLE`);
+ * `mask` the `FDSAFE_FAN_*` events; `path` the object (relative paths from the current
+ * directory; NULL only with flush).
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for unknown bits, not
+ * exactly one action, both target types, or a NULL path without flush; from the kernel
+ * `-ENOENT`, `-ENOTDIR`, `-EINVAL` (events the group's class or report flags cannot give, such
+ * as directory events on a mount without FID reporting), `-EXDEV`, `-ENOSPC` (mark limit).
+ * Thread safety: any thread.
+ */
+int fdsafe_fanotify_mark(fdsafe_handle handle, uint32_t flags, uint64_t mask, const char *path);
+
+/**
+ * Reads up to `max` events into `events_out`, waiting for the first unless non-blocking.
+ * Returns the number written (>= 1).
+ *
+ * No descriptor ever reaches the caller, so none can leak: for a notification event fdsafe
+ * resolves the kernel's descriptor to `path` and closes it at once; for a permission event
+ * it keeps the descriptor under the event's `id` until `fdsafe_fanotify_respond` writes the
+ * answer (lend it with `fdsafe_fanotify_event_fd` to read the content). FID groups report
+ * `fsid`/`handle` (and `name`) instead of a path. A lost-events condition arrives as an event
+ * with `FDSAFE_FAN_Q_OVERFLOW`.
+ *
+ * With `max >= FDSAFE_FANOTIFY_MIN_BATCH` (43), every event the kernel gives is handed out
+ * at once; with fewer, the rest is kept inside fdsafe and returned first by the next read
+ * (without waiting), as `fdsafe_fanotify_pending` counts.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL
+ * `events_out`, `max == 0` or an absurd `max`; `-EAGAIN`; `-EINTR`. Thread safety: any thread.
+ */
+int fdsafe_fanotify_read(fdsafe_handle handle,
+                         struct fdsafe_fanotify_event *events_out,
+                         size_t max);
+
+/**
+ * Answers permission event `id`: `FDSAFE_FAN_ALLOW` or `FDSAFE_FAN_DENY` (the waiting
+ * operation then fails with `EPERM`), then closes the event's descriptor. Each event is
+ * answered once.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for another response;
+ * `-ENOENT` for an id that is not an unanswered permission event of this group.
+ * Thread safety: any thread.
+ */
+int fdsafe_fanotify_respond(fdsafe_handle handle, uint64_t id, uint32_t response);
+
+/**
+ * Lends the descriptor of unanswered permission event `id` (read-only, close-on-exec), to
+ * inspect the file before answering. fdsafe keeps ownership: do not close it, and stop using
+ * it once the event is answered or the group closed.
+ *
+ * Returns the descriptor (>= 0). Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `-ENOENT` for an
+ * id that is not an unanswered permission event. Thread safety: any thread.
+ */
+int fdsafe_fanotify_event_fd(fdsafe_handle handle, uint64_t id);
+
+/**
+ * The number of events read from the kernel and kept for the next `fdsafe_fanotify_read`
+ * (only after reads with `max` below `FDSAFE_FANOTIFY_MIN_BATCH`).
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`. Thread safety: any thread.
+ */
+int fdsafe_fanotify_pending(fdsafe_handle handle);
+
+/**
+ * The number of permission events read but not yet answered.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`. Thread safety: any thread.
+ */
+int fdsafe_fanotify_unanswered(fdsafe_handle handle);
 
 /**
  * Closes a handle of any kind.
@@ -783,10 +1789,174 @@ int64_t fdsafe_readv(fdsafe_handle handle, const struct iovec *iov, int iovcnt);
 int64_t fdsafe_writev(fdsafe_handle handle, const struct iovec *iov, int iovcnt);
 
 /**
+ * Creates an inotify instance (close-on-exec; `flags`: `FDSAFE_INOTIFY_NONBLOCK` or 0).
+ *
+ * Ownership: the caller owns `*handle_out`; closing it removes all its watches.
+ * Errors: `FDSAFE_E_INVALID_ARGUMENT` for unknown flags or a NULL `handle_out`; `-EMFILE`
+ * (also when the per-user instance limit is reached). Thread safety: any thread.
+ */
+int fdsafe_inotify_create(uint32_t flags, fdsafe_handle *handle_out);
+
+/**
+ * Watches `path` (NUL-terminated) for `mask` (`FDSAFE_IN_*` events and watch options) and
+ * writes the watch id to `*wd_out`. Watching a path that is already watched by this instance
+ * returns the same id and replaces its mask (unless `FDSAFE_IN_MASK_ADD`/`_MASK_CREATE`).
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for NULL `path` or
+ * `wd_out`, or unknown mask bits; from the kernel `-ENOENT`, `-EACCES`, `-ENOTDIR`
+ * (`FDSAFE_IN_ONLYDIR`), `-EEXIST` (`FDSAFE_IN_MASK_CREATE`), `-EINVAL` (no event bits),
+ * `-ENOSPC` (watch limit). Thread safety: any thread.
+ */
+int fdsafe_inotify_add_watch(fdsafe_handle handle,
+                             const char *path,
+                             uint32_t mask,
+                             int32_t *wd_out);
+
+/**
+ * Removes watch `wd`. The kernel then queues an `FDSAFE_IN_IGNORED` event for it. A watch
+ * this instance issued that the kernel already dropped by itself (the watched file deleted,
+ * its file system unmounted, a one-shot watch fired) is removed without error: returns 0.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `-EINVAL` for an id this instance never issued.
+ * Thread safety: any thread.
+ */
+int fdsafe_inotify_remove_watch(fdsafe_handle handle, int32_t wd);
+
+/**
+ * Reads up to `max` events into `events_out`, parsed: the caller never sees the kernel's
+ * variable-length records. Waits for the first event unless non-blocking. Returns the number
+ * written (>= 1). A lost-events condition arrives as an event with `FDSAFE_IN_Q_OVERFLOW`.
+ *
+ * With `max >= FDSAFE_INOTIFY_MIN_BATCH` (17) every event the kernel gives is handed out at
+ * once. With fewer, the events that did not fit are kept inside fdsafe and returned first by
+ * the next read (which then does not wait); `fdsafe_inotify_pending` counts them. An epoll
+ * set does not see these, so an event loop should read with at least 17, or drain
+ * `fdsafe_inotify_pending` before waiting again.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL
+ * `events_out`, `max == 0` or an absurd `max`; `-EAGAIN` (non-blocking, nothing to read);
+ * `-EINTR`. Thread safety: any thread; concurrent readers each get different events.
+ */
+int fdsafe_inotify_read(fdsafe_handle handle, struct fdsafe_inotify_event *events_out, size_t max);
+
+/**
+ * The number of events already read from the kernel and waiting inside fdsafe for the next
+ * `fdsafe_inotify_read` (only ever non-zero after reads with `max` below
+ * `FDSAFE_INOTIFY_MIN_BATCH`).
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`. Thread safety: any thread.
+ */
+int fdsafe_inotify_pending(fdsafe_handle handle);
+
+/**
  * The name of a kind (`"pipe"`, `"eventfd"`, `"tcp_stream"`...), or `"unknown"` for a number
  * that is not an `FDSAFE_KIND_*` value. A static string; never NULL. Thread safety: any thread.
  */
 const char *fdsafe_kind_name(fdsafe_kind kind);
+
+/**
+ * Opens (and with `FDSAFE_MQ_CREATE` creates) the message queue `name`.
+ *
+ * `name` must start with `/`, have 1 to 255 more characters and no other `/` (and not be
+ * `/.` or `/..`). `flags`: `FDSAFE_MQ_READ` and/or `FDSAFE_MQ_WRITE` (at least one),
+ * `FDSAFE_MQ_CREATE`, `FDSAFE_MQ_EXCLUSIVE` (only with create), `FDSAFE_MQ_NONBLOCK`.
+ * `mode` (permission bits, at most 07777) and `attr` (NULL: the system defaults; else its
+ * `max_messages` and `message_size`, both > 0) are used only when the queue is created.
+ * The descriptor is close-on-exec and pollable: readable while the queue has messages,
+ * writable while it has room, so a queue can sit in an epoll set.
+ *
+ * Ownership: the caller owns `*handle_out`; closing it does not remove the queue (see
+ * `fdsafe_mq_unlink`). Errors: `FDSAFE_E_INVALID_ARGUMENT` for a bad name, unknown or
+ * contradictory flags, a bad mode or attributes, NULL `name` or `handle_out`; from the
+ * kernel `-ENOENT`, `-EEXIST`, `-EACCES`, `-EINVAL` (attributes above `fs.mqueue.msg_max` /
+ * `msgsize_max`: on these machines more than 10 messages is refused even for root),
+ * `-EMFILE`, `-ENOSPC`. Thread safety: any thread.
+ */
+int fdsafe_mq_open(const char *name,
+                   uint32_t flags,
+                   uint32_t mode,
+                   const struct fdsafe_mq_attr *attr,
+                   fdsafe_handle *handle_out);
+
+/**
+ * Removes the queue `name`; it goes once the last descriptor for it is closed.
+ *
+ * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL or bad name; `-ENOENT`, `-EACCES`.
+ * Thread safety: any thread.
+ */
+int fdsafe_mq_unlink(const char *name);
+
+/**
+ * Sends `len` bytes from `msg` with `priority` (0 lowest, below 32768); waits while the
+ * queue is full unless non-blocking. `timeout_ns` >= 0 limits the wait (relative, in
+ * nanoseconds): `-ETIMEDOUT` when it passes; negative waits without limit.
+ *
+ * Errors: `-EBADF` (also for a queue not opened for writing); `FDSAFE_E_WRONG_KIND`;
+ * `FDSAFE_E_INVALID_ARGUMENT` for NULL `msg` with `len > 0` or an absurd `len`; `-EMSGSIZE`
+ * (longer than the queue's message size); `-EINVAL` (priority too high); `-EAGAIN`;
+ * `-ETIMEDOUT`; `-EINTR`. Thread safety: any thread.
+ */
+int fdsafe_mq_send(fdsafe_handle handle,
+                   const void *msg,
+                   size_t len,
+                   uint32_t priority,
+                   int64_t timeout_ns);
+
+/**
+ * Receives the oldest message of the highest priority into `buf` and returns its length;
+ * writes its priority to `*priority_out` unless NULL. `len` must be at least the queue's
+ * message size. Waits while the queue is empty unless non-blocking; `timeout_ns` >= 0 limits
+ * the wait (relative nanoseconds, `-ETIMEDOUT`); negative waits without limit.
+ *
+ * Errors: `-EBADF` (also for a queue not opened for reading); `FDSAFE_E_WRONG_KIND`;
+ * `FDSAFE_E_INVALID_ARGUMENT` for NULL `buf` with `len > 0` or an absurd `len`; `-EMSGSIZE`
+ * (`len` below the message size: nothing is taken); `-EAGAIN`; `-ETIMEDOUT`; `-EINTR`.
+ * Thread safety: any thread.
+ */
+int64_t fdsafe_mq_receive(fdsafe_handle handle,
+                          void *buf,
+                          size_t len,
+                          uint32_t *priority_out,
+                          int64_t timeout_ns);
+
+/**
+ * Writes the queue's attributes to `*attr_out`.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for NULL.
+ * Thread safety: any thread.
+ */
+int fdsafe_mq_get_attr(fdsafe_handle handle, struct fdsafe_mq_attr *attr_out);
+
+/**
+ * Sets the attributes that can change: only `attr->nonblocking` (0 or 1; the other fields
+ * are ignored, as by `mq_setattr`). Writes the previous attributes to `*old_out` unless NULL.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL `attr` or
+ * `nonblocking` other than 0 or 1. Thread safety: any thread.
+ */
+int fdsafe_mq_set_attr(fdsafe_handle handle,
+                       const struct fdsafe_mq_attr *attr,
+                       struct fdsafe_mq_attr *old_out);
+
+/**
+ * Asks the kernel to send signal `signo` (with `value` as its integer value, code
+ * `SI_MESGQ`) to this process when a message arrives in the queue while it is empty and no
+ * thread is waiting in a receive. The registration is used up by that one notification;
+ * register again to keep getting them. To fit an epoll loop, either put the queue itself in
+ * the epoll set (it is readable while it has messages), or block `signo` and read it from a
+ * signalfd in the set.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a signal number
+ * outside 1..64; `-EBUSY` if another process is registered. Thread safety: any thread.
+ */
+int fdsafe_mq_notify_signal(fdsafe_handle handle, int signo, int value);
+
+/**
+ * Removes this process's notification registration on the queue.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`. Thread safety: any thread.
+ */
+int fdsafe_mq_notify_none(fdsafe_handle handle);
 
 /**
  * Creates a TCP listener bound to `address` (`"127.0.0.1:8080"`, `"[::]:8080"`; port 0 lets
@@ -939,6 +2109,112 @@ int64_t fdsafe_pipe_get_capacity(fdsafe_handle handle);
  * if the pipe holds more data than the new size. Thread safety: any thread.
  */
 int64_t fdsafe_pipe_set_capacity(fdsafe_handle handle, size_t bytes);
+
+/**
+ * Empties `*set`. Errors: `FDSAFE_E_INVALID_ARGUMENT` for NULL. Thread safety: any thread.
+ */
+int fdsafe_sigset_empty(struct fdsafe_sigset *set);
+
+/**
+ * Puts every signal 1 to 64 in `*set` (the kernel never blocks `SIGKILL` and `SIGSTOP`, and
+ * glibc keeps its internal signals 32 and 33 out of any mask).
+ * Errors: `FDSAFE_E_INVALID_ARGUMENT` for NULL. Thread safety: any thread.
+ */
+int fdsafe_sigset_fill(struct fdsafe_sigset *set);
+
+/**
+ * Adds signal `signo` to `*set`. Errors: `FDSAFE_E_INVALID_ARGUMENT` for NULL or a number
+ * outside 1..64 (the set is then unchanged). Thread safety: any thread.
+ */
+int fdsafe_sigset_add(struct fdsafe_sigset *set, int signo);
+
+/**
+ * Removes signal `signo` from `*set`. Errors: as `fdsafe_sigset_add`. Thread safety: any thread.
+ */
+int fdsafe_sigset_del(struct fdsafe_sigset *set, int signo);
+
+/**
+ * 1 if `signo` is in `*set`, 0 if not. Errors: as `fdsafe_sigset_add`. Thread safety: any thread.
+ */
+int fdsafe_sigset_has(const struct fdsafe_sigset *set, int signo);
+
+/**
+ * Changes the calling thread's signal mask (`pthread_sigmask`): `how` is
+ * `FDSAFE_SIG_BLOCK`, `FDSAFE_SIG_UNBLOCK` or `FDSAFE_SIG_SETMASK`. Writes the previous mask
+ * to `*old_out` if it is not NULL. Threads created afterwards inherit the mask, so calling
+ * this in the main thread before any other thread starts blocks signals process-wide.
+ *
+ * Errors: `FDSAFE_E_INVALID_ARGUMENT` for an unknown `how` or a NULL `set`.
+ * Thread safety: affects only the calling thread.
+ */
+int fdsafe_signal_mask(int how, const struct fdsafe_sigset *set, struct fdsafe_sigset *old_out);
+
+/**
+ * Blocks the signals of `*set` in the calling thread, then creates a signalfd that reads
+ * them (close-on-exec; `flags`: `FDSAFE_SIGNALFD_NONBLOCK` or 0).
+ *
+ * A signalfd only receives signals that are blocked: a signal sent to the process is
+ * delivered to any thread that does not block it (running its handler or its default
+ * action, which may end the process) instead of being queued for the signalfd. **Every other
+ * thread must block these signals too**: block them with `fdsafe_signal_block_process` in
+ * the main thread before any thread starts (threads inherit the mask).
+ *
+ * Ownership: the caller owns `*handle_out`; closing it does not unblock the signals.
+ * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL `set` or `handle_out`, or unknown flags;
+ * `-EMFILE`. Thread safety: changes the calling thread's mask only.
+ */
+int fdsafe_signalfd_create(const struct fdsafe_sigset *set,
+                           uint32_t flags,
+                           fdsafe_handle *handle_out);
+
+/**
+ * Blocks the signals of `*set` in the calling thread and makes them the set `handle` reads
+ * (replacing the old set; signals left out are not unblocked).
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL `set`.
+ * Thread safety: changes the calling thread's mask only.
+ */
+int fdsafe_signalfd_update(fdsafe_handle handle, const struct fdsafe_sigset *set);
+
+/**
+ * Reads up to `max` pending signals (at most 64 per call) into `infos_out`, waiting for the
+ * first unless non-blocking. Returns the number of records written (>= 1).
+ *
+ * The kernel keeps at most one pending instance of each standard signal (1 to 31): two
+ * `SIGCHLD` sent before a read arrive as **one** record, carrying the details of the first.
+ * Real-time signals (`SIGRTMIN` and above) are queued and each arrives as its own record. To
+ * watch children reliably, use one pidfd per child (readable when it exits) rather than
+ * counting `SIGCHLD` records.
+ *
+ * A thread reads the signals pending for the whole process and those pending for itself.
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for NULL
+ * `infos_out`, `max == 0` or an absurd `max`; `-EAGAIN` (non-blocking, nothing pending);
+ * `-EINTR`. Thread safety: any thread.
+ */
+int fdsafe_signalfd_read(fdsafe_handle handle, struct fdsafe_siginfo *infos_out, size_t max);
+
+/**
+ * Blocks the signals of `*set` for the process: in the calling thread, and so in every
+ * thread it starts afterwards. Call it in the main thread before any other thread exists
+ * (before libraries start theirs), then create the signalfd.
+ *
+ * Returns the number of threads in the process: 1 means the whole process now blocks the
+ * set; more means the threads that already exist were not changed and may still take these
+ * signals. Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL `set`. Thread safety: any thread.
+ */
+int fdsafe_signal_block_process(const struct fdsafe_sigset *set);
+
+/**
+ * Chooses how writes avoid `SIGPIPE` (`FDSAFE_SIGPIPE_GUARD` or `FDSAFE_SIGPIPE_IGNORE`).
+ * Either way no fdsafe write raises `SIGPIPE`: a write to a pipe without readers returns
+ * `-EPIPE`. Socket writes use `MSG_NOSIGNAL` in both modes. Switching back to
+ * `FDSAFE_SIGPIPE_GUARD` restores the disposition that `FDSAFE_SIGPIPE_IGNORE` replaced.
+ *
+ * Returns the previous mode. Errors: `FDSAFE_E_INVALID_ARGUMENT` for another `mode`;
+ * `-errno` from `sigaction`. Thread safety: any thread, but like any change of a signal's
+ * disposition it affects every thread; writes in flight finish in the mode they started in.
+ */
+int fdsafe_sigpipe_mode(uint32_t mode);
 
 /**
  * Parses an address text (`127.0.0.1:8080`, `[::1]:8080`, `[fe80::1%eth0]:80`,
@@ -1166,18 +2442,6 @@ int64_t fdsafe_socket_zerocopy_completions(fdsafe_handle handle,
                                            size_t cap);
 
 /**
- * Chooses how writes avoid `SIGPIPE` (`FDSAFE_SIGPIPE_GUARD` or `FDSAFE_SIGPIPE_IGNORE`).
- * Either way no fdsafe write raises `SIGPIPE`: a write to a pipe without readers returns
- * `-EPIPE`. Socket writes use `MSG_NOSIGNAL` in both modes. Switching back to
- * `FDSAFE_SIGPIPE_GUARD` restores the disposition that `FDSAFE_SIGPIPE_IGNORE` replaced.
- *
- * Returns the previous mode. Errors: `FDSAFE_E_INVALID_ARGUMENT` for another `mode`;
- * `-errno` from `sigaction`. Thread safety: any thread, but like any change of a signal's
- * disposition it affects every thread; writes in flight finish in the mode they started in.
- */
-int fdsafe_sigpipe_mode(uint32_t mode);
-
-/**
  * A handle (kind `FDSAFE_KIND_STDIO`) for standard input, output or error, usable with
  * `fdsafe_read`, `fdsafe_write`, `fdsafe_wait` and later event loops.
  *
@@ -1190,6 +2454,53 @@ int fdsafe_sigpipe_mode(uint32_t mode);
  * is not open. Thread safety: any thread.
  */
 int fdsafe_stdio_open(int stream, uint32_t flags, fdsafe_handle *handle_out);
+
+/**
+ * Creates a disarmed timer on `clock` (`FDSAFE_CLOCK_*`). `flags`:
+ * `FDSAFE_TIMERFD_NONBLOCK` or 0. The descriptor is close-on-exec and pollable (readable
+ * when it has expired).
+ *
+ * Ownership: the caller owns `*handle_out`. Errors: `FDSAFE_E_INVALID_ARGUMENT` for an
+ * unknown clock or flags or a NULL `handle_out`; `-EPERM` for an alarm clock without
+ * `CAP_WAKE_ALARM`; `-EMFILE`. Thread safety: any thread.
+ */
+int fdsafe_timerfd_create(int clock, uint32_t flags, fdsafe_handle *handle_out);
+
+/**
+ * Arms the timer: first expiration after `value_ns` nanoseconds (or at `value_ns` on the
+ * clock with `FDSAFE_TIMERFD_ABSTIME`), then every `interval_ns` (0: once). `value_ns == 0`
+ * disarms it. Writes the previous setting to `*old_out` unless it is NULL. Setting the timer
+ * resets its expiration count.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for unknown flags,
+ * negative times, or `FDSAFE_TIMERFD_CANCEL_ON_SET` without `FDSAFE_TIMERFD_ABSTIME` or on
+ * a clock other than the two realtime ones (the kernel would accept both and never cancel).
+ * Thread safety: any thread.
+ */
+int fdsafe_timerfd_set(fdsafe_handle handle,
+                       uint32_t flags,
+                       int64_t value_ns,
+                       int64_t interval_ns,
+                       struct fdsafe_timer_value *old_out);
+
+/**
+ * Writes the time left to the next expiration (0: disarmed) and the interval to `*value_out`.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL
+ * `value_out`. Thread safety: any thread.
+ */
+int fdsafe_timerfd_get(fdsafe_handle handle, struct fdsafe_timer_value *value_out);
+
+/**
+ * Reads the number of expirations since the last read (or since it was set) into
+ * `*count_out`, resetting it; waits for the first one unless non-blocking.
+ *
+ * Returns 0, or `FDSAFE_TIMERFD_CANCELED` (1) if the timer was canceled by a change of the
+ * system time (`FDSAFE_TIMERFD_CANCEL_ON_SET`); `*count_out` is then 0.
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL
+ * `count_out`; `-EAGAIN` (non-blocking, not expired); `-EINTR`. Thread safety: any thread.
+ */
+int fdsafe_timerfd_read(fdsafe_handle handle, uint64_t *count_out);
 
 /**
  * Creates a Unix stream or seqpacket listener (`type`: `FDSAFE_UNIX_STREAM` or

@@ -9,6 +9,19 @@ from .errors import (
     last_error,
     strerror,
 )
+from .epoll import (
+    EPOLL_ERR,
+    EPOLL_ET,
+    EPOLL_EXCLUSIVE,
+    EPOLL_HUP,
+    EPOLL_IN,
+    EPOLL_ONESHOT,
+    EPOLL_OUT,
+    EPOLL_PRI,
+    EPOLL_RDHUP,
+    EPOLL_WAKEUP,
+    Epoll,
+)
 from .eventfd import EventFd
 from .handle import (
     EVENT_ERR,
@@ -20,12 +33,27 @@ from .handle import (
     INVALID_HANDLE,
     Handle,
 )
+from .fanotify import Fanotify, FanotifyEvent
+from .inotify import Inotify, InotifyEvent
+from .mqueue import MessageQueue, MqAttr
 from .pipe import PipeEnd, pipe
 from . import socket  # noqa: F401  (fdsafe.socket: TCP, UDP, Unix sockets)
 from .socket import (
     TcpListener, TcpStream, UdpSocket, UnixDatagram, UnixListener, UnixSeqpacket, UnixSeqpacketListener, UnixStream,
 )
+from .signalfd import SignalFd, SignalInfo, block_process
+from .signals import SIG_BLOCK, SIG_SETMASK, SIG_UNBLOCK, SigSet, signal_mask, sigset
 from .stdio import STDERR, STDIN, STDOUT, Stdio
+from .timerfd import (
+    CLOCK_BOOTTIME,
+    CLOCK_BOOTTIME_ALARM,
+    CLOCK_MONOTONIC,
+    CLOCK_REALTIME,
+    CLOCK_REALTIME_ALARM,
+    TimerCanceled,
+    TimerFd,
+    TimerValue,
+)
 
 from ._lib import lib as _cdll
 
@@ -43,4 +71,11 @@ __all__ = [
     "PipeEnd", "pipe", "STDERR", "STDIN", "STDOUT", "Stdio",
     "socket", "TcpListener", "TcpStream", "UdpSocket", "UnixDatagram", "UnixListener", "UnixSeqpacket",
     "UnixSeqpacketListener", "UnixStream",
+    "Epoll", "EPOLL_ERR", "EPOLL_ET", "EPOLL_EXCLUSIVE", "EPOLL_HUP", "EPOLL_IN", "EPOLL_ONESHOT",
+    "EPOLL_OUT", "EPOLL_PRI", "EPOLL_RDHUP", "EPOLL_WAKEUP",
+    "SIG_BLOCK", "SIG_SETMASK", "SIG_UNBLOCK", "SigSet", "signal_mask", "sigset",
+    "CLOCK_BOOTTIME", "CLOCK_BOOTTIME_ALARM", "CLOCK_MONOTONIC", "CLOCK_REALTIME", "CLOCK_REALTIME_ALARM",
+    "TimerCanceled", "TimerFd", "TimerValue", "SignalFd", "SignalInfo", "block_process",
+    "Inotify", "InotifyEvent", "MessageQueue", "MqAttr",
+    "Fanotify", "FanotifyEvent",
 ]

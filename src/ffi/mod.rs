@@ -5,14 +5,20 @@
 
 mod boundary;
 pub mod codes;
+pub mod epoll;
 pub mod eventfd;
+pub mod fanotify;
 pub mod handle;
+pub mod inotify;
 pub mod kinds;
+pub mod mqueue;
 pub mod net;
 pub mod pipe;
-pub mod socket;
+pub mod signal;
 pub mod sigpipe;
+pub mod socket;
 pub mod stdio;
+pub mod timerfd;
 pub mod unix;
 pub mod version;
 

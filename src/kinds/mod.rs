@@ -2,11 +2,18 @@
 //! These types know nothing of C; the handle table lends them out to the C layer.
 
 pub mod detect;
+pub mod epoll;
 pub mod eventfd;
+pub mod fanotify;
+pub mod inotify;
 pub mod io;
+pub mod mqueue;
 pub mod pipe;
 pub mod socket;
+pub mod signalfd;
+pub mod sigset;
 pub mod stdio;
+pub mod timerfd;
 
 use std::os::fd::{BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 
@@ -35,6 +42,12 @@ fn adopter(kind: Kind) -> Result<(Verify, Wrap)> {
             |fd| Box::new(socket::Socket::from_parts(fd, Kind::UnixSeqpacketListener)),
         ),
         Kind::UnixSeqpacket => (|fd| socket::Socket::verify(Kind::UnixSeqpacket, fd), |fd| Box::new(socket::Socket::from_parts(fd, Kind::UnixSeqpacket))),
+        Kind::TimerFd => (timerfd::TimerFd::verify, |fd| Box::new(timerfd::TimerFd::from_fd(fd))),
+        Kind::SignalFd => (signalfd::SignalFd::verify, |fd| Box::new(signalfd::SignalFd::from_fd(fd))),
+        Kind::Inotify => (inotify::Inotify::verify, |fd| Box::new(inotify::Inotify::from_fd(fd))),
+        Kind::MessageQueue => (mqueue::MessageQueue::verify, |fd| Box::new(mqueue::MessageQueue::from_fd(fd))),
+        Kind::Fanotify => (fanotify::Fanotify::verify, |fd| Box::new(fanotify::Fanotify::from_fd(fd))),
+        Kind::Epoll => (epoll::Epoll::verify, |fd| Box::new(epoll::Epoll::from_fd(fd))),
         other => return Err(Error::invalid(format!("adopting a {} descriptor is not supported yet", other.name()))),
     })
 }

@@ -1,0 +1,626 @@
+/* epoll: registrations by handle, user values, one-shot and edge-triggered modes, the waits
+ * (milliseconds, nanoseconds, signal mask), automatic deregistration on close (with a
+ * duplicated descriptor keeping the file alive), the race with a waiting thread, and misuse. */
+#include "harness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/syscall.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+static int64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void test_add_wait_modify_delete(void **state) {
+    (void)state;
+    fdsafe_handle ep, r, w;
+    must(fdsafe_epoll_create(&ep));
+    expect_code(fdsafe_handle_kind(ep), FDSAFE_KIND_EPOLL);
+    assert_int_equal(fd_is_cloexec((int)must(fdsafe_fd_borrow(ep))), 1);
+    must(fdsafe_pipe_create(0, &r, &w));
+    expect_code(fdsafe_epoll_add(ep, r, FDSAFE_EPOLL_IN, 0xdeadbeefcafef00dull), 0);
+    expect_code(fdsafe_epoll_count(ep), 1);
+
+    fdsafe_epoll_event ev[4];
+    memset(ev, 0xff, sizeof ev);
+    expect_code(fdsafe_epoll_wait(ep, ev, 4, 0), 0);
+    expect_code(fdsafe_write(w, "x", 1), 1);
+    expect_code(fdsafe_epoll_wait(ep, ev, 4, 1000), 1);
+    assert_true(ev[0].handle == r);
+    assert_true(ev[0].user == 0xdeadbeefcafef00dull);
+    assert_int_equal(ev[0].events, FDSAFE_EPOLL_IN);
+    assert_int_equal(ev[0].reserved, 0);
+
+    expect_code(fdsafe_epoll_modify(ep, r, FDSAFE_EPOLL_IN, 42), 0);
+    expect_code(fdsafe_epoll_wait(ep, ev, 4, 1000), 1);
+    assert_true(ev[0].user == 42);
+
+    /* The write end: writable, and the read end sees a hang-up once it is closed. */
+    expect_code(fdsafe_epoll_add(ep, w, FDSAFE_EPOLL_OUT, 7), 0);
+    expect_code(fdsafe_epoll_wait(ep, ev, 4, 1000), 2);
+    int saw_w = 0;
+    for (int i = 0; i < 2; i++)
+        if (ev[i].handle == w) saw_w = (ev[i].user == 7 && ev[i].events == FDSAFE_EPOLL_OUT);
+    assert_true(saw_w);
+
+    expect_code(fdsafe_epoll_delete(ep, r), 0);
+    expect_code(fdsafe_epoll_count(ep), 1);
+    expect_code(fdsafe_epoll_delete(ep, r), -ENOENT);
+    expect_code(fdsafe_epoll_modify(ep, r, FDSAFE_EPOLL_IN, 1), -ENOENT);
+    expect_code(fdsafe_epoll_add(ep, r, FDSAFE_EPOLL_IN, 9), 0);
+    must(fdsafe_close(w)); /* leaves the set by itself */
+    expect_code(fdsafe_epoll_count(ep), 1);
+    expect_code(fdsafe_epoll_wait(ep, ev, 4, 1000), 1);
+    assert_true(ev[0].handle == r && ev[0].user == 9);
+    assert_true(ev[0].events & FDSAFE_EPOLL_HUP);
+    must(fdsafe_close(r));
+    expect_code(fdsafe_epoll_count(ep), 0);
+    must(fdsafe_close(ep));
+}
+
+/* Without fdsafe: the kernel keeps reporting a closed descriptor while a dup of it lives. This
+ * shows the trap the next test proves impossible through fdsafe. */
+static void test_kernel_alone_reports_dead_descriptors(void **state) {
+    (void)state;
+    int p[2];
+    assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    struct epoll_event e = {.events = EPOLLIN, .data.fd = p[0]};
+    assert_int_equal(epoll_ctl(ep, EPOLL_CTL_ADD, p[0], &e), 0);
+    int copy = dup(p[0]);
+    close(p[0]);
+    assert_int_equal(write(p[1], "x", 1), 1);
+    struct epoll_event out;
+    assert_int_equal(epoll_wait(ep, &out, 1, 0), 1); /* an event for a closed descriptor */
+    close(copy);
+    close(p[1]);
+    close(ep);
+}
+
+static void test_close_deregisters_even_with_a_dup_alive(void **state) {
+    (void)state;
+    fdsafe_handle ep1, ep2, r, w, r2;
+    must(fdsafe_epoll_create(&ep1));
+    must(fdsafe_epoll_create(&ep2));
+    must(fdsafe_pipe_create(0, &r, &w));
+    int raw_copy = dup((int)must(fdsafe_fd_borrow(r))); /* keeps the open file alive */
+    must(fdsafe_dup(r, &r2));                            /* and so does a second handle */
+    expect_code(fdsafe_epoll_add(ep1, r, FDSAFE_EPOLL_IN, 1), 0);
+    expect_code(fdsafe_epoll_add(ep2, r, FDSAFE_EPOLL_IN, 2), 0);
+    expect_code(fdsafe_epoll_add(ep2, r2, FDSAFE_EPOLL_IN, 3), 0);
+    expect_code(fdsafe_write(w, "x", 1), 1);
+    fdsafe_epoll_event ev[4];
+    expect_code(fdsafe_epoll_wait(ep1, ev, 4, 1000), 1);
+
+    must(fdsafe_close(r));
+    expect_code(fdsafe_epoll_count(ep1), 0);
+    expect_code(fdsafe_epoll_count(ep2), 1);
+    expect_code(fdsafe_epoll_wait(ep1, ev, 4, 0), 0);
+    /* ep2 still reports the other handle of the same pipe, and only it. */
+    expect_code(fdsafe_epoll_wait(ep2, ev, 4, 1000), 1);
+    assert_true(ev[0].handle == r2 && ev[0].user == 3);
+    /* The kernel's registration really is gone: a new handle on the same file can be added. */
+    expect_code(fdsafe_epoll_delete(ep2, r), -EBADF);
+
+    close(raw_copy);
+    must(fdsafe_close(r2));
+    expect_code(fdsafe_epoll_wait(ep2, ev, 4, 0), 0);
+    must(fdsafe_close(w));
+    must(fdsafe_close(ep1));
+    must(fdsafe_close(ep2));
+}
+
+/* The number of registrations the kernel holds in an epoll set (its "tfd:" lines). */
+static int kernel_registrations(fdsafe_handle ep) {
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/self/fdinfo/%d", (int)must(fdsafe_fd_borrow(ep)));
+    FILE *f = fopen(path, "re");
+    assert_non_null(f);
+    int n = 0;
+    while (fgets(line, sizeof line, f)) n += strncmp(line, "tfd:", 4) == 0;
+    fclose(f);
+    return n;
+}
+
+static void test_kernel_registration_is_removed_too(void **state) {
+    (void)state;
+    fdsafe_handle ep, r, w;
+    must(fdsafe_epoll_create(&ep));
+    must(fdsafe_pipe_create(0, &r, &w));
+    int raw_copy = dup((int)must(fdsafe_fd_borrow(r)));
+    must(fdsafe_epoll_add(ep, r, FDSAFE_EPOLL_IN, 1));
+    must(fdsafe_epoll_add(ep, w, FDSAFE_EPOLL_OUT, 2));
+    assert_int_equal(kernel_registrations(ep), 2);
+    must(fdsafe_close(r));
+    assert_int_equal(kernel_registrations(ep), 1); /* not just hidden: gone from the kernel */
+    must(fdsafe_epoll_delete(ep, w));
+    assert_int_equal(kernel_registrations(ep), 0);
+    close(raw_copy);
+    must(fdsafe_close(w));
+    must(fdsafe_close(ep));
+}
+
+/* While another thread is inside an operation on a handle, closing it cannot release the
+ * descriptor yet (so the close hook has not run), but the handle is already dead: the set
+ * must not report it. */
+struct holder {
+    fdsafe_handle h;
+    int rc;
+    atomic_int tid;
+};
+
+static void *hold_handle(void *arg) {
+    struct holder *hold = arg;
+    atomic_store(&hold->tid, (int)gettid());
+    hold->rc = fdsafe_wait(hold->h, FDSAFE_EVENT_PRI, 500); /* nothing will come: 500 ms inside */
+    return NULL;
+}
+
+/* Waits until thread `tid` is blocked in poll(2) (so inside fdsafe_wait, holding its handle). */
+static void wait_until_in_poll(int tid) {
+    char path[64], text[64];
+    snprintf(path, sizeof path, "/proc/self/task/%d/syscall", tid);
+    for (int i = 0; i < 2000; i++) {
+        FILE *f = fopen(path, "re");
+        if (f) {
+            int got = fgets(text, sizeof text, f) != NULL;
+            fclose(f);
+            if (got && atoi(text) == SYS_poll) return;
+        }
+        usleep(1000);
+    }
+    fail_msg("the helper thread never entered poll");
+}
+
+static void test_no_event_for_a_closed_handle_still_in_use(void **state) {
+    (void)state;
+    fdsafe_handle ep, r, w;
+    must(fdsafe_epoll_create(&ep));
+    must(fdsafe_pipe_create(0, &r, &w));
+    must(fdsafe_epoll_add(ep, w, FDSAFE_EPOLL_OUT, 2)); /* always ready */
+    fdsafe_epoll_event ev[2];
+    expect_code(fdsafe_epoll_wait(ep, ev, 2, 0), 1);
+    struct holder hold = {.h = w, .rc = 99};
+    atomic_store(&hold.tid, 0);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, hold_handle, &hold), 0);
+    while (atomic_load(&hold.tid) == 0) usleep(1000);
+    wait_until_in_poll(atomic_load(&hold.tid));
+    must(fdsafe_close(w));
+    assert_int_equal(kernel_registrations(ep), 1); /* the descriptor still lives... */
+    expect_code(fdsafe_epoll_wait(ep, ev, 2, 0), 0); /* ...but no event names the dead handle */
+    pthread_join(t, NULL);
+    assert_int_equal(hold.rc, 0);
+    assert_int_equal(kernel_registrations(ep), 0); /* the last user left: hook ran */
+    expect_code(fdsafe_epoll_count(ep), 0);
+    must(fdsafe_close(r));
+    must(fdsafe_close(ep));
+}
+
+static void test_release_deregisters_too(void **state) {
+    (void)state;
+    fdsafe_handle ep, r, w;
+    must(fdsafe_epoll_create(&ep));
+    must(fdsafe_pipe_create(0, &r, &w));
+    expect_code(fdsafe_epoll_add(ep, r, FDSAFE_EPOLL_IN, 1), 0);
+    int fd = (int)must(fdsafe_fd_release(r));
+    expect_code(fdsafe_epoll_count(ep), 0);
+    expect_code(fdsafe_write(w, "x", 1), 1);
+    fdsafe_epoll_event ev[2];
+    expect_code(fdsafe_epoll_wait(ep, ev, 2, 0), 0);
+    close(fd);
+    must(fdsafe_close(w));
+    must(fdsafe_close(ep));
+}
+
+static void test_closing_the_set_first_leaves_targets_working(void **state) {
+    (void)state;
+    fdsafe_handle ep, e;
+    must(fdsafe_epoll_create(&ep));
+    must(fdsafe_eventfd_create(1, 0, &e));
+    expect_code(fdsafe_epoll_add(ep, e, FDSAFE_EPOLL_IN, 5), 0);
+    must(fdsafe_close(ep));
+    uint64_t v;
+    expect_code(fdsafe_eventfd_read(e, &v), 0);
+    assert_true(v == 1);
+    must(fdsafe_close(e)); /* its (removed) hook must not touch the dead set */
+}
+
+static void test_oneshot_and_edge_triggered(void **state) {
+    (void)state;
+    fdsafe_handle ep, e1, e2;
+    must(fdsafe_epoll_create(&ep));
+    must(fdsafe_eventfd_create(1, 0, &e1));
+    must(fdsafe_eventfd_create(1, 0, &e2));
+    fdsafe_epoll_event ev[4];
+
+    expect_code(fdsafe_epoll_add(ep, e1, FDSAFE_EPOLL_IN | FDSAFE_EPOLL_ONESHOT, 1), 0);
+    expect_code(fdsafe_epoll_wait(ep, ev, 4, 1000), 1);
+    expect_code(fdsafe_epoll_wait(ep, ev, 4, 0), 0); /* disabled until re-armed */
+    expect_code(fdsafe_epoll_modify(ep, e1, FDSAFE_EPOLL_IN | FDSAFE_EPOLL_ONESHOT, 11), 0);
+    expect_code(fdsafe_epoll_wait(ep, ev, 4, 1000), 1);
+    assert_true(ev[0].user == 11);
+    expect_code(fdsafe_epoll_delete(ep, e1), 0);
+
+    expect_code(fdsafe_epoll_add(ep, e2, FDSAFE_EPOLL_IN | FDSAFE_EPOLL_ET, 2), 0);
+    expect_code(fdsafe_epoll_wait(ep, ev, 4, 1000), 1);
+    expect_code(fdsafe_epoll_wait(ep, ev, 4, 0), 0); /* still readable, but no new edge */
+    expect_code(fdsafe_eventfd_write(e2, 1), 0);
+    expect_code(fdsafe_epoll_wait(ep, ev, 4, 1000), 1);
+    assert_true(ev[0].handle == e2 && ev[0].user == 2);
+
+    /* Exclusive is accepted on add, refused by the kernel on modify; wakeup is accepted. */
+    expect_code(fdsafe_epoll_add(ep, e1, FDSAFE_EPOLL_IN | FDSAFE_EPOLL_EXCLUSIVE, 3), 0);
+    expect_code(fdsafe_epoll_modify(ep, e1, FDSAFE_EPOLL_IN | FDSAFE_EPOLL_EXCLUSIVE, 4), -EINVAL);
+    expect_code(fdsafe_epoll_wait(ep, ev, 4, 1000), 1);
+    assert_true(ev[0].handle == e1 && ev[0].user == 3); /* the failed modify changed nothing */
+    expect_code(fdsafe_epoll_delete(ep, e1), 0);
+    expect_code(fdsafe_epoll_add(ep, e1, FDSAFE_EPOLL_IN | FDSAFE_EPOLL_WAKEUP | FDSAFE_EPOLL_RDHUP | FDSAFE_EPOLL_PRI, 5), 0);
+    expect_code(fdsafe_epoll_wait(ep, ev, 4, 1000), 1);
+    must(fdsafe_close(e1));
+    must(fdsafe_close(e2));
+    must(fdsafe_close(ep));
+}
+
+static void test_standard_input_and_nested_sets(void **state) {
+    (void)state;
+    /* Standard input is /dev/null in CI (not pollable), so point it at a pipe for the test. */
+    int p[2];
+    assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+    int saved = fcntl(0, F_DUPFD_CLOEXEC, 3);
+    assert_int_equal(dup2(p[0], 0), 0);
+    fdsafe_handle in, ep, outer;
+    must(fdsafe_stdio_open(FDSAFE_STDIN, 0, &in));
+    must(fdsafe_epoll_create(&ep));
+    must(fdsafe_epoll_create(&outer));
+    expect_code(fdsafe_epoll_add(ep, in, FDSAFE_EPOLL_IN, 100), 0);
+    expect_code(fdsafe_epoll_add(outer, ep, FDSAFE_EPOLL_IN, 200), 0);
+    expect_code(fdsafe_epoll_add(ep, outer, FDSAFE_EPOLL_IN, 0), -ELOOP);
+    fdsafe_epoll_event ev[2];
+    expect_code(fdsafe_epoll_wait(outer, ev, 2, 0), 0);
+    assert_int_equal(write(p[1], "hi", 2), 2);
+    expect_code(fdsafe_epoll_wait(outer, ev, 2, 1000), 1);
+    assert_true(ev[0].handle == ep && ev[0].user == 200);
+    expect_code(fdsafe_epoll_wait(ep, ev, 2, 1000), 1);
+    assert_true(ev[0].handle == in && ev[0].user == 100);
+    must(fdsafe_close(ep)); /* leaves outer by itself */
+    expect_code(fdsafe_epoll_count(outer), 0);
+    must(fdsafe_close(outer));
+    must(fdsafe_close(in));
+    assert_int_equal(dup2(saved, 0), 0);
+    close(saved);
+    close(p[0]);
+    close(p[1]);
+}
+
+static volatile sig_atomic_t got_usr1;
+static void on_usr1(int signo) {
+    (void)signo;
+    got_usr1 = 1;
+}
+
+static void test_wait_ns_and_signal_mask(void **state) {
+    (void)state;
+    fdsafe_handle ep, e;
+    must(fdsafe_epoll_create(&ep));
+    must(fdsafe_eventfd_create(0, 0, &e));
+    expect_code(fdsafe_epoll_add(ep, e, FDSAFE_EPOLL_IN, 1), 0);
+    fdsafe_epoll_event ev[2];
+
+    int64_t start = now_ns();
+    int rc = fdsafe_epoll_wait_ns(ep, ev, 2, 20 * 1000 * 1000, NULL);
+    if (rc == -ENOSYS) {
+        printf("skipping the nanosecond wait: the kernel has no epoll_pwait2 (ENOSYS)\n");
+    } else {
+        expect_code(rc, 0);
+        assert_true(now_ns() - start >= 20 * 1000 * 1000);
+        must(fdsafe_eventfd_write(e, 1));
+        expect_code(fdsafe_epoll_wait_ns(ep, ev, 2, 0, NULL), 1);
+        assert_true(ev[0].handle == e);
+        uint64_t v;
+        must(fdsafe_eventfd_read(e, &v));
+    }
+    start = now_ns();
+    expect_code(fdsafe_epoll_wait(ep, ev, 2, 20), 0);
+    assert_true(now_ns() - start >= 20 * 1000 * 1000);
+
+    /* A blocked, pending SIGUSR1 is delivered only while the wait's own mask unblocks it. */
+    struct sigaction sa = {.sa_handler = on_usr1}, old_sa;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, &old_sa);
+    fdsafe_sigset usr1, old_mask, empty;
+    must(fdsafe_sigset_empty(&usr1));
+    must(fdsafe_sigset_add(&usr1, SIGUSR1));
+    must(fdsafe_sigset_empty(&empty));
+    must(fdsafe_signal_mask(FDSAFE_SIG_BLOCK, &usr1, &old_mask));
+    got_usr1 = 0;
+    raise(SIGUSR1);
+    assert_int_equal(got_usr1, 0);
+    expect_code(fdsafe_epoll_pwait(ep, ev, 2, 0, &usr1), 0); /* still blocked: a plain look */
+    assert_int_equal(got_usr1, 0);
+    expect_code(fdsafe_epoll_pwait(ep, ev, 2, 5000, &empty), -EINTR);
+    assert_int_equal(got_usr1, 1);
+    got_usr1 = 0;
+    raise(SIGUSR1);
+    rc = fdsafe_epoll_wait_ns(ep, ev, 2, 5000000000LL, &empty);
+    assert_true(rc == -EINTR || rc == -ENOSYS);
+    if (rc == -ENOSYS) {
+        sigset_t unblock;
+        sigemptyset(&unblock);
+        sigaddset(&unblock, SIGUSR1);
+        pthread_sigmask(SIG_UNBLOCK, &unblock, NULL);
+    }
+    assert_int_equal(got_usr1, 1);
+    must(fdsafe_signal_mask(FDSAFE_SIG_SETMASK, &old_mask, NULL));
+    sigaction(SIGUSR1, &old_sa, NULL);
+    must(fdsafe_close(e));
+    must(fdsafe_close(ep));
+}
+
+/* A waiter and a closer race: every handle is always readable, and the closer closes them in
+ * order. An event may name a handle closed after the wait began, never one whose close had
+ * returned before it. */
+enum { RACE_HANDLES = 400 };
+static fdsafe_handle race_set;
+static fdsafe_handle race_handles[RACE_HANDLES];
+static atomic_int race_closed;
+static atomic_int race_violations;
+
+static void *race_waiter(void *arg) {
+    (void)arg;
+    fdsafe_epoll_event ev[16];
+    while (atomic_load(&race_closed) < RACE_HANDLES) {
+        int closed_before = atomic_load(&race_closed);
+        int n = fdsafe_epoll_wait(race_set, ev, 16, 10);
+        if (n < 0) {
+            atomic_fetch_add(&race_violations, 1);
+            break;
+        }
+        for (int i = 0; i < n; i++) {
+            int index = (int)ev[i].user;
+            if (index < 0 || index >= RACE_HANDLES || race_handles[index] != ev[i].handle || index < closed_before)
+                atomic_fetch_add(&race_violations, 1);
+        }
+    }
+    return NULL;
+}
+
+static void test_no_event_for_a_handle_closed_before_the_wait(void **state) {
+    (void)state;
+    must(fdsafe_epoll_create(&race_set));
+    static int dups[RACE_HANDLES];
+    for (int i = 0; i < RACE_HANDLES; i++) {
+        must(fdsafe_eventfd_create(1, 0, &race_handles[i]));
+        dups[i] = dup((int)must(fdsafe_fd_borrow(race_handles[i]))); /* the kernel alone would keep them */
+        expect_code(fdsafe_epoll_add(race_set, race_handles[i], FDSAFE_EPOLL_IN, (uint64_t)i), 0);
+    }
+    atomic_store(&race_closed, 0);
+    atomic_store(&race_violations, 0);
+    pthread_t waiter;
+    assert_int_equal(pthread_create(&waiter, NULL, race_waiter, NULL), 0);
+    for (int i = 0; i < RACE_HANDLES; i++) {
+        must(fdsafe_close(race_handles[i]));
+        atomic_store(&race_closed, i + 1);
+        if (i % 16 == 0) usleep(100);
+    }
+    pthread_join(waiter, NULL);
+    assert_int_equal(atomic_load(&race_violations), 0);
+    expect_code(fdsafe_epoll_count(race_set), 0);
+    fdsafe_epoll_event ev[4];
+    expect_code(fdsafe_epoll_wait(race_set, ev, 4, 0), 0);
+    for (int i = 0; i < RACE_HANDLES; i++) close(dups[i]);
+    must(fdsafe_close(race_set));
+}
+
+/* Many threads add, delete and close handles in shared sets while others wait and sets
+ * themselves are closed and replaced: no deadlock, no crash, no leak, and no event for a
+ * handle closed before the wait. */
+enum { CHURN_THREADS = 4, CHURN_ROUNDS = 1500 };
+static _Atomic fdsafe_handle churn_sets[2];
+static atomic_int churn_done;
+static atomic_int churn_errors;
+
+static void *churn_worker(void *arg) {
+    (void)arg;
+    for (int i = 0; i < CHURN_ROUNDS; i++) {
+        fdsafe_handle e;
+        if (fdsafe_eventfd_create(1, 0, &e) < 0) {
+            atomic_fetch_add(&churn_errors, 1);
+            continue;
+        }
+        for (int s = 0; s < 2; s++) {
+            int rc = fdsafe_epoll_add(atomic_load(&churn_sets[s]), e, FDSAFE_EPOLL_IN, e);
+            if (rc < 0 && rc != -EBADF) atomic_fetch_add(&churn_errors, 1); /* the set may be replaced */
+        }
+        if (i % 3 == 0) fdsafe_epoll_delete(atomic_load(&churn_sets[i % 2]), e);
+        if (fdsafe_close(e) != 0) atomic_fetch_add(&churn_errors, 1);
+    }
+    return NULL;
+}
+
+static void *churn_waiter(void *arg) {
+    (void)arg;
+    fdsafe_epoll_event ev[32];
+    while (!atomic_load(&churn_done)) {
+        int n = fdsafe_epoll_wait(atomic_load(&churn_sets[0]), ev, 32, 1);
+        if (n < 0 && n != -EBADF) atomic_fetch_add(&churn_errors, 1);
+        for (int i = 0; i < n; i++)
+            if (ev[i].user != ev[i].handle) atomic_fetch_add(&churn_errors, 1);
+    }
+    return NULL;
+}
+
+static void test_concurrent_churn(void **state) {
+    (void)state;
+    for (int s = 0; s < 2; s++) {
+        fdsafe_handle h;
+        must(fdsafe_epoll_create(&h));
+        atomic_store(&churn_sets[s], h);
+    }
+    atomic_store(&churn_done, 0);
+    atomic_store(&churn_errors, 0);
+    pthread_t workers[CHURN_THREADS], waiter;
+    assert_int_equal(pthread_create(&waiter, NULL, churn_waiter, NULL), 0);
+    for (int t = 0; t < CHURN_THREADS; t++) assert_int_equal(pthread_create(&workers[t], NULL, churn_worker, NULL), 0);
+    for (int round = 0; round < 20; round++) { /* replace set 1 under the workers' feet */
+        usleep(2000);
+        fdsafe_handle fresh, old;
+        must(fdsafe_epoll_create(&fresh));
+        old = atomic_exchange(&churn_sets[1], fresh);
+        must(fdsafe_close(old));
+    }
+    for (int t = 0; t < CHURN_THREADS; t++) pthread_join(workers[t], NULL);
+    atomic_store(&churn_done, 1);
+    pthread_join(waiter, NULL);
+    assert_int_equal(atomic_load(&churn_errors), 0);
+    expect_code(fdsafe_epoll_count(atomic_load(&churn_sets[0])), 0);
+    expect_code(fdsafe_epoll_count(atomic_load(&churn_sets[1])), 0);
+    for (int s = 0; s < 2; s++) must(fdsafe_close(atomic_load(&churn_sets[s])));
+}
+
+static void test_adopt_an_epoll_descriptor(void **state) {
+    (void)state;
+    int raw = epoll_create1(EPOLL_CLOEXEC);
+    fdsafe_handle ep, e;
+    expect_code(fdsafe_fd_adopt(raw, FDSAFE_KIND_EPOLL, &ep), 0);
+    must(fdsafe_eventfd_create(1, 0, &e));
+    expect_code(fdsafe_epoll_add(ep, e, FDSAFE_EPOLL_IN, 1), 0);
+    fdsafe_epoll_event ev[1];
+    expect_code(fdsafe_epoll_wait(ep, ev, 1, 1000), 1);
+    int efd = eventfd(0, EFD_CLOEXEC);
+    fdsafe_handle bad = 0;
+    expect_code(fdsafe_fd_adopt(efd, FDSAFE_KIND_EPOLL, &bad), FDSAFE_E_INVALID_ARGUMENT);
+    assert_true(bad == 0);
+    close(efd);
+    must(fdsafe_close(e));
+    must(fdsafe_close(ep));
+}
+
+static void test_bad_input(void **state) {
+    (void)state;
+    fdsafe_handle ep, r, w, closed;
+    must(fdsafe_epoll_create(&ep));
+    must(fdsafe_pipe_create(0, &r, &w));
+    must(fdsafe_epoll_create(&closed));
+    must(fdsafe_close(closed));
+    fdsafe_epoll_event ev[2];
+
+    expect_code(fdsafe_epoll_create(NULL), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_epoll_add(0, r, FDSAFE_EPOLL_IN, 0), -EBADF);
+    expect_code(fdsafe_epoll_add(closed, r, FDSAFE_EPOLL_IN, 0), -EBADF);
+    expect_code(fdsafe_epoll_add(ep, 0, FDSAFE_EPOLL_IN, 0), -EBADF);
+    expect_code(fdsafe_epoll_add(ep, closed, FDSAFE_EPOLL_IN, 0), -EBADF);
+    expect_code(fdsafe_epoll_add(r, w, FDSAFE_EPOLL_IN, 0), FDSAFE_E_WRONG_KIND);
+    expect_code(fdsafe_epoll_add(ep, r, 0x40000u, 0), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_epoll_add(ep, ep, FDSAFE_EPOLL_IN, 0), -EINVAL);
+    expect_code(fdsafe_epoll_count(ep), 0);
+    expect_code(fdsafe_epoll_add(ep, r, FDSAFE_EPOLL_IN, 1), 0);
+    expect_code(fdsafe_epoll_add(ep, r, FDSAFE_EPOLL_IN, 2), -EEXIST);
+    expect_code(fdsafe_epoll_modify(ep, r, 0x40000u, 3), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_epoll_modify(0, r, FDSAFE_EPOLL_IN, 3), -EBADF);
+    expect_code(fdsafe_epoll_modify(ep, closed, FDSAFE_EPOLL_IN, 3), -EBADF);
+    expect_code(fdsafe_epoll_modify(w, r, FDSAFE_EPOLL_IN, 3), FDSAFE_E_WRONG_KIND);
+    expect_code(fdsafe_epoll_delete(ep, 0), -EBADF);
+    expect_code(fdsafe_epoll_delete(w, r), FDSAFE_E_WRONG_KIND);
+    expect_code(fdsafe_epoll_delete(closed, r), -EBADF);
+    expect_code(fdsafe_epoll_count(0), -EBADF);
+    expect_code(fdsafe_epoll_count(closed), -EBADF);
+    expect_code(fdsafe_epoll_modify(ep, 0, FDSAFE_EPOLL_IN, 3), -EBADF);
+    expect_code(fdsafe_epoll_delete(ep, closed), -EBADF);
+    expect_code(fdsafe_epoll_pwait(closed, ev, 2, 0, NULL), -EBADF);
+    expect_code(fdsafe_epoll_pwait(0, ev, 2, 0, NULL), -EBADF);
+    expect_code(fdsafe_epoll_wait_ns(0, ev, 2, 0, NULL), -EBADF);
+    expect_code(fdsafe_epoll_count(r), FDSAFE_E_WRONG_KIND);
+
+    expect_code(fdsafe_epoll_wait(ep, NULL, 2, 0), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_epoll_wait(ep, ev, 0, 0), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_epoll_wait(ep, ev, SIZE_MAX, 0), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_epoll_wait(0, ev, 2, 0), -EBADF);
+    expect_code(fdsafe_epoll_wait(closed, ev, 2, 0), -EBADF);
+    expect_code(fdsafe_epoll_wait(r, ev, 2, 0), FDSAFE_E_WRONG_KIND);
+    expect_code(fdsafe_epoll_pwait(r, ev, 2, 0, NULL), FDSAFE_E_WRONG_KIND);
+    expect_code(fdsafe_epoll_pwait(ep, NULL, 1, 0, NULL), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_epoll_wait_ns(r, ev, 2, 0, NULL), FDSAFE_E_WRONG_KIND);
+    expect_code(fdsafe_epoll_wait_ns(ep, ev, 0, 0, NULL), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_epoll_wait_ns(closed, ev, 2, 0, NULL), -EBADF);
+
+    /* Nothing changed: the registration still works with its first user value. */
+    expect_code(fdsafe_write(w, "x", 1), 1);
+    expect_code(fdsafe_epoll_wait(ep, ev, 2, 1000), 1);
+    assert_true(ev[0].handle == r && ev[0].user == 1);
+    must(fdsafe_close(r));
+    must(fdsafe_close(w));
+    must(fdsafe_close(ep));
+}
+
+static void test_signal_set_helpers(void **state) {
+    (void)state;
+    fdsafe_sigset set = {.bits = 12345};
+    must(fdsafe_sigset_empty(&set));
+    assert_true(set.bits == 0);
+    must(fdsafe_sigset_add(&set, SIGINT));
+    must(fdsafe_sigset_add(&set, 64));
+    expect_code(fdsafe_sigset_has(&set, SIGINT), 1);
+    expect_code(fdsafe_sigset_has(&set, SIGTERM), 0);
+    assert_true(set.bits == ((1ull << (SIGINT - 1)) | (1ull << 63)));
+    must(fdsafe_sigset_del(&set, SIGINT));
+    expect_code(fdsafe_sigset_has(&set, SIGINT), 0);
+    must(fdsafe_sigset_fill(&set));
+    expect_code(fdsafe_sigset_has(&set, SIGCHLD), 1);
+    fdsafe_sigset before = set;
+    expect_code(fdsafe_sigset_add(&set, 0), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_sigset_add(&set, 65), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_sigset_del(&set, -1), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_sigset_has(&set, 65), FDSAFE_E_INVALID_ARGUMENT);
+    assert_true(set.bits == before.bits);
+    expect_code(fdsafe_sigset_empty(NULL), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_sigset_fill(NULL), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_sigset_add(NULL, SIGINT), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_sigset_del(NULL, SIGINT), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_sigset_has(NULL, SIGINT), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_signal_mask(7, &set, NULL), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_signal_mask(FDSAFE_SIG_BLOCK, NULL, NULL), FDSAFE_E_INVALID_ARGUMENT);
+    /* Blocking and restoring changes what the thread sees. */
+    fdsafe_sigset usr2 = {0}, old;
+    must(fdsafe_sigset_add(&usr2, SIGUSR2));
+    must(fdsafe_signal_mask(FDSAFE_SIG_BLOCK, &usr2, &old));
+    sigset_t current;
+    pthread_sigmask(SIG_BLOCK, NULL, &current);
+    assert_int_equal(sigismember(&current, SIGUSR2), 1);
+    must(fdsafe_signal_mask(FDSAFE_SIG_SETMASK, &old, NULL));
+    pthread_sigmask(SIG_BLOCK, NULL, &current);
+    assert_int_equal(sigismember(&current, SIGUSR2), 0);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        FD_TEST(test_add_wait_modify_delete),
+        FD_TEST(test_kernel_alone_reports_dead_descriptors),
+        FD_TEST(test_close_deregisters_even_with_a_dup_alive),
+        FD_TEST(test_kernel_registration_is_removed_too),
+        FD_TEST(test_no_event_for_a_closed_handle_still_in_use),
+        FD_TEST(test_release_deregisters_too),
+        FD_TEST(test_closing_the_set_first_leaves_targets_working),
+        FD_TEST(test_oneshot_and_edge_triggered),
+        FD_TEST(test_standard_input_and_nested_sets),
+        FD_TEST(test_wait_ns_and_signal_mask),
+        FD_TEST(test_no_event_for_a_handle_closed_before_the_wait),
+        FD_TEST(test_concurrent_churn),
+        FD_TEST(test_adopt_an_epoll_descriptor),
+        FD_TEST(test_bad_input),
+        FD_TEST(test_signal_set_helpers),
+    };
+    return cmocka_run_group_tests_name("epoll", tests, NULL, NULL);
+}

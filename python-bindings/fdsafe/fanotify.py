@@ -1,0 +1,124 @@
+"""fanotify: file-system events for files, mounts and file systems, with permission events.
+
+No descriptor ever reaches Python: notification events carry the file's path, permission
+events keep their descriptor inside fdsafe until ``respond`` answers them.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+from dataclasses import dataclass
+from typing import Iterator, List, Optional, Union
+
+from ._lib import c_handle, declare, lib
+from .errors import check
+from .handle import Handle, retry_eintr
+
+KIND_FANOTIFY = 14
+MIN_BATCH = 43
+
+NONBLOCK, CLASS_CONTENT, CLASS_PRE_CONTENT = 0x2, 0x4, 0x8
+UNLIMITED_QUEUE, UNLIMITED_MARKS, REPORT_TID = 0x10, 0x20, 0x100
+REPORT_FID, REPORT_DIR_FID, REPORT_NAME, REPORT_DFID_NAME = 0x200, 0x400, 0x800, 0xC00
+MARK_ADD, MARK_REMOVE, MARK_DONT_FOLLOW, MARK_ONLYDIR = 0x1, 0x2, 0x4, 0x8
+MARK_MOUNT, MARK_FLUSH, MARK_FILESYSTEM, MARK_EVICTABLE = 0x10, 0x80, 0x100, 0x200
+ACCESS, MODIFY, ATTRIB, CLOSE_WRITE, CLOSE_NOWRITE, OPEN = 0x1, 0x2, 0x4, 0x8, 0x10, 0x20
+MOVED_FROM, MOVED_TO, CREATE, DELETE, DELETE_SELF, MOVE_SELF = 0x40, 0x80, 0x100, 0x200, 0x400, 0x800
+OPEN_EXEC, Q_OVERFLOW, FS_ERROR = 0x1000, 0x4000, 0x8000
+OPEN_PERM, ACCESS_PERM, OPEN_EXEC_PERM, PRE_ACCESS = 0x10000, 0x20000, 0x40000, 0x100000
+EVENT_ON_CHILD, RENAME, ONDIR = 0x08000000, 0x10000000, 0x40000000
+ALLOW, DENY = 0x1, 0x2
+
+
+class FanotifyEventC(ctypes.Structure):
+    """``fdsafe_fanotify_event``."""
+
+    _fields_ = [("mask", ctypes.c_uint64), ("id", ctypes.c_uint64), ("pid", ctypes.c_int32),
+                ("has_fid", ctypes.c_uint32), ("fsid", ctypes.c_uint64), ("handle_type", ctypes.c_int32),
+                ("handle_bytes", ctypes.c_uint32), ("handle", ctypes.c_uint8 * 128), ("name_len", ctypes.c_uint32),
+                ("path_len", ctypes.c_uint32), ("name", ctypes.c_char * 256), ("path", ctypes.c_char * 4096)]
+
+
+@dataclass(frozen=True)
+class FanotifyEvent:
+    mask: int
+    pid: int
+    id: int  # non-zero for permission events: answer with ``respond``
+    path: Optional[str]  # descriptor-based groups
+    name: Optional[str]  # FID groups with names
+    fsid: Optional[int]  # FID groups
+    file_handle: Optional[bytes]
+    handle_type: Optional[int]
+
+    @property
+    def is_permission(self) -> bool:
+        return self.id != 0
+
+
+declare({
+    "fdsafe_fanotify_init": (ctypes.c_int, [ctypes.c_uint32, ctypes.POINTER(c_handle)]),
+    "fdsafe_fanotify_mark": (ctypes.c_int, [c_handle, ctypes.c_uint32, ctypes.c_uint64, ctypes.c_char_p]),
+    "fdsafe_fanotify_read": (ctypes.c_int, [c_handle, ctypes.POINTER(FanotifyEventC), ctypes.c_size_t]),
+    "fdsafe_fanotify_respond": (ctypes.c_int, [c_handle, ctypes.c_uint64, ctypes.c_uint32]),
+    "fdsafe_fanotify_event_fd": (ctypes.c_int, [c_handle, ctypes.c_uint64]),
+    "fdsafe_fanotify_pending": (ctypes.c_int, [c_handle]),
+    "fdsafe_fanotify_unanswered": (ctypes.c_int, [c_handle]),
+})
+
+
+def _event(e: FanotifyEventC) -> FanotifyEvent:
+    fid = bool(e.has_fid)
+    return FanotifyEvent(
+        e.mask, e.pid, e.id,
+        os.fsdecode(e.path[:e.path_len]) if e.path_len else None,
+        os.fsdecode(e.name[:e.name_len]) if e.name_len else None,
+        e.fsid if fid else None,
+        bytes(e.handle[:e.handle_bytes]) if fid else None,
+        e.handle_type if fid else None,
+    )
+
+
+class Fanotify(Handle):
+    KIND = KIND_FANOTIFY
+
+    @classmethod
+    def init(cls, flags: int = 0) -> "Fanotify":
+        """Creates a group (needs CAP_SYS_ADMIN: ``PermissionError`` otherwise)."""
+        out = c_handle()
+        check(lib.fdsafe_fanotify_init(flags, ctypes.byref(out)))
+        return cls(out.value)
+
+    def mark(self, path: Union[str, bytes, os.PathLike, None], mask: int, flags: int = MARK_ADD) -> None:
+        check(lib.fdsafe_fanotify_mark(self._value, flags, mask, None if path is None else os.fsencode(path)))
+
+    def read_events(self, max_events: int = MIN_BATCH) -> List[FanotifyEvent]:
+        buf = (FanotifyEventC * max_events)()
+        n = retry_eintr(lambda: lib.fdsafe_fanotify_read(self._value, buf, max_events))
+        return [_event(e) for e in buf[:n]]
+
+    def __iter__(self) -> Iterator[FanotifyEvent]:
+        """Yields events as they come; a non-blocking group stops when none is left."""
+        while True:
+            try:
+                batch = self.read_events()
+            except BlockingIOError:
+                return
+            yield from batch
+
+    def respond(self, event: Union[FanotifyEvent, int], allow: bool) -> None:
+        """Answers a permission event (deny makes the operation fail with EPERM)."""
+        ident = event.id if isinstance(event, FanotifyEvent) else event
+        check(lib.fdsafe_fanotify_respond(self._value, ident, ALLOW if allow else DENY))
+
+    def event_fileno(self, event: Union[FanotifyEvent, int]) -> int:
+        """Lends an unanswered permission event's descriptor (do not close it)."""
+        ident = event.id if isinstance(event, FanotifyEvent) else event
+        return check(lib.fdsafe_fanotify_event_fd(self._value, ident))
+
+    @property
+    def pending(self) -> int:
+        return check(lib.fdsafe_fanotify_pending(self._value))
+
+    @property
+    def unanswered(self) -> int:
+        return check(lib.fdsafe_fanotify_unanswered(self._value))

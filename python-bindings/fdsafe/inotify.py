@@ -1,0 +1,89 @@
+"""inotify: file-system events, parsed into ``InotifyEvent`` named tuples."""
+from __future__ import annotations
+
+import ctypes
+import os
+from typing import Iterator, List, NamedTuple, Union
+
+from ._lib import c_handle, declare, lib
+from .errors import check
+from .handle import Handle, retry_eintr
+
+KIND_INOTIFY = 13
+INOTIFY_NONBLOCK = 1 << 0
+MIN_BATCH = 17
+
+IN_ACCESS, IN_MODIFY, IN_ATTRIB, IN_CLOSE_WRITE = 0x1, 0x2, 0x4, 0x8
+IN_CLOSE_NOWRITE, IN_OPEN, IN_MOVED_FROM, IN_MOVED_TO = 0x10, 0x20, 0x40, 0x80
+IN_CREATE, IN_DELETE, IN_DELETE_SELF, IN_MOVE_SELF = 0x100, 0x200, 0x400, 0x800
+IN_ALL_EVENTS = 0xFFF
+IN_UNMOUNT, IN_Q_OVERFLOW, IN_IGNORED = 0x2000, 0x4000, 0x8000
+IN_ONLYDIR, IN_DONT_FOLLOW, IN_EXCL_UNLINK = 0x01000000, 0x02000000, 0x04000000
+IN_MASK_CREATE, IN_MASK_ADD, IN_ISDIR, IN_ONESHOT = 0x10000000, 0x20000000, 0x40000000, 0x80000000
+
+
+class InotifyEventC(ctypes.Structure):
+    """``fdsafe_inotify_event``."""
+
+    _fields_ = [("wd", ctypes.c_int32), ("mask", ctypes.c_uint32), ("cookie", ctypes.c_uint32),
+                ("name_len", ctypes.c_uint32), ("name", ctypes.c_char * 256)]
+
+
+class InotifyEvent(NamedTuple):
+    wd: int
+    mask: int
+    cookie: int
+    name: str  # decoded with os.fsdecode; "" for the watched object itself
+
+    @property
+    def overflow(self) -> bool:
+        return bool(self.mask & IN_Q_OVERFLOW)
+
+
+declare({
+    "fdsafe_inotify_create": (ctypes.c_int, [ctypes.c_uint32, ctypes.POINTER(c_handle)]),
+    "fdsafe_inotify_add_watch": (ctypes.c_int, [c_handle, ctypes.c_char_p, ctypes.c_uint32,
+                                                ctypes.POINTER(ctypes.c_int32)]),
+    "fdsafe_inotify_remove_watch": (ctypes.c_int, [c_handle, ctypes.c_int32]),
+    "fdsafe_inotify_read": (ctypes.c_int, [c_handle, ctypes.POINTER(InotifyEventC), ctypes.c_size_t]),
+    "fdsafe_inotify_pending": (ctypes.c_int, [c_handle]),
+})
+
+
+class Inotify(Handle):
+    KIND = KIND_INOTIFY
+
+    @classmethod
+    def create(cls, nonblocking: bool = False) -> "Inotify":
+        out = c_handle()
+        check(lib.fdsafe_inotify_create(INOTIFY_NONBLOCK if nonblocking else 0, ctypes.byref(out)))
+        return cls(out.value)
+
+    def add_watch(self, path: Union[str, bytes, os.PathLike], mask: int) -> int:
+        """Watches ``path``; returns the watch id."""
+        wd = ctypes.c_int32()
+        check(lib.fdsafe_inotify_add_watch(self._value, os.fsencode(path), mask, ctypes.byref(wd)))
+        return wd.value
+
+    def remove_watch(self, wd: int) -> None:
+        """Removes a watch; one the kernel already dropped is removed without error."""
+        check(lib.fdsafe_inotify_remove_watch(self._value, wd))
+
+    @property
+    def pending(self) -> int:
+        return check(lib.fdsafe_inotify_pending(self._value))
+
+    def read_events(self, max_events: int = 64) -> List[InotifyEvent]:
+        """At least one event (waits unless non-blocking: ``BlockingIOError``)."""
+        buf = (InotifyEventC * max_events)()
+        n = retry_eintr(lambda: lib.fdsafe_inotify_read(self._value, buf, max_events))
+        return [InotifyEvent(e.wd, e.mask, e.cookie, os.fsdecode(e.name[:e.name_len])) for e in buf[:n]]
+
+    def __iter__(self) -> Iterator[InotifyEvent]:
+        """Yields events as they come; a non-blocking instance stops when none is left."""
+        while True:
+            try:
+                batch = self.read_events()
+            except BlockingIOError:
+                return
+            yield from batch

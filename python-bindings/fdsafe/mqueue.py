@@ -1,0 +1,109 @@
+"""POSIX message queues (pollable: a queue can sit in an ``Epoll`` set)."""
+from __future__ import annotations
+
+import ctypes
+import os
+from typing import NamedTuple, Optional, Tuple
+
+from ._lib import c_handle, declare, lib
+from .errors import check
+from .handle import Handle, retry_eintr
+
+KIND_MQUEUE = 15
+MQ_READ, MQ_WRITE, MQ_CREATE, MQ_EXCLUSIVE, MQ_NONBLOCK = 1, 2, 4, 8, 16
+
+
+class MqAttrC(ctypes.Structure):
+    """``fdsafe_mq_attr``."""
+
+    _fields_ = [("nonblocking", ctypes.c_uint32), ("reserved", ctypes.c_uint32), ("max_messages", ctypes.c_int64),
+                ("message_size", ctypes.c_int64), ("current_messages", ctypes.c_int64)]
+
+
+class MqAttr(NamedTuple):
+    nonblocking: bool
+    max_messages: int
+    message_size: int
+    current_messages: int
+
+
+_attr_p = ctypes.POINTER(MqAttrC)
+declare({
+    "fdsafe_mq_open": (ctypes.c_int, [ctypes.c_char_p, ctypes.c_uint32, ctypes.c_uint32, _attr_p,
+                                      ctypes.POINTER(c_handle)]),
+    "fdsafe_mq_unlink": (ctypes.c_int, [ctypes.c_char_p]),
+    "fdsafe_mq_send": (ctypes.c_int, [c_handle, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint32, ctypes.c_int64]),
+    "fdsafe_mq_receive": (ctypes.c_int64, [c_handle, ctypes.c_void_p, ctypes.c_size_t,
+                                           ctypes.POINTER(ctypes.c_uint32), ctypes.c_int64]),
+    "fdsafe_mq_get_attr": (ctypes.c_int, [c_handle, _attr_p]),
+    "fdsafe_mq_set_attr": (ctypes.c_int, [c_handle, _attr_p, _attr_p]),
+    "fdsafe_mq_notify_signal": (ctypes.c_int, [c_handle, ctypes.c_int, ctypes.c_int]),
+    "fdsafe_mq_notify_none": (ctypes.c_int, [c_handle]),
+})
+
+
+def _ns(timeout: Optional[float]) -> int:
+    return -1 if timeout is None else max(0, int(timeout * 1_000_000_000))
+
+
+def _attr(a: MqAttrC) -> MqAttr:
+    return MqAttr(bool(a.nonblocking), a.max_messages, a.message_size, a.current_messages)
+
+
+def unlink(name: str) -> None:
+    """Removes a queue by name (it lives on while descriptors for it are open)."""
+    check(lib.fdsafe_mq_unlink(os.fsencode(name)))
+
+
+class MessageQueue(Handle):
+    KIND = KIND_MQUEUE
+
+    @classmethod
+    def open(cls, name: str, read: bool = True, write: bool = True, create: bool = False,
+             exclusive: bool = False, mode: int = 0o600, max_messages: Optional[int] = None,
+             message_size: Optional[int] = None, nonblocking: bool = False) -> "MessageQueue":
+        """Opens (or creates) queue ``name`` ("/name"); sizes apply when it is created."""
+        flags = ((MQ_READ if read else 0) | (MQ_WRITE if write else 0) | (MQ_CREATE if create else 0)
+                 | (MQ_EXCLUSIVE if exclusive else 0) | (MQ_NONBLOCK if nonblocking else 0))
+        attr = None
+        if max_messages is not None or message_size is not None:
+            attr = ctypes.byref(MqAttrC(0, 0, max_messages or 10, message_size or 8192, 0))
+        out = c_handle()
+        check(lib.fdsafe_mq_open(os.fsencode(name), flags, mode, attr, ctypes.byref(out)))
+        return cls(out.value)
+
+    unlink = staticmethod(unlink)
+
+    @property
+    def attributes(self) -> MqAttr:
+        a = MqAttrC()
+        check(lib.fdsafe_mq_get_attr(self._value, ctypes.byref(a)))
+        return _attr(a)
+
+    def set_nonblocking(self, on: bool) -> MqAttr:
+        """Changes non-blocking mode; returns the previous attributes."""
+        old = MqAttrC()
+        check(lib.fdsafe_mq_set_attr(self._value, ctypes.byref(MqAttrC(int(on))), ctypes.byref(old)))
+        return _attr(old)
+
+    def send(self, data: bytes, priority: int = 0, timeout: Optional[float] = None) -> None:
+        """Sends a message; ``timeout`` (seconds) limits a wait on a full queue
+        (``TimeoutError``)."""
+        ns = _ns(timeout)
+        retry_eintr(lambda: lib.fdsafe_mq_send(self._value, data, len(data), priority, ns))
+
+    def receive(self, timeout: Optional[float] = None) -> Tuple[bytes, int]:
+        """Returns ``(message, priority)`` for the oldest message of the highest priority."""
+        size = self.attributes.message_size
+        buf = ctypes.create_string_buffer(size)
+        prio = ctypes.c_uint32()
+        ns = _ns(timeout)
+        n = retry_eintr(lambda: lib.fdsafe_mq_receive(self._value, buf, size, ctypes.byref(prio), ns))
+        return buf.raw[:n], prio.value
+
+    def notify_signal(self, signo: int, value: int = 0) -> None:
+        """Signal ``signo`` (with ``value``) when a message arrives in the empty queue (once)."""
+        check(lib.fdsafe_mq_notify_signal(self._value, int(signo), value))
+
+    def notify_none(self) -> None:
+        check(lib.fdsafe_mq_notify_none(self._value))

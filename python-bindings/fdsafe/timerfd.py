@@ -1,0 +1,92 @@
+"""timerfd: timers read and polled through a descriptor. Times are in seconds (floats)."""
+from __future__ import annotations
+
+import ctypes
+from typing import NamedTuple
+
+from ._lib import c_handle, declare, lib
+from .errors import check
+from .handle import Handle, retry_eintr
+
+KIND_TIMERFD = 11
+
+CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_BOOTTIME = 0, 1, 7
+CLOCK_REALTIME_ALARM, CLOCK_BOOTTIME_ALARM = 8, 9
+TIMERFD_NONBLOCK = 1 << 0
+TIMERFD_ABSTIME, TIMERFD_CANCEL_ON_SET = 1 << 0, 1 << 1
+TIMERFD_CANCELED = 1
+
+
+class TimerValueC(ctypes.Structure):
+    """``fdsafe_timer_value``."""
+
+    _fields_ = [("value_ns", ctypes.c_int64), ("interval_ns", ctypes.c_int64)]
+
+
+class TimerValue(NamedTuple):
+    """Seconds to the next expiration (0: disarmed) and the interval (0: one-shot)."""
+
+    value: float
+    interval: float
+
+
+class TimerCanceled(Exception):
+    """The realtime clock was set while a cancel-on-set timer was armed."""
+
+
+declare({
+    "fdsafe_timerfd_create": (ctypes.c_int, [ctypes.c_int, ctypes.c_uint32, ctypes.POINTER(c_handle)]),
+    "fdsafe_timerfd_set": (ctypes.c_int, [c_handle, ctypes.c_uint32, ctypes.c_int64, ctypes.c_int64,
+                                          ctypes.POINTER(TimerValueC)]),
+    "fdsafe_timerfd_get": (ctypes.c_int, [c_handle, ctypes.POINTER(TimerValueC)]),
+    "fdsafe_timerfd_read": (ctypes.c_int, [c_handle, ctypes.POINTER(ctypes.c_uint64)]),
+})
+
+
+def _ns(seconds: float) -> int:
+    return int(round(seconds * 1_000_000_000))
+
+
+def _value(v: TimerValueC) -> TimerValue:
+    return TimerValue(v.value_ns / 1e9, v.interval_ns / 1e9)
+
+
+class TimerFd(Handle):
+    KIND = KIND_TIMERFD
+
+    @classmethod
+    def create(cls, clock: int = CLOCK_MONOTONIC, nonblocking: bool = False) -> "TimerFd":
+        out = c_handle()
+        check(lib.fdsafe_timerfd_create(clock, TIMERFD_NONBLOCK if nonblocking else 0, ctypes.byref(out)))
+        return cls(out.value)
+
+    def set(self, value: float, interval: float = 0.0, absolute: bool = False,
+            cancel_on_set: bool = False) -> TimerValue:
+        """Arms the timer (``value`` 0 disarms it); returns the previous setting."""
+        flags = (TIMERFD_ABSTIME if absolute else 0) | (TIMERFD_CANCEL_ON_SET if cancel_on_set else 0)
+        old = TimerValueC()
+        check(lib.fdsafe_timerfd_set(self._value, flags, _ns(value), _ns(interval), ctypes.byref(old)))
+        return _value(old)
+
+    def set_ns(self, value_ns: int, interval_ns: int = 0, absolute: bool = False,
+               cancel_on_set: bool = False) -> None:
+        flags = (TIMERFD_ABSTIME if absolute else 0) | (TIMERFD_CANCEL_ON_SET if cancel_on_set else 0)
+        check(lib.fdsafe_timerfd_set(self._value, flags, value_ns, interval_ns, None))
+
+    def disarm(self) -> TimerValue:
+        return self.set(0)
+
+    def get(self) -> TimerValue:
+        """The time left and the interval."""
+        v = TimerValueC()
+        check(lib.fdsafe_timerfd_get(self._value, ctypes.byref(v)))
+        return _value(v)
+
+    def expirations(self) -> int:
+        """The number of expirations since the last read; waits for one unless
+        non-blocking (``BlockingIOError``). Raises ``TimerCanceled`` on cancel-on-set."""
+        count = ctypes.c_uint64()
+        rc = retry_eintr(lambda: lib.fdsafe_timerfd_read(self._value, ctypes.byref(count)))
+        if rc == TIMERFD_CANCELED:
+            raise TimerCanceled("the realtime clock was set")
+        return count.value

@@ -1,0 +1,142 @@
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+import fdsafe
+from fdsafe import (EPOLL_ET, EPOLL_HUP, EPOLL_IN, EPOLL_ONESHOT, EPOLL_OUT, Epoll, EventFd,
+                    InvalidArgumentError, Stdio, WrongKindError, pipe)
+
+
+def test_wait_returns_data_or_handle_pairs():
+    r, w = pipe()
+    e = EventFd.create()
+    with Epoll.create() as ep:
+        ep.add(r, EPOLL_IN, data="the pipe")
+        ep.add(e)  # data defaults to the handle itself
+        assert len(ep) == 2
+        assert ep.wait(0) == []
+        w.write(b"x")
+        e.add(1)
+        got = dict(ep.wait(1.0))
+        assert got == {"the pipe": EPOLL_IN, e: EPOLL_IN}
+        assert sorted(type(k).__name__ for k, _ in ep) == ["EventFd", "str"]
+        ep.modify(r, EPOLL_IN, data=99)
+        assert (99, EPOLL_IN) in ep.wait(1.0)
+        ep.delete(r)
+        assert len(ep) == 1
+        with pytest.raises(FileNotFoundError):
+            ep.delete(r)
+        with pytest.raises(FileExistsError):
+            ep.add(e)
+    for h in (r, w, e):
+        h.close()
+
+
+def test_closing_a_registered_handle_removes_it_even_with_a_dup_alive():
+    r, w = pipe()
+    raw_copy = os.dup(r.fileno())
+    ep = Epoll.create()
+    ep.add(r, data="r")
+    w.write(b"x")
+    assert ep.wait(1.0) == [("r", EPOLL_IN)]
+    r.close()
+    assert len(ep) == 0
+    assert ep.wait(0.05) == []
+    os.close(raw_copy)
+    w.close()
+    ep.close()
+
+
+def test_oneshot_edge_and_hangup():
+    r, w = pipe()
+    e = EventFd.create(1)
+    ep = Epoll.create()
+    ep.add(e, EPOLL_IN | EPOLL_ONESHOT, data="once")
+    assert ep.wait(1.0) == [("once", EPOLL_IN)]
+    assert ep.wait(0) == []
+    ep.modify(e, EPOLL_IN | EPOLL_ONESHOT, data="again")
+    assert ep.wait(1.0) == [("again", EPOLL_IN)]
+    ep.delete(e)
+    ep.add(r, EPOLL_IN | EPOLL_ET, data="r")
+    ep.add(w, EPOLL_OUT, data="w")
+    assert ep.wait(1.0) == [("w", EPOLL_OUT)]
+    ep.delete(w)
+    w.close()
+    events = ep.wait(1.0)
+    assert events[0][0] == "r" and events[0][1] & EPOLL_HUP
+    for h in (r, e, ep):
+        h.close()
+
+
+def test_standard_input_in_a_set():
+    pr, pw = os.pipe()
+    saved = os.dup(0)
+    os.dup2(pr, 0)
+    try:
+        with Stdio.open(0) as stdin, Epoll.create() as ep:
+            ep.add(stdin, data="stdin")
+            os.write(pw, b"hello")
+            assert ep.wait(1.0) == [("stdin", EPOLL_IN)]
+    finally:
+        os.dup2(saved, 0)
+        for fd in (saved, pr, pw):
+            os.close(fd)
+
+
+def test_nanosecond_wait_and_signal_mask():
+    ep = Epoll.create()
+    e = EventFd.create()
+    ep.add(e)
+    start = time.monotonic()
+    try:
+        assert ep.wait_ns(20_000_000) == []
+    except OSError as err:
+        pytest.skip(f"epoll_pwait2: {err}")
+    assert time.monotonic() - start >= 0.02
+    fired = []
+    old = signal.signal(signal.SIGUSR1, lambda *a: fired.append(1))
+    previous = fdsafe.signal_mask(fdsafe.SIG_BLOCK, [signal.SIGUSR1])
+    try:
+        os.kill(os.getpid(), signal.SIGUSR1)
+        assert ep.pwait([signal.SIGUSR1], 0) == [] and fired == []
+        threading.Timer(0.05, lambda: e.add(1)).start()
+        # The wait's own mask lets SIGUSR1 in: its handler runs, the wait goes on.
+        assert ep.pwait([], 5.0) == [(e, EPOLL_IN)]
+        assert fired == [1]
+    finally:
+        fdsafe.signal_mask(fdsafe.SIG_SETMASK, previous)
+        signal.signal(signal.SIGUSR1, old)
+    e.close()
+    ep.close()
+
+
+def test_signal_sets():
+    s = fdsafe.sigset([signal.SIGINT, 64])
+    assert s.bits == (1 << (signal.SIGINT - 1)) | (1 << 63)
+    with pytest.raises(InvalidArgumentError):
+        fdsafe.sigset([65])
+    with pytest.raises(InvalidArgumentError):
+        fdsafe.signal_mask(9, [])
+
+
+def test_bad_input():
+    r, w = pipe()
+    ep = Epoll.create()
+    with pytest.raises(WrongKindError):
+        Epoll(r.value, owned=False).add(w)
+    with pytest.raises(InvalidArgumentError):
+        ep.add(r, 0x40000)
+    with pytest.raises(OSError):
+        ep.add(ep)
+    with pytest.raises(InvalidArgumentError):
+        ep.wait(0, max_events=0)
+    r.close()
+    with pytest.raises(OSError):
+        ep.add(r)
+    ep.close()
+    with pytest.raises(OSError):
+        ep.wait(0)
+    w.close()

@@ -1,0 +1,77 @@
+import os
+
+import pytest
+
+from fdsafe import EPOLL_IN, Epoll, EventFd, Inotify, InvalidArgumentError, WrongKindError
+from fdsafe import inotify as ino
+
+
+def test_events_named_and_batched(tmp_path):
+    with Inotify.create(nonblocking=True) as watcher:
+        wd = watcher.add_watch(tmp_path, ino.IN_CREATE)
+        long_name = "L" * 255
+        for name in ("a", "b", long_name):
+            (tmp_path / name).touch()
+        events = watcher.read_events()
+        assert [(e.wd, e.mask, e.name) for e in events] == [
+            (wd, ino.IN_CREATE, "a"), (wd, ino.IN_CREATE, "b"), (wd, ino.IN_CREATE, long_name)]
+        assert list(watcher) == []
+
+
+def test_rename_pair_shares_a_cookie(tmp_path):
+    (tmp_path / "old").touch()
+    with Inotify.create(nonblocking=True) as watcher:
+        watcher.add_watch(tmp_path, ino.IN_MOVED_FROM | ino.IN_MOVED_TO)
+        os.rename(tmp_path / "old", tmp_path / "new")
+        moved_from, moved_to = list(watcher)
+        assert (moved_from.mask, moved_from.name) == (ino.IN_MOVED_FROM, "old")
+        assert (moved_to.mask, moved_to.name) == (ino.IN_MOVED_TO, "new")
+        assert moved_from.cookie != 0 and moved_from.cookie == moved_to.cookie
+
+
+def test_dropped_watch_and_overflow(tmp_path):
+    victim = tmp_path / "victim"
+    victim.touch()
+    with Inotify.create(nonblocking=True) as watcher:
+        wd = watcher.add_watch(victim, ino.IN_DELETE_SELF)
+        victim.unlink()
+        assert [e.mask for e in watcher] == [ino.IN_DELETE_SELF, ino.IN_IGNORED]
+        watcher.remove_watch(wd)  # already dropped by the kernel: no error
+        with pytest.raises(OSError):
+            watcher.remove_watch(wd + 100)
+        f = tmp_path / "f"
+        f.touch()
+        watcher.add_watch(f, ino.IN_OPEN | ino.IN_CLOSE_NOWRITE)
+        limit = int(open("/proc/sys/fs/inotify/max_queued_events").read())
+        for _ in range(limit // 2 + 50):
+            os.close(os.open(f, os.O_RDONLY))
+        events = list(watcher)
+        assert sum(e.overflow for e in events) == 1
+        assert events[-1].overflow and events[-1].wd == -1
+
+
+def test_small_reads_and_epoll(tmp_path):
+    with Inotify.create(nonblocking=True) as watcher, Epoll.create() as ep:
+        watcher.add_watch(tmp_path, ino.IN_CREATE)
+        ep.add(watcher, EPOLL_IN, data="fs")
+        (tmp_path / "x").touch()
+        (tmp_path / "y").touch()
+        assert ep.wait(1.0) == [("fs", EPOLL_IN)]
+        assert watcher.read_events(1)[0].name == "x"
+        assert watcher.pending == 1
+        assert watcher.read_events(1)[0].name == "y"
+        assert watcher.pending == 0
+
+
+def test_bad_input(tmp_path):
+    with Inotify.create() as watcher:
+        with pytest.raises(InvalidArgumentError):
+            watcher.add_watch(tmp_path, 0x00100000)
+        with pytest.raises(FileNotFoundError):
+            watcher.add_watch(tmp_path / "missing", ino.IN_CREATE)
+        with pytest.raises(InvalidArgumentError):
+            watcher.read_events(0)
+        e = EventFd.create()
+        with pytest.raises(WrongKindError):
+            Inotify(e.value, owned=False).add_watch(tmp_path, ino.IN_CREATE)
+        e.close()

@@ -1,0 +1,366 @@
+//! epoll, with registrations by handle that end when the handle is closed.
+//!
+//! Each registration gets a token that is never reused (a process-wide counter); the token,
+//! not the descriptor, is what the kernel stores in the event data. The set keeps its own
+//! record `token -> (target handle, user value)`:
+//!
+//! * adding a handle also adds a close hook on the target, which removes the record and
+//!   does `EPOLL_CTL_DEL` just before the target's descriptor is closed or released. This
+//!   matters when the descriptor was duplicated: the kernel keys a registration by the open
+//!   file, so without the hook it would keep reporting events for the dead handle;
+//! * waiting translates each token through the record, under its lock, and drops events
+//!   whose record is gone or whose target handle is no longer live (closed by another thread
+//!   after the kernel collected the event). So no event is returned for a handle whose close
+//!   had begun before the wait looked at the event.
+//!
+//! Lock order: no call into the handle table is made while the record's lock is held, so a
+//! hook (which takes the lock) can run in any thread at any time without deadlock.
+
+use std::collections::HashMap;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+use crate::handles::{self, Handle, Kind, Object, WriteGuard, TABLE};
+use crate::kinds::sigset::SigSet;
+use crate::sys::{self, cvt};
+
+/// Every event bit a registration may ask for.
+pub const ALLOWED_EVENTS: u32 = (libc::EPOLLIN
+    | libc::EPOLLOUT
+    | libc::EPOLLRDHUP
+    | libc::EPOLLPRI
+    | libc::EPOLLERR
+    | libc::EPOLLHUP
+    | libc::EPOLLET
+    | libc::EPOLLONESHOT
+    | libc::EPOLLEXCLUSIVE
+    | libc::EPOLLWAKEUP) as u32;
+
+/// The most events one wait collects from the kernel.
+pub const MAX_BATCH: usize = 1024;
+
+static NEXT_TOKEN: AtomicU64 = AtomicU64::new(1);
+
+#[derive(Clone, Copy, Debug)]
+struct Registration {
+    target: Handle,
+    user: u64,
+}
+
+#[derive(Default)]
+struct Registry {
+    by_token: HashMap<u64, Registration>,
+    by_target: HashMap<Handle, u64>,
+}
+
+/// The record of registrations. Dropping it (the set is closed or released) removes the close
+/// hooks it left on its targets.
+struct Records(Mutex<Registry>);
+
+impl Records {
+    fn lock(&self) -> MutexGuard<'_, Registry> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Drop for Records {
+    fn drop(&mut self) {
+        let registry = std::mem::take(&mut *self.lock());
+        for (token, reg) in registry.by_token {
+            let _ = TABLE.remove_close_hook(reg.target, token);
+        }
+    }
+}
+
+/// One ready registration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ready {
+    pub handle: Handle,
+    pub user: u64,
+    pub events: u32,
+}
+
+/// How long a wait may block.
+#[derive(Clone, Copy, Debug)]
+pub enum Timeout {
+    Forever,
+    Millis(u32),
+    /// Nanosecond precision (`epoll_pwait2`).
+    Precise(Duration),
+}
+
+pub struct Epoll {
+    fd: OwnedFd,
+    records: Records,
+}
+
+fn ctl(epfd: BorrowedFd<'_>, op: i32, target: BorrowedFd<'_>, events: u32, token: u64) -> Result<()> {
+    let mut event = libc::epoll_event { events, u64: token };
+    // SAFETY: a valid event struct; the kernel reads it (ignored for DEL).
+    cvt(unsafe { libc::epoll_ctl(epfd.as_raw_fd(), op, target.as_raw_fd(), &mut event) })?;
+    Ok(())
+}
+
+impl Epoll {
+    pub fn new() -> Result<Epoll> {
+        // SAFETY: epoll_create1 returns a new descriptor on success.
+        let fd = cvt(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) }).map_err(|e| e.context("epoll_create1"))?;
+        Ok(Epoll::from_fd(unsafe { sys::owned(fd) }))
+    }
+
+    pub fn verify(fd: BorrowedFd<'_>) -> Result<()> {
+        match sys::anon_inode_name(fd)?.as_deref() {
+            Some("eventpoll") => Ok(()),
+            _ => Err(Error::invalid(format!("descriptor {} is not an epoll instance", fd.as_raw_fd()))),
+        }
+    }
+
+    /// Wraps an epoll descriptor. Registrations it already has (made outside fdsafe) are not
+    /// known to the set, and their events are never reported.
+    pub fn from_fd(fd: OwnedFd) -> Epoll {
+        Epoll { fd, records: Records(Mutex::new(Registry::default())) }
+    }
+
+    fn check_events(events: u32) -> Result<()> {
+        if events & !ALLOWED_EVENTS != 0 {
+            return Err(Error::invalid(format!("unknown epoll event bits {:#x}", events & !ALLOWED_EVENTS)));
+        }
+        Ok(())
+    }
+
+    /// Registers `target` (held by the caller for the whole call) for `events`, reported with
+    /// `user`. `me` is this set's own handle, which the close hook looks up later.
+    pub fn add(&self, me: Handle, target: &handles::Guard, events: u32, user: u64) -> Result<()> {
+        Self::check_events(events)?;
+        let handle = target.handle();
+        if handle == me {
+            return Err(Error::from_errno(libc::EINVAL).context("an epoll set cannot watch itself"));
+        }
+        let token = NEXT_TOKEN.fetch_add(1, Ordering::Relaxed);
+        {
+            let mut reg = self.records.lock();
+            if reg.by_target.contains_key(&handle) {
+                return Err(Error::from_errno(libc::EEXIST).context("the handle is already in this epoll set"));
+            }
+            reg.by_target.insert(handle, token);
+            reg.by_token.insert(token, Registration { target: handle, user });
+        }
+        let undo = |records: &Records| {
+            let mut reg = records.lock();
+            if reg.by_token.remove(&token).is_some() {
+                reg.by_target.remove(&handle);
+            }
+        };
+        let target_fd = target.object().as_fd();
+        if let Err(err) = ctl(self.fd.as_fd(), libc::EPOLL_CTL_ADD, target_fd, events, token) {
+            undo(&self.records);
+            return Err(err.context("epoll_ctl(EPOLL_CTL_ADD)"));
+        }
+        let hook = Box::new(move |fd: BorrowedFd<'_>| {
+            if let Ok(guard) = handles::get(me) {
+                if let Some(set) = guard.downcast::<Epoll>() {
+                    set.forget(token, fd);
+                }
+            }
+        });
+        if let Err(err) = TABLE.add_close_hook(handle, token, hook) {
+            // The target began closing during the call: its hooks may already have run.
+            let _ = ctl(self.fd.as_fd(), libc::EPOLL_CTL_DEL, target_fd, 0, 0);
+            undo(&self.records);
+            return Err(err);
+        }
+        Ok(())
+    }
+
+    /// Ends registration `token` as its target is being closed (the close hook).
+    fn forget(&self, token: u64, fd: BorrowedFd<'_>) {
+        let removed = {
+            let mut reg = self.records.lock();
+            match reg.by_token.remove(&token) {
+                Some(r) => {
+                    reg.by_target.remove(&r.target);
+                    true
+                }
+                None => false,
+            }
+        };
+        if removed {
+            let _ = ctl(self.fd.as_fd(), libc::EPOLL_CTL_DEL, fd, 0, 0);
+        }
+    }
+
+    /// Changes the events and user value of `target`'s registration (and re-arms a one-shot
+    /// one). `ENOENT` if it is not in this set.
+    pub fn modify(&self, target: &handles::Guard, events: u32, user: u64) -> Result<()> {
+        Self::check_events(events)?;
+        let (token, old_user) = {
+            let mut reg = self.records.lock();
+            let token = *reg
+                .by_target
+                .get(&target.handle())
+                .ok_or_else(|| Error::from_errno(libc::ENOENT).context("the handle is not in this epoll set"))?;
+            let record = reg.by_token.get_mut(&token).ok_or_else(|| Error::Internal("epoll record out of step".into()))?;
+            let old = record.user;
+            record.user = user;
+            (token, old)
+        };
+        if let Err(err) = ctl(self.fd.as_fd(), libc::EPOLL_CTL_MOD, target.object().as_fd(), events, token) {
+            if let Some(record) = self.records.lock().by_token.get_mut(&token) {
+                record.user = old_user;
+            }
+            return Err(err.context("epoll_ctl(EPOLL_CTL_MOD)"));
+        }
+        Ok(())
+    }
+
+    /// Removes `target` from the set. `ENOENT` if it is not in it.
+    pub fn delete(&self, target: &handles::Guard) -> Result<()> {
+        let handle = target.handle();
+        let token = {
+            let mut reg = self.records.lock();
+            let token = reg
+                .by_target
+                .remove(&handle)
+                .ok_or_else(|| Error::from_errno(libc::ENOENT).context("the handle is not in this epoll set"))?;
+            reg.by_token.remove(&token);
+            token
+        };
+        let result = ctl(self.fd.as_fd(), libc::EPOLL_CTL_DEL, target.object().as_fd(), 0, 0);
+        let _ = TABLE.remove_close_hook(handle, token);
+        result.map_err(|e| e.context("epoll_ctl(EPOLL_CTL_DEL)"))
+    }
+
+    /// The number of registrations in the set.
+    pub fn len(&self) -> usize {
+        self.records.lock().by_token.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Waits for events and appends up to `max` of them to `out`. Events of registrations
+    /// that ended (or whose handle is closing) are dropped; if that leaves none, the wait goes
+    /// on for the rest of the timeout. `sigmask` replaces the thread's signal mask for the
+    /// length of the wait. Returns the number appended; 0 on timeout.
+    pub fn wait(&self, out: &mut Vec<Ready>, max: usize, timeout: Timeout, sigmask: Option<SigSet>) -> Result<usize> {
+        if max == 0 {
+            return Err(Error::invalid("room for at least one event is needed"));
+        }
+        let batch = max.min(MAX_BATCH);
+        let mut raw = vec![libc::epoll_event { events: 0, u64: 0 }; batch];
+        let deadline = match timeout {
+            Timeout::Forever => None,
+            Timeout::Millis(ms) => Some(Instant::now() + Duration::from_millis(ms as u64)),
+            Timeout::Precise(d) => Instant::now().checked_add(d),
+        };
+        let mut first = true;
+        loop {
+            let remaining = match deadline {
+                None => None,
+                Some(_) if first => Some(match timeout {
+                    Timeout::Millis(ms) => Duration::from_millis(ms as u64),
+                    Timeout::Precise(d) => d,
+                    Timeout::Forever => Duration::ZERO,
+                }),
+                Some(d) => Some(d.saturating_duration_since(Instant::now())),
+            };
+            first = false;
+            let n = self.wait_raw(&mut raw, remaining, matches!(timeout, Timeout::Precise(_)), sigmask)?;
+            if n == 0 {
+                return Ok(0);
+            }
+            let reported = self.translate(&raw[..n], out);
+            if reported > 0 || remaining == Some(Duration::ZERO) {
+                return Ok(reported);
+            }
+            // Everything collected was dropped. Level-triggered events of a handle that is
+            // still closing (another thread inside an operation on it) come back at once
+            // until its close completes, so back off a little instead of spinning.
+            let pause = Duration::from_millis(1);
+            match deadline {
+                Some(d) => {
+                    let left = d.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Ok(0);
+                    }
+                    std::thread::sleep(left.min(pause));
+                }
+                None => std::thread::sleep(pause),
+            }
+        }
+    }
+
+    fn translate(&self, raw: &[libc::epoll_event], out: &mut Vec<Ready>) -> usize {
+        let reg = self.records.lock();
+        let before = out.len();
+        for event in raw {
+            let token = event.u64;
+            let Some(record) = reg.by_token.get(&token) else { continue };
+            // A handle whose close has begun no longer resolves: its event is not reported.
+            if TABLE.peek_fd(record.target).is_err() {
+                continue;
+            }
+            out.push(Ready { handle: record.target, user: record.user, events: event.events });
+        }
+        out.len() - before
+    }
+
+    fn wait_raw(&self, raw: &mut [libc::epoll_event], timeout: Option<Duration>, precise: bool, sigmask: Option<SigSet>) -> Result<usize> {
+        let epfd = self.fd.as_raw_fd();
+        let len = raw.len() as i32;
+        let n = if precise {
+            let ts = timeout.map(|d| libc::timespec { tv_sec: d.as_secs() as libc::time_t, tv_nsec: d.subsec_nanos() as _ });
+            let ts_ptr = ts.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
+            let mask = sigmask.map(|s| s.0);
+            let mask_ptr = mask.as_ref().map_or(std::ptr::null(), |m| m as *const u64);
+            // SAFETY: `raw` has `len` writable events; the timespec and 8-byte mask are valid
+            // or NULL.
+            let rc = unsafe { libc::syscall(libc::SYS_epoll_pwait2, epfd, raw.as_mut_ptr(), len, ts_ptr, mask_ptr, 8usize) };
+            if rc < 0 {
+                return Err(Error::last_os().context("epoll_pwait2"));
+            }
+            rc as usize
+        } else {
+            let ms = match timeout {
+                None => -1,
+                // Round up, so a wait never ends before its time.
+                Some(d) => d.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as i32,
+            };
+            let mask = sigmask.map(SigSet::to_libc);
+            let mask_ptr = mask.as_ref().map_or(std::ptr::null(), |m| m as *const libc::sigset_t);
+            // SAFETY: `raw` has `len` writable events; the mask is valid or NULL.
+            let rc = unsafe { libc::epoll_pwait(epfd, raw.as_mut_ptr(), len, ms, mask_ptr) };
+            if rc < 0 {
+                return Err(Error::last_os().context("epoll_wait"));
+            }
+            rc as usize
+        };
+        Ok(n)
+    }
+}
+
+impl AsFd for Epoll {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl Object for Epoll {
+    fn kind(&self) -> Kind {
+        Kind::Epoll
+    }
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+    fn into_fd(self: Box<Self>) -> OwnedFd {
+        let this = *self;
+        this.fd
+    }
+    fn write_guard(&self) -> WriteGuard {
+        WriteGuard::None
+    }
+}

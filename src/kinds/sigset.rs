@@ -1,0 +1,80 @@
+//! Signal sets as a plain 64-bit mask (bit `n - 1` is signal `n`), the form the kernel's own
+//! `sigset_t` takes on Linux; converted to glibc's larger `sigset_t` where a call needs it.
+
+use crate::error::{Error, Result};
+
+/// The highest signal number Linux has (`_NSIG - 1`).
+pub const MAX_SIGNAL: i32 = 64;
+
+/// A set of signals.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SigSet(pub u64);
+
+impl SigSet {
+    pub fn check(signo: i32) -> Result<u64> {
+        if (1..=MAX_SIGNAL).contains(&signo) {
+            Ok(1u64 << (signo - 1))
+        } else {
+            Err(Error::invalid(format!("{signo} is not a signal number (1..={MAX_SIGNAL})")))
+        }
+    }
+
+    pub fn contains(self, signo: i32) -> bool {
+        Self::check(signo).is_ok_and(|bit| self.0 & bit != 0)
+    }
+
+    /// The same set as glibc's `sigset_t`.
+    pub fn to_libc(self) -> libc::sigset_t {
+        // SAFETY: plain signal-set manipulation on a local set.
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            for signo in 1..=MAX_SIGNAL {
+                if self.0 & (1u64 << (signo - 1)) != 0 {
+                    // Fails only for numbers glibc reserves (32, 33); the kernel set below
+                    // still carries them where it is used directly.
+                    libc::sigaddset(&mut set, signo);
+                }
+            }
+            set
+        }
+    }
+
+    pub fn from_libc(set: &libc::sigset_t) -> SigSet {
+        let mut bits = 0u64;
+        for signo in 1..=MAX_SIGNAL {
+            // SAFETY: sigismember only reads the set.
+            if unsafe { libc::sigismember(set, signo) } == 1 {
+                bits |= 1u64 << (signo - 1);
+            }
+        }
+        SigSet(bits)
+    }
+}
+
+/// Changes the calling thread's signal mask (`how`: `SIG_BLOCK`, `SIG_UNBLOCK`,
+/// `SIG_SETMASK`) and returns the previous mask. glibc keeps its two internal signals (32 and
+/// 33) out of any mask it is given.
+pub fn thread_mask(how: i32, set: SigSet) -> Result<SigSet> {
+    let wanted = set.to_libc();
+    // SAFETY: plain signal-set manipulation.
+    let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::pthread_sigmask(how, &wanted, &mut old) };
+    if rc != 0 {
+        return Err(Error::from_errno(rc).context("pthread_sigmask"));
+    }
+    Ok(SigSet::from_libc(&old))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_through_glibc() {
+        let set = SigSet((1 << (libc::SIGINT - 1)) | (1 << (libc::SIGCHLD - 1)) | (1 << 63));
+        assert_eq!(SigSet::from_libc(&set.to_libc()), set);
+        assert!(set.contains(libc::SIGINT) && !set.contains(libc::SIGTERM) && set.contains(64));
+        assert!(SigSet::check(0).is_err() && SigSet::check(65).is_err());
+    }
+}
