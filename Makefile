@@ -21,7 +21,7 @@ SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 C_TESTS := $(patsubst c-tests/%.c,%,$(wildcard c-tests/test_*.c))
 C_HARNESS := c-tests/harness.c
 
-.PHONY: all lib test deps check-header rust-test c-test python-test header-test symbols-test valgrind tsan fuzz coverage-test reliability install-test \
+.PHONY: all lib test deps check-header rust-test c-test python-test header-test symbols-test valgrind tsan fuzz coverage-test reliability install-test python-asan \
         example-test bench install uninstall clean miri
 
 all: lib
@@ -40,7 +40,7 @@ coverage-test:
 	@$(PYTHON) scripts/check_bad_input_coverage.py
 
 # One table: bad-input coverage, fuzzing, the close race, valgrind, descriptor leaks.
-reliability: coverage-test c-test valgrind fuzz
+reliability: coverage-test c-test valgrind fuzz python-asan
 	@$(PYTHON) scripts/reliability_report.py $(OUT)
 
 deps:
@@ -108,6 +108,15 @@ example-test: lib
 
 python-test: lib
 	cd python-bindings && FDSAFE_LIBRARY=$(CURDIR)/$(LIB_SO) $(PYTHON) -m pytest -q tests
+
+# The Python suite against a library built with AddressSanitizer (nightly), with the ASan
+# runtime preloaded into the (uninstrumented) interpreter; Python's own leaks are not ours.
+ASAN_LIB := target/asan/x86_64-unknown-linux-gnu/release/libfdsafe.so
+python-asan:
+	RUSTFLAGS="-Zsanitizer=address" $(CARGO) +nightly build -q --release --target x86_64-unknown-linux-gnu \
+	    --target-dir target/asan
+	cd python-bindings && ASAN_OPTIONS=detect_leaks=0 LD_PRELOAD=$$($(CC) -print-file-name=libasan.so) \
+	    FDSAFE_LIBRARY=$(CURDIR)/$(ASAN_LIB) $(PYTHON) -m pytest -q tests
 
 bench: lib
 	@mkdir -p $(OUT)
