@@ -325,6 +325,23 @@ static void test_handles_work_in_a_forked_child_independently(void **state) {
     must(fdsafe_close(w));
 }
 
+static void test_any_descriptor_can_be_adopted_as_other(void **state) {
+    (void)state;
+    int dir = open("/", O_RDONLY | O_DIRECTORY); /* no kind of its own in fdsafe */
+    assert_true(dir >= 0);
+    fdsafe_handle h = 0;
+    expect_code(fdsafe_fd_adopt(dir, FDSAFE_KIND_PIPE, &h), FDSAFE_E_INVALID_ARGUMENT);
+    must(fdsafe_fd_adopt(dir, FDSAFE_KIND_OTHER, &h));
+    expect_code(fdsafe_handle_kind(h), FDSAFE_KIND_OTHER);
+    assert_string_equal(fdsafe_kind_name(FDSAFE_KIND_OTHER), "other");
+    assert_int_equal(fd_is_cloexec(dir), 1);
+    expect_code(fdsafe_eventfd_write(h, 1), FDSAFE_E_WRONG_KIND);
+    char c;
+    expect_code(fdsafe_read(h, &c, 1), -EISDIR); /* generic calls reach the kernel */
+    must(fdsafe_close(h));
+    assert_false(fd_is_open(dir));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         FD_TEST(test_close_twice_is_ebadf_and_closes_nothing_else),
@@ -342,6 +359,7 @@ int main(void) {
         FD_TEST(test_bad_buffers_are_refused_before_io),
         FD_TEST(test_exec_inherits_no_fdsafe_descriptor),
         FD_TEST(test_handles_work_in_a_forked_child_independently),
+        FD_TEST(test_any_descriptor_can_be_adopted_as_other),
     };
     return cmocka_run_group_tests_name("handles", tests, NULL, NULL);
 }

@@ -1395,6 +1395,13 @@ typedef struct fdsafe_recv_info {
 
 #define FDSAFE_KIND_UNIX_SEQPACKET 23
 
+/**
+ * A descriptor of a kind fdsafe has no type for (a netlink socket, a block device,
+ * `userfaultfd`...), received over a socket or adopted as such: the generic operations only.
+ * `fdsafe_fd_adopt` accepts any open descriptor as this kind.
+ */
+#define FDSAFE_KIND_OTHER 24
+
 
 
 
@@ -2654,7 +2661,7 @@ int64_t fdsafe_socket_send_credentials(fdsafe_handle handle,
 /**
  * Receives a message (up to `len` bytes) and the descriptors it carries, each wrapped in a
  * new handle of its detected kind (sockets by family and type, pipes, eventfds...;
- * descriptors of kinds this build has no handle type for become `FDSAFE_KIND_STDIO`
+ * descriptors of kinds fdsafe has no handle type for become `FDSAFE_KIND_OTHER`
  * handles). Every descriptor is close-on-exec from the moment it arrives
  * (`MSG_CMSG_CLOEXEC`). Room for `handles_cap` handles (at most 253); `*info_out` says how
  * many arrived, whether anything was truncated, closed, and the sender's credentials if the

@@ -9,6 +9,7 @@ from ._lib import IOVec, c_handle, fast, lib
 from .errors import check, error_for
 
 KIND_PIPE, KIND_EVENTFD, KIND_STDIO = 1, 2, 3
+KIND_OTHER = 24  # a descriptor of a kind fdsafe has no type for: generic operations only
 
 EVENT_IN, EVENT_PRI, EVENT_OUT, EVENT_ERR, EVENT_HUP, EVENT_RDHUP = 0x1, 0x2, 0x4, 0x8, 0x10, 0x2000
 

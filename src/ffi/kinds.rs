@@ -34,6 +34,10 @@ pub const FDSAFE_KIND_UNIX_STREAM: fdsafe_kind = 20;
 pub const FDSAFE_KIND_UNIX_DATAGRAM: fdsafe_kind = 21;
 pub const FDSAFE_KIND_UNIX_SEQPACKET_LISTENER: fdsafe_kind = 22;
 pub const FDSAFE_KIND_UNIX_SEQPACKET: fdsafe_kind = 23;
+/// A descriptor of a kind fdsafe has no type for (a netlink socket, a block device,
+/// `userfaultfd`...), received over a socket or adopted as such: the generic operations only.
+/// `fdsafe_fd_adopt` accepts any open descriptor as this kind.
+pub const FDSAFE_KIND_OTHER: fdsafe_kind = 24;
 
 pub fn kind_from_c(kind: fdsafe_kind) -> Result<Kind> {
     Kind::from_u32(kind).ok_or_else(|| Error::invalid(format!("{kind} is not an FDSAFE_KIND_* value")))
@@ -85,6 +89,7 @@ mod tests {
             (FDSAFE_KIND_UNIX_DATAGRAM, Kind::UnixDatagram),
             (FDSAFE_KIND_UNIX_SEQPACKET_LISTENER, Kind::UnixSeqpacketListener),
             (FDSAFE_KIND_UNIX_SEQPACKET, Kind::UnixSeqpacket),
+            (FDSAFE_KIND_OTHER, Kind::Other),
         ];
         assert_eq!(table.len(), Kind::ALL.len());
         for (number, kind) in table {

@@ -378,7 +378,7 @@ pub extern "C" fn fdsafe_socket_send_credentials(handle: fdsafe_handle, buf: *co
 
 /// Receives a message (up to `len` bytes) and the descriptors it carries, each wrapped in a
 /// new handle of its detected kind (sockets by family and type, pipes, eventfds...;
-/// descriptors of kinds this build has no handle type for become `FDSAFE_KIND_STDIO`
+/// descriptors of kinds fdsafe has no handle type for become `FDSAFE_KIND_OTHER`
 /// handles). Every descriptor is close-on-exec from the moment it arrives
 /// (`MSG_CMSG_CLOEXEC`). Room for `handles_cap` handles (at most 253); `*info_out` says how
 /// many arrived, whether anything was truncated, closed, and the sender's credentials if the
@@ -426,7 +426,7 @@ pub extern "C" fn fdsafe_socket_recv_handles(
         let mut made = Vec::with_capacity(received.fds.len());
         let mut detector = detect::Detector::new();
         for fd in received.fds {
-            let kind = detector.detect(std::os::fd::AsFd::as_fd(&fd)).unwrap_or(Kind::Stdio);
+            let kind = detector.detect(std::os::fd::AsFd::as_fd(&fd)).unwrap_or(Kind::Other);
             if made.len() >= slots.len() {
                 drop(fd); // cannot happen: the control buffer holds only handles_cap
                 info.closed_count += 1;

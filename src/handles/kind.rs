@@ -28,10 +28,13 @@ pub enum Kind {
     UnixDatagram = 21,
     UnixSeqpacketListener = 22,
     UnixSeqpacket = 23,
+    /// A descriptor of a kind fdsafe has no type for (a netlink socket, a block device,
+    /// `userfaultfd`...), received or adopted as such: the generic operations only.
+    Other = 24,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 23] = [
+    pub const ALL: [Kind; 24] = [
         Kind::Pipe,
         Kind::EventFd,
         Kind::Stdio,
@@ -55,6 +58,7 @@ impl Kind {
         Kind::UnixDatagram,
         Kind::UnixSeqpacketListener,
         Kind::UnixSeqpacket,
+        Kind::Other,
     ];
 
     pub fn from_u32(value: u32) -> Option<Kind> {
@@ -94,6 +98,7 @@ impl Kind {
             Kind::UnixDatagram => c"unix_datagram",
             Kind::UnixSeqpacketListener => c"unix_seqpacket_listener",
             Kind::UnixSeqpacket => c"unix_seqpacket",
+            Kind::Other => c"other",
         }
     }
 }

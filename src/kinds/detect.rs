@@ -62,12 +62,12 @@ impl Detector {
     }
 
     /// The kind of any descriptor. Descriptors fdsafe has no kind for (a netlink socket, a
-    /// block device, `userfaultfd`...) are reported as [`Kind::Stdio`], the generic readable
+    /// block device, `userfaultfd`...) are reported as [`Kind::Other`], the generic readable
     /// and writable handle.
     pub fn detect(&mut self, fd: BorrowedFd<'_>) -> Result<Kind> {
         let st = sys::fstat(fd)?;
         Ok(match st.st_mode & libc::S_IFMT {
-            libc::S_IFSOCK => socket_kind(fd)?.unwrap_or(Kind::Stdio),
+            libc::S_IFSOCK => socket_kind(fd)?.unwrap_or(Kind::Other),
             // An anonymous pipe lives on pipefs; a FIFO on the filesystem of its path.
             libc::S_IFIFO if fs_magic(fd) == Some(PIPEFS_MAGIC) => Kind::Pipe,
             libc::S_IFIFO => Kind::Fifo,
@@ -89,7 +89,7 @@ impl Detector {
                 Some("[fanotify]") => Kind::Fanotify,
                 Some("[eventpoll]") => Kind::Epoll,
                 Some("[pidfd]") => Kind::PidFd,
-                _ => Kind::Stdio,
+                _ => Kind::Other,
             },
         })
     }

@@ -5,6 +5,7 @@ pub mod detect;
 pub mod epoll;
 pub mod eventfd;
 pub mod fanotify;
+pub mod generic;
 pub mod inotify;
 pub mod io;
 pub mod mqueue;
@@ -31,6 +32,7 @@ fn adopter(kind: Kind) -> Result<(Verify, Wrap)> {
         Kind::Pipe => (pipe::PipeEnd::verify, |fd| Box::new(pipe::PipeEnd::from_fd(fd))),
         Kind::EventFd => (eventfd::EventFd::verify, |fd| Box::new(eventfd::EventFd::from_fd(fd))),
         Kind::Stdio => (stdio::Stdio::verify, |fd| Box::new(stdio::Stdio::from_fd(fd))),
+        Kind::Other => (generic::Generic::verify, |fd| Box::new(generic::Generic::from_fd(fd))),
         Kind::TcpListener => (|fd| socket::Socket::verify(Kind::TcpListener, fd), |fd| Box::new(socket::Socket::from_parts(fd, Kind::TcpListener))),
         Kind::TcpStream => (|fd| socket::Socket::verify(Kind::TcpStream, fd), |fd| Box::new(socket::Socket::from_parts(fd, Kind::TcpStream))),
         Kind::Udp => (|fd| socket::Socket::verify(Kind::Udp, fd), |fd| Box::new(socket::Socket::from_parts(fd, Kind::Udp))),
@@ -89,13 +91,13 @@ pub fn duplicate(handle: Handle) -> Result<Handle> {
 
 
 /// Wraps a descriptor that fdsafe now owns (one just received over a Unix socket, say) as a
-/// handle of `kind`. Kinds without an adopter in this build are wrapped as [`Kind::Stdio`],
-/// the generic readable/writable handle, so the descriptor is never leaked or dropped. If the
-/// table refuses it, the descriptor is closed.
+/// handle of `kind` (as told by [`detect`]). A kind without an adopter is wrapped as
+/// [`Kind::Other`], so the descriptor is never leaked or dropped. If the table refuses it,
+/// the descriptor is closed.
 pub fn adopt_owned(fd: OwnedFd, kind: Kind) -> Result<Handle> {
     let wrap = match adopter(kind) {
         Ok((_, wrap)) => wrap,
-        Err(_) => |fd| Box::new(stdio::Stdio::from_fd(fd)) as Box<dyn Object>,
+        Err(_) => |fd| Box::new(generic::Generic::from_fd(fd)) as Box<dyn Object>,
     };
     handles::insert(wrap(fd))
 }

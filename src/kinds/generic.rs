@@ -1,0 +1,42 @@
+//! Descriptors of kinds fdsafe has no type for, held as generic handles.
+
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+
+use crate::error::Result;
+use crate::handles::{Kind, Object};
+use crate::sys;
+
+/// Any open descriptor: read, write, wait, duplicate, pass, borrow, release and close.
+#[derive(Debug)]
+pub struct Generic {
+    fd: OwnedFd,
+}
+
+impl Generic {
+    /// Any open descriptor qualifies.
+    pub fn verify(fd: BorrowedFd<'_>) -> Result<()> {
+        sys::check_open(fd.as_raw_fd())
+    }
+
+    pub fn from_fd(fd: OwnedFd) -> Generic {
+        Generic { fd }
+    }
+}
+
+impl AsFd for Generic {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl Object for Generic {
+    fn kind(&self) -> Kind {
+        Kind::Other
+    }
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+    fn into_fd(self: Box<Self>) -> OwnedFd {
+        self.fd
+    }
+}
