@@ -62,6 +62,115 @@
 #define FDSAFE_EVENTFD_NONBLOCK (1 << 1)
 
 /**
+ * `fdsafe_file_open` flag: open for reading.
+ */
+#define FDSAFE_FILE_READ (1 << 0)
+
+/**
+ * Open for writing.
+ */
+#define FDSAFE_FILE_WRITE (1 << 1)
+
+/**
+ * Every write goes to the end of the file (`O_APPEND`; implies writing).
+ */
+#define FDSAFE_FILE_APPEND (1 << 2)
+
+/**
+ * Create the file if it does not exist (`O_CREAT`), with `mode`.
+ */
+#define FDSAFE_FILE_CREATE (1 << 3)
+
+/**
+ * With `FDSAFE_FILE_CREATE`: fail with `-EEXIST` if the path exists (`O_EXCL`). With
+ * `FDSAFE_FILE_TMPFILE`: the file can never be linked into the file system.
+ */
+#define FDSAFE_FILE_EXCLUSIVE (1 << 4)
+
+/**
+ * Truncate an existing file to length 0 (`O_TRUNC`).
+ */
+#define FDSAFE_FILE_TRUNCATE (1 << 5)
+
+/**
+ * `O_TMPFILE`: `path` names a directory and the new file has no name; needs
+ * `FDSAFE_FILE_WRITE`. It disappears when the last descriptor closes.
+ */
+#define FDSAFE_FILE_TMPFILE (1 << 6)
+
+/**
+ * Fail with `-ELOOP` if the last path component is a symbolic link (`O_NOFOLLOW`).
+ */
+#define FDSAFE_FILE_NOFOLLOW (1 << 7)
+
+/**
+ * Open in non-blocking mode (`O_NONBLOCK`).
+ */
+#define FDSAFE_FILE_NONBLOCK (1 << 8)
+
+/**
+ * Open a directory (`O_DIRECTORY`, read-only), for use as the base of `fdsafe_file_open_at`.
+ */
+#define FDSAFE_FILE_DIRECTORY (1 << 9)
+
+/**
+ * `fdsafe_file_open_at` resolve flag: refuse to cross mount points (`RESOLVE_NO_XDEV`).
+ */
+#define FDSAFE_RESOLVE_NO_XDEV 1
+
+/**
+ * Refuse `/proc` magic links (`RESOLVE_NO_MAGICLINKS`).
+ */
+#define FDSAFE_RESOLVE_NO_MAGICLINKS 2
+
+/**
+ * Refuse every symbolic link (`RESOLVE_NO_SYMLINKS`).
+ */
+#define FDSAFE_RESOLVE_NO_SYMLINKS 4
+
+/**
+ * The path must stay beneath the directory: absolute paths, `..` above it and symbolic links
+ * leading out give `-EXDEV` (`RESOLVE_BENEATH`).
+ */
+#define FDSAFE_RESOLVE_BENEATH 8
+
+/**
+ * Treat the directory as the root: `/` and `..` stop at it (`RESOLVE_IN_ROOT`).
+ */
+#define FDSAFE_RESOLVE_IN_ROOT 16
+
+/**
+ * `fdsafe_file_sync` flag: flush only the data and the metadata needed to read it back
+ * (`fdatasync`).
+ */
+#define FDSAFE_FILE_SYNC_DATA (1 << 0)
+
+/**
+ * `fdsafe_file_seek` origin: from the start of the file.
+ */
+#define FDSAFE_SEEK_SET 0
+
+/**
+ * From the current position.
+ */
+#define FDSAFE_SEEK_CUR 1
+
+/**
+ * From the end of the file.
+ */
+#define FDSAFE_SEEK_END 2
+
+/**
+ * To the next data at or after `offset` (`SEEK_DATA`).
+ */
+#define FDSAFE_SEEK_DATA 3
+
+/**
+ * To the next hole at or after `offset` (`SEEK_HOLE`).
+ */
+#define FDSAFE_SEEK_HOLE 4
+
+/**
  * Readable (`POLLIN`). The `FDSAFE_EVENT_*` values equal the kernel's `POLL*`/`EPOLL*` bits.
  */
 #define FDSAFE_EVENT_IN 1
@@ -101,6 +210,27 @@
  * is one packet and each read returns at most one packet.
  */
 #define FDSAFE_PIPE_PACKET (1 << 1)
+
+/**
+ * Splice flag (`SPLICE_F_MOVE`): a hint to move pages instead of copying them.
+ */
+#define FDSAFE_SPLICE_MOVE 1
+
+/**
+ * Splice flag (`SPLICE_F_NONBLOCK`): do not block on the pipes (`-EAGAIN` instead). The
+ * other side may still block unless it is itself in non-blocking mode.
+ */
+#define FDSAFE_SPLICE_NONBLOCK 2
+
+/**
+ * Splice flag (`SPLICE_F_MORE`): more data follows (a hint for sockets, like `MSG_MORE`).
+ */
+#define FDSAFE_SPLICE_MORE 4
+
+/**
+ * vmsplice flag (`SPLICE_F_GIFT`): the pages are given to the kernel (see `fdsafe_vmsplice`).
+ */
+#define FDSAFE_SPLICE_GIFT 8
 
 /**
  * `fdsafe_stdio_open` stream: standard input (descriptor 0).
@@ -255,6 +385,102 @@ int fdsafe_eventfd_read(fdsafe_handle handle, uint64_t *value_out);
  * `-EAGAIN`; `-EINTR`. Thread safety: any thread.
  */
 int fdsafe_eventfd_write(fdsafe_handle handle, uint64_t value);
+
+/**
+ * Opens (or creates) the file at `path` (relative paths start at the working directory) as a
+ * handle of kind `FDSAFE_KIND_FILE`, close-on-exec. `flags`: at least one of
+ * `FDSAFE_FILE_READ` / `FDSAFE_FILE_WRITE` / `FDSAFE_FILE_APPEND` (or `FDSAFE_FILE_DIRECTORY`
+ * alone), plus any of the other `FDSAFE_FILE_*` flags. `mode` (permission bits, at most
+ * 07777, reduced by the umask) is used only when a file is created.
+ *
+ * Ownership: the caller owns `*handle_out` and closes it with `fdsafe_close`.
+ * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL or empty `path`, a NULL `handle_out`,
+ * unknown flags, no access mode, `FDSAFE_FILE_EXCLUSIVE` without `FDSAFE_FILE_CREATE` or
+ * `FDSAFE_FILE_TMPFILE`, `FDSAFE_FILE_TMPFILE` without writing, or mode bits beyond 07777;
+ * `-errno` from `open(2)` (`-ENOENT`, `-EEXIST`, `-EACCES`, `-ELOOP` for a symbolic link with
+ * `FDSAFE_FILE_NOFOLLOW`, `-EISDIR`, `-EOPNOTSUPP` if the file system lacks `O_TMPFILE`...).
+ * Opening a regular file does not block. Thread safety: any thread.
+ */
+int fdsafe_file_open(const char *path, uint32_t flags, uint32_t mode, fdsafe_handle *handle_out);
+
+/**
+ * Opens `path` relative to the directory handle `dir` (a file handle opened with
+ * `FDSAFE_FILE_DIRECTORY`), like `fdsafe_file_open`. With `resolve` 0 this is `openat(2)`;
+ * otherwise `openat2(2)` with the `FDSAFE_RESOLVE_*` limits, e.g. `FDSAFE_RESOLVE_BENEATH`
+ * to keep the lookup inside `dir`.
+ *
+ * Ownership: the caller owns `*handle_out`; `dir` stays the caller's.
+ * Errors: those of `fdsafe_file_open`; `-EBADF` for a dead `dir`; `FDSAFE_E_WRONG_KIND` if
+ * `dir` is not a file handle; `FDSAFE_E_INVALID_ARGUMENT` for unknown resolve bits;
+ * `-ENOTDIR` if `dir` is not a directory; `-EXDEV` when the path would leave `dir` under
+ * `FDSAFE_RESOLVE_BENEATH`; `-ELOOP` for a symbolic link under
+ * `FDSAFE_RESOLVE_NO_SYMLINKS`; `-EAGAIN` from `openat2` if a concurrent rename raced the
+ * lookup (retry). Thread safety: any thread.
+ */
+int fdsafe_file_open_at(fdsafe_handle dir,
+                        const char *path,
+                        uint32_t flags,
+                        uint32_t mode,
+                        uint32_t resolve,
+                        fdsafe_handle *handle_out);
+
+/**
+ * Reads up to `len` bytes at `offset` (`pread(2)`), leaving the file position alone.
+ * Works on file and memfd handles. Returns the bytes read (0 at or beyond the end).
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for other kinds; `FDSAFE_E_INVALID_ARGUMENT` for
+ * a NULL `buf` with `len > 0`, a `len` above `SSIZE_MAX` or a negative `offset`; `-EISDIR`
+ * for a directory; `-EINTR`. Thread safety: any thread (positioned I/O shares no position).
+ */
+int64_t fdsafe_file_pread(fdsafe_handle handle, void *buf, size_t len, int64_t offset);
+
+/**
+ * Writes up to `len` bytes at `offset` (`pwrite(2)`), leaving the file position alone (on a
+ * file opened with `FDSAFE_FILE_APPEND` the kernel appends instead). Works on file and memfd
+ * handles. Returns the bytes written.
+ *
+ * Errors: as `fdsafe_file_pread`, plus `-EBADF` (from the kernel) if the file is not open
+ * for writing, `-EPERM` for a memfd sealed against writing or growing, `-EFBIG`, `-ENOSPC`.
+ * Thread safety: any thread.
+ */
+int64_t fdsafe_file_pwrite(fdsafe_handle handle, const void *buf, size_t len, int64_t offset);
+
+/**
+ * Moves the file position (`lseek(2)`): `whence` is one of `FDSAFE_SEEK_*`. Returns the new
+ * position. Works on file and memfd handles; the position is shared with duplicates.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for an unknown
+ * `whence`; `-EINVAL` (from the kernel) for a resulting negative position; `-ENXIO` for
+ * `FDSAFE_SEEK_DATA`/`FDSAFE_SEEK_HOLE` beyond the end. Thread safety: any thread.
+ */
+int64_t fdsafe_file_seek(fdsafe_handle handle, int64_t offset, int whence);
+
+/**
+ * The size of the file in bytes (`fstat(2)` `st_size`). Works on file and memfd handles.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`. Thread safety: any thread.
+ */
+int64_t fdsafe_file_size(fdsafe_handle handle);
+
+/**
+ * Sets the file's length (`ftruncate(2)`): cuts it, or extends it with zeros. Returns 0.
+ * Works on file and memfd handles.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a negative
+ * `length`; `-EINVAL` (from the kernel) if the file is not open for writing; `-EPERM` for a
+ * memfd sealed against shrinking or growing. Thread safety: any thread.
+ */
+int fdsafe_file_truncate(fdsafe_handle handle, int64_t length);
+
+/**
+ * Flushes the file to stable storage: `fsync(2)`, or `fdatasync(2)` with
+ * `FDSAFE_FILE_SYNC_DATA`. Returns 0. Blocks until the device confirms; not interrupted by
+ * signals.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for unknown flags;
+ * `-EIO` and other write-back errors from the kernel. Thread safety: any thread.
+ */
+int fdsafe_file_sync(fdsafe_handle handle, uint32_t flags);
 
 /**
  * Closes a handle of any kind.
@@ -426,6 +652,140 @@ int64_t fdsafe_pipe_get_capacity(fdsafe_handle handle);
  * if the pipe holds more data than the new size. Thread safety: any thread.
  */
 int64_t fdsafe_pipe_set_capacity(fdsafe_handle handle, size_t bytes);
+
+/**
+ * Moves up to `len` bytes from `in` to `out` inside the kernel (`splice(2)`); one of the two
+ * must be a pipe (a pipe or FIFO handle, or stdio redirected to one). Works for pipe to pipe,
+ * file or memfd to pipe, pipe to file, pipe to socket, socket to pipe.
+ * `off_in` / `off_out`: NULL to use (and advance) that side's file position, or a pointer to
+ * an offset that is used instead and advanced by the bytes moved (the file position is left
+ * alone); must be NULL for a pipe side (`-ESPIPE` otherwise). `flags`: `FDSAFE_SPLICE_MOVE`,
+ * `FDSAFE_SPLICE_NONBLOCK`, `FDSAFE_SPLICE_MORE`.
+ *
+ * Returns the bytes moved; 0 means end of input (or `len` 0).
+ * Never raises `SIGPIPE`: a pipe without readers gives `-EPIPE`. Offsets are written only
+ * on success. Blocks like a read and a write; a signal gives `-EINTR` (not retried).
+ * Errors: `-EBADF` for a dead handle; `FDSAFE_E_INVALID_ARGUMENT` for unknown flags,
+ * `FDSAFE_SPLICE_GIFT`, a negative or misaligned offset; from the kernel `-EINVAL` for an
+ * unsupported pair (neither side a pipe, a file opened for appending as output...),
+ * `-ESPIPE`, `-EAGAIN`, `-EPIPE`, `-EINTR`. Thread safety: any thread.
+ */
+int64_t fdsafe_splice(fdsafe_handle in,
+                      int64_t *off_in,
+                      fdsafe_handle out,
+                      int64_t *off_out,
+                      size_t len,
+                      uint32_t flags);
+
+/**
+ * `fdsafe_splice` with raw descriptors that the caller owns: fdsafe borrows them for this
+ * call only and never closes them. To mix, pass a handle's descriptor from
+ * `fdsafe_fd_borrow` (keep the handle open during the call).
+ * Errors: as `fdsafe_splice`, with `-EBADF` for a descriptor that is not open.
+ * Thread safety: any thread.
+ */
+int64_t fdsafe_splice_fd(int fd_in,
+                         int64_t *off_in,
+                         int fd_out,
+                         int64_t *off_out,
+                         size_t len,
+                         uint32_t flags);
+
+/**
+ * Maps the caller's memory described by `iov[0..iovcnt]` into the pipe's write end `pipe`
+ * (`vmsplice(2)`). `flags`: `FDSAFE_SPLICE_NONBLOCK`, `FDSAFE_SPLICE_GIFT`.
+ *
+ * Lifetime rule: the pipe refers to the caller's pages, not a copy, until a reader consumes
+ * them. Without `FDSAFE_SPLICE_GIFT`, changing or freeing the memory before the data has
+ * been read changes what the reader gets (the kernel may or may not have copied it): keep
+ * the buffers unchanged until the data is consumed. With `FDSAFE_SPLICE_GIFT` the pages are
+ * given to the kernel: the caller must never touch them again (and they must be
+ * page-aligned, whole pages, for the gift to take effect).
+ *
+ * Returns the bytes placed in the pipe. Never raises `SIGPIPE`.
+ * Errors: `-EBADF`; `FDSAFE_E_INVALID_ARGUMENT` for unknown flags, `FDSAFE_SPLICE_MORE`,
+ * a NULL `iov` with `iovcnt > 0`, a negative `iovcnt` or one above `IOV_MAX`, or a
+ * descriptor open only for reading (the kernel would read from the pipe into the buffers
+ * instead); from the kernel `-EBADF` if `pipe` is not a pipe, `-EAGAIN`, `-EPIPE`, `-EINTR`.
+ * Thread safety: any thread.
+ */
+int64_t fdsafe_vmsplice(fdsafe_handle pipe, const struct iovec *iov, int iovcnt, uint32_t flags);
+
+/**
+ * `fdsafe_vmsplice` into a raw pipe descriptor that the caller owns (borrowed for the call).
+ * Errors: as `fdsafe_vmsplice`. Thread safety: any thread.
+ */
+int64_t fdsafe_vmsplice_fd(int pipe_fd, const struct iovec *iov, int iovcnt, uint32_t flags);
+
+/**
+ * Copies up to `len` bytes from the pipe `in` to the pipe `out` without consuming them
+ * (`tee(2)`): the data stays readable from `in`. `flags`: `FDSAFE_SPLICE_NONBLOCK`,
+ * `FDSAFE_SPLICE_MOVE` and `FDSAFE_SPLICE_MORE` (accepted, no effect).
+ *
+ * Returns the bytes copied; 0 if `in` has no writers and is empty.
+ * Errors: `-EBADF`; `FDSAFE_E_INVALID_ARGUMENT` for unknown flags or
+ * `FDSAFE_SPLICE_GIFT`; from the kernel `-EINVAL` if either is not a pipe or both are the
+ * same pipe, `-EAGAIN`, `-EPIPE`, `-EINTR`. Thread safety: any thread.
+ */
+int64_t fdsafe_tee(fdsafe_handle in, fdsafe_handle out, size_t len, uint32_t flags);
+
+/**
+ * `fdsafe_tee` with raw pipe descriptors that the caller owns (borrowed for the call).
+ * Errors: as `fdsafe_tee`. Thread safety: any thread.
+ */
+int64_t fdsafe_tee_fd(int fd_in, int fd_out, size_t len, uint32_t flags);
+
+/**
+ * Sends up to `count` bytes from `in` (a file or memfd: something that can be mapped) to
+ * `out`, which may be any writable handle: a socket, a pipe, a file, stdio (`sendfile(2)`).
+ * `off_in`: NULL to read from (and advance) `in`'s file position, or a pointer to an offset
+ * used instead and advanced by the bytes sent.
+ *
+ * Returns the bytes sent (0 at end of file). Never raises `SIGPIPE`: a closed socket or
+ * reader-less pipe gives `-EPIPE`. Blocks on `out` unless it is non-blocking; a signal gives
+ * `-EINTR` if nothing was sent yet.
+ * Errors: `-EBADF` for a dead handle; `FDSAFE_E_INVALID_ARGUMENT` for a negative or
+ * misaligned offset; from the kernel `-EINVAL` if `in` cannot be mapped (a pipe or socket) or
+ * `out` is a file opened for appending, `-EAGAIN`, `-EPIPE`, `-EINTR`.
+ * Thread safety: any thread.
+ */
+int64_t fdsafe_sendfile(fdsafe_handle in, int64_t *off_in, fdsafe_handle out, size_t count);
+
+/**
+ * `fdsafe_sendfile` with raw descriptors that the caller owns (borrowed for the call), e.g.
+ * a socket fdsafe has no handle kind for yet. Errors: as `fdsafe_sendfile`, with `-EBADF`
+ * for a descriptor that is not open. Thread safety: any thread.
+ */
+int64_t fdsafe_sendfile_fd(int fd_in, int64_t *off_in, int fd_out, size_t count);
+
+/**
+ * Copies up to `len` bytes between two files inside the kernel (`copy_file_range(2)`; the
+ * file system may share blocks instead of copying). Offsets as in `fdsafe_splice`. `flags`
+ * must be 0.
+ *
+ * Returns the bytes copied (0 at the end of `in`). Errors: `-EBADF`;
+ * `FDSAFE_E_INVALID_ARGUMENT` for non-zero flags or a negative or misaligned offset; from
+ * the kernel `-EINVAL` if either is not a regular file or the ranges of one file overlap,
+ * `-EBADF` if `out` is not open for writing or is appending, `-EXDEV` across some file
+ * systems, `-EPERM` for a sealed memfd. Thread safety: any thread.
+ */
+int64_t fdsafe_copy_file_range(fdsafe_handle in,
+                               int64_t *off_in,
+                               fdsafe_handle out,
+                               int64_t *off_out,
+                               size_t len,
+                               uint32_t flags);
+
+/**
+ * `fdsafe_copy_file_range` with raw descriptors that the caller owns (borrowed for the
+ * call). Errors: as `fdsafe_copy_file_range`. Thread safety: any thread.
+ */
+int64_t fdsafe_copy_file_range_fd(int fd_in,
+                                  int64_t *off_in,
+                                  int fd_out,
+                                  int64_t *off_out,
+                                  size_t len,
+                                  uint32_t flags);
 
 /**
  * A handle (kind `FDSAFE_KIND_STDIO`) for standard input, output or error, usable with

@@ -10,6 +10,8 @@ from .errors import (
     strerror,
 )
 from .eventfd import EventFd
+from . import splice
+from .file import File
 from .handle import (
     EVENT_ERR,
     EVENT_HUP,
@@ -27,5 +29,5 @@ __all__ = [
     "BufferTooSmallError", "FdsafeError", "InternalError", "InvalidArgumentError", "WrongKindError",
     "error_name", "last_error", "strerror", "EventFd", "Handle", "INVALID_HANDLE",
     "EVENT_ERR", "EVENT_HUP", "EVENT_IN", "EVENT_OUT", "EVENT_PRI", "EVENT_RDHUP",
-    "PipeEnd", "pipe", "STDERR", "STDIN", "STDOUT", "Stdio",
+    "PipeEnd", "pipe", "File", "splice", "STDERR", "STDIN", "STDOUT", "Stdio",
 ]

@@ -6,9 +6,11 @@
 mod boundary;
 pub mod codes;
 pub mod eventfd;
+pub mod file;
 pub mod handle;
 pub mod kinds;
 pub mod pipe;
+pub mod splice;
 pub mod stdio;
 
 pub(crate) use boundary::{call, in_slice, out_slice, Out};

@@ -2,8 +2,10 @@
 //! These types know nothing of C; the handle table lends them out to the C layer.
 
 pub mod eventfd;
+pub mod file;
 pub mod io;
 pub mod pipe;
+pub mod splice;
 pub mod stdio;
 
 use std::os::fd::{BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
@@ -22,6 +24,7 @@ fn adopter(kind: Kind) -> Result<(Verify, Wrap)> {
         Kind::Pipe => (pipe::PipeEnd::verify, |fd| Box::new(pipe::PipeEnd::from_fd(fd))),
         Kind::EventFd => (eventfd::EventFd::verify, |fd| Box::new(eventfd::EventFd::from_fd(fd))),
         Kind::Stdio => (stdio::Stdio::verify, |fd| Box::new(stdio::Stdio::from_fd(fd))),
+        Kind::File => (file::File::verify, |fd| Box::new(file::File::from_fd(fd))),
         other => return Err(Error::invalid(format!("adopting a {} descriptor is not supported yet", other.name()))),
     })
 }
