@@ -62,6 +62,43 @@
 #define FDSAFE_EVENTFD_NONBLOCK (1 << 1)
 
 /**
+ * `fdsafe_fifo_create` flag: if a FIFO already exists at the path, use it (returns 1)
+ * instead of failing with `-EEXIST`.
+ */
+#define FDSAFE_FIFO_REUSE (1 << 0)
+
+/**
+ * `fdsafe_fifo_open` / `fdsafe_chardev_open` flag: open for reading.
+ */
+#define FDSAFE_OPEN_READ (1 << 0)
+
+/**
+ * Open for writing.
+ */
+#define FDSAFE_OPEN_WRITE (1 << 1)
+
+/**
+ * Open in non-blocking mode (`O_NONBLOCK`); it stays on after the open (turn it off with
+ * `fdsafe_nonblocking_set`).
+ */
+#define FDSAFE_OPEN_NONBLOCK (1 << 2)
+
+/**
+ * `fdsafe_mknod` type: a FIFO (device numbers must be 0).
+ */
+#define FDSAFE_NODE_FIFO 1
+
+/**
+ * `fdsafe_mknod` type: a character device node.
+ */
+#define FDSAFE_NODE_CHAR 2
+
+/**
+ * `fdsafe_mknod` type: a block device node.
+ */
+#define FDSAFE_NODE_BLOCK 3
+
+/**
  * `fdsafe_file_open` flag: open for reading.
  */
 #define FDSAFE_FILE_READ (1 << 0)
@@ -385,6 +422,69 @@ int fdsafe_eventfd_read(fdsafe_handle handle, uint64_t *value_out);
  * `-EAGAIN`; `-EINTR`. Thread safety: any thread.
  */
 int fdsafe_eventfd_write(fdsafe_handle handle, uint64_t value);
+
+/**
+ * Creates a FIFO at `path` with permission bits `mode` (at most 07777, reduced by the umask).
+ * `flags`: 0, or `FDSAFE_FIFO_REUSE` to accept a FIFO that already exists there.
+ *
+ * Returns 0 if the FIFO was created, 1 if an existing FIFO was reused.
+ * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL or empty path, unknown flags or mode bits
+ * beyond 07777; `-EEXIST` if the path exists (without `FDSAFE_FIFO_REUSE`, or when it is not
+ * a FIFO); other `-errno` from `mkfifo(3)` (`-ENOENT`, `-EACCES`...). Thread safety: any thread.
+ */
+int fdsafe_fifo_create(const char *path, uint32_t mode, uint32_t flags);
+
+/**
+ * Opens the FIFO at `path` as a handle of kind `FDSAFE_KIND_FIFO` (close-on-exec).
+ * `flags`: `FDSAFE_OPEN_READ` and/or `FDSAFE_OPEN_WRITE` (both: a read-write end, which never
+ * waits), plus `FDSAFE_OPEN_NONBLOCK`. A path that is not a FIFO is refused without being
+ * opened (it is inspected through an `O_PATH` descriptor first).
+ *
+ * Blocking: a blocking open waits until the other side is opened too; a signal gives
+ * `-EINTR` (not retried). Non-blocking: a read end opens at once; a write end with no reader
+ * gives the kernel's `-ENXIO`.
+ * Ownership: the caller owns `*handle_out`.
+ * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL or empty path, a NULL `handle_out`,
+ * unknown flags, neither read nor write, or a path that is not a FIFO; `-ENOENT`; `-ENXIO`;
+ * `-EINTR`; other `-errno` from `open(2)`. Thread safety: any thread.
+ */
+int fdsafe_fifo_open(const char *path, uint32_t flags, fdsafe_handle *handle_out);
+
+/**
+ * Creates a file-system node (`mknod(2)`): `type` is `FDSAFE_NODE_FIFO`,
+ * `FDSAFE_NODE_CHAR` or `FDSAFE_NODE_BLOCK`; `mode` the permission bits (at most 07777);
+ * `major`/`minor` the device numbers (0 for a FIFO). Device nodes need `CAP_MKNOD` (root).
+ *
+ * Returns 0. Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL or empty path, an unknown
+ * type, mode bits beyond 07777, or device numbers for a FIFO; `-EEXIST`; `-EPERM` without
+ * `CAP_MKNOD` (or on a `nodev` mount when opened later); other `-errno` from `mknod(2)`.
+ * Thread safety: any thread.
+ */
+int fdsafe_mknod(const char *path, uint32_t type, uint32_t mode, uint32_t major, uint32_t minor);
+
+/**
+ * Opens the character device at `path` as a handle of kind `FDSAFE_KIND_CHARDEV`
+ * (close-on-exec, and never becoming the controlling terminal). `flags`: `FDSAFE_OPEN_READ`
+ * and/or `FDSAFE_OPEN_WRITE`, plus `FDSAFE_OPEN_NONBLOCK`. Anything that is not a character
+ * device (a file, a FIFO, a block device) is refused without being opened. Read and write
+ * with `fdsafe_read` / `fdsafe_write`.
+ *
+ * Ownership: the caller owns `*handle_out`.
+ * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL or empty path, a NULL `handle_out`,
+ * unknown flags, neither read nor write, or a path that is not a character device;
+ * `-ENOENT`, `-EACCES`, `-ENXIO` (no such device), other `-errno` from `open(2)`.
+ * Thread safety: any thread.
+ */
+int fdsafe_chardev_open(const char *path, uint32_t flags, fdsafe_handle *handle_out);
+
+/**
+ * The device numbers of a character device or terminal handle (`st_rdev`), e.g. 1 and 3
+ * for `/dev/null`.
+ *
+ * Returns 0. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for other kinds;
+ * `FDSAFE_E_INVALID_ARGUMENT` for NULL out-pointers. Thread safety: any thread.
+ */
+int fdsafe_chardev_numbers(fdsafe_handle handle, uint32_t *major_out, uint32_t *minor_out);
 
 /**
  * Opens (or creates) the file at `path` (relative paths start at the working directory) as a

@@ -12,6 +12,7 @@ from .errors import (
 from .eventfd import EventFd
 from . import splice
 from .file import File
+from .fifo import CharDevice, Fifo, mkfifo, mknod
 from .handle import (
     EVENT_ERR,
     EVENT_HUP,
@@ -29,5 +30,5 @@ __all__ = [
     "BufferTooSmallError", "FdsafeError", "InternalError", "InvalidArgumentError", "WrongKindError",
     "error_name", "last_error", "strerror", "EventFd", "Handle", "INVALID_HANDLE",
     "EVENT_ERR", "EVENT_HUP", "EVENT_IN", "EVENT_OUT", "EVENT_PRI", "EVENT_RDHUP",
-    "PipeEnd", "pipe", "File", "splice", "STDERR", "STDIN", "STDOUT", "Stdio",
+    "PipeEnd", "pipe", "File", "splice", "CharDevice", "Fifo", "mkfifo", "mknod", "STDERR", "STDIN", "STDOUT", "Stdio",
 ]

@@ -6,6 +6,7 @@
 mod boundary;
 pub mod codes;
 pub mod eventfd;
+pub mod fifo;
 pub mod file;
 pub mod handle;
 pub mod kinds;

@@ -1,7 +1,9 @@
 //! The safe Rust core: one module per descriptor kind, each type owning its descriptor.
 //! These types know nothing of C; the handle table lends them out to the C layer.
 
+pub mod chardev;
 pub mod eventfd;
+pub mod fifo;
 pub mod file;
 pub mod io;
 pub mod pipe;
@@ -25,6 +27,8 @@ fn adopter(kind: Kind) -> Result<(Verify, Wrap)> {
         Kind::EventFd => (eventfd::EventFd::verify, |fd| Box::new(eventfd::EventFd::from_fd(fd))),
         Kind::Stdio => (stdio::Stdio::verify, |fd| Box::new(stdio::Stdio::from_fd(fd))),
         Kind::File => (file::File::verify, |fd| Box::new(file::File::from_fd(fd))),
+        Kind::Fifo => (fifo::Fifo::verify, |fd| Box::new(fifo::Fifo::from_fd(fd))),
+        Kind::CharDevice => (chardev::CharDevice::verify, |fd| Box::new(chardev::CharDevice::from_fd(fd))),
         other => return Err(Error::invalid(format!("adopting a {} descriptor is not supported yet", other.name()))),
     })
 }
