@@ -238,6 +238,60 @@
 #define FDSAFE_EVENT_RDHUP 8192
 
 /**
+ * `fdsafe_memfd_create` flag: seals can be added later (`MFD_ALLOW_SEALING`). Without it
+ * the memfd starts sealed with `FDSAFE_SEAL_SEAL`.
+ */
+#define FDSAFE_MEMFD_ALLOW_SEALING (1 << 0)
+
+/**
+ * Not executable, and sealed so (`MFD_NOEXEC_SEAL`; also allows sealing).
+ */
+#define FDSAFE_MEMFD_NOEXEC_SEAL (1 << 1)
+
+/**
+ * Executable (`MFD_EXEC`); contradicts `FDSAFE_MEMFD_NOEXEC_SEAL`.
+ */
+#define FDSAFE_MEMFD_EXEC (1 << 2)
+
+/**
+ * Backed by huge pages (`MFD_HUGETLB`); sizes must then be multiples of the huge page size.
+ */
+#define FDSAFE_MEMFD_HUGETLB (1 << 3)
+
+/**
+ * Seal: no more seals can be added (`F_SEAL_SEAL`). The `FDSAFE_SEAL_*` values equal the
+ * kernel's `F_SEAL_*`.
+ */
+#define FDSAFE_SEAL_SEAL 1
+
+/**
+ * The file cannot shrink (`F_SEAL_SHRINK`).
+ */
+#define FDSAFE_SEAL_SHRINK 2
+
+/**
+ * The file cannot grow (`F_SEAL_GROW`).
+ */
+#define FDSAFE_SEAL_GROW 4
+
+/**
+ * The contents cannot change (`F_SEAL_WRITE`); refused with `-EBUSY` while a writable
+ * shared mapping exists.
+ */
+#define FDSAFE_SEAL_WRITE 8
+
+/**
+ * No new writable mappings or writes; existing writable mappings keep working
+ * (`F_SEAL_FUTURE_WRITE`).
+ */
+#define FDSAFE_SEAL_FUTURE_WRITE 16
+
+/**
+ * The executable bits cannot change (`F_SEAL_EXEC`).
+ */
+#define FDSAFE_SEAL_EXEC 32
+
+/**
  * `fdsafe_pipe_create` flag: both ends start non-blocking.
  */
 #define FDSAFE_PIPE_NONBLOCK (1 << 0)
@@ -290,6 +344,11 @@
  * land on descriptor 0, 1 or 2).
  */
 #define FDSAFE_STDIO_CLOSE_STREAM (1 << 0)
+
+/**
+ * The longest name the kernel takes (`NAME_MAX` minus the `memfd:` prefix).
+ */
+#define NAME_MAX 249
 
 /**
  * A handle to a descriptor owned by fdsafe: a generational 64-bit value, never 0 when valid.
@@ -723,6 +782,39 @@ int64_t fdsafe_writev(fdsafe_handle handle, const struct iovec *iov, int iovcnt)
  * that is not an `FDSAFE_KIND_*` value. A static string; never NULL. Thread safety: any thread.
  */
 const char *fdsafe_kind_name(fdsafe_kind kind);
+
+/**
+ * Creates a memfd, an anonymous file in memory, as a handle of kind `FDSAFE_KIND_MEMFD`.
+ * It is always close-on-exec. `name` (at most 249 bytes) shows in `/proc/self/fd` as
+ * `/memfd:<name>`; `flags`: any of `FDSAFE_MEMFD_*`, or 0. Use `fdsafe_read` /
+ * `fdsafe_write`, the positioned file functions (`fdsafe_file_pread`, `_pwrite`, `_size`,
+ * `_truncate`, `_seek`), `fdsafe_sendfile` and `fdsafe_splice` on it.
+ *
+ * Ownership: the caller owns `*handle_out`.
+ * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL `name` or `handle_out`, a name over 249
+ * bytes, unknown flags or both `FDSAFE_MEMFD_EXEC` and `FDSAFE_MEMFD_NOEXEC_SEAL`;
+ * `-EINVAL` from the kernel for flags it does not support; `-ENOMEM`; `-EMFILE`.
+ * Thread safety: any thread.
+ */
+int fdsafe_memfd_create(const char *name, uint32_t flags, fdsafe_handle *handle_out);
+
+/**
+ * Adds `seals` (`FDSAFE_SEAL_*` bits) to a memfd. Seals belong to the file, so they hold
+ * for every descriptor of it, in every process, and can never be removed.
+ *
+ * Returns 0. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for
+ * unknown seal bits; `-EPERM` if the memfd was created without `FDSAFE_MEMFD_ALLOW_SEALING`
+ * or is sealed with `FDSAFE_SEAL_SEAL`; `-EBUSY` for `FDSAFE_SEAL_WRITE` while a writable
+ * shared mapping exists. Thread safety: any thread.
+ */
+int fdsafe_memfd_add_seals(fdsafe_handle handle, uint32_t seals);
+
+/**
+ * The memfd's current seals: a combination of `FDSAFE_SEAL_*` bits (>= 0).
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`. Thread safety: any thread.
+ */
+int fdsafe_memfd_get_seals(fdsafe_handle handle);
 
 /**
  * Creates a pipe. `*read_out` receives the read end and `*write_out` the write end, two

@@ -13,6 +13,7 @@ from .eventfd import EventFd
 from . import splice
 from .file import File
 from .fifo import CharDevice, Fifo, mkfifo, mknod
+from .memfd import MemFd
 from .handle import (
     EVENT_ERR,
     EVENT_HUP,
@@ -30,5 +31,5 @@ __all__ = [
     "BufferTooSmallError", "FdsafeError", "InternalError", "InvalidArgumentError", "WrongKindError",
     "error_name", "last_error", "strerror", "EventFd", "Handle", "INVALID_HANDLE",
     "EVENT_ERR", "EVENT_HUP", "EVENT_IN", "EVENT_OUT", "EVENT_PRI", "EVENT_RDHUP",
-    "PipeEnd", "pipe", "File", "splice", "CharDevice", "Fifo", "mkfifo", "mknod", "STDERR", "STDIN", "STDOUT", "Stdio",
+    "PipeEnd", "pipe", "File", "splice", "CharDevice", "Fifo", "mkfifo", "mknod", "MemFd", "STDERR", "STDIN", "STDOUT", "Stdio",
 ]

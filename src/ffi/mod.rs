@@ -10,6 +10,7 @@ pub mod fifo;
 pub mod file;
 pub mod handle;
 pub mod kinds;
+pub mod memfd;
 pub mod pipe;
 pub mod splice;
 pub mod stdio;
