@@ -292,6 +292,32 @@
 #define FDSAFE_SEAL_EXEC 32
 
 /**
+ * `fdsafe_pidfd_open` flag: non-blocking (`PIDFD_NONBLOCK`): `fdsafe_pidfd_wait` on a
+ * running child returns `-EAGAIN` instead of waiting.
+ */
+#define FDSAFE_PIDFD_NONBLOCK (1 << 0)
+
+/**
+ * `fdsafe_pidfd_wait` flag: do not wait; return 0 if the child is still running.
+ */
+#define FDSAFE_PIDFD_WAIT_NOHANG (1 << 0)
+
+/**
+ * `fdsafe_pidfd_exit.code`: the process called `exit`; `status` is its exit status.
+ */
+#define FDSAFE_PIDFD_EXITED 1
+
+/**
+ * Killed by a signal; `status` is the signal number.
+ */
+#define FDSAFE_PIDFD_KILLED 2
+
+/**
+ * Killed by a signal and dumped core; `status` is the signal number.
+ */
+#define FDSAFE_PIDFD_DUMPED 3
+
+/**
  * `fdsafe_pipe_create` flag: both ends start non-blocking.
  */
 #define FDSAFE_PIPE_NONBLOCK (1 << 0)
@@ -360,6 +386,24 @@ typedef uint64_t fdsafe_handle;
  * The kind of a handle, as returned by `fdsafe_kind` and taken by `fdsafe_fd_adopt`.
  */
 typedef uint32_t fdsafe_kind;
+
+/**
+ * How a child process ended, filled by `fdsafe_pidfd_wait`.
+ */
+typedef struct fdsafe_pidfd_exit {
+  /**
+   * The process id it had.
+   */
+  int pid;
+  /**
+   * `FDSAFE_PIDFD_EXITED`, `FDSAFE_PIDFD_KILLED` or `FDSAFE_PIDFD_DUMPED`.
+   */
+  int code;
+  /**
+   * The exit status (0-255) for `FDSAFE_PIDFD_EXITED`, otherwise the signal number.
+   */
+  int status;
+} fdsafe_pidfd_exit;
 
 /**
  * The value that no handle ever has. Functions that take a handle return `-EBADF` for it.
@@ -815,6 +859,86 @@ int fdsafe_memfd_add_seals(fdsafe_handle handle, uint32_t seals);
  * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`. Thread safety: any thread.
  */
 int fdsafe_memfd_get_seals(fdsafe_handle handle);
+
+/**
+ * Opens a pidfd for the process `pid` (`pidfd_open(2)`), a handle of kind
+ * `FDSAFE_KIND_PIDFD`, close-on-exec. `flags`: 0 or `FDSAFE_PIDFD_NONBLOCK`. The handle keeps
+ * referring to that process even after its pid is reused. It becomes readable
+ * (`fdsafe_wait` with `FDSAFE_EVENT_IN`) when the process exits.
+ *
+ * Ownership: the caller owns `*handle_out`.
+ * Errors: `FDSAFE_E_INVALID_ARGUMENT` for `pid <= 0`, unknown flags or a NULL `handle_out`;
+ * `-ESRCH` if there is no such process; `-EMFILE`. Thread safety: any thread.
+ */
+int fdsafe_pidfd_open(int pid, uint32_t flags, fdsafe_handle *handle_out);
+
+/**
+ * Forks the calling process and gives the parent a pidfd for the child: `fork()`, then
+ * `pidfd_open` on the new child, which is race-free because a child's pid cannot be reused
+ * before its parent reaps it.
+ *
+ * Returns the child's pid (> 0) in the parent, with `*handle_out` set; 0 in the child, where
+ * `*handle_out` is not written. The same rules as for `fork()` apply: in a multithreaded
+ * program the child should only call async-signal-safe functions before `exec` or `_exit`.
+ * The child inherits fdsafe's descriptors (all close-on-exec) but must not use the handle
+ * table of the parent for anything but closing before `exec`.
+ * Ownership: the parent owns `*handle_out`; reap the child with `fdsafe_pidfd_wait`.
+ * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL `handle_out` (nothing forked); `-EAGAIN` /
+ * `-ENOMEM` from `fork`; if `pidfd_open` fails the child is killed and reaped and its error
+ * is returned. Thread safety: any thread.
+ */
+int fdsafe_pidfd_fork(fdsafe_handle *handle_out);
+
+/**
+ * Sends signal `signal` to the process (`pidfd_send_signal(2)`); 0 only checks that it
+ * still exists. `flags` must be 0.
+ *
+ * Returns 0. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for
+ * non-zero flags; `-EINVAL` (from the kernel) for an invalid signal number; `-ESRCH` if the
+ * process has exited; `-EPERM`. Thread safety: any thread.
+ */
+int fdsafe_pidfd_send_signal(fdsafe_handle handle, int signal, uint32_t flags);
+
+/**
+ * Waits for the child process to exit and collects its status (`waitid(P_PIDFD, WEXITED)`),
+ * which reaps it. `flags`: 0 or `FDSAFE_PIDFD_WAIT_NOHANG`. To wait with a timeout or next
+ * to other handles, first wait for `FDSAFE_EVENT_IN` on the pidfd (`fdsafe_wait`, poll,
+ * epoll), then call this.
+ *
+ * Returns 1 with `*exit_out` filled, or 0 (`FDSAFE_PIDFD_WAIT_NOHANG`, still running;
+ * `*exit_out` untouched). Blocks otherwise; a signal gives `-EINTR` (not retried).
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for unknown flags or
+ * a NULL `exit_out`; `-ECHILD` if the process is not a child of this process or was already
+ * reaped; `-EAGAIN` for a non-blocking pidfd whose child still runs; `-EINTR`.
+ * Thread safety: any thread; only one waiter collects the status.
+ */
+int fdsafe_pidfd_wait(fdsafe_handle handle, uint32_t flags, struct fdsafe_pidfd_exit *exit_out);
+
+/**
+ * Copies the descriptor `target_fd` out of the process (`pidfd_getfd(2)`) and wraps the
+ * close-on-exec copy as a handle of `kind` (an `FDSAFE_KIND_*` value that can be adopted,
+ * checked with the kernel as `fdsafe_fd_adopt` does). The copy shares the open file with
+ * the other process's descriptor.
+ *
+ * Ownership: the caller owns `*handle_out`; the other process keeps its descriptor.
+ * Errors: `-EBADF` for a dead handle or if the process has no descriptor `target_fd`;
+ * `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a negative `target_fd`, a NULL
+ * `handle_out`, an unknown or non-adoptable kind, or a descriptor not of that kind (the copy
+ * is then closed); `-EPERM` without ptrace rights over the process; `-ESRCH` if it exited.
+ * Thread safety: any thread.
+ */
+int fdsafe_pidfd_getfd(fdsafe_handle handle,
+                       int target_fd,
+                       uint32_t kind,
+                       fdsafe_handle *handle_out);
+
+/**
+ * The process id the pidfd refers to (> 0), read from `/proc/self/fdinfo`.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `-ESRCH` once the process has exited.
+ * Thread safety: any thread.
+ */
+int fdsafe_pidfd_get_pid(fdsafe_handle handle);
 
 /**
  * Creates a pipe. `*read_out` receives the read end and `*write_out` the write end, two

@@ -11,6 +11,7 @@ pub mod file;
 pub mod handle;
 pub mod kinds;
 pub mod memfd;
+pub mod pidfd;
 pub mod pipe;
 pub mod splice;
 pub mod stdio;

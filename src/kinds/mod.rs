@@ -7,6 +7,7 @@ pub mod fifo;
 pub mod file;
 pub mod io;
 pub mod memfd;
+pub mod pidfd;
 pub mod pipe;
 pub mod splice;
 pub mod stdio;
@@ -31,6 +32,7 @@ fn adopter(kind: Kind) -> Result<(Verify, Wrap)> {
         Kind::Fifo => (fifo::Fifo::verify, |fd| Box::new(fifo::Fifo::from_fd(fd))),
         Kind::CharDevice => (chardev::CharDevice::verify, |fd| Box::new(chardev::CharDevice::from_fd(fd))),
         Kind::MemFd => (memfd::MemFd::verify, |fd| Box::new(memfd::MemFd::from_fd(fd))),
+        Kind::PidFd => (pidfd::PidFd::verify, |fd| Box::new(pidfd::PidFd::from_fd(fd))),
         other => return Err(Error::invalid(format!("adopting a {} descriptor is not supported yet", other.name()))),
     })
 }
