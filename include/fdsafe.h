@@ -372,6 +372,128 @@
 #define FDSAFE_STDIO_CLOSE_STREAM (1 << 0)
 
 /**
+ * `fdsafe_terminal_settings.mode`: raw (`cfmakeraw`): bytes pass unchanged, no line editing,
+ * no signal characters, no output processing.
+ */
+#define FDSAFE_TERM_RAW 0
+
+/**
+ * Canonical: line editing (`ICANON`), signal characters, CR to NL on input, NL to CR NL
+ * on output.
+ */
+#define FDSAFE_TERM_CANONICAL 1
+
+/**
+ * Neither (as read back for mixed settings); when setting, the mode bits are left alone.
+ */
+#define FDSAFE_TERM_OTHER 2
+
+/**
+ * Parity: none.
+ */
+#define FDSAFE_PARITY_NONE 0
+
+/**
+ * Odd parity.
+ */
+#define FDSAFE_PARITY_ODD 1
+
+/**
+ * Even parity.
+ */
+#define FDSAFE_PARITY_EVEN 2
+
+/**
+ * Mark parity (the bit always 1; `CMSPAR`).
+ */
+#define FDSAFE_PARITY_MARK 3
+
+/**
+ * Space parity (the bit always 0; `CMSPAR`).
+ */
+#define FDSAFE_PARITY_SPACE 4
+
+/**
+ * Flow control: none.
+ */
+#define FDSAFE_FLOW_NONE 0
+
+/**
+ * Hardware flow control (`CRTSCTS`).
+ */
+#define FDSAFE_FLOW_RTSCTS 1
+
+/**
+ * Software flow control (`IXON | IXOFF`).
+ */
+#define FDSAFE_FLOW_XONXOFF 2
+
+/**
+ * `fdsafe_terminal_set` timing: apply now (`TCSANOW`).
+ */
+#define FDSAFE_TERM_APPLY_NOW 0
+
+/**
+ * Apply once all output has been sent (`TCSADRAIN`).
+ */
+#define FDSAFE_TERM_APPLY_DRAIN 1
+
+/**
+ * Apply after sending output and discarding unread input (`TCSAFLUSH`).
+ */
+#define FDSAFE_TERM_APPLY_FLUSH 2
+
+/**
+ * `fdsafe_terminal_flush` queue: unread input.
+ */
+#define FDSAFE_FLUSH_INPUT 0
+
+/**
+ * Unsent output.
+ */
+#define FDSAFE_FLUSH_OUTPUT 1
+
+/**
+ * Both.
+ */
+#define FDSAFE_FLUSH_BOTH 2
+
+/**
+ * Modem line: Data Terminal Ready (settable). `FDSAFE_MODEM_*` equal the kernel's `TIOCM_*`.
+ */
+#define FDSAFE_MODEM_DTR 2
+
+/**
+ * Request To Send (settable).
+ */
+#define FDSAFE_MODEM_RTS 4
+
+/**
+ * Clear To Send (read only).
+ */
+#define FDSAFE_MODEM_CTS 32
+
+/**
+ * Data Carrier Detect (read only).
+ */
+#define FDSAFE_MODEM_DCD 64
+
+/**
+ * Ring Indicator (read only).
+ */
+#define FDSAFE_MODEM_RI 128
+
+/**
+ * Data Set Ready (read only).
+ */
+#define FDSAFE_MODEM_DSR 256
+
+/**
+ * `fdsafe_terminal_path` flag: the path of a pseudo-terminal master's slave.
+ */
+#define FDSAFE_TERMINAL_PATH_PEER 1
+
+/**
  * The longest name the kernel takes (`NAME_MAX` minus the `memfd:` prefix).
  */
 #define NAME_MAX 249
@@ -404,6 +526,65 @@ typedef struct fdsafe_pidfd_exit {
    */
   int status;
 } fdsafe_pidfd_exit;
+
+/**
+ * Terminal settings as plain values, for `fdsafe_terminal_get` / `fdsafe_terminal_set`.
+ */
+typedef struct fdsafe_terminal_settings {
+  /**
+   * `FDSAFE_TERM_RAW`, `FDSAFE_TERM_CANONICAL` or `FDSAFE_TERM_OTHER`.
+   */
+  uint32_t mode;
+  /**
+   * Echo typed characters (`ECHO`, with `ECHOE`/`ECHOK` when set).
+   */
+  bool echo;
+  /**
+   * Bits per second, input and output alike: any value; the standard rates use their
+   * `B*` code, others `BOTHER` through `termios2`.
+   */
+  uint32_t baud;
+  /**
+   * Data bits: 5 to 8.
+   */
+  uint8_t data_bits;
+  /**
+   * `FDSAFE_PARITY_*`.
+   */
+  uint32_t parity;
+  /**
+   * Stop bits: 1 or 2.
+   */
+  uint8_t stop_bits;
+  /**
+   * `FDSAFE_FLOW_*`.
+   */
+  uint32_t flow;
+  /**
+   * Non-canonical reads return once this many bytes are there (`VMIN`).
+   */
+  uint8_t vmin;
+  /**
+   * Non-canonical read timeout in tenths of a second (`VTIME`).
+   */
+  uint8_t vtime;
+} fdsafe_terminal_settings;
+
+/**
+ * A terminal's window size, in characters and pixels.
+ */
+typedef struct fdsafe_window_size {
+  uint16_t rows;
+  uint16_t cols;
+  /**
+   * Width in pixels (0 if unknown).
+   */
+  uint16_t xpixel;
+  /**
+   * Height in pixels (0 if unknown).
+   */
+  uint16_t ypixel;
+} fdsafe_window_size;
 
 /**
  * The value that no handle ever has. Functions that take a handle return `-EBADF` for it.
@@ -1116,6 +1297,156 @@ int64_t fdsafe_copy_file_range_fd(int fd_in,
  * is not open. Thread safety: any thread.
  */
 int fdsafe_stdio_open(int stream, uint32_t flags, fdsafe_handle *handle_out);
+
+/**
+ * Opens the terminal or serial port at `path` as a handle of kind `FDSAFE_KIND_TERMINAL`,
+ * close-on-exec and never becoming the controlling terminal (`O_NOCTTY`). `flags`:
+ * `FDSAFE_OPEN_READ` and/or `FDSAFE_OPEN_WRITE`, plus `FDSAFE_OPEN_NONBLOCK` (which also
+ * keeps a serial port's open from waiting for carrier detect).
+ *
+ * Ownership: the caller owns `*handle_out`.
+ * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL or empty path, a NULL `handle_out`,
+ * unknown flags, neither read nor write, or a path that is not a terminal (non-devices are
+ * not even opened); `-ENOENT`, `-EACCES`, `-EBUSY` (exclusive mode), `-EIO`, `-ENXIO`.
+ * Thread safety: any thread.
+ */
+int fdsafe_terminal_open(const char *path, uint32_t flags, fdsafe_handle *handle_out);
+
+/**
+ * Opens a new pseudo-terminal pair: `*master_out` (the controlling side, `/dev/ptmx`) and
+ * `*slave_out` (the terminal a program sees, `/dev/pts/N`), both of kind
+ * `FDSAFE_KIND_TERMINAL`, close-on-exec, `O_NOCTTY`. `flags`: 0 or `FDSAFE_OPEN_NONBLOCK`
+ * (both ends).
+ *
+ * Ownership: the caller owns both handles.
+ * Errors: `FDSAFE_E_INVALID_ARGUMENT` for NULL out-pointers or flags other than
+ * `FDSAFE_OPEN_NONBLOCK`; `-ENOSPC` at the pty limit; `-EMFILE`. Thread safety: any thread.
+ */
+int fdsafe_pty_open(uint32_t flags, fdsafe_handle *master_out, fdsafe_handle *slave_out);
+
+/**
+ * Opens the slave of the pseudo-terminal master `master` (`TIOCGPTPEER`: no path lookup, so
+ * no race with a replaced `/dev/pts` entry) as a new terminal handle. `flags`: 0 or
+ * `FDSAFE_OPEN_NONBLOCK`.
+ *
+ * Ownership: the caller owns `*slave_out`. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`;
+ * `FDSAFE_E_INVALID_ARGUMENT` for a NULL out-pointer or unknown flags; from the kernel
+ * `-EIO` if `master` is a pseudo-terminal slave, `-ENOTTY` for other terminals. Thread safety: any thread.
+ */
+int fdsafe_pty_peer(fdsafe_handle master,
+                    uint32_t flags,
+                    fdsafe_handle *slave_out);
+
+/**
+ * Writes the terminal's device path into `buf` (`/dev/pts/3`, `/dev/ttyS0`; `/dev/ptmx` for
+ * a pseudo-terminal master), NUL-terminated. With `FDSAFE_TERMINAL_PATH_PEER` in `flags`,
+ * the path of a master's slave instead (`TIOCGPTN`), e.g. for `stty -F`.
+ *
+ * Returns the bytes written, NUL included. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`;
+ * `FDSAFE_E_INVALID_ARGUMENT` for a NULL `buf` with `len > 0` or unknown flags;
+ * `FDSAFE_E_BUFFER_TOO_SMALL` if `len` is less than needed (nothing written; 64 bytes always
+ * suffice for ptys); `-ENOTTY` for `FDSAFE_TERMINAL_PATH_PEER` on a non-master.
+ * Thread safety: any thread.
+ */
+int fdsafe_terminal_path(fdsafe_handle handle, uint32_t flags, char *buf, size_t len);
+
+/**
+ * Reads the terminal's settings into `*settings_out` (`TCGETS2`).
+ *
+ * Returns 0. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a
+ * NULL `settings_out`. Thread safety: any thread.
+ */
+int fdsafe_terminal_get(fdsafe_handle handle, struct fdsafe_terminal_settings *settings_out);
+
+/**
+ * Applies `*settings` (`TCSETS2`/`TCSETSW2`/`TCSETSF2`): `when` is `FDSAFE_TERM_APPLY_NOW`,
+ * `_DRAIN` or `_FLUSH`. Bits the struct does not describe (special characters other than
+ * `VMIN`/`VTIME`, `CLOCAL`, `HUPCL`...) are left as they are; `CREAD` is always turned on.
+ *
+ * Returns 0. `_DRAIN` and `_FLUSH` wait for output to be sent; a signal gives `-EINTR`.
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL
+ * `settings`, an unknown `when`, mode, parity or flow, data bits outside 5-8 or stop bits
+ * other than 1 or 2; `-EINVAL` from the kernel for a rate the device cannot do; `-EINTR`.
+ * Thread safety: any thread; concurrent setters race as with `tcsetattr`.
+ */
+int fdsafe_terminal_set(fdsafe_handle handle,
+                        const struct fdsafe_terminal_settings *settings,
+                        uint32_t when);
+
+/**
+ * Reads the window size (`TIOCGWINSZ`). Returns 0. Errors: `-EBADF`;
+ * `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL `size_out`.
+ * Thread safety: any thread.
+ */
+int fdsafe_terminal_get_window_size(fdsafe_handle handle, struct fdsafe_window_size *size_out);
+
+/**
+ * Sets the window size (`TIOCSWINSZ`); the foreground process group gets `SIGWINCH` if it
+ * changed. Returns 0. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT`
+ * for a NULL `size`. Thread safety: any thread.
+ */
+int fdsafe_terminal_set_window_size(fdsafe_handle handle, const struct fdsafe_window_size *size);
+
+/**
+ * Reads the modem lines into `*lines_out` (`FDSAFE_MODEM_*` bits, `TIOCMGET`).
+ *
+ * Returns 0. Errors: `-ENOTTY` from the kernel for a device without modem lines, which
+ * includes every pseudo-terminal (a clear "no modem lines here", not a failure of fdsafe);
+ * `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL `lines_out`.
+ * Thread safety: any thread.
+ */
+int fdsafe_terminal_modem_get(fdsafe_handle handle, uint32_t *lines_out);
+
+/**
+ * Raises the lines in `set` and lowers those in `clear` (`TIOCMBIS`/`TIOCMBIC`); only
+ * `FDSAFE_MODEM_DTR` and `FDSAFE_MODEM_RTS` can be changed.
+ *
+ * Returns 0. Errors: `-ENOTTY` on pseudo-terminals and other devices without modem lines;
+ * `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for other bits or a line in
+ * both sets. Thread safety: any thread.
+ */
+int fdsafe_terminal_modem_set(fdsafe_handle handle, uint32_t set, uint32_t clear);
+
+/**
+ * Waits until all output written to the terminal has been sent (`tcdrain`). Returns 0.
+ * A signal gives `-EINTR`. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`. Thread safety: any thread.
+ */
+int fdsafe_terminal_drain(fdsafe_handle handle);
+
+/**
+ * Discards unread input, unsent output or both (`tcflush`): `queue` is
+ * `FDSAFE_FLUSH_INPUT`, `FDSAFE_FLUSH_OUTPUT` or `FDSAFE_FLUSH_BOTH`. Returns 0.
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for another `queue`.
+ * Thread safety: any thread.
+ */
+int fdsafe_terminal_flush(fdsafe_handle handle, uint32_t queue);
+
+/**
+ * Sends a break (a stream of zero bits): `duration_ms` 0 for the standard length (0.25 to
+ * 0.5 s), else that long rounded up to tenths of a second. Blocks for the duration; devices
+ * without break support (pseudo-terminals) return at once. Returns 0.
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `-EINTR`. Thread safety: any thread.
+ */
+int fdsafe_terminal_send_break(fdsafe_handle handle, uint32_t duration_ms);
+
+/**
+ * Turns exclusive mode on or off (`TIOCEXCL`/`TIOCNXCL`): while on, further opens of the
+ * device fail with `-EBUSY` (except for processes with `CAP_SYS_ADMIN`). Returns 0.
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`. Thread safety: any thread.
+ */
+int fdsafe_terminal_set_exclusive(fdsafe_handle handle, bool exclusive);
+
+/**
+ * Whether exclusive mode is on (`TIOCGEXCL`): 1 or 0. Errors: `-EBADF`;
+ * `FDSAFE_E_WRONG_KIND`. Thread safety: any thread.
+ */
+int fdsafe_terminal_get_exclusive(fdsafe_handle handle);
+
+/**
+ * Whether a handle of any kind refers to a terminal (`isatty`): 1 or 0. A stdio handle on a
+ * terminal gives 1. Errors: `-EBADF` for a dead handle. Thread safety: any thread.
+ */
+int fdsafe_is_terminal(fdsafe_handle handle);
 
 #ifdef __cplusplus
 }  // extern "C"

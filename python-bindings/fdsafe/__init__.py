@@ -15,6 +15,7 @@ from .file import File
 from .fifo import CharDevice, Fifo, mkfifo, mknod
 from .memfd import MemFd
 from .pidfd import ExitStatus, PidFd
+from .terminal import Terminal, TerminalSettings, is_terminal, open_pty
 from .handle import (
     EVENT_ERR,
     EVENT_HUP,
@@ -32,5 +33,5 @@ __all__ = [
     "BufferTooSmallError", "FdsafeError", "InternalError", "InvalidArgumentError", "WrongKindError",
     "error_name", "last_error", "strerror", "EventFd", "Handle", "INVALID_HANDLE",
     "EVENT_ERR", "EVENT_HUP", "EVENT_IN", "EVENT_OUT", "EVENT_PRI", "EVENT_RDHUP",
-    "PipeEnd", "pipe", "File", "splice", "CharDevice", "Fifo", "mkfifo", "mknod", "MemFd", "ExitStatus", "PidFd", "STDERR", "STDIN", "STDOUT", "Stdio",
+    "PipeEnd", "pipe", "File", "splice", "CharDevice", "Fifo", "mkfifo", "mknod", "MemFd", "ExitStatus", "PidFd", "Terminal", "TerminalSettings", "is_terminal", "open_pty", "STDERR", "STDIN", "STDOUT", "Stdio",
 ]

@@ -15,6 +15,7 @@ pub mod pidfd;
 pub mod pipe;
 pub mod splice;
 pub mod stdio;
+pub mod terminal;
 
 pub(crate) use boundary::{call, in_slice, out_slice, Out};
 

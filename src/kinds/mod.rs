@@ -11,6 +11,7 @@ pub mod pidfd;
 pub mod pipe;
 pub mod splice;
 pub mod stdio;
+pub mod terminal;
 
 use std::os::fd::{BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 
@@ -33,6 +34,7 @@ fn adopter(kind: Kind) -> Result<(Verify, Wrap)> {
         Kind::CharDevice => (chardev::CharDevice::verify, |fd| Box::new(chardev::CharDevice::from_fd(fd))),
         Kind::MemFd => (memfd::MemFd::verify, |fd| Box::new(memfd::MemFd::from_fd(fd))),
         Kind::PidFd => (pidfd::PidFd::verify, |fd| Box::new(pidfd::PidFd::from_fd(fd))),
+        Kind::Terminal => (terminal::Terminal::verify, |fd| Box::new(terminal::Terminal::from_fd(fd))),
         other => return Err(Error::invalid(format!("adopting a {} descriptor is not supported yet", other.name()))),
     })
 }
