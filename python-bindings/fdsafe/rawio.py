@@ -1,7 +1,9 @@
 """A base for handles that behave as Python raw binary streams (``io.RawIOBase``)."""
 from __future__ import annotations
 
+import fcntl
 import io
+import os
 from typing import Optional
 
 from .handle import Handle
@@ -15,11 +17,14 @@ class RawIOHandle(Handle, io.RawIOBase):
     def __init__(self, value: int, owned: bool = True):
         Handle.__init__(self, value, owned)
 
+    def _access(self) -> int:
+        return fcntl.fcntl(self.fileno(), fcntl.F_GETFL) & os.O_ACCMODE
+
     def readable(self) -> bool:
-        return True
+        return self._access() in (os.O_RDONLY, os.O_RDWR)
 
     def writable(self) -> bool:
-        return True
+        return self._access() in (os.O_WRONLY, os.O_RDWR)
 
     def seekable(self) -> bool:
         return False

@@ -6,6 +6,7 @@ the raw-descriptor variants, with each handle's descriptor borrowed for the call
 from __future__ import annotations
 
 import ctypes
+import mmap
 from typing import Iterable, Optional, Union
 
 from ._lib import IOVec, c_handle, lib, declare
@@ -61,23 +62,34 @@ def splice(src: Endpoint, dst: Endpoint, length: int, *, src_offset: Optional[in
 
 
 def vmsplice(pipe: Endpoint, buffers: Iterable[bytes], flags: int = 0) -> int:
-    """Places ``buffers`` in a pipe's write end. fdsafe passes private copies of the Python
-    bytes, kept alive until the call returns, so the lifetime rule of vmsplice (do not modify
-    the memory before it is read) cannot be broken from Python; GIFT is refused here."""
+    """Places ``buffers`` in a pipe's write end without copying them in the kernel.
+
+    The lifetime rule of vmsplice (the pipe refers to the memory until it is read, so the
+    memory must not change until then) is kept for the caller: the data is first placed in a
+    fresh anonymous mapping that nothing else can reach, and the mapping is unmapped after the
+    call, leaving its pages to the pipe alone. GIFT is therefore refused here."""
     if flags & SPLICE_GIFT:
-        raise ValueError("SPLICE_GIFT gives pages away; Python cannot give up its own memory")
-    keep = [ctypes.create_string_buffer(bytes(b), len(b)) for b in buffers]
-    iov = (IOVec * len(keep))(*[IOVec(ctypes.cast(b, ctypes.c_void_p), len(b)) for b in keep])
-    _vmsplice_keep.append(keep)  # the pipe may refer to these pages until they are read
-    if len(_vmsplice_keep) > 64:
-        del _vmsplice_keep[0]
-    if isinstance(pipe, Handle):
-        return retry_eintr(lambda: lib.fdsafe_vmsplice(pipe.value, iov, len(keep), flags))
-    return retry_eintr(lambda: lib.fdsafe_vmsplice_fd(int(pipe), iov, len(keep), flags))
-
-
-# Recent vmsplice buffers, kept referenced a while: a reader may still be looking at them.
-_vmsplice_keep: list = []
+        raise ValueError("SPLICE_GIFT gives pages away; the binding manages the pages itself")
+    chunks = [bytes(b) for b in buffers]
+    total = sum(len(c) for c in chunks)
+    area = mmap.mmap(-1, max(total, 1))
+    try:
+        base = ctypes.c_char.from_buffer(area)
+        try:
+            start = ctypes.addressof(base)
+            iov = (IOVec * len(chunks))()
+            pos = 0
+            for i, c in enumerate(chunks):
+                area[pos:pos + len(c)] = c
+                iov[i] = IOVec(start + pos, len(c))
+                pos += len(c)
+            if isinstance(pipe, Handle):
+                return retry_eintr(lambda: lib.fdsafe_vmsplice(pipe.value, iov, len(chunks), flags))
+            return retry_eintr(lambda: lib.fdsafe_vmsplice_fd(int(pipe), iov, len(chunks), flags))
+        finally:
+            del base
+    finally:
+        area.close()
 
 
 def tee(src: Endpoint, dst: Endpoint, length: int, flags: int = 0) -> int:

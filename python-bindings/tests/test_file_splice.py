@@ -197,3 +197,23 @@ def test_stdin_handle_splices_to_a_socket(tmp_path):
         out = subprocess.run([sys.executable, "-c", code], stdin=stdin, capture_output=True, text=True, env=os.environ)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "10 10 from stdin"
+
+
+def test_pipe_ends_are_raw_io_streams():
+    r, w = pipe()
+    assert isinstance(r, io.RawIOBase)
+    assert r.readable() and not r.writable()
+    assert w.writable() and not w.readable()
+    w.write(b"a\nb\n")
+    w.close()
+    assert io.BufferedReader(r).read() == b"a\nb\n"
+    r.close()
+
+
+def test_vmsplice_data_survives_python_reusing_memory():
+    r, w = pipe()
+    assert splice.vmsplice(w, [b"x" * 5000, b"y" * 3000]) == 8000
+    junk = [bytes([i]) * 8000 for i in range(50)]  # churn the allocator
+    assert r.read(8000) == b"x" * 5000 + b"y" * 3000
+    del junk
+    r.close(), w.close()
