@@ -465,6 +465,15 @@ static void test_stdin_handle_splices_to_a_socket(void **state) {
     char buf[16] = {0};
     assert_int_equal(recv(sv[1], buf, sizeof buf, 0), 10);
     assert_string_equal(buf, "from stdin");
+    /* Socket to pipe. */
+    assert_int_equal(send(sv[1], "sock", 4, 0), 4);
+    int pr[2];
+    assert_int_equal(pipe2(pr, O_CLOEXEC), 0);
+    expect_code(fdsafe_splice_fd(sv[0], NULL, pr[1], NULL, 100, 0), 4);
+    assert_int_equal(read(pr[0], buf, sizeof buf), 4);
+    assert_memory_equal(buf, "sock", 4);
+    close(pr[0]);
+    close(pr[1]);
     /* And with handles only: stdin to a pipe handle. */
     fdsafe_handle r, w;
     must(fdsafe_pipe_create(0, &r, &w));

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <asm/termbits.h>
 #include <sys/ioctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static char stty_out[4096];
@@ -150,7 +151,10 @@ static void test_settings_round_trip_checked_with_stty(void **state) {
     t.data_bits = 5;
     t.baud = 12345;
     t.flow = FDSAFE_FLOW_NONE;
+    expect_code(fdsafe_write(m, "pending\n", 8), 8); /* unread input, discarded by APPLY_FLUSH */
+    expect_code(fdsafe_wait(s, FDSAFE_EVENT_IN, 5000), FDSAFE_EVENT_IN);
     expect_code(fdsafe_terminal_set(s, &t, FDSAFE_TERM_APPLY_FLUSH), 0);
+    expect_code(fdsafe_wait(s, FDSAFE_EVENT_IN, 0), 0);
     must(fdsafe_terminal_get(s, &back));
     assert_int_equal(back.baud, 12345);
     assert_int_equal(back.parity, FDSAFE_PARITY_NONE);
@@ -242,6 +246,23 @@ static void test_open_by_path_without_controlling_terminal(void **state) {
     expect_code(fdsafe_write(m, "x\n", 2), 2);
     char buf[4];
     expect_code(fdsafe_read(t, buf, sizeof buf), 2);
+    /* A session leader without a controlling terminal would acquire one by opening a tty
+     * without O_NOCTTY; through fdsafe it must not. */
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        fdsafe_handle c;
+        if (setsid() < 0)
+            _exit(2);
+        if (fdsafe_terminal_open(sp, FDSAFE_OPEN_READ | FDSAFE_OPEN_WRITE, &c) != 0)
+            _exit(3);
+        int tty = open("/dev/tty", O_RDWR | O_CLOEXEC);
+        _exit(tty < 0 && errno == ENXIO ? 0 : 1);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
     uint32_t maj, min;
     must(fdsafe_chardev_numbers(t, &maj, &min)); /* terminals report device numbers too */
     assert_true(maj >= 136);
