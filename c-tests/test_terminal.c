@@ -80,7 +80,16 @@ static void test_pty_pair_paths_and_data(void **state) {
     }
     assert_non_null(strstr(buf, "hello"));
     assert_non_null(strstr(buf, "back"));
-    expect_code(fdsafe_pty_peer(s, 0, &s2), -EIO); /* a slave is not a master: the kernel says EIO */
+    expect_code(fdsafe_pty_peer(s, 0, &s2), -EIO);
+    {
+        fdsafe_handle nm, ns;
+        must(fdsafe_pty_open(FDSAFE_OPEN_NONBLOCK, &nm, &ns));
+        expect_code(fdsafe_nonblocking_get(nm), 1);
+        expect_code(fdsafe_nonblocking_get(ns), 1);
+        expect_code(fdsafe_read(ns, buf, sizeof buf), -EAGAIN);
+        must(fdsafe_close(ns));
+        must(fdsafe_close(nm));
+    } /* a slave is not a master: the kernel says EIO */
     must(fdsafe_close(s2));
     must(fdsafe_close(r));
     must(fdsafe_close(w));

@@ -58,13 +58,18 @@ pub const FDSAFE_SEEK_DATA: c_int = 3;
 /// To the next hole at or after `offset` (`SEEK_HOLE`).
 pub const FDSAFE_SEEK_HOLE: c_int = 4;
 
-/// A NUL-terminated path from C; NULL and "" are refused.
-pub(crate) fn c_path<'a>(path: *const c_char, name: &str) -> Result<&'a CStr> {
-    if path.is_null() {
+/// A NUL-terminated string from C; NULL is refused.
+pub(crate) fn c_str<'a>(text: *const c_char, name: &str) -> Result<&'a CStr> {
+    if text.is_null() {
         return Err(Error::invalid(format!("{name} is NULL")));
     }
     // SAFETY: non-NULL; the caller vouches for a NUL-terminated string.
-    let path = unsafe { CStr::from_ptr(path) };
+    Ok(unsafe { CStr::from_ptr(text) })
+}
+
+/// A NUL-terminated path from C; NULL and "" are refused.
+pub(crate) fn c_path<'a>(path: *const c_char, name: &str) -> Result<&'a CStr> {
+    let path = c_str(path, name)?;
     if path.is_empty() {
         return Err(Error::invalid(format!("{name} is empty")));
     }

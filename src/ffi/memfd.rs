@@ -1,10 +1,9 @@
 //! memfd.
 
-use std::ffi::{c_char, c_int, CStr};
+use std::ffi::{c_char, c_int};
 
 use super::kinds::parse_flags;
 use super::{call, fdsafe_handle, Out};
-use crate::error::Error;
 use crate::handles::{self, get_as, Handle};
 use crate::kinds::memfd::{MemFd, MemFdFlags, Seals};
 
@@ -48,11 +47,7 @@ pub const FDSAFE_SEAL_EXEC: u32 = 0x20;
 #[no_mangle]
 pub extern "C" fn fdsafe_memfd_create(name: *const c_char, flags: u32, handle_out: *mut fdsafe_handle) -> c_int {
     call("fdsafe_memfd_create", || {
-        if name.is_null() {
-            return Err(Error::invalid("name is NULL"));
-        }
-        // SAFETY: non-NULL; the caller vouches for a NUL-terminated string.
-        let name = unsafe { CStr::from_ptr(name) };
+        let name = super::file::c_str(name, "name")?;
         let flags = parse_flags::<MemFdFlags>(flags, "memfd")?;
         let out = Out::new(handle_out, "handle_out")?;
         out.write(handles::insert(Box::new(MemFd::create(name, flags)?))?.0);

@@ -4,7 +4,7 @@ use std::ffi::{c_char, c_int};
 
 use super::file::c_path;
 use super::kinds::parse_flags;
-use super::{call, fdsafe_handle, out_slice, Out};
+use super::{call, fdsafe_handle, in_slice, out_slice, Out};
 use crate::error::{Error, Result};
 use crate::handles::{self, get_as, Handle};
 use crate::kinds::fifo::EndFlags;
@@ -148,6 +148,14 @@ fn from_c(c: &fdsafe_terminal_settings) -> Result<Settings> {
     })
 }
 
+/// A caller's input struct: NULL or misaligned is refused.
+fn single<'a, T>(ptr: *const T, name: &str) -> Result<&'a T> {
+    if ptr.is_null() {
+        return Err(Error::invalid(format!("{name} is NULL")));
+    }
+    in_slice(ptr, 1, name)?.first().ok_or_else(|| Error::invalid(format!("{name} is NULL")))
+}
+
 fn term(handle: fdsafe_handle) -> Result<handles::TypedGuard<Terminal>> {
     get_as::<Terminal>(Handle(handle), "a terminal")
 }
@@ -283,11 +291,7 @@ pub extern "C" fn fdsafe_terminal_get(handle: fdsafe_handle, settings_out: *mut 
 #[no_mangle]
 pub extern "C" fn fdsafe_terminal_set(handle: fdsafe_handle, settings: *const fdsafe_terminal_settings, when: u32) -> c_int {
     call("fdsafe_terminal_set", || {
-        if settings.is_null() || !settings.is_aligned() {
-            return Err(Error::invalid("settings is NULL or misaligned"));
-        }
-        // SAFETY: checked above; the caller vouches that it points to the struct.
-        let settings = from_c(unsafe { &*settings })?;
+        let settings = from_c(single(settings, "settings")?)?;
         let when = match when {
             FDSAFE_TERM_APPLY_NOW => When::Now,
             FDSAFE_TERM_APPLY_DRAIN => When::Drain,
@@ -330,11 +334,7 @@ pub extern "C" fn fdsafe_terminal_get_window_size(handle: fdsafe_handle, size_ou
 #[no_mangle]
 pub extern "C" fn fdsafe_terminal_set_window_size(handle: fdsafe_handle, size: *const fdsafe_window_size) -> c_int {
     call("fdsafe_terminal_set_window_size", || {
-        if size.is_null() || !size.is_aligned() {
-            return Err(Error::invalid("size is NULL or misaligned"));
-        }
-        // SAFETY: checked above.
-        let s = unsafe { *size };
+        let s = *single(size, "size")?;
         term(handle)?.set_window_size(libc::winsize { ws_row: s.rows, ws_col: s.cols, ws_xpixel: s.xpixel, ws_ypixel: s.ypixel })?;
         Ok(0)
     })
