@@ -65,8 +65,8 @@ pub struct Settings {
     pub vtime: u8,
 }
 
-const RAW_IFLAG: u32 = (libc::IGNBRK | libc::BRKINT | libc::PARMRK | libc::ISTRIP | libc::INLCR | libc::IGNCR | libc::ICRNL) as u32;
-const RAW_LFLAG: u32 = (libc::ICANON | libc::ISIG | libc::IEXTEN | libc::ECHONL) as u32;
+const RAW_IFLAG: u32 = libc::IGNBRK | libc::BRKINT | libc::PARMRK | libc::ISTRIP | libc::INLCR | libc::IGNCR | libc::ICRNL;
+const RAW_LFLAG: u32 = libc::ICANON | libc::ISIG | libc::IEXTEN | libc::ECHONL;
 const STANDARD_RATES: [(u32, u32); 31] = [
     (0, libc::B0), (50, libc::B50), (75, libc::B75), (110, libc::B110), (134, libc::B134), (150, libc::B150),
     (200, libc::B200), (300, libc::B300), (600, libc::B600), (1200, libc::B1200), (1800, libc::B1800),
@@ -240,44 +240,44 @@ impl Terminal {
 
 /// The settings that `t` describes.
 pub fn decode(t: &libc::termios2) -> Settings {
-        let mode = if t.c_lflag & libc::ICANON as u32 != 0 {
+        let mode = if t.c_lflag & libc::ICANON != 0 {
             Mode::Canonical
-        } else if t.c_lflag & RAW_LFLAG == 0 && t.c_iflag & RAW_IFLAG == 0 && t.c_oflag & libc::OPOST as u32 == 0 {
+        } else if t.c_lflag & RAW_LFLAG == 0 && t.c_iflag & RAW_IFLAG == 0 && t.c_oflag & libc::OPOST == 0 {
             Mode::Raw
         } else {
             Mode::Other
         };
-        let data_bits = match t.c_cflag & libc::CSIZE as u32 {
-            x if x == libc::CS5 as u32 => 5,
-            x if x == libc::CS6 as u32 => 6,
-            x if x == libc::CS7 as u32 => 7,
+        let data_bits = match t.c_cflag & libc::CSIZE {
+            x if x == libc::CS5 => 5,
+            x if x == libc::CS6 => 6,
+            x if x == libc::CS7 => 7,
             _ => 8,
         };
         let c = t.c_cflag;
-        let parity = if c & libc::PARENB as u32 == 0 {
+        let parity = if c & libc::PARENB == 0 {
             Parity::None
         } else {
-            match (c & libc::CMSPAR as u32 != 0, c & libc::PARODD as u32 != 0) {
+            match (c & libc::CMSPAR != 0, c & libc::PARODD != 0) {
                 (false, true) => Parity::Odd,
                 (false, false) => Parity::Even,
                 (true, true) => Parity::Mark,
                 (true, false) => Parity::Space,
             }
         };
-        let flow = if c & libc::CRTSCTS as u32 != 0 {
+        let flow = if c & libc::CRTSCTS != 0 {
             Flow::RtsCts
-        } else if t.c_iflag & (libc::IXON | libc::IXOFF) as u32 != 0 {
+        } else if t.c_iflag & (libc::IXON | libc::IXOFF) != 0 {
             Flow::XonXoff
         } else {
             Flow::None
         };
         Settings {
             mode,
-            echo: t.c_lflag & libc::ECHO as u32 != 0,
+            echo: t.c_lflag & libc::ECHO != 0,
             baud: t.c_ospeed,
             data_bits,
             parity,
-            stop_bits: if c & libc::CSTOPB as u32 != 0 { 2 } else { 1 },
+            stop_bits: if c & libc::CSTOPB != 0 { 2 } else { 1 },
             flow,
             vmin: t.c_cc[libc::VMIN],
             vtime: t.c_cc[libc::VTIME],
@@ -296,50 +296,50 @@ pub fn encode(s: &Settings, t: &mut libc::termios2) -> Result<()> {
         match s.mode {
             Mode::Raw => {
                 *iflag &= !(RAW_IFLAG);
-                *oflag &= !(libc::OPOST as u32);
+                *oflag &= !(libc::OPOST);
                 *lflag &= !RAW_LFLAG;
             }
             Mode::Canonical => {
-                *iflag = (*iflag & !((libc::INLCR | libc::IGNCR) as u32)) | libc::ICRNL as u32 | libc::BRKINT as u32;
-                *oflag |= (libc::OPOST | libc::ONLCR) as u32;
-                *lflag |= (libc::ICANON | libc::ISIG | libc::IEXTEN) as u32;
+                *iflag = (*iflag & !(libc::INLCR | libc::IGNCR)) | libc::ICRNL | libc::BRKINT;
+                *oflag |= libc::OPOST | libc::ONLCR;
+                *lflag |= libc::ICANON | libc::ISIG | libc::IEXTEN;
             }
             Mode::Other => {}
         }
-        let echo_bits = (libc::ECHO | libc::ECHOE | libc::ECHOK) as u32;
+        let echo_bits = libc::ECHO | libc::ECHOE | libc::ECHOK;
         if s.echo {
             *lflag |= echo_bits;
         } else {
             *lflag &= !echo_bits;
         }
-        let mut c = t.c_cflag & !((libc::CSIZE | libc::PARENB | libc::PARODD | libc::CSTOPB | libc::CRTSCTS) as u32 | libc::CMSPAR as u32);
+        let mut c = t.c_cflag & !(libc::CSIZE | libc::PARENB | libc::PARODD | libc::CSTOPB | libc::CRTSCTS | libc::CMSPAR);
         c |= match s.data_bits {
             5 => libc::CS5,
             6 => libc::CS6,
             7 => libc::CS7,
             _ => libc::CS8,
-        } as u32;
+        };
         c |= match s.parity {
             Parity::None => 0,
-            Parity::Odd => (libc::PARENB | libc::PARODD) as u32,
-            Parity::Even => libc::PARENB as u32,
-            Parity::Mark => (libc::PARENB | libc::PARODD) as u32 | libc::CMSPAR as u32,
-            Parity::Space => libc::PARENB as u32 | libc::CMSPAR as u32,
+            Parity::Odd => libc::PARENB | libc::PARODD,
+            Parity::Even => libc::PARENB,
+            Parity::Mark => (libc::PARENB | libc::PARODD) | libc::CMSPAR,
+            Parity::Space => libc::PARENB | libc::CMSPAR,
         };
         if s.stop_bits == 2 {
-            c |= libc::CSTOPB as u32;
+            c |= libc::CSTOPB;
         }
-        t.c_iflag &= !((libc::IXON | libc::IXOFF | libc::IXANY) as u32);
+        t.c_iflag &= !(libc::IXON | libc::IXOFF | libc::IXANY);
         match s.flow {
             Flow::None => {}
-            Flow::RtsCts => c |= libc::CRTSCTS as u32,
-            Flow::XonXoff => t.c_iflag |= (libc::IXON | libc::IXOFF) as u32,
+            Flow::RtsCts => c |= libc::CRTSCTS,
+            Flow::XonXoff => t.c_iflag |= libc::IXON | libc::IXOFF,
         }
-        c |= libc::CREAD as u32;
+        c |= libc::CREAD;
         // Baud: a standard rate by its code, any other through BOTHER; input follows output.
-        let cbaud = libc::CBAUD as u32;
+        let cbaud = libc::CBAUD;
         c &= !(cbaud | (cbaud << libc::IBSHIFT));
-        c |= STANDARD_RATES.iter().find(|(r, _)| *r == s.baud).map_or(libc::BOTHER as u32, |(_, code)| *code);
+        c |= STANDARD_RATES.iter().find(|(r, _)| *r == s.baud).map_or(libc::BOTHER, |(_, code)| *code);
         t.c_cflag = c;
         t.c_ispeed = s.baud;
         t.c_ospeed = s.baud;
@@ -391,10 +391,10 @@ mod tests {
         let mut t: libc::termios2 = unsafe { std::mem::zeroed() };
         let mut s = Settings { mode: Mode::Raw, echo: false, baud: 115200, data_bits: 8, parity: Parity::None, stop_bits: 1, flow: Flow::None, vmin: 1, vtime: 0 };
         encode(&s, &mut t).expect("valid");
-        assert_eq!(t.c_cflag & libc::CBAUD as u32, libc::B115200 as u32);
+        assert_eq!(t.c_cflag & libc::CBAUD, libc::B115200 as u32);
         s.baud = 250000;
         encode(&s, &mut t).expect("valid");
-        assert_eq!(t.c_cflag & libc::CBAUD as u32, libc::BOTHER as u32);
+        assert_eq!(t.c_cflag & libc::CBAUD, libc::BOTHER);
         assert_eq!((t.c_ispeed, t.c_ospeed), (250000, 250000));
         s.data_bits = 9;
         assert!(encode(&s, &mut t).is_err());
