@@ -391,7 +391,7 @@ mod tests {
         let mut t: libc::termios2 = unsafe { std::mem::zeroed() };
         let mut s = Settings { mode: Mode::Raw, echo: false, baud: 115200, data_bits: 8, parity: Parity::None, stop_bits: 1, flow: Flow::None, vmin: 1, vtime: 0 };
         encode(&s, &mut t).expect("valid");
-        assert_eq!(t.c_cflag & libc::CBAUD, libc::B115200 as u32);
+        assert_eq!(t.c_cflag & libc::CBAUD, libc::B115200);
         s.baud = 250000;
         encode(&s, &mut t).expect("valid");
         assert_eq!(t.c_cflag & libc::CBAUD, libc::BOTHER);
