@@ -791,7 +791,7 @@ static void test_pass_handles_kinds_and_cloexec(void **state) {
     fdsafe_handle got2[2];
     expect_code(fdsafe_socket_recv_handles(b, buf, sizeof buf, 0, got2, 2, &info), 1);
     assert_int_equal(info.handle_count, 2);
-    expect_code(fdsafe_handle_kind(got2[0]), FDSAFE_KIND_OTHER); /* no chardev kind merged yet */
+    expect_code(fdsafe_handle_kind(got2[0]), FDSAFE_KIND_CHARDEV);
     must(fdsafe_close(got2[0]));
     must(fdsafe_close(got2[1]));
     close(devnull);

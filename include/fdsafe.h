@@ -350,6 +350,152 @@
 #define FDSAFE_FANOTIFY_PATH_SIZE 4096
 
 /**
+ * `fdsafe_fifo_create` flag: if a FIFO already exists at the path, use it (returns 1)
+ * instead of failing with `-EEXIST`.
+ */
+#define FDSAFE_FIFO_REUSE (1 << 0)
+
+/**
+ * `fdsafe_fifo_open` / `fdsafe_chardev_open` flag: open for reading.
+ */
+#define FDSAFE_OPEN_READ (1 << 0)
+
+/**
+ * Open for writing.
+ */
+#define FDSAFE_OPEN_WRITE (1 << 1)
+
+/**
+ * Open in non-blocking mode (`O_NONBLOCK`); it stays on after the open (turn it off with
+ * `fdsafe_nonblocking_set`).
+ */
+#define FDSAFE_OPEN_NONBLOCK (1 << 2)
+
+/**
+ * `fdsafe_mknod` type: a FIFO (device numbers must be 0).
+ */
+#define FDSAFE_NODE_FIFO 1
+
+/**
+ * `fdsafe_mknod` type: a character device node.
+ */
+#define FDSAFE_NODE_CHAR 2
+
+/**
+ * `fdsafe_mknod` type: a block device node.
+ */
+#define FDSAFE_NODE_BLOCK 3
+
+/**
+ * `fdsafe_file_open` flag: open for reading.
+ */
+#define FDSAFE_FILE_READ (1 << 0)
+
+/**
+ * Open for writing.
+ */
+#define FDSAFE_FILE_WRITE (1 << 1)
+
+/**
+ * Every write goes to the end of the file (`O_APPEND`; implies writing).
+ */
+#define FDSAFE_FILE_APPEND (1 << 2)
+
+/**
+ * Create the file if it does not exist (`O_CREAT`), with `mode`.
+ */
+#define FDSAFE_FILE_CREATE (1 << 3)
+
+/**
+ * With `FDSAFE_FILE_CREATE`: fail with `-EEXIST` if the path exists (`O_EXCL`). With
+ * `FDSAFE_FILE_TMPFILE`: the file can never be linked into the file system.
+ */
+#define FDSAFE_FILE_EXCLUSIVE (1 << 4)
+
+/**
+ * Truncate an existing file to length 0 (`O_TRUNC`).
+ */
+#define FDSAFE_FILE_TRUNCATE (1 << 5)
+
+/**
+ * `O_TMPFILE`: `path` names a directory and the new file has no name; needs
+ * `FDSAFE_FILE_WRITE`. It disappears when the last descriptor closes.
+ */
+#define FDSAFE_FILE_TMPFILE (1 << 6)
+
+/**
+ * Fail with `-ELOOP` if the last path component is a symbolic link (`O_NOFOLLOW`).
+ */
+#define FDSAFE_FILE_NOFOLLOW (1 << 7)
+
+/**
+ * Open in non-blocking mode (`O_NONBLOCK`).
+ */
+#define FDSAFE_FILE_NONBLOCK (1 << 8)
+
+/**
+ * Open a directory (`O_DIRECTORY`, read-only), for use as the base of `fdsafe_file_open_at`.
+ */
+#define FDSAFE_FILE_DIRECTORY (1 << 9)
+
+/**
+ * `fdsafe_file_open_at` resolve flag: refuse to cross mount points (`RESOLVE_NO_XDEV`).
+ */
+#define FDSAFE_RESOLVE_NO_XDEV 1
+
+/**
+ * Refuse `/proc` magic links (`RESOLVE_NO_MAGICLINKS`).
+ */
+#define FDSAFE_RESOLVE_NO_MAGICLINKS 2
+
+/**
+ * Refuse every symbolic link (`RESOLVE_NO_SYMLINKS`).
+ */
+#define FDSAFE_RESOLVE_NO_SYMLINKS 4
+
+/**
+ * The path must stay beneath the directory: absolute paths, `..` above it and symbolic links
+ * leading out give `-EXDEV` (`RESOLVE_BENEATH`).
+ */
+#define FDSAFE_RESOLVE_BENEATH 8
+
+/**
+ * Treat the directory as the root: `/` and `..` stop at it (`RESOLVE_IN_ROOT`).
+ */
+#define FDSAFE_RESOLVE_IN_ROOT 16
+
+/**
+ * `fdsafe_file_sync` flag: flush only the data and the metadata needed to read it back
+ * (`fdatasync`).
+ */
+#define FDSAFE_FILE_SYNC_DATA (1 << 0)
+
+/**
+ * `fdsafe_file_seek` origin: from the start of the file.
+ */
+#define FDSAFE_SEEK_SET 0
+
+/**
+ * From the current position.
+ */
+#define FDSAFE_SEEK_CUR 1
+
+/**
+ * From the end of the file.
+ */
+#define FDSAFE_SEEK_END 2
+
+/**
+ * To the next data at or after `offset` (`SEEK_DATA`).
+ */
+#define FDSAFE_SEEK_DATA 3
+
+/**
+ * To the next hole at or after `offset` (`SEEK_HOLE`).
+ */
+#define FDSAFE_SEEK_HOLE 4
+
+/**
  * Readable (`POLLIN`). The `FDSAFE_EVENT_*` values equal the kernel's `POLL*`/`EPOLL*` bits.
  */
 #define FDSAFE_EVENT_IN 1
@@ -514,6 +660,60 @@
 #define FDSAFE_IN_ONESHOT 2147483648
 
 /**
+ * `fdsafe_memfd_create` flag: seals can be added later (`MFD_ALLOW_SEALING`). Without it
+ * the memfd starts sealed with `FDSAFE_SEAL_SEAL`.
+ */
+#define FDSAFE_MEMFD_ALLOW_SEALING (1 << 0)
+
+/**
+ * Not executable, and sealed so (`MFD_NOEXEC_SEAL`; also allows sealing).
+ */
+#define FDSAFE_MEMFD_NOEXEC_SEAL (1 << 1)
+
+/**
+ * Executable (`MFD_EXEC`); contradicts `FDSAFE_MEMFD_NOEXEC_SEAL`.
+ */
+#define FDSAFE_MEMFD_EXEC (1 << 2)
+
+/**
+ * Backed by huge pages (`MFD_HUGETLB`); sizes must then be multiples of the huge page size.
+ */
+#define FDSAFE_MEMFD_HUGETLB (1 << 3)
+
+/**
+ * Seal: no more seals can be added (`F_SEAL_SEAL`). The `FDSAFE_SEAL_*` values equal the
+ * kernel's `F_SEAL_*`.
+ */
+#define FDSAFE_SEAL_SEAL 1
+
+/**
+ * The file cannot shrink (`F_SEAL_SHRINK`).
+ */
+#define FDSAFE_SEAL_SHRINK 2
+
+/**
+ * The file cannot grow (`F_SEAL_GROW`).
+ */
+#define FDSAFE_SEAL_GROW 4
+
+/**
+ * The contents cannot change (`F_SEAL_WRITE`); refused with `-EBUSY` while a writable
+ * shared mapping exists.
+ */
+#define FDSAFE_SEAL_WRITE 8
+
+/**
+ * No new writable mappings or writes; existing writable mappings keep working
+ * (`F_SEAL_FUTURE_WRITE`).
+ */
+#define FDSAFE_SEAL_FUTURE_WRITE 16
+
+/**
+ * The executable bits cannot change (`F_SEAL_EXEC`).
+ */
+#define FDSAFE_SEAL_EXEC 32
+
+/**
  * `fdsafe_mq_open` flag: open for receiving.
  */
 #define FDSAFE_MQ_READ (1 << 0)
@@ -559,6 +759,32 @@
  * Create flag: do not set `SO_REUSEADDR` on a TCP listener (it is on by default).
  */
 #define FDSAFE_SOCKET_NO_REUSEADDR (1 << 3)
+
+/**
+ * `fdsafe_pidfd_open` flag: non-blocking (`PIDFD_NONBLOCK`): `fdsafe_pidfd_wait` on a
+ * running child returns `-EAGAIN` instead of waiting.
+ */
+#define FDSAFE_PIDFD_NONBLOCK (1 << 0)
+
+/**
+ * `fdsafe_pidfd_wait` flag: do not wait; return 0 if the child is still running.
+ */
+#define FDSAFE_PIDFD_WAIT_NOHANG (1 << 0)
+
+/**
+ * `fdsafe_pidfd_exit.code`: the process called `exit`; `status` is its exit status.
+ */
+#define FDSAFE_PIDFD_EXITED 1
+
+/**
+ * Killed by a signal; `status` is the signal number.
+ */
+#define FDSAFE_PIDFD_KILLED 2
+
+/**
+ * Killed by a signal and dumped core; `status` is the signal number.
+ */
+#define FDSAFE_PIDFD_DUMPED 3
 
 /**
  * `fdsafe_pipe_create` flag: both ends start non-blocking.
@@ -769,6 +995,27 @@
 #define FDSAFE_SOCKOPT_V6ONLY 22
 
 /**
+ * Splice flag (`SPLICE_F_MOVE`): a hint to move pages instead of copying them.
+ */
+#define FDSAFE_SPLICE_MOVE 1
+
+/**
+ * Splice flag (`SPLICE_F_NONBLOCK`): do not block on the pipes (`-EAGAIN` instead). The
+ * other side may still block unless it is itself in non-blocking mode.
+ */
+#define FDSAFE_SPLICE_NONBLOCK 2
+
+/**
+ * Splice flag (`SPLICE_F_MORE`): more data follows (a hint for sockets, like `MSG_MORE`).
+ */
+#define FDSAFE_SPLICE_MORE 4
+
+/**
+ * vmsplice flag (`SPLICE_F_GIFT`): the pages are given to the kernel (see `fdsafe_vmsplice`).
+ */
+#define FDSAFE_SPLICE_GIFT 8
+
+/**
  * `fdsafe_stdio_open` stream: standard input (descriptor 0).
  */
 #define FDSAFE_STDIN 0
@@ -789,6 +1036,128 @@
  * land on descriptor 0, 1 or 2).
  */
 #define FDSAFE_STDIO_CLOSE_STREAM (1 << 0)
+
+/**
+ * `fdsafe_terminal_settings.mode`: raw (`cfmakeraw`): bytes pass unchanged, no line editing,
+ * no signal characters, no output processing.
+ */
+#define FDSAFE_TERM_RAW 0
+
+/**
+ * Canonical: line editing (`ICANON`), signal characters, CR to NL on input, NL to CR NL
+ * on output.
+ */
+#define FDSAFE_TERM_CANONICAL 1
+
+/**
+ * Neither (as read back for mixed settings); when setting, the mode bits are left alone.
+ */
+#define FDSAFE_TERM_OTHER 2
+
+/**
+ * Parity: none.
+ */
+#define FDSAFE_PARITY_NONE 0
+
+/**
+ * Odd parity.
+ */
+#define FDSAFE_PARITY_ODD 1
+
+/**
+ * Even parity.
+ */
+#define FDSAFE_PARITY_EVEN 2
+
+/**
+ * Mark parity (the bit always 1; `CMSPAR`).
+ */
+#define FDSAFE_PARITY_MARK 3
+
+/**
+ * Space parity (the bit always 0; `CMSPAR`).
+ */
+#define FDSAFE_PARITY_SPACE 4
+
+/**
+ * Flow control: none.
+ */
+#define FDSAFE_FLOW_NONE 0
+
+/**
+ * Hardware flow control (`CRTSCTS`).
+ */
+#define FDSAFE_FLOW_RTSCTS 1
+
+/**
+ * Software flow control (`IXON | IXOFF`).
+ */
+#define FDSAFE_FLOW_XONXOFF 2
+
+/**
+ * `fdsafe_terminal_set` timing: apply now (`TCSANOW`).
+ */
+#define FDSAFE_TERM_APPLY_NOW 0
+
+/**
+ * Apply once all output has been sent (`TCSADRAIN`).
+ */
+#define FDSAFE_TERM_APPLY_DRAIN 1
+
+/**
+ * Apply after sending output and discarding unread input (`TCSAFLUSH`).
+ */
+#define FDSAFE_TERM_APPLY_FLUSH 2
+
+/**
+ * `fdsafe_terminal_flush` queue: unread input.
+ */
+#define FDSAFE_FLUSH_INPUT 0
+
+/**
+ * Unsent output.
+ */
+#define FDSAFE_FLUSH_OUTPUT 1
+
+/**
+ * Both.
+ */
+#define FDSAFE_FLUSH_BOTH 2
+
+/**
+ * Modem line: Data Terminal Ready (settable). `FDSAFE_MODEM_*` equal the kernel's `TIOCM_*`.
+ */
+#define FDSAFE_MODEM_DTR 2
+
+/**
+ * Request To Send (settable).
+ */
+#define FDSAFE_MODEM_RTS 4
+
+/**
+ * Clear To Send (read only).
+ */
+#define FDSAFE_MODEM_CTS 32
+
+/**
+ * Data Carrier Detect (read only).
+ */
+#define FDSAFE_MODEM_DCD 64
+
+/**
+ * Ring Indicator (read only).
+ */
+#define FDSAFE_MODEM_RI 128
+
+/**
+ * Data Set Ready (read only).
+ */
+#define FDSAFE_MODEM_DSR 256
+
+/**
+ * `fdsafe_terminal_path` flag: the path of a pseudo-terminal master's slave.
+ */
+#define FDSAFE_TERMINAL_PATH_PEER 1
 
 /**
  * Timer clock: wall-clock time (`CLOCK_REALTIME`); follows changes of the system time.
@@ -1191,6 +1560,24 @@ typedef struct fdsafe_datagram {
 } fdsafe_datagram;
 
 /**
+ * How a child process ended, filled by `fdsafe_pidfd_wait`.
+ */
+typedef struct fdsafe_pidfd_exit {
+  /**
+   * The process id it had.
+   */
+  int pid;
+  /**
+   * `FDSAFE_PIDFD_EXITED`, `FDSAFE_PIDFD_KILLED` or `FDSAFE_PIDFD_DUMPED`.
+   */
+  int code;
+  /**
+   * The exit status (0-255) for `FDSAFE_PIDFD_EXITED`, otherwise the signal number.
+   */
+  int status;
+} fdsafe_pidfd_exit;
+
+/**
  * One signal read from a signalfd.
  */
 typedef struct fdsafe_siginfo {
@@ -1264,6 +1651,65 @@ typedef struct fdsafe_zerocopy_completion {
    */
   uint32_t copied;
 } fdsafe_zerocopy_completion;
+
+/**
+ * Terminal settings as plain values, for `fdsafe_terminal_get` / `fdsafe_terminal_set`.
+ */
+typedef struct fdsafe_terminal_settings {
+  /**
+   * `FDSAFE_TERM_RAW`, `FDSAFE_TERM_CANONICAL` or `FDSAFE_TERM_OTHER`.
+   */
+  uint32_t mode;
+  /**
+   * Echo typed characters (`ECHO`, with `ECHOE`/`ECHOK` when set).
+   */
+  bool echo;
+  /**
+   * Bits per second, input and output alike: any value; the standard rates use their
+   * `B*` code, others `BOTHER` through `termios2`.
+   */
+  uint32_t baud;
+  /**
+   * Data bits: 5 to 8.
+   */
+  uint8_t data_bits;
+  /**
+   * `FDSAFE_PARITY_*`.
+   */
+  uint32_t parity;
+  /**
+   * Stop bits: 1 or 2.
+   */
+  uint8_t stop_bits;
+  /**
+   * `FDSAFE_FLOW_*`.
+   */
+  uint32_t flow;
+  /**
+   * Non-canonical reads return once this many bytes are there (`VMIN`).
+   */
+  uint8_t vmin;
+  /**
+   * Non-canonical read timeout in tenths of a second (`VTIME`).
+   */
+  uint8_t vtime;
+} fdsafe_terminal_settings;
+
+/**
+ * A terminal's window size, in characters and pixels.
+ */
+typedef struct fdsafe_window_size {
+  uint16_t rows;
+  uint16_t cols;
+  /**
+   * Width in pixels (0 if unknown).
+   */
+  uint16_t xpixel;
+  /**
+   * Height in pixels (0 if unknown).
+   */
+  uint16_t ypixel;
+} fdsafe_window_size;
 
 /**
  * A timer setting, in nanoseconds.
@@ -1660,6 +2106,165 @@ int fdsafe_fanotify_pending(fdsafe_handle handle);
 int fdsafe_fanotify_unanswered(fdsafe_handle handle);
 
 /**
+ * Creates a FIFO at `path` with permission bits `mode` (at most 07777, reduced by the umask).
+ * `flags`: 0, or `FDSAFE_FIFO_REUSE` to accept a FIFO that already exists there.
+ *
+ * Returns 0 if the FIFO was created, 1 if an existing FIFO was reused.
+ * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL or empty path, unknown flags or mode bits
+ * beyond 07777; `-EEXIST` if the path exists (without `FDSAFE_FIFO_REUSE`, or when it is not
+ * a FIFO); other `-errno` from `mkfifo(3)` (`-ENOENT`, `-EACCES`...). Thread safety: any thread.
+ */
+int fdsafe_fifo_create(const char *path, uint32_t mode, uint32_t flags);
+
+/**
+ * Opens the FIFO at `path` as a handle of kind `FDSAFE_KIND_FIFO` (close-on-exec).
+ * `flags`: `FDSAFE_OPEN_READ` and/or `FDSAFE_OPEN_WRITE` (both: a read-write end, which never
+ * waits), plus `FDSAFE_OPEN_NONBLOCK`. A path that is not a FIFO is refused without being
+ * opened (it is inspected through an `O_PATH` descriptor first).
+ *
+ * Blocking: a blocking open waits until the other side is opened too; a signal gives
+ * `-EINTR` (not retried). Non-blocking: a read end opens at once; a write end with no reader
+ * gives the kernel's `-ENXIO`.
+ * Ownership: the caller owns `*handle_out`.
+ * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL or empty path, a NULL `handle_out`,
+ * unknown flags, neither read nor write, or a path that is not a FIFO; `-ENOENT`; `-ENXIO`;
+ * `-EINTR`; other `-errno` from `open(2)`. Thread safety: any thread.
+ */
+int fdsafe_fifo_open(const char *path, uint32_t flags, fdsafe_handle *handle_out);
+
+/**
+ * Creates a file-system node (`mknod(2)`): `type` is `FDSAFE_NODE_FIFO`,
+ * `FDSAFE_NODE_CHAR` or `FDSAFE_NODE_BLOCK`; `mode` the permission bits (at most 07777);
+ * `major`/`minor` the device numbers (0 for a FIFO). Device nodes need `CAP_MKNOD` (root).
+ *
+ * Returns 0. Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL or empty path, an unknown
+ * type, mode bits beyond 07777, or device numbers for a FIFO; `-EEXIST`; `-EPERM` without
+ * `CAP_MKNOD` (or on a `nodev` mount when opened later); other `-errno` from `mknod(2)`.
+ * Thread safety: any thread.
+ */
+int fdsafe_mknod(const char *path, uint32_t type, uint32_t mode, uint32_t major, uint32_t minor);
+
+/**
+ * Opens the character device at `path` as a handle of kind `FDSAFE_KIND_CHARDEV`
+ * (close-on-exec, and never becoming the controlling terminal). `flags`: `FDSAFE_OPEN_READ`
+ * and/or `FDSAFE_OPEN_WRITE`, plus `FDSAFE_OPEN_NONBLOCK`. Anything that is not a character
+ * device (a file, a FIFO, a block device) is refused without being opened. Read and write
+ * with `fdsafe_read` / `fdsafe_write`.
+ *
+ * Ownership: the caller owns `*handle_out`.
+ * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL or empty path, a NULL `handle_out`,
+ * unknown flags, neither read nor write, or a path that is not a character device;
+ * `-ENOENT`, `-EACCES`, `-ENXIO` (no such device), other `-errno` from `open(2)`.
+ * Thread safety: any thread.
+ */
+int fdsafe_chardev_open(const char *path, uint32_t flags, fdsafe_handle *handle_out);
+
+/**
+ * The device numbers of a character device or terminal handle (`st_rdev`), e.g. 1 and 3
+ * for `/dev/null`.
+ *
+ * Returns 0. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for other kinds;
+ * `FDSAFE_E_INVALID_ARGUMENT` for NULL out-pointers. Thread safety: any thread.
+ */
+int fdsafe_chardev_numbers(fdsafe_handle handle, uint32_t *major_out, uint32_t *minor_out);
+
+/**
+ * Opens (or creates) the file at `path` (relative paths start at the working directory) as a
+ * handle of kind `FDSAFE_KIND_FILE`, close-on-exec. `flags`: at least one of
+ * `FDSAFE_FILE_READ` / `FDSAFE_FILE_WRITE` / `FDSAFE_FILE_APPEND` (or `FDSAFE_FILE_DIRECTORY`
+ * alone), plus any of the other `FDSAFE_FILE_*` flags. `mode` (permission bits, at most
+ * 07777, reduced by the umask) is used only when a file is created.
+ *
+ * Ownership: the caller owns `*handle_out` and closes it with `fdsafe_close`.
+ * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL or empty `path`, a NULL `handle_out`,
+ * unknown flags, no access mode, `FDSAFE_FILE_EXCLUSIVE` without `FDSAFE_FILE_CREATE` or
+ * `FDSAFE_FILE_TMPFILE`, `FDSAFE_FILE_TMPFILE` without writing, or mode bits beyond 07777;
+ * `-errno` from `open(2)` (`-ENOENT`, `-EEXIST`, `-EACCES`, `-ELOOP` for a symbolic link with
+ * `FDSAFE_FILE_NOFOLLOW`, `-EISDIR`, `-EOPNOTSUPP` if the file system lacks `O_TMPFILE`...).
+ * Opening a regular file does not block. Thread safety: any thread.
+ */
+int fdsafe_file_open(const char *path, uint32_t flags, uint32_t mode, fdsafe_handle *handle_out);
+
+/**
+ * Opens `path` relative to the directory handle `dir` (a file handle opened with
+ * `FDSAFE_FILE_DIRECTORY`), like `fdsafe_file_open`. With `resolve` 0 this is `openat(2)`;
+ * otherwise `openat2(2)` with the `FDSAFE_RESOLVE_*` limits, e.g. `FDSAFE_RESOLVE_BENEATH`
+ * to keep the lookup inside `dir`.
+ *
+ * Ownership: the caller owns `*handle_out`; `dir` stays the caller's.
+ * Errors: those of `fdsafe_file_open`; `-EBADF` for a dead `dir`; `FDSAFE_E_WRONG_KIND` if
+ * `dir` is not a file handle; `FDSAFE_E_INVALID_ARGUMENT` for unknown resolve bits;
+ * `-ENOTDIR` if `dir` is not a directory; `-EXDEV` when the path would leave `dir` under
+ * `FDSAFE_RESOLVE_BENEATH`; `-ELOOP` for a symbolic link under
+ * `FDSAFE_RESOLVE_NO_SYMLINKS`; `-EAGAIN` from `openat2` if a concurrent rename raced the
+ * lookup (retry). Thread safety: any thread.
+ */
+int fdsafe_file_open_at(fdsafe_handle dir,
+                        const char *path,
+                        uint32_t flags,
+                        uint32_t mode,
+                        uint32_t resolve,
+                        fdsafe_handle *handle_out);
+
+/**
+ * Reads up to `len` bytes at `offset` (`pread(2)`), leaving the file position alone.
+ * Works on file and memfd handles. Returns the bytes read (0 at or beyond the end).
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for other kinds; `FDSAFE_E_INVALID_ARGUMENT` for
+ * a NULL `buf` with `len > 0`, a `len` above `SSIZE_MAX` or a negative `offset`; `-EISDIR`
+ * for a directory; `-EINTR`. Thread safety: any thread (positioned I/O shares no position).
+ */
+int64_t fdsafe_file_pread(fdsafe_handle handle, void *buf, size_t len, int64_t offset);
+
+/**
+ * Writes up to `len` bytes at `offset` (`pwrite(2)`), leaving the file position alone (on a
+ * file opened with `FDSAFE_FILE_APPEND` the kernel appends instead). Works on file and memfd
+ * handles. Returns the bytes written.
+ *
+ * Errors: as `fdsafe_file_pread`, plus `-EBADF` (from the kernel) if the file is not open
+ * for writing, `-EPERM` for a memfd sealed against writing or growing, `-EFBIG`, `-ENOSPC`.
+ * Thread safety: any thread.
+ */
+int64_t fdsafe_file_pwrite(fdsafe_handle handle, const void *buf, size_t len, int64_t offset);
+
+/**
+ * Moves the file position (`lseek(2)`): `whence` is one of `FDSAFE_SEEK_*`. Returns the new
+ * position. Works on file and memfd handles; the position is shared with duplicates.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for an unknown
+ * `whence`; `-EINVAL` (from the kernel) for a resulting negative position; `-ENXIO` for
+ * `FDSAFE_SEEK_DATA`/`FDSAFE_SEEK_HOLE` beyond the end. Thread safety: any thread.
+ */
+int64_t fdsafe_file_seek(fdsafe_handle handle, int64_t offset, int whence);
+
+/**
+ * The size of the file in bytes (`fstat(2)` `st_size`). Works on file and memfd handles.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`. Thread safety: any thread.
+ */
+int64_t fdsafe_file_size(fdsafe_handle handle);
+
+/**
+ * Sets the file's length (`ftruncate(2)`): cuts it, or extends it with zeros. Returns 0.
+ * Works on file and memfd handles.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a negative
+ * `length`; `-EINVAL` (from the kernel) if the file is not open for writing; `-EPERM` for a
+ * memfd sealed against shrinking or growing. Thread safety: any thread.
+ */
+int fdsafe_file_truncate(fdsafe_handle handle, int64_t length);
+
+/**
+ * Flushes the file to stable storage: `fsync(2)`, or `fdatasync(2)` with
+ * `FDSAFE_FILE_SYNC_DATA`. Returns 0. Blocks until the device confirms; not interrupted by
+ * signals.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for unknown flags;
+ * `-EIO` and other write-back errors from the kernel. Thread safety: any thread.
+ */
+int fdsafe_file_sync(fdsafe_handle handle, uint32_t flags);
+
+/**
  * Closes a handle of any kind.
  *
  * The handle stops working at once: every later call with it returns `-EBADF`, even after
@@ -1860,6 +2465,39 @@ int fdsafe_inotify_pending(fdsafe_handle handle);
  * that is not an `FDSAFE_KIND_*` value. A static string; never NULL. Thread safety: any thread.
  */
 const char *fdsafe_kind_name(fdsafe_kind kind);
+
+/**
+ * Creates a memfd, an anonymous file in memory, as a handle of kind `FDSAFE_KIND_MEMFD`.
+ * It is always close-on-exec. `name` (at most 249 bytes) shows in `/proc/self/fd` as
+ * `/memfd:<name>`; `flags`: any of `FDSAFE_MEMFD_*`, or 0. Use `fdsafe_read` /
+ * `fdsafe_write`, the positioned file functions (`fdsafe_file_pread`, `_pwrite`, `_size`,
+ * `_truncate`, `_seek`), `fdsafe_sendfile` and `fdsafe_splice` on it.
+ *
+ * Ownership: the caller owns `*handle_out`.
+ * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL `name` or `handle_out`, a name over 249
+ * bytes, unknown flags or both `FDSAFE_MEMFD_EXEC` and `FDSAFE_MEMFD_NOEXEC_SEAL`;
+ * `-EINVAL` from the kernel for flags it does not support; `-ENOMEM`; `-EMFILE`.
+ * Thread safety: any thread.
+ */
+int fdsafe_memfd_create(const char *name, uint32_t flags, fdsafe_handle *handle_out);
+
+/**
+ * Adds `seals` (`FDSAFE_SEAL_*` bits) to a memfd. Seals belong to the file, so they hold
+ * for every descriptor of it, in every process, and can never be removed.
+ *
+ * Returns 0. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for
+ * unknown seal bits; `-EPERM` if the memfd was created without `FDSAFE_MEMFD_ALLOW_SEALING`
+ * or is sealed with `FDSAFE_SEAL_SEAL`; `-EBUSY` for `FDSAFE_SEAL_WRITE` while a writable
+ * shared mapping exists. Thread safety: any thread.
+ */
+int fdsafe_memfd_add_seals(fdsafe_handle handle, uint32_t seals);
+
+/**
+ * The memfd's current seals: a combination of `FDSAFE_SEAL_*` bits (>= 0).
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`. Thread safety: any thread.
+ */
+int fdsafe_memfd_get_seals(fdsafe_handle handle);
 
 /**
  * Opens (and with `FDSAFE_MQ_CREATE` creates) the message queue `name`.
@@ -2087,6 +2725,86 @@ int64_t fdsafe_socket_recv_batch(fdsafe_handle handle,
                                  struct fdsafe_datagram *msgs,
                                  size_t count,
                                  uint32_t flags);
+
+/**
+ * Opens a pidfd for the process `pid` (`pidfd_open(2)`), a handle of kind
+ * `FDSAFE_KIND_PIDFD`, close-on-exec. `flags`: 0 or `FDSAFE_PIDFD_NONBLOCK`. The handle keeps
+ * referring to that process even after its pid is reused. It becomes readable
+ * (`fdsafe_wait` with `FDSAFE_EVENT_IN`) when the process exits.
+ *
+ * Ownership: the caller owns `*handle_out`.
+ * Errors: `FDSAFE_E_INVALID_ARGUMENT` for `pid <= 0`, unknown flags or a NULL `handle_out`;
+ * `-ESRCH` if there is no such process; `-EMFILE`. Thread safety: any thread.
+ */
+int fdsafe_pidfd_open(int pid, uint32_t flags, fdsafe_handle *handle_out);
+
+/**
+ * Forks the calling process and gives the parent a pidfd for the child: `fork()`, then
+ * `pidfd_open` on the new child, which is race-free because a child's pid cannot be reused
+ * before its parent reaps it.
+ *
+ * Returns the child's pid (> 0) in the parent, with `*handle_out` set; 0 in the child, where
+ * `*handle_out` is not written. The same rules as for `fork()` apply: in a multithreaded
+ * program the child should only call async-signal-safe functions before `exec` or `_exit`.
+ * The child inherits fdsafe's descriptors (all close-on-exec) but must not use the handle
+ * table of the parent for anything but closing before `exec`.
+ * Ownership: the parent owns `*handle_out`; reap the child with `fdsafe_pidfd_wait`.
+ * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL `handle_out` (nothing forked); `-EAGAIN` /
+ * `-ENOMEM` from `fork`; if `pidfd_open` fails the child is killed and reaped and its error
+ * is returned. Thread safety: any thread.
+ */
+int fdsafe_pidfd_fork(fdsafe_handle *handle_out);
+
+/**
+ * Sends signal `signal` to the process (`pidfd_send_signal(2)`); 0 only checks that it
+ * still exists. `flags` must be 0.
+ *
+ * Returns 0. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for
+ * non-zero flags; `-EINVAL` (from the kernel) for an invalid signal number; `-ESRCH` if the
+ * process has exited; `-EPERM`. Thread safety: any thread.
+ */
+int fdsafe_pidfd_send_signal(fdsafe_handle handle, int signal, uint32_t flags);
+
+/**
+ * Waits for the child process to exit and collects its status (`waitid(P_PIDFD, WEXITED)`),
+ * which reaps it. `flags`: 0 or `FDSAFE_PIDFD_WAIT_NOHANG`. To wait with a timeout or next
+ * to other handles, first wait for `FDSAFE_EVENT_IN` on the pidfd (`fdsafe_wait`, poll,
+ * epoll), then call this.
+ *
+ * Returns 1 with `*exit_out` filled, or 0 (`FDSAFE_PIDFD_WAIT_NOHANG`, still running;
+ * `*exit_out` untouched). Blocks otherwise; a signal gives `-EINTR` (not retried).
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for unknown flags or
+ * a NULL `exit_out`; `-ECHILD` if the process is not a child of this process or was already
+ * reaped; `-EAGAIN` for a non-blocking pidfd whose child still runs; `-EINTR`.
+ * Thread safety: any thread; only one waiter collects the status.
+ */
+int fdsafe_pidfd_wait(fdsafe_handle handle, uint32_t flags, struct fdsafe_pidfd_exit *exit_out);
+
+/**
+ * Copies the descriptor `target_fd` out of the process (`pidfd_getfd(2)`) and wraps the
+ * close-on-exec copy as a handle of `kind` (an `FDSAFE_KIND_*` value that can be adopted,
+ * checked with the kernel as `fdsafe_fd_adopt` does). The copy shares the open file with
+ * the other process's descriptor.
+ *
+ * Ownership: the caller owns `*handle_out`; the other process keeps its descriptor.
+ * Errors: `-EBADF` for a dead handle or if the process has no descriptor `target_fd`;
+ * `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a negative `target_fd`, a NULL
+ * `handle_out`, an unknown or non-adoptable kind, or a descriptor not of that kind (the copy
+ * is then closed); `-EPERM` without ptrace rights over the process; `-ESRCH` if it exited.
+ * Thread safety: any thread.
+ */
+int fdsafe_pidfd_getfd(fdsafe_handle handle,
+                       int target_fd,
+                       uint32_t kind,
+                       fdsafe_handle *handle_out);
+
+/**
+ * The process id the pidfd refers to (> 0), read from `/proc/self/fdinfo`.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `-ESRCH` once the process has exited.
+ * Thread safety: any thread.
+ */
+int fdsafe_pidfd_get_pid(fdsafe_handle handle);
 
 /**
  * Creates a pipe. `*read_out` receives the read end and `*write_out` the write end, two
@@ -2449,6 +3167,140 @@ int64_t fdsafe_socket_zerocopy_completions(fdsafe_handle handle,
                                            size_t cap);
 
 /**
+ * Moves up to `len` bytes from `in` to `out` inside the kernel (`splice(2)`); one of the two
+ * must be a pipe (a pipe or FIFO handle, or stdio redirected to one). Works for pipe to pipe,
+ * file or memfd to pipe, pipe to file, pipe to socket, socket to pipe.
+ * `off_in` / `off_out`: NULL to use (and advance) that side's file position, or a pointer to
+ * an offset that is used instead and advanced by the bytes moved (the file position is left
+ * alone); must be NULL for a pipe side (`-ESPIPE` otherwise). `flags`: `FDSAFE_SPLICE_MOVE`,
+ * `FDSAFE_SPLICE_NONBLOCK`, `FDSAFE_SPLICE_MORE`.
+ *
+ * Returns the bytes moved; 0 means end of input (or `len` 0).
+ * Never raises `SIGPIPE`: a pipe without readers gives `-EPIPE`. Offsets are written only
+ * on success. Blocks like a read and a write; a signal gives `-EINTR` (not retried).
+ * Errors: `-EBADF` for a dead handle; `FDSAFE_E_INVALID_ARGUMENT` for unknown flags,
+ * `FDSAFE_SPLICE_GIFT`, a negative or misaligned offset; from the kernel `-EINVAL` for an
+ * unsupported pair (neither side a pipe, a file opened for appending as output...),
+ * `-ESPIPE`, `-EAGAIN`, `-EPIPE`, `-EINTR`. Thread safety: any thread.
+ */
+int64_t fdsafe_splice(fdsafe_handle in,
+                      int64_t *off_in,
+                      fdsafe_handle out,
+                      int64_t *off_out,
+                      size_t len,
+                      uint32_t flags);
+
+/**
+ * `fdsafe_splice` with raw descriptors that the caller owns: fdsafe borrows them for this
+ * call only and never closes them. To mix, pass a handle's descriptor from
+ * `fdsafe_fd_borrow` (keep the handle open during the call).
+ * Errors: as `fdsafe_splice`, with `-EBADF` for a descriptor that is not open.
+ * Thread safety: any thread.
+ */
+int64_t fdsafe_splice_fd(int fd_in,
+                         int64_t *off_in,
+                         int fd_out,
+                         int64_t *off_out,
+                         size_t len,
+                         uint32_t flags);
+
+/**
+ * Maps the caller's memory described by `iov[0..iovcnt]` into the pipe's write end `pipe`
+ * (`vmsplice(2)`). `flags`: `FDSAFE_SPLICE_NONBLOCK`, `FDSAFE_SPLICE_GIFT`.
+ *
+ * Lifetime rule: the pipe refers to the caller's pages, not a copy, until a reader consumes
+ * them. Without `FDSAFE_SPLICE_GIFT`, changing or freeing the memory before the data has
+ * been read changes what the reader gets (the kernel may or may not have copied it): keep
+ * the buffers unchanged until the data is consumed. With `FDSAFE_SPLICE_GIFT` the pages are
+ * given to the kernel: the caller must never touch them again (and they must be
+ * page-aligned, whole pages, for the gift to take effect).
+ *
+ * Returns the bytes placed in the pipe. Never raises `SIGPIPE`.
+ * Errors: `-EBADF`; `FDSAFE_E_INVALID_ARGUMENT` for unknown flags, `FDSAFE_SPLICE_MORE`,
+ * a NULL `iov` with `iovcnt > 0`, a negative `iovcnt` or one above `IOV_MAX`, or a
+ * descriptor open only for reading (the kernel would read from the pipe into the buffers
+ * instead); from the kernel `-EBADF` if `pipe` is not a pipe, `-EAGAIN`, `-EPIPE`, `-EINTR`.
+ * Thread safety: any thread.
+ */
+int64_t fdsafe_vmsplice(fdsafe_handle pipe, const struct iovec *iov, int iovcnt, uint32_t flags);
+
+/**
+ * `fdsafe_vmsplice` into a raw pipe descriptor that the caller owns (borrowed for the call).
+ * Errors: as `fdsafe_vmsplice`. Thread safety: any thread.
+ */
+int64_t fdsafe_vmsplice_fd(int pipe_fd, const struct iovec *iov, int iovcnt, uint32_t flags);
+
+/**
+ * Copies up to `len` bytes from the pipe `in` to the pipe `out` without consuming them
+ * (`tee(2)`): the data stays readable from `in`. `flags`: `FDSAFE_SPLICE_NONBLOCK`,
+ * `FDSAFE_SPLICE_MOVE` and `FDSAFE_SPLICE_MORE` (accepted, no effect).
+ *
+ * Returns the bytes copied; 0 if `in` has no writers and is empty.
+ * Errors: `-EBADF`; `FDSAFE_E_INVALID_ARGUMENT` for unknown flags or
+ * `FDSAFE_SPLICE_GIFT`; from the kernel `-EINVAL` if either is not a pipe or both are the
+ * same pipe, `-EAGAIN`, `-EPIPE`, `-EINTR`. Thread safety: any thread.
+ */
+int64_t fdsafe_tee(fdsafe_handle in, fdsafe_handle out, size_t len, uint32_t flags);
+
+/**
+ * `fdsafe_tee` with raw pipe descriptors that the caller owns (borrowed for the call).
+ * Errors: as `fdsafe_tee`. Thread safety: any thread.
+ */
+int64_t fdsafe_tee_fd(int fd_in, int fd_out, size_t len, uint32_t flags);
+
+/**
+ * Sends up to `count` bytes from `in` (a file or memfd: something that can be mapped) to
+ * `out`, which may be any writable handle: a socket, a pipe, a file, stdio (`sendfile(2)`).
+ * `off_in`: NULL to read from (and advance) `in`'s file position, or a pointer to an offset
+ * used instead and advanced by the bytes sent.
+ *
+ * Returns the bytes sent (0 at end of file). Never raises `SIGPIPE`: a closed socket or
+ * reader-less pipe gives `-EPIPE`. Blocks on `out` unless it is non-blocking; a signal gives
+ * `-EINTR` if nothing was sent yet.
+ * Errors: `-EBADF` for a dead handle; `FDSAFE_E_INVALID_ARGUMENT` for a negative or
+ * misaligned offset; from the kernel `-EINVAL` if `in` cannot be mapped (a pipe or socket) or
+ * `out` is a file opened for appending, `-EAGAIN`, `-EPIPE`, `-EINTR`.
+ * Thread safety: any thread.
+ */
+int64_t fdsafe_sendfile(fdsafe_handle in, int64_t *off_in, fdsafe_handle out, size_t count);
+
+/**
+ * `fdsafe_sendfile` with raw descriptors that the caller owns (borrowed for the call), e.g.
+ * a socket fdsafe has no handle kind for yet. Errors: as `fdsafe_sendfile`, with `-EBADF`
+ * for a descriptor that is not open. Thread safety: any thread.
+ */
+int64_t fdsafe_sendfile_fd(int fd_in, int64_t *off_in, int fd_out, size_t count);
+
+/**
+ * Copies up to `len` bytes between two files inside the kernel (`copy_file_range(2)`; the
+ * file system may share blocks instead of copying). Offsets as in `fdsafe_splice`. `flags`
+ * must be 0.
+ *
+ * Returns the bytes copied (0 at the end of `in`). Errors: `-EBADF`;
+ * `FDSAFE_E_INVALID_ARGUMENT` for non-zero flags or a negative or misaligned offset; from
+ * the kernel `-EINVAL` if either is not a regular file or the ranges of one file overlap,
+ * `-EBADF` if `out` is not open for writing or is appending, `-EXDEV` across some file
+ * systems, `-EPERM` for a sealed memfd. Thread safety: any thread.
+ */
+int64_t fdsafe_copy_file_range(fdsafe_handle in,
+                               int64_t *off_in,
+                               fdsafe_handle out,
+                               int64_t *off_out,
+                               size_t len,
+                               uint32_t flags);
+
+/**
+ * `fdsafe_copy_file_range` with raw descriptors that the caller owns (borrowed for the
+ * call). Errors: as `fdsafe_copy_file_range`. Thread safety: any thread.
+ */
+int64_t fdsafe_copy_file_range_fd(int fd_in,
+                                  int64_t *off_in,
+                                  int fd_out,
+                                  int64_t *off_out,
+                                  size_t len,
+                                  uint32_t flags);
+
+/**
  * A handle (kind `FDSAFE_KIND_STDIO`) for standard input, output or error, usable with
  * `fdsafe_read`, `fdsafe_write`, `fdsafe_wait` and later event loops.
  *
@@ -2461,6 +3313,156 @@ int64_t fdsafe_socket_zerocopy_completions(fdsafe_handle handle,
  * is not open. Thread safety: any thread.
  */
 int fdsafe_stdio_open(int stream, uint32_t flags, fdsafe_handle *handle_out);
+
+/**
+ * Opens the terminal or serial port at `path` as a handle of kind `FDSAFE_KIND_TERMINAL`,
+ * close-on-exec and never becoming the controlling terminal (`O_NOCTTY`). `flags`:
+ * `FDSAFE_OPEN_READ` and/or `FDSAFE_OPEN_WRITE`, plus `FDSAFE_OPEN_NONBLOCK` (which also
+ * keeps a serial port's open from waiting for carrier detect).
+ *
+ * Ownership: the caller owns `*handle_out`.
+ * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL or empty path, a NULL `handle_out`,
+ * unknown flags, neither read nor write, or a path that is not a terminal (non-devices are
+ * not even opened); `-ENOENT`, `-EACCES`, `-EBUSY` (exclusive mode), `-EIO`, `-ENXIO`.
+ * Thread safety: any thread.
+ */
+int fdsafe_terminal_open(const char *path, uint32_t flags, fdsafe_handle *handle_out);
+
+/**
+ * Opens a new pseudo-terminal pair: `*master_out` (the controlling side, `/dev/ptmx`) and
+ * `*slave_out` (the terminal a program sees, `/dev/pts/N`), both of kind
+ * `FDSAFE_KIND_TERMINAL`, close-on-exec, `O_NOCTTY`. `flags`: 0 or `FDSAFE_OPEN_NONBLOCK`
+ * (both ends).
+ *
+ * Ownership: the caller owns both handles.
+ * Errors: `FDSAFE_E_INVALID_ARGUMENT` for NULL out-pointers or flags other than
+ * `FDSAFE_OPEN_NONBLOCK`; `-ENOSPC` at the pty limit; `-EMFILE`. Thread safety: any thread.
+ */
+int fdsafe_pty_open(uint32_t flags, fdsafe_handle *master_out, fdsafe_handle *slave_out);
+
+/**
+ * Opens the slave of the pseudo-terminal master `master` (`TIOCGPTPEER`: no path lookup, so
+ * no race with a replaced `/dev/pts` entry) as a new terminal handle. `flags`: 0 or
+ * `FDSAFE_OPEN_NONBLOCK`.
+ *
+ * Ownership: the caller owns `*slave_out`. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`;
+ * `FDSAFE_E_INVALID_ARGUMENT` for a NULL out-pointer or unknown flags; from the kernel
+ * `-EIO` if `master` is a pseudo-terminal slave, `-ENOTTY` for other terminals. Thread safety: any thread.
+ */
+int fdsafe_pty_peer(fdsafe_handle master,
+                    uint32_t flags,
+                    fdsafe_handle *slave_out);
+
+/**
+ * Writes the terminal's device path into `buf` (`/dev/pts/3`, `/dev/ttyS0`; `/dev/ptmx` for
+ * a pseudo-terminal master), NUL-terminated. With `FDSAFE_TERMINAL_PATH_PEER` in `flags`,
+ * the path of a master's slave instead (`TIOCGPTN`), e.g. for `stty -F`.
+ *
+ * Returns the bytes written, NUL included. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`;
+ * `FDSAFE_E_INVALID_ARGUMENT` for a NULL `buf` with `len > 0` or unknown flags;
+ * `FDSAFE_E_BUFFER_TOO_SMALL` if `len` is less than needed (nothing written; 64 bytes always
+ * suffice for ptys); `-ENOTTY` for `FDSAFE_TERMINAL_PATH_PEER` on a non-master.
+ * Thread safety: any thread.
+ */
+int fdsafe_terminal_path(fdsafe_handle handle, uint32_t flags, char *buf, size_t len);
+
+/**
+ * Reads the terminal's settings into `*settings_out` (`TCGETS2`).
+ *
+ * Returns 0. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a
+ * NULL `settings_out`. Thread safety: any thread.
+ */
+int fdsafe_terminal_get(fdsafe_handle handle, struct fdsafe_terminal_settings *settings_out);
+
+/**
+ * Applies `*settings` (`TCSETS2`/`TCSETSW2`/`TCSETSF2`): `when` is `FDSAFE_TERM_APPLY_NOW`,
+ * `_DRAIN` or `_FLUSH`. Bits the struct does not describe (special characters other than
+ * `VMIN`/`VTIME`, `CLOCAL`, `HUPCL`...) are left as they are; `CREAD` is always turned on.
+ *
+ * Returns 0. `_DRAIN` and `_FLUSH` wait for output to be sent; a signal gives `-EINTR`.
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL
+ * `settings`, an unknown `when`, mode, parity or flow, data bits outside 5-8 or stop bits
+ * other than 1 or 2; `-EINVAL` from the kernel for a rate the device cannot do; `-EINTR`.
+ * Thread safety: any thread; concurrent setters race as with `tcsetattr`.
+ */
+int fdsafe_terminal_set(fdsafe_handle handle,
+                        const struct fdsafe_terminal_settings *settings,
+                        uint32_t when);
+
+/**
+ * Reads the window size (`TIOCGWINSZ`). Returns 0. Errors: `-EBADF`;
+ * `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL `size_out`.
+ * Thread safety: any thread.
+ */
+int fdsafe_terminal_get_window_size(fdsafe_handle handle, struct fdsafe_window_size *size_out);
+
+/**
+ * Sets the window size (`TIOCSWINSZ`); the foreground process group gets `SIGWINCH` if it
+ * changed. Returns 0. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT`
+ * for a NULL `size`. Thread safety: any thread.
+ */
+int fdsafe_terminal_set_window_size(fdsafe_handle handle, const struct fdsafe_window_size *size);
+
+/**
+ * Reads the modem lines into `*lines_out` (`FDSAFE_MODEM_*` bits, `TIOCMGET`).
+ *
+ * Returns 0. Errors: `-ENOTTY` from the kernel for a device without modem lines, which
+ * includes every pseudo-terminal (a clear "no modem lines here", not a failure of fdsafe);
+ * `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL `lines_out`.
+ * Thread safety: any thread.
+ */
+int fdsafe_terminal_modem_get(fdsafe_handle handle, uint32_t *lines_out);
+
+/**
+ * Raises the lines in `set` and lowers those in `clear` (`TIOCMBIS`/`TIOCMBIC`); only
+ * `FDSAFE_MODEM_DTR` and `FDSAFE_MODEM_RTS` can be changed.
+ *
+ * Returns 0. Errors: `-ENOTTY` on pseudo-terminals and other devices without modem lines;
+ * `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for other bits or a line in
+ * both sets. Thread safety: any thread.
+ */
+int fdsafe_terminal_modem_set(fdsafe_handle handle, uint32_t set, uint32_t clear);
+
+/**
+ * Waits until all output written to the terminal has been sent (`tcdrain`). Returns 0.
+ * A signal gives `-EINTR`. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`. Thread safety: any thread.
+ */
+int fdsafe_terminal_drain(fdsafe_handle handle);
+
+/**
+ * Discards unread input, unsent output or both (`tcflush`): `queue` is
+ * `FDSAFE_FLUSH_INPUT`, `FDSAFE_FLUSH_OUTPUT` or `FDSAFE_FLUSH_BOTH`. Returns 0.
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for another `queue`.
+ * Thread safety: any thread.
+ */
+int fdsafe_terminal_flush(fdsafe_handle handle, uint32_t queue);
+
+/**
+ * Sends a break (a stream of zero bits): `duration_ms` 0 for the standard length (0.25 to
+ * 0.5 s), else that long rounded up to tenths of a second. Blocks for the duration; devices
+ * without break support (pseudo-terminals) return at once. Returns 0.
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `-EINTR`. Thread safety: any thread.
+ */
+int fdsafe_terminal_send_break(fdsafe_handle handle, uint32_t duration_ms);
+
+/**
+ * Turns exclusive mode on or off (`TIOCEXCL`/`TIOCNXCL`): while on, further opens of the
+ * device fail with `-EBUSY` (except for processes with `CAP_SYS_ADMIN`). Returns 0.
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`. Thread safety: any thread.
+ */
+int fdsafe_terminal_set_exclusive(fdsafe_handle handle, bool exclusive);
+
+/**
+ * Whether exclusive mode is on (`TIOCGEXCL`): 1 or 0. Errors: `-EBADF`;
+ * `FDSAFE_E_WRONG_KIND`. Thread safety: any thread.
+ */
+int fdsafe_terminal_get_exclusive(fdsafe_handle handle);
+
+/**
+ * Whether a handle of any kind refers to a terminal (`isatty`): 1 or 0. A stdio handle on a
+ * terminal gives 1. Errors: `-EBADF` for a dead handle. Thread safety: any thread.
+ */
+int fdsafe_is_terminal(fdsafe_handle handle);
 
 /**
  * Creates a disarmed timer on `clock` (`FDSAFE_CLOCK_*`). `flags`:

@@ -23,6 +23,12 @@ from .epoll import (
     Epoll,
 )
 from .eventfd import EventFd
+from . import splice
+from .file import File
+from .fifo import CharDevice, Fifo, mkfifo, mknod
+from .memfd import MemFd
+from .pidfd import ExitStatus, PidFd
+from .terminal import Terminal, TerminalSettings, is_terminal, open_pty
 from .handle import (
     EVENT_ERR,
     EVENT_HUP,
@@ -78,4 +84,5 @@ __all__ = [
     "TimerCanceled", "TimerFd", "TimerValue", "SignalFd", "SignalInfo", "block_process",
     "Inotify", "InotifyEvent", "MessageQueue", "MqAttr",
     "Fanotify", "FanotifyEvent",
+    "PipeEnd", "pipe", "File", "splice", "CharDevice", "Fifo", "mkfifo", "mknod", "MemFd", "ExitStatus", "PidFd", "Terminal", "TerminalSettings", "is_terminal", "open_pty", "STDERR", "STDIN", "STDOUT", "Stdio",
 ]

@@ -6,14 +6,15 @@ from typing import Tuple
 
 from ._lib import c_handle, lib
 from .errors import check
-from .handle import KIND_PIPE, Handle
+from .handle import KIND_PIPE
+from .rawio import RawIOHandle
 
 PIPE_NONBLOCK = 1 << 0
 PIPE_PACKET = 1 << 1
 
 
-class PipeEnd(Handle):
-    """One end of a pipe."""
+class PipeEnd(RawIOHandle):
+    """One end of a pipe; a raw binary stream (``io.RawIOBase``)."""
 
     KIND = KIND_PIPE
 

@@ -7,7 +7,8 @@ use super::socket::{c_text, socket_in, unix_kinds};
 use super::{call, fdsafe_handle, in_slice, out_slice, Out};
 use crate::error::{Error, Result};
 use crate::handles::{self, Guard, Handle, Kind, TABLE};
-use crate::kinds::socket::scm::{self, Credentials, PeerPidFd};
+use crate::kinds::pidfd::PidFd;
+use crate::kinds::socket::scm::{self, Credentials};
 use crate::kinds::socket::unix::{self as core_unix, BindFlags};
 use crate::kinds::socket::{self, Address, RecvFlags, SendFlags};
 use crate::kinds::{self, detect};
@@ -498,7 +499,7 @@ pub extern "C" fn fdsafe_socket_peer_pidfd(handle: fdsafe_handle, handle_out: *m
     call("fdsafe_socket_peer_pidfd", || {
         let out = Out::new(handle_out, "handle_out")?;
         let fd = scm::peer_pidfd(&*unix_socket(handle)?)?;
-        out.write(handles::insert(Box::new(PeerPidFd(fd)))?.0);
+        out.write(handles::insert(Box::new(PidFd::from_fd(fd)))?.0);
         Ok(0)
     })
 }

@@ -138,3 +138,9 @@ impl SigpipeBlock {
         }
     }
 }
+
+/// Runs a system call that may write to a pipe or socket (splice, sendfile...) so that it
+/// returns `EPIPE` instead of raising `SIGPIPE`, exactly as [`write`] does for pipes.
+pub fn without_sigpipe<T>(call: impl FnOnce() -> Result<T>) -> Result<T> {
+    SigpipeBlock::run(call)
+}

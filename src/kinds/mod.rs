@@ -1,19 +1,26 @@
 //! The safe Rust core: one module per descriptor kind, each type owning its descriptor.
 //! These types know nothing of C; the handle table lends them out to the C layer.
 
+pub mod chardev;
 pub mod detect;
 pub mod epoll;
 pub mod eventfd;
 pub mod fanotify;
+pub mod fifo;
+pub mod file;
 pub mod generic;
 pub mod inotify;
 pub mod io;
+pub mod memfd;
 pub mod mqueue;
+pub mod pidfd;
 pub mod pipe;
-pub mod socket;
 pub mod signalfd;
 pub mod sigset;
+pub mod socket;
+pub mod splice;
 pub mod stdio;
+pub mod terminal;
 pub mod timerfd;
 
 use std::os::fd::{BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
@@ -22,58 +29,62 @@ use crate::error::{Error, Result};
 use crate::handles::{self, Handle, Kind, Object, TABLE};
 use crate::sys;
 
-type Verify = fn(BorrowedFd<'_>) -> Result<()>;
-type Wrap = fn(OwnedFd) -> Box<dyn Object>;
+type Verify = fn(Kind, BorrowedFd<'_>) -> Result<()>;
+type Wrap = fn(Kind, OwnedFd) -> Box<dyn Object>;
 
 /// How to check that a descriptor really is of `kind` (asking the kernel), and how to wrap
-/// it once checked. One line per kind that can be adopted or duplicated.
-fn adopter(kind: Kind) -> Result<(Verify, Wrap)> {
-    Ok(match kind {
-        Kind::Pipe => (pipe::PipeEnd::verify, |fd| Box::new(pipe::PipeEnd::from_fd(fd))),
-        Kind::EventFd => (eventfd::EventFd::verify, |fd| Box::new(eventfd::EventFd::from_fd(fd))),
-        Kind::Stdio => (stdio::Stdio::verify, |fd| Box::new(stdio::Stdio::from_fd(fd))),
-        Kind::Other => (generic::Generic::verify, |fd| Box::new(generic::Generic::from_fd(fd))),
-        Kind::TcpListener => (|fd| socket::Socket::verify(Kind::TcpListener, fd), |fd| Box::new(socket::Socket::from_parts(fd, Kind::TcpListener))),
-        Kind::TcpStream => (|fd| socket::Socket::verify(Kind::TcpStream, fd), |fd| Box::new(socket::Socket::from_parts(fd, Kind::TcpStream))),
-        Kind::Udp => (|fd| socket::Socket::verify(Kind::Udp, fd), |fd| Box::new(socket::Socket::from_parts(fd, Kind::Udp))),
-        Kind::UnixListener => (|fd| socket::Socket::verify(Kind::UnixListener, fd), |fd| Box::new(socket::Socket::from_parts(fd, Kind::UnixListener))),
-        Kind::UnixStream => (|fd| socket::Socket::verify(Kind::UnixStream, fd), |fd| Box::new(socket::Socket::from_parts(fd, Kind::UnixStream))),
-        Kind::UnixDatagram => (|fd| socket::Socket::verify(Kind::UnixDatagram, fd), |fd| Box::new(socket::Socket::from_parts(fd, Kind::UnixDatagram))),
-        Kind::UnixSeqpacketListener => (
-            |fd| socket::Socket::verify(Kind::UnixSeqpacketListener, fd),
-            |fd| Box::new(socket::Socket::from_parts(fd, Kind::UnixSeqpacketListener)),
-        ),
-        Kind::UnixSeqpacket => (|fd| socket::Socket::verify(Kind::UnixSeqpacket, fd), |fd| Box::new(socket::Socket::from_parts(fd, Kind::UnixSeqpacket))),
-        Kind::TimerFd => (timerfd::TimerFd::verify, |fd| Box::new(timerfd::TimerFd::from_fd(fd))),
-        Kind::SignalFd => (signalfd::SignalFd::verify, |fd| Box::new(signalfd::SignalFd::from_fd(fd))),
-        Kind::Inotify => (inotify::Inotify::verify, |fd| Box::new(inotify::Inotify::from_fd(fd))),
-        Kind::MessageQueue => (mqueue::MessageQueue::verify, |fd| Box::new(mqueue::MessageQueue::from_fd(fd))),
-        Kind::Fanotify => (fanotify::Fanotify::verify, |fd| Box::new(fanotify::Fanotify::from_fd(fd))),
-        Kind::Epoll => (epoll::Epoll::verify, |fd| Box::new(epoll::Epoll::from_fd(fd))),
-        other => return Err(Error::invalid(format!("adopting a {} descriptor is not supported yet", other.name()))),
-    })
+/// it once checked: one arm per type of object.
+fn adopter(kind: Kind) -> (Verify, Wrap) {
+    match kind {
+        Kind::Pipe => (|_, fd| pipe::PipeEnd::verify(fd), |_, fd| Box::new(pipe::PipeEnd::from_fd(fd))),
+        Kind::EventFd => (|_, fd| eventfd::EventFd::verify(fd), |_, fd| Box::new(eventfd::EventFd::from_fd(fd))),
+        Kind::Stdio => (|_, fd| stdio::Stdio::verify(fd), |_, fd| Box::new(stdio::Stdio::from_fd(fd))),
+        Kind::Other => (|_, fd| generic::Generic::verify(fd), |_, fd| Box::new(generic::Generic::from_fd(fd))),
+        Kind::TcpListener
+        | Kind::TcpStream
+        | Kind::Udp
+        | Kind::UnixListener
+        | Kind::UnixStream
+        | Kind::UnixDatagram
+        | Kind::UnixSeqpacketListener
+        | Kind::UnixSeqpacket => (socket::Socket::verify, |kind, fd| Box::new(socket::Socket::from_parts(fd, kind))),
+        Kind::TimerFd => (|_, fd| timerfd::TimerFd::verify(fd), |_, fd| Box::new(timerfd::TimerFd::from_fd(fd))),
+        Kind::SignalFd => (|_, fd| signalfd::SignalFd::verify(fd), |_, fd| Box::new(signalfd::SignalFd::from_fd(fd))),
+        Kind::Inotify => (|_, fd| inotify::Inotify::verify(fd), |_, fd| Box::new(inotify::Inotify::from_fd(fd))),
+        Kind::MessageQueue => {
+            (|_, fd| mqueue::MessageQueue::verify(fd), |_, fd| Box::new(mqueue::MessageQueue::from_fd(fd)))
+        }
+        Kind::Fanotify => (|_, fd| fanotify::Fanotify::verify(fd), |_, fd| Box::new(fanotify::Fanotify::from_fd(fd))),
+        Kind::Epoll => (|_, fd| epoll::Epoll::verify(fd), |_, fd| Box::new(epoll::Epoll::from_fd(fd))),
+        Kind::File => (|_, fd| file::File::verify(fd), |_, fd| Box::new(file::File::from_fd(fd))),
+        Kind::Fifo => (|_, fd| fifo::Fifo::verify(fd), |_, fd| Box::new(fifo::Fifo::from_fd(fd))),
+        Kind::CharDevice => (|_, fd| chardev::CharDevice::verify(fd), |_, fd| Box::new(chardev::CharDevice::from_fd(fd))),
+        Kind::MemFd => (|_, fd| memfd::MemFd::verify(fd), |_, fd| Box::new(memfd::MemFd::from_fd(fd))),
+        Kind::PidFd => (|_, fd| pidfd::PidFd::verify(fd), |_, fd| Box::new(pidfd::PidFd::from_fd(fd))),
+        Kind::Terminal => (|_, fd| terminal::Terminal::verify(fd), |_, fd| Box::new(terminal::Terminal::from_fd(fd))),
+    }
 }
 
 /// Checks with the kernel that `fd` really is a descriptor of `kind`.
 pub fn verify(kind: Kind, fd: BorrowedFd<'_>) -> Result<()> {
-    (adopter(kind)?.0)(fd)
+    (adopter(kind).0)(kind, fd)
 }
 
 /// Takes ownership of an open descriptor as a handle of `kind`, after checking it with the
 /// kernel and making it close-on-exec. On failure the caller still owns `fd`.
 pub fn adopt(fd: RawFd, kind: Kind) -> Result<Handle> {
-    let (verify, wrap) = adopter(kind)?;
+    let (verify, wrap) = adopter(kind);
     sys::check_open(fd)?;
     // SAFETY: `fd` is open (just checked); borrowed only for the checks.
     let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
-    verify(borrowed).map_err(|err| match err {
+    verify(kind, borrowed).map_err(|err| match err {
         Error::InvalidArgument(_) => err,
         // The kernel's refusal of a kind-specific query (ENOTSOCK, EINVAL...) means "not that kind".
         other => Error::invalid(format!("descriptor {fd} is not a {} ({other})", kind.name())),
     })?;
     sys::set_cloexec(borrowed)?;
     // SAFETY: from here the table owns the descriptor, or gives it back below.
-    let object = wrap(unsafe { OwnedFd::from_raw_fd(fd) });
+    let object = wrap(kind, unsafe { OwnedFd::from_raw_fd(fd) });
     TABLE.insert(object).map_err(|(err, object)| {
         let _ = object.into_fd().into_raw_fd(); // still the caller's
         err
@@ -84,20 +95,15 @@ pub fn adopt(fd: RawFd, kind: Kind) -> Result<Handle> {
 /// The duplicate does not inherit per-handle cleanup (such as unlinking a socket path).
 pub fn duplicate(handle: Handle) -> Result<Handle> {
     let guard = handles::get(handle)?;
-    let (_, wrap) = adopter(guard.kind())?;
+    let kind = guard.kind();
     let fd = sys::dup_cloexec(guard.object().as_fd())?;
-    handles::insert(wrap(fd))
+    handles::insert((adopter(kind).1)(kind, fd))
 }
 
 
 /// Wraps a descriptor that fdsafe now owns (one just received over a Unix socket, say) as a
-/// handle of `kind` (as told by [`detect`]). A kind without an adopter is wrapped as
-/// [`Kind::Other`], so the descriptor is never leaked or dropped. If the table refuses it,
-/// the descriptor is closed.
+/// handle of `kind`, as told by [`detect`] (which says [`Kind::Other`] for what fdsafe has no
+/// type for). If the table refuses it, the descriptor is closed.
 pub fn adopt_owned(fd: OwnedFd, kind: Kind) -> Result<Handle> {
-    let wrap = match adopter(kind) {
-        Ok((_, wrap)) => wrap,
-        Err(_) => |fd| Box::new(generic::Generic::from_fd(fd)) as Box<dyn Object>,
-    };
-    handles::insert(wrap(fd))
+    handles::insert((adopter(kind).1)(kind, fd))
 }

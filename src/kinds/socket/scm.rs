@@ -226,24 +226,3 @@ pub fn peer_pidfd(socket: &Socket) -> Result<OwnedFd> {
     // SAFETY: the kernel installed a new descriptor (close-on-exec) for us.
     Ok(unsafe { sys::owned(fd) })
 }
-
-/// A minimal pidfd object for [`peer_pidfd`]'s result. The pidfd kind's own module is
-/// written separately; this one only owns the descriptor (it can be waited on for the
-/// peer's exit with `fdsafe_wait`, and borrowed or released).
-#[derive(Debug)]
-pub struct PeerPidFd(pub OwnedFd);
-
-impl crate::handles::Object for PeerPidFd {
-    fn kind(&self) -> crate::handles::Kind {
-        crate::handles::Kind::PidFd
-    }
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        std::os::fd::AsFd::as_fd(&self.0)
-    }
-    fn into_fd(self: Box<Self>) -> OwnedFd {
-        self.0
-    }
-    fn write_guard(&self) -> crate::handles::WriteGuard {
-        crate::handles::WriteGuard::None
-    }
-}

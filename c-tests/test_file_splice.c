@@ -1,0 +1,509 @@
+/* Files (open flags, openat2 resolution, positioned I/O, size, truncate, sync, seek, adopt)
+ * and zero-copy moves (splice, vmsplice, tee, sendfile, copy_file_range), with misuse. */
+#include "harness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+static char dir[64];
+
+static int make_dir(void **state) {
+    (void)state;
+    strcpy(dir, "/tmp/fdsafe-file-XXXXXX");
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+static int remove_dir(void **state) {
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static void path_in(char *out, size_t len, const char *name) {
+    snprintf(out, len, "%s/%s", dir, name);
+}
+
+/* A file in the test directory holding `text`, opened read-write. */
+static fdsafe_handle file_with(const char *name, const char *text) {
+    char p[128];
+    path_in(p, sizeof p, name);
+    fdsafe_handle h;
+    must(fdsafe_file_open(p, FDSAFE_FILE_READ | FDSAFE_FILE_WRITE | FDSAFE_FILE_CREATE | FDSAFE_FILE_TRUNCATE, 0600, &h));
+    expect_code(fdsafe_file_pwrite(h, text, strlen(text), 0), (int64_t)strlen(text));
+    return h;
+}
+
+static void test_open_create_exclusive_and_positioned_io(void **state) {
+    (void)state;
+    char p[128];
+    path_in(p, sizeof p, "a");
+    fdsafe_handle h, h2;
+    must(fdsafe_file_open(p, FDSAFE_FILE_READ | FDSAFE_FILE_WRITE | FDSAFE_FILE_CREATE | FDSAFE_FILE_EXCLUSIVE, 0640, &h));
+    expect_code(fdsafe_handle_kind(h), FDSAFE_KIND_FILE);
+    assert_int_equal(fd_is_cloexec((int)must(fdsafe_fd_borrow(h))), 1);
+    struct stat st;
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0640 & ~umask(022));
+    umask(022);
+    expect_code(fdsafe_file_open(p, FDSAFE_FILE_WRITE | FDSAFE_FILE_CREATE | FDSAFE_FILE_EXCLUSIVE, 0600, &h2), -EEXIST);
+
+    expect_code(fdsafe_write(h, "hello world", 11), 11);
+    expect_code(fdsafe_file_size(h), 11);
+    char buf[32] = {0};
+    expect_code(fdsafe_file_pread(h, buf, 5, 6), 5);
+    assert_memory_equal(buf, "world", 5);
+    expect_code(fdsafe_file_pwrite(h, "HELLO", 5, 0), 5);
+    expect_code(fdsafe_file_seek(h, 0, FDSAFE_SEEK_CUR), 11); /* positioned I/O left it */
+    expect_code(fdsafe_file_seek(h, 0, FDSAFE_SEEK_SET), 0);
+    memset(buf, 0, sizeof buf);
+    expect_code(fdsafe_read(h, buf, sizeof buf), 11);
+    assert_string_equal(buf, "HELLO world");
+    expect_code(fdsafe_file_pread(h, buf, sizeof buf, 100), 0);
+    expect_code(fdsafe_file_truncate(h, 5), 0);
+    expect_code(fdsafe_file_size(h), 5);
+    expect_code(fdsafe_file_truncate(h, 4096), 0);
+    expect_code(fdsafe_file_seek(h, 0, FDSAFE_SEEK_END), 4096);
+    expect_code(fdsafe_file_sync(h, 0), 0);
+    expect_code(fdsafe_file_sync(h, FDSAFE_FILE_SYNC_DATA), 0);
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal(st.st_size, 4096);
+    must(fdsafe_close(h));
+
+    /* Read-only, append, truncate. */
+    must(fdsafe_file_open(p, FDSAFE_FILE_READ, 0, &h));
+    expect_code(fdsafe_write(h, "x", 1), -EBADF);
+    expect_code(fdsafe_file_truncate(h, 0), -EINVAL);
+    must(fdsafe_close(h));
+    must(fdsafe_file_open(p, FDSAFE_FILE_WRITE | FDSAFE_FILE_TRUNCATE, 0, &h));
+    expect_code(fdsafe_file_size(h), 0);
+    must(fdsafe_close(h));
+    must(fdsafe_file_open(p, FDSAFE_FILE_APPEND, 0, &h));
+    expect_code(fdsafe_write(h, "ab", 2), 2);
+    expect_code(fdsafe_file_pwrite(h, "cd", 2, 0), 2); /* appends regardless of the offset */
+    must(fdsafe_close(h));
+    must(fdsafe_file_open(p, FDSAFE_FILE_READ, 0, &h));
+    expect_code(fdsafe_file_pread(h, buf, sizeof buf, 0), 4);
+    assert_memory_equal(buf, "abcd", 4);
+    must(fdsafe_close(h));
+    unlink(p);
+}
+
+static void test_nofollow_tmpfile_and_directories(void **state) {
+    (void)state;
+    char target[128], link[128];
+    path_in(target, sizeof target, "t");
+    path_in(link, sizeof link, "l");
+    fdsafe_handle h = file_with("t", "x");
+    must(fdsafe_close(h));
+    assert_int_equal(symlink(target, link), 0);
+    expect_code(fdsafe_file_open(link, FDSAFE_FILE_READ | FDSAFE_FILE_NOFOLLOW, 0, &h), -ELOOP);
+    must(fdsafe_file_open(link, FDSAFE_FILE_READ, 0, &h));
+    must(fdsafe_close(h));
+
+    /* O_TMPFILE: a file without a name. */
+    must(fdsafe_file_open(dir, FDSAFE_FILE_READ | FDSAFE_FILE_WRITE | FDSAFE_FILE_TMPFILE, 0600, &h));
+    expect_code(fdsafe_write(h, "tmp", 3), 3);
+    expect_code(fdsafe_file_size(h), 3);
+    must(fdsafe_close(h));
+    expect_code(fdsafe_file_open(dir, FDSAFE_FILE_READ | FDSAFE_FILE_TMPFILE, 0600, &h), FDSAFE_E_INVALID_ARGUMENT);
+
+    /* A directory handle is a file handle; reading it is the kernel's -EISDIR. */
+    must(fdsafe_file_open(dir, FDSAFE_FILE_DIRECTORY, 0, &h));
+    char c;
+    expect_code(fdsafe_read(h, &c, 1), -EISDIR);
+    must(fdsafe_close(h));
+    expect_code(fdsafe_file_open(target, FDSAFE_FILE_DIRECTORY, 0, &h), -ENOTDIR);
+    unlink(link);
+    unlink(target);
+}
+
+static void test_open_at_beneath(void **state) {
+    (void)state;
+    fdsafe_handle d, h, r, w;
+    must(fdsafe_file_open(dir, FDSAFE_FILE_DIRECTORY, 0, &d));
+    must(fdsafe_file_open_at(d, "inside", FDSAFE_FILE_WRITE | FDSAFE_FILE_CREATE, 0600, FDSAFE_RESOLVE_BENEATH, &h));
+    must(fdsafe_close(h));
+    must(fdsafe_file_open_at(d, "inside", FDSAFE_FILE_READ, 0, 0, &h)); /* plain openat */
+    must(fdsafe_close(h));
+    expect_code(fdsafe_file_open_at(d, "../etc/passwd", FDSAFE_FILE_READ, 0, FDSAFE_RESOLVE_BENEATH, &h), -EXDEV);
+    expect_code(fdsafe_file_open_at(d, "/etc/passwd", FDSAFE_FILE_READ, 0, FDSAFE_RESOLVE_BENEATH, &h), -EXDEV);
+    char link[128];
+    path_in(link, sizeof link, "out");
+    assert_int_equal(symlink("/etc/passwd", link), 0);
+    expect_code(fdsafe_file_open_at(d, "out", FDSAFE_FILE_READ, 0, FDSAFE_RESOLVE_BENEATH, &h), -EXDEV);
+    expect_code(fdsafe_file_open_at(d, "out", FDSAFE_FILE_READ, 0, FDSAFE_RESOLVE_NO_SYMLINKS, &h), -ELOOP);
+    must(fdsafe_file_open_at(d, "out", FDSAFE_FILE_READ, 0, 0, &h)); /* without limits it resolves */
+    must(fdsafe_close(h));
+    expect_code(fdsafe_file_open_at(d, "inside", FDSAFE_FILE_READ, 0, 0x100, &h), FDSAFE_E_INVALID_ARGUMENT);
+    must(fdsafe_pipe_create(0, &r, &w));
+    expect_code(fdsafe_file_open_at(r, "inside", FDSAFE_FILE_READ, 0, 0, &h), FDSAFE_E_WRONG_KIND);
+    must(fdsafe_close(r));
+    must(fdsafe_close(w));
+    must(fdsafe_close(d));
+    expect_code(fdsafe_file_open_at(d, "inside", FDSAFE_FILE_READ, 0, 0, &h), -EBADF);
+    unlink(link);
+    path_in(link, sizeof link, "inside");
+    unlink(link);
+}
+
+static void test_file_bad_input(void **state) {
+    (void)state;
+    fdsafe_handle h = 0x1234, r, w;
+    char p[128];
+    path_in(p, sizeof p, "bad");
+    expect_code(fdsafe_file_open(NULL, FDSAFE_FILE_READ, 0, &h), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_file_open("", FDSAFE_FILE_READ, 0, &h), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_file_open(p, FDSAFE_FILE_READ, 0, NULL), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_file_open(p, 1u << 30, 0, &h), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_file_open(p, 0, 0, &h), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_file_open(p, FDSAFE_FILE_WRITE | FDSAFE_FILE_EXCLUSIVE, 0, &h), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_file_open(p, FDSAFE_FILE_WRITE | FDSAFE_FILE_CREATE, 010000, &h), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_file_open(p, FDSAFE_FILE_READ, 0, &h), -ENOENT);
+    assert_int_equal(h, 0x1234); /* out-params untouched on failure */
+    assert_int_equal(access(p, F_OK), -1);
+
+    fdsafe_handle f = file_with("bad", "data");
+    char buf[8];
+    expect_code(fdsafe_file_pread(f, NULL, 4, 0), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_file_pread(f, buf, SIZE_MAX, 0), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_file_pread(f, buf, 4, -1), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_file_pwrite(f, NULL, 4, 0), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_file_pwrite(f, "x", 1, -5), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_file_truncate(f, -1), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_file_sync(f, 2), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_file_seek(f, 0, 7), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_file_seek(f, -10, FDSAFE_SEEK_SET), -EINVAL);
+    expect_code(fdsafe_file_size(f), 4); /* nothing changed */
+
+    must(fdsafe_pipe_create(0, &r, &w));
+    expect_code(fdsafe_file_pread(r, buf, 1, 0), FDSAFE_E_WRONG_KIND);
+    expect_code(fdsafe_file_pwrite(w, "x", 1, 0), FDSAFE_E_WRONG_KIND);
+    expect_code(fdsafe_file_size(r), FDSAFE_E_WRONG_KIND);
+    expect_code(fdsafe_file_truncate(w, 0), FDSAFE_E_WRONG_KIND);
+    expect_code(fdsafe_file_sync(w, 0), FDSAFE_E_WRONG_KIND);
+    expect_code(fdsafe_file_seek(r, 0, FDSAFE_SEEK_SET), FDSAFE_E_WRONG_KIND);
+    must(fdsafe_close(r));
+    must(fdsafe_close(w));
+    must(fdsafe_close(f));
+    expect_code(fdsafe_file_pread(f, buf, 1, 0), -EBADF);
+    expect_code(fdsafe_file_pwrite(f, "x", 1, 0), -EBADF);
+    expect_code(fdsafe_file_size(f), -EBADF);
+    expect_code(fdsafe_file_size(0), -EBADF);
+    expect_code(fdsafe_file_truncate(f, 0), -EBADF);
+    expect_code(fdsafe_file_sync(f, 0), -EBADF);
+    expect_code(fdsafe_file_seek(f, 0, FDSAFE_SEEK_SET), -EBADF);
+    unlink(p);
+}
+
+static void test_adopt_and_dup_a_file_the_caller_opened(void **state) {
+    (void)state;
+    char p[128];
+    path_in(p, sizeof p, "adopt");
+    int fd = open(p, O_RDWR | O_CREAT, 0600); /* deliberately without O_CLOEXEC */
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "abc", 3), 3);
+    fdsafe_handle h, d, r, w;
+    must(fdsafe_fd_adopt(fd, FDSAFE_KIND_FILE, &h));
+    assert_int_equal(fd_is_cloexec(fd), 1);
+    expect_code(fdsafe_file_size(h), 3);
+    must(fdsafe_dup(h, &d));
+    expect_code(fdsafe_handle_kind(d), FDSAFE_KIND_FILE);
+    must(fdsafe_close(h));
+    expect_code(fdsafe_file_size(d), 3);
+    must(fdsafe_close(d));
+    /* A pipe is not a file: refused, and still the caller's. */
+    must(fdsafe_pipe_create(0, &r, &w));
+    int pfd = fdsafe_fd_release(r);
+    expect_code(fdsafe_fd_adopt(pfd, FDSAFE_KIND_FILE, &h), FDSAFE_E_INVALID_ARGUMENT);
+    assert_true(fd_is_open(pfd));
+    close(pfd);
+    must(fdsafe_close(w));
+    unlink(p);
+}
+
+/* ---- zero-copy moves ---- */
+
+static void test_splice_file_to_pipe_to_file_with_offsets(void **state) {
+    (void)state;
+    fdsafe_handle src = file_with("src", "0123456789");
+    fdsafe_handle dst = file_with("dst", "");
+    fdsafe_handle r, w;
+    must(fdsafe_pipe_create(0, &r, &w));
+    int64_t off = 3;
+    expect_code(fdsafe_splice(src, &off, w, NULL, 4, FDSAFE_SPLICE_MOVE | FDSAFE_SPLICE_MORE), 4);
+    assert_int_equal(off, 7);
+    expect_code(fdsafe_file_seek(src, 0, FDSAFE_SEEK_CUR), 0); /* position untouched */
+    int64_t out_off = 2;
+    expect_code(fdsafe_splice(r, NULL, dst, &out_off, 4, 0), 4);
+    assert_int_equal(out_off, 6);
+    char buf[16] = {0};
+    expect_code(fdsafe_file_pread(dst, buf, sizeof buf, 0), 6);
+    assert_memory_equal(buf, "\0\0" "3456", 6);
+    /* Without offsets the file position is used and moved. */
+    expect_code(fdsafe_splice(src, NULL, w, NULL, 2, 0), 2);
+    expect_code(fdsafe_file_seek(src, 0, FDSAFE_SEEK_CUR), 2);
+    expect_code(fdsafe_read(r, buf, sizeof buf), 2);
+    assert_memory_equal(buf, "01", 2);
+    /* End of input. */
+    off = 10;
+    expect_code(fdsafe_splice(src, &off, w, NULL, 4, 0), 0);
+    /* Empty pipe, non-blocking: -EAGAIN. */
+    expect_code(fdsafe_splice(r, NULL, dst, NULL, 4, FDSAFE_SPLICE_NONBLOCK), -EAGAIN);
+    must(fdsafe_close(src));
+    must(fdsafe_close(dst));
+    must(fdsafe_close(r));
+    must(fdsafe_close(w));
+}
+
+static void test_splice_pipe_to_pipe_and_errors(void **state) {
+    (void)state;
+    fdsafe_handle r1, w1, r2, w2, f;
+    must(fdsafe_pipe_create(0, &r1, &w1));
+    must(fdsafe_pipe_create(0, &r2, &w2));
+    expect_code(fdsafe_write(w1, "pipe", 4), 4);
+    expect_code(fdsafe_splice(r1, NULL, w2, NULL, 100, 0), 4);
+    char buf[8];
+    expect_code(fdsafe_read(r2, buf, sizeof buf), 4);
+    assert_memory_equal(buf, "pipe", 4);
+
+    /* Misuse, each refused before anything moved. */
+    int64_t off = 0, neg = -1;
+    expect_code(fdsafe_write(w1, "zz", 2), 2);
+    expect_code(fdsafe_splice(r1, NULL, w2, NULL, 2, 0x100), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_splice(r1, NULL, w2, NULL, 2, FDSAFE_SPLICE_GIFT), FDSAFE_E_INVALID_ARGUMENT);
+    f = file_with("e", "abc");
+    expect_code(fdsafe_splice(f, &neg, w2, NULL, 2, 0), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_splice(f, (int64_t *)((char *)&off + 1), w2, NULL, 2, 0), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_splice(r1, &off, w2, NULL, 2, 0), -ESPIPE); /* offset on a pipe */
+    expect_code(fdsafe_splice(f, NULL, f, NULL, 2, 0), -EINVAL);   /* no pipe on either side */
+    expect_code(fdsafe_splice(0, NULL, w2, NULL, 2, 0), -EBADF);
+    expect_code(fdsafe_splice(r1, NULL, 0, NULL, 2, 0), -EBADF);
+    expect_code(fdsafe_read(r1, buf, sizeof buf), 2); /* the data is still there */
+    must(fdsafe_close(f));
+    expect_code(fdsafe_splice(f, NULL, w2, NULL, 2, 0), -EBADF);
+
+    /* Into a pipe without readers: -EPIPE and no SIGPIPE left pending. */
+    must(fdsafe_close(r2));
+    f = file_with("e", "abc");
+    expect_code(fdsafe_splice(f, NULL, w2, NULL, 3, 0), -EPIPE);
+    sigset_t pending;
+    sigpending(&pending);
+    assert_false(sigismember(&pending, SIGPIPE));
+    must(fdsafe_close(f));
+    must(fdsafe_close(w2));
+    must(fdsafe_close(r1));
+    must(fdsafe_close(w1));
+    char p[128];
+    path_in(p, sizeof p, "e");
+    unlink(p);
+}
+
+static void test_vmsplice_and_tee(void **state) {
+    (void)state;
+    fdsafe_handle r1, w1, r2, w2;
+    must(fdsafe_pipe_create(0, &r1, &w1));
+    must(fdsafe_pipe_create(0, &r2, &w2));
+    char a[] = "vm", b[] = "splice";
+    struct iovec iov[2] = {{a, 2}, {b, 6}};
+    expect_code(fdsafe_vmsplice(w1, iov, 2, 0), 8);
+    /* tee copies without consuming. */
+    expect_code(fdsafe_tee(r1, w2, 100, 0), 8);
+    char buf[16] = {0};
+    expect_code(fdsafe_read(r2, buf, sizeof buf), 8);
+    assert_memory_equal(buf, "vmsplice", 8);
+    memset(buf, 0, sizeof buf);
+    expect_code(fdsafe_read(r1, buf, sizeof buf), 8);
+    assert_memory_equal(buf, "vmsplice", 8);
+    /* tee on an empty pipe, non-blocking. */
+    expect_code(fdsafe_tee(r1, w2, 8, FDSAFE_SPLICE_NONBLOCK), -EAGAIN);
+
+    /* Raw-descriptor variants, borrowed for the call. */
+    int raw[2];
+    assert_int_equal(pipe2(raw, O_CLOEXEC), 0);
+    expect_code(fdsafe_vmsplice_fd(raw[1], iov, 1, 0), 2);
+    expect_code(fdsafe_tee_fd(raw[0], (int)must(fdsafe_fd_borrow(w2)), 2, 0), 2);
+    expect_code(fdsafe_read(r2, buf, sizeof buf), 2);
+    assert_memory_equal(buf, "vm", 2);
+    assert_true(fd_is_open(raw[0]) && fd_is_open(raw[1])); /* still the caller's */
+    close(raw[0]);
+    close(raw[1]);
+
+    /* Misuse. */
+    expect_code(fdsafe_vmsplice(w1, NULL, 1, 0), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_vmsplice(w1, iov, -1, 0), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_vmsplice(w1, iov, 5000, 0), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_vmsplice(w1, iov, 1, 0x40), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_vmsplice(w1, iov, 1, FDSAFE_SPLICE_MORE), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_vmsplice(r1, iov, 1, 0), FDSAFE_E_INVALID_ARGUMENT); /* a read end */
+    expect_code(fdsafe_vmsplice(0, iov, 1, 0), -EBADF);
+    expect_code(fdsafe_vmsplice_fd(-1, iov, 1, 0), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_tee(r1, w2, 8, FDSAFE_SPLICE_GIFT), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_tee(r1, w1, 8, 0), -EINVAL); /* the same pipe */
+    expect_code(fdsafe_tee(r1, r1, 8, 0), -EBADF);   /* out not writable */
+    expect_code(fdsafe_tee(0, w2, 8, 0), -EBADF);
+    expect_code(fdsafe_tee_fd(1 << 20, 1, 8, 0), -EBADF);
+    expect_code(fdsafe_wait(r1, FDSAFE_EVENT_IN, 0), 0); /* nothing was placed */
+    must(fdsafe_close(r1));
+    must(fdsafe_close(w1));
+    must(fdsafe_close(r2));
+    must(fdsafe_close(w2));
+    expect_code(fdsafe_tee(r1, w2, 8, 0), -EBADF);
+}
+
+static void test_sendfile_to_pipe_file_and_socket(void **state) {
+    (void)state;
+    fdsafe_handle src = file_with("s", "sendfile data");
+    fdsafe_handle dst = file_with("d", "");
+    fdsafe_handle r, w;
+    must(fdsafe_pipe_create(0, &r, &w));
+    char buf[32] = {0};
+    /* To a pipe, from the file position. */
+    expect_code(fdsafe_sendfile(src, NULL, w, 8), 8);
+    expect_code(fdsafe_read(r, buf, sizeof buf), 8);
+    assert_memory_equal(buf, "sendfile", 8);
+    expect_code(fdsafe_file_seek(src, 0, FDSAFE_SEEK_CUR), 8);
+    /* To a file, at an offset. */
+    int64_t off = 9;
+    expect_code(fdsafe_sendfile(src, &off, dst, 100), 4);
+    assert_int_equal(off, 13);
+    expect_code(fdsafe_file_pread(dst, buf, sizeof buf, 0), 4);
+    assert_memory_equal(buf, "data", 4);
+    /* To a socket (raw, from socketpair: borrowed for the call). */
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    off = 0;
+    expect_code(fdsafe_sendfile_fd((int)must(fdsafe_fd_borrow(src)), &off, sv[0], 100), 13);
+    memset(buf, 0, sizeof buf);
+    assert_int_equal(recv(sv[1], buf, sizeof buf, 0), 13);
+    assert_string_equal(buf, "sendfile data");
+    /* To a socket whose peer is gone: -EPIPE, no signal. */
+    close(sv[1]);
+    off = 0;
+    expect_code(fdsafe_sendfile_fd((int)must(fdsafe_fd_borrow(src)), &off, sv[0], 100), -EPIPE);
+    assert_int_equal(off, 0); /* untouched on failure */
+    sigset_t pending;
+    sigpending(&pending);
+    assert_false(sigismember(&pending, SIGPIPE));
+    close(sv[0]);
+
+    /* Misuse. */
+    expect_code(fdsafe_write(w, "p", 1), 1);
+    expect_code(fdsafe_sendfile(r, NULL, dst, 1), -EINVAL); /* a pipe cannot be mapped */
+    int64_t neg = -3;
+    expect_code(fdsafe_sendfile(src, &neg, w, 1), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_sendfile(0, NULL, w, 1), -EBADF);
+    expect_code(fdsafe_sendfile(src, NULL, 0, 1), -EBADF);
+    expect_code(fdsafe_sendfile_fd(-1, NULL, 1, 1), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_sendfile_fd(1 << 20, NULL, 1, 1), -EBADF);
+    expect_code(fdsafe_read(r, buf, sizeof buf), 1);
+    must(fdsafe_close(src));
+    expect_code(fdsafe_sendfile(src, NULL, w, 1), -EBADF);
+    must(fdsafe_close(dst));
+    must(fdsafe_close(r));
+    must(fdsafe_close(w));
+}
+
+static void test_copy_file_range(void **state) {
+    (void)state;
+    fdsafe_handle a = file_with("cfa", "abcdefgh");
+    fdsafe_handle b = file_with("cfb", "");
+    int64_t oi = 2, oo = 1;
+    expect_code(fdsafe_copy_file_range(a, &oi, b, &oo, 4, 0), 4);
+    assert_int_equal(oi, 6);
+    assert_int_equal(oo, 5);
+    char buf[16] = {0};
+    expect_code(fdsafe_file_pread(b, buf, sizeof buf, 0), 5);
+    assert_memory_equal(buf, "\0cdef", 5);
+    /* Raw variant, using the positions. */
+    expect_code(fdsafe_copy_file_range_fd((int)must(fdsafe_fd_borrow(a)), NULL, (int)must(fdsafe_fd_borrow(b)), NULL, 3, 0), 3);
+    expect_code(fdsafe_file_pread(b, buf, 3, 0), 3);
+    assert_memory_equal(buf, "abc", 3);
+    /* End of input. */
+    oi = 8;
+    expect_code(fdsafe_copy_file_range(a, &oi, b, NULL, 4, 0), 0);
+    /* Misuse. */
+    fdsafe_handle r, w;
+    must(fdsafe_pipe_create(0, &r, &w));
+    expect_code(fdsafe_copy_file_range(a, NULL, b, NULL, 4, 1), FDSAFE_E_INVALID_ARGUMENT);
+    oi = -1;
+    expect_code(fdsafe_copy_file_range(a, &oi, b, NULL, 4, 0), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_copy_file_range(r, NULL, b, NULL, 4, 0), -EINVAL);
+    expect_code(fdsafe_copy_file_range(0, NULL, b, NULL, 4, 0), -EBADF);
+    expect_code(fdsafe_copy_file_range_fd(-1, NULL, 1, NULL, 4, 0), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_file_size(b), 5);
+    must(fdsafe_close(r));
+    must(fdsafe_close(w));
+    must(fdsafe_close(a));
+    must(fdsafe_close(b));
+    expect_code(fdsafe_copy_file_range(a, NULL, b, NULL, 4, 0), -EBADF);
+}
+
+static void test_stdin_handle_splices_to_a_socket(void **state) {
+    (void)state;
+    /* Point standard input at a pipe for the length of the test. */
+    int saved = fcntl(0, F_DUPFD_CLOEXEC, 3);
+    assert_true(saved >= 0);
+    int p[2];
+    assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+    assert_int_equal(dup2(p[0], 0), 0);
+    close(p[0]);
+    assert_int_equal(write(p[1], "from stdin", 10), 10);
+    fdsafe_handle in;
+    must(fdsafe_stdio_open(0, 0, &in));
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    expect_code(fdsafe_splice_fd((int)must(fdsafe_fd_borrow(in)), NULL, sv[0], NULL, 100, 0), 10);
+    char buf[16] = {0};
+    assert_int_equal(recv(sv[1], buf, sizeof buf, 0), 10);
+    assert_string_equal(buf, "from stdin");
+    /* Socket to pipe. */
+    assert_int_equal(send(sv[1], "sock", 4, 0), 4);
+    int pr[2];
+    assert_int_equal(pipe2(pr, O_CLOEXEC), 0);
+    expect_code(fdsafe_splice_fd(sv[0], NULL, pr[1], NULL, 100, 0), 4);
+    assert_int_equal(read(pr[0], buf, sizeof buf), 4);
+    assert_memory_equal(buf, "sock", 4);
+    close(pr[0]);
+    close(pr[1]);
+    /* And with handles only: stdin to a pipe handle. */
+    fdsafe_handle r, w;
+    must(fdsafe_pipe_create(0, &r, &w));
+    assert_int_equal(write(p[1], "again", 5), 5);
+    expect_code(fdsafe_splice(in, NULL, w, NULL, 100, 0), 5);
+    expect_code(fdsafe_read(r, buf, sizeof buf), 5);
+    must(fdsafe_close(r));
+    must(fdsafe_close(w));
+    must(fdsafe_close(in));
+    close(sv[0]);
+    close(sv[1]);
+    close(p[1]);
+    assert_int_equal(dup2(saved, 0), 0);
+    close(saved);
+}
+
+int main(void) {
+    umask(022);
+    const struct CMUnitTest tests[] = {
+        FD_TEST(test_open_create_exclusive_and_positioned_io),
+        FD_TEST(test_nofollow_tmpfile_and_directories),
+        FD_TEST(test_open_at_beneath),
+        FD_TEST(test_file_bad_input),
+        FD_TEST(test_adopt_and_dup_a_file_the_caller_opened),
+        FD_TEST(test_splice_file_to_pipe_to_file_with_offsets),
+        FD_TEST(test_splice_pipe_to_pipe_and_errors),
+        FD_TEST(test_vmsplice_and_tee),
+        FD_TEST(test_sendfile_to_pipe_file_and_socket),
+        FD_TEST(test_copy_file_range),
+        FD_TEST(test_stdin_handle_splices_to_a_socket),
+    };
+    return cmocka_run_group_tests(tests, make_dir, remove_dir);
+}

@@ -1,0 +1,77 @@
+"""FIFOs, device nodes and character devices."""
+from __future__ import annotations
+
+import ctypes
+from typing import Tuple
+
+from ._lib import c_handle, c_handle_p, declare, lib
+from .errors import check
+from .file import PathLike, _path
+from .handle import retry_eintr
+from .rawio import RawIOHandle
+
+_int, _u32, _str = ctypes.c_int, ctypes.c_uint32, ctypes.c_char_p
+_u32p = ctypes.POINTER(ctypes.c_uint32)
+
+declare({
+    "fdsafe_fifo_create": (_int, [_str, _u32, _u32]),
+    "fdsafe_fifo_open": (_int, [_str, _u32, c_handle_p]),
+    "fdsafe_mknod": (_int, [_str, _u32, _u32, _u32, _u32]),
+    "fdsafe_chardev_open": (_int, [_str, _u32, c_handle_p]),
+    "fdsafe_chardev_numbers": (_int, [c_handle, _u32p, _u32p]),
+})
+
+KIND_FIFO, KIND_CHARDEV = 5, 6
+FIFO_REUSE = 1
+OPEN_READ, OPEN_WRITE, OPEN_NONBLOCK = 1, 2, 4
+NODE_FIFO, NODE_CHAR, NODE_BLOCK = 1, 2, 3
+
+
+def _open_flags(read: bool, write: bool, nonblocking: bool) -> int:
+    return (OPEN_READ if read else 0) | (OPEN_WRITE if write else 0) | (OPEN_NONBLOCK if nonblocking else 0)
+
+
+def mkfifo(path: PathLike, mode: int = 0o600, reuse: bool = False) -> bool:
+    """Creates a FIFO; returns True if created, False if ``reuse`` accepted an existing one.
+    Any other existing file raises ``FileExistsError``."""
+    return check(lib.fdsafe_fifo_create(_path(path), mode, FIFO_REUSE if reuse else 0)) == 0
+
+
+def mknod(path: PathLike, node_type: int, mode: int = 0o600, major: int = 0, minor: int = 0) -> None:
+    """Creates a node: ``NODE_FIFO``, ``NODE_CHAR`` or ``NODE_BLOCK`` (devices need root)."""
+    check(lib.fdsafe_mknod(_path(path), node_type, mode, major, minor))
+
+
+class Fifo(RawIOHandle):
+    """One end of a FIFO opened by path; a raw binary stream."""
+
+    KIND = KIND_FIFO
+
+    @classmethod
+    def open(cls, path: PathLike, *, read: bool = False, write: bool = False, nonblocking: bool = False) -> "Fifo":
+        """Opens a FIFO's end. Blocking opens wait for the other side; a non-blocking write
+        open without a reader raises ``OSError(ENXIO)``. Non-FIFO paths are refused."""
+        out = c_handle()
+        flags = _open_flags(read, write, nonblocking)
+        retry_eintr(lambda: lib.fdsafe_fifo_open(_path(path), flags, ctypes.byref(out)))
+        return cls(out.value)
+
+
+class CharDevice(RawIOHandle):
+    """A character device (``/dev/null``, ``/dev/urandom``...); a raw binary stream."""
+
+    KIND = KIND_CHARDEV
+
+    @classmethod
+    def open(cls, path: PathLike, *, read: bool = True, write: bool = False, nonblocking: bool = False) -> "CharDevice":
+        """Opens a character device (never as the controlling terminal); anything else is refused."""
+        out = c_handle()
+        check(lib.fdsafe_chardev_open(_path(path), _open_flags(read, write, nonblocking), ctypes.byref(out)))
+        return cls(out.value)
+
+    @property
+    def numbers(self) -> Tuple[int, int]:
+        """``(major, minor)``."""
+        major, minor = ctypes.c_uint32(), ctypes.c_uint32()
+        check(lib.fdsafe_chardev_numbers(self._value, ctypes.byref(major), ctypes.byref(minor)))
+        return major.value, minor.value

@@ -1,0 +1,129 @@
+"""Regular files and directories: open flags, openat2 resolution limits, positioned I/O."""
+from __future__ import annotations
+
+import ctypes
+import os
+from typing import Optional, Union
+
+from ._lib import c_handle, c_handle_p, lib, declare
+from .errors import check
+from .handle import retry_eintr
+from .rawio import RawIOHandle
+
+_int, _i64, _u32, _size, _vp, _str = ctypes.c_int, ctypes.c_int64, ctypes.c_uint32, ctypes.c_size_t, ctypes.c_void_p, ctypes.c_char_p
+
+declare({
+    "fdsafe_file_open": (_int, [_str, _u32, _u32, c_handle_p]),
+    "fdsafe_file_open_at": (_int, [c_handle, _str, _u32, _u32, _u32, c_handle_p]),
+    "fdsafe_file_pread": (_i64, [c_handle, _vp, _size, _i64]),
+    "fdsafe_file_pwrite": (_i64, [c_handle, _vp, _size, _i64]),
+    "fdsafe_file_seek": (_i64, [c_handle, _i64, _int]),
+    "fdsafe_file_size": (_i64, [c_handle]),
+    "fdsafe_file_truncate": (_int, [c_handle, _i64]),
+    "fdsafe_file_sync": (_int, [c_handle, _u32]),
+})
+
+KIND_FILE = 4
+
+FILE_READ, FILE_WRITE, FILE_APPEND, FILE_CREATE = 1 << 0, 1 << 1, 1 << 2, 1 << 3
+FILE_EXCLUSIVE, FILE_TRUNCATE, FILE_TMPFILE, FILE_NOFOLLOW = 1 << 4, 1 << 5, 1 << 6, 1 << 7
+FILE_NONBLOCK, FILE_DIRECTORY = 1 << 8, 1 << 9
+RESOLVE_NO_XDEV, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, RESOLVE_BENEATH, RESOLVE_IN_ROOT = 0x1, 0x2, 0x4, 0x8, 0x10
+FILE_SYNC_DATA = 1
+
+PathLike = Union[str, bytes, "os.PathLike[str]"]
+
+
+def _path(path: PathLike) -> bytes:
+    return os.fsencode(path)
+
+
+def _flags(read: bool, write: bool, append: bool, create: bool, exclusive: bool, truncate: bool,
+           nofollow: bool, nonblocking: bool) -> int:
+    flags = 0
+    for on, bit in ((read, FILE_READ), (write, FILE_WRITE), (append, FILE_APPEND), (create, FILE_CREATE),
+                    (exclusive, FILE_EXCLUSIVE), (truncate, FILE_TRUNCATE), (nofollow, FILE_NOFOLLOW),
+                    (nonblocking, FILE_NONBLOCK)):
+        if on:
+            flags |= bit
+    return flags
+
+
+class SeekableMixin:
+    """Positioned I/O, seeking, size, truncate and sync: shared by files and memfds."""
+
+    _value: int
+
+    def seekable(self) -> bool:
+        return True
+
+    def pread(self, size: int, offset: int) -> bytes:
+        buf = ctypes.create_string_buffer(size)
+        n = retry_eintr(lambda: lib.fdsafe_file_pread(self._value, buf, size, offset))
+        return buf.raw[:n]
+
+    def pwrite(self, data: bytes, offset: int) -> int:
+        data = bytes(data)
+        return retry_eintr(lambda: lib.fdsafe_file_pwrite(self._value, data, len(data), offset))
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        return check(lib.fdsafe_file_seek(self._value, offset, whence))
+
+    def tell(self) -> int:
+        return self.seek(0, os.SEEK_CUR)
+
+    @property
+    def size(self) -> int:
+        return check(lib.fdsafe_file_size(self._value))
+
+    def truncate(self, size: Optional[int] = None) -> int:
+        if size is None:
+            size = self.tell()
+        check(lib.fdsafe_file_truncate(self._value, size))
+        return size
+
+    def sync(self, data_only: bool = False) -> None:
+        check(lib.fdsafe_file_sync(self._value, FILE_SYNC_DATA if data_only else 0))
+
+
+class File(SeekableMixin, RawIOHandle):
+    """A regular file or directory (``FDSAFE_KIND_FILE``), usable as a raw binary stream."""
+
+    KIND = KIND_FILE
+
+    @classmethod
+    def open(cls, path: PathLike, *, read: bool = True, write: bool = False, append: bool = False,
+             create: bool = False, exclusive: bool = False, truncate: bool = False, nofollow: bool = False,
+             nonblocking: bool = False, mode: int = 0o666) -> "File":
+        """Opens (or creates) a file; close-on-exec. ``mode`` applies when creating."""
+        out = c_handle()
+        flags = _flags(read, write, append, create, exclusive, truncate, nofollow, nonblocking)
+        check(lib.fdsafe_file_open(_path(path), flags, mode, ctypes.byref(out)))
+        return cls(out.value)
+
+    @classmethod
+    def tmpfile(cls, directory: PathLike, *, exclusive: bool = False, mode: int = 0o600) -> "File":
+        """An unnamed read-write file in ``directory`` (``O_TMPFILE``)."""
+        out = c_handle()
+        flags = FILE_READ | FILE_WRITE | FILE_TMPFILE | (FILE_EXCLUSIVE if exclusive else 0)
+        check(lib.fdsafe_file_open(_path(directory), flags, mode, ctypes.byref(out)))
+        return cls(out.value)
+
+    @classmethod
+    def open_directory(cls, path: PathLike) -> "File":
+        """A directory handle, the base for :meth:`open_at`."""
+        out = c_handle()
+        check(lib.fdsafe_file_open(_path(path), FILE_DIRECTORY, 0, ctypes.byref(out)))
+        return cls(out.value)
+
+    def open_at(self, path: PathLike, *, read: bool = True, write: bool = False, append: bool = False,
+                create: bool = False, exclusive: bool = False, truncate: bool = False, nofollow: bool = False,
+                nonblocking: bool = False, directory: bool = False, mode: int = 0o666, resolve: int = 0) -> "File":
+        """Opens ``path`` relative to this directory; ``resolve`` takes ``RESOLVE_*`` limits
+        (``RESOLVE_BENEATH`` keeps the lookup inside the directory) and uses ``openat2``."""
+        out = c_handle()
+        flags = _flags(read, write, append, create, exclusive, truncate, nofollow, nonblocking)
+        if directory:
+            flags = (flags & ~FILE_READ) | FILE_DIRECTORY
+        check(lib.fdsafe_file_open_at(self._value, _path(path), flags, mode, resolve, ctypes.byref(out)))
+        return File(out.value)

@@ -1,0 +1,46 @@
+"""memfd: anonymous in-memory files with seals."""
+from __future__ import annotations
+
+import ctypes
+
+from ._lib import c_handle, c_handle_p, declare, lib
+from .errors import check
+from .file import SeekableMixin
+from .rawio import RawIOHandle
+
+_int, _u32, _str = ctypes.c_int, ctypes.c_uint32, ctypes.c_char_p
+
+declare({
+    "fdsafe_memfd_create": (_int, [_str, _u32, c_handle_p]),
+    "fdsafe_memfd_add_seals": (_int, [c_handle, _u32]),
+    "fdsafe_memfd_get_seals": (_int, [c_handle]),
+})
+
+KIND_MEMFD = 8
+MEMFD_ALLOW_SEALING, MEMFD_NOEXEC_SEAL, MEMFD_EXEC, MEMFD_HUGETLB = 1, 2, 4, 8
+SEAL_SEAL, SEAL_SHRINK, SEAL_GROW, SEAL_WRITE, SEAL_FUTURE_WRITE, SEAL_EXEC = 0x1, 0x2, 0x4, 0x8, 0x10, 0x20
+
+
+class MemFd(SeekableMixin, RawIOHandle):
+    """An anonymous file in memory (always close-on-exec); a seekable raw binary stream with
+    ``pread``/``pwrite``/``size``/``truncate``, plus seals."""
+
+    KIND = KIND_MEMFD
+
+    @classmethod
+    def create(cls, name: str = "fdsafe", *, allow_sealing: bool = True, noexec_seal: bool = False,
+               executable: bool = False, hugetlb: bool = False) -> "MemFd":
+        flags = ((MEMFD_ALLOW_SEALING if allow_sealing else 0) | (MEMFD_NOEXEC_SEAL if noexec_seal else 0)
+                 | (MEMFD_EXEC if executable else 0) | (MEMFD_HUGETLB if hugetlb else 0))
+        out = c_handle()
+        check(lib.fdsafe_memfd_create(name.encode(), flags, ctypes.byref(out)))
+        return cls(out.value)
+
+    @property
+    def seals(self) -> int:
+        """The current ``SEAL_*`` bits."""
+        return check(lib.fdsafe_memfd_get_seals(self._value))
+
+    def add_seals(self, seals: int) -> None:
+        """Adds ``SEAL_*`` bits; seals are permanent and hold in every process."""
+        check(lib.fdsafe_memfd_add_seals(self._value, seals))

@@ -1,0 +1,113 @@
+"""pidfd: a handle on one process, immune to pid reuse."""
+from __future__ import annotations
+
+import ctypes
+import os
+from dataclasses import dataclass
+from typing import Optional, Sequence, Tuple
+
+from ._lib import c_handle, c_handle_p, declare, lib
+from .errors import check
+from .handle import EVENT_IN, Handle, retry_eintr
+
+_int, _u32 = ctypes.c_int, ctypes.c_uint32
+
+
+class _Exit(ctypes.Structure):
+    _fields_ = [("pid", ctypes.c_int), ("code", ctypes.c_int), ("status", ctypes.c_int)]
+
+
+declare({
+    "fdsafe_pidfd_open": (_int, [_int, _u32, c_handle_p]),
+    "fdsafe_pidfd_fork": (_int, [c_handle_p]),
+    "fdsafe_pidfd_send_signal": (_int, [c_handle, _int, _u32]),
+    "fdsafe_pidfd_wait": (_int, [c_handle, _u32, ctypes.POINTER(_Exit)]),
+    "fdsafe_pidfd_getfd": (_int, [c_handle, _int, _u32, c_handle_p]),
+    "fdsafe_pidfd_get_pid": (_int, [c_handle]),
+})
+
+KIND_PIDFD = 9
+PIDFD_NONBLOCK = 1
+WAIT_NOHANG = 1
+EXITED, KILLED, DUMPED = 1, 2, 3
+
+
+@dataclass(frozen=True)
+class ExitStatus:
+    """How a child ended: ``code`` is EXITED, KILLED or DUMPED; ``status`` the exit status or
+    the signal number."""
+
+    pid: int
+    code: int
+    status: int
+
+    @property
+    def exited(self) -> bool:
+        return self.code == EXITED
+
+    @property
+    def signal(self) -> Optional[int]:
+        return self.status if self.code in (KILLED, DUMPED) else None
+
+
+class PidFd(Handle):
+    """A pidfd (``FDSAFE_KIND_PIDFD``): readable (``wait(EVENT_IN)``) once the process exits."""
+
+    KIND = KIND_PIDFD
+
+    @classmethod
+    def open(cls, pid: int, nonblocking: bool = False) -> "PidFd":
+        out = c_handle()
+        check(lib.fdsafe_pidfd_open(pid, PIDFD_NONBLOCK if nonblocking else 0, ctypes.byref(out)))
+        return cls(out.value)
+
+    @classmethod
+    def spawn(cls, argv: Sequence[str], env: Optional[dict] = None) -> "PidFd":
+        """Starts a program (``os.posix_spawnp``) and opens a pidfd for it; race-free, since
+        nothing reaps the child before the pidfd exists. Use ``wait_exit`` to reap it."""
+        pid = os.posix_spawnp(argv[0], list(argv), dict(os.environ if env is None else env))
+        try:
+            return cls.open(pid)
+        except BaseException:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            raise
+
+    @property
+    def pid(self) -> int:
+        """The process id (``ProcessLookupError`` once it has exited)."""
+        return check(lib.fdsafe_pidfd_get_pid(self._value))
+
+    def send_signal(self, signal: int) -> None:
+        check(lib.fdsafe_pidfd_send_signal(self._value, int(signal), 0))
+
+    def poll_exit(self) -> Optional[ExitStatus]:
+        """Collects the status if the child has exited, else None."""
+        e = _Exit()
+        if retry_eintr(lambda: lib.fdsafe_pidfd_wait(self._value, WAIT_NOHANG, ctypes.byref(e))) == 0:
+            return None
+        return ExitStatus(e.pid, e.code, e.status)
+
+    def wait_exit(self, timeout_ms: int = -1) -> Optional[ExitStatus]:
+        """Waits (through poll on the pidfd) for the child to exit, then collects its status.
+        None if ``timeout_ms`` passed first."""
+        if not self.wait(EVENT_IN, timeout_ms):
+            return None
+        e = _Exit()
+        retry_eintr(lambda: lib.fdsafe_pidfd_wait(self._value, 0, ctypes.byref(e)))
+        return ExitStatus(e.pid, e.code, e.status)
+
+    def getfd(self, target_fd: int, kind: int) -> Handle:
+        """A copy of the process's descriptor ``target_fd`` as a handle of ``kind``."""
+        out = c_handle()
+        check(lib.fdsafe_pidfd_getfd(self._value, target_fd, kind, ctypes.byref(out)))
+        return Handle.wrap(out.value)
+
+
+def fork() -> Tuple[int, Optional[PidFd]]:
+    """``fdsafe_pidfd_fork``: ``(0, None)`` in the child, ``(pid, PidFd)`` in the parent. Like
+    ``os.fork`` without Python's own fork bookkeeping: the child should only ``os._exit``
+    or ``os.exec*``."""
+    out = c_handle()
+    pid = check(lib.fdsafe_pidfd_fork(ctypes.byref(out)))
+    return (0, None) if pid == 0 else (pid, PidFd(out.value))

@@ -1,0 +1,116 @@
+"""Zero-copy moves: splice, vmsplice, tee, sendfile, copy_file_range.
+
+Each side may be an fdsafe :class:`Handle` or a raw descriptor number the caller owns (lent
+for the one call, never closed). With two handles the handle functions are used; otherwise
+the raw-descriptor variants, with each handle's descriptor borrowed for the call."""
+from __future__ import annotations
+
+import ctypes
+import mmap
+from typing import Iterable, Optional, Union
+
+from ._lib import IOVec, c_handle, lib, declare
+from .handle import Handle, retry_eintr
+
+_int, _i64, _u32, _size = ctypes.c_int, ctypes.c_int64, ctypes.c_uint32, ctypes.c_size_t
+_i64p = ctypes.POINTER(ctypes.c_int64)
+_iovp = ctypes.POINTER(IOVec)
+
+declare({
+    "fdsafe_splice": (_i64, [c_handle, _i64p, c_handle, _i64p, _size, _u32]),
+    "fdsafe_splice_fd": (_i64, [_int, _i64p, _int, _i64p, _size, _u32]),
+    "fdsafe_vmsplice": (_i64, [c_handle, _iovp, _int, _u32]),
+    "fdsafe_vmsplice_fd": (_i64, [_int, _iovp, _int, _u32]),
+    "fdsafe_tee": (_i64, [c_handle, c_handle, _size, _u32]),
+    "fdsafe_tee_fd": (_i64, [_int, _int, _size, _u32]),
+    "fdsafe_sendfile": (_i64, [c_handle, _i64p, c_handle, _size]),
+    "fdsafe_sendfile_fd": (_i64, [_int, _i64p, _int, _size]),
+    "fdsafe_copy_file_range": (_i64, [c_handle, _i64p, c_handle, _i64p, _size, _u32]),
+    "fdsafe_copy_file_range_fd": (_i64, [_int, _i64p, _int, _i64p, _size, _u32]),
+})
+
+SPLICE_MOVE, SPLICE_NONBLOCK, SPLICE_MORE, SPLICE_GIFT = 0x1, 0x2, 0x4, 0x8
+
+Endpoint = Union[Handle, int]
+
+
+def _both_handles(a: Endpoint, b: Endpoint) -> bool:
+    return isinstance(a, Handle) and isinstance(b, Handle)
+
+
+def _fd(x: Endpoint) -> int:
+    return x.fileno() if isinstance(x, Handle) else int(x)
+
+
+def _off(offset: Optional[int]):
+    return None if offset is None else ctypes.c_int64(offset)
+
+
+def _ref(off):
+    return None if off is None else ctypes.byref(off)
+
+
+
+def splice(src: Endpoint, dst: Endpoint, length: int, *, src_offset: Optional[int] = None,
+           dst_offset: Optional[int] = None, flags: int = 0) -> int:
+    """Moves up to ``length`` bytes; one side must be a pipe. An offset given is used instead
+    of that side's file position. Returns the bytes moved (0: end of input)."""
+    oi, oo = _off(src_offset), _off(dst_offset)
+    if _both_handles(src, dst):
+        return retry_eintr(lambda: lib.fdsafe_splice(src.value, _ref(oi), dst.value, _ref(oo), length, flags))
+    return retry_eintr(lambda: lib.fdsafe_splice_fd(_fd(src), _ref(oi), _fd(dst), _ref(oo), length, flags))
+
+
+def vmsplice(pipe: Endpoint, buffers: Iterable[bytes], flags: int = 0) -> int:
+    """Places ``buffers`` in a pipe's write end without copying them in the kernel.
+
+    The lifetime rule of vmsplice (the pipe refers to the memory until it is read, so the
+    memory must not change until then) is kept for the caller: the data is first placed in a
+    fresh anonymous mapping that nothing else can reach, and the mapping is unmapped after the
+    call, leaving its pages to the pipe alone. GIFT is therefore refused here."""
+    if flags & SPLICE_GIFT:
+        raise ValueError("SPLICE_GIFT gives pages away; the binding manages the pages itself")
+    chunks = [bytes(b) for b in buffers]
+    total = sum(len(c) for c in chunks)
+    area = mmap.mmap(-1, max(total, 1))
+    try:
+        base = ctypes.c_char.from_buffer(area)
+        try:
+            start = ctypes.addressof(base)
+            iov = (IOVec * len(chunks))()
+            pos = 0
+            for i, c in enumerate(chunks):
+                area[pos:pos + len(c)] = c
+                iov[i] = IOVec(start + pos, len(c))
+                pos += len(c)
+            if isinstance(pipe, Handle):
+                return retry_eintr(lambda: lib.fdsafe_vmsplice(pipe.value, iov, len(chunks), flags))
+            return retry_eintr(lambda: lib.fdsafe_vmsplice_fd(int(pipe), iov, len(chunks), flags))
+        finally:
+            del base
+    finally:
+        area.close()
+
+
+def tee(src: Endpoint, dst: Endpoint, length: int, flags: int = 0) -> int:
+    """Copies up to ``length`` bytes from pipe ``src`` to pipe ``dst`` without consuming them."""
+    if _both_handles(src, dst):
+        return retry_eintr(lambda: lib.fdsafe_tee(src.value, dst.value, length, flags))
+    return retry_eintr(lambda: lib.fdsafe_tee_fd(_fd(src), _fd(dst), length, flags))
+
+
+def sendfile(src: Endpoint, dst: Endpoint, count: int, offset: Optional[int] = None) -> int:
+    """Sends up to ``count`` bytes from a file (or memfd) to any writable ``dst``."""
+    oi = _off(offset)
+    if _both_handles(src, dst):
+        return retry_eintr(lambda: lib.fdsafe_sendfile(src.value, _ref(oi), dst.value, count))
+    return retry_eintr(lambda: lib.fdsafe_sendfile_fd(_fd(src), _ref(oi), _fd(dst), count))
+
+
+def copy_file_range(src: Endpoint, dst: Endpoint, length: int, *, src_offset: Optional[int] = None,
+                    dst_offset: Optional[int] = None) -> int:
+    """Copies up to ``length`` bytes between files inside the kernel."""
+    oi, oo = _off(src_offset), _off(dst_offset)
+    if _both_handles(src, dst):
+        return retry_eintr(lambda: lib.fdsafe_copy_file_range(src.value, _ref(oi), dst.value, _ref(oo), length, 0))
+    return retry_eintr(lambda: lib.fdsafe_copy_file_range_fd(_fd(src), _ref(oi), _fd(dst), _ref(oo), length, 0))

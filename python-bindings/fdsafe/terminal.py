@@ -1,0 +1,170 @@
+"""Terminals, serial ports and pseudo-terminals."""
+from __future__ import annotations
+
+import ctypes
+from dataclasses import dataclass
+from typing import Tuple
+
+from ._lib import c_handle, c_handle_p, declare, lib
+from .errors import check
+from .file import PathLike, _path
+from .handle import retry_eintr
+from .rawio import RawIOHandle
+
+_int, _u32, _u8, _bool = ctypes.c_int, ctypes.c_uint32, ctypes.c_uint8, ctypes.c_bool
+
+
+class _Settings(ctypes.Structure):
+    _fields_ = [("mode", _u32), ("echo", _bool), ("baud", _u32), ("data_bits", _u8), ("parity", _u32),
+                ("stop_bits", _u8), ("flow", _u32), ("vmin", _u8), ("vtime", _u8)]
+
+
+class _WinSize(ctypes.Structure):
+    _fields_ = [("rows", ctypes.c_uint16), ("cols", ctypes.c_uint16), ("xpixel", ctypes.c_uint16), ("ypixel", ctypes.c_uint16)]
+
+
+declare({
+    "fdsafe_terminal_open": (_int, [ctypes.c_char_p, _u32, c_handle_p]),
+    "fdsafe_pty_open": (_int, [_u32, c_handle_p, c_handle_p]),
+    "fdsafe_pty_peer": (_int, [c_handle, _u32, c_handle_p]),
+    "fdsafe_terminal_path": (_int, [c_handle, _u32, ctypes.c_char_p, ctypes.c_size_t]),
+    "fdsafe_terminal_get": (_int, [c_handle, ctypes.POINTER(_Settings)]),
+    "fdsafe_terminal_set": (_int, [c_handle, ctypes.POINTER(_Settings), _u32]),
+    "fdsafe_terminal_get_window_size": (_int, [c_handle, ctypes.POINTER(_WinSize)]),
+    "fdsafe_terminal_set_window_size": (_int, [c_handle, ctypes.POINTER(_WinSize)]),
+    "fdsafe_terminal_modem_get": (_int, [c_handle, ctypes.POINTER(_u32)]),
+    "fdsafe_terminal_modem_set": (_int, [c_handle, _u32, _u32]),
+    "fdsafe_terminal_drain": (_int, [c_handle]),
+    "fdsafe_terminal_flush": (_int, [c_handle, _u32]),
+    "fdsafe_terminal_send_break": (_int, [c_handle, _u32]),
+    "fdsafe_terminal_set_exclusive": (_int, [c_handle, _bool]),
+    "fdsafe_terminal_get_exclusive": (_int, [c_handle]),
+    "fdsafe_is_terminal": (_int, [c_handle]),
+})
+
+KIND_TERMINAL = 7
+RAW, CANONICAL, OTHER = 0, 1, 2
+PARITY_NONE, PARITY_ODD, PARITY_EVEN, PARITY_MARK, PARITY_SPACE = 0, 1, 2, 3, 4
+FLOW_NONE, FLOW_RTSCTS, FLOW_XONXOFF = 0, 1, 2
+APPLY_NOW, APPLY_DRAIN, APPLY_FLUSH = 0, 1, 2
+FLUSH_INPUT, FLUSH_OUTPUT, FLUSH_BOTH = 0, 1, 2
+MODEM_DTR, MODEM_RTS, MODEM_CTS, MODEM_DCD, MODEM_RI, MODEM_DSR = 0x2, 0x4, 0x20, 0x40, 0x80, 0x100
+_OPEN_READ, _OPEN_WRITE, _OPEN_NONBLOCK = 1, 2, 4
+_PATH_PEER = 1
+
+
+@dataclass
+class TerminalSettings:
+    """Terminal settings as plain values (see ``fdsafe_terminal_settings``)."""
+
+    mode: int = RAW
+    echo: bool = False
+    baud: int = 9600
+    data_bits: int = 8
+    parity: int = PARITY_NONE
+    stop_bits: int = 1
+    flow: int = FLOW_NONE
+    vmin: int = 1
+    vtime: int = 0
+
+    def _c(self) -> _Settings:
+        return _Settings(self.mode, self.echo, self.baud, self.data_bits, self.parity, self.stop_bits,
+                         self.flow, self.vmin, self.vtime)
+
+
+class Terminal(RawIOHandle):
+    """A terminal, serial port or pseudo-terminal end (``FDSAFE_KIND_TERMINAL``)."""
+
+    KIND = KIND_TERMINAL
+
+    @classmethod
+    def open(cls, path: PathLike, *, read: bool = True, write: bool = True, nonblocking: bool = False) -> "Terminal":
+        """Opens a terminal by path, never as the controlling terminal."""
+        flags = (_OPEN_READ if read else 0) | (_OPEN_WRITE if write else 0) | (_OPEN_NONBLOCK if nonblocking else 0)
+        out = c_handle()
+        check(lib.fdsafe_terminal_open(_path(path), flags, ctypes.byref(out)))
+        return cls(out.value)
+
+    def peer(self, nonblocking: bool = False) -> "Terminal":
+        """The slave of this pseudo-terminal master."""
+        out = c_handle()
+        check(lib.fdsafe_pty_peer(self._value, _OPEN_NONBLOCK if nonblocking else 0, ctypes.byref(out)))
+        return Terminal(out.value)
+
+    def _path(self, flags: int) -> str:
+        buf = ctypes.create_string_buffer(4096)
+        check(lib.fdsafe_terminal_path(self._value, flags, buf, len(buf)))
+        return buf.value.decode()
+
+    @property
+    def path(self) -> str:
+        return self._path(0)
+
+    @property
+    def peer_path(self) -> str:
+        """For a master: its slave's path (``/dev/pts/N``)."""
+        return self._path(_PATH_PEER)
+
+    @property
+    def settings(self) -> TerminalSettings:
+        s = _Settings()
+        check(lib.fdsafe_terminal_get(self._value, ctypes.byref(s)))
+        return TerminalSettings(s.mode, s.echo, s.baud, s.data_bits, s.parity, s.stop_bits, s.flow, s.vmin, s.vtime)
+
+    def apply(self, settings: TerminalSettings, when: int = APPLY_NOW) -> None:
+        c = settings._c()
+        retry_eintr(lambda: lib.fdsafe_terminal_set(self._value, ctypes.byref(c), when))
+
+    @property
+    def window_size(self) -> Tuple[int, int]:
+        """``(rows, cols)``."""
+        w = _WinSize()
+        check(lib.fdsafe_terminal_get_window_size(self._value, ctypes.byref(w)))
+        return w.rows, w.cols
+
+    @window_size.setter
+    def window_size(self, size: Tuple[int, int]) -> None:
+        w = _WinSize(size[0], size[1], 0, 0)
+        check(lib.fdsafe_terminal_set_window_size(self._value, ctypes.byref(w)))
+
+    @property
+    def modem_lines(self) -> int:
+        """``MODEM_*`` bits; ``OSError(ENOTTY)`` on pseudo-terminals (no modem lines)."""
+        bits = ctypes.c_uint32()
+        check(lib.fdsafe_terminal_modem_get(self._value, ctypes.byref(bits)))
+        return bits.value
+
+    def set_modem_lines(self, set_bits: int = 0, clear_bits: int = 0) -> None:
+        check(lib.fdsafe_terminal_modem_set(self._value, set_bits, clear_bits))
+
+    def drain(self) -> None:
+        retry_eintr(lambda: lib.fdsafe_terminal_drain(self._value))
+
+    def flush(self, queue: int = FLUSH_BOTH) -> None:
+        check(lib.fdsafe_terminal_flush(self._value, queue))
+
+    def send_break(self, duration_ms: int = 0) -> None:
+        retry_eintr(lambda: lib.fdsafe_terminal_send_break(self._value, duration_ms))
+
+    @property
+    def exclusive(self) -> bool:
+        return bool(check(lib.fdsafe_terminal_get_exclusive(self._value)))
+
+    @exclusive.setter
+    def exclusive(self, on: bool) -> None:
+        check(lib.fdsafe_terminal_set_exclusive(self._value, on))
+
+    def isatty(self) -> bool:
+        return bool(check(lib.fdsafe_is_terminal(self._value)))
+
+
+def open_pty(nonblocking: bool = False) -> Tuple[Terminal, Terminal]:
+    """A new pseudo-terminal: ``(master, slave)``."""
+    m, s = c_handle(), c_handle()
+    check(lib.fdsafe_pty_open(_OPEN_NONBLOCK if nonblocking else 0, ctypes.byref(m), ctypes.byref(s)))
+    return Terminal(m.value), Terminal(s.value)
+
+
+def is_terminal(handle) -> bool:
+    """Whether any handle refers to a terminal."""
+    return bool(check(lib.fdsafe_is_terminal(handle.value)))

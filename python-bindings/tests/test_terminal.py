@@ -1,0 +1,104 @@
+import errno
+import io
+import subprocess
+
+import pytest
+
+from fdsafe import InvalidArgumentError, Terminal, TerminalSettings, WrongKindError, is_terminal, open_pty, pipe
+from fdsafe import terminal as T
+
+
+def stty(path, *args):
+    return subprocess.run(["stty", "-F", path, *args], capture_output=True, text=True, check=True).stdout
+
+
+def test_pty_pair_and_paths():
+    m, s = open_pty()
+    assert m.kind_name == "terminal" and s.isatty() and is_terminal(m)
+    assert s.path.startswith("/dev/pts/") and m.peer_path == s.path
+    m.write(b"line\n")
+    assert s.read(100) == b"line\n"
+    with m.peer() as s2:
+        assert s2.path == s.path
+    r, w = pipe()
+    assert not is_terminal(r)
+    r.close(), w.close()
+    s.close(), m.close()
+
+
+def test_settings_dataclass_round_trip_and_stty():
+    m, s = open_pty()
+    assert s.settings.mode == T.CANONICAL and s.settings.echo
+    want = TerminalSettings(mode=T.RAW, echo=False, baud=57600, data_bits=8, parity=T.PARITY_NONE,
+                            stop_bits=2, flow=T.FLOW_XONXOFF, vmin=4, vtime=9)
+    s.apply(want, T.APPLY_DRAIN)
+    assert s.settings == want
+    out = stty(s.path, "-a")
+    assert "speed 57600 baud" in out and "min = 4; time = 9;" in out
+    words = out.split()
+    for w in ("-icanon", "-echo", "cstopb", "ixon", "ixoff", "-opost", "cs8"):
+        assert w in words or w + ";" in words, w
+    want.baud = 31250  # MIDI: not a standard rate, through BOTHER
+    s.apply(want)
+    assert s.settings.baud == 31250
+    stty(s.path, "1200", "-cstopb", "icanon")
+    got = s.settings
+    assert (got.baud, got.stop_bits, got.mode) == (1200, 1, T.CANONICAL)
+    s.close(), m.close()
+
+
+def test_window_size_modem_and_control():
+    m, s = open_pty()
+    m.window_size = (33, 99)
+    assert s.window_size == (33, 99)
+    assert stty(s.path, "size").strip() == "33 99"
+    with pytest.raises(OSError) as e:
+        s.modem_lines
+    assert e.value.errno == errno.ENOTTY
+    with pytest.raises(OSError) as e:
+        s.set_modem_lines(T.MODEM_DTR)
+    assert e.value.errno == errno.ENOTTY
+    s.drain()
+    m.write(b"junk\n")
+    assert s.wait(timeout_ms=5000)
+    s.flush(T.FLUSH_INPUT)
+    assert s.wait(timeout_ms=0) == 0
+    s.send_break()
+    s.exclusive = True
+    assert s.exclusive
+    s.exclusive = False
+    assert not s.exclusive
+    s.close(), m.close()
+
+
+def test_open_by_path_and_raw_io():
+    m, s = open_pty()
+    with Terminal.open(s.path) as t:
+        assert isinstance(t, io.RawIOBase)
+        m.write(b"abc\n")
+        assert t.read(10) == b"abc\n"
+    with pytest.raises(InvalidArgumentError):
+        Terminal.open("/dev/null")
+    with pytest.raises(OSError):
+        open("/dev/tty")  # still no controlling terminal
+    s.close(), m.close()
+
+
+def test_terminal_bad_input():
+    m, s = open_pty()
+    bad = s.settings
+    bad.data_bits = 9
+    with pytest.raises(InvalidArgumentError):
+        s.apply(bad)
+    with pytest.raises(InvalidArgumentError):
+        s.apply(s.settings, when=7)
+    with pytest.raises(InvalidArgumentError):
+        s.set_modem_lines(T.MODEM_CTS)
+    r, w = pipe()
+    with pytest.raises(WrongKindError):
+        Terminal(r.value, owned=False).settings
+    r.close(), w.close()
+    s.close(), m.close()
+    with pytest.raises(OSError) as e:
+        s.settings
+    assert e.value.errno == errno.EBADF

@@ -1,0 +1,136 @@
+//! FIFOs, device nodes and character devices.
+
+use std::ffi::{c_char, c_int};
+
+use super::file::c_path;
+use super::kinds::parse_flags;
+use super::{call, fdsafe_handle, Out};
+use crate::error::Error;
+use crate::handles::{self, Handle, Kind};
+use crate::kinds::chardev::{self, CharDevice};
+use crate::kinds::fifo::{self, EndFlags, Fifo, NodeType};
+
+/// `fdsafe_fifo_create` flag: if a FIFO already exists at the path, use it (returns 1)
+/// instead of failing with `-EEXIST`.
+pub const FDSAFE_FIFO_REUSE: u32 = 1 << 0;
+
+/// `fdsafe_fifo_open` / `fdsafe_chardev_open` flag: open for reading.
+pub const FDSAFE_OPEN_READ: u32 = 1 << 0;
+/// Open for writing.
+pub const FDSAFE_OPEN_WRITE: u32 = 1 << 1;
+/// Open in non-blocking mode (`O_NONBLOCK`); it stays on after the open (turn it off with
+/// `fdsafe_nonblocking_set`).
+pub const FDSAFE_OPEN_NONBLOCK: u32 = 1 << 2;
+
+/// `fdsafe_mknod` type: a FIFO (device numbers must be 0).
+pub const FDSAFE_NODE_FIFO: u32 = 1;
+/// `fdsafe_mknod` type: a character device node.
+pub const FDSAFE_NODE_CHAR: u32 = 2;
+/// `fdsafe_mknod` type: a block device node.
+pub const FDSAFE_NODE_BLOCK: u32 = 3;
+
+/// Creates a FIFO at `path` with permission bits `mode` (at most 07777, reduced by the umask).
+/// `flags`: 0, or `FDSAFE_FIFO_REUSE` to accept a FIFO that already exists there.
+///
+/// Returns 0 if the FIFO was created, 1 if an existing FIFO was reused.
+/// Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL or empty path, unknown flags or mode bits
+/// beyond 07777; `-EEXIST` if the path exists (without `FDSAFE_FIFO_REUSE`, or when it is not
+/// a FIFO); other `-errno` from `mkfifo(3)` (`-ENOENT`, `-EACCES`...). Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_fifo_create(path: *const c_char, mode: u32, flags: u32) -> c_int {
+    call("fdsafe_fifo_create", || {
+        let path = c_path(path, "path")?;
+        if flags & !FDSAFE_FIFO_REUSE != 0 {
+            return Err(Error::invalid(format!("unknown fifo flag bits {:#x}", flags & !FDSAFE_FIFO_REUSE)));
+        }
+        Ok(if fifo::create(path, mode, flags & FDSAFE_FIFO_REUSE != 0)? { 0 } else { 1 })
+    })
+}
+
+/// Opens the FIFO at `path` as a handle of kind `FDSAFE_KIND_FIFO` (close-on-exec).
+/// `flags`: `FDSAFE_OPEN_READ` and/or `FDSAFE_OPEN_WRITE` (both: a read-write end, which never
+/// waits), plus `FDSAFE_OPEN_NONBLOCK`. A path that is not a FIFO is refused without being
+/// opened (it is inspected through an `O_PATH` descriptor first).
+///
+/// Blocking: a blocking open waits until the other side is opened too; a signal gives
+/// `-EINTR` (not retried). Non-blocking: a read end opens at once; a write end with no reader
+/// gives the kernel's `-ENXIO`.
+/// Ownership: the caller owns `*handle_out`.
+/// Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL or empty path, a NULL `handle_out`,
+/// unknown flags, neither read nor write, or a path that is not a FIFO; `-ENOENT`; `-ENXIO`;
+/// `-EINTR`; other `-errno` from `open(2)`. Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_fifo_open(path: *const c_char, flags: u32, handle_out: *mut fdsafe_handle) -> c_int {
+    call("fdsafe_fifo_open", || {
+        let path = c_path(path, "path")?;
+        let flags = parse_flags::<EndFlags>(flags, "fifo open")?;
+        let out = Out::new(handle_out, "handle_out")?;
+        out.write(handles::insert(Box::new(Fifo::open(path, flags)?))?.0);
+        Ok(0)
+    })
+}
+
+/// Creates a file-system node (`mknod(2)`): `type` is `FDSAFE_NODE_FIFO`,
+/// `FDSAFE_NODE_CHAR` or `FDSAFE_NODE_BLOCK`; `mode` the permission bits (at most 07777);
+/// `major`/`minor` the device numbers (0 for a FIFO). Device nodes need `CAP_MKNOD` (root).
+///
+/// Returns 0. Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL or empty path, an unknown
+/// type, mode bits beyond 07777, or device numbers for a FIFO; `-EEXIST`; `-EPERM` without
+/// `CAP_MKNOD` (or on a `nodev` mount when opened later); other `-errno` from `mknod(2)`.
+/// Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_mknod(path: *const c_char, r#type: u32, mode: u32, major: u32, minor: u32) -> c_int {
+    call("fdsafe_mknod", || {
+        let path = c_path(path, "path")?;
+        let node = match r#type {
+            FDSAFE_NODE_FIFO => NodeType::Fifo,
+            FDSAFE_NODE_CHAR => NodeType::Char,
+            FDSAFE_NODE_BLOCK => NodeType::Block,
+            other => return Err(Error::invalid(format!("{other} is not an FDSAFE_NODE_* type"))),
+        };
+        fifo::mknod(path, node, mode, major, minor)?;
+        Ok(0)
+    })
+}
+
+/// Opens the character device at `path` as a handle of kind `FDSAFE_KIND_CHARDEV`
+/// (close-on-exec, and never becoming the controlling terminal). `flags`: `FDSAFE_OPEN_READ`
+/// and/or `FDSAFE_OPEN_WRITE`, plus `FDSAFE_OPEN_NONBLOCK`. Anything that is not a character
+/// device (a file, a FIFO, a block device) is refused without being opened. Read and write
+/// with `fdsafe_read` / `fdsafe_write`.
+///
+/// Ownership: the caller owns `*handle_out`.
+/// Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL or empty path, a NULL `handle_out`,
+/// unknown flags, neither read nor write, or a path that is not a character device;
+/// `-ENOENT`, `-EACCES`, `-ENXIO` (no such device), other `-errno` from `open(2)`.
+/// Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_chardev_open(path: *const c_char, flags: u32, handle_out: *mut fdsafe_handle) -> c_int {
+    call("fdsafe_chardev_open", || {
+        let path = c_path(path, "path")?;
+        let flags = parse_flags::<EndFlags>(flags, "chardev open")?;
+        let out = Out::new(handle_out, "handle_out")?;
+        out.write(handles::insert(Box::new(CharDevice::open(path, flags)?))?.0);
+        Ok(0)
+    })
+}
+
+/// The device numbers of a character device or terminal handle (`st_rdev`), e.g. 1 and 3
+/// for `/dev/null`.
+///
+/// Returns 0. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for other kinds;
+/// `FDSAFE_E_INVALID_ARGUMENT` for NULL out-pointers. Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_chardev_numbers(handle: fdsafe_handle, major_out: *mut u32, minor_out: *mut u32) -> c_int {
+    call("fdsafe_chardev_numbers", || {
+        let (major_out, minor_out) = (Out::new(major_out, "major_out")?, Out::new(minor_out, "minor_out")?);
+        let guard = handles::get(Handle(handle))?;
+        if !matches!(guard.kind(), Kind::CharDevice | Kind::Terminal) {
+            return Err(Error::WrongKind { actual: guard.kind(), expected: "a character device or terminal" });
+        }
+        let (major, minor) = chardev::numbers(guard.object().as_fd())?;
+        major_out.write(major);
+        minor_out.write(minor);
+        Ok(0)
+    })
+}

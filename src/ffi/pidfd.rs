@@ -1,0 +1,179 @@
+//! pidfd.
+
+use std::ffi::c_int;
+use std::os::fd::IntoRawFd;
+
+use super::kinds::kind_from_c;
+use super::{call, fdsafe_handle, Out};
+use crate::error::Error;
+use crate::handles::{self, get_as, Handle};
+use crate::kinds::{self, pidfd::PidFd};
+
+/// `fdsafe_pidfd_open` flag: non-blocking (`PIDFD_NONBLOCK`): `fdsafe_pidfd_wait` on a
+/// running child returns `-EAGAIN` instead of waiting.
+pub const FDSAFE_PIDFD_NONBLOCK: u32 = 1 << 0;
+/// `fdsafe_pidfd_wait` flag: do not wait; return 0 if the child is still running.
+pub const FDSAFE_PIDFD_WAIT_NOHANG: u32 = 1 << 0;
+
+/// `fdsafe_pidfd_exit.code`: the process called `exit`; `status` is its exit status.
+pub const FDSAFE_PIDFD_EXITED: c_int = 1;
+/// Killed by a signal; `status` is the signal number.
+pub const FDSAFE_PIDFD_KILLED: c_int = 2;
+/// Killed by a signal and dumped core; `status` is the signal number.
+pub const FDSAFE_PIDFD_DUMPED: c_int = 3;
+
+/// How a child process ended, filled by `fdsafe_pidfd_wait`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct fdsafe_pidfd_exit {
+    /// The process id it had.
+    pub pid: c_int,
+    /// `FDSAFE_PIDFD_EXITED`, `FDSAFE_PIDFD_KILLED` or `FDSAFE_PIDFD_DUMPED`.
+    pub code: c_int,
+    /// The exit status (0-255) for `FDSAFE_PIDFD_EXITED`, otherwise the signal number.
+    pub status: c_int,
+}
+
+/// Opens a pidfd for the process `pid` (`pidfd_open(2)`), a handle of kind
+/// `FDSAFE_KIND_PIDFD`, close-on-exec. `flags`: 0 or `FDSAFE_PIDFD_NONBLOCK`. The handle keeps
+/// referring to that process even after its pid is reused. It becomes readable
+/// (`fdsafe_wait` with `FDSAFE_EVENT_IN`) when the process exits.
+///
+/// Ownership: the caller owns `*handle_out`.
+/// Errors: `FDSAFE_E_INVALID_ARGUMENT` for `pid <= 0`, unknown flags or a NULL `handle_out`;
+/// `-ESRCH` if there is no such process; `-EMFILE`. Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_pidfd_open(pid: c_int, flags: u32, handle_out: *mut fdsafe_handle) -> c_int {
+    call("fdsafe_pidfd_open", || {
+        if flags & !FDSAFE_PIDFD_NONBLOCK != 0 {
+            return Err(Error::invalid(format!("unknown pidfd flag bits {:#x}", flags & !FDSAFE_PIDFD_NONBLOCK)));
+        }
+        let out = Out::new(handle_out, "handle_out")?;
+        out.write(handles::insert(Box::new(PidFd::open(pid, flags != 0)?))?.0);
+        Ok(0)
+    })
+}
+
+/// Forks the calling process and gives the parent a pidfd for the child: `fork()`, then
+/// `pidfd_open` on the new child, which is race-free because a child's pid cannot be reused
+/// before its parent reaps it.
+///
+/// Returns the child's pid (> 0) in the parent, with `*handle_out` set; 0 in the child, where
+/// `*handle_out` is not written. The same rules as for `fork()` apply: in a multithreaded
+/// program the child should only call async-signal-safe functions before `exec` or `_exit`.
+/// The child inherits fdsafe's descriptors (all close-on-exec) but must not use the handle
+/// table of the parent for anything but closing before `exec`.
+/// Ownership: the parent owns `*handle_out`; reap the child with `fdsafe_pidfd_wait`.
+/// Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL `handle_out` (nothing forked); `-EAGAIN` /
+/// `-ENOMEM` from `fork`; if `pidfd_open` fails the child is killed and reaped and its error
+/// is returned. Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_pidfd_fork(handle_out: *mut fdsafe_handle) -> c_int {
+    call("fdsafe_pidfd_fork", || {
+        let out = Out::new(handle_out, "handle_out")?;
+        match PidFd::fork()? {
+            (pid, Some(pidfd)) => match handles::insert(Box::new(pidfd)) {
+                Ok(h) => {
+                    out.write(h.0);
+                    Ok(pid)
+                }
+                Err(e) => {
+                    // SAFETY: our unreaped child.
+                    unsafe {
+                        libc::kill(pid, libc::SIGKILL);
+                        libc::waitpid(pid, std::ptr::null_mut(), 0);
+                    }
+                    Err(e)
+                }
+            },
+            (_, None) => Ok(0),
+        }
+    })
+}
+
+/// Sends signal `signal` to the process (`pidfd_send_signal(2)`); 0 only checks that it
+/// still exists. `flags` must be 0.
+///
+/// Returns 0. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for
+/// non-zero flags; `-EINVAL` (from the kernel) for an invalid signal number; `-ESRCH` if the
+/// process has exited; `-EPERM`. Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_pidfd_send_signal(handle: fdsafe_handle, signal: c_int, flags: u32) -> c_int {
+    call("fdsafe_pidfd_send_signal", || {
+        if flags != 0 {
+            return Err(Error::invalid(format!("pidfd_send_signal flags {flags:#x}: pass 0")));
+        }
+        get_as::<PidFd>(Handle(handle), "a pidfd")?.send_signal(signal)?;
+        Ok(0)
+    })
+}
+
+/// Waits for the child process to exit and collects its status (`waitid(P_PIDFD, WEXITED)`),
+/// which reaps it. `flags`: 0 or `FDSAFE_PIDFD_WAIT_NOHANG`. To wait with a timeout or next
+/// to other handles, first wait for `FDSAFE_EVENT_IN` on the pidfd (`fdsafe_wait`, poll,
+/// epoll), then call this.
+///
+/// Returns 1 with `*exit_out` filled, or 0 (`FDSAFE_PIDFD_WAIT_NOHANG`, still running;
+/// `*exit_out` untouched). Blocks otherwise; a signal gives `-EINTR` (not retried).
+/// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for unknown flags or
+/// a NULL `exit_out`; `-ECHILD` if the process is not a child of this process or was already
+/// reaped; `-EAGAIN` for a non-blocking pidfd whose child still runs; `-EINTR`.
+/// Thread safety: any thread; only one waiter collects the status.
+#[no_mangle]
+pub extern "C" fn fdsafe_pidfd_wait(handle: fdsafe_handle, flags: u32, exit_out: *mut fdsafe_pidfd_exit) -> c_int {
+    call("fdsafe_pidfd_wait", || {
+        if flags & !FDSAFE_PIDFD_WAIT_NOHANG != 0 {
+            return Err(Error::invalid(format!("unknown wait flag bits {:#x}", flags & !FDSAFE_PIDFD_WAIT_NOHANG)));
+        }
+        let out = Out::new(exit_out, "exit_out")?;
+        match get_as::<PidFd>(Handle(handle), "a pidfd")?.wait(flags != 0)? {
+            Some(e) => {
+                out.write(fdsafe_pidfd_exit { pid: e.pid, code: e.code, status: e.status });
+                Ok(1)
+            }
+            None => Ok(0),
+        }
+    })
+}
+
+/// Copies the descriptor `target_fd` out of the process (`pidfd_getfd(2)`) and wraps the
+/// close-on-exec copy as a handle of `kind` (an `FDSAFE_KIND_*` value that can be adopted,
+/// checked with the kernel as `fdsafe_fd_adopt` does). The copy shares the open file with
+/// the other process's descriptor.
+///
+/// Ownership: the caller owns `*handle_out`; the other process keeps its descriptor.
+/// Errors: `-EBADF` for a dead handle or if the process has no descriptor `target_fd`;
+/// `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a negative `target_fd`, a NULL
+/// `handle_out`, an unknown or non-adoptable kind, or a descriptor not of that kind (the copy
+/// is then closed); `-EPERM` without ptrace rights over the process; `-ESRCH` if it exited.
+/// Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_pidfd_getfd(handle: fdsafe_handle, target_fd: c_int, kind: u32, handle_out: *mut fdsafe_handle) -> c_int {
+    call("fdsafe_pidfd_getfd", || {
+        let out = Out::new(handle_out, "handle_out")?;
+        let kind = kind_from_c(kind)?;
+        let fd = get_as::<PidFd>(Handle(handle), "a pidfd")?.getfd(target_fd)?;
+        // On failure `adopt` leaves the descriptor to us: close it again.
+        let raw = fd.into_raw_fd();
+        match kinds::adopt(raw, kind) {
+            Ok(h) => {
+                out.write(h.0);
+                Ok(0)
+            }
+            Err(e) => {
+                // SAFETY: still ours (adopt failed).
+                drop(unsafe { crate::sys::owned(raw) });
+                Err(e)
+            }
+        }
+    })
+}
+
+/// The process id the pidfd refers to (> 0), read from `/proc/self/fdinfo`.
+///
+/// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `-ESRCH` once the process has exited.
+/// Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_pidfd_get_pid(handle: fdsafe_handle) -> c_int {
+    call("fdsafe_pidfd_get_pid", || get_as::<PidFd>(Handle(handle), "a pidfd")?.pid())
+}

@@ -1,0 +1,443 @@
+//! Terminals, serial ports and pseudo-terminals.
+
+use std::ffi::{c_char, c_int};
+
+use super::file::c_path;
+use super::kinds::parse_flags;
+use super::{call, fdsafe_handle, in_slice, out_slice, Out};
+use crate::error::{Error, Result};
+use crate::handles::{self, get_as, Handle};
+use crate::kinds::fifo::EndFlags;
+use crate::kinds::terminal::{Flow, Mode, Parity, Settings, Terminal, When};
+
+/// `fdsafe_terminal_settings.mode`: raw (`cfmakeraw`): bytes pass unchanged, no line editing,
+/// no signal characters, no output processing.
+pub const FDSAFE_TERM_RAW: u32 = 0;
+/// Canonical: line editing (`ICANON`), signal characters, CR to NL on input, NL to CR NL
+/// on output.
+pub const FDSAFE_TERM_CANONICAL: u32 = 1;
+/// Neither (as read back for mixed settings); when setting, the mode bits are left alone.
+pub const FDSAFE_TERM_OTHER: u32 = 2;
+
+/// Parity: none.
+pub const FDSAFE_PARITY_NONE: u32 = 0;
+/// Odd parity.
+pub const FDSAFE_PARITY_ODD: u32 = 1;
+/// Even parity.
+pub const FDSAFE_PARITY_EVEN: u32 = 2;
+/// Mark parity (the bit always 1; `CMSPAR`).
+pub const FDSAFE_PARITY_MARK: u32 = 3;
+/// Space parity (the bit always 0; `CMSPAR`).
+pub const FDSAFE_PARITY_SPACE: u32 = 4;
+
+/// Flow control: none.
+pub const FDSAFE_FLOW_NONE: u32 = 0;
+/// Hardware flow control (`CRTSCTS`).
+pub const FDSAFE_FLOW_RTSCTS: u32 = 1;
+/// Software flow control (`IXON | IXOFF`).
+pub const FDSAFE_FLOW_XONXOFF: u32 = 2;
+
+/// `fdsafe_terminal_set` timing: apply now (`TCSANOW`).
+pub const FDSAFE_TERM_APPLY_NOW: u32 = 0;
+/// Apply once all output has been sent (`TCSADRAIN`).
+pub const FDSAFE_TERM_APPLY_DRAIN: u32 = 1;
+/// Apply after sending output and discarding unread input (`TCSAFLUSH`).
+pub const FDSAFE_TERM_APPLY_FLUSH: u32 = 2;
+
+/// `fdsafe_terminal_flush` queue: unread input.
+pub const FDSAFE_FLUSH_INPUT: u32 = 0;
+/// Unsent output.
+pub const FDSAFE_FLUSH_OUTPUT: u32 = 1;
+/// Both.
+pub const FDSAFE_FLUSH_BOTH: u32 = 2;
+
+/// Modem line: Data Terminal Ready (settable). `FDSAFE_MODEM_*` equal the kernel's `TIOCM_*`.
+pub const FDSAFE_MODEM_DTR: u32 = 0x002;
+/// Request To Send (settable).
+pub const FDSAFE_MODEM_RTS: u32 = 0x004;
+/// Clear To Send (read only).
+pub const FDSAFE_MODEM_CTS: u32 = 0x020;
+/// Data Carrier Detect (read only).
+pub const FDSAFE_MODEM_DCD: u32 = 0x040;
+/// Ring Indicator (read only).
+pub const FDSAFE_MODEM_RI: u32 = 0x080;
+/// Data Set Ready (read only).
+pub const FDSAFE_MODEM_DSR: u32 = 0x100;
+
+/// Terminal settings as plain values, for `fdsafe_terminal_get` / `fdsafe_terminal_set`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct fdsafe_terminal_settings {
+    /// `FDSAFE_TERM_RAW`, `FDSAFE_TERM_CANONICAL` or `FDSAFE_TERM_OTHER`.
+    pub mode: u32,
+    /// Echo typed characters (`ECHO`, with `ECHOE`/`ECHOK` when set).
+    pub echo: bool,
+    /// Bits per second, input and output alike: any value; the standard rates use their
+    /// `B*` code, others `BOTHER` through `termios2`.
+    pub baud: u32,
+    /// Data bits: 5 to 8.
+    pub data_bits: u8,
+    /// `FDSAFE_PARITY_*`.
+    pub parity: u32,
+    /// Stop bits: 1 or 2.
+    pub stop_bits: u8,
+    /// `FDSAFE_FLOW_*`.
+    pub flow: u32,
+    /// Non-canonical reads return once this many bytes are there (`VMIN`).
+    pub vmin: u8,
+    /// Non-canonical read timeout in tenths of a second (`VTIME`).
+    pub vtime: u8,
+}
+
+fn to_c(s: Settings) -> fdsafe_terminal_settings {
+    fdsafe_terminal_settings {
+        mode: match s.mode {
+            Mode::Raw => FDSAFE_TERM_RAW,
+            Mode::Canonical => FDSAFE_TERM_CANONICAL,
+            Mode::Other => FDSAFE_TERM_OTHER,
+        },
+        echo: s.echo,
+        baud: s.baud,
+        data_bits: s.data_bits,
+        parity: match s.parity {
+            Parity::None => FDSAFE_PARITY_NONE,
+            Parity::Odd => FDSAFE_PARITY_ODD,
+            Parity::Even => FDSAFE_PARITY_EVEN,
+            Parity::Mark => FDSAFE_PARITY_MARK,
+            Parity::Space => FDSAFE_PARITY_SPACE,
+        },
+        stop_bits: s.stop_bits,
+        flow: match s.flow {
+            Flow::None => FDSAFE_FLOW_NONE,
+            Flow::RtsCts => FDSAFE_FLOW_RTSCTS,
+            Flow::XonXoff => FDSAFE_FLOW_XONXOFF,
+        },
+        vmin: s.vmin,
+        vtime: s.vtime,
+    }
+}
+
+fn from_c(c: &fdsafe_terminal_settings) -> Result<Settings> {
+    Ok(Settings {
+        mode: match c.mode {
+            FDSAFE_TERM_RAW => Mode::Raw,
+            FDSAFE_TERM_CANONICAL => Mode::Canonical,
+            FDSAFE_TERM_OTHER => Mode::Other,
+            m => return Err(Error::invalid(format!("mode {m} is not an FDSAFE_TERM_* value"))),
+        },
+        echo: c.echo,
+        baud: c.baud,
+        data_bits: c.data_bits,
+        parity: match c.parity {
+            FDSAFE_PARITY_NONE => Parity::None,
+            FDSAFE_PARITY_ODD => Parity::Odd,
+            FDSAFE_PARITY_EVEN => Parity::Even,
+            FDSAFE_PARITY_MARK => Parity::Mark,
+            FDSAFE_PARITY_SPACE => Parity::Space,
+            p => return Err(Error::invalid(format!("parity {p} is not an FDSAFE_PARITY_* value"))),
+        },
+        stop_bits: c.stop_bits,
+        flow: match c.flow {
+            FDSAFE_FLOW_NONE => Flow::None,
+            FDSAFE_FLOW_RTSCTS => Flow::RtsCts,
+            FDSAFE_FLOW_XONXOFF => Flow::XonXoff,
+            f => return Err(Error::invalid(format!("flow {f} is not an FDSAFE_FLOW_* value"))),
+        },
+        vmin: c.vmin,
+        vtime: c.vtime,
+    })
+}
+
+/// A caller's input struct: NULL or misaligned is refused.
+fn single<'a, T>(ptr: *const T, name: &str) -> Result<&'a T> {
+    if ptr.is_null() {
+        return Err(Error::invalid(format!("{name} is NULL")));
+    }
+    in_slice(ptr, 1, name)?.first().ok_or_else(|| Error::invalid(format!("{name} is NULL")))
+}
+
+fn term(handle: fdsafe_handle) -> Result<handles::TypedGuard<Terminal>> {
+    get_as::<Terminal>(Handle(handle), "a terminal")
+}
+
+/// Opens the terminal or serial port at `path` as a handle of kind `FDSAFE_KIND_TERMINAL`,
+/// close-on-exec and never becoming the controlling terminal (`O_NOCTTY`). `flags`:
+/// `FDSAFE_OPEN_READ` and/or `FDSAFE_OPEN_WRITE`, plus `FDSAFE_OPEN_NONBLOCK` (which also
+/// keeps a serial port's open from waiting for carrier detect).
+///
+/// Ownership: the caller owns `*handle_out`.
+/// Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL or empty path, a NULL `handle_out`,
+/// unknown flags, neither read nor write, or a path that is not a terminal (non-devices are
+/// not even opened); `-ENOENT`, `-EACCES`, `-EBUSY` (exclusive mode), `-EIO`, `-ENXIO`.
+/// Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_terminal_open(path: *const c_char, flags: u32, handle_out: *mut fdsafe_handle) -> c_int {
+    call("fdsafe_terminal_open", || {
+        let path = c_path(path, "path")?;
+        let flags = parse_flags::<EndFlags>(flags, "terminal open")?;
+        let out = Out::new(handle_out, "handle_out")?;
+        out.write(handles::insert(Box::new(Terminal::open(path, flags)?))?.0);
+        Ok(0)
+    })
+}
+
+/// Opens a new pseudo-terminal pair: `*master_out` (the controlling side, `/dev/ptmx`) and
+/// `*slave_out` (the terminal a program sees, `/dev/pts/N`), both of kind
+/// `FDSAFE_KIND_TERMINAL`, close-on-exec, `O_NOCTTY`. `flags`: 0 or `FDSAFE_OPEN_NONBLOCK`
+/// (both ends).
+///
+/// Ownership: the caller owns both handles.
+/// Errors: `FDSAFE_E_INVALID_ARGUMENT` for NULL out-pointers or flags other than
+/// `FDSAFE_OPEN_NONBLOCK`; `-ENOSPC` at the pty limit; `-EMFILE`. Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_pty_open(flags: u32, master_out: *mut fdsafe_handle, slave_out: *mut fdsafe_handle) -> c_int {
+    call("fdsafe_pty_open", || {
+        if flags & !super::fifo::FDSAFE_OPEN_NONBLOCK != 0 {
+            return Err(Error::invalid(format!("pty flags {flags:#x}: only FDSAFE_OPEN_NONBLOCK")));
+        }
+        let (mo, so) = (Out::new(master_out, "master_out")?, Out::new(slave_out, "slave_out")?);
+        let (master, slave) = Terminal::open_pty(flags != 0)?;
+        let m = handles::insert(Box::new(master))?;
+        let s = match handles::insert(Box::new(slave)) {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = handles::TABLE.close(m);
+                return Err(e);
+            }
+        };
+        mo.write(m.0);
+        so.write(s.0);
+        Ok(0)
+    })
+}
+
+/// Opens the slave of the pseudo-terminal master `master` (`TIOCGPTPEER`: no path lookup, so
+/// no race with a replaced `/dev/pts` entry) as a new terminal handle. `flags`: 0 or
+/// `FDSAFE_OPEN_NONBLOCK`.
+///
+/// Ownership: the caller owns `*slave_out`. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`;
+/// `FDSAFE_E_INVALID_ARGUMENT` for a NULL out-pointer or unknown flags; from the kernel
+/// `-EIO` if `master` is a pseudo-terminal slave, `-ENOTTY` for other terminals. Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_pty_peer(master: fdsafe_handle, flags: u32, slave_out: *mut fdsafe_handle) -> c_int {
+    call("fdsafe_pty_peer", || {
+        if flags & !super::fifo::FDSAFE_OPEN_NONBLOCK != 0 {
+            return Err(Error::invalid(format!("pty flags {flags:#x}: only FDSAFE_OPEN_NONBLOCK")));
+        }
+        let out = Out::new(slave_out, "slave_out")?;
+        let slave = term(master)?.peer(flags != 0)?;
+        out.write(handles::insert(Box::new(slave))?.0);
+        Ok(0)
+    })
+}
+
+fn copy_string(text: &str, buf: *mut c_char, len: usize) -> Result<c_int> {
+    let needed = text.len() + 1;
+    let out = out_slice(buf.cast::<u8>(), len, "buf")?;
+    if out.len() < needed {
+        return Err(Error::BufferTooSmall { needed });
+    }
+    out[..text.len()].copy_from_slice(text.as_bytes());
+    out[text.len()] = 0;
+    Ok(needed as c_int)
+}
+
+/// Writes the terminal's device path into `buf` (`/dev/pts/3`, `/dev/ttyS0`; `/dev/ptmx` for
+/// a pseudo-terminal master), NUL-terminated. With `FDSAFE_TERMINAL_PATH_PEER` in `flags`,
+/// the path of a master's slave instead (`TIOCGPTN`), e.g. for `stty -F`.
+///
+/// Returns the bytes written, NUL included. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`;
+/// `FDSAFE_E_INVALID_ARGUMENT` for a NULL `buf` with `len > 0` or unknown flags;
+/// `FDSAFE_E_BUFFER_TOO_SMALL` if `len` is less than needed (nothing written; 64 bytes always
+/// suffice for ptys); `-ENOTTY` for `FDSAFE_TERMINAL_PATH_PEER` on a non-master.
+/// Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_terminal_path(handle: fdsafe_handle, flags: u32, buf: *mut c_char, len: usize) -> c_int {
+    call("fdsafe_terminal_path", || {
+        if flags & !FDSAFE_TERMINAL_PATH_PEER != 0 {
+            return Err(Error::invalid(format!("unknown path flag bits {:#x}", flags & !FDSAFE_TERMINAL_PATH_PEER)));
+        }
+        let t = term(handle)?;
+        let path = if flags != 0 { t.peer_path()? } else { t.path()? };
+        copy_string(&path, buf, len)
+    })
+}
+
+/// `fdsafe_terminal_path` flag: the path of a pseudo-terminal master's slave.
+pub const FDSAFE_TERMINAL_PATH_PEER: u32 = 1;
+
+/// Reads the terminal's settings into `*settings_out` (`TCGETS2`).
+///
+/// Returns 0. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a
+/// NULL `settings_out`. Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_terminal_get(handle: fdsafe_handle, settings_out: *mut fdsafe_terminal_settings) -> c_int {
+    call("fdsafe_terminal_get", || {
+        let out = Out::new(settings_out, "settings_out")?;
+        out.write(to_c(term(handle)?.get()?));
+        Ok(0)
+    })
+}
+
+/// Applies `*settings` (`TCSETS2`/`TCSETSW2`/`TCSETSF2`): `when` is `FDSAFE_TERM_APPLY_NOW`,
+/// `_DRAIN` or `_FLUSH`. Bits the struct does not describe (special characters other than
+/// `VMIN`/`VTIME`, `CLOCAL`, `HUPCL`...) are left as they are; `CREAD` is always turned on.
+///
+/// Returns 0. `_DRAIN` and `_FLUSH` wait for output to be sent; a signal gives `-EINTR`.
+/// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL
+/// `settings`, an unknown `when`, mode, parity or flow, data bits outside 5-8 or stop bits
+/// other than 1 or 2; `-EINVAL` from the kernel for a rate the device cannot do; `-EINTR`.
+/// Thread safety: any thread; concurrent setters race as with `tcsetattr`.
+#[no_mangle]
+pub extern "C" fn fdsafe_terminal_set(handle: fdsafe_handle, settings: *const fdsafe_terminal_settings, when: u32) -> c_int {
+    call("fdsafe_terminal_set", || {
+        let settings = from_c(single(settings, "settings")?)?;
+        let when = match when {
+            FDSAFE_TERM_APPLY_NOW => When::Now,
+            FDSAFE_TERM_APPLY_DRAIN => When::Drain,
+            FDSAFE_TERM_APPLY_FLUSH => When::Flush,
+            w => return Err(Error::invalid(format!("when {w} is not an FDSAFE_TERM_APPLY_* value"))),
+        };
+        term(handle)?.set(&settings, when)?;
+        Ok(0)
+    })
+}
+
+/// A terminal's window size, in characters and pixels.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct fdsafe_window_size {
+    pub rows: u16,
+    pub cols: u16,
+    /// Width in pixels (0 if unknown).
+    pub xpixel: u16,
+    /// Height in pixels (0 if unknown).
+    pub ypixel: u16,
+}
+
+/// Reads the window size (`TIOCGWINSZ`). Returns 0. Errors: `-EBADF`;
+/// `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL `size_out`.
+/// Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_terminal_get_window_size(handle: fdsafe_handle, size_out: *mut fdsafe_window_size) -> c_int {
+    call("fdsafe_terminal_get_window_size", || {
+        let out = Out::new(size_out, "size_out")?;
+        let w = term(handle)?.window_size()?;
+        out.write(fdsafe_window_size { rows: w.ws_row, cols: w.ws_col, xpixel: w.ws_xpixel, ypixel: w.ws_ypixel });
+        Ok(0)
+    })
+}
+
+/// Sets the window size (`TIOCSWINSZ`); the foreground process group gets `SIGWINCH` if it
+/// changed. Returns 0. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT`
+/// for a NULL `size`. Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_terminal_set_window_size(handle: fdsafe_handle, size: *const fdsafe_window_size) -> c_int {
+    call("fdsafe_terminal_set_window_size", || {
+        let s = *single(size, "size")?;
+        term(handle)?.set_window_size(libc::winsize { ws_row: s.rows, ws_col: s.cols, ws_xpixel: s.xpixel, ws_ypixel: s.ypixel })?;
+        Ok(0)
+    })
+}
+
+/// Reads the modem lines into `*lines_out` (`FDSAFE_MODEM_*` bits, `TIOCMGET`).
+///
+/// Returns 0. Errors: `-ENOTTY` from the kernel for a device without modem lines, which
+/// includes every pseudo-terminal (a clear "no modem lines here", not a failure of fdsafe);
+/// `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL `lines_out`.
+/// Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_terminal_modem_get(handle: fdsafe_handle, lines_out: *mut u32) -> c_int {
+    call("fdsafe_terminal_modem_get", || {
+        let out = Out::new(lines_out, "lines_out")?;
+        out.write(term(handle)?.modem_lines()?);
+        Ok(0)
+    })
+}
+
+/// Raises the lines in `set` and lowers those in `clear` (`TIOCMBIS`/`TIOCMBIC`); only
+/// `FDSAFE_MODEM_DTR` and `FDSAFE_MODEM_RTS` can be changed.
+///
+/// Returns 0. Errors: `-ENOTTY` on pseudo-terminals and other devices without modem lines;
+/// `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for other bits or a line in
+/// both sets. Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_terminal_modem_set(handle: fdsafe_handle, set: u32, clear: u32) -> c_int {
+    call("fdsafe_terminal_modem_set", || {
+        let settable = FDSAFE_MODEM_DTR | FDSAFE_MODEM_RTS;
+        if (set | clear) & !settable != 0 || set & clear != 0 {
+            return Err(Error::invalid("only DTR and RTS can be set or cleared, each in one set"));
+        }
+        term(handle)?.modem_change(set, clear)?;
+        Ok(0)
+    })
+}
+
+/// Waits until all output written to the terminal has been sent (`tcdrain`). Returns 0.
+/// A signal gives `-EINTR`. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`. Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_terminal_drain(handle: fdsafe_handle) -> c_int {
+    call("fdsafe_terminal_drain", || {
+        term(handle)?.drain()?;
+        Ok(0)
+    })
+}
+
+/// Discards unread input, unsent output or both (`tcflush`): `queue` is
+/// `FDSAFE_FLUSH_INPUT`, `FDSAFE_FLUSH_OUTPUT` or `FDSAFE_FLUSH_BOTH`. Returns 0.
+/// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for another `queue`.
+/// Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_terminal_flush(handle: fdsafe_handle, queue: u32) -> c_int {
+    call("fdsafe_terminal_flush", || {
+        let q = match queue {
+            FDSAFE_FLUSH_INPUT => libc::TCIFLUSH,
+            FDSAFE_FLUSH_OUTPUT => libc::TCOFLUSH,
+            FDSAFE_FLUSH_BOTH => libc::TCIOFLUSH,
+            other => return Err(Error::invalid(format!("queue {other} is not an FDSAFE_FLUSH_* value"))),
+        };
+        term(handle)?.flush(q)?;
+        Ok(0)
+    })
+}
+
+/// Sends a break (a stream of zero bits): `duration_ms` 0 for the standard length (0.25 to
+/// 0.5 s), else that long rounded up to tenths of a second. Blocks for the duration; devices
+/// without break support (pseudo-terminals) return at once. Returns 0.
+/// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `-EINTR`. Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_terminal_send_break(handle: fdsafe_handle, duration_ms: u32) -> c_int {
+    call("fdsafe_terminal_send_break", || {
+        term(handle)?.send_break(duration_ms)?;
+        Ok(0)
+    })
+}
+
+/// Turns exclusive mode on or off (`TIOCEXCL`/`TIOCNXCL`): while on, further opens of the
+/// device fail with `-EBUSY` (except for processes with `CAP_SYS_ADMIN`). Returns 0.
+/// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`. Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_terminal_set_exclusive(handle: fdsafe_handle, exclusive: bool) -> c_int {
+    call("fdsafe_terminal_set_exclusive", || {
+        term(handle)?.set_exclusive(exclusive)?;
+        Ok(0)
+    })
+}
+
+/// Whether exclusive mode is on (`TIOCGEXCL`): 1 or 0. Errors: `-EBADF`;
+/// `FDSAFE_E_WRONG_KIND`. Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_terminal_get_exclusive(handle: fdsafe_handle) -> c_int {
+    call("fdsafe_terminal_get_exclusive", || Ok(term(handle)?.exclusive()? as c_int))
+}
+
+/// Whether a handle of any kind refers to a terminal (`isatty`): 1 or 0. A stdio handle on a
+/// terminal gives 1. Errors: `-EBADF` for a dead handle. Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_is_terminal(handle: fdsafe_handle) -> c_int {
+    call("fdsafe_is_terminal", || {
+        let guard = handles::get(Handle(handle))?;
+        // SAFETY: isatty only queries.
+        Ok((unsafe { libc::isatty(guard.raw_fd()) } == 1) as c_int)
+    })
+}

@@ -1,0 +1,58 @@
+//! Character devices opened by path (`/dev/null`, `/dev/zero`, `/dev/urandom`...).
+
+use std::ffi::CStr;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+
+use crate::error::{Error, Result};
+use crate::handles::{Kind, Object};
+use crate::kinds::fifo::EndFlags;
+use crate::kinds::file::open_checked;
+use crate::sys;
+
+#[derive(Debug)]
+pub struct CharDevice {
+    fd: OwnedFd,
+}
+
+impl CharDevice {
+    /// Opens a character device; anything else is refused without being opened. Never makes
+    /// a terminal the controlling terminal (`O_NOCTTY`).
+    pub fn open(path: &CStr, flags: EndFlags) -> Result<CharDevice> {
+        Ok(CharDevice { fd: open_checked(path, flags.oflags()?, libc::S_IFCHR, "a character device")? })
+    }
+
+    pub fn verify(fd: BorrowedFd<'_>) -> Result<()> {
+        if sys::file_type(fd)? != libc::S_IFCHR {
+            return Err(Error::invalid(format!("descriptor {} is not a character device", fd.as_raw_fd())));
+        }
+        Ok(())
+    }
+
+    pub fn from_fd(fd: OwnedFd) -> CharDevice {
+        CharDevice { fd }
+    }
+}
+
+/// The major and minor device numbers of a device descriptor (`st_rdev`).
+pub fn numbers(fd: BorrowedFd<'_>) -> Result<(u32, u32)> {
+    let rdev = sys::fstat(fd)?.st_rdev;
+    Ok((libc::major(rdev), libc::minor(rdev)))
+}
+
+impl AsFd for CharDevice {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl Object for CharDevice {
+    fn kind(&self) -> Kind {
+        Kind::CharDevice
+    }
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+    fn into_fd(self: Box<Self>) -> OwnedFd {
+        self.fd
+    }
+}

@@ -1,0 +1,227 @@
+//! Regular files and directories opened by path, with positioned I/O, size, truncate and sync.
+//! Also the checked-open helper that FIFOs and character devices use: open with `O_PATH`
+//! (no side effects), check the file type, then reopen through `/proc/self/fd` with the real
+//! flags, so nothing that is not of the expected type is ever really opened.
+
+use std::ffi::CStr;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+
+use bitflags::bitflags;
+
+use crate::error::{Error, Result};
+use crate::handles::{Kind, Object, WriteGuard};
+use crate::sys::{self, cvt};
+
+bitflags! {
+    /// How [`File::open`] opens a file.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct FileFlags: u32 {
+        const READ = 1 << 0;
+        const WRITE = 1 << 1;
+        const APPEND = 1 << 2;
+        const CREATE = 1 << 3;
+        const EXCLUSIVE = 1 << 4;
+        const TRUNCATE = 1 << 5;
+        /// `O_TMPFILE`: the path names a directory; the new file has no name.
+        const TMPFILE = 1 << 6;
+        /// `O_NOFOLLOW`: fail with `ELOOP` if the last component is a symbolic link.
+        const NOFOLLOW = 1 << 7;
+        const NONBLOCK = 1 << 8;
+        /// `O_DIRECTORY`: open a directory (for use as the base of `open_at`).
+        const DIRECTORY = 1 << 9;
+    }
+}
+
+bitflags! {
+    /// `openat2` resolution limits (`RESOLVE_*`), same bit values as the kernel.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct Resolve: u32 {
+        const NO_XDEV = 0x01;
+        const NO_MAGICLINKS = 0x02;
+        const NO_SYMLINKS = 0x04;
+        const BENEATH = 0x08;
+        const IN_ROOT = 0x10;
+    }
+}
+
+/// The kernel's `struct open_how` for `openat2`.
+#[repr(C)]
+struct OpenHow {
+    flags: u64,
+    mode: u64,
+    resolve: u64,
+}
+
+/// A regular file or a directory.
+#[derive(Debug)]
+pub struct File {
+    fd: OwnedFd,
+}
+
+/// Translates [`FileFlags`] into `open(2)` flags, always with `O_CLOEXEC`.
+pub fn open_flags(flags: FileFlags) -> Result<i32> {
+    let access = match (flags.contains(FileFlags::READ), flags.contains(FileFlags::WRITE) || flags.contains(FileFlags::APPEND)) {
+        (true, true) => libc::O_RDWR,
+        (false, true) => libc::O_WRONLY,
+        (true, false) => libc::O_RDONLY,
+        (false, false) if flags.contains(FileFlags::DIRECTORY) => libc::O_RDONLY,
+        (false, false) => return Err(Error::invalid("neither READ nor WRITE was asked for")),
+    };
+    if flags.contains(FileFlags::TMPFILE) && access == libc::O_RDONLY {
+        return Err(Error::invalid("TMPFILE needs WRITE (an unnamed read-only file is useless)"));
+    }
+    if flags.contains(FileFlags::EXCLUSIVE) && !flags.intersects(FileFlags::CREATE | FileFlags::TMPFILE) {
+        return Err(Error::invalid("EXCLUSIVE without CREATE or TMPFILE"));
+    }
+    let mut o = access | libc::O_CLOEXEC;
+    for (flag, bits) in [
+        (FileFlags::APPEND, libc::O_APPEND),
+        (FileFlags::CREATE, libc::O_CREAT),
+        (FileFlags::EXCLUSIVE, libc::O_EXCL),
+        (FileFlags::TRUNCATE, libc::O_TRUNC),
+        (FileFlags::TMPFILE, libc::O_TMPFILE),
+        (FileFlags::NOFOLLOW, libc::O_NOFOLLOW),
+        (FileFlags::NONBLOCK, libc::O_NONBLOCK),
+        (FileFlags::DIRECTORY, libc::O_DIRECTORY),
+    ] {
+        if flags.contains(flag) {
+            o |= bits;
+        }
+    }
+    Ok(o)
+}
+
+fn check_mode(mode: u32) -> Result<()> {
+    if mode & !0o7777 != 0 {
+        return Err(Error::invalid(format!("mode {mode:#o} has bits beyond 07777")));
+    }
+    Ok(())
+}
+
+impl File {
+    /// Opens `path` (relative to the working directory, or to `dir` if given).
+    pub fn open(dir: Option<BorrowedFd<'_>>, path: &CStr, flags: FileFlags, mode: u32) -> Result<File> {
+        check_mode(mode)?;
+        let oflags = open_flags(flags)?;
+        let base = dir.map_or(libc::AT_FDCWD, |d| d.as_raw_fd());
+        // SAFETY: NUL-terminated path; openat returns a new descriptor on success.
+        let fd = cvt(unsafe { libc::openat(base, path.as_ptr(), oflags, mode as libc::c_uint) })
+            .map_err(|e| e.context(format!("opening {}", path.to_string_lossy())))?;
+        Ok(File { fd: unsafe { sys::owned(fd) } })
+    }
+
+    /// Opens `path` relative to `dir` with `openat2`, limited by `resolve`.
+    pub fn open2(dir: BorrowedFd<'_>, path: &CStr, flags: FileFlags, mode: u32, resolve: Resolve) -> Result<File> {
+        check_mode(mode)?;
+        let oflags = open_flags(flags)?;
+        let creating = flags.intersects(FileFlags::CREATE | FileFlags::TMPFILE);
+        let how = OpenHow { flags: oflags as u32 as u64, mode: if creating { mode as u64 } else { 0 }, resolve: resolve.bits() as u64 };
+        // SAFETY: openat2 reads `how` (its exact size given) and the NUL-terminated path.
+        let fd = cvt(unsafe {
+            libc::syscall(libc::SYS_openat2, dir.as_raw_fd(), path.as_ptr(), &how as *const OpenHow, std::mem::size_of::<OpenHow>())
+        })
+        .map_err(|e| e.context(format!("openat2 {}", path.to_string_lossy())))?;
+        Ok(File { fd: unsafe { sys::owned(fd as i32) } })
+    }
+
+    /// Regular files and directories.
+    pub fn verify(fd: BorrowedFd<'_>) -> Result<()> {
+        match sys::file_type(fd)? {
+            libc::S_IFREG | libc::S_IFDIR => Ok(()),
+            _ => Err(Error::invalid(format!("descriptor {} is not a regular file or directory", fd.as_raw_fd()))),
+        }
+    }
+
+    pub fn from_fd(fd: OwnedFd) -> File {
+        File { fd }
+    }
+}
+
+/// Positioned read (`pread`): does not move the file position.
+pub fn pread(fd: BorrowedFd<'_>, buf: &mut [u8], offset: i64) -> Result<usize> {
+    check_offset(offset)?;
+    // SAFETY: the buffer is valid for its length.
+    let n = cvt(unsafe { libc::pread(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), offset) })?;
+    Ok(n as usize)
+}
+
+/// Positioned write (`pwrite`): does not move the file position. (With `O_APPEND` the kernel
+/// appends regardless of `offset`.)
+pub fn pwrite(fd: BorrowedFd<'_>, buf: &[u8], offset: i64) -> Result<usize> {
+    check_offset(offset)?;
+    // SAFETY: the buffer is valid for its length.
+    let n = cvt(unsafe { libc::pwrite(fd.as_raw_fd(), buf.as_ptr().cast(), buf.len(), offset) })?;
+    Ok(n as usize)
+}
+
+fn check_offset(offset: i64) -> Result<()> {
+    if offset < 0 {
+        return Err(Error::invalid(format!("offset {offset} is negative")));
+    }
+    Ok(())
+}
+
+/// `lseek`; returns the new position.
+pub fn seek(fd: BorrowedFd<'_>, offset: i64, whence: i32) -> Result<i64> {
+    // SAFETY: lseek on a borrowed descriptor.
+    cvt(unsafe { libc::lseek(fd.as_raw_fd(), offset, whence) })
+}
+
+pub fn size(fd: BorrowedFd<'_>) -> Result<u64> {
+    Ok(sys::fstat(fd)?.st_size as u64)
+}
+
+pub fn truncate(fd: BorrowedFd<'_>, len: i64) -> Result<()> {
+    check_offset(len)?;
+    // SAFETY: ftruncate on a borrowed descriptor.
+    cvt(unsafe { libc::ftruncate(fd.as_raw_fd(), len) })?;
+    Ok(())
+}
+
+/// `fsync`, or `fdatasync` when `data_only`.
+pub fn sync(fd: BorrowedFd<'_>, data_only: bool) -> Result<()> {
+    // SAFETY: plain calls on a borrowed descriptor.
+    cvt(unsafe { if data_only { libc::fdatasync(fd.as_raw_fd()) } else { libc::fsync(fd.as_raw_fd()) } })?;
+    Ok(())
+}
+
+/// Opens `path` only if it is of file type `expected` (`S_IFIFO`, `S_IFCHR`...): first with
+/// `O_PATH` (which opens nothing for real: no FIFO rendezvous, no device open), then, once
+/// `fstat` agrees, again through `/proc/self/fd/N` with `oflags` (plus `O_CLOEXEC`).
+/// `what` names the expected type in the error.
+pub fn open_checked(path: &CStr, oflags: i32, expected: libc::mode_t, what: &str) -> Result<OwnedFd> {
+    // SAFETY: NUL-terminated path; new descriptor on success.
+    let probe = cvt(unsafe { libc::open(path.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) })
+        .map_err(|e| e.context(format!("opening {}", path.to_string_lossy())))?;
+    let probe = unsafe { sys::owned(probe) };
+    if sys::file_type(probe.as_fd())? != expected {
+        return Err(Error::invalid(format!("{} is not {what}", path.to_string_lossy())));
+    }
+    let reopen = std::ffi::CString::new(format!("/proc/self/fd/{}", probe.as_raw_fd()))
+        .map_err(|_| Error::Internal("descriptor path with NUL".into()))?;
+    // SAFETY: as above.
+    let fd = cvt(unsafe { libc::open(reopen.as_ptr(), oflags | libc::O_CLOEXEC) })
+        .map_err(|e| e.context(format!("opening {}", path.to_string_lossy())))?;
+    Ok(unsafe { sys::owned(fd) })
+}
+
+impl AsFd for File {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl Object for File {
+    fn kind(&self) -> Kind {
+        Kind::File
+    }
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+    fn into_fd(self: Box<Self>) -> OwnedFd {
+        self.fd
+    }
+    fn write_guard(&self) -> WriteGuard {
+        WriteGuard::None
+    }
+}

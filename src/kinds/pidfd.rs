@@ -1,0 +1,142 @@
+//! pidfd: a descriptor that refers to one process, immune to pid reuse.
+
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+
+use crate::error::{Error, Result};
+use crate::handles::{Kind, Object, WriteGuard};
+use crate::sys::{self, cvt};
+
+const PIDFD_NONBLOCK: libc::c_uint = libc::O_NONBLOCK as libc::c_uint;
+const P_PIDFD: libc::idtype_t = 3;
+
+/// How a waited-for process ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Exit {
+    pub pid: i32,
+    /// `CLD_EXITED`, `CLD_KILLED` or `CLD_DUMPED`.
+    pub code: i32,
+    /// The exit status, or the signal number.
+    pub status: i32,
+}
+
+#[derive(Debug)]
+pub struct PidFd {
+    fd: OwnedFd,
+}
+
+impl PidFd {
+    /// `pidfd_open(2)`; the descriptor is always close-on-exec.
+    pub fn open(pid: i32, nonblock: bool) -> Result<PidFd> {
+        if pid <= 0 {
+            return Err(Error::invalid(format!("pid {pid}: a process id is positive")));
+        }
+        let flags = if nonblock { PIDFD_NONBLOCK } else { 0 };
+        // SAFETY: pidfd_open returns a new descriptor on success.
+        let fd = cvt(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, flags) }).map_err(|e| e.context(format!("pidfd_open {pid}")))?;
+        Ok(PidFd { fd: unsafe { sys::owned(fd as RawFd) } })
+    }
+
+    /// `fork()`, then `pidfd_open` on the child. Returns `(0, None)` in the child and
+    /// `(pid, Some(pidfd))` in the parent. Race-free: a child's pid cannot be reused before
+    /// its parent reaps it. If `pidfd_open` fails, the child is killed and reaped.
+    pub fn fork() -> Result<(i32, Option<PidFd>)> {
+        // SAFETY: fork; the child only returns to its caller.
+        let pid = cvt(unsafe { libc::fork() }).map_err(|e| e.context("fork"))?;
+        if pid == 0 {
+            return Ok((0, None));
+        }
+        match PidFd::open(pid, false) {
+            Ok(p) => Ok((pid, Some(p))),
+            Err(e) => {
+                // SAFETY: our own unreaped child.
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                    let mut status = 0;
+                    while libc::waitpid(pid, &mut status, 0) == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {}
+                }
+                Err(e)
+            }
+        }
+    }
+
+    pub fn verify(fd: BorrowedFd<'_>) -> Result<()> {
+        match sys::anon_inode_name(fd)?.as_deref() {
+            Some("pidfd") => Ok(()),
+            _ => Err(Error::invalid(format!("descriptor {} is not a pidfd", fd.as_raw_fd()))),
+        }
+    }
+
+    pub fn from_fd(fd: OwnedFd) -> PidFd {
+        PidFd { fd }
+    }
+
+    /// `pidfd_send_signal(2)` (signal 0 only checks that the process exists).
+    pub fn send_signal(&self, signal: i32) -> Result<()> {
+        // SAFETY: no siginfo (NULL), no flags.
+        cvt(unsafe { libc::syscall(libc::SYS_pidfd_send_signal, self.fd.as_raw_fd(), signal, std::ptr::null::<libc::siginfo_t>(), 0u32) })
+            .map_err(|e| e.context(format!("pidfd_send_signal {signal}")))?;
+        Ok(())
+    }
+
+    /// `waitid(P_PIDFD, WEXITED)`: collects the exit of a child. `None` with `nohang` while
+    /// it still runs.
+    pub fn wait(&self, nohang: bool) -> Result<Option<Exit>> {
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        let options = libc::WEXITED | if nohang { libc::WNOHANG } else { 0 };
+        // SAFETY: waitid fills `info`.
+        cvt(unsafe { libc::waitid(P_PIDFD, self.fd.as_raw_fd() as libc::id_t, &mut info, options) })?;
+        // SAFETY: after a successful waitid the pid and status fields are valid (pid 0: none).
+        let (pid, status) = unsafe { (info.si_pid(), info.si_status()) };
+        if pid == 0 {
+            return Ok(None);
+        }
+        Ok(Some(Exit { pid, code: info.si_code, status }))
+    }
+
+    /// `pidfd_getfd(2)`: a close-on-exec duplicate of the process's descriptor `target`.
+    pub fn getfd(&self, target: i32) -> Result<OwnedFd> {
+        if target < 0 {
+            return Err(Error::invalid(format!("{target} is not a descriptor number")));
+        }
+        // SAFETY: returns a new descriptor (the kernel sets close-on-exec) on success.
+        let fd = cvt(unsafe { libc::syscall(libc::SYS_pidfd_getfd, self.fd.as_raw_fd(), target, 0u32) })
+            .map_err(|e| e.context(format!("pidfd_getfd {target}")))?;
+        Ok(unsafe { sys::owned(fd as RawFd) })
+    }
+
+    /// The process id, from `/proc/self/fdinfo` (`ESRCH` once the process is gone).
+    pub fn pid(&self) -> Result<i32> {
+        let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", self.fd.as_raw_fd()))
+            .map_err(|e| Error::from(e).context("reading /proc/self/fdinfo"))?;
+        let pid = info
+            .lines()
+            .find_map(|l| l.strip_prefix("Pid:"))
+            .and_then(|v| v.trim().parse::<i32>().ok())
+            .ok_or_else(|| Error::Internal("no Pid line in the pidfd's fdinfo".into()))?;
+        if pid <= 0 {
+            return Err(Error::Os { errno: libc::ESRCH, context: Some("the process has exited".into()) });
+        }
+        Ok(pid)
+    }
+}
+
+impl AsFd for PidFd {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl Object for PidFd {
+    fn kind(&self) -> Kind {
+        Kind::PidFd
+    }
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+    fn into_fd(self: Box<Self>) -> OwnedFd {
+        self.fd
+    }
+    fn write_guard(&self) -> WriteGuard {
+        WriteGuard::None
+    }
+}
