@@ -25,6 +25,11 @@ void expect_code_at(int64_t got, int64_t expected, const char *what, const char 
 #define must(call) must_at((int64_t)(call), #call, __FILE__, __LINE__)
 int64_t must_at(int64_t got, const char *what, const char *file, int line);
 
+/* 1 if the system call `nr` does not exist here (ENOSYS: valgrind 3.19 has no openat2,
+ * pidfd_open or clone3), after printing why the test that asks will skip. Probes with
+ * arguments the call refuses, so nothing happens. */
+int syscall_missing(long nr, const char *name);
+
 /* 1 if `fd` has FD_CLOEXEC set, 0 if not, -1 if it is not open. */
 int fd_is_cloexec(int fd);
 /* 1 if `fd` is open. */

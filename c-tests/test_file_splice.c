@@ -2,6 +2,8 @@
  * and zero-copy moves (splice, vmsplice, tee, sendfile, copy_file_range), with misuse. */
 #include "harness.h"
 
+#include <sys/syscall.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -128,6 +130,7 @@ static void test_nofollow_tmpfile_and_directories(void **state) {
 
 static void test_open_at_beneath(void **state) {
     (void)state;
+    if (syscall_missing(SYS_openat2, "openat2")) skip();
     fdsafe_handle d, h, r, w;
     must(fdsafe_file_open(dir, FDSAFE_FILE_DIRECTORY, 0, &d));
     must(fdsafe_file_open_at(d, "inside", FDSAFE_FILE_WRITE | FDSAFE_FILE_CREATE, 0600, FDSAFE_RESOLVE_BENEATH, &h));
@@ -472,6 +475,13 @@ static void test_stdin_handle_splices_to_a_socket(void **state) {
     expect_code(fdsafe_splice_fd(sv[0], NULL, pr[1], NULL, 100, 0), 4);
     assert_int_equal(read(pr[0], buf, sizeof buf), 4);
     assert_memory_equal(buf, "sock", 4);
+    /* Bad input to the raw variant: refused, nothing moved. */
+    assert_int_equal(send(sv[1], "left", 4, 0), 4);
+    expect_code(fdsafe_splice_fd(sv[0], NULL, pr[1], NULL, 100, 1u << 30), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_splice_fd(-1, NULL, pr[1], NULL, 100, 0), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_splice_fd(sv[0], NULL, 100000, NULL, 100, 0), -EBADF);
+    expect_code(fdsafe_splice_fd(sv[0], NULL, pr[1], NULL, SIZE_MAX, 0), -EINVAL); /* the kernel refuses */
+    expect_code(fdsafe_splice_fd(sv[0], NULL, pr[1], NULL, 100, 0), 4); /* the data waited */
     close(pr[0]);
     close(pr[1]);
     /* And with handles only: stdin to a pipe handle. */

@@ -14,6 +14,7 @@
 
 static void test_fork_wait_for_exit_and_collect_status(void **state) {
     (void)state;
+    if (syscall_missing(SYS_pidfd_open, "pidfd_open")) skip();
     fdsafe_handle h;
     int pid = fdsafe_pidfd_fork(&h);
     assert_true(pid >= 0);
@@ -34,6 +35,7 @@ static void test_fork_wait_for_exit_and_collect_status(void **state) {
 
 static void test_signals_and_nohang(void **state) {
     (void)state;
+    if (syscall_missing(SYS_pidfd_open, "pidfd_open")) skip();
     fdsafe_handle h;
     int pid = fdsafe_pidfd_fork(&h);
     assert_true(pid >= 0);
@@ -58,6 +60,7 @@ static void test_signals_and_nohang(void **state) {
 
 static void test_open_by_pid(void **state) {
     (void)state;
+    if (syscall_missing(SYS_pidfd_open, "pidfd_open")) skip();
     fdsafe_handle self, child, nb;
     must(fdsafe_pidfd_open(getpid(), 0, &self));
     expect_code(fdsafe_pidfd_get_pid(self), getpid());
@@ -85,6 +88,7 @@ static void test_open_by_pid(void **state) {
 
 static void test_getfd_copies_a_descriptor_out_of_another_process(void **state) {
     (void)state;
+    if (syscall_missing(SYS_pidfd_open, "pidfd_open")) skip();
     int report[2];
     assert_int_equal(pipe2(report, O_CLOEXEC), 0);
     fdsafe_handle h;
@@ -130,6 +134,7 @@ static void test_getfd_copies_a_descriptor_out_of_another_process(void **state) 
 
 static void test_pidfd_bad_input_and_adopt(void **state) {
     (void)state;
+    if (syscall_missing(SYS_pidfd_open, "pidfd_open")) skip();
     fdsafe_handle h = 0x31, r, w;
     struct fdsafe_pidfd_exit e = {-1, -1, -1};
     expect_code(fdsafe_pidfd_open(0, 0, &h), FDSAFE_E_INVALID_ARGUMENT);

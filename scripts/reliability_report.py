@@ -41,6 +41,9 @@ def main():
     programs = len(re.findall(r"ERROR SUMMARY", valgrind))
     rows.append(("valgrind errors / bytes definitely+indirectly lost", f"{errors} / {lost} ({programs} processes)"))
 
+    skipped = sorted(set(re.findall(r"skipped: ([^\n]+)", valgrind)))
+    rows.append(("tests skipped under valgrind (reason)", "; ".join(skipped) or "none"))
+
     c_logs = read("test_*.log")
     checked = len(re.findall(r"\[       OK \]", c_logs))
     leaks = len(re.findall(r"descriptor \d+ leaked", c_logs))
