@@ -61,8 +61,9 @@ pub extern "C" fn fdsafe_pidfd_open(pid: c_int, flags: u32, handle_out: *mut fds
 /// Returns the child's pid (> 0) in the parent, with `*handle_out` set; 0 in the child, where
 /// `*handle_out` is not written. The same rules as for `fork()` apply: in a multithreaded
 /// program the child should only call async-signal-safe functions before `exec` or `_exit`.
-/// The child inherits fdsafe's descriptors (all close-on-exec) but must not use the handle
-/// table of the parent for anything but closing before `exec`.
+/// The child inherits fdsafe's descriptors (all close-on-exec) and a copy of the handle table:
+/// in a single-threaded program it may go on using its handles (closing one closes only its
+/// own copy); in a multithreaded one, only async-signal-safe calls until `exec` or `_exit`.
 /// Ownership: the parent owns `*handle_out`; reap the child with `fdsafe_pidfd_wait`.
 /// Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL `handle_out` (nothing forked); `-EAGAIN` /
 /// `-ENOMEM` from `fork`; if `pidfd_open` fails the child is killed and reaped and its error
