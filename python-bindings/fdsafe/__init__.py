@@ -21,6 +21,7 @@ from .handle import (
     Handle,
 )
 from .pipe import PipeEnd, pipe
+from . import daemon  # noqa: F401  (fdsafe.daemon: socket activation, service notification)
 from . import socket  # noqa: F401  (fdsafe.socket: TCP, UDP, Unix sockets)
 from .socket import (
     TcpListener, TcpStream, UdpSocket, UnixDatagram, UnixListener, UnixSeqpacket, UnixSeqpacketListener, UnixStream,
@@ -41,6 +42,6 @@ __all__ = [
     "error_name", "last_error", "strerror", "EventFd", "Handle", "INVALID_HANDLE",
     "EVENT_ERR", "EVENT_HUP", "EVENT_IN", "EVENT_OUT", "EVENT_PRI", "EVENT_RDHUP",
     "PipeEnd", "pipe", "STDERR", "STDIN", "STDOUT", "Stdio",
-    "socket", "TcpListener", "TcpStream", "UdpSocket", "UnixDatagram", "UnixListener", "UnixSeqpacket",
+    "daemon", "socket", "TcpListener", "TcpStream", "UdpSocket", "UnixDatagram", "UnixListener", "UnixSeqpacket",
     "UnixSeqpacketListener", "UnixStream",
 ]

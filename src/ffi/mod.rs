@@ -5,6 +5,7 @@
 
 mod boundary;
 pub mod codes;
+pub mod daemon;
 pub mod eventfd;
 pub mod handle;
 pub mod kinds;

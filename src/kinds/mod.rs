@@ -1,6 +1,7 @@
 //! The safe Rust core: one module per descriptor kind, each type owning its descriptor.
 //! These types know nothing of C; the handle table lends them out to the C layer.
 
+pub mod daemon;
 pub mod detect;
 pub mod eventfd;
 pub mod io;
@@ -85,4 +86,13 @@ pub fn adopt_owned(fd: OwnedFd, kind: Kind) -> Result<Handle> {
         Err(_) => |fd| Box::new(stdio::Stdio::from_fd(fd)) as Box<dyn Object>,
     };
     handles::insert(wrap(fd))
+}
+
+/// Wraps a descriptor fdsafe now owns as an object of `kind` without registering it
+/// (the generic [`Kind::Stdio`] object for kinds without an adopter in this build).
+pub fn wrap_owned(fd: OwnedFd, kind: Kind) -> Box<dyn Object> {
+    match adopter(kind) {
+        Ok((_, wrap)) => wrap(fd),
+        Err(_) => Box::new(stdio::Stdio::from_fd(fd)),
+    }
 }
