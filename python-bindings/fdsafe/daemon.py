@@ -11,6 +11,7 @@ unset), which is not an error.
 from __future__ import annotations
 
 import ctypes
+import os
 from typing import Dict, Iterable, List, Optional, Sequence, Union
 
 from ._lib import c_handle, c_handle_p, declare, lib
@@ -69,6 +70,8 @@ def listen_fds(unset_environment: bool = False) -> ListenFds:
     global _activated
     count = ctypes.c_size_t()
     status = check(lib.fdsafe_listen_fds(LISTEN_UNSET_ENV if unset_environment else 0, ctypes.byref(count)))
+    if unset_environment:
+        _forget(_LISTEN_VARS)
     result = ListenFds()
     result.status = status
     if status != LISTEN_ADOPTED:
@@ -88,6 +91,16 @@ def listen_fds(unset_environment: bool = False) -> ListenFds:
     return result
 
 
+def _forget(names: Sequence[str]) -> None:
+    # The C library changed the process environment; keep Python's copy in step.
+    for name in names:
+        os.environ.pop(name, None)
+
+
+_LISTEN_VARS = ("LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES")
+_WATCHDOG_VARS = ("WATCHDOG_USEC", "WATCHDOG_PID")
+
+
 def _flags(unset_environment: bool) -> int:
     return NOTIFY_UNSET_ENV if unset_environment else 0
 
@@ -105,7 +118,14 @@ def notify(state: Union[str, bytes], handles: Sequence[Handle] = (), unset_envir
     """Sends ``KEY=value`` lines (``"READY=1"``, ``"STATUS=..."``...) to the service manager,
     with our credentials and, if given, the handles' descriptors. ``False``: no manager."""
     arr, n = _handle_array(handles)
-    code = retry_eintr(lambda: lib.fdsafe_notify_handles(_flags(unset_environment), _enc(state), arr, n))
+    try:
+        code = retry_eintr(lambda: lib.fdsafe_notify_handles(_flags(unset_environment), _enc(state), arr, n))
+    except OSError:
+        if unset_environment:  # removed also when the send failed
+            _forget(("NOTIFY_SOCKET",))
+        raise
+    if unset_environment:
+        _forget(("NOTIFY_SOCKET",))
     return code == NOTIFY_SENT
 
 
@@ -146,6 +166,8 @@ def watchdog_usec(unset_environment: bool = False) -> int:
     """The watchdog interval in microseconds, or 0 when not enabled for this process."""
     usec = ctypes.c_uint64()
     enabled = check(lib.fdsafe_watchdog_interval(_flags(unset_environment), ctypes.byref(usec)))
+    if unset_environment:
+        _forget(_WATCHDOG_VARS)
     return usec.value if enabled else 0
 
 
