@@ -91,6 +91,45 @@ def test_activation_under_systemd_socket_activate(tmp_path):
     assert b"activated: ok" in out
 
 
+_ACTIVATED_UDP = r"""
+from fdsafe import daemon, UdpSocket
+fds = daemon.listen_fds()
+assert fds.status == daemon.LISTEN_ADOPTED and len(fds) == 1, fds
+(udp,) = fds
+assert isinstance(udp, UdpSocket) and udp.name == "unknown", (udp, udp.name)
+data, sender = udp.recvfrom(100)  # the datagram that triggered the activation
+udp.sendto(b"echo:" + data, sender)
+udp.close()
+"""
+
+
+@pytest.mark.skipif(shutil.which("systemd-socket-activate") is None, reason="systemd-socket-activate is not installed")
+def test_datagram_activation_without_names():
+    port = _free_port()
+    child = subprocess.Popen(
+        ["systemd-socket-activate", "--datagram", "-l", f"127.0.0.1:{port}", sys.executable, "-c", _ACTIVATED_UDP],
+        env=dict(os.environ, PYTHONPATH=PACKAGE_ROOT), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+            client.settimeout(0.2)
+            deadline = time.monotonic() + 10
+            while True:  # until the tool is listening (a datagram sent earlier is lost)
+                client.sendto(b"ping", ("127.0.0.1", port))
+                try:
+                    reply = client.recv(100)
+                    break
+                except (socket.timeout, ConnectionRefusedError):
+                    if time.monotonic() > deadline:
+                        raise
+        assert reply == b"echo:ping"
+        out, err = child.communicate(timeout=20)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.communicate()
+    assert child.returncode == 0, err.decode()
+
+
 def test_not_activated_and_other_pid():
     fds = daemon.listen_fds()
     assert fds.status == daemon.LISTEN_NONE and list(fds) == []
