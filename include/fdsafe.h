@@ -52,6 +52,49 @@
 #define FDSAFE_E_INTERNAL -10004
 
 /**
+ * `fdsafe_listen_fds` flag: remove `LISTEN_FDS`, `LISTEN_PID` and `LISTEN_FDNAMES` from the
+ * environment once the call has succeeded (whatever it found), so children do not inherit
+ * them. Modifies the environment: call it before starting threads that read it.
+ */
+#define FDSAFE_LISTEN_UNSET_ENV 1
+
+/**
+ * `fdsafe_listen_fds` result: `LISTEN_FDS` or `LISTEN_PID` is not set; the process was not
+ * socket-activated. Nothing was adopted.
+ */
+#define FDSAFE_LISTEN_NONE 0
+
+/**
+ * `fdsafe_listen_fds` result: `LISTEN_PID` names another process (the variables were
+ * inherited from a parent). Nothing was adopted.
+ */
+#define FDSAFE_LISTEN_OTHER_PID 1
+
+/**
+ * `fdsafe_listen_fds` result: the descriptors were adopted; `*count_out` says how many.
+ */
+#define FDSAFE_LISTEN_ADOPTED 2
+
+/**
+ * `fdsafe_notify*` flag: remove `NOTIFY_SOCKET` from the environment after the call (also
+ * when sending failed, as `sd_notify` does; not when an argument was refused). The
+ * `fdsafe_watchdog_interval` flag of the same value removes `WATCHDOG_USEC` and
+ * `WATCHDOG_PID`.
+ */
+#define FDSAFE_NOTIFY_UNSET_ENV 1
+
+/**
+ * `fdsafe_notify*` result: `NOTIFY_SOCKET` is not set (or empty); not running under a
+ * service manager. Nothing was sent. Not an error.
+ */
+#define FDSAFE_NOTIFY_NO_MANAGER 0
+
+/**
+ * `fdsafe_notify*` result: the message was sent to the service manager.
+ */
+#define FDSAFE_NOTIFY_SENT 1
+
+/**
  * epoll event: readable (`EPOLLIN`). The `FDSAFE_EPOLL_*` values equal the kernel's bits
  * (and `FDSAFE_EVENT_*` for the first six).
  */
@@ -1890,6 +1933,146 @@ const char *fdsafe_error_name(int code);
 int fdsafe_last_error(char *buf, size_t len);
 
 /**
+ * Socket activation (`sd_listen_fds` without libsystemd): if `LISTEN_PID` is this process,
+ * takes the `LISTEN_FDS` descriptors 3, 4, ... as handles of their kernel-checked kinds
+ * (TCP/Unix listeners and streams, UDP, Unix datagram/seqpacket, FIFOs, message queues...;
+ * kinds fdsafe has no type for become `FDSAFE_KIND_OTHER` handles), makes each
+ * close-on-exec and records them with their names from `LISTEN_FDNAMES` (colon-separated;
+ * `"unknown"` when the variable is unset). Look them up with `fdsafe_listen_fd_handle`,
+ * `fdsafe_listen_fd_name` and `fdsafe_listen_fd_find`.
+ *
+ * Returns `FDSAFE_LISTEN_ADOPTED` (with `*count_out` = how many, possibly 0),
+ * `FDSAFE_LISTEN_NONE` (not activated; `*count_out` = 0) or `FDSAFE_LISTEN_OTHER_PID`
+ * (the variables belong to another process; `*count_out` = 0). Adoption happens once per
+ * process: later calls return `FDSAFE_LISTEN_ADOPTED` and the same count without reading
+ * the environment again. `flags`: 0 or `FDSAFE_LISTEN_UNSET_ENV`.
+ *
+ * All or nothing: every descriptor must be open and identifiable, the names must match the
+ * count, and none may already belong to a live handle; on any failure no descriptor is
+ * adopted or changed and the environment is left alone.
+ *
+ * Ownership: the caller owns the adopted handles and closes each once; fdsafe keeps only
+ * their values for the lookups. Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL `count_out`,
+ * unknown flags, a malformed `LISTEN_FDS` / `LISTEN_PID` (anything but plain decimal digits)
+ * or `LISTEN_FDNAMES` (name count differing from `LISTEN_FDS`, a name with a control or
+ * non-ASCII byte, longer than 255), a count above the open-descriptor limit, a descriptor in
+ * the range that is not open, or one already owned by a handle; `-EMFILE` when the handle
+ * table is full. Thread safety: any thread, but `FDSAFE_LISTEN_UNSET_ENV` changes the
+ * environment, which is not safe while other threads read it (as with `sd_listen_fds`).
+ */
+int fdsafe_listen_fds(uint32_t flags, size_t *count_out);
+
+/**
+ * The handle of activated descriptor `index` (0 for descriptor 3, in `LISTEN_FDS` order).
+ * The handle is the one `fdsafe_listen_fds` adopted, not a new one: the caller already owns
+ * it and must not close it twice.
+ *
+ * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL `handle_out` or an index at or beyond the
+ * count (0 before a successful `fdsafe_listen_fds`); `-EBADF` if the caller has closed that
+ * handle. Thread safety: any thread.
+ */
+int fdsafe_listen_fd_handle(size_t index, fdsafe_handle *handle_out);
+
+/**
+ * Copies the name of activated descriptor `index` (from `LISTEN_FDNAMES`, or `"unknown"`)
+ * into `buf`, NUL-terminated. Returns the name's length without the NUL (at most 255; a
+ * buffer of 256 bytes always suffices). The name stays readable after the handle is closed.
+ *
+ * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL `buf` with `len` > 0, an absurd `len` or an
+ * index out of range; `FDSAFE_E_BUFFER_TOO_SMALL` when `len` cannot hold the name and its
+ * NUL (nothing written). Thread safety: any thread.
+ */
+int fdsafe_listen_fd_name(size_t index, char *buf, size_t len);
+
+/**
+ * Finds the first activated descriptor named `name` (exact match): writes its handle to
+ * `*handle_out` and returns its index. Several descriptors may share a name (systemd allows
+ * it); use `fdsafe_listen_fd_name` over the indexes to see them all. The handle is the
+ * caller's already (see `fdsafe_listen_fd_handle`).
+ *
+ * Errors: `FDSAFE_E_INVALID_ARGUMENT` for NULL pointers; `-ENOENT` when no activated
+ * descriptor has that name; `-EBADF` if the caller closed the handle of that name.
+ * Thread safety: any thread.
+ */
+int fdsafe_listen_fd_find(const char *name, fdsafe_handle *handle_out);
+
+/**
+ * Sends `state` to the service manager (`sd_notify`): one or more `KEY=value` lines such as
+ * `"READY=1"`, `"STOPPING=1"`, `"WATCHDOG=1"`, `"STATUS=Serving"`, `"ERRNO=2"`,
+ * `"EXTEND_TIMEOUT_USEC=..."`, separated by `\n` (one trailing `\n` allowed). Keys must be
+ * made of `A-Z`, `0-9` and `_`. The datagram goes to `NOTIFY_SOCKET` (an absolute path, or
+ * `@name` for an abstract socket) from a fresh close-on-exec socket, with the caller's pid,
+ * uid and gid attached (`SCM_CREDENTIALS`). It may wait if the manager's queue is full.
+ *
+ * Returns `FDSAFE_NOTIFY_SENT`, or `FDSAFE_NOTIFY_NO_MANAGER` (0) when `NOTIFY_SOCKET` is
+ * unset or empty. `flags`: 0 or `FDSAFE_NOTIFY_UNSET_ENV`.
+ *
+ * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL or malformed `state`, unknown flags, or a
+ * `NOTIFY_SOCKET` that is neither a path nor `@name` (`vsock:` is not supported);
+ * `-ENAMETOOLONG` for a path of 108 bytes or more; the kernel's `-ENOENT`,
+ * `-ECONNREFUSED` (nothing bound there), `-EACCES`, `-EAGAIN`, `-EMSGSIZE`, `-EINTR` (not
+ * retried). Thread safety: any thread (it only reads the environment, unless
+ * `FDSAFE_NOTIFY_UNSET_ENV`).
+ */
+int fdsafe_notify(uint32_t flags, const char *state);
+
+/**
+ * Like `fdsafe_notify`, with `count` handles' descriptors attached to the same datagram
+ * (`SCM_RIGHTS`, up to 253), as `sd_pid_notify_with_fds` does. Each handle is held for the
+ * whole send; the caller keeps owning them (the manager receives its own copies).
+ * `count` 0 with NULL `handles` is `fdsafe_notify`.
+ *
+ * Errors: as `fdsafe_notify`, plus `FDSAFE_E_INVALID_ARGUMENT` for NULL `handles` with
+ * `count` > 0 or more than 253 handles, and `-EBADF` for a stale handle (nothing sent).
+ * Thread safety: any thread.
+ */
+int fdsafe_notify_handles(uint32_t flags,
+                          const char *state,
+                          const fdsafe_handle *handles,
+                          size_t count);
+
+/**
+ * Sends `"RELOADING=1\nMONOTONIC_USEC=<now>"` (`CLOCK_MONOTONIC` in microseconds), the
+ * message systemd requires before a reload; send `"READY=1"` when the reload is done.
+ * Returns and fails as `fdsafe_notify`. Thread safety: any thread.
+ */
+int fdsafe_notify_reloading(uint32_t flags);
+
+/**
+ * Sends `"STATUS=<text>"`; `text` must be one line (no `\n`). Returns and fails as
+ * `fdsafe_notify` (`FDSAFE_E_INVALID_ARGUMENT` for NULL or a multi-line text).
+ * Thread safety: any thread.
+ */
+int fdsafe_notify_status(uint32_t flags, const char *text);
+
+/**
+ * Hands descriptors to the manager's store: sends `"FDSTORE=1\nFDNAME=<name>"` with the
+ * `count` handles' descriptors (1 to 253) and the caller's credentials in one datagram.
+ * `name`: 1 to 255 printable ASCII bytes without `:` (it will come back in
+ * `LISTEN_FDNAMES`). The caller keeps owning the handles.
+ *
+ * Errors: as `fdsafe_notify_handles`, plus `FDSAFE_E_INVALID_ARGUMENT` for a NULL or bad
+ * name, or `count` 0. Thread safety: any thread.
+ */
+int fdsafe_notify_fdstore(uint32_t flags,
+                          const char *name,
+                          const fdsafe_handle *handles,
+                          size_t count);
+
+/**
+ * The watchdog interval (`sd_watchdog_enabled`): returns 1 and writes `WATCHDOG_USEC` to
+ * `*usec_out` when the manager expects `"WATCHDOG=1"` from this process (send it at about
+ * half that interval); returns 0 (and writes nothing) when `WATCHDOG_USEC` is unset or
+ * `WATCHDOG_PID` names another process. `flags`: 0 or `FDSAFE_NOTIFY_UNSET_ENV` (removes
+ * both variables after a successful call).
+ *
+ * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL `usec_out`, unknown flags, a malformed or
+ * zero `WATCHDOG_USEC`, or a malformed `WATCHDOG_PID`. Thread safety: any thread (see
+ * `fdsafe_listen_fds` about changing the environment).
+ */
+int fdsafe_watchdog_interval(uint32_t flags, uint64_t *usec_out);
+
+/**
  * Creates an empty epoll set (close-on-exec).
  *
  * Ownership: the caller owns `*handle_out`. Closing the set ends all its registrations
@@ -2271,9 +2454,12 @@ int fdsafe_file_sync(fdsafe_handle handle, uint32_t flags);
  * its slot and descriptor number are reused. The kernel descriptor is closed when the last
  * operation that was already running on the handle (in other threads) returns, so those
  * operations never touch another file. A thread blocked inside a system call on the handle
- * stays blocked until the call returns by itself (data, timeout, signal); sockets are shut
- * down to wake such calls. To stop a blocked pipe or eventfd reader, wake it first (write to
- * it, or use non-blocking mode and `fdsafe_wait` with a timeout).
+ * stays blocked until the call returns by itself (data, timeout, signal), except on sockets
+ * fdsafe created (listen, connect, accept, pairs), which are shut down to wake such calls.
+ * Sockets that came from elsewhere (adopted, received, socket-activated, duplicated) are
+ * never shut down, since that would reach every other copy (a service manager's, a
+ * sender's). To stop a blocked reader of another kind, wake it first (write to it, or use
+ * non-blocking mode and `fdsafe_wait` with a timeout).
  *
  * Returns 0, or `-EBADF` if the handle is 0, already closed (a second close closes nothing),
  * or was never issued.
@@ -2746,8 +2932,9 @@ int fdsafe_pidfd_open(int pid, uint32_t flags, fdsafe_handle *handle_out);
  * Returns the child's pid (> 0) in the parent, with `*handle_out` set; 0 in the child, where
  * `*handle_out` is not written. The same rules as for `fork()` apply: in a multithreaded
  * program the child should only call async-signal-safe functions before `exec` or `_exit`.
- * The child inherits fdsafe's descriptors (all close-on-exec) but must not use the handle
- * table of the parent for anything but closing before `exec`.
+ * The child inherits fdsafe's descriptors (all close-on-exec) and a copy of the handle table:
+ * in a single-threaded program it may go on using its handles (closing one closes only its
+ * own copy); in a multithreaded one, only async-signal-safe calls until `exec` or `_exit`.
  * Ownership: the parent owns `*handle_out`; reap the child with `fdsafe_pidfd_wait`.
  * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL `handle_out` (nothing forked); `-EAGAIN` /
  * `-ENOMEM` from `fork`; if `pidfd_open` fails the child is killed and reaped and its error

@@ -43,6 +43,7 @@ from .fanotify import Fanotify, FanotifyEvent
 from .inotify import Inotify, InotifyEvent
 from .mqueue import MessageQueue, MqAttr
 from .pipe import PipeEnd, pipe
+from . import daemon  # noqa: F401  (fdsafe.daemon: socket activation, service notification)
 from . import socket  # noqa: F401  (fdsafe.socket: TCP, UDP, Unix sockets)
 from .socket import (
     TcpListener, TcpStream, UdpSocket, UnixDatagram, UnixListener, UnixSeqpacket, UnixSeqpacketListener, UnixStream,
@@ -75,7 +76,7 @@ __all__ = [
     "error_name", "last_error", "strerror", "EventFd", "Handle", "INVALID_HANDLE",
     "EVENT_ERR", "EVENT_HUP", "EVENT_IN", "EVENT_OUT", "EVENT_PRI", "EVENT_RDHUP",
     "PipeEnd", "pipe", "STDERR", "STDIN", "STDOUT", "Stdio",
-    "socket", "TcpListener", "TcpStream", "UdpSocket", "UnixDatagram", "UnixListener", "UnixSeqpacket",
+    "daemon", "socket", "TcpListener", "TcpStream", "UdpSocket", "UnixDatagram", "UnixListener", "UnixSeqpacket",
     "UnixSeqpacketListener", "UnixStream",
     "Epoll", "EPOLL_ERR", "EPOLL_ET", "EPOLL_EXCLUSIVE", "EPOLL_HUP", "EPOLL_IN", "EPOLL_ONESHOT",
     "EPOLL_OUT", "EPOLL_PRI", "EPOLL_RDHUP", "EPOLL_WAKEUP",

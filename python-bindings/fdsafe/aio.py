@@ -1,5 +1,5 @@
 """asyncio support: await a handle becoming readable or writable through the running loop,
-and read or write without blocking the loop.
+and read or write (or pass descriptors over Unix sockets) without blocking the loop.
 
 The loop watches the handle's descriptor (lent by ``fileno()``); the handle must stay open
 while it is awaited, as with any descriptor given to ``loop.add_reader``.
@@ -7,13 +7,13 @@ while it is awaited, as with any descriptor given to ``loop.add_reader``.
 from __future__ import annotations
 
 import asyncio
-from typing import Callable, TypeVar
+from typing import Callable, Sequence, TypeVar
 
 from .handle import Handle
 
 T = TypeVar("T")
 
-__all__ = ["readable", "writable", "read", "write"]
+__all__ = ["readable", "writable", "read", "write", "send_fds", "recv_fds"]
 
 
 async def _ready(handle: Handle, add: str, remove: str) -> None:
@@ -61,3 +61,32 @@ async def write(handle: Handle, data: bytes) -> int:
     """Writes some of ``data`` once there is room; returns how much. Puts the handle in
     non-blocking mode."""
     return await _retry(handle, lambda: handle.write(data), writable)
+
+
+def _unix_socket(sock: Handle) -> None:
+    if not (hasattr(sock, "send_fds") and hasattr(sock, "recv_fds")):
+        raise TypeError(f"{type(sock).__name__} cannot carry descriptors: a Unix socket handle is needed")
+
+
+async def send_fds(sock: Handle, data: bytes, handles: Sequence[object], flags: int = 0) -> int:
+    """Sends ``data`` (at least one byte) with descriptors over a Unix socket handle once
+    there is room, without blocking the loop; ``handles`` as for the socket's ``send_fds``
+    (fdsafe handles, objects with ``fileno()``, raw ints; all stay the caller's). On a
+    stream socket the descriptors travel with the first byte and the rest of ``data``
+    follows; returns the bytes sent (all of ``data``). Puts the socket in non-blocking mode."""
+    _unix_socket(sock)
+    data = bytes(data)
+    sent = await _retry(sock, lambda: sock.send_fds(data, handles, flags), writable)  # type: ignore[attr-defined]
+    while sent < len(data):  # only streams send part of a message
+        rest = data[sent:]
+        sent += await _retry(sock, lambda: sock.send(rest), writable)  # type: ignore[attr-defined]
+    return sent
+
+
+async def recv_fds(sock: Handle, bufsize: int, maxfds: int = 253, flags: int = 0):
+    """Receives up to ``bufsize`` bytes and up to ``maxfds`` descriptors over a Unix socket
+    handle once a message is there, without blocking the loop. Returns the socket module's
+    ``Received`` (data, handles of their detected kinds, all close-on-exec, flags, closed
+    count, credentials). Puts the socket in non-blocking mode."""
+    _unix_socket(sock)
+    return await _retry(sock, lambda: sock.recv_fds(bufsize, maxfds, flags), readable)  # type: ignore[attr-defined]

@@ -3,6 +3,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 import fdsafe
 from fdsafe import aio
 
@@ -53,5 +55,114 @@ def test_eventfd_wakes_the_loop_from_a_thread():
             loop.run_in_executor(None, ev.add, 5)
             await asyncio.wait_for(aio.readable(ev), 10)
             assert ev.read_value() == 5
+
+    asyncio.run(main())
+
+
+# ---------- descriptor passing ----------
+
+_PEER = r"""
+import os, socket, sys
+s = socket.socket(fileno=int(sys.argv[1]))
+r, w = os.pipe()
+os.write(w, b"from the peer")
+os.close(w)
+socket.send_fds(s, [b"fds"], [r])
+os.close(r)
+msg, fds, flags, addr = socket.recv_fds(s, 100, 4)
+assert msg == b"ret" and len(fds) == 1, (msg, fds)
+os.write(fds[0], b"back")
+os.close(fds[0])
+s.close()
+"""
+
+
+def test_async_fds_with_a_python_peer_in_another_process():
+    from fdsafe import socket as fsock
+
+    async def main():
+        mine, theirs = fsock.unix_pair(fsock.UNIX_STREAM)
+        with mine, theirs:
+            child = subprocess.Popen([sys.executable, "-c", _PEER, str(theirs.fileno())], pass_fds=[theirs.fileno()])
+            theirs.close()
+            got = await asyncio.wait_for(aio.recv_fds(mine, 100, 4), 10)
+            assert got.data == b"fds"
+            assert len(got.handles) == 1
+            (r,) = got.handles
+            with r:
+                assert isinstance(r, fdsafe.PipeEnd)
+                assert r.read(100) == b"from the peer"
+            back_r, back_w = fdsafe.pipe()
+            with back_r, back_w:
+                assert await aio.send_fds(mine, b"ret", [back_w]) == 3
+                back_w.close()  # the peer has its own copy
+                assert child.wait(10) == 0
+                assert back_r.read(100) == b"back"
+
+    asyncio.run(main())
+
+
+def test_async_fds_between_fdsafe_sockets_waits_for_the_message():
+    from fdsafe import socket as fsock
+
+    async def main():
+        a, b = fsock.unix_pair(fsock.UNIX_SEQPACKET)
+        r, w = fdsafe.pipe()
+        with a, b, r, w:
+            receiving = asyncio.ensure_future(aio.recv_fds(b, 64, 8))
+            await asyncio.sleep(0.05)
+            assert not receiving.done(), "recv_fds waits for a message without blocking the loop"
+            assert await aio.send_fds(a, b"two", [r, w]) == 3
+            got = await asyncio.wait_for(receiving, 10)
+            assert got.data == b"two"
+            assert [type(h) for h in got.handles] == [fdsafe.PipeEnd, fdsafe.PipeEnd]
+            r2, w2 = got.handles
+            with r2, w2:
+                w2.write(b"x")
+                assert r.read(1) == b"x"
+                assert all(os.get_inheritable(h.fileno()) is False for h in (r2, w2))
+
+    asyncio.run(main())
+
+
+def test_async_send_fds_waits_for_room():
+    from fdsafe import socket as fsock
+
+    async def main():
+        a, b = fsock.unix_pair(fsock.UNIX_DATAGRAM, nonblocking=True)
+        r, w = fdsafe.pipe()
+        with a, b, r, w:
+            queued = 0
+            while True:  # fill the receive queue
+                try:
+                    a.send(b"filler", fsock.SEND_DONTWAIT)
+                    queued += 1
+                except BlockingIOError:
+                    break
+            assert queued > 0
+
+            def drain():
+                for _ in range(queued):
+                    b.recv(100)
+
+            asyncio.get_running_loop().call_later(0.05, drain)
+            assert await asyncio.wait_for(aio.send_fds(a, b"late", [r]), 10) == 4
+            got = await aio.recv_fds(b, 100, 2)
+            assert got.data == b"late"
+            for h in got.handles:
+                h.close()
+            assert len(got.handles) == 1
+
+    asyncio.run(main())
+
+
+def test_async_fds_refuse_non_unix_handles():
+    async def main():
+        r, w = fdsafe.pipe()
+        with r, w:
+            with pytest.raises(TypeError):
+                await aio.send_fds(w, b"x", [r])
+            with pytest.raises(TypeError):
+                await aio.recv_fds(r, 10)
 
     asyncio.run(main())

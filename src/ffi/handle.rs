@@ -32,9 +32,12 @@ const WAIT_EVENTS: u32 =
 /// its slot and descriptor number are reused. The kernel descriptor is closed when the last
 /// operation that was already running on the handle (in other threads) returns, so those
 /// operations never touch another file. A thread blocked inside a system call on the handle
-/// stays blocked until the call returns by itself (data, timeout, signal); sockets are shut
-/// down to wake such calls. To stop a blocked pipe or eventfd reader, wake it first (write to
-/// it, or use non-blocking mode and `fdsafe_wait` with a timeout).
+/// stays blocked until the call returns by itself (data, timeout, signal), except on sockets
+/// fdsafe created (listen, connect, accept, pairs), which are shut down to wake such calls.
+/// Sockets that came from elsewhere (adopted, received, socket-activated, duplicated) are
+/// never shut down, since that would reach every other copy (a service manager's, a
+/// sender's). To stop a blocked reader of another kind, wake it first (write to it, or use
+/// non-blocking mode and `fdsafe_wait` with a timeout).
 ///
 /// Returns 0, or `-EBADF` if the handle is 0, already closed (a second close closes nothing),
 /// or was never issued.

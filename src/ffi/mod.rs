@@ -5,6 +5,7 @@
 
 mod boundary;
 pub mod codes;
+pub mod daemon;
 pub mod epoll;
 pub mod eventfd;
 pub mod fanotify;

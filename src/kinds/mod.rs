@@ -2,6 +2,7 @@
 //! These types know nothing of C; the handle table lends them out to the C layer.
 
 pub mod chardev;
+pub mod daemon;
 pub mod detect;
 pub mod epoll;
 pub mod eventfd;
@@ -101,9 +102,15 @@ pub fn duplicate(handle: Handle) -> Result<Handle> {
 }
 
 
-/// Wraps a descriptor that fdsafe now owns (one just received over a Unix socket, say) as a
-/// handle of `kind`, as told by [`detect`] (which says [`Kind::Other`] for what fdsafe has no
-/// type for). If the table refuses it, the descriptor is closed.
+/// Wraps a descriptor that fdsafe now owns (one just received over a Unix socket, say) as an
+/// object of `kind`, as told by [`detect`] (which says [`Kind::Other`] for what fdsafe has no
+/// type for), without registering it.
+pub fn wrap_owned(fd: OwnedFd, kind: Kind) -> Box<dyn Object> {
+    (adopter(kind).1)(kind, fd)
+}
+
+/// [`wrap_owned`], registered as a new handle. If the table refuses it, the descriptor is
+/// closed.
 pub fn adopt_owned(fd: OwnedFd, kind: Kind) -> Result<Handle> {
-    handles::insert((adopter(kind).1)(kind, fd))
+    handles::insert(wrap_owned(fd, kind))
 }

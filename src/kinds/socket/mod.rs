@@ -42,6 +42,9 @@ pub const SOCKET_KINDS: [Kind; 8] = [
 pub struct Socket {
     fd: OwnedFd,
     kind: Kind,
+    /// Adopted, received or duplicated: other processes may hold the same socket (a service
+    /// manager, a sender), so fdsafe never shuts it down, which would reach them too.
+    shared: bool,
     // Dropped after `fd` (fields drop in order).
     bound_path: Option<unix::BoundPath>,
 }
@@ -189,11 +192,18 @@ impl Socket {
         }
         // SAFETY: socket returns a new descriptor on success.
         let fd = cvt(unsafe { libc::socket(domain, flags, 0) }).map_err(|e| e.context("socket"))?;
-        Ok(Socket { fd: unsafe { sys::owned(fd) }, kind, bound_path: None })
+        Ok(Socket::created(unsafe { sys::owned(fd) }, kind))
     }
 
+    /// A socket fdsafe made itself (socket, accept, socketpair).
+    fn created(fd: OwnedFd, kind: Kind) -> Socket {
+        Socket { fd, kind, shared: false, bound_path: None }
+    }
+
+    /// A socket that came from elsewhere (adopted, received, duplicated), checked by the
+    /// caller to be of `kind`.
     pub fn from_parts(fd: OwnedFd, kind: Kind) -> Socket {
-        Socket { fd, kind, bound_path: None }
+        Socket { fd, kind, shared: true, bound_path: None }
     }
 
     pub fn kind(&self) -> Kind {
@@ -283,7 +293,7 @@ impl Socket {
         // SAFETY: the address buffer and its length are valid.
         let fd = cvt(unsafe { libc::accept4(self.fd.as_raw_fd(), addr.as_mut_ptr(), &mut addr.len, flags) })
             .map_err(|e| e.context("accept"))?;
-        let socket = Socket { fd: unsafe { sys::owned(fd) }, kind: stream_kind(self.kind), bound_path: None };
+        let socket = Socket::created(unsafe { sys::owned(fd) }, stream_kind(self.kind));
         clamp_len(&mut addr);
         Ok((socket, addr))
     }
@@ -425,7 +435,7 @@ pub fn pair(kind: Kind, nonblock: bool) -> Result<(Socket, Socket)> {
     // SAFETY: socketpair fills two descriptors on success.
     cvt(unsafe { libc::socketpair(domain, flags, 0, fds.as_mut_ptr()) }).map_err(|e| e.context("socketpair"))?;
     // SAFETY: two new descriptors we own.
-    unsafe { Ok((Socket::from_parts(sys::owned(fds[0]), kind), Socket::from_parts(sys::owned(fds[1]), kind))) }
+    unsafe { Ok((Socket::created(sys::owned(fds[0]), kind), Socket::created(sys::owned(fds[1]), kind))) }
 }
 
 impl AsFd for Socket {
@@ -449,8 +459,10 @@ impl Object for Socket {
         fd
     }
     fn interrupt(&self) {
-        // SAFETY: shutdown on our descriptor wakes threads blocked in it.
-        unsafe { libc::shutdown(self.fd.as_raw_fd(), libc::SHUT_RDWR) };
+        if !self.shared {
+            // SAFETY: shutdown on our descriptor wakes threads blocked in it.
+            unsafe { libc::shutdown(self.fd.as_raw_fd(), libc::SHUT_RDWR) };
+        }
     }
     fn write_guard(&self) -> WriteGuard {
         WriteGuard::Socket
