@@ -7,7 +7,10 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 struct blocked_recv {
@@ -68,10 +71,33 @@ static void test_closing_an_adopted_socket_leaves_other_copies_alone(void **stat
     close(sv[1]);
 }
 
+/* A forked child closing its inherited copy of a listener must not remove the parent's path. */
+static void test_a_child_closing_its_copy_keeps_the_parents_socket_path(void **state) {
+    (void)state;
+    char dir[] = "/tmp/fdsafe-fork-XXXXXX", path[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/l.sock", dir);
+    fdsafe_handle l;
+    must(fdsafe_unix_listen(path, FDSAFE_UNIX_STREAM, 8, NULL, &l));
+    pid_t child = fork();
+    if (child == 0) _exit(fdsafe_close(l) == 0 ? 0 : 1);
+    int status;
+    waitpid(child, &status, 0);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_equal(access(path, F_OK), 0); /* still there for the parent */
+    fdsafe_handle c;
+    must(fdsafe_unix_connect(path, FDSAFE_UNIX_STREAM, 0, &c));
+    must(fdsafe_close(c));
+    must(fdsafe_close(l));
+    assert_int_equal(access(path, F_OK), -1); /* the binding process removes it */
+    rmdir(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         FD_TEST(test_closing_a_created_socket_wakes_a_blocked_receive),
         FD_TEST(test_closing_an_adopted_socket_leaves_other_copies_alone),
+        FD_TEST(test_a_child_closing_its_copy_keeps_the_parents_socket_path),
     };
     return cmocka_run_group_tests_name("socket_close", tests, NULL, NULL);
 }

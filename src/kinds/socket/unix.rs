@@ -48,6 +48,9 @@ pub struct BoundPath {
     path: CString,
     dev: u64,
     ino: u64,
+    /// The process that bound it. A forked child closing its inherited copy of the handle
+    /// must not remove the path the parent still listens on.
+    owner: libc::pid_t,
 }
 
 fn lstat(path: &CString) -> Result<Option<libc::stat>> {
@@ -73,6 +76,10 @@ impl BoundPath {
 
 impl Drop for BoundPath {
     fn drop(&mut self) {
+        // SAFETY: getpid has no preconditions.
+        if unsafe { libc::getpid() } != self.owner {
+            return;
+        }
         if let Ok(Some(st)) = lstat(&self.path) {
             if st.st_mode & libc::S_IFMT == libc::S_IFSOCK && st.st_dev == self.dev && st.st_ino == self.ino {
                 // SAFETY: NUL-terminated path.
@@ -189,7 +196,9 @@ pub fn bind(kind: Kind, address: Option<&Address>, backlog: i32, flags: BindFlag
                     .map_err(|e| cleanup(e.context(format!("chmod {shown}"))))?;
             }
             if !flags.contains(BindFlags::KEEP_PATH) {
-                socket.set_bound_path(BoundPath { path: cpath, dev: st.st_dev, ino: st.st_ino });
+                // SAFETY: getpid has no preconditions.
+                let owner = unsafe { libc::getpid() };
+                socket.set_bound_path(BoundPath { path: cpath, dev: st.st_dev, ino: st.st_ino, owner });
             }
         }
         Some(other) => return Err(Error::invalid(format!("{} is not a Unix address", other.to_text()))),
