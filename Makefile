@@ -21,7 +21,7 @@ SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 C_TESTS := $(patsubst c-tests/%.c,%,$(wildcard c-tests/test_*.c))
 C_HARNESS := c-tests/harness.c
 
-.PHONY: all lib test deps check-header rust-test c-test python-test header-test symbols-test valgrind tsan fuzz coverage-test reliability install-test python-asan \
+.PHONY: all lib demo test deps check-header rust-test c-test python-test header-test symbols-test valgrind tsan fuzz coverage-test reliability install-test python-asan \
         example-test bench install uninstall clean miri
 
 all: lib
@@ -101,10 +101,20 @@ valgrind: c-test
 	        ./$(OUT)/$$t.dynamic > $(OUT)/$$t.valgrind.log 2>&1 || { cat $(OUT)/$$t.valgrind.log; exit 1; }; \
 	    grep -E "PASSED|FAILED|SKIPPED" $(OUT)/$$t.valgrind.log; done
 
-example-test: lib
+# The examples: the README's first program, and the example daemon's scripted session.
+$(OUT)/daemon: examples/daemon.c include/fdsafe.h lib
 	@mkdir -p $(OUT)
+	$(CC) $(CFLAGS_STRICT) examples/daemon.c -L$(RELEASE) -lfdsafe -Wl,-rpath,$(CURDIR)/$(RELEASE) -o $@
+
+example-test: lib $(OUT)/daemon
 	$(CC) $(CFLAGS_STRICT) examples/hello.c -L$(RELEASE) -lfdsafe -Wl,-rpath,$(CURDIR)/$(RELEASE) -o $(OUT)/hello
 	./$(OUT)/hello
+	$(PYTHON) examples/demo.py --check $(OUT)/daemon
+
+# The README's first command: build everything and run the example daemon with real clients.
+demo: lib $(OUT)/daemon
+	@command -v socat >/dev/null || scripts/install-test-deps.sh
+	$(PYTHON) examples/demo.py $(OUT)/daemon
 
 python-test: lib
 	cd python-bindings && FDSAFE_LIBRARY=$(CURDIR)/$(LIB_SO) $(PYTHON) -m pytest -q tests
