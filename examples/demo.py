@@ -141,9 +141,9 @@ def main_scenario(daemon_path, work):
         step("a Python TCP client is answered by the worker", reply == f"hello, tcp client (worker {worker})", reply)
 
         if os.getuid() == 0 and shutil.which("setpriv"):
-            out = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "socat", "-t2", "-",
-                                  f"UNIX-CONNECT:{sock_path}"], input="let me in\n", capture_output=True, text=True,
-                                 timeout=10)
+            # Read only (-u): the daemon answers and closes at once, before any request.
+            out = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "socat", "-u",
+                                  f"UNIX-CONNECT:{sock_path}", "STDOUT"], capture_output=True, text=True, timeout=10)
             refused = d.wait_log(r"refused a Unix client: pid \d+ uid 65534")
             step("a client of another uid is refused after the credential check",
                  out.stdout.strip() == "denied" and refused, out.stdout.strip() or out.stderr.strip())

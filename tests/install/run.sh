@@ -22,6 +22,37 @@ cmake -S "$root/tests/install" -B "$work/cmake-build" -DCMAKE_PREFIX_PATH="$pref
 cmake --build "$work/cmake-build" >/dev/null
 "$work/cmake-build/outside"
 
+# The example daemon, built against the installed copy with pkg-config, through its whole
+# scripted session (socket activation included).
+gcc -std=c11 -Wall -Werror "$root/examples/daemon.c" $(pkg-config --cflags --libs fdsafe) \
+    -Wl,-rpath,"$prefix/lib" -o "$work/daemon"
+python3 "$root/examples/demo.py" --check "$work/daemon" > "$work/demo.log" 2>&1 || { cat "$work/demo.log"; exit 1; }
+tail -n 1 "$work/demo.log"
+
+# A Python user: pip install into a fresh virtual environment; the package finds the
+# installed library on the system library path, and serves a socket-activated listener.
+python3 -m venv "$work/venv"
+"$work/venv/bin/pip" install -q "$root/python-bindings" >/dev/null
+cat > "$work/activated.py" <<'PY'
+import fdsafe.daemon
+(listener,) = fdsafe.daemon.listen_fds()
+print(f"python got {listener.name!r}: {listener.kind_name} from {fdsafe.__file__}", flush=True)
+conn = listener.accept()[0]
+conn.sendall(b"hello from a pip-installed fdsafe\n")
+conn.close()
+listener.close()
+PY
+# systemd-socket-activate passes on only the variables named with -E.
+systemd-socket-activate -l "$work/py.sock" --fdname=greeter -E LD_LIBRARY_PATH="$prefix/lib" \
+    "$work/venv/bin/python" "$work/activated.py" > "$work/py.log" 2>&1 &
+activator=$!
+for _ in $(seq 100); do [ -S "$work/py.sock" ] && break; sleep 0.05; done
+reply=$(socat -t2 - UNIX-CONNECT:"$work/py.sock" </dev/null)
+wait $activator || true
+grep "python got 'greeter': unix_listener from $work/venv" "$work/py.log" || { cat "$work/py.log"; exit 1; }
+[ "$reply" = "hello from a pip-installed fdsafe" ] || { echo "reply: $reply"; cat "$work/py.log"; exit 1; }
+echo "pip-installed bindings served a socket-activated listener: $reply"
+
 make -s -C "$root" uninstall PREFIX="$prefix" >/dev/null
 left=$(find "$prefix" \( -type f -o -type l \) | sort)
 if [ -n "$left" ]; then echo "uninstall left: $left"; exit 1; fi
