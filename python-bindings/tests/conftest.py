@@ -2,9 +2,12 @@ import pytest
 
 from fdsafe.testing import fd_leak_check
 
-# The plugin is registered through an entry point when the package is installed; the suite also
-# runs from the source tree, so load it here.
-pytest_plugins = ["fdsafe.pytest_plugin"]
+
+def pytest_configure(config):
+    # An installed package registers the plugin through its entry point; from the source
+    # tree it is loaded here.
+    if not config.pluginmanager.has_plugin("fdsafe"):
+        config.pluginmanager.import_plugin("fdsafe.pytest_plugin")
 
 
 @pytest.fixture(autouse=True)
