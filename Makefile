@@ -117,6 +117,7 @@ demo: lib $(OUT)/daemon
 	$(PYTHON) examples/demo.py $(OUT)/daemon
 
 python-test: lib
+	cd python-bindings && $(PYTHON) -m mypy --ignore-missing-imports fdsafe
 	cd python-bindings && FDSAFE_LIBRARY=$(CURDIR)/$(LIB_SO) $(PYTHON) -m pytest -q tests
 
 # The Python suite against a library built with AddressSanitizer (nightly), with the ASan

@@ -19,3 +19,4 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 python3 -c 'import pytest' 2>/dev/null || python3 -m pip install -q pytest
+python3 -c 'import mypy' 2>/dev/null || python3 -m pip install -q mypy

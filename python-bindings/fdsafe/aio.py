@@ -7,9 +7,12 @@ while it is awaited, as with any descriptor given to ``loop.add_reader``.
 from __future__ import annotations
 
 import asyncio
-from typing import Callable, Sequence, TypeVar
+from typing import TYPE_CHECKING, Callable, Sequence, TypeVar
 
 from .handle import Handle
+
+if TYPE_CHECKING:
+    from .socket import Received
 
 T = TypeVar("T")
 
@@ -83,7 +86,7 @@ async def send_fds(sock: Handle, data: bytes, handles: Sequence[object], flags: 
     return sent
 
 
-async def recv_fds(sock: Handle, bufsize: int, maxfds: int = 253, flags: int = 0):
+async def recv_fds(sock: Handle, bufsize: int, maxfds: int = 253, flags: int = 0) -> "Received":
     """Receives up to ``bufsize`` bytes and up to ``maxfds`` descriptors over a Unix socket
     handle once a message is there, without blocking the loop. Returns the socket module's
     ``Received`` (data, handles of their detected kinds, all close-on-exec, flags, closed

@@ -115,7 +115,10 @@ class Epoll(Handle):
             out.append((handle, ev.events))
         return out
 
-    def wait(self, timeout: Optional[float] = None, max_events: int = 64) -> List[Tuple[Any, int]]:
+    # Not Handle.wait (readiness of one handle): for an epoll set, waiting means epoll_wait.
+    def wait(  # type: ignore[override]
+        self, timeout: Optional[float] = None, max_events: int = 64
+    ) -> List[Tuple[Any, int]]:
         """Waits up to ``timeout`` seconds (None: no limit) and returns ``(data, events)``
         pairs. Interrupted waits are retried (PEP 475) with the whole timeout."""
         ms = _ms(timeout)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import fcntl
 import io
 import os
-from typing import Optional
+from typing import Optional, List
 
 from .handle import Handle
 
@@ -35,20 +35,20 @@ class RawIOHandle(Handle, io.RawIOBase):
         return Handle.read(self, size)
 
     def readall(self) -> bytes:
-        chunks = []
+        chunks: List[bytes] = []
         while True:
             chunk = Handle.read(self, 65536)
             if not chunk:
                 return b"".join(chunks)
             chunks.append(chunk)
 
-    def readinto(self, buffer) -> int:  # type: ignore[override]
+    def readinto(self, buffer: bytearray) -> int:  # type: ignore[override]
         view = memoryview(buffer).cast("B")
         data = Handle.read(self, len(view))
         view[: len(data)] = data
         return len(data)
 
-    def write(self, data) -> int:  # type: ignore[override]
+    def write(self, data: bytes) -> int:  # type: ignore[override]
         return Handle.write(self, bytes(data))
 
     @property

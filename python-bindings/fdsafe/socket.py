@@ -4,7 +4,7 @@ peer credentials. Each socket kind has a class with a ``socket``-like surface an
 from __future__ import annotations
 
 import ctypes
-from typing import Iterable, List, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Iterable, List, NamedTuple, Optional, Sequence, Tuple, Union, cast
 
 from ._lib import c_handle, c_handle_p, declare, lib
 from .errors import check
@@ -228,7 +228,7 @@ class _Listener(Socket):
         flags = ACCEPT_NONBLOCK if nonblocking else 0
         retry_eintr(lambda: lib.fdsafe_socket_accept(self._value, flags, ctypes.byref(out), addr, SOCKADDR_STORAGE,
                                                      ctypes.byref(alen)))
-        return Handle.wrap(out.value), address_format(addr.raw[:alen.value])
+        return cast(Socket, Handle.wrap(out.value)), address_format(addr.raw[:alen.value])
 
 
 class _UnixMixin(Socket):
@@ -236,13 +236,13 @@ class _UnixMixin(Socket):
         """Sends ``data`` (at least one byte) with descriptors: fdsafe handles (held for the
         whole send), or anything with ``fileno()``, or raw ints (borrowed, not closed)."""
         keep, ptr = _bytes_ptr(data)
-        items = list(handles)
+        items: List[Any] = list(handles)
         if all(isinstance(h, Handle) for h in items):
-            arr = (ctypes.c_uint64 * max(len(items), 1))(*[h.value for h in items])
-            return retry_eintr(lambda: lib.fdsafe_socket_send_handles(self._value, ptr, len(keep), arr, len(items), flags))
+            harr = (ctypes.c_uint64 * max(len(items), 1))(*[h.value for h in items])
+            return retry_eintr(lambda: lib.fdsafe_socket_send_handles(self._value, ptr, len(keep), harr, len(items), flags))
         fds = [h if isinstance(h, int) else h.fileno() for h in items]
-        arr = (ctypes.c_int * max(len(fds), 1))(*fds)
-        return retry_eintr(lambda: lib.fdsafe_socket_send_fds(self._value, ptr, len(keep), arr, len(fds), flags))
+        farr = (ctypes.c_int * max(len(fds), 1))(*fds)
+        return retry_eintr(lambda: lib.fdsafe_socket_send_fds(self._value, ptr, len(keep), farr, len(fds), flags))
 
     def recv_fds(self, size: int, maxfds: int = MAX_FDS, flags: int = 0) -> Received:
         """Receives data and descriptors as fdsafe handle objects of their detected kind."""
@@ -356,7 +356,8 @@ class UnixSeqpacket(_UnixMixin):
     KIND = KIND_UNIX_SEQPACKET
 
 
-def _new(call) -> Handle:
+def _new(call: Callable[[Any], int]) -> Any:
+    """Runs a creating call and wraps the new handle in the class of its kind."""
     out = c_handle()
     code = call(ctypes.byref(out))
     check(code)
@@ -429,4 +430,4 @@ def unix_connect(address: Union[str, bytes], type: int = UNIX_STREAM, nonblockin
 def unix_pair(type: int = UNIX_STREAM, nonblocking: bool = False) -> Tuple[Socket, Socket]:
     a, b = c_handle(), c_handle()
     check(lib.fdsafe_unix_pair(type, SOCKET_NONBLOCK if nonblocking else 0, ctypes.byref(a), ctypes.byref(b)))
-    return Handle.wrap(a.value), Handle.wrap(b.value)
+    return cast(Socket, Handle.wrap(a.value)), cast(Socket, Handle.wrap(b.value))

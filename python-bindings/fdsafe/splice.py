@@ -34,10 +34,6 @@ SPLICE_MOVE, SPLICE_NONBLOCK, SPLICE_MORE, SPLICE_GIFT = 0x1, 0x2, 0x4, 0x8
 Endpoint = Union[Handle, int]
 
 
-def _both_handles(a: Endpoint, b: Endpoint) -> bool:
-    return isinstance(a, Handle) and isinstance(b, Handle)
-
-
 def _fd(x: Endpoint) -> int:
     return x.fileno() if isinstance(x, Handle) else int(x)
 
@@ -56,7 +52,7 @@ def splice(src: Endpoint, dst: Endpoint, length: int, *, src_offset: Optional[in
     """Moves up to ``length`` bytes; one side must be a pipe. An offset given is used instead
     of that side's file position. Returns the bytes moved (0: end of input)."""
     oi, oo = _off(src_offset), _off(dst_offset)
-    if _both_handles(src, dst):
+    if isinstance(src, Handle) and isinstance(dst, Handle):
         return retry_eintr(lambda: lib.fdsafe_splice(src.value, _ref(oi), dst.value, _ref(oo), length, flags))
     return retry_eintr(lambda: lib.fdsafe_splice_fd(_fd(src), _ref(oi), _fd(dst), _ref(oo), length, flags))
 
@@ -94,7 +90,7 @@ def vmsplice(pipe: Endpoint, buffers: Iterable[bytes], flags: int = 0) -> int:
 
 def tee(src: Endpoint, dst: Endpoint, length: int, flags: int = 0) -> int:
     """Copies up to ``length`` bytes from pipe ``src`` to pipe ``dst`` without consuming them."""
-    if _both_handles(src, dst):
+    if isinstance(src, Handle) and isinstance(dst, Handle):
         return retry_eintr(lambda: lib.fdsafe_tee(src.value, dst.value, length, flags))
     return retry_eintr(lambda: lib.fdsafe_tee_fd(_fd(src), _fd(dst), length, flags))
 
@@ -102,7 +98,7 @@ def tee(src: Endpoint, dst: Endpoint, length: int, flags: int = 0) -> int:
 def sendfile(src: Endpoint, dst: Endpoint, count: int, offset: Optional[int] = None) -> int:
     """Sends up to ``count`` bytes from a file (or memfd) to any writable ``dst``."""
     oi = _off(offset)
-    if _both_handles(src, dst):
+    if isinstance(src, Handle) and isinstance(dst, Handle):
         return retry_eintr(lambda: lib.fdsafe_sendfile(src.value, _ref(oi), dst.value, count))
     return retry_eintr(lambda: lib.fdsafe_sendfile_fd(_fd(src), _ref(oi), _fd(dst), count))
 
@@ -111,6 +107,6 @@ def copy_file_range(src: Endpoint, dst: Endpoint, length: int, *, src_offset: Op
                     dst_offset: Optional[int] = None) -> int:
     """Copies up to ``length`` bytes between files inside the kernel."""
     oi, oo = _off(src_offset), _off(dst_offset)
-    if _both_handles(src, dst):
+    if isinstance(src, Handle) and isinstance(dst, Handle):
         return retry_eintr(lambda: lib.fdsafe_copy_file_range(src.value, _ref(oi), dst.value, _ref(oo), length, 0))
     return retry_eintr(lambda: lib.fdsafe_copy_file_range_fd(_fd(src), _ref(oi), _fd(dst), _ref(oo), length, 0))

@@ -8,7 +8,7 @@ from typing import Tuple
 from ._lib import c_handle, c_handle_p, declare, lib
 from .errors import check
 from .file import PathLike, _path
-from .handle import retry_eintr
+from .handle import Handle, retry_eintr
 from .rawio import RawIOHandle
 
 _int, _u32, _u8, _bool = ctypes.c_int, ctypes.c_uint32, ctypes.c_uint8, ctypes.c_bool
@@ -165,6 +165,6 @@ def open_pty(nonblocking: bool = False) -> Tuple[Terminal, Terminal]:
     return Terminal(m.value), Terminal(s.value)
 
 
-def is_terminal(handle) -> bool:
+def is_terminal(handle: Handle) -> bool:
     """Whether any handle refers to a terminal."""
     return bool(check(lib.fdsafe_is_terminal(handle.value)))
