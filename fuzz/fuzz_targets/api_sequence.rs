@@ -35,6 +35,7 @@ use fdsafe::ffi::pidfd::*;
 use fdsafe::ffi::pipe::*;
 use fdsafe::ffi::signal::*;
 use fdsafe::ffi::socket::*;
+use fdsafe::ffi::splice::*;
 use fdsafe::ffi::stdio::*;
 use fdsafe::ffi::timerfd::*;
 use fdsafe::ffi::unix::*;
@@ -147,6 +148,23 @@ enum Call {
     PidfdSignal(Target, bool, u32),
     PidfdGetPid(Target),
     PidfdGetfd(Target, Target, i32, u32),
+    PidfdWait(Target, u32, bool),
+    // Moving data between pool handles (pipes, files, memfds, sockets).
+    Splice(Target, Option<i64>, Target, Option<i64>, u32, u32),
+    Tee(Target, Target, u32, u32),
+    Vmsplice(Target, u8, i32, u32),
+    Sendfile(Target, Option<i64>, Target, u32),
+    CopyFileRange(Target, Option<i64>, Target, Option<i64>, u32, u32),
+    // More socket and epoll calls.
+    SocketConnect(Target, Target, u8),
+    SocketConnectFinish(Target),
+    SendBatch(Target, u8, u16, bool, u32),
+    RecvBatch(Target, u8, u16, u32),
+    PeerGroups(Target, u16, bool),
+    EpollWaitNs(Target, u8, bool, bool),
+    // Files relative to a directory handle, inside the private directory.
+    FileOpenAt(u8, u32, u32, u32),
+    FileSync(Target, u32),
 }
 
 const POOL_MAX: usize = 24;
@@ -154,6 +172,8 @@ const POOL_MAX: usize = 24;
 struct Pool {
     live: Vec<u64>,
     closed: Vec<u64>,
+    /// A directory handle on the private directory, for the *_at calls (closed at the end).
+    dir: u64,
     /// Model of every epoll set's registrations: set -> targets.
     registered: BTreeMap<u64, BTreeSet<u64>>,
 }
@@ -252,6 +272,17 @@ fn setup() -> &'static CString {
 fn mq_name() -> CString {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     CString::new(format!("/fdsafe-fuzz-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))).unwrap()
+}
+
+/// An optional offset: within 1 MiB, or absurd, or none (NULL).
+fn offset(value: Option<i64>, slot: &mut i64) -> *mut i64 {
+    match value {
+        None => ptr::null_mut(),
+        Some(v) => {
+            *slot = if (0..i64::MAX / 2).contains(&v) { v % (1 << 20) } else { v };
+            slot
+        }
+    }
 }
 
 /// Makes a new descriptor non-blocking (kinds that have no creation flag for it).
@@ -928,6 +959,192 @@ fn run(pool: &mut Pool, call: &Call) {
             }
             (rc as i64, stale)
         }
+
+        Call::PidfdWait(t, flags, null) => {
+            let (h, stale) = pool.pick(t);
+            let mut exit = fdsafe_pidfd_exit::default();
+            let p = if null { ptr::null_mut() } else { &mut exit as *mut _ };
+            // Never wait: this process is no child of itself anyway (-ECHILD).
+            (fdsafe_pidfd_wait(h, flags | FDSAFE_PIDFD_WAIT_NOHANG, p) as i64, stale)
+        }
+        Call::Splice(i, off_in, o, off_out, len, flags) => {
+            let (hi, stale) = pool.pick(i);
+            let (ho, _) = pool.pick(o);
+            if blocking(hi) || blocking(ho) {
+                return;
+            }
+            let (mut a, mut b) = (0i64, 0i64);
+            let (pa, pb) = (offset(off_in, &mut a), offset(off_out, &mut b));
+            (fdsafe_splice(hi, pa, ho, pb, len as usize, flags | FDSAFE_SPLICE_NONBLOCK), stale)
+        }
+        Call::Tee(i, o, len, flags) => {
+            let (hi, stale) = pool.pick(i);
+            let (ho, _) = pool.pick(o);
+            if blocking(hi) || blocking(ho) {
+                return;
+            }
+            (fdsafe_tee(hi, ho, len as usize, flags | FDSAFE_SPLICE_NONBLOCK), stale)
+        }
+        Call::Vmsplice(t, count, iovcnt, flags) => {
+            let (h, stale) = pool.pick(t);
+            if blocking(h) {
+                return;
+            }
+            let chunk = storage.len() / 8;
+            let base = storage.as_mut_ptr();
+            let iov: Vec<libc::iovec> =
+                (0..8).map(|i| libc::iovec { iov_base: unsafe { base.add(i * chunk) }.cast(), iov_len: chunk }).collect();
+            let cnt = if !(0..=1024).contains(&iovcnt) { iovcnt } else { (count % 9) as i32 };
+            let iov_ptr = if count == 255 { ptr::null() } else { iov.as_ptr() };
+            // Never SPLICE_F_GIFT: the pages are this function's stack.
+            (fdsafe_vmsplice(h, iov_ptr, cnt, (flags & !FDSAFE_SPLICE_GIFT) | FDSAFE_SPLICE_NONBLOCK), stale)
+        }
+        Call::Sendfile(i, off_in, o, count) => {
+            let (hi, stale) = pool.pick(i);
+            let (ho, _) = pool.pick(o);
+            if blocking(hi) || blocking(ho) {
+                return;
+            }
+            let mut a = 0i64;
+            let pa = offset(off_in, &mut a);
+            (fdsafe_sendfile(hi, pa, ho, count as usize), stale)
+        }
+        Call::CopyFileRange(i, off_in, o, off_out, len, flags) => {
+            let (hi, stale) = pool.pick(i);
+            let (ho, _) = pool.pick(o);
+            if blocking(hi) || blocking(ho) {
+                return;
+            }
+            let (mut a, mut b) = (0i64, 0i64);
+            let (pa, pb) = (offset(off_in, &mut a), offset(off_out, &mut b));
+            (fdsafe_copy_file_range(hi, pa, ho, pb, len as usize, flags), stale)
+        }
+        Call::SocketConnect(t, to, which) => {
+            let (h, stale) = pool.pick(t);
+            // Another pool socket's own address (a listener: a real connection), a closed
+            // port, an abstract name nobody has, garbage, or NULL.
+            let mut text = [0 as libc::c_char; 128];
+            let own = fdsafe_socket_local_address(pool.pick(to).0, text.as_mut_ptr(), text.len()) > 0;
+            let other = CString::new(match which % 4 {
+                0 => "127.0.0.1:9",
+                1 => "@fdsafe-fuzz-nobody",
+                2 => "[::1]:9",
+                _ => "not an address",
+            })
+            .unwrap();
+            let addr = match which % 6 {
+                4 if own => text.as_ptr(),
+                5 => ptr::null(),
+                _ => other.as_ptr(),
+            };
+            if blocking(h) {
+                return;
+            }
+            (fdsafe_socket_connect(h, addr) as i64, stale)
+        }
+        Call::SocketConnectFinish(t) => {
+            let (h, stale) = pool.pick(t);
+            (fdsafe_socket_connect_finish(h, 0) as i64, stale)
+        }
+        Call::SendBatch(t, count, len, own_addr, flags) => {
+            let (h, stale) = pool.pick(t);
+            if blocking(h) {
+                return;
+            }
+            let mut addr = [0u8; 128];
+            let mut addr_len = 0usize;
+            let have = own_addr && fdsafe_socket_local_sockaddr(h, addr.as_mut_ptr().cast(), addr.len(), &mut addr_len) == 0;
+            let base = storage.as_mut_ptr();
+            let len = (len as usize).min(512);
+            let mut msgs: Vec<fdsafe_datagram> = (0..8)
+                .map(|i| fdsafe_datagram {
+                    data: unsafe { base.add(i * 512) }.cast(),
+                    len,
+                    addr: if have { addr.as_mut_ptr().cast() } else { ptr::null_mut() },
+                    addr_len: if have { addr_len } else { 0 },
+                    received: 0,
+                    truncated: 0,
+                })
+                .collect();
+            let n = (count % 9) as usize;
+            let p = if count == 255 { ptr::null_mut() } else { msgs.as_mut_ptr() };
+            (fdsafe_socket_send_batch(h, p, n, flags | FDSAFE_SEND_DONTWAIT), stale)
+        }
+        Call::RecvBatch(t, count, len, flags) => {
+            let (h, stale) = pool.pick(t);
+            if blocking(h) {
+                return;
+            }
+            let mut addrs = [[0u8; 128]; 8];
+            let base = storage.as_mut_ptr();
+            let len = (len as usize).min(512);
+            let mut msgs: Vec<fdsafe_datagram> = addrs
+                .iter_mut()
+                .enumerate()
+                .map(|(i, a)| fdsafe_datagram {
+                    data: unsafe { base.add(i * 512) }.cast(),
+                    len,
+                    addr: a.as_mut_ptr().cast(),
+                    addr_len: if count & 0x80 != 0 { 3 } else { a.len() },
+                    received: 0,
+                    truncated: 0,
+                })
+                .collect();
+            let n = (count % 9) as usize;
+            let p = if count == 255 { ptr::null_mut() } else { msgs.as_mut_ptr() };
+            let rc = fdsafe_socket_recv_batch(h, p, n, flags | FDSAFE_RECV_DONTWAIT);
+            if rc > 0 {
+                assert!(rc as usize <= n);
+                for m in &msgs[..rc as usize] {
+                    assert!(m.received <= len, "received more than the buffer: {m:?}");
+                }
+            }
+            (rc, stale)
+        }
+        Call::PeerGroups(t, cap, null) => {
+            let (h, stale) = pool.pick(t);
+            let mut groups = [0u32; 256];
+            let cap = (cap as usize).min(groups.len());
+            let p = if null { ptr::null_mut() } else { groups.as_mut_ptr() };
+            (fdsafe_socket_peer_groups(h, p, cap) as i64, stale)
+        }
+        Call::EpollWaitNs(s, max, null, with_mask) => {
+            let (set, stale) = pool.pick(s);
+            let mut events = [fdsafe_epoll_event::default(); 64];
+            let max = (max as usize).min(events.len());
+            let p = if null { ptr::null_mut() } else { events.as_mut_ptr() };
+            // The mask during the wait: SIGUSR2 blocked, as it already is.
+            let mut mask = fdsafe_sigset::default();
+            fdsafe_sigset_add(&mut mask, libc::SIGUSR2);
+            let mp = if with_mask { &mask as *const _ } else { ptr::null() };
+            let rc = if max % 2 == 0 { fdsafe_epoll_wait_ns(set, p, max, 0, mp) } else { fdsafe_epoll_pwait(set, p, max, 0, mp) };
+            for ev in &events[..rc.max(0) as usize] {
+                assert!(fdsafe_handle_kind(ev.handle) > 0, "event names a dead handle: {ev:?}");
+            }
+            (rc as i64, stale)
+        }
+        Call::FileOpenAt(which, flags, mode, resolve) => {
+            if pool.dir == 0 {
+                assert_eq!(fdsafe_file_open(dir.as_ptr(), FDSAFE_FILE_DIRECTORY, 0, &mut pool.dir), 0);
+            }
+            // Names inside the private directory only ("sub/.." stays inside), or NULL.
+            let names = [".", "a", "b", "a/..", "", "nonexistent/x"];
+            let name = CString::new(names[which as usize % names.len()]).unwrap();
+            let np = if which == 255 { ptr::null() } else { name.as_ptr() };
+            // Never a path outside: BENEATH always, so ".." cannot leave the directory.
+            let rc = fdsafe_file_open_at(pool.dir, np, flags | FDSAFE_FILE_NONBLOCK, mode % 0o10000, resolve | FDSAFE_RESOLVE_BENEATH, &mut out);
+            if rc == 0 {
+                if blocking(out) {
+                    nonblocking(out);
+                }
+                pool.keep(out);
+            }
+            (rc as i64, false)
+        }
+        Call::FileSync(t, flags) => {
+            let (h, stale) = pool.pick(t);
+            (fdsafe_file_sync(h, flags) as i64, stale)
+        }
     };
     check(rc, stale, call);
     check_epoll(pool);
@@ -936,12 +1153,15 @@ fn run(pool: &mut Pool, call: &Call) {
 fuzz_target!(|calls: Vec<Call>| {
     setup();
     let before = open_fds();
-    let mut pool = Pool { live: Vec::new(), closed: Vec::new(), registered: BTreeMap::new() };
+    let mut pool = Pool { live: Vec::new(), closed: Vec::new(), dir: 0, registered: BTreeMap::new() };
     for call in calls.iter().take(64) {
         run(&mut pool, call);
     }
     for h in pool.live.drain(..) {
         assert_eq!(fdsafe_close(h), 0, "a live handle could not be closed");
+    }
+    if pool.dir != 0 {
+        assert_eq!(fdsafe_close(pool.dir), 0);
     }
     assert_eq!(fdsafe::handles::TABLE.live_count(), 0, "handles left alive");
     assert_eq!(open_fds(), before, "descriptors leaked or closed");
