@@ -1,0 +1,245 @@
+/* EINTR policy beyond pipes and eventfds: a storm of signals (handler without SA_RESTART)
+ * hits threads blocked in a Unix socket recv and send, in mq_receive and mq_send, and in a
+ * timerfd read. Interrupted calls return -EINTR and nothing is lost, duplicated or reordered:
+ * every token arrives once, in order, and the timer's expirations add up to the time it ran. */
+#include "harness.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define TOKENS 20000
+
+static atomic_int handled;
+static void on_signal(int sig) {
+    (void)sig;
+    atomic_fetch_add(&handled, 1);
+}
+
+static void install_no_restart(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    assert_int_equal(sigaction(SIGUSR1, &sa, NULL), 0);
+    atomic_store(&handled, 0);
+}
+
+struct run {
+    fdsafe_handle a, b;
+    atomic_int eintr, done, failed;
+    uint64_t received, out_of_order;
+};
+
+/* Signals both threads until both are done (each sets `done` when finished). */
+static void storm(struct run *run, pthread_t *threads) {
+    for (int i = 0; atomic_load(&run->done) < 2; i++) {
+        if (atomic_load(&run->failed)) break;
+        pthread_kill(threads[i % 2], SIGUSR1); /* a finished thread is still joinable: harmless */
+        if (i % 64 == 0) usleep(50);
+    }
+    for (int i = 0; i < 2; i++) pthread_join(threads[i], NULL);
+    signal(SIGUSR1, SIG_DFL);
+}
+
+/* ---------------------------------------------------------------- Unix stream socket */
+
+static void *socket_reader(void *arg) {
+    struct run *run = arg;
+    uint64_t token = 0;
+    size_t have = 0;
+    for (uint64_t expected = 1; expected <= TOKENS && !atomic_load(&run->failed);) {
+        int64_t n = fdsafe_socket_recv(run->b, (char *)&token + have, sizeof token - have, 0);
+        if (n == -EINTR) { atomic_fetch_add(&run->eintr, 1); continue; }
+        if (n <= 0) { atomic_store(&run->failed, 1); break; }
+        have += (size_t)n;
+        if (have < sizeof token) continue;
+        if (token != expected) { run->out_of_order++; atomic_store(&run->failed, 1); break; }
+        run->received++;
+        expected++;
+        have = 0;
+    }
+    atomic_fetch_add(&run->done, 1);
+    return NULL;
+}
+
+static void *socket_writer(void *arg) {
+    struct run *run = arg;
+    for (uint64_t token = 1; token <= TOKENS && !atomic_load(&run->failed); token++) {
+        size_t sent = 0;
+        while (sent < sizeof token) {
+            int64_t n = fdsafe_socket_send(run->a, (char *)&token + sent, sizeof token - sent, 0);
+            if (n == -EINTR) { atomic_fetch_add(&run->eintr, 1); continue; }
+            if (n <= 0) { atomic_store(&run->failed, 1); break; }
+            sent += (size_t)n;
+        }
+    }
+    atomic_fetch_add(&run->done, 1);
+    return NULL;
+}
+
+static void test_storm_over_unix_socket_recv_and_send(void **state) {
+    (void)state;
+    static struct run run;
+    memset(&run, 0, sizeof run);
+    install_no_restart();
+    must(fdsafe_unix_pair(FDSAFE_UNIX_STREAM, 0, &run.a, &run.b));
+    /* Small buffers: the writer blocks often too. */
+    must(fdsafe_socket_option_set(run.a, FDSAFE_SOCKOPT_SNDBUF, 4096));
+    must(fdsafe_socket_option_set(run.b, FDSAFE_SOCKOPT_RCVBUF, 4096));
+    pthread_t threads[2];
+    assert_int_equal(pthread_create(&threads[0], NULL, socket_reader, &run), 0);
+    assert_int_equal(pthread_create(&threads[1], NULL, socket_writer, &run), 0);
+    storm(&run, threads);
+    printf("unix socket storm: %d signals handled, %d calls returned -EINTR, %llu tokens received\n",
+           atomic_load(&handled), atomic_load(&run.eintr), (unsigned long long)run.received);
+    must(fdsafe_close(run.a));
+    must(fdsafe_close(run.b));
+    assert_int_equal(run.failed, 0);
+    assert_int_equal(run.out_of_order, 0);
+    assert_int_equal(run.received, TOKENS);
+    assert_true(atomic_load(&run.eintr) > 0);
+}
+
+/* ---------------------------------------------------------------- message queue */
+
+static void *mq_reader(void *arg) {
+    struct run *run = arg;
+    for (uint64_t expected = 1; expected <= TOKENS && !atomic_load(&run->failed);) {
+        char buf[64];
+        uint32_t priority = 99;
+        int64_t n = fdsafe_mq_receive(run->a, buf, sizeof buf, &priority, -1);
+        if (n == -EINTR) { atomic_fetch_add(&run->eintr, 1); continue; }
+        uint64_t token;
+        if (n != (int64_t)sizeof token) { atomic_store(&run->failed, 1); break; }
+        memcpy(&token, buf, sizeof token);
+        if (token != expected || priority != 0) { run->out_of_order++; atomic_store(&run->failed, 1); break; }
+        run->received++;
+        expected++;
+    }
+    atomic_fetch_add(&run->done, 1);
+    return NULL;
+}
+
+static void *mq_writer(void *arg) {
+    struct run *run = arg;
+    for (uint64_t token = 1; token <= TOKENS && !atomic_load(&run->failed);) {
+        int rc = fdsafe_mq_send(run->b, &token, sizeof token, 0, -1);
+        if (rc == -EINTR) { atomic_fetch_add(&run->eintr, 1); continue; }
+        if (rc != 0) { atomic_store(&run->failed, 1); break; }
+        token++;
+    }
+    atomic_fetch_add(&run->done, 1);
+    return NULL;
+}
+
+static void test_storm_over_mq_receive_and_send(void **state) {
+    (void)state;
+    static struct run run;
+    memset(&run, 0, sizeof run);
+    install_no_restart();
+    char name[64];
+    snprintf(name, sizeof name, "/fdsafe-eintr-%d", (int)getpid());
+    struct fdsafe_mq_attr attr = {0};
+    attr.max_messages = 4; /* a short queue: the sender blocks often */
+    attr.message_size = 64;
+    must(fdsafe_mq_open(name, FDSAFE_MQ_READ | FDSAFE_MQ_CREATE | FDSAFE_MQ_EXCLUSIVE, 0600, &attr, &run.a));
+    must(fdsafe_mq_open(name, FDSAFE_MQ_WRITE, 0, NULL, &run.b));
+    must(fdsafe_mq_unlink(name));
+    pthread_t threads[2];
+    assert_int_equal(pthread_create(&threads[0], NULL, mq_reader, &run), 0);
+    assert_int_equal(pthread_create(&threads[1], NULL, mq_writer, &run), 0);
+    storm(&run, threads);
+    printf("mqueue storm: %d signals handled, %d calls returned -EINTR, %llu messages received\n",
+           atomic_load(&handled), atomic_load(&run.eintr), (unsigned long long)run.received);
+    must(fdsafe_close(run.a));
+    must(fdsafe_close(run.b));
+    assert_int_equal(run.failed, 0);
+    assert_int_equal(run.out_of_order, 0);
+    assert_int_equal(run.received, TOKENS);
+    assert_true(atomic_load(&run.eintr) > 0);
+}
+
+/* ---------------------------------------------------------------- timerfd */
+
+#define TICK_NS 200000LL /* 0.2 ms */
+
+static int64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+struct timer_run {
+    fdsafe_handle timer;
+    atomic_int stop, eintr, failed, reading;
+    uint64_t expirations, reads;
+};
+
+static void *timer_reader(void *arg) {
+    struct timer_run *run = arg;
+    while (!atomic_load(&run->stop)) {
+        uint64_t count = 0;
+        atomic_store(&run->reading, 1);
+        int rc = fdsafe_timerfd_read(run->timer, &count);
+        atomic_store(&run->reading, 0);
+        if (rc == -EINTR) { atomic_fetch_add(&run->eintr, 1); continue; }
+        if (rc != 0 || count == 0) { atomic_store(&run->failed, 1); break; }
+        run->expirations += count;
+        run->reads++;
+    }
+    return NULL;
+}
+
+static void test_storm_over_timerfd_read(void **state) {
+    (void)state;
+    static struct timer_run run;
+    memset(&run, 0, sizeof run);
+    install_no_restart();
+    must(fdsafe_timerfd_create(FDSAFE_CLOCK_MONOTONIC, 0, &run.timer));
+    int64_t armed_after = now_ns();
+    must(fdsafe_timerfd_set(run.timer, 0, TICK_NS, TICK_NS, NULL));
+    int64_t armed_before = now_ns();
+    pthread_t reader;
+    assert_int_equal(pthread_create(&reader, NULL, timer_reader, &run), 0);
+    int64_t end = now_ns() + 300000000LL; /* 0.3 s of storm */
+    for (int i = 0; now_ns() < end && !atomic_load(&run.failed); i++) {
+        pthread_kill(reader, SIGUSR1);
+        if (i % 16 == 0) usleep(20);
+    }
+    atomic_store(&run.stop, 1); /* the next tick ends the reader's last read */
+    pthread_join(reader, NULL);
+    /* Whatever expired since the reader's last read, read without blocking. */
+    int64_t before_last = now_ns();
+    uint64_t rest = 0;
+    if (fdsafe_wait(run.timer, FDSAFE_EVENT_IN, 0) > 0) must(fdsafe_timerfd_read(run.timer, &rest));
+    int64_t after_last = now_ns();
+    uint64_t total = run.expirations + rest;
+    /* The timer expired at armed + k * TICK for k >= 1: the count read is exactly the number
+     * of those instants up to the final read, which lies between these two bounds. */
+    uint64_t low = (uint64_t)((before_last - armed_before) / TICK_NS);
+    uint64_t high = (uint64_t)((after_last - armed_after) / TICK_NS);
+    printf("timerfd storm: %d signals handled, %d reads returned -EINTR, %llu reads, %llu expirations "
+           "(expected %llu to %llu)\n",
+           atomic_load(&handled), atomic_load(&run.eintr), (unsigned long long)run.reads,
+           (unsigned long long)total, (unsigned long long)low, (unsigned long long)high);
+    must(fdsafe_close(run.timer));
+    signal(SIGUSR1, SIG_DFL);
+    assert_int_equal(run.failed, 0);
+    assert_true(total >= low && total <= high);
+    assert_true(atomic_load(&run.eintr) > 0);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        FD_TEST(test_storm_over_unix_socket_recv_and_send),
+        FD_TEST(test_storm_over_mq_receive_and_send),
+        FD_TEST(test_storm_over_timerfd_read),
+    };
+    return cmocka_run_group_tests_name("eintr_kinds", tests, NULL, NULL);
+}
