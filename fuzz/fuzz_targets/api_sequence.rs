@@ -265,8 +265,15 @@ fn setup() -> &'static CString {
     DIR.get_or_init(|| {
         let dir = std::env::temp_dir().join(format!("fdsafe-fuzz-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
+        // libFuzzer ends with exit(): remove the directory (and the files made in it) then.
+        unsafe { libc::atexit(remove_private_dir) };
         CString::new(dir.into_os_string().into_encoded_bytes()).unwrap()
     })
+}
+
+extern "C" fn remove_private_dir() {
+    let dir = std::env::temp_dir().join(format!("fdsafe-fuzz-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 fn mq_name() -> CString {
