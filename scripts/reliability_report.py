@@ -35,6 +35,15 @@ def main():
                  f"{ops} / {sum(int(m) for _, m in races)} in {len(races)} runs"))
     rows.append(("close-race misdirected (raw-fd control)", ", ".join(m for _, m in control) or "not run"))
 
+    # test_races.c: close racing epoll, descriptor passing, dup/release, and churn (3 builds).
+    race_logs = "\n".join(read(f"test_races.{v}.log") for v in ("dynamic", "static", "asan"))
+    race_ops = sum(int(n) for n in re.findall(r"^[a-z/ ]+ vs close: (\d+) operations", race_logs, flags=re.M))
+    race_ops += sum(int(n) for n in re.findall(r"^create/close churn: (\d+) operations", race_logs, flags=re.M))
+    wrong = sum(int(n) for n in re.findall(r"(\d+) (?:misdirected events|wrong files)", race_logs))
+    wrong += sum(int(n) for n in re.findall(r"dups tried after close returned, (\d+) succeeded", race_logs))
+    rows.append(("races (epoll, passing, dup/release, churn) operations / misdirected",
+                 f"{race_ops} / {wrong}" if race_ops else "not run"))
+
     valgrind = read("*.valgrind.log")
     errors = sum(int(n) for n in re.findall(r"ERROR SUMMARY: (\d+) errors", valgrind))
     lost = sum(int(n.replace(",", "")) for n in re.findall(r"(?:definitely|indirectly) lost: ([\d,]+) bytes", valgrind))
@@ -53,7 +62,7 @@ def main():
     print("\nreliability")
     for key, value in rows:
         print(f"  {key:<{width}}  {value}")
-    bad = crashes or errors or lost or leaks or (races and any(int(m) for _, m in races))
+    bad = crashes or errors or lost or leaks or wrong or (races and any(int(m) for _, m in races))
     return 1 if bad else 0
 
 

@@ -385,9 +385,11 @@ pub extern "C" fn fdsafe_socket_send_credentials(handle: fdsafe_handle, buf: *co
 /// many arrived, whether anything was truncated, closed, and the sender's credentials if the
 /// message carried them.
 ///
-/// Nothing leaks: descriptors beyond `handles_cap` are closed by the kernel and reported with
-/// `FDSAFE_RECV_INFO_CTRUNC`; a receiver at its `RLIMIT_NOFILE` limit gets the data with
-/// `FDSAFE_RECV_INFO_CTRUNC` and no descriptors; descriptors of unexpected control messages
+/// Nothing leaks: descriptors beyond `handles_cap` are closed, by the kernel (reported with
+/// `FDSAFE_RECV_INFO_CTRUNC`) or, when the room kept for credentials let a few more in, by
+/// fdsafe (reported with `FDSAFE_RECV_INFO_CLOSED` and counted in `closed_count`); a receiver
+/// at its `RLIMIT_NOFILE` limit gets the data with `FDSAFE_RECV_INFO_CTRUNC` and no
+/// descriptors; descriptors of unexpected control messages
 /// are closed (`FDSAFE_RECV_INFO_CLOSED`). Returns the bytes received (0 at end-of-stream).
 ///
 /// Ownership: the caller closes each handle in `handles_out[0 .. info_out->handle_count]`.
