@@ -217,6 +217,38 @@ static void test_recv_as_bad_arguments(void **state) {
     must(fdsafe_close(e));
 }
 
+/* ------------------------------------------------------------ fdsafe_close_many */
+
+static void test_close_many(void **state) {
+    (void)state;
+    fdsafe_handle e, r, w;
+    must(fdsafe_eventfd_create(0, 0, &e));
+    must(fdsafe_pipe_create(0, &r, &w));
+    int rf = (int)must(fdsafe_fd_borrow(r));
+    fdsafe_handle dead = closed_handle();
+    /* Live ones are closed; 0, a closed handle and a repeat are skipped. */
+    fdsafe_handle list[] = {e, 0, r, dead, e, w};
+    expect_code(fdsafe_close_many(list, 6), 3);
+    expect_code(fdsafe_handle_kind(e), -EBADF);
+    expect_code(fdsafe_handle_kind(r), -EBADF);
+    expect_code(fdsafe_handle_kind(w), -EBADF);
+    assert_false(fd_is_open(rf));
+    expect_code(fdsafe_close_many(list, 6), 0); /* closing twice is harmless */
+    expect_code(fdsafe_close_many(NULL, 0), 0);
+}
+
+static void test_close_many_bad_arguments(void **state) {
+    (void)state;
+    fdsafe_handle e;
+    must(fdsafe_eventfd_create(0, 0, &e));
+    fdsafe_handle list[1] = {e};
+    expect_code(fdsafe_close_many(NULL, 1), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_close_many(list, (size_t)FDSAFE_IO_BATCH_MAX + 1), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_close_many(list, SIZE_MAX), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_handle_kind(e), FDSAFE_KIND_EVENTFD); /* nothing was closed */
+    must(fdsafe_close(e));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         FD_TEST(test_batch_runs_in_order),
@@ -225,6 +257,8 @@ int main(void) {
         FD_TEST(test_recv_as_other_skips_detection),
         FD_TEST(test_recv_as_expected_kind),
         FD_TEST(test_recv_as_bad_arguments),
+        FD_TEST(test_close_many),
+        FD_TEST(test_close_many_bad_arguments),
     };
     return cmocka_run_group_tests_name("batch", tests, NULL, NULL);
 }

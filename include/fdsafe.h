@@ -1937,6 +1937,21 @@ int64_t fdsafe_io_batch(struct fdsafe_io_op *ops,
                         uint32_t flags);
 
 /**
+ * Closes `count` handles, each exactly as `fdsafe_close` would (a handle other threads are
+ * inside calls on is marked dead at once and its descriptor closed when the last of those
+ * calls returns). One call replaces `count` calls (for the Python bindings, where a call
+ * costs more than the close).
+ *
+ * Returns how many of the handles were live and are now closed. Handles that are not live
+ * (0, already closed, released, never issued) are skipped, as `fdsafe_close` would refuse
+ * them with `-EBADF`; a handle listed twice is closed once.
+ *
+ * Errors (nothing closed): `FDSAFE_E_INVALID_ARGUMENT` for `handles` NULL with `count` > 0,
+ * or `count` above `FDSAFE_IO_BATCH_MAX`. Thread safety: any thread.
+ */
+int64_t fdsafe_close_many(const fdsafe_handle *handles, size_t count);
+
+/**
  * A static description of any return code: `"Resource temporarily unavailable"` for
  * `-EAGAIN`, fdsafe's own text for `FDSAFE_E_*` codes, `"Success"` for codes >= 0 and
  * `"Unknown error"` otherwise. Never NULL; never to be freed. Thread safety: any thread.
@@ -3772,10 +3787,13 @@ int64_t fdsafe_socket_recv_handles(fdsafe_handle handle,
  *   `FDSAFE_KIND_OTHER` handle (`fdsafe_read`/`_write`/`_wait`/`fdsafe_fd_borrow` and the
  *   other generic calls work; kind-specific calls refuse it with `FDSAFE_E_WRONG_KIND`).
  *   Writes through it block `SIGPIPE` like pipe writes, so they are safe whatever it is.
- * - any other kind: each descriptor is checked to be of that kind with the kind's own test
- *   (as `fdsafe_fd_adopt` does; for sockets `SO_DOMAIN`/`SO_TYPE`, no `fstat`), and one
- *   that fails it is detected in full as by `fdsafe_socket_recv_handles`, so every handle
- *   has its true kind: check `fdsafe_handle_kind` if the sender is not trusted.
+ * - a socket kind (`FDSAFE_KIND_UNIX_STREAM`...): each descriptor is checked to be such a
+ *   socket with `SO_DOMAIN`/`SO_TYPE` (and `SO_ACCEPTCONN`), without the `fstat` of full
+ *   detection; one that fails the check is detected in full as by
+ *   `fdsafe_socket_recv_handles`, so every handle has its true kind: check
+ *   `fdsafe_handle_kind` if the sender is not trusted.
+ * - any other kind: the same as `fdsafe_socket_recv_handles` (for these kinds the kind's
+ *   own check costs as much as detection, so each descriptor is detected).
  *
  * Everything else (close-on-exec on arrival, truncation, credentials, `*info_out`,
  * ownership) is as `fdsafe_socket_recv_handles`.

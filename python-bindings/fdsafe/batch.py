@@ -34,10 +34,12 @@ class IOOp(ctypes.Structure):
 
 declare({
     "fdsafe_io_batch": (ctypes.c_int64, [ctypes.POINTER(IOOp), ctypes.c_size_t, ctypes.c_uint32]),
+    "fdsafe_close_many": (ctypes.c_int64, [ctypes.POINTER(ctypes.c_uint64), ctypes.c_size_t]),
 })
 
 _EINTR = -errno.EINTR
 _fast_batch = fast.fdsafe_io_batch
+_fast_close_many = fast.fdsafe_close_many
 _ZERO = ctypes.c_uint32(0)
 
 Step = Union[Tuple[Handle, str, bytes], Tuple[Handle, str, int]]
@@ -101,3 +103,17 @@ class IOBatch:
         if op.op != IO_READ:
             return None
         return self._buffers[index].raw[:max(op.result, 0)]
+
+
+def close_all(handles: Sequence[Handle]) -> int:
+    """Closes every handle in ``handles`` with one library call (``fdsafe_close_many``);
+    handles already closed are skipped. Returns how many were closed."""
+    items = list(handles)
+    done = 0
+    for start in range(0, len(items), IO_BATCH_MAX):
+        part = items[start:start + IO_BATCH_MAX]
+        arr = (ctypes.c_uint64 * len(part))(*[h._value for h in part])
+        done += check(_fast_close_many(arr, ctypes.c_size_t(len(part))))
+        for h in part:
+            h._owned = False  # closed: nothing left for the collector to close
+    return done

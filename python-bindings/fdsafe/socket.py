@@ -237,11 +237,12 @@ class _UnixMixin(Socket):
     def send_fds(self, data: bytes, handles: Sequence[object], flags: int = 0) -> int:
         """Sends ``data`` (at least one byte) with descriptors: fdsafe handles (held for the
         whole send), or anything with ``fileno()``, or raw ints (borrowed, not closed)."""
-        keep, ptr = _bytes_ptr(data)
         items = list(handles)
         if all(isinstance(h, Handle) for h in items):
+            keep, ptr = _bytes_ptr(data)
             arr = (ctypes.c_uint64 * max(len(items), 1))(*[h.value for h in items])
             return retry_eintr(lambda: lib.fdsafe_socket_send_handles(self._value, ptr, len(keep), arr, len(items), flags))
+        keep, ptr = _bytes_ptr(data)
         fds = [h if isinstance(h, int) else h.fileno() for h in items]
         arr = (ctypes.c_int * max(len(fds), 1))(*fds)
         return retry_eintr(lambda: lib.fdsafe_socket_send_fds(self._value, ptr, len(keep), arr, len(fds), flags))
@@ -262,7 +263,8 @@ class _UnixMixin(Socket):
         else:
             n = retry_eintr(lambda: lib.fdsafe_socket_recv_handles_as(self._value, buf, size, flags, kind, arr,
                                                                        maxfds, ctypes.byref(info)))
-        handles = [Handle.wrap(arr[i]) for i in range(info.handle_count)]
+        wrap = Handle._wrap_new
+        handles = [wrap(v) for v in arr[:info.handle_count]]
         creds = tuple(info.credentials) if info.flags & RECV_INFO_CREDENTIALS else None
         return Received(buf.raw[:n], handles, info.flags, info.closed_count, creds)
 

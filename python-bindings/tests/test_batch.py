@@ -66,3 +66,26 @@ def test_recv_fds_as_other_and_expected_kind():
             h.close()
         with pytest.raises(fdsafe.InvalidArgumentError):
             b.recv_fds(1, kind=999)
+
+
+def test_close_all_closes_live_handles_once():
+    e = fdsafe.EventFd.create()
+    r, w = fdsafe.pipe()
+    dead = fdsafe.EventFd.create()
+    dead.close()
+    assert fdsafe.close_all([e, r, dead, e, w]) == 3
+    assert e.closed and r.closed and w.closed
+    assert fdsafe.close_all([e]) == 0  # closing twice is harmless
+    assert fdsafe.close_all([]) == 0
+
+
+def test_received_handles_get_their_class_without_a_lookup():
+    a, b = unix_pair()
+    with a, b:
+        e = fdsafe.EventFd.create()
+        a.send_fds(b"m", [e])
+        got = b.recv_fds(1)
+        assert isinstance(got.handles[0], fdsafe.EventFd)
+        got.handles[0].add(2)
+        assert e.read_value() == 2
+        fdsafe.close_all(got.handles + [e])

@@ -415,10 +415,13 @@ pub extern "C" fn fdsafe_socket_recv_handles(
 ///   `FDSAFE_KIND_OTHER` handle (`fdsafe_read`/`_write`/`_wait`/`fdsafe_fd_borrow` and the
 ///   other generic calls work; kind-specific calls refuse it with `FDSAFE_E_WRONG_KIND`).
 ///   Writes through it block `SIGPIPE` like pipe writes, so they are safe whatever it is.
-/// - any other kind: each descriptor is checked to be of that kind with the kind's own test
-///   (as `fdsafe_fd_adopt` does; for sockets `SO_DOMAIN`/`SO_TYPE`, no `fstat`), and one
-///   that fails it is detected in full as by `fdsafe_socket_recv_handles`, so every handle
-///   has its true kind: check `fdsafe_handle_kind` if the sender is not trusted.
+/// - a socket kind (`FDSAFE_KIND_UNIX_STREAM`...): each descriptor is checked to be such a
+///   socket with `SO_DOMAIN`/`SO_TYPE` (and `SO_ACCEPTCONN`), without the `fstat` of full
+///   detection; one that fails the check is detected in full as by
+///   `fdsafe_socket_recv_handles`, so every handle has its true kind: check
+///   `fdsafe_handle_kind` if the sender is not trusted.
+/// - any other kind: the same as `fdsafe_socket_recv_handles` (for these kinds the kind's
+///   own check costs as much as detection, so each descriptor is detected).
 ///
 /// Everything else (close-on-exec on arrival, truncation, credentials, `*info_out`,
 /// ownership) is as `fdsafe_socket_recv_handles`.
@@ -446,6 +449,20 @@ pub extern "C" fn fdsafe_socket_recv_handles_as(
         };
         recv_handles(handle, buf, len, flags, Some(expected), handles_out, handles_cap, info_out)
     })
+}
+
+fn is_socket_kind(kind: Kind) -> bool {
+    matches!(
+        kind,
+        Kind::TcpListener
+            | Kind::TcpStream
+            | Kind::Udp
+            | Kind::UnixListener
+            | Kind::UnixStream
+            | Kind::UnixDatagram
+            | Kind::UnixSeqpacketListener
+            | Kind::UnixSeqpacket
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -483,7 +500,9 @@ fn recv_handles(
         let borrowed = std::os::fd::AsFd::as_fd(&fd);
         let kind = match expected {
             Some(Kind::Other) => Kind::Other,
-            Some(k) if kinds::verify(k, borrowed).is_ok() => k,
+            // Sockets are checked with SO_DOMAIN/SO_TYPE (no fstat); for the other kinds the
+            // kind's own check costs as much as detection, so detection is the check.
+            Some(k) if is_socket_kind(k) && kinds::verify(k, borrowed).is_ok() => k,
             _ => detector.detect(borrowed).unwrap_or(Kind::Other),
         };
         if made.len() >= slots.len() {

@@ -292,13 +292,14 @@ impl Epoll {
             return Err(Error::invalid("room for at least one event is needed"));
         }
         let batch = max.min(MAX_BATCH);
-        let empty = libc::epoll_event { events: 0, u64: 0 };
-        let mut stack = [empty; STACK_BATCH];
-        let mut heap = Vec::new();
-        let raw: &mut [libc::epoll_event] = if batch <= STACK_BATCH {
+        // The kernel writes the events; nothing is read beyond the count it returns, so the
+        // buffer needs no zeroing.
+        let mut stack = [std::mem::MaybeUninit::<libc::epoll_event>::uninit(); STACK_BATCH];
+        let mut heap: Vec<std::mem::MaybeUninit<libc::epoll_event>> = Vec::new();
+        let raw: &mut [std::mem::MaybeUninit<libc::epoll_event>] = if batch <= STACK_BATCH {
             &mut stack[..batch]
         } else {
-            heap.resize(batch, empty);
+            heap.resize(batch, std::mem::MaybeUninit::uninit());
             &mut heap[..]
         };
         let precise = matches!(timeout, Timeout::Precise(_));
@@ -319,7 +320,9 @@ impl Epoll {
             if n == 0 {
                 return Ok(0);
             }
-            let reported = self.translate(&raw[..n], &mut sink);
+            // SAFETY: the kernel initialized the first `n` events (n <= raw.len()).
+            let collected = unsafe { std::slice::from_raw_parts(raw.as_ptr().cast::<libc::epoll_event>(), n.min(raw.len())) };
+            let reported = self.translate(collected, &mut sink);
             if reported > 0 || remaining == Some(Duration::ZERO) {
                 return Ok(reported);
             }
@@ -357,17 +360,24 @@ impl Epoll {
         reported
     }
 
-    fn wait_raw(&self, raw: &mut [libc::epoll_event], timeout: Option<Duration>, precise: bool, sigmask: Option<SigSet>) -> Result<usize> {
+    fn wait_raw(
+        &self,
+        raw: &mut [std::mem::MaybeUninit<libc::epoll_event>],
+        timeout: Option<Duration>,
+        precise: bool,
+        sigmask: Option<SigSet>,
+    ) -> Result<usize> {
         let epfd = self.fd.as_raw_fd();
         let len = raw.len() as i32;
+        let events = raw.as_mut_ptr().cast::<libc::epoll_event>();
         let n = if precise {
             let ts = timeout.map(|d| libc::timespec { tv_sec: d.as_secs() as libc::time_t, tv_nsec: d.subsec_nanos() as _ });
             let ts_ptr = ts.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
             let mask = sigmask.map(|s| s.0);
             let mask_ptr = mask.as_ref().map_or(std::ptr::null(), |m| m as *const u64);
-            // SAFETY: `raw` has `len` writable events; the timespec and 8-byte mask are valid
-            // or NULL.
-            let rc = unsafe { libc::syscall(libc::SYS_epoll_pwait2, epfd, raw.as_mut_ptr(), len, ts_ptr, mask_ptr, 8usize) };
+            // SAFETY: `events` has room for `len` events; the timespec and 8-byte mask are
+            // valid or NULL.
+            let rc = unsafe { libc::syscall(libc::SYS_epoll_pwait2, epfd, events, len, ts_ptr, mask_ptr, 8usize) };
             if rc < 0 {
                 return Err(Error::last_os().context("epoll_pwait2"));
             }
@@ -375,13 +385,23 @@ impl Epoll {
         } else {
             let ms = match timeout {
                 None => -1,
-                // Round up, so a wait never ends before its time.
-                Some(d) => d.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as i32,
+                Some(d) if d.is_zero() => 0,
+                // Round up, so a wait never ends before its time (64-bit arithmetic: a
+                // Duration from an i32 of milliseconds cannot overflow it).
+                Some(d) => {
+                    let ms = d.as_secs().saturating_mul(1000).saturating_add((d.subsec_nanos() as u64).div_ceil(1_000_000));
+                    ms.min(i32::MAX as u64) as i32
+                }
             };
-            let mask = sigmask.map(SigSet::to_libc);
-            let mask_ptr = mask.as_ref().map_or(std::ptr::null(), |m| m as *const libc::sigset_t);
-            // SAFETY: `raw` has `len` writable events; the mask is valid or NULL.
-            let rc = unsafe { libc::epoll_pwait(epfd, raw.as_mut_ptr(), len, ms, mask_ptr) };
+            let rc = match sigmask {
+                // SAFETY: `events` has room for `len` events.
+                None => unsafe { libc::epoll_wait(epfd, events, len, ms) },
+                Some(set) => {
+                    let mask = set.to_libc();
+                    // SAFETY: as above; the mask is a valid sigset_t.
+                    unsafe { libc::epoll_pwait(epfd, events, len, ms, &mask) }
+                }
+            };
             if rc < 0 {
                 return Err(Error::last_os().context("epoll_wait"));
             }
