@@ -89,3 +89,20 @@ def test_received_handles_get_their_class_without_a_lookup():
         got.handles[0].add(2)
         assert e.read_value() == 2
         fdsafe.close_all(got.handles + [e])
+
+
+def test_batch_resumes_after_eintr(monkeypatch):
+    """An operation interrupted by a signal fails with -EINTR and ends the library call; run()
+    resumes from that operation, as Python's own calls retry (PEP 475)."""
+    import fdsafe.batch as batch_module
+
+    def interrupted_at_start(ops, count, flags):
+        ops.contents.result = -errno.EINTR  # as if a signal hit the first operation
+        return 0
+
+    monkeypatch.setattr(batch_module, "_fast_batch", interrupted_at_start)
+    with fdsafe.EventFd.create() as e:
+        batch = fdsafe.IOBatch([(e, "w", struct.pack("=Q", 4)), (e, "r", 8)])
+        batch.run()
+        assert batch.results() == [8, 8]
+        assert struct.unpack("=Q", batch.data(1))[0] == 4
