@@ -133,6 +133,7 @@ bench: lib
 	@mkdir -p $(OUT)
 	$(CC) -O2 -std=c11 -D_GNU_SOURCE -Iinclude bench/bench.c $(LIB_A) $(STATIC_LIBS) -pthread -o $(OUT)/bench
 	./$(OUT)/bench
+	FDSAFE_LIBRARY=$(CURDIR)/$(RELEASE)/libfdsafe.so python3 bench/python_bench.py
 
 miri:
 	rustup component add --toolchain nightly miri rust-src >/dev/null

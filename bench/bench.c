@@ -97,7 +97,7 @@ static void bench_eventfd(void) {
     fdsafe_close(h);
 }
 
-static void bench_pipe(void) {
+static void bench_pipe(const char *name) {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0) exit(1);
     fdsafe_handle r, w;
@@ -107,7 +107,7 @@ static void bench_pipe(void) {
         b[i] = raw_pipe(fds[0], fds[1], 50000);
         a[i] = fdsafe_pipe(r, w, 50000);
     }
-    report("pipe 1-byte write+read", median(a, BATCHES), median(b, BATCHES));
+    report(name, median(a, BATCHES), median(b, BATCHES));
     close(fds[0]);
     close(fds[1]);
     fdsafe_close(r);
@@ -122,38 +122,49 @@ struct lookup_job {
     fdsafe_handle handle;
     enum lookup what;
     long iters;
-    double ns_per_call;
+    double ns_per_call;     /* wall clock */
+    double cpu_ns_per_call; /* the thread's own CPU time: what it costs when it runs */
     atomic_int *go;
 };
+
+static double thread_cpu_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
+}
 
 static void *lookup_loop(void *arg) {
     struct lookup_job *job = arg;
     while (!atomic_load(job->go)) {
     }
     long sum = 0;
-    double t = now_ns();
+    double t = now_ns(), c = thread_cpu_ns();
     for (long i = 0; i < job->iters; i++) {
         sum += job->what == BORROW ? fdsafe_fd_borrow(job->handle) : fdsafe_handle_kind(job->handle);
     }
     job->ns_per_call = (now_ns() - t) / (double)job->iters;
+    job->cpu_ns_per_call = (thread_cpu_ns() - c) / (double)job->iters;
     if (sum < 0) exit(1);
     return NULL;
 }
 
-/* Returns ns per call with `threads` threads; handles[i] is thread i's handle. */
-static double lookups(enum lookup what, fdsafe_handle *handles, int threads) {
+/* Returns ns per call with `threads` threads (the slowest thread's wall clock); handles[i] is
+ * thread i's handle. `*cpu` gets the slowest thread's CPU time per call. */
+static double lookups(enum lookup what, fdsafe_handle *handles, int threads, double *cpu) {
     atomic_int go = 0;
     struct lookup_job jobs[2];
     pthread_t tid[2];
     for (int i = 0; i < threads; i++) {
-        jobs[i] = (struct lookup_job){handles[i], what, 20000000, 0, &go};
+        jobs[i] = (struct lookup_job){handles[i], what, 20000000, 0, 0, &go};
         pthread_create(&tid[i], NULL, lookup_loop, &jobs[i]);
     }
     atomic_store(&go, 1);
     double worst = 0;
+    *cpu = 0;
     for (int i = 0; i < threads; i++) {
         pthread_join(tid[i], NULL);
         if (jobs[i].ns_per_call > worst) worst = jobs[i].ns_per_call;
+        if (jobs[i].cpu_ns_per_call > *cpu) *cpu = jobs[i].cpu_ns_per_call;
     }
     return worst;
 }
@@ -165,12 +176,18 @@ static void bench_lookups(void) {
     shared[0] = shared[1] = own[0];
     const char *names[2] = {"fdsafe_fd_borrow (no reference)", "fdsafe_handle_kind (take+drop ref)"};
     for (int what = BORROW; what <= KIND; what++) {
-        double one = lookups((enum lookup)what, own, 1);
-        double two = lookups((enum lookup)what, own, 2);
-        double same = lookups((enum lookup)what, shared, 2);
+        double c1, c2, cs;
+        double one = lookups((enum lookup)what, own, 1, &c1);
+        double two = lookups((enum lookup)what, own, 2, &c2);
+        double same = lookups((enum lookup)what, shared, 2, &cs);
         printf("%-36s 1 thread %5.1f ns/call; 2 threads, own handles %5.1f ns/call (throughput x%.2f); "
                "2 threads, one handle %5.1f ns/call (x%.2f)\n",
                names[what], one, two, 2 * one / two, same, 2 * one / same);
+        /* On a shared machine the two threads may not run at once; CPU time per call shows
+         * whether they slow each other down when they do (cache-line sharing). */
+        printf("%-36s CPU time per call: 1 thread %5.1f ns; 2 threads, own handles %5.1f ns (scaling x%.2f); "
+               "one handle %5.1f ns (x%.2f)\n",
+               "", c1, c2, 2 * c1 / c2, cs, 2 * c1 / cs);
     }
     fdsafe_close(own[0]);
     fdsafe_close(own[1]);
@@ -206,49 +223,192 @@ static double raw_pass(int a, int b, const int *fds, int count, int messages) {
     return (now_ns() - t) / ((double)messages * count);
 }
 
-static double fdsafe_pass(fdsafe_handle a, fdsafe_handle b, const fdsafe_handle *hs, int count, int messages) {
+/* kind 0: detect each descriptor's kind (fdsafe_socket_recv_handles); otherwise
+ * fdsafe_socket_recv_handles_as with that kind (FDSAFE_KIND_OTHER: no detection). */
+static double fdsafe_pass(fdsafe_handle a, fdsafe_handle b, const fdsafe_handle *hs, int count, int messages,
+                          uint32_t kind) {
     char byte = 'x';
     fdsafe_handle got[253];
     fdsafe_recv_info info;
     double t = now_ns();
     for (int m = 0; m < messages; m++) {
         if (fdsafe_socket_send_handles(a, &byte, 1, hs, (size_t)count, 0) != 1) exit(1);
-        if (fdsafe_socket_recv_handles(b, &byte, 1, 0, got, 253, &info) != 1) exit(1);
+        int64_t rc = kind ? fdsafe_socket_recv_handles_as(b, &byte, 1, 0, kind, got, 253, &info)
+                          : fdsafe_socket_recv_handles(b, &byte, 1, 0, got, 253, &info);
+        if (rc != 1 || info.handle_count != (size_t)count) exit(1);
         for (size_t i = 0; i < info.handle_count; i++) fdsafe_close(got[i]);
     }
     return (now_ns() - t) / ((double)messages * count);
 }
 
-static void bench_passing(void) {
+/* What is passed: eventfds, or connected Unix stream sockets (a daemon handing clients on). */
+static void passing(int sockets) {
     int pair[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) exit(1);
-    fdsafe_handle a, b, hs[253];
+    fdsafe_handle a, b, hs[253], peers[253];
     int fds[253];
     check(fdsafe_unix_pair(FDSAFE_UNIX_STREAM, 0, &a, &b), "pair");
     for (int i = 0; i < 253; i++) {
-        check(fdsafe_eventfd_create(0, 0, &hs[i]), "eventfd");
-        fds[i] = eventfd(0, EFD_CLOEXEC);
+        if (sockets) {
+            check(fdsafe_unix_pair(FDSAFE_UNIX_STREAM, 0, &hs[i], &peers[i]), "pair");
+            fds[i] = (int)fdsafe_fd_borrow(hs[i]);
+        } else {
+            check(fdsafe_eventfd_create(0, 0, &hs[i]), "eventfd");
+            fds[i] = eventfd(0, EFD_CLOEXEC);
+        }
     }
+    const char *what = sockets ? "sockets" : "eventfds";
+    uint32_t expected = sockets ? FDSAFE_KIND_UNIX_STREAM : FDSAFE_KIND_EVENTFD;
     int counts[] = {1, 64, 253};
     for (int c = 0; c < 3; c++) {
-        int count = counts[c], messages = 40000 / count + 200;
-        double x[BATCHES / 2], y[BATCHES / 2];
-        for (int i = 0; i < BATCHES / 2; i++) {
+        int count = counts[c], messages = 20000 / count + 100;
+        enum { N = 7 };
+        double x[N], y[N], z[N], k[N];
+        for (int i = 0; i < N; i++) {
             y[i] = raw_pass(pair[0], pair[1], fds, count, messages);
-            x[i] = fdsafe_pass(a, b, hs, count, messages);
+            x[i] = fdsafe_pass(a, b, hs, count, messages, 0);
+            z[i] = fdsafe_pass(a, b, hs, count, messages, FDSAFE_KIND_OTHER);
+            k[i] = fdsafe_pass(a, b, hs, count, messages, expected);
         }
-        double f = median(x, BATCHES / 2), r = median(y, BATCHES / 2);
-        printf("SCM_RIGHTS %3d eventfds/message       fdsafe %8.0f fds/s   raw %8.0f fds/s   ratio %.3f (%.2f vs %.2f us per fd)\n",
-               count, 1e9 / f, 1e9 / r, r / f, f / 1000, r / 1000);
+        double f = median(x, N), r = median(y, N), o = median(z, N), e = median(k, N);
+        printf("SCM_RIGHTS %3d %-8s/message  raw %8.0f fds/s | detect %8.0f (ratio %.3f) | "
+               "KIND_OTHER %8.0f (ratio %.3f) | expected kind %8.0f (ratio %.3f)\n",
+               count, what, 1e9 / r, 1e9 / f, r / f, 1e9 / o, r / o, 1e9 / e, r / e);
     }
     for (int i = 0; i < 253; i++) {
         fdsafe_close(hs[i]);
-        close(fds[i]);
+        if (sockets) fdsafe_close(peers[i]);
+        else close(fds[i]);
     }
     fdsafe_close(a);
     fdsafe_close(b);
     close(pair[0]);
     close(pair[1]);
+}
+
+static void bench_passing(void) {
+    passing(0);
+    passing(1);
+}
+
+/* ---- splice versus read+write copying, 64 KiB chunks ---- */
+
+enum { CHUNK = 65536 };
+static char chunk[CHUNK];
+
+static void raw_all(ssize_t (*io)(int, void *, size_t), int fd, size_t len) {
+    for (size_t done = 0; done < len;) {
+        ssize_t n = io(fd, chunk + done, len - done);
+        if (n <= 0) exit(1);
+        done += (size_t)n;
+    }
+}
+
+static ssize_t write_fn(int fd, void *buf, size_t len) {
+    return write(fd, buf, len);
+}
+
+/* Pipe to /dev/null: each chunk is written into a pipe, then moved out by splice or by
+ * read+write; GB/s of the whole. `fdsafe_api` picks handles and fdsafe calls or raw ones. */
+static double pipe_to_null(int use_splice, int fdsafe_api, int rounds) {
+    fdsafe_handle r, w, null;
+    check(fdsafe_pipe_create(0, &r, &w), "pipe");
+    check(fdsafe_chardev_open("/dev/null", FDSAFE_OPEN_WRITE, &null), "/dev/null");
+    int rf = (int)fdsafe_fd_borrow(r), wf = (int)fdsafe_fd_borrow(w), nf = (int)fdsafe_fd_borrow(null);
+    double t = now_ns();
+    for (int i = 0; i < rounds; i++) {
+        if (fdsafe_api) {
+            if (fdsafe_write(w, chunk, CHUNK) != CHUNK) exit(1);
+            if (use_splice) {
+                for (int64_t left = CHUNK; left > 0;) {
+                    int64_t n = fdsafe_splice(r, NULL, null, NULL, (size_t)left, 0);
+                    if (n <= 0) exit(1);
+                    left -= n;
+                }
+            } else {
+                if (fdsafe_read(r, chunk, CHUNK) != CHUNK || fdsafe_write(null, chunk, CHUNK) != CHUNK) exit(1);
+            }
+        } else {
+            raw_all(write_fn, wf, CHUNK);
+            if (use_splice) {
+                for (ssize_t left = CHUNK; left > 0;) {
+                    ssize_t n = splice(rf, NULL, nf, NULL, (size_t)left, 0);
+                    if (n <= 0) exit(1);
+                    left -= n;
+                }
+            } else {
+                raw_all(read, rf, CHUNK);
+                raw_all(write_fn, nf, CHUNK);
+            }
+        }
+    }
+    double ns = now_ns() - t;
+    fdsafe_close(r);
+    fdsafe_close(w);
+    fdsafe_close(null);
+    return (double)rounds * CHUNK / ns; /* bytes per ns = GB/s */
+}
+
+/* Socket to socket: a relay moves each chunk from one Unix stream socket to another, by
+ * splice through a pipe or by read+write; a producer and a consumer (the same in every
+ * variant) write and read the ends. GB/s of the whole. */
+static double socket_relay(int use_splice, int fdsafe_api, int rounds) {
+    fdsafe_handle a, b, c, d, r, w;
+    check(fdsafe_unix_pair(FDSAFE_UNIX_STREAM, 0, &a, &b), "pair");
+    check(fdsafe_unix_pair(FDSAFE_UNIX_STREAM, 0, &c, &d), "pair");
+    check(fdsafe_pipe_create(0, &r, &w), "pipe");
+    int af = (int)fdsafe_fd_borrow(a), bf = (int)fdsafe_fd_borrow(b), cf = (int)fdsafe_fd_borrow(c);
+    int df = (int)fdsafe_fd_borrow(d), rf = (int)fdsafe_fd_borrow(r), wf = (int)fdsafe_fd_borrow(w);
+    static char relay[CHUNK];
+    double t = now_ns();
+    for (int i = 0; i < rounds; i++) {
+        raw_all(write_fn, af, CHUNK); /* producer */
+        for (int64_t left = CHUNK; left > 0;) {
+            int64_t n;
+            if (use_splice) {
+                n = fdsafe_api ? fdsafe_splice(b, NULL, w, NULL, (size_t)left, 0) : splice(bf, NULL, wf, NULL, (size_t)left, 0);
+                if (n <= 0) exit(1);
+                for (int64_t moved = 0; moved < n;) {
+                    int64_t m = fdsafe_api ? fdsafe_splice(r, NULL, c, NULL, (size_t)(n - moved), 0)
+                                           : splice(rf, NULL, cf, NULL, (size_t)(n - moved), 0);
+                    if (m <= 0) exit(1);
+                    moved += m;
+                }
+            } else {
+                n = fdsafe_api ? fdsafe_read(b, relay, (size_t)left) : read(bf, relay, (size_t)left);
+                if (n <= 0) exit(1);
+                for (int64_t sent = 0; sent < n;) {
+                    int64_t m = fdsafe_api ? fdsafe_write(c, relay + sent, (size_t)(n - sent)) : write(cf, relay + sent, (size_t)(n - sent));
+                    if (m <= 0) exit(1);
+                    sent += m;
+                }
+            }
+            left -= n;
+        }
+        raw_all(read, df, CHUNK); /* consumer */
+    }
+    double ns = now_ns() - t;
+    fdsafe_handle all[] = {a, b, c, d, r, w};
+    for (int i = 0; i < 6; i++) fdsafe_close(all[i]);
+    return (double)rounds * CHUNK / ns;
+}
+
+static void bench_splice(void) {
+    enum { N = 9, ROUNDS = 3000 };
+    double (*cases[2])(int, int, int) = {pipe_to_null, socket_relay};
+    const char *names[2] = {"pipe -> /dev/null", "socket -> socket"};
+    for (int c = 0; c < 2; c++) {
+        double v[4][N];
+        for (int i = 0; i < N; i++)
+            for (int k = 0; k < 4; k++) v[k][i] = cases[c](k & 1, k >> 1, ROUNDS);
+        /* k: bit 0 splice, bit 1 fdsafe */
+        double raw_copy = median(v[0], N), raw_splice = median(v[1], N);
+        double f_copy = median(v[2], N), f_splice = median(v[3], N);
+        printf("splice %-18s 64 KiB: fdsafe splice %5.2f GB/s, raw splice %5.2f GB/s (ratio %.3f); "
+               "fdsafe read+write %5.2f GB/s, raw read+write %5.2f GB/s (ratio %.3f); splice/copy x%.2f\n",
+               names[c], f_splice, raw_splice, f_splice / raw_splice, f_copy, raw_copy, f_copy / raw_copy,
+               f_splice / f_copy);
+    }
 }
 
 /* ---- epoll: one ready among N registered ---- */
@@ -364,9 +524,14 @@ int main(void) {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     printf("fdsafe %s benchmark, %ld CPUs, medians of %d batches\n", FDSAFE_VERSION_STRING, cpus, BATCHES);
     bench_eventfd();
-    bench_pipe();
+    bench_pipe("pipe 1-byte write+read (guard)");
+    /* SIGPIPE ignored process-wide: pipe writes skip their per-write guard. */
+    check(fdsafe_sigpipe_mode(FDSAFE_SIGPIPE_IGNORE), "sigpipe mode");
+    bench_pipe("pipe 1-byte write+read (ignore)");
+    check(fdsafe_sigpipe_mode(FDSAFE_SIGPIPE_GUARD), "sigpipe mode");
     bench_lookups();
     bench_passing();
+    bench_splice();
     bench_epoll(1);
     bench_epoll(1000);
     bench_epoll(10000);

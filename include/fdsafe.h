@@ -29,6 +29,22 @@
 
 
 /**
+ * `fdsafe_io_op.op`: read up to `len` bytes into `buf` (as `fdsafe_read`).
+ */
+#define FDSAFE_IO_READ 1
+
+/**
+ * `fdsafe_io_op.op`: write up to `len` bytes from `buf` (as `fdsafe_write`; never raises
+ * `SIGPIPE`).
+ */
+#define FDSAFE_IO_WRITE 2
+
+/**
+ * The most operations one `fdsafe_io_batch` call takes.
+ */
+#define FDSAFE_IO_BATCH_MAX 65536
+
+/**
  * The handle is alive but of another kind than the function needs (a pipe passed to an
  * eventfd function, say). Nothing was done.
  */
@@ -1335,6 +1351,11 @@
  */
 #define MAX_BATCH 1024
 
+/**
+ * Waits for up to this many events use a buffer on the stack (no allocation).
+ */
+#define STACK_BATCH 64
+
 #define FAN_CLOEXEC 1
 
 #define FAN_NONBLOCK 2
@@ -1419,6 +1440,37 @@
  * A closed handle never works again, even after its slot and descriptor number are reused.
  */
 typedef uint64_t fdsafe_handle;
+
+/**
+ * One read or write of an `fdsafe_io_batch`.
+ */
+typedef struct fdsafe_io_op {
+  /**
+   * The handle to read from or write to (any readable or writable kind).
+   */
+  fdsafe_handle handle;
+  /**
+   * `FDSAFE_IO_READ` or `FDSAFE_IO_WRITE`.
+   */
+  uint32_t op;
+  /**
+   * Must be 0.
+   */
+  uint32_t reserved;
+  /**
+   * The buffer: written into by a read, read from by a write. NULL only with `len` 0.
+   */
+  void *buf;
+  /**
+   * The buffer's length in bytes.
+   */
+  size_t len;
+  /**
+   * Written by `fdsafe_io_batch` for each operation it attempted: the bytes transferred
+   * (`>= 0`), or the negative code the same `fdsafe_read` / `fdsafe_write` would return.
+   */
+  int64_t result;
+} fdsafe_io_op;
 
 /**
  * One ready registration, as `fdsafe_epoll_wait` reports it.
@@ -1902,6 +1954,45 @@ typedef struct fdsafe_recv_info {
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * Runs `count` reads and writes in order, each exactly as `fdsafe_read` or `fdsafe_write`
+ * would (its own handle lookup, so the handle promise holds per operation; blocking as the
+ * descriptor is), and stops at the first that fails. One call replaces `count` calls, for
+ * callers (such as Python over ctypes) for whom the call itself costs more than the work.
+ *
+ * Returns the number of operations that succeeded, from the start of `ops`: if it is below
+ * `count`, `ops[returned].result` holds the failing operation's negative code (`-EBADF` for
+ * a stale handle, `-EINTR`, `-EAGAIN`, `-EPIPE`, any `-errno` of `read(2)` / `write(2)`;
+ * never `FDSAFE_E_WRONG_KIND`, as every kind is accepted) and the operations after it were not attempted (their `result` is unchanged). A short read or
+ * write is a success (its `result` says how much) and the batch goes on. The thread's last
+ * error message is not set for a failing operation; `fdsafe_strerror(result)` describes it.
+ *
+ * Errors (nothing done, no `result` written): `FDSAFE_E_INVALID_ARGUMENT` for `ops` NULL
+ * with `count` > 0, `count` above `FDSAFE_IO_BATCH_MAX`, unknown `flags` (none are defined:
+ * pass 0), or an operation with an unknown `op`, a non-zero `reserved`, or a NULL `buf` with
+ * `len` > 0 or a `len` above `SSIZE_MAX`. EINTR policy: an interrupted operation fails with
+ * `-EINTR` like the system call; resume the batch from it. Thread safety: any thread; the
+ * caller must not touch `ops` or the buffers during the call.
+ */
+int64_t fdsafe_io_batch(struct fdsafe_io_op *ops,
+                        size_t count,
+                        uint32_t flags);
+
+/**
+ * Closes `count` handles, each exactly as `fdsafe_close` would (a handle other threads are
+ * inside calls on is marked dead at once and its descriptor closed when the last of those
+ * calls returns). One call replaces `count` calls (for the Python bindings, where a call
+ * costs more than the close).
+ *
+ * Returns how many of the handles were live and are now closed. Handles that are not live
+ * (0, already closed, released, never issued) are skipped, as `fdsafe_close` would refuse
+ * them with `-EBADF`; a handle listed twice is closed once.
+ *
+ * Errors (nothing closed): `FDSAFE_E_INVALID_ARGUMENT` for `handles` NULL with `count` > 0,
+ * or `count` above `FDSAFE_IO_BATCH_MAX`. Thread safety: any thread.
+ */
+int64_t fdsafe_close_many(const fdsafe_handle *handles, size_t count);
 
 /**
  * A static description of any return code: `"Resource temporarily unavailable"` for
@@ -3876,6 +3967,38 @@ int64_t fdsafe_socket_recv_handles(fdsafe_handle handle,
                                    fdsafe_handle *handles_out,
                                    size_t handles_cap,
                                    struct fdsafe_recv_info *info_out);
+
+/**
+ * `fdsafe_socket_recv_handles` for a caller who knows what the sender passes, skipping the
+ * kernel queries that detect each descriptor's kind (about 2 microseconds per descriptor):
+ *
+ * - `kind` = `FDSAFE_KIND_OTHER`: no query at all; every descriptor becomes a generic
+ *   `FDSAFE_KIND_OTHER` handle (`fdsafe_read`/`_write`/`_wait`/`fdsafe_fd_borrow` and the
+ *   other generic calls work; kind-specific calls refuse it with `FDSAFE_E_WRONG_KIND`).
+ *   Writes through it block `SIGPIPE` like pipe writes, so they are safe whatever it is.
+ * - a socket kind (`FDSAFE_KIND_UNIX_STREAM`...): each descriptor is checked to be such a
+ *   socket with `SO_DOMAIN`/`SO_TYPE` (and `SO_ACCEPTCONN`), without the `fstat` of full
+ *   detection; one that fails the check is detected in full as by
+ *   `fdsafe_socket_recv_handles`, so every handle has its true kind: check
+ *   `fdsafe_handle_kind` if the sender is not trusted.
+ * - any other kind: the same as `fdsafe_socket_recv_handles` (for these kinds the kind's
+ *   own check costs as much as detection, so each descriptor is detected).
+ *
+ * Everything else (close-on-exec on arrival, truncation, credentials, `*info_out`,
+ * ownership) is as `fdsafe_socket_recv_handles`.
+ *
+ * Errors: as `fdsafe_socket_recv_handles`, plus `FDSAFE_E_INVALID_ARGUMENT` for an unknown
+ * `kind` or `FDSAFE_KIND_STDIO` (checked before anything is received). Thread safety: any
+ * thread.
+ */
+int64_t fdsafe_socket_recv_handles_as(fdsafe_handle handle,
+                                      void *buf,
+                                      size_t len,
+                                      uint32_t flags,
+                                      uint32_t kind,
+                                      fdsafe_handle *handles_out,
+                                      size_t handles_cap,
+                                      struct fdsafe_recv_info *info_out);
 
 /**
  * The credentials of the peer of a connected Unix socket (or socket pair) as of connect time

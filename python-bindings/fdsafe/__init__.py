@@ -23,6 +23,7 @@ from .epoll import (
     Epoll,
 )
 from .eventfd import EventFd
+from .batch import IO_READ, IO_WRITE, IOBatch, close_all
 from . import splice
 from .file import File
 from .fifo import CharDevice, Fifo, mkfifo, mknod
@@ -84,6 +85,6 @@ __all__ = [
     "CLOCK_BOOTTIME", "CLOCK_BOOTTIME_ALARM", "CLOCK_MONOTONIC", "CLOCK_REALTIME", "CLOCK_REALTIME_ALARM",
     "TimerCanceled", "TimerFd", "TimerValue", "SignalFd", "SignalInfo", "block_process",
     "Inotify", "InotifyEvent", "MessageQueue", "MqAttr",
-    "Fanotify", "FanotifyEvent",
+    "Fanotify", "FanotifyEvent", "IOBatch", "IO_READ", "IO_WRITE", "close_all",
     "PipeEnd", "pipe", "File", "splice", "CharDevice", "Fifo", "mkfifo", "mknod", "MemFd", "ExitStatus", "PidFd", "Terminal", "TerminalSettings", "is_terminal", "open_pty", "STDERR", "STDIN", "STDOUT", "Stdio",
 ]

@@ -18,7 +18,7 @@ INVALID_HANDLE = 0
 H = TypeVar("H", bound="Handle")
 
 _EINTR = -errno.EINTR
-_fast_read, _fast_write = fast.fdsafe_read, fast.fdsafe_write
+_fast_read, _fast_write, _fast_close = fast.fdsafe_read, fast.fdsafe_write, fast.fdsafe_close
 
 # kind number -> class, filled in by each kind's module (see ``Handle.__init_subclass__``).
 _CLASSES: Dict[int, Type["Handle"]] = {}
@@ -58,6 +58,12 @@ class Handle:
         kind = check(lib.fdsafe_handle_kind(value))
         return _CLASSES.get(kind, Handle)(value, owned)
 
+    @staticmethod
+    def _wrap_new(value: int) -> "Handle":
+        """An owning object for a handle fdsafe just created for us (live, and ours alone):
+        its kind is in the value's top 8 bits, so no library call is needed."""
+        return _CLASSES.get(value >> 56, Handle)(value, True)
+
     @classmethod
     def adopt(cls: Type[H], fd: int, kind: Optional[int] = None) -> H:
         """Takes ownership of an open descriptor (see fdsafe_fd_adopt). On failure the caller
@@ -89,7 +95,8 @@ class Handle:
 
     def close(self) -> None:
         """Closes the handle; closing an already-closed handle does nothing."""
-        lib.fdsafe_close(self._value)
+        _fast_close(self._c)
+        self._owned = False  # closed: nothing left for the collector to close
 
     def release(self) -> int:
         """Ends the handle and returns its descriptor, which the caller must close."""

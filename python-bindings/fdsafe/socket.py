@@ -104,6 +104,8 @@ declare({
     "fdsafe_socket_send_credentials": (_i64, [c_handle, _vp, _size, ctypes.POINTER(Credentials), _u32]),
     "fdsafe_socket_recv_handles": (_i64, [c_handle, _vp, _size, _u32, ctypes.POINTER(ctypes.c_uint64), _size,
                                           ctypes.POINTER(RecvInfo)]),
+    "fdsafe_socket_recv_handles_as": (_i64, [c_handle, _vp, _size, _u32, _u32, ctypes.POINTER(ctypes.c_uint64), _size,
+                                             ctypes.POINTER(RecvInfo)]),
     "fdsafe_socket_peer_credentials": (_int, [c_handle, ctypes.POINTER(Credentials)]),
     "fdsafe_socket_peer_groups": (_int, [c_handle, ctypes.POINTER(ctypes.c_uint32), _size]),
     "fdsafe_socket_peer_pidfd": (_int, [c_handle, c_handle_p]),
@@ -117,8 +119,11 @@ def _enc(text: Optional[Union[str, bytes]]) -> Optional[bytes]:
 
 
 def _bytes_ptr(data: bytes):
+    # ctypes passes a bytes object to a ``c_void_p`` parameter as a pointer to its buffer (no
+    # copy, embedded NULs kept; the length goes separately), which costs far less than a
+    # ``ctypes.cast``. The caller keeps ``data`` alive for the call.
     data = bytes(data)
-    return data, ctypes.cast(ctypes.c_char_p(data), ctypes.c_void_p)
+    return data, data
 
 
 def address_parse(text: str) -> bytes:
@@ -244,14 +249,24 @@ class _UnixMixin(Socket):
         farr = (ctypes.c_int * max(len(fds), 1))(*fds)
         return retry_eintr(lambda: lib.fdsafe_socket_send_fds(self._value, ptr, len(keep), farr, len(fds), flags))
 
-    def recv_fds(self, size: int, maxfds: int = MAX_FDS, flags: int = 0) -> Received:
-        """Receives data and descriptors as fdsafe handle objects of their detected kind."""
+    def recv_fds(self, size: int, maxfds: int = MAX_FDS, flags: int = 0, kind: Optional[int] = None) -> Received:
+        """Receives data and descriptors as fdsafe handle objects of their detected kind.
+
+        ``kind`` skips the detection (``fdsafe_socket_recv_handles_as``): ``KIND_OTHER``
+        gives generic handles with no kernel query; another kind is checked per descriptor
+        (one that fails the check is detected in full, so check ``.kind`` if the sender is
+        not trusted)."""
         buf = ctypes.create_string_buffer(max(size, 1))
         arr = (ctypes.c_uint64 * max(maxfds, 1))()
         info = RecvInfo()
-        n = retry_eintr(lambda: lib.fdsafe_socket_recv_handles(self._value, buf, size, flags, arr, maxfds,
-                                                                ctypes.byref(info)))
-        handles = [Handle.wrap(arr[i]) for i in range(info.handle_count)]
+        if kind is None:
+            n = retry_eintr(lambda: lib.fdsafe_socket_recv_handles(self._value, buf, size, flags, arr, maxfds,
+                                                                    ctypes.byref(info)))
+        else:
+            n = retry_eintr(lambda: lib.fdsafe_socket_recv_handles_as(self._value, buf, size, flags, kind, arr,
+                                                                       maxfds, ctypes.byref(info)))
+        wrap = Handle._wrap_new
+        handles = [wrap(v) for v in arr[:info.handle_count]]
         creds = tuple(info.credentials) if info.flags & RECV_INFO_CREDENTIALS else None
         return Received(buf.raw[:n], handles, info.flags, info.closed_count, creds)
 

@@ -7,7 +7,7 @@ use super::signal::{fdsafe_sigset, read_opt};
 use super::{call, fdsafe_handle, out_slice, Out};
 use crate::error::Error;
 use crate::handles::{self, get_as, Handle};
-use crate::kinds::epoll::{Epoll, Ready, Timeout};
+use crate::kinds::epoll::{Epoll, Timeout};
 use crate::kinds::sigset::SigSet;
 
 /// epoll event: readable (`EPOLLIN`). The `FDSAFE_EPOLL_*` values equal the kernel's bits
@@ -140,11 +140,13 @@ fn wait_into(
         }
         let mask = read_opt(sigmask).map(|s| SigSet(s.bits));
         let set = get_as::<Epoll>(Handle(epoll), "an epoll set")?;
-        let mut ready: Vec<Ready> = Vec::with_capacity(out.len().min(crate::kinds::epoll::MAX_BATCH));
-        let n = set.wait(&mut ready, out.len(), timeout, mask)?;
-        for (slot, r) in out.iter_mut().zip(&ready[..n]) {
-            *slot = fdsafe_epoll_event { handle: r.handle.0, user: r.user, events: r.events, reserved: 0 };
-        }
+        // Events go straight into the caller's array: out-params are written only on success,
+        // and a wait that fails (EINTR...) reports nothing, so no partial result is visible.
+        let n = set.wait_with(out.len(), timeout, mask, |i, r| {
+            if let Some(slot) = out.get_mut(i) {
+                *slot = fdsafe_epoll_event { handle: r.handle.0, user: r.user, events: r.events, reserved: 0 };
+            }
+        })?;
         Ok(n as c_int)
     })
 }

@@ -3,6 +3,7 @@
 //! this folder.
 #![allow(non_camel_case_types)]
 
+pub mod batch;
 mod boundary;
 pub mod codes;
 pub mod daemon;

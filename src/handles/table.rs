@@ -4,7 +4,6 @@
 //! needed. Allocation and freeing take a mutex (they make system calls anyway); lookups
 //! only touch the slot's own atomic state.
 
-use std::collections::BTreeMap;
 use std::os::fd::{OwnedFd, RawFd};
 use std::ptr;
 use std::sync::atomic::{AtomicPtr, Ordering};
@@ -31,7 +30,43 @@ struct Allocator {
     next_unused: u32,
     /// Which live handle owns each descriptor number, so that one descriptor can never be
     /// adopted twice (two owners would mean a double close).
-    owners: BTreeMap<RawFd, Handle>,
+    owners: Owners,
+}
+
+/// Descriptor number -> owning handle, as a vector indexed by the number (descriptors are
+/// small and dense: the kernel hands out the lowest free one), 0 for none. Insert and remove
+/// are an index, with no allocation once the vector has grown to the highest descriptor.
+struct Owners {
+    by_fd: Vec<u64>,
+    count: usize,
+}
+
+impl Owners {
+    const fn new() -> Owners {
+        Owners { by_fd: Vec::new(), count: 0 }
+    }
+    fn get(&self, fd: RawFd) -> Option<Handle> {
+        let owner = *usize::try_from(fd).ok().and_then(|i| self.by_fd.get(i))?;
+        (owner != 0).then_some(Handle(owner))
+    }
+    fn insert(&mut self, fd: RawFd, handle: Handle) {
+        let Ok(i) = usize::try_from(fd) else { return };
+        if i >= self.by_fd.len() {
+            self.by_fd.resize((i + 1).next_power_of_two().max(64), 0);
+        }
+        if self.by_fd[i] == 0 {
+            self.count += 1;
+        }
+        self.by_fd[i] = handle.0;
+    }
+    fn remove(&mut self, fd: RawFd) {
+        if let Some(owner) = usize::try_from(fd).ok().and_then(|i| self.by_fd.get_mut(i)) {
+            if *owner != 0 {
+                *owner = 0;
+                self.count -= 1;
+            }
+        }
+    }
 }
 
 pub struct Table {
@@ -50,7 +85,7 @@ impl Table {
     pub const fn new() -> Table {
         Table {
             segments: [const { AtomicPtr::new(ptr::null_mut()) }; SEGMENTS],
-            allocator: Mutex::new(Allocator { free: Vec::new(), next_unused: 0, owners: BTreeMap::new() }),
+            allocator: Mutex::new(Allocator { free: Vec::new(), next_unused: 0, owners: Owners::new() }),
         }
     }
 
@@ -75,7 +110,7 @@ impl Table {
         let kind = object.kind();
         let fd = object.raw_fd();
         let mut alloc = self.allocator();
-        if let Some(&owner) = alloc.owners.get(&fd) {
+        if let Some(owner) = alloc.owners.get(fd) {
             // An owner that is closing has released (or is releasing) the number; a live one
             // means the descriptor would have two owners, and so be closed twice.
             if self.peek_fd(owner).is_ok() {
@@ -187,8 +222,8 @@ impl Table {
 
     fn free_slot(&self, handle: Handle, fd: RawFd, reusable: bool) {
         let mut alloc = self.allocator();
-        if alloc.owners.get(&fd) == Some(&handle) {
-            alloc.owners.remove(&fd);
+        if alloc.owners.get(fd) == Some(handle) {
+            alloc.owners.remove(fd);
         }
         if reusable {
             alloc.free.push(handle.index());
@@ -210,7 +245,7 @@ impl Table {
 
     /// The number of live handles (for leak checks and benchmarks).
     pub fn live_count(&self) -> usize {
-        self.allocator().owners.len()
+        self.allocator().owners.count
     }
 }
 

@@ -41,6 +41,8 @@ pub const ALLOWED_EVENTS: u32 = (libc::EPOLLIN
 
 /// The most events one wait collects from the kernel.
 pub const MAX_BATCH: usize = 1024;
+/// Waits for up to this many events use a buffer on the stack (no allocation).
+pub const STACK_BATCH: usize = 64;
 
 static NEXT_TOKEN: AtomicU64 = AtomicU64::new(1);
 
@@ -50,10 +52,34 @@ struct Registration {
     user: u64,
 }
 
+/// Hashes the 64-bit keys of the registry (tokens from a counter, handle values) with one
+/// multiply: they are fdsafe's own values, not attacker-chosen strings, so SipHash's
+/// protection buys nothing and costs ~20 ns per event.
+#[derive(Default, Clone, Copy)]
+struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(b as u64);
+        }
+    }
+    #[inline]
+    fn write_u64(&mut self, value: u64) {
+        // Fibonacci hashing: the high bits (which hashbrown uses for its tags) mix every bit.
+        self.0 = (self.0.rotate_left(5) ^ value).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type KeyMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<KeyHasher>>;
+
 #[derive(Default)]
 struct Registry {
-    by_token: HashMap<u64, Registration>,
-    by_target: HashMap<Handle, u64>,
+    by_token: KeyMap<u64, Registration>,
+    by_target: KeyMap<Handle, u64>,
 }
 
 /// The record of registrations. Dropping it (the set is closed or released) removes the close
@@ -247,33 +273,56 @@ impl Epoll {
     /// on for the rest of the timeout. `sigmask` replaces the thread's signal mask for the
     /// length of the wait. Returns the number appended; 0 on timeout.
     pub fn wait(&self, out: &mut Vec<Ready>, max: usize, timeout: Timeout, sigmask: Option<SigSet>) -> Result<usize> {
+        self.wait_with(max, timeout, sigmask, |_, ready| out.push(ready))
+    }
+
+    /// [`Epoll::wait`] that hands each reported event to `sink` with its position (0, 1...)
+    /// instead of collecting them, so a caller can write them straight where they go.
+    ///
+    /// The fast path allocates nothing (the kernel's events land in a stack buffer for up to
+    /// [`STACK_BATCH`] events), and a wait of 0 or without limit reads no clock.
+    pub fn wait_with(
+        &self,
+        max: usize,
+        timeout: Timeout,
+        sigmask: Option<SigSet>,
+        mut sink: impl FnMut(usize, Ready),
+    ) -> Result<usize> {
         if max == 0 {
             return Err(Error::invalid("room for at least one event is needed"));
         }
         let batch = max.min(MAX_BATCH);
-        let mut raw = vec![libc::epoll_event { events: 0, u64: 0 }; batch];
-        let deadline = match timeout {
-            Timeout::Forever => None,
-            Timeout::Millis(ms) => Some(Instant::now() + Duration::from_millis(ms as u64)),
-            Timeout::Precise(d) => Instant::now().checked_add(d),
+        // The kernel writes the events; nothing is read beyond the count it returns, so the
+        // buffer needs no zeroing.
+        let mut stack = [std::mem::MaybeUninit::<libc::epoll_event>::uninit(); STACK_BATCH];
+        let mut heap: Vec<std::mem::MaybeUninit<libc::epoll_event>> = Vec::new();
+        let raw: &mut [std::mem::MaybeUninit<libc::epoll_event>] = if batch <= STACK_BATCH {
+            &mut stack[..batch]
+        } else {
+            heap.resize(batch, std::mem::MaybeUninit::uninit());
+            &mut heap[..]
         };
-        let mut first = true;
+        let precise = matches!(timeout, Timeout::Precise(_));
+        let total = match timeout {
+            Timeout::Forever => None,
+            Timeout::Millis(ms) => Some(Duration::from_millis(ms as u64)),
+            Timeout::Precise(d) => Some(d),
+        };
+        // The clock is read only for a finite, non-zero timeout: 0 just looks (no retry) and
+        // "forever" has no deadline.
+        let deadline = match total {
+            Some(t) if !t.is_zero() => Some(Instant::now().checked_add(t).unwrap_or_else(Instant::now)),
+            _ => None,
+        };
+        let mut remaining = total;
         loop {
-            let remaining = match deadline {
-                None => None,
-                Some(_) if first => Some(match timeout {
-                    Timeout::Millis(ms) => Duration::from_millis(ms as u64),
-                    Timeout::Precise(d) => d,
-                    Timeout::Forever => Duration::ZERO,
-                }),
-                Some(d) => Some(d.saturating_duration_since(Instant::now())),
-            };
-            first = false;
-            let n = self.wait_raw(&mut raw, remaining, matches!(timeout, Timeout::Precise(_)), sigmask)?;
+            let n = self.wait_raw(raw, remaining, precise, sigmask)?;
             if n == 0 {
                 return Ok(0);
             }
-            let reported = self.translate(&raw[..n], out);
+            // SAFETY: the kernel initialized the first `n` events (n <= raw.len()).
+            let collected = unsafe { std::slice::from_raw_parts(raw.as_ptr().cast::<libc::epoll_event>(), n.min(raw.len())) };
+            let reported = self.translate(collected, &mut sink);
             if reported > 0 || remaining == Some(Duration::ZERO) {
                 return Ok(reported);
             }
@@ -288,15 +337,16 @@ impl Epoll {
                         return Ok(0);
                     }
                     std::thread::sleep(left.min(pause));
+                    remaining = Some(d.saturating_duration_since(Instant::now()));
                 }
                 None => std::thread::sleep(pause),
             }
         }
     }
 
-    fn translate(&self, raw: &[libc::epoll_event], out: &mut Vec<Ready>) -> usize {
+    fn translate(&self, raw: &[libc::epoll_event], sink: &mut impl FnMut(usize, Ready)) -> usize {
         let reg = self.records.lock();
-        let before = out.len();
+        let mut reported = 0;
         for event in raw {
             let token = event.u64;
             let Some(record) = reg.by_token.get(&token) else { continue };
@@ -304,22 +354,30 @@ impl Epoll {
             if TABLE.peek_fd(record.target).is_err() {
                 continue;
             }
-            out.push(Ready { handle: record.target, user: record.user, events: event.events });
+            sink(reported, Ready { handle: record.target, user: record.user, events: event.events });
+            reported += 1;
         }
-        out.len() - before
+        reported
     }
 
-    fn wait_raw(&self, raw: &mut [libc::epoll_event], timeout: Option<Duration>, precise: bool, sigmask: Option<SigSet>) -> Result<usize> {
+    fn wait_raw(
+        &self,
+        raw: &mut [std::mem::MaybeUninit<libc::epoll_event>],
+        timeout: Option<Duration>,
+        precise: bool,
+        sigmask: Option<SigSet>,
+    ) -> Result<usize> {
         let epfd = self.fd.as_raw_fd();
         let len = raw.len() as i32;
+        let events = raw.as_mut_ptr().cast::<libc::epoll_event>();
         let n = if precise {
             let ts = timeout.map(|d| libc::timespec { tv_sec: d.as_secs() as libc::time_t, tv_nsec: d.subsec_nanos() as _ });
             let ts_ptr = ts.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
             let mask = sigmask.map(|s| s.0);
             let mask_ptr = mask.as_ref().map_or(std::ptr::null(), |m| m as *const u64);
-            // SAFETY: `raw` has `len` writable events; the timespec and 8-byte mask are valid
-            // or NULL.
-            let rc = unsafe { libc::syscall(libc::SYS_epoll_pwait2, epfd, raw.as_mut_ptr(), len, ts_ptr, mask_ptr, 8usize) };
+            // SAFETY: `events` has room for `len` events; the timespec and 8-byte mask are
+            // valid or NULL.
+            let rc = unsafe { libc::syscall(libc::SYS_epoll_pwait2, epfd, events, len, ts_ptr, mask_ptr, 8usize) };
             if rc < 0 {
                 return Err(Error::last_os().context("epoll_pwait2"));
             }
@@ -327,13 +385,23 @@ impl Epoll {
         } else {
             let ms = match timeout {
                 None => -1,
-                // Round up, so a wait never ends before its time.
-                Some(d) => d.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as i32,
+                Some(d) if d.is_zero() => 0,
+                // Round up, so a wait never ends before its time (64-bit arithmetic: a
+                // Duration from an i32 of milliseconds cannot overflow it).
+                Some(d) => {
+                    let ms = d.as_secs().saturating_mul(1000).saturating_add((d.subsec_nanos() as u64).div_ceil(1_000_000));
+                    ms.min(i32::MAX as u64) as i32
+                }
             };
-            let mask = sigmask.map(SigSet::to_libc);
-            let mask_ptr = mask.as_ref().map_or(std::ptr::null(), |m| m as *const libc::sigset_t);
-            // SAFETY: `raw` has `len` writable events; the mask is valid or NULL.
-            let rc = unsafe { libc::epoll_pwait(epfd, raw.as_mut_ptr(), len, ms, mask_ptr) };
+            let rc = match sigmask {
+                // SAFETY: `events` has room for `len` events.
+                None => unsafe { libc::epoll_wait(epfd, events, len, ms) },
+                Some(set) => {
+                    let mask = set.to_libc();
+                    // SAFETY: as above; the mask is a valid sigset_t.
+                    unsafe { libc::epoll_pwait(epfd, events, len, ms, &mask) }
+                }
+            };
             if rc < 0 {
                 return Err(Error::last_os().context("epoll_wait"));
             }

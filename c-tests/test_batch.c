@@ -1,0 +1,264 @@
+/* The calls added for speed: fdsafe_io_batch (many reads and writes in one call) and
+ * fdsafe_socket_recv_handles_as (descriptor passing without per-descriptor kind detection). */
+#include "harness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+static fdsafe_handle closed_handle(void) {
+    fdsafe_handle h;
+    must(fdsafe_eventfd_create(0, 0, &h));
+    must(fdsafe_close(h));
+    return h;
+}
+
+static fdsafe_io_op op(fdsafe_handle h, uint32_t kind, void *buf, size_t len) {
+    fdsafe_io_op o = {.handle = h, .op = kind, .reserved = 0, .buf = buf, .len = len, .result = 12345};
+    return o;
+}
+
+/* ------------------------------------------------------------ fdsafe_io_batch */
+
+static void test_batch_runs_in_order(void **state) {
+    (void)state;
+    fdsafe_handle e, r, w;
+    must(fdsafe_eventfd_create(0, 0, &e));
+    must(fdsafe_pipe_create(0, &r, &w));
+    uint64_t one = 1, two = 2, got = 0;
+    char out[8] = {0};
+    fdsafe_io_op ops[] = {
+        op(e, FDSAFE_IO_WRITE, &one, 8), op(e, FDSAFE_IO_WRITE, &two, 8), op(e, FDSAFE_IO_READ, &got, 8),
+        op(w, FDSAFE_IO_WRITE, "abc", 3), op(r, FDSAFE_IO_READ, out, sizeof out), op(w, FDSAFE_IO_WRITE, NULL, 0),
+    };
+    expect_code(fdsafe_io_batch(ops, 6, 0), 6);
+    assert_int_equal(got, 3); /* both writes happened before the read */
+    assert_memory_equal(out, "abc", 3);
+    int64_t results[] = {8, 8, 8, 3, 3, 0};
+    for (int i = 0; i < 6; i++) assert_int_equal(ops[i].result, results[i]);
+    /* Nothing to do is fine. */
+    expect_code(fdsafe_io_batch(NULL, 0, 0), 0);
+    must(fdsafe_close(e));
+    must(fdsafe_close(r));
+    must(fdsafe_close(w));
+}
+
+static void test_batch_stops_at_first_failure(void **state) {
+    (void)state;
+    fdsafe_handle e, r, w;
+    must(fdsafe_eventfd_create(0, FDSAFE_EVENTFD_NONBLOCK, &e));
+    must(fdsafe_pipe_create(0, &r, &w));
+    uint64_t one = 1, got = 0;
+    fdsafe_handle dead = closed_handle();
+    /* A stale handle: the operations before it ran, the ones after did not. */
+    fdsafe_io_op ops[] = {op(e, FDSAFE_IO_WRITE, &one, 8), op(dead, FDSAFE_IO_WRITE, &one, 8),
+                          op(e, FDSAFE_IO_READ, &got, 8)};
+    expect_code(fdsafe_io_batch(ops, 3, 0), 1);
+    assert_int_equal(ops[0].result, 8);
+    assert_int_equal(ops[1].result, -EBADF);
+    assert_int_equal(ops[2].result, 12345);
+    assert_int_equal(got, 0);
+    /* The kernel's refusal: a 4-byte eventfd write is EINVAL; EAGAIN from an empty counter. */
+    must(fdsafe_eventfd_read(e, &got));
+    fdsafe_io_op bad[] = {op(e, FDSAFE_IO_WRITE, &one, 4)};
+    expect_code(fdsafe_io_batch(bad, 1, 0), 0);
+    assert_int_equal(bad[0].result, -EINVAL);
+    fdsafe_io_op empty[] = {op(e, FDSAFE_IO_READ, &got, 8)};
+    expect_code(fdsafe_io_batch(empty, 1, 0), 0);
+    assert_int_equal(empty[0].result, -EAGAIN);
+    /* A pipe without readers: -EPIPE, and the process lives (no SIGPIPE). */
+    must(fdsafe_close(r));
+    fdsafe_io_op broken[] = {op(w, FDSAFE_IO_WRITE, "x", 1)};
+    expect_code(fdsafe_io_batch(broken, 1, 0), 0);
+    assert_int_equal(broken[0].result, -EPIPE);
+    must(fdsafe_close(w));
+    must(fdsafe_close(e));
+}
+
+static void test_batch_bad_arguments(void **state) {
+    (void)state;
+    fdsafe_handle e;
+    must(fdsafe_eventfd_create(0, 0, &e));
+    uint64_t one = 1;
+    fdsafe_io_op ops[2] = {op(e, FDSAFE_IO_WRITE, &one, 8), op(e, FDSAFE_IO_WRITE, &one, 8)};
+    expect_code(fdsafe_io_batch(NULL, 1, 0), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_io_batch(ops, 2, 1), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_io_batch(ops, (size_t)FDSAFE_IO_BATCH_MAX + 1, 0), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_io_batch(ops, SIZE_MAX, 0), FDSAFE_E_INVALID_ARGUMENT);
+    /* A bad second operation: refused before the first runs. */
+    ops[1].op = 3;
+    expect_code(fdsafe_io_batch(ops, 2, 0), FDSAFE_E_INVALID_ARGUMENT);
+    ops[1] = op(e, FDSAFE_IO_WRITE, &one, 8);
+    ops[1].reserved = 1;
+    expect_code(fdsafe_io_batch(ops, 2, 0), FDSAFE_E_INVALID_ARGUMENT);
+    ops[1] = op(e, FDSAFE_IO_READ, NULL, 8);
+    expect_code(fdsafe_io_batch(ops, 2, 0), FDSAFE_E_INVALID_ARGUMENT);
+    ops[1] = op(e, FDSAFE_IO_WRITE, &one, SIZE_MAX);
+    expect_code(fdsafe_io_batch(ops, 2, 0), FDSAFE_E_INVALID_ARGUMENT);
+    assert_int_equal(ops[0].result, 12345); /* nothing was written back */
+    uint64_t v = 99;
+    must(fdsafe_eventfd_write(e, 5));
+    must(fdsafe_eventfd_read(e, &v));
+    assert_int_equal(v, 5); /* and nothing ran */
+    /* Handle 0 fails that operation with -EBADF, like fdsafe_write. */
+    fdsafe_io_op zero[] = {op(0, FDSAFE_IO_WRITE, &one, 8)};
+    expect_code(fdsafe_io_batch(zero, 1, 0), 0);
+    assert_int_equal(zero[0].result, -EBADF);
+    must(fdsafe_close(e));
+}
+
+/* ------------------------------------------------------------ fdsafe_socket_recv_handles_as */
+
+static void send_three(fdsafe_handle a, fdsafe_handle *r, fdsafe_handle *w, fdsafe_handle *x, fdsafe_handle *y) {
+    must(fdsafe_pipe_create(0, r, w));
+    must(fdsafe_unix_pair(FDSAFE_UNIX_STREAM, 0, x, y));
+    fdsafe_handle list[3] = {*r, *x, *w};
+    expect_code(fdsafe_socket_send_handles(a, "m", 1, list, 3, 0), 1);
+}
+
+static void test_recv_as_other_skips_detection(void **state) {
+    (void)state;
+    fdsafe_handle a, b, r, w, x, y;
+    must(fdsafe_unix_pair(FDSAFE_UNIX_STREAM, 0, &a, &b));
+    send_three(a, &r, &w, &x, &y);
+    fdsafe_handle got[4];
+    fdsafe_recv_info info;
+    char c;
+    expect_code(fdsafe_socket_recv_handles_as(b, &c, 1, 0, FDSAFE_KIND_OTHER, got, 4, &info), 1);
+    assert_int_equal(info.handle_count, 3);
+    assert_int_equal(info.flags, 0);
+    for (int i = 0; i < 3; i++) {
+        expect_code(fdsafe_handle_kind(got[i]), FDSAFE_KIND_OTHER);
+        assert_int_equal(fd_is_cloexec((int)must(fdsafe_fd_borrow(got[i]))), 1);
+    }
+    /* Generic calls work through them; kind-specific ones refuse them. */
+    expect_code(fdsafe_write(got[2], "hi", 2), 2);
+    char buf[2];
+    expect_code(fdsafe_read(r, buf, 2), 2);
+    assert_memory_equal(buf, "hi", 2);
+    expect_code(fdsafe_pipe_get_capacity(got[0]), FDSAFE_E_WRONG_KIND);
+    /* A write through a generic handle to a pipe with no reader: -EPIPE, no SIGPIPE. */
+    must(fdsafe_close(r));
+    must(fdsafe_close(got[0]));
+    expect_code(fdsafe_write(got[2], "x", 1), -EPIPE);
+    for (int i = 1; i < 3; i++) must(fdsafe_close(got[i]));
+    fdsafe_handle all[] = {a, b, w, x, y};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) must(fdsafe_close(all[i]));
+}
+
+static void test_recv_as_expected_kind(void **state) {
+    (void)state;
+    fdsafe_handle a, b, r, w, x, y;
+    must(fdsafe_unix_pair(FDSAFE_UNIX_STREAM, 0, &a, &b));
+    send_three(a, &r, &w, &x, &y);
+    fdsafe_handle got[4];
+    fdsafe_recv_info info;
+    char c;
+    /* Expecting Unix stream sockets: the socket passes the check, the pipe ends do not and
+     * get their true kind from full detection. */
+    expect_code(fdsafe_socket_recv_handles_as(b, &c, 1, 0, FDSAFE_KIND_UNIX_STREAM, got, 4, &info), 1);
+    assert_int_equal(info.handle_count, 3);
+    expect_code(fdsafe_handle_kind(got[0]), FDSAFE_KIND_PIPE);
+    expect_code(fdsafe_handle_kind(got[1]), FDSAFE_KIND_UNIX_STREAM);
+    expect_code(fdsafe_handle_kind(got[2]), FDSAFE_KIND_PIPE);
+    /* The received socket is a working socket handle. */
+    expect_code(fdsafe_socket_send(got[1], "s", 1, 0), 1);
+    expect_code(fdsafe_socket_recv(y, &c, 1, 0), 1);
+    assert_int_equal(c, 's');
+    for (int i = 0; i < 3; i++) must(fdsafe_close(got[i]));
+    fdsafe_handle all[] = {a, b, r, w, x, y};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) must(fdsafe_close(all[i]));
+}
+
+static void test_recv_as_bad_arguments(void **state) {
+    (void)state;
+    fdsafe_handle a, b, e;
+    must(fdsafe_unix_pair(FDSAFE_UNIX_STREAM, 0, &a, &b));
+    must(fdsafe_eventfd_create(0, 0, &e));
+    fdsafe_handle list[1] = {e};
+    expect_code(fdsafe_socket_send_handles(a, "m", 1, list, 1, 0), 1);
+    fdsafe_handle got[2] = {0, 0};
+    fdsafe_recv_info info;
+    memset(&info, 0x5a, sizeof info);
+    char c;
+    /* Each refused before anything is received: the message stays queued. */
+    expect_code(fdsafe_socket_recv_handles_as(b, &c, 1, 0, 999, got, 2, &info), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_socket_recv_handles_as(b, &c, 1, 0, FDSAFE_KIND_STDIO, got, 2, &info), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_socket_recv_handles_as(b, &c, 1, 0, 0, got, 2, &info), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_socket_recv_handles_as(b, &c, 1, 1u << 20, FDSAFE_KIND_OTHER, got, 2, &info),
+                FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_socket_recv_handles_as(b, NULL, 1, 0, FDSAFE_KIND_OTHER, got, 2, &info),
+                FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_socket_recv_handles_as(b, &c, 1, 0, FDSAFE_KIND_OTHER, NULL, 2, &info),
+                FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_socket_recv_handles_as(b, &c, 1, 0, FDSAFE_KIND_OTHER, got, 254, &info),
+                FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_socket_recv_handles_as(b, &c, SIZE_MAX, 0, FDSAFE_KIND_OTHER, got, 2, &info),
+                FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_socket_recv_handles_as(b, &c, 1, 0, FDSAFE_KIND_OTHER, got, 2, NULL),
+                FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_socket_recv_handles_as(0, &c, 1, 0, FDSAFE_KIND_OTHER, got, 2, &info), -EBADF);
+    expect_code(fdsafe_socket_recv_handles_as(closed_handle(), &c, 1, 0, FDSAFE_KIND_OTHER, got, 2, &info), -EBADF);
+    expect_code(fdsafe_socket_recv_handles_as(e, &c, 1, 0, FDSAFE_KIND_OTHER, got, 2, &info), FDSAFE_E_WRONG_KIND);
+    assert_int_equal(got[0], 0);
+    assert_int_equal(info.handle_count, 0x5a5a5a5a5a5a5a5aULL); /* out-params untouched */
+    /* The message is still there, and an expected kind that matches gives that kind. */
+    expect_code(fdsafe_socket_recv_handles_as(b, &c, 1, 0, FDSAFE_KIND_EVENTFD, got, 2, &info), 1);
+    assert_int_equal(info.handle_count, 1);
+    expect_code(fdsafe_handle_kind(got[0]), FDSAFE_KIND_EVENTFD);
+    must(fdsafe_eventfd_write(got[0], 4));
+    uint64_t v;
+    must(fdsafe_eventfd_read(e, &v));
+    assert_int_equal(v, 4);
+    must(fdsafe_close(got[0]));
+    must(fdsafe_close(a));
+    must(fdsafe_close(b));
+    must(fdsafe_close(e));
+}
+
+/* ------------------------------------------------------------ fdsafe_close_many */
+
+static void test_close_many(void **state) {
+    (void)state;
+    fdsafe_handle e, r, w;
+    must(fdsafe_eventfd_create(0, 0, &e));
+    must(fdsafe_pipe_create(0, &r, &w));
+    int rf = (int)must(fdsafe_fd_borrow(r));
+    fdsafe_handle dead = closed_handle();
+    /* Live ones are closed; 0, a closed handle and a repeat are skipped. */
+    fdsafe_handle list[] = {e, 0, r, dead, e, w};
+    expect_code(fdsafe_close_many(list, 6), 3);
+    expect_code(fdsafe_handle_kind(e), -EBADF);
+    expect_code(fdsafe_handle_kind(r), -EBADF);
+    expect_code(fdsafe_handle_kind(w), -EBADF);
+    assert_false(fd_is_open(rf));
+    expect_code(fdsafe_close_many(list, 6), 0); /* closing twice is harmless */
+    expect_code(fdsafe_close_many(NULL, 0), 0);
+}
+
+static void test_close_many_bad_arguments(void **state) {
+    (void)state;
+    fdsafe_handle e;
+    must(fdsafe_eventfd_create(0, 0, &e));
+    fdsafe_handle list[1] = {e};
+    expect_code(fdsafe_close_many(NULL, 1), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_close_many(list, (size_t)FDSAFE_IO_BATCH_MAX + 1), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_close_many(list, SIZE_MAX), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_handle_kind(e), FDSAFE_KIND_EVENTFD); /* nothing was closed */
+    must(fdsafe_close(e));
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        FD_TEST(test_batch_runs_in_order),
+        FD_TEST(test_batch_stops_at_first_failure),
+        FD_TEST(test_batch_bad_arguments),
+        FD_TEST(test_recv_as_other_skips_detection),
+        FD_TEST(test_recv_as_expected_kind),
+        FD_TEST(test_recv_as_bad_arguments),
+        FD_TEST(test_close_many),
+        FD_TEST(test_close_many_bad_arguments),
+    };
+    return cmocka_run_group_tests_name("batch", tests, NULL, NULL);
+}

@@ -1,0 +1,119 @@
+"""Batches of reads and writes in one ctypes call (``fdsafe_io_batch``).
+
+A ctypes call costs more than a small system call, so a loop of ``write``/``read`` calls
+through the bindings is slower than Python's own ``os.read``/``os.write``. An :class:`IOBatch`
+is built once (its operations and buffers are ctypes objects made up front) and then run any
+number of times with one call into the library.
+"""
+from __future__ import annotations
+
+import ctypes
+import errno
+from typing import List, Optional, Sequence, Tuple, Union
+
+from ._lib import c_handle, declare, fast, lib
+from .errors import check, error_for
+from .handle import Handle
+
+IO_READ = 1
+IO_WRITE = 2
+IO_BATCH_MAX = 65536
+
+
+class IOOp(ctypes.Structure):
+    """``struct fdsafe_io_op``."""
+    _fields_ = [
+        ("handle", ctypes.c_uint64),
+        ("op", ctypes.c_uint32),
+        ("reserved", ctypes.c_uint32),
+        ("buf", ctypes.c_void_p),
+        ("len", ctypes.c_size_t),
+        ("result", ctypes.c_int64),
+    ]
+
+
+declare({
+    "fdsafe_io_batch": (ctypes.c_int64, [ctypes.POINTER(IOOp), ctypes.c_size_t, ctypes.c_uint32]),
+    "fdsafe_close_many": (ctypes.c_int64, [ctypes.POINTER(ctypes.c_uint64), ctypes.c_size_t]),
+})
+
+_EINTR = -errno.EINTR
+_fast_batch = fast.fdsafe_io_batch
+_fast_close_many = fast.fdsafe_close_many
+_ZERO = ctypes.c_uint32(0)
+
+Step = Union[Tuple[Handle, str, bytes], Tuple[Handle, str, int]]
+
+
+class IOBatch:
+    """A fixed list of operations, each ``(handle, "w", data)`` or ``(handle, "r", size)``,
+    run in order by :meth:`run` with one library call (retried from the interrupted
+    operation on ``EINTR``, as Python's own calls are). Read results are in :meth:`data`."""
+
+    def __init__(self, steps: Sequence[Step]):
+        if len(steps) > IO_BATCH_MAX:
+            raise ValueError(f"{len(steps)} operations; at most {IO_BATCH_MAX} per batch")
+        self._handles = []  # keep the handle objects alive while the batch exists
+        self._buffers: List[ctypes.Array] = []
+        self._ops = (IOOp * max(len(steps), 1))()
+        for i, (handle, kind, arg) in enumerate(steps):
+            op = self._ops[i]
+            op.handle = handle.value
+            if kind == "w":
+                data = bytes(arg)  # type: ignore[arg-type]
+                buf = ctypes.create_string_buffer(data, max(len(data), 1))
+                op.op, op.len = IO_WRITE, len(data)
+            elif kind == "r":
+                size = int(arg)  # type: ignore[arg-type]
+                buf = ctypes.create_string_buffer(max(size, 1))
+                op.op, op.len = IO_READ, size
+            else:
+                raise ValueError(f"operation {i}: kind must be 'r' or 'w', not {kind!r}")
+            op.buf = ctypes.addressof(buf)
+            self._handles.append(handle)
+            self._buffers.append(buf)
+        self._count = len(steps)
+        self._count_c = ctypes.c_size_t(self._count)
+        self._ptr = ctypes.pointer(self._ops[0]) if steps else None
+
+    def __len__(self) -> int:
+        return self._count
+
+    def run(self) -> None:
+        """Runs every operation; raises the first failure (an ``OSError`` of the errno, or
+        an ``FdsafeError``), with the operations before it done."""
+        done = _fast_batch(self._ptr, self._count_c, _ZERO) if self._count else 0
+        while done != self._count:
+            if done < 0:
+                raise error_for(done)
+            rc = self._ops[done].result
+            if rc != _EINTR:
+                raise error_for(rc)
+            rest = ctypes.byref(self._ops, done * ctypes.sizeof(IOOp))
+            more = check(lib.fdsafe_io_batch(ctypes.cast(rest, ctypes.POINTER(IOOp)), self._count - done, 0))
+            done += more
+
+    def results(self) -> List[int]:
+        """The byte counts of the last :meth:`run`, one per operation."""
+        return [self._ops[i].result for i in range(self._count)]
+
+    def data(self, index: int) -> Optional[bytes]:
+        """The bytes the read at ``index`` got in the last :meth:`run` (``None`` for a write)."""
+        op = self._ops[index]
+        if op.op != IO_READ:
+            return None
+        return self._buffers[index].raw[:max(op.result, 0)]
+
+
+def close_all(handles: Sequence[Handle]) -> int:
+    """Closes every handle in ``handles`` with one library call (``fdsafe_close_many``);
+    handles already closed are skipped. Returns how many were closed."""
+    items = list(handles)
+    done = 0
+    for start in range(0, len(items), IO_BATCH_MAX):
+        part = items[start:start + IO_BATCH_MAX]
+        arr = (ctypes.c_uint64 * len(part))(*[h._value for h in part])
+        done += check(_fast_close_many(arr, ctypes.c_size_t(len(part))))
+        for h in part:
+            h._owned = False  # closed: nothing left for the collector to close
+    return done
