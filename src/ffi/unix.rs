@@ -369,8 +369,7 @@ pub extern "C" fn fdsafe_socket_send_credentials(handle: fdsafe_handle, buf: *co
             // SAFETY: plain id queries.
             unsafe { Credentials { pid: libc::getpid(), uid: libc::getuid(), gid: libc::getgid() } }
         } else {
-            // SAFETY: non-NULL; the caller passes a valid struct.
-            let c = unsafe { *creds };
+            let c = in_slice(creds, 1, "creds")?[0];
             Credentials { pid: c.pid, uid: c.uid, gid: c.gid }
         };
         send_with(handle, buf, len, &[], Some(c), flags)
