@@ -500,6 +500,36 @@ static void test_stdin_handle_splices_to_a_socket(void **state) {
     close(saved);
 }
 
+/* A file handle is only ever a regular file or a directory: its writes are not guarded against
+ * SIGPIPE, so a FIFO (or a device, or a socket) must come through its own kind. */
+static void test_file_open_refuses_fifos_devices_and_sockets(void **state) {
+    (void)state;
+    char fifo[128];
+    path_in(fifo, sizeof fifo, "a-fifo");
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    fdsafe_handle h = 0;
+    /* Refused before opening: a blocking open of a FIFO without a writer would never return. */
+    expect_code(fdsafe_file_open(fifo, FDSAFE_FILE_READ, 0, &h), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_file_open(fifo, FDSAFE_FILE_WRITE | FDSAFE_FILE_NONBLOCK, 0, &h), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_file_open("/dev/null", FDSAFE_FILE_WRITE, 0, &h), FDSAFE_E_INVALID_ARGUMENT);
+    fdsafe_handle d;
+    must(fdsafe_file_open(dir, FDSAFE_FILE_DIRECTORY, 0, &d));
+    expect_code(fdsafe_file_open_at(d, "a-fifo", FDSAFE_FILE_READ, 0, 0, &h), FDSAFE_E_INVALID_ARGUMENT);
+    must(fdsafe_close(d));
+    assert_int_equal(h, 0);
+    char message[256];
+    fdsafe_last_error(message, sizeof message);
+    assert_non_null(strstr(message, "fdsafe_fifo_open"));
+    /* The FIFO kind opens it, and its writes keep SIGPIPE away. */
+    fdsafe_handle r, w;
+    must(fdsafe_fifo_open(fifo, FDSAFE_OPEN_READ | FDSAFE_OPEN_NONBLOCK, &r));
+    must(fdsafe_fifo_open(fifo, FDSAFE_OPEN_WRITE, &w));
+    must(fdsafe_close(r));
+    expect_code(fdsafe_write(w, "x", 1), -EPIPE);
+    must(fdsafe_close(w));
+    unlink(fifo);
+}
+
 int main(void) {
     umask(022);
     const struct CMUnitTest tests[] = {
@@ -514,6 +544,7 @@ int main(void) {
         FD_TEST(test_sendfile_to_pipe_file_and_socket),
         FD_TEST(test_copy_file_range),
         FD_TEST(test_stdin_handle_splices_to_a_socket),
+        FD_TEST(test_file_open_refuses_fifos_devices_and_sockets),
     };
     return cmocka_run_group_tests(tests, make_dir, remove_dir);
 }

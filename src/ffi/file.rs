@@ -98,8 +98,10 @@ fn parse(flags: u32) -> Result<FileFlags> {
 /// Ownership: the caller owns `*handle_out` and closes it with `fdsafe_close`.
 /// Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL or empty `path`, a NULL `handle_out`,
 /// unknown flags, no access mode, `FDSAFE_FILE_EXCLUSIVE` without `FDSAFE_FILE_CREATE` or
-/// `FDSAFE_FILE_TMPFILE`, `FDSAFE_FILE_TMPFILE` without writing, or mode bits beyond 07777;
-/// `-errno` from `open(2)` (`-ENOENT`, `-EEXIST`, `-EACCES`, `-ELOOP` for a symbolic link with
+/// `FDSAFE_FILE_TMPFILE`, `FDSAFE_FILE_TMPFILE` without writing, mode bits beyond 07777, or
+/// a path that is not a regular file or directory (a FIFO, device or socket has its own kind,
+/// `fdsafe_fifo_open`, `fdsafe_chardev_open`, `fdsafe_terminal_open`: it is refused before
+/// being opened, so a FIFO never blocks here); `-errno` from `open(2)` (`-ENOENT`, `-EEXIST`, `-EACCES`, `-ELOOP` for a symbolic link with
 /// `FDSAFE_FILE_NOFOLLOW`, `-EISDIR`, `-EOPNOTSUPP` if the file system lacks `O_TMPFILE`...).
 /// Opening a regular file does not block. Thread safety: any thread.
 #[no_mangle]

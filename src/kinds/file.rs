@@ -4,7 +4,7 @@
 //! flags, so nothing that is not of the expected type is ever really opened.
 
 use std::ffi::CStr;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 use bitflags::bitflags;
 
@@ -98,22 +98,54 @@ fn check_mode(mode: u32) -> Result<()> {
     Ok(())
 }
 
+/// A file handle's writes are not guarded against `SIGPIPE` and its opens never wait for a
+/// peer, so a path to a FIFO, device or socket is refused before it is opened (opening a FIFO
+/// would wait for the other end). A path that does not exist yet is fine.
+fn refuse_special_path(base: RawFd, path: &CStr, flags: FileFlags) -> Result<()> {
+    let follow = if flags.contains(FileFlags::NOFOLLOW) { libc::AT_SYMLINK_NOFOLLOW } else { 0 };
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: NUL-terminated path; fstatat fills the struct on success.
+    if unsafe { libc::fstatat(base, path.as_ptr(), st.as_mut_ptr(), follow) } != 0 {
+        return Ok(()); // missing (or unreadable): the open itself says what is wrong
+    }
+    match unsafe { st.assume_init() }.st_mode & libc::S_IFMT {
+        libc::S_IFREG | libc::S_IFDIR | libc::S_IFLNK => Ok(()),
+        _ => Err(special(path)),
+    }
+}
+
+fn special(path: &CStr) -> Error {
+    Error::invalid(format!(
+        "{} is not a regular file or directory (use fdsafe_fifo_open, fdsafe_chardev_open or fdsafe_terminal_open)",
+        path.to_string_lossy()
+    ))
+}
+
 impl File {
     /// Opens `path` (relative to the working directory, or to `dir` if given).
     pub fn open(dir: Option<BorrowedFd<'_>>, path: &CStr, flags: FileFlags, mode: u32) -> Result<File> {
         check_mode(mode)?;
         let oflags = open_flags(flags)?;
         let base = dir.map_or(libc::AT_FDCWD, |d| d.as_raw_fd());
+        refuse_special_path(base, path, flags)?;
         // SAFETY: NUL-terminated path; openat returns a new descriptor on success.
         let fd = cvt(unsafe { libc::openat(base, path.as_ptr(), oflags, mode as libc::c_uint) })
             .map_err(|e| e.context(format!("opening {}", path.to_string_lossy())))?;
-        Ok(File { fd: unsafe { sys::owned(fd) } })
+        File::checked(unsafe { sys::owned(fd) }, path)
+    }
+
+    /// Keeps `fd` only if it is a regular file or a directory: a FIFO, device or socket opened
+    /// through a path that changed after [`refuse_special_path`] looked is closed and refused.
+    fn checked(fd: OwnedFd, path: &CStr) -> Result<File> {
+        File::verify(fd.as_fd()).map_err(|_| special(path))?;
+        Ok(File { fd })
     }
 
     /// Opens `path` relative to `dir` with `openat2`, limited by `resolve`.
     pub fn open2(dir: BorrowedFd<'_>, path: &CStr, flags: FileFlags, mode: u32, resolve: Resolve) -> Result<File> {
         check_mode(mode)?;
         let oflags = open_flags(flags)?;
+        refuse_special_path(dir.as_raw_fd(), path, flags)?;
         let creating = flags.intersects(FileFlags::CREATE | FileFlags::TMPFILE);
         let how = OpenHow { flags: oflags as u32 as u64, mode: if creating { mode as u64 } else { 0 }, resolve: resolve.bits() as u64 };
         // SAFETY: openat2 reads `how` (its exact size given) and the NUL-terminated path.
@@ -121,7 +153,7 @@ impl File {
             libc::syscall(libc::SYS_openat2, dir.as_raw_fd(), path.as_ptr(), &how as *const OpenHow, std::mem::size_of::<OpenHow>())
         })
         .map_err(|e| e.context(format!("openat2 {}", path.to_string_lossy())))?;
-        Ok(File { fd: unsafe { sys::owned(fd as i32) } })
+        File::checked(unsafe { sys::owned(fd as i32) }, path)
     }
 
     /// Regular files and directories.
