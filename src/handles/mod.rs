@@ -74,6 +74,37 @@ pub enum WriteGuard {
     BlockSigpipe,
 }
 
+/// Implements `AsFd` and [`Object`] for a kind type whose descriptor is its `fd: OwnedFd` field
+/// and that gives it up as is: `fd_object!(EventFd, Kind::EventFd, WriteGuard::None)`. The
+/// write guard defaults to [`WriteGuard::BlockSigpipe`].
+macro_rules! fd_object {
+    ($type:ty, $kind:expr) => {
+        $crate::handles::fd_object!($type, $kind, $crate::handles::WriteGuard::BlockSigpipe);
+    };
+    ($type:ty, $kind:expr, $guard:expr) => {
+        impl std::os::fd::AsFd for $type {
+            fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+                std::os::fd::AsFd::as_fd(&self.fd)
+            }
+        }
+        impl $crate::handles::Object for $type {
+            fn kind(&self) -> $crate::handles::Kind {
+                $kind
+            }
+            fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+                std::os::fd::AsFd::as_fd(&self.fd)
+            }
+            fn into_fd(self: Box<Self>) -> std::os::fd::OwnedFd {
+                self.fd
+            }
+            fn write_guard(&self) -> $crate::handles::WriteGuard {
+                $guard
+            }
+        }
+    };
+}
+pub(crate) use fd_object;
+
 impl dyn Object {
     pub fn downcast<T: Object>(&self) -> Option<&T> {
         (self as &dyn Any).downcast_ref::<T>()

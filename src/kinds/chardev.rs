@@ -1,10 +1,10 @@
 //! Character devices opened by path (`/dev/null`, `/dev/zero`, `/dev/urandom`...).
 
 use std::ffi::CStr;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 
 use crate::error::{Error, Result};
-use crate::handles::{Kind, Object};
+use crate::handles::{Kind, fd_object};
 use crate::kinds::fifo::EndFlags;
 use crate::kinds::file::open_checked;
 use crate::sys;
@@ -39,20 +39,4 @@ pub fn numbers(fd: BorrowedFd<'_>) -> Result<(u32, u32)> {
     Ok((libc::major(rdev), libc::minor(rdev)))
 }
 
-impl AsFd for CharDevice {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-}
-
-impl Object for CharDevice {
-    fn kind(&self) -> Kind {
-        Kind::CharDevice
-    }
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-    fn into_fd(self: Box<Self>) -> OwnedFd {
-        self.fd
-    }
-}
+fd_object!(CharDevice, Kind::CharDevice);

@@ -23,7 +23,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
-use crate::handles::{self, Handle, Kind, Object, WriteGuard, TABLE};
+use crate::handles::{Handle, Kind, TABLE, WriteGuard, fd_object, self};
 use crate::kinds::sigset::SigSet;
 use crate::sys::{self, cvt};
 
@@ -411,24 +411,4 @@ impl Epoll {
     }
 }
 
-impl AsFd for Epoll {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-}
-
-impl Object for Epoll {
-    fn kind(&self) -> Kind {
-        Kind::Epoll
-    }
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-    fn into_fd(self: Box<Self>) -> OwnedFd {
-        let this = *self;
-        this.fd
-    }
-    fn write_guard(&self) -> WriteGuard {
-        WriteGuard::None
-    }
-}
+fd_object!(Epoll, Kind::Epoll, WriteGuard::None);

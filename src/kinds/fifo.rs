@@ -1,12 +1,12 @@
 //! FIFOs (named pipes) and device nodes: create them at a path, open a FIFO's ends.
 
 use std::ffi::CStr;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 
 use bitflags::bitflags;
 
 use crate::error::{Error, Result};
-use crate::handles::{Kind, Object};
+use crate::handles::{Kind, fd_object};
 use crate::kinds::file::open_checked;
 use crate::sys::{self, cvt};
 
@@ -119,20 +119,4 @@ impl Fifo {
     }
 }
 
-impl AsFd for Fifo {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-}
-
-impl Object for Fifo {
-    fn kind(&self) -> Kind {
-        Kind::Fifo
-    }
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-    fn into_fd(self: Box<Self>) -> OwnedFd {
-        self.fd
-    }
-}
+fd_object!(Fifo, Kind::Fifo);

@@ -9,7 +9,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use bitflags::bitflags;
 
 use crate::error::{Error, Result};
-use crate::handles::{Kind, Object, WriteGuard};
+use crate::handles::{Kind, WriteGuard, fd_object};
 use crate::sys::{self, cvt};
 
 bitflags! {
@@ -237,23 +237,4 @@ pub fn open_checked(path: &CStr, oflags: i32, expected: libc::mode_t, what: &str
     Ok(unsafe { sys::owned(fd) })
 }
 
-impl AsFd for File {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-}
-
-impl Object for File {
-    fn kind(&self) -> Kind {
-        Kind::File
-    }
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-    fn into_fd(self: Box<Self>) -> OwnedFd {
-        self.fd
-    }
-    fn write_guard(&self) -> WriteGuard {
-        WriteGuard::None
-    }
-}
+fd_object!(File, Kind::File, WriteGuard::None);

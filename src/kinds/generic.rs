@@ -1,9 +1,9 @@
 //! Descriptors of kinds fdsafe has no type for, held as generic handles.
 
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 
 use crate::error::Result;
-use crate::handles::{Kind, Object};
+use crate::handles::{Kind, fd_object};
 use crate::sys;
 
 /// Any open descriptor: read, write, wait, duplicate, pass, borrow, release and close.
@@ -23,20 +23,4 @@ impl Generic {
     }
 }
 
-impl AsFd for Generic {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-}
-
-impl Object for Generic {
-    fn kind(&self) -> Kind {
-        Kind::Other
-    }
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-    fn into_fd(self: Box<Self>) -> OwnedFd {
-        self.fd
-    }
-}
+fd_object!(Generic, Kind::Other);

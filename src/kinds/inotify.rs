@@ -2,13 +2,13 @@
 
 use std::collections::{HashSet, VecDeque};
 use std::ffi::CStr;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::{Mutex, MutexGuard};
 
 use bitflags::bitflags;
 
 use crate::error::{Error, Result};
-use crate::handles::{Kind, Object, WriteGuard};
+use crate::handles::{Kind, WriteGuard, fd_object};
 use crate::sys::{self, cvt};
 
 bitflags! {
@@ -160,26 +160,7 @@ fn parse(mut buf: &[u8]) -> Result<Vec<Event>> {
     Ok(events)
 }
 
-impl AsFd for Inotify {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-}
-
-impl Object for Inotify {
-    fn kind(&self) -> Kind {
-        Kind::Inotify
-    }
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-    fn into_fd(self: Box<Self>) -> OwnedFd {
-        self.fd
-    }
-    fn write_guard(&self) -> WriteGuard {
-        WriteGuard::None
-    }
-}
+fd_object!(Inotify, Kind::Inotify, WriteGuard::None);
 
 #[cfg(test)]
 mod tests {

@@ -1,12 +1,12 @@
 //! memfd: an anonymous file in memory, with seals that freeze its size or contents.
 
 use std::ffi::CStr;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 
 use bitflags::bitflags;
 
 use crate::error::{Error, Result};
-use crate::handles::{Kind, Object, WriteGuard};
+use crate::handles::{Kind, WriteGuard, fd_object};
 use crate::sys::{self, cvt};
 
 bitflags! {
@@ -96,23 +96,4 @@ impl MemFd {
     }
 }
 
-impl AsFd for MemFd {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-}
-
-impl Object for MemFd {
-    fn kind(&self) -> Kind {
-        Kind::MemFd
-    }
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-    fn into_fd(self: Box<Self>) -> OwnedFd {
-        self.fd
-    }
-    fn write_guard(&self) -> WriteGuard {
-        WriteGuard::None
-    }
-}
+fd_object!(MemFd, Kind::MemFd, WriteGuard::None);

@@ -1,9 +1,9 @@
 //! pidfd: a descriptor that refers to one process, immune to pid reuse.
 
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 use crate::error::{Error, Result};
-use crate::handles::{Kind, Object, WriteGuard};
+use crate::handles::{Kind, WriteGuard, fd_object};
 use crate::sys::{self, cvt};
 
 const PIDFD_NONBLOCK: libc::c_uint = libc::O_NONBLOCK as libc::c_uint;
@@ -120,23 +120,4 @@ impl PidFd {
     }
 }
 
-impl AsFd for PidFd {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-}
-
-impl Object for PidFd {
-    fn kind(&self) -> Kind {
-        Kind::PidFd
-    }
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-    fn into_fd(self: Box<Self>) -> OwnedFd {
-        self.fd
-    }
-    fn write_guard(&self) -> WriteGuard {
-        WriteGuard::None
-    }
-}
+fd_object!(PidFd, Kind::PidFd, WriteGuard::None);

@@ -1,11 +1,11 @@
 //! Anonymous pipes: a read end and a write end, each its own handle.
 
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 
 use bitflags::bitflags;
 
 use crate::error::{Error, Result};
-use crate::handles::{Kind, Object};
+use crate::handles::{Kind, fd_object};
 use crate::sys::{self, cvt};
 
 bitflags! {
@@ -72,20 +72,4 @@ impl PipeEnd {
     }
 }
 
-impl AsFd for PipeEnd {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-}
-
-impl Object for PipeEnd {
-    fn kind(&self) -> Kind {
-        Kind::Pipe
-    }
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-    fn into_fd(self: Box<Self>) -> OwnedFd {
-        self.fd
-    }
-}
+fd_object!(PipeEnd, Kind::Pipe);

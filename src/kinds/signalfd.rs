@@ -1,11 +1,11 @@
 //! signalfd: signals read as records from a descriptor instead of run as handlers.
 
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 
 use bitflags::bitflags;
 
 use crate::error::{Error, Result};
-use crate::handles::{Kind, Object, WriteGuard};
+use crate::handles::{Kind, WriteGuard, fd_object};
 use crate::kinds::sigset::{thread_mask, SigSet};
 use crate::sys::{self, cvt};
 
@@ -72,26 +72,7 @@ impl SignalFd {
     }
 }
 
-impl AsFd for SignalFd {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-}
-
-impl Object for SignalFd {
-    fn kind(&self) -> Kind {
-        Kind::SignalFd
-    }
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-    fn into_fd(self: Box<Self>) -> OwnedFd {
-        self.fd
-    }
-    fn write_guard(&self) -> WriteGuard {
-        WriteGuard::None
-    }
-}
+fd_object!(SignalFd, Kind::SignalFd, WriteGuard::None);
 
 /// The number of threads in this process (from `/proc/self/status`).
 pub fn thread_count() -> Result<u32> {

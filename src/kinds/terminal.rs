@@ -6,7 +6,7 @@ use std::ffi::CStr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 use crate::error::{Error, Result};
-use crate::handles::{Kind, Object};
+use crate::handles::{Kind, fd_object};
 use crate::kinds::fifo::EndFlags;
 use crate::kinds::file::open_checked;
 use crate::sys::{self, cvt};
@@ -348,23 +348,7 @@ pub fn encode(s: &Settings, t: &mut libc::termios2) -> Result<()> {
         Ok(())
 }
 
-impl AsFd for Terminal {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-}
-
-impl Object for Terminal {
-    fn kind(&self) -> Kind {
-        Kind::Terminal
-    }
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-    fn into_fd(self: Box<Self>) -> OwnedFd {
-        self.fd
-    }
-}
+fd_object!(Terminal, Kind::Terminal);
 
 #[cfg(test)]
 mod tests {

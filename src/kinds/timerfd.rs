@@ -1,11 +1,11 @@
 //! timerfd: a timer whose expirations are read (and polled) from a descriptor.
 
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 
 use bitflags::bitflags;
 
 use crate::error::{Error, Result};
-use crate::handles::{Kind, Object, WriteGuard};
+use crate::handles::{Kind, WriteGuard, fd_object};
 use crate::sys::{self, cvt};
 
 bitflags! {
@@ -152,23 +152,4 @@ impl TimerFd {
     }
 }
 
-impl AsFd for TimerFd {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-}
-
-impl Object for TimerFd {
-    fn kind(&self) -> Kind {
-        Kind::TimerFd
-    }
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-    fn into_fd(self: Box<Self>) -> OwnedFd {
-        self.fd
-    }
-    fn write_guard(&self) -> WriteGuard {
-        WriteGuard::None
-    }
-}
+fd_object!(TimerFd, Kind::TimerFd, WriteGuard::None);
