@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,4 +109,26 @@ int syscall_missing(long nr, const char *name) {
         return 1;
     }
     return 0;
+}
+
+char temp_dir[64];
+
+int temp_dir_create(void **state) {
+    (void)state;
+    strcpy(temp_dir, "/tmp/fdsafe-test-XXXXXX");
+    return mkdtemp(temp_dir) ? 0 : -1;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw) {
+    (void)st, (void)type, (void)ftw;
+    return remove(path);
+}
+
+int temp_dir_remove(void **state) {
+    (void)state;
+    return nftw(temp_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+void temp_path(char *out, size_t len, const char *name) {
+    snprintf(out, len, "%s/%s", temp_dir, name);
 }

@@ -30,6 +30,13 @@ int64_t must_at(int64_t got, const char *what, const char *file, int line);
  * arguments the call refuses, so nothing happens. */
 int syscall_missing(long nr, const char *name);
 
+/* A private directory under /tmp for a group of tests: cmocka group setup and teardown
+ * (the teardown removes it with everything in it), and paths inside it. */
+extern char temp_dir[64];
+int temp_dir_create(void **state);
+int temp_dir_remove(void **state);
+void temp_path(char *out, size_t len, const char *name);
+
 /* 1 if `fd` has FD_CLOEXEC set, 0 if not, -1 if it is not open. */
 int fd_is_cloexec(int fd);
 /* 1 if `fd` is open. */

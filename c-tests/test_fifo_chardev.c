@@ -12,30 +12,11 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-static char dir[64];
-
-static int make_dir(void **state) {
-    (void)state;
-    strcpy(dir, "/tmp/fdsafe-fifo-XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
-}
-
-static int remove_dir(void **state) {
-    (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
-static void path_in(char *out, size_t len, const char *name) {
-    snprintf(out, len, "%s/%s", dir, name);
-}
-
 static void test_fifo_create_and_reuse(void **state) {
     (void)state;
     char p[128], f[128];
-    path_in(p, sizeof p, "fifo");
-    path_in(f, sizeof f, "regular");
+    temp_path(p, sizeof p, "fifo");
+    temp_path(f, sizeof f, "regular");
     expect_code(fdsafe_fifo_create(p, 0640, 0), 0);
     struct stat st;
     assert_int_equal(lstat(p, &st), 0);
@@ -61,7 +42,7 @@ static void test_fifo_create_and_reuse(void **state) {
 static void test_fifo_nonblocking_open_and_enxio(void **state) {
     (void)state;
     char p[128];
-    path_in(p, sizeof p, "nb");
+    temp_path(p, sizeof p, "nb");
     must(fdsafe_fifo_create(p, 0600, 0));
     fdsafe_handle r, w, pr, pw;
     w = 0x77;
@@ -113,7 +94,7 @@ static void *open_writer(void *arg) {
 static void test_fifo_blocking_open_meets_the_other_end(void **state) {
     (void)state;
     char p[128];
-    path_in(p, sizeof p, "blk");
+    temp_path(p, sizeof p, "blk");
     must(fdsafe_fifo_create(p, 0600, 0));
     struct opener o = {p, 0, -1};
     pthread_t t;
@@ -135,8 +116,8 @@ static void test_fifo_blocking_open_meets_the_other_end(void **state) {
 static void test_fifo_open_refuses_other_files_and_bad_input(void **state) {
     (void)state;
     char p[128], f[128];
-    path_in(p, sizeof p, "x");
-    path_in(f, sizeof f, "plain");
+    temp_path(p, sizeof p, "x");
+    temp_path(f, sizeof f, "plain");
     must(fdsafe_fifo_create(p, 0600, 0));
     close(open(f, O_CREAT | O_WRONLY | O_CLOEXEC, 0600));
     fdsafe_handle h = 0x55;
@@ -171,9 +152,9 @@ static void test_fifo_open_refuses_other_files_and_bad_input(void **state) {
 static void test_mknod_fifo_char_and_block(void **state) {
     (void)state;
     char p[128], c[128], b[128];
-    path_in(p, sizeof p, "nodefifo");
-    path_in(c, sizeof c, "null");
-    path_in(b, sizeof b, "blk");
+    temp_path(p, sizeof p, "nodefifo");
+    temp_path(c, sizeof c, "null");
+    temp_path(b, sizeof b, "blk");
     struct stat st;
     expect_code(fdsafe_mknod(p, FDSAFE_NODE_FIFO, 0600, 0, 0), 0);
     assert_int_equal(lstat(p, &st), 0);
@@ -199,7 +180,7 @@ static void test_mknod_fifo_char_and_block(void **state) {
     expect_code(fdsafe_chardev_open(b, FDSAFE_OPEN_READ, &h), FDSAFE_E_INVALID_ARGUMENT);
     /* Misuse. */
     char q[128];
-    path_in(q, sizeof q, "never");
+    temp_path(q, sizeof q, "never");
     expect_code(fdsafe_mknod(q, FDSAFE_NODE_FIFO, 0600, 1, 3), FDSAFE_E_INVALID_ARGUMENT);
     expect_code(fdsafe_mknod(q, 9, 0600, 0, 0), FDSAFE_E_INVALID_ARGUMENT);
     expect_code(fdsafe_mknod(q, 0, 0600, 0, 0), FDSAFE_E_INVALID_ARGUMENT);
@@ -294,5 +275,5 @@ int main(void) {
         FD_TEST(test_chardev_null_zero_urandom),
         FD_TEST(test_chardev_bad_input),
     };
-    return cmocka_run_group_tests(tests, make_dir, remove_dir);
+    return cmocka_run_group_tests(tests, temp_dir_create, temp_dir_remove);
 }

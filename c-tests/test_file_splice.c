@@ -15,29 +15,10 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-static char dir[64];
-
-static int make_dir(void **state) {
-    (void)state;
-    strcpy(dir, "/tmp/fdsafe-file-XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
-}
-
-static int remove_dir(void **state) {
-    (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
-static void path_in(char *out, size_t len, const char *name) {
-    snprintf(out, len, "%s/%s", dir, name);
-}
-
 /* A file in the test directory holding `text`, opened read-write. */
 static fdsafe_handle file_with(const char *name, const char *text) {
     char p[128];
-    path_in(p, sizeof p, name);
+    temp_path(p, sizeof p, name);
     fdsafe_handle h;
     must(fdsafe_file_open(p, FDSAFE_FILE_READ | FDSAFE_FILE_WRITE | FDSAFE_FILE_CREATE | FDSAFE_FILE_TRUNCATE, 0600, &h));
     expect_code(fdsafe_file_pwrite(h, text, strlen(text), 0), (int64_t)strlen(text));
@@ -47,7 +28,7 @@ static fdsafe_handle file_with(const char *name, const char *text) {
 static void test_open_create_exclusive_and_positioned_io(void **state) {
     (void)state;
     char p[128];
-    path_in(p, sizeof p, "a");
+    temp_path(p, sizeof p, "a");
     fdsafe_handle h, h2;
     must(fdsafe_file_open(p, FDSAFE_FILE_READ | FDSAFE_FILE_WRITE | FDSAFE_FILE_CREATE | FDSAFE_FILE_EXCLUSIVE, 0640, &h));
     expect_code(fdsafe_handle_kind(h), FDSAFE_KIND_FILE);
@@ -102,8 +83,8 @@ static void test_open_create_exclusive_and_positioned_io(void **state) {
 static void test_nofollow_tmpfile_and_directories(void **state) {
     (void)state;
     char target[128], link[128];
-    path_in(target, sizeof target, "t");
-    path_in(link, sizeof link, "l");
+    temp_path(target, sizeof target, "t");
+    temp_path(link, sizeof link, "l");
     fdsafe_handle h = file_with("t", "x");
     must(fdsafe_close(h));
     assert_int_equal(symlink(target, link), 0);
@@ -112,14 +93,14 @@ static void test_nofollow_tmpfile_and_directories(void **state) {
     must(fdsafe_close(h));
 
     /* O_TMPFILE: a file without a name. */
-    must(fdsafe_file_open(dir, FDSAFE_FILE_READ | FDSAFE_FILE_WRITE | FDSAFE_FILE_TMPFILE, 0600, &h));
+    must(fdsafe_file_open(temp_dir, FDSAFE_FILE_READ | FDSAFE_FILE_WRITE | FDSAFE_FILE_TMPFILE, 0600, &h));
     expect_code(fdsafe_write(h, "tmp", 3), 3);
     expect_code(fdsafe_file_size(h), 3);
     must(fdsafe_close(h));
-    expect_code(fdsafe_file_open(dir, FDSAFE_FILE_READ | FDSAFE_FILE_TMPFILE, 0600, &h), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_file_open(temp_dir, FDSAFE_FILE_READ | FDSAFE_FILE_TMPFILE, 0600, &h), FDSAFE_E_INVALID_ARGUMENT);
 
     /* A directory handle is a file handle; reading it is the kernel's -EISDIR. */
-    must(fdsafe_file_open(dir, FDSAFE_FILE_DIRECTORY, 0, &h));
+    must(fdsafe_file_open(temp_dir, FDSAFE_FILE_DIRECTORY, 0, &h));
     char c;
     expect_code(fdsafe_read(h, &c, 1), -EISDIR);
     must(fdsafe_close(h));
@@ -132,7 +113,7 @@ static void test_open_at_beneath(void **state) {
     (void)state;
     if (syscall_missing(SYS_openat2, "openat2")) skip();
     fdsafe_handle d, h, r, w;
-    must(fdsafe_file_open(dir, FDSAFE_FILE_DIRECTORY, 0, &d));
+    must(fdsafe_file_open(temp_dir, FDSAFE_FILE_DIRECTORY, 0, &d));
     must(fdsafe_file_open_at(d, "inside", FDSAFE_FILE_WRITE | FDSAFE_FILE_CREATE, 0600, FDSAFE_RESOLVE_BENEATH, &h));
     must(fdsafe_close(h));
     must(fdsafe_file_open_at(d, "inside", FDSAFE_FILE_READ, 0, 0, &h)); /* plain openat */
@@ -140,7 +121,7 @@ static void test_open_at_beneath(void **state) {
     expect_code(fdsafe_file_open_at(d, "../etc/passwd", FDSAFE_FILE_READ, 0, FDSAFE_RESOLVE_BENEATH, &h), -EXDEV);
     expect_code(fdsafe_file_open_at(d, "/etc/passwd", FDSAFE_FILE_READ, 0, FDSAFE_RESOLVE_BENEATH, &h), -EXDEV);
     char link[128];
-    path_in(link, sizeof link, "out");
+    temp_path(link, sizeof link, "out");
     assert_int_equal(symlink("/etc/passwd", link), 0);
     expect_code(fdsafe_file_open_at(d, "out", FDSAFE_FILE_READ, 0, FDSAFE_RESOLVE_BENEATH, &h), -EXDEV);
     expect_code(fdsafe_file_open_at(d, "out", FDSAFE_FILE_READ, 0, FDSAFE_RESOLVE_NO_SYMLINKS, &h), -ELOOP);
@@ -154,7 +135,7 @@ static void test_open_at_beneath(void **state) {
     must(fdsafe_close(d));
     expect_code(fdsafe_file_open_at(d, "inside", FDSAFE_FILE_READ, 0, 0, &h), -EBADF);
     unlink(link);
-    path_in(link, sizeof link, "inside");
+    temp_path(link, sizeof link, "inside");
     unlink(link);
 }
 
@@ -162,7 +143,7 @@ static void test_file_bad_input(void **state) {
     (void)state;
     fdsafe_handle h = 0x1234, r, w;
     char p[128];
-    path_in(p, sizeof p, "bad");
+    temp_path(p, sizeof p, "bad");
     expect_code(fdsafe_file_open(NULL, FDSAFE_FILE_READ, 0, &h), FDSAFE_E_INVALID_ARGUMENT);
     expect_code(fdsafe_file_open("", FDSAFE_FILE_READ, 0, &h), FDSAFE_E_INVALID_ARGUMENT);
     expect_code(fdsafe_file_open(p, FDSAFE_FILE_READ, 0, NULL), FDSAFE_E_INVALID_ARGUMENT);
@@ -210,7 +191,7 @@ static void test_file_bad_input(void **state) {
 static void test_adopt_and_dup_a_file_the_caller_opened(void **state) {
     (void)state;
     char p[128];
-    path_in(p, sizeof p, "adopt");
+    temp_path(p, sizeof p, "adopt");
     int fd = open(p, O_RDWR | O_CREAT, 0600); /* deliberately without O_CLOEXEC */
     assert_true(fd >= 0);
     assert_int_equal(write(fd, "abc", 3), 3);
@@ -306,7 +287,7 @@ static void test_splice_pipe_to_pipe_and_errors(void **state) {
     must(fdsafe_close(r1));
     must(fdsafe_close(w1));
     char p[128];
-    path_in(p, sizeof p, "e");
+    temp_path(p, sizeof p, "e");
     unlink(p);
 }
 
@@ -505,7 +486,7 @@ static void test_stdin_handle_splices_to_a_socket(void **state) {
 static void test_file_open_refuses_fifos_devices_and_sockets(void **state) {
     (void)state;
     char fifo[128];
-    path_in(fifo, sizeof fifo, "a-fifo");
+    temp_path(fifo, sizeof fifo, "a-fifo");
     assert_int_equal(mkfifo(fifo, 0600), 0);
     fdsafe_handle h = 0;
     /* Refused before opening: a blocking open of a FIFO without a writer would never return. */
@@ -513,7 +494,7 @@ static void test_file_open_refuses_fifos_devices_and_sockets(void **state) {
     expect_code(fdsafe_file_open(fifo, FDSAFE_FILE_WRITE | FDSAFE_FILE_NONBLOCK, 0, &h), FDSAFE_E_INVALID_ARGUMENT);
     expect_code(fdsafe_file_open("/dev/null", FDSAFE_FILE_WRITE, 0, &h), FDSAFE_E_INVALID_ARGUMENT);
     fdsafe_handle d;
-    must(fdsafe_file_open(dir, FDSAFE_FILE_DIRECTORY, 0, &d));
+    must(fdsafe_file_open(temp_dir, FDSAFE_FILE_DIRECTORY, 0, &d));
     expect_code(fdsafe_file_open_at(d, "a-fifo", FDSAFE_FILE_READ, 0, 0, &h), FDSAFE_E_INVALID_ARGUMENT);
     must(fdsafe_close(d));
     assert_int_equal(h, 0);
@@ -546,5 +527,5 @@ int main(void) {
         FD_TEST(test_stdin_handle_splices_to_a_socket),
         FD_TEST(test_file_open_refuses_fifos_devices_and_sockets),
     };
-    return cmocka_run_group_tests(tests, make_dir, remove_dir);
+    return cmocka_run_group_tests(tests, temp_dir_create, temp_dir_remove);
 }
