@@ -50,6 +50,16 @@ def main():
     programs = len(re.findall(r"ERROR SUMMARY", valgrind))
     rows.append(("valgrind errors / bytes definitely+indirectly lost", f"{errors} / {lost} ({programs} processes)"))
 
+    for name, log in (("ThreadSanitizer, Rust tests", "tsan.log"), ("Miri, handle-table tests", "miri.log")):
+        text = read(log)
+        passed = re.findall(r"test result: ok\. (\d+) passed", text)
+        if "skipped:" in text:
+            rows.append((name, text.strip().splitlines()[-1]))
+        elif passed:
+            rows.append((name, f"{passed[-1]} tests passed, no reports"))
+        else:
+            rows.append((name, "not run"))
+
     skipped = sorted(set(re.findall(r"skipped: ([^\n]+)", valgrind)))
     rows.append(("tests skipped under valgrind (reason)", "; ".join(skipped) or "none"))
 

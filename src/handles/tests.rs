@@ -228,7 +228,7 @@ fn many_threads_creating_and_closing_get_distinct_live_handles() {
         for thread in 0..4 {
             scope.spawn(move || {
                 for i in 0..per_thread {
-                    let fd = 1000 + thread * 1_000_000 + i;
+                    let fd = 1000 + thread * 10_000 + i; // distinct, and dense like real descriptors
                     let (h, probe) = insert(t, fd, Kind::Pipe);
                     assert_eq!(t.peek_fd(h).unwrap(), fd);
                     t.close(h).unwrap();
