@@ -1949,8 +1949,6 @@ typedef struct fdsafe_recv_info {
 
 
 
-
-
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus

@@ -311,6 +311,18 @@ fn check_epoll(pool: &Pool) {
     }
 }
 
+/// Eight iovecs over `storage`, a pointer to them (NULL when `count` is 255) and a count:
+/// one the array really holds, or one the library must refuse (negative, above IOV_MAX).
+fn iov_args(storage: &mut [u8], count: u8, iovcnt: i32) -> (Vec<libc::iovec>, *const libc::iovec, i32) {
+    let chunk = storage.len() / 8;
+    let base = storage.as_mut_ptr();
+    let iov: Vec<libc::iovec> =
+        (0..8).map(|i| libc::iovec { iov_base: unsafe { base.add(i * chunk) }.cast(), iov_len: chunk }).collect();
+    let cnt = if !(0..=1024).contains(&iovcnt) { iovcnt } else { (count % 9) as i32 };
+    let iov_ptr = if count == 255 { ptr::null() } else { iov.as_ptr() };
+    (iov, iov_ptr, cnt)
+}
+
 fn run(pool: &mut Pool, call: &Call) {
     let dir = setup();
     let mut storage = [0u8; 4096];
@@ -417,13 +429,7 @@ fn run(pool: &mut Pool, call: &Call) {
             if blocking(h) {
                 return;
             }
-            let chunk = storage.len() / 8;
-            let base = storage.as_mut_ptr();
-            let iov: Vec<libc::iovec> =
-                (0..8).map(|i| libc::iovec { iov_base: unsafe { base.add(i * chunk) }.cast(), iov_len: chunk }).collect();
-            // Only counts the array really holds, or counts the library must refuse.
-            let cnt = if !(0..=1024).contains(&iovcnt) { iovcnt } else { (count % 9) as i32 };
-            let iov_ptr = if count == 255 { ptr::null() } else { iov.as_ptr() };
+            let (_iov, iov_ptr, cnt) = iov_args(&mut storage, count, iovcnt); // _iov keeps the array alive
             let rc = if matches!(call, Call::Readv(..)) { fdsafe_readv(h, iov_ptr, cnt) } else { fdsafe_writev(h, iov_ptr, cnt) };
             (rc, stale)
         }
@@ -997,12 +1003,7 @@ fn run(pool: &mut Pool, call: &Call) {
             if blocking(h) {
                 return;
             }
-            let chunk = storage.len() / 8;
-            let base = storage.as_mut_ptr();
-            let iov: Vec<libc::iovec> =
-                (0..8).map(|i| libc::iovec { iov_base: unsafe { base.add(i * chunk) }.cast(), iov_len: chunk }).collect();
-            let cnt = if !(0..=1024).contains(&iovcnt) { iovcnt } else { (count % 9) as i32 };
-            let iov_ptr = if count == 255 { ptr::null() } else { iov.as_ptr() };
+            let (_iov, iov_ptr, cnt) = iov_args(&mut storage, count, iovcnt); // _iov keeps the array alive
             // Never SPLICE_F_GIFT: the pages are this function's stack.
             (fdsafe_vmsplice(h, iov_ptr, cnt, (flags & !FDSAFE_SPLICE_GIFT) | FDSAFE_SPLICE_NONBLOCK), stale)
         }

@@ -24,18 +24,6 @@ use crate::error::{Error, Result};
 use crate::handles::{Kind, Object, WriteGuard};
 use crate::sys::{self, cvt};
 
-/// Every socket kind.
-pub const SOCKET_KINDS: [Kind; 8] = [
-    Kind::TcpListener,
-    Kind::TcpStream,
-    Kind::Udp,
-    Kind::UnixListener,
-    Kind::UnixStream,
-    Kind::UnixDatagram,
-    Kind::UnixSeqpacketListener,
-    Kind::UnixSeqpacket,
-];
-
 /// A socket of any kind. Dropping it closes the descriptor and, for a Unix socket bound to
 /// a path by [`unix::bind_path`], removes the path if it is still this socket's file.
 #[derive(Debug)]
