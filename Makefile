@@ -124,7 +124,7 @@ python-test: lib
 # runtime preloaded into the (uninstrumented) interpreter; Python's own leaks are not ours.
 ASAN_LIB := target/asan/x86_64-unknown-linux-gnu/release/libfdsafe.so
 python-asan:
-	RUSTFLAGS="-Zsanitizer=address" $(CARGO) +nightly build -q --release --target x86_64-unknown-linux-gnu \
+	RUSTFLAGS="-Zsanitizer=address --cfg fdsafe_libc_syscalls" $(CARGO) +nightly build -q --release --target x86_64-unknown-linux-gnu \
 	    --target-dir target/asan
 	cd python-bindings && ASAN_OPTIONS=detect_leaks=0 LD_PRELOAD=$$($(CC) -print-file-name=libasan.so) \
 	    FDSAFE_LIBRARY=$(CURDIR)/$(ASAN_LIB) $(PYTHON) -m pytest -q tests
@@ -160,7 +160,7 @@ fuzz:
 tsan:
 	@mkdir -p $(OUT)
 	@if rustup component add --toolchain nightly rust-src > $(OUT)/tsan.log 2>&1; then \
-	    RUSTFLAGS="-Zsanitizer=thread" TSAN_OPTIONS=halt_on_error=1 $(CARGO) +nightly test -q -Zbuild-std \
+	    RUSTFLAGS="-Zsanitizer=thread --cfg fdsafe_libc_syscalls" TSAN_OPTIONS=halt_on_error=1 $(CARGO) +nightly test -q -Zbuild-std \
 	        --target x86_64-unknown-linux-gnu --target-dir target/tsan --lib 2>&1 | tee $(OUT)/tsan.log | tail -n 2; \
 	    test $${PIPESTATUS[0]} -eq 0; \
 	else echo "skipped: ThreadSanitizer: rustup could not install rust-src: $$(tail -n 1 $(OUT)/tsan.log)" | tee $(OUT)/tsan.log; fi

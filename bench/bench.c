@@ -520,21 +520,39 @@ static void bench_scale(void) {
     for (int i = 0; i < 3; i++) bench_live(sizes[i]);
 }
 
-int main(void) {
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    printf("fdsafe %s benchmark, %ld CPUs, medians of %d batches\n", FDSAFE_VERSION_STRING, cpus, BATCHES);
-    bench_eventfd();
+static void bench_pipe_guarded(void) {
     bench_pipe("pipe 1-byte write+read (guard)");
-    /* SIGPIPE ignored process-wide: pipe writes skip their per-write guard. */
+}
+
+/* SIGPIPE ignored process-wide: pipe writes skip their per-write guard. */
+static void bench_pipe_ignoring(void) {
     check(fdsafe_sigpipe_mode(FDSAFE_SIGPIPE_IGNORE), "sigpipe mode");
     bench_pipe("pipe 1-byte write+read (ignore)");
     check(fdsafe_sigpipe_mode(FDSAFE_SIGPIPE_GUARD), "sigpipe mode");
-    bench_lookups();
-    bench_passing();
-    bench_splice();
+}
+
+static void bench_epoll_sizes(void) {
     bench_epoll(1);
     bench_epoll(1000);
     bench_epoll(10000);
-    bench_scale();
+}
+
+/* `bench [case...]` runs the named cases only (for profiling one of them). */
+int main(int argc, char **argv) {
+    static const struct {
+        const char *name;
+        void (*run)(void);
+    } cases[] = {
+        {"eventfd", bench_eventfd}, {"pipe", bench_pipe_guarded}, {"pipe-ignore", bench_pipe_ignoring},
+        {"lookups", bench_lookups}, {"passing", bench_passing},    {"splice", bench_splice},
+        {"epoll", bench_epoll_sizes}, {"scale", bench_scale},
+    };
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    printf("fdsafe %s benchmark, %ld CPUs, medians of %d batches\n", FDSAFE_VERSION_STRING, cpus, BATCHES);
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        int wanted = argc == 1;
+        for (int a = 1; a < argc; a++) wanted |= strcmp(argv[a], cases[c].name) == 0;
+        if (wanted) cases[c].run();
+    }
     return 0;
 }

@@ -147,9 +147,96 @@ static void test_closing_under_writers_never_misdirects(void **state) {
     if (target_ops == DEFAULT_OPS) assert_true(raw.misdirected > 0);
 }
 
+/* The other way round: each writer creates its own pipes, so its writes take the owner's fast
+ * path (no shared reference, see the handle table), and another thread closes them under it. */
+struct owned_lane {
+    _Atomic uint64_t write_end; /* 0 while the writer is to make a new pipe */
+    _Atomic uint64_t read_end;  /* changed by the writer only while write_end is 0 */
+};
+
+struct owned_scenario {
+    struct owned_lane lanes[WRITERS];
+    _Atomic uint64_t ops, delivered, misdirected, closes;
+    _Atomic int stop;
+};
+
+struct owner_arg {
+    struct owned_scenario *s;
+    struct owned_lane *lane;
+};
+
+static void *owning_writer(void *arg) {
+    struct owner_arg *a = arg;
+    while (!atomic_load(&a->s->stop)) {
+        uint64_t w = atomic_load(&a->lane->write_end);
+        if (w == 0) {
+            fdsafe_handle r, nw;
+            must(fdsafe_pipe_create(FDSAFE_PIPE_NONBLOCK, &r, &nw));
+            atomic_store(&a->lane->read_end, r);
+            atomic_store(&a->lane->write_end, nw);
+            continue;
+        }
+        int64_t rc = fdsafe_write(w, &w, sizeof w);
+        assert_true(rc == 8 || rc == -EBADF || rc == -EAGAIN);
+        if (atomic_fetch_add(&a->s->ops, 1) + 1 >= target_ops) atomic_store(&a->s->stop, 1);
+    }
+    return NULL;
+}
+
+static void drain_owned(struct owned_scenario *s, uint64_t read_end, uint64_t id) {
+    uint64_t tokens[512];
+    for (;;) {
+        int64_t n = fdsafe_read(read_end, tokens, sizeof tokens);
+        if (n == 0) break;
+        if (n < 0) {
+            expect_code(n, -EAGAIN); /* the owner's write still running holds the write end */
+            fdsafe_wait(read_end, FDSAFE_EVENT_IN, 10);
+            continue;
+        }
+        for (int64_t i = 0; i < n / 8; i++) atomic_fetch_add(tokens[i] == id ? &s->delivered : &s->misdirected, 1);
+    }
+    must(fdsafe_close(read_end));
+}
+
+/* Takes a lane's pipe away from its writer (if it has one) and closes it from this thread. */
+static void take_and_close(struct owned_scenario *s, struct owned_lane *lane) {
+    uint64_t w = atomic_load(&lane->write_end);
+    if (w == 0) return;
+    uint64_t r = atomic_load(&lane->read_end);
+    if (!atomic_compare_exchange_strong(&lane->write_end, &w, 0)) return;
+    must(fdsafe_close(w));
+    atomic_fetch_add(&s->closes, 1);
+    drain_owned(s, r, w);
+}
+
+static void test_closing_under_owning_writers_never_misdirects(void **state) {
+    (void)state;
+    const char *ops = getenv("FDSAFE_RACE_OPS");
+    if (ops) target_ops = strtoull(ops, NULL, 10);
+    static struct owned_scenario s;
+    pthread_t threads[WRITERS];
+    struct owner_arg args[WRITERS];
+    for (int i = 0; i < WRITERS; i++) {
+        args[i] = (struct owner_arg){&s, &s.lanes[i]};
+        assert_int_equal(pthread_create(&threads[i], NULL, owning_writer, &args[i]), 0);
+    }
+    for (unsigned round = 0; !atomic_load(&s.stop); round++) take_and_close(&s, &s.lanes[round % WRITERS]);
+    for (int i = 0; i < WRITERS; i++) pthread_join(threads[i], NULL);
+    for (int i = 0; i < WRITERS; i++) take_and_close(&s, &s.lanes[i]);
+    printf("close race, owners writing, another thread closing: %llu operations, %llu closes, %llu tokens delivered, "
+           "%llu misdirected\n",
+           (unsigned long long)s.ops, (unsigned long long)s.closes, (unsigned long long)s.delivered,
+           (unsigned long long)s.misdirected);
+    assert_true(s.ops >= target_ops);
+    assert_true(s.delivered > target_ops / 10);
+    assert_true(s.closes > 100); /* the closes really raced the writes */
+    assert_int_equal(s.misdirected, 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         FD_TEST(test_closing_under_writers_never_misdirects),
+        FD_TEST(test_closing_under_owning_writers_never_misdirects),
     };
     return cmocka_run_group_tests_name("close_race", tests, NULL, NULL);
 }

@@ -5,6 +5,7 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use crate::error::{Error, Result};
 
 /// Turns a `-1`-on-failure return into a `Result`, reading errno.
+#[inline]
 pub fn cvt<T: Copy + PartialOrd + Default>(ret: T) -> Result<T>
 where
     T: From<i8>,
@@ -105,5 +106,81 @@ pub fn retry_eintr<T>(mut f: impl FnMut() -> Result<T>) -> Result<T> {
             Err(Error::Os { errno: libc::EINTR, .. }) => continue,
             other => return other,
         }
+    }
+}
+
+/// `read`, `write`, `readv` and `writev` made from the calling function itself rather than
+/// through libc's wrappers: the hot paths then return to C through one frame fewer (after a
+/// system call the CPU's return predictions are lost, and each frame costs a mispredicted
+/// return), and no libc cancellation point is entered inside fdsafe (a thread cancelled there
+/// would unwind through Rust frames, which aborts). Sanitizer builds pass
+/// `--cfg fdsafe_libc_syscalls` so their libc interceptors still see every call.
+pub mod direct {
+    use crate::error::{Error, Result};
+
+    #[inline(always)]
+    unsafe fn syscall3(number: libc::c_long, a: usize, b: usize, c: usize) -> isize {
+        #[cfg(all(target_arch = "x86_64", target_os = "linux", not(miri), not(fdsafe_libc_syscalls)))]
+        {
+            let ret: isize;
+            std::arch::asm!(
+                "syscall",
+                inlateout("rax") number as isize => ret,
+                in("rdi") a, in("rsi") b, in("rdx") c,
+                lateout("rcx") _, lateout("r11") _,
+                options(nostack),
+            );
+            ret
+        }
+        #[cfg(not(all(target_arch = "x86_64", target_os = "linux", not(miri), not(fdsafe_libc_syscalls))))]
+        {
+            let ret = libc::syscall(number, a, b, c);
+            if ret < 0 {
+                -(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO) as isize)
+            } else {
+                ret as isize
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn check(ret: isize) -> Result<usize> {
+        if ret < 0 {
+            return Err(failure(ret));
+        }
+        Ok(ret as usize)
+    }
+
+    #[cold]
+    fn failure(ret: isize) -> Error {
+        Error::from_errno(-ret as i32)
+    }
+
+    /// # Safety
+    /// `buf` is valid for writing `len` bytes.
+    #[inline(always)]
+    pub unsafe fn read(fd: libc::c_int, buf: *mut u8, len: usize) -> Result<usize> {
+        check(syscall3(libc::SYS_read, fd as usize, buf as usize, len))
+    }
+
+    /// # Safety
+    /// `buf` is valid for reading `len` bytes.
+    #[inline(always)]
+    pub unsafe fn write(fd: libc::c_int, buf: *const u8, len: usize) -> Result<usize> {
+        check(syscall3(libc::SYS_write, fd as usize, buf as usize, len))
+    }
+
+    /// # Safety
+    /// Each of the `count` iovecs describes writable memory.
+    #[inline(always)]
+    pub unsafe fn readv(fd: libc::c_int, iov: *const libc::iovec, count: i32) -> Result<usize> {
+        check(syscall3(libc::SYS_readv, fd as usize, iov as usize, count as usize))
+    }
+
+    /// # Safety
+    /// Each of the `count` iovecs describes readable memory.
+    #[inline(always)]
+    pub unsafe fn writev(fd: libc::c_int, iov: *const libc::iovec, count: i32) -> Result<usize> {
+        check(syscall3(libc::SYS_writev, fd as usize, iov as usize, count as usize))
     }
 }

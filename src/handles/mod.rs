@@ -13,6 +13,7 @@
 mod kind;
 mod slot;
 mod table;
+mod threads;
 
 use std::any::Any;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
@@ -33,6 +34,9 @@ impl Handle {
     const KIND_SHIFT: u32 = 56;
 
     fn new(kind: Kind, generation: u32, index: u32) -> Handle {
+        Handle::new_raw(kind as u8, generation, index)
+    }
+    fn new_raw(kind: u8, generation: u32, index: u32) -> Handle {
         Handle(((kind as u64) << Self::KIND_SHIFT) | ((generation as u64) << Self::GEN_SHIFT) | index as u64)
     }
     fn index(self) -> u32 {
@@ -124,13 +128,13 @@ pub fn insert(object: Box<dyn Object>) -> Result<Handle> {
 }
 
 /// Looks a handle up for the length of one operation.
-#[inline]
+#[inline(always)]
 pub fn get(handle: Handle) -> Result<Guard> {
     TABLE.get(handle)
 }
 
 /// Looks a handle up and checks it is a `T`; `expected` names the kind for the error message.
-#[inline]
+#[inline(always)]
 pub fn get_as<T: Object>(handle: Handle, expected: &'static str) -> Result<TypedGuard<T>> {
     let guard = TABLE.get(handle)?;
     if guard.downcast::<T>().is_none() {

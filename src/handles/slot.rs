@@ -1,25 +1,47 @@
 //! One slot of the handle table and its lock-free state machine.
 //!
-//! `state` packs `[generation: 32 | closing: 1 | references: 31]`. Odd generations are live.
+//! `state` packs `[generation: 32 | closing | wait | done | releasing | references: 28]`. Odd
+//! generations are live.
 //! - acquire: CAS `refs + 1`, only while the generation matches and `closing` is clear;
 //! - release: `refs - 1`; the thread that takes the last reference of a closing slot
 //!   finalizes it (drops the object, so the descriptor closes, then frees the slot);
 //! - close: sets `closing` (once), so no new reference can be taken.
-//! The object is written only while the slot is free and read only under a reference.
+//! The owner thread does not count references: it publishes a hazard (see
+//! [`super::threads`]). A close that finds the owner inside an operation sets `wait`; the
+//! owner sets `done` when it leaves a closing slot, and finalization needs
+//! `refs == 0 && !(wait && !done)`: whichever of the two makes that true finalizes.
+//! The object is written only while the slot is free and read only under a reference or hazard.
 
 use std::any::TypeId;
 use std::cell::UnsafeCell;
-use std::sync::atomic::{fence, AtomicI32, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicI32, AtomicPtr, AtomicU64, AtomicU8, Ordering};
 use std::sync::Mutex;
 
+use super::threads::{self, ThreadRecord};
 use super::Object;
 
-const REFS_MASK: u64 = (1 << 31) - 1;
+const REFS_MASK: u64 = (1 << 28) - 1;
+/// A release is checking whether it is alone: lookups wait until it has decided.
+const RELEASING: u64 = 1 << 28;
+/// The owner left (its hazard is clear) after close began.
+const DONE: u64 = 1 << 29;
+/// Close found the owner inside an operation: finalization waits for `DONE`.
+const WAIT: u64 = 1 << 30;
 const CLOSING: u64 = 1 << 31;
 const GEN_SHIFT: u32 = 32;
 
 fn generation_of(state: u64) -> u32 {
     (state >> GEN_SHIFT) as u32
+}
+
+fn owner_pending(state: u64) -> bool {
+    state & WAIT != 0 && state & DONE == 0
+}
+
+/// Whether `state` is the live generation `generation` (odd: even ones are free slots) with no
+/// close or release begun.
+fn usable(state: u64, generation: u32) -> bool {
+    generation % 2 == 1 && generation_of(state) == generation && state & (CLOSING | RELEASING) == 0
 }
 
 /// A function run with the descriptor just before a slot's object is dropped or released
@@ -40,6 +62,10 @@ pub struct Slot {
     state: AtomicU64,
     fd: AtomicI32,
     kind: AtomicU8,
+    /// Whether `close_hooks` may be non-empty (so finalizing skips its lock when not).
+    has_hooks: AtomicBool,
+    /// The thread record of the thread that created the live object (null: none).
+    owner: AtomicPtr<ThreadRecord>,
     /// The concrete type of the live object, so downcasts need no virtual call.
     type_id: UnsafeCell<TypeId>,
     object: UnsafeCell<Option<Box<dyn Object>>>,
@@ -56,6 +82,8 @@ impl Slot {
             state: AtomicU64::new(0),
             fd: AtomicI32::new(-1),
             kind: AtomicU8::new(0),
+            has_hooks: AtomicBool::new(false),
+            owner: AtomicPtr::new(std::ptr::null_mut()),
             type_id: UnsafeCell::new(TypeId::of::<()>()),
             object: UnsafeCell::new(None),
             close_hooks: Mutex::new(Vec::new()),
@@ -79,6 +107,8 @@ impl Slot {
         self.kind.store(object.kind() as u8, Ordering::Relaxed);
         *self.type_id.get() = (*object).type_id();
         *self.object.get() = Some(object);
+        let owner: *const ThreadRecord = threads::current();
+        self.owner.store(owner as *mut ThreadRecord, Ordering::Relaxed);
         self.state.store((generation as u64) << GEN_SHIFT, Ordering::Release);
     }
 
@@ -92,6 +122,11 @@ impl Slot {
             }
             if current & CLOSING != 0 {
                 return Err(AcquireError::Closing);
+            }
+            if current & RELEASING != 0 {
+                std::hint::spin_loop(); // a release decides within one barrier
+                current = self.state.load(Ordering::Relaxed);
+                continue;
             }
             debug_assert!(current & REFS_MASK < REFS_MASK);
             match self.state.compare_exchange_weak(current, current + 1, Ordering::Acquire, Ordering::Relaxed) {
@@ -109,7 +144,80 @@ impl Slot {
         // AcqRel rather than Release plus an acquire fence when last: the same instruction on
         // x86, and ThreadSanitizer understands it (it does not model fences).
         let previous = self.state.fetch_sub(1, Ordering::AcqRel);
-        previous & CLOSING != 0 && previous & REFS_MASK == 1
+        previous & CLOSING != 0 && previous & REFS_MASK == 1 && !owner_pending(previous)
+    }
+
+    fn address(&self) -> usize {
+        self as *const Slot as usize
+    }
+
+    /// The owner's fast path: returns the caller's thread record with its hazard on this slot
+    /// if the caller owns the live `generation` and its hazard was free; `None` means "count a
+    /// reference instead" (which also reports why the handle is unusable). May finalize: see
+    /// [`Slot::leave`].
+    #[inline(always)]
+    pub fn enter_as_owner(&self, generation: u32) -> Result<Option<&'static ThreadRecord>, ()> {
+        if !usable(self.state.load(Ordering::Acquire), generation) {
+            return Ok(None);
+        }
+        // SAFETY: records are never freed.
+        let Some(record) = (unsafe { self.owner.load(Ordering::Relaxed).as_ref() }) else { return Ok(None) };
+        if !record.usable_by_caller() {
+            return Ok(None);
+        }
+        record.set_hazard(self.address());
+        threads::light_barrier();
+        if usable(self.state.load(Ordering::Acquire), generation) {
+            return Ok(Some(record));
+        }
+        // Closed in between: a closer may have seen the hazard and be waiting for us.
+        if self.leave(record, generation) {
+            return Err(());
+        }
+        Ok(None)
+    }
+
+    /// Ends the owner's operation: clears the hazard and, if close has begun meanwhile, marks
+    /// the owner done. Returns `true` when the caller must now call [`Slot::take`] (close found
+    /// the owner inside, and every counted reference is gone).
+    #[inline(always)]
+    #[must_use]
+    pub fn leave(&self, record: &ThreadRecord, generation: u32) -> bool {
+        record.clear_hazard();
+        threads::light_barrier();
+        let state = self.state.load(Ordering::Acquire);
+        state & CLOSING != 0 && self.mark_done(generation, state)
+    }
+
+    #[cold]
+    fn mark_done(&self, generation: u32, mut state: u64) -> bool {
+        loop {
+            if generation_of(state) != generation || state & CLOSING == 0 || state & DONE != 0 {
+                return false;
+            }
+            match self.state.compare_exchange(state, state | DONE, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => return state & WAIT != 0 && state & REFS_MASK == 0,
+                Err(actual) => state = actual,
+            }
+        }
+    }
+
+    /// Called by a closer after `closing` is set: whether the owner thread is inside an
+    /// operation on this slot. If it is, finalization now waits for it (`wait`), and the result
+    /// is `true` unless it already left.
+    pub fn owner_inside(&self) -> bool {
+        self.owner_hazard_visible() && self.state.fetch_or(WAIT, Ordering::AcqRel) & DONE == 0
+    }
+
+    /// Whether the owner's hazard is on this slot, after the caller's store to the state.
+    /// `true` also when no barrier could be made: the owner might be inside.
+    fn owner_hazard_visible(&self) -> bool {
+        // SAFETY: records are never freed.
+        let Some(owner) = (unsafe { self.owner.load(Ordering::Relaxed).as_ref() }) else { return false };
+        if !owner.is_callers() && !threads::heavy_barrier() {
+            return true;
+        }
+        owner.is_inside(self.address())
     }
 
     /// Marks the slot closing. The caller must hold a reference. Returns the number of other
@@ -122,10 +230,17 @@ impl Slot {
         Some((previous & REFS_MASK) - 1)
     }
 
-    /// Marks the slot closing only if the caller's reference is the only one.
+    /// Marks the slot closing only if the caller's reference is the only one and the owner
+    /// is not inside an operation either.
     pub fn begin_exclusive_close(&self, generation: u32) -> bool {
         let sole = ((generation as u64) << GEN_SHIFT) | 1;
-        self.state.compare_exchange(sole, sole | CLOSING, Ordering::AcqRel, Ordering::Relaxed).is_ok()
+        if self.state.compare_exchange(sole, sole | RELEASING, Ordering::AcqRel, Ordering::Relaxed).is_err() {
+            return false;
+        }
+        // Nobody else can change the state while `releasing` is set.
+        let alone = !self.owner_hazard_visible();
+        self.state.store(if alone { sole | CLOSING } else { sole }, Ordering::Release);
+        alone
     }
 
     /// The live object. The caller must hold a reference.
@@ -180,6 +295,7 @@ impl Slot {
     }
 
     pub fn add_close_hook(&self, key: u64, hook: CloseHook) {
+        self.has_hooks.store(true, Ordering::Relaxed);
         self.close_hooks.lock().unwrap_or_else(|p| p.into_inner()).push((key, hook));
     }
 
@@ -200,9 +316,12 @@ impl Slot {
     /// reference then ends here).
     pub unsafe fn take(&self) -> (Box<dyn Object>, bool) {
         let object = (*self.object.get()).take().expect("a closing slot holds its object");
-        let hooks = std::mem::take(&mut *self.close_hooks.lock().unwrap_or_else(|p| p.into_inner()));
-        for (_, hook) in hooks {
-            hook(object.as_fd());
+        // Hooks are added under a reference, which every path here has seen end (Acquire).
+        if self.has_hooks.swap(false, Ordering::Relaxed) {
+            let hooks = std::mem::take(&mut *self.close_hooks.lock().unwrap_or_else(|p| p.into_inner()));
+            for (_, hook) in hooks {
+                hook(object.as_fd());
+            }
         }
         self.fd.store(-1, Ordering::Relaxed);
         let generation = generation_of(self.state.load(Ordering::Relaxed));

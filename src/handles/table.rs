@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::Mutex;
 
 use super::slot::{AcquireError, CloseHook, Slot};
+use super::threads::ThreadRecord;
 use super::{Handle, Kind, Object};
 use crate::error::{Error, Result, StaleReason};
 
@@ -74,12 +75,21 @@ pub struct Table {
     allocator: Mutex<Allocator>,
 }
 
-/// A reference on a live handle, held for the length of one operation.
+/// A reference on a live handle, held for the length of one operation: a counted reference,
+/// or, for the thread that created the handle, a hazard in its thread record.
 pub struct Guard {
     slot: &'static Slot,
     handle: Handle,
     table: &'static Table,
+    /// The owner's record, or null for a counted reference. (A raw pointer: as an `Option`
+    /// LLVM copied it through the stack in pieces, stalling every call.)
+    hazard: *const ThreadRecord,
 }
+
+// SAFETY: the record pointer is only dereferenced by the thread the guard was made on... and a
+// guard never leaves it: it lives for one call. Records are never freed.
+unsafe impl Send for Guard {}
+unsafe impl Sync for Guard {}
 
 impl Table {
     pub const fn new() -> Table {
@@ -163,11 +173,49 @@ impl Table {
         }
     }
 
-    #[inline]
+    #[inline(always)] // the guard then lives in registers, not copied through the stack
     pub fn get(&'static self, handle: Handle) -> Result<Guard> {
+        match self.try_get(handle) {
+            Some(guard) => Ok(guard),
+            None => Err(self.refusal(handle)),
+        }
+    }
+
+    /// [`Table::get`] without the error: `None` if the handle is not (or no longer) live or not
+    /// of its recorded kind, all of which are final.
+    #[inline(always)]
+    fn try_get(&'static self, handle: Handle) -> Option<Guard> {
+        let slot = self.slot(handle.index())?;
+        let hazard = match slot.enter_as_owner(handle.generation()) {
+            Ok(Some(record)) => record as *const ThreadRecord,
+            Ok(None) => {
+                slot.try_acquire(handle.generation()).ok()?;
+                std::ptr::null()
+            }
+            Err(()) => {
+                self.finalize(slot, handle); // closed while we entered, and we were the last
+                return None;
+            }
+        };
+        let guard = Guard { slot, handle, table: self, hazard };
+        (slot.cached_kind() == handle.kind_bits()).then_some(guard)
+    }
+
+    /// Why [`Table::try_get`] refused `handle`.
+    #[cold]
+    #[inline(never)]
+    fn refusal(&'static self, handle: Handle) -> Error {
+        match self.get_counted(handle) {
+            Err(error) => error,
+            Ok(_) => Error::Stale(StaleReason::Closed), // cannot happen: refusals are final
+        }
+    }
+
+    /// [`Table::get`] with a counted reference, whoever the caller is.
+    fn get_counted(&'static self, handle: Handle) -> Result<Guard> {
         let slot = self.resolve(handle)?;
         slot.try_acquire(handle.generation()).map_err(|e| self.stale(handle, e))?;
-        let guard = Guard { slot, handle, table: self };
+        let guard = Guard { slot, handle, table: self, hazard: std::ptr::null() };
         if slot.cached_kind() != handle.kind_bits() {
             return Err(Error::Stale(StaleReason::NeverIssued));
         }
@@ -186,10 +234,13 @@ impl Table {
     /// the operations already running have returned (by whichever thread finishes last).
     /// Returns the number of operations still running when close was called.
     pub fn close(&'static self, handle: Handle) -> Result<u64> {
-        let guard = self.get(handle)?;
-        let Some(others) = guard.slot.begin_close() else {
+        let guard = self.get_counted(handle)?;
+        let Some(mut others) = guard.slot.begin_close() else {
             return Err(Error::Stale(StaleReason::Closed));
         };
+        if guard.slot.owner_inside() {
+            others += 1;
+        }
         if others > 0 {
             guard.object().interrupt();
         }
@@ -199,7 +250,7 @@ impl Table {
     /// Ends a handle and hands its descriptor to the caller, without the kind's cleanup.
     /// Fails with `EBUSY` while other threads are inside operations on the handle.
     pub fn release(&'static self, handle: Handle) -> Result<OwnedFd> {
-        let guard = self.get(handle)?;
+        let guard = self.get_counted(handle)?;
         if !guard.slot.begin_exclusive_close(handle.generation()) {
             return Err(Error::from_errno(libc::EBUSY).context("release: other threads are using the handle"));
         }
@@ -213,7 +264,9 @@ impl Table {
 
     #[cold]
     fn finalize(&self, slot: &Slot, handle: Handle) {
-        // SAFETY: called only after `release` returned true for the last reference.
+        // The handle as issued: the caller's value may carry wrong kind bits.
+        let handle = Handle::new_raw(slot.cached_kind(), handle.generation(), handle.index());
+        // SAFETY: called only when `release` or `leave` said the last reference is gone.
         let (object, reusable) = unsafe { slot.take() };
         let fd = object.raw_fd();
         drop(object); // closes the descriptor (and runs the kind's cleanup)
@@ -250,6 +303,10 @@ impl Table {
 }
 
 impl Guard {
+    #[cfg(test)]
+    pub fn is_owner_fast_path(&self) -> bool {
+        !self.hazard.is_null()
+    }
     pub fn handle(&self) -> Handle {
         self.handle
     }
@@ -274,7 +331,12 @@ impl Guard {
 impl Drop for Guard {
     #[inline]
     fn drop(&mut self) {
-        if self.slot.release() {
+        // SAFETY: records are never freed.
+        let last = match unsafe { self.hazard.as_ref() } {
+            Some(record) => self.slot.leave(record, self.handle.generation()),
+            None => self.slot.release(),
+        };
+        if last {
             self.table.finalize(self.slot, self.handle);
         }
     }

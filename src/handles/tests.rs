@@ -239,3 +239,81 @@ fn many_threads_creating_and_closing_get_distinct_live_handles() {
     });
     assert_eq!(t.live_count(), 0);
 }
+
+#[test]
+fn the_creating_thread_uses_its_handles_without_a_counted_reference() {
+    let t = table();
+    let (h, _p) = insert(t, 50, Kind::Pipe);
+    let own = t.get(h).unwrap();
+    assert!(own.is_owner_fast_path(), "the creator takes the owner's path");
+    let nested = t.get(h).unwrap();
+    assert!(!nested.is_owner_fast_path(), "a second reference on the same thread is counted");
+    drop((own, nested));
+    std::thread::scope(|scope| {
+        scope.spawn(|| assert!(!t.get(h).unwrap().is_owner_fast_path(), "other threads count"));
+    });
+    t.close(h).unwrap();
+}
+
+#[test]
+fn another_thread_closing_waits_for_the_owner_inside() {
+    let t = table();
+    let (h, probe) = insert(t, 51, Kind::Pipe);
+    let inside = t.get(h).unwrap();
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            assert_eq!(t.close(h).unwrap(), 1, "the owner's operation counts as running");
+            assert!(t.get(h).is_err(), "no new operation may start");
+            assert_eq!(t.release(h).err(), Some(Error::Stale(StaleReason::Closed)));
+        });
+    });
+    assert!(probe.alive.load(Ordering::SeqCst), "the owner still has its object");
+    assert_eq!(inside.raw_fd(), 51);
+    drop(inside);
+    assert_eq!(probe.drops.load(Ordering::SeqCst), 1, "the owner, leaving last, closed it");
+    assert_eq!(t.live_count(), 0);
+}
+
+#[test]
+fn release_from_another_thread_is_refused_while_the_owner_is_inside() {
+    let t = table();
+    let (h, probe) = insert(t, 52, Kind::Pipe);
+    let inside = t.get(h).unwrap();
+    std::thread::scope(|scope| {
+        scope.spawn(|| assert_eq!(t.release(h).err().and_then(|e| e.errno()), Some(libc::EBUSY)));
+    });
+    assert!(t.get(h).is_ok(), "a refused release leaves the handle live");
+    drop(inside);
+    let fd = std::thread::scope(|scope| scope.spawn(|| t.release(h).unwrap().into_raw_fd()).join().unwrap());
+    assert_eq!(fd, 52);
+    assert_eq!(probe.drops.load(Ordering::SeqCst), 0);
+}
+
+#[test]
+fn owners_using_while_others_close_never_touch_a_dropped_object() {
+    let t = table();
+    let rounds = if cfg!(miri) { 10 } else { 2000 };
+    for round in 0..rounds {
+        let (h, probe) = insert(t, 60 + round % 5, Kind::Pipe);
+        let closes = AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            for _ in 0..2 {
+                scope.spawn(|| {
+                    if t.close(h).is_ok() {
+                        closes.fetch_add(1, Ordering::SeqCst);
+                    }
+                });
+            }
+            // This thread created the handle: its uses take the owner's path.
+            for _ in 0..(if cfg!(miri) { 5 } else { 50 }) {
+                if let Ok(guard) = t.get(h) {
+                    let fake = guard.downcast::<Fake>().unwrap();
+                    assert!(fake.alive.load(Ordering::SeqCst), "object used after drop");
+                }
+            }
+        });
+        assert_eq!(closes.load(Ordering::SeqCst), 1, "exactly one close succeeds");
+        assert_eq!(probe.drops.load(Ordering::SeqCst), 1, "dropped exactly once");
+    }
+    assert_eq!(t.live_count(), 0);
+}

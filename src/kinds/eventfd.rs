@@ -6,7 +6,7 @@ use bitflags::bitflags;
 
 use crate::error::{Error, Result};
 use crate::handles::{Kind, WriteGuard, fd_object};
-use crate::sys::{self, cvt};
+use crate::sys::{self, cvt, direct};
 
 bitflags! {
     /// Options for [`EventFd::new`].
@@ -50,18 +50,20 @@ impl EventFd {
 
     /// Reads the counter: its whole value (resetting it to 0), or 1 in semaphore mode.
     /// Blocks while it is 0, unless non-blocking (`EAGAIN`).
+    #[inline]
     pub fn read(&self) -> Result<u64> {
         let mut value = 0u64;
         // SAFETY: reads exactly 8 bytes into `value`.
-        cvt(unsafe { libc::read(self.fd.as_raw_fd(), (&mut value as *mut u64).cast(), 8) })?;
+        unsafe { direct::read(self.fd.as_raw_fd(), (&mut value as *mut u64).cast(), 8) }?;
         Ok(value)
     }
 
     /// Adds `value` to the counter. Blocks (or `EAGAIN`) if the sum would exceed
     /// `u64::MAX - 1`; `u64::MAX` itself is refused by the kernel with `EINVAL`.
+    #[inline]
     pub fn write(&self, value: u64) -> Result<()> {
         // SAFETY: writes exactly the 8 bytes of `value`.
-        cvt(unsafe { libc::write(self.fd.as_raw_fd(), (&value as *const u64).cast(), 8) })?;
+        unsafe { direct::write(self.fd.as_raw_fd(), (&value as *const u64).cast(), 8) }?;
         Ok(())
     }
 }

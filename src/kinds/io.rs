@@ -7,46 +7,53 @@ use std::sync::Mutex;
 
 use crate::error::{Error, Result};
 use crate::handles::WriteGuard;
-use crate::sys::cvt;
+use crate::sys::{cvt, direct};
 
+#[inline]
 pub fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize> {
     // SAFETY: the buffer is valid for `buf.len()` bytes.
-    let n = cvt(unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) })?;
-    Ok(n as usize)
+    unsafe { direct::read(fd.as_raw_fd(), buf.as_mut_ptr(), buf.len()) }
 }
 
+#[inline]
 pub fn readv(fd: BorrowedFd<'_>, iov: &[libc::iovec]) -> Result<usize> {
     let count = iov_count(iov)?;
     // SAFETY: the caller vouches for each iovec (the C layer documents it).
-    let n = cvt(unsafe { libc::readv(fd.as_raw_fd(), iov.as_ptr(), count) })?;
-    Ok(n as usize)
+    unsafe { direct::readv(fd.as_raw_fd(), iov.as_ptr(), count) }
 }
 
+#[inline]
 pub fn write(fd: BorrowedFd<'_>, guard: WriteGuard, buf: &[u8]) -> Result<usize> {
     let iov = [libc::iovec { iov_base: buf.as_ptr() as *mut _, iov_len: buf.len() }];
     writev(fd, guard, &iov)
 }
 
+#[inline]
 pub fn writev(fd: BorrowedFd<'_>, guard: WriteGuard, iov: &[libc::iovec]) -> Result<usize> {
     let count = iov_count(iov)?;
     let raw = fd.as_raw_fd();
     // SAFETY (all three): the iovecs describe readable memory (the C layer documents it).
+    let plain = || unsafe {
+        if count == 1 {
+            direct::write(raw, iov[0].iov_base as *const u8, iov[0].iov_len)
+        } else {
+            direct::writev(raw, iov.as_ptr(), count)
+        }
+    };
     let n = match guard {
-        WriteGuard::None if count == 1 => cvt(unsafe { libc::write(raw, iov[0].iov_base, iov[0].iov_len) })?,
-        WriteGuard::None => cvt(unsafe { libc::writev(raw, iov.as_ptr(), count) })?,
+        WriteGuard::None => plain()?,
         WriteGuard::Socket => {
             let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
             msg.msg_iov = iov.as_ptr() as *mut _;
             msg.msg_iovlen = iov.len();
-            cvt(unsafe { libc::sendmsg(raw, &msg, libc::MSG_NOSIGNAL) })?
+            cvt(unsafe { libc::sendmsg(raw, &msg, libc::MSG_NOSIGNAL) })? as usize
         }
-        WriteGuard::BlockSigpipe => {
-            SigpipeBlock::run(|| cvt(unsafe { libc::writev(raw, iov.as_ptr(), count) }))?
-        }
+        WriteGuard::BlockSigpipe => SigpipeBlock::run(plain)?,
     };
-    Ok(n as usize)
+    Ok(n)
 }
 
+#[inline]
 fn iov_count(iov: &[libc::iovec]) -> Result<i32> {
     if iov.len() > libc::UIO_MAXIOV as usize {
         return Err(Error::invalid(format!("{} buffers; the kernel takes at most {}", iov.len(), libc::UIO_MAXIOV)));
@@ -108,10 +115,16 @@ pub fn guard_sigpipe() -> Result<bool> {
 struct SigpipeBlock;
 
 impl SigpipeBlock {
+    #[inline]
     fn run<T>(write: impl FnOnce() -> Result<T>) -> Result<T> {
         if SIGPIPE_IGNORED.load(Ordering::Acquire) {
             return write();
         }
+        Self::blocked(write)
+    }
+
+    #[inline(never)]
+    fn blocked<T>(write: impl FnOnce() -> Result<T>) -> Result<T> {
         // SAFETY: plain signal-set manipulation on local sets.
         unsafe {
             let mut pipe_only: libc::sigset_t = std::mem::zeroed();

@@ -1,0 +1,203 @@
+//! Per-thread records for the owner fast path, and the memory barriers that make it safe.
+//!
+//! Each slot remembers the thread that created its object (its owner). When the owner uses the
+//! handle it takes no shared reference: it writes the slot's address into its own record (its
+//! hazard), re-checks the slot, and clears the hazard when the call returns: plain loads and
+//! stores, no atomic read-modify-write. Every other thread counts references on the slot as
+//! before. A close from another thread must then see the owner's hazard; that takes a store-load
+//! barrier on both sides, and the owner's side is made free by an asymmetric one: the closer
+//! runs `membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED)`, which executes a full barrier on every
+//! CPU running a thread of this process. Where the kernel refuses membarrier, and under Miri,
+//! both sides use an ordinary sequentially consistent fence instead (correct, a little slower).
+//!
+//! A record belongs to a thread pointer (the address of the thread's control block, what
+//! `pthread_self` returns), so the fast path finds out whether it runs on the owner thread with
+//! one register read and no thread-local lookup. At any moment at most one live thread has a
+//! given thread pointer; a thread created later at the same address takes over the record and
+//! the ownership of the slots naming it, which is sound because the exited thread can no
+//! longer be inside an operation. Records are never freed: one per thread control block the
+//! process ever used with fdsafe (glibc reuses them for new threads).
+
+use std::cell::Cell;
+use std::ptr;
+use std::sync::atomic::{compiler_fence, fence, AtomicPtr, AtomicU8, AtomicUsize, Ordering};
+
+#[repr(align(64))] // one record per cache line: a thread's hazard stores touch no one else's line
+pub struct ThreadRecord {
+    /// The address of the slot this thread is inside an operation on, or 0.
+    hazard: AtomicUsize,
+    thread: usize,
+    next: *const ThreadRecord,
+}
+
+// SAFETY: `thread` and `next` are written before the record is published and never changed.
+unsafe impl Sync for ThreadRecord {}
+
+impl ThreadRecord {
+    /// Whether the calling thread is this record's thread and its hazard is free (a signal
+    /// handler that interrupted an operation of the same thread finds it taken and counts a
+    /// reference instead).
+    #[inline]
+    pub fn usable_by_caller(&self) -> bool {
+        self.thread == thread_pointer() && self.hazard.load(Ordering::Relaxed) == 0
+    }
+
+    /// Publishes the hazard. The caller then runs [`light_barrier`] and re-checks the slot.
+    #[inline]
+    pub fn set_hazard(&self, address: usize) {
+        self.hazard.store(address, Ordering::Relaxed);
+    }
+
+    /// Clears the hazard: everything this thread did with the object happens before a closer
+    /// that reads the cleared value.
+    #[inline]
+    pub fn clear_hazard(&self) {
+        self.hazard.store(0, Ordering::Release);
+    }
+
+    /// Whether the thread of this record is inside an operation on `address`. Only
+    /// meaningful after the caller's own store (close has begun) and a [`heavy_barrier`].
+    pub fn is_inside(&self, address: usize) -> bool {
+        self.hazard.load(Ordering::Acquire) == address
+    }
+
+    pub fn is_callers(&self) -> bool {
+        self.thread == thread_pointer()
+    }
+}
+
+/// The calling thread's control block address: unique among live threads.
+#[inline]
+fn thread_pointer() -> usize {
+    #[cfg(all(target_arch = "x86_64", target_os = "linux", not(miri)))]
+    {
+        let tp: usize;
+        // SAFETY: on x86-64 Linux %fs:0 holds the thread control block's own address (the
+        // TLS ABI requires it); reading it has no side effects.
+        unsafe { std::arch::asm!("mov {}, qword ptr fs:[0]", out(reg) tp, options(nostack, readonly, preserves_flags, pure)) };
+        tp
+    }
+    #[cfg(not(all(target_arch = "x86_64", target_os = "linux", not(miri))))]
+    {
+        // SAFETY: pthread_self has no preconditions.
+        unsafe { libc::pthread_self() as usize }
+    }
+}
+
+static RECORDS: AtomicPtr<ThreadRecord> = AtomicPtr::new(ptr::null_mut());
+
+thread_local! {
+    static CURRENT: Cell<*const ThreadRecord> = const { Cell::new(ptr::null()) };
+}
+
+/// The calling thread's record, found or made on first use (the slow path: object creation).
+pub fn current() -> &'static ThreadRecord {
+    let cached = CURRENT.try_with(Cell::get).unwrap_or(ptr::null());
+    // SAFETY: records are never freed.
+    if let Some(record) = unsafe { cached.as_ref() } {
+        if record.is_callers() {
+            return record;
+        }
+    }
+    barrier_mode(); // decided before any slot can name an owner
+    let thread = thread_pointer();
+    let record = find_record(thread).unwrap_or_else(|| new_record(thread));
+    let _ = CURRENT.try_with(|current| current.set(record));
+    record
+}
+
+fn find_record(thread: usize) -> Option<&'static ThreadRecord> {
+    let mut next = RECORDS.load(Ordering::Acquire);
+    // SAFETY: records are never freed, and `next` is immutable once published.
+    while let Some(record) = unsafe { next.as_ref() } {
+        if record.thread == thread {
+            return Some(record);
+        }
+        next = record.next as *mut ThreadRecord;
+    }
+    None
+}
+
+fn new_record(thread: usize) -> &'static ThreadRecord {
+    let mut head = RECORDS.load(Ordering::Acquire);
+    let record = Box::leak(Box::new(ThreadRecord { hazard: AtomicUsize::new(0), thread, next: head }));
+    loop {
+        match RECORDS.compare_exchange_weak(head, record, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => return record,
+            Err(actual) => {
+                head = actual;
+                record.next = head;
+            }
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum BarrierMode {
+    /// Readers: a compiler fence; closers: membarrier.
+    Asymmetric = 1,
+    /// Both: a sequentially consistent fence.
+    Symmetric = 2,
+}
+
+static MODE: AtomicU8 = AtomicU8::new(0);
+
+const MEMBARRIER_CMD_PRIVATE_EXPEDITED: libc::c_int = 1 << 3;
+const MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED: libc::c_int = 1 << 4;
+
+fn membarrier(cmd: libc::c_int) -> bool {
+    // SAFETY: membarrier takes no pointers.
+    unsafe { libc::syscall(libc::SYS_membarrier, cmd, 0, 0) == 0 }
+}
+
+fn barrier_mode() -> BarrierMode {
+    match MODE.load(Ordering::Acquire) {
+        1 => BarrierMode::Asymmetric,
+        2 => BarrierMode::Symmetric,
+        _ => decide_mode(),
+    }
+}
+
+#[cold]
+fn decide_mode() -> BarrierMode {
+    static DECIDED: std::sync::OnceLock<BarrierMode> = std::sync::OnceLock::new();
+    let mode = *DECIDED.get_or_init(|| {
+        if !cfg!(miri) && membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) {
+            BarrierMode::Asymmetric
+        } else {
+            BarrierMode::Symmetric
+        }
+    });
+    MODE.store(mode as u8, Ordering::Release);
+    mode
+}
+
+/// The owner's side of the store-load barrier, between publishing (or clearing) its hazard
+/// and reading the slot's state.
+#[inline]
+pub fn light_barrier() {
+    // Relaxed is enough: an owner exists only after the mode was decided and published
+    // through the slot's state, which the owner has read with Acquire.
+    if MODE.load(Ordering::Relaxed) == BarrierMode::Asymmetric as u8 {
+        compiler_fence(Ordering::SeqCst);
+    } else {
+        fence(Ordering::SeqCst);
+    }
+}
+
+/// The closer's side: after it, every owner either sees the closer's earlier store or has its
+/// hazard visible to the closer. Returns `false` if no barrier could be made (the caller must
+/// then assume the owner is inside).
+pub fn heavy_barrier() -> bool {
+    match barrier_mode() {
+        BarrierMode::Symmetric => {
+            fence(Ordering::SeqCst);
+            true
+        }
+        // A forked child may need to register again (the registration belongs to the process).
+        BarrierMode::Asymmetric => {
+            membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED)
+                || (membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) && membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED))
+        }
+    }
+}
