@@ -487,6 +487,70 @@ static void bench_churn(void) {
     report("churn: eventfd create+close x1M", (now_ns() - t) / ROUNDS, raw);
 }
 
+/* ---- closing handles another thread created (the owner's fast path makes such a close run
+ * membarrier, which interrupts every CPU running a thread of this process) ---- */
+
+enum { CROSS = 2000 };
+static fdsafe_handle cross_handles[CROSS];
+static int cross_fds[CROSS];
+static atomic_int spinning;
+
+static void *create_cross(void *raw) {
+    for (int i = 0; i < CROSS; i++) {
+        if (raw) cross_fds[i] = eventfd(0, EFD_CLOEXEC);
+        else check(fdsafe_eventfd_create(0, 0, &cross_handles[i]), "eventfd");
+    }
+    return NULL;
+}
+
+static void *spin(void *arg) {
+    (void)arg;
+    while (atomic_load(&spinning)) {
+    }
+    return NULL;
+}
+
+/* ns per close of CROSS descriptors made by a thread that has exited: raw close, fdsafe_close
+ * each, or fdsafe_close_many (batches of 500). */
+static double cross_close(int how) {
+    pthread_t t;
+    pthread_create(&t, NULL, create_cross, (void *)(intptr_t)(how == 0));
+    pthread_join(t, NULL);
+    double start = now_ns();
+    if (how == 0) {
+        for (int i = 0; i < CROSS; i++) close(cross_fds[i]);
+    } else if (how == 1) {
+        for (int i = 0; i < CROSS; i++) check(fdsafe_close(cross_handles[i]), "close");
+    } else {
+        for (int i = 0; i < CROSS; i += 500) check(fdsafe_close_many(cross_handles + i, 500), "close_many");
+    }
+    return (now_ns() - start) / CROSS;
+}
+
+static void bench_cross_close(void) {
+    for (int busy = 0; busy < 2; busy++) {
+        pthread_t spinner;
+        if (busy) {
+            atomic_store(&spinning, 1);
+            pthread_create(&spinner, NULL, spin, NULL);
+        }
+        double raw[BATCHES], each[BATCHES], many[BATCHES];
+        for (int i = 0; i < BATCHES; i++) {
+            raw[i] = cross_close(0);
+            each[i] = cross_close(1);
+            many[i] = cross_close(2);
+        }
+        const char *names[2][2] = {{"close, made by another thread", "close_many, made by another"},
+                                   {"same, another thread running", "close_many, another running"}};
+        report(names[busy][0], median(each, BATCHES), median(raw, BATCHES));
+        report(names[busy][1], median(many, BATCHES), median(raw, BATCHES));
+        if (busy) {
+            atomic_store(&spinning, 0);
+            pthread_join(spinner, NULL);
+        }
+    }
+}
+
 static void bench_live(int count) {
     fdsafe_handle *handles = malloc(sizeof *handles * (size_t)count);
     long before = rss_kib();
@@ -545,7 +609,7 @@ int main(int argc, char **argv) {
     } cases[] = {
         {"eventfd", bench_eventfd}, {"pipe", bench_pipe_guarded}, {"pipe-ignore", bench_pipe_ignoring},
         {"lookups", bench_lookups}, {"passing", bench_passing},    {"splice", bench_splice},
-        {"epoll", bench_epoll_sizes}, {"scale", bench_scale},
+        {"epoll", bench_epoll_sizes}, {"scale", bench_scale}, {"cross-close", bench_cross_close},
     };
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     printf("fdsafe %s benchmark, %ld CPUs, medians of %d batches\n", FDSAFE_VERSION_STRING, cpus, BATCHES);

@@ -1981,7 +1981,8 @@ int64_t fdsafe_io_batch(struct fdsafe_io_op *ops,
  * Closes `count` handles, each exactly as `fdsafe_close` would (a handle other threads are
  * inside calls on is marked dead at once and its descriptor closed when the last of those
  * calls returns). One call replaces `count` calls (for the Python bindings, where a call
- * costs more than the close).
+ * costs more than the close), and handles created by other threads share one `membarrier(2)`
+ * instead of one each (see `fdsafe_close`).
  *
  * Returns how many of the handles were live and are now closed. Handles that are not live
  * (0, already closed, released, never issued) are skipped, as `fdsafe_close` would refuse
@@ -2554,6 +2555,10 @@ int fdsafe_file_sync(fdsafe_handle handle, uint32_t flags);
  * never shut down, since that would reach every other copy (a service manager's, a
  * sender's). To stop a blocked reader of another kind, wake it first (write to it, or use
  * non-blocking mode and `fdsafe_wait` with a timeout).
+ *
+ * Cost: closing a handle that another thread created runs `membarrier(2)` once (the creating
+ * thread uses its handles without atomic operations, and the close must see whether it is
+ * inside one); `fdsafe_close_many` runs it once for all the handles it closes.
  *
  * Returns 0, or `-EBADF` if the handle is 0, already closed (a second close closes nothing),
  * or was never issued.

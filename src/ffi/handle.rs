@@ -39,6 +39,10 @@ const WAIT_EVENTS: u32 =
 /// sender's). To stop a blocked reader of another kind, wake it first (write to it, or use
 /// non-blocking mode and `fdsafe_wait` with a timeout).
 ///
+/// Cost: closing a handle that another thread created runs `membarrier(2)` once (the creating
+/// thread uses its handles without atomic operations, and the close must see whether it is
+/// inside one); `fdsafe_close_many` runs it once for all the handles it closes.
+///
 /// Returns 0, or `-EBADF` if the handle is 0, already closed (a second close closes nothing),
 /// or was never issued.
 /// Thread safety: any thread; of two racing closes, one returns 0 and the other `-EBADF`.

@@ -205,16 +205,25 @@ impl Slot {
     /// Called by a closer after `closing` is set: whether the owner thread is inside an
     /// operation on this slot. If it is, finalization now waits for it (`wait`), and the result
     /// is `true` unless it already left.
-    pub fn owner_inside(&self) -> bool {
-        self.owner_hazard_visible() && self.state.fetch_or(WAIT, Ordering::AcqRel) & DONE == 0
+    ///
+    /// `barrier`: whether the caller already ran [`threads::heavy_barrier`] (successfully)
+    /// after setting `closing`, as a close of many handles does once for all of them.
+    pub fn owner_inside(&self, barrier: bool) -> bool {
+        self.owner_hazard_visible(barrier) && self.state.fetch_or(WAIT, Ordering::AcqRel) & DONE == 0
+    }
+
+    /// Whether closing this slot from the calling thread needs a heavy barrier first.
+    pub fn needs_barrier(&self) -> bool {
+        // SAFETY: records are never freed.
+        unsafe { self.owner.load(Ordering::Relaxed).as_ref() }.is_some_and(|owner| !owner.is_callers())
     }
 
     /// Whether the owner's hazard is on this slot, after the caller's store to the state.
     /// `true` also when no barrier could be made: the owner might be inside.
-    fn owner_hazard_visible(&self) -> bool {
+    fn owner_hazard_visible(&self, barrier: bool) -> bool {
         // SAFETY: records are never freed.
         let Some(owner) = (unsafe { self.owner.load(Ordering::Relaxed).as_ref() }) else { return false };
-        if !owner.is_callers() && !threads::heavy_barrier() {
+        if !barrier && !owner.is_callers() && !threads::heavy_barrier() {
             return true;
         }
         owner.is_inside(self.address())
@@ -238,7 +247,7 @@ impl Slot {
             return false;
         }
         // Nobody else can change the state while `releasing` is set.
-        let alone = !self.owner_hazard_visible();
+        let alone = !self.owner_hazard_visible(false);
         self.state.store(if alone { sole | CLOSING } else { sole }, Ordering::Release);
         alone
     }

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::Mutex;
 
 use super::slot::{AcquireError, CloseHook, Slot};
-use super::threads::ThreadRecord;
+use super::threads::{self, ThreadRecord};
 use super::{Handle, Kind, Object};
 use crate::error::{Error, Result, StaleReason};
 
@@ -238,13 +238,33 @@ impl Table {
         let Some(mut others) = guard.slot.begin_close() else {
             return Err(Error::Stale(StaleReason::Closed));
         };
-        if guard.slot.owner_inside() {
+        if guard.slot.owner_inside(false) {
             others += 1;
         }
         if others > 0 {
             guard.object().interrupt();
         }
         Ok(others)
+    }
+
+    /// [`Table::close`] for many handles, with one heavy barrier for all of them instead of one
+    /// per handle created by another thread. Returns how many were live and are now closed.
+    pub fn close_many(&'static self, handles: &[Handle]) -> usize {
+        let mut closing = Vec::with_capacity(handles.len());
+        for &handle in handles {
+            if let Ok(guard) = self.get_counted(handle) {
+                if let Some(others) = guard.slot.begin_close() {
+                    closing.push((guard, others));
+                }
+            }
+        }
+        let barrier = closing.iter().any(|(guard, _)| guard.slot.needs_barrier()) && threads::heavy_barrier();
+        for (guard, others) in &closing {
+            if *others > 0 || guard.slot.owner_inside(barrier) {
+                guard.object().interrupt();
+            }
+        }
+        closing.len()
     }
 
     /// Ends a handle and hands its descriptor to the caller, without the kind's cleanup.

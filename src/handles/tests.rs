@@ -317,3 +317,19 @@ fn owners_using_while_others_close_never_touch_a_dropped_object() {
     }
     assert_eq!(t.live_count(), 0);
 }
+
+#[test]
+fn closing_many_with_one_barrier_still_waits_for_an_owner_inside() {
+    let t = table();
+    let (h1, p1) = insert(t, 70, Kind::Pipe);
+    let (h2, p2) = insert(t, 71, Kind::Pipe);
+    let inside = t.get(h1).unwrap();
+    std::thread::scope(|scope| {
+        scope.spawn(|| assert_eq!(t.close_many(&[h1, h2, h2, Handle(0)]), 2, "h2 once, 0 skipped"));
+    });
+    assert_eq!(p2.drops.load(Ordering::SeqCst), 1, "h2 was idle: closed at once");
+    assert!(p1.alive.load(Ordering::SeqCst), "h1's owner is still inside");
+    drop(inside);
+    assert_eq!(p1.drops.load(Ordering::SeqCst), 1);
+    assert_eq!(t.live_count(), 0);
+}
