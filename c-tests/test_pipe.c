@@ -94,6 +94,48 @@ static void test_write_to_a_pipe_without_readers_is_epipe_not_a_signal(void **st
     must(fdsafe_close(w));
 }
 
+/* A write end made with its read end skips the SIGPIPE guard while it can hold the read end
+ * (the pipe then has a reader). Closing the read end in another thread while a writer
+ * writes must still never raise SIGPIPE (default action: this process would die). */
+struct pipe_writer {
+    fdsafe_handle w;
+    int epipe;
+};
+
+static void *write_until_epipe(void *arg) {
+    struct pipe_writer *pw = arg;
+    char buf[512] = {0};
+    for (;;) {
+        int64_t n = fdsafe_write(pw->w, buf, sizeof buf);
+        if (n == -EPIPE) {
+            pw->epipe = 1;
+            return NULL;
+        }
+        assert_true(n > 0 || n == -EAGAIN);
+    }
+}
+
+static void test_closing_the_read_end_under_a_writer_never_raises_sigpipe(void **state) {
+    (void)state;
+    assert_true(signal(SIGPIPE, SIG_DFL) != SIG_ERR);
+    for (int round = 0; round < 200; round++) {
+        fdsafe_handle r;
+        struct pipe_writer pw = {0, 0};
+        must(fdsafe_pipe_create(FDSAFE_PIPE_NONBLOCK, &r, &pw.w));
+        pthread_t t;
+        assert_int_equal(pthread_create(&t, NULL, write_until_epipe, &pw), 0);
+        char buf[4096];
+        for (int i = 0; i < round % 7; i++) (void)fdsafe_read(r, buf, sizeof buf);
+        must(fdsafe_close(r));
+        pthread_join(t, NULL);
+        assert_true(pw.epipe);
+        must(fdsafe_close(pw.w));
+    }
+    sigset_t pending;
+    sigpending(&pending);
+    assert_false(sigismember(&pending, SIGPIPE));
+}
+
 static void test_a_thread_that_blocks_sigpipe_itself_keeps_its_signal(void **state) {
     (void)state;
     sigset_t pipe_only, old, pending;
@@ -153,6 +195,7 @@ int main(void) {
         FD_TEST(test_packet_mode_keeps_message_boundaries),
         FD_TEST(test_capacity_get_and_set),
         FD_TEST(test_write_to_a_pipe_without_readers_is_epipe_not_a_signal),
+        FD_TEST(test_closing_the_read_end_under_a_writer_never_raises_sigpipe),
         FD_TEST(test_a_thread_that_blocks_sigpipe_itself_keeps_its_signal),
         FD_TEST(test_sigpipe_ignore_mode_and_back),
     };

@@ -1344,6 +1344,12 @@
  */
 #define FDSAFE_RECV_INFO_CLOSED (1 << 3)
 
+/**
+ * How many operations a thread can be inside at once on the fast path (a write to a pipe
+ * also holds its read end; deeper nesting counts references).
+ */
+#define HAZARDS 2
+
 
 
 /**
@@ -2589,7 +2595,8 @@ int fdsafe_fd_borrow(fdsafe_handle handle);
  * cleanup (such as unlinking a socket path) does not run.
  *
  * Returns the descriptor (>= 0). Errors: `-EBADF` for a dead handle; `-EBUSY` while another
- * thread is inside an operation on the handle (the handle is then left as it was).
+ * thread is inside an operation on the handle, which for a pipe's read end includes a write
+ * to its write end (the handle is then left as it was).
  * Thread safety: any thread.
  */
 int fdsafe_fd_release(fdsafe_handle handle);
@@ -2661,9 +2668,10 @@ int64_t fdsafe_read(fdsafe_handle handle, void *buf, size_t len);
  * Writes up to `len` bytes from `buf` to a handle of any writable kind.
  *
  * Never raises `SIGPIPE`: writing to a pipe or socket whose reading side is gone returns
- * `-EPIPE`. (For pipes, `SIGPIPE` is blocked in the calling thread for the length of the
- * write and the one the write raised is discarded; a thread that blocks it itself is left
- * alone.)
+ * `-EPIPE`. (A pipe from `fdsafe_pipe_create` whose read end handle is still open needs no
+ * guard: the write holds the read end, so the pipe has a reader. Other pipes and FIFOs:
+ * `SIGPIPE` is blocked in the calling thread for the length of the write and the one the
+ * write raised is discarded; a thread that blocks it itself is left alone.)
  * Returns the number of bytes written (possibly fewer than `len`).
  * Errors: `-EBADF`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL `buf` with `len > 0` or a `len`
  * above `SSIZE_MAX`; `-EPIPE`; `-EAGAIN`; `-EINTR`; other `-errno` from `write(2)`.

@@ -75,7 +75,8 @@ pub extern "C" fn fdsafe_fd_borrow(handle: fdsafe_handle) -> c_int {
 /// cleanup (such as unlinking a socket path) does not run.
 ///
 /// Returns the descriptor (>= 0). Errors: `-EBADF` for a dead handle; `-EBUSY` while another
-/// thread is inside an operation on the handle (the handle is then left as it was).
+/// thread is inside an operation on the handle, which for a pipe's read end includes a write
+/// to its write end (the handle is then left as it was).
 /// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_fd_release(handle: fdsafe_handle) -> c_int {
@@ -179,9 +180,10 @@ pub extern "C" fn fdsafe_read(handle: fdsafe_handle, buf: *mut c_void, len: usiz
 /// Writes up to `len` bytes from `buf` to a handle of any writable kind.
 ///
 /// Never raises `SIGPIPE`: writing to a pipe or socket whose reading side is gone returns
-/// `-EPIPE`. (For pipes, `SIGPIPE` is blocked in the calling thread for the length of the
-/// write and the one the write raised is discarded; a thread that blocks it itself is left
-/// alone.)
+/// `-EPIPE`. (A pipe from `fdsafe_pipe_create` whose read end handle is still open needs no
+/// guard: the write holds the read end, so the pipe has a reader. Other pipes and FIFOs:
+/// `SIGPIPE` is blocked in the calling thread for the length of the write and the one the
+/// write raised is discarded; a thread that blocks it itself is left alone.)
 /// Returns the number of bytes written (possibly fewer than `len`).
 /// Errors: `-EBADF`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL `buf` with `len > 0` or a `len`
 /// above `SSIZE_MAX`; `-EPIPE`; `-EAGAIN`; `-EINTR`; other `-errno` from `write(2)`.

@@ -35,6 +35,9 @@ pub extern "C" fn fdsafe_pipe_create(flags: u32, read_out: *mut fdsafe_handle, w
                 return Err(err);
             }
         };
+        if let Ok(end) = get_as::<PipeEnd>(writer, "a pipe") {
+            end.set_reader(reader);
+        }
         read_out.write(reader.0);
         write_out.write(writer.0);
         Ok(0)

@@ -78,6 +78,10 @@ pub enum WriteGuard {
     /// Pipes, FIFOs and anything unknown: block `SIGPIPE` in the calling thread around the
     /// write and discard the one the write raised.
     BlockSigpipe,
+    /// The write end of a pipe whose read end is this handle: while the write holds that
+    /// handle, the pipe has a reader, so the write cannot raise `SIGPIPE` and needs no guard.
+    /// If the handle is gone, [`WriteGuard::BlockSigpipe`].
+    PipeWithReader(Handle),
 }
 
 /// Implements `AsFd` and [`Object`] for a kind type whose descriptor is its `fd: OwnedFd` field

@@ -17,7 +17,7 @@ use std::cell::UnsafeCell;
 use std::sync::atomic::{fence, AtomicBool, AtomicI32, AtomicPtr, AtomicU64, AtomicU8, Ordering};
 use std::sync::Mutex;
 
-use super::threads::{self, ThreadRecord};
+use super::threads::{self, Hazard, ThreadRecord};
 use super::Object;
 
 const REFS_MASK: u64 = (1 << 28) - 1;
@@ -151,27 +151,25 @@ impl Slot {
         self as *const Slot as usize
     }
 
-    /// The owner's fast path: returns the caller's thread record with its hazard on this slot
-    /// if the caller owns the live `generation` and its hazard was free; `None` means "count a
-    /// reference instead" (which also reports why the handle is unusable). May finalize: see
-    /// [`Slot::leave`].
+    /// The owner's fast path: returns one of the caller's hazards, now on this slot, if the
+    /// caller owns the live `generation` and has a hazard free; `None` means "count a reference
+    /// instead" (which also reports why the handle is unusable). `Err` when the caller must
+    /// finalize: see [`Slot::leave`].
     #[inline(always)]
-    pub fn enter_as_owner(&self, generation: u32) -> Result<Option<&'static ThreadRecord>, ()> {
+    pub fn enter_as_owner(&self, generation: u32) -> Result<Option<&'static Hazard>, ()> {
         if !usable(self.state.load(Ordering::Acquire), generation) {
             return Ok(None);
         }
         // SAFETY: records are never freed.
         let Some(record) = (unsafe { self.owner.load(Ordering::Relaxed).as_ref() }) else { return Ok(None) };
-        if !record.usable_by_caller() {
-            return Ok(None);
-        }
-        record.set_hazard(self.address());
+        let Some(hazard) = record.free_hazard() else { return Ok(None) };
+        threads::set_hazard(hazard, self.address());
         threads::light_barrier();
         if usable(self.state.load(Ordering::Acquire), generation) {
-            return Ok(Some(record));
+            return Ok(Some(hazard));
         }
         // Closed in between: a closer may have seen the hazard and be waiting for us.
-        if self.leave(record, generation) {
+        if self.leave(hazard, generation) {
             return Err(());
         }
         Ok(None)
@@ -182,8 +180,8 @@ impl Slot {
     /// the owner inside, and every counted reference is gone).
     #[inline(always)]
     #[must_use]
-    pub fn leave(&self, record: &ThreadRecord, generation: u32) -> bool {
-        record.clear_hazard();
+    pub fn leave(&self, hazard: &Hazard, generation: u32) -> bool {
+        threads::clear_hazard(hazard);
         threads::light_barrier();
         let state = self.state.load(Ordering::Acquire);
         state & CLOSING != 0 && self.mark_done(generation, state)

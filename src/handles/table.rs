@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::Mutex;
 
 use super::slot::{AcquireError, CloseHook, Slot};
-use super::threads::{self, ThreadRecord};
+use super::threads::{self, Hazard};
 use super::{Handle, Kind, Object};
 use crate::error::{Error, Result, StaleReason};
 
@@ -81,13 +81,12 @@ pub struct Guard {
     slot: &'static Slot,
     handle: Handle,
     table: &'static Table,
-    /// The owner's record, or null for a counted reference. (A raw pointer: as an `Option`
+    /// The owner's hazard, or null for a counted reference. (A raw pointer: as an `Option`
     /// LLVM copied it through the stack in pieces, stalling every call.)
-    hazard: *const ThreadRecord,
+    hazard: *const Hazard,
 }
 
-// SAFETY: the record pointer is only dereferenced by the thread the guard was made on... and a
-// guard never leaves it: it lives for one call. Records are never freed.
+// SAFETY: the hazard lives in a thread record, and records are never freed.
 unsafe impl Send for Guard {}
 unsafe impl Sync for Guard {}
 
@@ -187,7 +186,7 @@ impl Table {
     fn try_get(&'static self, handle: Handle) -> Option<Guard> {
         let slot = self.slot(handle.index())?;
         let hazard = match slot.enter_as_owner(handle.generation()) {
-            Ok(Some(record)) => record as *const ThreadRecord,
+            Ok(Some(hazard)) => hazard as *const Hazard,
             Ok(None) => {
                 slot.try_acquire(handle.generation()).ok()?;
                 std::ptr::null()
@@ -353,7 +352,7 @@ impl Drop for Guard {
     fn drop(&mut self) {
         // SAFETY: records are never freed.
         let last = match unsafe { self.hazard.as_ref() } {
-            Some(record) => self.slot.leave(record, self.handle.generation()),
+            Some(hazard) => self.slot.leave(hazard, self.handle.generation()),
             None => self.slot.release(),
         };
         if last {

@@ -246,9 +246,11 @@ fn the_creating_thread_uses_its_handles_without_a_counted_reference() {
     let (h, _p) = insert(t, 50, Kind::Pipe);
     let own = t.get(h).unwrap();
     assert!(own.is_owner_fast_path(), "the creator takes the owner's path");
-    let nested = t.get(h).unwrap();
-    assert!(!nested.is_owner_fast_path(), "a second reference on the same thread is counted");
-    drop((own, nested));
+    let second = t.get(h).unwrap();
+    assert!(second.is_owner_fast_path(), "a thread has two hazards");
+    let third = t.get(h).unwrap();
+    assert!(!third.is_owner_fast_path(), "beyond them, references are counted");
+    drop((own, second, third));
     std::thread::scope(|scope| {
         scope.spawn(|| assert!(!t.get(h).unwrap().is_owner_fast_path(), "other threads count"));
     });

@@ -22,10 +22,16 @@ use std::cell::Cell;
 use std::ptr;
 use std::sync::atomic::{compiler_fence, fence, AtomicPtr, AtomicU8, AtomicUsize, Ordering};
 
+/// How many operations a thread can be inside at once on the fast path (a write to a pipe
+/// also holds its read end; deeper nesting counts references).
+pub const HAZARDS: usize = 2;
+
+/// One published hazard: the address of the slot its thread is inside an operation on, or 0.
+pub type Hazard = AtomicUsize;
+
 #[repr(align(64))] // one record per cache line: a thread's hazard stores touch no one else's line
 pub struct ThreadRecord {
-    /// The address of the slot this thread is inside an operation on, or 0.
-    hazard: AtomicUsize,
+    hazards: [Hazard; HAZARDS],
     thread: usize,
     next: *const ThreadRecord,
 }
@@ -34,36 +40,38 @@ pub struct ThreadRecord {
 unsafe impl Sync for ThreadRecord {}
 
 impl ThreadRecord {
-    /// Whether the calling thread is this record's thread and its hazard is free (a signal
-    /// handler that interrupted an operation of the same thread finds it taken and counts a
-    /// reference instead).
-    #[inline]
-    pub fn usable_by_caller(&self) -> bool {
-        self.thread == thread_pointer() && self.hazard.load(Ordering::Relaxed) == 0
-    }
-
-    /// Publishes the hazard. The caller then runs [`light_barrier`] and re-checks the slot.
-    #[inline]
-    pub fn set_hazard(&self, address: usize) {
-        self.hazard.store(address, Ordering::Relaxed);
-    }
-
-    /// Clears the hazard: everything this thread did with the object happens before a closer
-    /// that reads the cleared value.
-    #[inline]
-    pub fn clear_hazard(&self) {
-        self.hazard.store(0, Ordering::Release);
+    /// A free hazard of this record if the calling thread is its thread (a signal handler
+    /// that interrupted operations of the same thread finds theirs taken).
+    #[inline(always)]
+    pub fn free_hazard(&self) -> Option<&Hazard> {
+        if self.thread != thread_pointer() {
+            return None;
+        }
+        self.hazards.iter().find(|hazard| hazard.load(Ordering::Relaxed) == 0)
     }
 
     /// Whether the thread of this record is inside an operation on `address`. Only
     /// meaningful after the caller's own store (close has begun) and a [`heavy_barrier`].
     pub fn is_inside(&self, address: usize) -> bool {
-        self.hazard.load(Ordering::Acquire) == address
+        self.hazards.iter().any(|hazard| hazard.load(Ordering::Acquire) == address)
     }
 
     pub fn is_callers(&self) -> bool {
         self.thread == thread_pointer()
     }
+}
+
+/// Publishes a hazard. The caller then runs [`light_barrier`] and re-checks the slot.
+#[inline(always)]
+pub fn set_hazard(hazard: &Hazard, address: usize) {
+    hazard.store(address, Ordering::Relaxed);
+}
+
+/// Clears a hazard: everything this thread did with the object happens before a closer that
+/// reads the cleared value.
+#[inline(always)]
+pub fn clear_hazard(hazard: &Hazard) {
+    hazard.store(0, Ordering::Release);
 }
 
 /// The calling thread's control block address: unique among live threads.
@@ -120,7 +128,7 @@ fn find_record(thread: usize) -> Option<&'static ThreadRecord> {
 
 fn new_record(thread: usize) -> &'static ThreadRecord {
     let mut head = RECORDS.load(Ordering::Acquire);
-    let record = Box::leak(Box::new(ThreadRecord { hazard: AtomicUsize::new(0), thread, next: head }));
+    let record = Box::leak(Box::new(ThreadRecord { hazards: Default::default(), thread, next: head }));
     loop {
         match RECORDS.compare_exchange_weak(head, record, Ordering::AcqRel, Ordering::Acquire) {
             Ok(_) => return record,

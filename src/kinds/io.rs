@@ -49,6 +49,10 @@ pub fn writev(fd: BorrowedFd<'_>, guard: WriteGuard, iov: &[libc::iovec]) -> Res
             cvt(unsafe { libc::sendmsg(raw, &msg, libc::MSG_NOSIGNAL) })? as usize
         }
         WriteGuard::BlockSigpipe => SigpipeBlock::run(plain)?,
+        WriteGuard::PipeWithReader(reader) => match crate::handles::get(reader) {
+            Ok(_reader_held) => plain()?,
+            Err(_) => SigpipeBlock::run(plain)?,
+        },
     };
     Ok(n)
 }

@@ -1,11 +1,12 @@
 //! Anonymous pipes: a read end and a write end, each its own handle.
 
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bitflags::bitflags;
 
 use crate::error::{Error, Result};
-use crate::handles::{Kind, fd_object};
+use crate::handles::{Handle, Kind, Object, WriteGuard};
 use crate::sys::{self, cvt};
 
 bitflags! {
@@ -23,6 +24,9 @@ bitflags! {
 #[derive(Debug)]
 pub struct PipeEnd {
     fd: OwnedFd,
+    /// On a write end made by [`pipe`] together with its read end: the read end's handle
+    /// (0 if unknown), which lets writes skip the `SIGPIPE` guard (see [`WriteGuard`]).
+    reader: AtomicU64,
 }
 
 /// Creates a pipe; returns `(read_end, write_end)`, both close-on-exec.
@@ -38,7 +42,7 @@ pub fn pipe(flags: PipeFlags) -> Result<(PipeEnd, PipeEnd)> {
     // SAFETY: pipe2 writes two descriptors into the array on success.
     cvt(unsafe { libc::pipe2(fds.as_mut_ptr(), oflags) }).map_err(|e| e.context("pipe2"))?;
     // SAFETY: both are new descriptors that we own.
-    unsafe { Ok((PipeEnd { fd: sys::owned(fds[0]) }, PipeEnd { fd: sys::owned(fds[1]) })) }
+    unsafe { Ok((PipeEnd::from_fd(sys::owned(fds[0])), PipeEnd::from_fd(sys::owned(fds[1])))) }
 }
 
 impl PipeEnd {
@@ -51,7 +55,12 @@ impl PipeEnd {
     }
 
     pub fn from_fd(fd: OwnedFd) -> PipeEnd {
-        PipeEnd { fd }
+        PipeEnd { fd, reader: AtomicU64::new(0) }
+    }
+
+    /// Records, on a write end, the handle of the same pipe's read end.
+    pub fn set_reader(&self, reader: Handle) {
+        self.reader.store(reader.0, Ordering::Relaxed);
     }
 
     /// The pipe's capacity in bytes (`F_GETPIPE_SZ`).
@@ -72,4 +81,26 @@ impl PipeEnd {
     }
 }
 
-fd_object!(PipeEnd, Kind::Pipe);
+impl std::os::fd::AsFd for PipeEnd {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl Object for PipeEnd {
+    fn kind(&self) -> Kind {
+        Kind::Pipe
+    }
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+    fn into_fd(self: Box<Self>) -> OwnedFd {
+        self.fd
+    }
+    fn write_guard(&self) -> WriteGuard {
+        match self.reader.load(Ordering::Relaxed) {
+            0 => WriteGuard::BlockSigpipe,
+            reader => WriteGuard::PipeWithReader(Handle(reader)),
+        }
+    }
+}
