@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -342,6 +343,36 @@ static void test_any_descriptor_can_be_adopted_as_other(void **state) {
     assert_false(fd_is_open(dir));
 }
 
+static void *close_from_here(void *arg) {
+    must(fdsafe_close(*(fdsafe_handle *)arg));
+    return NULL;
+}
+
+/* Both reference modes keep a handle closed by another thread than its creator working up to
+ * the close, and closed after it; a refused mode changes nothing. */
+static void test_reference_modes(void **state) {
+    (void)state;
+    assert_int_equal(fdsafe_reference_mode(FDSAFE_REFERENCE_COUNTED), FDSAFE_REFERENCE_CREATOR_FAST);
+    uint32_t modes[2] = {FDSAFE_REFERENCE_COUNTED, FDSAFE_REFERENCE_CREATOR_FAST};
+    for (int i = 0; i < 2; i++) {
+        fdsafe_reference_mode(modes[i]);
+        fdsafe_handle r, w;
+        make_pipe(&r, &w);
+        assert_int_equal(fdsafe_write(w, "ab", 2), 2);
+        pthread_t t;
+        assert_int_equal(pthread_create(&t, NULL, close_from_here, &w), 0);
+        pthread_join(t, NULL);
+        expect_code(fdsafe_write(w, "c", 1), -EBADF);
+        char buf[4];
+        assert_int_equal(fdsafe_read(r, buf, sizeof buf), 2);
+        assert_int_equal(fdsafe_read(r, buf, sizeof buf), 0); /* the write end really closed */
+        must(fdsafe_close(r));
+    }
+    expect_code(fdsafe_reference_mode(2), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_reference_mode(UINT32_MAX), FDSAFE_E_INVALID_ARGUMENT);
+    assert_int_equal(fdsafe_reference_mode(FDSAFE_REFERENCE_CREATOR_FAST), FDSAFE_REFERENCE_CREATOR_FAST);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         FD_TEST(test_close_twice_is_ebadf_and_closes_nothing_else),
@@ -360,6 +391,7 @@ int main(void) {
         FD_TEST(test_exec_inherits_no_fdsafe_descriptor),
         FD_TEST(test_handles_work_in_a_forked_child_independently),
         FD_TEST(test_any_descriptor_can_be_adopted_as_other),
+        FD_TEST(test_reference_modes),
     };
     return cmocka_run_group_tests_name("handles", tests, NULL, NULL);
 }

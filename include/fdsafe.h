@@ -585,6 +585,20 @@
 #define FDSAFE_EVENT_RDHUP 8192
 
 /**
+ * `fdsafe_reference_mode`: a handle is used without any atomic read-modify-write by the
+ * thread that created it; other threads take a counted reference; a close from another
+ * thread than the creator runs `membarrier(2)` once. The default.
+ */
+#define FDSAFE_REFERENCE_CREATOR_FAST 0
+
+/**
+ * `fdsafe_reference_mode`: every call takes a counted reference (one compare-and-swap and one
+ * subtract, about 10 ns), and no close ever runs `membarrier(2)`. For thread pools in which
+ * one thread creates handles (an acceptor) and others use and close them.
+ */
+#define FDSAFE_REFERENCE_COUNTED 1
+
+/**
  * `fdsafe_inotify_create` flag: reads return `-EAGAIN` instead of waiting.
  */
 #define FDSAFE_INOTIFY_NONBLOCK (1 << 0)
@@ -879,7 +893,8 @@
 /**
  * `fdsafe_sigpipe_mode`: guard every write to a pipe, FIFO or other non-socket descriptor by
  * blocking `SIGPIPE` in the calling thread for its length (two extra system calls per write).
- * The default; touches nothing process-wide.
+ * The default; touches nothing process-wide. A pipe from `fdsafe_pipe_create` whose read end
+ * is still a live handle needs no guard in either mode (the write holds the read end open).
  */
 #define FDSAFE_SIGPIPE_GUARD 0
 
@@ -2571,6 +2586,18 @@ int fdsafe_file_sync(fdsafe_handle handle, uint32_t flags);
  * Thread safety: any thread; of two racing closes, one returns 0 and the other `-EBADF`.
  */
 int fdsafe_close(fdsafe_handle handle);
+
+/**
+ * Chooses how calls on handles created from now on hold them for their length
+ * (`FDSAFE_REFERENCE_CREATOR_FAST` or `FDSAFE_REFERENCE_COUNTED`); existing handles keep the
+ * way they were made with. Both keep the handle promise: a descriptor is never closed, and its
+ * number never reused, while a call on it runs. They differ in cost only: see the constants
+ * and `fdsafe_close`.
+ *
+ * Returns the previous mode. Errors: `FDSAFE_E_INVALID_ARGUMENT` for another `mode`.
+ * Thread safety: any thread; a handle created concurrently gets one mode or the other.
+ */
+int fdsafe_reference_mode(uint32_t mode);
 
 /**
  * The kind of a live handle: an `FDSAFE_KIND_*` value (> 0).

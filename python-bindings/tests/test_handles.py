@@ -136,3 +136,26 @@ def test_version_of_the_loaded_library():
     from fdsafe._lib import lib
     major, minor, patch = (int(x) for x in fdsafe.version().split("."))
     assert lib.fdsafe_version_number() == major * 10000 + minor * 100 + patch
+
+
+def test_reference_modes_both_keep_handles_working_across_threads():
+    import threading
+
+    assert fdsafe.reference_mode(fdsafe.REFERENCE_COUNTED) == fdsafe.REFERENCE_CREATOR_FAST
+    try:
+        for mode in (fdsafe.REFERENCE_COUNTED, fdsafe.REFERENCE_CREATOR_FAST):
+            fdsafe.reference_mode(mode)
+            r, w = pipe()
+            assert w.write(b"ab") == 2
+            closer = threading.Thread(target=w.close)  # closed by a thread other than the creator
+            closer.start()
+            closer.join()
+            assert r.read(10) == b"ab"
+            assert r.read(10) == b"", "the write end really closed"
+            r.close()
+        with pytest.raises(InvalidArgumentError):
+            fdsafe.reference_mode(2)
+        assert fdsafe.reference_mode(fdsafe.REFERENCE_CREATOR_FAST) == fdsafe.REFERENCE_CREATOR_FAST, \
+            "a refused mode changes nothing"
+    finally:
+        fdsafe.reference_mode(fdsafe.REFERENCE_CREATOR_FAST)

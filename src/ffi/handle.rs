@@ -51,6 +51,36 @@ pub extern "C" fn fdsafe_close(handle: fdsafe_handle) -> c_int {
     call("fdsafe_close", || TABLE.close(Handle(handle)).map(|_| 0))
 }
 
+/// `fdsafe_reference_mode`: a handle is used without any atomic read-modify-write by the
+/// thread that created it; other threads take a counted reference; a close from another
+/// thread than the creator runs `membarrier(2)` once. The default.
+pub const FDSAFE_REFERENCE_CREATOR_FAST: u32 = 0;
+/// `fdsafe_reference_mode`: every call takes a counted reference (one compare-and-swap and one
+/// subtract, about 10 ns), and no close ever runs `membarrier(2)`. For thread pools in which
+/// one thread creates handles (an acceptor) and others use and close them.
+pub const FDSAFE_REFERENCE_COUNTED: u32 = 1;
+
+/// Chooses how calls on handles created from now on hold them for their length
+/// (`FDSAFE_REFERENCE_CREATOR_FAST` or `FDSAFE_REFERENCE_COUNTED`); existing handles keep the
+/// way they were made with. Both keep the handle promise: a descriptor is never closed, and its
+/// number never reused, while a call on it runs. They differ in cost only: see the constants
+/// and `fdsafe_close`.
+///
+/// Returns the previous mode. Errors: `FDSAFE_E_INVALID_ARGUMENT` for another `mode`.
+/// Thread safety: any thread; a handle created concurrently gets one mode or the other.
+#[no_mangle]
+pub extern "C" fn fdsafe_reference_mode(mode: u32) -> c_int {
+    call("fdsafe_reference_mode", || {
+        let fast = match mode {
+            FDSAFE_REFERENCE_CREATOR_FAST => true,
+            FDSAFE_REFERENCE_COUNTED => false,
+            other => return Err(Error::invalid(format!("unknown reference mode {other}"))),
+        };
+        let was_fast = TABLE.set_creator_fast_path(fast);
+        Ok(if was_fast { FDSAFE_REFERENCE_CREATOR_FAST } else { FDSAFE_REFERENCE_COUNTED } as c_int)
+    })
+}
+
 /// The kind of a live handle: an `FDSAFE_KIND_*` value (> 0).
 ///
 /// Errors: `-EBADF` for 0, closed or never-issued handles. Thread safety: any thread.

@@ -101,13 +101,14 @@ impl Slot {
     ///
     /// # Safety
     /// The caller must own the slot exclusively: it was just taken from the free list.
-    pub unsafe fn fill(&self, object: Box<dyn Object>, generation: u32) {
+    /// `owned`: whether the calling thread becomes the owner (uses it on the fast path).
+    pub unsafe fn fill(&self, object: Box<dyn Object>, generation: u32, owned: bool) {
         debug_assert!(generation % 2 == 1);
         self.fd.store(object.raw_fd(), Ordering::Relaxed);
         self.kind.store(object.kind() as u8, Ordering::Relaxed);
         *self.type_id.get() = (*object).type_id();
         *self.object.get() = Some(object);
-        let owner: *const ThreadRecord = threads::current();
+        let owner: *const ThreadRecord = if owned { threads::current() } else { std::ptr::null() };
         self.owner.store(owner as *mut ThreadRecord, Ordering::Relaxed);
         self.state.store((generation as u64) << GEN_SHIFT, Ordering::Release);
     }
@@ -117,7 +118,8 @@ impl Slot {
         let mut current = self.state.load(Ordering::Relaxed);
         loop {
             let found = generation_of(current);
-            if found != generation {
+            // Even generations are free slots: a forged handle may name one.
+            if found != generation || generation % 2 == 0 {
                 return Err(AcquireError::Generation(found));
             }
             if current & CLOSING != 0 {

@@ -6,7 +6,7 @@
 
 use std::os::fd::{OwnedFd, RawFd};
 use std::ptr;
-use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 use std::sync::Mutex;
 
 use super::slot::{AcquireError, CloseHook, Slot};
@@ -73,6 +73,8 @@ impl Owners {
 pub struct Table {
     segments: [AtomicPtr<Slot>; SEGMENTS],
     allocator: Mutex<Allocator>,
+    /// Whether new objects are owned by the thread that inserts them (see `threads`).
+    creator_fast_path: AtomicBool,
 }
 
 /// A reference on a live handle, held for the length of one operation: a counted reference,
@@ -95,6 +97,7 @@ impl Table {
         Table {
             segments: [const { AtomicPtr::new(ptr::null_mut()) }; SEGMENTS],
             allocator: Mutex::new(Allocator { free: Vec::new(), next_unused: 0, owners: Owners::new() }),
+            creator_fast_path: AtomicBool::new(true),
         }
     }
 
@@ -147,7 +150,7 @@ impl Table {
         let slot = self.slot(index).expect("segment just published");
         let generation = slot.next_generation().expect("free slots are never retired");
         // SAFETY: the index came off the free list (or was never used) under the allocator lock.
-        unsafe { slot.fill(object, generation) };
+        unsafe { slot.fill(object, generation, self.creator_fast_path.load(Ordering::Relaxed)) };
         let handle = Handle::new(kind, generation, index);
         alloc.owners.insert(fd, handle);
         Ok(handle)
@@ -313,6 +316,13 @@ impl Table {
     pub fn remove_close_hook(&'static self, handle: Handle, key: u64) -> Result<bool> {
         let guard = self.get(handle)?;
         Ok(guard.slot.remove_close_hook(key))
+    }
+
+    /// Chooses whether handles inserted from now on are used without a counted reference by
+    /// the thread that inserted them (the default), at the price of a heavy barrier when
+    /// another thread closes them. Returns the previous choice.
+    pub fn set_creator_fast_path(&self, on: bool) -> bool {
+        self.creator_fast_path.swap(on, Ordering::Relaxed)
     }
 
     /// The number of live handles (for leak checks and benchmarks).

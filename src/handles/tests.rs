@@ -335,3 +335,29 @@ fn closing_many_with_one_barrier_still_waits_for_an_owner_inside() {
     assert_eq!(p1.drops.load(Ordering::SeqCst), 1);
     assert_eq!(t.live_count(), 0);
 }
+
+#[test]
+fn without_the_creator_fast_path_every_reference_is_counted() {
+    let t = table();
+    assert!(t.set_creator_fast_path(false), "on by default");
+    let (h, probe) = insert(t, 80, Kind::Pipe);
+    assert!(!t.get(h).unwrap().is_owner_fast_path());
+    assert!(!t.set_creator_fast_path(true));
+    let (h2, _p2) = insert(t, 81, Kind::Pipe);
+    assert!(t.get(h2).unwrap().is_owner_fast_path(), "applies to handles made from then on");
+    assert!(!t.get(h).unwrap().is_owner_fast_path(), "earlier handles keep their way");
+    t.close(h).unwrap();
+    assert_eq!(probe.drops.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn a_forged_even_generation_never_reaches_a_free_slot() {
+    let t = table();
+    let (h, _p) = insert(t, 90, Kind::Pipe); // allocates a segment of free slots next to it
+    let free_neighbour = Handle::new(Kind::Pipe, 0, h.index() + 1);
+    assert!(t.get(free_neighbour).is_err(), "generation 0: a free slot");
+    let freed = Handle::new(Kind::Pipe, h.generation() + 1, h.index());
+    t.close(h).unwrap();
+    assert!(t.get(freed).is_err(), "the even generation of a freed slot");
+    assert!(t.get(Handle(h.index() as u64 + 1)).is_err(), "kind 0, generation 0");
+}
