@@ -88,7 +88,9 @@ pub struct Guard {
     hazard: *const Hazard,
 }
 
-// SAFETY: the hazard lives in a thread record, and records are never freed.
+// SAFETY: the hazard lives in a thread record, and records are never freed. A guard dropped on
+// another thread than its own clears the hazard with the same atomic store; the record's thread
+// takes a hazard again only once it reads it clear.
 unsafe impl Send for Guard {}
 unsafe impl Sync for Guard {}
 
@@ -262,7 +264,9 @@ impl Table {
         }
         let barrier = closing.iter().any(|(guard, _)| guard.slot.needs_barrier()) && threads::heavy_barrier();
         for (guard, others) in &closing {
-            if *others > 0 || guard.slot.owner_inside(barrier) {
+            // Always asked: it is what makes finalization wait for an owner inside.
+            let owner_inside = guard.slot.owner_inside(barrier);
+            if *others > 0 || owner_inside {
                 guard.object().interrupt();
             }
         }

@@ -361,3 +361,20 @@ fn a_forged_even_generation_never_reaches_a_free_slot() {
     assert!(t.get(freed).is_err(), "the even generation of a freed slot");
     assert!(t.get(Handle(h.index() as u64 + 1)).is_err(), "kind 0, generation 0");
 }
+
+#[test]
+fn closing_many_waits_for_the_owner_even_when_counted_references_run_too() {
+    let t = table();
+    let (h, probe) = insert(t, 91, Kind::Pipe);
+    let inside = t.get(h).unwrap(); // the owner, on its hazard
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let counted = t.get(h).unwrap(); // another thread: a counted reference
+            assert_eq!(t.close_many(&[h]), 1);
+            drop(counted);
+        });
+    });
+    assert!(probe.alive.load(Ordering::SeqCst), "the owner is still inside");
+    drop(inside);
+    assert_eq!(probe.drops.load(Ordering::SeqCst), 1);
+}
