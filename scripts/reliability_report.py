@@ -34,6 +34,11 @@ def main():
     rows.append(("close-race operations / misdirected (fdsafe)",
                  f"{ops} / {sum(int(m) for _, m in races)} in {len(races)} runs"))
     rows.append(("close-race misdirected (raw-fd control)", ", ".join(m for _, m in control) or "not run"))
+    owned = re.findall(r"owners writing, another thread closing: (\d+) operations, (\d+) closes, \d+ tokens delivered, "
+                       r"(\d+) misdirected", read("test_close_race.*.log"))
+    rows.append(("close race, creators writing, another thread closing: operations / closes / misdirected",
+                 f"{sum(int(o) for o, _, _ in owned)} / {sum(int(c) for _, c, _ in owned)} / "
+                 f"{sum(int(m) for _, _, m in owned)} in {len(owned)} runs"))
 
     # test_races.c: close racing epoll, descriptor passing, dup/release, and churn (3 builds).
     race_logs = "\n".join(read(f"test_races.{v}.log") for v in ("dynamic", "static", "asan"))
