@@ -187,7 +187,7 @@ pub extern "C" fn fdsafe_wait(handle: fdsafe_handle, events: u32, timeout_ms: c_
             return Err(Error::invalid(format!("timeout {timeout_ms} ms (use -1 for no limit)")));
         }
         let guard = handles::get(Handle(handle))?;
-        Ok(io::wait(guard.object().as_fd(), events as i16, timeout_ms)? as u16 as c_int)
+        Ok(io::wait(guard.fd(), events as i16, timeout_ms)? as u16 as c_int)
     })
 }
 
@@ -203,7 +203,7 @@ pub extern "C" fn fdsafe_read(handle: fdsafe_handle, buf: *mut c_void, len: usiz
     call("fdsafe_read", || {
         let buf = out_slice(buf.cast::<u8>(), len, "buf")?;
         let guard = handles::get(Handle(handle))?;
-        Ok(io::read(guard.object().as_fd(), buf)? as i64)
+        Ok(io::read(guard.fd(), buf)? as i64)
     })
 }
 
@@ -224,7 +224,7 @@ pub extern "C" fn fdsafe_write(handle: fdsafe_handle, buf: *const c_void, len: u
         let buf = in_slice(buf.cast::<u8>(), len, "buf")?;
         let guard = handles::get(Handle(handle))?;
         let object = guard.object();
-        Ok(io::write(object.as_fd(), object.write_guard(), buf)? as i64)
+        Ok(io::write(guard.fd(), object.write_guard(), buf)? as i64)
     })
 }
 
@@ -236,7 +236,7 @@ pub extern "C" fn fdsafe_readv(handle: fdsafe_handle, iov: *const libc::iovec, i
     call("fdsafe_readv", || {
         let iov = in_slice(iov, iov_len(iovcnt)?, "iov")?;
         let guard = handles::get(Handle(handle))?;
-        Ok(io::readv(guard.object().as_fd(), iov)? as i64)
+        Ok(io::readv(guard.fd(), iov)? as i64)
     })
 }
 
@@ -249,7 +249,7 @@ pub extern "C" fn fdsafe_writev(handle: fdsafe_handle, iov: *const libc::iovec, 
         let iov = in_slice(iov, iov_len(iovcnt)?, "iov")?;
         let guard = handles::get(Handle(handle))?;
         let object = guard.object();
-        Ok(io::writev(object.as_fd(), object.write_guard(), iov)? as i64)
+        Ok(io::writev(guard.fd(), object.write_guard(), iov)? as i64)
     })
 }
 

@@ -355,6 +355,13 @@ impl Guard {
     pub fn raw_fd(&self) -> RawFd {
         self.slot.cached_fd()
     }
+    /// The descriptor, borrowed for as long as the guard keeps it open (no virtual call).
+    #[inline]
+    pub fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        // SAFETY: the slot's cached descriptor is its object's, which stays open while this
+        // guard lives.
+        unsafe { std::os::fd::BorrowedFd::borrow_raw(self.slot.cached_fd()) }
+    }
     #[inline]
     pub fn downcast<T: Object>(&self) -> Option<&T> {
         self.slot.object_as::<T>()

@@ -22,39 +22,49 @@ pub fn readv(fd: BorrowedFd<'_>, iov: &[libc::iovec]) -> Result<usize> {
     unsafe { direct::readv(fd.as_raw_fd(), iov.as_ptr(), count) }
 }
 
-#[inline]
+#[inline(always)]
 pub fn write(fd: BorrowedFd<'_>, guard: WriteGuard, buf: &[u8]) -> Result<usize> {
     let iov = [libc::iovec { iov_base: buf.as_ptr() as *mut _, iov_len: buf.len() }];
     writev(fd, guard, &iov)
 }
 
-#[inline]
+/// Inlined into each exported write, so the common cases make their system call from the
+/// exported function itself (see [`direct`]); the rarer ones are out of line.
+#[inline(always)]
 pub fn writev(fd: BorrowedFd<'_>, guard: WriteGuard, iov: &[libc::iovec]) -> Result<usize> {
     let count = iov_count(iov)?;
     let raw = fd.as_raw_fd();
-    // SAFETY (all three): the iovecs describe readable memory (the C layer documents it).
-    let plain = || unsafe {
+    match guard {
+        WriteGuard::None => plain_writev(raw, iov, count),
+        WriteGuard::Socket => send_nosignal(raw, iov),
+        WriteGuard::BlockSigpipe => SigpipeBlock::run(|| plain_writev(raw, iov, count)),
+        WriteGuard::PipeWithReader(reader) => match crate::handles::get(reader) {
+            Ok(_reader_held) => plain_writev(raw, iov, count),
+            Err(_) => SigpipeBlock::run(|| plain_writev(raw, iov, count)),
+        },
+    }
+}
+
+#[inline(always)]
+fn plain_writev(raw: libc::c_int, iov: &[libc::iovec], count: i32) -> Result<usize> {
+    // SAFETY: the iovecs describe readable memory (the C layer documents it).
+    unsafe {
         if count == 1 {
             direct::write(raw, iov[0].iov_base as *const u8, iov[0].iov_len)
         } else {
             direct::writev(raw, iov.as_ptr(), count)
         }
-    };
-    let n = match guard {
-        WriteGuard::None => plain()?,
-        WriteGuard::Socket => {
-            let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-            msg.msg_iov = iov.as_ptr() as *mut _;
-            msg.msg_iovlen = iov.len();
-            cvt(unsafe { libc::sendmsg(raw, &msg, libc::MSG_NOSIGNAL) })? as usize
-        }
-        WriteGuard::BlockSigpipe => SigpipeBlock::run(plain)?,
-        WriteGuard::PipeWithReader(reader) => match crate::handles::get(reader) {
-            Ok(_reader_held) => plain()?,
-            Err(_) => SigpipeBlock::run(plain)?,
-        },
-    };
-    Ok(n)
+    }
+}
+
+#[inline(never)]
+fn send_nosignal(raw: libc::c_int, iov: &[libc::iovec]) -> Result<usize> {
+    // SAFETY: a zeroed msghdr is valid; the iovecs describe readable memory.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = iov.as_ptr() as *mut _;
+    msg.msg_iovlen = iov.len();
+    // SAFETY: as above.
+    Ok(cvt(unsafe { libc::sendmsg(raw, &msg, libc::MSG_NOSIGNAL) })? as usize)
 }
 
 #[inline]
@@ -119,7 +129,7 @@ pub fn guard_sigpipe() -> Result<bool> {
 struct SigpipeBlock;
 
 impl SigpipeBlock {
-    #[inline]
+    #[inline(always)]
     fn run<T>(write: impl FnOnce() -> Result<T>) -> Result<T> {
         if SIGPIPE_IGNORED.load(Ordering::Acquire) {
             return write();
