@@ -7,6 +7,7 @@
 use std::os::fd::{OwnedFd, RawFd};
 use std::ptr;
 use std::sync::atomic::{AtomicPtr, Ordering};
+use std::cell::RefCell;
 use std::sync::Mutex;
 
 use super::slot::{AcquireError, CloseHook, Slot};
@@ -107,18 +108,33 @@ impl Table {
     /// Registers an object; the table owns it from now on. On failure the object comes back
     /// untouched, so the caller decides whether its descriptor is closed.
     pub fn insert(&'static self, object: Box<dyn Object>) -> std::result::Result<Handle, (Error, Box<dyn Object>)> {
+        let mut alloc = self.allocator();
+        self.insert_locked(&mut alloc, object)
+    }
+
+    /// Registers several objects under one acquisition of the allocator lock (a message's
+    /// worth of received descriptors), each exactly as [`Table::insert`] would. `each` gets
+    /// every object's outcome in order; it runs under the allocator lock, so it must not call
+    /// into the table (keep refused objects and drop them afterwards).
+    pub fn insert_many(
+        &'static self,
+        objects: impl IntoIterator<Item = Box<dyn Object>>,
+        mut each: impl FnMut(std::result::Result<Handle, (Error, Box<dyn Object>)>),
+    ) {
+        let mut alloc = self.allocator();
+        for object in objects {
+            each(self.insert_locked(&mut alloc, object));
+        }
+    }
+
+    fn insert_locked(&'static self, alloc: &mut Allocator, object: Box<dyn Object>) -> std::result::Result<Handle, (Error, Box<dyn Object>)> {
         let kind = object.kind();
         let fd = object.raw_fd();
-        let mut alloc = self.allocator();
         if let Some(owner) = alloc.owners.get(fd) {
             // An owner that is closing has released (or is releasing) the number; a live one
             // means the descriptor would have two owners, and so be closed twice.
             if self.peek_fd(owner).is_ok() {
-                let message = format!(
-                    "descriptor {fd} already belongs to live handle {:#x} (was it closed or adopted behind fdsafe's back?)",
-                    owner.0
-                );
-                return Err((Error::invalid(message), object));
+                return Err((already_owned(fd, owner), object));
             }
         }
         let index = match alloc.free.pop() {
@@ -221,13 +237,47 @@ impl Table {
     }
 
     fn free_slot(&self, handle: Handle, fd: RawFd, reusable: bool) {
-        let mut alloc = self.allocator();
+        // Inside close_many on this thread: the batch frees its slots under one lock at its end.
+        let deferred = DEFERRED_FREES
+            .try_with(|d| match d.try_borrow_mut() {
+                Ok(mut d) if d.active => {
+                    d.frees.push((handle, fd, reusable));
+                    true
+                }
+                _ => false,
+            })
+            .unwrap_or(false);
+        if !deferred {
+            Self::free_locked(&mut self.allocator(), handle, fd, reusable);
+        }
+    }
+
+    fn free_locked(alloc: &mut Allocator, handle: Handle, fd: RawFd, reusable: bool) {
+        // A newer owner of the number (the kernel reused it once it was closed) stays.
         if alloc.owners.get(fd) == Some(handle) {
             alloc.owners.remove(fd);
         }
         if reusable {
             alloc.free.push(handle.index());
         }
+    }
+
+    /// Closes each handle exactly as [`Table::close`] would, in order, and returns how many
+    /// were live. The slots this thread finalizes are given back to the allocator under one
+    /// lock at the end of the batch instead of one lock per handle. Until then such a slot is
+    /// simply not reusable yet, and its descriptor number (already closed) is still recorded
+    /// as owned by its dead handle, which [`Table::insert`] treats as free: the handle
+    /// promise is unchanged.
+    pub fn close_many(&'static self, handles: impl IntoIterator<Item = Handle>) -> usize {
+        let batch = DeferredBatch::start(self);
+        let mut closed = 0;
+        for handle in handles {
+            if self.close(handle).is_ok() {
+                closed += 1;
+            }
+        }
+        drop(batch);
+        closed
     }
 
     /// Runs `hook` with the descriptor just before `handle`'s object goes away (close or
@@ -246,6 +296,59 @@ impl Table {
     /// The number of live handles (for leak checks and benchmarks).
     pub fn live_count(&self) -> usize {
         self.allocator().owners.count
+    }
+}
+
+#[cold]
+fn already_owned(fd: RawFd, owner: Handle) -> Error {
+    Error::invalid(format!(
+        "descriptor {fd} already belongs to live handle {:#x} (was it closed or adopted behind fdsafe's back?)",
+        owner.0
+    ))
+}
+
+/// Slots freed by this thread during a [`Table::close_many`] batch.
+struct DeferredFrees {
+    active: bool,
+    frees: Vec<(Handle, RawFd, bool)>,
+}
+
+thread_local! {
+    static DEFERRED_FREES: RefCell<DeferredFrees> = const { RefCell::new(DeferredFrees { active: false, frees: Vec::new() }) };
+}
+
+/// Turns deferral on for this thread; dropping it (also on unwinding) frees the collected
+/// slots under one allocator lock and turns deferral off. Nested batches defer to the outer.
+struct DeferredBatch {
+    table: &'static Table,
+    outer: bool,
+}
+
+impl DeferredBatch {
+    fn start(table: &'static Table) -> DeferredBatch {
+        let outer = DEFERRED_FREES
+            .try_with(|d| d.try_borrow_mut().map(|mut d| !std::mem::replace(&mut d.active, true)).unwrap_or(false))
+            .unwrap_or(false);
+        DeferredBatch { table, outer }
+    }
+}
+
+impl Drop for DeferredBatch {
+    fn drop(&mut self) {
+        if !self.outer {
+            return;
+        }
+        let _ = DEFERRED_FREES.try_with(|d| {
+            if let Ok(mut d) = d.try_borrow_mut() {
+                d.active = false;
+                if !d.frees.is_empty() {
+                    let mut alloc = self.table.allocator();
+                    for (handle, fd, reusable) in d.frees.drain(..) {
+                        Table::free_locked(&mut alloc, handle, fd, reusable);
+                    }
+                }
+            }
+        });
     }
 }
 
