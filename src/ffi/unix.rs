@@ -427,20 +427,22 @@ pub extern "C" fn fdsafe_socket_recv_handles(
     call("fdsafe_socket_recv_handles", || recv_handles(handle, buf, len, flags, None, handles_out, handles_cap, info_out))
 }
 
-/// `fdsafe_socket_recv_handles` for a caller who knows what the sender passes, skipping the
-/// kernel queries that detect each descriptor's kind (about 2 microseconds per descriptor):
+/// `fdsafe_socket_recv_handles` for a caller who knows what the sender passes, replacing the
+/// kernel queries that detect each descriptor's kind (one to several microseconds per
+/// descriptor) with fewer:
 ///
 /// - `kind` = `FDSAFE_KIND_OTHER`: no query at all; every descriptor becomes a generic
 ///   `FDSAFE_KIND_OTHER` handle (`fdsafe_read`/`_write`/`_wait`/`fdsafe_fd_borrow` and the
 ///   other generic calls work; kind-specific calls refuse it with `FDSAFE_E_WRONG_KIND`).
 ///   Writes through it block `SIGPIPE` like pipe writes, so they are safe whatever it is.
-/// - a socket kind (`FDSAFE_KIND_UNIX_STREAM`...): each descriptor is checked to be such a
-///   socket with `SO_DOMAIN`/`SO_TYPE` (and `SO_ACCEPTCONN`), without the `fstat` of full
-///   detection; one that fails the check is detected in full as by
+/// - any other kind: each descriptor is checked to be of that kind with the fewest queries
+///   that tell it apart (connected Unix stream and seqpacket sockets: `getpeername` and
+///   `SO_TYPE`; TCP: `TCP_INFO` and `SO_PROTOCOL`; other sockets: `SO_DOMAIN`, `SO_TYPE`
+///   and one more; pidfds: `fstatfs`; eventfd, timerfd, signalfd, inotify, fanotify and
+///   epoll: the `/proc/self/fd` link, which is what costs most; the remaining kinds: full
+///   detection). A descriptor that fails the check is detected in full as by
 ///   `fdsafe_socket_recv_handles`, so every handle has its true kind: check
 ///   `fdsafe_handle_kind` if the sender is not trusted.
-/// - any other kind: the same as `fdsafe_socket_recv_handles` (for these kinds the kind's
-///   own check costs as much as detection, so each descriptor is detected).
 ///
 /// Everything else (close-on-exec on arrival, truncation, credentials, `*info_out`,
 /// ownership) is as `fdsafe_socket_recv_handles`.
@@ -468,20 +470,6 @@ pub extern "C" fn fdsafe_socket_recv_handles_as(
         };
         recv_handles(handle, buf, len, flags, Some(expected), handles_out, handles_cap, info_out)
     })
-}
-
-fn is_socket_kind(kind: Kind) -> bool {
-    matches!(
-        kind,
-        Kind::TcpListener
-            | Kind::TcpStream
-            | Kind::Udp
-            | Kind::UnixListener
-            | Kind::UnixStream
-            | Kind::UnixDatagram
-            | Kind::UnixSeqpacketListener
-            | Kind::UnixSeqpacket
-    )
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -521,14 +509,13 @@ fn recv_handles(
     // Kinds first (system calls, outside any lock), then one table insertion for all.
     let mut found = [Kind::Other; scm::MAX_FDS];
     if expected != Some(Kind::Other) {
-        let mut detector = detect::Detector::new();
+        let mut detector = detect::Detector::for_count(wanted);
         for (kind, fd) in found.iter_mut().zip(fds.iter()).take(wanted) {
             *kind = match expected {
-                // Sockets are checked with SO_DOMAIN/SO_TYPE (no fstat); for the other kinds the
-                // kind's own check costs as much as detection, so detection is the check.
-                Some(k) if is_socket_kind(k) && kinds::verify(k, fd).is_ok() => k,
-                _ => detector.detect(fd).unwrap_or(Kind::Other),
-            };
+                Some(k) => detector.detect_expecting(k, fd),
+                None => detector.detect(fd),
+            }
+            .unwrap_or(Kind::Other);
         }
     }
     let mut made = 0;
