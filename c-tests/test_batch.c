@@ -4,7 +4,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static fdsafe_handle closed_handle(void) {
@@ -171,6 +173,84 @@ static void test_recv_as_expected_kind(void **state) {
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) must(fdsafe_close(all[i]));
 }
 
+/* Every expected kind, on a message of many kinds: each handle gets its true kind, whether
+ * the quick check for the expected kind confirms it or full detection runs. */
+static void test_recv_as_every_expected_kind_gives_true_kinds(void **state) {
+    (void)state;
+    fdsafe_handle a, b, e, t, r, w, x, y, l, ul, p = 0;
+    must(fdsafe_unix_pair(FDSAFE_UNIX_STREAM, 0, &a, &b));
+    must(fdsafe_eventfd_create(0, 0, &e));
+    must(fdsafe_timerfd_create(CLOCK_MONOTONIC, 0, &t));
+    must(fdsafe_pipe_create(0, &r, &w));
+    must(fdsafe_unix_pair(FDSAFE_UNIX_SEQPACKET, 0, &x, &y));
+    must(fdsafe_tcp_listen("127.0.0.1:0", 4, 0, &l));
+    char name[64];
+    snprintf(name, sizeof name, "@fdsafe-test-recv-as-%d", (int)getpid());
+    must(fdsafe_unix_listen(name, FDSAFE_UNIX_STREAM, 4, NULL, &ul));
+    int rc = fdsafe_pidfd_open(getpid(), 0, &p);
+    int have_pidfd = rc == 0;
+    if (!have_pidfd) printf("pidfd_open refused here (%s): no pidfd in the message\n", fdsafe_strerror(rc));
+    fdsafe_handle list[9] = {e, t, r, x, l, ul, a, w, p};
+    int truth[9] = {FDSAFE_KIND_EVENTFD, FDSAFE_KIND_TIMERFD, FDSAFE_KIND_PIPE, FDSAFE_KIND_UNIX_SEQPACKET,
+                    FDSAFE_KIND_TCP_LISTENER, FDSAFE_KIND_UNIX_LISTENER, FDSAFE_KIND_UNIX_STREAM, FDSAFE_KIND_PIPE,
+                    FDSAFE_KIND_PIDFD};
+    size_t n = have_pidfd ? 9 : 8;
+    uint32_t expected[] = {FDSAFE_KIND_UNIX_STREAM, FDSAFE_KIND_UNIX_SEQPACKET, FDSAFE_KIND_UNIX_LISTENER,
+                           FDSAFE_KIND_UNIX_DATAGRAM, FDSAFE_KIND_TCP_STREAM, FDSAFE_KIND_TCP_LISTENER,
+                           FDSAFE_KIND_UDP, FDSAFE_KIND_EVENTFD, FDSAFE_KIND_TIMERFD, FDSAFE_KIND_SIGNALFD,
+                           FDSAFE_KIND_EPOLL, FDSAFE_KIND_PIDFD, FDSAFE_KIND_PIPE, FDSAFE_KIND_FILE};
+    for (size_t k = 0; k < sizeof expected / sizeof *expected; k++) {
+        expect_code(fdsafe_socket_send_handles(a, "m", 1, list, n, 0), 1);
+        fdsafe_handle got[9];
+        fdsafe_recv_info info;
+        char c;
+        expect_code(fdsafe_socket_recv_handles_as(b, &c, 1, 0, expected[k], got, 9, &info), 1);
+        assert_int_equal(info.handle_count, n);
+        assert_int_equal(info.flags, 0);
+        for (size_t i = 0; i < n; i++) {
+            if (fdsafe_handle_kind(got[i]) != truth[i])
+                fail_msg("expected kind %u: handle %zu is kind %d, truly %d", expected[k], i, fdsafe_handle_kind(got[i]),
+                         truth[i]);
+            assert_int_equal(fd_is_cloexec((int)must(fdsafe_fd_borrow(got[i]))), 1);
+        }
+        expect_code(fdsafe_close_many(got, n), (int64_t)n);
+        for (size_t i = 0; i < n; i++) expect_code(fdsafe_handle_kind(got[i]), -EBADF);
+    }
+    fdsafe_handle all[] = {a, b, e, t, r, w, x, y, l, ul, p};
+    expect_code(fdsafe_close_many(all, have_pidfd ? 11 : 10), have_pidfd ? 11 : 10);
+}
+
+/* A full message of 253 generic handles, closed with one fdsafe_close_many: every handle is
+ * dead afterwards and every received descriptor closed (FD_TEST checks the descriptors), and
+ * the freed slots serve the next message. */
+static void test_recv_as_other_253_and_close_many(void **state) {
+    (void)state;
+    fdsafe_handle a, b;
+    must(fdsafe_unix_pair(FDSAFE_UNIX_STREAM, 0, &a, &b));
+    static fdsafe_handle sent[253], got[253], first[253];
+    for (int i = 0; i < 253; i++) must(fdsafe_eventfd_create(0, 0, &sent[i]));
+    for (int round = 0; round < 3; round++) {
+        expect_code(fdsafe_socket_send_handles(a, "m", 1, sent, 253, 0), 1);
+        fdsafe_recv_info info;
+        char c;
+        expect_code(fdsafe_socket_recv_handles_as(b, &c, 1, 0, FDSAFE_KIND_OTHER, got, 253, &info), 1);
+        assert_int_equal(info.handle_count, 253);
+        /* The generic handle reaches the same eventfd. */
+        expect_code(fdsafe_write(got[round], "\1\0\0\0\0\0\0\0", 8), 8);
+        uint64_t v;
+        must(fdsafe_eventfd_read(sent[round], &v));
+        assert_int_equal(v, 1);
+        if (round == 0) memcpy(first, got, sizeof got);
+        expect_code(fdsafe_close_many(got, 253), 253);
+        for (int i = 0; i < 253; i++) expect_code(fdsafe_handle_kind(got[i]), -EBADF);
+        /* Handles of the first round stay dead when their slots are reused. */
+        for (int i = 0; i < 253; i++) expect_code(fdsafe_handle_kind(first[i]), -EBADF);
+    }
+    expect_code(fdsafe_close_many(sent, 253), 253);
+    must(fdsafe_close(a));
+    must(fdsafe_close(b));
+}
+
 static void test_recv_as_bad_arguments(void **state) {
     (void)state;
     fdsafe_handle a, b, e;
@@ -256,6 +336,8 @@ int main(void) {
         FD_TEST(test_batch_bad_arguments),
         FD_TEST(test_recv_as_other_skips_detection),
         FD_TEST(test_recv_as_expected_kind),
+        FD_TEST(test_recv_as_every_expected_kind_gives_true_kinds),
+        FD_TEST(test_recv_as_other_253_and_close_many),
         FD_TEST(test_recv_as_bad_arguments),
         FD_TEST(test_close_many),
         FD_TEST(test_close_many_bad_arguments),

@@ -4012,20 +4012,22 @@ int64_t fdsafe_socket_recv_handles(fdsafe_handle handle,
                                    struct fdsafe_recv_info *info_out);
 
 /**
- * `fdsafe_socket_recv_handles` for a caller who knows what the sender passes, skipping the
- * kernel queries that detect each descriptor's kind (about 2 microseconds per descriptor):
+ * `fdsafe_socket_recv_handles` for a caller who knows what the sender passes, replacing the
+ * kernel queries that detect each descriptor's kind (one to several microseconds per
+ * descriptor) with fewer:
  *
  * - `kind` = `FDSAFE_KIND_OTHER`: no query at all; every descriptor becomes a generic
  *   `FDSAFE_KIND_OTHER` handle (`fdsafe_read`/`_write`/`_wait`/`fdsafe_fd_borrow` and the
  *   other generic calls work; kind-specific calls refuse it with `FDSAFE_E_WRONG_KIND`).
  *   Writes through it block `SIGPIPE` like pipe writes, so they are safe whatever it is.
- * - a socket kind (`FDSAFE_KIND_UNIX_STREAM`...): each descriptor is checked to be such a
- *   socket with `SO_DOMAIN`/`SO_TYPE` (and `SO_ACCEPTCONN`), without the `fstat` of full
- *   detection; one that fails the check is detected in full as by
+ * - any other kind: each descriptor is checked to be of that kind with the fewest queries
+ *   that tell it apart (connected Unix stream and seqpacket sockets: `getpeername` and
+ *   `SO_TYPE`; TCP: `TCP_INFO` and `SO_PROTOCOL`; other sockets: `SO_DOMAIN`, `SO_TYPE`
+ *   and one more; pidfds: `fstatfs`; eventfd, timerfd, signalfd, inotify, fanotify and
+ *   epoll: the `/proc/self/fd` link, which is what costs most; the remaining kinds: full
+ *   detection). A descriptor that fails the check is detected in full as by
  *   `fdsafe_socket_recv_handles`, so every handle has its true kind: check
  *   `fdsafe_handle_kind` if the sender is not trusted.
- * - any other kind: the same as `fdsafe_socket_recv_handles` (for these kinds the kind's
- *   own check costs as much as detection, so each descriptor is detected).
  *
  * Everything else (close-on-exec on arrival, truncation, credentials, `*info_out`,
  * ownership) is as `fdsafe_socket_recv_handles`.

@@ -1,7 +1,7 @@
 //! Unix domain sockets (stream, datagram, seqpacket), descriptor passing and credentials.
 
 use std::ffi::{c_char, c_int, c_void};
-use std::os::fd::BorrowedFd;
+use std::os::fd::{AsRawFd, RawFd};
 
 use super::socket::{c_text, socket_in, unix_kinds};
 use super::{call, fdsafe_handle, in_slice, out_slice, Out};
@@ -303,14 +303,16 @@ fn unix_socket(handle: fdsafe_handle) -> Result<handles::TypedGuard<socket::Sock
     socket_in(handle, unix_kinds(), "a Unix socket")
 }
 
-fn send_with(handle: fdsafe_handle, buf: *const c_void, len: usize, fds: &[BorrowedFd<'_>], creds: Option<Credentials>, flags: u32) -> Result<i64> {
+/// `fds` must stay open for the call (the caller holds their handles, or the C caller keeps
+/// its own descriptors open, as documented).
+fn send_with(handle: fdsafe_handle, buf: *const c_void, len: usize, fds: &[RawFd], creds: Option<Credentials>, flags: u32) -> Result<i64> {
     let flags = super::kinds::parse_flags::<SendFlags>(flags, "send")?;
     if flags.contains(SendFlags::ZEROCOPY) {
         return Err(Error::invalid("zero-copy is not available on Unix sockets"));
     }
     let data = in_slice(buf.cast::<u8>(), len, "buf")?;
     let s = unix_socket(handle)?;
-    Ok(scm::send(&s, data, fds, creds, flags)? as i64)
+    Ok(scm::send_raw(&s, data, fds, creds, flags)? as i64)
 }
 
 /// Sends `len` bytes (at least 1) with `count` handles' descriptors attached (`SCM_RIGHTS`)
@@ -333,8 +335,25 @@ pub extern "C" fn fdsafe_socket_send_handles(handle: fdsafe_handle, buf: *const 
         if list.len() > 4096 {
             return Err(Error::invalid(format!("{} handles in one message (the kernel takes at most 253)", list.len())));
         }
+        // Each handle is held (its guard alive) until the kernel has its own reference. Up
+        // to the kernel's limit the guards and numbers live on the stack; more (which the
+        // kernel refuses with EINVAL) go to the heap.
+        if list.len() <= scm::MAX_FDS {
+            let mut guards = GuardList::new();
+            let mut fds = std::mem::MaybeUninit::<[RawFd; scm::MAX_FDS]>::uninit();
+            let fds_ptr = fds.as_mut_ptr().cast::<RawFd>();
+            for (i, &h) in list.iter().enumerate() {
+                let g = handles::get(Handle(h))?;
+                // SAFETY: i < list.len() <= MAX_FDS.
+                unsafe { fds_ptr.add(i).write(g.object().as_fd().as_raw_fd()) };
+                guards.push(g);
+            }
+            // SAFETY: the first list.len() numbers were written above.
+            let fds = unsafe { std::slice::from_raw_parts(fds_ptr, list.len()) };
+            return send_with(handle, buf, len, fds, None, flags);
+        }
         let guards: Vec<Guard> = list.iter().map(|&h| handles::get(Handle(h))).collect::<Result<_>>()?;
-        let fds: Vec<BorrowedFd<'_>> = guards.iter().map(|g| g.object().as_fd()).collect();
+        let fds: Vec<RawFd> = guards.iter().map(|g| g.object().as_fd().as_raw_fd()).collect();
         send_with(handle, buf, len, &fds, None, flags)
     })
 }
@@ -350,9 +369,8 @@ pub extern "C" fn fdsafe_socket_send_fds(handle: fdsafe_handle, buf: *const c_vo
         if list.iter().any(|&fd| fd < 0) {
             return Err(Error::invalid("a negative descriptor"));
         }
-        // SAFETY: the caller keeps the descriptors open during the call (documented).
-        let borrowed: Vec<BorrowedFd<'_>> = list.iter().map(|&fd| unsafe { BorrowedFd::borrow_raw(fd) }).collect();
-        send_with(handle, buf, len, &borrowed, None, flags)
+        // The caller keeps the descriptors open during the call (documented).
+        send_with(handle, buf, len, list, None, flags)
     })
 }
 
@@ -409,20 +427,22 @@ pub extern "C" fn fdsafe_socket_recv_handles(
     call("fdsafe_socket_recv_handles", || recv_handles(handle, buf, len, flags, None, handles_out, handles_cap, info_out))
 }
 
-/// `fdsafe_socket_recv_handles` for a caller who knows what the sender passes, skipping the
-/// kernel queries that detect each descriptor's kind (about 2 microseconds per descriptor):
+/// `fdsafe_socket_recv_handles` for a caller who knows what the sender passes, replacing the
+/// kernel queries that detect each descriptor's kind (one to several microseconds per
+/// descriptor) with fewer:
 ///
 /// - `kind` = `FDSAFE_KIND_OTHER`: no query at all; every descriptor becomes a generic
 ///   `FDSAFE_KIND_OTHER` handle (`fdsafe_read`/`_write`/`_wait`/`fdsafe_fd_borrow` and the
 ///   other generic calls work; kind-specific calls refuse it with `FDSAFE_E_WRONG_KIND`).
 ///   Writes through it block `SIGPIPE` like pipe writes, so they are safe whatever it is.
-/// - a socket kind (`FDSAFE_KIND_UNIX_STREAM`...): each descriptor is checked to be such a
-///   socket with `SO_DOMAIN`/`SO_TYPE` (and `SO_ACCEPTCONN`), without the `fstat` of full
-///   detection; one that fails the check is detected in full as by
+/// - any other kind: each descriptor is checked to be of that kind with the fewest queries
+///   that tell it apart (connected Unix stream and seqpacket sockets: `getpeername` and
+///   `SO_TYPE`; TCP: `TCP_INFO` and `SO_PROTOCOL`; other sockets: `SO_DOMAIN`, `SO_TYPE`
+///   and one more; pidfds: `fstatfs`; eventfd, timerfd, signalfd, inotify, fanotify and
+///   epoll: the `/proc/self/fd` link, which is what costs most; the remaining kinds: full
+///   detection). A descriptor that fails the check is detected in full as by
 ///   `fdsafe_socket_recv_handles`, so every handle has its true kind: check
 ///   `fdsafe_handle_kind` if the sender is not trusted.
-/// - any other kind: the same as `fdsafe_socket_recv_handles` (for these kinds the kind's
-///   own check costs as much as detection, so each descriptor is detected).
 ///
 /// Everything else (close-on-exec on arrival, truncation, credentials, `*info_out`,
 /// ownership) is as `fdsafe_socket_recv_handles`.
@@ -452,20 +472,6 @@ pub extern "C" fn fdsafe_socket_recv_handles_as(
     })
 }
 
-fn is_socket_kind(kind: Kind) -> bool {
-    matches!(
-        kind,
-        Kind::TcpListener
-            | Kind::TcpStream
-            | Kind::Udp
-            | Kind::UnixListener
-            | Kind::UnixStream
-            | Kind::UnixDatagram
-            | Kind::UnixSeqpacketListener
-            | Kind::UnixSeqpacket
-    )
-}
-
 #[allow(clippy::too_many_arguments)]
 fn recv_handles(
     handle: fdsafe_handle,
@@ -482,7 +488,8 @@ fn recv_handles(
     let slots = out_slice(handles_out, handles_cap, "handles_out")?;
     let info_out = Out::new(info_out, "info_out")?;
     let s = unix_socket(handle)?;
-    let received = scm::recv(&s, data, slots.len(), flags)?;
+    let mut fds = scm::ReceivedFds::new();
+    let received = scm::recv(&s, data, slots.len(), flags, &mut fds)?;
     let mut info = fdsafe_recv_info::default();
     if received.control_truncated {
         info.flags |= FDSAFE_RECV_INFO_CTRUNC;
@@ -495,36 +502,71 @@ fn recv_handles(
         info.credentials = fdsafe_credentials { pid: c.pid, uid: c.uid, gid: c.gid };
     }
     info.closed_count = received.unexpected_closed as u32;
-    let mut made = Vec::with_capacity(received.fds.len());
-    let mut detector = detect::Detector::new();
-    for fd in received.fds {
-        let borrowed = std::os::fd::AsFd::as_fd(&fd);
-        let kind = match expected {
-            Some(Kind::Other) => Kind::Other,
-            // Sockets are checked with SO_DOMAIN/SO_TYPE (no fstat); for the other kinds the
-            // kind's own check costs as much as detection, so detection is the check.
-            Some(k) if is_socket_kind(k) && kinds::verify(k, borrowed).is_ok() => k,
-            _ => detector.detect(borrowed).unwrap_or(Kind::Other),
-        };
-        if made.len() >= slots.len() {
-            drop(fd); // cannot happen: the control buffer holds only handles_cap
-            info.closed_count += 1;
-            continue;
-        }
-        match kinds::adopt_owned(fd, kind) {
-            Ok(h) => made.push(h),
-            Err(_) => info.closed_count += 1, // the descriptor was closed
+    // Descriptors beyond handles_cap (the room kept for credentials can let a few more in)
+    // stay in `fds` and are closed when it is dropped.
+    let wanted = fds.len().min(slots.len());
+    info.closed_count += (fds.len() - wanted) as u32;
+    // Kinds first (system calls, outside any lock), then one table insertion for all.
+    let mut found = [Kind::Other; scm::MAX_FDS];
+    if expected != Some(Kind::Other) {
+        let mut detector = detect::Detector::for_count(wanted);
+        for (kind, fd) in found.iter_mut().zip(fds.iter()).take(wanted) {
+            *kind = match expected {
+                Some(k) => detector.detect_expecting(k, fd),
+                None => detector.detect(fd),
+            }
+            .unwrap_or(Kind::Other);
         }
     }
+    let mut made = 0;
+    let mut refused: Vec<Box<dyn handles::Object>> = Vec::new();
+    let objects = found[..wanted].iter().map_while(|&kind| Some(kinds::wrap_owned(fds.take_next()?, kind)));
+    handles::TABLE.insert_many(objects, |outcome| match outcome {
+        Ok(h) => {
+            slots[made] = h.0;
+            made += 1;
+        }
+        Err((_, object)) => refused.push(object),
+    });
+    info.closed_count += refused.len() as u32;
+    drop(refused); // closes their descriptors, outside the table's lock
+    drop(fds); // and the ones beyond handles_cap
     if info.closed_count > 0 {
         info.flags |= FDSAFE_RECV_INFO_CLOSED;
     }
-    for (slot, h) in slots.iter_mut().zip(&made) {
-        *slot = h.0;
-    }
-    info.handle_count = made.len();
+    info.handle_count = made;
     info_out.write(info);
     Ok(received.bytes as i64)
+}
+
+/// Up to [`scm::MAX_FDS`] guards on the stack, without initializing the unused room (a send
+/// of one descriptor should not pay for 253).
+struct GuardList {
+    guards: [std::mem::MaybeUninit<Guard>; scm::MAX_FDS],
+    len: usize,
+}
+
+impl GuardList {
+    fn new() -> GuardList {
+        GuardList { guards: [const { std::mem::MaybeUninit::uninit() }; scm::MAX_FDS], len: 0 }
+    }
+
+    /// Panics past MAX_FDS (callers check the count first; the boundary catches panics).
+    fn push(&mut self, guard: Guard) {
+        assert!(self.len < scm::MAX_FDS, "more guards than a message carries");
+        self.guards[self.len].write(guard);
+        self.len += 1;
+    }
+}
+
+impl Drop for GuardList {
+    fn drop(&mut self) {
+        // SAFETY: the first `len` entries were written by push and are dropped once.
+        unsafe {
+            let first = self.guards.as_mut_ptr().cast::<Guard>();
+            std::ptr::drop_in_place(std::ptr::slice_from_raw_parts_mut(first, self.len));
+        }
+    }
 }
 
 /// The credentials of the peer of a connected Unix socket (or socket pair) as of connect time

@@ -6,6 +6,7 @@
 
 use std::os::fd::{OwnedFd, RawFd};
 use std::ptr;
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 use std::sync::Mutex;
 
@@ -121,18 +122,33 @@ impl Table {
     /// Registers an object; the table owns it from now on. On failure the object comes back
     /// untouched, so the caller decides whether its descriptor is closed.
     pub fn insert(&'static self, object: Box<dyn Object>) -> std::result::Result<Handle, (Error, Box<dyn Object>)> {
+        let mut alloc = self.allocator();
+        self.insert_locked(&mut alloc, object)
+    }
+
+    /// Registers several objects under one acquisition of the allocator lock (a message's
+    /// worth of received descriptors), each exactly as [`Table::insert`] would. `each` gets
+    /// every object's outcome in order; it runs under the allocator lock, so it must not call
+    /// into the table (keep refused objects and drop them afterwards).
+    pub fn insert_many(
+        &'static self,
+        objects: impl IntoIterator<Item = Box<dyn Object>>,
+        mut each: impl FnMut(std::result::Result<Handle, (Error, Box<dyn Object>)>),
+    ) {
+        let mut alloc = self.allocator();
+        for object in objects {
+            each(self.insert_locked(&mut alloc, object));
+        }
+    }
+
+    fn insert_locked(&'static self, alloc: &mut Allocator, object: Box<dyn Object>) -> std::result::Result<Handle, (Error, Box<dyn Object>)> {
         let kind = object.kind();
         let fd = object.raw_fd();
-        let mut alloc = self.allocator();
         if let Some(owner) = alloc.owners.get(fd) {
             // An owner that is closing has released (or is releasing) the number; a live one
             // means the descriptor would have two owners, and so be closed twice.
             if self.peek_fd(owner).is_ok() {
-                let message = format!(
-                    "descriptor {fd} already belongs to live handle {:#x} (was it closed or adopted behind fdsafe's back?)",
-                    owner.0
-                );
-                return Err((Error::invalid(message), object));
+                return Err((already_owned(fd, owner), object));
             }
         }
         let index = match alloc.free.pop() {
@@ -252,10 +268,15 @@ impl Table {
     }
 
     /// [`Table::close`] for many handles, with one heavy barrier for all of them instead of one
-    /// per handle created by another thread. Returns how many were live and are now closed.
-    pub fn close_many(&'static self, handles: &[Handle]) -> usize {
-        let mut closing = Vec::with_capacity(handles.len());
-        for &handle in handles {
+    /// per handle created by another thread. The slots this thread finalizes go back to the
+    /// allocator under one lock at the end instead of one lock each; until then such a slot
+    /// is not reusable yet, and its (closed) descriptor number is still recorded as owned by
+    /// its dead handle, which [`Table::insert`] treats as free: the handle promise is
+    /// unchanged. Returns how many were live and are now closed.
+    pub fn close_many(&'static self, handles: impl IntoIterator<Item = Handle>) -> usize {
+        let batch = DeferredBatch::start();
+        let mut closing = Vec::new();
+        for handle in handles {
             if let Ok(guard) = self.get_counted(handle) {
                 if let Some(others) = guard.slot.begin_close() {
                     closing.push((guard, others));
@@ -270,7 +291,10 @@ impl Table {
                 guard.object().interrupt();
             }
         }
-        closing.len()
+        let closed = closing.len();
+        drop(closing); // finalizes the handles nobody else is inside
+        drop(batch);
+        closed
     }
 
     /// Ends a handle and hands its descriptor to the caller, without the kind's cleanup.
@@ -289,7 +313,7 @@ impl Table {
     }
 
     #[cold]
-    fn finalize(&self, slot: &Slot, handle: Handle) {
+    fn finalize(&'static self, slot: &Slot, handle: Handle) {
         // The handle as issued: the caller's value may carry wrong kind bits.
         let handle = Handle::new_raw(slot.cached_kind(), handle.generation(), handle.index());
         // SAFETY: called only when `release` or `leave` said the last reference is gone.
@@ -299,8 +323,24 @@ impl Table {
         self.free_slot(handle, fd, reusable);
     }
 
-    fn free_slot(&self, handle: Handle, fd: RawFd, reusable: bool) {
-        let mut alloc = self.allocator();
+    fn free_slot(&'static self, handle: Handle, fd: RawFd, reusable: bool) {
+        // Inside close_many on this thread: the batch frees its slots under one lock at its end.
+        let deferred = DEFERRED_FREES
+            .try_with(|d| match d.try_borrow_mut() {
+                Ok(mut d) if d.active => {
+                    d.frees.push((self, handle, fd, reusable));
+                    true
+                }
+                _ => false,
+            })
+            .unwrap_or(false);
+        if !deferred {
+            Self::free_locked(&mut self.allocator(), handle, fd, reusable);
+        }
+    }
+
+    fn free_locked(alloc: &mut Allocator, handle: Handle, fd: RawFd, reusable: bool) {
+        // A newer owner of the number (the kernel reused it once it was closed) stays.
         if alloc.owners.get(fd) == Some(handle) {
             alloc.owners.remove(fd);
         }
@@ -332,6 +372,66 @@ impl Table {
     /// The number of live handles (for leak checks and benchmarks).
     pub fn live_count(&self) -> usize {
         self.allocator().owners.count
+    }
+}
+
+#[cold]
+fn already_owned(fd: RawFd, owner: Handle) -> Error {
+    Error::invalid(format!(
+        "descriptor {fd} already belongs to live handle {:#x} (was it closed or adopted behind fdsafe's back?)",
+        owner.0
+    ))
+}
+
+/// Slots freed by this thread during a [`Table::close_many`] batch (with their table: a close
+/// hook may finalize a slot of another table than the batch's).
+struct DeferredFrees {
+    active: bool,
+    frees: Vec<(&'static Table, Handle, RawFd, bool)>,
+}
+
+thread_local! {
+    static DEFERRED_FREES: RefCell<DeferredFrees> = const { RefCell::new(DeferredFrees { active: false, frees: Vec::new() }) };
+}
+
+/// Turns deferral on for this thread; dropping it (also on unwinding) frees the collected
+/// slots, one allocator lock per run of the same table, and turns deferral off. Nested
+/// batches defer to the outer.
+struct DeferredBatch {
+    outer: bool,
+}
+
+impl DeferredBatch {
+    fn start() -> DeferredBatch {
+        let outer = DEFERRED_FREES
+            .try_with(|d| d.try_borrow_mut().map(|mut d| !std::mem::replace(&mut d.active, true)).unwrap_or(false))
+            .unwrap_or(false);
+        DeferredBatch { outer }
+    }
+}
+
+impl Drop for DeferredBatch {
+    fn drop(&mut self) {
+        if !self.outer {
+            return;
+        }
+        let frees = DEFERRED_FREES
+            .try_with(|d| {
+                d.try_borrow_mut()
+                    .map(|mut d| {
+                        d.active = false;
+                        std::mem::take(&mut d.frees)
+                    })
+                    .unwrap_or_default()
+            })
+            .unwrap_or_default();
+        let mut frees = frees.into_iter().peekable();
+        while let Some(&(table, ..)) = frees.peek() {
+            let mut alloc = table.allocator();
+            while let Some((_, handle, fd, reusable)) = frees.next_if(|(t, ..)| std::ptr::eq(*t, table)) {
+                Table::free_locked(&mut alloc, handle, fd, reusable);
+            }
+        }
     }
 }
 

@@ -241,6 +241,82 @@ fn many_threads_creating_and_closing_get_distinct_live_handles() {
 }
 
 #[test]
+fn insert_many_registers_each_like_insert_and_refuses_a_second_owner() {
+    let t = table();
+    let (first, _p) = insert(t, 40, Kind::Pipe);
+    let mut probes = Vec::new();
+    let objects: Vec<Box<dyn Object>> = [41, 40, 42]
+        .into_iter()
+        .map(|fd| {
+            let (object, probe) = fake(fd, Kind::Other);
+            probes.push(probe);
+            object
+        })
+        .collect();
+    let mut made = Vec::new();
+    let mut refused = Vec::new();
+    t.insert_many(objects, |outcome| match outcome {
+        Ok(h) => made.push(h),
+        Err((err, object)) => refused.push((err, object)),
+    });
+    assert_eq!(made.len(), 2, "41 and 42 are registered");
+    assert_eq!(refused.len(), 1, "40 already has a live owner");
+    assert!(matches!(refused[0].0, Error::InvalidArgument(_)));
+    assert_eq!(refused[0].1.raw_fd(), 40);
+    assert_eq!(probes[1].drops.load(Ordering::SeqCst), 0, "a refused object comes back undropped");
+    drop(refused);
+    assert_eq!(probes[1].drops.load(Ordering::SeqCst), 1);
+    assert_eq!(t.peek_fd(made[0]).unwrap(), 41);
+    assert_eq!(t.peek_fd(made[1]).unwrap(), 42);
+    assert_eq!(t.get(made[0]).unwrap().kind(), Kind::Other);
+    assert_eq!(t.live_count(), 3);
+    for h in [first, made[0], made[1]] {
+        t.close(h).unwrap();
+    }
+    assert_eq!(t.live_count(), 0);
+}
+
+#[test]
+fn close_many_closes_like_close_and_frees_every_slot_at_the_end() {
+    let t = table();
+    let mut handles = Vec::new();
+    let mut probes = Vec::new();
+    for fd in 50..60 {
+        let (h, p) = insert(t, fd, Kind::EventFd);
+        handles.push(h);
+        probes.push(p);
+    }
+    // One handle is in use by another operation: close marks it, its drop waits.
+    let busy = t.get(handles[3]).unwrap();
+    let stale = handles[9];
+    t.close(stale).unwrap();
+    let list = handles.iter().copied().chain([Handle::INVALID, handles[0]]);
+    assert_eq!(t.close_many(list), 9, "9 live handles; 0, a closed one and a repeat are skipped");
+    for (i, p) in probes.iter().enumerate() {
+        let expected = usize::from(i != 3);
+        assert_eq!(p.drops.load(Ordering::SeqCst), expected, "object {i}");
+    }
+    assert!(handles.iter().all(|&h| t.get(h).is_err()), "no handle resolves after close_many");
+    assert_eq!(t.live_count(), 1, "owner records are gone once close_many returns, but the busy one");
+    drop(busy);
+    assert_eq!(probes[3].drops.load(Ordering::SeqCst), 1);
+    assert_eq!(t.live_count(), 0);
+    // Every slot went back to the free list: ten new objects reuse them, with new generations.
+    let again: Vec<Handle> = (50..60).map(|fd| insert(t, fd, Kind::EventFd).0).collect();
+    let mut old_slots: Vec<u32> = handles.iter().map(|h| h.index()).collect();
+    let mut new_slots: Vec<u32> = again.iter().map(|h| h.index()).collect();
+    old_slots.sort_unstable();
+    new_slots.sort_unstable();
+    assert_eq!(old_slots, new_slots);
+    assert!(handles.iter().all(|h| t.get(*h).is_err()), "old handles stay dead after reuse");
+    assert_eq!(t.close_many(again.iter().copied()), 10);
+    // Outside a batch, closing frees at once again (the deferral was turned off).
+    let (h, _p) = insert(t, 70, Kind::Pipe);
+    t.close(h).unwrap();
+    assert_eq!(t.live_count(), 0);
+}
+
+#[test]
 fn the_creating_thread_uses_its_handles_without_a_counted_reference() {
     let t = table();
     let (h, _p) = insert(t, 50, Kind::Pipe);
@@ -327,7 +403,7 @@ fn closing_many_with_one_barrier_still_waits_for_an_owner_inside() {
     let (h2, p2) = insert(t, 71, Kind::Pipe);
     let inside = t.get(h1).unwrap();
     std::thread::scope(|scope| {
-        scope.spawn(|| assert_eq!(t.close_many(&[h1, h2, h2, Handle(0)]), 2, "h2 once, 0 skipped"));
+        scope.spawn(|| assert_eq!(t.close_many([h1, h2, h2, Handle(0)]), 2, "h2 once, 0 skipped"));
     });
     assert_eq!(p2.drops.load(Ordering::SeqCst), 1, "h2 was idle: closed at once");
     assert!(p1.alive.load(Ordering::SeqCst), "h1's owner is still inside");
@@ -370,7 +446,7 @@ fn closing_many_waits_for_the_owner_even_when_counted_references_run_too() {
     std::thread::scope(|scope| {
         scope.spawn(|| {
             let counted = t.get(h).unwrap(); // another thread: a counted reference
-            assert_eq!(t.close_many(&[h]), 1);
+            assert_eq!(t.close_many([h]), 1);
             drop(counted);
         });
     });

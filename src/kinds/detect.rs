@@ -41,24 +41,55 @@ pub fn socket_kind(fd: BorrowedFd<'_>) -> Result<Option<Kind>> {
 }
 
 // Filesystem magic numbers (`fstatfs`). MQUEUE_MAGIC is not in the uapi headers; this is
-// the value ipc/mqueue.c uses (checked on this kernel).
+// the value ipc/mqueue.c uses (checked on this kernel). PID_FS_MAGIC: pidfds live on pidfs
+// since Linux 6.9 (before, they are anonymous inodes named "[pidfd]").
 const PIPEFS_MAGIC: i64 = 0x5049_5045;
 const MQUEUE_MAGIC: i64 = 0x1980_0202;
 const TMPFS_MAGIC: i64 = 0x0102_1994;
 const HUGETLBFS_MAGIC: i64 = 0x9584_58f6;
+const PID_FS_MAGIC: i64 = 0x5049_4446;
+
+/// The `/proc/self/fd` link names of the anonymous-inode kinds.
+const ANON_KINDS: [(&[u8], Kind); 7] = [
+    (b"[eventfd]", Kind::EventFd),
+    (b"[timerfd]", Kind::TimerFd),
+    (b"[signalfd]", Kind::SignalFd),
+    (b"inotify", Kind::Inotify),
+    (b"[fanotify]", Kind::Fanotify),
+    (b"[eventpoll]", Kind::Epoll),
+    (b"[pidfd]", Kind::PidFd),
+];
+
+fn anon_kind(link: &[u8]) -> Option<Kind> {
+    let name = link.strip_prefix(b"anon_inode:")?;
+    ANON_KINDS.iter().find(|(n, _)| *n == name).map(|&(_, kind)| kind)
+}
 
 /// Tells the kinds of descriptors, cheaply: `fstat` and `fstatfs` where they suffice, and
-/// the `/proc/self/fd` link only for anonymous inodes and tmpfs files, through one directory
-/// descriptor opened on first need and kept for the detector's life (a message's worth of
-/// received descriptors costs one `open`).
-#[derive(Default)]
+/// the `/proc/self/fd` link only for anonymous inodes and tmpfs files. A detector made for
+/// several descriptors reads the links through one directory descriptor opened on first
+/// need and kept for the detector's life (a message's worth of received descriptors costs
+/// one `open`); one made for a single descriptor reads `/proc/self/fd/N` directly, which
+/// costs less than opening the directory.
 pub struct Detector {
     proc_fd_dir: Option<std::os::fd::OwnedFd>,
+    several: bool,
+}
+
+impl Default for Detector {
+    fn default() -> Detector {
+        Detector::new()
+    }
 }
 
 impl Detector {
     pub fn new() -> Detector {
-        Detector::default()
+        Detector::for_count(2)
+    }
+
+    /// A detector for about `count` descriptors (see the type's documentation).
+    pub fn for_count(count: usize) -> Detector {
+        Detector { proc_fd_dir: None, several: count > 1 }
     }
 
     /// The kind of any descriptor. Descriptors fdsafe has no kind for (a netlink socket, a
@@ -66,6 +97,7 @@ impl Detector {
     /// and writable handle.
     pub fn detect(&mut self, fd: BorrowedFd<'_>) -> Result<Kind> {
         let st = sys::fstat(fd)?;
+        let mut link = [0u8; LINK_MAX];
         Ok(match st.st_mode & libc::S_IFMT {
             libc::S_IFSOCK => socket_kind(fd)?.unwrap_or(Kind::Other),
             // An anonymous pipe lives on pipefs; a FIFO on the filesystem of its path.
@@ -76,27 +108,62 @@ impl Detector {
             libc::S_IFCHR => Kind::CharDevice,
             libc::S_IFREG | libc::S_IFDIR => match fs_magic(fd) {
                 Some(MQUEUE_MAGIC) => Kind::MessageQueue,
-                Some(TMPFS_MAGIC | HUGETLBFS_MAGIC) if self.link(fd).is_some_and(|l| l.starts_with("/memfd:")) => {
+                Some(TMPFS_MAGIC | HUGETLBFS_MAGIC) if self.link(fd, &mut link).is_some_and(|l| l.starts_with(b"/memfd:")) => {
                     Kind::MemFd
                 }
                 _ => Kind::File,
             },
-            _ => match self.link(fd).as_deref().and_then(|l| l.strip_prefix("anon_inode:")) {
-                Some("[eventfd]") => Kind::EventFd,
-                Some("[timerfd]") => Kind::TimerFd,
-                Some("[signalfd]") => Kind::SignalFd,
-                Some("inotify") => Kind::Inotify,
-                Some("[fanotify]") => Kind::Fanotify,
-                Some("[eventpoll]") => Kind::Epoll,
-                Some("[pidfd]") => Kind::PidFd,
-                _ => Kind::Other,
-            },
+            _ => self.link(fd, &mut link).and_then(anon_kind).unwrap_or(Kind::Other),
         })
     }
 
-    /// The target of `/proc/self/fd/N`, or `None` if /proc cannot tell.
-    fn link(&mut self, fd: BorrowedFd<'_>) -> Option<String> {
-        if self.proc_fd_dir.is_none() {
+    /// The kind of a descriptor the caller expects to be `expected`: confirmed with the
+    /// fewest kernel queries that tell that kind apart from every other, and detected in full
+    /// ([`Detector::detect`]) when they do not confirm it, so the result is always the
+    /// descriptor's true kind. The queries, by expected kind:
+    ///
+    /// - connected Unix stream and seqpacket sockets: `getpeername` (an `AF_UNIX` peer
+    ///   means a Unix socket that is connected, so not a listener) and `SO_TYPE`: 2 calls
+    ///   instead of `fstat` plus `SO_DOMAIN`, `SO_TYPE`, `SO_ACCEPTCONN`;
+    /// - TCP sockets: `TCP_INFO` (only TCP and MPTCP sockets answer it; its state tells a
+    ///   listener) and `SO_PROTOCOL` (TCP, not MPTCP): 2 calls instead of 5;
+    /// - the other sockets: `SO_DOMAIN`, `SO_TYPE` and the one more each needs, no `fstat`;
+    /// - pidfds: `fstatfs` (pidfs, Linux 6.9 and later) instead of the `/proc` link;
+    /// - eventfd, timerfd, signalfd, inotify, fanotify, epoll (and pidfds before 6.9): the
+    ///   `/proc/self/fd` link alone, without the `fstat`. These kinds share one anonymous
+    ///   inode; nothing but the link's name (or `/proc/self/fdinfo`) tells them apart
+    ///   without side effects;
+    /// - every other kind: full detection, which is that kind's check.
+    pub fn detect_expecting(&mut self, expected: Kind, fd: BorrowedFd<'_>) -> Result<Kind> {
+        let confirmed = match expected {
+            Kind::UnixStream => connected_unix_type(fd) == Some(libc::SOCK_STREAM),
+            Kind::UnixSeqpacket => connected_unix_type(fd) == Some(libc::SOCK_SEQPACKET),
+            Kind::TcpStream | Kind::TcpListener => tcp_kind(fd) == Some(expected),
+            Kind::UnixListener | Kind::UnixDatagram | Kind::UnixSeqpacketListener | Kind::Udp => {
+                matches!(socket_kind(fd), Ok(Some(k)) if k == expected)
+            }
+            Kind::PidFd if fs_magic(fd) == Some(PID_FS_MAGIC) => true,
+            Kind::EventFd | Kind::TimerFd | Kind::SignalFd | Kind::Inotify | Kind::Fanotify | Kind::Epoll | Kind::PidFd => {
+                let mut link = [0u8; LINK_MAX];
+                self.link(fd, &mut link).and_then(anon_kind) == Some(expected)
+            }
+            _ => false,
+        };
+        if confirmed {
+            Ok(expected)
+        } else {
+            self.detect(fd)
+        }
+    }
+
+    /// The target of `/proc/self/fd/N` (in `buf`), or `None` if /proc cannot tell. No
+    /// allocation: the number is formatted on the stack.
+    fn link<'b>(&mut self, fd: BorrowedFd<'_>, buf: &'b mut [u8; LINK_MAX]) -> Option<&'b [u8]> {
+        const PREFIX: &[u8] = b"/proc/self/fd/";
+        let mut path = [0u8; PREFIX.len() + 12];
+        path[..PREFIX.len()].copy_from_slice(PREFIX);
+        decimal(fd.as_raw_fd(), &mut path[PREFIX.len()..]); // NUL-terminated
+        if self.several && self.proc_fd_dir.is_none() {
             // SAFETY: open returns a new descriptor that we own.
             let dir = unsafe {
                 libc::open(c"/proc/self/fd".as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC)
@@ -104,20 +171,82 @@ impl Detector {
             if dir < 0 {
                 return None;
             }
+            // SAFETY: a new descriptor, ours.
             self.proc_fd_dir = Some(unsafe { sys::owned(dir) });
         }
-        let dir = self.proc_fd_dir.as_ref()?.as_raw_fd();
-        let name = std::ffi::CString::new(fd.as_raw_fd().to_string()).ok()?;
-        let mut buf = [0u8; 256];
-        // SAFETY: readlinkat writes at most buf.len() bytes into buf.
-        let n = unsafe { libc::readlinkat(dir, name.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
-        (n > 0).then(|| String::from_utf8_lossy(&buf[..n as usize]).into_owned())
+        // SAFETY: both paths are NUL-terminated; readlink(at) writes at most buf.len() bytes.
+        let n = unsafe {
+            match &self.proc_fd_dir {
+                Some(dir) => libc::readlinkat(
+                    dir.as_raw_fd(),
+                    path[PREFIX.len()..].as_ptr().cast(),
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                ),
+                None => libc::readlink(path.as_ptr().cast(), buf.as_mut_ptr().cast(), buf.len()),
+            }
+        };
+        (n > 0).then(|| &buf[..n as usize])
     }
+}
+
+/// Room for a `/proc/self/fd` link target that fdsafe compares (longer ones are truncated,
+/// which no compared name is).
+const LINK_MAX: usize = 256;
+
+/// Writes `n` (>= 0) in decimal followed by a NUL into `out` (at least 11 bytes).
+fn decimal(n: i32, out: &mut [u8]) {
+    let mut value = n.max(0) as u32;
+    let mut digits = [0u8; 10];
+    let mut len = 0;
+    loop {
+        digits[len] = b'0' + (value % 10) as u8;
+        len += 1;
+        value /= 10;
+        if value == 0 {
+            break;
+        }
+    }
+    for i in 0..len {
+        out[i] = digits[len - 1 - i];
+    }
+    out[len] = 0;
+}
+
+/// The type of a connected Unix socket: `getpeername` succeeds with an `AF_UNIX` address
+/// only on a connected Unix socket (never on a listener), then `SO_TYPE`. `None` for
+/// anything else (not a socket, another family, not connected).
+fn connected_unix_type(fd: BorrowedFd<'_>) -> Option<i32> {
+    // SAFETY: a zeroed sockaddr_storage is valid, and getpeername writes at most `len` bytes.
+    let mut addr: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    let r = unsafe { libc::getpeername(fd.as_raw_fd(), (&mut addr as *mut libc::sockaddr_storage).cast(), &mut len) };
+    if r != 0 || (len as usize) < std::mem::size_of::<libc::sa_family_t>() || i32::from(addr.ss_family) != libc::AF_UNIX {
+        return None;
+    }
+    sockopt(fd, libc::SO_TYPE).ok()
+}
+
+/// `TcpStream` or `TcpListener` for a TCP socket: `TCP_INFO` answers only on TCP (and
+/// MPTCP) sockets and its first byte is the state; `SO_PROTOCOL` rules out MPTCP, as full
+/// detection does.
+fn tcp_kind(fd: BorrowedFd<'_>) -> Option<Kind> {
+    const TCP_LISTEN: u8 = 10;
+    // SAFETY: a zeroed tcp_info is valid; the kernel writes at most `len` bytes.
+    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    let r = unsafe {
+        libc::getsockopt(fd.as_raw_fd(), libc::IPPROTO_TCP, libc::TCP_INFO, (&mut info as *mut libc::tcp_info).cast(), &mut len)
+    };
+    if r != 0 || len < 1 || sockopt(fd, libc::SO_PROTOCOL).ok()? != libc::IPPROTO_TCP {
+        return None;
+    }
+    Some(if info.tcpi_state == TCP_LISTEN { Kind::TcpListener } else { Kind::TcpStream })
 }
 
 /// The kind of one descriptor (see [`Detector::detect`]).
 pub fn detect(fd: BorrowedFd<'_>) -> Result<Kind> {
-    Detector::new().detect(fd)
+    Detector::for_count(1).detect(fd)
 }
 
 fn fs_magic(fd: BorrowedFd<'_>) -> Option<i64> {
@@ -159,5 +288,95 @@ mod tests {
         unsafe { libc::mq_unlink(c"/fdsafe-detect-test".as_ptr()) };
         let mq = unsafe { crate::sys::owned(mq) };
         assert_eq!(detect(mq.as_fd()).unwrap(), Kind::MessageQueue);
+    }
+
+    fn raw_fd(fd: i32) -> std::os::fd::OwnedFd {
+        assert!(fd >= 0, "{}", std::io::Error::last_os_error());
+        unsafe { crate::sys::owned(fd) }
+    }
+
+    #[test]
+    fn proc_paths_are_formatted_on_the_stack() {
+        let mut out = [0xffu8; 12];
+        decimal(0, &mut out);
+        assert_eq!(&out[..2], b"0\0");
+        decimal(1_234_567_890, &mut out);
+        assert_eq!(&out[..11], b"1234567890\0");
+        decimal(i32::MAX, &mut out);
+        assert_eq!(&out[..11], b"2147483647\0");
+    }
+
+    /// Every expected kind gives the descriptor's true kind, whether the quick check
+    /// confirms it or fails and full detection runs; and both detector modes agree.
+    #[test]
+    fn expected_kinds_are_confirmed_or_detected_in_full() {
+        use crate::kinds::socket::{pair, Socket};
+        let (us, _us_peer) = pair(Kind::UnixStream, false).unwrap();
+        let (useq, _useq_peer) = pair(Kind::UnixSeqpacket, false).unwrap();
+        let (udg, _udg_peer) = pair(Kind::UnixDatagram, false).unwrap();
+        let unconnected = Socket::new(Kind::UnixStream, libc::AF_UNIX, false).unwrap();
+        let mut tcp_listener = Socket::new(Kind::TcpStream, libc::AF_INET, false).unwrap();
+        tcp_listener.listen(1).unwrap();
+        let tcp = Socket::new(Kind::TcpStream, libc::AF_INET6, false).unwrap();
+        let udp = raw_fd(unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) });
+        let raw_tcp = unsafe { libc::socket(libc::AF_INET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, libc::IPPROTO_TCP) };
+        let raw_tcp = (raw_tcp >= 0).then(|| raw_fd(raw_tcp));
+        let ev = crate::kinds::eventfd::EventFd::new(0, crate::kinds::eventfd::EventFdFlags::empty()).unwrap();
+        let timer = raw_fd(unsafe { libc::timerfd_create(libc::CLOCK_MONOTONIC, libc::TFD_CLOEXEC) });
+        let ep = raw_fd(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) });
+        let ino = raw_fd(unsafe { libc::inotify_init1(libc::IN_CLOEXEC) });
+        let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, libc::getpid(), 0) } as i32;
+        let pidfd = (pidfd >= 0).then(|| raw_fd(pidfd));
+        let (r, _w) = crate::kinds::pipe::pipe(crate::kinds::pipe::PipeFlags::empty()).unwrap();
+        let file = std::fs::File::open("/proc/self/status").unwrap();
+
+        let mut cases: Vec<(BorrowedFd<'_>, Kind)> = vec![
+            (us.fd(), Kind::UnixStream),
+            (useq.fd(), Kind::UnixSeqpacket),
+            (udg.fd(), Kind::UnixDatagram),
+            (unconnected.fd(), Kind::UnixStream),
+            (tcp_listener.fd(), Kind::TcpListener),
+            (tcp.fd(), Kind::TcpStream),
+            (udp.as_fd(), Kind::Udp),
+            (std::os::fd::AsFd::as_fd(&ev), Kind::EventFd),
+            (timer.as_fd(), Kind::TimerFd),
+            (ep.as_fd(), Kind::Epoll),
+            (ino.as_fd(), Kind::Inotify),
+            (r.as_fd(), Kind::Pipe),
+            (file.as_fd(), Kind::File),
+        ];
+        if let Some(p) = &pidfd {
+            cases.push((p.as_fd(), Kind::PidFd));
+        }
+        if let Some(raw) = &raw_tcp {
+            cases.push((raw.as_fd(), Kind::Other)); // protocol TCP, but not a TCP socket
+        }
+        let expectations = [
+            Kind::UnixStream,
+            Kind::UnixSeqpacket,
+            Kind::UnixDatagram,
+            Kind::UnixListener,
+            Kind::TcpStream,
+            Kind::TcpListener,
+            Kind::Udp,
+            Kind::EventFd,
+            Kind::TimerFd,
+            Kind::SignalFd,
+            Kind::Epoll,
+            Kind::Inotify,
+            Kind::Fanotify,
+            Kind::PidFd,
+            Kind::Pipe,
+            Kind::File,
+        ];
+        for several in [1, 2] {
+            let mut d = Detector::for_count(several);
+            for &(fd, truth) in &cases {
+                assert_eq!(d.detect(fd).unwrap(), truth, "detect {truth:?}");
+                for &expected in &expectations {
+                    assert_eq!(d.detect_expecting(expected, fd).unwrap(), truth, "{truth:?} expected as {expected:?}");
+                }
+            }
+        }
     }
 }

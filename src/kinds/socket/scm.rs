@@ -6,7 +6,7 @@
 //! closed, and the result says which happened (and whether the kernel truncated the control
 //! data, `MSG_CTRUNC`, in which case it already closed the descriptors that did not fit).
 
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
 
 use super::{RecvFlags, SendFlags, Socket};
 use crate::error::{Error, Result};
@@ -26,13 +26,88 @@ pub struct Credentials {
     pub gid: u32,
 }
 
+/// Descriptors just received, owned: the ones not taken out by the caller are closed on drop.
+/// Held inline and filled in place (no allocation or copy per message): a message carries at
+/// most [`MAX_FDS`].
+pub struct ReceivedFds {
+    fds: [std::mem::MaybeUninit<RawFd>; MAX_FDS],
+    /// Entries `taken..len` are open descriptors owned here.
+    taken: usize,
+    len: usize,
+}
+
+impl ReceivedFds {
+    pub fn new() -> ReceivedFds {
+        ReceivedFds { fds: [std::mem::MaybeUninit::uninit(); MAX_FDS], taken: 0, len: 0 }
+    }
+
+    /// Takes ownership of a descriptor the kernel installed. Beyond [`MAX_FDS`] (which the
+    /// kernel never sends) the descriptor is closed and `false` returned.
+    fn push(&mut self, fd: OwnedFd) -> bool {
+        if self.len == MAX_FDS {
+            return false;
+        }
+        self.fds[self.len].write(fd.into_raw_fd());
+        self.len += 1;
+        true
+    }
+
+    /// How many descriptors are still owned here.
+    pub fn len(&self) -> usize {
+        self.len - self.taken
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn raw(&self) -> &[RawFd] {
+        // SAFETY: entries taken..len were written by push.
+        unsafe { std::slice::from_raw_parts(self.fds[self.taken..self.len].as_ptr().cast::<RawFd>(), self.len - self.taken) }
+    }
+
+    /// The descriptors, borrowed (still owned by `self`).
+    pub fn iter(&self) -> impl Iterator<Item = BorrowedFd<'_>> + '_ {
+        // SAFETY: every entry is an open descriptor `self` owns for the borrow.
+        self.raw().iter().map(|&fd| unsafe { BorrowedFd::borrow_raw(fd) })
+    }
+
+    /// Hands the descriptors over one by one, in order; those not taken stay owned here
+    /// (and are closed when `self` is dropped).
+    pub fn take_next(&mut self) -> Option<OwnedFd> {
+        let &fd = self.raw().first()?;
+        self.taken += 1;
+        // SAFETY: the descriptor leaves our range, so it is owned once, by the result.
+        Some(unsafe { sys::owned(fd) })
+    }
+}
+
+impl Drop for ReceivedFds {
+    fn drop(&mut self) {
+        for &fd in self.raw() {
+            // SAFETY: descriptors in the owned range are ours and not handed out.
+            drop(unsafe { sys::owned(fd) });
+        }
+    }
+}
+
+impl std::fmt::Debug for ReceivedFds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.raw()).finish()
+    }
+}
+
+impl Default for ReceivedFds {
+    fn default() -> ReceivedFds {
+        ReceivedFds::new()
+    }
+}
+
 /// What a receive brought besides data.
 #[derive(Debug, Default)]
 pub struct Received {
     /// Bytes of data.
     pub bytes: usize,
-    /// Descriptors, in order, all close-on-exec.
-    pub fds: Vec<OwnedFd>,
     /// `SCM_CREDENTIALS`, if the message carried them.
     pub credentials: Option<Credentials>,
     /// The control data was truncated (`MSG_CTRUNC`): descriptors that did not fit were
@@ -44,12 +119,30 @@ pub struct Received {
     pub unexpected_closed: usize,
 }
 
-fn cmsg_space(len: usize) -> usize {
-    // SAFETY: CMSG_SPACE is a pure size computation.
-    unsafe { libc::CMSG_SPACE(len as u32) as usize }
+/// `CMSG_SPACE` as a constant expression (`CMSG_ALIGN` of the header plus the data, both to
+/// `size_t`); checked against libc's in the tests.
+const fn space_for(len: usize) -> usize {
+    const fn align(n: usize) -> usize {
+        (n + std::mem::size_of::<usize>() - 1) & !(std::mem::size_of::<usize>() - 1)
+    }
+    align(std::mem::size_of::<libc::cmsghdr>()) + align(len)
 }
 
-/// A zeroed, `cmsghdr`-aligned control buffer of at least `len` bytes.
+/// The largest control data a send or receive of fdsafe uses: [`MAX_FDS`] descriptors and
+/// one set of credentials.
+const CONTROL_MAX: usize = space_for(MAX_FDS * 4) + space_for(std::mem::size_of::<libc::ucred>());
+
+/// A zeroed, `cmsghdr`-aligned control buffer on the stack (no allocation per message).
+#[repr(C, align(8))]
+struct Control([u8; CONTROL_MAX]);
+
+fn cmsg_space(len: usize) -> usize {
+    space_for(len)
+}
+
+/// A zeroed, `cmsghdr`-aligned control buffer of at least `len` bytes, for sends above
+/// [`MAX_FDS`] descriptors (which the kernel refuses with `EINVAL`; the buffer is built so
+/// that the refusal is the kernel's).
 fn control_buffer(len: usize) -> Vec<u64> {
     vec![0u64; len.div_ceil(8).max(1)]
 }
@@ -57,6 +150,15 @@ fn control_buffer(len: usize) -> Vec<u64> {
 /// Sends `data` with descriptors and/or credentials in one `sendmsg` (`MSG_NOSIGNAL`).
 /// A message carrying descriptors must carry at least one byte of data.
 pub fn send(socket: &Socket, data: &[u8], fds: &[BorrowedFd<'_>], credentials: Option<Credentials>, flags: SendFlags) -> Result<usize> {
+    // SAFETY: `BorrowedFd` is `repr(transparent)` over `RawFd`, and every one is open for the
+    // length of the borrow, which covers the call.
+    let raw = unsafe { std::slice::from_raw_parts(fds.as_ptr().cast::<RawFd>(), fds.len()) };
+    send_raw(socket, data, raw, credentials, flags)
+}
+
+/// [`send`] with descriptor numbers: the caller keeps each open for the call (a number that
+/// is not open gets the kernel's `EBADF`). The control data is built on the stack.
+pub fn send_raw(socket: &Socket, data: &[u8], fds: &[RawFd], credentials: Option<Credentials>, flags: SendFlags) -> Result<usize> {
     if !super::is_unix(socket.kind()) {
         return Err(Error::invalid(format!("{} sockets cannot carry descriptors or credentials", socket.kind().name())));
     }
@@ -66,7 +168,7 @@ pub fn send(socket: &Socket, data: &[u8], fds: &[BorrowedFd<'_>], credentials: O
     if fds.len() > 4096 {
         return Err(Error::invalid(format!("{} descriptors in one message (the kernel takes at most {MAX_FDS})", fds.len())));
     }
-    let fd_bytes = fds.len() * std::mem::size_of::<i32>();
+    let fd_bytes = std::mem::size_of_val(fds);
     let cred_bytes = std::mem::size_of::<libc::ucred>();
     let mut space = 0;
     if !fds.is_empty() {
@@ -75,14 +177,24 @@ pub fn send(socket: &Socket, data: &[u8], fds: &[BorrowedFd<'_>], credentials: O
     if credentials.is_some() {
         space += cmsg_space(cred_bytes);
     }
-    let mut control = control_buffer(space);
+    let mut inline = std::mem::MaybeUninit::<Control>::uninit();
+    let mut heap = Vec::new();
+    let control_ptr: *mut u8 = if space <= CONTROL_MAX {
+        // Zero what the message uses (padding included: valgrind checks what sendmsg reads).
+        // SAFETY: `space` bytes fit in the buffer.
+        unsafe { inline.as_mut_ptr().cast::<u8>().write_bytes(0, space) };
+        inline.as_mut_ptr().cast()
+    } else {
+        heap = control_buffer(space);
+        heap.as_mut_ptr().cast()
+    };
     let iov = libc::iovec { iov_base: data.as_ptr() as *mut _, iov_len: data.len() };
     // SAFETY: zeroed msghdr is valid; we fill the fields below.
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
     msg.msg_iov = &iov as *const _ as *mut _;
     msg.msg_iovlen = 1;
     if space > 0 {
-        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_control = control_ptr.cast();
         msg.msg_controllen = space;
         // SAFETY: the buffer holds `space` bytes, sized with CMSG_SPACE for each message.
         unsafe {
@@ -92,8 +204,8 @@ pub fn send(socket: &Socket, data: &[u8], fds: &[BorrowedFd<'_>], credentials: O
                 (*cmsg).cmsg_type = libc::SCM_RIGHTS;
                 (*cmsg).cmsg_len = libc::CMSG_LEN(fd_bytes as u32) as _;
                 let out = libc::CMSG_DATA(cmsg).cast::<i32>();
-                for (i, fd) in fds.iter().enumerate() {
-                    out.add(i).write_unaligned(fd.as_raw_fd());
+                for (i, &fd) in fds.iter().enumerate() {
+                    out.add(i).write_unaligned(fd);
                 }
                 cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
             }
@@ -107,12 +219,13 @@ pub fn send(socket: &Socket, data: &[u8], fds: &[BorrowedFd<'_>], credentials: O
     }
     // SAFETY: the message points to live buffers.
     let n = cvt(unsafe { libc::sendmsg(socket.fd().as_raw_fd(), &msg, flags.raw()) }).map_err(|e| e.context("sendmsg"))?;
+    drop(heap);
     Ok(n as usize)
 }
 
-/// Receives data and up to `max_fds` descriptors (close-on-exec via `MSG_CMSG_CLOEXEC`),
-/// plus credentials if `SO_PASSCRED` is on.
-pub fn recv(socket: &Socket, buf: &mut [u8], max_fds: usize, flags: RecvFlags) -> Result<Received> {
+/// Receives data and up to `max_fds` descriptors (close-on-exec via `MSG_CMSG_CLOEXEC`) into
+/// `fds` (in order, after any already there), plus credentials if `SO_PASSCRED` is on.
+pub fn recv(socket: &Socket, buf: &mut [u8], max_fds: usize, flags: RecvFlags, fds: &mut ReceivedFds) -> Result<Received> {
     if !super::is_unix(socket.kind()) {
         return Err(Error::invalid(format!("{} sockets cannot carry descriptors or credentials", socket.kind().name())));
     }
@@ -123,7 +236,12 @@ pub fn recv(socket: &Socket, buf: &mut [u8], max_fds: usize, flags: RecvFlags) -
     if max_fds > 0 {
         space += cmsg_space(max_fds * std::mem::size_of::<i32>());
     }
-    let mut control = control_buffer(space);
+    // The part in use is zeroed: the kernel leaves the padding after each control message
+    // unwritten, and valgrind would report reads near it.
+    let mut control = std::mem::MaybeUninit::<Control>::uninit();
+    debug_assert!(space <= CONTROL_MAX);
+    // SAFETY: `space` bytes fit in the buffer.
+    unsafe { control.as_mut_ptr().cast::<u8>().write_bytes(0, space) };
     let iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
     // SAFETY: zeroed msghdr is valid; we fill the fields below.
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
@@ -145,16 +263,14 @@ pub fn recv(socket: &Socket, buf: &mut [u8], max_fds: usize, flags: RecvFlags) -
     unsafe {
         let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
         while !cmsg.is_null() {
-            let header = std::mem::size_of::<libc::cmsghdr>();
             let data_len = ((*cmsg).cmsg_len as usize).saturating_sub(libc::CMSG_LEN(0) as usize);
-            let _ = header;
             let data = libc::CMSG_DATA(cmsg);
             match ((*cmsg).cmsg_level, (*cmsg).cmsg_type) {
                 (libc::SOL_SOCKET, libc::SCM_RIGHTS) => {
                     for i in 0..data_len / 4 {
                         let fd = data.cast::<i32>().add(i).read_unaligned();
-                        if fd >= 0 {
-                            out.fds.push(sys::owned(fd));
+                        if fd >= 0 && !fds.push(sys::owned(fd)) {
+                            out.unexpected_closed += 1; // more than SCM_MAX_FD: never sent
                         }
                     }
                 }
@@ -225,4 +341,47 @@ pub fn peer_pidfd(socket: &Socket) -> Result<OwnedFd> {
     }
     // SAFETY: the kernel installed a new descriptor (close-on-exec) for us.
     Ok(unsafe { sys::owned(fd) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsFd;
+
+    #[test]
+    fn control_space_matches_libc() {
+        for len in [0, 4, 12, 4 * MAX_FDS, 4 * 4096] {
+            // SAFETY: a size computation.
+            let expected = unsafe { libc::CMSG_SPACE(len as u32) };
+            assert_eq!(space_for(len), expected as usize, "{len} bytes");
+        }
+    }
+
+    fn is_open(fd: RawFd) -> bool {
+        // SAFETY: F_GETFD only queries.
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+        flags >= 0
+    }
+
+    #[test]
+    fn received_descriptors_not_taken_are_closed() {
+        let (a, b) = super::super::pair(crate::handles::Kind::UnixStream, false).unwrap();
+        let fds: Vec<OwnedFd> = (0..5).map(|_| crate::sys::dup_cloexec(a.fd()).unwrap()).collect();
+        let borrowed: Vec<BorrowedFd<'_>> = fds.iter().map(|f| f.as_fd()).collect();
+        assert_eq!(send(&a, b"x", &borrowed, None, SendFlags::empty()).unwrap(), 1);
+        drop(borrowed);
+        drop(fds);
+        let mut buf = [0u8; 1];
+        let mut got = ReceivedFds::new();
+        let r = recv(&b, &mut buf, MAX_FDS, RecvFlags::empty(), &mut got).unwrap();
+        assert_eq!((r.bytes, got.len(), r.control_truncated), (1, 5, false));
+        let raw: Vec<RawFd> = got.iter().map(|f| f.as_raw_fd()).collect();
+        assert!(raw.iter().all(|&fd| is_open(fd)));
+        let first = got.take_next().unwrap();
+        assert_eq!(first.as_raw_fd(), raw[0]);
+        assert_eq!(got.len(), 4);
+        drop(got);
+        assert!(is_open(raw[0]), "the taken one is the caller's");
+        assert!(raw[1..].iter().all(|&fd| !is_open(fd)), "the others were closed with the list");
+    }
 }
