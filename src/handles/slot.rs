@@ -229,6 +229,27 @@ impl Slot {
         owner.is_inside(self.address())
     }
 
+    /// Close's fast path: marks the live `generation` closing with one compare-and-swap if
+    /// nobody is inside an operation on it (no counted reference, and the owner is the caller
+    /// or nobody, and not inside) and its kind byte is `kind`. Returns `true` when it did: the
+    /// caller then owns the slot exclusively and must call [`Slot::take`].
+    pub fn close_if_idle(&self, generation: u32, kind: u8) -> bool {
+        let state = self.state.load(Ordering::Acquire);
+        // Acquire above: the kind byte read next is this generation's (fill writes it first).
+        if !usable(state, generation) || state & (REFS_MASK | WAIT | DONE) != 0 || self.cached_kind() != kind {
+            return false;
+        }
+        // SAFETY: records are never freed.
+        if let Some(owner) = unsafe { self.owner.load(Ordering::Relaxed).as_ref() } {
+            // Another owner needs the barrier of the full path; only the caller writes its own
+            // hazards, so this check cannot race.
+            if !owner.is_callers() || owner.is_inside(self.address()) {
+                return false;
+            }
+        }
+        self.state.compare_exchange(state, state | CLOSING, Ordering::AcqRel, Ordering::Relaxed).is_ok()
+    }
+
     /// Marks the slot closing. The caller must hold a reference. Returns the number of other
     /// references at that moment, or `None` if another close got there first.
     pub fn begin_close(&self) -> Option<u64> {

@@ -254,6 +254,12 @@ impl Table {
     /// the operations already running have returned (by whichever thread finishes last).
     /// Returns the number of operations still running when close was called.
     pub fn close(&'static self, handle: Handle) -> Result<u64> {
+        if let Some(slot) = self.slot(handle.index()) {
+            if slot.close_if_idle(handle.generation(), handle.kind_bits()) {
+                self.finalize(slot, handle);
+                return Ok(0);
+            }
+        }
         let guard = self.get_counted(handle)?;
         let Some(mut others) = guard.slot.begin_close() else {
             return Err(Error::Stale(StaleReason::Closed));
@@ -275,8 +281,16 @@ impl Table {
     /// unchanged. Returns how many were live and are now closed.
     pub fn close_many(&'static self, handles: impl IntoIterator<Item = Handle>) -> usize {
         let batch = DeferredBatch::start();
+        let mut idle = 0;
         let mut closing = Vec::new();
         for handle in handles {
+            if let Some(slot) = self.slot(handle.index()) {
+                if slot.close_if_idle(handle.generation(), handle.kind_bits()) {
+                    self.finalize(slot, handle);
+                    idle += 1;
+                    continue;
+                }
+            }
             if let Ok(guard) = self.get_counted(handle) {
                 if let Some(others) = guard.slot.begin_close() {
                     closing.push((guard, others));
@@ -291,7 +305,7 @@ impl Table {
                 guard.object().interrupt();
             }
         }
-        let closed = closing.len();
+        let closed = idle + closing.len();
         drop(closing); // finalizes the handles nobody else is inside
         drop(batch);
         closed
@@ -312,7 +326,6 @@ impl Table {
         Ok(object.into_fd())
     }
 
-    #[cold]
     fn finalize(&'static self, slot: &Slot, handle: Handle) {
         // The handle as issued: the caller's value may carry wrong kind bits.
         let handle = Handle::new_raw(slot.cached_kind(), handle.generation(), handle.index());
