@@ -57,7 +57,10 @@ pub enum AcquireError {
     Closing,
 }
 
-#[repr(align(64))] // one slot per cache line: threads on different handles never share one
+/// 128 bytes, aligned to a cache line: threads on different handles never share a line, and
+/// in this order (`repr(C)`) every field a call reads (state to object) is in the first line;
+/// only closing touches the hooks in the second.
+#[repr(C, align(64))]
 pub struct Slot {
     state: AtomicU64,
     fd: AtomicI32,
