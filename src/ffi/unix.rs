@@ -519,7 +519,7 @@ fn recv_handles(
         }
     }
     let mut made = 0;
-    let mut refused: Vec<Box<dyn handles::Object>> = Vec::new();
+    let mut refused: Vec<handles::Stored> = Vec::new();
     let objects = found[..wanted].iter().map_while(|&kind| Some(kinds::wrap_owned(fds.take_next()?, kind)));
     handles::TABLE.insert_many(objects, |outcome| match outcome {
         Ok(h) => {

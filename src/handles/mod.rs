@@ -115,6 +115,60 @@ macro_rules! fd_object {
 }
 pub(crate) use fd_object;
 
+/// A descriptor of a kind fdsafe has no type for ([`Kind::Other`]): generic operations only.
+/// The table keeps it inline in the slot ([`Stored::Plain`]), so receiving or adopting one
+/// allocates nothing.
+#[derive(Debug)]
+pub struct PlainFd {
+    fd: OwnedFd,
+}
+
+impl PlainFd {
+    pub fn from_fd(fd: OwnedFd) -> PlainFd {
+        PlainFd { fd }
+    }
+}
+
+fd_object!(PlainFd, Kind::Other);
+
+/// An object as the table holds it.
+pub enum Stored {
+    Boxed(Box<dyn Object>),
+    Plain(PlainFd),
+}
+
+impl Stored {
+    #[inline]
+    pub fn object(&self) -> &dyn Object {
+        match self {
+            Stored::Boxed(object) => &**object,
+            Stored::Plain(plain) => plain,
+        }
+    }
+    pub fn raw_fd(&self) -> RawFd {
+        self.object().raw_fd()
+    }
+    /// Gives up the descriptor without the kind's cleanup on drop (used by release).
+    pub fn into_fd(self) -> OwnedFd {
+        match self {
+            Stored::Boxed(object) => object.into_fd(),
+            Stored::Plain(plain) => plain.fd,
+        }
+    }
+}
+
+impl From<Box<dyn Object>> for Stored {
+    fn from(object: Box<dyn Object>) -> Stored {
+        Stored::Boxed(object)
+    }
+}
+
+impl From<PlainFd> for Stored {
+    fn from(plain: PlainFd) -> Stored {
+        Stored::Plain(plain)
+    }
+}
+
 impl dyn Object {
     pub fn downcast<T: Object>(&self) -> Option<&T> {
         (self as &dyn Any).downcast_ref::<T>()

@@ -18,7 +18,7 @@ use std::sync::atomic::{fence, AtomicBool, AtomicI32, AtomicPtr, AtomicU64, Atom
 use std::sync::Mutex;
 
 use super::threads::{self, Hazard, ThreadRecord};
-use super::Object;
+use super::{Object, Stored};
 
 const REFS_MASK: u64 = (1 << 28) - 1;
 /// A release is checking whether it is alone: lookups wait until it has decided.
@@ -71,7 +71,7 @@ pub struct Slot {
     owner: AtomicPtr<ThreadRecord>,
     /// The concrete type of the live object, so downcasts need no virtual call.
     type_id: UnsafeCell<TypeId>,
-    object: UnsafeCell<Option<Box<dyn Object>>>,
+    object: UnsafeCell<Option<Stored>>,
     close_hooks: Mutex<Vec<(u64, CloseHook)>>,
 }
 
@@ -105,12 +105,13 @@ impl Slot {
     /// # Safety
     /// The caller must own the slot exclusively: it was just taken from the free list.
     /// `owned`: whether the calling thread becomes the owner (uses it on the fast path).
-    pub unsafe fn fill(&self, object: Box<dyn Object>, generation: u32, owned: bool) {
+    pub unsafe fn fill(&self, stored: Stored, generation: u32, owned: bool) {
         debug_assert!(generation % 2 == 1);
+        let object = stored.object();
         self.fd.store(object.raw_fd(), Ordering::Relaxed);
         self.kind.store(object.kind() as u8, Ordering::Relaxed);
         *self.type_id.get() = (*object).type_id();
-        *self.object.get() = Some(object);
+        *self.object.get() = Some(stored);
         let owner: *const ThreadRecord = if owned { threads::current() } else { std::ptr::null() };
         self.owner.store(owner as *mut ThreadRecord, Ordering::Relaxed);
         self.state.store((generation as u64) << GEN_SHIFT, Ordering::Release);
@@ -280,7 +281,7 @@ impl Slot {
     #[inline]
     pub fn object(&self) -> &dyn Object {
         // SAFETY: under a reference the object is present and nobody writes it.
-        unsafe { (*self.object.get()).as_deref().expect("a referenced slot holds an object") }
+        unsafe { (*self.object.get()).as_ref().expect("a referenced slot holds an object").object() }
     }
 
     /// The live object as a `T`, if that is its type. The caller must hold a reference.
@@ -292,7 +293,7 @@ impl Slot {
             if *self.type_id.get() != TypeId::of::<T>() {
                 return None;
             }
-            let object: *const dyn Object = (*self.object.get()).as_deref()?;
+            let object: *const dyn Object = (*self.object.get()).as_ref()?.object();
             Some(&*(object as *const T))
         }
     }
@@ -347,13 +348,13 @@ impl Slot {
     /// The caller must own the slot exclusively: it is closing, and either [`Slot::release`]
     /// returned `true`, or [`Slot::begin_exclusive_close`] succeeded (the caller's own
     /// reference then ends here).
-    pub unsafe fn take(&self) -> (Box<dyn Object>, bool) {
+    pub unsafe fn take(&self) -> (Stored, bool) {
         let object = (*self.object.get()).take().expect("a closing slot holds its object");
         // Hooks are added under a reference, which every path here has seen end (Acquire).
         if self.has_hooks.swap(false, Ordering::Relaxed) {
             let hooks = std::mem::take(&mut *self.close_hooks.lock().unwrap_or_else(|p| p.into_inner()));
             for (_, hook) in hooks {
-                hook(object.as_fd());
+                hook(object.object().as_fd());
             }
         }
         self.fd.store(-1, Ordering::Relaxed);

@@ -12,7 +12,7 @@ use std::sync::Mutex;
 
 use super::slot::{AcquireError, CloseHook, Slot};
 use super::threads::{self, Hazard};
-use super::{Handle, Kind, Object};
+use super::{Handle, Kind, Object, Stored};
 use crate::error::{Error, Result, StaleReason};
 
 const FIRST_SEGMENT_BITS: u32 = 6;
@@ -121,9 +121,9 @@ impl Table {
 
     /// Registers an object; the table owns it from now on. On failure the object comes back
     /// untouched, so the caller decides whether its descriptor is closed.
-    pub fn insert(&'static self, object: Box<dyn Object>) -> std::result::Result<Handle, (Error, Box<dyn Object>)> {
+    pub fn insert(&'static self, object: impl Into<Stored>) -> std::result::Result<Handle, (Error, Stored)> {
         let mut alloc = self.allocator();
-        self.insert_locked(&mut alloc, object)
+        self.insert_locked(&mut alloc, object.into())
     }
 
     /// Registers several objects under one acquisition of the allocator lock (a message's
@@ -132,8 +132,8 @@ impl Table {
     /// into the table (keep refused objects and drop them afterwards).
     pub fn insert_many(
         &'static self,
-        objects: impl IntoIterator<Item = Box<dyn Object>>,
-        mut each: impl FnMut(std::result::Result<Handle, (Error, Box<dyn Object>)>),
+        objects: impl IntoIterator<Item = Stored>,
+        mut each: impl FnMut(std::result::Result<Handle, (Error, Stored)>),
     ) {
         let mut alloc = self.allocator();
         for object in objects {
@@ -141,8 +141,8 @@ impl Table {
         }
     }
 
-    fn insert_locked(&'static self, alloc: &mut Allocator, object: Box<dyn Object>) -> std::result::Result<Handle, (Error, Box<dyn Object>)> {
-        let kind = object.kind();
+    fn insert_locked(&'static self, alloc: &mut Allocator, object: Stored) -> std::result::Result<Handle, (Error, Stored)> {
+        let kind = object.object().kind();
         let fd = object.raw_fd();
         if let Some(owner) = alloc.owners.get(fd) {
             // An owner that is closing has released (or is releasing) the number; a live one

@@ -5,7 +5,7 @@ use std::os::fd::{BorrowedFd, FromRawFd, IntoRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use super::{Handle, Kind, Object, Table};
+use super::{Handle, Kind, Object, Stored, Table};
 use crate::error::{Error, StaleReason};
 
 /// Records its drop; `alive` turns false when dropped, so a use after drop is detectable.
@@ -255,7 +255,7 @@ fn insert_many_registers_each_like_insert_and_refuses_a_second_owner() {
         .collect();
     let mut made = Vec::new();
     let mut refused = Vec::new();
-    t.insert_many(objects, |outcome| match outcome {
+    t.insert_many(objects.into_iter().map(Stored::from), |outcome| match outcome {
         Ok(h) => made.push(h),
         Err((err, object)) => refused.push((err, object)),
     });
@@ -453,4 +453,22 @@ fn closing_many_waits_for_the_owner_even_when_counted_references_run_too() {
     assert!(probe.alive.load(Ordering::SeqCst), "the owner is still inside");
     drop(inside);
     assert_eq!(probe.drops.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn plain_descriptors_are_stored_inline_and_behave_like_any_object() {
+    let t = table();
+    // Leaked on purpose: the number 95 is never a real descriptor of this process, and a
+    // PlainFd closes what it holds; the test gives it back before that.
+    let fd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(95) };
+    let h = t.insert(super::PlainFd::from_fd(fd)).map_err(|(e, _)| e).unwrap();
+    {
+        let guard = t.get(h).unwrap();
+        assert_eq!(guard.kind(), Kind::Other);
+        assert_eq!(guard.raw_fd(), 95);
+        assert!(guard.downcast::<super::PlainFd>().is_some());
+        assert!(guard.downcast::<Fake>().is_none());
+    }
+    assert_eq!(t.release(h).unwrap().into_raw_fd(), 95, "released without closing");
+    assert!(t.get(h).is_err());
 }

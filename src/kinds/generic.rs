@@ -1,26 +1,15 @@
 //! Descriptors of kinds fdsafe has no type for, held as generic handles.
 
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd};
 
 use crate::error::Result;
-use crate::handles::{Kind, fd_object};
 use crate::sys;
 
-/// Any open descriptor: read, write, wait, duplicate, pass, borrow, release and close.
-#[derive(Debug)]
-pub struct Generic {
-    fd: OwnedFd,
+/// Any open descriptor: read, write, wait, duplicate, pass, borrow, release and close. The
+/// type lives with the handle table, which stores it inline (see [`crate::handles::Stored`]).
+pub use crate::handles::PlainFd as Generic;
+
+/// Any open descriptor qualifies.
+pub fn verify(fd: BorrowedFd<'_>) -> Result<()> {
+    sys::check_open(fd.as_raw_fd())
 }
-
-impl Generic {
-    /// Any open descriptor qualifies.
-    pub fn verify(fd: BorrowedFd<'_>) -> Result<()> {
-        sys::check_open(fd.as_raw_fd())
-    }
-
-    pub fn from_fd(fd: OwnedFd) -> Generic {
-        Generic { fd }
-    }
-}
-
-fd_object!(Generic, Kind::Other);

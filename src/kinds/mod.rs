@@ -27,7 +27,7 @@ pub mod timerfd;
 use std::os::fd::{BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 
 use crate::error::{Error, Result};
-use crate::handles::{self, Handle, Kind, Object, TABLE};
+use crate::handles::{self, Handle, Kind, Object, Stored, TABLE};
 use crate::sys;
 
 type Verify = fn(Kind, BorrowedFd<'_>) -> Result<()>;
@@ -40,7 +40,7 @@ fn adopter(kind: Kind) -> (Verify, Wrap) {
         Kind::Pipe => (|_, fd| pipe::PipeEnd::verify(fd), |_, fd| Box::new(pipe::PipeEnd::from_fd(fd))),
         Kind::EventFd => (|_, fd| eventfd::EventFd::verify(fd), |_, fd| Box::new(eventfd::EventFd::from_fd(fd))),
         Kind::Stdio => (|_, fd| stdio::Stdio::verify(fd), |_, fd| Box::new(stdio::Stdio::from_fd(fd))),
-        Kind::Other => (|_, fd| generic::Generic::verify(fd), |_, fd| Box::new(generic::Generic::from_fd(fd))),
+        Kind::Other => (|_, fd| generic::verify(fd), |_, fd| Box::new(generic::Generic::from_fd(fd))),
         Kind::TcpListener
         | Kind::TcpStream
         | Kind::Udp
@@ -74,7 +74,7 @@ pub fn verify(kind: Kind, fd: BorrowedFd<'_>) -> Result<()> {
 /// Takes ownership of an open descriptor as a handle of `kind`, after checking it with the
 /// kernel and making it close-on-exec. On failure the caller still owns `fd`.
 pub fn adopt(fd: RawFd, kind: Kind) -> Result<Handle> {
-    let (verify, wrap) = adopter(kind);
+    let (verify, _) = adopter(kind);
     sys::check_open(fd)?;
     // SAFETY: `fd` is open (just checked); borrowed only for the checks.
     let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
@@ -85,7 +85,7 @@ pub fn adopt(fd: RawFd, kind: Kind) -> Result<Handle> {
     })?;
     sys::set_cloexec(borrowed)?;
     // SAFETY: from here the table owns the descriptor, or gives it back below.
-    let object = wrap(kind, unsafe { OwnedFd::from_raw_fd(fd) });
+    let object = wrap_owned(unsafe { OwnedFd::from_raw_fd(fd) }, kind);
     TABLE.insert(object).map_err(|(err, object)| {
         let _ = object.into_fd().into_raw_fd(); // still the caller's
         err
@@ -98,19 +98,22 @@ pub fn duplicate(handle: Handle) -> Result<Handle> {
     let guard = handles::get(handle)?;
     let kind = guard.kind();
     let fd = sys::dup_cloexec(guard.object().as_fd())?;
-    handles::insert((adopter(kind).1)(kind, fd))
+    adopt_owned(fd, kind)
 }
 
 
 /// Wraps a descriptor that fdsafe now owns (one just received over a Unix socket, say) as an
 /// object of `kind`, as told by [`detect`] (which says [`Kind::Other`] for what fdsafe has no
 /// type for), without registering it.
-pub fn wrap_owned(fd: OwnedFd, kind: Kind) -> Box<dyn Object> {
-    (adopter(kind).1)(kind, fd)
+pub fn wrap_owned(fd: OwnedFd, kind: Kind) -> Stored {
+    match kind {
+        Kind::Other => Stored::Plain(generic::Generic::from_fd(fd)), // inline: no allocation
+        _ => Stored::Boxed((adopter(kind).1)(kind, fd)),
+    }
 }
 
 /// [`wrap_owned`], registered as a new handle. If the table refuses it, the descriptor is
 /// closed.
 pub fn adopt_owned(fd: OwnedFd, kind: Kind) -> Result<Handle> {
-    handles::insert(wrap_owned(fd, kind))
+    TABLE.insert(wrap_owned(fd, kind)).map_err(|(err, _object)| err)
 }
