@@ -144,6 +144,32 @@ pub mod direct {
     }
 
     #[inline(always)]
+    unsafe fn syscall6(number: libc::c_long, args: [usize; 6]) -> isize {
+        #[cfg(all(target_arch = "x86_64", target_os = "linux", not(miri), not(fdsafe_libc_syscalls)))]
+        {
+            let ret: isize;
+            std::arch::asm!(
+                "syscall",
+                inlateout("rax") number as isize => ret,
+                in("rdi") args[0], in("rsi") args[1], in("rdx") args[2],
+                in("r10") args[3], in("r8") args[4], in("r9") args[5],
+                lateout("rcx") _, lateout("r11") _,
+                options(nostack),
+            );
+            ret
+        }
+        #[cfg(not(all(target_arch = "x86_64", target_os = "linux", not(miri), not(fdsafe_libc_syscalls))))]
+        {
+            let ret = libc::syscall(number, args[0], args[1], args[2], args[3], args[4], args[5]);
+            if ret < 0 {
+                -(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO) as isize)
+            } else {
+                ret as isize
+            }
+        }
+    }
+
+    #[inline(always)]
     fn check(ret: isize) -> Result<usize> {
         if ret < 0 {
             return Err(failure(ret));
@@ -182,5 +208,15 @@ pub mod direct {
     #[inline(always)]
     pub unsafe fn writev(fd: libc::c_int, iov: *const libc::iovec, count: i32) -> Result<usize> {
         check(syscall3(libc::SYS_writev, fd as usize, iov as usize, count as usize))
+    }
+
+    /// `epoll_wait` (as `epoll_pwait` without a mask, which every architecture has).
+    ///
+    /// # Safety
+    /// `events` has room for `max` events.
+    #[inline(always)]
+    pub unsafe fn epoll_wait(epfd: libc::c_int, events: *mut libc::epoll_event, max: i32, timeout_ms: i32) -> Result<usize> {
+        let args = [epfd as usize, events as usize, max as usize, timeout_ms as isize as usize, 0, 8];
+        check(syscall6(libc::SYS_epoll_pwait, args))
     }
 }

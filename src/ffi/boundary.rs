@@ -30,7 +30,7 @@ impl ReturnCode for i64 {
 /// Runs the body of the exported function `op`: its error becomes a negative return code and
 /// the thread's last error message; a panic becomes `FDSAFE_E_INTERNAL` and never unwinds
 /// into C.
-#[inline]
+#[inline(always)] // one instance per exported function: it belongs inside it
 pub fn call<R: ReturnCode>(op: &'static str, body: impl FnOnce() -> Result<R>) -> R {
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(value)) => value,

@@ -125,6 +125,7 @@ pub extern "C" fn fdsafe_epoll_count(epoll: fdsafe_handle) -> i64 {
     call("fdsafe_epoll_count", || Ok(get_as::<Epoll>(Handle(epoll), "an epoll set")?.len() as i64))
 }
 
+#[inline(always)] // the wait returns straight into the exported function
 fn wait_into(
     op: &'static str,
     epoll: fdsafe_handle,

@@ -280,7 +280,9 @@ impl Epoll {
     /// instead of collecting them, so a caller can write them straight where they go.
     ///
     /// The fast path allocates nothing (the kernel's events land in a stack buffer for up to
-    /// [`STACK_BATCH`] events), and a wait of 0 or without limit reads no clock.
+    /// [`STACK_BATCH`] events), and a wait of 0 or without limit reads no clock. Inlined, so
+    /// the wait's system call returns straight into the exported function (see `sys::direct`).
+    #[inline(always)]
     pub fn wait_with(
         &self,
         max: usize,
@@ -360,6 +362,7 @@ impl Epoll {
         reported
     }
 
+    #[inline(always)]
     fn wait_raw(
         &self,
         raw: &mut [std::mem::MaybeUninit<libc::epoll_event>],
@@ -393,19 +396,19 @@ impl Epoll {
                     ms.min(i32::MAX as u64) as i32
                 }
             };
-            let rc = match sigmask {
+            match sigmask {
                 // SAFETY: `events` has room for `len` events.
-                None => unsafe { libc::epoll_wait(epfd, events, len, ms) },
+                None => unsafe { crate::sys::direct::epoll_wait(epfd, events, len, ms) }.map_err(|e| e.context("epoll_wait"))?,
                 Some(set) => {
                     let mask = set.to_libc();
                     // SAFETY: as above; the mask is a valid sigset_t.
-                    unsafe { libc::epoll_pwait(epfd, events, len, ms, &mask) }
+                    let rc = unsafe { libc::epoll_pwait(epfd, events, len, ms, &mask) };
+                    if rc < 0 {
+                        return Err(Error::last_os().context("epoll_pwait"));
+                    }
+                    rc as usize
                 }
-            };
-            if rc < 0 {
-                return Err(Error::last_os().context("epoll_wait"));
             }
-            rc as usize
         };
         Ok(n)
     }
