@@ -7,11 +7,12 @@ object per received handle on every call; over ctypes that costs more than the s
 A passer is built once per socket and then costs one library call per send, one per receive
 and one per close of everything a message brought (``fdsafe_close_many``)::
 
-    passer = HandlePasser(sock)              # kind=KIND_OTHER: no kernel queries per descriptor
-    passer.send(b"x", [listener, pipe_end])  # handle objects or handle values
-    data, values = passer.recv()             # values: List[int], the caller's to close
+    passer = HandlePasser(sock)               # kind=KIND_OTHER: no kernel query per descriptor
+    passer.send(b"x", [listener, pipe_end])   # handle objects, handle values, or a HandleList
+    data, values, info = passer.recv()        # values: array('Q') of ints, the caller's to close
+    if info & (RECV_INFO_CTRUNC | RECV_INFO_CLOSED): ...   # more arrived than max_handles
     ...
-    passer.close_received()                  # closes every handle of the last recv
+    passer.close_received()                   # closes every handle of the last recv
 
 Values are ordinary fdsafe handles: any function that takes a handle takes them, and
 :func:`wrap` turns them into objects when wanted. A value that is not closed leaks its
@@ -88,9 +89,13 @@ def _value_array(handles: Handles) -> "array.array[int]":
     if type(handles) is _array and handles.typecode == "Q":
         return handles
     try:
-        return array.array("Q", handles)  # type: ignore[arg-type]  # all ints: one C loop
-    except TypeError:
-        return array.array("Q", [_as_value(h) for h in handles])
+        try:
+            return _array("Q", handles)  # type: ignore[arg-type]  # all ints: one C loop
+        except TypeError:
+            try:
+                return _array("Q", [h._value for h in handles])  # type: ignore[union-attr]  # all objects
+            except AttributeError:
+                return _array("Q", [_as_value(h) for h in handles])
     except OverflowError:
         raise _invalid("a handle value is negative or above 64 bits") from None
 
@@ -160,8 +165,9 @@ class HandlePasser:
     kind); ``None`` detects each descriptor's kind (about 2 microseconds each).
 
     The passer refers to ``sock`` but does not own it: close the socket as usual (a closed
-    socket makes every call raise ``OSError`` EBADF). Not for use by several threads at once
-    (the receive buffers are shared): make one passer per thread.
+    socket makes every call raise ``OSError`` EBADF). :meth:`send` may be called from any
+    thread; :meth:`recv` and :meth:`close_received` share the passer's buffers, so one thread
+    at a time (make a passer per receiving thread).
     """
 
     __slots__ = ("_sock", "_sock_c", "_size", "_buf", "_buf_view", "_max", "_out", "_out_ptr", "_info",
@@ -227,6 +233,14 @@ class HandlePasser:
         sender's, open; the library holds each for the send, so a concurrent close waits.
         A stale handle raises ``OSError`` (EBADF) with nothing sent. ``flags``:
         ``SEND_DONTWAIT``. Retries after EINTR; never raises SIGPIPE (``BrokenPipeError``)."""
+        if type(handles) is HandleList and type(data) is bytes and not flags and len(data) < 256:
+            # the common case, with nothing to convert
+            sent = _send_handles(self._sock_c, data, _SIZES[len(data)], handles._ref, handles._count, 0)
+            if sent >= 0:
+                return sent
+        return self._send(data, handles, flags)
+
+    def _send(self, data: bytes, handles: Union[Handles, HandleList], flags: int) -> int:
         if type(data) is not bytes:
             data = bytes(data)
         if flags:
@@ -265,8 +279,7 @@ class HandlePasser:
         else:
             args = self._recv_args
         n = self._recv_fn(*args)
-        if n < 0:
-            self._count = 0
+        if n < 0:  # nothing received; the values of the previous message stay in the buffer
             while n == _EINTR:
                 n = self._recv_fn(*args)
             if n < 0:

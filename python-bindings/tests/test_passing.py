@@ -253,3 +253,36 @@ def test_stream_socket_passer_from_the_socket_object():
         data, values, _ = receiver.recv()
         assert data == b"ab" and values[0] >> 56 == fdsafe.PipeEnd.KIND
         assert receiver.close_received() == 1
+
+
+def test_a_failed_recv_keeps_the_last_message_for_close_received():
+    a, b = fs.unix_pair()
+    r, w = fdsafe.pipe()
+    with a, b, r, w:
+        HandlePasser(a).send(b"x", [r])
+        receiver = HandlePasser(b)
+        _, values, _ = receiver.recv()
+        with pytest.raises(BlockingIOError):
+            receiver.recv(fs.RECV_DONTWAIT)
+        assert receiver.close_received() == 1
+        assert not live(values[0])
+
+
+def test_passing_to_another_process():
+    a, b = fs.unix_pair()
+    r, w = fdsafe.pipe()
+    with a, b, r, w:
+        pid = os.fork()
+        if pid == 0:  # child: receive the write end and write through it
+            code = 1
+            try:
+                receiver = HandlePasser(b)
+                _, values, info = receiver.recv()
+                Handle(values[0], owned=False).write(b"child")
+                code = 0 if info == 0 and receiver.close_received() == 1 else 2
+            finally:
+                os._exit(code)
+        HandlePasser(a).send(b"w", HandleList([w]))
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert r.read(5) == b"child"
