@@ -88,14 +88,20 @@ def _value_array(handles: Handles) -> "array.array[int]":
     """``handles`` as an ``array('Q')`` of handle values (the very array if it is one)."""
     if type(handles) is _array and handles.typecode == "Q":
         return handles
+    if type(handles) is not list and type(handles) is not tuple:
+        handles = list(handles)
     try:
-        try:
-            return _array("Q", handles)  # type: ignore[arg-type]  # all ints: one C loop
-        except TypeError:
+        if not handles:
+            return _array("Q")
+        if isinstance(handles[0], Handle):
             try:
-                return _array("Q", [h._value for h in handles])  # type: ignore[union-attr]  # all objects
+                return _array("Q", [h._value for h in handles])  # type: ignore[union-attr]  # objects
             except AttributeError:
                 return _array("Q", [_as_value(h) for h in handles])
+        try:
+            return _array("Q", handles)  # handle values: one C loop
+        except TypeError:
+            return _array("Q", [_as_value(h) for h in handles])
     except OverflowError:
         raise _invalid("a handle value is negative or above 64 bits") from None
 
