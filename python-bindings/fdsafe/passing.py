@@ -109,11 +109,9 @@ def _value_array(handles: Handles) -> "array.array[int]":
 def close_values(values: Sequence[int]) -> int:
     """Closes every handle value in ``values`` (a list, an ``array('Q')``...) with one
     library call per 65536 (``fdsafe_close_many``). Values that are not live (already closed,
-    released, 0) are skipped, as are repeats. Returns how many were closed."""
-    try:
-        raw = _value_array(values)
-    except TypeError:
-        raise TypeError("close_values takes handle values (int), not objects: close those with close()") from None
+    released, 0) are skipped, as are repeats. Returns how many were closed. (For handle
+    objects, ``fdsafe.close_all`` also marks the objects closed.)"""
+    raw = _value_array(values)
     done, total = 0, len(raw)
     for start in range(0, total, _CLOSE_CHUNK):
         part = raw[start:start + _CLOSE_CHUNK] if total > _CLOSE_CHUNK else raw
