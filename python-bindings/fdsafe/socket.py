@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, List, NamedTuple, Opt
 
 from ._lib import c_handle, c_handle_p, declare, lib
 from .errors import check
-from .handle import Handle, retry_eintr
+from .handle import KIND_OTHER, Handle, retry_eintr
 
 if TYPE_CHECKING:
     from .passing import HandlePasser
@@ -273,10 +273,9 @@ class _UnixMixin(Socket):
         creds = tuple(info.credentials) if info.flags & RECV_INFO_CREDENTIALS else None
         return Received(buf.raw[:n], handles, info.flags, info.closed_count, creds)
 
-    def passer(self, size: int = 1, max_handles: int = MAX_FDS, kind: Optional[int] = 24) -> "HandlePasser":
+    def passer(self, size: int = 1, max_handles: int = MAX_FDS, kind: Optional[int] = KIND_OTHER) -> "HandlePasser":
         """The fast descriptor-passing path on this socket: a :class:`fdsafe.passing.HandlePasser`
-        (buffers made once, received handles as int values; ``kind`` defaults to
-        ``KIND_OTHER``, 24). See fdsafe.passing."""
+        (buffers made once, received handles as int values). See fdsafe.passing."""
         from .passing import HandlePasser
         return HandlePasser(self, size, max_handles, kind)
 
