@@ -15,22 +15,23 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import fdsafe  # noqa: E402
 from fdsafe.pipe import SIGPIPE_GUARD, SIGPIPE_IGNORE, sigpipe_mode  # noqa: E402
 from fdsafe.handle import KIND_OTHER  # noqa: E402
-from fdsafe.socket import KIND_UNIX_STREAM, unix_pair  # noqa: E402
+from fdsafe.passing import HandleList, HandlePasser  # noqa: E402
+from fdsafe.socket import RECV_INFO_CLOSED, RECV_INFO_CTRUNC, unix_pair  # noqa: E402
 
 BATCHES = 11
 
 
-def per_op(fn, ops):
-    t = time.perf_counter_ns()
+def per_op(fn, ops, clock=time.perf_counter_ns):
+    t = clock()
     fn()
-    return (time.perf_counter_ns() - t) / ops
+    return (clock() - t) / ops
 
 
-def compare(name, ours, theirs, ops, unit="ns"):
+def compare(name, ours, theirs, ops, unit="ns", batches=BATCHES, clock=time.perf_counter_ns):
     a, b = [], []
-    for _ in range(BATCHES):
-        b.append(per_op(theirs, ops))
-        a.append(per_op(ours, ops))
+    for _ in range(batches):
+        b.append(per_op(theirs, ops, clock))
+        a.append(per_op(ours, ops, clock))
     f, s = statistics.median(a), statistics.median(b)
     print(f"{name:52s} fdsafe {f:8.1f} {unit}   stdlib {s:8.1f} {unit}   ratio {f / s:.3f}")
     return f / s
@@ -99,42 +100,70 @@ def bench_pipe(n=20000):
 
 
 def bench_passing():
-    """socket.send_fds/recv_fds against the bindings' send_fds/recv_fds: Unix stream sockets
-    passed (the daemon case), per descriptor including closing what arrived (os.close each;
-    fdsafe.close_all, one call per message, unless it says "close each")."""
+    """Passing Unix stream sockets (the daemon case), per descriptor, each side sending,
+    receiving and closing what arrived, as a careful program does:
+
+    - stdlib: socket.send_fds; socket.recv_fds with MSG_CMSG_CLOEXEC (received descriptors
+      must not leak into child processes); a check of MSG_CTRUNC (descriptors lost); os.close
+      of each received descriptor.
+    - fdsafe fast path (fdsafe.passing.HandlePasser, kind KIND_OTHER): send of the handles
+      (a HandleList made once, or a list of handle objects converted on each send); recv
+      into buffers made once, giving handle values (close-on-exec on arrival); a check of
+      RECV_INFO_CTRUNC/CLOSED; close_received (one fdsafe_close_many per message).
+    - fdsafe objects (UnixStream.send_fds / recv_fds): one Python object per received handle,
+      kind detected (or KIND_OTHER), closed with fdsafe.close_all.
+    """
     sa, sb = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     fa, fb = unix_pair()
+    sender, receiver = HandlePasser(fa), HandlePasser(fb)
     pairs = [unix_pair() for _ in range(253)]
     ours = [p[0] for p in pairs]
     theirs = [p[0].fileno() for p in pairs]
+    cloexec, ctrunc = socket.MSG_CMSG_CLOEXEC, int(socket.MSG_CTRUNC)
+    lost = RECV_INFO_CTRUNC | RECV_INFO_CLOSED
+    print("descriptor passing (this thread's CPU time, user + kernel; medians of 21 batches):")
+    print("  stdlib = socket.send_fds + recv_fds(MSG_CMSG_CLOEXEC) + MSG_CTRUNC check + os.close of each")
+    print("  fast path = HandlePasser.send + recv (int values) + RECV_INFO check + close_received")
     for count in (1, 64, 253):
         messages = max(2000 // count, 20)
         handles, fds = ours[:count], theirs[:count]
+        prepared = HandleList(handles)
 
         def stdlib():
             for _ in range(messages):
                 socket.send_fds(sa, [b"x"], fds)
-                _, got, _, _ = socket.recv_fds(sb, 1, 253)
+                _, got, flags, _ = socket.recv_fds(sb, 1, 253, cloexec)
+                if flags & ctrunc:
+                    raise RuntimeError("descriptors lost")
                 for fd in got:
                     os.close(fd)
 
-        def shim(kind, bulk_close=True):
+        def fast(what):
+            def run():
+                send, recv, close = sender.send, receiver.recv, receiver.close_received
+                for _ in range(messages):
+                    send(b"x", what)
+                    if recv()[2] & lost:
+                        raise RuntimeError("descriptors lost")
+                    close()
+            return run
+
+        def objects(kind):
             def run():
                 for _ in range(messages):
                     fa.send_fds(b"x", handles)
                     got = fb.recv_fds(1, kind=kind)
-                    if bulk_close:
-                        fdsafe.close_all(got.handles)
-                    else:
-                        for h in got.handles:
-                            h.close()
+                    if got.flags & lost:
+                        raise RuntimeError("descriptors lost")
+                    fdsafe.close_all(got.handles)
             return run
 
         ops = messages * count
-        compare(f"SCM_RIGHTS {count:3d} sockets/msg, detect, close each", shim(None, False), stdlib, ops, "ns/fd")
-        compare(f"SCM_RIGHTS {count:3d} sockets/msg, detect", shim(None), stdlib, ops, "ns/fd")
-        compare(f"SCM_RIGHTS {count:3d} sockets/msg, KIND_OTHER", shim(KIND_OTHER), stdlib, ops, "ns/fd")
-        compare(f"SCM_RIGHTS {count:3d} sockets/msg, expected kind", shim(KIND_UNIX_STREAM), stdlib, ops, "ns/fd")
+        cpu = time.thread_time_ns
+        compare(f"SCM_RIGHTS {count:3d}/msg, fast path, HandleList", fast(prepared), stdlib, ops, "ns/fd", 21, cpu)
+        compare(f"SCM_RIGHTS {count:3d}/msg, fast path, list of handles", fast(handles), stdlib, ops, "ns/fd", 21, cpu)
+        compare(f"SCM_RIGHTS {count:3d}/msg, objects, KIND_OTHER", objects(KIND_OTHER), stdlib, ops, "ns/fd", 21, cpu)
+        compare(f"SCM_RIGHTS {count:3d}/msg, objects, detect", objects(None), stdlib, ops, "ns/fd", 21, cpu)
     for a, b in pairs:
         a.close()
         b.close()

@@ -49,6 +49,8 @@ from .mqueue import MessageQueue, MqAttr
 from .pipe import PipeEnd, pipe
 from . import daemon  # noqa: F401  (fdsafe.daemon: socket activation, service notification)
 from . import socket  # noqa: F401  (fdsafe.socket: TCP, UDP, Unix sockets)
+from . import passing  # noqa: F401  (fdsafe.passing: fast descriptor passing)
+from .passing import HandleList, HandlePasser, close_values
 from .socket import (
     TcpListener, TcpStream, UdpSocket, UnixDatagram, UnixListener, UnixSeqpacket, UnixSeqpacketListener, UnixStream,
 )
@@ -90,5 +92,6 @@ __all__ = [
     "TimerCanceled", "TimerFd", "TimerValue", "SignalFd", "SignalInfo", "block_process",
     "Inotify", "InotifyEvent", "MessageQueue", "MqAttr",
     "Fanotify", "FanotifyEvent", "IOBatch", "IO_READ", "IO_WRITE", "close_all",
+    "passing", "HandleList", "HandlePasser", "close_values",
     "PipeEnd", "pipe", "File", "splice", "CharDevice", "Fifo", "mkfifo", "mknod", "MemFd", "ExitStatus", "PidFd", "Terminal", "TerminalSettings", "is_terminal", "open_pty", "STDERR", "STDIN", "STDOUT", "Stdio",
 ]

@@ -4,11 +4,14 @@ peer credentials. Each socket kind has a class with a ``socket``-like surface an
 from __future__ import annotations
 
 import ctypes
-from typing import Any, Callable, Iterable, List, NamedTuple, Optional, Sequence, Tuple, Union, cast
+from typing import TYPE_CHECKING, Any, Callable, Iterable, List, NamedTuple, Optional, Sequence, Tuple, Union, cast
 
 from ._lib import c_handle, c_handle_p, declare, lib
 from .errors import check
-from .handle import Handle, retry_eintr
+from .handle import KIND_OTHER, Handle, retry_eintr
+
+if TYPE_CHECKING:
+    from .passing import HandlePasser
 
 _int, _i64, _u32, _size = ctypes.c_int, ctypes.c_int64, ctypes.c_uint32, ctypes.c_size_t
 _str, _vp = ctypes.c_char_p, ctypes.c_void_p
@@ -269,6 +272,12 @@ class _UnixMixin(Socket):
         handles = [wrap(v) for v in arr[:info.handle_count]]
         creds = tuple(info.credentials) if info.flags & RECV_INFO_CREDENTIALS else None
         return Received(buf.raw[:n], handles, info.flags, info.closed_count, creds)
+
+    def passer(self, size: int = 1, max_handles: int = MAX_FDS, kind: Optional[int] = KIND_OTHER) -> "HandlePasser":
+        """The fast descriptor-passing path on this socket: a :class:`fdsafe.passing.HandlePasser`
+        (buffers made once, received handles as int values). See fdsafe.passing."""
+        from .passing import HandlePasser
+        return HandlePasser(self, size, max_handles, kind)
 
     def send_credentials(self, data: bytes, credentials: Optional[Tuple[int, int, int]] = None, flags: int = 0) -> int:
         keep, ptr = _bytes_ptr(data)
