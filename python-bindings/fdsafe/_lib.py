@@ -91,20 +91,20 @@ def _load() -> ctypes.CDLL:
 
 
 def declare(prototypes: Dict[str, Tuple[object, List[object]]]) -> None:
-    """Declares C prototypes; each kind's module declares its own functions."""
+    """Declares C prototypes; each kind's module declares its own functions. The return type
+    also goes to ``fast`` (declared later modules included), so a 64-bit result is never cut
+    to an int there."""
     for name, (restype, argtypes) in prototypes.items():
         fn = getattr(lib, name)
         fn.restype = restype
         fn.argtypes = argtypes
         PROTOTYPES[name] = (restype, argtypes)
+        getattr(fast, name).restype = restype
 
 
 lib = _load()
-declare(dict(PROTOTYPES))
-
 # The same library without argument conversion, for the hot paths of the wrappers: ctypes'
 # per-argument conversion costs more than the system call. Only ever call these with
 # arguments that are already ctypes objects of the right type (c_uint64 handles and so on).
 fast = ctypes.CDLL(lib._name)
-for _name, (_restype, _argtypes) in PROTOTYPES.items():
-    getattr(fast, _name).restype = _restype
+declare(dict(PROTOTYPES))

@@ -76,3 +76,10 @@ def test_every_header_function_is_bound_with_its_signature():
             if dc.startswith("struct:") and dp.startswith("struct:"):
                 continue  # by-value struct: compared by size in the kind's own tests
             assert dc == dp, f"{name}: parameter {i} is {c} ({dc}) in C but {py} ({dp}) in Python"
+
+
+def test_the_unconverted_library_returns_every_declared_type():
+    # `fast` skips argument conversion but must not cut an int64_t result to an int.
+    from fdsafe._lib import PROTOTYPES, fast, lib
+    for name in PROTOTYPES:
+        assert getattr(fast, name).restype is getattr(lib, name).restype, name
