@@ -6,10 +6,7 @@ use crate::error::{Error, Result};
 
 /// Turns a `-1`-on-failure return into a `Result`, reading errno.
 #[inline]
-pub fn cvt<T: Copy + PartialOrd + Default>(ret: T) -> Result<T>
-where
-    T: From<i8>,
-{
+pub fn cvt<T: Copy + PartialOrd + Default + From<i8>>(ret: T) -> Result<T> {
     if ret < T::from(0) {
         Err(Error::last_os())
     } else {

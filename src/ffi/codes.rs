@@ -43,7 +43,7 @@ extern "C" {
 }
 
 fn errno_string(code: c_int, lookup: unsafe extern "C" fn(c_int) -> *const c_char) -> Option<*const c_char> {
-    if code >= 0 || code < -4095 {
+    if !(-4095..0).contains(&code) {
         return None;
     }
     // SAFETY: both glibc functions accept any int and return a static string or NULL.

@@ -6,6 +6,7 @@
 //! - release: `refs - 1`; the thread that takes the last reference of a closing slot
 //!   finalizes it (drops the object, so the descriptor closes, then frees the slot);
 //! - close: sets `closing` (once), so no new reference can be taken.
+//!
 //! The owner thread does not count references: it publishes a hazard (see
 //! [`super::threads`]). A close that finds the owner inside an operation sets `wait`; the
 //! owner sets `done` when it leaves a closing slot, and finalization needs

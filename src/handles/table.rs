@@ -95,6 +95,12 @@ pub struct Guard {
 unsafe impl Send for Guard {}
 unsafe impl Sync for Guard {}
 
+impl Default for Table {
+    fn default() -> Table {
+        Table::new()
+    }
+}
+
 impl Table {
     pub const fn new() -> Table {
         Table {

@@ -252,7 +252,10 @@ pub fn detect(fd: BorrowedFd<'_>) -> Result<Kind> {
 fn fs_magic(fd: BorrowedFd<'_>) -> Option<i64> {
     let mut sfs = std::mem::MaybeUninit::<libc::statfs>::uninit();
     // SAFETY: fstatfs fills the struct on success.
-    (unsafe { libc::fstatfs(fd.as_raw_fd(), sfs.as_mut_ptr()) } == 0).then(|| unsafe { sfs.assume_init() }.f_type as i64)
+    // `f_type`'s type differs between architectures (i64 here).
+    #[allow(clippy::unnecessary_cast)]
+    let magic = |sfs: libc::statfs| sfs.f_type as i64;
+    (unsafe { libc::fstatfs(fd.as_raw_fd(), sfs.as_mut_ptr()) } == 0).then(|| magic(unsafe { sfs.assume_init() }))
 }
 
 #[cfg(test)]
