@@ -506,21 +506,29 @@ fn recv_handles(
     // stay in `fds` and are closed when it is dropped.
     let wanted = fds.len().min(slots.len());
     info.closed_count += (fds.len() - wanted) as u32;
-    // Kinds first (system calls, outside any lock), then one table insertion for all.
-    let mut found = [Kind::Other; scm::MAX_FDS];
-    if expected != Some(Kind::Other) {
+    // Kinds first (system calls, outside any lock), then one table insertion for all. The
+    // array is only filled when kinds are asked for (KIND_OTHER needs none).
+    let mut found = [std::mem::MaybeUninit::<Kind>::uninit(); scm::MAX_FDS];
+    let asks_kinds = expected != Some(Kind::Other);
+    if asks_kinds {
         let mut detector = detect::Detector::for_count(wanted);
         for (kind, fd) in found.iter_mut().zip(fds.iter()).take(wanted) {
-            *kind = match expected {
-                Some(k) => detector.detect_expecting(k, fd),
-                None => detector.detect(fd),
-            }
-            .unwrap_or(Kind::Other);
+            kind.write(
+                match expected {
+                    Some(k) => detector.detect_expecting(k, fd),
+                    None => detector.detect(fd),
+                }
+                .unwrap_or(Kind::Other),
+            );
         }
     }
     let mut made = 0;
     let mut refused: Vec<handles::Stored> = Vec::new();
-    let objects = found[..wanted].iter().map_while(|&kind| Some(kinds::wrap_owned(fds.take_next()?, kind)));
+    let objects = (0..wanted).map_while(|i| {
+        // SAFETY: entries 0..wanted were written above whenever kinds were asked for.
+        let kind = if asks_kinds { unsafe { found[i].assume_init() } } else { Kind::Other };
+        Some(kinds::wrap_owned(fds.take_next()?, kind))
+    });
     handles::TABLE.insert_many(objects, |outcome| match outcome {
         Ok(h) => {
             slots[made] = h.0;

@@ -434,23 +434,19 @@ impl Drop for DeferredBatch {
         if !self.outer {
             return;
         }
-        let frees = DEFERRED_FREES
-            .try_with(|d| {
-                d.try_borrow_mut()
-                    .map(|mut d| {
-                        d.active = false;
-                        std::mem::take(&mut d.frees)
-                    })
-                    .unwrap_or_default()
-            })
-            .unwrap_or_default();
-        let mut frees = frees.into_iter().peekable();
-        while let Some(&(table, ..)) = frees.peek() {
-            let mut alloc = table.allocator();
-            while let Some((_, handle, fd, reusable)) = frees.next_if(|(t, ..)| std::ptr::eq(*t, table)) {
-                Table::free_locked(&mut alloc, handle, fd, reusable);
+        let _ = DEFERRED_FREES.try_with(|d| {
+            let Ok(mut d) = d.try_borrow_mut() else { return };
+            d.active = false;
+            // Drained in place, so the vector keeps its room for the next batch. Freeing takes
+            // only the allocator lock, never this thread-local.
+            let mut frees = d.frees.drain(..).peekable();
+            while let Some(&(table, ..)) = frees.peek() {
+                let mut alloc = table.allocator();
+                while let Some((_, handle, fd, reusable)) = frees.next_if(|(t, ..)| std::ptr::eq(*t, table)) {
+                    Table::free_locked(&mut alloc, handle, fd, reusable);
+                }
             }
-        }
+        });
     }
 }
 
