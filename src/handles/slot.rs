@@ -113,7 +113,8 @@ impl Slot {
         self.kind.store(object.kind() as u8, Ordering::Relaxed);
         *self.type_id.get() = (*object).type_id();
         *self.object.get() = Some(stored);
-        let owner: *const ThreadRecord = if owned { threads::current() } else { std::ptr::null() };
+        let owner: *const ThreadRecord =
+            if owned && threads::fast_path_available() { threads::current() } else { std::ptr::null() };
         self.owner.store(owner as *mut ThreadRecord, Ordering::Relaxed);
         self.state.store((generation as u64) << GEN_SHIFT, Ordering::Release);
     }

@@ -7,8 +7,9 @@
 //! before. A close from another thread must then see the owner's hazard; that takes a store-load
 //! barrier on both sides, and the owner's side is made free by an asymmetric one: the closer
 //! runs `membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED)`, which executes a full barrier on every
-//! CPU running a thread of this process. Where the kernel refuses membarrier, and under Miri,
-//! both sides use an ordinary sequentially consistent fence instead (correct, a little slower).
+//! CPU running a thread of this process. Where the kernel refuses membarrier, handles get no
+//! owner (every call counts); under Miri both sides use an ordinary fence, so Miri checks the
+//! protocol itself.
 //!
 //! A record belongs to a thread pointer (the address of the thread's control block, what
 //! `pthread_self` returns), so the fast path finds out whether it runs on the owner thread with
@@ -20,7 +21,7 @@
 
 use std::cell::Cell;
 use std::ptr;
-use std::sync::atomic::{compiler_fence, fence, AtomicPtr, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{compiler_fence, fence, AtomicPtr, AtomicUsize, Ordering};
 
 /// How many operations a thread can be inside at once on the fast path (a write to a pipe
 /// also holds its read end; deeper nesting counts references).
@@ -107,7 +108,6 @@ pub fn current() -> &'static ThreadRecord {
             return record;
         }
     }
-    barrier_mode(); // decided before any slot can name an owner
     let thread = thread_pointer();
     let record = find_record(thread).unwrap_or_else(|| new_record(thread));
     let _ = CURRENT.try_with(|current| current.set(record));
@@ -140,16 +140,6 @@ fn new_record(thread: usize) -> &'static ThreadRecord {
     }
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum BarrierMode {
-    /// Readers: a compiler fence; closers: membarrier.
-    Asymmetric = 1,
-    /// Both: a sequentially consistent fence.
-    Symmetric = 2,
-}
-
-static MODE: AtomicU8 = AtomicU8::new(0);
-
 const MEMBARRIER_CMD_PRIVATE_EXPEDITED: libc::c_int = 1 << 3;
 const MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED: libc::c_int = 1 << 4;
 
@@ -158,38 +148,22 @@ fn membarrier(cmd: libc::c_int) -> bool {
     unsafe { libc::syscall(libc::SYS_membarrier, cmd, 0, 0) == 0 }
 }
 
-fn barrier_mode() -> BarrierMode {
-    match MODE.load(Ordering::Acquire) {
-        1 => BarrierMode::Asymmetric,
-        2 => BarrierMode::Symmetric,
-        _ => decide_mode(),
-    }
-}
-
-#[cold]
-fn decide_mode() -> BarrierMode {
-    static DECIDED: std::sync::OnceLock<BarrierMode> = std::sync::OnceLock::new();
-    let mode = *DECIDED.get_or_init(|| {
-        if !cfg!(miri) && membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) {
-            BarrierMode::Asymmetric
-        } else {
-            BarrierMode::Symmetric
-        }
-    });
-    MODE.store(mode as u8, Ordering::Release);
-    mode
+/// Whether the fast path can be used: the kernel accepted the process's membarrier
+/// registration (asked once). Where it refuses, new handles get no owner and every call
+/// counts a reference. Under Miri the barriers are ordinary fences, so the path is tested.
+pub fn fast_path_available() -> bool {
+    static REGISTERED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *REGISTERED.get_or_init(|| cfg!(miri) || membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED))
 }
 
 /// The owner's side of the store-load barrier, between publishing (or clearing) its hazard
-/// and reading the slot's state.
-#[inline]
+/// and reading the slot's state: nothing at run time, the closer's membarrier does the work.
+#[inline(always)]
 pub fn light_barrier() {
-    // Relaxed is enough: an owner exists only after the mode was decided and published
-    // through the slot's state, which the owner has read with Acquire.
-    if MODE.load(Ordering::Relaxed) == BarrierMode::Asymmetric as u8 {
-        compiler_fence(Ordering::SeqCst);
-    } else {
+    if cfg!(miri) {
         fence(Ordering::SeqCst);
+    } else {
+        compiler_fence(Ordering::SeqCst);
     }
 }
 
@@ -197,15 +171,11 @@ pub fn light_barrier() {
 /// hazard visible to the closer. Returns `false` if no barrier could be made (the caller must
 /// then assume the owner is inside).
 pub fn heavy_barrier() -> bool {
-    match barrier_mode() {
-        BarrierMode::Symmetric => {
-            fence(Ordering::SeqCst);
-            true
-        }
-        // A forked child may need to register again (the registration belongs to the process).
-        BarrierMode::Asymmetric => {
-            membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED)
-                || (membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) && membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED))
-        }
+    if cfg!(miri) {
+        fence(Ordering::SeqCst);
+        return true;
     }
+    // A forked child may need to register again (the registration belongs to the process).
+    membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED)
+        || (membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) && membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED))
 }
