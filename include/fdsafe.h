@@ -5,7 +5,9 @@
  * code on failure: -errno for operating-system errors, passed through
  * unchanged, or an FDSAFE_E_* code (all below -4095) for errors the library
  * itself detects. errno is never set. Out-parameters are written only on
- * success. See README.md, "API conventions".
+ * success. Every function may be called from any thread, and none is a
+ * pthread_cancel cancellation point (a pending cancellation acts after the
+ * call). See README.md, "API conventions".
  */
 
 #ifndef FDSAFE_H
@@ -4090,6 +4092,8 @@ uint32_t fdsafe_version_number(void);
  * freed. Thread safety: any thread.
  */
 const char *fdsafe_version_string(void);
+
+extern int pthread_setcancelstate(int state, int *oldstate);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -106,12 +106,44 @@ pub fn retry_eintr<T>(mut f: impl FnMut() -> Result<T>) -> Result<T> {
     }
 }
 
-/// `read`, `write`, `readv` and `writev` made from the calling function itself rather than
-/// through libc's wrappers: the hot paths then return to C through one frame fewer (after a
-/// system call the CPU's return predictions are lost, and each frame costs a mispredicted
-/// return), and no libc cancellation point is entered inside fdsafe (a thread cancelled there
-/// would unwind through Rust frames, which aborts). Sanitizer builds pass
-/// `--cfg fdsafe_libc_syscalls` so their libc interceptors still see every call.
+/// Disables thread cancellation until dropped (then restores the previous state). libc's
+/// wrappers of blocking calls (`recvmsg`, `accept`, `poll`, `close`...) are cancellation
+/// points, and a cancellation acted on inside fdsafe would unwind through Rust frames, which
+/// aborts the process; with it disabled, a pending cancellation acts at the thread's next
+/// cancellation point outside fdsafe.
+pub struct NoCancellation(libc::c_int);
+
+extern "C" {
+    fn pthread_setcancelstate(state: libc::c_int, oldstate: *mut libc::c_int) -> libc::c_int;
+}
+
+const PTHREAD_CANCEL_DISABLE: libc::c_int = 1; // glibc and musl
+
+impl NoCancellation {
+    #[inline]
+    pub fn begin() -> NoCancellation {
+        let mut previous = 0;
+        // SAFETY: sets the calling thread's state and writes the old one to a local.
+        unsafe { pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &mut previous) };
+        NoCancellation(previous)
+    }
+}
+
+impl Drop for NoCancellation {
+    #[inline]
+    fn drop(&mut self) {
+        let mut ignored = 0;
+        // SAFETY: as above.
+        unsafe { pthread_setcancelstate(self.0, &mut ignored) };
+    }
+}
+
+/// System calls made from the calling function itself rather than through libc's wrappers:
+/// the hot paths then return to C through one frame fewer (each frame a system call returns
+/// through costs measurably more than its instructions here), and they enter no libc
+/// cancellation point, so they need no cancellation guard (see `ffi::boundary::call_direct`).
+/// Sanitizer builds pass `--cfg fdsafe_libc_syscalls` so their interceptors still see every
+/// call.
 pub mod direct {
     use crate::error::{Error, Result};
 
@@ -215,5 +247,39 @@ pub mod direct {
     pub unsafe fn epoll_wait(epfd: libc::c_int, events: *mut libc::epoll_event, max: i32, timeout_ms: i32) -> Result<usize> {
         let args = [epfd as usize, events as usize, max as usize, timeout_ms as isize as usize, 0, 8];
         check(syscall6(libc::SYS_epoll_pwait, args))
+    }
+
+    /// `epoll_pwait` with a signal mask (`mask` points to 8 bytes of signal set).
+    ///
+    /// # Safety
+    /// `events` has room for `max` events; `mask` is valid.
+    #[inline(always)]
+    pub unsafe fn epoll_pwait(epfd: libc::c_int, events: *mut libc::epoll_event, max: i32, timeout_ms: i32, mask: *const u64) -> Result<usize> {
+        let args = [epfd as usize, events as usize, max as usize, timeout_ms as isize as usize, mask as usize, 8];
+        check(syscall6(libc::SYS_epoll_pwait, args))
+    }
+
+    /// `sendmsg`.
+    ///
+    /// # Safety
+    /// `msg` describes valid buffers.
+    #[inline(always)]
+    pub unsafe fn sendmsg(fd: libc::c_int, msg: *const libc::msghdr, flags: libc::c_int) -> Result<usize> {
+        check(syscall3(libc::SYS_sendmsg, fd as usize, msg as usize, flags as usize))
+    }
+
+    /// `sigtimedwait` (the kernel's `rt_sigtimedwait`, 8-byte signal sets); returns the signal.
+    ///
+    /// # Safety
+    /// `set` and `timeout` are valid.
+    pub unsafe fn sigtimedwait(set: *const libc::sigset_t, timeout: *const libc::timespec) -> Result<usize> {
+        check(syscall6(libc::SYS_rt_sigtimedwait, [set as usize, 0, timeout as usize, 8, 0, 0]))
+    }
+
+    /// Sleeps for `duration` (`nanosleep`; an interruption by a signal ends it early).
+    pub fn sleep(duration: std::time::Duration) {
+        let ts = libc::timespec { tv_sec: duration.as_secs() as libc::time_t, tv_nsec: duration.subsec_nanos() as _ };
+        // SAFETY: a valid timespec; no remainder wanted.
+        let _ = check(unsafe { syscall6(libc::SYS_nanosleep, [&ts as *const libc::timespec as usize, 0, 0, 0, 0, 0]) });
     }
 }

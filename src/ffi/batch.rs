@@ -3,7 +3,7 @@
 
 use std::ffi::c_void;
 
-use super::{call, codes, fdsafe_handle, out_slice};
+use super::{call, call_direct, codes, fdsafe_handle, out_slice};
 use crate::error::{Error, Result};
 use crate::handles::{self, Handle};
 use crate::kinds::io;
@@ -55,7 +55,7 @@ pub struct fdsafe_io_op {
 /// caller must not touch `ops` or the buffers during the call.
 #[no_mangle]
 pub extern "C" fn fdsafe_io_batch(ops: *mut fdsafe_io_op, count: usize, flags: u32) -> i64 {
-    call("fdsafe_io_batch", || {
+    call_direct("fdsafe_io_batch", || {
         if flags != 0 {
             return Err(Error::invalid(format!("unknown flags {flags:#x}")));
         }

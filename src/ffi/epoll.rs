@@ -4,7 +4,7 @@ use std::ffi::c_int;
 use std::time::Duration;
 
 use super::signal::{fdsafe_sigset, read_opt};
-use super::{call, fdsafe_handle, out_slice, Out};
+use super::{call, call_direct, fdsafe_handle, out_slice, Out};
 use crate::error::Error;
 use crate::handles::{self, get_as, Handle};
 use crate::kinds::epoll::{Epoll, Timeout};
@@ -134,7 +134,8 @@ fn wait_into(
     timeout: Timeout,
     sigmask: *const fdsafe_sigset,
 ) -> c_int {
-    call(op, || {
+    // Every system call on this path is direct (the wait, its back-off sleep, the set's lock).
+    call_direct(op, || {
         let out = out_slice(events_out, max_events, "events_out")?;
         if out.is_empty() {
             return Err(Error::invalid("max_events is 0"));

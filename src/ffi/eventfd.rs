@@ -3,7 +3,7 @@
 use std::ffi::c_int;
 
 use super::kinds::parse_flags;
-use super::{call, fdsafe_handle, Out};
+use super::{call, call_direct, fdsafe_handle, Out};
 use crate::handles::{self, get_as, Handle};
 use crate::kinds::eventfd::{EventFd, EventFdFlags};
 
@@ -37,7 +37,7 @@ pub extern "C" fn fdsafe_eventfd_create(initial: u32, flags: u32, handle_out: *m
 /// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_eventfd_read(handle: fdsafe_handle, value_out: *mut u64) -> c_int {
-    call("fdsafe_eventfd_read", || {
+    call_direct("fdsafe_eventfd_read", || {
         let out = Out::new(value_out, "value_out")?;
         out.write(get_as::<EventFd>(Handle(handle), "an eventfd")?.read()?);
         Ok(0)
@@ -51,7 +51,7 @@ pub extern "C" fn fdsafe_eventfd_read(handle: fdsafe_handle, value_out: *mut u64
 /// `-EAGAIN`; `-EINTR`. Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_eventfd_write(handle: fdsafe_handle, value: u64) -> c_int {
-    call("fdsafe_eventfd_write", || {
+    call_direct("fdsafe_eventfd_write", || {
         get_as::<EventFd>(Handle(handle), "an eventfd")?.write(value)?;
         Ok(0)
     })

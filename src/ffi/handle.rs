@@ -5,7 +5,7 @@ use std::ffi::{c_int, c_void};
 use std::os::fd::IntoRawFd;
 
 use super::kinds::{fdsafe_kind, kind_code, kind_from_c};
-use super::{call, fdsafe_handle, in_slice, out_slice, Out};
+use super::{call, call_direct, fdsafe_handle, in_slice, out_slice, Out};
 use crate::error::Error;
 use crate::handles::{self, Handle, TABLE};
 use crate::kinds::{self, io};
@@ -86,7 +86,7 @@ pub extern "C" fn fdsafe_reference_mode(mode: u32) -> c_int {
 /// Errors: `-EBADF` for 0, closed or never-issued handles. Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_handle_kind(handle: fdsafe_handle) -> c_int {
-    call("fdsafe_handle_kind", || Ok(kind_code(handles::get(Handle(handle))?.kind())))
+    call_direct("fdsafe_handle_kind", || Ok(kind_code(handles::get(Handle(handle))?.kind())))
 }
 
 /// Lends the raw descriptor of a handle, for `poll()` or another library. fdsafe keeps
@@ -97,7 +97,7 @@ pub extern "C" fn fdsafe_handle_kind(handle: fdsafe_handle) -> c_int {
 /// Thread safety: any thread; takes no lock and no reference (two atomic loads).
 #[no_mangle]
 pub extern "C" fn fdsafe_fd_borrow(handle: fdsafe_handle) -> c_int {
-    call("fdsafe_fd_borrow", || TABLE.peek_fd(Handle(handle)))
+    call_direct("fdsafe_fd_borrow", || TABLE.peek_fd(Handle(handle)))
 }
 
 /// Ends a handle and gives its descriptor to the caller, who must close it. The handle dies
@@ -200,7 +200,7 @@ pub extern "C" fn fdsafe_wait(handle: fdsafe_handle, events: u32, timeout_ms: c_
 /// Thread safety: any thread; see `fdsafe_close` for closing during a read.
 #[no_mangle]
 pub extern "C" fn fdsafe_read(handle: fdsafe_handle, buf: *mut c_void, len: usize) -> i64 {
-    call("fdsafe_read", || {
+    call_direct("fdsafe_read", || {
         let buf = out_slice(buf.cast::<u8>(), len, "buf")?;
         let guard = handles::get(Handle(handle))?;
         Ok(io::read(guard.fd(), buf)? as i64)
@@ -220,7 +220,7 @@ pub extern "C" fn fdsafe_read(handle: fdsafe_handle, buf: *mut c_void, len: usiz
 /// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_write(handle: fdsafe_handle, buf: *const c_void, len: usize) -> i64 {
-    call("fdsafe_write", || {
+    call_direct("fdsafe_write", || {
         let buf = in_slice(buf.cast::<u8>(), len, "buf")?;
         let guard = handles::get(Handle(handle))?;
         let object = guard.object();
@@ -233,7 +233,7 @@ pub extern "C" fn fdsafe_write(handle: fdsafe_handle, buf: *const c_void, len: u
 /// negative or above `IOV_MAX` (1024). Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_readv(handle: fdsafe_handle, iov: *const libc::iovec, iovcnt: c_int) -> i64 {
-    call("fdsafe_readv", || {
+    call_direct("fdsafe_readv", || {
         let iov = in_slice(iov, iov_len(iovcnt)?, "iov")?;
         let guard = handles::get(Handle(handle))?;
         Ok(io::readv(guard.fd(), iov)? as i64)
@@ -245,7 +245,7 @@ pub extern "C" fn fdsafe_readv(handle: fdsafe_handle, iov: *const libc::iovec, i
 /// `fdsafe_readv`. Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_writev(handle: fdsafe_handle, iov: *const libc::iovec, iovcnt: c_int) -> i64 {
-    call("fdsafe_writev", || {
+    call_direct("fdsafe_writev", || {
         let iov = in_slice(iov, iov_len(iovcnt)?, "iov")?;
         let guard = handles::get(Handle(handle))?;
         let object = guard.object();

@@ -333,6 +333,8 @@ impl Table {
     }
 
     fn finalize(&'static self, slot: &Slot, handle: Handle) {
+        // Dropping the object closes through libc (a cancellation point), whatever the call.
+        let _no_cancel = crate::sys::NoCancellation::begin();
         // The handle as issued: the caller's value may carry wrong kind bits.
         let handle = Handle::new_raw(slot.cached_kind(), handle.generation(), handle.index());
         // SAFETY: called only when `release` or `leave` said the last reference is gone.

@@ -338,10 +338,10 @@ impl Epoll {
                     if left.is_zero() {
                         return Ok(0);
                     }
-                    std::thread::sleep(left.min(pause));
+                    crate::sys::direct::sleep(left.min(pause));
                     remaining = Some(d.saturating_duration_since(Instant::now()));
                 }
-                None => std::thread::sleep(pause),
+                None => crate::sys::direct::sleep(pause),
             }
         }
     }
@@ -400,13 +400,9 @@ impl Epoll {
                 // SAFETY: `events` has room for `len` events.
                 None => unsafe { crate::sys::direct::epoll_wait(epfd, events, len, ms) }.map_err(|e| e.context("epoll_wait"))?,
                 Some(set) => {
-                    let mask = set.to_libc();
-                    // SAFETY: as above; the mask is a valid sigset_t.
-                    let rc = unsafe { libc::epoll_pwait(epfd, events, len, ms, &mask) };
-                    if rc < 0 {
-                        return Err(Error::last_os().context("epoll_pwait"));
-                    }
-                    rc as usize
+                    // SAFETY: as above; the mask is the kernel's 8-byte signal set.
+                    unsafe { crate::sys::direct::epoll_pwait(epfd, events, len, ms, &set.0) }
+                        .map_err(|e| e.context("epoll_pwait"))?
                 }
             }
         };

@@ -64,7 +64,7 @@ fn send_nosignal(raw: libc::c_int, iov: &[libc::iovec]) -> Result<usize> {
     msg.msg_iov = iov.as_ptr() as *mut _;
     msg.msg_iovlen = iov.len();
     // SAFETY: as above.
-    Ok(cvt(unsafe { libc::sendmsg(raw, &msg, libc::MSG_NOSIGNAL) })? as usize)
+    unsafe { direct::sendmsg(raw, &msg, libc::MSG_NOSIGNAL) }
 }
 
 #[inline]
@@ -156,9 +156,7 @@ impl SigpipeBlock {
             if matches!(result, Err(Error::Os { errno: libc::EPIPE, .. })) {
                 // SIGPIPE was unblocked until just now, so a pending one is the write's own.
                 let zero = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-                while libc::sigtimedwait(&pipe_only, std::ptr::null_mut(), &zero) == -1
-                    && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR)
-                {}
+                while matches!(direct::sigtimedwait(&pipe_only, &zero), Err(Error::Os { errno: libc::EINTR, .. })) {}
             }
             libc::pthread_sigmask(libc::SIG_SETMASK, &previous, std::ptr::null_mut());
             result
