@@ -4093,8 +4093,6 @@ uint32_t fdsafe_version_number(void);
  */
 const char *fdsafe_version_string(void);
 
-extern int pthread_setcancelstate(int state, int *oldstate);
-
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus
