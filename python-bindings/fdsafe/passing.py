@@ -25,7 +25,7 @@ import ctypes
 import errno
 from typing import Any, List, Optional, Sequence, Tuple, Union
 
-from ._lib import lib
+from ._lib import fast
 from .errors import FDSAFE_E_WRONG_KIND, InvalidArgumentError, WrongKindError, check, error_for
 from .handle import _CLASSES, KIND_OTHER, Handle
 from .socket import KIND_UNIX_DATAGRAM, KIND_UNIX_SEQPACKET, KIND_UNIX_STREAM, MAX_FDS, RecvInfo
@@ -40,21 +40,18 @@ _INVALID = -10002  # FDSAFE_E_INVALID_ARGUMENT
 _PASSING_KINDS = (KIND_UNIX_STREAM, KIND_UNIX_DATAGRAM, KIND_UNIX_SEQPACKET)
 _KIND_STDIO, _KIND_LAST = 3, KIND_OTHER
 
-# Our own view of the library, with the 64-bit return types, called without argument
-# conversion. Every argument is made ready for libffi before the hot path: ``from_param``
-# gives the very ``CArgObject`` ctypes would otherwise build for each ctypes argument on
-# every call (handles as uint64, lengths as size_t, pointers), and ``byref`` objects are
-# passed as they are. The uint32_t flags and kinds go as Python ints, which ctypes passes
-# as a C int (exact for values below 2**31, checked).
-_dll = ctypes.CDLL(lib._name)
-_send_handles = _dll.fdsafe_socket_send_handles
-_recv_as = _dll.fdsafe_socket_recv_handles_as
-_recv = _dll.fdsafe_socket_recv_handles
-_close_many = _dll.fdsafe_close_many
-_handle_kind = _dll.fdsafe_handle_kind
-for _fn in (_send_handles, _recv_as, _recv, _close_many):
-    _fn.restype = ctypes.c_int64
-_handle_kind.restype = ctypes.c_int
+# The library without argument conversion (``_lib.fast``, which has every declared function's
+# return type: the socket and batch modules imported above declare these). Every argument
+# is made ready for libffi before the hot path: ``from_param`` gives the very ``CArgObject``
+# ctypes would otherwise build for each ctypes argument on every call (handles as uint64,
+# lengths as size_t, pointers), and ``byref`` objects are passed as they are. The uint32_t
+# flags and kinds go as Python ints, which ctypes passes as a C int (exact for values below
+# 2**31, checked).
+_send_handles = fast.fdsafe_socket_send_handles
+_recv_as = fast.fdsafe_socket_recv_handles_as
+_recv = fast.fdsafe_socket_recv_handles
+_close_many = fast.fdsafe_close_many
+_handle_kind = fast.fdsafe_handle_kind
 _size = ctypes.c_size_t.from_param
 _array = array.array
 _u64 = ctypes.c_uint64.from_param

@@ -1,7 +1,7 @@
 //! Unix domain sockets (stream, datagram, seqpacket), descriptor passing and credentials.
 
 use std::ffi::{c_char, c_int, c_void};
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::RawFd;
 
 use super::socket::{c_text, socket_in, unix_kinds};
 use super::{call, fdsafe_handle, in_slice, out_slice, Out};
@@ -345,7 +345,7 @@ pub extern "C" fn fdsafe_socket_send_handles(handle: fdsafe_handle, buf: *const 
             for (i, &h) in list.iter().enumerate() {
                 let g = handles::get(Handle(h))?;
                 // SAFETY: i < list.len() <= MAX_FDS.
-                unsafe { fds_ptr.add(i).write(g.object().as_fd().as_raw_fd()) };
+                unsafe { fds_ptr.add(i).write(g.raw_fd()) };
                 guards.push(g);
             }
             // SAFETY: the first list.len() numbers were written above.
@@ -353,7 +353,7 @@ pub extern "C" fn fdsafe_socket_send_handles(handle: fdsafe_handle, buf: *const 
             return send_with(handle, buf, len, fds, None, flags);
         }
         let guards: Vec<Guard> = list.iter().map(|&h| handles::get(Handle(h))).collect::<Result<_>>()?;
-        let fds: Vec<RawFd> = guards.iter().map(|g| g.object().as_fd().as_raw_fd()).collect();
+        let fds: Vec<RawFd> = guards.iter().map(|g| g.raw_fd()).collect();
         send_with(handle, buf, len, &fds, None, flags)
     })
 }
