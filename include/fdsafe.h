@@ -1361,12 +1361,6 @@
  */
 #define FDSAFE_RECV_INFO_CLOSED (1 << 3)
 
-/**
- * How many operations a thread can be inside at once on the fast path (a write to a pipe
- * also holds its read end; deeper nesting counts references).
- */
-#define HAZARDS 2
-
 
 
 /**

@@ -151,6 +151,14 @@ impl Drop for NoCancellation {
 /// cancellation point, so they need no cancellation guard (see `ffi::boundary::call_direct`).
 /// Sanitizer builds pass `--cfg fdsafe_libc_syscalls` so their interceptors still see every
 /// call.
+/// Marks the path that calls it as rare, so the compiler lays the common path out straight
+/// (a call that follows a system call pays for each taken branch: the kernel's code evicts
+/// the branch predictor's entries for ours). `std::hint::cold_path` does this from Rust 1.95;
+/// a call to an empty cold function does it on every supported version.
+#[cold]
+#[inline(never)]
+pub fn cold_path() {}
+
 pub mod direct {
     use crate::error::{Error, Result};
 
@@ -208,6 +216,7 @@ pub mod direct {
     #[inline(always)]
     fn check(ret: isize) -> Result<usize> {
         if ret < 0 {
+            crate::sys::cold_path();
             return Err(failure(ret));
         }
         Ok(ret as usize)

@@ -92,13 +92,12 @@ fn check_op(op: &fdsafe_io_op) -> Result<()> {
 #[inline]
 fn run(op: &fdsafe_io_op) -> Result<usize> {
     let guard = handles::get(Handle(op.handle))?;
-    let object = guard.object();
     if op.op == FDSAFE_IO_READ {
         let buf = out_slice(op.buf.cast::<u8>(), op.len, "buf")?;
-        io::read(object.as_fd(), buf)
+        io::read(guard.fd(), buf)
     } else {
         let buf = super::in_slice(op.buf.cast_const().cast::<u8>(), op.len, "buf")?;
-        io::write(object.as_fd(), object.write_guard(), buf)
+        io::write(&guard, buf)
     }
 }
 

@@ -103,35 +103,43 @@ impl<T> Out<T> {
     }
 }
 
-fn check_buffer<T>(ptr: *const T, len: usize, name: &str) -> Result<()> {
-    if len > isize::MAX as usize / std::mem::size_of::<T>().max(1) {
-        return Err(Error::invalid(format!("{name} length {len} is impossibly large")));
+/// The checked buffer's start: `ptr`, or a dangling (never read) one for length 0, as a
+/// slice must not start at NULL. A select, not a branch: see `Table::try_get`.
+#[inline(always)]
+fn check_buffer<T>(ptr: *const T, len: usize, name: &str) -> Result<*const T> {
+    let too_long = len > isize::MAX as usize / std::mem::size_of::<T>().max(1);
+    if too_long | ((len > 0) & (ptr.is_null() | !ptr.is_aligned())) {
+        crate::sys::cold_path();
+        return Err(bad_buffer(ptr.is_null(), too_long, len, name));
     }
-    if len > 0 && ptr.is_null() {
-        return Err(Error::invalid(format!("{name} is NULL with length {len}")));
-    }
-    if len > 0 && !ptr.is_aligned() {
-        return Err(Error::invalid(format!("{name} is misaligned")));
-    }
-    Ok(())
+    Ok(if len == 0 { std::ptr::NonNull::dangling().as_ptr() } else { ptr })
+}
+
+/// Out of line, so that the checks' failures (and their formatting) stay off the hot path.
+#[cold]
+#[inline(never)]
+fn bad_buffer(null: bool, too_long: bool, len: usize, name: &str) -> Error {
+    Error::invalid(if too_long {
+        format!("{name} length {len} is impossibly large")
+    } else if null {
+        format!("{name} is NULL with length {len}")
+    } else {
+        format!("{name} is misaligned")
+    })
 }
 
 /// A caller's input buffer. NULL is accepted only with length 0.
+#[inline(always)]
 pub fn in_slice<'a, T>(ptr: *const T, len: usize, name: &str) -> Result<&'a [T]> {
-    check_buffer(ptr, len, name)?;
-    if len == 0 {
-        return Ok(&[]);
-    }
+    let start = check_buffer(ptr, len, name)?;
     // SAFETY: checked above; the caller vouches that `len` elements are readable.
-    Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
+    Ok(unsafe { std::slice::from_raw_parts(start, len) })
 }
 
 /// A caller's output buffer. NULL is accepted only with length 0.
+#[inline(always)]
 pub fn out_slice<'a, T>(ptr: *mut T, len: usize, name: &str) -> Result<&'a mut [T]> {
-    check_buffer(ptr, len, name)?;
-    if len == 0 {
-        return Ok(&mut []);
-    }
+    let start = check_buffer(ptr, len, name)?;
     // SAFETY: checked above; the caller vouches that `len` elements are writable.
-    Ok(unsafe { std::slice::from_raw_parts_mut(ptr, len) })
+    Ok(unsafe { std::slice::from_raw_parts_mut(start as *mut T, len) })
 }

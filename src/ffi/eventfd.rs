@@ -4,8 +4,8 @@ use std::ffi::c_int;
 
 use super::kinds::parse_flags;
 use super::{call, call_direct, fdsafe_handle, Out};
-use crate::handles::{self, get_as, Handle};
-use crate::kinds::eventfd::{EventFd, EventFdFlags};
+use crate::handles::{self, get_kind, Handle, Kind};
+use crate::kinds::eventfd::{self, EventFd, EventFdFlags};
 
 /// `fdsafe_eventfd_create` flag: each read takes 1 from the counter instead of all of it.
 pub const FDSAFE_EVENTFD_SEMAPHORE: u32 = 1 << 0;
@@ -39,7 +39,7 @@ pub extern "C" fn fdsafe_eventfd_create(initial: u32, flags: u32, handle_out: *m
 pub extern "C" fn fdsafe_eventfd_read(handle: fdsafe_handle, value_out: *mut u64) -> c_int {
     call_direct("fdsafe_eventfd_read", || {
         let out = Out::new(value_out, "value_out")?;
-        out.write(get_as::<EventFd>(Handle(handle), "an eventfd")?.read()?);
+        out.write(eventfd::read(get_kind(Handle(handle), Kind::EventFd, "an eventfd")?.fd())?);
         Ok(0)
     })
 }
@@ -52,7 +52,7 @@ pub extern "C" fn fdsafe_eventfd_read(handle: fdsafe_handle, value_out: *mut u64
 #[no_mangle]
 pub extern "C" fn fdsafe_eventfd_write(handle: fdsafe_handle, value: u64) -> c_int {
     call_direct("fdsafe_eventfd_write", || {
-        get_as::<EventFd>(Handle(handle), "an eventfd")?.write(value)?;
+        eventfd::write(get_kind(Handle(handle), Kind::EventFd, "an eventfd")?.fd(), value)?;
         Ok(0)
     })
 }

@@ -223,8 +223,7 @@ pub extern "C" fn fdsafe_write(handle: fdsafe_handle, buf: *const c_void, len: u
     call_direct("fdsafe_write", || {
         let buf = in_slice(buf.cast::<u8>(), len, "buf")?;
         let guard = handles::get(Handle(handle))?;
-        let object = guard.object();
-        Ok(io::write(guard.fd(), object.write_guard(), buf)? as i64)
+        Ok(io::write(&guard, buf)? as i64)
     })
 }
 
@@ -248,8 +247,7 @@ pub extern "C" fn fdsafe_writev(handle: fdsafe_handle, iov: *const libc::iovec, 
     call_direct("fdsafe_writev", || {
         let iov = in_slice(iov, iov_len(iovcnt)?, "iov")?;
         let guard = handles::get(Handle(handle))?;
-        let object = guard.object();
-        Ok(io::writev(guard.fd(), object.write_guard(), iov)? as i64)
+        Ok(io::writev(&guard, iov)? as i64)
     })
 }
 

@@ -5,7 +5,7 @@ use std::ffi::c_int;
 use super::kinds::parse_flags;
 use super::{call, fdsafe_handle, Out};
 use crate::error::Error;
-use crate::handles::{self, get_as, Handle};
+use crate::handles::{self, get_as, Handle, WriteGuard};
 use crate::kinds::pipe::{self, PipeEnd, PipeFlags};
 
 /// `fdsafe_pipe_create` flag: both ends start non-blocking.
@@ -35,8 +35,8 @@ pub extern "C" fn fdsafe_pipe_create(flags: u32, read_out: *mut fdsafe_handle, w
                 return Err(err);
             }
         };
-        if let Ok(end) = get_as::<PipeEnd>(writer, "a pipe") {
-            end.set_reader(reader);
+        if let Ok(end) = handles::get(writer) {
+            end.set_write_guard(WriteGuard::PipeWithReader(reader));
         }
         read_out.write(reader.0);
         write_out.write(writer.0);

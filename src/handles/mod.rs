@@ -193,19 +193,36 @@ pub fn get(handle: Handle) -> Result<Guard> {
     TABLE.get(handle)
 }
 
+/// [`get`] without the error: `None` if the handle cannot be used.
+#[inline(always)]
+pub fn try_get(handle: Handle) -> Option<Guard> {
+    TABLE.try_get(handle)
+}
+
 /// Looks a handle up and checks it is a `T`; `expected` names the kind for the error message.
 #[inline(always)]
 pub fn get_as<T: Object>(handle: Handle, expected: &'static str) -> Result<TypedGuard<T>> {
     let guard = TABLE.get(handle)?;
     if guard.downcast::<T>().is_none() {
-        return Err(wrong_kind(&guard, expected));
+        return Err(wrong_kind(guard.kind(), expected));
     }
     Ok(TypedGuard { guard, _marker: std::marker::PhantomData })
 }
 
+/// Looks a handle up and checks that it is of `kind` (by the slot's kind byte: for operations
+/// that need only the descriptor, such as an eventfd's read and write).
+#[inline(always)]
+pub fn get_kind(handle: Handle, kind: Kind, expected: &'static str) -> Result<Guard> {
+    let guard = TABLE.get(handle)?;
+    if handle.kind_bits() != kind as u8 {
+        return Err(wrong_kind(guard.kind(), expected)); // the lookup checked the bits against the slot
+    }
+    Ok(guard)
+}
+
 #[cold]
-fn wrong_kind(guard: &Guard, expected: &'static str) -> Error {
-    Error::WrongKind { actual: guard.kind(), expected }
+fn wrong_kind(actual: Kind, expected: &'static str) -> Error {
+    Error::WrongKind { actual, expected }
 }
 
 /// A [`Guard`] known to hold a `T`.

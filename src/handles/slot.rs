@@ -7,24 +7,25 @@
 //!   finalizes it (drops the object, so the descriptor closes, then frees the slot);
 //! - close: sets `closing` (once), so no new reference can be taken.
 //!
-//! The owner thread does not count references: it publishes a hazard (see
-//! [`super::threads`]). A close that finds the owner inside an operation sets `wait`; the
-//! owner sets `done` when it leaves a closing slot, and finalization needs
+//! The owner thread does not count references: it sets the slot's `owner_inside` flag, which
+//! only it writes (see [`super::threads`]). A close that finds the owner inside an operation
+//! sets `wait`; the owner sets `done` when it leaves a closing slot, and finalization needs
 //! `refs == 0 && !(wait && !done)`: whichever of the two makes that true finalizes.
-//! The object is written only while the slot is free and read only under a reference or hazard.
+//! The object is written only while the slot is free and read only under a reference or by
+//! the owner inside.
 
 use std::any::TypeId;
 use std::cell::UnsafeCell;
-use std::sync::atomic::{fence, AtomicBool, AtomicI32, AtomicPtr, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicI32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use super::threads::{self, Hazard, ThreadRecord};
-use super::{Object, Stored};
+use super::threads;
+use super::{Handle, Object, Stored, WriteGuard};
 
 const REFS_MASK: u64 = (1 << 28) - 1;
 /// A release is checking whether it is alone: lookups wait until it has decided.
 const RELEASING: u64 = 1 << 28;
-/// The owner left (its hazard is clear) after close began.
+/// The owner left (its `owner_inside` is clear) after close began.
 const DONE: u64 = 1 << 29;
 /// Close found the owner inside an operation: finalization waits for `DONE`.
 const WAIT: u64 = 1 << 30;
@@ -68,12 +69,20 @@ pub struct Slot {
     kind: AtomicU8,
     /// Whether `close_hooks` may be non-empty (so finalizing skips its lock when not).
     has_hooks: AtomicBool,
-    /// The thread record of the thread that created the live object (null: none).
-    owner: AtomicPtr<ThreadRecord>,
+    /// Whether the owner is inside an operation on the slot. Only the owner writes it.
+    owner_inside: AtomicBool,
+    /// The object's [`WriteGuard`], as [`Slot::write_guard`] encodes it (so a write needs no
+    /// virtual call); its handle, if any, is `write_partner`.
+    write_guard: AtomicU8,
+    /// The thread pointer of the thread that created the live object (0: none).
+    owner: AtomicUsize,
     /// The concrete type of the live object, so downcasts need no virtual call.
     type_id: UnsafeCell<TypeId>,
     object: UnsafeCell<Option<Stored>>,
     close_hooks: Mutex<Vec<(u64, CloseHook)>>,
+    /// The handle of [`WriteGuard::PipeWithReader`] (in the second line: only pipe writes
+    /// read it).
+    write_partner: AtomicU64,
 }
 
 // SAFETY: `object` is written only by the thread that owns a free or finalizing slot, and read
@@ -87,10 +96,13 @@ impl Slot {
             fd: AtomicI32::new(-1),
             kind: AtomicU8::new(0),
             has_hooks: AtomicBool::new(false),
-            owner: AtomicPtr::new(std::ptr::null_mut()),
+            owner_inside: AtomicBool::new(false),
+            write_guard: AtomicU8::new(0),
+            owner: AtomicUsize::new(0),
             type_id: UnsafeCell::new(TypeId::of::<()>()),
             object: UnsafeCell::new(None),
             close_hooks: Mutex::new(Vec::new()),
+            write_partner: AtomicU64::new(0),
         }
     }
 
@@ -112,10 +124,10 @@ impl Slot {
         self.fd.store(object.raw_fd(), Ordering::Relaxed);
         self.kind.store(object.kind() as u8, Ordering::Relaxed);
         *self.type_id.get() = (*object).type_id();
+        self.set_write_guard(object.write_guard());
         *self.object.get() = Some(stored);
-        let owner: *const ThreadRecord =
-            if owned && threads::fast_path_available() { threads::current() } else { std::ptr::null() };
-        self.owner.store(owner as *mut ThreadRecord, Ordering::Relaxed);
+        let owner = if owned && threads::fast_path_available() { threads::thread_pointer() } else { 0 };
+        self.owner.store(owner, Ordering::Relaxed);
         self.state.store((generation as u64) << GEN_SHIFT, Ordering::Release);
     }
 
@@ -155,44 +167,53 @@ impl Slot {
         previous & CLOSING != 0 && previous & REFS_MASK == 1 && !owner_pending(previous)
     }
 
-    fn address(&self) -> usize {
-        self as *const Slot as usize
+    /// Whether the calling thread owns the slot's object.
+    #[inline(always)]
+    fn owned_by_caller(&self) -> bool {
+        self.owner.load(Ordering::Relaxed) == threads::thread_pointer()
     }
 
-    /// The owner's fast path: returns one of the caller's hazards, now on this slot, if the
-    /// caller owns the live `generation` and has a hazard free; `None` means "count a reference
-    /// instead" (which also reports why the handle is unusable). `Err` when the caller must
+    /// The owner's fast path: `Ok(true)` if the caller owns the live `generation` and is now
+    /// inside; `Ok(false)` means "count a reference instead" (which also reports why the
+    /// handle is unusable), as when the owner is already inside (a signal handler that
+    /// interrupted an operation of its own thread on this slot). `Err` when the caller must
     /// finalize: see [`Slot::leave`].
     #[inline(always)]
-    pub fn enter_as_owner(&self, generation: u32) -> Result<Option<&'static Hazard>, ()> {
-        if !usable(self.state.load(Ordering::Acquire), generation) {
-            return Ok(None);
+    pub fn enter_as_owner(&self, generation: u32) -> Result<bool, ()> {
+        // The owner read here may be another generation's: then the state check below fails
+        // (the owner of that generation is the caller, who is not inside it), or the owner is
+        // not the caller, which counts a reference instead.
+        if !self.owned_by_caller() || self.owner_inside.load(Ordering::Relaxed) {
+            crate::sys::cold_path(); // for other threads, counting costs more than a taken branch
+            return Ok(false);
         }
-        // SAFETY: records are never freed.
-        let Some(record) = (unsafe { self.owner.load(Ordering::Relaxed).as_ref() }) else { return Ok(None) };
-        let Some(hazard) = record.free_hazard() else { return Ok(None) };
-        threads::set_hazard(hazard, self.address());
+        threads::set_inside(&self.owner_inside);
         threads::light_barrier();
         if usable(self.state.load(Ordering::Acquire), generation) {
-            return Ok(Some(hazard));
+            return Ok(true);
         }
-        // Closed in between: a closer may have seen the hazard and be waiting for us.
-        if self.leave(hazard, generation) {
+        crate::sys::cold_path();
+        // Closed in between: a closer may have seen us inside and be waiting for us.
+        if self.leave(generation) {
             return Err(());
         }
-        Ok(None)
+        Ok(false)
     }
 
-    /// Ends the owner's operation: clears the hazard and, if close has begun meanwhile, marks
-    /// the owner done. Returns `true` when the caller must now call [`Slot::take`] (close found
-    /// the owner inside, and every counted reference is gone).
+    /// Ends the owner's operation: clears `owner_inside` and, if close has begun meanwhile,
+    /// marks the owner done. Returns `true` when the caller must now call [`Slot::take`]
+    /// (close found the owner inside, and every counted reference is gone).
     #[inline(always)]
     #[must_use]
-    pub fn leave(&self, hazard: &Hazard, generation: u32) -> bool {
-        threads::clear_hazard(hazard);
+    pub fn leave(&self, generation: u32) -> bool {
+        threads::clear_inside(&self.owner_inside);
         threads::light_barrier();
         let state = self.state.load(Ordering::Acquire);
-        state & CLOSING != 0 && self.mark_done(generation, state)
+        if state & CLOSING == 0 {
+            return false;
+        }
+        crate::sys::cold_path();
+        self.mark_done(generation, state)
     }
 
     #[cold]
@@ -215,24 +236,24 @@ impl Slot {
     /// `barrier`: whether the caller already ran [`threads::heavy_barrier`] (successfully)
     /// after setting `closing`, as a close of many handles does once for all of them.
     pub fn owner_inside(&self, barrier: bool) -> bool {
-        self.owner_hazard_visible(barrier) && self.state.fetch_or(WAIT, Ordering::AcqRel) & DONE == 0
+        self.owner_inside_visible(barrier) && self.state.fetch_or(WAIT, Ordering::AcqRel) & DONE == 0
     }
 
     /// Whether closing this slot from the calling thread needs a heavy barrier first.
     pub fn needs_barrier(&self) -> bool {
-        // SAFETY: records are never freed.
-        unsafe { self.owner.load(Ordering::Relaxed).as_ref() }.is_some_and(|owner| !owner.is_callers())
+        self.owner.load(Ordering::Relaxed) != 0 && !self.owned_by_caller()
     }
 
-    /// Whether the owner's hazard is on this slot, after the caller's store to the state.
-    /// `true` also when no barrier could be made: the owner might be inside.
-    fn owner_hazard_visible(&self, barrier: bool) -> bool {
-        // SAFETY: records are never freed.
-        let Some(owner) = (unsafe { self.owner.load(Ordering::Relaxed).as_ref() }) else { return false };
-        if !barrier && !owner.is_callers() && !threads::heavy_barrier() {
+    /// Whether the owner is inside an operation on this slot, after the caller's store to the
+    /// state. `true` also when no barrier could be made: the owner might be inside.
+    fn owner_inside_visible(&self, barrier: bool) -> bool {
+        if self.owner.load(Ordering::Relaxed) == 0 {
+            return false;
+        }
+        if !barrier && !self.owned_by_caller() && !threads::heavy_barrier() {
             return true;
         }
-        owner.is_inside(self.address())
+        self.owner_inside.load(Ordering::Acquire)
     }
 
     /// Close's fast path: marks the live `generation` closing with one compare-and-swap if
@@ -245,11 +266,10 @@ impl Slot {
         if !usable(state, generation) || state & (REFS_MASK | WAIT | DONE) != 0 || self.cached_kind() != kind {
             return false;
         }
-        // SAFETY: records are never freed.
-        if let Some(owner) = unsafe { self.owner.load(Ordering::Relaxed).as_ref() } {
-            // Another owner needs the barrier of the full path; only the caller writes its own
-            // hazards, so this check cannot race.
-            if !owner.is_callers() || owner.is_inside(self.address()) {
+        if self.owner.load(Ordering::Relaxed) != 0 {
+            // Another owner needs the barrier of the full path; only the owner writes
+            // `owner_inside`, so when it is the caller this check cannot race.
+            if !self.owned_by_caller() || self.owner_inside.load(Ordering::Relaxed) {
                 return false;
             }
         }
@@ -274,7 +294,7 @@ impl Slot {
             return false;
         }
         // Nobody else can change the state while `releasing` is set.
-        let alone = !self.owner_hazard_visible(false);
+        let alone = !self.owner_inside_visible(false);
         self.state.store(if alone { sole | CLOSING } else { sole }, Ordering::Release);
         alone
     }
@@ -297,6 +317,43 @@ impl Slot {
             }
             let object: *const dyn Object = (*self.object.get()).as_ref()?.object();
             Some(&*(object as *const T))
+        }
+    }
+
+    /// Records how writes to the live object avoid `SIGPIPE`. Set when the object is put in,
+    /// and changed only before its handle is handed out (a pipe's write end learns its read end).
+    pub fn set_write_guard(&self, guard: WriteGuard) {
+        let (code, partner) = match guard {
+            WriteGuard::None => (0, 0),
+            WriteGuard::Socket => (1, 0),
+            WriteGuard::BlockSigpipe => (2, 0),
+            WriteGuard::PipeWithReader(reader) => (3, reader.0),
+        };
+        self.write_partner.store(partner, Ordering::Relaxed);
+        self.write_guard.store(code, Ordering::Relaxed);
+    }
+
+    /// The read end a write to the live object holds (see [`WriteGuard::PipeWithReader`]),
+    /// or 0. The caller must hold a reference.
+    #[inline(always)]
+    pub fn write_partner(&self) -> u64 {
+        self.write_partner.load(Ordering::Relaxed)
+    }
+
+    /// Whether a write to the live object needs no guard at all ([`WriteGuard::None`]).
+    #[inline(always)]
+    pub fn writes_unguarded(&self) -> bool {
+        self.write_guard.load(Ordering::Relaxed) == 0
+    }
+
+    /// The live object's [`WriteGuard`]. The caller must hold a reference.
+    #[inline(always)]
+    pub fn write_guard(&self) -> WriteGuard {
+        match self.write_guard.load(Ordering::Relaxed) {
+            0 => WriteGuard::None,
+            1 => WriteGuard::Socket,
+            3 => WriteGuard::PipeWithReader(Handle(self.write_partner.load(Ordering::Relaxed))),
+            _ => WriteGuard::BlockSigpipe,
         }
     }
 

@@ -1,30 +1,30 @@
-//! The table of slots: segments that never move, so lookups need no lock.
+//! The table of slots: pages that never move, so lookups need no lock.
 //!
-//! Segment `s` holds `64 << s` slots and is allocated the first time an index in it is
-//! needed. Allocation and freeing take a mutex (they make system calls anyway); lookups
-//! only touch the slot's own atomic state.
+//! Page `p` holds the 1,024 slots from index `p * 1024` and is allocated the first time one
+//! of them is needed; finding a slot is one load of its page's address. Allocation and
+//! freeing take a mutex (they make system calls anyway); lookups only touch the slot's own
+//! atomic state.
 
 use std::os::fd::{OwnedFd, RawFd};
 use std::ptr;
 use std::cell::RefCell;
+use crate::sys::cold_path;
 use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 use std::sync::Mutex;
 
 use super::slot::{AcquireError, CloseHook, Slot};
-use super::threads::{self, Hazard};
+use super::threads;
 use super::{Handle, Kind, Object, Stored};
 use crate::error::{Error, Result, StaleReason};
 
-const FIRST_SEGMENT_BITS: u32 = 6;
-const SEGMENTS: usize = 18;
-/// One more than the largest slot index: `64 * (2^18 - 1)`, just under 2^24.
-pub(crate) const CAPACITY: u32 = (1 << FIRST_SEGMENT_BITS) * ((1 << SEGMENTS) - 1);
+const PAGE_BITS: u32 = 10;
+const PAGE_SLOTS: usize = 1 << PAGE_BITS;
+/// One more than the largest slot index: every index a handle's 24 bits can hold.
+pub(crate) const CAPACITY: u32 = 1 << 24;
+const PAGES: usize = (CAPACITY >> PAGE_BITS) as usize;
 
 fn locate(index: u32) -> (usize, usize) {
-    let biased = index as u64 + (1 << FIRST_SEGMENT_BITS);
-    let top_bit = 63 - biased.leading_zeros();
-    let segment = (top_bit - FIRST_SEGMENT_BITS) as usize;
-    (segment, (biased - (1 << top_bit)) as usize)
+    ((index >> PAGE_BITS) as usize, index as usize & (PAGE_SLOTS - 1))
 }
 
 struct Allocator {
@@ -72,28 +72,23 @@ impl Owners {
 }
 
 pub struct Table {
-    segments: [AtomicPtr<Slot>; SEGMENTS],
+    pages: [AtomicPtr<Slot>; PAGES],
     allocator: Mutex<Allocator>,
     /// Whether new objects are owned by the thread that inserts them (see `threads`).
     creator_fast_path: AtomicBool,
 }
 
 /// A reference on a live handle, held for the length of one operation: a counted reference,
-/// or, for the thread that created the handle, a hazard in its thread record.
+/// or, for the thread that created the handle, its `owner_inside` flag in the slot. (A guard
+/// dropped on another thread than its own clears the flag with the same atomic store; the
+/// owner sets it again only once it reads it clear.)
 pub struct Guard {
     slot: &'static Slot,
     handle: Handle,
     table: &'static Table,
-    /// The owner's hazard, or null for a counted reference. (A raw pointer: as an `Option`
-    /// LLVM copied it through the stack in pieces, stalling every call.)
-    hazard: *const Hazard,
+    /// Whether this is the owner inside rather than a counted reference.
+    owner: bool,
 }
-
-// SAFETY: the hazard lives in a thread record, and records are never freed. A guard dropped on
-// another thread than its own clears the hazard with the same atomic store; the record's thread
-// takes a hazard again only once it reads it clear.
-unsafe impl Send for Guard {}
-unsafe impl Sync for Guard {}
 
 impl Default for Table {
     fn default() -> Table {
@@ -104,7 +99,7 @@ impl Default for Table {
 impl Table {
     pub const fn new() -> Table {
         Table {
-            segments: [const { AtomicPtr::new(ptr::null_mut()) }; SEGMENTS],
+            pages: [const { AtomicPtr::new(ptr::null_mut()) }; PAGES],
             allocator: Mutex::new(Allocator { free: Vec::new(), next_unused: 0, owners: Owners::new() }),
             creator_fast_path: AtomicBool::new(true),
         }
@@ -112,12 +107,9 @@ impl Table {
 
     #[inline]
     pub(super) fn slot(&self, index: u32) -> Option<&Slot> {
-        if index >= CAPACITY {
-            return None;
-        }
-        let (segment, offset) = locate(index);
-        let base = self.segments[segment].load(Ordering::Acquire);
-        // SAFETY: a published segment has `64 << segment` slots and is never freed.
+        let (page, offset) = locate(index);
+        let base = self.pages.get(page)?.load(Ordering::Acquire);
+        // SAFETY: a published page has `PAGE_SLOTS` slots and is never freed.
         (!base.is_null()).then(|| unsafe { &*base.add(offset) })
     }
 
@@ -165,13 +157,12 @@ impl Table {
             }
             None => return Err((Error::from_errno(libc::EMFILE).context("fdsafe handle table full"), object)),
         };
-        let (segment, _) = locate(index);
-        if self.segments[segment].load(Ordering::Relaxed).is_null() {
-            let count = 1usize << (segment as u32 + FIRST_SEGMENT_BITS);
-            let slots: Box<[Slot]> = (0..count).map(|_| Slot::new()).collect();
-            self.segments[segment].store(Box::leak(slots).as_mut_ptr(), Ordering::Release);
+        let (page, _) = locate(index);
+        if self.pages[page].load(Ordering::Relaxed).is_null() {
+            let slots: Box<[Slot]> = (0..PAGE_SLOTS).map(|_| Slot::new()).collect();
+            self.pages[page].store(Box::leak(slots).as_mut_ptr(), Ordering::Release);
         }
-        let slot = self.slot(index).expect("segment just published");
+        let slot = self.slot(index).expect("page just published");
         let generation = slot.next_generation().expect("free slots are never retired");
         // SAFETY: the index came off the free list (or was never used) under the allocator lock.
         unsafe { slot.fill(object, generation, self.creator_fast_path.load(Ordering::Relaxed)) };
@@ -209,22 +200,35 @@ impl Table {
 
     /// [`Table::get`] without the error: `None` if the handle is not (or no longer) live or not
     /// of its recorded kind, all of which are final.
+    ///
+    /// Every branch off the owner's success path is marked cold: a call that follows a system
+    /// call pays for each taken branch (the kernel's code evicts the branch predictor's entries
+    /// for ours), so that path must fall straight through.
     #[inline(always)]
-    fn try_get(&'static self, handle: Handle) -> Option<Guard> {
-        let slot = self.slot(handle.index())?;
-        let hazard = match slot.enter_as_owner(handle.generation()) {
-            Ok(Some(hazard)) => hazard as *const Hazard,
-            Ok(None) => {
+    pub fn try_get(&'static self, handle: Handle) -> Option<Guard> {
+        let Some(slot) = self.slot(handle.index()) else {
+            cold_path();
+            return None;
+        };
+        let owner = match slot.enter_as_owner(handle.generation()) {
+            Ok(true) => true,
+            Ok(false) => {
+                cold_path();
                 slot.try_acquire(handle.generation()).ok()?;
-                std::ptr::null()
+                false
             }
             Err(()) => {
+                cold_path();
                 self.finalize(slot, handle); // closed while we entered, and we were the last
                 return None;
             }
         };
-        let guard = Guard { slot, handle, table: self, hazard };
-        (slot.cached_kind() == handle.kind_bits()).then_some(guard)
+        let guard = Guard { slot, handle, table: self, owner };
+        if slot.cached_kind() != handle.kind_bits() {
+            cold_path();
+            return None;
+        }
+        Some(guard)
     }
 
     /// Why [`Table::try_get`] refused `handle`.
@@ -241,7 +245,7 @@ impl Table {
     fn get_counted(&'static self, handle: Handle) -> Result<Guard> {
         let slot = self.resolve(handle)?;
         slot.try_acquire(handle.generation()).map_err(|e| self.stale(handle, e))?;
-        let guard = Guard { slot, handle, table: self, hazard: std::ptr::null() };
+        let guard = Guard { slot, handle, table: self, owner: false };
         if slot.cached_kind() != handle.kind_bits() {
             return Err(Error::Stale(StaleReason::NeverIssued));
         }
@@ -455,7 +459,7 @@ impl Drop for DeferredBatch {
 impl Guard {
     #[cfg(test)]
     pub fn is_owner_fast_path(&self) -> bool {
-        !self.hazard.is_null()
+        self.owner
     }
     pub fn handle(&self) -> Handle {
         self.handle
@@ -475,9 +479,33 @@ impl Guard {
     /// The descriptor, borrowed for as long as the guard keeps it open (no virtual call).
     #[inline]
     pub fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        let fd = self.slot.cached_fd();
         // SAFETY: the slot's cached descriptor is its object's, which stays open while this
-        // guard lives.
-        unsafe { std::os::fd::BorrowedFd::borrow_raw(self.slot.cached_fd()) }
+        // guard lives; an open descriptor is not negative (saying so removes a panic path,
+        // which would keep the guard on the stack).
+        unsafe {
+            std::hint::assert_unchecked(fd >= 0);
+            std::os::fd::BorrowedFd::borrow_raw(fd)
+        }
+    }
+    /// How a write to this handle avoids `SIGPIPE` (no virtual call).
+    #[inline(always)]
+    pub fn write_guard(&self) -> super::WriteGuard {
+        self.slot.write_guard()
+    }
+    /// The handle a write must hold ([`super::WriteGuard::PipeWithReader`]), or 0.
+    #[inline(always)]
+    pub fn write_partner(&self) -> u64 {
+        self.slot.write_partner()
+    }
+    /// Whether writes need no guard ([`super::WriteGuard::None`]).
+    #[inline(always)]
+    pub fn writes_unguarded(&self) -> bool {
+        self.slot.writes_unguarded()
+    }
+    /// Changes [`Guard::write_guard`]; only before the handle is handed out.
+    pub fn set_write_guard(&self, guard: super::WriteGuard) {
+        self.slot.set_write_guard(guard);
     }
     #[inline]
     pub fn downcast<T: Object>(&self) -> Option<&T> {
@@ -488,12 +516,14 @@ impl Guard {
 impl Drop for Guard {
     #[inline]
     fn drop(&mut self) {
-        // SAFETY: records are never freed.
-        let last = match unsafe { self.hazard.as_ref() } {
-            Some(hazard) => self.slot.leave(hazard, self.handle.generation()),
-            None => self.slot.release(),
+        let last = if self.owner {
+            self.slot.leave(self.handle.generation())
+        } else {
+            cold_path();
+            self.slot.release()
         };
         if last {
+            cold_path();
             self.table.finalize(self.slot, self.handle);
         }
     }

@@ -322,11 +322,16 @@ fn the_creating_thread_uses_its_handles_without_a_counted_reference() {
     let (h, _p) = insert(t, 50, Kind::Pipe);
     let own = t.get(h).unwrap();
     assert!(own.is_owner_fast_path(), "the creator takes the owner's path");
-    let second = t.get(h).unwrap();
-    assert!(second.is_owner_fast_path(), "a thread has two hazards");
-    let third = t.get(h).unwrap();
-    assert!(!third.is_owner_fast_path(), "beyond them, references are counted");
-    drop((own, second, third));
+    let (other, _q) = insert(t, 52, Kind::Pipe);
+    let other_own = t.get(other).unwrap();
+    assert!(other_own.is_owner_fast_path(), "inside two handles at once (a pipe write holds its read end)");
+    let nested = t.get(h).unwrap();
+    assert!(!nested.is_owner_fast_path(), "nested on the same handle, references are counted");
+    drop((own, other_own));
+    let after = t.get(h).unwrap();
+    assert!(after.is_owner_fast_path(), "the owner's path is free again once it left");
+    drop((nested, after));
+    t.close(other).unwrap();
     std::thread::scope(|scope| {
         scope.spawn(|| assert!(!t.get(h).unwrap().is_owner_fast_path(), "other threads count"));
     });
@@ -429,7 +434,7 @@ fn without_the_creator_fast_path_every_reference_is_counted() {
 #[test]
 fn a_forged_even_generation_never_reaches_a_free_slot() {
     let t = table();
-    let (h, _p) = insert(t, 90, Kind::Pipe); // allocates a segment of free slots next to it
+    let (h, _p) = insert(t, 90, Kind::Pipe); // allocates a page of free slots next to it
     let free_neighbour = Handle::new(Kind::Pipe, 0, h.index() + 1);
     assert!(t.get(free_neighbour).is_err(), "generation 0: a free slot");
     let freed = Handle::new(Kind::Pipe, h.generation() + 1, h.index());

@@ -48,24 +48,25 @@ impl EventFd {
         EventFd { fd }
     }
 
-    /// Reads the counter: its whole value (resetting it to 0), or 1 in semaphore mode.
-    /// Blocks while it is 0, unless non-blocking (`EAGAIN`).
-    #[inline]
-    pub fn read(&self) -> Result<u64> {
-        let mut value = 0u64;
-        // SAFETY: reads exactly 8 bytes into `value`.
-        unsafe { direct::read(self.fd.as_raw_fd(), (&mut value as *mut u64).cast(), 8) }?;
-        Ok(value)
-    }
+}
 
-    /// Adds `value` to the counter. Blocks (or `EAGAIN`) if the sum would exceed
-    /// `u64::MAX - 1`; `u64::MAX` itself is refused by the kernel with `EINVAL`.
-    #[inline]
-    pub fn write(&self, value: u64) -> Result<()> {
-        // SAFETY: writes exactly the 8 bytes of `value`.
-        unsafe { direct::write(self.fd.as_raw_fd(), (&value as *const u64).cast(), 8) }?;
-        Ok(())
-    }
+/// Reads an eventfd's counter: its whole value (resetting it to 0), or 1 in semaphore mode.
+/// Blocks while it is 0, unless non-blocking (`EAGAIN`).
+#[inline]
+pub fn read(fd: BorrowedFd<'_>) -> Result<u64> {
+    let mut value = 0u64;
+    // SAFETY: reads exactly 8 bytes into `value`.
+    unsafe { direct::read(fd.as_raw_fd(), (&mut value as *mut u64).cast(), 8) }?;
+    Ok(value)
+}
+
+/// Adds `value` to an eventfd's counter. Blocks (or `EAGAIN`) if the sum would exceed
+/// `u64::MAX - 1`; `u64::MAX` itself is refused by the kernel with `EINVAL`.
+#[inline]
+pub fn write(fd: BorrowedFd<'_>, value: u64) -> Result<()> {
+    // SAFETY: writes exactly the 8 bytes of `value`.
+    unsafe { direct::write(fd.as_raw_fd(), (&value as *const u64).cast(), 8) }?;
+    Ok(())
 }
 
 fd_object!(EventFd, Kind::EventFd, WriteGuard::None);

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use crate::error::{Error, Result};
-use crate::handles::WriteGuard;
+use crate::handles::{Guard, Handle, WriteGuard};
 use crate::sys::{cvt, direct};
 
 #[inline]
@@ -23,25 +23,38 @@ pub fn readv(fd: BorrowedFd<'_>, iov: &[libc::iovec]) -> Result<usize> {
 }
 
 #[inline(always)]
-pub fn write(fd: BorrowedFd<'_>, guard: WriteGuard, buf: &[u8]) -> Result<usize> {
+pub fn write(guard: &Guard, buf: &[u8]) -> Result<usize> {
     let iov = [libc::iovec { iov_base: buf.as_ptr() as *mut _, iov_len: buf.len() }];
-    writev(fd, guard, &iov)
+    writev(guard, &iov)
 }
 
-/// Inlined into each exported write, so the common cases make their system call from the
-/// exported function itself (see [`direct`]); the rarer ones are out of line.
+/// Inlined into each exported write, so the writes that need no guard (a pipe whose read end
+/// the write holds, an eventfd, a file) make their system call from the exported function
+/// itself (see [`direct`]) on a path that falls straight through (see `Table::try_get`); the
+/// others are out of line.
 #[inline(always)]
-pub fn writev(fd: BorrowedFd<'_>, guard: WriteGuard, iov: &[libc::iovec]) -> Result<usize> {
+pub fn writev(guard: &Guard, iov: &[libc::iovec]) -> Result<usize> {
     let count = iov_count(iov)?;
-    let raw = fd.as_raw_fd();
+    let raw = guard.raw_fd();
+    let partner = guard.write_partner();
+    if partner != 0 {
+        if let Some(_reader_held) = crate::handles::try_get(Handle(partner)) {
+            return plain_writev(raw, iov, count);
+        }
+    } else if guard.writes_unguarded() {
+        return plain_writev(raw, iov, count);
+    }
+    crate::sys::cold_path();
+    guarded_writev(raw, guard.write_guard(), iov, count)
+}
+
+/// A write that needs a guard: a socket's, or a pipe's whose read end is unknown or closed.
+#[cold]
+#[inline(never)]
+fn guarded_writev(raw: libc::c_int, guard: WriteGuard, iov: &[libc::iovec], count: i32) -> Result<usize> {
     match guard {
-        WriteGuard::None => plain_writev(raw, iov, count),
         WriteGuard::Socket => send_nosignal(raw, iov),
-        WriteGuard::BlockSigpipe => SigpipeBlock::run(|| plain_writev(raw, iov, count)),
-        WriteGuard::PipeWithReader(reader) => match crate::handles::get(reader) {
-            Ok(_reader_held) => plain_writev(raw, iov, count),
-            Err(_) => SigpipeBlock::run(|| plain_writev(raw, iov, count)),
-        },
+        _ => SigpipeBlock::run(|| plain_writev(raw, iov, count)),
     }
 }
 
@@ -57,7 +70,7 @@ fn plain_writev(raw: libc::c_int, iov: &[libc::iovec], count: i32) -> Result<usi
     }
 }
 
-#[inline(never)]
+#[inline]
 fn send_nosignal(raw: libc::c_int, iov: &[libc::iovec]) -> Result<usize> {
     // SAFETY: a zeroed msghdr is valid; the iovecs describe readable memory.
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };

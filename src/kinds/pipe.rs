@@ -1,12 +1,11 @@
 //! Anonymous pipes: a read end and a write end, each its own handle.
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use bitflags::bitflags;
 
 use crate::error::{Error, Result};
-use crate::handles::{Handle, Kind, Object, WriteGuard};
+use crate::handles::{Kind, Object};
 use crate::sys::{self, cvt};
 
 bitflags! {
@@ -24,9 +23,6 @@ bitflags! {
 #[derive(Debug)]
 pub struct PipeEnd {
     fd: OwnedFd,
-    /// On a write end made by [`pipe`] together with its read end: the read end's handle
-    /// (0 if unknown), which lets writes skip the `SIGPIPE` guard (see [`WriteGuard`]).
-    reader: AtomicU64,
 }
 
 /// Creates a pipe; returns `(read_end, write_end)`, both close-on-exec.
@@ -55,12 +51,7 @@ impl PipeEnd {
     }
 
     pub fn from_fd(fd: OwnedFd) -> PipeEnd {
-        PipeEnd { fd, reader: AtomicU64::new(0) }
-    }
-
-    /// Records, on a write end, the handle of the same pipe's read end.
-    pub fn set_reader(&self, reader: Handle) {
-        self.reader.store(reader.0, Ordering::Relaxed);
+        PipeEnd { fd }
     }
 
     /// The pipe's capacity in bytes (`F_GETPIPE_SZ`).
@@ -96,11 +87,5 @@ impl Object for PipeEnd {
     }
     fn into_fd(self: Box<Self>) -> OwnedFd {
         self.fd
-    }
-    fn write_guard(&self) -> WriteGuard {
-        match self.reader.load(Ordering::Relaxed) {
-            0 => WriteGuard::BlockSigpipe,
-            reader => WriteGuard::PipeWithReader(Handle(reader)),
-        }
     }
 }
