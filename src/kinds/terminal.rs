@@ -226,8 +226,9 @@ impl Terminal {
 
     pub fn set_exclusive(&self, on: bool) -> Result<()> {
         let request = if on { libc::TIOCEXCL } else { libc::TIOCNXCL };
-        // SAFETY: these requests take no argument.
-        cvt(unsafe { libc::ioctl(self.raw(), request as _) })?;
+        // SAFETY: these requests take no argument; a zero is passed so that the variadic
+        // slot holds a defined value (memory checkers read it).
+        cvt(unsafe { libc::ioctl(self.raw(), request as _, 0) })?;
         Ok(())
     }
 
