@@ -213,8 +213,9 @@ pub mod direct {
         }
     }
 
+    /// A raw system call's return: the count, or the error its negative value encodes.
     #[inline(always)]
-    fn check(ret: isize) -> Result<usize> {
+    pub fn check(ret: isize) -> Result<usize> {
         if ret < 0 {
             crate::sys::cold_path();
             return Err(failure(ret));
@@ -252,7 +253,22 @@ pub mod direct {
     /// Each of the `count` iovecs describes readable memory.
     #[inline(always)]
     pub unsafe fn writev(fd: libc::c_int, iov: *const libc::iovec, count: i32) -> Result<usize> {
-        check(syscall3(libc::SYS_writev, fd as usize, iov as usize, count as usize))
+        check(writev_raw(fd, iov, count))
+    }
+
+    /// [`writev`] (a `write` for one iovec) returning the raw result for [`check`]: nothing
+    /// between it and the caller's next step can unwind, so guards held around it stay in
+    /// registers.
+    ///
+    /// # Safety
+    /// As [`writev`].
+    #[inline(always)]
+    pub unsafe fn writev_raw(fd: libc::c_int, iov: *const libc::iovec, count: i32) -> isize {
+        if count == 1 {
+            syscall3(libc::SYS_write, fd as usize, (*iov).iov_base as usize, (*iov).iov_len)
+        } else {
+            syscall3(libc::SYS_writev, fd as usize, iov as usize, count as usize)
+        }
     }
 
     /// `epoll_wait` (as `epoll_pwait` without a mask, which every architecture has).

@@ -88,8 +88,10 @@ pub struct Guard {
     slot: &'static Slot,
     handle: Handle,
     table: &'static Table,
-    /// Whether this is the owner inside rather than a counted reference.
-    owner: bool,
+    /// Whether this is the owner inside rather than a counted reference: 0 or 1, a whole
+    /// word, so that the guard has no padding (moving a guard with padding, LLVM copied the
+    /// padding in overlapping 4-byte pieces, and every load after stalled on store forwarding).
+    owner: usize,
 }
 
 impl Default for Table {
@@ -225,7 +227,7 @@ impl Table {
                 return None;
             }
         };
-        let guard = Guard { slot, handle, table: self, owner };
+        let guard = Guard { slot, handle, table: self, owner: owner as usize };
         if slot.cached_kind() != handle.kind_bits() {
             cold_path();
             return None;
@@ -247,7 +249,7 @@ impl Table {
     fn get_counted(&'static self, handle: Handle) -> Result<Guard> {
         let slot = self.resolve(handle)?;
         slot.try_acquire(handle.generation()).map_err(|e| self.stale(handle, e))?;
-        let guard = Guard { slot, handle, table: self, owner: false };
+        let guard = Guard { slot, handle, table: self, owner: 0 };
         if slot.cached_kind() != handle.kind_bits() {
             return Err(Error::Stale(StaleReason::NeverIssued));
         }
@@ -461,7 +463,7 @@ impl Drop for DeferredBatch {
 impl Guard {
     #[cfg(test)]
     pub fn is_owner_fast_path(&self) -> bool {
-        self.owner
+        self.owner != 0
     }
     pub fn handle(&self) -> Handle {
         self.handle
@@ -518,7 +520,7 @@ impl Guard {
 impl Drop for Guard {
     #[inline]
     fn drop(&mut self) {
-        let last = if self.owner {
+        let last = if self.owner != 0 {
             self.slot.leave(self.handle.generation())
         } else {
             cold_path();

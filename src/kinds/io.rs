@@ -38,8 +38,11 @@ pub fn writev(guard: &Guard, iov: &[libc::iovec]) -> Result<usize> {
     let raw = guard.raw_fd();
     let partner = guard.write_partner();
     if partner != 0 {
-        if let Some(_reader_held) = crate::handles::try_get(Handle(partner)) {
-            return plain_writev(raw, iov, count);
+        if let Some(reader_held) = crate::handles::try_get(Handle(partner)) {
+            // SAFETY: the iovecs describe readable memory (the C layer documents it).
+            let ret = unsafe { direct::writev_raw(raw, iov.as_ptr(), count) };
+            drop(reader_held);
+            return direct::check(ret);
         }
     } else if guard.writes_unguarded() {
         return plain_writev(raw, iov, count);
@@ -61,13 +64,7 @@ fn guarded_writev(raw: libc::c_int, guard: WriteGuard, iov: &[libc::iovec], coun
 #[inline(always)]
 fn plain_writev(raw: libc::c_int, iov: &[libc::iovec], count: i32) -> Result<usize> {
     // SAFETY: the iovecs describe readable memory (the C layer documents it).
-    unsafe {
-        if count == 1 {
-            direct::write(raw, iov[0].iov_base as *const u8, iov[0].iov_len)
-        } else {
-            direct::writev(raw, iov.as_ptr(), count)
-        }
-    }
+    direct::check(unsafe { direct::writev_raw(raw, iov.as_ptr(), count) })
 }
 
 #[inline]
