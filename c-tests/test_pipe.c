@@ -2,10 +2,15 @@
 #include "harness.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -136,6 +141,113 @@ static void test_closing_the_read_end_under_a_writer_never_raises_sigpipe(void *
     assert_false(sigismember(&pending, SIGPIPE));
 }
 
+/* A blocking writer stuck on a full pipe must be woken by closing the read end, as with raw
+ * descriptors: its write returns (the bytes it wrote, then -EPIPE), never blocks for ever on
+ * a read end kept open for it, and raises no SIGPIPE. */
+struct blocked_writer {
+    fdsafe_handle w;
+    int epipe;
+    atomic_int done;
+};
+
+static void *write_a_lot_until_epipe(void *arg) {
+    struct blocked_writer *bw = arg;
+    static char big[1 << 20];
+    for (;;) {
+        int64_t n = fdsafe_write(bw->w, big, sizeof big);
+        if (n == -EPIPE) {
+            bw->epipe = 1;
+            break;
+        }
+        if (n <= 0) break;
+    }
+    atomic_store(&bw->done, 1);
+    return NULL;
+}
+
+static void test_closing_the_read_end_wakes_a_writer_blocked_on_a_full_pipe(void **state) {
+    (void)state;
+    assert_true(signal(SIGPIPE, SIG_DFL) != SIG_ERR);
+    for (int round = 0; round < 3; round++) {
+        fdsafe_handle r;
+        struct blocked_writer bw = {.w = 0, .epipe = 0};
+        atomic_init(&bw.done, 0);
+        must(fdsafe_pipe_create(0, &r, &bw.w));
+        int read_fd = fdsafe_fd_borrow(r);
+        pthread_t t;
+        assert_int_equal(pthread_create(&t, NULL, write_a_lot_until_epipe, &bw), 0);
+        usleep(50000); /* the writer has filled the pipe and waits for room */
+        must(fdsafe_close(r));
+        for (int i = 0; i < 500 && !atomic_load(&bw.done); i++) usleep(10000);
+        int woken = atomic_load(&bw.done);
+        if (!woken) {
+            /* Unstick the writer so the test can end: drain through a second reader until
+             * the read end's descriptor is gone, then close that reader too (the last one:
+             * the writer gets EPIPE). */
+            char path[64], buf[65536];
+            snprintf(path, sizeof path, "/proc/self/fd/%d", read_fd);
+            int drain = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+            struct stat ours, now;
+            assert_int_equal(fstat(drain, &ours), 0);
+            while (fstat(read_fd, &now) == 0 && now.st_ino == ours.st_ino) {
+                if (read(drain, buf, sizeof buf) <= 0) usleep(1000);
+            }
+            close(drain);
+        }
+        pthread_join(t, NULL);
+        must(fdsafe_close(bw.w));
+        assert_true(woken);
+        assert_true(bw.epipe);
+    }
+    sigset_t pending;
+    sigpending(&pending);
+    assert_false(sigismember(&pending, SIGPIPE));
+}
+
+/* Writes keep the end's own mode although they first try without waiting: a blocking write
+ * larger than the pipe returns only when all of it is written (a reader drains meanwhile),
+ * a non-blocking one returns what fitted, and one into a full non-blocking pipe -EAGAIN. */
+struct drainer {
+    fdsafe_handle r;
+    size_t want, got;
+};
+
+static void *drain_all(void *arg) {
+    struct drainer *d = arg;
+    static char buf[65536];
+    while (d->got < d->want) {
+        int64_t n = fdsafe_read(d->r, buf, sizeof buf);
+        if (n <= 0) break;
+        d->got += (size_t)n;
+    }
+    return NULL;
+}
+
+static void test_writes_keep_the_ends_mode(void **state) {
+    (void)state;
+    static char big[1 << 20];
+    fdsafe_handle r, w;
+    must(fdsafe_pipe_create(0, &r, &w));
+    struct drainer d = {r, 2 * sizeof big, 0};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, drain_all, &d), 0);
+    expect_code(fdsafe_write(w, big, sizeof big), (int64_t)sizeof big);
+    struct iovec halves[2] = {{big, sizeof big / 2}, {big + sizeof big / 2, sizeof big / 2}};
+    expect_code(fdsafe_writev(w, halves, 2), (int64_t)sizeof big);
+    pthread_join(t, NULL);
+    assert_int_equal(d.got, 2 * sizeof big);
+    must(fdsafe_close(r));
+    must(fdsafe_close(w));
+
+    must(fdsafe_pipe_create(FDSAFE_PIPE_NONBLOCK, &r, &w));
+    int64_t capacity = fdsafe_pipe_get_capacity(w);
+    assert_true(capacity > 0);
+    expect_code(fdsafe_write(w, big, sizeof big), capacity);
+    expect_code(fdsafe_write(w, big, 1), -EAGAIN);
+    must(fdsafe_close(r));
+    must(fdsafe_close(w));
+}
+
 static void test_a_thread_that_blocks_sigpipe_itself_keeps_its_signal(void **state) {
     (void)state;
     sigset_t pipe_only, old, pending;
@@ -196,6 +308,8 @@ int main(void) {
         FD_TEST(test_capacity_get_and_set),
         FD_TEST(test_write_to_a_pipe_without_readers_is_epipe_not_a_signal),
         FD_TEST(test_closing_the_read_end_under_a_writer_never_raises_sigpipe),
+        FD_TEST(test_closing_the_read_end_wakes_a_writer_blocked_on_a_full_pipe),
+        FD_TEST(test_writes_keep_the_ends_mode),
         FD_TEST(test_a_thread_that_blocks_sigpipe_itself_keeps_its_signal),
         FD_TEST(test_sigpipe_ignore_mode_and_back),
     };

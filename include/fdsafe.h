@@ -896,7 +896,8 @@
  * `fdsafe_sigpipe_mode`: guard every write to a pipe, FIFO or other non-socket descriptor by
  * blocking `SIGPIPE` in the calling thread for its length (two extra system calls per write).
  * The default; touches nothing process-wide. A pipe from `fdsafe_pipe_create` whose read end
- * is still a live handle needs no guard in either mode (the write holds the read end open).
+ * is still a live handle needs no guard in either mode (the write holds the read end open;
+ * see `fdsafe_write`).
  */
 #define FDSAFE_SIGPIPE_GUARD 0
 
@@ -2692,9 +2693,12 @@ int64_t fdsafe_read(fdsafe_handle handle, void *buf, size_t len);
  *
  * Never raises `SIGPIPE`: writing to a pipe or socket whose reading side is gone returns
  * `-EPIPE`. (A pipe from `fdsafe_pipe_create` whose read end handle is still open needs no
- * guard: the write holds the read end, so the pipe has a reader. Other pipes and FIFOs:
- * `SIGPIPE` is blocked in the calling thread for the length of the write and the one the
- * write raised is discarded; a thread that blocks it itself is left alone.)
+ * guard: the write holds the read end, so the pipe has a reader, and goes through the write
+ * end's non-blocking twin, so it never waits while holding it; a write that finds too little
+ * room lets the read end go and waits like any other, so closing the read end wakes it with
+ * `-EPIPE` as with raw descriptors. Other pipes and FIFOs: `SIGPIPE` is blocked in the
+ * calling thread for the length of the write and the one the write raised is discarded; a
+ * thread that blocks it itself is left alone.)
  * Returns the number of bytes written (possibly fewer than `len`).
  * Errors: `-EBADF`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL `buf` with `len > 0` or a `len`
  * above `SSIZE_MAX`; `-EPIPE`; `-EAGAIN`; `-EINTR`; other `-errno` from `write(2)`.
@@ -3127,6 +3131,12 @@ int fdsafe_pidfd_get_pid(fdsafe_handle handle);
  * Creates a pipe. `*read_out` receives the read end and `*write_out` the write end, two
  * handles of kind `FDSAFE_KIND_PIPE`, both close-on-exec. `flags`: `FDSAFE_PIPE_NONBLOCK`,
  * `FDSAFE_PIPE_PACKET`, or 0.
+ *
+ * The write end also keeps a private third descriptor: the same pipe opened again for
+ * writing, non-blocking (through `/proc/self/fd`), closed with the write end and never
+ * handed out. Writes go through it while they hold the read end, which spares them the
+ * `SIGPIPE` guard without ever waiting for room while holding it (see `fdsafe_write`).
+ * Packet pipes, and processes without `/proc`, go without it: their writes take the guard.
  *
  * Ownership: the caller owns both handles and closes each with `fdsafe_close`.
  * Errors: `FDSAFE_E_INVALID_ARGUMENT` for NULL out-pointers or unknown flags; `-EMFILE` /

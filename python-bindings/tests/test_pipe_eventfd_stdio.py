@@ -48,6 +48,70 @@ def test_write_without_reader_is_broken_pipe_not_a_signal():
     assert out.stdout.split() == ["EPIPE", "clean"]
 
 
+def test_closing_the_read_end_wakes_a_writer_waiting_for_room():
+    # A producer blocked on a full pipe stops with BrokenPipeError when the consumer closes
+    # its end, as with os.pipe (the write must not keep the read end open while it waits).
+    import threading
+
+    r, w = pipe()
+    outcome = []
+
+    def produce():
+        try:
+            while True:
+                w.write(b"x" * 65536)
+        except BrokenPipeError:
+            outcome.append("EPIPE")
+
+    producer = threading.Thread(target=produce)
+    producer.start()
+    threading.Event().wait(0.05)  # the pipe is full and the producer waits for room
+    read_fd = r.fileno()
+    r.close()
+    producer.join(timeout=5)
+    alive = producer.is_alive()
+    if alive:  # unstick it so the test run can end: drain until the read end is gone, then fail
+        drain = os.open(f"/proc/self/fd/{w.fileno()}", os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        pipe_inode = os.fstat(drain).st_ino
+
+        def read_end_open():
+            try:
+                return os.fstat(read_fd).st_ino == pipe_inode
+            except OSError:
+                return False
+
+        while read_end_open():
+            try:
+                os.read(drain, 65536)
+            except BlockingIOError:
+                threading.Event().wait(0.001)
+        os.close(drain)  # the last reader: the producer gets EPIPE
+        producer.join()
+    w.close()
+    assert not alive, "the writer stayed blocked after its read end was closed"
+    assert outcome == ["EPIPE"]
+
+
+def test_blocking_write_larger_than_the_pipe_writes_everything():
+    import threading
+
+    r, w = pipe()
+    got = []
+    def consume():
+        total = 0
+        while total < 1 << 22:
+            total += len(r.read(65536))
+        got.append(total)
+
+    reader = threading.Thread(target=consume)
+    reader.start()
+    assert w.write(b"y" * (1 << 22)) == 1 << 22
+    reader.join()
+    assert got == [1 << 22]
+    r.close()
+    w.close()
+
+
 def test_eventfd_counter_semaphore_and_nonblocking():
     with EventFd.create(initial=2) as ev:
         ev.add(5)

@@ -211,9 +211,12 @@ pub extern "C" fn fdsafe_read(handle: fdsafe_handle, buf: *mut c_void, len: usiz
 ///
 /// Never raises `SIGPIPE`: writing to a pipe or socket whose reading side is gone returns
 /// `-EPIPE`. (A pipe from `fdsafe_pipe_create` whose read end handle is still open needs no
-/// guard: the write holds the read end, so the pipe has a reader. Other pipes and FIFOs:
-/// `SIGPIPE` is blocked in the calling thread for the length of the write and the one the
-/// write raised is discarded; a thread that blocks it itself is left alone.)
+/// guard: the write holds the read end, so the pipe has a reader, and goes through the write
+/// end's non-blocking twin, so it never waits while holding it; a write that finds too little
+/// room lets the read end go and waits like any other, so closing the read end wakes it with
+/// `-EPIPE` as with raw descriptors. Other pipes and FIFOs: `SIGPIPE` is blocked in the
+/// calling thread for the length of the write and the one the write raised is discarded; a
+/// thread that blocks it itself is left alone.)
 /// Returns the number of bytes written (possibly fewer than `len`).
 /// Errors: `-EBADF`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL `buf` with `len > 0` or a `len`
 /// above `SSIZE_MAX`; `-EPIPE`; `-EAGAIN`; `-EINTR`; other `-errno` from `write(2)`.

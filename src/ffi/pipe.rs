@@ -1,6 +1,7 @@
 //! Pipes.
 
 use std::ffi::c_int;
+use std::os::fd::AsRawFd;
 
 use super::kinds::parse_flags;
 use super::{call, fdsafe_handle, Out};
@@ -17,6 +18,12 @@ pub const FDSAFE_PIPE_PACKET: u32 = 1 << 1;
 /// Creates a pipe. `*read_out` receives the read end and `*write_out` the write end, two
 /// handles of kind `FDSAFE_KIND_PIPE`, both close-on-exec. `flags`: `FDSAFE_PIPE_NONBLOCK`,
 /// `FDSAFE_PIPE_PACKET`, or 0.
+///
+/// The write end also keeps a private third descriptor: the same pipe opened again for
+/// writing, non-blocking (through `/proc/self/fd`), closed with the write end and never
+/// handed out. Writes go through it while they hold the read end, which spares them the
+/// `SIGPIPE` guard without ever waiting for room while holding it (see `fdsafe_write`).
+/// Packet pipes, and processes without `/proc`, go without it: their writes take the guard.
 ///
 /// Ownership: the caller owns both handles and closes each with `fdsafe_close`.
 /// Errors: `FDSAFE_E_INVALID_ARGUMENT` for NULL out-pointers or unknown flags; `-EMFILE` /
@@ -35,9 +42,12 @@ pub extern "C" fn fdsafe_pipe_create(flags: u32, read_out: *mut fdsafe_handle, w
                 return Err(err);
             }
         };
-        if let Ok(end) = handles::get(writer) {
-            end.set_write_guard(WriteGuard::PipeWithReader(reader));
+        // Before the handles are handed out, so no write sees the change.
+        let end = get_as::<PipeEnd>(writer, "a pipe")?;
+        if let Some(twin) = end.nonblocking_twin() {
+            end.untyped().set_write_guard(WriteGuard::PipeWithReader { reader, nonblocking: twin.as_raw_fd() });
         }
+        drop(end);
         read_out.write(reader.0);
         write_out.write(writer.0);
         Ok(0)

@@ -9,7 +9,8 @@ use crate::kinds::io;
 /// `fdsafe_sigpipe_mode`: guard every write to a pipe, FIFO or other non-socket descriptor by
 /// blocking `SIGPIPE` in the calling thread for its length (two extra system calls per write).
 /// The default; touches nothing process-wide. A pipe from `fdsafe_pipe_create` whose read end
-/// is still a live handle needs no guard in either mode (the write holds the read end open).
+/// is still a live handle needs no guard in either mode (the write holds the read end open;
+/// see `fdsafe_write`).
 pub const FDSAFE_SIGPIPE_GUARD: u32 = 0;
 /// `fdsafe_sigpipe_mode`: set `SIGPIPE` to be ignored process-wide (`SIG_IGN`, as GLib and
 /// Python do) and write without the per-write guard. Children inherit `SIG_IGN` across

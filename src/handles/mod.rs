@@ -78,10 +78,12 @@ pub enum WriteGuard {
     /// Pipes, FIFOs and anything unknown: block `SIGPIPE` in the calling thread around the
     /// write and discard the one the write raised.
     BlockSigpipe,
-    /// The write end of a pipe whose read end is this handle: while the write holds that
-    /// handle, the pipe has a reader, so the write cannot raise `SIGPIPE` and needs no guard.
-    /// If the handle is gone, [`WriteGuard::BlockSigpipe`].
-    PipeWithReader(Handle),
+    /// The write end of a pipe whose read end is `reader`: while the write holds that handle,
+    /// the pipe has a reader, so the write cannot raise `SIGPIPE` and needs no guard. It goes
+    /// through `nonblocking` (the same pipe opened again, non-blocking, kept open by the write
+    /// end's object), so that it never waits while holding the read end; one that would wait,
+    /// and any write once the read end is gone, is a [`WriteGuard::BlockSigpipe`] write.
+    PipeWithReader { reader: Handle, nonblocking: RawFd },
 }
 
 /// Implements `AsFd` and [`Object`] for a kind type whose descriptor is its `fd: OwnedFd` field
@@ -243,6 +245,9 @@ impl<T: Object> std::ops::Deref for TypedGuard<T> {
 impl<T> TypedGuard<T> {
     pub fn handle(&self) -> Handle {
         self.guard.handle()
+    }
+    pub fn untyped(&self) -> &Guard {
+        &self.guard
     }
 }
 

@@ -81,8 +81,9 @@ pub struct Slot {
     object: UnsafeCell<Option<Stored>>,
     close_hooks: Mutex<Vec<(u64, CloseHook)>>,
     /// The handle of [`WriteGuard::PipeWithReader`] (in the second line: only pipe writes
-    /// read it).
+    /// read it), and its non-blocking descriptor.
     write_partner: AtomicU64,
+    write_twin: AtomicI32,
 }
 
 // SAFETY: `object` is written only by the thread that owns a free or finalizing slot, and read
@@ -103,6 +104,7 @@ impl Slot {
             object: UnsafeCell::new(None),
             close_hooks: Mutex::new(Vec::new()),
             write_partner: AtomicU64::new(0),
+            write_twin: AtomicI32::new(-1),
         }
     }
 
@@ -323,13 +325,14 @@ impl Slot {
     /// Records how writes to the live object avoid `SIGPIPE`. Set when the object is put in,
     /// and changed only before its handle is handed out (a pipe's write end learns its read end).
     pub fn set_write_guard(&self, guard: WriteGuard) {
-        let (code, partner) = match guard {
-            WriteGuard::None => (0, 0),
-            WriteGuard::Socket => (1, 0),
-            WriteGuard::BlockSigpipe => (2, 0),
-            WriteGuard::PipeWithReader(reader) => (3, reader.0),
+        let (code, partner, twin) = match guard {
+            WriteGuard::None => (0, 0, -1),
+            WriteGuard::Socket => (1, 0, -1),
+            WriteGuard::BlockSigpipe => (2, 0, -1),
+            WriteGuard::PipeWithReader { reader, nonblocking } => (3, reader.0, nonblocking),
         };
         self.write_partner.store(partner, Ordering::Relaxed);
+        self.write_twin.store(twin, Ordering::Relaxed);
         self.write_guard.store(code, Ordering::Relaxed);
     }
 
@@ -338,6 +341,13 @@ impl Slot {
     #[inline(always)]
     pub fn write_partner(&self) -> u64 {
         self.write_partner.load(Ordering::Relaxed)
+    }
+
+    /// The non-blocking descriptor of [`WriteGuard::PipeWithReader`]. The caller must hold a
+    /// reference.
+    #[inline(always)]
+    pub fn write_twin(&self) -> i32 {
+        self.write_twin.load(Ordering::Relaxed)
     }
 
     /// Whether a write to the live object needs no guard at all ([`WriteGuard::None`]).
@@ -352,7 +362,7 @@ impl Slot {
         match self.write_guard.load(Ordering::Relaxed) {
             0 => WriteGuard::None,
             1 => WriteGuard::Socket,
-            3 => WriteGuard::PipeWithReader(Handle(self.write_partner.load(Ordering::Relaxed))),
+            3 => WriteGuard::PipeWithReader { reader: Handle(self.write_partner()), nonblocking: self.write_twin() },
             _ => WriteGuard::BlockSigpipe,
         }
     }

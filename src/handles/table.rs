@@ -502,6 +502,12 @@ impl Guard {
     pub fn write_partner(&self) -> u64 {
         self.slot.write_partner()
     }
+    /// The non-blocking descriptor of [`super::WriteGuard::PipeWithReader`] (open while the
+    /// guard lives).
+    #[inline(always)]
+    pub fn write_twin(&self) -> RawFd {
+        self.slot.write_twin()
+    }
     /// Whether writes need no guard ([`super::WriteGuard::None`]).
     #[inline(always)]
     pub fn writes_unguarded(&self) -> bool {

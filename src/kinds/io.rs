@@ -38,17 +38,64 @@ pub fn writev(guard: &Guard, iov: &[libc::iovec]) -> Result<usize> {
     let raw = guard.raw_fd();
     let partner = guard.write_partner();
     if partner != 0 {
+        // A pipe made with its read end: hold the read end (the pipe then has a reader, so the
+        // write raises no SIGPIPE) for a write that cannot wait (see `PipeEnd`).
         if let Some(reader_held) = crate::handles::try_get(Handle(partner)) {
-            // SAFETY: the iovecs describe readable memory (the C layer documents it).
-            let ret = unsafe { direct::writev_raw(raw, iov.as_ptr(), count) };
+            // SAFETY: the iovecs describe readable memory (the C layer documents it); the twin
+            // descriptor stays open while the write end's guard lives.
+            let ret = unsafe { direct::writev_raw(guard.write_twin(), iov.as_ptr(), count) };
             drop(reader_held);
-            return direct::check(ret);
+            let total = if count == 1 { iov[0].iov_len } else { iov_total(iov) };
+            // A negative `ret` (an error) is above any total as a usize.
+            if ret as usize != total {
+                crate::sys::cold_path();
+                return finish_pipe_write(raw, ret, iov);
+            }
+            return Ok(total);
         }
     } else if guard.writes_unguarded() {
         return plain_writev(raw, iov, count);
     }
     crate::sys::cold_path();
     guarded_writev(raw, guard.write_guard(), iov, count)
+}
+
+fn iov_total(iov: &[libc::iovec]) -> usize {
+    iov.iter().map(|v| v.iov_len).sum()
+}
+
+/// The rest of a pipe write whose non-blocking attempt found too little room (`ret` is what it
+/// wrote, or `-EAGAIN`; any other error is the answer): as a write of the end itself, in the
+/// end's own mode, guarded against `SIGPIPE`, since the read end is no longer held.
+#[cold]
+#[inline(never)]
+fn finish_pipe_write(raw: libc::c_int, ret: isize, iov: &[libc::iovec]) -> Result<usize> {
+    let done = match ret {
+        n if n >= 0 => n as usize,
+        n if n == -(libc::EAGAIN as isize) => 0,
+        n => return direct::check(n),
+    };
+    let rest = skip_bytes(iov, done);
+    match SigpipeBlock::run(|| plain_writev(raw, &rest, rest.len() as i32)) {
+        Ok(more) => Ok(done + more),
+        Err(_) if done > 0 => Ok(done), // what was written counts; the error comes next time
+        Err(err) => Err(err),
+    }
+}
+
+/// `iov` without its first `skip` bytes.
+fn skip_bytes(iov: &[libc::iovec], mut skip: usize) -> Vec<libc::iovec> {
+    let mut rest = Vec::with_capacity(iov.len());
+    for v in iov {
+        if skip >= v.iov_len {
+            skip -= v.iov_len;
+            continue;
+        }
+        // SAFETY: `skip` < `iov_len`, so the new start is inside the caller's buffer.
+        rest.push(libc::iovec { iov_base: unsafe { v.iov_base.cast::<u8>().add(skip) }.cast(), iov_len: v.iov_len - skip });
+        skip = 0;
+    }
+    rest
 }
 
 /// A write that needs a guard: a socket's, or a pipe's whose read end is unknown or closed.
