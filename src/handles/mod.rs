@@ -5,9 +5,9 @@
 //! move on, so a handle value works for exactly one lifetime. A slot whose generation would
 //! wrap is retired, never reused.
 //!
-//! Every operation holds a reference on the slot for its whole duration ([`Guard`]): a hazard
-//! in its thread record if the calling thread created the object (see `threads`), a counted
-//! reference otherwise. Closing marks the slot so that no new operation can start, and the
+//! Every operation holds a reference on the slot for its whole duration ([`Guard`]): the
+//! slot's "owner inside" word if the calling thread created the object (see `threads`), a
+//! counted reference otherwise. Closing marks the slot so that no new operation can start, and the
 //! object (with its descriptor) is dropped by whichever thread lets go of the last reference.
 //! The descriptor number is therefore never released to the kernel while an fdsafe operation
 //! could still use it.

@@ -7,16 +7,16 @@
 //!   finalizes it (drops the object, so the descriptor closes, then frees the slot);
 //! - close: sets `closing` (once), so no new reference can be taken.
 //!
-//! The owner thread does not count references: it sets the slot's `owner_inside` flag, which
-//! only it writes (see [`super::threads`]). A close that finds the owner inside an operation
-//! sets `wait`; the owner sets `done` when it leaves a closing slot, and finalization needs
+//! The owner thread does not count references: it sets the slot's `owner_inside` word to the
+//! generation it is inside (see [`super::threads`]). A close that finds the owner inside the
+//! generation it closes sets `wait`; the owner sets `done` when it leaves a closing slot, and finalization needs
 //! `refs == 0 && !(wait && !done)`: whichever of the two makes that true finalizes.
 //! The object is written only while the slot is free and read only under a reference or by
 //! the owner inside.
 
 use std::any::TypeId;
 use std::cell::UnsafeCell;
-use std::sync::atomic::{fence, AtomicBool, AtomicI32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use super::threads;
@@ -60,25 +60,28 @@ pub enum AcquireError {
 }
 
 /// 128 bytes, aligned to a cache line: threads on different handles never share a line, and
-/// in this order (`repr(C)`) every field a call reads (state to object) is in the first line;
-/// only closing touches the hooks in the second.
+/// in this order (`repr(C)`) every field a generic call reads (state to object) is in the
+/// first line; typed calls also read the type in the second, and closing the hooks.
 #[repr(C, align(64))]
 pub struct Slot {
     state: AtomicU64,
     fd: AtomicI32,
+    /// The generation the owner is inside an operation on, or 0. Only the owner writes it. A
+    /// generation rather than a flag: the owner of the live object may set it briefly while
+    /// looking up an older handle of the same slot, and a closer of the live generation must
+    /// not take that for the owner being inside (it would wait for a leave that never says so).
+    owner_inside: AtomicU32,
     kind: AtomicU8,
-    /// Whether `close_hooks` may be non-empty (so finalizing skips its lock when not).
-    has_hooks: AtomicBool,
-    /// Whether the owner is inside an operation on the slot. Only the owner writes it.
-    owner_inside: AtomicBool,
     /// The object's [`WriteGuard`], as [`Slot::write_guard`] encodes it (so a write needs no
     /// virtual call); its handle, if any, is `write_partner`.
     write_guard: AtomicU8,
+    /// Whether `close_hooks` may be non-empty (so finalizing skips its lock when not).
+    has_hooks: AtomicBool,
     /// The thread pointer of the thread that created the live object (0: none).
     owner: AtomicUsize,
+    object: UnsafeCell<Option<Stored>>,
     /// The concrete type of the live object, so downcasts need no virtual call.
     type_id: UnsafeCell<TypeId>,
-    object: UnsafeCell<Option<Stored>>,
     close_hooks: Mutex<Vec<(u64, CloseHook)>>,
     /// The handle of [`WriteGuard::PipeWithReader`] (in the second line: only pipe writes
     /// read it), and its non-blocking descriptor.
@@ -95,13 +98,13 @@ impl Slot {
         Slot {
             state: AtomicU64::new(0),
             fd: AtomicI32::new(-1),
+            owner_inside: AtomicU32::new(0),
             kind: AtomicU8::new(0),
-            has_hooks: AtomicBool::new(false),
-            owner_inside: AtomicBool::new(false),
             write_guard: AtomicU8::new(0),
+            has_hooks: AtomicBool::new(false),
             owner: AtomicUsize::new(0),
-            type_id: UnsafeCell::new(TypeId::of::<()>()),
             object: UnsafeCell::new(None),
+            type_id: UnsafeCell::new(TypeId::of::<()>()),
             close_hooks: Mutex::new(Vec::new()),
             write_partner: AtomicU64::new(0),
             write_twin: AtomicI32::new(-1),
@@ -185,11 +188,11 @@ impl Slot {
         // The owner read here may be another generation's: then the state check below fails
         // (the owner of that generation is the caller, who is not inside it), or the owner is
         // not the caller, which counts a reference instead.
-        if !self.owned_by_caller() || self.owner_inside.load(Ordering::Relaxed) {
+        if !self.owned_by_caller() || self.owner_inside.load(Ordering::Relaxed) != 0 {
             crate::sys::cold_path(); // for other threads, counting costs more than a taken branch
             return Ok(false);
         }
-        threads::set_inside(&self.owner_inside);
+        threads::set_inside(&self.owner_inside, generation);
         threads::light_barrier();
         if usable(self.state.load(Ordering::Acquire), generation) {
             return Ok(true);
@@ -246,8 +249,9 @@ impl Slot {
         self.owner.load(Ordering::Relaxed) != 0 && !self.owned_by_caller()
     }
 
-    /// Whether the owner is inside an operation on this slot, after the caller's store to the
-    /// state. `true` also when no barrier could be made: the owner might be inside.
+    /// Whether the owner is inside an operation on the slot's generation (the caller holds it,
+    /// so it cannot change), after the caller's store to the state. `true` also when no
+    /// barrier could be made: the owner might be inside.
     fn owner_inside_visible(&self, barrier: bool) -> bool {
         if self.owner.load(Ordering::Relaxed) == 0 {
             return false;
@@ -255,7 +259,7 @@ impl Slot {
         if !barrier && !self.owned_by_caller() && !threads::heavy_barrier() {
             return true;
         }
-        self.owner_inside.load(Ordering::Acquire)
+        self.owner_inside.load(Ordering::Acquire) == generation_of(self.state.load(Ordering::Relaxed))
     }
 
     /// Close's fast path: marks the live `generation` closing with one compare-and-swap if
@@ -271,7 +275,7 @@ impl Slot {
         if self.owner.load(Ordering::Relaxed) != 0 {
             // Another owner needs the barrier of the full path; only the owner writes
             // `owner_inside`, so when it is the caller this check cannot race.
-            if !self.owned_by_caller() || self.owner_inside.load(Ordering::Relaxed) {
+            if !self.owned_by_caller() || self.owner_inside.load(Ordering::Relaxed) != 0 {
                 return false;
             }
         }
@@ -435,6 +439,12 @@ impl Slot {
         };
         self.state.store(state, Ordering::Release);
         (object, reusable)
+    }
+
+    /// What the owner's lookup of an older handle of this slot leaves for an instant.
+    #[cfg(test)]
+    pub fn force_owner_inside(&self, generation: u32) {
+        self.owner_inside.store(generation, Ordering::Release);
     }
 
     #[cfg(test)]

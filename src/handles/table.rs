@@ -81,8 +81,8 @@ pub struct Table {
 }
 
 /// A reference on a live handle, held for the length of one operation: a counted reference,
-/// or, for the thread that created the handle, its `owner_inside` flag in the slot. (A guard
-/// dropped on another thread than its own clears the flag with the same atomic store; the
+/// or, for the thread that created the handle, the `owner_inside` word of the slot. (A guard
+/// dropped on another thread than its own clears the word with the same atomic store; the
 /// owner sets it again only once it reads it clear.)
 pub struct Guard {
     slot: &'static Slot,

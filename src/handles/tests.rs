@@ -477,3 +477,23 @@ fn plain_descriptors_are_stored_inline_and_behave_like_any_object() {
     assert_eq!(t.release(h).unwrap().into_raw_fd(), 95, "released without closing");
     assert!(t.get(h).is_err());
 }
+
+#[test]
+fn a_closer_is_not_held_up_by_the_owner_looking_up_an_older_handle_of_the_slot() {
+    let t = table();
+    let (old, _p) = insert(t, 60, Kind::Pipe);
+    t.close(old).unwrap();
+    let (h, probe) = insert(t, 61, Kind::Pipe); // the same slot, owned by this thread again
+    assert_eq!(h.index(), old.index());
+    let slot = t.slot(h.index()).unwrap();
+    // The owner is for an instant "inside" the old generation (a lookup of `old` refused
+    // after its state check). A closer of the live one must not wait for that.
+    slot.force_owner_inside(old.generation());
+    std::thread::scope(|scope| {
+        scope.spawn(|| assert_eq!(t.close(h).unwrap(), 0, "nobody is inside the live generation"));
+    });
+    assert_eq!(probe.drops.load(Ordering::SeqCst), 1, "closed at once");
+    slot.force_owner_inside(0);
+    assert!(t.get(h).is_err());
+}
+

@@ -1,10 +1,10 @@
 //! The owner fast path's thread identity and the memory barriers that make it safe.
 //!
 //! Each slot remembers the thread that created its object (its owner). When the owner uses the
-//! handle it takes no shared reference: it sets the slot's `owner_inside` flag (a word only it
-//! writes), re-checks the slot, and clears the flag when the call returns: plain loads and
-//! stores, no atomic read-modify-write. Every other thread counts references on the slot as
-//! before. A close from another thread must then see the owner's flag; that takes a store-load
+//! handle it takes no shared reference: it sets the slot's `owner_inside` word (only it writes
+//! it) to the generation it uses, re-checks the slot, and clears the word when the call
+//! returns: plain loads and stores, no atomic read-modify-write. Every other thread counts references on the slot as
+//! before. A close from another thread must then see the owner's word; that takes a store-load
 //! barrier on both sides, and the owner's side is made free by an asymmetric one: the closer
 //! runs `membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED)`, which executes a full barrier on every
 //! CPU running a thread of this process. Where the kernel refuses membarrier, handles get no
@@ -18,20 +18,20 @@
 //! of the slots naming it, which is sound because the exited thread can no longer be inside an
 //! operation.
 
-use std::sync::atomic::{compiler_fence, fence, AtomicBool, Ordering};
+use std::sync::atomic::{compiler_fence, fence, AtomicU32, Ordering};
 
-/// Marks the owner inside an operation. The caller then runs [`light_barrier`] and re-checks
-/// the slot.
+/// Marks the owner inside an operation on `generation`. The caller then runs
+/// [`light_barrier`] and re-checks the slot.
 #[inline(always)]
-pub fn set_inside(flag: &AtomicBool) {
-    flag.store(true, Ordering::Relaxed);
+pub fn set_inside(inside: &AtomicU32, generation: u32) {
+    inside.store(generation, Ordering::Relaxed);
 }
 
 /// Marks the owner out: everything it did with the object happens before a closer that reads
-/// the cleared flag.
+/// the cleared word.
 #[inline(always)]
-pub fn clear_inside(flag: &AtomicBool) {
-    flag.store(false, Ordering::Release);
+pub fn clear_inside(inside: &AtomicU32) {
+    inside.store(0, Ordering::Release);
 }
 
 /// The calling thread's control block address: unique among live threads.
