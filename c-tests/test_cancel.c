@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sys/eventfd.h>
 #include <stdatomic.h>
 #include <unistd.h>
 
@@ -83,11 +84,14 @@ static void test_cancelled_inside_a_direct_read_finishes_the_call(void **state) 
  * fdsafe closes must not act inside it. */
 UNWOUND_BY_CANCELLATION static void *close_with_cancellation_pending(void *arg) {
     int *closed = arg;
-    fdsafe_handle r, w, many[2];
+    fdsafe_handle r, w, many[2], plain;
     must(fdsafe_pipe_create(0, &r, &w));
     must(fdsafe_pipe_create(0, &many[0], &many[1]));
+    /* A generic handle is closed by the system call itself, the others through libc. */
+    must(fdsafe_fd_adopt(eventfd(0, EFD_CLOEXEC), FDSAFE_KIND_OTHER, &plain));
     pthread_cancel(pthread_self()); /* pending: deferred cancellation */
-    *closed = fdsafe_close(r) == 0 && fdsafe_close(w) == 0 && fdsafe_close_many(many, 2) == 2;
+    *closed = fdsafe_close(r) == 0 && fdsafe_close(w) == 0 && fdsafe_close_many(many, 2) == 2 &&
+              fdsafe_close(plain) == 0;
     pthread_testcancel();
     return NULL;
 }

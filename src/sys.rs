@@ -145,12 +145,6 @@ impl Drop for NoCancellation {
     }
 }
 
-/// System calls made from the calling function itself rather than through libc's wrappers:
-/// the hot paths then return to C through one frame fewer (each frame a system call returns
-/// through costs measurably more than its instructions here), and they enter no libc
-/// cancellation point, so they need no cancellation guard (see `ffi::boundary::call_direct`).
-/// Sanitizer builds pass `--cfg fdsafe_libc_syscalls` so their interceptors still see every
-/// call.
 /// Marks the path that calls it as rare, so the compiler lays the common path out straight
 /// (a call that follows a system call pays for each taken branch: the kernel's code evicts
 /// the branch predictor's entries for ours). `std::hint::cold_path` does this from Rust 1.95;
@@ -159,6 +153,12 @@ impl Drop for NoCancellation {
 #[inline(never)]
 pub fn cold_path() {}
 
+/// System calls made from the calling function itself rather than through libc's wrappers:
+/// the hot paths then return to C through one frame fewer (each frame a system call returns
+/// through costs measurably more than its instructions here), and they enter no libc
+/// cancellation point, so they need no cancellation guard (see `ffi::boundary::call_direct`).
+/// Sanitizer builds pass `--cfg fdsafe_libc_syscalls` so their interceptors still see every
+/// call.
 pub mod direct {
     use crate::error::{Error, Result};
 
@@ -211,6 +211,24 @@ pub mod direct {
                 ret as isize
             }
         }
+    }
+
+    /// Closes `fd` with the system call itself, which unlike libc's `close` is no cancellation
+    /// point. (Linux frees the number even when it reports an error, so there is nothing to
+    /// retry or report.)
+    pub fn close(fd: std::os::fd::OwnedFd) {
+        use std::os::fd::IntoRawFd;
+        let fd = fd.into_raw_fd();
+        // SAFETY: the descriptor is ours, and given up here. (Sanitizer builds and Miri close
+        // through libc, whose close they track.)
+        #[cfg(not(any(miri, fdsafe_libc_syscalls)))]
+        unsafe {
+            syscall3(libc::SYS_close, fd as usize, 0, 0)
+        };
+        #[cfg(any(miri, fdsafe_libc_syscalls))]
+        unsafe {
+            libc::close(fd)
+        };
     }
 
     /// A raw system call's return: the count, or the error its negative value encodes.

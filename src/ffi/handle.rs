@@ -48,7 +48,9 @@ const WAIT_EVENTS: u32 =
 /// Thread safety: any thread; of two racing closes, one returns 0 and the other `-EBADF`.
 #[no_mangle]
 pub extern "C" fn fdsafe_close(handle: fdsafe_handle) -> c_int {
-    call("fdsafe_close", || TABLE.close(Handle(handle)).map(|_| 0))
+    // No cancellation guard: closing enters no cancellation point but in finalizing an object
+    // with cleanup, which guards itself.
+    call_direct("fdsafe_close", || TABLE.close(Handle(handle)).map(|_| 0))
 }
 
 /// `fdsafe_reference_mode`: a handle is used without any atomic read-modify-write by the

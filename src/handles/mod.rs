@@ -129,6 +129,9 @@ impl PlainFd {
     pub fn from_fd(fd: OwnedFd) -> PlainFd {
         PlainFd { fd }
     }
+    pub fn into_fd(self) -> OwnedFd {
+        self.fd
+    }
 }
 
 fd_object!(PlainFd, Kind::Other);

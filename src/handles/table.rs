@@ -341,14 +341,22 @@ impl Table {
     }
 
     fn finalize(&'static self, slot: &Slot, handle: Handle) {
-        // Dropping the object closes through libc (a cancellation point), whatever the call.
-        let _no_cancel = crate::sys::NoCancellation::begin();
         // The handle as issued: the caller's value may carry wrong kind bits.
         let handle = Handle::new_raw(slot.cached_kind(), handle.generation(), handle.index());
         // SAFETY: called only when `release` or `leave` said the last reference is gone.
         let (object, reusable) = unsafe { slot.take() };
         let fd = object.raw_fd();
-        drop(object); // closes the descriptor (and runs the kind's cleanup)
+        match object {
+            // A plain descriptor has no cleanup: closed directly, which is no cancellation
+            // point, so it needs no guard (see `sys::NoCancellation`).
+            Stored::Plain(plain) => crate::sys::direct::close(plain.into_fd()),
+            boxed => {
+                // Dropping the object closes through libc (a cancellation point), and the
+                // kind's cleanup may enter others, whatever the call.
+                let _no_cancel = crate::sys::NoCancellation::begin();
+                drop(boxed);
+            }
+        }
         self.free_slot(handle, fd, reusable);
     }
 
