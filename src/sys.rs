@@ -267,19 +267,12 @@ pub mod direct {
         check(syscall3(libc::SYS_readv, fd as usize, iov as usize, count as usize))
     }
 
-    /// # Safety
-    /// Each of the `count` iovecs describes readable memory.
-    #[inline(always)]
-    pub unsafe fn writev(fd: libc::c_int, iov: *const libc::iovec, count: i32) -> Result<usize> {
-        check(writev_raw(fd, iov, count))
-    }
-
-    /// [`writev`] (a `write` for one iovec) returning the raw result for [`check`]: nothing
+    /// `writev` (a `write` for one iovec) returning the raw result for [`check`]: nothing
     /// between it and the caller's next step can unwind, so guards held around it stay in
     /// registers.
     ///
     /// # Safety
-    /// As [`writev`].
+    /// Each of the `count` iovecs describes readable memory.
     #[inline(always)]
     pub unsafe fn writev_raw(fd: libc::c_int, iov: *const libc::iovec, count: i32) -> isize {
         if count == 1 {

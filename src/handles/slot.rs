@@ -463,3 +463,5 @@ impl Slot {
         self.state.store((generation as u64) << GEN_SHIFT, Ordering::Release);
     }
 }
+
+const _: () = assert!(std::mem::size_of::<Slot>() == 128, "a slot is two cache lines");

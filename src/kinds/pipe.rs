@@ -5,7 +5,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use bitflags::bitflags;
 
 use crate::error::{Error, Result};
-use crate::handles::{Kind, Object};
+use crate::handles::{fd_object, Kind};
 use crate::sys::{self, cvt};
 
 bitflags! {
@@ -100,20 +100,5 @@ impl PipeEnd {
     }
 }
 
-impl std::os::fd::AsFd for PipeEnd {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-}
-
-impl Object for PipeEnd {
-    fn kind(&self) -> Kind {
-        Kind::Pipe
-    }
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-    fn into_fd(self: Box<Self>) -> OwnedFd {
-        self.fd
-    }
-}
+// Giving up the descriptor drops the write end's twin (closed with it).
+fd_object!(PipeEnd, Kind::Pipe);
