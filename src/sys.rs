@@ -216,6 +216,7 @@ pub mod direct {
     /// Closes `fd` with the system call itself, which unlike libc's `close` is no cancellation
     /// point. (Linux frees the number even when it reports an error, so there is nothing to
     /// retry or report.)
+    #[inline(always)]
     pub fn close(fd: std::os::fd::OwnedFd) {
         use std::os::fd::IntoRawFd;
         let fd = fd.into_raw_fd();
@@ -309,6 +310,15 @@ pub mod direct {
     #[inline(always)]
     pub unsafe fn sendmsg(fd: libc::c_int, msg: *const libc::msghdr, flags: libc::c_int) -> Result<usize> {
         check(syscall3(libc::SYS_sendmsg, fd as usize, msg as usize, flags as usize))
+    }
+
+    /// `recvmsg`.
+    ///
+    /// # Safety
+    /// `msg` describes valid buffers.
+    #[inline(always)]
+    pub unsafe fn recvmsg(fd: libc::c_int, msg: *mut libc::msghdr, flags: libc::c_int) -> Result<usize> {
+        check(syscall3(libc::SYS_recvmsg, fd as usize, msg as usize, flags as usize))
     }
 
     /// `sigtimedwait` (the kernel's `rt_sigtimedwait`, 8-byte signal sets); returns the signal.

@@ -109,9 +109,12 @@ pub(crate) fn socket_of(handle: fdsafe_handle) -> Result<TypedGuard<Socket>> {
 }
 
 /// Looks a socket up and checks its kind is one of `kinds`.
+#[inline(always)]
 pub(crate) fn socket_in(handle: fdsafe_handle, kinds: &[Kind], expected: &'static str) -> Result<TypedGuard<Socket>> {
     let guard = get_as::<Socket>(Handle(handle), expected)?;
-    if !kinds.contains(&guard.kind()) {
+    // The lookup checked the handle's kind bits against the slot's.
+    if !kinds.iter().any(|&kind| Handle(handle).kind_bits() == kind as u8) {
+        crate::sys::cold_path();
         return Err(Error::WrongKind { actual: guard.kind(), expected });
     }
     Ok(guard)

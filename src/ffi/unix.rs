@@ -4,7 +4,7 @@ use std::ffi::{c_char, c_int, c_void};
 use std::os::fd::RawFd;
 
 use super::socket::{c_text, socket_in, unix_kinds};
-use super::{call, fdsafe_handle, in_slice, out_slice, Out};
+use super::{call, call_direct, fdsafe_handle, in_slice, out_slice, Out};
 use crate::error::{Error, Result};
 use crate::handles::{self, Guard, Handle, Kind, TABLE};
 use crate::kinds::pidfd::PidFd;
@@ -299,12 +299,14 @@ pub extern "C" fn fdsafe_unix_pair(r#type: u32, flags: u32, first_out: *mut fdsa
     })
 }
 
+#[inline(always)]
 fn unix_socket(handle: fdsafe_handle) -> Result<handles::TypedGuard<socket::Socket>> {
     socket_in(handle, unix_kinds(), "a Unix socket")
 }
 
 /// `fds` must stay open for the call (the caller holds their handles, or the C caller keeps
 /// its own descriptors open, as documented).
+#[inline(always)] // the system call returns through the exported function's frame only
 fn send_with(handle: fdsafe_handle, buf: *const c_void, len: usize, fds: &[RawFd], creds: Option<Credentials>, flags: u32) -> Result<i64> {
     let flags = super::kinds::parse_flags::<SendFlags>(flags, "send")?;
     if flags.contains(SendFlags::ZEROCOPY) {
@@ -330,7 +332,7 @@ fn send_with(handle: fdsafe_handle, buf: *const c_void, len: usize, fds: &[RawFd
 /// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_socket_send_handles(handle: fdsafe_handle, buf: *const c_void, len: usize, handles: *const fdsafe_handle, count: usize, flags: u32) -> i64 {
-    call("fdsafe_socket_send_handles", || {
+    call_direct("fdsafe_socket_send_handles", || {
         let list = in_slice(handles, count, "handles")?;
         if list.len() > 4096 {
             return Err(Error::invalid(format!("{} handles in one message (the kernel takes at most 253)", list.len())));
@@ -424,7 +426,7 @@ pub extern "C" fn fdsafe_socket_recv_handles(
     handles_cap: usize,
     info_out: *mut fdsafe_recv_info,
 ) -> i64 {
-    call("fdsafe_socket_recv_handles", || recv_handles(handle, buf, len, flags, None, handles_out, handles_cap, info_out))
+    call_direct("fdsafe_socket_recv_handles", || recv_handles(handle, buf, len, flags, None, handles_out, handles_cap, info_out))
 }
 
 /// `fdsafe_socket_recv_handles` for a caller who knows what the sender passes, replacing the
@@ -462,7 +464,7 @@ pub extern "C" fn fdsafe_socket_recv_handles_as(
     handles_cap: usize,
     info_out: *mut fdsafe_recv_info,
 ) -> i64 {
-    call("fdsafe_socket_recv_handles_as", || {
+    call_direct("fdsafe_socket_recv_handles_as", || {
         let expected = match Kind::from_u32(kind) {
             Some(Kind::Stdio) => return Err(Error::invalid("received descriptors cannot be stdio handles")),
             Some(k) => k,
@@ -473,6 +475,7 @@ pub extern "C" fn fdsafe_socket_recv_handles_as(
 }
 
 #[allow(clippy::too_many_arguments)]
+#[inline(always)] // the system call returns through the exported function's frame only
 fn recv_handles(
     handle: fdsafe_handle,
     buf: *mut c_void,
@@ -488,8 +491,9 @@ fn recv_handles(
     let slots = out_slice(handles_out, handles_cap, "handles_out")?;
     let info_out = Out::new(info_out, "info_out")?;
     let s = unix_socket(handle)?;
-    let mut fds = scm::ReceivedFds::new();
-    let received = scm::recv(&s, data, slots.len(), flags, &mut fds)?;
+    let mut control = scm::ControlBuffer::new();
+    let (received, mut fds) = scm::recv(&s, data, slots.len(), flags, &mut control)?;
+    drop(s);
     let mut info = fdsafe_recv_info::default();
     if received.control_truncated {
         info.flags |= FDSAFE_RECV_INFO_CTRUNC;
@@ -501,15 +505,17 @@ fn recv_handles(
         info.flags |= FDSAFE_RECV_INFO_CREDENTIALS;
         info.credentials = fdsafe_credentials { pid: c.pid, uid: c.uid, gid: c.gid };
     }
-    info.closed_count = received.unexpected_closed as u32;
     // Descriptors beyond handles_cap (the room kept for credentials can let a few more in)
     // stay in `fds` and are closed when it is dropped.
     let wanted = fds.len().min(slots.len());
-    info.closed_count += (fds.len() - wanted) as u32;
-    // Kinds first (system calls, outside any lock), then one table insertion for all. The
-    // array is only filled when kinds are asked for (KIND_OTHER needs none).
+    info.closed_count = (received.unexpected_closed + fds.len() - wanted) as u32;
+    // Kinds first (system calls), then the handles. The array is only filled when kinds are
+    // asked for (KIND_OTHER needs none).
     let mut found = [std::mem::MaybeUninit::<Kind>::uninit(); scm::MAX_FDS];
     let asks_kinds = expected != Some(Kind::Other);
+    // Detecting kinds and making their objects call into libc, some of whose calls are
+    // cancellation points (a pipe's write end opens its twin); generic handles make none.
+    let _no_cancel = asks_kinds.then(crate::sys::NoCancellation::begin);
     if asks_kinds {
         let mut detector = detect::Detector::for_count(wanted);
         for (kind, fd) in found.iter_mut().zip(fds.iter()).take(wanted) {
@@ -523,22 +529,23 @@ fn recv_handles(
         }
     }
     let mut made = 0;
-    let mut refused: Vec<handles::Stored> = Vec::new();
-    let objects = (0..wanted).map_while(|i| {
+    for i in 0..wanted {
+        let Some(fd) = fds.take_next() else { break };
         // SAFETY: entries 0..wanted were written above whenever kinds were asked for.
         let kind = if asks_kinds { unsafe { found[i].assume_init() } } else { Kind::Other };
-        Some(kinds::wrap_owned(fds.take_next()?, kind))
-    });
-    handles::TABLE.insert_many(objects, |outcome| match outcome {
-        Ok(h) => {
-            slots[made] = h.0;
-            made += 1;
+        match TABLE.insert(kinds::wrap_owned(fd, kind)) {
+            Ok(h) => {
+                slots[made] = h.0;
+                made += 1;
+            }
+            Err((_, object)) => {
+                crate::sys::cold_path();
+                info.closed_count += 1;
+                handles::discard(object);
+            }
         }
-        Err((_, object)) => refused.push(object),
-    });
-    info.closed_count += refused.len() as u32;
-    drop(refused); // closes their descriptors, outside the table's lock
-    drop(fds); // and the ones beyond handles_cap
+    }
+    drop(fds); // closes the ones beyond handles_cap
     if info.closed_count > 0 {
         info.flags |= FDSAFE_RECV_INFO_CLOSED;
     }

@@ -13,7 +13,9 @@
 //! could still use it.
 
 mod kind;
+mod owners;
 mod slot;
+mod spare;
 mod table;
 mod threads;
 
@@ -48,7 +50,7 @@ impl Handle {
         (self.0 >> Self::GEN_SHIFT) as u32
     }
     /// The kind recorded in the handle's bits (checked against the slot on lookup).
-    fn kind_bits(self) -> u8 {
+    pub(crate) fn kind_bits(self) -> u8 {
         (self.0 >> Self::KIND_SHIFT) as u8
     }
 }
@@ -150,8 +152,19 @@ impl Stored {
             Stored::Plain(plain) => plain,
         }
     }
+    #[inline]
     pub fn raw_fd(&self) -> RawFd {
-        self.object().raw_fd()
+        match self {
+            Stored::Boxed(object) => object.raw_fd(),
+            Stored::Plain(plain) => plain.fd.as_raw_fd(),
+        }
+    }
+    #[inline]
+    pub fn kind(&self) -> Kind {
+        match self {
+            Stored::Boxed(object) => object.kind(),
+            Stored::Plain(_) => Kind::Other,
+        }
     }
     /// Gives up the descriptor without the kind's cleanup on drop (used by release).
     pub fn into_fd(self) -> OwnedFd {
@@ -181,6 +194,24 @@ impl dyn Object {
     pub fn raw_fd(&self) -> RawFd {
         self.as_fd().as_raw_fd()
     }
+}
+
+/// Drops an object the table no longer holds (or refused), closing its descriptor. A plain
+/// descriptor has no cleanup and is closed by the system call itself, which is no
+/// cancellation point; any other object's drop closes through libc (a cancellation point),
+/// and its kind's cleanup may enter others, so it runs with cancellation disabled.
+#[inline(always)]
+pub fn discard(object: Stored) {
+    match object {
+        Stored::Plain(plain) => crate::sys::direct::close(plain.into_fd()),
+        Stored::Boxed(boxed) => discard_boxed(boxed),
+    }
+}
+
+#[inline(never)]
+fn discard_boxed(object: Box<dyn Object>) {
+    let _no_cancel = crate::sys::NoCancellation::begin();
+    drop(object);
 }
 
 /// The process-wide table that C handles refer to.

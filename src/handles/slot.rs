@@ -126,22 +126,39 @@ impl Slot {
     pub unsafe fn fill(&self, stored: Stored, generation: u32, owned: bool) {
         debug_assert!(generation % 2 == 1);
         // A plain descriptor's properties are known without asking the object (four virtual
-        // calls fewer per received descriptor).
-        let (fd, kind, type_id, write_guard) = match &stored {
+        // calls fewer per received descriptor), and its type is not recorded: `object_as`
+        // tells it by the stored variant, so filling it writes only the first cache line.
+        match &stored {
             Stored::Plain(plain) => {
-                (std::os::fd::AsRawFd::as_raw_fd(&plain.as_fd()), super::Kind::Other, TypeId::of::<super::PlainFd>(), WriteGuard::BlockSigpipe)
+                self.fd.store(std::os::fd::AsRawFd::as_raw_fd(&plain.as_fd()), Ordering::Relaxed);
+                self.kind.store(super::Kind::Other as u8, Ordering::Relaxed);
+                self.set_write_guard(WriteGuard::BlockSigpipe);
             }
-            Stored::Boxed(object) => (object.raw_fd(), object.kind(), (**object).type_id(), object.write_guard()),
-        };
-        debug_assert!(kind == stored.object().kind() && write_guard == stored.object().write_guard());
-        self.fd.store(fd, Ordering::Relaxed);
-        self.kind.store(kind as u8, Ordering::Relaxed);
-        *self.type_id.get() = type_id;
-        self.set_write_guard(write_guard);
+            Stored::Boxed(object) => {
+                self.fd.store(object.raw_fd(), Ordering::Relaxed);
+                self.kind.store(object.kind() as u8, Ordering::Relaxed);
+                *self.type_id.get() = (**object).type_id();
+                self.set_write_guard(object.write_guard());
+            }
+        }
         *self.object.get() = Some(stored);
         let owner = if owned && threads::fast_path_available() { threads::thread_pointer() } else { 0 };
         self.owner.store(owner, Ordering::Relaxed);
         self.state.store((generation as u64) << GEN_SHIFT, Ordering::Release);
+    }
+
+    /// Whether `generation` holds this slot's descriptor number: it is live and not closing,
+    /// or not filled yet (a claim made just before [`Slot::fill`]).
+    pub fn held_by(&self, generation: u32) -> bool {
+        let state = self.state.load(Ordering::Acquire);
+        let current = generation_of(state);
+        current < generation || (current == generation && state & CLOSING == 0)
+    }
+
+    /// Whether the slot holds an object (live or closing). For counts taken while the table
+    /// is quiet: a slot being filled or emptied may be seen either way.
+    pub fn occupied(&self) -> bool {
+        generation_of(self.state.load(Ordering::Acquire)) % 2 == 1 && self.cached_fd() >= 0
     }
 
     #[inline]
@@ -270,24 +287,34 @@ impl Slot {
         self.owner_inside.load(Ordering::Acquire) == generation_of(self.state.load(Ordering::Relaxed))
     }
 
-    /// Close's fast path: marks the live `generation` closing with one compare-and-swap if
-    /// nobody is inside an operation on it (no counted reference, and the owner is the caller
-    /// or nobody, and not inside) and its kind byte is `kind`. Returns `true` when it did: the
-    /// caller then owns the slot exclusively and must call [`Slot::take`].
-    pub fn close_if_idle(&self, generation: u32, kind: u8) -> bool {
-        let state = self.state.load(Ordering::Acquire);
-        // Acquire above: the kind byte read next is this generation's (fill writes it first).
-        if !usable(state, generation) || state & (REFS_MASK | WAIT | DONE) != 0 || self.cached_kind() != kind {
-            return false;
+    /// Close's fast path: if nobody is inside an operation on the live `generation` (no
+    /// counted reference, and the owner is the caller or nobody, and not inside) and its kind
+    /// byte is `kind`, ends the generation with one compare-and-swap straight to the next
+    /// free one, and returns the object (its close hooks have run). The caller then disposes
+    /// of it and frees the slot. `None` leaves the slot as it was: close takes the full path.
+    #[inline]
+    pub fn end_if_idle(&self, generation: u32, kind: u8) -> Option<Stored> {
+        let idle = (generation as u64) << GEN_SHIFT;
+        // Exactly `idle`: live (odd), no reference, no flag. The last generation retires its
+        // slot, which the full path does.
+        if generation % 2 == 0 || generation == u32::MAX || self.state.load(Ordering::Acquire) != idle {
+            return None;
+        }
+        // Acquire above: the kind byte and owner read next are this generation's.
+        if self.cached_kind() != kind {
+            return None;
         }
         if self.owner.load(Ordering::Relaxed) != 0 {
             // Another owner needs the barrier of the full path; only the owner writes
             // `owner_inside`, so when it is the caller this check cannot race.
             if !self.owned_by_caller() || self.owner_inside.load(Ordering::Relaxed) != 0 {
-                return false;
+                return None;
             }
         }
-        self.state.compare_exchange(state, state | CLOSING, Ordering::AcqRel, Ordering::Relaxed).is_ok()
+        self.state.compare_exchange(idle, idle + (1 << GEN_SHIFT), Ordering::AcqRel, Ordering::Relaxed).ok()?;
+        // SAFETY: the generation ended while nobody was inside it, and the slot is on no free
+        // list yet: the caller owns it exclusively.
+        Some(unsafe { self.empty() })
     }
 
     /// Marks the slot closing. The caller must hold a reference. Returns the number of other
@@ -323,28 +350,36 @@ impl Slot {
     /// The live object as a `T`, if that is its type. The caller must hold a reference.
     #[inline]
     pub fn object_as<T: Object>(&self) -> Option<&T> {
-        // SAFETY: under a reference the type id and object are present and nobody writes them;
-        // the type id was taken from this very object, so the cast is to its true type.
+        // SAFETY: under a reference the object (and a boxed one's type id) is present and
+        // nobody writes it; the type id was taken from this very object, so the cast is to its
+        // true type.
         unsafe {
-            if *self.type_id.get() != TypeId::of::<T>() {
-                return None;
+            match (*self.object.get()).as_ref()? {
+                Stored::Boxed(object) if *self.type_id.get() == TypeId::of::<T>() => {
+                    let object: *const dyn Object = &**object;
+                    Some(&*(object as *const T))
+                }
+                Stored::Plain(plain) => (plain as &dyn std::any::Any).downcast_ref::<T>(),
+                Stored::Boxed(_) => None,
             }
-            let object: *const dyn Object = (*self.object.get()).as_ref()?.object();
-            Some(&*(object as *const T))
         }
     }
 
     /// Records how writes to the live object avoid `SIGPIPE`. Set when the object is put in,
     /// and changed only before its handle is handed out (a pipe's write end learns its read end).
     pub fn set_write_guard(&self, guard: WriteGuard) {
-        let (code, partner, twin) = match guard {
-            WriteGuard::None => (0, 0, -1),
-            WriteGuard::Socket => (1, 0, -1),
-            WriteGuard::BlockSigpipe => (2, 0, -1),
-            WriteGuard::PipeWithReader { reader, nonblocking } => (3, reader.0, nonblocking),
+        // The partner and twin are read only under code 3, so only that code writes them (the
+        // others stay in the first cache line).
+        let code = match guard {
+            WriteGuard::None => 0,
+            WriteGuard::Socket => 1,
+            WriteGuard::BlockSigpipe => 2,
+            WriteGuard::PipeWithReader { reader, nonblocking } => {
+                self.write_partner.store(reader.0, Ordering::Relaxed);
+                self.write_twin.store(nonblocking, Ordering::Relaxed);
+                3
+            }
         };
-        self.write_partner.store(partner, Ordering::Relaxed);
-        self.write_twin.store(twin, Ordering::Relaxed);
         self.write_guard.store(code, Ordering::Relaxed);
     }
 
@@ -430,18 +465,7 @@ impl Slot {
     /// returned `true`, or [`Slot::begin_exclusive_close`] succeeded (the caller's own
     /// reference then ends here).
     pub unsafe fn take(&self) -> (Stored, bool) {
-        let object = (*self.object.get()).take().expect("a closing slot holds its object");
-        // Hooks are added under a reference, which every path here has seen end (Acquire), and
-        // none can be added now: a load and a store, not a swap (an atomic read-modify-write
-        // on every close).
-        if self.has_hooks.load(Ordering::Relaxed) {
-            self.has_hooks.store(false, Ordering::Relaxed);
-            let hooks = std::mem::take(&mut *self.close_hooks.lock().unwrap_or_else(|p| p.into_inner()));
-            for (_, hook) in hooks {
-                hook(object.object().as_fd());
-            }
-        }
-        self.fd.store(-1, Ordering::Relaxed);
+        let object = self.empty();
         let generation = generation_of(self.state.load(Ordering::Relaxed));
         // Even generation: free. A slot whose generation would wrap stays closing for ever.
         let (state, reusable) = match generation.checked_add(1) {
@@ -450,6 +474,33 @@ impl Slot {
         };
         self.state.store(state, Ordering::Release);
         (object, reusable)
+    }
+
+    /// Takes the object out, after running the close hooks.
+    ///
+    /// # Safety
+    /// The caller owns the slot exclusively (see [`Slot::take`] and [`Slot::end_if_idle`]).
+    #[inline]
+    unsafe fn empty(&self) -> Stored {
+        let object = (*self.object.get()).take().expect("an ending slot holds its object");
+        // Hooks are added under a reference, which every path here has seen end (Acquire), and
+        // none can be added now: a load and a store, not a swap (an atomic read-modify-write
+        // on every close).
+        if self.has_hooks.load(Ordering::Relaxed) {
+            crate::sys::cold_path();
+            self.run_close_hooks(&object);
+        }
+        self.fd.store(-1, Ordering::Relaxed);
+        object
+    }
+
+    #[cold]
+    fn run_close_hooks(&self, object: &Stored) {
+        self.has_hooks.store(false, Ordering::Relaxed);
+        let hooks = std::mem::take(&mut *self.close_hooks.lock().unwrap_or_else(|p| p.into_inner()));
+        for (_, hook) in hooks {
+            hook(object.object().as_fd());
+        }
     }
 
     /// What the owner's lookup of an older handle of this slot leaves for an instant.

@@ -1,18 +1,19 @@
 //! The table of slots: pages that never move, so lookups need no lock.
 //!
-//! Page `p` holds the 1,024 slots from index `p * 1024` and is allocated the first time one
-//! of them is needed; finding a slot is one load of its page's address. Allocation and
-//! freeing take a mutex (they make system calls anyway); lookups only touch the slot's own
-//! atomic state.
+//! Page `p` holds the 1,024 slots from index `p * 1024` and is allocated before any of them
+//! is handed out; finding a slot is one load of its page's address. Lookups only touch the
+//! slot's own atomic state; inserting and closing take no lock either (free indices are kept
+//! per thread, see `spare`, and descriptor owners in a lock-free map, see `owners`).
 
 use std::os::fd::{OwnedFd, RawFd};
 use std::ptr;
-use std::cell::RefCell;
 use crate::sys::cold_path;
 use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
+use super::owners::{AlreadyOwned, Owners};
 use super::slot::{AcquireError, CloseHook, Slot};
+use super::spare::{self, Pool};
 use super::threads;
 use super::{Handle, Kind, Object, Stored};
 use crate::error::{Error, Result, StaleReason};
@@ -29,53 +30,12 @@ fn locate(index: u32) -> (usize, usize) {
     ((index >> PAGE_BITS) as usize, index as usize & (PAGE_SLOTS - 1))
 }
 
-struct Allocator {
-    free: Vec<u32>,
-    next_unused: u32,
-    /// Which live handle owns each descriptor number, so that one descriptor can never be
-    /// adopted twice (two owners would mean a double close).
-    owners: Owners,
-}
-
-/// Descriptor number -> owning handle, as a vector indexed by the number (descriptors are
-/// small and dense: the kernel hands out the lowest free one), 0 for none. Insert and remove
-/// are an index, with no allocation once the vector has grown to the highest descriptor.
-struct Owners {
-    by_fd: Vec<u64>,
-    count: usize,
-}
-
-impl Owners {
-    const fn new() -> Owners {
-        Owners { by_fd: Vec::new(), count: 0 }
-    }
-    fn get(&self, fd: RawFd) -> Option<Handle> {
-        let owner = *usize::try_from(fd).ok().and_then(|i| self.by_fd.get(i))?;
-        (owner != 0).then_some(Handle(owner))
-    }
-    fn insert(&mut self, fd: RawFd, handle: Handle) {
-        let Ok(i) = usize::try_from(fd) else { return };
-        if i >= self.by_fd.len() {
-            self.by_fd.resize((i + 1).next_power_of_two().max(64), 0);
-        }
-        if self.by_fd[i] == 0 {
-            self.count += 1;
-        }
-        self.by_fd[i] = handle.0;
-    }
-    fn remove(&mut self, fd: RawFd) {
-        if let Some(owner) = usize::try_from(fd).ok().and_then(|i| self.by_fd.get_mut(i)) {
-            if *owner != 0 {
-                *owner = 0;
-                self.count -= 1;
-            }
-        }
-    }
-}
-
 pub struct Table {
     pages: [AtomicPtr<Slot>; PAGES],
-    allocator: Mutex<Allocator>,
+    /// Free indices no thread holds (see `spare`).
+    pool: Mutex<Pool>,
+    /// Which live handle owns each descriptor number.
+    owners: Owners,
     /// Whether new objects are owned by the thread that inserts them (see `threads`).
     creator_fast_path: AtomicBool,
 }
@@ -104,7 +64,8 @@ impl Table {
     pub const fn new() -> Table {
         Table {
             pages: [const { AtomicPtr::new(ptr::null_mut()) }; PAGES],
-            allocator: Mutex::new(Allocator { free: Vec::new(), next_unused: 0, owners: Owners::new() }),
+            pool: Mutex::new(Pool::new()),
+            owners: Owners::new(),
             creator_fast_path: AtomicBool::new(true),
         }
     }
@@ -117,62 +78,51 @@ impl Table {
         (!base.is_null()).then(|| unsafe { &*base.add(offset) })
     }
 
-    fn allocator(&self) -> std::sync::MutexGuard<'_, Allocator> {
-        self.allocator.lock().unwrap_or_else(|p| p.into_inner())
+    pub(super) fn pool(&self) -> MutexGuard<'_, Pool> {
+        self.pool.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Allocates the pages of slots `first..last` that do not exist yet. Called under the pool
+    /// lock, before any of these indices is handed out.
+    pub(super) fn ensure_pages(&self, first: u32, last: u32) {
+        if first >= last {
+            return;
+        }
+        for page in locate(first).0..=locate(last - 1).0 {
+            if self.pages[page].load(Ordering::Relaxed).is_null() {
+                let slots: Box<[Slot]> = (0..PAGE_SLOTS).map(|_| Slot::new()).collect();
+                self.pages[page].store(Box::leak(slots).as_mut_ptr(), Ordering::Release);
+            }
+        }
     }
 
     /// Registers an object; the table owns it from now on. On failure the object comes back
     /// untouched, so the caller decides whether its descriptor is closed.
     pub fn insert(&'static self, object: impl Into<Stored>) -> std::result::Result<Handle, (Error, Stored)> {
-        let mut alloc = self.allocator();
-        self.insert_locked(&mut alloc, object.into())
-    }
-
-    /// Registers several objects under one acquisition of the allocator lock (a message's
-    /// worth of received descriptors), each exactly as [`Table::insert`] would. `each` gets
-    /// every object's outcome in order; it runs under the allocator lock, so it must not call
-    /// into the table (keep refused objects and drop them afterwards).
-    pub fn insert_many(
-        &'static self,
-        objects: impl IntoIterator<Item = Stored>,
-        mut each: impl FnMut(std::result::Result<Handle, (Error, Stored)>),
-    ) {
-        let mut alloc = self.allocator();
-        for object in objects {
-            each(self.insert_locked(&mut alloc, object));
-        }
-    }
-
-    fn insert_locked(&'static self, alloc: &mut Allocator, object: Stored) -> std::result::Result<Handle, (Error, Stored)> {
-        let kind = object.object().kind();
-        let fd = object.raw_fd();
-        if let Some(owner) = alloc.owners.get(fd) {
-            // An owner that is closing has released (or is releasing) the number; a live one
-            // means the descriptor would have two owners, and so be closed twice.
-            if self.peek_fd(owner).is_ok() {
-                return Err((already_owned(fd, owner), object));
-            }
-        }
-        let index = match alloc.free.pop() {
-            Some(index) => index,
-            None if alloc.next_unused < CAPACITY => {
-                alloc.next_unused += 1;
-                alloc.next_unused - 1
-            }
-            None => return Err((Error::from_errno(libc::EMFILE).context("fdsafe handle table full"), object)),
+        let object = object.into();
+        let (fd, kind) = (object.raw_fd(), object.kind());
+        let Some(index) = spare::take(self) else {
+            cold_path();
+            return Err((Error::from_errno(libc::EMFILE).context("fdsafe handle table full"), object));
         };
-        let (page, _) = locate(index);
-        if self.pages[page].load(Ordering::Relaxed).is_null() {
-            let slots: Box<[Slot]> = (0..PAGE_SLOTS).map(|_| Slot::new()).collect();
-            self.pages[page].store(Box::leak(slots).as_mut_ptr(), Ordering::Release);
-        }
-        let slot = self.slot(index).expect("page just published");
+        let slot = self.slot(index).expect("pages exist before their indices are handed out");
         let generation = slot.next_generation().expect("free slots are never retired");
-        // SAFETY: the index came off the free list (or was never used) under the allocator lock.
-        unsafe { slot.fill(object, generation, self.creator_fast_path.load(Ordering::Relaxed)) };
         let handle = Handle::new(kind, generation, index);
-        alloc.owners.insert(fd, handle);
+        // Claimed before the slot is filled: until then the claim counts as live (see `holds`).
+        if let Err(AlreadyOwned(owner)) = self.owners.claim(fd, handle, |owner| self.holds(owner)) {
+            spare::give(self, index);
+            return Err((already_owned(fd, owner), object));
+        }
+        // SAFETY: the index came off a free list, so no other thread uses the slot.
+        unsafe { slot.fill(object, generation, self.creator_fast_path.load(Ordering::Relaxed)) };
         Ok(handle)
+    }
+
+    /// Whether `owner`, recorded as a descriptor's owner, still holds it: live and not closing,
+    /// or claimed and not filled yet. (A closing owner gives the number back: it is recorded
+    /// until the object is taken out, just before the descriptor closes.)
+    fn holds(&self, owner: Handle) -> bool {
+        self.slot(owner.index()).is_some_and(|slot| slot.held_by(owner.generation()))
     }
 
     #[cold]
@@ -267,13 +217,25 @@ impl Table {
     /// Closes a handle: no new operation can start on it, and its descriptor is closed once
     /// the operations already running have returned (by whichever thread finishes last).
     /// Returns the number of operations still running when close was called.
+    ///
+    /// Inlined into its caller, so that the system call closing an idle handle's descriptor
+    /// returns through the caller's frame only (see `sys::direct`).
+    #[inline(always)]
     pub fn close(&'static self, handle: Handle) -> Result<u64> {
         if let Some(slot) = self.slot(handle.index()) {
-            if slot.close_if_idle(handle.generation(), handle.kind_bits()) {
-                self.finalize(slot, handle);
+            if let Some(object) = slot.end_if_idle(handle.generation(), handle.kind_bits()) {
+                // The kind bits matched the slot's: `handle` is the handle as issued.
+                self.dispose(handle, object, true);
                 return Ok(0);
             }
         }
+        cold_path();
+        self.close_busy(handle)
+    }
+
+    /// [`Table::close`] of a handle that is in use (or not live).
+    #[inline(never)]
+    fn close_busy(&'static self, handle: Handle) -> Result<u64> {
         let guard = self.get_counted(handle)?;
         let Some(mut others) = guard.slot.begin_close() else {
             return Err(Error::Stale(StaleReason::Closed));
@@ -288,19 +250,14 @@ impl Table {
     }
 
     /// [`Table::close`] for many handles, with one heavy barrier for all of them instead of one
-    /// per handle created by another thread. The slots this thread finalizes go back to the
-    /// allocator under one lock at the end instead of one lock each; until then such a slot
-    /// is not reusable yet, and its (closed) descriptor number is still recorded as owned by
-    /// its dead handle, which [`Table::insert`] treats as free: the handle promise is
-    /// unchanged. Returns how many were live and are now closed.
+    /// per handle created by another thread. Returns how many were live and are now closed.
     pub fn close_many(&'static self, handles: impl IntoIterator<Item = Handle>) -> usize {
-        let batch = DeferredBatch::start();
         let mut idle = 0;
         let mut closing = Vec::new();
         for handle in handles {
             if let Some(slot) = self.slot(handle.index()) {
-                if slot.close_if_idle(handle.generation(), handle.kind_bits()) {
-                    self.finalize(slot, handle);
+                if let Some(object) = slot.end_if_idle(handle.generation(), handle.kind_bits()) {
+                    self.dispose(handle, object, true);
                     idle += 1;
                     continue;
                 }
@@ -321,7 +278,6 @@ impl Table {
         }
         let closed = idle + closing.len();
         drop(closing); // finalizes the handles nobody else is inside
-        drop(batch);
         closed
     }
 
@@ -336,7 +292,10 @@ impl Table {
         std::mem::forget(guard);
         // SAFETY: closing with our reference as the only one.
         let (object, reusable) = unsafe { slot.take() };
-        self.free_slot(handle, object.raw_fd(), reusable);
+        self.owners.clear(object.raw_fd(), handle);
+        if reusable {
+            spare::give(self, handle.index());
+        }
         Ok(object.into_fd())
     }
 
@@ -345,45 +304,20 @@ impl Table {
         let handle = Handle::new_raw(slot.cached_kind(), handle.generation(), handle.index());
         // SAFETY: called only when `release` or `leave` said the last reference is gone.
         let (object, reusable) = unsafe { slot.take() };
-        let fd = object.raw_fd();
-        match object {
-            // A plain descriptor has no cleanup: closed directly, which is no cancellation
-            // point, so it needs no guard (see `sys::NoCancellation`).
-            Stored::Plain(plain) => crate::sys::direct::close(plain.into_fd()),
-            boxed => {
-                // Dropping the object closes through libc (a cancellation point), and the
-                // kind's cleanup may enter others, whatever the call.
-                let _no_cancel = crate::sys::NoCancellation::begin();
-                drop(boxed);
-            }
-        }
-        self.free_slot(handle, fd, reusable);
+        self.dispose(handle, object, reusable);
     }
 
-    fn free_slot(&'static self, handle: Handle, fd: RawFd, reusable: bool) {
-        // Inside close_many on this thread: the batch frees its slots under one lock at its end.
-        let deferred = DEFERRED_FREES
-            .try_with(|d| match d.try_borrow_mut() {
-                Ok(mut d) if d.active => {
-                    d.frees.push((self, handle, fd, reusable));
-                    true
-                }
-                _ => false,
-            })
-            .unwrap_or(false);
-        if !deferred {
-            Self::free_locked(&mut self.allocator(), handle, fd, reusable);
-        }
-    }
-
-    fn free_locked(alloc: &mut Allocator, handle: Handle, fd: RawFd, reusable: bool) {
-        // A newer owner of the number (the kernel reused it once it was closed) stays.
-        if alloc.owners.get(fd) == Some(handle) {
-            alloc.owners.remove(fd);
-        }
+    /// Closes the object of an ended handle and frees its slot (`reusable`: unless retired).
+    /// The slot is freed first, so that closing is the last step: the slot no longer refers
+    /// to the object, and the descriptor number, cleared from the owners while still open,
+    /// cannot have been given to anyone else yet.
+    #[inline(always)]
+    fn dispose(&'static self, handle: Handle, object: Stored, reusable: bool) {
+        self.owners.clear(object.raw_fd(), handle);
         if reusable {
-            alloc.free.push(handle.index());
+            spare::give(self, handle.index());
         }
+        super::discard(object);
     }
 
     /// Runs `hook` with the descriptor just before `handle`'s object goes away (close or
@@ -406,9 +340,17 @@ impl Table {
         self.creator_fast_path.swap(on, Ordering::Relaxed)
     }
 
-    /// The number of live handles (for leak checks and benchmarks).
+    /// The number of live handles, closing ones included until their object is gone (for
+    /// leak checks in tests: it reads every slot ever used).
     pub fn live_count(&self) -> usize {
-        self.allocator().owners.count
+        let used = self.pool().next_unused;
+        (0..used).filter_map(|index| self.slot(index)).filter(|slot| slot.occupied()).count()
+    }
+
+    /// The recorded owner of a descriptor number.
+    #[cfg(test)]
+    pub fn owner_of(&self, fd: RawFd) -> Option<Handle> {
+        self.owners.get(fd)
     }
 }
 
@@ -418,54 +360,6 @@ fn already_owned(fd: RawFd, owner: Handle) -> Error {
         "descriptor {fd} already belongs to live handle {:#x} (was it closed or adopted behind fdsafe's back?)",
         owner.0
     ))
-}
-
-/// Slots freed by this thread during a [`Table::close_many`] batch (with their table: a close
-/// hook may finalize a slot of another table than the batch's).
-struct DeferredFrees {
-    active: bool,
-    frees: Vec<(&'static Table, Handle, RawFd, bool)>,
-}
-
-thread_local! {
-    static DEFERRED_FREES: RefCell<DeferredFrees> = const { RefCell::new(DeferredFrees { active: false, frees: Vec::new() }) };
-}
-
-/// Turns deferral on for this thread; dropping it (also on unwinding) frees the collected
-/// slots, one allocator lock per run of the same table, and turns deferral off. Nested
-/// batches defer to the outer.
-struct DeferredBatch {
-    outer: bool,
-}
-
-impl DeferredBatch {
-    fn start() -> DeferredBatch {
-        let outer = DEFERRED_FREES
-            .try_with(|d| d.try_borrow_mut().map(|mut d| !std::mem::replace(&mut d.active, true)).unwrap_or(false))
-            .unwrap_or(false);
-        DeferredBatch { outer }
-    }
-}
-
-impl Drop for DeferredBatch {
-    fn drop(&mut self) {
-        if !self.outer {
-            return;
-        }
-        let _ = DEFERRED_FREES.try_with(|d| {
-            let Ok(mut d) = d.try_borrow_mut() else { return };
-            d.active = false;
-            // Drained in place, so the vector keeps its room for the next batch. Freeing takes
-            // only the allocator lock, never this thread-local.
-            let mut frees = d.frees.drain(..).peekable();
-            while let Some(&(table, ..)) = frees.peek() {
-                let mut alloc = table.allocator();
-                while let Some((_, handle, fd, reusable)) = frees.next_if(|(t, ..)| std::ptr::eq(*t, table)) {
-                    Table::free_locked(&mut alloc, handle, fd, reusable);
-                }
-            }
-        });
-    }
 }
 
 impl Guard {

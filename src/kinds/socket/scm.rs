@@ -6,7 +6,7 @@
 //! closed, and the result says which happened (and whether the kernel truncated the control
 //! data, `MSG_CTRUNC`, in which case it already closed the descriptors that did not fit).
 
-use std::os::fd::{AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 use super::{RecvFlags, SendFlags, Socket};
 use crate::error::{Error, Result};
@@ -26,31 +26,20 @@ pub struct Credentials {
     pub gid: u32,
 }
 
-/// Descriptors just received, owned: the ones not taken out by the caller are closed on drop.
-/// Held inline and filled in place (no allocation or copy per message): a message carries at
-/// most [`MAX_FDS`].
-pub struct ReceivedFds {
-    fds: [std::mem::MaybeUninit<RawFd>; MAX_FDS],
+/// Descriptors just received, owned where the kernel wrote them (in the control buffer of
+/// [`recv`], which they borrow): the ones not taken out by the caller are closed on drop.
+pub struct ReceivedFds<'c> {
+    /// The `SCM_RIGHTS` data: `len` descriptor numbers, possibly unaligned.
+    data: *const u8,
     /// Entries `taken..len` are open descriptors owned here.
     taken: usize,
     len: usize,
+    _control: std::marker::PhantomData<&'c mut ControlBuffer>,
 }
 
-impl ReceivedFds {
-    #[inline(always)] // built in place: a returned copy would move 1 KiB of uninitialized room
-    pub fn new() -> ReceivedFds {
-        ReceivedFds { fds: [std::mem::MaybeUninit::uninit(); MAX_FDS], taken: 0, len: 0 }
-    }
-
-    /// Takes ownership of a descriptor the kernel installed. Beyond [`MAX_FDS`] (which the
-    /// kernel never sends) the descriptor is closed and `false` returned.
-    fn push(&mut self, fd: OwnedFd) -> bool {
-        if self.len == MAX_FDS {
-            return false;
-        }
-        self.fds[self.len].write(fd.into_raw_fd());
-        self.len += 1;
-        true
+impl ReceivedFds<'_> {
+    fn none() -> ReceivedFds<'static> {
+        ReceivedFds { data: std::ptr::null(), taken: 0, len: 0, _control: std::marker::PhantomData }
     }
 
     /// How many descriptors are still owned here.
@@ -62,45 +51,44 @@ impl ReceivedFds {
         self.len() == 0
     }
 
-    fn raw(&self) -> &[RawFd] {
-        // SAFETY: entries taken..len were written by push.
-        unsafe { std::slice::from_raw_parts(self.fds[self.taken..self.len].as_ptr().cast::<RawFd>(), self.len - self.taken) }
+    fn number(&self, i: usize) -> RawFd {
+        // SAFETY: i < len, and the kernel wrote `len` numbers at `data`.
+        unsafe { self.data.cast::<RawFd>().add(i).read_unaligned() }
     }
 
-    /// The descriptors, borrowed (still owned by `self`).
+    /// The descriptors still owned here, borrowed.
     pub fn iter(&self) -> impl Iterator<Item = BorrowedFd<'_>> + '_ {
-        // SAFETY: every entry is an open descriptor `self` owns for the borrow.
-        self.raw().iter().map(|&fd| unsafe { BorrowedFd::borrow_raw(fd) })
+        // SAFETY: every entry in the owned range is an open descriptor `self` owns.
+        (self.taken..self.len).map(|i| unsafe { BorrowedFd::borrow_raw(self.number(i)) })
     }
 
     /// Hands the descriptors over one by one, in order; those not taken stay owned here
     /// (and are closed when `self` is dropped).
+    #[inline]
     pub fn take_next(&mut self) -> Option<OwnedFd> {
-        let &fd = self.raw().first()?;
-        self.taken += 1;
-        // SAFETY: the descriptor leaves our range, so it is owned once, by the result.
-        Some(unsafe { sys::owned(fd) })
+        while self.taken < self.len {
+            let fd = self.number(self.taken);
+            self.taken += 1;
+            if fd >= 0 {
+                // SAFETY: the descriptor leaves our range, so it is owned once, by the result.
+                return Some(unsafe { sys::owned(fd) });
+            }
+        }
+        None
     }
 }
 
-impl Drop for ReceivedFds {
+impl Drop for ReceivedFds<'_> {
     fn drop(&mut self) {
-        for &fd in self.raw() {
-            // SAFETY: descriptors in the owned range are ours and not handed out.
-            drop(unsafe { sys::owned(fd) });
+        while let Some(fd) = self.take_next() {
+            sys::direct::close(fd); // no cancellation point: receiving needs no guard
         }
     }
 }
 
-impl std::fmt::Debug for ReceivedFds {
+impl std::fmt::Debug for ReceivedFds<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.raw()).finish()
-    }
-}
-
-impl Default for ReceivedFds {
-    fn default() -> ReceivedFds {
-        ReceivedFds::new()
+        f.debug_list().entries((self.taken..self.len).map(|i| self.number(i))).finish()
     }
 }
 
@@ -133,9 +121,26 @@ const fn space_for(len: usize) -> usize {
 /// one set of credentials.
 const CONTROL_MAX: usize = space_for(MAX_FDS * 4) + space_for(std::mem::size_of::<libc::ucred>());
 
-/// A zeroed, `cmsghdr`-aligned control buffer on the stack (no allocation per message).
+/// A `cmsghdr`-aligned control buffer on the stack (no allocation per message).
 #[repr(C, align(8))]
 struct Control([u8; CONTROL_MAX]);
+
+/// Room for what [`recv`] receives, on the caller's stack; uninitialized until the kernel
+/// writes it (only what it wrote is read).
+pub struct ControlBuffer(std::mem::MaybeUninit<Control>);
+
+impl ControlBuffer {
+    #[inline(always)]
+    pub fn new() -> ControlBuffer {
+        ControlBuffer(std::mem::MaybeUninit::uninit())
+    }
+}
+
+impl Default for ControlBuffer {
+    fn default() -> ControlBuffer {
+        ControlBuffer::new()
+    }
+}
 
 fn cmsg_space(len: usize) -> usize {
     space_for(len)
@@ -158,7 +163,9 @@ pub fn send(socket: &Socket, data: &[u8], fds: &[BorrowedFd<'_>], credentials: O
 }
 
 /// [`send`] with descriptor numbers: the caller keeps each open for the call (a number that
-/// is not open gets the kernel's `EBADF`). The control data is built on the stack.
+/// is not open gets the kernel's `EBADF`). The control data is built on the stack. Inlined,
+/// so that the system call returns through the caller's frame only (see `sys::direct`).
+#[inline(always)]
 pub fn send_raw(socket: &Socket, data: &[u8], fds: &[RawFd], credentials: Option<Credentials>, flags: SendFlags) -> Result<usize> {
     if !super::is_unix(socket.kind()) {
         return Err(Error::invalid(format!("{} sockets cannot carry descriptors or credentials", socket.kind().name())));
@@ -218,15 +225,24 @@ pub fn send_raw(socket: &Socket, data: &[u8], fds: &[RawFd], credentials: Option
             }
         }
     }
-    // SAFETY: the message points to live buffers.
-    let n = cvt(unsafe { libc::sendmsg(socket.fd().as_raw_fd(), &msg, flags.raw()) }).map_err(|e| e.context("sendmsg"))?;
+    // SAFETY: the message points to live buffers. (Made directly: no cancellation point.)
+    let n = unsafe { sys::direct::sendmsg(socket.fd().as_raw_fd(), &msg, flags.raw()) }.map_err(|e| e.context("sendmsg"))?;
     drop(heap);
     Ok(n as usize)
 }
 
-/// Receives data and up to `max_fds` descriptors (close-on-exec via `MSG_CMSG_CLOEXEC`) into
-/// `fds` (in order, after any already there), plus credentials if `SO_PASSCRED` is on.
-pub fn recv(socket: &Socket, buf: &mut [u8], max_fds: usize, flags: RecvFlags, fds: &mut ReceivedFds) -> Result<Received> {
+/// Receives data and up to `max_fds` descriptors (close-on-exec via `MSG_CMSG_CLOEXEC`),
+/// plus credentials if `SO_PASSCRED` is on. The descriptors stay in `control`, owned by the
+/// returned [`ReceivedFds`]. The system call is made directly (no cancellation point), and
+/// inlined, so that it returns through the caller's frame only (see `sys::direct`).
+#[inline(always)]
+pub fn recv<'c>(
+    socket: &Socket,
+    buf: &mut [u8],
+    max_fds: usize,
+    flags: RecvFlags,
+    control: &'c mut ControlBuffer,
+) -> Result<(Received, ReceivedFds<'c>)> {
     if !super::is_unix(socket.kind()) {
         return Err(Error::invalid(format!("{} sockets cannot carry descriptors or credentials", socket.kind().name())));
     }
@@ -237,29 +253,24 @@ pub fn recv(socket: &Socket, buf: &mut [u8], max_fds: usize, flags: RecvFlags, f
     if max_fds > 0 {
         space += cmsg_space(max_fds * std::mem::size_of::<i32>());
     }
-    // The part in use is zeroed: the kernel leaves the padding after each control message
-    // unwritten, and valgrind would report reads near it.
-    let mut control = std::mem::MaybeUninit::<Control>::uninit();
-    debug_assert!(space <= CONTROL_MAX);
-    // SAFETY: `space` bytes fit in the buffer.
-    unsafe { control.as_mut_ptr().cast::<u8>().write_bytes(0, space) };
     let iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
     // SAFETY: zeroed msghdr is valid; we fill the fields below.
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
     msg.msg_iov = &iov as *const _ as *mut _;
     msg.msg_iovlen = 1;
-    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_control = control.0.as_mut_ptr().cast();
     msg.msg_controllen = space;
     // SAFETY: the message points to live buffers of the stated sizes.
-    let n = cvt(unsafe { libc::recvmsg(socket.fd().as_raw_fd(), &mut msg, flags.raw() | libc::MSG_CMSG_CLOEXEC) })
+    let n = unsafe { sys::direct::recvmsg(socket.fd().as_raw_fd(), &mut msg, flags.raw() | libc::MSG_CMSG_CLOEXEC) }
         .map_err(|e| e.context("recvmsg"))?;
     let mut out = Received {
-        bytes: n as usize,
+        bytes: n,
         control_truncated: msg.msg_flags & libc::MSG_CTRUNC != 0,
         data_truncated: msg.msg_flags & libc::MSG_TRUNC != 0,
         ..Received::default()
     };
-    // Take ownership of every descriptor first, so none can leak whatever happens next.
+    let mut fds = ReceivedFds::none();
+    // Every descriptor is owned before anything else can fail: by `fds`, or closed here.
     // SAFETY: walking the control messages the kernel wrote, within msg_controllen.
     unsafe {
         let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
@@ -267,13 +278,13 @@ pub fn recv(socket: &Socket, buf: &mut [u8], max_fds: usize, flags: RecvFlags, f
             let data_len = ((*cmsg).cmsg_len as usize).saturating_sub(libc::CMSG_LEN(0) as usize);
             let data = libc::CMSG_DATA(cmsg);
             match ((*cmsg).cmsg_level, (*cmsg).cmsg_type) {
+                // Linux puts all of a message's descriptors in one SCM_RIGHTS message.
+                (libc::SOL_SOCKET, libc::SCM_RIGHTS) if fds.len == 0 => {
+                    fds = ReceivedFds { data, taken: 0, len: data_len / 4, _control: std::marker::PhantomData };
+                }
                 (libc::SOL_SOCKET, libc::SCM_RIGHTS) => {
-                    for i in 0..data_len / 4 {
-                        let fd = data.cast::<i32>().add(i).read_unaligned();
-                        if fd >= 0 && !fds.push(sys::owned(fd)) {
-                            out.unexpected_closed += 1; // more than SCM_MAX_FD: never sent
-                        }
-                    }
+                    let more = ReceivedFds { data, taken: 0, len: data_len / 4, _control: std::marker::PhantomData };
+                    out.unexpected_closed += more.len();
                 }
                 (libc::SOL_SOCKET, libc::SCM_CREDENTIALS) if data_len >= std::mem::size_of::<libc::ucred>() => {
                     let c = data.cast::<libc::ucred>().read_unaligned();
@@ -281,18 +292,18 @@ pub fn recv(socket: &Socket, buf: &mut [u8], max_fds: usize, flags: RecvFlags, f
                 }
                 // SCM_PIDFD (0x04) carries one descriptor: close it.
                 (libc::SOL_SOCKET, 0x04) if data_len >= 4 => {
-                    let fd = data.cast::<i32>().read_unaligned();
-                    if fd >= 0 {
-                        drop(sys::owned(fd));
-                        out.unexpected_closed += 1;
-                    }
+                    let pidfd = ReceivedFds { data, taken: 0, len: 1, _control: std::marker::PhantomData };
+                    out.unexpected_closed += 1;
+                    drop(pidfd);
                 }
                 _ => {}
             }
             cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
         }
     }
-    Ok(out)
+    // The kernel never sends more than it was given room for, nor than SCM_MAX_FD.
+    debug_assert!(fds.len() <= max_fds.max(MAX_FDS));
+    Ok((out, fds))
 }
 
 /// The peer's credentials at connect time (`SO_PEERCRED`).
@@ -373,8 +384,8 @@ mod tests {
         drop(borrowed);
         drop(fds);
         let mut buf = [0u8; 1];
-        let mut got = ReceivedFds::new();
-        let r = recv(&b, &mut buf, MAX_FDS, RecvFlags::empty(), &mut got).unwrap();
+        let mut control = ControlBuffer::new();
+        let (r, mut got) = recv(&b, &mut buf, MAX_FDS, RecvFlags::empty(), &mut control).unwrap();
         assert_eq!((r.bytes, got.len(), r.control_truncated), (1, 5, false));
         let raw: Vec<RawFd> = got.iter().map(|f| f.as_raw_fd()).collect();
         assert!(raw.iter().all(|&fd| is_open(fd)));

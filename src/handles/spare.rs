@@ -1,0 +1,132 @@
+//! Free slot indices: a stack per thread over a shared pool under a lock, so that inserting
+//! and closing a handle take no lock (only one in 128 does, to move a batch of indices).
+//!
+//! A thread's stack belongs to one table at a time (the process has one; tests make more): a
+//! thread that turns to another table first gives its indices back to the first. A thread's
+//! indices go back to the pool when it exits; an index a thread cannot stack (while its
+//! thread-local storage is being torn down) goes to the pool directly.
+
+use std::cell::RefCell;
+use std::sync::MutexGuard;
+
+use super::table::Table;
+
+/// Indices moved between a thread's stack and the pool at once.
+const BATCH: usize = 128;
+/// A thread keeps at most this many free indices.
+const LOCAL_MAX: usize = 4 * BATCH;
+
+/// The indices no thread holds, and the first index never used yet.
+pub struct Pool {
+    pub free: Vec<u32>,
+    pub next_unused: u32,
+}
+
+impl Pool {
+    pub const fn new() -> Pool {
+        Pool { free: Vec::new(), next_unused: 0 }
+    }
+}
+
+struct Local {
+    table: Option<&'static Table>,
+    free: Vec<u32>,
+}
+
+impl Local {
+    /// Gives every index back to its table's pool.
+    fn flush(&mut self) {
+        if let Some(table) = self.table.take() {
+            table.pool().free.append(&mut self.free);
+        }
+    }
+
+    fn switch_to(&mut self, table: &'static Table) {
+        if !self.table.is_some_and(|t| std::ptr::eq(t, table)) {
+            self.flush();
+            self.table = Some(table);
+        }
+    }
+}
+
+impl Drop for Local {
+    fn drop(&mut self) {
+        self.flush();
+    }
+}
+
+thread_local! {
+    static LOCAL: RefCell<Local> = const { RefCell::new(Local { table: None, free: Vec::new() }) };
+}
+
+/// Runs `f` with this thread's stack for `table`, or returns `None` if the thread has none
+/// now (its storage is being torn down, or a caller up the stack is using it).
+#[inline]
+fn with_local<R>(table: &'static Table, f: impl FnOnce(&mut Vec<u32>) -> R) -> Option<R> {
+    LOCAL
+        .try_with(|local| {
+            let mut local = local.try_borrow_mut().ok()?;
+            local.switch_to(table);
+            Some(f(&mut local.free))
+        })
+        .ok()
+        .flatten()
+}
+
+/// A free index of `table`, or `None` if every index is in use.
+#[inline]
+pub fn take(table: &'static Table) -> Option<u32> {
+    match with_local(table, |free| match free.pop() {
+        Some(index) => Some(index),
+        None => {
+            crate::sys::cold_path();
+            refill(table, free);
+            free.pop()
+        }
+    }) {
+        Some(index) => index,
+        None => {
+            crate::sys::cold_path();
+            let mut one = Vec::new();
+            refill_from(&mut table.pool(), table, &mut one, 1);
+            one.pop()
+        }
+    }
+}
+
+/// Returns a free index to `table`.
+#[inline]
+pub fn give(table: &'static Table, index: u32) {
+    let stacked = with_local(table, |free| {
+        if free.len() >= LOCAL_MAX {
+            crate::sys::cold_path();
+            table.pool().free.extend(free.drain(..BATCH));
+        }
+        free.push(index);
+    });
+    if stacked.is_none() {
+        crate::sys::cold_path();
+        table.pool().free.push(index);
+    }
+}
+
+#[cold]
+fn refill(table: &'static Table, free: &mut Vec<u32>) {
+    refill_from(&mut table.pool(), table, free, BATCH);
+}
+
+/// Moves up to `count` indices from the pool to `free`, using new ones (and allocating their
+/// pages) when the pool has none.
+fn refill_from(pool: &mut MutexGuard<'_, Pool>, table: &Table, free: &mut Vec<u32>, count: usize) {
+    let from_pool = pool.free.len().min(count);
+    if from_pool > 0 {
+        let start = pool.free.len() - from_pool;
+        free.extend(pool.free.drain(start..));
+        return;
+    }
+    let first = pool.next_unused;
+    let last = first.saturating_add(count as u32).min(super::table::CAPACITY);
+    table.ensure_pages(first, last);
+    pool.next_unused = last;
+    free.extend((first..last).rev()); // popped lowest first
+}
