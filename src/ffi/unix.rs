@@ -6,7 +6,7 @@ use std::os::fd::RawFd;
 use super::socket::{c_text, socket_in, unix_kinds};
 use super::{call, call_direct, fdsafe_handle, in_slice, out_slice, Out};
 use crate::error::{Error, Result};
-use crate::handles::{self, Guard, Handle, Kind, TABLE};
+use crate::handles::{self, Guard, Handle, HeldList, Kind, TABLE};
 use crate::kinds::pidfd::PidFd;
 use crate::kinds::socket::scm::{self, Credentials};
 use crate::kinds::socket::unix::{self as core_unix, BindFlags};
@@ -337,18 +337,16 @@ pub extern "C" fn fdsafe_socket_send_handles(handle: fdsafe_handle, buf: *const 
         if list.len() > 4096 {
             return Err(Error::invalid(format!("{} handles in one message (the kernel takes at most 253)", list.len())));
         }
-        // Each handle is held (its guard alive) until the kernel has its own reference. Up
-        // to the kernel's limit the guards and numbers live on the stack; more (which the
-        // kernel refuses with EINVAL) go to the heap.
+        // Each handle is held until the kernel has its own reference. Up to the kernel's
+        // limit the holds and numbers live on the stack; more (which the kernel refuses with
+        // EINVAL) go to the heap.
         if list.len() <= scm::MAX_FDS {
-            let mut guards = GuardList::new();
+            let mut held = HeldList::<{ scm::MAX_FDS }>::new(&TABLE);
             let mut fds = std::mem::MaybeUninit::<[RawFd; scm::MAX_FDS]>::uninit();
             let fds_ptr = fds.as_mut_ptr().cast::<RawFd>();
             for (i, &h) in list.iter().enumerate() {
-                let g = handles::get(Handle(h))?;
                 // SAFETY: i < list.len() <= MAX_FDS.
-                unsafe { fds_ptr.add(i).write(g.raw_fd()) };
-                guards.push(g);
+                unsafe { fds_ptr.add(i).write(held.hold(Handle(h))?) };
             }
             // SAFETY: the first list.len() numbers were written above.
             let fds = unsafe { std::slice::from_raw_parts(fds_ptr, list.len()) };
@@ -529,16 +527,20 @@ fn recv_handles(
         }
     }
     let mut made = 0;
-    for i in 0..wanted {
+    for found in found.iter().take(wanted) {
         let Some(fd) = fds.take_next() else { break };
         // SAFETY: entries 0..wanted were written above whenever kinds were asked for.
-        let kind = if asks_kinds { unsafe { found[i].assume_init() } } else { Kind::Other };
-        match TABLE.insert(kinds::wrap_owned(fd, kind)) {
+        let inserted = if asks_kinds {
+            TABLE.insert(kinds::wrap_owned(fd, unsafe { found.assume_init() })).map_err(|(_, object)| object)
+        } else {
+            TABLE.insert_plain(fd).map_err(|(_, fd)| handles::Stored::Plain(handles::PlainFd::from_fd(fd)))
+        };
+        match inserted {
             Ok(h) => {
                 slots[made] = h.0;
                 made += 1;
             }
-            Err((_, object)) => {
+            Err(object) => {
                 crate::sys::cold_path();
                 info.closed_count += 1;
                 handles::discard(object);
@@ -552,36 +554,6 @@ fn recv_handles(
     info.handle_count = made;
     info_out.write(info);
     Ok(received.bytes as i64)
-}
-
-/// Up to [`scm::MAX_FDS`] guards on the stack, without initializing the unused room (a send
-/// of one descriptor should not pay for 253).
-struct GuardList {
-    guards: [std::mem::MaybeUninit<Guard>; scm::MAX_FDS],
-    len: usize,
-}
-
-impl GuardList {
-    fn new() -> GuardList {
-        GuardList { guards: [const { std::mem::MaybeUninit::uninit() }; scm::MAX_FDS], len: 0 }
-    }
-
-    /// Panics past MAX_FDS (callers check the count first; the boundary catches panics).
-    fn push(&mut self, guard: Guard) {
-        assert!(self.len < scm::MAX_FDS, "more guards than a message carries");
-        self.guards[self.len].write(guard);
-        self.len += 1;
-    }
-}
-
-impl Drop for GuardList {
-    fn drop(&mut self) {
-        // SAFETY: the first `len` entries were written by push and are dropped once.
-        unsafe {
-            let first = self.guards.as_mut_ptr().cast::<Guard>();
-            std::ptr::drop_in_place(std::ptr::slice_from_raw_parts_mut(first, self.len));
-        }
-    }
 }
 
 /// The credentials of the peer of a connected Unix socket (or socket pair) as of connect time

@@ -23,7 +23,7 @@ use std::any::Any;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 pub use kind::Kind;
-pub use table::{Guard, Table};
+pub use table::{Guard, HeldList, Table};
 
 use crate::error::{Error, Result};
 

@@ -124,24 +124,38 @@ impl Slot {
     /// The caller must own the slot exclusively: it was just taken from the free list.
     /// `owned`: whether the calling thread becomes the owner (uses it on the fast path).
     pub unsafe fn fill(&self, stored: Stored, generation: u32, owned: bool) {
-        debug_assert!(generation % 2 == 1);
-        // A plain descriptor's properties are known without asking the object (four virtual
-        // calls fewer per received descriptor), and its type is not recorded: `object_as`
-        // tells it by the stored variant, so filling it writes only the first cache line.
-        match &stored {
-            Stored::Plain(plain) => {
-                self.fd.store(std::os::fd::AsRawFd::as_raw_fd(&plain.as_fd()), Ordering::Relaxed);
-                self.kind.store(super::Kind::Other as u8, Ordering::Relaxed);
-                self.set_write_guard(WriteGuard::BlockSigpipe);
-            }
+        match stored {
+            Stored::Plain(plain) => self.fill_plain(plain.into_fd(), generation, owned),
             Stored::Boxed(object) => {
                 self.fd.store(object.raw_fd(), Ordering::Relaxed);
                 self.kind.store(object.kind() as u8, Ordering::Relaxed);
-                *self.type_id.get() = (**object).type_id();
+                *self.type_id.get() = (*object).type_id();
                 self.set_write_guard(object.write_guard());
+                *self.object.get() = Some(Stored::Boxed(object));
+                self.publish(generation, owned);
             }
         }
-        *self.object.get() = Some(stored);
+    }
+
+    /// [`Slot::fill`] with a plain descriptor, whose properties are known without asking an
+    /// object, and whose type is not recorded (`object_as` tells it by the stored variant): it
+    /// writes only the slot's first cache line.
+    ///
+    /// # Safety
+    /// As [`Slot::fill`].
+    #[inline(always)]
+    pub unsafe fn fill_plain(&self, fd: std::os::fd::OwnedFd, generation: u32, owned: bool) {
+        self.fd.store(std::os::fd::AsRawFd::as_raw_fd(&fd), Ordering::Relaxed);
+        self.kind.store(super::Kind::Other as u8, Ordering::Relaxed);
+        self.set_write_guard(WriteGuard::BlockSigpipe);
+        *self.object.get() = Some(Stored::Plain(super::PlainFd::from_fd(fd)));
+        self.publish(generation, owned);
+    }
+
+    /// Makes a filled slot live with generation `generation`.
+    #[inline(always)]
+    fn publish(&self, generation: u32, owned: bool) {
+        debug_assert!(generation % 2 == 1);
         let owner = if owned && threads::fast_path_available() { threads::thread_pointer() } else { 0 };
         self.owner.store(owner, Ordering::Relaxed);
         self.state.store((generation as u64) << GEN_SHIFT, Ordering::Release);

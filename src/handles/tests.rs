@@ -297,14 +297,16 @@ fn a_claim_counts_as_owning_before_its_slot_is_filled() {
 fn free_slots_go_back_to_the_pool_when_a_thread_exits() {
     let t = table();
     for _ in 0..(if cfg!(miri) { 3 } else { 40 }) {
-        std::thread::scope(|scope| {
-            scope.spawn(|| {
-                let handles: Vec<Handle> = (0..300).map(|i| insert(t, 200 + i, Kind::Pipe).0).collect();
-                for h in handles {
-                    t.close(h).unwrap();
-                }
-            });
-        });
+        // Joined, not scoped: a scope ends when the closure returns, before the thread's
+        // thread-local storage is torn down.
+        std::thread::spawn(move || {
+            let handles: Vec<Handle> = (0..300).map(|i| insert(t, 200 + i, Kind::Pipe).0).collect();
+            for h in handles {
+                t.close(h).unwrap();
+            }
+        })
+        .join()
+        .unwrap();
     }
     assert_eq!(t.live_count(), 0);
     // Each thread reused what the ones before it gave back (else 40 threads would have used
