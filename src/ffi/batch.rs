@@ -3,7 +3,7 @@
 
 use std::ffi::c_void;
 
-use super::{call, call_direct, codes, fdsafe_handle, out_slice};
+use super::{call_direct, codes, fdsafe_handle, out_slice};
 use crate::error::{Error, Result};
 use crate::handles::{self, Handle};
 use crate::kinds::io;
@@ -115,12 +115,13 @@ fn run(op: &fdsafe_io_op) -> Result<usize> {
 /// or `count` above `FDSAFE_IO_BATCH_MAX`. Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_close_many(handles: *const fdsafe_handle, count: usize) -> i64 {
-    call("fdsafe_close_many", || {
+    // No cancellation guard, as fdsafe_close.
+    call_direct("fdsafe_close_many", || {
         if count > FDSAFE_IO_BATCH_MAX as usize {
             return Err(Error::invalid(format!("{count} handles; at most {FDSAFE_IO_BATCH_MAX} per call")));
         }
         let handles = super::in_slice(handles, count, "handles")?;
-        // One barrier and one allocator lock for the whole batch (see Table::close_many).
+        // One barrier for the whole batch (see Table::close_many).
         Ok(handles::TABLE.close_many(handles.iter().map(|&h| Handle(h))) as i64)
     })
 }

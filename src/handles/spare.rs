@@ -60,7 +60,8 @@ thread_local! {
 }
 
 /// Runs `f` with this thread's stack for `table`, or returns `None` if the thread has none
-/// now (its storage is being torn down, or a caller up the stack is using it).
+/// now (its storage is being torn down, or a caller up the stack is using it: a signal
+/// handler that closes a handle while its thread was inside an insert or close).
 #[inline]
 fn with_local<R>(table: &'static Table, f: impl FnOnce(&mut Vec<u32>) -> R) -> Option<R> {
     LOCAL
