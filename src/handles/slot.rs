@@ -21,6 +21,7 @@ use std::sync::Mutex;
 
 use super::threads;
 use super::{Handle, Object, Stored, WriteGuard};
+use std::os::fd::RawFd;
 
 const REFS_MASK: u64 = (1 << 28) - 1;
 /// A release is checking whether it is alone: lookups wait until it has decided.
@@ -304,10 +305,11 @@ impl Slot {
     /// Close's fast path: if nobody is inside an operation on the live `generation` (no
     /// counted reference, and the owner is the caller or nobody, and not inside) and its kind
     /// byte is `kind`, ends the generation with one compare-and-swap straight to the next
-    /// free one, and returns the object (its close hooks have run). The caller then disposes
-    /// of it and frees the slot. `None` leaves the slot as it was: close takes the full path.
+    /// free one, and returns the object and its descriptor number (its close hooks have run).
+    /// The caller then disposes of it and frees the slot. `None` leaves the slot as it was:
+    /// close takes the full path.
     #[inline]
-    pub fn end_if_idle(&self, generation: u32, kind: u8) -> Option<Stored> {
+    pub fn end_if_idle(&self, generation: u32, kind: u8) -> Option<(Stored, RawFd)> {
         let idle = (generation as u64) << GEN_SHIFT;
         // Exactly `idle`: live (odd), no reference, no flag. The last generation retires its
         // slot, which the full path does.
@@ -472,14 +474,14 @@ impl Slot {
     }
 
     /// Takes the object out of a closing slot with no references left, after running the close
-    /// hooks. Returns the object and whether the slot may be reused.
+    /// hooks. Returns the object, its descriptor number and whether the slot may be reused.
     ///
     /// # Safety
     /// The caller must own the slot exclusively: it is closing, and either [`Slot::release`]
     /// returned `true`, or [`Slot::begin_exclusive_close`] succeeded (the caller's own
     /// reference then ends here).
-    pub unsafe fn take(&self) -> (Stored, bool) {
-        let object = self.empty();
+    pub unsafe fn take(&self) -> (Stored, RawFd, bool) {
+        let (object, fd) = self.empty();
         let generation = generation_of(self.state.load(Ordering::Relaxed));
         // Even generation: free. A slot whose generation would wrap stays closing for ever.
         let (state, reusable) = match generation.checked_add(1) {
@@ -487,15 +489,15 @@ impl Slot {
             _ => (((generation as u64) << GEN_SHIFT) | CLOSING, false),
         };
         self.state.store(state, Ordering::Release);
-        (object, reusable)
+        (object, fd, reusable)
     }
 
-    /// Takes the object out, after running the close hooks.
+    /// Takes the object and its descriptor number out, after running the close hooks.
     ///
     /// # Safety
     /// The caller owns the slot exclusively (see [`Slot::take`] and [`Slot::end_if_idle`]).
     #[inline]
-    unsafe fn empty(&self) -> Stored {
+    unsafe fn empty(&self) -> (Stored, RawFd) {
         let object = (*self.object.get()).take().expect("an ending slot holds its object");
         // Hooks are added under a reference, which every path here has seen end (Acquire), and
         // none can be added now: a load and a store, not a swap (an atomic read-modify-write
@@ -504,8 +506,7 @@ impl Slot {
             crate::sys::cold_path();
             self.run_close_hooks(&object);
         }
-        self.fd.store(-1, Ordering::Relaxed);
-        object
+        (object, self.fd.swap(-1, Ordering::Relaxed))
     }
 
     #[cold]

@@ -3,10 +3,11 @@
 //!
 //! A thread's stack belongs to one table at a time (the process has one; tests make more): a
 //! thread that turns to another table first gives its indices back to the first. A thread's
-//! indices go back to the pool when it exits; an index a thread cannot stack (while its
-//! thread-local storage is being torn down) goes to the pool directly.
+//! indices go back to the pool when it exits; an index a thread cannot stack (once it is
+//! exiting) goes to the pool directly.
 
 use std::cell::RefCell;
+use std::mem::ManuallyDrop;
 use std::sync::MutexGuard;
 
 use super::table::Table;
@@ -30,7 +31,12 @@ impl Pool {
 
 struct Local {
     table: Option<&'static Table>,
-    free: Vec<u32>,
+    /// Freed by hand when the thread exits (see [`GiveBack`]), so that `LOCAL` has no drop
+    /// and reaching it needs no check of its state.
+    free: ManuallyDrop<Vec<u32>>,
+    /// Set once the thread's indices were given back at exit: later calls (from other
+    /// thread-local destructors) use the pool.
+    exited: bool,
 }
 
 impl Local {
@@ -41,37 +47,62 @@ impl Local {
         }
     }
 
+    #[inline]
     fn switch_to(&mut self, table: &'static Table) {
         if !self.table.is_some_and(|t| std::ptr::eq(t, table)) {
-            self.flush();
-            self.table = Some(table);
+            crate::sys::cold_path();
+            self.switch_table(table);
         }
+    }
+
+    fn switch_table(&mut self, table: &'static Table) {
+        if self.table.is_none() {
+            GIVE_BACK.with(|_| {}); // registers the exit hook on first use
+        }
+        self.flush();
+        self.table = Some(table);
     }
 }
 
-impl Drop for Local {
+/// Gives the thread's indices back to the pool when the thread exits.
+struct GiveBack;
+
+impl Drop for GiveBack {
     fn drop(&mut self) {
-        self.flush();
+        LOCAL.with(|local| {
+            if let Ok(mut local) = local.try_borrow_mut() {
+                local.flush();
+                local.exited = true;
+                // SAFETY: `exited` keeps every later call away from the vector.
+                unsafe { ManuallyDrop::drop(&mut local.free) };
+            }
+        });
     }
 }
 
 thread_local! {
-    static LOCAL: RefCell<Local> = const { RefCell::new(Local { table: None, free: Vec::new() }) };
+    static LOCAL: RefCell<Local> =
+        const { RefCell::new(Local { table: None, free: ManuallyDrop::new(Vec::new()), exited: false }) };
+    static GIVE_BACK: GiveBack = const { GiveBack };
 }
 
 /// Runs `f` with this thread's stack for `table`, or returns `None` if the thread has none
-/// now (its storage is being torn down, or a caller up the stack is using it: a signal
-/// handler that closes a handle while its thread was inside an insert or close).
+/// now (it is exiting, or a caller up the stack is using it: a signal handler that closes a
+/// handle while its thread was inside an insert or close).
 #[inline]
 fn with_local<R>(table: &'static Table, f: impl FnOnce(&mut Vec<u32>) -> R) -> Option<R> {
-    LOCAL
-        .try_with(|local| {
-            let mut local = local.try_borrow_mut().ok()?;
-            local.switch_to(table);
-            Some(f(&mut local.free))
-        })
-        .ok()
-        .flatten()
+    LOCAL.with(|local| {
+        let Ok(mut local) = local.try_borrow_mut() else {
+            crate::sys::cold_path();
+            return None;
+        };
+        if local.exited {
+            crate::sys::cold_path();
+            return None;
+        }
+        local.switch_to(table);
+        Some(f(&mut local.free))
+    })
 }
 
 /// A free index of `table`, or `None` if every index is in use.

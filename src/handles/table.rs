@@ -259,9 +259,9 @@ impl Table {
     #[inline(always)]
     pub fn close(&'static self, handle: Handle) -> Result<u64> {
         if let Some(slot) = self.slot(handle.index()) {
-            if let Some(object) = slot.end_if_idle(handle.generation(), handle.kind_bits()) {
+            if let Some((object, fd)) = slot.end_if_idle(handle.generation(), handle.kind_bits()) {
                 // The kind bits matched the slot's: `handle` is the handle as issued.
-                self.dispose(handle, object, true);
+                self.dispose(handle, object, fd, true);
                 return Ok(0);
             }
         }
@@ -292,8 +292,8 @@ impl Table {
         let mut closing = Vec::new();
         for handle in handles {
             if let Some(slot) = self.slot(handle.index()) {
-                if let Some(object) = slot.end_if_idle(handle.generation(), handle.kind_bits()) {
-                    self.dispose(handle, object, true);
+                if let Some((object, fd)) = slot.end_if_idle(handle.generation(), handle.kind_bits()) {
+                    self.dispose(handle, object, fd, true);
                     idle += 1;
                     continue;
                 }
@@ -327,8 +327,8 @@ impl Table {
         let slot = guard.slot;
         std::mem::forget(guard);
         // SAFETY: closing with our reference as the only one.
-        let (object, reusable) = unsafe { slot.take() };
-        self.owners.clear(object.raw_fd(), handle);
+        let (object, fd, reusable) = unsafe { slot.take() };
+        self.owners.clear(fd, handle);
         if reusable {
             spare::give(self, handle.index());
         }
@@ -339,8 +339,8 @@ impl Table {
         // The handle as issued: the caller's value may carry wrong kind bits.
         let handle = Handle::new_raw(slot.cached_kind(), handle.generation(), handle.index());
         // SAFETY: called only when `release` or `leave` said the last reference is gone.
-        let (object, reusable) = unsafe { slot.take() };
-        self.dispose(handle, object, reusable);
+        let (object, fd, reusable) = unsafe { slot.take() };
+        self.dispose(handle, object, fd, reusable);
     }
 
     /// Closes the object of an ended handle and frees its slot (`reusable`: unless retired).
@@ -348,8 +348,8 @@ impl Table {
     /// to the object, and the descriptor number, cleared from the owners while still open,
     /// cannot have been given to anyone else yet.
     #[inline(always)]
-    fn dispose(&'static self, handle: Handle, object: Stored, reusable: bool) {
-        self.owners.clear(object.raw_fd(), handle);
+    fn dispose(&'static self, handle: Handle, object: Stored, fd: RawFd, reusable: bool) {
+        self.owners.clear(fd, handle);
         if reusable {
             spare::give(self, handle.index());
         }
