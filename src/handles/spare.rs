@@ -89,20 +89,22 @@ thread_local! {
 /// Runs `f` with this thread's stack for `table`, or returns `None` if the thread has none
 /// now (it is exiting, or a caller up the stack is using it: a signal handler that closes a
 /// handle while its thread was inside an insert or close).
-#[inline]
+#[inline(always)]
 fn with_local<R>(table: &'static Table, f: impl FnOnce(&mut Vec<u32>) -> R) -> Option<R> {
-    LOCAL.with(|local| {
-        let Ok(mut local) = local.try_borrow_mut() else {
-            crate::sys::cold_path();
-            return None;
-        };
-        if local.exited {
-            crate::sys::cold_path();
-            return None;
-        }
-        local.switch_to(table);
-        Some(f(&mut local.free))
-    })
+    // The address only: `LocalKey::with` with the whole body as its closure was not inlined.
+    let local: *const RefCell<Local> = LOCAL.with(|local| local as *const RefCell<Local>);
+    // SAFETY: a thread-local without destructor lives as long as its thread, which runs this.
+    let local = unsafe { &*local };
+    let Ok(mut local) = local.try_borrow_mut() else {
+        crate::sys::cold_path();
+        return None;
+    };
+    if local.exited {
+        crate::sys::cold_path();
+        return None;
+    }
+    local.switch_to(table);
+    Some(f(&mut local.free))
 }
 
 /// A free index of `table`, or `None` if every index is in use.
