@@ -533,7 +533,7 @@ fn recv_handles(
         let inserted = if asks_kinds {
             TABLE.insert(kinds::wrap_owned(fd, unsafe { found.assume_init() })).map_err(|(_, object)| object)
         } else {
-            TABLE.insert_plain(fd).map_err(|(_, fd)| handles::Stored::Plain(handles::PlainFd::from_fd(fd)))
+            TABLE.insert_received(fd).map_err(|(_, fd)| handles::Stored::Plain(handles::PlainFd::from_fd(fd)))
         };
         match inserted {
             Ok(h) => {

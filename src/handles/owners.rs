@@ -65,15 +65,44 @@ impl Owners {
         };
         let mut current = entry.load(Ordering::Acquire);
         loop {
-            if current != 0 && holds(Handle(current)) {
+            // Usually free: its last owner cleared it when it closed.
+            if current != 0 {
                 crate::sys::cold_path();
-                return Err(AlreadyOwned(Handle(current)));
+                if holds(Handle(current)) {
+                    return Err(AlreadyOwned(Handle(current)));
+                }
             }
             match entry.compare_exchange(current, handle.0, Ordering::AcqRel, Ordering::Acquire) {
                 Ok(_) => return Ok(()),
-                Err(actual) => current = actual,
+                Err(actual) => {
+                    crate::sys::cold_path();
+                    current = actual;
+                }
             }
         }
+    }
+
+    /// [`Owners::claim`] for a number the kernel has just given out, with a plain store: it
+    /// was free a moment ago, so a thread adopting it at the same instant would be adopting a
+    /// descriptor it does not own, which a compare-and-swap could not make right either (one
+    /// of the two would be left with a number closed by the other). Non-simultaneous mistakes
+    /// are caught as by `claim`: a live owner recorded for the number (its descriptor closed
+    /// behind fdsafe's back) refuses the claim.
+    #[inline]
+    pub fn claim_fresh(&self, fd: RawFd, handle: Handle, holds: impl Fn(Handle) -> bool) -> Result<(), AlreadyOwned> {
+        let Some(entry) = self.entry(fd, true) else {
+            crate::sys::cold_path();
+            return self.claim_beyond(fd, handle, holds);
+        };
+        let current = entry.load(Ordering::Acquire);
+        if current != 0 {
+            crate::sys::cold_path();
+            if holds(Handle(current)) {
+                return Err(AlreadyOwned(Handle(current)));
+            }
+        }
+        entry.store(handle.0, Ordering::Release);
+        Ok(())
     }
 
     #[cold]

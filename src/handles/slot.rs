@@ -132,7 +132,8 @@ impl Slot {
                 self.kind.store(object.kind() as u8, Ordering::Relaxed);
                 *self.type_id.get() = (*object).type_id();
                 self.set_write_guard(object.write_guard());
-                *self.object.get() = Some(Stored::Boxed(object));
+                debug_assert!((*self.object.get()).is_none());
+                self.object.get().write(Some(Stored::Boxed(object)));
                 self.publish(generation, owned);
             }
         }
@@ -149,7 +150,9 @@ impl Slot {
         self.fd.store(std::os::fd::AsRawFd::as_raw_fd(&fd), Ordering::Relaxed);
         self.kind.store(super::Kind::Other as u8, Ordering::Relaxed);
         self.set_write_guard(WriteGuard::BlockSigpipe);
-        *self.object.get() = Some(Stored::Plain(super::PlainFd::from_fd(fd)));
+        // A write, not an assignment: a free slot holds `None`, which needs no drop (a call).
+        debug_assert!((*self.object.get()).is_none());
+        self.object.get().write(Some(Stored::Plain(super::PlainFd::from_fd(fd))));
         self.publish(generation, owned);
     }
 

@@ -100,7 +100,7 @@ impl Table {
     /// untouched, so the caller decides whether its descriptor is closed.
     pub fn insert(&'static self, object: impl Into<Stored>) -> std::result::Result<Handle, (Error, Stored)> {
         let object = object.into();
-        match self.reserve(object.raw_fd(), object.kind()) {
+        match self.reserve(object.raw_fd(), object.kind(), false) {
             Ok((slot, handle)) => {
                 // SAFETY: `reserve` took the slot off a free list.
                 unsafe { slot.fill(object, handle.generation(), self.creator_fast_path.load(Ordering::Relaxed)) };
@@ -110,12 +110,14 @@ impl Table {
         }
     }
 
-    /// [`Table::insert`] for a plain descriptor ([`Kind::Other`]), built in its slot in place
-    /// (received descriptors come this way, many per message). On failure the descriptor
-    /// comes back.
+    /// [`Table::insert`] for a descriptor the kernel has just installed in this process (one
+    /// received with `SCM_RIGHTS`), as a plain descriptor ([`Kind::Other`]) built in its slot
+    /// in place. Its number was free a moment ago, so no other caller can rightly be adopting
+    /// it: it is recorded as owned with a plain store (see `Owners::claim_fresh`). On failure
+    /// the descriptor comes back.
     #[inline(always)]
-    pub fn insert_plain(&'static self, fd: OwnedFd) -> std::result::Result<Handle, (Error, OwnedFd)> {
-        match self.reserve(std::os::fd::AsRawFd::as_raw_fd(&fd), Kind::Other) {
+    pub fn insert_received(&'static self, fd: OwnedFd) -> std::result::Result<Handle, (Error, OwnedFd)> {
+        match self.reserve(std::os::fd::AsRawFd::as_raw_fd(&fd), Kind::Other, true) {
             Ok((slot, handle)) => {
                 // SAFETY: `reserve` took the slot off a free list.
                 unsafe { slot.fill_plain(fd, handle.generation(), self.creator_fast_path.load(Ordering::Relaxed)) };
@@ -126,9 +128,10 @@ impl Table {
     }
 
     /// Takes a free slot for an object of `kind` with descriptor `fd`, and records the handle
-    /// it will have as the descriptor's owner. The caller fills the slot.
+    /// it will have as the descriptor's owner (`fresh`: a number the kernel has just given
+    /// out, see [`Table::insert_received`]). The caller fills the slot.
     #[inline(always)]
-    fn reserve(&'static self, fd: RawFd, kind: Kind) -> Result<(&'static Slot, Handle)> {
+    fn reserve(&'static self, fd: RawFd, kind: Kind, fresh: bool) -> Result<(&'static Slot, Handle)> {
         let Some(index) = spare::take(self) else {
             cold_path();
             return Err(Error::from_errno(libc::EMFILE).context("fdsafe handle table full"));
@@ -137,7 +140,9 @@ impl Table {
         let generation = slot.next_generation().expect("free slots are never retired");
         let handle = Handle::new(kind, generation, index);
         // Claimed before the slot is filled: until then the claim counts as live (see `holds`).
-        if let Err(AlreadyOwned(owner)) = self.owners.claim(fd, handle, |owner| self.holds(owner)) {
+        let holds = |owner| self.holds(owner);
+        let claimed = if fresh { self.owners.claim_fresh(fd, handle, holds) } else { self.owners.claim(fd, handle, holds) };
+        if let Err(AlreadyOwned(owner)) = claimed {
             cold_path();
             spare::give(self, index);
             return Err(already_owned(fd, owner));

@@ -282,6 +282,26 @@ fn of_threads_adopting_the_same_number_at_once_exactly_one_wins() {
 }
 
 #[test]
+fn a_received_number_is_refused_only_while_a_live_handle_records_it() {
+    let t = table();
+    // A live handle whose descriptor was closed behind fdsafe's back: the kernel may give the
+    // number out again, and the received descriptor must not get a second owner.
+    let (stale_owner, _p) = insert(t, 500, Kind::Pipe);
+    let received = unsafe { <OwnedFd as FromRawFd>::from_raw_fd(500) };
+    let (err, back) = t.insert_received(received).unwrap_err();
+    assert!(matches!(err, Error::InvalidArgument(_)));
+    assert_eq!(back.into_raw_fd(), 500, "the descriptor comes back");
+    assert_eq!(t.owner_of(500), Some(stale_owner));
+    t.close(stale_owner).unwrap();
+    // Once that owner is gone the number is free, and a received one takes it.
+    let received = unsafe { <OwnedFd as FromRawFd>::from_raw_fd(500) };
+    let h = t.insert_received(received).map_err(|(e, _)| e).unwrap();
+    assert_eq!((t.owner_of(500), t.get(h).unwrap().kind()), (Some(h), Kind::Other));
+    assert_eq!(t.release(h).unwrap().into_raw_fd(), 500, "released without closing");
+    assert_eq!(t.owner_of(500), None);
+}
+
+#[test]
 fn a_claim_counts_as_owning_before_its_slot_is_filled() {
     let t = table();
     let (h, _p) = insert(t, 45, Kind::Pipe);
