@@ -61,8 +61,9 @@ pub enum AcquireError {
 }
 
 /// 128 bytes, aligned to a cache line: threads on different handles never share a line, and
-/// in this order (`repr(C)`) every field a generic call reads (state to object) is in the
-/// first line; typed calls also read the type in the second, and closing the hooks.
+/// in this order (`repr(C)`) every field a call reads, from the state to the pipe write's
+/// partner, is in the first line; typed calls also read the type in the second, and closing
+/// the hooks.
 #[repr(C, align(64))]
 pub struct Slot {
     state: AtomicU64,
@@ -74,20 +75,20 @@ pub struct Slot {
     owner_inside: AtomicU32,
     kind: AtomicU8,
     /// The object's [`WriteGuard`], as [`Slot::write_guard`] encodes it (so a write needs no
-    /// virtual call); its handle, if any, is `write_partner`.
+    /// virtual call); its handle and descriptor, if any, are `write_partner` and `write_twin`.
     write_guard: AtomicU8,
     /// Whether `close_hooks` may be non-empty (so finalizing skips its lock when not).
     has_hooks: AtomicBool,
+    /// The non-blocking descriptor of [`WriteGuard::PipeWithReader`].
+    write_twin: AtomicI32,
     /// The thread pointer of the thread that created the live object (0: none).
     owner: AtomicUsize,
     object: UnsafeCell<Option<Stored>>,
+    /// The handle of [`WriteGuard::PipeWithReader`].
+    write_partner: AtomicU64,
     /// The concrete type of the live object, so downcasts need no virtual call.
     type_id: UnsafeCell<TypeId>,
     close_hooks: Mutex<Vec<(u64, CloseHook)>>,
-    /// The handle of [`WriteGuard::PipeWithReader`] (in the second line: only pipe writes
-    /// read it), and its non-blocking descriptor.
-    write_partner: AtomicU64,
-    write_twin: AtomicI32,
 }
 
 // SAFETY: `object` is written only by the thread that owns a free or finalizing slot, and read
@@ -103,12 +104,12 @@ impl Slot {
             kind: AtomicU8::new(0),
             write_guard: AtomicU8::new(0),
             has_hooks: AtomicBool::new(false),
+            write_twin: AtomicI32::new(-1),
             owner: AtomicUsize::new(0),
             object: UnsafeCell::new(None),
+            write_partner: AtomicU64::new(0),
             type_id: UnsafeCell::new(TypeId::of::<()>()),
             close_hooks: Mutex::new(Vec::new()),
-            write_partner: AtomicU64::new(0),
-            write_twin: AtomicI32::new(-1),
         }
     }
 
@@ -387,8 +388,7 @@ impl Slot {
     /// Records how writes to the live object avoid `SIGPIPE`. Set when the object is put in,
     /// and changed only before its handle is handed out (a pipe's write end learns its read end).
     pub fn set_write_guard(&self, guard: WriteGuard) {
-        // The partner and twin are read only under code 3, so only that code writes them (the
-        // others stay in the first cache line).
+        // The partner and twin are read only under code 3, so only that code writes them.
         let code = match guard {
             WriteGuard::None => 0,
             WriteGuard::Socket => 1,
@@ -533,4 +533,7 @@ impl Slot {
     }
 }
 
-const _: () = assert!(std::mem::size_of::<Slot>() == 128, "a slot is two cache lines");
+const _: () = {
+    assert!(std::mem::size_of::<Slot>() == 128, "a slot is two cache lines");
+    assert!(std::mem::offset_of!(Slot, write_partner) + 8 <= 64, "what calls read is in the first line");
+};
