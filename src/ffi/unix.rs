@@ -526,27 +526,30 @@ fn recv_handles(
             );
         }
     }
-    let mut made = 0;
-    for found in found.iter().take(wanted) {
-        let Some(fd) = fds.take_next() else { break };
-        // SAFETY: entries 0..wanted were written above whenever kinds were asked for.
-        let inserted = if asks_kinds {
-            TABLE.insert(kinds::wrap_owned(fd, unsafe { found.assume_init() })).map_err(|(_, object)| object)
-        } else {
-            TABLE.insert_received(fd).map_err(|(_, fd)| handles::Stored::Plain(handles::PlainFd::from_fd(fd)))
-        };
-        match inserted {
-            Ok(h) => {
-                slots[made] = h.0;
-                made += 1;
-            }
-            Err(object) => {
-                crate::sys::cold_path();
-                info.closed_count += 1;
-                handles::discard(object);
+    let made = if asks_kinds {
+        let mut made = 0;
+        for found in found.iter().take(wanted) {
+            let Some(fd) = fds.take_next() else { break };
+            // SAFETY: entries 0..wanted were written above.
+            match TABLE.insert(kinds::wrap_owned(fd, unsafe { found.assume_init() })) {
+                Ok(h) => {
+                    slots[made] = h.0;
+                    made += 1;
+                }
+                Err((_, object)) => {
+                    info.closed_count += 1;
+                    handles::discard(object);
+                }
             }
         }
-    }
+        made
+    } else {
+        let received = std::iter::from_fn(|| fds.take_next());
+        TABLE.insert_received(received, &mut slots[..wanted], |_, fd| {
+            info.closed_count += 1;
+            crate::sys::direct::close(fd);
+        })
+    };
     drop(fds); // closes the ones beyond handles_cap
     if info.closed_count > 0 {
         info.flags |= FDSAFE_RECV_INFO_CLOSED;

@@ -124,10 +124,11 @@ impl Slot {
     ///
     /// # Safety
     /// The caller must own the slot exclusively: it was just taken from the free list.
-    /// `owned`: whether the calling thread becomes the owner (uses it on the fast path).
-    pub unsafe fn fill(&self, stored: Stored, generation: u32, owned: bool) {
+    /// `owner`: the thread pointer of the thread that uses the object on the fast path, or 0
+    /// (see [`threads::owner_for_new`]).
+    pub unsafe fn fill(&self, stored: Stored, generation: u32, owner: usize) {
         match stored {
-            Stored::Plain(plain) => self.fill_plain(plain.into_fd(), generation, owned),
+            Stored::Plain(plain) => self.fill_plain(plain.into_fd(), generation, owner),
             Stored::Boxed(object) => {
                 self.fd.store(object.raw_fd(), Ordering::Relaxed);
                 self.kind.store(object.kind() as u8, Ordering::Relaxed);
@@ -135,7 +136,7 @@ impl Slot {
                 self.set_write_guard(object.write_guard());
                 debug_assert!((*self.object.get()).is_none());
                 self.object.get().write(Some(Stored::Boxed(object)));
-                self.publish(generation, owned);
+                self.publish(generation, owner);
             }
         }
     }
@@ -147,21 +148,20 @@ impl Slot {
     /// # Safety
     /// As [`Slot::fill`].
     #[inline(always)]
-    pub unsafe fn fill_plain(&self, fd: std::os::fd::OwnedFd, generation: u32, owned: bool) {
+    pub unsafe fn fill_plain(&self, fd: std::os::fd::OwnedFd, generation: u32, owner: usize) {
         self.fd.store(std::os::fd::AsRawFd::as_raw_fd(&fd), Ordering::Relaxed);
         self.kind.store(super::Kind::Other as u8, Ordering::Relaxed);
         self.set_write_guard(WriteGuard::BlockSigpipe);
         // A write, not an assignment: a free slot holds `None`, which needs no drop (a call).
         debug_assert!((*self.object.get()).is_none());
         self.object.get().write(Some(Stored::Plain(super::PlainFd::from_fd(fd))));
-        self.publish(generation, owned);
+        self.publish(generation, owner);
     }
 
     /// Makes a filled slot live with generation `generation`.
     #[inline(always)]
-    fn publish(&self, generation: u32, owned: bool) {
+    fn publish(&self, generation: u32, owner: usize) {
         debug_assert!(generation % 2 == 1);
-        let owner = if owned && threads::fast_path_available() { threads::thread_pointer() } else { 0 };
         self.owner.store(owner, Ordering::Relaxed);
         self.state.store((generation as u64) << GEN_SHIFT, Ordering::Release);
     }

@@ -86,62 +86,68 @@ thread_local! {
     static GIVE_BACK: GiveBack = const { GiveBack };
 }
 
-/// Runs `f` with this thread's stack for `table`, or returns `None` if the thread has none
-/// now (it is exiting, or a caller up the stack is using it: a signal handler that closes a
-/// handle while its thread was inside an insert or close).
+/// A thread's free indices of one table, borrowed for one or more inserts and closes.
+pub struct Stack<'a> {
+    table: &'static Table,
+    free: &'a mut Vec<u32>,
+}
+
+impl Stack<'_> {
+    /// A free index, or `None` if every index is in use.
+    #[inline(always)]
+    pub fn pop(&mut self) -> Option<u32> {
+        match self.free.pop() {
+            Some(index) => Some(index),
+            None => {
+                crate::sys::cold_path();
+                refill(self.table, self.free);
+                self.free.pop()
+            }
+        }
+    }
+
+    /// Returns a free index.
+    #[inline(always)]
+    pub fn push(&mut self, index: u32) {
+        if self.free.len() >= LOCAL_MAX {
+            crate::sys::cold_path();
+            self.table.pool().free.extend(self.free.drain(..BATCH));
+        }
+        self.free.push(index);
+    }
+}
+
+/// Runs `f` with this thread's stack of free indices of `table`; a thread that has none now
+/// (it is exiting, or a caller up the stack is using it: a signal handler that closes a handle
+/// while its thread was inside an insert or close) gets one over the pool for the call.
 #[inline(always)]
-fn with_local<R>(table: &'static Table, f: impl FnOnce(&mut Vec<u32>) -> R) -> Option<R> {
+pub fn with_stack<R>(table: &'static Table, f: impl FnOnce(&mut Stack<'_>) -> R) -> R {
     // The address only: `LocalKey::with` with the whole body as its closure was not inlined.
     let local: *const RefCell<Local> = LOCAL.with(|local| local as *const RefCell<Local>);
     // SAFETY: a thread-local without destructor lives as long as its thread, which runs this.
     let local = unsafe { &*local };
-    let Ok(mut local) = local.try_borrow_mut() else {
-        crate::sys::cold_path();
-        return None;
-    };
-    if local.exited {
-        crate::sys::cold_path();
-        return None;
+    if let Ok(mut local) = local.try_borrow_mut() {
+        if !local.exited {
+            local.switch_to(table);
+            return f(&mut Stack { table, free: &mut local.free });
+        }
     }
-    local.switch_to(table);
-    Some(f(&mut local.free))
+    crate::sys::cold_path();
+    with_temporary_stack(table, f)
 }
 
-/// A free index of `table`, or `None` if every index is in use.
-#[inline]
-pub fn take(table: &'static Table) -> Option<u32> {
-    match with_local(table, |free| match free.pop() {
-        Some(index) => Some(index),
-        None => {
-            crate::sys::cold_path();
-            refill(table, free);
-            free.pop()
-        }
-    }) {
-        Some(index) => index,
-        None => {
-            crate::sys::cold_path();
-            let mut one = Vec::new();
-            refill_from(&mut table.pool(), table, &mut one, 1);
-            one.pop()
-        }
-    }
+#[inline(never)]
+fn with_temporary_stack<R>(table: &'static Table, f: impl FnOnce(&mut Stack<'_>) -> R) -> R {
+    let mut free = Vec::new();
+    let result = f(&mut Stack { table, free: &mut free });
+    table.pool().free.append(&mut free);
+    result
 }
 
 /// Returns a free index to `table`.
-#[inline]
+#[inline(always)]
 pub fn give(table: &'static Table, index: u32) {
-    let stacked = with_local(table, |free| {
-        if free.len() >= LOCAL_MAX {
-            crate::sys::cold_path();
-            table.pool().free.extend(free.drain(..BATCH));
-        }
-        free.push(index);
-    });
-    if stacked.is_none() {
-        crate::sys::cold_path();
-        table.pool().free.push(index);
-    }
+    with_stack(table, |stack| stack.push(index));
 }
 
 #[cold]

@@ -100,39 +100,76 @@ impl Table {
     /// untouched, so the caller decides whether its descriptor is closed.
     pub fn insert(&'static self, object: impl Into<Stored>) -> std::result::Result<Handle, (Error, Stored)> {
         let object = object.into();
-        match self.reserve(object.raw_fd(), object.kind(), false) {
+        let owner = self.owner_for_new();
+        match spare::with_stack(self, |stack| self.reserve(stack, object.raw_fd(), object.kind(), false)) {
             Ok((slot, handle)) => {
                 // SAFETY: `reserve` took the slot off a free list.
-                unsafe { slot.fill(object, handle.generation(), self.creator_fast_path.load(Ordering::Relaxed)) };
+                unsafe { slot.fill(object, handle.generation(), owner) };
                 Ok(handle)
             }
             Err(error) => Err((error, object)),
         }
     }
 
-    /// [`Table::insert`] for a descriptor the kernel has just installed in this process (one
-    /// received with `SCM_RIGHTS`), as a plain descriptor ([`Kind::Other`]) built in its slot
-    /// in place. Its number was free a moment ago, so no other caller can rightly be adopting
-    /// it: it is recorded as owned with a plain store (see `Owners::claim_fresh`). On failure
-    /// the descriptor comes back.
+    /// Registers descriptors the kernel has just installed in this process (those a message
+    /// brought with `SCM_RIGHTS`), in order, each as a plain descriptor ([`Kind::Other`]) built
+    /// in its slot in place, and writes their handles to `out` (at most `out.len()` are taken
+    /// from `fds`). Returns how many were written; a refused descriptor goes to `refused`
+    /// instead. The thread's free slots and the new handles' owner are looked up once for all.
+    /// A number the kernel has just given out was free a moment ago, so no other caller can
+    /// rightly be adopting it: it is recorded as owned with a plain store (see
+    /// `Owners::claim_fresh`).
+    ///
+    /// `refused` must not insert or close handles (it would find this thread's free slots in
+    /// use, and fall back to the shared pool).
     #[inline(always)]
-    pub fn insert_received(&'static self, fd: OwnedFd) -> std::result::Result<Handle, (Error, OwnedFd)> {
-        match self.reserve(std::os::fd::AsRawFd::as_raw_fd(&fd), Kind::Other, true) {
-            Ok((slot, handle)) => {
-                // SAFETY: `reserve` took the slot off a free list.
-                unsafe { slot.fill_plain(fd, handle.generation(), self.creator_fast_path.load(Ordering::Relaxed)) };
-                Ok(handle)
+    pub fn insert_received(
+        &'static self,
+        fds: impl Iterator<Item = OwnedFd>,
+        out: &mut [u64],
+        mut refused: impl FnMut(Error, OwnedFd),
+    ) -> usize {
+        let owner = self.owner_for_new();
+        spare::with_stack(self, |stack| {
+            let mut made = 0;
+            for fd in fds.take(out.len()) {
+                match self.reserve(stack, std::os::fd::AsRawFd::as_raw_fd(&fd), Kind::Other, true) {
+                    Ok((slot, handle)) => {
+                        // SAFETY: `reserve` took the slot off a free list.
+                        unsafe { slot.fill_plain(fd, handle.generation(), owner) };
+                        // `made` <= the descriptors taken so far <= out.len().
+                        if let Some(entry) = out.get_mut(made) {
+                            *entry = handle.0;
+                        }
+                        made += 1;
+                    }
+                    Err(error) => {
+                        cold_path();
+                        refused(error, fd);
+                    }
+                }
             }
-            Err(error) => Err((error, fd)),
+            made
+        })
+    }
+
+    /// The owner a new object gets: the calling thread, on the creator's fast path (see
+    /// `threads`), or nobody.
+    #[inline(always)]
+    fn owner_for_new(&self) -> usize {
+        if self.creator_fast_path.load(Ordering::Relaxed) && threads::fast_path_available() {
+            threads::thread_pointer()
+        } else {
+            0
         }
     }
 
-    /// Takes a free slot for an object of `kind` with descriptor `fd`, and records the handle
-    /// it will have as the descriptor's owner (`fresh`: a number the kernel has just given
-    /// out, see [`Table::insert_received`]). The caller fills the slot.
+    /// Takes a free slot from `stack` for an object of `kind` with descriptor `fd`, and records
+    /// the handle it will have as the descriptor's owner (`fresh`: a number the kernel has
+    /// just given out, see [`Table::insert_received`]). The caller fills the slot.
     #[inline(always)]
-    fn reserve(&'static self, fd: RawFd, kind: Kind, fresh: bool) -> Result<(&'static Slot, Handle)> {
-        let Some(index) = spare::take(self) else {
+    fn reserve(&'static self, stack: &mut spare::Stack<'_>, fd: RawFd, kind: Kind, fresh: bool) -> Result<(&'static Slot, Handle)> {
+        let Some(index) = stack.pop() else {
             cold_path();
             return Err(Error::from_errno(libc::EMFILE).context("fdsafe handle table full"));
         };
@@ -144,7 +181,7 @@ impl Table {
         let claimed = if fresh { self.owners.claim_fresh(fd, handle, holds) } else { self.owners.claim(fd, handle, holds) };
         if let Err(AlreadyOwned(owner)) = claimed {
             cold_path();
-            spare::give(self, index);
+            stack.push(index);
             return Err(already_owned(fd, owner));
         }
         Ok((slot, handle))

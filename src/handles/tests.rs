@@ -281,6 +281,16 @@ fn of_threads_adopting_the_same_number_at_once_exactly_one_wins() {
     assert_eq!(t.live_count(), 0);
 }
 
+/// [`Table::insert_received`] of one descriptor.
+fn insert_received(t: &'static Table, fd: OwnedFd) -> Result<Handle, (Error, OwnedFd)> {
+    let mut refused = None;
+    let mut out = [0u64; 1];
+    match t.insert_received(std::iter::once(fd), &mut out, |e, fd| refused = Some((e, fd))) {
+        1 => Ok(Handle(out[0])),
+        _ => Err(refused.expect("a refused descriptor comes back")),
+    }
+}
+
 #[test]
 fn a_received_number_is_refused_only_while_a_live_handle_records_it() {
     let t = table();
@@ -288,14 +298,14 @@ fn a_received_number_is_refused_only_while_a_live_handle_records_it() {
     // number out again, and the received descriptor must not get a second owner.
     let (stale_owner, _p) = insert(t, 500, Kind::Pipe);
     let received = unsafe { <OwnedFd as FromRawFd>::from_raw_fd(500) };
-    let (err, back) = t.insert_received(received).unwrap_err();
+    let (err, back) = insert_received(t, received).unwrap_err();
     assert!(matches!(err, Error::InvalidArgument(_)));
     assert_eq!(back.into_raw_fd(), 500, "the descriptor comes back");
     assert_eq!(t.owner_of(500), Some(stale_owner));
     t.close(stale_owner).unwrap();
     // Once that owner is gone the number is free, and a received one takes it.
     let received = unsafe { <OwnedFd as FromRawFd>::from_raw_fd(500) };
-    let h = t.insert_received(received).map_err(|(e, _)| e).unwrap();
+    let h = insert_received(t, received).map_err(|(e, _)| e).unwrap();
     assert_eq!((t.owner_of(500), t.get(h).unwrap().kind()), (Some(h), Kind::Other));
     assert_eq!(t.release(h).unwrap().into_raw_fd(), 500, "released without closing");
     assert_eq!(t.owner_of(500), None);
