@@ -8,7 +8,6 @@
 
 use std::cell::RefCell;
 use std::mem::ManuallyDrop;
-use std::sync::MutexGuard;
 
 use super::table::Table;
 
@@ -150,22 +149,20 @@ pub fn give(table: &'static Table, index: u32) {
     with_stack(table, |stack| stack.push(index));
 }
 
+/// Moves up to a batch of indices from the pool to `free`, using new ones (and allocating
+/// their pages) when the pool has none. None when every index is in use: a table-full error
+/// can come while other threads' stacks still hold free indices (at most 512 each).
 #[cold]
 fn refill(table: &'static Table, free: &mut Vec<u32>) {
-    refill_from(&mut table.pool(), table, free, BATCH);
-}
-
-/// Moves up to `count` indices from the pool to `free`, using new ones (and allocating their
-/// pages) when the pool has none.
-fn refill_from(pool: &mut MutexGuard<'_, Pool>, table: &Table, free: &mut Vec<u32>, count: usize) {
-    let from_pool = pool.free.len().min(count);
+    let mut pool = table.pool();
+    let from_pool = pool.free.len().min(BATCH);
     if from_pool > 0 {
         let start = pool.free.len() - from_pool;
         free.extend(pool.free.drain(start..));
         return;
     }
     let first = pool.next_unused;
-    let last = first.saturating_add(count as u32).min(super::table::CAPACITY);
+    let last = first.saturating_add(BATCH as u32).min(super::table::CAPACITY);
     table.ensure_pages(first, last);
     pool.next_unused = last;
     free.extend((first..last).rev()); // popped lowest first
