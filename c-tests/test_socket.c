@@ -1274,6 +1274,39 @@ static void test_unexpected_control_message_descriptor_is_closed(void **state) {
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) must(fdsafe_close(all[i]));
 }
 
+/* A descriptor closed behind fdsafe's back (a borrowed number given to close(2)): when the
+ * kernel hands that number out again with a received message, the handle that still records
+ * it must not get a second owner. The received descriptor is closed and reported instead,
+ * with kind detection and without (whose owner claim is a plain store, see
+ * docs/performance.md). */
+static void test_received_number_a_live_handle_records_is_closed(void **state) {
+    (void)state;
+    fdsafe_handle a, b, e;
+    must(fdsafe_unix_pair(FDSAFE_UNIX_STREAM, 0, &a, &b));
+    must(fdsafe_eventfd_create(0, 0, &e));
+    uint32_t kinds[] = {0, FDSAFE_KIND_OTHER};
+    for (size_t k = 0; k < 2; k++) {
+        fdsafe_handle stale;
+        must(fdsafe_fd_adopt(fcntl((int)must(fdsafe_fd_borrow(e)), F_DUPFD_CLOEXEC, 0), FDSAFE_KIND_OTHER, &stale));
+        int n = (int)must(fdsafe_fd_borrow(stale));
+        close(n); /* the caller's mistake; n is now the lowest free number */
+        expect_code(fdsafe_socket_send_handles(a, "x", 1, &e, 1, 0), 1);
+        fdsafe_handle got[4];
+        fdsafe_recv_info info;
+        char c;
+        int64_t rc = kinds[k] ? fdsafe_socket_recv_handles_as(b, &c, 1, 0, kinds[k], got, 4, &info)
+                              : fdsafe_socket_recv_handles(b, &c, 1, 0, got, 4, &info);
+        expect_code(rc, 1);
+        assert_int_equal(info.handle_count, 0);
+        assert_true(info.flags & FDSAFE_RECV_INFO_CLOSED);
+        assert_int_equal(info.closed_count, 1);
+        assert_int_equal(fcntl(n, F_GETFD), -1); /* closed again, not open under two handles */
+        must(fdsafe_close(stale));
+    }
+    fdsafe_handle all[] = {a, b, e};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) must(fdsafe_close(all[i]));
+}
+
 struct closer_args {
     fdsafe_handle target;
     int result;
@@ -1346,6 +1379,7 @@ int main(void) {
         FD_TEST(test_socket_adopt_and_dup),
         FD_TEST(test_sockaddr_forms_of_unix_and_udp),
         FD_TEST(test_unexpected_control_message_descriptor_is_closed),
+        FD_TEST(test_received_number_a_live_handle_records_is_closed),
         FD_TEST(test_send_races_with_close),
     };
     return cmocka_run_group_tests(tests, setup_dir, remove_dir);
