@@ -56,10 +56,11 @@ impl ReceivedFds<'_> {
         unsafe { self.data.cast::<RawFd>().add(i).read_unaligned() }
     }
 
-    /// The descriptors still owned here, borrowed.
+    /// The descriptors still owned here, borrowed, in the order [`ReceivedFds::take_next`]
+    /// hands them over (both skip a negative number, which the kernel never writes).
     pub fn iter(&self) -> impl Iterator<Item = BorrowedFd<'_>> + '_ {
-        // SAFETY: every entry in the owned range is an open descriptor `self` owns.
-        (self.taken..self.len).map(|i| unsafe { BorrowedFd::borrow_raw(self.number(i)) })
+        // SAFETY: every non-negative entry in the owned range is an open descriptor `self` owns.
+        (self.taken..self.len).map(|i| self.number(i)).filter(|&fd| fd >= 0).map(|fd| unsafe { BorrowedFd::borrow_raw(fd) })
     }
 
     /// Hands the descriptors over one by one, in order; those not taken stay owned here
