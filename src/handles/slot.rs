@@ -9,19 +9,21 @@
 //!
 //! The owner thread does not count references: it sets the slot's `owner_inside` word to the
 //! generation it is inside (see [`super::threads`]). A close that finds the owner inside the
-//! generation it closes sets `wait`; the owner sets `done` when it leaves a closing slot, and finalization needs
-//! `refs == 0 && !(wait && !done)`: whichever of the two makes that true finalizes.
+//! generation it closes sets `wait`; the owner sets `done` when it leaves a closing slot, and
+//! finalization needs `refs == 0 && !(wait && !done)`: whichever of the two makes that true
+//! finalizes. An idle close (no reference, the owner not inside) moves the state straight to
+//! the next free generation with one compare-and-swap ([`Slot::end_if_idle`]).
 //! The object is written only while the slot is free and read only under a reference or by
 //! the owner inside.
 
 use std::any::TypeId;
 use std::cell::UnsafeCell;
+use std::os::fd::RawFd;
 use std::sync::atomic::{fence, AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use super::threads;
 use super::{Handle, Object, Stored, WriteGuard};
-use std::os::fd::RawFd;
 
 const REFS_MASK: u64 = (1 << 28) - 1;
 /// A release is checking whether it is alone: lookups wait until it has decided.
@@ -125,7 +127,7 @@ impl Slot {
     /// # Safety
     /// The caller must own the slot exclusively: it was just taken from the free list.
     /// `owner`: the thread pointer of the thread that uses the object on the fast path, or 0
-    /// (see [`threads::owner_for_new`]).
+    /// (see `Table::owner_for_new`).
     pub unsafe fn fill(&self, stored: Stored, generation: u32, owner: usize) {
         match stored {
             Stored::Plain(plain) => self.fill_plain(plain.into_fd(), generation, owner),
