@@ -250,6 +250,24 @@ pub mod direct {
         Error::from_errno(-ret as i32)
     }
 
+    /// `read` returning the raw result for [`check`] (see [`writev_raw`]).
+    ///
+    /// # Safety
+    /// `buf` is valid for writing `len` bytes.
+    #[inline(always)]
+    pub unsafe fn read_raw(fd: libc::c_int, buf: *mut u8, len: usize) -> isize {
+        syscall3(libc::SYS_read, fd as usize, buf as usize, len)
+    }
+
+    /// `write` returning the raw result for [`check`] (see [`writev_raw`]).
+    ///
+    /// # Safety
+    /// `buf` is valid for reading `len` bytes.
+    #[inline(always)]
+    pub unsafe fn write_raw(fd: libc::c_int, buf: *const u8, len: usize) -> isize {
+        syscall3(libc::SYS_write, fd as usize, buf as usize, len)
+    }
+
     /// # Safety
     /// `buf` is valid for writing `len` bytes.
     #[inline(always)]

@@ -87,6 +87,12 @@ pub struct Out<T> {
 }
 
 impl<T> Out<T> {
+    /// [`Out::new`] without the error, for a fast path that leaves errors to its full path.
+    #[inline(always)]
+    pub fn usable(ptr: *mut T) -> Option<Out<T>> {
+        (!ptr.is_null() && ptr.is_aligned()).then_some(Out { ptr })
+    }
+
     pub fn new(ptr: *mut T, name: &str) -> Result<Out<T>> {
         if ptr.is_null() {
             return Err(Error::invalid(format!("{name} is NULL")));
@@ -97,6 +103,7 @@ impl<T> Out<T> {
         Ok(Out { ptr })
     }
 
+    #[inline(always)]
     pub fn write(self, value: T) {
         // SAFETY: non-NULL and aligned (checked); the caller vouches that it points to a `T`.
         unsafe { self.ptr.write(value) }

@@ -4,8 +4,9 @@ use std::ffi::c_int;
 
 use super::kinds::parse_flags;
 use super::{call, call_direct, fdsafe_handle, Out};
-use crate::handles::{self, get_kind, Handle, Kind};
+use crate::handles::{self, get_kind, Detour, Handle, Kind, OwnerCall};
 use crate::kinds::eventfd::{self, EventFd, EventFdFlags};
+use crate::sys::direct;
 
 /// `fdsafe_eventfd_create` flag: each read takes 1 from the counter instead of all of it.
 pub const FDSAFE_EVENTFD_SEMAPHORE: u32 = 1 << 0;
@@ -37,9 +38,36 @@ pub extern "C" fn fdsafe_eventfd_create(initial: u32, flags: u32, handle_out: *m
 /// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_eventfd_read(handle: fdsafe_handle, value_out: *mut u64) -> c_int {
+    let mut value = 0u64;
+    let out = Out::usable(value_out);
+    let call = match out {
+        // SAFETY: reads at most 8 bytes into `value`.
+        Some(_) => handles::TABLE.owner_call(Handle(handle), Some(Kind::EventFd), |held| unsafe {
+            direct::read_raw(held.fd(), (&mut value as *mut u64).cast(), 8)
+        }),
+        None => Err(Detour::NOT_RUN),
+    };
+    match (call, out) {
+        (Ok(8), Some(out)) => {
+            out.write(value);
+            0
+        }
+        (call, _) => eventfd_read_full(handle, value_out, call, value),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn eventfd_read_full(handle: fdsafe_handle, value_out: *mut u64, fast: OwnerCall, value: u64) -> c_int {
+    let fast = handles::TABLE.settle(fast);
     call_direct("fdsafe_eventfd_read", || {
         let out = Out::new(value_out, "value_out")?;
-        out.write(eventfd::read(get_kind(Handle(handle), Kind::EventFd, "an eventfd")?.fd())?);
+        if let Some(ret) = fast {
+            direct::check(ret)?;
+            out.write(value);
+        } else {
+            out.write(eventfd::read(get_kind(Handle(handle), Kind::EventFd, "an eventfd")?.fd())?);
+        }
         Ok(0)
     })
 }
@@ -51,8 +79,25 @@ pub extern "C" fn fdsafe_eventfd_read(handle: fdsafe_handle, value_out: *mut u64
 /// `-EAGAIN`; `-EINTR`. Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_eventfd_write(handle: fdsafe_handle, value: u64) -> c_int {
+    // SAFETY: writes the 8 bytes of `value`.
+    let fast = handles::TABLE.owner_call(Handle(handle), Some(Kind::EventFd), |held| unsafe {
+        direct::write_raw(held.fd(), (&value as *const u64).cast(), 8)
+    });
+    if !matches!(fast, Ok(8)) {
+        return eventfd_write_full(handle, value, fast);
+    }
+    0
+}
+
+#[cold]
+#[inline(never)]
+fn eventfd_write_full(handle: fdsafe_handle, value: u64, fast: OwnerCall) -> c_int {
+    let fast = handles::TABLE.settle(fast);
     call_direct("fdsafe_eventfd_write", || {
-        eventfd::write(get_kind(Handle(handle), Kind::EventFd, "an eventfd")?.fd(), value)?;
+        match fast {
+            Some(ret) => drop(direct::check(ret)?),
+            None => eventfd::write(get_kind(Handle(handle), Kind::EventFd, "an eventfd")?.fd(), value)?,
+        };
         Ok(0)
     })
 }

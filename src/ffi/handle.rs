@@ -7,9 +7,10 @@ use std::os::fd::IntoRawFd;
 use super::kinds::{fdsafe_kind, kind_code, kind_from_c};
 use super::{call, call_direct, fdsafe_handle, in_slice, out_slice, Out};
 use crate::error::Error;
-use crate::handles::{self, Handle, TABLE};
+use crate::handles::{self, Detour, Handle, OwnerCall, TABLE};
 use crate::kinds::{self, io};
 use crate::sys;
+use crate::sys::direct;
 
 /// Readable (`POLLIN`). The `FDSAFE_EVENT_*` values equal the kernel's `POLL*`/`EPOLL*` bits.
 pub const FDSAFE_EVENT_IN: u32 = 0x001;
@@ -202,8 +203,27 @@ pub extern "C" fn fdsafe_wait(handle: fdsafe_handle, events: u32, timeout_ms: c_
 /// Thread safety: any thread; see `fdsafe_close` for closing during a read.
 #[no_mangle]
 pub extern "C" fn fdsafe_read(handle: fdsafe_handle, buf: *mut c_void, len: usize) -> i64 {
+    let call = if buf.is_null() || len > isize::MAX as usize {
+        Err(Detour::NOT_RUN)
+    } else {
+        // SAFETY: the caller provides `len` writable bytes at `buf` (checked non-null).
+        TABLE.owner_call(Handle(handle), None, |held| unsafe { direct::read_raw(held.fd(), buf.cast(), len) })
+    };
+    match call {
+        Ok(n) if n >= 0 => n as i64,
+        _ => read_full(handle, buf, len, call),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn read_full(handle: fdsafe_handle, buf: *mut c_void, len: usize, call: OwnerCall) -> i64 {
+    let ran = TABLE.settle(call);
     call_direct("fdsafe_read", || {
         let buf = out_slice(buf.cast::<u8>(), len, "buf")?;
+        if let Some(ret) = ran {
+            return Ok(direct::check(ret)? as i64);
+        }
         let guard = handles::get(Handle(handle))?;
         Ok(io::read(guard.fd(), buf)? as i64)
     })
@@ -225,10 +245,41 @@ pub extern "C" fn fdsafe_read(handle: fdsafe_handle, buf: *mut c_void, len: usiz
 /// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_write(handle: fdsafe_handle, buf: *const c_void, len: usize) -> i64 {
+    let mut reader = None;
+    let call = if buf.is_null() || len > isize::MAX as usize {
+        Err(Detour::NOT_RUN)
+    } else {
+        // SAFETY: the caller provides `len` readable bytes at `buf` (checked non-null).
+        TABLE.owner_call(Handle(handle), None, |held| unsafe { io::owner_write(held, buf.cast(), len, &mut reader) })
+    };
+    match call {
+        Ok(n) if n >= 0 => n as i64,
+        _ => write_full(handle, buf, len, call, reader),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn write_full(handle: fdsafe_handle, buf: *const c_void, len: usize, call: OwnerCall, reader: Option<OwnerCall>) -> i64 {
+    // The read end first: the write end is left already, and a closer of the read end may
+    // be waiting for this thread.
+    let short = reader.and_then(|reader| TABLE.settle(reader));
+    let ran = TABLE.settle(call).filter(|&ret| ret != io::NOT_WRITTEN);
     call_direct("fdsafe_write", || {
         let buf = in_slice(buf.cast::<u8>(), len, "buf")?;
-        let guard = handles::get(Handle(handle))?;
-        Ok(io::write(&guard, buf)? as i64)
+        if let Some(ret) = ran {
+            return Ok(direct::check(ret)? as i64);
+        }
+        let guard = match handles::get(Handle(handle)) {
+            Ok(guard) => guard,
+            // Bytes written count even if the handle was closed before the rest could be.
+            Err(_) if short.is_some_and(|done| done > 0) => return Ok(short.unwrap_or(0) as i64),
+            Err(err) => return Err(err),
+        };
+        match short {
+            Some(short) => Ok(io::finish_write(&guard, short, buf)? as i64),
+            None => Ok(io::write(&guard, buf)? as i64),
+        }
     })
 }
 

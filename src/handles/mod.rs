@@ -23,7 +23,7 @@ use std::any::Any;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 pub use kind::Kind;
-pub use table::{Guard, HeldList, Table};
+pub use table::{Detour, Guard, Held, HeldList, OwnerCall, Table};
 
 use crate::error::{Error, Result};
 

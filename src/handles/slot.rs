@@ -231,16 +231,11 @@ impl Slot {
     /// finalize: see [`Slot::leave`].
     #[inline(always)]
     pub fn enter_as_owner(&self, generation: u32) -> Result<bool, ()> {
-        // The owner read here may be another generation's: then the state check below fails
-        // (the owner of that generation is the caller, who is not inside it), or the owner is
-        // not the caller, which counts a reference instead.
-        if !self.owned_by_caller() || self.owner_inside.load(Ordering::Relaxed) != 0 {
+        if !self.mark_owner_inside(generation) {
             crate::sys::cold_path(); // for other threads, counting costs more than a taken branch
             return Ok(false);
         }
-        threads::set_inside(&self.owner_inside, generation);
-        threads::light_barrier();
-        if usable(self.state.load(Ordering::Acquire), generation) {
+        if self.usable_inside(generation) {
             return Ok(true);
         }
         crate::sys::cold_path();
@@ -251,20 +246,56 @@ impl Slot {
         Ok(false)
     }
 
+    /// [`Slot::enter_as_owner`]'s first step: if the caller owns the slot and is not inside it
+    /// already, marks it inside `generation` and returns `true`. The caller must then check
+    /// [`Slot::usable_inside`], and leave in either case.
+    #[inline(always)]
+    pub fn mark_owner_inside(&self, generation: u32) -> bool {
+        // The owner read here may be another generation's: then the state check that follows
+        // fails (the owner of that generation is the caller, who is not inside it), or the
+        // owner is not the caller, which refuses.
+        if !self.owned_by_caller() || self.owner_inside.load(Ordering::Relaxed) != 0 {
+            return false;
+        }
+        threads::set_inside(&self.owner_inside, generation);
+        true
+    }
+
+    /// After [`Slot::mark_owner_inside`]: whether `generation` is live and not closing.
+    #[inline(always)]
+    pub fn usable_inside(&self, generation: u32) -> bool {
+        threads::light_barrier();
+        usable(self.state.load(Ordering::Acquire), generation)
+    }
+
     /// Ends the owner's operation: clears `owner_inside` and, if close has begun meanwhile,
     /// marks the owner done. Returns `true` when the caller must now call [`Slot::take`]
     /// (close found the owner inside, and every counted reference is gone).
     #[inline(always)]
     #[must_use]
     pub fn leave(&self, generation: u32) -> bool {
-        threads::clear_inside(&self.owner_inside);
-        threads::light_barrier();
-        let state = self.state.load(Ordering::Acquire);
-        if state & CLOSING == 0 {
+        if self.leave_unless_closing() {
             return false;
         }
         crate::sys::cold_path();
-        self.mark_done(generation, state)
+        self.left_while_closing(generation)
+    }
+
+    /// [`Slot::leave`]'s first step: clears `owner_inside`; `true` if no close has begun. If
+    /// one has, the caller must finish with [`Slot::left_while_closing`] (and never clear the
+    /// word again: the slot may already hold another generation).
+    #[inline(always)]
+    pub fn leave_unless_closing(&self) -> bool {
+        threads::clear_inside(&self.owner_inside);
+        threads::light_barrier();
+        self.state.load(Ordering::Acquire) & CLOSING == 0
+    }
+
+    /// [`Slot::leave`]'s second step, after the owner left while a close of `generation` was
+    /// under way: marks the owner done; `true` when the caller must now call [`Slot::take`].
+    #[cold]
+    pub fn left_while_closing(&self, generation: u32) -> bool {
+        self.mark_done(generation, self.state.load(Ordering::Acquire))
     }
 
     #[cold]

@@ -233,6 +233,60 @@ impl Table {
         Some(Guard { slot, handle, table: self, owner: owner as usize })
     }
 
+    /// The owner's path for a call that cannot unwind (system calls): if the calling thread
+    /// owns the live `handle` (of `kind`, if given), runs `call` inside the owner's hold and
+    /// returns its result.
+    ///
+    /// Anything else (another thread, a handle closed or closing, a wrong kind) returns a
+    /// [`Detour`] for [`Table::settle`] on the caller's cold path. The path itself calls no
+    /// function, so its caller needs no saved registers.
+    #[inline(always)]
+    pub fn owner_call(
+        &'static self,
+        handle: Handle,
+        kind: Option<Kind>,
+        call: impl FnOnce(Held<'_>) -> isize,
+    ) -> OwnerCall {
+        let Some(slot) = self.slot(handle.index()) else { return Err(Detour::NOT_RUN) };
+        let generation = handle.generation();
+        let expected = kind.map_or(handle.kind_bits(), |kind| kind as u8);
+        if handle.kind_bits() != expected || !slot.mark_owner_inside(generation) {
+            return Err(Detour::NOT_RUN);
+        }
+        if !slot.usable_inside(generation) || slot.cached_kind() != expected {
+            return Err(Detour { slot, handle, ret: None });
+        }
+        let ret = call(Held(slot));
+        if !slot.leave_unless_closing() {
+            return Err(Detour { slot, handle, ret: Some(ret) });
+        }
+        Ok(ret)
+    }
+
+    /// Finishes an owner call: if it detoured, leaves the slot as [`Table::owner_call`] could
+    /// not (finalizing it if a close waited for the owner). Returns what the call returned if
+    /// it ran; `None` if it did not, and the caller takes the full path, which reports why.
+    #[cold]
+    #[inline(never)]
+    pub fn settle(&'static self, call: OwnerCall) -> Option<isize> {
+        let detour = match call {
+            Ok(ret) => return Some(ret),
+            Err(detour) => detour,
+        };
+        // SAFETY: a detour's slot is one of this table's, and slots are never freed.
+        if let Some(slot) = unsafe { detour.slot.as_ref() } {
+            let generation = detour.handle.generation();
+            let last = match detour.ret {
+                None => slot.leave(generation),
+                Some(_) => slot.left_while_closing(generation),
+            };
+            if last {
+                self.finalize(slot, detour.handle);
+            }
+        }
+        detour.ret
+    }
+
     /// [`Table::try_get`]'s hold without the guard: the slot, and whether it is held as the
     /// owner inside (else by a counted reference). The caller lets go of it as the guard's
     /// drop would.
@@ -550,6 +604,49 @@ impl<const N: usize> Drop for HeldList<N> {
             drop(Guard { slot, handle, table: self.table, owner: (held >> 63) as usize });
         }
     }
+}
+
+/// What [`Table::owner_call`] returns: the call's result, or where it left the fast path.
+pub type OwnerCall = std::result::Result<isize, Detour>;
+
+/// Where [`Table::owner_call`] left the fast path: see [`Table::settle`].
+pub struct Detour {
+    /// The slot entered as its owner, or null if none was.
+    slot: *const Slot,
+    handle: Handle,
+    /// What the call returned, if it ran (and then left the slot while a close was under way).
+    ret: Option<isize>,
+}
+
+/// What [`Table::owner_call`] lends its call: the live object's slot, held.
+#[derive(Clone, Copy)]
+pub struct Held<'a>(&'a Slot);
+
+impl Held<'_> {
+    #[inline(always)]
+    pub fn fd(self) -> RawFd {
+        self.0.cached_fd()
+    }
+    /// See [`Guard::write_partner`].
+    #[inline(always)]
+    pub fn write_partner(self) -> u64 {
+        self.0.write_partner()
+    }
+    /// See [`Guard::write_twin`].
+    #[inline(always)]
+    pub fn write_twin(self) -> RawFd {
+        self.0.write_twin()
+    }
+    /// See [`Guard::writes_unguarded`].
+    #[inline(always)]
+    pub fn writes_unguarded(self) -> bool {
+        self.0.writes_unguarded()
+    }
+}
+
+impl Detour {
+    /// Nothing was entered or run.
+    pub(crate) const NOT_RUN: Detour = Detour { slot: ptr::null(), handle: Handle::INVALID, ret: None };
 }
 
 impl Drop for Guard {

@@ -580,3 +580,63 @@ fn a_closer_is_not_held_up_by_the_owner_looking_up_an_older_handle_of_the_slot()
     assert!(t.get(h).is_err());
 }
 
+
+/// The fd number an owner call sees, or `None` if the call did not run.
+fn owner_fd(t: &'static Table, h: Handle, kind: Option<Kind>) -> Option<isize> {
+    t.settle(t.owner_call(h, kind, |held| held.fd() as isize))
+}
+
+#[test]
+fn an_owner_call_runs_only_for_the_creator_on_a_live_handle_of_its_kind() {
+    let t = table();
+    let (h, probe) = insert(t, 90, Kind::Pipe);
+    assert!(matches!(t.owner_call(h, Some(Kind::Pipe), |held| held.fd() as isize), Ok(90)));
+    assert_eq!(owner_fd(t, h, None), Some(90), "any kind");
+    assert_eq!(owner_fd(t, h, Some(Kind::EventFd)), None, "another kind");
+    let forged = Handle::new_raw(Kind::EventFd as u8, h.generation(), h.index());
+    assert_eq!(owner_fd(t, forged, None), None, "kind bits that are not the slot's");
+    assert_eq!(owner_fd(t, forged, Some(Kind::EventFd)), None, "the slot's kind is checked too");
+    std::thread::scope(|scope| {
+        scope.spawn(|| assert_eq!(owner_fd(t, h, None), None, "another thread takes the full path"));
+    });
+    assert!(t.get(h).unwrap().is_owner_fast_path(), "every refusal left the owner's word clear");
+    std::thread::scope(|scope| {
+        scope.spawn(|| assert_eq!(t.close(h).unwrap(), 0, "nobody is inside"));
+    });
+    assert_eq!(probe.drops.load(Ordering::SeqCst), 1);
+    assert_eq!(owner_fd(t, h, None), None, "closed");
+}
+
+#[test]
+fn a_close_during_an_owner_call_completes_when_the_call_settles() {
+    let t = table();
+    let (h, probe) = insert(t, 91, Kind::Pipe);
+    // A signal handler on the owner thread (or the call itself) closes the handle while the
+    // owner is inside: the close is left to the owner.
+    let call = t.owner_call(h, None, |held| {
+        assert_eq!(t.close(h).unwrap(), 1, "the owner's call counts as running");
+        held.fd() as isize
+    });
+    assert!(call.is_err(), "leaving found the close under way");
+    assert!(probe.alive.load(Ordering::SeqCst), "not closed before the owner settles");
+    assert_eq!(t.settle(call), Some(91), "the call's result survives the detour");
+    assert_eq!(probe.drops.load(Ordering::SeqCst), 1, "settling closed it");
+    assert_eq!(t.live_count(), 0);
+    assert_eq!(owner_fd(t, h, None), None);
+}
+
+#[test]
+fn an_owner_call_that_another_thread_closes_meanwhile_finishes_first() {
+    let t = table();
+    let (h, probe) = insert(t, 92, Kind::Pipe);
+    let call = t.owner_call(h, None, |held| {
+        std::thread::scope(|scope| {
+            scope.spawn(|| assert_eq!(t.close(h).unwrap(), 1, "the owner is inside"));
+        });
+        assert!(probe.alive.load(Ordering::SeqCst), "the descriptor stays open while the call runs");
+        held.fd() as isize
+    });
+    assert_eq!(t.settle(call), Some(92));
+    assert_eq!(probe.drops.load(Ordering::SeqCst), 1, "the owner, leaving last, closed it");
+    assert_eq!(t.live_count(), 0);
+}

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use crate::error::{Error, Result};
-use crate::handles::{Guard, Handle, WriteGuard};
+use crate::handles::{Guard, Handle, Held, OwnerCall, WriteGuard, TABLE};
 use crate::sys::{cvt, direct};
 
 #[inline]
@@ -58,6 +58,48 @@ pub fn writev(guard: &Guard, iov: &[libc::iovec]) -> Result<usize> {
     }
     crate::sys::cold_path();
     guarded_writev(raw, guard.write_guard(), iov, count)
+}
+
+/// What [`owner_write`] returns when it did not write: the caller takes the full path.
+pub(crate) const NOT_WRITTEN: isize = isize::MIN;
+
+/// [`write`] on [`crate::handles::Table::owner_call`]'s path (`len` at most `isize::MAX`):
+/// the writes that need no guard, with the raw result. [`NOT_WRITTEN`] for a write that needs
+/// the full path; then, for a pipe made with its read end, `reader` holds the owner call that
+/// held the read end (for the caller to settle, then pass to [`finish_write`]).
+///
+/// # Safety
+/// `buf` is valid for reading `len` bytes.
+#[inline(always)]
+pub unsafe fn owner_write(held: Held<'_>, buf: *const u8, len: usize, reader: &mut Option<OwnerCall>) -> isize {
+    let partner = held.write_partner();
+    if partner == 0 {
+        if held.writes_unguarded() {
+            return direct::write_raw(held.fd(), buf, len);
+        }
+        return NOT_WRITTEN;
+    }
+    // A pipe made with its read end: as in `writev`, holding the read end (on the owner's
+    // path too), through the non-blocking twin.
+    let twin = held.write_twin();
+    match TABLE.owner_call(Handle(partner), None, |_| direct::write_raw(twin, buf, len)) {
+        Ok(ret) if ret as usize == len => ret,
+        other => {
+            *reader = Some(other);
+            NOT_WRITTEN
+        }
+    }
+}
+
+/// The full path's end of a pipe write that [`owner_write`] began: `short` is what the
+/// non-blocking attempt returned (its settled owner call). A write that wrote everything after all (the read end was
+/// being closed) is done; otherwise it finishes as `writev` does.
+pub fn finish_write(guard: &Guard, short: isize, buf: &[u8]) -> Result<usize> {
+    if short as usize == buf.len() {
+        return Ok(buf.len());
+    }
+    let iov = [libc::iovec { iov_base: buf.as_ptr() as *mut _, iov_len: buf.len() }];
+    finish_pipe_write(guard.raw_fd(), short, &iov)
 }
 
 fn iov_total(iov: &[libc::iovec]) -> usize {
