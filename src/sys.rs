@@ -147,14 +147,11 @@ impl Drop for NoCancellation {
 
 /// Marks the path that calls it as rare, so the compiler lays the common path out straight
 /// (a call that follows a system call pays for each taken branch: the kernel's code evicts
-/// the branch predictor's entries for ours). `std::hint::cold_path` does this from Rust 1.95;
-/// a call to an empty cold function does it on every supported version.
-///
-/// `extern "C"`, so the compiler knows it never unwinds: a call that might unwind needs the
-/// caller's guards kept in memory for its cleanup, which cost stores on the hot path.
-#[cold]
-#[inline(never)]
-pub extern "C" fn cold_path() {}
+/// the branch predictor's entries for ours). A hint, not a call: nothing is saved for it.
+#[inline(always)]
+pub fn cold_path() {
+    std::hint::cold_path();
+}
 
 /// System calls made from the calling function itself rather than through libc's wrappers:
 /// the hot paths then return to C through one frame fewer (each frame a system call returns

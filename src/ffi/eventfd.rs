@@ -84,6 +84,7 @@ pub extern "C" fn fdsafe_eventfd_write(handle: fdsafe_handle, value: u64) -> c_i
         direct::write_raw(held.fd(), (&value as *const u64).cast(), 8)
     });
     if !matches!(fast, Ok(8)) {
+        crate::sys::cold_path();
         return eventfd_write_full(handle, value, fast);
     }
     0

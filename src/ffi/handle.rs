@@ -211,7 +211,10 @@ pub extern "C" fn fdsafe_read(handle: fdsafe_handle, buf: *mut c_void, len: usiz
     };
     match call {
         Ok(n) if n >= 0 => n as i64,
-        _ => read_full(handle, buf, len, call),
+        _ => {
+            crate::sys::cold_path();
+            read_full(handle, buf, len, call)
+        }
     }
 }
 
@@ -254,7 +257,10 @@ pub extern "C" fn fdsafe_write(handle: fdsafe_handle, buf: *const c_void, len: u
     };
     match call {
         Ok(n) if n >= 0 => n as i64,
-        _ => write_full(handle, buf, len, call, reader),
+        _ => {
+            crate::sys::cold_path();
+            write_full(handle, buf, len, call, reader)
+        }
     }
 }
 

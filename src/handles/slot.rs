@@ -188,7 +188,7 @@ impl Slot {
         loop {
             let found = generation_of(current);
             // Even generations are free slots: a forged handle may name one.
-            if found != generation || generation % 2 == 0 {
+            if found != generation || generation.is_multiple_of(2) {
                 return Err(AcquireError::Generation(found));
             }
             if current & CLOSING != 0 {
@@ -350,7 +350,7 @@ impl Slot {
         let idle = (generation as u64) << GEN_SHIFT;
         // Exactly `idle`: live (odd), no reference, no flag. The last generation retires its
         // slot, which the full path does.
-        if generation % 2 == 0 || generation == u32::MAX || self.state.load(Ordering::Acquire) != idle {
+        if generation.is_multiple_of(2) || generation == u32::MAX || self.state.load(Ordering::Acquire) != idle {
             return None;
         }
         // Acquire above: the kind byte and owner read next are this generation's.

@@ -247,17 +247,23 @@ impl Table {
         kind: Option<Kind>,
         call: impl FnOnce(Held<'_>) -> isize,
     ) -> OwnerCall {
-        let Some(slot) = self.slot(handle.index()) else { return Err(Detour::NOT_RUN) };
+        let Some(slot) = self.slot(handle.index()) else {
+            crate::sys::cold_path();
+            return Err(Detour::NOT_RUN);
+        };
         let generation = handle.generation();
         let expected = kind.map_or(handle.kind_bits(), |kind| kind as u8);
         if handle.kind_bits() != expected || !slot.mark_owner_inside(generation) {
+            crate::sys::cold_path();
             return Err(Detour::NOT_RUN);
         }
         if !slot.usable_inside(generation) || slot.cached_kind() != expected {
+            crate::sys::cold_path();
             return Err(Detour { slot, handle, ret: None });
         }
         let ret = call(Held(slot));
         if !slot.leave_unless_closing() {
+            crate::sys::cold_path();
             return Err(Detour { slot, handle, ret: Some(ret) });
         }
         Ok(ret)

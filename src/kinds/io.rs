@@ -77,6 +77,7 @@ pub unsafe fn owner_write(held: Held<'_>, buf: *const u8, len: usize, reader: &m
         if held.writes_unguarded() {
             return direct::write_raw(held.fd(), buf, len);
         }
+        crate::sys::cold_path();
         return NOT_WRITTEN;
     }
     // A pipe made with its read end: as in `writev`, holding the read end (on the owner's
@@ -85,6 +86,7 @@ pub unsafe fn owner_write(held: Held<'_>, buf: *const u8, len: usize, reader: &m
     match TABLE.owner_call(Handle(partner), None, |_| direct::write_raw(twin, buf, len)) {
         Ok(ret) if ret as usize == len => ret,
         other => {
+            crate::sys::cold_path();
             *reader = Some(other);
             NOT_WRITTEN
         }
