@@ -542,7 +542,10 @@ impl Slot {
             crate::sys::cold_path();
             self.run_close_hooks(&object);
         }
-        (object, self.fd.swap(-1, Ordering::Relaxed))
+        // Only the slot's exclusive owner writes the number: a load and a store again.
+        let fd = self.fd.load(Ordering::Relaxed);
+        self.fd.store(-1, Ordering::Relaxed);
+        (object, fd)
     }
 
     #[cold]
