@@ -58,11 +58,11 @@ pub extern "C" fn fdsafe_eventfd_read(handle: fdsafe_handle, value_out: *mut u64
 
 #[cold]
 #[inline(never)]
-fn eventfd_read_full(handle: fdsafe_handle, value_out: *mut u64, fast: OwnerCall, value: u64) -> c_int {
-    let fast = handles::TABLE.settle(fast);
+fn eventfd_read_full(handle: fdsafe_handle, value_out: *mut u64, call: OwnerCall, value: u64) -> c_int {
+    let ran = handles::TABLE.settle(call);
     call_direct("fdsafe_eventfd_read", || {
         let out = Out::new(value_out, "value_out")?;
-        if let Some(ret) = fast {
+        if let Some(ret) = ran {
             direct::check(ret)?;
             out.write(value);
         } else {
@@ -80,22 +80,22 @@ fn eventfd_read_full(handle: fdsafe_handle, value_out: *mut u64, fast: OwnerCall
 #[no_mangle]
 pub extern "C" fn fdsafe_eventfd_write(handle: fdsafe_handle, value: u64) -> c_int {
     // SAFETY: writes the 8 bytes of `value`.
-    let fast = handles::TABLE.owner_call(Handle(handle), Some(Kind::EventFd), |held| unsafe {
+    let call = handles::TABLE.owner_call(Handle(handle), Some(Kind::EventFd), |held| unsafe {
         direct::write_raw(held.fd(), (&value as *const u64).cast(), 8)
     });
-    if !matches!(fast, Ok(8)) {
+    if !matches!(call, Ok(8)) {
         crate::sys::cold_path();
-        return eventfd_write_full(handle, value, fast);
+        return eventfd_write_full(handle, value, call);
     }
     0
 }
 
 #[cold]
 #[inline(never)]
-fn eventfd_write_full(handle: fdsafe_handle, value: u64, fast: OwnerCall) -> c_int {
-    let fast = handles::TABLE.settle(fast);
+fn eventfd_write_full(handle: fdsafe_handle, value: u64, call: OwnerCall) -> c_int {
+    let ran = handles::TABLE.settle(call);
     call_direct("fdsafe_eventfd_write", || {
-        match fast {
+        match ran {
             Some(ret) => drop(direct::check(ret)?),
             None => eventfd::write(get_kind(Handle(handle), Kind::EventFd, "an eventfd")?.fd(), value)?,
         };
