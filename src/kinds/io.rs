@@ -94,8 +94,9 @@ pub unsafe fn owner_write(held: Held<'_>, buf: *const u8, len: usize, reader: &m
 }
 
 /// The full path's end of a pipe write that [`owner_write`] began: `short` is what the
-/// non-blocking attempt returned (its settled owner call). A write that wrote everything after all (the read end was
-/// being closed) is done; otherwise it finishes as `writev` does.
+/// non-blocking attempt returned (its settled owner call). A write that wrote everything
+/// after all (the read end was being closed meanwhile) is done; otherwise it finishes as
+/// `writev` does.
 pub fn finish_write(guard: &Guard, short: isize, buf: &[u8]) -> Result<usize> {
     if short as usize == buf.len() {
         return Ok(buf.len());
