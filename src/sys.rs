@@ -327,16 +327,25 @@ pub mod direct {
     /// `msg` describes valid buffers.
     #[inline(always)]
     pub unsafe fn sendmsg(fd: libc::c_int, msg: *const libc::msghdr, flags: libc::c_int) -> Result<usize> {
-        check(syscall3(libc::SYS_sendmsg, fd as usize, msg as usize, flags as usize))
+        check(sendmsg_raw(fd, msg, flags))
     }
 
-    /// `recvmsg`.
+    /// `sendmsg` returning the raw result for [`check`] (see [`writev_raw`]).
     ///
     /// # Safety
     /// `msg` describes valid buffers.
     #[inline(always)]
-    pub unsafe fn recvmsg(fd: libc::c_int, msg: *mut libc::msghdr, flags: libc::c_int) -> Result<usize> {
-        check(syscall3(libc::SYS_recvmsg, fd as usize, msg as usize, flags as usize))
+    pub unsafe fn sendmsg_raw(fd: libc::c_int, msg: *const libc::msghdr, flags: libc::c_int) -> isize {
+        syscall3(libc::SYS_sendmsg, fd as usize, msg as usize, flags as usize)
+    }
+
+    /// `recvmsg`, returning the raw result for [`check`] (see [`writev_raw`]).
+    ///
+    /// # Safety
+    /// `msg` describes valid buffers.
+    #[inline(always)]
+    pub unsafe fn recvmsg_raw(fd: libc::c_int, msg: *mut libc::msghdr, flags: libc::c_int) -> isize {
+        syscall3(libc::SYS_recvmsg, fd as usize, msg as usize, flags as usize)
     }
 
     /// `sigtimedwait` (the kernel's `rt_sigtimedwait`, 8-byte signal sets); returns the signal.

@@ -4,14 +4,15 @@ use std::ffi::{c_char, c_int, c_void};
 use std::os::fd::RawFd;
 
 use super::socket::{c_text, socket_in, unix_kinds};
-use super::{call, call_direct, fdsafe_handle, in_slice, out_slice, Out};
+use super::{call, call_direct, fdsafe_handle, in_slice, out_slice, usable_in_slice, usable_out_slice, Out};
 use crate::error::{Error, Result};
-use crate::handles::{self, Guard, Handle, HeldList, Kind, TABLE};
+use crate::handles::{self, Guard, Handle, HeldList, Kind, OwnerCall, TABLE};
 use crate::kinds::pidfd::PidFd;
 use crate::kinds::socket::scm::{self, Credentials};
 use crate::kinds::socket::unix::{self as core_unix, BindFlags};
 use crate::kinds::socket::{self, Address, RecvFlags, SendFlags};
 use crate::kinds::{self, detect};
+use crate::sys::direct;
 
 /// Socket type: a byte stream (`SOCK_STREAM`).
 pub const FDSAFE_UNIX_STREAM: u32 = 1;
@@ -332,7 +333,63 @@ fn send_with(handle: fdsafe_handle, buf: *const c_void, len: usize, fds: &[RawFd
 /// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_socket_send_handles(handle: fdsafe_handle, buf: *const c_void, len: usize, handles: *const fdsafe_handle, count: usize, flags: u32) -> i64 {
+    let plain = flags == 0 && !buf.is_null() && len > 0 && len <= isize::MAX as usize && is_unix(handle);
+    let Some(list) = usable_in_slice(handles, count, scm::MAX_FDS).filter(|_| plain) else {
+        crate::sys::cold_path();
+        return send_handles_full(handle, buf, len, handles, count, flags, None);
+    };
+    // The owner's path: hold each handle, then send on the socket under the owner's hold.
+    let mut message = scm::FdMessage::new();
+    // The holds end with this block, in place (moving the list would copy it).
+    let call = {
+        let mut held = HeldList::<{ scm::MAX_FDS }>::new(&TABLE);
+        let mut all_held = true;
+        for (i, &h) in list.iter().enumerate() {
+            let Some(fd) = held.try_hold(Handle(h)) else {
+                crate::sys::cold_path();
+                all_held = false;
+                break;
+            };
+            message.set(i, fd);
+        }
+        // SAFETY: `buf` holds `len` bytes (checked non-null); the `count` descriptors are set.
+        all_held.then(|| TABLE.owner_call(Handle(handle), None, |socket| unsafe { message.send(socket.fd(), buf.cast(), len, count) }))
+    };
+    match call {
+        Some(Ok(sent)) if sent >= 0 => sent as i64,
+        _ => {
+            crate::sys::cold_path();
+            send_handles_full(handle, buf, len, handles, count, flags, call)
+        }
+    }
+}
+
+/// Whether a handle's kind bits name a Unix socket (the owner's paths check no more: the
+/// owner's call then checks the bits against the slot's).
+#[inline(always)]
+fn is_unix(handle: fdsafe_handle) -> bool {
+    let bits = Handle(handle).kind_bits();
+    unix_kinds().iter().any(|&kind| kind as u8 == bits)
+}
+
+/// `fdsafe_socket_send_handles` off the owner's path, and the end of an owner's call that
+/// left it (`call`: the send is not made again if it ran).
+#[cold]
+#[inline(never)]
+fn send_handles_full(
+    handle: fdsafe_handle,
+    buf: *const c_void,
+    len: usize,
+    handles: *const fdsafe_handle,
+    count: usize,
+    flags: u32,
+    call: Option<OwnerCall>,
+) -> i64 {
+    let ran = call.and_then(|call| TABLE.settle(call));
     call_direct("fdsafe_socket_send_handles", || {
+        if let Some(ret) = ran {
+            return Ok(direct::check(ret).map_err(|e| e.context("sendmsg"))? as i64);
+        }
         let list = in_slice(handles, count, "handles")?;
         if list.len() > 4096 {
             return Err(Error::invalid(format!("{} handles in one message (the kernel takes at most 253)", list.len())));
@@ -462,7 +519,66 @@ pub extern "C" fn fdsafe_socket_recv_handles_as(
     handles_cap: usize,
     info_out: *mut fdsafe_recv_info,
 ) -> i64 {
+    // The owner's path for generic handles; anything else goes to the full path.
+    let plain = kind == Kind::Other as u32 && flags == 0 && !buf.is_null() && len > 0 && len <= isize::MAX as usize;
+    let (Some(slots), Some(info)) = (usable_out_slice(handles_out, handles_cap, scm::MAX_FDS), Out::usable(info_out)) else {
+        crate::sys::cold_path();
+        return recv_handles_as_full(handle, buf, len, flags, kind, handles_out, handles_cap, info_out, None);
+    };
+    if !plain || !is_unix(handle) {
+        crate::sys::cold_path();
+        return recv_handles_as_full(handle, buf, len, flags, kind, handles_out, handles_cap, info_out, None);
+    }
+    let mut control = scm::ControlBuffer::new();
+    let iov = libc::iovec { iov_base: buf, iov_len: len };
+    let mut msg = scm::recv_header(&iov, &mut control, handles_cap);
+    // SAFETY: `msg` describes `buf` (the caller's `len` bytes, checked non-null) and `control`.
+    let call = TABLE.owner_call(Handle(handle), None, |socket| unsafe { scm::recvmsg_raw(socket.fd(), &mut msg, 0) });
+    let Ok(n @ 0..) = call else {
+        crate::sys::cold_path();
+        let ran = OwnerRecv { call, msg: &msg, control: &mut control };
+        return recv_handles_as_full(handle, buf, len, flags, kind, handles_out, handles_cap, info_out, Some(ran));
+    };
+    // SAFETY: the kernel has just written the message.
+    let (received, fds) = unsafe { scm::received(&msg, n as usize, &mut control) };
+    register_received(received, fds, Some(Kind::Other), slots, info)
+}
+
+/// A receive that the owner's path made or began: its call, and the message if it ran.
+struct OwnerRecv<'a> {
+    call: OwnerCall,
+    msg: &'a libc::msghdr,
+    control: &'a mut scm::ControlBuffer,
+}
+
+/// `fdsafe_socket_recv_handles_as` off the owner's path, and the end of an owner's call that
+/// left it (`ran`: whatever it received is registered, not received again).
+#[cold]
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+fn recv_handles_as_full(
+    handle: fdsafe_handle,
+    buf: *mut c_void,
+    len: usize,
+    flags: u32,
+    kind: u32,
+    handles_out: *mut fdsafe_handle,
+    handles_cap: usize,
+    info_out: *mut fdsafe_recv_info,
+    ran: Option<OwnerRecv<'_>>,
+) -> i64 {
     call_direct("fdsafe_socket_recv_handles_as", || {
+        if let Some(OwnerRecv { call, msg, control }) = ran {
+            if let Some(ret) = TABLE.settle(call) {
+                // The owner's path ran the receive: its checks held.
+                let n = direct::check(ret).map_err(|e| e.context("recvmsg"))?;
+                // SAFETY: the kernel has just written the message.
+                let (received, fds) = unsafe { scm::received(msg, n, control) };
+                let slots = out_slice(handles_out, handles_cap, "handles_out")?;
+                let info = Out::new(info_out, "info_out")?;
+                return Ok(register_received(received, fds, Some(Kind::Other), slots, info));
+            }
+        }
         let expected = match Kind::from_u32(kind) {
             Some(Kind::Stdio) => return Err(Error::invalid("received descriptors cannot be stdio handles")),
             Some(k) => k,
@@ -490,8 +606,21 @@ fn recv_handles(
     let info_out = Out::new(info_out, "info_out")?;
     let s = unix_socket(handle)?;
     let mut control = scm::ControlBuffer::new();
-    let (received, mut fds) = scm::recv(&s, data, slots.len(), flags, &mut control)?;
+    let (received, fds) = scm::recv(&s, data, slots.len(), flags, &mut control)?;
     drop(s);
+    Ok(register_received(received, fds, expected, slots, info_out))
+}
+
+/// The end of every receive of handles: registers what `received` brought (each descriptor
+/// a handle in `slots`, or closed and counted), fills `*info_out` and returns the bytes.
+#[inline(always)]
+fn register_received(
+    received: scm::Received,
+    mut fds: scm::ReceivedFds<'_>,
+    expected: Option<Kind>,
+    slots: &mut [fdsafe_handle],
+    info_out: Out<fdsafe_recv_info>,
+) -> i64 {
     let mut info = fdsafe_recv_info::default();
     if received.control_truncated {
         info.flags |= FDSAFE_RECV_INFO_CTRUNC;
@@ -556,7 +685,7 @@ fn recv_handles(
     }
     info.handle_count = made;
     info_out.write(info);
-    Ok(received.bytes as i64)
+    received.bytes as i64
 }
 
 /// The credentials of the peer of a connected Unix socket (or socket pair) as of connect time

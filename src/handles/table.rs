@@ -587,15 +587,22 @@ impl<const N: usize> HeldList<N> {
     /// boundary catches panics).
     #[inline(always)]
     pub fn hold(&mut self, handle: Handle) -> Result<RawFd> {
-        assert!(self.len < N, "more handles than the list holds");
-        // No guard: one moved through the stack (in pieces) stalled store forwarding.
-        let Some((slot, owner)) = self.table.enter(handle) else {
+        let Some(fd) = self.try_hold(handle) else {
             cold_path();
             return Err(self.table.refusal(handle));
         };
+        Ok(fd)
+    }
+
+    /// [`HeldList::hold`] without the error: `None` if the handle is not live.
+    #[inline(always)]
+    pub fn try_hold(&mut self, handle: Handle) -> Option<RawFd> {
+        assert!(self.len < N, "more handles than the list holds");
+        // No guard: one moved through the stack (in pieces) stalled store forwarding.
+        let (slot, owner) = self.table.enter(handle)?;
         self.held[self.len].write(handle.0 | if owner { HELD_AS_OWNER } else { 0 });
         self.len += 1;
-        Ok(slot.cached_fd())
+        Some(slot.cached_fd())
     }
 }
 

@@ -143,6 +143,63 @@ impl Default for ControlBuffer {
     }
 }
 
+/// The control data of a message carrying 1 to [`MAX_FDS`] descriptors and nothing else,
+/// built in place: [`FdMessage::set`] each number, then [`FdMessage::send`]. For the owner's
+/// path of `fdsafe_socket_send_handles`, which checked the arguments.
+pub struct FdMessage(std::mem::MaybeUninit<Control>);
+
+impl Default for FdMessage {
+    fn default() -> FdMessage {
+        FdMessage::new()
+    }
+}
+
+/// Where a control message's data starts (`CMSG_DATA` of the first header).
+const CMSG_HEADER: usize = space_for(0);
+
+impl FdMessage {
+    #[inline(always)]
+    pub fn new() -> FdMessage {
+        FdMessage(std::mem::MaybeUninit::uninit())
+    }
+
+    /// Sets descriptor number `i` (below [`MAX_FDS`]).
+    #[inline(always)]
+    pub fn set(&mut self, i: usize, fd: RawFd) {
+        assert!(i < MAX_FDS);
+        // SAFETY: descriptor `i` lies inside the buffer (CONTROL_MAX has room for MAX_FDS).
+        unsafe { self.0.as_mut_ptr().cast::<u8>().add(CMSG_HEADER + 4 * i).cast::<i32>().write(fd) }
+    }
+
+    /// `sendmsg` of `len` bytes at `data` with the first `count` descriptors
+    /// (`MSG_NOSIGNAL`), returning the raw result.
+    ///
+    /// # Safety
+    /// `data` is readable for `len` bytes; `count` is 1 to [`MAX_FDS`] and each of the first
+    /// `count` descriptors was set.
+    #[inline(always)]
+    pub unsafe fn send(&mut self, socket: RawFd, data: *const u8, len: usize, count: usize) -> isize {
+        let fd_bytes = 4 * count;
+        let space = space_for(fd_bytes);
+        let base = self.0.as_mut_ptr().cast::<u8>();
+        let header = base.cast::<libc::cmsghdr>();
+        (*header).cmsg_len = libc::CMSG_LEN(fd_bytes as u32) as _;
+        (*header).cmsg_level = libc::SOL_SOCKET;
+        (*header).cmsg_type = libc::SCM_RIGHTS;
+        if CMSG_HEADER + fd_bytes < space {
+            // The padding after an odd count: all that sendmsg reads is initialized.
+            base.add(CMSG_HEADER + fd_bytes).cast::<u32>().write(0);
+        }
+        let iov = libc::iovec { iov_base: data as *mut _, iov_len: len };
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &iov as *const _ as *mut _;
+        msg.msg_iovlen = 1;
+        msg.msg_control = base.cast();
+        msg.msg_controllen = space;
+        sys::direct::sendmsg_raw(socket, &msg, libc::MSG_NOSIGNAL)
+    }
+}
+
 fn cmsg_space(len: usize) -> usize {
     space_for(len)
 }
@@ -250,20 +307,51 @@ pub fn recv<'c>(
     if max_fds > MAX_FDS {
         return Err(Error::invalid(format!("room for {max_fds} descriptors; a message carries at most {MAX_FDS}")));
     }
+    let iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+    let mut msg = recv_header(&iov, control, max_fds);
+    // SAFETY: the message points to live buffers of the stated sizes.
+    let n = unsafe { recvmsg_raw(socket.fd().as_raw_fd(), &mut msg, flags.raw()) };
+    let n = sys::direct::check(n).map_err(|e| e.context("recvmsg"))?;
+    // SAFETY: the kernel has just written the message.
+    Ok(unsafe { received(&msg, n, control) })
+}
+
+/// The header of a message to receive into `iov`, with room in `control` for `max_fds`
+/// descriptors (at most [`MAX_FDS`]) and one set of credentials.
+#[inline(always)]
+pub fn recv_header(iov: &libc::iovec, control: &mut ControlBuffer, max_fds: usize) -> libc::msghdr {
+    debug_assert!(max_fds <= MAX_FDS);
     let mut space = cmsg_space(std::mem::size_of::<libc::ucred>());
     if max_fds > 0 {
         space += cmsg_space(max_fds * std::mem::size_of::<i32>());
     }
-    let iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
     // SAFETY: zeroed msghdr is valid; we fill the fields below.
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &iov as *const _ as *mut _;
+    msg.msg_iov = iov as *const _ as *mut _;
     msg.msg_iovlen = 1;
     msg.msg_control = control.0.as_mut_ptr().cast();
     msg.msg_controllen = space;
-    // SAFETY: the message points to live buffers of the stated sizes.
-    let n = unsafe { sys::direct::recvmsg(socket.fd().as_raw_fd(), &mut msg, flags.raw() | libc::MSG_CMSG_CLOEXEC) }
-        .map_err(|e| e.context("recvmsg"))?;
+    msg
+}
+
+/// `recvmsg` with `flags` and `MSG_CMSG_CLOEXEC`, returning the raw result. Made directly
+/// (no cancellation point) and inlined, so that it returns through the caller's frame only.
+///
+/// # Safety
+/// `msg` is a [`recv_header`] whose buffers are live.
+#[inline(always)]
+pub unsafe fn recvmsg_raw(socket: RawFd, msg: &mut libc::msghdr, flags: i32) -> isize {
+    sys::direct::recvmsg_raw(socket, msg, flags | libc::MSG_CMSG_CLOEXEC)
+}
+
+/// What a `recvmsg` of `n` bytes into `msg` (a [`recv_header`] on `control`) received: the
+/// descriptors become owned by the returned [`ReceivedFds`], or are closed here.
+///
+/// # Safety
+/// The kernel has just written `msg` and `control` (the call returned `n`), and nothing has
+/// taken its descriptors yet.
+#[inline(always)]
+pub unsafe fn received<'c>(msg: &libc::msghdr, n: usize, _control: &'c mut ControlBuffer) -> (Received, ReceivedFds<'c>) {
     let mut out = Received {
         bytes: n,
         control_truncated: msg.msg_flags & libc::MSG_CTRUNC != 0,
@@ -272,39 +360,37 @@ pub fn recv<'c>(
     };
     let mut fds = ReceivedFds::none();
     // Every descriptor is owned before anything else can fail: by `fds`, or closed here.
-    // SAFETY: walking the control messages the kernel wrote, within msg_controllen.
-    unsafe {
-        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
-        while !cmsg.is_null() {
-            let data_len = ((*cmsg).cmsg_len as usize).saturating_sub(libc::CMSG_LEN(0) as usize);
-            let data = libc::CMSG_DATA(cmsg);
-            match ((*cmsg).cmsg_level, (*cmsg).cmsg_type) {
-                // Linux puts all of a message's descriptors in one SCM_RIGHTS message.
-                (libc::SOL_SOCKET, libc::SCM_RIGHTS) if fds.len == 0 => {
-                    fds = ReceivedFds { data, taken: 0, len: data_len / 4, _control: std::marker::PhantomData };
-                }
-                (libc::SOL_SOCKET, libc::SCM_RIGHTS) => {
-                    let more = ReceivedFds { data, taken: 0, len: data_len / 4, _control: std::marker::PhantomData };
-                    out.unexpected_closed += more.len();
-                }
-                (libc::SOL_SOCKET, libc::SCM_CREDENTIALS) if data_len >= std::mem::size_of::<libc::ucred>() => {
-                    let c = data.cast::<libc::ucred>().read_unaligned();
-                    out.credentials = Some(Credentials { pid: c.pid, uid: c.uid, gid: c.gid });
-                }
-                // SCM_PIDFD (0x04) carries one descriptor: close it.
-                (libc::SOL_SOCKET, 0x04) if data_len >= 4 => {
-                    let pidfd = ReceivedFds { data, taken: 0, len: 1, _control: std::marker::PhantomData };
-                    out.unexpected_closed += 1;
-                    drop(pidfd);
-                }
-                _ => {}
+    // Walking the control messages the kernel wrote, within msg_controllen.
+    let mut cmsg = libc::CMSG_FIRSTHDR(msg);
+    while !cmsg.is_null() {
+        let data_len = ((*cmsg).cmsg_len as usize).saturating_sub(libc::CMSG_LEN(0) as usize);
+        let data = libc::CMSG_DATA(cmsg);
+        match ((*cmsg).cmsg_level, (*cmsg).cmsg_type) {
+            // Linux puts all of a message's descriptors in one SCM_RIGHTS message.
+            (libc::SOL_SOCKET, libc::SCM_RIGHTS) if fds.len == 0 => {
+                fds = ReceivedFds { data, taken: 0, len: data_len / 4, _control: std::marker::PhantomData };
             }
-            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+            (libc::SOL_SOCKET, libc::SCM_RIGHTS) => {
+                let more = ReceivedFds { data, taken: 0, len: data_len / 4, _control: std::marker::PhantomData };
+                out.unexpected_closed += more.len();
+            }
+            (libc::SOL_SOCKET, libc::SCM_CREDENTIALS) if data_len >= std::mem::size_of::<libc::ucred>() => {
+                let c = data.cast::<libc::ucred>().read_unaligned();
+                out.credentials = Some(Credentials { pid: c.pid, uid: c.uid, gid: c.gid });
+            }
+            // SCM_PIDFD (0x04) carries one descriptor: close it.
+            (libc::SOL_SOCKET, 0x04) if data_len >= 4 => {
+                let pidfd = ReceivedFds { data, taken: 0, len: 1, _control: std::marker::PhantomData };
+                out.unexpected_closed += 1;
+                drop(pidfd);
+            }
+            _ => {}
         }
+        cmsg = libc::CMSG_NXTHDR(msg, cmsg);
     }
     // The kernel never sends more than it was given room for, nor than SCM_MAX_FD.
-    debug_assert!(fds.len() <= max_fds.max(MAX_FDS));
-    Ok((out, fds))
+    debug_assert!(fds.len() <= MAX_FDS);
+    (out, fds)
 }
 
 /// The peer's credentials at connect time (`SO_PEERCRED`).
