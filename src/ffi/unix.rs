@@ -338,31 +338,32 @@ pub extern "C" fn fdsafe_socket_send_handles(handle: fdsafe_handle, buf: *const 
         crate::sys::cold_path();
         return send_handles_full(handle, buf, len, handles, count, flags, None);
     };
-    // The owner's path: hold each handle, then send on the socket under the owner's hold.
+    // The owner's path: under the owner's hold of the socket, hold each handle and send.
     let mut message = scm::FdMessage::new();
-    // The holds end with this block, in place (moving the list would copy it).
-    let call = {
+    let call = TABLE.owner_call(Handle(handle), None, |socket| {
         let mut held = HeldList::<{ scm::MAX_FDS }>::new(&TABLE);
-        let mut all_held = true;
         for (i, &h) in list.iter().enumerate() {
             let Some(fd) = held.try_hold(Handle(h)) else {
                 crate::sys::cold_path();
-                all_held = false;
-                break;
+                return NOT_SENT;
             };
             message.set(i, fd);
         }
         // SAFETY: `buf` holds `len` bytes (checked non-null); the `count` descriptors are set.
-        all_held.then(|| TABLE.owner_call(Handle(handle), None, |socket| unsafe { message.send(socket.fd(), buf.cast(), len, count) }))
-    };
+        unsafe { message.send(socket.fd(), buf.cast(), len, count) }
+    });
     match call {
-        Some(Ok(sent)) if sent >= 0 => sent as i64,
+        Ok(sent) if sent >= 0 => sent as i64,
         _ => {
             crate::sys::cold_path();
-            send_handles_full(handle, buf, len, handles, count, flags, call)
+            send_handles_full(handle, buf, len, handles, count, flags, Some(call))
         }
     }
 }
+
+/// What the owner's path of `fdsafe_socket_send_handles` returns when a handle to send could
+/// not be held: nothing was sent, and the full path reports why.
+const NOT_SENT: isize = isize::MIN;
 
 /// Whether a handle's kind bits name a Unix socket (the owner's paths check no more: the
 /// owner's call then checks the bits against the slot's).
@@ -385,7 +386,7 @@ fn send_handles_full(
     flags: u32,
     call: Option<OwnerCall>,
 ) -> i64 {
-    let ran = call.and_then(|call| TABLE.settle(call));
+    let ran = call.and_then(|call| TABLE.settle(call)).filter(|&ret| ret != NOT_SENT);
     call_direct("fdsafe_socket_send_handles", || {
         if let Some(ret) = ran {
             return Ok(direct::check(ret).map_err(|e| e.context("sendmsg"))? as i64);
