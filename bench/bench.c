@@ -183,6 +183,17 @@ static double lookups(enum lookup what, fdsafe_handle *handles, int threads, dou
     return worst;
 }
 
+/* Each figure is the median of ROUNDS rounds, a round being the 1-thread run and the 2-thread
+ * runs right after it (ratios within a round): the two vCPUs of a shared machine are placed
+ * by the host, and a single run could land on a moment they share a core. */
+enum { ROUNDS = 7 };
+
+static double median_of(const double *v, int n) {
+    double copy[ROUNDS];
+    memcpy(copy, v, sizeof(double) * (size_t)n);
+    return median(copy, n);
+}
+
 static void bench_lookups(void) {
     fdsafe_handle own[2], shared[2];
     check(fdsafe_eventfd_create(0, 0, &own[0]), "eventfd");
@@ -191,26 +202,35 @@ static void bench_lookups(void) {
     const char *names[3] = {"fdsafe_fd_borrow (no reference)", "fdsafe_handle_kind (counted ref)",
                             "fdsafe_handle_kind (creator thread)"};
     for (int what = BORROW; what <= KIND_OWNER; what++) {
-        double c1, c2, cs = 0;
-        double one = lookups((enum lookup)what, own, 1, &c1);
-        double two = lookups((enum lookup)what, own, 2, &c2);
-        /* One handle has one creator: the shared case is the counted one. */
-        double same = what == KIND_OWNER ? 0 : lookups((enum lookup)what, shared, 2, &cs);
+        double one[ROUNDS], two[ROUNDS], same[ROUNDS], c1[ROUNDS], c2[ROUNDS], cs[ROUNDS];
+        double scale[ROUNDS], scale_same[ROUNDS], cpu_scale[ROUNDS], cpu_scale_same[ROUNDS];
+        for (int r = 0; r < ROUNDS; r++) {
+            one[r] = lookups((enum lookup)what, own, 1, &c1[r]);
+            two[r] = lookups((enum lookup)what, own, 2, &c2[r]);
+            /* One handle has one creator: the shared case is the counted one. */
+            same[r] = what == KIND_OWNER ? 0 : lookups((enum lookup)what, shared, 2, &cs[r]);
+            scale[r] = 2 * one[r] / two[r];
+            cpu_scale[r] = 2 * c1[r] / c2[r];
+            scale_same[r] = what == KIND_OWNER ? 0 : 2 * one[r] / same[r];
+            cpu_scale_same[r] = what == KIND_OWNER ? 0 : 2 * c1[r] / cs[r];
+        }
         if (what == KIND_OWNER) {
             printf("%-36s 1 thread %5.1f ns/call; 2 threads, own handles %5.1f ns/call (throughput x%.2f)\n",
-                   names[what], one, two, 2 * one / two);
+                   names[what], median_of(one, ROUNDS), median_of(two, ROUNDS), median_of(scale, ROUNDS));
             printf("%-36s CPU time per call: 1 thread %5.1f ns; 2 threads, own handles %5.1f ns (scaling x%.2f)\n", "",
-                   c1, c2, 2 * c1 / c2);
+                   median_of(c1, ROUNDS), median_of(c2, ROUNDS), median_of(cpu_scale, ROUNDS));
             continue;
         }
         printf("%-36s 1 thread %5.1f ns/call; 2 threads, own handles %5.1f ns/call (throughput x%.2f); "
                "2 threads, one handle %5.1f ns/call (x%.2f)\n",
-               names[what], one, two, 2 * one / two, same, 2 * one / same);
+               names[what], median_of(one, ROUNDS), median_of(two, ROUNDS), median_of(scale, ROUNDS),
+               median_of(same, ROUNDS), median_of(scale_same, ROUNDS));
         /* On a shared machine the two threads may not run at once; CPU time per call shows
          * whether they slow each other down when they do (cache-line sharing). */
         printf("%-36s CPU time per call: 1 thread %5.1f ns; 2 threads, own handles %5.1f ns (scaling x%.2f); "
                "one handle %5.1f ns (x%.2f)\n",
-               "", c1, c2, 2 * c1 / c2, cs, 2 * c1 / cs);
+               "", median_of(c1, ROUNDS), median_of(c2, ROUNDS), median_of(cpu_scale, ROUNDS), median_of(cs, ROUNDS),
+               median_of(cpu_scale_same, ROUNDS));
     }
     fdsafe_close(own[0]);
     fdsafe_close(own[1]);
