@@ -59,8 +59,9 @@ pub extern "C" fn fdsafe_eventfd_read(handle: fdsafe_handle, value_out: *mut u64
 #[cold]
 #[inline(never)]
 fn eventfd_read_full(handle: fdsafe_handle, value_out: *mut u64, call: OwnerCall, value: u64) -> c_int {
-    let ran = handles::TABLE.settle(call);
     call_direct("fdsafe_eventfd_read", || {
+        // Settling may finalize the slot: inside the boundary, as every other path.
+        let ran = handles::TABLE.settle(call);
         let out = Out::new(value_out, "value_out")?;
         if let Some(ret) = ran {
             direct::check(ret)?;
@@ -93,8 +94,8 @@ pub extern "C" fn fdsafe_eventfd_write(handle: fdsafe_handle, value: u64) -> c_i
 #[cold]
 #[inline(never)]
 fn eventfd_write_full(handle: fdsafe_handle, value: u64, call: OwnerCall) -> c_int {
-    let ran = handles::TABLE.settle(call);
     call_direct("fdsafe_eventfd_write", || {
+        let ran = handles::TABLE.settle(call);
         match ran {
             Some(ret) => drop(direct::check(ret)?),
             None => eventfd::write(get_kind(Handle(handle), Kind::EventFd, "an eventfd")?.fd(), value)?,

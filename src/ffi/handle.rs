@@ -221,8 +221,9 @@ pub extern "C" fn fdsafe_read(handle: fdsafe_handle, buf: *mut c_void, len: usiz
 #[cold]
 #[inline(never)]
 fn read_full(handle: fdsafe_handle, buf: *mut c_void, len: usize, call: OwnerCall) -> i64 {
-    let ran = TABLE.settle(call);
     call_direct("fdsafe_read", || {
+        // Settling may finalize the slot: inside the boundary, as every other path.
+        let ran = TABLE.settle(call);
         let buf = out_slice(buf.cast::<u8>(), len, "buf")?;
         if let Some(ret) = ran {
             return Ok(direct::check(ret)? as i64);
@@ -267,11 +268,11 @@ pub extern "C" fn fdsafe_write(handle: fdsafe_handle, buf: *const c_void, len: u
 #[cold]
 #[inline(never)]
 fn write_full(handle: fdsafe_handle, buf: *const c_void, len: usize, call: OwnerCall, reader: Option<OwnerCall>) -> i64 {
-    // The read end first: the write end is left already, and a closer of the read end may
-    // be waiting for this thread.
-    let short = reader.and_then(|reader| TABLE.settle(reader));
-    let ran = TABLE.settle(call).filter(|&ret| ret != io::NOT_WRITTEN);
     call_direct("fdsafe_write", || {
+        // The read end first: the write end is left already, and a closer of the read end may
+        // be waiting for this thread.
+        let short = reader.and_then(|reader| TABLE.settle(reader));
+        let ran = TABLE.settle(call).filter(|&ret| ret != io::NOT_WRITTEN);
         let buf = in_slice(buf.cast::<u8>(), len, "buf")?;
         if let Some(ret) = ran {
             return Ok(direct::check(ret)? as i64);

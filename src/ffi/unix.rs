@@ -333,32 +333,34 @@ fn send_with(handle: fdsafe_handle, buf: *const c_void, len: usize, fds: &[RawFd
 /// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_socket_send_handles(handle: fdsafe_handle, buf: *const c_void, len: usize, handles: *const fdsafe_handle, count: usize, flags: u32) -> i64 {
-    let plain = flags == 0 && !buf.is_null() && len > 0 && len <= isize::MAX as usize && is_unix(handle);
-    let Some(list) = usable_in_slice(handles, count, scm::MAX_FDS).filter(|_| plain) else {
-        crate::sys::cold_path();
-        return send_handles_full(handle, buf, len, handles, count, flags, None);
-    };
-    // The owner's path: under the owner's hold of the socket, hold each handle and send.
-    let mut message = scm::FdMessage::new();
-    let call = TABLE.owner_call(Handle(handle), None, |socket| {
-        let mut held = HeldList::<{ scm::MAX_FDS }>::new(&TABLE);
-        for (i, &h) in list.iter().enumerate() {
-            let Some(fd) = held.try_hold(Handle(h)) else {
-                crate::sys::cold_path();
-                return NOT_SENT;
-            };
-            message.set(i, fd);
-        }
-        // SAFETY: `buf` holds `len` bytes (checked non-null); the `count` descriptors are set.
-        unsafe { message.send(socket.fd(), buf.cast(), len, count) }
-    });
-    match call {
-        Ok(sent) if sent >= 0 => sent as i64,
-        _ => {
+    call_direct("fdsafe_socket_send_handles", || {
+        let plain = flags == 0 && !buf.is_null() && len > 0 && len <= isize::MAX as usize && is_unix(handle);
+        let Some(list) = usable_in_slice(handles, count, scm::MAX_FDS).filter(|_| plain) else {
             crate::sys::cold_path();
-            send_handles_full(handle, buf, len, handles, count, flags, Some(call))
+            return send_handles_full(handle, buf, len, handles, count, flags, None);
+        };
+        // The owner's path: under the owner's hold of the socket, hold each handle and send.
+        let mut message = scm::FdMessage::new();
+        let call = TABLE.owner_call(Handle(handle), None, |socket| {
+            let mut held = HeldList::<{ scm::MAX_FDS }>::new(&TABLE);
+            for (i, &h) in list.iter().enumerate() {
+                let Some(fd) = held.try_hold(Handle(h)) else {
+                    crate::sys::cold_path();
+                    return NOT_SENT;
+                };
+                message.set(i, fd);
+            }
+            // SAFETY: `buf` holds `len` bytes (checked non-null); the `count` descriptors are set.
+            unsafe { message.send(socket.fd(), buf.cast(), len, count) }
+        });
+        match call {
+            Ok(sent) if sent >= 0 => Ok(sent as i64),
+            _ => {
+                crate::sys::cold_path();
+                send_handles_full(handle, buf, len, handles, count, flags, Some(call))
+            }
         }
-    }
+    })
 }
 
 /// What the owner's path of `fdsafe_socket_send_handles` returns when a handle to send could
@@ -385,35 +387,33 @@ fn send_handles_full(
     count: usize,
     flags: u32,
     call: Option<OwnerCall>,
-) -> i64 {
+) -> Result<i64> {
     let ran = call.and_then(|call| TABLE.settle(call)).filter(|&ret| ret != NOT_SENT);
-    call_direct("fdsafe_socket_send_handles", || {
-        if let Some(ret) = ran {
-            return Ok(direct::check(ret).map_err(|e| e.context("sendmsg"))? as i64);
+    if let Some(ret) = ran {
+        return Ok(direct::check(ret).map_err(|e| e.context("sendmsg"))? as i64);
+    }
+    let list = in_slice(handles, count, "handles")?;
+    if list.len() > 4096 {
+        return Err(Error::invalid(format!("{} handles in one message (the kernel takes at most 253)", list.len())));
+    }
+    // Each handle is held until the kernel has its own reference. Up to the kernel's
+    // limit the holds and numbers live on the stack; more (which the kernel refuses with
+    // EINVAL) go to the heap.
+    if list.len() <= scm::MAX_FDS {
+        let mut held = HeldList::<{ scm::MAX_FDS }>::new(&TABLE);
+        let mut fds = std::mem::MaybeUninit::<[RawFd; scm::MAX_FDS]>::uninit();
+        let fds_ptr = fds.as_mut_ptr().cast::<RawFd>();
+        for (i, &h) in list.iter().enumerate() {
+            // SAFETY: i < list.len() <= MAX_FDS.
+            unsafe { fds_ptr.add(i).write(held.hold(Handle(h))?) };
         }
-        let list = in_slice(handles, count, "handles")?;
-        if list.len() > 4096 {
-            return Err(Error::invalid(format!("{} handles in one message (the kernel takes at most 253)", list.len())));
-        }
-        // Each handle is held until the kernel has its own reference. Up to the kernel's
-        // limit the holds and numbers live on the stack; more (which the kernel refuses with
-        // EINVAL) go to the heap.
-        if list.len() <= scm::MAX_FDS {
-            let mut held = HeldList::<{ scm::MAX_FDS }>::new(&TABLE);
-            let mut fds = std::mem::MaybeUninit::<[RawFd; scm::MAX_FDS]>::uninit();
-            let fds_ptr = fds.as_mut_ptr().cast::<RawFd>();
-            for (i, &h) in list.iter().enumerate() {
-                // SAFETY: i < list.len() <= MAX_FDS.
-                unsafe { fds_ptr.add(i).write(held.hold(Handle(h))?) };
-            }
-            // SAFETY: the first list.len() numbers were written above.
-            let fds = unsafe { std::slice::from_raw_parts(fds_ptr, list.len()) };
-            return send_with(handle, buf, len, fds, None, flags);
-        }
-        let guards: Vec<Guard> = list.iter().map(|&h| handles::get(Handle(h))).collect::<Result<_>>()?;
-        let fds: Vec<RawFd> = guards.iter().map(|g| g.raw_fd()).collect();
-        send_with(handle, buf, len, &fds, None, flags)
-    })
+        // SAFETY: the first list.len() numbers were written above.
+        let fds = unsafe { std::slice::from_raw_parts(fds_ptr, list.len()) };
+        return send_with(handle, buf, len, fds, None, flags);
+    }
+    let guards: Vec<Guard> = list.iter().map(|&h| handles::get(Handle(h))).collect::<Result<_>>()?;
+    let fds: Vec<RawFd> = guards.iter().map(|g| g.raw_fd()).collect();
+    send_with(handle, buf, len, &fds, None, flags)
 }
 
 /// Like `fdsafe_socket_send_handles` with raw descriptors (borrowed: they stay the caller's
@@ -520,29 +520,31 @@ pub extern "C" fn fdsafe_socket_recv_handles_as(
     handles_cap: usize,
     info_out: *mut fdsafe_recv_info,
 ) -> i64 {
-    // The owner's path for generic handles; anything else goes to the full path.
-    let plain = kind == Kind::Other as u32 && flags == 0 && !buf.is_null() && len > 0 && len <= isize::MAX as usize;
-    let (Some(slots), Some(info)) = (usable_out_slice(handles_out, handles_cap, scm::MAX_FDS), Out::usable(info_out)) else {
-        crate::sys::cold_path();
-        return recv_handles_as_full(handle, buf, len, flags, kind, handles_out, handles_cap, info_out, None);
-    };
-    if !plain || !is_unix(handle) {
-        crate::sys::cold_path();
-        return recv_handles_as_full(handle, buf, len, flags, kind, handles_out, handles_cap, info_out, None);
-    }
-    let mut control = scm::ControlBuffer::new();
-    let iov = libc::iovec { iov_base: buf, iov_len: len };
-    let mut msg = scm::recv_header(&iov, &mut control, handles_cap);
-    // SAFETY: `msg` describes `buf` (the caller's `len` bytes, checked non-null) and `control`.
-    let call = TABLE.owner_call(Handle(handle), None, |socket| unsafe { scm::recvmsg_raw(socket.fd(), &mut msg, 0) });
-    let Ok(n @ 0..) = call else {
-        crate::sys::cold_path();
-        let ran = OwnerRecv { call, msg: &msg, control: &mut control };
-        return recv_handles_as_full(handle, buf, len, flags, kind, handles_out, handles_cap, info_out, Some(ran));
-    };
-    // SAFETY: the kernel has just written the message.
-    let (received, fds) = unsafe { scm::received(&msg, n as usize, &mut control) };
-    register_received(received, fds, Some(Kind::Other), slots, info)
+    call_direct("fdsafe_socket_recv_handles_as", || {
+        // The owner's path for generic handles; anything else goes to the full path.
+        let plain = kind == Kind::Other as u32 && flags == 0 && !buf.is_null() && len > 0 && len <= isize::MAX as usize;
+        let (Some(slots), Some(info)) = (usable_out_slice(handles_out, handles_cap, scm::MAX_FDS), Out::usable(info_out)) else {
+            crate::sys::cold_path();
+            return recv_handles_as_full(handle, buf, len, flags, kind, handles_out, handles_cap, info_out, None);
+        };
+        if !plain || !is_unix(handle) {
+            crate::sys::cold_path();
+            return recv_handles_as_full(handle, buf, len, flags, kind, handles_out, handles_cap, info_out, None);
+        }
+        let mut control = scm::ControlBuffer::new();
+        let iov = libc::iovec { iov_base: buf, iov_len: len };
+        let mut msg = scm::recv_header(&iov, &mut control, handles_cap);
+        // SAFETY: `msg` describes `buf` (the caller's `len` bytes, checked non-null) and `control`.
+        let call = TABLE.owner_call(Handle(handle), None, |socket| unsafe { scm::recvmsg_raw(socket.fd(), &mut msg, 0) });
+        let Ok(n @ 0..) = call else {
+            crate::sys::cold_path();
+            let ran = OwnerRecv { call, msg: &msg, control: &mut control };
+            return recv_handles_as_full(handle, buf, len, flags, kind, handles_out, handles_cap, info_out, Some(ran));
+        };
+        // SAFETY: the kernel has just written the message.
+        let (received, fds) = unsafe { scm::received(&msg, n as usize, &mut control) };
+        Ok(register_received(received, fds, Some(Kind::Other), slots, info))
+    })
 }
 
 /// A receive that the owner's path made or began: its call, and the message if it ran.
@@ -567,26 +569,24 @@ fn recv_handles_as_full(
     handles_cap: usize,
     info_out: *mut fdsafe_recv_info,
     ran: Option<OwnerRecv<'_>>,
-) -> i64 {
-    call_direct("fdsafe_socket_recv_handles_as", || {
-        if let Some(OwnerRecv { call, msg, control }) = ran {
-            if let Some(ret) = TABLE.settle(call) {
-                // The owner's path ran the receive: its checks held.
-                let n = direct::check(ret).map_err(|e| e.context("recvmsg"))?;
-                // SAFETY: the kernel has just written the message.
-                let (received, fds) = unsafe { scm::received(msg, n, control) };
-                let slots = out_slice(handles_out, handles_cap, "handles_out")?;
-                let info = Out::new(info_out, "info_out")?;
-                return Ok(register_received(received, fds, Some(Kind::Other), slots, info));
-            }
+) -> Result<i64> {
+    if let Some(OwnerRecv { call, msg, control }) = ran {
+        if let Some(ret) = TABLE.settle(call) {
+            // The owner's path ran the receive: its checks held.
+            let n = direct::check(ret).map_err(|e| e.context("recvmsg"))?;
+            // SAFETY: the kernel has just written the message.
+            let (received, fds) = unsafe { scm::received(msg, n, control) };
+            let slots = out_slice(handles_out, handles_cap, "handles_out")?;
+            let info = Out::new(info_out, "info_out")?;
+            return Ok(register_received(received, fds, Some(Kind::Other), slots, info));
         }
-        let expected = match Kind::from_u32(kind) {
-            Some(Kind::Stdio) => return Err(Error::invalid("received descriptors cannot be stdio handles")),
-            Some(k) => k,
-            None => return Err(Error::invalid(format!("unknown kind {kind}"))),
-        };
-        recv_handles(handle, buf, len, flags, Some(expected), handles_out, handles_cap, info_out)
-    })
+    }
+    let expected = match Kind::from_u32(kind) {
+        Some(Kind::Stdio) => return Err(Error::invalid("received descriptors cannot be stdio handles")),
+        Some(k) => k,
+        None => return Err(Error::invalid(format!("unknown kind {kind}"))),
+    };
+    recv_handles(handle, buf, len, flags, Some(expected), handles_out, handles_cap, info_out)
 }
 
 #[allow(clippy::too_many_arguments)]
