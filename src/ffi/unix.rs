@@ -523,14 +523,11 @@ pub extern "C" fn fdsafe_socket_recv_handles_as(
     call_direct("fdsafe_socket_recv_handles_as", || {
         // The owner's path for generic handles; anything else goes to the full path.
         let plain = kind == Kind::Other as u32 && flags == 0 && !buf.is_null() && len > 0 && len <= isize::MAX as usize;
-        let (Some(slots), Some(info)) = (usable_out_slice(handles_out, handles_cap, scm::MAX_FDS), Out::usable(info_out)) else {
+        let out = (usable_out_slice(handles_out, handles_cap, scm::MAX_FDS), Out::usable(info_out));
+        let (true, Some(slots), Some(info)) = (plain && is_unix(handle), out.0, out.1) else {
             crate::sys::cold_path();
             return recv_handles_as_full(handle, buf, len, flags, kind, handles_out, handles_cap, info_out, None);
         };
-        if !plain || !is_unix(handle) {
-            crate::sys::cold_path();
-            return recv_handles_as_full(handle, buf, len, flags, kind, handles_out, handles_cap, info_out, None);
-        }
         let mut control = scm::ControlBuffer::new();
         let iov = libc::iovec { iov_base: buf, iov_len: len };
         let mut msg = scm::recv_header(&iov, &mut control, handles_cap);
