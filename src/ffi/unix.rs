@@ -335,37 +335,37 @@ fn send_with(handle: fdsafe_handle, buf: *const c_void, len: usize, fds: &[RawFd
 pub extern "C" fn fdsafe_socket_send_handles(handle: fdsafe_handle, buf: *const c_void, len: usize, handles: *const fdsafe_handle, count: usize, flags: u32) -> i64 {
     call_direct("fdsafe_socket_send_handles", || {
         let plain = flags == 0 && !buf.is_null() && len > 0 && len <= isize::MAX as usize && is_unix(handle);
-        let Some(list) = usable_in_slice(handles, count, scm::MAX_FDS).filter(|_| plain) else {
+        let owned = plain && TABLE.owned_by_caller(Handle(handle));
+        let Some(list) = usable_in_slice(handles, count, scm::MAX_FDS).filter(|_| owned) else {
             crate::sys::cold_path();
             return send_handles_full(handle, buf, len, handles, count, flags, None);
         };
-        // The owner's path: under the owner's hold of the socket, hold each handle and send.
+        // The owner's path: hold each handle, then send under the owner's hold of the socket.
         let mut message = scm::FdMessage::new();
-        let call = TABLE.owner_call(Handle(handle), None, |socket| {
+        // The holds end with this block, in place (moving the list would copy it).
+        let call = {
             let mut held = HeldList::<{ scm::MAX_FDS }>::new(&TABLE);
+            let mut all_held = true;
             for (i, &h) in list.iter().enumerate() {
                 let Some(fd) = held.try_hold(Handle(h)) else {
                     crate::sys::cold_path();
-                    return NOT_SENT;
+                    all_held = false;
+                    break;
                 };
                 message.set(i, fd);
             }
             // SAFETY: `buf` holds `len` bytes (checked non-null); the `count` descriptors are set.
-            unsafe { message.send(socket.fd(), buf.cast(), len, count) }
-        });
+            all_held.then(|| TABLE.owner_call(Handle(handle), None, |socket| unsafe { message.send(socket.fd(), buf.cast(), len, count) }))
+        };
         match call {
-            Ok(sent) if sent >= 0 => Ok(sent as i64),
+            Some(Ok(sent)) if sent >= 0 => Ok(sent as i64),
             _ => {
                 crate::sys::cold_path();
-                send_handles_full(handle, buf, len, handles, count, flags, Some(call))
+                send_handles_full(handle, buf, len, handles, count, flags, call)
             }
         }
     })
 }
-
-/// What the owner's path of `fdsafe_socket_send_handles` returns when a handle to send could
-/// not be held: nothing was sent, and the full path reports why.
-const NOT_SENT: isize = isize::MIN;
 
 /// Whether a handle's kind bits name a Unix socket (the owner's paths check no more: the
 /// owner's call then checks the bits against the slot's).
@@ -388,7 +388,7 @@ fn send_handles_full(
     flags: u32,
     call: Option<OwnerCall>,
 ) -> Result<i64> {
-    let ran = call.and_then(|call| TABLE.settle(call)).filter(|&ret| ret != NOT_SENT);
+    let ran = call.and_then(|call| TABLE.settle(call));
     if let Some(ret) = ran {
         return Ok(direct::check(ret).map_err(|e| e.context("sendmsg"))? as i64);
     }

@@ -220,7 +220,7 @@ impl Slot {
 
     /// Whether the calling thread owns the slot's object.
     #[inline(always)]
-    fn owned_by_caller(&self) -> bool {
+    pub fn owned_by_caller(&self) -> bool {
         self.owner.load(Ordering::Relaxed) == threads::thread_pointer()
     }
 

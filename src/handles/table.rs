@@ -235,7 +235,7 @@ impl Table {
 
     /// The owner's path for a call that cannot unwind (system calls): if the calling thread
     /// owns the live `handle` (of `kind`, if given), runs `call` inside the owner's hold and
-    /// returns its result.
+    /// returns its result. `call` must not panic: nothing would take the owner out again.
     ///
     /// Anything else (another thread, a handle closed or closing, a wrong kind) returns a
     /// [`Detour`] for [`Table::settle`] on the caller's cold path. The path itself calls no
@@ -267,6 +267,13 @@ impl Table {
             return Err(Detour { slot, handle, ret: Some(ret) });
         }
         Ok(ret)
+    }
+
+    /// Whether the calling thread created the object in `handle`'s slot: a cheap look before
+    /// work that only the owner's path can use ([`Table::owner_call`] checks everything).
+    #[inline(always)]
+    pub fn owned_by_caller(&'static self, handle: Handle) -> bool {
+        self.slot(handle.index()).is_some_and(|slot| slot.owned_by_caller())
     }
 
     /// Finishes an owner call: if it detoured, leaves the slot as [`Table::owner_call`] could
