@@ -300,6 +300,31 @@ static void test_sigpipe_ignore_mode_and_back(void **state) {
     expect_code(fdsafe_sigpipe_mode(7), FDSAFE_E_INVALID_ARGUMENT);
 }
 
+/* A slot that held a pipe's write end (which knew its read end and had a non-blocking twin)
+ * is reused for another write end: writes to the new one must not go through the old twin's
+ * number (here the new pipe's own write end, whose reader is gone: a SIGPIPE would end the
+ * test) while the old read end still lives. */
+static void test_a_reused_slot_forgets_the_old_write_ends_read_end(void **state) {
+    (void)state;
+    assert_true(signal(SIGPIPE, SIG_DFL) != SIG_ERR);
+    fdsafe_handle r1, w1, w2;
+    must(fdsafe_pipe_create(0, &r1, &w1));
+    must(fdsafe_close(w1)); /* its descriptor and its twin's are free again */
+    int raw[2];
+    assert_int_equal(pipe2(raw, O_CLOEXEC), 0); /* takes the freed numbers */
+    close(raw[0]);
+    must(fdsafe_fd_adopt(raw[1], FDSAFE_KIND_OTHER, &w2));
+    assert_int_equal(w2 & 0xffffff, w1 & 0xffffff); /* the same slot */
+    expect_code(fdsafe_write(w2, "x", 1), -EPIPE);
+    struct iovec iov = {"y", 1};
+    expect_code(fdsafe_writev(w2, &iov, 1), -EPIPE);
+    sigset_t pending;
+    sigpending(&pending);
+    assert_false(sigismember(&pending, SIGPIPE));
+    must(fdsafe_close(w2));
+    must(fdsafe_close(r1));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         FD_TEST(test_create_and_round_trip),
@@ -312,6 +337,7 @@ int main(void) {
         FD_TEST(test_writes_keep_the_ends_mode),
         FD_TEST(test_a_thread_that_blocks_sigpipe_itself_keeps_its_signal),
         FD_TEST(test_sigpipe_ignore_mode_and_back),
+        FD_TEST(test_a_reused_slot_forgets_the_old_write_ends_read_end),
     };
     return cmocka_run_group_tests_name("pipe", tests, NULL, NULL);
 }

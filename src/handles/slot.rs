@@ -421,17 +421,17 @@ impl Slot {
     /// Records how writes to the live object avoid `SIGPIPE`. Set when the object is put in,
     /// and changed only before its handle is handed out (a pipe's write end learns its read end).
     pub fn set_write_guard(&self, guard: WriteGuard) {
-        // The partner and twin are read only under code 3, so only that code writes them.
-        let code = match guard {
-            WriteGuard::None => 0,
-            WriteGuard::Socket => 1,
-            WriteGuard::BlockSigpipe => 2,
-            WriteGuard::PipeWithReader { reader, nonblocking } => {
-                self.write_partner.store(reader.0, Ordering::Relaxed);
-                self.write_twin.store(nonblocking, Ordering::Relaxed);
-                3
-            }
+        // The partner and twin are written for every object: a write takes a partner as the
+        // sign of code 3, so one left by an earlier generation of the slot would send it to a
+        // stale twin number.
+        let (code, partner, twin) = match guard {
+            WriteGuard::None => (0, 0, -1),
+            WriteGuard::Socket => (1, 0, -1),
+            WriteGuard::BlockSigpipe => (2, 0, -1),
+            WriteGuard::PipeWithReader { reader, nonblocking } => (3, reader.0, nonblocking),
         };
+        self.write_partner.store(partner, Ordering::Relaxed);
+        self.write_twin.store(twin, Ordering::Relaxed);
         self.write_guard.store(code, Ordering::Relaxed);
     }
 

@@ -640,3 +640,21 @@ fn an_owner_call_that_another_thread_closes_meanwhile_finishes_first() {
     assert_eq!(probe.drops.load(Ordering::SeqCst), 1, "the owner, leaving last, closed it");
     assert_eq!(t.live_count(), 0);
 }
+
+#[test]
+fn a_reused_slot_forgets_the_read_end_of_a_pipe_it_held() {
+    let t = table();
+    let (w, _p) = insert(t, 93, Kind::Pipe);
+    let (r, _q) = insert(t, 94, Kind::Pipe);
+    t.get(w).unwrap().set_write_guard(super::WriteGuard::PipeWithReader { reader: r, nonblocking: 95 });
+    assert_eq!(t.get(w).unwrap().write_partner(), r.0);
+    t.close(w).unwrap();
+    let (reused, _s) = insert(t, 96, Kind::Pipe); // the same slot, from this thread's free stack
+    assert_eq!(reused.index(), w.index());
+    let guard = t.get(reused).unwrap();
+    assert_eq!(guard.write_partner(), 0, "a write must not hold the old read end");
+    assert_eq!(guard.write_twin(), -1, "nor go through the old twin's number");
+    drop(guard);
+    t.close(reused).unwrap();
+    t.close(r).unwrap();
+}
