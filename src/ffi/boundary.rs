@@ -143,21 +143,25 @@ pub fn in_slice<'a, T>(ptr: *const T, len: usize, name: &str) -> Result<&'a [T]>
     Ok(unsafe { std::slice::from_raw_parts(start, len) })
 }
 
-/// A caller's input buffer of 1 to `max` elements, for a fast path that leaves the errors
-/// (and the other lengths) to its full path: `None` unless non-NULL, aligned and in range.
+/// Whether a caller's buffer of `len` elements is one a fast path can take: non-NULL,
+/// aligned, 1 to `max` elements; the full path reports every other case.
 #[inline(always)]
-pub fn usable_in_slice<'a, T>(ptr: *const T, len: usize, max: usize) -> Option<&'a [T]> {
-    let usable = !ptr.is_null() && ptr.is_aligned() && len >= 1 && len <= max && len <= isize::MAX as usize / std::mem::size_of::<T>().max(1);
-    // SAFETY: checked above; the caller vouches that `len` elements are readable.
-    usable.then(|| unsafe { std::slice::from_raw_parts(ptr, len) })
+fn usable_buffer<T>(ptr: *const T, len: usize, max: usize) -> bool {
+    !ptr.is_null() && ptr.is_aligned() && len >= 1 && len <= max && len <= isize::MAX as usize / std::mem::size_of::<T>().max(1)
 }
 
-/// [`usable_in_slice`] for an output buffer.
+/// A caller's input buffer, if [`usable_buffer`].
+#[inline(always)]
+pub fn usable_in_slice<'a, T>(ptr: *const T, len: usize, max: usize) -> Option<&'a [T]> {
+    // SAFETY: checked; the caller vouches that `len` elements are readable.
+    usable_buffer(ptr, len, max).then(|| unsafe { std::slice::from_raw_parts(ptr, len) })
+}
+
+/// A caller's output buffer, if [`usable_buffer`].
 #[inline(always)]
 pub fn usable_out_slice<'a, T>(ptr: *mut T, len: usize, max: usize) -> Option<&'a mut [T]> {
-    let usable = !ptr.is_null() && ptr.is_aligned() && len >= 1 && len <= max && len <= isize::MAX as usize / std::mem::size_of::<T>().max(1);
-    // SAFETY: checked above; the caller vouches that `len` elements are writable.
-    usable.then(|| unsafe { std::slice::from_raw_parts_mut(ptr, len) })
+    // SAFETY: checked; the caller vouches that `len` elements are writable.
+    usable_buffer(ptr, len, max).then(|| unsafe { std::slice::from_raw_parts_mut(ptr, len) })
 }
 
 /// A caller's output buffer. NULL is accepted only with length 0.
