@@ -40,12 +40,14 @@ pub extern "C" fn fdsafe_eventfd_create(initial: u32, flags: u32, handle_out: *m
 pub extern "C" fn fdsafe_eventfd_read(handle: fdsafe_handle, value_out: *mut u64) -> c_int {
     let mut value = 0u64;
     let out = Out::usable(value_out);
-    let call = match out {
+    let call = if out.is_none() {
+        crate::sys::cold_path();
+        Err(Detour::NOT_RUN)
+    } else {
         // SAFETY: reads at most 8 bytes into `value`.
-        Some(_) => handles::TABLE.owner_call(Handle(handle), Some(Kind::EventFd), |held| unsafe {
+        handles::TABLE.owner_call(Handle(handle), Some(Kind::EventFd), |held| unsafe {
             direct::read_raw(held.fd(), (&mut value as *mut u64).cast(), 8)
-        }),
-        None => Err(Detour::NOT_RUN),
+        })
     };
     match (call, out) {
         (Ok(8), Some(out)) => {

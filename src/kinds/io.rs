@@ -74,6 +74,10 @@ pub(crate) const NOT_WRITTEN: isize = isize::MIN;
 pub unsafe fn owner_write(held: Held<'_>, buf: *const u8, len: usize, reader: &mut Option<OwnerCall>) -> isize {
     let partner = held.write_partner();
     if partner == 0 {
+        // Not rare: the hint only lays the pipe write out to fall straight through after its
+        // system call, where a taken branch costs most (see `Table::try_get`). These writes
+        // (files, eventfds) jump out and back instead, and measured no slower for it.
+        crate::sys::cold_path();
         if held.writes_unguarded() {
             return direct::write_raw(held.fd(), buf, len);
         }
