@@ -133,6 +133,7 @@ bench: lib
 	@mkdir -p $(OUT)
 	$(CC) -O2 -std=c11 -D_GNU_SOURCE -Iinclude bench/bench.c $(LIB_A) $(STATIC_LIBS) -pthread -o $(OUT)/bench
 	./$(OUT)/bench
+	CC=$(CC) bench/layouts.sh $(OUT) $(LIB_A) "$(STATIC_LIBS)"
 	FDSAFE_LIBRARY=$(CURDIR)/$(RELEASE)/libfdsafe.so python3 bench/python_bench.py
 
 # The handle table (no system calls) under Miri, nightly. Where the component cannot be
