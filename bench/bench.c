@@ -218,7 +218,7 @@ static double lookups(enum lookup what, int raw, fdsafe_handle *handles, int thr
 /* Each figure is the median of ROUNDS rounds. A round runs the raw control and fdsafe, each
  * on 1 thread and then 2, back to back, and its ratios are taken within it: the host places
  * a shared machine's two vCPUs, and for seconds at a time they can be one core's two
- * hyperthreads, where raw code scales only about x1.4 too. */
+ * hyperthreads, where raw code scales only x1.4-1.6 too. */
 enum { ROUNDS = 11 };
 
 static double median_of(const double *v, int n) {
