@@ -348,29 +348,53 @@ static void *close_from_here(void *arg) {
     return NULL;
 }
 
-/* Both reference modes keep a handle closed by another thread than its creator working up to
- * the close, and closed after it; a refused mode changes nothing. */
-static void test_reference_modes(void **state) {
+/* A handle closed by another thread than its creator works up to the close and is closed
+ * after it: one reference protocol for every thread. */
+static void test_close_from_another_thread_than_the_creator(void **state) {
     (void)state;
-    assert_int_equal(fdsafe_reference_mode(FDSAFE_REFERENCE_COUNTED), FDSAFE_REFERENCE_CREATOR_FAST);
-    uint32_t modes[2] = {FDSAFE_REFERENCE_COUNTED, FDSAFE_REFERENCE_CREATOR_FAST};
-    for (int i = 0; i < 2; i++) {
-        fdsafe_reference_mode(modes[i]);
-        fdsafe_handle r, w;
-        make_pipe(&r, &w);
-        assert_int_equal(fdsafe_write(w, "ab", 2), 2);
-        pthread_t t;
-        assert_int_equal(pthread_create(&t, NULL, close_from_here, &w), 0);
-        pthread_join(t, NULL);
-        expect_code(fdsafe_write(w, "c", 1), -EBADF);
-        char buf[4];
-        assert_int_equal(fdsafe_read(r, buf, sizeof buf), 2);
-        assert_int_equal(fdsafe_read(r, buf, sizeof buf), 0); /* the write end really closed */
-        must(fdsafe_close(r));
+    fdsafe_handle r, w;
+    make_pipe(&r, &w);
+    assert_int_equal(fdsafe_write(w, "ab", 2), 2);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, close_from_here, &w), 0);
+    pthread_join(t, NULL);
+    expect_code(fdsafe_write(w, "c", 1), -EBADF);
+    char buf[4];
+    assert_int_equal(fdsafe_read(r, buf, sizeof buf), 2);
+    assert_int_equal(fdsafe_read(r, buf, sizeof buf), 0); /* the write end really closed */
+    must(fdsafe_close(r));
+}
+
+/* Adoption proves the kind for every kind; a stdio handle never comes from adoption, so
+ * closing an adopted descriptor 1 cannot close standard output behind the program's back. */
+static void test_adopting_as_stdio_is_refused(void **state) {
+    (void)state;
+    fdsafe_handle h = 0;
+    expect_code(fdsafe_fd_adopt(1, FDSAFE_KIND_STDIO, &h), FDSAFE_E_INVALID_ARGUMENT);
+    assert_true(h == 0);
+    assert_true(fcntl(1, F_GETFD) >= 0); /* standard output untouched */
+    int fds[2];
+    assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
+    expect_code(fdsafe_fd_adopt(fds[0], FDSAFE_KIND_STDIO, &h), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_fd_adopt(fds[0], FDSAFE_KIND_EVENTFD, &h), FDSAFE_E_INVALID_ARGUMENT);
+    must(fdsafe_fd_adopt(fds[0], FDSAFE_KIND_PIPE, &h));
+    must(fdsafe_close(h));
+    close(fds[1]);
+}
+
+/* fdsafe_fd_borrow checks the whole value: a changed kind byte is refused like any other
+ * forged value. */
+static void test_borrow_refuses_a_changed_kind_byte(void **state) {
+    (void)state;
+    fdsafe_handle r, w;
+    make_pipe(&r, &w);
+    assert_true(fdsafe_fd_borrow(r) >= 0);
+    for (int bit = 56; bit < 64; bit++) {
+        expect_code(fdsafe_fd_borrow(r ^ ((fdsafe_handle)1 << bit)), -EBADF);
+        expect_code(fdsafe_handle_kind(r ^ ((fdsafe_handle)1 << bit)), -EBADF);
     }
-    expect_code(fdsafe_reference_mode(2), FDSAFE_E_INVALID_ARGUMENT);
-    expect_code(fdsafe_reference_mode(UINT32_MAX), FDSAFE_E_INVALID_ARGUMENT);
-    assert_int_equal(fdsafe_reference_mode(FDSAFE_REFERENCE_CREATOR_FAST), FDSAFE_REFERENCE_CREATOR_FAST);
+    must(fdsafe_close(r));
+    must(fdsafe_close(w));
 }
 
 int main(void) {
@@ -391,7 +415,9 @@ int main(void) {
         FD_TEST(test_exec_inherits_no_fdsafe_descriptor),
         FD_TEST(test_handles_work_in_a_forked_child_independently),
         FD_TEST(test_any_descriptor_can_be_adopted_as_other),
-        FD_TEST(test_reference_modes),
+        FD_TEST(test_close_from_another_thread_than_the_creator),
+        FD_TEST(test_adopting_as_stdio_is_refused),
+        FD_TEST(test_borrow_refuses_a_changed_kind_byte),
     };
     return cmocka_run_group_tests_name("handles", tests, NULL, NULL);
 }

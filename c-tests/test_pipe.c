@@ -1,6 +1,7 @@
 /* Pipes: creation flags, packet mode, capacity, and writes that never raise SIGPIPE. */
 #include "harness.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -300,16 +301,15 @@ static void test_sigpipe_ignore_mode_and_back(void **state) {
     expect_code(fdsafe_sigpipe_mode(7), FDSAFE_E_INVALID_ARGUMENT);
 }
 
-/* A slot that held a pipe's write end (which knew its read end and had a non-blocking twin)
- * is reused for another write end: writes to the new one must not go through the old twin's
- * number (here the new pipe's own write end, whose reader is gone: a SIGPIPE would end the
- * test) while the old read end still lives. */
+/* A slot that held a pipe's write end (which knew its read end) is reused for another write
+ * end: writes to the new one must take the SIGPIPE guard (its reader is gone: a SIGPIPE would
+ * end the test), not trust the old read end, which still lives. */
 static void test_a_reused_slot_forgets_the_old_write_ends_read_end(void **state) {
     (void)state;
     assert_true(signal(SIGPIPE, SIG_DFL) != SIG_ERR);
     fdsafe_handle r1, w1, w2;
     must(fdsafe_pipe_create(0, &r1, &w1));
-    must(fdsafe_close(w1)); /* its descriptor and its twin's are free again */
+    must(fdsafe_close(w1)); /* its descriptor is free again */
     int raw[2];
     assert_int_equal(pipe2(raw, O_CLOEXEC), 0); /* takes the freed numbers */
     close(raw[0]);
@@ -325,6 +325,36 @@ static void test_a_reused_slot_forgets_the_old_write_ends_read_end(void **state)
     must(fdsafe_close(r1));
 }
 
+/* Open descriptors of this process (the directory's own one not counted). */
+static int open_fd_count(void) {
+    DIR *dir = opendir("/proc/self/fd");
+    assert_non_null(dir);
+    int count = 0;
+    for (struct dirent *e; (e = readdir(dir)) != NULL;) count += e->d_name[0] != '.';
+    closedir(dir);
+    return count - 1;
+}
+
+/* A pipe is two descriptors: nothing hidden counts against RLIMIT_NOFILE, and releasing the
+ * read end never fails with EBUSY because of the write end. */
+static void test_a_pipe_is_two_descriptors(void **state) {
+    (void)state;
+    int before = open_fd_count();
+    fdsafe_handle r, w;
+    must(fdsafe_pipe_create(0, &r, &w));
+    assert_int_equal(open_fd_count() - before, 2);
+    assert_int_equal(fdsafe_write(w, "x", 1), 1);
+    int raw = fdsafe_fd_release(r);
+    assert_true(raw >= 0);
+    /* The read end is gone from fdsafe; the write end falls back to the guard. */
+    char c;
+    assert_int_equal(read(raw, &c, 1), 1);
+    close(raw);
+    expect_code(fdsafe_write(w, "y", 1), -EPIPE);
+    must(fdsafe_close(w));
+    assert_int_equal(open_fd_count(), before);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         FD_TEST(test_create_and_round_trip),
@@ -338,6 +368,7 @@ int main(void) {
         FD_TEST(test_a_thread_that_blocks_sigpipe_itself_keeps_its_signal),
         FD_TEST(test_sigpipe_ignore_mode_and_back),
         FD_TEST(test_a_reused_slot_forgets_the_old_write_ends_read_end),
+        FD_TEST(test_a_pipe_is_two_descriptors),
     };
     return cmocka_run_group_tests_name("pipe", tests, NULL, NULL);
 }

@@ -587,20 +587,6 @@
 #define FDSAFE_EVENT_RDHUP 8192
 
 /**
- * `fdsafe_reference_mode`: a handle is used without any atomic read-modify-write by the
- * thread that created it; other threads take a counted reference; a close from another
- * thread than the creator runs `membarrier(2)` once. The default.
- */
-#define FDSAFE_REFERENCE_CREATOR_FAST 0
-
-/**
- * `fdsafe_reference_mode`: every call takes a counted reference (one compare-and-swap and one
- * subtract, about 10 ns), and no close ever runs `membarrier(2)`. For thread pools in which
- * one thread creates handles (an acceptor) and others use and close them.
- */
-#define FDSAFE_REFERENCE_COUNTED 1
-
-/**
  * `fdsafe_inotify_create` flag: reads return `-EAGAIN` instead of waiting.
  */
 #define FDSAFE_INOTIFY_NONBLOCK (1 << 0)
@@ -1999,8 +1985,7 @@ int64_t fdsafe_io_batch(struct fdsafe_io_op *ops,
  * Closes `count` handles, each exactly as `fdsafe_close` would (a handle other threads are
  * inside calls on is marked dead at once and its descriptor closed when the last of those
  * calls returns). One call replaces `count` calls (for the Python bindings, where a call
- * costs more than the close), and handles created by other threads share one `membarrier(2)`
- * instead of one each (see `fdsafe_close`).
+ * costs more than the close).
  *
  * Returns how many of the handles were live and are now closed. Handles that are not live
  * (0, already closed, released, never issued) are skipped, as `fdsafe_close` would refuse
@@ -2566,35 +2551,22 @@ int fdsafe_file_sync(fdsafe_handle handle, uint32_t flags);
  * The handle stops working at once: every later call with it returns `-EBADF`, even after
  * its slot and descriptor number are reused. The kernel descriptor is closed when the last
  * operation that was already running on the handle (in other threads) returns, so those
- * operations never touch another file. A thread blocked inside a system call on the handle
- * stays blocked until the call returns by itself (data, timeout, signal), except on sockets
- * fdsafe created (listen, connect, accept, pairs), which are shut down to wake such calls.
- * Sockets that came from elsewhere (adopted, received, socket-activated, duplicated) are
- * never shut down, since that would reach every other copy (a service manager's, a
- * sender's). To stop a blocked reader of another kind, wake it first (write to it, or use
- * non-blocking mode and `fdsafe_wait` with a timeout).
+ * operations never touch another file.
  *
- * Cost: closing a handle that another thread created runs `membarrier(2)` once (the creating
- * thread uses its handles without atomic operations, and the close must see whether it is
- * inside one); `fdsafe_close_many` runs it once for all the handles it closes.
+ * Closing affects this process's descriptor only: fdsafe never shuts a socket down on close,
+ * since `shutdown(2)` acts on the socket itself, which a child, a peer that received it or a
+ * duplicate may share. A thread blocked inside a call on the handle therefore stays blocked
+ * until the call returns by itself (data, a peer's close, a timeout, a signal); the
+ * descriptor closes then. To wake it, make it return: include an eventfd in the epoll set
+ * it waits on and write to it, use non-blocking mode or `fdsafe_wait` with a timeout, or,
+ * when this process holds the only copy of a socket, call `fdsafe_socket_shutdown` first.
  *
  * Returns 0, or `-EBADF` if the handle is 0, already closed (a second close closes nothing),
  * or was never issued.
- * Thread safety: any thread; of two racing closes, one returns 0 and the other `-EBADF`.
+ * Thread safety: any thread; of two racing closes, one returns 0 and the other `-EBADF`. No
+ * close costs more with more threads in the process.
  */
 int fdsafe_close(fdsafe_handle handle);
-
-/**
- * Chooses how calls on handles created from now on hold them for their length
- * (`FDSAFE_REFERENCE_CREATOR_FAST` or `FDSAFE_REFERENCE_COUNTED`); existing handles keep the
- * way they were made with. Both keep the handle promise: a descriptor is never closed, and its
- * number never reused, while a call on it runs. They differ in cost only: see the constants
- * and `fdsafe_close`.
- *
- * Returns the previous mode. Errors: `FDSAFE_E_INVALID_ARGUMENT` for another `mode`.
- * Thread safety: any thread; a handle created concurrently gets one mode or the other.
- */
-int fdsafe_reference_mode(uint32_t mode);
 
 /**
  * The kind of a live handle: an `FDSAFE_KIND_*` value (> 0).
@@ -2608,8 +2580,9 @@ int fdsafe_handle_kind(fdsafe_handle handle);
  * ownership: do not close it, and stop using it before the handle is closed (once it is, the
  * number may belong to another file).
  *
- * Returns the descriptor (>= 0), or `-EBADF` for 0, closed or never-issued handles.
- * Thread safety: any thread; takes no lock and no reference (two atomic loads).
+ * Returns the descriptor (>= 0), or `-EBADF` for 0, closed or never-issued handles (any
+ * bit of the value changed, the kind byte included, makes it never issued).
+ * Thread safety: any thread.
  */
 int fdsafe_fd_borrow(fdsafe_handle handle);
 
@@ -2633,11 +2606,14 @@ int fdsafe_fd_release(fdsafe_handle handle);
  * Ownership: on success fdsafe owns `fd` (close it only through the handle); on failure the
  * caller still owns it and nothing was changed.
  * Errors: `-EBADF` if `fd` is not open; `FDSAFE_E_INVALID_ARGUMENT` if `handle_out` is NULL,
- * `kind` is not an `FDSAFE_KIND_*` value or cannot be adopted, `fd` is not of that kind, or
+ * `kind` is not an `FDSAFE_KIND_*` value or is `FDSAFE_KIND_STDIO` (stdio handles come only
+ * from `fdsafe_stdio_open`, which keeps the process's stream open when the handle closes), `fd` is not of that kind, or
  * `fd` already belongs to a live handle; other `-errno` from the checks.
  * Thread safety: any thread.
  */
-int fdsafe_fd_adopt(int fd, fdsafe_kind kind, fdsafe_handle *handle_out);
+int fdsafe_fd_adopt(int fd,
+                    fdsafe_kind kind,
+                    fdsafe_handle *handle_out);
 
 /**
  * Duplicates a handle: a new handle of the same kind for a new close-on-exec descriptor that
@@ -2692,13 +2668,11 @@ int64_t fdsafe_read(fdsafe_handle handle, void *buf, size_t len);
  * Writes up to `len` bytes from `buf` to a handle of any writable kind.
  *
  * Never raises `SIGPIPE`: writing to a pipe or socket whose reading side is gone returns
- * `-EPIPE`. (A pipe from `fdsafe_pipe_create` whose read end handle is still open needs no
- * guard: the write holds the read end, so the pipe has a reader, and goes through the write
- * end's non-blocking twin, so it never waits while holding it; a write that finds too little
- * room lets the read end go and waits like any other, so closing the read end wakes it with
- * `-EPIPE` as with raw descriptors. Other pipes and FIFOs: `SIGPIPE` is blocked in the
- * calling thread for the length of the write and the one the write raised is discarded; a
- * thread that blocks it itself is left alone.)
+ * `-EPIPE`. (Sockets are written with `MSG_NOSIGNAL`. A pipe from `fdsafe_pipe_create` whose
+ * read end handle is still open writes what fits while holding the read end, so the pipe has
+ * a reader; any rest, and writes to other pipes and FIFOs, block `SIGPIPE` in the calling
+ * thread for the length of the write and discard the one the write raised; a thread that
+ * blocks it itself is left alone. See `fdsafe_sigpipe_ignore` for the process-wide choice.)
  * Returns the number of bytes written (possibly fewer than `len`).
  * Errors: `-EBADF`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL `buf` with `len > 0` or a `len`
  * above `SSIZE_MAX`; `-EPIPE`; `-EAGAIN`; `-EINTR`; other `-errno` from `write(2)`.
@@ -3132,11 +3106,9 @@ int fdsafe_pidfd_get_pid(fdsafe_handle handle);
  * handles of kind `FDSAFE_KIND_PIPE`, both close-on-exec. `flags`: `FDSAFE_PIPE_NONBLOCK`,
  * `FDSAFE_PIPE_PACKET`, or 0.
  *
- * The write end also keeps a private third descriptor: the same pipe opened again for
- * writing, non-blocking (through `/proc/self/fd`), closed with the write end and never
- * handed out. Writes go through it while they hold the read end, which spares them the
- * `SIGPIPE` guard without ever waiting for room while holding it (see `fdsafe_write`).
- * Packet pipes, and processes without `/proc`, go without it: their writes take the guard.
+ * A pipe is two descriptors and nothing else. The write end remembers its read end's
+ * handle: a write that holds the read end cannot raise `SIGPIPE`, so it needs no guard for
+ * what fits at once (see `fdsafe_write`).
  *
  * Ownership: the caller owns both handles and closes each with `fdsafe_close`.
  * Errors: `FDSAFE_E_INVALID_ARGUMENT` for NULL out-pointers or unknown flags; `-EMFILE` /

@@ -38,10 +38,7 @@ from .handle import (
     EVENT_PRI,
     EVENT_RDHUP,
     INVALID_HANDLE,
-    REFERENCE_COUNTED,
-    REFERENCE_CREATOR_FAST,
     Handle,
-    reference_mode,
 )
 from .fanotify import Fanotify, FanotifyEvent
 from .inotify import Inotify, InotifyEvent
@@ -80,7 +77,6 @@ __all__ = [
     "version",
     "BufferTooSmallError", "FdsafeError", "InternalError", "InvalidArgumentError", "WrongKindError",
     "error_name", "last_error", "strerror", "EventFd", "Handle", "INVALID_HANDLE",
-    "REFERENCE_COUNTED", "REFERENCE_CREATOR_FAST", "reference_mode",
     "EVENT_ERR", "EVENT_HUP", "EVENT_IN", "EVENT_OUT", "EVENT_PRI", "EVENT_RDHUP",
     "PipeEnd", "pipe", "STDERR", "STDIN", "STDOUT", "Stdio",
     "daemon", "socket", "TcpListener", "TcpStream", "UdpSocket", "UnixDatagram", "UnixListener", "UnixSeqpacket",

@@ -58,7 +58,6 @@ PROTOTYPES: Dict[str, Tuple[object, List[object]]] = {
     # SIGPIPE handling
     "fdsafe_sigpipe_mode": (_int, [_u32]),
     # how calls hold handles
-    "fdsafe_reference_mode": (_int, [_u32]),
     # standard streams
     "fdsafe_stdio_open": (_int, [_int, _u32, c_handle_p]),
 }

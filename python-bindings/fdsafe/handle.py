@@ -15,16 +15,6 @@ EVENT_IN, EVENT_PRI, EVENT_OUT, EVENT_ERR, EVENT_HUP, EVENT_RDHUP = 0x1, 0x2, 0x
 
 INVALID_HANDLE = 0
 
-REFERENCE_CREATOR_FAST, REFERENCE_COUNTED = 0, 1
-
-
-def reference_mode(mode: int) -> int:
-    """How calls hold handles created from now on (see fdsafe_reference_mode):
-    ``REFERENCE_CREATOR_FAST`` (the default: the creating thread uses its handles without atomic
-    operations, and a close from another thread pays one membarrier) or ``REFERENCE_COUNTED``
-    (every call counts a reference; no close pays a membarrier). Returns the previous mode."""
-    return check(lib.fdsafe_reference_mode(mode))
-
 H = TypeVar("H", bound="Handle")
 
 _EINTR = -errno.EINTR

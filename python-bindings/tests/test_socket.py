@@ -573,7 +573,10 @@ def test_wrong_kinds_and_closed_handles():
             fs.TcpListener(a.value, owned=False).accept()
 
 
-def test_blocked_receive_wakes_when_handle_is_closed():
+def test_close_never_shuts_down_the_socket_and_shutdown_wakes_a_blocked_receive():
+    """Closing a handle touches only this process's descriptor: a thread blocked in recv
+    stays blocked (the peer can still reach the socket), and the explicit shutdown, for the
+    only copy, is what wakes it."""
     a, b = fs.unix_pair()
     result = []
 
@@ -588,9 +591,21 @@ def test_blocked_receive_wakes_when_handle_is_closed():
     import time
     time.sleep(0.1)
     b.close()
+    t.join(0.2)
+    assert t.is_alive() and not result, "close woke the receive: it shut the socket down"
+    a.send(b"x")  # the socket still works for the blocked call
     t.join(5)
-    assert not t.is_alive() and result
-    a.close()
+    assert result == [b"x"]
+
+    c, d = fs.unix_pair()
+    t = threading.Thread(target=lambda: result.append(d.recv(1)))
+    t.start()
+    time.sleep(0.1)
+    d.shutdown()
+    t.join(5)
+    assert not t.is_alive() and result[-1] == b"", "shutdown wakes the receive with end of stream"
+    for s in (a, c, d):
+        s.close()
 
 
 def test_sockaddr_forms_everywhere(tmp_path):

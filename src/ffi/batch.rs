@@ -3,7 +3,7 @@
 
 use std::ffi::c_void;
 
-use super::{call_direct, codes, fdsafe_handle, out_slice};
+use super::{call, call_direct, codes, fdsafe_handle, out_slice};
 use crate::error::{Error, Result};
 use crate::handles::{self, Handle};
 use crate::kinds::io;
@@ -97,15 +97,15 @@ fn run(op: &fdsafe_io_op) -> Result<usize> {
         io::read(guard.fd(), buf)
     } else {
         let buf = super::in_slice(op.buf.cast_const().cast::<u8>(), op.len, "buf")?;
-        io::write(&guard, buf)
+        let iov = [libc::iovec { iov_base: buf.as_ptr() as *mut _, iov_len: buf.len() }];
+        super::handle::write_iov(&guard, &iov)
     }
 }
 
 /// Closes `count` handles, each exactly as `fdsafe_close` would (a handle other threads are
 /// inside calls on is marked dead at once and its descriptor closed when the last of those
 /// calls returns). One call replaces `count` calls (for the Python bindings, where a call
-/// costs more than the close), and handles created by other threads share one `membarrier(2)`
-/// instead of one each (see `fdsafe_close`).
+/// costs more than the close).
 ///
 /// Returns how many of the handles were live and are now closed. Handles that are not live
 /// (0, already closed, released, never issued) are skipped, as `fdsafe_close` would refuse
@@ -115,13 +115,11 @@ fn run(op: &fdsafe_io_op) -> Result<usize> {
 /// or `count` above `FDSAFE_IO_BATCH_MAX`. Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_close_many(handles: *const fdsafe_handle, count: usize) -> i64 {
-    // No cancellation guard, as fdsafe_close.
-    call_direct("fdsafe_close_many", || {
+    call("fdsafe_close_many", || {
         if count > FDSAFE_IO_BATCH_MAX as usize {
             return Err(Error::invalid(format!("{count} handles; at most {FDSAFE_IO_BATCH_MAX} per call")));
         }
         let handles = super::in_slice(handles, count, "handles")?;
-        // One barrier for the whole batch (see Table::close_many).
-        Ok(handles::TABLE.close_many(handles.iter().map(|&h| Handle(h))) as i64)
+        Ok(handles::close_many(handles.iter().map(|&h| Handle(h))) as i64)
     })
 }

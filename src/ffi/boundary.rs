@@ -87,12 +87,6 @@ pub struct Out<T> {
 }
 
 impl<T> Out<T> {
-    /// [`Out::new`] without the error, for a fast path that leaves errors to its full path.
-    #[inline(always)]
-    pub fn usable(ptr: *mut T) -> Option<Out<T>> {
-        (!ptr.is_null() && ptr.is_aligned()).then_some(Out { ptr })
-    }
-
     pub fn new(ptr: *mut T, name: &str) -> Result<Out<T>> {
         if ptr.is_null() {
             return Err(Error::invalid(format!("{name} is NULL")));
@@ -141,27 +135,6 @@ pub fn in_slice<'a, T>(ptr: *const T, len: usize, name: &str) -> Result<&'a [T]>
     let start = check_buffer(ptr, len, name)?;
     // SAFETY: checked above; the caller vouches that `len` elements are readable.
     Ok(unsafe { std::slice::from_raw_parts(start, len) })
-}
-
-/// Whether a caller's buffer of `len` elements is one a fast path can take: non-NULL,
-/// aligned, 1 to `max` elements; the full path reports every other case.
-#[inline(always)]
-fn usable_buffer<T>(ptr: *const T, len: usize, max: usize) -> bool {
-    !ptr.is_null() && ptr.is_aligned() && len >= 1 && len <= max && len <= isize::MAX as usize / std::mem::size_of::<T>().max(1)
-}
-
-/// A caller's input buffer, if [`usable_buffer`].
-#[inline(always)]
-pub fn usable_in_slice<'a, T>(ptr: *const T, len: usize, max: usize) -> Option<&'a [T]> {
-    // SAFETY: checked; the caller vouches that `len` elements are readable.
-    usable_buffer(ptr, len, max).then(|| unsafe { std::slice::from_raw_parts(ptr, len) })
-}
-
-/// A caller's output buffer, if [`usable_buffer`].
-#[inline(always)]
-pub fn usable_out_slice<'a, T>(ptr: *mut T, len: usize, max: usize) -> Option<&'a mut [T]> {
-    // SAFETY: checked; the caller vouches that `len` elements are writable.
-    usable_buffer(ptr, len, max).then(|| unsafe { std::slice::from_raw_parts_mut(ptr, len) })
 }
 
 /// A caller's output buffer. NULL is accepted only with length 0.

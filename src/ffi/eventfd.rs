@@ -4,9 +4,8 @@ use std::ffi::c_int;
 
 use super::kinds::parse_flags;
 use super::{call, call_direct, fdsafe_handle, Out};
-use crate::handles::{self, get_kind, Detour, Handle, Kind, OwnerCall};
+use crate::handles::{self, get_kind, Handle, Kind};
 use crate::kinds::eventfd::{self, EventFd, EventFdFlags};
-use crate::sys::direct;
 
 /// `fdsafe_eventfd_create` flag: each read takes 1 from the counter instead of all of it.
 pub const FDSAFE_EVENTFD_SEMAPHORE: u32 = 1 << 0;
@@ -38,39 +37,9 @@ pub extern "C" fn fdsafe_eventfd_create(initial: u32, flags: u32, handle_out: *m
 /// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_eventfd_read(handle: fdsafe_handle, value_out: *mut u64) -> c_int {
-    let mut value = 0u64;
-    let out = Out::usable(value_out);
-    let call = if out.is_none() {
-        crate::sys::cold_path(); // as a `match`, this arm was laid out as the straight path
-        Err(Detour::NOT_RUN)
-    } else {
-        // SAFETY: reads at most 8 bytes into `value`.
-        handles::TABLE.owner_call(Handle(handle), Some(Kind::EventFd), |held| unsafe {
-            direct::read_raw(held.fd(), (&mut value as *mut u64).cast(), 8)
-        })
-    };
-    match (call, out) {
-        (Ok(8), Some(out)) => {
-            out.write(value);
-            0
-        }
-        (call, _) => eventfd_read_full(handle, value_out, call, value),
-    }
-}
-
-#[cold]
-#[inline(never)]
-fn eventfd_read_full(handle: fdsafe_handle, value_out: *mut u64, call: OwnerCall, value: u64) -> c_int {
     call_direct("fdsafe_eventfd_read", || {
-        // Settling may finalize the slot: inside the boundary, as every other path.
-        let ran = handles::TABLE.settle(call);
         let out = Out::new(value_out, "value_out")?;
-        if let Some(ret) = ran {
-            direct::check(ret)?;
-            out.write(value);
-        } else {
-            out.write(eventfd::read(get_kind(Handle(handle), Kind::EventFd, "an eventfd")?.fd())?);
-        }
+        out.write(eventfd::read(get_kind(Handle(handle), Kind::EventFd, "an eventfd")?.fd())?);
         Ok(0)
     })
 }
@@ -82,26 +51,8 @@ fn eventfd_read_full(handle: fdsafe_handle, value_out: *mut u64, call: OwnerCall
 /// `-EAGAIN`; `-EINTR`. Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_eventfd_write(handle: fdsafe_handle, value: u64) -> c_int {
-    // SAFETY: writes the 8 bytes of `value`.
-    let call = handles::TABLE.owner_call(Handle(handle), Some(Kind::EventFd), |held| unsafe {
-        direct::write_raw(held.fd(), (&value as *const u64).cast(), 8)
-    });
-    if !matches!(call, Ok(8)) {
-        crate::sys::cold_path();
-        return eventfd_write_full(handle, value, call);
-    }
-    0
-}
-
-#[cold]
-#[inline(never)]
-fn eventfd_write_full(handle: fdsafe_handle, value: u64, call: OwnerCall) -> c_int {
     call_direct("fdsafe_eventfd_write", || {
-        let ran = handles::TABLE.settle(call);
-        match ran {
-            Some(ret) => drop(direct::check(ret)?),
-            None => eventfd::write(get_kind(Handle(handle), Kind::EventFd, "an eventfd")?.fd(), value)?,
-        };
+        eventfd::write(get_kind(Handle(handle), Kind::EventFd, "an eventfd")?.fd(), value)?;
         Ok(0)
     })
 }

@@ -7,10 +7,9 @@ use std::os::fd::IntoRawFd;
 use super::kinds::{fdsafe_kind, kind_code, kind_from_c};
 use super::{call, call_direct, fdsafe_handle, in_slice, out_slice, Out};
 use crate::error::Error;
-use crate::handles::{self, Detour, Handle, OwnerCall, TABLE};
+use crate::handles::{self, Guard, Handle, Kind, WriteGuard};
 use crate::kinds::{self, io};
 use crate::sys;
-use crate::sys::direct;
 
 /// Readable (`POLLIN`). The `FDSAFE_EVENT_*` values equal the kernel's `POLL*`/`EPOLL*` bits.
 pub const FDSAFE_EVENT_IN: u32 = 0x001;
@@ -32,56 +31,23 @@ const WAIT_EVENTS: u32 =
 /// The handle stops working at once: every later call with it returns `-EBADF`, even after
 /// its slot and descriptor number are reused. The kernel descriptor is closed when the last
 /// operation that was already running on the handle (in other threads) returns, so those
-/// operations never touch another file. A thread blocked inside a system call on the handle
-/// stays blocked until the call returns by itself (data, timeout, signal), except on sockets
-/// fdsafe created (listen, connect, accept, pairs), which are shut down to wake such calls.
-/// Sockets that came from elsewhere (adopted, received, socket-activated, duplicated) are
-/// never shut down, since that would reach every other copy (a service manager's, a
-/// sender's). To stop a blocked reader of another kind, wake it first (write to it, or use
-/// non-blocking mode and `fdsafe_wait` with a timeout).
+/// operations never touch another file.
 ///
-/// Cost: closing a handle that another thread created runs `membarrier(2)` once (the creating
-/// thread uses its handles without atomic operations, and the close must see whether it is
-/// inside one); `fdsafe_close_many` runs it once for all the handles it closes.
+/// Closing affects this process's descriptor only: fdsafe never shuts a socket down on close,
+/// since `shutdown(2)` acts on the socket itself, which a child, a peer that received it or a
+/// duplicate may share. A thread blocked inside a call on the handle therefore stays blocked
+/// until the call returns by itself (data, a peer's close, a timeout, a signal); the
+/// descriptor closes then. To wake it, make it return: include an eventfd in the epoll set
+/// it waits on and write to it, use non-blocking mode or `fdsafe_wait` with a timeout, or,
+/// when this process holds the only copy of a socket, call `fdsafe_socket_shutdown` first.
 ///
 /// Returns 0, or `-EBADF` if the handle is 0, already closed (a second close closes nothing),
 /// or was never issued.
-/// Thread safety: any thread; of two racing closes, one returns 0 and the other `-EBADF`.
+/// Thread safety: any thread; of two racing closes, one returns 0 and the other `-EBADF`. No
+/// close costs more with more threads in the process.
 #[no_mangle]
 pub extern "C" fn fdsafe_close(handle: fdsafe_handle) -> c_int {
-    // No cancellation guard: closing enters no cancellation point but in finalizing an object
-    // with cleanup, which guards itself.
-    call_direct("fdsafe_close", || TABLE.close(Handle(handle)).map(|_| 0))
-}
-
-/// `fdsafe_reference_mode`: a handle is used without any atomic read-modify-write by the
-/// thread that created it; other threads take a counted reference; a close from another
-/// thread than the creator runs `membarrier(2)` once. The default.
-pub const FDSAFE_REFERENCE_CREATOR_FAST: u32 = 0;
-/// `fdsafe_reference_mode`: every call takes a counted reference (one compare-and-swap and one
-/// subtract, about 10 ns), and no close ever runs `membarrier(2)`. For thread pools in which
-/// one thread creates handles (an acceptor) and others use and close them.
-pub const FDSAFE_REFERENCE_COUNTED: u32 = 1;
-
-/// Chooses how calls on handles created from now on hold them for their length
-/// (`FDSAFE_REFERENCE_CREATOR_FAST` or `FDSAFE_REFERENCE_COUNTED`); existing handles keep the
-/// way they were made with. Both keep the handle promise: a descriptor is never closed, and its
-/// number never reused, while a call on it runs. They differ in cost only: see the constants
-/// and `fdsafe_close`.
-///
-/// Returns the previous mode. Errors: `FDSAFE_E_INVALID_ARGUMENT` for another `mode`.
-/// Thread safety: any thread; a handle created concurrently gets one mode or the other.
-#[no_mangle]
-pub extern "C" fn fdsafe_reference_mode(mode: u32) -> c_int {
-    call("fdsafe_reference_mode", || {
-        let fast = match mode {
-            FDSAFE_REFERENCE_CREATOR_FAST => true,
-            FDSAFE_REFERENCE_COUNTED => false,
-            other => return Err(Error::invalid(format!("unknown reference mode {other}"))),
-        };
-        let was_fast = TABLE.set_creator_fast_path(fast);
-        Ok(if was_fast { FDSAFE_REFERENCE_CREATOR_FAST } else { FDSAFE_REFERENCE_COUNTED } as c_int)
-    })
+    call("fdsafe_close", || handles::close(Handle(handle)).map(|_| 0))
 }
 
 /// The kind of a live handle: an `FDSAFE_KIND_*` value (> 0).
@@ -96,11 +62,12 @@ pub extern "C" fn fdsafe_handle_kind(handle: fdsafe_handle) -> c_int {
 /// ownership: do not close it, and stop using it before the handle is closed (once it is, the
 /// number may belong to another file).
 ///
-/// Returns the descriptor (>= 0), or `-EBADF` for 0, closed or never-issued handles.
-/// Thread safety: any thread; takes no lock and no reference (two atomic loads).
+/// Returns the descriptor (>= 0), or `-EBADF` for 0, closed or never-issued handles (any
+/// bit of the value changed, the kind byte included, makes it never issued).
+/// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_fd_borrow(handle: fdsafe_handle) -> c_int {
-    call_direct("fdsafe_fd_borrow", || TABLE.peek_fd(Handle(handle)))
+    call_direct("fdsafe_fd_borrow", || Ok(handles::get(Handle(handle))?.raw_fd()))
 }
 
 /// Ends a handle and gives its descriptor to the caller, who must close it. The handle dies
@@ -113,7 +80,7 @@ pub extern "C" fn fdsafe_fd_borrow(handle: fdsafe_handle) -> c_int {
 /// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_fd_release(handle: fdsafe_handle) -> c_int {
-    call("fdsafe_fd_release", || Ok(TABLE.release(Handle(handle))?.into_raw_fd()))
+    call("fdsafe_fd_release", || Ok(handles::release(Handle(handle))?.into_raw_fd()))
 }
 
 /// Adopts an open descriptor as a handle of `kind`, after checking with the kernel that it
@@ -123,16 +90,31 @@ pub extern "C" fn fdsafe_fd_release(handle: fdsafe_handle) -> c_int {
 /// Ownership: on success fdsafe owns `fd` (close it only through the handle); on failure the
 /// caller still owns it and nothing was changed.
 /// Errors: `-EBADF` if `fd` is not open; `FDSAFE_E_INVALID_ARGUMENT` if `handle_out` is NULL,
-/// `kind` is not an `FDSAFE_KIND_*` value or cannot be adopted, `fd` is not of that kind, or
+/// `kind` is not an `FDSAFE_KIND_*` value or is `FDSAFE_KIND_STDIO` (stdio handles come only
+/// from `fdsafe_stdio_open`, which keeps the process's stream open when the handle closes), `fd` is not of that kind, or
 /// `fd` already belongs to a live handle; other `-errno` from the checks.
 /// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_fd_adopt(fd: c_int, kind: fdsafe_kind, handle_out: *mut fdsafe_handle) -> c_int {
     call("fdsafe_fd_adopt", || {
         let out = Out::new(handle_out, "handle_out")?;
-        let handle = kinds::adopt(fd, kind_from_c(kind)?)?;
+        let handle = adopt(fd, kind_from_c(kind)?)?;
         out.write(handle.0);
         Ok(0)
+    })
+}
+
+/// Takes ownership of the open descriptor `fd` as a handle of `kind` once the kernel confirms
+/// the kind, making it close-on-exec. On failure the caller still owns `fd`, unchanged.
+pub(crate) fn adopt(fd: c_int, kind: Kind) -> crate::Result<Handle> {
+    kinds::check_adoptable(fd, kind)?;
+    // SAFETY: open (checked); borrowed for the flag.
+    sys::set_cloexec(unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) })?;
+    // SAFETY: from here the table owns the descriptor, or gives it back below.
+    let object = kinds::wrap_owned(unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) }, kind);
+    handles::TABLE.insert(object).map_err(|(err, object)| {
+        let _ = object.into_fd().into_raw_fd(); // still the caller's
+        err
     })
 }
 
@@ -146,7 +128,9 @@ pub extern "C" fn fdsafe_fd_adopt(fd: c_int, kind: fdsafe_kind, handle_out: *mut
 pub extern "C" fn fdsafe_dup(handle: fdsafe_handle, handle_out: *mut fdsafe_handle) -> c_int {
     call("fdsafe_dup", || {
         let out = Out::new(handle_out, "handle_out")?;
-        out.write(kinds::duplicate(Handle(handle))?.0);
+        let guard = handles::get(Handle(handle))?;
+        let fd = sys::dup_cloexec(guard.object().as_fd())?;
+        out.write(handles::insert_stored(kinds::wrap_owned(fd, guard.kind()))?.0);
         Ok(0)
     })
 }
@@ -203,31 +187,8 @@ pub extern "C" fn fdsafe_wait(handle: fdsafe_handle, events: u32, timeout_ms: c_
 /// Thread safety: any thread; see `fdsafe_close` for closing during a read.
 #[no_mangle]
 pub extern "C" fn fdsafe_read(handle: fdsafe_handle, buf: *mut c_void, len: usize) -> i64 {
-    let call = if buf.is_null() || len > isize::MAX as usize {
-        Err(Detour::NOT_RUN)
-    } else {
-        // SAFETY: the caller provides `len` writable bytes at `buf` (checked non-null).
-        TABLE.owner_call(Handle(handle), None, |held| unsafe { direct::read_raw(held.fd(), buf.cast(), len) })
-    };
-    match call {
-        Ok(n) if n >= 0 => n as i64,
-        _ => {
-            crate::sys::cold_path();
-            read_full(handle, buf, len, call)
-        }
-    }
-}
-
-#[cold]
-#[inline(never)]
-fn read_full(handle: fdsafe_handle, buf: *mut c_void, len: usize, call: OwnerCall) -> i64 {
     call_direct("fdsafe_read", || {
-        // Settling may finalize the slot: inside the boundary, as every other path.
-        let ran = TABLE.settle(call);
         let buf = out_slice(buf.cast::<u8>(), len, "buf")?;
-        if let Some(ret) = ran {
-            return Ok(direct::check(ret)? as i64);
-        }
         let guard = handles::get(Handle(handle))?;
         Ok(io::read(guard.fd(), buf)? as i64)
     })
@@ -236,58 +197,48 @@ fn read_full(handle: fdsafe_handle, buf: *mut c_void, len: usize, call: OwnerCal
 /// Writes up to `len` bytes from `buf` to a handle of any writable kind.
 ///
 /// Never raises `SIGPIPE`: writing to a pipe or socket whose reading side is gone returns
-/// `-EPIPE`. (A pipe from `fdsafe_pipe_create` whose read end handle is still open needs no
-/// guard: the write holds the read end, so the pipe has a reader, and goes through the write
-/// end's non-blocking twin, so it never waits while holding it; a write that finds too little
-/// room lets the read end go and waits like any other, so closing the read end wakes it with
-/// `-EPIPE` as with raw descriptors. Other pipes and FIFOs: `SIGPIPE` is blocked in the
-/// calling thread for the length of the write and the one the write raised is discarded; a
-/// thread that blocks it itself is left alone.)
+/// `-EPIPE`. (Sockets are written with `MSG_NOSIGNAL`. A pipe from `fdsafe_pipe_create` whose
+/// read end handle is still open writes what fits while holding the read end, so the pipe has
+/// a reader; any rest, and writes to other pipes and FIFOs, block `SIGPIPE` in the calling
+/// thread for the length of the write and discard the one the write raised; a thread that
+/// blocks it itself is left alone. See `fdsafe_sigpipe_ignore` for the process-wide choice.)
 /// Returns the number of bytes written (possibly fewer than `len`).
 /// Errors: `-EBADF`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL `buf` with `len > 0` or a `len`
 /// above `SSIZE_MAX`; `-EPIPE`; `-EAGAIN`; `-EINTR`; other `-errno` from `write(2)`.
 /// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_write(handle: fdsafe_handle, buf: *const c_void, len: usize) -> i64 {
-    let mut reader = None;
-    let call = if buf.is_null() || len > isize::MAX as usize {
-        Err(Detour::NOT_RUN)
-    } else {
-        // SAFETY: the caller provides `len` readable bytes at `buf` (checked non-null).
-        TABLE.owner_call(Handle(handle), None, |held| unsafe { io::owner_write(held, buf.cast(), len, &mut reader) })
-    };
-    match call {
-        Ok(n) if n >= 0 => n as i64,
-        _ => {
-            crate::sys::cold_path();
-            write_full(handle, buf, len, call, reader)
-        }
-    }
+    call_direct("fdsafe_write", || {
+        let buf = in_slice(buf.cast::<u8>(), len, "buf")?;
+        let guard = handles::get(Handle(handle))?;
+        let iov = [libc::iovec { iov_base: buf.as_ptr() as *mut c_void, iov_len: buf.len() }];
+        Ok(write_iov(&guard, &iov)? as i64)
+    })
 }
 
-#[cold]
-#[inline(never)]
-fn write_full(handle: fdsafe_handle, buf: *const c_void, len: usize, call: OwnerCall, reader: Option<OwnerCall>) -> i64 {
-    call_direct("fdsafe_write", || {
-        // The read end first: the write end is left already, and a closer of the read end may
-        // be waiting for this thread.
-        let short = reader.and_then(|reader| TABLE.settle(reader));
-        let ran = TABLE.settle(call).filter(|&ret| ret != io::NOT_WRITTEN);
-        let buf = in_slice(buf.cast::<u8>(), len, "buf")?;
-        if let Some(ret) = ran {
-            return Ok(direct::check(ret)? as i64);
-        }
-        let guard = match handles::get(Handle(handle)) {
-            Ok(guard) => guard,
-            // Bytes written count even if the handle was closed before the rest could be.
-            Err(_) if short.is_some_and(|done| done > 0) => return Ok(short.unwrap_or(0) as i64),
-            Err(err) => return Err(err),
-        };
-        match short {
-            Some(short) => Ok(io::finish_write(&guard, short, buf)? as i64),
-            None => Ok(io::write(&guard, buf)? as i64),
-        }
-    })
+/// Writes `iov` to a held handle without raising `SIGPIPE`. A pipe write end that knows its
+/// read end holds it for the part that fits at once (see `io::write_holding_reader`); the
+/// rest waits, if it must, with the read end let go, so closing the read end wakes it with
+/// `-EPIPE` as with raw descriptors.
+pub(crate) fn write_iov(guard: &Guard, iov: &[libc::iovec]) -> crate::Result<usize> {
+    io::iov_count(iov)?; // before any entry is read
+    let guard_kind = guard.object().write_guard();
+    let WriteGuard::PipeWithReader { reader } = guard_kind else {
+        return io::writev(guard.fd(), guard_kind, iov);
+    };
+    let total = io::iov_total(iov);
+    let done = match handles::get(reader) {
+        Ok(_reader_held) => io::write_holding_reader(guard.fd(), iov)?,
+        Err(_) => 0,
+    };
+    if done == total && total > 0 {
+        return Ok(done);
+    }
+    match io::writev(guard.fd(), guard_kind, &io::skip_bytes(iov, done)) {
+        Ok(more) => Ok(done + more),
+        Err(_) if done > 0 => Ok(done), // what was written counts; the error comes next time
+        Err(err) => Err(err),
+    }
 }
 
 /// Scatter read (`readv(2)`) into `iovcnt` buffers. Same returns and errors as `fdsafe_read`;
@@ -310,7 +261,7 @@ pub extern "C" fn fdsafe_writev(handle: fdsafe_handle, iov: *const libc::iovec, 
     call_direct("fdsafe_writev", || {
         let iov = in_slice(iov, iov_len(iovcnt)?, "iov")?;
         let guard = handles::get(Handle(handle))?;
-        Ok(io::writev(&guard, iov)? as i64)
+        Ok(write_iov(&guard, iov)? as i64)
     })
 }
 

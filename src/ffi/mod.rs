@@ -30,7 +30,7 @@ pub mod timerfd;
 pub mod unix;
 pub mod version;
 
-pub(crate) use boundary::{call, call_direct, in_slice, out_slice, usable_in_slice, usable_out_slice, Out};
+pub(crate) use boundary::{call, call_direct, in_slice, out_slice, Out};
 
 /// A handle to a descriptor owned by fdsafe: a generational 64-bit value, never 0 when valid.
 /// A closed handle never works again, even after its slot and descriptor number are reused.

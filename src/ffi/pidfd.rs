@@ -7,7 +7,7 @@ use super::kinds::kind_from_c;
 use super::{call, fdsafe_handle, Out};
 use crate::error::Error;
 use crate::handles::{self, get_as, Handle};
-use crate::kinds::{self, pidfd::PidFd};
+use crate::kinds::pidfd::PidFd;
 
 /// `fdsafe_pidfd_open` flag: non-blocking (`PIDFD_NONBLOCK`): `fdsafe_pidfd_wait` on a
 /// running child returns `-EAGAIN` instead of waiting.
@@ -156,7 +156,7 @@ pub extern "C" fn fdsafe_pidfd_getfd(handle: fdsafe_handle, target_fd: c_int, ki
         let fd = get_as::<PidFd>(Handle(handle), "a pidfd")?.getfd(target_fd)?;
         // On failure `adopt` leaves the descriptor to us: close it again.
         let raw = fd.into_raw_fd();
-        match kinds::adopt(raw, kind) {
+        match super::handle::adopt(raw, kind) {
             Ok(h) => {
                 out.write(h.0);
                 Ok(0)

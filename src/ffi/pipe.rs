@@ -1,12 +1,11 @@
 //! Pipes.
 
 use std::ffi::c_int;
-use std::os::fd::AsRawFd;
 
 use super::kinds::parse_flags;
 use super::{call, fdsafe_handle, Out};
 use crate::error::Error;
-use crate::handles::{self, get_as, Handle, WriteGuard};
+use crate::handles::{self, get_as, Handle};
 use crate::kinds::pipe::{self, PipeEnd, PipeFlags};
 
 /// `fdsafe_pipe_create` flag: both ends start non-blocking.
@@ -19,11 +18,9 @@ pub const FDSAFE_PIPE_PACKET: u32 = 1 << 1;
 /// handles of kind `FDSAFE_KIND_PIPE`, both close-on-exec. `flags`: `FDSAFE_PIPE_NONBLOCK`,
 /// `FDSAFE_PIPE_PACKET`, or 0.
 ///
-/// The write end also keeps a private third descriptor: the same pipe opened again for
-/// writing, non-blocking (through `/proc/self/fd`), closed with the write end and never
-/// handed out. Writes go through it while they hold the read end, which spares them the
-/// `SIGPIPE` guard without ever waiting for room while holding it (see `fdsafe_write`).
-/// Packet pipes, and processes without `/proc`, go without it: their writes take the guard.
+/// A pipe is two descriptors and nothing else. The write end remembers its read end's
+/// handle: a write that holds the read end cannot raise `SIGPIPE`, so it needs no guard for
+/// what fits at once (see `fdsafe_write`).
 ///
 /// Ownership: the caller owns both handles and closes each with `fdsafe_close`.
 /// Errors: `FDSAFE_E_INVALID_ARGUMENT` for NULL out-pointers or unknown flags; `-EMFILE` /
@@ -35,19 +32,15 @@ pub extern "C" fn fdsafe_pipe_create(flags: u32, read_out: *mut fdsafe_handle, w
         let (read_out, write_out) = (Out::new(read_out, "read_out")?, Out::new(write_out, "write_out")?);
         let (reader, writer) = pipe::pipe(flags)?;
         let reader = handles::insert(Box::new(reader))?;
+        // Before the write end is handed out, so every write sees it.
+        writer.set_reader(reader);
         let writer = match handles::insert(Box::new(writer)) {
             Ok(h) => h,
             Err(err) => {
-                let _ = handles::TABLE.close(reader);
+                let _ = handles::close(reader);
                 return Err(err);
             }
         };
-        // Before the handles are handed out, so no write sees the change.
-        let end = get_as::<PipeEnd>(writer, "a pipe")?;
-        if let Some(twin) = end.nonblocking_twin() {
-            end.untyped().set_write_guard(WriteGuard::PipeWithReader { reader, nonblocking: twin.as_raw_fd() });
-        }
-        drop(end);
         read_out.write(reader.0);
         write_out.write(writer.0);
         Ok(0)

@@ -201,7 +201,7 @@ pub extern "C" fn fdsafe_pty_open(flags: u32, master_out: *mut fdsafe_handle, sl
         let s = match handles::insert(Box::new(slave)) {
             Ok(s) => s,
             Err(e) => {
-                let _ = handles::TABLE.close(m);
+                let _ = handles::close(m);
                 return Err(e);
             }
         };

@@ -1,18 +1,17 @@
 //! Unix domain sockets (stream, datagram, seqpacket), descriptor passing and credentials.
 
 use std::ffi::{c_char, c_int, c_void};
-use std::os::fd::RawFd;
+use std::os::fd::{AsFd, RawFd};
 
 use super::socket::{c_text, socket_in, unix_kinds};
-use super::{call, call_direct, fdsafe_handle, in_slice, out_slice, usable_in_slice, usable_out_slice, Out};
+use super::{call, fdsafe_handle, in_slice, out_slice, Out};
 use crate::error::{Error, Result};
-use crate::handles::{self, Guard, Handle, HeldList, Kind, OwnerCall, TABLE};
+use crate::handles::{self, Guard, Handle, Kind};
 use crate::kinds::pidfd::PidFd;
 use crate::kinds::socket::scm::{self, Credentials};
 use crate::kinds::socket::unix::{self as core_unix, BindFlags};
 use crate::kinds::socket::{self, Address, RecvFlags, SendFlags};
 use crate::kinds::{self, detect};
-use crate::sys::direct;
 
 /// Socket type: a byte stream (`SOCK_STREAM`).
 pub const FDSAFE_UNIX_STREAM: u32 = 1;
@@ -290,7 +289,7 @@ pub extern "C" fn fdsafe_unix_pair(r#type: u32, flags: u32, first_out: *mut fdsa
         let b = match handles::insert(Box::new(b)) {
             Ok(h) => h,
             Err(e) => {
-                let _ = TABLE.close(a);
+                let _ = handles::close(a);
                 return Err(e);
             }
         };
@@ -333,87 +332,16 @@ fn send_with(handle: fdsafe_handle, buf: *const c_void, len: usize, fds: &[RawFd
 /// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_socket_send_handles(handle: fdsafe_handle, buf: *const c_void, len: usize, handles: *const fdsafe_handle, count: usize, flags: u32) -> i64 {
-    call_direct("fdsafe_socket_send_handles", || {
-        let plain = flags == 0 && !buf.is_null() && len > 0 && len <= isize::MAX as usize && is_unix(handle);
-        let owned = plain && TABLE.owned_by_caller(Handle(handle));
-        let Some(list) = usable_in_slice(handles, count, scm::MAX_FDS).filter(|_| owned) else {
-            crate::sys::cold_path();
-            return send_handles_full(handle, buf, len, handles, count, flags, None);
-        };
-        // The owner's path: hold each handle, then send under the owner's hold of the socket.
-        let mut message = scm::FdMessage::new();
-        // The holds end with this block, in place (moving the list would copy it).
-        let call = {
-            let mut held = HeldList::<{ scm::MAX_FDS }>::new(&TABLE);
-            let mut all_held = true;
-            for (i, &h) in list.iter().enumerate() {
-                let Some(fd) = held.try_hold(Handle(h)) else {
-                    crate::sys::cold_path();
-                    all_held = false;
-                    break;
-                };
-                message.set(i, fd);
-            }
-            // SAFETY: `buf` holds `len` bytes (checked non-null); the `count` descriptors are set.
-            all_held.then(|| TABLE.owner_call(Handle(handle), None, |socket| unsafe { message.send(socket.fd(), buf.cast(), len, count) }))
-        };
-        match call {
-            Some(Ok(sent)) if sent >= 0 => Ok(sent as i64),
-            _ => {
-                crate::sys::cold_path();
-                send_handles_full(handle, buf, len, handles, count, flags, call)
-            }
+    call("fdsafe_socket_send_handles", || {
+        let list = in_slice(handles, count, "handles")?;
+        if list.len() > 4096 {
+            return Err(Error::invalid(format!("{} handles in one message (the kernel takes at most 253)", list.len())));
         }
+        // Each handle is held until the kernel has its own reference.
+        let guards: Vec<Guard> = list.iter().map(|&h| handles::get(Handle(h))).collect::<Result<_>>()?;
+        let fds: Vec<RawFd> = guards.iter().map(|g| g.raw_fd()).collect();
+        send_with(handle, buf, len, &fds, None, flags)
     })
-}
-
-/// Whether a handle's kind bits name a Unix socket (the owner's paths check no more: the
-/// owner's call then checks the bits against the slot's).
-#[inline(always)]
-fn is_unix(handle: fdsafe_handle) -> bool {
-    let bits = Handle(handle).kind_bits();
-    unix_kinds().iter().any(|&kind| kind as u8 == bits)
-}
-
-/// `fdsafe_socket_send_handles` off the owner's path, and the end of an owner's call that
-/// left it (`call`: the send is not made again if it ran).
-#[cold]
-#[inline(never)]
-fn send_handles_full(
-    handle: fdsafe_handle,
-    buf: *const c_void,
-    len: usize,
-    handles: *const fdsafe_handle,
-    count: usize,
-    flags: u32,
-    call: Option<OwnerCall>,
-) -> Result<i64> {
-    let ran = call.and_then(|call| TABLE.settle(call));
-    if let Some(ret) = ran {
-        return Ok(direct::check(ret).map_err(|e| e.context("sendmsg"))? as i64);
-    }
-    let list = in_slice(handles, count, "handles")?;
-    if list.len() > 4096 {
-        return Err(Error::invalid(format!("{} handles in one message (the kernel takes at most 253)", list.len())));
-    }
-    // Each handle is held until the kernel has its own reference. Up to the kernel's
-    // limit the holds and numbers live on the stack; more (which the kernel refuses with
-    // EINVAL) go to the heap.
-    if list.len() <= scm::MAX_FDS {
-        let mut held = HeldList::<{ scm::MAX_FDS }>::new(&TABLE);
-        let mut fds = std::mem::MaybeUninit::<[RawFd; scm::MAX_FDS]>::uninit();
-        let fds_ptr = fds.as_mut_ptr().cast::<RawFd>();
-        for (i, &h) in list.iter().enumerate() {
-            // SAFETY: i < list.len() <= MAX_FDS.
-            unsafe { fds_ptr.add(i).write(held.hold(Handle(h))?) };
-        }
-        // SAFETY: the first list.len() numbers were written above.
-        let fds = unsafe { std::slice::from_raw_parts(fds_ptr, list.len()) };
-        return send_with(handle, buf, len, fds, None, flags);
-    }
-    let guards: Vec<Guard> = list.iter().map(|&h| handles::get(Handle(h))).collect::<Result<_>>()?;
-    let fds: Vec<RawFd> = guards.iter().map(|g| g.raw_fd()).collect();
-    send_with(handle, buf, len, &fds, None, flags)
 }
 
 /// Like `fdsafe_socket_send_handles` with raw descriptors (borrowed: they stay the caller's
@@ -482,7 +410,7 @@ pub extern "C" fn fdsafe_socket_recv_handles(
     handles_cap: usize,
     info_out: *mut fdsafe_recv_info,
 ) -> i64 {
-    call_direct("fdsafe_socket_recv_handles", || recv_handles(handle, buf, len, flags, None, handles_out, handles_cap, info_out))
+    call("fdsafe_socket_recv_handles", || recv_handles(handle, buf, len, flags, None, handles_out, handles_cap, info_out))
 }
 
 /// `fdsafe_socket_recv_handles` for a caller who knows what the sender passes, replacing the
@@ -520,74 +448,17 @@ pub extern "C" fn fdsafe_socket_recv_handles_as(
     handles_cap: usize,
     info_out: *mut fdsafe_recv_info,
 ) -> i64 {
-    call_direct("fdsafe_socket_recv_handles_as", || {
-        // The owner's path for generic handles; anything else goes to the full path.
-        let plain = kind == Kind::Other as u32 && flags == 0 && !buf.is_null() && len > 0 && len <= isize::MAX as usize;
-        let out = (usable_out_slice(handles_out, handles_cap, scm::MAX_FDS), Out::usable(info_out));
-        let (true, Some(slots), Some(info)) = (plain && is_unix(handle), out.0, out.1) else {
-            crate::sys::cold_path();
-            return recv_handles_as_full(handle, buf, len, flags, kind, handles_out, handles_cap, info_out, None);
+    call("fdsafe_socket_recv_handles_as", || {
+        let expected = match Kind::from_u32(kind) {
+            Some(Kind::Stdio) => return Err(Error::invalid("received descriptors cannot be stdio handles")),
+            Some(k) => k,
+            None => return Err(Error::invalid(format!("unknown kind {kind}"))),
         };
-        let mut control = scm::ControlBuffer::new();
-        let iov = libc::iovec { iov_base: buf, iov_len: len };
-        let mut msg = scm::recv_header(&iov, &mut control, handles_cap);
-        // SAFETY: `msg` describes `buf` (the caller's `len` bytes, checked non-null) and `control`.
-        let call = TABLE.owner_call(Handle(handle), None, |socket| unsafe { scm::recvmsg_raw(socket.fd(), &mut msg, 0) });
-        let Ok(n @ 0..) = call else {
-            crate::sys::cold_path();
-            let ran = OwnerRecv { call, msg: &msg, control: &mut control };
-            return recv_handles_as_full(handle, buf, len, flags, kind, handles_out, handles_cap, info_out, Some(ran));
-        };
-        // SAFETY: the kernel has just written the message.
-        let (received, fds) = unsafe { scm::received(&msg, n as usize, &mut control) };
-        Ok(register_received(received, fds, Some(Kind::Other), slots, info))
+        recv_handles(handle, buf, len, flags, Some(expected), handles_out, handles_cap, info_out)
     })
 }
 
-/// A receive that the owner's path made or began: its call, and the message if it ran.
-struct OwnerRecv<'a> {
-    call: OwnerCall,
-    msg: &'a libc::msghdr,
-    control: &'a mut scm::ControlBuffer,
-}
-
-/// `fdsafe_socket_recv_handles_as` off the owner's path, and the end of an owner's call that
-/// left it (`ran`: whatever it received is registered, not received again).
-#[cold]
-#[inline(never)]
 #[allow(clippy::too_many_arguments)]
-fn recv_handles_as_full(
-    handle: fdsafe_handle,
-    buf: *mut c_void,
-    len: usize,
-    flags: u32,
-    kind: u32,
-    handles_out: *mut fdsafe_handle,
-    handles_cap: usize,
-    info_out: *mut fdsafe_recv_info,
-    ran: Option<OwnerRecv<'_>>,
-) -> Result<i64> {
-    if let Some(OwnerRecv { call, msg, control }) = ran {
-        if let Some(ret) = TABLE.settle(call) {
-            // The owner's path ran the receive: its checks held.
-            let n = direct::check(ret).map_err(|e| e.context("recvmsg"))?;
-            // SAFETY: the kernel has just written the message.
-            let (received, fds) = unsafe { scm::received(msg, n, control) };
-            let slots = out_slice(handles_out, handles_cap, "handles_out")?;
-            let info = Out::new(info_out, "info_out")?;
-            return Ok(register_received(received, fds, Some(Kind::Other), slots, info));
-        }
-    }
-    let expected = match Kind::from_u32(kind) {
-        Some(Kind::Stdio) => return Err(Error::invalid("received descriptors cannot be stdio handles")),
-        Some(k) => k,
-        None => return Err(Error::invalid(format!("unknown kind {kind}"))),
-    };
-    recv_handles(handle, buf, len, flags, Some(expected), handles_out, handles_cap, info_out)
-}
-
-#[allow(clippy::too_many_arguments)]
-#[inline(always)] // the system call returns through the exported function's frame only
 fn recv_handles(
     handle: fdsafe_handle,
     buf: *mut c_void,
@@ -611,7 +482,6 @@ fn recv_handles(
 
 /// The end of every receive of handles: registers what `received` brought (each descriptor
 /// a handle in `slots`, or closed and counted), fills `*info_out` and returns the bytes.
-#[inline(always)]
 fn register_received(
     received: scm::Received,
     mut fds: scm::ReceivedFds<'_>,
@@ -634,49 +504,27 @@ fn register_received(
     // stay in `fds` and are closed when it is dropped.
     let wanted = fds.len().min(slots.len());
     info.closed_count = (received.unexpected_closed + fds.len() - wanted) as u32;
-    // Kinds first (system calls), then the handles. The array is only filled when kinds are
-    // asked for (KIND_OTHER needs none).
-    let mut found = [std::mem::MaybeUninit::<Kind>::uninit(); scm::MAX_FDS];
-    let asks_kinds = expected != Some(Kind::Other);
     // Detecting kinds and making their objects call into libc, some of whose calls are
-    // cancellation points (a pipe's write end opens its twin); generic handles make none.
-    let _no_cancel = asks_kinds.then(crate::sys::NoCancellation::begin);
-    if asks_kinds {
-        let mut detector = detect::Detector::for_count(wanted);
-        for (kind, fd) in found.iter_mut().zip(fds.iter()).take(wanted) {
-            kind.write(
-                match expected {
-                    Some(k) => detector.detect_expecting(k, fd),
-                    None => detector.detect(fd),
-                }
-                .unwrap_or(Kind::Other),
-            );
+    // cancellation points.
+    let _no_cancel = crate::sys::NoCancellation::begin();
+    let mut detector = detect::Detector::for_count(wanted);
+    let mut made = 0;
+    while made < wanted {
+        let Some(fd) = fds.take_next() else { break };
+        let kind = match expected {
+            Some(Kind::Other) => Kind::Other,
+            Some(k) => detector.detect_expecting(k, fd.as_fd()).unwrap_or(Kind::Other),
+            None => detector.detect(fd.as_fd()).unwrap_or(Kind::Other),
+        };
+        // A number the kernel has just installed: nobody else can rightly own it.
+        match handles::insert_fresh(kinds::wrap_owned(fd, kind)) {
+            Ok(h) => {
+                slots[made] = h.0;
+                made += 1;
+            }
+            Err(_) => info.closed_count += 1, // the descriptor was closed
         }
     }
-    let made = if asks_kinds {
-        let mut made = 0;
-        for found in found.iter().take(wanted) {
-            let Some(fd) = fds.take_next() else { break };
-            // SAFETY: entries 0..wanted were written above.
-            match TABLE.insert(kinds::wrap_owned(fd, unsafe { found.assume_init() })) {
-                Ok(h) => {
-                    slots[made] = h.0;
-                    made += 1;
-                }
-                Err((_, object)) => {
-                    info.closed_count += 1;
-                    handles::discard(object);
-                }
-            }
-        }
-        made
-    } else {
-        let received = std::iter::from_fn(|| fds.take_next());
-        TABLE.insert_received(received, &mut slots[..wanted], |_, fd| {
-            info.closed_count += 1;
-            crate::sys::direct::close(fd);
-        })
-    };
     drop(fds); // closes the ones beyond handles_cap
     if info.closed_count > 0 {
         info.flags |= FDSAFE_RECV_INFO_CLOSED;

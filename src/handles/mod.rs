@@ -3,27 +3,29 @@
 //! A handle is `[kind: 8 bits | generation: 32 bits | slot index: 24 bits]`. A slot's
 //! generation is odd while it holds a live object and even while free; every close makes it
 //! move on, so a handle value works for exactly one lifetime. A slot whose generation would
-//! wrap is retired, never reused.
+//! wrap is retired, never reused. The kind byte is part of what a lookup checks: a value with
+//! any bit changed names no live object.
 //!
-//! Every operation holds a reference on the slot for its whole duration ([`Guard`]): the
-//! slot's "owner inside" word if the calling thread created the object (see `threads`), a
-//! counted reference otherwise. Closing marks the slot so that no new operation can start, and the
-//! object (with its descriptor) is dropped by whichever thread lets go of the last reference.
-//! The descriptor number is therefore never released to the kernel while an fdsafe operation
-//! could still use it.
+//! Every operation holds a counted reference on the slot for its whole duration ([`Guard`]).
+//! Closing marks the slot so that no new operation can start, and the object (with its
+//! descriptor) is dropped by whichever thread lets go of the last reference. The descriptor
+//! number is therefore never released to the kernel while an fdsafe operation could still
+//! use it. `docs/design.md` explains the protocol and what was measured to choose it.
 
+mod fork;
 mod kind;
 mod owners;
 mod slot;
-mod spare;
+mod sync;
 mod table;
-mod threads;
 
 use std::any::Any;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 pub use kind::Kind;
-pub use table::{Detour, Guard, Held, HeldList, OwnerCall, Table};
+pub use fork::Section as ForkSection;
+pub use slot::CloseHook;
+pub use table::{Guard, Table};
 
 use crate::error::{Error, Result};
 
@@ -53,17 +55,26 @@ impl Handle {
     pub(crate) fn kind_bits(self) -> u8 {
         (self.0 >> Self::KIND_SHIFT) as u8
     }
+    /// The kind the handle's bits name, if any.
+    pub fn kind(self) -> Option<Kind> {
+        Kind::from_u32(self.kind_bits() as u32)
+    }
+    /// What a slot must carry for this handle to name its object: generation and kind.
+    fn tag(self) -> u64 {
+        slot::tag(self.generation(), self.kind_bits())
+    }
+    fn from_tag(tag: u64, index: u32) -> Handle {
+        Handle::new_raw(tag as u8, (tag >> 8) as u32, index)
+    }
 }
 
 /// A descriptor object owned by the table: one of the types in [`crate::kinds`].
 pub trait Object: Any + Send + Sync {
     fn kind(&self) -> Kind;
     fn as_fd(&self) -> BorrowedFd<'_>;
-    /// Gives up the descriptor without the kind's cleanup on drop (used by release).
+    /// Gives up the descriptor without the kind's cleanup on drop (used by release), freeing
+    /// everything else the object holds.
     fn into_fd(self: Box<Self>) -> OwnedFd;
-    /// Called by close while other threads are still inside operations on this object:
-    /// wake them if the kind has a way (sockets shut down). The default does nothing.
-    fn interrupt(&self) {}
     /// How a generic write must protect the caller from `SIGPIPE`.
     fn write_guard(&self) -> WriteGuard {
         WriteGuard::BlockSigpipe
@@ -80,12 +91,10 @@ pub enum WriteGuard {
     /// Pipes, FIFOs and anything unknown: block `SIGPIPE` in the calling thread around the
     /// write and discard the one the write raised.
     BlockSigpipe,
-    /// The write end of a pipe whose read end is `reader`: while the write holds that handle,
-    /// the pipe has a reader, so the write cannot raise `SIGPIPE` and needs no guard. It goes
-    /// through `nonblocking` (the same pipe opened again, non-blocking, kept open by the write
-    /// end's object), so that it never waits while holding the read end; one that would wait,
-    /// and any write once the read end is gone, is a [`WriteGuard::BlockSigpipe`] write.
-    PipeWithReader { reader: Handle, nonblocking: RawFd },
+    /// The write end of a pipe whose read end is the live handle `reader`: a write that holds
+    /// that handle cannot raise `SIGPIPE` (the pipe has a reader), so it needs no guard as
+    /// long as it does not wait while holding it (see `kinds::io::write_holding_reader`).
+    PipeWithReader { reader: Handle },
 }
 
 /// Implements `AsFd` and [`Object`] for a kind type whose descriptor is its `fd: OwnedFd` field
@@ -196,23 +205,10 @@ impl dyn Object {
     }
 }
 
-/// Drops an object the table no longer holds (or refused), closing its descriptor. A plain
-/// descriptor has no cleanup and is closed by the system call itself, which is no
-/// cancellation point; any other object's drop closes through libc (a cancellation point),
-/// and its kind's cleanup may enter others, so it runs with cancellation disabled.
-#[inline(always)]
+/// Drops an object the table no longer holds (or refused), closing its descriptor. Its
+/// kind's cleanup may enter cancellation points (`close` through libc among them), so it runs
+/// with cancellation disabled.
 pub fn discard(object: Stored) {
-    match object {
-        Stored::Plain(plain) => crate::sys::direct::close(plain.into_fd()),
-        Stored::Boxed(boxed) => {
-            crate::sys::cold_path(); // keeps the plain close straight (see `sys::cold_path`)
-            discard_boxed(boxed)
-        }
-    }
-}
-
-#[inline(never)]
-fn discard_boxed(object: Box<dyn Object>) {
     let _no_cancel = crate::sys::NoCancellation::begin();
     drop(object);
 }
@@ -223,23 +219,33 @@ pub static TABLE: Table = Table::new();
 /// Registers a newly created object and returns its handle. If the table refuses it, the
 /// object is dropped, which closes its descriptor.
 pub fn insert(object: Box<dyn Object>) -> Result<Handle> {
-    TABLE.insert(object).map_err(|(err, _object)| err)
+    insert_stored(object.into())
 }
 
-/// Looks a handle up for the length of one operation.
-#[inline(always)]
+/// [`insert`] for an object as the table stores it.
+pub fn insert_stored(object: Stored) -> Result<Handle> {
+    TABLE.insert(object).map_err(|(err, object)| {
+        discard(object);
+        err
+    })
+}
+
+/// [`insert`] for a descriptor the kernel has just installed (see [`Table::insert_fresh`]).
+pub fn insert_fresh(object: Stored) -> Result<Handle> {
+    TABLE.insert_fresh(object).map_err(|(err, object)| {
+        discard(object);
+        err
+    })
+}
+
+/// Holds a live handle for the length of one operation.
+#[inline]
 pub fn get(handle: Handle) -> Result<Guard> {
     TABLE.get(handle)
 }
 
-/// [`get`] without the error: `None` if the handle cannot be used.
-#[inline(always)]
-pub fn try_get(handle: Handle) -> Option<Guard> {
-    TABLE.try_get(handle)
-}
-
-/// Looks a handle up and checks it is a `T`; `expected` names the kind for the error message.
-#[inline(always)]
+/// Holds a live handle and checks it is a `T`; `expected` names the kind for the error message.
+#[inline]
 pub fn get_as<T: Object>(handle: Handle, expected: &'static str) -> Result<TypedGuard<T>> {
     let guard = TABLE.get(handle)?;
     if guard.downcast::<T>().is_none() {
@@ -248,15 +254,51 @@ pub fn get_as<T: Object>(handle: Handle, expected: &'static str) -> Result<Typed
     Ok(TypedGuard { guard, _marker: std::marker::PhantomData })
 }
 
-/// Looks a handle up and checks that it is of `kind` (by the slot's kind byte: for operations
-/// that need only the descriptor, such as an eventfd's read and write).
-#[inline(always)]
+/// Holds a live handle and checks that it is of `kind` (for operations that need only the
+/// descriptor, such as an eventfd's read and write).
+#[inline]
 pub fn get_kind(handle: Handle, kind: Kind, expected: &'static str) -> Result<Guard> {
     let guard = TABLE.get(handle)?;
-    if handle.kind_bits() != kind as u8 {
-        return Err(wrong_kind(guard.kind(), expected)); // the lookup checked the bits against the slot
+    if guard.kind() != kind {
+        return Err(wrong_kind(guard.kind(), expected));
     }
     Ok(guard)
+}
+
+/// See [`Table::is_live`].
+pub fn is_live(handle: Handle) -> bool {
+    TABLE.is_live(handle)
+}
+
+/// See [`Table::add_close_hook`].
+pub fn add_close_hook(handle: Handle, key: u64, hook: CloseHook) -> Result<()> {
+    TABLE.add_close_hook(handle, key, hook)
+}
+
+/// See [`Table::remove_close_hook`].
+pub fn remove_close_hook(handle: Handle, key: u64) -> Result<bool> {
+    TABLE.remove_close_hook(handle, key)
+}
+
+/// A critical section that a `fork()` must not split (see `fork`): hold one around every
+/// use of a lock that the child of a fork may need.
+pub fn fork_section() -> fork::Section {
+    fork::section()
+}
+
+/// Closes a handle (see [`Table::close`]).
+pub fn close(handle: Handle) -> Result<u64> {
+    TABLE.close(handle)
+}
+
+/// Closes many handles; returns how many were live (see [`Table::close_many`]).
+pub fn close_many(handles: impl IntoIterator<Item = Handle>) -> usize {
+    TABLE.close_many(handles)
+}
+
+/// Ends a handle and hands its descriptor over (see [`Table::release`]).
+pub fn release(handle: Handle) -> Result<OwnedFd> {
+    TABLE.release(handle)
 }
 
 #[cold]
@@ -285,6 +327,16 @@ impl<T> TypedGuard<T> {
     }
     pub fn untyped(&self) -> &Guard {
         &self.guard
+    }
+}
+
+impl Stored {
+    /// The object as a `T`, if that is its type.
+    pub fn downcast<T: Object>(&self) -> Option<&T> {
+        match self {
+            Stored::Boxed(object) => object.downcast::<T>(),
+            Stored::Plain(plain) => (plain as &dyn Any).downcast_ref::<T>(),
+        }
     }
 }
 

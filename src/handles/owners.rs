@@ -107,6 +107,7 @@ impl Owners {
 
     #[cold]
     fn claim_beyond(&self, fd: RawFd, handle: Handle, holds: impl Fn(Handle) -> bool) -> Result<(), AlreadyOwned> {
+        let _section = super::fork::section();
         let mut list = self.beyond();
         match list.iter_mut().find(|(number, _)| *number == fd) {
             Some((_, owner)) if holds(Handle(*owner)) => return Err(AlreadyOwned(Handle(*owner))),
@@ -128,6 +129,7 @@ impl Owners {
             }
             None => {
                 crate::sys::cold_path();
+                let _section = super::fork::section();
                 self.beyond().retain(|&(number, owner)| (number, owner) != (fd, handle.0));
             }
         }

@@ -67,12 +67,12 @@ fn a_handle_works_until_closed_and_never_after() {
     let (h, probe) = insert(t, 100, Kind::Pipe);
     assert_ne!(h, Handle::INVALID);
     assert_eq!(t.get(h).unwrap().kind(), Kind::Pipe);
-    assert_eq!(t.peek_fd(h).unwrap(), 100);
+    assert_eq!(t.get(h).map(|g| g.raw_fd()).unwrap(), 100);
     assert_eq!(t.close(h).unwrap(), 0);
     assert_eq!(probe.drops.load(Ordering::SeqCst), 1);
     assert_eq!(t.get(h).err(), Some(Error::Stale(StaleReason::Closed)));
     assert_eq!(t.close(h).err(), Some(Error::Stale(StaleReason::Closed)));
-    assert!(t.peek_fd(h).is_err());
+    assert!(t.get(h).map(|g| g.raw_fd()).is_err());
     assert_eq!(probe.drops.load(Ordering::SeqCst), 1, "a second close closes nothing");
 }
 
@@ -85,7 +85,7 @@ fn reused_slots_never_revive_old_handles() {
         for stale in &old {
             assert!(t.get(*stale).is_err(), "round {round}: an old handle resolved");
         }
-        assert_eq!(t.peek_fd(h).unwrap(), 7);
+        assert_eq!(t.get(h).map(|g| g.raw_fd()).unwrap(), 7);
         t.close(h).unwrap();
         old.push(h);
     }
@@ -159,7 +159,7 @@ fn a_slot_whose_generation_would_wrap_is_retired() {
     let t = table();
     let (h, _p) = insert(t, 3, Kind::Pipe);
     t.close(h).unwrap();
-    let slot = t.slot(h.index()).unwrap();
+    let slot = t.slot_for_test(h.index()).unwrap();
     slot.force_generation(u32::MAX - 1); // free, next generation u32::MAX (the last odd one)
     let (last, _p) = insert(t, 3, Kind::Pipe);
     assert_eq!(last.index(), h.index());
@@ -230,7 +230,7 @@ fn many_threads_creating_and_closing_get_distinct_live_handles() {
                 for i in 0..per_thread {
                     let fd = 1000 + thread * 10_000 + i; // distinct, and dense like real descriptors
                     let (h, probe) = insert(t, fd, Kind::Pipe);
-                    assert_eq!(t.peek_fd(h).unwrap(), fd);
+                    assert_eq!(t.get(h).map(|g| g.raw_fd()).unwrap(), fd);
                     t.close(h).unwrap();
                     assert_eq!(probe.drops.load(Ordering::SeqCst), 1);
                 }
@@ -281,14 +281,9 @@ fn of_threads_adopting_the_same_number_at_once_exactly_one_wins() {
     assert_eq!(t.live_count(), 0);
 }
 
-/// [`Table::insert_received`] of one descriptor.
+/// [`Table::insert_fresh`] of one descriptor.
 fn insert_received(t: &'static Table, fd: OwnedFd) -> Result<Handle, (Error, OwnedFd)> {
-    let mut refused = None;
-    let mut out = [0u64; 1];
-    match t.insert_received(std::iter::once(fd), &mut out, |e, fd| refused = Some((e, fd))) {
-        1 => Ok(Handle(out[0])),
-        _ => Err(refused.expect("a refused descriptor comes back")),
-    }
+    t.insert_fresh(super::PlainFd::from_fd(fd).into()).map_err(|(e, object)| (e, object.into_fd()))
 }
 
 #[test]
@@ -318,48 +313,9 @@ fn a_claim_counts_as_owning_before_its_slot_is_filled() {
     t.close(h).unwrap();
     // What `insert` records before filling: the handle of the slot's next generation.
     let pending = Handle::new(Kind::Pipe, h.generation() + 2, h.index());
-    let slot = t.slot(h.index()).unwrap();
+    let slot = t.slot_for_test(h.index()).unwrap();
     assert!(slot.held_by(pending.generation()), "not filled yet, yet held");
     assert!(!slot.held_by(h.generation()), "the closed generation holds nothing");
-}
-
-#[test]
-fn free_slots_go_back_to_the_pool_when_a_thread_exits() {
-    let t = table();
-    for _ in 0..(if cfg!(miri) { 3 } else { 40 }) {
-        // Joined, not scoped: a scope ends when the closure returns, before the thread's
-        // thread-local storage is torn down.
-        std::thread::spawn(move || {
-            let handles: Vec<Handle> = (0..300).map(|i| insert(t, 200 + i, Kind::Pipe).0).collect();
-            for h in handles {
-                t.close(h).unwrap();
-            }
-        })
-        .join()
-        .unwrap();
-    }
-    assert_eq!(t.live_count(), 0);
-    // Each thread reused what the ones before it gave back (else 40 threads would have used
-    // 12,000 indices).
-    assert!(t.pool().next_unused <= 512, "{} indices used", t.pool().next_unused);
-}
-
-#[test]
-fn a_thread_turning_to_another_table_gives_its_free_slots_back() {
-    let (a, b) = (table(), table());
-    let churn = |t: &'static Table| {
-        let handles: Vec<Handle> = (0..200).map(|i| insert(t, 300 + i, Kind::Pipe).0).collect();
-        for h in handles {
-            t.close(h).unwrap();
-        }
-    };
-    churn(a);
-    let used = a.pool().next_unused;
-    churn(b);
-    assert_eq!(a.pool().free.len(), used as usize, "every index of `a` is back in its pool");
-    churn(a);
-    assert_eq!(a.pool().next_unused, used, "and reused");
-    assert_eq!((a.live_count(), b.live_count()), (0, 0));
 }
 
 #[test]
@@ -400,121 +356,6 @@ fn close_many_closes_like_close_and_frees_every_slot() {
 }
 
 #[test]
-fn the_creating_thread_uses_its_handles_without_a_counted_reference() {
-    let t = table();
-    let (h, _p) = insert(t, 50, Kind::Pipe);
-    let own = t.get(h).unwrap();
-    assert!(own.is_owner_fast_path(), "the creator takes the owner's path");
-    let (other, _q) = insert(t, 52, Kind::Pipe);
-    let other_own = t.get(other).unwrap();
-    assert!(other_own.is_owner_fast_path(), "inside two handles at once (a pipe write holds its read end)");
-    let nested = t.get(h).unwrap();
-    assert!(!nested.is_owner_fast_path(), "nested on the same handle, references are counted");
-    drop((own, other_own));
-    let after = t.get(h).unwrap();
-    assert!(after.is_owner_fast_path(), "the owner's path is free again once it left");
-    drop((nested, after));
-    t.close(other).unwrap();
-    std::thread::scope(|scope| {
-        scope.spawn(|| assert!(!t.get(h).unwrap().is_owner_fast_path(), "other threads count"));
-    });
-    t.close(h).unwrap();
-}
-
-#[test]
-fn another_thread_closing_waits_for_the_owner_inside() {
-    let t = table();
-    let (h, probe) = insert(t, 51, Kind::Pipe);
-    let inside = t.get(h).unwrap();
-    std::thread::scope(|scope| {
-        scope.spawn(|| {
-            assert_eq!(t.close(h).unwrap(), 1, "the owner's operation counts as running");
-            assert!(t.get(h).is_err(), "no new operation may start");
-            assert_eq!(t.release(h).err(), Some(Error::Stale(StaleReason::Closed)));
-        });
-    });
-    assert!(probe.alive.load(Ordering::SeqCst), "the owner still has its object");
-    assert_eq!(inside.raw_fd(), 51);
-    drop(inside);
-    assert_eq!(probe.drops.load(Ordering::SeqCst), 1, "the owner, leaving last, closed it");
-    assert_eq!(t.live_count(), 0);
-}
-
-#[test]
-fn release_from_another_thread_is_refused_while_the_owner_is_inside() {
-    let t = table();
-    let (h, probe) = insert(t, 52, Kind::Pipe);
-    let inside = t.get(h).unwrap();
-    std::thread::scope(|scope| {
-        scope.spawn(|| assert_eq!(t.release(h).err().and_then(|e| e.errno()), Some(libc::EBUSY)));
-    });
-    assert!(t.get(h).is_ok(), "a refused release leaves the handle live");
-    drop(inside);
-    let fd = std::thread::scope(|scope| scope.spawn(|| t.release(h).unwrap().into_raw_fd()).join().unwrap());
-    assert_eq!(fd, 52);
-    assert_eq!(probe.drops.load(Ordering::SeqCst), 0);
-}
-
-#[test]
-fn owners_using_while_others_close_never_touch_a_dropped_object() {
-    let t = table();
-    let rounds = if cfg!(miri) { 10 } else { 2000 };
-    for round in 0..rounds {
-        let (h, probe) = insert(t, 60 + round % 5, Kind::Pipe);
-        let closes = AtomicUsize::new(0);
-        std::thread::scope(|scope| {
-            for _ in 0..2 {
-                scope.spawn(|| {
-                    if t.close(h).is_ok() {
-                        closes.fetch_add(1, Ordering::SeqCst);
-                    }
-                });
-            }
-            // This thread created the handle: its uses take the owner's path.
-            for _ in 0..(if cfg!(miri) { 5 } else { 50 }) {
-                if let Ok(guard) = t.get(h) {
-                    let fake = guard.downcast::<Fake>().unwrap();
-                    assert!(fake.alive.load(Ordering::SeqCst), "object used after drop");
-                }
-            }
-        });
-        assert_eq!(closes.load(Ordering::SeqCst), 1, "exactly one close succeeds");
-        assert_eq!(probe.drops.load(Ordering::SeqCst), 1, "dropped exactly once");
-    }
-    assert_eq!(t.live_count(), 0);
-}
-
-#[test]
-fn closing_many_with_one_barrier_still_waits_for_an_owner_inside() {
-    let t = table();
-    let (h1, p1) = insert(t, 70, Kind::Pipe);
-    let (h2, p2) = insert(t, 71, Kind::Pipe);
-    let inside = t.get(h1).unwrap();
-    std::thread::scope(|scope| {
-        scope.spawn(|| assert_eq!(t.close_many([h1, h2, h2, Handle(0)]), 2, "h2 once, 0 skipped"));
-    });
-    assert_eq!(p2.drops.load(Ordering::SeqCst), 1, "h2 was idle: closed at once");
-    assert!(p1.alive.load(Ordering::SeqCst), "h1's owner is still inside");
-    drop(inside);
-    assert_eq!(p1.drops.load(Ordering::SeqCst), 1);
-    assert_eq!(t.live_count(), 0);
-}
-
-#[test]
-fn without_the_creator_fast_path_every_reference_is_counted() {
-    let t = table();
-    assert!(t.set_creator_fast_path(false), "on by default");
-    let (h, probe) = insert(t, 80, Kind::Pipe);
-    assert!(!t.get(h).unwrap().is_owner_fast_path());
-    assert!(!t.set_creator_fast_path(true));
-    let (h2, _p2) = insert(t, 81, Kind::Pipe);
-    assert!(t.get(h2).unwrap().is_owner_fast_path(), "applies to handles made from then on");
-    assert!(!t.get(h).unwrap().is_owner_fast_path(), "earlier handles keep their way");
-    t.close(h).unwrap();
-    assert_eq!(probe.drops.load(Ordering::SeqCst), 1);
-}
-
-#[test]
 fn a_forged_even_generation_never_reaches_a_free_slot() {
     let t = table();
     let (h, _p) = insert(t, 90, Kind::Pipe); // allocates a page of free slots next to it
@@ -524,23 +365,6 @@ fn a_forged_even_generation_never_reaches_a_free_slot() {
     t.close(h).unwrap();
     assert!(t.get(freed).is_err(), "the even generation of a freed slot");
     assert!(t.get(Handle(h.index() as u64 + 1)).is_err(), "kind 0, generation 0");
-}
-
-#[test]
-fn closing_many_waits_for_the_owner_even_when_counted_references_run_too() {
-    let t = table();
-    let (h, probe) = insert(t, 91, Kind::Pipe);
-    let inside = t.get(h).unwrap(); // the owner, on its hazard
-    std::thread::scope(|scope| {
-        scope.spawn(|| {
-            let counted = t.get(h).unwrap(); // another thread: a counted reference
-            assert_eq!(t.close_many([h]), 1);
-            drop(counted);
-        });
-    });
-    assert!(probe.alive.load(Ordering::SeqCst), "the owner is still inside");
-    drop(inside);
-    assert_eq!(probe.drops.load(Ordering::SeqCst), 1);
 }
 
 #[test]
@@ -559,102 +383,4 @@ fn plain_descriptors_are_stored_inline_and_behave_like_any_object() {
     }
     assert_eq!(t.release(h).unwrap().into_raw_fd(), 95, "released without closing");
     assert!(t.get(h).is_err());
-}
-
-#[test]
-fn a_closer_is_not_held_up_by_the_owner_looking_up_an_older_handle_of_the_slot() {
-    let t = table();
-    let (old, _p) = insert(t, 60, Kind::Pipe);
-    t.close(old).unwrap();
-    let (h, probe) = insert(t, 61, Kind::Pipe); // the same slot, owned by this thread again
-    assert_eq!(h.index(), old.index());
-    let slot = t.slot(h.index()).unwrap();
-    // The owner is for an instant "inside" the old generation (a lookup of `old` refused
-    // after its state check). A closer of the live one must not wait for that.
-    slot.force_owner_inside(old.generation());
-    std::thread::scope(|scope| {
-        scope.spawn(|| assert_eq!(t.close(h).unwrap(), 0, "nobody is inside the live generation"));
-    });
-    assert_eq!(probe.drops.load(Ordering::SeqCst), 1, "closed at once");
-    slot.force_owner_inside(0);
-    assert!(t.get(h).is_err());
-}
-
-
-/// The fd number an owner call sees, or `None` if the call did not run.
-fn owner_fd(t: &'static Table, h: Handle, kind: Option<Kind>) -> Option<isize> {
-    t.settle(t.owner_call(h, kind, |held| held.fd() as isize))
-}
-
-#[test]
-fn an_owner_call_runs_only_for_the_creator_on_a_live_handle_of_its_kind() {
-    let t = table();
-    let (h, probe) = insert(t, 90, Kind::Pipe);
-    assert!(matches!(t.owner_call(h, Some(Kind::Pipe), |held| held.fd() as isize), Ok(90)));
-    assert_eq!(owner_fd(t, h, None), Some(90), "any kind");
-    assert_eq!(owner_fd(t, h, Some(Kind::EventFd)), None, "another kind");
-    let forged = Handle::new_raw(Kind::EventFd as u8, h.generation(), h.index());
-    assert_eq!(owner_fd(t, forged, None), None, "kind bits that are not the slot's");
-    assert_eq!(owner_fd(t, forged, Some(Kind::EventFd)), None, "the slot's kind is checked too");
-    std::thread::scope(|scope| {
-        scope.spawn(|| assert_eq!(owner_fd(t, h, None), None, "another thread takes the full path"));
-    });
-    assert!(t.get(h).unwrap().is_owner_fast_path(), "every refusal left the owner's word clear");
-    std::thread::scope(|scope| {
-        scope.spawn(|| assert_eq!(t.close(h).unwrap(), 0, "nobody is inside"));
-    });
-    assert_eq!(probe.drops.load(Ordering::SeqCst), 1);
-    assert_eq!(owner_fd(t, h, None), None, "closed");
-}
-
-#[test]
-fn a_close_during_an_owner_call_completes_when_the_call_settles() {
-    let t = table();
-    let (h, probe) = insert(t, 91, Kind::Pipe);
-    // A signal handler on the owner thread (or the call itself) closes the handle while the
-    // owner is inside: the close is left to the owner.
-    let call = t.owner_call(h, None, |held| {
-        assert_eq!(t.close(h).unwrap(), 1, "the owner's call counts as running");
-        held.fd() as isize
-    });
-    assert!(call.is_err(), "leaving found the close under way");
-    assert!(probe.alive.load(Ordering::SeqCst), "not closed before the owner settles");
-    assert_eq!(t.settle(call), Some(91), "the call's result survives the detour");
-    assert_eq!(probe.drops.load(Ordering::SeqCst), 1, "settling closed it");
-    assert_eq!(t.live_count(), 0);
-    assert_eq!(owner_fd(t, h, None), None);
-}
-
-#[test]
-fn an_owner_call_that_another_thread_closes_meanwhile_finishes_first() {
-    let t = table();
-    let (h, probe) = insert(t, 92, Kind::Pipe);
-    let call = t.owner_call(h, None, |held| {
-        std::thread::scope(|scope| {
-            scope.spawn(|| assert_eq!(t.close(h).unwrap(), 1, "the owner is inside"));
-        });
-        assert!(probe.alive.load(Ordering::SeqCst), "the descriptor stays open while the call runs");
-        held.fd() as isize
-    });
-    assert_eq!(t.settle(call), Some(92));
-    assert_eq!(probe.drops.load(Ordering::SeqCst), 1, "the owner, leaving last, closed it");
-    assert_eq!(t.live_count(), 0);
-}
-
-#[test]
-fn a_reused_slot_forgets_the_read_end_of_a_pipe_it_held() {
-    let t = table();
-    let (w, _p) = insert(t, 93, Kind::Pipe);
-    let (r, _q) = insert(t, 94, Kind::Pipe);
-    t.get(w).unwrap().set_write_guard(super::WriteGuard::PipeWithReader { reader: r, nonblocking: 95 });
-    assert_eq!(t.get(w).unwrap().write_partner(), r.0);
-    t.close(w).unwrap();
-    let (reused, _s) = insert(t, 96, Kind::Pipe); // the same slot, from this thread's free stack
-    assert_eq!(reused.index(), w.index());
-    let guard = t.get(reused).unwrap();
-    assert_eq!(guard.write_partner(), 0, "a write must not hold the old read end");
-    assert_eq!(guard.write_twin(), -1, "nor go through the old twin's number");
-    drop(guard);
-    t.close(reused).unwrap();
-    t.close(r).unwrap();
 }

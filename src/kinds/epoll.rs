@@ -23,7 +23,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
-use crate::handles::{Handle, Kind, TABLE, WriteGuard, fd_object, self};
+use crate::handles::{self, fd_object, Handle, Kind, WriteGuard};
 use crate::kinds::sigset::SigSet;
 use crate::sys::{self, cvt};
 
@@ -86,9 +86,29 @@ struct Registry {
 /// hooks it left on its targets.
 struct Records(Mutex<Registry>);
 
+/// The record, locked inside a fork section (so a `fork()` never finds it half changed).
+struct Locked<'a> {
+    registry: MutexGuard<'a, Registry>,
+    _section: handles::ForkSection,
+}
+
+impl std::ops::Deref for Locked<'_> {
+    type Target = Registry;
+    fn deref(&self) -> &Registry {
+        &self.registry
+    }
+}
+
+impl std::ops::DerefMut for Locked<'_> {
+    fn deref_mut(&mut self) -> &mut Registry {
+        &mut self.registry
+    }
+}
+
 impl Records {
-    fn lock(&self) -> MutexGuard<'_, Registry> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> Locked<'_> {
+        let section = handles::fork_section();
+        Locked { registry: self.0.lock().unwrap_or_else(|p| p.into_inner()), _section: section }
     }
 }
 
@@ -96,7 +116,7 @@ impl Drop for Records {
     fn drop(&mut self) {
         let registry = std::mem::take(&mut *self.lock());
         for (token, reg) in registry.by_token {
-            let _ = TABLE.remove_close_hook(reg.target, token);
+            let _ = handles::remove_close_hook(reg.target, token);
         }
     }
 }
@@ -192,7 +212,7 @@ impl Epoll {
                 }
             }
         });
-        if let Err(err) = TABLE.add_close_hook(handle, token, hook) {
+        if let Err(err) = handles::add_close_hook(handle, token, hook) {
             // The target began closing during the call: its hooks may already have run.
             let _ = ctl(self.fd.as_fd(), libc::EPOLL_CTL_DEL, target_fd, 0, 0);
             undo(&self.records);
@@ -255,7 +275,7 @@ impl Epoll {
             token
         };
         let result = ctl(self.fd.as_fd(), libc::EPOLL_CTL_DEL, target.object().as_fd(), 0, 0);
-        let _ = TABLE.remove_close_hook(handle, token);
+        let _ = handles::remove_close_hook(handle, token);
         result.map_err(|e| e.context("epoll_ctl(EPOLL_CTL_DEL)"))
     }
 
@@ -353,7 +373,7 @@ impl Epoll {
             let token = event.u64;
             let Some(record) = reg.by_token.get(&token) else { continue };
             // A handle whose close has begun no longer resolves: its event is not reported.
-            if TABLE.peek_fd(record.target).is_err() {
+            if !handles::is_live(record.target) {
                 continue;
             }
             sink(reported, Ready { handle: record.target, user: record.user, events: event.events });

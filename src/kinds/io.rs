@@ -1,12 +1,13 @@
 //! Operations every readable or writable descriptor shares: read, write, vectored I/O and
-//! waiting for readiness. Writes never raise `SIGPIPE` (see [`WriteGuard`]).
+//! waiting for readiness. Writes never raise `SIGPIPE` (see [`WriteGuard`]). This module
+//! knows descriptors only; the C layer holds the handles.
 
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use crate::error::{Error, Result};
-use crate::handles::{Guard, Handle, Held, OwnerCall, WriteGuard, TABLE};
+use crate::handles::WriteGuard;
 use crate::sys::{cvt, direct};
 
 #[inline]
@@ -22,118 +23,52 @@ pub fn readv(fd: BorrowedFd<'_>, iov: &[libc::iovec]) -> Result<usize> {
     unsafe { direct::readv(fd.as_raw_fd(), iov.as_ptr(), count) }
 }
 
-#[inline(always)]
-pub fn write(guard: &Guard, buf: &[u8]) -> Result<usize> {
-    let iov = [libc::iovec { iov_base: buf.as_ptr() as *mut _, iov_len: buf.len() }];
-    writev(guard, &iov)
-}
-
-/// Inlined into each exported write, so the writes that need no guard (a pipe whose read end
-/// the write holds, an eventfd, a file) make their system call from the exported function
-/// itself (see [`direct`]) on a path that falls straight through (see `Table::try_get`); the
-/// others are out of line.
-#[inline(always)]
-pub fn writev(guard: &Guard, iov: &[libc::iovec]) -> Result<usize> {
+/// Writes `iov` to `fd` without raising `SIGPIPE`, protected as `guard` says (the caller
+/// has already taken care of [`WriteGuard::PipeWithReader`], see [`write_holding_reader`]).
+pub fn writev(fd: BorrowedFd<'_>, guard: WriteGuard, iov: &[libc::iovec]) -> Result<usize> {
     let count = iov_count(iov)?;
-    let raw = guard.raw_fd();
-    let partner = guard.write_partner();
-    if partner != 0 {
-        // A pipe made with its read end: hold the read end (the pipe then has a reader, so the
-        // write raises no SIGPIPE) for a write that cannot wait (see `PipeEnd`).
-        if let Some(reader_held) = crate::handles::try_get(Handle(partner)) {
-            // SAFETY: the iovecs describe readable memory (the C layer documents it); the twin
-            // descriptor stays open while the write end's guard lives.
-            let ret = unsafe { direct::writev_raw(guard.write_twin(), iov.as_ptr(), count) };
-            drop(reader_held);
-            let total = if count == 1 { iov[0].iov_len } else { iov_total(iov) };
-            // A negative `ret` (an error) is above any total as a usize.
-            if ret as usize != total {
-                crate::sys::cold_path();
-                return finish_pipe_write(raw, ret, iov);
-            }
-            return Ok(total);
-        }
-    } else if guard.writes_unguarded() {
-        return plain_writev(raw, iov, count);
-    }
-    crate::sys::cold_path();
-    guarded_writev(raw, guard.write_guard(), iov, count)
-}
-
-/// What [`owner_write`] returns when it did not write: the caller takes the full path.
-pub(crate) const NOT_WRITTEN: isize = isize::MIN;
-
-/// [`write`] on [`crate::handles::Table::owner_call`]'s path (`len` at most `isize::MAX`):
-/// the writes that need no guard, with the raw result. [`NOT_WRITTEN`] for a write that needs
-/// the full path; then, for a pipe made with its read end, `reader` holds the owner call that
-/// held the read end (for the caller to settle, then pass to [`finish_write`]).
-///
-/// # Safety
-/// `buf` is valid for reading `len` bytes.
-#[inline(always)]
-pub unsafe fn owner_write(held: Held<'_>, buf: *const u8, len: usize, reader: &mut Option<OwnerCall>) -> isize {
-    let partner = held.write_partner();
-    if partner == 0 {
-        // Not rare: the hint only lays the pipe write out to fall straight through after its
-        // system call, where a taken branch costs most (see `Table::try_get`). These writes
-        // (files, eventfds) jump out and back instead, and measured no slower for it.
-        crate::sys::cold_path();
-        if held.writes_unguarded() {
-            return direct::write_raw(held.fd(), buf, len);
-        }
-        crate::sys::cold_path();
-        return NOT_WRITTEN;
-    }
-    // A pipe made with its read end: as in `writev`, holding the read end (on the owner's
-    // path too), through the non-blocking twin.
-    let twin = held.write_twin();
-    match TABLE.owner_call(Handle(partner), None, |_| direct::write_raw(twin, buf, len)) {
-        Ok(ret) if ret as usize == len => ret,
-        other => {
-            crate::sys::cold_path();
-            *reader = Some(other);
-            NOT_WRITTEN
+    let raw = fd.as_raw_fd();
+    match guard {
+        WriteGuard::None => plain_writev(raw, iov, count),
+        WriteGuard::Socket => send_nosignal(raw, iov),
+        WriteGuard::BlockSigpipe | WriteGuard::PipeWithReader { .. } => {
+            SigpipeBlock::run(|| plain_writev(raw, iov, count))
         }
     }
 }
 
-/// The full path's end of a pipe write that [`owner_write`] began: `short` is what the
-/// non-blocking attempt returned (its settled owner call). A write that wrote everything
-/// after all (the read end was being closed meanwhile) is done; otherwise it finishes as
-/// `writev` does.
-pub fn finish_write(guard: &Guard, short: isize, buf: &[u8]) -> Result<usize> {
-    if short as usize == buf.len() {
-        return Ok(buf.len());
+/// Whether the kernel refused `RWF_NOWAIT` on a pipe once (before Linux 5.9 pipes did not
+/// take it): every pipe write then takes the `SIGPIPE` guard.
+static PIPE_NOWAIT_REFUSED: AtomicBool = AtomicBool::new(false);
+
+/// The first part of a write to a pipe's write end while the caller holds its read end
+/// (so the pipe has a reader and the write cannot raise `SIGPIPE`): as much as fits now,
+/// without waiting (`pwritev2` with `RWF_NOWAIT`), since a writer that waited for room while
+/// holding the read end would keep it from closing. Returns the bytes written, 0 if none fit
+/// (or the kernel refuses `RWF_NOWAIT`); the caller lets the read end go and writes the rest
+/// with [`writev`] (which may wait, guarded), unless the end is non-blocking and nothing fit.
+pub fn write_holding_reader(fd: BorrowedFd<'_>, iov: &[libc::iovec]) -> Result<usize> {
+    let count = iov_count(iov)?;
+    if PIPE_NOWAIT_REFUSED.load(Ordering::Relaxed) {
+        return Ok(0);
     }
-    let iov = [libc::iovec { iov_base: buf.as_ptr() as *mut _, iov_len: buf.len() }];
-    finish_pipe_write(guard.raw_fd(), short, &iov)
-}
-
-fn iov_total(iov: &[libc::iovec]) -> usize {
-    iov.iter().map(|v| v.iov_len).sum()
-}
-
-/// The rest of a pipe write whose non-blocking attempt found too little room (`ret` is what it
-/// wrote, or `-EAGAIN`; any other error is the answer): as a write of the end itself, in the
-/// end's own mode, guarded against `SIGPIPE`, since the read end is no longer held.
-#[cold]
-#[inline(never)]
-fn finish_pipe_write(raw: libc::c_int, ret: isize, iov: &[libc::iovec]) -> Result<usize> {
-    let done = match ret {
-        n if n >= 0 => n as usize,
-        n if n == -(libc::EAGAIN as isize) => 0,
-        n => return direct::check(n),
-    };
-    let rest = skip_bytes(iov, done);
-    match SigpipeBlock::run(|| plain_writev(raw, &rest, rest.len() as i32)) {
-        Ok(more) => Ok(done + more),
-        Err(_) if done > 0 => Ok(done), // what was written counts; the error comes next time
-        Err(err) => Err(err),
+    // SAFETY: the iovecs describe readable memory (the C layer documents it).
+    let ret = unsafe { libc::pwritev2(fd.as_raw_fd(), iov.as_ptr(), count, -1, libc::RWF_NOWAIT) };
+    if ret >= 0 {
+        return Ok(ret as usize);
+    }
+    match Error::last_os() {
+        Error::Os { errno: libc::EAGAIN, .. } => Ok(0),
+        Error::Os { errno: libc::EOPNOTSUPP | libc::EINVAL, .. } => {
+            PIPE_NOWAIT_REFUSED.store(true, Ordering::Relaxed);
+            Ok(0)
+        }
+        other => Err(other),
     }
 }
 
 /// `iov` without its first `skip` bytes.
-fn skip_bytes(iov: &[libc::iovec], mut skip: usize) -> Vec<libc::iovec> {
+pub fn skip_bytes(iov: &[libc::iovec], mut skip: usize) -> Vec<libc::iovec> {
     let mut rest = Vec::with_capacity(iov.len());
     for v in iov {
         if skip >= v.iov_len {
@@ -147,14 +82,9 @@ fn skip_bytes(iov: &[libc::iovec], mut skip: usize) -> Vec<libc::iovec> {
     rest
 }
 
-/// A write that needs a guard: a socket's, or a pipe's whose read end is unknown or closed.
-#[cold]
-#[inline(never)]
-fn guarded_writev(raw: libc::c_int, guard: WriteGuard, iov: &[libc::iovec], count: i32) -> Result<usize> {
-    match guard {
-        WriteGuard::Socket => send_nosignal(raw, iov),
-        _ => SigpipeBlock::run(|| plain_writev(raw, iov, count)),
-    }
+/// The total length of `iov`.
+pub fn iov_total(iov: &[libc::iovec]) -> usize {
+    iov.iter().map(|v| v.iov_len).sum()
 }
 
 #[inline(always)]
@@ -173,8 +103,9 @@ fn send_nosignal(raw: libc::c_int, iov: &[libc::iovec]) -> Result<usize> {
     unsafe { direct::sendmsg(raw, &msg, libc::MSG_NOSIGNAL) }
 }
 
+/// The number of buffers, checked against the kernel's limit.
 #[inline]
-fn iov_count(iov: &[libc::iovec]) -> Result<i32> {
+pub fn iov_count(iov: &[libc::iovec]) -> Result<i32> {
     if iov.len() > libc::UIO_MAXIOV as usize {
         return Err(Error::invalid(format!("{} buffers; the kernel takes at most {}", iov.len(), libc::UIO_MAXIOV)));
     }

@@ -24,10 +24,10 @@ pub mod stdio;
 pub mod terminal;
 pub mod timerfd;
 
-use std::os::fd::{BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
 
 use crate::error::{Error, Result};
-use crate::handles::{self, Handle, Kind, Object, Stored, TABLE};
+use crate::handles::{Kind, Object, Stored};
 use crate::sys;
 
 type Verify = fn(Kind, BorrowedFd<'_>) -> Result<()>;
@@ -71,10 +71,14 @@ pub fn verify(kind: Kind, fd: BorrowedFd<'_>) -> Result<()> {
     (adopter(kind).0)(kind, fd)
 }
 
-/// Takes ownership of an open descriptor as a handle of `kind`, after checking it with the
-/// kernel and making it close-on-exec. On failure the caller still owns `fd`.
-pub fn adopt(fd: RawFd, kind: Kind) -> Result<Handle> {
-    let (verify, _) = adopter(kind);
+/// Checks with the kernel that the open descriptor `fd` really is of `kind`, for adoption.
+/// Standard streams are refused: a stdio handle must come from `stdio::Stdio::open`, which
+/// keeps the process's own streams open when the handle closes, and no query can tell a
+/// descriptor that is "a standard stream" from any other.
+pub fn check_adoptable(fd: RawFd, kind: Kind) -> Result<()> {
+    if kind == Kind::Stdio {
+        return Err(Error::invalid("stdio handles come only from fdsafe_stdio_open, never from adoption"));
+    }
     sys::check_open(fd)?;
     // SAFETY: `fd` is open (just checked); borrowed only for the checks.
     let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
@@ -82,25 +86,8 @@ pub fn adopt(fd: RawFd, kind: Kind) -> Result<Handle> {
         Error::InvalidArgument(_) => err,
         // The kernel's refusal of a kind-specific query (ENOTSOCK, EINVAL...) means "not that kind".
         other => Error::invalid(format!("descriptor {fd} is not a {} ({other})", kind.name())),
-    })?;
-    sys::set_cloexec(borrowed)?;
-    // SAFETY: from here the table owns the descriptor, or gives it back below.
-    let object = wrap_owned(unsafe { OwnedFd::from_raw_fd(fd) }, kind);
-    TABLE.insert(object).map_err(|(err, object)| {
-        let _ = object.into_fd().into_raw_fd(); // still the caller's
-        err
     })
 }
-
-/// A new handle of the same kind for a close-on-exec duplicate of `handle`'s descriptor.
-/// The duplicate does not inherit per-handle cleanup (such as unlinking a socket path).
-pub fn duplicate(handle: Handle) -> Result<Handle> {
-    let guard = handles::get(handle)?;
-    let kind = guard.kind();
-    let fd = sys::dup_cloexec(guard.object().as_fd())?;
-    adopt_owned(fd, kind)
-}
-
 
 /// Wraps a descriptor that fdsafe now owns (one just received over a Unix socket, say) as an
 /// object of `kind`, as told by [`detect`] (which says [`Kind::Other`] for what fdsafe has no
@@ -110,10 +97,4 @@ pub fn wrap_owned(fd: OwnedFd, kind: Kind) -> Stored {
         Kind::Other => Stored::Plain(generic::Generic::from_fd(fd)), // inline: no allocation
         _ => Stored::Boxed((adopter(kind).1)(kind, fd)),
     }
-}
-
-/// [`wrap_owned`], registered as a new handle. If the table refuses it, the descriptor is
-/// closed.
-pub fn adopt_owned(fd: OwnedFd, kind: Kind) -> Result<Handle> {
-    TABLE.insert(wrap_owned(fd, kind)).map_err(|(err, _object)| err)
 }

@@ -5,7 +5,9 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use bitflags::bitflags;
 
 use crate::error::{Error, Result};
-use crate::handles::{fd_object, Kind};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::handles::{Handle, Kind, Object, WriteGuard};
 use crate::sys::{self, cvt};
 
 bitflags! {
@@ -23,12 +25,10 @@ bitflags! {
 #[derive(Debug)]
 pub struct PipeEnd {
     fd: OwnedFd,
-    /// On a write end made by [`pipe`]: a second open file description of the same pipe for
-    /// writing, non-blocking whatever the end's own mode. A write that holds the read end (so
-    /// it needs no `SIGPIPE` guard) goes through it, since it must never block while holding
-    /// the read end: a writer waiting for room would keep the read end from closing, and so
-    /// never get the `EPIPE` that closing it should give.
-    nonblocking_twin: Option<OwnedFd>,
+    /// On a write end made by [`pipe`]: the handle of its read end (0: none known). A write
+    /// that holds it needs no `SIGPIPE` guard (see [`WriteGuard::PipeWithReader`]). Set once,
+    /// before the write end's handle is handed out.
+    reader: AtomicU64,
 }
 
 /// Creates a pipe; returns `(read_end, write_end)`, both close-on-exec.
@@ -44,24 +44,7 @@ pub fn pipe(flags: PipeFlags) -> Result<(PipeEnd, PipeEnd)> {
     // SAFETY: pipe2 writes two descriptors into the array on success.
     cvt(unsafe { libc::pipe2(fds.as_mut_ptr(), oflags) }).map_err(|e| e.context("pipe2"))?;
     // SAFETY: both are new descriptors that we own.
-    let (reader, mut writer) = unsafe { (PipeEnd::from_fd(sys::owned(fds[0])), PipeEnd::from_fd(sys::owned(fds[1]))) };
-    // Packet mode belongs to the open file description and a reopened pipe cannot have it:
-    // packet pipes go without the twin (their writes take the guard).
-    if !flags.contains(PipeFlags::PACKET) {
-        writer.nonblocking_twin = reopen_for_nonblocking_writes(writer.fd.as_fd()).ok();
-    }
-    Ok((reader, writer))
-}
-
-/// A new open file description of the pipe `fd` for writing, with `O_NONBLOCK` (opening
-/// `/proc/self/fd/N` opens the pipe again, as a FIFO would be opened; a `dup` would share
-/// `fd`'s mode).
-fn reopen_for_nonblocking_writes(fd: BorrowedFd<'_>) -> Result<OwnedFd> {
-    let path = std::ffi::CString::new(format!("/proc/self/fd/{}", fd.as_raw_fd())).expect("no NUL in a number");
-    // SAFETY: a NUL-terminated path; open returns a new descriptor on success.
-    let twin = cvt(unsafe { libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_NONBLOCK | libc::O_CLOEXEC) })?;
-    // SAFETY: a new descriptor that we own.
-    Ok(unsafe { sys::owned(twin) })
+    unsafe { Ok((PipeEnd::from_fd(sys::owned(fds[0])), PipeEnd::from_fd(sys::owned(fds[1])))) }
 }
 
 impl PipeEnd {
@@ -74,12 +57,12 @@ impl PipeEnd {
     }
 
     pub fn from_fd(fd: OwnedFd) -> PipeEnd {
-        PipeEnd { fd, nonblocking_twin: None }
+        PipeEnd { fd, reader: AtomicU64::new(0) }
     }
 
-    /// The write end's non-blocking twin descriptor (see the field), if it has one.
-    pub fn nonblocking_twin(&self) -> Option<BorrowedFd<'_>> {
-        self.nonblocking_twin.as_ref().map(AsFd::as_fd)
+    /// Records the handle of this write end's read end (see the field).
+    pub fn set_reader(&self, reader: Handle) {
+        self.reader.store(reader.0, Ordering::Relaxed);
     }
 
     /// The pipe's capacity in bytes (`F_GETPIPE_SZ`).
@@ -100,5 +83,26 @@ impl PipeEnd {
     }
 }
 
-// Giving up the descriptor drops the write end's twin (closed with it).
-fd_object!(PipeEnd, Kind::Pipe);
+impl AsFd for PipeEnd {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl Object for PipeEnd {
+    fn kind(&self) -> Kind {
+        Kind::Pipe
+    }
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+    fn into_fd(self: Box<Self>) -> OwnedFd {
+        self.fd
+    }
+    fn write_guard(&self) -> WriteGuard {
+        match self.reader.load(Ordering::Relaxed) {
+            0 => WriteGuard::BlockSigpipe,
+            reader => WriteGuard::PipeWithReader { reader: Handle(reader) },
+        }
+    }
+}

@@ -30,9 +30,6 @@ use crate::sys::{self, cvt};
 pub struct Socket {
     fd: OwnedFd,
     kind: Kind,
-    /// Adopted, received or duplicated: other processes may hold the same socket (a service
-    /// manager, a sender), so fdsafe never shuts it down, which would reach them too.
-    shared: bool,
     // Dropped after `fd` (fields drop in order).
     bound_path: Option<unix::BoundPath>,
 }
@@ -185,13 +182,12 @@ impl Socket {
 
     /// A socket fdsafe made itself (socket, accept, socketpair).
     fn created(fd: OwnedFd, kind: Kind) -> Socket {
-        Socket { fd, kind, shared: false, bound_path: None }
+        Socket::from_parts(fd, kind)
     }
 
-    /// A socket that came from elsewhere (adopted, received, duplicated), checked by the
-    /// caller to be of `kind`.
+    /// A socket of `kind` (checked by the caller if it came from elsewhere).
     pub fn from_parts(fd: OwnedFd, kind: Kind) -> Socket {
-        Socket { fd, kind, shared: true, bound_path: None }
+        Socket { fd, kind, bound_path: None }
     }
 
     pub fn kind(&self) -> Kind {
@@ -442,15 +438,9 @@ impl Object for Socket {
     fn into_fd(self: Box<Self>) -> OwnedFd {
         let Socket { fd, bound_path, .. } = *self;
         if let Some(path) = bound_path {
-            path.forget();
+            path.disarm(); // the caller owns the descriptor now: the path stays
         }
         fd
-    }
-    fn interrupt(&self) {
-        if !self.shared {
-            // SAFETY: shutdown on our descriptor wakes threads blocked in it.
-            unsafe { libc::shutdown(self.fd.as_raw_fd(), libc::SHUT_RDWR) };
-        }
     }
     fn write_guard(&self) -> WriteGuard {
         WriteGuard::Socket

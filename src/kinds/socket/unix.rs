@@ -51,6 +51,8 @@ pub struct BoundPath {
     /// The process that bound it. A forked child closing its inherited copy of the handle
     /// must not remove the path the parent still listens on.
     owner: libc::pid_t,
+    /// False once the descriptor was released to the caller: nothing is removed then.
+    armed: bool,
 }
 
 fn lstat(path: &CString) -> Result<Option<libc::stat>> {
@@ -68,16 +70,16 @@ impl BoundPath {
         self.path.as_bytes()
     }
 
-    /// Gives up the removal (the descriptor was released to the caller).
-    pub fn forget(self) {
-        std::mem::forget(self);
+    /// Gives up the removal (the descriptor was released to the caller), freeing the rest.
+    pub fn disarm(mut self) {
+        self.armed = false;
     }
 }
 
 impl Drop for BoundPath {
     fn drop(&mut self) {
         // SAFETY: getpid has no preconditions.
-        if unsafe { libc::getpid() } != self.owner {
+        if !self.armed || unsafe { libc::getpid() } != self.owner {
             return;
         }
         if let Ok(Some(st)) = lstat(&self.path) {
@@ -198,7 +200,7 @@ pub fn bind(kind: Kind, address: Option<&Address>, backlog: i32, flags: BindFlag
             if !flags.contains(BindFlags::KEEP_PATH) {
                 // SAFETY: getpid has no preconditions.
                 let owner = unsafe { libc::getpid() };
-                socket.set_bound_path(BoundPath { path: cpath, dev: st.st_dev, ino: st.st_ino, owner });
+                socket.set_bound_path(BoundPath { path: cpath, dev: st.st_dev, ino: st.st_ino, owner, armed: true });
             }
         }
         Some(other) => return Err(Error::invalid(format!("{} is not a Unix address", other.to_text()))),

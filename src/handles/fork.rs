@@ -1,0 +1,77 @@
+//! Fork safety: no fdsafe lock is held in the child of a `fork()`, and the child forgets the
+//! references of the threads that did not come along.
+//!
+//! The table's reference protocol takes no lock, so the only state that can be caught half
+//! done at a fork is what fdsafe guards with mutexes (close hooks, epoll records, the
+//! descriptor owners beyond the paged range). Every such critical section runs inside a
+//! [`section`]: a read lock on one process-wide gate, taken once per thread however deeply
+//! sections nest. `pthread_atfork` handlers take the gate for writing before the fork (so no
+//! section is running or can start) and let go of it in both processes after; the child then
+//! walks the table (see `Table::after_fork_in_child`).
+
+use std::cell::{Cell, RefCell};
+use std::sync::{Once, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+static GATE: RwLock<()> = RwLock::new(());
+
+thread_local! {
+    static DEPTH: Cell<usize> = const { Cell::new(0) };
+    /// The write lock the forking thread holds from `prepare` to `parent` or `child`.
+    static FORKING: RefCell<Option<RwLockWriteGuard<'static, ()>>> = const { RefCell::new(None) };
+}
+
+/// A critical section that a fork must not split; see the module documentation.
+pub struct Section {
+    _gate: Option<RwLockReadGuard<'static, ()>>,
+}
+
+/// Enters a section (nested sections of one thread share the outermost one's lock).
+pub fn section() -> Section {
+    let depth = DEPTH.try_with(|depth| {
+        depth.set(depth.get() + 1);
+        depth.get()
+    });
+    let gate = match depth {
+        Ok(1) => Some(GATE.read().unwrap_or_else(|p| p.into_inner())),
+        _ => None,
+    };
+    Section { _gate: gate }
+}
+
+impl Drop for Section {
+    fn drop(&mut self) {
+        let _ = DEPTH.try_with(|depth| depth.set(depth.get().saturating_sub(1)));
+    }
+}
+
+/// Installs the fork handlers once, before the first handle exists.
+pub fn install() {
+    static INSTALLED: Once = Once::new();
+    INSTALLED.call_once(|| {
+        // SAFETY: registering three functions that take no arguments and never unwind.
+        unsafe { libc::pthread_atfork(Some(prepare), Some(parent), Some(child)) };
+    });
+}
+
+extern "C" fn prepare() {
+    let _ = std::panic::catch_unwind(|| {
+        // A fork from inside a section (a close hook that forks) would wait for itself.
+        if DEPTH.try_with(Cell::get).unwrap_or(0) == 0 {
+            let gate = GATE.write().unwrap_or_else(|p| p.into_inner());
+            let _ = FORKING.try_with(|forking| *forking.borrow_mut() = Some(gate));
+        }
+    });
+}
+
+extern "C" fn parent() {
+    let _ = std::panic::catch_unwind(|| {
+        let _ = FORKING.try_with(|forking| forking.borrow_mut().take());
+    });
+}
+
+extern "C" fn child() {
+    let _ = std::panic::catch_unwind(|| {
+        let _ = FORKING.try_with(|forking| forking.borrow_mut().take());
+        super::TABLE.after_fork_in_child();
+    });
+}
