@@ -145,14 +145,6 @@ impl Drop for NoCancellation {
     }
 }
 
-/// Marks the path that calls it as rare, so the compiler lays the common path out straight
-/// (a call that follows a system call pays for each taken branch: the kernel's code evicts
-/// the branch predictor's entries for ours). A hint, not a call: nothing is saved for it.
-#[inline(always)]
-pub fn cold_path() {
-    std::hint::cold_path();
-}
-
 /// System calls made from the calling function itself rather than through libc's wrappers:
 /// the hot paths then return to C through one frame fewer (each frame a system call returns
 /// through costs measurably more than its instructions here), and they enter no libc
@@ -236,7 +228,6 @@ pub mod direct {
     #[inline(always)]
     pub fn check(ret: isize) -> Result<usize> {
         if ret < 0 {
-            crate::sys::cold_path();
             return Err(failure(ret));
         }
         Ok(ret as usize)

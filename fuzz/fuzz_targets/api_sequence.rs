@@ -46,6 +46,8 @@ enum Target {
     Live(u8),
     Closed(u8),
     Forged(u64),
+    /// A live handle with one bit changed (kind byte, generation or index): never usable.
+    Flipped(u8, u8),
     Zero,
 }
 
@@ -184,6 +186,10 @@ impl Pool {
             Target::Live(i) if !self.live.is_empty() => (self.live[i as usize % self.live.len()], false),
             Target::Closed(i) if !self.closed.is_empty() => (self.closed[i as usize % self.closed.len()], true),
             Target::Forged(v) => (v, false),
+            Target::Flipped(i, bit) if !self.live.is_empty() => {
+                let forged = self.live[i as usize % self.live.len()] ^ (1u64 << (bit % 64));
+                (forged, !self.live.contains(&forged))
+            }
             _ => (0, true),
         }
     }

@@ -105,12 +105,11 @@ impl<T> Out<T> {
 }
 
 /// The checked buffer's start: `ptr`, or a dangling (never read) one for length 0, as a
-/// slice must not start at NULL. A select, not a branch: see `Table::try_get`.
+/// slice must not start at NULL.
 #[inline(always)]
 fn check_buffer<T>(ptr: *const T, len: usize, name: &str) -> Result<*const T> {
     let too_long = len > isize::MAX as usize / std::mem::size_of::<T>().max(1);
     if too_long | ((len > 0) & (ptr.is_null() | !ptr.is_aligned())) {
-        crate::sys::cold_path();
         return Err(bad_buffer(ptr.is_null(), too_long, len, name));
     }
     Ok(if len == 0 { std::ptr::NonNull::dangling().as_ptr() } else { ptr })

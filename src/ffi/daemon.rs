@@ -91,7 +91,11 @@ pub extern "C" fn fdsafe_listen_fds(flags: u32, count_out: *mut usize) -> c_int 
     call("fdsafe_listen_fds", || {
         let unset = check_flags(flags, FDSAFE_LISTEN_UNSET_ENV)?;
         let out = Out::new(count_out, "count_out")?;
-        Ok(match listen::listen_fds(unset)? {
+        let registry = listen::Registry {
+            register: &|object| handles::TABLE.insert(object),
+            unregister: &|handle| handles::release(handle).ok(),
+        };
+        Ok(match listen::listen_fds(unset, &registry)? {
             listen::Status::NotActivated => {
                 out.write(0);
                 FDSAFE_LISTEN_NONE

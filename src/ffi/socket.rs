@@ -114,7 +114,6 @@ pub(crate) fn socket_in(handle: fdsafe_handle, kinds: &[Kind], expected: &'stati
     let guard = get_as::<Socket>(Handle(handle), expected)?;
     // The lookup checked the handle's kind bits against the slot's.
     if !kinds.iter().any(|&kind| Handle(handle).kind_bits() == kind as u8) {
-        crate::sys::cold_path();
         return Err(Error::WrongKind { actual: guard.kind(), expected });
     }
     Ok(guard)

@@ -60,14 +60,12 @@ impl Owners {
     #[inline]
     pub fn claim(&self, fd: RawFd, handle: Handle, holds: impl Fn(Handle) -> bool) -> Result<(), AlreadyOwned> {
         let Some(entry) = self.entry(fd, true) else {
-            crate::sys::cold_path();
             return self.claim_beyond(fd, handle, holds);
         };
         let mut current = entry.load(Ordering::Acquire);
         loop {
             // Usually free: its last owner cleared it when it closed.
             if current != 0 {
-                crate::sys::cold_path();
                 if holds(Handle(current)) {
                     return Err(AlreadyOwned(Handle(current)));
                 }
@@ -75,7 +73,6 @@ impl Owners {
             match entry.compare_exchange(current, handle.0, Ordering::AcqRel, Ordering::Acquire) {
                 Ok(_) => return Ok(()),
                 Err(actual) => {
-                    crate::sys::cold_path();
                     current = actual;
                 }
             }
@@ -91,12 +88,10 @@ impl Owners {
     #[inline]
     pub fn claim_fresh(&self, fd: RawFd, handle: Handle, holds: impl Fn(Handle) -> bool) -> Result<(), AlreadyOwned> {
         let Some(entry) = self.entry(fd, true) else {
-            crate::sys::cold_path();
             return self.claim_beyond(fd, handle, holds);
         };
         let current = entry.load(Ordering::Acquire);
         if current != 0 {
-            crate::sys::cold_path();
             if holds(Handle(current)) {
                 return Err(AlreadyOwned(Handle(current)));
             }
@@ -128,7 +123,6 @@ impl Owners {
                 }
             }
             None => {
-                crate::sys::cold_path();
                 let _section = super::fork::section();
                 self.beyond().retain(|&(number, owner)| (number, owner) != (fd, handle.0));
             }

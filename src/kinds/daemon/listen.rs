@@ -12,7 +12,7 @@ use std::sync::Mutex;
 
 use super::{check_fd_name, env_bytes, names_this_process, parse_decimal};
 use crate::error::{Error, Result};
-use crate::handles::{Handle, Kind, TABLE};
+use crate::handles::{Handle, Kind, Stored};
 use crate::kinds::detect;
 use crate::sys;
 
@@ -67,7 +67,15 @@ fn open_limit() -> u64 {
 
 /// Reads the variables, checks and adopts the descriptors. With `unset_env`, the three
 /// variables are removed whenever the call succeeds (also when nothing was adopted).
-pub fn listen_fds(unset_env: bool) -> Result<Status> {
+/// How [`listen_fds`] registers descriptors as handles, and undoes it, without this module
+/// knowing the handle table: `register` takes ownership of the descriptor or gives it back
+/// with the error; `unregister` gives the descriptor of a registered handle back.
+pub struct Registry<'a> {
+    pub register: &'a dyn Fn(Stored) -> std::result::Result<Handle, (Error, Stored)>,
+    pub unregister: &'a dyn Fn(Handle) -> Option<OwnedFd>,
+}
+
+pub fn listen_fds(unset_env: bool, registry: &Registry<'_>) -> Result<Status> {
     let mut rec = record();
     // SAFETY: getpid cannot fail.
     let pid = unsafe { libc::getpid() };
@@ -78,7 +86,7 @@ pub fn listen_fds(unset_env: bool) -> Result<Status> {
         }
         return Ok(Status::Adopted(n));
     }
-    let status = match adopt_from_env()? {
+    let status = match adopt_from_env(registry)? {
         Ok(fds) => {
             let n = fds.len();
             *rec = Some(Record { pid, fds });
@@ -93,7 +101,7 @@ pub fn listen_fds(unset_env: bool) -> Result<Status> {
 }
 
 /// `Ok(Ok(fds))` when adopted, `Ok(Err(status))` when there was nothing to adopt.
-fn adopt_from_env() -> Result<std::result::Result<Vec<Listened>, Status>> {
+fn adopt_from_env(registry: &Registry<'_>) -> Result<std::result::Result<Vec<Listened>, Status>> {
     let (Some(count), Some(_)) = (env_bytes("LISTEN_FDS"), env_bytes("LISTEN_PID")) else {
         return Ok(Err(Status::NotActivated));
     };
@@ -135,7 +143,7 @@ fn adopt_from_env() -> Result<std::result::Result<Vec<Listened>, Status>> {
     let mut adopted: Vec<Listened> = Vec::with_capacity(n);
     let rollback = |adopted: &[Listened]| {
         for l in adopted {
-            if let Ok(fd) = TABLE.release(l.handle) {
+            if let Some(fd) = (registry.unregister)(l.handle) {
                 let _ = fd.into_raw_fd(); // back to how it was: open, owned by nobody in fdsafe
             }
         }
@@ -145,7 +153,7 @@ fn adopt_from_env() -> Result<std::result::Result<Vec<Listened>, Status>> {
         // SAFETY: checked open above; the table owns it from here, or gives it back.
         let owned = unsafe { OwnedFd::from_raw_fd(fd) };
         let object = crate::kinds::wrap_owned(owned, kind);
-        match TABLE.insert(object) {
+        match (registry.register)(object) {
             Ok(handle) => adopted.push(Listened { handle, kind, name: name.clone() }),
             Err((err, object)) => {
                 let _ = object.into_fd().into_raw_fd(); // still the process's, untouched
