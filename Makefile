@@ -52,6 +52,8 @@ check-header: lib
 	    git diff --exit-code --stat -- include/fdsafe.h || \
 	    { echo "include/fdsafe.h differs from what the sources generate: commit the regenerated header"; exit 1; }; \
 	else echo "not a git checkout: header freshness not checked"; fi
+	@$(PYTHON) scripts/gen_forged_calls.py --check --quiet || \
+	    { echo "c-tests/forged_calls.h is stale: run scripts/gen_forged_calls.py and commit it"; exit 1; }
 	@bad=$$(grep -oE '^(#define|typedef [a-z0-9_ ]+|(const )?[a-z0-9_]+ \**)[A-Za-z_][A-Za-z0-9_]*' include/fdsafe.h \
 	    | grep -oE '[A-Za-z_][A-Za-z0-9_]*$$' | grep -vE '^(FDSAFE_|fdsafe_)' | sort -u); \
 	    if [ -n "$$bad" ]; then echo "header exports names without the fdsafe prefix: $$bad"; exit 1; fi
@@ -82,6 +84,7 @@ symbols-test: lib
 # Each C test is built three ways: shared library, static library, and static with ASan+UBSan.
 c-test: lib
 	@mkdir -p $(OUT)
+	@$(PYTHON) scripts/gen_forged_calls.py --quiet
 	@set -e; for t in $(C_TESTS); do \
 	    $(CC) $(CFLAGS_STRICT) c-tests/$$t.c $(C_HARNESS) -L$(RELEASE) -lfdsafe -lcmocka -pthread \
 	        -Wl,-rpath,$(CURDIR)/$(RELEASE) -o $(OUT)/$$t.dynamic; \
@@ -131,10 +134,31 @@ python-asan:
 
 bench: lib
 	@mkdir -p $(OUT)
+	@# The echo benchmark's peer server is written on libuv: install it if missing, else skip that line.
+	@pkg-config --exists libuv || { echo "bench: installing libuv1-dev (apt-get) for the echo server's libuv peer"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q libuv1-dev > $(OUT)/bench-libuv.log 2>&1 || \
+	    { apt-get update -q >> $(OUT)/bench-libuv.log 2>&1 && \
+	      DEBIAN_FRONTEND=noninteractive apt-get install -y -q libuv1-dev >> $(OUT)/bench-libuv.log 2>&1; } || \
+	    echo "bench: could not install libuv1-dev (see $(OUT)/bench-libuv.log)"; }
 	$(CC) -O2 -std=c11 -D_GNU_SOURCE -Iinclude bench/bench.c $(LIB_A) $(STATIC_LIBS) -pthread -o $(OUT)/bench
-	./$(OUT)/bench
-	CC=$(CC) bench/layouts.sh $(OUT) $(LIB_A) "$(STATIC_LIBS)"
+	set -e; for b in lifecycle close_busy epoll_close recv; do \
+	    $(CC) -O2 -std=c11 -D_GNU_SOURCE -Iinclude bench/$$b.c $(LIB_A) $(STATIC_LIBS) -pthread -o $(OUT)/bench-$$b; done
+	if pkg-config --exists libuv; then \
+	    $(CC) -O2 -std=c11 -D_GNU_SOURCE -Iinclude -DECHO_LIBUV $$(pkg-config --cflags libuv) bench/echo.c bench/echo_uv.c \
+	        $(LIB_A) $$(pkg-config --libs libuv) $(STATIC_LIBS) -pthread -o $(OUT)/bench-echo; \
+	else \
+	    $(CC) -O2 -std=c11 -D_GNU_SOURCE -Iinclude -DECHO_NO_LIBUV='"libuv not found by pkg-config and libuv1-dev could not be installed"' \
+	        bench/echo.c $(LIB_A) $(STATIC_LIBS) -pthread -o $(OUT)/bench-echo; \
+	fi
+	@# Each program prints its figures as it goes (in the order of issue 16's list: lifecycle,
+	@# close, echo, then bench.c's round trips and epoll waits, epoll close, receive); the lines
+	@# with a target, and the libuv peer lines, are gathered again at the end.
+	@set -eo pipefail; rm -f $(OUT)/bench.log; \
+	    for b in bench-lifecycle bench-close_busy bench-echo bench bench-epoll_close bench-recv; do \
+	        ./$(OUT)/$$b | tee -a $(OUT)/bench.log; done
 	FDSAFE_LIBRARY=$(CURDIR)/$(RELEASE)/libfdsafe.so python3 bench/python_bench.py
+	@echo "== issue 16 figures (fdsafe against raw system calls in the same run; $(OUT)/bench.log has everything)"
+	@grep -E '\[(target|peer)|libuv peer: skipped' $(OUT)/bench.log
 
 # The handle table (no system calls) under Miri, nightly. Where the component cannot be
 # installed the run says so in build/miri.log and the reliability table reports it skipped.

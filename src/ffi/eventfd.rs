@@ -52,7 +52,13 @@ pub extern "C" fn fdsafe_eventfd_read(handle: fdsafe_handle, value_out: *mut u64
 #[no_mangle]
 pub extern "C" fn fdsafe_eventfd_write(handle: fdsafe_handle, value: u64) -> c_int {
     call_direct("fdsafe_eventfd_write", || {
-        eventfd::write(get_kind(Handle(handle), Kind::EventFd, "an eventfd")?.fd(), value)?;
+        let guard = get_kind(Handle(handle), Kind::EventFd, "an eventfd")?;
+        if handles::forked_child() {
+            // The number may be a pipe now (see `handles::forked_child`).
+            crate::kinds::io::without_sigpipe(|| eventfd::write(guard.fd(), value))?;
+        } else {
+            eventfd::write(guard.fd(), value)?;
+        }
         Ok(0)
     })
 }

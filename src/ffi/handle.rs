@@ -223,6 +223,11 @@ pub extern "C" fn fdsafe_write(handle: fdsafe_handle, buf: *const c_void, len: u
 pub(crate) fn write_iov(guard: &Guard, iov: &[libc::iovec]) -> crate::Result<usize> {
     io::iov_count(iov)?; // before any entry is read
     let guard_kind = guard.object().write_guard();
+    if handles::forked_child() && guard_kind != WriteGuard::Socket {
+        // The kind and the read end's handle prove nothing here: the number may be a pipe
+        // now (see `handles::forked_child`). Socket sends cannot reach a pipe.
+        return io::writev(guard.fd(), WriteGuard::BlockSigpipe, iov);
+    }
     let WriteGuard::PipeWithReader { reader } = guard_kind else {
         return io::writev(guard.fd(), guard_kind, iov);
     };

@@ -10,9 +10,16 @@
 //! walks the table (see `Table::after_fork_in_child`).
 
 use std::cell::{Cell, RefCell};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Once, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 static GATE: RwLock<()> = RwLock::new(());
+static IN_CHILD: AtomicBool = AtomicBool::new(false);
+
+/// Whether this process is a child forked after fdsafe installed its handlers.
+pub fn in_child() -> bool {
+    IN_CHILD.load(Ordering::Relaxed)
+}
 
 thread_local! {
     static DEPTH: Cell<usize> = const { Cell::new(0) };
@@ -72,6 +79,7 @@ extern "C" fn parent() {
 extern "C" fn child() {
     let _ = std::panic::catch_unwind(|| {
         let _ = FORKING.try_with(|forking| forking.borrow_mut().take());
+        IN_CHILD.store(true, Ordering::Relaxed);
         super::TABLE.after_fork_in_child();
     });
 }

@@ -214,7 +214,12 @@ pub fn discard(object: Stored) {
 }
 
 /// The process-wide table that C handles refer to.
+#[cfg(not(loom))]
 pub static TABLE: Table = Table::new();
+/// Under loom `Table::new` is not `const` (loom's atomics are made at run time); only the
+/// model tests' own tables are used there.
+#[cfg(loom)]
+pub static TABLE: std::sync::LazyLock<Table> = std::sync::LazyLock::new(Table::new);
 
 /// Registers a newly created object and returns its handle. If the table refuses it, the
 /// object is dropped, which closes its descriptor.
@@ -270,14 +275,18 @@ pub fn is_live(handle: Handle) -> bool {
     TABLE.is_live(handle)
 }
 
-/// See [`Table::add_close_hook`].
-pub fn add_close_hook(handle: Handle, key: u64, hook: CloseHook) -> Result<()> {
-    TABLE.add_close_hook(handle, key, hook)
-}
-
 /// See [`Table::remove_close_hook`].
 pub fn remove_close_hook(handle: Handle, key: u64) -> Result<bool> {
     TABLE.remove_close_hook(handle, key)
+}
+
+/// Whether this process is the child of a `fork()` taken after fdsafe was in use. Other
+/// threads of the parent may have created or closed descriptors between the kernel's copy of
+/// the descriptor table and its copy of memory, so the child's table can name a number that
+/// is now another file: a pipe write must then not trust its read end's handle to prove
+/// the pipe has a reader (see `ffi::handle::write_iov`).
+pub fn forked_child() -> bool {
+    fork::in_child()
 }
 
 /// A critical section that a `fork()` must not split (see `fork`): hold one around every
@@ -342,3 +351,4 @@ impl Stored {
 
 #[cfg(test)]
 mod tests;
+#[cfg(all(test, loom))] mod loom_tests;

@@ -10,7 +10,7 @@ use super::sync::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use super::{Handle, Kind, Object, Stored};
 use crate::error::{Error, Result, StaleReason};
 
-const PAGE_BITS: u32 = 10;
+const PAGE_BITS: u32 = if cfg!(loom) { 4 } else { 10 }; // small pages: loom tracks every slot made
 const PAGE_SLOTS: usize = 1 << PAGE_BITS;
 /// One more than the largest slot index: every index a handle's 24 bits can hold (fewer
 /// under Miri and loom, whose every access to the page array is tracked).
@@ -231,14 +231,6 @@ impl Table {
         super::discard(object);
     }
 
-    /// Runs `hook` with the descriptor just before `handle`'s object goes away (close or
-    /// release). The hook must not call back into the table for this handle.
-    pub fn add_close_hook(&'static self, handle: Handle, key: u64, hook: CloseHook) -> Result<()> {
-        let guard = self.get(handle)?;
-        guard.slot.add_close_hook(key, hook);
-        Ok(())
-    }
-
     pub fn remove_close_hook(&'static self, handle: Handle, key: u64) -> Result<bool> {
         let guard = self.get(handle)?;
         Ok(guard.slot.remove_close_hook(key))
@@ -320,6 +312,12 @@ impl Guard {
     #[inline]
     pub fn downcast<T: Object>(&self) -> Option<&T> {
         self.slot.object().downcast::<T>()
+    }
+    /// Runs `hook` with the descriptor just before this object goes away (close or release),
+    /// even if a close has begun meanwhile: finalizing waits for this guard. The hook must
+    /// not call back into the table for this handle.
+    pub fn add_close_hook(&self, key: u64, hook: CloseHook) {
+        self.slot.add_close_hook(key, hook);
     }
 }
 

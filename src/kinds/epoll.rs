@@ -212,12 +212,9 @@ impl Epoll {
                 }
             }
         });
-        if let Err(err) = handles::add_close_hook(handle, token, hook) {
-            // The target began closing during the call: its hooks may already have run.
-            let _ = ctl(self.fd.as_fd(), libc::EPOLL_CTL_DEL, target_fd, 0, 0);
-            undo(&self.records);
-            return Err(err);
-        }
+        // Through the caller's guard: a close that began meanwhile finishes only after the
+        // guard is dropped, and runs the hook then.
+        target.add_close_hook(token, hook);
         Ok(())
     }
 

@@ -1,0 +1,469 @@
+/* Fork safety: a child forked (plain fork()) while other threads of the parent create, use,
+ * pass around and close handles, or are blocked inside a call on one, gets a usable copy of
+ * the handle table. In the child, every handle that is live there can be used and closed:
+ * fdsafe_close returns 0 and the child's descriptor is really gone afterwards, also for a
+ * handle that a parent thread was inside a call on at the moment of the fork (that thread
+ * does not exist in the child, so nothing may wait for it to leave). The child never hangs,
+ * can make new handles, and its closes never disturb the parent's handles. */
+#include "harness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define UNDER_VALGRIND() RUNNING_ON_VALGRIND
+#endif
+#endif
+#ifndef UNDER_VALGRIND
+#define UNDER_VALGRIND() 0
+#endif
+
+static int slow(void) {
+    return getenv("FDSAFE_RACE_OPS") != NULL; /* set for the valgrind run */
+}
+
+static void sleep_ms(int ms) {
+    struct timespec t = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&t, &t) != 0 && errno == EINTR) {
+    }
+}
+
+/* ---- Reporting from a child: async-signal-safe enough (no stdio locks) ---- */
+
+static int child_failures;
+
+static void child_fail(const char *format, ...) {
+    if (child_failures++ >= 8) return; /* the first few are enough */
+    char text[512];
+    va_list args;
+    va_start(args, format);
+    int n = vsnprintf(text, sizeof text - 1, format, args);
+    va_end(args);
+    if (n < 0) return;
+    if (n > (int)sizeof text - 2) n = (int)sizeof text - 2;
+    text[n++] = '\n';
+    ssize_t ignored = write(2, text, (size_t)n);
+    (void)ignored;
+}
+
+/* Ends a child. Under valgrind, by exec'ing a shell that exits with `code`: the leak check
+ * that valgrind runs at a child's exit would report the memory of the parent's other threads
+ * (their thread-local error messages), which the child copied but whose threads it does not
+ * have, as definitely lost, and fail the run with --error-exitcode. */
+static _Noreturn void child_exit(int code) {
+    if (UNDER_VALGRIND()) {
+        char command[32];
+        snprintf(command, sizeof command, "exit %d", code);
+        execl("/bin/sh", "sh", "-c", command, (char *)NULL);
+    }
+    _exit(code);
+}
+
+static void child_start(void) {
+    signal(SIGALRM, SIG_DFL);
+    alarm(slow() ? 60 : 5); /* a hang in the child kills it: the parent sees SIGALRM */
+    child_failures = 0;
+}
+
+/* ---- A thread blocked in a call on a handle ---- */
+
+struct blocked {
+    fdsafe_handle handle;
+    int create_own;    /* the thread makes the handle itself (it is then the handle's creator) */
+    int socket;        /* a socket receive instead of an eventfd read */
+    pthread_t thread;
+    atomic_int tid;
+    atomic_ullong published;
+    atomic_int done;
+    int64_t result;
+};
+
+static void *blocked_main(void *arg) {
+    struct blocked *b = arg;
+    if (b->create_own) must(fdsafe_eventfd_create(0, 0, &b->handle)); /* blocking */
+    atomic_store(&b->published, b->handle);
+    atomic_store(&b->tid, (int)syscall(SYS_gettid));
+    if (b->socket) {
+        char byte;
+        b->result = fdsafe_socket_recv(b->handle, &byte, 1, 0);
+    } else {
+        uint64_t value;
+        b->result = fdsafe_eventfd_read(b->handle, &value);
+    }
+    atomic_store(&b->done, 1);
+    return NULL;
+}
+
+static char thread_state(int tid) {
+    char path[64], text[512];
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", tid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    ssize_t n = read(fd, text, sizeof text - 1);
+    close(fd);
+    if (n <= 0) return 0;
+    text[n] = '\0';
+    char *end = strrchr(text, ')');
+    return end && end[1] == ' ' ? end[2] : 0;
+}
+
+static void start_blocked(struct blocked *b) {
+    assert_int_equal(pthread_create(&b->thread, NULL, blocked_main, b), 0);
+    for (int i = 0; i < 5000 && atomic_load(&b->tid) == 0; i++) sleep_ms(1);
+    for (int i = 0; i < 500 && thread_state(atomic_load(&b->tid)) != 'S'; i++) sleep_ms(10);
+    sleep_ms(slow() ? 300 : 50);
+    assert_false(atomic_load(&b->done));
+    b->handle = (fdsafe_handle)atomic_load(&b->published);
+}
+
+/* ---- What a child does with a handle it can see ---- */
+
+/* How the child uses a handle before closing it. */
+enum use {
+    /* Only look (fdsafe_wait): the child shares each open file with the parent, and a write
+     * to an eventfd (or a socket's peer) would wake a parent thread blocked on it. */
+    USE_LOOK,
+    /* Read or write, which must work: handles whose descriptors nothing else changes. */
+    USE_IO,
+    /* Look, or read or write, whatever the outcome: handles that other parent threads were
+     * creating and closing while the fork ran. The kernel copies the descriptor table before
+     * the memory, and other threads run meanwhile, so the child's table may name a descriptor
+     * number that its copy of the descriptor table has not yet, or no longer, for that file.
+     * Only the table's own promise is checked for them: live handles close with 0 and their
+     * descriptor is gone after (and, for writes, that no write raises SIGPIPE). */
+    USE_LOOK_UNCHECKED,
+    USE_IO_UNCHECKED,
+};
+
+/* Uses and closes `h` in the child. Returns 1 if it was live there. */
+static int child_use_and_close(fdsafe_handle h, const char *what, enum use how) {
+    int kind = fdsafe_handle_kind(h);
+    if (kind < 0) {
+        int closed = fdsafe_close(h);
+        if (closed != -EBADF)
+            child_fail("child: %s %#llx is not live (kind: %s) but fdsafe_close returned %d", what,
+                       (unsigned long long)h, fdsafe_error_name(kind), closed);
+        return 0;
+    }
+    int fd = fdsafe_fd_borrow(h);
+    if (fd < 0) {
+        child_fail("child: %s %#llx has kind %d but fdsafe_fd_borrow returned %s", what, (unsigned long long)h, kind,
+                   fdsafe_error_name(fd));
+        return 1;
+    }
+    int64_t io = 0;
+    char byte = 'c';
+    if (how == USE_LOOK || how == USE_LOOK_UNCHECKED) {
+        io = fdsafe_wait(h, FDSAFE_EVENT_OUT, 0);
+        if (io > 0) io = 0;
+    } else if (kind == FDSAFE_KIND_EVENTFD) { /* non-blocking ones only */
+        uint64_t value = 0;
+        io = fdsafe_eventfd_write(h, 1);
+        if (io == 0) io = fdsafe_eventfd_read(h, &value);
+        if (io == -EAGAIN) io = 0; /* a parent thread took the count meanwhile */
+    } else if (kind == FDSAFE_KIND_PIPE) {
+        int mode = fcntl(fd, F_GETFL) & O_ACCMODE;
+        io = mode == O_WRONLY ? fdsafe_write(h, &byte, 1) : fdsafe_read(h, &byte, 1);
+        if (io == -EAGAIN || io == -EPIPE || io >= 0) io = 0; /* a full, empty or widowed pipe */
+    } else if (kind == FDSAFE_KIND_UNIX_STREAM) {
+        io = fdsafe_socket_send(h, &byte, 1, FDSAFE_SEND_DONTWAIT);
+        if (io == 1) io = 0;
+    }
+    if (io != 0 && how != USE_IO_UNCHECKED && how != USE_LOOK_UNCHECKED)
+        child_fail("child: the %s %#llx is live (fdsafe_handle_kind: %d, descriptor %d) but using it gave %s", what,
+                   (unsigned long long)h, kind, fd, fdsafe_error_name((int)io));
+    int closed = fdsafe_close(h);
+    if (closed != 0) {
+        child_fail("child: closing the live %s %#llx returned %s", what, (unsigned long long)h,
+                   fdsafe_error_name(closed));
+        return 1;
+    }
+    errno = 0;
+    if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
+        child_fail("child: fdsafe_close(%s %#llx) returned 0 but its descriptor %d is still open in the child", what,
+                   (unsigned long long)h, fd);
+    if (fdsafe_close(h) != -EBADF) child_fail("child: a second close of %s %#llx did not return -EBADF", what, (unsigned long long)h);
+    return 1;
+}
+
+/* The child can make, use and close new handles (nothing was left locked by the fork). */
+static void child_make_new_handles(void) {
+    fdsafe_handle e, r, w;
+    uint64_t value = 0;
+    char byte = 0;
+    if (fdsafe_eventfd_create(0, FDSAFE_EVENTFD_NONBLOCK, &e) != 0) {
+        child_fail("child: fdsafe_eventfd_create failed");
+        return;
+    }
+    if (fdsafe_eventfd_write(e, 5) != 0 || fdsafe_eventfd_read(e, &value) != 0 || value != 5)
+        child_fail("child: a new eventfd does not count");
+    if (fdsafe_close(e) != 0) child_fail("child: closing a new eventfd failed");
+    if (fdsafe_pipe_create(FDSAFE_PIPE_NONBLOCK, &r, &w) != 0) {
+        child_fail("child: fdsafe_pipe_create failed");
+        return;
+    }
+    if (fdsafe_write(w, "n", 1) != 1 || fdsafe_read(r, &byte, 1) != 1 || byte != 'n')
+        child_fail("child: a new pipe does not carry a byte");
+    if (fdsafe_close(r) != 0 || fdsafe_close(w) != 0) child_fail("child: closing a new pipe failed");
+}
+
+static int wait_child(pid_t child, char *why, size_t len) {
+    int status = 0;
+    if (waitpid(child, &status, 0) != child) {
+        snprintf(why, len, "waitpid failed");
+        return 0;
+    }
+    if (WIFSIGNALED(status)) {
+        snprintf(why, len, "the child was killed by signal %d%s", WTERMSIG(status),
+                 WTERMSIG(status) == SIGALRM  ? " (it hung)"
+                 : WTERMSIG(status) == SIGPIPE ? " (SIGPIPE: an fdsafe write raised it)"
+                                               : "");
+        return 0;
+    }
+    if (WEXITSTATUS(status) != 0) {
+        snprintf(why, len, "the child exited with %d (its messages are above)", WEXITSTATUS(status));
+        return 0;
+    }
+    return 1;
+}
+
+/* ---- The case broken before: a parent thread inside a call at the moment of fork ---- */
+
+/* One parent thread blocked in fdsafe_eventfd_read on a handle the main thread made, one on a
+ * handle it made itself, one in a receive on a socket the main thread made. The forked child
+ * closes all three: each close returns 0 and the child's descriptor is gone. The parent's
+ * handles are untouched: each blocked call returns its data when woken. */
+static void test_child_closes_handles_a_parent_thread_was_inside_at_fork(void **state) {
+    (void)state;
+    alarm(slow() ? 300 : 60); /* a backstop: the default action ends the run */
+    struct blocked main_made = {0}, own = {.create_own = 1}, receiver = {.socket = 1};
+    must(fdsafe_eventfd_create(0, 0, &main_made.handle));
+    fdsafe_handle peer;
+    must(fdsafe_unix_pair(FDSAFE_UNIX_STREAM, 0, &receiver.handle, &peer));
+    start_blocked(&main_made);
+    start_blocked(&own);
+    start_blocked(&receiver);
+
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        child_start();
+        child_use_and_close(main_made.handle, "eventfd (main's, a parent thread blocked reading it)", USE_LOOK);
+        child_use_and_close(own.handle, "eventfd (made by the parent thread blocked reading it)", USE_LOOK);
+        child_use_and_close(receiver.handle, "unix stream (a parent thread blocked receiving on it)", USE_IO);
+        child_use_and_close(peer, "unix stream peer", USE_LOOK);
+        child_make_new_handles();
+        child_exit(child_failures ? 1 : 0);
+    }
+    char why[256] = "";
+    int child_ok = wait_child(child, why, sizeof why);
+
+    /* The parent's threads are still inside their calls on their own (intact) handles. */
+    int still_blocked = !atomic_load(&main_made.done) && !atomic_load(&own.done) && !atomic_load(&receiver.done);
+    must(fdsafe_eventfd_write(main_made.handle, 1));
+    must(fdsafe_eventfd_write(own.handle, 1));
+    int64_t sent = fdsafe_socket_send(peer, "p", 1, 0);
+    pthread_join(main_made.thread, NULL);
+    pthread_join(own.thread, NULL);
+    pthread_join(receiver.thread, NULL);
+    must(fdsafe_close(main_made.handle));
+    must(fdsafe_close(own.handle));
+    must(fdsafe_close(receiver.handle));
+    must(fdsafe_close(peer));
+    alarm(0);
+
+    if (!child_ok) fail_msg("in the child: %s", why);
+    assert_true(still_blocked);
+    expect_code(main_made.result, 0);
+    expect_code(own.result, 0);
+    expect_code(sent, 1);
+    expect_code(receiver.result, 1); /* not shut down by the child's close */
+}
+
+/* ---- The stress: threads busy with handles while the main thread forks ---- */
+
+enum { WORKERS = 3, SLOTS_PER_WORKER = 16, PREMADE = 6 };
+
+static _Atomic uint64_t shared_slots[WORKERS * SLOTS_PER_WORKER];
+static atomic_int stop_workers;
+static atomic_long worker_ops;
+static fdsafe_handle premade[PREMADE];
+
+/* Puts `h` in one of this worker's slots, closing what was there. */
+static void publish(unsigned *seed, int worker, fdsafe_handle h) {
+    int slot = worker * SLOTS_PER_WORKER + (int)(rand_r(seed) % SLOTS_PER_WORKER);
+    fdsafe_handle old = atomic_exchange(&shared_slots[slot], h);
+    if (old) fdsafe_close(old);
+}
+
+static void use(fdsafe_handle h) {
+    uint64_t value;
+    char byte = 'x';
+    switch (fdsafe_handle_kind(h)) {
+    case FDSAFE_KIND_EVENTFD:
+        fdsafe_eventfd_write(h, 1);
+        fdsafe_eventfd_read(h, &value);
+        break;
+    case FDSAFE_KIND_PIPE:
+        if (fdsafe_write(h, &byte, 1) < 0) fdsafe_read(h, &byte, 1);
+        break;
+    default:
+        break; /* closed meanwhile */
+    }
+}
+
+static void *worker_main(void *arg) {
+    int worker = (int)(intptr_t)arg;
+    unsigned seed = 12345u + (unsigned)worker;
+    while (!atomic_load(&stop_workers)) {
+        fdsafe_handle a, b;
+        switch (rand_r(&seed) % 5) {
+        case 0: /* a new eventfd, used, published */
+            if (fdsafe_eventfd_create(0, FDSAFE_EVENTFD_NONBLOCK, &a) == 0) {
+                use(a);
+                publish(&seed, worker, a);
+            }
+            break;
+        case 1: /* a new pipe, used, both ends published */
+            if (fdsafe_pipe_create(FDSAFE_PIPE_NONBLOCK, &a, &b) == 0) {
+                char byte = 'p';
+                fdsafe_write(b, &byte, 1);
+                fdsafe_read(a, &byte, 1);
+                publish(&seed, worker, a);
+                publish(&seed, worker, b);
+            }
+            break;
+        case 2: { /* take one from another worker: use it, then close it or keep it */
+            int slot = (int)(rand_r(&seed) % (WORKERS * SLOTS_PER_WORKER));
+            fdsafe_handle h = atomic_exchange(&shared_slots[slot], 0);
+            if (h) {
+                use(h);
+                if (rand_r(&seed) % 2) fdsafe_close(h);
+                else publish(&seed, worker, h);
+            }
+            break;
+        }
+        default: { /* use one in place (another thread may be closing it: -EBADF is fine) */
+            int slot = (int)(rand_r(&seed) % (WORKERS * SLOTS_PER_WORKER));
+            fdsafe_handle h = atomic_load(&shared_slots[slot]);
+            if (h) use(h);
+            break;
+        }
+        }
+        atomic_fetch_add(&worker_ops, 1);
+    }
+    return NULL;
+}
+
+static void stress_child(const struct blocked *blocked, int nblocked, enum use churned) {
+    child_start();
+    int live = 0;
+    for (int i = 0; i < nblocked; i++)
+        live += child_use_and_close(blocked[i].handle, "handle a parent thread was blocked in", USE_LOOK);
+    for (int i = 0; i < PREMADE; i++) live += child_use_and_close(premade[i], "handle made before the threads", USE_IO);
+    for (int i = 0; i < WORKERS * SLOTS_PER_WORKER; i++) {
+        fdsafe_handle h = atomic_load(&shared_slots[i]);
+        if (h) live += child_use_and_close(h, "handle from the shared slots", churned);
+    }
+    if (live < nblocked + PREMADE) child_fail("child: only %d handles were live", live);
+    child_make_new_handles();
+    child_exit(child_failures ? 1 : 0);
+}
+
+/* Three threads create eventfds and pipes, use them, pass them to each other through shared
+ * slots and close them, two more are blocked reading eventfds, while the main thread forks
+ * (200 times; 20 under valgrind). Each child uses and closes every handle it can see, as
+ * `churned` says for the handles in the shared slots, then makes new ones. */
+static void fork_under_load(enum use churned) {
+    int forks = slow() ? 20 : 200;
+    alarm(slow() ? 300 : 60); /* a backstop: the default action ends the run */
+    for (int i = 0; i < WORKERS * SLOTS_PER_WORKER; i++) atomic_store(&shared_slots[i], 0);
+    atomic_store(&stop_workers, 0);
+    atomic_store(&worker_ops, 0);
+    for (int i = 0; i < PREMADE; i += 3) { /* an eventfd and both ends of a pipe, twice */
+        must(fdsafe_eventfd_create(0, FDSAFE_EVENTFD_NONBLOCK, &premade[i]));
+        must(fdsafe_pipe_create(FDSAFE_PIPE_NONBLOCK, &premade[i + 1], &premade[i + 2]));
+    }
+    struct blocked blocked[2] = {{0}, {.create_own = 1}};
+    must(fdsafe_eventfd_create(0, 0, &blocked[0].handle));
+    start_blocked(&blocked[0]);
+    start_blocked(&blocked[1]);
+
+    pthread_t workers[WORKERS];
+    for (int i = 0; i < WORKERS; i++)
+        assert_int_equal(pthread_create(&workers[i], NULL, worker_main, (void *)(intptr_t)i), 0);
+    while (atomic_load(&worker_ops) < 100) sleep_ms(1);
+
+    int failed = 0, made = 0;
+    char first[320] = "";
+    for (int i = 0; i < forks && failed < 5; i++) { /* five failures are enough to see the pattern */
+        pid_t child = fork();
+        assert_true(child >= 0);
+        if (child == 0) stress_child(blocked, 2, churned);
+        made++;
+        char why[256];
+        if (!wait_child(child, why, sizeof why) && failed++ == 0) snprintf(first, sizeof first, "fork %d: %s", i, why);
+    }
+
+    atomic_store(&stop_workers, 1);
+    for (int i = 0; i < WORKERS; i++) pthread_join(workers[i], NULL);
+    int untouched = 1, kinds_ok = 1;
+    for (int i = 0; i < 2; i++) must(fdsafe_eventfd_write(blocked[i].handle, 1));
+    for (int i = 0; i < 2; i++) {
+        pthread_join(blocked[i].thread, NULL);
+        untouched &= blocked[i].result == 0; /* the parent's handle was untouched by the children */
+        must(fdsafe_close(blocked[i].handle));
+    }
+    for (int i = 0; i < PREMADE; i++) {
+        kinds_ok &= fdsafe_handle_kind(premade[i]) == (i % 3 ? FDSAFE_KIND_PIPE : FDSAFE_KIND_EVENTFD);
+        must(fdsafe_close(premade[i]));
+    }
+    for (int i = 0; i < WORKERS * SLOTS_PER_WORKER; i++) {
+        fdsafe_handle h = atomic_exchange(&shared_slots[i], 0);
+        if (h) must(fdsafe_close(h));
+    }
+    alarm(0);
+    printf("fork: %d forks while %d threads made %ld handle operations\n", made, WORKERS, atomic_load(&worker_ops));
+    if (failed) fail_msg("%d of %d children failed; first: %s", failed, made, first);
+    assert_true(untouched);
+    assert_true(kinds_ok);
+}
+
+/* The table's promise in the child: live handles close with 0 and their descriptor is gone;
+ * nothing hangs; new handles can be made. The handles the threads were churning are only
+ * looked at (fdsafe_wait) before being closed. */
+static void test_fork_while_threads_create_use_and_close_handles(void **state) {
+    (void)state;
+    fork_under_load(USE_LOOK_UNCHECKED);
+}
+
+/* The same with reads and writes on the churned handles, whatever they return: no fdsafe
+ * write may raise SIGPIPE (README: "No fdsafe write raises SIGPIPE"), also in a child whose
+ * copy of the table and of the descriptor table were taken at different moments (a pipe's
+ * read end live in the table while the descriptor number belongs to another pipe). */
+static void test_fork_child_reads_and_writes_handles_churned_at_fork(void **state) {
+    (void)state;
+    fork_under_load(USE_IO_UNCHECKED);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        FD_TEST(test_child_closes_handles_a_parent_thread_was_inside_at_fork),
+        FD_TEST(test_fork_while_threads_create_use_and_close_handles),
+        FD_TEST(test_fork_child_reads_and_writes_handles_churned_at_fork),
+    };
+    return cmocka_run_group_tests_name("fork", tests, NULL, NULL);
+}
