@@ -130,7 +130,7 @@ pub extern "C" fn fdsafe_dup(handle: fdsafe_handle, handle_out: *mut fdsafe_hand
         let out = Out::new(handle_out, "handle_out")?;
         let guard = handles::get(Handle(handle))?;
         let fd = sys::dup_cloexec(guard.object().as_fd())?;
-        out.write(handles::insert_stored(kinds::wrap_owned(fd, guard.kind()))?.0);
+        out.write(handles::insert_fresh(kinds::wrap_owned(fd, guard.kind()))?.0);
         Ok(0)
     })
 }
@@ -231,6 +231,9 @@ pub(crate) fn write_iov(guard: &Guard, iov: &[libc::iovec]) -> crate::Result<usi
     let WriteGuard::PipeWithReader { reader } = guard_kind else {
         return io::writev(guard.fd(), guard_kind, iov);
     };
+    if io::sigpipe_ignored() {
+        return io::writev(guard.fd(), WriteGuard::None, iov); // nothing to guard against
+    }
     let total = io::iov_total(iov);
     let done = match handles::get(reader) {
         Ok(_reader_held) => io::write_holding_reader(guard.fd(), iov)?,

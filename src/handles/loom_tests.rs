@@ -19,11 +19,13 @@
 //! nothing, and release hands the number back without closing it.
 
 use std::os::fd::{BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::Arc;
 
 use loom::cell::UnsafeCell;
 use loom::model::Builder;
+use loom::sync::atomic::AtomicU64;
 use loom::thread::JoinHandle;
 
 use super::{Guard, Handle, Kind, Object, Table};
@@ -204,8 +206,9 @@ fn spawn<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> JoinHandl
 }
 
 /// Explores `body` with at most `preemptions` preemptions per interleaving (`None`: every
-/// interleaving; `LOOM_MAX_PREEMPTIONS` overrides either). The body runs on a thread with a larger stack than
-/// loom's first one, which a `Table` (its descriptor owners' page array) does not fit on.
+/// interleaving; `LOOM_MAX_PREEMPTIONS` overrides either), and prints how many it ran. The
+/// body runs on a thread with a larger stack than loom's first one, which a `Table` (its
+/// descriptor owners' page array) does not fit on.
 fn check(name: &str, preemptions: Option<usize>, body: impl Fn() + Send + Sync + 'static) {
     let mut builder = Builder::new();
     if builder.preemption_bound.is_none() {
@@ -282,6 +285,7 @@ fn two_uses_race_close() {
         let (h, probe) = insert(t, 10);
         let users: Vec<_> = (0..2).map(|_| spawn(move || try_use(t, h, 10))).collect();
         let running = t.close(h).expect("the only close succeeds");
+        assert!(running <= 2, "close counted {running} operations");
         seen.saw(["0 running", "1 running", "2 running"][running as usize]);
         if running == 0 {
             assert_eq!(probe.drops(), 1);
@@ -445,7 +449,8 @@ fn release_races_close_and_use() {
             }
             (Err(err), Ok(_)) => {
                 seen.saw(if is_busy(err) { "closed, release busy" } else { "closed, release found it closed" });
-                assert!(is_busy(err) && used || *err == Error::Stale(StaleReason::Closed), "release failed with {err:?}");
+                let closed = *err == Error::Stale(StaleReason::Closed);
+                assert!(closed || is_busy(err) && used, "release failed with {err:?}");
                 assert_eq!(probe.drops(), 1);
             }
             _ => panic!("exactly one of release and close ends the handle: {released:?} {closed:?}"),
@@ -463,7 +468,13 @@ fn release_races_close_and_use() {
 /// handle differs from it, and the two new objects never share a slot.
 #[test]
 fn closed_handle_never_resolves_after_its_slot_is_reused() {
-    let outcomes = Outcomes::new(&["old handle used", "old handle refused", "old slot reused after close", "old slot reused by the other thread", "old slot kept busy"]);
+    let outcomes = Outcomes::new(&[
+        "old handle used",
+        "old handle refused",
+        "old slot reused after close",
+        "old slot reused by the other thread",
+        "old slot not reused",
+    ]);
     let seen = outcomes.clone();
     check("closed_handle_never_resolves_after_its_slot_is_reused", Some(3), move || {
         let t = table();
@@ -480,7 +491,7 @@ fn closed_handle_never_resolves_after_its_slot_is_reused() {
         } else if theirs.index() == old.index() {
             "old slot reused by the other thread"
         } else {
-            "old slot kept busy"
+            "old slot not reused"
         });
         for new in [mine, theirs] {
             assert_ne!(new, old);
@@ -625,7 +636,8 @@ fn two_inserts_race_a_close() {
             "both inserts took other slots"
         });
         new.push(insert(t, 44));
-        assert!(new[2].0.index() != new[0].0.index() && new[2].0.index() != new[1].0.index(), "one index handed out twice");
+        let third = new[2].0.index();
+        assert!(third != new[0].0.index() && third != new[1].0.index(), "one index handed out twice");
         assert_eq!((a_probe.drops(), b_probe.drops()), (1, 1));
         assert_closed(t, a);
         assert_closed(t, b);
@@ -656,13 +668,13 @@ fn a_handle_passed_without_synchronization_sees_its_object() {
         let t = table();
         let (old, old_probe) = insert(t, 10);
         t.close(old).unwrap();
-        let mailbox: &'static loom::sync::atomic::AtomicU64 = Box::leak(Box::new(loom::sync::atomic::AtomicU64::new(0)));
+        let mailbox: &'static AtomicU64 = Box::leak(Box::new(AtomicU64::new(0)));
         let inserter = spawn(move || {
             let (h, probe) = insert(t, 11);
-            mailbox.store(h.0, loom::sync::atomic::Ordering::Relaxed);
+            mailbox.store(h.0, Relaxed);
             (h, probe)
         });
-        let passed = Handle(mailbox.load(loom::sync::atomic::Ordering::Relaxed));
+        let passed = Handle(mailbox.load(Relaxed));
         let seen_handle_was_zero = passed == Handle::INVALID;
         let closed_here = passed != Handle::INVALID
             && match t.get(passed) {
@@ -702,7 +714,7 @@ fn a_handle_passed_without_synchronization_sees_its_object() {
 /// a new object, and the new handles get distinct indices and their own objects.
 #[test]
 fn two_close_and_reinsert_cycles_race_uses() {
-    let outcomes = Outcomes::new(&["a new object took a closed slot", "an old handle was used"]);
+    let outcomes = Outcomes::new(&["a new object took a closed slot", "an old handle was used", "an old handle was refused"]);
     let seen = outcomes.clone();
     check("two_close_and_reinsert_cycles_race_uses", Some(3), move || {
         let t = table();
@@ -719,6 +731,9 @@ fn two_close_and_reinsert_cycles_race_uses() {
         let new: Vec<_> = cycles.into_iter().map(|cycle| cycle.join().unwrap()).collect();
         if used.iter().any(|&used| used) {
             seen.saw("an old handle was used");
+        }
+        if used.iter().any(|&used| !used) {
+            seen.saw("an old handle was refused");
         }
         assert_ne!(new[0].0.index(), new[1].0.index(), "one index handed out twice");
         if new.iter().any(|(h, _)| h.index() == a.index() || h.index() == b.index()) {

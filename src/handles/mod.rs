@@ -221,21 +221,15 @@ pub static TABLE: Table = Table::new();
 #[cfg(loom)]
 pub static TABLE: std::sync::LazyLock<Table> = std::sync::LazyLock::new(Table::new);
 
-/// Registers a newly created object and returns its handle. If the table refuses it, the
-/// object is dropped, which closes its descriptor.
+/// Registers an object whose descriptor fdsafe has just created (or received: see
+/// [`Table::insert_fresh`]) and returns its handle. If the table refuses it, the object is
+/// dropped, which closes its descriptor. Descriptors that come from the caller are adopted
+/// with [`Table::insert`], which checks that no live handle owns the number.
 pub fn insert(object: Box<dyn Object>) -> Result<Handle> {
-    insert_stored(object.into())
+    insert_fresh(object.into())
 }
 
 /// [`insert`] for an object as the table stores it.
-pub fn insert_stored(object: Stored) -> Result<Handle> {
-    TABLE.insert(object).map_err(|(err, object)| {
-        discard(object);
-        err
-    })
-}
-
-/// [`insert`] for a descriptor the kernel has just installed (see [`Table::insert_fresh`]).
 pub fn insert_fresh(object: Stored) -> Result<Handle> {
     TABLE.insert_fresh(object).map_err(|(err, object)| {
         discard(object);

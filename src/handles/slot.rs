@@ -265,7 +265,9 @@ impl Slot {
         if self.has_hooks.load(Ordering::Relaxed) {
             self.run_close_hooks(&object);
         }
-        let fd = self.fd.swap(-1, Ordering::Relaxed);
+        // Only the slot's exclusive owner writes the number: a load and a store.
+        let fd = self.fd.load(Ordering::Relaxed);
+        self.fd.store(-1, Ordering::Relaxed);
         let generation = generation_of(self.state.load(Ordering::Relaxed));
         let (state, reusable) = match generation.checked_add(1) {
             Some(next) => (tag(next, 0) << TAG_SHIFT, true),

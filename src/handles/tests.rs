@@ -177,13 +177,13 @@ fn close_hooks_run_once_before_the_object_goes() {
     let seen = Arc::new(AtomicUsize::new(0));
     for key in 0..3u64 {
         let (seen, alive) = (seen.clone(), probe.alive.clone());
-        t.add_close_hook(h, key, Box::new(move |fd| {
+        t.get(h).unwrap().add_close_hook(key, Box::new(move |fd| {
             use std::os::fd::AsRawFd;
             assert_eq!(fd.as_raw_fd(), 31);
             assert!(alive.load(Ordering::SeqCst), "hook runs before drop");
             seen.fetch_add(1, Ordering::SeqCst);
         }))
-        .unwrap();
+        ;
     }
     assert!(t.remove_close_hook(h, 1).unwrap());
     t.close(h).unwrap();
@@ -382,5 +382,55 @@ fn plain_descriptors_are_stored_inline_and_behave_like_any_object() {
         assert!(guard.downcast::<Fake>().is_none());
     }
     assert_eq!(t.release(h).unwrap().into_raw_fd(), 95, "released without closing");
+    assert!(t.get(h).is_err());
+}
+
+#[test]
+fn every_changed_bit_of_a_live_handle_is_refused() {
+    let t = table();
+    let (h, probe) = insert(t, 120, Kind::EventFd);
+    let (other, _p) = insert(t, 121, Kind::Pipe);
+    for bit in 0..64 {
+        let forged = Handle(h.0 ^ (1 << bit));
+        if forged == other {
+            continue;
+        }
+        assert!(t.get(forged).is_err(), "bit {bit}");
+        assert!(!t.is_live(forged), "bit {bit}");
+        assert!(t.close(forged).is_err(), "bit {bit}");
+        assert!(t.release(forged).is_err(), "bit {bit}");
+    }
+    assert_eq!(t.get(h).unwrap().raw_fd(), 120, "the live handle is untouched");
+    assert!(probe.alive.load(Ordering::SeqCst));
+}
+
+#[test]
+fn a_forked_child_forgets_other_threads_references_and_finishes_their_closes() {
+    let t = table();
+    let (closing, closing_probe) = insert(t, 130, Kind::EventFd);
+    let (used, used_probe) = insert(t, 131, Kind::EventFd);
+    // Two threads of the parent that do not come along: one inside a call on each handle.
+    std::mem::forget(t.get(closing).unwrap());
+    std::mem::forget(t.get(used).unwrap());
+    assert_eq!(t.close(closing).unwrap(), 1, "its close waits for the vanished thread");
+    assert!(closing_probe.alive.load(Ordering::SeqCst));
+    // What the child's fork handler does: the waiting close completes at once...
+    t.after_fork_in_child();
+    assert_eq!(closing_probe.drops.load(Ordering::SeqCst), 1);
+    // ...and the other handle closes idle, as if nobody had been inside it.
+    assert_eq!(t.close(used).unwrap(), 0);
+    assert_eq!(used_probe.drops.load(Ordering::SeqCst), 1);
+    assert_eq!(t.live_count(), 0);
+}
+
+#[test]
+fn release_is_refused_while_a_reference_is_held_and_leaves_the_handle_live() {
+    let t = table();
+    let (h, probe) = insert(t, 140, Kind::Pipe);
+    let held = t.get(h).unwrap();
+    assert_eq!(t.release(h).err(), Some(Error::Os { errno: libc::EBUSY, context: Some("release: other threads are using the handle".into()) }));
+    drop(held);
+    assert_eq!(t.release(h).unwrap().into_raw_fd(), 140);
+    assert_eq!(probe.drops.load(Ordering::SeqCst), 0, "released, not dropped");
     assert!(t.get(h).is_err());
 }

@@ -127,6 +127,11 @@ static SIGPIPE_IGNORED: AtomicBool = AtomicBool::new(false);
 /// The disposition [`ignore_sigpipe`] replaced, for [`guard_sigpipe`] to restore.
 static REPLACED_SIGPIPE: Mutex<Option<libc::sigaction>> = Mutex::new(None);
 
+/// Whether fdsafe set `SIGPIPE` to be ignored process-wide ([`ignore_sigpipe`]).
+pub fn sigpipe_ignored() -> bool {
+    SIGPIPE_IGNORED.load(Ordering::Acquire)
+}
+
 /// Sets `SIGPIPE` to be ignored process-wide and lets pipe writes skip their per-write guard.
 /// Returns whether it was already in this mode.
 pub fn ignore_sigpipe() -> Result<bool> {
