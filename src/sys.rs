@@ -292,6 +292,17 @@ pub mod direct {
         }
     }
 
+    /// `pwritev2(fd, iov, count, -1, flags)`: a write at the current position with per-call
+    /// flags (`RWF_NOWAIT`). Returns the raw result (`-errno` on failure).
+    ///
+    /// # Safety
+    /// Each of the `count` iovecs describes readable memory.
+    #[inline(always)]
+    pub unsafe fn pwritev2_raw(fd: libc::c_int, iov: *const libc::iovec, count: i32, flags: libc::c_int) -> isize {
+        // The offset is passed as two halves (low, high); -1 means the current position.
+        syscall6(libc::SYS_pwritev2, [fd as usize, iov as usize, count as usize, usize::MAX, usize::MAX, flags as usize])
+    }
+
     /// `epoll_wait` (as `epoll_pwait` without a mask, which every architecture has).
     ///
     /// # Safety

@@ -714,7 +714,8 @@ fn a_handle_passed_without_synchronization_sees_its_object() {
 /// a new object, and the new handles get distinct indices and their own objects.
 #[test]
 fn two_close_and_reinsert_cycles_race_uses() {
-    let outcomes = Outcomes::new(&["a new object took a closed slot", "an old handle was used", "an old handle was refused"]);
+    let outcomes =
+        Outcomes::new(&["a new object took a closed slot", "an old handle was used", "an old handle was refused"]);
     let seen = outcomes.clone();
     check("two_close_and_reinsert_cycles_race_uses", Some(3), move || {
         let t = table();

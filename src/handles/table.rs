@@ -139,7 +139,7 @@ impl Table {
     }
 
     fn insert_claiming(&'static self, object: Stored, fresh: bool) -> std::result::Result<Handle, (Error, Stored)> {
-        #[cfg(not(loom))]
+        #[cfg(not(any(loom, miri)))] // neither models fork
         super::fork::install();
         let Some(index) = self.pop_free() else {
             return Err((Error::from_errno(libc::EMFILE).context("fdsafe handle table full"), object));

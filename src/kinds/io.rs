@@ -53,17 +53,17 @@ pub fn write_holding_reader(fd: BorrowedFd<'_>, iov: &[libc::iovec]) -> Result<u
         return Ok(0);
     }
     // SAFETY: the iovecs describe readable memory (the C layer documents it).
-    let ret = unsafe { libc::pwritev2(fd.as_raw_fd(), iov.as_ptr(), count, -1, libc::RWF_NOWAIT) };
+    let ret = unsafe { direct::pwritev2_raw(fd.as_raw_fd(), iov.as_ptr(), count, libc::RWF_NOWAIT) };
     if ret >= 0 {
         return Ok(ret as usize);
     }
-    match Error::last_os() {
-        Error::Os { errno: libc::EAGAIN, .. } => Ok(0),
-        Error::Os { errno: libc::EOPNOTSUPP | libc::EINVAL, .. } => {
+    match -ret as i32 {
+        libc::EAGAIN => Ok(0),
+        libc::EOPNOTSUPP | libc::EINVAL => {
             PIPE_NOWAIT_REFUSED.store(true, Ordering::Relaxed);
             Ok(0)
         }
-        other => Err(other),
+        _ => direct::check(ret),
     }
 }
 
