@@ -22,7 +22,7 @@ C_TESTS := $(patsubst c-tests/%.c,%,$(wildcard c-tests/test_*.c))
 C_HARNESS := c-tests/harness.c
 
 .PHONY: all lib demo test deps check-header rust-test c-test python-test header-test symbols-test valgrind tsan fuzz coverage-test reliability install-test python-asan \
-        example-test bench install uninstall clean miri
+        example-test bench install uninstall clean miri loom
 
 all: lib
 
@@ -31,7 +31,7 @@ lib:
 	@ln -sf libfdsafe.so $(RELEASE)/libfdsafe.so.$(MAJOR)
 	@echo "built $(LIB_SO), $(LIB_A) and include/fdsafe.h"
 
-test: deps lib check-header rust-test header-test symbols-test coverage-test c-test example-test python-test \
+test: deps lib check-header rust-test loom header-test symbols-test coverage-test c-test example-test python-test \
       install-test reliability
 	@echo "make test: all suites passed"
 
@@ -60,6 +60,11 @@ check-header: lib
 
 rust-test:
 	$(CARGO) test --quiet
+
+# The handle table's reference, close, release and reuse protocol under loom: every
+# interleaving of two threads, and of three up to a preemption bound (src/handles/loom_tests.rs).
+loom:
+	RUSTFLAGS="--cfg loom" $(CARGO) test --quiet --release --lib --target-dir target/loom loom_tests -- --test-threads=1
 
 # The public header alone compiles cleanly as strict C99 and as C++.
 header-test: lib

@@ -337,7 +337,7 @@ static void run_sweep(void) {
     fixture_close();
     alarm(0);
     sweep.done = 1;
-    printf("forged: %d live handles, %d bit positions: %ld forged values (%ld skipped: another live handle), "
+    printf("forged: %d live handles, %d bit positions: %ld forged values (%ld left out, each equal to another live handle), "
            "%zu wrappers, %ld calls\n",
            initial, nbits, sweep.values, sweep.skipped, (size_t)FORGED_CALL_COUNT, sweep.calls);
 }

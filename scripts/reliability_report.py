@@ -36,7 +36,7 @@ def main():
     rows.append(("close-race misdirected (raw-fd control)", ", ".join(m for _, m in control) or "not run"))
     owned = re.findall(r"owners writing, another thread closing: (\d+) operations, (\d+) closes, \d+ tokens delivered, "
                        r"(\d+) misdirected", read("test_close_race.*.log"))
-    rows.append(("close race, creators writing, another thread closing: operations / closes / misdirected",
+    rows.append(("close race, threads writing their own pipes, another closing: operations / closes / misdirected",
                  f"{sum(int(o) for o, _, _ in owned)} / {sum(int(c) for _, c, _ in owned)} / "
                  f"{sum(int(m) for _, _, m in owned)} in {len(owned)} runs"))
 

@@ -24,7 +24,8 @@ pub extern "C" fn fdsafe_eventfd_create(initial: u32, flags: u32, handle_out: *m
     call("fdsafe_eventfd_create", || {
         let flags = parse_flags::<EventFdFlags>(flags, "eventfd")?;
         let out = Out::new(handle_out, "handle_out")?;
-        out.write(handles::insert(Box::new(EventFd::new(initial, flags)?))?.0);
+        let fd = EventFd::new(initial, flags)?.into_inner();
+        out.write(handles::insert_fresh(crate::kinds::wrap_owned(fd, Kind::EventFd))?.0);
         Ok(0)
     })
 }

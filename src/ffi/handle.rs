@@ -47,7 +47,8 @@ const WAIT_EVENTS: u32 =
 /// close costs more with more threads in the process.
 #[no_mangle]
 pub extern "C" fn fdsafe_close(handle: fdsafe_handle) -> c_int {
-    call("fdsafe_close", || handles::close(Handle(handle)).map(|_| 0))
+    // No cancellation guard: finalizing an object with cleanup guards itself.
+    call_direct("fdsafe_close", || handles::close(Handle(handle)).map(|_| 0))
 }
 
 /// The kind of a live handle: an `FDSAFE_KIND_*` value (> 0).

@@ -128,24 +128,55 @@ macro_rules! fd_object {
 }
 pub(crate) use fd_object;
 
-/// A descriptor of a kind fdsafe has no type for ([`Kind::Other`]): generic operations only.
-/// The table keeps it inline in the slot ([`Stored::Plain`]), so receiving or adopting one
-/// allocates nothing.
+/// A descriptor that is nothing but its number: one of a kind fdsafe has no type for
+/// ([`Kind::Other`], generic operations only) or an eventfd. The table keeps it inline in the
+/// slot ([`Stored::Plain`]), so creating, receiving or adopting one allocates nothing, and
+/// closing it needs no cleanup (the descriptor is closed by the system call itself).
 #[derive(Debug)]
 pub struct PlainFd {
     fd: OwnedFd,
+    kind: Kind,
 }
 
 impl PlainFd {
+    /// A [`Kind::Other`] descriptor.
     pub fn from_fd(fd: OwnedFd) -> PlainFd {
-        PlainFd { fd }
+        PlainFd { fd, kind: Kind::Other }
+    }
+    /// A descriptor of `kind`, which must be one whose object holds nothing but the descriptor
+    /// ([`Kind::Other`] or [`Kind::EventFd`]).
+    pub fn with_kind(fd: OwnedFd, kind: Kind) -> PlainFd {
+        debug_assert!(matches!(kind, Kind::Other | Kind::EventFd));
+        PlainFd { fd, kind }
     }
     pub fn into_fd(self) -> OwnedFd {
         self.fd
     }
 }
 
-fd_object!(PlainFd, Kind::Other);
+impl std::os::fd::AsFd for PlainFd {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        std::os::fd::AsFd::as_fd(&self.fd)
+    }
+}
+
+impl Object for PlainFd {
+    fn kind(&self) -> Kind {
+        self.kind
+    }
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        std::os::fd::AsFd::as_fd(&self.fd)
+    }
+    fn into_fd(self: Box<Self>) -> OwnedFd {
+        self.fd
+    }
+    fn write_guard(&self) -> WriteGuard {
+        match self.kind {
+            Kind::EventFd => WriteGuard::None, // an eventfd cannot raise SIGPIPE
+            _ => WriteGuard::BlockSigpipe,     // it may be a pipe or FIFO
+        }
+    }
+}
 
 /// An object as the table holds it.
 pub enum Stored {
@@ -172,7 +203,7 @@ impl Stored {
     pub fn kind(&self) -> Kind {
         match self {
             Stored::Boxed(object) => object.kind(),
-            Stored::Plain(_) => Kind::Other,
+            Stored::Plain(plain) => plain.kind,
         }
     }
     /// Gives up the descriptor without the kind's cleanup on drop (used by release).
@@ -205,12 +236,18 @@ impl dyn Object {
     }
 }
 
-/// Drops an object the table no longer holds (or refused), closing its descriptor. Its
-/// kind's cleanup may enter cancellation points (`close` through libc among them), so it runs
-/// with cancellation disabled.
+/// Drops an object the table no longer holds (or refused), closing its descriptor. A plain
+/// descriptor is closed by the system call itself, which is no cancellation point; any other
+/// object's cleanup may enter cancellation points (`close` through libc among them), so it
+/// runs with cancellation disabled.
 pub fn discard(object: Stored) {
-    let _no_cancel = crate::sys::NoCancellation::begin();
-    drop(object);
+    match object {
+        Stored::Plain(plain) => crate::sys::direct::close(plain.into_fd()),
+        Stored::Boxed(boxed) => {
+            let _no_cancel = crate::sys::NoCancellation::begin();
+            drop(boxed);
+        }
+    }
 }
 
 /// The process-wide table that C handles refer to.

@@ -24,6 +24,11 @@ pub struct EventFd {
 }
 
 impl EventFd {
+    /// The descriptor (an eventfd needs nothing else: the table stores it as a plain one).
+    pub fn into_inner(self) -> OwnedFd {
+        self.fd
+    }
+
     pub fn new(initial: u32, flags: EventFdFlags) -> Result<EventFd> {
         let mut raw_flags = libc::EFD_CLOEXEC;
         if flags.contains(EventFdFlags::SEMAPHORE) {

@@ -94,7 +94,8 @@ pub fn check_adoptable(fd: RawFd, kind: Kind) -> Result<()> {
 /// type for), without registering it.
 pub fn wrap_owned(fd: OwnedFd, kind: Kind) -> Stored {
     match kind {
-        Kind::Other => Stored::Plain(generic::Generic::from_fd(fd)), // inline: no allocation
+        // Inline: no allocation, no cleanup.
+        Kind::Other | Kind::EventFd => Stored::Plain(generic::Generic::with_kind(fd, kind)),
         _ => Stored::Boxed((adopter(kind).1)(kind, fd)),
     }
 }
