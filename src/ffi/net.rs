@@ -28,7 +28,7 @@ fn tcp_listen(addr: &SockAddr, backlog: c_int, flags: u32, handle_out: *mut fdsa
         return Err(Error::invalid("TCP needs an IPv4 or IPv6 address (use fdsafe_unix_listen for Unix sockets)"));
     }
     let socket = socket::bind_inet(Kind::TcpStream, addr, Some(backlog), flags)?;
-    out.write(handles::insert(Box::new(socket))?.0);
+    out.write(handles::insert(socket)?.0);
     Ok(0)
 }
 
@@ -77,7 +77,7 @@ fn tcp_connect(addr: &SockAddr, timeout_ms: c_int, flags: u32, handle_out: *mut 
         return Err(Error::invalid("TCP needs an IPv4 or IPv6 address (use fdsafe_unix_connect)"));
     }
     let (socket, connected) = socket::connect(Kind::TcpStream, addr, timeout_ms, flags & FDSAFE_SOCKET_NONBLOCK != 0)?;
-    out.write(handles::insert(Box::new(socket))?.0);
+    out.write(handles::insert(socket)?.0);
     Ok(c_int::from(!connected))
 }
 
@@ -149,7 +149,7 @@ fn udp_bind(addr: &SockAddr, flags: u32, handle_out: *mut fdsafe_handle) -> Resu
     let flags = parse_flags::<CreateFlags>(flags, "socket")?;
     let out = Out::new(handle_out, "handle_out")?;
     let socket = udp::bind(addr, flags)?;
-    out.write(handles::insert(Box::new(socket))?.0);
+    out.write(handles::insert(socket)?.0);
     Ok(0)
 }
 

@@ -31,10 +31,10 @@ pub extern "C" fn fdsafe_pipe_create(flags: u32, read_out: *mut fdsafe_handle, w
         let flags = parse_flags::<PipeFlags>(flags, "pipe")?;
         let (read_out, write_out) = (Out::new(read_out, "read_out")?, Out::new(write_out, "write_out")?);
         let (reader, writer) = pipe::pipe(flags)?;
-        let reader = handles::insert(Box::new(reader))?;
+        let reader = handles::insert(reader)?;
         // Before the write end is handed out, so every write sees it.
         writer.set_reader(reader);
-        let writer = match handles::insert(Box::new(writer)) {
+        let writer = match handles::insert(writer) {
             Ok(h) => h,
             Err(err) => {
                 let _ = handles::close(reader);

@@ -416,7 +416,7 @@ pub extern "C" fn fdsafe_socket_accept(
             "a listening socket",
         )?;
         let (socket, peer) = listener.accept(flags & FDSAFE_ACCEPT_NONBLOCK != 0)?;
-        let new = handles::insert(Box::new(socket))?;
+        let new = handles::insert(socket)?;
         addr.write(&peer)?; // cannot fail: room checked above
         out.write(new.0);
         Ok(0)

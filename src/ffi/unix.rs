@@ -139,7 +139,7 @@ fn bind_common(addr: Option<Address>, kind: Kind, backlog: c_int, options: *cons
     let dir_mode = if opts.dir_mode == 0 { core_unix::DEFAULT_DIR_MODE } else { opts.dir_mode };
     let socket_mode = if opts.socket_mode == 0 { core_unix::DEFAULT_SOCKET_MODE } else { opts.socket_mode };
     let socket = core_unix::bind(kind, addr.as_ref(), backlog, flags, dir_mode, socket_mode)?;
-    out.write(handles::insert(Box::new(socket))?.0);
+    out.write(handles::insert(socket)?.0);
     Ok(0)
 }
 
@@ -159,7 +159,7 @@ fn connect_common(addr: Option<Address>, ty: u32, flags: u32, handle_out: *mut f
     let addr = socket::SockAddr::from_address(&addr.ok_or_else(|| Error::invalid("connect needs a path or @name"))?)?;
     let s = socket::Socket::new(kind, libc::AF_UNIX, flags != 0)?;
     s.connect_raw(&addr).map_err(|e| e.context(format!("connect {addr:?}")))?;
-    out.write(handles::insert(Box::new(s))?.0);
+    out.write(handles::insert(s)?.0);
     Ok(0)
 }
 
@@ -285,8 +285,8 @@ pub extern "C" fn fdsafe_unix_pair(r#type: u32, flags: u32, first_out: *mut fdsa
         let kind = unix_type(r#type)?;
         let (a_out, b_out) = (Out::new(first_out, "first_out")?, Out::new(second_out, "second_out")?);
         let (a, b) = socket::pair(kind, flags != 0)?;
-        let a = handles::insert(Box::new(a))?;
-        let b = match handles::insert(Box::new(b)) {
+        let a = handles::insert(a)?;
+        let b = match handles::insert(b) {
             Ok(h) => h,
             Err(e) => {
                 let _ = handles::close(a);

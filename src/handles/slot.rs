@@ -316,3 +316,10 @@ impl Slot {
         self.state.store(tag(generation, 0) << TAG_SHIFT, Ordering::Release);
     }
 }
+
+// Two cache lines at most, so threads on different handles share no line of state.
+const _: () = assert!(std::mem::size_of::<Slot>() <= 128, "a slot is at most two cache lines");
+// Everything a call or a close touches (the state, the descriptor, the object) is in the
+// first line; the close hooks, rare, are in the second.
+#[cfg(not(loom))]
+const _: () = assert!(std::mem::offset_of!(Slot, object) + std::mem::size_of::<ObjectCell>() <= 64);

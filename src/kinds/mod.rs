@@ -96,6 +96,15 @@ pub fn wrap_owned(fd: OwnedFd, kind: Kind) -> Stored {
     match kind {
         // Inline: no allocation, no cleanup.
         Kind::Other | Kind::EventFd => Stored::Plain(generic::Generic::with_kind(fd, kind)),
+        Kind::Pipe => Stored::Pipe(pipe::PipeEnd::from_fd(fd)),
+        Kind::TcpListener
+        | Kind::TcpStream
+        | Kind::Udp
+        | Kind::UnixListener
+        | Kind::UnixStream
+        | Kind::UnixDatagram
+        | Kind::UnixSeqpacketListener
+        | Kind::UnixSeqpacket => Stored::Socket(socket::Socket::from_parts(fd, kind)),
         _ => Stored::Boxed((adopter(kind).1)(kind, fd)),
     }
 }

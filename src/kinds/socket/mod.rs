@@ -31,7 +31,8 @@ pub struct Socket {
     fd: OwnedFd,
     kind: Kind,
     // Dropped after `fd` (fields drop in order).
-    bound_path: Option<unix::BoundPath>,
+    /// Boxed: rare, and a socket stays small enough to live in its handle's slot.
+    bound_path: Option<Box<unix::BoundPath>>,
 }
 
 bitflags! {
@@ -342,12 +343,12 @@ impl Socket {
     }
 
     pub fn set_bound_path(&mut self, path: unix::BoundPath) {
-        self.bound_path = Some(path);
+        self.bound_path = Some(Box::new(path));
     }
 
     /// The path this handle removes when closed, if any.
     pub fn bound_path(&self) -> Option<&unix::BoundPath> {
-        self.bound_path.as_ref()
+        self.bound_path.as_deref()
     }
 
     pub(crate) fn set_int(&self, level: i32, name: i32, value: i32, what: &str) -> Result<()> {
