@@ -2649,7 +2649,7 @@ int fdsafe_nonblocking_set(fdsafe_handle handle, bool nonblocking);
  * unasked), or 0 on timeout. Errors: `-EBADF`; `FDSAFE_E_INVALID_ARGUMENT` for unknown
  * event bits or a timeout below -1; `-EINTR` if a signal handler ran (not retried, so that
  * a daemon can check its flags). Thread safety: any thread; closing the handle meanwhile
- * does not wake the wait (except for sockets), but its descriptor stays open until it returns.
+ * does not wake the wait (see `fdsafe_close`); its descriptor stays open until it returns.
  */
 int fdsafe_wait(fdsafe_handle handle, uint32_t events, int timeout_ms);
 
@@ -3394,7 +3394,7 @@ int fdsafe_socket_shutdown(fdsafe_handle handle, uint32_t how);
  * anything but a listener; `FDSAFE_E_INVALID_ARGUMENT` (NULL `handle_out`, unknown flags);
  * `FDSAFE_E_BUFFER_TOO_SMALL` if `addr_cap` is below `sizeof(struct sockaddr_storage)`
  * (checked first); `-EAGAIN`; `-EMFILE`; `-EINTR` (not retried); `-EINVAL` after the
- * listener was closed or shut down by another thread. Thread safety: any thread.
+ * listener was shut down (`fdsafe_socket_shutdown`). Thread safety: any thread.
  */
 int fdsafe_socket_accept(fdsafe_handle handle,
                          uint32_t flags,

@@ -164,7 +164,7 @@ pub extern "C" fn fdsafe_nonblocking_set(handle: fdsafe_handle, nonblocking: boo
 /// unasked), or 0 on timeout. Errors: `-EBADF`; `FDSAFE_E_INVALID_ARGUMENT` for unknown
 /// event bits or a timeout below -1; `-EINTR` if a signal handler ran (not retried, so that
 /// a daemon can check its flags). Thread safety: any thread; closing the handle meanwhile
-/// does not wake the wait (except for sockets), but its descriptor stays open until it returns.
+/// does not wake the wait (see `fdsafe_close`); its descriptor stays open until it returns.
 #[no_mangle]
 pub extern "C" fn fdsafe_wait(handle: fdsafe_handle, events: u32, timeout_ms: c_int) -> c_int {
     call("fdsafe_wait", || {

@@ -393,7 +393,7 @@ pub extern "C" fn fdsafe_socket_shutdown(handle: fdsafe_handle, how: u32) -> c_i
 /// anything but a listener; `FDSAFE_E_INVALID_ARGUMENT` (NULL `handle_out`, unknown flags);
 /// `FDSAFE_E_BUFFER_TOO_SMALL` if `addr_cap` is below `sizeof(struct sockaddr_storage)`
 /// (checked first); `-EAGAIN`; `-EMFILE`; `-EINTR` (not retried); `-EINVAL` after the
-/// listener was closed or shut down by another thread. Thread safety: any thread.
+/// listener was shut down (`fdsafe_socket_shutdown`). Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_socket_accept(
     handle: fdsafe_handle,
