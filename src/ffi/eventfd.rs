@@ -3,7 +3,7 @@
 use std::ffi::c_int;
 
 use super::kinds::parse_flags;
-use super::{call, call_direct, fdsafe_handle, Out};
+use super::{call_direct, fdsafe_handle, Out};
 use crate::handles::{self, get_kind, Handle, Kind};
 use crate::kinds::eventfd::{self, EventFd, EventFdFlags};
 
@@ -21,7 +21,9 @@ pub const FDSAFE_EVENTFD_NONBLOCK: u32 = 1 << 1;
 /// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_eventfd_create(initial: u32, flags: u32, handle_out: *mut fdsafe_handle) -> c_int {
-    call("fdsafe_eventfd_create", || {
+    // No cancellation guard: creating enters no cancellation point (eventfd, pipe2 and
+    // socketpair are not; closing on failure guards itself).
+    call_direct("fdsafe_eventfd_create", || {
         let flags = parse_flags::<EventFdFlags>(flags, "eventfd")?;
         let out = Out::new(handle_out, "handle_out")?;
         let fd = EventFd::new(initial, flags)?.into_inner();

@@ -3,7 +3,7 @@
 use std::ffi::c_int;
 
 use super::kinds::parse_flags;
-use super::{call, fdsafe_handle, Out};
+use super::{call, call_direct, fdsafe_handle, Out};
 use crate::error::Error;
 use crate::handles::{self, get_as, Handle};
 use crate::kinds::pipe::{self, PipeEnd, PipeFlags};
@@ -27,7 +27,9 @@ pub const FDSAFE_PIPE_PACKET: u32 = 1 << 1;
 /// `-ENFILE` at the descriptor limits. Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_pipe_create(flags: u32, read_out: *mut fdsafe_handle, write_out: *mut fdsafe_handle) -> c_int {
-    call("fdsafe_pipe_create", || {
+    // No cancellation guard: creating enters no cancellation point (eventfd, pipe2 and
+    // socketpair are not; closing on failure guards itself).
+    call_direct("fdsafe_pipe_create", || {
         let flags = parse_flags::<PipeFlags>(flags, "pipe")?;
         let (read_out, write_out) = (Out::new(read_out, "read_out")?, Out::new(write_out, "write_out")?);
         let (reader, writer) = pipe::pipe(flags)?;

@@ -4,7 +4,7 @@ use std::ffi::{c_char, c_int, c_void};
 use std::os::fd::{AsFd, RawFd};
 
 use super::socket::{c_text, socket_in, unix_kinds};
-use super::{call, fdsafe_handle, in_slice, out_slice, Out};
+use super::{call, call_direct, fdsafe_handle, in_slice, out_slice, Out};
 use crate::error::{Error, Result};
 use crate::handles::{self, Guard, Handle, Kind};
 use crate::kinds::pidfd::PidFd;
@@ -278,7 +278,9 @@ pub extern "C" fn fdsafe_unix_connect_sockaddr(
 /// type or flags); `-EMFILE`. Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_unix_pair(r#type: u32, flags: u32, first_out: *mut fdsafe_handle, second_out: *mut fdsafe_handle) -> c_int {
-    call("fdsafe_unix_pair", || {
+    // No cancellation guard: creating enters no cancellation point (eventfd, pipe2 and
+    // socketpair are not; closing on failure guards itself).
+    call_direct("fdsafe_unix_pair", || {
         if flags & !super::net::FDSAFE_SOCKET_NONBLOCK != 0 {
             return Err(Error::invalid(format!("unknown flag bits {flags:#x}")));
         }
