@@ -82,7 +82,7 @@ pub extern "C" fn fdsafe_epoll_add(epoll: fdsafe_handle, target: fdsafe_handle, 
     call("fdsafe_epoll_add", || {
         let set = get_as::<Epoll>(Handle(epoll), "an epoll set")?;
         let target = handles::get(Handle(target))?;
-        set.add(set.handle(), &target, events, user)?;
+        set.add(&handles::TABLE, set.handle(), &target, events, user)?;
         Ok(0)
     })
 }
@@ -112,7 +112,7 @@ pub extern "C" fn fdsafe_epoll_delete(epoll: fdsafe_handle, target: fdsafe_handl
     call("fdsafe_epoll_delete", || {
         let set = get_as::<Epoll>(Handle(epoll), "an epoll set")?;
         let target = handles::get(Handle(target))?;
-        set.delete(&target)?;
+        set.delete(&handles::TABLE, &target)?;
         Ok(0)
     })
 }

@@ -330,16 +330,6 @@ pub fn get_kind(handle: Handle, kind: Kind, expected: &'static str) -> Result<Gu
     Ok(guard)
 }
 
-/// See [`Table::is_live`].
-pub fn is_live(handle: Handle) -> bool {
-    TABLE.is_live(handle)
-}
-
-/// See [`Table::remove_close_hook`].
-pub fn remove_close_hook(handle: Handle, key: u64) -> Result<bool> {
-    TABLE.remove_close_hook(handle, key)
-}
-
 /// Whether this process is the child of a `fork()` taken after fdsafe was in use. Other
 /// threads of the parent may have created or closed descriptors between the kernel's copy of
 /// the descriptor table and its copy of memory, so the child's table can name a number that

@@ -23,7 +23,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
-use crate::handles::{self, fd_object, Handle, Kind, WriteGuard};
+use crate::handles::{self, fd_object, Handle, Kind, Table, WriteGuard};
 use crate::kinds::sigset::SigSet;
 use crate::sys::{self, cvt};
 
@@ -82,9 +82,13 @@ struct Registry {
     by_target: KeyMap<Handle, u64>,
 }
 
-/// The record of registrations. Dropping it (the set is closed or released) removes the close
-/// hooks it left on its targets.
-struct Records(Mutex<Registry>);
+/// The record of registrations, and the handle table its targets live in (given by the first
+/// registration: this module knows no table of its own). Dropping it (the set is closed or
+/// released) removes the close hooks it left on its targets.
+struct Records {
+    registry: Mutex<Registry>,
+    table: std::sync::OnceLock<&'static Table>,
+}
 
 /// The record, locked inside a fork section (so a `fork()` never finds it half changed).
 struct Locked<'a> {
@@ -108,15 +112,16 @@ impl std::ops::DerefMut for Locked<'_> {
 impl Records {
     fn lock(&self) -> Locked<'_> {
         let section = handles::fork_section();
-        Locked { registry: self.0.lock().unwrap_or_else(|p| p.into_inner()), _section: section }
+        Locked { registry: self.registry.lock().unwrap_or_else(|p| p.into_inner()), _section: section }
     }
 }
 
 impl Drop for Records {
     fn drop(&mut self) {
         let registry = std::mem::take(&mut *self.lock());
+        let Some(table) = self.table.get() else { return }; // never registered anything
         for (token, reg) in registry.by_token {
-            let _ = handles::remove_close_hook(reg.target, token);
+            let _ = table.remove_close_hook(reg.target, token);
         }
     }
 }
@@ -167,7 +172,7 @@ impl Epoll {
     /// Wraps an epoll descriptor. Registrations it already has (made outside fdsafe) are not
     /// known to the set, and their events are never reported.
     pub fn from_fd(fd: OwnedFd) -> Epoll {
-        Epoll { fd, records: Records(Mutex::new(Registry::default())) }
+        Epoll { fd, records: Records { registry: Mutex::new(Registry::default()), table: std::sync::OnceLock::new() } }
     }
 
     fn check_events(events: u32) -> Result<()> {
@@ -178,9 +183,10 @@ impl Epoll {
     }
 
     /// Registers `target` (held by the caller for the whole call) for `events`, reported with
-    /// `user`. `me` is this set's own handle, which the close hook looks up later.
-    pub fn add(&self, me: Handle, target: &handles::Guard, events: u32, user: u64) -> Result<()> {
+    /// `user`. `me` is this set's own handle in `table`, which the close hook looks up later.
+    pub fn add(&self, table: &'static Table, me: Handle, target: &handles::Guard, events: u32, user: u64) -> Result<()> {
         Self::check_events(events)?;
+        let _ = self.records.table.set(table); // one table per process
         let handle = target.handle();
         if handle == me {
             return Err(Error::from_errno(libc::EINVAL).context("an epoll set cannot watch itself"));
@@ -206,7 +212,7 @@ impl Epoll {
             return Err(err.context("epoll_ctl(EPOLL_CTL_ADD)"));
         }
         let hook = Box::new(move |fd: BorrowedFd<'_>| {
-            if let Ok(guard) = handles::get(me) {
+            if let Ok(guard) = table.get(me) {
                 if let Some(set) = guard.downcast::<Epoll>() {
                     set.forget(token, fd);
                 }
@@ -260,7 +266,7 @@ impl Epoll {
     }
 
     /// Removes `target` from the set. `ENOENT` if it is not in it.
-    pub fn delete(&self, target: &handles::Guard) -> Result<()> {
+    pub fn delete(&self, table: &'static Table, target: &handles::Guard) -> Result<()> {
         let handle = target.handle();
         let token = {
             let mut reg = self.records.lock();
@@ -272,7 +278,7 @@ impl Epoll {
             token
         };
         let result = ctl(self.fd.as_fd(), libc::EPOLL_CTL_DEL, target.object().as_fd(), 0, 0);
-        let _ = handles::remove_close_hook(handle, token);
+        let _ = table.remove_close_hook(handle, token);
         result.map_err(|e| e.context("epoll_ctl(EPOLL_CTL_DEL)"))
     }
 
@@ -285,16 +291,11 @@ impl Epoll {
         self.len() == 0
     }
 
-    /// Waits for events and appends up to `max` of them to `out`. Events of registrations
-    /// that ended (or whose handle is closing) are dropped; if that leaves none, the wait goes
-    /// on for the rest of the timeout. `sigmask` replaces the thread's signal mask for the
-    /// length of the wait. Returns the number appended; 0 on timeout.
-    pub fn wait(&self, out: &mut Vec<Ready>, max: usize, timeout: Timeout, sigmask: Option<SigSet>) -> Result<usize> {
-        self.wait_with(max, timeout, sigmask, |_, ready| out.push(ready))
-    }
-
-    /// [`Epoll::wait`] that hands each reported event to `sink` with its position (0, 1...)
-    /// instead of collecting them, so a caller can write them straight where they go.
+    /// Waits for events and hands each to `sink` with its position (0, 1...), up to `max`.
+    /// Events of registrations that ended (or whose handle is closing) are dropped; if that
+    /// leaves none, the wait goes on for the rest of the timeout. `sigmask` replaces the
+    /// thread's signal mask for the length of the wait. Returns the number reported; 0 on
+    /// timeout. Registrations live in the set's table (see [`Epoll::add`]).
     ///
     /// The fast path allocates nothing (the kernel's events land in a stack buffer for up to
     /// [`STACK_BATCH`] events), and a wait of 0 or without limit reads no clock. Inlined, so
@@ -307,6 +308,7 @@ impl Epoll {
         sigmask: Option<SigSet>,
         mut sink: impl FnMut(usize, Ready),
     ) -> Result<usize> {
+        let table = self.records.table.get().copied();
         if max == 0 {
             return Err(Error::invalid("room for at least one event is needed"));
         }
@@ -341,7 +343,7 @@ impl Epoll {
             }
             // SAFETY: the kernel initialized the first `n` events (n <= raw.len()).
             let collected = unsafe { std::slice::from_raw_parts(raw.as_ptr().cast::<libc::epoll_event>(), n.min(raw.len())) };
-            let reported = self.translate(collected, &mut sink);
+            let reported = self.translate(table, collected, &mut sink);
             if reported > 0 || remaining == Some(Duration::ZERO) {
                 return Ok(reported);
             }
@@ -363,14 +365,15 @@ impl Epoll {
         }
     }
 
-    fn translate(&self, raw: &[libc::epoll_event], sink: &mut impl FnMut(usize, Ready)) -> usize {
+    fn translate(&self, table: Option<&'static Table>, raw: &[libc::epoll_event], sink: &mut impl FnMut(usize, Ready)) -> usize {
+        let Some(table) = table else { return 0 }; // nothing was ever registered
         let reg = self.records.lock();
         let mut reported = 0;
         for event in raw {
             let token = event.u64;
             let Some(record) = reg.by_token.get(&token) else { continue };
             // A handle whose close has begun no longer resolves: its event is not reported.
-            if !handles::is_live(record.target) {
+            if !table.is_live(record.target) {
                 continue;
             }
             sink(reported, Ready { handle: record.target, user: record.user, events: event.events });
