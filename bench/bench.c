@@ -124,8 +124,9 @@ static double thread_cpu_ns(void) {
 }
 
 /* The raw control: the least memory work a lookup can do, on a slot of the thread's own,
- * with no table. A borrow reads a generation and a descriptor; a lookup that holds the
- * handle for a call also takes and drops a count with two atomic read-modify-writes. */
+ * with no table: read a generation and a descriptor, or (counted) also take and drop a count
+ * with two atomic read-modify-writes, which is what every fdsafe lookup does (a borrow too,
+ * since it holds the handle while it reads the number). */
 struct raw_slot {
     _Atomic uint64_t generation;
     atomic_int count;

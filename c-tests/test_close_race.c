@@ -147,8 +147,8 @@ static void test_closing_under_writers_never_misdirects(void **state) {
     if (target_ops == DEFAULT_OPS) assert_true(raw.misdirected > 0);
 }
 
-/* The other way round: each writer creates its own pipes, so its writes take the owner's fast
- * path (no shared reference, see the handle table), and another thread closes them under it. */
+/* The other way round: each writer creates its own pipes and writes to them, and another
+ * thread closes them under it (a close from another thread than the creator). */
 struct owned_lane {
     _Atomic uint64_t write_end; /* 0 while the writer is to make a new pipe */
     _Atomic uint64_t read_end;  /* changed by the writer only while write_end is 0 */
@@ -189,7 +189,7 @@ static void drain_owned(struct owned_scenario *s, uint64_t read_end, uint64_t id
         int64_t n = fdsafe_read(read_end, tokens, sizeof tokens);
         if (n == 0) break;
         if (n < 0) {
-            expect_code(n, -EAGAIN); /* the owner's write still running holds the write end */
+            expect_code(n, -EAGAIN); /* the writer's write still running holds the write end */
             fdsafe_wait(read_end, FDSAFE_EVENT_IN, 10);
             continue;
         }
@@ -228,7 +228,7 @@ static void test_closing_under_owning_writers_never_misdirects(void **state) {
     atomic_store(&s.stop, 1);
     for (int i = 0; i < WRITERS; i++) pthread_join(threads[i], NULL);
     for (int i = 0; i < WRITERS; i++) take_and_close(&s, &s.lanes[i]);
-    printf("close race, owners writing, another thread closing: %llu operations, %llu closes, %llu tokens delivered, "
+    printf("close race, writers on their own pipes, another thread closing: %llu operations, %llu closes, %llu tokens delivered, "
            "%llu misdirected\n",
            (unsigned long long)s.ops, (unsigned long long)s.closes, (unsigned long long)s.delivered,
            (unsigned long long)s.misdirected);

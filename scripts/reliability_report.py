@@ -34,7 +34,7 @@ def main():
     rows.append(("close-race operations / misdirected (fdsafe)",
                  f"{ops} / {sum(int(m) for _, m in races)} in {len(races)} runs"))
     rows.append(("close-race misdirected (raw-fd control)", ", ".join(m for _, m in control) or "not run"))
-    owned = re.findall(r"owners writing, another thread closing: (\d+) operations, (\d+) closes, \d+ tokens delivered, "
+    owned = re.findall(r"writers on their own pipes, another thread closing: (\d+) operations, (\d+) closes, \d+ tokens delivered, "
                        r"(\d+) misdirected", read("test_close_race.*.log"))
     rows.append(("close race, threads writing their own pipes, another closing: operations / closes / misdirected",
                  f"{sum(int(o) for o, _, _ in owned)} / {sum(int(c) for _, c, _ in owned)} / "

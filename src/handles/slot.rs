@@ -265,6 +265,27 @@ impl Slot {
         if self.has_hooks.load(Ordering::Relaxed) {
             self.run_close_hooks(&object);
         }
+        self.free_after_take(object)
+    }
+
+    /// [`Slot::take`] in the child of a fork, from its fork handler, where nothing may
+    /// allocate or free (a sanitizer's allocator may still be locked): the close hooks are
+    /// forgotten, not run, and the caller must forget the object rather than drop it.
+    ///
+    /// # Safety
+    /// As [`Slot::take`]; only the calling thread runs in the process.
+    pub unsafe fn take_forgetting_hooks(&self) -> (Stored, RawFd, bool) {
+        let object = self.object.take();
+        if self.has_hooks.load(Ordering::Relaxed) {
+            self.has_hooks.store(false, Ordering::Relaxed);
+            let hooks = std::mem::take(&mut *self.close_hooks.lock().unwrap_or_else(|p| p.into_inner()));
+            std::mem::forget(hooks);
+        }
+        self.free_after_take(object)
+    }
+
+    /// The end of a take: clears the descriptor number and frees (or retires) the slot.
+    unsafe fn free_after_take(&self, object: Stored) -> (Stored, RawFd, bool) {
         // Only the slot's exclusive owner writes the number: a load and a store.
         let fd = self.fd.load(Ordering::Relaxed);
         self.fd.store(-1, Ordering::Relaxed);

@@ -246,7 +246,17 @@ impl Table {
             // SAFETY: only this thread runs in the child.
             unsafe {
                 if slot.forget_references() && slot.holds_object() {
-                    self.finalize(slot, Handle::from_tag(slot.current_tag(), index));
+                    // A close waited for those threads: finish it. Nothing here may allocate
+                    // or free (see `Slot::take_forgetting_hooks`): the descriptor is closed by
+                    // the system call, and the object's memory, if any, is left behind.
+                    let handle = Handle::from_tag(slot.current_tag(), index);
+                    let (object, fd, reusable) = slot.take_forgetting_hooks();
+                    self.owners.clear(fd, handle);
+                    if reusable {
+                        self.push_free(index);
+                    }
+                    std::mem::forget(object);
+                    crate::sys::direct::close(std::os::fd::FromRawFd::from_raw_fd(fd));
                 }
             }
         }
