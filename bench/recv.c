@@ -35,26 +35,33 @@ static void send_fds(int sock, const int *fds, int count) {
     if (sendmsg(sock, &msg, MSG_NOSIGNAL) != 1) exit(1);
 }
 
+/* One raw recvmsg with SCM_RIGHTS and MSG_CMSG_CLOEXEC, with the checks a careful receiver
+ * makes; the descriptors go to `got`. Returns how many. */
+static int raw_receive(int rx, int *got) {
+    char byte;
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof(int) * MAX)];
+    } control;
+    struct iovec iov = {&byte, 1};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+                         .msg_controllen = sizeof control.buf};
+    if (recvmsg(rx, &msg, MSG_CMSG_CLOEXEC) != 1) exit(1);
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    if ((msg.msg_flags & MSG_CTRUNC) || !c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) exit(1);
+    int n = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+    memcpy(got, CMSG_DATA(c), sizeof(int) * (size_t)n);
+    return n;
+}
+
 /* ns per descriptor: receive `messages` messages of `count` descriptors and close them. */
 static double raw_recv(int tx, int rx, const int *fds, int count, int messages) {
     double spent = 0;
     for (int m = 0; m < messages; m++) {
         send_fds(tx, fds, count);
         double t = now_ns();
-        char byte;
-        union {
-            struct cmsghdr align;
-            char buf[CMSG_SPACE(sizeof(int) * MAX)];
-        } control;
-        struct iovec iov = {&byte, 1};
-        struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
-                             .msg_controllen = sizeof control.buf};
-        if (recvmsg(rx, &msg, MSG_CMSG_CLOEXEC) != 1) exit(1);
-        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-        if ((msg.msg_flags & MSG_CTRUNC) || !c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) exit(1);
-        int n = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int)), got[MAX];
+        int got[MAX], n = raw_receive(rx, got);
         if (n != count) exit(1);
-        memcpy(got, CMSG_DATA(c), sizeof(int) * (size_t)n);
         for (int i = 0; i < n; i++) close(got[i]);
         spent += now_ns() - t;
     }
@@ -71,18 +78,7 @@ static double raw_recv_queries(int tx, int rx, const int *fds, int count, int me
     for (int m = 0; m < messages; m++) {
         send_fds(tx, fds, count);
         double t = now_ns();
-        char byte;
-        union {
-            struct cmsghdr align;
-            char buf[CMSG_SPACE(sizeof(int) * MAX)];
-        } control;
-        struct iovec iov = {&byte, 1};
-        struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
-                             .msg_controllen = sizeof control.buf};
-        if (recvmsg(rx, &msg, MSG_CMSG_CLOEXEC) != 1) exit(1);
-        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-        int n = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int)), got[MAX];
-        memcpy(got, CMSG_DATA(c), sizeof(int) * (size_t)n);
+        int got[MAX], n = raw_receive(rx, got);
         for (int i = 0; i < n; i++) {
             struct stat st;
             if (fstat(got[i], &st) != 0) exit(1);

@@ -67,6 +67,21 @@ impl Kind {
         Kind::ALL.get(index).copied()
     }
 
+    /// Whether handles of this kind hold a socket.
+    pub fn is_socket(self) -> bool {
+        matches!(
+            self,
+            Kind::TcpListener
+                | Kind::TcpStream
+                | Kind::Udp
+                | Kind::UnixListener
+                | Kind::UnixStream
+                | Kind::UnixDatagram
+                | Kind::UnixSeqpacketListener
+                | Kind::UnixSeqpacket
+        )
+    }
+
     /// A short lowercase name, as used in messages and by `fdsafe_kind_name`.
     pub fn name(self) -> &'static str {
         self.c_name().to_str().expect("ASCII names")

@@ -30,45 +30,28 @@ use crate::error::{Error, Result};
 use crate::handles::{Kind, Object, Stored};
 use crate::sys;
 
-type Verify = fn(Kind, BorrowedFd<'_>) -> Result<()>;
-type Wrap = fn(Kind, OwnedFd) -> Box<dyn Object>;
-
-/// How to check that a descriptor really is of `kind` (asking the kernel), and how to wrap
-/// it once checked: one arm per type of object.
-fn adopter(kind: Kind) -> (Verify, Wrap) {
-    match kind {
-        Kind::Pipe => (|_, fd| pipe::PipeEnd::verify(fd), |_, fd| Box::new(pipe::PipeEnd::from_fd(fd))),
-        Kind::EventFd => (|_, fd| eventfd::EventFd::verify(fd), |_, fd| Box::new(eventfd::EventFd::from_fd(fd))),
-        Kind::Stdio => (|_, fd| stdio::Stdio::verify(fd), |_, fd| Box::new(stdio::Stdio::from_fd(fd))),
-        Kind::Other => (|_, fd| generic::verify(fd), |_, fd| Box::new(generic::Generic::from_fd(fd))),
-        Kind::TcpListener
-        | Kind::TcpStream
-        | Kind::Udp
-        | Kind::UnixListener
-        | Kind::UnixStream
-        | Kind::UnixDatagram
-        | Kind::UnixSeqpacketListener
-        | Kind::UnixSeqpacket => (socket::Socket::verify, |kind, fd| Box::new(socket::Socket::from_parts(fd, kind))),
-        Kind::TimerFd => (|_, fd| timerfd::TimerFd::verify(fd), |_, fd| Box::new(timerfd::TimerFd::from_fd(fd))),
-        Kind::SignalFd => (|_, fd| signalfd::SignalFd::verify(fd), |_, fd| Box::new(signalfd::SignalFd::from_fd(fd))),
-        Kind::Inotify => (|_, fd| inotify::Inotify::verify(fd), |_, fd| Box::new(inotify::Inotify::from_fd(fd))),
-        Kind::MessageQueue => {
-            (|_, fd| mqueue::MessageQueue::verify(fd), |_, fd| Box::new(mqueue::MessageQueue::from_fd(fd)))
-        }
-        Kind::Fanotify => (|_, fd| fanotify::Fanotify::verify(fd), |_, fd| Box::new(fanotify::Fanotify::from_fd(fd))),
-        Kind::Epoll => (|_, fd| epoll::Epoll::verify(fd), |_, fd| Box::new(epoll::Epoll::from_fd(fd))),
-        Kind::File => (|_, fd| file::File::verify(fd), |_, fd| Box::new(file::File::from_fd(fd))),
-        Kind::Fifo => (|_, fd| fifo::Fifo::verify(fd), |_, fd| Box::new(fifo::Fifo::from_fd(fd))),
-        Kind::CharDevice => (|_, fd| chardev::CharDevice::verify(fd), |_, fd| Box::new(chardev::CharDevice::from_fd(fd))),
-        Kind::MemFd => (|_, fd| memfd::MemFd::verify(fd), |_, fd| Box::new(memfd::MemFd::from_fd(fd))),
-        Kind::PidFd => (|_, fd| pidfd::PidFd::verify(fd), |_, fd| Box::new(pidfd::PidFd::from_fd(fd))),
-        Kind::Terminal => (|_, fd| terminal::Terminal::verify(fd), |_, fd| Box::new(terminal::Terminal::from_fd(fd))),
-    }
-}
-
 /// Checks with the kernel that `fd` really is a descriptor of `kind`.
 pub fn verify(kind: Kind, fd: BorrowedFd<'_>) -> Result<()> {
-    (adopter(kind).0)(kind, fd)
+    match kind {
+        Kind::Pipe => pipe::PipeEnd::verify(fd),
+        Kind::EventFd => eventfd::EventFd::verify(fd),
+        Kind::Stdio => stdio::Stdio::verify(fd),
+        Kind::Other => generic::verify(fd),
+        kind if kind.is_socket() => socket::Socket::verify(kind, fd),
+        Kind::TimerFd => timerfd::TimerFd::verify(fd),
+        Kind::SignalFd => signalfd::SignalFd::verify(fd),
+        Kind::Inotify => inotify::Inotify::verify(fd),
+        Kind::MessageQueue => mqueue::MessageQueue::verify(fd),
+        Kind::Fanotify => fanotify::Fanotify::verify(fd),
+        Kind::Epoll => epoll::Epoll::verify(fd),
+        Kind::File => file::File::verify(fd),
+        Kind::Fifo => fifo::Fifo::verify(fd),
+        Kind::CharDevice => chardev::CharDevice::verify(fd),
+        Kind::MemFd => memfd::MemFd::verify(fd),
+        Kind::PidFd => pidfd::PidFd::verify(fd),
+        Kind::Terminal => terminal::Terminal::verify(fd),
+        _ => unreachable!("every socket kind is matched above"),
+    }
 }
 
 /// Checks with the kernel that the open descriptor `fd` really is of `kind`, for adoption.
@@ -93,18 +76,25 @@ pub fn check_adoptable(fd: RawFd, kind: Kind) -> Result<()> {
 /// object of `kind`, as told by [`detect`] (which says [`Kind::Other`] for what fdsafe has no
 /// type for), without registering it.
 pub fn wrap_owned(fd: OwnedFd, kind: Kind) -> Stored {
+    let boxed = |object: Box<dyn Object>| Stored::Boxed(object);
     match kind {
-        // Inline: no allocation, no cleanup.
+        // Inline: no allocation; plain descriptors need no cleanup either.
         Kind::Other | Kind::EventFd => Stored::Plain(generic::Generic::with_kind(fd, kind)),
         Kind::Pipe => Stored::Pipe(pipe::PipeEnd::from_fd(fd)),
-        Kind::TcpListener
-        | Kind::TcpStream
-        | Kind::Udp
-        | Kind::UnixListener
-        | Kind::UnixStream
-        | Kind::UnixDatagram
-        | Kind::UnixSeqpacketListener
-        | Kind::UnixSeqpacket => Stored::Socket(socket::Socket::from_parts(fd, kind)),
-        _ => Stored::Boxed((adopter(kind).1)(kind, fd)),
+        kind if kind.is_socket() => Stored::Socket(socket::Socket::from_parts(fd, kind)),
+        Kind::Stdio => boxed(Box::new(stdio::Stdio::from_fd(fd))),
+        Kind::TimerFd => boxed(Box::new(timerfd::TimerFd::from_fd(fd))),
+        Kind::SignalFd => boxed(Box::new(signalfd::SignalFd::from_fd(fd))),
+        Kind::Inotify => boxed(Box::new(inotify::Inotify::from_fd(fd))),
+        Kind::MessageQueue => boxed(Box::new(mqueue::MessageQueue::from_fd(fd))),
+        Kind::Fanotify => boxed(Box::new(fanotify::Fanotify::from_fd(fd))),
+        Kind::Epoll => boxed(Box::new(epoll::Epoll::from_fd(fd))),
+        Kind::File => boxed(Box::new(file::File::from_fd(fd))),
+        Kind::Fifo => boxed(Box::new(fifo::Fifo::from_fd(fd))),
+        Kind::CharDevice => boxed(Box::new(chardev::CharDevice::from_fd(fd))),
+        Kind::MemFd => boxed(Box::new(memfd::MemFd::from_fd(fd))),
+        Kind::PidFd => boxed(Box::new(pidfd::PidFd::from_fd(fd))),
+        Kind::Terminal => boxed(Box::new(terminal::Terminal::from_fd(fd))),
+        _ => unreachable!("every socket kind is matched above"),
     }
 }
