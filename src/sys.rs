@@ -350,6 +350,24 @@ pub mod direct {
         syscall3(libc::SYS_recvmsg, fd as usize, msg as usize, flags as usize)
     }
 
+    /// `send(2)` (the kernel's `sendto` without an address).
+    ///
+    /// # Safety
+    /// `buf` is readable for `len` bytes.
+    #[inline(always)]
+    pub unsafe fn send(fd: libc::c_int, buf: *const u8, len: usize, flags: libc::c_int) -> Result<usize> {
+        check(syscall6(libc::SYS_sendto, [fd as usize, buf as usize, len, flags as usize, 0, 0]))
+    }
+
+    /// `recv(2)` (the kernel's `recvfrom` without an address).
+    ///
+    /// # Safety
+    /// `buf` is writable for `len` bytes.
+    #[inline(always)]
+    pub unsafe fn recv(fd: libc::c_int, buf: *mut u8, len: usize, flags: libc::c_int) -> Result<usize> {
+        check(syscall6(libc::SYS_recvfrom, [fd as usize, buf as usize, len, flags as usize, 0, 0]))
+    }
+
     /// `sigtimedwait` (the kernel's `rt_sigtimedwait`, 8-byte signal sets); returns the signal.
     ///
     /// # Safety

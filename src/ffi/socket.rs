@@ -5,7 +5,7 @@
 use std::ffi::{c_char, c_int, c_void, CStr};
 
 use super::kinds::parse_flags;
-use super::{call, fdsafe_handle, in_slice, out_slice, Out};
+use super::{call, call_direct, fdsafe_handle, in_slice, out_slice, Out};
 use crate::error::{Error, Result};
 use crate::handles::{self, get_as, Handle, Kind, TypedGuard};
 use crate::kinds::socket::options::{self, SockOpt};
@@ -278,7 +278,8 @@ pub extern "C" fn fdsafe_socket_peer_sockaddr(handle: fdsafe_handle, addr_out: *
 /// system call; fdsafe does not retry). Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_socket_send(handle: fdsafe_handle, buf: *const c_void, len: usize, flags: u32) -> i64 {
-    call("fdsafe_socket_send", || {
+    // No cancellation guard: the send is a direct system call (see `Socket::send`).
+    call_direct("fdsafe_socket_send", || {
         let flags = parse_flags::<SendFlags>(flags, "send")?;
         let buf = in_slice(buf.cast::<u8>(), len, "buf")?;
         Ok(socket_of(handle)?.send(buf, flags)? as i64)
@@ -294,7 +295,8 @@ pub extern "C" fn fdsafe_socket_send(handle: fdsafe_handle, buf: *const c_void, 
 /// `-ECONNRESET`; `-ENOTCONN`; `-EINTR` (not retried). Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_socket_recv(handle: fdsafe_handle, buf: *mut c_void, len: usize, flags: u32) -> i64 {
-    call("fdsafe_socket_recv", || {
+    // No cancellation guard: the receive is a direct system call (see `Socket::recv`).
+    call_direct("fdsafe_socket_recv", || {
         let flags = parse_flags::<RecvFlags>(flags, "receive")?;
         let buf = out_slice(buf.cast::<u8>(), len, "buf")?;
         Ok(socket_of(handle)?.recv(buf, flags)? as i64)

@@ -219,8 +219,8 @@ impl Stored {
     pub fn into_fd(self) -> OwnedFd {
         match self {
             Stored::Plain(plain) => plain.fd,
-            Stored::Socket(socket) => Box::new(socket).into_fd(),
-            Stored::Pipe(end) => Box::new(end).into_fd(),
+            Stored::Socket(socket) => socket.into_owned_fd(),
+            Stored::Pipe(end) => end.into_owned_fd(),
             Stored::Boxed(object) => object.into_fd(),
         }
     }
@@ -265,13 +265,18 @@ impl dyn Object {
     }
 }
 
-/// Drops an object the table no longer holds (or refused), closing its descriptor. A plain
-/// descriptor is closed by the system call itself, which is no cancellation point; any other
-/// object's cleanup may enter cancellation points (`close` through libc among them), so it
-/// runs with cancellation disabled.
+/// Drops an object the table no longer holds (or refused), closing its descriptor. Objects
+/// with no cleanup (plain descriptors, pipe ends, sockets bound to no path) are closed by the
+/// system call itself, which is no cancellation point; any other object's cleanup may enter
+/// cancellation points (`close` through libc among them), so it runs with cancellation
+/// disabled.
 pub fn discard(object: Stored) {
     match object {
         Stored::Plain(plain) => crate::sys::direct::close(plain.into_fd()),
+        Stored::Pipe(end) => crate::sys::direct::close(end.into_owned_fd()), // no cleanup
+        Stored::Socket(socket) if socket.bound_path().is_none() => {
+            crate::sys::direct::close(socket.into_owned_fd()) // no path to remove
+        }
         other => {
             let _no_cancel = crate::sys::NoCancellation::begin();
             drop(other);

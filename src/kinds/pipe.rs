@@ -60,6 +60,11 @@ impl PipeEnd {
         PipeEnd { fd, reader: AtomicU64::new(0) }
     }
 
+    /// Gives up the descriptor.
+    pub fn into_owned_fd(self) -> OwnedFd {
+        self.fd
+    }
+
     /// Records the handle of this write end's read end (see the field).
     pub fn set_reader(&self, reader: Handle) {
         self.reader.store(reader.0, Ordering::Relaxed);

@@ -186,6 +186,16 @@ impl Socket {
         Socket::from_parts(fd, kind)
     }
 
+    /// Gives up the descriptor; a bound path stays where it is (the caller owns the socket
+    /// now) and the rest is freed.
+    pub fn into_owned_fd(self) -> OwnedFd {
+        let Socket { fd, bound_path, .. } = self;
+        if let Some(path) = bound_path {
+            path.disarm();
+        }
+        fd
+    }
+
     /// A socket of `kind` (checked by the caller if it came from elsewhere).
     pub fn from_parts(fd: OwnedFd, kind: Kind) -> Socket {
         Socket { fd, kind, bound_path: None }
@@ -283,10 +293,11 @@ impl Socket {
         Ok((socket, addr))
     }
 
+    /// Sends bytes (never raising `SIGPIPE`: `flags.raw()` carries `MSG_NOSIGNAL`). Made
+    /// directly, not through libc's wrapper, so it is no cancellation point.
     pub fn send(&self, buf: &[u8], flags: SendFlags) -> Result<usize> {
         // SAFETY: the buffer is valid for its length.
-        let n = cvt(unsafe { libc::send(self.fd.as_raw_fd(), buf.as_ptr().cast(), buf.len(), flags.raw()) })?;
-        Ok(n as usize)
+        unsafe { sys::direct::send(self.fd.as_raw_fd(), buf.as_ptr(), buf.len(), flags.raw()) }
     }
 
     pub fn send_to(&self, buf: &[u8], flags: SendFlags, to: &SockAddr) -> Result<usize> {
@@ -297,10 +308,11 @@ impl Socket {
         Ok(n as usize)
     }
 
+    /// Receives bytes. Made directly, not through libc's wrapper, so it is no cancellation
+    /// point.
     pub fn recv(&self, buf: &mut [u8], flags: RecvFlags) -> Result<usize> {
         // SAFETY: the buffer is valid for its length.
-        let n = cvt(unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), flags.raw()) })?;
-        Ok(n as usize)
+        unsafe { sys::direct::recv(self.fd.as_raw_fd(), buf.as_mut_ptr(), buf.len(), flags.raw()) }
     }
 
     pub fn recv_from(&self, buf: &mut [u8], flags: RecvFlags) -> Result<(usize, SockAddr)> {
@@ -437,11 +449,7 @@ impl Object for Socket {
         self.fd.as_fd()
     }
     fn into_fd(self: Box<Self>) -> OwnedFd {
-        let Socket { fd, bound_path, .. } = *self;
-        if let Some(path) = bound_path {
-            path.disarm(); // the caller owns the descriptor now: the path stays
-        }
-        fd
+        (*self).into_owned_fd()
     }
     fn write_guard(&self) -> WriteGuard {
         WriteGuard::Socket
