@@ -132,3 +132,16 @@ int temp_dir_remove(void **state) {
 void temp_path(char *out, size_t len, const char *name) {
     snprintf(out, len, "%s/%s", temp_dir, name);
 }
+
+char thread_state(int tid) {
+    char path[64], text[512];
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", tid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    ssize_t n = read(fd, text, sizeof text - 1);
+    close(fd);
+    if (n <= 0) return 0;
+    text[n] = '\0';
+    char *end = strrchr(text, ')');
+    return end && end[1] == ' ' ? end[2] : 0;
+}

@@ -37,6 +37,10 @@ int temp_dir_create(void **state);
 int temp_dir_remove(void **state);
 void temp_path(char *out, size_t len, const char *name);
 
+/* The state letter of thread `tid` of this process in /proc (S: sleeping, so blocked in a
+ * call), or 0 if it cannot be read. */
+char thread_state(int tid);
+
 /* 1 if `fd` has FD_CLOEXEC set, 0 if not, -1 if it is not open. */
 int fd_is_cloexec(int fd);
 /* 1 if `fd` is open. */

@@ -80,20 +80,6 @@ static void *blocked_main(void *arg) {
     return NULL;
 }
 
-/* The thread's state letter in /proc (S: sleeping), or 0. */
-static char thread_state(int tid) {
-    char path[64], text[512];
-    snprintf(path, sizeof path, "/proc/self/task/%d/stat", tid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return 0;
-    ssize_t n = read(fd, text, sizeof text - 1);
-    close(fd);
-    if (n <= 0) return 0;
-    text[n] = '\0';
-    char *end = strrchr(text, ')');
-    return end && end[1] == ' ' ? end[2] : 0;
-}
-
 /* Starts `call` on `handle` in a new thread and returns once it sleeps inside it (or has
  * returned: the caller checks `done`). */
 static int start_blocked(struct blocked *b, enum call call, fdsafe_handle handle) {

@@ -107,19 +107,6 @@ static void *blocked_main(void *arg) {
     return NULL;
 }
 
-static char thread_state(int tid) {
-    char path[64], text[512];
-    snprintf(path, sizeof path, "/proc/self/task/%d/stat", tid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return 0;
-    ssize_t n = read(fd, text, sizeof text - 1);
-    close(fd);
-    if (n <= 0) return 0;
-    text[n] = '\0';
-    char *end = strrchr(text, ')');
-    return end && end[1] == ' ' ? end[2] : 0;
-}
-
 static void start_blocked(struct blocked *b) {
     assert_int_equal(pthread_create(&b->thread, NULL, blocked_main, b), 0);
     for (int i = 0; i < 5000 && atomic_load(&b->tid) == 0; i++) sleep_ms(1);
