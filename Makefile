@@ -54,8 +54,10 @@ check-header: lib
 	else echo "not a git checkout: header freshness not checked"; fi
 	@$(PYTHON) scripts/gen_forged_calls.py --check --quiet || \
 	    { echo "c-tests/forged_calls.h is stale: run scripts/gen_forged_calls.py and commit it"; exit 1; }
-	@bad=$$(grep -oE '^(#define|typedef [a-z0-9_ ]+|(const )?[a-z0-9_]+ \**)[A-Za-z_][A-Za-z0-9_]*' include/fdsafe.h \
-	    | grep -oE '[A-Za-z_][A-Za-z0-9_]*$$' | grep -vE '^(FDSAFE_|fdsafe_)' | sort -u); \
+	@# Every name the header defines or declares, #define lines included, has the prefix.
+	@bad=$$( { grep -oE '^#[[:space:]]*define[[:space:]]+[A-Za-z_][A-Za-z0-9_]*' include/fdsafe.h | awk '{print $$NF}'; \
+	    grep -oE '^(typedef [a-z0-9_ ]+|(const )?[a-z0-9_]+ \**)[A-Za-z_][A-Za-z0-9_]*' include/fdsafe.h \
+	    | grep -oE '[A-Za-z_][A-Za-z0-9_]*$$'; } | grep -vE '^(FDSAFE_|fdsafe_)' | sort -u); \
 	    if [ -n "$$bad" ]; then echo "header exports names without the fdsafe prefix: $$bad"; exit 1; fi
 
 rust-test:
@@ -66,13 +68,26 @@ rust-test:
 loom:
 	RUSTFLAGS="--cfg loom" $(CARGO) test --quiet --release --lib --target-dir target/loom loom_tests -- --test-threads=1
 
-# The public header alone compiles cleanly as strict C99 and as C++.
+# The public header compiles cleanly alone, and before and after every system header of the
+# kinds it wraps, as strict C99 and C11 and as C++17 (a name it defined twice would fail).
+HEADER_SYSTEM := sys/fanotify.h sys/inotify.h sys/epoll.h sys/eventfd.h sys/timerfd.h sys/signalfd.h \
+    sys/socket.h sys/un.h netinet/in.h netinet/tcp.h termios.h mqueue.h signal.h sys/mman.h limits.h \
+    linux/limits.h fcntl.h sys/stat.h unistd.h poll.h
 header-test: lib
 	@mkdir -p $(OUT)
 	printf '#include <fdsafe.h>\nint main(void) { return fdsafe_handle_kind(FDSAFE_INVALID_HANDLE) < 0 ? 0 : 1; }\n' > $(OUT)/header_c.c
 	$(CC) -std=c99 -Wall -Wextra -Werror -pedantic -Iinclude -c $(OUT)/header_c.c -o $(OUT)/header_c.o
 	cp $(OUT)/header_c.c $(OUT)/header_cpp.cpp
 	g++ -std=c++11 -Wall -Wextra -Werror -pedantic -Iinclude -c $(OUT)/header_cpp.cpp -o $(OUT)/header_cpp.o
+	@set -e; for order in before after; do \
+	    { [ $$order = after ] && echo '#include <fdsafe.h>'; for h in $(HEADER_SYSTEM); do echo "#include <$$h>"; done; \
+	      [ $$order = before ] && echo '#include <fdsafe.h>'; \
+	      echo 'int main(void) { return fdsafe_handle_kind(FDSAFE_INVALID_HANDLE) < 0 ? 0 : 1; }'; } > $(OUT)/header_sys_$$order.c; \
+	    for std in c99 c11; do $(CC) -std=$$std -D_GNU_SOURCE -Wall -Wextra -Werror -pedantic -Iinclude \
+	        -c $(OUT)/header_sys_$$order.c -o $(OUT)/header_sys.o; done; \
+	    cp $(OUT)/header_sys_$$order.c $(OUT)/header_sys_$$order.cpp; \
+	    g++ -std=c++17 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude -c $(OUT)/header_sys_$$order.cpp -o $(OUT)/header_sys.o; \
+	done; echo "header-test: fdsafe.h compiles before and after $(words $(HEADER_SYSTEM)) system headers (C99, C11, C++17)"
 
 # Only fdsafe_ symbols are exported, each under the version node libfdsafe.so.MAJOR (plus that
 # node's own symbol), and the soname follows the major version.

@@ -40,9 +40,9 @@ pub const ALLOWED_EVENTS: u32 = (libc::EPOLLIN
     | libc::EPOLLWAKEUP) as u32;
 
 /// The most events one wait collects from the kernel.
-pub const MAX_BATCH: usize = 1024;
+pub(crate) const MAX_BATCH: usize = 1024;
 /// Waits for up to this many events use a buffer on the stack (no allocation).
-pub const STACK_BATCH: usize = 64;
+pub(crate) const STACK_BATCH: usize = 64;
 
 static NEXT_TOKEN: AtomicU64 = AtomicU64::new(1);
 

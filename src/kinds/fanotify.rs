@@ -18,18 +18,18 @@ use crate::handles::{Kind, Object, WriteGuard};
 use crate::sys::{self, cvt};
 
 // Kernel values (include/uapi/linux/fanotify.h).
-pub const FAN_CLOEXEC: u32 = 0x1;
-pub const FAN_NONBLOCK: u32 = 0x2;
-pub const FAN_CLASS_CONTENT: u32 = 0x4;
-pub const FAN_CLASS_PRE_CONTENT: u32 = 0x8;
-pub const FAN_UNLIMITED_QUEUE: u32 = 0x10;
-pub const FAN_UNLIMITED_MARKS: u32 = 0x20;
-pub const FAN_REPORT_TID: u32 = 0x100;
-pub const FAN_REPORT_FID: u32 = 0x200;
-pub const FAN_REPORT_DIR_FID: u32 = 0x400;
-pub const FAN_REPORT_NAME: u32 = 0x800;
+pub(crate) const FAN_CLOEXEC: u32 = 0x1;
+pub(crate) const FAN_NONBLOCK: u32 = 0x2;
+pub(crate) const FAN_CLASS_CONTENT: u32 = 0x4;
+pub(crate) const FAN_CLASS_PRE_CONTENT: u32 = 0x8;
+pub(crate) const FAN_UNLIMITED_QUEUE: u32 = 0x10;
+pub(crate) const FAN_UNLIMITED_MARKS: u32 = 0x20;
+pub(crate) const FAN_REPORT_TID: u32 = 0x100;
+pub(crate) const FAN_REPORT_FID: u32 = 0x200;
+pub(crate) const FAN_REPORT_DIR_FID: u32 = 0x400;
+pub(crate) const FAN_REPORT_NAME: u32 = 0x800;
 /// The `fanotify_init` flags fdsafe passes on.
-pub const INIT_FLAGS: u32 = FAN_NONBLOCK
+pub(crate) const INIT_FLAGS: u32 = FAN_NONBLOCK
     | FAN_CLASS_CONTENT
     | FAN_CLASS_PRE_CONTENT
     | FAN_UNLIMITED_QUEUE
@@ -39,15 +39,15 @@ pub const INIT_FLAGS: u32 = FAN_NONBLOCK
     | FAN_REPORT_DIR_FID
     | FAN_REPORT_NAME;
 
-pub const FAN_MARK_ADD: u32 = 0x1;
-pub const FAN_MARK_REMOVE: u32 = 0x2;
-pub const FAN_MARK_DONT_FOLLOW: u32 = 0x4;
-pub const FAN_MARK_ONLYDIR: u32 = 0x8;
-pub const FAN_MARK_MOUNT: u32 = 0x10;
-pub const FAN_MARK_FLUSH: u32 = 0x80;
-pub const FAN_MARK_FILESYSTEM: u32 = 0x100;
-pub const FAN_MARK_EVICTABLE: u32 = 0x200;
-pub const MARK_FLAGS: u32 = FAN_MARK_ADD
+pub(crate) const FAN_MARK_ADD: u32 = 0x1;
+pub(crate) const FAN_MARK_REMOVE: u32 = 0x2;
+pub(crate) const FAN_MARK_DONT_FOLLOW: u32 = 0x4;
+pub(crate) const FAN_MARK_ONLYDIR: u32 = 0x8;
+pub(crate) const FAN_MARK_MOUNT: u32 = 0x10;
+pub(crate) const FAN_MARK_FLUSH: u32 = 0x80;
+pub(crate) const FAN_MARK_FILESYSTEM: u32 = 0x100;
+pub(crate) const FAN_MARK_EVICTABLE: u32 = 0x200;
+pub(crate) const MARK_FLAGS: u32 = FAN_MARK_ADD
     | FAN_MARK_REMOVE
     | FAN_MARK_DONT_FOLLOW
     | FAN_MARK_ONLYDIR
@@ -56,25 +56,24 @@ pub const MARK_FLAGS: u32 = FAN_MARK_ADD
     | FAN_MARK_FILESYSTEM
     | FAN_MARK_EVICTABLE;
 
-pub const FAN_Q_OVERFLOW: u64 = 0x4000;
-pub const FAN_OPEN_PERM: u64 = 0x1_0000;
-pub const FAN_ACCESS_PERM: u64 = 0x2_0000;
-pub const FAN_OPEN_EXEC_PERM: u64 = 0x4_0000;
-pub const FAN_PRE_ACCESS: u64 = 0x10_0000;
+pub(crate) const FAN_Q_OVERFLOW: u64 = 0x4000;
+pub(crate) const FAN_OPEN_PERM: u64 = 0x1_0000;
+pub(crate) const FAN_ACCESS_PERM: u64 = 0x2_0000;
+pub(crate) const FAN_OPEN_EXEC_PERM: u64 = 0x4_0000;
+pub(crate) const FAN_PRE_ACCESS: u64 = 0x10_0000;
 const PERMISSION_EVENTS: u64 = FAN_OPEN_PERM | FAN_ACCESS_PERM | FAN_OPEN_EXEC_PERM | FAN_PRE_ACCESS;
 /// Every event bit fdsafe knows: the plain events 0x1-0x1000, overflow, file-system error,
 /// the permission events, event-on-child, rename and on-dir.
-pub const EVENT_BITS: u64 = 0x1fff | FAN_Q_OVERFLOW | 0x8000 | PERMISSION_EVENTS | 0x0800_0000 | 0x1000_0000 | 0x4000_0000;
+pub(crate) const EVENT_BITS: u64 = 0x1fff | FAN_Q_OVERFLOW | 0x8000 | PERMISSION_EVENTS | 0x0800_0000 | 0x1000_0000 | 0x4000_0000;
 
-pub const FAN_ALLOW: u32 = 0x1;
-pub const FAN_DENY: u32 = 0x2;
+pub(crate) const FAN_ALLOW: u32 = 0x1;
 
 const METADATA_LEN: usize = 24;
 const FAN_NOFD: i32 = -1;
 /// The longest file handle (`MAX_HANDLE_SZ`).
-pub const MAX_HANDLE: usize = 128;
-pub const NAME_MAX: usize = 255;
-pub const PATH_MAX: usize = 4096;
+pub(crate) const MAX_HANDLE: usize = 128;
+pub(crate) const NAME_MAX: usize = 255;
+pub(crate) const PATH_MAX: usize = 4096;
 /// Room for any one event with the report flags fdsafe supports.
 const LARGEST_EVENT: usize = 1024;
 /// A read of at least this many events never leaves any buffered inside fdsafe.

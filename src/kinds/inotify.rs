@@ -29,11 +29,11 @@ pub const WATCH_BITS: u32 = libc::IN_ALL_EVENTS
     | 0x1000_0000; // IN_MASK_CREATE
 
 /// The longest name an event carries (`NAME_MAX`).
-pub const NAME_MAX: usize = 255;
+pub(crate) const NAME_MAX: usize = 255;
 const HEADER: usize = std::mem::size_of::<libc::inotify_event>();
 /// A kernel read buffer of `16 * n` bytes never yields more than `n` events, and one of at
 /// least this size always fits the longest event.
-pub const MIN_BATCH: usize = (HEADER + NAME_MAX + 1).div_ceil(HEADER);
+pub(crate) const MIN_BATCH: usize = (HEADER + NAME_MAX + 1).div_ceil(HEADER);
 
 /// One parsed event.
 #[derive(Clone, Debug, PartialEq, Eq)]

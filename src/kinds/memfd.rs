@@ -38,7 +38,7 @@ bitflags! {
 }
 
 /// The longest name the kernel takes (`NAME_MAX` minus the `memfd:` prefix).
-pub const NAME_MAX: usize = 249;
+pub(crate) const NAME_MAX: usize = 249;
 
 #[derive(Debug)]
 pub struct MemFd {

@@ -24,7 +24,7 @@ bitflags! {
 }
 
 /// The longest queue name after its slash (`NAME_MAX`).
-pub const NAME_MAX: usize = 255;
+pub(crate) const NAME_MAX: usize = 255;
 
 /// A queue's attributes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -18,7 +18,7 @@ bitflags! {
 }
 
 /// The most records one read takes.
-pub const MAX_BATCH: usize = 64;
+pub(crate) const MAX_BATCH: usize = 64;
 
 #[derive(Debug)]
 pub struct SignalFd {

@@ -4,7 +4,7 @@
 use crate::error::{Error, Result};
 
 /// The highest signal number Linux has (`_NSIG - 1`).
-pub const MAX_SIGNAL: i32 = 64;
+pub(crate) const MAX_SIGNAL: i32 = 64;
 
 /// A set of signals.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
