@@ -184,6 +184,83 @@ static void wait_until_in_poll(int tid) {
     fail_msg("the helper thread never entered poll");
 }
 
+/* A handle in three sets: the registration records live with the handle (the first beside it,
+ * the others in a list), so deleting any one of them, first or not, leaves the others; the
+ * close then deregisters from the rest, in the kernel too, though a dup keeps the file open. */
+static void test_one_handle_in_several_sets(void **state) {
+    (void)state;
+    for (int deleted = 0; deleted < 3; deleted++) {
+        fdsafe_handle ep[3], r, w;
+        must(fdsafe_pipe_create(0, &r, &w));
+        int raw_copy = dup((int)must(fdsafe_fd_borrow(r)));
+        for (int i = 0; i < 3; i++) {
+            must(fdsafe_epoll_create(&ep[i]));
+            expect_code(fdsafe_epoll_add(ep[i], r, FDSAFE_EPOLL_IN, (uint64_t)(10 + i)), 0);
+            expect_code(fdsafe_epoll_add(ep[i], r, FDSAFE_EPOLL_IN, 0), -EEXIST);
+        }
+        expect_code(fdsafe_epoll_delete(ep[deleted], r), 0);
+        expect_code(fdsafe_epoll_delete(ep[deleted], r), -ENOENT);
+        expect_code(fdsafe_epoll_modify(ep[deleted], r, FDSAFE_EPOLL_IN, 0), -ENOENT);
+        expect_code(fdsafe_write(w, "x", 1), 1);
+        fdsafe_epoll_event ev[2];
+        for (int i = 0; i < 3; i++) {
+            expect_code(fdsafe_epoll_count(ep[i]), i == deleted ? 0 : 1);
+            expect_code(kernel_registrations(ep[i]), i == deleted ? 0 : 1);
+            if (i == deleted) {
+                expect_code(fdsafe_epoll_wait(ep[i], ev, 2, 0), 0);
+                continue;
+            }
+            /* The user value reaches the right set, and modify finds the right record. */
+            expect_code(fdsafe_epoll_wait(ep[i], ev, 2, 1000), 1);
+            assert_true(ev[0].handle == r && ev[0].user == (uint64_t)(10 + i));
+            expect_code(fdsafe_epoll_modify(ep[i], r, FDSAFE_EPOLL_IN, (uint64_t)(20 + i)), 0);
+            expect_code(fdsafe_epoll_wait(ep[i], ev, 2, 1000), 1);
+            assert_true(ev[0].user == (uint64_t)(20 + i));
+        }
+        /* Re-adding after a delete works. */
+        expect_code(fdsafe_epoll_add(ep[deleted], r, FDSAFE_EPOLL_IN, 30), 0);
+        must(fdsafe_close(r));
+        for (int i = 0; i < 3; i++) {
+            expect_code(fdsafe_epoll_count(ep[i]), 0);
+            expect_code(kernel_registrations(ep[i]), 0);
+            expect_code(fdsafe_epoll_wait(ep[i], ev, 2, 0), 0); /* the dup is still readable */
+            must(fdsafe_close(ep[i]));
+        }
+        close(raw_copy);
+        must(fdsafe_close(w));
+    }
+}
+
+/* Many registrations that end by close while others stay: the set's count follows, the kernel
+ * holds only the live ones, and events still reach the live ones with their values. */
+static void test_churn_of_closed_registrations(void **state) {
+    (void)state;
+    enum { LIVE = 100, CHURN = 20000 };
+    fdsafe_handle ep, live[LIVE];
+    must(fdsafe_epoll_create(&ep));
+    for (int i = 0; i < LIVE; i++) {
+        must(fdsafe_eventfd_create(0, 0, &live[i]));
+        expect_code(fdsafe_epoll_add(ep, live[i], FDSAFE_EPOLL_IN, (uint64_t)i), 0);
+    }
+    for (int i = 0; i < CHURN; i++) {
+        fdsafe_handle h;
+        must(fdsafe_eventfd_create(0, 0, &h));
+        expect_code(fdsafe_epoll_add(ep, h, FDSAFE_EPOLL_IN, 1000000), 0);
+        must(fdsafe_eventfd_write(h, 1));
+        must(fdsafe_close(h));
+    }
+    expect_code(fdsafe_epoll_count(ep), LIVE);
+    expect_code(kernel_registrations(ep), LIVE);
+    fdsafe_epoll_event ev[4];
+    expect_code(fdsafe_epoll_wait(ep, ev, 4, 0), 0);
+    must(fdsafe_eventfd_write(live[LIVE / 2], 1));
+    expect_code(fdsafe_epoll_wait(ep, ev, 4, 1000), 1);
+    assert_true(ev[0].handle == live[LIVE / 2] && ev[0].user == LIVE / 2);
+    for (int i = 0; i < LIVE; i++) must(fdsafe_close(live[i]));
+    expect_code(fdsafe_epoll_count(ep), 0);
+    must(fdsafe_close(ep));
+}
+
 static void test_no_event_for_a_closed_handle_still_in_use(void **state) {
     (void)state;
     fdsafe_handle ep, r, w;
@@ -610,6 +687,8 @@ int main(void) {
         FD_TEST(test_kernel_alone_reports_dead_descriptors),
         FD_TEST(test_close_deregisters_even_with_a_dup_alive),
         FD_TEST(test_kernel_registration_is_removed_too),
+        FD_TEST(test_one_handle_in_several_sets),
+        FD_TEST(test_churn_of_closed_registrations),
         FD_TEST(test_no_event_for_a_closed_handle_still_in_use),
         FD_TEST(test_release_deregisters_too),
         FD_TEST(test_closing_the_set_first_leaves_targets_working),

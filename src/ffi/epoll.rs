@@ -98,7 +98,7 @@ pub extern "C" fn fdsafe_epoll_modify(epoll: fdsafe_handle, target: fdsafe_handl
     call("fdsafe_epoll_modify", || {
         let set = get_as::<Epoll>(Handle(epoll), "an epoll set")?;
         let target = handles::get(Handle(target))?;
-        set.modify(&target, events, user)?;
+        set.modify(set.handle(), &target, events, user)?;
         Ok(0)
     })
 }
@@ -112,7 +112,7 @@ pub extern "C" fn fdsafe_epoll_delete(epoll: fdsafe_handle, target: fdsafe_handl
     call("fdsafe_epoll_delete", || {
         let set = get_as::<Epoll>(Handle(epoll), "an epoll set")?;
         let target = handles::get(Handle(target))?;
-        set.delete(&handles::TABLE, &target)?;
+        set.delete(set.handle(), &target)?;
         Ok(0)
     })
 }

@@ -753,3 +753,47 @@ fn two_close_and_reinsert_cycles_race_uses() {
     });
     outcomes.assert_all_seen();
 }
+
+/// Close hooks are added through guards while a close races: every hook that was added runs
+/// exactly once, with the object's descriptor and before the object is dropped, whichever
+/// thread finalizes (the first hook is kept in the slot, the second beside it); an add
+/// refused because the close came first leaves nothing to run.
+#[test]
+fn hook_adds_race_close() {
+    use super::CloseHook;
+    use std::os::fd::AsRawFd;
+    use std::sync::Mutex;
+    static RUNS: AtomicUsize = AtomicUsize::new(0);
+    static ALIVE: Mutex<Option<Arc<AtomicBool>>> = Mutex::new(None);
+    fn hook(_: &'static Table, fd: BorrowedFd<'_>, _owner: u64, _key: u64) {
+        assert_eq!(fd.as_raw_fd(), 10, "a hook ran with another descriptor");
+        assert!(ALIVE.lock().unwrap().as_ref().unwrap().load(SeqCst), "a hook ran after the drop");
+        RUNS.fetch_add(1, SeqCst);
+    }
+    let outcomes = Outcomes::new(&["none added", "one added", "both added"]);
+    let seen = outcomes.clone();
+    check("hook_adds_race_close", Some(3), move || {
+        RUNS.store(0, SeqCst);
+        let t = table();
+        let (h, probe) = insert(t, 10);
+        *ALIVE.lock().unwrap() = Some(probe.alive.clone());
+        let adders: Vec<_> = (1..=2u64)
+            .map(|owner| {
+                spawn(move || match t.get(h) {
+                    Ok(guard) => {
+                        guard.change_close_hooks(|hooks| hooks.push(CloseHook { run: hook, owner, key: owner }));
+                        true
+                    }
+                    Err(_) => false,
+                })
+            })
+            .collect();
+        t.close(h).expect("the only close succeeds");
+        let added = adders.into_iter().map(|adder| adder.join().unwrap() as usize).sum::<usize>();
+        seen.saw(["none added", "one added", "both added"][added]);
+        assert_eq!(probe.drops(), 1);
+        assert_eq!(RUNS.load(SeqCst), added, "{added} hooks added, {} ran", RUNS.load(SeqCst));
+        assert_closed(t, h);
+    });
+    outcomes.assert_all_seen();
+}

@@ -13,6 +13,7 @@
 //! use it. `docs/design.md` explains the protocol and what was measured to choose it.
 
 mod fork;
+mod hooks;
 mod kind;
 mod owners;
 mod slot;
@@ -24,7 +25,7 @@ use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 pub use kind::Kind;
 pub use fork::Section as ForkSection;
-pub use slot::CloseHook;
+pub use hooks::{CloseHook, Hooks};
 pub use table::{Guard, Table};
 
 use crate::error::{Error, Result};

@@ -19,8 +19,9 @@
 
 use std::os::fd::RawFd;
 
-use super::sync::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Mutex, ObjectCell, Ordering};
-use super::{Stored};
+use super::hooks::{HookCell, Hooks};
+use super::sync::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, ObjectCell, Ordering};
+use super::Stored;
 
 const REFS_MASK: u64 = (1 << 23) - 1;
 const CLOSING: u64 = 1 << 23;
@@ -39,9 +40,13 @@ fn generation_of(state: u64) -> u32 {
     (state >> (TAG_SHIFT + 8)) as u32
 }
 
-/// A function run with the descriptor just before a slot's object is dropped or released
-/// (epoll uses this to deregister a closing handle from every set it is in).
-pub type CloseHook = Box<dyn FnOnce(std::os::fd::BorrowedFd<'_>) + Send>;
+/// What [`Slot::take`] takes out of a slot.
+pub struct Taken {
+    pub object: Stored,
+    pub fd: RawFd,
+    pub reusable: bool,
+    pub hooks: Hooks,
+}
 
 /// Why a handle's tag did not get in.
 #[derive(Debug, PartialEq, Eq, Clone, Copy)]
@@ -71,10 +76,10 @@ pub struct Slot {
     fd: AtomicI32,
     /// The next index on the table's free list while the slot is free.
     next_free: AtomicU32,
-    /// Whether `close_hooks` may be non-empty (so finalizing skips its lock when not).
+    /// Whether `hooks` may be non-empty (so finalizing does not touch them when not).
     has_hooks: AtomicBool,
     object: ObjectCell,
-    close_hooks: Mutex<Vec<(u64, CloseHook)>>,
+    hooks: HookCell,
 }
 
 impl Default for Slot {
@@ -91,7 +96,7 @@ impl Slot {
             next_free: AtomicU32::new(0),
             has_hooks: AtomicBool::new(false),
             object: ObjectCell::new(),
-            close_hooks: Mutex::new(Vec::new()),
+            hooks: HookCell::new(),
         }
     }
 
@@ -238,54 +243,28 @@ impl Slot {
         tag_of(self.state.load(Ordering::Acquire))
     }
 
-    pub fn add_close_hook(&self, key: u64, hook: CloseHook) {
-        let _section = super::fork::section();
-        self.has_hooks.store(true, Ordering::Relaxed);
-        self.close_hooks.lock().unwrap_or_else(|p| p.into_inner()).push((key, hook));
+    /// Changes the close hooks (see `hooks`). The caller holds a reference.
+    pub fn change_hooks<R>(&self, change: impl FnOnce(&mut Hooks) -> R) -> R {
+        // SAFETY: the caller holds a reference, as `HookCell::change` needs.
+        unsafe { self.hooks.change(&self.has_hooks, change) }
     }
 
-    /// Removes the hook registered under `key`; returns whether there was one.
-    pub fn remove_close_hook(&self, key: u64) -> bool {
-        let _section = super::fork::section();
-        let mut hooks = self.close_hooks.lock().unwrap_or_else(|p| p.into_inner());
-        let before = hooks.len();
-        hooks.retain(|(k, _)| *k != key);
-        hooks.len() != before
-    }
-
-    /// Takes the object out of a closing slot with no references left, after running the close
-    /// hooks, and frees the slot. Returns the object, its descriptor number and whether the
-    /// slot may be reused (a slot whose generation would wrap is retired: it stays closing).
+    /// Takes the object and the close hooks out of a closing slot with no references left,
+    /// and frees the slot. The caller runs the hooks (with the object's descriptor, still
+    /// open) before dropping or handing out the object. A slot whose generation would wrap is
+    /// retired: it stays closing and `reusable` is false.
     ///
     /// # Safety
     /// The caller owns the slot exclusively: [`Slot::close`] said idle, [`Slot::release`]
     /// said last, or [`Slot::close_if_idle`] succeeded.
-    pub unsafe fn take(&self) -> (Stored, RawFd, bool) {
+    pub unsafe fn take(&self) -> Taken {
         let object = self.object.take();
-        if self.has_hooks.load(Ordering::Relaxed) {
-            self.run_close_hooks(&object);
-        }
-        self.free_after_take(object)
-    }
-
-    /// [`Slot::take`] in the child of a fork, from its fork handler, where nothing may
-    /// allocate or free (a sanitizer's allocator may still be locked): the close hooks are
-    /// forgotten, not run, and the caller must forget the object rather than drop it.
-    ///
-    /// # Safety
-    /// As [`Slot::take`]; only the calling thread runs in the process.
-    pub unsafe fn take_forgetting_hooks(&self) -> (Stored, RawFd, bool) {
-        let object = self.object.take();
-        if self.has_hooks.load(Ordering::Relaxed) {
+        let hooks = if self.has_hooks.load(Ordering::Relaxed) {
             self.has_hooks.store(false, Ordering::Relaxed);
-            let hooks = std::mem::take(&mut *self.close_hooks.lock().unwrap_or_else(|p| p.into_inner()));
-            std::mem::forget(hooks);
-        }
-        self.free_after_take(object)
-    }
-
-    /// The end of a take: clears the descriptor number and frees (or retires) the slot.
-    unsafe fn free_after_take(&self, object: Stored) -> (Stored, RawFd, bool) {
+            self.hooks.take()
+        } else {
+            Hooks::default()
+        };
         // Only the slot's exclusive owner writes the number: a load and a store.
         let fd = self.fd.load(Ordering::Relaxed);
         self.fd.store(-1, Ordering::Relaxed);
@@ -295,17 +274,7 @@ impl Slot {
             None => (self.state.load(Ordering::Relaxed), false),
         };
         self.state.store(state, Ordering::Release);
-        (object, fd, reusable)
-    }
-
-    #[cold]
-    fn run_close_hooks(&self, object: &Stored) {
-        let _section = super::fork::section();
-        self.has_hooks.store(false, Ordering::Relaxed);
-        let hooks = std::mem::take(&mut *self.close_hooks.lock().unwrap_or_else(|p| p.into_inner()));
-        for (_, hook) in hooks {
-            hook(object.object().as_fd());
-        }
+        Taken { object, fd, reusable, hooks }
     }
 
     /// In the child of a fork: forgets the references of the threads that did not come along
@@ -338,9 +307,11 @@ impl Slot {
     }
 }
 
-// Two cache lines at most, so threads on different handles share no line of state.
+// Two cache lines at most, so threads on different handles share no line of state (loom's
+// instrumented types are larger).
+#[cfg(not(loom))]
 const _: () = assert!(std::mem::size_of::<Slot>() <= 128, "a slot is at most two cache lines");
 // Everything a call or a close touches (the state, the descriptor, the object) is in the
-// first line; the close hooks, rare, are in the second.
+// first line; the close hooks, touched only for handles that have some, are in the second.
 #[cfg(not(loom))]
 const _: () = assert!(std::mem::offset_of!(Slot, object) + std::mem::size_of::<ObjectCell>() <= 64);

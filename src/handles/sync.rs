@@ -13,9 +13,9 @@ pub use std::sync::Mutex;
 use super::Stored;
 
 #[cfg(loom)]
-use loom::cell::UnsafeCell;
+pub use loom::cell::UnsafeCell;
 #[cfg(not(loom))]
-use std::cell::UnsafeCell;
+pub use std::cell::UnsafeCell;
 
 /// A slot's object: written only by the slot's exclusive owner, read under a reference.
 pub struct ObjectCell(UnsafeCell<Option<Stored>>);

@@ -5,7 +5,8 @@ use std::os::fd::{OwnedFd, RawFd};
 use std::ptr;
 
 use super::owners::{AlreadyOwned, Owners};
-use super::slot::{CloseHook, Closed, Refused, Slot};
+use super::hooks::Hooks;
+use super::slot::{Closed, Refused, Slot, Taken};
 use super::sync::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use super::{Handle, Kind, Object, Stored};
 use crate::error::{Error, Result, StaleReason};
@@ -210,30 +211,37 @@ impl Table {
             return Err(Error::from_errno(libc::EBUSY).context("release: other threads are using the handle"));
         }
         // SAFETY: closing with no reference: the slot is ours.
-        let (object, fd, reusable) = unsafe { slot.take() };
-        self.owners.clear(fd, handle);
-        if reusable {
-            self.push_free(handle.index());
-        }
+        let object = self.finish(unsafe { slot.take() }, handle);
         Ok(object.into_fd())
     }
 
-    /// Closes the object of a slot whose last reference is gone and frees the slot. The slot
-    /// is freed first, so that closing the descriptor is the last step: the number, cleared
-    /// from the owners while still open, cannot have been given to anyone else yet.
+    /// Closes the object of a slot whose last reference is gone and frees the slot.
     fn finalize(&'static self, slot: &Slot, handle: Handle) {
         // SAFETY: called only when `close` said idle or `release` said last.
-        let (object, fd, reusable) = unsafe { slot.take() };
+        let object = self.finish(unsafe { slot.take() }, handle);
+        super::discard(object);
+    }
+
+    /// The end of a close or release, once the slot is taken: runs the close hooks while the
+    /// descriptor is still open, and frees the slot. Closing the descriptor is left to the
+    /// caller, as the last step: the number, cleared from the owners while still open, cannot
+    /// have been given to anyone else yet.
+    fn finish(&'static self, taken: Taken, handle: Handle) -> super::Stored {
+        let Taken { object, fd, reusable, hooks } = taken;
+        if !hooks.is_empty() {
+            hooks.run(self, object.object().as_fd());
+        }
         self.owners.clear(fd, handle);
         if reusable {
             self.push_free(handle.index());
         }
-        super::discard(object);
+        object
     }
 
-    pub fn remove_close_hook(&'static self, handle: Handle, key: u64) -> Result<bool> {
+    /// Removes the close hook of `handle` that `matches` accepts; returns whether there was one.
+    pub fn remove_close_hook(&'static self, handle: Handle, matches: impl Fn(&super::CloseHook) -> bool) -> Result<bool> {
         let guard = self.get(handle)?;
-        Ok(guard.slot.remove_close_hook(key))
+        Ok(guard.slot.change_hooks(|hooks| hooks.remove(matches).is_some()))
     }
 
     /// In the child of a fork (the only thread): forgets the references that other threads
@@ -247,10 +255,13 @@ impl Table {
             unsafe {
                 if slot.forget_references() && slot.holds_object() {
                     // A close waited for those threads: finish it. Nothing here may allocate
-                    // or free (see `Slot::take_forgetting_hooks`): the descriptor is closed by
-                    // the system call, and the object's memory, if any, is left behind.
+                    // or free (a sanitizer's allocator may still be locked by a thread that
+                    // did not come along): the descriptor is closed by the system call, and
+                    // the object's memory and the hooks (not run: they would call into sets
+                    // under locks) are left behind.
                     let handle = Handle::from_tag(slot.current_tag(), index);
-                    let (object, fd, reusable) = slot.take_forgetting_hooks();
+                    let Taken { object, fd, reusable, hooks } = slot.take();
+                    std::mem::forget(hooks);
                     self.owners.clear(fd, handle);
                     if reusable {
                         self.push_free(index);
@@ -323,11 +334,11 @@ impl Guard {
     pub fn downcast<T: Object>(&self) -> Option<&T> {
         self.slot.object().downcast::<T>()
     }
-    /// Runs `hook` with the descriptor just before this object goes away (close or release),
-    /// even if a close has begun meanwhile: finalizing waits for this guard. The hook must
-    /// not call back into the table for this handle.
-    pub fn add_close_hook(&self, key: u64, hook: CloseHook) {
-        self.slot.add_close_hook(key, hook);
+    /// Changes the close hooks of this object: each runs with the descriptor just before the
+    /// object goes away (close or release), even if a close has begun meanwhile (finalizing
+    /// waits for this guard). A hook must not call back into the table for this handle.
+    pub fn change_close_hooks<R>(&self, change: impl FnOnce(&mut Hooks) -> R) -> R {
+        self.slot.change_hooks(change)
     }
 }
 

@@ -5,7 +5,7 @@ use std::os::fd::{BorrowedFd, FromRawFd, IntoRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use super::{Handle, Kind, Object, Table};
+use super::{CloseHook, Handle, Kind, Object, Table};
 use crate::error::{Error, StaleReason};
 
 /// Records its drop; `alive` turns false when dropped, so a use after drop is detectable.
@@ -172,22 +172,35 @@ fn a_slot_whose_generation_would_wrap_is_retired() {
 
 #[test]
 fn close_hooks_run_once_before_the_object_goes() {
+    use std::sync::Mutex;
+    // What each hook saw: (owner, key, descriptor, whether the object was still alive).
+    static SEEN: Mutex<Vec<(u64, u64, i32, bool)>> = Mutex::new(Vec::new());
+    static ALIVE: Mutex<Option<Arc<AtomicBool>>> = Mutex::new(None);
+    fn record(_: &'static Table, fd: std::os::fd::BorrowedFd<'_>, owner: u64, key: u64) {
+        use std::os::fd::AsRawFd;
+        let alive = ALIVE.lock().unwrap().as_ref().unwrap().load(Ordering::SeqCst);
+        SEEN.lock().unwrap().push((owner, key, fd.as_raw_fd(), alive));
+    }
     let t = table();
     let (h, probe) = insert(t, 31, Kind::Pipe);
-    let seen = Arc::new(AtomicUsize::new(0));
-    for key in 0..3u64 {
-        let (seen, alive) = (seen.clone(), probe.alive.clone());
-        t.get(h).unwrap().add_close_hook(key, Box::new(move |fd| {
-            use std::os::fd::AsRawFd;
-            assert_eq!(fd.as_raw_fd(), 31);
-            assert!(alive.load(Ordering::SeqCst), "hook runs before drop");
-            seen.fetch_add(1, Ordering::SeqCst);
-        }))
-        ;
+    *ALIVE.lock().unwrap() = Some(probe.alive.clone());
+    // Three owners: the first hook is kept in the slot, the others beside it.
+    for owner in 1..=3u64 {
+        let guard = t.get(h).unwrap();
+        guard.change_close_hooks(|hooks| {
+            assert!(hooks.of_owner(owner).is_none());
+            hooks.push(CloseHook { run: record, owner, key: owner * 10 });
+        });
     }
-    assert!(t.remove_close_hook(h, 1).unwrap());
+    assert_eq!(t.get(h).unwrap().change_close_hooks(|hooks| hooks.of_owner(2).map(|hook| hook.key)), Some(20));
+    // Removing the first (inline) one keeps the others.
+    assert!(t.remove_close_hook(h, |hook| hook.key == 10).unwrap());
+    assert!(!t.remove_close_hook(h, |hook| hook.key == 10).unwrap(), "removed once");
     t.close(h).unwrap();
-    assert_eq!(seen.load(Ordering::SeqCst), 2);
+    let mut seen = SEEN.lock().unwrap().clone();
+    seen.sort();
+    assert_eq!(seen, vec![(2, 20, 31, true), (3, 30, 31, true)], "each remaining hook ran once, before the drop");
+    assert!(t.remove_close_hook(h, |_| true).is_err(), "a closed handle has no hooks to change");
 }
 
 #[test]

@@ -1,20 +1,25 @@
 //! epoll, with registrations by handle that end when the handle is closed.
 //!
 //! Each registration gets a token that is never reused (a process-wide counter); the token,
-//! not the descriptor, is what the kernel stores in the event data. The set keeps its own
-//! record `token -> (target handle, user value)`:
+//! not the descriptor, is what the kernel stores in the event data. The set keeps one map,
+//! `token -> (target handle, user value)`; the target keeps, among its close hooks, one hook
+//! per set it is in (owner: the set's handle, key: the token). So:
 //!
-//! * adding a handle also adds a close hook on the target, which removes the record and
-//!   does `EPOLL_CTL_DEL` just before the target's descriptor is closed or released. This
-//!   matters when the descriptor was duplicated: the kernel keys a registration by the open
-//!   file, so without the hook it would keep reporting events for the dead handle;
-//! * waiting translates each token through the record, under its lock, and drops events
-//!   whose record is gone or whose target handle is no longer live (closed by another thread
-//!   after the kernel collected the event). So no event is returned for a handle whose close
-//!   had begun before the wait looked at the event.
+//! * add, modify and delete find the registration through the target's hooks, under the
+//!   target's hook lock, so two changes of one (set, target) pair never interleave;
+//! * closing (or releasing) the target runs the hook: `EPOLL_CTL_DEL` just before its
+//!   descriptor goes. This matters when the descriptor was duplicated: the kernel keys a
+//!   registration by the open file, so without it the set would keep reporting events for
+//!   the dead handle. The hook takes no lock and leaves the set's map alone: the set sweeps
+//!   records of closed targets out of its map when an add finds it has doubled since the
+//!   last sweep, and when it is counted;
+//! * waiting translates each token through the map, under its lock, and drops events whose
+//!   record is gone or whose target handle is no longer live (closed by another thread
+//!   after the kernel collected the event). So no event is returned for a handle whose
+//!   close had begun before the wait looked at the event.
 //!
-//! Lock order: no call into the handle table is made while the record's lock is held, so a
-//! hook (which takes the lock) can run in any thread at any time without deadlock.
+//! Lock order: a target's hook lock, then the set's map lock; nothing that holds the map lock
+//! holds a handle or takes a hook lock, so a hook can run in any thread at any time.
 
 use std::collections::HashMap;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
@@ -23,7 +28,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
-use crate::handles::{self, fd_object, Handle, Kind, Table, WriteGuard};
+use crate::handles::{self, fd_object, CloseHook, Handle, Kind, Table, WriteGuard};
 use crate::kinds::sigset::SigSet;
 use crate::sys::{self, cvt};
 
@@ -78,9 +83,14 @@ type KeyMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<KeyHasher>>;
 
 #[derive(Default)]
 struct Registry {
+    /// Records of targets that closed stay until a sweep (see the module comment).
     by_token: KeyMap<u64, Registration>,
-    by_target: KeyMap<Handle, u64>,
+    /// The map's size after the last sweep.
+    swept_len: usize,
 }
+
+/// The smallest map that is swept at an add.
+const SWEEP_FROM: usize = 64;
 
 /// The record of registrations, and the handle table its targets live in (given by the first
 /// registration: this module knows no table of its own). Dropping it (the set is closed or
@@ -116,13 +126,42 @@ impl Records {
     }
 }
 
+impl Records {
+    /// Removes the records of targets that are no longer live.
+    fn sweep(&self, registry: &mut Registry) {
+        if let Some(table) = self.table.get() {
+            registry.by_token.retain(|_, record| table.is_live(record.target));
+        }
+        registry.swept_len = registry.by_token.len();
+    }
+
+    /// Sweeps when the map has doubled since the last sweep, so a sweep's cost is spread
+    /// over the adds that made it due, and the map is at most twice the live registrations
+    /// plus those that closed since.
+    fn sweep_if_due(&self, registry: &mut Registry) {
+        if registry.by_token.len() >= SWEEP_FROM.max(2 * registry.swept_len) {
+            self.sweep(registry);
+        }
+    }
+}
+
 impl Drop for Records {
     fn drop(&mut self) {
         let registry = std::mem::take(&mut *self.lock());
         let Some(table) = self.table.get() else { return }; // never registered anything
-        for (token, reg) in registry.by_token {
-            let _ = table.remove_close_hook(reg.target, token);
+        for (token, record) in registry.by_token {
+            // A target that has closed is refused here, its hook already run or running.
+            let _ = table.remove_close_hook(record.target, |hook| hook.key == token);
         }
+    }
+}
+
+/// The close hook a registration leaves on its target: deregisters the closing descriptor
+/// from the set, if the set is still open.
+fn target_closing(table: &'static Table, fd: BorrowedFd<'_>, set: u64, _token: u64) {
+    let Ok(guard) = table.get(Handle(set)) else { return };
+    if let Some(set) = guard.downcast::<Epoll>() {
+        let _ = ctl(set.fd.as_fd(), libc::EPOLL_CTL_DEL, fd, 0, 0);
     }
 }
 
@@ -172,7 +211,13 @@ impl Epoll {
     /// Wraps an epoll descriptor. Registrations it already has (made outside fdsafe) are not
     /// known to the set, and their events are never reported.
     pub fn from_fd(fd: OwnedFd) -> Epoll {
-        Epoll { fd, records: Records { registry: Mutex::new(Registry::default()), table: std::sync::OnceLock::new() } }
+        Epoll {
+            fd,
+            records: Records {
+                registry: Mutex::new(Registry::default()),
+                table: std::sync::OnceLock::new(),
+            },
+        }
     }
 
     fn check_events(events: u32) -> Result<()> {
@@ -191,100 +236,64 @@ impl Epoll {
         if handle == me {
             return Err(Error::from_errno(libc::EINVAL).context("an epoll set cannot watch itself"));
         }
-        let token = NEXT_TOKEN.fetch_add(1, Ordering::Relaxed);
-        {
-            let mut reg = self.records.lock();
-            if reg.by_target.contains_key(&handle) {
+        target.change_close_hooks(|hooks| {
+            if hooks.of_owner(me.0).is_some() {
                 return Err(Error::from_errno(libc::EEXIST).context("the handle is already in this epoll set"));
             }
-            reg.by_target.insert(handle, token);
-            reg.by_token.insert(token, Registration { target: handle, user });
-        }
-        let undo = |records: &Records| {
-            let mut reg = records.lock();
-            if reg.by_token.remove(&token).is_some() {
-                reg.by_target.remove(&handle);
+            let token = NEXT_TOKEN.fetch_add(1, Ordering::Relaxed);
+            {
+                let mut registry = self.records.lock();
+                self.records.sweep_if_due(&mut registry);
+                registry.by_token.insert(token, Registration { target: handle, user });
             }
-        };
-        let target_fd = target.object().as_fd();
-        if let Err(err) = ctl(self.fd.as_fd(), libc::EPOLL_CTL_ADD, target_fd, events, token) {
-            undo(&self.records);
-            return Err(err.context("epoll_ctl(EPOLL_CTL_ADD)"));
-        }
-        let hook = Box::new(move |fd: BorrowedFd<'_>| {
-            if let Ok(guard) = table.get(me) {
-                if let Some(set) = guard.downcast::<Epoll>() {
-                    set.forget(token, fd);
-                }
+            if let Err(err) = ctl(self.fd.as_fd(), libc::EPOLL_CTL_ADD, target.object().as_fd(), events, token) {
+                self.records.lock().by_token.remove(&token);
+                return Err(err.context("epoll_ctl(EPOLL_CTL_ADD)"));
             }
-        });
-        // Through the caller's guard: a close that began meanwhile finishes only after the
-        // guard is dropped, and runs the hook then.
-        target.add_close_hook(token, hook);
-        Ok(())
+            // Through the caller's guard: a close that began meanwhile finishes only after the
+            // guard is dropped, and runs the hook then.
+            hooks.push(CloseHook { run: target_closing, owner: me.0, key: token });
+            Ok(())
+        })
     }
 
-    /// Ends registration `token` as its target is being closed (the close hook).
-    fn forget(&self, token: u64, fd: BorrowedFd<'_>) {
-        let removed = {
-            let mut reg = self.records.lock();
-            match reg.by_token.remove(&token) {
-                Some(r) => {
-                    reg.by_target.remove(&r.target);
-                    true
-                }
-                None => false,
-            }
-        };
-        if removed {
-            let _ = ctl(self.fd.as_fd(), libc::EPOLL_CTL_DEL, fd, 0, 0);
-        }
-    }
-
-    /// Changes the events and user value of `target`'s registration (and re-arms a one-shot
-    /// one). `ENOENT` if it is not in this set.
-    pub fn modify(&self, target: &handles::Guard, events: u32, user: u64) -> Result<()> {
+    /// Changes the events and user value of `target`'s registration in this set (`me`) and
+    /// re-arms a one-shot one. `ENOENT` if it is not in this set.
+    pub fn modify(&self, me: Handle, target: &handles::Guard, events: u32, user: u64) -> Result<()> {
         Self::check_events(events)?;
-        let (token, old_user) = {
-            let mut reg = self.records.lock();
-            let token = *reg
-                .by_target
-                .get(&target.handle())
-                .ok_or_else(|| Error::from_errno(libc::ENOENT).context("the handle is not in this epoll set"))?;
-            let record = reg.by_token.get_mut(&token).ok_or_else(|| Error::Internal("epoll record out of step".into()))?;
-            let old = record.user;
-            record.user = user;
-            (token, old)
-        };
-        if let Err(err) = ctl(self.fd.as_fd(), libc::EPOLL_CTL_MOD, target.object().as_fd(), events, token) {
-            if let Some(record) = self.records.lock().by_token.get_mut(&token) {
-                record.user = old_user;
+        target.change_close_hooks(|hooks| {
+            let token = hooks.of_owner(me.0).ok_or_else(not_in_set)?.key;
+            let old_user = {
+                let mut registry = self.records.lock();
+                let record =
+                    registry.by_token.get_mut(&token).ok_or_else(|| Error::Internal("epoll record out of step".into()))?;
+                std::mem::replace(&mut record.user, user)
+            };
+            if let Err(err) = ctl(self.fd.as_fd(), libc::EPOLL_CTL_MOD, target.object().as_fd(), events, token) {
+                if let Some(record) = self.records.lock().by_token.get_mut(&token) {
+                    record.user = old_user;
+                }
+                return Err(err.context("epoll_ctl(EPOLL_CTL_MOD)"));
             }
-            return Err(err.context("epoll_ctl(EPOLL_CTL_MOD)"));
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
-    /// Removes `target` from the set. `ENOENT` if it is not in it.
-    pub fn delete(&self, table: &'static Table, target: &handles::Guard) -> Result<()> {
-        let handle = target.handle();
-        let token = {
-            let mut reg = self.records.lock();
-            let token = reg
-                .by_target
-                .remove(&handle)
-                .ok_or_else(|| Error::from_errno(libc::ENOENT).context("the handle is not in this epoll set"))?;
-            reg.by_token.remove(&token);
-            token
-        };
-        let result = ctl(self.fd.as_fd(), libc::EPOLL_CTL_DEL, target.object().as_fd(), 0, 0);
-        let _ = table.remove_close_hook(handle, token);
-        result.map_err(|e| e.context("epoll_ctl(EPOLL_CTL_DEL)"))
+    /// Removes `target` from this set (`me`). `ENOENT` if it is not in it.
+    pub fn delete(&self, me: Handle, target: &handles::Guard) -> Result<()> {
+        target.change_close_hooks(|hooks| {
+            let hook = hooks.remove(|hook| hook.owner == me.0).ok_or_else(not_in_set)?;
+            self.records.lock().by_token.remove(&hook.key);
+            ctl(self.fd.as_fd(), libc::EPOLL_CTL_DEL, target.object().as_fd(), 0, 0)
+                .map_err(|e| e.context("epoll_ctl(EPOLL_CTL_DEL)"))
+        })
     }
 
-    /// The number of registrations in the set.
+    /// The number of registrations in the set (of targets not closed).
     pub fn len(&self) -> usize {
-        self.records.lock().by_token.len()
+        let mut registry = self.records.lock();
+        self.records.sweep(&mut registry);
+        registry.by_token.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -430,4 +439,44 @@ impl Epoll {
     }
 }
 
+#[cold]
+fn not_in_set() -> Error {
+    Error::from_errno(libc::ENOENT).context("the handle is not in this epoll set")
+}
+
 fd_object!(Epoll, Kind::Epoll, WriteGuard::None);
+
+#[cfg(all(test, not(miri), not(loom)))]
+mod tests {
+    use super::*;
+
+    fn eventfd() -> Handle {
+        // SAFETY: eventfd returns a new descriptor.
+        let fd = unsafe { sys::owned(libc::eventfd(0, libc::EFD_CLOEXEC)) };
+        handles::insert(crate::kinds::wrap_owned(fd, Kind::EventFd)).unwrap()
+    }
+
+    /// The records of closed targets, which the close hook leaves behind, are swept: the map
+    /// stays within twice the live registrations plus a sweep's worth, however many close.
+    #[test]
+    fn records_of_closed_targets_do_not_accumulate() {
+        let set = handles::insert(Box::new(Epoll::new().unwrap())).unwrap();
+        let live: Vec<Handle> = (0..10).map(|_| eventfd()).collect();
+        let add = |target: Handle| {
+            let guard = handles::get_as::<Epoll>(set, "an epoll set").unwrap();
+            guard.add(&handles::TABLE, set, &handles::get(target).unwrap(), libc::EPOLLIN as u32, 7).unwrap();
+        };
+        live.iter().for_each(|&h| add(h));
+        let mut largest = 0;
+        for _ in 0..5000 {
+            let h = eventfd();
+            add(h);
+            handles::close(h).unwrap();
+            let guard = handles::get_as::<Epoll>(set, "an epoll set").unwrap();
+            largest = largest.max(guard.records.lock().by_token.len());
+        }
+        assert!(largest <= 2 * SWEEP_FROM, "the map grew to {largest} records for 10 live registrations");
+        assert_eq!(handles::get_as::<Epoll>(set, "an epoll set").unwrap().len(), 10);
+        handles::close_many(live.into_iter().chain([set]));
+    }
+}
