@@ -28,7 +28,7 @@ pub struct Section {
 /// A module of `src/ffi` missing here still gets a section, after these, titled by its name.
 pub const SECTIONS: &[Section] = &[
     Section { module: "version", title: "Version",
-        about: "The header's version (the macros above) and the version of the library actually loaded." },
+        about: "The header's version (the FDSAFE_VERSION_* macros) and the version of the library actually loaded." },
     Section { module: "codes", title: "Return codes and error messages",
         about: "Every function returns >= 0 on success and a negative code on failure: -errno from the \
                 kernel, or one of the FDSAFE_E_* codes below (all below -4095). fdsafe_strerror and \

@@ -73,7 +73,8 @@ extern "C" {
 /**
  * @defgroup fdsafe_version Section 1: Version
  *
- * The header's version (the macros above) and the version of the library actually loaded.
+ * The header's version (the FDSAFE_VERSION_* macros) and the version of the library
+ * actually loaded.
  * @{
  */
 
