@@ -57,7 +57,7 @@ doc: man
 	      DEBIAN_FRONTEND=noninteractive apt-get install -y -q doxygen >> $(OUT)/doc/doxygen-install.log 2>&1; } || \
 	    { echo "doc: could not install doxygen (see $(OUT)/doc/doxygen-install.log)"; exit 1; }; }
 	FDSAFE_VERSION=$(VERSION) doxygen Doxyfile
-	@echo "doc: $$(ls $(OUT)/doc/html/group__*.html | wc -l) section pages in $(OUT)/doc/html (start at index.html), man pages in $(MAN_OUT)"
+	@echo "doc: $$(ls $(OUT)/doc/html/group__*.html | wc -l) section pages in $(OUT)/doc/html (start at modules.html), man pages in $(MAN_OUT)"
 
 # Every exported function has a bad-input case in c-tests/.
 coverage-test:
