@@ -21,7 +21,7 @@ SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 C_TESTS := $(patsubst c-tests/%.c,%,$(wildcard c-tests/test_*.c))
 C_HARNESS := c-tests/harness.c
 
-.PHONY: all lib man man-test doc demo test deps check-header rust-test c-test python-test header-test symbols-test valgrind tsan fuzz coverage-test reliability install-test python-asan \
+.PHONY: all lib demo test deps check-header rust-test c-test python-test header-test symbols-test valgrind tsan fuzz coverage-test reliability install-test python-asan \
         example-test bench install uninstall clean miri loom
 
 all: lib man
@@ -31,13 +31,14 @@ lib:
 	@ln -sf libfdsafe.so $(RELEASE)/libfdsafe.so.$(MAJOR)
 	@echo "built $(LIB_SO), $(LIB_A) and include/fdsafe.h"
 
-test: deps lib check-header man-test rust-test loom header-test symbols-test coverage-test c-test example-test python-test \
+test: deps lib check-header rust-test loom header-test symbols-test coverage-test c-test example-test python-test \
       install-test reliability
 	@echo "make test: all suites passed"
 
 # The reference manual, from the header's comments (Python standard library only): one page in
 # section 3 per function, build/man/man3/<function>.3, and the overview build/man/man7/fdsafe.7
 # (from man/fdsafe.7.in). `make install` installs these two folders' pages.
+.PHONY: man man-test doc
 MAN_OUT := $(OUT)/man
 man: lib
 	@$(PYTHON) scripts/gen_man.py --out $(MAN_OUT)
@@ -46,6 +47,7 @@ man: lib
 # without a warning, and fdsafe(7) names every kind and every function.
 man-test: man
 	@$(PYTHON) scripts/check_man.py $(MAN_OUT)
+test: man-test
 
 # The man pages, and HTML with one page per header section (doxygen, installed with apt-get
 # when missing, as `make bench` does for libuv) in build/doc/html. Not part of `make test`.
@@ -234,7 +236,7 @@ tsan:
 	    test $${PIPESTATUS[0]} -eq 0; \
 	else echo "skipped: ThreadSanitizer: rustup could not install rust-src: $$(tail -n 1 $(OUT)/tsan.log)" | tee $(OUT)/tsan.log; fi
 
-install: lib man
+install: lib
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig \
 	    $(DESTDIR)$(PREFIX)/lib/cmake/fdsafe
 	install -m 0755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/libfdsafe.so.$(VERSION)
