@@ -24,7 +24,7 @@ C_HARNESS := c-tests/harness.c
 .PHONY: all lib demo test deps check-header rust-test c-test python-test header-test symbols-test valgrind tsan fuzz coverage-test reliability install-test python-asan \
         example-test bench install uninstall clean miri loom
 
-all: lib
+all: lib man
 
 lib:
 	$(CARGO) build --release
@@ -34,6 +34,32 @@ lib:
 test: deps lib check-header rust-test loom header-test symbols-test coverage-test c-test example-test python-test \
       install-test reliability
 	@echo "make test: all suites passed"
+
+# The reference manual, from the header's comments (Python standard library only): one page in
+# section 3 per function, build/man/man3/<function>.3, and the overview build/man/man7/fdsafe.7
+# (from man/fdsafe.7.in). `make install` installs these two folders' pages.
+.PHONY: man man-test doc
+MAN_OUT := $(OUT)/man
+man: lib
+	@$(PYTHON) scripts/gen_man.py --out $(MAN_OUT)
+
+# Every function the header declares has a page, each page renders under `groff -man -ww`
+# without a warning, and fdsafe(7) names every kind and every function.
+man-test: man
+	@$(PYTHON) scripts/check_man.py $(MAN_OUT)
+test: man-test
+
+# The man pages, and HTML with one page per header section (doxygen, installed with apt-get
+# when missing, as `make bench` does for libuv) in build/doc/html. Not part of `make test`.
+doc: man
+	@mkdir -p $(OUT)/doc
+	@command -v doxygen >/dev/null || { echo "doc: installing doxygen (apt-get)"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q doxygen > $(OUT)/doc/doxygen-install.log 2>&1 || \
+	    { apt-get update -q >> $(OUT)/doc/doxygen-install.log 2>&1 && \
+	      DEBIAN_FRONTEND=noninteractive apt-get install -y -q doxygen >> $(OUT)/doc/doxygen-install.log 2>&1; } || \
+	    { echo "doc: could not install doxygen (see $(OUT)/doc/doxygen-install.log)"; exit 1; }; }
+	FDSAFE_VERSION=$(VERSION) doxygen Doxyfile
+	@echo "doc: $$(ls $(OUT)/doc/html/group__*.html | wc -l) section pages in $(OUT)/doc/html (start at modules.html), man pages in $(MAN_OUT)"
 
 # Every exported function has a bad-input case in c-tests/.
 coverage-test:

@@ -10,24 +10,24 @@
  * new handle a call wrote is at scratch + handle_out_offsets[i].
  *
  * Functions without a handle parameter by value (not wrapped):
- *   fdsafe_io_batch, fdsafe_close_many, fdsafe_strerror, fdsafe_error_name,
- *   fdsafe_last_error, fdsafe_listen_fds, fdsafe_listen_fd_handle, fdsafe_listen_fd_name,
- *   fdsafe_listen_fd_find, fdsafe_notify, fdsafe_notify_handles, fdsafe_notify_reloading,
- *   fdsafe_notify_status, fdsafe_notify_fdstore, fdsafe_watchdog_interval,
- *   fdsafe_epoll_create, fdsafe_eventfd_create, fdsafe_fanotify_init, fdsafe_fifo_create,
- *   fdsafe_fifo_open, fdsafe_mknod, fdsafe_chardev_open, fdsafe_file_open, fdsafe_fd_adopt,
- *   fdsafe_inotify_create, fdsafe_kind_name, fdsafe_memfd_create, fdsafe_mq_open,
- *   fdsafe_mq_unlink, fdsafe_tcp_listen, fdsafe_tcp_listen_sockaddr, fdsafe_tcp_connect,
+ *   fdsafe_version_number, fdsafe_version_string, fdsafe_strerror, fdsafe_error_name,
+ *   fdsafe_last_error, fdsafe_kind_name, fdsafe_fd_adopt, fdsafe_io_batch, fdsafe_close_many,
+ *   fdsafe_sigpipe_mode, fdsafe_eventfd_create, fdsafe_pipe_create, fdsafe_stdio_open,
+ *   fdsafe_file_open, fdsafe_fifo_create, fdsafe_fifo_open, fdsafe_mknod,
+ *   fdsafe_chardev_open, fdsafe_memfd_create, fdsafe_terminal_open, fdsafe_pty_open,
+ *   fdsafe_tcp_listen, fdsafe_tcp_listen_sockaddr, fdsafe_tcp_connect,
  *   fdsafe_tcp_connect_sockaddr, fdsafe_udp_bind, fdsafe_udp_bind_sockaddr,
- *   fdsafe_pidfd_open, fdsafe_pidfd_fork, fdsafe_pipe_create, fdsafe_sigset_empty,
- *   fdsafe_sigset_fill, fdsafe_sigset_add, fdsafe_sigset_del, fdsafe_sigset_has,
- *   fdsafe_signal_mask, fdsafe_signalfd_create, fdsafe_signal_block_process,
- *   fdsafe_sigpipe_mode, fdsafe_address_parse, fdsafe_address_format, fdsafe_splice_fd,
+ *   fdsafe_address_parse, fdsafe_address_format, fdsafe_unix_listen,
+ *   fdsafe_unix_listen_sockaddr, fdsafe_unix_bind, fdsafe_unix_bind_sockaddr,
+ *   fdsafe_unix_connect, fdsafe_unix_connect_sockaddr, fdsafe_unix_pair, fdsafe_splice_fd,
  *   fdsafe_vmsplice_fd, fdsafe_tee_fd, fdsafe_sendfile_fd, fdsafe_copy_file_range_fd,
- *   fdsafe_stdio_open, fdsafe_terminal_open, fdsafe_pty_open, fdsafe_timerfd_create,
- *   fdsafe_unix_listen, fdsafe_unix_listen_sockaddr, fdsafe_unix_bind,
- *   fdsafe_unix_bind_sockaddr, fdsafe_unix_connect, fdsafe_unix_connect_sockaddr,
- *   fdsafe_unix_pair, fdsafe_version_number, fdsafe_version_string
+ *   fdsafe_epoll_create, fdsafe_timerfd_create, fdsafe_sigset_empty, fdsafe_sigset_fill,
+ *   fdsafe_sigset_add, fdsafe_sigset_del, fdsafe_sigset_has, fdsafe_signal_mask,
+ *   fdsafe_signalfd_create, fdsafe_signal_block_process, fdsafe_pidfd_open,
+ *   fdsafe_pidfd_fork, fdsafe_inotify_create, fdsafe_fanotify_init, fdsafe_mq_open,
+ *   fdsafe_mq_unlink, fdsafe_listen_fds, fdsafe_listen_fd_handle, fdsafe_listen_fd_name,
+ *   fdsafe_listen_fd_find, fdsafe_notify, fdsafe_notify_handles, fdsafe_notify_reloading,
+ *   fdsafe_notify_status, fdsafe_notify_fdstore, fdsafe_watchdog_interval
  */
 #ifndef FDSAFE_FORGED_CALLS_H
 #define FDSAFE_FORGED_CALLS_H
@@ -98,136 +98,6 @@ struct forged_call {
     int handle_outs;
 };
 
-static int64_t forged_epoll_add__epoll(fdsafe_handle forged, void *scratch) {
-    (void)scratch;
-    return (int64_t)fdsafe_epoll_add(forged, forged_live.eventfd, FDSAFE_EVENT_IN, 7);
-}
-
-static int64_t forged_epoll_add__target(fdsafe_handle forged, void *scratch) {
-    (void)scratch;
-    return (int64_t)fdsafe_epoll_add(forged_live.epoll, forged, FDSAFE_EVENT_IN, 7);
-}
-
-static int64_t forged_epoll_modify__epoll(fdsafe_handle forged, void *scratch) {
-    (void)scratch;
-    return (int64_t)fdsafe_epoll_modify(forged, forged_live.eventfd, FDSAFE_EVENT_IN, 7);
-}
-
-static int64_t forged_epoll_modify__target(fdsafe_handle forged, void *scratch) {
-    (void)scratch;
-    return (int64_t)fdsafe_epoll_modify(forged_live.epoll, forged, FDSAFE_EVENT_IN, 7);
-}
-
-static int64_t forged_epoll_delete__epoll(fdsafe_handle forged, void *scratch) {
-    (void)scratch;
-    return (int64_t)fdsafe_epoll_delete(forged, forged_live.eventfd);
-}
-
-static int64_t forged_epoll_delete__target(fdsafe_handle forged, void *scratch) {
-    (void)scratch;
-    return (int64_t)fdsafe_epoll_delete(forged_live.epoll, forged);
-}
-
-static int64_t forged_epoll_count(fdsafe_handle forged, void *scratch) {
-    (void)scratch;
-    return (int64_t)fdsafe_epoll_count(forged);
-}
-
-static int64_t forged_epoll_wait(fdsafe_handle forged, void *scratch) {
-    char *s = scratch;
-    return (int64_t)fdsafe_epoll_wait(forged, (struct fdsafe_epoll_event *)(void *)(s), 1, 0);
-}
-
-static int64_t forged_epoll_pwait(fdsafe_handle forged, void *scratch) {
-    char *s = scratch;
-    return (int64_t)fdsafe_epoll_pwait(forged, (struct fdsafe_epoll_event *)(void *)(s), 1, 0, (const struct fdsafe_sigset *)(void *)(s + 8192));
-}
-
-static int64_t forged_epoll_wait_ns(fdsafe_handle forged, void *scratch) {
-    char *s = scratch;
-    return (int64_t)fdsafe_epoll_wait_ns(forged, (struct fdsafe_epoll_event *)(void *)(s), 1, 0, (const struct fdsafe_sigset *)(void *)(s + 8192));
-}
-
-static int64_t forged_eventfd_read(fdsafe_handle forged, void *scratch) {
-    char *s = scratch;
-    return (int64_t)fdsafe_eventfd_read(forged, (uint64_t *)(void *)(s));
-}
-
-static int64_t forged_eventfd_write(fdsafe_handle forged, void *scratch) {
-    (void)scratch;
-    return (int64_t)fdsafe_eventfd_write(forged, 1);
-}
-
-static int64_t forged_fanotify_mark(fdsafe_handle forged, void *scratch) {
-    (void)scratch;
-    return (int64_t)fdsafe_fanotify_mark(forged, FDSAFE_FAN_MARK_ADD, FDSAFE_FAN_MODIFY, ".");
-}
-
-static int64_t forged_fanotify_read(fdsafe_handle forged, void *scratch) {
-    char *s = scratch;
-    return (int64_t)fdsafe_fanotify_read(forged, (struct fdsafe_fanotify_event *)(void *)(s), 1);
-}
-
-static int64_t forged_fanotify_respond(fdsafe_handle forged, void *scratch) {
-    (void)scratch;
-    return (int64_t)fdsafe_fanotify_respond(forged, 1, FDSAFE_FAN_ALLOW);
-}
-
-static int64_t forged_fanotify_event_fd(fdsafe_handle forged, void *scratch) {
-    (void)scratch;
-    return (int64_t)fdsafe_fanotify_event_fd(forged, 1);
-}
-
-static int64_t forged_fanotify_pending(fdsafe_handle forged, void *scratch) {
-    (void)scratch;
-    return (int64_t)fdsafe_fanotify_pending(forged);
-}
-
-static int64_t forged_fanotify_unanswered(fdsafe_handle forged, void *scratch) {
-    (void)scratch;
-    return (int64_t)fdsafe_fanotify_unanswered(forged);
-}
-
-static int64_t forged_chardev_numbers(fdsafe_handle forged, void *scratch) {
-    char *s = scratch;
-    return (int64_t)fdsafe_chardev_numbers(forged, (uint32_t *)(void *)(s), (uint32_t *)(void *)(s + 8192));
-}
-
-static int64_t forged_file_open_at(fdsafe_handle forged, void *scratch) {
-    char *s = scratch;
-    return (int64_t)fdsafe_file_open_at(forged, ".", FDSAFE_FILE_READ, 0, 0, (fdsafe_handle *)(void *)(s));
-}
-
-static int64_t forged_file_pread(fdsafe_handle forged, void *scratch) {
-    char *s = scratch;
-    return (int64_t)fdsafe_file_pread(forged, s, 16, 0);
-}
-
-static int64_t forged_file_pwrite(fdsafe_handle forged, void *scratch) {
-    char *s = scratch;
-    return (int64_t)fdsafe_file_pwrite(forged, s, 16, 0);
-}
-
-static int64_t forged_file_seek(fdsafe_handle forged, void *scratch) {
-    (void)scratch;
-    return (int64_t)fdsafe_file_seek(forged, 0, FDSAFE_SEEK_SET);
-}
-
-static int64_t forged_file_size(fdsafe_handle forged, void *scratch) {
-    (void)scratch;
-    return (int64_t)fdsafe_file_size(forged);
-}
-
-static int64_t forged_file_truncate(fdsafe_handle forged, void *scratch) {
-    (void)scratch;
-    return (int64_t)fdsafe_file_truncate(forged, 0);
-}
-
-static int64_t forged_file_sync(fdsafe_handle forged, void *scratch) {
-    (void)scratch;
-    return (int64_t)fdsafe_file_sync(forged, 0);
-}
-
 static int64_t forged_close(fdsafe_handle forged, void *scratch) {
     (void)scratch;
     return (int64_t)fdsafe_close(forged);
@@ -294,24 +164,64 @@ static int64_t forged_writev(fdsafe_handle forged, void *scratch) {
     return result;
 }
 
-static int64_t forged_inotify_add_watch(fdsafe_handle forged, void *scratch) {
+static int64_t forged_eventfd_read(fdsafe_handle forged, void *scratch) {
     char *s = scratch;
-    return (int64_t)fdsafe_inotify_add_watch(forged, ".", FDSAFE_IN_MODIFY, (int32_t *)(void *)(s));
+    return (int64_t)fdsafe_eventfd_read(forged, (uint64_t *)(void *)(s));
 }
 
-static int64_t forged_inotify_remove_watch(fdsafe_handle forged, void *scratch) {
+static int64_t forged_eventfd_write(fdsafe_handle forged, void *scratch) {
     (void)scratch;
-    return (int64_t)fdsafe_inotify_remove_watch(forged, 1);
+    return (int64_t)fdsafe_eventfd_write(forged, 1);
 }
 
-static int64_t forged_inotify_read(fdsafe_handle forged, void *scratch) {
+static int64_t forged_pipe_get_capacity(fdsafe_handle forged, void *scratch) {
+    (void)scratch;
+    return (int64_t)fdsafe_pipe_get_capacity(forged);
+}
+
+static int64_t forged_pipe_set_capacity(fdsafe_handle forged, void *scratch) {
+    (void)scratch;
+    return (int64_t)fdsafe_pipe_set_capacity(forged, 65536);
+}
+
+static int64_t forged_file_open_at(fdsafe_handle forged, void *scratch) {
     char *s = scratch;
-    return (int64_t)fdsafe_inotify_read(forged, (struct fdsafe_inotify_event *)(void *)(s), 1);
+    return (int64_t)fdsafe_file_open_at(forged, ".", FDSAFE_FILE_READ, 0, 0, (fdsafe_handle *)(void *)(s));
 }
 
-static int64_t forged_inotify_pending(fdsafe_handle forged, void *scratch) {
+static int64_t forged_file_pread(fdsafe_handle forged, void *scratch) {
+    char *s = scratch;
+    return (int64_t)fdsafe_file_pread(forged, s, 16, 0);
+}
+
+static int64_t forged_file_pwrite(fdsafe_handle forged, void *scratch) {
+    char *s = scratch;
+    return (int64_t)fdsafe_file_pwrite(forged, s, 16, 0);
+}
+
+static int64_t forged_file_seek(fdsafe_handle forged, void *scratch) {
     (void)scratch;
-    return (int64_t)fdsafe_inotify_pending(forged);
+    return (int64_t)fdsafe_file_seek(forged, 0, FDSAFE_SEEK_SET);
+}
+
+static int64_t forged_file_size(fdsafe_handle forged, void *scratch) {
+    (void)scratch;
+    return (int64_t)fdsafe_file_size(forged);
+}
+
+static int64_t forged_file_truncate(fdsafe_handle forged, void *scratch) {
+    (void)scratch;
+    return (int64_t)fdsafe_file_truncate(forged, 0);
+}
+
+static int64_t forged_file_sync(fdsafe_handle forged, void *scratch) {
+    (void)scratch;
+    return (int64_t)fdsafe_file_sync(forged, 0);
+}
+
+static int64_t forged_chardev_numbers(fdsafe_handle forged, void *scratch) {
+    char *s = scratch;
+    return (int64_t)fdsafe_chardev_numbers(forged, (uint32_t *)(void *)(s), (uint32_t *)(void *)(s + 8192));
 }
 
 static int64_t forged_memfd_add_seals(fdsafe_handle forged, void *scratch) {
@@ -324,34 +234,77 @@ static int64_t forged_memfd_get_seals(fdsafe_handle forged, void *scratch) {
     return (int64_t)fdsafe_memfd_get_seals(forged);
 }
 
-static int64_t forged_mq_send(fdsafe_handle forged, void *scratch) {
+static int64_t forged_pty_peer(fdsafe_handle forged, void *scratch) {
     char *s = scratch;
-    return (int64_t)fdsafe_mq_send(forged, s, 16, 0, 0);
+    return (int64_t)fdsafe_pty_peer(forged, 0, (fdsafe_handle *)(void *)(s));
 }
 
-static int64_t forged_mq_receive(fdsafe_handle forged, void *scratch) {
+static int64_t forged_terminal_path(fdsafe_handle forged, void *scratch) {
     char *s = scratch;
-    return (int64_t)fdsafe_mq_receive(forged, s, 16, (uint32_t *)(void *)(s + 8192), 0);
+    return (int64_t)fdsafe_terminal_path(forged, 0, s, 16);
 }
 
-static int64_t forged_mq_get_attr(fdsafe_handle forged, void *scratch) {
+static int64_t forged_terminal_get(fdsafe_handle forged, void *scratch) {
     char *s = scratch;
-    return (int64_t)fdsafe_mq_get_attr(forged, (struct fdsafe_mq_attr *)(void *)(s));
+    return (int64_t)fdsafe_terminal_get(forged, (struct fdsafe_terminal_settings *)(void *)(s));
 }
 
-static int64_t forged_mq_set_attr(fdsafe_handle forged, void *scratch) {
+static int64_t forged_terminal_set(fdsafe_handle forged, void *scratch) {
     char *s = scratch;
-    return (int64_t)fdsafe_mq_set_attr(forged, (const struct fdsafe_mq_attr *)(void *)(s), (struct fdsafe_mq_attr *)(void *)(s + 8192));
+    forged_fill_terminal_settings(s);
+    int64_t result = (int64_t)fdsafe_terminal_set(forged, (const struct fdsafe_terminal_settings *)(void *)(s), FDSAFE_TERM_APPLY_NOW);
+    memset(s, 0, sizeof(struct fdsafe_terminal_settings));
+    return result;
 }
 
-static int64_t forged_mq_notify_signal(fdsafe_handle forged, void *scratch) {
+static int64_t forged_terminal_get_window_size(fdsafe_handle forged, void *scratch) {
+    char *s = scratch;
+    return (int64_t)fdsafe_terminal_get_window_size(forged, (struct fdsafe_window_size *)(void *)(s));
+}
+
+static int64_t forged_terminal_set_window_size(fdsafe_handle forged, void *scratch) {
+    char *s = scratch;
+    return (int64_t)fdsafe_terminal_set_window_size(forged, (const struct fdsafe_window_size *)(void *)(s));
+}
+
+static int64_t forged_terminal_modem_get(fdsafe_handle forged, void *scratch) {
+    char *s = scratch;
+    return (int64_t)fdsafe_terminal_modem_get(forged, (uint32_t *)(void *)(s));
+}
+
+static int64_t forged_terminal_modem_set(fdsafe_handle forged, void *scratch) {
     (void)scratch;
-    return (int64_t)fdsafe_mq_notify_signal(forged, SIGURG, 0);
+    return (int64_t)fdsafe_terminal_modem_set(forged, FDSAFE_MODEM_DTR, 0);
 }
 
-static int64_t forged_mq_notify_none(fdsafe_handle forged, void *scratch) {
+static int64_t forged_terminal_drain(fdsafe_handle forged, void *scratch) {
     (void)scratch;
-    return (int64_t)fdsafe_mq_notify_none(forged);
+    return (int64_t)fdsafe_terminal_drain(forged);
+}
+
+static int64_t forged_terminal_flush(fdsafe_handle forged, void *scratch) {
+    (void)scratch;
+    return (int64_t)fdsafe_terminal_flush(forged, FDSAFE_FLUSH_INPUT);
+}
+
+static int64_t forged_terminal_send_break(fdsafe_handle forged, void *scratch) {
+    (void)scratch;
+    return (int64_t)fdsafe_terminal_send_break(forged, 0);
+}
+
+static int64_t forged_terminal_set_exclusive(fdsafe_handle forged, void *scratch) {
+    (void)scratch;
+    return (int64_t)fdsafe_terminal_set_exclusive(forged, false);
+}
+
+static int64_t forged_terminal_get_exclusive(fdsafe_handle forged, void *scratch) {
+    (void)scratch;
+    return (int64_t)fdsafe_terminal_get_exclusive(forged);
+}
+
+static int64_t forged_is_terminal(fdsafe_handle forged, void *scratch) {
+    (void)scratch;
+    return (int64_t)fdsafe_is_terminal(forged);
 }
 
 static int64_t forged_udp_multicast_join(fdsafe_handle forged, void *scratch) {
@@ -372,46 +325,6 @@ static int64_t forged_socket_send_batch(fdsafe_handle forged, void *scratch) {
 static int64_t forged_socket_recv_batch(fdsafe_handle forged, void *scratch) {
     char *s = scratch;
     return (int64_t)fdsafe_socket_recv_batch(forged, (struct fdsafe_datagram *)(void *)(s), 1, 0);
-}
-
-static int64_t forged_pidfd_send_signal(fdsafe_handle forged, void *scratch) {
-    (void)scratch;
-    return (int64_t)fdsafe_pidfd_send_signal(forged, 0, 0);
-}
-
-static int64_t forged_pidfd_wait(fdsafe_handle forged, void *scratch) {
-    char *s = scratch;
-    return (int64_t)fdsafe_pidfd_wait(forged, 0, (struct fdsafe_pidfd_exit *)(void *)(s));
-}
-
-static int64_t forged_pidfd_getfd(fdsafe_handle forged, void *scratch) {
-    char *s = scratch;
-    return (int64_t)fdsafe_pidfd_getfd(forged, forged_live_fds[0], FDSAFE_KIND_OTHER, (fdsafe_handle *)(void *)(s));
-}
-
-static int64_t forged_pidfd_get_pid(fdsafe_handle forged, void *scratch) {
-    (void)scratch;
-    return (int64_t)fdsafe_pidfd_get_pid(forged);
-}
-
-static int64_t forged_pipe_get_capacity(fdsafe_handle forged, void *scratch) {
-    (void)scratch;
-    return (int64_t)fdsafe_pipe_get_capacity(forged);
-}
-
-static int64_t forged_pipe_set_capacity(fdsafe_handle forged, void *scratch) {
-    (void)scratch;
-    return (int64_t)fdsafe_pipe_set_capacity(forged, 65536);
-}
-
-static int64_t forged_signalfd_update(fdsafe_handle forged, void *scratch) {
-    char *s = scratch;
-    return (int64_t)fdsafe_signalfd_update(forged, (const struct fdsafe_sigset *)(void *)(s));
-}
-
-static int64_t forged_signalfd_read(fdsafe_handle forged, void *scratch) {
-    char *s = scratch;
-    return (int64_t)fdsafe_signalfd_read(forged, (struct fdsafe_siginfo *)(void *)(s), 1);
 }
 
 static int64_t forged_socket_local_address(fdsafe_handle forged, void *scratch) {
@@ -505,6 +418,46 @@ static int64_t forged_socket_zerocopy_completions(fdsafe_handle forged, void *sc
     return (int64_t)fdsafe_socket_zerocopy_completions(forged, (struct fdsafe_zerocopy_completion *)(void *)(s), 16);
 }
 
+static int64_t forged_socket_send_handles(fdsafe_handle forged, void *scratch) {
+    char *s = scratch;
+    return (int64_t)fdsafe_socket_send_handles(forged, s, 16, forged_live_list, 1, 0);
+}
+
+static int64_t forged_socket_send_fds(fdsafe_handle forged, void *scratch) {
+    char *s = scratch;
+    return (int64_t)fdsafe_socket_send_fds(forged, s, 16, forged_live_fds, 1, 0);
+}
+
+static int64_t forged_socket_send_credentials(fdsafe_handle forged, void *scratch) {
+    char *s = scratch;
+    return (int64_t)fdsafe_socket_send_credentials(forged, s, 16, NULL, 0);
+}
+
+static int64_t forged_socket_recv_handles(fdsafe_handle forged, void *scratch) {
+    char *s = scratch;
+    return (int64_t)fdsafe_socket_recv_handles(forged, s, 16, 0, (fdsafe_handle *)(void *)(s + 8192), 1, (struct fdsafe_recv_info *)(void *)(s + 16384));
+}
+
+static int64_t forged_socket_recv_handles_as(fdsafe_handle forged, void *scratch) {
+    char *s = scratch;
+    return (int64_t)fdsafe_socket_recv_handles_as(forged, s, 16, 0, FDSAFE_KIND_OTHER, (fdsafe_handle *)(void *)(s + 8192), 1, (struct fdsafe_recv_info *)(void *)(s + 16384));
+}
+
+static int64_t forged_socket_peer_credentials(fdsafe_handle forged, void *scratch) {
+    char *s = scratch;
+    return (int64_t)fdsafe_socket_peer_credentials(forged, (struct fdsafe_credentials *)(void *)(s));
+}
+
+static int64_t forged_socket_peer_groups(fdsafe_handle forged, void *scratch) {
+    char *s = scratch;
+    return (int64_t)fdsafe_socket_peer_groups(forged, (uint32_t *)(void *)(s), 16);
+}
+
+static int64_t forged_socket_peer_pidfd(fdsafe_handle forged, void *scratch) {
+    char *s = scratch;
+    return (int64_t)fdsafe_socket_peer_pidfd(forged, (fdsafe_handle *)(void *)(s));
+}
+
 static int64_t forged_splice__in(fdsafe_handle forged, void *scratch) {
     (void)scratch;
     return (int64_t)fdsafe_splice(forged, NULL, forged_live.pipe_write, NULL, 16, 0);
@@ -553,77 +506,54 @@ static int64_t forged_copy_file_range__out(fdsafe_handle forged, void *scratch) 
     return (int64_t)fdsafe_copy_file_range(forged_live.file, NULL, forged, NULL, 16, 0);
 }
 
-static int64_t forged_pty_peer(fdsafe_handle forged, void *scratch) {
-    char *s = scratch;
-    return (int64_t)fdsafe_pty_peer(forged, 0, (fdsafe_handle *)(void *)(s));
-}
-
-static int64_t forged_terminal_path(fdsafe_handle forged, void *scratch) {
-    char *s = scratch;
-    return (int64_t)fdsafe_terminal_path(forged, 0, s, 16);
-}
-
-static int64_t forged_terminal_get(fdsafe_handle forged, void *scratch) {
-    char *s = scratch;
-    return (int64_t)fdsafe_terminal_get(forged, (struct fdsafe_terminal_settings *)(void *)(s));
-}
-
-static int64_t forged_terminal_set(fdsafe_handle forged, void *scratch) {
-    char *s = scratch;
-    forged_fill_terminal_settings(s);
-    int64_t result = (int64_t)fdsafe_terminal_set(forged, (const struct fdsafe_terminal_settings *)(void *)(s), FDSAFE_TERM_APPLY_NOW);
-    memset(s, 0, sizeof(struct fdsafe_terminal_settings));
-    return result;
-}
-
-static int64_t forged_terminal_get_window_size(fdsafe_handle forged, void *scratch) {
-    char *s = scratch;
-    return (int64_t)fdsafe_terminal_get_window_size(forged, (struct fdsafe_window_size *)(void *)(s));
-}
-
-static int64_t forged_terminal_set_window_size(fdsafe_handle forged, void *scratch) {
-    char *s = scratch;
-    return (int64_t)fdsafe_terminal_set_window_size(forged, (const struct fdsafe_window_size *)(void *)(s));
-}
-
-static int64_t forged_terminal_modem_get(fdsafe_handle forged, void *scratch) {
-    char *s = scratch;
-    return (int64_t)fdsafe_terminal_modem_get(forged, (uint32_t *)(void *)(s));
-}
-
-static int64_t forged_terminal_modem_set(fdsafe_handle forged, void *scratch) {
+static int64_t forged_epoll_add__epoll(fdsafe_handle forged, void *scratch) {
     (void)scratch;
-    return (int64_t)fdsafe_terminal_modem_set(forged, FDSAFE_MODEM_DTR, 0);
+    return (int64_t)fdsafe_epoll_add(forged, forged_live.eventfd, FDSAFE_EVENT_IN, 7);
 }
 
-static int64_t forged_terminal_drain(fdsafe_handle forged, void *scratch) {
+static int64_t forged_epoll_add__target(fdsafe_handle forged, void *scratch) {
     (void)scratch;
-    return (int64_t)fdsafe_terminal_drain(forged);
+    return (int64_t)fdsafe_epoll_add(forged_live.epoll, forged, FDSAFE_EVENT_IN, 7);
 }
 
-static int64_t forged_terminal_flush(fdsafe_handle forged, void *scratch) {
+static int64_t forged_epoll_modify__epoll(fdsafe_handle forged, void *scratch) {
     (void)scratch;
-    return (int64_t)fdsafe_terminal_flush(forged, FDSAFE_FLUSH_INPUT);
+    return (int64_t)fdsafe_epoll_modify(forged, forged_live.eventfd, FDSAFE_EVENT_IN, 7);
 }
 
-static int64_t forged_terminal_send_break(fdsafe_handle forged, void *scratch) {
+static int64_t forged_epoll_modify__target(fdsafe_handle forged, void *scratch) {
     (void)scratch;
-    return (int64_t)fdsafe_terminal_send_break(forged, 0);
+    return (int64_t)fdsafe_epoll_modify(forged_live.epoll, forged, FDSAFE_EVENT_IN, 7);
 }
 
-static int64_t forged_terminal_set_exclusive(fdsafe_handle forged, void *scratch) {
+static int64_t forged_epoll_delete__epoll(fdsafe_handle forged, void *scratch) {
     (void)scratch;
-    return (int64_t)fdsafe_terminal_set_exclusive(forged, false);
+    return (int64_t)fdsafe_epoll_delete(forged, forged_live.eventfd);
 }
 
-static int64_t forged_terminal_get_exclusive(fdsafe_handle forged, void *scratch) {
+static int64_t forged_epoll_delete__target(fdsafe_handle forged, void *scratch) {
     (void)scratch;
-    return (int64_t)fdsafe_terminal_get_exclusive(forged);
+    return (int64_t)fdsafe_epoll_delete(forged_live.epoll, forged);
 }
 
-static int64_t forged_is_terminal(fdsafe_handle forged, void *scratch) {
+static int64_t forged_epoll_count(fdsafe_handle forged, void *scratch) {
     (void)scratch;
-    return (int64_t)fdsafe_is_terminal(forged);
+    return (int64_t)fdsafe_epoll_count(forged);
+}
+
+static int64_t forged_epoll_wait(fdsafe_handle forged, void *scratch) {
+    char *s = scratch;
+    return (int64_t)fdsafe_epoll_wait(forged, (struct fdsafe_epoll_event *)(void *)(s), 1, 0);
+}
+
+static int64_t forged_epoll_pwait(fdsafe_handle forged, void *scratch) {
+    char *s = scratch;
+    return (int64_t)fdsafe_epoll_pwait(forged, (struct fdsafe_epoll_event *)(void *)(s), 1, 0, (const struct fdsafe_sigset *)(void *)(s + 8192));
+}
+
+static int64_t forged_epoll_wait_ns(fdsafe_handle forged, void *scratch) {
+    char *s = scratch;
+    return (int64_t)fdsafe_epoll_wait_ns(forged, (struct fdsafe_epoll_event *)(void *)(s), 1, 0, (const struct fdsafe_sigset *)(void *)(s + 8192));
 }
 
 static int64_t forged_timerfd_set(fdsafe_handle forged, void *scratch) {
@@ -641,73 +571,117 @@ static int64_t forged_timerfd_read(fdsafe_handle forged, void *scratch) {
     return (int64_t)fdsafe_timerfd_read(forged, (uint64_t *)(void *)(s));
 }
 
-static int64_t forged_socket_send_handles(fdsafe_handle forged, void *scratch) {
+static int64_t forged_signalfd_update(fdsafe_handle forged, void *scratch) {
     char *s = scratch;
-    return (int64_t)fdsafe_socket_send_handles(forged, s, 16, forged_live_list, 1, 0);
+    return (int64_t)fdsafe_signalfd_update(forged, (const struct fdsafe_sigset *)(void *)(s));
 }
 
-static int64_t forged_socket_send_fds(fdsafe_handle forged, void *scratch) {
+static int64_t forged_signalfd_read(fdsafe_handle forged, void *scratch) {
     char *s = scratch;
-    return (int64_t)fdsafe_socket_send_fds(forged, s, 16, forged_live_fds, 1, 0);
+    return (int64_t)fdsafe_signalfd_read(forged, (struct fdsafe_siginfo *)(void *)(s), 1);
 }
 
-static int64_t forged_socket_send_credentials(fdsafe_handle forged, void *scratch) {
-    char *s = scratch;
-    return (int64_t)fdsafe_socket_send_credentials(forged, s, 16, NULL, 0);
+static int64_t forged_pidfd_send_signal(fdsafe_handle forged, void *scratch) {
+    (void)scratch;
+    return (int64_t)fdsafe_pidfd_send_signal(forged, 0, 0);
 }
 
-static int64_t forged_socket_recv_handles(fdsafe_handle forged, void *scratch) {
+static int64_t forged_pidfd_wait(fdsafe_handle forged, void *scratch) {
     char *s = scratch;
-    return (int64_t)fdsafe_socket_recv_handles(forged, s, 16, 0, (fdsafe_handle *)(void *)(s + 8192), 1, (struct fdsafe_recv_info *)(void *)(s + 16384));
+    return (int64_t)fdsafe_pidfd_wait(forged, 0, (struct fdsafe_pidfd_exit *)(void *)(s));
 }
 
-static int64_t forged_socket_recv_handles_as(fdsafe_handle forged, void *scratch) {
+static int64_t forged_pidfd_getfd(fdsafe_handle forged, void *scratch) {
     char *s = scratch;
-    return (int64_t)fdsafe_socket_recv_handles_as(forged, s, 16, 0, FDSAFE_KIND_OTHER, (fdsafe_handle *)(void *)(s + 8192), 1, (struct fdsafe_recv_info *)(void *)(s + 16384));
+    return (int64_t)fdsafe_pidfd_getfd(forged, forged_live_fds[0], FDSAFE_KIND_OTHER, (fdsafe_handle *)(void *)(s));
 }
 
-static int64_t forged_socket_peer_credentials(fdsafe_handle forged, void *scratch) {
-    char *s = scratch;
-    return (int64_t)fdsafe_socket_peer_credentials(forged, (struct fdsafe_credentials *)(void *)(s));
+static int64_t forged_pidfd_get_pid(fdsafe_handle forged, void *scratch) {
+    (void)scratch;
+    return (int64_t)fdsafe_pidfd_get_pid(forged);
 }
 
-static int64_t forged_socket_peer_groups(fdsafe_handle forged, void *scratch) {
+static int64_t forged_inotify_add_watch(fdsafe_handle forged, void *scratch) {
     char *s = scratch;
-    return (int64_t)fdsafe_socket_peer_groups(forged, (uint32_t *)(void *)(s), 16);
+    return (int64_t)fdsafe_inotify_add_watch(forged, ".", FDSAFE_IN_MODIFY, (int32_t *)(void *)(s));
 }
 
-static int64_t forged_socket_peer_pidfd(fdsafe_handle forged, void *scratch) {
+static int64_t forged_inotify_remove_watch(fdsafe_handle forged, void *scratch) {
+    (void)scratch;
+    return (int64_t)fdsafe_inotify_remove_watch(forged, 1);
+}
+
+static int64_t forged_inotify_read(fdsafe_handle forged, void *scratch) {
     char *s = scratch;
-    return (int64_t)fdsafe_socket_peer_pidfd(forged, (fdsafe_handle *)(void *)(s));
+    return (int64_t)fdsafe_inotify_read(forged, (struct fdsafe_inotify_event *)(void *)(s), 1);
+}
+
+static int64_t forged_inotify_pending(fdsafe_handle forged, void *scratch) {
+    (void)scratch;
+    return (int64_t)fdsafe_inotify_pending(forged);
+}
+
+static int64_t forged_fanotify_mark(fdsafe_handle forged, void *scratch) {
+    (void)scratch;
+    return (int64_t)fdsafe_fanotify_mark(forged, FDSAFE_FAN_MARK_ADD, FDSAFE_FAN_MODIFY, ".");
+}
+
+static int64_t forged_fanotify_read(fdsafe_handle forged, void *scratch) {
+    char *s = scratch;
+    return (int64_t)fdsafe_fanotify_read(forged, (struct fdsafe_fanotify_event *)(void *)(s), 1);
+}
+
+static int64_t forged_fanotify_respond(fdsafe_handle forged, void *scratch) {
+    (void)scratch;
+    return (int64_t)fdsafe_fanotify_respond(forged, 1, FDSAFE_FAN_ALLOW);
+}
+
+static int64_t forged_fanotify_event_fd(fdsafe_handle forged, void *scratch) {
+    (void)scratch;
+    return (int64_t)fdsafe_fanotify_event_fd(forged, 1);
+}
+
+static int64_t forged_fanotify_pending(fdsafe_handle forged, void *scratch) {
+    (void)scratch;
+    return (int64_t)fdsafe_fanotify_pending(forged);
+}
+
+static int64_t forged_fanotify_unanswered(fdsafe_handle forged, void *scratch) {
+    (void)scratch;
+    return (int64_t)fdsafe_fanotify_unanswered(forged);
+}
+
+static int64_t forged_mq_send(fdsafe_handle forged, void *scratch) {
+    char *s = scratch;
+    return (int64_t)fdsafe_mq_send(forged, s, 16, 0, 0);
+}
+
+static int64_t forged_mq_receive(fdsafe_handle forged, void *scratch) {
+    char *s = scratch;
+    return (int64_t)fdsafe_mq_receive(forged, s, 16, (uint32_t *)(void *)(s + 8192), 0);
+}
+
+static int64_t forged_mq_get_attr(fdsafe_handle forged, void *scratch) {
+    char *s = scratch;
+    return (int64_t)fdsafe_mq_get_attr(forged, (struct fdsafe_mq_attr *)(void *)(s));
+}
+
+static int64_t forged_mq_set_attr(fdsafe_handle forged, void *scratch) {
+    char *s = scratch;
+    return (int64_t)fdsafe_mq_set_attr(forged, (const struct fdsafe_mq_attr *)(void *)(s), (struct fdsafe_mq_attr *)(void *)(s + 8192));
+}
+
+static int64_t forged_mq_notify_signal(fdsafe_handle forged, void *scratch) {
+    (void)scratch;
+    return (int64_t)fdsafe_mq_notify_signal(forged, SIGURG, 0);
+}
+
+static int64_t forged_mq_notify_none(fdsafe_handle forged, void *scratch) {
+    (void)scratch;
+    return (int64_t)fdsafe_mq_notify_none(forged);
 }
 
 static const struct forged_call forged_calls[] = {
-    {"fdsafe_epoll_add", "epoll", 0, 2, forged_epoll_add__epoll, {0}, 0},
-    {"fdsafe_epoll_add", "target", 1, 2, forged_epoll_add__target, {0}, 0},
-    {"fdsafe_epoll_modify", "epoll", 0, 2, forged_epoll_modify__epoll, {0}, 0},
-    {"fdsafe_epoll_modify", "target", 1, 2, forged_epoll_modify__target, {0}, 0},
-    {"fdsafe_epoll_delete", "epoll", 0, 2, forged_epoll_delete__epoll, {0}, 0},
-    {"fdsafe_epoll_delete", "target", 1, 2, forged_epoll_delete__target, {0}, 0},
-    {"fdsafe_epoll_count", "epoll", 0, 1, forged_epoll_count, {0}, 0},
-    {"fdsafe_epoll_wait", "epoll", 0, 1, forged_epoll_wait, {0}, 0},
-    {"fdsafe_epoll_pwait", "epoll", 0, 1, forged_epoll_pwait, {0}, 0},
-    {"fdsafe_epoll_wait_ns", "epoll", 0, 1, forged_epoll_wait_ns, {0}, 0},
-    {"fdsafe_eventfd_read", "handle", 0, 1, forged_eventfd_read, {0}, 0},
-    {"fdsafe_eventfd_write", "handle", 0, 1, forged_eventfd_write, {0}, 0},
-    {"fdsafe_fanotify_mark", "handle", 0, 1, forged_fanotify_mark, {0}, 0},
-    {"fdsafe_fanotify_read", "handle", 0, 1, forged_fanotify_read, {0}, 0},
-    {"fdsafe_fanotify_respond", "handle", 0, 1, forged_fanotify_respond, {0}, 0},
-    {"fdsafe_fanotify_event_fd", "handle", 0, 1, forged_fanotify_event_fd, {0}, 0},
-    {"fdsafe_fanotify_pending", "handle", 0, 1, forged_fanotify_pending, {0}, 0},
-    {"fdsafe_fanotify_unanswered", "handle", 0, 1, forged_fanotify_unanswered, {0}, 0},
-    {"fdsafe_chardev_numbers", "handle", 0, 1, forged_chardev_numbers, {0}, 0},
-    {"fdsafe_file_open_at", "dir", 0, 1, forged_file_open_at, {0}, 1},
-    {"fdsafe_file_pread", "handle", 0, 1, forged_file_pread, {0}, 0},
-    {"fdsafe_file_pwrite", "handle", 0, 1, forged_file_pwrite, {0}, 0},
-    {"fdsafe_file_seek", "handle", 0, 1, forged_file_seek, {0}, 0},
-    {"fdsafe_file_size", "handle", 0, 1, forged_file_size, {0}, 0},
-    {"fdsafe_file_truncate", "handle", 0, 1, forged_file_truncate, {0}, 0},
-    {"fdsafe_file_sync", "handle", 0, 1, forged_file_sync, {0}, 0},
     {"fdsafe_close", "handle", 0, 1, forged_close, {0}, 0},
     {"fdsafe_handle_kind", "handle", 0, 1, forged_handle_kind, {0}, 0},
     {"fdsafe_fd_borrow", "handle", 0, 1, forged_fd_borrow, {0}, 0},
@@ -720,30 +694,38 @@ static const struct forged_call forged_calls[] = {
     {"fdsafe_write", "handle", 0, 1, forged_write, {0}, 0},
     {"fdsafe_readv", "handle", 0, 1, forged_readv, {0}, 0},
     {"fdsafe_writev", "handle", 0, 1, forged_writev, {0}, 0},
-    {"fdsafe_inotify_add_watch", "handle", 0, 1, forged_inotify_add_watch, {0}, 0},
-    {"fdsafe_inotify_remove_watch", "handle", 0, 1, forged_inotify_remove_watch, {0}, 0},
-    {"fdsafe_inotify_read", "handle", 0, 1, forged_inotify_read, {0}, 0},
-    {"fdsafe_inotify_pending", "handle", 0, 1, forged_inotify_pending, {0}, 0},
+    {"fdsafe_eventfd_read", "handle", 0, 1, forged_eventfd_read, {0}, 0},
+    {"fdsafe_eventfd_write", "handle", 0, 1, forged_eventfd_write, {0}, 0},
+    {"fdsafe_pipe_get_capacity", "handle", 0, 1, forged_pipe_get_capacity, {0}, 0},
+    {"fdsafe_pipe_set_capacity", "handle", 0, 1, forged_pipe_set_capacity, {0}, 0},
+    {"fdsafe_file_open_at", "dir", 0, 1, forged_file_open_at, {0}, 1},
+    {"fdsafe_file_pread", "handle", 0, 1, forged_file_pread, {0}, 0},
+    {"fdsafe_file_pwrite", "handle", 0, 1, forged_file_pwrite, {0}, 0},
+    {"fdsafe_file_seek", "handle", 0, 1, forged_file_seek, {0}, 0},
+    {"fdsafe_file_size", "handle", 0, 1, forged_file_size, {0}, 0},
+    {"fdsafe_file_truncate", "handle", 0, 1, forged_file_truncate, {0}, 0},
+    {"fdsafe_file_sync", "handle", 0, 1, forged_file_sync, {0}, 0},
+    {"fdsafe_chardev_numbers", "handle", 0, 1, forged_chardev_numbers, {0}, 0},
     {"fdsafe_memfd_add_seals", "handle", 0, 1, forged_memfd_add_seals, {0}, 0},
     {"fdsafe_memfd_get_seals", "handle", 0, 1, forged_memfd_get_seals, {0}, 0},
-    {"fdsafe_mq_send", "handle", 0, 1, forged_mq_send, {0}, 0},
-    {"fdsafe_mq_receive", "handle", 0, 1, forged_mq_receive, {0}, 0},
-    {"fdsafe_mq_get_attr", "handle", 0, 1, forged_mq_get_attr, {0}, 0},
-    {"fdsafe_mq_set_attr", "handle", 0, 1, forged_mq_set_attr, {0}, 0},
-    {"fdsafe_mq_notify_signal", "handle", 0, 1, forged_mq_notify_signal, {0}, 0},
-    {"fdsafe_mq_notify_none", "handle", 0, 1, forged_mq_notify_none, {0}, 0},
+    {"fdsafe_pty_peer", "master", 0, 1, forged_pty_peer, {0}, 1},
+    {"fdsafe_terminal_path", "handle", 0, 1, forged_terminal_path, {0}, 0},
+    {"fdsafe_terminal_get", "handle", 0, 1, forged_terminal_get, {0}, 0},
+    {"fdsafe_terminal_set", "handle", 0, 1, forged_terminal_set, {0}, 0},
+    {"fdsafe_terminal_get_window_size", "handle", 0, 1, forged_terminal_get_window_size, {0}, 0},
+    {"fdsafe_terminal_set_window_size", "handle", 0, 1, forged_terminal_set_window_size, {0}, 0},
+    {"fdsafe_terminal_modem_get", "handle", 0, 1, forged_terminal_modem_get, {0}, 0},
+    {"fdsafe_terminal_modem_set", "handle", 0, 1, forged_terminal_modem_set, {0}, 0},
+    {"fdsafe_terminal_drain", "handle", 0, 1, forged_terminal_drain, {0}, 0},
+    {"fdsafe_terminal_flush", "handle", 0, 1, forged_terminal_flush, {0}, 0},
+    {"fdsafe_terminal_send_break", "handle", 0, 1, forged_terminal_send_break, {0}, 0},
+    {"fdsafe_terminal_set_exclusive", "handle", 0, 1, forged_terminal_set_exclusive, {0}, 0},
+    {"fdsafe_terminal_get_exclusive", "handle", 0, 1, forged_terminal_get_exclusive, {0}, 0},
+    {"fdsafe_is_terminal", "handle", 0, 1, forged_is_terminal, {0}, 0},
     {"fdsafe_udp_multicast_join", "handle", 0, 1, forged_udp_multicast_join, {0}, 0},
     {"fdsafe_udp_multicast_leave", "handle", 0, 1, forged_udp_multicast_leave, {0}, 0},
     {"fdsafe_socket_send_batch", "handle", 0, 1, forged_socket_send_batch, {0}, 0},
     {"fdsafe_socket_recv_batch", "handle", 0, 1, forged_socket_recv_batch, {0}, 0},
-    {"fdsafe_pidfd_send_signal", "handle", 0, 1, forged_pidfd_send_signal, {0}, 0},
-    {"fdsafe_pidfd_wait", "handle", 0, 1, forged_pidfd_wait, {0}, 0},
-    {"fdsafe_pidfd_getfd", "handle", 0, 1, forged_pidfd_getfd, {0}, 1},
-    {"fdsafe_pidfd_get_pid", "handle", 0, 1, forged_pidfd_get_pid, {0}, 0},
-    {"fdsafe_pipe_get_capacity", "handle", 0, 1, forged_pipe_get_capacity, {0}, 0},
-    {"fdsafe_pipe_set_capacity", "handle", 0, 1, forged_pipe_set_capacity, {0}, 0},
-    {"fdsafe_signalfd_update", "handle", 0, 1, forged_signalfd_update, {0}, 0},
-    {"fdsafe_signalfd_read", "handle", 0, 1, forged_signalfd_read, {0}, 0},
     {"fdsafe_socket_local_address", "handle", 0, 1, forged_socket_local_address, {0}, 0},
     {"fdsafe_socket_peer_address", "handle", 0, 1, forged_socket_peer_address, {0}, 0},
     {"fdsafe_socket_local_sockaddr", "handle", 0, 1, forged_socket_local_sockaddr, {0}, 0},
@@ -761,6 +743,14 @@ static const struct forged_call forged_calls[] = {
     {"fdsafe_socket_option_get", "handle", 0, 1, forged_socket_option_get, {0}, 0},
     {"fdsafe_socket_option_set", "handle", 0, 1, forged_socket_option_set, {0}, 0},
     {"fdsafe_socket_zerocopy_completions", "handle", 0, 1, forged_socket_zerocopy_completions, {0}, 0},
+    {"fdsafe_socket_send_handles", "handle", 0, 1, forged_socket_send_handles, {0}, 0},
+    {"fdsafe_socket_send_fds", "handle", 0, 1, forged_socket_send_fds, {0}, 0},
+    {"fdsafe_socket_send_credentials", "handle", 0, 1, forged_socket_send_credentials, {0}, 0},
+    {"fdsafe_socket_recv_handles", "handle", 0, 1, forged_socket_recv_handles, {8192}, 1},
+    {"fdsafe_socket_recv_handles_as", "handle", 0, 1, forged_socket_recv_handles_as, {8192}, 1},
+    {"fdsafe_socket_peer_credentials", "handle", 0, 1, forged_socket_peer_credentials, {0}, 0},
+    {"fdsafe_socket_peer_groups", "handle", 0, 1, forged_socket_peer_groups, {0}, 0},
+    {"fdsafe_socket_peer_pidfd", "handle", 0, 1, forged_socket_peer_pidfd, {0}, 1},
     {"fdsafe_splice", "in", 0, 2, forged_splice__in, {0}, 0},
     {"fdsafe_splice", "out", 2, 2, forged_splice__out, {0}, 0},
     {"fdsafe_vmsplice", "pipe", 0, 1, forged_vmsplice, {0}, 0},
@@ -770,31 +760,41 @@ static const struct forged_call forged_calls[] = {
     {"fdsafe_sendfile", "out", 2, 2, forged_sendfile__out, {0}, 0},
     {"fdsafe_copy_file_range", "in", 0, 2, forged_copy_file_range__in, {0}, 0},
     {"fdsafe_copy_file_range", "out", 2, 2, forged_copy_file_range__out, {0}, 0},
-    {"fdsafe_pty_peer", "master", 0, 1, forged_pty_peer, {0}, 1},
-    {"fdsafe_terminal_path", "handle", 0, 1, forged_terminal_path, {0}, 0},
-    {"fdsafe_terminal_get", "handle", 0, 1, forged_terminal_get, {0}, 0},
-    {"fdsafe_terminal_set", "handle", 0, 1, forged_terminal_set, {0}, 0},
-    {"fdsafe_terminal_get_window_size", "handle", 0, 1, forged_terminal_get_window_size, {0}, 0},
-    {"fdsafe_terminal_set_window_size", "handle", 0, 1, forged_terminal_set_window_size, {0}, 0},
-    {"fdsafe_terminal_modem_get", "handle", 0, 1, forged_terminal_modem_get, {0}, 0},
-    {"fdsafe_terminal_modem_set", "handle", 0, 1, forged_terminal_modem_set, {0}, 0},
-    {"fdsafe_terminal_drain", "handle", 0, 1, forged_terminal_drain, {0}, 0},
-    {"fdsafe_terminal_flush", "handle", 0, 1, forged_terminal_flush, {0}, 0},
-    {"fdsafe_terminal_send_break", "handle", 0, 1, forged_terminal_send_break, {0}, 0},
-    {"fdsafe_terminal_set_exclusive", "handle", 0, 1, forged_terminal_set_exclusive, {0}, 0},
-    {"fdsafe_terminal_get_exclusive", "handle", 0, 1, forged_terminal_get_exclusive, {0}, 0},
-    {"fdsafe_is_terminal", "handle", 0, 1, forged_is_terminal, {0}, 0},
+    {"fdsafe_epoll_add", "epoll", 0, 2, forged_epoll_add__epoll, {0}, 0},
+    {"fdsafe_epoll_add", "target", 1, 2, forged_epoll_add__target, {0}, 0},
+    {"fdsafe_epoll_modify", "epoll", 0, 2, forged_epoll_modify__epoll, {0}, 0},
+    {"fdsafe_epoll_modify", "target", 1, 2, forged_epoll_modify__target, {0}, 0},
+    {"fdsafe_epoll_delete", "epoll", 0, 2, forged_epoll_delete__epoll, {0}, 0},
+    {"fdsafe_epoll_delete", "target", 1, 2, forged_epoll_delete__target, {0}, 0},
+    {"fdsafe_epoll_count", "epoll", 0, 1, forged_epoll_count, {0}, 0},
+    {"fdsafe_epoll_wait", "epoll", 0, 1, forged_epoll_wait, {0}, 0},
+    {"fdsafe_epoll_pwait", "epoll", 0, 1, forged_epoll_pwait, {0}, 0},
+    {"fdsafe_epoll_wait_ns", "epoll", 0, 1, forged_epoll_wait_ns, {0}, 0},
     {"fdsafe_timerfd_set", "handle", 0, 1, forged_timerfd_set, {0}, 0},
     {"fdsafe_timerfd_get", "handle", 0, 1, forged_timerfd_get, {0}, 0},
     {"fdsafe_timerfd_read", "handle", 0, 1, forged_timerfd_read, {0}, 0},
-    {"fdsafe_socket_send_handles", "handle", 0, 1, forged_socket_send_handles, {0}, 0},
-    {"fdsafe_socket_send_fds", "handle", 0, 1, forged_socket_send_fds, {0}, 0},
-    {"fdsafe_socket_send_credentials", "handle", 0, 1, forged_socket_send_credentials, {0}, 0},
-    {"fdsafe_socket_recv_handles", "handle", 0, 1, forged_socket_recv_handles, {8192}, 1},
-    {"fdsafe_socket_recv_handles_as", "handle", 0, 1, forged_socket_recv_handles_as, {8192}, 1},
-    {"fdsafe_socket_peer_credentials", "handle", 0, 1, forged_socket_peer_credentials, {0}, 0},
-    {"fdsafe_socket_peer_groups", "handle", 0, 1, forged_socket_peer_groups, {0}, 0},
-    {"fdsafe_socket_peer_pidfd", "handle", 0, 1, forged_socket_peer_pidfd, {0}, 1},
+    {"fdsafe_signalfd_update", "handle", 0, 1, forged_signalfd_update, {0}, 0},
+    {"fdsafe_signalfd_read", "handle", 0, 1, forged_signalfd_read, {0}, 0},
+    {"fdsafe_pidfd_send_signal", "handle", 0, 1, forged_pidfd_send_signal, {0}, 0},
+    {"fdsafe_pidfd_wait", "handle", 0, 1, forged_pidfd_wait, {0}, 0},
+    {"fdsafe_pidfd_getfd", "handle", 0, 1, forged_pidfd_getfd, {0}, 1},
+    {"fdsafe_pidfd_get_pid", "handle", 0, 1, forged_pidfd_get_pid, {0}, 0},
+    {"fdsafe_inotify_add_watch", "handle", 0, 1, forged_inotify_add_watch, {0}, 0},
+    {"fdsafe_inotify_remove_watch", "handle", 0, 1, forged_inotify_remove_watch, {0}, 0},
+    {"fdsafe_inotify_read", "handle", 0, 1, forged_inotify_read, {0}, 0},
+    {"fdsafe_inotify_pending", "handle", 0, 1, forged_inotify_pending, {0}, 0},
+    {"fdsafe_fanotify_mark", "handle", 0, 1, forged_fanotify_mark, {0}, 0},
+    {"fdsafe_fanotify_read", "handle", 0, 1, forged_fanotify_read, {0}, 0},
+    {"fdsafe_fanotify_respond", "handle", 0, 1, forged_fanotify_respond, {0}, 0},
+    {"fdsafe_fanotify_event_fd", "handle", 0, 1, forged_fanotify_event_fd, {0}, 0},
+    {"fdsafe_fanotify_pending", "handle", 0, 1, forged_fanotify_pending, {0}, 0},
+    {"fdsafe_fanotify_unanswered", "handle", 0, 1, forged_fanotify_unanswered, {0}, 0},
+    {"fdsafe_mq_send", "handle", 0, 1, forged_mq_send, {0}, 0},
+    {"fdsafe_mq_receive", "handle", 0, 1, forged_mq_receive, {0}, 0},
+    {"fdsafe_mq_get_attr", "handle", 0, 1, forged_mq_get_attr, {0}, 0},
+    {"fdsafe_mq_set_attr", "handle", 0, 1, forged_mq_set_attr, {0}, 0},
+    {"fdsafe_mq_notify_signal", "handle", 0, 1, forged_mq_notify_signal, {0}, 0},
+    {"fdsafe_mq_notify_none", "handle", 0, 1, forged_mq_notify_none, {0}, 0},
 };
 
 #define FORGED_CALL_COUNT (sizeof forged_calls / sizeof forged_calls[0])

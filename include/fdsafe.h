@@ -29,22 +29,80 @@
 #define FDSAFE_VERSION_NUMBER 100
 #define FDSAFE_VERSION_STRING "0.1.0"
 
+/*
+ * How to read this header: it is the reference manual, in sections that build on each
+ * other. Each function's comment says what it does, what it returns, the errors it
+ * returns and from which threads it may be called; the constants and types a function
+ * takes sit just above it. `man fdsafe` gives the overview, `man fdsafe_close` (any
+ * function's name) one function.
+ *
+ * Sections:
+ *    1. Version
+ *    2. Return codes and error messages
+ *    3. Handles
+ *    4. Kinds
+ *    5. Any handle: close, kind, borrow, release, adopt, I/O
+ *    6. Batches
+ *    7. SIGPIPE
+ *    8. eventfd
+ *    9. Pipes
+ *   10. Standard streams
+ *   11. Files
+ *   12. FIFOs and devices
+ *   13. memfd
+ *   14. Terminals
+ *   15. TCP and UDP
+ *   16. Sockets of any kind
+ *   17. Unix sockets
+ *   18. Zero-copy moves
+ *   19. epoll
+ *   20. Timers
+ *   21. Signals
+ *   22. Processes
+ *   23. inotify
+ *   24. fanotify
+ *   25. Message queues
+ *   26. Service manager
+ */
+
+#ifdef __cplusplus
+extern "C" {
+#endif // __cplusplus
+
+/* ====================================================================================== */
+/**
+ * @defgroup fdsafe_version Section 1: Version
+ *
+ * The header's version (the FDSAFE_VERSION_* macros) and the version of the library
+ * actually loaded.
+ * @{
+ */
 
 /**
- * `fdsafe_io_op.op`: read up to `len` bytes into `buf` (as `fdsafe_read`).
+ * The loaded library's version as MAJOR * 10000 + MINOR * 100 + PATCH, the same scale as
+ * `FDSAFE_VERSION_NUMBER`. A program built against a newer header than the library it runs
+ * with can check `fdsafe_version_number() >= FDSAFE_VERSION_NUMBER`. Thread safety: any thread.
  */
-#define FDSAFE_IO_READ 1
+uint32_t fdsafe_version_number(void);
 
 /**
- * `fdsafe_io_op.op`: write up to `len` bytes from `buf` (as `fdsafe_write`; never raises
- * `SIGPIPE`).
+ * The loaded library's version as a static string such as `"0.1.0"`. Never NULL; never to be
+ * freed. Thread safety: any thread.
  */
-#define FDSAFE_IO_WRITE 2
+const char *fdsafe_version_string(void);
 
+/** @} */
+
+/* ====================================================================================== */
 /**
- * The most operations one `fdsafe_io_batch` call takes.
+ * @defgroup fdsafe_codes Section 2: Return codes and error messages
+ *
+ * Every function returns >= 0 on success and a negative code on failure: -errno from the
+ * kernel, or one of the FDSAFE_E_* codes below (all below -4095). fdsafe_strerror and
+ * fdsafe_error_name describe any code; fdsafe_last_error gives the calling thread's last
+ * failure message.
+ * @{
  */
-#define FDSAFE_IO_BATCH_MAX 65536
 
 /**
  * The handle is alive but of another kind than the function needs (a pipe passed to an
@@ -70,101 +128,470 @@
 #define FDSAFE_E_INTERNAL -10004
 
 /**
- * `fdsafe_listen_fds` flag: remove `LISTEN_FDS`, `LISTEN_PID` and `LISTEN_FDNAMES` from the
- * environment once the call has succeeded (whatever it found), so children do not inherit
- * them. Modifies the environment: call it before starting threads that read it.
+ * A static description of any return code: `"Resource temporarily unavailable"` for
+ * `-EAGAIN`, fdsafe's own text for `FDSAFE_E_*` codes, `"Success"` for codes >= 0 and
+ * `"Unknown error"` otherwise. Never NULL; never to be freed. Thread safety: any thread.
  */
-#define FDSAFE_LISTEN_UNSET_ENV 1
+const char *fdsafe_strerror(int code);
 
 /**
- * `fdsafe_listen_fds` result: `LISTEN_FDS` or `LISTEN_PID` is not set; the process was not
- * socket-activated. Nothing was adopted.
+ * The symbolic name of any return code: `"EAGAIN"` for `-EAGAIN`, `"FDSAFE_E_WRONG_KIND"`,
+ * `"OK"` for codes >= 0 and `"UNKNOWN"` otherwise. Never NULL; never to be freed.
+ * Thread safety: any thread.
  */
-#define FDSAFE_LISTEN_NONE 0
+const char *fdsafe_error_name(int code);
 
 /**
- * `fdsafe_listen_fds` result: `LISTEN_PID` names another process (the variables were
- * inherited from a parent). Nothing was adopted.
+ * Copies the calling thread's most recent failure message into `buf`, such as
+ * `"fdsafe_eventfd_write: stale handle: it was closed or released"`. The message names the
+ * function and, where there is one, the object (a path, a descriptor).
+ *
+ * Returns the size the whole message needs, terminating NUL included (1 if this thread has
+ * had no failure). Writes at most `len` bytes, always NUL-terminated when `len > 0`, so a
+ * return value greater than `len` means the copy was truncated. Pass `buf = NULL, len = 0` to
+ * learn the size. Successful calls leave the message alone.
+ *
+ * Errors: `FDSAFE_E_INVALID_ARGUMENT` if `buf` is NULL and `len > 0`.
+ * Thread safety: each thread has its own message.
  */
-#define FDSAFE_LISTEN_OTHER_PID 1
+int fdsafe_last_error(char *buf, size_t len);
+
+/** @} */
+
+/* ====================================================================================== */
+/**
+ * @defgroup fdsafe_mod Section 3: Handles
+ *
+ * An fdsafe_handle names one descriptor owned by the library: a generational 64-bit value
+ * that never works again once closed, even after its slot and descriptor are reused.
+ * @{
+ */
 
 /**
- * `fdsafe_listen_fds` result: the descriptors were adopted; `*count_out` says how many.
+ * A handle to a descriptor owned by fdsafe: a generational 64-bit value, never 0 when valid.
+ * A closed handle never works again, even after its slot and descriptor number are reused.
  */
-#define FDSAFE_LISTEN_ADOPTED 2
+typedef uint64_t fdsafe_handle;
 
 /**
- * `fdsafe_notify*` flag: remove `NOTIFY_SOCKET` from the environment after the call (also
- * when sending failed, as `sd_notify` does; not when an argument was refused). The
- * `fdsafe_watchdog_interval` flag of the same value removes `WATCHDOG_USEC` and
- * `WATCHDOG_PID`.
+ * The value that no handle ever has. Functions that take a handle return `-EBADF` for it.
  */
-#define FDSAFE_NOTIFY_UNSET_ENV 1
+#define FDSAFE_INVALID_HANDLE 0
+
+/** @} */
+
+/* ====================================================================================== */
+/**
+ * @defgroup fdsafe_kinds Section 4: Kinds
+ *
+ * Every handle has a kind, fixed when it is made (fdsafe_handle_kind). A function for one
+ * kind refuses the others with FDSAFE_E_WRONG_KIND.
+ * @{
+ */
 
 /**
- * `fdsafe_notify*` result: `NOTIFY_SOCKET` is not set (or empty); not running under a
- * service manager. Nothing was sent. Not an error.
+ * The kind of a handle, as returned by `fdsafe_kind` and taken by `fdsafe_fd_adopt`.
  */
-#define FDSAFE_NOTIFY_NO_MANAGER 0
+typedef uint32_t fdsafe_kind;
+
+#define FDSAFE_KIND_PIPE 1
+
+#define FDSAFE_KIND_EVENTFD 2
 
 /**
- * `fdsafe_notify*` result: the message was sent to the service manager.
+ * A duplicate of standard input, output or error (`fdsafe_stdio_open`).
  */
-#define FDSAFE_NOTIFY_SENT 1
+#define FDSAFE_KIND_STDIO 3
+
+#define FDSAFE_KIND_FILE 4
+
+#define FDSAFE_KIND_FIFO 5
+
+#define FDSAFE_KIND_CHARDEV 6
+
+#define FDSAFE_KIND_TERMINAL 7
+
+#define FDSAFE_KIND_MEMFD 8
+
+#define FDSAFE_KIND_PIDFD 9
+
+#define FDSAFE_KIND_EPOLL 10
+
+#define FDSAFE_KIND_TIMERFD 11
+
+#define FDSAFE_KIND_SIGNALFD 12
+
+#define FDSAFE_KIND_INOTIFY 13
+
+#define FDSAFE_KIND_FANOTIFY 14
+
+#define FDSAFE_KIND_MQUEUE 15
+
+#define FDSAFE_KIND_TCP_LISTENER 16
+
+#define FDSAFE_KIND_TCP_STREAM 17
+
+#define FDSAFE_KIND_UDP 18
+
+#define FDSAFE_KIND_UNIX_LISTENER 19
+
+#define FDSAFE_KIND_UNIX_STREAM 20
+
+#define FDSAFE_KIND_UNIX_DATAGRAM 21
+
+#define FDSAFE_KIND_UNIX_SEQPACKET_LISTENER 22
+
+#define FDSAFE_KIND_UNIX_SEQPACKET 23
 
 /**
- * epoll event: readable (`EPOLLIN`). The `FDSAFE_EPOLL_*` values equal the kernel's bits
- * (and `FDSAFE_EVENT_*` for the first six).
+ * A descriptor of a kind fdsafe has no type for (a netlink socket, a block device,
+ * `userfaultfd`...), received over a socket or adopted as such: the generic operations only.
+ * `fdsafe_fd_adopt` accepts any open descriptor as this kind.
  */
-#define FDSAFE_EPOLL_IN 1
+#define FDSAFE_KIND_OTHER 24
 
 /**
- * epoll event: urgent or priority data (`EPOLLPRI`).
+ * The name of a kind (`"pipe"`, `"eventfd"`, `"tcp_stream"`...), or `"unknown"` for a number
+ * that is not an `FDSAFE_KIND_*` value. A static string; never NULL. Thread safety: any thread.
  */
-#define FDSAFE_EPOLL_PRI 2
+const char *fdsafe_kind_name(fdsafe_kind kind);
+
+/** @} */
+
+/* ====================================================================================== */
+/**
+ * @defgroup fdsafe_handle Section 5: Any handle: close, kind, borrow, release, adopt, I/O
+ *
+ * What every handle can do: close it, ask its kind, lend or give up its descriptor, adopt
+ * a descriptor, duplicate it, switch non-blocking mode, wait for readiness, read and
+ * write.
+ * @{
+ */
 
 /**
- * epoll event: writable (`EPOLLOUT`).
+ * Readable (`POLLIN`). The `FDSAFE_EVENT_*` values equal the kernel's `POLL*`/`EPOLL*` bits.
  */
-#define FDSAFE_EPOLL_OUT 4
+#define FDSAFE_EVENT_IN 1
 
 /**
- * epoll event: error (`EPOLLERR`); always reported, need not be asked for.
+ * Urgent or priority data (`POLLPRI`).
  */
-#define FDSAFE_EPOLL_ERR 8
+#define FDSAFE_EVENT_PRI 2
 
 /**
- * epoll event: hang-up (`EPOLLHUP`); always reported, need not be asked for.
+ * Writable (`POLLOUT`).
  */
-#define FDSAFE_EPOLL_HUP 16
+#define FDSAFE_EVENT_OUT 4
 
 /**
- * epoll event: the peer shut down its writing side (`EPOLLRDHUP`, stream sockets).
+ * Error condition (`POLLERR`); always reported, need not be asked for.
  */
-#define FDSAFE_EPOLL_RDHUP 8192
+#define FDSAFE_EVENT_ERR 8
 
 /**
- * epoll option: with several sets watching one file, wake only one of them
- * (`EPOLLEXCLUSIVE`; only with `fdsafe_epoll_add`, `fdsafe_epoll_modify` refuses it).
+ * Hang-up (`POLLHUP`); always reported, need not be asked for.
  */
-#define FDSAFE_EPOLL_EXCLUSIVE 268435456
+#define FDSAFE_EVENT_HUP 16
 
 /**
- * epoll option: keep the system from suspending while the event is pending
- * (`EPOLLWAKEUP`; silently ignored by the kernel without `CAP_BLOCK_SUSPEND`).
+ * The peer shut down its writing side (`POLLRDHUP`, sockets).
  */
-#define FDSAFE_EPOLL_WAKEUP 536870912
+#define FDSAFE_EVENT_RDHUP 8192
 
 /**
- * epoll option: report the registration once, then disable it until `fdsafe_epoll_modify`
- * re-arms it (`EPOLLONESHOT`).
+ * Closes a handle of any kind.
+ *
+ * The handle stops working at once: every later call with it returns `-EBADF`, even after
+ * its slot and descriptor number are reused. The kernel descriptor is closed when the last
+ * operation that was already running on the handle (in other threads) returns, so those
+ * operations never touch another file.
+ *
+ * Closing affects this process's descriptor only: fdsafe never shuts a socket down on close,
+ * since `shutdown(2)` acts on the socket itself, which a child, a peer that received it or a
+ * duplicate may share. A thread blocked inside a call on the handle therefore stays blocked
+ * until the call returns by itself (data, a peer's close, a timeout, a signal); the
+ * descriptor closes then. To wake it, make it return: include an eventfd in the epoll set
+ * it waits on and write to it, use non-blocking mode or `fdsafe_wait` with a timeout, or,
+ * when this process holds the only copy of a socket, call `fdsafe_socket_shutdown` first.
+ *
+ * Returns 0, or `-EBADF` if the handle is 0, already closed (a second close closes nothing),
+ * or was never issued.
+ * Thread safety: any thread; of two racing closes, one returns 0 and the other `-EBADF`. No
+ * close costs more with more threads in the process.
  */
-#define FDSAFE_EPOLL_ONESHOT 1073741824
+int fdsafe_close(fdsafe_handle handle);
 
 /**
- * epoll option: edge-triggered, report only changes (`EPOLLET`).
+ * The kind of a live handle: an `FDSAFE_KIND_*` value (> 0).
+ *
+ * Errors: `-EBADF` for 0, closed or never-issued handles. Thread safety: any thread.
  */
-#define FDSAFE_EPOLL_ET 2147483648
+int fdsafe_handle_kind(fdsafe_handle handle);
+
+/**
+ * Lends the raw descriptor of a handle, for `poll()` or another library. fdsafe keeps
+ * ownership: do not close it, and stop using it before the handle is closed (once it is, the
+ * number may belong to another file).
+ *
+ * Returns the descriptor (>= 0), or `-EBADF` for 0, closed or never-issued handles (any
+ * bit of the value changed, the kind byte included, makes it never issued).
+ * Thread safety: any thread.
+ */
+int fdsafe_fd_borrow(fdsafe_handle handle);
+
+/**
+ * Ends a handle and gives its descriptor to the caller, who must close it. The handle dies
+ * (later calls return `-EBADF`); the descriptor stays open and close-on-exec, and the kind's
+ * cleanup (such as unlinking a socket path) does not run.
+ *
+ * Returns the descriptor (>= 0). Errors: `-EBADF` for a dead handle; `-EBUSY` while another
+ * thread is inside an operation on the handle, which for a pipe's read end includes a write
+ * to its write end (the handle is then left as it was).
+ * Thread safety: any thread.
+ */
+int fdsafe_fd_release(fdsafe_handle handle);
+
+/**
+ * Adopts an open descriptor as a handle of `kind`, after checking with the kernel that it
+ * really is one (`fstat` file type, the anonymous-inode name in `/proc/self/fd`, socket
+ * options). The descriptor is made close-on-exec.
+ *
+ * Ownership: on success fdsafe owns `fd` (close it only through the handle); on failure the
+ * caller still owns it and nothing was changed.
+ * Errors: `-EBADF` if `fd` is not open; `FDSAFE_E_INVALID_ARGUMENT` if `handle_out` is NULL,
+ * `kind` is not an `FDSAFE_KIND_*` value or is `FDSAFE_KIND_STDIO` (stdio handles come only
+ * from `fdsafe_stdio_open`, which keeps the process's stream open when the handle closes), `fd` is not of that kind, or
+ * `fd` already belongs to a live handle; other `-errno` from the checks.
+ * Thread safety: any thread.
+ */
+int fdsafe_fd_adopt(int fd,
+                    fdsafe_kind kind,
+                    fdsafe_handle *handle_out);
+
+/**
+ * Duplicates a handle: a new handle of the same kind for a new close-on-exec descriptor that
+ * shares the open file (offset, status flags) with the original. Each must be closed.
+ * The duplicate does not inherit per-handle cleanup such as unlinking a socket path.
+ *
+ * Errors: `-EBADF` for a dead handle; `FDSAFE_E_INVALID_ARGUMENT` if `handle_out` is NULL;
+ * `-EMFILE` at the descriptor limit. Thread safety: any thread.
+ */
+int fdsafe_dup(fdsafe_handle handle, fdsafe_handle *handle_out);
+
+/**
+ * Whether the handle is in non-blocking mode: 1 yes, 0 no.
+ *
+ * The mode belongs to the open file, so it is shared with duplicates (for a stdio handle,
+ * with the process's standard stream). Errors: `-EBADF`. Thread safety: any thread.
+ */
+int fdsafe_nonblocking_get(fdsafe_handle handle);
+
+/**
+ * Turns non-blocking mode on or off. In non-blocking mode an operation that would wait
+ * returns `-EAGAIN` instead. Shared with duplicates, as for `fdsafe_nonblocking_get`.
+ *
+ * Returns 0. Errors: `-EBADF`. Thread safety: any thread.
+ */
+int fdsafe_nonblocking_set(fdsafe_handle handle, bool nonblocking);
+
+/**
+ * Waits until the handle is ready for `events` (`FDSAFE_EVENT_IN`, `FDSAFE_EVENT_OUT`...)
+ * or `timeout_ms` milliseconds pass (-1: no limit, 0: just check).
+ *
+ * Returns the ready events (> 0; `FDSAFE_EVENT_ERR` and `FDSAFE_EVENT_HUP` may appear
+ * unasked), or 0 on timeout. Errors: `-EBADF`; `FDSAFE_E_INVALID_ARGUMENT` for unknown
+ * event bits or a timeout below -1; `-EINTR` if a signal handler ran (not retried, so that
+ * a daemon can check its flags). Thread safety: any thread; closing the handle meanwhile
+ * does not wake the wait (see `fdsafe_close`); its descriptor stays open until it returns.
+ */
+int fdsafe_wait(fdsafe_handle handle, uint32_t events, int timeout_ms);
+
+/**
+ * Reads up to `len` bytes into `buf` from a handle of any readable kind.
+ *
+ * Returns the number of bytes read (0 at end of file, or when `len` is 0).
+ * Errors: `-EBADF`; `FDSAFE_E_INVALID_ARGUMENT` if `buf` is NULL with `len > 0` or `len`
+ * exceeds `SSIZE_MAX`; `-EAGAIN` in non-blocking mode; `-EINTR` if a signal handler ran
+ * before any data arrived; any other `-errno` from `read(2)`.
+ * Thread safety: any thread; see `fdsafe_close` for closing during a read.
+ */
+int64_t fdsafe_read(fdsafe_handle handle, void *buf, size_t len);
+
+/**
+ * Writes up to `len` bytes from `buf` to a handle of any writable kind.
+ *
+ * Never raises `SIGPIPE`: writing to a pipe or socket whose reading side is gone returns
+ * `-EPIPE`. (Sockets are written with `MSG_NOSIGNAL`. A pipe from `fdsafe_pipe_create` whose
+ * read end handle is still open writes what fits while holding the read end, so the pipe has
+ * a reader; any rest, and writes to other pipes and FIFOs, block `SIGPIPE` in the calling
+ * thread for the length of the write and discard the one the write raised; a thread that
+ * blocks it itself is left alone. See `fdsafe_sigpipe_ignore` for the process-wide choice.)
+ * Returns the number of bytes written (possibly fewer than `len`).
+ * Errors: `-EBADF`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL `buf` with `len > 0` or a `len`
+ * above `SSIZE_MAX`; `-EPIPE`; `-EAGAIN`; `-EINTR`; other `-errno` from `write(2)`.
+ * Thread safety: any thread.
+ */
+int64_t fdsafe_write(fdsafe_handle handle, const void *buf, size_t len);
+
+/**
+ * Scatter read (`readv(2)`) into `iovcnt` buffers. Same returns and errors as `fdsafe_read`;
+ * `FDSAFE_E_INVALID_ARGUMENT` also if `iov` is NULL with `iovcnt > 0`, or `iovcnt` is
+ * negative or above `IOV_MAX` (1024). Thread safety: any thread.
+ */
+int64_t fdsafe_readv(fdsafe_handle handle, const struct iovec *iov, int iovcnt);
+
+/**
+ * Gather write (`writev(2)`) from `iovcnt` buffers. Never raises `SIGPIPE`, as
+ * `fdsafe_write`. Same returns and errors as `fdsafe_write`, plus the `iov` checks of
+ * `fdsafe_readv`. Thread safety: any thread.
+ */
+int64_t fdsafe_writev(fdsafe_handle handle, const struct iovec *iov, int iovcnt);
+
+/** @} */
+
+/* ====================================================================================== */
+/**
+ * @defgroup fdsafe_batch Section 6: Batches
+ *
+ * Several reads, writes or closes in one call.
+ * @{
+ */
+
+/**
+ * `fdsafe_io_op.op`: read up to `len` bytes into `buf` (as `fdsafe_read`).
+ */
+#define FDSAFE_IO_READ 1
+
+/**
+ * `fdsafe_io_op.op`: write up to `len` bytes from `buf` (as `fdsafe_write`; never raises
+ * `SIGPIPE`).
+ */
+#define FDSAFE_IO_WRITE 2
+
+/**
+ * The most operations one `fdsafe_io_batch` call takes.
+ */
+#define FDSAFE_IO_BATCH_MAX 65536
+
+/**
+ * One read or write of an `fdsafe_io_batch`.
+ */
+typedef struct fdsafe_io_op {
+  /**
+   * The handle to read from or write to (any readable or writable kind).
+   */
+  fdsafe_handle handle;
+  /**
+   * `FDSAFE_IO_READ` or `FDSAFE_IO_WRITE`.
+   */
+  uint32_t op;
+  /**
+   * Must be 0.
+   */
+  uint32_t reserved;
+  /**
+   * The buffer: written into by a read, read from by a write. NULL only with `len` 0.
+   */
+  void *buf;
+  /**
+   * The buffer's length in bytes.
+   */
+  size_t len;
+  /**
+   * Written by `fdsafe_io_batch` for each operation it attempted: the bytes transferred
+   * (`>= 0`), or the negative code the same `fdsafe_read` / `fdsafe_write` would return.
+   */
+  int64_t result;
+} fdsafe_io_op;
+
+/**
+ * Runs `count` reads and writes in order, each exactly as `fdsafe_read` or `fdsafe_write`
+ * would (its own handle lookup, so the handle promise holds per operation; blocking as the
+ * descriptor is), and stops at the first that fails. One call replaces `count` calls, for
+ * callers (such as Python over ctypes) for whom the call itself costs more than the work.
+ *
+ * Returns the number of operations that succeeded, from the start of `ops`: if it is below
+ * `count`, `ops[returned].result` holds the failing operation's negative code (`-EBADF` for
+ * a stale handle, `-EINTR`, `-EAGAIN`, `-EPIPE`, any `-errno` of `read(2)` / `write(2)`;
+ * never `FDSAFE_E_WRONG_KIND`, as every kind is accepted) and the operations after it were not attempted (their `result` is unchanged). A short read or
+ * write is a success (its `result` says how much) and the batch goes on. The thread's last
+ * error message is not set for a failing operation; `fdsafe_strerror(result)` describes it.
+ *
+ * Errors (nothing done, no `result` written): `FDSAFE_E_INVALID_ARGUMENT` for `ops` NULL
+ * with `count` > 0, `count` above `FDSAFE_IO_BATCH_MAX`, unknown `flags` (none are defined:
+ * pass 0), or an operation with an unknown `op`, a non-zero `reserved`, or a NULL `buf` with
+ * `len` > 0 or a `len` above `SSIZE_MAX`. EINTR policy: an interrupted operation fails with
+ * `-EINTR` like the system call; resume the batch from it. Thread safety: any thread; the
+ * caller must not touch `ops` or the buffers during the call.
+ */
+int64_t fdsafe_io_batch(struct fdsafe_io_op *ops,
+                        size_t count,
+                        uint32_t flags);
+
+/**
+ * Closes `count` handles, each exactly as `fdsafe_close` would (a handle other threads are
+ * inside calls on is marked dead at once and its descriptor closed when the last of those
+ * calls returns). One call replaces `count` calls (for the Python bindings, where a call
+ * costs more than the close).
+ *
+ * Returns how many of the handles were live and are now closed. Handles that are not live
+ * (0, already closed, released, never issued) are skipped, as `fdsafe_close` would refuse
+ * them with `-EBADF`; a handle listed twice is closed once.
+ *
+ * Errors (nothing closed): `FDSAFE_E_INVALID_ARGUMENT` for `handles` NULL with `count` > 0,
+ * or `count` above `FDSAFE_IO_BATCH_MAX`. Thread safety: any thread.
+ */
+int64_t fdsafe_close_many(const fdsafe_handle *handles, size_t count);
+
+/** @} */
+
+/* ====================================================================================== */
+/**
+ * @defgroup fdsafe_sigpipe Section 7: SIGPIPE
+ *
+ * How writes keep SIGPIPE away from the process.
+ * @{
+ */
+
+/**
+ * `fdsafe_sigpipe_mode`: guard every write to a pipe, FIFO or other non-socket descriptor by
+ * blocking `SIGPIPE` in the calling thread for its length (two extra system calls per write).
+ * The default; touches nothing process-wide. A pipe from `fdsafe_pipe_create` whose read end
+ * is still a live handle needs no guard in either mode (the write holds the read end open;
+ * see `fdsafe_write`).
+ */
+#define FDSAFE_SIGPIPE_GUARD 0
+
+/**
+ * `fdsafe_sigpipe_mode`: set `SIGPIPE` to be ignored process-wide (`SIG_IGN`, as GLib and
+ * Python do) and write without the per-write guard. Children inherit `SIG_IGN` across
+ * `exec`: set it back to `SIG_DFL` in a child before `exec` if the program expects the
+ * default. If the application later changes `SIGPIPE`'s disposition itself, it must switch
+ * back to `FDSAFE_SIGPIPE_GUARD` first.
+ */
+#define FDSAFE_SIGPIPE_IGNORE 1
+
+/**
+ * Chooses how writes avoid `SIGPIPE` (`FDSAFE_SIGPIPE_GUARD` or `FDSAFE_SIGPIPE_IGNORE`).
+ * Either way no fdsafe write raises `SIGPIPE`: a write to a pipe without readers returns
+ * `-EPIPE`. Socket writes use `MSG_NOSIGNAL` in both modes. Switching back to
+ * `FDSAFE_SIGPIPE_GUARD` restores the disposition that `FDSAFE_SIGPIPE_IGNORE` replaced.
+ *
+ * Returns the previous mode. Errors: `FDSAFE_E_INVALID_ARGUMENT` for another `mode`;
+ * `-errno` from `sigaction`. Thread safety: any thread, but like any change of a signal's
+ * disposition it affects every thread; writes in flight finish in the mode they started in.
+ */
+int fdsafe_sigpipe_mode(uint32_t mode);
+
+/** @} */
+
+/* ====================================================================================== */
+/**
+ * @defgroup fdsafe_eventfd Section 8: eventfd
+ *
+ * A 64-bit counter to wake a thread or process up (eventfd(2)).
+ * @{
+ */
 
 /**
  * `fdsafe_eventfd_create` flag: each read takes 1 from the counter instead of all of it.
@@ -177,275 +604,144 @@
 #define FDSAFE_EVENTFD_NONBLOCK (1 << 1)
 
 /**
- * `fdsafe_fanotify_init` flag: reads return `-EAGAIN` instead of waiting.
+ * Creates an eventfd (a kernel 64-bit counter for waking event loops) with the counter at
+ * `initial`. `flags`: `FDSAFE_EVENTFD_SEMAPHORE`, `FDSAFE_EVENTFD_NONBLOCK`, or 0. The
+ * descriptor is close-on-exec.
+ *
+ * Ownership: the caller owns `*handle_out` and closes it with `fdsafe_close`.
+ * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL `handle_out` or unknown flags; `-EMFILE`.
+ * Thread safety: any thread.
  */
-#define FDSAFE_FAN_NONBLOCK 2
+int fdsafe_eventfd_create(uint32_t initial, uint32_t flags, fdsafe_handle *handle_out);
 
 /**
- * `fdsafe_fanotify_init` class: permission events, after the file's content is final
- * (for antivirus-like checks). Without a class flag the group is notification-only.
+ * Reads the counter into `*value_out`: its whole value, resetting it to 0, or 1 in semaphore
+ * mode. Waits while the counter is 0 (non-blocking mode: `-EAGAIN`).
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL
+ * `value_out`; `-EAGAIN`; `-EINTR` if a signal handler ran while waiting.
+ * Thread safety: any thread.
  */
-#define FDSAFE_FAN_CLASS_CONTENT 4
+int fdsafe_eventfd_read(fdsafe_handle handle, uint64_t *value_out);
 
 /**
- * `fdsafe_fanotify_init` class: permission events before the content is final (for
- * hierarchical storage managers).
+ * Adds `value` to the counter, waking readers. Waits if the sum would exceed
+ * `UINT64_MAX - 1` (non-blocking mode: `-EAGAIN`).
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `-EINVAL` (from the kernel) for `UINT64_MAX`;
+ * `-EAGAIN`; `-EINTR`. Thread safety: any thread.
  */
-#define FDSAFE_FAN_CLASS_PRE_CONTENT 8
+int fdsafe_eventfd_write(fdsafe_handle handle, uint64_t value);
+
+/** @} */
+
+/* ====================================================================================== */
+/**
+ * @defgroup fdsafe_pipe Section 9: Pipes
+ *
+ * A read end and a write end (pipe2(2)), each its own handle.
+ * @{
+ */
 
 /**
- * `fdsafe_fanotify_init` flag: no limit on the event queue (needs `CAP_SYS_ADMIN`).
+ * `fdsafe_pipe_create` flag: both ends start non-blocking.
  */
-#define FDSAFE_FAN_UNLIMITED_QUEUE 16
+#define FDSAFE_PIPE_NONBLOCK (1 << 0)
 
 /**
- * `fdsafe_fanotify_init` flag: no limit on the number of marks.
+ * `fdsafe_pipe_create` flag: packet mode (`O_DIRECT`): each write of up to `PIPE_BUF` bytes
+ * is one packet and each read returns at most one packet.
  */
-#define FDSAFE_FAN_UNLIMITED_MARKS 32
+#define FDSAFE_PIPE_PACKET (1 << 1)
 
 /**
- * `fdsafe_fanotify_init` flag: report the thread id instead of the process id.
+ * Creates a pipe. `*read_out` receives the read end and `*write_out` the write end, two
+ * handles of kind `FDSAFE_KIND_PIPE`, both close-on-exec. `flags`: `FDSAFE_PIPE_NONBLOCK`,
+ * `FDSAFE_PIPE_PACKET`, or 0.
+ *
+ * A pipe is two descriptors and nothing else. The write end remembers its read end's
+ * handle: a write that holds the read end cannot raise `SIGPIPE`, so it needs no guard for
+ * what fits at once (see `fdsafe_write`).
+ *
+ * Ownership: the caller owns both handles and closes each with `fdsafe_close`.
+ * Errors: `FDSAFE_E_INVALID_ARGUMENT` for NULL out-pointers or unknown flags; `-EMFILE` /
+ * `-ENFILE` at the descriptor limits. Thread safety: any thread.
  */
-#define FDSAFE_FAN_REPORT_TID 256
+int fdsafe_pipe_create(uint32_t flags, fdsafe_handle *read_out, fdsafe_handle *write_out);
 
 /**
- * `fdsafe_fanotify_init` flag: report file identities (`fsid` + file handle) instead of
- * descriptors. Notification class only.
+ * The capacity of a pipe in bytes (`F_GETPIPE_SZ`; 65536 by default).
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for handles that are not pipes.
+ * Thread safety: any thread.
  */
-#define FDSAFE_FAN_REPORT_FID 512
+int64_t fdsafe_pipe_get_capacity(fdsafe_handle handle);
 
 /**
- * `fdsafe_fanotify_init` flag: report the identity of the directory.
+ * Sets a pipe's capacity to at least `bytes` (`F_SETPIPE_SZ`); the kernel rounds up to a
+ * power-of-two number of pages. Returns the capacity now in force.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` if `bytes` exceeds
+ * `INT_MAX`; `-EPERM` above `/proc/sys/fs/pipe-max-size` without `CAP_SYS_RESOURCE`; `-EBUSY`
+ * if the pipe holds more data than the new size. Thread safety: any thread.
  */
-#define FDSAFE_FAN_REPORT_DIR_FID 1024
+int64_t fdsafe_pipe_set_capacity(fdsafe_handle handle, size_t bytes);
+
+/** @} */
+
+/* ====================================================================================== */
+/**
+ * @defgroup fdsafe_stdio Section 10: Standard streams
+ *
+ * Standard input, output and error as handles that never close 0, 1 or 2.
+ * @{
+ */
 
 /**
- * `fdsafe_fanotify_init` flag: with `FDSAFE_FAN_REPORT_DIR_FID`, report the entry name.
+ * `fdsafe_stdio_open` stream: standard input (descriptor 0).
  */
-#define FDSAFE_FAN_REPORT_NAME 2048
+#define FDSAFE_STDIN 0
 
 /**
- * `fdsafe_fanotify_init` flags: directory identity and entry name.
+ * `fdsafe_stdio_open` stream: standard output (descriptor 1).
  */
-#define FDSAFE_FAN_REPORT_DFID_NAME 3072
+#define FDSAFE_STDOUT 1
 
 /**
- * `fdsafe_fanotify_mark` action: add the events to the mark.
+ * `fdsafe_stdio_open` stream: standard error (descriptor 2).
  */
-#define FDSAFE_FAN_MARK_ADD 1
+#define FDSAFE_STDERR 2
 
 /**
- * `fdsafe_fanotify_mark` action: remove the events from the mark.
+ * `fdsafe_stdio_open` flag: when the handle is closed, also point the standard stream at
+ * `/dev/null` (the daemon way to close it: the number stays taken, so no later file can
+ * land on descriptor 0, 1 or 2).
  */
-#define FDSAFE_FAN_MARK_REMOVE 2
+#define FDSAFE_STDIO_CLOSE_STREAM (1 << 0)
 
 /**
- * `fdsafe_fanotify_mark` option: do not follow a final symbolic link.
+ * A handle (kind `FDSAFE_KIND_STDIO`) for standard input, output or error, usable with
+ * `fdsafe_read`, `fdsafe_write`, `fdsafe_wait` and later event loops.
+ *
+ * The handle owns a close-on-exec duplicate of the stream numbered 3 or above; closing it
+ * leaves descriptors 0, 1 and 2 alone unless `FDSAFE_STDIO_CLOSE_STREAM` was given. The
+ * duplicate shares the open file, so `fdsafe_nonblocking_set` on it changes the stream too.
+ *
+ * Ownership: the caller owns `*handle_out`. Errors: `FDSAFE_E_INVALID_ARGUMENT` for a
+ * `stream` other than 0, 1, 2, unknown flags or a NULL `handle_out`; `-EBADF` if the stream
+ * is not open. Thread safety: any thread.
  */
-#define FDSAFE_FAN_MARK_DONT_FOLLOW 4
+int fdsafe_stdio_open(int stream, uint32_t flags, fdsafe_handle *handle_out);
 
-/**
- * `fdsafe_fanotify_mark` option: fail with `-ENOTDIR` unless the path is a directory.
- */
-#define FDSAFE_FAN_MARK_ONLYDIR 8
+/** @} */
 
+/* ====================================================================================== */
 /**
- * `fdsafe_fanotify_mark` target: the mount containing the path (default: the file itself).
+ * @defgroup fdsafe_file Section 11: Files
+ *
+ * Regular files, and directories as the base of relative opens.
+ * @{
  */
-#define FDSAFE_FAN_MARK_MOUNT 16
-
-/**
- * `fdsafe_fanotify_mark` action: remove all marks (of the type given by
- * `FDSAFE_FAN_MARK_MOUNT` / `_FILESYSTEM`, else inode marks); `path` may be NULL.
- */
-#define FDSAFE_FAN_MARK_FLUSH 128
-
-/**
- * `fdsafe_fanotify_mark` target: the whole file system containing the path.
- */
-#define FDSAFE_FAN_MARK_FILESYSTEM 256
-
-/**
- * `fdsafe_fanotify_mark` option: the kernel may drop the inode mark under memory pressure.
- */
-#define FDSAFE_FAN_MARK_EVICTABLE 512
-
-/**
- * fanotify event: file read (`FAN_ACCESS`). The `FDSAFE_FAN_*` event values equal the kernel's.
- */
-#define FDSAFE_FAN_ACCESS 1
-
-/**
- * fanotify event: file written (`FAN_MODIFY`).
- */
-#define FDSAFE_FAN_MODIFY 2
-
-/**
- * fanotify event: metadata changed (FID groups).
- */
-#define FDSAFE_FAN_ATTRIB 4
-
-/**
- * fanotify event: a file opened for writing was closed.
- */
-#define FDSAFE_FAN_CLOSE_WRITE 8
-
-/**
- * fanotify event: a file not opened for writing was closed.
- */
-#define FDSAFE_FAN_CLOSE_NOWRITE 16
-
-/**
- * fanotify event: opened.
- */
-#define FDSAFE_FAN_OPEN 32
-
-/**
- * fanotify event: renamed away (FID groups).
- */
-#define FDSAFE_FAN_MOVED_FROM 64
-
-/**
- * fanotify event: renamed in (FID groups).
- */
-#define FDSAFE_FAN_MOVED_TO 128
-
-/**
- * fanotify event: created (FID groups).
- */
-#define FDSAFE_FAN_CREATE 256
-
-/**
- * fanotify event: deleted (FID groups).
- */
-#define FDSAFE_FAN_DELETE 512
-
-/**
- * fanotify event: the marked file was deleted (FID groups).
- */
-#define FDSAFE_FAN_DELETE_SELF 1024
-
-/**
- * fanotify event: the marked file was moved (FID groups).
- */
-#define FDSAFE_FAN_MOVE_SELF 2048
-
-/**
- * fanotify event: opened for execution.
- */
-#define FDSAFE_FAN_OPEN_EXEC 4096
-
-/**
- * fanotify event (reported only): the queue overflowed, events were lost.
- */
-#define FDSAFE_FAN_Q_OVERFLOW 16384
-
-/**
- * fanotify event: a file-system error (filesystem marks, FID groups).
- */
-#define FDSAFE_FAN_FS_ERROR 32768
-
-/**
- * fanotify permission event: an open waits for the answer (`fdsafe_fanotify_respond`).
- */
-#define FDSAFE_FAN_OPEN_PERM 65536
-
-/**
- * fanotify permission event: a read waits for the answer.
- */
-#define FDSAFE_FAN_ACCESS_PERM 131072
-
-/**
- * fanotify permission event: an open for execution waits for the answer.
- */
-#define FDSAFE_FAN_OPEN_EXEC_PERM 262144
-
-/**
- * fanotify permission event (pre-content class): an access to not-yet-present content.
- */
-#define FDSAFE_FAN_PRE_ACCESS 1048576
-
-/**
- * Mark flag: also report events of the marked directory's children.
- */
-#define FDSAFE_FAN_EVENT_ON_CHILD 134217728
-
-/**
- * fanotify event: a rename (FID groups with names).
- */
-#define FDSAFE_FAN_RENAME 268435456
-
-/**
- * Event flag: the subject is a directory (and, in a mask, ask for directory events too).
- */
-#define FDSAFE_FAN_ONDIR 1073741824
-
-/**
- * `fdsafe_fanotify_respond`: let the operation go ahead.
- */
-#define FDSAFE_FAN_ALLOW 1
-
-/**
- * `fdsafe_fanotify_respond`: make the operation fail with `EPERM`.
- */
-#define FDSAFE_FAN_DENY 2
-
-/**
- * A read of at least this many events never leaves any buffered inside fdsafe.
- */
-#define FDSAFE_FANOTIFY_MIN_BATCH 43
-
-/**
- * Room for the longest file handle (`MAX_HANDLE_SZ`).
- */
-#define FDSAFE_FANOTIFY_HANDLE_SIZE 128
-
-/**
- * Room for the longest entry name with its NUL.
- */
-#define FDSAFE_FANOTIFY_NAME_SIZE 256
-
-/**
- * Room for the longest path with its NUL (`PATH_MAX`).
- */
-#define FDSAFE_FANOTIFY_PATH_SIZE 4096
-
-/**
- * `fdsafe_fifo_create` flag: if a FIFO already exists at the path, use it (returns 1)
- * instead of failing with `-EEXIST`.
- */
-#define FDSAFE_FIFO_REUSE (1 << 0)
-
-/**
- * `fdsafe_fifo_open` / `fdsafe_chardev_open` flag: open for reading.
- */
-#define FDSAFE_OPEN_READ (1 << 0)
-
-/**
- * Open for writing.
- */
-#define FDSAFE_OPEN_WRITE (1 << 1)
-
-/**
- * Open in non-blocking mode (`O_NONBLOCK`); it stays on after the open (turn it off with
- * `fdsafe_nonblocking_set`).
- */
-#define FDSAFE_OPEN_NONBLOCK (1 << 2)
-
-/**
- * `fdsafe_mknod` type: a FIFO (device numbers must be 0).
- */
-#define FDSAFE_NODE_FIFO 1
-
-/**
- * `fdsafe_mknod` type: a character device node.
- */
-#define FDSAFE_NODE_CHAR 2
-
-/**
- * `fdsafe_mknod` type: a block device node.
- */
-#define FDSAFE_NODE_BLOCK 3
 
 /**
  * `fdsafe_file_open` flag: open for reading.
@@ -557,168 +853,225 @@
 #define FDSAFE_SEEK_HOLE 4
 
 /**
- * Readable (`POLLIN`). The `FDSAFE_EVENT_*` values equal the kernel's `POLL*`/`EPOLL*` bits.
+ * Opens (or creates) the file at `path` (relative paths start at the working directory) as a
+ * handle of kind `FDSAFE_KIND_FILE`, close-on-exec. `flags`: at least one of
+ * `FDSAFE_FILE_READ` / `FDSAFE_FILE_WRITE` / `FDSAFE_FILE_APPEND` (or `FDSAFE_FILE_DIRECTORY`
+ * alone), plus any of the other `FDSAFE_FILE_*` flags. `mode` (permission bits, at most
+ * 07777, reduced by the umask) is used only when a file is created.
+ *
+ * Ownership: the caller owns `*handle_out` and closes it with `fdsafe_close`.
+ * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL or empty `path`, a NULL `handle_out`,
+ * unknown flags, no access mode, `FDSAFE_FILE_EXCLUSIVE` without `FDSAFE_FILE_CREATE` or
+ * `FDSAFE_FILE_TMPFILE`, `FDSAFE_FILE_TMPFILE` without writing, mode bits beyond 07777, or
+ * a path that is not a regular file or directory (a FIFO, device or socket has its own kind,
+ * `fdsafe_fifo_open`, `fdsafe_chardev_open`, `fdsafe_terminal_open`: it is refused before
+ * being opened, so a FIFO never blocks here); `-errno` from `open(2)` (`-ENOENT`, `-EEXIST`, `-EACCES`, `-ELOOP` for a symbolic link with
+ * `FDSAFE_FILE_NOFOLLOW`, `-EISDIR`, `-EOPNOTSUPP` if the file system lacks `O_TMPFILE`...).
+ * Opening a regular file does not block. Thread safety: any thread.
  */
-#define FDSAFE_EVENT_IN 1
+int fdsafe_file_open(const char *path,
+                     uint32_t flags,
+                     uint32_t mode,
+                     fdsafe_handle *handle_out);
 
 /**
- * Urgent or priority data (`POLLPRI`).
+ * Opens `path` relative to the directory handle `dir` (a file handle opened with
+ * `FDSAFE_FILE_DIRECTORY`), like `fdsafe_file_open`. With `resolve` 0 this is `openat(2)`;
+ * otherwise `openat2(2)` with the `FDSAFE_RESOLVE_*` limits, e.g. `FDSAFE_RESOLVE_BENEATH`
+ * to keep the lookup inside `dir`.
+ *
+ * Ownership: the caller owns `*handle_out`; `dir` stays the caller's.
+ * Errors: those of `fdsafe_file_open`; `-EBADF` for a dead `dir`; `FDSAFE_E_WRONG_KIND` if
+ * `dir` is not a file handle; `FDSAFE_E_INVALID_ARGUMENT` for unknown resolve bits;
+ * `-ENOTDIR` if `dir` is not a directory; `-EXDEV` when the path would leave `dir` under
+ * `FDSAFE_RESOLVE_BENEATH`; `-ELOOP` for a symbolic link under
+ * `FDSAFE_RESOLVE_NO_SYMLINKS`; `-EAGAIN` from `openat2` if a concurrent rename raced the
+ * lookup (retry). Thread safety: any thread.
  */
-#define FDSAFE_EVENT_PRI 2
+int fdsafe_file_open_at(fdsafe_handle dir,
+                        const char *path,
+                        uint32_t flags,
+                        uint32_t mode,
+                        uint32_t resolve,
+                        fdsafe_handle *handle_out);
 
 /**
- * Writable (`POLLOUT`).
+ * Reads up to `len` bytes at `offset` (`pread(2)`), leaving the file position alone.
+ * Works on file and memfd handles. Returns the bytes read (0 at or beyond the end).
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for other kinds; `FDSAFE_E_INVALID_ARGUMENT` for
+ * a NULL `buf` with `len > 0`, a `len` above `SSIZE_MAX` or a negative `offset`; `-EISDIR`
+ * for a directory; `-EINTR`. Thread safety: any thread (positioned I/O shares no position).
  */
-#define FDSAFE_EVENT_OUT 4
+int64_t fdsafe_file_pread(fdsafe_handle handle, void *buf, size_t len, int64_t offset);
 
 /**
- * Error condition (`POLLERR`); always reported, need not be asked for.
+ * Writes up to `len` bytes at `offset` (`pwrite(2)`), leaving the file position alone (on a
+ * file opened with `FDSAFE_FILE_APPEND` the kernel appends instead). Works on file and memfd
+ * handles. Returns the bytes written.
+ *
+ * Errors: as `fdsafe_file_pread`, plus `-EBADF` (from the kernel) if the file is not open
+ * for writing, `-EPERM` for a memfd sealed against writing or growing, `-EFBIG`, `-ENOSPC`.
+ * Thread safety: any thread.
  */
-#define FDSAFE_EVENT_ERR 8
+int64_t fdsafe_file_pwrite(fdsafe_handle handle, const void *buf, size_t len, int64_t offset);
 
 /**
- * Hang-up (`POLLHUP`); always reported, need not be asked for.
+ * Moves the file position (`lseek(2)`): `whence` is one of `FDSAFE_SEEK_*`. Returns the new
+ * position. Works on file and memfd handles; the position is shared with duplicates.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for an unknown
+ * `whence`; `-EINVAL` (from the kernel) for a resulting negative position; `-ENXIO` for
+ * `FDSAFE_SEEK_DATA`/`FDSAFE_SEEK_HOLE` beyond the end. Thread safety: any thread.
  */
-#define FDSAFE_EVENT_HUP 16
+int64_t fdsafe_file_seek(fdsafe_handle handle, int64_t offset, int whence);
 
 /**
- * The peer shut down its writing side (`POLLRDHUP`, sockets).
+ * The size of the file in bytes (`fstat(2)` `st_size`). Works on file and memfd handles.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`. Thread safety: any thread.
  */
-#define FDSAFE_EVENT_RDHUP 8192
+int64_t fdsafe_file_size(fdsafe_handle handle);
 
 /**
- * `fdsafe_inotify_create` flag: reads return `-EAGAIN` instead of waiting.
+ * Sets the file's length (`ftruncate(2)`): cuts it, or extends it with zeros. Returns 0.
+ * Works on file and memfd handles.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a negative
+ * `length`; `-EINVAL` (from the kernel) if the file is not open for writing; `-EPERM` for a
+ * memfd sealed against shrinking or growing. Thread safety: any thread.
  */
-#define FDSAFE_INOTIFY_NONBLOCK (1 << 0)
+int fdsafe_file_truncate(fdsafe_handle handle, int64_t length);
 
 /**
- * A read asking for at least this many events never leaves any buffered inside fdsafe (see
- * `fdsafe_inotify_read`); use it (or more) in event loops.
+ * Flushes the file to stable storage: `fsync(2)`, or `fdatasync(2)` with
+ * `FDSAFE_FILE_SYNC_DATA`. Returns 0. Blocks until the device confirms; not interrupted by
+ * signals.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for unknown flags;
+ * `-EIO` and other write-back errors from the kernel. Thread safety: any thread.
  */
-#define FDSAFE_INOTIFY_MIN_BATCH 17
+int fdsafe_file_sync(fdsafe_handle handle, uint32_t flags);
+
+/** @} */
+
+/* ====================================================================================== */
+/**
+ * @defgroup fdsafe_fifo Section 12: FIFOs and devices
+ *
+ * Named pipes, device nodes and character devices.
+ * @{
+ */
 
 /**
- * Room for the longest name an event carries, with its terminating NUL (`NAME_MAX + 1`).
+ * `fdsafe_fifo_create` flag: if a FIFO already exists at the path, use it (returns 1)
+ * instead of failing with `-EEXIST`.
  */
-#define FDSAFE_INOTIFY_NAME_SIZE 256
+#define FDSAFE_FIFO_REUSE (1 << 0)
 
 /**
- * inotify event: file read (`IN_ACCESS`). The `FDSAFE_IN_*` values equal the kernel's.
+ * `fdsafe_fifo_open` / `fdsafe_chardev_open` flag: open for reading.
  */
-#define FDSAFE_IN_ACCESS 1
+#define FDSAFE_OPEN_READ (1 << 0)
 
 /**
- * inotify event: file written (`IN_MODIFY`).
+ * Open for writing.
  */
-#define FDSAFE_IN_MODIFY 2
+#define FDSAFE_OPEN_WRITE (1 << 1)
 
 /**
- * inotify event: metadata changed (`IN_ATTRIB`).
+ * Open in non-blocking mode (`O_NONBLOCK`); it stays on after the open (turn it off with
+ * `fdsafe_nonblocking_set`).
  */
-#define FDSAFE_IN_ATTRIB 4
+#define FDSAFE_OPEN_NONBLOCK (1 << 2)
 
 /**
- * inotify event: a file opened for writing was closed (`IN_CLOSE_WRITE`).
+ * `fdsafe_mknod` type: a FIFO (device numbers must be 0).
  */
-#define FDSAFE_IN_CLOSE_WRITE 8
+#define FDSAFE_NODE_FIFO 1
 
 /**
- * inotify event: a file not opened for writing was closed (`IN_CLOSE_NOWRITE`).
+ * `fdsafe_mknod` type: a character device node.
  */
-#define FDSAFE_IN_CLOSE_NOWRITE 16
+#define FDSAFE_NODE_CHAR 2
 
 /**
- * inotify event: opened (`IN_OPEN`).
+ * `fdsafe_mknod` type: a block device node.
  */
-#define FDSAFE_IN_OPEN 32
+#define FDSAFE_NODE_BLOCK 3
 
 /**
- * inotify event: renamed away from the watched directory (`IN_MOVED_FROM`); its `cookie`
- * matches the `FDSAFE_IN_MOVED_TO` event of the same rename.
+ * Creates a FIFO at `path` with permission bits `mode` (at most 07777, reduced by the umask).
+ * `flags`: 0, or `FDSAFE_FIFO_REUSE` to accept a FIFO that already exists there.
+ *
+ * Returns 0 if the FIFO was created, 1 if an existing FIFO was reused.
+ * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL or empty path, unknown flags or mode bits
+ * beyond 07777; `-EEXIST` if the path exists (without `FDSAFE_FIFO_REUSE`, or when it is not
+ * a FIFO); other `-errno` from `mkfifo(3)` (`-ENOENT`, `-EACCES`...). Thread safety: any thread.
  */
-#define FDSAFE_IN_MOVED_FROM 64
+int fdsafe_fifo_create(const char *path, uint32_t mode, uint32_t flags);
 
 /**
- * inotify event: renamed into the watched directory (`IN_MOVED_TO`).
+ * Opens the FIFO at `path` as a handle of kind `FDSAFE_KIND_FIFO` (close-on-exec).
+ * `flags`: `FDSAFE_OPEN_READ` and/or `FDSAFE_OPEN_WRITE` (both: a read-write end, which never
+ * waits), plus `FDSAFE_OPEN_NONBLOCK`. A path that is not a FIFO is refused without being
+ * opened (it is inspected through an `O_PATH` descriptor first).
+ *
+ * Blocking: a blocking open waits until the other side is opened too; a signal gives
+ * `-EINTR` (not retried). Non-blocking: a read end opens at once; a write end with no reader
+ * gives the kernel's `-ENXIO`.
+ * Ownership: the caller owns `*handle_out`.
+ * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL or empty path, a NULL `handle_out`,
+ * unknown flags, neither read nor write, or a path that is not a FIFO; `-ENOENT`; `-ENXIO`;
+ * `-EINTR`; other `-errno` from `open(2)`. Thread safety: any thread.
  */
-#define FDSAFE_IN_MOVED_TO 128
+int fdsafe_fifo_open(const char *path, uint32_t flags, fdsafe_handle *handle_out);
 
 /**
- * inotify event: created in the watched directory (`IN_CREATE`).
+ * Creates a file-system node (`mknod(2)`): `type` is `FDSAFE_NODE_FIFO`,
+ * `FDSAFE_NODE_CHAR` or `FDSAFE_NODE_BLOCK`; `mode` the permission bits (at most 07777);
+ * `major`/`minor` the device numbers (0 for a FIFO). Device nodes need `CAP_MKNOD` (root).
+ *
+ * Returns 0. Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL or empty path, an unknown
+ * type, mode bits beyond 07777, or device numbers for a FIFO; `-EEXIST`; `-EPERM` without
+ * `CAP_MKNOD` (or on a `nodev` mount when opened later); other `-errno` from `mknod(2)`.
+ * Thread safety: any thread.
  */
-#define FDSAFE_IN_CREATE 256
+int fdsafe_mknod(const char *path, uint32_t type, uint32_t mode, uint32_t major, uint32_t minor);
 
 /**
- * inotify event: deleted from the watched directory (`IN_DELETE`).
+ * Opens the character device at `path` as a handle of kind `FDSAFE_KIND_CHARDEV`
+ * (close-on-exec, and never becoming the controlling terminal). `flags`: `FDSAFE_OPEN_READ`
+ * and/or `FDSAFE_OPEN_WRITE`, plus `FDSAFE_OPEN_NONBLOCK`. Anything that is not a character
+ * device (a file, a FIFO, a block device) is refused without being opened. Read and write
+ * with `fdsafe_read` / `fdsafe_write`.
+ *
+ * Ownership: the caller owns `*handle_out`.
+ * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL or empty path, a NULL `handle_out`,
+ * unknown flags, neither read nor write, or a path that is not a character device;
+ * `-ENOENT`, `-EACCES`, `-ENXIO` (no such device), other `-errno` from `open(2)`.
+ * Thread safety: any thread.
  */
-#define FDSAFE_IN_DELETE 512
+int fdsafe_chardev_open(const char *path, uint32_t flags, fdsafe_handle *handle_out);
 
 /**
- * inotify event: the watched file itself was deleted (`IN_DELETE_SELF`).
+ * The device numbers of a character device or terminal handle (`st_rdev`), e.g. 1 and 3
+ * for `/dev/null`.
+ *
+ * Returns 0. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for other kinds;
+ * `FDSAFE_E_INVALID_ARGUMENT` for NULL out-pointers. Thread safety: any thread.
  */
-#define FDSAFE_IN_DELETE_SELF 1024
+int fdsafe_chardev_numbers(fdsafe_handle handle, uint32_t *major_out, uint32_t *minor_out);
 
-/**
- * inotify event: the watched file itself was moved (`IN_MOVE_SELF`).
- */
-#define FDSAFE_IN_MOVE_SELF 2048
+/** @} */
 
+/* ====================================================================================== */
 /**
- * All the events above.
+ * @defgroup fdsafe_memfd Section 13: memfd
+ *
+ * Anonymous memory files (memfd_create(2)) and their seals.
+ * @{
  */
-#define FDSAFE_IN_ALL_EVENTS 4095
-
-/**
- * inotify event (reported only): the watched file system was unmounted (`IN_UNMOUNT`).
- */
-#define FDSAFE_IN_UNMOUNT 8192
-
-/**
- * inotify event (reported only): the kernel's queue overflowed and events were lost
- * (`IN_Q_OVERFLOW`); the event's `wd` is -1.
- */
-#define FDSAFE_IN_Q_OVERFLOW 16384
-
-/**
- * inotify event (reported only): the watch is gone, removed or dropped by the kernel
- * (`IN_IGNORED`).
- */
-#define FDSAFE_IN_IGNORED 32768
-
-/**
- * Watch option: fail with `-ENOTDIR` unless the path is a directory (`IN_ONLYDIR`).
- */
-#define FDSAFE_IN_ONLYDIR 16777216
-
-/**
- * Watch option: do not follow a final symbolic link (`IN_DONT_FOLLOW`).
- */
-#define FDSAFE_IN_DONT_FOLLOW 33554432
-
-/**
- * Watch option: no events for children after they are unlinked (`IN_EXCL_UNLINK`).
- */
-#define FDSAFE_IN_EXCL_UNLINK 67108864
-
-/**
- * Watch option: fail with `-EEXIST` if the path is already watched (`IN_MASK_CREATE`).
- */
-#define FDSAFE_IN_MASK_CREATE 268435456
-
-/**
- * Watch option: add to an existing watch's mask instead of replacing it (`IN_MASK_ADD`).
- */
-#define FDSAFE_IN_MASK_ADD 536870912
-
-/**
- * Event flag (reported only): the subject is a directory (`IN_ISDIR`).
- */
-#define FDSAFE_IN_ISDIR 1073741824
-
-/**
- * Watch option: report one event, then drop the watch (`IN_ONESHOT`).
- */
-#define FDSAFE_IN_ONESHOT 2147483648
 
 /**
  * `fdsafe_memfd_create` flag: seals can be added later (`MFD_ALLOW_SEALING`). Without it
@@ -775,29 +1128,388 @@
 #define FDSAFE_SEAL_EXEC 32
 
 /**
- * `fdsafe_mq_open` flag: open for receiving.
+ * Creates a memfd, an anonymous file in memory, as a handle of kind `FDSAFE_KIND_MEMFD`.
+ * It is always close-on-exec. `name` (at most 249 bytes) shows in `/proc/self/fd` as
+ * `/memfd:<name>`; `flags`: any of `FDSAFE_MEMFD_*`, or 0. Use `fdsafe_read` /
+ * `fdsafe_write`, the positioned file functions (`fdsafe_file_pread`, `_pwrite`, `_size`,
+ * `_truncate`, `_seek`), `fdsafe_sendfile` and `fdsafe_splice` on it.
+ *
+ * Ownership: the caller owns `*handle_out`.
+ * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL `name` or `handle_out`, a name over 249
+ * bytes, unknown flags or both `FDSAFE_MEMFD_EXEC` and `FDSAFE_MEMFD_NOEXEC_SEAL`;
+ * `-EINVAL` from the kernel for flags it does not support; `-ENOMEM`; `-EMFILE`.
+ * Thread safety: any thread.
  */
-#define FDSAFE_MQ_READ (1 << 0)
+int fdsafe_memfd_create(const char *name, uint32_t flags, fdsafe_handle *handle_out);
 
 /**
- * `fdsafe_mq_open` flag: open for sending (with `FDSAFE_MQ_READ`: both).
+ * Adds `seals` (`FDSAFE_SEAL_*` bits) to a memfd. Seals belong to the file, so they hold
+ * for every descriptor of it, in every process, and can never be removed.
+ *
+ * Returns 0. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for
+ * unknown seal bits; `-EPERM` if the memfd was created without `FDSAFE_MEMFD_ALLOW_SEALING`
+ * or is sealed with `FDSAFE_SEAL_SEAL`; `-EBUSY` for `FDSAFE_SEAL_WRITE` while a writable
+ * shared mapping exists. Thread safety: any thread.
  */
-#define FDSAFE_MQ_WRITE (1 << 1)
+int fdsafe_memfd_add_seals(fdsafe_handle handle, uint32_t seals);
 
 /**
- * `fdsafe_mq_open` flag: create the queue if it does not exist (`O_CREAT`).
+ * The memfd's current seals: a combination of `FDSAFE_SEAL_*` bits (>= 0).
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`. Thread safety: any thread.
  */
-#define FDSAFE_MQ_CREATE (1 << 2)
+int fdsafe_memfd_get_seals(fdsafe_handle handle);
+
+/** @} */
+
+/* ====================================================================================== */
+/**
+ * @defgroup fdsafe_terminal Section 14: Terminals
+ *
+ * Terminals, serial ports and pseudo-terminals.
+ * @{
+ */
 
 /**
- * `fdsafe_mq_open` flag: with `FDSAFE_MQ_CREATE`, fail with `-EEXIST` if it exists (`O_EXCL`).
+ * `fdsafe_terminal_settings.mode`: raw (`cfmakeraw`): bytes pass unchanged, no line editing,
+ * no signal characters, no output processing.
  */
-#define FDSAFE_MQ_EXCLUSIVE (1 << 3)
+#define FDSAFE_TERM_RAW 0
 
 /**
- * `fdsafe_mq_open` flag: sends to a full and receives from an empty queue return `-EAGAIN`.
+ * Canonical: line editing (`ICANON`), signal characters, CR to NL on input, NL to CR NL
+ * on output.
  */
-#define FDSAFE_MQ_NONBLOCK (1 << 4)
+#define FDSAFE_TERM_CANONICAL 1
+
+/**
+ * Neither (as read back for mixed settings); when setting, the mode bits are left alone.
+ */
+#define FDSAFE_TERM_OTHER 2
+
+/**
+ * Parity: none.
+ */
+#define FDSAFE_PARITY_NONE 0
+
+/**
+ * Odd parity.
+ */
+#define FDSAFE_PARITY_ODD 1
+
+/**
+ * Even parity.
+ */
+#define FDSAFE_PARITY_EVEN 2
+
+/**
+ * Mark parity (the bit always 1; `CMSPAR`).
+ */
+#define FDSAFE_PARITY_MARK 3
+
+/**
+ * Space parity (the bit always 0; `CMSPAR`).
+ */
+#define FDSAFE_PARITY_SPACE 4
+
+/**
+ * Flow control: none.
+ */
+#define FDSAFE_FLOW_NONE 0
+
+/**
+ * Hardware flow control (`CRTSCTS`).
+ */
+#define FDSAFE_FLOW_RTSCTS 1
+
+/**
+ * Software flow control (`IXON | IXOFF`).
+ */
+#define FDSAFE_FLOW_XONXOFF 2
+
+/**
+ * `fdsafe_terminal_set` timing: apply now (`TCSANOW`).
+ */
+#define FDSAFE_TERM_APPLY_NOW 0
+
+/**
+ * Apply once all output has been sent (`TCSADRAIN`).
+ */
+#define FDSAFE_TERM_APPLY_DRAIN 1
+
+/**
+ * Apply after sending output and discarding unread input (`TCSAFLUSH`).
+ */
+#define FDSAFE_TERM_APPLY_FLUSH 2
+
+/**
+ * `fdsafe_terminal_flush` queue: unread input.
+ */
+#define FDSAFE_FLUSH_INPUT 0
+
+/**
+ * Unsent output.
+ */
+#define FDSAFE_FLUSH_OUTPUT 1
+
+/**
+ * Both.
+ */
+#define FDSAFE_FLUSH_BOTH 2
+
+/**
+ * Modem line: Data Terminal Ready (settable). `FDSAFE_MODEM_*` equal the kernel's `TIOCM_*`.
+ */
+#define FDSAFE_MODEM_DTR 2
+
+/**
+ * Request To Send (settable).
+ */
+#define FDSAFE_MODEM_RTS 4
+
+/**
+ * Clear To Send (read only).
+ */
+#define FDSAFE_MODEM_CTS 32
+
+/**
+ * Data Carrier Detect (read only).
+ */
+#define FDSAFE_MODEM_DCD 64
+
+/**
+ * Ring Indicator (read only).
+ */
+#define FDSAFE_MODEM_RI 128
+
+/**
+ * Data Set Ready (read only).
+ */
+#define FDSAFE_MODEM_DSR 256
+
+/**
+ * Terminal settings as plain values, for `fdsafe_terminal_get` / `fdsafe_terminal_set`.
+ */
+typedef struct fdsafe_terminal_settings {
+  /**
+   * `FDSAFE_TERM_RAW`, `FDSAFE_TERM_CANONICAL` or `FDSAFE_TERM_OTHER`.
+   */
+  uint32_t mode;
+  /**
+   * Echo typed characters (`ECHO`, with `ECHOE`/`ECHOK` when set).
+   */
+  bool echo;
+  /**
+   * Bits per second, input and output alike: any value; the standard rates use their
+   * `B*` code, others `BOTHER` through `termios2`.
+   */
+  uint32_t baud;
+  /**
+   * Data bits: 5 to 8.
+   */
+  uint8_t data_bits;
+  /**
+   * `FDSAFE_PARITY_*`.
+   */
+  uint32_t parity;
+  /**
+   * Stop bits: 1 or 2.
+   */
+  uint8_t stop_bits;
+  /**
+   * `FDSAFE_FLOW_*`.
+   */
+  uint32_t flow;
+  /**
+   * Non-canonical reads return once this many bytes are there (`VMIN`).
+   */
+  uint8_t vmin;
+  /**
+   * Non-canonical read timeout in tenths of a second (`VTIME`).
+   */
+  uint8_t vtime;
+} fdsafe_terminal_settings;
+
+/**
+ * Opens the terminal or serial port at `path` as a handle of kind `FDSAFE_KIND_TERMINAL`,
+ * close-on-exec and never becoming the controlling terminal (`O_NOCTTY`). `flags`:
+ * `FDSAFE_OPEN_READ` and/or `FDSAFE_OPEN_WRITE`, plus `FDSAFE_OPEN_NONBLOCK` (which also
+ * keeps a serial port's open from waiting for carrier detect).
+ *
+ * Ownership: the caller owns `*handle_out`.
+ * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL or empty path, a NULL `handle_out`,
+ * unknown flags, neither read nor write, or a path that is not a terminal (non-devices are
+ * not even opened); `-ENOENT`, `-EACCES`, `-EBUSY` (exclusive mode), `-EIO`, `-ENXIO`.
+ * Thread safety: any thread.
+ */
+int fdsafe_terminal_open(const char *path, uint32_t flags, fdsafe_handle *handle_out);
+
+/**
+ * Opens a new pseudo-terminal pair: `*master_out` (the controlling side, `/dev/ptmx`) and
+ * `*slave_out` (the terminal a program sees, `/dev/pts/N`), both of kind
+ * `FDSAFE_KIND_TERMINAL`, close-on-exec, `O_NOCTTY`. `flags`: 0 or `FDSAFE_OPEN_NONBLOCK`
+ * (both ends).
+ *
+ * Ownership: the caller owns both handles.
+ * Errors: `FDSAFE_E_INVALID_ARGUMENT` for NULL out-pointers or flags other than
+ * `FDSAFE_OPEN_NONBLOCK`; `-ENOSPC` at the pty limit; `-EMFILE`. Thread safety: any thread.
+ */
+int fdsafe_pty_open(uint32_t flags, fdsafe_handle *master_out, fdsafe_handle *slave_out);
+
+/**
+ * Opens the slave of the pseudo-terminal master `master` (`TIOCGPTPEER`: no path lookup, so
+ * no race with a replaced `/dev/pts` entry) as a new terminal handle. `flags`: 0 or
+ * `FDSAFE_OPEN_NONBLOCK`.
+ *
+ * Ownership: the caller owns `*slave_out`. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`;
+ * `FDSAFE_E_INVALID_ARGUMENT` for a NULL out-pointer or unknown flags; from the kernel
+ * `-EIO` if `master` is a pseudo-terminal slave, `-ENOTTY` for other terminals. Thread safety: any thread.
+ */
+int fdsafe_pty_peer(fdsafe_handle master,
+                    uint32_t flags,
+                    fdsafe_handle *slave_out);
+
+/**
+ * Writes the terminal's device path into `buf` (`/dev/pts/3`, `/dev/ttyS0`; `/dev/ptmx` for
+ * a pseudo-terminal master), NUL-terminated. With `FDSAFE_TERMINAL_PATH_PEER` in `flags`,
+ * the path of a master's slave instead (`TIOCGPTN`), e.g. for `stty -F`.
+ *
+ * Returns the bytes written, NUL included. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`;
+ * `FDSAFE_E_INVALID_ARGUMENT` for a NULL `buf` with `len > 0` or unknown flags;
+ * `FDSAFE_E_BUFFER_TOO_SMALL` if `len` is less than needed (nothing written; 64 bytes always
+ * suffice for ptys); `-ENOTTY` for `FDSAFE_TERMINAL_PATH_PEER` on a non-master.
+ * Thread safety: any thread.
+ */
+int fdsafe_terminal_path(fdsafe_handle handle, uint32_t flags, char *buf, size_t len);
+
+/**
+ * `fdsafe_terminal_path` flag: the path of a pseudo-terminal master's slave.
+ */
+#define FDSAFE_TERMINAL_PATH_PEER 1
+
+/**
+ * Reads the terminal's settings into `*settings_out` (`TCGETS2`).
+ *
+ * Returns 0. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a
+ * NULL `settings_out`. Thread safety: any thread.
+ */
+int fdsafe_terminal_get(fdsafe_handle handle, struct fdsafe_terminal_settings *settings_out);
+
+/**
+ * Applies `*settings` (`TCSETS2`/`TCSETSW2`/`TCSETSF2`): `when` is `FDSAFE_TERM_APPLY_NOW`,
+ * `_DRAIN` or `_FLUSH`. Bits the struct does not describe (special characters other than
+ * `VMIN`/`VTIME`, `CLOCAL`, `HUPCL`...) are left as they are; `CREAD` is always turned on.
+ *
+ * Returns 0. `_DRAIN` and `_FLUSH` wait for output to be sent; a signal gives `-EINTR`.
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL
+ * `settings`, an unknown `when`, mode, parity or flow, data bits outside 5-8 or stop bits
+ * other than 1 or 2; `-EINVAL` from the kernel for a rate the device cannot do; `-EINTR`.
+ * Thread safety: any thread; concurrent setters race as with `tcsetattr`.
+ */
+int fdsafe_terminal_set(fdsafe_handle handle,
+                        const struct fdsafe_terminal_settings *settings,
+                        uint32_t when);
+
+/**
+ * A terminal's window size, in characters and pixels.
+ */
+typedef struct fdsafe_window_size {
+  uint16_t rows;
+  uint16_t cols;
+  /**
+   * Width in pixels (0 if unknown).
+   */
+  uint16_t xpixel;
+  /**
+   * Height in pixels (0 if unknown).
+   */
+  uint16_t ypixel;
+} fdsafe_window_size;
+
+/**
+ * Reads the window size (`TIOCGWINSZ`). Returns 0. Errors: `-EBADF`;
+ * `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL `size_out`.
+ * Thread safety: any thread.
+ */
+int fdsafe_terminal_get_window_size(fdsafe_handle handle, struct fdsafe_window_size *size_out);
+
+/**
+ * Sets the window size (`TIOCSWINSZ`); the foreground process group gets `SIGWINCH` if it
+ * changed. Returns 0. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT`
+ * for a NULL `size`. Thread safety: any thread.
+ */
+int fdsafe_terminal_set_window_size(fdsafe_handle handle, const struct fdsafe_window_size *size);
+
+/**
+ * Reads the modem lines into `*lines_out` (`FDSAFE_MODEM_*` bits, `TIOCMGET`).
+ *
+ * Returns 0. Errors: `-ENOTTY` from the kernel for a device without modem lines, which
+ * includes every pseudo-terminal (a clear "no modem lines here", not a failure of fdsafe);
+ * `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL `lines_out`.
+ * Thread safety: any thread.
+ */
+int fdsafe_terminal_modem_get(fdsafe_handle handle, uint32_t *lines_out);
+
+/**
+ * Raises the lines in `set` and lowers those in `clear` (`TIOCMBIS`/`TIOCMBIC`); only
+ * `FDSAFE_MODEM_DTR` and `FDSAFE_MODEM_RTS` can be changed.
+ *
+ * Returns 0. Errors: `-ENOTTY` on pseudo-terminals and other devices without modem lines;
+ * `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for other bits or a line in
+ * both sets. Thread safety: any thread.
+ */
+int fdsafe_terminal_modem_set(fdsafe_handle handle, uint32_t set, uint32_t clear);
+
+/**
+ * Waits until all output written to the terminal has been sent (`tcdrain`). Returns 0.
+ * A signal gives `-EINTR`. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`. Thread safety: any thread.
+ */
+int fdsafe_terminal_drain(fdsafe_handle handle);
+
+/**
+ * Discards unread input, unsent output or both (`tcflush`): `queue` is
+ * `FDSAFE_FLUSH_INPUT`, `FDSAFE_FLUSH_OUTPUT` or `FDSAFE_FLUSH_BOTH`. Returns 0.
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for another `queue`.
+ * Thread safety: any thread.
+ */
+int fdsafe_terminal_flush(fdsafe_handle handle, uint32_t queue);
+
+/**
+ * Sends a break (a stream of zero bits): `duration_ms` 0 for the standard length (0.25 to
+ * 0.5 s), else that long rounded up to tenths of a second. Blocks for the duration; devices
+ * without break support (pseudo-terminals) return at once. Returns 0.
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `-EINTR`. Thread safety: any thread.
+ */
+int fdsafe_terminal_send_break(fdsafe_handle handle, uint32_t duration_ms);
+
+/**
+ * Turns exclusive mode on or off (`TIOCEXCL`/`TIOCNXCL`): while on, further opens of the
+ * device fail with `-EBUSY` (except for processes with `CAP_SYS_ADMIN`). Returns 0.
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`. Thread safety: any thread.
+ */
+int fdsafe_terminal_set_exclusive(fdsafe_handle handle, bool exclusive);
+
+/**
+ * Whether exclusive mode is on (`TIOCGEXCL`): 1 or 0. Errors: `-EBADF`;
+ * `FDSAFE_E_WRONG_KIND`. Thread safety: any thread.
+ */
+int fdsafe_terminal_get_exclusive(fdsafe_handle handle);
+
+/**
+ * Whether a handle of any kind refers to a terminal (`isatty`): 1 or 0. A stdio handle on a
+ * terminal gives 1. Errors: `-EBADF` for a dead handle. Thread safety: any thread.
+ */
+int fdsafe_is_terminal(fdsafe_handle handle);
+
+/** @} */
+
+/* ====================================================================================== */
+/**
+ * @defgroup fdsafe_net Section 15: TCP and UDP
+ *
+ * TCP listeners and connections and UDP sockets over IPv4 and IPv6; datagrams in batches.
+ * @{
+ */
 
 /**
  * Create flag: the new socket is non-blocking (for `fdsafe_tcp_connect`: the connect itself
@@ -822,79 +1534,170 @@
 #define FDSAFE_SOCKET_NO_REUSEADDR (1 << 3)
 
 /**
- * `fdsafe_pidfd_open` flag: non-blocking (`PIDFD_NONBLOCK`): `fdsafe_pidfd_wait` on a
- * running child returns `-EAGAIN` instead of waiting.
+ * Creates a TCP listener bound to `address` (`"127.0.0.1:8080"`, `"[::]:8080"`; port 0 lets
+ * the kernel choose: read it with `fdsafe_socket_local_address`) and listening with
+ * `backlog`. `SO_REUSEADDR` is on unless `FDSAFE_SOCKET_NO_REUSEADDR`; flags also
+ * `FDSAFE_SOCKET_REUSEPORT`, `FDSAFE_SOCKET_V6ONLY` (IPv6 only; default dual-stack),
+ * `FDSAFE_SOCKET_NONBLOCK`. Close-on-exec. Accept with `fdsafe_socket_accept`.
+ *
+ * Ownership: the caller closes `*handle_out`. Errors: `FDSAFE_E_INVALID_ARGUMENT` for NULL
+ * pointers, unknown flags, bad address text, a Unix address, or V6ONLY with IPv4;
+ * `-EADDRINUSE`; `-EACCES` (ports below 1024 without privilege); `-EADDRNOTAVAIL`; `-EMFILE`.
+ * Thread safety: any thread.
  */
-#define FDSAFE_PIDFD_NONBLOCK (1 << 0)
+int fdsafe_tcp_listen(const char *address, int backlog, uint32_t flags, fdsafe_handle *handle_out);
 
 /**
- * `fdsafe_pidfd_wait` flag: do not wait; return 0 if the child is still running.
+ * Like `fdsafe_tcp_listen` with the address as a `struct sockaddr` of `addr_len` bytes
+ * (`sockaddr_in` or `sockaddr_in6`). Errors: as `fdsafe_tcp_listen`. Thread safety: any.
  */
-#define FDSAFE_PIDFD_WAIT_NOHANG (1 << 0)
+int fdsafe_tcp_listen_sockaddr(const void *addr,
+                               size_t addr_len,
+                               int backlog,
+                               uint32_t flags,
+                               fdsafe_handle *handle_out);
 
 /**
- * `fdsafe_pidfd_exit.code`: the process called `exit`; `status` is its exit status.
+ * Creates a TCP socket connected to `address` (`"127.0.0.1:80"`, `"[::1]:80"`).
+ *
+ * Blocking (flags 0): waits until connected, at most `timeout_ms` (-1: as long as the kernel
+ * tries), and returns 0; the socket is then blocking. With `FDSAFE_SOCKET_NONBLOCK` the
+ * socket is non-blocking and the call does not wait (`timeout_ms` is ignored): it returns 0
+ * if already connected, or 1 if the connection is in progress: finish it with
+ * `fdsafe_socket_connect_finish` (or wait for `FDSAFE_EVENT_OUT`, then call it).
+ *
+ * Ownership: on success the caller closes `*handle_out`; on failure nothing is created.
+ * Errors: `FDSAFE_E_INVALID_ARGUMENT` (NULL pointers, bad address, unknown flags, timeout
+ * below -1); `-ECONNREFUSED`; `-ETIMEDOUT` when `timeout_ms` passed; `-ENETUNREACH`;
+ * `-EINTR` if a signal handler ran while waiting (not retried). Thread safety: any thread.
  */
-#define FDSAFE_PIDFD_EXITED 1
+int fdsafe_tcp_connect(const char *address,
+                       int timeout_ms,
+                       uint32_t flags,
+                       fdsafe_handle *handle_out);
 
 /**
- * Killed by a signal; `status` is the signal number.
+ * Like `fdsafe_tcp_connect` with the address as a `struct sockaddr` of `addr_len` bytes.
+ * Errors: as `fdsafe_tcp_connect`. Thread safety: any thread.
  */
-#define FDSAFE_PIDFD_KILLED 2
+int fdsafe_tcp_connect_sockaddr(const void *addr,
+                                size_t addr_len,
+                                int timeout_ms,
+                                uint32_t flags,
+                                fdsafe_handle *handle_out);
 
 /**
- * Killed by a signal and dumped core; `status` is the signal number.
+ * Creates a UDP socket bound to `address` (`"0.0.0.0:0"` for any port, `"[::]:5353"`...).
+ * Flags: `FDSAFE_SOCKET_NONBLOCK`, `FDSAFE_SOCKET_REUSEPORT`, `FDSAFE_SOCKET_V6ONLY`
+ * (`SO_REUSEADDR` is not set; turn it on with `FDSAFE_SOCKOPT_REUSEADDR` only before binding
+ * another socket). Set a default peer with `fdsafe_socket_connect`; send with
+ * `fdsafe_socket_send_to` or `fdsafe_socket_send_batch`.
+ *
+ * Ownership: the caller closes `*handle_out`. Errors: `FDSAFE_E_INVALID_ARGUMENT` (NULL
+ * pointers, bad or Unix address, unknown flags including `FDSAFE_SOCKET_NO_REUSEADDR`);
+ * `-EADDRINUSE`; `-EADDRNOTAVAIL`; `-EMFILE`. Thread safety: any thread.
  */
-#define FDSAFE_PIDFD_DUMPED 3
+int fdsafe_udp_bind(const char *address, uint32_t flags, fdsafe_handle *handle_out);
 
 /**
- * `fdsafe_pipe_create` flag: both ends start non-blocking.
+ * Like `fdsafe_udp_bind` with the address as a `struct sockaddr` of `addr_len` bytes
+ * (`sockaddr_in` or `sockaddr_in6`). Errors: as `fdsafe_udp_bind`. Thread safety: any.
  */
-#define FDSAFE_PIPE_NONBLOCK (1 << 0)
+int fdsafe_udp_bind_sockaddr(const void *addr,
+                             size_t addr_len,
+                             uint32_t flags,
+                             fdsafe_handle *handle_out);
 
 /**
- * `fdsafe_pipe_create` flag: packet mode (`O_DIRECT`): each write of up to `PIPE_BUF` bytes
- * is one packet and each read returns at most one packet.
+ * Joins the multicast group `group` (an address without port: `"239.1.2.3"`, `"ff02::1:3"`)
+ * on the interface named `interface` (`"lo"`, `"eth0"`; NULL or "" lets the kernel choose
+ * by route). The group's family must match the socket's.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` (UDP only); `FDSAFE_E_INVALID_ARGUMENT` for a NULL
+ * group or a group that is not a multicast address; `-ENODEV` for an unknown interface;
+ * `-EADDRINUSE` when already joined; `-ENODEV`/`-EINVAL` from the kernel. Thread safety: any.
  */
-#define FDSAFE_PIPE_PACKET (1 << 1)
+int fdsafe_udp_multicast_join(fdsafe_handle handle, const char *group, const char *interface);
 
 /**
- * `fdsafe_signal_mask` operation: add the set to the blocked signals.
+ * Leaves a multicast group joined with `fdsafe_udp_multicast_join` (same arguments).
+ * Errors: as the join, plus `-EADDRNOTAVAIL` if not joined. Thread safety: any thread.
  */
-#define FDSAFE_SIG_BLOCK 0
+int fdsafe_udp_multicast_leave(fdsafe_handle handle, const char *group, const char *interface);
 
 /**
- * `fdsafe_signal_mask` operation: remove the set from the blocked signals.
+ * One datagram of a batch (`fdsafe_socket_send_batch`, `fdsafe_socket_recv_batch`).
  */
-#define FDSAFE_SIG_UNBLOCK 1
+typedef struct fdsafe_datagram {
+  /**
+   * The payload (send) or the buffer to fill (receive).
+   */
+  void *data;
+  /**
+   * Bytes in `data`: the payload length (send) or the buffer's capacity (receive).
+   */
+  size_t len;
+  /**
+   * Send: the destination `struct sockaddr`, or NULL for the connected peer.
+   * Receive: a buffer for the source address, or NULL to skip it.
+   */
+  void *addr;
+  /**
+   * Send: the destination's length. Receive: in, the capacity of `addr` (at least
+   * `sizeof(struct sockaddr_storage)` if `addr` is not NULL); out, the address length.
+   */
+  size_t addr_len;
+  /**
+   * Receive, out: the bytes received.
+   */
+  size_t received;
+  /**
+   * Receive, out: 1 if the datagram was longer than `len` and truncated, else 0.
+   */
+  uint32_t truncated;
+} fdsafe_datagram;
 
 /**
- * `fdsafe_signal_mask` operation: make the set the blocked signals.
+ * Sends `count` datagrams with one `sendmmsg` (UDP or Unix datagram sockets); returns how
+ * many were sent (fewer than `count` when the kernel stopped early, e.g. a full buffer with
+ * `FDSAFE_SEND_DONTWAIT`). Each entry's `addr`/`addr_len` is its destination, or NULL/0 for
+ * the connected peer. Never raises `SIGPIPE`. At most 1024 per call (more are not sent).
+ *
+ * Errors (when the first datagram fails): `-EBADF`; `FDSAFE_E_WRONG_KIND`;
+ * `FDSAFE_E_INVALID_ARGUMENT` for NULL with `count` > 0, a NULL `data` with `len` > 0, bad
+ * addresses, unknown flags; the kernel's `-EAGAIN`, `-EDESTADDRREQ`, `-EMSGSIZE`, `-EINTR`.
+ * Thread safety: any thread.
  */
-#define FDSAFE_SIG_SETMASK 2
+int64_t fdsafe_socket_send_batch(fdsafe_handle handle,
+                                 struct fdsafe_datagram *msgs,
+                                 size_t count,
+                                 uint32_t flags);
 
 /**
- * `fdsafe_signalfd_create` flag: reads return `-EAGAIN` instead of waiting.
+ * Receives up to `count` datagrams with one `recvmmsg`: waits for the first (unless
+ * `FDSAFE_RECV_DONTWAIT` or a non-blocking socket), then takes only what is already queued.
+ * Fills `received`, `truncated` and the source address (`addr`, `addr_len`) of each entry
+ * received; returns how many. At most 1024 per call.
+ *
+ * Errors: as `fdsafe_socket_send_batch`; `FDSAFE_E_BUFFER_TOO_SMALL` for an `addr` whose
+ * capacity is below `sizeof(struct sockaddr_storage)`; `FDSAFE_RECV_WAITALL` is refused.
+ * Thread safety: any thread.
  */
-#define FDSAFE_SIGNALFD_NONBLOCK (1 << 0)
+int64_t fdsafe_socket_recv_batch(fdsafe_handle handle,
+                                 struct fdsafe_datagram *msgs,
+                                 size_t count,
+                                 uint32_t flags);
 
-/**
- * `fdsafe_sigpipe_mode`: guard every write to a pipe, FIFO or other non-socket descriptor by
- * blocking `SIGPIPE` in the calling thread for its length (two extra system calls per write).
- * The default; touches nothing process-wide. A pipe from `fdsafe_pipe_create` whose read end
- * is still a live handle needs no guard in either mode (the write holds the read end open;
- * see `fdsafe_write`).
- */
-#define FDSAFE_SIGPIPE_GUARD 0
+/** @} */
 
+/* ====================================================================================== */
 /**
- * `fdsafe_sigpipe_mode`: set `SIGPIPE` to be ignored process-wide (`SIG_IGN`, as GLib and
- * Python do) and write without the per-write guard. Children inherit `SIG_IGN` across
- * `exec`: set it back to `SIG_DFL` in a child before `exec` if the program expects the
- * default. If the application later changes `SIGPIPE`'s disposition itself, it must switch
- * back to `FDSAFE_SIGPIPE_GUARD` first.
+ * @defgroup fdsafe_socket Section 16: Sockets of any kind
+ *
+ * Addresses, send and receive, shutdown, accept, connect, options and zero-copy
+ * completions, for every socket kind.
+ * @{
  */
-#define FDSAFE_SIGPIPE_IGNORE 1
 
 /**
  * Room for any address text fdsafe writes, NUL included.
@@ -1058,593 +1861,6 @@
 #define FDSAFE_SOCKOPT_V6ONLY 22
 
 /**
- * Splice flag (`SPLICE_F_MOVE`): a hint to move pages instead of copying them.
- */
-#define FDSAFE_SPLICE_MOVE 1
-
-/**
- * Splice flag (`SPLICE_F_NONBLOCK`): do not block on the pipes (`-EAGAIN` instead). The
- * other side may still block unless it is itself in non-blocking mode.
- */
-#define FDSAFE_SPLICE_NONBLOCK 2
-
-/**
- * Splice flag (`SPLICE_F_MORE`): more data follows (a hint for sockets, like `MSG_MORE`).
- */
-#define FDSAFE_SPLICE_MORE 4
-
-/**
- * vmsplice flag (`SPLICE_F_GIFT`): the pages are given to the kernel (see `fdsafe_vmsplice`).
- */
-#define FDSAFE_SPLICE_GIFT 8
-
-/**
- * `fdsafe_stdio_open` stream: standard input (descriptor 0).
- */
-#define FDSAFE_STDIN 0
-
-/**
- * `fdsafe_stdio_open` stream: standard output (descriptor 1).
- */
-#define FDSAFE_STDOUT 1
-
-/**
- * `fdsafe_stdio_open` stream: standard error (descriptor 2).
- */
-#define FDSAFE_STDERR 2
-
-/**
- * `fdsafe_stdio_open` flag: when the handle is closed, also point the standard stream at
- * `/dev/null` (the daemon way to close it: the number stays taken, so no later file can
- * land on descriptor 0, 1 or 2).
- */
-#define FDSAFE_STDIO_CLOSE_STREAM (1 << 0)
-
-/**
- * `fdsafe_terminal_settings.mode`: raw (`cfmakeraw`): bytes pass unchanged, no line editing,
- * no signal characters, no output processing.
- */
-#define FDSAFE_TERM_RAW 0
-
-/**
- * Canonical: line editing (`ICANON`), signal characters, CR to NL on input, NL to CR NL
- * on output.
- */
-#define FDSAFE_TERM_CANONICAL 1
-
-/**
- * Neither (as read back for mixed settings); when setting, the mode bits are left alone.
- */
-#define FDSAFE_TERM_OTHER 2
-
-/**
- * Parity: none.
- */
-#define FDSAFE_PARITY_NONE 0
-
-/**
- * Odd parity.
- */
-#define FDSAFE_PARITY_ODD 1
-
-/**
- * Even parity.
- */
-#define FDSAFE_PARITY_EVEN 2
-
-/**
- * Mark parity (the bit always 1; `CMSPAR`).
- */
-#define FDSAFE_PARITY_MARK 3
-
-/**
- * Space parity (the bit always 0; `CMSPAR`).
- */
-#define FDSAFE_PARITY_SPACE 4
-
-/**
- * Flow control: none.
- */
-#define FDSAFE_FLOW_NONE 0
-
-/**
- * Hardware flow control (`CRTSCTS`).
- */
-#define FDSAFE_FLOW_RTSCTS 1
-
-/**
- * Software flow control (`IXON | IXOFF`).
- */
-#define FDSAFE_FLOW_XONXOFF 2
-
-/**
- * `fdsafe_terminal_set` timing: apply now (`TCSANOW`).
- */
-#define FDSAFE_TERM_APPLY_NOW 0
-
-/**
- * Apply once all output has been sent (`TCSADRAIN`).
- */
-#define FDSAFE_TERM_APPLY_DRAIN 1
-
-/**
- * Apply after sending output and discarding unread input (`TCSAFLUSH`).
- */
-#define FDSAFE_TERM_APPLY_FLUSH 2
-
-/**
- * `fdsafe_terminal_flush` queue: unread input.
- */
-#define FDSAFE_FLUSH_INPUT 0
-
-/**
- * Unsent output.
- */
-#define FDSAFE_FLUSH_OUTPUT 1
-
-/**
- * Both.
- */
-#define FDSAFE_FLUSH_BOTH 2
-
-/**
- * Modem line: Data Terminal Ready (settable). `FDSAFE_MODEM_*` equal the kernel's `TIOCM_*`.
- */
-#define FDSAFE_MODEM_DTR 2
-
-/**
- * Request To Send (settable).
- */
-#define FDSAFE_MODEM_RTS 4
-
-/**
- * Clear To Send (read only).
- */
-#define FDSAFE_MODEM_CTS 32
-
-/**
- * Data Carrier Detect (read only).
- */
-#define FDSAFE_MODEM_DCD 64
-
-/**
- * Ring Indicator (read only).
- */
-#define FDSAFE_MODEM_RI 128
-
-/**
- * Data Set Ready (read only).
- */
-#define FDSAFE_MODEM_DSR 256
-
-/**
- * `fdsafe_terminal_path` flag: the path of a pseudo-terminal master's slave.
- */
-#define FDSAFE_TERMINAL_PATH_PEER 1
-
-/**
- * Timer clock: wall-clock time (`CLOCK_REALTIME`); follows changes of the system time.
- */
-#define FDSAFE_CLOCK_REALTIME 0
-
-/**
- * Timer clock: time since an unspecified start, never set, stopped while suspended
- * (`CLOCK_MONOTONIC`).
- */
-#define FDSAFE_CLOCK_MONOTONIC 1
-
-/**
- * Timer clock: like monotonic, but counting time suspended (`CLOCK_BOOTTIME`).
- */
-#define FDSAFE_CLOCK_BOOTTIME 7
-
-/**
- * Timer clock: realtime, and the expiration wakes a suspended system
- * (`CLOCK_REALTIME_ALARM`; needs `CAP_WAKE_ALARM`, else `-EPERM`).
- */
-#define FDSAFE_CLOCK_REALTIME_ALARM 8
-
-/**
- * Timer clock: boottime, and the expiration wakes a suspended system
- * (`CLOCK_BOOTTIME_ALARM`; needs `CAP_WAKE_ALARM`, else `-EPERM`).
- */
-#define FDSAFE_CLOCK_BOOTTIME_ALARM 9
-
-/**
- * `fdsafe_timerfd_create` flag: reads return `-EAGAIN` instead of waiting.
- */
-#define FDSAFE_TIMERFD_NONBLOCK (1 << 0)
-
-/**
- * `fdsafe_timerfd_set` flag: `value_ns` is an absolute time on the timer's clock.
- */
-#define FDSAFE_TIMERFD_ABSTIME (1 << 0)
-
-/**
- * `fdsafe_timerfd_set` flag (realtime clocks, with `FDSAFE_TIMERFD_ABSTIME`): if the system
- * time is set while the timer is armed, the timer is canceled and the next
- * `fdsafe_timerfd_read` returns `FDSAFE_TIMERFD_CANCELED`.
- */
-#define FDSAFE_TIMERFD_CANCEL_ON_SET (1 << 1)
-
-/**
- * `fdsafe_timerfd_read` result: the timer was canceled by a change of the system time.
- */
-#define FDSAFE_TIMERFD_CANCELED 1
-
-/**
- * Socket type: a byte stream (`SOCK_STREAM`).
- */
-#define FDSAFE_UNIX_STREAM 1
-
-/**
- * Socket type: datagrams (`SOCK_DGRAM`).
- */
-#define FDSAFE_UNIX_DATAGRAM 2
-
-/**
- * Socket type: reliable, ordered messages with boundaries (`SOCK_SEQPACKET`).
- */
-#define FDSAFE_UNIX_SEQPACKET 3
-
-/**
- * Bind flag: the socket is non-blocking.
- */
-#define FDSAFE_UNIX_BIND_NONBLOCK (1 << 0)
-
-/**
- * Bind flag: never remove a stale socket file; fail with `-EADDRINUSE` instead.
- */
-#define FDSAFE_UNIX_BIND_KEEP_STALE (1 << 1)
-
-/**
- * Bind flag: do not remove the socket file when the handle is closed.
- */
-#define FDSAFE_UNIX_BIND_KEEP_PATH (1 << 2)
-
-/**
- * Bind flag: do not create missing parent folders (`-ENOENT` instead).
- */
-#define FDSAFE_UNIX_BIND_NO_MKDIR (1 << 3)
-
-/**
- * Bind flag: leave the socket file's mode as the umask made it (ignore `socket_mode`).
- */
-#define FDSAFE_UNIX_BIND_KEEP_MODE (1 << 4)
-
-/**
- * The default mode of parent folders created by a bind.
- */
-#define FDSAFE_UNIX_DEFAULT_DIR_MODE 448
-
-/**
- * The default mode of the socket file.
- */
-#define FDSAFE_UNIX_DEFAULT_SOCKET_MODE 384
-
-/**
- * `fdsafe_recv_info.flags`: the control data was truncated (`MSG_CTRUNC`): more
- * descriptors were sent than `handles_cap`, or the receiver is at its `RLIMIT_NOFILE`
- * limit; the kernel closed (or never installed) the descriptors that did not fit.
- */
-#define FDSAFE_RECV_INFO_CTRUNC (1 << 0)
-
-/**
- * `fdsafe_recv_info.flags`: the message was longer than the buffer (`MSG_TRUNC`; datagram
- * and seqpacket); the rest was discarded.
- */
-#define FDSAFE_RECV_INFO_TRUNC (1 << 1)
-
-/**
- * `fdsafe_recv_info.flags`: the message carried the sender's credentials (`pid`, `uid`,
- * `gid` are set). Needs `FDSAFE_SOCKOPT_PASSCRED` on the receiving socket.
- */
-#define FDSAFE_RECV_INFO_CREDENTIALS (1 << 2)
-
-/**
- * `fdsafe_recv_info.flags`: descriptors that arrived were closed by fdsafe
- * (`closed_count` says how many): an unexpected control message carried them, or the handle
- * table refused them.
- */
-#define FDSAFE_RECV_INFO_CLOSED (1 << 3)
-
-
-
-
-
-/**
- * A handle to a descriptor owned by fdsafe: a generational 64-bit value, never 0 when valid.
- * A closed handle never works again, even after its slot and descriptor number are reused.
- */
-typedef uint64_t fdsafe_handle;
-
-/**
- * One read or write of an `fdsafe_io_batch`.
- */
-typedef struct fdsafe_io_op {
-  /**
-   * The handle to read from or write to (any readable or writable kind).
-   */
-  fdsafe_handle handle;
-  /**
-   * `FDSAFE_IO_READ` or `FDSAFE_IO_WRITE`.
-   */
-  uint32_t op;
-  /**
-   * Must be 0.
-   */
-  uint32_t reserved;
-  /**
-   * The buffer: written into by a read, read from by a write. NULL only with `len` 0.
-   */
-  void *buf;
-  /**
-   * The buffer's length in bytes.
-   */
-  size_t len;
-  /**
-   * Written by `fdsafe_io_batch` for each operation it attempted: the bytes transferred
-   * (`>= 0`), or the negative code the same `fdsafe_read` / `fdsafe_write` would return.
-   */
-  int64_t result;
-} fdsafe_io_op;
-
-/**
- * One ready registration, as `fdsafe_epoll_wait` reports it.
- */
-typedef struct fdsafe_epoll_event {
-  /**
-   * The registered handle that is ready. It was live when the wait returned; another
-   * thread may close it afterwards, and calls with it then return `-EBADF`.
-   */
-  fdsafe_handle handle;
-  /**
-   * The 64-bit value given at `fdsafe_epoll_add` / `fdsafe_epoll_modify`.
-   */
-  uint64_t user;
-  /**
-   * The ready `FDSAFE_EPOLL_*` event bits.
-   */
-  uint32_t events;
-  /**
-   * Always 0.
-   */
-  uint32_t reserved;
-} fdsafe_epoll_event;
-
-/**
- * A set of signals: bit `n - 1` of `bits` stands for signal `n` (1 to 64), the layout of the
- * kernel's own signal set. Build it with `fdsafe_sigset_empty` / `fdsafe_sigset_add`.
- */
-typedef struct fdsafe_sigset {
-  /**
-   * Bit `n - 1` set: signal `n` is in the set.
-   */
-  uint64_t bits;
-} fdsafe_sigset;
-
-/**
- * One fanotify event, parsed. No descriptor is handed out in it: see `fdsafe_fanotify_read`.
- */
-typedef struct fdsafe_fanotify_event {
-  /**
-   * `FDSAFE_FAN_*` bits: what happened.
-   */
-  uint64_t mask;
-  /**
-   * For permission events, the id to pass to `fdsafe_fanotify_respond` (and
-   * `fdsafe_fanotify_event_fd`); 0 for other events.
-   */
-  uint64_t id;
-  /**
-   * The process (or, with `FDSAFE_FAN_REPORT_TID`, thread) that caused the event.
-   */
-  int32_t pid;
-  /**
-   * 1 if `fsid`, `handle_type`, `handle_bytes` and `handle` hold a file identity (FID
-   * groups), else 0.
-   */
-  uint32_t has_fid;
-  /**
-   * The file system id of the identity.
-   */
-  uint64_t fsid;
-  /**
-   * The file handle type (for `open_by_handle_at`).
-   */
-  int32_t handle_type;
-  /**
-   * The number of bytes in `handle`.
-   */
-  uint32_t handle_bytes;
-  /**
-   * The file handle.
-   */
-  uint8_t handle[FDSAFE_FANOTIFY_HANDLE_SIZE];
-  /**
-   * Length of `name` (FID groups with `FDSAFE_FAN_REPORT_NAME`), else 0.
-   */
-  uint32_t name_len;
-  /**
-   * Length of `path` (descriptor groups), else 0.
-   */
-  uint32_t path_len;
-  /**
-   * The entry name, NUL-terminated.
-   */
-  char name[FDSAFE_FANOTIFY_NAME_SIZE];
-  /**
-   * The path of the event's file as the kernel resolved its descriptor, NUL-terminated
-   * (a deleted file's path ends in " (deleted)").
-   */
-  char path[FDSAFE_FANOTIFY_PATH_SIZE];
-} fdsafe_fanotify_event;
-
-/**
- * The kind of a handle, as returned by `fdsafe_kind` and taken by `fdsafe_fd_adopt`.
- */
-typedef uint32_t fdsafe_kind;
-
-/**
- * One inotify event, parsed: fixed size, with the name copied out.
- */
-typedef struct fdsafe_inotify_event {
-  /**
-   * The watch id (`fdsafe_inotify_add_watch`); -1 for `FDSAFE_IN_Q_OVERFLOW`.
-   */
-  int32_t wd;
-  /**
-   * `FDSAFE_IN_*` bits: what happened.
-   */
-  uint32_t mask;
-  /**
-   * Ties the two halves of a rename together (`FDSAFE_IN_MOVED_FROM`/`_TO`); else 0.
-   */
-  uint32_t cookie;
-  /**
-   * Length of `name` without its NUL; 0 when the event is about the watched object itself.
-   */
-  uint32_t name_len;
-  /**
-   * The name of the entry in a watched directory, NUL-terminated (any name fits).
-   */
-  char name[FDSAFE_INOTIFY_NAME_SIZE];
-} fdsafe_inotify_event;
-
-/**
- * A queue's attributes.
- */
-typedef struct fdsafe_mq_attr {
-  /**
-   * 1 if the descriptor is in non-blocking mode, else 0 (the only attribute
-   * `fdsafe_mq_set_attr` changes).
-   */
-  uint32_t nonblocking;
-  /**
-   * Always 0.
-   */
-  uint32_t reserved;
-  /**
-   * The most messages the queue holds (fixed at creation; at most `fs.mqueue.msg_max`,
-   * 10 by default, which these machines enforce even for root).
-   */
-  int64_t max_messages;
-  /**
-   * The largest message, in bytes (fixed at creation).
-   */
-  int64_t message_size;
-  /**
-   * Messages in the queue now (ignored by `fdsafe_mq_set_attr`).
-   */
-  int64_t current_messages;
-} fdsafe_mq_attr;
-
-/**
- * One datagram of a batch (`fdsafe_socket_send_batch`, `fdsafe_socket_recv_batch`).
- */
-typedef struct fdsafe_datagram {
-  /**
-   * The payload (send) or the buffer to fill (receive).
-   */
-  void *data;
-  /**
-   * Bytes in `data`: the payload length (send) or the buffer's capacity (receive).
-   */
-  size_t len;
-  /**
-   * Send: the destination `struct sockaddr`, or NULL for the connected peer.
-   * Receive: a buffer for the source address, or NULL to skip it.
-   */
-  void *addr;
-  /**
-   * Send: the destination's length. Receive: in, the capacity of `addr` (at least
-   * `sizeof(struct sockaddr_storage)` if `addr` is not NULL); out, the address length.
-   */
-  size_t addr_len;
-  /**
-   * Receive, out: the bytes received.
-   */
-  size_t received;
-  /**
-   * Receive, out: 1 if the datagram was longer than `len` and truncated, else 0.
-   */
-  uint32_t truncated;
-} fdsafe_datagram;
-
-/**
- * How a child process ended, filled by `fdsafe_pidfd_wait`.
- */
-typedef struct fdsafe_pidfd_exit {
-  /**
-   * The process id it had.
-   */
-  int pid;
-  /**
-   * `FDSAFE_PIDFD_EXITED`, `FDSAFE_PIDFD_KILLED` or `FDSAFE_PIDFD_DUMPED`.
-   */
-  int code;
-  /**
-   * The exit status (0-255) for `FDSAFE_PIDFD_EXITED`, otherwise the signal number.
-   */
-  int status;
-} fdsafe_pidfd_exit;
-
-/**
- * One signal read from a signalfd.
- */
-typedef struct fdsafe_siginfo {
-  /**
-   * The signal number.
-   */
-  int32_t signo;
-  /**
-   * How it was sent: `SI_USER` (0, `kill`), `SI_QUEUE` (-1, `sigqueue`), `SI_TKILL` (-6),
-   * the kernel (> 0; for `SIGCHLD`: `CLD_EXITED` 1, `CLD_KILLED` 2, `CLD_DUMPED` 3...).
-   */
-  int32_t code;
-  /**
-   * The sending process (`kill`, `sigqueue`) or the child (`SIGCHLD`).
-   */
-  uint32_t pid;
-  /**
-   * The real user ID of the sender (or of the child).
-   */
-  uint32_t uid;
-  /**
-   * `SIGCHLD`: the exit status (`CLD_EXITED`) or the signal that ended the child.
-   */
-  int32_t status;
-  /**
-   * An error number that came with the signal (rarely used; 0).
-   */
-  int32_t errno_value;
-  /**
-   * The integer sent with `sigqueue` (the low 32 bits of `ptr_value`).
-   */
-  int32_t int_value;
-  /**
-   * The descriptor for `SIGIO`/`SIGPOLL`, else 0.
-   */
-  int32_t fd;
-  /**
-   * The pointer-sized value sent with `sigqueue`.
-   */
-  uint64_t ptr_value;
-  /**
-   * `SIGCHLD`: user CPU time of the child, in clock ticks.
-   */
-  uint64_t utime;
-  /**
-   * `SIGCHLD`: system CPU time of the child, in clock ticks.
-   */
-  uint64_t stime;
-  /**
-   * The faulting address for hardware-generated signals, else 0.
-   */
-  uint64_t addr;
-} fdsafe_siginfo;
-
-/**
  * A range of finished zero-copy sends, as read from the socket's error queue.
  */
 typedef struct fdsafe_zerocopy_completion {
@@ -1663,1495 +1879,6 @@ typedef struct fdsafe_zerocopy_completion {
    */
   uint32_t copied;
 } fdsafe_zerocopy_completion;
-
-/**
- * Terminal settings as plain values, for `fdsafe_terminal_get` / `fdsafe_terminal_set`.
- */
-typedef struct fdsafe_terminal_settings {
-  /**
-   * `FDSAFE_TERM_RAW`, `FDSAFE_TERM_CANONICAL` or `FDSAFE_TERM_OTHER`.
-   */
-  uint32_t mode;
-  /**
-   * Echo typed characters (`ECHO`, with `ECHOE`/`ECHOK` when set).
-   */
-  bool echo;
-  /**
-   * Bits per second, input and output alike: any value; the standard rates use their
-   * `B*` code, others `BOTHER` through `termios2`.
-   */
-  uint32_t baud;
-  /**
-   * Data bits: 5 to 8.
-   */
-  uint8_t data_bits;
-  /**
-   * `FDSAFE_PARITY_*`.
-   */
-  uint32_t parity;
-  /**
-   * Stop bits: 1 or 2.
-   */
-  uint8_t stop_bits;
-  /**
-   * `FDSAFE_FLOW_*`.
-   */
-  uint32_t flow;
-  /**
-   * Non-canonical reads return once this many bytes are there (`VMIN`).
-   */
-  uint8_t vmin;
-  /**
-   * Non-canonical read timeout in tenths of a second (`VTIME`).
-   */
-  uint8_t vtime;
-} fdsafe_terminal_settings;
-
-/**
- * A terminal's window size, in characters and pixels.
- */
-typedef struct fdsafe_window_size {
-  uint16_t rows;
-  uint16_t cols;
-  /**
-   * Width in pixels (0 if unknown).
-   */
-  uint16_t xpixel;
-  /**
-   * Height in pixels (0 if unknown).
-   */
-  uint16_t ypixel;
-} fdsafe_window_size;
-
-/**
- * A timer setting, in nanoseconds.
- */
-typedef struct fdsafe_timer_value {
-  /**
-   * Time to the next expiration (`fdsafe_timerfd_get`: the time left), or with
-   * `FDSAFE_TIMERFD_ABSTIME` the absolute time; 0 means disarmed.
-   */
-  int64_t value_ns;
-  /**
-   * Period of an interval timer; 0 for a one-shot timer.
-   */
-  int64_t interval_ns;
-} fdsafe_timer_value;
-
-/**
- * Options for binding a Unix socket to a path (`fdsafe_unix_listen`, `fdsafe_unix_bind`).
- * Passing NULL means all defaults.
- */
-typedef struct fdsafe_unix_bind_options {
-  /**
-   * `FDSAFE_UNIX_BIND_*` flags, or 0.
-   */
-  uint32_t flags;
-  /**
-   * Mode of each missing parent folder created (exactly this, not filtered by the umask);
-   * 0 means `FDSAFE_UNIX_DEFAULT_DIR_MODE` (0700).
-   */
-  uint32_t dir_mode;
-  /**
-   * Mode of the socket file, set before the socket accepts connections; 0 means
-   * `FDSAFE_UNIX_DEFAULT_SOCKET_MODE` (0600).
-   */
-  uint32_t socket_mode;
-} fdsafe_unix_bind_options;
-
-/**
- * Process credentials, as in `struct ucred`.
- */
-typedef struct fdsafe_credentials {
-  /**
-   * Process id.
-   */
-  int32_t pid;
-  /**
-   * User id.
-   */
-  uint32_t uid;
-  /**
-   * Group id.
-   */
-  uint32_t gid;
-} fdsafe_credentials;
-
-/**
- * What `fdsafe_socket_recv_handles` received besides the data.
- */
-typedef struct fdsafe_recv_info {
-  /**
-   * Handles written to `handles_out`.
-   */
-  size_t handle_count;
-  /**
-   * `FDSAFE_RECV_INFO_*` bits.
-   */
-  uint32_t flags;
-  /**
-   * Descriptors that arrived and fdsafe closed (see `FDSAFE_RECV_INFO_CLOSED`).
-   */
-  uint32_t closed_count;
-  /**
-   * The sender's credentials, if `FDSAFE_RECV_INFO_CREDENTIALS` is set; else zero.
-   */
-  struct fdsafe_credentials credentials;
-} fdsafe_recv_info;
-
-/**
- * The value that no handle ever has. Functions that take a handle return `-EBADF` for it.
- */
-#define FDSAFE_INVALID_HANDLE 0
-
-#define FDSAFE_KIND_PIPE 1
-
-#define FDSAFE_KIND_EVENTFD 2
-
-/**
- * A duplicate of standard input, output or error (`fdsafe_stdio_open`).
- */
-#define FDSAFE_KIND_STDIO 3
-
-#define FDSAFE_KIND_FILE 4
-
-#define FDSAFE_KIND_FIFO 5
-
-#define FDSAFE_KIND_CHARDEV 6
-
-#define FDSAFE_KIND_TERMINAL 7
-
-#define FDSAFE_KIND_MEMFD 8
-
-#define FDSAFE_KIND_PIDFD 9
-
-#define FDSAFE_KIND_EPOLL 10
-
-#define FDSAFE_KIND_TIMERFD 11
-
-#define FDSAFE_KIND_SIGNALFD 12
-
-#define FDSAFE_KIND_INOTIFY 13
-
-#define FDSAFE_KIND_FANOTIFY 14
-
-#define FDSAFE_KIND_MQUEUE 15
-
-#define FDSAFE_KIND_TCP_LISTENER 16
-
-#define FDSAFE_KIND_TCP_STREAM 17
-
-#define FDSAFE_KIND_UDP 18
-
-#define FDSAFE_KIND_UNIX_LISTENER 19
-
-#define FDSAFE_KIND_UNIX_STREAM 20
-
-#define FDSAFE_KIND_UNIX_DATAGRAM 21
-
-#define FDSAFE_KIND_UNIX_SEQPACKET_LISTENER 22
-
-#define FDSAFE_KIND_UNIX_SEQPACKET 23
-
-/**
- * A descriptor of a kind fdsafe has no type for (a netlink socket, a block device,
- * `userfaultfd`...), received over a socket or adopted as such: the generic operations only.
- * `fdsafe_fd_adopt` accepts any open descriptor as this kind.
- */
-#define FDSAFE_KIND_OTHER 24
-
-
-
-
-
-
-
-#ifdef __cplusplus
-extern "C" {
-#endif // __cplusplus
-
-/**
- * Runs `count` reads and writes in order, each exactly as `fdsafe_read` or `fdsafe_write`
- * would (its own handle lookup, so the handle promise holds per operation; blocking as the
- * descriptor is), and stops at the first that fails. One call replaces `count` calls, for
- * callers (such as Python over ctypes) for whom the call itself costs more than the work.
- *
- * Returns the number of operations that succeeded, from the start of `ops`: if it is below
- * `count`, `ops[returned].result` holds the failing operation's negative code (`-EBADF` for
- * a stale handle, `-EINTR`, `-EAGAIN`, `-EPIPE`, any `-errno` of `read(2)` / `write(2)`;
- * never `FDSAFE_E_WRONG_KIND`, as every kind is accepted) and the operations after it were not attempted (their `result` is unchanged). A short read or
- * write is a success (its `result` says how much) and the batch goes on. The thread's last
- * error message is not set for a failing operation; `fdsafe_strerror(result)` describes it.
- *
- * Errors (nothing done, no `result` written): `FDSAFE_E_INVALID_ARGUMENT` for `ops` NULL
- * with `count` > 0, `count` above `FDSAFE_IO_BATCH_MAX`, unknown `flags` (none are defined:
- * pass 0), or an operation with an unknown `op`, a non-zero `reserved`, or a NULL `buf` with
- * `len` > 0 or a `len` above `SSIZE_MAX`. EINTR policy: an interrupted operation fails with
- * `-EINTR` like the system call; resume the batch from it. Thread safety: any thread; the
- * caller must not touch `ops` or the buffers during the call.
- */
-int64_t fdsafe_io_batch(struct fdsafe_io_op *ops,
-                        size_t count,
-                        uint32_t flags);
-
-/**
- * Closes `count` handles, each exactly as `fdsafe_close` would (a handle other threads are
- * inside calls on is marked dead at once and its descriptor closed when the last of those
- * calls returns). One call replaces `count` calls (for the Python bindings, where a call
- * costs more than the close).
- *
- * Returns how many of the handles were live and are now closed. Handles that are not live
- * (0, already closed, released, never issued) are skipped, as `fdsafe_close` would refuse
- * them with `-EBADF`; a handle listed twice is closed once.
- *
- * Errors (nothing closed): `FDSAFE_E_INVALID_ARGUMENT` for `handles` NULL with `count` > 0,
- * or `count` above `FDSAFE_IO_BATCH_MAX`. Thread safety: any thread.
- */
-int64_t fdsafe_close_many(const fdsafe_handle *handles, size_t count);
-
-/**
- * A static description of any return code: `"Resource temporarily unavailable"` for
- * `-EAGAIN`, fdsafe's own text for `FDSAFE_E_*` codes, `"Success"` for codes >= 0 and
- * `"Unknown error"` otherwise. Never NULL; never to be freed. Thread safety: any thread.
- */
-const char *fdsafe_strerror(int code);
-
-/**
- * The symbolic name of any return code: `"EAGAIN"` for `-EAGAIN`, `"FDSAFE_E_WRONG_KIND"`,
- * `"OK"` for codes >= 0 and `"UNKNOWN"` otherwise. Never NULL; never to be freed.
- * Thread safety: any thread.
- */
-const char *fdsafe_error_name(int code);
-
-/**
- * Copies the calling thread's most recent failure message into `buf`, such as
- * `"fdsafe_eventfd_write: stale handle: it was closed or released"`. The message names the
- * function and, where there is one, the object (a path, a descriptor).
- *
- * Returns the size the whole message needs, terminating NUL included (1 if this thread has
- * had no failure). Writes at most `len` bytes, always NUL-terminated when `len > 0`, so a
- * return value greater than `len` means the copy was truncated. Pass `buf = NULL, len = 0` to
- * learn the size. Successful calls leave the message alone.
- *
- * Errors: `FDSAFE_E_INVALID_ARGUMENT` if `buf` is NULL and `len > 0`.
- * Thread safety: each thread has its own message.
- */
-int fdsafe_last_error(char *buf, size_t len);
-
-/**
- * Socket activation (`sd_listen_fds` without libsystemd): if `LISTEN_PID` is this process,
- * takes the `LISTEN_FDS` descriptors 3, 4, ... as handles of their kernel-checked kinds
- * (TCP/Unix listeners and streams, UDP, Unix datagram/seqpacket, FIFOs, message queues...;
- * kinds fdsafe has no type for become `FDSAFE_KIND_OTHER` handles), makes each
- * close-on-exec and records them with their names from `LISTEN_FDNAMES` (colon-separated;
- * `"unknown"` when the variable is unset). Look them up with `fdsafe_listen_fd_handle`,
- * `fdsafe_listen_fd_name` and `fdsafe_listen_fd_find`.
- *
- * Returns `FDSAFE_LISTEN_ADOPTED` (with `*count_out` = how many, possibly 0),
- * `FDSAFE_LISTEN_NONE` (not activated; `*count_out` = 0) or `FDSAFE_LISTEN_OTHER_PID`
- * (the variables belong to another process; `*count_out` = 0). Adoption happens once per
- * process: later calls return `FDSAFE_LISTEN_ADOPTED` and the same count without reading
- * the environment again. `flags`: 0 or `FDSAFE_LISTEN_UNSET_ENV`.
- *
- * All or nothing: every descriptor must be open and identifiable, the names must match the
- * count, and none may already belong to a live handle; on any failure no descriptor is
- * adopted or changed and the environment is left alone.
- *
- * Ownership: the caller owns the adopted handles and closes each once; fdsafe keeps only
- * their values for the lookups. Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL `count_out`,
- * unknown flags, a malformed `LISTEN_FDS` / `LISTEN_PID` (anything but plain decimal digits)
- * or `LISTEN_FDNAMES` (name count differing from `LISTEN_FDS`, a name with a control or
- * non-ASCII byte, longer than 255), a count above the open-descriptor limit, a descriptor in
- * the range that is not open, or one already owned by a handle; `-EMFILE` when the handle
- * table is full. Thread safety: any thread, but `FDSAFE_LISTEN_UNSET_ENV` changes the
- * environment, which is not safe while other threads read it (as with `sd_listen_fds`).
- */
-int fdsafe_listen_fds(uint32_t flags, size_t *count_out);
-
-/**
- * The handle of activated descriptor `index` (0 for descriptor 3, in `LISTEN_FDS` order).
- * The handle is the one `fdsafe_listen_fds` adopted, not a new one: the caller already owns
- * it and must not close it twice.
- *
- * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL `handle_out` or an index at or beyond the
- * count (0 before a successful `fdsafe_listen_fds`); `-EBADF` if the caller has closed that
- * handle. Thread safety: any thread.
- */
-int fdsafe_listen_fd_handle(size_t index, fdsafe_handle *handle_out);
-
-/**
- * Copies the name of activated descriptor `index` (from `LISTEN_FDNAMES`, or `"unknown"`)
- * into `buf`, NUL-terminated. Returns the name's length without the NUL (at most 255; a
- * buffer of 256 bytes always suffices). The name stays readable after the handle is closed.
- *
- * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL `buf` with `len` > 0, an absurd `len` or an
- * index out of range; `FDSAFE_E_BUFFER_TOO_SMALL` when `len` cannot hold the name and its
- * NUL (nothing written). Thread safety: any thread.
- */
-int fdsafe_listen_fd_name(size_t index, char *buf, size_t len);
-
-/**
- * Finds the first activated descriptor named `name` (exact match): writes its handle to
- * `*handle_out` and returns its index. Several descriptors may share a name (systemd allows
- * it); use `fdsafe_listen_fd_name` over the indexes to see them all. The handle is the
- * caller's already (see `fdsafe_listen_fd_handle`).
- *
- * Errors: `FDSAFE_E_INVALID_ARGUMENT` for NULL pointers; `-ENOENT` when no activated
- * descriptor has that name; `-EBADF` if the caller closed the handle of that name.
- * Thread safety: any thread.
- */
-int fdsafe_listen_fd_find(const char *name, fdsafe_handle *handle_out);
-
-/**
- * Sends `state` to the service manager (`sd_notify`): one or more `KEY=value` lines such as
- * `"READY=1"`, `"STOPPING=1"`, `"WATCHDOG=1"`, `"STATUS=Serving"`, `"ERRNO=2"`,
- * `"EXTEND_TIMEOUT_USEC=..."`, separated by `\n` (one trailing `\n` allowed). Keys must be
- * made of `A-Z`, `0-9` and `_`. The datagram goes to `NOTIFY_SOCKET` (an absolute path, or
- * `@name` for an abstract socket) from a fresh close-on-exec socket, with the caller's pid,
- * uid and gid attached (`SCM_CREDENTIALS`). It may wait if the manager's queue is full.
- *
- * Returns `FDSAFE_NOTIFY_SENT`, or `FDSAFE_NOTIFY_NO_MANAGER` (0) when `NOTIFY_SOCKET` is
- * unset or empty. `flags`: 0 or `FDSAFE_NOTIFY_UNSET_ENV`.
- *
- * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL or malformed `state`, unknown flags, or a
- * `NOTIFY_SOCKET` that is neither a path nor `@name` (`vsock:` is not supported);
- * `-ENAMETOOLONG` for a path of 108 bytes or more; the kernel's `-ENOENT`,
- * `-ECONNREFUSED` (nothing bound there), `-EACCES`, `-EAGAIN`, `-EMSGSIZE`, `-EINTR` (not
- * retried). Thread safety: any thread (it only reads the environment, unless
- * `FDSAFE_NOTIFY_UNSET_ENV`).
- */
-int fdsafe_notify(uint32_t flags, const char *state);
-
-/**
- * Like `fdsafe_notify`, with `count` handles' descriptors attached to the same datagram
- * (`SCM_RIGHTS`, up to 253), as `sd_pid_notify_with_fds` does. Each handle is held for the
- * whole send; the caller keeps owning them (the manager receives its own copies).
- * `count` 0 with NULL `handles` is `fdsafe_notify`.
- *
- * Errors: as `fdsafe_notify`, plus `FDSAFE_E_INVALID_ARGUMENT` for NULL `handles` with
- * `count` > 0 or more than 253 handles, and `-EBADF` for a stale handle (nothing sent).
- * Thread safety: any thread.
- */
-int fdsafe_notify_handles(uint32_t flags,
-                          const char *state,
-                          const fdsafe_handle *handles,
-                          size_t count);
-
-/**
- * Sends `"RELOADING=1\nMONOTONIC_USEC=<now>"` (`CLOCK_MONOTONIC` in microseconds), the
- * message systemd requires before a reload; send `"READY=1"` when the reload is done.
- * Returns and fails as `fdsafe_notify`. Thread safety: any thread.
- */
-int fdsafe_notify_reloading(uint32_t flags);
-
-/**
- * Sends `"STATUS=<text>"`; `text` must be one line (no `\n`). Returns and fails as
- * `fdsafe_notify` (`FDSAFE_E_INVALID_ARGUMENT` for NULL or a multi-line text).
- * Thread safety: any thread.
- */
-int fdsafe_notify_status(uint32_t flags, const char *text);
-
-/**
- * Hands descriptors to the manager's store: sends `"FDSTORE=1\nFDNAME=<name>"` with the
- * `count` handles' descriptors (1 to 253) and the caller's credentials in one datagram.
- * `name`: 1 to 255 printable ASCII bytes without `:` (it will come back in
- * `LISTEN_FDNAMES`). The caller keeps owning the handles.
- *
- * Errors: as `fdsafe_notify_handles`, plus `FDSAFE_E_INVALID_ARGUMENT` for a NULL or bad
- * name, or `count` 0. Thread safety: any thread.
- */
-int fdsafe_notify_fdstore(uint32_t flags,
-                          const char *name,
-                          const fdsafe_handle *handles,
-                          size_t count);
-
-/**
- * The watchdog interval (`sd_watchdog_enabled`): returns 1 and writes `WATCHDOG_USEC` to
- * `*usec_out` when the manager expects `"WATCHDOG=1"` from this process (send it at about
- * half that interval); returns 0 (and writes nothing) when `WATCHDOG_USEC` is unset or
- * `WATCHDOG_PID` names another process. `flags`: 0 or `FDSAFE_NOTIFY_UNSET_ENV` (removes
- * both variables after a successful call).
- *
- * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL `usec_out`, unknown flags, a malformed or
- * zero `WATCHDOG_USEC`, or a malformed `WATCHDOG_PID`. Thread safety: any thread (see
- * `fdsafe_listen_fds` about changing the environment).
- */
-int fdsafe_watchdog_interval(uint32_t flags, uint64_t *usec_out);
-
-/**
- * Creates an empty epoll set (close-on-exec).
- *
- * Ownership: the caller owns `*handle_out`. Closing the set ends all its registrations
- * (the registered handles stay open). Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL
- * `handle_out`; `-EMFILE`, `-ENOMEM`. Thread safety: any thread.
- */
-int fdsafe_epoll_create(fdsafe_handle *handle_out);
-
-/**
- * Adds `target` (a handle of any pollable kind) to the set `epoll`, watching `events`
- * (`FDSAFE_EPOLL_*` bits), and reported with the caller's `user` value.
- *
- * The registration belongs to the handle: when `target` is closed (or released) through
- * fdsafe, it is removed from every set it is in before its descriptor goes, even if a
- * duplicate of the descriptor keeps the open file alive; no event for the dead handle is
- * ever returned by `fdsafe_epoll_wait`.
- *
- * Errors: `-EBADF` for a stale `epoll` or `target`; `FDSAFE_E_WRONG_KIND` if `epoll` is not
- * an epoll set; `FDSAFE_E_INVALID_ARGUMENT` for unknown event bits; `-EEXIST` if `target` is
- * already in the set; `-EPERM` for a kind the kernel cannot poll (regular files, `/dev/null`);
- * `-EINVAL` for the set itself; `-ELOOP` for a cycle of sets; `-ENOMEM`, `-ENOSPC`.
- * Thread safety: any thread.
- */
-int fdsafe_epoll_add(fdsafe_handle epoll, fdsafe_handle target, uint32_t events, uint64_t user);
-
-/**
- * Changes the events and user value of `target`'s registration in `epoll`; re-arms a
- * one-shot registration.
- *
- * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for unknown bits;
- * `-ENOENT` if `target` is not in the set; `-EINVAL` from the kernel for
- * `FDSAFE_EPOLL_EXCLUSIVE`. Thread safety: any thread.
- */
-int fdsafe_epoll_modify(fdsafe_handle epoll, fdsafe_handle target, uint32_t events, uint64_t user);
-
-/**
- * Removes `target` from `epoll`. (Closing `target` does this by itself.)
- *
- * Errors: `-EBADF` (a closed `target` has already left every set); `FDSAFE_E_WRONG_KIND`;
- * `-ENOENT` if `target` is not in the set. Thread safety: any thread.
- */
-int fdsafe_epoll_delete(fdsafe_handle epoll, fdsafe_handle target);
-
-/**
- * The number of registrations in `epoll`.
- *
- * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`. Thread safety: any thread.
- */
-int64_t fdsafe_epoll_count(fdsafe_handle epoll);
-
-/**
- * Waits up to `timeout_ms` milliseconds (negative: no limit, 0: just look) for registered
- * handles to become ready, and writes up to `max_events` of them (at most 1024 per call) to
- * `events_out`.
- *
- * Returns the number of events written, 0 on timeout. Events of handles that were closed,
- * or began closing, before the wait looked at them are dropped, and the wait goes on for the
- * rest of the timeout. Registrations made outside fdsafe (in an adopted set) are never
- * reported.
- *
- * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` if `events_out` is
- * NULL or `max_events` is 0 or absurd; `-EINTR` if a signal handler ran (fdsafe does not
- * retry). Thread safety: any thread; several threads may wait on one set.
- */
-int fdsafe_epoll_wait(fdsafe_handle epoll,
-                      struct fdsafe_epoll_event *events_out,
-                      size_t max_events,
-                      int timeout_ms);
-
-/**
- * `fdsafe_epoll_wait` with the calling thread's signal mask replaced by `*sigmask` for the
- * length of the wait, atomically (`epoll_pwait`): unblock a signal only while waiting, so its
- * handler cannot run between a check and the wait. A NULL `sigmask` leaves the mask alone.
- *
- * Errors: as `fdsafe_epoll_wait`; `-EINTR` when a signal unblocked by the mask arrives.
- * Thread safety: any thread.
- */
-int fdsafe_epoll_pwait(fdsafe_handle epoll,
-                       struct fdsafe_epoll_event *events_out,
-                       size_t max_events,
-                       int timeout_ms,
-                       const struct fdsafe_sigset *sigmask);
-
-/**
- * `fdsafe_epoll_pwait` with a timeout in nanoseconds (`epoll_pwait2`, Linux 5.11):
- * `timeout_ns` negative waits without limit, 0 just looks. `sigmask` may be NULL.
- *
- * Errors: as `fdsafe_epoll_pwait`; `-ENOSYS` where the kernel lacks `epoll_pwait2`.
- * Thread safety: any thread.
- */
-int fdsafe_epoll_wait_ns(fdsafe_handle epoll,
-                         struct fdsafe_epoll_event *events_out,
-                         size_t max_events,
-                         int64_t timeout_ns,
-                         const struct fdsafe_sigset *sigmask);
-
-/**
- * Creates an eventfd (a kernel 64-bit counter for waking event loops) with the counter at
- * `initial`. `flags`: `FDSAFE_EVENTFD_SEMAPHORE`, `FDSAFE_EVENTFD_NONBLOCK`, or 0. The
- * descriptor is close-on-exec.
- *
- * Ownership: the caller owns `*handle_out` and closes it with `fdsafe_close`.
- * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL `handle_out` or unknown flags; `-EMFILE`.
- * Thread safety: any thread.
- */
-int fdsafe_eventfd_create(uint32_t initial, uint32_t flags, fdsafe_handle *handle_out);
-
-/**
- * Reads the counter into `*value_out`: its whole value, resetting it to 0, or 1 in semaphore
- * mode. Waits while the counter is 0 (non-blocking mode: `-EAGAIN`).
- *
- * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL
- * `value_out`; `-EAGAIN`; `-EINTR` if a signal handler ran while waiting.
- * Thread safety: any thread.
- */
-int fdsafe_eventfd_read(fdsafe_handle handle, uint64_t *value_out);
-
-/**
- * Adds `value` to the counter, waking readers. Waits if the sum would exceed
- * `UINT64_MAX - 1` (non-blocking mode: `-EAGAIN`).
- *
- * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `-EINVAL` (from the kernel) for `UINT64_MAX`;
- * `-EAGAIN`; `-EINTR`. Thread safety: any thread.
- */
-int fdsafe_eventfd_write(fdsafe_handle handle, uint64_t value);
-
-/**
- * Creates a fanotify group (needs `CAP_SYS_ADMIN`). `flags`: a class
- * (`FDSAFE_FAN_CLASS_CONTENT` or `_PRE_CONTENT` for permission events; neither for
- * notification only), `FDSAFE_FAN_NONBLOCK`, report flags (`FDSAFE_FAN_REPORT_FID`,
- * `_DIR_FID`, `_NAME`, `_DFID_NAME`, `_TID`), `_UNLIMITED_QUEUE`, `_UNLIMITED_MARKS`. The
- * group descriptor and every event descriptor the kernel opens for it are close-on-exec.
- *
- * Ownership: the caller owns `*handle_out`. Closing it answers any unanswered permission
- * event "allow" (as the kernel does) and closes the event descriptors.
- * Errors: `FDSAFE_E_INVALID_ARGUMENT` for unknown flags, both classes, or a NULL
- * `handle_out`; `-EPERM` without `CAP_SYS_ADMIN`; `-EINVAL` (kernel) for combinations it
- * refuses (FID reporting with a permission class); `-EMFILE` (also the per-user group limit).
- * Thread safety: any thread.
- */
-int fdsafe_fanotify_init(uint32_t flags, fdsafe_handle *handle_out);
-
-/**
- * Changes the group's marks: `flags` holds one action (`FDSAFE_FAN_MARK_ADD`, `_REMOVE`,
- * `_FLUSH`), optionally a target type (`FDSAFE_FAN_MARK_MOUNT` or `_FILESYSTEM`; default:
- * the file or directory itself) and options (`_ONLYDIR`, `_DONT_FOLLOW`, `_EVICTABLE`);
- * `mask` the `FDSAFE_FAN_*` events; `path` the object (relative paths from the current
- * directory; NULL only with flush).
- *
- * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for unknown bits, not
- * exactly one action, both target types, or a NULL path without flush; from the kernel
- * `-ENOENT`, `-ENOTDIR`, `-EINVAL` (events the group's class or report flags cannot give, such
- * as directory events on a mount without FID reporting), `-EXDEV`, `-ENOSPC` (mark limit).
- * Thread safety: any thread.
- */
-int fdsafe_fanotify_mark(fdsafe_handle handle, uint32_t flags, uint64_t mask, const char *path);
-
-/**
- * Reads up to `max` events into `events_out`, waiting for the first unless non-blocking.
- * Returns the number written (>= 1).
- *
- * No descriptor ever reaches the caller, so none can leak: for a notification event fdsafe
- * resolves the kernel's descriptor to `path` and closes it at once; for a permission event
- * it keeps the descriptor under the event's `id` until `fdsafe_fanotify_respond` writes the
- * answer (lend it with `fdsafe_fanotify_event_fd` to read the content). FID groups report
- * `fsid`/`handle` (and `name`) instead of a path. A lost-events condition arrives as an event
- * with `FDSAFE_FAN_Q_OVERFLOW`.
- *
- * With `max >= FDSAFE_FANOTIFY_MIN_BATCH` (43), every event the kernel gives is handed out
- * at once; with fewer, the rest is kept inside fdsafe and returned first by the next read
- * (without waiting), as `fdsafe_fanotify_pending` counts.
- *
- * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL
- * `events_out`, `max == 0` or an absurd `max`; `-EAGAIN`; `-EINTR`. Thread safety: any thread.
- */
-int fdsafe_fanotify_read(fdsafe_handle handle,
-                         struct fdsafe_fanotify_event *events_out,
-                         size_t max);
-
-/**
- * Answers permission event `id`: `FDSAFE_FAN_ALLOW` or `FDSAFE_FAN_DENY` (the waiting
- * operation then fails with `EPERM`), then closes the event's descriptor. Each event is
- * answered once.
- *
- * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for another response;
- * `-ENOENT` for an id that is not an unanswered permission event of this group.
- * Thread safety: any thread.
- */
-int fdsafe_fanotify_respond(fdsafe_handle handle, uint64_t id, uint32_t response);
-
-/**
- * Lends the descriptor of unanswered permission event `id` (read-only, close-on-exec), to
- * inspect the file before answering. fdsafe keeps ownership: do not close it, and stop using
- * it once the event is answered or the group closed.
- *
- * Returns the descriptor (>= 0). Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `-ENOENT` for an
- * id that is not an unanswered permission event. Thread safety: any thread.
- */
-int fdsafe_fanotify_event_fd(fdsafe_handle handle, uint64_t id);
-
-/**
- * The number of events read from the kernel and kept for the next `fdsafe_fanotify_read`
- * (only after reads with `max` below `FDSAFE_FANOTIFY_MIN_BATCH`).
- *
- * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`. Thread safety: any thread.
- */
-int fdsafe_fanotify_pending(fdsafe_handle handle);
-
-/**
- * The number of permission events read but not yet answered.
- *
- * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`. Thread safety: any thread.
- */
-int fdsafe_fanotify_unanswered(fdsafe_handle handle);
-
-/**
- * Creates a FIFO at `path` with permission bits `mode` (at most 07777, reduced by the umask).
- * `flags`: 0, or `FDSAFE_FIFO_REUSE` to accept a FIFO that already exists there.
- *
- * Returns 0 if the FIFO was created, 1 if an existing FIFO was reused.
- * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL or empty path, unknown flags or mode bits
- * beyond 07777; `-EEXIST` if the path exists (without `FDSAFE_FIFO_REUSE`, or when it is not
- * a FIFO); other `-errno` from `mkfifo(3)` (`-ENOENT`, `-EACCES`...). Thread safety: any thread.
- */
-int fdsafe_fifo_create(const char *path, uint32_t mode, uint32_t flags);
-
-/**
- * Opens the FIFO at `path` as a handle of kind `FDSAFE_KIND_FIFO` (close-on-exec).
- * `flags`: `FDSAFE_OPEN_READ` and/or `FDSAFE_OPEN_WRITE` (both: a read-write end, which never
- * waits), plus `FDSAFE_OPEN_NONBLOCK`. A path that is not a FIFO is refused without being
- * opened (it is inspected through an `O_PATH` descriptor first).
- *
- * Blocking: a blocking open waits until the other side is opened too; a signal gives
- * `-EINTR` (not retried). Non-blocking: a read end opens at once; a write end with no reader
- * gives the kernel's `-ENXIO`.
- * Ownership: the caller owns `*handle_out`.
- * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL or empty path, a NULL `handle_out`,
- * unknown flags, neither read nor write, or a path that is not a FIFO; `-ENOENT`; `-ENXIO`;
- * `-EINTR`; other `-errno` from `open(2)`. Thread safety: any thread.
- */
-int fdsafe_fifo_open(const char *path, uint32_t flags, fdsafe_handle *handle_out);
-
-/**
- * Creates a file-system node (`mknod(2)`): `type` is `FDSAFE_NODE_FIFO`,
- * `FDSAFE_NODE_CHAR` or `FDSAFE_NODE_BLOCK`; `mode` the permission bits (at most 07777);
- * `major`/`minor` the device numbers (0 for a FIFO). Device nodes need `CAP_MKNOD` (root).
- *
- * Returns 0. Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL or empty path, an unknown
- * type, mode bits beyond 07777, or device numbers for a FIFO; `-EEXIST`; `-EPERM` without
- * `CAP_MKNOD` (or on a `nodev` mount when opened later); other `-errno` from `mknod(2)`.
- * Thread safety: any thread.
- */
-int fdsafe_mknod(const char *path, uint32_t type, uint32_t mode, uint32_t major, uint32_t minor);
-
-/**
- * Opens the character device at `path` as a handle of kind `FDSAFE_KIND_CHARDEV`
- * (close-on-exec, and never becoming the controlling terminal). `flags`: `FDSAFE_OPEN_READ`
- * and/or `FDSAFE_OPEN_WRITE`, plus `FDSAFE_OPEN_NONBLOCK`. Anything that is not a character
- * device (a file, a FIFO, a block device) is refused without being opened. Read and write
- * with `fdsafe_read` / `fdsafe_write`.
- *
- * Ownership: the caller owns `*handle_out`.
- * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL or empty path, a NULL `handle_out`,
- * unknown flags, neither read nor write, or a path that is not a character device;
- * `-ENOENT`, `-EACCES`, `-ENXIO` (no such device), other `-errno` from `open(2)`.
- * Thread safety: any thread.
- */
-int fdsafe_chardev_open(const char *path, uint32_t flags, fdsafe_handle *handle_out);
-
-/**
- * The device numbers of a character device or terminal handle (`st_rdev`), e.g. 1 and 3
- * for `/dev/null`.
- *
- * Returns 0. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for other kinds;
- * `FDSAFE_E_INVALID_ARGUMENT` for NULL out-pointers. Thread safety: any thread.
- */
-int fdsafe_chardev_numbers(fdsafe_handle handle, uint32_t *major_out, uint32_t *minor_out);
-
-/**
- * Opens (or creates) the file at `path` (relative paths start at the working directory) as a
- * handle of kind `FDSAFE_KIND_FILE`, close-on-exec. `flags`: at least one of
- * `FDSAFE_FILE_READ` / `FDSAFE_FILE_WRITE` / `FDSAFE_FILE_APPEND` (or `FDSAFE_FILE_DIRECTORY`
- * alone), plus any of the other `FDSAFE_FILE_*` flags. `mode` (permission bits, at most
- * 07777, reduced by the umask) is used only when a file is created.
- *
- * Ownership: the caller owns `*handle_out` and closes it with `fdsafe_close`.
- * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL or empty `path`, a NULL `handle_out`,
- * unknown flags, no access mode, `FDSAFE_FILE_EXCLUSIVE` without `FDSAFE_FILE_CREATE` or
- * `FDSAFE_FILE_TMPFILE`, `FDSAFE_FILE_TMPFILE` without writing, mode bits beyond 07777, or
- * a path that is not a regular file or directory (a FIFO, device or socket has its own kind,
- * `fdsafe_fifo_open`, `fdsafe_chardev_open`, `fdsafe_terminal_open`: it is refused before
- * being opened, so a FIFO never blocks here); `-errno` from `open(2)` (`-ENOENT`, `-EEXIST`, `-EACCES`, `-ELOOP` for a symbolic link with
- * `FDSAFE_FILE_NOFOLLOW`, `-EISDIR`, `-EOPNOTSUPP` if the file system lacks `O_TMPFILE`...).
- * Opening a regular file does not block. Thread safety: any thread.
- */
-int fdsafe_file_open(const char *path,
-                     uint32_t flags,
-                     uint32_t mode,
-                     fdsafe_handle *handle_out);
-
-/**
- * Opens `path` relative to the directory handle `dir` (a file handle opened with
- * `FDSAFE_FILE_DIRECTORY`), like `fdsafe_file_open`. With `resolve` 0 this is `openat(2)`;
- * otherwise `openat2(2)` with the `FDSAFE_RESOLVE_*` limits, e.g. `FDSAFE_RESOLVE_BENEATH`
- * to keep the lookup inside `dir`.
- *
- * Ownership: the caller owns `*handle_out`; `dir` stays the caller's.
- * Errors: those of `fdsafe_file_open`; `-EBADF` for a dead `dir`; `FDSAFE_E_WRONG_KIND` if
- * `dir` is not a file handle; `FDSAFE_E_INVALID_ARGUMENT` for unknown resolve bits;
- * `-ENOTDIR` if `dir` is not a directory; `-EXDEV` when the path would leave `dir` under
- * `FDSAFE_RESOLVE_BENEATH`; `-ELOOP` for a symbolic link under
- * `FDSAFE_RESOLVE_NO_SYMLINKS`; `-EAGAIN` from `openat2` if a concurrent rename raced the
- * lookup (retry). Thread safety: any thread.
- */
-int fdsafe_file_open_at(fdsafe_handle dir,
-                        const char *path,
-                        uint32_t flags,
-                        uint32_t mode,
-                        uint32_t resolve,
-                        fdsafe_handle *handle_out);
-
-/**
- * Reads up to `len` bytes at `offset` (`pread(2)`), leaving the file position alone.
- * Works on file and memfd handles. Returns the bytes read (0 at or beyond the end).
- *
- * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for other kinds; `FDSAFE_E_INVALID_ARGUMENT` for
- * a NULL `buf` with `len > 0`, a `len` above `SSIZE_MAX` or a negative `offset`; `-EISDIR`
- * for a directory; `-EINTR`. Thread safety: any thread (positioned I/O shares no position).
- */
-int64_t fdsafe_file_pread(fdsafe_handle handle, void *buf, size_t len, int64_t offset);
-
-/**
- * Writes up to `len` bytes at `offset` (`pwrite(2)`), leaving the file position alone (on a
- * file opened with `FDSAFE_FILE_APPEND` the kernel appends instead). Works on file and memfd
- * handles. Returns the bytes written.
- *
- * Errors: as `fdsafe_file_pread`, plus `-EBADF` (from the kernel) if the file is not open
- * for writing, `-EPERM` for a memfd sealed against writing or growing, `-EFBIG`, `-ENOSPC`.
- * Thread safety: any thread.
- */
-int64_t fdsafe_file_pwrite(fdsafe_handle handle, const void *buf, size_t len, int64_t offset);
-
-/**
- * Moves the file position (`lseek(2)`): `whence` is one of `FDSAFE_SEEK_*`. Returns the new
- * position. Works on file and memfd handles; the position is shared with duplicates.
- *
- * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for an unknown
- * `whence`; `-EINVAL` (from the kernel) for a resulting negative position; `-ENXIO` for
- * `FDSAFE_SEEK_DATA`/`FDSAFE_SEEK_HOLE` beyond the end. Thread safety: any thread.
- */
-int64_t fdsafe_file_seek(fdsafe_handle handle, int64_t offset, int whence);
-
-/**
- * The size of the file in bytes (`fstat(2)` `st_size`). Works on file and memfd handles.
- *
- * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`. Thread safety: any thread.
- */
-int64_t fdsafe_file_size(fdsafe_handle handle);
-
-/**
- * Sets the file's length (`ftruncate(2)`): cuts it, or extends it with zeros. Returns 0.
- * Works on file and memfd handles.
- *
- * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a negative
- * `length`; `-EINVAL` (from the kernel) if the file is not open for writing; `-EPERM` for a
- * memfd sealed against shrinking or growing. Thread safety: any thread.
- */
-int fdsafe_file_truncate(fdsafe_handle handle, int64_t length);
-
-/**
- * Flushes the file to stable storage: `fsync(2)`, or `fdatasync(2)` with
- * `FDSAFE_FILE_SYNC_DATA`. Returns 0. Blocks until the device confirms; not interrupted by
- * signals.
- *
- * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for unknown flags;
- * `-EIO` and other write-back errors from the kernel. Thread safety: any thread.
- */
-int fdsafe_file_sync(fdsafe_handle handle, uint32_t flags);
-
-/**
- * Closes a handle of any kind.
- *
- * The handle stops working at once: every later call with it returns `-EBADF`, even after
- * its slot and descriptor number are reused. The kernel descriptor is closed when the last
- * operation that was already running on the handle (in other threads) returns, so those
- * operations never touch another file.
- *
- * Closing affects this process's descriptor only: fdsafe never shuts a socket down on close,
- * since `shutdown(2)` acts on the socket itself, which a child, a peer that received it or a
- * duplicate may share. A thread blocked inside a call on the handle therefore stays blocked
- * until the call returns by itself (data, a peer's close, a timeout, a signal); the
- * descriptor closes then. To wake it, make it return: include an eventfd in the epoll set
- * it waits on and write to it, use non-blocking mode or `fdsafe_wait` with a timeout, or,
- * when this process holds the only copy of a socket, call `fdsafe_socket_shutdown` first.
- *
- * Returns 0, or `-EBADF` if the handle is 0, already closed (a second close closes nothing),
- * or was never issued.
- * Thread safety: any thread; of two racing closes, one returns 0 and the other `-EBADF`. No
- * close costs more with more threads in the process.
- */
-int fdsafe_close(fdsafe_handle handle);
-
-/**
- * The kind of a live handle: an `FDSAFE_KIND_*` value (> 0).
- *
- * Errors: `-EBADF` for 0, closed or never-issued handles. Thread safety: any thread.
- */
-int fdsafe_handle_kind(fdsafe_handle handle);
-
-/**
- * Lends the raw descriptor of a handle, for `poll()` or another library. fdsafe keeps
- * ownership: do not close it, and stop using it before the handle is closed (once it is, the
- * number may belong to another file).
- *
- * Returns the descriptor (>= 0), or `-EBADF` for 0, closed or never-issued handles (any
- * bit of the value changed, the kind byte included, makes it never issued).
- * Thread safety: any thread.
- */
-int fdsafe_fd_borrow(fdsafe_handle handle);
-
-/**
- * Ends a handle and gives its descriptor to the caller, who must close it. The handle dies
- * (later calls return `-EBADF`); the descriptor stays open and close-on-exec, and the kind's
- * cleanup (such as unlinking a socket path) does not run.
- *
- * Returns the descriptor (>= 0). Errors: `-EBADF` for a dead handle; `-EBUSY` while another
- * thread is inside an operation on the handle, which for a pipe's read end includes a write
- * to its write end (the handle is then left as it was).
- * Thread safety: any thread.
- */
-int fdsafe_fd_release(fdsafe_handle handle);
-
-/**
- * Adopts an open descriptor as a handle of `kind`, after checking with the kernel that it
- * really is one (`fstat` file type, the anonymous-inode name in `/proc/self/fd`, socket
- * options). The descriptor is made close-on-exec.
- *
- * Ownership: on success fdsafe owns `fd` (close it only through the handle); on failure the
- * caller still owns it and nothing was changed.
- * Errors: `-EBADF` if `fd` is not open; `FDSAFE_E_INVALID_ARGUMENT` if `handle_out` is NULL,
- * `kind` is not an `FDSAFE_KIND_*` value or is `FDSAFE_KIND_STDIO` (stdio handles come only
- * from `fdsafe_stdio_open`, which keeps the process's stream open when the handle closes), `fd` is not of that kind, or
- * `fd` already belongs to a live handle; other `-errno` from the checks.
- * Thread safety: any thread.
- */
-int fdsafe_fd_adopt(int fd,
-                    fdsafe_kind kind,
-                    fdsafe_handle *handle_out);
-
-/**
- * Duplicates a handle: a new handle of the same kind for a new close-on-exec descriptor that
- * shares the open file (offset, status flags) with the original. Each must be closed.
- * The duplicate does not inherit per-handle cleanup such as unlinking a socket path.
- *
- * Errors: `-EBADF` for a dead handle; `FDSAFE_E_INVALID_ARGUMENT` if `handle_out` is NULL;
- * `-EMFILE` at the descriptor limit. Thread safety: any thread.
- */
-int fdsafe_dup(fdsafe_handle handle, fdsafe_handle *handle_out);
-
-/**
- * Whether the handle is in non-blocking mode: 1 yes, 0 no.
- *
- * The mode belongs to the open file, so it is shared with duplicates (for a stdio handle,
- * with the process's standard stream). Errors: `-EBADF`. Thread safety: any thread.
- */
-int fdsafe_nonblocking_get(fdsafe_handle handle);
-
-/**
- * Turns non-blocking mode on or off. In non-blocking mode an operation that would wait
- * returns `-EAGAIN` instead. Shared with duplicates, as for `fdsafe_nonblocking_get`.
- *
- * Returns 0. Errors: `-EBADF`. Thread safety: any thread.
- */
-int fdsafe_nonblocking_set(fdsafe_handle handle, bool nonblocking);
-
-/**
- * Waits until the handle is ready for `events` (`FDSAFE_EVENT_IN`, `FDSAFE_EVENT_OUT`...)
- * or `timeout_ms` milliseconds pass (-1: no limit, 0: just check).
- *
- * Returns the ready events (> 0; `FDSAFE_EVENT_ERR` and `FDSAFE_EVENT_HUP` may appear
- * unasked), or 0 on timeout. Errors: `-EBADF`; `FDSAFE_E_INVALID_ARGUMENT` for unknown
- * event bits or a timeout below -1; `-EINTR` if a signal handler ran (not retried, so that
- * a daemon can check its flags). Thread safety: any thread; closing the handle meanwhile
- * does not wake the wait (see `fdsafe_close`); its descriptor stays open until it returns.
- */
-int fdsafe_wait(fdsafe_handle handle, uint32_t events, int timeout_ms);
-
-/**
- * Reads up to `len` bytes into `buf` from a handle of any readable kind.
- *
- * Returns the number of bytes read (0 at end of file, or when `len` is 0).
- * Errors: `-EBADF`; `FDSAFE_E_INVALID_ARGUMENT` if `buf` is NULL with `len > 0` or `len`
- * exceeds `SSIZE_MAX`; `-EAGAIN` in non-blocking mode; `-EINTR` if a signal handler ran
- * before any data arrived; any other `-errno` from `read(2)`.
- * Thread safety: any thread; see `fdsafe_close` for closing during a read.
- */
-int64_t fdsafe_read(fdsafe_handle handle, void *buf, size_t len);
-
-/**
- * Writes up to `len` bytes from `buf` to a handle of any writable kind.
- *
- * Never raises `SIGPIPE`: writing to a pipe or socket whose reading side is gone returns
- * `-EPIPE`. (Sockets are written with `MSG_NOSIGNAL`. A pipe from `fdsafe_pipe_create` whose
- * read end handle is still open writes what fits while holding the read end, so the pipe has
- * a reader; any rest, and writes to other pipes and FIFOs, block `SIGPIPE` in the calling
- * thread for the length of the write and discard the one the write raised; a thread that
- * blocks it itself is left alone. See `fdsafe_sigpipe_ignore` for the process-wide choice.)
- * Returns the number of bytes written (possibly fewer than `len`).
- * Errors: `-EBADF`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL `buf` with `len > 0` or a `len`
- * above `SSIZE_MAX`; `-EPIPE`; `-EAGAIN`; `-EINTR`; other `-errno` from `write(2)`.
- * Thread safety: any thread.
- */
-int64_t fdsafe_write(fdsafe_handle handle, const void *buf, size_t len);
-
-/**
- * Scatter read (`readv(2)`) into `iovcnt` buffers. Same returns and errors as `fdsafe_read`;
- * `FDSAFE_E_INVALID_ARGUMENT` also if `iov` is NULL with `iovcnt > 0`, or `iovcnt` is
- * negative or above `IOV_MAX` (1024). Thread safety: any thread.
- */
-int64_t fdsafe_readv(fdsafe_handle handle, const struct iovec *iov, int iovcnt);
-
-/**
- * Gather write (`writev(2)`) from `iovcnt` buffers. Never raises `SIGPIPE`, as
- * `fdsafe_write`. Same returns and errors as `fdsafe_write`, plus the `iov` checks of
- * `fdsafe_readv`. Thread safety: any thread.
- */
-int64_t fdsafe_writev(fdsafe_handle handle, const struct iovec *iov, int iovcnt);
-
-/**
- * Creates an inotify instance (close-on-exec; `flags`: `FDSAFE_INOTIFY_NONBLOCK` or 0).
- *
- * Ownership: the caller owns `*handle_out`; closing it removes all its watches.
- * Errors: `FDSAFE_E_INVALID_ARGUMENT` for unknown flags or a NULL `handle_out`; `-EMFILE`
- * (also when the per-user instance limit is reached). Thread safety: any thread.
- */
-int fdsafe_inotify_create(uint32_t flags, fdsafe_handle *handle_out);
-
-/**
- * Watches `path` (NUL-terminated) for `mask` (`FDSAFE_IN_*` events and watch options) and
- * writes the watch id to `*wd_out`. Watching a path that is already watched by this instance
- * returns the same id and replaces its mask (unless `FDSAFE_IN_MASK_ADD`/`_MASK_CREATE`).
- *
- * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for NULL `path` or
- * `wd_out`, or unknown mask bits; from the kernel `-ENOENT`, `-EACCES`, `-ENOTDIR`
- * (`FDSAFE_IN_ONLYDIR`), `-EEXIST` (`FDSAFE_IN_MASK_CREATE`), `-EINVAL` (no event bits),
- * `-ENOSPC` (watch limit). Thread safety: any thread.
- */
-int fdsafe_inotify_add_watch(fdsafe_handle handle,
-                             const char *path,
-                             uint32_t mask,
-                             int32_t *wd_out);
-
-/**
- * Removes watch `wd`. The kernel then queues an `FDSAFE_IN_IGNORED` event for it. A watch
- * this instance issued that the kernel already dropped by itself (the watched file deleted,
- * its file system unmounted, a one-shot watch fired) is removed without error: returns 0.
- *
- * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `-EINVAL` for an id this instance never issued.
- * Thread safety: any thread.
- */
-int fdsafe_inotify_remove_watch(fdsafe_handle handle, int32_t wd);
-
-/**
- * Reads up to `max` events into `events_out`, parsed: the caller never sees the kernel's
- * variable-length records. Waits for the first event unless non-blocking. Returns the number
- * written (>= 1). A lost-events condition arrives as an event with `FDSAFE_IN_Q_OVERFLOW`.
- *
- * With `max >= FDSAFE_INOTIFY_MIN_BATCH` (17) every event the kernel gives is handed out at
- * once. With fewer, the events that did not fit are kept inside fdsafe and returned first by
- * the next read (which then does not wait); `fdsafe_inotify_pending` counts them. An epoll
- * set does not see these, so an event loop should read with at least 17, or drain
- * `fdsafe_inotify_pending` before waiting again.
- *
- * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL
- * `events_out`, `max == 0` or an absurd `max`; `-EAGAIN` (non-blocking, nothing to read);
- * `-EINTR`. Thread safety: any thread; concurrent readers each get different events.
- */
-int fdsafe_inotify_read(fdsafe_handle handle, struct fdsafe_inotify_event *events_out, size_t max);
-
-/**
- * The number of events already read from the kernel and waiting inside fdsafe for the next
- * `fdsafe_inotify_read` (only ever non-zero after reads with `max` below
- * `FDSAFE_INOTIFY_MIN_BATCH`).
- *
- * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`. Thread safety: any thread.
- */
-int fdsafe_inotify_pending(fdsafe_handle handle);
-
-/**
- * The name of a kind (`"pipe"`, `"eventfd"`, `"tcp_stream"`...), or `"unknown"` for a number
- * that is not an `FDSAFE_KIND_*` value. A static string; never NULL. Thread safety: any thread.
- */
-const char *fdsafe_kind_name(fdsafe_kind kind);
-
-/**
- * Creates a memfd, an anonymous file in memory, as a handle of kind `FDSAFE_KIND_MEMFD`.
- * It is always close-on-exec. `name` (at most 249 bytes) shows in `/proc/self/fd` as
- * `/memfd:<name>`; `flags`: any of `FDSAFE_MEMFD_*`, or 0. Use `fdsafe_read` /
- * `fdsafe_write`, the positioned file functions (`fdsafe_file_pread`, `_pwrite`, `_size`,
- * `_truncate`, `_seek`), `fdsafe_sendfile` and `fdsafe_splice` on it.
- *
- * Ownership: the caller owns `*handle_out`.
- * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL `name` or `handle_out`, a name over 249
- * bytes, unknown flags or both `FDSAFE_MEMFD_EXEC` and `FDSAFE_MEMFD_NOEXEC_SEAL`;
- * `-EINVAL` from the kernel for flags it does not support; `-ENOMEM`; `-EMFILE`.
- * Thread safety: any thread.
- */
-int fdsafe_memfd_create(const char *name, uint32_t flags, fdsafe_handle *handle_out);
-
-/**
- * Adds `seals` (`FDSAFE_SEAL_*` bits) to a memfd. Seals belong to the file, so they hold
- * for every descriptor of it, in every process, and can never be removed.
- *
- * Returns 0. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for
- * unknown seal bits; `-EPERM` if the memfd was created without `FDSAFE_MEMFD_ALLOW_SEALING`
- * or is sealed with `FDSAFE_SEAL_SEAL`; `-EBUSY` for `FDSAFE_SEAL_WRITE` while a writable
- * shared mapping exists. Thread safety: any thread.
- */
-int fdsafe_memfd_add_seals(fdsafe_handle handle, uint32_t seals);
-
-/**
- * The memfd's current seals: a combination of `FDSAFE_SEAL_*` bits (>= 0).
- *
- * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`. Thread safety: any thread.
- */
-int fdsafe_memfd_get_seals(fdsafe_handle handle);
-
-/**
- * Opens (and with `FDSAFE_MQ_CREATE` creates) the message queue `name`.
- *
- * `name` must start with `/`, have 1 to 255 more characters and no other `/` (and not be
- * `/.` or `/..`). `flags`: `FDSAFE_MQ_READ` and/or `FDSAFE_MQ_WRITE` (at least one),
- * `FDSAFE_MQ_CREATE`, `FDSAFE_MQ_EXCLUSIVE` (only with create), `FDSAFE_MQ_NONBLOCK`.
- * `mode` (permission bits, at most 07777) and `attr` (NULL: the system defaults; else its
- * `max_messages` and `message_size`, both > 0) are used only when the queue is created.
- * The descriptor is close-on-exec and pollable: readable while the queue has messages,
- * writable while it has room, so a queue can sit in an epoll set.
- *
- * Ownership: the caller owns `*handle_out`; closing it does not remove the queue (see
- * `fdsafe_mq_unlink`). Errors: `FDSAFE_E_INVALID_ARGUMENT` for a bad name, unknown or
- * contradictory flags, a bad mode or attributes, NULL `name` or `handle_out`; from the
- * kernel `-ENOENT`, `-EEXIST`, `-EACCES`, `-EINVAL` (attributes above `fs.mqueue.msg_max` /
- * `msgsize_max`: on these machines more than 10 messages is refused even for root),
- * `-EMFILE`, `-ENOSPC`. Thread safety: any thread.
- */
-int fdsafe_mq_open(const char *name,
-                   uint32_t flags,
-                   uint32_t mode,
-                   const struct fdsafe_mq_attr *attr,
-                   fdsafe_handle *handle_out);
-
-/**
- * Removes the queue `name`; it goes once the last descriptor for it is closed.
- *
- * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL or bad name; `-ENOENT`, `-EACCES`.
- * Thread safety: any thread.
- */
-int fdsafe_mq_unlink(const char *name);
-
-/**
- * Sends `len` bytes from `msg` with `priority` (0 lowest, below 32768); waits while the
- * queue is full unless non-blocking. `timeout_ns` >= 0 limits the wait (relative, in
- * nanoseconds): `-ETIMEDOUT` when it passes; negative waits without limit.
- *
- * Errors: `-EBADF` (also for a queue not opened for writing); `FDSAFE_E_WRONG_KIND`;
- * `FDSAFE_E_INVALID_ARGUMENT` for NULL `msg` with `len > 0` or an absurd `len`; `-EMSGSIZE`
- * (longer than the queue's message size); `-EINVAL` (priority too high); `-EAGAIN`;
- * `-ETIMEDOUT`; `-EINTR`. Thread safety: any thread.
- */
-int fdsafe_mq_send(fdsafe_handle handle,
-                   const void *msg,
-                   size_t len,
-                   uint32_t priority,
-                   int64_t timeout_ns);
-
-/**
- * Receives the oldest message of the highest priority into `buf` and returns its length;
- * writes its priority to `*priority_out` unless NULL. `len` must be at least the queue's
- * message size. Waits while the queue is empty unless non-blocking; `timeout_ns` >= 0 limits
- * the wait (relative nanoseconds, `-ETIMEDOUT`); negative waits without limit.
- *
- * Errors: `-EBADF` (also for a queue not opened for reading); `FDSAFE_E_WRONG_KIND`;
- * `FDSAFE_E_INVALID_ARGUMENT` for NULL `buf` with `len > 0` or an absurd `len`; `-EMSGSIZE`
- * (`len` below the message size: nothing is taken); `-EAGAIN`; `-ETIMEDOUT`; `-EINTR`.
- * Thread safety: any thread.
- */
-int64_t fdsafe_mq_receive(fdsafe_handle handle,
-                          void *buf,
-                          size_t len,
-                          uint32_t *priority_out,
-                          int64_t timeout_ns);
-
-/**
- * Writes the queue's attributes to `*attr_out`.
- *
- * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for NULL.
- * Thread safety: any thread.
- */
-int fdsafe_mq_get_attr(fdsafe_handle handle, struct fdsafe_mq_attr *attr_out);
-
-/**
- * Sets the attributes that can change: only `attr->nonblocking` (0 or 1; the other fields
- * are ignored, as by `mq_setattr`). Writes the previous attributes to `*old_out` unless NULL.
- *
- * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL `attr` or
- * `nonblocking` other than 0 or 1. Thread safety: any thread.
- */
-int fdsafe_mq_set_attr(fdsafe_handle handle,
-                       const struct fdsafe_mq_attr *attr,
-                       struct fdsafe_mq_attr *old_out);
-
-/**
- * Asks the kernel to send signal `signo` (with `value` as its integer value, code
- * `SI_MESGQ`) to this process when a message arrives in the queue while it is empty and no
- * thread is waiting in a receive. The registration is used up by that one notification;
- * register again to keep getting them. To fit an epoll loop, either put the queue itself in
- * the epoll set (it is readable while it has messages), or block `signo` and read it from a
- * signalfd in the set.
- *
- * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a signal number
- * outside 1..64; `-EBUSY` if another process is registered. Thread safety: any thread.
- */
-int fdsafe_mq_notify_signal(fdsafe_handle handle, int signo, int value);
-
-/**
- * Removes this process's notification registration on the queue.
- *
- * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`. Thread safety: any thread.
- */
-int fdsafe_mq_notify_none(fdsafe_handle handle);
-
-/**
- * Creates a TCP listener bound to `address` (`"127.0.0.1:8080"`, `"[::]:8080"`; port 0 lets
- * the kernel choose: read it with `fdsafe_socket_local_address`) and listening with
- * `backlog`. `SO_REUSEADDR` is on unless `FDSAFE_SOCKET_NO_REUSEADDR`; flags also
- * `FDSAFE_SOCKET_REUSEPORT`, `FDSAFE_SOCKET_V6ONLY` (IPv6 only; default dual-stack),
- * `FDSAFE_SOCKET_NONBLOCK`. Close-on-exec. Accept with `fdsafe_socket_accept`.
- *
- * Ownership: the caller closes `*handle_out`. Errors: `FDSAFE_E_INVALID_ARGUMENT` for NULL
- * pointers, unknown flags, bad address text, a Unix address, or V6ONLY with IPv4;
- * `-EADDRINUSE`; `-EACCES` (ports below 1024 without privilege); `-EADDRNOTAVAIL`; `-EMFILE`.
- * Thread safety: any thread.
- */
-int fdsafe_tcp_listen(const char *address, int backlog, uint32_t flags, fdsafe_handle *handle_out);
-
-/**
- * Like `fdsafe_tcp_listen` with the address as a `struct sockaddr` of `addr_len` bytes
- * (`sockaddr_in` or `sockaddr_in6`). Errors: as `fdsafe_tcp_listen`. Thread safety: any.
- */
-int fdsafe_tcp_listen_sockaddr(const void *addr,
-                               size_t addr_len,
-                               int backlog,
-                               uint32_t flags,
-                               fdsafe_handle *handle_out);
-
-/**
- * Creates a TCP socket connected to `address` (`"127.0.0.1:80"`, `"[::1]:80"`).
- *
- * Blocking (flags 0): waits until connected, at most `timeout_ms` (-1: as long as the kernel
- * tries), and returns 0; the socket is then blocking. With `FDSAFE_SOCKET_NONBLOCK` the
- * socket is non-blocking and the call does not wait (`timeout_ms` is ignored): it returns 0
- * if already connected, or 1 if the connection is in progress: finish it with
- * `fdsafe_socket_connect_finish` (or wait for `FDSAFE_EVENT_OUT`, then call it).
- *
- * Ownership: on success the caller closes `*handle_out`; on failure nothing is created.
- * Errors: `FDSAFE_E_INVALID_ARGUMENT` (NULL pointers, bad address, unknown flags, timeout
- * below -1); `-ECONNREFUSED`; `-ETIMEDOUT` when `timeout_ms` passed; `-ENETUNREACH`;
- * `-EINTR` if a signal handler ran while waiting (not retried). Thread safety: any thread.
- */
-int fdsafe_tcp_connect(const char *address,
-                       int timeout_ms,
-                       uint32_t flags,
-                       fdsafe_handle *handle_out);
-
-/**
- * Like `fdsafe_tcp_connect` with the address as a `struct sockaddr` of `addr_len` bytes.
- * Errors: as `fdsafe_tcp_connect`. Thread safety: any thread.
- */
-int fdsafe_tcp_connect_sockaddr(const void *addr,
-                                size_t addr_len,
-                                int timeout_ms,
-                                uint32_t flags,
-                                fdsafe_handle *handle_out);
-
-/**
- * Creates a UDP socket bound to `address` (`"0.0.0.0:0"` for any port, `"[::]:5353"`...).
- * Flags: `FDSAFE_SOCKET_NONBLOCK`, `FDSAFE_SOCKET_REUSEPORT`, `FDSAFE_SOCKET_V6ONLY`
- * (`SO_REUSEADDR` is not set; turn it on with `FDSAFE_SOCKOPT_REUSEADDR` only before binding
- * another socket). Set a default peer with `fdsafe_socket_connect`; send with
- * `fdsafe_socket_send_to` or `fdsafe_socket_send_batch`.
- *
- * Ownership: the caller closes `*handle_out`. Errors: `FDSAFE_E_INVALID_ARGUMENT` (NULL
- * pointers, bad or Unix address, unknown flags including `FDSAFE_SOCKET_NO_REUSEADDR`);
- * `-EADDRINUSE`; `-EADDRNOTAVAIL`; `-EMFILE`. Thread safety: any thread.
- */
-int fdsafe_udp_bind(const char *address, uint32_t flags, fdsafe_handle *handle_out);
-
-/**
- * Like `fdsafe_udp_bind` with the address as a `struct sockaddr` of `addr_len` bytes
- * (`sockaddr_in` or `sockaddr_in6`). Errors: as `fdsafe_udp_bind`. Thread safety: any.
- */
-int fdsafe_udp_bind_sockaddr(const void *addr,
-                             size_t addr_len,
-                             uint32_t flags,
-                             fdsafe_handle *handle_out);
-
-/**
- * Joins the multicast group `group` (an address without port: `"239.1.2.3"`, `"ff02::1:3"`)
- * on the interface named `interface` (`"lo"`, `"eth0"`; NULL or "" lets the kernel choose
- * by route). The group's family must match the socket's.
- *
- * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` (UDP only); `FDSAFE_E_INVALID_ARGUMENT` for a NULL
- * group or a group that is not a multicast address; `-ENODEV` for an unknown interface;
- * `-EADDRINUSE` when already joined; `-ENODEV`/`-EINVAL` from the kernel. Thread safety: any.
- */
-int fdsafe_udp_multicast_join(fdsafe_handle handle, const char *group, const char *interface);
-
-/**
- * Leaves a multicast group joined with `fdsafe_udp_multicast_join` (same arguments).
- * Errors: as the join, plus `-EADDRNOTAVAIL` if not joined. Thread safety: any thread.
- */
-int fdsafe_udp_multicast_leave(fdsafe_handle handle, const char *group, const char *interface);
-
-/**
- * Sends `count` datagrams with one `sendmmsg` (UDP or Unix datagram sockets); returns how
- * many were sent (fewer than `count` when the kernel stopped early, e.g. a full buffer with
- * `FDSAFE_SEND_DONTWAIT`). Each entry's `addr`/`addr_len` is its destination, or NULL/0 for
- * the connected peer. Never raises `SIGPIPE`. At most 1024 per call (more are not sent).
- *
- * Errors (when the first datagram fails): `-EBADF`; `FDSAFE_E_WRONG_KIND`;
- * `FDSAFE_E_INVALID_ARGUMENT` for NULL with `count` > 0, a NULL `data` with `len` > 0, bad
- * addresses, unknown flags; the kernel's `-EAGAIN`, `-EDESTADDRREQ`, `-EMSGSIZE`, `-EINTR`.
- * Thread safety: any thread.
- */
-int64_t fdsafe_socket_send_batch(fdsafe_handle handle,
-                                 struct fdsafe_datagram *msgs,
-                                 size_t count,
-                                 uint32_t flags);
-
-/**
- * Receives up to `count` datagrams with one `recvmmsg`: waits for the first (unless
- * `FDSAFE_RECV_DONTWAIT` or a non-blocking socket), then takes only what is already queued.
- * Fills `received`, `truncated` and the source address (`addr`, `addr_len`) of each entry
- * received; returns how many. At most 1024 per call.
- *
- * Errors: as `fdsafe_socket_send_batch`; `FDSAFE_E_BUFFER_TOO_SMALL` for an `addr` whose
- * capacity is below `sizeof(struct sockaddr_storage)`; `FDSAFE_RECV_WAITALL` is refused.
- * Thread safety: any thread.
- */
-int64_t fdsafe_socket_recv_batch(fdsafe_handle handle,
-                                 struct fdsafe_datagram *msgs,
-                                 size_t count,
-                                 uint32_t flags);
-
-/**
- * Opens a pidfd for the process `pid` (`pidfd_open(2)`), a handle of kind
- * `FDSAFE_KIND_PIDFD`, close-on-exec. `flags`: 0 or `FDSAFE_PIDFD_NONBLOCK`. The handle keeps
- * referring to that process even after its pid is reused. It becomes readable
- * (`fdsafe_wait` with `FDSAFE_EVENT_IN`) when the process exits.
- *
- * Ownership: the caller owns `*handle_out`.
- * Errors: `FDSAFE_E_INVALID_ARGUMENT` for `pid <= 0`, unknown flags or a NULL `handle_out`;
- * `-ESRCH` if there is no such process; `-EMFILE`. Thread safety: any thread.
- */
-int fdsafe_pidfd_open(int pid, uint32_t flags, fdsafe_handle *handle_out);
-
-/**
- * Forks the calling process and gives the parent a pidfd for the child: `fork()`, then
- * `pidfd_open` on the new child, which is race-free because a child's pid cannot be reused
- * before its parent reaps it.
- *
- * Returns the child's pid (> 0) in the parent, with `*handle_out` set; 0 in the child, where
- * `*handle_out` is not written. The same rules as for `fork()` apply: in a multithreaded
- * program the child should only call async-signal-safe functions before `exec` or `_exit`.
- * The child inherits fdsafe's descriptors (all close-on-exec) and a copy of the handle table:
- * in a single-threaded program it may go on using its handles (closing one closes only its
- * own copy); in a multithreaded one, only async-signal-safe calls until `exec` or `_exit`.
- * Ownership: the parent owns `*handle_out`; reap the child with `fdsafe_pidfd_wait`.
- * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL `handle_out` (nothing forked); `-EAGAIN` /
- * `-ENOMEM` from `fork`; if `pidfd_open` fails the child is killed and reaped and its error
- * is returned. Thread safety: any thread.
- */
-int fdsafe_pidfd_fork(fdsafe_handle *handle_out);
-
-/**
- * Sends signal `signal` to the process (`pidfd_send_signal(2)`); 0 only checks that it
- * still exists. `flags` must be 0.
- *
- * Returns 0. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for
- * non-zero flags; `-EINVAL` (from the kernel) for an invalid signal number; `-ESRCH` if the
- * process has exited; `-EPERM`. Thread safety: any thread.
- */
-int fdsafe_pidfd_send_signal(fdsafe_handle handle, int signal, uint32_t flags);
-
-/**
- * Waits for the child process to exit and collects its status (`waitid(P_PIDFD, WEXITED)`),
- * which reaps it. `flags`: 0 or `FDSAFE_PIDFD_WAIT_NOHANG`. To wait with a timeout or next
- * to other handles, first wait for `FDSAFE_EVENT_IN` on the pidfd (`fdsafe_wait`, poll,
- * epoll), then call this.
- *
- * Returns 1 with `*exit_out` filled, or 0 (`FDSAFE_PIDFD_WAIT_NOHANG`, still running;
- * `*exit_out` untouched). Blocks otherwise; a signal gives `-EINTR` (not retried).
- * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for unknown flags or
- * a NULL `exit_out`; `-ECHILD` if the process is not a child of this process or was already
- * reaped; `-EAGAIN` for a non-blocking pidfd whose child still runs; `-EINTR`.
- * Thread safety: any thread; only one waiter collects the status.
- */
-int fdsafe_pidfd_wait(fdsafe_handle handle, uint32_t flags, struct fdsafe_pidfd_exit *exit_out);
-
-/**
- * Copies the descriptor `target_fd` out of the process (`pidfd_getfd(2)`) and wraps the
- * close-on-exec copy as a handle of `kind` (an `FDSAFE_KIND_*` value that can be adopted,
- * checked with the kernel as `fdsafe_fd_adopt` does). The copy shares the open file with
- * the other process's descriptor.
- *
- * Ownership: the caller owns `*handle_out`; the other process keeps its descriptor.
- * Errors: `-EBADF` for a dead handle or if the process has no descriptor `target_fd`;
- * `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a negative `target_fd`, a NULL
- * `handle_out`, an unknown or non-adoptable kind, or a descriptor not of that kind (the copy
- * is then closed); `-EPERM` without ptrace rights over the process; `-ESRCH` if it exited.
- * Thread safety: any thread.
- */
-int fdsafe_pidfd_getfd(fdsafe_handle handle,
-                       int target_fd,
-                       uint32_t kind,
-                       fdsafe_handle *handle_out);
-
-/**
- * The process id the pidfd refers to (> 0), read from `/proc/self/fdinfo`.
- *
- * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `-ESRCH` once the process has exited.
- * Thread safety: any thread.
- */
-int fdsafe_pidfd_get_pid(fdsafe_handle handle);
-
-/**
- * Creates a pipe. `*read_out` receives the read end and `*write_out` the write end, two
- * handles of kind `FDSAFE_KIND_PIPE`, both close-on-exec. `flags`: `FDSAFE_PIPE_NONBLOCK`,
- * `FDSAFE_PIPE_PACKET`, or 0.
- *
- * A pipe is two descriptors and nothing else. The write end remembers its read end's
- * handle: a write that holds the read end cannot raise `SIGPIPE`, so it needs no guard for
- * what fits at once (see `fdsafe_write`).
- *
- * Ownership: the caller owns both handles and closes each with `fdsafe_close`.
- * Errors: `FDSAFE_E_INVALID_ARGUMENT` for NULL out-pointers or unknown flags; `-EMFILE` /
- * `-ENFILE` at the descriptor limits. Thread safety: any thread.
- */
-int fdsafe_pipe_create(uint32_t flags, fdsafe_handle *read_out, fdsafe_handle *write_out);
-
-/**
- * The capacity of a pipe in bytes (`F_GETPIPE_SZ`; 65536 by default).
- *
- * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for handles that are not pipes.
- * Thread safety: any thread.
- */
-int64_t fdsafe_pipe_get_capacity(fdsafe_handle handle);
-
-/**
- * Sets a pipe's capacity to at least `bytes` (`F_SETPIPE_SZ`); the kernel rounds up to a
- * power-of-two number of pages. Returns the capacity now in force.
- *
- * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` if `bytes` exceeds
- * `INT_MAX`; `-EPERM` above `/proc/sys/fs/pipe-max-size` without `CAP_SYS_RESOURCE`; `-EBUSY`
- * if the pipe holds more data than the new size. Thread safety: any thread.
- */
-int64_t fdsafe_pipe_set_capacity(fdsafe_handle handle, size_t bytes);
-
-/**
- * Empties `*set`. Errors: `FDSAFE_E_INVALID_ARGUMENT` for NULL. Thread safety: any thread.
- */
-int fdsafe_sigset_empty(struct fdsafe_sigset *set);
-
-/**
- * Puts every signal 1 to 64 in `*set` (the kernel never blocks `SIGKILL` and `SIGSTOP`, and
- * glibc keeps its internal signals 32 and 33 out of any mask).
- * Errors: `FDSAFE_E_INVALID_ARGUMENT` for NULL. Thread safety: any thread.
- */
-int fdsafe_sigset_fill(struct fdsafe_sigset *set);
-
-/**
- * Adds signal `signo` to `*set`. Errors: `FDSAFE_E_INVALID_ARGUMENT` for NULL or a number
- * outside 1..64 (the set is then unchanged). Thread safety: any thread.
- */
-int fdsafe_sigset_add(struct fdsafe_sigset *set, int signo);
-
-/**
- * Removes signal `signo` from `*set`. Errors: as `fdsafe_sigset_add`. Thread safety: any thread.
- */
-int fdsafe_sigset_del(struct fdsafe_sigset *set, int signo);
-
-/**
- * 1 if `signo` is in `*set`, 0 if not. Errors: as `fdsafe_sigset_add`. Thread safety: any thread.
- */
-int fdsafe_sigset_has(const struct fdsafe_sigset *set, int signo);
-
-/**
- * Changes the calling thread's signal mask (`pthread_sigmask`): `how` is
- * `FDSAFE_SIG_BLOCK`, `FDSAFE_SIG_UNBLOCK` or `FDSAFE_SIG_SETMASK`. Writes the previous mask
- * to `*old_out` if it is not NULL. Threads created afterwards inherit the mask, so calling
- * this in the main thread before any other thread starts blocks signals process-wide.
- *
- * Errors: `FDSAFE_E_INVALID_ARGUMENT` for an unknown `how` or a NULL `set`.
- * Thread safety: affects only the calling thread.
- */
-int fdsafe_signal_mask(int how, const struct fdsafe_sigset *set, struct fdsafe_sigset *old_out);
-
-/**
- * Blocks the signals of `*set` in the calling thread, then creates a signalfd that reads
- * them (close-on-exec; `flags`: `FDSAFE_SIGNALFD_NONBLOCK` or 0).
- *
- * A signalfd only receives signals that are blocked: a signal sent to the process is
- * delivered to any thread that does not block it (running its handler or its default
- * action, which may end the process) instead of being queued for the signalfd. **Every other
- * thread must block these signals too**: block them with `fdsafe_signal_block_process` in
- * the main thread before any thread starts (threads inherit the mask).
- *
- * Ownership: the caller owns `*handle_out`; closing it does not unblock the signals.
- * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL `set` or `handle_out`, or unknown flags;
- * `-EMFILE`. Thread safety: changes the calling thread's mask only.
- */
-int fdsafe_signalfd_create(const struct fdsafe_sigset *set,
-                           uint32_t flags,
-                           fdsafe_handle *handle_out);
-
-/**
- * Blocks the signals of `*set` in the calling thread and makes them the set `handle` reads
- * (replacing the old set; signals left out are not unblocked).
- *
- * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL `set`.
- * Thread safety: changes the calling thread's mask only.
- */
-int fdsafe_signalfd_update(fdsafe_handle handle, const struct fdsafe_sigset *set);
-
-/**
- * Reads up to `max` pending signals (at most 64 per call) into `infos_out`, waiting for the
- * first unless non-blocking. Returns the number of records written (>= 1).
- *
- * The kernel keeps at most one pending instance of each standard signal (1 to 31): two
- * `SIGCHLD` sent before a read arrive as **one** record, carrying the details of the first.
- * Real-time signals (`SIGRTMIN` and above) are queued and each arrives as its own record. To
- * watch children reliably, use one pidfd per child (readable when it exits) rather than
- * counting `SIGCHLD` records.
- *
- * A thread reads the signals pending for the whole process and those pending for itself.
- * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for NULL
- * `infos_out`, `max == 0` or an absurd `max`; `-EAGAIN` (non-blocking, nothing pending);
- * `-EINTR`. Thread safety: any thread.
- */
-int fdsafe_signalfd_read(fdsafe_handle handle, struct fdsafe_siginfo *infos_out, size_t max);
-
-/**
- * Blocks the signals of `*set` for the process: in the calling thread, and so in every
- * thread it starts afterwards. Call it in the main thread before any other thread exists
- * (before libraries start theirs), then create the signalfd.
- *
- * Returns the number of threads in the process: 1 means the whole process now blocks the
- * set; more means the threads that already exist were not changed and may still take these
- * signals. Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL `set`. Thread safety: any thread.
- */
-int fdsafe_signal_block_process(const struct fdsafe_sigset *set);
-
-/**
- * Chooses how writes avoid `SIGPIPE` (`FDSAFE_SIGPIPE_GUARD` or `FDSAFE_SIGPIPE_IGNORE`).
- * Either way no fdsafe write raises `SIGPIPE`: a write to a pipe without readers returns
- * `-EPIPE`. Socket writes use `MSG_NOSIGNAL` in both modes. Switching back to
- * `FDSAFE_SIGPIPE_GUARD` restores the disposition that `FDSAFE_SIGPIPE_IGNORE` replaced.
- *
- * Returns the previous mode. Errors: `FDSAFE_E_INVALID_ARGUMENT` for another `mode`;
- * `-errno` from `sigaction`. Thread safety: any thread, but like any change of a signal's
- * disposition it affects every thread; writes in flight finish in the mode they started in.
- */
-int fdsafe_sigpipe_mode(uint32_t mode);
 
 /**
  * Parses an address text (`127.0.0.1:8080`, `[::1]:8080`, `[fe80::1%eth0]:80`,
@@ -3378,350 +2105,152 @@ int64_t fdsafe_socket_zerocopy_completions(fdsafe_handle handle,
                                            struct fdsafe_zerocopy_completion *completions_out,
                                            size_t cap);
 
+/** @} */
+
+/* ====================================================================================== */
 /**
- * Moves up to `len` bytes from `in` to `out` inside the kernel (`splice(2)`); one of the two
- * must be a pipe (a pipe or FIFO handle, or stdio redirected to one). Works for pipe to pipe,
- * file or memfd to pipe, pipe to file, pipe to socket, socket to pipe.
- * `off_in` / `off_out`: NULL to use (and advance) that side's file position, or a pointer to
- * an offset that is used instead and advanced by the bytes moved (the file position is left
- * alone); must be NULL for a pipe side (`-ESPIPE` otherwise). `flags`: `FDSAFE_SPLICE_MOVE`,
- * `FDSAFE_SPLICE_NONBLOCK`, `FDSAFE_SPLICE_MORE`.
+ * @defgroup fdsafe_unix Section 17: Unix sockets
  *
- * Returns the bytes moved; 0 means end of input (or `len` 0).
- * Never raises `SIGPIPE`: a pipe without readers gives `-EPIPE`. Offsets are written only
- * on success. Blocks like a read and a write; a signal gives `-EINTR` (not retried).
- * Errors: `-EBADF` for a dead handle; `FDSAFE_E_INVALID_ARGUMENT` for unknown flags,
- * `FDSAFE_SPLICE_GIFT`, a negative or misaligned offset; from the kernel `-EINVAL` for an
- * unsupported pair (neither side a pipe, a file opened for appending as output...),
- * `-ESPIPE`, `-EAGAIN`, `-EPIPE`, `-EINTR`. Thread safety: any thread.
+ * Unix domain sockets (stream, datagram, seqpacket), descriptor passing and credentials.
+ * @{
  */
-int64_t fdsafe_splice(fdsafe_handle in,
-                      int64_t *off_in,
-                      fdsafe_handle out,
-                      int64_t *off_out,
-                      size_t len,
-                      uint32_t flags);
 
 /**
- * `fdsafe_splice` with raw descriptors that the caller owns: fdsafe borrows them for this
- * call only and never closes them. To mix, pass a handle's descriptor from
- * `fdsafe_fd_borrow` (keep the handle open during the call).
- * Errors: as `fdsafe_splice`, with `-EBADF` for a descriptor that is not open.
- * Thread safety: any thread.
+ * Socket type: a byte stream (`SOCK_STREAM`).
  */
-int64_t fdsafe_splice_fd(int fd_in,
-                         int64_t *off_in,
-                         int fd_out,
-                         int64_t *off_out,
-                         size_t len,
-                         uint32_t flags);
+#define FDSAFE_UNIX_STREAM 1
 
 /**
- * Maps the caller's memory described by `iov[0..iovcnt]` into the pipe's write end `pipe`
- * (`vmsplice(2)`). `flags`: `FDSAFE_SPLICE_NONBLOCK`, `FDSAFE_SPLICE_GIFT`.
- *
- * Lifetime rule: the pipe refers to the caller's pages, not a copy, until a reader consumes
- * them. Without `FDSAFE_SPLICE_GIFT`, changing or freeing the memory before the data has
- * been read changes what the reader gets (the kernel may or may not have copied it): keep
- * the buffers unchanged until the data is consumed. With `FDSAFE_SPLICE_GIFT` the pages are
- * given to the kernel: the caller must never touch them again (and they must be
- * page-aligned, whole pages, for the gift to take effect).
- *
- * Returns the bytes placed in the pipe. Never raises `SIGPIPE`.
- * Errors: `-EBADF`; `FDSAFE_E_INVALID_ARGUMENT` for unknown flags, `FDSAFE_SPLICE_MORE`,
- * a NULL `iov` with `iovcnt > 0`, a negative `iovcnt` or one above `IOV_MAX`, or a
- * descriptor open only for reading (the kernel would read from the pipe into the buffers
- * instead); from the kernel `-EBADF` if `pipe` is not a pipe, `-EAGAIN`, `-EPIPE`, `-EINTR`.
- * Thread safety: any thread.
+ * Socket type: datagrams (`SOCK_DGRAM`).
  */
-int64_t fdsafe_vmsplice(fdsafe_handle pipe, const struct iovec *iov, int iovcnt, uint32_t flags);
+#define FDSAFE_UNIX_DATAGRAM 2
 
 /**
- * `fdsafe_vmsplice` into a raw pipe descriptor that the caller owns (borrowed for the call).
- * Errors: as `fdsafe_vmsplice`. Thread safety: any thread.
+ * Socket type: reliable, ordered messages with boundaries (`SOCK_SEQPACKET`).
  */
-int64_t fdsafe_vmsplice_fd(int pipe_fd, const struct iovec *iov, int iovcnt, uint32_t flags);
+#define FDSAFE_UNIX_SEQPACKET 3
 
 /**
- * Copies up to `len` bytes from the pipe `in` to the pipe `out` without consuming them
- * (`tee(2)`): the data stays readable from `in`. `flags`: `FDSAFE_SPLICE_NONBLOCK`,
- * `FDSAFE_SPLICE_MOVE` and `FDSAFE_SPLICE_MORE` (accepted, no effect).
- *
- * Returns the bytes copied; 0 if `in` has no writers and is empty.
- * Errors: `-EBADF`; `FDSAFE_E_INVALID_ARGUMENT` for unknown flags or
- * `FDSAFE_SPLICE_GIFT`; from the kernel `-EINVAL` if either is not a pipe or both are the
- * same pipe, `-EAGAIN`, `-EPIPE`, `-EINTR`. Thread safety: any thread.
+ * Bind flag: the socket is non-blocking.
  */
-int64_t fdsafe_tee(fdsafe_handle in, fdsafe_handle out, size_t len, uint32_t flags);
+#define FDSAFE_UNIX_BIND_NONBLOCK (1 << 0)
 
 /**
- * `fdsafe_tee` with raw pipe descriptors that the caller owns (borrowed for the call).
- * Errors: as `fdsafe_tee`. Thread safety: any thread.
+ * Bind flag: never remove a stale socket file; fail with `-EADDRINUSE` instead.
  */
-int64_t fdsafe_tee_fd(int fd_in, int fd_out, size_t len, uint32_t flags);
+#define FDSAFE_UNIX_BIND_KEEP_STALE (1 << 1)
 
 /**
- * Sends up to `count` bytes from `in` (a file or memfd: something that can be mapped) to
- * `out`, which may be any writable handle: a socket, a pipe, a file, stdio (`sendfile(2)`).
- * `off_in`: NULL to read from (and advance) `in`'s file position, or a pointer to an offset
- * used instead and advanced by the bytes sent.
- *
- * Returns the bytes sent (0 at end of file). Never raises `SIGPIPE`: a closed socket or
- * reader-less pipe gives `-EPIPE`. Blocks on `out` unless it is non-blocking; a signal gives
- * `-EINTR` if nothing was sent yet.
- * Errors: `-EBADF` for a dead handle; `FDSAFE_E_INVALID_ARGUMENT` for a negative or
- * misaligned offset; from the kernel `-EINVAL` if `in` cannot be mapped (a pipe or socket) or
- * `out` is a file opened for appending, `-EAGAIN`, `-EPIPE`, `-EINTR`.
- * Thread safety: any thread.
+ * Bind flag: do not remove the socket file when the handle is closed.
  */
-int64_t fdsafe_sendfile(fdsafe_handle in, int64_t *off_in, fdsafe_handle out, size_t count);
+#define FDSAFE_UNIX_BIND_KEEP_PATH (1 << 2)
 
 /**
- * `fdsafe_sendfile` with raw descriptors that the caller owns (borrowed for the call), e.g.
- * a socket fdsafe has no handle kind for yet. Errors: as `fdsafe_sendfile`, with `-EBADF`
- * for a descriptor that is not open. Thread safety: any thread.
+ * Bind flag: do not create missing parent folders (`-ENOENT` instead).
  */
-int64_t fdsafe_sendfile_fd(int fd_in, int64_t *off_in, int fd_out, size_t count);
+#define FDSAFE_UNIX_BIND_NO_MKDIR (1 << 3)
 
 /**
- * Copies up to `len` bytes between two files inside the kernel (`copy_file_range(2)`; the
- * file system may share blocks instead of copying). Offsets as in `fdsafe_splice`. `flags`
- * must be 0.
- *
- * Returns the bytes copied (0 at the end of `in`). Errors: `-EBADF`;
- * `FDSAFE_E_INVALID_ARGUMENT` for non-zero flags or a negative or misaligned offset; from
- * the kernel `-EINVAL` if either is not a regular file or the ranges of one file overlap,
- * `-EBADF` if `out` is not open for writing or is appending, `-EXDEV` across some file
- * systems, `-EPERM` for a sealed memfd. Thread safety: any thread.
+ * Bind flag: leave the socket file's mode as the umask made it (ignore `socket_mode`).
  */
-int64_t fdsafe_copy_file_range(fdsafe_handle in,
-                               int64_t *off_in,
-                               fdsafe_handle out,
-                               int64_t *off_out,
-                               size_t len,
-                               uint32_t flags);
+#define FDSAFE_UNIX_BIND_KEEP_MODE (1 << 4)
 
 /**
- * `fdsafe_copy_file_range` with raw descriptors that the caller owns (borrowed for the
- * call). Errors: as `fdsafe_copy_file_range`. Thread safety: any thread.
+ * The default mode of parent folders created by a bind.
  */
-int64_t fdsafe_copy_file_range_fd(int fd_in,
-                                  int64_t *off_in,
-                                  int fd_out,
-                                  int64_t *off_out,
-                                  size_t len,
-                                  uint32_t flags);
+#define FDSAFE_UNIX_DEFAULT_DIR_MODE 448
 
 /**
- * A handle (kind `FDSAFE_KIND_STDIO`) for standard input, output or error, usable with
- * `fdsafe_read`, `fdsafe_write`, `fdsafe_wait` and later event loops.
- *
- * The handle owns a close-on-exec duplicate of the stream numbered 3 or above; closing it
- * leaves descriptors 0, 1 and 2 alone unless `FDSAFE_STDIO_CLOSE_STREAM` was given. The
- * duplicate shares the open file, so `fdsafe_nonblocking_set` on it changes the stream too.
- *
- * Ownership: the caller owns `*handle_out`. Errors: `FDSAFE_E_INVALID_ARGUMENT` for a
- * `stream` other than 0, 1, 2, unknown flags or a NULL `handle_out`; `-EBADF` if the stream
- * is not open. Thread safety: any thread.
+ * The default mode of the socket file.
  */
-int fdsafe_stdio_open(int stream, uint32_t flags, fdsafe_handle *handle_out);
+#define FDSAFE_UNIX_DEFAULT_SOCKET_MODE 384
 
 /**
- * Opens the terminal or serial port at `path` as a handle of kind `FDSAFE_KIND_TERMINAL`,
- * close-on-exec and never becoming the controlling terminal (`O_NOCTTY`). `flags`:
- * `FDSAFE_OPEN_READ` and/or `FDSAFE_OPEN_WRITE`, plus `FDSAFE_OPEN_NONBLOCK` (which also
- * keeps a serial port's open from waiting for carrier detect).
- *
- * Ownership: the caller owns `*handle_out`.
- * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL or empty path, a NULL `handle_out`,
- * unknown flags, neither read nor write, or a path that is not a terminal (non-devices are
- * not even opened); `-ENOENT`, `-EACCES`, `-EBUSY` (exclusive mode), `-EIO`, `-ENXIO`.
- * Thread safety: any thread.
+ * `fdsafe_recv_info.flags`: the control data was truncated (`MSG_CTRUNC`): more
+ * descriptors were sent than `handles_cap`, or the receiver is at its `RLIMIT_NOFILE`
+ * limit; the kernel closed (or never installed) the descriptors that did not fit.
  */
-int fdsafe_terminal_open(const char *path, uint32_t flags, fdsafe_handle *handle_out);
+#define FDSAFE_RECV_INFO_CTRUNC (1 << 0)
 
 /**
- * Opens a new pseudo-terminal pair: `*master_out` (the controlling side, `/dev/ptmx`) and
- * `*slave_out` (the terminal a program sees, `/dev/pts/N`), both of kind
- * `FDSAFE_KIND_TERMINAL`, close-on-exec, `O_NOCTTY`. `flags`: 0 or `FDSAFE_OPEN_NONBLOCK`
- * (both ends).
- *
- * Ownership: the caller owns both handles.
- * Errors: `FDSAFE_E_INVALID_ARGUMENT` for NULL out-pointers or flags other than
- * `FDSAFE_OPEN_NONBLOCK`; `-ENOSPC` at the pty limit; `-EMFILE`. Thread safety: any thread.
+ * `fdsafe_recv_info.flags`: the message was longer than the buffer (`MSG_TRUNC`; datagram
+ * and seqpacket); the rest was discarded.
  */
-int fdsafe_pty_open(uint32_t flags, fdsafe_handle *master_out, fdsafe_handle *slave_out);
+#define FDSAFE_RECV_INFO_TRUNC (1 << 1)
 
 /**
- * Opens the slave of the pseudo-terminal master `master` (`TIOCGPTPEER`: no path lookup, so
- * no race with a replaced `/dev/pts` entry) as a new terminal handle. `flags`: 0 or
- * `FDSAFE_OPEN_NONBLOCK`.
- *
- * Ownership: the caller owns `*slave_out`. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`;
- * `FDSAFE_E_INVALID_ARGUMENT` for a NULL out-pointer or unknown flags; from the kernel
- * `-EIO` if `master` is a pseudo-terminal slave, `-ENOTTY` for other terminals. Thread safety: any thread.
+ * `fdsafe_recv_info.flags`: the message carried the sender's credentials (`pid`, `uid`,
+ * `gid` are set). Needs `FDSAFE_SOCKOPT_PASSCRED` on the receiving socket.
  */
-int fdsafe_pty_peer(fdsafe_handle master,
-                    uint32_t flags,
-                    fdsafe_handle *slave_out);
+#define FDSAFE_RECV_INFO_CREDENTIALS (1 << 2)
 
 /**
- * Writes the terminal's device path into `buf` (`/dev/pts/3`, `/dev/ttyS0`; `/dev/ptmx` for
- * a pseudo-terminal master), NUL-terminated. With `FDSAFE_TERMINAL_PATH_PEER` in `flags`,
- * the path of a master's slave instead (`TIOCGPTN`), e.g. for `stty -F`.
- *
- * Returns the bytes written, NUL included. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`;
- * `FDSAFE_E_INVALID_ARGUMENT` for a NULL `buf` with `len > 0` or unknown flags;
- * `FDSAFE_E_BUFFER_TOO_SMALL` if `len` is less than needed (nothing written; 64 bytes always
- * suffice for ptys); `-ENOTTY` for `FDSAFE_TERMINAL_PATH_PEER` on a non-master.
- * Thread safety: any thread.
+ * `fdsafe_recv_info.flags`: descriptors that arrived were closed by fdsafe
+ * (`closed_count` says how many): an unexpected control message carried them, or the handle
+ * table refused them.
  */
-int fdsafe_terminal_path(fdsafe_handle handle, uint32_t flags, char *buf, size_t len);
+#define FDSAFE_RECV_INFO_CLOSED (1 << 3)
 
 /**
- * Reads the terminal's settings into `*settings_out` (`TCGETS2`).
- *
- * Returns 0. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a
- * NULL `settings_out`. Thread safety: any thread.
+ * Options for binding a Unix socket to a path (`fdsafe_unix_listen`, `fdsafe_unix_bind`).
+ * Passing NULL means all defaults.
  */
-int fdsafe_terminal_get(fdsafe_handle handle, struct fdsafe_terminal_settings *settings_out);
+typedef struct fdsafe_unix_bind_options {
+  /**
+   * `FDSAFE_UNIX_BIND_*` flags, or 0.
+   */
+  uint32_t flags;
+  /**
+   * Mode of each missing parent folder created (exactly this, not filtered by the umask);
+   * 0 means `FDSAFE_UNIX_DEFAULT_DIR_MODE` (0700).
+   */
+  uint32_t dir_mode;
+  /**
+   * Mode of the socket file, set before the socket accepts connections; 0 means
+   * `FDSAFE_UNIX_DEFAULT_SOCKET_MODE` (0600).
+   */
+  uint32_t socket_mode;
+} fdsafe_unix_bind_options;
 
 /**
- * Applies `*settings` (`TCSETS2`/`TCSETSW2`/`TCSETSF2`): `when` is `FDSAFE_TERM_APPLY_NOW`,
- * `_DRAIN` or `_FLUSH`. Bits the struct does not describe (special characters other than
- * `VMIN`/`VTIME`, `CLOCAL`, `HUPCL`...) are left as they are; `CREAD` is always turned on.
- *
- * Returns 0. `_DRAIN` and `_FLUSH` wait for output to be sent; a signal gives `-EINTR`.
- * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL
- * `settings`, an unknown `when`, mode, parity or flow, data bits outside 5-8 or stop bits
- * other than 1 or 2; `-EINVAL` from the kernel for a rate the device cannot do; `-EINTR`.
- * Thread safety: any thread; concurrent setters race as with `tcsetattr`.
+ * Process credentials, as in `struct ucred`.
  */
-int fdsafe_terminal_set(fdsafe_handle handle,
-                        const struct fdsafe_terminal_settings *settings,
-                        uint32_t when);
+typedef struct fdsafe_credentials {
+  /**
+   * Process id.
+   */
+  int32_t pid;
+  /**
+   * User id.
+   */
+  uint32_t uid;
+  /**
+   * Group id.
+   */
+  uint32_t gid;
+} fdsafe_credentials;
 
 /**
- * Reads the window size (`TIOCGWINSZ`). Returns 0. Errors: `-EBADF`;
- * `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL `size_out`.
- * Thread safety: any thread.
+ * What `fdsafe_socket_recv_handles` received besides the data.
  */
-int fdsafe_terminal_get_window_size(fdsafe_handle handle, struct fdsafe_window_size *size_out);
-
-/**
- * Sets the window size (`TIOCSWINSZ`); the foreground process group gets `SIGWINCH` if it
- * changed. Returns 0. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT`
- * for a NULL `size`. Thread safety: any thread.
- */
-int fdsafe_terminal_set_window_size(fdsafe_handle handle, const struct fdsafe_window_size *size);
-
-/**
- * Reads the modem lines into `*lines_out` (`FDSAFE_MODEM_*` bits, `TIOCMGET`).
- *
- * Returns 0. Errors: `-ENOTTY` from the kernel for a device without modem lines, which
- * includes every pseudo-terminal (a clear "no modem lines here", not a failure of fdsafe);
- * `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL `lines_out`.
- * Thread safety: any thread.
- */
-int fdsafe_terminal_modem_get(fdsafe_handle handle, uint32_t *lines_out);
-
-/**
- * Raises the lines in `set` and lowers those in `clear` (`TIOCMBIS`/`TIOCMBIC`); only
- * `FDSAFE_MODEM_DTR` and `FDSAFE_MODEM_RTS` can be changed.
- *
- * Returns 0. Errors: `-ENOTTY` on pseudo-terminals and other devices without modem lines;
- * `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for other bits or a line in
- * both sets. Thread safety: any thread.
- */
-int fdsafe_terminal_modem_set(fdsafe_handle handle, uint32_t set, uint32_t clear);
-
-/**
- * Waits until all output written to the terminal has been sent (`tcdrain`). Returns 0.
- * A signal gives `-EINTR`. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`. Thread safety: any thread.
- */
-int fdsafe_terminal_drain(fdsafe_handle handle);
-
-/**
- * Discards unread input, unsent output or both (`tcflush`): `queue` is
- * `FDSAFE_FLUSH_INPUT`, `FDSAFE_FLUSH_OUTPUT` or `FDSAFE_FLUSH_BOTH`. Returns 0.
- * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for another `queue`.
- * Thread safety: any thread.
- */
-int fdsafe_terminal_flush(fdsafe_handle handle, uint32_t queue);
-
-/**
- * Sends a break (a stream of zero bits): `duration_ms` 0 for the standard length (0.25 to
- * 0.5 s), else that long rounded up to tenths of a second. Blocks for the duration; devices
- * without break support (pseudo-terminals) return at once. Returns 0.
- * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `-EINTR`. Thread safety: any thread.
- */
-int fdsafe_terminal_send_break(fdsafe_handle handle, uint32_t duration_ms);
-
-/**
- * Turns exclusive mode on or off (`TIOCEXCL`/`TIOCNXCL`): while on, further opens of the
- * device fail with `-EBUSY` (except for processes with `CAP_SYS_ADMIN`). Returns 0.
- * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`. Thread safety: any thread.
- */
-int fdsafe_terminal_set_exclusive(fdsafe_handle handle, bool exclusive);
-
-/**
- * Whether exclusive mode is on (`TIOCGEXCL`): 1 or 0. Errors: `-EBADF`;
- * `FDSAFE_E_WRONG_KIND`. Thread safety: any thread.
- */
-int fdsafe_terminal_get_exclusive(fdsafe_handle handle);
-
-/**
- * Whether a handle of any kind refers to a terminal (`isatty`): 1 or 0. A stdio handle on a
- * terminal gives 1. Errors: `-EBADF` for a dead handle. Thread safety: any thread.
- */
-int fdsafe_is_terminal(fdsafe_handle handle);
-
-/**
- * Creates a disarmed timer on `clock` (`FDSAFE_CLOCK_*`). `flags`:
- * `FDSAFE_TIMERFD_NONBLOCK` or 0. The descriptor is close-on-exec and pollable (readable
- * when it has expired).
- *
- * Ownership: the caller owns `*handle_out`. Errors: `FDSAFE_E_INVALID_ARGUMENT` for an
- * unknown clock or flags or a NULL `handle_out`; `-EPERM` for an alarm clock without
- * `CAP_WAKE_ALARM`; `-EMFILE`. Thread safety: any thread.
- */
-int fdsafe_timerfd_create(int clock, uint32_t flags, fdsafe_handle *handle_out);
-
-/**
- * Arms the timer: first expiration after `value_ns` nanoseconds (or at `value_ns` on the
- * clock with `FDSAFE_TIMERFD_ABSTIME`), then every `interval_ns` (0: once). `value_ns == 0`
- * disarms it. Writes the previous setting to `*old_out` unless it is NULL. Setting the timer
- * resets its expiration count.
- *
- * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for unknown flags,
- * negative times, or `FDSAFE_TIMERFD_CANCEL_ON_SET` without `FDSAFE_TIMERFD_ABSTIME` or on
- * a clock other than the two realtime ones (the kernel would accept both and never cancel).
- * Thread safety: any thread.
- */
-int fdsafe_timerfd_set(fdsafe_handle handle,
-                       uint32_t flags,
-                       int64_t value_ns,
-                       int64_t interval_ns,
-                       struct fdsafe_timer_value *old_out);
-
-/**
- * Writes the time left to the next expiration (0: disarmed) and the interval to `*value_out`.
- *
- * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL
- * `value_out`. Thread safety: any thread.
- */
-int fdsafe_timerfd_get(fdsafe_handle handle, struct fdsafe_timer_value *value_out);
-
-/**
- * Reads the number of expirations since the last read (or since it was set) into
- * `*count_out`, resetting it; waits for the first one unless non-blocking.
- *
- * Returns 0, or `FDSAFE_TIMERFD_CANCELED` (1) if the timer was canceled by a change of the
- * system time (`FDSAFE_TIMERFD_CANCEL_ON_SET`); `*count_out` is then 0.
- * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL
- * `count_out`; `-EAGAIN` (non-blocking, not expired); `-EINTR`. Thread safety: any thread.
- */
-int fdsafe_timerfd_read(fdsafe_handle handle, uint64_t *count_out);
+typedef struct fdsafe_recv_info {
+  /**
+   * Handles written to `handles_out`.
+   */
+  size_t handle_count;
+  /**
+   * `FDSAFE_RECV_INFO_*` bits.
+   */
+  uint32_t flags;
+  /**
+   * Descriptors that arrived and fdsafe closed (see `FDSAFE_RECV_INFO_CLOSED`).
+   */
+  uint32_t closed_count;
+  /**
+   * The sender's credentials, if `FDSAFE_RECV_INFO_CREDENTIALS` is set; else zero.
+   */
+  struct fdsafe_credentials credentials;
+} fdsafe_recv_info;
 
 /**
  * Creates a Unix stream or seqpacket listener (`type`: `FDSAFE_UNIX_STREAM` or
@@ -3969,18 +2498,1785 @@ int fdsafe_socket_peer_groups(fdsafe_handle handle, uint32_t *groups_out, size_t
  */
 int fdsafe_socket_peer_pidfd(fdsafe_handle handle, fdsafe_handle *handle_out);
 
+/** @} */
+
+/* ====================================================================================== */
 /**
- * The loaded library's version as MAJOR * 10000 + MINOR * 100 + PATCH, the same scale as
- * `FDSAFE_VERSION_NUMBER`. A program built against a newer header than the library it runs
- * with can check `fdsafe_version_number() >= FDSAFE_VERSION_NUMBER`. Thread safety: any thread.
+ * @defgroup fdsafe_splice Section 18: Zero-copy moves
+ *
+ * splice, vmsplice, tee, sendfile and copy_file_range, with handles or with raw
+ * descriptors the caller lends for the one call (*_fd).
+ * @{
  */
-uint32_t fdsafe_version_number(void);
 
 /**
- * The loaded library's version as a static string such as `"0.1.0"`. Never NULL; never to be
- * freed. Thread safety: any thread.
+ * Splice flag (`SPLICE_F_MOVE`): a hint to move pages instead of copying them.
  */
-const char *fdsafe_version_string(void);
+#define FDSAFE_SPLICE_MOVE 1
+
+/**
+ * Splice flag (`SPLICE_F_NONBLOCK`): do not block on the pipes (`-EAGAIN` instead). The
+ * other side may still block unless it is itself in non-blocking mode.
+ */
+#define FDSAFE_SPLICE_NONBLOCK 2
+
+/**
+ * Splice flag (`SPLICE_F_MORE`): more data follows (a hint for sockets, like `MSG_MORE`).
+ */
+#define FDSAFE_SPLICE_MORE 4
+
+/**
+ * vmsplice flag (`SPLICE_F_GIFT`): the pages are given to the kernel (see `fdsafe_vmsplice`).
+ */
+#define FDSAFE_SPLICE_GIFT 8
+
+/**
+ * Moves up to `len` bytes from `in` to `out` inside the kernel (`splice(2)`); one of the two
+ * must be a pipe (a pipe or FIFO handle, or stdio redirected to one). Works for pipe to pipe,
+ * file or memfd to pipe, pipe to file, pipe to socket, socket to pipe.
+ * `off_in` / `off_out`: NULL to use (and advance) that side's file position, or a pointer to
+ * an offset that is used instead and advanced by the bytes moved (the file position is left
+ * alone); must be NULL for a pipe side (`-ESPIPE` otherwise). `flags`: `FDSAFE_SPLICE_MOVE`,
+ * `FDSAFE_SPLICE_NONBLOCK`, `FDSAFE_SPLICE_MORE`.
+ *
+ * Returns the bytes moved; 0 means end of input (or `len` 0).
+ * Never raises `SIGPIPE`: a pipe without readers gives `-EPIPE`. Offsets are written only
+ * on success. Blocks like a read and a write; a signal gives `-EINTR` (not retried).
+ * Errors: `-EBADF` for a dead handle; `FDSAFE_E_INVALID_ARGUMENT` for unknown flags,
+ * `FDSAFE_SPLICE_GIFT`, a negative or misaligned offset; from the kernel `-EINVAL` for an
+ * unsupported pair (neither side a pipe, a file opened for appending as output...),
+ * `-ESPIPE`, `-EAGAIN`, `-EPIPE`, `-EINTR`. Thread safety: any thread.
+ */
+int64_t fdsafe_splice(fdsafe_handle in,
+                      int64_t *off_in,
+                      fdsafe_handle out,
+                      int64_t *off_out,
+                      size_t len,
+                      uint32_t flags);
+
+/**
+ * `fdsafe_splice` with raw descriptors that the caller owns: fdsafe borrows them for this
+ * call only and never closes them. To mix, pass a handle's descriptor from
+ * `fdsafe_fd_borrow` (keep the handle open during the call).
+ * Errors: as `fdsafe_splice`, with `-EBADF` for a descriptor that is not open.
+ * Thread safety: any thread.
+ */
+int64_t fdsafe_splice_fd(int fd_in,
+                         int64_t *off_in,
+                         int fd_out,
+                         int64_t *off_out,
+                         size_t len,
+                         uint32_t flags);
+
+/**
+ * Maps the caller's memory described by `iov[0..iovcnt]` into the pipe's write end `pipe`
+ * (`vmsplice(2)`). `flags`: `FDSAFE_SPLICE_NONBLOCK`, `FDSAFE_SPLICE_GIFT`.
+ *
+ * Lifetime rule: the pipe refers to the caller's pages, not a copy, until a reader consumes
+ * them. Without `FDSAFE_SPLICE_GIFT`, changing or freeing the memory before the data has
+ * been read changes what the reader gets (the kernel may or may not have copied it): keep
+ * the buffers unchanged until the data is consumed. With `FDSAFE_SPLICE_GIFT` the pages are
+ * given to the kernel: the caller must never touch them again (and they must be
+ * page-aligned, whole pages, for the gift to take effect).
+ *
+ * Returns the bytes placed in the pipe. Never raises `SIGPIPE`.
+ * Errors: `-EBADF`; `FDSAFE_E_INVALID_ARGUMENT` for unknown flags, `FDSAFE_SPLICE_MORE`,
+ * a NULL `iov` with `iovcnt > 0`, a negative `iovcnt` or one above `IOV_MAX`, or a
+ * descriptor open only for reading (the kernel would read from the pipe into the buffers
+ * instead); from the kernel `-EBADF` if `pipe` is not a pipe, `-EAGAIN`, `-EPIPE`, `-EINTR`.
+ * Thread safety: any thread.
+ */
+int64_t fdsafe_vmsplice(fdsafe_handle pipe, const struct iovec *iov, int iovcnt, uint32_t flags);
+
+/**
+ * `fdsafe_vmsplice` into a raw pipe descriptor that the caller owns (borrowed for the call).
+ * Errors: as `fdsafe_vmsplice`. Thread safety: any thread.
+ */
+int64_t fdsafe_vmsplice_fd(int pipe_fd, const struct iovec *iov, int iovcnt, uint32_t flags);
+
+/**
+ * Copies up to `len` bytes from the pipe `in` to the pipe `out` without consuming them
+ * (`tee(2)`): the data stays readable from `in`. `flags`: `FDSAFE_SPLICE_NONBLOCK`,
+ * `FDSAFE_SPLICE_MOVE` and `FDSAFE_SPLICE_MORE` (accepted, no effect).
+ *
+ * Returns the bytes copied; 0 if `in` has no writers and is empty.
+ * Errors: `-EBADF`; `FDSAFE_E_INVALID_ARGUMENT` for unknown flags or
+ * `FDSAFE_SPLICE_GIFT`; from the kernel `-EINVAL` if either is not a pipe or both are the
+ * same pipe, `-EAGAIN`, `-EPIPE`, `-EINTR`. Thread safety: any thread.
+ */
+int64_t fdsafe_tee(fdsafe_handle in, fdsafe_handle out, size_t len, uint32_t flags);
+
+/**
+ * `fdsafe_tee` with raw pipe descriptors that the caller owns (borrowed for the call).
+ * Errors: as `fdsafe_tee`. Thread safety: any thread.
+ */
+int64_t fdsafe_tee_fd(int fd_in, int fd_out, size_t len, uint32_t flags);
+
+/**
+ * Sends up to `count` bytes from `in` (a file or memfd: something that can be mapped) to
+ * `out`, which may be any writable handle: a socket, a pipe, a file, stdio (`sendfile(2)`).
+ * `off_in`: NULL to read from (and advance) `in`'s file position, or a pointer to an offset
+ * used instead and advanced by the bytes sent.
+ *
+ * Returns the bytes sent (0 at end of file). Never raises `SIGPIPE`: a closed socket or
+ * reader-less pipe gives `-EPIPE`. Blocks on `out` unless it is non-blocking; a signal gives
+ * `-EINTR` if nothing was sent yet.
+ * Errors: `-EBADF` for a dead handle; `FDSAFE_E_INVALID_ARGUMENT` for a negative or
+ * misaligned offset; from the kernel `-EINVAL` if `in` cannot be mapped (a pipe or socket) or
+ * `out` is a file opened for appending, `-EAGAIN`, `-EPIPE`, `-EINTR`.
+ * Thread safety: any thread.
+ */
+int64_t fdsafe_sendfile(fdsafe_handle in, int64_t *off_in, fdsafe_handle out, size_t count);
+
+/**
+ * `fdsafe_sendfile` with raw descriptors that the caller owns (borrowed for the call), e.g.
+ * a socket fdsafe has no handle kind for yet. Errors: as `fdsafe_sendfile`, with `-EBADF`
+ * for a descriptor that is not open. Thread safety: any thread.
+ */
+int64_t fdsafe_sendfile_fd(int fd_in, int64_t *off_in, int fd_out, size_t count);
+
+/**
+ * Copies up to `len` bytes between two files inside the kernel (`copy_file_range(2)`; the
+ * file system may share blocks instead of copying). Offsets as in `fdsafe_splice`. `flags`
+ * must be 0.
+ *
+ * Returns the bytes copied (0 at the end of `in`). Errors: `-EBADF`;
+ * `FDSAFE_E_INVALID_ARGUMENT` for non-zero flags or a negative or misaligned offset; from
+ * the kernel `-EINVAL` if either is not a regular file or the ranges of one file overlap,
+ * `-EBADF` if `out` is not open for writing or is appending, `-EXDEV` across some file
+ * systems, `-EPERM` for a sealed memfd. Thread safety: any thread.
+ */
+int64_t fdsafe_copy_file_range(fdsafe_handle in,
+                               int64_t *off_in,
+                               fdsafe_handle out,
+                               int64_t *off_out,
+                               size_t len,
+                               uint32_t flags);
+
+/**
+ * `fdsafe_copy_file_range` with raw descriptors that the caller owns (borrowed for the
+ * call). Errors: as `fdsafe_copy_file_range`. Thread safety: any thread.
+ */
+int64_t fdsafe_copy_file_range_fd(int fd_in,
+                                  int64_t *off_in,
+                                  int fd_out,
+                                  int64_t *off_out,
+                                  size_t len,
+                                  uint32_t flags);
+
+/** @} */
+
+/* ====================================================================================== */
+/**
+ * @defgroup fdsafe_epoll Section 19: epoll
+ *
+ * Readiness of many handles at once. Registrations are keyed by handle and end when the
+ * handle is closed.
+ * @{
+ */
+
+/**
+ * epoll event: readable (`EPOLLIN`). The `FDSAFE_EPOLL_*` values equal the kernel's bits
+ * (and `FDSAFE_EVENT_*` for the first six).
+ */
+#define FDSAFE_EPOLL_IN 1
+
+/**
+ * epoll event: urgent or priority data (`EPOLLPRI`).
+ */
+#define FDSAFE_EPOLL_PRI 2
+
+/**
+ * epoll event: writable (`EPOLLOUT`).
+ */
+#define FDSAFE_EPOLL_OUT 4
+
+/**
+ * epoll event: error (`EPOLLERR`); always reported, need not be asked for.
+ */
+#define FDSAFE_EPOLL_ERR 8
+
+/**
+ * epoll event: hang-up (`EPOLLHUP`); always reported, need not be asked for.
+ */
+#define FDSAFE_EPOLL_HUP 16
+
+/**
+ * epoll event: the peer shut down its writing side (`EPOLLRDHUP`, stream sockets).
+ */
+#define FDSAFE_EPOLL_RDHUP 8192
+
+/**
+ * epoll option: with several sets watching one file, wake only one of them
+ * (`EPOLLEXCLUSIVE`; only with `fdsafe_epoll_add`, `fdsafe_epoll_modify` refuses it).
+ */
+#define FDSAFE_EPOLL_EXCLUSIVE 268435456
+
+/**
+ * epoll option: keep the system from suspending while the event is pending
+ * (`EPOLLWAKEUP`; silently ignored by the kernel without `CAP_BLOCK_SUSPEND`).
+ */
+#define FDSAFE_EPOLL_WAKEUP 536870912
+
+/**
+ * epoll option: report the registration once, then disable it until `fdsafe_epoll_modify`
+ * re-arms it (`EPOLLONESHOT`).
+ */
+#define FDSAFE_EPOLL_ONESHOT 1073741824
+
+/**
+ * epoll option: edge-triggered, report only changes (`EPOLLET`).
+ */
+#define FDSAFE_EPOLL_ET 2147483648
+
+/**
+ * One ready registration, as `fdsafe_epoll_wait` reports it.
+ */
+typedef struct fdsafe_epoll_event {
+  /**
+   * The registered handle that is ready. It was live when the wait returned; another
+   * thread may close it afterwards, and calls with it then return `-EBADF`.
+   */
+  fdsafe_handle handle;
+  /**
+   * The 64-bit value given at `fdsafe_epoll_add` / `fdsafe_epoll_modify`.
+   */
+  uint64_t user;
+  /**
+   * The ready `FDSAFE_EPOLL_*` event bits.
+   */
+  uint32_t events;
+  /**
+   * Always 0.
+   */
+  uint32_t reserved;
+} fdsafe_epoll_event;
+
+/**
+ * Creates an empty epoll set (close-on-exec).
+ *
+ * Ownership: the caller owns `*handle_out`. Closing the set ends all its registrations
+ * (the registered handles stay open). Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL
+ * `handle_out`; `-EMFILE`, `-ENOMEM`. Thread safety: any thread.
+ */
+int fdsafe_epoll_create(fdsafe_handle *handle_out);
+
+/**
+ * Adds `target` (a handle of any pollable kind) to the set `epoll`, watching `events`
+ * (`FDSAFE_EPOLL_*` bits), and reported with the caller's `user` value.
+ *
+ * The registration belongs to the handle: when `target` is closed (or released) through
+ * fdsafe, it is removed from every set it is in before its descriptor goes, even if a
+ * duplicate of the descriptor keeps the open file alive; no event for the dead handle is
+ * ever returned by `fdsafe_epoll_wait`.
+ *
+ * Errors: `-EBADF` for a stale `epoll` or `target`; `FDSAFE_E_WRONG_KIND` if `epoll` is not
+ * an epoll set; `FDSAFE_E_INVALID_ARGUMENT` for unknown event bits; `-EEXIST` if `target` is
+ * already in the set; `-EPERM` for a kind the kernel cannot poll (regular files, `/dev/null`);
+ * `-EINVAL` for the set itself; `-ELOOP` for a cycle of sets; `-ENOMEM`, `-ENOSPC`.
+ * Thread safety: any thread.
+ */
+int fdsafe_epoll_add(fdsafe_handle epoll, fdsafe_handle target, uint32_t events, uint64_t user);
+
+/**
+ * Changes the events and user value of `target`'s registration in `epoll`; re-arms a
+ * one-shot registration.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for unknown bits;
+ * `-ENOENT` if `target` is not in the set; `-EINVAL` from the kernel for
+ * `FDSAFE_EPOLL_EXCLUSIVE`. Thread safety: any thread.
+ */
+int fdsafe_epoll_modify(fdsafe_handle epoll, fdsafe_handle target, uint32_t events, uint64_t user);
+
+/**
+ * Removes `target` from `epoll`. (Closing `target` does this by itself.)
+ *
+ * Errors: `-EBADF` (a closed `target` has already left every set); `FDSAFE_E_WRONG_KIND`;
+ * `-ENOENT` if `target` is not in the set. Thread safety: any thread.
+ */
+int fdsafe_epoll_delete(fdsafe_handle epoll, fdsafe_handle target);
+
+/**
+ * The number of registrations in `epoll`.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`. Thread safety: any thread.
+ */
+int64_t fdsafe_epoll_count(fdsafe_handle epoll);
+
+/**
+ * Waits up to `timeout_ms` milliseconds (negative: no limit, 0: just look) for registered
+ * handles to become ready, and writes up to `max_events` of them (at most 1024 per call) to
+ * `events_out`.
+ *
+ * Returns the number of events written, 0 on timeout. Events of handles that were closed,
+ * or began closing, before the wait looked at them are dropped, and the wait goes on for the
+ * rest of the timeout. Registrations made outside fdsafe (in an adopted set) are never
+ * reported.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` if `events_out` is
+ * NULL or `max_events` is 0 or absurd; `-EINTR` if a signal handler ran (fdsafe does not
+ * retry). Thread safety: any thread; several threads may wait on one set.
+ */
+int fdsafe_epoll_wait(fdsafe_handle epoll,
+                      struct fdsafe_epoll_event *events_out,
+                      size_t max_events,
+                      int timeout_ms);
+
+/**
+ * A set of signals: bit `n - 1` of `bits` stands for signal `n` (1 to 64), the layout of the
+ * kernel's own signal set. Build it with `fdsafe_sigset_empty` / `fdsafe_sigset_add`.
+ */
+typedef struct fdsafe_sigset {
+  /**
+   * Bit `n - 1` set: signal `n` is in the set.
+   */
+  uint64_t bits;
+} fdsafe_sigset;
+
+/**
+ * `fdsafe_epoll_wait` with the calling thread's signal mask replaced by `*sigmask` for the
+ * length of the wait, atomically (`epoll_pwait`): unblock a signal only while waiting, so its
+ * handler cannot run between a check and the wait. A NULL `sigmask` leaves the mask alone.
+ *
+ * Errors: as `fdsafe_epoll_wait`; `-EINTR` when a signal unblocked by the mask arrives.
+ * Thread safety: any thread.
+ */
+int fdsafe_epoll_pwait(fdsafe_handle epoll,
+                       struct fdsafe_epoll_event *events_out,
+                       size_t max_events,
+                       int timeout_ms,
+                       const struct fdsafe_sigset *sigmask);
+
+/**
+ * `fdsafe_epoll_pwait` with a timeout in nanoseconds (`epoll_pwait2`, Linux 5.11):
+ * `timeout_ns` negative waits without limit, 0 just looks. `sigmask` may be NULL.
+ *
+ * Errors: as `fdsafe_epoll_pwait`; `-ENOSYS` where the kernel lacks `epoll_pwait2`.
+ * Thread safety: any thread.
+ */
+int fdsafe_epoll_wait_ns(fdsafe_handle epoll,
+                         struct fdsafe_epoll_event *events_out,
+                         size_t max_events,
+                         int64_t timeout_ns,
+                         const struct fdsafe_sigset *sigmask);
+
+/** @} */
+
+/* ====================================================================================== */
+/**
+ * @defgroup fdsafe_timerfd Section 20: Timers
+ *
+ * timerfd: timers whose expirations are read from a handle.
+ * @{
+ */
+
+/**
+ * Timer clock: wall-clock time (`CLOCK_REALTIME`); follows changes of the system time.
+ */
+#define FDSAFE_CLOCK_REALTIME 0
+
+/**
+ * Timer clock: time since an unspecified start, never set, stopped while suspended
+ * (`CLOCK_MONOTONIC`).
+ */
+#define FDSAFE_CLOCK_MONOTONIC 1
+
+/**
+ * Timer clock: like monotonic, but counting time suspended (`CLOCK_BOOTTIME`).
+ */
+#define FDSAFE_CLOCK_BOOTTIME 7
+
+/**
+ * Timer clock: realtime, and the expiration wakes a suspended system
+ * (`CLOCK_REALTIME_ALARM`; needs `CAP_WAKE_ALARM`, else `-EPERM`).
+ */
+#define FDSAFE_CLOCK_REALTIME_ALARM 8
+
+/**
+ * Timer clock: boottime, and the expiration wakes a suspended system
+ * (`CLOCK_BOOTTIME_ALARM`; needs `CAP_WAKE_ALARM`, else `-EPERM`).
+ */
+#define FDSAFE_CLOCK_BOOTTIME_ALARM 9
+
+/**
+ * `fdsafe_timerfd_create` flag: reads return `-EAGAIN` instead of waiting.
+ */
+#define FDSAFE_TIMERFD_NONBLOCK (1 << 0)
+
+/**
+ * `fdsafe_timerfd_set` flag: `value_ns` is an absolute time on the timer's clock.
+ */
+#define FDSAFE_TIMERFD_ABSTIME (1 << 0)
+
+/**
+ * `fdsafe_timerfd_set` flag (realtime clocks, with `FDSAFE_TIMERFD_ABSTIME`): if the system
+ * time is set while the timer is armed, the timer is canceled and the next
+ * `fdsafe_timerfd_read` returns `FDSAFE_TIMERFD_CANCELED`.
+ */
+#define FDSAFE_TIMERFD_CANCEL_ON_SET (1 << 1)
+
+/**
+ * `fdsafe_timerfd_read` result: the timer was canceled by a change of the system time.
+ */
+#define FDSAFE_TIMERFD_CANCELED 1
+
+/**
+ * A timer setting, in nanoseconds.
+ */
+typedef struct fdsafe_timer_value {
+  /**
+   * Time to the next expiration (`fdsafe_timerfd_get`: the time left), or with
+   * `FDSAFE_TIMERFD_ABSTIME` the absolute time; 0 means disarmed.
+   */
+  int64_t value_ns;
+  /**
+   * Period of an interval timer; 0 for a one-shot timer.
+   */
+  int64_t interval_ns;
+} fdsafe_timer_value;
+
+/**
+ * Creates a disarmed timer on `clock` (`FDSAFE_CLOCK_*`). `flags`:
+ * `FDSAFE_TIMERFD_NONBLOCK` or 0. The descriptor is close-on-exec and pollable (readable
+ * when it has expired).
+ *
+ * Ownership: the caller owns `*handle_out`. Errors: `FDSAFE_E_INVALID_ARGUMENT` for an
+ * unknown clock or flags or a NULL `handle_out`; `-EPERM` for an alarm clock without
+ * `CAP_WAKE_ALARM`; `-EMFILE`. Thread safety: any thread.
+ */
+int fdsafe_timerfd_create(int clock, uint32_t flags, fdsafe_handle *handle_out);
+
+/**
+ * Arms the timer: first expiration after `value_ns` nanoseconds (or at `value_ns` on the
+ * clock with `FDSAFE_TIMERFD_ABSTIME`), then every `interval_ns` (0: once). `value_ns == 0`
+ * disarms it. Writes the previous setting to `*old_out` unless it is NULL. Setting the timer
+ * resets its expiration count.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for unknown flags,
+ * negative times, or `FDSAFE_TIMERFD_CANCEL_ON_SET` without `FDSAFE_TIMERFD_ABSTIME` or on
+ * a clock other than the two realtime ones (the kernel would accept both and never cancel).
+ * Thread safety: any thread.
+ */
+int fdsafe_timerfd_set(fdsafe_handle handle,
+                       uint32_t flags,
+                       int64_t value_ns,
+                       int64_t interval_ns,
+                       struct fdsafe_timer_value *old_out);
+
+/**
+ * Writes the time left to the next expiration (0: disarmed) and the interval to `*value_out`.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL
+ * `value_out`. Thread safety: any thread.
+ */
+int fdsafe_timerfd_get(fdsafe_handle handle, struct fdsafe_timer_value *value_out);
+
+/**
+ * Reads the number of expirations since the last read (or since it was set) into
+ * `*count_out`, resetting it; waits for the first one unless non-blocking.
+ *
+ * Returns 0, or `FDSAFE_TIMERFD_CANCELED` (1) if the timer was canceled by a change of the
+ * system time (`FDSAFE_TIMERFD_CANCEL_ON_SET`); `*count_out` is then 0.
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL
+ * `count_out`; `-EAGAIN` (non-blocking, not expired); `-EINTR`. Thread safety: any thread.
+ */
+int fdsafe_timerfd_read(fdsafe_handle handle, uint64_t *count_out);
+
+/** @} */
+
+/* ====================================================================================== */
+/**
+ * @defgroup fdsafe_signal Section 21: Signals
+ *
+ * Signal sets, signal masks and signalfd.
+ * @{
+ */
+
+/**
+ * Empties `*set`. Errors: `FDSAFE_E_INVALID_ARGUMENT` for NULL. Thread safety: any thread.
+ */
+int fdsafe_sigset_empty(struct fdsafe_sigset *set);
+
+/**
+ * Puts every signal 1 to 64 in `*set` (the kernel never blocks `SIGKILL` and `SIGSTOP`, and
+ * glibc keeps its internal signals 32 and 33 out of any mask).
+ * Errors: `FDSAFE_E_INVALID_ARGUMENT` for NULL. Thread safety: any thread.
+ */
+int fdsafe_sigset_fill(struct fdsafe_sigset *set);
+
+/**
+ * Adds signal `signo` to `*set`. Errors: `FDSAFE_E_INVALID_ARGUMENT` for NULL or a number
+ * outside 1..64 (the set is then unchanged). Thread safety: any thread.
+ */
+int fdsafe_sigset_add(struct fdsafe_sigset *set, int signo);
+
+/**
+ * Removes signal `signo` from `*set`. Errors: as `fdsafe_sigset_add`. Thread safety: any thread.
+ */
+int fdsafe_sigset_del(struct fdsafe_sigset *set, int signo);
+
+/**
+ * 1 if `signo` is in `*set`, 0 if not. Errors: as `fdsafe_sigset_add`. Thread safety: any thread.
+ */
+int fdsafe_sigset_has(const struct fdsafe_sigset *set, int signo);
+
+/**
+ * `fdsafe_signal_mask` operation: add the set to the blocked signals.
+ */
+#define FDSAFE_SIG_BLOCK 0
+
+/**
+ * `fdsafe_signal_mask` operation: remove the set from the blocked signals.
+ */
+#define FDSAFE_SIG_UNBLOCK 1
+
+/**
+ * `fdsafe_signal_mask` operation: make the set the blocked signals.
+ */
+#define FDSAFE_SIG_SETMASK 2
+
+/**
+ * Changes the calling thread's signal mask (`pthread_sigmask`): `how` is
+ * `FDSAFE_SIG_BLOCK`, `FDSAFE_SIG_UNBLOCK` or `FDSAFE_SIG_SETMASK`. Writes the previous mask
+ * to `*old_out` if it is not NULL. Threads created afterwards inherit the mask, so calling
+ * this in the main thread before any other thread starts blocks signals process-wide.
+ *
+ * Errors: `FDSAFE_E_INVALID_ARGUMENT` for an unknown `how` or a NULL `set`.
+ * Thread safety: affects only the calling thread.
+ */
+int fdsafe_signal_mask(int how, const struct fdsafe_sigset *set, struct fdsafe_sigset *old_out);
+
+/**
+ * `fdsafe_signalfd_create` flag: reads return `-EAGAIN` instead of waiting.
+ */
+#define FDSAFE_SIGNALFD_NONBLOCK (1 << 0)
+
+/**
+ * One signal read from a signalfd.
+ */
+typedef struct fdsafe_siginfo {
+  /**
+   * The signal number.
+   */
+  int32_t signo;
+  /**
+   * How it was sent: `SI_USER` (0, `kill`), `SI_QUEUE` (-1, `sigqueue`), `SI_TKILL` (-6),
+   * the kernel (> 0; for `SIGCHLD`: `CLD_EXITED` 1, `CLD_KILLED` 2, `CLD_DUMPED` 3...).
+   */
+  int32_t code;
+  /**
+   * The sending process (`kill`, `sigqueue`) or the child (`SIGCHLD`).
+   */
+  uint32_t pid;
+  /**
+   * The real user ID of the sender (or of the child).
+   */
+  uint32_t uid;
+  /**
+   * `SIGCHLD`: the exit status (`CLD_EXITED`) or the signal that ended the child.
+   */
+  int32_t status;
+  /**
+   * An error number that came with the signal (rarely used; 0).
+   */
+  int32_t errno_value;
+  /**
+   * The integer sent with `sigqueue` (the low 32 bits of `ptr_value`).
+   */
+  int32_t int_value;
+  /**
+   * The descriptor for `SIGIO`/`SIGPOLL`, else 0.
+   */
+  int32_t fd;
+  /**
+   * The pointer-sized value sent with `sigqueue`.
+   */
+  uint64_t ptr_value;
+  /**
+   * `SIGCHLD`: user CPU time of the child, in clock ticks.
+   */
+  uint64_t utime;
+  /**
+   * `SIGCHLD`: system CPU time of the child, in clock ticks.
+   */
+  uint64_t stime;
+  /**
+   * The faulting address for hardware-generated signals, else 0.
+   */
+  uint64_t addr;
+} fdsafe_siginfo;
+
+/**
+ * Blocks the signals of `*set` in the calling thread, then creates a signalfd that reads
+ * them (close-on-exec; `flags`: `FDSAFE_SIGNALFD_NONBLOCK` or 0).
+ *
+ * A signalfd only receives signals that are blocked: a signal sent to the process is
+ * delivered to any thread that does not block it (running its handler or its default
+ * action, which may end the process) instead of being queued for the signalfd. **Every other
+ * thread must block these signals too**: block them with `fdsafe_signal_block_process` in
+ * the main thread before any thread starts (threads inherit the mask).
+ *
+ * Ownership: the caller owns `*handle_out`; closing it does not unblock the signals.
+ * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL `set` or `handle_out`, or unknown flags;
+ * `-EMFILE`. Thread safety: changes the calling thread's mask only.
+ */
+int fdsafe_signalfd_create(const struct fdsafe_sigset *set,
+                           uint32_t flags,
+                           fdsafe_handle *handle_out);
+
+/**
+ * Blocks the signals of `*set` in the calling thread and makes them the set `handle` reads
+ * (replacing the old set; signals left out are not unblocked).
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL `set`.
+ * Thread safety: changes the calling thread's mask only.
+ */
+int fdsafe_signalfd_update(fdsafe_handle handle, const struct fdsafe_sigset *set);
+
+/**
+ * Reads up to `max` pending signals (at most 64 per call) into `infos_out`, waiting for the
+ * first unless non-blocking. Returns the number of records written (>= 1).
+ *
+ * The kernel keeps at most one pending instance of each standard signal (1 to 31): two
+ * `SIGCHLD` sent before a read arrive as **one** record, carrying the details of the first.
+ * Real-time signals (`SIGRTMIN` and above) are queued and each arrives as its own record. To
+ * watch children reliably, use one pidfd per child (readable when it exits) rather than
+ * counting `SIGCHLD` records.
+ *
+ * A thread reads the signals pending for the whole process and those pending for itself.
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for NULL
+ * `infos_out`, `max == 0` or an absurd `max`; `-EAGAIN` (non-blocking, nothing pending);
+ * `-EINTR`. Thread safety: any thread.
+ */
+int fdsafe_signalfd_read(fdsafe_handle handle, struct fdsafe_siginfo *infos_out, size_t max);
+
+/**
+ * Blocks the signals of `*set` for the process: in the calling thread, and so in every
+ * thread it starts afterwards. Call it in the main thread before any other thread exists
+ * (before libraries start theirs), then create the signalfd.
+ *
+ * Returns the number of threads in the process: 1 means the whole process now blocks the
+ * set; more means the threads that already exist were not changed and may still take these
+ * signals. Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL `set`. Thread safety: any thread.
+ */
+int fdsafe_signal_block_process(const struct fdsafe_sigset *set);
+
+/** @} */
+
+/* ====================================================================================== */
+/**
+ * @defgroup fdsafe_pidfd Section 22: Processes
+ *
+ * pidfd: a process as a handle, to signal it and wait for it.
+ * @{
+ */
+
+/**
+ * `fdsafe_pidfd_open` flag: non-blocking (`PIDFD_NONBLOCK`): `fdsafe_pidfd_wait` on a
+ * running child returns `-EAGAIN` instead of waiting.
+ */
+#define FDSAFE_PIDFD_NONBLOCK (1 << 0)
+
+/**
+ * `fdsafe_pidfd_wait` flag: do not wait; return 0 if the child is still running.
+ */
+#define FDSAFE_PIDFD_WAIT_NOHANG (1 << 0)
+
+/**
+ * `fdsafe_pidfd_exit.code`: the process called `exit`; `status` is its exit status.
+ */
+#define FDSAFE_PIDFD_EXITED 1
+
+/**
+ * Killed by a signal; `status` is the signal number.
+ */
+#define FDSAFE_PIDFD_KILLED 2
+
+/**
+ * Killed by a signal and dumped core; `status` is the signal number.
+ */
+#define FDSAFE_PIDFD_DUMPED 3
+
+/**
+ * How a child process ended, filled by `fdsafe_pidfd_wait`.
+ */
+typedef struct fdsafe_pidfd_exit {
+  /**
+   * The process id it had.
+   */
+  int pid;
+  /**
+   * `FDSAFE_PIDFD_EXITED`, `FDSAFE_PIDFD_KILLED` or `FDSAFE_PIDFD_DUMPED`.
+   */
+  int code;
+  /**
+   * The exit status (0-255) for `FDSAFE_PIDFD_EXITED`, otherwise the signal number.
+   */
+  int status;
+} fdsafe_pidfd_exit;
+
+/**
+ * Opens a pidfd for the process `pid` (`pidfd_open(2)`), a handle of kind
+ * `FDSAFE_KIND_PIDFD`, close-on-exec. `flags`: 0 or `FDSAFE_PIDFD_NONBLOCK`. The handle keeps
+ * referring to that process even after its pid is reused. It becomes readable
+ * (`fdsafe_wait` with `FDSAFE_EVENT_IN`) when the process exits.
+ *
+ * Ownership: the caller owns `*handle_out`.
+ * Errors: `FDSAFE_E_INVALID_ARGUMENT` for `pid <= 0`, unknown flags or a NULL `handle_out`;
+ * `-ESRCH` if there is no such process; `-EMFILE`. Thread safety: any thread.
+ */
+int fdsafe_pidfd_open(int pid, uint32_t flags, fdsafe_handle *handle_out);
+
+/**
+ * Forks the calling process and gives the parent a pidfd for the child: `fork()`, then
+ * `pidfd_open` on the new child, which is race-free because a child's pid cannot be reused
+ * before its parent reaps it.
+ *
+ * Returns the child's pid (> 0) in the parent, with `*handle_out` set; 0 in the child, where
+ * `*handle_out` is not written. The same rules as for `fork()` apply: in a multithreaded
+ * program the child should only call async-signal-safe functions before `exec` or `_exit`.
+ * The child inherits fdsafe's descriptors (all close-on-exec) and a copy of the handle table:
+ * in a single-threaded program it may go on using its handles (closing one closes only its
+ * own copy); in a multithreaded one, only async-signal-safe calls until `exec` or `_exit`.
+ * Ownership: the parent owns `*handle_out`; reap the child with `fdsafe_pidfd_wait`.
+ * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL `handle_out` (nothing forked); `-EAGAIN` /
+ * `-ENOMEM` from `fork`; if `pidfd_open` fails the child is killed and reaped and its error
+ * is returned. Thread safety: any thread.
+ */
+int fdsafe_pidfd_fork(fdsafe_handle *handle_out);
+
+/**
+ * Sends signal `signal` to the process (`pidfd_send_signal(2)`); 0 only checks that it
+ * still exists. `flags` must be 0.
+ *
+ * Returns 0. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for
+ * non-zero flags; `-EINVAL` (from the kernel) for an invalid signal number; `-ESRCH` if the
+ * process has exited; `-EPERM`. Thread safety: any thread.
+ */
+int fdsafe_pidfd_send_signal(fdsafe_handle handle, int signal, uint32_t flags);
+
+/**
+ * Waits for the child process to exit and collects its status (`waitid(P_PIDFD, WEXITED)`),
+ * which reaps it. `flags`: 0 or `FDSAFE_PIDFD_WAIT_NOHANG`. To wait with a timeout or next
+ * to other handles, first wait for `FDSAFE_EVENT_IN` on the pidfd (`fdsafe_wait`, poll,
+ * epoll), then call this.
+ *
+ * Returns 1 with `*exit_out` filled, or 0 (`FDSAFE_PIDFD_WAIT_NOHANG`, still running;
+ * `*exit_out` untouched). Blocks otherwise; a signal gives `-EINTR` (not retried).
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for unknown flags or
+ * a NULL `exit_out`; `-ECHILD` if the process is not a child of this process or was already
+ * reaped; `-EAGAIN` for a non-blocking pidfd whose child still runs; `-EINTR`.
+ * Thread safety: any thread; only one waiter collects the status.
+ */
+int fdsafe_pidfd_wait(fdsafe_handle handle, uint32_t flags, struct fdsafe_pidfd_exit *exit_out);
+
+/**
+ * Copies the descriptor `target_fd` out of the process (`pidfd_getfd(2)`) and wraps the
+ * close-on-exec copy as a handle of `kind` (an `FDSAFE_KIND_*` value that can be adopted,
+ * checked with the kernel as `fdsafe_fd_adopt` does). The copy shares the open file with
+ * the other process's descriptor.
+ *
+ * Ownership: the caller owns `*handle_out`; the other process keeps its descriptor.
+ * Errors: `-EBADF` for a dead handle or if the process has no descriptor `target_fd`;
+ * `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a negative `target_fd`, a NULL
+ * `handle_out`, an unknown or non-adoptable kind, or a descriptor not of that kind (the copy
+ * is then closed); `-EPERM` without ptrace rights over the process; `-ESRCH` if it exited.
+ * Thread safety: any thread.
+ */
+int fdsafe_pidfd_getfd(fdsafe_handle handle,
+                       int target_fd,
+                       uint32_t kind,
+                       fdsafe_handle *handle_out);
+
+/**
+ * The process id the pidfd refers to (> 0), read from `/proc/self/fdinfo`.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `-ESRCH` once the process has exited.
+ * Thread safety: any thread.
+ */
+int fdsafe_pidfd_get_pid(fdsafe_handle handle);
+
+/** @} */
+
+/* ====================================================================================== */
+/**
+ * @defgroup fdsafe_inotify Section 23: inotify
+ *
+ * Changes to files and directories.
+ * @{
+ */
+
+/**
+ * `fdsafe_inotify_create` flag: reads return `-EAGAIN` instead of waiting.
+ */
+#define FDSAFE_INOTIFY_NONBLOCK (1 << 0)
+
+/**
+ * A read asking for at least this many events never leaves any buffered inside fdsafe (see
+ * `fdsafe_inotify_read`); use it (or more) in event loops.
+ */
+#define FDSAFE_INOTIFY_MIN_BATCH 17
+
+/**
+ * Room for the longest name an event carries, with its terminating NUL (`NAME_MAX + 1`).
+ */
+#define FDSAFE_INOTIFY_NAME_SIZE 256
+
+/**
+ * inotify event: file read (`IN_ACCESS`). The `FDSAFE_IN_*` values equal the kernel's.
+ */
+#define FDSAFE_IN_ACCESS 1
+
+/**
+ * inotify event: file written (`IN_MODIFY`).
+ */
+#define FDSAFE_IN_MODIFY 2
+
+/**
+ * inotify event: metadata changed (`IN_ATTRIB`).
+ */
+#define FDSAFE_IN_ATTRIB 4
+
+/**
+ * inotify event: a file opened for writing was closed (`IN_CLOSE_WRITE`).
+ */
+#define FDSAFE_IN_CLOSE_WRITE 8
+
+/**
+ * inotify event: a file not opened for writing was closed (`IN_CLOSE_NOWRITE`).
+ */
+#define FDSAFE_IN_CLOSE_NOWRITE 16
+
+/**
+ * inotify event: opened (`IN_OPEN`).
+ */
+#define FDSAFE_IN_OPEN 32
+
+/**
+ * inotify event: renamed away from the watched directory (`IN_MOVED_FROM`); its `cookie`
+ * matches the `FDSAFE_IN_MOVED_TO` event of the same rename.
+ */
+#define FDSAFE_IN_MOVED_FROM 64
+
+/**
+ * inotify event: renamed into the watched directory (`IN_MOVED_TO`).
+ */
+#define FDSAFE_IN_MOVED_TO 128
+
+/**
+ * inotify event: created in the watched directory (`IN_CREATE`).
+ */
+#define FDSAFE_IN_CREATE 256
+
+/**
+ * inotify event: deleted from the watched directory (`IN_DELETE`).
+ */
+#define FDSAFE_IN_DELETE 512
+
+/**
+ * inotify event: the watched file itself was deleted (`IN_DELETE_SELF`).
+ */
+#define FDSAFE_IN_DELETE_SELF 1024
+
+/**
+ * inotify event: the watched file itself was moved (`IN_MOVE_SELF`).
+ */
+#define FDSAFE_IN_MOVE_SELF 2048
+
+/**
+ * All the events above.
+ */
+#define FDSAFE_IN_ALL_EVENTS 4095
+
+/**
+ * inotify event (reported only): the watched file system was unmounted (`IN_UNMOUNT`).
+ */
+#define FDSAFE_IN_UNMOUNT 8192
+
+/**
+ * inotify event (reported only): the kernel's queue overflowed and events were lost
+ * (`IN_Q_OVERFLOW`); the event's `wd` is -1.
+ */
+#define FDSAFE_IN_Q_OVERFLOW 16384
+
+/**
+ * inotify event (reported only): the watch is gone, removed or dropped by the kernel
+ * (`IN_IGNORED`).
+ */
+#define FDSAFE_IN_IGNORED 32768
+
+/**
+ * Watch option: fail with `-ENOTDIR` unless the path is a directory (`IN_ONLYDIR`).
+ */
+#define FDSAFE_IN_ONLYDIR 16777216
+
+/**
+ * Watch option: do not follow a final symbolic link (`IN_DONT_FOLLOW`).
+ */
+#define FDSAFE_IN_DONT_FOLLOW 33554432
+
+/**
+ * Watch option: no events for children after they are unlinked (`IN_EXCL_UNLINK`).
+ */
+#define FDSAFE_IN_EXCL_UNLINK 67108864
+
+/**
+ * Watch option: fail with `-EEXIST` if the path is already watched (`IN_MASK_CREATE`).
+ */
+#define FDSAFE_IN_MASK_CREATE 268435456
+
+/**
+ * Watch option: add to an existing watch's mask instead of replacing it (`IN_MASK_ADD`).
+ */
+#define FDSAFE_IN_MASK_ADD 536870912
+
+/**
+ * Event flag (reported only): the subject is a directory (`IN_ISDIR`).
+ */
+#define FDSAFE_IN_ISDIR 1073741824
+
+/**
+ * Watch option: report one event, then drop the watch (`IN_ONESHOT`).
+ */
+#define FDSAFE_IN_ONESHOT 2147483648
+
+/**
+ * One inotify event, parsed: fixed size, with the name copied out.
+ */
+typedef struct fdsafe_inotify_event {
+  /**
+   * The watch id (`fdsafe_inotify_add_watch`); -1 for `FDSAFE_IN_Q_OVERFLOW`.
+   */
+  int32_t wd;
+  /**
+   * `FDSAFE_IN_*` bits: what happened.
+   */
+  uint32_t mask;
+  /**
+   * Ties the two halves of a rename together (`FDSAFE_IN_MOVED_FROM`/`_TO`); else 0.
+   */
+  uint32_t cookie;
+  /**
+   * Length of `name` without its NUL; 0 when the event is about the watched object itself.
+   */
+  uint32_t name_len;
+  /**
+   * The name of the entry in a watched directory, NUL-terminated (any name fits).
+   */
+  char name[FDSAFE_INOTIFY_NAME_SIZE];
+} fdsafe_inotify_event;
+
+/**
+ * Creates an inotify instance (close-on-exec; `flags`: `FDSAFE_INOTIFY_NONBLOCK` or 0).
+ *
+ * Ownership: the caller owns `*handle_out`; closing it removes all its watches.
+ * Errors: `FDSAFE_E_INVALID_ARGUMENT` for unknown flags or a NULL `handle_out`; `-EMFILE`
+ * (also when the per-user instance limit is reached). Thread safety: any thread.
+ */
+int fdsafe_inotify_create(uint32_t flags, fdsafe_handle *handle_out);
+
+/**
+ * Watches `path` (NUL-terminated) for `mask` (`FDSAFE_IN_*` events and watch options) and
+ * writes the watch id to `*wd_out`. Watching a path that is already watched by this instance
+ * returns the same id and replaces its mask (unless `FDSAFE_IN_MASK_ADD`/`_MASK_CREATE`).
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for NULL `path` or
+ * `wd_out`, or unknown mask bits; from the kernel `-ENOENT`, `-EACCES`, `-ENOTDIR`
+ * (`FDSAFE_IN_ONLYDIR`), `-EEXIST` (`FDSAFE_IN_MASK_CREATE`), `-EINVAL` (no event bits),
+ * `-ENOSPC` (watch limit). Thread safety: any thread.
+ */
+int fdsafe_inotify_add_watch(fdsafe_handle handle,
+                             const char *path,
+                             uint32_t mask,
+                             int32_t *wd_out);
+
+/**
+ * Removes watch `wd`. The kernel then queues an `FDSAFE_IN_IGNORED` event for it. A watch
+ * this instance issued that the kernel already dropped by itself (the watched file deleted,
+ * its file system unmounted, a one-shot watch fired) is removed without error: returns 0.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `-EINVAL` for an id this instance never issued.
+ * Thread safety: any thread.
+ */
+int fdsafe_inotify_remove_watch(fdsafe_handle handle, int32_t wd);
+
+/**
+ * Reads up to `max` events into `events_out`, parsed: the caller never sees the kernel's
+ * variable-length records. Waits for the first event unless non-blocking. Returns the number
+ * written (>= 1). A lost-events condition arrives as an event with `FDSAFE_IN_Q_OVERFLOW`.
+ *
+ * With `max >= FDSAFE_INOTIFY_MIN_BATCH` (17) every event the kernel gives is handed out at
+ * once. With fewer, the events that did not fit are kept inside fdsafe and returned first by
+ * the next read (which then does not wait); `fdsafe_inotify_pending` counts them. An epoll
+ * set does not see these, so an event loop should read with at least 17, or drain
+ * `fdsafe_inotify_pending` before waiting again.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL
+ * `events_out`, `max == 0` or an absurd `max`; `-EAGAIN` (non-blocking, nothing to read);
+ * `-EINTR`. Thread safety: any thread; concurrent readers each get different events.
+ */
+int fdsafe_inotify_read(fdsafe_handle handle, struct fdsafe_inotify_event *events_out, size_t max);
+
+/**
+ * The number of events already read from the kernel and waiting inside fdsafe for the next
+ * `fdsafe_inotify_read` (only ever non-zero after reads with `max` below
+ * `FDSAFE_INOTIFY_MIN_BATCH`).
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`. Thread safety: any thread.
+ */
+int fdsafe_inotify_pending(fdsafe_handle handle);
+
+/** @} */
+
+/* ====================================================================================== */
+/**
+ * @defgroup fdsafe_fanotify Section 24: fanotify
+ *
+ * Filesystem events across mounts and filesystems, and permission decisions.
+ * @{
+ */
+
+/**
+ * `fdsafe_fanotify_init` flag: reads return `-EAGAIN` instead of waiting.
+ */
+#define FDSAFE_FAN_NONBLOCK 2
+
+/**
+ * `fdsafe_fanotify_init` class: permission events, after the file's content is final
+ * (for antivirus-like checks). Without a class flag the group is notification-only.
+ */
+#define FDSAFE_FAN_CLASS_CONTENT 4
+
+/**
+ * `fdsafe_fanotify_init` class: permission events before the content is final (for
+ * hierarchical storage managers).
+ */
+#define FDSAFE_FAN_CLASS_PRE_CONTENT 8
+
+/**
+ * `fdsafe_fanotify_init` flag: no limit on the event queue (needs `CAP_SYS_ADMIN`).
+ */
+#define FDSAFE_FAN_UNLIMITED_QUEUE 16
+
+/**
+ * `fdsafe_fanotify_init` flag: no limit on the number of marks.
+ */
+#define FDSAFE_FAN_UNLIMITED_MARKS 32
+
+/**
+ * `fdsafe_fanotify_init` flag: report the thread id instead of the process id.
+ */
+#define FDSAFE_FAN_REPORT_TID 256
+
+/**
+ * `fdsafe_fanotify_init` flag: report file identities (`fsid` + file handle) instead of
+ * descriptors. Notification class only.
+ */
+#define FDSAFE_FAN_REPORT_FID 512
+
+/**
+ * `fdsafe_fanotify_init` flag: report the identity of the directory.
+ */
+#define FDSAFE_FAN_REPORT_DIR_FID 1024
+
+/**
+ * `fdsafe_fanotify_init` flag: with `FDSAFE_FAN_REPORT_DIR_FID`, report the entry name.
+ */
+#define FDSAFE_FAN_REPORT_NAME 2048
+
+/**
+ * `fdsafe_fanotify_init` flags: directory identity and entry name.
+ */
+#define FDSAFE_FAN_REPORT_DFID_NAME 3072
+
+/**
+ * `fdsafe_fanotify_mark` action: add the events to the mark.
+ */
+#define FDSAFE_FAN_MARK_ADD 1
+
+/**
+ * `fdsafe_fanotify_mark` action: remove the events from the mark.
+ */
+#define FDSAFE_FAN_MARK_REMOVE 2
+
+/**
+ * `fdsafe_fanotify_mark` option: do not follow a final symbolic link.
+ */
+#define FDSAFE_FAN_MARK_DONT_FOLLOW 4
+
+/**
+ * `fdsafe_fanotify_mark` option: fail with `-ENOTDIR` unless the path is a directory.
+ */
+#define FDSAFE_FAN_MARK_ONLYDIR 8
+
+/**
+ * `fdsafe_fanotify_mark` target: the mount containing the path (default: the file itself).
+ */
+#define FDSAFE_FAN_MARK_MOUNT 16
+
+/**
+ * `fdsafe_fanotify_mark` action: remove all marks (of the type given by
+ * `FDSAFE_FAN_MARK_MOUNT` / `_FILESYSTEM`, else inode marks); `path` may be NULL.
+ */
+#define FDSAFE_FAN_MARK_FLUSH 128
+
+/**
+ * `fdsafe_fanotify_mark` target: the whole file system containing the path.
+ */
+#define FDSAFE_FAN_MARK_FILESYSTEM 256
+
+/**
+ * `fdsafe_fanotify_mark` option: the kernel may drop the inode mark under memory pressure.
+ */
+#define FDSAFE_FAN_MARK_EVICTABLE 512
+
+/**
+ * fanotify event: file read (`FAN_ACCESS`). The `FDSAFE_FAN_*` event values equal the kernel's.
+ */
+#define FDSAFE_FAN_ACCESS 1
+
+/**
+ * fanotify event: file written (`FAN_MODIFY`).
+ */
+#define FDSAFE_FAN_MODIFY 2
+
+/**
+ * fanotify event: metadata changed (FID groups).
+ */
+#define FDSAFE_FAN_ATTRIB 4
+
+/**
+ * fanotify event: a file opened for writing was closed.
+ */
+#define FDSAFE_FAN_CLOSE_WRITE 8
+
+/**
+ * fanotify event: a file not opened for writing was closed.
+ */
+#define FDSAFE_FAN_CLOSE_NOWRITE 16
+
+/**
+ * fanotify event: opened.
+ */
+#define FDSAFE_FAN_OPEN 32
+
+/**
+ * fanotify event: renamed away (FID groups).
+ */
+#define FDSAFE_FAN_MOVED_FROM 64
+
+/**
+ * fanotify event: renamed in (FID groups).
+ */
+#define FDSAFE_FAN_MOVED_TO 128
+
+/**
+ * fanotify event: created (FID groups).
+ */
+#define FDSAFE_FAN_CREATE 256
+
+/**
+ * fanotify event: deleted (FID groups).
+ */
+#define FDSAFE_FAN_DELETE 512
+
+/**
+ * fanotify event: the marked file was deleted (FID groups).
+ */
+#define FDSAFE_FAN_DELETE_SELF 1024
+
+/**
+ * fanotify event: the marked file was moved (FID groups).
+ */
+#define FDSAFE_FAN_MOVE_SELF 2048
+
+/**
+ * fanotify event: opened for execution.
+ */
+#define FDSAFE_FAN_OPEN_EXEC 4096
+
+/**
+ * fanotify event (reported only): the queue overflowed, events were lost.
+ */
+#define FDSAFE_FAN_Q_OVERFLOW 16384
+
+/**
+ * fanotify event: a file-system error (filesystem marks, FID groups).
+ */
+#define FDSAFE_FAN_FS_ERROR 32768
+
+/**
+ * fanotify permission event: an open waits for the answer (`fdsafe_fanotify_respond`).
+ */
+#define FDSAFE_FAN_OPEN_PERM 65536
+
+/**
+ * fanotify permission event: a read waits for the answer.
+ */
+#define FDSAFE_FAN_ACCESS_PERM 131072
+
+/**
+ * fanotify permission event: an open for execution waits for the answer.
+ */
+#define FDSAFE_FAN_OPEN_EXEC_PERM 262144
+
+/**
+ * fanotify permission event (pre-content class): an access to not-yet-present content.
+ */
+#define FDSAFE_FAN_PRE_ACCESS 1048576
+
+/**
+ * Mark flag: also report events of the marked directory's children.
+ */
+#define FDSAFE_FAN_EVENT_ON_CHILD 134217728
+
+/**
+ * fanotify event: a rename (FID groups with names).
+ */
+#define FDSAFE_FAN_RENAME 268435456
+
+/**
+ * Event flag: the subject is a directory (and, in a mask, ask for directory events too).
+ */
+#define FDSAFE_FAN_ONDIR 1073741824
+
+/**
+ * `fdsafe_fanotify_respond`: let the operation go ahead.
+ */
+#define FDSAFE_FAN_ALLOW 1
+
+/**
+ * `fdsafe_fanotify_respond`: make the operation fail with `EPERM`.
+ */
+#define FDSAFE_FAN_DENY 2
+
+/**
+ * A read of at least this many events never leaves any buffered inside fdsafe.
+ */
+#define FDSAFE_FANOTIFY_MIN_BATCH 43
+
+/**
+ * Room for the longest file handle (`MAX_HANDLE_SZ`).
+ */
+#define FDSAFE_FANOTIFY_HANDLE_SIZE 128
+
+/**
+ * Room for the longest entry name with its NUL.
+ */
+#define FDSAFE_FANOTIFY_NAME_SIZE 256
+
+/**
+ * Room for the longest path with its NUL (`PATH_MAX`).
+ */
+#define FDSAFE_FANOTIFY_PATH_SIZE 4096
+
+/**
+ * One fanotify event, parsed. No descriptor is handed out in it: see `fdsafe_fanotify_read`.
+ */
+typedef struct fdsafe_fanotify_event {
+  /**
+   * `FDSAFE_FAN_*` bits: what happened.
+   */
+  uint64_t mask;
+  /**
+   * For permission events, the id to pass to `fdsafe_fanotify_respond` (and
+   * `fdsafe_fanotify_event_fd`); 0 for other events.
+   */
+  uint64_t id;
+  /**
+   * The process (or, with `FDSAFE_FAN_REPORT_TID`, thread) that caused the event.
+   */
+  int32_t pid;
+  /**
+   * 1 if `fsid`, `handle_type`, `handle_bytes` and `handle` hold a file identity (FID
+   * groups), else 0.
+   */
+  uint32_t has_fid;
+  /**
+   * The file system id of the identity.
+   */
+  uint64_t fsid;
+  /**
+   * The file handle type (for `open_by_handle_at`).
+   */
+  int32_t handle_type;
+  /**
+   * The number of bytes in `handle`.
+   */
+  uint32_t handle_bytes;
+  /**
+   * The file handle.
+   */
+  uint8_t handle[FDSAFE_FANOTIFY_HANDLE_SIZE];
+  /**
+   * Length of `name` (FID groups with `FDSAFE_FAN_REPORT_NAME`), else 0.
+   */
+  uint32_t name_len;
+  /**
+   * Length of `path` (descriptor groups), else 0.
+   */
+  uint32_t path_len;
+  /**
+   * The entry name, NUL-terminated.
+   */
+  char name[FDSAFE_FANOTIFY_NAME_SIZE];
+  /**
+   * The path of the event's file as the kernel resolved its descriptor, NUL-terminated
+   * (a deleted file's path ends in " (deleted)").
+   */
+  char path[FDSAFE_FANOTIFY_PATH_SIZE];
+} fdsafe_fanotify_event;
+
+/**
+ * Creates a fanotify group (needs `CAP_SYS_ADMIN`). `flags`: a class
+ * (`FDSAFE_FAN_CLASS_CONTENT` or `_PRE_CONTENT` for permission events; neither for
+ * notification only), `FDSAFE_FAN_NONBLOCK`, report flags (`FDSAFE_FAN_REPORT_FID`,
+ * `_DIR_FID`, `_NAME`, `_DFID_NAME`, `_TID`), `_UNLIMITED_QUEUE`, `_UNLIMITED_MARKS`. The
+ * group descriptor and every event descriptor the kernel opens for it are close-on-exec.
+ *
+ * Ownership: the caller owns `*handle_out`. Closing it answers any unanswered permission
+ * event "allow" (as the kernel does) and closes the event descriptors.
+ * Errors: `FDSAFE_E_INVALID_ARGUMENT` for unknown flags, both classes, or a NULL
+ * `handle_out`; `-EPERM` without `CAP_SYS_ADMIN`; `-EINVAL` (kernel) for combinations it
+ * refuses (FID reporting with a permission class); `-EMFILE` (also the per-user group limit).
+ * Thread safety: any thread.
+ */
+int fdsafe_fanotify_init(uint32_t flags, fdsafe_handle *handle_out);
+
+/**
+ * Changes the group's marks: `flags` holds one action (`FDSAFE_FAN_MARK_ADD`, `_REMOVE`,
+ * `_FLUSH`), optionally a target type (`FDSAFE_FAN_MARK_MOUNT` or `_FILESYSTEM`; default:
+ * the file or directory itself) and options (`_ONLYDIR`, `_DONT_FOLLOW`, `_EVICTABLE`);
+ * `mask` the `FDSAFE_FAN_*` events; `path` the object (relative paths from the current
+ * directory; NULL only with flush).
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for unknown bits, not
+ * exactly one action, both target types, or a NULL path without flush; from the kernel
+ * `-ENOENT`, `-ENOTDIR`, `-EINVAL` (events the group's class or report flags cannot give, such
+ * as directory events on a mount without FID reporting), `-EXDEV`, `-ENOSPC` (mark limit).
+ * Thread safety: any thread.
+ */
+int fdsafe_fanotify_mark(fdsafe_handle handle, uint32_t flags, uint64_t mask, const char *path);
+
+/**
+ * Reads up to `max` events into `events_out`, waiting for the first unless non-blocking.
+ * Returns the number written (>= 1).
+ *
+ * No descriptor ever reaches the caller, so none can leak: for a notification event fdsafe
+ * resolves the kernel's descriptor to `path` and closes it at once; for a permission event
+ * it keeps the descriptor under the event's `id` until `fdsafe_fanotify_respond` writes the
+ * answer (lend it with `fdsafe_fanotify_event_fd` to read the content). FID groups report
+ * `fsid`/`handle` (and `name`) instead of a path. A lost-events condition arrives as an event
+ * with `FDSAFE_FAN_Q_OVERFLOW`.
+ *
+ * With `max >= FDSAFE_FANOTIFY_MIN_BATCH` (43), every event the kernel gives is handed out
+ * at once; with fewer, the rest is kept inside fdsafe and returned first by the next read
+ * (without waiting), as `fdsafe_fanotify_pending` counts.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL
+ * `events_out`, `max == 0` or an absurd `max`; `-EAGAIN`; `-EINTR`. Thread safety: any thread.
+ */
+int fdsafe_fanotify_read(fdsafe_handle handle,
+                         struct fdsafe_fanotify_event *events_out,
+                         size_t max);
+
+/**
+ * Answers permission event `id`: `FDSAFE_FAN_ALLOW` or `FDSAFE_FAN_DENY` (the waiting
+ * operation then fails with `EPERM`), then closes the event's descriptor. Each event is
+ * answered once.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for another response;
+ * `-ENOENT` for an id that is not an unanswered permission event of this group.
+ * Thread safety: any thread.
+ */
+int fdsafe_fanotify_respond(fdsafe_handle handle, uint64_t id, uint32_t response);
+
+/**
+ * Lends the descriptor of unanswered permission event `id` (read-only, close-on-exec), to
+ * inspect the file before answering. fdsafe keeps ownership: do not close it, and stop using
+ * it once the event is answered or the group closed.
+ *
+ * Returns the descriptor (>= 0). Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `-ENOENT` for an
+ * id that is not an unanswered permission event. Thread safety: any thread.
+ */
+int fdsafe_fanotify_event_fd(fdsafe_handle handle, uint64_t id);
+
+/**
+ * The number of events read from the kernel and kept for the next `fdsafe_fanotify_read`
+ * (only after reads with `max` below `FDSAFE_FANOTIFY_MIN_BATCH`).
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`. Thread safety: any thread.
+ */
+int fdsafe_fanotify_pending(fdsafe_handle handle);
+
+/**
+ * The number of permission events read but not yet answered.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`. Thread safety: any thread.
+ */
+int fdsafe_fanotify_unanswered(fdsafe_handle handle);
+
+/** @} */
+
+/* ====================================================================================== */
+/**
+ * @defgroup fdsafe_mqueue Section 25: Message queues
+ *
+ * POSIX message queues.
+ * @{
+ */
+
+/**
+ * `fdsafe_mq_open` flag: open for receiving.
+ */
+#define FDSAFE_MQ_READ (1 << 0)
+
+/**
+ * `fdsafe_mq_open` flag: open for sending (with `FDSAFE_MQ_READ`: both).
+ */
+#define FDSAFE_MQ_WRITE (1 << 1)
+
+/**
+ * `fdsafe_mq_open` flag: create the queue if it does not exist (`O_CREAT`).
+ */
+#define FDSAFE_MQ_CREATE (1 << 2)
+
+/**
+ * `fdsafe_mq_open` flag: with `FDSAFE_MQ_CREATE`, fail with `-EEXIST` if it exists (`O_EXCL`).
+ */
+#define FDSAFE_MQ_EXCLUSIVE (1 << 3)
+
+/**
+ * `fdsafe_mq_open` flag: sends to a full and receives from an empty queue return `-EAGAIN`.
+ */
+#define FDSAFE_MQ_NONBLOCK (1 << 4)
+
+/**
+ * A queue's attributes.
+ */
+typedef struct fdsafe_mq_attr {
+  /**
+   * 1 if the descriptor is in non-blocking mode, else 0 (the only attribute
+   * `fdsafe_mq_set_attr` changes).
+   */
+  uint32_t nonblocking;
+  /**
+   * Always 0.
+   */
+  uint32_t reserved;
+  /**
+   * The most messages the queue holds (fixed at creation; at most `fs.mqueue.msg_max`,
+   * 10 by default, which these machines enforce even for root).
+   */
+  int64_t max_messages;
+  /**
+   * The largest message, in bytes (fixed at creation).
+   */
+  int64_t message_size;
+  /**
+   * Messages in the queue now (ignored by `fdsafe_mq_set_attr`).
+   */
+  int64_t current_messages;
+} fdsafe_mq_attr;
+
+/**
+ * Opens (and with `FDSAFE_MQ_CREATE` creates) the message queue `name`.
+ *
+ * `name` must start with `/`, have 1 to 255 more characters and no other `/` (and not be
+ * `/.` or `/..`). `flags`: `FDSAFE_MQ_READ` and/or `FDSAFE_MQ_WRITE` (at least one),
+ * `FDSAFE_MQ_CREATE`, `FDSAFE_MQ_EXCLUSIVE` (only with create), `FDSAFE_MQ_NONBLOCK`.
+ * `mode` (permission bits, at most 07777) and `attr` (NULL: the system defaults; else its
+ * `max_messages` and `message_size`, both > 0) are used only when the queue is created.
+ * The descriptor is close-on-exec and pollable: readable while the queue has messages,
+ * writable while it has room, so a queue can sit in an epoll set.
+ *
+ * Ownership: the caller owns `*handle_out`; closing it does not remove the queue (see
+ * `fdsafe_mq_unlink`). Errors: `FDSAFE_E_INVALID_ARGUMENT` for a bad name, unknown or
+ * contradictory flags, a bad mode or attributes, NULL `name` or `handle_out`; from the
+ * kernel `-ENOENT`, `-EEXIST`, `-EACCES`, `-EINVAL` (attributes above `fs.mqueue.msg_max` /
+ * `msgsize_max`: on these machines more than 10 messages is refused even for root),
+ * `-EMFILE`, `-ENOSPC`. Thread safety: any thread.
+ */
+int fdsafe_mq_open(const char *name,
+                   uint32_t flags,
+                   uint32_t mode,
+                   const struct fdsafe_mq_attr *attr,
+                   fdsafe_handle *handle_out);
+
+/**
+ * Removes the queue `name`; it goes once the last descriptor for it is closed.
+ *
+ * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL or bad name; `-ENOENT`, `-EACCES`.
+ * Thread safety: any thread.
+ */
+int fdsafe_mq_unlink(const char *name);
+
+/**
+ * Sends `len` bytes from `msg` with `priority` (0 lowest, below 32768); waits while the
+ * queue is full unless non-blocking. `timeout_ns` >= 0 limits the wait (relative, in
+ * nanoseconds): `-ETIMEDOUT` when it passes; negative waits without limit.
+ *
+ * Errors: `-EBADF` (also for a queue not opened for writing); `FDSAFE_E_WRONG_KIND`;
+ * `FDSAFE_E_INVALID_ARGUMENT` for NULL `msg` with `len > 0` or an absurd `len`; `-EMSGSIZE`
+ * (longer than the queue's message size); `-EINVAL` (priority too high); `-EAGAIN`;
+ * `-ETIMEDOUT`; `-EINTR`. Thread safety: any thread.
+ */
+int fdsafe_mq_send(fdsafe_handle handle,
+                   const void *msg,
+                   size_t len,
+                   uint32_t priority,
+                   int64_t timeout_ns);
+
+/**
+ * Receives the oldest message of the highest priority into `buf` and returns its length;
+ * writes its priority to `*priority_out` unless NULL. `len` must be at least the queue's
+ * message size. Waits while the queue is empty unless non-blocking; `timeout_ns` >= 0 limits
+ * the wait (relative nanoseconds, `-ETIMEDOUT`); negative waits without limit.
+ *
+ * Errors: `-EBADF` (also for a queue not opened for reading); `FDSAFE_E_WRONG_KIND`;
+ * `FDSAFE_E_INVALID_ARGUMENT` for NULL `buf` with `len > 0` or an absurd `len`; `-EMSGSIZE`
+ * (`len` below the message size: nothing is taken); `-EAGAIN`; `-ETIMEDOUT`; `-EINTR`.
+ * Thread safety: any thread.
+ */
+int64_t fdsafe_mq_receive(fdsafe_handle handle,
+                          void *buf,
+                          size_t len,
+                          uint32_t *priority_out,
+                          int64_t timeout_ns);
+
+/**
+ * Writes the queue's attributes to `*attr_out`.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for NULL.
+ * Thread safety: any thread.
+ */
+int fdsafe_mq_get_attr(fdsafe_handle handle, struct fdsafe_mq_attr *attr_out);
+
+/**
+ * Sets the attributes that can change: only `attr->nonblocking` (0 or 1; the other fields
+ * are ignored, as by `mq_setattr`). Writes the previous attributes to `*old_out` unless NULL.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL `attr` or
+ * `nonblocking` other than 0 or 1. Thread safety: any thread.
+ */
+int fdsafe_mq_set_attr(fdsafe_handle handle,
+                       const struct fdsafe_mq_attr *attr,
+                       struct fdsafe_mq_attr *old_out);
+
+/**
+ * Asks the kernel to send signal `signo` (with `value` as its integer value, code
+ * `SI_MESGQ`) to this process when a message arrives in the queue while it is empty and no
+ * thread is waiting in a receive. The registration is used up by that one notification;
+ * register again to keep getting them. To fit an epoll loop, either put the queue itself in
+ * the epoll set (it is readable while it has messages), or block `signo` and read it from a
+ * signalfd in the set.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a signal number
+ * outside 1..64; `-EBUSY` if another process is registered. Thread safety: any thread.
+ */
+int fdsafe_mq_notify_signal(fdsafe_handle handle, int signo, int value);
+
+/**
+ * Removes this process's notification registration on the queue.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`. Thread safety: any thread.
+ */
+int fdsafe_mq_notify_none(fdsafe_handle handle);
+
+/** @} */
+
+/* ====================================================================================== */
+/**
+ * @defgroup fdsafe_daemon Section 26: Service manager
+ *
+ * Socket activation and service notification (the systemd protocols, without libsystemd).
+ * @{
+ */
+
+/**
+ * `fdsafe_listen_fds` flag: remove `LISTEN_FDS`, `LISTEN_PID` and `LISTEN_FDNAMES` from the
+ * environment once the call has succeeded (whatever it found), so children do not inherit
+ * them. Modifies the environment: call it before starting threads that read it.
+ */
+#define FDSAFE_LISTEN_UNSET_ENV 1
+
+/**
+ * `fdsafe_listen_fds` result: `LISTEN_FDS` or `LISTEN_PID` is not set; the process was not
+ * socket-activated. Nothing was adopted.
+ */
+#define FDSAFE_LISTEN_NONE 0
+
+/**
+ * `fdsafe_listen_fds` result: `LISTEN_PID` names another process (the variables were
+ * inherited from a parent). Nothing was adopted.
+ */
+#define FDSAFE_LISTEN_OTHER_PID 1
+
+/**
+ * `fdsafe_listen_fds` result: the descriptors were adopted; `*count_out` says how many.
+ */
+#define FDSAFE_LISTEN_ADOPTED 2
+
+/**
+ * `fdsafe_notify*` flag: remove `NOTIFY_SOCKET` from the environment after the call (also
+ * when sending failed, as `sd_notify` does; not when an argument was refused). The
+ * `fdsafe_watchdog_interval` flag of the same value removes `WATCHDOG_USEC` and
+ * `WATCHDOG_PID`.
+ */
+#define FDSAFE_NOTIFY_UNSET_ENV 1
+
+/**
+ * `fdsafe_notify*` result: `NOTIFY_SOCKET` is not set (or empty); not running under a
+ * service manager. Nothing was sent. Not an error.
+ */
+#define FDSAFE_NOTIFY_NO_MANAGER 0
+
+/**
+ * `fdsafe_notify*` result: the message was sent to the service manager.
+ */
+#define FDSAFE_NOTIFY_SENT 1
+
+/**
+ * Socket activation (`sd_listen_fds` without libsystemd): if `LISTEN_PID` is this process,
+ * takes the `LISTEN_FDS` descriptors 3, 4, ... as handles of their kernel-checked kinds
+ * (TCP/Unix listeners and streams, UDP, Unix datagram/seqpacket, FIFOs, message queues...;
+ * kinds fdsafe has no type for become `FDSAFE_KIND_OTHER` handles), makes each
+ * close-on-exec and records them with their names from `LISTEN_FDNAMES` (colon-separated;
+ * `"unknown"` when the variable is unset). Look them up with `fdsafe_listen_fd_handle`,
+ * `fdsafe_listen_fd_name` and `fdsafe_listen_fd_find`.
+ *
+ * Returns `FDSAFE_LISTEN_ADOPTED` (with `*count_out` = how many, possibly 0),
+ * `FDSAFE_LISTEN_NONE` (not activated; `*count_out` = 0) or `FDSAFE_LISTEN_OTHER_PID`
+ * (the variables belong to another process; `*count_out` = 0). Adoption happens once per
+ * process: later calls return `FDSAFE_LISTEN_ADOPTED` and the same count without reading
+ * the environment again. `flags`: 0 or `FDSAFE_LISTEN_UNSET_ENV`.
+ *
+ * All or nothing: every descriptor must be open and identifiable, the names must match the
+ * count, and none may already belong to a live handle; on any failure no descriptor is
+ * adopted or changed and the environment is left alone.
+ *
+ * Ownership: the caller owns the adopted handles and closes each once; fdsafe keeps only
+ * their values for the lookups. Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL `count_out`,
+ * unknown flags, a malformed `LISTEN_FDS` / `LISTEN_PID` (anything but plain decimal digits)
+ * or `LISTEN_FDNAMES` (name count differing from `LISTEN_FDS`, a name with a control or
+ * non-ASCII byte, longer than 255), a count above the open-descriptor limit, a descriptor in
+ * the range that is not open, or one already owned by a handle; `-EMFILE` when the handle
+ * table is full. Thread safety: any thread, but `FDSAFE_LISTEN_UNSET_ENV` changes the
+ * environment, which is not safe while other threads read it (as with `sd_listen_fds`).
+ */
+int fdsafe_listen_fds(uint32_t flags, size_t *count_out);
+
+/**
+ * The handle of activated descriptor `index` (0 for descriptor 3, in `LISTEN_FDS` order).
+ * The handle is the one `fdsafe_listen_fds` adopted, not a new one: the caller already owns
+ * it and must not close it twice.
+ *
+ * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL `handle_out` or an index at or beyond the
+ * count (0 before a successful `fdsafe_listen_fds`); `-EBADF` if the caller has closed that
+ * handle. Thread safety: any thread.
+ */
+int fdsafe_listen_fd_handle(size_t index, fdsafe_handle *handle_out);
+
+/**
+ * Copies the name of activated descriptor `index` (from `LISTEN_FDNAMES`, or `"unknown"`)
+ * into `buf`, NUL-terminated. Returns the name's length without the NUL (at most 255; a
+ * buffer of 256 bytes always suffices). The name stays readable after the handle is closed.
+ *
+ * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL `buf` with `len` > 0, an absurd `len` or an
+ * index out of range; `FDSAFE_E_BUFFER_TOO_SMALL` when `len` cannot hold the name and its
+ * NUL (nothing written). Thread safety: any thread.
+ */
+int fdsafe_listen_fd_name(size_t index, char *buf, size_t len);
+
+/**
+ * Finds the first activated descriptor named `name` (exact match): writes its handle to
+ * `*handle_out` and returns its index. Several descriptors may share a name (systemd allows
+ * it); use `fdsafe_listen_fd_name` over the indexes to see them all. The handle is the
+ * caller's already (see `fdsafe_listen_fd_handle`).
+ *
+ * Errors: `FDSAFE_E_INVALID_ARGUMENT` for NULL pointers; `-ENOENT` when no activated
+ * descriptor has that name; `-EBADF` if the caller closed the handle of that name.
+ * Thread safety: any thread.
+ */
+int fdsafe_listen_fd_find(const char *name, fdsafe_handle *handle_out);
+
+/**
+ * Sends `state` to the service manager (`sd_notify`): one or more `KEY=value` lines such as
+ * `"READY=1"`, `"STOPPING=1"`, `"WATCHDOG=1"`, `"STATUS=Serving"`, `"ERRNO=2"`,
+ * `"EXTEND_TIMEOUT_USEC=..."`, separated by `\n` (one trailing `\n` allowed). Keys must be
+ * made of `A-Z`, `0-9` and `_`. The datagram goes to `NOTIFY_SOCKET` (an absolute path, or
+ * `@name` for an abstract socket) from a fresh close-on-exec socket, with the caller's pid,
+ * uid and gid attached (`SCM_CREDENTIALS`). It may wait if the manager's queue is full.
+ *
+ * Returns `FDSAFE_NOTIFY_SENT`, or `FDSAFE_NOTIFY_NO_MANAGER` (0) when `NOTIFY_SOCKET` is
+ * unset or empty. `flags`: 0 or `FDSAFE_NOTIFY_UNSET_ENV`.
+ *
+ * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL or malformed `state`, unknown flags, or a
+ * `NOTIFY_SOCKET` that is neither a path nor `@name` (`vsock:` is not supported);
+ * `-ENAMETOOLONG` for a path of 108 bytes or more; the kernel's `-ENOENT`,
+ * `-ECONNREFUSED` (nothing bound there), `-EACCES`, `-EAGAIN`, `-EMSGSIZE`, `-EINTR` (not
+ * retried). Thread safety: any thread (it only reads the environment, unless
+ * `FDSAFE_NOTIFY_UNSET_ENV`).
+ */
+int fdsafe_notify(uint32_t flags, const char *state);
+
+/**
+ * Like `fdsafe_notify`, with `count` handles' descriptors attached to the same datagram
+ * (`SCM_RIGHTS`, up to 253), as `sd_pid_notify_with_fds` does. Each handle is held for the
+ * whole send; the caller keeps owning them (the manager receives its own copies).
+ * `count` 0 with NULL `handles` is `fdsafe_notify`.
+ *
+ * Errors: as `fdsafe_notify`, plus `FDSAFE_E_INVALID_ARGUMENT` for NULL `handles` with
+ * `count` > 0 or more than 253 handles, and `-EBADF` for a stale handle (nothing sent).
+ * Thread safety: any thread.
+ */
+int fdsafe_notify_handles(uint32_t flags,
+                          const char *state,
+                          const fdsafe_handle *handles,
+                          size_t count);
+
+/**
+ * Sends `"RELOADING=1\nMONOTONIC_USEC=<now>"` (`CLOCK_MONOTONIC` in microseconds), the
+ * message systemd requires before a reload; send `"READY=1"` when the reload is done.
+ * Returns and fails as `fdsafe_notify`. Thread safety: any thread.
+ */
+int fdsafe_notify_reloading(uint32_t flags);
+
+/**
+ * Sends `"STATUS=<text>"`; `text` must be one line (no `\n`). Returns and fails as
+ * `fdsafe_notify` (`FDSAFE_E_INVALID_ARGUMENT` for NULL or a multi-line text).
+ * Thread safety: any thread.
+ */
+int fdsafe_notify_status(uint32_t flags, const char *text);
+
+/**
+ * Hands descriptors to the manager's store: sends `"FDSTORE=1\nFDNAME=<name>"` with the
+ * `count` handles' descriptors (1 to 253) and the caller's credentials in one datagram.
+ * `name`: 1 to 255 printable ASCII bytes without `:` (it will come back in
+ * `LISTEN_FDNAMES`). The caller keeps owning the handles.
+ *
+ * Errors: as `fdsafe_notify_handles`, plus `FDSAFE_E_INVALID_ARGUMENT` for a NULL or bad
+ * name, or `count` 0. Thread safety: any thread.
+ */
+int fdsafe_notify_fdstore(uint32_t flags,
+                          const char *name,
+                          const fdsafe_handle *handles,
+                          size_t count);
+
+/**
+ * The watchdog interval (`sd_watchdog_enabled`): returns 1 and writes `WATCHDOG_USEC` to
+ * `*usec_out` when the manager expects `"WATCHDOG=1"` from this process (send it at about
+ * half that interval); returns 0 (and writes nothing) when `WATCHDOG_USEC` is unset or
+ * `WATCHDOG_PID` names another process. `flags`: 0 or `FDSAFE_NOTIFY_UNSET_ENV` (removes
+ * both variables after a successful call).
+ *
+ * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL `usec_out`, unknown flags, a malformed or
+ * zero `WATCHDOG_USEC`, or a malformed `WATCHDOG_PID`. Thread safety: any thread (see
+ * `fdsafe_listen_fds` about changing the environment).
+ */
+int fdsafe_watchdog_interval(uint32_t flags, uint64_t *usec_out);
+
+/** @} */
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what `make test` needs on a fresh Debian machine: cmocka, socat, pytest.
+# Installs what `make test` needs on a fresh Debian machine: cmocka, socat, groff, pytest.
 set -euo pipefail
 
 need_apt=()
@@ -7,6 +7,7 @@ need_apt=()
 command -v socat >/dev/null || need_apt+=(socat)
 command -v pkg-config >/dev/null || need_apt+=(pkg-config)
 command -v cmake >/dev/null || need_apt+=(cmake)
+command -v groff >/dev/null || need_apt+=(groff-base)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
     sudo=""
