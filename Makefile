@@ -269,29 +269,72 @@ tsan:
 	    test $${PIPESTATUS[0]} -eq 0; \
 	else echo "skipped: ThreadSanitizer: rustup could not install rust-src: $$(tail -n 1 $(OUT)/tsan.log)" | tee $(OUT)/tsan.log; fi
 
-install: lib
-	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig \
-	    $(DESTDIR)$(PREFIX)/lib/cmake/fdsafe
-	install -m 0755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/libfdsafe.so.$(VERSION)
-	ln -sf libfdsafe.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libfdsafe.so.$(MAJOR)
-	ln -sf libfdsafe.so.$(MAJOR) $(DESTDIR)$(PREFIX)/lib/libfdsafe.so
-	install -m 0644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/libfdsafe.a
-	install -m 0644 include/fdsafe.h $(DESTDIR)$(PREFIX)/include/fdsafe.h
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' fdsafe.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/fdsafe.pc
+# `make install` installs what `make` built and never builds, so `sudo make install` works where
+# root has no cargo. Each folder it has to create is recorded in $(INSTALL_RECORD), so that
+# `make uninstall` removes those folders (once empty) and never one that existed before.
+# Installing into a folder the dynamic linker searches (not under DESTDIR) runs ldconfig.
+INSTALL_DIRS   = $(LIBDIR) $(INCLUDEDIR) $(PKGCONFIGDIR) $(CMAKEDIR) $(MANDIR)/man3 $(MANDIR)/man7
+INSTALL_RECORD := $(OUT)/install-created-dirs
+INSTALL_NEEDS  := $(LIB_SO) $(LIB_A) include/fdsafe.h $(OUT)/man/man3/fdsafe_close.3 $(OUT)/man/man7/fdsafe.7
+LDCONFIG       ?= $(shell command -v ldconfig || echo /sbin/ldconfig)
+# Runs ldconfig when LIBDIR is one of the folders it searches; otherwise says how to find the library.
+define LDCONFIG_IF_SEARCHED
+@if [ -z "$(DESTDIR)" ]; then \
+	    searched=$$($(LDCONFIG) -N -v 2>/dev/null | sed -n 's|^\(/[^:]*\):.*|\1|p' | xargs -r realpath -e 2>/dev/null); \
+	    if [ -d $(LIBDIR) ] && echo "$$searched" | grep -qxF "$$(realpath $(LIBDIR))"; then \
+	        echo "ldconfig: $(LIBDIR) is searched by the dynamic linker; updating its cache"; \
+	        $(LDCONFIG) || echo "warning: ldconfig failed: run it as root, or programs will not find libfdsafe.so.$(MAJOR)"; \
+	    elif [ "$(1)" = install ]; then \
+	        echo "note: the dynamic linker does not search $(LIBDIR): link with -Wl,-rpath,$(LIBDIR)," \
+	            "or add it to a file in /etc/ld.so.conf.d/ and run ldconfig"; \
+	    fi; \
+	fi
+endef
+
+install:
+	@for f in $(INSTALL_NEEDS); do [ -e $$f ] || \
+	    { echo "make install: $$f is missing: run make first (install never builds)"; exit 1; }; done
+	@mkdir -p $(OUT) && for d in $(addprefix $(DESTDIR),$(INSTALL_DIRS)); do \
+	    while [ ! -d "$$d" ]; do echo "$$d" >> $(INSTALL_RECORD); d=$$(dirname "$$d"); done; done
+	install -d $(addprefix $(DESTDIR),$(INSTALL_DIRS))
+	install -m 0755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/libfdsafe.so.$(VERSION)
+	ln -sf libfdsafe.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libfdsafe.so.$(MAJOR)
+	ln -sf libfdsafe.so.$(MAJOR) $(DESTDIR)$(LIBDIR)/libfdsafe.so
+	install -m 0644 $(LIB_A) $(DESTDIR)$(LIBDIR)/libfdsafe.a
+	install -m 0644 include/fdsafe.h $(DESTDIR)$(INCLUDEDIR)/fdsafe.h
+	install -m 0644 $(OUT)/man/man3/*.3 $(DESTDIR)$(MANDIR)/man3/
+	install -m 0644 $(OUT)/man/man7/*.7 $(DESTDIR)$(MANDIR)/man7/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+	    -e 's|@VERSION@|$(VERSION)|' fdsafe.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/fdsafe.pc
+	@# The CMake package finds the library and header relative to itself, so it also works
+	@# from a DESTDIR staging tree.
 	for f in fdsafeConfig fdsafeConfigVersion; do \
-	    sed -e 's|@VERSION@|$(VERSION)|g' -e 's|@MAJOR@|$(MAJOR)|g' cmake/$$f.cmake.in \
-	        > $(DESTDIR)$(PREFIX)/lib/cmake/fdsafe/$$f.cmake; done
+	    sed -e 's|@VERSION@|$(VERSION)|g' -e 's|@MAJOR@|$(MAJOR)|g' -e 's|@MINOR@|$(MINOR)|g' \
+	        -e "s|@LIBDIR_FROM_CMAKEDIR@|$$(realpath -ms --relative-to=$(CMAKEDIR) $(LIBDIR))|" \
+	        -e "s|@INCLUDEDIR_FROM_CMAKEDIR@|$$(realpath -ms --relative-to=$(CMAKEDIR) $(INCLUDEDIR))|" \
+	        cmake/$$f.cmake.in > $(DESTDIR)$(CMAKEDIR)/$$f.cmake; done
+	$(call LDCONFIG_IF_SEARCHED,install)
 
+# Removes every file install made, then the folders install created, once empty; fdsafe's man
+# pages are the fdsafe_*.3 and fdsafe*.7 files, whatever this version's build holds.
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/lib/libfdsafe.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libfdsafe.so.$(MAJOR) \
-	      $(DESTDIR)$(PREFIX)/lib/libfdsafe.so $(DESTDIR)$(PREFIX)/lib/libfdsafe.a \
-	      $(DESTDIR)$(PREFIX)/include/fdsafe.h $(DESTDIR)$(PREFIX)/lib/pkgconfig/fdsafe.pc \
-	      $(DESTDIR)$(PREFIX)/lib/cmake/fdsafe/fdsafeConfig.cmake \
-	      $(DESTDIR)$(PREFIX)/lib/cmake/fdsafe/fdsafeConfigVersion.cmake
-	-rmdir $(DESTDIR)$(PREFIX)/lib/cmake/fdsafe 2>/dev/null
+	rm -f $(addprefix $(DESTDIR)$(LIBDIR)/,libfdsafe.so.$(VERSION) libfdsafe.so.$(MAJOR) libfdsafe.so libfdsafe.a) \
+	      $(DESTDIR)$(INCLUDEDIR)/fdsafe.h $(DESTDIR)$(PKGCONFIGDIR)/fdsafe.pc \
+	      $(DESTDIR)$(CMAKEDIR)/fdsafeConfig.cmake $(DESTDIR)$(CMAKEDIR)/fdsafeConfigVersion.cmake \
+	      $(DESTDIR)$(MANDIR)/man3/fdsafe_*.3 $(DESTDIR)$(MANDIR)/man7/fdsafe*.7
+	@# Only the recorded folders on the way to this install's folders, deepest first.
+	@if [ -f $(INSTALL_RECORD) ]; then \
+	    for d in $$(sort -ru $(INSTALL_RECORD)); do \
+	        for t in $(addprefix $(DESTDIR),$(INSTALL_DIRS)); do case "$$t/" in "$$d/"*) \
+	            rmdir "$$d" 2>/dev/null && echo "removed folder $$d"; break;; esac; done; done; \
+	    kept=$$(for d in $$(sort -u $(INSTALL_RECORD)); do [ -d "$$d" ] && echo "$$d"; done); \
+	    if [ -n "$$kept" ]; then echo "$$kept" > $(INSTALL_RECORD); else rm -f $(INSTALL_RECORD); fi; \
+	else echo "uninstall: no $(INSTALL_RECORD) (install was run from another tree): folders left in place"; fi
+	$(call LDCONFIG_IF_SEARCHED,uninstall)
 
-# Install into a temporary prefix and build an outside program with pkg-config and CMake.
-install-test: lib
+# A DESTDIR install with other folders, outside programs built against it with pkg-config and
+# CMake, the man pages, a plain install, and uninstall leaving nothing (tests/install/run.sh).
+install-test: all
 	tests/install/run.sh
 
 clean:
