@@ -204,10 +204,14 @@ python-test: lib
 
 # The Python suite against a library built with AddressSanitizer (nightly), with the ASan
 # runtime preloaded into the (uninstrumented) interpreter; Python's own leaks are not ours.
-ASAN_LIB := target/asan/x86_64-unknown-linux-gnu/release/libfdsafe.so
+# The library is linked from the instrumented archive as `make lib` links libfdsafe.so; the ASan
+# runtime symbols stay undefined until the preload provides them.
+ASAN_DIR := target/asan/x86_64-unknown-linux-gnu/release
+ASAN_LIB := $(ASAN_DIR)/libfdsafe.so
 python-asan:
 	RUSTFLAGS="-Zsanitizer=address --cfg fdsafe_libc_syscalls" $(CARGO) +nightly build -q --release --target x86_64-unknown-linux-gnu \
 	    --target-dir target/asan
+	$(CC) $(SHARED_LINK) -o $(ASAN_LIB) -Wl,--whole-archive $(ASAN_DIR)/libfdsafe.a -Wl,--no-whole-archive $(STATIC_LIBS)
 	cd python-bindings && ASAN_OPTIONS=detect_leaks=0 LD_PRELOAD=$$($(CC) -print-file-name=libasan.so) \
 	    FDSAFE_LIBRARY=$(CURDIR)/$(ASAN_LIB) $(PYTHON) -m pytest -q tests
 
