@@ -1,4 +1,4 @@
-//! Generates `include/fdsafe.h` from the Rust sources with cbindgen and sets the soname.
+//! Generates `include/fdsafe.h` from the Rust sources with cbindgen.
 //!
 //! The header is committed; `make test` fails when the committed copy differs from what
 //! the sources generate, so the file here is only rewritten when its content changes.
@@ -14,11 +14,9 @@ fn main() {
     let minor = env::var("CARGO_PKG_VERSION_MINOR").unwrap();
     let patch = env::var("CARGO_PKG_VERSION_PATCH").unwrap();
 
-    println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libfdsafe.so.{major}");
-    // Every exported symbol gets the version node libfdsafe.so.MAJOR (rustc already limits the
-    // exports to the #[no_mangle] fdsafe_ functions with its own anonymous version script).
-    println!("cargo:rustc-cdylib-link-arg=-fuse-ld=bfd");
-    println!("cargo:rustc-cdylib-link-arg=-Wl,--default-symver");
+    // No link arguments here: the crate builds only a static archive, and the Makefile links
+    // libfdsafe.so from it with the version script libfdsafe.map (one node per release), which
+    // rustc's own version script for a cdylib leaves no room for.
     println!("cargo:rerun-if-changed=src");
     println!("cargo:rerun-if-changed=cbindgen.toml");
     println!("cargo:rerun-if-changed=build.rs");

@@ -23,11 +23,11 @@
 
 /** Version of the header, from Cargo.toml. Compare with fdsafe_version_number() at run time. */
 #define FDSAFE_VERSION_MAJOR 0
-#define FDSAFE_VERSION_MINOR 1
+#define FDSAFE_VERSION_MINOR 2
 #define FDSAFE_VERSION_PATCH 0
 /** MAJOR * 10000 + MINOR * 100 + PATCH, for `#if` comparisons. */
-#define FDSAFE_VERSION_NUMBER 100
-#define FDSAFE_VERSION_STRING "0.1.0"
+#define FDSAFE_VERSION_NUMBER 200
+#define FDSAFE_VERSION_STRING "0.2.0"
 
 /*
  * How to read this header: it is the reference manual, in sections that build on each

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what `make test` needs on a fresh Debian machine: cmocka, socat, groff, pytest.
+# Installs what `make test` needs on a fresh Debian machine: cmocka, socat, cmake, groff,
+# abi-dumper, abi-compliance-checker, pytest.
 set -euo pipefail
 
 need_apt=()
@@ -8,6 +9,9 @@ command -v socat >/dev/null || need_apt+=(socat)
 command -v pkg-config >/dev/null || need_apt+=(pkg-config)
 command -v cmake >/dev/null || need_apt+=(cmake)
 command -v groff >/dev/null || need_apt+=(groff-base)
+# make abi-check: dump the library's ABI and compare it with the committed baseline.
+command -v abi-dumper >/dev/null || need_apt+=(abi-dumper)
+command -v abi-compliance-checker >/dev/null || need_apt+=(abi-compliance-checker)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
     sudo=""
