@@ -6,6 +6,7 @@ in the Makefile, so the wheel gets exactly the library ``make`` builds. The whee
 ``py3-none-manylinux_2_N_<arch>`` with N the newest ``GLIBC_2.N`` symbol version the library
 needs (measured with ``objdump -T``), or ``linux_<arch>`` if it needs a library outside the
 manylinux set. An sdist carries the crate (``crate/``) so a wheel builds from it, given Rust.
+An editable install (``pip install -e``) points at this folder and the repository's build.
 
 Where the crate is: ``crate/`` beside this file (an unpacked sdist), else the folder above
 (``python-bindings`` in the repository).
@@ -185,6 +186,24 @@ def build_wheel(wheel_directory: str, config_settings: Optional[dict] = None,
     filename = f"{name}-{version}-{tag}.whl"
     _write_wheel(Path(wheel_directory) / filename, files, dist_info)
     return filename
+
+
+def build_editable(wheel_directory: str, config_settings: Optional[dict] = None,
+                   metadata_directory: Optional[str] = None) -> str:
+    """`pip install -e`: a .pth file puts this folder on the path; the package then loads the
+    repository's target/release/libfdsafe.so, which `make lib` keeps current."""
+    library = _build_library()
+    tag = f"py3-none-{platform_tag(library)}"
+    name, version = str(_project()["name"]), _version()
+    dist_info = f"{name}-{version}.dist-info"
+    files = [(f"_{name}_editable.pth", f"{HERE}\n".encode(), 0o644)] + _dist_info_files(dist_info, tag)
+    filename = f"{name}-{version}-{tag}.whl"
+    _write_wheel(Path(wheel_directory) / filename, files, dist_info)
+    return filename
+
+
+def get_requires_for_build_editable(config_settings: Optional[dict] = None) -> List[str]:
+    return []
 
 
 def get_requires_for_build_wheel(config_settings: Optional[dict] = None) -> List[str]:
