@@ -45,6 +45,8 @@ MANYLINUX_LIBRARIES = {
     "libc.so.6", "libm.so.6", "libdl.so.2", "librt.so.1", "libpthread.so.0", "libutil.so.1",
     "libgcc_s.so.1", "ld-linux-x86-64.so.2", "ld-linux-aarch64.so.1",
 }
+# config_settings, which pip and build may pass: this backend takes none.
+Settings = Optional[Dict[str, Any]]
 # Zip entries get a fixed time, so the same sources give the same wheel.
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
@@ -174,7 +176,7 @@ def _dist_info_files(dist_info: str, tag: str) -> List[Tuple[str, bytes, int]]:
     ]
 
 
-def build_wheel(wheel_directory: str, config_settings: Optional[dict] = None,
+def build_wheel(wheel_directory: str, config_settings: Settings = None,
                 metadata_directory: Optional[str] = None) -> str:
     library = _build_library()
     tag = f"py3-none-{platform_tag(library)}"
@@ -188,7 +190,7 @@ def build_wheel(wheel_directory: str, config_settings: Optional[dict] = None,
     return filename
 
 
-def build_editable(wheel_directory: str, config_settings: Optional[dict] = None,
+def build_editable(wheel_directory: str, config_settings: Settings = None,
                    metadata_directory: Optional[str] = None) -> str:
     """`pip install -e`: a .pth file puts this folder on the path; the package then loads the
     repository's target/release/libfdsafe.so, which `make lib` keeps current."""
@@ -202,11 +204,11 @@ def build_editable(wheel_directory: str, config_settings: Optional[dict] = None,
     return filename
 
 
-def get_requires_for_build_editable(config_settings: Optional[dict] = None) -> List[str]:
+def get_requires_for_build_editable(config_settings: Settings = None) -> List[str]:
     return []
 
 
-def get_requires_for_build_wheel(config_settings: Optional[dict] = None) -> List[str]:
+def get_requires_for_build_wheel(config_settings: Settings = None) -> List[str]:
     return []
 
 
@@ -229,7 +231,7 @@ def _sdist_members() -> Iterator[Tuple[str, Path]]:
                 yield f"crate/{path.relative_to(crate).as_posix()}", path
 
 
-def build_sdist(sdist_directory: str, config_settings: Optional[dict] = None) -> str:
+def build_sdist(sdist_directory: str, config_settings: Settings = None) -> str:
     name, version = str(_project()["name"]), _version()
     base = f"{name}-{version}"
     filename = f"{base}.tar.gz"
@@ -246,5 +248,5 @@ def build_sdist(sdist_directory: str, config_settings: Optional[dict] = None) ->
     return filename
 
 
-def get_requires_for_build_sdist(config_settings: Optional[dict] = None) -> List[str]:
+def get_requires_for_build_sdist(config_settings: Settings = None) -> List[str]:
     return []
