@@ -21,6 +21,9 @@ RELEASE := target/release
 LIB_SO  := $(RELEASE)/libfdsafe.so
 LIB_A   := $(RELEASE)/libfdsafe.a
 OUT     := build
+# The Python test tools live in a venv made with $(PYTHON) (scripts/install-test-deps.sh).
+VENV        := $(OUT)/venv
+VENV_PYTHON := $(CURDIR)/$(VENV)/bin/python
 
 # Static linking of a Rust staticlib needs the C runtime pieces std uses.
 STATIC_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
@@ -30,7 +33,7 @@ SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 C_TESTS := $(patsubst c-tests/%.c,%,$(wildcard c-tests/test_*.c))
 C_HARNESS := c-tests/harness.c
 
-.PHONY: all lib demo test deps check-header rust-test c-test python-test header-test symbols-test valgrind tsan fuzz coverage-test reliability install-test python-asan \
+.PHONY: all lib demo test deps venv check-header rust-test c-test python-test python-wheel-test python-sdist-test header-test symbols-test valgrind tsan fuzz coverage-test reliability install-test python-asan \
         example-test bench install uninstall clean miri loom abi-check abi-dump
 
 all: lib man
@@ -64,7 +67,7 @@ lib:
 	@echo "built $(LIB_SO), $(LIB_A) and include/fdsafe.h"
 
 test: deps lib check-header rust-test loom header-test symbols-test abi-check coverage-test c-test example-test python-test \
-      install-test reliability
+      python-wheel-test python-sdist-test install-test reliability
 	@echo "make test: all suites passed"
 
 # The reference manual, from the header's comments (Python standard library only): one page in
@@ -102,7 +105,10 @@ reliability: coverage-test c-test valgrind fuzz python-asan tsan miri
 	@$(PYTHON) scripts/reliability_report.py $(OUT)
 
 deps:
-	@scripts/install-test-deps.sh
+	@PYTHON=$(PYTHON) scripts/install-test-deps.sh $(VENV)
+
+venv:
+	@PYTHON=$(PYTHON) scripts/install-test-deps.sh --python-only $(VENV)
 
 # The build regenerates include/fdsafe.h; the committed copy must be what the sources make.
 check-header: lib
@@ -224,9 +230,21 @@ demo: lib $(OUT)/daemon
 	@command -v socat >/dev/null || scripts/install-test-deps.sh
 	$(PYTHON) examples/demo.py $(OUT)/daemon
 
-python-test: lib
-	cd python-bindings && $(PYTHON) -m mypy --ignore-missing-imports fdsafe
-	cd python-bindings && FDSAFE_LIBRARY=$(CURDIR)/$(LIB_SO) $(PYTHON) -m pytest -q tests
+# The Python suite on the source tree (the package beside the tests, the library named by
+# FDSAFE_LIBRARY), then as a user gets it: python-wheel-test.
+python-test: lib venv
+	cd python-bindings && $(VENV_PYTHON) -m mypy --ignore-missing-imports fdsafe
+	cd python-bindings && FDSAFE_LIBRARY=$(CURDIR)/$(LIB_SO) $(VENV_PYTHON) -m pytest -q tests
+
+# `pip wheel ./python-bindings` (it runs `make lib`), its tag checked by auditwheel, installed
+# into a fresh venv; the suite run from a folder outside the repository with no FDSAFE_*
+# variable; then pytest in that venv with the library broken. python-sdist-test: a wheel built
+# from the sdist (a full cargo build) installed and used.
+python-wheel-test: venv
+	PYTHON=$(PYTHON) VENV_PYTHON=$(VENV_PYTHON) tests/wheel/run.sh
+
+python-sdist-test: venv
+	PYTHON=$(PYTHON) VENV_PYTHON=$(VENV_PYTHON) tests/wheel/run.sh --sdist
 
 # The Python suite against a library built with AddressSanitizer (nightly), with the ASan
 # runtime preloaded into the (uninstrumented) interpreter; Python's own leaks are not ours.
@@ -234,12 +252,12 @@ python-test: lib
 # runtime symbols stay undefined until the preload provides them.
 ASAN_DIR := target/asan/x86_64-unknown-linux-gnu/release
 ASAN_LIB := $(ASAN_DIR)/libfdsafe.so
-python-asan:
+python-asan: venv
 	RUSTFLAGS="-Zsanitizer=address --cfg fdsafe_libc_syscalls" $(CARGO) +nightly build -q --release --target x86_64-unknown-linux-gnu \
 	    --target-dir target/asan
 	$(CC) $(SHARED_LINK) -o $(ASAN_LIB) -Wl,--whole-archive $(ASAN_DIR)/libfdsafe.a -Wl,--no-whole-archive $(STATIC_LIBS)
 	cd python-bindings && ASAN_OPTIONS=detect_leaks=0 LD_PRELOAD=$$($(CC) -print-file-name=libasan.so) \
-	    FDSAFE_LIBRARY=$(CURDIR)/$(ASAN_LIB) $(PYTHON) -m pytest -q tests
+	    FDSAFE_LIBRARY=$(CURDIR)/$(ASAN_LIB) $(VENV_PYTHON) -m pytest -q tests
 
 bench: lib
 	@mkdir -p $(OUT)

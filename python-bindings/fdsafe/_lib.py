@@ -1,8 +1,11 @@
 """Loads libfdsafe and declares the C prototypes.
 
-The library is looked for, in order: the file named by the environment variable
-FDSAFE_LIBRARY, the build in the repository this package sits in (target/release), and the
-system's library path. ``PROTOTYPES`` is checked against include/fdsafe.h by the tests.
+The library used is the first of these that exists: the file named by the environment
+variable FDSAFE_LIBRARY (an override), the copy bundled in the wheel (``fdsafe/libfdsafe.so``,
+built from the same source), the build in the repository this package sits in
+(target/release, when run from the source tree), the system's library path. Only that one is
+tried: a package never runs on a library other than the one it was meant to, without saying.
+``PROTOTYPES`` is checked against include/fdsafe.h by the tests.
 """
 from __future__ import annotations
 
@@ -63,30 +66,37 @@ PROTOTYPES: Dict[str, Tuple[object, List[object]]] = {
 }
 
 
-def _candidates() -> List[Tuple[str, str]]:
-    found = []
+BUNDLED = Path(__file__).resolve().with_name("libfdsafe.so")
+_REPO_BUILD = Path(__file__).resolve().parent.parent.parent / "target" / "release" / "libfdsafe.so"
+_HOW_TO_FIX = (
+    "(Re)install fdsafe from its wheel, which contains the library (pip install --force-reinstall "
+    "fdsafe, or pip install ./python-bindings in fdsafe's source, given Rust), or set "
+    "FDSAFE_LIBRARY to a libfdsafe.so file."
+)
+
+
+def _library_path() -> Tuple[str, str]:
+    """(where it comes from, path or name) of the library to load."""
     env = os.environ.get("FDSAFE_LIBRARY")
     if env:
-        found.append(("FDSAFE_LIBRARY", env))
-    repo_build = Path(__file__).resolve().parents[2] / "target" / "release" / "libfdsafe.so"
-    if repo_build.exists():
-        found.append(("repository build", str(repo_build)))
-    system = ctypes.util.find_library("fdsafe")
-    found.append(("system library path", system or "libfdsafe.so.0"))
-    return found
+        return "FDSAFE_LIBRARY", env
+    if BUNDLED.exists():
+        return "the copy bundled with the package", str(BUNDLED)
+    if _REPO_BUILD.exists():
+        return "the repository's build", str(_REPO_BUILD)
+    return "the system library path", ctypes.util.find_library("fdsafe") or "libfdsafe.so.0"
 
 
 def _load() -> ctypes.CDLL:
-    tried = []
-    for where, path in _candidates():
-        try:
-            return ctypes.CDLL(path)
-        except OSError as err:
-            tried.append(f"{where}: {path} ({err})")
-    raise ImportError(
-        "fdsafe: libfdsafe not found. Set FDSAFE_LIBRARY to the library file, build the "
-        "repository (make), or install it on the system library path. Tried: " + "; ".join(tried)
-    )
+    where, path = _library_path()
+    try:
+        return ctypes.CDLL(path)
+    except OSError as err:
+        if where == "FDSAFE_LIBRARY":
+            fix = "Point FDSAFE_LIBRARY at a libfdsafe.so file, or unset it to use the package's own copy."
+        else:
+            fix = _HOW_TO_FIX
+        raise ImportError(f"fdsafe: cannot load libfdsafe from {where} ({path}): {err}. {fix}") from err
 
 
 def declare(prototypes: Dict[str, Tuple[object, List[object]]]) -> None:
@@ -94,7 +104,13 @@ def declare(prototypes: Dict[str, Tuple[object, List[object]]]) -> None:
     also goes to ``fast`` (declared later modules included), so a 64-bit result is never cut
     to an int there."""
     for name, (restype, argtypes) in prototypes.items():
-        fn = getattr(lib, name)
+        try:
+            fn = getattr(lib, name)
+        except AttributeError:
+            raise ImportError(
+                f"fdsafe: {lib._name} has no {name}: it is another version of libfdsafe than this "
+                f"package's. {_HOW_TO_FIX}"
+            ) from None
         fn.restype = restype
         fn.argtypes = argtypes
         PROTOTYPES[name] = (restype, argtypes)

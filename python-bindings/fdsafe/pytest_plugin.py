@@ -1,13 +1,5 @@
-"""pytest plugin (registered as ``fdsafe``): the ``fd_leak_check`` fixture."""
-from typing import Iterator
+"""The pytest plugin, for ``-p fdsafe.pytest_plugin``: the fixture is defined in ``pytest_fdsafe``,
+the module the package registers (it imports fdsafe only when the fixture is used)."""
+from pytest_fdsafe import fd_leak_check
 
-import pytest
-
-from .testing import fd_leak_check as _fd_leak_check
-
-
-@pytest.fixture
-def fd_leak_check() -> Iterator[None]:
-    """Fails the test if it leaves descriptors open, naming each one's kind and target."""
-    with _fd_leak_check():
-        yield
+__all__ = ["fd_leak_check"]

@@ -83,21 +83,22 @@ gcc -std=c11 -Wall -Werror "$root/examples/daemon.c" $(pkg-config --cflags --lib
 python3 "$root/examples/demo.py" --check "$work/daemon" > "$work/demo.log" 2>&1 || { cat "$work/demo.log"; exit 1; }
 tail -n 1 "$work/demo.log"
 
-# A Python user: pip install into a fresh virtual environment; the package finds the
-# installed library on the library path, and serves a socket-activated listener.
+# A Python user: pip install into a fresh virtual environment (a wheel that carries its
+# own copy of the library), and the package serves a socket-activated listener.
 python3 -m venv "$work/venv"
 "$work/venv/bin/pip" install -q "$root/python-bindings" >/dev/null
 cat > "$work/activated.py" <<'PY'
 import fdsafe.daemon
 (listener,) = fdsafe.daemon.listen_fds()
-print(f"python got {listener.name!r}: {listener.kind_name} from {fdsafe.__file__}", flush=True)
+print(f"python got {listener.name!r}: {listener.kind_name} from {fdsafe.__file__} "
+      f"({fdsafe._lib.lib._name})", flush=True)
 conn = listener.accept()[0]
 conn.sendall(b"hello from a pip-installed fdsafe\n")
 conn.close()
 listener.close()
 PY
 # systemd-socket-activate passes on only the variables named with -E.
-systemd-socket-activate -l "$work/py.sock" --fdname=greeter -E LD_LIBRARY_PATH="$libdir" \
+systemd-socket-activate -l "$work/py.sock" --fdname=greeter \
     "$work/venv/bin/python" "$work/activated.py" > "$work/py.log" 2>&1 &
 activator=$!
 for _ in $(seq 100); do [ -S "$work/py.sock" ] && break; sleep 0.05; done
