@@ -11,6 +11,9 @@ from .errors import check
 from .handle import Handle, retry_eintr
 from .signals import SigSet, sigset
 
+__all__ = ["KIND_EPOLL", "EPOLL_IN", "EPOLL_PRI", "EPOLL_OUT", "EPOLL_ERR", "EPOLL_HUP", "EPOLL_RDHUP",
+           "EPOLL_EXCLUSIVE", "EPOLL_WAKEUP", "EPOLL_ONESHOT", "EPOLL_ET", "EpollEvent", "Epoll"]
+
 KIND_EPOLL = 10
 
 EPOLL_IN, EPOLL_PRI, EPOLL_OUT, EPOLL_ERR, EPOLL_HUP, EPOLL_RDHUP = 0x1, 0x2, 0x4, 0x8, 0x10, 0x2000

@@ -3,10 +3,15 @@ from __future__ import annotations
 
 import ctypes
 import errno
-from typing import Callable, ClassVar, Dict, Iterable, Optional, Type, TypeVar
+import warnings
+from typing import Any, Callable, ClassVar, Dict, Iterable, List, Optional, Type, TypeVar
 
+from ._buffers import data_arg, into_arg, size_arg, timeout_ms
 from ._lib import IOVec, c_handle, fast, lib
 from .errors import check, error_for
+
+__all__ = ["EVENT_ERR", "EVENT_HUP", "EVENT_IN", "EVENT_OUT", "EVENT_PRI", "EVENT_RDHUP", "INVALID_HANDLE",
+           "Handle", "retry_eintr"]
 
 KIND_PIPE, KIND_EVENTFD, KIND_STDIO = 1, 2, 3
 KIND_OTHER = 24  # a descriptor of a kind fdsafe has no type for: generic operations only
@@ -115,11 +120,16 @@ class Handle:
     def nonblocking(self, on: bool) -> None:
         check(lib.fdsafe_nonblocking_set(self._value, on))
 
-    def wait(self, events: int = EVENT_IN, timeout_ms: int = -1) -> int:
-        """Waits for readiness; returns the ready events, 0 on timeout."""
-        return retry_eintr(lambda: lib.fdsafe_wait(self._value, events, timeout_ms))
+    def wait(self, events: int = EVENT_IN, timeout: Optional[float] = None) -> int:
+        """Waits up to ``timeout`` seconds (None: no limit, 0: just check) for readiness;
+        returns the ready events, 0 on timeout."""
+        ms = timeout_ms(timeout)
+        return retry_eintr(lambda: lib.fdsafe_wait(self._value, events, ms))
 
     def read(self, size: int) -> bytes:
+        """Reads up to ``size`` bytes (b"" at end of file)."""
+        if type(size) is not int or size < 0:
+            size = size_arg(size)
         buf = ctypes.create_string_buffer(size)
         length = ctypes.c_size_t(size)
         n = _fast_read(self._c, buf, length)
@@ -129,14 +139,16 @@ class Handle:
             n = _fast_read(self._c, buf, length)
         return buf.raw[:n]
 
-    def readinto(self, buffer: bytearray) -> int:
-        c_buf = (ctypes.c_char * len(buffer)).from_buffer(buffer)
-        return retry_eintr(lambda: lib.fdsafe_read(self._value, c_buf, len(buffer)))
+    def readinto(self, buffer: Any) -> int:
+        """Reads into any writable buffer (bytearray, memoryview, array); returns the count."""
+        c_buf, size = into_arg(buffer)
+        return retry_eintr(lambda: lib.fdsafe_read(self._value, c_buf, size))
 
-    def write(self, data: bytes) -> int:
-        """Writes some of ``data``; returns how much. Never raises SIGPIPE: a pipe without
-        readers gives ``BrokenPipeError``."""
-        data = bytes(data)
+    def write(self, data: Any) -> int:
+        """Writes some of ``data`` (any bytes-like object); returns how much. Never raises
+        SIGPIPE: a pipe without readers gives ``BrokenPipeError``."""
+        if type(data) is not bytes:
+            data = data_arg(data)[0]
         length = ctypes.c_size_t(len(data))
         n = _fast_write(self._c, data, length)
         while n < 0:
@@ -145,13 +157,15 @@ class Handle:
             n = _fast_write(self._c, data, length)
         return n
 
-    def writev(self, buffers: Iterable[bytes]) -> int:
-        keep = [bytes(b) for b in buffers]
+    def writev(self, buffers: Iterable[Any]) -> int:
+        """Writes the buffers (any bytes-like objects) with one writev; returns the count."""
+        keep = [bytes(memoryview(b)) for b in buffers]
         iov = (IOVec * len(keep))(*[IOVec(ctypes.cast(ctypes.c_char_p(b), ctypes.c_void_p), len(b)) for b in keep])
         return retry_eintr(lambda: lib.fdsafe_writev(self._value, iov, len(keep)))
 
-    def readv(self, sizes: Iterable[int]) -> list:
-        bufs = [ctypes.create_string_buffer(n) for n in sizes]
+    def readv(self, sizes: Iterable[int]) -> List[bytes]:
+        """Reads with one readv into buffers of ``sizes``; returns each one's bytes."""
+        bufs = [ctypes.create_string_buffer(size_arg(n)) for n in sizes]
         iov = (IOVec * len(bufs))(*[IOVec(ctypes.cast(b, ctypes.c_void_p), len(b)) for b in bufs])
         n = retry_eintr(lambda: lib.fdsafe_readv(self._value, iov, len(bufs)))
         out = []
@@ -168,8 +182,16 @@ class Handle:
         self.close()
 
     def __del__(self) -> None:
+        # As for an unclosed file or socket: close it, and say so with a ResourceWarning
+        # (only when this close closed something: a handle closed elsewhere is no leak).
         if getattr(self, "_owned", False):
-            lib.fdsafe_close(self._value)
+            self._owned = False
+            if lib.fdsafe_close(self._value) == 0:
+                try:
+                    warnings.warn(f"unclosed fdsafe handle {type(self).__name__} {self._value:#x}",
+                                  ResourceWarning, stacklevel=2, source=self)
+                except Exception:  # interpreter shutdown: the warning machinery may be gone
+                    pass
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else self.kind_name

@@ -9,6 +9,9 @@ from ._lib import c_handle, declare, lib
 from .errors import check
 from .handle import Handle, retry_eintr
 
+__all__ = ["KIND_MQUEUE", "MQ_READ", "MQ_WRITE", "MQ_CREATE", "MQ_EXCLUSIVE", "MQ_NONBLOCK", "MqAttrC",
+           "MqAttr", "unlink", "MessageQueue"]
+
 KIND_MQUEUE = 15
 MQ_READ, MQ_WRITE, MQ_CREATE, MQ_EXCLUSIVE, MQ_NONBLOCK = 1, 2, 4, 8, 16
 

@@ -9,6 +9,9 @@ from .errors import check
 from .handle import KIND_PIPE
 from .rawio import RawIOHandle
 
+__all__ = ["KIND_PIPE", "PIPE_NONBLOCK", "PIPE_PACKET", "PipeEnd", "pipe", "SIGPIPE_GUARD", "SIGPIPE_IGNORE",
+           "sigpipe_mode"]
+
 PIPE_NONBLOCK = 1 << 0
 PIPE_PACKET = 1 << 1
 

@@ -12,6 +12,9 @@ from typing import Iterable, Optional, Union
 from ._lib import IOVec, c_handle, lib, declare
 from .handle import Handle, retry_eintr
 
+__all__ = ["SPLICE_MOVE", "SPLICE_NONBLOCK", "SPLICE_MORE", "SPLICE_GIFT", "splice", "vmsplice", "tee",
+           "sendfile", "copy_file_range"]
+
 _int, _i64, _u32, _size = ctypes.c_int, ctypes.c_int64, ctypes.c_uint32, ctypes.c_size_t
 _i64p = ctypes.POINTER(ctypes.c_int64)
 _iovp = ctypes.POINTER(IOVec)

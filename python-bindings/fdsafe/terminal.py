@@ -11,6 +11,12 @@ from .file import PathLike, _path
 from .handle import Handle, retry_eintr
 from .rawio import RawIOHandle
 
+__all__ = ["KIND_TERMINAL", "RAW", "CANONICAL", "OTHER", "PARITY_NONE", "PARITY_ODD", "PARITY_EVEN",
+           "PARITY_MARK", "PARITY_SPACE", "FLOW_NONE", "FLOW_RTSCTS", "FLOW_XONXOFF", "APPLY_NOW",
+           "APPLY_DRAIN", "APPLY_FLUSH", "FLUSH_INPUT", "FLUSH_OUTPUT", "FLUSH_BOTH", "MODEM_DTR",
+           "MODEM_RTS", "MODEM_CTS", "MODEM_DCD", "MODEM_RI", "MODEM_DSR", "TerminalSettings", "Terminal",
+           "open_pty", "is_terminal"]
+
 _int, _u32, _u8, _bool = ctypes.c_int, ctypes.c_uint32, ctypes.c_uint8, ctypes.c_bool
 
 

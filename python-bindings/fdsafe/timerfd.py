@@ -8,6 +8,10 @@ from ._lib import c_handle, declare, lib
 from .errors import check
 from .handle import Handle, retry_eintr
 
+__all__ = ["KIND_TIMERFD", "CLOCK_REALTIME", "CLOCK_MONOTONIC", "CLOCK_BOOTTIME", "CLOCK_REALTIME_ALARM",
+           "CLOCK_BOOTTIME_ALARM", "TIMERFD_NONBLOCK", "TIMERFD_ABSTIME", "TIMERFD_CANCEL_ON_SET",
+           "TIMERFD_CANCELED", "TimerValueC", "TimerValue", "TimerCanceled", "TimerFd"]
+
 KIND_TIMERFD = 11
 
 CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_BOOTTIME = 0, 1, 7
