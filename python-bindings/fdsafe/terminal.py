@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Tuple
 
 from ._lib import c_handle, c_handle_p, declare, lib
+from ._buffers import timeout_ms
 from .errors import check
 from .file import PathLike, _path
 from .handle import Handle, retry_eintr
@@ -149,8 +150,10 @@ class Terminal(RawIOHandle):
     def flush(self, queue: int = FLUSH_BOTH) -> None:
         check(lib.fdsafe_terminal_flush(self._value, queue))
 
-    def send_break(self, duration_ms: int = 0) -> None:
-        retry_eintr(lambda: lib.fdsafe_terminal_send_break(self._value, duration_ms))
+    def send_break(self, duration: float = 0) -> None:
+        """Sends a break for ``duration`` seconds (0: the standard 0.25 to 0.5 s)."""
+        ms = timeout_ms(duration)
+        retry_eintr(lambda: lib.fdsafe_terminal_send_break(self._value, ms))
 
     @property
     def exclusive(self) -> bool:
