@@ -65,6 +65,8 @@ def timeout_ms(timeout: Optional[float]) -> int:
     ends early; ValueError below 0, as ``socket.settimeout``."""
     if timeout is None:
         return -1
+    if not hasattr(timeout, "__float__"):
+        raise TypeError(f"timeout must be a number of seconds or None, not {type(timeout).__name__}")
     seconds = float(timeout)
     if seconds < 0 or math.isnan(seconds):
         raise ValueError("timeout value out of range")

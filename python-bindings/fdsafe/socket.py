@@ -372,10 +372,12 @@ class Socket(Handle):
         ``address`` (as ``connect`` takes it, or fdsafe's text, or raw ``SockAddr`` bytes)."""
         if address is _NO_ADDRESS:
             flags, address = 0, flags_or_address
-        elif isinstance(flags_or_address, int) and not isinstance(address, int):
+        elif isinstance(address, int) and not isinstance(flags_or_address, int):
+            flags, address = address, flags_or_address  # fdsafe's older order: (data, address, flags)
+        elif isinstance(flags_or_address, int):
             flags = flags_or_address
-        else:  # the old order: sendto(data, address, flags)
-            flags, address = address, flags_or_address
+        else:
+            raise TypeError(f"flags must be an int, not {type(flags_or_address).__name__}")
         ptr, n = data_arg(data)
         target = self._sockaddr(address)
         if isinstance(target, SockAddr):
