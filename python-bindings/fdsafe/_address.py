@@ -69,7 +69,8 @@ def inet_sockaddrs(address: Tuple[Any, ...], socktype: int, passive: bool = Fals
     flags = socket.AI_PASSIVE if passive else 0
     infos = socket.getaddrinfo(host or None, port, family, socktype, 0, flags)
     out = []
-    for fam, _, _, _, sockaddr in infos:
+    for fam, _, _, _, found in infos:
+        sockaddr: Tuple[Any, ...] = tuple(found)
         if fam == socket.AF_INET6 and len(address) == 4:
             sockaddr = (sockaddr[0], sockaddr[1], address[2], address[3] or sockaddr[3])
         if fam in (socket.AF_INET, socket.AF_INET6):

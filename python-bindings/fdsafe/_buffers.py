@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ctypes
 import math
+import operator
 from typing import Any, Optional, Tuple
 
 __all__ = ["data_arg", "into_arg", "size_arg", "timeout_ms"]
@@ -16,7 +17,7 @@ def size_arg(value: object, name: str = "size") -> int:
     """``value`` as a non-negative int: TypeError for a non-integer, ValueError below 0."""
     if isinstance(value, bool) or not hasattr(value, "__index__"):
         raise TypeError(f"{name} must be an integer, not {type(value).__name__}")
-    n = int(value.__index__())  # type: ignore[attr-defined]
+    n = operator.index(value)
     if n < 0:
         raise ValueError(f"negative {name}: {n}")
     return n

@@ -31,9 +31,13 @@ _CLASSES: Dict[int, Type["Handle"]] = {}
 
 def retry_eintr(call: Callable[[], int]) -> int:
     """Calls again after EINTR, as Python does for its own system calls (PEP 475); a Python
-    signal handler that raises still interrupts, because it runs between the attempts."""
+    signal handler that raises still interrupts, because it runs between the attempts.
+    An argument of the wrong type (ctypes.ArgumentError) is a TypeError, as in the stdlib."""
     while True:
-        code = call()
+        try:
+            code = call()
+        except ctypes.ArgumentError as err:
+            raise TypeError(str(err)) from None
         if code != -errno.EINTR:
             return check(code)
 
@@ -84,15 +88,18 @@ class Handle:
 
     @property
     def kind(self) -> int:
+        """The handle's ``KIND_*`` number (OSError EBADF once closed)."""
         return check(lib.fdsafe_handle_kind(self._value))
 
     @property
     def kind_name(self) -> str:
-        return lib.fdsafe_kind_name(self.kind).decode()
+        """The kind's name ("pipe", "tcp_stream"...)."""
+        return str(lib.fdsafe_kind_name(self.kind).decode())
 
     @property
     def closed(self) -> bool:
-        return lib.fdsafe_handle_kind(self._value) < 0
+        """True once the handle is closed; using it then raises OSError EBADF."""
+        return bool(lib.fdsafe_handle_kind(self._value) < 0)
 
     def fileno(self) -> int:
         """The raw descriptor, lent (fdsafe keeps ownership); works with ``selectors``."""
@@ -108,12 +115,14 @@ class Handle:
         return check(lib.fdsafe_fd_release(self._value))
 
     def dup(self: H) -> H:
+        """A new handle on a duplicate descriptor sharing the open file (os.dup)."""
         out = c_handle()
         check(lib.fdsafe_dup(self._value, ctypes.byref(out)))
         return type(self)(out.value)
 
     @property
     def nonblocking(self) -> bool:
+        """The open file's O_NONBLOCK flag (shared with its duplicates); settable."""
         return bool(check(lib.fdsafe_nonblocking_get(self._value)))
 
     @nonblocking.setter
@@ -155,7 +164,7 @@ class Handle:
             if n != _EINTR:
                 raise error_for(n)
             n = _fast_write(self._c, data, length)
-        return n
+        return int(n)
 
     def writev(self, buffers: Iterable[Any]) -> int:
         """Writes the buffers (any bytes-like objects) with one writev; returns the count."""

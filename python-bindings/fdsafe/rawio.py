@@ -75,16 +75,19 @@ class RawIOHandle(Handle, io.RawIOBase):
             return None
 
     @property
-    def closed(self) -> bool:  # type: ignore[override]
-        return Handle.closed.fget(self)  # type: ignore[attr-defined]
+    def closed(self) -> bool:
+        """True once the handle is closed (here or anywhere)."""
+        return bool(Handle.closed.fget(self))  # type: ignore[attr-defined]
 
     def close(self) -> None:
+        """Closes the handle (as :meth:`Handle.close`; no flush: nothing is buffered here)."""
         Handle.close(self)
 
     def fileno(self) -> int:
+        """The descriptor, lent."""
         return Handle.fileno(self)
 
-    def __enter__(self):
+    def __enter__(self) -> "RawIOHandle":
         return self
 
     def __exit__(self, *exc: object) -> None:

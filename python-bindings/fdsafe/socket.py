@@ -8,7 +8,7 @@ import errno
 import os
 import socket as _pysocket
 import time
-from typing import TYPE_CHECKING, Any, Callable, Iterable, List, NamedTuple, Optional, Sequence, Tuple, Union, cast
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union, cast
 
 from ._address import SockAddr, inet_sockaddrs as _inet_sockaddrs, unix_sockaddr
 from ._buffers import data_arg, into_arg, size_arg, timeout_ms
@@ -67,7 +67,7 @@ MAX_FDS = 253
 class Credentials(ctypes.Structure):
     _fields_ = [("pid", ctypes.c_int32), ("uid", ctypes.c_uint32), ("gid", ctypes.c_uint32)]
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[int]:
         return iter((self.pid, self.uid, self.gid))
 
 
@@ -237,7 +237,10 @@ class Socket(Handle):
             return retry_eintr(call)
         deadline = time.monotonic() + timeout
         while True:
-            code = call()
+            try:
+                code = call()
+            except ctypes.ArgumentError as err:
+                raise TypeError(str(err)) from None
             if code == _EAGAIN:
                 left = deadline - time.monotonic()
                 if left <= 0 or not self.wait(events, left):
@@ -307,7 +310,7 @@ class Socket(Handle):
                  errors: Optional[str] = None, newline: Optional[str] = None) -> Any:
         """A file object reading or writing the socket, as ``socket.makefile``. It holds its
         own duplicate of the descriptor, closed when the file is closed."""
-        sock = self.to_socket()
+        sock: Any = self.to_socket()  # Any: typeshed's overloads want a literal mode
         try:
             return sock.makefile(mode, buffering, encoding=encoding, errors=errors, newline=newline)
         finally:
@@ -672,12 +675,15 @@ def unix_listen(address: Optional[Address], type: int = UNIX_STREAM, backlog: in
     ``None`` or ``""`` for autobind, or raw ``SockAddr`` bytes. A path follows the
     careful-daemon rules of ``fdsafe_unix_listen`` (parents made, stale sockets removed)."""
     backlog = size_arg(backlog, "backlog")
+    listener: Union[UnixListener, UnixSeqpacketListener]
     if address is None:
-        return _new(lambda out: lib.fdsafe_unix_listen(None, type, backlog, _options(flags, dir_mode, socket_mode),
-                                                       out))
+        listener = _new(lambda out: lib.fdsafe_unix_listen(None, type, backlog, _options(flags, dir_mode, socket_mode),
+                                                           out))
+        return listener
     raw, n = _raw(_unix_address(address))
-    return _new(lambda out: lib.fdsafe_unix_listen_sockaddr(raw, n, type, backlog,
-                                                            _options(flags, dir_mode, socket_mode), out))
+    listener = _new(lambda out: lib.fdsafe_unix_listen_sockaddr(raw, n, type, backlog,
+                                                                _options(flags, dir_mode, socket_mode), out))
+    return listener
 
 
 def unix_bind(address: Optional[Address], flags: int = 0, dir_mode: int = 0, socket_mode: int = 0) -> UnixDatagram:

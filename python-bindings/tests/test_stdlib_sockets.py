@@ -145,6 +145,8 @@ def test_sendto_argument_errors():
             s.sendto(b"foo", 0, 42)
         with pytest.raises(OverflowError):
             s.sendto(b"foo", ("127.0.0.1", 70000))
+        with pytest.raises(TypeError):
+            s.send(b"foo", "flags")  # a ctypes.ArgumentError inside: a TypeError outside
     with pytest.raises(TypeError):
         fs.tcp_listen(b"127.0.0.1:0")  # bytes are no internet address, as for socket.bind
 
