@@ -15,6 +15,8 @@ _INT_MAX = 2**31 - 1
 
 def size_arg(value: object, name: str = "size") -> int:
     """``value`` as a non-negative int: TypeError for a non-integer, ValueError below 0."""
+    if type(value) is int and value >= 0:  # the common case, first: this runs on hot paths
+        return value
     if isinstance(value, bool) or not hasattr(value, "__index__"):
         raise TypeError(f"{name} must be an integer, not {type(value).__name__}")
     n = operator.index(value)

@@ -175,6 +175,13 @@ class Epoll(Handle):
         self._fds.clear()
         super().close()
 
+    def __del__(self) -> None:
+        # The duplicates are this set's own business: close them quietly, and let the set
+        # itself warn if it was left open.
+        for handle in getattr(self, "_fds", {}).values():
+            handle.close()
+        super().__del__()
+
     def __len__(self) -> int:
         return check(lib.fdsafe_epoll_count(self._value))
 
