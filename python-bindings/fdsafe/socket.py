@@ -229,13 +229,15 @@ class Socket(Handle):
         check(fn(self._value, buf, SOCKADDR_STORAGE, ctypes.byref(n)))
         return SockAddr(buf.raw[:n.value])
 
-    def _call(self, call: Callable[[], int], events: int) -> int:
+    def _call(self, call: Callable[[], int], events: int, deadline: Optional[float] = None) -> int:
         """Runs ``call`` with the socket's timeout: retried after EINTR, and after EAGAIN once
-        the descriptor is ready, until the timeout; then ``TimeoutError``."""
+        the descriptor is ready, until the timeout (or the ``deadline`` given, a
+        ``time.monotonic()`` value); then ``TimeoutError``."""
         timeout = self._timeout
         if not timeout:
             return retry_eintr(call)
-        deadline = time.monotonic() + timeout
+        if deadline is None:
+            deadline = time.monotonic() + timeout
         while True:
             try:
                 code = call()
@@ -350,13 +352,15 @@ class Socket(Handle):
         return self._call(lambda: lib.fdsafe_socket_send(self._value, ptr, n, flags), EVENT_OUT)
 
     def sendall(self, data: Any, flags: int = 0) -> None:
-        """Sends all of ``data``; with a timeout, the timeout bounds each send."""
+        """Sends all of ``data``; with a timeout, the timeout bounds the whole call (as
+        ``socket.sendall`` since Python 3.5)."""
         keep, n = data_arg(data)
         start = ctypes.cast(keep, ctypes.c_void_p).value or 0
+        deadline = time.monotonic() + self._timeout if self._timeout else None
         sent = 0
         while sent < n:
             at = ctypes.c_void_p(start + sent)
-            sent += self._call(lambda: lib.fdsafe_socket_send(self._value, at, n - sent, flags), EVENT_OUT)
+            sent += self._call(lambda: lib.fdsafe_socket_send(self._value, at, n - sent, flags), EVENT_OUT, deadline)
 
     def recv(self, size: int, flags: int = 0) -> bytes:
         """Up to ``size`` bytes (b"" at end of stream)."""

@@ -221,6 +221,29 @@ def test_timeout_lets_late_data_through():
         assert a.recv(10) == b"late"
 
 
+def test_sendall_timeout_bounds_the_whole_call():
+    # CPython: the timeout of sendall is its total duration (Python 3.5)
+    a, b = fs.unix_pair()
+    stop = threading.Event()
+
+    def slow_reader():  # keeps each send making progress: only a total bound can expire
+        while not stop.wait(0.005):
+            b.recv(65536)
+
+    reader = threading.Thread(target=slow_reader)
+    with a, b:
+        reader.start()
+        try:
+            a.settimeout(0.3)
+            start = time.monotonic()
+            with pytest.raises(TimeoutError):
+                a.sendall(b"x" * (64 << 20))  # many seconds at the reader's pace
+            assert time.monotonic() - start < 2
+        finally:
+            stop.set()
+            reader.join()
+
+
 def test_accept_times_out():
     # CPython: TCPTimeoutTest.testTCPTimeout
     with fs.tcp_listen(("127.0.0.1", 0)) as listener:
