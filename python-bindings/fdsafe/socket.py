@@ -498,7 +498,7 @@ class _UnixMixin(Socket):
         """The peer's ``(pid, uid, gid)`` at connect time (SO_PEERCRED)."""
         c = Credentials()
         check(lib.fdsafe_socket_peer_credentials(self._value, ctypes.byref(c)))
-        return tuple(c)
+        return (c.pid, c.uid, c.gid)
 
     def peer_groups(self) -> List[int]:
         """The peer's supplementary groups (SO_PEERGROUPS)."""
