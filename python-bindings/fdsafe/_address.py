@@ -12,7 +12,7 @@ import errno
 import os
 import socket
 import struct
-from typing import Any, List, Optional, Tuple, Union
+from typing import Any, List, Tuple, Union
 
 __all__ = ["SockAddr", "UNIX_PATH_MAX", "inet_sockaddrs", "unix_sockaddr"]
 
@@ -101,12 +101,3 @@ def unix_sockaddr(address: Union[str, bytes, "os.PathLike[Any]"]) -> SockAddr:
         raise OSError(errno.ENAMETOOLONG, "Unix socket path too long", os.fsdecode(name))
     return SockAddr(family + name + b"\0")
 
-
-def is_text(address: object) -> bool:
-    """True for fdsafe's own address text (``"127.0.0.1:80"``, ``"[::1]:80"``)."""
-    return isinstance(address, str)
-
-
-def family_of(sockaddr: Optional[bytes]) -> int:
-    """The family of raw sockaddr bytes (AF_UNSPEC when too short)."""
-    return SockAddr(sockaddr or b"").family
