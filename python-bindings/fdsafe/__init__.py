@@ -45,11 +45,13 @@ from .inotify import Inotify, InotifyEvent
 from .mqueue import MessageQueue, MqAttr
 from .pipe import PipeEnd, pipe
 from . import daemon  # noqa: F401  (fdsafe.daemon: socket activation, service notification)
-from . import socket  # noqa: F401  (fdsafe.socket: TCP, UDP, Unix sockets)
+# fdsafe.socket (TCP, UDP, Unix sockets) is reached as ``fdsafe.socket``; it stays out of
+# __all__ so that ``from fdsafe import *`` never shadows the standard library's socket module.
+from . import socket  # noqa: F401
 from . import passing  # noqa: F401  (fdsafe.passing: fast descriptor passing)
 from .passing import HandleList, HandlePasser, close_values
 from .socket import (
-    TcpListener, TcpStream, UdpSocket, UnixDatagram, UnixListener, UnixSeqpacket, UnixSeqpacketListener, UnixStream,
+    SockAddr, from_socket, TcpListener, TcpStream, UdpSocket, UnixDatagram, UnixListener, UnixSeqpacket, UnixSeqpacketListener, UnixStream,
 )
 from .signalfd import SignalFd, SignalInfo, block_process
 from .signals import SIG_BLOCK, SIG_SETMASK, SIG_UNBLOCK, SigSet, signal_mask, sigset
@@ -79,7 +81,7 @@ __all__ = [
     "error_name", "last_error", "strerror", "EventFd", "Handle", "INVALID_HANDLE",
     "EVENT_ERR", "EVENT_HUP", "EVENT_IN", "EVENT_OUT", "EVENT_PRI", "EVENT_RDHUP",
     "PipeEnd", "pipe", "STDERR", "STDIN", "STDOUT", "Stdio",
-    "daemon", "socket", "TcpListener", "TcpStream", "UdpSocket", "UnixDatagram", "UnixListener", "UnixSeqpacket",
+    "daemon", "SockAddr", "from_socket", "TcpListener", "TcpStream", "UdpSocket", "UnixDatagram", "UnixListener", "UnixSeqpacket",
     "UnixSeqpacketListener", "UnixStream",
     "Epoll", "EPOLL_ERR", "EPOLL_ET", "EPOLL_EXCLUSIVE", "EPOLL_HUP", "EPOLL_IN", "EPOLL_ONESHOT",
     "EPOLL_OUT", "EPOLL_PRI", "EPOLL_RDHUP", "EPOLL_WAKEUP",
@@ -89,5 +91,5 @@ __all__ = [
     "Inotify", "InotifyEvent", "MessageQueue", "MqAttr",
     "Fanotify", "FanotifyEvent", "IOBatch", "IO_READ", "IO_WRITE", "close_all",
     "passing", "HandleList", "HandlePasser", "close_values",
-    "PipeEnd", "pipe", "File", "splice", "CharDevice", "Fifo", "mkfifo", "mknod", "MemFd", "ExitStatus", "PidFd", "Terminal", "TerminalSettings", "is_terminal", "open_pty", "STDERR", "STDIN", "STDOUT", "Stdio",
+    "File", "splice", "CharDevice", "Fifo", "mkfifo", "mknod", "MemFd", "ExitStatus", "PidFd", "Terminal", "TerminalSettings", "is_terminal", "open_pty",
 ]

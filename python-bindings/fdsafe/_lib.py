@@ -15,6 +15,8 @@ import os
 from pathlib import Path
 from typing import Dict, List, Tuple
 
+__all__ = ["IOVec", "PROTOTYPES", "c_handle", "c_handle_p", "declare", "fast", "lib"]
+
 c_handle = ctypes.c_uint64
 c_handle_p = ctypes.POINTER(ctypes.c_uint64)
 

@@ -57,13 +57,14 @@ async def _retry(handle: Handle, attempt: Callable[[], T], wait) -> T:
 
 async def read(handle: Handle, size: int) -> bytes:
     """Reads up to ``size`` bytes once some are there. Puts the handle in non-blocking mode."""
-    return await _retry(handle, lambda: handle.read(size), readable)
+    # Handle's own read and write raise BlockingIOError, where a raw stream's return None
+    return await _retry(handle, lambda: Handle.read(handle, size), readable)
 
 
 async def write(handle: Handle, data: bytes) -> int:
     """Writes some of ``data`` once there is room; returns how much. Puts the handle in
     non-blocking mode."""
-    return await _retry(handle, lambda: handle.write(data), writable)
+    return await _retry(handle, lambda: Handle.write(handle, data), writable)
 
 
 def _unix_socket(sock: Handle) -> None:

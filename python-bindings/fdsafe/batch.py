@@ -15,6 +15,8 @@ from ._lib import c_handle, declare, fast, lib
 from .errors import check, error_for
 from .handle import Handle
 
+__all__ = ["IO_READ", "IO_WRITE", "IO_BATCH_MAX", "IOOp", "IOBatch", "close_all"]
+
 IO_READ = 1
 IO_WRITE = 2
 IO_BATCH_MAX = 65536

@@ -3,13 +3,19 @@ set, so no event for a dead handle is ever returned."""
 from __future__ import annotations
 
 import ctypes
+import errno
 import itertools
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
+import os
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 from ._lib import c_handle, declare, lib
 from .errors import check
-from .handle import Handle, retry_eintr
+from ._buffers import size_arg
+from .handle import KIND_OTHER, Handle, retry_eintr
 from .signals import SigSet, sigset
+
+__all__ = ["KIND_EPOLL", "EPOLL_IN", "EPOLL_PRI", "EPOLL_OUT", "EPOLL_ERR", "EPOLL_HUP", "EPOLL_RDHUP",
+           "EPOLL_EXCLUSIVE", "EPOLL_WAKEUP", "EPOLL_ONESHOT", "EPOLL_ET", "EpollEvent", "Epoll"]
 
 KIND_EPOLL = 10
 
@@ -38,6 +44,27 @@ declare({
 })
 
 
+# What add/modify/delete take, as select.epoll: a handle, a descriptor, or an object with fileno()
+Target = Union[Handle, int, Any]
+
+
+def _fd_of(target: Any) -> int:
+    if isinstance(target, int) and not isinstance(target, bool):
+        if target < 0:
+            raise ValueError(f"file descriptor cannot be a negative integer ({target})")
+        return target
+    fileno = getattr(target, "fileno", None)
+    if fileno is None:
+        raise TypeError(f"a handle, a descriptor or an object with fileno() is required, not {type(target).__name__}")
+    return _fd_of(fileno())
+
+
+def _events(events: int) -> int:
+    if not isinstance(events, int) or isinstance(events, bool):
+        raise TypeError(f"events must be an int, not {type(events).__name__}")
+    return events
+
+
 def _ms(timeout: Optional[float]) -> int:
     if timeout is None or timeout < 0:
         return -1
@@ -55,10 +82,12 @@ class Epoll(Handle):
         super().__init__(value, owned)
         self._data: Dict[int, Tuple[Handle, Any]] = {}  # user value -> (handle, data)
         self._keys: Dict[int, int] = {}  # handle value -> user value
+        self._fds: Dict[int, Handle] = {}  # plain descriptor -> the handle registered for it
         self._next = itertools.count(1)
 
     @classmethod
     def create(cls) -> "Epoll":
+        """A new, empty epoll set."""
         out = c_handle()
         check(lib.fdsafe_epoll_create(ctypes.byref(out)))
         return cls(out.value)
@@ -68,37 +97,96 @@ class Epoll(Handle):
         for hv in [hv for hv, (h, _) in ((k, self._data[u]) for k, u in self._keys.items()) if h.closed]:
             self._data.pop(self._keys.pop(hv), None)
 
-    def add(self, handle: Handle, events: int = EPOLL_IN, data: Any = None) -> None:
+    def _target(self, target: Target, register: bool) -> Handle:
+        """The handle registered for ``target``: the handle itself, or for a plain descriptor
+        (an int, or an object's ``fileno()``) a handle on a duplicate of it, made on
+        ``register`` and looked up after (fdsafe registers handles, not descriptors)."""
+        if isinstance(target, Handle):
+            return target
+        fd = _fd_of(target)
+        handle = self._fds.get(fd)
+        if handle is not None and not handle.closed:
+            return handle
+        if not register:
+            raise FileNotFoundError(errno.ENOENT, f"descriptor {fd} is not registered")
+        dup = os.dup(fd)
+        try:
+            handle = Handle.adopt(dup, KIND_OTHER)
+        except BaseException:
+            os.close(dup)
+            raise
+        self._fds[fd] = handle
+        return handle
+
+    def add(self, target: Target, events: int = EPOLL_IN, data: Any = None) -> None:
+        """Registers ``target`` for ``events``; ``wait`` then reports ``data`` (default: the
+        target itself). ``target`` is a handle (its registration ends when it is closed), a
+        plain descriptor or an object with ``fileno()``, as ``select.epoll.register`` takes.
+        A plain descriptor is registered through a duplicate that this set holds until
+        ``unregister`` (or until the set is closed): unregister it before closing it, or the
+        duplicate keeps the file (a socket's connection) open."""
         self._prune()
+        handle = self._target(target, register=True)
         key = next(self._next)
-        check(lib.fdsafe_epoll_add(self._value, handle.value, events, key))
+        try:
+            check(lib.fdsafe_epoll_add(self._value, handle.value, _events(events), key))
+        except BaseException:
+            self._drop_fd(target)
+            raise
         self._keys[handle.value] = key
-        self._data[key] = (handle, handle if data is None else data)
+        self._data[key] = (handle, target if data is None else data)
 
     register = add
 
-    def modify(self, handle: Handle, events: int, data: Any = None) -> None:
+    def modify(self, target: Target, events: int, data: Any = None) -> None:
+        """Changes the events (and ``data``) of a registered target."""
+        handle = self._target(target, register=False)
         key = next(self._next)
-        check(lib.fdsafe_epoll_modify(self._value, handle.value, events, key))
+        check(lib.fdsafe_epoll_modify(self._value, handle.value, _events(events), key))
         old = self._keys.get(handle.value)
         if old is not None:
             self._data.pop(old, None)
         self._keys[handle.value] = key
-        self._data[key] = (handle, handle if data is None else data)
+        self._data[key] = (handle, target if data is None else data)
 
-    def delete(self, handle: Handle) -> None:
-        check(lib.fdsafe_epoll_delete(self._value, handle.value))
-        key = self._keys.pop(handle.value, None)
-        if key is not None:
-            self._data.pop(key, None)
+    def delete(self, target: Target) -> None:
+        """Removes a registered target from the set."""
+        handle = self._target(target, register=False)
+        try:
+            check(lib.fdsafe_epoll_delete(self._value, handle.value))
+        finally:
+            key = self._keys.pop(handle.value, None)
+            if key is not None:
+                self._data.pop(key, None)
+            self._drop_fd(target)
 
     unregister = delete
+
+    def _drop_fd(self, target: Target) -> None:
+        if not isinstance(target, Handle):
+            handle = self._fds.pop(_fd_of(target), None)
+            if handle is not None:
+                handle.close()
+
+    def close(self) -> None:
+        """Closes the set and the duplicates it holds for plain descriptors."""
+        for handle in self._fds.values():
+            handle.close()
+        self._fds.clear()
+        super().close()
+
+    def __del__(self) -> None:
+        # The duplicates are this set's own business: close them quietly, and let the set
+        # itself warn if it was left open.
+        for handle in getattr(self, "_fds", {}).values():
+            handle.close()
+        super().__del__()
 
     def __len__(self) -> int:
         return check(lib.fdsafe_epoll_count(self._value))
 
     def _collect(self, call, max_events: int) -> List[Tuple[Any, int]]:
-        buf = (EpollEvent * max_events)()
+        buf = (EpollEvent * size_arg(max_events, "max_events"))()
         n = retry_eintr(lambda: call(buf))
         out = []
         for ev in buf[:n]:

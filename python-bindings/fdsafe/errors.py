@@ -6,6 +6,11 @@ import ctypes
 
 from ._lib import lib
 
+__all__ = ["FDSAFE_E_WRONG_KIND", "FDSAFE_E_INVALID_ARGUMENT", "FDSAFE_E_BUFFER_TOO_SMALL",
+           "FDSAFE_E_INTERNAL", "FdsafeError", "WrongKindError", "InvalidArgumentError",
+           "BufferTooSmallError", "InternalError", "strerror", "error_name", "last_error", "error_for",
+           "check"]
+
 FDSAFE_E_WRONG_KIND = -10001
 FDSAFE_E_INVALID_ARGUMENT = -10002
 FDSAFE_E_BUFFER_TOO_SMALL = -10003

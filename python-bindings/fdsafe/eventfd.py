@@ -9,6 +9,8 @@ from ._lib import c_handle, fast, lib
 from .errors import check, error_for
 from .handle import KIND_EVENTFD, Handle
 
+__all__ = ["KIND_EVENTFD", "EVENTFD_SEMAPHORE", "EVENTFD_NONBLOCK", "EventFd"]
+
 _EINTR = -errno.EINTR
 _fast_read, _fast_write = fast.fdsafe_eventfd_read, fast.fdsafe_eventfd_write
 

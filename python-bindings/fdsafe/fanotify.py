@@ -14,6 +14,15 @@ from ._lib import c_handle, declare, lib
 from .errors import check
 from .handle import Handle, retry_eintr
 
+__all__ = ["KIND_FANOTIFY", "MIN_BATCH", "NONBLOCK", "CLASS_CONTENT", "CLASS_PRE_CONTENT", "UNLIMITED_QUEUE",
+           "UNLIMITED_MARKS", "REPORT_TID", "REPORT_FID", "REPORT_DIR_FID", "REPORT_NAME",
+           "REPORT_DFID_NAME", "MARK_ADD", "MARK_REMOVE", "MARK_DONT_FOLLOW", "MARK_ONLYDIR", "MARK_MOUNT",
+           "MARK_FLUSH", "MARK_FILESYSTEM", "MARK_EVICTABLE", "ACCESS", "MODIFY", "ATTRIB", "CLOSE_WRITE",
+           "CLOSE_NOWRITE", "OPEN", "MOVED_FROM", "MOVED_TO", "CREATE", "DELETE", "DELETE_SELF", "MOVE_SELF",
+           "OPEN_EXEC", "Q_OVERFLOW", "FS_ERROR", "OPEN_PERM", "ACCESS_PERM", "OPEN_EXEC_PERM", "PRE_ACCESS",
+           "EVENT_ON_CHILD", "RENAME", "ONDIR", "ALLOW", "DENY", "FanotifyEventC", "FanotifyEvent",
+           "Fanotify"]
+
 KIND_FANOTIFY = 14
 MIN_BATCH = 43
 

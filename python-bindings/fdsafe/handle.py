@@ -3,10 +3,15 @@ from __future__ import annotations
 
 import ctypes
 import errno
-from typing import Callable, ClassVar, Dict, Iterable, Optional, Type, TypeVar
+import warnings
+from typing import Any, Callable, ClassVar, Dict, Iterable, List, Optional, Type, TypeVar
 
+from ._buffers import data_arg, into_arg, size_arg, timeout_ms
 from ._lib import IOVec, c_handle, fast, lib
 from .errors import check, error_for
+
+__all__ = ["EVENT_ERR", "EVENT_HUP", "EVENT_IN", "EVENT_OUT", "EVENT_PRI", "EVENT_RDHUP", "INVALID_HANDLE",
+           "Handle", "retry_eintr"]
 
 KIND_PIPE, KIND_EVENTFD, KIND_STDIO = 1, 2, 3
 KIND_OTHER = 24  # a descriptor of a kind fdsafe has no type for: generic operations only
@@ -26,9 +31,13 @@ _CLASSES: Dict[int, Type["Handle"]] = {}
 
 def retry_eintr(call: Callable[[], int]) -> int:
     """Calls again after EINTR, as Python does for its own system calls (PEP 475); a Python
-    signal handler that raises still interrupts, because it runs between the attempts."""
+    signal handler that raises still interrupts, because it runs between the attempts.
+    An argument of the wrong type (ctypes.ArgumentError) is a TypeError, as in the stdlib."""
     while True:
-        code = call()
+        try:
+            code = call()
+        except ctypes.ArgumentError as err:
+            raise TypeError(str(err)) from None
         if code != -errno.EINTR:
             return check(code)
 
@@ -79,15 +88,18 @@ class Handle:
 
     @property
     def kind(self) -> int:
+        """The handle's ``KIND_*`` number (OSError EBADF once closed)."""
         return check(lib.fdsafe_handle_kind(self._value))
 
     @property
     def kind_name(self) -> str:
-        return lib.fdsafe_kind_name(self.kind).decode()
+        """The kind's name ("pipe", "tcp_stream"...)."""
+        return str(lib.fdsafe_kind_name(self.kind).decode())
 
     @property
     def closed(self) -> bool:
-        return lib.fdsafe_handle_kind(self._value) < 0
+        """True once the handle is closed; using it then raises OSError EBADF."""
+        return bool(lib.fdsafe_handle_kind(self._value) < 0)
 
     def fileno(self) -> int:
         """The raw descriptor, lent (fdsafe keeps ownership); works with ``selectors``."""
@@ -103,23 +115,30 @@ class Handle:
         return check(lib.fdsafe_fd_release(self._value))
 
     def dup(self: H) -> H:
+        """A new handle on a duplicate descriptor sharing the open file (os.dup)."""
         out = c_handle()
         check(lib.fdsafe_dup(self._value, ctypes.byref(out)))
         return type(self)(out.value)
 
     @property
     def nonblocking(self) -> bool:
+        """The open file's O_NONBLOCK flag (shared with its duplicates); settable."""
         return bool(check(lib.fdsafe_nonblocking_get(self._value)))
 
     @nonblocking.setter
     def nonblocking(self, on: bool) -> None:
         check(lib.fdsafe_nonblocking_set(self._value, on))
 
-    def wait(self, events: int = EVENT_IN, timeout_ms: int = -1) -> int:
-        """Waits for readiness; returns the ready events, 0 on timeout."""
-        return retry_eintr(lambda: lib.fdsafe_wait(self._value, events, timeout_ms))
+    def wait(self, events: int = EVENT_IN, timeout: Optional[float] = None) -> int:
+        """Waits up to ``timeout`` seconds (None: no limit, 0: just check) for readiness;
+        returns the ready events, 0 on timeout."""
+        ms = timeout_ms(timeout)
+        return retry_eintr(lambda: lib.fdsafe_wait(self._value, events, ms))
 
     def read(self, size: int) -> bytes:
+        """Reads up to ``size`` bytes (b"" at end of file)."""
+        if type(size) is not int or size < 0:
+            size = size_arg(size)
         buf = ctypes.create_string_buffer(size)
         length = ctypes.c_size_t(size)
         n = _fast_read(self._c, buf, length)
@@ -129,29 +148,33 @@ class Handle:
             n = _fast_read(self._c, buf, length)
         return buf.raw[:n]
 
-    def readinto(self, buffer: bytearray) -> int:
-        c_buf = (ctypes.c_char * len(buffer)).from_buffer(buffer)
-        return retry_eintr(lambda: lib.fdsafe_read(self._value, c_buf, len(buffer)))
+    def readinto(self, buffer: Any) -> int:
+        """Reads into any writable buffer (bytearray, memoryview, array); returns the count."""
+        c_buf, size = into_arg(buffer)
+        return retry_eintr(lambda: lib.fdsafe_read(self._value, c_buf, size))
 
-    def write(self, data: bytes) -> int:
-        """Writes some of ``data``; returns how much. Never raises SIGPIPE: a pipe without
-        readers gives ``BrokenPipeError``."""
-        data = bytes(data)
+    def write(self, data: Any) -> int:
+        """Writes some of ``data`` (any bytes-like object); returns how much. Never raises
+        SIGPIPE: a pipe without readers gives ``BrokenPipeError``."""
+        if type(data) is not bytes:
+            data = data_arg(data)[0]
         length = ctypes.c_size_t(len(data))
         n = _fast_write(self._c, data, length)
         while n < 0:
             if n != _EINTR:
                 raise error_for(n)
             n = _fast_write(self._c, data, length)
-        return n
+        return int(n)
 
-    def writev(self, buffers: Iterable[bytes]) -> int:
-        keep = [bytes(b) for b in buffers]
+    def writev(self, buffers: Iterable[Any]) -> int:
+        """Writes the buffers (any bytes-like objects) with one writev; returns the count."""
+        keep = [bytes(memoryview(b)) for b in buffers]
         iov = (IOVec * len(keep))(*[IOVec(ctypes.cast(ctypes.c_char_p(b), ctypes.c_void_p), len(b)) for b in keep])
         return retry_eintr(lambda: lib.fdsafe_writev(self._value, iov, len(keep)))
 
-    def readv(self, sizes: Iterable[int]) -> list:
-        bufs = [ctypes.create_string_buffer(n) for n in sizes]
+    def readv(self, sizes: Iterable[int]) -> List[bytes]:
+        """Reads with one readv into buffers of ``sizes``; returns each one's bytes."""
+        bufs = [ctypes.create_string_buffer(size_arg(n)) for n in sizes]
         iov = (IOVec * len(bufs))(*[IOVec(ctypes.cast(b, ctypes.c_void_p), len(b)) for b in bufs])
         n = retry_eintr(lambda: lib.fdsafe_readv(self._value, iov, len(bufs)))
         out = []
@@ -168,8 +191,16 @@ class Handle:
         self.close()
 
     def __del__(self) -> None:
+        # As for an unclosed file or socket: close it, and say so with a ResourceWarning
+        # (only when this close closed something: a handle closed elsewhere is no leak).
         if getattr(self, "_owned", False):
-            lib.fdsafe_close(self._value)
+            self._owned = False
+            if lib.fdsafe_close(self._value) == 0:
+                try:
+                    warnings.warn(f"unclosed fdsafe handle {type(self).__name__} {self._value:#x}",
+                                  ResourceWarning, stacklevel=2, source=self)
+                except Exception:  # interpreter shutdown: the warning machinery may be gone
+                    pass
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else self.kind_name

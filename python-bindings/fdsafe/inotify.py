@@ -9,6 +9,12 @@ from ._lib import c_handle, declare, lib
 from .errors import check
 from .handle import Handle, retry_eintr
 
+__all__ = ["KIND_INOTIFY", "INOTIFY_NONBLOCK", "MIN_BATCH", "IN_ACCESS", "IN_MODIFY", "IN_ATTRIB",
+           "IN_CLOSE_WRITE", "IN_CLOSE_NOWRITE", "IN_OPEN", "IN_MOVED_FROM", "IN_MOVED_TO", "IN_CREATE",
+           "IN_DELETE", "IN_DELETE_SELF", "IN_MOVE_SELF", "IN_ALL_EVENTS", "IN_UNMOUNT", "IN_Q_OVERFLOW",
+           "IN_IGNORED", "IN_ONLYDIR", "IN_DONT_FOLLOW", "IN_EXCL_UNLINK", "IN_MASK_CREATE", "IN_MASK_ADD",
+           "IN_ISDIR", "IN_ONESHOT", "InotifyEventC", "InotifyEvent", "Inotify"]
+
 KIND_INOTIFY = 13
 INOTIFY_NONBLOCK = 1 << 0
 MIN_BATCH = 17

@@ -8,6 +8,9 @@ from .errors import check
 from .file import SeekableMixin
 from .rawio import RawIOHandle
 
+__all__ = ["KIND_MEMFD", "MEMFD_ALLOW_SEALING", "MEMFD_NOEXEC_SEAL", "MEMFD_EXEC", "MEMFD_HUGETLB",
+           "SEAL_SEAL", "SEAL_SHRINK", "SEAL_GROW", "SEAL_WRITE", "SEAL_FUTURE_WRITE", "SEAL_EXEC", "MemFd"]
+
 _int, _u32, _str = ctypes.c_int, ctypes.c_uint32, ctypes.c_char_p
 
 declare({

@@ -3,11 +3,15 @@ from __future__ import annotations
 
 import ctypes
 import os
-from typing import NamedTuple, Optional, Tuple
+from typing import Any, NamedTuple, Optional, Tuple
 
 from ._lib import c_handle, declare, lib
+from ._buffers import data_arg, timeout_ms
 from .errors import check
 from .handle import Handle, retry_eintr
+
+__all__ = ["KIND_MQUEUE", "MQ_READ", "MQ_WRITE", "MQ_CREATE", "MQ_EXCLUSIVE", "MQ_NONBLOCK", "MqAttrC",
+           "MqAttr", "unlink", "MessageQueue"]
 
 KIND_MQUEUE = 15
 MQ_READ, MQ_WRITE, MQ_CREATE, MQ_EXCLUSIVE, MQ_NONBLOCK = 1, 2, 4, 8, 16
@@ -43,7 +47,10 @@ declare({
 
 
 def _ns(timeout: Optional[float]) -> int:
-    return -1 if timeout is None else max(0, int(timeout * 1_000_000_000))
+    if timeout is None:
+        return -1
+    timeout_ms(timeout)  # ValueError for a negative timeout, as everywhere
+    return int(timeout * 1_000_000_000)
 
 
 def _attr(a: MqAttrC) -> MqAttr:
@@ -86,11 +93,12 @@ class MessageQueue(Handle):
         check(lib.fdsafe_mq_set_attr(self._value, ctypes.byref(MqAttrC(int(on))), ctypes.byref(old)))
         return _attr(old)
 
-    def send(self, data: bytes, priority: int = 0, timeout: Optional[float] = None) -> None:
-        """Sends a message; ``timeout`` (seconds) limits a wait on a full queue
-        (``TimeoutError``)."""
+    def send(self, data: Any, priority: int = 0, timeout: Optional[float] = None) -> None:
+        """Sends a message (any bytes-like object); ``timeout`` (seconds) limits a wait on a
+        full queue (``TimeoutError``)."""
         ns = _ns(timeout)
-        retry_eintr(lambda: lib.fdsafe_mq_send(self._value, data, len(data), priority, ns))
+        ptr, n = data_arg(data)
+        retry_eintr(lambda: lib.fdsafe_mq_send(self._value, ptr, n, priority, ns))
 
     def receive(self, timeout: Optional[float] = None) -> Tuple[bytes, int]:
         """Returns ``(message, priority)`` for the oldest message of the highest priority."""

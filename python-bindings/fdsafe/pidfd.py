@@ -10,6 +10,9 @@ from ._lib import c_handle, c_handle_p, declare, lib
 from .errors import check
 from .handle import EVENT_IN, Handle, retry_eintr
 
+__all__ = ["KIND_PIDFD", "PIDFD_NONBLOCK", "WAIT_NOHANG", "EXITED", "KILLED", "DUMPED", "ExitStatus",
+           "PidFd", "fork"]
+
 _int, _u32 = ctypes.c_int, ctypes.c_uint32
 
 
@@ -88,10 +91,10 @@ class PidFd(Handle):
             return None
         return ExitStatus(e.pid, e.code, e.status)
 
-    def wait_exit(self, timeout_ms: int = -1) -> Optional[ExitStatus]:
-        """Waits (through poll on the pidfd) for the child to exit, then collects its status.
-        None if ``timeout_ms`` passed first."""
-        if not self.wait(EVENT_IN, timeout_ms):
+    def wait_exit(self, timeout: Optional[float] = None) -> Optional[ExitStatus]:
+        """Waits (through poll on the pidfd) up to ``timeout`` seconds (None: no limit) for
+        the child to exit, then collects its status. None if the timeout passed first."""
+        if not self.wait(EVENT_IN, timeout):
             return None
         e = _Exit()
         retry_eintr(lambda: lib.fdsafe_pidfd_wait(self._value, 0, ctypes.byref(e)))

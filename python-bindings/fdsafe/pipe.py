@@ -5,9 +5,13 @@ import ctypes
 from typing import Tuple
 
 from ._lib import c_handle, lib
+from ._buffers import size_arg
 from .errors import check
 from .handle import KIND_PIPE
 from .rawio import RawIOHandle
+
+__all__ = ["KIND_PIPE", "PIPE_NONBLOCK", "PIPE_PACKET", "PipeEnd", "pipe", "SIGPIPE_GUARD", "SIGPIPE_IGNORE",
+           "sigpipe_mode"]
 
 PIPE_NONBLOCK = 1 << 0
 PIPE_PACKET = 1 << 1
@@ -20,11 +24,17 @@ class PipeEnd(RawIOHandle):
 
     @property
     def capacity(self) -> int:
+        """The pipe's capacity in bytes (F_GETPIPE_SZ); set it with ``set_capacity``."""
         return check(lib.fdsafe_pipe_get_capacity(self._value))
 
     @capacity.setter
     def capacity(self, size: int) -> None:
-        check(lib.fdsafe_pipe_set_capacity(self._value, size))
+        self.set_capacity(size)
+
+    def set_capacity(self, size: int) -> int:
+        """Asks for a capacity of at least ``size`` bytes; returns the capacity now in force
+        (the kernel rounds up to a power-of-two number of pages)."""
+        return check(lib.fdsafe_pipe_set_capacity(self._value, size_arg(size)))
 
 
 def pipe(nonblocking: bool = False, packet: bool = False) -> Tuple[PipeEnd, PipeEnd]:

@@ -4,15 +4,20 @@ from __future__ import annotations
 import fcntl
 import io
 import os
-from typing import Optional, List
+from typing import Any, List, Optional
 
 from .handle import Handle
+
+__all__ = ["RawIOHandle"]
 
 
 class RawIOHandle(Handle, io.RawIOBase):
     """A handle usable wherever Python expects a raw binary file: ``io.BufferedReader``,
-    ``io.TextIOWrapper``, ``shutil.copyfileobj``... ``read()`` without a size reads to the end.
-    Closing (or collecting) it closes the handle, as for any :class:`Handle`."""
+    ``io.BufferedWriter``, ``io.TextIOWrapper``, ``shutil.copyfileobj``... ``read()`` without a
+    size reads to the end. As ``io.RawIOBase`` (and ``io.FileIO``) require, a non-blocking
+    read or write that would block returns ``None`` instead of raising, which is what lets the
+    buffered layers report ``BlockingIOError`` with ``characters_written``. Closing (or
+    collecting) it closes the handle, as for any :class:`Handle`."""
 
     def __init__(self, value: int, owned: bool = True):
         Handle.__init__(self, value, owned)
@@ -21,47 +26,68 @@ class RawIOHandle(Handle, io.RawIOBase):
         return fcntl.fcntl(self.fileno(), fcntl.F_GETFL) & os.O_ACCMODE
 
     def readable(self) -> bool:
+        """True when the descriptor was opened for reading."""
         return self._access() in (os.O_RDONLY, os.O_RDWR)
 
     def writable(self) -> bool:
+        """True when the descriptor was opened for writing."""
         return self._access() in (os.O_WRONLY, os.O_RDWR)
 
     def seekable(self) -> bool:
+        """False: these streams have no position."""
         return False
 
-    def read(self, size: Optional[int] = -1) -> bytes:  # type: ignore[override]
+    def read(self, size: Optional[int] = -1) -> Optional[bytes]:  # type: ignore[override]
+        """Up to ``size`` bytes (all to the end if ``size`` is None or negative); b"" at end
+        of file; None if non-blocking and nothing is there yet."""
         if size is None or size < 0:
             return self.readall()
-        return Handle.read(self, size)
+        try:
+            return Handle.read(self, size)
+        except BlockingIOError:
+            return None
 
-    def readall(self) -> bytes:
+    def readall(self) -> Optional[bytes]:  # type: ignore[override]
+        """Everything to the end of file (None if non-blocking and nothing came yet; what came
+        so far if the data stops coming)."""
         chunks: List[bytes] = []
         while True:
-            chunk = Handle.read(self, 65536)
+            try:
+                chunk = Handle.read(self, 65536)
+            except BlockingIOError:
+                return b"".join(chunks) if chunks else None
             if not chunk:
                 return b"".join(chunks)
             chunks.append(chunk)
 
-    def readinto(self, buffer: bytearray) -> int:  # type: ignore[override]
-        view = memoryview(buffer).cast("B")
-        data = Handle.read(self, len(view))
-        view[: len(data)] = data
-        return len(data)
+    def readinto(self, buffer: Any) -> Optional[int]:  # type: ignore[override]
+        """Reads into a writable buffer; the count, or None if non-blocking and empty."""
+        try:
+            return Handle.readinto(self, buffer)
+        except BlockingIOError:
+            return None
 
-    def write(self, data: bytes) -> int:  # type: ignore[override]
-        return Handle.write(self, bytes(data))
+    def write(self, data: Any) -> Optional[int]:  # type: ignore[override]
+        """Writes some of ``data``; the count, or None if non-blocking and full."""
+        try:
+            return Handle.write(self, data)
+        except BlockingIOError:
+            return None
 
     @property
-    def closed(self) -> bool:  # type: ignore[override]
-        return Handle.closed.fget(self)  # type: ignore[attr-defined]
+    def closed(self) -> bool:
+        """True once the handle is closed (here or anywhere)."""
+        return bool(Handle.closed.fget(self))  # type: ignore[attr-defined]
 
     def close(self) -> None:
+        """Closes the handle (as :meth:`Handle.close`; no flush: nothing is buffered here)."""
         Handle.close(self)
 
     def fileno(self) -> int:
+        """The descriptor, lent."""
         return Handle.fileno(self)
 
-    def __enter__(self):
+    def __enter__(self) -> "RawIOHandle":
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -13,6 +13,8 @@ from .errors import check
 from .handle import Handle, retry_eintr
 from .signals import SigSet, sigset
 
+__all__ = ["KIND_SIGNALFD", "SIGNALFD_NONBLOCK", "SigInfoC", "SignalInfo", "block_process", "SignalFd"]
+
 KIND_SIGNALFD = 12
 SIGNALFD_NONBLOCK = 1 << 0
 

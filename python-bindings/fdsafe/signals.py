@@ -7,6 +7,8 @@ from typing import Iterable, Set
 from ._lib import declare, lib
 from .errors import check
 
+__all__ = ["SIG_BLOCK", "SIG_UNBLOCK", "SIG_SETMASK", "SigSet", "sigset", "members", "signal_mask"]
+
 SIG_BLOCK, SIG_UNBLOCK, SIG_SETMASK = 0, 1, 2
 
 

@@ -4,14 +4,38 @@ peer credentials. Each socket kind has a class with a ``socket``-like surface an
 from __future__ import annotations
 
 import ctypes
-from typing import TYPE_CHECKING, Any, Callable, Iterable, List, NamedTuple, Optional, Sequence, Tuple, Union, cast
+import errno
+import os
+import socket as _pysocket
+import time
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union, cast
 
+from ._address import SockAddr, inet_sockaddrs as _inet_sockaddrs, unix_sockaddr
+from ._buffers import data_arg, into_arg, size_arg, timeout_ms
 from ._lib import c_handle, c_handle_p, declare, lib
 from .errors import check
-from .handle import KIND_OTHER, Handle, retry_eintr
+from .handle import EVENT_IN, EVENT_OUT, KIND_OTHER, Handle, retry_eintr
 
 if TYPE_CHECKING:
     from .passing import HandlePasser
+
+__all__ = ["KIND_TCP_LISTENER", "KIND_TCP_STREAM", "KIND_UDP", "KIND_UNIX_LISTENER", "KIND_UNIX_STREAM",
+           "KIND_UNIX_DATAGRAM", "KIND_UNIX_SEQPACKET_LISTENER", "KIND_UNIX_SEQPACKET", "ADDRESS_TEXT_MAX",
+           "SOCKADDR_STORAGE", "SEND_DONTWAIT", "SEND_MORE", "SEND_ZEROCOPY", "RECV_DONTWAIT", "RECV_PEEK",
+           "RECV_WAITALL", "SHUTDOWN_READ", "SHUTDOWN_WRITE", "SHUTDOWN_BOTH", "ACCEPT_NONBLOCK",
+           "SOCKET_NONBLOCK", "SOCKET_REUSEPORT", "SOCKET_V6ONLY", "SOCKET_NO_REUSEADDR", "UNIX_STREAM",
+           "UNIX_DATAGRAM", "UNIX_SEQPACKET", "UNIX_BIND_NONBLOCK", "UNIX_BIND_KEEP_STALE",
+           "UNIX_BIND_KEEP_PATH", "UNIX_BIND_NO_MKDIR", "UNIX_BIND_KEEP_MODE", "RECV_INFO_CTRUNC",
+           "RECV_INFO_TRUNC", "RECV_INFO_CREDENTIALS", "RECV_INFO_CLOSED", "MAX_FDS", "SOCKOPT_NODELAY",
+           "SOCKOPT_KEEPALIVE", "SOCKOPT_KEEPIDLE", "SOCKOPT_KEEPINTVL", "SOCKOPT_KEEPCNT", "SOCKOPT_LINGER",
+           "SOCKOPT_RCVBUF", "SOCKOPT_SNDBUF", "SOCKOPT_TTL", "SOCKOPT_USER_TIMEOUT", "SOCKOPT_BUSY_POLL",
+           "SOCKOPT_INCOMING_CPU", "SOCKOPT_CORK", "SOCKOPT_FASTOPEN", "SOCKOPT_BROADCAST",
+           "SOCKOPT_MULTICAST_LOOP", "SOCKOPT_MULTICAST_TTL", "SOCKOPT_PASSCRED", "SOCKOPT_REUSEADDR",
+           "SOCKOPT_REUSEPORT", "SOCKOPT_ZEROCOPY", "SOCKOPT_V6ONLY", "Credentials", "RecvInfo",
+           "UnixBindOptions", "ZerocopyCompletion", "Datagram", "address_parse", "address_format",
+           "Received", "Socket", "TcpListener", "TcpStream", "UdpSocket", "UnixListener", "UnixStream",
+           "UnixDatagram", "UnixSeqpacketListener", "UnixSeqpacket", "tcp_listen", "tcp_connect", "udp_bind",
+           "unix_listen", "unix_bind", "unix_connect", "unix_pair", "from_socket", "SockAddr"]
 
 _int, _i64, _u32, _size = ctypes.c_int, ctypes.c_int64, ctypes.c_uint32, ctypes.c_size_t
 _str, _vp = ctypes.c_char_p, ctypes.c_void_p
@@ -43,7 +67,7 @@ MAX_FDS = 253
 class Credentials(ctypes.Structure):
     _fields_ = [("pid", ctypes.c_int32), ("uid", ctypes.c_uint32), ("gid", ctypes.c_uint32)]
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[int]:
         return iter((self.pid, self.uid, self.gid))
 
 
@@ -115,26 +139,27 @@ declare({
 })
 
 
+# What the calls take as an address: fdsafe's text (str; for Unix sockets a path), a
+# (host, port[, flowinfo, scope_id]) tuple, bytes or os.PathLike (Unix paths), or SockAddr.
+Address = Union[str, bytes, Tuple[Any, ...], "os.PathLike[Any]"]
+_NO_ADDRESS: Any = object()
+
+
 def _enc(text: Optional[Union[str, bytes]]) -> Optional[bytes]:
     if text is None:
         return None
-    return text.encode() if isinstance(text, str) else bytes(text)
+    raw = text.encode() if isinstance(text, str) else bytes(text)
+    if b"\0" in raw:
+        raise ValueError("embedded null character in address text")
+    return raw
 
 
-def _bytes_ptr(data: bytes):
-    # ctypes passes a bytes object to a ``c_void_p`` parameter as a pointer to its buffer (no
-    # copy, embedded NULs kept; the length goes separately), which costs far less than a
-    # ``ctypes.cast``. The caller keeps ``data`` alive for the call.
-    data = bytes(data)
-    return data, data
-
-
-def address_parse(text: str) -> bytes:
-    """The ``struct sockaddr`` bytes (exact length) for an address text."""
+def address_parse(text: str) -> SockAddr:
+    """The ``struct sockaddr`` bytes (exact length) for fdsafe's address text."""
     buf = ctypes.create_string_buffer(SOCKADDR_STORAGE)
     n = ctypes.c_size_t()
     check(lib.fdsafe_address_parse(_enc(text), buf, SOCKADDR_STORAGE, ctypes.byref(n)))
-    return buf.raw[:n.value]
+    return SockAddr(buf.raw[:n.value])
 
 
 def address_format(sockaddr: bytes) -> str:
@@ -145,6 +170,28 @@ def address_format(sockaddr: bytes) -> str:
     return text.raw[:n].decode("utf-8", errors="surrogateescape")
 
 
+def _inet_address(address: Address, socktype: int, passive: bool = False) -> Union[bytes, List[SockAddr]]:
+    """fdsafe's text form (encoded, for the text C functions), or the sockaddrs an internet
+    address resolves to (one for raw ``SockAddr`` bytes)."""
+    if isinstance(address, SockAddr):
+        return [address]
+    if isinstance(address, str):
+        return cast(bytes, _enc(address))
+    if isinstance(address, tuple):
+        return _inet_sockaddrs(address, socktype, passive)
+    raise TypeError(f"an internet address is a (host, port) tuple or fdsafe's text, not {type(address).__name__}"
+                    " (raw sockaddr bytes: wrap them in SockAddr)")
+
+
+def _unix_address(address: Address) -> SockAddr:
+    """sockaddr_un for a path, an abstract name or raw ``SockAddr`` bytes."""
+    if isinstance(address, SockAddr):
+        return address
+    if isinstance(address, tuple):
+        raise TypeError("a Unix address is str, bytes or os.PathLike, not a tuple")
+    return unix_sockaddr(address)
+
+
 class Received(NamedTuple):
     data: bytes
     handles: List[Handle]
@@ -153,89 +200,249 @@ class Received(NamedTuple):
     credentials: Optional[Tuple[int, int, int]]
 
 
-class Socket(Handle):
-    """Operations shared by every socket kind."""
+_EAGAIN = -errno.EAGAIN
+_TYPES = {KIND_TCP_LISTENER: _pysocket.SOCK_STREAM, KIND_TCP_STREAM: _pysocket.SOCK_STREAM,
+          KIND_UDP: _pysocket.SOCK_DGRAM, KIND_UNIX_LISTENER: _pysocket.SOCK_STREAM,
+          KIND_UNIX_STREAM: _pysocket.SOCK_STREAM, KIND_UNIX_DATAGRAM: _pysocket.SOCK_DGRAM,
+          KIND_UNIX_SEQPACKET_LISTENER: _pysocket.SOCK_SEQPACKET, KIND_UNIX_SEQPACKET: _pysocket.SOCK_SEQPACKET}
 
-    def _text(self, fn) -> str:
+
+class Socket(Handle):
+    """Operations shared by every socket kind, with the ``socket`` module's habits:
+    ``settimeout``/``gettimeout``/``setblocking`` (a timeout raises ``TimeoutError``, a
+    non-blocking call that would block ``BlockingIOError``), ``family``/``type``/``proto``,
+    any bytes-like object as data, ``recv_into``/``recvfrom_into``, and conversion to a
+    ``socket.socket`` (:meth:`to_socket`, :meth:`makefile`)."""
+
+    # seconds for the calls to wait before TimeoutError; None: whatever O_NONBLOCK says
+    # (blocking, or a non-blocking socket, timeout 0.0)
+    _timeout: Optional[float] = None
+
+    def _text(self, fn: Any) -> str:
         buf = ctypes.create_string_buffer(ADDRESS_TEXT_MAX)
         n = check(fn(self._value, buf, ADDRESS_TEXT_MAX))
         return buf.raw[:n].decode("utf-8", errors="surrogateescape")
 
-    def _raw(self, fn) -> bytes:
+    def _raw(self, fn: Any) -> SockAddr:
         buf = ctypes.create_string_buffer(SOCKADDR_STORAGE)
         n = ctypes.c_size_t()
         check(fn(self._value, buf, SOCKADDR_STORAGE, ctypes.byref(n)))
-        return buf.raw[:n.value]
+        return SockAddr(buf.raw[:n.value])
+
+    def _call(self, call: Callable[[], int], events: int, deadline: Optional[float] = None) -> int:
+        """Runs ``call`` with the socket's timeout: retried after EINTR, and after EAGAIN once
+        the descriptor is ready, until the timeout (or the ``deadline`` given, a
+        ``time.monotonic()`` value); then ``TimeoutError``."""
+        timeout = self._timeout
+        if not timeout:
+            return retry_eintr(call)
+        if deadline is None:
+            deadline = time.monotonic() + timeout
+        while True:
+            try:
+                code = call()
+            except ctypes.ArgumentError as err:
+                raise TypeError(str(err)) from None
+            if code == _EAGAIN:
+                left = deadline - time.monotonic()
+                if left <= 0 or not self.wait(events, left):
+                    raise _pysocket.timeout("timed out")
+                continue
+            if code != -errno.EINTR:
+                return check(code)
+
+    # ---------------------------------------------------------- the socket module's habits
+
+    def settimeout(self, timeout: Optional[float]) -> None:
+        """As ``socket.settimeout``: None blocks, 0 is non-blocking (``BlockingIOError``),
+        a positive number of seconds bounds each call (``TimeoutError``, alias
+        ``socket.timeout``). Done with O_NONBLOCK plus a wait on the descriptor."""
+        if timeout is not None:
+            timeout_ms(timeout)  # ValueError for a negative or NaN timeout
+            timeout = float(timeout)
+        self.nonblocking = timeout is not None
+        self._timeout = timeout or None
+
+    def gettimeout(self) -> Optional[float]:
+        """The timeout in seconds: None when blocking, 0.0 when non-blocking."""
+        if self._timeout is not None:
+            return self._timeout
+        return 0.0 if self.nonblocking else None
+
+    def setblocking(self, flag: bool) -> None:
+        """``setblocking(False)`` is ``settimeout(0.0)``, ``setblocking(True)`` is
+        ``settimeout(None)``."""
+        self.settimeout(None if flag else 0.0)
+
+    def getblocking(self) -> bool:
+        """False when the socket is non-blocking or has a timeout."""
+        return self.gettimeout() is None
+
+    @property
+    def type(self) -> _pysocket.SocketKind:
+        """``socket.SOCK_STREAM``, ``SOCK_DGRAM`` or ``SOCK_SEQPACKET``."""
+        return _pysocket.SocketKind(_TYPES[self.kind])
+
+    @property
+    def family(self) -> _pysocket.AddressFamily:
+        """``socket.AF_INET``, ``AF_INET6`` or ``AF_UNIX``."""
+        if isinstance(self, _UnixMixin):
+            return _pysocket.AF_UNIX
+        return _pysocket.AddressFamily(self.local_sockaddr().family)
+
+    @property
+    def proto(self) -> int:
+        """The protocol number, as ``socket.socket(fileno=...)`` reports it (SO_PROTOCOL):
+        IPPROTO_TCP, IPPROTO_UDP, or 0 for Unix sockets."""
+        if isinstance(self, _UnixMixin):
+            return 0
+        return _pysocket.IPPROTO_UDP if self.type == _pysocket.SOCK_DGRAM else _pysocket.IPPROTO_TCP
+
+    def to_socket(self) -> _pysocket.socket:
+        """A ``socket.socket`` on a duplicate of the descriptor (as ``socket.fromfd``), with
+        this socket's timeout. Both stay open until each is closed; they share the open file,
+        so ``setblocking`` on one changes the other. Use it for asyncio's ``loop.sock_*`` and
+        ``asyncio.open_connection(sock=...)``."""
+        timeout = self.gettimeout()
+        sock = _pysocket.socket(fileno=os.dup(self.fileno()))
+        sock.settimeout(timeout)
+        return sock
+
+    def makefile(self, mode: str = "r", buffering: Optional[int] = None, *, encoding: Optional[str] = None,
+                 errors: Optional[str] = None, newline: Optional[str] = None) -> Any:
+        """A file object reading or writing the socket, as ``socket.makefile``. It holds its
+        own duplicate of the descriptor, closed when the file is closed."""
+        sock: Any = self.to_socket()  # Any: typeshed's overloads want a literal mode
+        try:
+            return sock.makefile(mode, buffering, encoding=encoding, errors=errors, newline=newline)
+        finally:
+            sock.close()  # the real close waits for the file's
+
+    # ---------------------------------------------------------- addresses
 
     def getsockname(self) -> str:
+        """The local address as fdsafe's text (``"127.0.0.1:80"``, ``"/path"``, ``"@name"``)."""
         return self._text(lib.fdsafe_socket_local_address)
 
     def getpeername(self) -> str:
+        """The peer's address as fdsafe's text."""
         return self._text(lib.fdsafe_socket_peer_address)
 
-    def local_sockaddr(self) -> bytes:
+    def local_sockaddr(self) -> SockAddr:
+        """The local ``struct sockaddr`` bytes."""
         return self._raw(lib.fdsafe_socket_local_sockaddr)
 
-    def peer_sockaddr(self) -> bytes:
+    def peer_sockaddr(self) -> SockAddr:
+        """The peer's ``struct sockaddr`` bytes."""
         return self._raw(lib.fdsafe_socket_peer_sockaddr)
 
-    def send(self, data: bytes, flags: int = 0) -> int:
-        """Sends some of ``data``; never raises SIGPIPE (a closed peer: BrokenPipeError)."""
-        keep, ptr = _bytes_ptr(data)
-        return retry_eintr(lambda: lib.fdsafe_socket_send(self._value, ptr, len(keep), flags))
+    def _sockaddr(self, address: Address) -> Union[bytes, SockAddr]:
+        """An address for this socket's family: text (bytes) or a SockAddr."""
+        if isinstance(self, _UnixMixin):
+            return _unix_address(address)
+        found = _inet_address(address, self.type)
+        return found if isinstance(found, bytes) else found[0]
 
-    def sendall(self, data: bytes) -> None:
-        view = memoryview(bytes(data))
-        while view:
-            view = view[self.send(view.tobytes()):]
+    # ---------------------------------------------------------- data
+
+    def send(self, data: Any, flags: int = 0) -> int:
+        """Sends some of ``data`` (any bytes-like object); never raises SIGPIPE (a closed
+        peer: BrokenPipeError)."""
+        ptr, n = data_arg(data)
+        return self._call(lambda: lib.fdsafe_socket_send(self._value, ptr, n, flags), EVENT_OUT)
+
+    def sendall(self, data: Any, flags: int = 0) -> None:
+        """Sends all of ``data``; with a timeout, the timeout bounds the whole call (as
+        ``socket.sendall`` since Python 3.5)."""
+        keep, n = data_arg(data)
+        start = ctypes.cast(keep, ctypes.c_void_p).value or 0
+        deadline = time.monotonic() + self._timeout if self._timeout else None
+        sent = 0
+        while sent < n:
+            at = ctypes.c_void_p(start + sent)
+            sent += self._call(lambda: lib.fdsafe_socket_send(self._value, at, n - sent, flags), EVENT_OUT, deadline)
 
     def recv(self, size: int, flags: int = 0) -> bytes:
+        """Up to ``size`` bytes (b"" at end of stream)."""
+        size = size_arg(size, "buffersize")
         buf = ctypes.create_string_buffer(max(size, 1))
-        n = retry_eintr(lambda: lib.fdsafe_socket_recv(self._value, buf, size, flags))
+        n = self._call(lambda: lib.fdsafe_socket_recv(self._value, buf, size, flags), EVENT_IN)
         return buf.raw[:n]
 
-    def sendto(self, data: bytes, address: Union[str, bytes], flags: int = 0) -> int:
-        """Sends a datagram to ``address`` (text, or ``struct sockaddr`` bytes)."""
-        keep, ptr = _bytes_ptr(data)
-        if isinstance(address, bytes):
-            raw = ctypes.create_string_buffer(address, len(address))
-            return retry_eintr(lambda: lib.fdsafe_socket_send_to_sockaddr(self._value, ptr, len(keep), flags, raw, len(address)))
-        return retry_eintr(lambda: lib.fdsafe_socket_send_to(self._value, ptr, len(keep), flags, _enc(address)))
+    def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
+        """Receives into a writable buffer (up to ``nbytes``, 0: its length); the count."""
+        c_buf, size = into_arg(buffer, nbytes)
+        return self._call(lambda: lib.fdsafe_socket_recv(self._value, c_buf, size, flags), EVENT_IN)
 
-    def recvfrom(self, size: int, flags: int = 0) -> Tuple[bytes, str]:
-        buf = ctypes.create_string_buffer(max(size, 1))
+    def sendto(self, data: Any, flags_or_address: Any, address: Any = _NO_ADDRESS) -> int:
+        """``sendto(data, address)`` or ``sendto(data, flags, address)``: sends a datagram to
+        ``address`` (as ``connect`` takes it, or fdsafe's text, or raw ``SockAddr`` bytes)."""
+        if address is _NO_ADDRESS:
+            flags, address = 0, flags_or_address
+        elif isinstance(address, int) and not isinstance(flags_or_address, int):
+            flags, address = address, flags_or_address  # fdsafe's older order: (data, address, flags)
+        elif isinstance(flags_or_address, int):
+            flags = flags_or_address
+        else:
+            raise TypeError(f"flags must be an int, not {type(flags_or_address).__name__}")
+        ptr, n = data_arg(data)
+        target = self._sockaddr(address)
+        if isinstance(target, SockAddr):
+            raw = ctypes.create_string_buffer(bytes(target), len(target))
+            return self._call(lambda: lib.fdsafe_socket_send_to_sockaddr(self._value, ptr, n, flags, raw, len(target)),
+                              EVENT_OUT)
+        return self._call(lambda: lib.fdsafe_socket_send_to(self._value, ptr, n, flags, target), EVENT_OUT)
+
+    def _recvfrom(self, c_buf: Any, size: int, flags: int) -> Tuple[int, str]:
         addr = ctypes.create_string_buffer(SOCKADDR_STORAGE)
         alen = ctypes.c_size_t()
-        n = retry_eintr(lambda: lib.fdsafe_socket_recv_from(self._value, buf, size, flags, addr, SOCKADDR_STORAGE,
-                                                             ctypes.byref(alen)))
-        return buf.raw[:n], (address_format(addr.raw[:alen.value]) if alen.value else "")
+        n = self._call(lambda: lib.fdsafe_socket_recv_from(self._value, c_buf, size, flags, addr, SOCKADDR_STORAGE,
+                                                            ctypes.byref(alen)), EVENT_IN)
+        return n, (address_format(addr.raw[:alen.value]) if alen.value else "")
+
+    def recvfrom(self, size: int, flags: int = 0) -> Tuple[bytes, str]:
+        """A datagram (up to ``size`` bytes) and its source as fdsafe's text."""
+        size = size_arg(size, "buffersize")
+        buf = ctypes.create_string_buffer(max(size, 1))
+        n, source = self._recvfrom(buf, size, flags)
+        return buf.raw[:n], source
+
+    def recvfrom_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> Tuple[int, str]:
+        """Receives a datagram into a writable buffer; the count and the source's text."""
+        c_buf, size = into_arg(buffer, nbytes)
+        return self._recvfrom(c_buf, size, flags)
 
     def shutdown(self, how: int = SHUTDOWN_BOTH) -> None:
+        """Shuts down reading, writing or both (``SHUT_RD``/``SHUT_WR``/``SHUT_RDWR``)."""
         check(lib.fdsafe_socket_shutdown(self._value, how))
 
     def getopt(self, option: int) -> int:
+        """The value of an fdsafe socket option (``SOCKOPT_*``)."""
         out = ctypes.c_int()
         check(lib.fdsafe_socket_option_get(self._value, option, ctypes.byref(out)))
         return out.value
 
     def setopt(self, option: int, value: int) -> None:
+        """Sets an fdsafe socket option (``SOCKOPT_*``)."""
         check(lib.fdsafe_socket_option_set(self._value, option, int(value)))
 
-    def connect_finish(self, timeout_ms: int = -1) -> None:
-        """Finishes a non-blocking connect (raises BlockingIOError-like OSError EINPROGRESS if
-        still pending after a 0 timeout)."""
-        check(lib.fdsafe_socket_connect_finish(self._value, timeout_ms))
+    def connect_finish(self, timeout: Optional[float] = None) -> None:
+        """Finishes a non-blocking connect, waiting up to ``timeout`` seconds (None: no
+        limit); still pending after the timeout: OSError EINPROGRESS."""
+        ms = timeout_ms(timeout)
+        retry_eintr(lambda: lib.fdsafe_socket_connect_finish(self._value, ms))
 
 
 class _Listener(Socket):
     def accept(self, nonblocking: bool = False) -> Tuple[Socket, str]:
-        """A new connected socket and the peer's address text."""
+        """A new connected socket (blocking unless ``nonblocking``) and the peer's address
+        text; waits as this listener's timeout says."""
         out = c_handle()
         addr = ctypes.create_string_buffer(SOCKADDR_STORAGE)
         alen = ctypes.c_size_t()
         flags = ACCEPT_NONBLOCK if nonblocking else 0
-        retry_eintr(lambda: lib.fdsafe_socket_accept(self._value, flags, ctypes.byref(out), addr, SOCKADDR_STORAGE,
-                                                     ctypes.byref(alen)))
+        self._call(lambda: lib.fdsafe_socket_accept(self._value, flags, ctypes.byref(out), addr, SOCKADDR_STORAGE,
+                                                    ctypes.byref(alen)), EVENT_IN)
         return cast(Socket, Handle.wrap(out.value)), address_format(addr.raw[:alen.value])
 
 
@@ -243,14 +450,15 @@ class _UnixMixin(Socket):
     def send_fds(self, data: bytes, handles: Sequence[object], flags: int = 0) -> int:
         """Sends ``data`` (at least one byte) with descriptors: fdsafe handles (held for the
         whole send), or anything with ``fileno()``, or raw ints (borrowed, not closed)."""
-        keep, ptr = _bytes_ptr(data)
+        ptr, n = data_arg(data)
         items: List[Any] = list(handles)
         if all(isinstance(h, Handle) for h in items):
             harr = (ctypes.c_uint64 * max(len(items), 1))(*[h.value for h in items])
-            return retry_eintr(lambda: lib.fdsafe_socket_send_handles(self._value, ptr, len(keep), harr, len(items), flags))
-        fds = [h if isinstance(h, int) else h.fileno() for h in items]
+            return self._call(lambda: lib.fdsafe_socket_send_handles(self._value, ptr, n, harr, len(items), flags),
+                              EVENT_OUT)
+        fds = [_fd_of(h) for h in items]
         farr = (ctypes.c_int * max(len(fds), 1))(*fds)
-        return retry_eintr(lambda: lib.fdsafe_socket_send_fds(self._value, ptr, len(keep), farr, len(fds), flags))
+        return self._call(lambda: lib.fdsafe_socket_send_fds(self._value, ptr, n, farr, len(fds), flags), EVENT_OUT)
 
     def recv_fds(self, size: int, maxfds: int = MAX_FDS, flags: int = 0, kind: Optional[int] = None) -> Received:
         """Receives data and descriptors as fdsafe handle objects of their detected kind.
@@ -259,15 +467,16 @@ class _UnixMixin(Socket):
         gives generic handles with no kernel query; another kind is checked per descriptor
         (one that fails the check is detected in full, so check ``.kind`` if the sender is
         not trusted)."""
+        size, maxfds = size_arg(size), size_arg(maxfds, "maxfds")
         buf = ctypes.create_string_buffer(max(size, 1))
         arr = (ctypes.c_uint64 * max(maxfds, 1))()
         info = RecvInfo()
         if kind is None:
-            n = retry_eintr(lambda: lib.fdsafe_socket_recv_handles(self._value, buf, size, flags, arr, maxfds,
-                                                                    ctypes.byref(info)))
+            n = self._call(lambda: lib.fdsafe_socket_recv_handles(self._value, buf, size, flags, arr, maxfds,
+                                                                   ctypes.byref(info)), EVENT_IN)
         else:
-            n = retry_eintr(lambda: lib.fdsafe_socket_recv_handles_as(self._value, buf, size, flags, kind, arr,
-                                                                       maxfds, ctypes.byref(info)))
+            n = self._call(lambda: lib.fdsafe_socket_recv_handles_as(self._value, buf, size, flags, kind, arr,
+                                                                      maxfds, ctypes.byref(info)), EVENT_IN)
         wrap = Handle._wrap_new
         handles = [wrap(v) for v in arr[:info.handle_count]]
         creds = tuple(info.credentials) if info.flags & RECV_INFO_CREDENTIALS else None
@@ -279,39 +488,45 @@ class _UnixMixin(Socket):
         from .passing import HandlePasser
         return HandlePasser(self, size, max_handles, kind)
 
-    def send_credentials(self, data: bytes, credentials: Optional[Tuple[int, int, int]] = None, flags: int = 0) -> int:
-        keep, ptr = _bytes_ptr(data)
+    def send_credentials(self, data: Any, credentials: Optional[Tuple[int, int, int]] = None, flags: int = 0) -> int:
+        """Sends ``data`` with SCM_CREDENTIALS ``(pid, uid, gid)`` (None: this process's)."""
+        ptr, n = data_arg(data)
         creds = None if credentials is None else ctypes.byref(Credentials(*credentials))
-        return retry_eintr(lambda: lib.fdsafe_socket_send_credentials(self._value, ptr, len(keep), creds, flags))
+        return self._call(lambda: lib.fdsafe_socket_send_credentials(self._value, ptr, n, creds, flags), EVENT_OUT)
 
     def peer_credentials(self) -> Tuple[int, int, int]:
+        """The peer's ``(pid, uid, gid)`` at connect time (SO_PEERCRED)."""
         c = Credentials()
         check(lib.fdsafe_socket_peer_credentials(self._value, ctypes.byref(c)))
-        return tuple(c)
+        return (c.pid, c.uid, c.gid)
 
     def peer_groups(self) -> List[int]:
+        """The peer's supplementary groups (SO_PEERGROUPS)."""
         arr = (ctypes.c_uint32 * 65536)()
         n = check(lib.fdsafe_socket_peer_groups(self._value, arr, 65536))
         return list(arr[:n])
 
     def peer_pidfd(self) -> Handle:
+        """A pidfd for the peer process (SO_PEERPIDFD)."""
         out = c_handle()
         check(lib.fdsafe_socket_peer_pidfd(self._value, ctypes.byref(out)))
         return Handle(out.value)
 
 
 class _DatagramMixin(Socket):
-    def connect(self, address: Union[str, bytes]) -> None:
-        """Sets the default destination: address text, or ``struct sockaddr`` bytes."""
-        if isinstance(address, bytes):
-            raw = ctypes.create_string_buffer(address, len(address))
-            check(lib.fdsafe_socket_connect_sockaddr(self._value, raw, len(address)))
+    def connect(self, address: Address) -> None:
+        """Sets the default destination: an address as the ``socket`` module takes it for
+        this family, fdsafe's text (UDP), or raw ``SockAddr`` bytes."""
+        target = self._sockaddr(address)
+        if isinstance(target, SockAddr):
+            raw = ctypes.create_string_buffer(bytes(target), len(target))
+            check(lib.fdsafe_socket_connect_sockaddr(self._value, raw, len(target)))
         else:
-            check(lib.fdsafe_socket_connect(self._value, _enc(address)))
+            check(lib.fdsafe_socket_connect(self._value, target))
 
     def send_batch(self, messages: Iterable[Tuple[bytes, Optional[str]]], flags: int = 0) -> int:
         """Sends datagrams ``(data, address or None)`` with one sendmmsg; returns how many."""
-        items = [(bytes(d), None if a is None else address_parse(a)) for d, a in messages]
+        items = [(bytes(memoryview(d)), None if a is None else self._batch_address(a)) for d, a in messages]
         keep = []
         arr = (Datagram * max(len(items), 1))()
         for i, (data, addr) in enumerate(items):
@@ -322,16 +537,21 @@ class _DatagramMixin(Socket):
                 abuf = ctypes.create_string_buffer(addr, len(addr))
                 keep.append(abuf)
                 arr[i].addr, arr[i].addr_len = ctypes.cast(abuf, ctypes.c_void_p), len(addr)
-        return retry_eintr(lambda: lib.fdsafe_socket_send_batch(self._value, arr, len(items), flags))
+        return self._call(lambda: lib.fdsafe_socket_send_batch(self._value, arr, len(items), flags), EVENT_OUT)
+
+    def _batch_address(self, address: Address) -> bytes:
+        target = self._sockaddr(address)
+        return target if isinstance(target, SockAddr) else address_parse(target.decode())
 
     def recv_batch(self, count: int, size: int = 65536, flags: int = 0) -> List[Tuple[bytes, str]]:
         """Receives up to ``count`` datagrams (waits for the first); returns (data, source)."""
+        count, size = size_arg(count, "count"), size_arg(size)
         arr = (Datagram * count)()
         bufs = [(ctypes.create_string_buffer(size), ctypes.create_string_buffer(SOCKADDR_STORAGE)) for _ in range(count)]
         for i, (d, a) in enumerate(bufs):
             arr[i].data, arr[i].len = ctypes.cast(d, ctypes.c_void_p), size
             arr[i].addr, arr[i].addr_len = ctypes.cast(a, ctypes.c_void_p), SOCKADDR_STORAGE
-        n = retry_eintr(lambda: lib.fdsafe_socket_recv_batch(self._value, arr, count, flags))
+        n = self._call(lambda: lib.fdsafe_socket_recv_batch(self._value, arr, count, flags), EVENT_IN)
         return [(bufs[i][0].raw[:arr[i].received], address_format(bufs[i][1].raw[:arr[i].addr_len])) for i in range(n)]
 
 
@@ -388,70 +608,154 @@ def _new(call: Callable[[Any], int]) -> Any:
     return Handle.wrap(out.value)
 
 
-def _raw(address: bytes):
-    return ctypes.create_string_buffer(address, len(address)), len(address)
+def _raw(address: bytes) -> Tuple[Any, int]:
+    return ctypes.create_string_buffer(bytes(address), len(address)), len(address)
 
 
-def tcp_listen(address: Union[str, bytes], backlog: int = 128, reuseport: bool = False, v6only: bool = False,
+def _fd_of(item: Any) -> int:
+    """A descriptor number from an int or an object with ``fileno()`` (TypeError otherwise)."""
+    if isinstance(item, int) and not isinstance(item, bool):
+        return item
+    fileno = getattr(item, "fileno", None)
+    if fileno is None:
+        raise TypeError(f"a descriptor, a handle or an object with fileno() is required, not {type(item).__name__}")
+    return int(fileno())
+
+
+def tcp_listen(address: Address, backlog: int = 128, reuseport: bool = False, v6only: bool = False,
                nonblocking: bool = False, reuseaddr: bool = True) -> TcpListener:
+    """A TCP listener on ``address``: ``(host, port)`` (host ``""``: every interface),
+    ``(host, port, flowinfo, scope_id)``, fdsafe's text or raw ``SockAddr`` bytes."""
     flags = ((SOCKET_REUSEPORT if reuseport else 0) | (SOCKET_V6ONLY if v6only else 0)
              | (SOCKET_NONBLOCK if nonblocking else 0) | (0 if reuseaddr else SOCKET_NO_REUSEADDR))
-    if isinstance(address, bytes):
-        raw, n = _raw(address)
-        return _new(lambda out: lib.fdsafe_tcp_listen_sockaddr(raw, n, backlog, flags, out))
-    return _new(lambda out: lib.fdsafe_tcp_listen(_enc(address), backlog, flags, out))
+    backlog = size_arg(backlog, "backlog")
+    found = _inet_address(address, _pysocket.SOCK_STREAM, passive=True)
+    if isinstance(found, bytes):
+        return cast(TcpListener, _new(lambda out: lib.fdsafe_tcp_listen(found, backlog, flags, out)))
+    raw, n = _raw(found[0])
+    return cast(TcpListener, _new(lambda out: lib.fdsafe_tcp_listen_sockaddr(raw, n, backlog, flags, out)))
 
 
-def tcp_connect(address: Union[str, bytes], timeout: Optional[float] = None, nonblocking: bool = False) -> TcpStream:
+def tcp_connect(address: Address, timeout: Optional[float] = None, nonblocking: bool = False) -> TcpStream:
     """A connected TCP stream (blocking, with an optional timeout in seconds), or with
-    ``nonblocking`` one whose connect may still be in progress (see ``connect_finish``)."""
-    ms = -1 if timeout is None else int(timeout * 1000)
+    ``nonblocking`` one whose connect may still be in progress (see ``connect_finish``).
+    A host name is resolved and each of its addresses tried in turn, as
+    ``socket.create_connection`` does; the last failure is raised."""
+    ms = timeout_ms(timeout)
     flags = SOCKET_NONBLOCK if nonblocking else 0
-    if isinstance(address, bytes):
-        raw, n = _raw(address)
-        return _new(lambda out: retry_eintr(lambda: lib.fdsafe_tcp_connect_sockaddr(raw, n, ms, flags, out)))
-    return _new(lambda out: retry_eintr(lambda: lib.fdsafe_tcp_connect(_enc(address), ms, flags, out)))
+    found = _inet_address(address, _pysocket.SOCK_STREAM)
+    if isinstance(found, bytes):
+        return cast(TcpStream, _new(lambda out: retry_eintr(lambda: lib.fdsafe_tcp_connect(found, ms, flags, out))))
+    error: Optional[BaseException] = None
+    for sockaddr in found:
+        raw, n = _raw(sockaddr)
+        try:
+            return cast(TcpStream, _new(lambda out: retry_eintr(
+                lambda: lib.fdsafe_tcp_connect_sockaddr(raw, n, ms, flags, out))))
+        except OSError as err:
+            error = err
+    assert error is not None
+    raise error
 
 
-def udp_bind(address: Union[str, bytes], reuseport: bool = False, v6only: bool = False, nonblocking: bool = False) -> UdpSocket:
+def udp_bind(address: Address, reuseport: bool = False, v6only: bool = False, nonblocking: bool = False) -> UdpSocket:
+    """A UDP socket bound to ``address`` (as :func:`tcp_listen` takes it)."""
     flags = (SOCKET_REUSEPORT if reuseport else 0) | (SOCKET_V6ONLY if v6only else 0) | (SOCKET_NONBLOCK if nonblocking else 0)
-    if isinstance(address, bytes):
-        raw, n = _raw(address)
-        return _new(lambda out: lib.fdsafe_udp_bind_sockaddr(raw, n, flags, out))
-    return _new(lambda out: lib.fdsafe_udp_bind(_enc(address), flags, out))
+    found = _inet_address(address, _pysocket.SOCK_DGRAM, passive=True)
+    if isinstance(found, bytes):
+        return cast(UdpSocket, _new(lambda out: lib.fdsafe_udp_bind(found, flags, out)))
+    raw, n = _raw(found[0])
+    return cast(UdpSocket, _new(lambda out: lib.fdsafe_udp_bind_sockaddr(raw, n, flags, out)))
 
 
-def _options(flags: int, dir_mode: int, socket_mode: int):
+def _options(flags: int, dir_mode: int, socket_mode: int) -> Any:
     return ctypes.byref(UnixBindOptions(flags, dir_mode, socket_mode))
 
 
-def unix_listen(address: Optional[Union[str, bytes]], type: int = UNIX_STREAM, backlog: int = 128, flags: int = 0,
+def unix_listen(address: Optional[Address], type: int = UNIX_STREAM, backlog: int = 128, flags: int = 0,
                 dir_mode: int = 0, socket_mode: int = 0) -> Union[UnixListener, UnixSeqpacketListener]:
-    """A Unix listener bound to a path, ``@abstract`` name, or ``None`` for autobind (or
-    ``struct sockaddr_un`` bytes)."""
-    if isinstance(address, bytes):
-        raw, n = _raw(address)
-        return _new(lambda out: lib.fdsafe_unix_listen_sockaddr(raw, n, type, backlog,
+    """A Unix listener bound to ``address``: a path (``str``, ``bytes`` or ``os.PathLike``,
+    encoded with ``os.fsencode``), an abstract name (leading NUL, or fdsafe's ``"@name"``),
+    ``None`` or ``""`` for autobind, or raw ``SockAddr`` bytes. A path follows the
+    careful-daemon rules of ``fdsafe_unix_listen`` (parents made, stale sockets removed)."""
+    backlog = size_arg(backlog, "backlog")
+    listener: Union[UnixListener, UnixSeqpacketListener]
+    if address is None:
+        listener = _new(lambda out: lib.fdsafe_unix_listen(None, type, backlog, _options(flags, dir_mode, socket_mode),
+                                                           out))
+        return listener
+    raw, n = _raw(_unix_address(address))
+    listener = _new(lambda out: lib.fdsafe_unix_listen_sockaddr(raw, n, type, backlog,
                                                                 _options(flags, dir_mode, socket_mode), out))
-    return _new(lambda out: lib.fdsafe_unix_listen(_enc(address), type, backlog, _options(flags, dir_mode, socket_mode), out))
+    return listener
 
 
-def unix_bind(address: Optional[Union[str, bytes]], flags: int = 0, dir_mode: int = 0, socket_mode: int = 0) -> UnixDatagram:
-    if isinstance(address, bytes):
-        raw, n = _raw(address)
-        return _new(lambda out: lib.fdsafe_unix_bind_sockaddr(raw, n, _options(flags, dir_mode, socket_mode), out))
-    return _new(lambda out: lib.fdsafe_unix_bind(_enc(address), _options(flags, dir_mode, socket_mode), out))
+def unix_bind(address: Optional[Address], flags: int = 0, dir_mode: int = 0, socket_mode: int = 0) -> UnixDatagram:
+    """A Unix datagram socket bound to ``address`` (as :func:`unix_listen` takes it)."""
+    if address is None:
+        return cast(UnixDatagram, _new(lambda out: lib.fdsafe_unix_bind(None, _options(flags, dir_mode, socket_mode),
+                                                                        out)))
+    raw, n = _raw(_unix_address(address))
+    return cast(UnixDatagram, _new(lambda out: lib.fdsafe_unix_bind_sockaddr(raw, n, _options(flags, dir_mode,
+                                                                                               socket_mode), out)))
 
 
-def unix_connect(address: Union[str, bytes], type: int = UNIX_STREAM, nonblocking: bool = False) -> Socket:
+def unix_connect(address: Address, type: int = UNIX_STREAM, nonblocking: bool = False) -> Socket:
+    """A Unix socket of ``type`` connected to ``address`` (as :func:`unix_listen` takes it)."""
     flags = SOCKET_NONBLOCK if nonblocking else 0
-    if isinstance(address, bytes):
-        raw, n = _raw(address)
-        return _new(lambda out: retry_eintr(lambda: lib.fdsafe_unix_connect_sockaddr(raw, n, type, flags, out)))
-    return _new(lambda out: retry_eintr(lambda: lib.fdsafe_unix_connect(_enc(address), type, flags, out)))
+    raw, n = _raw(_unix_address(address))
+    return cast(Socket, _new(lambda out: retry_eintr(lambda: lib.fdsafe_unix_connect_sockaddr(raw, n, type, flags,
+                                                                                              out))))
 
 
 def unix_pair(type: int = UNIX_STREAM, nonblocking: bool = False) -> Tuple[Socket, Socket]:
+    """A connected pair of Unix sockets of ``type`` (``socket.socketpair``)."""
     a, b = c_handle(), c_handle()
     check(lib.fdsafe_unix_pair(type, SOCKET_NONBLOCK if nonblocking else 0, ctypes.byref(a), ctypes.byref(b)))
     return cast(Socket, Handle.wrap(a.value)), cast(Socket, Handle.wrap(b.value))
+
+
+_KINDS = {(_pysocket.AF_INET, _pysocket.SOCK_STREAM, True): KIND_TCP_LISTENER,
+          (_pysocket.AF_INET, _pysocket.SOCK_STREAM, False): KIND_TCP_STREAM,
+          (_pysocket.AF_INET, _pysocket.SOCK_DGRAM, False): KIND_UDP,
+          (_pysocket.AF_UNIX, _pysocket.SOCK_STREAM, True): KIND_UNIX_LISTENER,
+          (_pysocket.AF_UNIX, _pysocket.SOCK_STREAM, False): KIND_UNIX_STREAM,
+          (_pysocket.AF_UNIX, _pysocket.SOCK_DGRAM, False): KIND_UNIX_DATAGRAM,
+          (_pysocket.AF_UNIX, _pysocket.SOCK_SEQPACKET, True): KIND_UNIX_SEQPACKET_LISTENER,
+          (_pysocket.AF_UNIX, _pysocket.SOCK_SEQPACKET, False): KIND_UNIX_SEQPACKET}
+
+
+def _socket_kind(sock: _pysocket.socket) -> int:
+    family = _pysocket.AF_INET if sock.family == _pysocket.AF_INET6 else sock.family
+    listening = bool(sock.getsockopt(_pysocket.SOL_SOCKET, _pysocket.SO_ACCEPTCONN))
+    kind = _KINDS.get((family, sock.type, listening))
+    if kind is None:
+        raise ValueError(f"fdsafe has no socket kind for {sock.family!r} {sock.type!r}")
+    return kind
+
+
+def from_socket(sock: Union[_pysocket.socket, int]) -> Socket:
+    """Adopts a ``socket.socket`` (or a raw socket descriptor) as an fdsafe socket of its
+    kind: the handle owns the descriptor from then on, and ``sock`` is detached (as after
+    ``sock.detach()``). The timeout carries over. On failure ``sock`` is left as it was."""
+    if isinstance(sock, _pysocket.socket):
+        timeout = sock.gettimeout()
+        kind = _socket_kind(sock)
+        fd = sock.fileno()
+        handle = cast(Socket, Handle.wrap(_adopt(fd, kind)))
+        sock.detach()
+        handle._timeout = timeout or None
+        return handle
+    fd = _fd_of(sock)
+    probe = _pysocket.socket(fileno=fd)  # reads SO_DOMAIN, SO_TYPE: the descriptor is unchanged
+    try:
+        kind = _socket_kind(probe)
+    finally:
+        probe.detach()
+    return cast(Socket, Handle.wrap(_adopt(fd, kind)))
+
+
+def _adopt(fd: int, kind: int) -> int:
+    out = c_handle()
+    check(lib.fdsafe_fd_adopt(fd, kind, ctypes.byref(out)))
+    return out.value

@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import ctypes
 import mmap
-from typing import Iterable, Optional, Union
+from typing import Any, Iterable, Optional, Union
 
 from ._lib import IOVec, c_handle, lib, declare
+from ._buffers import data_arg, size_arg
 from .handle import Handle, retry_eintr
+
+__all__ = ["SPLICE_MOVE", "SPLICE_NONBLOCK", "SPLICE_MORE", "SPLICE_GIFT", "splice", "vmsplice", "tee",
+           "sendfile", "copy_file_range"]
 
 _int, _i64, _u32, _size = ctypes.c_int, ctypes.c_int64, ctypes.c_uint32, ctypes.c_size_t
 _i64p = ctypes.POINTER(ctypes.c_int64)
@@ -35,14 +39,21 @@ Endpoint = Union[Handle, int]
 
 
 def _fd(x: Endpoint) -> int:
-    return x.fileno() if isinstance(x, Handle) else int(x)
+    """The descriptor of a handle, an int, or an object with ``fileno()``."""
+    if isinstance(x, Handle):
+        return x.fileno()
+    if isinstance(x, int) and not isinstance(x, bool):
+        return x
+    if hasattr(x, "fileno"):
+        return int(x.fileno())
+    raise TypeError(f"a handle, a descriptor or an object with fileno() is required, not {type(x).__name__}")
 
 
-def _off(offset: Optional[int]):
-    return None if offset is None else ctypes.c_int64(offset)
+def _off(offset: Optional[int]) -> Optional[ctypes.c_int64]:
+    return None if offset is None else ctypes.c_int64(offset)  # C checks the sign
 
 
-def _ref(off):
+def _ref(off: Optional[ctypes.c_int64]) -> Any:
     return None if off is None else ctypes.byref(off)
 
 
@@ -52,6 +63,7 @@ def splice(src: Endpoint, dst: Endpoint, length: int, *, src_offset: Optional[in
     """Moves up to ``length`` bytes; one side must be a pipe. An offset given is used instead
     of that side's file position. Returns the bytes moved (0: end of input)."""
     oi, oo = _off(src_offset), _off(dst_offset)
+    length = size_arg(length, "length")
     if isinstance(src, Handle) and isinstance(dst, Handle):
         return retry_eintr(lambda: lib.fdsafe_splice(src.value, _ref(oi), dst.value, _ref(oo), length, flags))
     return retry_eintr(lambda: lib.fdsafe_splice_fd(_fd(src), _ref(oi), _fd(dst), _ref(oo), length, flags))
@@ -66,7 +78,7 @@ def vmsplice(pipe: Endpoint, buffers: Iterable[bytes], flags: int = 0) -> int:
     call, leaving its pages to the pipe alone. GIFT is therefore refused here."""
     if flags & SPLICE_GIFT:
         raise ValueError("SPLICE_GIFT gives pages away; the binding manages the pages itself")
-    chunks = [bytes(b) for b in buffers]
+    chunks = [bytes(data_arg(b)[0]) for b in buffers]
     total = sum(len(c) for c in chunks)
     area = mmap.mmap(-1, max(total, 1))
     try:
@@ -90,6 +102,7 @@ def vmsplice(pipe: Endpoint, buffers: Iterable[bytes], flags: int = 0) -> int:
 
 def tee(src: Endpoint, dst: Endpoint, length: int, flags: int = 0) -> int:
     """Copies up to ``length`` bytes from pipe ``src`` to pipe ``dst`` without consuming them."""
+    length = size_arg(length, "length")
     if isinstance(src, Handle) and isinstance(dst, Handle):
         return retry_eintr(lambda: lib.fdsafe_tee(src.value, dst.value, length, flags))
     return retry_eintr(lambda: lib.fdsafe_tee_fd(_fd(src), _fd(dst), length, flags))
@@ -98,6 +111,7 @@ def tee(src: Endpoint, dst: Endpoint, length: int, flags: int = 0) -> int:
 def sendfile(src: Endpoint, dst: Endpoint, count: int, offset: Optional[int] = None) -> int:
     """Sends up to ``count`` bytes from a file (or memfd) to any writable ``dst``."""
     oi = _off(offset)
+    count = size_arg(count, "count")
     if isinstance(src, Handle) and isinstance(dst, Handle):
         return retry_eintr(lambda: lib.fdsafe_sendfile(src.value, _ref(oi), dst.value, count))
     return retry_eintr(lambda: lib.fdsafe_sendfile_fd(_fd(src), _ref(oi), _fd(dst), count))
@@ -107,6 +121,7 @@ def copy_file_range(src: Endpoint, dst: Endpoint, length: int, *, src_offset: Op
                     dst_offset: Optional[int] = None) -> int:
     """Copies up to ``length`` bytes between files inside the kernel."""
     oi, oo = _off(src_offset), _off(dst_offset)
+    length = size_arg(length, "length")
     if isinstance(src, Handle) and isinstance(dst, Handle):
         return retry_eintr(lambda: lib.fdsafe_copy_file_range(src.value, _ref(oi), dst.value, _ref(oo), length, 0))
     return retry_eintr(lambda: lib.fdsafe_copy_file_range_fd(_fd(src), _ref(oi), _fd(dst), _ref(oo), length, 0))

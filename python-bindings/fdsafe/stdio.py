@@ -7,6 +7,8 @@ from ._lib import c_handle, lib
 from .errors import check
 from .handle import KIND_STDIO, Handle
 
+__all__ = ["KIND_STDIO", "STDIN", "STDOUT", "STDERR", "STDIO_CLOSE_STREAM", "Stdio"]
+
 STDIN, STDOUT, STDERR = 0, 1, 2
 STDIO_CLOSE_STREAM = 1 << 0
 

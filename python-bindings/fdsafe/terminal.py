@@ -6,10 +6,17 @@ from dataclasses import dataclass
 from typing import Tuple
 
 from ._lib import c_handle, c_handle_p, declare, lib
+from ._buffers import timeout_ms
 from .errors import check
 from .file import PathLike, _path
 from .handle import Handle, retry_eintr
 from .rawio import RawIOHandle
+
+__all__ = ["KIND_TERMINAL", "RAW", "CANONICAL", "OTHER", "PARITY_NONE", "PARITY_ODD", "PARITY_EVEN",
+           "PARITY_MARK", "PARITY_SPACE", "FLOW_NONE", "FLOW_RTSCTS", "FLOW_XONXOFF", "APPLY_NOW",
+           "APPLY_DRAIN", "APPLY_FLUSH", "FLUSH_INPUT", "FLUSH_OUTPUT", "FLUSH_BOTH", "MODEM_DTR",
+           "MODEM_RTS", "MODEM_CTS", "MODEM_DCD", "MODEM_RI", "MODEM_DSR", "TerminalSettings", "Terminal",
+           "open_pty", "is_terminal"]
 
 _int, _u32, _u8, _bool = ctypes.c_int, ctypes.c_uint32, ctypes.c_uint8, ctypes.c_bool
 
@@ -143,8 +150,10 @@ class Terminal(RawIOHandle):
     def flush(self, queue: int = FLUSH_BOTH) -> None:
         check(lib.fdsafe_terminal_flush(self._value, queue))
 
-    def send_break(self, duration_ms: int = 0) -> None:
-        retry_eintr(lambda: lib.fdsafe_terminal_send_break(self._value, duration_ms))
+    def send_break(self, duration: float = 0) -> None:
+        """Sends a break for ``duration`` seconds (0: the standard 0.25 to 0.5 s)."""
+        ms = timeout_ms(duration)
+        retry_eintr(lambda: lib.fdsafe_terminal_send_break(self._value, ms))
 
     @property
     def exclusive(self) -> bool:

@@ -8,6 +8,10 @@ from ._lib import c_handle, declare, lib
 from .errors import check
 from .handle import Handle, retry_eintr
 
+__all__ = ["KIND_TIMERFD", "CLOCK_REALTIME", "CLOCK_MONOTONIC", "CLOCK_BOOTTIME", "CLOCK_REALTIME_ALARM",
+           "CLOCK_BOOTTIME_ALARM", "TIMERFD_NONBLOCK", "TIMERFD_ABSTIME", "TIMERFD_CANCEL_ON_SET",
+           "TIMERFD_CANCELED", "TimerValueC", "TimerValue", "TimerValueNs", "TimerCanceled", "TimerFd"]
+
 KIND_TIMERFD = 11
 
 CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_BOOTTIME = 0, 1, 7
@@ -30,6 +34,13 @@ class TimerValue(NamedTuple):
     interval: float
 
 
+class TimerValueNs(NamedTuple):
+    """The same in nanoseconds, exactly as the kernel keeps them."""
+
+    value_ns: int
+    interval_ns: int
+
+
 class TimerCanceled(Exception):
     """The realtime clock was set while a cancel-on-set timer was armed."""
 
@@ -44,6 +55,7 @@ declare({
 
 
 def _ns(seconds: float) -> int:
+    # signed 64-bit in C, which refuses a negative time itself (InvalidArgumentError)
     return int(round(seconds * 1_000_000_000))
 
 
@@ -69,11 +81,16 @@ class TimerFd(Handle):
         return _value(old)
 
     def set_ns(self, value_ns: int, interval_ns: int = 0, absolute: bool = False,
-               cancel_on_set: bool = False) -> None:
+               cancel_on_set: bool = False) -> TimerValueNs:
+        """Arms the timer in nanoseconds (``value_ns`` 0 disarms it); returns the previous
+        setting in nanoseconds."""
         flags = (TIMERFD_ABSTIME if absolute else 0) | (TIMERFD_CANCEL_ON_SET if cancel_on_set else 0)
-        check(lib.fdsafe_timerfd_set(self._value, flags, value_ns, interval_ns, None))
+        old = TimerValueC()
+        check(lib.fdsafe_timerfd_set(self._value, flags, value_ns, interval_ns, ctypes.byref(old)))
+        return TimerValueNs(old.value_ns, old.interval_ns)
 
     def disarm(self) -> TimerValue:
+        """Stops the timer; returns the previous setting."""
         return self.set(0)
 
     def get(self) -> TimerValue:
@@ -81,6 +98,12 @@ class TimerFd(Handle):
         v = TimerValueC()
         check(lib.fdsafe_timerfd_get(self._value, ctypes.byref(v)))
         return _value(v)
+
+    def get_ns(self) -> TimerValueNs:
+        """The time left and the interval in nanoseconds."""
+        v = TimerValueC()
+        check(lib.fdsafe_timerfd_get(self._value, ctypes.byref(v)))
+        return TimerValueNs(v.value_ns, v.interval_ns)
 
     def expirations(self) -> int:
         """The number of expirations since the last read; waits for one unless

@@ -14,7 +14,7 @@ from fdsafe.memfd import KIND_MEMFD
 def test_spawn_wait_exit_status():
     p = PidFd.spawn([sys.executable, "-c", "import sys; sys.exit(5)"])
     assert p.kind_name == "pidfd" and os.get_inheritable(p.fileno()) is False
-    st = p.wait_exit(timeout_ms=20000)
+    st = p.wait_exit(timeout=20)
     assert st is not None and st.exited and st.status == 5
     with pytest.raises(ChildProcessError):
         p.poll_exit()
@@ -27,9 +27,9 @@ def test_signal_and_poll():
     p = PidFd.spawn(["sleep", "60"])
     assert p.pid > 0
     assert p.poll_exit() is None
-    assert p.wait_exit(timeout_ms=0) is None
+    assert p.wait_exit(timeout=0) is None
     p.send_signal(signal.SIGTERM)
-    st = p.wait_exit(timeout_ms=20000)
+    st = p.wait_exit(timeout=20)
     assert st.code == pidfd_mod.KILLED and st.signal == signal.SIGTERM
     with pytest.raises(ProcessLookupError):
         p.send_signal(signal.SIGTERM)
@@ -40,7 +40,7 @@ def test_fork_through_fdsafe():
     pid, p = pidfd_mod.fork()
     if pid == 0:
         os._exit(9)
-    st = p.wait_exit(timeout_ms=20000)
+    st = p.wait_exit(timeout=20)
     assert (st.pid, st.code, st.status) == (pid, pidfd_mod.EXITED, 9)
     p.close()
 

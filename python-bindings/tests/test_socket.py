@@ -616,7 +616,7 @@ def test_sockaddr_forms_everywhere(tmp_path):
         with fs.unix_connect(fs.address_parse(path)) as c:
             listener.accept()[0].close()
             assert c.peer_sockaddr() == fs.address_parse(path)
-    with fs.unix_listen(fs.address_parse("@x")[:2]) as auto:  # just the family: autobind
+    with fs.unix_listen(fs.SockAddr(fs.address_parse("@x")[:2])) as auto:  # just the family: autobind
         assert auto.getsockname().startswith("@")
     with fs.unix_bind(fs.address_parse(path + ".dg")) as d, fs.unix_bind(None) as e:
         e.connect(fs.address_parse(path + ".dg"))
@@ -629,7 +629,7 @@ def test_sockaddr_forms_everywhere(tmp_path):
     with pytest.raises(InvalidArgumentError):
         fs.unix_listen(fs.address_parse("127.0.0.1:5"))
     with pytest.raises(InvalidArgumentError):
-        fs.unix_connect(b"\x01\x00")
+        fs.unix_connect(fs.SockAddr(b"\x01\x00"))
 
 
 def test_send_fds_accepts_objects_with_fileno(tmp_path):

@@ -60,9 +60,9 @@ def test_window_size_modem_and_control():
     assert e.value.errno == errno.ENOTTY
     s.drain()
     m.write(b"junk\n")
-    assert s.wait(timeout_ms=5000)
+    assert s.wait(timeout=5)
     s.flush(T.FLUSH_INPUT)
-    assert s.wait(timeout_ms=0) == 0
+    assert s.wait(timeout=0) == 0
     s.send_break()
     s.exclusive = True
     assert s.exclusive

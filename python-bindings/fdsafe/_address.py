@@ -1,0 +1,103 @@
+"""Addresses as Python's ``socket`` module takes them, turned into ``struct sockaddr`` bytes.
+
+Internet addresses: ``(host, port)`` and ``(host, port, flowinfo, scope_id)`` tuples, host
+names resolved with ``socket.getaddrinfo``. Unix addresses: ``str``, ``bytes`` or
+``os.PathLike`` paths encoded with ``os.fsencode`` (so surrogate-escaped and non-UTF-8 names
+work), an abstract name as a leading NUL. A NUL anywhere else raises ``ValueError``: C would
+cut the name there and bind another path than the caller named.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import struct
+from typing import Any, List, Tuple, Union
+
+__all__ = ["SockAddr", "UNIX_PATH_MAX", "inet_sockaddrs", "unix_sockaddr"]
+
+UNIX_PATH_MAX = 108  # sizeof(sockaddr_un.sun_path), the terminating NUL included
+_FAMILY = struct.Struct("=H")  # sa_family_t, host order
+
+
+class SockAddr(bytes):
+    """Raw ``struct sockaddr`` bytes, exact length. What ``address_parse``,
+    ``local_sockaddr`` and ``peer_sockaddr`` return; every call taking an address takes one
+    as it is. Plain ``bytes`` are a Unix path, as for the ``socket`` module."""
+
+    __slots__ = ()
+
+    @property
+    def family(self) -> int:
+        """The address family (``socket.AF_*``) in the first two bytes."""
+        return int(_FAMILY.unpack_from(self)[0]) if len(self) >= 2 else socket.AF_UNSPEC
+
+
+def _pack_inet(family: int, sockaddr: Tuple[Any, ...]) -> SockAddr:
+    """sockaddr_in / sockaddr_in6 from the tuple getaddrinfo gives for ``family``."""
+    if family == socket.AF_INET:
+        host, port = sockaddr[:2]
+        return SockAddr(_FAMILY.pack(family) + struct.pack("!H", port) + socket.inet_pton(family, host) + bytes(8))
+    host, port, flowinfo, scope_id = sockaddr
+    host = host.split("%", 1)[0]  # a scope given by name is in scope_id already
+    return SockAddr(_FAMILY.pack(family) + struct.pack("!HI", port, flowinfo) + socket.inet_pton(family, host)
+                    + struct.pack("=I", scope_id))
+
+
+def _check_port(port: object) -> int:
+    if not isinstance(port, int) or isinstance(port, bool):
+        raise TypeError(f"port must be an int, not {type(port).__name__}")
+    if not 0 <= port <= 65535:
+        raise OverflowError("port must be 0-65535")
+    return port
+
+
+def inet_sockaddrs(address: Tuple[Any, ...], socktype: int, passive: bool = False) -> List[SockAddr]:
+    """Every ``struct sockaddr`` a ``(host, port)`` or ``(host, port, flowinfo, scope_id)``
+    tuple resolves to, in getaddrinfo's order. A host of ``""`` (or ``None``) is the
+    wildcard address when ``passive`` (binding), else the loopback address."""
+    if not isinstance(address, tuple) or len(address) not in (2, 4):
+        raise TypeError("an internet address is a (host, port) or (host, port, flowinfo, scope_id) tuple")
+    host, port = address[0], _check_port(address[1])
+    if isinstance(host, (bytes, bytearray)):
+        host = bytes(host).decode("idna")
+    if host is not None and not isinstance(host, str):
+        raise TypeError(f"host must be a str, not {type(host).__name__}")
+    if host is not None and "\0" in host:
+        raise ValueError("embedded null character in host")
+    family = socket.AF_INET6 if len(address) == 4 else socket.AF_UNSPEC
+    flags = socket.AI_PASSIVE if passive else 0
+    infos = socket.getaddrinfo(host or None, port, family, socktype, 0, flags)
+    out = []
+    for fam, _, _, _, found in infos:
+        sockaddr: Tuple[Any, ...] = tuple(found)
+        if fam == socket.AF_INET6 and len(address) == 4:
+            sockaddr = (sockaddr[0], sockaddr[1], address[2], address[3] or sockaddr[3])
+        if fam in (socket.AF_INET, socket.AF_INET6):
+            out.append(_pack_inet(fam, sockaddr))
+    if not out:
+        raise OSError(errno.EAFNOSUPPORT, f"no IPv4 or IPv6 address for {host!r}")
+    return out
+
+
+def unix_sockaddr(address: Union[str, bytes, "os.PathLike[Any]"]) -> SockAddr:
+    """sockaddr_un for a path or an abstract name (leading NUL); ``""`` asks for autobind.
+    fdsafe's own text form also holds: a ``str`` starting with ``@`` is an abstract name."""
+    if isinstance(address, (bytearray, memoryview)):
+        raise TypeError("a Unix address is str, bytes or os.PathLike (raw sockaddr bytes: wrap them in SockAddr)")
+    if isinstance(address, str) and address.startswith("@"):
+        address = "\0" + address[1:]
+    name = os.fsencode(address)
+    family = _FAMILY.pack(socket.AF_UNIX)
+    if not name:
+        return SockAddr(family)  # just the family: the kernel picks an abstract name
+    if name.startswith(b"\0"):
+        if len(name) > UNIX_PATH_MAX:
+            raise OSError(errno.ENAMETOOLONG, "abstract Unix socket name too long")
+        return SockAddr(family + name)  # exact length: the name may hold any byte
+    if b"\0" in name:
+        raise ValueError("embedded null byte in Unix socket path")
+    if len(name) >= UNIX_PATH_MAX:
+        raise OSError(errno.ENAMETOOLONG, "Unix socket path too long", os.fsdecode(name))
+    return SockAddr(family + name + b"\0")
+
