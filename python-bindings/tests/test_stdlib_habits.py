@@ -23,9 +23,8 @@ from fdsafe.timerfd import TimerValueNs
 def _modules():
     yield "fdsafe"
     for info in pkgutil.iter_modules(fdsafe.__path__):
-        # pytest_plugin is being rewritten apart from this work (a lazy plugin, issue 18
-        # point 2); it gets its __all__ there.
-        if info.name != "pytest_plugin":
+        # Python modules only: an installed wheel also holds the C library, libfdsafe.so.
+        if not info.name.startswith("libfdsafe"):
             yield "fdsafe." + info.name
 
 
