@@ -12,8 +12,8 @@
  * Functions without a handle parameter by value (not wrapped):
  *   fdsafe_version_number, fdsafe_version_string, fdsafe_strerror, fdsafe_error_name,
  *   fdsafe_last_error, fdsafe_kind_name, fdsafe_fd_adopt, fdsafe_io_batch, fdsafe_close_many,
- *   fdsafe_sigpipe_mode, fdsafe_eventfd_create, fdsafe_pipe_create, fdsafe_stdio_open,
- *   fdsafe_file_open, fdsafe_fifo_create, fdsafe_fifo_open, fdsafe_mknod,
+ *   fdsafe_close_all_except, fdsafe_sigpipe_mode, fdsafe_eventfd_create, fdsafe_pipe_create,
+ *   fdsafe_stdio_open, fdsafe_file_open, fdsafe_fifo_create, fdsafe_fifo_open, fdsafe_mknod,
  *   fdsafe_chardev_open, fdsafe_memfd_create, fdsafe_terminal_open, fdsafe_pty_open,
  *   fdsafe_tcp_listen, fdsafe_tcp_listen_sockaddr, fdsafe_tcp_connect,
  *   fdsafe_tcp_connect_sockaddr, fdsafe_udp_bind, fdsafe_udp_bind_sockaddr,

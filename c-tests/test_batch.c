@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -329,6 +330,66 @@ static void test_close_many_bad_arguments(void **state) {
     must(fdsafe_close(e));
 }
 
+/* ------------------------------------------------------------ fdsafe_close_all_except */
+
+/* A worker after fork keeps what it serves with and closes everything else it inherited,
+ * without naming it; the parent's copies are untouched. */
+static void test_close_all_except_in_a_forked_worker(void **state) {
+    (void)state;
+    fdsafe_handle control, worker_end, e, r, w, ep;
+    must(fdsafe_unix_pair(FDSAFE_UNIX_SEQPACKET, 0, &control, &worker_end));
+    must(fdsafe_eventfd_create(0, 0, &e));
+    must(fdsafe_pipe_create(0, &r, &w));
+    must(fdsafe_epoll_create(&ep));
+    must(fdsafe_epoll_add(ep, e, FDSAFE_EPOLL_IN, 7));
+    int raw[] = {(int)must(fdsafe_fd_borrow(control)), (int)must(fdsafe_fd_borrow(e)),
+                 (int)must(fdsafe_fd_borrow(r)), (int)must(fdsafe_fd_borrow(ep))};
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        fdsafe_handle keep[] = {worker_end, w, w};
+        /* Exit codes say which check failed. */
+        if (fdsafe_close_all_except(keep, 3) != 4) _exit(10);
+        for (int i = 0; i < 4; i++)
+            if (fd_is_open(raw[i])) _exit(11 + i);
+        if (fdsafe_handle_kind(e) != -EBADF || fdsafe_handle_kind(control) != -EBADF) _exit(15);
+        if (fdsafe_socket_send(worker_end, "hi", 2, 0) != 2) _exit(16);
+        if (fdsafe_write(w, "x", 1) != 1) _exit(17);
+        if (fdsafe_close_all_except(keep, 3) != 0) _exit(18); /* nothing else is left */
+        _exit(0);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    /* The parent's handles all work: what the child sent and wrote arrives, the set reports. */
+    char buf[4];
+    expect_code(fdsafe_socket_recv(control, buf, sizeof buf, 0), 2);
+    expect_code(fdsafe_read(r, buf, sizeof buf), 1);
+    must(fdsafe_eventfd_write(e, 1));
+    fdsafe_epoll_event ev[2];
+    expect_code(fdsafe_epoll_wait(ep, ev, 2, 1000), 1);
+    assert_true(ev[0].handle == e && ev[0].user == 7);
+    fdsafe_handle all[] = {control, worker_end, e, r, w, ep};
+    expect_code(fdsafe_close_many(all, 6), 6);
+}
+
+static void test_close_all_except_bad_arguments(void **state) {
+    (void)state;
+    fdsafe_handle e;
+    must(fdsafe_eventfd_create(0, 0, &e));
+    /* A keep list naming a dead or forged handle is wrong: nothing is closed. */
+    fdsafe_handle stale[] = {e, closed_handle()};
+    expect_code(fdsafe_close_all_except(stale, 2), -EBADF);
+    fdsafe_handle zero[] = {e, 0};
+    expect_code(fdsafe_close_all_except(zero, 2), -EBADF);
+    fdsafe_handle forged[] = {e ^ 1};
+    expect_code(fdsafe_close_all_except(forged, 1), -EBADF);
+    expect_code(fdsafe_close_all_except(NULL, 1), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_handle_kind(e), FDSAFE_KIND_EVENTFD); /* nothing was closed */
+    must(fdsafe_close(e));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         FD_TEST(test_batch_runs_in_order),
@@ -341,6 +402,8 @@ int main(void) {
         FD_TEST(test_recv_as_bad_arguments),
         FD_TEST(test_close_many),
         FD_TEST(test_close_many_bad_arguments),
+        FD_TEST(test_close_all_except_in_a_forked_worker),
+        FD_TEST(test_close_all_except_bad_arguments),
     };
     return cmocka_run_group_tests_name("batch", tests, NULL, NULL);
 }

@@ -317,15 +317,16 @@ int main(int argc, char **argv) {
 
     open_listeners(&d);
 
-    /* The worker gets connections from us only: it closes its copies of the listeners (which
-     * neither shuts them down nor removes the socket file: that stays the binding process's). */
+    /* The worker gets connections from us only: it keeps its end of the control pair and
+     * closes every other handle it inherited, the listeners included, without naming them
+     * (closing its copies neither shuts the listeners down nor removes the socket file: that
+     * stays the binding process's). */
     fdsafe_handle worker_end;
     check(fdsafe_unix_pair(FDSAFE_UNIX_SEQPACKET, 0, &d.control, &worker_end), "control socket pair");
     int pid = (int)check(fdsafe_pidfd_fork(&d.worker), "fork the worker");
     if (pid == 0) {
-        if (d.unix_listener) fdsafe_close(d.unix_listener);
-        if (d.tcp_listener) fdsafe_close(d.tcp_listener);
-        fdsafe_close(d.control);
+        fdsafe_handle keep[] = {worker_end};
+        check(fdsafe_close_all_except(keep, 1), "close what the worker inherited");
         return run_worker(worker_end);
     }
     fdsafe_close(worker_end);

@@ -543,6 +543,23 @@ int64_t fdsafe_io_batch(struct fdsafe_io_op *ops,
  */
 int64_t fdsafe_close_many(const fdsafe_handle *handles, size_t count);
 
+/**
+ * Closes every handle of this process except the `count` handles in `keep`, each exactly as
+ * `fdsafe_close` would: only this process's descriptors, never a copy held elsewhere (a
+ * parent's, a peer's, a duplicate's). Descriptors that fdsafe does not hold are untouched.
+ * Made for a worker right after `fork()` or `fdsafe_pidfd_fork`: it keeps what it serves
+ * with and drops every listener, control socket and set it inherited, without naming them.
+ *
+ * Returns how many handles it closed. `keep` may list a handle twice.
+ *
+ * Errors (nothing closed): `-EBADF` if an entry of `keep` is not a live handle (0, closed,
+ * released, never issued: keeping it would keep nothing, so the list is wrong);
+ * `FDSAFE_E_INVALID_ARGUMENT` for `keep` NULL with `count` > 0. Thread safety: any thread,
+ * but meant for a process with one thread: a handle another thread creates during the call
+ * may or may not be closed.
+ */
+int64_t fdsafe_close_all_except(const fdsafe_handle *keep, size_t count);
+
 /** @} */
 
 /* ====================================================================================== */

@@ -23,7 +23,7 @@ from .epoll import (
     Epoll,
 )
 from .eventfd import EventFd
-from .batch import IO_READ, IO_WRITE, IOBatch, close_all
+from .batch import IO_READ, IO_WRITE, IOBatch, close_all, close_all_except
 from . import splice
 from .file import File
 from .fifo import CharDevice, Fifo, mkfifo, mknod
@@ -89,7 +89,7 @@ __all__ = [
     "CLOCK_BOOTTIME", "CLOCK_BOOTTIME_ALARM", "CLOCK_MONOTONIC", "CLOCK_REALTIME", "CLOCK_REALTIME_ALARM",
     "TimerCanceled", "TimerFd", "TimerValue", "SignalFd", "SignalInfo", "block_process",
     "Inotify", "InotifyEvent", "MessageQueue", "MqAttr",
-    "Fanotify", "FanotifyEvent", "IOBatch", "IO_READ", "IO_WRITE", "close_all",
+    "Fanotify", "FanotifyEvent", "IOBatch", "IO_READ", "IO_WRITE", "close_all", "close_all_except",
     "passing", "HandleList", "HandlePasser", "close_values",
     "File", "splice", "CharDevice", "Fifo", "mkfifo", "mknod", "MemFd", "ExitStatus", "PidFd", "Terminal", "TerminalSettings", "is_terminal", "open_pty",
 ]

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import ctypes
 import errno
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import Iterable, List, Optional, Sequence, Tuple, Union
 
 from ._lib import c_handle, declare, fast, lib
 from .errors import check, error_for
 from .handle import Handle
 
-__all__ = ["IO_READ", "IO_WRITE", "IO_BATCH_MAX", "IOOp", "IOBatch", "close_all"]
+__all__ = ["IO_READ", "IO_WRITE", "IO_BATCH_MAX", "IOOp", "IOBatch", "close_all", "close_all_except"]
 
 IO_READ = 1
 IO_WRITE = 2
@@ -37,6 +37,7 @@ class IOOp(ctypes.Structure):
 declare({
     "fdsafe_io_batch": (ctypes.c_int64, [ctypes.POINTER(IOOp), ctypes.c_size_t, ctypes.c_uint32]),
     "fdsafe_close_many": (ctypes.c_int64, [ctypes.POINTER(ctypes.c_uint64), ctypes.c_size_t]),
+    "fdsafe_close_all_except": (ctypes.c_int64, [ctypes.POINTER(ctypes.c_uint64), ctypes.c_size_t]),
 })
 
 _EINTR = -errno.EINTR
@@ -119,3 +120,24 @@ def close_all(handles: Sequence[Handle]) -> int:
         for h in part:
             h._owned = False  # closed: nothing left for the collector to close
     return done
+
+
+def close_all_except(keep: Iterable[Handle]) -> int:
+    """Closes every fdsafe handle of this process except those in ``keep``
+    (``fdsafe_close_all_except``): for a worker right after ``os.fork()``, which keeps what it
+    serves with and drops every listener and set it inherited. Only this process's
+    descriptors close (never the parent's copies), and descriptors fdsafe does not hold are
+    untouched. Handle objects of the closed handles raise ``OSError(EBADF)`` when used.
+
+    Returns how many handles were closed. Raises ``TypeError`` for an entry that is not an
+    fdsafe handle object and ``OSError(EBADF)`` (closing nothing) for one that is closed.
+    Meant for a process with one thread: a handle another thread creates meanwhile may or may
+    not be closed."""
+    values = []
+    for handle in keep:
+        value = getattr(handle, "_value", None)
+        if not isinstance(value, int):
+            raise TypeError(f"close_all_except keeps fdsafe handles, not {type(handle).__name__}")
+        values.append(value)
+    arr = (ctypes.c_uint64 * len(values))(*values)
+    return check(lib.fdsafe_close_all_except(arr, ctypes.c_size_t(len(values))))

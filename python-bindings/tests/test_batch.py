@@ -1,5 +1,6 @@
 """IOBatch (fdsafe_io_batch) and recv_fds(kind=...) (fdsafe_socket_recv_handles_as)."""
 import errno
+import os
 import struct
 
 import pytest
@@ -106,3 +107,56 @@ def test_batch_resumes_after_eintr(monkeypatch):
         batch.run()
         assert batch.results() == [8, 8]
         assert struct.unpack("=Q", batch.data(1))[0] == 4
+
+
+def test_close_all_except_in_a_forked_worker():
+    """A worker after os.fork keeps what it serves with and drops the rest it inherited; the
+    parent's copies keep working."""
+    control, worker_end = unix_pair()
+    e = fdsafe.EventFd.create()
+    r, w = fdsafe.pipe()
+    raw = [control.fileno(), e.fileno(), r.fileno()]
+    pid = os.fork()
+    if pid == 0:  # the worker: exit codes say which check failed
+        code = 0
+        try:
+            if fdsafe.close_all_except([worker_end, w]) < 3:
+                code = 10
+            elif any(_is_open(fd) for fd in raw):
+                code = 11
+            elif worker_end.send(b"hi") != 2 or w.write(b"x") != 1:
+                code = 12
+            elif not (e.closed and not worker_end.closed):
+                code = 13
+        except BaseException:
+            code = 20
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert control.recv(4) == b"hi"
+    assert r.read(4) == b"x"
+    e.add(1)
+    assert e.read_value() == 1
+    fdsafe.close_all([control, worker_end, e, r, w])
+
+
+def test_close_all_except_refuses_a_wrong_keep_list():
+    e = fdsafe.EventFd.create()
+    dead = fdsafe.EventFd.create()
+    dead.close()
+    with pytest.raises(OSError) as raised:
+        fdsafe.close_all_except([e, dead])
+    assert raised.value.errno == errno.EBADF
+    with pytest.raises(TypeError):
+        fdsafe.close_all_except([e, 3])
+    assert not e.closed
+    e.add(1)  # nothing was closed
+    e.close()
+
+
+def _is_open(fd):
+    try:
+        os.fstat(fd)
+        return True
+    except OSError:
+        return False

@@ -123,3 +123,27 @@ pub extern "C" fn fdsafe_close_many(handles: *const fdsafe_handle, count: usize)
         Ok(handles::close_many(handles.iter().map(|&h| Handle(h))) as i64)
     })
 }
+
+/// Closes every handle of this process except the `count` handles in `keep`, each exactly as
+/// `fdsafe_close` would: only this process's descriptors, never a copy held elsewhere (a
+/// parent's, a peer's, a duplicate's). Descriptors that fdsafe does not hold are untouched.
+/// Made for a worker right after `fork()` or `fdsafe_pidfd_fork`: it keeps what it serves
+/// with and drops every listener, control socket and set it inherited, without naming them.
+///
+/// Returns how many handles it closed. `keep` may list a handle twice.
+///
+/// Errors (nothing closed): `-EBADF` if an entry of `keep` is not a live handle (0, closed,
+/// released, never issued: keeping it would keep nothing, so the list is wrong);
+/// `FDSAFE_E_INVALID_ARGUMENT` for `keep` NULL with `count` > 0. Thread safety: any thread,
+/// but meant for a process with one thread: a handle another thread creates during the call
+/// may or may not be closed.
+#[no_mangle]
+pub extern "C" fn fdsafe_close_all_except(keep: *const fdsafe_handle, count: usize) -> i64 {
+    call("fdsafe_close_all_except", || {
+        let keep: Vec<Handle> = super::in_slice(keep, count, "keep")?.iter().map(|&h| Handle(h)).collect();
+        if let Some(stale) = keep.iter().find(|&&h| !handles::is_live(h)) {
+            return Err(Error::from_errno(libc::EBADF).context(format!("keep lists {:#x}, which is not a live handle", stale.0)));
+        }
+        Ok(handles::close_all_except(&keep) as i64)
+    })
+}

@@ -33,7 +33,7 @@ use crate::kinds::pipe::PipeEnd;
 use crate::kinds::socket::Socket;
 
 /// A generational handle. Never 0 when valid.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Handle(pub u64);
 
 impl Handle {
@@ -359,6 +359,18 @@ pub fn close(handle: Handle) -> Result<u64> {
 /// Closes many handles; returns how many were live (see [`Table::close_many`]).
 pub fn close_many(handles: impl IntoIterator<Item = Handle>) -> usize {
     TABLE.close_many(handles)
+}
+
+/// Whether `handle` names a live object, not closing (the answer may be out of date at once).
+pub fn is_live(handle: Handle) -> bool {
+    TABLE.is_live(handle)
+}
+
+/// Closes every live handle but those in `keep` (see [`Table::close_all_except`]).
+pub fn close_all_except(keep: &[Handle]) -> usize {
+    let mut keep = keep.to_vec();
+    keep.sort_unstable();
+    TABLE.close_all_except(&keep)
 }
 
 /// Ends a handle and hands its descriptor over (see [`Table::release`]).

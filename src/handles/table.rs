@@ -203,6 +203,24 @@ impl Table {
         handles.into_iter().filter(|&handle| self.close(handle).is_ok()).count()
     }
 
+    /// Closes every live handle except those in `keep` (sorted), each as [`Table::close`]
+    /// would. Returns how many it closed. A handle inserted by another thread meanwhile may or
+    /// may not be closed: this is for a process with one thread, such as a child after fork.
+    pub fn close_all_except(&'static self, keep: &[Handle]) -> usize {
+        debug_assert!(keep.windows(2).all(|pair| pair[0] <= pair[1]));
+        let used = self.next_unused.load(Ordering::Acquire).min(CAPACITY);
+        let mut closed = 0;
+        for index in 0..used {
+            let Some(slot) = self.slot(index) else { continue };
+            let handle = Handle::from_tag(slot.current_tag(), index);
+            // A free or closing slot, or one reused since the tag was read, is refused by close.
+            if slot.is_live(handle.tag()) && keep.binary_search(&handle).is_err() && self.close(handle).is_ok() {
+                closed += 1;
+            }
+        }
+        closed
+    }
+
     /// Ends a handle and hands its descriptor to the caller, without the kind's cleanup on
     /// drop. Fails with `EBUSY` while other threads are inside operations on the handle.
     pub fn release(&'static self, handle: Handle) -> Result<OwnedFd> {
