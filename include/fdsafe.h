@@ -1481,9 +1481,12 @@ typedef struct fdsafe_fanotify_event {
 } fdsafe_fanotify_event;
 
 /**
- * The kind of a handle, as returned by `fdsafe_kind` and taken by `fdsafe_fd_adopt`.
+ * The kind of a handle: an `FDSAFE_KIND_*` value (> 0), as `fdsafe_handle_kind` returns it
+ * and `fdsafe_kind_name`, `fdsafe_fd_adopt`, `fdsafe_pidfd_getfd` and
+ * `fdsafe_socket_recv_handles_as` take it. Signed, like every return value, so that
+ * `fdsafe_handle_kind` returns a kind or a negative error code in the same type.
  */
-typedef uint32_t fdsafe_kind;
+typedef int fdsafe_kind;
 
 /**
  * One inotify event, parsed: fixed size, with the name copied out.
@@ -1912,16 +1915,21 @@ int64_t fdsafe_close_many(const fdsafe_handle *handles, size_t count);
 /**
  * A static description of any return code: `"Resource temporarily unavailable"` for
  * `-EAGAIN`, fdsafe's own text for `FDSAFE_E_*` codes, `"Success"` for codes >= 0 and
- * `"Unknown error"` otherwise. Never NULL; never to be freed. Thread safety: any thread.
+ * `"Unknown error"` otherwise. Never NULL; never to be freed.
+ *
+ * `code` is an `int64_t`, the widest type a function returns, so that the result of any
+ * function (an `int` or an `int64_t`) can be passed unchanged.
+ * Errors: none. Thread safety: any thread.
  */
-const char *fdsafe_strerror(int code);
+const char *fdsafe_strerror(int64_t code);
 
 /**
  * The symbolic name of any return code: `"EAGAIN"` for `-EAGAIN`, `"FDSAFE_E_WRONG_KIND"`,
- * `"OK"` for codes >= 0 and `"UNKNOWN"` otherwise. Never NULL; never to be freed.
- * Thread safety: any thread.
+ * `"OK"` for codes >= 0 and `"UNKNOWN"` otherwise. Never NULL; never to be freed. `code`
+ * is an `int64_t`, as for `fdsafe_strerror`.
+ * Errors: none. Thread safety: any thread.
  */
-const char *fdsafe_error_name(int code);
+const char *fdsafe_error_name(int64_t code);
 
 /**
  * Copies the calling thread's most recent failure message into `buf`, such as
@@ -2486,7 +2494,7 @@ int fdsafe_close(fdsafe_handle handle);
  *
  * Errors: `-EBADF` for 0, closed or never-issued handles. Thread safety: any thread.
  */
-int fdsafe_handle_kind(fdsafe_handle handle);
+fdsafe_kind fdsafe_handle_kind(fdsafe_handle handle);
 
 /**
  * Lends the raw descriptor of a handle, for `poll()` or another library. fdsafe keeps
@@ -3003,7 +3011,7 @@ int fdsafe_pidfd_wait(fdsafe_handle handle, uint32_t flags, struct fdsafe_pidfd_
  */
 int fdsafe_pidfd_getfd(fdsafe_handle handle,
                        int target_fd,
-                       uint32_t kind,
+                       fdsafe_kind kind,
                        fdsafe_handle *handle_out);
 
 /**
@@ -3931,7 +3939,7 @@ int64_t fdsafe_socket_recv_handles_as(fdsafe_handle handle,
                                       void *buf,
                                       size_t len,
                                       uint32_t flags,
-                                      uint32_t kind,
+                                      fdsafe_kind kind,
                                       fdsafe_handle *handles_out,
                                       size_t handles_cap,
                                       struct fdsafe_recv_info *info_out);

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ctypes
 from typing import TYPE_CHECKING, Any, Callable, Iterable, List, NamedTuple, Optional, Sequence, Tuple, Union, cast
 
-from ._lib import c_handle, c_handle_p, declare, lib
+from ._lib import c_handle, c_handle_p, c_kind, declare, lib
 from .errors import check
 from .handle import KIND_OTHER, Handle, retry_eintr
 
@@ -107,7 +107,7 @@ declare({
     "fdsafe_socket_send_credentials": (_i64, [c_handle, _vp, _size, ctypes.POINTER(Credentials), _u32]),
     "fdsafe_socket_recv_handles": (_i64, [c_handle, _vp, _size, _u32, ctypes.POINTER(ctypes.c_uint64), _size,
                                           ctypes.POINTER(RecvInfo)]),
-    "fdsafe_socket_recv_handles_as": (_i64, [c_handle, _vp, _size, _u32, _u32, ctypes.POINTER(ctypes.c_uint64), _size,
+    "fdsafe_socket_recv_handles_as": (_i64, [c_handle, _vp, _size, _u32, c_kind, ctypes.POINTER(ctypes.c_uint64), _size,
                                              ctypes.POINTER(RecvInfo)]),
     "fdsafe_socket_peer_credentials": (_int, [c_handle, ctypes.POINTER(Credentials)]),
     "fdsafe_socket_peer_groups": (_int, [c_handle, ctypes.POINTER(ctypes.c_uint32), _size]),

@@ -55,7 +55,7 @@ pub extern "C" fn fdsafe_close(handle: fdsafe_handle) -> c_int {
 ///
 /// Errors: `-EBADF` for 0, closed or never-issued handles. Thread safety: any thread.
 #[no_mangle]
-pub extern "C" fn fdsafe_handle_kind(handle: fdsafe_handle) -> c_int {
+pub extern "C" fn fdsafe_handle_kind(handle: fdsafe_handle) -> fdsafe_kind {
     call_direct("fdsafe_handle_kind", || Ok(kind_code(handles::get(Handle(handle))?.kind())))
 }
 

@@ -141,10 +141,9 @@ impl AddrOut<'_> {
         if optional && addr.is_null() && cap == 0 && len_out.is_null() {
             return Ok(AddrOut { buf: None, len_out: None });
         }
+        // Capacity 0 is a buffer too small (the last error says how much is needed), checked
+        // by `check_room` or `write` like any other short capacity.
         let buf = out_slice(addr.cast::<u8>(), cap, "addr_out")?;
-        if buf.is_empty() {
-            return Err(Error::invalid("addr_out has capacity 0"));
-        }
         Ok(AddrOut { buf: Some(buf), len_out: Some(Out::new(len_out, "addr_len_out")?) })
     }
 

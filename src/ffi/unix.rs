@@ -3,6 +3,7 @@
 use std::ffi::{c_char, c_int, c_void};
 use std::os::fd::{AsFd, RawFd};
 
+use super::kinds::{fdsafe_kind, kind_from_c};
 use super::socket::{c_text, socket_in, unix_kinds};
 use super::{call, call_direct, fdsafe_handle, in_slice, out_slice, Out};
 use crate::error::{Error, Result};
@@ -354,8 +355,8 @@ pub extern "C" fn fdsafe_socket_send_handles(handle: fdsafe_handle, buf: *const 
 pub extern "C" fn fdsafe_socket_send_fds(handle: fdsafe_handle, buf: *const c_void, len: usize, fds: *const c_int, count: usize, flags: u32) -> i64 {
     call("fdsafe_socket_send_fds", || {
         let list = in_slice(fds, count, "fds")?;
-        if list.iter().any(|&fd| fd < 0) {
-            return Err(Error::invalid("a negative descriptor"));
+        if let Some(&fd) = list.iter().find(|&&fd| fd < 0) {
+            return Err(Error::bad_descriptor(fd));
         }
         // The caller keeps the descriptors open during the call (documented).
         send_with(handle, buf, len, list, None, flags)
@@ -445,16 +446,15 @@ pub extern "C" fn fdsafe_socket_recv_handles_as(
     buf: *mut c_void,
     len: usize,
     flags: u32,
-    kind: u32,
+    kind: fdsafe_kind,
     handles_out: *mut fdsafe_handle,
     handles_cap: usize,
     info_out: *mut fdsafe_recv_info,
 ) -> i64 {
     call("fdsafe_socket_recv_handles_as", || {
-        let expected = match Kind::from_u32(kind) {
-            Some(Kind::Stdio) => return Err(Error::invalid("received descriptors cannot be stdio handles")),
-            Some(k) => k,
-            None => return Err(Error::invalid(format!("unknown kind {kind}"))),
+        let expected = match kind_from_c(kind)? {
+            Kind::Stdio => return Err(Error::invalid("received descriptors cannot be stdio handles")),
+            k => k,
         };
         recv_handles(handle, buf, len, flags, Some(expected), handles_out, handles_cap, info_out)
     })
