@@ -31,8 +31,8 @@ lib:
 	@ln -sf libfdsafe.so $(RELEASE)/libfdsafe.so.$(MAJOR)
 	@echo "built $(LIB_SO), $(LIB_A) and include/fdsafe.h"
 
-test: deps lib check-header rust-test loom header-test symbols-test coverage-test c-test example-test python-test \
-      install-test reliability
+test: deps lib check-header rust-test loom header-test symbols-test coverage-test c-test errors-test example-test \
+      python-test install-test reliability
 	@echo "make test: all suites passed"
 
 # Every exported function has a bad-input case in c-tests/.
@@ -100,6 +100,28 @@ symbols-test: lib
 	@soname=$$(objdump -p $(LIB_SO) | awk '/SONAME/ {print $$2}'); \
 	    [ "$$soname" = "libfdsafe.so.$(MAJOR)" ] || { echo "soname is '$$soname'"; exit 1; }
 	@echo "symbols-test: $$(nm -D --defined-only $(LIB_SO) | grep -c ' fdsafe_') fdsafe_* symbols under version node libfdsafe.so.$(MAJOR), soname libfdsafe.so.$(MAJOR)"
+
+# The errors each function's header comment lists ("Errors:") are the errors it returns: the C
+# tests and the Python suite run against a library built to log every failing call
+# (`--cfg fdsafe_error_log`; the normal build has no trace of it), and the script prints every
+# (function, code) seen that the function's comment does not list.
+.PHONY: errors-test
+ERRORS_LIB := target/error-log/release
+errors-test: lib
+	@mkdir -p $(OUT)/errors
+	RUSTFLAGS="--cfg fdsafe_error_log" $(CARGO) build --release --quiet --target-dir target/error-log
+	@ln -sf libfdsafe.so $(ERRORS_LIB)/libfdsafe.so.$(MAJOR)
+	@rm -f $(OUT)/errors/c.log $(OUT)/errors/python.log
+	@set -e; for t in $(C_TESTS); do \
+	    $(CC) $(CFLAGS_STRICT) c-tests/$$t.c $(C_HARNESS) -L$(ERRORS_LIB) -lfdsafe -lcmocka -pthread \
+	        -Wl,-rpath,$(CURDIR)/$(ERRORS_LIB) -o $(OUT)/errors/$$t; \
+	    FDSAFE_RACE_OPS=100000 FDSAFE_ERROR_LOG=$(CURDIR)/$(OUT)/errors/c.log ./$(OUT)/errors/$$t \
+	        > $(OUT)/errors/$$t.out 2>&1 || { cat $(OUT)/errors/$$t.out; exit 1; }; \
+	done
+	@cd python-bindings && FDSAFE_ERROR_LOG=$(CURDIR)/$(OUT)/errors/python.log \
+	    FDSAFE_LIBRARY=$(CURDIR)/$(ERRORS_LIB)/libfdsafe.so $(PYTHON) -m pytest -q tests \
+	    > $(CURDIR)/$(OUT)/errors/pytest.out 2>&1 || { cat $(CURDIR)/$(OUT)/errors/pytest.out; exit 1; }
+	@$(PYTHON) scripts/check_documented_errors.py $(OUT)/errors/c.log $(OUT)/errors/python.log
 
 # Each C test is built three ways: shared library, static library, and static with ASan+UBSan.
 c-test: lib

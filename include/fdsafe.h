@@ -1886,7 +1886,7 @@ extern "C" {
  * write is a success (its `result` says how much) and the batch goes on. The thread's last
  * error message is not set for a failing operation; `fdsafe_strerror(result)` describes it.
  *
- * Errors (nothing done, no `result` written): `FDSAFE_E_INVALID_ARGUMENT` for `ops` NULL
+ * Errors: (nothing done, no `result` written) `FDSAFE_E_INVALID_ARGUMENT` for `ops` NULL
  * with `count` > 0, `count` above `FDSAFE_IO_BATCH_MAX`, unknown `flags` (none are defined:
  * pass 0), or an operation with an unknown `op`, a non-zero `reserved`, or a NULL `buf` with
  * `len` > 0 or a `len` above `SSIZE_MAX`. EINTR policy: an interrupted operation fails with
@@ -1907,7 +1907,7 @@ int64_t fdsafe_io_batch(struct fdsafe_io_op *ops,
  * (0, already closed, released, never issued) are skipped, as `fdsafe_close` would refuse
  * them with `-EBADF`; a handle listed twice is closed once.
  *
- * Errors (nothing closed): `FDSAFE_E_INVALID_ARGUMENT` for `handles` NULL with `count` > 0,
+ * Errors: (nothing closed) `FDSAFE_E_INVALID_ARGUMENT` for `handles` NULL with `count` > 0,
  * or `count` above `FDSAFE_IO_BATCH_MAX`. Thread safety: any thread.
  */
 int64_t fdsafe_close_many(const fdsafe_handle *handles, size_t count);
@@ -2048,13 +2048,13 @@ int fdsafe_notify_handles(uint32_t flags,
 /**
  * Sends `"RELOADING=1\nMONOTONIC_USEC=<now>"` (`CLOCK_MONOTONIC` in microseconds), the
  * message systemd requires before a reload; send `"READY=1"` when the reload is done.
- * Returns and fails as `fdsafe_notify`. Thread safety: any thread.
+ * Returns as `fdsafe_notify`. Errors: as `fdsafe_notify`. Thread safety: any thread.
  */
 int fdsafe_notify_reloading(uint32_t flags);
 
 /**
- * Sends `"STATUS=<text>"`; `text` must be one line (no `\n`). Returns and fails as
- * `fdsafe_notify` (`FDSAFE_E_INVALID_ARGUMENT` for NULL or a multi-line text).
+ * Sends `"STATUS=<text>"`; `text` must be one line (no `\n`). Returns as `fdsafe_notify`.
+ * Errors: as `fdsafe_notify`; `FDSAFE_E_INVALID_ARGUMENT` also for NULL or a multi-line text.
  * Thread safety: any thread.
  */
 int fdsafe_notify_status(uint32_t flags, const char *text);
@@ -2379,7 +2379,8 @@ int fdsafe_chardev_numbers(fdsafe_handle handle, uint32_t *major_out, uint32_t *
  * a path that is not a regular file or directory (a FIFO, device or socket has its own kind,
  * `fdsafe_fifo_open`, `fdsafe_chardev_open`, `fdsafe_terminal_open`: it is refused before
  * being opened, so a FIFO never blocks here); `-errno` from `open(2)` (`-ENOENT`, `-EEXIST`, `-EACCES`, `-ELOOP` for a symbolic link with
- * `FDSAFE_FILE_NOFOLLOW`, `-EISDIR`, `-EOPNOTSUPP` if the file system lacks `O_TMPFILE`...).
+ * `FDSAFE_FILE_NOFOLLOW`, `-EISDIR`, `-ENOTDIR` for a path through a non-directory or
+ * `FDSAFE_FILE_DIRECTORY` on a file, `-EOPNOTSUPP` if the file system lacks `O_TMPFILE`...).
  * Opening a regular file does not block. Thread safety: any thread.
  */
 int fdsafe_file_open(const char *path,
@@ -2482,8 +2483,9 @@ int fdsafe_file_sync(fdsafe_handle handle, uint32_t flags);
  * it waits on and write to it, use non-blocking mode or `fdsafe_wait` with a timeout, or,
  * when this process holds the only copy of a socket, call `fdsafe_socket_shutdown` first.
  *
- * Returns 0, or `-EBADF` if the handle is 0, already closed (a second close closes nothing),
- * or was never issued.
+ * Returns 0.
+ * Errors: `-EBADF` if the handle is 0, already closed (a second close closes nothing), or was
+ * never issued.
  * Thread safety: any thread; of two racing closes, one returns 0 and the other `-EBADF`. No
  * close costs more with more threads in the process.
  */
@@ -2501,8 +2503,9 @@ fdsafe_kind fdsafe_handle_kind(fdsafe_handle handle);
  * ownership: do not close it, and stop using it before the handle is closed (once it is, the
  * number may belong to another file).
  *
- * Returns the descriptor (>= 0), or `-EBADF` for 0, closed or never-issued handles (any
- * bit of the value changed, the kind byte included, makes it never issued).
+ * Returns the descriptor (>= 0).
+ * Errors: `-EBADF` for 0, closed or never-issued handles (any bit of the value changed, the
+ * kind byte included, makes it never issued).
  * Thread safety: any thread.
  */
 int fdsafe_fd_borrow(fdsafe_handle handle);
@@ -2580,7 +2583,9 @@ int fdsafe_wait(fdsafe_handle handle, uint32_t events, int timeout_ms);
  * Returns the number of bytes read (0 at end of file, or when `len` is 0).
  * Errors: `-EBADF`; `FDSAFE_E_INVALID_ARGUMENT` if `buf` is NULL with `len > 0` or `len`
  * exceeds `SSIZE_MAX`; `-EAGAIN` in non-blocking mode; `-EINTR` if a signal handler ran
- * before any data arrived; any other `-errno` from `read(2)`.
+ * before any data arrived; from `read(2)`: `-EISDIR` for a directory, `-EINVAL` for a length
+ * the kind refuses (an eventfd or timerfd wants 8 bytes, a signalfd or inotify room for one
+ * record), `-ENOTCONN` and `-ECONNRESET` for sockets, `-EIO`.
  * Thread safety: any thread; see `fdsafe_close` for closing during a read.
  */
 int64_t fdsafe_read(fdsafe_handle handle, void *buf, size_t len);
@@ -2596,21 +2601,25 @@ int64_t fdsafe_read(fdsafe_handle handle, void *buf, size_t len);
  * blocks it itself is left alone. See `fdsafe_sigpipe_ignore` for the process-wide choice.)
  * Returns the number of bytes written (possibly fewer than `len`).
  * Errors: `-EBADF`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL `buf` with `len > 0` or a `len`
- * above `SSIZE_MAX`; `-EPIPE`; `-EAGAIN`; `-EINTR`; other `-errno` from `write(2)`.
+ * above `SSIZE_MAX`; `-EPIPE` (no reader, or a socket shut down); `-EAGAIN`; `-EINTR`; from
+ * `write(2)`: `-EINVAL` for a length or value the kind refuses (an eventfd wants 8 bytes),
+ * `-EPERM` for a sealed memfd, `-ENOTCONN` and `-EDESTADDRREQ` for unconnected sockets,
+ * `-ECONNRESET`, `-ENOSPC`, `-EFBIG`, `-EDQUOT`, `-EIO`.
  * Thread safety: any thread.
  */
 int64_t fdsafe_write(fdsafe_handle handle, const void *buf, size_t len);
 
 /**
- * Scatter read (`readv(2)`) into `iovcnt` buffers. Same returns and errors as `fdsafe_read`;
- * `FDSAFE_E_INVALID_ARGUMENT` also if `iov` is NULL with `iovcnt > 0`, or `iovcnt` is
- * negative or above `IOV_MAX` (1024). Thread safety: any thread.
+ * Scatter read (`readv(2)`) into `iovcnt` buffers. Returns as `fdsafe_read`.
+ * Errors: as `fdsafe_read`; `FDSAFE_E_INVALID_ARGUMENT` also if `iov` is NULL with
+ * `iovcnt > 0`, or `iovcnt` is negative or above `IOV_MAX` (1024). Thread safety: any thread.
  */
 int64_t fdsafe_readv(fdsafe_handle handle, const struct iovec *iov, int iovcnt);
 
 /**
- * Gather write (`writev(2)`) from `iovcnt` buffers. Never raises `SIGPIPE`, as
- * `fdsafe_write`. Same returns and errors as `fdsafe_write`, plus the `iov` checks of
+ * Gather write (`writev(2)`) from `iovcnt` buffers. Never raises `SIGPIPE`, like
+ * `fdsafe_write`, and returns as it does.
+ * Errors: as `fdsafe_write`; `FDSAFE_E_INVALID_ARGUMENT` also for the `iov` checks of
  * `fdsafe_readv`. Thread safety: any thread.
  */
 int64_t fdsafe_writev(fdsafe_handle handle, const struct iovec *iov, int iovcnt);
@@ -2677,7 +2686,8 @@ int fdsafe_inotify_pending(fdsafe_handle handle);
 
 /**
  * The name of a kind (`"pipe"`, `"eventfd"`, `"tcp_stream"`...), or `"unknown"` for a number
- * that is not an `FDSAFE_KIND_*` value. A static string; never NULL. Thread safety: any thread.
+ * that is not an `FDSAFE_KIND_*` value. A static string; never NULL.
+ * Errors: none. Thread safety: any thread.
  */
 const char *fdsafe_kind_name(fdsafe_kind kind);
 
@@ -2900,13 +2910,15 @@ int fdsafe_udp_bind_sockaddr(const void *addr,
  *
  * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` (UDP only); `FDSAFE_E_INVALID_ARGUMENT` for a NULL
  * group or a group that is not a multicast address; `-ENODEV` for an unknown interface;
- * `-EADDRINUSE` when already joined; `-ENODEV`/`-EINVAL` from the kernel. Thread safety: any.
+ * `-EADDRINUSE` when already joined; `-ENODEV`/`-EINVAL` from the kernel; `-ENOPROTOOPT`
+ * for a group of the other family than the socket. Thread safety: any thread.
  */
 int fdsafe_udp_multicast_join(fdsafe_handle handle, const char *group, const char *interface);
 
 /**
  * Leaves a multicast group joined with `fdsafe_udp_multicast_join` (same arguments).
- * Errors: as the join, plus `-EADDRNOTAVAIL` if not joined. Thread safety: any thread.
+ * Errors: as `fdsafe_udp_multicast_join`, plus `-EADDRNOTAVAIL` if not joined.
+ * Thread safety: any thread.
  */
 int fdsafe_udp_multicast_leave(fdsafe_handle handle, const char *group, const char *interface);
 
@@ -2916,9 +2928,10 @@ int fdsafe_udp_multicast_leave(fdsafe_handle handle, const char *group, const ch
  * `FDSAFE_SEND_DONTWAIT`). Each entry's `addr`/`addr_len` is its destination, or NULL/0 for
  * the connected peer. Never raises `SIGPIPE`. At most 1024 per call (more are not sent).
  *
- * Errors (when the first datagram fails): `-EBADF`; `FDSAFE_E_WRONG_KIND`;
+ * Errors: (when the first datagram fails) `-EBADF`; `FDSAFE_E_WRONG_KIND`;
  * `FDSAFE_E_INVALID_ARGUMENT` for NULL with `count` > 0, a NULL `data` with `len` > 0, bad
- * addresses, unknown flags; the kernel's `-EAGAIN`, `-EDESTADDRREQ`, `-EMSGSIZE`, `-EINTR`.
+ * addresses, unknown flags; the kernel's `-EAGAIN`, `-EDESTADDRREQ` (no address and no
+ * peer), `-ENOTCONN`, `-EMSGSIZE`, `-EINTR`.
  * Thread safety: any thread.
  */
 int64_t fdsafe_socket_send_batch(fdsafe_handle handle,
@@ -3202,8 +3215,9 @@ int fdsafe_address_format(const void *addr, size_t addr_len, char *text_out, siz
 int fdsafe_socket_local_address(fdsafe_handle handle, char *text_out, size_t text_cap);
 
 /**
- * The connected peer's address as text. Errors as `fdsafe_socket_local_address`, plus
- * `-ENOTCONN` for an unconnected socket. Thread safety: any thread.
+ * The connected peer's address as text.
+ * Errors: as `fdsafe_socket_local_address`, plus `-ENOTCONN` for an unconnected socket.
+ * Thread safety: any thread.
  */
 int fdsafe_socket_peer_address(fdsafe_handle handle, char *text_out, size_t text_cap);
 
@@ -3220,8 +3234,8 @@ int fdsafe_socket_local_sockaddr(fdsafe_handle handle,
                                  size_t *addr_len_out);
 
 /**
- * The peer's address as a `struct sockaddr` (`getpeername`). Errors as
- * `fdsafe_socket_local_sockaddr`, plus `-ENOTCONN`. Thread safety: any thread.
+ * The peer's address as a `struct sockaddr` (`getpeername`).
+ * Errors: as `fdsafe_socket_local_sockaddr`, plus `-ENOTCONN`. Thread safety: any thread.
  */
 int fdsafe_socket_peer_sockaddr(fdsafe_handle handle,
                                 void *addr_out,
@@ -3236,9 +3250,10 @@ int fdsafe_socket_peer_sockaddr(fdsafe_handle handle,
  *
  * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for non-sockets (listeners give `-ENOTCONN` from
  * the kernel); `FDSAFE_E_INVALID_ARGUMENT` for NULL with `len` > 0 or unknown flags; `-EPIPE`,
- * `-ECONNRESET`, `-EAGAIN`, `-EMSGSIZE`, `-ENOBUFS` (zero-copy without the option:
- * `-EINVAL`... as the kernel says); `-EINTR` if a signal handler ran while waiting (like the
- * system call; fdsafe does not retry). Thread safety: any thread.
+ * `-ECONNRESET`, `-ECONNREFUSED` (a datagram peer that is gone), `-EDESTADDRREQ` (an
+ * unconnected datagram socket), `-ENOTCONN`, `-EAGAIN`, `-EMSGSIZE`, `-ENOBUFS` (zero-copy
+ * without the option: `-EINVAL`... as the kernel says); `-EINTR` if a signal handler ran
+ * while waiting (like the system call; fdsafe does not retry). Thread safety: any thread.
  */
 int64_t fdsafe_socket_send(fdsafe_handle handle, const void *buf, size_t len, uint32_t flags);
 
@@ -3249,7 +3264,8 @@ int64_t fdsafe_socket_send(fdsafe_handle handle, const void *buf, size_t len, ui
  * `FDSAFE_RECV_DONTWAIT`, `FDSAFE_RECV_PEEK`, `FDSAFE_RECV_WAITALL`, or 0.
  *
  * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT`; `-EAGAIN`;
- * `-ECONNRESET`; `-ENOTCONN`; `-EINTR` (not retried). Thread safety: any thread.
+ * `-ECONNRESET`; `-ENOTCONN`; `-EINVAL` (from the kernel, e.g. `FDSAFE_RECV_OOB` with no
+ * urgent data); `-EINTR` (not retried). Thread safety: any thread.
  */
 int64_t fdsafe_socket_recv(fdsafe_handle handle, void *buf, size_t len, uint32_t flags);
 
@@ -3259,7 +3275,8 @@ int64_t fdsafe_socket_recv(fdsafe_handle handle, void *buf, size_t len, uint32_t
  *
  * Errors: as `fdsafe_socket_send`, plus `FDSAFE_E_INVALID_ARGUMENT` for a NULL or bad
  * `address`, and the kernel's `-ECONNREFUSED`, `-ENOENT` (no such Unix path),
- * `-EAFNOSUPPORT` (an address of another family), `-EISCONN`. Thread safety: any thread.
+ * `-EAFNOSUPPORT` (an address of another family), `-EISCONN`, `-EOPNOTSUPP` (a Unix stream
+ * socket, which takes no per-message address). Thread safety: any thread.
  */
 int64_t fdsafe_socket_send_to(fdsafe_handle handle,
                               const void *buf,
@@ -3331,7 +3348,8 @@ int fdsafe_socket_accept(fdsafe_handle handle,
  * `fdsafe_unix_connect` instead.
  *
  * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for other kinds; `FDSAFE_E_INVALID_ARGUMENT` for a
- * NULL or bad address; the kernel's `-ECONNREFUSED`, `-ENOENT`, `-EAFNOSUPPORT`.
+ * NULL or bad address; the kernel's `-ECONNREFUSED`, `-ENOENT`, `-EAFNOSUPPORT`, `-EINVAL`
+ * (an address the socket cannot connect to, such as an unnamed one), `-EISCONN`.
  * Thread safety: any thread.
  */
 int fdsafe_socket_connect(fdsafe_handle handle, const char *address);
@@ -3345,12 +3363,13 @@ int fdsafe_socket_connect_sockaddr(fdsafe_handle handle, const void *addr, size_
 /**
  * Finishes a non-blocking connect started by `fdsafe_tcp_connect` or `fdsafe_unix_connect`
  * with their NONBLOCK flag: waits up to `timeout_ms` (0: just check; -1: no limit) until
- * the attempt ends and returns 0 once connected, `-EINPROGRESS` if it is still going after a
- * 0 timeout, `-ETIMEDOUT` if a positive timeout passed, or the error that ended it
- * (`-ECONNREFUSED`, `-EHOSTUNREACH`...). Also usable from an event loop once the handle is
- * writable.
+ * the attempt ends and returns 0 once connected. Also usable from an event loop once the
+ * handle is writable.
  *
- * Errors also: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a timeout
+ * Errors: `-EINPROGRESS` if the attempt is still going after a 0 timeout; `-ETIMEDOUT` if a
+ * positive timeout passed; the error that ended the attempt (`-ECONNREFUSED`,
+ * `-EHOSTUNREACH`, `-ENETUNREACH`, `-ECONNRESET`); `-ENOTCONN` for a socket with no connect
+ * started; `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a timeout
  * below -1; `-EINTR` (not retried). Thread safety: any thread.
  */
 int fdsafe_socket_connect_finish(fdsafe_handle handle, int timeout_ms);
@@ -3401,7 +3420,8 @@ int64_t fdsafe_socket_zerocopy_completions(fdsafe_handle handle,
  * Errors: `-EBADF` for a dead handle; `FDSAFE_E_INVALID_ARGUMENT` for unknown flags,
  * `FDSAFE_SPLICE_GIFT`, a negative or misaligned offset; from the kernel `-EINVAL` for an
  * unsupported pair (neither side a pipe, a file opened for appending as output...),
- * `-ESPIPE`, `-EAGAIN`, `-EPIPE`, `-EINTR`. Thread safety: any thread.
+ * `-ESPIPE`, `-EAGAIN`, `-EPIPE`, `-ENOTCONN` for an unconnected socket, `-EINTR`.
+ * Thread safety: any thread.
  */
 int64_t fdsafe_splice(fdsafe_handle in,
                       int64_t *off_in,
@@ -3479,7 +3499,8 @@ int64_t fdsafe_tee_fd(int fd_in, int fd_out, size_t len, uint32_t flags);
  * `-EINTR` if nothing was sent yet.
  * Errors: `-EBADF` for a dead handle; `FDSAFE_E_INVALID_ARGUMENT` for a negative or
  * misaligned offset; from the kernel `-EINVAL` if `in` cannot be mapped (a pipe or socket) or
- * `out` is a file opened for appending, `-EAGAIN`, `-EPIPE`, `-EINTR`.
+ * `out` is a file opened for appending, `-EAGAIN`, `-EPIPE`, `-ENOTCONN` and `-EDESTADDRREQ`
+ * for an unconnected socket `out`, `-EINTR`.
  * Thread safety: any thread.
  */
 int64_t fdsafe_sendfile(fdsafe_handle in, int64_t *off_in, fdsafe_handle out, size_t count);
@@ -3499,8 +3520,8 @@ int64_t fdsafe_sendfile_fd(int fd_in, int64_t *off_in, int fd_out, size_t count)
  * Returns the bytes copied (0 at the end of `in`). Errors: `-EBADF`;
  * `FDSAFE_E_INVALID_ARGUMENT` for non-zero flags or a negative or misaligned offset; from
  * the kernel `-EINVAL` if either is not a regular file or the ranges of one file overlap,
- * `-EBADF` if `out` is not open for writing or is appending, `-EXDEV` across some file
- * systems, `-EPERM` for a sealed memfd. Thread safety: any thread.
+ * `-EBADF` if `out` is not open for writing or is appending, `-EISDIR` for a directory,
+ * `-EXDEV` across some file systems, `-EPERM` for a sealed memfd. Thread safety: any thread.
  */
 int64_t fdsafe_copy_file_range(fdsafe_handle in,
                                int64_t *off_in,
@@ -3777,7 +3798,8 @@ int fdsafe_unix_listen_sockaddr(const void *addr,
  * `fdsafe_unix_listen` (path, `@abstract`, or NULL / `""` for autobind). Receive with
  * `fdsafe_socket_recv_from`; send with `fdsafe_socket_send_to`.
  *
- * Ownership and errors: as `fdsafe_unix_listen` (without the type). Thread safety: any.
+ * Ownership: as `fdsafe_unix_listen`. Errors: as `fdsafe_unix_listen` (without the type).
+ * Thread safety: any thread.
  */
 int fdsafe_unix_bind(const char *address,
                      const struct fdsafe_unix_bind_options *options,
@@ -3843,7 +3865,8 @@ int fdsafe_unix_pair(uint32_t type,
  * Errors: `-EBADF` for a stale socket handle or any stale handle in `handles` (nothing
  * sent); `FDSAFE_E_WRONG_KIND` for a non-Unix socket; `FDSAFE_E_INVALID_ARGUMENT` for NULL
  * pointers with lengths > 0, `len` 0 with handles, unknown flags or `FDSAFE_SEND_ZEROCOPY`;
- * the kernel's `-EINVAL` (over 253), `-EPIPE`, `-EAGAIN`, `-ETOOMANYREFS`, `-EINTR`.
+ * the kernel's `-EINVAL` (over 253), `-EPIPE`, `-ENOTCONN`, `-EAGAIN`, `-ETOOMANYREFS`,
+ * `-EINTR`.
  * Thread safety: any thread.
  */
 int64_t fdsafe_socket_send_handles(fdsafe_handle handle,
@@ -3900,7 +3923,8 @@ int64_t fdsafe_socket_send_credentials(fdsafe_handle handle,
  * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for non-Unix sockets; `FDSAFE_E_INVALID_ARGUMENT`
  * for NULL pointers with lengths > 0, a NULL `info_out`, `handles_cap` above 253, unknown
  * flags (`FDSAFE_RECV_DONTWAIT`, `FDSAFE_RECV_PEEK`, `FDSAFE_RECV_WAITALL`); `-EAGAIN`;
- * `-EINTR` (nothing was received). Thread safety: any thread.
+ * `-ENOTCONN`; `-EINVAL` from the kernel (a listener); `-EINTR` (nothing was received).
+ * Thread safety: any thread.
  */
 int64_t fdsafe_socket_recv_handles(fdsafe_handle handle,
                                    void *buf,
@@ -3956,11 +3980,11 @@ int fdsafe_socket_peer_credentials(fdsafe_handle handle, struct fdsafe_credentia
 
 /**
  * The peer's supplementary group ids (`SO_PEERGROUPS`) into `groups_out` (room for `cap`).
- * Returns how many. `FDSAFE_E_BUFFER_TOO_SMALL` if `cap` is too small (the last error says
- * how many are needed; nothing written); call with NULL, 0 to learn that.
+ * Returns how many; call with NULL, 0 to learn how many are needed.
  *
- * Errors also: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` (NULL with
- * `cap` > 0); `-ENODATA` when the peer is not connected. Thread safety: any thread.
+ * Errors: `FDSAFE_E_BUFFER_TOO_SMALL` if `cap` is too small (the last error says how many
+ * are needed; nothing written); `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT`
+ * (NULL with `cap` > 0); `-ENODATA` when the peer is not connected. Thread safety: any thread.
  */
 int fdsafe_socket_peer_groups(fdsafe_handle handle, uint32_t *groups_out, size_t cap);
 
@@ -3980,13 +4004,14 @@ int fdsafe_socket_peer_pidfd(fdsafe_handle handle, fdsafe_handle *handle_out);
 /**
  * The loaded library's version as MAJOR * 10000 + MINOR * 100 + PATCH, the same scale as
  * `FDSAFE_VERSION_NUMBER`. A program built against a newer header than the library it runs
- * with can check `fdsafe_version_number() >= FDSAFE_VERSION_NUMBER`. Thread safety: any thread.
+ * with can check `fdsafe_version_number() >= FDSAFE_VERSION_NUMBER`.
+ * Errors: none. Thread safety: any thread.
  */
 uint32_t fdsafe_version_number(void);
 
 /**
  * The loaded library's version as a static string such as `"0.1.0"`. Never NULL; never to be
- * freed. Thread safety: any thread.
+ * freed. Errors: none. Thread safety: any thread.
  */
 const char *fdsafe_version_string(void);
 

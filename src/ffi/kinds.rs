@@ -52,7 +52,8 @@ pub fn parse_flags<F: Flags<Bits = u32>>(bits: u32, what: &str) -> Result<F> {
 }
 
 /// The name of a kind (`"pipe"`, `"eventfd"`, `"tcp_stream"`...), or `"unknown"` for a number
-/// that is not an `FDSAFE_KIND_*` value. A static string; never NULL. Thread safety: any thread.
+/// that is not an `FDSAFE_KIND_*` value. A static string; never NULL.
+/// Errors: none. Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_kind_name(kind: fdsafe_kind) -> *const c_char {
     kind_of(kind).map_or(c"unknown".as_ptr(), |k| k.c_name().as_ptr())
