@@ -1,11 +1,24 @@
 /*
  * fdsafe: safe, generational handles for Linux file descriptors.
  *
- * Every function returns >= 0 on success (a value or a count) and a negative
- * code on failure: -errno for operating-system errors, passed through
- * unchanged, or an FDSAFE_E_* code (all below -4095) for errors the library
- * itself detects. errno is never set. Out-parameters are written only on
- * success. Every function may be called from any thread, and none is a
+ * Return values. Every function that can fail returns >= 0 on success (0, a
+ * value or a count) and a negative code on failure: -errno for operating-system
+ * errors, passed through unchanged, or an FDSAFE_E_* code (all below -4095) for
+ * errors the library itself detects. The type is int, except int64_t for byte
+ * counts, file offsets and sizes, pipe capacities, and the counts returned by
+ * fdsafe_io_batch, fdsafe_close_many, fdsafe_socket_send_batch,
+ * fdsafe_socket_recv_batch, fdsafe_socket_zerocopy_completions and
+ * fdsafe_epoll_count. fdsafe_strerror and fdsafe_error_name take an int64_t, so
+ * either can be passed to them unchanged.
+ *
+ * Errors. Each function's comment lists, after "Errors:", the codes it returns.
+ * Two are said here once for all: -EBADF from every function that takes a
+ * handle, when that handle is 0, closed, released or was never issued; and
+ * FDSAFE_E_INTERNAL (a bug in fdsafe: please report it) from any function.
+ *
+ * errno. No function changes it: each saves errno on entry and restores it on
+ * exit, so the return value is the whole answer. Out-parameters are written only
+ * on success. Every function may be called from any thread, and none is a
  * pthread_cancel cancellation point (a pending cancellation acts after the
  * call). See README.md, "API conventions".
  */
@@ -2598,7 +2611,7 @@ int64_t fdsafe_read(fdsafe_handle handle, void *buf, size_t len);
  * read end handle is still open writes what fits while holding the read end, so the pipe has
  * a reader; any rest, and writes to other pipes and FIFOs, block `SIGPIPE` in the calling
  * thread for the length of the write and discard the one the write raised; a thread that
- * blocks it itself is left alone. See `fdsafe_sigpipe_ignore` for the process-wide choice.)
+ * blocks it itself is left alone. See `fdsafe_sigpipe_mode` for the process-wide choice.)
  * Returns the number of bytes written (possibly fewer than `len`).
  * Errors: `-EBADF`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL `buf` with `len > 0` or a `len`
  * above `SSIZE_MAX`; `-EPIPE` (no reader, or a socket shut down); `-EAGAIN`; `-EINTR`; from

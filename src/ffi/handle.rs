@@ -206,7 +206,7 @@ pub extern "C" fn fdsafe_read(handle: fdsafe_handle, buf: *mut c_void, len: usiz
 /// read end handle is still open writes what fits while holding the read end, so the pipe has
 /// a reader; any rest, and writes to other pipes and FIFOs, block `SIGPIPE` in the calling
 /// thread for the length of the write and discard the one the write raised; a thread that
-/// blocks it itself is left alone. See `fdsafe_sigpipe_ignore` for the process-wide choice.)
+/// blocks it itself is left alone. See `fdsafe_sigpipe_mode` for the process-wide choice.)
 /// Returns the number of bytes written (possibly fewer than `len`).
 /// Errors: `-EBADF`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL `buf` with `len > 0` or a `len`
 /// above `SSIZE_MAX`; `-EPIPE` (no reader, or a socket shut down); `-EAGAIN`; `-EINTR`; from
