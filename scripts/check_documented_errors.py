@@ -14,7 +14,7 @@ and enforces:
   every function that takes a handle (0, closed, released or never issued), and
   `FDSAFE_E_INTERNAL` (a bug) for every function.
 Prints every undocumented (function, code) pair and exits 1 if there is any, or if a function
-has no "Errors:" section or refers to a function that does not exist.
+has no "Errors:" section, or a comment names a function or type the header does not declare.
 """
 import argparse
 import errno
@@ -65,9 +65,14 @@ def parse_header(path):
             continue
         takes_handle = re.search(r"(^|,)\s*fdsafe_handle\s+\w+\s*(,|$)", params) is not None
         functions[name] = (set(CODE.findall(section)), set(REFERENCE.findall(section)), takes_handle)
-    declared = set(re.findall(r"\b(fdsafe_\w+)\s*\(", re.sub(r"/\*.*?\*/", "", text, flags=re.S)))
+    code = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
+    declared = set(re.findall(r"\b(fdsafe_\w+)\s*\(", code))
     for name in sorted(declared - commented):
         problems.append(f"{name}: declared without a documentation comment")
+    # A comment may name only what exists: a function, a type or a struct of the header.
+    types = set(re.findall(r"\b(?:struct|typedef [^;]*?)\s*\b(fdsafe_\w+)\b", code))
+    for name in sorted(set(re.findall(r"`(fdsafe_[a-z0-9_]+)", text)) - declared - types):
+        problems.append(f"the comments name {name}, which the header does not declare")
     return functions, library_codes, problems
 
 
