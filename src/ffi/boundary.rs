@@ -46,7 +46,9 @@ pub fn call<R: ReturnCode>(op: &'static str, body: impl FnOnce() -> Result<R>) -
 ///
 /// `errno` is saved on entry and restored on exit: the return value is the whole answer, and
 /// the system calls fdsafe makes (a failed `fcntl` in `fdsafe_fd_adopt`, a retried `EINTR`...)
-/// never leave their `errno` behind for the caller (two thread-local accesses, ~1 ns).
+/// never leave their `errno` behind for the caller. Two thread-local accesses: no difference
+/// measured (`fdsafe_handle_kind` 12.2-12.4 ns, an eventfd round trip 272-277 ns, with and
+/// without).
 #[inline(always)]
 pub fn call_direct<R: ReturnCode>(op: &'static str, body: impl FnOnce() -> Result<R>) -> R {
     let _errno = SavedErrno::begin();
