@@ -66,8 +66,8 @@ lib:
 	@ln -sf libfdsafe.so $(RELEASE)/libfdsafe.so.$(MAJOR)
 	@echo "built $(LIB_SO), $(LIB_A) and include/fdsafe.h"
 
-test: deps lib check-header rust-test loom header-test symbols-test abi-check coverage-test c-test example-test python-test \
-      python-wheel-test python-sdist-test install-test reliability
+test: deps lib check-header rust-test loom header-test symbols-test abi-check coverage-test c-test errors-test example-test \
+      python-test python-wheel-test python-sdist-test install-test reliability
 	@echo "make test: all suites passed"
 
 # The reference manual, from the header's comments (Python standard library only): one page in
@@ -191,6 +191,28 @@ abi-check: lib
 abi-dump: lib
 	$(call ABI_DUMP,$(LIB_SO),$(ABI_BASELINE))
 	@echo "abi-dump: wrote $(ABI_BASELINE) for $(VERSION); commit it with the release"
+
+# The errors each function's header comment lists ("Errors:") are the errors it returns: the C
+# tests and the Python suite run against a library built to log every failing call
+# (`--cfg fdsafe_error_log`; the normal build has no trace of it), and the script prints every
+# (function, code) seen that the function's comment does not list.
+.PHONY: errors-test
+ERRORS_LIB := target/error-log/release
+errors-test: lib
+	@mkdir -p $(OUT)/errors
+	RUSTFLAGS="--cfg fdsafe_error_log" $(CARGO) build --release --quiet --target-dir target/error-log
+	@ln -sf libfdsafe.so $(ERRORS_LIB)/libfdsafe.so.$(MAJOR)
+	@rm -f $(OUT)/errors/c.log $(OUT)/errors/python.log
+	@set -e; for t in $(C_TESTS); do \
+	    $(CC) $(CFLAGS_STRICT) c-tests/$$t.c $(C_HARNESS) -L$(ERRORS_LIB) -lfdsafe -lcmocka -pthread \
+	        -Wl,-rpath,$(CURDIR)/$(ERRORS_LIB) -o $(OUT)/errors/$$t; \
+	    FDSAFE_RACE_OPS=100000 FDSAFE_ERROR_LOG=$(CURDIR)/$(OUT)/errors/c.log ./$(OUT)/errors/$$t \
+	        > $(OUT)/errors/$$t.out 2>&1 || { cat $(OUT)/errors/$$t.out; exit 1; }; \
+	done
+	@cd python-bindings && FDSAFE_ERROR_LOG=$(CURDIR)/$(OUT)/errors/python.log \
+	    FDSAFE_LIBRARY=$(CURDIR)/$(ERRORS_LIB)/libfdsafe.so $(PYTHON) -m pytest -q tests \
+	    > $(CURDIR)/$(OUT)/errors/pytest.out 2>&1 || { cat $(CURDIR)/$(OUT)/errors/pytest.out; exit 1; }
+	@$(PYTHON) scripts/check_documented_errors.py $(OUT)/errors/c.log $(OUT)/errors/python.log
 
 # Each C test is built three ways: shared library, static library, and static with ASan+UBSan.
 c-test: lib

@@ -117,7 +117,7 @@ static void test_getfd_copies_a_descriptor_out_of_another_process(void **state) 
     /* The wrong kind: refused, and the copy is not leaked (checked by the harness). */
     expect_code(fdsafe_pidfd_getfd(h, target, FDSAFE_KIND_PIPE, &r), FDSAFE_E_INVALID_ARGUMENT);
     expect_code(fdsafe_pidfd_getfd(h, 999, FDSAFE_KIND_MEMFD, &r), -EBADF);
-    expect_code(fdsafe_pidfd_getfd(h, -1, FDSAFE_KIND_MEMFD, &r), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_pidfd_getfd(h, -1, FDSAFE_KIND_MEMFD, &r), -EBADF);
     expect_code(fdsafe_pidfd_getfd(h, target, 0, &r), FDSAFE_E_INVALID_ARGUMENT);
     expect_code(fdsafe_pidfd_getfd(h, target, FDSAFE_KIND_MEMFD, NULL), FDSAFE_E_INVALID_ARGUMENT);
     must(fdsafe_pipe_create(0, &r, &w));

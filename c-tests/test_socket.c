@@ -115,6 +115,8 @@ static void test_address_bad_input(void **state) {
     expect_code(fdsafe_address_parse("1.2.3.4:5", NULL, sizeof ss, &len), FDSAFE_E_INVALID_ARGUMENT);
     expect_code(fdsafe_address_parse("1.2.3.4:5", &ss, sizeof ss, NULL), FDSAFE_E_INVALID_ARGUMENT);
     expect_code(fdsafe_address_parse("1.2.3.4:5", &ss, 4, &len), FDSAFE_E_BUFFER_TOO_SMALL);
+    expect_code(fdsafe_address_parse("1.2.3.4:5", &ss, 0, &len), FDSAFE_E_BUFFER_TOO_SMALL);
+    expect_code(fdsafe_address_parse("1.2.3.4:5", NULL, 0, &len), FDSAFE_E_BUFFER_TOO_SMALL);
     expect_code(fdsafe_address_parse("1.2.3.4:5", &ss, SIZE_MAX, &len), FDSAFE_E_INVALID_ARGUMENT);
     must(fdsafe_address_parse("1.2.3.4:5", &ss, sizeof ss, &len));
     char text[8];
@@ -903,7 +905,7 @@ static void test_scm_bad_input(void **state) {
     expect_code(fdsafe_socket_send_handles(closed_handle(), "x", 1, list, 1, 0), -EBADF);
     expect_code(fdsafe_socket_send_fds(a, "x", 1, NULL, 1, 0), FDSAFE_E_INVALID_ARGUMENT);
     int negative[1] = {-1};
-    expect_code(fdsafe_socket_send_fds(a, "x", 1, negative, 1, 0), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_socket_send_fds(a, "x", 1, negative, 1, 0), -EBADF); /* as sendmsg says for it */
     int notopen[1] = {19999};
     expect_code(fdsafe_socket_send_fds(a, "x", 1, notopen, 1, 0), -EBADF);
     expect_code(fdsafe_socket_send_fds(c, "x", 1, fds, 1, 0), FDSAFE_E_WRONG_KIND);

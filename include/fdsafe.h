@@ -1,11 +1,24 @@
 /*
  * fdsafe: safe, generational handles for Linux file descriptors.
  *
- * Every function returns >= 0 on success (a value or a count) and a negative
- * code on failure: -errno for operating-system errors, passed through
- * unchanged, or an FDSAFE_E_* code (all below -4095) for errors the library
- * itself detects. errno is never set. Out-parameters are written only on
- * success. Every function may be called from any thread, and none is a
+ * Return values. Every function that can fail returns >= 0 on success (0, a
+ * value or a count) and a negative code on failure: -errno for operating-system
+ * errors, passed through unchanged, or an FDSAFE_E_* code (all below -4095) for
+ * errors the library itself detects. The type is int, except int64_t for byte
+ * counts, file offsets and sizes, pipe capacities, and the counts returned by
+ * fdsafe_io_batch, fdsafe_close_many, fdsafe_socket_send_batch,
+ * fdsafe_socket_recv_batch, fdsafe_socket_zerocopy_completions and
+ * fdsafe_epoll_count. fdsafe_strerror and fdsafe_error_name take an int64_t, so
+ * either can be passed to them unchanged.
+ *
+ * Errors. Each function's comment lists, after "Errors:", the codes it returns.
+ * Two are said here once for all: -EBADF from every function that takes a
+ * handle, when that handle is 0, closed, released or was never issued; and
+ * FDSAFE_E_INTERNAL (a bug in fdsafe: please report it) from any function.
+ *
+ * errno. No function changes it: each saves errno on entry and restores it on
+ * exit, so the return value is the whole answer. Out-parameters are written only
+ * on success. Every function may be called from any thread, and none is a
  * pthread_cancel cancellation point (a pending cancellation acts after the
  * call). See README.md, "API conventions".
  */
@@ -81,13 +94,14 @@ extern "C" {
 /**
  * The loaded library's version as MAJOR * 10000 + MINOR * 100 + PATCH, the same scale as
  * `FDSAFE_VERSION_NUMBER`. A program built against a newer header than the library it runs
- * with can check `fdsafe_version_number() >= FDSAFE_VERSION_NUMBER`. Thread safety: any thread.
+ * with can check `fdsafe_version_number() >= FDSAFE_VERSION_NUMBER`.
+ * Errors: none. Thread safety: any thread.
  */
 uint32_t fdsafe_version_number(void);
 
 /**
  * The loaded library's version as a static string such as `"0.1.0"`. Never NULL; never to be
- * freed. Thread safety: any thread.
+ * freed. Errors: none. Thread safety: any thread.
  */
 const char *fdsafe_version_string(void);
 
@@ -130,16 +144,21 @@ const char *fdsafe_version_string(void);
 /**
  * A static description of any return code: `"Resource temporarily unavailable"` for
  * `-EAGAIN`, fdsafe's own text for `FDSAFE_E_*` codes, `"Success"` for codes >= 0 and
- * `"Unknown error"` otherwise. Never NULL; never to be freed. Thread safety: any thread.
+ * `"Unknown error"` otherwise. Never NULL; never to be freed.
+ *
+ * `code` is an `int64_t`, the widest type a function returns, so that the result of any
+ * function (an `int` or an `int64_t`) can be passed unchanged.
+ * Errors: none. Thread safety: any thread.
  */
-const char *fdsafe_strerror(int code);
+const char *fdsafe_strerror(int64_t code);
 
 /**
  * The symbolic name of any return code: `"EAGAIN"` for `-EAGAIN`, `"FDSAFE_E_WRONG_KIND"`,
- * `"OK"` for codes >= 0 and `"UNKNOWN"` otherwise. Never NULL; never to be freed.
- * Thread safety: any thread.
+ * `"OK"` for codes >= 0 and `"UNKNOWN"` otherwise. Never NULL; never to be freed. `code`
+ * is an `int64_t`, as for `fdsafe_strerror`.
+ * Errors: none. Thread safety: any thread.
  */
-const char *fdsafe_error_name(int code);
+const char *fdsafe_error_name(int64_t code);
 
 /**
  * Copies the calling thread's most recent failure message into `buf`, such as
@@ -190,9 +209,12 @@ typedef uint64_t fdsafe_handle;
  */
 
 /**
- * The kind of a handle, as returned by `fdsafe_kind` and taken by `fdsafe_fd_adopt`.
+ * The kind of a handle: an `FDSAFE_KIND_*` value (> 0), as `fdsafe_handle_kind` returns it
+ * and `fdsafe_kind_name`, `fdsafe_fd_adopt`, `fdsafe_pidfd_getfd` and
+ * `fdsafe_socket_recv_handles_as` take it. Signed, like every return value, so that
+ * `fdsafe_handle_kind` returns a kind or a negative error code in the same type.
  */
-typedef uint32_t fdsafe_kind;
+typedef int fdsafe_kind;
 
 #define FDSAFE_KIND_PIPE 1
 
@@ -252,7 +274,8 @@ typedef uint32_t fdsafe_kind;
 
 /**
  * The name of a kind (`"pipe"`, `"eventfd"`, `"tcp_stream"`...), or `"unknown"` for a number
- * that is not an `FDSAFE_KIND_*` value. A static string; never NULL. Thread safety: any thread.
+ * that is not an `FDSAFE_KIND_*` value. A static string; never NULL.
+ * Errors: none. Thread safety: any thread.
  */
 const char *fdsafe_kind_name(fdsafe_kind kind);
 
@@ -314,8 +337,9 @@ const char *fdsafe_kind_name(fdsafe_kind kind);
  * it waits on and write to it, use non-blocking mode or `fdsafe_wait` with a timeout, or,
  * when this process holds the only copy of a socket, call `fdsafe_socket_shutdown` first.
  *
- * Returns 0, or `-EBADF` if the handle is 0, already closed (a second close closes nothing),
- * or was never issued.
+ * Returns 0.
+ * Errors: `-EBADF` if the handle is 0, already closed (a second close closes nothing), or was
+ * never issued.
  * Thread safety: any thread; of two racing closes, one returns 0 and the other `-EBADF`. No
  * close costs more with more threads in the process.
  */
@@ -326,15 +350,16 @@ int fdsafe_close(fdsafe_handle handle);
  *
  * Errors: `-EBADF` for 0, closed or never-issued handles. Thread safety: any thread.
  */
-int fdsafe_handle_kind(fdsafe_handle handle);
+fdsafe_kind fdsafe_handle_kind(fdsafe_handle handle);
 
 /**
  * Lends the raw descriptor of a handle, for `poll()` or another library. fdsafe keeps
  * ownership: do not close it, and stop using it before the handle is closed (once it is, the
  * number may belong to another file).
  *
- * Returns the descriptor (>= 0), or `-EBADF` for 0, closed or never-issued handles (any
- * bit of the value changed, the kind byte included, makes it never issued).
+ * Returns the descriptor (>= 0).
+ * Errors: `-EBADF` for 0, closed or never-issued handles (any bit of the value changed, the
+ * kind byte included, makes it never issued).
  * Thread safety: any thread.
  */
 int fdsafe_fd_borrow(fdsafe_handle handle);
@@ -412,7 +437,9 @@ int fdsafe_wait(fdsafe_handle handle, uint32_t events, int timeout_ms);
  * Returns the number of bytes read (0 at end of file, or when `len` is 0).
  * Errors: `-EBADF`; `FDSAFE_E_INVALID_ARGUMENT` if `buf` is NULL with `len > 0` or `len`
  * exceeds `SSIZE_MAX`; `-EAGAIN` in non-blocking mode; `-EINTR` if a signal handler ran
- * before any data arrived; any other `-errno` from `read(2)`.
+ * before any data arrived; from `read(2)`: `-EISDIR` for a directory, `-EINVAL` for a length
+ * the kind refuses (an eventfd or timerfd wants 8 bytes, a signalfd or inotify room for one
+ * record), `-ENOTCONN` and `-ECONNRESET` for sockets, `-EIO`.
  * Thread safety: any thread; see `fdsafe_close` for closing during a read.
  */
 int64_t fdsafe_read(fdsafe_handle handle, void *buf, size_t len);
@@ -425,24 +452,28 @@ int64_t fdsafe_read(fdsafe_handle handle, void *buf, size_t len);
  * read end handle is still open writes what fits while holding the read end, so the pipe has
  * a reader; any rest, and writes to other pipes and FIFOs, block `SIGPIPE` in the calling
  * thread for the length of the write and discard the one the write raised; a thread that
- * blocks it itself is left alone. See `fdsafe_sigpipe_ignore` for the process-wide choice.)
+ * blocks it itself is left alone. See `fdsafe_sigpipe_mode` for the process-wide choice.)
  * Returns the number of bytes written (possibly fewer than `len`).
  * Errors: `-EBADF`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL `buf` with `len > 0` or a `len`
- * above `SSIZE_MAX`; `-EPIPE`; `-EAGAIN`; `-EINTR`; other `-errno` from `write(2)`.
+ * above `SSIZE_MAX`; `-EPIPE` (no reader, or a socket shut down); `-EAGAIN`; `-EINTR`; from
+ * `write(2)`: `-EINVAL` for a length or value the kind refuses (an eventfd wants 8 bytes),
+ * `-EPERM` for a sealed memfd, `-ENOTCONN` and `-EDESTADDRREQ` for unconnected sockets,
+ * `-ECONNRESET`, `-ENOSPC`, `-EFBIG`, `-EDQUOT`, `-EIO`.
  * Thread safety: any thread.
  */
 int64_t fdsafe_write(fdsafe_handle handle, const void *buf, size_t len);
 
 /**
- * Scatter read (`readv(2)`) into `iovcnt` buffers. Same returns and errors as `fdsafe_read`;
- * `FDSAFE_E_INVALID_ARGUMENT` also if `iov` is NULL with `iovcnt > 0`, or `iovcnt` is
- * negative or above `IOV_MAX` (1024). Thread safety: any thread.
+ * Scatter read (`readv(2)`) into `iovcnt` buffers. Returns as `fdsafe_read`.
+ * Errors: as `fdsafe_read`; `FDSAFE_E_INVALID_ARGUMENT` also if `iov` is NULL with
+ * `iovcnt > 0`, or `iovcnt` is negative or above `IOV_MAX` (1024). Thread safety: any thread.
  */
 int64_t fdsafe_readv(fdsafe_handle handle, const struct iovec *iov, int iovcnt);
 
 /**
- * Gather write (`writev(2)`) from `iovcnt` buffers. Never raises `SIGPIPE`, as
- * `fdsafe_write`. Same returns and errors as `fdsafe_write`, plus the `iov` checks of
+ * Gather write (`writev(2)`) from `iovcnt` buffers. Never raises `SIGPIPE`, like
+ * `fdsafe_write`, and returns as it does.
+ * Errors: as `fdsafe_write`; `FDSAFE_E_INVALID_ARGUMENT` also for the `iov` checks of
  * `fdsafe_readv`. Thread safety: any thread.
  */
 int64_t fdsafe_writev(fdsafe_handle handle, const struct iovec *iov, int iovcnt);
@@ -517,7 +548,7 @@ typedef struct fdsafe_io_op {
  * write is a success (its `result` says how much) and the batch goes on. The thread's last
  * error message is not set for a failing operation; `fdsafe_strerror(result)` describes it.
  *
- * Errors (nothing done, no `result` written): `FDSAFE_E_INVALID_ARGUMENT` for `ops` NULL
+ * Errors: (nothing done, no `result` written) `FDSAFE_E_INVALID_ARGUMENT` for `ops` NULL
  * with `count` > 0, `count` above `FDSAFE_IO_BATCH_MAX`, unknown `flags` (none are defined:
  * pass 0), or an operation with an unknown `op`, a non-zero `reserved`, or a NULL `buf` with
  * `len` > 0 or a `len` above `SSIZE_MAX`. EINTR policy: an interrupted operation fails with
@@ -538,7 +569,7 @@ int64_t fdsafe_io_batch(struct fdsafe_io_op *ops,
  * (0, already closed, released, never issued) are skipped, as `fdsafe_close` would refuse
  * them with `-EBADF`; a handle listed twice is closed once.
  *
- * Errors (nothing closed): `FDSAFE_E_INVALID_ARGUMENT` for `handles` NULL with `count` > 0,
+ * Errors: (nothing closed) `FDSAFE_E_INVALID_ARGUMENT` for `handles` NULL with `count` > 0,
  * or `count` above `FDSAFE_IO_BATCH_MAX`. Thread safety: any thread.
  */
 int64_t fdsafe_close_many(const fdsafe_handle *handles, size_t count);
@@ -883,7 +914,8 @@ int fdsafe_stdio_open(int stream, uint32_t flags, fdsafe_handle *handle_out);
  * a path that is not a regular file or directory (a FIFO, device or socket has its own kind,
  * `fdsafe_fifo_open`, `fdsafe_chardev_open`, `fdsafe_terminal_open`: it is refused before
  * being opened, so a FIFO never blocks here); `-errno` from `open(2)` (`-ENOENT`, `-EEXIST`, `-EACCES`, `-ELOOP` for a symbolic link with
- * `FDSAFE_FILE_NOFOLLOW`, `-EISDIR`, `-EOPNOTSUPP` if the file system lacks `O_TMPFILE`...).
+ * `FDSAFE_FILE_NOFOLLOW`, `-EISDIR`, `-ENOTDIR` for a path through a non-directory or
+ * `FDSAFE_FILE_DIRECTORY` on a file, `-EOPNOTSUPP` if the file system lacks `O_TMPFILE`...).
  * Opening a regular file does not block. Thread safety: any thread.
  */
 int fdsafe_file_open(const char *path,
@@ -1632,13 +1664,15 @@ int fdsafe_udp_bind_sockaddr(const void *addr,
  *
  * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` (UDP only); `FDSAFE_E_INVALID_ARGUMENT` for a NULL
  * group or a group that is not a multicast address; `-ENODEV` for an unknown interface;
- * `-EADDRINUSE` when already joined; `-ENODEV`/`-EINVAL` from the kernel. Thread safety: any.
+ * `-EADDRINUSE` when already joined; `-ENODEV`/`-EINVAL` from the kernel; `-ENOPROTOOPT`
+ * for a group of the other family than the socket. Thread safety: any thread.
  */
 int fdsafe_udp_multicast_join(fdsafe_handle handle, const char *group, const char *interface);
 
 /**
  * Leaves a multicast group joined with `fdsafe_udp_multicast_join` (same arguments).
- * Errors: as the join, plus `-EADDRNOTAVAIL` if not joined. Thread safety: any thread.
+ * Errors: as `fdsafe_udp_multicast_join`, plus `-EADDRNOTAVAIL` if not joined.
+ * Thread safety: any thread.
  */
 int fdsafe_udp_multicast_leave(fdsafe_handle handle, const char *group, const char *interface);
 
@@ -1680,9 +1714,10 @@ typedef struct fdsafe_datagram {
  * `FDSAFE_SEND_DONTWAIT`). Each entry's `addr`/`addr_len` is its destination, or NULL/0 for
  * the connected peer. Never raises `SIGPIPE`. At most 1024 per call (more are not sent).
  *
- * Errors (when the first datagram fails): `-EBADF`; `FDSAFE_E_WRONG_KIND`;
+ * Errors: (when the first datagram fails) `-EBADF`; `FDSAFE_E_WRONG_KIND`;
  * `FDSAFE_E_INVALID_ARGUMENT` for NULL with `count` > 0, a NULL `data` with `len` > 0, bad
- * addresses, unknown flags; the kernel's `-EAGAIN`, `-EDESTADDRREQ`, `-EMSGSIZE`, `-EINTR`.
+ * addresses, unknown flags; the kernel's `-EAGAIN`, `-EDESTADDRREQ` (no address and no
+ * peer), `-ENOTCONN`, `-EMSGSIZE`, `-EINTR`.
  * Thread safety: any thread.
  */
 int64_t fdsafe_socket_send_batch(fdsafe_handle handle,
@@ -1938,8 +1973,9 @@ int fdsafe_address_format(const void *addr, size_t addr_len, char *text_out, siz
 int fdsafe_socket_local_address(fdsafe_handle handle, char *text_out, size_t text_cap);
 
 /**
- * The connected peer's address as text. Errors as `fdsafe_socket_local_address`, plus
- * `-ENOTCONN` for an unconnected socket. Thread safety: any thread.
+ * The connected peer's address as text.
+ * Errors: as `fdsafe_socket_local_address`, plus `-ENOTCONN` for an unconnected socket.
+ * Thread safety: any thread.
  */
 int fdsafe_socket_peer_address(fdsafe_handle handle, char *text_out, size_t text_cap);
 
@@ -1956,8 +1992,8 @@ int fdsafe_socket_local_sockaddr(fdsafe_handle handle,
                                  size_t *addr_len_out);
 
 /**
- * The peer's address as a `struct sockaddr` (`getpeername`). Errors as
- * `fdsafe_socket_local_sockaddr`, plus `-ENOTCONN`. Thread safety: any thread.
+ * The peer's address as a `struct sockaddr` (`getpeername`).
+ * Errors: as `fdsafe_socket_local_sockaddr`, plus `-ENOTCONN`. Thread safety: any thread.
  */
 int fdsafe_socket_peer_sockaddr(fdsafe_handle handle,
                                 void *addr_out,
@@ -1972,9 +2008,10 @@ int fdsafe_socket_peer_sockaddr(fdsafe_handle handle,
  *
  * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for non-sockets (listeners give `-ENOTCONN` from
  * the kernel); `FDSAFE_E_INVALID_ARGUMENT` for NULL with `len` > 0 or unknown flags; `-EPIPE`,
- * `-ECONNRESET`, `-EAGAIN`, `-EMSGSIZE`, `-ENOBUFS` (zero-copy without the option:
- * `-EINVAL`... as the kernel says); `-EINTR` if a signal handler ran while waiting (like the
- * system call; fdsafe does not retry). Thread safety: any thread.
+ * `-ECONNRESET`, `-ECONNREFUSED` (a datagram peer that is gone), `-EDESTADDRREQ` (an
+ * unconnected datagram socket), `-ENOTCONN`, `-EAGAIN`, `-EMSGSIZE`, `-ENOBUFS` (zero-copy
+ * without the option: `-EINVAL`... as the kernel says); `-EINTR` if a signal handler ran
+ * while waiting (like the system call; fdsafe does not retry). Thread safety: any thread.
  */
 int64_t fdsafe_socket_send(fdsafe_handle handle, const void *buf, size_t len, uint32_t flags);
 
@@ -1985,7 +2022,8 @@ int64_t fdsafe_socket_send(fdsafe_handle handle, const void *buf, size_t len, ui
  * `FDSAFE_RECV_DONTWAIT`, `FDSAFE_RECV_PEEK`, `FDSAFE_RECV_WAITALL`, or 0.
  *
  * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT`; `-EAGAIN`;
- * `-ECONNRESET`; `-ENOTCONN`; `-EINTR` (not retried). Thread safety: any thread.
+ * `-ECONNRESET`; `-ENOTCONN`; `-EINVAL` (from the kernel, e.g. `FDSAFE_RECV_OOB` with no
+ * urgent data); `-EINTR` (not retried). Thread safety: any thread.
  */
 int64_t fdsafe_socket_recv(fdsafe_handle handle, void *buf, size_t len, uint32_t flags);
 
@@ -1995,7 +2033,8 @@ int64_t fdsafe_socket_recv(fdsafe_handle handle, void *buf, size_t len, uint32_t
  *
  * Errors: as `fdsafe_socket_send`, plus `FDSAFE_E_INVALID_ARGUMENT` for a NULL or bad
  * `address`, and the kernel's `-ECONNREFUSED`, `-ENOENT` (no such Unix path),
- * `-EAFNOSUPPORT` (an address of another family), `-EISCONN`. Thread safety: any thread.
+ * `-EAFNOSUPPORT` (an address of another family), `-EISCONN`, `-EOPNOTSUPP` (a Unix stream
+ * socket, which takes no per-message address). Thread safety: any thread.
  */
 int64_t fdsafe_socket_send_to(fdsafe_handle handle,
                               const void *buf,
@@ -2067,7 +2106,8 @@ int fdsafe_socket_accept(fdsafe_handle handle,
  * `fdsafe_unix_connect` instead.
  *
  * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for other kinds; `FDSAFE_E_INVALID_ARGUMENT` for a
- * NULL or bad address; the kernel's `-ECONNREFUSED`, `-ENOENT`, `-EAFNOSUPPORT`.
+ * NULL or bad address; the kernel's `-ECONNREFUSED`, `-ENOENT`, `-EAFNOSUPPORT`, `-EINVAL`
+ * (an address the socket cannot connect to, such as an unnamed one), `-EISCONN`.
  * Thread safety: any thread.
  */
 int fdsafe_socket_connect(fdsafe_handle handle, const char *address);
@@ -2081,12 +2121,13 @@ int fdsafe_socket_connect_sockaddr(fdsafe_handle handle, const void *addr, size_
 /**
  * Finishes a non-blocking connect started by `fdsafe_tcp_connect` or `fdsafe_unix_connect`
  * with their NONBLOCK flag: waits up to `timeout_ms` (0: just check; -1: no limit) until
- * the attempt ends and returns 0 once connected, `-EINPROGRESS` if it is still going after a
- * 0 timeout, `-ETIMEDOUT` if a positive timeout passed, or the error that ended it
- * (`-ECONNREFUSED`, `-EHOSTUNREACH`...). Also usable from an event loop once the handle is
- * writable.
+ * the attempt ends and returns 0 once connected. Also usable from an event loop once the
+ * handle is writable.
  *
- * Errors also: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a timeout
+ * Errors: `-EINPROGRESS` if the attempt is still going after a 0 timeout; `-ETIMEDOUT` if a
+ * positive timeout passed; the error that ended the attempt (`-ECONNREFUSED`,
+ * `-EHOSTUNREACH`, `-ENETUNREACH`, `-ECONNRESET`); `-ENOTCONN` for a socket with no connect
+ * started; `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a timeout
  * below -1; `-EINTR` (not retried). Thread safety: any thread.
  */
 int fdsafe_socket_connect_finish(fdsafe_handle handle, int timeout_ms);
@@ -2315,7 +2356,8 @@ int fdsafe_unix_listen_sockaddr(const void *addr,
  * `fdsafe_unix_listen` (path, `@abstract`, or NULL / `""` for autobind). Receive with
  * `fdsafe_socket_recv_from`; send with `fdsafe_socket_send_to`.
  *
- * Ownership and errors: as `fdsafe_unix_listen` (without the type). Thread safety: any.
+ * Ownership: as `fdsafe_unix_listen`. Errors: as `fdsafe_unix_listen` (without the type).
+ * Thread safety: any thread.
  */
 int fdsafe_unix_bind(const char *address,
                      const struct fdsafe_unix_bind_options *options,
@@ -2381,7 +2423,8 @@ int fdsafe_unix_pair(uint32_t type,
  * Errors: `-EBADF` for a stale socket handle or any stale handle in `handles` (nothing
  * sent); `FDSAFE_E_WRONG_KIND` for a non-Unix socket; `FDSAFE_E_INVALID_ARGUMENT` for NULL
  * pointers with lengths > 0, `len` 0 with handles, unknown flags or `FDSAFE_SEND_ZEROCOPY`;
- * the kernel's `-EINVAL` (over 253), `-EPIPE`, `-EAGAIN`, `-ETOOMANYREFS`, `-EINTR`.
+ * the kernel's `-EINVAL` (over 253), `-EPIPE`, `-ENOTCONN`, `-EAGAIN`, `-ETOOMANYREFS`,
+ * `-EINTR`.
  * Thread safety: any thread.
  */
 int64_t fdsafe_socket_send_handles(fdsafe_handle handle,
@@ -2438,7 +2481,8 @@ int64_t fdsafe_socket_send_credentials(fdsafe_handle handle,
  * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for non-Unix sockets; `FDSAFE_E_INVALID_ARGUMENT`
  * for NULL pointers with lengths > 0, a NULL `info_out`, `handles_cap` above 253, unknown
  * flags (`FDSAFE_RECV_DONTWAIT`, `FDSAFE_RECV_PEEK`, `FDSAFE_RECV_WAITALL`); `-EAGAIN`;
- * `-EINTR` (nothing was received). Thread safety: any thread.
+ * `-ENOTCONN`; `-EINVAL` from the kernel (a listener); `-EINTR` (nothing was received).
+ * Thread safety: any thread.
  */
 int64_t fdsafe_socket_recv_handles(fdsafe_handle handle,
                                    void *buf,
@@ -2477,7 +2521,7 @@ int64_t fdsafe_socket_recv_handles_as(fdsafe_handle handle,
                                       void *buf,
                                       size_t len,
                                       uint32_t flags,
-                                      uint32_t kind,
+                                      fdsafe_kind kind,
                                       fdsafe_handle *handles_out,
                                       size_t handles_cap,
                                       struct fdsafe_recv_info *info_out);
@@ -2494,11 +2538,11 @@ int fdsafe_socket_peer_credentials(fdsafe_handle handle, struct fdsafe_credentia
 
 /**
  * The peer's supplementary group ids (`SO_PEERGROUPS`) into `groups_out` (room for `cap`).
- * Returns how many. `FDSAFE_E_BUFFER_TOO_SMALL` if `cap` is too small (the last error says
- * how many are needed; nothing written); call with NULL, 0 to learn that.
+ * Returns how many; call with NULL, 0 to learn how many are needed.
  *
- * Errors also: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` (NULL with
- * `cap` > 0); `-ENODATA` when the peer is not connected. Thread safety: any thread.
+ * Errors: `FDSAFE_E_BUFFER_TOO_SMALL` if `cap` is too small (the last error says how many
+ * are needed; nothing written); `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT`
+ * (NULL with `cap` > 0); `-ENODATA` when the peer is not connected. Thread safety: any thread.
  */
 int fdsafe_socket_peer_groups(fdsafe_handle handle, uint32_t *groups_out, size_t cap);
 
@@ -2562,7 +2606,8 @@ int fdsafe_socket_peer_pidfd(fdsafe_handle handle, fdsafe_handle *handle_out);
  * Errors: `-EBADF` for a dead handle; `FDSAFE_E_INVALID_ARGUMENT` for unknown flags,
  * `FDSAFE_SPLICE_GIFT`, a negative or misaligned offset; from the kernel `-EINVAL` for an
  * unsupported pair (neither side a pipe, a file opened for appending as output...),
- * `-ESPIPE`, `-EAGAIN`, `-EPIPE`, `-EINTR`. Thread safety: any thread.
+ * `-ESPIPE`, `-EAGAIN`, `-EPIPE`, `-ENOTCONN` for an unconnected socket, `-EINTR`.
+ * Thread safety: any thread.
  */
 int64_t fdsafe_splice(fdsafe_handle in,
                       int64_t *off_in,
@@ -2640,7 +2685,8 @@ int64_t fdsafe_tee_fd(int fd_in, int fd_out, size_t len, uint32_t flags);
  * `-EINTR` if nothing was sent yet.
  * Errors: `-EBADF` for a dead handle; `FDSAFE_E_INVALID_ARGUMENT` for a negative or
  * misaligned offset; from the kernel `-EINVAL` if `in` cannot be mapped (a pipe or socket) or
- * `out` is a file opened for appending, `-EAGAIN`, `-EPIPE`, `-EINTR`.
+ * `out` is a file opened for appending, `-EAGAIN`, `-EPIPE`, `-ENOTCONN` and `-EDESTADDRREQ`
+ * for an unconnected socket `out`, `-EINTR`.
  * Thread safety: any thread.
  */
 int64_t fdsafe_sendfile(fdsafe_handle in, int64_t *off_in, fdsafe_handle out, size_t count);
@@ -2660,8 +2706,8 @@ int64_t fdsafe_sendfile_fd(int fd_in, int64_t *off_in, int fd_out, size_t count)
  * Returns the bytes copied (0 at the end of `in`). Errors: `-EBADF`;
  * `FDSAFE_E_INVALID_ARGUMENT` for non-zero flags or a negative or misaligned offset; from
  * the kernel `-EINVAL` if either is not a regular file or the ranges of one file overlap,
- * `-EBADF` if `out` is not open for writing or is appending, `-EXDEV` across some file
- * systems, `-EPERM` for a sealed memfd. Thread safety: any thread.
+ * `-EBADF` if `out` is not open for writing or is appending, `-EISDIR` for a directory,
+ * `-EXDEV` across some file systems, `-EPERM` for a sealed memfd. Thread safety: any thread.
  */
 int64_t fdsafe_copy_file_range(fdsafe_handle in,
                                int64_t *off_in,
@@ -3302,7 +3348,7 @@ int fdsafe_pidfd_wait(fdsafe_handle handle, uint32_t flags, struct fdsafe_pidfd_
  */
 int fdsafe_pidfd_getfd(fdsafe_handle handle,
                        int target_fd,
-                       uint32_t kind,
+                       fdsafe_kind kind,
                        fdsafe_handle *handle_out);
 
 /**
@@ -4255,13 +4301,13 @@ int fdsafe_notify_handles(uint32_t flags,
 /**
  * Sends `"RELOADING=1\nMONOTONIC_USEC=<now>"` (`CLOCK_MONOTONIC` in microseconds), the
  * message systemd requires before a reload; send `"READY=1"` when the reload is done.
- * Returns and fails as `fdsafe_notify`. Thread safety: any thread.
+ * Returns as `fdsafe_notify`. Errors: as `fdsafe_notify`. Thread safety: any thread.
  */
 int fdsafe_notify_reloading(uint32_t flags);
 
 /**
- * Sends `"STATUS=<text>"`; `text` must be one line (no `\n`). Returns and fails as
- * `fdsafe_notify` (`FDSAFE_E_INVALID_ARGUMENT` for NULL or a multi-line text).
+ * Sends `"STATUS=<text>"`; `text` must be one line (no `\n`). Returns as `fdsafe_notify`.
+ * Errors: as `fdsafe_notify`; `FDSAFE_E_INVALID_ARGUMENT` also for NULL or a multi-line text.
  * Thread safety: any thread.
  */
 int fdsafe_notify_status(uint32_t flags, const char *text);

@@ -47,6 +47,11 @@ impl Error {
         Error::Os { errno, context: None }
     }
 
+    /// A negative raw descriptor number: `-EBADF`, as the kernel says for one.
+    pub fn bad_descriptor(fd: i32) -> Error {
+        Error::from_errno(libc::EBADF).context(format!("{fd} is not a descriptor number"))
+    }
+
     pub fn invalid(message: impl Into<String>) -> Error {
         Error::InvalidArgument(message.into())
     }

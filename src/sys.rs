@@ -25,7 +25,7 @@ pub unsafe fn owned(fd: RawFd) -> OwnedFd {
 /// Checks that `fd` is an open descriptor of this process.
 pub fn check_open(fd: RawFd) -> Result<()> {
     if fd < 0 {
-        return Err(Error::invalid(format!("{fd} is not a descriptor number")));
+        return Err(Error::bad_descriptor(fd));
     }
     // SAFETY: F_GETFD only reads the descriptor's flags.
     cvt(unsafe { libc::fcntl(fd, libc::F_GETFD) }).map(drop).map_err(|e| e.context(format!("descriptor {fd}")))

@@ -26,24 +26,25 @@ class IOVec(ctypes.Structure):
 
 
 _int, _i64, _u32, _u64, _size = ctypes.c_int, ctypes.c_int64, ctypes.c_uint32, ctypes.c_uint64, ctypes.c_size_t
+c_kind = ctypes.c_int  # fdsafe_kind: signed, as fdsafe_handle_kind returns a kind or an error code
 _str, _vp = ctypes.c_char_p, ctypes.c_void_p
 
 # name: (return type, argument types) of the functions all kinds share. Each kind's module
 # declares its own with ``declare``; the tests compare the union with include/fdsafe.h.
 PROTOTYPES: Dict[str, Tuple[object, List[object]]] = {
     # errors
-    "fdsafe_strerror": (_str, [_int]),
-    "fdsafe_error_name": (_str, [_int]),
+    "fdsafe_strerror": (_str, [_i64]),
+    "fdsafe_error_name": (_str, [_i64]),
     "fdsafe_last_error": (_int, [ctypes.c_char_p, _size]),
     "fdsafe_version_number": (_u32, []),
     "fdsafe_version_string": (_str, []),
     # any handle
     "fdsafe_close": (_int, [c_handle]),
-    "fdsafe_handle_kind": (_int, [c_handle]),
-    "fdsafe_kind_name": (_str, [_u32]),
+    "fdsafe_handle_kind": (c_kind, [c_handle]),
+    "fdsafe_kind_name": (_str, [c_kind]),
     "fdsafe_fd_borrow": (_int, [c_handle]),
     "fdsafe_fd_release": (_int, [c_handle]),
-    "fdsafe_fd_adopt": (_int, [_int, _u32, c_handle_p]),
+    "fdsafe_fd_adopt": (_int, [_int, c_kind, c_handle_p]),
     "fdsafe_dup": (_int, [c_handle, c_handle_p]),
     "fdsafe_nonblocking_get": (_int, [c_handle]),
     "fdsafe_nonblocking_set": (_int, [c_handle, ctypes.c_bool]),

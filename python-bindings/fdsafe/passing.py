@@ -45,7 +45,7 @@ _KIND_STDIO, _KIND_LAST = 3, KIND_OTHER
 # is made ready for libffi before the hot path: ``from_param`` gives the very ``CArgObject``
 # ctypes would otherwise build for each ctypes argument on every call (handles as uint64,
 # lengths as size_t, pointers), and ``byref`` objects are passed as they are. The uint32_t
-# flags and kinds go as Python ints, which ctypes passes as a C int (exact for values below
+# flags and the int kinds go as Python ints, which ctypes passes as a C int (exact for values below
 # 2**31, checked).
 _send_handles = fast.fdsafe_socket_send_handles
 _recv_as = fast.fdsafe_socket_recv_handles_as

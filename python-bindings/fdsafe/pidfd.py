@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from typing import Optional, Sequence, Tuple
 
-from ._lib import c_handle, c_handle_p, declare, lib
+from ._lib import c_handle, c_handle_p, c_kind, declare, lib
 from .errors import check
 from .handle import EVENT_IN, Handle, retry_eintr
 
@@ -25,7 +25,7 @@ declare({
     "fdsafe_pidfd_fork": (_int, [c_handle_p]),
     "fdsafe_pidfd_send_signal": (_int, [c_handle, _int, _u32]),
     "fdsafe_pidfd_wait": (_int, [c_handle, _u32, ctypes.POINTER(_Exit)]),
-    "fdsafe_pidfd_getfd": (_int, [c_handle, _int, _u32, c_handle_p]),
+    "fdsafe_pidfd_getfd": (_int, [c_handle, _int, c_kind, c_handle_p]),
     "fdsafe_pidfd_get_pid": (_int, [c_handle]),
 })
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, List, Named
 
 from ._address import SockAddr, inet_sockaddrs as _inet_sockaddrs, unix_sockaddr
 from ._buffers import data_arg, into_arg, size_arg, timeout_ms
-from ._lib import c_handle, c_handle_p, declare, lib
+from ._lib import c_handle, c_handle_p, c_kind, declare, lib
 from .errors import check
 from .handle import EVENT_IN, EVENT_OUT, KIND_OTHER, Handle, retry_eintr
 
@@ -131,7 +131,7 @@ declare({
     "fdsafe_socket_send_credentials": (_i64, [c_handle, _vp, _size, ctypes.POINTER(Credentials), _u32]),
     "fdsafe_socket_recv_handles": (_i64, [c_handle, _vp, _size, _u32, ctypes.POINTER(ctypes.c_uint64), _size,
                                           ctypes.POINTER(RecvInfo)]),
-    "fdsafe_socket_recv_handles_as": (_i64, [c_handle, _vp, _size, _u32, _u32, ctypes.POINTER(ctypes.c_uint64), _size,
+    "fdsafe_socket_recv_handles_as": (_i64, [c_handle, _vp, _size, _u32, c_kind, ctypes.POINTER(ctypes.c_uint64), _size,
                                              ctypes.POINTER(RecvInfo)]),
     "fdsafe_socket_peer_credentials": (_int, [c_handle, ctypes.POINTER(Credentials)]),
     "fdsafe_socket_peer_groups": (_int, [c_handle, ctypes.POINTER(ctypes.c_uint32), _size]),

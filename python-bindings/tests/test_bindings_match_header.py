@@ -10,7 +10,7 @@ HEADER = Path(__file__).resolve().parents[2] / "include" / "fdsafe.h"
 SCALARS = {
     "int": ctypes.c_int, "int64_t": ctypes.c_int64, "uint32_t": ctypes.c_uint32,
     "uint64_t": ctypes.c_uint64, "size_t": ctypes.c_size_t, "bool": ctypes.c_bool,
-    "fdsafe_handle": ctypes.c_uint64, "fdsafe_kind": ctypes.c_uint32, "int32_t": ctypes.c_int32,
+    "fdsafe_handle": ctypes.c_uint64, "fdsafe_kind": ctypes.c_int, "int32_t": ctypes.c_int32,
     "uint16_t": ctypes.c_uint16, "int16_t": ctypes.c_int16, "uint8_t": ctypes.c_uint8,
     "pid_t": ctypes.c_int, "uid_t": ctypes.c_uint32, "gid_t": ctypes.c_uint32, "mode_t": ctypes.c_uint32,
     "unsigned int": ctypes.c_uint, "long": ctypes.c_long, "uint": ctypes.c_uint,

@@ -47,7 +47,7 @@ pub struct fdsafe_io_op {
 /// write is a success (its `result` says how much) and the batch goes on. The thread's last
 /// error message is not set for a failing operation; `fdsafe_strerror(result)` describes it.
 ///
-/// Errors (nothing done, no `result` written): `FDSAFE_E_INVALID_ARGUMENT` for `ops` NULL
+/// Errors: (nothing done, no `result` written) `FDSAFE_E_INVALID_ARGUMENT` for `ops` NULL
 /// with `count` > 0, `count` above `FDSAFE_IO_BATCH_MAX`, unknown `flags` (none are defined:
 /// pass 0), or an operation with an unknown `op`, a non-zero `reserved`, or a NULL `buf` with
 /// `len` > 0 or a `len` above `SSIZE_MAX`. EINTR policy: an interrupted operation fails with
@@ -111,7 +111,7 @@ fn run(op: &fdsafe_io_op) -> Result<usize> {
 /// (0, already closed, released, never issued) are skipped, as `fdsafe_close` would refuse
 /// them with `-EBADF`; a handle listed twice is closed once.
 ///
-/// Errors (nothing closed): `FDSAFE_E_INVALID_ARGUMENT` for `handles` NULL with `count` > 0,
+/// Errors: (nothing closed) `FDSAFE_E_INVALID_ARGUMENT` for `handles` NULL with `count` > 0,
 /// or `count` above `FDSAFE_IO_BATCH_MAX`. Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_close_many(handles: *const fdsafe_handle, count: usize) -> i64 {

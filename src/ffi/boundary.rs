@@ -1,5 +1,6 @@
 //! The one path every exported function takes: catch panics, turn errors into return codes,
-//! and record the thread's last error message. Also the checked conversions of C pointers.
+//! record the thread's last error message, and leave `errno` as the caller had it. Also the
+//! checked conversions of C pointers.
 
 use std::cell::RefCell;
 use std::ffi::c_int;
@@ -42,12 +43,43 @@ pub fn call<R: ReturnCode>(op: &'static str, body: impl FnOnce() -> Result<R>) -
 /// [`call`] without the cancellation guard (two libc calls, ~12 ns), for the hot paths whose
 /// every system call is made directly (`sys::direct`), so that they enter no cancellation
 /// point; finalizing a handle, which closes through libc, guards itself.
+///
+/// `errno` is saved on entry and restored on exit: the return value is the whole answer, and
+/// the system calls fdsafe makes (a failed `fcntl` in `fdsafe_fd_adopt`, a retried `EINTR`...)
+/// never leave their `errno` behind for the caller. Two thread-local accesses: no difference
+/// measured (`fdsafe_handle_kind` 12.2-12.4 ns, an eventfd round trip 272-277 ns, with and
+/// without).
 #[inline(always)]
 pub fn call_direct<R: ReturnCode>(op: &'static str, body: impl FnOnce() -> Result<R>) -> R {
+    let _errno = SavedErrno::begin();
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(value)) => value,
         Ok(Err(err)) => fail(op, err),
         Err(payload) => fail(op, panic_error(payload)),
+    }
+}
+
+/// The caller's `errno`, put back when the call ends (on every path, panics included).
+struct SavedErrno(c_int);
+
+impl SavedErrno {
+    #[inline(always)]
+    fn begin() -> SavedErrno {
+        // SAFETY: glibc's errno location is valid for the calling thread's whole life.
+        SavedErrno(unsafe { *libc::__errno_location() })
+    }
+}
+
+impl Drop for SavedErrno {
+    #[inline(always)]
+    fn drop(&mut self) {
+        // SAFETY: as above.
+        unsafe {
+            let location = libc::__errno_location();
+            if *location != self.0 {
+                *location = self.0;
+            }
+        }
     }
 }
 
@@ -64,7 +96,28 @@ fn panic_error(payload: Box<dyn std::any::Any + Send>) -> Error {
 #[cold]
 fn fail<R: ReturnCode>(op: &str, error: Error) -> R {
     set_last_error(op, &error);
-    R::from_code(codes::code_of(&error))
+    let code = codes::code_of(&error);
+    #[cfg(fdsafe_error_log)]
+    error_log::record(op, code);
+    R::from_code(code)
+}
+
+/// Test builds only (`--cfg fdsafe_error_log`, `make errors-test`): every failure appends
+/// `function code` to the file named by `FDSAFE_ERROR_LOG`, so that a script can compare the
+/// codes the tests saw each function return with the codes its header comment documents.
+#[cfg(fdsafe_error_log)]
+mod error_log {
+    use std::ffi::c_int;
+    use std::io::Write;
+
+    pub fn record(op: &str, code: c_int) {
+        let Some(path) = std::env::var_os("FDSAFE_ERROR_LOG") else { return };
+        // One write(2) per line on an O_APPEND file: lines from threads and forked children
+        // never interleave.
+        if let Ok(mut file) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+            let _ = file.write_all(format!("{op} {code}\n").as_bytes());
+        }
+    }
 }
 
 fn set_last_error(op: &str, error: &Error) {

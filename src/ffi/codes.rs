@@ -42,38 +42,43 @@ extern "C" {
     fn strerrorname_np(errnum: c_int) -> *const c_char;
 }
 
-fn errno_string(code: c_int, lookup: unsafe extern "C" fn(c_int) -> *const c_char) -> Option<*const c_char> {
+fn errno_string(code: i64, lookup: unsafe extern "C" fn(c_int) -> *const c_char) -> Option<*const c_char> {
     if !(-4095..0).contains(&code) {
         return None;
     }
     // SAFETY: both glibc functions accept any int and return a static string or NULL.
-    let text = unsafe { lookup(-code) };
+    let text = unsafe { lookup(-code as c_int) };
     (!text.is_null()).then_some(text)
 }
 
 /// A static description of any return code: `"Resource temporarily unavailable"` for
 /// `-EAGAIN`, fdsafe's own text for `FDSAFE_E_*` codes, `"Success"` for codes >= 0 and
-/// `"Unknown error"` otherwise. Never NULL; never to be freed. Thread safety: any thread.
+/// `"Unknown error"` otherwise. Never NULL; never to be freed.
+///
+/// `code` is an `int64_t`, the widest type a function returns, so that the result of any
+/// function (an `int` or an `int64_t`) can be passed unchanged.
+/// Errors: none. Thread safety: any thread.
 #[no_mangle]
-pub extern "C" fn fdsafe_strerror(code: c_int) -> *const c_char {
+pub extern "C" fn fdsafe_strerror(code: i64) -> *const c_char {
     if code >= 0 {
         return c"Success".as_ptr();
     }
-    if let Some((_, _, text)) = LIBRARY_CODES.iter().find(|(c, _, _)| *c == code) {
+    if let Some((_, _, text)) = LIBRARY_CODES.iter().find(|(c, _, _)| i64::from(*c) == code) {
         return text.as_ptr();
     }
     errno_string(code, strerrordesc_np).unwrap_or(c"Unknown error".as_ptr())
 }
 
 /// The symbolic name of any return code: `"EAGAIN"` for `-EAGAIN`, `"FDSAFE_E_WRONG_KIND"`,
-/// `"OK"` for codes >= 0 and `"UNKNOWN"` otherwise. Never NULL; never to be freed.
-/// Thread safety: any thread.
+/// `"OK"` for codes >= 0 and `"UNKNOWN"` otherwise. Never NULL; never to be freed. `code`
+/// is an `int64_t`, as for `fdsafe_strerror`.
+/// Errors: none. Thread safety: any thread.
 #[no_mangle]
-pub extern "C" fn fdsafe_error_name(code: c_int) -> *const c_char {
+pub extern "C" fn fdsafe_error_name(code: i64) -> *const c_char {
     if code >= 0 {
         return c"OK".as_ptr();
     }
-    if let Some((_, name, _)) = LIBRARY_CODES.iter().find(|(c, _, _)| *c == code) {
+    if let Some((_, name, _)) = LIBRARY_CODES.iter().find(|(c, _, _)| i64::from(*c) == code) {
         return name.as_ptr();
     }
     errno_string(code, strerrorname_np).unwrap_or(c"UNKNOWN".as_ptr())

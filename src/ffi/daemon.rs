@@ -225,14 +225,14 @@ pub extern "C" fn fdsafe_notify_handles(flags: u32, state: *const c_char, handle
 
 /// Sends `"RELOADING=1\nMONOTONIC_USEC=<now>"` (`CLOCK_MONOTONIC` in microseconds), the
 /// message systemd requires before a reload; send `"READY=1"` when the reload is done.
-/// Returns and fails as `fdsafe_notify`. Thread safety: any thread.
+/// Returns as `fdsafe_notify`. Errors: as `fdsafe_notify`. Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_notify_reloading(flags: u32) -> c_int {
     call("fdsafe_notify_reloading", || notify_with(flags, &notify::reloading_message()?, &[]))
 }
 
-/// Sends `"STATUS=<text>"`; `text` must be one line (no `\n`). Returns and fails as
-/// `fdsafe_notify` (`FDSAFE_E_INVALID_ARGUMENT` for NULL or a multi-line text).
+/// Sends `"STATUS=<text>"`; `text` must be one line (no `\n`). Returns as `fdsafe_notify`.
+/// Errors: as `fdsafe_notify`; `FDSAFE_E_INVALID_ARGUMENT` also for NULL or a multi-line text.
 /// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_notify_status(flags: u32, text: *const c_char) -> c_int {

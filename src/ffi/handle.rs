@@ -41,8 +41,9 @@ const WAIT_EVENTS: u32 =
 /// it waits on and write to it, use non-blocking mode or `fdsafe_wait` with a timeout, or,
 /// when this process holds the only copy of a socket, call `fdsafe_socket_shutdown` first.
 ///
-/// Returns 0, or `-EBADF` if the handle is 0, already closed (a second close closes nothing),
-/// or was never issued.
+/// Returns 0.
+/// Errors: `-EBADF` if the handle is 0, already closed (a second close closes nothing), or was
+/// never issued.
 /// Thread safety: any thread; of two racing closes, one returns 0 and the other `-EBADF`. No
 /// close costs more with more threads in the process.
 #[no_mangle]
@@ -55,7 +56,7 @@ pub extern "C" fn fdsafe_close(handle: fdsafe_handle) -> c_int {
 ///
 /// Errors: `-EBADF` for 0, closed or never-issued handles. Thread safety: any thread.
 #[no_mangle]
-pub extern "C" fn fdsafe_handle_kind(handle: fdsafe_handle) -> c_int {
+pub extern "C" fn fdsafe_handle_kind(handle: fdsafe_handle) -> fdsafe_kind {
     call_direct("fdsafe_handle_kind", || Ok(kind_code(handles::get(Handle(handle))?.kind())))
 }
 
@@ -63,8 +64,9 @@ pub extern "C" fn fdsafe_handle_kind(handle: fdsafe_handle) -> c_int {
 /// ownership: do not close it, and stop using it before the handle is closed (once it is, the
 /// number may belong to another file).
 ///
-/// Returns the descriptor (>= 0), or `-EBADF` for 0, closed or never-issued handles (any
-/// bit of the value changed, the kind byte included, makes it never issued).
+/// Returns the descriptor (>= 0).
+/// Errors: `-EBADF` for 0, closed or never-issued handles (any bit of the value changed, the
+/// kind byte included, makes it never issued).
 /// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_fd_borrow(handle: fdsafe_handle) -> c_int {
@@ -184,7 +186,9 @@ pub extern "C" fn fdsafe_wait(handle: fdsafe_handle, events: u32, timeout_ms: c_
 /// Returns the number of bytes read (0 at end of file, or when `len` is 0).
 /// Errors: `-EBADF`; `FDSAFE_E_INVALID_ARGUMENT` if `buf` is NULL with `len > 0` or `len`
 /// exceeds `SSIZE_MAX`; `-EAGAIN` in non-blocking mode; `-EINTR` if a signal handler ran
-/// before any data arrived; any other `-errno` from `read(2)`.
+/// before any data arrived; from `read(2)`: `-EISDIR` for a directory, `-EINVAL` for a length
+/// the kind refuses (an eventfd or timerfd wants 8 bytes, a signalfd or inotify room for one
+/// record), `-ENOTCONN` and `-ECONNRESET` for sockets, `-EIO`.
 /// Thread safety: any thread; see `fdsafe_close` for closing during a read.
 #[no_mangle]
 pub extern "C" fn fdsafe_read(handle: fdsafe_handle, buf: *mut c_void, len: usize) -> i64 {
@@ -202,10 +206,13 @@ pub extern "C" fn fdsafe_read(handle: fdsafe_handle, buf: *mut c_void, len: usiz
 /// read end handle is still open writes what fits while holding the read end, so the pipe has
 /// a reader; any rest, and writes to other pipes and FIFOs, block `SIGPIPE` in the calling
 /// thread for the length of the write and discard the one the write raised; a thread that
-/// blocks it itself is left alone. See `fdsafe_sigpipe_ignore` for the process-wide choice.)
+/// blocks it itself is left alone. See `fdsafe_sigpipe_mode` for the process-wide choice.)
 /// Returns the number of bytes written (possibly fewer than `len`).
 /// Errors: `-EBADF`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL `buf` with `len > 0` or a `len`
-/// above `SSIZE_MAX`; `-EPIPE`; `-EAGAIN`; `-EINTR`; other `-errno` from `write(2)`.
+/// above `SSIZE_MAX`; `-EPIPE` (no reader, or a socket shut down); `-EAGAIN`; `-EINTR`; from
+/// `write(2)`: `-EINVAL` for a length or value the kind refuses (an eventfd wants 8 bytes),
+/// `-EPERM` for a sealed memfd, `-ENOTCONN` and `-EDESTADDRREQ` for unconnected sockets,
+/// `-ECONNRESET`, `-ENOSPC`, `-EFBIG`, `-EDQUOT`, `-EIO`.
 /// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_write(handle: fdsafe_handle, buf: *const c_void, len: usize) -> i64 {
@@ -250,9 +257,9 @@ pub(crate) fn write_iov(guard: &Guard, iov: &[libc::iovec]) -> crate::Result<usi
     }
 }
 
-/// Scatter read (`readv(2)`) into `iovcnt` buffers. Same returns and errors as `fdsafe_read`;
-/// `FDSAFE_E_INVALID_ARGUMENT` also if `iov` is NULL with `iovcnt > 0`, or `iovcnt` is
-/// negative or above `IOV_MAX` (1024). Thread safety: any thread.
+/// Scatter read (`readv(2)`) into `iovcnt` buffers. Returns as `fdsafe_read`.
+/// Errors: as `fdsafe_read`; `FDSAFE_E_INVALID_ARGUMENT` also if `iov` is NULL with
+/// `iovcnt > 0`, or `iovcnt` is negative or above `IOV_MAX` (1024). Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_readv(handle: fdsafe_handle, iov: *const libc::iovec, iovcnt: c_int) -> i64 {
     call_direct("fdsafe_readv", || {
@@ -262,8 +269,9 @@ pub extern "C" fn fdsafe_readv(handle: fdsafe_handle, iov: *const libc::iovec, i
     })
 }
 
-/// Gather write (`writev(2)`) from `iovcnt` buffers. Never raises `SIGPIPE`, as
-/// `fdsafe_write`. Same returns and errors as `fdsafe_write`, plus the `iov` checks of
+/// Gather write (`writev(2)`) from `iovcnt` buffers. Never raises `SIGPIPE`, like
+/// `fdsafe_write`, and returns as it does.
+/// Errors: as `fdsafe_write`; `FDSAFE_E_INVALID_ARGUMENT` also for the `iov` checks of
 /// `fdsafe_readv`. Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_writev(handle: fdsafe_handle, iov: *const libc::iovec, iovcnt: c_int) -> i64 {

@@ -7,8 +7,11 @@ use bitflags::Flags;
 use crate::error::{Error, Result};
 use crate::handles::Kind;
 
-/// The kind of a handle, as returned by `fdsafe_kind` and taken by `fdsafe_fd_adopt`.
-pub type fdsafe_kind = u32;
+/// The kind of a handle: an `FDSAFE_KIND_*` value (> 0), as `fdsafe_handle_kind` returns it
+/// and `fdsafe_kind_name`, `fdsafe_fd_adopt`, `fdsafe_pidfd_getfd` and
+/// `fdsafe_socket_recv_handles_as` take it. Signed, like every return value, so that
+/// `fdsafe_handle_kind` returns a kind or a negative error code in the same type.
+pub type fdsafe_kind = c_int;
 
 pub const FDSAFE_KIND_PIPE: fdsafe_kind = 1;
 pub const FDSAFE_KIND_EVENTFD: fdsafe_kind = 2;
@@ -40,7 +43,7 @@ pub const FDSAFE_KIND_UNIX_SEQPACKET: fdsafe_kind = 23;
 pub const FDSAFE_KIND_OTHER: fdsafe_kind = 24;
 
 pub fn kind_from_c(kind: fdsafe_kind) -> Result<Kind> {
-    Kind::from_u32(kind).ok_or_else(|| Error::invalid(format!("{kind} is not an FDSAFE_KIND_* value")))
+    kind_of(kind).ok_or_else(|| Error::invalid(format!("{kind} is not an FDSAFE_KIND_* value")))
 }
 
 /// Checks that `bits` holds only known flags of `F`.
@@ -49,14 +52,20 @@ pub fn parse_flags<F: Flags<Bits = u32>>(bits: u32, what: &str) -> Result<F> {
 }
 
 /// The name of a kind (`"pipe"`, `"eventfd"`, `"tcp_stream"`...), or `"unknown"` for a number
-/// that is not an `FDSAFE_KIND_*` value. A static string; never NULL. Thread safety: any thread.
+/// that is not an `FDSAFE_KIND_*` value. A static string; never NULL.
+/// Errors: none. Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_kind_name(kind: fdsafe_kind) -> *const c_char {
-    Kind::from_u32(kind).map_or(c"unknown".as_ptr(), |k| k.c_name().as_ptr())
+    kind_of(kind).map_or(c"unknown".as_ptr(), |k| k.c_name().as_ptr())
 }
 
-pub(crate) fn kind_code(kind: Kind) -> c_int {
-    kind as c_int
+/// The core kind of an `FDSAFE_KIND_*` number; `None` for anything else, negatives included.
+fn kind_of(kind: fdsafe_kind) -> Option<Kind> {
+    u32::try_from(kind).ok().and_then(Kind::from_u32)
+}
+
+pub(crate) fn kind_code(kind: Kind) -> fdsafe_kind {
+    kind as fdsafe_kind
 }
 
 #[cfg(test)]
@@ -92,8 +101,10 @@ mod tests {
             (FDSAFE_KIND_OTHER, Kind::Other),
         ];
         assert_eq!(table.len(), Kind::ALL.len());
+        assert_eq!(kind_of(-1), None);
         for (number, kind) in table {
-            assert_eq!(Kind::from_u32(number), Some(kind));
+            assert_eq!(kind_of(number), Some(kind));
+            assert_eq!(kind_code(kind), number);
         }
     }
 }

@@ -167,14 +167,16 @@ fn membership(handle: fdsafe_handle, group: *const c_char, interface: *const c_c
 ///
 /// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` (UDP only); `FDSAFE_E_INVALID_ARGUMENT` for a NULL
 /// group or a group that is not a multicast address; `-ENODEV` for an unknown interface;
-/// `-EADDRINUSE` when already joined; `-ENODEV`/`-EINVAL` from the kernel. Thread safety: any.
+/// `-EADDRINUSE` when already joined; `-ENODEV`/`-EINVAL` from the kernel; `-ENOPROTOOPT`
+/// for a group of the other family than the socket. Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_udp_multicast_join(handle: fdsafe_handle, group: *const c_char, interface: *const c_char) -> c_int {
     call("fdsafe_udp_multicast_join", || membership(handle, group, interface, true))
 }
 
 /// Leaves a multicast group joined with `fdsafe_udp_multicast_join` (same arguments).
-/// Errors: as the join, plus `-EADDRNOTAVAIL` if not joined. Thread safety: any thread.
+/// Errors: as `fdsafe_udp_multicast_join`, plus `-EADDRNOTAVAIL` if not joined.
+/// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_udp_multicast_leave(handle: fdsafe_handle, group: *const c_char, interface: *const c_char) -> c_int {
     call("fdsafe_udp_multicast_leave", || membership(handle, group, interface, false))
@@ -227,9 +229,10 @@ fn batch<'a>(msgs: &'a mut [fdsafe_datagram], receiving: bool) -> Result<Vec<Dat
 /// `FDSAFE_SEND_DONTWAIT`). Each entry's `addr`/`addr_len` is its destination, or NULL/0 for
 /// the connected peer. Never raises `SIGPIPE`. At most 1024 per call (more are not sent).
 ///
-/// Errors (when the first datagram fails): `-EBADF`; `FDSAFE_E_WRONG_KIND`;
+/// Errors: (when the first datagram fails) `-EBADF`; `FDSAFE_E_WRONG_KIND`;
 /// `FDSAFE_E_INVALID_ARGUMENT` for NULL with `count` > 0, a NULL `data` with `len` > 0, bad
-/// addresses, unknown flags; the kernel's `-EAGAIN`, `-EDESTADDRREQ`, `-EMSGSIZE`, `-EINTR`.
+/// addresses, unknown flags; the kernel's `-EAGAIN`, `-EDESTADDRREQ` (no address and no
+/// peer), `-ENOTCONN`, `-EMSGSIZE`, `-EINTR`.
 /// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_socket_send_batch(handle: fdsafe_handle, msgs: *mut fdsafe_datagram, count: usize, flags: u32) -> i64 {

@@ -3,7 +3,7 @@
 use std::ffi::c_int;
 use std::os::fd::IntoRawFd;
 
-use super::kinds::kind_from_c;
+use super::kinds::{fdsafe_kind, kind_from_c};
 use super::{call, fdsafe_handle, Out};
 use crate::error::Error;
 use crate::handles::{self, get_as, Handle};
@@ -149,7 +149,7 @@ pub extern "C" fn fdsafe_pidfd_wait(handle: fdsafe_handle, flags: u32, exit_out:
 /// is then closed); `-EPERM` without ptrace rights over the process; `-ESRCH` if it exited.
 /// Thread safety: any thread.
 #[no_mangle]
-pub extern "C" fn fdsafe_pidfd_getfd(handle: fdsafe_handle, target_fd: c_int, kind: u32, handle_out: *mut fdsafe_handle) -> c_int {
+pub extern "C" fn fdsafe_pidfd_getfd(handle: fdsafe_handle, target_fd: c_int, kind: fdsafe_kind, handle_out: *mut fdsafe_handle) -> c_int {
     call("fdsafe_pidfd_getfd", || {
         let out = Out::new(handle_out, "handle_out")?;
         let kind = kind_from_c(kind)?;

@@ -141,10 +141,9 @@ impl AddrOut<'_> {
         if optional && addr.is_null() && cap == 0 && len_out.is_null() {
             return Ok(AddrOut { buf: None, len_out: None });
         }
+        // Capacity 0 is a buffer too small (the last error says how much is needed), checked
+        // by `check_room` or `write` like any other short capacity.
         let buf = out_slice(addr.cast::<u8>(), cap, "addr_out")?;
-        if buf.is_empty() {
-            return Err(Error::invalid("addr_out has capacity 0"));
-        }
         Ok(AddrOut { buf: Some(buf), len_out: Some(Out::new(len_out, "addr_len_out")?) })
     }
 
@@ -242,8 +241,9 @@ pub extern "C" fn fdsafe_socket_local_address(handle: fdsafe_handle, text_out: *
     call("fdsafe_socket_local_address", || address_text(handle, false, text_out, text_cap))
 }
 
-/// The connected peer's address as text. Errors as `fdsafe_socket_local_address`, plus
-/// `-ENOTCONN` for an unconnected socket. Thread safety: any thread.
+/// The connected peer's address as text.
+/// Errors: as `fdsafe_socket_local_address`, plus `-ENOTCONN` for an unconnected socket.
+/// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_socket_peer_address(handle: fdsafe_handle, text_out: *mut c_char, text_cap: usize) -> c_int {
     call("fdsafe_socket_peer_address", || address_text(handle, true, text_out, text_cap))
@@ -259,8 +259,8 @@ pub extern "C" fn fdsafe_socket_local_sockaddr(handle: fdsafe_handle, addr_out: 
     call("fdsafe_socket_local_sockaddr", || address_raw(handle, false, addr_out, addr_cap, addr_len_out))
 }
 
-/// The peer's address as a `struct sockaddr` (`getpeername`). Errors as
-/// `fdsafe_socket_local_sockaddr`, plus `-ENOTCONN`. Thread safety: any thread.
+/// The peer's address as a `struct sockaddr` (`getpeername`).
+/// Errors: as `fdsafe_socket_local_sockaddr`, plus `-ENOTCONN`. Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_socket_peer_sockaddr(handle: fdsafe_handle, addr_out: *mut c_void, addr_cap: usize, addr_len_out: *mut usize) -> c_int {
     call("fdsafe_socket_peer_sockaddr", || address_raw(handle, true, addr_out, addr_cap, addr_len_out))
@@ -273,9 +273,10 @@ pub extern "C" fn fdsafe_socket_peer_sockaddr(handle: fdsafe_handle, addr_out: *
 ///
 /// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for non-sockets (listeners give `-ENOTCONN` from
 /// the kernel); `FDSAFE_E_INVALID_ARGUMENT` for NULL with `len` > 0 or unknown flags; `-EPIPE`,
-/// `-ECONNRESET`, `-EAGAIN`, `-EMSGSIZE`, `-ENOBUFS` (zero-copy without the option:
-/// `-EINVAL`... as the kernel says); `-EINTR` if a signal handler ran while waiting (like the
-/// system call; fdsafe does not retry). Thread safety: any thread.
+/// `-ECONNRESET`, `-ECONNREFUSED` (a datagram peer that is gone), `-EDESTADDRREQ` (an
+/// unconnected datagram socket), `-ENOTCONN`, `-EAGAIN`, `-EMSGSIZE`, `-ENOBUFS` (zero-copy
+/// without the option: `-EINVAL`... as the kernel says); `-EINTR` if a signal handler ran
+/// while waiting (like the system call; fdsafe does not retry). Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_socket_send(handle: fdsafe_handle, buf: *const c_void, len: usize, flags: u32) -> i64 {
     // No cancellation guard: the send is a direct system call (see `Socket::send`).
@@ -292,7 +293,8 @@ pub extern "C" fn fdsafe_socket_send(handle: fdsafe_handle, buf: *const c_void, 
 /// `FDSAFE_RECV_DONTWAIT`, `FDSAFE_RECV_PEEK`, `FDSAFE_RECV_WAITALL`, or 0.
 ///
 /// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT`; `-EAGAIN`;
-/// `-ECONNRESET`; `-ENOTCONN`; `-EINTR` (not retried). Thread safety: any thread.
+/// `-ECONNRESET`; `-ENOTCONN`; `-EINVAL` (from the kernel, e.g. `FDSAFE_RECV_OOB` with no
+/// urgent data); `-EINTR` (not retried). Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_socket_recv(handle: fdsafe_handle, buf: *mut c_void, len: usize, flags: u32) -> i64 {
     // No cancellation guard: the receive is a direct system call (see `Socket::recv`).
@@ -308,7 +310,8 @@ pub extern "C" fn fdsafe_socket_recv(handle: fdsafe_handle, buf: *mut c_void, le
 ///
 /// Errors: as `fdsafe_socket_send`, plus `FDSAFE_E_INVALID_ARGUMENT` for a NULL or bad
 /// `address`, and the kernel's `-ECONNREFUSED`, `-ENOENT` (no such Unix path),
-/// `-EAFNOSUPPORT` (an address of another family), `-EISCONN`. Thread safety: any thread.
+/// `-EAFNOSUPPORT` (an address of another family), `-EISCONN`, `-EOPNOTSUPP` (a Unix stream
+/// socket, which takes no per-message address). Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_socket_send_to(handle: fdsafe_handle, buf: *const c_void, len: usize, flags: u32, address: *const c_char) -> i64 {
     call("fdsafe_socket_send_to", || {
@@ -431,7 +434,8 @@ pub extern "C" fn fdsafe_socket_accept(
 /// `fdsafe_unix_connect` instead.
 ///
 /// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for other kinds; `FDSAFE_E_INVALID_ARGUMENT` for a
-/// NULL or bad address; the kernel's `-ECONNREFUSED`, `-ENOENT`, `-EAFNOSUPPORT`.
+/// NULL or bad address; the kernel's `-ECONNREFUSED`, `-ENOENT`, `-EAFNOSUPPORT`, `-EINVAL`
+/// (an address the socket cannot connect to, such as an unnamed one), `-EISCONN`.
 /// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_socket_connect(handle: fdsafe_handle, address: *const c_char) -> c_int {
@@ -460,12 +464,13 @@ pub extern "C" fn fdsafe_socket_connect_sockaddr(handle: fdsafe_handle, addr: *c
 
 /// Finishes a non-blocking connect started by `fdsafe_tcp_connect` or `fdsafe_unix_connect`
 /// with their NONBLOCK flag: waits up to `timeout_ms` (0: just check; -1: no limit) until
-/// the attempt ends and returns 0 once connected, `-EINPROGRESS` if it is still going after a
-/// 0 timeout, `-ETIMEDOUT` if a positive timeout passed, or the error that ended it
-/// (`-ECONNREFUSED`, `-EHOSTUNREACH`...). Also usable from an event loop once the handle is
-/// writable.
+/// the attempt ends and returns 0 once connected. Also usable from an event loop once the
+/// handle is writable.
 ///
-/// Errors also: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a timeout
+/// Errors: `-EINPROGRESS` if the attempt is still going after a 0 timeout; `-ETIMEDOUT` if a
+/// positive timeout passed; the error that ended the attempt (`-ECONNREFUSED`,
+/// `-EHOSTUNREACH`, `-ENETUNREACH`, `-ECONNRESET`); `-ENOTCONN` for a socket with no connect
+/// started; `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a timeout
 /// below -1; `-EINTR` (not retried). Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_socket_connect_finish(handle: fdsafe_handle, timeout_ms: c_int) -> c_int {

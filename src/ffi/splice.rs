@@ -77,7 +77,8 @@ fn do_splice(fd_in: RawFd, off_in: *mut i64, fd_out: RawFd, off_out: *mut i64, l
 /// Errors: `-EBADF` for a dead handle; `FDSAFE_E_INVALID_ARGUMENT` for unknown flags,
 /// `FDSAFE_SPLICE_GIFT`, a negative or misaligned offset; from the kernel `-EINVAL` for an
 /// unsupported pair (neither side a pipe, a file opened for appending as output...),
-/// `-ESPIPE`, `-EAGAIN`, `-EPIPE`, `-EINTR`. Thread safety: any thread.
+/// `-ESPIPE`, `-EAGAIN`, `-EPIPE`, `-ENOTCONN` for an unconnected socket, `-EINTR`.
+/// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_splice(
     r#in: fdsafe_handle,
@@ -189,7 +190,8 @@ fn do_sendfile(fd_in: RawFd, off_in: *mut i64, fd_out: RawFd, count: usize) -> R
 /// `-EINTR` if nothing was sent yet.
 /// Errors: `-EBADF` for a dead handle; `FDSAFE_E_INVALID_ARGUMENT` for a negative or
 /// misaligned offset; from the kernel `-EINVAL` if `in` cannot be mapped (a pipe or socket) or
-/// `out` is a file opened for appending, `-EAGAIN`, `-EPIPE`, `-EINTR`.
+/// `out` is a file opened for appending, `-EAGAIN`, `-EPIPE`, `-ENOTCONN` and `-EDESTADDRREQ`
+/// for an unconnected socket `out`, `-EINTR`.
 /// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_sendfile(r#in: fdsafe_handle, off_in: *mut i64, out: fdsafe_handle, count: usize) -> i64 {
@@ -225,8 +227,8 @@ fn do_copy(fd_in: RawFd, off_in: *mut i64, fd_out: RawFd, off_out: *mut i64, len
 /// Returns the bytes copied (0 at the end of `in`). Errors: `-EBADF`;
 /// `FDSAFE_E_INVALID_ARGUMENT` for non-zero flags or a negative or misaligned offset; from
 /// the kernel `-EINVAL` if either is not a regular file or the ranges of one file overlap,
-/// `-EBADF` if `out` is not open for writing or is appending, `-EXDEV` across some file
-/// systems, `-EPERM` for a sealed memfd. Thread safety: any thread.
+/// `-EBADF` if `out` is not open for writing or is appending, `-EISDIR` for a directory,
+/// `-EXDEV` across some file systems, `-EPERM` for a sealed memfd. Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_copy_file_range(
     r#in: fdsafe_handle,

@@ -3,6 +3,7 @@
 use std::ffi::{c_char, c_int, c_void};
 use std::os::fd::{AsFd, RawFd};
 
+use super::kinds::{fdsafe_kind, kind_from_c};
 use super::socket::{c_text, socket_in, unix_kinds};
 use super::{call, call_direct, fdsafe_handle, in_slice, out_slice, Out};
 use crate::error::{Error, Result};
@@ -220,7 +221,8 @@ pub extern "C" fn fdsafe_unix_listen_sockaddr(
 /// `fdsafe_unix_listen` (path, `@abstract`, or NULL / `""` for autobind). Receive with
 /// `fdsafe_socket_recv_from`; send with `fdsafe_socket_send_to`.
 ///
-/// Ownership and errors: as `fdsafe_unix_listen` (without the type). Thread safety: any.
+/// Ownership: as `fdsafe_unix_listen`. Errors: as `fdsafe_unix_listen` (without the type).
+/// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_unix_bind(address: *const c_char, options: *const fdsafe_unix_bind_options, handle_out: *mut fdsafe_handle) -> c_int {
     call("fdsafe_unix_bind", || bind_common(unix_address_of(Some(address), None)?, Kind::UnixDatagram, 0, options, handle_out))
@@ -330,7 +332,8 @@ fn send_with(handle: fdsafe_handle, buf: *const c_void, len: usize, fds: &[RawFd
 /// Errors: `-EBADF` for a stale socket handle or any stale handle in `handles` (nothing
 /// sent); `FDSAFE_E_WRONG_KIND` for a non-Unix socket; `FDSAFE_E_INVALID_ARGUMENT` for NULL
 /// pointers with lengths > 0, `len` 0 with handles, unknown flags or `FDSAFE_SEND_ZEROCOPY`;
-/// the kernel's `-EINVAL` (over 253), `-EPIPE`, `-EAGAIN`, `-ETOOMANYREFS`, `-EINTR`.
+/// the kernel's `-EINVAL` (over 253), `-EPIPE`, `-ENOTCONN`, `-EAGAIN`, `-ETOOMANYREFS`,
+/// `-EINTR`.
 /// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_socket_send_handles(handle: fdsafe_handle, buf: *const c_void, len: usize, handles: *const fdsafe_handle, count: usize, flags: u32) -> i64 {
@@ -354,8 +357,8 @@ pub extern "C" fn fdsafe_socket_send_handles(handle: fdsafe_handle, buf: *const 
 pub extern "C" fn fdsafe_socket_send_fds(handle: fdsafe_handle, buf: *const c_void, len: usize, fds: *const c_int, count: usize, flags: u32) -> i64 {
     call("fdsafe_socket_send_fds", || {
         let list = in_slice(fds, count, "fds")?;
-        if list.iter().any(|&fd| fd < 0) {
-            return Err(Error::invalid("a negative descriptor"));
+        if let Some(&fd) = list.iter().find(|&&fd| fd < 0) {
+            return Err(Error::bad_descriptor(fd));
         }
         // The caller keeps the descriptors open during the call (documented).
         send_with(handle, buf, len, list, None, flags)
@@ -401,7 +404,8 @@ pub extern "C" fn fdsafe_socket_send_credentials(handle: fdsafe_handle, buf: *co
 /// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for non-Unix sockets; `FDSAFE_E_INVALID_ARGUMENT`
 /// for NULL pointers with lengths > 0, a NULL `info_out`, `handles_cap` above 253, unknown
 /// flags (`FDSAFE_RECV_DONTWAIT`, `FDSAFE_RECV_PEEK`, `FDSAFE_RECV_WAITALL`); `-EAGAIN`;
-/// `-EINTR` (nothing was received). Thread safety: any thread.
+/// `-ENOTCONN`; `-EINVAL` from the kernel (a listener); `-EINTR` (nothing was received).
+/// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_socket_recv_handles(
     handle: fdsafe_handle,
@@ -445,16 +449,15 @@ pub extern "C" fn fdsafe_socket_recv_handles_as(
     buf: *mut c_void,
     len: usize,
     flags: u32,
-    kind: u32,
+    kind: fdsafe_kind,
     handles_out: *mut fdsafe_handle,
     handles_cap: usize,
     info_out: *mut fdsafe_recv_info,
 ) -> i64 {
     call("fdsafe_socket_recv_handles_as", || {
-        let expected = match Kind::from_u32(kind) {
-            Some(Kind::Stdio) => return Err(Error::invalid("received descriptors cannot be stdio handles")),
-            Some(k) => k,
-            None => return Err(Error::invalid(format!("unknown kind {kind}"))),
+        let expected = match kind_from_c(kind)? {
+            Kind::Stdio => return Err(Error::invalid("received descriptors cannot be stdio handles")),
+            k => k,
         };
         recv_handles(handle, buf, len, flags, Some(expected), handles_out, handles_cap, info_out)
     })
@@ -553,11 +556,11 @@ pub extern "C" fn fdsafe_socket_peer_credentials(handle: fdsafe_handle, creds_ou
 }
 
 /// The peer's supplementary group ids (`SO_PEERGROUPS`) into `groups_out` (room for `cap`).
-/// Returns how many. `FDSAFE_E_BUFFER_TOO_SMALL` if `cap` is too small (the last error says
-/// how many are needed; nothing written); call with NULL, 0 to learn that.
+/// Returns how many; call with NULL, 0 to learn how many are needed.
 ///
-/// Errors also: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` (NULL with
-/// `cap` > 0); `-ENODATA` when the peer is not connected. Thread safety: any thread.
+/// Errors: `FDSAFE_E_BUFFER_TOO_SMALL` if `cap` is too small (the last error says how many
+/// are needed; nothing written); `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT`
+/// (NULL with `cap` > 0); `-ENODATA` when the peer is not connected. Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_socket_peer_groups(handle: fdsafe_handle, groups_out: *mut u32, cap: usize) -> c_int {
     call("fdsafe_socket_peer_groups", || {

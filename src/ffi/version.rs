@@ -19,14 +19,15 @@ const NUMBER: u32 = parse(env!("CARGO_PKG_VERSION_MAJOR")) * 10000
 
 /// The loaded library's version as MAJOR * 10000 + MINOR * 100 + PATCH, the same scale as
 /// `FDSAFE_VERSION_NUMBER`. A program built against a newer header than the library it runs
-/// with can check `fdsafe_version_number() >= FDSAFE_VERSION_NUMBER`. Thread safety: any thread.
+/// with can check `fdsafe_version_number() >= FDSAFE_VERSION_NUMBER`.
+/// Errors: none. Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_version_number() -> u32 {
     NUMBER
 }
 
 /// The loaded library's version as a static string such as `"0.1.0"`. Never NULL; never to be
-/// freed. Thread safety: any thread.
+/// freed. Errors: none. Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_version_string() -> *const c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()

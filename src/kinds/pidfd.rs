@@ -96,7 +96,7 @@ impl PidFd {
     /// `pidfd_getfd(2)`: a close-on-exec duplicate of the process's descriptor `target`.
     pub fn getfd(&self, target: i32) -> Result<OwnedFd> {
         if target < 0 {
-            return Err(Error::invalid(format!("{target} is not a descriptor number")));
+            return Err(Error::bad_descriptor(target));
         }
         // SAFETY: returns a new descriptor (the kernel sets close-on-exec) on success.
         let fd = cvt(unsafe { libc::syscall(libc::SYS_pidfd_getfd, self.fd.as_raw_fd(), target, 0u32) })
