@@ -198,9 +198,12 @@ abi-dump: lib
 # (function, code) seen that the function's comment does not list.
 .PHONY: errors-test
 ERRORS_LIB := target/error-log/release
-errors-test: lib
+errors-test: lib venv
 	@mkdir -p $(OUT)/errors
 	RUSTFLAGS="--cfg fdsafe_error_log" $(CARGO) build --release --quiet --target-dir target/error-log
+	@# Linked from the archive with the release's version script, as `make lib` links libfdsafe.so.
+	$(CC) $(SHARED_LINK) -o $(ERRORS_LIB)/libfdsafe.so \
+	    -Wl,--whole-archive $(ERRORS_LIB)/libfdsafe.a -Wl,--no-whole-archive $(STATIC_LIBS)
 	@ln -sf libfdsafe.so $(ERRORS_LIB)/libfdsafe.so.$(MAJOR)
 	@rm -f $(OUT)/errors/c.log $(OUT)/errors/python.log
 	@set -e; for t in $(C_TESTS); do \
@@ -210,7 +213,7 @@ errors-test: lib
 	        > $(OUT)/errors/$$t.out 2>&1 || { cat $(OUT)/errors/$$t.out; exit 1; }; \
 	done
 	@cd python-bindings && FDSAFE_ERROR_LOG=$(CURDIR)/$(OUT)/errors/python.log \
-	    FDSAFE_LIBRARY=$(CURDIR)/$(ERRORS_LIB)/libfdsafe.so $(PYTHON) -m pytest -q tests \
+	    FDSAFE_LIBRARY=$(CURDIR)/$(ERRORS_LIB)/libfdsafe.so $(VENV_PYTHON) -m pytest -q tests \
 	    > $(CURDIR)/$(OUT)/errors/pytest.out 2>&1 || { cat $(CURDIR)/$(OUT)/errors/pytest.out; exit 1; }
 	@$(PYTHON) scripts/check_documented_errors.py $(OUT)/errors/c.log $(OUT)/errors/python.log
 

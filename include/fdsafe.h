@@ -583,7 +583,7 @@ int64_t fdsafe_close_many(const fdsafe_handle *handles, size_t count);
  *
  * Returns how many handles it closed. `keep` may list a handle twice.
  *
- * Errors (nothing closed): `-EBADF` if an entry of `keep` is not a live handle (0, closed,
+ * Errors: (nothing closed) `-EBADF` if an entry of `keep` is not a live handle (0, closed,
  * released, never issued: keeping it would keep nothing, so the list is wrong);
  * `FDSAFE_E_INVALID_ARGUMENT` for `keep` NULL with `count` > 0. Thread safety: any thread,
  * but meant for a process with one thread: a handle another thread creates during the call
