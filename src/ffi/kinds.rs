@@ -48,6 +48,32 @@ pub fn parse_flags<F: Flags<Bits = u32>>(bits: u32, what: &str) -> Result<F> {
     F::from_bits(bits).ok_or_else(|| Error::invalid(format!("unknown {what} flag bits {:#x}", bits & !F::all().bits())))
 }
 
+/// Translates flags in the C API's values (the kernel's, or fdsafe-only ones) into the core's
+/// flags: each `(value, flag)` pair whose bits are all present sets `flag` (a pair with several
+/// bits, like `O_TMPFILE`, takes them all); any bit left over is refused.
+pub fn map_flags<F: Flags<Bits = u32> + Copy>(bits: u32, table: &[(u32, F)], what: &str) -> Result<F> {
+    let mut rest = bits;
+    let mut out = F::empty();
+    for &(value, flag) in table {
+        if value != 0 && rest & value == value {
+            rest &= !value;
+            out.insert(flag);
+        }
+    }
+    if rest != 0 {
+        return Err(Error::invalid(format!("unknown {what} flag bits {rest:#x}")));
+    }
+    Ok(out)
+}
+
+/// Checks that `bits` holds only bits of `known`.
+pub fn check_flags(bits: u32, known: u32, what: &str) -> Result<u32> {
+    if bits & !known != 0 {
+        return Err(Error::invalid(format!("unknown {what} flag bits {:#x}", bits & !known)));
+    }
+    Ok(bits)
+}
+
 /// The name of a kind (`"pipe"`, `"eventfd"`, `"tcp_stream"`...), or `"unknown"` for a number
 /// that is not an `FDSAFE_KIND_*` value. A static string; never NULL. Thread safety: any thread.
 #[no_mangle]
