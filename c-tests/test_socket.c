@@ -738,7 +738,7 @@ static void test_unix_datagram_and_batches(void **state) {
     expect_code(fdsafe_socket_send_batch(l, msgs, 1, 0), FDSAFE_E_WRONG_KIND);
     expect_code(fdsafe_socket_recv_batch(l, in, 1, 0), FDSAFE_E_WRONG_KIND);
     expect_code(fdsafe_socket_send_batch(cli, NULL, 1, 0), FDSAFE_E_INVALID_ARGUMENT);
-    expect_code(fdsafe_socket_send_batch(cli, msgs, 1, 0x40), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_socket_send_batch(cli, msgs, 1, 0x80), FDSAFE_E_INVALID_ARGUMENT); /* MSG_EOR */
     expect_code(fdsafe_socket_recv_batch(cli, in, 1, FDSAFE_MSG_WAITALL), FDSAFE_E_INVALID_ARGUMENT);
     fdsafe_datagram small = {.data = b0, .len = 1, .addr = &a0, .addr_len = 8};
     expect_code(fdsafe_socket_recv_batch(srv, &small, 1, 0), FDSAFE_E_BUFFER_TOO_SMALL);

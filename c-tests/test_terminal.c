@@ -295,7 +295,7 @@ static void test_open_by_path_without_controlling_terminal(void **state) {
     expect_code(fdsafe_terminal_open("/dev/pts/999999", FDSAFE_O_RDONLY, &h), -ENOENT);
     expect_code(fdsafe_terminal_open(NULL, FDSAFE_O_RDONLY, &h), FDSAFE_E_INVALID_ARGUMENT);
     expect_code(fdsafe_terminal_open(sp, FDSAFE_O_RDONLY, NULL), FDSAFE_E_INVALID_ARGUMENT);
-    expect_code(fdsafe_terminal_open(sp, 0, &h), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_terminal_open(sp, 3, &h), FDSAFE_E_INVALID_ARGUMENT); /* access mode 3 */
     expect_code(fdsafe_terminal_open(sp, 0x40, &h), FDSAFE_E_INVALID_ARGUMENT);
     assert_int_equal(h, 0x5);
     /* Adopt a caller's pty master; /dev/null is not a terminal. */
@@ -325,7 +325,7 @@ static void test_terminal_bad_input(void **state) {
 
     expect_code(fdsafe_pty_open(0, NULL, &x), FDSAFE_E_INVALID_ARGUMENT);
     expect_code(fdsafe_pty_open(0, &x, NULL), FDSAFE_E_INVALID_ARGUMENT);
-    expect_code(fdsafe_pty_open(FDSAFE_O_RDONLY, &x, &x), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_pty_open(FDSAFE_O_WRONLY, &x, &x), FDSAFE_E_INVALID_ARGUMENT);
     expect_code(fdsafe_pty_peer(m, 0, NULL), FDSAFE_E_INVALID_ARGUMENT);
     expect_code(fdsafe_pty_peer(m, 8, &x), FDSAFE_E_INVALID_ARGUMENT);
     assert_int_equal(x, 0x7);

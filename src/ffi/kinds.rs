@@ -49,17 +49,19 @@ pub fn parse_flags<F: Flags<Bits = u32>>(bits: u32, what: &str) -> Result<F> {
 }
 
 /// Translates flags in the C API's values (the kernel's, or fdsafe-only ones) into the core's
-/// flags: each `(value, flag)` pair whose bits are all present sets `flag` (a pair with several
-/// bits, like `O_TMPFILE`, takes them all); any bit left over is refused.
+/// flags: each `(value, flag)` pair whose bits are all present sets `flag`; any bit left over is
+/// refused. Values may share bits (every fdsafe-only flag has `FDSAFE_OWN_FLAG`); a value all of
+/// whose bits an earlier pair already took (`O_DIRECTORY` inside `O_TMPFILE`) is skipped.
 pub fn map_flags<F: Flags<Bits = u32> + Copy>(bits: u32, table: &[(u32, F)], what: &str) -> Result<F> {
-    let mut rest = bits;
+    let mut taken = 0;
     let mut out = F::empty();
     for &(value, flag) in table {
-        if value != 0 && rest & value == value {
-            rest &= !value;
+        if value != 0 && bits & value == value && value & !taken != 0 {
+            taken |= value;
             out.insert(flag);
         }
     }
+    let rest = bits & !taken;
     if rest != 0 {
         return Err(Error::invalid(format!("unknown {what} flag bits {rest:#x}")));
     }
@@ -88,6 +90,28 @@ pub(crate) fn kind_code(kind: Kind) -> c_int {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    bitflags::bitflags! {
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        struct Test: u32 {
+            const A = 1;
+            const B = 2;
+            const WIDE = 4;
+            const INNER = 8;
+        }
+    }
+
+    #[test]
+    fn map_flags_takes_shared_bits_and_refuses_the_rest() {
+        let own = crate::ffi::FDSAFE_OWN_FLAG;
+        let table = [(own | 1, Test::A), (own | 2, Test::B), (0x30, Test::WIDE), (0x10, Test::INNER)];
+        assert_eq!(map_flags(own | 1 | 2, &table, "t").unwrap(), Test::A | Test::B);
+        assert_eq!(map_flags(0x30, &table, "t").unwrap(), Test::WIDE); // INNER's bit is inside WIDE
+        assert_eq!(map_flags(0x10, &table, "t").unwrap(), Test::INNER);
+        assert!(map_flags(1, &table, "t").is_err()); // the bit without the mark
+        assert!(map_flags(own, &table, "t").is_err()); // the mark alone
+        assert!(map_flags(own | 4, &table, "t").is_err());
+    }
 
     #[test]
     fn kind_constants_match_the_core() {
