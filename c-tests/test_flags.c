@@ -623,10 +623,56 @@ static void test_fdsafe_only_flags_of_other_functions_are_refused(void **state) 
             }
         }
     }
+    /* The mark alone is no flag anywhere. */
+    for (size_t e = 0; e < ENTRY_COUNT; e++) {
+        if (strncmp(entries[e].function, "fdsafe_fanotify_mark", 20) == 0 && fx.fan == 0) continue;
+        int64_t rc = entries[e].call(FDSAFE_OWN_FLAG);
+        calls++;
+        if (rc != FDSAFE_E_INVALID_ARGUMENT) {
+            print_error("%s(%s = FDSAFE_OWN_FLAG) returned %lld (%s), not FDSAFE_E_INVALID_ARGUMENT\n",
+                        entries[e].function, entries[e].param, (long long)rc, fdsafe_error_name((int)rc));
+            wrong++;
+        }
+    }
     if (fx.fan == 0) printf("fanotify_mark skipped: fanotify_init needs CAP_SYS_ADMIN here\n");
-    printf("%d calls with another function's fdsafe-only flag\n", calls);
+    printf("%d calls with another function's fdsafe-only flag or the mark alone\n", calls);
     fx_close();
     assert_int_equal(wrong, 0);
+}
+
+/* A function's own fdsafe-only flags combine, with each other and with the kernel's. */
+static void test_fdsafe_only_flags_of_one_function_combine(void **state) {
+    (void)state;
+    fdsafe_handle h = 0;
+    int value = 0;
+    must(fdsafe_tcp_listen("[::1]:0", 1, FDSAFE_SOCKET_V6ONLY | FDSAFE_SOCKET_REUSEPORT | FDSAFE_NONBLOCK, &h));
+    must(fdsafe_socket_option_get(h, FDSAFE_IPPROTO_IPV6, FDSAFE_IPV6_V6ONLY, &value));
+    assert_int_equal(value, 1);
+    must(fdsafe_socket_option_get(h, FDSAFE_SOL_SOCKET, FDSAFE_SO_REUSEPORT, &value));
+    assert_int_equal(value, 1);
+    assert_int_equal(must(fdsafe_nonblocking_get(h)), 1);
+    must(fdsafe_close(h));
+    must(fdsafe_tcp_listen("127.0.0.1:0", 1, FDSAFE_SOCKET_NO_REUSEADDR, &h));
+    must(fdsafe_socket_option_get(h, FDSAFE_SOL_SOCKET, FDSAFE_SO_REUSEADDR, &value));
+    assert_int_equal(value, 0);
+    must(fdsafe_close(h));
+    must(fdsafe_udp_bind("127.0.0.1:0", FDSAFE_SOCKET_REUSEPORT, &h)); /* shares the mark with NO_REUSEADDR */
+    must(fdsafe_close(h));
+    expect_code(fdsafe_udp_bind("127.0.0.1:0", FDSAFE_SOCKET_NO_REUSEADDR, &h), FDSAFE_E_INVALID_ARGUMENT);
+    char path[128];
+    temp_path(path, sizeof path, "combined/sock");
+    fdsafe_unix_bind_options o = {.flags = FDSAFE_UNIX_BIND_KEEP_PATH | FDSAFE_UNIX_BIND_NO_MKDIR | FDSAFE_NONBLOCK};
+    expect_code(fdsafe_unix_listen(path, FDSAFE_SOCK_STREAM, 1, &o, &h), -ENOENT); /* NO_MKDIR took effect */
+    o.flags = FDSAFE_UNIX_BIND_KEEP_PATH | FDSAFE_NONBLOCK;
+    must(fdsafe_unix_listen(path, FDSAFE_SOCK_STREAM, 1, &o, &h));
+    assert_int_equal(must(fdsafe_nonblocking_get(h)), 1);
+    must(fdsafe_close(h));
+    struct stat st;
+    assert_int_equal(lstat(path, &st), 0); /* KEEP_PATH took effect */
+    unlink(path);
+    char dir[128];
+    temp_path(dir, sizeof dir, "combined");
+    rmdir(dir);
 }
 
 /* ------------------------------------------------------------------ the kernel's constants */
@@ -932,6 +978,7 @@ int main(void) {
         FD_TEST(test_every_flag_parameter_in_the_header_is_exercised),
         FD_TEST(test_own_flags_match_the_header_and_are_distinct),
         FD_TEST(test_fdsafe_only_flags_of_other_functions_are_refused),
+        FD_TEST(test_fdsafe_only_flags_of_one_function_combine),
         FD_TEST(test_nonblock_constants_make_every_kind_nonblocking),
         FD_TEST(test_efd_semaphore_and_o_direct),
         FD_TEST(test_shutdown_takes_shut_constants),

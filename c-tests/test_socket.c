@@ -920,7 +920,7 @@ static void test_scm_bad_input(void **state) {
     expect_code(fdsafe_socket_recv_handles(b, buf, 2, 0, got, 2, NULL), FDSAFE_E_INVALID_ARGUMENT);
     expect_code(fdsafe_socket_recv_handles(b, buf, 2, 0, NULL, 2, &info), FDSAFE_E_INVALID_ARGUMENT);
     expect_code(fdsafe_socket_recv_handles(b, buf, 2, 0, got, 254, &info), FDSAFE_E_INVALID_ARGUMENT);
-    expect_code(fdsafe_socket_recv_handles(b, buf, 2, 0x40, got, 2, &info), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_socket_recv_handles(b, buf, 2, 0x80, got, 2, &info), FDSAFE_E_INVALID_ARGUMENT); /* MSG_EOR */
     expect_code(fdsafe_socket_recv_handles(b, NULL, 2, 0, got, 2, &info), FDSAFE_E_INVALID_ARGUMENT);
     expect_code(fdsafe_socket_recv_handles(s, buf, 2, 0, got, 2, &info), FDSAFE_E_WRONG_KIND);
     expect_code(fdsafe_socket_recv_handles(closed_handle(), buf, 2, 0, got, 2, &info), -EBADF);

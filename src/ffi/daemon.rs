@@ -35,10 +35,7 @@ pub const FDSAFE_NOTIFY_NO_MANAGER: c_int = 0;
 pub const FDSAFE_NOTIFY_SENT: c_int = 1;
 
 fn check_flags(flags: u32, known: u32) -> Result<bool> {
-    if flags & !known != 0 {
-        return Err(Error::invalid(format!("unknown flag bits {:#x}", flags & !known)));
-    }
-    Ok(flags & known != 0)
+    super::kinds::single_flag(flags, known, "daemon")
 }
 
 fn c_text<'a>(ptr: *const c_char, name: &str) -> Result<&'a [u8]> {

@@ -48,8 +48,8 @@ const _: () = assert!(FDSAFE_NODE_FIFO == libc::S_IFIFO && FDSAFE_NODE_CHAR == l
 pub extern "C" fn fdsafe_fifo_create(path: *const c_char, mode: u32, flags: u32) -> c_int {
     call("fdsafe_fifo_create", || {
         let path = c_path(path, "path")?;
-        super::kinds::check_flags(flags, FDSAFE_FIFO_REUSE, "fifo")?;
-        Ok(if fifo::create(path, mode, flags & FDSAFE_FIFO_REUSE != 0)? { 0 } else { 1 })
+        let reuse = super::kinds::single_flag(flags, FDSAFE_FIFO_REUSE, "fifo")?;
+        Ok(if fifo::create(path, mode, reuse)? { 0 } else { 1 })
     })
 }
 

@@ -280,8 +280,8 @@ pub extern "C" fn fdsafe_file_truncate(handle: fdsafe_handle, length: i64) -> c_
 #[no_mangle]
 pub extern "C" fn fdsafe_file_sync(handle: fdsafe_handle, flags: u32) -> c_int {
     call("fdsafe_file_sync", || {
-        super::kinds::check_flags(flags, FDSAFE_FILE_SYNC_DATA, "sync")?;
-        file::sync(file_like(handle)?.object().as_fd(), flags & FDSAFE_FILE_SYNC_DATA != 0)?;
+        let data_only = super::kinds::single_flag(flags, FDSAFE_FILE_SYNC_DATA, "sync")?;
+        file::sync(file_like(handle)?.object().as_fd(), data_only)?;
         Ok(0)
     })
 }

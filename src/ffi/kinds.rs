@@ -68,12 +68,14 @@ pub fn map_flags<F: Flags<Bits = u32> + Copy>(bits: u32, table: &[(u32, F)], wha
     Ok(out)
 }
 
-/// Checks that `bits` holds only bits of `known`.
-pub fn check_flags(bits: u32, known: u32, what: &str) -> Result<u32> {
-    if bits & !known != 0 {
-        return Err(Error::invalid(format!("unknown {what} flag bits {:#x}", bits & !known)));
+/// Reads a flags argument that takes one flag: `false` for 0, `true` for exactly `flag`;
+/// anything else (another flag, or part of this one, like `FDSAFE_OWN_FLAG` alone) is refused.
+pub fn single_flag(bits: u32, flag: u32, what: &str) -> Result<bool> {
+    match bits {
+        0 => Ok(false),
+        b if b == flag => Ok(true),
+        b => Err(Error::invalid(format!("unknown {what} flag bits {b:#x}"))),
     }
-    Ok(bits)
 }
 
 /// The name of a kind (`"pipe"`, `"eventfd"`, `"tcp_stream"`...), or `"unknown"` for a number

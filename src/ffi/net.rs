@@ -156,7 +156,7 @@ pub extern "C" fn fdsafe_udp_bind_sockaddr(addr: *const c_void, addr_len: usize,
 }
 
 fn udp_bind(addr: &SockAddr, flags: u32, handle_out: *mut fdsafe_handle) -> Result<c_int> {
-    if flags & FDSAFE_SOCKET_NO_REUSEADDR != 0 {
+    if flags & FDSAFE_SOCKET_NO_REUSEADDR == FDSAFE_SOCKET_NO_REUSEADDR {
         return Err(Error::invalid("FDSAFE_SOCKET_NO_REUSEADDR is for TCP listeners"));
     }
     let flags = create_flags(flags)?;

@@ -193,9 +193,9 @@ pub extern "C" fn fdsafe_terminal_open(path: *const c_char, flags: u32, handle_o
 #[no_mangle]
 pub extern "C" fn fdsafe_pty_open(flags: u32, master_out: *mut fdsafe_handle, slave_out: *mut fdsafe_handle) -> c_int {
     call("fdsafe_pty_open", || {
-        super::kinds::check_flags(flags, super::FDSAFE_NONBLOCK, "pty")?;
+        let nonblocking = super::kinds::single_flag(flags, super::FDSAFE_NONBLOCK, "pty")?;
         let (mo, so) = (Out::new(master_out, "master_out")?, Out::new(slave_out, "slave_out")?);
-        let (master, slave) = Terminal::open_pty(flags != 0)?;
+        let (master, slave) = Terminal::open_pty(nonblocking)?;
         let m = handles::insert(Box::new(master))?;
         let s = match handles::insert(Box::new(slave)) {
             Ok(s) => s,
@@ -220,9 +220,9 @@ pub extern "C" fn fdsafe_pty_open(flags: u32, master_out: *mut fdsafe_handle, sl
 #[no_mangle]
 pub extern "C" fn fdsafe_pty_peer(master: fdsafe_handle, flags: u32, slave_out: *mut fdsafe_handle) -> c_int {
     call("fdsafe_pty_peer", || {
-        super::kinds::check_flags(flags, super::FDSAFE_NONBLOCK, "pty")?;
+        let nonblocking = super::kinds::single_flag(flags, super::FDSAFE_NONBLOCK, "pty")?;
         let out = Out::new(slave_out, "slave_out")?;
-        let slave = term(master)?.peer(flags != 0)?;
+        let slave = term(master)?.peer(nonblocking)?;
         out.write(handles::insert(Box::new(slave))?.0);
         Ok(0)
     })
@@ -251,9 +251,9 @@ fn copy_string(text: &str, buf: *mut c_char, len: usize) -> Result<c_int> {
 #[no_mangle]
 pub extern "C" fn fdsafe_terminal_path(handle: fdsafe_handle, flags: u32, buf: *mut c_char, len: usize) -> c_int {
     call("fdsafe_terminal_path", || {
-        super::kinds::check_flags(flags, FDSAFE_TERMINAL_PATH_PEER, "terminal path")?;
+        let peer = super::kinds::single_flag(flags, FDSAFE_TERMINAL_PATH_PEER, "terminal path")?;
         let t = term(handle)?;
-        let path = if flags != 0 { t.peer_path()? } else { t.path()? };
+        let path = if peer { t.peer_path()? } else { t.path()? };
         copy_string(&path, buf, len)
     })
 }
