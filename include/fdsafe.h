@@ -2408,7 +2408,7 @@ int64_t fdsafe_file_pread(fdsafe_handle handle, void *buf, size_t len, int64_t o
 
 /**
  * Writes up to `len` bytes at `offset` (`pwrite(2)`), leaving the file position alone (on a
- * file opened with `FDSAFE_FILE_APPEND` the kernel appends instead). Works on file and memfd
+ * file opened with `FDSAFE_O_APPEND` the kernel appends instead). Works on file and memfd
  * handles. Returns the bytes written.
  *
  * Errors: as `fdsafe_file_pread`, plus `-EBADF` (from the kernel) if the file is not open

@@ -10,11 +10,12 @@ from ._lib import c_handle, declare, lib
 from .errors import check
 from .handle import Handle, retry_eintr
 from .signals import SigSet, sigset
+from . import _constants as _c
 
-KIND_EPOLL = 10
+KIND_EPOLL = _c.FDSAFE_KIND_EPOLL
 
-EPOLL_IN, EPOLL_PRI, EPOLL_OUT, EPOLL_ERR, EPOLL_HUP, EPOLL_RDHUP = 0x1, 0x2, 0x4, 0x8, 0x10, 0x2000
-EPOLL_EXCLUSIVE, EPOLL_WAKEUP, EPOLL_ONESHOT, EPOLL_ET = 1 << 28, 1 << 29, 1 << 30, 1 << 31
+EPOLL_IN, EPOLL_PRI, EPOLL_OUT, EPOLL_ERR, EPOLL_HUP, EPOLL_RDHUP = _c.FDSAFE_EPOLL_IN, _c.FDSAFE_EPOLL_PRI, _c.FDSAFE_EPOLL_OUT, _c.FDSAFE_EPOLL_ERR, _c.FDSAFE_EPOLL_HUP, _c.FDSAFE_EPOLL_RDHUP
+EPOLL_EXCLUSIVE, EPOLL_WAKEUP, EPOLL_ONESHOT, EPOLL_ET = _c.FDSAFE_EPOLL_EXCLUSIVE, _c.FDSAFE_EPOLL_WAKEUP, _c.FDSAFE_EPOLL_ONESHOT, _c.FDSAFE_EPOLL_ET
 
 
 class EpollEvent(ctypes.Structure):

@@ -7,6 +7,7 @@ from ._lib import c_handle, c_handle_p, declare, lib
 from .errors import check
 from .file import SeekableMixin
 from .rawio import RawIOHandle
+from . import _constants as _c
 
 _int, _u32, _str = ctypes.c_int, ctypes.c_uint32, ctypes.c_char_p
 
@@ -16,9 +17,9 @@ declare({
     "fdsafe_memfd_get_seals": (_int, [c_handle]),
 })
 
-KIND_MEMFD = 8
-MEMFD_ALLOW_SEALING, MEMFD_NOEXEC_SEAL, MEMFD_EXEC, MEMFD_HUGETLB = 1, 2, 4, 8
-SEAL_SEAL, SEAL_SHRINK, SEAL_GROW, SEAL_WRITE, SEAL_FUTURE_WRITE, SEAL_EXEC = 0x1, 0x2, 0x4, 0x8, 0x10, 0x20
+KIND_MEMFD = _c.FDSAFE_KIND_MEMFD
+MEMFD_ALLOW_SEALING, MEMFD_NOEXEC_SEAL, MEMFD_EXEC, MEMFD_HUGETLB = _c.FDSAFE_MEMFD_ALLOW_SEALING, _c.FDSAFE_MEMFD_NOEXEC_SEAL, _c.FDSAFE_MEMFD_EXEC, _c.FDSAFE_MEMFD_HUGETLB
+SEAL_SEAL, SEAL_SHRINK, SEAL_GROW, SEAL_WRITE, SEAL_FUTURE_WRITE, SEAL_EXEC = _c.FDSAFE_SEAL_SEAL, _c.FDSAFE_SEAL_SHRINK, _c.FDSAFE_SEAL_GROW, _c.FDSAFE_SEAL_WRITE, _c.FDSAFE_SEAL_FUTURE_WRITE, _c.FDSAFE_SEAL_EXEC
 
 
 class MemFd(SeekableMixin, RawIOHandle):

@@ -8,9 +8,10 @@ from ._lib import c_handle, lib
 from .errors import check
 from .handle import KIND_PIPE
 from .rawio import RawIOHandle
+from . import _constants as _c
 
-PIPE_NONBLOCK = 1 << 0
-PIPE_PACKET = 1 << 1
+PIPE_NONBLOCK = _c.FDSAFE_NONBLOCK
+PIPE_PACKET = _c.FDSAFE_PIPE_PACKET
 
 
 class PipeEnd(RawIOHandle):
@@ -35,8 +36,8 @@ def pipe(nonblocking: bool = False, packet: bool = False) -> Tuple[PipeEnd, Pipe
     return PipeEnd(r.value), PipeEnd(w.value)
 
 
-SIGPIPE_GUARD = 0
-SIGPIPE_IGNORE = 1
+SIGPIPE_GUARD = _c.FDSAFE_SIGPIPE_GUARD
+SIGPIPE_IGNORE = _c.FDSAFE_SIGPIPE_IGNORE
 
 
 def sigpipe_mode(mode: int) -> int:

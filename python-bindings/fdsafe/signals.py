@@ -6,8 +6,9 @@ from typing import Iterable, Set
 
 from ._lib import declare, lib
 from .errors import check
+from . import _constants as _c
 
-SIG_BLOCK, SIG_UNBLOCK, SIG_SETMASK = 0, 1, 2
+SIG_BLOCK, SIG_UNBLOCK, SIG_SETMASK = _c.FDSAFE_SIG_BLOCK, _c.FDSAFE_SIG_UNBLOCK, _c.FDSAFE_SIG_SETMASK
 
 
 class SigSet(ctypes.Structure):

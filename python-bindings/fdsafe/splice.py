@@ -11,6 +11,7 @@ from typing import Iterable, Optional, Union
 
 from ._lib import IOVec, c_handle, lib, declare
 from .handle import Handle, retry_eintr
+from . import _constants as _c
 
 _int, _i64, _u32, _size = ctypes.c_int, ctypes.c_int64, ctypes.c_uint32, ctypes.c_size_t
 _i64p = ctypes.POINTER(ctypes.c_int64)
@@ -29,7 +30,7 @@ declare({
     "fdsafe_copy_file_range_fd": (_i64, [_int, _i64p, _int, _i64p, _size, _u32]),
 })
 
-SPLICE_MOVE, SPLICE_NONBLOCK, SPLICE_MORE, SPLICE_GIFT = 0x1, 0x2, 0x4, 0x8
+SPLICE_MOVE, SPLICE_NONBLOCK, SPLICE_MORE, SPLICE_GIFT = _c.FDSAFE_SPLICE_MOVE, _c.FDSAFE_SPLICE_NONBLOCK, _c.FDSAFE_SPLICE_MORE, _c.FDSAFE_SPLICE_GIFT
 
 Endpoint = Union[Handle, int]
 
