@@ -735,6 +735,8 @@ static void test_nonblock_constants_make_every_kind_nonblocking(void **state) {
     expect_code(fdsafe_eventfd_create(0, EFD_CLOEXEC, &a), FDSAFE_E_INVALID_ARGUMENT);
     expect_code(fdsafe_unix_pair(SOCK_STREAM, SOCK_CLOEXEC, &a, &b), FDSAFE_E_INVALID_ARGUMENT);
     expect_code(fdsafe_inotify_create(IN_CLOEXEC, &a), FDSAFE_E_INVALID_ARGUMENT);
+    /* fanotify's own FAN_NONBLOCK is not O_NONBLOCK, whose bit is FAN_REPORT_NAME there. */
+    expect_code(fdsafe_fanotify_init(FDSAFE_NONBLOCK, &a), FDSAFE_E_INVALID_ARGUMENT);
 }
 
 static void test_efd_semaphore_and_o_direct(void **state) {
