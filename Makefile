@@ -118,6 +118,7 @@ check-header: lib
 	else echo "not a git checkout: header freshness not checked"; fi
 	@$(PYTHON) scripts/gen_forged_calls.py --check --quiet || \
 	    { echo "c-tests/forged_calls.h is stale: run scripts/gen_forged_calls.py and commit it"; exit 1; }
+	@$(PYTHON) scripts/gen_python_constants.py --check || exit 1
 	@# Every name the header defines or declares, #define lines included, has the prefix.
 	@bad=$$( { grep -oE '^#[[:space:]]*define[[:space:]]+[A-Za-z_][A-Za-z0-9_]*' include/fdsafe.h | awk '{print $$NF}'; \
 	    grep -oE '^(typedef [a-z0-9_ ]+|(const )?[a-z0-9_]+ \**)[A-Za-z_][A-Za-z0-9_]*' include/fdsafe.h \

@@ -316,10 +316,10 @@ static void passing(int sockets) {
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) exit(1);
     fdsafe_handle a, b, hs[253], peers[253];
     int fds[253];
-    check(fdsafe_unix_pair(FDSAFE_UNIX_STREAM, 0, &a, &b), "pair");
+    check(fdsafe_unix_pair(FDSAFE_SOCK_STREAM, 0, &a, &b), "pair");
     for (int i = 0; i < 253; i++) {
         if (sockets) {
-            check(fdsafe_unix_pair(FDSAFE_UNIX_STREAM, 0, &hs[i], &peers[i]), "pair");
+            check(fdsafe_unix_pair(FDSAFE_SOCK_STREAM, 0, &hs[i], &peers[i]), "pair");
             fds[i] = (int)fdsafe_fd_borrow(hs[i]);
         } else {
             check(fdsafe_eventfd_create(0, 0, &hs[i]), "eventfd");
@@ -390,7 +390,7 @@ static ssize_t write_fn(int fd, void *buf, size_t len) {
 static double pipe_to_null(int use_splice, int fdsafe_api, int rounds) {
     fdsafe_handle r, w, null;
     check(fdsafe_pipe_create(0, &r, &w), "pipe");
-    check(fdsafe_chardev_open("/dev/null", FDSAFE_OPEN_WRITE, &null), "/dev/null");
+    check(fdsafe_chardev_open("/dev/null", FDSAFE_O_WRONLY, &null), "/dev/null");
     int rf = (int)fdsafe_fd_borrow(r), wf = (int)fdsafe_fd_borrow(w), nf = (int)fdsafe_fd_borrow(null);
     double t = now_ns();
     for (int i = 0; i < rounds; i++) {
@@ -431,8 +431,8 @@ static double pipe_to_null(int use_splice, int fdsafe_api, int rounds) {
  * variant) write and read the ends. GB/s of the whole. */
 static double socket_relay(int use_splice, int fdsafe_api, int rounds) {
     fdsafe_handle a, b, c, d, r, w;
-    check(fdsafe_unix_pair(FDSAFE_UNIX_STREAM, 0, &a, &b), "pair");
-    check(fdsafe_unix_pair(FDSAFE_UNIX_STREAM, 0, &c, &d), "pair");
+    check(fdsafe_unix_pair(FDSAFE_SOCK_STREAM, 0, &a, &b), "pair");
+    check(fdsafe_unix_pair(FDSAFE_SOCK_STREAM, 0, &c, &d), "pair");
     check(fdsafe_pipe_create(0, &r, &w), "pipe");
     int af = (int)fdsafe_fd_borrow(a), bf = (int)fdsafe_fd_borrow(b), cf = (int)fdsafe_fd_borrow(c);
     int df = (int)fdsafe_fd_borrow(d), rf = (int)fdsafe_fd_borrow(r), wf = (int)fdsafe_fd_borrow(w);

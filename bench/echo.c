@@ -361,7 +361,7 @@ static void *fdsafe_acceptor(void *arg) {
             if (ev[k].handle == s->stop) return NULL;
             for (;;) {
                 fdsafe_handle c;
-                int rc = fdsafe_socket_accept(s->listener, FDSAFE_ACCEPT_NONBLOCK, &c, NULL, 0, NULL);
+                int rc = fdsafe_socket_accept(s->listener, FDSAFE_NONBLOCK, &c, NULL, 0, NULL);
                 if (rc == -EAGAIN || rc == -ECONNABORTED || rc == -EINTR) break;
                 check(rc, "fdsafe accept");
                 atomic_fetch_add_explicit(&echo_connections, 1, memory_order_relaxed);
@@ -420,7 +420,7 @@ static void *fdsafe_worker(void *arg) {
 
 static void *fdsafe_start(int *port_out) {
     struct fdsafe_server *s = calloc(1, sizeof *s);
-    check(fdsafe_tcp_listen("127.0.0.1:0", ECHO_BACKLOG, FDSAFE_SOCKET_NONBLOCK, &s->listener), "fdsafe listen");
+    check(fdsafe_tcp_listen("127.0.0.1:0", ECHO_BACKLOG, FDSAFE_NONBLOCK, &s->listener), "fdsafe listen");
     char address[64];
     check(fdsafe_socket_local_address(s->listener, address, sizeof address), "fdsafe local address");
     *port_out = atoi(strrchr(address, ':') + 1);

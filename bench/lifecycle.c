@@ -65,7 +65,7 @@ static void produce(void) {
             if (job.fdsafe) check(fdsafe_eventfd_create(0, 0, &it.a), "eventfd");
             else if ((int64_t)(it.a = (uint64_t)eventfd(0, EFD_CLOEXEC)) < 0) exit(1);
         } else if (job.fdsafe) {
-            check(fdsafe_unix_pair(FDSAFE_UNIX_STREAM, 0, &it.a, &it.b), "unix pair");
+            check(fdsafe_unix_pair(FDSAFE_SOCK_STREAM, 0, &it.a, &it.b), "unix pair");
         } else {
             int sv[2];
             if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) exit(1);

@@ -121,7 +121,7 @@ static void measure(int sockets) {
     int raw_pair[2], fds[MAX], peers[MAX];
     fdsafe_handle tx, rx;
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, raw_pair) != 0) exit(1);
-    check(fdsafe_unix_pair(FDSAFE_UNIX_STREAM, 0, &tx, &rx), "unix pair");
+    check(fdsafe_unix_pair(FDSAFE_SOCK_STREAM, 0, &tx, &rx), "unix pair");
     int fdsafe_tx = fdsafe_fd_borrow(tx); /* the same raw sendmsg feeds both receivers */
     check(fdsafe_tx, "borrow");
     for (int i = 0; i < MAX; i++) {

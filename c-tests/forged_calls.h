@@ -186,7 +186,7 @@ static int64_t forged_pipe_set_capacity(fdsafe_handle forged, void *scratch) {
 
 static int64_t forged_file_open_at(fdsafe_handle forged, void *scratch) {
     char *s = scratch;
-    return (int64_t)fdsafe_file_open_at(forged, ".", FDSAFE_FILE_READ, 0, 0, (fdsafe_handle *)(void *)(s));
+    return (int64_t)fdsafe_file_open_at(forged, ".", FDSAFE_O_RDONLY, 0, 0, (fdsafe_handle *)(void *)(s));
 }
 
 static int64_t forged_file_pread(fdsafe_handle forged, void *scratch) {
@@ -377,7 +377,7 @@ static int64_t forged_socket_recv_from(fdsafe_handle forged, void *scratch) {
 
 static int64_t forged_socket_shutdown(fdsafe_handle forged, void *scratch) {
     (void)scratch;
-    return (int64_t)fdsafe_socket_shutdown(forged, FDSAFE_SHUTDOWN_READ);
+    return (int64_t)fdsafe_socket_shutdown(forged, FDSAFE_SHUT_RD);
 }
 
 static int64_t forged_socket_accept(fdsafe_handle forged, void *scratch) {
@@ -405,12 +405,12 @@ static int64_t forged_socket_connect_finish(fdsafe_handle forged, void *scratch)
 
 static int64_t forged_socket_option_get(fdsafe_handle forged, void *scratch) {
     char *s = scratch;
-    return (int64_t)fdsafe_socket_option_get(forged, FDSAFE_SOCKOPT_RCVBUF, (int *)(void *)(s));
+    return (int64_t)fdsafe_socket_option_get(forged, FDSAFE_SOL_SOCKET, FDSAFE_SO_RCVBUF, (int *)(void *)(s));
 }
 
 static int64_t forged_socket_option_set(fdsafe_handle forged, void *scratch) {
     (void)scratch;
-    return (int64_t)fdsafe_socket_option_set(forged, FDSAFE_SOCKOPT_RCVBUF, 65536);
+    return (int64_t)fdsafe_socket_option_set(forged, FDSAFE_SOL_SOCKET, FDSAFE_SO_RCVBUF, 65536);
 }
 
 static int64_t forged_socket_zerocopy_completions(fdsafe_handle forged, void *scratch) {

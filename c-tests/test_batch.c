@@ -50,7 +50,7 @@ static void test_batch_runs_in_order(void **state) {
 static void test_batch_stops_at_first_failure(void **state) {
     (void)state;
     fdsafe_handle e, r, w;
-    must(fdsafe_eventfd_create(0, FDSAFE_EVENTFD_NONBLOCK, &e));
+    must(fdsafe_eventfd_create(0, FDSAFE_NONBLOCK, &e));
     must(fdsafe_pipe_create(0, &r, &w));
     uint64_t one = 1, got = 0;
     fdsafe_handle dead = closed_handle();
@@ -115,7 +115,7 @@ static void test_batch_bad_arguments(void **state) {
 
 static void send_three(fdsafe_handle a, fdsafe_handle *r, fdsafe_handle *w, fdsafe_handle *x, fdsafe_handle *y) {
     must(fdsafe_pipe_create(0, r, w));
-    must(fdsafe_unix_pair(FDSAFE_UNIX_STREAM, 0, x, y));
+    must(fdsafe_unix_pair(FDSAFE_SOCK_STREAM, 0, x, y));
     fdsafe_handle list[3] = {*r, *x, *w};
     expect_code(fdsafe_socket_send_handles(a, "m", 1, list, 3, 0), 1);
 }
@@ -123,7 +123,7 @@ static void send_three(fdsafe_handle a, fdsafe_handle *r, fdsafe_handle *w, fdsa
 static void test_recv_as_other_skips_detection(void **state) {
     (void)state;
     fdsafe_handle a, b, r, w, x, y;
-    must(fdsafe_unix_pair(FDSAFE_UNIX_STREAM, 0, &a, &b));
+    must(fdsafe_unix_pair(FDSAFE_SOCK_STREAM, 0, &a, &b));
     send_three(a, &r, &w, &x, &y);
     fdsafe_handle got[4];
     fdsafe_recv_info info;
@@ -153,7 +153,7 @@ static void test_recv_as_other_skips_detection(void **state) {
 static void test_recv_as_expected_kind(void **state) {
     (void)state;
     fdsafe_handle a, b, r, w, x, y;
-    must(fdsafe_unix_pair(FDSAFE_UNIX_STREAM, 0, &a, &b));
+    must(fdsafe_unix_pair(FDSAFE_SOCK_STREAM, 0, &a, &b));
     send_three(a, &r, &w, &x, &y);
     fdsafe_handle got[4];
     fdsafe_recv_info info;
@@ -179,15 +179,15 @@ static void test_recv_as_expected_kind(void **state) {
 static void test_recv_as_every_expected_kind_gives_true_kinds(void **state) {
     (void)state;
     fdsafe_handle a, b, e, t, r, w, x, y, l, ul, p = 0;
-    must(fdsafe_unix_pair(FDSAFE_UNIX_STREAM, 0, &a, &b));
+    must(fdsafe_unix_pair(FDSAFE_SOCK_STREAM, 0, &a, &b));
     must(fdsafe_eventfd_create(0, 0, &e));
     must(fdsafe_timerfd_create(CLOCK_MONOTONIC, 0, &t));
     must(fdsafe_pipe_create(0, &r, &w));
-    must(fdsafe_unix_pair(FDSAFE_UNIX_SEQPACKET, 0, &x, &y));
+    must(fdsafe_unix_pair(FDSAFE_SOCK_SEQPACKET, 0, &x, &y));
     must(fdsafe_tcp_listen("127.0.0.1:0", 4, 0, &l));
     char name[64];
     snprintf(name, sizeof name, "@fdsafe-test-recv-as-%d", (int)getpid());
-    must(fdsafe_unix_listen(name, FDSAFE_UNIX_STREAM, 4, NULL, &ul));
+    must(fdsafe_unix_listen(name, FDSAFE_SOCK_STREAM, 4, NULL, &ul));
     int rc = fdsafe_pidfd_open(getpid(), 0, &p);
     int have_pidfd = rc == 0;
     if (!have_pidfd) printf("pidfd_open refused here (%s): no pidfd in the message\n", fdsafe_strerror(rc));
@@ -227,7 +227,7 @@ static void test_recv_as_every_expected_kind_gives_true_kinds(void **state) {
 static void test_recv_as_other_253_and_close_many(void **state) {
     (void)state;
     fdsafe_handle a, b;
-    must(fdsafe_unix_pair(FDSAFE_UNIX_STREAM, 0, &a, &b));
+    must(fdsafe_unix_pair(FDSAFE_SOCK_STREAM, 0, &a, &b));
     static fdsafe_handle sent[253], got[253], first[253];
     for (int i = 0; i < 253; i++) must(fdsafe_eventfd_create(0, 0, &sent[i]));
     for (int round = 0; round < 3; round++) {
@@ -255,7 +255,7 @@ static void test_recv_as_other_253_and_close_many(void **state) {
 static void test_recv_as_bad_arguments(void **state) {
     (void)state;
     fdsafe_handle a, b, e;
-    must(fdsafe_unix_pair(FDSAFE_UNIX_STREAM, 0, &a, &b));
+    must(fdsafe_unix_pair(FDSAFE_SOCK_STREAM, 0, &a, &b));
     must(fdsafe_eventfd_create(0, 0, &e));
     fdsafe_handle list[1] = {e};
     expect_code(fdsafe_socket_send_handles(a, "m", 1, list, 1, 0), 1);

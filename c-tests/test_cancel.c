@@ -63,7 +63,7 @@ static void cancel_while_blocked(void *(*body)(void *), fdsafe_handle waiting_on
 static void test_cancelled_inside_a_libc_wait_finishes_the_call(void **state) {
     (void)state;
     fdsafe_handle a, b, e;
-    must(fdsafe_unix_pair(FDSAFE_UNIX_STREAM, 0, &a, &b));
+    must(fdsafe_unix_pair(FDSAFE_SOCK_STREAM, 0, &a, &b));
     must(fdsafe_eventfd_create(0, 0, &e));
     cancel_while_blocked(receive_then_test_cancel, a, b, e);
     must(fdsafe_close(e));

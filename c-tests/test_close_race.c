@@ -42,7 +42,7 @@ static void open_lane(struct scenario *s, struct lane *lane) {
         atomic_store(&lane->target, (id << 32) | (uint32_t)fds[1]);
     } else {
         fdsafe_handle r, w;
-        must(fdsafe_pipe_create(FDSAFE_PIPE_NONBLOCK, &r, &w));
+        must(fdsafe_pipe_create(FDSAFE_NONBLOCK, &r, &w));
         lane->id = w; /* handles are unique for ever: the token is the handle itself */
         lane->read_end = r;
         atomic_store(&lane->target, w);
@@ -171,7 +171,7 @@ static void *owning_writer(void *arg) {
         uint64_t w = atomic_load(&a->lane->write_end);
         if (w == 0) {
             fdsafe_handle r, nw;
-            must(fdsafe_pipe_create(FDSAFE_PIPE_NONBLOCK, &r, &nw));
+            must(fdsafe_pipe_create(FDSAFE_NONBLOCK, &r, &nw));
             atomic_store(&a->lane->read_end, r);
             atomic_store(&a->lane->write_end, nw);
             continue;

@@ -186,7 +186,7 @@ static void test_handoff_worker_keeps_serving_after_the_parent_closes(void **sta
     char address[FDSAFE_ADDRESS_TEXT_MAX];
     must(fdsafe_tcp_listen("127.0.0.1:0", 8, 0, &listener));
     local_address(listener, address, sizeof address);
-    must(fdsafe_unix_pair(FDSAFE_UNIX_STREAM, 0, &parent_control, &worker_control));
+    must(fdsafe_unix_pair(FDSAFE_SOCK_STREAM, 0, &parent_control, &worker_control));
     pid_t worker = fork();
     assert_true(worker >= 0);
     if (worker == 0) _exit(worker_main(worker_control));
@@ -265,7 +265,7 @@ static void prefork_case(enum listener_type type) {
         local_address(listener, address, sizeof address);
     } else {
         temp_path(address, sizeof address, "prefork.sock");
-        must(fdsafe_unix_listen(address, FDSAFE_UNIX_STREAM, 8, NULL, &listener));
+        must(fdsafe_unix_listen(address, FDSAFE_SOCK_STREAM, 8, NULL, &listener));
     }
     pid_t child = fork();
     assert_true(child >= 0);
@@ -275,9 +275,9 @@ static void prefork_case(enum listener_type type) {
     /* The parent's listener still listens. */
     fdsafe_handle client = 0, accepted = 0;
     int connected = type == TCP_LISTENER ? fdsafe_tcp_connect(address, 5000, 0, &client)
-                                         : fdsafe_unix_connect(address, FDSAFE_UNIX_STREAM, 0, &client);
+                                         : fdsafe_unix_connect(address, FDSAFE_SOCK_STREAM, 0, &client);
     int ready = fdsafe_wait(listener, FDSAFE_EVENT_IN, 5000);
-    int accept_result = ready > 0 ? fdsafe_socket_accept(listener, FDSAFE_ACCEPT_NONBLOCK, &accepted, NULL, 0, NULL) : ready;
+    int accept_result = ready > 0 ? fdsafe_socket_accept(listener, FDSAFE_NONBLOCK, &accepted, NULL, 0, NULL) : ready;
     char byte = 0;
     int64_t got = -1;
     if (connected == 0 && accept_result == 0 && send_text(client, "x") == 1) {
@@ -374,7 +374,7 @@ static const char *close_original_while_blocked(fdsafe_handle original, fdsafe_h
 static void test_closing_a_socket_keeps_its_duplicate_working(void **state) {
     (void)state;
     fdsafe_handle a, b, duplicate;
-    must(fdsafe_unix_pair(FDSAFE_UNIX_STREAM, 0, &a, &b));
+    must(fdsafe_unix_pair(FDSAFE_SOCK_STREAM, 0, &a, &b));
     must(fdsafe_dup(a, &duplicate));
     const char *failure = close_original_while_blocked(a, duplicate, b);
     must(fdsafe_close(duplicate));
@@ -401,8 +401,8 @@ static void test_closing_an_accepted_tcp_socket_keeps_its_duplicate_working(void
 static void test_closing_a_socket_sent_to_ourselves_keeps_the_received_copy_working(void **state) {
     (void)state;
     fdsafe_handle a, b, s1, s2, received[1];
-    must(fdsafe_unix_pair(FDSAFE_UNIX_STREAM, 0, &a, &b));
-    must(fdsafe_unix_pair(FDSAFE_UNIX_STREAM, 0, &s1, &s2));
+    must(fdsafe_unix_pair(FDSAFE_SOCK_STREAM, 0, &a, &b));
+    must(fdsafe_unix_pair(FDSAFE_SOCK_STREAM, 0, &s1, &s2));
     expect_code(fdsafe_socket_send_handles(s1, "h", 1, &a, 1, 0), 1);
     char byte;
     struct fdsafe_recv_info info;
@@ -449,12 +449,12 @@ static void test_an_explicit_shutdown_wakes_a_blocked_receive(void **state) {
     (void)state;
     bound_test();
     fdsafe_handle a, b;
-    must(fdsafe_unix_pair(FDSAFE_UNIX_STREAM, 0, &a, &b));
+    must(fdsafe_unix_pair(FDSAFE_SOCK_STREAM, 0, &a, &b));
     int fd = (int)must(fdsafe_fd_borrow(a));
     struct blocked reader;
     assert_int_equal(start_blocked(&reader, CALL_RECV, a), 0);
     int blocked = !atomic_load(&reader.done);
-    expect_code(fdsafe_socket_shutdown(a, FDSAFE_SHUTDOWN_READ | FDSAFE_SHUTDOWN_WRITE), 0);
+    expect_code(fdsafe_socket_shutdown(a, FDSAFE_SHUT_RDWR), 0);
     join_blocked(&reader);
     alarm(0);
     assert_true(blocked);

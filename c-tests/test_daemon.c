@@ -88,7 +88,7 @@ static int activated_main(void) {
 
 static void read_reply(fdsafe_handle conn, const char *expected) {
     char buf[16] = {0};
-    int64_t n = must(fdsafe_socket_recv(conn, buf, sizeof buf - 1, FDSAFE_RECV_WAITALL * 0));
+    int64_t n = must(fdsafe_socket_recv(conn, buf, sizeof buf - 1, FDSAFE_MSG_WAITALL * 0));
     assert_int_equal(n, strlen(expected));
     assert_string_equal(buf, expected);
 }
@@ -135,7 +135,7 @@ static void test_activation_with_systemd_socket_activate(void **state) {
     }
     assert_int_equal(code, 0);
     read_reply(web, "web\n");
-    expect_code(fdsafe_unix_connect(path, FDSAFE_UNIX_STREAM, 0, &ctl), 0);
+    expect_code(fdsafe_unix_connect(path, FDSAFE_SOCK_STREAM, 0, &ctl), 0);
     read_reply(ctl, "ctl\n");
     must(fdsafe_close(web));
     must(fdsafe_close(ctl));

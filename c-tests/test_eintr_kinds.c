@@ -88,10 +88,10 @@ static void test_storm_over_unix_socket_recv_and_send(void **state) {
     static struct run run;
     memset(&run, 0, sizeof run);
     install_no_restart();
-    must(fdsafe_unix_pair(FDSAFE_UNIX_STREAM, 0, &run.a, &run.b));
+    must(fdsafe_unix_pair(FDSAFE_SOCK_STREAM, 0, &run.a, &run.b));
     /* Small buffers: the writer blocks often too. */
-    must(fdsafe_socket_option_set(run.a, FDSAFE_SOCKOPT_SNDBUF, 4096));
-    must(fdsafe_socket_option_set(run.b, FDSAFE_SOCKOPT_RCVBUF, 4096));
+    must(fdsafe_socket_option_set(run.a, FDSAFE_SOL_SOCKET, FDSAFE_SO_SNDBUF, 4096));
+    must(fdsafe_socket_option_set(run.b, FDSAFE_SOL_SOCKET, FDSAFE_SO_RCVBUF, 4096));
     pthread_t threads[2];
     assert_int_equal(pthread_create(&threads[0], NULL, socket_reader, &run), 0);
     assert_int_equal(pthread_create(&threads[1], NULL, socket_writer, &run), 0);
@@ -148,8 +148,8 @@ static void test_storm_over_mq_receive_and_send(void **state) {
     struct fdsafe_mq_attr attr = {0};
     attr.max_messages = 4; /* a short queue: the sender blocks often */
     attr.message_size = 64;
-    must(fdsafe_mq_open(name, FDSAFE_MQ_READ | FDSAFE_MQ_CREATE | FDSAFE_MQ_EXCLUSIVE, 0600, &attr, &run.a));
-    must(fdsafe_mq_open(name, FDSAFE_MQ_WRITE, 0, NULL, &run.b));
+    must(fdsafe_mq_open(name, FDSAFE_O_RDONLY | FDSAFE_O_CREAT | FDSAFE_O_EXCL, 0600, &attr, &run.a));
+    must(fdsafe_mq_open(name, FDSAFE_O_WRONLY, 0, NULL, &run.b));
     must(fdsafe_mq_unlink(name));
     pthread_t threads[2];
     assert_int_equal(pthread_create(&threads[0], NULL, mq_reader, &run), 0);

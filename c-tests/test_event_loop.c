@@ -30,20 +30,20 @@ static uint64_t user_value(int source) {
 static void open_loop(struct loop *l) {
     pthread_sigmask(SIG_BLOCK, NULL, &l->saved_mask);
     must(fdsafe_epoll_create(&l->ep));
-    must(fdsafe_timerfd_create(FDSAFE_CLOCK_MONOTONIC, FDSAFE_TIMERFD_NONBLOCK, &l->h[TIMER]));
+    must(fdsafe_timerfd_create(FDSAFE_CLOCK_MONOTONIC, FDSAFE_NONBLOCK, &l->h[TIMER]));
     fdsafe_sigset set;
     must(fdsafe_sigset_empty(&set));
     must(fdsafe_sigset_add(&set, SIGUSR1));
-    must(fdsafe_signalfd_create(&set, FDSAFE_SIGNALFD_NONBLOCK, &l->h[SIGNAL]));
-    must(fdsafe_eventfd_create(0, FDSAFE_EVENTFD_NONBLOCK, &l->h[EVENT]));
+    must(fdsafe_signalfd_create(&set, FDSAFE_NONBLOCK, &l->h[SIGNAL]));
+    must(fdsafe_eventfd_create(0, FDSAFE_NONBLOCK, &l->h[EVENT]));
     strcpy(l->dir, "/tmp/fdsafe-loop-XXXXXX");
     assert_non_null(mkdtemp(l->dir));
-    must(fdsafe_inotify_create(FDSAFE_INOTIFY_NONBLOCK, &l->h[INOTIFY]));
+    must(fdsafe_inotify_create(FDSAFE_NONBLOCK, &l->h[INOTIFY]));
     int wd;
     must(fdsafe_inotify_add_watch(l->h[INOTIFY], l->dir, FDSAFE_IN_CREATE, &wd));
     snprintf(l->qname, sizeof l->qname, "/fdsafe-loop-%d", (int)getpid());
     fdsafe_mq_attr attr = {.max_messages = 4, .message_size = 32};
-    must(fdsafe_mq_open(l->qname, FDSAFE_MQ_READ | FDSAFE_MQ_WRITE | FDSAFE_MQ_CREATE | FDSAFE_MQ_EXCLUSIVE | FDSAFE_MQ_NONBLOCK,
+    must(fdsafe_mq_open(l->qname, FDSAFE_O_RDWR | FDSAFE_O_CREAT | FDSAFE_O_EXCL | FDSAFE_NONBLOCK,
                         0600, &attr, &l->h[QUEUE]));
     must(fdsafe_pipe_create(0, &l->h[PIPE], &l->pipe_w));
     for (int s = 0; s < SOURCES; s++) expect_code(fdsafe_epoll_add(l->ep, l->h[s], FDSAFE_EPOLL_IN, user_value(s)), 0);

@@ -22,7 +22,7 @@ static void test_counter_adds_and_resets(void **state) {
 static void test_semaphore_mode_takes_one_at_a_time(void **state) {
     (void)state;
     fdsafe_handle e;
-    must(fdsafe_eventfd_create(2, FDSAFE_EVENTFD_SEMAPHORE | FDSAFE_EVENTFD_NONBLOCK, &e));
+    must(fdsafe_eventfd_create(2, FDSAFE_EVENTFD_SEMAPHORE | FDSAFE_NONBLOCK, &e));
     uint64_t v = 0;
     must(fdsafe_eventfd_read(e, &v));
     assert_int_equal(v, 1);
@@ -37,7 +37,7 @@ static void test_semaphore_mode_takes_one_at_a_time(void **state) {
 static void test_kernel_limits_pass_through(void **state) {
     (void)state;
     fdsafe_handle e;
-    must(fdsafe_eventfd_create(0, FDSAFE_EVENTFD_NONBLOCK, &e));
+    must(fdsafe_eventfd_create(0, FDSAFE_NONBLOCK, &e));
     expect_code(fdsafe_eventfd_write(e, UINT64_MAX), -EINVAL);
     must(fdsafe_eventfd_write(e, UINT64_MAX - 1));
     expect_code(fdsafe_eventfd_write(e, 1), -EAGAIN); /* would overflow */

@@ -88,15 +88,15 @@ static void test_no_handle_of_any_kind_is_inherited_by_exec(void **state) {
     add(&c, h, "eventfd");
     must(fdsafe_stdio_open(FDSAFE_STDIN, 0, &h));
     add(&c, h, "stdin duplicate");
-    must(fdsafe_file_open(tmpdir, FDSAFE_FILE_TMPFILE | FDSAFE_FILE_READ | FDSAFE_FILE_WRITE, 0600, &h));
+    must(fdsafe_file_open(tmpdir, FDSAFE_O_TMPFILE | FDSAFE_O_RDWR, 0600, &h));
     add(&c, h, "O_TMPFILE file");
-    must(fdsafe_file_open(tmpdir, FDSAFE_FILE_DIRECTORY, 0, &h));
+    must(fdsafe_file_open(tmpdir, FDSAFE_O_DIRECTORY, 0, &h));
     add(&c, h, "directory");
     snprintf(path, sizeof path, "%s/fifo", tmpdir);
     must(fdsafe_fifo_create(path, 0600, 0));
-    must(fdsafe_fifo_open(path, FDSAFE_OPEN_READ | FDSAFE_OPEN_WRITE, &h));
+    must(fdsafe_fifo_open(path, FDSAFE_O_RDWR, &h));
     add(&c, h, "FIFO");
-    must(fdsafe_chardev_open("/dev/null", FDSAFE_OPEN_READ | FDSAFE_OPEN_WRITE, &h));
+    must(fdsafe_chardev_open("/dev/null", FDSAFE_O_RDWR, &h));
     add(&c, h, "/dev/null");
     must(fdsafe_pty_open(0, &a, &b));
     add(&c, a, "pty master");
@@ -122,7 +122,7 @@ static void test_no_handle_of_any_kind_is_inherited_by_exec(void **state) {
     else printf("fanotify: the kernel refused fanotify_init (%s): not covered\n", fdsafe_error_name(rc));
     char mq_name[64];
     snprintf(mq_name, sizeof mq_name, "/fdsafe-exec-%d", (int)getpid());
-    must(fdsafe_mq_open(mq_name, FDSAFE_MQ_READ | FDSAFE_MQ_WRITE | FDSAFE_MQ_CREATE | FDSAFE_MQ_EXCLUSIVE, 0600, NULL, &h));
+    must(fdsafe_mq_open(mq_name, FDSAFE_O_RDWR | FDSAFE_O_CREAT | FDSAFE_O_EXCL, 0600, NULL, &h));
     must(fdsafe_mq_unlink(mq_name));
     add(&c, h, "message queue");
     int have_pidfd = !syscall_missing(SYS_pidfd_open, "pidfd_open");
@@ -146,9 +146,9 @@ static void test_no_handle_of_any_kind_is_inherited_by_exec(void **state) {
     add(&c, h, "UDP");
     char unix_name[64];
     snprintf(unix_name, sizeof unix_name, "@fdsafe-exec-%d", (int)getpid());
-    must(fdsafe_unix_listen(unix_name, FDSAFE_UNIX_STREAM, 4, NULL, &listener));
+    must(fdsafe_unix_listen(unix_name, FDSAFE_SOCK_STREAM, 4, NULL, &listener));
     add(&c, listener, "Unix stream listener");
-    must(fdsafe_unix_connect(unix_name, FDSAFE_UNIX_STREAM, 0, &h));
+    must(fdsafe_unix_connect(unix_name, FDSAFE_SOCK_STREAM, 0, &h));
     add(&c, h, "Unix stream client");
     must(fdsafe_socket_accept(listener, 0, &h, NULL, 0, NULL));
     add(&c, h, "accepted Unix stream");
@@ -158,22 +158,22 @@ static void test_no_handle_of_any_kind_is_inherited_by_exec(void **state) {
         else printf("SO_PEERPIDFD refused (%s): peer pidfd not covered\n", fdsafe_error_name(rc));
     }
     snprintf(unix_name, sizeof unix_name, "@fdsafe-exec-sp-%d", (int)getpid());
-    must(fdsafe_unix_listen(unix_name, FDSAFE_UNIX_SEQPACKET, 4, NULL, &listener));
+    must(fdsafe_unix_listen(unix_name, FDSAFE_SOCK_SEQPACKET, 4, NULL, &listener));
     add(&c, listener, "Unix seqpacket listener");
-    must(fdsafe_unix_connect(unix_name, FDSAFE_UNIX_SEQPACKET, 0, &h));
+    must(fdsafe_unix_connect(unix_name, FDSAFE_SOCK_SEQPACKET, 0, &h));
     add(&c, h, "Unix seqpacket client");
     must(fdsafe_socket_accept(listener, 0, &h, NULL, 0, NULL));
     add(&c, h, "accepted Unix seqpacket");
     must(fdsafe_unix_bind(NULL, NULL, &h));
     add(&c, h, "Unix datagram (autobind)");
-    must(fdsafe_unix_pair(FDSAFE_UNIX_DATAGRAM, 0, &a, &b));
+    must(fdsafe_unix_pair(FDSAFE_SOCK_DGRAM, 0, &a, &b));
     add(&c, a, "Unix datagram pair");
     add(&c, b, "Unix datagram pair");
-    must(fdsafe_unix_pair(FDSAFE_UNIX_SEQPACKET, 0, &a, &b));
+    must(fdsafe_unix_pair(FDSAFE_SOCK_SEQPACKET, 0, &a, &b));
     add(&c, a, "Unix seqpacket pair");
     add(&c, b, "Unix seqpacket pair");
     fdsafe_handle tx, rx;
-    must(fdsafe_unix_pair(FDSAFE_UNIX_STREAM, 0, &tx, &rx));
+    must(fdsafe_unix_pair(FDSAFE_SOCK_STREAM, 0, &tx, &rx));
     add(&c, tx, "Unix stream pair");
     add(&c, rx, "Unix stream pair");
 

@@ -46,13 +46,13 @@ static void test_fifo_nonblocking_open_and_enxio(void **state) {
     must(fdsafe_fifo_create(p, 0600, 0));
     fdsafe_handle r, w, pr, pw;
     w = 0x77;
-    expect_code(fdsafe_fifo_open(p, FDSAFE_OPEN_WRITE | FDSAFE_OPEN_NONBLOCK, &w), -ENXIO);
+    expect_code(fdsafe_fifo_open(p, FDSAFE_O_WRONLY | FDSAFE_NONBLOCK, &w), -ENXIO);
     assert_int_equal(w, 0x77);
-    must(fdsafe_fifo_open(p, FDSAFE_OPEN_READ | FDSAFE_OPEN_NONBLOCK, &r));
+    must(fdsafe_fifo_open(p, FDSAFE_O_RDONLY | FDSAFE_NONBLOCK, &r));
     expect_code(fdsafe_handle_kind(r), FDSAFE_KIND_FIFO);
     assert_int_equal(fd_is_cloexec((int)must(fdsafe_fd_borrow(r))), 1);
     expect_code(fdsafe_nonblocking_get(r), 1);
-    must(fdsafe_fifo_open(p, FDSAFE_OPEN_WRITE | FDSAFE_OPEN_NONBLOCK, &w));
+    must(fdsafe_fifo_open(p, FDSAFE_O_WRONLY | FDSAFE_NONBLOCK, &w));
     expect_code(fdsafe_write(w, "fifo", 4), 4);
     char buf[8];
     expect_code(fdsafe_read(r, buf, sizeof buf), 4);
@@ -69,7 +69,7 @@ static void test_fifo_nonblocking_open_and_enxio(void **state) {
     expect_code(fdsafe_write(w, "x", 1), -EPIPE);
     must(fdsafe_close(w));
     /* A read-write end never waits. */
-    must(fdsafe_fifo_open(p, FDSAFE_OPEN_READ | FDSAFE_OPEN_WRITE, &r));
+    must(fdsafe_fifo_open(p, FDSAFE_O_RDWR, &r));
     expect_code(fdsafe_nonblocking_get(r), 0);
     must(fdsafe_close(r));
     must(fdsafe_close(pr));
@@ -85,7 +85,7 @@ struct opener {
 
 static void *open_writer(void *arg) {
     struct opener *o = arg;
-    o->rc = fdsafe_fifo_open(o->path, FDSAFE_OPEN_WRITE, &o->h);
+    o->rc = fdsafe_fifo_open(o->path, FDSAFE_O_WRONLY, &o->h);
     if (o->rc == 0)
         o->rc = (int)fdsafe_write(o->h, "blocking", 8);
     return NULL;
@@ -100,7 +100,7 @@ static void test_fifo_blocking_open_meets_the_other_end(void **state) {
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, open_writer, &o), 0);
     fdsafe_handle r;
-    must(fdsafe_fifo_open(p, FDSAFE_OPEN_READ, &r)); /* waits for the writer */
+    must(fdsafe_fifo_open(p, FDSAFE_O_RDONLY, &r)); /* waits for the writer */
     expect_code(fdsafe_nonblocking_get(r), 0);
     char buf[16] = {0};
     expect_code(fdsafe_read(r, buf, 8), 8);
@@ -121,13 +121,13 @@ static void test_fifo_open_refuses_other_files_and_bad_input(void **state) {
     must(fdsafe_fifo_create(p, 0600, 0));
     close(open(f, O_CREAT | O_WRONLY | O_CLOEXEC, 0600));
     fdsafe_handle h = 0x55;
-    expect_code(fdsafe_fifo_open(f, FDSAFE_OPEN_READ, &h), FDSAFE_E_INVALID_ARGUMENT);
-    expect_code(fdsafe_fifo_open("/dev/null", FDSAFE_OPEN_READ, &h), FDSAFE_E_INVALID_ARGUMENT);
-    expect_code(fdsafe_fifo_open(NULL, FDSAFE_OPEN_READ, &h), FDSAFE_E_INVALID_ARGUMENT);
-    expect_code(fdsafe_fifo_open(p, FDSAFE_OPEN_READ, NULL), FDSAFE_E_INVALID_ARGUMENT);
-    expect_code(fdsafe_fifo_open(p, 0, &h), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_fifo_open(f, FDSAFE_O_RDONLY, &h), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_fifo_open("/dev/null", FDSAFE_O_RDONLY, &h), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_fifo_open(NULL, FDSAFE_O_RDONLY, &h), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_fifo_open(p, FDSAFE_O_RDONLY, NULL), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_fifo_open(p, 3, &h), FDSAFE_E_INVALID_ARGUMENT); /* access mode 3 */
     expect_code(fdsafe_fifo_open(p, 0x80, &h), FDSAFE_E_INVALID_ARGUMENT);
-    expect_code(fdsafe_fifo_open("/nonexistent", FDSAFE_OPEN_READ, &h), -ENOENT);
+    expect_code(fdsafe_fifo_open("/nonexistent", FDSAFE_O_RDONLY, &h), -ENOENT);
     assert_int_equal(h, 0x55);
     /* Adopting: a FIFO the caller opened is a FIFO; an anonymous pipe is not. */
     int fd = open(p, O_RDWR);
@@ -167,7 +167,7 @@ static void test_mknod_fifo_char_and_block(void **state) {
     assert_int_equal(minor(st.st_rdev), 3);
     fdsafe_handle h;
     uint32_t maj = 0, min = 0;
-    must(fdsafe_chardev_open(c, FDSAFE_OPEN_READ | FDSAFE_OPEN_WRITE, &h));
+    must(fdsafe_chardev_open(c, FDSAFE_O_RDWR, &h));
     expect_code(fdsafe_write(h, "gone", 4), 4);
     must(fdsafe_chardev_numbers(h, &maj, &min));
     assert_int_equal(maj, 1);
@@ -177,7 +177,7 @@ static void test_mknod_fifo_char_and_block(void **state) {
     assert_int_equal(lstat(b, &st), 0);
     assert_true(S_ISBLK(st.st_mode));
     assert_int_equal(major(st.st_rdev), 7);
-    expect_code(fdsafe_chardev_open(b, FDSAFE_OPEN_READ, &h), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_chardev_open(b, FDSAFE_O_RDONLY, &h), FDSAFE_E_INVALID_ARGUMENT);
     /* Misuse. */
     char q[128];
     temp_path(q, sizeof q, "never");
@@ -197,7 +197,7 @@ static void test_chardev_null_zero_urandom(void **state) {
     (void)state;
     fdsafe_handle n, z, u;
     uint32_t maj, min;
-    must(fdsafe_chardev_open("/dev/null", FDSAFE_OPEN_READ | FDSAFE_OPEN_WRITE, &n));
+    must(fdsafe_chardev_open("/dev/null", FDSAFE_O_RDWR, &n));
     expect_code(fdsafe_handle_kind(n), FDSAFE_KIND_CHARDEV);
     assert_int_equal(fd_is_cloexec((int)must(fdsafe_fd_borrow(n))), 1);
     expect_code(fdsafe_write(n, "discard", 7), 7);
@@ -207,7 +207,7 @@ static void test_chardev_null_zero_urandom(void **state) {
     assert_int_equal(maj, 1);
     assert_int_equal(min, 3);
 
-    must(fdsafe_chardev_open("/dev/zero", FDSAFE_OPEN_READ, &z));
+    must(fdsafe_chardev_open("/dev/zero", FDSAFE_O_RDONLY, &z));
     memset(buf, 0xAA, sizeof buf);
     expect_code(fdsafe_read(z, buf, sizeof buf), 64);
     for (size_t i = 0; i < sizeof buf; i++)
@@ -216,7 +216,7 @@ static void test_chardev_null_zero_urandom(void **state) {
     assert_int_equal(min, 5);
     expect_code(fdsafe_write(z, "x", 1), -EBADF); /* opened read-only */
 
-    must(fdsafe_chardev_open("/dev/urandom", FDSAFE_OPEN_READ | FDSAFE_OPEN_NONBLOCK, &u));
+    must(fdsafe_chardev_open("/dev/urandom", FDSAFE_O_RDONLY | FDSAFE_NONBLOCK, &u));
     char a[32], b[32];
     expect_code(fdsafe_read(u, a, sizeof a), 32);
     expect_code(fdsafe_read(u, b, sizeof b), 32);
@@ -242,17 +242,17 @@ static void test_chardev_bad_input(void **state) {
     (void)state;
     fdsafe_handle h = 0x42, r, w;
     uint32_t maj = 77, min = 77;
-    expect_code(fdsafe_chardev_open("/etc/passwd", FDSAFE_OPEN_READ, &h), FDSAFE_E_INVALID_ARGUMENT);
-    expect_code(fdsafe_chardev_open("/tmp", FDSAFE_OPEN_READ, &h), FDSAFE_E_INVALID_ARGUMENT);
-    expect_code(fdsafe_chardev_open("/dev/nonexistent", FDSAFE_OPEN_READ, &h), -ENOENT);
-    expect_code(fdsafe_chardev_open(NULL, FDSAFE_OPEN_READ, &h), FDSAFE_E_INVALID_ARGUMENT);
-    expect_code(fdsafe_chardev_open("/dev/null", FDSAFE_OPEN_READ, NULL), FDSAFE_E_INVALID_ARGUMENT);
-    expect_code(fdsafe_chardev_open("/dev/null", 0, &h), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_chardev_open("/etc/passwd", FDSAFE_O_RDONLY, &h), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_chardev_open("/tmp", FDSAFE_O_RDONLY, &h), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_chardev_open("/dev/nonexistent", FDSAFE_O_RDONLY, &h), -ENOENT);
+    expect_code(fdsafe_chardev_open(NULL, FDSAFE_O_RDONLY, &h), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_chardev_open("/dev/null", FDSAFE_O_RDONLY, NULL), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_chardev_open("/dev/null", 3, &h), FDSAFE_E_INVALID_ARGUMENT); /* access mode 3 */
     expect_code(fdsafe_chardev_open("/dev/null", 1u << 9, &h), FDSAFE_E_INVALID_ARGUMENT);
     assert_int_equal(h, 0x42);
     must(fdsafe_pipe_create(0, &r, &w));
     expect_code(fdsafe_chardev_numbers(r, &maj, &min), FDSAFE_E_WRONG_KIND);
-    must(fdsafe_chardev_open("/dev/null", FDSAFE_OPEN_READ, &h));
+    must(fdsafe_chardev_open("/dev/null", FDSAFE_O_RDONLY, &h));
     expect_code(fdsafe_chardev_numbers(h, NULL, &min), FDSAFE_E_INVALID_ARGUMENT);
     expect_code(fdsafe_chardev_numbers(h, &maj, NULL), FDSAFE_E_INVALID_ARGUMENT);
     must(fdsafe_close(h));

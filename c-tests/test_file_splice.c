@@ -20,7 +20,7 @@ static fdsafe_handle file_with(const char *name, const char *text) {
     char p[128];
     temp_path(p, sizeof p, name);
     fdsafe_handle h;
-    must(fdsafe_file_open(p, FDSAFE_FILE_READ | FDSAFE_FILE_WRITE | FDSAFE_FILE_CREATE | FDSAFE_FILE_TRUNCATE, 0600, &h));
+    must(fdsafe_file_open(p, FDSAFE_O_RDWR | FDSAFE_O_CREAT | FDSAFE_O_TRUNC, 0600, &h));
     expect_code(fdsafe_file_pwrite(h, text, strlen(text), 0), (int64_t)strlen(text));
     return h;
 }
@@ -30,14 +30,14 @@ static void test_open_create_exclusive_and_positioned_io(void **state) {
     char p[128];
     temp_path(p, sizeof p, "a");
     fdsafe_handle h, h2;
-    must(fdsafe_file_open(p, FDSAFE_FILE_READ | FDSAFE_FILE_WRITE | FDSAFE_FILE_CREATE | FDSAFE_FILE_EXCLUSIVE, 0640, &h));
+    must(fdsafe_file_open(p, FDSAFE_O_RDWR | FDSAFE_O_CREAT | FDSAFE_O_EXCL, 0640, &h));
     expect_code(fdsafe_handle_kind(h), FDSAFE_KIND_FILE);
     assert_int_equal(fd_is_cloexec((int)must(fdsafe_fd_borrow(h))), 1);
     struct stat st;
     assert_int_equal(stat(p, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0640 & ~umask(022));
     umask(022);
-    expect_code(fdsafe_file_open(p, FDSAFE_FILE_WRITE | FDSAFE_FILE_CREATE | FDSAFE_FILE_EXCLUSIVE, 0600, &h2), -EEXIST);
+    expect_code(fdsafe_file_open(p, FDSAFE_O_WRONLY | FDSAFE_O_CREAT | FDSAFE_O_EXCL, 0600, &h2), -EEXIST);
 
     expect_code(fdsafe_write(h, "hello world", 11), 11);
     expect_code(fdsafe_file_size(h), 11);
@@ -62,18 +62,18 @@ static void test_open_create_exclusive_and_positioned_io(void **state) {
     must(fdsafe_close(h));
 
     /* Read-only, append, truncate. */
-    must(fdsafe_file_open(p, FDSAFE_FILE_READ, 0, &h));
+    must(fdsafe_file_open(p, FDSAFE_O_RDONLY, 0, &h));
     expect_code(fdsafe_write(h, "x", 1), -EBADF);
     expect_code(fdsafe_file_truncate(h, 0), -EINVAL);
     must(fdsafe_close(h));
-    must(fdsafe_file_open(p, FDSAFE_FILE_WRITE | FDSAFE_FILE_TRUNCATE, 0, &h));
+    must(fdsafe_file_open(p, FDSAFE_O_WRONLY | FDSAFE_O_TRUNC, 0, &h));
     expect_code(fdsafe_file_size(h), 0);
     must(fdsafe_close(h));
-    must(fdsafe_file_open(p, FDSAFE_FILE_APPEND, 0, &h));
+    must(fdsafe_file_open(p, FDSAFE_O_WRONLY | FDSAFE_O_APPEND, 0, &h));
     expect_code(fdsafe_write(h, "ab", 2), 2);
     expect_code(fdsafe_file_pwrite(h, "cd", 2, 0), 2); /* appends regardless of the offset */
     must(fdsafe_close(h));
-    must(fdsafe_file_open(p, FDSAFE_FILE_READ, 0, &h));
+    must(fdsafe_file_open(p, FDSAFE_O_RDONLY, 0, &h));
     expect_code(fdsafe_file_pread(h, buf, sizeof buf, 0), 4);
     assert_memory_equal(buf, "abcd", 4);
     must(fdsafe_close(h));
@@ -88,23 +88,23 @@ static void test_nofollow_tmpfile_and_directories(void **state) {
     fdsafe_handle h = file_with("t", "x");
     must(fdsafe_close(h));
     assert_int_equal(symlink(target, link), 0);
-    expect_code(fdsafe_file_open(link, FDSAFE_FILE_READ | FDSAFE_FILE_NOFOLLOW, 0, &h), -ELOOP);
-    must(fdsafe_file_open(link, FDSAFE_FILE_READ, 0, &h));
+    expect_code(fdsafe_file_open(link, FDSAFE_O_RDONLY | FDSAFE_O_NOFOLLOW, 0, &h), -ELOOP);
+    must(fdsafe_file_open(link, FDSAFE_O_RDONLY, 0, &h));
     must(fdsafe_close(h));
 
     /* O_TMPFILE: a file without a name. */
-    must(fdsafe_file_open(temp_dir, FDSAFE_FILE_READ | FDSAFE_FILE_WRITE | FDSAFE_FILE_TMPFILE, 0600, &h));
+    must(fdsafe_file_open(temp_dir, FDSAFE_O_RDWR | FDSAFE_O_TMPFILE, 0600, &h));
     expect_code(fdsafe_write(h, "tmp", 3), 3);
     expect_code(fdsafe_file_size(h), 3);
     must(fdsafe_close(h));
-    expect_code(fdsafe_file_open(temp_dir, FDSAFE_FILE_READ | FDSAFE_FILE_TMPFILE, 0600, &h), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_file_open(temp_dir, FDSAFE_O_RDONLY | FDSAFE_O_TMPFILE, 0600, &h), FDSAFE_E_INVALID_ARGUMENT);
 
     /* A directory handle is a file handle; reading it is the kernel's -EISDIR. */
-    must(fdsafe_file_open(temp_dir, FDSAFE_FILE_DIRECTORY, 0, &h));
+    must(fdsafe_file_open(temp_dir, FDSAFE_O_DIRECTORY, 0, &h));
     char c;
     expect_code(fdsafe_read(h, &c, 1), -EISDIR);
     must(fdsafe_close(h));
-    expect_code(fdsafe_file_open(target, FDSAFE_FILE_DIRECTORY, 0, &h), -ENOTDIR);
+    expect_code(fdsafe_file_open(target, FDSAFE_O_DIRECTORY, 0, &h), -ENOTDIR);
     unlink(link);
     unlink(target);
 }
@@ -113,27 +113,27 @@ static void test_open_at_beneath(void **state) {
     (void)state;
     if (syscall_missing(SYS_openat2, "openat2")) skip();
     fdsafe_handle d, h, r, w;
-    must(fdsafe_file_open(temp_dir, FDSAFE_FILE_DIRECTORY, 0, &d));
-    must(fdsafe_file_open_at(d, "inside", FDSAFE_FILE_WRITE | FDSAFE_FILE_CREATE, 0600, FDSAFE_RESOLVE_BENEATH, &h));
+    must(fdsafe_file_open(temp_dir, FDSAFE_O_DIRECTORY, 0, &d));
+    must(fdsafe_file_open_at(d, "inside", FDSAFE_O_WRONLY | FDSAFE_O_CREAT, 0600, FDSAFE_RESOLVE_BENEATH, &h));
     must(fdsafe_close(h));
-    must(fdsafe_file_open_at(d, "inside", FDSAFE_FILE_READ, 0, 0, &h)); /* plain openat */
+    must(fdsafe_file_open_at(d, "inside", FDSAFE_O_RDONLY, 0, 0, &h)); /* plain openat */
     must(fdsafe_close(h));
-    expect_code(fdsafe_file_open_at(d, "../etc/passwd", FDSAFE_FILE_READ, 0, FDSAFE_RESOLVE_BENEATH, &h), -EXDEV);
-    expect_code(fdsafe_file_open_at(d, "/etc/passwd", FDSAFE_FILE_READ, 0, FDSAFE_RESOLVE_BENEATH, &h), -EXDEV);
+    expect_code(fdsafe_file_open_at(d, "../etc/passwd", FDSAFE_O_RDONLY, 0, FDSAFE_RESOLVE_BENEATH, &h), -EXDEV);
+    expect_code(fdsafe_file_open_at(d, "/etc/passwd", FDSAFE_O_RDONLY, 0, FDSAFE_RESOLVE_BENEATH, &h), -EXDEV);
     char link[128];
     temp_path(link, sizeof link, "out");
     assert_int_equal(symlink("/etc/passwd", link), 0);
-    expect_code(fdsafe_file_open_at(d, "out", FDSAFE_FILE_READ, 0, FDSAFE_RESOLVE_BENEATH, &h), -EXDEV);
-    expect_code(fdsafe_file_open_at(d, "out", FDSAFE_FILE_READ, 0, FDSAFE_RESOLVE_NO_SYMLINKS, &h), -ELOOP);
-    must(fdsafe_file_open_at(d, "out", FDSAFE_FILE_READ, 0, 0, &h)); /* without limits it resolves */
+    expect_code(fdsafe_file_open_at(d, "out", FDSAFE_O_RDONLY, 0, FDSAFE_RESOLVE_BENEATH, &h), -EXDEV);
+    expect_code(fdsafe_file_open_at(d, "out", FDSAFE_O_RDONLY, 0, FDSAFE_RESOLVE_NO_SYMLINKS, &h), -ELOOP);
+    must(fdsafe_file_open_at(d, "out", FDSAFE_O_RDONLY, 0, 0, &h)); /* without limits it resolves */
     must(fdsafe_close(h));
-    expect_code(fdsafe_file_open_at(d, "inside", FDSAFE_FILE_READ, 0, 0x100, &h), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_file_open_at(d, "inside", FDSAFE_O_RDONLY, 0, 0x100, &h), FDSAFE_E_INVALID_ARGUMENT);
     must(fdsafe_pipe_create(0, &r, &w));
-    expect_code(fdsafe_file_open_at(r, "inside", FDSAFE_FILE_READ, 0, 0, &h), FDSAFE_E_WRONG_KIND);
+    expect_code(fdsafe_file_open_at(r, "inside", FDSAFE_O_RDONLY, 0, 0, &h), FDSAFE_E_WRONG_KIND);
     must(fdsafe_close(r));
     must(fdsafe_close(w));
     must(fdsafe_close(d));
-    expect_code(fdsafe_file_open_at(d, "inside", FDSAFE_FILE_READ, 0, 0, &h), -EBADF);
+    expect_code(fdsafe_file_open_at(d, "inside", FDSAFE_O_RDONLY, 0, 0, &h), -EBADF);
     unlink(link);
     temp_path(link, sizeof link, "inside");
     unlink(link);
@@ -144,14 +144,15 @@ static void test_file_bad_input(void **state) {
     fdsafe_handle h = 0x1234, r, w;
     char p[128];
     temp_path(p, sizeof p, "bad");
-    expect_code(fdsafe_file_open(NULL, FDSAFE_FILE_READ, 0, &h), FDSAFE_E_INVALID_ARGUMENT);
-    expect_code(fdsafe_file_open("", FDSAFE_FILE_READ, 0, &h), FDSAFE_E_INVALID_ARGUMENT);
-    expect_code(fdsafe_file_open(p, FDSAFE_FILE_READ, 0, NULL), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_file_open(NULL, FDSAFE_O_RDONLY, 0, &h), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_file_open("", FDSAFE_O_RDONLY, 0, &h), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_file_open(p, FDSAFE_O_RDONLY, 0, NULL), FDSAFE_E_INVALID_ARGUMENT);
     expect_code(fdsafe_file_open(p, 1u << 30, 0, &h), FDSAFE_E_INVALID_ARGUMENT);
-    expect_code(fdsafe_file_open(p, 0, 0, &h), FDSAFE_E_INVALID_ARGUMENT);
-    expect_code(fdsafe_file_open(p, FDSAFE_FILE_WRITE | FDSAFE_FILE_EXCLUSIVE, 0, &h), FDSAFE_E_INVALID_ARGUMENT);
-    expect_code(fdsafe_file_open(p, FDSAFE_FILE_WRITE | FDSAFE_FILE_CREATE, 010000, &h), FDSAFE_E_INVALID_ARGUMENT);
-    expect_code(fdsafe_file_open(p, FDSAFE_FILE_READ, 0, &h), -ENOENT);
+    expect_code(fdsafe_file_open(p, 3, 0, &h), FDSAFE_E_INVALID_ARGUMENT); /* access mode 3 */
+    expect_code(fdsafe_file_open(p, FDSAFE_O_APPEND, 0, &h), FDSAFE_E_INVALID_ARGUMENT); /* append, read-only */
+    expect_code(fdsafe_file_open(p, FDSAFE_O_WRONLY | FDSAFE_O_EXCL, 0, &h), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_file_open(p, FDSAFE_O_WRONLY | FDSAFE_O_CREAT, 010000, &h), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_file_open(p, FDSAFE_O_RDONLY, 0, &h), -ENOENT);
     assert_int_equal(h, 0x1234); /* out-params untouched on failure */
     assert_int_equal(access(p, F_OK), -1);
 
@@ -490,12 +491,12 @@ static void test_file_open_refuses_fifos_devices_and_sockets(void **state) {
     assert_int_equal(mkfifo(fifo, 0600), 0);
     fdsafe_handle h = 0;
     /* Refused before opening: a blocking open of a FIFO without a writer would never return. */
-    expect_code(fdsafe_file_open(fifo, FDSAFE_FILE_READ, 0, &h), FDSAFE_E_INVALID_ARGUMENT);
-    expect_code(fdsafe_file_open(fifo, FDSAFE_FILE_WRITE | FDSAFE_FILE_NONBLOCK, 0, &h), FDSAFE_E_INVALID_ARGUMENT);
-    expect_code(fdsafe_file_open("/dev/null", FDSAFE_FILE_WRITE, 0, &h), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_file_open(fifo, FDSAFE_O_RDONLY, 0, &h), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_file_open(fifo, FDSAFE_O_WRONLY | FDSAFE_NONBLOCK, 0, &h), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_file_open("/dev/null", FDSAFE_O_WRONLY, 0, &h), FDSAFE_E_INVALID_ARGUMENT);
     fdsafe_handle d;
-    must(fdsafe_file_open(temp_dir, FDSAFE_FILE_DIRECTORY, 0, &d));
-    expect_code(fdsafe_file_open_at(d, "a-fifo", FDSAFE_FILE_READ, 0, 0, &h), FDSAFE_E_INVALID_ARGUMENT);
+    must(fdsafe_file_open(temp_dir, FDSAFE_O_DIRECTORY, 0, &d));
+    expect_code(fdsafe_file_open_at(d, "a-fifo", FDSAFE_O_RDONLY, 0, 0, &h), FDSAFE_E_INVALID_ARGUMENT);
     must(fdsafe_close(d));
     assert_int_equal(h, 0);
     char message[256];
@@ -503,8 +504,8 @@ static void test_file_open_refuses_fifos_devices_and_sockets(void **state) {
     assert_non_null(strstr(message, "fdsafe_fifo_open"));
     /* The FIFO kind opens it, and its writes keep SIGPIPE away. */
     fdsafe_handle r, w;
-    must(fdsafe_fifo_open(fifo, FDSAFE_OPEN_READ | FDSAFE_OPEN_NONBLOCK, &r));
-    must(fdsafe_fifo_open(fifo, FDSAFE_OPEN_WRITE, &w));
+    must(fdsafe_fifo_open(fifo, FDSAFE_O_RDONLY | FDSAFE_NONBLOCK, &r));
+    must(fdsafe_fifo_open(fifo, FDSAFE_O_WRONLY, &w));
     must(fdsafe_close(r));
     expect_code(fdsafe_write(w, "x", 1), -EPIPE);
     must(fdsafe_close(w));

@@ -64,21 +64,21 @@ static void fixture_open(void) {
     live_count = 0;
     fdsafe_handle a, b, c;
 
-    must(fdsafe_pipe_create(FDSAFE_PIPE_NONBLOCK, &fx.pipe_read, &fx.pipe_write));
+    must(fdsafe_pipe_create(FDSAFE_NONBLOCK, &fx.pipe_read, &fx.pipe_write));
     add_live(fx.pipe_read, "pipe read end");
     add_live(fx.pipe_write, "pipe write end");
-    must(fdsafe_eventfd_create(0, FDSAFE_EVENTFD_NONBLOCK, &fx.eventfd));
+    must(fdsafe_eventfd_create(0, FDSAFE_NONBLOCK, &fx.eventfd));
     add_live(fx.eventfd, "eventfd");
     must(fdsafe_dup(fx.eventfd, &a));
     add_live(a, "eventfd duplicate");
-    must(fdsafe_timerfd_create(FDSAFE_CLOCK_MONOTONIC, FDSAFE_TIMERFD_NONBLOCK, &a));
+    must(fdsafe_timerfd_create(FDSAFE_CLOCK_MONOTONIC, FDSAFE_NONBLOCK, &a));
     add_live(a, "timerfd");
     struct fdsafe_sigset set;
     must(fdsafe_sigset_empty(&set));
     must(fdsafe_sigset_add(&set, SIGUSR1));
-    must(fdsafe_signalfd_create(&set, FDSAFE_SIGNALFD_NONBLOCK, &a));
+    must(fdsafe_signalfd_create(&set, FDSAFE_NONBLOCK, &a));
     add_live(a, "signalfd");
-    must(fdsafe_inotify_create(FDSAFE_INOTIFY_NONBLOCK, &a));
+    must(fdsafe_inotify_create(FDSAFE_NONBLOCK, &a));
     add_live(a, "inotify");
     must(fdsafe_epoll_create(&a));
     add_live(a, "epoll");
@@ -87,69 +87,69 @@ static void fixture_open(void) {
     add_live(fx.memfd, "memfd");
     fx.memfd_seals = (int)must(fdsafe_memfd_get_seals(fx.memfd));
     temp_path(path, sizeof path, "file");
-    must(fdsafe_file_open(path, FDSAFE_FILE_READ | FDSAFE_FILE_WRITE | FDSAFE_FILE_CREATE, 0600, &a));
+    must(fdsafe_file_open(path, FDSAFE_O_RDWR | FDSAFE_O_CREAT, 0600, &a));
     add_live(a, "file");
     forged_live.file = a;
     must(fdsafe_file_pwrite(a, "0123456789abcdef0123456789abcdef", 32, 0));
     temp_path(path, sizeof path, "file2");
-    must(fdsafe_file_open(path, FDSAFE_FILE_READ | FDSAFE_FILE_WRITE | FDSAFE_FILE_CREATE, 0600, &a));
+    must(fdsafe_file_open(path, FDSAFE_O_RDWR | FDSAFE_O_CREAT, 0600, &a));
     add_live(a, "second file");
     forged_live.file2 = a;
-    must(fdsafe_file_open(temp_dir, FDSAFE_FILE_DIRECTORY, 0, &a));
+    must(fdsafe_file_open(temp_dir, FDSAFE_O_DIRECTORY, 0, &a));
     add_live(a, "directory");
     temp_path(path, sizeof path, "fifo");
     must(fdsafe_fifo_create(path, 0600, FDSAFE_FIFO_REUSE));
-    must(fdsafe_fifo_open(path, FDSAFE_OPEN_READ | FDSAFE_OPEN_WRITE | FDSAFE_OPEN_NONBLOCK, &a));
+    must(fdsafe_fifo_open(path, FDSAFE_O_RDWR | FDSAFE_NONBLOCK, &a));
     add_live(a, "fifo");
-    must(fdsafe_chardev_open("/dev/null", FDSAFE_OPEN_READ | FDSAFE_OPEN_WRITE, &a));
+    must(fdsafe_chardev_open("/dev/null", FDSAFE_O_RDWR, &a));
     add_live(a, "/dev/null");
     must(fdsafe_stdio_open(FDSAFE_STDERR, 0, &a)); /* blocking: its mode is standard error's */
     add_live(a, "stdio");
 
-    must(fdsafe_unix_pair(FDSAFE_UNIX_STREAM, FDSAFE_SOCKET_NONBLOCK, &fx.stream_a, &fx.stream_b));
+    must(fdsafe_unix_pair(FDSAFE_SOCK_STREAM, FDSAFE_NONBLOCK, &fx.stream_a, &fx.stream_b));
     add_live(fx.stream_a, "unix stream");
     add_live(fx.stream_b, "unix stream peer");
-    must(fdsafe_unix_pair(FDSAFE_UNIX_DATAGRAM, FDSAFE_SOCKET_NONBLOCK, &a, &b));
+    must(fdsafe_unix_pair(FDSAFE_SOCK_DGRAM, FDSAFE_NONBLOCK, &a, &b));
     add_live(a, "unix datagram");
     add_live(b, "unix datagram peer");
-    must(fdsafe_unix_pair(FDSAFE_UNIX_SEQPACKET, FDSAFE_SOCKET_NONBLOCK, &a, &b));
+    must(fdsafe_unix_pair(FDSAFE_SOCK_SEQPACKET, FDSAFE_NONBLOCK, &a, &b));
     add_live(a, "unix seqpacket");
     add_live(b, "unix seqpacket peer");
-    struct fdsafe_unix_bind_options nonblocking = {.flags = FDSAFE_UNIX_BIND_NONBLOCK};
-    must(fdsafe_unix_listen(NULL, FDSAFE_UNIX_STREAM, 4, &nonblocking, &a));
+    struct fdsafe_unix_bind_options nonblocking = {.flags = FDSAFE_NONBLOCK};
+    must(fdsafe_unix_listen(NULL, FDSAFE_SOCK_STREAM, 4, &nonblocking, &a));
     add_live(a, "unix listener");
-    must(fdsafe_unix_listen(NULL, FDSAFE_UNIX_SEQPACKET, 4, &nonblocking, &a));
+    must(fdsafe_unix_listen(NULL, FDSAFE_SOCK_SEQPACKET, 4, &nonblocking, &a));
     add_live(a, "unix seqpacket listener");
     must(fdsafe_unix_bind(NULL, &nonblocking, &a));
     add_live(a, "bound unix datagram");
 
     char address[FDSAFE_ADDRESS_TEXT_MAX];
-    must(fdsafe_tcp_listen("127.0.0.1:0", 4, FDSAFE_SOCKET_NONBLOCK, &a));
+    must(fdsafe_tcp_listen("127.0.0.1:0", 4, FDSAFE_NONBLOCK, &a));
     add_live(a, "tcp listener");
     must(fdsafe_socket_local_address(a, address, sizeof address));
     must(fdsafe_tcp_connect(address, 5000, 0, &fx.tcp_client));
     add_live_nonblocking(fx.tcp_client, "tcp client");
     expect_code(fdsafe_wait(a, FDSAFE_EVENT_IN, 5000), FDSAFE_EVENT_IN);
-    must(fdsafe_socket_accept(a, FDSAFE_ACCEPT_NONBLOCK, &fx.tcp_server, NULL, 0, NULL));
+    must(fdsafe_socket_accept(a, FDSAFE_NONBLOCK, &fx.tcp_server, NULL, 0, NULL));
     add_live(fx.tcp_server, "accepted tcp stream");
-    must(fdsafe_udp_bind("127.0.0.1:0", FDSAFE_SOCKET_NONBLOCK, &a));
+    must(fdsafe_udp_bind("127.0.0.1:0", FDSAFE_NONBLOCK, &a));
     add_live(a, "udp");
 
     static int no_pidfd = -1; /* asked once: valgrind 3.19 has no pidfd_open */
     if (no_pidfd < 0) no_pidfd = syscall_missing(SYS_pidfd_open, "pidfd_open");
     if (!no_pidfd) {
-        must(fdsafe_pidfd_open(getpid(), FDSAFE_PIDFD_NONBLOCK, &a));
+        must(fdsafe_pidfd_open(getpid(), FDSAFE_NONBLOCK, &a));
         add_live(a, "pidfd");
     }
     char name[64];
     snprintf(name, sizeof name, "/fdsafe-forged-%d", (int)getpid());
     struct fdsafe_mq_attr attr = {.max_messages = 4, .message_size = 64};
-    if (fdsafe_mq_open(name, FDSAFE_MQ_READ | FDSAFE_MQ_WRITE | FDSAFE_MQ_CREATE | FDSAFE_MQ_NONBLOCK, 0600, &attr,
+    if (fdsafe_mq_open(name, FDSAFE_O_RDWR | FDSAFE_O_CREAT | FDSAFE_NONBLOCK, 0600, &attr,
                        &a) == 0) {
         fdsafe_mq_unlink(name);
         add_live(a, "mqueue");
     }
-    if (fdsafe_pty_open(FDSAFE_OPEN_NONBLOCK, &a, &b) == 0) {
+    if (fdsafe_pty_open(FDSAFE_NONBLOCK, &a, &b) == 0) {
         add_live(a, "pty master");
         add_live(b, "pty slave");
     }
@@ -433,7 +433,7 @@ static fdsafe_handle with_kind_byte(fdsafe_handle h, unsigned kind) {
 static void test_borrow_refuses_a_changed_kind_byte(void **state) {
     (void)state;
     fdsafe_handle e;
-    must(fdsafe_eventfd_create(0, FDSAFE_EVENTFD_NONBLOCK, &e));
+    must(fdsafe_eventfd_create(0, FDSAFE_NONBLOCK, &e));
     int fd = (int)must(fdsafe_fd_borrow(e));
     int lent = 0;
     for (unsigned kind = 0; kind < 256; kind++) {
@@ -455,8 +455,8 @@ static void test_borrow_refuses_a_changed_kind_byte(void **state) {
 static void test_forged_handles_in_lists(void **state) {
     (void)state;
     fdsafe_handle r, w, a, b, got[1];
-    must(fdsafe_pipe_create(FDSAFE_PIPE_NONBLOCK, &r, &w));
-    must(fdsafe_unix_pair(FDSAFE_UNIX_STREAM, FDSAFE_SOCKET_NONBLOCK, &a, &b));
+    must(fdsafe_pipe_create(FDSAFE_NONBLOCK, &r, &w));
+    must(fdsafe_unix_pair(FDSAFE_SOCK_STREAM, FDSAFE_NONBLOCK, &a, &b));
     fdsafe_handle forged_w = with_kind_byte(w, FDSAFE_KIND_EVENTFD);
     fdsafe_handle forged_r = r ^ (1ull << 30);
 
@@ -493,7 +493,7 @@ static void test_release_frees_every_kind(void **state) {
     char path[128];
     fdsafe_handle listener, watcher, set;
     temp_path(path, sizeof path, "released.sock");
-    must(fdsafe_unix_listen(path, FDSAFE_UNIX_STREAM, 4, NULL, &listener));
+    must(fdsafe_unix_listen(path, FDSAFE_SOCK_STREAM, 4, NULL, &listener));
     add_live(listener, "path-bound unix listener");
     must(fdsafe_inotify_create(0, &watcher));
     int32_t wd;

@@ -166,7 +166,7 @@ static int child_use_and_close(fdsafe_handle h, const char *what, enum use how) 
         io = mode == O_WRONLY ? fdsafe_write(h, &byte, 1) : fdsafe_read(h, &byte, 1);
         if (io == -EAGAIN || io == -EPIPE || io >= 0) io = 0; /* a full, empty or widowed pipe */
     } else if (kind == FDSAFE_KIND_UNIX_STREAM) {
-        io = fdsafe_socket_send(h, &byte, 1, FDSAFE_SEND_DONTWAIT);
+        io = fdsafe_socket_send(h, &byte, 1, FDSAFE_MSG_DONTWAIT);
         if (io == 1) io = 0;
     }
     if (io != 0 && how != USE_IO_UNCHECKED && how != USE_LOOK_UNCHECKED)
@@ -191,14 +191,14 @@ static void child_make_new_handles(void) {
     fdsafe_handle e, r, w;
     uint64_t value = 0;
     char byte = 0;
-    if (fdsafe_eventfd_create(0, FDSAFE_EVENTFD_NONBLOCK, &e) != 0) {
+    if (fdsafe_eventfd_create(0, FDSAFE_NONBLOCK, &e) != 0) {
         child_fail("child: fdsafe_eventfd_create failed");
         return;
     }
     if (fdsafe_eventfd_write(e, 5) != 0 || fdsafe_eventfd_read(e, &value) != 0 || value != 5)
         child_fail("child: a new eventfd does not count");
     if (fdsafe_close(e) != 0) child_fail("child: closing a new eventfd failed");
-    if (fdsafe_pipe_create(FDSAFE_PIPE_NONBLOCK, &r, &w) != 0) {
+    if (fdsafe_pipe_create(FDSAFE_NONBLOCK, &r, &w) != 0) {
         child_fail("child: fdsafe_pipe_create failed");
         return;
     }
@@ -239,7 +239,7 @@ static void test_child_closes_handles_a_parent_thread_was_inside_at_fork(void **
     struct blocked main_made = {0}, own = {.create_own = 1}, receiver = {.socket = 1};
     must(fdsafe_eventfd_create(0, 0, &main_made.handle));
     fdsafe_handle peer;
-    must(fdsafe_unix_pair(FDSAFE_UNIX_STREAM, 0, &receiver.handle, &peer));
+    must(fdsafe_unix_pair(FDSAFE_SOCK_STREAM, 0, &receiver.handle, &peer));
     start_blocked(&main_made);
     start_blocked(&own);
     start_blocked(&receiver);
@@ -319,13 +319,13 @@ static void *worker_main(void *arg) {
         fdsafe_handle a, b;
         switch (rand_r(&seed) % 5) {
         case 0: /* a new eventfd, used, published */
-            if (fdsafe_eventfd_create(0, FDSAFE_EVENTFD_NONBLOCK, &a) == 0) {
+            if (fdsafe_eventfd_create(0, FDSAFE_NONBLOCK, &a) == 0) {
                 use(a);
                 publish(&seed, worker, a);
             }
             break;
         case 1: /* a new pipe, used, both ends published */
-            if (fdsafe_pipe_create(FDSAFE_PIPE_NONBLOCK, &a, &b) == 0) {
+            if (fdsafe_pipe_create(FDSAFE_NONBLOCK, &a, &b) == 0) {
                 char byte = 'p';
                 fdsafe_write(b, &byte, 1);
                 fdsafe_read(a, &byte, 1);
@@ -389,8 +389,8 @@ static void fork_under_load(enum use churned) {
     atomic_store(&stop_workers, 0);
     atomic_store(&worker_ops, 0);
     for (int i = 0; i < PREMADE; i += 3) { /* an eventfd and both ends of a pipe, twice */
-        must(fdsafe_eventfd_create(0, FDSAFE_EVENTFD_NONBLOCK, &premade[i]));
-        must(fdsafe_pipe_create(FDSAFE_PIPE_NONBLOCK, &premade[i + 1], &premade[i + 2]));
+        must(fdsafe_eventfd_create(0, FDSAFE_NONBLOCK, &premade[i]));
+        must(fdsafe_pipe_create(FDSAFE_NONBLOCK, &premade[i + 1], &premade[i + 2]));
     }
     struct blocked blocked[2] = {{0}, {.create_own = 1}};
     must(fdsafe_eventfd_create(0, 0, &blocked[0].handle));

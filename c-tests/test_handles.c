@@ -210,7 +210,7 @@ static void test_nonblocking_mode(void **state) {
     expect_code(fdsafe_nonblocking_get(r), -EBADF);
     expect_code(fdsafe_nonblocking_set(r, true), -EBADF);
 
-    must(fdsafe_pipe_create(FDSAFE_PIPE_NONBLOCK, &r, &w));
+    must(fdsafe_pipe_create(FDSAFE_NONBLOCK, &r, &w));
     expect_code(fdsafe_nonblocking_get(r), 1);
     expect_code(fdsafe_nonblocking_get(w), 1);
     must(fdsafe_close(r));

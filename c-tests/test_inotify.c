@@ -107,7 +107,7 @@ static void test_rename_pair_matched_by_cookie(void **state) {
 static void test_watch_dropped_by_the_kernel_removes_without_error(void **state) {
     (void)state;
     fdsafe_handle in;
-    must(fdsafe_inotify_create(FDSAFE_INOTIFY_NONBLOCK, &in));
+    must(fdsafe_inotify_create(FDSAFE_NONBLOCK, &in));
     touch("victim");
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/victim", dir);
@@ -142,7 +142,7 @@ static void test_queue_overflow_is_reported(void **state) {
         fclose(f);
     }
     fdsafe_handle in;
-    must(fdsafe_inotify_create(FDSAFE_INOTIFY_NONBLOCK, &in));
+    must(fdsafe_inotify_create(FDSAFE_NONBLOCK, &in));
     touch("f");
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/f", dir);
@@ -174,7 +174,7 @@ static void test_queue_overflow_is_reported(void **state) {
 static void test_small_reads_keep_the_rest(void **state) {
     (void)state;
     fdsafe_handle in;
-    must(fdsafe_inotify_create(FDSAFE_INOTIFY_NONBLOCK, &in));
+    must(fdsafe_inotify_create(FDSAFE_NONBLOCK, &in));
     int wd;
     must(fdsafe_inotify_add_watch(in, dir, FDSAFE_IN_CREATE, &wd));
     touch("x1");
@@ -221,7 +221,7 @@ static void test_in_epoll_and_adopt(void **state) {
 static void test_bad_input(void **state) {
     (void)state;
     fdsafe_handle in, closed, e, h = 0;
-    must(fdsafe_inotify_create(FDSAFE_INOTIFY_NONBLOCK, &in));
+    must(fdsafe_inotify_create(FDSAFE_NONBLOCK, &in));
     must(fdsafe_inotify_create(0, &closed));
     must(fdsafe_close(closed));
     must(fdsafe_eventfd_create(0, 0, &e));

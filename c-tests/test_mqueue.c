@@ -37,7 +37,7 @@ static int64_t now_ns(void) {
 static fdsafe_handle open_new(uint32_t extra, int64_t maxmsg, int64_t msgsize) {
     fdsafe_mq_attr attr = {.max_messages = maxmsg, .message_size = msgsize};
     fdsafe_handle q;
-    must(fdsafe_mq_open(qname, FDSAFE_MQ_READ | FDSAFE_MQ_WRITE | FDSAFE_MQ_CREATE | FDSAFE_MQ_EXCLUSIVE | extra,
+    must(fdsafe_mq_open(qname, FDSAFE_O_RDWR | FDSAFE_O_CREAT | FDSAFE_O_EXCL | extra,
                         0600, &attr, &q));
     return q;
 }
@@ -69,8 +69,8 @@ static void test_create_send_receive_priorities(void **state) {
 
     /* A second opener, write-only, reaches the same queue; exclusive create refuses. */
     fdsafe_handle w, again = 0;
-    must(fdsafe_mq_open(qname, FDSAFE_MQ_WRITE, 0, NULL, &w));
-    expect_code(fdsafe_mq_open(qname, FDSAFE_MQ_READ | FDSAFE_MQ_CREATE | FDSAFE_MQ_EXCLUSIVE, 0600, NULL, &again), -EEXIST);
+    must(fdsafe_mq_open(qname, FDSAFE_O_WRONLY, 0, NULL, &w));
+    expect_code(fdsafe_mq_open(qname, FDSAFE_O_RDONLY | FDSAFE_O_CREAT | FDSAFE_O_EXCL, 0600, NULL, &again), -EEXIST);
     assert_true(again == 0);
     expect_code(fdsafe_mq_send(w, "", 0, 0, -1), 0); /* empty messages are fine */
     expect_code(fdsafe_mq_receive(w, buf, sizeof buf, NULL, 0), -EBADF); /* not opened for reading */
@@ -82,7 +82,7 @@ static void test_create_send_receive_priorities(void **state) {
 
     expect_code(fdsafe_mq_unlink(qname), 0);
     expect_code(fdsafe_mq_unlink(qname), -ENOENT);
-    expect_code(fdsafe_mq_open(qname, FDSAFE_MQ_READ, 0, NULL, &again), -ENOENT);
+    expect_code(fdsafe_mq_open(qname, FDSAFE_O_RDONLY, 0, NULL, &again), -ENOENT);
     expect_code(fdsafe_mq_send(q, "still", 5, 0, -1), 0); /* open descriptors keep it alive */
     must(fdsafe_close(q));
 }
@@ -91,7 +91,7 @@ static void test_kernel_limit_on_message_count(void **state) {
     (void)state;
     fdsafe_mq_attr attr = {.max_messages = 11, .message_size = 16};
     fdsafe_handle q = 0;
-    int rc = fdsafe_mq_open(qname, FDSAFE_MQ_READ | FDSAFE_MQ_CREATE, 0600, &attr, &q);
+    int rc = fdsafe_mq_open(qname, FDSAFE_O_RDONLY | FDSAFE_O_CREAT, 0600, &attr, &q);
     if (rc == 0) {
         printf("this kernel allows more than 10 messages (fs.mqueue.msg_max raised)\n");
         must(fdsafe_close(q));
@@ -100,7 +100,7 @@ static void test_kernel_limit_on_message_count(void **state) {
     expect_code(rc, -EINVAL); /* fs.mqueue.msg_max is 10 here, even for root */
     assert_true(q == 0);
     attr.max_messages = 10;
-    must(fdsafe_mq_open(qname, FDSAFE_MQ_READ | FDSAFE_MQ_CREATE, 0600, &attr, &q));
+    must(fdsafe_mq_open(qname, FDSAFE_O_RDONLY | FDSAFE_O_CREAT, 0600, &attr, &q));
     must(fdsafe_close(q));
 }
 
@@ -133,7 +133,7 @@ static void test_timed_and_nonblocking(void **state) {
     must(fdsafe_close(q));
 
     fdsafe_handle q2;
-    must(fdsafe_mq_open(qname, FDSAFE_MQ_READ | FDSAFE_MQ_NONBLOCK, 0, NULL, &q2));
+    must(fdsafe_mq_open(qname, FDSAFE_O_RDONLY | FDSAFE_NONBLOCK, 0, NULL, &q2));
     expect_code(fdsafe_mq_receive(q2, buf, sizeof buf, NULL, -1), -EAGAIN);
     must(fdsafe_close(q2));
 }
@@ -165,7 +165,7 @@ static void test_signal_notification_via_signalfd(void **state) {
     must(fdsafe_sigset_empty(&s));
     must(fdsafe_sigset_add(&s, SIGUSR1));
     fdsafe_handle sfd, q = open_new(0, 2, 16);
-    must(fdsafe_signalfd_create(&s, FDSAFE_SIGNALFD_NONBLOCK, &sfd));
+    must(fdsafe_signalfd_create(&s, FDSAFE_NONBLOCK, &sfd));
     expect_code(fdsafe_mq_notify_signal(q, SIGUSR1, 77), 0);
     expect_code(fdsafe_mq_notify_signal(q, SIGUSR1, 78), -EBUSY); /* one registration per queue */
     must(fdsafe_mq_send(q, "x", 1, 0, -1));
@@ -200,30 +200,30 @@ static void test_names_are_validated(void **state) {
     const char *bad[] = {"noslash", "/", "/a/b", "//", "/.", "/..", long_name, ""};
     fdsafe_handle q = 0;
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-        expect_code(fdsafe_mq_open(bad[i], FDSAFE_MQ_READ | FDSAFE_MQ_CREATE, 0600, NULL, &q), FDSAFE_E_INVALID_ARGUMENT);
+        expect_code(fdsafe_mq_open(bad[i], FDSAFE_O_RDONLY | FDSAFE_O_CREAT, 0600, NULL, &q), FDSAFE_E_INVALID_ARGUMENT);
         expect_code(fdsafe_mq_unlink(bad[i]), FDSAFE_E_INVALID_ARGUMENT);
     }
     assert_true(q == 0);
     long_name[256] = 0; /* 255: the longest allowed */
-    must(fdsafe_mq_open(long_name, FDSAFE_MQ_READ | FDSAFE_MQ_CREATE | FDSAFE_MQ_EXCLUSIVE, 0600, NULL, &q));
+    must(fdsafe_mq_open(long_name, FDSAFE_O_RDONLY | FDSAFE_O_CREAT | FDSAFE_O_EXCL, 0600, NULL, &q));
     must(fdsafe_close(q));
     expect_code(fdsafe_mq_unlink(long_name), 0);
 }
 
 static void test_bad_input(void **state) {
     (void)state;
-    fdsafe_handle q = open_new(FDSAFE_MQ_NONBLOCK, 2, 16), closed, e, h = 0;
-    must(fdsafe_mq_open(qname, FDSAFE_MQ_READ, 0, NULL, &closed));
+    fdsafe_handle q = open_new(FDSAFE_NONBLOCK, 2, 16), closed, e, h = 0;
+    must(fdsafe_mq_open(qname, FDSAFE_O_RDONLY, 0, NULL, &closed));
     must(fdsafe_close(closed));
     must(fdsafe_eventfd_create(0, 0, &e));
     fdsafe_mq_attr attr = {.max_messages = 2, .message_size = 16}, zero = {0};
-    expect_code(fdsafe_mq_open(NULL, FDSAFE_MQ_READ, 0, NULL, &h), FDSAFE_E_INVALID_ARGUMENT);
-    expect_code(fdsafe_mq_open(qname, FDSAFE_MQ_READ, 0, NULL, NULL), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_mq_open(NULL, FDSAFE_O_RDONLY, 0, NULL, &h), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_mq_open(qname, FDSAFE_O_RDONLY, 0, NULL, NULL), FDSAFE_E_INVALID_ARGUMENT);
     expect_code(fdsafe_mq_open(qname, 0x100, 0, NULL, &h), FDSAFE_E_INVALID_ARGUMENT);
-    expect_code(fdsafe_mq_open(qname, 0, 0, NULL, &h), FDSAFE_E_INVALID_ARGUMENT); /* neither read nor write */
-    expect_code(fdsafe_mq_open(qname, FDSAFE_MQ_READ | FDSAFE_MQ_EXCLUSIVE, 0, NULL, &h), FDSAFE_E_INVALID_ARGUMENT);
-    expect_code(fdsafe_mq_open(qname, FDSAFE_MQ_READ | FDSAFE_MQ_CREATE, 010000, &attr, &h), FDSAFE_E_INVALID_ARGUMENT);
-    expect_code(fdsafe_mq_open(qname, FDSAFE_MQ_READ | FDSAFE_MQ_CREATE, 0600, &zero, &h), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_mq_open(qname, 3, 0, NULL, &h), FDSAFE_E_INVALID_ARGUMENT); /* access mode 3 */
+    expect_code(fdsafe_mq_open(qname, FDSAFE_O_RDONLY | FDSAFE_O_EXCL, 0, NULL, &h), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_mq_open(qname, FDSAFE_O_RDONLY | FDSAFE_O_CREAT, 010000, &attr, &h), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_mq_open(qname, FDSAFE_O_RDONLY | FDSAFE_O_CREAT, 0600, &zero, &h), FDSAFE_E_INVALID_ARGUMENT);
     assert_true(h == 0);
     expect_code(fdsafe_mq_unlink(NULL), FDSAFE_E_INVALID_ARGUMENT);
 

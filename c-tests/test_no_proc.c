@@ -50,9 +50,9 @@ static void child_body(void) {
     /* Received descriptors: sockets are told by socket options; an eventfd, which only the
      * /proc link names, comes out as FDSAFE_KIND_OTHER, still usable generically. */
     fdsafe_handle tx, rx, pair_a, pair_b, got[2];
-    CHILD_CHECK(fdsafe_unix_pair(FDSAFE_UNIX_STREAM, 0, &tx, &rx) == 0);
+    CHILD_CHECK(fdsafe_unix_pair(FDSAFE_SOCK_STREAM, 0, &tx, &rx) == 0);
     CHILD_CHECK(fdsafe_eventfd_create(0, 0, &e) == 0);
-    CHILD_CHECK(fdsafe_unix_pair(FDSAFE_UNIX_DATAGRAM, 0, &pair_a, &pair_b) == 0);
+    CHILD_CHECK(fdsafe_unix_pair(FDSAFE_SOCK_DGRAM, 0, &pair_a, &pair_b) == 0);
     fdsafe_handle sent[2] = {e, pair_a};
     CHILD_CHECK(fdsafe_socket_send_handles(tx, "m", 1, sent, 2, 0) == 1);
     fdsafe_recv_info info;

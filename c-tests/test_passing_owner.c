@@ -14,7 +14,7 @@
 static void test_send_to_a_closed_peer_is_epipe_and_keeps_the_handles(void **state) {
     (void)state;
     fdsafe_handle a, b, e;
-    must(fdsafe_unix_pair(FDSAFE_UNIX_STREAM, 0, &a, &b));
+    must(fdsafe_unix_pair(FDSAFE_SOCK_STREAM, 0, &a, &b));
     must(fdsafe_eventfd_create(5, 0, &e));
     must(fdsafe_close(b));
     expect_code(fdsafe_socket_send_handles(a, "x", 1, &e, 1, 0), -EPIPE);
@@ -34,7 +34,7 @@ static void test_receive_errors_and_end_of_stream(void **state) {
     fdsafe_handle a, b, e, got[4];
     fdsafe_recv_info info;
     char c;
-    must(fdsafe_unix_pair(FDSAFE_UNIX_STREAM, FDSAFE_SOCKET_NONBLOCK, &a, &b));
+    must(fdsafe_unix_pair(FDSAFE_SOCK_STREAM, FDSAFE_NONBLOCK, &a, &b));
     must(fdsafe_eventfd_create(0, 0, &e));
     expect_code(fdsafe_socket_recv_handles_as(b, &c, 1, 0, FDSAFE_KIND_OTHER, got, 4, &info), -EAGAIN);
     expect_code(fdsafe_socket_send_handles(a, "m", 1, &e, 1, 0), 1);
@@ -77,7 +77,7 @@ static void send_then_close(int sig) {
 /* Records what it sees; the test asserts on the main thread. */
 static void *receiver(void *arg) {
     (void)arg;
-    if (fdsafe_unix_pair(FDSAFE_UNIX_STREAM, 0, &run.a, &run.b) != 0) return NULL;
+    if (fdsafe_unix_pair(FDSAFE_SOCK_STREAM, 0, &run.a, &run.b) != 0) return NULL;
     fdsafe_handle got[4];
     fdsafe_recv_info info = {0};
     atomic_store(&run.waiting, 1);

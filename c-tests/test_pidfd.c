@@ -74,7 +74,7 @@ static void test_open_by_pid(void **state) {
         for (;;)
             pause();
     }
-    must(fdsafe_pidfd_open(pid, FDSAFE_PIDFD_NONBLOCK, &nb));
+    must(fdsafe_pidfd_open(pid, FDSAFE_NONBLOCK, &nb));
     expect_code(fdsafe_nonblocking_get(nb), 1);
     expect_code(fdsafe_pidfd_wait(nb, 0, &e), -EAGAIN);
     expect_code(fdsafe_pidfd_send_signal(nb, SIGKILL, 0), 0);

@@ -127,7 +127,7 @@ static void test_closing_the_read_end_under_a_writer_never_raises_sigpipe(void *
     for (int round = 0; round < 200; round++) {
         fdsafe_handle r;
         struct pipe_writer pw = {0, 0};
-        must(fdsafe_pipe_create(FDSAFE_PIPE_NONBLOCK, &r, &pw.w));
+        must(fdsafe_pipe_create(FDSAFE_NONBLOCK, &r, &pw.w));
         pthread_t t;
         assert_int_equal(pthread_create(&t, NULL, write_until_epipe, &pw), 0);
         char buf[4096];
@@ -240,7 +240,7 @@ static void test_writes_keep_the_ends_mode(void **state) {
     must(fdsafe_close(r));
     must(fdsafe_close(w));
 
-    must(fdsafe_pipe_create(FDSAFE_PIPE_NONBLOCK, &r, &w));
+    must(fdsafe_pipe_create(FDSAFE_NONBLOCK, &r, &w));
     int64_t capacity = fdsafe_pipe_get_capacity(w);
     assert_true(capacity > 0);
     expect_code(fdsafe_write(w, big, sizeof big), capacity);

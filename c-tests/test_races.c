@@ -58,7 +58,7 @@ struct ident {
 
 static int make_ident(struct ident *out) {
     fdsafe_handle r, w;
-    if (fdsafe_pipe_create(FDSAFE_PIPE_NONBLOCK, &r, &w) != 0) return -1;
+    if (fdsafe_pipe_create(FDSAFE_NONBLOCK, &r, &w) != 0) return -1;
     fdsafe_close(w);
     struct stat st;
     if (fstat(fdsafe_fd_borrow(r), &st) != 0) return -1;
@@ -107,7 +107,7 @@ static void *epoll_closer(void *arg) {
     while (atomic_load(&r->ops) < atomic_load(&r->target)) {
         fdsafe_handle fresh;
         /* Readable at once (counter 1), so a registration reports events. */
-        if (fdsafe_eventfd_create(1, FDSAFE_EVENTFD_NONBLOCK, &fresh) != 0) { atomic_fetch_add(&r->unexpected, 1); break; }
+        if (fdsafe_eventfd_create(1, FDSAFE_NONBLOCK, &fresh) != 0) { atomic_fetch_add(&r->unexpected, 1); break; }
         fdsafe_handle old = atomic_exchange(&r->slots[next_random(&rnd) % SLOTS], fresh);
         if (fdsafe_close(old) != 0) atomic_fetch_add(&r->unexpected, 1);
         atomic_fetch_add(&r->closes, 1);
@@ -141,7 +141,7 @@ static void test_close_versus_epoll_registration(void **state) {
     must(fdsafe_epoll_create(&r.set));
     for (int i = 0; i < SLOTS; i++) {
         fdsafe_handle h;
-        must(fdsafe_eventfd_create(1, FDSAFE_EVENTFD_NONBLOCK, &h));
+        must(fdsafe_eventfd_create(1, FDSAFE_NONBLOCK, &h));
         atomic_store(&r.slots[i], h);
     }
     pthread_t threads[5];
@@ -270,7 +270,7 @@ static void test_close_versus_descriptor_passing(void **state) {
     pthread_mutex_init(&r.lock, NULL);
     atomic_store(&r.target, scaled(100000));
     atomic_store(&r.senders_left, 2);
-    must(fdsafe_unix_pair(FDSAFE_UNIX_SEQPACKET, 0, &r.tx, &r.rx));
+    must(fdsafe_unix_pair(FDSAFE_SOCK_SEQPACKET, 0, &r.tx, &r.rx));
     for (int i = 0; i < SLOTS; i++) assert_int_equal(make_ident(&r.slots[i]), 0);
     pthread_t threads[5];
     assert_int_equal(pthread_create(&threads[0], NULL, pass_receiver, &r), 0);
@@ -446,11 +446,11 @@ struct churn {
 
 static int create_some(uint64_t pick, fdsafe_handle out[2]) {
     switch (pick % 7) {
-    case 0: return fdsafe_pipe_create(FDSAFE_PIPE_NONBLOCK, &out[0], &out[1]) == 0 ? 2 : -1;
-    case 1: return fdsafe_eventfd_create(0, FDSAFE_EVENTFD_NONBLOCK, &out[0]) == 0 ? 1 : -1;
-    case 2: return fdsafe_timerfd_create(FDSAFE_CLOCK_MONOTONIC, FDSAFE_TIMERFD_NONBLOCK, &out[0]) == 0 ? 1 : -1;
-    case 3: return fdsafe_unix_pair(FDSAFE_UNIX_STREAM, FDSAFE_SOCKET_NONBLOCK, &out[0], &out[1]) == 0 ? 2 : -1;
-    case 4: return fdsafe_unix_pair(FDSAFE_UNIX_DATAGRAM, FDSAFE_SOCKET_NONBLOCK, &out[0], &out[1]) == 0 ? 2 : -1;
+    case 0: return fdsafe_pipe_create(FDSAFE_NONBLOCK, &out[0], &out[1]) == 0 ? 2 : -1;
+    case 1: return fdsafe_eventfd_create(0, FDSAFE_NONBLOCK, &out[0]) == 0 ? 1 : -1;
+    case 2: return fdsafe_timerfd_create(FDSAFE_CLOCK_MONOTONIC, FDSAFE_NONBLOCK, &out[0]) == 0 ? 1 : -1;
+    case 3: return fdsafe_unix_pair(FDSAFE_SOCK_STREAM, FDSAFE_NONBLOCK, &out[0], &out[1]) == 0 ? 2 : -1;
+    case 4: return fdsafe_unix_pair(FDSAFE_SOCK_DGRAM, FDSAFE_NONBLOCK, &out[0], &out[1]) == 0 ? 2 : -1;
     case 5: return fdsafe_epoll_create(&out[0]) == 0 ? 1 : -1;
     default: return fdsafe_memfd_create("race", 0, &out[0]) == 0 ? 1 : -1;
     }

@@ -42,7 +42,7 @@ static void test_no_write_path_raises_sigpipe(void **state) {
     must(fdsafe_close(w));
 
     /* Unix sockets of the three types, every send function and the generic writes. */
-    uint32_t types[] = {FDSAFE_UNIX_STREAM, FDSAFE_UNIX_SEQPACKET};
+    uint32_t types[] = {FDSAFE_SOCK_STREAM, FDSAFE_SOCK_SEQPACKET};
     for (size_t t = 0; t < sizeof types / sizeof *types; t++) {
         fdsafe_handle a, b, e;
         must(fdsafe_unix_pair(types[t], 0, &a, &b));
@@ -62,15 +62,15 @@ static void test_no_write_path_raises_sigpipe(void **state) {
     }
     /* A datagram socket whose peer is gone: -ECONNREFUSED, never a signal. */
     fdsafe_handle a, b;
-    must(fdsafe_unix_pair(FDSAFE_UNIX_DATAGRAM, 0, &a, &b));
+    must(fdsafe_unix_pair(FDSAFE_SOCK_DGRAM, 0, &a, &b));
     must(fdsafe_close(b));
     int64_t rc = fdsafe_socket_send(a, "x", 1, 0);
     assert_true(rc == -ECONNREFUSED || rc == -ENOTCONN);
     must(fdsafe_close(a));
 
     /* After a shutdown for writing, on our own side. */
-    must(fdsafe_unix_pair(FDSAFE_UNIX_STREAM, 0, &a, &b));
-    must(fdsafe_socket_shutdown(a, FDSAFE_SHUTDOWN_WRITE));
+    must(fdsafe_unix_pair(FDSAFE_SOCK_STREAM, 0, &a, &b));
+    must(fdsafe_socket_shutdown(a, FDSAFE_SHUT_WR));
     expect_code(fdsafe_socket_send(a, "x", 1, 0), -EPIPE);
     expect_code(fdsafe_write(a, "x", 1), -EPIPE);
     checked += 2;
@@ -148,7 +148,7 @@ static int which_file(const struct sent_files *f, fdsafe_handle h) {
 
 static void test_mixed_credentials_and_rights_never_leak(void **state) {
     (void)state;
-    uint32_t types[] = {FDSAFE_UNIX_STREAM, FDSAFE_UNIX_DATAGRAM, FDSAFE_UNIX_SEQPACKET};
+    uint32_t types[] = {FDSAFE_SOCK_STREAM, FDSAFE_SOCK_DGRAM, FDSAFE_SOCK_SEQPACKET};
     size_t caps[] = {0, 1, 3, 4, 5, 253};
     struct sent_files f;
     make_files(&f);
@@ -158,13 +158,13 @@ static void test_mixed_credentials_and_rights_never_leak(void **state) {
             for (int passcred = 0; passcred <= 1; passcred++) {
                 fdsafe_handle a, b;
                 must(fdsafe_unix_pair(types[t], 0, &a, &b));
-                if (passcred) must(fdsafe_socket_option_set(b, FDSAFE_SOCKOPT_PASSCRED, 1));
+                if (passcred) must(fdsafe_socket_option_set(b, FDSAFE_SOL_SOCKET, FDSAFE_SO_PASSCRED, 1));
                 send_mixed((int)must(fdsafe_fd_borrow(a)), &f, "hello", 5);
                 fdsafe_handle got[253];
                 fdsafe_recv_info info;
                 /* Datagrams: a 2-byte buffer truncates the message too. */
                 char buf[8];
-                size_t len = types[t] == FDSAFE_UNIX_STREAM ? sizeof buf : 2;
+                size_t len = types[t] == FDSAFE_SOCK_STREAM ? sizeof buf : 2;
                 int64_t n = fdsafe_socket_recv_handles(b, buf, len, 0, caps[k] ? got : NULL, caps[k], &info);
                 assert_true(n == 5 || n == 2);
                 size_t expect = caps[k] < SENT ? caps[k] : SENT;
@@ -208,7 +208,7 @@ static void test_mixed_credentials_and_rights_never_leak(void **state) {
 static void test_refused_receive_consumes_nothing(void **state) {
     (void)state;
     fdsafe_handle a, b, e, got[4];
-    must(fdsafe_unix_pair(FDSAFE_UNIX_SEQPACKET, 0, &a, &b));
+    must(fdsafe_unix_pair(FDSAFE_SOCK_SEQPACKET, 0, &a, &b));
     must(fdsafe_eventfd_create(42, 0, &e));
     expect_code(fdsafe_socket_send_handles(a, "m", 1, &e, 1, 0), 1);
     char c = 0;

@@ -90,7 +90,7 @@ static void test_standard_signals_merge_realtime_ones_queue(void **state) {
     int rt = SIGRTMIN + 1;
     fdsafe_sigset s = set_of(SIGUSR2, rt, 0);
     fdsafe_handle sfd;
-    must(fdsafe_signalfd_create(&s, FDSAFE_SIGNALFD_NONBLOCK, &sfd));
+    must(fdsafe_signalfd_create(&s, FDSAFE_NONBLOCK, &sfd));
     fdsafe_siginfo info[8];
     expect_code(fdsafe_signalfd_read(sfd, info, 8), -EAGAIN);
     pid_t parent = getpid();
@@ -128,7 +128,7 @@ static void test_update_and_epoll(void **state) {
     save_mask();
     fdsafe_sigset s1 = set_of(SIGUSR1, 0, 0), s2 = set_of(SIGUSR2, 0, 0);
     fdsafe_handle sfd, ep;
-    must(fdsafe_signalfd_create(&s1, FDSAFE_SIGNALFD_NONBLOCK, &sfd));
+    must(fdsafe_signalfd_create(&s1, FDSAFE_NONBLOCK, &sfd));
     must(fdsafe_epoll_create(&ep));
     must(fdsafe_epoll_add(ep, sfd, FDSAFE_EPOLL_IN, 0x516));
     fdsafe_epoll_event ev[1];
@@ -170,7 +170,7 @@ static void test_bad_input(void **state) {
     save_mask();
     fdsafe_sigset s = set_of(SIGUSR1, 0, 0);
     fdsafe_handle sfd, closed, e, h = 0;
-    must(fdsafe_signalfd_create(&s, FDSAFE_SIGNALFD_NONBLOCK, &sfd));
+    must(fdsafe_signalfd_create(&s, FDSAFE_NONBLOCK, &sfd));
     must(fdsafe_signalfd_create(&s, 0, &closed));
     must(fdsafe_close(closed));
     must(fdsafe_eventfd_create(0, 0, &e));

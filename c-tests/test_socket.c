@@ -43,7 +43,7 @@ static void path_in_tmp(char *out, size_t len, const char *name) {
 
 static fdsafe_handle closed_handle(void) {
     fdsafe_handle a, b;
-    must(fdsafe_unix_pair(FDSAFE_UNIX_STREAM, 0, &a, &b));
+    must(fdsafe_unix_pair(FDSAFE_SOCK_STREAM, 0, &a, &b));
     must(fdsafe_close(a));
     must(fdsafe_close(b));
     return a;
@@ -138,7 +138,7 @@ static void test_tcp_listen_accept_send_recv(void **state) {
     expect_code(fdsafe_handle_kind(l), FDSAFE_KIND_TCP_LISTENER);
     assert_true(fd_is_cloexec((int)must(fdsafe_fd_borrow(l))) == 1);
     int reuse = 0;
-    must(fdsafe_socket_option_get(l, FDSAFE_SOCKOPT_REUSEADDR, &reuse));
+    must(fdsafe_socket_option_get(l, FDSAFE_SOL_SOCKET, FDSAFE_SO_REUSEADDR, &reuse));
     assert_int_equal(reuse, 1);
     must(fdsafe_socket_local_address(l, laddr, sizeof laddr));
     assert_true(strncmp(laddr, "127.0.0.1:", 10) == 0 && strcmp(laddr, "127.0.0.1:0") != 0);
@@ -146,7 +146,7 @@ static void test_tcp_listen_accept_send_recv(void **state) {
     expect_code(fdsafe_handle_kind(c), FDSAFE_KIND_TCP_STREAM);
     struct sockaddr_storage ss;
     size_t sslen = 0;
-    must(fdsafe_socket_accept(l, FDSAFE_ACCEPT_NONBLOCK, &s, &ss, sizeof ss, &sslen));
+    must(fdsafe_socket_accept(l, FDSAFE_NONBLOCK, &s, &ss, sizeof ss, &sslen));
     expect_code(fdsafe_nonblocking_get(s), 1);
     assert_true(fd_is_cloexec((int)must(fdsafe_fd_borrow(s))) == 1);
     must(fdsafe_address_format(&ss, sslen, peer, sizeof peer));
@@ -164,11 +164,11 @@ static void test_tcp_listen_accept_send_recv(void **state) {
 
     expect_code(fdsafe_socket_send(c, "hello", 5, 0), 5);
     char buf[16] = {0};
-    expect_code(fdsafe_socket_recv(s, buf, 5, FDSAFE_RECV_PEEK | FDSAFE_RECV_WAITALL), 5);
+    expect_code(fdsafe_socket_recv(s, buf, 5, FDSAFE_MSG_PEEK | FDSAFE_MSG_WAITALL), 5);
     expect_code(fdsafe_socket_recv(s, buf, sizeof buf, 0), 5);
     assert_memory_equal(buf, "hello", 5);
-    expect_code(fdsafe_socket_recv(s, buf, sizeof buf, FDSAFE_RECV_DONTWAIT), -EAGAIN);
-    expect_code(fdsafe_socket_shutdown(c, FDSAFE_SHUTDOWN_WRITE), 0);
+    expect_code(fdsafe_socket_recv(s, buf, sizeof buf, FDSAFE_MSG_DONTWAIT), -EAGAIN);
+    expect_code(fdsafe_socket_shutdown(c, FDSAFE_SHUT_WR), 0);
     struct pollfd pfd = {.fd = (int)must(fdsafe_fd_borrow(s)), .events = POLLIN};
     assert_int_equal(poll(&pfd, 1, 2000), 1);
     expect_code(fdsafe_socket_recv(s, buf, sizeof buf, 0), 0);
@@ -193,7 +193,7 @@ static void test_tcp_sockaddr_forms_and_ipv6(void **state) {
     fdsafe_handle l, c, s;
     must(fdsafe_tcp_listen_sockaddr(&any6, sizeof any6, 8, 0, &l));
     int v6only = -1;
-    must(fdsafe_socket_option_get(l, FDSAFE_SOCKOPT_V6ONLY, &v6only));
+    must(fdsafe_socket_option_get(l, FDSAFE_IPPROTO_IPV6, FDSAFE_IPV6_V6ONLY, &v6only));
     assert_int_equal(v6only, 0); /* dual-stack by default */
     struct sockaddr_storage ss;
     size_t len = 0;
@@ -213,10 +213,10 @@ static void test_tcp_sockaddr_forms_and_ipv6(void **state) {
     must(fdsafe_close(l));
 
     must(fdsafe_tcp_listen("[::1]:0", 8, FDSAFE_SOCKET_V6ONLY | FDSAFE_SOCKET_REUSEPORT, &l));
-    must(fdsafe_socket_option_get(l, FDSAFE_SOCKOPT_V6ONLY, &v6only));
+    must(fdsafe_socket_option_get(l, FDSAFE_IPPROTO_IPV6, FDSAFE_IPV6_V6ONLY, &v6only));
     assert_int_equal(v6only, 1);
     int rp = 0;
-    must(fdsafe_socket_option_get(l, FDSAFE_SOCKOPT_REUSEPORT, &rp));
+    must(fdsafe_socket_option_get(l, FDSAFE_SOL_SOCKET, FDSAFE_SO_REUSEPORT, &rp));
     assert_int_equal(rp, 1);
     char addr[FDSAFE_ADDRESS_TEXT_MAX];
     must(fdsafe_socket_local_address(l, addr, sizeof addr));
@@ -224,7 +224,7 @@ static void test_tcp_sockaddr_forms_and_ipv6(void **state) {
     must(fdsafe_close(c));
     must(fdsafe_close(l));
     must(fdsafe_tcp_listen("127.0.0.1:0", 8, FDSAFE_SOCKET_NO_REUSEADDR, &l));
-    must(fdsafe_socket_option_get(l, FDSAFE_SOCKOPT_REUSEADDR, &rp));
+    must(fdsafe_socket_option_get(l, FDSAFE_SOL_SOCKET, FDSAFE_SO_REUSEADDR, &rp));
     assert_int_equal(rp, 0);
     must(fdsafe_close(l));
 }
@@ -241,14 +241,14 @@ static void test_tcp_connect_timeout_refused_and_nonblocking(void **state) {
     assert_int_equal(untouched, 12345);
     expect_code(fdsafe_tcp_connect(addr, -1, 0, &untouched), -ECONNREFUSED);
     /* Non-blocking: start, then finish and learn the result. */
-    int r = (int)must(fdsafe_tcp_connect(addr, 0, FDSAFE_SOCKET_NONBLOCK, &c));
+    int r = (int)must(fdsafe_tcp_connect(addr, 0, FDSAFE_NONBLOCK, &c));
     if (r == 1) {
         expect_code(fdsafe_socket_connect_finish(c, 2000), -ECONNREFUSED);
     }
     must(fdsafe_close(c));
     must(fdsafe_tcp_listen("127.0.0.1:0", 8, 0, &l));
     must(fdsafe_socket_local_address(l, addr, sizeof addr));
-    r = (int)must(fdsafe_tcp_connect(addr, 0, FDSAFE_SOCKET_NONBLOCK, &c));
+    r = (int)must(fdsafe_tcp_connect(addr, 0, FDSAFE_NONBLOCK, &c));
     assert_true(r == 0 || r == 1);
     expect_code(fdsafe_socket_connect_finish(c, 2000), 0);
     expect_code(fdsafe_nonblocking_get(c), 1);
@@ -287,55 +287,57 @@ static void test_tcp_options(void **state) {
     (void)state;
     fdsafe_handle l, c, s;
     tcp_pair(&l, &c, &s);
-    struct { uint32_t opt; int value; } cases[] = {
-        {FDSAFE_SOCKOPT_NODELAY, 1},       {FDSAFE_SOCKOPT_KEEPALIVE, 1},   {FDSAFE_SOCKOPT_KEEPIDLE, 30},
-        {FDSAFE_SOCKOPT_KEEPINTVL, 5},     {FDSAFE_SOCKOPT_KEEPCNT, 4},     {FDSAFE_SOCKOPT_LINGER, 3},
-        {FDSAFE_SOCKOPT_LINGER, -1},       {FDSAFE_SOCKOPT_TTL, 17},        {FDSAFE_SOCKOPT_USER_TIMEOUT, 1500},
-        {FDSAFE_SOCKOPT_BUSY_POLL, 50},    {FDSAFE_SOCKOPT_CORK, 1},        {FDSAFE_SOCKOPT_CORK, 0},
-        {FDSAFE_SOCKOPT_ZEROCOPY, 1},      {FDSAFE_SOCKOPT_REUSEPORT, 1},
+    struct { int level, name, value; } cases[] = {
+        {FDSAFE_IPPROTO_TCP, FDSAFE_TCP_NODELAY, 1},       {FDSAFE_SOL_SOCKET, FDSAFE_SO_KEEPALIVE, 1},   {FDSAFE_IPPROTO_TCP, FDSAFE_TCP_KEEPIDLE, 30},
+        {FDSAFE_IPPROTO_TCP, FDSAFE_TCP_KEEPINTVL, 5},     {FDSAFE_IPPROTO_TCP, FDSAFE_TCP_KEEPCNT, 4},     {FDSAFE_SOL_SOCKET, FDSAFE_SO_LINGER, 3},
+        {FDSAFE_SOL_SOCKET, FDSAFE_SO_LINGER, -1},       {FDSAFE_IPPROTO_IP, FDSAFE_IP_TTL, 17},        {FDSAFE_IPPROTO_TCP, FDSAFE_TCP_USER_TIMEOUT, 1500},
+        {FDSAFE_SOL_SOCKET, FDSAFE_SO_BUSY_POLL, 50},    {FDSAFE_IPPROTO_TCP, FDSAFE_TCP_CORK, 1},        {FDSAFE_IPPROTO_TCP, FDSAFE_TCP_CORK, 0},
+        {FDSAFE_SOL_SOCKET, FDSAFE_SO_ZEROCOPY, 1},      {FDSAFE_SOL_SOCKET, FDSAFE_SO_REUSEPORT, 1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         int got = -99;
-        expect_code(fdsafe_socket_option_set(c, cases[i].opt, cases[i].value), 0);
-        expect_code(fdsafe_socket_option_get(c, cases[i].opt, &got), 0);
+        expect_code(fdsafe_socket_option_set(c, cases[i].level, cases[i].name, cases[i].value), 0);
+        expect_code(fdsafe_socket_option_get(c, cases[i].level, cases[i].name, &got), 0);
         assert_int_equal(got, cases[i].value);
     }
     int got = 0;
-    must(fdsafe_socket_option_set(c, FDSAFE_SOCKOPT_RCVBUF, 65536));
-    must(fdsafe_socket_option_get(c, FDSAFE_SOCKOPT_RCVBUF, &got));
+    must(fdsafe_socket_option_set(c, FDSAFE_SOL_SOCKET, FDSAFE_SO_RCVBUF, 65536));
+    must(fdsafe_socket_option_get(c, FDSAFE_SOL_SOCKET, FDSAFE_SO_RCVBUF, &got));
     assert_int_equal(got, 131072); /* the kernel doubles it */
-    must(fdsafe_socket_option_set(c, FDSAFE_SOCKOPT_SNDBUF, 65536));
-    must(fdsafe_socket_option_get(c, FDSAFE_SOCKOPT_SNDBUF, &got));
+    must(fdsafe_socket_option_set(c, FDSAFE_SOL_SOCKET, FDSAFE_SO_SNDBUF, 65536));
+    must(fdsafe_socket_option_get(c, FDSAFE_SOL_SOCKET, FDSAFE_SO_SNDBUF, &got));
     assert_int_equal(got, 131072);
-    must(fdsafe_socket_option_set(c, FDSAFE_SOCKOPT_INCOMING_CPU, 0));
-    must(fdsafe_socket_option_get(c, FDSAFE_SOCKOPT_INCOMING_CPU, &got));
+    must(fdsafe_socket_option_set(c, FDSAFE_SOL_SOCKET, FDSAFE_SO_INCOMING_CPU, 0));
+    must(fdsafe_socket_option_get(c, FDSAFE_SOL_SOCKET, FDSAFE_SO_INCOMING_CPU, &got));
     assert_true(got >= -1);
-    must(fdsafe_socket_option_set(l, FDSAFE_SOCKOPT_FASTOPEN, 16));
-    must(fdsafe_socket_option_get(l, FDSAFE_SOCKOPT_FASTOPEN, &got));
+    must(fdsafe_socket_option_set(l, FDSAFE_IPPROTO_TCP, FDSAFE_TCP_FASTOPEN, 16));
+    must(fdsafe_socket_option_get(l, FDSAFE_IPPROTO_TCP, FDSAFE_TCP_FASTOPEN, &got));
     assert_int_equal(got, 16);
-    /* IPv6 hop limit through the same option. */
+    /* The IPv6 hop limit is its own (level, name), as in the kernel. */
     fdsafe_handle l6;
     must(fdsafe_tcp_listen("[::1]:0", 1, 0, &l6));
-    must(fdsafe_socket_option_set(l6, FDSAFE_SOCKOPT_TTL, 9));
-    must(fdsafe_socket_option_get(l6, FDSAFE_SOCKOPT_TTL, &got));
+    must(fdsafe_socket_option_set(l6, FDSAFE_IPPROTO_IPV6, FDSAFE_IPV6_UNICAST_HOPS, 9));
+    must(fdsafe_socket_option_get(l6, FDSAFE_IPPROTO_IPV6, FDSAFE_IPV6_UNICAST_HOPS, &got));
     assert_int_equal(got, 9);
+    expect_code(fdsafe_socket_option_get(c, FDSAFE_IPPROTO_IPV6, FDSAFE_IPV6_UNICAST_HOPS, &got), FDSAFE_E_WRONG_KIND);
     must(fdsafe_close(l6));
     /* Misuse. */
     got = 4242;
-    expect_code(fdsafe_socket_option_get(c, FDSAFE_SOCKOPT_BROADCAST, &got), FDSAFE_E_WRONG_KIND);
-    expect_code(fdsafe_socket_option_get(c, FDSAFE_SOCKOPT_PASSCRED, &got), FDSAFE_E_WRONG_KIND);
-    expect_code(fdsafe_socket_option_get(c, 0, &got), FDSAFE_E_INVALID_ARGUMENT);
-    expect_code(fdsafe_socket_option_get(c, 999, &got), FDSAFE_E_INVALID_ARGUMENT);
-    expect_code(fdsafe_socket_option_get(c, FDSAFE_SOCKOPT_NODELAY, NULL), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_socket_option_get(c, FDSAFE_SOL_SOCKET, FDSAFE_SO_BROADCAST, &got), FDSAFE_E_WRONG_KIND);
+    expect_code(fdsafe_socket_option_get(c, FDSAFE_SOL_SOCKET, FDSAFE_SO_PASSCRED, &got), FDSAFE_E_WRONG_KIND);
+    expect_code(fdsafe_socket_option_get(c, 0, 0, &got), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_socket_option_get(c, FDSAFE_SOL_SOCKET, 999, &got), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_socket_option_get(c, FDSAFE_IPPROTO_TCP, FDSAFE_SO_REUSEADDR, &got), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_socket_option_get(c, FDSAFE_IPPROTO_TCP, FDSAFE_TCP_NODELAY, NULL), FDSAFE_E_INVALID_ARGUMENT);
     assert_int_equal(got, 4242);
-    expect_code(fdsafe_socket_option_set(c, FDSAFE_SOCKOPT_LINGER, -2), FDSAFE_E_INVALID_ARGUMENT);
-    expect_code(fdsafe_socket_option_set(c, FDSAFE_SOCKOPT_V6ONLY, 1), FDSAFE_E_WRONG_KIND);
-    expect_code(fdsafe_socket_option_set(c, FDSAFE_SOCKOPT_KEEPIDLE, -5), -EINVAL);
-    expect_code(fdsafe_socket_option_set(0, FDSAFE_SOCKOPT_NODELAY, 1), -EBADF);
-    expect_code(fdsafe_socket_option_set(closed_handle(), FDSAFE_SOCKOPT_NODELAY, 1), -EBADF);
+    expect_code(fdsafe_socket_option_set(c, FDSAFE_SOL_SOCKET, FDSAFE_SO_LINGER, -2), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_socket_option_set(c, FDSAFE_IPPROTO_IPV6, FDSAFE_IPV6_V6ONLY, 1), FDSAFE_E_WRONG_KIND);
+    expect_code(fdsafe_socket_option_set(c, FDSAFE_IPPROTO_TCP, FDSAFE_TCP_KEEPIDLE, -5), -EINVAL);
+    expect_code(fdsafe_socket_option_set(0, FDSAFE_IPPROTO_TCP, FDSAFE_TCP_NODELAY, 1), -EBADF);
+    expect_code(fdsafe_socket_option_set(closed_handle(), FDSAFE_IPPROTO_TCP, FDSAFE_TCP_NODELAY, 1), -EBADF);
     fdsafe_handle e;
     must(fdsafe_eventfd_create(0, 0, &e));
-    expect_code(fdsafe_socket_option_set(e, FDSAFE_SOCKOPT_NODELAY, 1), FDSAFE_E_WRONG_KIND);
+    expect_code(fdsafe_socket_option_set(e, FDSAFE_IPPROTO_TCP, FDSAFE_TCP_NODELAY, 1), FDSAFE_E_WRONG_KIND);
     must(fdsafe_close(e));
     must(fdsafe_close(c));
     must(fdsafe_close(s));
@@ -350,9 +352,9 @@ static void test_tcp_zerocopy(void **state) {
     memset(payload, 'z', sizeof payload);
     fdsafe_zerocopy_completion done[8];
     expect_code(fdsafe_socket_zerocopy_completions(c, done, 8), 0);
-    must(fdsafe_socket_option_set(c, FDSAFE_SOCKOPT_ZEROCOPY, 1));
+    must(fdsafe_socket_option_set(c, FDSAFE_SOL_SOCKET, FDSAFE_SO_ZEROCOPY, 1));
     for (int i = 0; i < 3; i++) {
-        int64_t sent = must(fdsafe_socket_send(c, payload, sizeof payload, FDSAFE_SEND_ZEROCOPY));
+        int64_t sent = must(fdsafe_socket_send(c, payload, sizeof payload, FDSAFE_MSG_ZEROCOPY));
         while (sent > 0) sent -= must(fdsafe_socket_recv(s, sink, (size_t)sent, 0));
     }
     uint32_t next = 0;
@@ -396,7 +398,7 @@ static void test_socat_talks_to_tcp_listener(void **state) {
     }
     must(fdsafe_socket_accept(l, 0, &s, NULL, 0, NULL));
     char buf[64] = {0};
-    expect_code(fdsafe_socket_recv(s, buf, 17, FDSAFE_RECV_WAITALL), 17);
+    expect_code(fdsafe_socket_recv(s, buf, 17, FDSAFE_MSG_WAITALL), 17);
     assert_string_equal(buf, "hello-from-socat\n");
     int status = 0;
     waitpid(pid, &status, 0);
@@ -422,8 +424,8 @@ static void test_generic_bad_input(void **state) {
     expect_code(fdsafe_socket_send(e, "x", 1, 0), FDSAFE_E_WRONG_KIND);
     expect_code(fdsafe_socket_recv(e, buf, 1, 0), FDSAFE_E_WRONG_KIND);
     expect_code(fdsafe_socket_recv(dead, buf, 1, 0), -EBADF);
-    expect_code(fdsafe_socket_shutdown(e, FDSAFE_SHUTDOWN_READ), FDSAFE_E_WRONG_KIND);
-    expect_code(fdsafe_socket_shutdown(dead, FDSAFE_SHUTDOWN_READ), -EBADF);
+    expect_code(fdsafe_socket_shutdown(e, FDSAFE_SHUT_RD), FDSAFE_E_WRONG_KIND);
+    expect_code(fdsafe_socket_shutdown(dead, FDSAFE_SHUT_RD), -EBADF);
     expect_code(fdsafe_socket_local_address(e, text, sizeof text), FDSAFE_E_WRONG_KIND);
     expect_code(fdsafe_socket_peer_address(dead, text, sizeof text), -EBADF);
     expect_code(fdsafe_socket_local_sockaddr(e, &ss, sizeof ss, &len), FDSAFE_E_WRONG_KIND);
@@ -444,7 +446,8 @@ static void test_generic_bad_input(void **state) {
     expect_code(fdsafe_socket_send(c, "x", 1, 0x80), FDSAFE_E_INVALID_ARGUMENT);
     expect_code(fdsafe_socket_recv(c, NULL, 1, 0), FDSAFE_E_INVALID_ARGUMENT);
     expect_code(fdsafe_socket_recv(c, buf, 1, 0x80), FDSAFE_E_INVALID_ARGUMENT);
-    expect_code(fdsafe_socket_shutdown(c, 0), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_socket_shutdown(c, -1), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_socket_shutdown(c, 3), FDSAFE_E_INVALID_ARGUMENT);
     expect_code(fdsafe_socket_shutdown(c, 4), FDSAFE_E_INVALID_ARGUMENT);
     expect_code(fdsafe_socket_local_address(c, NULL, 10), FDSAFE_E_INVALID_ARGUMENT);
     expect_code(fdsafe_socket_local_address(c, text, 3), FDSAFE_E_BUFFER_TOO_SMALL);
@@ -495,7 +498,7 @@ static void test_unix_bind_path_rules(void **state) {
     path_in_tmp(path, sizeof path, "d1/d2/app.sock");
     fdsafe_unix_bind_options opts = {.flags = 0, .dir_mode = 0750, .socket_mode = 0660};
     fdsafe_handle l, c, s;
-    must(fdsafe_unix_listen(path, FDSAFE_UNIX_STREAM, 8, &opts, &l));
+    must(fdsafe_unix_listen(path, FDSAFE_SOCK_STREAM, 8, &opts, &l));
     expect_code(fdsafe_handle_kind(l), FDSAFE_KIND_UNIX_LISTENER);
     struct stat st;
     assert_int_equal(stat(dir, &st), 0);
@@ -508,9 +511,9 @@ static void test_unix_bind_path_rules(void **state) {
     assert_string_equal(text, path);
     /* A live socket at the path: refused, untouched. */
     fdsafe_handle other = 5;
-    expect_code(fdsafe_unix_listen(path, FDSAFE_UNIX_STREAM, 8, NULL, &other), -EADDRINUSE);
+    expect_code(fdsafe_unix_listen(path, FDSAFE_SOCK_STREAM, 8, NULL, &other), -EADDRINUSE);
     assert_int_equal(other, 5);
-    must(fdsafe_unix_connect(path, FDSAFE_UNIX_STREAM, 0, &c));
+    must(fdsafe_unix_connect(path, FDSAFE_SOCK_STREAM, 0, &c));
     must(fdsafe_socket_accept(l, 0, &s, NULL, 0, NULL));
     expect_code(fdsafe_handle_kind(s), FDSAFE_KIND_UNIX_STREAM);
     must(fdsafe_close(c));
@@ -522,7 +525,7 @@ static void test_unix_bind_path_rules(void **state) {
     char p2[PATH_MAX], d2[PATH_MAX];
     path_in_tmp(d2, sizeof d2, "def");
     path_in_tmp(p2, sizeof p2, "def/s.sock");
-    must(fdsafe_unix_listen(p2, FDSAFE_UNIX_STREAM, 8, NULL, &l));
+    must(fdsafe_unix_listen(p2, FDSAFE_SOCK_STREAM, 8, NULL, &l));
     assert_int_equal(stat(d2, &st), 0);
     assert_int_equal(st.st_mode & 07777, 0700);
     assert_int_equal(lstat(p2, &st), 0);
@@ -536,13 +539,13 @@ static void test_unix_bind_path_rules(void **state) {
     assert_int_equal(lstat(p2, &st), 0);
     assert_true(S_ISREG(st.st_mode));
     /* ...and a regular file at the path is never removed. */
-    expect_code(fdsafe_unix_listen(p2, FDSAFE_UNIX_STREAM, 8, NULL, &other), -EEXIST);
+    expect_code(fdsafe_unix_listen(p2, FDSAFE_SOCK_STREAM, 8, NULL, &other), -EEXIST);
     assert_int_equal(lstat(p2, &st), 0);
     assert_true(S_ISREG(st.st_mode));
     unlink(p2);
     /* A directory and a symlink (even one to a stale socket) are never followed or removed. */
     assert_int_equal(mkdir(p2, 0700), 0);
-    expect_code(fdsafe_unix_listen(p2, FDSAFE_UNIX_STREAM, 8, NULL, &other), -EEXIST);
+    expect_code(fdsafe_unix_listen(p2, FDSAFE_SOCK_STREAM, 8, NULL, &other), -EEXIST);
     assert_int_equal(rmdir(p2), 0);
     char target[PATH_MAX];
     path_in_tmp(target, sizeof target, "def/target.sock");
@@ -552,34 +555,34 @@ static void test_unix_bind_path_rules(void **state) {
     assert_int_equal(bind(raw, (struct sockaddr *)&sun, sizeof sun), 0);
     close(raw); /* target is now a stale socket */
     assert_int_equal(symlink(target, p2), 0);
-    expect_code(fdsafe_unix_listen(p2, FDSAFE_UNIX_STREAM, 8, NULL, &other), -EEXIST);
+    expect_code(fdsafe_unix_listen(p2, FDSAFE_SOCK_STREAM, 8, NULL, &other), -EEXIST);
     assert_int_equal(lstat(p2, &st), 0);
     assert_true(S_ISLNK(st.st_mode));
     assert_int_equal(lstat(target, &st), 0);
     unlink(p2);
     /* A stale socket: removed and replaced; with KEEP_STALE refused. */
     fdsafe_unix_bind_options keep = {.flags = FDSAFE_UNIX_BIND_KEEP_STALE};
-    expect_code(fdsafe_unix_listen(target, FDSAFE_UNIX_STREAM, 8, &keep, &other), -EADDRINUSE);
-    must(fdsafe_unix_listen(target, FDSAFE_UNIX_STREAM, 8, NULL, &l));
+    expect_code(fdsafe_unix_listen(target, FDSAFE_SOCK_STREAM, 8, &keep, &other), -EADDRINUSE);
+    must(fdsafe_unix_listen(target, FDSAFE_SOCK_STREAM, 8, NULL, &l));
     must(fdsafe_close(l));
     assert_int_equal(lstat(target, &st), -1);
     /* A live socket of another type (seqpacket) is not stale either. */
     fdsafe_handle sp;
-    must(fdsafe_unix_listen(target, FDSAFE_UNIX_SEQPACKET, 8, NULL, &sp));
-    expect_code(fdsafe_unix_listen(target, FDSAFE_UNIX_STREAM, 8, NULL, &other), -EADDRINUSE);
+    must(fdsafe_unix_listen(target, FDSAFE_SOCK_SEQPACKET, 8, NULL, &sp));
+    expect_code(fdsafe_unix_listen(target, FDSAFE_SOCK_STREAM, 8, NULL, &other), -EADDRINUSE);
     expect_code(fdsafe_unix_bind(target, NULL, &other), -EADDRINUSE);
     assert_int_equal(lstat(target, &st), 0);
     must(fdsafe_close(sp));
     /* KEEP_PATH leaves the file; NO_MKDIR refuses to create folders. */
     fdsafe_unix_bind_options keep_path = {.flags = FDSAFE_UNIX_BIND_KEEP_PATH | FDSAFE_UNIX_BIND_KEEP_MODE};
-    must(fdsafe_unix_listen(target, FDSAFE_UNIX_STREAM, 8, &keep_path, &l));
+    must(fdsafe_unix_listen(target, FDSAFE_SOCK_STREAM, 8, &keep_path, &l));
     must(fdsafe_close(l));
     assert_int_equal(lstat(target, &st), 0);
     unlink(target);
     char deep[PATH_MAX];
     path_in_tmp(deep, sizeof deep, "nope/s.sock");
     fdsafe_unix_bind_options nomk = {.flags = FDSAFE_UNIX_BIND_NO_MKDIR};
-    expect_code(fdsafe_unix_listen(deep, FDSAFE_UNIX_STREAM, 8, &nomk, &other), -ENOENT);
+    expect_code(fdsafe_unix_listen(deep, FDSAFE_SOCK_STREAM, 8, &nomk, &other), -ENOENT);
     assert_int_equal(other, 5);
 }
 
@@ -590,31 +593,31 @@ static void test_unix_bad_input(void **state) {
     memset(longpath, 'y', sizeof longpath);
     memcpy(longpath, "/tmp/", 5);
     longpath[120] = '\0';
-    expect_code(fdsafe_unix_listen(longpath, FDSAFE_UNIX_STREAM, 1, NULL, &out), -ENAMETOOLONG);
+    expect_code(fdsafe_unix_listen(longpath, FDSAFE_SOCK_STREAM, 1, NULL, &out), -ENAMETOOLONG);
     longpath[107] = '\0';
     assert_int_equal(access(longpath, F_OK), -1); /* nothing was created under a truncated name */
     fdsafe_unix_bind_options bad_flags = {.flags = 0x100};
     fdsafe_unix_bind_options bad_mode = {.dir_mode = 010000};
-    expect_code(fdsafe_unix_listen("@x", FDSAFE_UNIX_STREAM, 1, &bad_flags, &out), FDSAFE_E_INVALID_ARGUMENT);
-    expect_code(fdsafe_unix_listen("@x", FDSAFE_UNIX_STREAM, 1, &bad_mode, &out), FDSAFE_E_INVALID_ARGUMENT);
-    expect_code(fdsafe_unix_listen("@x", FDSAFE_UNIX_DATAGRAM, 1, NULL, &out), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_unix_listen("@x", FDSAFE_SOCK_STREAM, 1, &bad_flags, &out), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_unix_listen("@x", FDSAFE_SOCK_STREAM, 1, &bad_mode, &out), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_unix_listen("@x", FDSAFE_SOCK_DGRAM, 1, NULL, &out), FDSAFE_E_INVALID_ARGUMENT);
     expect_code(fdsafe_unix_listen("@x", 0, 1, NULL, &out), FDSAFE_E_INVALID_ARGUMENT);
     expect_code(fdsafe_unix_listen("@x", 9, 1, NULL, &out), FDSAFE_E_INVALID_ARGUMENT);
-    expect_code(fdsafe_unix_listen("@x", FDSAFE_UNIX_STREAM, 1, NULL, NULL), FDSAFE_E_INVALID_ARGUMENT);
-    expect_code(fdsafe_unix_listen("127.0.0.1:80", FDSAFE_UNIX_STREAM, 1, NULL, &out), FDSAFE_E_INVALID_ARGUMENT);
-    expect_code(fdsafe_unix_listen("relative.sock", FDSAFE_UNIX_STREAM, 1, NULL, &out), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_unix_listen("@x", FDSAFE_SOCK_STREAM, 1, NULL, NULL), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_unix_listen("127.0.0.1:80", FDSAFE_SOCK_STREAM, 1, NULL, &out), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_unix_listen("relative.sock", FDSAFE_SOCK_STREAM, 1, NULL, &out), FDSAFE_E_INVALID_ARGUMENT);
     expect_code(fdsafe_unix_bind("@x", &bad_flags, &out), FDSAFE_E_INVALID_ARGUMENT);
     expect_code(fdsafe_unix_bind("@x", NULL, NULL), FDSAFE_E_INVALID_ARGUMENT);
     expect_code(fdsafe_unix_bind("[::1]:5", NULL, &out), FDSAFE_E_INVALID_ARGUMENT);
-    expect_code(fdsafe_unix_connect(NULL, FDSAFE_UNIX_STREAM, 0, &out), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_unix_connect(NULL, FDSAFE_SOCK_STREAM, 0, &out), FDSAFE_E_INVALID_ARGUMENT);
     expect_code(fdsafe_unix_connect("@x", 7, 0, &out), FDSAFE_E_INVALID_ARGUMENT);
-    expect_code(fdsafe_unix_connect("@x", FDSAFE_UNIX_STREAM, 4, &out), FDSAFE_E_INVALID_ARGUMENT);
-    expect_code(fdsafe_unix_connect("@x", FDSAFE_UNIX_STREAM, 0, NULL), FDSAFE_E_INVALID_ARGUMENT);
-    expect_code(fdsafe_unix_connect("/nonexistent/fdsafe.sock", FDSAFE_UNIX_STREAM, 0, &out), -ENOENT);
+    expect_code(fdsafe_unix_connect("@x", FDSAFE_SOCK_STREAM, 4, &out), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_unix_connect("@x", FDSAFE_SOCK_STREAM, 0, NULL), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_unix_connect("/nonexistent/fdsafe.sock", FDSAFE_SOCK_STREAM, 0, &out), -ENOENT);
     expect_code(fdsafe_unix_pair(0, 0, &a, &b), FDSAFE_E_INVALID_ARGUMENT);
-    expect_code(fdsafe_unix_pair(FDSAFE_UNIX_STREAM, 8, &a, &b), FDSAFE_E_INVALID_ARGUMENT);
-    expect_code(fdsafe_unix_pair(FDSAFE_UNIX_STREAM, 0, NULL, &b), FDSAFE_E_INVALID_ARGUMENT);
-    expect_code(fdsafe_unix_pair(FDSAFE_UNIX_STREAM, 0, &a, NULL), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_unix_pair(FDSAFE_SOCK_STREAM, 8, &a, &b), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_unix_pair(FDSAFE_SOCK_STREAM, 0, NULL, &b), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_unix_pair(FDSAFE_SOCK_STREAM, 0, &a, NULL), FDSAFE_E_INVALID_ARGUMENT);
     assert_int_equal(out, 9);
 }
 
@@ -623,7 +626,7 @@ static void test_unix_abstract_autobind_pairs_seqpacket(void **state) {
     char name[64], text[FDSAFE_ADDRESS_TEXT_MAX];
     snprintf(name, sizeof name, "@fdsafe-c-%d", (int)getpid());
     fdsafe_handle l, c, s, out = 3;
-    must(fdsafe_unix_listen(name, FDSAFE_UNIX_SEQPACKET, 8, NULL, &l));
+    must(fdsafe_unix_listen(name, FDSAFE_SOCK_SEQPACKET, 8, NULL, &l));
     expect_code(fdsafe_handle_kind(l), FDSAFE_KIND_UNIX_SEQPACKET_LISTENER);
     must(fdsafe_socket_local_address(l, text, sizeof text));
     assert_string_equal(text, name);
@@ -631,9 +634,9 @@ static void test_unix_abstract_autobind_pairs_seqpacket(void **state) {
     size_t len;
     must(fdsafe_socket_local_sockaddr(l, &ss, sizeof ss, &len));
     assert_int_equal(len, offsetof(struct sockaddr_un, sun_path) + strlen(name)); /* '@' stands for the NUL */
-    expect_code(fdsafe_unix_listen(name, FDSAFE_UNIX_SEQPACKET, 8, NULL, &out), -EADDRINUSE);
-    expect_code(fdsafe_unix_connect(name, FDSAFE_UNIX_STREAM, 0, &out), -ECONNREFUSED); /* type mismatch */
-    must(fdsafe_unix_connect(name, FDSAFE_UNIX_SEQPACKET, 0, &c));
+    expect_code(fdsafe_unix_listen(name, FDSAFE_SOCK_SEQPACKET, 8, NULL, &out), -EADDRINUSE);
+    expect_code(fdsafe_unix_connect(name, FDSAFE_SOCK_STREAM, 0, &out), -ECONNREFUSED); /* type mismatch */
+    must(fdsafe_unix_connect(name, FDSAFE_SOCK_SEQPACKET, 0, &c));
     must(fdsafe_socket_accept(l, 0, &s, NULL, 0, NULL));
     expect_code(fdsafe_handle_kind(s), FDSAFE_KIND_UNIX_SEQPACKET);
     /* Message boundaries are kept. */
@@ -650,10 +653,10 @@ static void test_unix_abstract_autobind_pairs_seqpacket(void **state) {
     must(fdsafe_close(s));
     must(fdsafe_close(l));
     /* Autobind: the kernel picks "@xxxxx". */
-    must(fdsafe_unix_listen(NULL, FDSAFE_UNIX_STREAM, 8, NULL, &l));
+    must(fdsafe_unix_listen(NULL, FDSAFE_SOCK_STREAM, 8, NULL, &l));
     expect_code(fdsafe_socket_local_address(l, text, sizeof text), 6);
     assert_int_equal(text[0], '@');
-    must(fdsafe_unix_connect(text, FDSAFE_UNIX_STREAM, FDSAFE_SOCKET_NONBLOCK, &c));
+    must(fdsafe_unix_connect(text, FDSAFE_SOCK_STREAM, FDSAFE_NONBLOCK, &c));
     must(fdsafe_socket_accept(l, 0, &s, &ss, sizeof ss, &len));
     assert_int_equal(len, offsetof(struct sockaddr_un, sun_path)); /* unnamed client */
     expect_code(fdsafe_socket_peer_address(s, text, sizeof text), 0);
@@ -662,11 +665,11 @@ static void test_unix_abstract_autobind_pairs_seqpacket(void **state) {
     must(fdsafe_close(s));
     must(fdsafe_close(l));
     /* Pairs of each type. */
-    uint32_t types[] = {FDSAFE_UNIX_STREAM, FDSAFE_UNIX_DATAGRAM, FDSAFE_UNIX_SEQPACKET};
+    uint32_t types[] = {FDSAFE_SOCK_STREAM, FDSAFE_SOCK_DGRAM, FDSAFE_SOCK_SEQPACKET};
     int kinds[] = {FDSAFE_KIND_UNIX_STREAM, FDSAFE_KIND_UNIX_DATAGRAM, FDSAFE_KIND_UNIX_SEQPACKET};
     for (int i = 0; i < 3; i++) {
         fdsafe_handle a, b;
-        must(fdsafe_unix_pair(types[i], i == 1 ? FDSAFE_SOCKET_NONBLOCK : 0, &a, &b));
+        must(fdsafe_unix_pair(types[i], i == 1 ? FDSAFE_NONBLOCK : 0, &a, &b));
         expect_code(fdsafe_handle_kind(a), kinds[i]);
         expect_code(fdsafe_nonblocking_get(b), i == 1);
         expect_code(fdsafe_socket_send(a, "q", 1, 0), 1);
@@ -721,9 +724,9 @@ static void test_unix_datagram_and_batches(void **state) {
     assert_int_equal(in[2].truncated, 1);
     must(fdsafe_address_format(&a1, in[1].addr_len, from, sizeof from));
     assert_string_equal(from, text);
-    expect_code(fdsafe_socket_recv_batch(srv, in, 4, FDSAFE_RECV_DONTWAIT), FDSAFE_E_BUFFER_TOO_SMALL);
+    expect_code(fdsafe_socket_recv_batch(srv, in, 4, FDSAFE_MSG_DONTWAIT), FDSAFE_E_BUFFER_TOO_SMALL);
     in[0].addr_len = in[1].addr_len = in[2].addr_len = sizeof(struct sockaddr_storage); /* in/out field */
-    expect_code(fdsafe_socket_recv_batch(srv, in, 4, FDSAFE_RECV_DONTWAIT), -EAGAIN);
+    expect_code(fdsafe_socket_recv_batch(srv, in, 4, FDSAFE_MSG_DONTWAIT), -EAGAIN);
     /* Connected datagram sockets. */
     must(fdsafe_socket_connect(cli, path));
     expect_code(fdsafe_socket_send(cli, "c", 1, 0), 1);
@@ -733,12 +736,12 @@ static void test_unix_datagram_and_batches(void **state) {
     expect_code(fdsafe_socket_recv(srv, buf, sizeof buf, 0), 1);
     /* Misuse of batches. */
     fdsafe_handle l;
-    must(fdsafe_unix_listen(NULL, FDSAFE_UNIX_STREAM, 1, NULL, &l));
+    must(fdsafe_unix_listen(NULL, FDSAFE_SOCK_STREAM, 1, NULL, &l));
     expect_code(fdsafe_socket_send_batch(l, msgs, 1, 0), FDSAFE_E_WRONG_KIND);
     expect_code(fdsafe_socket_recv_batch(l, in, 1, 0), FDSAFE_E_WRONG_KIND);
     expect_code(fdsafe_socket_send_batch(cli, NULL, 1, 0), FDSAFE_E_INVALID_ARGUMENT);
-    expect_code(fdsafe_socket_send_batch(cli, msgs, 1, 0x40), FDSAFE_E_INVALID_ARGUMENT);
-    expect_code(fdsafe_socket_recv_batch(cli, in, 1, FDSAFE_RECV_WAITALL), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_socket_send_batch(cli, msgs, 1, 0x80), FDSAFE_E_INVALID_ARGUMENT); /* MSG_EOR */
+    expect_code(fdsafe_socket_recv_batch(cli, in, 1, FDSAFE_MSG_WAITALL), FDSAFE_E_INVALID_ARGUMENT);
     fdsafe_datagram small = {.data = b0, .len = 1, .addr = &a0, .addr_len = 8};
     expect_code(fdsafe_socket_recv_batch(srv, &small, 1, 0), FDSAFE_E_BUFFER_TOO_SMALL);
     fdsafe_datagram nulldata = {.data = NULL, .len = 4};
@@ -759,10 +762,10 @@ static void test_unix_datagram_and_batches(void **state) {
 static void test_pass_handles_kinds_and_cloexec(void **state) {
     (void)state;
     fdsafe_handle a, b, r, w, e, x, y;
-    must(fdsafe_unix_pair(FDSAFE_UNIX_STREAM, 0, &a, &b));
+    must(fdsafe_unix_pair(FDSAFE_SOCK_STREAM, 0, &a, &b));
     must(fdsafe_pipe_create(0, &r, &w));
     must(fdsafe_eventfd_create(0, 0, &e));
-    must(fdsafe_unix_pair(FDSAFE_UNIX_SEQPACKET, 0, &x, &y));
+    must(fdsafe_unix_pair(FDSAFE_SOCK_SEQPACKET, 0, &x, &y));
     fdsafe_handle send_list[4] = {r, w, e, x};
     expect_code(fdsafe_socket_send_handles(a, "m", 1, send_list, 4, 0), 1);
     fdsafe_handle got[8];
@@ -784,7 +787,7 @@ static void test_pass_handles_kinds_and_cloexec(void **state) {
     /* A stale handle in the list: nothing is sent. */
     fdsafe_handle with_dead[2] = {r, closed_handle()};
     expect_code(fdsafe_socket_send_handles(a, "m", 1, with_dead, 2, 0), -EBADF);
-    expect_code(fdsafe_socket_recv(b, buf, 1, FDSAFE_RECV_DONTWAIT), -EAGAIN);
+    expect_code(fdsafe_socket_recv(b, buf, 1, FDSAFE_MSG_DONTWAIT), -EAGAIN);
     /* Raw descriptors (borrowed, not closed). */
     int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
     int raw[2] = {devnull, devnull};
@@ -804,7 +807,7 @@ static void test_pass_handles_kinds_and_cloexec(void **state) {
 
 static void test_pass_253_refuse_254_and_truncation(void **state) {
     (void)state;
-    uint32_t types[] = {FDSAFE_UNIX_STREAM, FDSAFE_UNIX_DATAGRAM, FDSAFE_UNIX_SEQPACKET};
+    uint32_t types[] = {FDSAFE_SOCK_STREAM, FDSAFE_SOCK_DGRAM, FDSAFE_SOCK_SEQPACKET};
     int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
     int fds[254];
     for (int i = 0; i < 254; i++) fds[i] = devnull;
@@ -850,7 +853,7 @@ static void test_receiver_at_rlimit_gets_data_and_ctrunc(void **state) {
         skip();
     }
     fdsafe_handle a, b;
-    must(fdsafe_unix_pair(FDSAFE_UNIX_STREAM, 0, &a, &b));
+    must(fdsafe_unix_pair(FDSAFE_SOCK_STREAM, 0, &a, &b));
     int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
     int fds[3] = {devnull, devnull, devnull};
     expect_code(fdsafe_socket_send_fds(a, "data", 4, fds, 3, 0), 4);
@@ -887,7 +890,7 @@ static void test_receiver_at_rlimit_gets_data_and_ctrunc(void **state) {
 static void test_scm_bad_input(void **state) {
     (void)state;
     fdsafe_handle a, b, l, c, s, e;
-    must(fdsafe_unix_pair(FDSAFE_UNIX_STREAM, 0, &a, &b));
+    must(fdsafe_unix_pair(FDSAFE_SOCK_STREAM, 0, &a, &b));
     tcp_pair(&l, &c, &s);
     must(fdsafe_eventfd_create(0, 0, &e));
     fdsafe_handle list[1] = {e};
@@ -899,7 +902,7 @@ static void test_scm_bad_input(void **state) {
     expect_code(fdsafe_socket_send_handles(a, "x", 1, NULL, 1, 0), FDSAFE_E_INVALID_ARGUMENT);
     expect_code(fdsafe_socket_send_handles(a, "x", 1, list, SIZE_MAX, 0), FDSAFE_E_INVALID_ARGUMENT);
     expect_code(fdsafe_socket_send_handles(a, "x", 1, list, 1, 0x100), FDSAFE_E_INVALID_ARGUMENT);
-    expect_code(fdsafe_socket_send_handles(a, "x", 1, list, 1, FDSAFE_SEND_ZEROCOPY), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_socket_send_handles(a, "x", 1, list, 1, FDSAFE_MSG_ZEROCOPY), FDSAFE_E_INVALID_ARGUMENT);
     expect_code(fdsafe_socket_send_handles(c, "x", 1, list, 1, 0), FDSAFE_E_WRONG_KIND);
     expect_code(fdsafe_socket_send_handles(e, "x", 1, list, 1, 0), FDSAFE_E_WRONG_KIND);
     expect_code(fdsafe_socket_send_handles(closed_handle(), "x", 1, list, 1, 0), -EBADF);
@@ -919,11 +922,11 @@ static void test_scm_bad_input(void **state) {
     expect_code(fdsafe_socket_recv_handles(b, buf, 2, 0, got, 2, NULL), FDSAFE_E_INVALID_ARGUMENT);
     expect_code(fdsafe_socket_recv_handles(b, buf, 2, 0, NULL, 2, &info), FDSAFE_E_INVALID_ARGUMENT);
     expect_code(fdsafe_socket_recv_handles(b, buf, 2, 0, got, 254, &info), FDSAFE_E_INVALID_ARGUMENT);
-    expect_code(fdsafe_socket_recv_handles(b, buf, 2, 0x40, got, 2, &info), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_socket_recv_handles(b, buf, 2, 0x80, got, 2, &info), FDSAFE_E_INVALID_ARGUMENT); /* MSG_EOR */
     expect_code(fdsafe_socket_recv_handles(b, NULL, 2, 0, got, 2, &info), FDSAFE_E_INVALID_ARGUMENT);
     expect_code(fdsafe_socket_recv_handles(s, buf, 2, 0, got, 2, &info), FDSAFE_E_WRONG_KIND);
     expect_code(fdsafe_socket_recv_handles(closed_handle(), buf, 2, 0, got, 2, &info), -EBADF);
-    expect_code(fdsafe_socket_recv_handles(b, buf, 2, FDSAFE_RECV_DONTWAIT, got, 2, &info), -EAGAIN);
+    expect_code(fdsafe_socket_recv_handles(b, buf, 2, FDSAFE_MSG_DONTWAIT, got, 2, &info), -EAGAIN);
     assert_int_equal(info.handle_count, 99);
     fdsafe_handle all[] = {a, b, l, c, s, e};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) must(fdsafe_close(all[i]));
@@ -934,15 +937,15 @@ static void test_scm_bad_input(void **state) {
 static void test_credentials(void **state) {
     (void)state;
     fdsafe_handle a, b, p;
-    must(fdsafe_unix_pair(FDSAFE_UNIX_DATAGRAM, 0, &a, &b));
+    must(fdsafe_unix_pair(FDSAFE_SOCK_DGRAM, 0, &a, &b));
     fdsafe_credentials cr;
     must(fdsafe_socket_peer_credentials(a, &cr));
     assert_int_equal(cr.pid, getpid());
     assert_int_equal(cr.uid, getuid());
     assert_int_equal(cr.gid, getgid());
-    must(fdsafe_socket_option_set(b, FDSAFE_SOCKOPT_PASSCRED, 1));
+    must(fdsafe_socket_option_set(b, FDSAFE_SOL_SOCKET, FDSAFE_SO_PASSCRED, 1));
     int on = 0;
-    must(fdsafe_socket_option_get(b, FDSAFE_SOCKOPT_PASSCRED, &on));
+    must(fdsafe_socket_option_get(b, FDSAFE_SOL_SOCKET, FDSAFE_SO_PASSCRED, &on));
     assert_int_equal(on, 1);
     expect_code(fdsafe_socket_send_credentials(a, "c", 1, NULL, 0), 1);
     fdsafe_recv_info info;
@@ -1006,7 +1009,7 @@ static void test_credentials(void **state) {
 static void test_peer_pidfd_names_the_child_and_sees_exit(void **state) {
     (void)state;
     fdsafe_handle a, b, p;
-    must(fdsafe_unix_pair(FDSAFE_UNIX_STREAM, 0, &a, &b));
+    must(fdsafe_unix_pair(FDSAFE_SOCK_STREAM, 0, &a, &b));
     int go[2];
     assert_int_equal(pipe2(go, O_CLOEXEC), 0);
     pid_t pid = fork();
@@ -1023,12 +1026,12 @@ static void test_peer_pidfd_names_the_child_and_sees_exit(void **state) {
     fdsafe_handle l, s;
     char name[64];
     snprintf(name, sizeof name, "@fdsafe-pidfd-%d", (int)getpid());
-    must(fdsafe_unix_listen(name, FDSAFE_UNIX_STREAM, 1, NULL, &l));
+    must(fdsafe_unix_listen(name, FDSAFE_SOCK_STREAM, 1, NULL, &l));
     pid_t pid2 = fork();
     assert_true(pid2 >= 0);
     if (pid2 == 0) {
         fdsafe_handle c;
-        if (fdsafe_unix_connect(name, FDSAFE_UNIX_STREAM, 0, &c) != 0) _exit(2);
+        if (fdsafe_unix_connect(name, FDSAFE_SOCK_STREAM, 0, &c) != 0) _exit(2);
         char ch;
         _exit(fdsafe_socket_recv(c, &ch, 1, 0) >= 0 ? 0 : 3);
     }
@@ -1065,7 +1068,7 @@ static void test_udp(void **state) {
     char ua[FDSAFE_ADDRESS_TEXT_MAX], va[FDSAFE_ADDRESS_TEXT_MAX], from[FDSAFE_ADDRESS_TEXT_MAX];
     must(fdsafe_udp_bind("127.0.0.1:0", 0, &u));
     expect_code(fdsafe_handle_kind(u), FDSAFE_KIND_UDP);
-    must(fdsafe_udp_bind("127.0.0.1:0", FDSAFE_SOCKET_NONBLOCK, &v));
+    must(fdsafe_udp_bind("127.0.0.1:0", FDSAFE_NONBLOCK, &v));
     must(fdsafe_socket_local_address(u, ua, sizeof ua));
     must(fdsafe_socket_local_address(v, va, sizeof va));
     expect_code(fdsafe_socket_send_to(u, "hi", 2, 0, va), 2);
@@ -1097,14 +1100,14 @@ static void test_udp(void **state) {
     /* Connect, broadcast, multicast. */
     must(fdsafe_socket_connect(u, va));
     expect_code(fdsafe_socket_send(u, "c", 1, 0), 1);
-    struct { uint32_t opt; int value; } cases[] = {
-        {FDSAFE_SOCKOPT_BROADCAST, 1}, {FDSAFE_SOCKOPT_MULTICAST_LOOP, 0}, {FDSAFE_SOCKOPT_MULTICAST_TTL, 4},
-        {FDSAFE_SOCKOPT_TTL, 33},      {FDSAFE_SOCKOPT_REUSEADDR, 1},      {FDSAFE_SOCKOPT_BUSY_POLL, 10},
+    struct { int level, name, value; } cases[] = {
+        {FDSAFE_SOL_SOCKET, FDSAFE_SO_BROADCAST, 1}, {FDSAFE_IPPROTO_IP, FDSAFE_IP_MULTICAST_LOOP, 0}, {FDSAFE_IPPROTO_IP, FDSAFE_IP_MULTICAST_TTL, 4},
+        {FDSAFE_IPPROTO_IP, FDSAFE_IP_TTL, 33},      {FDSAFE_SOL_SOCKET, FDSAFE_SO_REUSEADDR, 1},      {FDSAFE_SOL_SOCKET, FDSAFE_SO_BUSY_POLL, 10},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         int value = -9;
-        must(fdsafe_socket_option_set(u, cases[i].opt, cases[i].value));
-        must(fdsafe_socket_option_get(u, cases[i].opt, &value));
+        must(fdsafe_socket_option_set(u, cases[i].level, cases[i].name, cases[i].value));
+        must(fdsafe_socket_option_get(u, cases[i].level, cases[i].name, &value));
         assert_int_equal(value, cases[i].value);
     }
     fdsafe_handle m;
@@ -1127,12 +1130,12 @@ static void test_udp(void **state) {
     expect_code(fdsafe_udp_multicast_join(m6, "ff02::1:3", "lo"), 0);
     expect_code(fdsafe_udp_multicast_leave(m6, "ff02::1:3", "lo"), 0);
     int hops = 0;
-    must(fdsafe_socket_option_set(m6, FDSAFE_SOCKOPT_MULTICAST_TTL, 3));
-    must(fdsafe_socket_option_get(m6, FDSAFE_SOCKOPT_MULTICAST_TTL, &hops));
+    must(fdsafe_socket_option_set(m6, FDSAFE_IPPROTO_IPV6, FDSAFE_IPV6_MULTICAST_HOPS, 3));
+    must(fdsafe_socket_option_get(m6, FDSAFE_IPPROTO_IPV6, FDSAFE_IPV6_MULTICAST_HOPS, &hops));
     assert_int_equal(hops, 3);
     /* Misuse. */
     fdsafe_handle a, b;
-    must(fdsafe_unix_pair(FDSAFE_UNIX_STREAM, 0, &a, &b));
+    must(fdsafe_unix_pair(FDSAFE_SOCK_STREAM, 0, &a, &b));
     expect_code(fdsafe_udp_multicast_join(a, "239.255.1.2", "lo"), FDSAFE_E_WRONG_KIND);
     expect_code(fdsafe_udp_multicast_leave(a, "239.255.1.2", "lo"), FDSAFE_E_WRONG_KIND);
     expect_code(fdsafe_udp_bind(NULL, 0, &out), FDSAFE_E_INVALID_ARGUMENT);
@@ -1166,7 +1169,7 @@ static void test_socket_adopt_and_dup(void **state) {
     char path[PATH_MAX];
     path_in_tmp(path, sizeof path, "dup.sock");
     fdsafe_handle l, ld;
-    must(fdsafe_unix_listen(path, FDSAFE_UNIX_STREAM, 1, NULL, &l));
+    must(fdsafe_unix_listen(path, FDSAFE_SOCK_STREAM, 1, NULL, &l));
     must(fdsafe_dup(l, &ld));
     expect_code(fdsafe_handle_kind(ld), FDSAFE_KIND_UNIX_LISTENER);
     must(fdsafe_close(ld));
@@ -1185,10 +1188,10 @@ static void test_sockaddr_forms_of_unix_and_udp(void **state) {
     strcpy(sun.sun_path, path);
     socklen_t sunlen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path) + 1);
     fdsafe_handle l, c, s, d, e, u, out = 6;
-    must(fdsafe_unix_listen_sockaddr(&sun, sunlen, FDSAFE_UNIX_STREAM, 4, NULL, &l));
+    must(fdsafe_unix_listen_sockaddr(&sun, sunlen, FDSAFE_SOCK_STREAM, 4, NULL, &l));
     must(fdsafe_socket_local_address(l, text, sizeof text));
     assert_string_equal(text, path);
-    must(fdsafe_unix_connect_sockaddr(&sun, sunlen, FDSAFE_UNIX_STREAM, 0, &c));
+    must(fdsafe_unix_connect_sockaddr(&sun, sunlen, FDSAFE_SOCK_STREAM, 0, &c));
     must(fdsafe_socket_accept(l, 0, &s, NULL, 0, NULL));
     must(fdsafe_close(s));
     must(fdsafe_close(c));
@@ -1209,7 +1212,7 @@ static void test_sockaddr_forms_of_unix_and_udp(void **state) {
     memset(&abs, 0, sizeof abs);
     abs.sun_family = AF_UNIX;
     memcpy(abs.sun_path, "\0fdsafe-raw-abs", 15);
-    must(fdsafe_unix_listen_sockaddr(&abs, offsetof(struct sockaddr_un, sun_path) + 15, FDSAFE_UNIX_SEQPACKET, 1, NULL, &l));
+    must(fdsafe_unix_listen_sockaddr(&abs, offsetof(struct sockaddr_un, sun_path) + 15, FDSAFE_SOCK_SEQPACKET, 1, NULL, &l));
     must(fdsafe_socket_local_address(l, text, sizeof text));
     assert_string_equal(text, "@fdsafe-raw-abs");
     must(fdsafe_close(l));
@@ -1221,19 +1224,19 @@ static void test_sockaddr_forms_of_unix_and_udp(void **state) {
     must(fdsafe_socket_local_address(u, text, sizeof text));
     assert_true(strncmp(text, "127.0.0.1:", 10) == 0);
     /* Misuse. */
-    expect_code(fdsafe_unix_listen_sockaddr(NULL, sunlen, FDSAFE_UNIX_STREAM, 1, NULL, &out), FDSAFE_E_INVALID_ARGUMENT);
-    expect_code(fdsafe_unix_listen_sockaddr(&sun, 1, FDSAFE_UNIX_STREAM, 1, NULL, &out), FDSAFE_E_INVALID_ARGUMENT);
-    expect_code(fdsafe_unix_listen_sockaddr(&sun, 4096, FDSAFE_UNIX_STREAM, 1, NULL, &out), FDSAFE_E_INVALID_ARGUMENT);
-    expect_code(fdsafe_unix_listen_sockaddr(&sin, sizeof sin, FDSAFE_UNIX_STREAM, 1, NULL, &out), FDSAFE_E_INVALID_ARGUMENT);
-    expect_code(fdsafe_unix_listen_sockaddr(&sun, sunlen, FDSAFE_UNIX_DATAGRAM, 1, NULL, &out), FDSAFE_E_INVALID_ARGUMENT);
-    expect_code(fdsafe_unix_listen_sockaddr(&sun, sunlen, FDSAFE_UNIX_STREAM, 1, NULL, NULL), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_unix_listen_sockaddr(NULL, sunlen, FDSAFE_SOCK_STREAM, 1, NULL, &out), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_unix_listen_sockaddr(&sun, 1, FDSAFE_SOCK_STREAM, 1, NULL, &out), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_unix_listen_sockaddr(&sun, 4096, FDSAFE_SOCK_STREAM, 1, NULL, &out), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_unix_listen_sockaddr(&sin, sizeof sin, FDSAFE_SOCK_STREAM, 1, NULL, &out), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_unix_listen_sockaddr(&sun, sunlen, FDSAFE_SOCK_DGRAM, 1, NULL, &out), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_unix_listen_sockaddr(&sun, sunlen, FDSAFE_SOCK_STREAM, 1, NULL, NULL), FDSAFE_E_INVALID_ARGUMENT);
     expect_code(fdsafe_unix_bind_sockaddr(NULL, sunlen, NULL, &out), FDSAFE_E_INVALID_ARGUMENT);
     expect_code(fdsafe_unix_bind_sockaddr(&sin, sizeof sin, NULL, &out), FDSAFE_E_INVALID_ARGUMENT);
     expect_code(fdsafe_unix_bind_sockaddr(&sun, sunlen, NULL, &out), -EADDRINUSE); /* d is live */
-    expect_code(fdsafe_unix_connect_sockaddr(NULL, sunlen, FDSAFE_UNIX_STREAM, 0, &out), FDSAFE_E_INVALID_ARGUMENT);
-    expect_code(fdsafe_unix_connect_sockaddr(&sun, 2, FDSAFE_UNIX_STREAM, 0, &out), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_unix_connect_sockaddr(NULL, sunlen, FDSAFE_SOCK_STREAM, 0, &out), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_unix_connect_sockaddr(&sun, 2, FDSAFE_SOCK_STREAM, 0, &out), FDSAFE_E_INVALID_ARGUMENT);
     expect_code(fdsafe_unix_connect_sockaddr(&sun, sunlen, 0, 0, &out), FDSAFE_E_INVALID_ARGUMENT);
-    expect_code(fdsafe_unix_connect_sockaddr(&sun, sunlen, FDSAFE_UNIX_DATAGRAM, 9, &out), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_unix_connect_sockaddr(&sun, sunlen, FDSAFE_SOCK_DGRAM, 9, &out), FDSAFE_E_INVALID_ARGUMENT);
     expect_code(fdsafe_udp_bind_sockaddr(NULL, sizeof sin, 0, &out), FDSAFE_E_INVALID_ARGUMENT);
     expect_code(fdsafe_udp_bind_sockaddr(&sun, sunlen, 0, &out), FDSAFE_E_INVALID_ARGUMENT);
     expect_code(fdsafe_udp_bind_sockaddr(&sin, 3, 0, &out), FDSAFE_E_INVALID_ARGUMENT);
@@ -1254,7 +1257,7 @@ static void test_sockaddr_forms_of_unix_and_udp(void **state) {
 static void test_unexpected_control_message_descriptor_is_closed(void **state) {
     (void)state;
     fdsafe_handle a, b, r, w;
-    must(fdsafe_unix_pair(FDSAFE_UNIX_STREAM, 0, &a, &b));
+    must(fdsafe_unix_pair(FDSAFE_SOCK_STREAM, 0, &a, &b));
     must(fdsafe_pipe_create(0, &r, &w));
     int on = 1;
     if (setsockopt((int)must(fdsafe_fd_borrow(b)), SOL_SOCKET, 76, &on, sizeof on) != 0) {
@@ -1284,7 +1287,7 @@ static void test_unexpected_control_message_descriptor_is_closed(void **state) {
 static void test_received_number_a_live_handle_records_is_closed(void **state) {
     (void)state;
     fdsafe_handle a, b, e;
-    must(fdsafe_unix_pair(FDSAFE_UNIX_STREAM, 0, &a, &b));
+    must(fdsafe_unix_pair(FDSAFE_SOCK_STREAM, 0, &a, &b));
     must(fdsafe_eventfd_create(0, 0, &e));
     uint32_t kinds[] = {0, FDSAFE_KIND_OTHER};
     for (size_t k = 0; k < 2; k++) {
@@ -1326,7 +1329,7 @@ static void *closer(void *p) {
 static void test_send_races_with_close(void **state) {
     (void)state;
     fdsafe_handle a, b;
-    must(fdsafe_unix_pair(FDSAFE_UNIX_DATAGRAM, 0, &a, &b));
+    must(fdsafe_unix_pair(FDSAFE_SOCK_DGRAM, 0, &a, &b));
     for (int round = 0; round < 200; round++) {
         fdsafe_handle e;
         must(fdsafe_eventfd_create(7, 0, &e));

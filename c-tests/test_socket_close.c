@@ -33,7 +33,7 @@ static void *receive(void *arg) {
 static void test_closing_a_created_socket_leaves_a_blocked_receive_waiting(void **state) {
     (void)state;
     fdsafe_handle a, b;
-    must(fdsafe_unix_pair(FDSAFE_UNIX_STREAM, 0, &a, &b));
+    must(fdsafe_unix_pair(FDSAFE_SOCK_STREAM, 0, &a, &b));
     int fd = (int)must(fdsafe_fd_borrow(a));
     struct blocked_recv r = {.handle = a};
     pthread_t thread;
@@ -85,7 +85,7 @@ static void test_a_child_closing_its_copy_keeps_the_parents_socket_path(void **s
     assert_non_null(mkdtemp(dir));
     snprintf(path, sizeof path, "%s/l.sock", dir);
     fdsafe_handle l;
-    must(fdsafe_unix_listen(path, FDSAFE_UNIX_STREAM, 8, NULL, &l));
+    must(fdsafe_unix_listen(path, FDSAFE_SOCK_STREAM, 8, NULL, &l));
     pid_t child = fork();
     if (child == 0) _exit(fdsafe_close(l) == 0 ? 0 : 1);
     int status;
@@ -93,7 +93,7 @@ static void test_a_child_closing_its_copy_keeps_the_parents_socket_path(void **s
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     assert_int_equal(access(path, F_OK), 0); /* still there for the parent */
     fdsafe_handle c;
-    must(fdsafe_unix_connect(path, FDSAFE_UNIX_STREAM, 0, &c));
+    must(fdsafe_unix_connect(path, FDSAFE_SOCK_STREAM, 0, &c));
     must(fdsafe_close(c));
     must(fdsafe_close(l));
     assert_int_equal(access(path, F_OK), -1); /* the binding process removes it */

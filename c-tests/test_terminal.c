@@ -96,7 +96,7 @@ static void test_pty_pair_paths_and_data(void **state) {
     expect_code(fdsafe_pty_peer(s, 0, &s2), -EIO);
     {
         fdsafe_handle nm, ns;
-        must(fdsafe_pty_open(FDSAFE_OPEN_NONBLOCK, &nm, &ns));
+        must(fdsafe_pty_open(FDSAFE_NONBLOCK, &nm, &ns));
         expect_code(fdsafe_nonblocking_get(nm), 1);
         expect_code(fdsafe_nonblocking_get(ns), 1);
         expect_code(fdsafe_read(ns, buf, sizeof buf), -EAGAIN);
@@ -257,7 +257,7 @@ static void test_open_by_path_without_controlling_terminal(void **state) {
     fdsafe_handle m, s, t;
     char sp[64];
     open_pty(&m, &s, sp, sizeof sp);
-    must(fdsafe_terminal_open(sp, FDSAFE_OPEN_READ | FDSAFE_OPEN_WRITE, &t));
+    must(fdsafe_terminal_open(sp, FDSAFE_O_RDWR, &t));
     expect_code(fdsafe_handle_kind(t), FDSAFE_KIND_TERMINAL);
     expect_code(fdsafe_is_terminal(t), 1);
     /* Still no controlling terminal. */
@@ -276,7 +276,7 @@ static void test_open_by_path_without_controlling_terminal(void **state) {
         fdsafe_handle c;
         if (setsid() < 0)
             _exit(2);
-        if (fdsafe_terminal_open(sp, FDSAFE_OPEN_READ | FDSAFE_OPEN_WRITE, &c) != 0)
+        if (fdsafe_terminal_open(sp, FDSAFE_O_RDWR, &c) != 0)
             _exit(3);
         int tty = open("/dev/tty", O_RDWR | O_CLOEXEC);
         _exit(tty < 0 && errno == ENXIO ? 0 : 1);
@@ -290,12 +290,12 @@ static void test_open_by_path_without_controlling_terminal(void **state) {
     assert_true(maj >= 136);
     must(fdsafe_close(t));
     fdsafe_handle h = 0x5;
-    expect_code(fdsafe_terminal_open("/dev/null", FDSAFE_OPEN_READ, &h), FDSAFE_E_INVALID_ARGUMENT);
-    expect_code(fdsafe_terminal_open("/etc/passwd", FDSAFE_OPEN_READ, &h), FDSAFE_E_INVALID_ARGUMENT);
-    expect_code(fdsafe_terminal_open("/dev/pts/999999", FDSAFE_OPEN_READ, &h), -ENOENT);
-    expect_code(fdsafe_terminal_open(NULL, FDSAFE_OPEN_READ, &h), FDSAFE_E_INVALID_ARGUMENT);
-    expect_code(fdsafe_terminal_open(sp, FDSAFE_OPEN_READ, NULL), FDSAFE_E_INVALID_ARGUMENT);
-    expect_code(fdsafe_terminal_open(sp, 0, &h), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_terminal_open("/dev/null", FDSAFE_O_RDONLY, &h), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_terminal_open("/etc/passwd", FDSAFE_O_RDONLY, &h), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_terminal_open("/dev/pts/999999", FDSAFE_O_RDONLY, &h), -ENOENT);
+    expect_code(fdsafe_terminal_open(NULL, FDSAFE_O_RDONLY, &h), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_terminal_open(sp, FDSAFE_O_RDONLY, NULL), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_terminal_open(sp, 3, &h), FDSAFE_E_INVALID_ARGUMENT); /* access mode 3 */
     expect_code(fdsafe_terminal_open(sp, 0x40, &h), FDSAFE_E_INVALID_ARGUMENT);
     assert_int_equal(h, 0x5);
     /* Adopt a caller's pty master; /dev/null is not a terminal. */
@@ -325,7 +325,7 @@ static void test_terminal_bad_input(void **state) {
 
     expect_code(fdsafe_pty_open(0, NULL, &x), FDSAFE_E_INVALID_ARGUMENT);
     expect_code(fdsafe_pty_open(0, &x, NULL), FDSAFE_E_INVALID_ARGUMENT);
-    expect_code(fdsafe_pty_open(FDSAFE_OPEN_READ, &x, &x), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_pty_open(FDSAFE_O_WRONLY, &x, &x), FDSAFE_E_INVALID_ARGUMENT);
     expect_code(fdsafe_pty_peer(m, 0, NULL), FDSAFE_E_INVALID_ARGUMENT);
     expect_code(fdsafe_pty_peer(m, 8, &x), FDSAFE_E_INVALID_ARGUMENT);
     assert_int_equal(x, 0x7);

@@ -43,7 +43,7 @@ static void test_one_shot_relative(void **state) {
 static void test_interval_counts_and_old_value(void **state) {
     (void)state;
     fdsafe_handle t;
-    must(fdsafe_timerfd_create(FDSAFE_CLOCK_BOOTTIME, FDSAFE_TIMERFD_NONBLOCK, &t));
+    must(fdsafe_timerfd_create(FDSAFE_CLOCK_BOOTTIME, FDSAFE_NONBLOCK, &t));
     uint64_t count = 99;
     expect_code(fdsafe_timerfd_read(t, &count), -EAGAIN);
     assert_true(count == 99);
@@ -80,7 +80,7 @@ static void test_absolute_arming(void **state) {
 static void test_cancel_on_set_is_its_own_result(void **state) {
     (void)state;
     fdsafe_handle t;
-    must(fdsafe_timerfd_create(FDSAFE_CLOCK_REALTIME, FDSAFE_TIMERFD_NONBLOCK, &t));
+    must(fdsafe_timerfd_create(FDSAFE_CLOCK_REALTIME, FDSAFE_NONBLOCK, &t));
     expect_code(fdsafe_timerfd_set(t, FDSAFE_TIMERFD_CANCEL_ON_SET, 3600000 * MS, 0, NULL), FDSAFE_E_INVALID_ARGUMENT); /* needs ABSTIME */
     must(fdsafe_timerfd_set(t, FDSAFE_TIMERFD_ABSTIME | FDSAFE_TIMERFD_CANCEL_ON_SET,
                             clock_ns(CLOCK_REALTIME) + 3600000 * MS, 0, NULL));
@@ -168,7 +168,7 @@ static void test_adopt_and_dup(void **state) {
 static void test_bad_input(void **state) {
     (void)state;
     fdsafe_handle t, closed, e;
-    must(fdsafe_timerfd_create(FDSAFE_CLOCK_MONOTONIC, FDSAFE_TIMERFD_NONBLOCK, &t));
+    must(fdsafe_timerfd_create(FDSAFE_CLOCK_MONOTONIC, FDSAFE_NONBLOCK, &t));
     must(fdsafe_timerfd_create(FDSAFE_CLOCK_MONOTONIC, 0, &closed));
     must(fdsafe_close(closed));
     must(fdsafe_eventfd_create(0, 0, &e));

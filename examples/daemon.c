@@ -112,7 +112,7 @@ static void drop(fdsafe_handle epoll, struct client *c, const char *why) {
     if (why) {
         char bye[64];
         int n = snprintf(bye, sizeof bye, "bye: %s\n", why);
-        fdsafe_socket_send(c->handle, bye, (size_t)n, FDSAFE_SEND_DONTWAIT);
+        fdsafe_socket_send(c->handle, bye, (size_t)n, FDSAFE_MSG_DONTWAIT);
     }
     fdsafe_close(c->handle);
     c->handle = 0;
@@ -272,7 +272,7 @@ static void open_listeners(struct daemon *d) {
     }
     fdsafe_unix_bind_options options = {.flags = 0, .dir_mode = 0755, .socket_mode = d->cfg.socket_mode};
     if (d->cfg.unix_path[0])
-        check(fdsafe_unix_listen(d->cfg.unix_path, FDSAFE_UNIX_STREAM, 64, &options, &d->unix_listener), "unix listen");
+        check(fdsafe_unix_listen(d->cfg.unix_path, FDSAFE_SOCK_STREAM, 64, &options, &d->unix_listener), "unix listen");
     if (d->cfg.tcp_address[0])
         check(fdsafe_tcp_listen(d->cfg.tcp_address, 64, 0, &d->tcp_listener), "tcp listen");
 }
@@ -322,7 +322,7 @@ int main(int argc, char **argv) {
      * (closing its copies neither shuts the listeners down nor removes the socket file: that
      * stays the binding process's). */
     fdsafe_handle worker_end;
-    check(fdsafe_unix_pair(FDSAFE_UNIX_SEQPACKET, 0, &d.control, &worker_end), "control socket pair");
+    check(fdsafe_unix_pair(FDSAFE_SOCK_SEQPACKET, 0, &d.control, &worker_end), "control socket pair");
     int pid = (int)check(fdsafe_pidfd_fork(&d.worker), "fork the worker");
     if (pid == 0) {
         fdsafe_handle keep[] = {worker_end};

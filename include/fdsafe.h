@@ -197,6 +197,25 @@ typedef uint64_t fdsafe_handle;
  */
 #define FDSAFE_INVALID_HANDLE 0
 
+/**
+ * Creation flag accepted by every call that creates a descriptor which can block (pipes,
+ * eventfd, timerfd, signalfd, inotify, pidfd, sockets and accept, FIFOs, character devices,
+ * terminals, files, message queues): the new descriptor is non-blocking. Its value is the
+ * kernel's `O_NONBLOCK`, which is also `EFD_NONBLOCK`, `TFD_NONBLOCK`, `SFD_NONBLOCK`,
+ * `IN_NONBLOCK`, `SOCK_NONBLOCK` and `PIDFD_NONBLOCK`, so those work too. (fanotify's own
+ * `FDSAFE_FAN_NONBLOCK` is the kernel's `FAN_NONBLOCK`.)
+ */
+#define FDSAFE_NONBLOCK 2048
+
+/**
+ * The bit that every fdsafe-only flag carries: flags with no kernel counterpart
+ * (`FDSAFE_SOCKET_REUSEPORT`, `FDSAFE_STDIO_CLOSE_STREAM`...) are this bit plus one bit that
+ * no other fdsafe-only flag uses. No kernel flag accepted by any fdsafe function uses this
+ * bit, so a flag meant for another function is refused (`FDSAFE_E_INVALID_ARGUMENT`) rather
+ * than read as something else.
+ */
+#define FDSAFE_OWN_FLAG 8388608
+
 /** @} */
 
 /* ====================================================================================== */
@@ -642,18 +661,15 @@ int fdsafe_sigpipe_mode(uint32_t mode);
  */
 
 /**
- * `fdsafe_eventfd_create` flag: each read takes 1 from the counter instead of all of it.
+ * `fdsafe_eventfd_create` flag: each read takes 1 from the counter instead of all of it
+ * (the kernel's `EFD_SEMAPHORE`).
  */
-#define FDSAFE_EVENTFD_SEMAPHORE (1 << 0)
-
-/**
- * `fdsafe_eventfd_create` flag: start in non-blocking mode.
- */
-#define FDSAFE_EVENTFD_NONBLOCK (1 << 1)
+#define FDSAFE_EVENTFD_SEMAPHORE 1
 
 /**
  * Creates an eventfd (a kernel 64-bit counter for waking event loops) with the counter at
- * `initial`. `flags`: `FDSAFE_EVENTFD_SEMAPHORE`, `FDSAFE_EVENTFD_NONBLOCK`, or 0. The
+ * `initial`. `flags` (as `eventfd(2)`): `FDSAFE_EVENTFD_SEMAPHORE`
+ * (`EFD_SEMAPHORE`), `FDSAFE_NONBLOCK` (`EFD_NONBLOCK`), or 0. The
  * descriptor is close-on-exec.
  *
  * Ownership: the caller owns `*handle_out` and closes it with `fdsafe_close`.
@@ -692,20 +708,15 @@ int fdsafe_eventfd_write(fdsafe_handle handle, uint64_t value);
  */
 
 /**
- * `fdsafe_pipe_create` flag: both ends start non-blocking.
+ * `fdsafe_pipe_create` flag: packet mode, the kernel's `O_DIRECT`: each write of up to
+ * `PIPE_BUF` bytes is one packet and each read returns at most one packet.
  */
-#define FDSAFE_PIPE_NONBLOCK (1 << 0)
-
-/**
- * `fdsafe_pipe_create` flag: packet mode (`O_DIRECT`): each write of up to `PIPE_BUF` bytes
- * is one packet and each read returns at most one packet.
- */
-#define FDSAFE_PIPE_PACKET (1 << 1)
+#define FDSAFE_PIPE_PACKET 16384
 
 /**
  * Creates a pipe. `*read_out` receives the read end and `*write_out` the write end, two
- * handles of kind `FDSAFE_KIND_PIPE`, both close-on-exec. `flags`: `FDSAFE_PIPE_NONBLOCK`,
- * `FDSAFE_PIPE_PACKET`, or 0.
+ * handles of kind `FDSAFE_KIND_PIPE`, both close-on-exec. `flags` (as `pipe2`): `FDSAFE_NONBLOCK`
+ * (`O_NONBLOCK`), `FDSAFE_PIPE_PACKET` (`O_DIRECT`), or 0.
  *
  * A pipe is two descriptors and nothing else. The write end remembers its read end's
  * handle: a write that holds the read end cannot raise `SIGPIPE`, so it needs no guard for
@@ -763,9 +774,9 @@ int64_t fdsafe_pipe_set_capacity(fdsafe_handle handle, size_t bytes);
 /**
  * `fdsafe_stdio_open` flag: when the handle is closed, also point the standard stream at
  * `/dev/null` (the daemon way to close it: the number stays taken, so no later file can
- * land on descriptor 0, 1 or 2).
+ * land on descriptor 0, 1 or 2). An fdsafe-only flag (see `FDSAFE_OWN_FLAG`).
  */
-#define FDSAFE_STDIO_CLOSE_STREAM (1 << 0)
+#define FDSAFE_STDIO_CLOSE_STREAM (FDSAFE_OWN_FLAG | (1 << 0))
 
 /**
  * A handle (kind `FDSAFE_KIND_STDIO`) for standard input, output or error, usable with
@@ -792,56 +803,63 @@ int fdsafe_stdio_open(int stream, uint32_t flags, fdsafe_handle *handle_out);
  */
 
 /**
- * `fdsafe_file_open` flag: open for reading.
+ * Open flag: open for reading only (`O_RDONLY`). The `FDSAFE_O_*` values equal the
+ * kernel's; the open functions of files, FIFOs, character devices, terminals and message
+ * queues take them, with `FDSAFE_NONBLOCK` (`O_NONBLOCK`).
  */
-#define FDSAFE_FILE_READ (1 << 0)
+#define FDSAFE_O_RDONLY 0
 
 /**
- * Open for writing.
+ * Open flag: open for writing only (`O_WRONLY`).
  */
-#define FDSAFE_FILE_WRITE (1 << 1)
+#define FDSAFE_O_WRONLY 1
 
 /**
- * Every write goes to the end of the file (`O_APPEND`; implies writing).
+ * Open flag: open for reading and writing (`O_RDWR`).
  */
-#define FDSAFE_FILE_APPEND (1 << 2)
+#define FDSAFE_O_RDWR 2
 
 /**
  * Create the file if it does not exist (`O_CREAT`), with `mode`.
  */
-#define FDSAFE_FILE_CREATE (1 << 3)
+#define FDSAFE_O_CREAT 64
 
 /**
- * With `FDSAFE_FILE_CREATE`: fail with `-EEXIST` if the path exists (`O_EXCL`). With
- * `FDSAFE_FILE_TMPFILE`: the file can never be linked into the file system.
+ * With `FDSAFE_O_CREAT`: fail with `-EEXIST` if the path exists (`O_EXCL`). With
+ * `FDSAFE_O_TMPFILE`: the file can never be linked into the file system.
  */
-#define FDSAFE_FILE_EXCLUSIVE (1 << 4)
+#define FDSAFE_O_EXCL 128
 
 /**
  * Truncate an existing file to length 0 (`O_TRUNC`).
  */
-#define FDSAFE_FILE_TRUNCATE (1 << 5)
+#define FDSAFE_O_TRUNC 512
 
 /**
- * `O_TMPFILE`: `path` names a directory and the new file has no name; needs
- * `FDSAFE_FILE_WRITE`. It disappears when the last descriptor closes.
+ * Every write goes to the end of the file (`O_APPEND`).
  */
-#define FDSAFE_FILE_TMPFILE (1 << 6)
-
-/**
- * Fail with `-ELOOP` if the last path component is a symbolic link (`O_NOFOLLOW`).
- */
-#define FDSAFE_FILE_NOFOLLOW (1 << 7)
-
-/**
- * Open in non-blocking mode (`O_NONBLOCK`).
- */
-#define FDSAFE_FILE_NONBLOCK (1 << 8)
+#define FDSAFE_O_APPEND 1024
 
 /**
  * Open a directory (`O_DIRECTORY`, read-only), for use as the base of `fdsafe_file_open_at`.
  */
-#define FDSAFE_FILE_DIRECTORY (1 << 9)
+#define FDSAFE_O_DIRECTORY 65536
+
+/**
+ * Fail with `-ELOOP` if the last path component is a symbolic link (`O_NOFOLLOW`).
+ */
+#define FDSAFE_O_NOFOLLOW 131072
+
+/**
+ * Accepted and always in force: every descriptor fdsafe opens is close-on-exec (`O_CLOEXEC`).
+ */
+#define FDSAFE_O_CLOEXEC 524288
+
+/**
+ * `O_TMPFILE`: `path` names a directory and the new file has no name; needs
+ * `FDSAFE_O_WRONLY` or `FDSAFE_O_RDWR`. It disappears when the last descriptor closes.
+ */
+#define FDSAFE_O_TMPFILE 4259840
 
 /**
  * `fdsafe_file_open_at` resolve flag: refuse to cross mount points (`RESOLVE_NO_XDEV`).
@@ -870,10 +888,10 @@ int fdsafe_stdio_open(int stream, uint32_t flags, fdsafe_handle *handle_out);
 #define FDSAFE_RESOLVE_IN_ROOT 16
 
 /**
- * `fdsafe_file_sync` flag: flush only the data and the metadata needed to read it back
- * (`fdatasync`).
+ * `fdsafe_file_sync` flag (fdsafe-only, see `FDSAFE_OWN_FLAG`): flush only the data and
+ * the metadata needed to read it back (`fdatasync`).
  */
-#define FDSAFE_FILE_SYNC_DATA (1 << 0)
+#define FDSAFE_FILE_SYNC_DATA (FDSAFE_OWN_FLAG | (1 << 9))
 
 /**
  * `fdsafe_file_seek` origin: from the start of the file.
@@ -902,20 +920,23 @@ int fdsafe_stdio_open(int stream, uint32_t flags, fdsafe_handle *handle_out);
 
 /**
  * Opens (or creates) the file at `path` (relative paths start at the working directory) as a
- * handle of kind `FDSAFE_KIND_FILE`, close-on-exec. `flags`: at least one of
- * `FDSAFE_FILE_READ` / `FDSAFE_FILE_WRITE` / `FDSAFE_FILE_APPEND` (or `FDSAFE_FILE_DIRECTORY`
- * alone), plus any of the other `FDSAFE_FILE_*` flags. `mode` (permission bits, at most
+ * handle of kind `FDSAFE_KIND_FILE`, close-on-exec. `flags`, as for `open(2)` (the kernel's
+ * values): `FDSAFE_O_RDONLY`, `FDSAFE_O_WRONLY` or `FDSAFE_O_RDWR`, plus any of
+ * `FDSAFE_O_CREAT`, `FDSAFE_O_EXCL`, `FDSAFE_O_TRUNC`, `FDSAFE_O_APPEND`, `FDSAFE_O_TMPFILE`,
+ * `FDSAFE_O_NOFOLLOW`, `FDSAFE_O_DIRECTORY`, `FDSAFE_NONBLOCK`, `FDSAFE_O_CLOEXEC` (always
+ * in force). `mode` (permission bits, at most
  * 07777, reduced by the umask) is used only when a file is created.
  *
  * Ownership: the caller owns `*handle_out` and closes it with `fdsafe_close`.
  * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL or empty `path`, a NULL `handle_out`,
- * unknown flags, no access mode, `FDSAFE_FILE_EXCLUSIVE` without `FDSAFE_FILE_CREATE` or
- * `FDSAFE_FILE_TMPFILE`, `FDSAFE_FILE_TMPFILE` without writing, mode bits beyond 07777, or
+ * other flags (`O_SYNC`, `O_PATH`...), access mode 3, `FDSAFE_O_EXCL` without
+ * `FDSAFE_O_CREAT` or `FDSAFE_O_TMPFILE`, `FDSAFE_O_TMPFILE` or `FDSAFE_O_APPEND` without
+ * writing, mode bits beyond 07777, or
  * a path that is not a regular file or directory (a FIFO, device or socket has its own kind,
  * `fdsafe_fifo_open`, `fdsafe_chardev_open`, `fdsafe_terminal_open`: it is refused before
  * being opened, so a FIFO never blocks here); `-errno` from `open(2)` (`-ENOENT`, `-EEXIST`, `-EACCES`, `-ELOOP` for a symbolic link with
- * `FDSAFE_FILE_NOFOLLOW`, `-EISDIR`, `-ENOTDIR` for a path through a non-directory or
- * `FDSAFE_FILE_DIRECTORY` on a file, `-EOPNOTSUPP` if the file system lacks `O_TMPFILE`...).
+ * `FDSAFE_O_NOFOLLOW`, `-EISDIR`, `-ENOTDIR` for a path through a non-directory or
+ * `FDSAFE_O_DIRECTORY` on a file, `-EOPNOTSUPP` if the file system lacks `O_TMPFILE`...).
  * Opening a regular file does not block. Thread safety: any thread.
  */
 int fdsafe_file_open(const char *path,
@@ -925,7 +946,7 @@ int fdsafe_file_open(const char *path,
 
 /**
  * Opens `path` relative to the directory handle `dir` (a file handle opened with
- * `FDSAFE_FILE_DIRECTORY`), like `fdsafe_file_open`. With `resolve` 0 this is `openat(2)`;
+ * `FDSAFE_O_DIRECTORY`), like `fdsafe_file_open`. With `resolve` 0 this is `openat(2)`;
  * otherwise `openat2(2)` with the `FDSAFE_RESOLVE_*` limits, e.g. `FDSAFE_RESOLVE_BENEATH`
  * to keep the lookup inside `dir`.
  *
@@ -956,7 +977,7 @@ int64_t fdsafe_file_pread(fdsafe_handle handle, void *buf, size_t len, int64_t o
 
 /**
  * Writes up to `len` bytes at `offset` (`pwrite(2)`), leaving the file position alone (on a
- * file opened with `FDSAFE_FILE_APPEND` the kernel appends instead). Works on file and memfd
+ * file opened with `FDSAFE_O_APPEND` the kernel appends instead). Works on file and memfd
  * handles. Returns the bytes written.
  *
  * Errors: as `fdsafe_file_pread`, plus `-EBADF` (from the kernel) if the file is not open
@@ -1013,41 +1034,25 @@ int fdsafe_file_sync(fdsafe_handle handle, uint32_t flags);
  */
 
 /**
- * `fdsafe_fifo_create` flag: if a FIFO already exists at the path, use it (returns 1)
- * instead of failing with `-EEXIST`.
+ * `fdsafe_fifo_create` flag (fdsafe-only, see `FDSAFE_OWN_FLAG`): if a FIFO already exists
+ * at the path, use it (returns 1) instead of failing with `-EEXIST`.
  */
-#define FDSAFE_FIFO_REUSE (1 << 0)
-
-/**
- * `fdsafe_fifo_open` / `fdsafe_chardev_open` flag: open for reading.
- */
-#define FDSAFE_OPEN_READ (1 << 0)
-
-/**
- * Open for writing.
- */
-#define FDSAFE_OPEN_WRITE (1 << 1)
-
-/**
- * Open in non-blocking mode (`O_NONBLOCK`); it stays on after the open (turn it off with
- * `fdsafe_nonblocking_set`).
- */
-#define FDSAFE_OPEN_NONBLOCK (1 << 2)
+#define FDSAFE_FIFO_REUSE (FDSAFE_OWN_FLAG | (1 << 8))
 
 /**
  * `fdsafe_mknod` type: a FIFO (device numbers must be 0).
  */
-#define FDSAFE_NODE_FIFO 1
+#define FDSAFE_NODE_FIFO 4096
 
 /**
  * `fdsafe_mknod` type: a character device node.
  */
-#define FDSAFE_NODE_CHAR 2
+#define FDSAFE_NODE_CHAR 8192
 
 /**
  * `fdsafe_mknod` type: a block device node.
  */
-#define FDSAFE_NODE_BLOCK 3
+#define FDSAFE_NODE_BLOCK 24576
 
 /**
  * Creates a FIFO at `path` with permission bits `mode` (at most 07777, reduced by the umask).
@@ -1062,8 +1067,8 @@ int fdsafe_fifo_create(const char *path, uint32_t mode, uint32_t flags);
 
 /**
  * Opens the FIFO at `path` as a handle of kind `FDSAFE_KIND_FIFO` (close-on-exec).
- * `flags`: `FDSAFE_OPEN_READ` and/or `FDSAFE_OPEN_WRITE` (both: a read-write end, which never
- * waits), plus `FDSAFE_OPEN_NONBLOCK`. A path that is not a FIFO is refused without being
+ * `flags`: `FDSAFE_O_RDONLY`, `FDSAFE_O_WRONLY` or `FDSAFE_O_RDWR` (a read-write end, which
+ * never waits), plus `FDSAFE_NONBLOCK`. A path that is not a FIFO is refused without being
  * opened (it is inspected through an `O_PATH` descriptor first).
  *
  * Blocking: a blocking open waits until the other side is opened too; a signal gives
@@ -1071,14 +1076,14 @@ int fdsafe_fifo_create(const char *path, uint32_t mode, uint32_t flags);
  * gives the kernel's `-ENXIO`.
  * Ownership: the caller owns `*handle_out`.
  * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL or empty path, a NULL `handle_out`,
- * unknown flags, neither read nor write, or a path that is not a FIFO; `-ENOENT`; `-ENXIO`;
+ * unknown flags, access mode 3, or a path that is not a FIFO; `-ENOENT`; `-ENXIO`;
  * `-EINTR`; other `-errno` from `open(2)`. Thread safety: any thread.
  */
 int fdsafe_fifo_open(const char *path, uint32_t flags, fdsafe_handle *handle_out);
 
 /**
  * Creates a file-system node (`mknod(2)`): `type` is `FDSAFE_NODE_FIFO`,
- * `FDSAFE_NODE_CHAR` or `FDSAFE_NODE_BLOCK`; `mode` the permission bits (at most 07777);
+ * `FDSAFE_NODE_CHAR` or `FDSAFE_NODE_BLOCK` (the kernel's `S_IFIFO`, `S_IFCHR`, `S_IFBLK`); `mode` the permission bits (at most 07777);
  * `major`/`minor` the device numbers (0 for a FIFO). Device nodes need `CAP_MKNOD` (root).
  *
  * Returns 0. Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL or empty path, an unknown
@@ -1086,18 +1091,22 @@ int fdsafe_fifo_open(const char *path, uint32_t flags, fdsafe_handle *handle_out
  * `CAP_MKNOD` (or on a `nodev` mount when opened later); other `-errno` from `mknod(2)`.
  * Thread safety: any thread.
  */
-int fdsafe_mknod(const char *path, uint32_t type, uint32_t mode, uint32_t major, uint32_t minor);
+int fdsafe_mknod(const char *path,
+                 uint32_t type,
+                 uint32_t mode,
+                 uint32_t major,
+                 uint32_t minor);
 
 /**
  * Opens the character device at `path` as a handle of kind `FDSAFE_KIND_CHARDEV`
- * (close-on-exec, and never becoming the controlling terminal). `flags`: `FDSAFE_OPEN_READ`
- * and/or `FDSAFE_OPEN_WRITE`, plus `FDSAFE_OPEN_NONBLOCK`. Anything that is not a character
+ * (close-on-exec, and never becoming the controlling terminal). `flags`: `FDSAFE_O_RDONLY`,
+ * `FDSAFE_O_WRONLY` or `FDSAFE_O_RDWR`, plus `FDSAFE_NONBLOCK`. Anything that is not a character
  * device (a file, a FIFO, a block device) is refused without being opened. Read and write
  * with `fdsafe_read` / `fdsafe_write`.
  *
  * Ownership: the caller owns `*handle_out`.
  * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL or empty path, a NULL `handle_out`,
- * unknown flags, neither read nor write, or a path that is not a character device;
+ * unknown flags, access mode 3, or a path that is not a character device;
  * `-ENOENT`, `-EACCES`, `-ENXIO` (no such device), other `-errno` from `open(2)`.
  * Thread safety: any thread.
  */
@@ -1124,24 +1133,25 @@ int fdsafe_chardev_numbers(fdsafe_handle handle, uint32_t *major_out, uint32_t *
 
 /**
  * `fdsafe_memfd_create` flag: seals can be added later (`MFD_ALLOW_SEALING`). Without it
- * the memfd starts sealed with `FDSAFE_SEAL_SEAL`.
+ * the memfd starts sealed with `FDSAFE_SEAL_SEAL`. The `FDSAFE_MEMFD_*` values equal the
+ * kernel's `MFD_*`.
  */
-#define FDSAFE_MEMFD_ALLOW_SEALING (1 << 0)
-
-/**
- * Not executable, and sealed so (`MFD_NOEXEC_SEAL`; also allows sealing).
- */
-#define FDSAFE_MEMFD_NOEXEC_SEAL (1 << 1)
-
-/**
- * Executable (`MFD_EXEC`); contradicts `FDSAFE_MEMFD_NOEXEC_SEAL`.
- */
-#define FDSAFE_MEMFD_EXEC (1 << 2)
+#define FDSAFE_MEMFD_ALLOW_SEALING 2
 
 /**
  * Backed by huge pages (`MFD_HUGETLB`); sizes must then be multiples of the huge page size.
  */
-#define FDSAFE_MEMFD_HUGETLB (1 << 3)
+#define FDSAFE_MEMFD_HUGETLB 4
+
+/**
+ * Not executable, and sealed so (`MFD_NOEXEC_SEAL`; also allows sealing).
+ */
+#define FDSAFE_MEMFD_NOEXEC_SEAL 8
+
+/**
+ * Executable (`MFD_EXEC`); contradicts `FDSAFE_MEMFD_NOEXEC_SEAL`.
+ */
+#define FDSAFE_MEMFD_EXEC 16
 
 /**
  * Seal: no more seals can be added (`F_SEAL_SEAL`). The `FDSAFE_SEAL_*` values equal the
@@ -1382,12 +1392,12 @@ typedef struct fdsafe_terminal_settings {
 /**
  * Opens the terminal or serial port at `path` as a handle of kind `FDSAFE_KIND_TERMINAL`,
  * close-on-exec and never becoming the controlling terminal (`O_NOCTTY`). `flags`:
- * `FDSAFE_OPEN_READ` and/or `FDSAFE_OPEN_WRITE`, plus `FDSAFE_OPEN_NONBLOCK` (which also
+ * `FDSAFE_O_RDONLY`, `FDSAFE_O_WRONLY` or `FDSAFE_O_RDWR`, plus `FDSAFE_NONBLOCK` (which also
  * keeps a serial port's open from waiting for carrier detect).
  *
  * Ownership: the caller owns `*handle_out`.
  * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL or empty path, a NULL `handle_out`,
- * unknown flags, neither read nor write, or a path that is not a terminal (non-devices are
+ * unknown flags, access mode 3, or a path that is not a terminal (non-devices are
  * not even opened); `-ENOENT`, `-EACCES`, `-EBUSY` (exclusive mode), `-EIO`, `-ENXIO`.
  * Thread safety: any thread.
  */
@@ -1396,19 +1406,19 @@ int fdsafe_terminal_open(const char *path, uint32_t flags, fdsafe_handle *handle
 /**
  * Opens a new pseudo-terminal pair: `*master_out` (the controlling side, `/dev/ptmx`) and
  * `*slave_out` (the terminal a program sees, `/dev/pts/N`), both of kind
- * `FDSAFE_KIND_TERMINAL`, close-on-exec, `O_NOCTTY`. `flags`: 0 or `FDSAFE_OPEN_NONBLOCK`
+ * `FDSAFE_KIND_TERMINAL`, close-on-exec, `O_NOCTTY`. `flags`: 0 or `FDSAFE_NONBLOCK`
  * (both ends).
  *
  * Ownership: the caller owns both handles.
  * Errors: `FDSAFE_E_INVALID_ARGUMENT` for NULL out-pointers or flags other than
- * `FDSAFE_OPEN_NONBLOCK`; `-ENOSPC` at the pty limit; `-EMFILE`. Thread safety: any thread.
+ * `FDSAFE_NONBLOCK`; `-ENOSPC` at the pty limit; `-EMFILE`. Thread safety: any thread.
  */
 int fdsafe_pty_open(uint32_t flags, fdsafe_handle *master_out, fdsafe_handle *slave_out);
 
 /**
  * Opens the slave of the pseudo-terminal master `master` (`TIOCGPTPEER`: no path lookup, so
  * no race with a replaced `/dev/pts` entry) as a new terminal handle. `flags`: 0 or
- * `FDSAFE_OPEN_NONBLOCK`.
+ * `FDSAFE_NONBLOCK`.
  *
  * Ownership: the caller owns `*slave_out`. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`;
  * `FDSAFE_E_INVALID_ARGUMENT` for a NULL out-pointer or unknown flags; from the kernel
@@ -1432,9 +1442,10 @@ int fdsafe_pty_peer(fdsafe_handle master,
 int fdsafe_terminal_path(fdsafe_handle handle, uint32_t flags, char *buf, size_t len);
 
 /**
- * `fdsafe_terminal_path` flag: the path of a pseudo-terminal master's slave.
+ * `fdsafe_terminal_path` flag (fdsafe-only, see `FDSAFE_OWN_FLAG`): the path of a
+ * pseudo-terminal master's slave.
  */
-#define FDSAFE_TERMINAL_PATH_PEER 1
+#define FDSAFE_TERMINAL_PATH_PEER (FDSAFE_OWN_FLAG | (1 << 13))
 
 /**
  * Reads the terminal's settings into `*settings_out` (`TCGETS2`).
@@ -1561,33 +1572,29 @@ int fdsafe_is_terminal(fdsafe_handle handle);
  */
 
 /**
- * Create flag: the new socket is non-blocking (for `fdsafe_tcp_connect`: the connect itself
- * does not wait; finish it with `fdsafe_socket_connect_finish`).
+ * Create flag (fdsafe-only, see `FDSAFE_OWN_FLAG`): set `SO_REUSEPORT` before binding.
  */
-#define FDSAFE_SOCKET_NONBLOCK (1 << 0)
+#define FDSAFE_SOCKET_REUSEPORT (FDSAFE_OWN_FLAG | (1 << 1))
 
 /**
- * Create flag: set `SO_REUSEPORT` before binding.
+ * Create flag (fdsafe-only): an IPv6 socket accepts IPv6 only (`IPV6_V6ONLY`). Without it
+ * IPv6 sockets are dual-stack (`IPV6_V6ONLY` is set to 0 explicitly, whatever the system
+ * default).
  */
-#define FDSAFE_SOCKET_REUSEPORT (1 << 1)
+#define FDSAFE_SOCKET_V6ONLY (FDSAFE_OWN_FLAG | (1 << 2))
 
 /**
- * Create flag: an IPv6 socket accepts IPv6 only (`IPV6_V6ONLY`). Without it IPv6 sockets
- * are dual-stack (`IPV6_V6ONLY` is set to 0 explicitly, whatever the system default).
+ * Create flag (fdsafe-only): do not set `SO_REUSEADDR` on a TCP listener (it is on by
+ * default).
  */
-#define FDSAFE_SOCKET_V6ONLY (1 << 2)
-
-/**
- * Create flag: do not set `SO_REUSEADDR` on a TCP listener (it is on by default).
- */
-#define FDSAFE_SOCKET_NO_REUSEADDR (1 << 3)
+#define FDSAFE_SOCKET_NO_REUSEADDR (FDSAFE_OWN_FLAG | (1 << 3))
 
 /**
  * Creates a TCP listener bound to `address` (`"127.0.0.1:8080"`, `"[::]:8080"`; port 0 lets
  * the kernel choose: read it with `fdsafe_socket_local_address`) and listening with
  * `backlog`. `SO_REUSEADDR` is on unless `FDSAFE_SOCKET_NO_REUSEADDR`; flags also
  * `FDSAFE_SOCKET_REUSEPORT`, `FDSAFE_SOCKET_V6ONLY` (IPv6 only; default dual-stack),
- * `FDSAFE_SOCKET_NONBLOCK`. Close-on-exec. Accept with `fdsafe_socket_accept`.
+ * `FDSAFE_NONBLOCK` (`SOCK_NONBLOCK`). Close-on-exec. Accept with `fdsafe_socket_accept`.
  *
  * Ownership: the caller closes `*handle_out`. Errors: `FDSAFE_E_INVALID_ARGUMENT` for NULL
  * pointers, unknown flags, bad address text, a Unix address, or V6ONLY with IPv4;
@@ -1610,8 +1617,8 @@ int fdsafe_tcp_listen_sockaddr(const void *addr,
  * Creates a TCP socket connected to `address` (`"127.0.0.1:80"`, `"[::1]:80"`).
  *
  * Blocking (flags 0): waits until connected, at most `timeout_ms` (-1: as long as the kernel
- * tries), and returns 0; the socket is then blocking. With `FDSAFE_SOCKET_NONBLOCK` the
- * socket is non-blocking and the call does not wait (`timeout_ms` is ignored): it returns 0
+ * tries), and returns 0; the socket is then blocking. With `FDSAFE_NONBLOCK` (`SOCK_NONBLOCK`)
+ * the socket is non-blocking and the call does not wait (`timeout_ms` is ignored): it returns 0
  * if already connected, or 1 if the connection is in progress: finish it with
  * `fdsafe_socket_connect_finish` (or wait for `FDSAFE_EVENT_OUT`, then call it).
  *
@@ -1637,8 +1644,8 @@ int fdsafe_tcp_connect_sockaddr(const void *addr,
 
 /**
  * Creates a UDP socket bound to `address` (`"0.0.0.0:0"` for any port, `"[::]:5353"`...).
- * Flags: `FDSAFE_SOCKET_NONBLOCK`, `FDSAFE_SOCKET_REUSEPORT`, `FDSAFE_SOCKET_V6ONLY`
- * (`SO_REUSEADDR` is not set; turn it on with `FDSAFE_SOCKOPT_REUSEADDR` only before binding
+ * Flags: `FDSAFE_NONBLOCK`, `FDSAFE_SOCKET_REUSEPORT`, `FDSAFE_SOCKET_V6ONLY`
+ * (`SO_REUSEADDR` is not set; turn it on with `SO_REUSEADDR` only before binding
  * another socket). Set a default peer with `fdsafe_socket_connect`; send with
  * `fdsafe_socket_send_to` or `fdsafe_socket_send_batch`.
  *
@@ -1711,7 +1718,7 @@ typedef struct fdsafe_datagram {
 /**
  * Sends `count` datagrams with one `sendmmsg` (UDP or Unix datagram sockets); returns how
  * many were sent (fewer than `count` when the kernel stopped early, e.g. a full buffer with
- * `FDSAFE_SEND_DONTWAIT`). Each entry's `addr`/`addr_len` is its destination, or NULL/0 for
+ * `FDSAFE_MSG_DONTWAIT`). Each entry's `addr`/`addr_len` is its destination, or NULL/0 for
  * the connected peer. Never raises `SIGPIPE`. At most 1024 per call (more are not sent).
  *
  * Errors: (when the first datagram fails) `-EBADF`; `FDSAFE_E_WRONG_KIND`;
@@ -1727,12 +1734,12 @@ int64_t fdsafe_socket_send_batch(fdsafe_handle handle,
 
 /**
  * Receives up to `count` datagrams with one `recvmmsg`: waits for the first (unless
- * `FDSAFE_RECV_DONTWAIT` or a non-blocking socket), then takes only what is already queued.
+ * `FDSAFE_MSG_DONTWAIT` or a non-blocking socket), then takes only what is already queued.
  * Fills `received`, `truncated` and the source address (`addr`, `addr_len`) of each entry
  * received; returns how many. At most 1024 per call.
  *
  * Errors: as `fdsafe_socket_send_batch`; `FDSAFE_E_BUFFER_TOO_SMALL` for an `addr` whose
- * capacity is below `sizeof(struct sockaddr_storage)`; `FDSAFE_RECV_WAITALL` is refused.
+ * capacity is below `sizeof(struct sockaddr_storage)`; `FDSAFE_MSG_WAITALL` is refused.
  * Thread safety: any thread.
  */
 int64_t fdsafe_socket_recv_batch(fdsafe_handle handle,
@@ -1757,160 +1764,196 @@ int64_t fdsafe_socket_recv_batch(fdsafe_handle handle,
 #define FDSAFE_ADDRESS_TEXT_MAX 512
 
 /**
- * Send flag: do not wait (`MSG_DONTWAIT`); `-EAGAIN` if the send would block.
+ * Send and receive flag: do not wait; `-EAGAIN` if the call would block (`MSG_DONTWAIT`).
+ * The `FDSAFE_MSG_*` values equal the kernel's `MSG_*`.
  */
-#define FDSAFE_SEND_DONTWAIT (1 << 0)
-
-/**
- * Send flag: more data follows (`MSG_MORE`).
- */
-#define FDSAFE_SEND_MORE (1 << 1)
-
-/**
- * Send flag: zero-copy (`MSG_ZEROCOPY`); the socket must have `FDSAFE_SOCKOPT_ZEROCOPY` on,
- * and the buffer must stay unchanged until `fdsafe_socket_zerocopy_completions` reports it.
- */
-#define FDSAFE_SEND_ZEROCOPY (1 << 2)
-
-/**
- * Receive flag: do not wait (`MSG_DONTWAIT`); `-EAGAIN` if nothing is there.
- */
-#define FDSAFE_RECV_DONTWAIT (1 << 0)
+#define FDSAFE_MSG_DONTWAIT 64
 
 /**
  * Receive flag: look at the data without consuming it (`MSG_PEEK`).
  */
-#define FDSAFE_RECV_PEEK (1 << 1)
+#define FDSAFE_MSG_PEEK 2
 
 /**
  * Receive flag: on stream sockets wait until the buffer is full (`MSG_WAITALL`).
  */
-#define FDSAFE_RECV_WAITALL (1 << 2)
+#define FDSAFE_MSG_WAITALL 256
 
 /**
- * `fdsafe_socket_shutdown`: stop receiving.
+ * Send flag: accepted and always in force: no fdsafe send raises `SIGPIPE` (`MSG_NOSIGNAL`).
  */
-#define FDSAFE_SHUTDOWN_READ (1 << 0)
+#define FDSAFE_MSG_NOSIGNAL 16384
 
 /**
- * `fdsafe_socket_shutdown`: stop sending (the peer reads end-of-file).
+ * Send flag: more data follows (`MSG_MORE`).
  */
-#define FDSAFE_SHUTDOWN_WRITE (1 << 1)
+#define FDSAFE_MSG_MORE 32768
 
 /**
- * `fdsafe_socket_accept` flag: the accepted socket is non-blocking.
+ * Send flag: zero-copy (`MSG_ZEROCOPY`); the socket must have `SO_ZEROCOPY` on, and the
+ * buffer must stay unchanged until `fdsafe_socket_zerocopy_completions` reports it.
  */
-#define FDSAFE_ACCEPT_NONBLOCK (1 << 0)
+#define FDSAFE_MSG_ZEROCOPY 67108864
 
 /**
- * `TCP_NODELAY` (0/1). TCP.
+ * `fdsafe_socket_shutdown`: stop receiving (`SHUT_RD`).
  */
-#define FDSAFE_SOCKOPT_NODELAY 1
+#define FDSAFE_SHUT_RD 0
 
 /**
- * `SO_KEEPALIVE` (0/1).
+ * `fdsafe_socket_shutdown`: stop sending; the peer reads end-of-file (`SHUT_WR`).
  */
-#define FDSAFE_SOCKOPT_KEEPALIVE 2
+#define FDSAFE_SHUT_WR 1
 
 /**
- * `TCP_KEEPIDLE`: idle seconds before the first keepalive probe. TCP.
+ * `fdsafe_socket_shutdown`: both directions (`SHUT_RDWR`).
  */
-#define FDSAFE_SOCKOPT_KEEPIDLE 3
+#define FDSAFE_SHUT_RDWR 2
 
 /**
- * `TCP_KEEPINTVL`: seconds between probes. TCP.
+ * Socket option level: the socket itself (`SOL_SOCKET`). With `FDSAFE_SO_*` names.
  */
-#define FDSAFE_SOCKOPT_KEEPINTVL 4
+#define FDSAFE_SOL_SOCKET 1
 
 /**
- * `TCP_KEEPCNT`: unanswered probes before the connection drops. TCP.
+ * Socket option level: IPv4 (`IPPROTO_IP`). With `FDSAFE_IP_*` names.
  */
-#define FDSAFE_SOCKOPT_KEEPCNT 5
+#define FDSAFE_IPPROTO_IP 0
 
 /**
- * `SO_LINGER`: seconds to linger on close, or -1 for off.
+ * Socket option level: TCP (`IPPROTO_TCP`). With `FDSAFE_TCP_*` names.
  */
-#define FDSAFE_SOCKOPT_LINGER 6
+#define FDSAFE_IPPROTO_TCP 6
 
 /**
- * `SO_RCVBUF` in bytes (the kernel doubles what is set, and reports the doubled value).
+ * Socket option level: IPv6 (`IPPROTO_IPV6`). With `FDSAFE_IPV6_*` names.
  */
-#define FDSAFE_SOCKOPT_RCVBUF 7
-
-/**
- * `SO_SNDBUF` in bytes (doubled like `SO_RCVBUF`).
- */
-#define FDSAFE_SOCKOPT_SNDBUF 8
-
-/**
- * `IP_TTL` on IPv4 sockets, `IPV6_UNICAST_HOPS` on IPv6 ones. TCP and UDP.
- */
-#define FDSAFE_SOCKOPT_TTL 9
-
-/**
- * `TCP_USER_TIMEOUT` in milliseconds. TCP.
- */
-#define FDSAFE_SOCKOPT_USER_TIMEOUT 10
-
-/**
- * `SO_BUSY_POLL` in microseconds. TCP and UDP.
- */
-#define FDSAFE_SOCKOPT_BUSY_POLL 11
-
-/**
- * `SO_INCOMING_CPU`: the CPU that handles the socket's packets. TCP and UDP.
- */
-#define FDSAFE_SOCKOPT_INCOMING_CPU 12
-
-/**
- * `TCP_CORK` (0/1). TCP.
- */
-#define FDSAFE_SOCKOPT_CORK 13
-
-/**
- * `TCP_FASTOPEN`: the pending fast-open queue length of a listener. TCP.
- */
-#define FDSAFE_SOCKOPT_FASTOPEN 14
+#define FDSAFE_IPPROTO_IPV6 41
 
 /**
  * `SO_BROADCAST` (0/1). UDP.
  */
-#define FDSAFE_SOCKOPT_BROADCAST 15
+#define FDSAFE_SO_BROADCAST 6
 
 /**
- * `IP_MULTICAST_LOOP` / `IPV6_MULTICAST_LOOP` (0/1). UDP.
+ * `SO_KEEPALIVE` (0/1).
  */
-#define FDSAFE_SOCKOPT_MULTICAST_LOOP 16
+#define FDSAFE_SO_KEEPALIVE 9
 
 /**
- * `IP_MULTICAST_TTL` / `IPV6_MULTICAST_HOPS`. UDP.
+ * `SO_LINGER`: seconds to linger on close, or -1 for off.
  */
-#define FDSAFE_SOCKOPT_MULTICAST_TTL 17
+#define FDSAFE_SO_LINGER 13
 
 /**
- * `SO_PASSCRED` (0/1): receive the sender's credentials with each message. Unix sockets.
+ * `SO_RCVBUF` in bytes (the kernel doubles what is set, and reports the doubled value).
  */
-#define FDSAFE_SOCKOPT_PASSCRED 18
+#define FDSAFE_SO_RCVBUF 8
+
+/**
+ * `SO_SNDBUF` in bytes (doubled like `SO_RCVBUF`).
+ */
+#define FDSAFE_SO_SNDBUF 7
 
 /**
  * `SO_REUSEADDR` (0/1). TCP and UDP.
  */
-#define FDSAFE_SOCKOPT_REUSEADDR 19
+#define FDSAFE_SO_REUSEADDR 2
 
 /**
  * `SO_REUSEPORT` (0/1). TCP and UDP.
  */
-#define FDSAFE_SOCKOPT_REUSEPORT 20
+#define FDSAFE_SO_REUSEPORT 15
 
 /**
- * `SO_ZEROCOPY` (0/1): allow `FDSAFE_SEND_ZEROCOPY`. TCP and UDP.
+ * `SO_PASSCRED` (0/1): receive the sender's credentials with each message. Unix sockets.
  */
-#define FDSAFE_SOCKOPT_ZEROCOPY 21
+#define FDSAFE_SO_PASSCRED 16
+
+/**
+ * `SO_BUSY_POLL` in microseconds. TCP and UDP.
+ */
+#define FDSAFE_SO_BUSY_POLL 46
+
+/**
+ * `SO_INCOMING_CPU`: the CPU that handles the socket's packets. TCP and UDP.
+ */
+#define FDSAFE_SO_INCOMING_CPU 49
+
+/**
+ * `SO_ZEROCOPY` (0/1): allow `FDSAFE_MSG_ZEROCOPY`. TCP and UDP.
+ */
+#define FDSAFE_SO_ZEROCOPY 60
+
+/**
+ * `TCP_NODELAY` (0/1). TCP.
+ */
+#define FDSAFE_TCP_NODELAY 1
+
+/**
+ * `TCP_CORK` (0/1). TCP.
+ */
+#define FDSAFE_TCP_CORK 3
+
+/**
+ * `TCP_KEEPIDLE`: idle seconds before the first keepalive probe. TCP.
+ */
+#define FDSAFE_TCP_KEEPIDLE 4
+
+/**
+ * `TCP_KEEPINTVL`: seconds between probes. TCP.
+ */
+#define FDSAFE_TCP_KEEPINTVL 5
+
+/**
+ * `TCP_KEEPCNT`: unanswered probes before the connection drops. TCP.
+ */
+#define FDSAFE_TCP_KEEPCNT 6
+
+/**
+ * `TCP_USER_TIMEOUT` in milliseconds. TCP.
+ */
+#define FDSAFE_TCP_USER_TIMEOUT 18
+
+/**
+ * `TCP_FASTOPEN`: the pending fast-open queue length of a listener. TCP.
+ */
+#define FDSAFE_TCP_FASTOPEN 23
+
+/**
+ * `IP_TTL`: the time-to-live of outgoing IPv4 packets. TCP and UDP.
+ */
+#define FDSAFE_IP_TTL 2
+
+/**
+ * `IP_MULTICAST_TTL`. UDP.
+ */
+#define FDSAFE_IP_MULTICAST_TTL 33
+
+/**
+ * `IP_MULTICAST_LOOP` (0/1). UDP.
+ */
+#define FDSAFE_IP_MULTICAST_LOOP 34
+
+/**
+ * `IPV6_UNICAST_HOPS`: the hop limit of outgoing IPv6 packets. IPv6 TCP and UDP.
+ */
+#define FDSAFE_IPV6_UNICAST_HOPS 16
+
+/**
+ * `IPV6_MULTICAST_HOPS`. IPv6 UDP.
+ */
+#define FDSAFE_IPV6_MULTICAST_HOPS 18
+
+/**
+ * `IPV6_MULTICAST_LOOP` (0/1). IPv6 UDP.
+ */
+#define FDSAFE_IPV6_MULTICAST_LOOP 19
 
 /**
  * `IPV6_V6ONLY` (0/1). IPv6 TCP and UDP sockets.
  */
-#define FDSAFE_SOCKOPT_V6ONLY 22
+#define FDSAFE_IPV6_V6ONLY 26
 
 /**
  * A range of finished zero-copy sends, as read from the socket's error queue.
@@ -1918,7 +1961,7 @@ int64_t fdsafe_socket_recv_batch(fdsafe_handle handle,
 typedef struct fdsafe_zerocopy_completion {
   /**
    * The first send number of the range. Zero-copy sends are numbered from 0 per socket,
-   * one number per successful `fdsafe_socket_send` with `FDSAFE_SEND_ZEROCOPY`.
+   * one number per successful `fdsafe_socket_send` with `FDSAFE_MSG_ZEROCOPY`.
    */
   uint32_t first;
   /**
@@ -2003,7 +2046,8 @@ int fdsafe_socket_peer_sockaddr(fdsafe_handle handle,
 /**
  * Sends bytes on a connected socket of any kind (for datagram and seqpacket sockets, one
  * message). Never raises `SIGPIPE` (`MSG_NOSIGNAL`): a closed peer gives `-EPIPE`.
- * `flags`: `FDSAFE_SEND_DONTWAIT`, `FDSAFE_SEND_MORE`, `FDSAFE_SEND_ZEROCOPY`, or 0.
+ * `flags` (the kernel's values): `FDSAFE_MSG_DONTWAIT`, `FDSAFE_MSG_MORE`,
+ * `FDSAFE_MSG_ZEROCOPY`, `FDSAFE_MSG_NOSIGNAL` (always in force), or 0.
  * Returns the bytes sent, which on stream sockets may be fewer than `len`.
  *
  * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for non-sockets (listeners give `-ENOTCONN` from
@@ -2018,8 +2062,8 @@ int64_t fdsafe_socket_send(fdsafe_handle handle, const void *buf, size_t len, ui
 /**
  * Receives bytes (one message on datagram and seqpacket sockets; a longer message is
  * truncated to `len`, the rest discarded, as `recv(2)`). Returns the bytes received; 0 means
- * the peer shut down (stream) or an empty message arrived. `flags`:
- * `FDSAFE_RECV_DONTWAIT`, `FDSAFE_RECV_PEEK`, `FDSAFE_RECV_WAITALL`, or 0.
+ * the peer shut down (stream) or an empty message arrived. `flags` (the kernel's
+ * values): `FDSAFE_MSG_DONTWAIT`, `FDSAFE_MSG_PEEK`, `FDSAFE_MSG_WAITALL`, or 0.
  *
  * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT`; `-EAGAIN`;
  * `-ECONNRESET`; `-ENOTCONN`; `-EINVAL` (from the kernel, e.g. `FDSAFE_RECV_OOB` with no
@@ -2071,18 +2115,19 @@ int64_t fdsafe_socket_recv_from(fdsafe_handle handle,
                                 size_t *addr_len_out);
 
 /**
- * Shuts down one or both directions: `how` is `FDSAFE_SHUTDOWN_READ`,
- * `FDSAFE_SHUTDOWN_WRITE` or both. The handle stays open.
+ * Shuts down one or both directions, as `shutdown(2)`: `how` is `FDSAFE_SHUT_RD`,
+ * `FDSAFE_SHUT_WR` or `FDSAFE_SHUT_RDWR` (the kernel's `SHUT_*` values). The handle stays
+ * open.
  *
- * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for 0 or unknown
- * bits; `-ENOTCONN`. Thread safety: any thread; wakes threads blocked in receive.
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for any other `how`;
+ * `-ENOTCONN`. Thread safety: any thread; wakes threads blocked in receive.
  */
-int fdsafe_socket_shutdown(fdsafe_handle handle, uint32_t how);
+int fdsafe_socket_shutdown(fdsafe_handle handle, int how);
 
 /**
  * Accepts a connection on a TCP, Unix stream or Unix seqpacket listener. `*handle_out`
  * receives the new connected socket (close-on-exec; non-blocking with
- * `FDSAFE_ACCEPT_NONBLOCK`), and the peer's address goes to `addr_out` / `*addr_len_out`
+ * `FDSAFE_NONBLOCK`, the kernel's `SOCK_NONBLOCK`), and the peer's address goes to `addr_out` / `*addr_len_out`
  * (pass NULL, 0, NULL to skip it; ask the handle later with `fdsafe_socket_peer_address`).
  * Waits for a connection unless the listener is non-blocking (`-EAGAIN`).
  *
@@ -2133,21 +2178,27 @@ int fdsafe_socket_connect_sockaddr(fdsafe_handle handle, const void *addr, size_
 int fdsafe_socket_connect_finish(fdsafe_handle handle, int timeout_ms);
 
 /**
- * Reads a socket option (`FDSAFE_SOCKOPT_*`) into `*value_out`.
+ * Reads a socket option into `*value_out`, named as for `getsockopt(2)` by `level` and
+ * `name` in the kernel's values: `FDSAFE_SOL_SOCKET` with `FDSAFE_SO_*`,
+ * `FDSAFE_IPPROTO_TCP` with `FDSAFE_TCP_*`, `FDSAFE_IPPROTO_IP` with `FDSAFE_IP_*`,
+ * `FDSAFE_IPPROTO_IPV6` with `FDSAFE_IPV6_*` (so `SOL_SOCKET, SO_REUSEADDR` works as is).
+ * Every value is an `int`; `SO_LINGER` gives seconds, or -1 when lingering is off.
  *
  * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for non-sockets and for options that do not apply
- * to the socket's kind (`FDSAFE_SOCKOPT_NODELAY` on UDP, say); `FDSAFE_E_INVALID_ARGUMENT`
- * for an unknown option or NULL `value_out`; `-errno` from `getsockopt`. Thread safety: any.
+ * to the socket's kind (`TCP_NODELAY` on UDP, say); `FDSAFE_E_INVALID_ARGUMENT` for a pair
+ * fdsafe does not support (the `FDSAFE_` names above are all it supports) or a NULL
+ * `value_out`; `-errno` from `getsockopt`. Thread safety: any.
  */
-int fdsafe_socket_option_get(fdsafe_handle handle, uint32_t option, int *value_out);
+int fdsafe_socket_option_get(fdsafe_handle handle, int level, int name, int *value_out);
 
 /**
- * Sets a socket option (`FDSAFE_SOCKOPT_*`) to `value` (see each constant for units).
+ * Sets a socket option, named by `level` and `name` as for `fdsafe_socket_option_get`, to
+ * `value` (see each constant for units; `SO_LINGER`: seconds, or -1 for off).
  *
  * Errors: as `fdsafe_socket_option_get`, plus the kernel's `-EINVAL` for values it refuses
  * and `-EPERM` for privileged values. Thread safety: any thread.
  */
-int fdsafe_socket_option_set(fdsafe_handle handle, uint32_t option, int value);
+int fdsafe_socket_option_set(fdsafe_handle handle, int level, int name, int value);
 
 /**
  * Reads finished zero-copy sends from the socket's error queue, without waiting, into
@@ -2174,44 +2225,41 @@ int64_t fdsafe_socket_zerocopy_completions(fdsafe_handle handle,
  */
 
 /**
- * Socket type: a byte stream (`SOCK_STREAM`).
+ * Socket type: a byte stream (the kernel's `SOCK_STREAM`).
  */
-#define FDSAFE_UNIX_STREAM 1
+#define FDSAFE_SOCK_STREAM 1
 
 /**
  * Socket type: datagrams (`SOCK_DGRAM`).
  */
-#define FDSAFE_UNIX_DATAGRAM 2
+#define FDSAFE_SOCK_DGRAM 2
 
 /**
  * Socket type: reliable, ordered messages with boundaries (`SOCK_SEQPACKET`).
  */
-#define FDSAFE_UNIX_SEQPACKET 3
+#define FDSAFE_SOCK_SEQPACKET 5
 
 /**
- * Bind flag: the socket is non-blocking.
+ * Bind flag (fdsafe-only, see `FDSAFE_OWN_FLAG`): never remove a stale socket file; fail
+ * with `-EADDRINUSE` instead.
  */
-#define FDSAFE_UNIX_BIND_NONBLOCK (1 << 0)
+#define FDSAFE_UNIX_BIND_KEEP_STALE (FDSAFE_OWN_FLAG | (1 << 4))
 
 /**
- * Bind flag: never remove a stale socket file; fail with `-EADDRINUSE` instead.
+ * Bind flag (fdsafe-only): do not remove the socket file when the handle is closed.
  */
-#define FDSAFE_UNIX_BIND_KEEP_STALE (1 << 1)
+#define FDSAFE_UNIX_BIND_KEEP_PATH (FDSAFE_OWN_FLAG | (1 << 5))
 
 /**
- * Bind flag: do not remove the socket file when the handle is closed.
+ * Bind flag (fdsafe-only): do not create missing parent folders (`-ENOENT` instead).
  */
-#define FDSAFE_UNIX_BIND_KEEP_PATH (1 << 2)
+#define FDSAFE_UNIX_BIND_NO_MKDIR (FDSAFE_OWN_FLAG | (1 << 6))
 
 /**
- * Bind flag: do not create missing parent folders (`-ENOENT` instead).
+ * Bind flag (fdsafe-only): leave the socket file's mode as the umask made it (ignore
+ * `socket_mode`).
  */
-#define FDSAFE_UNIX_BIND_NO_MKDIR (1 << 3)
-
-/**
- * Bind flag: leave the socket file's mode as the umask made it (ignore `socket_mode`).
- */
-#define FDSAFE_UNIX_BIND_KEEP_MODE (1 << 4)
+#define FDSAFE_UNIX_BIND_KEEP_MODE (FDSAFE_OWN_FLAG | (1 << 7))
 
 /**
  * The default mode of parent folders created by a bind.
@@ -2238,7 +2286,7 @@ int64_t fdsafe_socket_zerocopy_completions(fdsafe_handle handle,
 
 /**
  * `fdsafe_recv_info.flags`: the message carried the sender's credentials (`pid`, `uid`,
- * `gid` are set). Needs `FDSAFE_SOCKOPT_PASSCRED` on the receiving socket.
+ * `gid` are set). Needs `SO_PASSCRED` on the receiving socket.
  */
 #define FDSAFE_RECV_INFO_CREDENTIALS (1 << 2)
 
@@ -2255,7 +2303,7 @@ int64_t fdsafe_socket_zerocopy_completions(fdsafe_handle handle,
  */
 typedef struct fdsafe_unix_bind_options {
   /**
-   * `FDSAFE_UNIX_BIND_*` flags, or 0.
+   * `FDSAFE_NONBLOCK` and `FDSAFE_UNIX_BIND_*` flags, or 0.
    */
   uint32_t flags;
   /**
@@ -2311,8 +2359,8 @@ typedef struct fdsafe_recv_info {
 } fdsafe_recv_info;
 
 /**
- * Creates a Unix stream or seqpacket listener (`type`: `FDSAFE_UNIX_STREAM` or
- * `FDSAFE_UNIX_SEQPACKET`) bound to `address` and listening with `backlog`.
+ * Creates a Unix stream or seqpacket listener (`type`: `FDSAFE_SOCK_STREAM` or
+ * `FDSAFE_SOCK_SEQPACKET`, the kernel's `SOCK_*` values) bound to `address` and listening with `backlog`.
  *
  * `address`: a path (text containing `/`), an abstract name (`"@name"`, exact length, no
  * padding), or NULL / `""` for autobind (the kernel picks an abstract name; read it with
@@ -2374,7 +2422,7 @@ int fdsafe_unix_bind_sockaddr(const void *addr,
 
 /**
  * Creates a Unix socket of `type` connected to `address` (a path or `@name`). `flags`:
- * `FDSAFE_SOCKET_NONBLOCK` makes the socket non-blocking; a connect that cannot complete at
+ * `FDSAFE_NONBLOCK` (`SOCK_NONBLOCK`) makes the socket non-blocking; a connect that cannot complete at
  * once then fails with `-EAGAIN` (the listener's backlog is full) rather than waiting.
  * Datagram sockets get a default destination. Returns 0.
  *
@@ -2401,7 +2449,8 @@ int fdsafe_unix_connect_sockaddr(const void *addr,
 
 /**
  * Creates a pair of connected, unnamed Unix sockets of `type` (`socketpair`). `flags`:
- * `FDSAFE_SOCKET_NONBLOCK` or 0. Both are close-on-exec.
+ * `FDSAFE_NONBLOCK` (`SOCK_NONBLOCK`) or 0. Both are close-on-exec. `type`:
+ * `FDSAFE_SOCK_STREAM`, `FDSAFE_SOCK_DGRAM` or `FDSAFE_SOCK_SEQPACKET` (the kernel's values).
  *
  * Ownership: the caller closes both. Errors: `FDSAFE_E_INVALID_ARGUMENT` (NULL pointers, bad
  * type or flags); `-EMFILE`. Thread safety: any thread.
@@ -2422,7 +2471,7 @@ int fdsafe_unix_pair(uint32_t type,
  *
  * Errors: `-EBADF` for a stale socket handle or any stale handle in `handles` (nothing
  * sent); `FDSAFE_E_WRONG_KIND` for a non-Unix socket; `FDSAFE_E_INVALID_ARGUMENT` for NULL
- * pointers with lengths > 0, `len` 0 with handles, unknown flags or `FDSAFE_SEND_ZEROCOPY`;
+ * pointers with lengths > 0, `len` 0 with handles, unknown flags or `FDSAFE_MSG_ZEROCOPY`;
  * the kernel's `-EINVAL` (over 253), `-EPIPE`, `-ENOTCONN`, `-EAGAIN`, `-ETOOMANYREFS`,
  * `-EINTR`.
  * Thread safety: any thread.
@@ -2451,7 +2500,7 @@ int64_t fdsafe_socket_send_fds(fdsafe_handle handle,
  * Sends `len` bytes (at least 1) with credentials attached (`SCM_CREDENTIALS`): `creds`, or
  * the caller's own pid, uid and gid when `creds` is NULL. The kernel checks them: other
  * values than one's own need `CAP_SYS_ADMIN` (pid) or `CAP_SETUID`/`CAP_SETGID`, else
- * `-EPERM`. The receiver sees them with `FDSAFE_SOCKOPT_PASSCRED` on.
+ * `-EPERM`. The receiver sees them with `SO_PASSCRED` on.
  *
  * Errors: as `fdsafe_socket_send_handles`, plus `-EPERM`. Thread safety: any thread.
  */
@@ -2480,7 +2529,7 @@ int64_t fdsafe_socket_send_credentials(fdsafe_handle handle,
  * Ownership: the caller closes each handle in `handles_out[0 .. info_out->handle_count]`.
  * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for non-Unix sockets; `FDSAFE_E_INVALID_ARGUMENT`
  * for NULL pointers with lengths > 0, a NULL `info_out`, `handles_cap` above 253, unknown
- * flags (`FDSAFE_RECV_DONTWAIT`, `FDSAFE_RECV_PEEK`, `FDSAFE_RECV_WAITALL`); `-EAGAIN`;
+ * flags (`FDSAFE_MSG_DONTWAIT`, `FDSAFE_MSG_PEEK`, `FDSAFE_MSG_WAITALL`); `-EAGAIN`;
  * `-ENOTCONN`; `-EINVAL` from the kernel (a listener); `-EINTR` (nothing was received).
  * Thread safety: any thread.
  */
@@ -2962,21 +3011,17 @@ int fdsafe_epoll_wait_ns(fdsafe_handle epoll,
 #define FDSAFE_CLOCK_BOOTTIME_ALARM 9
 
 /**
- * `fdsafe_timerfd_create` flag: reads return `-EAGAIN` instead of waiting.
+ * `fdsafe_timerfd_set` flag: `value_ns` is an absolute time on the timer's clock (the
+ * kernel's `TFD_TIMER_ABSTIME`).
  */
-#define FDSAFE_TIMERFD_NONBLOCK (1 << 0)
-
-/**
- * `fdsafe_timerfd_set` flag: `value_ns` is an absolute time on the timer's clock.
- */
-#define FDSAFE_TIMERFD_ABSTIME (1 << 0)
+#define FDSAFE_TIMERFD_ABSTIME 1
 
 /**
  * `fdsafe_timerfd_set` flag (realtime clocks, with `FDSAFE_TIMERFD_ABSTIME`): if the system
  * time is set while the timer is armed, the timer is canceled and the next
- * `fdsafe_timerfd_read` returns `FDSAFE_TIMERFD_CANCELED`.
+ * `fdsafe_timerfd_read` returns `FDSAFE_TIMERFD_CANCELED` (`TFD_TIMER_CANCEL_ON_SET`).
  */
-#define FDSAFE_TIMERFD_CANCEL_ON_SET (1 << 1)
+#define FDSAFE_TIMERFD_CANCEL_ON_SET 2
 
 /**
  * `fdsafe_timerfd_read` result: the timer was canceled by a change of the system time.
@@ -3000,7 +3045,7 @@ typedef struct fdsafe_timer_value {
 
 /**
  * Creates a disarmed timer on `clock` (`FDSAFE_CLOCK_*`). `flags`:
- * `FDSAFE_TIMERFD_NONBLOCK` or 0. The descriptor is close-on-exec and pollable (readable
+ * `FDSAFE_NONBLOCK` (`TFD_NONBLOCK`) or 0. The descriptor is close-on-exec and pollable (readable
  * when it has expired).
  *
  * Ownership: the caller owns `*handle_out`. Errors: `FDSAFE_E_INVALID_ARGUMENT` for an
@@ -3100,19 +3145,16 @@ int fdsafe_sigset_has(const struct fdsafe_sigset *set, int signo);
 
 /**
  * Changes the calling thread's signal mask (`pthread_sigmask`): `how` is
- * `FDSAFE_SIG_BLOCK`, `FDSAFE_SIG_UNBLOCK` or `FDSAFE_SIG_SETMASK`. Writes the previous mask
+ * `FDSAFE_SIG_BLOCK`, `FDSAFE_SIG_UNBLOCK` or `FDSAFE_SIG_SETMASK` (the kernel's `SIG_*` values). Writes the previous mask
  * to `*old_out` if it is not NULL. Threads created afterwards inherit the mask, so calling
  * this in the main thread before any other thread starts blocks signals process-wide.
  *
  * Errors: `FDSAFE_E_INVALID_ARGUMENT` for an unknown `how` or a NULL `set`.
  * Thread safety: affects only the calling thread.
  */
-int fdsafe_signal_mask(int how, const struct fdsafe_sigset *set, struct fdsafe_sigset *old_out);
-
-/**
- * `fdsafe_signalfd_create` flag: reads return `-EAGAIN` instead of waiting.
- */
-#define FDSAFE_SIGNALFD_NONBLOCK (1 << 0)
+int fdsafe_signal_mask(int how,
+                       const struct fdsafe_sigset *set,
+                       struct fdsafe_sigset *old_out);
 
 /**
  * One signal read from a signalfd.
@@ -3171,7 +3213,7 @@ typedef struct fdsafe_siginfo {
 
 /**
  * Blocks the signals of `*set` in the calling thread, then creates a signalfd that reads
- * them (close-on-exec; `flags`: `FDSAFE_SIGNALFD_NONBLOCK` or 0).
+ * them (close-on-exec; `flags`: `FDSAFE_NONBLOCK` (`SFD_NONBLOCK`) or 0).
  *
  * A signalfd only receives signals that are blocked: a signal sent to the process is
  * delivered to any thread that does not block it (running its handler or its default
@@ -3235,15 +3277,10 @@ int fdsafe_signal_block_process(const struct fdsafe_sigset *set);
  */
 
 /**
- * `fdsafe_pidfd_open` flag: non-blocking (`PIDFD_NONBLOCK`): `fdsafe_pidfd_wait` on a
- * running child returns `-EAGAIN` instead of waiting.
+ * `fdsafe_pidfd_wait` flag: do not wait; return 0 if the child is still running (the
+ * kernel's `WNOHANG`).
  */
-#define FDSAFE_PIDFD_NONBLOCK (1 << 0)
-
-/**
- * `fdsafe_pidfd_wait` flag: do not wait; return 0 if the child is still running.
- */
-#define FDSAFE_PIDFD_WAIT_NOHANG (1 << 0)
+#define FDSAFE_PIDFD_WAIT_NOHANG 1
 
 /**
  * `fdsafe_pidfd_exit.code`: the process called `exit`; `status` is its exit status.
@@ -3280,7 +3317,8 @@ typedef struct fdsafe_pidfd_exit {
 
 /**
  * Opens a pidfd for the process `pid` (`pidfd_open(2)`), a handle of kind
- * `FDSAFE_KIND_PIDFD`, close-on-exec. `flags`: 0 or `FDSAFE_PIDFD_NONBLOCK`. The handle keeps
+ * `FDSAFE_KIND_PIDFD`, close-on-exec. `flags`: 0 or `FDSAFE_NONBLOCK` (`PIDFD_NONBLOCK`:
+ * `fdsafe_pidfd_wait` on a running child then returns `-EAGAIN` instead of waiting). The handle keeps
  * referring to that process even after its pid is reused. It becomes readable
  * (`fdsafe_wait` with `FDSAFE_EVENT_IN`) when the process exits.
  *
@@ -3288,7 +3326,9 @@ typedef struct fdsafe_pidfd_exit {
  * Errors: `FDSAFE_E_INVALID_ARGUMENT` for `pid <= 0`, unknown flags or a NULL `handle_out`;
  * `-ESRCH` if there is no such process; `-EMFILE`. Thread safety: any thread.
  */
-int fdsafe_pidfd_open(int pid, uint32_t flags, fdsafe_handle *handle_out);
+int fdsafe_pidfd_open(int pid,
+                      uint32_t flags,
+                      fdsafe_handle *handle_out);
 
 /**
  * Forks the calling process and gives the parent a pidfd for the child: `fork()`, then
@@ -3368,11 +3408,6 @@ int fdsafe_pidfd_get_pid(fdsafe_handle handle);
  * Changes to files and directories.
  * @{
  */
-
-/**
- * `fdsafe_inotify_create` flag: reads return `-EAGAIN` instead of waiting.
- */
-#define FDSAFE_INOTIFY_NONBLOCK (1 << 0)
 
 /**
  * A read asking for at least this many events never leaves any buffered inside fdsafe (see
@@ -3530,7 +3565,7 @@ typedef struct fdsafe_inotify_event {
 } fdsafe_inotify_event;
 
 /**
- * Creates an inotify instance (close-on-exec; `flags`: `FDSAFE_INOTIFY_NONBLOCK` or 0).
+ * Creates an inotify instance (close-on-exec; `flags`: `FDSAFE_NONBLOCK` (`IN_NONBLOCK`) or 0).
  *
  * Ownership: the caller owns `*handle_out`; closing it removes all its watches.
  * Errors: `FDSAFE_E_INVALID_ARGUMENT` for unknown flags or a NULL `handle_out`; `-EMFILE`
@@ -3899,12 +3934,14 @@ typedef struct fdsafe_fanotify_event {
  *
  * Ownership: the caller owns `*handle_out`. Closing it answers any unanswered permission
  * event "allow" (as the kernel does) and closes the event descriptors.
- * Errors: `FDSAFE_E_INVALID_ARGUMENT` for unknown flags, both classes, or a NULL
- * `handle_out`; `-EPERM` without `CAP_SYS_ADMIN`; `-EINVAL` (kernel) for combinations it
+ * Errors: `FDSAFE_E_INVALID_ARGUMENT` for unknown flags, both classes, `_REPORT_NAME`
+ * without `_REPORT_DIR_FID` (its bit is `O_NONBLOCK`'s, so `FDSAFE_NONBLOCK` lands here: use
+ * `FDSAFE_FAN_NONBLOCK`), or a NULL `handle_out`; `-EPERM` without `CAP_SYS_ADMIN`; `-EINVAL` (kernel) for combinations it
  * refuses (FID reporting with a permission class); `-EMFILE` (also the per-user group limit).
  * Thread safety: any thread.
  */
-int fdsafe_fanotify_init(uint32_t flags, fdsafe_handle *handle_out);
+int fdsafe_fanotify_init(uint32_t flags,
+                         fdsafe_handle *handle_out);
 
 /**
  * Changes the group's marks: `flags` holds one action (`FDSAFE_FAN_MARK_ADD`, `_REMOVE`,
@@ -3990,31 +4027,6 @@ int fdsafe_fanotify_unanswered(fdsafe_handle handle);
  */
 
 /**
- * `fdsafe_mq_open` flag: open for receiving.
- */
-#define FDSAFE_MQ_READ (1 << 0)
-
-/**
- * `fdsafe_mq_open` flag: open for sending (with `FDSAFE_MQ_READ`: both).
- */
-#define FDSAFE_MQ_WRITE (1 << 1)
-
-/**
- * `fdsafe_mq_open` flag: create the queue if it does not exist (`O_CREAT`).
- */
-#define FDSAFE_MQ_CREATE (1 << 2)
-
-/**
- * `fdsafe_mq_open` flag: with `FDSAFE_MQ_CREATE`, fail with `-EEXIST` if it exists (`O_EXCL`).
- */
-#define FDSAFE_MQ_EXCLUSIVE (1 << 3)
-
-/**
- * `fdsafe_mq_open` flag: sends to a full and receives from an empty queue return `-EAGAIN`.
- */
-#define FDSAFE_MQ_NONBLOCK (1 << 4)
-
-/**
  * A queue's attributes.
  */
 typedef struct fdsafe_mq_attr {
@@ -4043,11 +4055,13 @@ typedef struct fdsafe_mq_attr {
 } fdsafe_mq_attr;
 
 /**
- * Opens (and with `FDSAFE_MQ_CREATE` creates) the message queue `name`.
+ * Opens (and with `FDSAFE_O_CREAT` creates) the message queue `name`, as `mq_open(3)`.
  *
  * `name` must start with `/`, have 1 to 255 more characters and no other `/` (and not be
- * `/.` or `/..`). `flags`: `FDSAFE_MQ_READ` and/or `FDSAFE_MQ_WRITE` (at least one),
- * `FDSAFE_MQ_CREATE`, `FDSAFE_MQ_EXCLUSIVE` (only with create), `FDSAFE_MQ_NONBLOCK`.
+ * `/.` or `/..`). `flags` (the kernel's values): `FDSAFE_O_RDONLY` (receive),
+ * `FDSAFE_O_WRONLY` (send) or `FDSAFE_O_RDWR`, plus `FDSAFE_O_CREAT`, `FDSAFE_O_EXCL` (only
+ * with create), `FDSAFE_NONBLOCK` (sends to a full and receives from an empty queue return
+ * `-EAGAIN`), `FDSAFE_O_CLOEXEC` (always in force).
  * `mode` (permission bits, at most 07777) and `attr` (NULL: the system defaults; else its
  * `max_messages` and `message_size`, both > 0) are used only when the queue is created.
  * The descriptor is close-on-exec and pollable: readable while the queue has messages,
@@ -4161,7 +4175,7 @@ int fdsafe_mq_notify_none(fdsafe_handle handle);
  * environment once the call has succeeded (whatever it found), so children do not inherit
  * them. Modifies the environment: call it before starting threads that read it.
  */
-#define FDSAFE_LISTEN_UNSET_ENV 1
+#define FDSAFE_LISTEN_UNSET_ENV (FDSAFE_OWN_FLAG | (1 << 10))
 
 /**
  * `fdsafe_listen_fds` result: `LISTEN_FDS` or `LISTEN_PID` is not set; the process was not
@@ -4186,7 +4200,7 @@ int fdsafe_mq_notify_none(fdsafe_handle handle);
  * `fdsafe_watchdog_interval` flag of the same value removes `WATCHDOG_USEC` and
  * `WATCHDOG_PID`.
  */
-#define FDSAFE_NOTIFY_UNSET_ENV 1
+#define FDSAFE_NOTIFY_UNSET_ENV (FDSAFE_OWN_FLAG | (1 << 12))
 
 /**
  * `fdsafe_notify*` result: `NOTIFY_SOCKET` is not set (or empty); not running under a

@@ -58,7 +58,7 @@ OTHER_HANDLE = {
 SCALARS = {
     (None, "flags"): "0",
     ("fdsafe_fanotify_mark", "flags"): "FDSAFE_FAN_MARK_ADD",
-    ("fdsafe_file_open_at", "flags"): "FDSAFE_FILE_READ",
+    ("fdsafe_file_open_at", "flags"): "FDSAFE_O_RDONLY",
     (None, "len"): "16",
     (None, "count"): "1",
     (None, "max"): "1",
@@ -77,8 +77,10 @@ SCALARS = {
     ("fdsafe_eventfd_write", "value"): "1",
     ("fdsafe_socket_option_set", "value"): "65536",
     ("fdsafe_mq_notify_signal", "value"): "0",
-    (None, "option"): "FDSAFE_SOCKOPT_RCVBUF",
-    (None, "how"): "FDSAFE_SHUTDOWN_READ",
+    (None, "level"): "FDSAFE_SOL_SOCKET",
+    ("fdsafe_socket_option_get", "name"): "FDSAFE_SO_RCVBUF",
+    ("fdsafe_socket_option_set", "name"): "FDSAFE_SO_RCVBUF",
+    (None, "how"): "FDSAFE_SHUT_RD",
     (None, "seals"): "FDSAFE_SEAL_SHRINK",
     (None, "signal"): "0",  # only checks that the process exists
     (None, "signo"): "SIGURG",  # ignored by default

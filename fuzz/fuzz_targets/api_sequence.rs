@@ -39,6 +39,7 @@ use fdsafe::ffi::splice::*;
 use fdsafe::ffi::stdio::*;
 use fdsafe::ffi::timerfd::*;
 use fdsafe::ffi::unix::*;
+use fdsafe::ffi::FDSAFE_NONBLOCK;
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Arbitrary, Debug, Clone, Copy)]
@@ -97,10 +98,10 @@ enum Call {
     SocketRecv(Target, Length, u32),
     SocketSendTo(Target, Length, u32, u8),
     SocketRecvFrom(Target, Length, u32, u16),
-    SocketShutdown(Target, u32),
+    SocketShutdown(Target, i32),
     SocketAccept(Target, u32, u16),
-    SocketOptionGet(Target, u32, bool),
-    SocketOptionSet(Target, u32, i32),
+    SocketOptionGet(Target, u8, u8, bool),
+    SocketOptionSet(Target, u8, u8, i32),
     SocketAddress(Target, u16, bool),
     PeerCredentials(Target, bool),
     SendHandles(Target, Vec<Target>, Length, u32),
@@ -329,6 +330,17 @@ fn iov_args(storage: &mut [u8], count: u8, iovcnt: i32) -> (Vec<libc::iovec>, *c
     (iov, iov_ptr, cnt)
 }
 
+/// A socket option level: mostly one fdsafe supports, sometimes any number.
+fn option_level(pick: u8) -> i32 {
+    match pick % 5 {
+        0 => FDSAFE_SOL_SOCKET,
+        1 => FDSAFE_IPPROTO_TCP,
+        2 => FDSAFE_IPPROTO_IP,
+        3 => FDSAFE_IPPROTO_IPV6,
+        _ => pick as i32,
+    }
+}
+
 fn run(pool: &mut Pool, call: &Call) {
     let dir = setup();
     let mut storage = [0u8; 4096];
@@ -336,7 +348,7 @@ fn run(pool: &mut Pool, call: &Call) {
     let mut out2 = 0u64;
     let (rc, stale): (i64, bool) = match *call {
         Call::PipeCreate { flags } => {
-            let rc = fdsafe_pipe_create(flags | FDSAFE_PIPE_NONBLOCK, &mut out, &mut out2);
+            let rc = fdsafe_pipe_create(flags | FDSAFE_NONBLOCK, &mut out, &mut out2);
             if rc == 0 {
                 pool.keep(out);
                 pool.keep(out2);
@@ -344,7 +356,7 @@ fn run(pool: &mut Pool, call: &Call) {
             (rc as i64, false)
         }
         Call::EventfdCreate { initial, flags } => {
-            let rc = fdsafe_eventfd_create(initial, flags | FDSAFE_EVENTFD_NONBLOCK, &mut out);
+            let rc = fdsafe_eventfd_create(initial, flags | FDSAFE_NONBLOCK, &mut out);
             if rc == 0 {
                 pool.keep(out);
             }
@@ -505,13 +517,13 @@ fn run(pool: &mut Pool, call: &Call) {
         }
         Call::UnixPair { ty, flags } => {
             let ty = match ty % 5 {
-                0 => FDSAFE_UNIX_STREAM,
-                1 => FDSAFE_UNIX_DATAGRAM,
-                2 => FDSAFE_UNIX_SEQPACKET,
+                0 => FDSAFE_SOCK_STREAM,
+                1 => FDSAFE_SOCK_DGRAM,
+                2 => FDSAFE_SOCK_SEQPACKET,
                 3 => 0,
                 _ => ty as u32,
             };
-            let rc = fdsafe_unix_pair(ty, flags | FDSAFE_SOCKET_NONBLOCK, &mut out, &mut out2);
+            let rc = fdsafe_unix_pair(ty, flags | FDSAFE_NONBLOCK, &mut out, &mut out2);
             if rc == 0 {
                 pool.keep(out);
                 pool.keep(out2);
@@ -520,15 +532,15 @@ fn run(pool: &mut Pool, call: &Call) {
         }
         Call::TcpTrio { backlog } => {
             let addr = CString::new("127.0.0.1:0").unwrap();
-            let rc = fdsafe_tcp_listen(addr.as_ptr(), backlog as i32, FDSAFE_SOCKET_NONBLOCK, &mut out);
+            let rc = fdsafe_tcp_listen(addr.as_ptr(), backlog as i32, FDSAFE_NONBLOCK, &mut out);
             if rc == 0 {
                 let listener = out;
                 let mut text = [0 as libc::c_char; 128];
                 assert!(fdsafe_socket_local_address(listener, text.as_mut_ptr(), text.len()) > 0);
-                let crc = fdsafe_tcp_connect(text.as_ptr(), 0, FDSAFE_SOCKET_NONBLOCK, &mut out2);
+                let crc = fdsafe_tcp_connect(text.as_ptr(), 0, FDSAFE_NONBLOCK, &mut out2);
                 assert!(crc == 0 || crc == 1, "connect to our own listener: {crc}");
                 let client = out2;
-                let arc = fdsafe_socket_accept(listener, FDSAFE_ACCEPT_NONBLOCK, &mut out, ptr::null_mut(), 0, ptr::null_mut());
+                let arc = fdsafe_socket_accept(listener, FDSAFE_NONBLOCK, &mut out, ptr::null_mut(), 0, ptr::null_mut());
                 pool.keep(listener);
                 pool.keep(client);
                 if arc == 0 {
@@ -541,7 +553,7 @@ fn run(pool: &mut Pool, call: &Call) {
         }
         Call::UdpBind { flags } => {
             let addr = CString::new("127.0.0.1:0").unwrap();
-            let rc = fdsafe_udp_bind(addr.as_ptr(), flags | FDSAFE_SOCKET_NONBLOCK, &mut out);
+            let rc = fdsafe_udp_bind(addr.as_ptr(), flags | FDSAFE_NONBLOCK, &mut out);
             if rc == 0 {
                 pool.keep(out);
             }
@@ -553,7 +565,7 @@ fn run(pool: &mut Pool, call: &Call) {
                 return;
             }
             let (p, n) = buffer(len, &mut storage);
-            (fdsafe_socket_send(h, p, n, flags | FDSAFE_SEND_DONTWAIT), stale)
+            (fdsafe_socket_send(h, p, n, flags | FDSAFE_MSG_DONTWAIT), stale)
         }
         Call::SocketRecv(t, len, flags) => {
             let (h, stale) = pool.pick(t);
@@ -561,7 +573,7 @@ fn run(pool: &mut Pool, call: &Call) {
                 return;
             }
             let (p, n) = buffer(len, &mut storage);
-            (fdsafe_socket_recv(h, p, n, flags | FDSAFE_RECV_DONTWAIT), stale)
+            (fdsafe_socket_recv(h, p, n, flags | FDSAFE_MSG_DONTWAIT), stale)
         }
         Call::SocketSendTo(t, len, flags, which) => {
             let (h, stale) = pool.pick(t);
@@ -583,7 +595,7 @@ fn run(pool: &mut Pool, call: &Call) {
                 _ => other.as_ptr(),
             };
             let (p, n) = buffer(len, &mut storage);
-            (fdsafe_socket_send_to(h, p, n, flags | FDSAFE_SEND_DONTWAIT, addr), stale)
+            (fdsafe_socket_send_to(h, p, n, flags | FDSAFE_MSG_DONTWAIT, addr), stale)
         }
         Call::SocketRecvFrom(t, len, flags, cap) => {
             let (h, stale) = pool.pick(t);
@@ -594,7 +606,7 @@ fn run(pool: &mut Pool, call: &Call) {
             let mut addr_len = 0usize;
             let (p, n) = buffer(len, &mut storage);
             let cap = (cap as usize).min(addr.len());
-            (fdsafe_socket_recv_from(h, p, n, flags | FDSAFE_RECV_DONTWAIT, addr.as_mut_ptr().cast(), cap, &mut addr_len), stale)
+            (fdsafe_socket_recv_from(h, p, n, flags | FDSAFE_MSG_DONTWAIT, addr.as_mut_ptr().cast(), cap, &mut addr_len), stale)
         }
         Call::SocketShutdown(t, how) => {
             let (h, stale) = pool.pick(t);
@@ -617,17 +629,18 @@ fn run(pool: &mut Pool, call: &Call) {
             }
             (rc as i64, stale)
         }
-        Call::SocketOptionGet(t, option, null) => {
+        Call::SocketOptionGet(t, level, name, null) => {
             let (h, stale) = pool.pick(t);
             let mut value = 0;
             let p = if null { ptr::null_mut() } else { &mut value as *mut i32 };
-            (fdsafe_socket_option_get(h, option, p) as i64, stale)
+            (fdsafe_socket_option_get(h, option_level(level), name as i32 % 64, p) as i64, stale)
         }
-        Call::SocketOptionSet(t, option, value) => {
+        Call::SocketOptionSet(t, level, name, value) => {
             let (h, stale) = pool.pick(t);
+            let (level, name) = (option_level(level), name as i32 % 64);
             // A lingering close would wait: linger only off.
-            let value = if option == FDSAFE_SOCKOPT_LINGER && value > 0 { 0 } else { value };
-            (fdsafe_socket_option_set(h, option, value) as i64, stale)
+            let value = if (level, name) == (FDSAFE_SOL_SOCKET, FDSAFE_SO_LINGER) && value > 0 { 0 } else { value };
+            (fdsafe_socket_option_set(h, level, name, value) as i64, stale)
         }
         Call::SocketAddress(t, cap, peer) => {
             let (h, stale) = pool.pick(t);
@@ -652,7 +665,7 @@ fn run(pool: &mut Pool, call: &Call) {
             let handles: Vec<u64> = picked.iter().map(|p| p.0).collect();
             let (p, n) = buffer(len, &mut storage);
             let hp = if targets.len() == 1 && matches!(targets[0], Target::Zero) { ptr::null() } else { handles.as_ptr() };
-            let rc = fdsafe_socket_send_handles(h, p, n, hp, handles.len(), flags | FDSAFE_SEND_DONTWAIT);
+            let rc = fdsafe_socket_send_handles(h, p, n, hp, handles.len(), flags | FDSAFE_MSG_DONTWAIT);
             if picked.iter().any(|p| p.1) {
                 assert!(rc < 0, "sent a stale handle: {rc}");
             }
@@ -664,7 +677,7 @@ fn run(pool: &mut Pool, call: &Call) {
                 return;
             }
             let fds: Vec<i32> = targets.iter().take(300).map(|t| fdsafe_fd_borrow(pool.pick(*t).0)).collect();
-            let rc = fdsafe_socket_send_fds(h, storage.as_ptr().cast(), 1, fds.as_ptr(), fds.len(), flags | FDSAFE_SEND_DONTWAIT);
+            let rc = fdsafe_socket_send_fds(h, storage.as_ptr().cast(), 1, fds.as_ptr(), fds.len(), flags | FDSAFE_MSG_DONTWAIT);
             (rc, stale)
         }
         Call::RecvHandles(t, len, cap, flags, null_info) => {
@@ -676,7 +689,7 @@ fn run(pool: &mut Pool, call: &Call) {
             let mut info = fdsafe_recv_info::default();
             let (p, n) = buffer(len, &mut storage);
             let info_p = if null_info { ptr::null_mut() } else { &mut info as *mut _ };
-            let rc = fdsafe_socket_recv_handles(h, p, n, flags | FDSAFE_RECV_DONTWAIT, handles.as_mut_ptr(), cap as usize, info_p);
+            let rc = fdsafe_socket_recv_handles(h, p, n, flags | FDSAFE_MSG_DONTWAIT, handles.as_mut_ptr(), cap as usize, info_p);
             if rc >= 0 {
                 assert!(info.handle_count <= cap as usize);
                 for &got in &handles[..info.handle_count] {
@@ -734,7 +747,7 @@ fn run(pool: &mut Pool, call: &Call) {
         }
         Call::TimerfdCreate { clock, flags } => {
             let clock = if clock % 3 == 0 { FDSAFE_CLOCK_MONOTONIC } else { clock };
-            let rc = fdsafe_timerfd_create(clock, flags | FDSAFE_TIMERFD_NONBLOCK, &mut out);
+            let rc = fdsafe_timerfd_create(clock, flags | FDSAFE_NONBLOCK, &mut out);
             if rc == 0 {
                 pool.keep(out);
             }
@@ -763,7 +776,7 @@ fn run(pool: &mut Pool, call: &Call) {
             (fdsafe_timerfd_read(h, p) as i64, stale)
         }
         Call::InotifyCreate { flags } => {
-            let rc = fdsafe_inotify_create(flags | FDSAFE_INOTIFY_NONBLOCK, &mut out);
+            let rc = fdsafe_inotify_create(flags | FDSAFE_NONBLOCK, &mut out);
             if rc == 0 {
                 pool.keep(out);
             }
@@ -820,8 +833,8 @@ fn run(pool: &mut Pool, call: &Call) {
             (fdsafe_memfd_get_seals(h) as i64, stale)
         }
         Call::TmpfileOpen { flags, mode } => {
-            let flags = FDSAFE_FILE_TMPFILE | FDSAFE_FILE_READ | FDSAFE_FILE_WRITE | FDSAFE_FILE_NONBLOCK
-                | (flags as u32 & !(FDSAFE_FILE_CREATE | FDSAFE_FILE_TRUNCATE | FDSAFE_FILE_DIRECTORY));
+            let flags = FDSAFE_O_TMPFILE | FDSAFE_O_RDWR | FDSAFE_NONBLOCK
+                | (flags as u32 & !(FDSAFE_O_CREAT | FDSAFE_O_TRUNC | FDSAFE_O_DIRECTORY));
             let rc = fdsafe_file_open(dir.as_ptr(), flags, mode as u32, &mut out);
             if rc == 0 {
                 pool.keep(out);
@@ -858,7 +871,7 @@ fn run(pool: &mut Pool, call: &Call) {
             if usr2 {
                 fdsafe_sigset_add(&mut set, libc::SIGUSR2);
             }
-            let rc = fdsafe_signalfd_create(&set, flags | FDSAFE_SIGNALFD_NONBLOCK, &mut out);
+            let rc = fdsafe_signalfd_create(&set, flags | FDSAFE_NONBLOCK, &mut out);
             if rc == 0 {
                 pool.keep(out);
             }
@@ -885,7 +898,7 @@ fn run(pool: &mut Pool, call: &Call) {
             let name = mq_name();
             let attr = fdsafe_mq_attr { max_messages: max_messages as i64, message_size: message_size as i64, ..Default::default() };
             let ap = if with_attr { &attr as *const _ } else { ptr::null() };
-            let flags = (flags & 0xff) | FDSAFE_MQ_CREATE | FDSAFE_MQ_EXCLUSIVE | FDSAFE_MQ_NONBLOCK;
+            let flags = (flags & 0xff) | FDSAFE_O_CREAT | FDSAFE_O_EXCL | FDSAFE_NONBLOCK;
             let rc = fdsafe_mq_open(name.as_ptr(), flags, 0o600, ap, &mut out);
             if rc == 0 {
                 assert_eq!(fdsafe_mq_unlink(name.as_ptr()), 0);
@@ -946,7 +959,7 @@ fn run(pool: &mut Pool, call: &Call) {
             (rc as i64, stale)
         }
         Call::PidfdSelf { flags } => {
-            let rc = fdsafe_pidfd_open(std::process::id() as i32, flags | FDSAFE_PIDFD_NONBLOCK, &mut out);
+            let rc = fdsafe_pidfd_open(std::process::id() as i32, flags | FDSAFE_NONBLOCK, &mut out);
             if rc == 0 {
                 pool.keep(out);
             }
@@ -1082,7 +1095,7 @@ fn run(pool: &mut Pool, call: &Call) {
                 .collect();
             let n = (count % 9) as usize;
             let p = if count == 255 { ptr::null_mut() } else { msgs.as_mut_ptr() };
-            (fdsafe_socket_send_batch(h, p, n, flags | FDSAFE_SEND_DONTWAIT), stale)
+            (fdsafe_socket_send_batch(h, p, n, flags | FDSAFE_MSG_DONTWAIT), stale)
         }
         Call::RecvBatch(t, count, len, flags) => {
             let (h, stale) = pool.pick(t);
@@ -1106,7 +1119,7 @@ fn run(pool: &mut Pool, call: &Call) {
                 .collect();
             let n = (count % 9) as usize;
             let p = if count == 255 { ptr::null_mut() } else { msgs.as_mut_ptr() };
-            let rc = fdsafe_socket_recv_batch(h, p, n, flags | FDSAFE_RECV_DONTWAIT);
+            let rc = fdsafe_socket_recv_batch(h, p, n, flags | FDSAFE_MSG_DONTWAIT);
             if rc > 0 {
                 assert!(rc as usize <= n);
                 for m in &msgs[..rc as usize] {
@@ -1139,14 +1152,14 @@ fn run(pool: &mut Pool, call: &Call) {
         }
         Call::FileOpenAt(which, flags, mode, resolve) => {
             if pool.dir == 0 {
-                assert_eq!(fdsafe_file_open(dir.as_ptr(), FDSAFE_FILE_DIRECTORY, 0, &mut pool.dir), 0);
+                assert_eq!(fdsafe_file_open(dir.as_ptr(), FDSAFE_O_DIRECTORY, 0, &mut pool.dir), 0);
             }
             // Names inside the private directory only ("sub/.." stays inside), or NULL.
             let names = [".", "a", "b", "a/..", "", "nonexistent/x"];
             let name = CString::new(names[which as usize % names.len()]).unwrap();
             let np = if which == 255 { ptr::null() } else { name.as_ptr() };
             // Never a path outside: BENEATH always, so ".." cannot leave the directory.
-            let rc = fdsafe_file_open_at(pool.dir, np, flags | FDSAFE_FILE_NONBLOCK, mode % 0o10000, resolve | FDSAFE_RESOLVE_BENEATH, &mut out);
+            let rc = fdsafe_file_open_at(pool.dir, np, flags | FDSAFE_NONBLOCK, mode % 0o10000, resolve | FDSAFE_RESOLVE_BENEATH, &mut out);
             if rc == 0 {
                 if blocking(out) {
                     nonblocking(out);

@@ -14,12 +14,13 @@ from typing import Iterable, List, Optional, Sequence, Tuple, Union
 from ._lib import c_handle, declare, fast, lib
 from .errors import check, error_for
 from .handle import Handle
+from . import _constants as _c
 
 __all__ = ["IO_READ", "IO_WRITE", "IO_BATCH_MAX", "IOOp", "IOBatch", "close_all", "close_all_except"]
 
-IO_READ = 1
-IO_WRITE = 2
-IO_BATCH_MAX = 65536
+IO_READ = _c.FDSAFE_IO_READ
+IO_WRITE = _c.FDSAFE_IO_WRITE
+IO_BATCH_MAX = _c.FDSAFE_IO_BATCH_MAX
 
 
 class IOOp(ctypes.Structure):

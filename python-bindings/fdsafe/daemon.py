@@ -17,13 +17,14 @@ from typing import Dict, Iterable, List, Optional, Sequence, Union
 from ._lib import c_handle, c_handle_p, declare, lib
 from .errors import check
 from .handle import Handle, retry_eintr
+from . import _constants as _c
 
 _int, _u32, _size, _str = ctypes.c_int, ctypes.c_uint32, ctypes.c_size_t, ctypes.c_char_p
 
-LISTEN_UNSET_ENV = 1
-LISTEN_NONE, LISTEN_OTHER_PID, LISTEN_ADOPTED = 0, 1, 2
-NOTIFY_UNSET_ENV = 1
-NOTIFY_NO_MANAGER, NOTIFY_SENT = 0, 1
+LISTEN_UNSET_ENV = _c.FDSAFE_LISTEN_UNSET_ENV
+LISTEN_NONE, LISTEN_OTHER_PID, LISTEN_ADOPTED = _c.FDSAFE_LISTEN_NONE, _c.FDSAFE_LISTEN_OTHER_PID, _c.FDSAFE_LISTEN_ADOPTED
+NOTIFY_UNSET_ENV = _c.FDSAFE_NOTIFY_UNSET_ENV
+NOTIFY_NO_MANAGER, NOTIFY_SENT = _c.FDSAFE_NOTIFY_NO_MANAGER, _c.FDSAFE_NOTIFY_SENT
 
 declare({
     "fdsafe_listen_fds": (_int, [_u32, ctypes.POINTER(_size)]),

@@ -5,16 +5,17 @@ from __future__ import annotations
 import ctypes
 
 from ._lib import lib
+from . import _constants as _c
 
 __all__ = ["FDSAFE_E_WRONG_KIND", "FDSAFE_E_INVALID_ARGUMENT", "FDSAFE_E_BUFFER_TOO_SMALL",
            "FDSAFE_E_INTERNAL", "FdsafeError", "WrongKindError", "InvalidArgumentError",
            "BufferTooSmallError", "InternalError", "strerror", "error_name", "last_error", "error_for",
            "check"]
 
-FDSAFE_E_WRONG_KIND = -10001
-FDSAFE_E_INVALID_ARGUMENT = -10002
-FDSAFE_E_BUFFER_TOO_SMALL = -10003
-FDSAFE_E_INTERNAL = -10004
+FDSAFE_E_WRONG_KIND = _c.FDSAFE_E_WRONG_KIND
+FDSAFE_E_INVALID_ARGUMENT = _c.FDSAFE_E_INVALID_ARGUMENT
+FDSAFE_E_BUFFER_TOO_SMALL = _c.FDSAFE_E_BUFFER_TOO_SMALL
+FDSAFE_E_INTERNAL = _c.FDSAFE_E_INTERNAL
 
 
 class FdsafeError(Exception):

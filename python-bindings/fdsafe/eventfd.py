@@ -8,14 +8,15 @@ import errno
 from ._lib import c_handle, fast, lib
 from .errors import check, error_for
 from .handle import KIND_EVENTFD, Handle
+from . import _constants as _c
 
 __all__ = ["KIND_EVENTFD", "EVENTFD_SEMAPHORE", "EVENTFD_NONBLOCK", "EventFd"]
 
 _EINTR = -errno.EINTR
 _fast_read, _fast_write = fast.fdsafe_eventfd_read, fast.fdsafe_eventfd_write
 
-EVENTFD_SEMAPHORE = 1 << 0
-EVENTFD_NONBLOCK = 1 << 1
+EVENTFD_SEMAPHORE = _c.FDSAFE_EVENTFD_SEMAPHORE
+EVENTFD_NONBLOCK = _c.FDSAFE_NONBLOCK
 
 
 class EventFd(Handle):

@@ -6,9 +6,10 @@ from typing import Tuple
 
 from ._lib import c_handle, c_handle_p, declare, lib
 from .errors import check
-from .file import PathLike, _path
+from .file import PathLike, _path, access_mode
 from .handle import retry_eintr
 from .rawio import RawIOHandle
+from . import _constants as _c
 
 __all__ = ["KIND_FIFO", "KIND_CHARDEV", "FIFO_REUSE", "OPEN_READ", "OPEN_WRITE", "OPEN_NONBLOCK",
            "NODE_FIFO", "NODE_CHAR", "NODE_BLOCK", "mkfifo", "mknod", "Fifo", "CharDevice"]
@@ -24,14 +25,16 @@ declare({
     "fdsafe_chardev_numbers": (_int, [c_handle, _u32p, _u32p]),
 })
 
-KIND_FIFO, KIND_CHARDEV = 5, 6
-FIFO_REUSE = 1
-OPEN_READ, OPEN_WRITE, OPEN_NONBLOCK = 1, 2, 4
-NODE_FIFO, NODE_CHAR, NODE_BLOCK = 1, 2, 3
+KIND_FIFO, KIND_CHARDEV = _c.FDSAFE_KIND_FIFO, _c.FDSAFE_KIND_CHARDEV
+FIFO_REUSE = _c.FDSAFE_FIFO_REUSE
+OPEN_NONBLOCK = _c.FDSAFE_NONBLOCK
+NODE_FIFO, NODE_CHAR, NODE_BLOCK = _c.FDSAFE_NODE_FIFO, _c.FDSAFE_NODE_CHAR, _c.FDSAFE_NODE_BLOCK
 
 
 def _open_flags(read: bool, write: bool, nonblocking: bool) -> int:
-    return (OPEN_READ if read else 0) | (OPEN_WRITE if write else 0) | (OPEN_NONBLOCK if nonblocking else 0)
+    """``O_RDONLY``, ``O_WRONLY`` or ``O_RDWR``, with ``O_NONBLOCK``."""
+    return access_mode(read, write) | (_c.FDSAFE_NONBLOCK if nonblocking else 0)
+
 
 
 def mkfifo(path: PathLike, mode: int = 0o600, reuse: bool = False) -> bool:

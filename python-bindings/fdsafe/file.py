@@ -6,9 +6,10 @@ import os
 from typing import Optional, Union
 
 from ._lib import c_handle, c_handle_p, lib, declare
-from .errors import check
+from .errors import FDSAFE_E_INVALID_ARGUMENT, InvalidArgumentError, check
 from .handle import retry_eintr
 from .rawio import RawIOHandle
+from . import _constants as _c
 
 __all__ = ["KIND_FILE", "FILE_READ", "FILE_WRITE", "FILE_APPEND", "FILE_CREATE", "FILE_EXCLUSIVE",
            "FILE_TRUNCATE", "FILE_TMPFILE", "FILE_NOFOLLOW", "FILE_NONBLOCK", "FILE_DIRECTORY",
@@ -28,13 +29,15 @@ declare({
     "fdsafe_file_sync": (_int, [c_handle, _u32]),
 })
 
-KIND_FILE = 4
+KIND_FILE = _c.FDSAFE_KIND_FILE
 
-FILE_READ, FILE_WRITE, FILE_APPEND, FILE_CREATE = 1 << 0, 1 << 1, 1 << 2, 1 << 3
-FILE_EXCLUSIVE, FILE_TRUNCATE, FILE_TMPFILE, FILE_NOFOLLOW = 1 << 4, 1 << 5, 1 << 6, 1 << 7
-FILE_NONBLOCK, FILE_DIRECTORY = 1 << 8, 1 << 9
-RESOLVE_NO_XDEV, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, RESOLVE_BENEATH, RESOLVE_IN_ROOT = 0x1, 0x2, 0x4, 0x8, 0x10
-FILE_SYNC_DATA = 1
+# Open flags: the kernel's O_* values (os.O_APPEND, os.O_CREAT... work too).
+O_RDONLY, O_WRONLY, O_RDWR = _c.FDSAFE_O_RDONLY, _c.FDSAFE_O_WRONLY, _c.FDSAFE_O_RDWR
+FILE_APPEND, FILE_CREATE = _c.FDSAFE_O_APPEND, _c.FDSAFE_O_CREAT
+FILE_EXCLUSIVE, FILE_TRUNCATE, FILE_TMPFILE, FILE_NOFOLLOW = _c.FDSAFE_O_EXCL, _c.FDSAFE_O_TRUNC, _c.FDSAFE_O_TMPFILE, _c.FDSAFE_O_NOFOLLOW
+FILE_NONBLOCK, FILE_DIRECTORY = _c.FDSAFE_NONBLOCK, _c.FDSAFE_O_DIRECTORY
+RESOLVE_NO_XDEV, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, RESOLVE_BENEATH, RESOLVE_IN_ROOT = _c.FDSAFE_RESOLVE_NO_XDEV, _c.FDSAFE_RESOLVE_NO_MAGICLINKS, _c.FDSAFE_RESOLVE_NO_SYMLINKS, _c.FDSAFE_RESOLVE_BENEATH, _c.FDSAFE_RESOLVE_IN_ROOT
+FILE_SYNC_DATA = _c.FDSAFE_FILE_SYNC_DATA
 
 PathLike = Union[str, bytes, "os.PathLike[str]"]
 
@@ -43,10 +46,17 @@ def _path(path: PathLike) -> bytes:
     return os.fsencode(path)
 
 
+def access_mode(read: bool, write: bool) -> int:
+    """The open flags' access mode for reading and/or writing (one of them is needed)."""
+    if not (read or write):
+        raise InvalidArgumentError(FDSAFE_E_INVALID_ARGUMENT, "open for reading, writing or both")
+    return O_RDWR if read and write else O_WRONLY if write else O_RDONLY
+
 def _flags(read: bool, write: bool, append: bool, create: bool, exclusive: bool, truncate: bool,
            nofollow: bool, nonblocking: bool) -> int:
-    flags = 0
-    for on, bit in ((read, FILE_READ), (write, FILE_WRITE), (append, FILE_APPEND), (create, FILE_CREATE),
+    # Appending writes (as before: ``append`` alone opens for writing).
+    flags = access_mode(read, write or append)
+    for on, bit in ((append, FILE_APPEND), (create, FILE_CREATE),
                     (exclusive, FILE_EXCLUSIVE), (truncate, FILE_TRUNCATE), (nofollow, FILE_NOFOLLOW),
                     (nonblocking, FILE_NONBLOCK)):
         if on:
@@ -110,7 +120,7 @@ class File(SeekableMixin, RawIOHandle):
     def tmpfile(cls, directory: PathLike, *, exclusive: bool = False, mode: int = 0o600) -> "File":
         """An unnamed read-write file in ``directory`` (``O_TMPFILE``)."""
         out = c_handle()
-        flags = FILE_READ | FILE_WRITE | FILE_TMPFILE | (FILE_EXCLUSIVE if exclusive else 0)
+        flags = _c.FDSAFE_O_RDWR | FILE_TMPFILE | (FILE_EXCLUSIVE if exclusive else 0)
         check(lib.fdsafe_file_open(_path(directory), flags, mode, ctypes.byref(out)))
         return cls(out.value)
 
@@ -127,8 +137,9 @@ class File(SeekableMixin, RawIOHandle):
         """Opens ``path`` relative to this directory; ``resolve`` takes ``RESOLVE_*`` limits
         (``RESOLVE_BENEATH`` keeps the lookup inside the directory) and uses ``openat2``."""
         out = c_handle()
-        flags = _flags(read, write, append, create, exclusive, truncate, nofollow, nonblocking)
         if directory:
-            flags = (flags & ~FILE_READ) | FILE_DIRECTORY
+            flags = _c.FDSAFE_O_RDONLY | FILE_DIRECTORY | (FILE_NOFOLLOW if nofollow else 0)
+        else:
+            flags = _flags(read, write, append, create, exclusive, truncate, nofollow, nonblocking)
         check(lib.fdsafe_file_open_at(self._value, _path(path), flags, mode, resolve, ctypes.byref(out)))
         return File(out.value)

@@ -9,16 +9,17 @@ from typing import Any, Callable, ClassVar, Dict, Iterable, List, Optional, Type
 from ._buffers import data_arg, into_arg, size_arg, timeout_ms
 from ._lib import IOVec, c_handle, fast, lib
 from .errors import check, error_for
+from . import _constants as _c
 
 __all__ = ["EVENT_ERR", "EVENT_HUP", "EVENT_IN", "EVENT_OUT", "EVENT_PRI", "EVENT_RDHUP", "INVALID_HANDLE",
            "Handle", "retry_eintr"]
 
-KIND_PIPE, KIND_EVENTFD, KIND_STDIO = 1, 2, 3
-KIND_OTHER = 24  # a descriptor of a kind fdsafe has no type for: generic operations only
+KIND_PIPE, KIND_EVENTFD, KIND_STDIO = _c.FDSAFE_KIND_PIPE, _c.FDSAFE_KIND_EVENTFD, _c.FDSAFE_KIND_STDIO
+KIND_OTHER = _c.FDSAFE_KIND_OTHER  # a descriptor of a kind fdsafe has no type for: generic operations only
 
-EVENT_IN, EVENT_PRI, EVENT_OUT, EVENT_ERR, EVENT_HUP, EVENT_RDHUP = 0x1, 0x2, 0x4, 0x8, 0x10, 0x2000
+EVENT_IN, EVENT_PRI, EVENT_OUT, EVENT_ERR, EVENT_HUP, EVENT_RDHUP = _c.FDSAFE_EVENT_IN, _c.FDSAFE_EVENT_PRI, _c.FDSAFE_EVENT_OUT, _c.FDSAFE_EVENT_ERR, _c.FDSAFE_EVENT_HUP, _c.FDSAFE_EVENT_RDHUP
 
-INVALID_HANDLE = 0
+INVALID_HANDLE = _c.FDSAFE_INVALID_HANDLE
 
 H = TypeVar("H", bound="Handle")
 

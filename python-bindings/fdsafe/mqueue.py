@@ -8,13 +8,15 @@ from typing import Any, NamedTuple, Optional, Tuple
 from ._lib import c_handle, declare, lib
 from ._buffers import data_arg, timeout_ms
 from .errors import check
+from .file import access_mode
 from .handle import Handle, retry_eintr
+from . import _constants as _c
 
-__all__ = ["KIND_MQUEUE", "MQ_READ", "MQ_WRITE", "MQ_CREATE", "MQ_EXCLUSIVE", "MQ_NONBLOCK", "MqAttrC",
+__all__ = ["KIND_MQUEUE", "MQ_CREATE", "MQ_EXCLUSIVE", "MQ_NONBLOCK", "MqAttrC",
            "MqAttr", "unlink", "MessageQueue"]
 
-KIND_MQUEUE = 15
-MQ_READ, MQ_WRITE, MQ_CREATE, MQ_EXCLUSIVE, MQ_NONBLOCK = 1, 2, 4, 8, 16
+KIND_MQUEUE = _c.FDSAFE_KIND_MQUEUE
+MQ_CREATE, MQ_EXCLUSIVE, MQ_NONBLOCK = _c.FDSAFE_O_CREAT, _c.FDSAFE_O_EXCL, _c.FDSAFE_NONBLOCK
 
 
 class MqAttrC(ctypes.Structure):
@@ -70,7 +72,7 @@ class MessageQueue(Handle):
              exclusive: bool = False, mode: int = 0o600, max_messages: Optional[int] = None,
              message_size: Optional[int] = None, nonblocking: bool = False) -> "MessageQueue":
         """Opens (or creates) queue ``name`` ("/name"); sizes apply when it is created."""
-        flags = ((MQ_READ if read else 0) | (MQ_WRITE if write else 0) | (MQ_CREATE if create else 0)
+        flags = (access_mode(read, write) | (MQ_CREATE if create else 0)
                  | (MQ_EXCLUSIVE if exclusive else 0) | (MQ_NONBLOCK if nonblocking else 0))
         attr = None
         if max_messages is not None or message_size is not None:

@@ -233,7 +233,7 @@ class HandlePasser:
         travel with the first byte: send any rest with ``sock.sendall``). The handles stay the
         sender's, open; the library holds each for the send, so a concurrent close waits.
         A stale handle raises ``OSError`` (EBADF) with nothing sent. ``flags``:
-        ``SEND_DONTWAIT``. Retries after EINTR; never raises SIGPIPE (``BrokenPipeError``)."""
+        ``MSG_DONTWAIT``. Retries after EINTR; never raises SIGPIPE (``BrokenPipeError``)."""
         if type(handles) is HandleList and type(data) is bytes and not flags and len(data) < 256:
             # the common case, with nothing to convert
             sent = _send_handles(self._sock_c, data, _SIZES[len(data)], handles._ref, handles._count, 0)
@@ -272,7 +272,7 @@ class HandlePasser:
         end-of-stream. ``info_flags`` holds ``RECV_INFO_*`` bits, as :attr:`flags`:
         ``RECV_INFO_CTRUNC`` or ``RECV_INFO_CLOSED`` if descriptors beyond ``max_handles``
         arrived (they were closed, none leaked), ``RECV_INFO_TRUNC`` if data beyond ``size``
-        was cut. ``flags``: ``RECV_DONTWAIT``, ``RECV_PEEK``. Retries after EINTR (nothing
+        was cut. ``flags``: ``MSG_DONTWAIT``, ``MSG_PEEK``. Retries after EINTR (nothing
         was received then)."""
         if flags:
             _check_flags(flags)

@@ -9,6 +9,7 @@ from typing import Optional, Sequence, Tuple
 from ._lib import c_handle, c_handle_p, c_kind, declare, lib
 from .errors import check
 from .handle import EVENT_IN, Handle, retry_eintr
+from . import _constants as _c
 
 __all__ = ["KIND_PIDFD", "PIDFD_NONBLOCK", "WAIT_NOHANG", "EXITED", "KILLED", "DUMPED", "ExitStatus",
            "PidFd", "fork"]
@@ -29,10 +30,10 @@ declare({
     "fdsafe_pidfd_get_pid": (_int, [c_handle]),
 })
 
-KIND_PIDFD = 9
-PIDFD_NONBLOCK = 1
-WAIT_NOHANG = 1
-EXITED, KILLED, DUMPED = 1, 2, 3
+KIND_PIDFD = _c.FDSAFE_KIND_PIDFD
+PIDFD_NONBLOCK = _c.FDSAFE_NONBLOCK
+WAIT_NOHANG = _c.FDSAFE_PIDFD_WAIT_NOHANG
+EXITED, KILLED, DUMPED = _c.FDSAFE_PIDFD_EXITED, _c.FDSAFE_PIDFD_KILLED, _c.FDSAFE_PIDFD_DUMPED
 
 
 @dataclass(frozen=True)

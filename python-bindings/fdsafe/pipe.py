@@ -9,12 +9,13 @@ from ._buffers import size_arg
 from .errors import check
 from .handle import KIND_PIPE
 from .rawio import RawIOHandle
+from . import _constants as _c
 
 __all__ = ["KIND_PIPE", "PIPE_NONBLOCK", "PIPE_PACKET", "PipeEnd", "pipe", "SIGPIPE_GUARD", "SIGPIPE_IGNORE",
            "sigpipe_mode"]
 
-PIPE_NONBLOCK = 1 << 0
-PIPE_PACKET = 1 << 1
+PIPE_NONBLOCK = _c.FDSAFE_NONBLOCK
+PIPE_PACKET = _c.FDSAFE_PIPE_PACKET
 
 
 class PipeEnd(RawIOHandle):
@@ -45,8 +46,8 @@ def pipe(nonblocking: bool = False, packet: bool = False) -> Tuple[PipeEnd, Pipe
     return PipeEnd(r.value), PipeEnd(w.value)
 
 
-SIGPIPE_GUARD = 0
-SIGPIPE_IGNORE = 1
+SIGPIPE_GUARD = _c.FDSAFE_SIGPIPE_GUARD
+SIGPIPE_IGNORE = _c.FDSAFE_SIGPIPE_IGNORE
 
 
 def sigpipe_mode(mode: int) -> int:

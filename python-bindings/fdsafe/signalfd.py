@@ -12,11 +12,12 @@ from ._lib import c_handle, declare, lib
 from .errors import check
 from .handle import Handle, retry_eintr
 from .signals import SigSet, sigset
+from . import _constants as _c
 
 __all__ = ["KIND_SIGNALFD", "SIGNALFD_NONBLOCK", "SigInfoC", "SignalInfo", "block_process", "SignalFd"]
 
-KIND_SIGNALFD = 12
-SIGNALFD_NONBLOCK = 1 << 0
+KIND_SIGNALFD = _c.FDSAFE_KIND_SIGNALFD
+SIGNALFD_NONBLOCK = _c.FDSAFE_NONBLOCK
 
 
 class SigInfoC(ctypes.Structure):

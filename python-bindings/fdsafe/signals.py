@@ -6,10 +6,11 @@ from typing import Iterable, Set
 
 from ._lib import declare, lib
 from .errors import check
+from . import _constants as _c
 
 __all__ = ["SIG_BLOCK", "SIG_UNBLOCK", "SIG_SETMASK", "SigSet", "sigset", "members", "signal_mask"]
 
-SIG_BLOCK, SIG_UNBLOCK, SIG_SETMASK = 0, 1, 2
+SIG_BLOCK, SIG_UNBLOCK, SIG_SETMASK = _c.FDSAFE_SIG_BLOCK, _c.FDSAFE_SIG_UNBLOCK, _c.FDSAFE_SIG_SETMASK
 
 
 class SigSet(ctypes.Structure):

@@ -15,6 +15,7 @@ from ._buffers import data_arg, into_arg, size_arg, timeout_ms
 from ._lib import c_handle, c_handle_p, c_kind, declare, lib
 from .errors import check
 from .handle import EVENT_IN, EVENT_OUT, KIND_OTHER, Handle, retry_eintr
+from . import _constants as _c
 
 if TYPE_CHECKING:
     from .passing import HandlePasser
@@ -41,27 +42,42 @@ _int, _i64, _u32, _size = ctypes.c_int, ctypes.c_int64, ctypes.c_uint32, ctypes.
 _str, _vp = ctypes.c_char_p, ctypes.c_void_p
 _size_p = ctypes.POINTER(ctypes.c_size_t)
 
-KIND_TCP_LISTENER, KIND_TCP_STREAM, KIND_UDP = 16, 17, 18
-KIND_UNIX_LISTENER, KIND_UNIX_STREAM, KIND_UNIX_DATAGRAM = 19, 20, 21
-KIND_UNIX_SEQPACKET_LISTENER, KIND_UNIX_SEQPACKET = 22, 23
+KIND_TCP_LISTENER, KIND_TCP_STREAM, KIND_UDP = _c.FDSAFE_KIND_TCP_LISTENER, _c.FDSAFE_KIND_TCP_STREAM, _c.FDSAFE_KIND_UDP
+KIND_UNIX_LISTENER, KIND_UNIX_STREAM, KIND_UNIX_DATAGRAM = _c.FDSAFE_KIND_UNIX_LISTENER, _c.FDSAFE_KIND_UNIX_STREAM, _c.FDSAFE_KIND_UNIX_DATAGRAM
+KIND_UNIX_SEQPACKET_LISTENER, KIND_UNIX_SEQPACKET = _c.FDSAFE_KIND_UNIX_SEQPACKET_LISTENER, _c.FDSAFE_KIND_UNIX_SEQPACKET
 
-ADDRESS_TEXT_MAX = 512
+ADDRESS_TEXT_MAX = _c.FDSAFE_ADDRESS_TEXT_MAX
 SOCKADDR_STORAGE = 128
 
-SEND_DONTWAIT, SEND_MORE, SEND_ZEROCOPY = 1, 2, 4
-RECV_DONTWAIT, RECV_PEEK, RECV_WAITALL = 1, 2, 4
-SHUTDOWN_READ, SHUTDOWN_WRITE, SHUTDOWN_BOTH = 1, 2, 3
-ACCEPT_NONBLOCK = 1
-SOCKET_NONBLOCK, SOCKET_REUSEPORT, SOCKET_V6ONLY, SOCKET_NO_REUSEADDR = 1, 2, 4, 8
-UNIX_STREAM, UNIX_DATAGRAM, UNIX_SEQPACKET = 1, 2, 3
-UNIX_BIND_NONBLOCK, UNIX_BIND_KEEP_STALE, UNIX_BIND_KEEP_PATH, UNIX_BIND_NO_MKDIR, UNIX_BIND_KEEP_MODE = 1, 2, 4, 8, 16
-RECV_INFO_CTRUNC, RECV_INFO_TRUNC, RECV_INFO_CREDENTIALS, RECV_INFO_CLOSED = 1, 2, 4, 8
+SEND_DONTWAIT, SEND_MORE, SEND_ZEROCOPY = _c.FDSAFE_MSG_DONTWAIT, _c.FDSAFE_MSG_MORE, _c.FDSAFE_MSG_ZEROCOPY
+RECV_DONTWAIT, RECV_PEEK, RECV_WAITALL = _c.FDSAFE_MSG_DONTWAIT, _c.FDSAFE_MSG_PEEK, _c.FDSAFE_MSG_WAITALL
+SHUTDOWN_READ, SHUTDOWN_WRITE, SHUTDOWN_BOTH = _c.FDSAFE_SHUT_RD, _c.FDSAFE_SHUT_WR, _c.FDSAFE_SHUT_RDWR
+ACCEPT_NONBLOCK = _c.FDSAFE_NONBLOCK
+SOCKET_NONBLOCK, SOCKET_REUSEPORT, SOCKET_V6ONLY, SOCKET_NO_REUSEADDR = _c.FDSAFE_NONBLOCK, _c.FDSAFE_SOCKET_REUSEPORT, _c.FDSAFE_SOCKET_V6ONLY, _c.FDSAFE_SOCKET_NO_REUSEADDR
+UNIX_STREAM, UNIX_DATAGRAM, UNIX_SEQPACKET = _c.FDSAFE_SOCK_STREAM, _c.FDSAFE_SOCK_DGRAM, _c.FDSAFE_SOCK_SEQPACKET
+UNIX_BIND_NONBLOCK, UNIX_BIND_KEEP_STALE, UNIX_BIND_KEEP_PATH, UNIX_BIND_NO_MKDIR, UNIX_BIND_KEEP_MODE = _c.FDSAFE_NONBLOCK, _c.FDSAFE_UNIX_BIND_KEEP_STALE, _c.FDSAFE_UNIX_BIND_KEEP_PATH, _c.FDSAFE_UNIX_BIND_NO_MKDIR, _c.FDSAFE_UNIX_BIND_KEEP_MODE
+RECV_INFO_CTRUNC, RECV_INFO_TRUNC, RECV_INFO_CREDENTIALS, RECV_INFO_CLOSED = _c.FDSAFE_RECV_INFO_CTRUNC, _c.FDSAFE_RECV_INFO_TRUNC, _c.FDSAFE_RECV_INFO_CREDENTIALS, _c.FDSAFE_RECV_INFO_CLOSED
 MAX_FDS = 253
 
-(SOCKOPT_NODELAY, SOCKOPT_KEEPALIVE, SOCKOPT_KEEPIDLE, SOCKOPT_KEEPINTVL, SOCKOPT_KEEPCNT, SOCKOPT_LINGER,
- SOCKOPT_RCVBUF, SOCKOPT_SNDBUF, SOCKOPT_TTL, SOCKOPT_USER_TIMEOUT, SOCKOPT_BUSY_POLL, SOCKOPT_INCOMING_CPU,
- SOCKOPT_CORK, SOCKOPT_FASTOPEN, SOCKOPT_BROADCAST, SOCKOPT_MULTICAST_LOOP, SOCKOPT_MULTICAST_TTL,
- SOCKOPT_PASSCRED, SOCKOPT_REUSEADDR, SOCKOPT_REUSEPORT, SOCKOPT_ZEROCOPY, SOCKOPT_V6ONLY) = range(1, 23)
+# The kernel's values, as the stdlib's socket module has them: socket.SHUT_RDWR, socket.MSG_PEEK,
+# (socket.SOL_SOCKET, socket.SO_REUSEADDR), socket.SOCK_SEQPACKET... do what they name here.
+MSG_DONTWAIT, MSG_PEEK, MSG_WAITALL = _c.FDSAFE_MSG_DONTWAIT, _c.FDSAFE_MSG_PEEK, _c.FDSAFE_MSG_WAITALL
+MSG_MORE, MSG_ZEROCOPY, MSG_NOSIGNAL = _c.FDSAFE_MSG_MORE, _c.FDSAFE_MSG_ZEROCOPY, _c.FDSAFE_MSG_NOSIGNAL
+SHUT_RD, SHUT_WR, SHUT_RDWR = _c.FDSAFE_SHUT_RD, _c.FDSAFE_SHUT_WR, _c.FDSAFE_SHUT_RDWR
+SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET = _c.FDSAFE_SOCK_STREAM, _c.FDSAFE_SOCK_DGRAM, _c.FDSAFE_SOCK_SEQPACKET
+SOL_SOCKET, IPPROTO_IP, IPPROTO_TCP, IPPROTO_IPV6 = (_c.FDSAFE_SOL_SOCKET, _c.FDSAFE_IPPROTO_IP, _c.FDSAFE_IPPROTO_TCP,
+                                                     _c.FDSAFE_IPPROTO_IPV6)
+SO_BROADCAST, SO_KEEPALIVE, SO_LINGER = _c.FDSAFE_SO_BROADCAST, _c.FDSAFE_SO_KEEPALIVE, _c.FDSAFE_SO_LINGER
+SO_RCVBUF, SO_SNDBUF, SO_REUSEADDR, SO_REUSEPORT = (_c.FDSAFE_SO_RCVBUF, _c.FDSAFE_SO_SNDBUF, _c.FDSAFE_SO_REUSEADDR,
+                                                    _c.FDSAFE_SO_REUSEPORT)
+SO_PASSCRED, SO_BUSY_POLL, SO_INCOMING_CPU, SO_ZEROCOPY = (_c.FDSAFE_SO_PASSCRED, _c.FDSAFE_SO_BUSY_POLL,
+                                                           _c.FDSAFE_SO_INCOMING_CPU, _c.FDSAFE_SO_ZEROCOPY)
+TCP_NODELAY, TCP_CORK, TCP_KEEPIDLE, TCP_KEEPINTVL = (_c.FDSAFE_TCP_NODELAY, _c.FDSAFE_TCP_CORK, _c.FDSAFE_TCP_KEEPIDLE,
+                                                      _c.FDSAFE_TCP_KEEPINTVL)
+TCP_KEEPCNT, TCP_USER_TIMEOUT, TCP_FASTOPEN = _c.FDSAFE_TCP_KEEPCNT, _c.FDSAFE_TCP_USER_TIMEOUT, _c.FDSAFE_TCP_FASTOPEN
+IP_TTL, IP_MULTICAST_TTL, IP_MULTICAST_LOOP = _c.FDSAFE_IP_TTL, _c.FDSAFE_IP_MULTICAST_TTL, _c.FDSAFE_IP_MULTICAST_LOOP
+IPV6_UNICAST_HOPS, IPV6_MULTICAST_HOPS = _c.FDSAFE_IPV6_UNICAST_HOPS, _c.FDSAFE_IPV6_MULTICAST_HOPS
+IPV6_MULTICAST_LOOP, IPV6_V6ONLY = _c.FDSAFE_IPV6_MULTICAST_LOOP, _c.FDSAFE_IPV6_V6ONLY
 
 
 class Credentials(ctypes.Structure):
@@ -101,7 +117,7 @@ declare({
     "fdsafe_socket_send_to": (_i64, [c_handle, _vp, _size, _u32, _str]),
     "fdsafe_socket_send_to_sockaddr": (_i64, [c_handle, _vp, _size, _u32, _vp, _size]),
     "fdsafe_socket_recv_from": (_i64, [c_handle, _vp, _size, _u32, _vp, _size, _size_p]),
-    "fdsafe_socket_shutdown": (_int, [c_handle, _u32]),
+    "fdsafe_socket_shutdown": (_int, [c_handle, _int]),
     "fdsafe_socket_accept": (_int, [c_handle, _u32, c_handle_p, _vp, _size, _size_p]),
     "fdsafe_socket_connect": (_int, [c_handle, _str]),
     "fdsafe_socket_connect_finish": (_int, [c_handle, _int]),
@@ -110,8 +126,8 @@ declare({
     "fdsafe_unix_listen_sockaddr": (_int, [_vp, _size, _u32, _int, ctypes.POINTER(UnixBindOptions), c_handle_p]),
     "fdsafe_unix_bind_sockaddr": (_int, [_vp, _size, ctypes.POINTER(UnixBindOptions), c_handle_p]),
     "fdsafe_unix_connect_sockaddr": (_int, [_vp, _size, _u32, _u32, c_handle_p]),
-    "fdsafe_socket_option_get": (_int, [c_handle, _u32, ctypes.POINTER(_int)]),
-    "fdsafe_socket_option_set": (_int, [c_handle, _u32, _int]),
+    "fdsafe_socket_option_get": (_int, [c_handle, _int, _int, ctypes.POINTER(_int)]),
+    "fdsafe_socket_option_set": (_int, [c_handle, _int, _int, _int]),
     "fdsafe_socket_zerocopy_completions": (_i64, [c_handle, ctypes.POINTER(ZerocopyCompletion), _size]),
     "fdsafe_tcp_listen": (_int, [_str, _int, _u32, c_handle_p]),
     "fdsafe_tcp_listen_sockaddr": (_int, [_vp, _size, _int, _u32, c_handle_p]),
@@ -412,19 +428,21 @@ class Socket(Handle):
         c_buf, size = into_arg(buffer, nbytes)
         return self._recvfrom(c_buf, size, flags)
 
-    def shutdown(self, how: int = SHUTDOWN_BOTH) -> None:
-        """Shuts down reading, writing or both (``SHUT_RD``/``SHUT_WR``/``SHUT_RDWR``)."""
+    def shutdown(self, how: int = SHUT_RDWR) -> None:
+        """``how``: ``SHUT_RD``, ``SHUT_WR`` or ``SHUT_RDWR`` (the stdlib's ``socket.SHUT_*`` work)."""
         check(lib.fdsafe_socket_shutdown(self._value, how))
 
-    def getopt(self, option: int) -> int:
-        """The value of an fdsafe socket option (``SOCKOPT_*``)."""
+    def getopt(self, level: int, name: int) -> int:
+        """An option as ``getsockopt``: ``(SOL_SOCKET, SO_REUSEADDR)``, ``(IPPROTO_TCP,
+        TCP_NODELAY)``... (the stdlib's ``socket`` constants work); ``SO_LINGER`` gives seconds,
+        or -1 for off."""
         out = ctypes.c_int()
-        check(lib.fdsafe_socket_option_get(self._value, option, ctypes.byref(out)))
+        check(lib.fdsafe_socket_option_get(self._value, level, name, ctypes.byref(out)))
         return out.value
 
-    def setopt(self, option: int, value: int) -> None:
-        """Sets an fdsafe socket option (``SOCKOPT_*``)."""
-        check(lib.fdsafe_socket_option_set(self._value, option, int(value)))
+    def setopt(self, level: int, name: int, value: int) -> None:
+        """Sets an option named as for :meth:`getopt`."""
+        check(lib.fdsafe_socket_option_set(self._value, level, name, int(value)))
 
     def connect_finish(self, timeout: Optional[float] = None) -> None:
         """Finishes a non-blocking connect, waiting up to ``timeout`` seconds (None: no

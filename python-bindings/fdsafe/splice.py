@@ -12,6 +12,7 @@ from typing import Any, Iterable, Optional, Union
 from ._lib import IOVec, c_handle, lib, declare
 from ._buffers import data_arg, size_arg
 from .handle import Handle, retry_eintr
+from . import _constants as _c
 
 __all__ = ["SPLICE_MOVE", "SPLICE_NONBLOCK", "SPLICE_MORE", "SPLICE_GIFT", "splice", "vmsplice", "tee",
            "sendfile", "copy_file_range"]
@@ -33,7 +34,7 @@ declare({
     "fdsafe_copy_file_range_fd": (_i64, [_int, _i64p, _int, _i64p, _size, _u32]),
 })
 
-SPLICE_MOVE, SPLICE_NONBLOCK, SPLICE_MORE, SPLICE_GIFT = 0x1, 0x2, 0x4, 0x8
+SPLICE_MOVE, SPLICE_NONBLOCK, SPLICE_MORE, SPLICE_GIFT = _c.FDSAFE_SPLICE_MOVE, _c.FDSAFE_SPLICE_NONBLOCK, _c.FDSAFE_SPLICE_MORE, _c.FDSAFE_SPLICE_GIFT
 
 Endpoint = Union[Handle, int]
 

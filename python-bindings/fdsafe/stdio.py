@@ -6,11 +6,12 @@ import ctypes
 from ._lib import c_handle, lib
 from .errors import check
 from .handle import KIND_STDIO, Handle
+from . import _constants as _c
 
 __all__ = ["KIND_STDIO", "STDIN", "STDOUT", "STDERR", "STDIO_CLOSE_STREAM", "Stdio"]
 
-STDIN, STDOUT, STDERR = 0, 1, 2
-STDIO_CLOSE_STREAM = 1 << 0
+STDIN, STDOUT, STDERR = _c.FDSAFE_STDIN, _c.FDSAFE_STDOUT, _c.FDSAFE_STDERR
+STDIO_CLOSE_STREAM = _c.FDSAFE_STDIO_CLOSE_STREAM
 
 
 class Stdio(Handle):

@@ -8,9 +8,10 @@ from typing import Tuple
 from ._lib import c_handle, c_handle_p, declare, lib
 from ._buffers import timeout_ms
 from .errors import check
-from .file import PathLike, _path
+from .file import PathLike, _path, access_mode
 from .handle import Handle, retry_eintr
 from .rawio import RawIOHandle
+from . import _constants as _c
 
 __all__ = ["KIND_TERMINAL", "RAW", "CANONICAL", "OTHER", "PARITY_NONE", "PARITY_ODD", "PARITY_EVEN",
            "PARITY_MARK", "PARITY_SPACE", "FLOW_NONE", "FLOW_RTSCTS", "FLOW_XONXOFF", "APPLY_NOW",
@@ -49,15 +50,15 @@ declare({
     "fdsafe_is_terminal": (_int, [c_handle]),
 })
 
-KIND_TERMINAL = 7
-RAW, CANONICAL, OTHER = 0, 1, 2
-PARITY_NONE, PARITY_ODD, PARITY_EVEN, PARITY_MARK, PARITY_SPACE = 0, 1, 2, 3, 4
-FLOW_NONE, FLOW_RTSCTS, FLOW_XONXOFF = 0, 1, 2
-APPLY_NOW, APPLY_DRAIN, APPLY_FLUSH = 0, 1, 2
-FLUSH_INPUT, FLUSH_OUTPUT, FLUSH_BOTH = 0, 1, 2
-MODEM_DTR, MODEM_RTS, MODEM_CTS, MODEM_DCD, MODEM_RI, MODEM_DSR = 0x2, 0x4, 0x20, 0x40, 0x80, 0x100
-_OPEN_READ, _OPEN_WRITE, _OPEN_NONBLOCK = 1, 2, 4
-_PATH_PEER = 1
+KIND_TERMINAL = _c.FDSAFE_KIND_TERMINAL
+RAW, CANONICAL, OTHER = _c.FDSAFE_TERM_RAW, _c.FDSAFE_TERM_CANONICAL, _c.FDSAFE_TERM_OTHER
+PARITY_NONE, PARITY_ODD, PARITY_EVEN, PARITY_MARK, PARITY_SPACE = _c.FDSAFE_PARITY_NONE, _c.FDSAFE_PARITY_ODD, _c.FDSAFE_PARITY_EVEN, _c.FDSAFE_PARITY_MARK, _c.FDSAFE_PARITY_SPACE
+FLOW_NONE, FLOW_RTSCTS, FLOW_XONXOFF = _c.FDSAFE_FLOW_NONE, _c.FDSAFE_FLOW_RTSCTS, _c.FDSAFE_FLOW_XONXOFF
+APPLY_NOW, APPLY_DRAIN, APPLY_FLUSH = _c.FDSAFE_TERM_APPLY_NOW, _c.FDSAFE_TERM_APPLY_DRAIN, _c.FDSAFE_TERM_APPLY_FLUSH
+FLUSH_INPUT, FLUSH_OUTPUT, FLUSH_BOTH = _c.FDSAFE_FLUSH_INPUT, _c.FDSAFE_FLUSH_OUTPUT, _c.FDSAFE_FLUSH_BOTH
+MODEM_DTR, MODEM_RTS, MODEM_CTS, MODEM_DCD, MODEM_RI, MODEM_DSR = _c.FDSAFE_MODEM_DTR, _c.FDSAFE_MODEM_RTS, _c.FDSAFE_MODEM_CTS, _c.FDSAFE_MODEM_DCD, _c.FDSAFE_MODEM_RI, _c.FDSAFE_MODEM_DSR
+_OPEN_NONBLOCK = _c.FDSAFE_NONBLOCK
+_PATH_PEER = _c.FDSAFE_TERMINAL_PATH_PEER
 
 
 @dataclass
@@ -87,7 +88,7 @@ class Terminal(RawIOHandle):
     @classmethod
     def open(cls, path: PathLike, *, read: bool = True, write: bool = True, nonblocking: bool = False) -> "Terminal":
         """Opens a terminal by path, never as the controlling terminal."""
-        flags = (_OPEN_READ if read else 0) | (_OPEN_WRITE if write else 0) | (_OPEN_NONBLOCK if nonblocking else 0)
+        flags = access_mode(read, write) | (_OPEN_NONBLOCK if nonblocking else 0)
         out = c_handle()
         check(lib.fdsafe_terminal_open(_path(path), flags, ctypes.byref(out)))
         return cls(out.value)

@@ -135,7 +135,7 @@ def test_async_send_fds_waits_for_room():
             queued = 0
             while True:  # fill the receive queue
                 try:
-                    a.send(b"filler", fsock.SEND_DONTWAIT)
+                    a.send(b"filler", fsock.MSG_DONTWAIT)
                     queued += 1
                 except BlockingIOError:
                     break

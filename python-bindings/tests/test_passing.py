@@ -168,9 +168,9 @@ def test_peek_dontwait_and_end_of_stream():
     with b:
         receiver = HandlePasser(b, size=4)
         with pytest.raises(BlockingIOError):
-            receiver.recv(fs.RECV_DONTWAIT)
+            receiver.recv(fs.MSG_DONTWAIT)
         HandlePasser(a).send(b"pk", [])
-        assert receiver.recv(fs.RECV_PEEK)[0] == b"pk"
+        assert receiver.recv(fs.MSG_PEEK)[0] == b"pk"
         assert receiver.recv()[0] == b"pk"
         a.close()
         assert receiver.recv() == (b"", array.array("Q"), 0)
@@ -233,7 +233,7 @@ def test_send_and_recv_refuse_bad_input_and_send_nothing():
         with pytest.raises(InvalidArgumentError):
             receiver.recv(flags=1 << 20)
         with pytest.raises(BlockingIOError):
-            receiver.recv(fs.RECV_DONTWAIT)  # none of the refused sends sent anything
+            receiver.recv(fs.MSG_DONTWAIT)  # none of the refused sends sent anything
     with pytest.raises(OSError) as info:  # the socket is closed now
         sender.send(b"x", [])
     assert info.value.errno == errno.EBADF
@@ -263,7 +263,7 @@ def test_a_failed_recv_keeps_the_last_message_for_close_received():
         receiver = HandlePasser(b)
         _, values, _ = receiver.recv()
         with pytest.raises(BlockingIOError):
-            receiver.recv(fs.RECV_DONTWAIT)
+            receiver.recv(fs.MSG_DONTWAIT)
         assert receiver.close_received() == 1
         assert not live(values[0])
 

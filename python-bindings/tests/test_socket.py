@@ -47,7 +47,7 @@ def test_tcp_with_python_client(host, family):
     text = f"[{host}]:0" if ":" in host else f"{host}:0"
     with fs.tcp_listen(text) as listener:
         assert isinstance(listener, fs.TcpListener)
-        assert listener.getopt(fs.SOCKOPT_REUSEADDR) == 1
+        assert listener.getopt(fs.SOL_SOCKET, fs.SO_REUSEADDR) == 1
         port = int(listener.getsockname().rsplit(":", 1)[1])
         with pysocket.socket(family) as client:
             client.connect((host, port))
@@ -57,13 +57,13 @@ def test_tcp_with_python_client(host, family):
                 assert peer == conn.getpeername()
                 assert peer.endswith(f":{client.getsockname()[1]}")
                 client.sendall(b"hello")
-                assert conn.recv(5, fs.RECV_PEEK) == b"hello"
+                assert conn.recv(5, fs.MSG_PEEK) == b"hello"
                 assert conn.recv(5) == b"hello"
                 with pytest.raises(BlockingIOError):
-                    conn.recv(5, fs.RECV_DONTWAIT)
+                    conn.recv(5, fs.MSG_DONTWAIT)
                 conn.sendall(b"world")
                 assert client.recv(5) == b"world"
-                conn.shutdown(fs.SHUTDOWN_WRITE)
+                conn.shutdown(fs.SHUT_WR)
                 assert client.recv(1) == b""
                 client.sendall(b"!")
                 assert conn.recvfrom(1) == (b"!", "")  # a connected stream reports no source
@@ -100,10 +100,10 @@ def test_tcp_ipv6_dual_stack_and_v6only():
             conn, peer = dual.accept()
             conn.close()
             assert peer.startswith("[::ffff:127.0.0.1]")
-        assert dual.getopt(fs.SOCKOPT_V6ONLY) == 0
+        assert dual.getopt(fs.IPPROTO_IPV6, fs.IPV6_V6ONLY) == 0
     with fs.tcp_listen("[::]:0", v6only=True) as v6:
         port = v6.getsockname().rsplit(":", 1)[1]
-        assert v6.getopt(fs.SOCKOPT_V6ONLY) == 1
+        assert v6.getopt(fs.IPPROTO_IPV6, fs.IPV6_V6ONLY) == 1
         with pytest.raises(ConnectionRefusedError):
             fs.tcp_connect(f"127.0.0.1:{port}", timeout=2)
 
@@ -123,7 +123,7 @@ def test_tcp_with_socat_client():
                 got += conn.recv(100)
             assert got == b"ping\n"
             conn.sendall(b"pong\n")
-            conn.shutdown(fs.SHUTDOWN_WRITE)
+            conn.shutdown(fs.SHUT_WR)
             assert proc.stdout.read() == b"pong\n"
         proc.stdout.close()
         assert proc.wait(5) == 0
@@ -132,31 +132,31 @@ def test_tcp_with_socat_client():
 def test_tcp_options():
     with fs.tcp_listen("127.0.0.1:0") as listener, fs.tcp_connect(listener.getsockname()) as c:
         listener.accept()[0].close()
-        for opt, value in [(fs.SOCKOPT_NODELAY, 1), (fs.SOCKOPT_KEEPALIVE, 1), (fs.SOCKOPT_KEEPIDLE, 30),
-                           (fs.SOCKOPT_KEEPINTVL, 5), (fs.SOCKOPT_KEEPCNT, 4), (fs.SOCKOPT_LINGER, 3),
-                           (fs.SOCKOPT_TTL, 17), (fs.SOCKOPT_USER_TIMEOUT, 1500), (fs.SOCKOPT_BUSY_POLL, 50),
-                           (fs.SOCKOPT_CORK, 1), (fs.SOCKOPT_ZEROCOPY, 1)]:
-            c.setopt(opt, value)
-            assert c.getopt(opt) == value, opt
-        c.setopt(fs.SOCKOPT_LINGER, -1)
-        assert c.getopt(fs.SOCKOPT_LINGER) == -1
-        c.setopt(fs.SOCKOPT_RCVBUF, 65536)
-        assert c.getopt(fs.SOCKOPT_RCVBUF) == 131072  # the kernel doubles it
-        c.setopt(fs.SOCKOPT_INCOMING_CPU, 0)
-        assert c.getopt(fs.SOCKOPT_INCOMING_CPU) >= -1
-        listener.setopt(fs.SOCKOPT_FASTOPEN, 16)
-        assert listener.getopt(fs.SOCKOPT_FASTOPEN) == 16
+        for opt, value in [((fs.IPPROTO_TCP, fs.TCP_NODELAY), 1), ((fs.SOL_SOCKET, fs.SO_KEEPALIVE), 1), ((fs.IPPROTO_TCP, fs.TCP_KEEPIDLE), 30),
+                           ((fs.IPPROTO_TCP, fs.TCP_KEEPINTVL), 5), ((fs.IPPROTO_TCP, fs.TCP_KEEPCNT), 4), ((fs.SOL_SOCKET, fs.SO_LINGER), 3),
+                           ((fs.IPPROTO_IP, fs.IP_TTL), 17), ((fs.IPPROTO_TCP, fs.TCP_USER_TIMEOUT), 1500), ((fs.SOL_SOCKET, fs.SO_BUSY_POLL), 50),
+                           ((fs.IPPROTO_TCP, fs.TCP_CORK), 1), ((fs.SOL_SOCKET, fs.SO_ZEROCOPY), 1)]:
+            c.setopt(*opt, value)
+            assert c.getopt(*opt) == value, opt
+        c.setopt(fs.SOL_SOCKET, fs.SO_LINGER, -1)
+        assert c.getopt(fs.SOL_SOCKET, fs.SO_LINGER) == -1
+        c.setopt(fs.SOL_SOCKET, fs.SO_RCVBUF, 65536)
+        assert c.getopt(fs.SOL_SOCKET, fs.SO_RCVBUF) == 131072  # the kernel doubles it
+        c.setopt(fs.SOL_SOCKET, fs.SO_INCOMING_CPU, 0)
+        assert c.getopt(fs.SOL_SOCKET, fs.SO_INCOMING_CPU) >= -1
+        listener.setopt(fs.IPPROTO_TCP, fs.TCP_FASTOPEN, 16)
+        assert listener.getopt(fs.IPPROTO_TCP, fs.TCP_FASTOPEN) == 16
         with pytest.raises(WrongKindError):
-            c.getopt(fs.SOCKOPT_BROADCAST)
+            c.getopt(fs.SOL_SOCKET, fs.SO_BROADCAST)
         with pytest.raises(InvalidArgumentError):
-            c.getopt(999)
+            c.getopt(fs.SOL_SOCKET, 999)
 
 
 def test_tcp_zerocopy_completions():
     with fs.tcp_listen("127.0.0.1:0") as listener, fs.tcp_connect(listener.getsockname()) as c:
         conn, _ = listener.accept()
         with conn:
-            c.setopt(fs.SOCKOPT_ZEROCOPY, 1)
+            c.setopt(fs.SOL_SOCKET, fs.SO_ZEROCOPY, 1)
             payload = b"z" * 100000
             total = 0
             for _ in range(3):
@@ -324,7 +324,7 @@ def test_unix_with_socat_client(tmp_path):
         with conn:
             proc.stdin.write(b"hi\n")
             proc.stdin.close()
-            assert conn.recv(3, fs.RECV_WAITALL) == b"hi\n"
+            assert conn.recv(3, fs.MSG_WAITALL) == b"hi\n"
             conn.sendall(b"ok\n")
             conn.shutdown()
             assert proc.stdout.read() == b"ok\n"
@@ -461,8 +461,8 @@ def test_receiver_at_its_descriptor_limit_gets_data_and_ctrunc():
 def test_passcred_and_explicit_credentials():
     a, b = fs.unix_pair(fs.UNIX_DATAGRAM)
     with a, b:
-        b.setopt(fs.SOCKOPT_PASSCRED, 1)
-        assert b.getopt(fs.SOCKOPT_PASSCRED) == 1
+        b.setopt(fs.SOL_SOCKET, fs.SO_PASSCRED, 1)
+        assert b.getopt(fs.SOL_SOCKET, fs.SO_PASSCRED) == 1
         a.send_credentials(b"c")
         got = b.recv_fds(1, 0)
         assert got.credentials == (os.getpid(), os.getuid(), os.getgid())
@@ -510,10 +510,10 @@ def test_udp_with_python_peer_and_batch():
 
 def test_udp_options_and_multicast():
     with fs.udp_bind("0.0.0.0:0") as u:
-        for opt, value in [(fs.SOCKOPT_BROADCAST, 1), (fs.SOCKOPT_MULTICAST_LOOP, 0), (fs.SOCKOPT_MULTICAST_TTL, 4),
-                           (fs.SOCKOPT_TTL, 9)]:
-            u.setopt(opt, value)
-            assert u.getopt(opt) == value
+        for opt, value in [((fs.SOL_SOCKET, fs.SO_BROADCAST), 1), ((fs.IPPROTO_IP, fs.IP_MULTICAST_LOOP), 0), ((fs.IPPROTO_IP, fs.IP_MULTICAST_TTL), 4),
+                           ((fs.IPPROTO_IP, fs.IP_TTL), 9)]:
+            u.setopt(*opt, value)
+            assert u.getopt(*opt) == value
         u.join("239.255.0.1", "lo")
         with pytest.raises(OSError):
             u.join("239.255.0.1", "lo")  # already a member
@@ -521,10 +521,10 @@ def test_udp_options_and_multicast():
         with pytest.raises(InvalidArgumentError):
             u.join("10.0.0.1")
         with pytest.raises(WrongKindError):
-            u.getopt(fs.SOCKOPT_NODELAY)
+            u.getopt(fs.IPPROTO_TCP, fs.TCP_NODELAY)
     with fs.udp_bind("[::]:0") as u6:
-        u6.setopt(fs.SOCKOPT_MULTICAST_TTL, 3)
-        assert u6.getopt(fs.SOCKOPT_MULTICAST_TTL) == 3
+        u6.setopt(fs.IPPROTO_IPV6, fs.IPV6_MULTICAST_HOPS, 3)
+        assert u6.getopt(fs.IPPROTO_IPV6, fs.IPV6_MULTICAST_HOPS) == 3
         u6.join("ff02::1:3", "lo")
         u6.leave("ff02::1:3", "lo")
 
@@ -533,7 +533,7 @@ def test_udp_multicast_delivery_on_loopback():
     with fs.udp_bind("0.0.0.0:0") as r, fs.udp_bind("127.0.0.1:0") as s:
         port = r.getsockname().split(":")[1]
         r.join("239.255.0.2", "lo")
-        s.setopt(fs.SOCKOPT_MULTICAST_LOOP, 1)
+        s.setopt(fs.IPPROTO_IP, fs.IP_MULTICAST_LOOP, 1)
         import socket as _s, struct
         # route the send through lo
         sock = _s.socket(fileno=os.dup(s.fileno()))

@@ -3,7 +3,7 @@
 use std::ffi::{c_char, c_int, CStr};
 use std::os::fd::BorrowedFd;
 
-use super::{call, fdsafe_handle, in_slice, out_slice, Out};
+use super::{call, fdsafe_handle, in_slice, out_slice, Out, FDSAFE_OWN_FLAG};
 use crate::error::{Error, Result};
 use crate::handles::{self, Guard, Handle};
 use crate::kinds::daemon::{listen, notify};
@@ -11,7 +11,7 @@ use crate::kinds::daemon::{listen, notify};
 /// `fdsafe_listen_fds` flag: remove `LISTEN_FDS`, `LISTEN_PID` and `LISTEN_FDNAMES` from the
 /// environment once the call has succeeded (whatever it found), so children do not inherit
 /// them. Modifies the environment: call it before starting threads that read it.
-pub const FDSAFE_LISTEN_UNSET_ENV: u32 = 1;
+pub const FDSAFE_LISTEN_UNSET_ENV: u32 = FDSAFE_OWN_FLAG | (1 << 10);
 
 /// `fdsafe_listen_fds` result: `LISTEN_FDS` or `LISTEN_PID` is not set; the process was not
 /// socket-activated. Nothing was adopted.
@@ -26,7 +26,7 @@ pub const FDSAFE_LISTEN_ADOPTED: c_int = 2;
 /// when sending failed, as `sd_notify` does; not when an argument was refused). The
 /// `fdsafe_watchdog_interval` flag of the same value removes `WATCHDOG_USEC` and
 /// `WATCHDOG_PID`.
-pub const FDSAFE_NOTIFY_UNSET_ENV: u32 = 1;
+pub const FDSAFE_NOTIFY_UNSET_ENV: u32 = FDSAFE_OWN_FLAG | (1 << 12);
 
 /// `fdsafe_notify*` result: `NOTIFY_SOCKET` is not set (or empty); not running under a
 /// service manager. Nothing was sent. Not an error.
@@ -35,10 +35,7 @@ pub const FDSAFE_NOTIFY_NO_MANAGER: c_int = 0;
 pub const FDSAFE_NOTIFY_SENT: c_int = 1;
 
 fn check_flags(flags: u32, known: u32) -> Result<bool> {
-    if flags & !known != 0 {
-        return Err(Error::invalid(format!("unknown flag bits {:#x}", flags & !known)));
-    }
-    Ok(flags & known != 0)
+    super::kinds::single_flag(flags, known, "daemon")
 }
 
 fn c_text<'a>(ptr: *const c_char, name: &str) -> Result<&'a [u8]> {

@@ -2,18 +2,19 @@
 
 use std::ffi::c_int;
 
-use super::kinds::parse_flags;
-use super::{call_direct, fdsafe_handle, Out};
+use super::kinds::map_flags;
+use super::{call_direct, fdsafe_handle, Out, FDSAFE_NONBLOCK};
 use crate::handles::{self, get_kind, Handle, Kind};
 use crate::kinds::eventfd::{self, EventFd, EventFdFlags};
 
-/// `fdsafe_eventfd_create` flag: each read takes 1 from the counter instead of all of it.
-pub const FDSAFE_EVENTFD_SEMAPHORE: u32 = 1 << 0;
-/// `fdsafe_eventfd_create` flag: start in non-blocking mode.
-pub const FDSAFE_EVENTFD_NONBLOCK: u32 = 1 << 1;
+/// `fdsafe_eventfd_create` flag: each read takes 1 from the counter instead of all of it
+/// (the kernel's `EFD_SEMAPHORE`).
+pub const FDSAFE_EVENTFD_SEMAPHORE: u32 = 1;
+const _: () = assert!(FDSAFE_EVENTFD_SEMAPHORE == libc::EFD_SEMAPHORE as u32);
 
 /// Creates an eventfd (a kernel 64-bit counter for waking event loops) with the counter at
-/// `initial`. `flags`: `FDSAFE_EVENTFD_SEMAPHORE`, `FDSAFE_EVENTFD_NONBLOCK`, or 0. The
+/// `initial`. `flags` (as `eventfd(2)`): `FDSAFE_EVENTFD_SEMAPHORE`
+/// (`EFD_SEMAPHORE`), `FDSAFE_NONBLOCK` (`EFD_NONBLOCK`), or 0. The
 /// descriptor is close-on-exec.
 ///
 /// Ownership: the caller owns `*handle_out` and closes it with `fdsafe_close`.
@@ -24,7 +25,11 @@ pub extern "C" fn fdsafe_eventfd_create(initial: u32, flags: u32, handle_out: *m
     // No cancellation guard: creating enters no cancellation point (eventfd, pipe2 and
     // socketpair are not; closing on failure guards itself).
     call_direct("fdsafe_eventfd_create", || {
-        let flags = parse_flags::<EventFdFlags>(flags, "eventfd")?;
+        let flags = map_flags(
+            flags,
+            &[(FDSAFE_EVENTFD_SEMAPHORE, EventFdFlags::SEMAPHORE), (FDSAFE_NONBLOCK, EventFdFlags::NONBLOCK)],
+            "eventfd",
+        )?;
         let out = Out::new(handle_out, "handle_out")?;
         let fd = EventFd::new(initial, flags)?.into_inner();
         out.write(handles::insert_fresh(crate::kinds::wrap_owned(fd, Kind::EventFd))?.0);

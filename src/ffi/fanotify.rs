@@ -186,8 +186,9 @@ fn fill(slot: &mut fdsafe_fanotify_event, e: &Event) {
 ///
 /// Ownership: the caller owns `*handle_out`. Closing it answers any unanswered permission
 /// event "allow" (as the kernel does) and closes the event descriptors.
-/// Errors: `FDSAFE_E_INVALID_ARGUMENT` for unknown flags, both classes, or a NULL
-/// `handle_out`; `-EPERM` without `CAP_SYS_ADMIN`; `-EINVAL` (kernel) for combinations it
+/// Errors: `FDSAFE_E_INVALID_ARGUMENT` for unknown flags, both classes, `_REPORT_NAME`
+/// without `_REPORT_DIR_FID` (its bit is `O_NONBLOCK`'s, so `FDSAFE_NONBLOCK` lands here: use
+/// `FDSAFE_FAN_NONBLOCK`), or a NULL `handle_out`; `-EPERM` without `CAP_SYS_ADMIN`; `-EINVAL` (kernel) for combinations it
 /// refuses (FID reporting with a permission class); `-EMFILE` (also the per-user group limit).
 /// Thread safety: any thread.
 #[no_mangle]

@@ -2,32 +2,40 @@
 
 use std::ffi::{c_char, c_int};
 
-use super::file::c_path;
-use super::kinds::parse_flags;
-use super::{call, fdsafe_handle, Out};
-use crate::error::Error;
+use super::file::{access_mode, c_path};
+use super::kinds::map_flags;
+use super::{call, fdsafe_handle, Out, FDSAFE_NONBLOCK, FDSAFE_OWN_FLAG};
+use crate::error::{Error, Result};
 use crate::handles::{self, Handle, Kind};
 use crate::kinds::chardev::{self, CharDevice};
 use crate::kinds::fifo::{self, EndFlags, Fifo, NodeType};
 
-/// `fdsafe_fifo_create` flag: if a FIFO already exists at the path, use it (returns 1)
-/// instead of failing with `-EEXIST`.
-pub const FDSAFE_FIFO_REUSE: u32 = 1 << 0;
+/// `fdsafe_fifo_create` flag (fdsafe-only, see `FDSAFE_OWN_FLAG`): if a FIFO already exists
+/// at the path, use it (returns 1) instead of failing with `-EEXIST`.
+pub const FDSAFE_FIFO_REUSE: u32 = FDSAFE_OWN_FLAG | (1 << 8);
 
-/// `fdsafe_fifo_open` / `fdsafe_chardev_open` flag: open for reading.
-pub const FDSAFE_OPEN_READ: u32 = 1 << 0;
-/// Open for writing.
-pub const FDSAFE_OPEN_WRITE: u32 = 1 << 1;
-/// Open in non-blocking mode (`O_NONBLOCK`); it stays on after the open (turn it off with
-/// `fdsafe_nonblocking_set`).
-pub const FDSAFE_OPEN_NONBLOCK: u32 = 1 << 2;
+/// Open flags of FIFOs, character devices and terminals: `FDSAFE_O_RDONLY`, `FDSAFE_O_WRONLY`
+/// or `FDSAFE_O_RDWR`, plus `FDSAFE_NONBLOCK` (it stays on after the open; turn it off with
+/// `fdsafe_nonblocking_set`) and `FDSAFE_O_CLOEXEC` (always in force).
+pub(crate) fn end_flags(flags: u32, what: &str) -> Result<EndFlags> {
+    let (read, write) = access_mode(flags)?;
+    let mut parsed = map_flags(
+        flags & !3,
+        &[(FDSAFE_NONBLOCK, EndFlags::NONBLOCK), (super::file::FDSAFE_O_CLOEXEC, EndFlags::empty())],
+        what,
+    )?;
+    parsed.set(EndFlags::READ, read);
+    parsed.set(EndFlags::WRITE, write);
+    Ok(parsed)
+}
 
 /// `fdsafe_mknod` type: a FIFO (device numbers must be 0).
-pub const FDSAFE_NODE_FIFO: u32 = 1;
+pub const FDSAFE_NODE_FIFO: u32 = 0o010000;
 /// `fdsafe_mknod` type: a character device node.
-pub const FDSAFE_NODE_CHAR: u32 = 2;
+pub const FDSAFE_NODE_CHAR: u32 = 0o020000;
 /// `fdsafe_mknod` type: a block device node.
-pub const FDSAFE_NODE_BLOCK: u32 = 3;
+pub const FDSAFE_NODE_BLOCK: u32 = 0o060000;
+const _: () = assert!(FDSAFE_NODE_FIFO == libc::S_IFIFO && FDSAFE_NODE_CHAR == libc::S_IFCHR && FDSAFE_NODE_BLOCK == libc::S_IFBLK);
 
 /// Creates a FIFO at `path` with permission bits `mode` (at most 07777, reduced by the umask).
 /// `flags`: 0, or `FDSAFE_FIFO_REUSE` to accept a FIFO that already exists there.
@@ -40,16 +48,14 @@ pub const FDSAFE_NODE_BLOCK: u32 = 3;
 pub extern "C" fn fdsafe_fifo_create(path: *const c_char, mode: u32, flags: u32) -> c_int {
     call("fdsafe_fifo_create", || {
         let path = c_path(path, "path")?;
-        if flags & !FDSAFE_FIFO_REUSE != 0 {
-            return Err(Error::invalid(format!("unknown fifo flag bits {:#x}", flags & !FDSAFE_FIFO_REUSE)));
-        }
-        Ok(if fifo::create(path, mode, flags & FDSAFE_FIFO_REUSE != 0)? { 0 } else { 1 })
+        let reuse = super::kinds::single_flag(flags, FDSAFE_FIFO_REUSE, "fifo")?;
+        Ok(if fifo::create(path, mode, reuse)? { 0 } else { 1 })
     })
 }
 
 /// Opens the FIFO at `path` as a handle of kind `FDSAFE_KIND_FIFO` (close-on-exec).
-/// `flags`: `FDSAFE_OPEN_READ` and/or `FDSAFE_OPEN_WRITE` (both: a read-write end, which never
-/// waits), plus `FDSAFE_OPEN_NONBLOCK`. A path that is not a FIFO is refused without being
+/// `flags`: `FDSAFE_O_RDONLY`, `FDSAFE_O_WRONLY` or `FDSAFE_O_RDWR` (a read-write end, which
+/// never waits), plus `FDSAFE_NONBLOCK`. A path that is not a FIFO is refused without being
 /// opened (it is inspected through an `O_PATH` descriptor first).
 ///
 /// Blocking: a blocking open waits until the other side is opened too; a signal gives
@@ -57,13 +63,13 @@ pub extern "C" fn fdsafe_fifo_create(path: *const c_char, mode: u32, flags: u32)
 /// gives the kernel's `-ENXIO`.
 /// Ownership: the caller owns `*handle_out`.
 /// Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL or empty path, a NULL `handle_out`,
-/// unknown flags, neither read nor write, or a path that is not a FIFO; `-ENOENT`; `-ENXIO`;
+/// unknown flags, access mode 3, or a path that is not a FIFO; `-ENOENT`; `-ENXIO`;
 /// `-EINTR`; other `-errno` from `open(2)`. Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_fifo_open(path: *const c_char, flags: u32, handle_out: *mut fdsafe_handle) -> c_int {
     call("fdsafe_fifo_open", || {
         let path = c_path(path, "path")?;
-        let flags = parse_flags::<EndFlags>(flags, "fifo open")?;
+        let flags = end_flags(flags, "fifo open")?;
         let out = Out::new(handle_out, "handle_out")?;
         out.write(handles::insert(Box::new(Fifo::open(path, flags)?))?.0);
         Ok(0)
@@ -71,7 +77,7 @@ pub extern "C" fn fdsafe_fifo_open(path: *const c_char, flags: u32, handle_out: 
 }
 
 /// Creates a file-system node (`mknod(2)`): `type` is `FDSAFE_NODE_FIFO`,
-/// `FDSAFE_NODE_CHAR` or `FDSAFE_NODE_BLOCK`; `mode` the permission bits (at most 07777);
+/// `FDSAFE_NODE_CHAR` or `FDSAFE_NODE_BLOCK` (the kernel's `S_IFIFO`, `S_IFCHR`, `S_IFBLK`); `mode` the permission bits (at most 07777);
 /// `major`/`minor` the device numbers (0 for a FIFO). Device nodes need `CAP_MKNOD` (root).
 ///
 /// Returns 0. Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL or empty path, an unknown
@@ -94,21 +100,21 @@ pub extern "C" fn fdsafe_mknod(path: *const c_char, r#type: u32, mode: u32, majo
 }
 
 /// Opens the character device at `path` as a handle of kind `FDSAFE_KIND_CHARDEV`
-/// (close-on-exec, and never becoming the controlling terminal). `flags`: `FDSAFE_OPEN_READ`
-/// and/or `FDSAFE_OPEN_WRITE`, plus `FDSAFE_OPEN_NONBLOCK`. Anything that is not a character
+/// (close-on-exec, and never becoming the controlling terminal). `flags`: `FDSAFE_O_RDONLY`,
+/// `FDSAFE_O_WRONLY` or `FDSAFE_O_RDWR`, plus `FDSAFE_NONBLOCK`. Anything that is not a character
 /// device (a file, a FIFO, a block device) is refused without being opened. Read and write
 /// with `fdsafe_read` / `fdsafe_write`.
 ///
 /// Ownership: the caller owns `*handle_out`.
 /// Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL or empty path, a NULL `handle_out`,
-/// unknown flags, neither read nor write, or a path that is not a character device;
+/// unknown flags, access mode 3, or a path that is not a character device;
 /// `-ENOENT`, `-EACCES`, `-ENXIO` (no such device), other `-errno` from `open(2)`.
 /// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_chardev_open(path: *const c_char, flags: u32, handle_out: *mut fdsafe_handle) -> c_int {
     call("fdsafe_chardev_open", || {
         let path = c_path(path, "path")?;
-        let flags = parse_flags::<EndFlags>(flags, "chardev open")?;
+        let flags = end_flags(flags, "chardev open")?;
         let out = Out::new(handle_out, "handle_out")?;
         out.write(handles::insert(Box::new(CharDevice::open(path, flags)?))?.0);
         Ok(0)

@@ -2,34 +2,62 @@
 
 use std::ffi::{c_char, c_int, c_void, CStr};
 
-use super::kinds::parse_flags;
-use super::{call, fdsafe_handle, in_slice, out_slice, Out};
+use super::kinds::{map_flags, parse_flags};
+use super::{call, fdsafe_handle, in_slice, out_slice, Out, FDSAFE_NONBLOCK, FDSAFE_OWN_FLAG};
 use crate::error::{Error, Result};
 use crate::handles::{self, get_as, Guard, Handle, Kind};
 use crate::kinds::file::{self, File, FileFlags, Resolve};
 
-/// `fdsafe_file_open` flag: open for reading.
-pub const FDSAFE_FILE_READ: u32 = 1 << 0;
-/// Open for writing.
-pub const FDSAFE_FILE_WRITE: u32 = 1 << 1;
-/// Every write goes to the end of the file (`O_APPEND`; implies writing).
-pub const FDSAFE_FILE_APPEND: u32 = 1 << 2;
+/// Open flag: open for reading only (`O_RDONLY`). The `FDSAFE_O_*` values equal the
+/// kernel's; the open functions of files, FIFOs, character devices, terminals and message
+/// queues take them, with `FDSAFE_NONBLOCK` (`O_NONBLOCK`).
+pub const FDSAFE_O_RDONLY: u32 = 0;
+/// Open flag: open for writing only (`O_WRONLY`).
+pub const FDSAFE_O_WRONLY: u32 = 0x1;
+/// Open flag: open for reading and writing (`O_RDWR`).
+pub const FDSAFE_O_RDWR: u32 = 0x2;
 /// Create the file if it does not exist (`O_CREAT`), with `mode`.
-pub const FDSAFE_FILE_CREATE: u32 = 1 << 3;
-/// With `FDSAFE_FILE_CREATE`: fail with `-EEXIST` if the path exists (`O_EXCL`). With
-/// `FDSAFE_FILE_TMPFILE`: the file can never be linked into the file system.
-pub const FDSAFE_FILE_EXCLUSIVE: u32 = 1 << 4;
+pub const FDSAFE_O_CREAT: u32 = 0x40;
+/// With `FDSAFE_O_CREAT`: fail with `-EEXIST` if the path exists (`O_EXCL`). With
+/// `FDSAFE_O_TMPFILE`: the file can never be linked into the file system.
+pub const FDSAFE_O_EXCL: u32 = 0x80;
 /// Truncate an existing file to length 0 (`O_TRUNC`).
-pub const FDSAFE_FILE_TRUNCATE: u32 = 1 << 5;
-/// `O_TMPFILE`: `path` names a directory and the new file has no name; needs
-/// `FDSAFE_FILE_WRITE`. It disappears when the last descriptor closes.
-pub const FDSAFE_FILE_TMPFILE: u32 = 1 << 6;
-/// Fail with `-ELOOP` if the last path component is a symbolic link (`O_NOFOLLOW`).
-pub const FDSAFE_FILE_NOFOLLOW: u32 = 1 << 7;
-/// Open in non-blocking mode (`O_NONBLOCK`).
-pub const FDSAFE_FILE_NONBLOCK: u32 = 1 << 8;
+pub const FDSAFE_O_TRUNC: u32 = 0x200;
+/// Every write goes to the end of the file (`O_APPEND`).
+pub const FDSAFE_O_APPEND: u32 = 0x400;
 /// Open a directory (`O_DIRECTORY`, read-only), for use as the base of `fdsafe_file_open_at`.
-pub const FDSAFE_FILE_DIRECTORY: u32 = 1 << 9;
+pub const FDSAFE_O_DIRECTORY: u32 = 0x1_0000;
+/// Fail with `-ELOOP` if the last path component is a symbolic link (`O_NOFOLLOW`).
+pub const FDSAFE_O_NOFOLLOW: u32 = 0x2_0000;
+/// Accepted and always in force: every descriptor fdsafe opens is close-on-exec (`O_CLOEXEC`).
+pub const FDSAFE_O_CLOEXEC: u32 = 0x8_0000;
+/// `O_TMPFILE`: `path` names a directory and the new file has no name; needs
+/// `FDSAFE_O_WRONLY` or `FDSAFE_O_RDWR`. It disappears when the last descriptor closes.
+pub const FDSAFE_O_TMPFILE: u32 = 0x41_0000;
+
+mod kernel_values {
+    use super::*;
+    const _: () = assert!(FDSAFE_O_RDONLY == libc::O_RDONLY as u32 && FDSAFE_O_WRONLY == libc::O_WRONLY as u32);
+    const _: () = assert!(FDSAFE_O_RDWR == libc::O_RDWR as u32 && FDSAFE_O_CREAT == libc::O_CREAT as u32);
+    const _: () = assert!(FDSAFE_O_EXCL == libc::O_EXCL as u32 && FDSAFE_O_TRUNC == libc::O_TRUNC as u32);
+    const _: () = assert!(FDSAFE_O_APPEND == libc::O_APPEND as u32 && FDSAFE_O_DIRECTORY == libc::O_DIRECTORY as u32);
+    const _: () = assert!(FDSAFE_O_NOFOLLOW == libc::O_NOFOLLOW as u32 && FDSAFE_O_CLOEXEC == libc::O_CLOEXEC as u32);
+    const _: () = assert!(FDSAFE_O_TMPFILE == libc::O_TMPFILE as u32);
+    const _: () = assert!(FDSAFE_RESOLVE_NO_XDEV == 0x01 && FDSAFE_RESOLVE_IN_ROOT == 0x10); // linux/openat2.h
+    const _: () = assert!(FDSAFE_SEEK_SET == libc::SEEK_SET && FDSAFE_SEEK_CUR == libc::SEEK_CUR);
+    const _: () = assert!(FDSAFE_SEEK_END == libc::SEEK_END && FDSAFE_SEEK_DATA == libc::SEEK_DATA);
+    const _: () = assert!(FDSAFE_SEEK_HOLE == libc::SEEK_HOLE);
+}
+
+/// The access mode of open flags (`O_RDONLY`, `O_WRONLY`, `O_RDWR`) as (read, write).
+pub(crate) fn access_mode(flags: u32) -> Result<(bool, bool)> {
+    match flags & 3 {
+        FDSAFE_O_RDONLY => Ok((true, false)),
+        FDSAFE_O_WRONLY => Ok((false, true)),
+        FDSAFE_O_RDWR => Ok((true, true)),
+        _ => Err(Error::invalid("access mode 3 is not O_RDONLY, O_WRONLY or O_RDWR")),
+    }
+}
 
 /// `fdsafe_file_open_at` resolve flag: refuse to cross mount points (`RESOLVE_NO_XDEV`).
 pub const FDSAFE_RESOLVE_NO_XDEV: u32 = 0x01;
@@ -43,9 +71,9 @@ pub const FDSAFE_RESOLVE_BENEATH: u32 = 0x08;
 /// Treat the directory as the root: `/` and `..` stop at it (`RESOLVE_IN_ROOT`).
 pub const FDSAFE_RESOLVE_IN_ROOT: u32 = 0x10;
 
-/// `fdsafe_file_sync` flag: flush only the data and the metadata needed to read it back
-/// (`fdatasync`).
-pub const FDSAFE_FILE_SYNC_DATA: u32 = 1 << 0;
+/// `fdsafe_file_sync` flag (fdsafe-only, see `FDSAFE_OWN_FLAG`): flush only the data and
+/// the metadata needed to read it back (`fdatasync`).
+pub const FDSAFE_FILE_SYNC_DATA: u32 = FDSAFE_OWN_FLAG | (1 << 9);
 
 /// `fdsafe_file_seek` origin: from the start of the file.
 pub const FDSAFE_SEEK_SET: c_int = 0;
@@ -86,24 +114,50 @@ pub(crate) fn file_like(handle: fdsafe_handle) -> Result<Guard> {
 }
 
 fn parse(flags: u32) -> Result<FileFlags> {
-    parse_flags::<FileFlags>(flags, "file")
+    let (read, write) = access_mode(flags)?;
+    let mut parsed = map_flags(
+        flags & !3,
+        &[
+            // First: O_TMPFILE includes O_DIRECTORY's bit.
+            (FDSAFE_O_TMPFILE, FileFlags::TMPFILE),
+            (FDSAFE_O_CREAT, FileFlags::CREATE),
+            (FDSAFE_O_EXCL, FileFlags::EXCLUSIVE),
+            (FDSAFE_O_TRUNC, FileFlags::TRUNCATE),
+            (FDSAFE_O_APPEND, FileFlags::APPEND),
+            (FDSAFE_O_DIRECTORY, FileFlags::DIRECTORY),
+            (FDSAFE_O_NOFOLLOW, FileFlags::NOFOLLOW),
+            (FDSAFE_NONBLOCK, FileFlags::NONBLOCK),
+            (FDSAFE_O_CLOEXEC, FileFlags::empty()),
+        ],
+        "file open",
+    )?;
+    if parsed.contains(FileFlags::APPEND) && !write {
+        // The core reads APPEND as a write mode; the kernel would open read-only.
+        return Err(Error::invalid("O_APPEND needs O_WRONLY or O_RDWR"));
+    }
+    parsed.set(FileFlags::READ, read);
+    parsed.set(FileFlags::WRITE, write);
+    Ok(parsed)
 }
 
 /// Opens (or creates) the file at `path` (relative paths start at the working directory) as a
-/// handle of kind `FDSAFE_KIND_FILE`, close-on-exec. `flags`: at least one of
-/// `FDSAFE_FILE_READ` / `FDSAFE_FILE_WRITE` / `FDSAFE_FILE_APPEND` (or `FDSAFE_FILE_DIRECTORY`
-/// alone), plus any of the other `FDSAFE_FILE_*` flags. `mode` (permission bits, at most
+/// handle of kind `FDSAFE_KIND_FILE`, close-on-exec. `flags`, as for `open(2)` (the kernel's
+/// values): `FDSAFE_O_RDONLY`, `FDSAFE_O_WRONLY` or `FDSAFE_O_RDWR`, plus any of
+/// `FDSAFE_O_CREAT`, `FDSAFE_O_EXCL`, `FDSAFE_O_TRUNC`, `FDSAFE_O_APPEND`, `FDSAFE_O_TMPFILE`,
+/// `FDSAFE_O_NOFOLLOW`, `FDSAFE_O_DIRECTORY`, `FDSAFE_NONBLOCK`, `FDSAFE_O_CLOEXEC` (always
+/// in force). `mode` (permission bits, at most
 /// 07777, reduced by the umask) is used only when a file is created.
 ///
 /// Ownership: the caller owns `*handle_out` and closes it with `fdsafe_close`.
 /// Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL or empty `path`, a NULL `handle_out`,
-/// unknown flags, no access mode, `FDSAFE_FILE_EXCLUSIVE` without `FDSAFE_FILE_CREATE` or
-/// `FDSAFE_FILE_TMPFILE`, `FDSAFE_FILE_TMPFILE` without writing, mode bits beyond 07777, or
+/// other flags (`O_SYNC`, `O_PATH`...), access mode 3, `FDSAFE_O_EXCL` without
+/// `FDSAFE_O_CREAT` or `FDSAFE_O_TMPFILE`, `FDSAFE_O_TMPFILE` or `FDSAFE_O_APPEND` without
+/// writing, mode bits beyond 07777, or
 /// a path that is not a regular file or directory (a FIFO, device or socket has its own kind,
 /// `fdsafe_fifo_open`, `fdsafe_chardev_open`, `fdsafe_terminal_open`: it is refused before
 /// being opened, so a FIFO never blocks here); `-errno` from `open(2)` (`-ENOENT`, `-EEXIST`, `-EACCES`, `-ELOOP` for a symbolic link with
-/// `FDSAFE_FILE_NOFOLLOW`, `-EISDIR`, `-ENOTDIR` for a path through a non-directory or
-/// `FDSAFE_FILE_DIRECTORY` on a file, `-EOPNOTSUPP` if the file system lacks `O_TMPFILE`...).
+/// `FDSAFE_O_NOFOLLOW`, `-EISDIR`, `-ENOTDIR` for a path through a non-directory or
+/// `FDSAFE_O_DIRECTORY` on a file, `-EOPNOTSUPP` if the file system lacks `O_TMPFILE`...).
 /// Opening a regular file does not block. Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_file_open(path: *const c_char, flags: u32, mode: u32, handle_out: *mut fdsafe_handle) -> c_int {
@@ -115,7 +169,7 @@ pub extern "C" fn fdsafe_file_open(path: *const c_char, flags: u32, mode: u32, h
 }
 
 /// Opens `path` relative to the directory handle `dir` (a file handle opened with
-/// `FDSAFE_FILE_DIRECTORY`), like `fdsafe_file_open`. With `resolve` 0 this is `openat(2)`;
+/// `FDSAFE_O_DIRECTORY`), like `fdsafe_file_open`. With `resolve` 0 this is `openat(2)`;
 /// otherwise `openat2(2)` with the `FDSAFE_RESOLVE_*` limits, e.g. `FDSAFE_RESOLVE_BENEATH`
 /// to keep the lookup inside `dir`.
 ///
@@ -165,7 +219,7 @@ pub extern "C" fn fdsafe_file_pread(handle: fdsafe_handle, buf: *mut c_void, len
 }
 
 /// Writes up to `len` bytes at `offset` (`pwrite(2)`), leaving the file position alone (on a
-/// file opened with `FDSAFE_FILE_APPEND` the kernel appends instead). Works on file and memfd
+/// file opened with `FDSAFE_O_APPEND` the kernel appends instead). Works on file and memfd
 /// handles. Returns the bytes written.
 ///
 /// Errors: as `fdsafe_file_pread`, plus `-EBADF` (from the kernel) if the file is not open
@@ -227,10 +281,8 @@ pub extern "C" fn fdsafe_file_truncate(handle: fdsafe_handle, length: i64) -> c_
 #[no_mangle]
 pub extern "C" fn fdsafe_file_sync(handle: fdsafe_handle, flags: u32) -> c_int {
     call("fdsafe_file_sync", || {
-        if flags & !FDSAFE_FILE_SYNC_DATA != 0 {
-            return Err(Error::invalid(format!("unknown sync flag bits {:#x}", flags & !FDSAFE_FILE_SYNC_DATA)));
-        }
-        file::sync(file_like(handle)?.object().as_fd(), flags & FDSAFE_FILE_SYNC_DATA != 0)?;
+        let data_only = super::kinds::single_flag(flags, FDSAFE_FILE_SYNC_DATA, "sync")?;
+        file::sync(file_like(handle)?.object().as_fd(), data_only)?;
         Ok(0)
     })
 }

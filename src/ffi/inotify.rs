@@ -2,15 +2,13 @@
 
 use std::ffi::{c_char, c_int};
 
-use super::kinds::parse_flags;
+use super::kinds::map_flags;
 use super::signal::c_str;
 use super::{call, fdsafe_handle, out_slice, Out};
 use crate::error::Error;
 use crate::handles::{self, get_as, Handle};
 use crate::kinds::inotify::{Event, Inotify, InotifyFlags, MIN_BATCH, NAME_MAX};
 
-/// `fdsafe_inotify_create` flag: reads return `-EAGAIN` instead of waiting.
-pub const FDSAFE_INOTIFY_NONBLOCK: u32 = 1 << 0;
 /// A read asking for at least this many events never leaves any buffered inside fdsafe (see
 /// `fdsafe_inotify_read`); use it (or more) in event loops.
 pub const FDSAFE_INOTIFY_MIN_BATCH: usize = 17;
@@ -96,7 +94,7 @@ impl From<&Event> for fdsafe_inotify_event {
     }
 }
 
-/// Creates an inotify instance (close-on-exec; `flags`: `FDSAFE_INOTIFY_NONBLOCK` or 0).
+/// Creates an inotify instance (close-on-exec; `flags`: `FDSAFE_NONBLOCK` (`IN_NONBLOCK`) or 0).
 ///
 /// Ownership: the caller owns `*handle_out`; closing it removes all its watches.
 /// Errors: `FDSAFE_E_INVALID_ARGUMENT` for unknown flags or a NULL `handle_out`; `-EMFILE`
@@ -104,7 +102,7 @@ impl From<&Event> for fdsafe_inotify_event {
 #[no_mangle]
 pub extern "C" fn fdsafe_inotify_create(flags: u32, handle_out: *mut fdsafe_handle) -> c_int {
     call("fdsafe_inotify_create", || {
-        let flags = parse_flags::<InotifyFlags>(flags, "inotify")?;
+        let flags = map_flags(flags, &[(super::FDSAFE_NONBLOCK, InotifyFlags::NONBLOCK)], "inotify")?;
         let out = Out::new(handle_out, "handle_out")?;
         out.write(handles::insert(Box::new(Inotify::new(flags)?))?.0);
         Ok(0)

@@ -51,6 +51,36 @@ pub fn parse_flags<F: Flags<Bits = u32>>(bits: u32, what: &str) -> Result<F> {
     F::from_bits(bits).ok_or_else(|| Error::invalid(format!("unknown {what} flag bits {:#x}", bits & !F::all().bits())))
 }
 
+/// Translates flags in the C API's values (the kernel's, or fdsafe-only ones) into the core's
+/// flags: each `(value, flag)` pair whose bits are all present sets `flag`; any bit left over is
+/// refused. Values may share bits (every fdsafe-only flag has `FDSAFE_OWN_FLAG`); a value all of
+/// whose bits an earlier pair already took (`O_DIRECTORY` inside `O_TMPFILE`) is skipped.
+pub fn map_flags<F: Flags<Bits = u32> + Copy>(bits: u32, table: &[(u32, F)], what: &str) -> Result<F> {
+    let mut taken = 0;
+    let mut out = F::empty();
+    for &(value, flag) in table {
+        if value != 0 && bits & value == value && value & !taken != 0 {
+            taken |= value;
+            out.insert(flag);
+        }
+    }
+    let rest = bits & !taken;
+    if rest != 0 {
+        return Err(Error::invalid(format!("unknown {what} flag bits {rest:#x}")));
+    }
+    Ok(out)
+}
+
+/// Reads a flags argument that takes one flag: `false` for 0, `true` for exactly `flag`;
+/// anything else (another flag, or part of this one, like `FDSAFE_OWN_FLAG` alone) is refused.
+pub fn single_flag(bits: u32, flag: u32, what: &str) -> Result<bool> {
+    match bits {
+        0 => Ok(false),
+        b if b == flag => Ok(true),
+        b => Err(Error::invalid(format!("unknown {what} flag bits {b:#x}"))),
+    }
+}
+
 /// The name of a kind (`"pipe"`, `"eventfd"`, `"tcp_stream"`...), or `"unknown"` for a number
 /// that is not an `FDSAFE_KIND_*` value. A static string; never NULL.
 /// Errors: none. Thread safety: any thread.
@@ -71,6 +101,28 @@ pub(crate) fn kind_code(kind: Kind) -> fdsafe_kind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    bitflags::bitflags! {
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        struct Test: u32 {
+            const A = 1;
+            const B = 2;
+            const WIDE = 4;
+            const INNER = 8;
+        }
+    }
+
+    #[test]
+    fn map_flags_takes_shared_bits_and_refuses_the_rest() {
+        let own = crate::ffi::FDSAFE_OWN_FLAG;
+        let table = [(own | 1, Test::A), (own | 2, Test::B), (0x30, Test::WIDE), (0x10, Test::INNER)];
+        assert_eq!(map_flags(own | 1 | 2, &table, "t").unwrap(), Test::A | Test::B);
+        assert_eq!(map_flags(0x30, &table, "t").unwrap(), Test::WIDE); // INNER's bit is inside WIDE
+        assert_eq!(map_flags(0x10, &table, "t").unwrap(), Test::INNER);
+        assert!(map_flags(1, &table, "t").is_err()); // the bit without the mark
+        assert!(map_flags(own, &table, "t").is_err()); // the mark alone
+        assert!(map_flags(own | 4, &table, "t").is_err());
+    }
 
     #[test]
     fn kind_constants_match_the_core() {

@@ -2,20 +2,26 @@
 
 use std::ffi::{c_char, c_int};
 
-use super::kinds::parse_flags;
+use super::kinds::{map_flags, parse_flags};
 use super::{call, fdsafe_handle, Out};
 use crate::handles::{self, get_as, Handle};
 use crate::kinds::memfd::{MemFd, MemFdFlags, Seals};
 
 /// `fdsafe_memfd_create` flag: seals can be added later (`MFD_ALLOW_SEALING`). Without it
-/// the memfd starts sealed with `FDSAFE_SEAL_SEAL`.
-pub const FDSAFE_MEMFD_ALLOW_SEALING: u32 = 1 << 0;
-/// Not executable, and sealed so (`MFD_NOEXEC_SEAL`; also allows sealing).
-pub const FDSAFE_MEMFD_NOEXEC_SEAL: u32 = 1 << 1;
-/// Executable (`MFD_EXEC`); contradicts `FDSAFE_MEMFD_NOEXEC_SEAL`.
-pub const FDSAFE_MEMFD_EXEC: u32 = 1 << 2;
+/// the memfd starts sealed with `FDSAFE_SEAL_SEAL`. The `FDSAFE_MEMFD_*` values equal the
+/// kernel's `MFD_*`.
+pub const FDSAFE_MEMFD_ALLOW_SEALING: u32 = 0x2;
 /// Backed by huge pages (`MFD_HUGETLB`); sizes must then be multiples of the huge page size.
-pub const FDSAFE_MEMFD_HUGETLB: u32 = 1 << 3;
+pub const FDSAFE_MEMFD_HUGETLB: u32 = 0x4;
+/// Not executable, and sealed so (`MFD_NOEXEC_SEAL`; also allows sealing).
+pub const FDSAFE_MEMFD_NOEXEC_SEAL: u32 = 0x8;
+/// Executable (`MFD_EXEC`); contradicts `FDSAFE_MEMFD_NOEXEC_SEAL`.
+pub const FDSAFE_MEMFD_EXEC: u32 = 0x10;
+
+const _: () = assert!(FDSAFE_MEMFD_ALLOW_SEALING == libc::MFD_ALLOW_SEALING && FDSAFE_MEMFD_HUGETLB == libc::MFD_HUGETLB);
+const _: () = assert!(FDSAFE_MEMFD_NOEXEC_SEAL == 0x8 && FDSAFE_MEMFD_EXEC == 0x10); // MFD_NOEXEC_SEAL, MFD_EXEC (Linux 6.3)
+const _: () = assert!(FDSAFE_SEAL_SEAL == libc::F_SEAL_SEAL as u32 && FDSAFE_SEAL_SHRINK == libc::F_SEAL_SHRINK as u32);
+const _: () = assert!(FDSAFE_SEAL_GROW == libc::F_SEAL_GROW as u32 && FDSAFE_SEAL_WRITE == libc::F_SEAL_WRITE as u32);
 
 /// Seal: no more seals can be added (`F_SEAL_SEAL`). The `FDSAFE_SEAL_*` values equal the
 /// kernel's `F_SEAL_*`.
@@ -48,7 +54,16 @@ pub const FDSAFE_SEAL_EXEC: u32 = 0x20;
 pub extern "C" fn fdsafe_memfd_create(name: *const c_char, flags: u32, handle_out: *mut fdsafe_handle) -> c_int {
     call("fdsafe_memfd_create", || {
         let name = super::file::c_str(name, "name")?;
-        let flags = parse_flags::<MemFdFlags>(flags, "memfd")?;
+        let flags = map_flags(
+            flags,
+            &[
+                (FDSAFE_MEMFD_ALLOW_SEALING, MemFdFlags::ALLOW_SEALING),
+                (FDSAFE_MEMFD_HUGETLB, MemFdFlags::HUGETLB),
+                (FDSAFE_MEMFD_NOEXEC_SEAL, MemFdFlags::NOEXEC_SEAL),
+                (FDSAFE_MEMFD_EXEC, MemFdFlags::EXEC),
+            ],
+            "memfd",
+        )?;
         let out = Out::new(handle_out, "handle_out")?;
         out.write(handles::insert(Box::new(MemFd::create(name, flags)?))?.0);
         Ok(0)

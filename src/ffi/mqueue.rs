@@ -3,23 +3,13 @@
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::time::Duration;
 
-use super::kinds::parse_flags;
+use super::kinds::map_flags;
 use super::signal::{c_str, read_in, read_opt};
 use super::{call, fdsafe_handle, in_slice, out_slice, Out};
 use crate::error::{Error, Result};
 use crate::handles::{self, get_as, Handle};
 use crate::kinds::mqueue::{MessageQueue, MqAttr, MqFlags};
 
-/// `fdsafe_mq_open` flag: open for receiving.
-pub const FDSAFE_MQ_READ: u32 = 1 << 0;
-/// `fdsafe_mq_open` flag: open for sending (with `FDSAFE_MQ_READ`: both).
-pub const FDSAFE_MQ_WRITE: u32 = 1 << 1;
-/// `fdsafe_mq_open` flag: create the queue if it does not exist (`O_CREAT`).
-pub const FDSAFE_MQ_CREATE: u32 = 1 << 2;
-/// `fdsafe_mq_open` flag: with `FDSAFE_MQ_CREATE`, fail with `-EEXIST` if it exists (`O_EXCL`).
-pub const FDSAFE_MQ_EXCLUSIVE: u32 = 1 << 3;
-/// `fdsafe_mq_open` flag: sends to a full and receives from an empty queue return `-EAGAIN`.
-pub const FDSAFE_MQ_NONBLOCK: u32 = 1 << 4;
 
 /// A queue's attributes.
 #[repr(C)]
@@ -59,11 +49,13 @@ fn timeout_arg(timeout_ns: i64) -> Option<Duration> {
     (timeout_ns >= 0).then(|| Duration::from_nanos(timeout_ns as u64))
 }
 
-/// Opens (and with `FDSAFE_MQ_CREATE` creates) the message queue `name`.
+/// Opens (and with `FDSAFE_O_CREAT` creates) the message queue `name`, as `mq_open(3)`.
 ///
 /// `name` must start with `/`, have 1 to 255 more characters and no other `/` (and not be
-/// `/.` or `/..`). `flags`: `FDSAFE_MQ_READ` and/or `FDSAFE_MQ_WRITE` (at least one),
-/// `FDSAFE_MQ_CREATE`, `FDSAFE_MQ_EXCLUSIVE` (only with create), `FDSAFE_MQ_NONBLOCK`.
+/// `/.` or `/..`). `flags` (the kernel's values): `FDSAFE_O_RDONLY` (receive),
+/// `FDSAFE_O_WRONLY` (send) or `FDSAFE_O_RDWR`, plus `FDSAFE_O_CREAT`, `FDSAFE_O_EXCL` (only
+/// with create), `FDSAFE_NONBLOCK` (sends to a full and receives from an empty queue return
+/// `-EAGAIN`), `FDSAFE_O_CLOEXEC` (always in force).
 /// `mode` (permission bits, at most 07777) and `attr` (NULL: the system defaults; else its
 /// `max_messages` and `message_size`, both > 0) are used only when the queue is created.
 /// The descriptor is close-on-exec and pollable: readable while the queue has messages,
@@ -85,7 +77,19 @@ pub extern "C" fn fdsafe_mq_open(
 ) -> c_int {
     call("fdsafe_mq_open", || {
         let name = name_arg(name)?;
-        let flags = parse_flags::<MqFlags>(flags, "mq_open")?;
+        let (read, write) = super::file::access_mode(flags)?;
+        let mut flags = map_flags(
+            flags & !3,
+            &[
+                (super::file::FDSAFE_O_CREAT, MqFlags::CREATE),
+                (super::file::FDSAFE_O_EXCL, MqFlags::EXCLUSIVE),
+                (super::FDSAFE_NONBLOCK, MqFlags::NONBLOCK),
+                (super::file::FDSAFE_O_CLOEXEC, MqFlags::empty()),
+            ],
+            "mq_open",
+        )?;
+        flags.set(MqFlags::READ, read);
+        flags.set(MqFlags::WRITE, write);
         let out = Out::new(handle_out, "handle_out")?;
         let attr = read_opt(attr).map(|a| (a.max_messages, a.message_size));
         out.write(handles::insert(Box::new(MessageQueue::open(name, flags, mode, attr)?))?.0);

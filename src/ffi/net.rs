@@ -2,27 +2,40 @@
 
 use std::ffi::{c_char, c_int, c_void};
 
-use super::kinds::parse_flags;
-use super::socket::{c_text, sockaddr_in, socket_in, CreateFlags};
-use super::{call, fdsafe_handle, out_slice, Out};
+use super::kinds::map_flags;
+use super::socket::{c_text, recv_flags, send_flags, sockaddr_in, socket_in, CreateFlags};
+use super::{call, fdsafe_handle, out_slice, Out, FDSAFE_NONBLOCK, FDSAFE_OWN_FLAG};
 use crate::error::{Error, Result};
 use crate::handles::{self, Kind};
 use crate::kinds::socket::udp::{self, Datagram};
-use crate::kinds::socket::{self, RecvFlags, SendFlags, SockAddr};
+use crate::kinds::socket::{self, RecvFlags, SockAddr};
 
-/// Create flag: the new socket is non-blocking (for `fdsafe_tcp_connect`: the connect itself
-/// does not wait; finish it with `fdsafe_socket_connect_finish`).
-pub const FDSAFE_SOCKET_NONBLOCK: u32 = 1 << 0;
-/// Create flag: set `SO_REUSEPORT` before binding.
-pub const FDSAFE_SOCKET_REUSEPORT: u32 = 1 << 1;
-/// Create flag: an IPv6 socket accepts IPv6 only (`IPV6_V6ONLY`). Without it IPv6 sockets
-/// are dual-stack (`IPV6_V6ONLY` is set to 0 explicitly, whatever the system default).
-pub const FDSAFE_SOCKET_V6ONLY: u32 = 1 << 2;
-/// Create flag: do not set `SO_REUSEADDR` on a TCP listener (it is on by default).
-pub const FDSAFE_SOCKET_NO_REUSEADDR: u32 = 1 << 3;
+/// Create flag (fdsafe-only, see `FDSAFE_OWN_FLAG`): set `SO_REUSEPORT` before binding.
+pub const FDSAFE_SOCKET_REUSEPORT: u32 = FDSAFE_OWN_FLAG | (1 << 1);
+/// Create flag (fdsafe-only): an IPv6 socket accepts IPv6 only (`IPV6_V6ONLY`). Without it
+/// IPv6 sockets are dual-stack (`IPV6_V6ONLY` is set to 0 explicitly, whatever the system
+/// default).
+pub const FDSAFE_SOCKET_V6ONLY: u32 = FDSAFE_OWN_FLAG | (1 << 2);
+/// Create flag (fdsafe-only): do not set `SO_REUSEADDR` on a TCP listener (it is on by
+/// default).
+pub const FDSAFE_SOCKET_NO_REUSEADDR: u32 = FDSAFE_OWN_FLAG | (1 << 3);
+
+/// Socket creation flags: `FDSAFE_NONBLOCK` (`SOCK_NONBLOCK`) and the fdsafe-only ones.
+pub(crate) fn create_flags(bits: u32) -> Result<CreateFlags> {
+    map_flags(
+        bits,
+        &[
+            (FDSAFE_NONBLOCK, CreateFlags::NONBLOCK),
+            (FDSAFE_SOCKET_REUSEPORT, CreateFlags::REUSEPORT),
+            (FDSAFE_SOCKET_V6ONLY, CreateFlags::V6ONLY),
+            (FDSAFE_SOCKET_NO_REUSEADDR, CreateFlags::NO_REUSEADDR),
+        ],
+        "socket",
+    )
+}
 
 fn tcp_listen(addr: &SockAddr, backlog: c_int, flags: u32, handle_out: *mut fdsafe_handle) -> Result<c_int> {
-    let flags = parse_flags::<CreateFlags>(flags, "socket")?;
+    let flags = create_flags(flags)?;
     let out = Out::new(handle_out, "handle_out")?;
     if addr.address()?.is_unix() {
         return Err(Error::invalid("TCP needs an IPv4 or IPv6 address (use fdsafe_unix_listen for Unix sockets)"));
@@ -36,7 +49,7 @@ fn tcp_listen(addr: &SockAddr, backlog: c_int, flags: u32, handle_out: *mut fdsa
 /// the kernel choose: read it with `fdsafe_socket_local_address`) and listening with
 /// `backlog`. `SO_REUSEADDR` is on unless `FDSAFE_SOCKET_NO_REUSEADDR`; flags also
 /// `FDSAFE_SOCKET_REUSEPORT`, `FDSAFE_SOCKET_V6ONLY` (IPv6 only; default dual-stack),
-/// `FDSAFE_SOCKET_NONBLOCK`. Close-on-exec. Accept with `fdsafe_socket_accept`.
+/// `FDSAFE_NONBLOCK` (`SOCK_NONBLOCK`). Close-on-exec. Accept with `fdsafe_socket_accept`.
 ///
 /// Ownership: the caller closes `*handle_out`. Errors: `FDSAFE_E_INVALID_ARGUMENT` for NULL
 /// pointers, unknown flags, bad address text, a Unix address, or V6ONLY with IPv4;
@@ -66,8 +79,8 @@ pub extern "C" fn fdsafe_tcp_listen_sockaddr(
 }
 
 fn tcp_connect(addr: &SockAddr, timeout_ms: c_int, flags: u32, handle_out: *mut fdsafe_handle) -> Result<c_int> {
-    if flags & !FDSAFE_SOCKET_NONBLOCK != 0 {
-        return Err(Error::invalid(format!("unknown connect flag bits {:#x}", flags & !FDSAFE_SOCKET_NONBLOCK)));
+    if flags & !FDSAFE_NONBLOCK != 0 {
+        return Err(Error::invalid(format!("unknown connect flag bits {:#x}", flags & !FDSAFE_NONBLOCK)));
     }
     if timeout_ms < -1 {
         return Err(Error::invalid(format!("timeout {timeout_ms} ms (use -1 for no limit)")));
@@ -76,7 +89,7 @@ fn tcp_connect(addr: &SockAddr, timeout_ms: c_int, flags: u32, handle_out: *mut 
     if addr.address()?.is_unix() {
         return Err(Error::invalid("TCP needs an IPv4 or IPv6 address (use fdsafe_unix_connect)"));
     }
-    let (socket, connected) = socket::connect(Kind::TcpStream, addr, timeout_ms, flags & FDSAFE_SOCKET_NONBLOCK != 0)?;
+    let (socket, connected) = socket::connect(Kind::TcpStream, addr, timeout_ms, flags & FDSAFE_NONBLOCK != 0)?;
     out.write(handles::insert(socket)?.0);
     Ok(c_int::from(!connected))
 }
@@ -84,8 +97,8 @@ fn tcp_connect(addr: &SockAddr, timeout_ms: c_int, flags: u32, handle_out: *mut 
 /// Creates a TCP socket connected to `address` (`"127.0.0.1:80"`, `"[::1]:80"`).
 ///
 /// Blocking (flags 0): waits until connected, at most `timeout_ms` (-1: as long as the kernel
-/// tries), and returns 0; the socket is then blocking. With `FDSAFE_SOCKET_NONBLOCK` the
-/// socket is non-blocking and the call does not wait (`timeout_ms` is ignored): it returns 0
+/// tries), and returns 0; the socket is then blocking. With `FDSAFE_NONBLOCK` (`SOCK_NONBLOCK`)
+/// the socket is non-blocking and the call does not wait (`timeout_ms` is ignored): it returns 0
 /// if already connected, or 1 if the connection is in progress: finish it with
 /// `fdsafe_socket_connect_finish` (or wait for `FDSAFE_EVENT_OUT`, then call it).
 ///
@@ -117,8 +130,8 @@ pub extern "C" fn fdsafe_tcp_connect_sockaddr(
 }
 
 /// Creates a UDP socket bound to `address` (`"0.0.0.0:0"` for any port, `"[::]:5353"`...).
-/// Flags: `FDSAFE_SOCKET_NONBLOCK`, `FDSAFE_SOCKET_REUSEPORT`, `FDSAFE_SOCKET_V6ONLY`
-/// (`SO_REUSEADDR` is not set; turn it on with `FDSAFE_SOCKOPT_REUSEADDR` only before binding
+/// Flags: `FDSAFE_NONBLOCK`, `FDSAFE_SOCKET_REUSEPORT`, `FDSAFE_SOCKET_V6ONLY`
+/// (`SO_REUSEADDR` is not set; turn it on with `SO_REUSEADDR` only before binding
 /// another socket). Set a default peer with `fdsafe_socket_connect`; send with
 /// `fdsafe_socket_send_to` or `fdsafe_socket_send_batch`.
 ///
@@ -143,10 +156,10 @@ pub extern "C" fn fdsafe_udp_bind_sockaddr(addr: *const c_void, addr_len: usize,
 }
 
 fn udp_bind(addr: &SockAddr, flags: u32, handle_out: *mut fdsafe_handle) -> Result<c_int> {
-    if flags & FDSAFE_SOCKET_NO_REUSEADDR != 0 {
+    if flags & FDSAFE_SOCKET_NO_REUSEADDR == FDSAFE_SOCKET_NO_REUSEADDR {
         return Err(Error::invalid("FDSAFE_SOCKET_NO_REUSEADDR is for TCP listeners"));
     }
-    let flags = parse_flags::<CreateFlags>(flags, "socket")?;
+    let flags = create_flags(flags)?;
     let out = Out::new(handle_out, "handle_out")?;
     let socket = udp::bind(addr, flags)?;
     out.write(handles::insert(socket)?.0);
@@ -226,7 +239,7 @@ fn batch<'a>(msgs: &'a mut [fdsafe_datagram], receiving: bool) -> Result<Vec<Dat
 
 /// Sends `count` datagrams with one `sendmmsg` (UDP or Unix datagram sockets); returns how
 /// many were sent (fewer than `count` when the kernel stopped early, e.g. a full buffer with
-/// `FDSAFE_SEND_DONTWAIT`). Each entry's `addr`/`addr_len` is its destination, or NULL/0 for
+/// `FDSAFE_MSG_DONTWAIT`). Each entry's `addr`/`addr_len` is its destination, or NULL/0 for
 /// the connected peer. Never raises `SIGPIPE`. At most 1024 per call (more are not sent).
 ///
 /// Errors: (when the first datagram fails) `-EBADF`; `FDSAFE_E_WRONG_KIND`;
@@ -237,7 +250,7 @@ fn batch<'a>(msgs: &'a mut [fdsafe_datagram], receiving: bool) -> Result<Vec<Dat
 #[no_mangle]
 pub extern "C" fn fdsafe_socket_send_batch(handle: fdsafe_handle, msgs: *mut fdsafe_datagram, count: usize, flags: u32) -> i64 {
     call("fdsafe_socket_send_batch", || {
-        let flags = parse_flags::<SendFlags>(flags, "send")?;
+        let flags = send_flags(flags)?;
         let msgs = out_slice(msgs, count, "msgs")?;
         let s = socket_in(handle, &[Kind::Udp, Kind::UnixDatagram], "a UDP or Unix datagram socket")?;
         let mut b = batch(msgs, false)?;
@@ -246,17 +259,17 @@ pub extern "C" fn fdsafe_socket_send_batch(handle: fdsafe_handle, msgs: *mut fds
 }
 
 /// Receives up to `count` datagrams with one `recvmmsg`: waits for the first (unless
-/// `FDSAFE_RECV_DONTWAIT` or a non-blocking socket), then takes only what is already queued.
+/// `FDSAFE_MSG_DONTWAIT` or a non-blocking socket), then takes only what is already queued.
 /// Fills `received`, `truncated` and the source address (`addr`, `addr_len`) of each entry
 /// received; returns how many. At most 1024 per call.
 ///
 /// Errors: as `fdsafe_socket_send_batch`; `FDSAFE_E_BUFFER_TOO_SMALL` for an `addr` whose
-/// capacity is below `sizeof(struct sockaddr_storage)`; `FDSAFE_RECV_WAITALL` is refused.
+/// capacity is below `sizeof(struct sockaddr_storage)`; `FDSAFE_MSG_WAITALL` is refused.
 /// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_socket_recv_batch(handle: fdsafe_handle, msgs: *mut fdsafe_datagram, count: usize, flags: u32) -> i64 {
     call("fdsafe_socket_recv_batch", || {
-        let flags = parse_flags::<RecvFlags>(flags, "receive")?;
+        let flags = recv_flags(flags)?;
         if flags.contains(RecvFlags::WAITALL) {
             return Err(Error::invalid("WAITALL is for stream sockets"));
         }

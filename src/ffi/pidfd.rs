@@ -4,16 +4,16 @@ use std::ffi::c_int;
 use std::os::fd::IntoRawFd;
 
 use super::kinds::{fdsafe_kind, kind_from_c};
-use super::{call, fdsafe_handle, Out};
+use super::{call, fdsafe_handle, Out, FDSAFE_NONBLOCK};
 use crate::error::Error;
 use crate::handles::{self, get_as, Handle};
 use crate::kinds::pidfd::PidFd;
 
-/// `fdsafe_pidfd_open` flag: non-blocking (`PIDFD_NONBLOCK`): `fdsafe_pidfd_wait` on a
-/// running child returns `-EAGAIN` instead of waiting.
-pub const FDSAFE_PIDFD_NONBLOCK: u32 = 1 << 0;
-/// `fdsafe_pidfd_wait` flag: do not wait; return 0 if the child is still running.
-pub const FDSAFE_PIDFD_WAIT_NOHANG: u32 = 1 << 0;
+/// `fdsafe_pidfd_wait` flag: do not wait; return 0 if the child is still running (the
+/// kernel's `WNOHANG`).
+pub const FDSAFE_PIDFD_WAIT_NOHANG: u32 = 1;
+const _: () = assert!(FDSAFE_PIDFD_WAIT_NOHANG == libc::WNOHANG as u32);
+const _: () = assert!(FDSAFE_NONBLOCK == libc::O_NONBLOCK as u32); // PIDFD_NONBLOCK
 
 /// `fdsafe_pidfd_exit.code`: the process called `exit`; `status` is its exit status.
 pub const FDSAFE_PIDFD_EXITED: c_int = 1;
@@ -35,7 +35,8 @@ pub struct fdsafe_pidfd_exit {
 }
 
 /// Opens a pidfd for the process `pid` (`pidfd_open(2)`), a handle of kind
-/// `FDSAFE_KIND_PIDFD`, close-on-exec. `flags`: 0 or `FDSAFE_PIDFD_NONBLOCK`. The handle keeps
+/// `FDSAFE_KIND_PIDFD`, close-on-exec. `flags`: 0 or `FDSAFE_NONBLOCK` (`PIDFD_NONBLOCK`:
+/// `fdsafe_pidfd_wait` on a running child then returns `-EAGAIN` instead of waiting). The handle keeps
 /// referring to that process even after its pid is reused. It becomes readable
 /// (`fdsafe_wait` with `FDSAFE_EVENT_IN`) when the process exits.
 ///
@@ -45,8 +46,8 @@ pub struct fdsafe_pidfd_exit {
 #[no_mangle]
 pub extern "C" fn fdsafe_pidfd_open(pid: c_int, flags: u32, handle_out: *mut fdsafe_handle) -> c_int {
     call("fdsafe_pidfd_open", || {
-        if flags & !FDSAFE_PIDFD_NONBLOCK != 0 {
-            return Err(Error::invalid(format!("unknown pidfd flag bits {:#x}", flags & !FDSAFE_PIDFD_NONBLOCK)));
+        if flags & !FDSAFE_NONBLOCK != 0 {
+            return Err(Error::invalid(format!("unknown pidfd flag bits {:#x}", flags & !FDSAFE_NONBLOCK)));
         }
         let out = Out::new(handle_out, "handle_out")?;
         out.write(handles::insert(Box::new(PidFd::open(pid, flags != 0)?))?.0);

@@ -2,21 +2,20 @@
 
 use std::ffi::c_int;
 
-use super::kinds::parse_flags;
-use super::{call, call_direct, fdsafe_handle, Out};
+use super::kinds::map_flags;
+use super::{call, call_direct, fdsafe_handle, Out, FDSAFE_NONBLOCK};
 use crate::error::Error;
 use crate::handles::{self, get_as, Handle};
 use crate::kinds::pipe::{self, PipeEnd, PipeFlags};
 
-/// `fdsafe_pipe_create` flag: both ends start non-blocking.
-pub const FDSAFE_PIPE_NONBLOCK: u32 = 1 << 0;
-/// `fdsafe_pipe_create` flag: packet mode (`O_DIRECT`): each write of up to `PIPE_BUF` bytes
-/// is one packet and each read returns at most one packet.
-pub const FDSAFE_PIPE_PACKET: u32 = 1 << 1;
+/// `fdsafe_pipe_create` flag: packet mode, the kernel's `O_DIRECT`: each write of up to
+/// `PIPE_BUF` bytes is one packet and each read returns at most one packet.
+pub const FDSAFE_PIPE_PACKET: u32 = 0x4000;
+const _: () = assert!(FDSAFE_PIPE_PACKET == libc::O_DIRECT as u32);
 
 /// Creates a pipe. `*read_out` receives the read end and `*write_out` the write end, two
-/// handles of kind `FDSAFE_KIND_PIPE`, both close-on-exec. `flags`: `FDSAFE_PIPE_NONBLOCK`,
-/// `FDSAFE_PIPE_PACKET`, or 0.
+/// handles of kind `FDSAFE_KIND_PIPE`, both close-on-exec. `flags` (as `pipe2`): `FDSAFE_NONBLOCK`
+/// (`O_NONBLOCK`), `FDSAFE_PIPE_PACKET` (`O_DIRECT`), or 0.
 ///
 /// A pipe is two descriptors and nothing else. The write end remembers its read end's
 /// handle: a write that holds the read end cannot raise `SIGPIPE`, so it needs no guard for
@@ -30,7 +29,7 @@ pub extern "C" fn fdsafe_pipe_create(flags: u32, read_out: *mut fdsafe_handle, w
     // No cancellation guard: creating enters no cancellation point (eventfd, pipe2 and
     // socketpair are not; closing on failure guards itself).
     call_direct("fdsafe_pipe_create", || {
-        let flags = parse_flags::<PipeFlags>(flags, "pipe")?;
+        let flags = map_flags(flags, &[(FDSAFE_NONBLOCK, PipeFlags::NONBLOCK), (FDSAFE_PIPE_PACKET, PipeFlags::PACKET)], "pipe")?;
         let (read_out, write_out) = (Out::new(read_out, "read_out")?, Out::new(write_out, "write_out")?);
         let (reader, writer) = pipe::pipe(flags)?;
         let reader = handles::insert(reader)?;

@@ -2,7 +2,7 @@
 
 use std::ffi::c_int;
 
-use super::kinds::parse_flags;
+use super::kinds::map_flags;
 use super::{call, fdsafe_handle, out_slice, Out};
 use crate::error::Error;
 use crate::handles::{self, get_as, Handle};
@@ -118,9 +118,11 @@ pub const FDSAFE_SIG_BLOCK: c_int = 0;
 pub const FDSAFE_SIG_UNBLOCK: c_int = 1;
 /// `fdsafe_signal_mask` operation: make the set the blocked signals.
 pub const FDSAFE_SIG_SETMASK: c_int = 2;
+const _: () = assert!(FDSAFE_SIG_BLOCK == libc::SIG_BLOCK && FDSAFE_SIG_UNBLOCK == libc::SIG_UNBLOCK);
+const _: () = assert!(FDSAFE_SIG_SETMASK == libc::SIG_SETMASK);
 
 /// Changes the calling thread's signal mask (`pthread_sigmask`): `how` is
-/// `FDSAFE_SIG_BLOCK`, `FDSAFE_SIG_UNBLOCK` or `FDSAFE_SIG_SETMASK`. Writes the previous mask
+/// `FDSAFE_SIG_BLOCK`, `FDSAFE_SIG_UNBLOCK` or `FDSAFE_SIG_SETMASK` (the kernel's `SIG_*` values). Writes the previous mask
 /// to `*old_out` if it is not NULL. Threads created afterwards inherit the mask, so calling
 /// this in the main thread before any other thread starts blocks signals process-wide.
 ///
@@ -145,8 +147,6 @@ pub extern "C" fn fdsafe_signal_mask(how: c_int, set: *const fdsafe_sigset, old_
     })
 }
 
-/// `fdsafe_signalfd_create` flag: reads return `-EAGAIN` instead of waiting.
-pub const FDSAFE_SIGNALFD_NONBLOCK: u32 = 1 << 0;
 
 /// One signal read from a signalfd.
 #[repr(C)]
@@ -203,7 +203,7 @@ fn read_set(set: *const fdsafe_sigset) -> crate::error::Result<SigSet> {
 }
 
 /// Blocks the signals of `*set` in the calling thread, then creates a signalfd that reads
-/// them (close-on-exec; `flags`: `FDSAFE_SIGNALFD_NONBLOCK` or 0).
+/// them (close-on-exec; `flags`: `FDSAFE_NONBLOCK` (`SFD_NONBLOCK`) or 0).
 ///
 /// A signalfd only receives signals that are blocked: a signal sent to the process is
 /// delivered to any thread that does not block it (running its handler or its default
@@ -218,7 +218,7 @@ fn read_set(set: *const fdsafe_sigset) -> crate::error::Result<SigSet> {
 pub extern "C" fn fdsafe_signalfd_create(set: *const fdsafe_sigset, flags: u32, handle_out: *mut fdsafe_handle) -> c_int {
     call("fdsafe_signalfd_create", || {
         let set = read_set(set)?;
-        let flags = parse_flags::<SignalFdFlags>(flags, "signalfd")?;
+        let flags = map_flags(flags, &[(super::FDSAFE_NONBLOCK, SignalFdFlags::NONBLOCK)], "signalfd")?;
         let out = Out::new(handle_out, "handle_out")?;
         out.write(handles::insert(Box::new(SignalFd::new(set, flags)?))?.0);
         Ok(0)

@@ -4,8 +4,8 @@
 
 use std::ffi::{c_char, c_int, c_void, CStr};
 
-use super::kinds::parse_flags;
-use super::{call, call_direct, fdsafe_handle, in_slice, out_slice, Out};
+use super::kinds::map_flags;
+use super::{call, call_direct, fdsafe_handle, in_slice, out_slice, Out, FDSAFE_NONBLOCK};
 use crate::error::{Error, Result};
 use crate::handles::{self, get_as, Handle, Kind, TypedGuard};
 use crate::kinds::socket::options::{self, SockOpt};
@@ -14,80 +14,141 @@ use crate::kinds::socket::{self, zerocopy, RecvFlags, SendFlags, SockAddr, Socke
 /// Room for any address text fdsafe writes, NUL included.
 pub const FDSAFE_ADDRESS_TEXT_MAX: u32 = 512;
 
-/// Send flag: do not wait (`MSG_DONTWAIT`); `-EAGAIN` if the send would block.
-pub const FDSAFE_SEND_DONTWAIT: u32 = 1 << 0;
-/// Send flag: more data follows (`MSG_MORE`).
-pub const FDSAFE_SEND_MORE: u32 = 1 << 1;
-/// Send flag: zero-copy (`MSG_ZEROCOPY`); the socket must have `FDSAFE_SOCKOPT_ZEROCOPY` on,
-/// and the buffer must stay unchanged until `fdsafe_socket_zerocopy_completions` reports it.
-pub const FDSAFE_SEND_ZEROCOPY: u32 = 1 << 2;
-
-/// Receive flag: do not wait (`MSG_DONTWAIT`); `-EAGAIN` if nothing is there.
-pub const FDSAFE_RECV_DONTWAIT: u32 = 1 << 0;
+/// Send and receive flag: do not wait; `-EAGAIN` if the call would block (`MSG_DONTWAIT`).
+/// The `FDSAFE_MSG_*` values equal the kernel's `MSG_*`.
+pub const FDSAFE_MSG_DONTWAIT: u32 = 0x40;
 /// Receive flag: look at the data without consuming it (`MSG_PEEK`).
-pub const FDSAFE_RECV_PEEK: u32 = 1 << 1;
+pub const FDSAFE_MSG_PEEK: u32 = 0x2;
 /// Receive flag: on stream sockets wait until the buffer is full (`MSG_WAITALL`).
-pub const FDSAFE_RECV_WAITALL: u32 = 1 << 2;
+pub const FDSAFE_MSG_WAITALL: u32 = 0x100;
+/// Send flag: accepted and always in force: no fdsafe send raises `SIGPIPE` (`MSG_NOSIGNAL`).
+pub const FDSAFE_MSG_NOSIGNAL: u32 = 0x4000;
+/// Send flag: more data follows (`MSG_MORE`).
+pub const FDSAFE_MSG_MORE: u32 = 0x8000;
+/// Send flag: zero-copy (`MSG_ZEROCOPY`); the socket must have `SO_ZEROCOPY` on, and the
+/// buffer must stay unchanged until `fdsafe_socket_zerocopy_completions` reports it.
+pub const FDSAFE_MSG_ZEROCOPY: u32 = 0x0400_0000;
 
-/// `fdsafe_socket_shutdown`: stop receiving.
-pub const FDSAFE_SHUTDOWN_READ: u32 = 1 << 0;
-/// `fdsafe_socket_shutdown`: stop sending (the peer reads end-of-file).
-pub const FDSAFE_SHUTDOWN_WRITE: u32 = 1 << 1;
+/// `fdsafe_socket_shutdown`: stop receiving (`SHUT_RD`).
+pub const FDSAFE_SHUT_RD: c_int = 0;
+/// `fdsafe_socket_shutdown`: stop sending; the peer reads end-of-file (`SHUT_WR`).
+pub const FDSAFE_SHUT_WR: c_int = 1;
+/// `fdsafe_socket_shutdown`: both directions (`SHUT_RDWR`).
+pub const FDSAFE_SHUT_RDWR: c_int = 2;
 
-/// `fdsafe_socket_accept` flag: the accepted socket is non-blocking.
-pub const FDSAFE_ACCEPT_NONBLOCK: u32 = 1 << 0;
+/// Socket option level: the socket itself (`SOL_SOCKET`). With `FDSAFE_SO_*` names.
+pub const FDSAFE_SOL_SOCKET: c_int = 1;
+/// Socket option level: IPv4 (`IPPROTO_IP`). With `FDSAFE_IP_*` names.
+pub const FDSAFE_IPPROTO_IP: c_int = 0;
+/// Socket option level: TCP (`IPPROTO_TCP`). With `FDSAFE_TCP_*` names.
+pub const FDSAFE_IPPROTO_TCP: c_int = 6;
+/// Socket option level: IPv6 (`IPPROTO_IPV6`). With `FDSAFE_IPV6_*` names.
+pub const FDSAFE_IPPROTO_IPV6: c_int = 41;
 
-/// `TCP_NODELAY` (0/1). TCP.
-pub const FDSAFE_SOCKOPT_NODELAY: u32 = 1;
-/// `SO_KEEPALIVE` (0/1).
-pub const FDSAFE_SOCKOPT_KEEPALIVE: u32 = 2;
-/// `TCP_KEEPIDLE`: idle seconds before the first keepalive probe. TCP.
-pub const FDSAFE_SOCKOPT_KEEPIDLE: u32 = 3;
-/// `TCP_KEEPINTVL`: seconds between probes. TCP.
-pub const FDSAFE_SOCKOPT_KEEPINTVL: u32 = 4;
-/// `TCP_KEEPCNT`: unanswered probes before the connection drops. TCP.
-pub const FDSAFE_SOCKOPT_KEEPCNT: u32 = 5;
-/// `SO_LINGER`: seconds to linger on close, or -1 for off.
-pub const FDSAFE_SOCKOPT_LINGER: u32 = 6;
-/// `SO_RCVBUF` in bytes (the kernel doubles what is set, and reports the doubled value).
-pub const FDSAFE_SOCKOPT_RCVBUF: u32 = 7;
-/// `SO_SNDBUF` in bytes (doubled like `SO_RCVBUF`).
-pub const FDSAFE_SOCKOPT_SNDBUF: u32 = 8;
-/// `IP_TTL` on IPv4 sockets, `IPV6_UNICAST_HOPS` on IPv6 ones. TCP and UDP.
-pub const FDSAFE_SOCKOPT_TTL: u32 = 9;
-/// `TCP_USER_TIMEOUT` in milliseconds. TCP.
-pub const FDSAFE_SOCKOPT_USER_TIMEOUT: u32 = 10;
-/// `SO_BUSY_POLL` in microseconds. TCP and UDP.
-pub const FDSAFE_SOCKOPT_BUSY_POLL: u32 = 11;
-/// `SO_INCOMING_CPU`: the CPU that handles the socket's packets. TCP and UDP.
-pub const FDSAFE_SOCKOPT_INCOMING_CPU: u32 = 12;
-/// `TCP_CORK` (0/1). TCP.
-pub const FDSAFE_SOCKOPT_CORK: u32 = 13;
-/// `TCP_FASTOPEN`: the pending fast-open queue length of a listener. TCP.
-pub const FDSAFE_SOCKOPT_FASTOPEN: u32 = 14;
 /// `SO_BROADCAST` (0/1). UDP.
-pub const FDSAFE_SOCKOPT_BROADCAST: u32 = 15;
-/// `IP_MULTICAST_LOOP` / `IPV6_MULTICAST_LOOP` (0/1). UDP.
-pub const FDSAFE_SOCKOPT_MULTICAST_LOOP: u32 = 16;
-/// `IP_MULTICAST_TTL` / `IPV6_MULTICAST_HOPS`. UDP.
-pub const FDSAFE_SOCKOPT_MULTICAST_TTL: u32 = 17;
-/// `SO_PASSCRED` (0/1): receive the sender's credentials with each message. Unix sockets.
-pub const FDSAFE_SOCKOPT_PASSCRED: u32 = 18;
+pub const FDSAFE_SO_BROADCAST: c_int = 6;
+/// `SO_KEEPALIVE` (0/1).
+pub const FDSAFE_SO_KEEPALIVE: c_int = 9;
+/// `SO_LINGER`: seconds to linger on close, or -1 for off.
+pub const FDSAFE_SO_LINGER: c_int = 13;
+/// `SO_RCVBUF` in bytes (the kernel doubles what is set, and reports the doubled value).
+pub const FDSAFE_SO_RCVBUF: c_int = 8;
+/// `SO_SNDBUF` in bytes (doubled like `SO_RCVBUF`).
+pub const FDSAFE_SO_SNDBUF: c_int = 7;
 /// `SO_REUSEADDR` (0/1). TCP and UDP.
-pub const FDSAFE_SOCKOPT_REUSEADDR: u32 = 19;
+pub const FDSAFE_SO_REUSEADDR: c_int = 2;
 /// `SO_REUSEPORT` (0/1). TCP and UDP.
-pub const FDSAFE_SOCKOPT_REUSEPORT: u32 = 20;
-/// `SO_ZEROCOPY` (0/1): allow `FDSAFE_SEND_ZEROCOPY`. TCP and UDP.
-pub const FDSAFE_SOCKOPT_ZEROCOPY: u32 = 21;
+pub const FDSAFE_SO_REUSEPORT: c_int = 15;
+/// `SO_PASSCRED` (0/1): receive the sender's credentials with each message. Unix sockets.
+pub const FDSAFE_SO_PASSCRED: c_int = 16;
+/// `SO_BUSY_POLL` in microseconds. TCP and UDP.
+pub const FDSAFE_SO_BUSY_POLL: c_int = 46;
+/// `SO_INCOMING_CPU`: the CPU that handles the socket's packets. TCP and UDP.
+pub const FDSAFE_SO_INCOMING_CPU: c_int = 49;
+/// `SO_ZEROCOPY` (0/1): allow `FDSAFE_MSG_ZEROCOPY`. TCP and UDP.
+pub const FDSAFE_SO_ZEROCOPY: c_int = 60;
+/// `TCP_NODELAY` (0/1). TCP.
+pub const FDSAFE_TCP_NODELAY: c_int = 1;
+/// `TCP_CORK` (0/1). TCP.
+pub const FDSAFE_TCP_CORK: c_int = 3;
+/// `TCP_KEEPIDLE`: idle seconds before the first keepalive probe. TCP.
+pub const FDSAFE_TCP_KEEPIDLE: c_int = 4;
+/// `TCP_KEEPINTVL`: seconds between probes. TCP.
+pub const FDSAFE_TCP_KEEPINTVL: c_int = 5;
+/// `TCP_KEEPCNT`: unanswered probes before the connection drops. TCP.
+pub const FDSAFE_TCP_KEEPCNT: c_int = 6;
+/// `TCP_USER_TIMEOUT` in milliseconds. TCP.
+pub const FDSAFE_TCP_USER_TIMEOUT: c_int = 18;
+/// `TCP_FASTOPEN`: the pending fast-open queue length of a listener. TCP.
+pub const FDSAFE_TCP_FASTOPEN: c_int = 23;
+/// `IP_TTL`: the time-to-live of outgoing IPv4 packets. TCP and UDP.
+pub const FDSAFE_IP_TTL: c_int = 2;
+/// `IP_MULTICAST_TTL`. UDP.
+pub const FDSAFE_IP_MULTICAST_TTL: c_int = 33;
+/// `IP_MULTICAST_LOOP` (0/1). UDP.
+pub const FDSAFE_IP_MULTICAST_LOOP: c_int = 34;
+/// `IPV6_UNICAST_HOPS`: the hop limit of outgoing IPv6 packets. IPv6 TCP and UDP.
+pub const FDSAFE_IPV6_UNICAST_HOPS: c_int = 16;
+/// `IPV6_MULTICAST_HOPS`. IPv6 UDP.
+pub const FDSAFE_IPV6_MULTICAST_HOPS: c_int = 18;
+/// `IPV6_MULTICAST_LOOP` (0/1). IPv6 UDP.
+pub const FDSAFE_IPV6_MULTICAST_LOOP: c_int = 19;
 /// `IPV6_V6ONLY` (0/1). IPv6 TCP and UDP sockets.
-pub const FDSAFE_SOCKOPT_V6ONLY: u32 = 22;
+pub const FDSAFE_IPV6_V6ONLY: c_int = 26;
+
+mod kernel_values {
+    use super::*;
+    const _: () = assert!(FDSAFE_MSG_DONTWAIT == libc::MSG_DONTWAIT as u32 && FDSAFE_MSG_PEEK == libc::MSG_PEEK as u32);
+    const _: () = assert!(FDSAFE_MSG_WAITALL == libc::MSG_WAITALL as u32 && FDSAFE_MSG_NOSIGNAL == libc::MSG_NOSIGNAL as u32);
+    const _: () = assert!(FDSAFE_MSG_MORE == libc::MSG_MORE as u32 && FDSAFE_MSG_ZEROCOPY == libc::MSG_ZEROCOPY as u32);
+    const _: () = assert!(FDSAFE_SHUT_RD == libc::SHUT_RD && FDSAFE_SHUT_WR == libc::SHUT_WR && FDSAFE_SHUT_RDWR == libc::SHUT_RDWR);
+    const _: () = assert!(FDSAFE_SOL_SOCKET == libc::SOL_SOCKET && FDSAFE_IPPROTO_IP == libc::IPPROTO_IP);
+    const _: () = assert!(FDSAFE_IPPROTO_TCP == libc::IPPROTO_TCP && FDSAFE_IPPROTO_IPV6 == libc::IPPROTO_IPV6);
+    const _: () = assert!(FDSAFE_SO_BROADCAST == libc::SO_BROADCAST && FDSAFE_SO_KEEPALIVE == libc::SO_KEEPALIVE);
+    const _: () = assert!(FDSAFE_SO_LINGER == libc::SO_LINGER && FDSAFE_SO_RCVBUF == libc::SO_RCVBUF);
+    const _: () = assert!(FDSAFE_SO_SNDBUF == libc::SO_SNDBUF && FDSAFE_SO_REUSEADDR == libc::SO_REUSEADDR);
+    const _: () = assert!(FDSAFE_SO_REUSEPORT == libc::SO_REUSEPORT && FDSAFE_SO_PASSCRED == libc::SO_PASSCRED);
+    const _: () = assert!(FDSAFE_SO_BUSY_POLL == libc::SO_BUSY_POLL && FDSAFE_SO_INCOMING_CPU == libc::SO_INCOMING_CPU);
+    const _: () = assert!(FDSAFE_SO_ZEROCOPY == libc::SO_ZEROCOPY && FDSAFE_TCP_NODELAY == libc::TCP_NODELAY);
+    const _: () = assert!(FDSAFE_TCP_CORK == libc::TCP_CORK && FDSAFE_TCP_KEEPIDLE == libc::TCP_KEEPIDLE);
+    const _: () = assert!(FDSAFE_TCP_KEEPINTVL == libc::TCP_KEEPINTVL && FDSAFE_TCP_KEEPCNT == libc::TCP_KEEPCNT);
+    const _: () = assert!(FDSAFE_TCP_USER_TIMEOUT == libc::TCP_USER_TIMEOUT && FDSAFE_TCP_FASTOPEN == libc::TCP_FASTOPEN);
+    const _: () = assert!(FDSAFE_IP_TTL == libc::IP_TTL && FDSAFE_IP_MULTICAST_TTL == libc::IP_MULTICAST_TTL);
+    const _: () = assert!(FDSAFE_IP_MULTICAST_LOOP == libc::IP_MULTICAST_LOOP && FDSAFE_IPV6_UNICAST_HOPS == libc::IPV6_UNICAST_HOPS);
+    const _: () = assert!(FDSAFE_IPV6_MULTICAST_HOPS == libc::IPV6_MULTICAST_HOPS && FDSAFE_IPV6_MULTICAST_LOOP == libc::IPV6_MULTICAST_LOOP);
+    const _: () = assert!(FDSAFE_IPV6_V6ONLY == libc::IPV6_V6ONLY);
+}
+
+/// Send flags in the kernel's values (`MSG_DONTWAIT`, `MSG_MORE`, `MSG_ZEROCOPY`,
+/// `MSG_NOSIGNAL`) as the core's; anything else is refused.
+pub(crate) fn send_flags(bits: u32) -> Result<SendFlags> {
+    map_flags(
+        bits,
+        &[
+            (FDSAFE_MSG_DONTWAIT, SendFlags::DONTWAIT),
+            (FDSAFE_MSG_MORE, SendFlags::MORE),
+            (FDSAFE_MSG_ZEROCOPY, SendFlags::ZEROCOPY),
+            (FDSAFE_MSG_NOSIGNAL, SendFlags::empty()),
+        ],
+        "send",
+    )
+}
+
+/// Receive flags in the kernel's values (`MSG_DONTWAIT`, `MSG_PEEK`, `MSG_WAITALL`).
+pub(crate) fn recv_flags(bits: u32) -> Result<RecvFlags> {
+    map_flags(
+        bits,
+        &[(FDSAFE_MSG_DONTWAIT, RecvFlags::DONTWAIT), (FDSAFE_MSG_PEEK, RecvFlags::PEEK), (FDSAFE_MSG_WAITALL, RecvFlags::WAITALL)],
+        "receive",
+    )
+}
 
 /// A range of finished zero-copy sends, as read from the socket's error queue.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct fdsafe_zerocopy_completion {
     /// The first send number of the range. Zero-copy sends are numbered from 0 per socket,
-    /// one number per successful `fdsafe_socket_send` with `FDSAFE_SEND_ZEROCOPY`.
+    /// one number per successful `fdsafe_socket_send` with `FDSAFE_MSG_ZEROCOPY`.
     pub first: u32,
     /// The last send number of the range (inclusive).
     pub last: u32,
@@ -268,7 +329,8 @@ pub extern "C" fn fdsafe_socket_peer_sockaddr(handle: fdsafe_handle, addr_out: *
 
 /// Sends bytes on a connected socket of any kind (for datagram and seqpacket sockets, one
 /// message). Never raises `SIGPIPE` (`MSG_NOSIGNAL`): a closed peer gives `-EPIPE`.
-/// `flags`: `FDSAFE_SEND_DONTWAIT`, `FDSAFE_SEND_MORE`, `FDSAFE_SEND_ZEROCOPY`, or 0.
+/// `flags` (the kernel's values): `FDSAFE_MSG_DONTWAIT`, `FDSAFE_MSG_MORE`,
+/// `FDSAFE_MSG_ZEROCOPY`, `FDSAFE_MSG_NOSIGNAL` (always in force), or 0.
 /// Returns the bytes sent, which on stream sockets may be fewer than `len`.
 ///
 /// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for non-sockets (listeners give `-ENOTCONN` from
@@ -281,7 +343,7 @@ pub extern "C" fn fdsafe_socket_peer_sockaddr(handle: fdsafe_handle, addr_out: *
 pub extern "C" fn fdsafe_socket_send(handle: fdsafe_handle, buf: *const c_void, len: usize, flags: u32) -> i64 {
     // No cancellation guard: the send is a direct system call (see `Socket::send`).
     call_direct("fdsafe_socket_send", || {
-        let flags = parse_flags::<SendFlags>(flags, "send")?;
+        let flags = send_flags(flags)?;
         let buf = in_slice(buf.cast::<u8>(), len, "buf")?;
         Ok(socket_of(handle)?.send(buf, flags)? as i64)
     })
@@ -289,8 +351,8 @@ pub extern "C" fn fdsafe_socket_send(handle: fdsafe_handle, buf: *const c_void, 
 
 /// Receives bytes (one message on datagram and seqpacket sockets; a longer message is
 /// truncated to `len`, the rest discarded, as `recv(2)`). Returns the bytes received; 0 means
-/// the peer shut down (stream) or an empty message arrived. `flags`:
-/// `FDSAFE_RECV_DONTWAIT`, `FDSAFE_RECV_PEEK`, `FDSAFE_RECV_WAITALL`, or 0.
+/// the peer shut down (stream) or an empty message arrived. `flags` (the kernel's
+/// values): `FDSAFE_MSG_DONTWAIT`, `FDSAFE_MSG_PEEK`, `FDSAFE_MSG_WAITALL`, or 0.
 ///
 /// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT`; `-EAGAIN`;
 /// `-ECONNRESET`; `-ENOTCONN`; `-EINVAL` (from the kernel, e.g. `FDSAFE_RECV_OOB` with no
@@ -299,7 +361,7 @@ pub extern "C" fn fdsafe_socket_send(handle: fdsafe_handle, buf: *const c_void, 
 pub extern "C" fn fdsafe_socket_recv(handle: fdsafe_handle, buf: *mut c_void, len: usize, flags: u32) -> i64 {
     // No cancellation guard: the receive is a direct system call (see `Socket::recv`).
     call_direct("fdsafe_socket_recv", || {
-        let flags = parse_flags::<RecvFlags>(flags, "receive")?;
+        let flags = recv_flags(flags)?;
         let buf = out_slice(buf.cast::<u8>(), len, "buf")?;
         Ok(socket_of(handle)?.recv(buf, flags)? as i64)
     })
@@ -315,7 +377,7 @@ pub extern "C" fn fdsafe_socket_recv(handle: fdsafe_handle, buf: *mut c_void, le
 #[no_mangle]
 pub extern "C" fn fdsafe_socket_send_to(handle: fdsafe_handle, buf: *const c_void, len: usize, flags: u32, address: *const c_char) -> i64 {
     call("fdsafe_socket_send_to", || {
-        let flags = parse_flags::<SendFlags>(flags, "send")?;
+        let flags = send_flags(flags)?;
         let buf = in_slice(buf.cast::<u8>(), len, "buf")?;
         let to = SockAddr::parse(c_text(address, "address")?)?;
         Ok(socket_of(handle)?.send_to(buf, flags, &to)? as i64)
@@ -334,7 +396,7 @@ pub extern "C" fn fdsafe_socket_send_to_sockaddr(
     addr_len: usize,
 ) -> i64 {
     call("fdsafe_socket_send_to_sockaddr", || {
-        let flags = parse_flags::<SendFlags>(flags, "send")?;
+        let flags = send_flags(flags)?;
         let buf = in_slice(buf.cast::<u8>(), len, "buf")?;
         if addr.is_null() {
             return Err(Error::invalid("addr is NULL"));
@@ -362,7 +424,7 @@ pub extern "C" fn fdsafe_socket_recv_from(
     addr_len_out: *mut usize,
 ) -> i64 {
     call("fdsafe_socket_recv_from", || {
-        let flags = parse_flags::<RecvFlags>(flags, "receive")?;
+        let flags = recv_flags(flags)?;
         let buf = out_slice(buf.cast::<u8>(), len, "buf")?;
         let out = AddrOut::new(addr_out, addr_cap, addr_len_out, true)?;
         out.check_room(STORAGE)?;
@@ -372,25 +434,29 @@ pub extern "C" fn fdsafe_socket_recv_from(
     })
 }
 
-/// Shuts down one or both directions: `how` is `FDSAFE_SHUTDOWN_READ`,
-/// `FDSAFE_SHUTDOWN_WRITE` or both. The handle stays open.
+/// Shuts down one or both directions, as `shutdown(2)`: `how` is `FDSAFE_SHUT_RD`,
+/// `FDSAFE_SHUT_WR` or `FDSAFE_SHUT_RDWR` (the kernel's `SHUT_*` values). The handle stays
+/// open.
 ///
-/// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for 0 or unknown
-/// bits; `-ENOTCONN`. Thread safety: any thread; wakes threads blocked in receive.
+/// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for any other `how`;
+/// `-ENOTCONN`. Thread safety: any thread; wakes threads blocked in receive.
 #[no_mangle]
-pub extern "C" fn fdsafe_socket_shutdown(handle: fdsafe_handle, how: u32) -> c_int {
+pub extern "C" fn fdsafe_socket_shutdown(handle: fdsafe_handle, how: c_int) -> c_int {
     call("fdsafe_socket_shutdown", || {
-        if how == 0 || how & !(FDSAFE_SHUTDOWN_READ | FDSAFE_SHUTDOWN_WRITE) != 0 {
-            return Err(Error::invalid(format!("shutdown how {how:#x}")));
-        }
-        socket_of(handle)?.shutdown(how & FDSAFE_SHUTDOWN_READ != 0, how & FDSAFE_SHUTDOWN_WRITE != 0)?;
+        let (read, write) = match how {
+            FDSAFE_SHUT_RD => (true, false),
+            FDSAFE_SHUT_WR => (false, true),
+            FDSAFE_SHUT_RDWR => (true, true),
+            other => return Err(Error::invalid(format!("shutdown how {other}: not SHUT_RD, SHUT_WR or SHUT_RDWR"))),
+        };
+        socket_of(handle)?.shutdown(read, write)?;
         Ok(0)
     })
 }
 
 /// Accepts a connection on a TCP, Unix stream or Unix seqpacket listener. `*handle_out`
 /// receives the new connected socket (close-on-exec; non-blocking with
-/// `FDSAFE_ACCEPT_NONBLOCK`), and the peer's address goes to `addr_out` / `*addr_len_out`
+/// `FDSAFE_NONBLOCK`, the kernel's `SOCK_NONBLOCK`), and the peer's address goes to `addr_out` / `*addr_len_out`
 /// (pass NULL, 0, NULL to skip it; ask the handle later with `fdsafe_socket_peer_address`).
 /// Waits for a connection unless the listener is non-blocking (`-EAGAIN`).
 ///
@@ -409,8 +475,8 @@ pub extern "C" fn fdsafe_socket_accept(
     addr_len_out: *mut usize,
 ) -> c_int {
     call("fdsafe_socket_accept", || {
-        if flags & !FDSAFE_ACCEPT_NONBLOCK != 0 {
-            return Err(Error::invalid(format!("unknown accept flag bits {:#x}", flags & !FDSAFE_ACCEPT_NONBLOCK)));
+        if flags & !FDSAFE_NONBLOCK != 0 {
+            return Err(Error::invalid(format!("unknown accept flag bits {:#x}", flags & !FDSAFE_NONBLOCK)));
         }
         let out = Out::new(handle_out, "handle_out")?;
         let addr = AddrOut::new(addr_out, addr_cap, addr_len_out, true)?;
@@ -420,7 +486,7 @@ pub extern "C" fn fdsafe_socket_accept(
             &[Kind::TcpListener, Kind::UnixListener, Kind::UnixSeqpacketListener],
             "a listening socket",
         )?;
-        let (socket, peer) = listener.accept(flags & FDSAFE_ACCEPT_NONBLOCK != 0)?;
+        let (socket, peer) = listener.accept(flags & FDSAFE_NONBLOCK != 0)?;
         let new = handles::insert(socket)?;
         addr.write(&peer)?; // cannot fail: room checked above
         out.write(new.0);
@@ -483,29 +549,35 @@ pub extern "C" fn fdsafe_socket_connect_finish(handle: fdsafe_handle, timeout_ms
     })
 }
 
-/// Reads a socket option (`FDSAFE_SOCKOPT_*`) into `*value_out`.
+/// Reads a socket option into `*value_out`, named as for `getsockopt(2)` by `level` and
+/// `name` in the kernel's values: `FDSAFE_SOL_SOCKET` with `FDSAFE_SO_*`,
+/// `FDSAFE_IPPROTO_TCP` with `FDSAFE_TCP_*`, `FDSAFE_IPPROTO_IP` with `FDSAFE_IP_*`,
+/// `FDSAFE_IPPROTO_IPV6` with `FDSAFE_IPV6_*` (so `SOL_SOCKET, SO_REUSEADDR` works as is).
+/// Every value is an `int`; `SO_LINGER` gives seconds, or -1 when lingering is off.
 ///
 /// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for non-sockets and for options that do not apply
-/// to the socket's kind (`FDSAFE_SOCKOPT_NODELAY` on UDP, say); `FDSAFE_E_INVALID_ARGUMENT`
-/// for an unknown option or NULL `value_out`; `-errno` from `getsockopt`. Thread safety: any.
+/// to the socket's kind (`TCP_NODELAY` on UDP, say); `FDSAFE_E_INVALID_ARGUMENT` for a pair
+/// fdsafe does not support (the `FDSAFE_` names above are all it supports) or a NULL
+/// `value_out`; `-errno` from `getsockopt`. Thread safety: any.
 #[no_mangle]
-pub extern "C" fn fdsafe_socket_option_get(handle: fdsafe_handle, option: u32, value_out: *mut c_int) -> c_int {
+pub extern "C" fn fdsafe_socket_option_get(handle: fdsafe_handle, level: c_int, name: c_int, value_out: *mut c_int) -> c_int {
     call("fdsafe_socket_option_get", || {
-        let opt = SockOpt::from_u32(option)?;
+        let opt = SockOpt::from_level_name(level, name)?;
         let out = Out::new(value_out, "value_out")?;
         out.write(options::get(&*socket_of(handle)?, opt)?);
         Ok(0)
     })
 }
 
-/// Sets a socket option (`FDSAFE_SOCKOPT_*`) to `value` (see each constant for units).
+/// Sets a socket option, named by `level` and `name` as for `fdsafe_socket_option_get`, to
+/// `value` (see each constant for units; `SO_LINGER`: seconds, or -1 for off).
 ///
 /// Errors: as `fdsafe_socket_option_get`, plus the kernel's `-EINVAL` for values it refuses
 /// and `-EPERM` for privileged values. Thread safety: any thread.
 #[no_mangle]
-pub extern "C" fn fdsafe_socket_option_set(handle: fdsafe_handle, option: u32, value: c_int) -> c_int {
+pub extern "C" fn fdsafe_socket_option_set(handle: fdsafe_handle, level: c_int, name: c_int, value: c_int) -> c_int {
     call("fdsafe_socket_option_set", || {
-        let opt = SockOpt::from_u32(option)?;
+        let opt = SockOpt::from_level_name(level, name)?;
         options::set(&*socket_of(handle)?, opt, value)?;
         Ok(0)
     })

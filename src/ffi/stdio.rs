@@ -2,8 +2,8 @@
 
 use std::ffi::c_int;
 
-use super::kinds::parse_flags;
-use super::{call, fdsafe_handle, Out};
+use super::kinds::map_flags;
+use super::{call, fdsafe_handle, Out, FDSAFE_OWN_FLAG};
 use crate::handles;
 use crate::kinds::stdio::{self, Stdio, StdioFlags};
 
@@ -15,8 +15,8 @@ pub const FDSAFE_STDOUT: c_int = 1;
 pub const FDSAFE_STDERR: c_int = 2;
 /// `fdsafe_stdio_open` flag: when the handle is closed, also point the standard stream at
 /// `/dev/null` (the daemon way to close it: the number stays taken, so no later file can
-/// land on descriptor 0, 1 or 2).
-pub const FDSAFE_STDIO_CLOSE_STREAM: u32 = 1 << 0;
+/// land on descriptor 0, 1 or 2). An fdsafe-only flag (see `FDSAFE_OWN_FLAG`).
+pub const FDSAFE_STDIO_CLOSE_STREAM: u32 = FDSAFE_OWN_FLAG | (1 << 0);
 
 /// A handle (kind `FDSAFE_KIND_STDIO`) for standard input, output or error, usable with
 /// `fdsafe_read`, `fdsafe_write`, `fdsafe_wait` and later event loops.
@@ -32,7 +32,7 @@ pub const FDSAFE_STDIO_CLOSE_STREAM: u32 = 1 << 0;
 pub extern "C" fn fdsafe_stdio_open(stream: c_int, flags: u32, handle_out: *mut fdsafe_handle) -> c_int {
     call("fdsafe_stdio_open", || {
         let stream = stdio::stream(stream)?;
-        let flags = parse_flags::<StdioFlags>(flags, "stdio")?;
+        let flags = map_flags(flags, &[(FDSAFE_STDIO_CLOSE_STREAM, StdioFlags::CLOSE_STREAM)], "stdio")?;
         let out = Out::new(handle_out, "handle_out")?;
         out.write(handles::insert(Box::new(Stdio::open(stream, flags)?))?.0);
         Ok(0)

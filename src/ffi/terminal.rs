@@ -3,11 +3,9 @@
 use std::ffi::{c_char, c_int};
 
 use super::file::c_path;
-use super::kinds::parse_flags;
-use super::{call, fdsafe_handle, in_slice, out_slice, Out};
+use super::{call, fdsafe_handle, in_slice, out_slice, Out, FDSAFE_OWN_FLAG};
 use crate::error::{Error, Result};
 use crate::handles::{self, get_as, Handle};
-use crate::kinds::fifo::EndFlags;
 use crate::kinds::terminal::{Flow, Mode, Parity, Settings, Terminal, When};
 
 /// `fdsafe_terminal_settings.mode`: raw (`cfmakeraw`): bytes pass unchanged, no line editing,
@@ -50,6 +48,9 @@ pub const FDSAFE_FLUSH_INPUT: u32 = 0;
 pub const FDSAFE_FLUSH_OUTPUT: u32 = 1;
 /// Both.
 pub const FDSAFE_FLUSH_BOTH: u32 = 2;
+const _: () = assert!(FDSAFE_TERM_APPLY_NOW == libc::TCSANOW as u32 && FDSAFE_TERM_APPLY_DRAIN == libc::TCSADRAIN as u32);
+const _: () = assert!(FDSAFE_TERM_APPLY_FLUSH == libc::TCSAFLUSH as u32 && FDSAFE_FLUSH_INPUT == libc::TCIFLUSH as u32);
+const _: () = assert!(FDSAFE_FLUSH_OUTPUT == libc::TCOFLUSH as u32 && FDSAFE_FLUSH_BOTH == libc::TCIOFLUSH as u32);
 
 /// Modem line: Data Terminal Ready (settable). `FDSAFE_MODEM_*` equal the kernel's `TIOCM_*`.
 pub const FDSAFE_MODEM_DTR: u32 = 0x002;
@@ -162,19 +163,19 @@ fn term(handle: fdsafe_handle) -> Result<handles::TypedGuard<Terminal>> {
 
 /// Opens the terminal or serial port at `path` as a handle of kind `FDSAFE_KIND_TERMINAL`,
 /// close-on-exec and never becoming the controlling terminal (`O_NOCTTY`). `flags`:
-/// `FDSAFE_OPEN_READ` and/or `FDSAFE_OPEN_WRITE`, plus `FDSAFE_OPEN_NONBLOCK` (which also
+/// `FDSAFE_O_RDONLY`, `FDSAFE_O_WRONLY` or `FDSAFE_O_RDWR`, plus `FDSAFE_NONBLOCK` (which also
 /// keeps a serial port's open from waiting for carrier detect).
 ///
 /// Ownership: the caller owns `*handle_out`.
 /// Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL or empty path, a NULL `handle_out`,
-/// unknown flags, neither read nor write, or a path that is not a terminal (non-devices are
+/// unknown flags, access mode 3, or a path that is not a terminal (non-devices are
 /// not even opened); `-ENOENT`, `-EACCES`, `-EBUSY` (exclusive mode), `-EIO`, `-ENXIO`.
 /// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_terminal_open(path: *const c_char, flags: u32, handle_out: *mut fdsafe_handle) -> c_int {
     call("fdsafe_terminal_open", || {
         let path = c_path(path, "path")?;
-        let flags = parse_flags::<EndFlags>(flags, "terminal open")?;
+        let flags = super::fifo::end_flags(flags, "terminal open")?;
         let out = Out::new(handle_out, "handle_out")?;
         out.write(handles::insert(Box::new(Terminal::open(path, flags)?))?.0);
         Ok(0)
@@ -183,20 +184,18 @@ pub extern "C" fn fdsafe_terminal_open(path: *const c_char, flags: u32, handle_o
 
 /// Opens a new pseudo-terminal pair: `*master_out` (the controlling side, `/dev/ptmx`) and
 /// `*slave_out` (the terminal a program sees, `/dev/pts/N`), both of kind
-/// `FDSAFE_KIND_TERMINAL`, close-on-exec, `O_NOCTTY`. `flags`: 0 or `FDSAFE_OPEN_NONBLOCK`
+/// `FDSAFE_KIND_TERMINAL`, close-on-exec, `O_NOCTTY`. `flags`: 0 or `FDSAFE_NONBLOCK`
 /// (both ends).
 ///
 /// Ownership: the caller owns both handles.
 /// Errors: `FDSAFE_E_INVALID_ARGUMENT` for NULL out-pointers or flags other than
-/// `FDSAFE_OPEN_NONBLOCK`; `-ENOSPC` at the pty limit; `-EMFILE`. Thread safety: any thread.
+/// `FDSAFE_NONBLOCK`; `-ENOSPC` at the pty limit; `-EMFILE`. Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_pty_open(flags: u32, master_out: *mut fdsafe_handle, slave_out: *mut fdsafe_handle) -> c_int {
     call("fdsafe_pty_open", || {
-        if flags & !super::fifo::FDSAFE_OPEN_NONBLOCK != 0 {
-            return Err(Error::invalid(format!("pty flags {flags:#x}: only FDSAFE_OPEN_NONBLOCK")));
-        }
+        let nonblocking = super::kinds::single_flag(flags, super::FDSAFE_NONBLOCK, "pty")?;
         let (mo, so) = (Out::new(master_out, "master_out")?, Out::new(slave_out, "slave_out")?);
-        let (master, slave) = Terminal::open_pty(flags != 0)?;
+        let (master, slave) = Terminal::open_pty(nonblocking)?;
         let m = handles::insert(Box::new(master))?;
         let s = match handles::insert(Box::new(slave)) {
             Ok(s) => s,
@@ -213,7 +212,7 @@ pub extern "C" fn fdsafe_pty_open(flags: u32, master_out: *mut fdsafe_handle, sl
 
 /// Opens the slave of the pseudo-terminal master `master` (`TIOCGPTPEER`: no path lookup, so
 /// no race with a replaced `/dev/pts` entry) as a new terminal handle. `flags`: 0 or
-/// `FDSAFE_OPEN_NONBLOCK`.
+/// `FDSAFE_NONBLOCK`.
 ///
 /// Ownership: the caller owns `*slave_out`. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`;
 /// `FDSAFE_E_INVALID_ARGUMENT` for a NULL out-pointer or unknown flags; from the kernel
@@ -221,11 +220,9 @@ pub extern "C" fn fdsafe_pty_open(flags: u32, master_out: *mut fdsafe_handle, sl
 #[no_mangle]
 pub extern "C" fn fdsafe_pty_peer(master: fdsafe_handle, flags: u32, slave_out: *mut fdsafe_handle) -> c_int {
     call("fdsafe_pty_peer", || {
-        if flags & !super::fifo::FDSAFE_OPEN_NONBLOCK != 0 {
-            return Err(Error::invalid(format!("pty flags {flags:#x}: only FDSAFE_OPEN_NONBLOCK")));
-        }
+        let nonblocking = super::kinds::single_flag(flags, super::FDSAFE_NONBLOCK, "pty")?;
         let out = Out::new(slave_out, "slave_out")?;
-        let slave = term(master)?.peer(flags != 0)?;
+        let slave = term(master)?.peer(nonblocking)?;
         out.write(handles::insert(Box::new(slave))?.0);
         Ok(0)
     })
@@ -254,17 +251,16 @@ fn copy_string(text: &str, buf: *mut c_char, len: usize) -> Result<c_int> {
 #[no_mangle]
 pub extern "C" fn fdsafe_terminal_path(handle: fdsafe_handle, flags: u32, buf: *mut c_char, len: usize) -> c_int {
     call("fdsafe_terminal_path", || {
-        if flags & !FDSAFE_TERMINAL_PATH_PEER != 0 {
-            return Err(Error::invalid(format!("unknown path flag bits {:#x}", flags & !FDSAFE_TERMINAL_PATH_PEER)));
-        }
+        let peer = super::kinds::single_flag(flags, FDSAFE_TERMINAL_PATH_PEER, "terminal path")?;
         let t = term(handle)?;
-        let path = if flags != 0 { t.peer_path()? } else { t.path()? };
+        let path = if peer { t.peer_path()? } else { t.path()? };
         copy_string(&path, buf, len)
     })
 }
 
-/// `fdsafe_terminal_path` flag: the path of a pseudo-terminal master's slave.
-pub const FDSAFE_TERMINAL_PATH_PEER: u32 = 1;
+/// `fdsafe_terminal_path` flag (fdsafe-only, see `FDSAFE_OWN_FLAG`): the path of a
+/// pseudo-terminal master's slave.
+pub const FDSAFE_TERMINAL_PATH_PEER: u32 = FDSAFE_OWN_FLAG | (1 << 13);
 
 /// Reads the terminal's settings into `*settings_out` (`TCGETS2`).
 ///

@@ -2,8 +2,8 @@
 
 use std::ffi::c_int;
 
-use super::kinds::parse_flags;
-use super::{call, fdsafe_handle, Out};
+use super::kinds::{map_flags, parse_flags};
+use super::{call, fdsafe_handle, Out, FDSAFE_NONBLOCK};
 use crate::handles::{self, get_as, Handle};
 use crate::kinds::timerfd::{Expirations, TimerFd, TimerFdFlags, TimerSetFlags, TimerValue};
 
@@ -21,14 +21,19 @@ pub const FDSAFE_CLOCK_REALTIME_ALARM: c_int = 8;
 /// (`CLOCK_BOOTTIME_ALARM`; needs `CAP_WAKE_ALARM`, else `-EPERM`).
 pub const FDSAFE_CLOCK_BOOTTIME_ALARM: c_int = 9;
 
-/// `fdsafe_timerfd_create` flag: reads return `-EAGAIN` instead of waiting.
-pub const FDSAFE_TIMERFD_NONBLOCK: u32 = 1 << 0;
-/// `fdsafe_timerfd_set` flag: `value_ns` is an absolute time on the timer's clock.
-pub const FDSAFE_TIMERFD_ABSTIME: u32 = 1 << 0;
+/// `fdsafe_timerfd_set` flag: `value_ns` is an absolute time on the timer's clock (the
+/// kernel's `TFD_TIMER_ABSTIME`).
+pub const FDSAFE_TIMERFD_ABSTIME: u32 = 1;
 /// `fdsafe_timerfd_set` flag (realtime clocks, with `FDSAFE_TIMERFD_ABSTIME`): if the system
 /// time is set while the timer is armed, the timer is canceled and the next
-/// `fdsafe_timerfd_read` returns `FDSAFE_TIMERFD_CANCELED`.
-pub const FDSAFE_TIMERFD_CANCEL_ON_SET: u32 = 1 << 1;
+/// `fdsafe_timerfd_read` returns `FDSAFE_TIMERFD_CANCELED` (`TFD_TIMER_CANCEL_ON_SET`).
+pub const FDSAFE_TIMERFD_CANCEL_ON_SET: u32 = 2;
+
+const _: () = assert!(FDSAFE_CLOCK_REALTIME == libc::CLOCK_REALTIME && FDSAFE_CLOCK_MONOTONIC == libc::CLOCK_MONOTONIC);
+const _: () = assert!(FDSAFE_CLOCK_BOOTTIME == libc::CLOCK_BOOTTIME && FDSAFE_CLOCK_REALTIME_ALARM == libc::CLOCK_REALTIME_ALARM);
+const _: () = assert!(FDSAFE_CLOCK_BOOTTIME_ALARM == libc::CLOCK_BOOTTIME_ALARM);
+const _: () = assert!(FDSAFE_TIMERFD_ABSTIME == libc::TFD_TIMER_ABSTIME as u32);
+const _: () = assert!(FDSAFE_TIMERFD_CANCEL_ON_SET == libc::TFD_TIMER_CANCEL_ON_SET as u32);
 /// `fdsafe_timerfd_read` result: the timer was canceled by a change of the system time.
 pub const FDSAFE_TIMERFD_CANCELED: c_int = 1;
 
@@ -50,7 +55,7 @@ impl From<TimerValue> for fdsafe_timer_value {
 }
 
 /// Creates a disarmed timer on `clock` (`FDSAFE_CLOCK_*`). `flags`:
-/// `FDSAFE_TIMERFD_NONBLOCK` or 0. The descriptor is close-on-exec and pollable (readable
+/// `FDSAFE_NONBLOCK` (`TFD_NONBLOCK`) or 0. The descriptor is close-on-exec and pollable (readable
 /// when it has expired).
 ///
 /// Ownership: the caller owns `*handle_out`. Errors: `FDSAFE_E_INVALID_ARGUMENT` for an
@@ -59,7 +64,7 @@ impl From<TimerValue> for fdsafe_timer_value {
 #[no_mangle]
 pub extern "C" fn fdsafe_timerfd_create(clock: c_int, flags: u32, handle_out: *mut fdsafe_handle) -> c_int {
     call("fdsafe_timerfd_create", || {
-        let flags = parse_flags::<TimerFdFlags>(flags, "timerfd")?;
+        let flags = map_flags(flags, &[(FDSAFE_NONBLOCK, TimerFdFlags::NONBLOCK)], "timerfd")?;
         let out = Out::new(handle_out, "handle_out")?;
         out.write(handles::insert(Box::new(TimerFd::new(clock, flags)?))?.0);
         Ok(0)

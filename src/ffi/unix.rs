@@ -5,32 +5,34 @@ use std::os::fd::{AsFd, RawFd};
 
 use super::kinds::{fdsafe_kind, kind_from_c};
 use super::socket::{c_text, socket_in, unix_kinds};
-use super::{call, call_direct, fdsafe_handle, in_slice, out_slice, Out};
+use super::{call, call_direct, fdsafe_handle, in_slice, out_slice, Out, FDSAFE_NONBLOCK, FDSAFE_OWN_FLAG};
 use crate::error::{Error, Result};
 use crate::handles::{self, Guard, Handle, Kind};
 use crate::kinds::pidfd::PidFd;
 use crate::kinds::socket::scm::{self, Credentials};
 use crate::kinds::socket::unix::{self as core_unix, BindFlags};
-use crate::kinds::socket::{self, Address, RecvFlags, SendFlags};
+use crate::kinds::socket::{self, Address, SendFlags};
 use crate::kinds::{self, detect};
 
-/// Socket type: a byte stream (`SOCK_STREAM`).
-pub const FDSAFE_UNIX_STREAM: u32 = 1;
+/// Socket type: a byte stream (the kernel's `SOCK_STREAM`).
+pub const FDSAFE_SOCK_STREAM: u32 = 1;
 /// Socket type: datagrams (`SOCK_DGRAM`).
-pub const FDSAFE_UNIX_DATAGRAM: u32 = 2;
+pub const FDSAFE_SOCK_DGRAM: u32 = 2;
 /// Socket type: reliable, ordered messages with boundaries (`SOCK_SEQPACKET`).
-pub const FDSAFE_UNIX_SEQPACKET: u32 = 3;
+pub const FDSAFE_SOCK_SEQPACKET: u32 = 5;
+const _: () = assert!(FDSAFE_SOCK_STREAM == libc::SOCK_STREAM as u32 && FDSAFE_SOCK_DGRAM == libc::SOCK_DGRAM as u32);
+const _: () = assert!(FDSAFE_SOCK_SEQPACKET == libc::SOCK_SEQPACKET as u32);
 
-/// Bind flag: the socket is non-blocking.
-pub const FDSAFE_UNIX_BIND_NONBLOCK: u32 = 1 << 0;
-/// Bind flag: never remove a stale socket file; fail with `-EADDRINUSE` instead.
-pub const FDSAFE_UNIX_BIND_KEEP_STALE: u32 = 1 << 1;
-/// Bind flag: do not remove the socket file when the handle is closed.
-pub const FDSAFE_UNIX_BIND_KEEP_PATH: u32 = 1 << 2;
-/// Bind flag: do not create missing parent folders (`-ENOENT` instead).
-pub const FDSAFE_UNIX_BIND_NO_MKDIR: u32 = 1 << 3;
-/// Bind flag: leave the socket file's mode as the umask made it (ignore `socket_mode`).
-pub const FDSAFE_UNIX_BIND_KEEP_MODE: u32 = 1 << 4;
+/// Bind flag (fdsafe-only, see `FDSAFE_OWN_FLAG`): never remove a stale socket file; fail
+/// with `-EADDRINUSE` instead.
+pub const FDSAFE_UNIX_BIND_KEEP_STALE: u32 = FDSAFE_OWN_FLAG | (1 << 4);
+/// Bind flag (fdsafe-only): do not remove the socket file when the handle is closed.
+pub const FDSAFE_UNIX_BIND_KEEP_PATH: u32 = FDSAFE_OWN_FLAG | (1 << 5);
+/// Bind flag (fdsafe-only): do not create missing parent folders (`-ENOENT` instead).
+pub const FDSAFE_UNIX_BIND_NO_MKDIR: u32 = FDSAFE_OWN_FLAG | (1 << 6);
+/// Bind flag (fdsafe-only): leave the socket file's mode as the umask made it (ignore
+/// `socket_mode`).
+pub const FDSAFE_UNIX_BIND_KEEP_MODE: u32 = FDSAFE_OWN_FLAG | (1 << 7);
 
 /// The default mode of parent folders created by a bind.
 pub const FDSAFE_UNIX_DEFAULT_DIR_MODE: u32 = 0o700;
@@ -45,7 +47,7 @@ pub const FDSAFE_RECV_INFO_CTRUNC: u32 = 1 << 0;
 /// and seqpacket); the rest was discarded.
 pub const FDSAFE_RECV_INFO_TRUNC: u32 = 1 << 1;
 /// `fdsafe_recv_info.flags`: the message carried the sender's credentials (`pid`, `uid`,
-/// `gid` are set). Needs `FDSAFE_SOCKOPT_PASSCRED` on the receiving socket.
+/// `gid` are set). Needs `SO_PASSCRED` on the receiving socket.
 pub const FDSAFE_RECV_INFO_CREDENTIALS: u32 = 1 << 2;
 /// `fdsafe_recv_info.flags`: descriptors that arrived were closed by fdsafe
 /// (`closed_count` says how many): an unexpected control message carried them, or the handle
@@ -57,7 +59,7 @@ pub const FDSAFE_RECV_INFO_CLOSED: u32 = 1 << 3;
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct fdsafe_unix_bind_options {
-    /// `FDSAFE_UNIX_BIND_*` flags, or 0.
+    /// `FDSAFE_NONBLOCK` and `FDSAFE_UNIX_BIND_*` flags, or 0.
     pub flags: u32,
     /// Mode of each missing parent folder created (exactly this, not filtered by the umask);
     /// 0 means `FDSAFE_UNIX_DEFAULT_DIR_MODE` (0700).
@@ -95,10 +97,10 @@ pub struct fdsafe_recv_info {
 
 fn unix_type(ty: u32) -> Result<Kind> {
     Ok(match ty {
-        FDSAFE_UNIX_STREAM => Kind::UnixStream,
-        FDSAFE_UNIX_DATAGRAM => Kind::UnixDatagram,
-        FDSAFE_UNIX_SEQPACKET => Kind::UnixSeqpacket,
-        other => return Err(Error::invalid(format!("{other} is not an FDSAFE_UNIX_* socket type"))),
+        FDSAFE_SOCK_STREAM => Kind::UnixStream,
+        FDSAFE_SOCK_DGRAM => Kind::UnixDatagram,
+        FDSAFE_SOCK_SEQPACKET => Kind::UnixSeqpacket,
+        other => return Err(Error::invalid(format!("{other} is not SOCK_STREAM, SOCK_DGRAM or SOCK_SEQPACKET"))),
     })
 }
 
@@ -136,7 +138,17 @@ fn bind_common(addr: Option<Address>, kind: Kind, backlog: c_int, options: *cons
         // SAFETY: non-NULL; the caller passes a valid struct.
         unsafe { *options }
     };
-    let flags = super::kinds::parse_flags::<BindFlags>(opts.flags, "Unix bind")?;
+    let flags = super::kinds::map_flags(
+        opts.flags,
+        &[
+            (FDSAFE_NONBLOCK, BindFlags::NONBLOCK),
+            (FDSAFE_UNIX_BIND_KEEP_STALE, BindFlags::KEEP_STALE),
+            (FDSAFE_UNIX_BIND_KEEP_PATH, BindFlags::KEEP_PATH),
+            (FDSAFE_UNIX_BIND_NO_MKDIR, BindFlags::NO_MKDIR),
+            (FDSAFE_UNIX_BIND_KEEP_MODE, BindFlags::KEEP_MODE),
+        ],
+        "Unix bind",
+    )?;
     let dir_mode = if opts.dir_mode == 0 { core_unix::DEFAULT_DIR_MODE } else { opts.dir_mode };
     let socket_mode = if opts.socket_mode == 0 { core_unix::DEFAULT_SOCKET_MODE } else { opts.socket_mode };
     let socket = core_unix::bind(kind, addr.as_ref(), backlog, flags, dir_mode, socket_mode)?;
@@ -152,7 +164,7 @@ fn listener_type(ty: u32) -> Result<Kind> {
 }
 
 fn connect_common(addr: Option<Address>, ty: u32, flags: u32, handle_out: *mut fdsafe_handle) -> Result<c_int> {
-    if flags & !super::net::FDSAFE_SOCKET_NONBLOCK != 0 {
+    if flags & !FDSAFE_NONBLOCK != 0 {
         return Err(Error::invalid(format!("unknown connect flag bits {flags:#x}")));
     }
     let kind = unix_type(ty)?;
@@ -164,8 +176,8 @@ fn connect_common(addr: Option<Address>, ty: u32, flags: u32, handle_out: *mut f
     Ok(0)
 }
 
-/// Creates a Unix stream or seqpacket listener (`type`: `FDSAFE_UNIX_STREAM` or
-/// `FDSAFE_UNIX_SEQPACKET`) bound to `address` and listening with `backlog`.
+/// Creates a Unix stream or seqpacket listener (`type`: `FDSAFE_SOCK_STREAM` or
+/// `FDSAFE_SOCK_SEQPACKET`, the kernel's `SOCK_*` values) bound to `address` and listening with `backlog`.
 ///
 /// `address`: a path (text containing `/`), an abstract name (`"@name"`, exact length, no
 /// padding), or NULL / `""` for autobind (the kernel picks an abstract name; read it with
@@ -243,7 +255,7 @@ pub extern "C" fn fdsafe_unix_bind_sockaddr(
 }
 
 /// Creates a Unix socket of `type` connected to `address` (a path or `@name`). `flags`:
-/// `FDSAFE_SOCKET_NONBLOCK` makes the socket non-blocking; a connect that cannot complete at
+/// `FDSAFE_NONBLOCK` (`SOCK_NONBLOCK`) makes the socket non-blocking; a connect that cannot complete at
 /// once then fails with `-EAGAIN` (the listener's backlog is full) rather than waiting.
 /// Datagram sockets get a default destination. Returns 0.
 ///
@@ -274,7 +286,8 @@ pub extern "C" fn fdsafe_unix_connect_sockaddr(
 }
 
 /// Creates a pair of connected, unnamed Unix sockets of `type` (`socketpair`). `flags`:
-/// `FDSAFE_SOCKET_NONBLOCK` or 0. Both are close-on-exec.
+/// `FDSAFE_NONBLOCK` (`SOCK_NONBLOCK`) or 0. Both are close-on-exec. `type`:
+/// `FDSAFE_SOCK_STREAM`, `FDSAFE_SOCK_DGRAM` or `FDSAFE_SOCK_SEQPACKET` (the kernel's values).
 ///
 /// Ownership: the caller closes both. Errors: `FDSAFE_E_INVALID_ARGUMENT` (NULL pointers, bad
 /// type or flags); `-EMFILE`. Thread safety: any thread.
@@ -283,7 +296,7 @@ pub extern "C" fn fdsafe_unix_pair(r#type: u32, flags: u32, first_out: *mut fdsa
     // No cancellation guard: creating enters no cancellation point (eventfd, pipe2 and
     // socketpair are not; closing on failure guards itself).
     call_direct("fdsafe_unix_pair", || {
-        if flags & !super::net::FDSAFE_SOCKET_NONBLOCK != 0 {
+        if flags & !FDSAFE_NONBLOCK != 0 {
             return Err(Error::invalid(format!("unknown flag bits {flags:#x}")));
         }
         let kind = unix_type(r#type)?;
@@ -312,7 +325,7 @@ fn unix_socket(handle: fdsafe_handle) -> Result<handles::TypedGuard<socket::Sock
 /// its own descriptors open, as documented).
 #[inline(always)] // the system call returns through the exported function's frame only
 fn send_with(handle: fdsafe_handle, buf: *const c_void, len: usize, fds: &[RawFd], creds: Option<Credentials>, flags: u32) -> Result<i64> {
-    let flags = super::kinds::parse_flags::<SendFlags>(flags, "send")?;
+    let flags = super::socket::send_flags(flags)?;
     if flags.contains(SendFlags::ZEROCOPY) {
         return Err(Error::invalid("zero-copy is not available on Unix sockets"));
     }
@@ -331,7 +344,7 @@ fn send_with(handle: fdsafe_handle, buf: *const c_void, len: usize, fds: &[RawFd
 ///
 /// Errors: `-EBADF` for a stale socket handle or any stale handle in `handles` (nothing
 /// sent); `FDSAFE_E_WRONG_KIND` for a non-Unix socket; `FDSAFE_E_INVALID_ARGUMENT` for NULL
-/// pointers with lengths > 0, `len` 0 with handles, unknown flags or `FDSAFE_SEND_ZEROCOPY`;
+/// pointers with lengths > 0, `len` 0 with handles, unknown flags or `FDSAFE_MSG_ZEROCOPY`;
 /// the kernel's `-EINVAL` (over 253), `-EPIPE`, `-ENOTCONN`, `-EAGAIN`, `-ETOOMANYREFS`,
 /// `-EINTR`.
 /// Thread safety: any thread.
@@ -368,7 +381,7 @@ pub extern "C" fn fdsafe_socket_send_fds(handle: fdsafe_handle, buf: *const c_vo
 /// Sends `len` bytes (at least 1) with credentials attached (`SCM_CREDENTIALS`): `creds`, or
 /// the caller's own pid, uid and gid when `creds` is NULL. The kernel checks them: other
 /// values than one's own need `CAP_SYS_ADMIN` (pid) or `CAP_SETUID`/`CAP_SETGID`, else
-/// `-EPERM`. The receiver sees them with `FDSAFE_SOCKOPT_PASSCRED` on.
+/// `-EPERM`. The receiver sees them with `SO_PASSCRED` on.
 ///
 /// Errors: as `fdsafe_socket_send_handles`, plus `-EPERM`. Thread safety: any thread.
 #[no_mangle]
@@ -403,7 +416,7 @@ pub extern "C" fn fdsafe_socket_send_credentials(handle: fdsafe_handle, buf: *co
 /// Ownership: the caller closes each handle in `handles_out[0 .. info_out->handle_count]`.
 /// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for non-Unix sockets; `FDSAFE_E_INVALID_ARGUMENT`
 /// for NULL pointers with lengths > 0, a NULL `info_out`, `handles_cap` above 253, unknown
-/// flags (`FDSAFE_RECV_DONTWAIT`, `FDSAFE_RECV_PEEK`, `FDSAFE_RECV_WAITALL`); `-EAGAIN`;
+/// flags (`FDSAFE_MSG_DONTWAIT`, `FDSAFE_MSG_PEEK`, `FDSAFE_MSG_WAITALL`); `-EAGAIN`;
 /// `-ENOTCONN`; `-EINVAL` from the kernel (a listener); `-EINTR` (nothing was received).
 /// Thread safety: any thread.
 #[no_mangle]
@@ -474,7 +487,7 @@ fn recv_handles(
     handles_cap: usize,
     info_out: *mut fdsafe_recv_info,
 ) -> Result<i64> {
-    let flags = super::kinds::parse_flags::<RecvFlags>(flags, "receive")?;
+    let flags = super::socket::recv_flags(flags)?;
     let data = out_slice(buf.cast::<u8>(), len, "buf")?;
     let slots = out_slice(handles_out, handles_cap, "handles_out")?;
     let info_out = Out::new(info_out, "info_out")?;

@@ -147,6 +147,11 @@ impl Fanotify {
         if flags & FAN_CLASS_CONTENT != 0 && flags & FAN_CLASS_PRE_CONTENT != 0 {
             return Err(Error::invalid("choose one class: content or pre-content"));
         }
+        // FAN_REPORT_NAME is O_NONBLOCK's bit (0x800): refuse it alone here, where the kernel
+        // would say EINVAL, so FDSAFE_NONBLOCK given to fanotify is fdsafe's invalid argument.
+        if flags & FAN_REPORT_NAME != 0 && flags & FAN_REPORT_DIR_FID == 0 {
+            return Err(Error::invalid("FAN_REPORT_NAME needs FAN_REPORT_DIR_FID (for non-blocking use FAN_NONBLOCK)"));
+        }
         let event_flags = (libc::O_RDONLY | libc::O_CLOEXEC | libc::O_LARGEFILE) as u32;
         // SAFETY: fanotify_init returns a new descriptor on success.
         let fd = cvt(unsafe { libc::fanotify_init(flags | FAN_CLOEXEC, event_flags) }).map_err(|e| e.context("fanotify_init"))?;

@@ -1,71 +1,82 @@
-//! Socket options by number, each with get and set, checked against the socket's kind.
+//! Socket options by the kernel's (level, name), each with get and set, checked against the socket's kind.
 //! Every value is an `int`; the meaning of each is documented on [`SockOpt`].
 
 use super::Socket;
 use crate::error::{Error, Result};
 use crate::handles::Kind;
 
-/// `SO_BUSY_POLL` / `SO_INCOMING_CPU` / `SO_ZEROCOPY` / `TCP_USER_TIMEOUT` / `TCP_FASTOPEN`
-/// numbers (present in libc, restated for clarity).
+/// `SO_BUSY_POLL` / `SO_INCOMING_CPU` / `SO_ZEROCOPY` numbers (present in libc, restated for
+/// clarity).
 const SO_BUSY_POLL: i32 = 46;
 const SO_INCOMING_CPU: i32 = 49;
 const SO_ZEROCOPY: i32 = 60;
 
-/// The options. The numbers are the C API's `FDSAFE_SOCKOPT_*` values.
+/// The options fdsafe supports, each named by the kernel's `(level, name)` pair.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SockOpt {
-    NoDelay = 1,
-    KeepAlive = 2,
-    KeepIdle = 3,
-    KeepInterval = 4,
-    KeepCount = 5,
-    Linger = 6,
-    RecvBuffer = 7,
-    SendBuffer = 8,
-    Ttl = 9,
-    UserTimeout = 10,
-    BusyPoll = 11,
-    IncomingCpu = 12,
-    Cork = 13,
-    FastOpen = 14,
-    Broadcast = 15,
-    MulticastLoop = 16,
-    MulticastTtl = 17,
-    PassCred = 18,
-    ReuseAddr = 19,
-    ReusePort = 20,
-    ZeroCopy = 21,
-    V6Only = 22,
+    NoDelay,
+    KeepAlive,
+    KeepIdle,
+    KeepInterval,
+    KeepCount,
+    Linger,
+    RecvBuffer,
+    SendBuffer,
+    IpTtl,
+    Ipv6UnicastHops,
+    UserTimeout,
+    BusyPoll,
+    IncomingCpu,
+    Cork,
+    FastOpen,
+    Broadcast,
+    IpMulticastLoop,
+    Ipv6MulticastLoop,
+    IpMulticastTtl,
+    Ipv6MulticastHops,
+    PassCred,
+    ReuseAddr,
+    ReusePort,
+    ZeroCopy,
+    V6Only,
 }
 
-const ALL: [SockOpt; 22] = [
-    SockOpt::NoDelay,
-    SockOpt::KeepAlive,
-    SockOpt::KeepIdle,
-    SockOpt::KeepInterval,
-    SockOpt::KeepCount,
-    SockOpt::Linger,
-    SockOpt::RecvBuffer,
-    SockOpt::SendBuffer,
-    SockOpt::Ttl,
-    SockOpt::UserTimeout,
-    SockOpt::BusyPoll,
-    SockOpt::IncomingCpu,
-    SockOpt::Cork,
-    SockOpt::FastOpen,
-    SockOpt::Broadcast,
-    SockOpt::MulticastLoop,
-    SockOpt::MulticastTtl,
-    SockOpt::PassCred,
-    SockOpt::ReuseAddr,
-    SockOpt::ReusePort,
-    SockOpt::ZeroCopy,
-    SockOpt::V6Only,
+/// Every supported option with its `(level, name)` and the name to report.
+pub const ALL: [(SockOpt, i32, i32, &str); 25] = [
+    (SockOpt::NoDelay, libc::IPPROTO_TCP, libc::TCP_NODELAY, "TCP_NODELAY"),
+    (SockOpt::KeepIdle, libc::IPPROTO_TCP, libc::TCP_KEEPIDLE, "TCP_KEEPIDLE"),
+    (SockOpt::KeepInterval, libc::IPPROTO_TCP, libc::TCP_KEEPINTVL, "TCP_KEEPINTVL"),
+    (SockOpt::KeepCount, libc::IPPROTO_TCP, libc::TCP_KEEPCNT, "TCP_KEEPCNT"),
+    (SockOpt::UserTimeout, libc::IPPROTO_TCP, libc::TCP_USER_TIMEOUT, "TCP_USER_TIMEOUT"),
+    (SockOpt::Cork, libc::IPPROTO_TCP, libc::TCP_CORK, "TCP_CORK"),
+    (SockOpt::FastOpen, libc::IPPROTO_TCP, libc::TCP_FASTOPEN, "TCP_FASTOPEN"),
+    (SockOpt::KeepAlive, libc::SOL_SOCKET, libc::SO_KEEPALIVE, "SO_KEEPALIVE"),
+    (SockOpt::Linger, libc::SOL_SOCKET, libc::SO_LINGER, "SO_LINGER"),
+    (SockOpt::RecvBuffer, libc::SOL_SOCKET, libc::SO_RCVBUF, "SO_RCVBUF"),
+    (SockOpt::SendBuffer, libc::SOL_SOCKET, libc::SO_SNDBUF, "SO_SNDBUF"),
+    (SockOpt::BusyPoll, libc::SOL_SOCKET, SO_BUSY_POLL, "SO_BUSY_POLL"),
+    (SockOpt::IncomingCpu, libc::SOL_SOCKET, SO_INCOMING_CPU, "SO_INCOMING_CPU"),
+    (SockOpt::ReuseAddr, libc::SOL_SOCKET, libc::SO_REUSEADDR, "SO_REUSEADDR"),
+    (SockOpt::ReusePort, libc::SOL_SOCKET, libc::SO_REUSEPORT, "SO_REUSEPORT"),
+    (SockOpt::ZeroCopy, libc::SOL_SOCKET, SO_ZEROCOPY, "SO_ZEROCOPY"),
+    (SockOpt::Broadcast, libc::SOL_SOCKET, libc::SO_BROADCAST, "SO_BROADCAST"),
+    (SockOpt::PassCred, libc::SOL_SOCKET, libc::SO_PASSCRED, "SO_PASSCRED"),
+    (SockOpt::IpTtl, libc::IPPROTO_IP, libc::IP_TTL, "IP_TTL"),
+    (SockOpt::IpMulticastLoop, libc::IPPROTO_IP, libc::IP_MULTICAST_LOOP, "IP_MULTICAST_LOOP"),
+    (SockOpt::IpMulticastTtl, libc::IPPROTO_IP, libc::IP_MULTICAST_TTL, "IP_MULTICAST_TTL"),
+    (SockOpt::Ipv6UnicastHops, libc::IPPROTO_IPV6, libc::IPV6_UNICAST_HOPS, "IPV6_UNICAST_HOPS"),
+    (SockOpt::Ipv6MulticastLoop, libc::IPPROTO_IPV6, libc::IPV6_MULTICAST_LOOP, "IPV6_MULTICAST_LOOP"),
+    (SockOpt::Ipv6MulticastHops, libc::IPPROTO_IPV6, libc::IPV6_MULTICAST_HOPS, "IPV6_MULTICAST_HOPS"),
+    (SockOpt::V6Only, libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, "IPV6_V6ONLY"),
 ];
 
 impl SockOpt {
-    pub fn from_u32(n: u32) -> Result<SockOpt> {
-        ALL.iter().copied().find(|o| *o as u32 == n).ok_or_else(|| Error::invalid(format!("{n} is not an FDSAFE_SOCKOPT_* value")))
+    /// The option the kernel's `(level, name)` pair names, if fdsafe supports it.
+    pub fn from_level_name(level: i32, name: i32) -> Result<SockOpt> {
+        ALL.iter()
+            .find(|o| o.1 == level && o.2 == name)
+            .map(|o| o.0)
+            .ok_or_else(|| Error::invalid(format!("option (level {level}, name {name}) is not one fdsafe supports")))
     }
 }
 
@@ -82,40 +93,21 @@ fn resolve(socket: &Socket, opt: SockOpt) -> Result<(i32, i32, &'static str)> {
     let wrong = |expected: &'static str| Err(Error::WrongKind { actual: kind, expected });
     let v6 = || -> Result<bool> { Ok(socket.get_int(libc::SOL_SOCKET, libc::SO_DOMAIN, "SO_DOMAIN")? == libc::AF_INET6) };
     use SockOpt::*;
-    Ok(match opt {
+    match opt {
         NoDelay | KeepIdle | KeepInterval | KeepCount | UserTimeout | Cork | FastOpen if !is_tcp(kind) => return wrong("a TCP socket"),
-        NoDelay => (libc::IPPROTO_TCP, libc::TCP_NODELAY, "TCP_NODELAY"),
-        KeepIdle => (libc::IPPROTO_TCP, libc::TCP_KEEPIDLE, "TCP_KEEPIDLE"),
-        KeepInterval => (libc::IPPROTO_TCP, libc::TCP_KEEPINTVL, "TCP_KEEPINTVL"),
-        KeepCount => (libc::IPPROTO_TCP, libc::TCP_KEEPCNT, "TCP_KEEPCNT"),
-        UserTimeout => (libc::IPPROTO_TCP, libc::TCP_USER_TIMEOUT, "TCP_USER_TIMEOUT"),
-        Cork => (libc::IPPROTO_TCP, libc::TCP_CORK, "TCP_CORK"),
-        FastOpen => (libc::IPPROTO_TCP, libc::TCP_FASTOPEN, "TCP_FASTOPEN"),
-        KeepAlive => (libc::SOL_SOCKET, libc::SO_KEEPALIVE, "SO_KEEPALIVE"),
-        Linger => (libc::SOL_SOCKET, libc::SO_LINGER, "SO_LINGER"),
-        RecvBuffer => (libc::SOL_SOCKET, libc::SO_RCVBUF, "SO_RCVBUF"),
-        SendBuffer => (libc::SOL_SOCKET, libc::SO_SNDBUF, "SO_SNDBUF"),
-        Ttl | BusyPoll | IncomingCpu | ReuseAddr | ReusePort | ZeroCopy | V6Only if !is_inet(kind) => {
+        IpTtl | Ipv6UnicastHops | BusyPoll | IncomingCpu | ReuseAddr | ReusePort | ZeroCopy | V6Only if !is_inet(kind) => {
             return wrong("a TCP or UDP socket")
         }
-        Ttl if v6()? => (libc::IPPROTO_IPV6, libc::IPV6_UNICAST_HOPS, "IPV6_UNICAST_HOPS"),
-        Ttl => (libc::IPPROTO_IP, libc::IP_TTL, "IP_TTL"),
-        BusyPoll => (libc::SOL_SOCKET, SO_BUSY_POLL, "SO_BUSY_POLL"),
-        IncomingCpu => (libc::SOL_SOCKET, SO_INCOMING_CPU, "SO_INCOMING_CPU"),
-        ReuseAddr => (libc::SOL_SOCKET, libc::SO_REUSEADDR, "SO_REUSEADDR"),
-        ReusePort => (libc::SOL_SOCKET, libc::SO_REUSEPORT, "SO_REUSEPORT"),
-        ZeroCopy => (libc::SOL_SOCKET, SO_ZEROCOPY, "SO_ZEROCOPY"),
-        V6Only if !v6()? => return wrong("an IPv6 socket"),
-        V6Only => (libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, "IPV6_V6ONLY"),
-        Broadcast | MulticastLoop | MulticastTtl if kind != Kind::Udp => return wrong("a UDP socket"),
-        Broadcast => (libc::SOL_SOCKET, libc::SO_BROADCAST, "SO_BROADCAST"),
-        MulticastLoop if v6()? => (libc::IPPROTO_IPV6, libc::IPV6_MULTICAST_LOOP, "IPV6_MULTICAST_LOOP"),
-        MulticastLoop => (libc::IPPROTO_IP, libc::IP_MULTICAST_LOOP, "IP_MULTICAST_LOOP"),
-        MulticastTtl if v6()? => (libc::IPPROTO_IPV6, libc::IPV6_MULTICAST_HOPS, "IPV6_MULTICAST_HOPS"),
-        MulticastTtl => (libc::IPPROTO_IP, libc::IP_MULTICAST_TTL, "IP_MULTICAST_TTL"),
+        Ipv6UnicastHops | V6Only if !v6()? => return wrong("an IPv6 socket"),
+        Broadcast | IpMulticastLoop | IpMulticastTtl | Ipv6MulticastLoop | Ipv6MulticastHops if kind != Kind::Udp => {
+            return wrong("a UDP socket")
+        }
+        Ipv6MulticastLoop | Ipv6MulticastHops if !v6()? => return wrong("an IPv6 socket"),
         PassCred if !super::is_unix(kind) => return wrong("a Unix socket"),
-        PassCred => (libc::SOL_SOCKET, libc::SO_PASSCRED, "SO_PASSCRED"),
-    })
+        _ => {}
+    }
+    let entry = ALL.iter().find(|o| o.0 == opt).expect("every option is in ALL");
+    Ok((entry.1, entry.2, entry.3))
 }
 
 /// Reads an option. `Linger` gives the linger time in seconds, or -1 when lingering is off.
