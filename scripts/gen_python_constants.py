@@ -63,6 +63,8 @@ def render(found: list) -> str:
         "Do not edit: the Rust definitions in src/ffi are the source; run the script (or",
         '`make check-header` to see if this file is stale)."""',
         "",
+        "__all__ = [" + ", ".join(repr(name) for name, _ in found) + "]",
+        "",
     ]
     for name, value in found:
         lines.append(f"{name} = {value!r}" if isinstance(value, str) else f"{name} = {value:#x}" if value >= 0x100 else f"{name} = {value}")

@@ -172,7 +172,7 @@ def watchdog_usec(unset_environment: bool = False) -> int:
     return usec.value if enabled else 0
 
 
-__all__ = [
-    "ListenFds", "listen_fds", "notify", "ready", "reloading", "stopping", "status", "watchdog", "fdstore",
-    "watchdog_usec", "LISTEN_NONE", "LISTEN_OTHER_PID", "LISTEN_ADOPTED",
-]
+__all__ = ["ListenFds", "listen_fds", "notify", "ready", "reloading", "stopping", "status",
+           "watchdog", "fdstore", "watchdog_usec", "LISTEN_NONE", "LISTEN_OTHER_PID",
+           "LISTEN_ADOPTED", "LISTEN_UNSET_ENV", "NOTIFY_UNSET_ENV", "NOTIFY_NO_MANAGER",
+           "NOTIFY_SENT"]

@@ -11,8 +11,8 @@ from .handle import retry_eintr
 from .rawio import RawIOHandle
 from . import _constants as _c
 
-__all__ = ["KIND_FIFO", "KIND_CHARDEV", "FIFO_REUSE", "OPEN_READ", "OPEN_WRITE", "OPEN_NONBLOCK",
-           "NODE_FIFO", "NODE_CHAR", "NODE_BLOCK", "mkfifo", "mknod", "Fifo", "CharDevice"]
+__all__ = ["KIND_FIFO", "KIND_CHARDEV", "FIFO_REUSE", "OPEN_NONBLOCK", "NODE_FIFO", "NODE_CHAR",
+           "NODE_BLOCK", "mkfifo", "mknod", "Fifo", "CharDevice"]
 
 _int, _u32, _str = ctypes.c_int, ctypes.c_uint32, ctypes.c_char_p
 _u32p = ctypes.POINTER(ctypes.c_uint32)

@@ -11,10 +11,10 @@ from .handle import retry_eintr
 from .rawio import RawIOHandle
 from . import _constants as _c
 
-__all__ = ["KIND_FILE", "FILE_READ", "FILE_WRITE", "FILE_APPEND", "FILE_CREATE", "FILE_EXCLUSIVE",
-           "FILE_TRUNCATE", "FILE_TMPFILE", "FILE_NOFOLLOW", "FILE_NONBLOCK", "FILE_DIRECTORY",
-           "RESOLVE_NO_XDEV", "RESOLVE_NO_MAGICLINKS", "RESOLVE_NO_SYMLINKS", "RESOLVE_BENEATH",
-           "RESOLVE_IN_ROOT", "FILE_SYNC_DATA", "SeekableMixin", "File"]
+__all__ = ["KIND_FILE", "FILE_APPEND", "FILE_CREATE", "FILE_EXCLUSIVE", "FILE_TRUNCATE",
+           "FILE_TMPFILE", "FILE_NOFOLLOW", "FILE_NONBLOCK", "FILE_DIRECTORY", "RESOLVE_NO_XDEV",
+           "RESOLVE_NO_MAGICLINKS", "RESOLVE_NO_SYMLINKS", "RESOLVE_BENEATH", "RESOLVE_IN_ROOT",
+           "FILE_SYNC_DATA", "SeekableMixin", "File", "O_RDONLY", "O_WRONLY", "O_RDWR"]
 
 _int, _i64, _u32, _size, _vp, _str = ctypes.c_int, ctypes.c_int64, ctypes.c_uint32, ctypes.c_size_t, ctypes.c_void_p, ctypes.c_char_p
 

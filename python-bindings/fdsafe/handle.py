@@ -11,8 +11,9 @@ from ._lib import IOVec, c_handle, fast, lib
 from .errors import check, error_for
 from . import _constants as _c
 
-__all__ = ["EVENT_ERR", "EVENT_HUP", "EVENT_IN", "EVENT_OUT", "EVENT_PRI", "EVENT_RDHUP", "INVALID_HANDLE",
-           "Handle", "retry_eintr"]
+__all__ = ["EVENT_ERR", "EVENT_HUP", "EVENT_IN", "EVENT_OUT", "EVENT_PRI", "EVENT_RDHUP",
+           "INVALID_HANDLE", "Handle", "retry_eintr", "KIND_OTHER", "KIND_PIPE", "KIND_EVENTFD",
+           "KIND_STDIO"]
 
 KIND_PIPE, KIND_EVENTFD, KIND_STDIO = _c.FDSAFE_KIND_PIPE, _c.FDSAFE_KIND_EVENTFD, _c.FDSAFE_KIND_STDIO
 KIND_OTHER = _c.FDSAFE_KIND_OTHER  # a descriptor of a kind fdsafe has no type for: generic operations only

@@ -20,23 +20,28 @@ from . import _constants as _c
 if TYPE_CHECKING:
     from .passing import HandlePasser
 
-__all__ = ["KIND_TCP_LISTENER", "KIND_TCP_STREAM", "KIND_UDP", "KIND_UNIX_LISTENER", "KIND_UNIX_STREAM",
-           "KIND_UNIX_DATAGRAM", "KIND_UNIX_SEQPACKET_LISTENER", "KIND_UNIX_SEQPACKET", "ADDRESS_TEXT_MAX",
-           "SOCKADDR_STORAGE", "SEND_DONTWAIT", "SEND_MORE", "SEND_ZEROCOPY", "RECV_DONTWAIT", "RECV_PEEK",
-           "RECV_WAITALL", "SHUTDOWN_READ", "SHUTDOWN_WRITE", "SHUTDOWN_BOTH", "ACCEPT_NONBLOCK",
-           "SOCKET_NONBLOCK", "SOCKET_REUSEPORT", "SOCKET_V6ONLY", "SOCKET_NO_REUSEADDR", "UNIX_STREAM",
-           "UNIX_DATAGRAM", "UNIX_SEQPACKET", "UNIX_BIND_NONBLOCK", "UNIX_BIND_KEEP_STALE",
-           "UNIX_BIND_KEEP_PATH", "UNIX_BIND_NO_MKDIR", "UNIX_BIND_KEEP_MODE", "RECV_INFO_CTRUNC",
-           "RECV_INFO_TRUNC", "RECV_INFO_CREDENTIALS", "RECV_INFO_CLOSED", "MAX_FDS", "SOCKOPT_NODELAY",
-           "SOCKOPT_KEEPALIVE", "SOCKOPT_KEEPIDLE", "SOCKOPT_KEEPINTVL", "SOCKOPT_KEEPCNT", "SOCKOPT_LINGER",
-           "SOCKOPT_RCVBUF", "SOCKOPT_SNDBUF", "SOCKOPT_TTL", "SOCKOPT_USER_TIMEOUT", "SOCKOPT_BUSY_POLL",
-           "SOCKOPT_INCOMING_CPU", "SOCKOPT_CORK", "SOCKOPT_FASTOPEN", "SOCKOPT_BROADCAST",
-           "SOCKOPT_MULTICAST_LOOP", "SOCKOPT_MULTICAST_TTL", "SOCKOPT_PASSCRED", "SOCKOPT_REUSEADDR",
-           "SOCKOPT_REUSEPORT", "SOCKOPT_ZEROCOPY", "SOCKOPT_V6ONLY", "Credentials", "RecvInfo",
-           "UnixBindOptions", "ZerocopyCompletion", "Datagram", "address_parse", "address_format",
-           "Received", "Socket", "TcpListener", "TcpStream", "UdpSocket", "UnixListener", "UnixStream",
-           "UnixDatagram", "UnixSeqpacketListener", "UnixSeqpacket", "tcp_listen", "tcp_connect", "udp_bind",
-           "unix_listen", "unix_bind", "unix_connect", "unix_pair", "from_socket", "SockAddr"]
+__all__ = ["KIND_TCP_LISTENER", "KIND_TCP_STREAM", "KIND_UDP", "KIND_UNIX_LISTENER",
+           "KIND_UNIX_STREAM", "KIND_UNIX_DATAGRAM", "KIND_UNIX_SEQPACKET_LISTENER",
+           "KIND_UNIX_SEQPACKET", "ADDRESS_TEXT_MAX", "SOCKADDR_STORAGE", "SEND_DONTWAIT",
+           "SEND_MORE", "SEND_ZEROCOPY", "RECV_DONTWAIT", "RECV_PEEK", "RECV_WAITALL",
+           "SHUTDOWN_READ", "SHUTDOWN_WRITE", "SHUTDOWN_BOTH", "ACCEPT_NONBLOCK",
+           "SOCKET_NONBLOCK", "SOCKET_REUSEPORT", "SOCKET_V6ONLY", "SOCKET_NO_REUSEADDR",
+           "UNIX_STREAM", "UNIX_DATAGRAM", "UNIX_SEQPACKET", "UNIX_BIND_NONBLOCK",
+           "UNIX_BIND_KEEP_STALE", "UNIX_BIND_KEEP_PATH", "UNIX_BIND_NO_MKDIR",
+           "UNIX_BIND_KEEP_MODE", "RECV_INFO_CTRUNC", "RECV_INFO_TRUNC", "RECV_INFO_CREDENTIALS",
+           "RECV_INFO_CLOSED", "MAX_FDS", "Credentials", "RecvInfo", "UnixBindOptions",
+           "ZerocopyCompletion", "Datagram", "address_parse", "address_format", "Received",
+           "Socket", "TcpListener", "TcpStream", "UdpSocket", "UnixListener", "UnixStream",
+           "UnixDatagram", "UnixSeqpacketListener", "UnixSeqpacket", "tcp_listen", "tcp_connect",
+           "udp_bind", "unix_listen", "unix_bind", "unix_connect", "unix_pair", "from_socket",
+           "SockAddr", "MSG_DONTWAIT", "MSG_PEEK", "MSG_WAITALL", "MSG_MORE", "MSG_ZEROCOPY",
+           "MSG_NOSIGNAL", "SHUT_RD", "SHUT_WR", "SHUT_RDWR", "SOCK_STREAM", "SOCK_DGRAM",
+           "SOCK_SEQPACKET", "SOL_SOCKET", "IPPROTO_IP", "IPPROTO_TCP", "IPPROTO_IPV6",
+           "SO_BROADCAST", "SO_KEEPALIVE", "SO_LINGER", "SO_RCVBUF", "SO_SNDBUF", "SO_REUSEADDR",
+           "SO_REUSEPORT", "SO_PASSCRED", "SO_BUSY_POLL", "SO_INCOMING_CPU", "SO_ZEROCOPY",
+           "TCP_NODELAY", "TCP_CORK", "TCP_KEEPIDLE", "TCP_KEEPINTVL", "TCP_KEEPCNT",
+           "TCP_USER_TIMEOUT", "TCP_FASTOPEN", "IP_TTL", "IP_MULTICAST_TTL", "IP_MULTICAST_LOOP",
+           "IPV6_UNICAST_HOPS", "IPV6_MULTICAST_HOPS", "IPV6_MULTICAST_LOOP", "IPV6_V6ONLY"]
 
 _int, _i64, _u32, _size = ctypes.c_int, ctypes.c_int64, ctypes.c_uint32, ctypes.c_size_t
 _str, _vp = ctypes.c_char_p, ctypes.c_void_p
