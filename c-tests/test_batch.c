@@ -337,7 +337,7 @@ static void test_close_many_bad_arguments(void **state) {
 static void test_close_all_except_in_a_forked_worker(void **state) {
     (void)state;
     fdsafe_handle control, worker_end, e, r, w, ep;
-    must(fdsafe_unix_pair(FDSAFE_UNIX_SEQPACKET, 0, &control, &worker_end));
+    must(fdsafe_unix_pair(FDSAFE_SOCK_SEQPACKET, 0, &control, &worker_end));
     must(fdsafe_eventfd_create(0, 0, &e));
     must(fdsafe_pipe_create(0, &r, &w));
     must(fdsafe_epoll_create(&ep));
