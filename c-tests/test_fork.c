@@ -125,12 +125,11 @@ enum use {
     USE_LOOK,
     /* Read or write, which must work: handles whose descriptors nothing else changes. */
     USE_IO,
-    /* Look, or read or write, whatever the outcome: handles that other parent threads were
-     * creating and closing while the fork ran. The kernel copies the descriptor table before
-     * the memory, and other threads run meanwhile, so the child's table may name a descriptor
-     * number that its copy of the descriptor table has not yet, or no longer, for that file.
-     * Only the table's own promise is checked for them: live handles close with 0 and their
-     * descriptor is gone after (and, for writes, that no write raises SIGPIPE). */
+    /* Look, or read or write: handles that other parent threads were creating, passing and
+     * closing while the fork ran, so a pipe's other end may be closed (a write gives -EPIPE,
+     * never SIGPIPE) or a count taken (-EAGAIN). The kernel copies the descriptor table before
+     * the memory, and other threads run meanwhile: fdsafe closes, in the child, the handles
+     * inserted in that window, so every handle live in the child names its own file. */
     USE_LOOK_UNCHECKED,
     USE_IO_UNCHECKED,
 };
@@ -151,6 +150,20 @@ static int child_use_and_close(fdsafe_handle h, const char *what, enum use how) 
                    fdsafe_error_name(fd));
         return 1;
     }
+    /* The number names, in the child, the file the handle was made for (its kind, at least):
+     * a handle another parent thread was making at the fork is closed in the child rather
+     * than left naming a number the kernel's copy of the descriptor table gives another file. */
+    char link[64] = "";
+    char path[40];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    ssize_t linked = readlink(path, link, sizeof link - 1);
+    if (linked > 0) link[linked] = 0;
+    int same_kind = kind == FDSAFE_KIND_EVENTFD ? strcmp(link, "anon_inode:[eventfd]") == 0
+                    : kind == FDSAFE_KIND_PIPE  ? strncmp(link, "pipe:", 5) == 0
+                                                : linked > 0;
+    if (!same_kind)
+        child_fail("child: the live %s %#llx (kind %s) names descriptor %d, which is %s", what, (unsigned long long)h,
+                   fdsafe_kind_name(kind), fd, linked > 0 ? link : "not open");
     int64_t io = 0;
     char byte = 'c';
     if (how == USE_LOOK || how == USE_LOOK_UNCHECKED) {
@@ -161,6 +174,8 @@ static int child_use_and_close(fdsafe_handle h, const char *what, enum use how) 
         io = fdsafe_eventfd_write(h, 1);
         if (io == 0) io = fdsafe_eventfd_read(h, &value);
         if (io == -EAGAIN) io = 0; /* a parent thread took the count meanwhile */
+        if (io != 0) /* an eventfd fails in no other way: another code means another file */
+            child_fail("child: the live eventfd %s %#llx gave %s", what, (unsigned long long)h, fdsafe_error_name(io));
     } else if (kind == FDSAFE_KIND_PIPE) {
         int mode = fcntl(fd, F_GETFL) & O_ACCMODE;
         io = mode == O_WRONLY ? fdsafe_write(h, &byte, 1) : fdsafe_read(h, &byte, 1);

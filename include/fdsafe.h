@@ -693,10 +693,7 @@ int fdsafe_eventfd_read(fdsafe_handle handle, uint64_t *value_out);
  * `UINT64_MAX - 1` (non-blocking mode: `-EAGAIN`).
  *
  * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `-EINVAL` (from the kernel) for `UINT64_MAX`;
- * `-EAGAIN`; `-EINTR`; `-EPIPE` only in a child forked while another parent thread was
- * creating or closing this handle, where the kernel's copy of the descriptor table can give
- * the number to another file (README, "fork and exec"; the write never raises `SIGPIPE`).
- * Thread safety: any thread.
+ * `-EAGAIN`; `-EINTR`. Thread safety: any thread.
  */
 int fdsafe_eventfd_write(fdsafe_handle handle, uint64_t value);
 

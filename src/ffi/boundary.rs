@@ -110,11 +110,20 @@ mod error_log {
     use std::ffi::c_int;
     use std::io::Write;
 
+    /// The log, opened once and kept open: a descriptor opened and closed per line could be
+    /// the number that a stale handle names in a child forked while another thread was
+    /// creating that handle (README, "fork and exec"), and the child's write would land in
+    /// the log.
+    static LOG: std::sync::OnceLock<Option<std::fs::File>> = std::sync::OnceLock::new();
+
     pub fn record(op: &str, code: c_int) {
-        let Some(path) = std::env::var_os("FDSAFE_ERROR_LOG") else { return };
+        let log = LOG.get_or_init(|| {
+            let path = std::env::var_os("FDSAFE_ERROR_LOG")?;
+            std::fs::OpenOptions::new().create(true).append(true).open(path).ok()
+        });
         // One write(2) per line on an O_APPEND file: lines from threads and forked children
         // never interleave.
-        if let Ok(mut file) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+        if let Some(mut file) = log.as_ref() {
             let _ = file.write_all(format!("{op} {code}\n").as_bytes());
         }
     }

@@ -56,10 +56,7 @@ pub extern "C" fn fdsafe_eventfd_read(handle: fdsafe_handle, value_out: *mut u64
 /// `UINT64_MAX - 1` (non-blocking mode: `-EAGAIN`).
 ///
 /// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `-EINVAL` (from the kernel) for `UINT64_MAX`;
-/// `-EAGAIN`; `-EINTR`; `-EPIPE` only in a child forked while another parent thread was
-/// creating or closing this handle, where the kernel's copy of the descriptor table can give
-/// the number to another file (README, "fork and exec"; the write never raises `SIGPIPE`).
-/// Thread safety: any thread.
+/// `-EAGAIN`; `-EINTR`. Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_eventfd_write(handle: fdsafe_handle, value: u64) -> c_int {
     call_direct("fdsafe_eventfd_write", || {

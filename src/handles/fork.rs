@@ -8,13 +8,32 @@
 //! sections nest. `pthread_atfork` handlers take the gate for writing before the fork (so no
 //! section is running or can start) and let go of it in both processes after; the child then
 //! walks the table (see `Table::after_fork_in_child`).
+//!
+//! The kernel copies the descriptor table before the memory, and the parent's other threads
+//! run in between. A handle another thread inserts in that window can name, in the child, a
+//! descriptor number the child's table has not got, or has for another file: a use there
+//! would reach the wrong file. So `prepare` advances the fork *epoch* before the kernel copies
+//! anything, every insert records the epoch it sees (after the system call that made the
+//! descriptor), and the child drops every handle recorded with the current epoch: it closes
+//! the number, which in the child is either that handle's own copy or a copy of a file the
+//! parent had closed (nobody's, in the child's memory), and frees the slot.
 
 use std::cell::{Cell, RefCell};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Once, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 static GATE: RwLock<()> = RwLock::new(());
 static IN_CHILD: AtomicBool = AtomicBool::new(false);
+/// Advanced by `prepare` before every fork; see the module documentation.
+static EPOCH: AtomicU32 = AtomicU32::new(0);
+
+/// The fork epoch now (read by inserts after the system call that made their descriptor:
+/// one made after the kernel copied the descriptor table sees the advanced epoch, because
+/// both took the table's lock).
+#[inline]
+pub fn epoch() -> u32 {
+    EPOCH.load(Ordering::Acquire)
+}
 
 /// Whether this process is a child forked after fdsafe installed its handlers.
 pub fn in_child() -> bool {
@@ -60,7 +79,14 @@ pub fn install() {
     });
 }
 
+/// What `prepare` does to the epoch, for the table's tests of the child's walk.
+#[cfg(test)]
+pub fn advance_epoch() {
+    EPOCH.fetch_add(1, Ordering::SeqCst);
+}
+
 extern "C" fn prepare() {
+    EPOCH.fetch_add(1, Ordering::SeqCst);
     let _ = std::panic::catch_unwind(|| {
         // A fork from inside a section (a close hook that forks) would wait for itself.
         if DEPTH.try_with(Cell::get).unwrap_or(0) == 0 {

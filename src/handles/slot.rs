@@ -78,6 +78,8 @@ pub struct Slot {
     next_free: AtomicU32,
     /// Whether `hooks` may be non-empty (so finalizing does not touch them when not).
     has_hooks: AtomicBool,
+    /// The fork epoch the live object was inserted in (see `fork`).
+    born: AtomicU32,
     object: ObjectCell,
     hooks: HookCell,
 }
@@ -95,6 +97,7 @@ impl Slot {
             fd: AtomicI32::new(-1),
             next_free: AtomicU32::new(0),
             has_hooks: AtomicBool::new(false),
+            born: AtomicU32::new(0),
             object: ObjectCell::new(),
             hooks: HookCell::new(),
         }
@@ -123,6 +126,7 @@ impl Slot {
     pub unsafe fn fill(&self, object: Stored, generation: u32) {
         debug_assert!(generation % 2 == 1);
         let kind = object.kind() as u8;
+        self.born.store(super::fork::epoch(), Ordering::Relaxed);
         self.fd.store(object.raw_fd(), Ordering::Relaxed);
         self.object.put(object);
         self.state.store(tag(generation, kind) << TAG_SHIFT, Ordering::Release);
@@ -290,6 +294,21 @@ impl Slot {
         }
         self.state.store(state & !REFS_MASK, Ordering::Relaxed);
         state & CLOSING != 0
+    }
+
+    /// In the child of a fork: whether the live object was inserted in fork epoch `epoch`
+    /// (while the fork was being made), and if so begins closing it, so that the caller
+    /// finalizes it (see `fork`).
+    ///
+    /// # Safety
+    /// As [`Slot::forget_references`], after it.
+    pub unsafe fn close_if_born_in(&self, epoch: u32) -> bool {
+        let state = self.state.load(Ordering::Relaxed);
+        if generation_of(state) % 2 == 0 || state & CLOSING != 0 || self.born.load(Ordering::Relaxed) != epoch {
+            return false;
+        }
+        self.state.store(state | CLOSING, Ordering::Relaxed);
+        true
     }
 
     /// Whether a live slot's object is actually present (a closing one's finalizer, gone in

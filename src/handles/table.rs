@@ -263,20 +263,24 @@ impl Table {
     }
 
     /// In the child of a fork (the only thread): forgets the references that other threads
-    /// of the parent held, and finishes the closes that were waiting for them, so every
-    /// inherited handle can be used and closed (see `fork`).
+    /// of the parent held, finishes the closes that were waiting for them, so every inherited
+    /// handle can be used and closed, and closes the handles inserted while the fork was being
+    /// made, which may name another file in the child (see `fork`).
     pub(super) fn after_fork_in_child(&'static self) {
         let used = self.next_unused.load(Ordering::Relaxed).min(CAPACITY);
+        let epoch = super::fork::epoch();
         for index in 0..used {
             let Some(slot) = self.slot(index) else { continue };
             // SAFETY: only this thread runs in the child.
             unsafe {
-                if slot.forget_references() && slot.holds_object() {
-                    // A close waited for those threads: finish it. Nothing here may allocate
-                    // or free (a sanitizer's allocator may still be locked by a thread that
-                    // did not come along): the descriptor is closed by the system call, and
-                    // the object's memory and the hooks (not run: they would call into sets
-                    // under locks) are left behind.
+                let waited = slot.forget_references();
+                // A handle inserted while the fork was being made may name a number the
+                // child's descriptor table has not got, or has for another file: drop it.
+                if (waited || slot.close_if_born_in(epoch)) && slot.holds_object() {
+                    // Finish the close. Nothing here may allocate or free (a sanitizer's
+                    // allocator may still be locked by a thread that did not come along): the
+                    // descriptor is closed by the system call, and the object's memory and
+                    // the hooks (not run: they would call into sets under locks) are left.
                     let handle = Handle::from_tag(slot.current_tag(), index);
                     let Taken { object, fd, reusable, hooks } = slot.take();
                     std::mem::forget(hooks);

@@ -428,11 +428,18 @@ fn a_forked_child_forgets_other_threads_references_and_finishes_their_closes() {
     std::mem::forget(t.get(used).unwrap());
     assert_eq!(t.close(closing).unwrap(), 1, "its close waits for the vanished thread");
     assert!(closing_probe.alive.load(Ordering::SeqCst));
+    // The fork begins (what `prepare` does), and a third thread inserts a handle before the
+    // kernel copies the memory: in the child its number may be another file.
+    super::fork::advance_epoch();
+    let (made_at_fork, made_probe) = insert(t, 19_992, Kind::EventFd);
     // What the child's fork handler does: the waiting close completes at once (its number
     // closed, its object left undropped: nothing may free memory in a fork handler)...
     t.after_fork_in_child();
     assert_eq!(closing_probe.drops.load(Ordering::SeqCst), 0);
     assert!(t.get(closing).is_err());
+    // ...the handle made during the fork is closed the same way...
+    assert!(t.get(made_at_fork).is_err(), "a handle inserted during the fork is closed in the child");
+    assert_eq!(made_probe.drops.load(Ordering::SeqCst), 0);
     // ...and the other handle closes idle, as if nobody had been inside it.
     assert_eq!(t.close(used).unwrap(), 0);
     assert_eq!(used_probe.drops.load(Ordering::SeqCst), 1);
