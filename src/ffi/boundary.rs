@@ -116,11 +116,25 @@ mod error_log {
     /// the log.
     static LOG: std::sync::OnceLock<Option<std::fs::File>> = std::sync::OnceLock::new();
 
-    pub fn record(op: &str, code: c_int) {
-        let log = LOG.get_or_init(|| {
+    fn log() -> &'static Option<std::fs::File> {
+        LOG.get_or_init(|| {
             let path = std::env::var_os("FDSAFE_ERROR_LOG")?;
             std::fs::OpenOptions::new().create(true).append(true).open(path).ok()
-        });
+        })
+    }
+
+    /// Opened when the library loads, before a test takes its snapshot of open descriptors.
+    #[used]
+    #[link_section = ".init_array"]
+    static OPEN_AT_LOAD: extern "C" fn() = {
+        extern "C" fn open() {
+            let _ = log();
+        }
+        open
+    };
+
+    pub fn record(op: &str, code: c_int) {
+        let log = log();
         // One write(2) per line on an O_APPEND file: lines from threads and forked children
         // never interleave.
         if let Some(mut file) = log.as_ref() {
