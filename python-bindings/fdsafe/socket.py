@@ -239,10 +239,7 @@ class Socket(Handle):
         if deadline is None:
             deadline = time.monotonic() + timeout
         while True:
-            try:
-                code = call()
-            except ctypes.ArgumentError as err:
-                raise TypeError(str(err)) from None
+            code = call()
             if code == _EAGAIN:
                 left = deadline - time.monotonic()
                 if left <= 0 or not self.wait(events, left):
