@@ -231,9 +231,10 @@ demo: lib $(OUT)/daemon
 	$(PYTHON) examples/demo.py $(OUT)/daemon
 
 # The Python suite on the source tree (the package beside the tests, the library named by
-# FDSAFE_LIBRARY), then as a user gets it: python-wheel-test.
+# FDSAFE_LIBRARY), then as a user gets it: python-wheel-test. First mypy --strict on the
+# package and its two top-level modules (the pytest plugin, the build backend).
 python-test: lib venv
-	cd python-bindings && $(VENV_PYTHON) -m mypy --ignore-missing-imports fdsafe
+	cd python-bindings && $(VENV_PYTHON) -m mypy --strict fdsafe pytest_fdsafe.py build_backend.py
 	cd python-bindings && FDSAFE_LIBRARY=$(CURDIR)/$(LIB_SO) $(VENV_PYTHON) -m pytest -q tests
 
 # `pip wheel ./python-bindings` (it runs `make lib`), its tag checked by auditwheel, installed

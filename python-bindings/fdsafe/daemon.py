@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import os
-from typing import Dict, Iterable, List, Optional, Sequence, Union
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from ._lib import c_handle, c_handle_p, declare, lib
 from .errors import check
@@ -109,7 +109,7 @@ def _enc(text: Union[str, bytes]) -> bytes:
     return text.encode() if isinstance(text, str) else bytes(text)
 
 
-def _handle_array(handles: Sequence[Handle]):
+def _handle_array(handles: Sequence[Handle]) -> Tuple["ctypes.Array[ctypes.c_uint64]", int]:
     items = list(handles)
     return (ctypes.c_uint64 * max(len(items), 1))(*[h.value for h in items]), len(items)
 

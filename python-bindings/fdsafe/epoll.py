@@ -6,7 +6,7 @@ import ctypes
 import errno
 import itertools
 import os
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 from ._lib import c_handle, declare, lib
 from .errors import check
@@ -185,7 +185,7 @@ class Epoll(Handle):
     def __len__(self) -> int:
         return check(lib.fdsafe_epoll_count(self._value))
 
-    def _collect(self, call, max_events: int) -> List[Tuple[Any, int]]:
+    def _collect(self, call: Callable[[Any], int], max_events: int) -> List[Tuple[Any, int]]:
         buf = (EpollEvent * size_arg(max_events, "max_events"))()
         n = retry_eintr(lambda: call(buf))
         out = []

@@ -50,11 +50,11 @@ _LIBRARY_ERRORS = {
 
 
 def strerror(code: int) -> str:
-    return lib.fdsafe_strerror(code).decode()
+    return str(lib.fdsafe_strerror(code).decode())
 
 
 def error_name(code: int) -> str:
-    return lib.fdsafe_error_name(code).decode()
+    return str(lib.fdsafe_error_name(code).decode())
 
 
 def last_error() -> str:

@@ -12,6 +12,7 @@ from typing import Iterator, List, Optional, Union
 
 from ._lib import c_handle, declare, lib
 from .errors import check
+from .file import PathLike
 from .handle import Handle, retry_eintr
 
 __all__ = ["KIND_FANOTIFY", "MIN_BATCH", "NONBLOCK", "CLASS_CONTENT", "CLASS_PRE_CONTENT", "UNLIMITED_QUEUE",
@@ -97,7 +98,7 @@ class Fanotify(Handle):
         check(lib.fdsafe_fanotify_init(flags, ctypes.byref(out)))
         return cls(out.value)
 
-    def mark(self, path: Union[str, bytes, os.PathLike, None], mask: int, flags: int = MARK_ADD) -> None:
+    def mark(self, path: Optional[PathLike], mask: int, flags: int = MARK_ADD) -> None:
         check(lib.fdsafe_fanotify_mark(self._value, flags, mask, None if path is None else os.fsencode(path)))
 
     def read_events(self, max_events: int = MIN_BATCH) -> List[FanotifyEvent]:

@@ -36,7 +36,8 @@ FILE_NONBLOCK, FILE_DIRECTORY = 1 << 8, 1 << 9
 RESOLVE_NO_XDEV, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, RESOLVE_BENEATH, RESOLVE_IN_ROOT = 0x1, 0x2, 0x4, 0x8, 0x10
 FILE_SYNC_DATA = 1
 
-PathLike = Union[str, bytes, "os.PathLike[str]"]
+# A file-system path as the os module takes it.
+PathLike = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 
 
 def _path(path: PathLike) -> bytes:

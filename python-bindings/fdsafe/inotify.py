@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import ctypes
 import os
-from typing import Iterator, List, NamedTuple, Union
+from typing import Iterator, List, NamedTuple
 
 from ._lib import c_handle, declare, lib
 from .errors import check
+from .file import PathLike
 from .handle import Handle, retry_eintr
 
 __all__ = ["KIND_INOTIFY", "INOTIFY_NONBLOCK", "MIN_BATCH", "IN_ACCESS", "IN_MODIFY", "IN_ATTRIB",
@@ -65,7 +66,7 @@ class Inotify(Handle):
         check(lib.fdsafe_inotify_create(INOTIFY_NONBLOCK if nonblocking else 0, ctypes.byref(out)))
         return cls(out.value)
 
-    def add_watch(self, path: Union[str, bytes, os.PathLike], mask: int) -> int:
+    def add_watch(self, path: PathLike, mask: int) -> int:
         """Watches ``path``; returns the watch id."""
         wd = ctypes.c_int32()
         check(lib.fdsafe_inotify_add_watch(self._value, os.fsencode(path), mask, ctypes.byref(wd)))

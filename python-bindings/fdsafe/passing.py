@@ -23,7 +23,7 @@ from __future__ import annotations
 import array
 import ctypes
 import errno
-from typing import Any, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 
 from ._lib import fast
 from .errors import FDSAFE_E_WRONG_KIND, InvalidArgumentError, WrongKindError, check, error_for
@@ -47,11 +47,12 @@ _KIND_STDIO, _KIND_LAST = 3, KIND_OTHER
 # lengths as size_t, pointers), and ``byref`` objects are passed as they are. The uint32_t
 # flags and kinds go as Python ints, which ctypes passes as a C int (exact for values below
 # 2**31, checked).
-_send_handles = fast.fdsafe_socket_send_handles
-_recv_as = fast.fdsafe_socket_recv_handles_as
-_recv = fast.fdsafe_socket_recv_handles
-_close_many = fast.fdsafe_close_many
-_handle_kind = fast.fdsafe_handle_kind
+# Typed here (they return C integers) for the type checker, which sees ctypes' calls as Any.
+_send_handles: Callable[..., int] = fast.fdsafe_socket_send_handles
+_recv_as: Callable[..., int] = fast.fdsafe_socket_recv_handles_as
+_recv: Callable[..., int] = fast.fdsafe_socket_recv_handles
+_close_many: Callable[..., int] = fast.fdsafe_close_many
+_handle_kind: Callable[..., int] = fast.fdsafe_handle_kind
 _size = ctypes.c_size_t.from_param
 _array = array.array
 _u64 = ctypes.c_uint64.from_param

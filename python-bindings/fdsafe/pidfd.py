@@ -4,7 +4,7 @@ from __future__ import annotations
 import ctypes
 import os
 from dataclasses import dataclass
-from typing import Optional, Sequence, Tuple
+from typing import Mapping, Optional, Sequence, Tuple
 
 from ._lib import c_handle, c_handle_p, declare, lib
 from .errors import check
@@ -65,7 +65,7 @@ class PidFd(Handle):
         return cls(out.value)
 
     @classmethod
-    def spawn(cls, argv: Sequence[str], env: Optional[dict] = None) -> "PidFd":
+    def spawn(cls, argv: Sequence[str], env: Optional[Mapping[str, str]] = None) -> "PidFd":
         """Starts a program (``os.posix_spawnp``) and opens a pidfd for it; race-free, since
         nothing reaps the child before the pidfd exists. Use ``wait_exit`` to reap it."""
         pid = os.posix_spawnp(argv[0], list(argv), dict(os.environ if env is None else env))
