@@ -17,8 +17,8 @@ from typing import Any, Callable, Dict, List, Tuple
 
 __all__ = ["IOVec", "PROTOTYPES", "c_handle", "c_handle_p", "declare", "fast", "lib"]
 
-c_handle = ctypes.c_uint64
-c_handle_p = ctypes.POINTER(ctypes.c_uint64)
+c_handle = ctypes.c_uint64  # fdsafe_handle
+c_handle_p = ctypes.POINTER(ctypes.c_uint64)  # fdsafe_handle *
 
 
 class IOVec(ctypes.Structure):

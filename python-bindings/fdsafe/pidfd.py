@@ -46,10 +46,12 @@ class ExitStatus:
 
     @property
     def exited(self) -> bool:
+        """True if the child called exit (``status`` is then its exit status)."""
         return self.code == EXITED
 
     @property
     def signal(self) -> Optional[int]:
+        """The signal that killed the child (with or without a core dump), else None."""
         return self.status if self.code in (KILLED, DUMPED) else None
 
 
@@ -60,6 +62,9 @@ class PidFd(Handle):
 
     @classmethod
     def open(cls, pid: int, nonblocking: bool = False) -> "PidFd":
+        """A pidfd for the running process ``pid`` (``pidfd_open``). With ``nonblocking``,
+        waiting for a process that is not this one's child gives BlockingIOError rather
+        than waiting. ``ProcessLookupError`` if there is no such process."""
         out = c_handle()
         check(lib.fdsafe_pidfd_open(pid, PIDFD_NONBLOCK if nonblocking else 0, ctypes.byref(out)))
         return cls(out.value)
@@ -82,6 +87,8 @@ class PidFd(Handle):
         return check(lib.fdsafe_pidfd_get_pid(self._value))
 
     def send_signal(self, signal: int) -> None:
+        """Sends signal number ``signal`` to the process (``pidfd_send_signal``): never to
+        another process that reused the pid. ``ProcessLookupError`` once it has exited."""
         check(lib.fdsafe_pidfd_send_signal(self._value, int(signal), 0))
 
     def poll_exit(self) -> Optional[ExitStatus]:
