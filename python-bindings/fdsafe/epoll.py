@@ -87,7 +87,7 @@ class Epoll(Handle):
 
     @classmethod
     def create(cls) -> "Epoll":
-        """A new, empty epoll set."""
+        """A new, empty epoll set (close-on-exec); the caller owns it."""
         out = c_handle()
         check(lib.fdsafe_epoll_create(ctypes.byref(out)))
         return cls(out.value)
@@ -150,7 +150,9 @@ class Epoll(Handle):
         self._data[key] = (handle, target if data is None else data)
 
     def delete(self, target: Target) -> None:
-        """Removes a registered target from the set."""
+        """Removes a registered target (a handle, a descriptor or an object with
+        ``fileno()``) from the set, and closes the duplicate held for a plain descriptor.
+        FileNotFoundError (ENOENT) if it is not in the set."""
         handle = self._target(target, register=False)
         try:
             check(lib.fdsafe_epoll_delete(self._value, handle.value))

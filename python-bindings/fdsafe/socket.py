@@ -178,7 +178,9 @@ def address_parse(text: str) -> SockAddr:
 
 
 def address_format(sockaddr: bytes) -> str:
-    """The text for ``struct sockaddr`` bytes."""
+    """fdsafe's address text ("127.0.0.1:80", "[::1]:80", a Unix path, "@name" for an
+    abstract name) for ``struct sockaddr`` bytes. InvalidArgumentError for an unknown
+    family or a truncated address."""
     text = ctypes.create_string_buffer(ADDRESS_TEXT_MAX)
     raw = ctypes.create_string_buffer(bytes(sockaddr), len(sockaddr))
     n = check(lib.fdsafe_address_format(raw, len(sockaddr), text, ADDRESS_TEXT_MAX))
@@ -380,7 +382,9 @@ class Socket(Handle):
             sent += self._call(lambda: lib.fdsafe_socket_send(self._value, at, n - sent, flags), EVENT_OUT, deadline)
 
     def recv(self, size: int, flags: int = 0) -> bytes:
-        """Up to ``size`` bytes (b"" at end of stream)."""
+        """Receives up to ``size`` bytes (``socket.recv``): b"" at end of stream. Waits as
+        the socket's timeout says (TimeoutError, or BlockingIOError when non-blocking);
+        ValueError for a negative size."""
         size = size_arg(size, "buffersize")
         buf = ctypes.create_string_buffer(max(size, 1))
         n = self._call(lambda: lib.fdsafe_socket_recv(self._value, buf, size, flags), EVENT_IN)

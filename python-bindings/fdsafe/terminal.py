@@ -133,7 +133,8 @@ class Terminal(RawIOHandle):
 
     @property
     def window_size(self) -> Tuple[int, int]:
-        """``(rows, cols)``."""
+        """The window size as ``(rows, cols)`` (``TIOCGWINSZ``); settable, which signals
+        SIGWINCH to the terminal's foreground process group."""
         w = _WinSize()
         check(lib.fdsafe_terminal_get_window_size(self._value, ctypes.byref(w)))
         return w.rows, w.cols
@@ -188,12 +189,14 @@ class Terminal(RawIOHandle):
 
 
 def open_pty(nonblocking: bool = False) -> Tuple[Terminal, Terminal]:
-    """A new pseudo-terminal: ``(master, slave)``."""
+    """A new pseudo-terminal pair ``(master, slave)`` (``/dev/ptmx``, unlocked): two new
+    close-on-exec handles the caller owns; neither becomes the controlling terminal."""
     m, s = c_handle(), c_handle()
     check(lib.fdsafe_pty_open(_OPEN_NONBLOCK if nonblocking else 0, ctypes.byref(m), ctypes.byref(s)))
     return Terminal(m.value), Terminal(s.value)
 
 
 def is_terminal(handle: Handle) -> bool:
-    """Whether any handle refers to a terminal."""
+    """Whether ``handle`` (of any kind: stdio included) refers to a terminal (``isatty``).
+    OSError EBADF for a closed handle."""
     return bool(check(lib.fdsafe_is_terminal(handle.value)))

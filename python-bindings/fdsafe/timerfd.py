@@ -105,7 +105,8 @@ class TimerFd(Handle):
         return self.set(0)
 
     def get(self) -> TimerValue:
-        """The time left and the interval."""
+        """The time left to the next expiration and the interval, in seconds
+        (:class:`TimerValue`; 0 and 0 when disarmed)."""
         v = TimerValueC()
         check(lib.fdsafe_timerfd_get(self._value, ctypes.byref(v)))
         return _value(v)
