@@ -28,6 +28,17 @@ def test_wrong_argument_type_is_a_type_error(what, call):
         assert h.size == 0  # nothing was done
 
 
+def test_wrong_types_on_the_unconverted_fast_paths():
+    # read, write and eventfd calls skip ctypes' conversion: their checks are in Python
+    r, w = pipe()
+    e = EventFd.create()
+    with r, w, e:
+        for call in (lambda: w.write(1.5), lambda: r.read("1"), lambda: e.add(1.5), lambda: r.readinto(b"ro")):
+            with pytest.raises(TypeError):
+                call()
+        assert e.wait(timeout=0) == 0 and r.wait(timeout=0) == 0  # nothing was done
+
+
 def test_right_types_still_work():
     r, w = pipe()
     with r, w:
