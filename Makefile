@@ -73,7 +73,7 @@ test: deps lib check-header rust-test loom header-test symbols-test abi-check co
 # The reference manual, from the header's comments (Python standard library only): one page in
 # section 3 per function, build/man/man3/<function>.3, and the overview build/man/man7/fdsafe.7
 # (from man/fdsafe.7.in). `make install` installs these two folders' pages.
-.PHONY: man man-test doc
+.PHONY: man man-test doc python-doc
 MAN_OUT := $(OUT)/man
 man: lib
 	@$(PYTHON) scripts/gen_man.py --out $(MAN_OUT)
@@ -84,9 +84,10 @@ man-test: man
 	@$(PYTHON) scripts/check_man.py $(MAN_OUT)
 test: man-test
 
-# The man pages, and HTML with one page per header section (doxygen, installed with apt-get
-# when missing, as `make bench` does for libuv) in build/doc/html. Not part of `make test`.
-doc: man
+# The man pages, HTML with one page per header section (doxygen, installed with apt-get
+# when missing, as `make bench` does for libuv) in build/doc/html, and the Python API reference
+# in build/doc/python (python-doc). Not part of `make test`.
+doc: man python-doc
 	@mkdir -p $(OUT)/doc
 	@command -v doxygen >/dev/null || { echo "doc: installing doxygen (apt-get)"; \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q doxygen > $(OUT)/doc/doxygen-install.log 2>&1 || \
@@ -95,6 +96,19 @@ doc: man
 	    { echo "doc: could not install doxygen (see $(OUT)/doc/doxygen-install.log)"; exit 1; }; }
 	FDSAFE_VERSION=$(VERSION) doxygen Doxyfile
 	@echo "doc: $$(ls $(OUT)/doc/html/group__*.html | wc -l) section pages in $(OUT)/doc/html (start at modules.html), man pages in $(MAN_OUT)"
+
+# The Python API reference, from the package's docstrings (pdoc, installed into the venv from
+# python-bindings/requirements-doc.txt on first use): one page per module in build/doc/python.
+# pdoc adds the submodules fdsafe's __all__ names itself; the others are listed.
+PY_DOC_OUT := $(OUT)/doc/python
+PY_DOC_MODULES = $(VENV_PYTHON) -c 'import pkgutil, fdsafe; print("fdsafe", *["fdsafe." + m.name for m in \
+    pkgutil.iter_modules(fdsafe.__path__) if m.name[0] != "_" and m.name not in fdsafe.__all__])'
+python-doc: lib venv
+	@$(VENV_PYTHON) -c 'import pdoc' 2>/dev/null || $(VENV_PYTHON) -m pip install -q -r python-bindings/requirements-doc.txt
+	@rm -rf $(PY_DOC_OUT)
+	cd python-bindings && export FDSAFE_LIBRARY=$(CURDIR)/$(LIB_SO) && \
+	    $(VENV_PYTHON) -m pdoc --docformat restructuredtext -o $(CURDIR)/$(PY_DOC_OUT) $$($(PY_DOC_MODULES))
+	@echo "python-doc: $$(find $(PY_DOC_OUT) -name '*.html' ! -name index.html | wc -l) module pages in $(PY_DOC_OUT) (start at index.html)"
 
 # Every exported function has a bad-input case in c-tests/.
 coverage-test:
@@ -257,9 +271,10 @@ demo: lib $(OUT)/daemon
 	$(PYTHON) examples/demo.py $(OUT)/daemon
 
 # The Python suite on the source tree (the package beside the tests, the library named by
-# FDSAFE_LIBRARY), then as a user gets it: python-wheel-test.
+# FDSAFE_LIBRARY), then as a user gets it: python-wheel-test. First mypy --strict on the
+# package and its two top-level modules (the pytest plugin, the build backend).
 python-test: lib venv
-	cd python-bindings && $(VENV_PYTHON) -m mypy --ignore-missing-imports fdsafe
+	cd python-bindings && $(VENV_PYTHON) -m mypy --strict fdsafe pytest_fdsafe.py build_backend.py
 	cd python-bindings && FDSAFE_LIBRARY=$(CURDIR)/$(LIB_SO) $(VENV_PYTHON) -m pytest -q tests
 
 # `pip wheel ./python-bindings` (it runs `make lib`), its tag checked by auditwheel, installed

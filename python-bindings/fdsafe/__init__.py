@@ -72,7 +72,7 @@ from ._lib import lib as _cdll
 
 def version() -> str:
     """The version of the libfdsafe actually loaded."""
-    return _cdll.fdsafe_version_string().decode()
+    return str(_cdll.fdsafe_version_string().decode())
 
 
 __all__ = [

@@ -13,15 +13,17 @@ import ctypes
 import ctypes.util
 import os
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Tuple
 
 __all__ = ["IOVec", "PROTOTYPES", "c_handle", "c_handle_p", "declare", "fast", "lib"]
 
-c_handle = ctypes.c_uint64
-c_handle_p = ctypes.POINTER(ctypes.c_uint64)
+c_handle = ctypes.c_uint64  # fdsafe_handle
+c_handle_p = ctypes.POINTER(ctypes.c_uint64)  # fdsafe_handle *
 
 
 class IOVec(ctypes.Structure):
+    """``struct iovec`` (one buffer of a ``readv``/``writev``): its address and its length in bytes."""
+
     _fields_ = [("iov_base", ctypes.c_void_p), ("iov_len", ctypes.c_size_t)]
 
 
@@ -102,10 +104,25 @@ def _load() -> ctypes.CDLL:
         raise ImportError(f"fdsafe: cannot load libfdsafe from {where} ({path}): {err}. {fix}") from err
 
 
+def _typed_call(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` raising TypeError where ctypes raises its own ArgumentError (a str for a handle,
+    a float for a size...), as the standard library does for an argument of the wrong type."""
+    def call(*args: Any) -> Any:
+        try:
+            return fn(*args)
+        except ctypes.ArgumentError as err:
+            raise TypeError(f"{name}: {err}") from None
+    call.__name__ = call.__qualname__ = name
+    call.__wrapped__ = fn  # type: ignore[attr-defined]
+    return call
+
+
 def declare(prototypes: Dict[str, Tuple[object, List[object]]]) -> None:
-    """Declares C prototypes; each kind's module declares its own functions. The return type
-    also goes to ``fast`` (declared later modules included), so a 64-bit result is never cut
-    to an int there."""
+    """Declares C prototypes (name: (return type, argument types)); each kind's module
+    declares its own functions. ``lib.<name>`` then converts its arguments and raises
+    TypeError for one of the wrong type. The return type also goes to ``fast`` (declared
+    later modules included), so a 64-bit result is never cut to an int there. Raises
+    ImportError if the loaded library lacks a function (another version of libfdsafe)."""
     for name, (restype, argtypes) in prototypes.items():
         try:
             fn = getattr(lib, name)
@@ -114,15 +131,20 @@ def declare(prototypes: Dict[str, Tuple[object, List[object]]]) -> None:
                 f"fdsafe: {lib._name} has no {name}: it is another version of libfdsafe than this "
                 f"package's. {_HOW_TO_FIX}"
             ) from None
+        if hasattr(fn, "__wrapped__"):
+            fn = fn.__wrapped__  # declared again: PROTOTYPES' own entries at load time
         fn.restype = restype
         fn.argtypes = argtypes
+        setattr(lib, name, _typed_call(name, fn))
         PROTOTYPES[name] = (restype, argtypes)
         getattr(fast, name).restype = restype
 
 
 lib = _load()
-# The same library without argument conversion, for the hot paths of the wrappers: ctypes'
-# per-argument conversion costs more than the system call. Only ever call these with
-# arguments that are already ctypes objects of the right type (c_uint64 handles and so on).
+# The library with argument conversion: each declared function of ``lib`` is replaced by its
+# _typed_call. ``fast`` is the same library without conversion (no argtypes) and without
+# that wrapper, for the hot paths of the wrappers: ctypes' per-argument conversion costs more
+# than the system call. Only ever call these with arguments that are already ctypes objects
+# of the right type (c_uint64 handles and so on), checked before the call.
 fast = ctypes.CDLL(lib._name)
 declare(dict(PROTOTYPES))

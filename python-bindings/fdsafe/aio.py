@@ -7,7 +7,7 @@ while it is awaited, as with any descriptor given to ``loop.add_reader``.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Callable, Sequence, TypeVar
+from typing import TYPE_CHECKING, Awaitable, Callable, Sequence, TypeVar
 
 from .handle import Handle
 
@@ -45,7 +45,7 @@ async def writable(handle: Handle) -> None:
     await _ready(handle, "add_writer", "remove_writer")
 
 
-async def _retry(handle: Handle, attempt: Callable[[], T], wait) -> T:
+async def _retry(handle: Handle, attempt: Callable[[], T], wait: Callable[[Handle], Awaitable[None]]) -> T:
     if not handle.nonblocking:
         handle.nonblocking = True
     while True:
@@ -80,7 +80,7 @@ async def send_fds(sock: Handle, data: bytes, handles: Sequence[object], flags: 
     follows; returns the bytes sent (all of ``data``). Puts the socket in non-blocking mode."""
     _unix_socket(sock)
     data = bytes(data)
-    sent = await _retry(sock, lambda: sock.send_fds(data, handles, flags), writable)  # type: ignore[attr-defined]
+    sent: int = await _retry(sock, lambda: sock.send_fds(data, handles, flags), writable)  # type: ignore[attr-defined]
     while sent < len(data):  # only streams send part of a message
         rest = data[sent:]
         sent += await _retry(sock, lambda: sock.send(rest), writable)  # type: ignore[attr-defined]

@@ -58,17 +58,17 @@ class IOBatch:
         if len(steps) > IO_BATCH_MAX:
             raise ValueError(f"{len(steps)} operations; at most {IO_BATCH_MAX} per batch")
         self._handles = []  # keep the handle objects alive while the batch exists
-        self._buffers: List[ctypes.Array] = []
+        self._buffers: List["ctypes.Array[ctypes.c_char]"] = []
         self._ops = (IOOp * max(len(steps), 1))()
         for i, (handle, kind, arg) in enumerate(steps):
             op = self._ops[i]
             op.handle = handle.value
             if kind == "w":
-                data = bytes(arg)  # type: ignore[arg-type]
+                data = bytes(arg)
                 buf = ctypes.create_string_buffer(data, max(len(data), 1))
                 op.op, op.len = IO_WRITE, len(data)
             elif kind == "r":
-                size = int(arg)  # type: ignore[arg-type]
+                size = int(arg)
                 buf = ctypes.create_string_buffer(max(size, 1))
                 op.op, op.len = IO_READ, size
             else:

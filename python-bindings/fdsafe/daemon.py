@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import os
-from typing import Dict, Iterable, List, Optional, Sequence, Union
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from ._lib import c_handle, c_handle_p, declare, lib
 from .errors import check
@@ -52,7 +52,8 @@ class ListenFds(List[Handle]):
         return [h for h in self if getattr(h, "name", None) == name]
 
     def names(self) -> Dict[str, Handle]:
-        """The first handle of each name."""
+        """``{name: handle}``: the first passed handle of each ``LISTEN_FDNAMES`` name (all of
+        them are in the sequence itself)."""
         out: Dict[str, Handle] = {}
         for h in self:
             out.setdefault(h.name, h)  # type: ignore[attr-defined]
@@ -110,7 +111,7 @@ def _enc(text: Union[str, bytes]) -> bytes:
     return text.encode() if isinstance(text, str) else bytes(text)
 
 
-def _handle_array(handles: Sequence[Handle]):
+def _handle_array(handles: Sequence[Handle]) -> Tuple["ctypes.Array[ctypes.c_uint64]", int]:
     items = list(handles)
     return (ctypes.c_uint64 * max(len(items), 1))(*[h.value for h in items]), len(items)
 
@@ -141,17 +142,20 @@ def reloading() -> bool:
 
 
 def stopping() -> bool:
-    """``STOPPING=1``."""
+    """Tells the service manager the service is stopping (``STOPPING=1``). False when no
+    manager listens (no ``NOTIFY_SOCKET``)."""
     return notify("STOPPING=1")
 
 
 def status(text: str) -> bool:
-    """``STATUS=text`` (one line)."""
+    """Sets the status line the service manager shows (``STATUS=text``; one line). False
+    when no manager listens."""
     return retry_eintr(lambda: lib.fdsafe_notify_status(0, _enc(text))) == NOTIFY_SENT
 
 
 def watchdog() -> bool:
-    """``WATCHDOG=1``: the keep-alive ping."""
+    """The watchdog keep-alive ping (``WATCHDOG=1``): send it more often than
+    :func:`watchdog_usec` microseconds. False when no manager listens."""
     return notify("WATCHDOG=1")
 
 

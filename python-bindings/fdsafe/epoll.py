@@ -6,7 +6,7 @@ import ctypes
 import errno
 import itertools
 import os
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 from ._lib import c_handle, declare, lib
 from .errors import check
@@ -88,7 +88,7 @@ class Epoll(Handle):
 
     @classmethod
     def create(cls) -> "Epoll":
-        """A new, empty epoll set."""
+        """A new, empty epoll set (close-on-exec); the caller owns it."""
         out = c_handle()
         check(lib.fdsafe_epoll_create(ctypes.byref(out)))
         return cls(out.value)
@@ -151,7 +151,9 @@ class Epoll(Handle):
         self._data[key] = (handle, target if data is None else data)
 
     def delete(self, target: Target) -> None:
-        """Removes a registered target from the set."""
+        """Removes a registered target (a handle, a descriptor or an object with
+        ``fileno()``) from the set, and closes the duplicate held for a plain descriptor.
+        FileNotFoundError (ENOENT) if it is not in the set."""
         handle = self._target(target, register=False)
         try:
             check(lib.fdsafe_epoll_delete(self._value, handle.value))
@@ -186,7 +188,7 @@ class Epoll(Handle):
     def __len__(self) -> int:
         return check(lib.fdsafe_epoll_count(self._value))
 
-    def _collect(self, call, max_events: int) -> List[Tuple[Any, int]]:
+    def _collect(self, call: Callable[[Any], int], max_events: int) -> List[Tuple[Any, int]]:
         buf = (EpollEvent * size_arg(max_events, "max_events"))()
         n = retry_eintr(lambda: call(buf))
         out = []

@@ -51,11 +51,13 @@ _LIBRARY_ERRORS = {
 
 
 def strerror(code: int) -> str:
-    return lib.fdsafe_strerror(code).decode()
+    """The message for a negative fdsafe return code (an errno's text, or fdsafe's own)."""
+    return str(lib.fdsafe_strerror(code).decode())
 
 
 def error_name(code: int) -> str:
-    return lib.fdsafe_error_name(code).decode()
+    """The name of a negative fdsafe return code: "EBADF", "FDSAFE_E_WRONG_KIND"..."""
+    return str(lib.fdsafe_error_name(code).decode())
 
 
 def last_error() -> str:
@@ -67,6 +69,9 @@ def last_error() -> str:
 
 
 def error_for(code: int) -> Exception:
+    """The exception for a negative return code, with this thread's last error message:
+    an FdsafeError subclass for fdsafe's own codes, else OSError with errno ``-code``
+    (Python picks the subclass: FileNotFoundError, BlockingIOError...)."""
     message = last_error()
     cls = _LIBRARY_ERRORS.get(code)
     if cls is not None:

@@ -20,6 +20,10 @@ EVENTFD_NONBLOCK = _c.FDSAFE_NONBLOCK
 
 
 class EventFd(Handle):
+    """An eventfd: a 64-bit kernel counter that threads and event loops wait on. Writing
+    adds to it (:meth:`add`), reading takes it (:meth:`read_value`); it is readable while
+    the counter is above 0."""
+
     KIND = KIND_EVENTFD
 
     def __init__(self, value: int, owned: bool = True):
@@ -29,6 +33,9 @@ class EventFd(Handle):
 
     @classmethod
     def create(cls, initial: int = 0, semaphore: bool = False, nonblocking: bool = False) -> "EventFd":
+        """A new eventfd with counter ``initial`` (0 to 2**32-1). In ``semaphore`` mode each
+        read takes 1 instead of the whole count; ``nonblocking`` makes reads of 0 and
+        overflowing writes raise BlockingIOError instead of waiting."""
         flags = (EVENTFD_SEMAPHORE if semaphore else 0) | (EVENTFD_NONBLOCK if nonblocking else 0)
         out = c_handle()
         check(lib.fdsafe_eventfd_create(initial, flags, ctypes.byref(out)))

@@ -12,6 +12,7 @@ from typing import Iterator, List, Optional, Union
 
 from ._lib import c_handle, declare, lib
 from .errors import check
+from .file import PathLike
 from .handle import Handle, retry_eintr
 from . import _constants as _c
 
@@ -51,6 +52,11 @@ class FanotifyEventC(ctypes.Structure):
 
 @dataclass(frozen=True)
 class FanotifyEvent:
+    """One fanotify event: its mask bits, the process that caused it, and what it is about:
+    ``path`` in descriptor-based groups, ``fsid``, ``file_handle`` and ``handle_type`` (and
+    ``name``) in FID groups. ``id`` is non-zero for a permission event, which must be
+    answered with :meth:`Fanotify.respond`."""
+
     mask: int
     pid: int
     id: int  # non-zero for permission events: answer with ``respond``
@@ -62,6 +68,7 @@ class FanotifyEvent:
 
     @property
     def is_permission(self) -> bool:
+        """True for a permission event, which waits for :meth:`Fanotify.respond`."""
         return self.id != 0
 
 
@@ -89,6 +96,10 @@ def _event(e: FanotifyEventC) -> FanotifyEvent:
 
 
 class Fanotify(Handle):
+    """A fanotify group: file-system events for files, mounts or whole file systems, with
+    permission events a program answers. No event descriptor reaches Python: events carry
+    paths, and permission events keep their descriptor inside fdsafe until answered."""
+
     KIND = KIND_FANOTIFY
 
     @classmethod
@@ -98,10 +109,15 @@ class Fanotify(Handle):
         check(lib.fdsafe_fanotify_init(flags, ctypes.byref(out)))
         return cls(out.value)
 
-    def mark(self, path: Union[str, bytes, os.PathLike, None], mask: int, flags: int = MARK_ADD) -> None:
+    def mark(self, path: Optional[PathLike], mask: int, flags: int = MARK_ADD) -> None:
+        """Adds (``MARK_ADD``), removes (``MARK_REMOVE``) or flushes (``MARK_FLUSH``, ``path``
+        None) the events of ``mask`` for ``path``; ``MARK_MOUNT`` or ``MARK_FILESYSTEM`` in
+        ``flags`` mark the mount or file system holding it. OSError as ``fanotify_mark``."""
         check(lib.fdsafe_fanotify_mark(self._value, flags, mask, None if path is None else os.fsencode(path)))
 
     def read_events(self, max_events: int = MIN_BATCH) -> List[FanotifyEvent]:
+        """Up to ``max_events`` queued events (at least one: waits unless the group is
+        non-blocking, BlockingIOError then)."""
         buf = (FanotifyEventC * max_events)()
         n = retry_eintr(lambda: lib.fdsafe_fanotify_read(self._value, buf, max_events))
         return [_event(e) for e in buf[:n]]
@@ -127,8 +143,12 @@ class Fanotify(Handle):
 
     @property
     def pending(self) -> int:
+        """The number of events read from the kernel and kept inside fdsafe for the next
+        :meth:`read_events` (only after reads of fewer than ``MIN_BATCH`` events; an epoll
+        set does not see these)."""
         return check(lib.fdsafe_fanotify_pending(self._value))
 
     @property
     def unanswered(self) -> int:
+        """The number of permission events read and not yet answered."""
         return check(lib.fdsafe_fanotify_unanswered(self._value))

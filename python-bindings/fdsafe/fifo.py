@@ -77,7 +77,7 @@ class CharDevice(RawIOHandle):
 
     @property
     def numbers(self) -> Tuple[int, int]:
-        """``(major, minor)``."""
+        """The device numbers ``(major, minor)`` of the character device."""
         major, minor = ctypes.c_uint32(), ctypes.c_uint32()
         check(lib.fdsafe_chardev_numbers(self._value, ctypes.byref(major), ctypes.byref(minor)))
         return major.value, minor.value

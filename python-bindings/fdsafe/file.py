@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import ctypes
 import os
-from typing import Optional, Union
+from typing import Any, Optional, Union
 
 from ._lib import c_handle, c_handle_p, lib, declare
+from ._buffers import data_arg, size_arg
 from .errors import FDSAFE_E_INVALID_ARGUMENT, InvalidArgumentError, check
 from .handle import retry_eintr
 from .rawio import RawIOHandle
@@ -39,7 +40,8 @@ FILE_NONBLOCK, FILE_DIRECTORY = _c.FDSAFE_NONBLOCK, _c.FDSAFE_O_DIRECTORY
 RESOLVE_NO_XDEV, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, RESOLVE_BENEATH, RESOLVE_IN_ROOT = _c.FDSAFE_RESOLVE_NO_XDEV, _c.FDSAFE_RESOLVE_NO_MAGICLINKS, _c.FDSAFE_RESOLVE_NO_SYMLINKS, _c.FDSAFE_RESOLVE_BENEATH, _c.FDSAFE_RESOLVE_IN_ROOT
 FILE_SYNC_DATA = _c.FDSAFE_FILE_SYNC_DATA
 
-PathLike = Union[str, bytes, "os.PathLike[str]"]
+# A file-system path as the os module takes it.
+PathLike = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 
 
 def _path(path: PathLike) -> bytes:
@@ -70,34 +72,48 @@ class SeekableMixin:
     _value: int
 
     def seekable(self) -> bool:
+        """True: these files have a position (``seek``, ``tell``)."""
         return True
 
     def pread(self, size: int, offset: int) -> bytes:
+        """Reads up to ``size`` bytes at byte ``offset`` without moving the position
+        (``os.pread``); b"" at or past the end. ValueError for a negative size."""
+        size = size_arg(size)
         buf = ctypes.create_string_buffer(size)
         n = retry_eintr(lambda: lib.fdsafe_file_pread(self._value, buf, size, offset))
         return buf.raw[:n]
 
-    def pwrite(self, data: bytes, offset: int) -> int:
-        data = bytes(data)
-        return retry_eintr(lambda: lib.fdsafe_file_pwrite(self._value, data, len(data), offset))
+    def pwrite(self, data: Any, offset: int) -> int:
+        """Writes ``data`` (any bytes-like object) at byte ``offset`` without moving the
+        position (``os.pwrite``); returns the bytes written."""
+        c_data, length = data_arg(data)
+        return retry_eintr(lambda: lib.fdsafe_file_pwrite(self._value, c_data, length, offset))
 
     def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        """Moves the position to ``offset`` bytes from ``whence`` (``os.SEEK_SET``,
+        ``SEEK_CUR``, ``SEEK_END``, ``SEEK_DATA``, ``SEEK_HOLE``); returns the new position."""
         return check(lib.fdsafe_file_seek(self._value, offset, whence))
 
     def tell(self) -> int:
+        """The current position, in bytes from the start."""
         return self.seek(0, os.SEEK_CUR)
 
     @property
     def size(self) -> int:
+        """The file's size in bytes (``st_size``)."""
         return check(lib.fdsafe_file_size(self._value))
 
     def truncate(self, size: Optional[int] = None) -> int:
+        """Sets the file's size to ``size`` bytes (the current position if None), cutting or
+        extending it with zeros; the position does not move. Returns the new size."""
         if size is None:
             size = self.tell()
         check(lib.fdsafe_file_truncate(self._value, size))
         return size
 
     def sync(self, data_only: bool = False) -> None:
+        """Writes the file's data (and, unless ``data_only``, its metadata) to the storage
+        device (``fsync``, ``fdatasync``)."""
         check(lib.fdsafe_file_sync(self._value, FILE_SYNC_DATA if data_only else 0))
 
 

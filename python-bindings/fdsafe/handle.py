@@ -34,12 +34,9 @@ _CLASSES: Dict[int, Type["Handle"]] = {}
 def retry_eintr(call: Callable[[], int]) -> int:
     """Calls again after EINTR, as Python does for its own system calls (PEP 475); a Python
     signal handler that raises still interrupts, because it runs between the attempts.
-    An argument of the wrong type (ctypes.ArgumentError) is a TypeError, as in the stdlib."""
+    Returns ``call``'s result once it is not EINTR; raises its error (see ``errors.check``)."""
     while True:
-        try:
-            code = call()
-        except ctypes.ArgumentError as err:
-            raise TypeError(str(err)) from None
+        code = call()
         if code != -errno.EINTR:
             return check(code)
 

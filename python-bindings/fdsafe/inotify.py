@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import ctypes
 import os
-from typing import Iterator, List, NamedTuple, Union
+from typing import Iterator, List, NamedTuple
 
 from ._lib import c_handle, declare, lib
 from .errors import check
+from .file import PathLike
 from .handle import Handle, retry_eintr
 from . import _constants as _c
 
@@ -37,6 +38,10 @@ class InotifyEventC(ctypes.Structure):
 
 
 class InotifyEvent(NamedTuple):
+    """One inotify event: the watch id ``wd`` (from :meth:`Inotify.add_watch`), the ``IN_*``
+    bits of ``mask``, the ``cookie`` pairing ``IN_MOVED_FROM`` with ``IN_MOVED_TO``, and the
+    ``name`` of the entry in a watched directory."""
+
     wd: int
     mask: int
     cookie: int
@@ -44,6 +49,7 @@ class InotifyEvent(NamedTuple):
 
     @property
     def overflow(self) -> bool:
+        """True if the kernel's queue overflowed and events were lost (``IN_Q_OVERFLOW``)."""
         return bool(self.mask & IN_Q_OVERFLOW)
 
 
@@ -58,16 +64,23 @@ declare({
 
 
 class Inotify(Handle):
+    """An inotify instance: watches files and directories for file-system events, read as
+    :class:`InotifyEvent` tuples (:meth:`read_events`, or by iterating)."""
+
     KIND = KIND_INOTIFY
 
     @classmethod
     def create(cls, nonblocking: bool = False) -> "Inotify":
+        """A new inotify instance without watches; with ``nonblocking``, reading when no
+        event is queued raises BlockingIOError instead of waiting."""
         out = c_handle()
         check(lib.fdsafe_inotify_create(INOTIFY_NONBLOCK if nonblocking else 0, ctypes.byref(out)))
         return cls(out.value)
 
-    def add_watch(self, path: Union[str, bytes, os.PathLike], mask: int) -> int:
-        """Watches ``path``; returns the watch id."""
+    def add_watch(self, path: PathLike, mask: int) -> int:
+        """Watches ``path`` (``str``, ``bytes`` or ``os.PathLike``) for the ``IN_*`` events in
+        ``mask``; returns the watch id (the same for a path already watched). OSError
+        (FileNotFoundError...) if the path cannot be watched."""
         wd = ctypes.c_int32()
         check(lib.fdsafe_inotify_add_watch(self._value, os.fsencode(path), mask, ctypes.byref(wd)))
         return wd.value
@@ -78,6 +91,9 @@ class Inotify(Handle):
 
     @property
     def pending(self) -> int:
+        """The number of events read from the kernel and kept inside fdsafe for the next
+        :meth:`read_events` (only after reads of fewer than ``MIN_BATCH`` events; an epoll
+        set does not see these)."""
         return check(lib.fdsafe_inotify_pending(self._value))
 
     def read_events(self, max_events: int = 64) -> List[InotifyEvent]:

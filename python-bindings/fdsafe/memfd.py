@@ -34,6 +34,10 @@ class MemFd(SeekableMixin, RawIOHandle):
     @classmethod
     def create(cls, name: str = "fdsafe", *, allow_sealing: bool = True, noexec_seal: bool = False,
                executable: bool = False, hugetlb: bool = False) -> "MemFd":
+        """A new empty memfd; ``name`` (shown in ``/proc/self/fd``) is a label only.
+        ``allow_sealing`` permits :meth:`add_seals`; ``noexec_seal`` makes it never
+        executable, ``executable`` asks for an executable one (kernel 6.3 or later);
+        ``hugetlb`` backs it with huge pages."""
         flags = ((MEMFD_ALLOW_SEALING if allow_sealing else 0) | (MEMFD_NOEXEC_SEAL if noexec_seal else 0)
                  | (MEMFD_EXEC if executable else 0) | (MEMFD_HUGETLB if hugetlb else 0))
         out = c_handle()

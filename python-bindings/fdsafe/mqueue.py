@@ -27,6 +27,9 @@ class MqAttrC(ctypes.Structure):
 
 
 class MqAttr(NamedTuple):
+    """A queue's attributes: non-blocking mode, its capacity (``max_messages`` of at most
+    ``message_size`` bytes each), and the number of messages in it now."""
+
     nonblocking: bool
     max_messages: int
     message_size: int
@@ -65,13 +68,21 @@ def unlink(name: str) -> None:
 
 
 class MessageQueue(Handle):
+    """A POSIX message queue (``mq_open``): messages of bounded size, each with a priority,
+    received highest priority first; waitable like any handle (readable when a message is
+    there, writable when there is room)."""
+
     KIND = KIND_MQUEUE
 
     @classmethod
     def open(cls, name: str, read: bool = True, write: bool = True, create: bool = False,
              exclusive: bool = False, mode: int = 0o600, max_messages: Optional[int] = None,
              message_size: Optional[int] = None, nonblocking: bool = False) -> "MessageQueue":
-        """Opens (or creates) queue ``name`` ("/name"); sizes apply when it is created."""
+        """Opens (or, with ``create``, creates; with ``exclusive`` too, only creates) queue
+        ``name`` ("/name"), for reading, writing or both. ``mode`` (permissions),
+        ``max_messages`` and ``message_size`` (bytes) apply when it is created (default 10
+        messages of 8192 bytes if only one is given). OSError as ``mq_open``
+        (FileNotFoundError, FileExistsError, PermissionError...)."""
         flags = (access_mode(read, write) | (MQ_CREATE if create else 0)
                  | (MQ_EXCLUSIVE if exclusive else 0) | (MQ_NONBLOCK if nonblocking else 0))
         attr = None
@@ -85,6 +96,7 @@ class MessageQueue(Handle):
 
     @property
     def attributes(self) -> MqAttr:
+        """The queue's attributes now (:class:`MqAttr`)."""
         a = MqAttrC()
         check(lib.fdsafe_mq_get_attr(self._value, ctypes.byref(a)))
         return _attr(a)
@@ -103,7 +115,9 @@ class MessageQueue(Handle):
         retry_eintr(lambda: lib.fdsafe_mq_send(self._value, ptr, n, priority, ns))
 
     def receive(self, timeout: Optional[float] = None) -> Tuple[bytes, int]:
-        """Returns ``(message, priority)`` for the oldest message of the highest priority."""
+        """Takes the oldest message of the highest priority: ``(message, priority)``. Waits
+        for one up to ``timeout`` seconds (None: no limit), then ``TimeoutError``; a
+        non-blocking queue raises BlockingIOError when empty."""
         size = self.attributes.message_size
         buf = ctypes.create_string_buffer(size)
         prio = ctypes.c_uint32()
@@ -116,4 +130,5 @@ class MessageQueue(Handle):
         check(lib.fdsafe_mq_notify_signal(self._value, int(signo), value))
 
     def notify_none(self) -> None:
+        """Cancels this process's :meth:`notify_signal` registration."""
         check(lib.fdsafe_mq_notify_none(self._value))

@@ -23,7 +23,7 @@ from __future__ import annotations
 import array
 import ctypes
 import errno
-from typing import Any, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, List, Optional, Sequence, Tuple, Union
 
 from ._lib import fast
 from .errors import FDSAFE_E_WRONG_KIND, InvalidArgumentError, WrongKindError, check, error_for
@@ -47,11 +47,12 @@ _KIND_STDIO, _KIND_LAST = 3, KIND_OTHER
 # lengths as size_t, pointers), and ``byref`` objects are passed as they are. The uint32_t
 # flags and the int kinds go as Python ints, which ctypes passes as a C int (exact for values below
 # 2**31, checked).
-_send_handles = fast.fdsafe_socket_send_handles
-_recv_as = fast.fdsafe_socket_recv_handles_as
-_recv = fast.fdsafe_socket_recv_handles
-_close_many = fast.fdsafe_close_many
-_handle_kind = fast.fdsafe_handle_kind
+# Typed here (they return C integers) for the type checker, which sees ctypes' calls as Any.
+_send_handles: Callable[..., int] = fast.fdsafe_socket_send_handles
+_recv_as: Callable[..., int] = fast.fdsafe_socket_recv_handles_as
+_recv: Callable[..., int] = fast.fdsafe_socket_recv_handles
+_close_many: Callable[..., int] = fast.fdsafe_close_many
+_handle_kind: Callable[..., int] = fast.fdsafe_handle_kind
 _size = ctypes.c_size_t.from_param
 _array = array.array
 _u64 = ctypes.c_uint64.from_param
@@ -60,7 +61,11 @@ _SIZES = [_size(n) for n in range(256)]  # ready-made small lengths and counts
 _CLOSE_CHUNK = 65536  # FDSAFE_IO_BATCH_MAX: the most fdsafe_close_many takes
 _SMALL_DATA = 256  # receive buffers up to this size are copied out whole, then cut
 
-Handles = Union[Sequence[int], Sequence[Handle], Sequence[Union[int, Handle]], "array.array[int]"]
+if TYPE_CHECKING:
+    ValueArray = array.array[int]
+else:  # array.array takes no type argument at run time before Python 3.12
+    ValueArray = array.array
+Handles = Union[Sequence[int], Sequence[Handle], Sequence[Union[int, Handle]], ValueArray]
 
 
 def _invalid(message: str) -> InvalidArgumentError:
@@ -81,7 +86,7 @@ def _as_value(h: Union[int, Handle]) -> int:
     raise TypeError(f"a handle must be an fdsafe Handle or its int value, not {type(h).__name__}")
 
 
-def _value_array(handles: Handles) -> "array.array[int]":
+def _value_array(handles: Handles) -> ValueArray:
     """``handles`` as an ``array('Q')`` of handle values (the very array if it is one)."""
     if type(handles) is _array and handles.typecode == "Q":
         return handles
@@ -194,7 +199,7 @@ class HandlePasser:
         self._buf_view = memoryview(self._buf).cast("B")
         self._max = max_handles
         # The received handle values land in an array('Q'), so handing them out is one slice.
-        self._out: array.array[int] = array.array("Q", bytes(8 * max(max_handles, 1)))
+        self._out: ValueArray = array.array("Q", bytes(8 * max(max_handles, 1)))
         self._out_ptr = _ptr(self._out.buffer_info()[0])  # the array is never resized
         self._info = RecvInfo()
         self._kind = kind
@@ -264,7 +269,7 @@ class HandlePasser:
             sent = _send_handles(self._sock_c, data, size, ptr, count, flags)
         return sent
 
-    def recv(self, flags: int = 0) -> Tuple[bytes, "array.array[int]", int]:
+    def recv(self, flags: int = 0) -> Tuple[bytes, ValueArray, int]:
         """Receives one message: ``(data, values, info_flags)``. ``values`` is an
         ``array('Q')`` of new handles the caller owns and must close (:meth:`close_received`
         closes them all, :func:`close_values` some; :func:`wrap` makes objects that close

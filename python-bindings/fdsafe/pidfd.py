@@ -4,7 +4,7 @@ from __future__ import annotations
 import ctypes
 import os
 from dataclasses import dataclass
-from typing import Optional, Sequence, Tuple
+from typing import Mapping, Optional, Sequence, Tuple
 
 from ._lib import c_handle, c_handle_p, c_kind, declare, lib
 from .errors import check
@@ -47,10 +47,12 @@ class ExitStatus:
 
     @property
     def exited(self) -> bool:
+        """True if the child called exit (``status`` is then its exit status)."""
         return self.code == EXITED
 
     @property
     def signal(self) -> Optional[int]:
+        """The signal that killed the child (with or without a core dump), else None."""
         return self.status if self.code in (KILLED, DUMPED) else None
 
 
@@ -61,12 +63,15 @@ class PidFd(Handle):
 
     @classmethod
     def open(cls, pid: int, nonblocking: bool = False) -> "PidFd":
+        """A pidfd for the running process ``pid`` (``pidfd_open``). With ``nonblocking``,
+        waiting for a process that is not this one's child gives BlockingIOError rather
+        than waiting. ``ProcessLookupError`` if there is no such process."""
         out = c_handle()
         check(lib.fdsafe_pidfd_open(pid, PIDFD_NONBLOCK if nonblocking else 0, ctypes.byref(out)))
         return cls(out.value)
 
     @classmethod
-    def spawn(cls, argv: Sequence[str], env: Optional[dict] = None) -> "PidFd":
+    def spawn(cls, argv: Sequence[str], env: Optional[Mapping[str, str]] = None) -> "PidFd":
         """Starts a program (``os.posix_spawnp``) and opens a pidfd for it; race-free, since
         nothing reaps the child before the pidfd exists. Use ``wait_exit`` to reap it."""
         pid = os.posix_spawnp(argv[0], list(argv), dict(os.environ if env is None else env))
@@ -83,6 +88,8 @@ class PidFd(Handle):
         return check(lib.fdsafe_pidfd_get_pid(self._value))
 
     def send_signal(self, signal: int) -> None:
+        """Sends signal number ``signal`` to the process (``pidfd_send_signal``): never to
+        another process that reused the pid. ``ProcessLookupError`` once it has exited."""
         check(lib.fdsafe_pidfd_send_signal(self._value, int(signal), 0))
 
     def poll_exit(self) -> Optional[ExitStatus]:

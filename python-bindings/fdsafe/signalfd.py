@@ -65,12 +65,16 @@ class SignalFd(Handle):
 
     @classmethod
     def create(cls, signals: Iterable[int], nonblocking: bool = False) -> "SignalFd":
+        """A signalfd for the signal numbers in ``signals`` (``signal.SIGUSR1``...), which it
+        blocks in this thread so they queue for it. InvalidArgumentError for SIGKILL, SIGSTOP
+        or a number out of range."""
         out = c_handle()
         check(lib.fdsafe_signalfd_create(ctypes.byref(sigset(signals)), SIGNALFD_NONBLOCK if nonblocking else 0,
                                          ctypes.byref(out)))
         return cls(out.value)
 
     def update(self, signals: Iterable[int]) -> None:
+        """Replaces the set of signals read (and blocks the new ones in this thread)."""
         check(lib.fdsafe_signalfd_update(self._value, ctypes.byref(sigset(signals))))
 
     def read_signals(self, max_records: int = 16) -> List[SignalInfo]:

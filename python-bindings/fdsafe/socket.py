@@ -86,6 +86,9 @@ IPV6_MULTICAST_LOOP, IPV6_V6ONLY = _c.FDSAFE_IPV6_MULTICAST_LOOP, _c.FDSAFE_IPV6
 
 
 class Credentials(ctypes.Structure):
+    """``struct fdsafe_credentials``: a process's pid, uid and gid (``SCM_CREDENTIALS``);
+    unpacks as a ``(pid, uid, gid)`` tuple."""
+
     _fields_ = [("pid", ctypes.c_int32), ("uid", ctypes.c_uint32), ("gid", ctypes.c_uint32)]
 
     def __iter__(self) -> Iterator[int]:
@@ -93,19 +96,31 @@ class Credentials(ctypes.Structure):
 
 
 class RecvInfo(ctypes.Structure):
+    """``struct fdsafe_recv_info``: what a receive with descriptors got besides data (handle
+    count, ``RECV_INFO_*`` flags, descriptors closed for lack of room, credentials)."""
+
     _fields_ = [("handle_count", ctypes.c_size_t), ("flags", ctypes.c_uint32), ("closed_count", ctypes.c_uint32),
                 ("credentials", Credentials)]
 
 
 class UnixBindOptions(ctypes.Structure):
+    """``struct fdsafe_unix_bind_options``: ``UNIX_BIND_*`` flags, and the permission modes
+    of a created parent folder and of the socket file (0: the defaults)."""
+
     _fields_ = [("flags", ctypes.c_uint32), ("dir_mode", ctypes.c_uint32), ("socket_mode", ctypes.c_uint32)]
 
 
 class ZerocopyCompletion(ctypes.Structure):
+    """``struct fdsafe_zerocopy_completion``: zero-copy sends ``first`` to ``last`` are done;
+    ``copied`` if the kernel copied the data after all."""
+
     _fields_ = [("first", ctypes.c_uint32), ("last", ctypes.c_uint32), ("copied", ctypes.c_uint32)]
 
 
 class Datagram(ctypes.Structure):
+    """``struct fdsafe_datagram``: one message of a batched send or receive (its buffer and
+    address, and for a receive the bytes received and whether they were truncated)."""
+
     _fields_ = [("data", ctypes.c_void_p), ("len", ctypes.c_size_t), ("addr", ctypes.c_void_p),
                 ("addr_len", ctypes.c_size_t), ("received", ctypes.c_size_t), ("truncated", ctypes.c_uint32)]
 
@@ -184,7 +199,9 @@ def address_parse(text: str) -> SockAddr:
 
 
 def address_format(sockaddr: bytes) -> str:
-    """The text for ``struct sockaddr`` bytes."""
+    """fdsafe's address text ("127.0.0.1:80", "[::1]:80", a Unix path, "@name" for an
+    abstract name) for ``struct sockaddr`` bytes. InvalidArgumentError for an unknown
+    family or a truncated address."""
     text = ctypes.create_string_buffer(ADDRESS_TEXT_MAX)
     raw = ctypes.create_string_buffer(bytes(sockaddr), len(sockaddr))
     n = check(lib.fdsafe_address_format(raw, len(sockaddr), text, ADDRESS_TEXT_MAX))
@@ -214,6 +231,11 @@ def _unix_address(address: Address) -> SockAddr:
 
 
 class Received(NamedTuple):
+    """What ``recv_fds`` returns: the ``data``, the received descriptors as ``handles`` of
+    their detected classes (the caller owns and closes them), ``RECV_INFO_*`` ``flags``,
+    the number of descriptors ``closed`` for lack of room, and the sender's ``credentials``
+    ``(pid, uid, gid)`` if they came with the message."""
+
     data: bytes
     handles: List[Handle]
     flags: int
@@ -260,10 +282,7 @@ class Socket(Handle):
         if deadline is None:
             deadline = time.monotonic() + timeout
         while True:
-            try:
-                code = call()
-            except ctypes.ArgumentError as err:
-                raise TypeError(str(err)) from None
+            code = call()
             if code == _EAGAIN:
                 left = deadline - time.monotonic()
                 if left <= 0 or not self.wait(events, left):
@@ -384,7 +403,9 @@ class Socket(Handle):
             sent += self._call(lambda: lib.fdsafe_socket_send(self._value, at, n - sent, flags), EVENT_OUT, deadline)
 
     def recv(self, size: int, flags: int = 0) -> bytes:
-        """Up to ``size`` bytes (b"" at end of stream)."""
+        """Receives up to ``size`` bytes (``socket.recv``): b"" at end of stream. Waits as
+        the socket's timeout says (TimeoutError, or BlockingIOError when non-blocking);
+        ValueError for a negative size."""
         size = size_arg(size, "buffersize")
         buf = ctypes.create_string_buffer(max(size, 1))
         n = self._call(lambda: lib.fdsafe_socket_recv(self._value, buf, size, flags), EVENT_IN)
@@ -579,47 +600,76 @@ class _DatagramMixin(Socket):
 
 
 class TcpListener(_Listener):
+    """A listening TCP socket (:func:`tcp_listen`): :meth:`accept` gives :class:`TcpStream` handles."""
+
     KIND = KIND_TCP_LISTENER
 
 
 class TcpStream(Socket):
+    """A connected TCP socket (:func:`tcp_connect`, or accepted)."""
+
     KIND = KIND_TCP_STREAM
 
     def zerocopy_completions(self, max_ranges: int = 64) -> List[Tuple[int, int, bool]]:
+        """Finished zero-copy sends (``MSG_ZEROCOPY``), without waiting: up to
+        ``max_ranges`` tuples ``(first, last, copied)`` of send numbers whose buffers may be
+        reused ([] if none yet). An error waiting on the queue (ICMP, for UDP) is raised as
+        its OSError."""
         arr = (ZerocopyCompletion * max_ranges)()
         n = check(lib.fdsafe_socket_zerocopy_completions(self._value, arr, max_ranges))
         return [(arr[i].first, arr[i].last, bool(arr[i].copied)) for i in range(n)]
 
 
 class UdpSocket(_DatagramMixin):
+    """A UDP socket (:func:`udp_bind`)."""
+
     KIND = KIND_UDP
 
     def join(self, group: str, interface: Optional[str] = None) -> None:
+        """Joins multicast ``group`` (an address without port: "239.1.2.3", "ff02::1:3") on
+        the interface named ``interface`` ("lo", "eth0"; None: the kernel chooses by
+        route). InvalidArgumentError for a group that is not multicast; OSError ENODEV for
+        an unknown interface, EADDRINUSE if already joined."""
         check(lib.fdsafe_udp_multicast_join(self._value, _enc(group), _enc(interface)))
 
     def leave(self, group: str, interface: Optional[str] = None) -> None:
+        """Leaves a multicast group joined with :meth:`join` (same arguments)."""
         check(lib.fdsafe_udp_multicast_leave(self._value, _enc(group), _enc(interface)))
 
     zerocopy_completions = TcpStream.zerocopy_completions
 
 
 class UnixListener(_Listener, _UnixMixin):
+    """A listening Unix stream socket (:func:`unix_listen`): :meth:`accept` gives :class:`UnixStream` handles."""
+
     KIND = KIND_UNIX_LISTENER
 
 
 class UnixStream(_UnixMixin):
+    """A connected Unix stream socket (:func:`unix_connect`, :func:`unix_pair`, or accepted);
+    carries descriptors and credentials."""
+
     KIND = KIND_UNIX_STREAM
 
 
 class UnixDatagram(_UnixMixin, _DatagramMixin):
+    """A Unix datagram socket (:func:`unix_bind`, :func:`unix_pair`); carries descriptors
+    and credentials."""
+
     KIND = KIND_UNIX_DATAGRAM
 
 
 class UnixSeqpacketListener(_Listener, _UnixMixin):
+    """A listening Unix seqpacket socket (:func:`unix_listen` with ``UNIX_SEQPACKET``):
+    :meth:`accept` gives :class:`UnixSeqpacket` handles."""
+
     KIND = KIND_UNIX_SEQPACKET_LISTENER
 
 
 class UnixSeqpacket(_UnixMixin):
+    """A connected Unix seqpacket socket: reliable, ordered messages with boundaries kept;
+    carries descriptors and credentials."""
+
     KIND = KIND_UNIX_SEQPACKET
 
 

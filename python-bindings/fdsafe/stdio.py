@@ -22,6 +22,9 @@ class Stdio(Handle):
 
     @classmethod
     def open(cls, stream: int, close_stream: bool = False) -> "Stdio":
+        """A handle on ``STDIN``, ``STDOUT`` or ``STDERR`` (0, 1, 2): a close-on-exec
+        duplicate. With ``close_stream``, closing the handle also closes the stream (it is
+        pointed at /dev/null). InvalidArgumentError for another number."""
         out = c_handle()
         check(lib.fdsafe_stdio_open(stream, STDIO_CLOSE_STREAM if close_stream else 0, ctypes.byref(out)))
         return cls(out.value)

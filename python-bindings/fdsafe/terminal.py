@@ -87,14 +87,17 @@ class Terminal(RawIOHandle):
 
     @classmethod
     def open(cls, path: PathLike, *, read: bool = True, write: bool = True, nonblocking: bool = False) -> "Terminal":
-        """Opens a terminal by path, never as the controlling terminal."""
+        """Opens a terminal or serial port by path (``str``, ``bytes`` or ``os.PathLike``),
+        never as the controlling terminal (``O_NOCTTY``). Raises ``InvalidArgumentError``
+        for a file that is not a terminal, ``OSError`` if it cannot be opened."""
         flags = access_mode(read, write) | (_OPEN_NONBLOCK if nonblocking else 0)
         out = c_handle()
         check(lib.fdsafe_terminal_open(_path(path), flags, ctypes.byref(out)))
         return cls(out.value)
 
     def peer(self, nonblocking: bool = False) -> "Terminal":
-        """The slave of this pseudo-terminal master."""
+        """Another handle on the slave of this pseudo-terminal master (``TIOCGPTPEER``); a
+        new handle the caller owns. ``OSError(EIO)`` on a slave."""
         out = c_handle()
         check(lib.fdsafe_pty_peer(self._value, _OPEN_NONBLOCK if nonblocking else 0, ctypes.byref(out)))
         return Terminal(out.value)
@@ -106,6 +109,7 @@ class Terminal(RawIOHandle):
 
     @property
     def path(self) -> str:
+        """The device's path (``/dev/pts/N``, ``/dev/ttyUSB0``...)."""
         return self._path(0)
 
     @property
@@ -115,17 +119,23 @@ class Terminal(RawIOHandle):
 
     @property
     def settings(self) -> TerminalSettings:
+        """The current settings, as a :class:`TerminalSettings` (change it, then :meth:`apply`)."""
         s = _Settings()
         check(lib.fdsafe_terminal_get(self._value, ctypes.byref(s)))
         return TerminalSettings(s.mode, s.echo, s.baud, s.data_bits, s.parity, s.stop_bits, s.flow, s.vmin, s.vtime)
 
     def apply(self, settings: TerminalSettings, when: int = APPLY_NOW) -> None:
+        """Applies ``settings``: ``when`` is ``APPLY_NOW``, ``APPLY_DRAIN`` (after the output
+        is sent) or ``APPLY_FLUSH`` (after that, discarding unread input). Raises
+        ``InvalidArgumentError`` for a value out of range (``data_bits`` 9, an unknown
+        ``when``...)."""
         c = settings._c()
         retry_eintr(lambda: lib.fdsafe_terminal_set(self._value, ctypes.byref(c), when))
 
     @property
     def window_size(self) -> Tuple[int, int]:
-        """``(rows, cols)``."""
+        """The window size as ``(rows, cols)`` (``TIOCGWINSZ``); settable, which signals
+        SIGWINCH to the terminal's foreground process group."""
         w = _WinSize()
         check(lib.fdsafe_terminal_get_window_size(self._value, ctypes.byref(w)))
         return w.rows, w.cols
@@ -143,12 +153,20 @@ class Terminal(RawIOHandle):
         return bits.value
 
     def set_modem_lines(self, set_bits: int = 0, clear_bits: int = 0) -> None:
+        """Raises the ``MODEM_*`` lines in ``set_bits`` and lowers those in ``clear_bits``
+        (only ``MODEM_DTR`` and ``MODEM_RTS`` are settable: others are an
+        ``InvalidArgumentError``); ``OSError(ENOTTY)`` on pseudo-terminals."""
         check(lib.fdsafe_terminal_modem_set(self._value, set_bits, clear_bits))
 
     def drain(self) -> None:
+        """Waits until all output written has been sent (``tcdrain``)."""
         retry_eintr(lambda: lib.fdsafe_terminal_drain(self._value))
 
-    def flush(self, queue: int = FLUSH_BOTH) -> None:
+    def discard(self, queue: int = FLUSH_BOTH) -> None:
+        """Throws away queued data (``tcflush``): ``FLUSH_INPUT`` (received, not yet read),
+        ``FLUSH_OUTPUT`` (written, not yet sent) or ``FLUSH_BOTH``. Not ``flush()``, which
+        keeps ``io``'s meaning (push buffered writes out; nothing to do for a raw stream), so
+        ``io`` code calling it loses no data."""
         check(lib.fdsafe_terminal_flush(self._value, queue))
 
     def send_break(self, duration: float = 0) -> None:
@@ -158,6 +176,8 @@ class Terminal(RawIOHandle):
 
     @property
     def exclusive(self) -> bool:
+        """Exclusive mode (``TIOCEXCL``): further opens of the device fail, except for root;
+        settable."""
         return bool(check(lib.fdsafe_terminal_get_exclusive(self._value)))
 
     @exclusive.setter
@@ -165,16 +185,19 @@ class Terminal(RawIOHandle):
         check(lib.fdsafe_terminal_set_exclusive(self._value, on))
 
     def isatty(self) -> bool:
+        """Whether the handle is a terminal (True for a ``Terminal``; as ``io``'s isatty)."""
         return bool(check(lib.fdsafe_is_terminal(self._value)))
 
 
 def open_pty(nonblocking: bool = False) -> Tuple[Terminal, Terminal]:
-    """A new pseudo-terminal: ``(master, slave)``."""
+    """A new pseudo-terminal pair ``(master, slave)`` (``/dev/ptmx``, unlocked): two new
+    close-on-exec handles the caller owns; neither becomes the controlling terminal."""
     m, s = c_handle(), c_handle()
     check(lib.fdsafe_pty_open(_OPEN_NONBLOCK if nonblocking else 0, ctypes.byref(m), ctypes.byref(s)))
     return Terminal(m.value), Terminal(s.value)
 
 
 def is_terminal(handle: Handle) -> bool:
-    """Whether any handle refers to a terminal."""
+    """Whether ``handle`` (of any kind: stdio included) refers to a terminal (``isatty``).
+    OSError EBADF for a closed handle."""
     return bool(check(lib.fdsafe_is_terminal(handle.value)))

@@ -20,6 +20,9 @@ __all__ = ["Descriptor", "DescriptorLeak", "open_descriptors", "fd_leak_check"]
 
 @dataclass(frozen=True)
 class Descriptor:
+    """One open descriptor of this process: its number, its ``kind`` ("socket", "pipe",
+    "file", "anon_inode", "device", "other") and a readable ``target``."""
+
     fd: int
     kind: str  # "socket", "pipe", "file", "anon_inode", "device", "other"
     target: str  # "tcp 127.0.0.1:8080 -> 127.0.0.1:51000", "/tmp/x", "pipe:[1234]", "eventfd"...
@@ -29,6 +32,8 @@ class Descriptor:
 
 
 class DescriptorLeak(AssertionError):
+    """Descriptors a checked block left open; ``leaked`` lists them as :class:`Descriptor`."""
+
     def __init__(self, leaked: List[Descriptor]):
         super().__init__("descriptors left open: " + "; ".join(map(str, leaked)))
         self.leaked = leaked

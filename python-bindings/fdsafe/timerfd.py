@@ -65,17 +65,28 @@ def _value(v: TimerValueC) -> TimerValue:
 
 
 class TimerFd(Handle):
+    """A timer whose expirations are read from a descriptor (``timerfd_create``), so an event
+    loop waits for it like for any other handle. Times are seconds (float); the ``_ns``
+    forms take and give nanoseconds, exactly as the kernel keeps them."""
+
     KIND = KIND_TIMERFD
 
     @classmethod
     def create(cls, clock: int = CLOCK_MONOTONIC, nonblocking: bool = False) -> "TimerFd":
+        """A new disarmed timer on ``clock`` (``CLOCK_MONOTONIC``, ``CLOCK_REALTIME``,
+        ``CLOCK_BOOTTIME`` or an ``_ALARM`` clock, which needs ``CAP_WAKE_ALARM``).
+        InvalidArgumentError for another clock."""
         out = c_handle()
         check(lib.fdsafe_timerfd_create(clock, TIMERFD_NONBLOCK if nonblocking else 0, ctypes.byref(out)))
         return cls(out.value)
 
     def set(self, value: float, interval: float = 0.0, absolute: bool = False,
             cancel_on_set: bool = False) -> TimerValue:
-        """Arms the timer (``value`` 0 disarms it); returns the previous setting."""
+        """Arms the timer: first expiration in ``value`` seconds (at that clock time if
+        ``absolute``; 0 disarms it), then every ``interval`` seconds (0: once).
+        ``cancel_on_set`` (absolute realtime timers) makes a clock change end the wait with
+        :class:`TimerCanceled`. Returns the previous setting. InvalidArgumentError for a
+        negative time."""
         flags = (TIMERFD_ABSTIME if absolute else 0) | (TIMERFD_CANCEL_ON_SET if cancel_on_set else 0)
         old = TimerValueC()
         check(lib.fdsafe_timerfd_set(self._value, flags, _ns(value), _ns(interval), ctypes.byref(old)))
@@ -95,7 +106,8 @@ class TimerFd(Handle):
         return self.set(0)
 
     def get(self) -> TimerValue:
-        """The time left and the interval."""
+        """The time left to the next expiration and the interval, in seconds
+        (:class:`TimerValue`; 0 and 0 when disarmed)."""
         v = TimerValueC()
         check(lib.fdsafe_timerfd_get(self._value, ctypes.byref(v)))
         return _value(v)

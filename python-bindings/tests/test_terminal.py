@@ -61,7 +61,7 @@ def test_window_size_modem_and_control():
     s.drain()
     m.write(b"junk\n")
     assert s.wait(timeout=5)
-    s.flush(T.FLUSH_INPUT)
+    s.discard(T.FLUSH_INPUT)
     assert s.wait(timeout=0) == 0
     s.send_break()
     s.exclusive = True
@@ -102,3 +102,24 @@ def test_terminal_bad_input():
     with pytest.raises(OSError) as e:
         s.settings
     assert e.value.errno == errno.EBADF
+
+
+def test_flush_keeps_queued_data_as_io_flush_does():
+    # io code (BufferedWriter, TextIOWrapper, close) calls flush(): it must not throw away
+    # what the terminal holds, as the queue-discarding call (tcflush) does.
+    m, s = open_pty()
+    with m, s:
+        m.write(b"kept\n")
+        assert s.wait(timeout=5)
+        s.flush()
+        assert s.wait(timeout=0)
+        out = io.BufferedWriter(m)
+        out.write(b"more\n")
+        out.flush()
+        out.detach()  # m stays open
+        assert s.read(100) == b"kept\n"
+        assert s.read(100) == b"more\n"
+        m.write(b"gone\n")
+        assert s.wait(timeout=5)
+        s.discard()
+        assert s.wait(timeout=0) == 0
