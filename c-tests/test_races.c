@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define SLOTS 16
@@ -101,10 +102,19 @@ static void *epoll_adder(void *arg) {
     return NULL;
 }
 
+static double seconds_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static void *epoll_closer(void *arg) {
     struct epoll_race *r = arg;
     uint64_t rnd = (uint64_t)pthread_self() | 1;
-    while (atomic_load(&r->ops) < atomic_load(&r->target)) {
+    double give_up = seconds_now() + 30;
+    /* On a loaded machine the waiter may not have run while anything was registered yet:
+     * the race goes on until it has seen events too (or for 30 s at most). */
+    while (atomic_load(&r->ops) < atomic_load(&r->target) || (atomic_load(&r->events) == 0 && seconds_now() < give_up)) {
         fdsafe_handle fresh;
         /* Readable at once (counter 1), so a registration reports events. */
         if (fdsafe_eventfd_create(1, FDSAFE_NONBLOCK, &fresh) != 0) { atomic_fetch_add(&r->unexpected, 1); break; }
