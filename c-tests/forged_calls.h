@@ -74,17 +74,15 @@ static void forged_fill_iovec(void *p) {
     v->iov_len = 16;
 }
 
-/* Raw mode, 38400 bit/s, 8N1, no flow control: settings every terminal takes. */
+/* Raw mode (cfmakeraw), 38400 bit/s, 8N1, no flow control: settings every terminal takes.
+ * The kernel's values: B38400 0xf, CS8 0x30, CREAD 0x80; VMIN is control character 6. */
 static void forged_fill_terminal_settings(void *p) __attribute__((unused));
 static void forged_fill_terminal_settings(void *p) {
     struct fdsafe_terminal_settings *t = p;
-    t->mode = FDSAFE_TERM_RAW;
-    t->baud = 38400;
-    t->data_bits = 8;
-    t->parity = FDSAFE_PARITY_NONE;
-    t->stop_bits = 1;
-    t->flow = FDSAFE_FLOW_NONE;
-    t->vmin = 1;
+    t->cflag = 0xf | 0x30 | 0x80;
+    t->cc[6] = 1;
+    t->ispeed = 38400;
+    t->ospeed = 38400;
 }
 
 typedef int64_t (*forged_call_fn)(fdsafe_handle forged, void *scratch);
@@ -277,7 +275,7 @@ static int64_t forged_terminal_flush(fdsafe_handle forged, void *scratch) {
 
 static int64_t forged_terminal_flow(fdsafe_handle forged, void *scratch) {
     (void)scratch;
-    return (int64_t)fdsafe_terminal_flow(forged, 0);
+    return (int64_t)fdsafe_terminal_flow(forged, FDSAFE_TERM_OUTPUT_ON);
 }
 
 static int64_t forged_terminal_queue_size(fdsafe_handle forged, void *scratch) {
@@ -614,7 +612,7 @@ static int64_t forged_pidfd_get_pid(fdsafe_handle forged, void *scratch) {
 
 static int64_t forged_terminal_spawn(fdsafe_handle forged, void *scratch) {
     char *s = scratch;
-    return (int64_t)fdsafe_terminal_spawn(forged, s, (const char*const *)(void *)(s + 8192), (const char*const *)(void *)(s + 16384), (fdsafe_handle *)(void *)(s + 24576));
+    return (int64_t)fdsafe_terminal_spawn(forged, "true", (const char *const[]){"true", NULL}, NULL, (fdsafe_handle *)(void *)(s));
 }
 
 static int64_t forged_inotify_add_watch(fdsafe_handle forged, void *scratch) {
@@ -797,7 +795,7 @@ static const struct forged_call forged_calls[] = {
     {"fdsafe_pidfd_wait", "handle", 0, 1, forged_pidfd_wait, {0}, 0},
     {"fdsafe_pidfd_getfd", "handle", 0, 1, forged_pidfd_getfd, {0}, 1},
     {"fdsafe_pidfd_get_pid", "handle", 0, 1, forged_pidfd_get_pid, {0}, 0},
-    {"fdsafe_terminal_spawn", "terminal", 0, 1, forged_terminal_spawn, {24576}, 1},
+    {"fdsafe_terminal_spawn", "terminal", 0, 1, forged_terminal_spawn, {0}, 1},
     {"fdsafe_inotify_add_watch", "handle", 0, 1, forged_inotify_add_watch, {0}, 0},
     {"fdsafe_inotify_remove_watch", "handle", 0, 1, forged_inotify_remove_watch, {0}, 0},
     {"fdsafe_inotify_read", "handle", 0, 1, forged_inotify_read, {0}, 0},

@@ -10,14 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
-
-/* The pidfd comes from clone(CLONE_PIDFD), which valgrind 3.19 lacks as it lacks pidfd_open. */
-#define NEED_PIDFD() \
-    if (syscall_missing(SYS_pidfd_open, "pidfd_open")) skip()
 
 /* Everything the master gives until `want` appears, end of file (-EIO once the child's side
  * is closed) or 10 s pass, in `buf` (8192 bytes). */
@@ -51,7 +46,6 @@ static fdsafe_pidfd_exit reap(fdsafe_handle pidfd) {
 
 static void test_stty_reports_the_terminal_it_was_given(void **state) {
     (void)state;
-    NEED_PIDFD();
     const char *argv[] = {"stty", "-a", NULL};
     fdsafe_window_size size = {24, 100, 0, 0};
     fdsafe_handle master, pidfd;
@@ -74,7 +68,6 @@ static void test_stty_reports_the_terminal_it_was_given(void **state) {
 
 static void test_settings_given_to_the_child(void **state) {
     (void)state;
-    NEED_PIDFD();
     /* Settings from another pty, raw: the child sees -icanon -echo. */
     fdsafe_handle m0, s0, master, pidfd;
     must(fdsafe_pty_open(0, &m0, &s0));
@@ -101,7 +94,6 @@ static void test_settings_given_to_the_child(void **state) {
 
 static void test_interactive_shell_prompt_and_exit_status(void **state) {
     (void)state;
-    NEED_PIDFD();
     const char *argv[] = {"sh", "-i", NULL};
     const char *envp[] = {"PS1=fdsafe$ ", "PATH=/usr/bin:/bin", NULL};
     fdsafe_handle master, pidfd;
@@ -145,7 +137,6 @@ static void interrupt_with(unsigned char intr) {
 
 static void test_vintr_sends_sigint_to_the_child(void **state) {
     (void)state;
-    NEED_PIDFD();
     /* Even when this process ignores SIGINT (as background jobs of a script do), the child
      * starts with every signal at its default action. */
     struct sigaction ignore = {.sa_handler = SIG_IGN}, old;
@@ -157,7 +148,6 @@ static void test_vintr_sends_sigint_to_the_child(void **state) {
 
 static void test_spawn_on_a_terminal_and_failures(void **state) {
     (void)state;
-    NEED_PIDFD();
     fdsafe_handle m, s, first, second;
     must(fdsafe_pty_open(0, &m, &s));
     const char *argv[] = {"sh", "-c", "read line; echo got-$line", NULL};
@@ -216,7 +206,6 @@ static void *churn_malloc(void *arg) {
 
 static void test_spawn_from_many_threads(void **state) {
     (void)state;
-    NEED_PIDFD();
     pthread_t spawners[4], churner;
     volatile int stop = 0;
     assert_int_equal(pthread_create(&churner, NULL, churn_malloc, (void *)&stop), 0);
