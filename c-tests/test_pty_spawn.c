@@ -66,6 +66,26 @@ static void test_stty_reports_the_terminal_it_was_given(void **state) {
     must(fdsafe_close(master));
 }
 
+static void test_environment_inherited_or_given(void **state) {
+    (void)state;
+    const char *argv[] = {"sh", "-c", "echo \"[$FDSAFE_SPAWN_VALUE]\"", NULL};
+    const char *envp[] = {"FDSAFE_SPAWN_VALUE=given", NULL};
+    fdsafe_handle master, pidfd;
+    assert_int_equal(setenv("FDSAFE_SPAWN_VALUE", "inherited", 1), 0);
+    assert_true(fdsafe_pty_spawn("sh", argv, NULL, NULL, NULL, 0, &master, &pidfd) > 0);
+    assert_non_null(strstr(read_until(master, NULL), "[inherited]"));
+    assert_int_equal(reap(pidfd).status, 0);
+    must(fdsafe_close(pidfd));
+    must(fdsafe_close(master));
+    /* envp replaces the environment; PATH is still searched as this process has it. */
+    assert_true(fdsafe_pty_spawn("sh", argv, envp, NULL, NULL, 0, &master, &pidfd) > 0);
+    assert_non_null(strstr(read_until(master, NULL), "[given]"));
+    assert_int_equal(reap(pidfd).status, 0);
+    must(fdsafe_close(pidfd));
+    must(fdsafe_close(master));
+    unsetenv("FDSAFE_SPAWN_VALUE");
+}
+
 static void test_settings_given_to_the_child(void **state) {
     (void)state;
     /* Settings from another pty, raw: the child sees -icanon -echo. */
@@ -250,6 +270,7 @@ static void test_spawn_bad_input(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         FD_TEST(test_stty_reports_the_terminal_it_was_given),
+        FD_TEST(test_environment_inherited_or_given),
         FD_TEST(test_settings_given_to_the_child),
         FD_TEST(test_interactive_shell_prompt_and_exit_status),
         FD_TEST(test_vintr_sends_sigint_to_the_child),

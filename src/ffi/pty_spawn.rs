@@ -62,7 +62,8 @@ fn pidfd_handle(pid: i32, pidfd: PidFd) -> Result<Handle> {
 /// Starts `program` with the terminal `terminal` as its controlling terminal and its
 /// standard input, output and error (the `login_tty` pattern): the child gets a new session
 /// (`setsid`), takes the terminal (`TIOCSCTTY`), has every signal at its default action and
-/// none blocked, and runs `program` (searched in `PATH` when it has no `/`, as `execvp`)
+/// none blocked, and runs `program` (searched in this process's `PATH` when it has no `/`,
+/// as `execvp` does)
 /// with the NULL-terminated `argv` (argument 0 included) and `envp` (NULL: this process's
 /// environment). `terminal` is usually a pseudo-terminal's slave; it must not already be
 /// another session's controlling terminal.

@@ -54,8 +54,8 @@ fn pointer_array(items: &[&CStr]) -> Vec<*const libc::c_char> {
 
 /// The child's side, between `clone` and `execve`: only system calls. Never returns.
 ///
-/// SAFETY: call only in the child of a fork-like clone; `argv`, `envp` and `paths` are
-/// NULL-terminated arrays valid in the child's copy of memory.
+/// SAFETY: call only in the child of a fork-like clone; `argv`, `paths` and `envp` (NULL for
+/// `environ`) are NULL-terminated arrays valid in the child's copy of memory.
 unsafe fn child(terminal: RawFd, report: RawFd, sigmax: i32, paths: &[*const libc::c_char], argv: *const *const libc::c_char, envp: *const *const libc::c_char) -> ! {
     let fail = |step: i32| -> ! {
         let err = [step, *libc::__errno_location()];
@@ -90,6 +90,7 @@ unsafe fn child(terminal: RawFd, report: RawFd, sigmax: i32, paths: &[*const lib
             fail(3);
         }
     }
+    let envp = if envp.is_null() { environ } else { envp };
     let mut empty: libc::sigset_t = std::mem::zeroed();
     libc::sigemptyset(&mut empty);
     libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
@@ -117,7 +118,7 @@ pub fn spawn(terminal: &Terminal, cmd: &Command<'_>) -> Result<(i32, PidFd)> {
     if cmd.args.is_empty() {
         return Err(Error::invalid("argv is empty: it needs at least the program name"));
     }
-    let path_var = std::env::var_os("PATH").map(|p| std::os::unix::ffi::OsStringExt::into_vec(p));
+    let path_var = std::env::var_os("PATH").map(std::os::unix::ffi::OsStringExt::into_vec);
     let paths = candidates(cmd.program, path_var.as_deref())?;
     let path_refs: Vec<&CStr> = paths.iter().map(|p| p.as_c_str()).collect();
     let paths_ptr = pointer_array(&path_refs);
@@ -129,11 +130,9 @@ pub fn spawn(terminal: &Terminal, cmd: &Command<'_>) -> Result<(i32, PidFd)> {
     // SAFETY: both new and ours.
     let (report_read, report_write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
 
-    // SAFETY: the envp pointer is read in the child only; `environ` is the process's.
-    let envp_ptr = match &envp {
-        Some(e) => e.as_ptr(),
-        None => unsafe { environ as *const *const libc::c_char },
-    };
+    // NULL: the child uses `environ` as it finds it in its copy of memory (read here, another
+    // thread's setenv could free the array before the clone).
+    let envp_ptr = envp.as_ref().map_or(std::ptr::null(), |e| e.as_ptr());
     let mut all: libc::sigset_t = unsafe { std::mem::zeroed() };
     let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
     let mut pidfd: libc::c_int = -1;
