@@ -1431,7 +1431,7 @@ int fdsafe_terminal_flow(fdsafe_handle handle, uint32_t action);
 
 /**
  * The number of bytes waiting in one queue: `FDSAFE_FLUSH_INPUT`, received and not yet
- * read (`FIONREAD`; in canonical mode, including an unfinished line), or
+ * read (`FIONREAD`; in canonical mode only complete lines count), or
  * `FDSAFE_FLUSH_OUTPUT`, written and not yet sent (`TIOCOUTQ`).
  *
  * Returns the count (>= 0). Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`;

@@ -265,7 +265,7 @@ pub extern "C" fn fdsafe_terminal_flow(handle: fdsafe_handle, action: u32) -> c_
 }
 
 /// The number of bytes waiting in one queue: `FDSAFE_FLUSH_INPUT`, received and not yet
-/// read (`FIONREAD`; in canonical mode, including an unfinished line), or
+/// read (`FIONREAD`; in canonical mode only complete lines count), or
 /// `FDSAFE_FLUSH_OUTPUT`, written and not yet sent (`TIOCOUTQ`).
 ///
 /// Returns the count (>= 0). Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`;
