@@ -3546,9 +3546,8 @@ int fdsafe_pidfd_get_pid(fdsafe_handle handle);
  * standard input, output and error (the `login_tty` pattern): the child gets a new session
  * (`setsid`), takes the terminal (`TIOCSCTTY`), has every signal at its default action and
  * none blocked, and runs `program` (searched in this process's `PATH` when it has no `/`,
- * as `execvp` does)
- * with the NULL-terminated `argv` (argument 0 included) and `envp` (NULL: this process's
- * environment). `terminal` is usually a pseudo-terminal's slave; it must not already be
+ * as `execvp` does) with the NULL-terminated `argv` (argument 0 included) and `envp` (NULL:
+ * this process's environment). `terminal` is usually a pseudo-terminal's slave; it must not already be
  * another session's controlling terminal.
  *
  * Safe in a multithreaded program: the child makes only system calls between `clone` and
@@ -3563,7 +3562,7 @@ int fdsafe_pidfd_get_pid(fdsafe_handle handle);
  * `FDSAFE_E_INVALID_ARGUMENT` for a NULL or empty `program`, a NULL or empty `argv`, an
  * unterminated array or a NULL `pidfd_out`; from the child: `-EPERM` if the terminal is
  * another session's controlling terminal, `-ENOENT`, `-EACCES`, `-ENOEXEC`, `-E2BIG`;
- * `-EAGAIN`, `-ENOMEM` or `-ENOSYS` (under valgrind) from `clone`; `-EMFILE`.
+ * `-EAGAIN` or `-ENOMEM` from `clone`; `-EMFILE`.
  * Thread safety: any thread.
  */
 int fdsafe_terminal_spawn(fdsafe_handle terminal,

@@ -63,9 +63,8 @@ fn pidfd_handle(pid: i32, pidfd: PidFd) -> Result<Handle> {
 /// standard input, output and error (the `login_tty` pattern): the child gets a new session
 /// (`setsid`), takes the terminal (`TIOCSCTTY`), has every signal at its default action and
 /// none blocked, and runs `program` (searched in this process's `PATH` when it has no `/`,
-/// as `execvp` does)
-/// with the NULL-terminated `argv` (argument 0 included) and `envp` (NULL: this process's
-/// environment). `terminal` is usually a pseudo-terminal's slave; it must not already be
+/// as `execvp` does) with the NULL-terminated `argv` (argument 0 included) and `envp` (NULL:
+/// this process's environment). `terminal` is usually a pseudo-terminal's slave; it must not already be
 /// another session's controlling terminal.
 ///
 /// Safe in a multithreaded program: the child makes only system calls between `clone` and
@@ -80,7 +79,7 @@ fn pidfd_handle(pid: i32, pidfd: PidFd) -> Result<Handle> {
 /// `FDSAFE_E_INVALID_ARGUMENT` for a NULL or empty `program`, a NULL or empty `argv`, an
 /// unterminated array or a NULL `pidfd_out`; from the child: `-EPERM` if the terminal is
 /// another session's controlling terminal, `-ENOENT`, `-EACCES`, `-ENOEXEC`, `-E2BIG`;
-/// `-EAGAIN`, `-ENOMEM` or `-ENOSYS` (under valgrind) from `clone`; `-EMFILE`.
+/// `-EAGAIN` or `-ENOMEM` from `clone`; `-EMFILE`.
 /// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_terminal_spawn(terminal: fdsafe_handle, program: *const c_char, argv: *const *const c_char, envp: *const *const c_char, pidfd_out: *mut fdsafe_handle) -> c_int {
