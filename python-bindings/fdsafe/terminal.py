@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import ctypes
 import os
+import termios
 from dataclasses import dataclass, field, replace
-from typing import List, Mapping, Optional, Sequence, Tuple
+from typing import Any, List, Mapping, Optional, Sequence, Tuple
 
 from ._lib import c_handle, c_handle_p, declare, lib
 from ._buffers import timeout_ms
@@ -77,6 +78,11 @@ _OPEN_NONBLOCK = _c.FDSAFE_NONBLOCK
 _PATH_PEER = _c.FDSAFE_TERMINAL_PATH_PEER
 
 
+_LIBC_NCCS = 32  # glibc's struct termios, which Python's termios module fills
+_CODE_RATES = {getattr(termios, n): int(n[1:]) for n in dir(termios) if n[0] == "B" and n[1:].isdigit()}
+_RATE_CODES = {rate: code for code, rate in _CODE_RATES.items()}
+
+
 def _view_field(name: str, doc: str) -> property:
     def get(self: "TerminalSettings") -> int:
         return getattr(self._view(), name)
@@ -139,6 +145,31 @@ class TerminalSettings:
 
     def copy(self) -> "TerminalSettings":
         return replace(self, cc=list(self.cc))
+
+    def to_termios(self) -> list:
+        """The list Python's ``termios.tcgetattr`` gives for these settings, to pass to
+        ``termios.tcsetattr``: speeds as ``B*`` codes (``ValueError`` for a rate without
+        one), ``cc`` with the C library's 32 entries, bytes except ``VMIN``/``VTIME`` in
+        non-canonical mode."""
+        code = _RATE_CODES.get(self.ospeed)
+        if code is None:
+            raise ValueError(f"{self.ospeed} bit/s has no B* code for Python's termios (fdsafe sets it through BOTHER)")
+        cc: List[Any] = [bytes([c]) for c in self.cc] + [b"\0"] * (_LIBC_NCCS - NCCS)
+        if not self.lflag & termios.ICANON:
+            cc[termios.VMIN], cc[termios.VTIME] = self.cc[termios.VMIN], self.cc[termios.VTIME]
+        return [self.iflag, self.oflag, self.cflag, self.lflag, code, code, cc]
+
+    @classmethod
+    def from_termios(cls, attrs: Sequence[Any]) -> "TerminalSettings":
+        """Settings from a ``termios.tcgetattr`` list; the output speed code sets the rate, as
+        ``termios.tcsetattr`` does with the C library (which keeps one speed for both)."""
+        iflag, oflag, cflag, lflag, _, ospeed, cc = attrs
+        rate = _CODE_RATES.get(ospeed)
+        if rate is None:
+            raise ValueError(f"speed code {ospeed:#o} is not a termios B* code")
+        chars = [c if isinstance(c, int) else c[0] for c in cc[:NCCS]]
+        cflag = (cflag & ~(termios.CBAUD | termios.CIBAUD)) | ospeed
+        return cls(iflag, oflag, cflag, lflag, 0, chars, rate, rate)
 
 
 class Terminal(RawIOHandle):

@@ -53,6 +53,27 @@ def test_get_then_apply_changes_nothing(pty):
     assert (before.mode, before.flow, before.baud) == (T.CANONICAL, T.FLOW_OTHER, 38400)
 
 
+def test_the_termios_modules_list_both_ways(pty):
+    _, s = pty
+    assert s.settings.to_termios() == termios.tcgetattr(s.fileno())
+    assert TerminalSettings.from_termios(termios.tcgetattr(s.fileno())) == s.settings
+    s.setraw()  # non-canonical: VMIN and VTIME are numbers in Python's list
+    assert s.settings.to_termios() == termios.tcgetattr(s.fileno())
+    attrs = termios.tcgetattr(s.fileno())
+    attrs[4] = attrs[5] = termios.B9600
+    attrs[6][termios.VINTR] = b"\x18"
+    t = TerminalSettings.from_termios(attrs)
+    s.apply(t)
+    assert s.settings.baud == 9600 and s.settings.cc[termios.VINTR] == 0x18
+    termios.tcsetattr(s.fileno(), termios.TCSANOW, t.to_termios())
+    assert s.settings == t
+    t.baud = 31250
+    with pytest.raises(ValueError):
+        t.to_termios()  # no B* code: Python's termios cannot say it
+    with pytest.raises(ValueError):
+        TerminalSettings.from_termios([0, 0, 0, 0, 0, 0o7777, []])
+
+
 @pytest.mark.parametrize("word", ["iflag", "oflag", "lflag"])
 def test_every_flag_of_the_termios_module_round_trips(pty, word):
     _, s = pty
