@@ -15,19 +15,20 @@
  *   fdsafe_close_all_except, fdsafe_sigpipe_mode, fdsafe_eventfd_create, fdsafe_pipe_create,
  *   fdsafe_stdio_open, fdsafe_file_open, fdsafe_fifo_create, fdsafe_fifo_open, fdsafe_mknod,
  *   fdsafe_chardev_open, fdsafe_memfd_create, fdsafe_terminal_open, fdsafe_pty_open,
- *   fdsafe_tcp_listen, fdsafe_tcp_listen_sockaddr, fdsafe_tcp_connect,
- *   fdsafe_tcp_connect_sockaddr, fdsafe_udp_bind, fdsafe_udp_bind_sockaddr,
- *   fdsafe_address_parse, fdsafe_address_format, fdsafe_unix_listen,
- *   fdsafe_unix_listen_sockaddr, fdsafe_unix_bind, fdsafe_unix_bind_sockaddr,
- *   fdsafe_unix_connect, fdsafe_unix_connect_sockaddr, fdsafe_unix_pair, fdsafe_splice_fd,
- *   fdsafe_vmsplice_fd, fdsafe_tee_fd, fdsafe_sendfile_fd, fdsafe_copy_file_range_fd,
- *   fdsafe_epoll_create, fdsafe_timerfd_create, fdsafe_sigset_empty, fdsafe_sigset_fill,
- *   fdsafe_sigset_add, fdsafe_sigset_del, fdsafe_sigset_has, fdsafe_signal_mask,
- *   fdsafe_signalfd_create, fdsafe_signal_block_process, fdsafe_pidfd_open,
- *   fdsafe_pidfd_fork, fdsafe_inotify_create, fdsafe_fanotify_init, fdsafe_mq_open,
- *   fdsafe_mq_unlink, fdsafe_listen_fds, fdsafe_listen_fd_handle, fdsafe_listen_fd_name,
- *   fdsafe_listen_fd_find, fdsafe_notify, fdsafe_notify_handles, fdsafe_notify_reloading,
- *   fdsafe_notify_status, fdsafe_notify_fdstore, fdsafe_watchdog_interval
+ *   fdsafe_terminal_view_get, fdsafe_terminal_view_set, fdsafe_tcp_listen,
+ *   fdsafe_tcp_listen_sockaddr, fdsafe_tcp_connect, fdsafe_tcp_connect_sockaddr,
+ *   fdsafe_udp_bind, fdsafe_udp_bind_sockaddr, fdsafe_address_parse, fdsafe_address_format,
+ *   fdsafe_unix_listen, fdsafe_unix_listen_sockaddr, fdsafe_unix_bind,
+ *   fdsafe_unix_bind_sockaddr, fdsafe_unix_connect, fdsafe_unix_connect_sockaddr,
+ *   fdsafe_unix_pair, fdsafe_splice_fd, fdsafe_vmsplice_fd, fdsafe_tee_fd,
+ *   fdsafe_sendfile_fd, fdsafe_copy_file_range_fd, fdsafe_epoll_create,
+ *   fdsafe_timerfd_create, fdsafe_sigset_empty, fdsafe_sigset_fill, fdsafe_sigset_add,
+ *   fdsafe_sigset_del, fdsafe_sigset_has, fdsafe_signal_mask, fdsafe_signalfd_create,
+ *   fdsafe_signal_block_process, fdsafe_pidfd_open, fdsafe_pidfd_fork, fdsafe_pty_spawn,
+ *   fdsafe_inotify_create, fdsafe_fanotify_init, fdsafe_mq_open, fdsafe_mq_unlink,
+ *   fdsafe_listen_fds, fdsafe_listen_fd_handle, fdsafe_listen_fd_name, fdsafe_listen_fd_find,
+ *   fdsafe_notify, fdsafe_notify_handles, fdsafe_notify_reloading, fdsafe_notify_status,
+ *   fdsafe_notify_fdstore, fdsafe_watchdog_interval
  */
 #ifndef FDSAFE_FORGED_CALLS_H
 #define FDSAFE_FORGED_CALLS_H
@@ -73,17 +74,15 @@ static void forged_fill_iovec(void *p) {
     v->iov_len = 16;
 }
 
-/* Raw mode, 38400 bit/s, 8N1, no flow control: settings every terminal takes. */
+/* Raw mode (cfmakeraw), 38400 bit/s, 8N1, no flow control: settings every terminal takes.
+ * The kernel's values: B38400 0xf, CS8 0x30, CREAD 0x80; VMIN is control character 6. */
 static void forged_fill_terminal_settings(void *p) __attribute__((unused));
 static void forged_fill_terminal_settings(void *p) {
     struct fdsafe_terminal_settings *t = p;
-    t->mode = FDSAFE_TERM_RAW;
-    t->baud = 38400;
-    t->data_bits = 8;
-    t->parity = FDSAFE_PARITY_NONE;
-    t->stop_bits = 1;
-    t->flow = FDSAFE_FLOW_NONE;
-    t->vmin = 1;
+    t->cflag = 0xf | 0x30 | 0x80;
+    t->cc[6] = 1;
+    t->ispeed = 38400;
+    t->ospeed = 38400;
 }
 
 typedef int64_t (*forged_call_fn)(fdsafe_handle forged, void *scratch);
@@ -244,19 +243,6 @@ static int64_t forged_terminal_path(fdsafe_handle forged, void *scratch) {
     return (int64_t)fdsafe_terminal_path(forged, 0, s, 16);
 }
 
-static int64_t forged_terminal_get(fdsafe_handle forged, void *scratch) {
-    char *s = scratch;
-    return (int64_t)fdsafe_terminal_get(forged, (struct fdsafe_terminal_settings *)(void *)(s));
-}
-
-static int64_t forged_terminal_set(fdsafe_handle forged, void *scratch) {
-    char *s = scratch;
-    forged_fill_terminal_settings(s);
-    int64_t result = (int64_t)fdsafe_terminal_set(forged, (const struct fdsafe_terminal_settings *)(void *)(s), FDSAFE_TERM_APPLY_NOW);
-    memset(s, 0, sizeof(struct fdsafe_terminal_settings));
-    return result;
-}
-
 static int64_t forged_terminal_get_window_size(fdsafe_handle forged, void *scratch) {
     char *s = scratch;
     return (int64_t)fdsafe_terminal_get_window_size(forged, (struct fdsafe_window_size *)(void *)(s));
@@ -287,6 +273,16 @@ static int64_t forged_terminal_flush(fdsafe_handle forged, void *scratch) {
     return (int64_t)fdsafe_terminal_flush(forged, FDSAFE_FLUSH_INPUT);
 }
 
+static int64_t forged_terminal_flow(fdsafe_handle forged, void *scratch) {
+    (void)scratch;
+    return (int64_t)fdsafe_terminal_flow(forged, FDSAFE_TERM_OUTPUT_ON);
+}
+
+static int64_t forged_terminal_queue_size(fdsafe_handle forged, void *scratch) {
+    (void)scratch;
+    return (int64_t)fdsafe_terminal_queue_size(forged, FDSAFE_FLUSH_INPUT);
+}
+
 static int64_t forged_terminal_send_break(fdsafe_handle forged, void *scratch) {
     (void)scratch;
     return (int64_t)fdsafe_terminal_send_break(forged, 0);
@@ -305,6 +301,19 @@ static int64_t forged_terminal_get_exclusive(fdsafe_handle forged, void *scratch
 static int64_t forged_is_terminal(fdsafe_handle forged, void *scratch) {
     (void)scratch;
     return (int64_t)fdsafe_is_terminal(forged);
+}
+
+static int64_t forged_terminal_get(fdsafe_handle forged, void *scratch) {
+    char *s = scratch;
+    return (int64_t)fdsafe_terminal_get(forged, (struct fdsafe_terminal_settings *)(void *)(s));
+}
+
+static int64_t forged_terminal_set(fdsafe_handle forged, void *scratch) {
+    char *s = scratch;
+    forged_fill_terminal_settings(s);
+    int64_t result = (int64_t)fdsafe_terminal_set(forged, (const struct fdsafe_terminal_settings *)(void *)(s), FDSAFE_TERM_APPLY_NOW);
+    memset(s, 0, sizeof(struct fdsafe_terminal_settings));
+    return result;
 }
 
 static int64_t forged_udp_multicast_join(fdsafe_handle forged, void *scratch) {
@@ -601,6 +610,11 @@ static int64_t forged_pidfd_get_pid(fdsafe_handle forged, void *scratch) {
     return (int64_t)fdsafe_pidfd_get_pid(forged);
 }
 
+static int64_t forged_terminal_spawn(fdsafe_handle forged, void *scratch) {
+    char *s = scratch;
+    return (int64_t)fdsafe_terminal_spawn(forged, "true", (const char *const[]){"true", NULL}, NULL, (fdsafe_handle *)(void *)(s));
+}
+
 static int64_t forged_inotify_add_watch(fdsafe_handle forged, void *scratch) {
     char *s = scratch;
     return (int64_t)fdsafe_inotify_add_watch(forged, ".", FDSAFE_IN_MODIFY, (int32_t *)(void *)(s));
@@ -710,18 +724,20 @@ static const struct forged_call forged_calls[] = {
     {"fdsafe_memfd_get_seals", "handle", 0, 1, forged_memfd_get_seals, {0}, 0},
     {"fdsafe_pty_peer", "master", 0, 1, forged_pty_peer, {0}, 1},
     {"fdsafe_terminal_path", "handle", 0, 1, forged_terminal_path, {0}, 0},
-    {"fdsafe_terminal_get", "handle", 0, 1, forged_terminal_get, {0}, 0},
-    {"fdsafe_terminal_set", "handle", 0, 1, forged_terminal_set, {0}, 0},
     {"fdsafe_terminal_get_window_size", "handle", 0, 1, forged_terminal_get_window_size, {0}, 0},
     {"fdsafe_terminal_set_window_size", "handle", 0, 1, forged_terminal_set_window_size, {0}, 0},
     {"fdsafe_terminal_modem_get", "handle", 0, 1, forged_terminal_modem_get, {0}, 0},
     {"fdsafe_terminal_modem_set", "handle", 0, 1, forged_terminal_modem_set, {0}, 0},
     {"fdsafe_terminal_drain", "handle", 0, 1, forged_terminal_drain, {0}, 0},
     {"fdsafe_terminal_flush", "handle", 0, 1, forged_terminal_flush, {0}, 0},
+    {"fdsafe_terminal_flow", "handle", 0, 1, forged_terminal_flow, {0}, 0},
+    {"fdsafe_terminal_queue_size", "handle", 0, 1, forged_terminal_queue_size, {0}, 0},
     {"fdsafe_terminal_send_break", "handle", 0, 1, forged_terminal_send_break, {0}, 0},
     {"fdsafe_terminal_set_exclusive", "handle", 0, 1, forged_terminal_set_exclusive, {0}, 0},
     {"fdsafe_terminal_get_exclusive", "handle", 0, 1, forged_terminal_get_exclusive, {0}, 0},
     {"fdsafe_is_terminal", "handle", 0, 1, forged_is_terminal, {0}, 0},
+    {"fdsafe_terminal_get", "handle", 0, 1, forged_terminal_get, {0}, 0},
+    {"fdsafe_terminal_set", "handle", 0, 1, forged_terminal_set, {0}, 0},
     {"fdsafe_udp_multicast_join", "handle", 0, 1, forged_udp_multicast_join, {0}, 0},
     {"fdsafe_udp_multicast_leave", "handle", 0, 1, forged_udp_multicast_leave, {0}, 0},
     {"fdsafe_socket_send_batch", "handle", 0, 1, forged_socket_send_batch, {0}, 0},
@@ -779,6 +795,7 @@ static const struct forged_call forged_calls[] = {
     {"fdsafe_pidfd_wait", "handle", 0, 1, forged_pidfd_wait, {0}, 0},
     {"fdsafe_pidfd_getfd", "handle", 0, 1, forged_pidfd_getfd, {0}, 1},
     {"fdsafe_pidfd_get_pid", "handle", 0, 1, forged_pidfd_get_pid, {0}, 0},
+    {"fdsafe_terminal_spawn", "terminal", 0, 1, forged_terminal_spawn, {0}, 1},
     {"fdsafe_inotify_add_watch", "handle", 0, 1, forged_inotify_add_watch, {0}, 0},
     {"fdsafe_inotify_remove_watch", "handle", 0, 1, forged_inotify_remove_watch, {0}, 0},
     {"fdsafe_inotify_read", "handle", 0, 1, forged_inotify_read, {0}, 0},

@@ -334,6 +334,22 @@ static int64_t c_terminal_set(uint64_t v) {
 static int64_t c_modem_set_set(uint64_t v) { return fdsafe_terminal_modem_set(fx.ps, (uint32_t)v, 0); }
 static int64_t c_modem_set_clear(uint64_t v) { return fdsafe_terminal_modem_set(fx.ps, 0, (uint32_t)v); }
 static int64_t c_terminal_flush(uint64_t v) { return fdsafe_terminal_flush(fx.ps, (uint32_t)v); }
+static int64_t c_terminal_flow(uint64_t v) {
+    int64_t rc = fdsafe_terminal_flow(fx.ps, (uint32_t)v);
+    fdsafe_terminal_flow(fx.ps, FDSAFE_TERM_OUTPUT_ON); /* undo a misread OUTPUT_OFF */
+    return rc;
+}
+static int64_t c_terminal_queue_size(uint64_t v) { return fdsafe_terminal_queue_size(fx.ps, (uint32_t)v); }
+static int64_t c_pty_spawn(uint64_t v) {
+    const char *argv[] = {"true", NULL};
+    fdsafe_handle m = 0, p = 0;
+    int64_t rc = fdsafe_pty_spawn("true", argv, NULL, NULL, NULL, (uint32_t)v, &m, &p);
+    if (rc > 0) {
+        fdsafe_pidfd_exit e;
+        fdsafe_pidfd_wait(p, 0, &e); /* reap what a misread flag started */
+    }
+    return closing(rc, m, p);
+}
 static int64_t c_timerfd_create_clock(uint64_t v) { fdsafe_handle h = 0; return closing(fdsafe_timerfd_create((int)(uint32_t)v, 0, &h), h, 0); }
 static int64_t c_timerfd_create_flags(uint64_t v) {
     fdsafe_handle h = 0;
@@ -476,6 +492,9 @@ static const struct entry entries[] = {
     {"fdsafe_terminal_modem_set", "set", c_modem_set_set, ""},
     {"fdsafe_terminal_modem_set", "clear", c_modem_set_clear, ""},
     {"fdsafe_terminal_flush", "queue", c_terminal_flush, ""},
+    {"fdsafe_terminal_flow", "action", c_terminal_flow, ""},
+    {"fdsafe_terminal_queue_size", "queue", c_terminal_queue_size, ""},
+    {"fdsafe_pty_spawn", "flags", c_pty_spawn, ""},
     {"fdsafe_timerfd_create", "clock", c_timerfd_create_clock, ""},
     {"fdsafe_timerfd_create", "flags", c_timerfd_create_flags, ""},
     {"fdsafe_timerfd_set", "flags", c_timerfd_set, ""},
@@ -524,7 +543,7 @@ static char *header_text(void) {
 
 static int param_takes_flags(const char *function, const char *name) {
     static const char *const names[] = {"flags", "events", "mask", "type", "resolve", "whence", "seals", "how",
-                                        "level", "name", "when", "set", "clear", "queue", "clock"};
+                                        "level", "name", "when", "set", "clear", "queue", "clock", "action"};
     if (strcmp(function, "fdsafe_sigpipe_mode") == 0 && strcmp(name, "mode") == 0) return 1;
     for (size_t i = 0; i < sizeof names / sizeof *names; i++)
         if (strcmp(name, names[i]) == 0) return 1;
@@ -708,6 +727,15 @@ static void test_nonblock_constants_make_every_kind_nonblocking(void **state) {
         must(fdsafe_pidfd_open(getpid(), O_NONBLOCK, &a)); /* PIDFD_NONBLOCK */
         assert_int_equal(nonblocking(a), 1);
         must(fdsafe_close(a));
+        const char *argv[] = {"true", NULL};
+        {
+            fdsafe_pidfd_exit e;
+            must(fdsafe_pty_spawn("true", argv, NULL, NULL, NULL, O_NONBLOCK, &a, &b));
+            assert_int_equal(nonblocking(a), 1); /* the master */
+            expect_code(fdsafe_pidfd_wait(b, 0, &e), 1);
+            must(fdsafe_close(a));
+            must(fdsafe_close(b));
+        }
     }
     must(fdsafe_unix_pair(SOCK_STREAM, SOCK_NONBLOCK, &a, &b));
     assert_int_equal(nonblocking(a) + nonblocking(b), 2);

@@ -64,18 +64,20 @@
  *   12. FIFOs and devices
  *   13. memfd
  *   14. Terminals
- *   15. TCP and UDP
- *   16. Sockets of any kind
- *   17. Unix sockets
- *   18. Zero-copy moves
- *   19. epoll
- *   20. Timers
- *   21. Signals
- *   22. Processes
- *   23. inotify
- *   24. fanotify
- *   25. Message queues
- *   26. Service manager
+ *   15. Terminal settings
+ *   16. TCP and UDP
+ *   17. Sockets of any kind
+ *   18. Unix sockets
+ *   19. Zero-copy moves
+ *   20. epoll
+ *   21. Timers
+ *   22. Signals
+ *   23. Processes
+ *   24. Controlling terminals
+ *   25. inotify
+ *   26. fanotify
+ *   27. Message queues
+ *   28. Service manager
  */
 
 #ifdef __cplusplus
@@ -1230,78 +1232,6 @@ int fdsafe_memfd_get_seals(fdsafe_handle handle);
  */
 
 /**
- * `fdsafe_terminal_settings.mode`: raw (`cfmakeraw`): bytes pass unchanged, no line editing,
- * no signal characters, no output processing.
- */
-#define FDSAFE_TERM_RAW 0
-
-/**
- * Canonical: line editing (`ICANON`), signal characters, CR to NL on input, NL to CR NL
- * on output.
- */
-#define FDSAFE_TERM_CANONICAL 1
-
-/**
- * Neither (as read back for mixed settings); when setting, the mode bits are left alone.
- */
-#define FDSAFE_TERM_OTHER 2
-
-/**
- * Parity: none.
- */
-#define FDSAFE_PARITY_NONE 0
-
-/**
- * Odd parity.
- */
-#define FDSAFE_PARITY_ODD 1
-
-/**
- * Even parity.
- */
-#define FDSAFE_PARITY_EVEN 2
-
-/**
- * Mark parity (the bit always 1; `CMSPAR`).
- */
-#define FDSAFE_PARITY_MARK 3
-
-/**
- * Space parity (the bit always 0; `CMSPAR`).
- */
-#define FDSAFE_PARITY_SPACE 4
-
-/**
- * Flow control: none.
- */
-#define FDSAFE_FLOW_NONE 0
-
-/**
- * Hardware flow control (`CRTSCTS`).
- */
-#define FDSAFE_FLOW_RTSCTS 1
-
-/**
- * Software flow control (`IXON | IXOFF`).
- */
-#define FDSAFE_FLOW_XONXOFF 2
-
-/**
- * `fdsafe_terminal_set` timing: apply now (`TCSANOW`).
- */
-#define FDSAFE_TERM_APPLY_NOW 0
-
-/**
- * Apply once all output has been sent (`TCSADRAIN`).
- */
-#define FDSAFE_TERM_APPLY_DRAIN 1
-
-/**
- * Apply after sending output and discarding unread input (`TCSAFLUSH`).
- */
-#define FDSAFE_TERM_APPLY_FLUSH 2
-
-/**
  * `fdsafe_terminal_flush` queue: unread input.
  */
 #define FDSAFE_FLUSH_INPUT 0
@@ -1345,49 +1275,6 @@ int fdsafe_memfd_get_seals(fdsafe_handle handle);
  * Data Set Ready (read only).
  */
 #define FDSAFE_MODEM_DSR 256
-
-/**
- * Terminal settings as plain values, for `fdsafe_terminal_get` / `fdsafe_terminal_set`.
- */
-typedef struct fdsafe_terminal_settings {
-  /**
-   * `FDSAFE_TERM_RAW`, `FDSAFE_TERM_CANONICAL` or `FDSAFE_TERM_OTHER`.
-   */
-  uint32_t mode;
-  /**
-   * Echo typed characters (`ECHO`, with `ECHOE`/`ECHOK` when set).
-   */
-  bool echo;
-  /**
-   * Bits per second, input and output alike: any value; the standard rates use their
-   * `B*` code, others `BOTHER` through `termios2`.
-   */
-  uint32_t baud;
-  /**
-   * Data bits: 5 to 8.
-   */
-  uint8_t data_bits;
-  /**
-   * `FDSAFE_PARITY_*`.
-   */
-  uint32_t parity;
-  /**
-   * Stop bits: 1 or 2.
-   */
-  uint8_t stop_bits;
-  /**
-   * `FDSAFE_FLOW_*`.
-   */
-  uint32_t flow;
-  /**
-   * Non-canonical reads return once this many bytes are there (`VMIN`).
-   */
-  uint8_t vmin;
-  /**
-   * Non-canonical read timeout in tenths of a second (`VTIME`).
-   */
-  uint8_t vtime;
-} fdsafe_terminal_settings;
 
 /**
  * Opens the terminal or serial port at `path` as a handle of kind `FDSAFE_KIND_TERMINAL`,
@@ -1446,29 +1333,6 @@ int fdsafe_terminal_path(fdsafe_handle handle, uint32_t flags, char *buf, size_t
  * pseudo-terminal master's slave.
  */
 #define FDSAFE_TERMINAL_PATH_PEER (FDSAFE_OWN_FLAG | (1 << 13))
-
-/**
- * Reads the terminal's settings into `*settings_out` (`TCGETS2`).
- *
- * Returns 0. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a
- * NULL `settings_out`. Thread safety: any thread.
- */
-int fdsafe_terminal_get(fdsafe_handle handle, struct fdsafe_terminal_settings *settings_out);
-
-/**
- * Applies `*settings` (`TCSETS2`/`TCSETSW2`/`TCSETSF2`): `when` is `FDSAFE_TERM_APPLY_NOW`,
- * `_DRAIN` or `_FLUSH`. Bits the struct does not describe (special characters other than
- * `VMIN`/`VTIME`, `CLOCAL`, `HUPCL`...) are left as they are; `CREAD` is always turned on.
- *
- * Returns 0. `_DRAIN` and `_FLUSH` wait for output to be sent; a signal gives `-EINTR`.
- * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL
- * `settings`, an unknown `when`, mode, parity or flow, data bits outside 5-8 or stop bits
- * other than 1 or 2; `-EINVAL` from the kernel for a rate the device cannot do; `-EINTR`.
- * Thread safety: any thread; concurrent setters race as with `tcsetattr`.
- */
-int fdsafe_terminal_set(fdsafe_handle handle,
-                        const struct fdsafe_terminal_settings *settings,
-                        uint32_t when);
 
 /**
  * A terminal's window size, in characters and pixels.
@@ -1535,6 +1399,47 @@ int fdsafe_terminal_drain(fdsafe_handle handle);
 int fdsafe_terminal_flush(fdsafe_handle handle, uint32_t queue);
 
 /**
+ * `fdsafe_terminal_flow` action: suspend output (`TCOOFF`).
+ */
+#define FDSAFE_TERM_OUTPUT_OFF 0
+
+/**
+ * Resume suspended output (`TCOON`).
+ */
+#define FDSAFE_TERM_OUTPUT_ON 1
+
+/**
+ * Send the STOP character (`VSTOP`, Ctrl-S), asking the other end to stop sending (`TCIOFF`).
+ */
+#define FDSAFE_TERM_INPUT_OFF 2
+
+/**
+ * Send the START character (`VSTART`, Ctrl-Q), asking the other end to resume (`TCION`).
+ */
+#define FDSAFE_TERM_INPUT_ON 3
+
+/**
+ * Suspends or resumes output or input (`tcflow`): `action` is `FDSAFE_TERM_OUTPUT_OFF`,
+ * `FDSAFE_TERM_OUTPUT_ON`, `FDSAFE_TERM_INPUT_OFF` or `FDSAFE_TERM_INPUT_ON`. While output
+ * is suspended, writes fill the output queue and then block (or give `-EAGAIN`); on a
+ * pseudo-terminal the other end reads nothing until output resumes.
+ *
+ * Returns 0. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for
+ * another `action`; `-EINTR` while sending the STOP or START character. Thread safety: any thread.
+ */
+int fdsafe_terminal_flow(fdsafe_handle handle, uint32_t action);
+
+/**
+ * The number of bytes waiting in one queue: `FDSAFE_FLUSH_INPUT`, received and not yet
+ * read (`FIONREAD`; in canonical mode only complete lines count), or
+ * `FDSAFE_FLUSH_OUTPUT`, written and not yet sent (`TIOCOUTQ`).
+ *
+ * Returns the count (>= 0). Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`;
+ * `FDSAFE_E_INVALID_ARGUMENT` for another `queue`. Thread safety: any thread.
+ */
+int fdsafe_terminal_queue_size(fdsafe_handle handle, uint32_t queue);
+
+/**
  * Sends a break (a stream of zero bits): `duration_ms` 0 for the standard length (0.25 to
  * 0.5 s), else that long rounded up to tenths of a second. Blocks for the duration; devices
  * without break support (pseudo-terminals) return at once. Returns 0.
@@ -1565,7 +1470,234 @@ int fdsafe_is_terminal(fdsafe_handle handle);
 
 /* ====================================================================================== */
 /**
- * @defgroup fdsafe_net Section 15: TCP and UDP
+ * @defgroup fdsafe_termios Section 15: Terminal settings
+ *
+ * Terminal settings as the kernel keeps them (termios2), and the friendly view over them.
+ * @{
+ */
+
+/**
+ * Number of control characters in `fdsafe_terminal_settings.cc` (the kernel's `NCCS` for
+ * `termios2`; glibc's `struct termios` has more slots, unused by the kernel).
+ */
+#define FDSAFE_TERM_NCCS 19
+
+/**
+ * `fdsafe_terminal_view.mode`: raw, as `cfmakeraw`: no input or output processing, no line
+ * editing, no echo, no signal characters, 8 data bits without parity, reads return after one
+ * byte (`VMIN` 1, `VTIME` 0).
+ */
+#define FDSAFE_TERM_RAW 0
+
+/**
+ * Canonical: line editing (`ICANON`). Setting it also turns on echo (`ECHO`, `ECHOE`,
+ * `ECHOK`), signal characters (`ISIG`, `IEXTEN`), CR to NL on input (`ICRNL`, clearing
+ * `INLCR`/`IGNCR`) and NL to CR NL on output (`OPOST`, `ONLCR`).
+ */
+#define FDSAFE_TERM_CANONICAL 1
+
+/**
+ * None of the others, as read back for mixed settings; when setting, the mode bits are left
+ * alone.
+ */
+#define FDSAFE_TERM_OTHER 2
+
+/**
+ * cbreak, as Python's `tty.setcbreak`: no line editing and no echo (`ICANON` and `ECHO`
+ * cleared), reads return after one byte; signal characters and output processing stay.
+ */
+#define FDSAFE_TERM_CBREAK 3
+
+/**
+ * Parity: none.
+ */
+#define FDSAFE_PARITY_NONE 0
+
+/**
+ * Odd parity.
+ */
+#define FDSAFE_PARITY_ODD 1
+
+/**
+ * Even parity.
+ */
+#define FDSAFE_PARITY_EVEN 2
+
+/**
+ * Mark parity (the bit always 1; `CMSPAR`).
+ */
+#define FDSAFE_PARITY_MARK 3
+
+/**
+ * Space parity (the bit always 0; `CMSPAR`).
+ */
+#define FDSAFE_PARITY_SPACE 4
+
+/**
+ * Flow control: none (`CRTSCTS`, `IXON` and `IXOFF` all clear).
+ */
+#define FDSAFE_FLOW_NONE 0
+
+/**
+ * Hardware flow control (`CRTSCTS`, without `IXON`/`IXOFF`).
+ */
+#define FDSAFE_FLOW_RTSCTS 1
+
+/**
+ * Software flow control (`IXON | IXOFF`, without `CRTSCTS`).
+ */
+#define FDSAFE_FLOW_XONXOFF 2
+
+/**
+ * A mix, such as a fresh terminal's `IXON` without `IXOFF`; when setting, left alone.
+ */
+#define FDSAFE_FLOW_OTHER 3
+
+/**
+ * `fdsafe_terminal_set` timing: apply now (`TCSANOW`).
+ */
+#define FDSAFE_TERM_APPLY_NOW 0
+
+/**
+ * Apply once all output has been sent (`TCSADRAIN`).
+ */
+#define FDSAFE_TERM_APPLY_DRAIN 1
+
+/**
+ * Apply after sending output and discarding unread input (`TCSAFLUSH`).
+ */
+#define FDSAFE_TERM_APPLY_FLUSH 2
+
+/**
+ * A terminal's settings exactly as the kernel keeps them (`struct termios2`): reading them
+ * with `fdsafe_terminal_get` and applying them with `fdsafe_terminal_set` changes nothing.
+ * The flag words take the kernel's bits, the names of `<termios.h>` (`ICRNL`, `ONLCR`,
+ * `CSTOPB`, `ECHO`...); any one can be set or cleared. For the friendly fields (mode,
+ * speed, data bits, parity, stop bits, flow control) see `fdsafe_terminal_view`.
+ */
+typedef struct fdsafe_terminal_settings {
+  /**
+   * Input flags (`c_iflag`).
+   */
+  uint32_t iflag;
+  /**
+   * Output flags (`c_oflag`).
+   */
+  uint32_t oflag;
+  /**
+   * Control flags (`c_cflag`), the speed codes (`CBAUD`, `CIBAUD`) included.
+   */
+  uint32_t cflag;
+  /**
+   * Local flags (`c_lflag`).
+   */
+  uint32_t lflag;
+  /**
+   * Line discipline (`c_line`; 0 is `N_TTY`).
+   */
+  uint8_t line;
+  /**
+   * Control characters, indexed by the kernel's `V*` numbers of `<termios.h>` (`VINTR`,
+   * `VEOF`, `VMIN`, `VTIME`...).
+   */
+  uint8_t cc[FDSAFE_TERM_NCCS];
+  /**
+   * Input speed in bits per second (`c_ispeed`; with `BOTHER` in `CIBAUD`, any rate).
+   */
+  uint32_t ispeed;
+  /**
+   * Output speed in bits per second (`c_ospeed`; with `BOTHER` in `CBAUD`, any rate).
+   */
+  uint32_t ospeed;
+} fdsafe_terminal_settings;
+
+/**
+ * The friendly fields of `fdsafe_terminal_settings`, each computed from its words by
+ * `fdsafe_terminal_view_get` and written back by `fdsafe_terminal_view_set`, which changes
+ * only the bits of the fields whose value differs from what the words say.
+ */
+typedef struct fdsafe_terminal_view {
+  /**
+   * `FDSAFE_TERM_RAW`, `FDSAFE_TERM_CBREAK`, `FDSAFE_TERM_CANONICAL` or `FDSAFE_TERM_OTHER`.
+   */
+  uint32_t mode;
+  /**
+   * Output speed in bits per second, any rate (standard rates use their `B*` code, others
+   * `BOTHER`); setting it sets the input speed alike.
+   */
+  uint32_t baud;
+  /**
+   * Data bits: 5 to 8.
+   */
+  uint32_t data_bits;
+  /**
+   * `FDSAFE_PARITY_*`.
+   */
+  uint32_t parity;
+  /**
+   * Stop bits: 1 or 2.
+   */
+  uint32_t stop_bits;
+  /**
+   * `FDSAFE_FLOW_*`.
+   */
+  uint32_t flow;
+} fdsafe_terminal_view;
+
+/**
+ * Reads the terminal's settings, every flag word and control character, into
+ * `*settings_out` (`TCGETS2`).
+ *
+ * Returns 0. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a
+ * NULL `settings_out`. Thread safety: any thread.
+ */
+int fdsafe_terminal_get(fdsafe_handle handle, struct fdsafe_terminal_settings *settings_out);
+
+/**
+ * Applies `*settings` word for word (`TCSETS2`/`TCSETSW2`/`TCSETSF2`): `when` is
+ * `FDSAFE_TERM_APPLY_NOW`, `_DRAIN` or `_FLUSH`. Settings read with `fdsafe_terminal_get`
+ * and applied unchanged change nothing. The kernel may adjust what a device cannot do (a
+ * pseudo-terminal forces `CS8` and clears `PARENB`); read back to see.
+ *
+ * Returns 0. `_DRAIN` and `_FLUSH` wait for output to be sent; a signal gives `-EINTR`.
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL
+ * `settings` or an unknown `when`; `-EINVAL` from the kernel for a rate the device cannot
+ * do; `-EINTR`. Thread safety: any thread; concurrent setters race as with `tcsetattr`.
+ */
+int fdsafe_terminal_set(fdsafe_handle handle,
+                        const struct fdsafe_terminal_settings *settings,
+                        uint32_t when);
+
+/**
+ * Computes the friendly fields of `*settings` into `*view_out`: the mode (raw, cbreak,
+ * canonical, or other), the output speed, data bits, parity, stop bits and flow control.
+ * Touches no terminal.
+ *
+ * Returns 0. Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL pointer. Thread safety: any thread.
+ */
+int fdsafe_terminal_view_get(const struct fdsafe_terminal_settings *settings,
+                             struct fdsafe_terminal_view *view_out);
+
+/**
+ * Writes the friendly fields of `*view` into `*settings`, changing only the bits of the
+ * fields whose value differs from what `fdsafe_terminal_view_get` reads from `*settings`:
+ * first the mode (`FDSAFE_TERM_RAW` as `cfmakeraw`, `FDSAFE_TERM_CBREAK` as Python's
+ * `tty.setcbreak`, `FDSAFE_TERM_CANONICAL`; `FDSAFE_TERM_OTHER` changes nothing), then each
+ * other field against the view after the mode change. A view read and written back
+ * unchanged changes nothing. Touches no terminal: apply the result with `fdsafe_terminal_set`.
+ *
+ * Returns 0; on error `*settings` is unchanged. Errors: `FDSAFE_E_INVALID_ARGUMENT` for a
+ * NULL pointer, an unknown mode, parity or flow, data bits outside 5-8 or stop bits other
+ * than 1 or 2. Thread safety: any thread.
+ */
+int fdsafe_terminal_view_set(struct fdsafe_terminal_settings *settings,
+                             const struct fdsafe_terminal_view *view);
+
+/** @} */
+
+/* ====================================================================================== */
+/**
+ * @defgroup fdsafe_net Section 16: TCP and UDP
  *
  * TCP listeners and connections and UDP sockets over IPv4 and IPv6; datagrams in batches.
  * @{
@@ -1751,7 +1883,7 @@ int64_t fdsafe_socket_recv_batch(fdsafe_handle handle,
 
 /* ====================================================================================== */
 /**
- * @defgroup fdsafe_socket Section 16: Sockets of any kind
+ * @defgroup fdsafe_socket Section 17: Sockets of any kind
  *
  * Addresses, send and receive, shutdown, accept, connect, options and zero-copy
  * completions, for every socket kind.
@@ -2218,7 +2350,7 @@ int64_t fdsafe_socket_zerocopy_completions(fdsafe_handle handle,
 
 /* ====================================================================================== */
 /**
- * @defgroup fdsafe_unix Section 17: Unix sockets
+ * @defgroup fdsafe_unix Section 18: Unix sockets
  *
  * Unix domain sockets (stream, datagram, seqpacket), descriptor passing and credentials.
  * @{
@@ -2612,7 +2744,7 @@ int fdsafe_socket_peer_pidfd(fdsafe_handle handle, fdsafe_handle *handle_out);
 
 /* ====================================================================================== */
 /**
- * @defgroup fdsafe_splice Section 18: Zero-copy moves
+ * @defgroup fdsafe_splice Section 19: Zero-copy moves
  *
  * splice, vmsplice, tee, sendfile and copy_file_range, with handles or with raw
  * descriptors the caller lends for the one call (*_fd).
@@ -2780,7 +2912,7 @@ int64_t fdsafe_copy_file_range_fd(int fd_in,
 
 /* ====================================================================================== */
 /**
- * @defgroup fdsafe_epoll Section 19: epoll
+ * @defgroup fdsafe_epoll Section 20: epoll
  *
  * Readiness of many handles at once. Registrations are keyed by handle and end when the
  * handle is closed.
@@ -2976,7 +3108,7 @@ int fdsafe_epoll_wait_ns(fdsafe_handle epoll,
 
 /* ====================================================================================== */
 /**
- * @defgroup fdsafe_timerfd Section 20: Timers
+ * @defgroup fdsafe_timerfd Section 21: Timers
  *
  * timerfd: timers whose expirations are read from a handle.
  * @{
@@ -3094,7 +3226,7 @@ int fdsafe_timerfd_read(fdsafe_handle handle, uint64_t *count_out);
 
 /* ====================================================================================== */
 /**
- * @defgroup fdsafe_signal Section 21: Signals
+ * @defgroup fdsafe_signal Section 22: Signals
  *
  * Signal sets, signal masks and signalfd.
  * @{
@@ -3270,7 +3402,7 @@ int fdsafe_signal_block_process(const struct fdsafe_sigset *set);
 
 /* ====================================================================================== */
 /**
- * @defgroup fdsafe_pidfd Section 22: Processes
+ * @defgroup fdsafe_pidfd Section 23: Processes
  *
  * pidfd: a process as a handle, to signal it and wait for it.
  * @{
@@ -3403,7 +3535,70 @@ int fdsafe_pidfd_get_pid(fdsafe_handle handle);
 
 /* ====================================================================================== */
 /**
- * @defgroup fdsafe_inotify Section 23: inotify
+ * @defgroup fdsafe_pty_spawn Section 24: Controlling terminals
+ *
+ * A child process started on a terminal as its controlling terminal (login_tty, forkpty).
+ * @{
+ */
+
+/**
+ * Starts `program` with the terminal `terminal` as its controlling terminal and its
+ * standard input, output and error (the `login_tty` pattern): the child gets a new session
+ * (`setsid`), takes the terminal (`TIOCSCTTY`), has every signal at its default action and
+ * none blocked, and runs `program` (searched in this process's `PATH` when it has no `/`,
+ * as `execvp` does) with the NULL-terminated `argv` (argument 0 included) and `envp` (NULL:
+ * this process's environment). `terminal` is usually a pseudo-terminal's slave; it must not already be
+ * another session's controlling terminal.
+ *
+ * Safe in a multithreaded program: the child makes only system calls between `clone` and
+ * `execve`, and the pidfd comes from `clone(CLONE_PIDFD)`, so it can never name another
+ * process. The child inherits no fdsafe descriptor (all are close-on-exec).
+ *
+ * Returns the child's pid (> 0), with `*pidfd_out` a handle of kind `FDSAFE_KIND_PIDFD`
+ * once the program has been executed. If the child cannot set up or run the program, it is
+ * reaped and its error returned (`-ENOENT` for a program not found).
+ * Ownership: the caller owns `*pidfd_out` (reap the child with `fdsafe_pidfd_wait`) and
+ * keeps `terminal`. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`;
+ * `FDSAFE_E_INVALID_ARGUMENT` for a NULL or empty `program`, a NULL or empty `argv`, an
+ * unterminated array or a NULL `pidfd_out`; from the child: `-EPERM` if the terminal is
+ * another session's controlling terminal, `-ENOENT`, `-EACCES`, `-ENOEXEC`, `-E2BIG`;
+ * `-EAGAIN` or `-ENOMEM` from `clone`; `-EMFILE`.
+ * Thread safety: any thread.
+ */
+int fdsafe_terminal_spawn(fdsafe_handle terminal,
+                          const char *program,
+                          const char *const *argv,
+                          const char *const *envp,
+                          fdsafe_handle *pidfd_out);
+
+/**
+ * Starts `program` on a new pseudo-terminal (the `forkpty` pattern): opens a pair, applies
+ * `*settings` and `*size` to it when they are not NULL, starts the program with the slave
+ * as controlling terminal and standard streams exactly as `fdsafe_terminal_spawn`, and
+ * closes the slave in this process, so the master reads end of file (`-EIO`) once every
+ * process on the terminal has closed it. `flags`: 0 or `FDSAFE_NONBLOCK` (the master only;
+ * the child's streams always block).
+ *
+ * Returns the child's pid (> 0) with `*master_out` (kind `FDSAFE_KIND_TERMINAL`,
+ * close-on-exec) and `*pidfd_out` (kind `FDSAFE_KIND_PIDFD`).
+ * Ownership: the caller owns both handles; reap the child with `fdsafe_pidfd_wait`.
+ * Errors: as `fdsafe_terminal_spawn`, and: `FDSAFE_E_INVALID_ARGUMENT` for unknown flags
+ * or a NULL `master_out`; `-ENOSPC` at the pseudo-terminal limit. Thread safety: any thread.
+ */
+int fdsafe_pty_spawn(const char *program,
+                     const char *const *argv,
+                     const char *const *envp,
+                     const struct fdsafe_terminal_settings *settings,
+                     const struct fdsafe_window_size *size,
+                     uint32_t flags,
+                     fdsafe_handle *master_out,
+                     fdsafe_handle *pidfd_out);
+
+/** @} */
+
+/* ====================================================================================== */
+/**
+ * @defgroup fdsafe_inotify Section 25: inotify
  *
  * Changes to files and directories.
  * @{
@@ -3628,7 +3823,7 @@ int fdsafe_inotify_pending(fdsafe_handle handle);
 
 /* ====================================================================================== */
 /**
- * @defgroup fdsafe_fanotify Section 24: fanotify
+ * @defgroup fdsafe_fanotify Section 26: fanotify
  *
  * Filesystem events across mounts and filesystems, and permission decisions.
  * @{
@@ -4020,7 +4215,7 @@ int fdsafe_fanotify_unanswered(fdsafe_handle handle);
 
 /* ====================================================================================== */
 /**
- * @defgroup fdsafe_mqueue Section 25: Message queues
+ * @defgroup fdsafe_mqueue Section 27: Message queues
  *
  * POSIX message queues.
  * @{
@@ -4164,7 +4359,7 @@ int fdsafe_mq_notify_none(fdsafe_handle handle);
 
 /* ====================================================================================== */
 /**
- * @defgroup fdsafe_daemon Section 26: Service manager
+ * @defgroup fdsafe_daemon Section 28: Service manager
  *
  * Socket activation and service notification (the systemd protocols, without libsystemd).
  * @{

@@ -101,6 +101,7 @@ SCALARS = {
     (None, "clear"): "0",
     (None, "queue"): "FDSAFE_FLUSH_INPUT",
     (None, "when"): "FDSAFE_TERM_APPLY_NOW",
+    (None, "action"): "FDSAFE_TERM_OUTPUT_ON",
     (None, "duration_ms"): "0",
     (None, "nonblocking"): "true",
     (None, "exclusive"): "false",
@@ -124,6 +125,9 @@ POINTERS = {
     (None, "addr"): "fill:sockaddr",  # const void *addr with addr_len
     (None, "iov"): "fill:iovec",
     (None, "settings"): "fill:terminal_settings",
+    ("fdsafe_terminal_spawn", "program"): "literal:\"true\"",
+    ("fdsafe_terminal_spawn", "argv"): "literal:(const char *const[]){\"true\", NULL}",
+    ("fdsafe_terminal_spawn", "envp"): "literal:NULL",
 }
 
 FILL_SIZES = {
@@ -315,17 +319,15 @@ static void forged_fill_iovec(void *p) {{
     v->iov_len = 16;
 }}
 
-/* Raw mode, 38400 bit/s, 8N1, no flow control: settings every terminal takes. */
+/* Raw mode (cfmakeraw), 38400 bit/s, 8N1, no flow control: settings every terminal takes.
+ * The kernel's values: B38400 0xf, CS8 0x30, CREAD 0x80; VMIN is control character 6. */
 static void forged_fill_terminal_settings(void *p) __attribute__((unused));
 static void forged_fill_terminal_settings(void *p) {{
     struct fdsafe_terminal_settings *t = p;
-    t->mode = FDSAFE_TERM_RAW;
-    t->baud = 38400;
-    t->data_bits = 8;
-    t->parity = FDSAFE_PARITY_NONE;
-    t->stop_bits = 1;
-    t->flow = FDSAFE_FLOW_NONE;
-    t->vmin = 1;
+    t->cflag = 0xf | 0x30 | 0x80;
+    t->cc[6] = 1;
+    t->ispeed = 38400;
+    t->ospeed = 38400;
 }}
 
 typedef int64_t (*forged_call_fn)(fdsafe_handle forged, void *scratch);

@@ -29,7 +29,7 @@ from .file import File
 from .fifo import CharDevice, Fifo, mkfifo, mknod
 from .memfd import MemFd
 from .pidfd import ExitStatus, PidFd
-from .terminal import Terminal, TerminalSettings, is_terminal, open_pty
+from .terminal import Terminal, TerminalSettings, is_terminal, open_pty, spawn_pty
 from .handle import (
     EVENT_ERR,
     EVENT_HUP,
@@ -91,5 +91,5 @@ __all__ = [
     "Inotify", "InotifyEvent", "MessageQueue", "MqAttr",
     "Fanotify", "FanotifyEvent", "IOBatch", "IO_READ", "IO_WRITE", "close_all", "close_all_except",
     "passing", "HandleList", "HandlePasser", "close_values",
-    "File", "splice", "CharDevice", "Fifo", "mkfifo", "mknod", "MemFd", "ExitStatus", "PidFd", "Terminal", "TerminalSettings", "is_terminal", "open_pty",
+    "File", "splice", "CharDevice", "Fifo", "mkfifo", "mknod", "MemFd", "ExitStatus", "PidFd", "Terminal", "TerminalSettings", "is_terminal", "open_pty", "spawn_pty",
 ]

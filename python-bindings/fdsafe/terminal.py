@@ -2,29 +2,38 @@
 from __future__ import annotations
 
 import ctypes
-from dataclasses import dataclass
-from typing import Tuple
+import os
+import termios
+from dataclasses import dataclass, field, replace
+from typing import Any, List, Mapping, Optional, Sequence, Tuple
 
 from ._lib import c_handle, c_handle_p, declare, lib
 from ._buffers import timeout_ms
 from .errors import check
 from .file import PathLike, _path, access_mode
 from .handle import Handle, retry_eintr
+from .pidfd import PidFd
 from .rawio import RawIOHandle
 from . import _constants as _c
 
-__all__ = ["KIND_TERMINAL", "RAW", "CANONICAL", "OTHER", "PARITY_NONE", "PARITY_ODD", "PARITY_EVEN",
-           "PARITY_MARK", "PARITY_SPACE", "FLOW_NONE", "FLOW_RTSCTS", "FLOW_XONXOFF", "APPLY_NOW",
-           "APPLY_DRAIN", "APPLY_FLUSH", "FLUSH_INPUT", "FLUSH_OUTPUT", "FLUSH_BOTH", "MODEM_DTR",
-           "MODEM_RTS", "MODEM_CTS", "MODEM_DCD", "MODEM_RI", "MODEM_DSR", "TerminalSettings", "Terminal",
-           "open_pty", "is_terminal"]
+__all__ = ["KIND_TERMINAL", "NCCS", "RAW", "CBREAK", "CANONICAL", "OTHER", "PARITY_NONE", "PARITY_ODD",
+           "PARITY_EVEN", "PARITY_MARK", "PARITY_SPACE", "FLOW_NONE", "FLOW_RTSCTS", "FLOW_XONXOFF", "FLOW_OTHER",
+           "APPLY_NOW", "APPLY_DRAIN", "APPLY_FLUSH", "FLUSH_INPUT", "FLUSH_OUTPUT", "FLUSH_BOTH", "OUTPUT_OFF",
+           "OUTPUT_ON", "INPUT_OFF", "INPUT_ON", "MODEM_DTR", "MODEM_RTS", "MODEM_CTS", "MODEM_DCD", "MODEM_RI",
+           "MODEM_DSR", "TerminalSettings", "Terminal", "open_pty", "spawn_pty", "is_terminal"]
 
 _int, _u32, _u8, _bool = ctypes.c_int, ctypes.c_uint32, ctypes.c_uint8, ctypes.c_bool
+NCCS = _c.FDSAFE_TERM_NCCS
 
 
 class _Settings(ctypes.Structure):
-    _fields_ = [("mode", _u32), ("echo", _bool), ("baud", _u32), ("data_bits", _u8), ("parity", _u32),
-                ("stop_bits", _u8), ("flow", _u32), ("vmin", _u8), ("vtime", _u8)]
+    _fields_ = [("iflag", _u32), ("oflag", _u32), ("cflag", _u32), ("lflag", _u32), ("line", _u8),
+                ("cc", _u8 * NCCS), ("ispeed", _u32), ("ospeed", _u32)]
+
+
+class _View(ctypes.Structure):
+    _fields_ = [("mode", _u32), ("baud", _u32), ("data_bits", _u32), ("parity", _u32), ("stop_bits", _u32),
+                ("flow", _u32)]
 
 
 class _WinSize(ctypes.Structure):
@@ -38,6 +47,13 @@ declare({
     "fdsafe_terminal_path": (_int, [c_handle, _u32, ctypes.c_char_p, ctypes.c_size_t]),
     "fdsafe_terminal_get": (_int, [c_handle, ctypes.POINTER(_Settings)]),
     "fdsafe_terminal_set": (_int, [c_handle, ctypes.POINTER(_Settings), _u32]),
+    "fdsafe_terminal_view_get": (_int, [ctypes.POINTER(_Settings), ctypes.POINTER(_View)]),
+    "fdsafe_terminal_view_set": (_int, [ctypes.POINTER(_Settings), ctypes.POINTER(_View)]),
+    "fdsafe_terminal_flow": (_int, [c_handle, _u32]),
+    "fdsafe_terminal_queue_size": (_int, [c_handle, _u32]),
+    "fdsafe_terminal_spawn": (_int, [c_handle, ctypes.c_char_p, ctypes.c_void_p, ctypes.c_void_p, c_handle_p]),
+    "fdsafe_pty_spawn": (_int, [ctypes.c_char_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.POINTER(_Settings),
+                                ctypes.POINTER(_WinSize), _u32, c_handle_p, c_handle_p]),
     "fdsafe_terminal_get_window_size": (_int, [c_handle, ctypes.POINTER(_WinSize)]),
     "fdsafe_terminal_set_window_size": (_int, [c_handle, ctypes.POINTER(_WinSize)]),
     "fdsafe_terminal_modem_get": (_int, [c_handle, ctypes.POINTER(_u32)]),
@@ -51,33 +67,109 @@ declare({
 })
 
 KIND_TERMINAL = _c.FDSAFE_KIND_TERMINAL
-RAW, CANONICAL, OTHER = _c.FDSAFE_TERM_RAW, _c.FDSAFE_TERM_CANONICAL, _c.FDSAFE_TERM_OTHER
+RAW, CBREAK, CANONICAL, OTHER = _c.FDSAFE_TERM_RAW, _c.FDSAFE_TERM_CBREAK, _c.FDSAFE_TERM_CANONICAL, _c.FDSAFE_TERM_OTHER
 PARITY_NONE, PARITY_ODD, PARITY_EVEN, PARITY_MARK, PARITY_SPACE = _c.FDSAFE_PARITY_NONE, _c.FDSAFE_PARITY_ODD, _c.FDSAFE_PARITY_EVEN, _c.FDSAFE_PARITY_MARK, _c.FDSAFE_PARITY_SPACE
-FLOW_NONE, FLOW_RTSCTS, FLOW_XONXOFF = _c.FDSAFE_FLOW_NONE, _c.FDSAFE_FLOW_RTSCTS, _c.FDSAFE_FLOW_XONXOFF
+FLOW_NONE, FLOW_RTSCTS, FLOW_XONXOFF, FLOW_OTHER = _c.FDSAFE_FLOW_NONE, _c.FDSAFE_FLOW_RTSCTS, _c.FDSAFE_FLOW_XONXOFF, _c.FDSAFE_FLOW_OTHER
 APPLY_NOW, APPLY_DRAIN, APPLY_FLUSH = _c.FDSAFE_TERM_APPLY_NOW, _c.FDSAFE_TERM_APPLY_DRAIN, _c.FDSAFE_TERM_APPLY_FLUSH
 FLUSH_INPUT, FLUSH_OUTPUT, FLUSH_BOTH = _c.FDSAFE_FLUSH_INPUT, _c.FDSAFE_FLUSH_OUTPUT, _c.FDSAFE_FLUSH_BOTH
+OUTPUT_OFF, OUTPUT_ON, INPUT_OFF, INPUT_ON = _c.FDSAFE_TERM_OUTPUT_OFF, _c.FDSAFE_TERM_OUTPUT_ON, _c.FDSAFE_TERM_INPUT_OFF, _c.FDSAFE_TERM_INPUT_ON
 MODEM_DTR, MODEM_RTS, MODEM_CTS, MODEM_DCD, MODEM_RI, MODEM_DSR = _c.FDSAFE_MODEM_DTR, _c.FDSAFE_MODEM_RTS, _c.FDSAFE_MODEM_CTS, _c.FDSAFE_MODEM_DCD, _c.FDSAFE_MODEM_RI, _c.FDSAFE_MODEM_DSR
 _OPEN_NONBLOCK = _c.FDSAFE_NONBLOCK
 _PATH_PEER = _c.FDSAFE_TERMINAL_PATH_PEER
 
 
+_LIBC_NCCS = 32  # glibc's struct termios, which Python's termios module fills
+_CODE_RATES = {getattr(termios, n): int(n[1:]) for n in dir(termios) if n[0] == "B" and n[1:].isdigit()}
+_RATE_CODES = {rate: code for code, rate in _CODE_RATES.items()}
+
+
+def _view_field(name: str, doc: str) -> property:
+    def get(self: "TerminalSettings") -> int:
+        return getattr(self._view(), name)
+
+    def put(self: "TerminalSettings", value: int) -> None:
+        view = self._view()
+        setattr(view, name, value)
+        self._set_view(view)
+
+    return property(get, put, doc=doc)
+
+
 @dataclass
 class TerminalSettings:
-    """Terminal settings as plain values (see ``fdsafe_terminal_settings``)."""
+    """A terminal's settings exactly as the kernel keeps them (``struct termios2``): the four
+    flag words (take the bits from Python's ``termios`` module: ``termios.ECHO``...), the
+    line discipline, every control character (``cc[termios.VINTR]``...) and both speeds.
+    Reading and applying them unchanged changes nothing.
 
-    mode: int = RAW
-    echo: bool = False
-    baud: int = 9600
-    data_bits: int = 8
-    parity: int = PARITY_NONE
-    stop_bits: int = 1
-    flow: int = FLOW_NONE
-    vmin: int = 1
-    vtime: int = 0
+    ``mode``, ``baud``, ``data_bits``, ``parity``, ``stop_bits`` and ``flow`` are views over
+    the words: setting one changes only its own bits (``mode = RAW`` as ``tty.setraw``,
+    ``CBREAK`` as ``tty.setcbreak``)."""
+
+    iflag: int = 0
+    oflag: int = 0
+    cflag: int = 0
+    lflag: int = 0
+    line: int = 0
+    cc: List[int] = field(default_factory=lambda: [0] * NCCS)
+    ispeed: int = 0
+    ospeed: int = 0
 
     def _c(self) -> _Settings:
-        return _Settings(self.mode, self.echo, self.baud, self.data_bits, self.parity, self.stop_bits,
-                         self.flow, self.vmin, self.vtime)
+        if len(self.cc) != NCCS:
+            raise ValueError(f"cc has {len(self.cc)} entries; a terminal has {NCCS}")
+        return _Settings(self.iflag, self.oflag, self.cflag, self.lflag, self.line, (_u8 * NCCS)(*self.cc),
+                         self.ispeed, self.ospeed)
+
+    @classmethod
+    def _from_c(cls, s: _Settings) -> "TerminalSettings":
+        return cls(s.iflag, s.oflag, s.cflag, s.lflag, s.line, list(s.cc), s.ispeed, s.ospeed)
+
+    def _view(self) -> _View:
+        c, view = self._c(), _View()
+        check(lib.fdsafe_terminal_view_get(ctypes.byref(c), ctypes.byref(view)))
+        return view
+
+    def _set_view(self, view: _View) -> None:
+        c = self._c()
+        check(lib.fdsafe_terminal_view_set(ctypes.byref(c), ctypes.byref(view)))
+        self.iflag, self.oflag, self.cflag, self.lflag = c.iflag, c.oflag, c.cflag, c.lflag
+        self.line, self.cc, self.ispeed, self.ospeed = c.line, list(c.cc), c.ispeed, c.ospeed
+
+    mode = _view_field("mode", "RAW, CBREAK, CANONICAL or OTHER (mixed; setting OTHER changes nothing).")
+    baud = _view_field("baud", "Output speed in bits per second, any rate; setting it sets input alike.")
+    data_bits = _view_field("data_bits", "5 to 8.")
+    parity = _view_field("parity", "PARITY_NONE, _ODD, _EVEN, _MARK or _SPACE.")
+    stop_bits = _view_field("stop_bits", "1 or 2.")
+    flow = _view_field("flow", "FLOW_NONE, FLOW_RTSCTS, FLOW_XONXOFF or FLOW_OTHER (mixed).")
+
+    def copy(self) -> "TerminalSettings":
+        return replace(self, cc=list(self.cc))
+
+    def to_termios(self) -> list:
+        """The list Python's ``termios.tcgetattr`` gives for these settings, to pass to
+        ``termios.tcsetattr``: speeds as ``B*`` codes (``ValueError`` for a rate without
+        one), ``cc`` with the C library's 32 entries, bytes except ``VMIN``/``VTIME`` in
+        non-canonical mode."""
+        code = _RATE_CODES.get(self.ospeed)
+        if code is None:
+            raise ValueError(f"{self.ospeed} bit/s has no B* code for Python's termios (fdsafe sets it through BOTHER)")
+        cc: List[Any] = [bytes([c]) for c in self.cc] + [b"\0"] * (_LIBC_NCCS - NCCS)
+        if not self.lflag & termios.ICANON:
+            cc[termios.VMIN], cc[termios.VTIME] = self.cc[termios.VMIN], self.cc[termios.VTIME]
+        return [self.iflag, self.oflag, self.cflag, self.lflag, code, code, cc]
+
+    @classmethod
+    def from_termios(cls, attrs: Sequence[Any]) -> "TerminalSettings":
+        """Settings from a ``termios.tcgetattr`` list; the output speed code sets the rate, as
+        ``termios.tcsetattr`` does with the C library (which keeps one speed for both)."""
+        iflag, oflag, cflag, lflag, _, ospeed, cc = attrs
+        rate = _CODE_RATES.get(ospeed)
+        if rate is None:
+            raise ValueError(f"speed code {ospeed:#o} is not a termios B* code")
+        chars = [c if isinstance(c, int) else c[0] for c in cc[:NCCS]]
+        cflag = (cflag & ~(termios.CBAUD | termios.CIBAUD)) | ospeed
+        return cls(iflag, oflag, cflag, lflag, 0, chars, rate, rate)
 
 
 class Terminal(RawIOHandle):
@@ -119,18 +211,59 @@ class Terminal(RawIOHandle):
 
     @property
     def settings(self) -> TerminalSettings:
-        """The current settings, as a :class:`TerminalSettings` (change it, then :meth:`apply`)."""
+        """The settings, word for word (``termios.tcgetattr``), as a :class:`TerminalSettings`
+        (change it, then :meth:`apply`)."""
         s = _Settings()
         check(lib.fdsafe_terminal_get(self._value, ctypes.byref(s)))
-        return TerminalSettings(s.mode, s.echo, s.baud, s.data_bits, s.parity, s.stop_bits, s.flow, s.vmin, s.vtime)
+        return TerminalSettings._from_c(s)
 
     def apply(self, settings: TerminalSettings, when: int = APPLY_NOW) -> None:
-        """Applies ``settings``: ``when`` is ``APPLY_NOW``, ``APPLY_DRAIN`` (after the output
-        is sent) or ``APPLY_FLUSH`` (after that, discarding unread input). Raises
-        ``InvalidArgumentError`` for a value out of range (``data_bits`` 9, an unknown
-        ``when``...)."""
+        """Applies ``settings`` word for word (``termios.tcsetattr``): ``when`` is ``APPLY_NOW``,
+        ``APPLY_DRAIN`` (after the output is sent) or ``APPLY_FLUSH`` (after that, discarding
+        unread input). Raises ``InvalidArgumentError`` for an unknown ``when``."""
         c = settings._c()
         retry_eintr(lambda: lib.fdsafe_terminal_set(self._value, ctypes.byref(c), when))
+
+    def _set_mode(self, mode: int, when: int) -> TerminalSettings:
+        old = self.settings
+        new = old.copy()
+        new.mode = mode
+        self.apply(new, when)
+        return old
+
+    def setraw(self, when: int = APPLY_FLUSH) -> TerminalSettings:
+        """Raw mode, as ``tty.setraw`` (``cfmakeraw``); returns the settings before, to apply
+        again later."""
+        return self._set_mode(RAW, when)
+
+    def setcbreak(self, when: int = APPLY_FLUSH) -> TerminalSettings:
+        """cbreak mode, as ``tty.setcbreak`` (no line editing, no echo); returns the settings
+        before."""
+        return self._set_mode(CBREAK, when)
+
+    def flow(self, action: int) -> None:
+        """``termios.tcflow``: OUTPUT_OFF, OUTPUT_ON, INPUT_OFF or INPUT_ON (``termios.TCOOFF``...
+        have the same values)."""
+        retry_eintr(lambda: lib.fdsafe_terminal_flow(self._value, action))
+
+    @property
+    def in_waiting(self) -> int:
+        """Bytes received and not yet read (``FIONREAD``; complete lines in canonical mode)."""
+        return check(lib.fdsafe_terminal_queue_size(self._value, FLUSH_INPUT))
+
+    @property
+    def out_waiting(self) -> int:
+        """Bytes written and not yet sent (``TIOCOUTQ``)."""
+        return check(lib.fdsafe_terminal_queue_size(self._value, FLUSH_OUTPUT))
+
+    def spawn(self, argv: Sequence[str], env: Optional[Mapping[str, str]] = None) -> PidFd:
+        """Starts ``argv`` with this terminal as its controlling terminal and standard streams
+        (``login_tty``: a new session, ``TIOCSCTTY``); ``argv[0]`` is searched in ``PATH``.
+        Returns the child's pidfd; reap it with ``wait_exit``."""
+        program, args, envp = _command(argv, env)
+        out = c_handle()
+        check(lib.fdsafe_terminal_spawn(self._value, program, args.pointer, envp.pointer, ctypes.byref(out)))
+        return PidFd(out.value)
 
     @property
     def window_size(self) -> Tuple[int, int]:
@@ -195,6 +328,44 @@ def open_pty(nonblocking: bool = False) -> Tuple[Terminal, Terminal]:
     m, s = c_handle(), c_handle()
     check(lib.fdsafe_pty_open(_OPEN_NONBLOCK if nonblocking else 0, ctypes.byref(m), ctypes.byref(s)))
     return Terminal(m.value), Terminal(s.value)
+
+
+class _StringArray:
+    """A NULL-terminated ``char *[]`` that keeps its strings alive."""
+
+    def __init__(self, items: Optional[Sequence[bytes]]):
+        self._items = items
+        self._array = None if items is None else (ctypes.c_char_p * (len(items) + 1))(*items, None)
+
+    @property
+    def pointer(self) -> Optional[int]:
+        return None if self._array is None else ctypes.cast(self._array, ctypes.c_void_p).value
+
+
+def _command(argv: Sequence[str], env: Optional[Mapping[str, str]]) -> Tuple[bytes, _StringArray, _StringArray]:
+    if isinstance(argv, (str, bytes)) or len(argv) == 0:
+        raise ValueError("argv is a non-empty sequence: the program and its arguments")
+    args = [os.fsencode(a) for a in argv]
+    envp = None if env is None else [os.fsencode(k) + b"=" + os.fsencode(v) for k, v in env.items()]
+    return args[0], _StringArray(args), _StringArray(envp)
+
+
+def spawn_pty(argv: Sequence[str], env: Optional[Mapping[str, str]] = None, *,
+              settings: Optional[TerminalSettings] = None, window_size: Optional[Tuple[int, int]] = None,
+              nonblocking: bool = False) -> Tuple[Terminal, PidFd]:
+    """Starts ``argv`` on a new pseudo-terminal (``pty.fork`` and ``exec``, ``forkpty``): the
+    child has the slave as its controlling terminal and standard streams, with ``settings``
+    and ``window_size`` (``(rows, cols)``) when given. Returns ``(master, pidfd)``: read the
+    child's output from the master (``OSError(EIO)`` once it has closed the terminal), type
+    into it, and reap the child with ``pidfd.wait_exit()``."""
+    program, args, envp = _command(argv, env)
+    c = None if settings is None else settings._c()
+    w = None if window_size is None else _WinSize(window_size[0], window_size[1], 0, 0)
+    m, p = c_handle(), c_handle()
+    check(lib.fdsafe_pty_spawn(program, args.pointer, envp.pointer, None if c is None else ctypes.byref(c),
+                               None if w is None else ctypes.byref(w), _OPEN_NONBLOCK if nonblocking else 0,
+                               ctypes.byref(m), ctypes.byref(p)))
+    return Terminal(m.value), PidFd(p.value)
 
 
 def is_terminal(handle: Handle) -> bool:

@@ -3,44 +3,10 @@
 use std::ffi::{c_char, c_int};
 
 use super::file::c_path;
-use super::{call, fdsafe_handle, in_slice, out_slice, Out, FDSAFE_OWN_FLAG};
+use super::{call, fdsafe_handle, out_slice, Out, FDSAFE_OWN_FLAG};
 use crate::error::{Error, Result};
 use crate::handles::{self, get_as, Handle};
-use crate::kinds::terminal::{Flow, Mode, Parity, Settings, Terminal, When};
-
-/// `fdsafe_terminal_settings.mode`: raw (`cfmakeraw`): bytes pass unchanged, no line editing,
-/// no signal characters, no output processing.
-pub const FDSAFE_TERM_RAW: u32 = 0;
-/// Canonical: line editing (`ICANON`), signal characters, CR to NL on input, NL to CR NL
-/// on output.
-pub const FDSAFE_TERM_CANONICAL: u32 = 1;
-/// Neither (as read back for mixed settings); when setting, the mode bits are left alone.
-pub const FDSAFE_TERM_OTHER: u32 = 2;
-
-/// Parity: none.
-pub const FDSAFE_PARITY_NONE: u32 = 0;
-/// Odd parity.
-pub const FDSAFE_PARITY_ODD: u32 = 1;
-/// Even parity.
-pub const FDSAFE_PARITY_EVEN: u32 = 2;
-/// Mark parity (the bit always 1; `CMSPAR`).
-pub const FDSAFE_PARITY_MARK: u32 = 3;
-/// Space parity (the bit always 0; `CMSPAR`).
-pub const FDSAFE_PARITY_SPACE: u32 = 4;
-
-/// Flow control: none.
-pub const FDSAFE_FLOW_NONE: u32 = 0;
-/// Hardware flow control (`CRTSCTS`).
-pub const FDSAFE_FLOW_RTSCTS: u32 = 1;
-/// Software flow control (`IXON | IXOFF`).
-pub const FDSAFE_FLOW_XONXOFF: u32 = 2;
-
-/// `fdsafe_terminal_set` timing: apply now (`TCSANOW`).
-pub const FDSAFE_TERM_APPLY_NOW: u32 = 0;
-/// Apply once all output has been sent (`TCSADRAIN`).
-pub const FDSAFE_TERM_APPLY_DRAIN: u32 = 1;
-/// Apply after sending output and discarding unread input (`TCSAFLUSH`).
-pub const FDSAFE_TERM_APPLY_FLUSH: u32 = 2;
+use crate::kinds::terminal::Terminal;
 
 /// `fdsafe_terminal_flush` queue: unread input.
 pub const FDSAFE_FLUSH_INPUT: u32 = 0;
@@ -48,8 +14,7 @@ pub const FDSAFE_FLUSH_INPUT: u32 = 0;
 pub const FDSAFE_FLUSH_OUTPUT: u32 = 1;
 /// Both.
 pub const FDSAFE_FLUSH_BOTH: u32 = 2;
-const _: () = assert!(FDSAFE_TERM_APPLY_NOW == libc::TCSANOW as u32 && FDSAFE_TERM_APPLY_DRAIN == libc::TCSADRAIN as u32);
-const _: () = assert!(FDSAFE_TERM_APPLY_FLUSH == libc::TCSAFLUSH as u32 && FDSAFE_FLUSH_INPUT == libc::TCIFLUSH as u32);
+const _: () = assert!(FDSAFE_FLUSH_INPUT == libc::TCIFLUSH as u32);
 const _: () = assert!(FDSAFE_FLUSH_OUTPUT == libc::TCOFLUSH as u32 && FDSAFE_FLUSH_BOTH == libc::TCIOFLUSH as u32);
 
 /// Modem line: Data Terminal Ready (settable). `FDSAFE_MODEM_*` equal the kernel's `TIOCM_*`.
@@ -65,97 +30,7 @@ pub const FDSAFE_MODEM_RI: u32 = 0x080;
 /// Data Set Ready (read only).
 pub const FDSAFE_MODEM_DSR: u32 = 0x100;
 
-/// Terminal settings as plain values, for `fdsafe_terminal_get` / `fdsafe_terminal_set`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
-pub struct fdsafe_terminal_settings {
-    /// `FDSAFE_TERM_RAW`, `FDSAFE_TERM_CANONICAL` or `FDSAFE_TERM_OTHER`.
-    pub mode: u32,
-    /// Echo typed characters (`ECHO`, with `ECHOE`/`ECHOK` when set).
-    pub echo: bool,
-    /// Bits per second, input and output alike: any value; the standard rates use their
-    /// `B*` code, others `BOTHER` through `termios2`.
-    pub baud: u32,
-    /// Data bits: 5 to 8.
-    pub data_bits: u8,
-    /// `FDSAFE_PARITY_*`.
-    pub parity: u32,
-    /// Stop bits: 1 or 2.
-    pub stop_bits: u8,
-    /// `FDSAFE_FLOW_*`.
-    pub flow: u32,
-    /// Non-canonical reads return once this many bytes are there (`VMIN`).
-    pub vmin: u8,
-    /// Non-canonical read timeout in tenths of a second (`VTIME`).
-    pub vtime: u8,
-}
-
-fn to_c(s: Settings) -> fdsafe_terminal_settings {
-    fdsafe_terminal_settings {
-        mode: match s.mode {
-            Mode::Raw => FDSAFE_TERM_RAW,
-            Mode::Canonical => FDSAFE_TERM_CANONICAL,
-            Mode::Other => FDSAFE_TERM_OTHER,
-        },
-        echo: s.echo,
-        baud: s.baud,
-        data_bits: s.data_bits,
-        parity: match s.parity {
-            Parity::None => FDSAFE_PARITY_NONE,
-            Parity::Odd => FDSAFE_PARITY_ODD,
-            Parity::Even => FDSAFE_PARITY_EVEN,
-            Parity::Mark => FDSAFE_PARITY_MARK,
-            Parity::Space => FDSAFE_PARITY_SPACE,
-        },
-        stop_bits: s.stop_bits,
-        flow: match s.flow {
-            Flow::None => FDSAFE_FLOW_NONE,
-            Flow::RtsCts => FDSAFE_FLOW_RTSCTS,
-            Flow::XonXoff => FDSAFE_FLOW_XONXOFF,
-        },
-        vmin: s.vmin,
-        vtime: s.vtime,
-    }
-}
-
-fn from_c(c: &fdsafe_terminal_settings) -> Result<Settings> {
-    Ok(Settings {
-        mode: match c.mode {
-            FDSAFE_TERM_RAW => Mode::Raw,
-            FDSAFE_TERM_CANONICAL => Mode::Canonical,
-            FDSAFE_TERM_OTHER => Mode::Other,
-            m => return Err(Error::invalid(format!("mode {m} is not an FDSAFE_TERM_* value"))),
-        },
-        echo: c.echo,
-        baud: c.baud,
-        data_bits: c.data_bits,
-        parity: match c.parity {
-            FDSAFE_PARITY_NONE => Parity::None,
-            FDSAFE_PARITY_ODD => Parity::Odd,
-            FDSAFE_PARITY_EVEN => Parity::Even,
-            FDSAFE_PARITY_MARK => Parity::Mark,
-            FDSAFE_PARITY_SPACE => Parity::Space,
-            p => return Err(Error::invalid(format!("parity {p} is not an FDSAFE_PARITY_* value"))),
-        },
-        stop_bits: c.stop_bits,
-        flow: match c.flow {
-            FDSAFE_FLOW_NONE => Flow::None,
-            FDSAFE_FLOW_RTSCTS => Flow::RtsCts,
-            FDSAFE_FLOW_XONXOFF => Flow::XonXoff,
-            f => return Err(Error::invalid(format!("flow {f} is not an FDSAFE_FLOW_* value"))),
-        },
-        vmin: c.vmin,
-        vtime: c.vtime,
-    })
-}
-
-/// A caller's input struct: NULL or misaligned is refused.
-fn single<'a, T>(ptr: *const T, name: &str) -> Result<&'a T> {
-    if ptr.is_null() {
-        return Err(Error::invalid(format!("{name} is NULL")));
-    }
-    in_slice(ptr, 1, name)?.first().ok_or_else(|| Error::invalid(format!("{name} is NULL")))
-}
+use super::termios::single;
 
 fn term(handle: fdsafe_handle) -> Result<handles::TypedGuard<Terminal>> {
     get_as::<Terminal>(Handle(handle), "a terminal")
@@ -262,43 +137,6 @@ pub extern "C" fn fdsafe_terminal_path(handle: fdsafe_handle, flags: u32, buf: *
 /// pseudo-terminal master's slave.
 pub const FDSAFE_TERMINAL_PATH_PEER: u32 = FDSAFE_OWN_FLAG | (1 << 13);
 
-/// Reads the terminal's settings into `*settings_out` (`TCGETS2`).
-///
-/// Returns 0. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a
-/// NULL `settings_out`. Thread safety: any thread.
-#[no_mangle]
-pub extern "C" fn fdsafe_terminal_get(handle: fdsafe_handle, settings_out: *mut fdsafe_terminal_settings) -> c_int {
-    call("fdsafe_terminal_get", || {
-        let out = Out::new(settings_out, "settings_out")?;
-        out.write(to_c(term(handle)?.get()?));
-        Ok(0)
-    })
-}
-
-/// Applies `*settings` (`TCSETS2`/`TCSETSW2`/`TCSETSF2`): `when` is `FDSAFE_TERM_APPLY_NOW`,
-/// `_DRAIN` or `_FLUSH`. Bits the struct does not describe (special characters other than
-/// `VMIN`/`VTIME`, `CLOCAL`, `HUPCL`...) are left as they are; `CREAD` is always turned on.
-///
-/// Returns 0. `_DRAIN` and `_FLUSH` wait for output to be sent; a signal gives `-EINTR`.
-/// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL
-/// `settings`, an unknown `when`, mode, parity or flow, data bits outside 5-8 or stop bits
-/// other than 1 or 2; `-EINVAL` from the kernel for a rate the device cannot do; `-EINTR`.
-/// Thread safety: any thread; concurrent setters race as with `tcsetattr`.
-#[no_mangle]
-pub extern "C" fn fdsafe_terminal_set(handle: fdsafe_handle, settings: *const fdsafe_terminal_settings, when: u32) -> c_int {
-    call("fdsafe_terminal_set", || {
-        let settings = from_c(single(settings, "settings")?)?;
-        let when = match when {
-            FDSAFE_TERM_APPLY_NOW => When::Now,
-            FDSAFE_TERM_APPLY_DRAIN => When::Drain,
-            FDSAFE_TERM_APPLY_FLUSH => When::Flush,
-            w => return Err(Error::invalid(format!("when {w} is not an FDSAFE_TERM_APPLY_* value"))),
-        };
-        term(handle)?.set(&settings, when)?;
-        Ok(0)
-    })
-}
-
 /// A terminal's window size, in characters and pixels.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
@@ -394,6 +232,53 @@ pub extern "C" fn fdsafe_terminal_flush(handle: fdsafe_handle, queue: u32) -> c_
         };
         term(handle)?.flush(q)?;
         Ok(0)
+    })
+}
+
+/// `fdsafe_terminal_flow` action: suspend output (`TCOOFF`).
+pub const FDSAFE_TERM_OUTPUT_OFF: u32 = 0;
+/// Resume suspended output (`TCOON`).
+pub const FDSAFE_TERM_OUTPUT_ON: u32 = 1;
+/// Send the STOP character (`VSTOP`, Ctrl-S), asking the other end to stop sending (`TCIOFF`).
+pub const FDSAFE_TERM_INPUT_OFF: u32 = 2;
+/// Send the START character (`VSTART`, Ctrl-Q), asking the other end to resume (`TCION`).
+pub const FDSAFE_TERM_INPUT_ON: u32 = 3;
+const _: () = assert!(FDSAFE_TERM_OUTPUT_OFF == libc::TCOOFF as u32 && FDSAFE_TERM_OUTPUT_ON == libc::TCOON as u32);
+const _: () = assert!(FDSAFE_TERM_INPUT_OFF == libc::TCIOFF as u32 && FDSAFE_TERM_INPUT_ON == libc::TCION as u32);
+
+/// Suspends or resumes output or input (`tcflow`): `action` is `FDSAFE_TERM_OUTPUT_OFF`,
+/// `FDSAFE_TERM_OUTPUT_ON`, `FDSAFE_TERM_INPUT_OFF` or `FDSAFE_TERM_INPUT_ON`. While output
+/// is suspended, writes fill the output queue and then block (or give `-EAGAIN`); on a
+/// pseudo-terminal the other end reads nothing until output resumes.
+///
+/// Returns 0. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for
+/// another `action`; `-EINTR` while sending the STOP or START character. Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_terminal_flow(handle: fdsafe_handle, action: u32) -> c_int {
+    call("fdsafe_terminal_flow", || {
+        if action > FDSAFE_TERM_INPUT_ON {
+            return Err(Error::invalid(format!("action {action} is not an FDSAFE_TERM_OUTPUT_*/INPUT_* value")));
+        }
+        term(handle)?.flow(action as i32)?;
+        Ok(0)
+    })
+}
+
+/// The number of bytes waiting in one queue: `FDSAFE_FLUSH_INPUT`, received and not yet
+/// read (`FIONREAD`; in canonical mode only complete lines count), or
+/// `FDSAFE_FLUSH_OUTPUT`, written and not yet sent (`TIOCOUTQ`).
+///
+/// Returns the count (>= 0). Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`;
+/// `FDSAFE_E_INVALID_ARGUMENT` for another `queue`. Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_terminal_queue_size(handle: fdsafe_handle, queue: u32) -> c_int {
+    call("fdsafe_terminal_queue_size", || {
+        let output = match queue {
+            FDSAFE_FLUSH_INPUT => false,
+            FDSAFE_FLUSH_OUTPUT => true,
+            q => return Err(Error::invalid(format!("queue {q}: FDSAFE_FLUSH_INPUT or FDSAFE_FLUSH_OUTPUT"))),
+        };
+        Ok(term(handle)?.queue_size(output)?.min(c_int::MAX as usize) as c_int)
     })
 }
 

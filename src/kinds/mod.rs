@@ -15,6 +15,7 @@ pub mod io;
 pub mod memfd;
 pub mod mqueue;
 pub mod pidfd;
+pub mod pty_spawn;
 pub mod pipe;
 pub mod signalfd;
 pub mod sigset;
@@ -22,6 +23,7 @@ pub mod socket;
 pub mod splice;
 pub mod stdio;
 pub mod terminal;
+pub mod termios;
 pub mod timerfd;
 
 use std::os::fd::{BorrowedFd, OwnedFd, RawFd};

@@ -1,6 +1,6 @@
 //! Terminals, serial ports and pseudo-terminals: opening without becoming the controlling
-//! terminal, settings through `termios2` (any baud rate), window size, modem lines, drain,
-//! flush, break and exclusive mode.
+//! terminal, settings through `termios2` (see `termios`), window size, modem lines, drain,
+//! flush, flow, queue sizes, break and exclusive mode.
 
 use std::ffi::CStr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
@@ -9,38 +9,12 @@ use crate::error::{Error, Result};
 use crate::handles::{Kind, fd_object};
 use crate::kinds::fifo::EndFlags;
 use crate::kinds::file::open_checked;
+use crate::kinds::termios::Settings;
 use crate::sys::{self, cvt};
 
 #[derive(Debug)]
 pub struct Terminal {
     fd: OwnedFd,
-}
-
-/// Line discipline mode of [`Settings`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
-    /// `cfmakeraw`: bytes pass unchanged, no line editing, no signals, no output processing.
-    Raw,
-    /// Line editing (`ICANON`), signals, `CR`->`NL` on input, `NL`->`CRNL` on output.
-    Canonical,
-    /// Neither: leave the mode bits as they are (reading gives this for mixed settings).
-    Other,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Parity {
-    None,
-    Odd,
-    Even,
-    Mark,
-    Space,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Flow {
-    None,
-    RtsCts,
-    XonXoff,
 }
 
 /// When [`Terminal::set`] applies the settings.
@@ -50,32 +24,6 @@ pub enum When {
     Drain,
     Flush,
 }
-
-/// Terminal settings as plain values rather than termios bits.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Settings {
-    pub mode: Mode,
-    pub echo: bool,
-    pub baud: u32,
-    pub data_bits: u8,
-    pub parity: Parity,
-    pub stop_bits: u8,
-    pub flow: Flow,
-    pub vmin: u8,
-    pub vtime: u8,
-}
-
-const RAW_IFLAG: u32 = libc::IGNBRK | libc::BRKINT | libc::PARMRK | libc::ISTRIP | libc::INLCR | libc::IGNCR | libc::ICRNL;
-const RAW_LFLAG: u32 = libc::ICANON | libc::ISIG | libc::IEXTEN | libc::ECHONL;
-const STANDARD_RATES: [(u32, u32); 31] = [
-    (0, libc::B0), (50, libc::B50), (75, libc::B75), (110, libc::B110), (134, libc::B134), (150, libc::B150),
-    (200, libc::B200), (300, libc::B300), (600, libc::B600), (1200, libc::B1200), (1800, libc::B1800),
-    (2400, libc::B2400), (4800, libc::B4800), (9600, libc::B9600), (19200, libc::B19200), (38400, libc::B38400),
-    (57600, libc::B57600), (115200, libc::B115200), (230400, libc::B230400), (460800, libc::B460800),
-    (500000, libc::B500000), (576000, libc::B576000), (921600, libc::B921600), (1000000, libc::B1000000),
-    (1152000, libc::B1152000), (1500000, libc::B1500000), (2000000, libc::B2000000), (2500000, libc::B2500000),
-    (3000000, libc::B3000000), (3500000, libc::B3500000), (4000000, libc::B4000000),
-];
 
 fn ioctl_ptr<T>(fd: RawFd, request: libc::c_ulong, arg: *mut T, what: &str) -> Result<i32> {
     // SAFETY: `arg` points to the structure `request` reads or writes.
@@ -153,13 +101,14 @@ impl Terminal {
         Ok(t)
     }
 
+    /// The settings exactly as the kernel holds them (`TCGETS2`).
     pub fn get(&self) -> Result<Settings> {
-        Ok(decode(&self.get2()?))
+        Ok(Settings::from_kernel(&self.get2()?))
     }
 
+    /// Applies `s` word for word (`TCSETS2`, `TCSETSW2` or `TCSETSF2`).
     pub fn set(&self, s: &Settings, when: When) -> Result<()> {
-        let mut t = self.get2()?;
-        encode(s, &mut t)?;
+        let mut t = s.to_kernel();
         let request = match when {
             When::Now => libc::TCSETS2,
             When::Drain => libc::TCSETSW2,
@@ -169,6 +118,20 @@ impl Terminal {
         Ok(())
     }
 
+    /// `tcflow`: `action` is `TCOOFF`, `TCOON`, `TCIOFF` or `TCION`.
+    pub fn flow(&self, action: i32) -> Result<()> {
+        // SAFETY: tcflow on our descriptor.
+        cvt(unsafe { libc::tcflow(self.raw(), action) }).map_err(|e| e.context("tcflow"))?;
+        Ok(())
+    }
+
+    /// Bytes waiting in the input queue (`FIONREAD`) or the output queue (`TIOCOUTQ`).
+    pub fn queue_size(&self, output: bool) -> Result<usize> {
+        let mut n: libc::c_int = 0;
+        let (request, what) = if output { (libc::TIOCOUTQ, "TIOCOUTQ") } else { (libc::FIONREAD, "FIONREAD") };
+        ioctl_ptr(self.raw(), request as _, &mut n, what)?;
+        Ok(n.max(0) as usize)
+    }
 
     pub fn window_size(&self) -> Result<libc::winsize> {
         let mut w: libc::winsize = unsafe { std::mem::zeroed() };
@@ -239,149 +202,5 @@ impl Terminal {
     }
 }
 
-/// The settings that `t` describes.
-pub fn decode(t: &libc::termios2) -> Settings {
-        let mode = if t.c_lflag & libc::ICANON != 0 {
-            Mode::Canonical
-        } else if t.c_lflag & RAW_LFLAG == 0 && t.c_iflag & RAW_IFLAG == 0 && t.c_oflag & libc::OPOST == 0 {
-            Mode::Raw
-        } else {
-            Mode::Other
-        };
-        let data_bits = match t.c_cflag & libc::CSIZE {
-            x if x == libc::CS5 => 5,
-            x if x == libc::CS6 => 6,
-            x if x == libc::CS7 => 7,
-            _ => 8,
-        };
-        let c = t.c_cflag;
-        let parity = if c & libc::PARENB == 0 {
-            Parity::None
-        } else {
-            match (c & libc::CMSPAR != 0, c & libc::PARODD != 0) {
-                (false, true) => Parity::Odd,
-                (false, false) => Parity::Even,
-                (true, true) => Parity::Mark,
-                (true, false) => Parity::Space,
-            }
-        };
-        let flow = if c & libc::CRTSCTS != 0 {
-            Flow::RtsCts
-        } else if t.c_iflag & (libc::IXON | libc::IXOFF) != 0 {
-            Flow::XonXoff
-        } else {
-            Flow::None
-        };
-        Settings {
-            mode,
-            echo: t.c_lflag & libc::ECHO != 0,
-            baud: t.c_ospeed,
-            data_bits,
-            parity,
-            stop_bits: if c & libc::CSTOPB != 0 { 2 } else { 1 },
-            flow,
-            vmin: t.c_cc[libc::VMIN],
-            vtime: t.c_cc[libc::VTIME],
-        }
-}
-
-/// Changes `t` to describe `s`, leaving the bits `Settings` does not cover alone.
-pub fn encode(s: &Settings, t: &mut libc::termios2) -> Result<()> {
-        if !(5..=8).contains(&s.data_bits) {
-            return Err(Error::invalid(format!("{} data bits; 5 to 8", s.data_bits)));
-        }
-        if !(1..=2).contains(&s.stop_bits) {
-            return Err(Error::invalid(format!("{} stop bits; 1 or 2", s.stop_bits)));
-        }
-        let (iflag, oflag, lflag) = (&mut t.c_iflag, &mut t.c_oflag, &mut t.c_lflag);
-        match s.mode {
-            Mode::Raw => {
-                *iflag &= !(RAW_IFLAG);
-                *oflag &= !(libc::OPOST);
-                *lflag &= !RAW_LFLAG;
-            }
-            Mode::Canonical => {
-                *iflag = (*iflag & !(libc::INLCR | libc::IGNCR)) | libc::ICRNL | libc::BRKINT;
-                *oflag |= libc::OPOST | libc::ONLCR;
-                *lflag |= libc::ICANON | libc::ISIG | libc::IEXTEN;
-            }
-            Mode::Other => {}
-        }
-        let echo_bits = libc::ECHO | libc::ECHOE | libc::ECHOK;
-        if s.echo {
-            *lflag |= echo_bits;
-        } else {
-            *lflag &= !echo_bits;
-        }
-        let mut c = t.c_cflag & !(libc::CSIZE | libc::PARENB | libc::PARODD | libc::CSTOPB | libc::CRTSCTS | libc::CMSPAR);
-        c |= match s.data_bits {
-            5 => libc::CS5,
-            6 => libc::CS6,
-            7 => libc::CS7,
-            _ => libc::CS8,
-        };
-        c |= match s.parity {
-            Parity::None => 0,
-            Parity::Odd => libc::PARENB | libc::PARODD,
-            Parity::Even => libc::PARENB,
-            Parity::Mark => (libc::PARENB | libc::PARODD) | libc::CMSPAR,
-            Parity::Space => libc::PARENB | libc::CMSPAR,
-        };
-        if s.stop_bits == 2 {
-            c |= libc::CSTOPB;
-        }
-        t.c_iflag &= !(libc::IXON | libc::IXOFF | libc::IXANY);
-        match s.flow {
-            Flow::None => {}
-            Flow::RtsCts => c |= libc::CRTSCTS,
-            Flow::XonXoff => t.c_iflag |= libc::IXON | libc::IXOFF,
-        }
-        c |= libc::CREAD;
-        // Baud: a standard rate by its code, any other through BOTHER; input follows output.
-        let cbaud = libc::CBAUD;
-        c &= !(cbaud | (cbaud << libc::IBSHIFT));
-        c |= STANDARD_RATES.iter().find(|(r, _)| *r == s.baud).map_or(libc::BOTHER, |(_, code)| *code);
-        t.c_cflag = c;
-        t.c_ispeed = s.baud;
-        t.c_ospeed = s.baud;
-        t.c_cc[libc::VMIN] = s.vmin;
-        t.c_cc[libc::VTIME] = s.vtime;
-        Ok(())
-}
-
 fd_object!(Terminal, Kind::Terminal);
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_setting_survives_encode_and_decode() {
-        let mut t: libc::termios2 = unsafe { std::mem::zeroed() };
-        for parity in [Parity::None, Parity::Odd, Parity::Even, Parity::Mark, Parity::Space] {
-            for data_bits in 5..=8u8 {
-                for (stop_bits, flow) in [(1u8, Flow::None), (2, Flow::RtsCts), (1, Flow::XonXoff)] {
-                    for (mode, echo, baud) in [(Mode::Raw, false, 9600u32), (Mode::Canonical, true, 12345)] {
-                        let s = Settings { mode, echo, baud, data_bits, parity, stop_bits, flow, vmin: 3, vtime: 4 };
-                        encode(&s, &mut t).expect("valid settings");
-                        assert_eq!(decode(&t), s);
-                    }
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn standard_rates_use_their_code_and_others_bother() {
-        let mut t: libc::termios2 = unsafe { std::mem::zeroed() };
-        let mut s = Settings { mode: Mode::Raw, echo: false, baud: 115200, data_bits: 8, parity: Parity::None, stop_bits: 1, flow: Flow::None, vmin: 1, vtime: 0 };
-        encode(&s, &mut t).expect("valid");
-        assert_eq!(t.c_cflag & libc::CBAUD, libc::B115200);
-        s.baud = 250000;
-        encode(&s, &mut t).expect("valid");
-        assert_eq!(t.c_cflag & libc::CBAUD, libc::BOTHER);
-        assert_eq!((t.c_ispeed, t.c_ospeed), (250000, 250000));
-        s.data_bits = 9;
-        assert!(encode(&s, &mut t).is_err());
-    }
-}

@@ -1,0 +1,148 @@
+//! Controlling terminals: a child process started on a terminal (`login_tty`, `forkpty`).
+
+use std::ffi::{c_char, c_int, CStr};
+use std::os::fd::AsFd;
+
+use super::file::{c_path, c_str};
+use super::terminal::fdsafe_window_size;
+use super::termios::{fdsafe_terminal_settings, settings_from_c, single};
+use super::{call, fdsafe_handle, Out, FDSAFE_NONBLOCK};
+use crate::error::{Error, Result};
+use crate::handles::{self, get_as, Handle};
+use crate::kinds::pidfd::PidFd;
+use crate::kinds::pty_spawn::{spawn, Command};
+use crate::kinds::terminal::{Terminal, When};
+use crate::sys;
+
+/// More entries than this in `argv` or `envp` means a missing NULL terminator.
+const MAX_ENTRIES: usize = 1 << 20;
+
+/// The strings of a NULL-terminated array of C strings.
+fn string_array<'a>(array: *const *const c_char, name: &str) -> Result<Vec<&'a CStr>> {
+    if array.is_null() {
+        return Err(Error::invalid(format!("{name} is NULL")));
+    }
+    let mut items = Vec::new();
+    for i in 0..MAX_ENTRIES {
+        // SAFETY: the caller vouches for a NULL-terminated array; we stop at the NULL.
+        let item = unsafe { *array.add(i) };
+        if item.is_null() {
+            return Ok(items);
+        }
+        items.push(c_str(item, name)?);
+    }
+    Err(Error::invalid(format!("{name} has no NULL terminator within {MAX_ENTRIES} entries")))
+}
+
+fn command<'a>(program: *const c_char, argv: *const *const c_char, envp: *const *const c_char) -> Result<Command<'a>> {
+    let program = c_path(program, "program")?;
+    let args = string_array(argv, "argv")?;
+    if args.is_empty() {
+        return Err(Error::invalid("argv is empty: it needs at least the program name"));
+    }
+    let env = if envp.is_null() { None } else { Some(string_array(envp, "envp")?) };
+    Ok(Command { program, args, env })
+}
+
+/// Stores the pidfd as a handle, or kills and reaps the child when the table is full.
+fn pidfd_handle(pid: i32, pidfd: PidFd) -> Result<Handle> {
+    match handles::insert(Box::new(pidfd)) {
+        Ok(h) => Ok(h),
+        Err(e) => {
+            // SAFETY: our unreaped child.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+                libc::waitpid(pid, std::ptr::null_mut(), 0);
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Starts `program` with the terminal `terminal` as its controlling terminal and its
+/// standard input, output and error (the `login_tty` pattern): the child gets a new session
+/// (`setsid`), takes the terminal (`TIOCSCTTY`), has every signal at its default action and
+/// none blocked, and runs `program` (searched in this process's `PATH` when it has no `/`,
+/// as `execvp` does) with the NULL-terminated `argv` (argument 0 included) and `envp` (NULL:
+/// this process's environment). `terminal` is usually a pseudo-terminal's slave; it must not already be
+/// another session's controlling terminal.
+///
+/// Safe in a multithreaded program: the child makes only system calls between `clone` and
+/// `execve`, and the pidfd comes from `clone(CLONE_PIDFD)`, so it can never name another
+/// process. The child inherits no fdsafe descriptor (all are close-on-exec).
+///
+/// Returns the child's pid (> 0), with `*pidfd_out` a handle of kind `FDSAFE_KIND_PIDFD`
+/// once the program has been executed. If the child cannot set up or run the program, it is
+/// reaped and its error returned (`-ENOENT` for a program not found).
+/// Ownership: the caller owns `*pidfd_out` (reap the child with `fdsafe_pidfd_wait`) and
+/// keeps `terminal`. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`;
+/// `FDSAFE_E_INVALID_ARGUMENT` for a NULL or empty `program`, a NULL or empty `argv`, an
+/// unterminated array or a NULL `pidfd_out`; from the child: `-EPERM` if the terminal is
+/// another session's controlling terminal, `-ENOENT`, `-EACCES`, `-ENOEXEC`, `-E2BIG`;
+/// `-EAGAIN` or `-ENOMEM` from `clone`; `-EMFILE`.
+/// Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_terminal_spawn(terminal: fdsafe_handle, program: *const c_char, argv: *const *const c_char, envp: *const *const c_char, pidfd_out: *mut fdsafe_handle) -> c_int {
+    call("fdsafe_terminal_spawn", || {
+        let cmd = command(program, argv, envp)?;
+        let out = Out::new(pidfd_out, "pidfd_out")?;
+        let (pid, pidfd) = spawn(&*get_as::<Terminal>(Handle(terminal), "a terminal")?, &cmd)?;
+        out.write(pidfd_handle(pid, pidfd)?.0);
+        Ok(pid)
+    })
+}
+
+/// Starts `program` on a new pseudo-terminal (the `forkpty` pattern): opens a pair, applies
+/// `*settings` and `*size` to it when they are not NULL, starts the program with the slave
+/// as controlling terminal and standard streams exactly as `fdsafe_terminal_spawn`, and
+/// closes the slave in this process, so the master reads end of file (`-EIO`) once every
+/// process on the terminal has closed it. `flags`: 0 or `FDSAFE_NONBLOCK` (the master only;
+/// the child's streams always block).
+///
+/// Returns the child's pid (> 0) with `*master_out` (kind `FDSAFE_KIND_TERMINAL`,
+/// close-on-exec) and `*pidfd_out` (kind `FDSAFE_KIND_PIDFD`).
+/// Ownership: the caller owns both handles; reap the child with `fdsafe_pidfd_wait`.
+/// Errors: as `fdsafe_terminal_spawn`, and: `FDSAFE_E_INVALID_ARGUMENT` for unknown flags
+/// or a NULL `master_out`; `-ENOSPC` at the pseudo-terminal limit. Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_pty_spawn(
+    program: *const c_char,
+    argv: *const *const c_char,
+    envp: *const *const c_char,
+    settings: *const fdsafe_terminal_settings,
+    size: *const fdsafe_window_size,
+    flags: u32,
+    master_out: *mut fdsafe_handle,
+    pidfd_out: *mut fdsafe_handle,
+) -> c_int {
+    call("fdsafe_pty_spawn", || {
+        let nonblocking = super::kinds::single_flag(flags, FDSAFE_NONBLOCK, "pty spawn")?;
+        let cmd = command(program, argv, envp)?;
+        let (mo, po) = (Out::new(master_out, "master_out")?, Out::new(pidfd_out, "pidfd_out")?);
+        let settings = if settings.is_null() { None } else { Some(settings_from_c(single(settings, "settings")?)) };
+        let size = if size.is_null() { None } else { Some(*single(size, "size")?) };
+        let (master, slave) = Terminal::open_pty(false)?;
+        if let Some(s) = settings {
+            slave.set(&s, When::Now)?;
+        }
+        if let Some(w) = size {
+            slave.set_window_size(libc::winsize { ws_row: w.rows, ws_col: w.cols, ws_xpixel: w.xpixel, ws_ypixel: w.ypixel })?;
+        }
+        if nonblocking {
+            sys::set_nonblocking(master.as_fd(), true)?;
+        }
+        let (pid, pidfd) = spawn(&slave, &cmd)?;
+        drop(slave);
+        let p = pidfd_handle(pid, pidfd)?;
+        let m = match handles::insert(Box::new(master)) {
+            Ok(m) => m,
+            Err(e) => {
+                let _ = handles::close(p); // the child goes on: it has its terminal
+                return Err(e);
+            }
+        };
+        mo.write(m.0);
+        po.write(p.0);
+        Ok(pid)
+    })
+}
