@@ -85,7 +85,7 @@ _RATE_CODES = {rate: code for code, rate in _CODE_RATES.items()}
 
 def _view_field(name: str, doc: str) -> property:
     def get(self: "TerminalSettings") -> int:
-        return getattr(self._view(), name)
+        return int(getattr(self._view(), name))
 
     def put(self: "TerminalSettings", value: int) -> None:
         view = self._view()
@@ -144,9 +144,10 @@ class TerminalSettings:
     flow = _view_field("flow", "FLOW_NONE, FLOW_RTSCTS, FLOW_XONXOFF or FLOW_OTHER (mixed).")
 
     def copy(self) -> "TerminalSettings":
+        """A copy whose control characters can be changed without touching these."""
         return replace(self, cc=list(self.cc))
 
-    def to_termios(self) -> list:
+    def to_termios(self) -> List[Any]:
         """The list Python's ``termios.tcgetattr`` gives for these settings, to pass to
         ``termios.tcsetattr``: speeds as ``B*`` codes (``ValueError`` for a rate without
         one), ``cc`` with the C library's 32 entries, bytes except ``VMIN``/``VTIME`` in

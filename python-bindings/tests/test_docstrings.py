@@ -54,7 +54,7 @@ def _callable(name, member):
     if isinstance(member, (staticmethod, classmethod)):
         member = member.__func__
     if isinstance(member, property):
-        yield name, member.fget
+        yield name, member  # its __doc__ is its getter's, or the doc it was made with
     elif inspect.isfunction(member):
         yield name, member
 
