@@ -66,6 +66,10 @@ pub const SECTIONS: &[Section] = &[
     Section { module: "socket", title: "Sockets of any kind",
         about: "Addresses, send and receive, shutdown, accept, connect, options and zero-copy \
                 completions, for every socket kind." },
+    Section { module: "generic_socket", title: "Sockets of any family, any option",
+        about: "Sockets of any family, type and protocol (netlink, packet, vsock, raw IP) as \
+                FDSAFE_KIND_SOCKET handles; any socket option by level and name; client sockets \
+                bound to a chosen local address before they connect." },
     Section { module: "unix", title: "Unix sockets",
         about: "Unix domain sockets (stream, datagram, seqpacket), descriptor passing and credentials." },
     Section { module: "splice", title: "Zero-copy moves",

@@ -66,16 +66,17 @@
  *   14. Terminals
  *   15. TCP and UDP
  *   16. Sockets of any kind
- *   17. Unix sockets
- *   18. Zero-copy moves
- *   19. epoll
- *   20. Timers
- *   21. Signals
- *   22. Processes
- *   23. inotify
- *   24. fanotify
- *   25. Message queues
- *   26. Service manager
+ *   17. Sockets of any family, any option
+ *   18. Unix sockets
+ *   19. Zero-copy moves
+ *   20. epoll
+ *   21. Timers
+ *   22. Signals
+ *   23. Processes
+ *   24. inotify
+ *   25. fanotify
+ *   26. Message queues
+ *   27. Service manager
  */
 
 #ifdef __cplusplus
@@ -290,6 +291,14 @@ typedef int fdsafe_kind;
  * `fdsafe_fd_adopt` accepts any open descriptor as this kind.
  */
 #define FDSAFE_KIND_OTHER 24
+
+/**
+ * A socket of any family, type and protocol (netlink, packet, vsock, raw IP...), made by
+ * `fdsafe_socket_create`, accepted on such a socket, or received or adopted when fdsafe has
+ * no typed kind for its family: every `fdsafe_socket_*` operation, addresses as the
+ * kernel's sockaddr bytes.
+ */
+#define FDSAFE_KIND_SOCKET 25
 
 /**
  * The name of a kind (`"pipe"`, `"eventfd"`, `"tcp_stream"`...), or `"unknown"` for a number
@@ -2125,7 +2134,10 @@ int64_t fdsafe_socket_recv_from(fdsafe_handle handle,
 int fdsafe_socket_shutdown(fdsafe_handle handle, int how);
 
 /**
- * Accepts a connection on a TCP, Unix stream or Unix seqpacket listener. `*handle_out`
+ * Accepts a connection on a TCP, Unix stream or Unix seqpacket listener, or on a
+ * `FDSAFE_KIND_SOCKET` listening with `fdsafe_socket_listen` (the new socket is then a
+ * `FDSAFE_KIND_SOCKET` too). With `SO_RCVTIMEO` set, a blocking accept gives `-EAGAIN`
+ * when that time passes with no connection. `*handle_out`
  * receives the new connected socket (close-on-exec; non-blocking with
  * `FDSAFE_NONBLOCK`, the kernel's `SOCK_NONBLOCK`), and the peer's address goes to `addr_out` / `*addr_len_out`
  * (pass NULL, 0, NULL to skip it; ask the handle later with `fdsafe_socket_peer_address`).
@@ -2159,7 +2171,13 @@ int fdsafe_socket_connect(fdsafe_handle handle, const char *address);
 
 /**
  * Like `fdsafe_socket_connect` with the address as a `struct sockaddr` of `addr_len` bytes.
- * Errors: as `fdsafe_socket_connect`. Thread safety: any thread.
+ * Also connects a `FDSAFE_KIND_SOCKET` handle (`fdsafe_socket_create`) of any family, with
+ * the address bytes given to the kernel as they are: blocking, it waits as `connect(2)`
+ * does (`SO_SNDTIMEO` bounds the wait: `-EINPROGRESS` when it passes); non-blocking, it
+ * returns `-EINPROGRESS` and `fdsafe_socket_connect_finish` completes it.
+ * Errors: as `fdsafe_socket_connect`, plus `-EINPROGRESS`, `-EALREADY`, `-ETIMEDOUT`,
+ * `-ENETUNREACH`, `-EADDRNOTAVAIL`, `-EPERM` for a `FDSAFE_KIND_SOCKET`. Thread safety: any
+ * thread.
  */
 int fdsafe_socket_connect_sockaddr(fdsafe_handle handle, const void *addr, size_t addr_len);
 
@@ -2218,7 +2236,142 @@ int64_t fdsafe_socket_zerocopy_completions(fdsafe_handle handle,
 
 /* ====================================================================================== */
 /**
- * @defgroup fdsafe_unix Section 17: Unix sockets
+ * @defgroup fdsafe_generic_socket Section 17: Sockets of any family, any option
+ *
+ * Sockets of any family, type and protocol (netlink, packet, vsock, raw IP) as
+ * FDSAFE_KIND_SOCKET handles; any socket option by level and name; client sockets bound to
+ * a chosen local address before they connect.
+ * @{
+ */
+
+/**
+ * Creates a socket of any `domain`, `type` and `protocol`, in the kernel's values, as for
+ * `socket(2)` (`AF_NETLINK, SOCK_RAW, NETLINK_ROUTE`; `AF_PACKET, SOCK_DGRAM,
+ * htons(ETH_P_ALL)`; `AF_VSOCK, SOCK_STREAM, 0`; `AF_INET, SOCK_RAW, IPPROTO_ICMP`...), as a
+ * handle of kind `FDSAFE_KIND_SOCKET`, always close-on-exec. `flags`: `FDSAFE_NONBLOCK`
+ * (`SOCK_NONBLOCK`) or 0; `type` carries no flags. Bind it with `fdsafe_socket_bind`,
+ * connect it with `fdsafe_socket_connect_sockaddr`, listen with `fdsafe_socket_listen`,
+ * accept with `fdsafe_socket_accept` (the accepted socket is `FDSAFE_KIND_SOCKET` too); every
+ * other `fdsafe_socket_*` function works on it, with addresses as the kernel's sockaddr
+ * bytes. TCP, UDP and Unix sockets made this way stay `FDSAFE_KIND_SOCKET`: the typed kinds
+ * come from `fdsafe_tcp_*`, `fdsafe_udp_*`, `fdsafe_unix_*` and `fdsafe_socket_connect_from`.
+ *
+ * Ownership: the caller closes `*handle_out`. Errors: `FDSAFE_E_INVALID_ARGUMENT` (NULL
+ * `handle_out`, unknown flags, `SOCK_CLOEXEC`, `SOCK_NONBLOCK` or `FDSAFE_OWN_FLAG` inside
+ * `type`); `-EAFNOSUPPORT` (a family this kernel lacks, `AF_CAN` here); `-EPROTONOSUPPORT`;
+ * `-ESOCKTNOSUPPORT`; `-EINVAL` (a type the family refuses); `-EPERM` and `-EACCES` (raw
+ * and packet sockets need `CAP_NET_RAW`); `-EMFILE`; `-ENFILE`; `-ENOBUFS`; `-ENOMEM`.
+ * Thread safety: any thread.
+ */
+int fdsafe_socket_create(int domain,
+                         int type,
+                         int protocol,
+                         uint32_t flags,
+                         fdsafe_handle *handle_out);
+
+/**
+ * Binds a `FDSAFE_KIND_SOCKET` handle to the address `addr` of `addr_len` bytes, as
+ * `bind(2)` (a `struct sockaddr_nl` with `nl_groups` to join netlink multicast groups, a
+ * `struct sockaddr_ll` for a packet socket...). The bytes go to the kernel as they are. A
+ * Unix path bound this way is not removed when the handle closes (the typed
+ * `fdsafe_unix_listen` and `fdsafe_unix_bind` do that).
+ *
+ * Errors: `FDSAFE_E_WRONG_KIND` (typed sockets are bound when created, or with
+ * `fdsafe_socket_connect_from`); `FDSAFE_E_INVALID_ARGUMENT` (NULL `addr`, a length below 2
+ * or above `sizeof(struct sockaddr_storage)`); the kernel's `-EINVAL` (already bound, or a
+ * bad address), `-EADDRINUSE`, `-EADDRNOTAVAIL`, `-EAFNOSUPPORT`, `-EACCES`, `-EPERM`,
+ * `-ENOENT`, `-ENODEV`. Thread safety: any thread.
+ */
+int fdsafe_socket_bind(fdsafe_handle handle, const void *addr, size_t addr_len);
+
+/**
+ * Makes a bound (or, for some families, unbound) `FDSAFE_KIND_SOCKET` handle listen for
+ * connections with `backlog`, as `listen(2)`; accept them with `fdsafe_socket_accept`. The
+ * handle keeps its kind.
+ *
+ * Errors: `FDSAFE_E_WRONG_KIND` (typed listeners come from `fdsafe_tcp_listen` and
+ * `fdsafe_unix_listen`); the kernel's `-EOPNOTSUPP` (a datagram or raw socket), `-EINVAL`
+ * (a connected socket), `-EADDRINUSE`. Thread safety: any thread.
+ */
+int fdsafe_socket_listen(fdsafe_handle handle, int backlog);
+
+/**
+ * Reads any socket option, named by `level` and `name` in the kernel's values as for
+ * `getsockopt(2)` (`SOL_SOCKET, SO_RCVTIMEO` into a `struct timeval`; `IPPROTO_TCP,
+ * TCP_INFO` into a `struct tcp_info`; `SOL_SOCKET, SO_PEERSEC` into a text buffer...), into
+ * `value_out` (capacity `value_cap`). Works on every socket kind. Returns the length the
+ * kernel wrote (a longer value is cut to `value_cap`, as the kernel cuts it).
+ *
+ * Errors: `FDSAFE_E_WRONG_KIND` for non-sockets; `FDSAFE_E_INVALID_ARGUMENT` for NULL with
+ * `value_cap` > 0, or a `level` or `name` carrying `FDSAFE_OWN_FLAG` (no kernel value
+ * does); the kernel's `-ENOPROTOOPT` (an option the level does not have), `-EINVAL` (a
+ * buffer too small for the option), `-EOPNOTSUPP`, `-ENOTCONN`, `-ERANGE`
+ * (`SO_PEERSEC`, `SO_PEERGROUPS`: too small; the kernel does not say the size here).
+ * Thread safety: any thread.
+ */
+int fdsafe_socket_getsockopt(fdsafe_handle handle,
+                             int level,
+                             int name,
+                             void *value_out,
+                             size_t value_cap);
+
+/**
+ * Sets any socket option from the `value_len` bytes at `value`, named by `level` and `name`
+ * in the kernel's values as for `setsockopt(2)`. Works on every socket kind.
+ *
+ * `SO_RCVTIMEO` and `SO_SNDTIMEO` (a `struct timeval`) are honoured by fdsafe's blocking
+ * calls on the handle, which are the kernel's own: a receive (`fdsafe_socket_recv`,
+ * `fdsafe_socket_recv_from`, `fdsafe_read`, the descriptor-passing receives) or an
+ * `fdsafe_socket_accept` that waited longer than `SO_RCVTIMEO` returns `-EAGAIN`, as the
+ * kernel does; a send that waited longer than `SO_SNDTIMEO` returns the bytes it sent, or
+ * `-EAGAIN` if none. (`fdsafe_tcp_connect` waits with its own `timeout_ms` instead.)
+ *
+ * Errors: `FDSAFE_E_WRONG_KIND` for non-sockets; `FDSAFE_E_INVALID_ARGUMENT` for NULL with
+ * `value_len` > 0, or a `level` or `name` carrying `FDSAFE_OWN_FLAG`; the kernel's
+ * `-ENOPROTOOPT`, `-EINVAL` (a value of the wrong size or out of range), `-EPERM` (a privileged option), `-EOPNOTSUPP`, `-EDOM` (a timeout out of
+ * range), `-ENODEV` (`SO_BINDTODEVICE` to a missing device), `-EFAULT`, `-ENOMEM`.
+ * Thread safety: any thread.
+ */
+int fdsafe_socket_setsockopt(fdsafe_handle handle,
+                             int level,
+                             int name,
+                             const void *value,
+                             size_t value_len);
+
+/**
+ * Creates a client socket of `type` (`FDSAFE_SOCK_STREAM`, `FDSAFE_SOCK_DGRAM`, or for Unix
+ * `FDSAFE_SOCK_SEQPACKET`) bound to the local address `local` (`local_len` bytes) and
+ * connected to `remote` (`remote_len` bytes), both of one family: a TCP stream, a UDP socket
+ * or a Unix stream, datagram or seqpacket socket, of the typed kind. So a client picks its
+ * source address and port (TCP, UDP; port 0: the kernel picks), a Unix path or abstract
+ * name, or an autobound abstract name (a Unix `local` of just the family: `local_len` 2).
+ * A Unix path bound this way is not removed when the handle closes.
+ *
+ * TCP waits at most `timeout_ms` (-1: as long as the kernel tries); with `FDSAFE_NONBLOCK`
+ * it returns 1 while the connection is in progress (finish it with
+ * `fdsafe_socket_connect_finish`). Otherwise returns 0, connected.
+ *
+ * Ownership: on success the caller closes `*handle_out`; on failure nothing is created.
+ * Errors: `FDSAFE_E_INVALID_ARGUMENT` (NULL pointers, bad addresses, families that differ,
+ * a family and type with no typed kind, unknown flags, timeout below -1); the kernel's
+ * `-EADDRINUSE` (the local address is taken), `-EADDRNOTAVAIL`, `-EINVAL`,
+ * `-ECONNREFUSED`, `-ETIMEDOUT`, `-ENETUNREACH`, `-ENOENT`, `-EACCES`, `-EPROTOTYPE`,
+ * `-EAGAIN`, `-EINTR` (not retried). Thread safety: any thread.
+ */
+int fdsafe_socket_connect_from(int type,
+                               const void *local,
+                               size_t local_len,
+                               const void *remote,
+                               size_t remote_len,
+                               int timeout_ms,
+                               uint32_t flags,
+                               fdsafe_handle *handle_out);
+
+/** @} */
+
+/* ====================================================================================== */
+/**
+ * @defgroup fdsafe_unix Section 18: Unix sockets
  *
  * Unix domain sockets (stream, datagram, seqpacket), descriptor passing and credentials.
  * @{
@@ -2612,7 +2765,7 @@ int fdsafe_socket_peer_pidfd(fdsafe_handle handle, fdsafe_handle *handle_out);
 
 /* ====================================================================================== */
 /**
- * @defgroup fdsafe_splice Section 18: Zero-copy moves
+ * @defgroup fdsafe_splice Section 19: Zero-copy moves
  *
  * splice, vmsplice, tee, sendfile and copy_file_range, with handles or with raw
  * descriptors the caller lends for the one call (*_fd).
@@ -2780,7 +2933,7 @@ int64_t fdsafe_copy_file_range_fd(int fd_in,
 
 /* ====================================================================================== */
 /**
- * @defgroup fdsafe_epoll Section 19: epoll
+ * @defgroup fdsafe_epoll Section 20: epoll
  *
  * Readiness of many handles at once. Registrations are keyed by handle and end when the
  * handle is closed.
@@ -2976,7 +3129,7 @@ int fdsafe_epoll_wait_ns(fdsafe_handle epoll,
 
 /* ====================================================================================== */
 /**
- * @defgroup fdsafe_timerfd Section 20: Timers
+ * @defgroup fdsafe_timerfd Section 21: Timers
  *
  * timerfd: timers whose expirations are read from a handle.
  * @{
@@ -3094,7 +3247,7 @@ int fdsafe_timerfd_read(fdsafe_handle handle, uint64_t *count_out);
 
 /* ====================================================================================== */
 /**
- * @defgroup fdsafe_signal Section 21: Signals
+ * @defgroup fdsafe_signal Section 22: Signals
  *
  * Signal sets, signal masks and signalfd.
  * @{
@@ -3270,7 +3423,7 @@ int fdsafe_signal_block_process(const struct fdsafe_sigset *set);
 
 /* ====================================================================================== */
 /**
- * @defgroup fdsafe_pidfd Section 22: Processes
+ * @defgroup fdsafe_pidfd Section 23: Processes
  *
  * pidfd: a process as a handle, to signal it and wait for it.
  * @{
@@ -3403,7 +3556,7 @@ int fdsafe_pidfd_get_pid(fdsafe_handle handle);
 
 /* ====================================================================================== */
 /**
- * @defgroup fdsafe_inotify Section 23: inotify
+ * @defgroup fdsafe_inotify Section 24: inotify
  *
  * Changes to files and directories.
  * @{
@@ -3628,7 +3781,7 @@ int fdsafe_inotify_pending(fdsafe_handle handle);
 
 /* ====================================================================================== */
 /**
- * @defgroup fdsafe_fanotify Section 24: fanotify
+ * @defgroup fdsafe_fanotify Section 25: fanotify
  *
  * Filesystem events across mounts and filesystems, and permission decisions.
  * @{
@@ -4020,7 +4173,7 @@ int fdsafe_fanotify_unanswered(fdsafe_handle handle);
 
 /* ====================================================================================== */
 /**
- * @defgroup fdsafe_mqueue Section 25: Message queues
+ * @defgroup fdsafe_mqueue Section 26: Message queues
  *
  * POSIX message queues.
  * @{
@@ -4164,7 +4317,7 @@ int fdsafe_mq_notify_none(fdsafe_handle handle);
 
 /* ====================================================================================== */
 /**
- * @defgroup fdsafe_daemon Section 26: Service manager
+ * @defgroup fdsafe_daemon Section 27: Service manager
  *
  * Socket activation and service notification (the systemd protocols, without libsystemd).
  * @{
