@@ -449,6 +449,17 @@ class Socket(Handle):
         """Sets an option named as for :meth:`getopt`."""
         check(lib.fdsafe_socket_option_set(self._value, level, name, int(value)))
 
+    def getsockopt(self, level: int, optname: int, buflen: int = 0) -> Union[int, bytes]:
+        """Any option, as ``socket.getsockopt``: an ``int``, or with ``buflen`` up to that many
+        bytes of it (``struct.unpack`` them: ``TCP_INFO``, ``SO_RCVTIMEO``...)."""
+        return _generic.getsockopt(self, level, optname, buflen)
+
+    def setsockopt(self, level: int, optname: int, value: Union[int, bytes]) -> None:
+        """Sets any option, as ``socket.setsockopt``, from an ``int`` or bytes. ``SO_RCVTIMEO``
+        and ``SO_SNDTIMEO`` bound blocking calls (``BlockingIOError`` when they pass, as with
+        ``socket``); :meth:`settimeout` is the usual way."""
+        _generic.setsockopt(self, level, optname, value)
+
     def connect_finish(self, timeout: Optional[float] = None) -> None:
         """Finishes a non-blocking connect, waiting up to ``timeout`` seconds (None: no
         limit); still pending after the timeout: OSError EINPROGRESS."""
@@ -782,3 +793,11 @@ def _adopt(fd: int, kind: int) -> int:
     out = c_handle()
     check(lib.fdsafe_fd_adopt(fd, kind, ctypes.byref(out)))
     return out.value
+
+
+# Sockets of any family, any option, bind before connect: see _generic_socket.
+from . import _generic_socket as _generic  # noqa: E402  (it builds on the classes above)
+from ._generic_socket import (KIND_SOCKET, GenericSocket, connect_from, create_connection,  # noqa: E402
+                              socket)
+
+__all__ += ["KIND_SOCKET", "GenericSocket", "socket", "connect_from", "create_connection"]
