@@ -72,6 +72,9 @@ pub const SECTIONS: &[Section] = &[
                 bound to a chosen local address before they connect." },
     Section { module: "unix", title: "Unix sockets",
         about: "Unix domain sockets (stream, datagram, seqpacket), descriptor passing and credentials." },
+    Section { module: "tun", title: "TUN/TAP devices",
+        about: "/dev/net/tun attached to a TUN (IP) or TAP (Ethernet) interface: one whole packet \
+                per read and per write, usable with epoll." },
     Section { module: "splice", title: "Zero-copy moves",
         about: "splice, vmsplice, tee, sendfile and copy_file_range, with handles or with raw \
                 descriptors the caller lends for the one call (*_fd)." },

@@ -20,15 +20,15 @@
  *   fdsafe_address_parse, fdsafe_address_format, fdsafe_socket_create,
  *   fdsafe_socket_connect_from, fdsafe_unix_listen, fdsafe_unix_listen_sockaddr,
  *   fdsafe_unix_bind, fdsafe_unix_bind_sockaddr, fdsafe_unix_connect,
- *   fdsafe_unix_connect_sockaddr, fdsafe_unix_pair, fdsafe_splice_fd, fdsafe_vmsplice_fd,
- *   fdsafe_tee_fd, fdsafe_sendfile_fd, fdsafe_copy_file_range_fd, fdsafe_epoll_create,
- *   fdsafe_timerfd_create, fdsafe_sigset_empty, fdsafe_sigset_fill, fdsafe_sigset_add,
- *   fdsafe_sigset_del, fdsafe_sigset_has, fdsafe_signal_mask, fdsafe_signalfd_create,
- *   fdsafe_signal_block_process, fdsafe_pidfd_open, fdsafe_pidfd_fork, fdsafe_inotify_create,
- *   fdsafe_fanotify_init, fdsafe_mq_open, fdsafe_mq_unlink, fdsafe_listen_fds,
- *   fdsafe_listen_fd_handle, fdsafe_listen_fd_name, fdsafe_listen_fd_find, fdsafe_notify,
- *   fdsafe_notify_handles, fdsafe_notify_reloading, fdsafe_notify_status,
- *   fdsafe_notify_fdstore, fdsafe_watchdog_interval
+ *   fdsafe_unix_connect_sockaddr, fdsafe_unix_pair, fdsafe_tun_open, fdsafe_splice_fd,
+ *   fdsafe_vmsplice_fd, fdsafe_tee_fd, fdsafe_sendfile_fd, fdsafe_copy_file_range_fd,
+ *   fdsafe_epoll_create, fdsafe_timerfd_create, fdsafe_sigset_empty, fdsafe_sigset_fill,
+ *   fdsafe_sigset_add, fdsafe_sigset_del, fdsafe_sigset_has, fdsafe_signal_mask,
+ *   fdsafe_signalfd_create, fdsafe_signal_block_process, fdsafe_pidfd_open,
+ *   fdsafe_pidfd_fork, fdsafe_inotify_create, fdsafe_fanotify_init, fdsafe_mq_open,
+ *   fdsafe_mq_unlink, fdsafe_listen_fds, fdsafe_listen_fd_handle, fdsafe_listen_fd_name,
+ *   fdsafe_listen_fd_find, fdsafe_notify, fdsafe_notify_handles, fdsafe_notify_reloading,
+ *   fdsafe_notify_status, fdsafe_notify_fdstore, fdsafe_watchdog_interval
  */
 #ifndef FDSAFE_FORGED_CALLS_H
 #define FDSAFE_FORGED_CALLS_H
@@ -482,6 +482,21 @@ static int64_t forged_socket_peer_pidfd(fdsafe_handle forged, void *scratch) {
     return (int64_t)fdsafe_socket_peer_pidfd(forged, (fdsafe_handle *)(void *)(s));
 }
 
+static int64_t forged_tun_name(fdsafe_handle forged, void *scratch) {
+    char *s = scratch;
+    return (int64_t)fdsafe_tun_name(forged, s, 0);
+}
+
+static int64_t forged_tun_flags(fdsafe_handle forged, void *scratch) {
+    (void)scratch;
+    return (int64_t)fdsafe_tun_flags(forged);
+}
+
+static int64_t forged_tun_set_persist(fdsafe_handle forged, void *scratch) {
+    (void)scratch;
+    return (int64_t)fdsafe_tun_set_persist(forged, 0);
+}
+
 static int64_t forged_splice__in(fdsafe_handle forged, void *scratch) {
     (void)scratch;
     return (int64_t)fdsafe_splice(forged, NULL, forged_live.pipe_write, NULL, 16, 0);
@@ -779,6 +794,9 @@ static const struct forged_call forged_calls[] = {
     {"fdsafe_socket_peer_credentials", "handle", 0, 1, forged_socket_peer_credentials, {0}, 0},
     {"fdsafe_socket_peer_groups", "handle", 0, 1, forged_socket_peer_groups, {0}, 0},
     {"fdsafe_socket_peer_pidfd", "handle", 0, 1, forged_socket_peer_pidfd, {0}, 1},
+    {"fdsafe_tun_name", "handle", 0, 1, forged_tun_name, {0}, 0},
+    {"fdsafe_tun_flags", "handle", 0, 1, forged_tun_flags, {0}, 0},
+    {"fdsafe_tun_set_persist", "handle", 0, 1, forged_tun_set_persist, {0}, 0},
     {"fdsafe_splice", "in", 0, 2, forged_splice__in, {0}, 0},
     {"fdsafe_splice", "out", 2, 2, forged_splice__out, {0}, 0},
     {"fdsafe_vmsplice", "pipe", 0, 1, forged_vmsplice, {0}, 0},

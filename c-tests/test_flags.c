@@ -417,6 +417,8 @@ static int64_t c_connect_from_flags(uint64_t v) {
                                               (uint32_t)v, &h), h, 0);
 }
 
+static int64_t c_tun_open(uint64_t v) { fdsafe_handle h = 0; return closing(fdsafe_tun_open("fdsafe-flags", (uint32_t)v, &h), h, 0); }
+
 struct entry {
     const char *function, *param;
     caller call;
@@ -525,6 +527,7 @@ static const struct entry entries[] = {
     {"fdsafe_socket_setsockopt", "name", c_setsockopt_name, ""},
     {"fdsafe_socket_connect_from", "type", c_connect_from_type, ""},
     {"fdsafe_socket_connect_from", "flags", c_connect_from_flags, ""},
+    {"fdsafe_tun_open", "flags", c_tun_open, ""},
 };
 #define ENTRY_COUNT (sizeof entries / sizeof *entries)
 

@@ -68,15 +68,16 @@
  *   16. Sockets of any kind
  *   17. Sockets of any family, any option
  *   18. Unix sockets
- *   19. Zero-copy moves
- *   20. epoll
- *   21. Timers
- *   22. Signals
- *   23. Processes
- *   24. inotify
- *   25. fanotify
- *   26. Message queues
- *   27. Service manager
+ *   19. TUN/TAP devices
+ *   20. Zero-copy moves
+ *   21. epoll
+ *   22. Timers
+ *   23. Signals
+ *   24. Processes
+ *   25. inotify
+ *   26. fanotify
+ *   27. Message queues
+ *   28. Service manager
  */
 
 #ifdef __cplusplus
@@ -299,6 +300,12 @@ typedef int fdsafe_kind;
  * kernel's sockaddr bytes.
  */
 #define FDSAFE_KIND_SOCKET 25
+
+/**
+ * `/dev/net/tun` attached to a TUN or TAP network interface (`fdsafe_tun_open`): one whole
+ * packet per `fdsafe_read` and `fdsafe_write`.
+ */
+#define FDSAFE_KIND_TUN 26
 
 /**
  * The name of a kind (`"pipe"`, `"eventfd"`, `"tcp_stream"`...), or `"unknown"` for a number
@@ -2765,7 +2772,101 @@ int fdsafe_socket_peer_pidfd(fdsafe_handle handle, fdsafe_handle *handle_out);
 
 /* ====================================================================================== */
 /**
- * @defgroup fdsafe_splice Section 19: Zero-copy moves
+ * @defgroup fdsafe_tun Section 19: TUN/TAP devices
+ *
+ * /dev/net/tun attached to a TUN (IP) or TAP (Ethernet) interface: one whole packet per
+ * read and per write, usable with epoll.
+ * @{
+ */
+
+/**
+ * `fdsafe_tun_open`: a TUN device, carrying IP packets (`IFF_TUN`).
+ */
+#define FDSAFE_IFF_TUN 1
+
+/**
+ * `fdsafe_tun_open`: a TAP device, carrying Ethernet frames (`IFF_TAP`).
+ */
+#define FDSAFE_IFF_TAP 2
+
+/**
+ * `fdsafe_tun_open`: packets without the 4-byte packet-information header (`IFF_NO_PI`).
+ */
+#define FDSAFE_IFF_NO_PI 4096
+
+/**
+ * `fdsafe_tun_open`: one of several queues of the interface (`IFF_MULTI_QUEUE`); open the
+ * same name again with it for each further queue.
+ */
+#define FDSAFE_IFF_MULTI_QUEUE 256
+
+/**
+ * `fdsafe_tun_open`: each packet starts with a `struct virtio_net_hdr` (`IFF_VNET_HDR`).
+ */
+#define FDSAFE_IFF_VNET_HDR 16384
+
+/**
+ * `fdsafe_tun_flags` reports it for an interface kept after its last queue closes
+ * (`IFF_PERSIST`; set with `fdsafe_tun_set_persist`, never passed to `fdsafe_tun_open`, where
+ * this value means `FDSAFE_NONBLOCK`).
+ */
+#define FDSAFE_IFF_PERSIST 2048
+
+/**
+ * Room for an interface name and its NUL (`IFNAMSIZ`).
+ */
+#define FDSAFE_IFNAMSIZ 16
+
+/**
+ * Opens `/dev/net/tun` and attaches it to the network interface `name` (made if it does
+ * not exist; NULL or `""`: the kernel picks `tun%d` or `tap%d`), as a handle of kind
+ * `FDSAFE_KIND_TUN`, close-on-exec. `flags`: `FDSAFE_IFF_TUN` or `FDSAFE_IFF_TAP`, plus
+ * `FDSAFE_IFF_NO_PI`, `FDSAFE_IFF_MULTI_QUEUE`, `FDSAFE_IFF_VNET_HDR` (the kernel's `IFF_*`)
+ * and `FDSAFE_NONBLOCK`. Each `fdsafe_read` returns one whole packet (cut to the buffer if
+ * longer) and each `fdsafe_write` sends one; the handle works with `fdsafe_wait` and epoll.
+ * The interface goes away with its last queue unless `fdsafe_tun_set_persist` kept it.
+ *
+ * Ownership: the caller closes `*handle_out`. Errors: `FDSAFE_E_INVALID_ARGUMENT` (NULL
+ * `handle_out`, unknown flags, neither or both of TUN and TAP, a name of 16 bytes or more
+ * or with a `/`); `-EPERM` (no `CAP_NET_ADMIN` in the network namespace); `-EBUSY` (the
+ * interface is attached already, or exists without `FDSAFE_IFF_MULTI_QUEUE` when asked with
+ * it); `-EINVAL` (flags that do not match an existing interface); `-ENOENT` and `-ENODEV`
+ * (no `/dev/net/tun`); `-EMFILE`. Thread safety: any thread.
+ */
+int fdsafe_tun_open(const char *name, uint32_t flags, fdsafe_handle *handle_out);
+
+/**
+ * Writes the interface's name and its NUL into `name_out` (capacity `name_cap`;
+ * `FDSAFE_IFNAMSIZ` always suffices) and returns the name's length.
+ *
+ * Errors: `FDSAFE_E_WRONG_KIND` for other kinds; `FDSAFE_E_INVALID_ARGUMENT` for a NULL
+ * `name_out`; `FDSAFE_E_BUFFER_TOO_SMALL`. Thread safety: any thread.
+ */
+int fdsafe_tun_name(fdsafe_handle handle, char *name_out, size_t name_cap);
+
+/**
+ * The interface's flags (>= 0): `FDSAFE_IFF_TUN` or `FDSAFE_IFF_TAP`, `FDSAFE_IFF_NO_PI`,
+ * `FDSAFE_IFF_MULTI_QUEUE`, `FDSAFE_IFF_VNET_HDR`, and `FDSAFE_IFF_PERSIST` once kept.
+ *
+ * Errors: `FDSAFE_E_WRONG_KIND` for other kinds. Thread safety: any thread.
+ */
+int fdsafe_tun_flags(fdsafe_handle handle);
+
+/**
+ * Keeps the interface after its last queue closes (`persist` 1), so a later
+ * `fdsafe_tun_open` of the name attaches to it again, or lets it go with its last queue
+ * (`persist` 0), as `TUNSETPERSIST`.
+ *
+ * Errors: `FDSAFE_E_WRONG_KIND` for other kinds; `FDSAFE_E_INVALID_ARGUMENT` for `persist`
+ * other than 0 or 1; `-EPERM`. Thread safety: any thread.
+ */
+int fdsafe_tun_set_persist(fdsafe_handle handle, int persist);
+
+/** @} */
+
+/* ====================================================================================== */
+/**
+ * @defgroup fdsafe_splice Section 20: Zero-copy moves
  *
  * splice, vmsplice, tee, sendfile and copy_file_range, with handles or with raw
  * descriptors the caller lends for the one call (*_fd).
@@ -2933,7 +3034,7 @@ int64_t fdsafe_copy_file_range_fd(int fd_in,
 
 /* ====================================================================================== */
 /**
- * @defgroup fdsafe_epoll Section 20: epoll
+ * @defgroup fdsafe_epoll Section 21: epoll
  *
  * Readiness of many handles at once. Registrations are keyed by handle and end when the
  * handle is closed.
@@ -3129,7 +3230,7 @@ int fdsafe_epoll_wait_ns(fdsafe_handle epoll,
 
 /* ====================================================================================== */
 /**
- * @defgroup fdsafe_timerfd Section 21: Timers
+ * @defgroup fdsafe_timerfd Section 22: Timers
  *
  * timerfd: timers whose expirations are read from a handle.
  * @{
@@ -3247,7 +3348,7 @@ int fdsafe_timerfd_read(fdsafe_handle handle, uint64_t *count_out);
 
 /* ====================================================================================== */
 /**
- * @defgroup fdsafe_signal Section 22: Signals
+ * @defgroup fdsafe_signal Section 23: Signals
  *
  * Signal sets, signal masks and signalfd.
  * @{
@@ -3423,7 +3524,7 @@ int fdsafe_signal_block_process(const struct fdsafe_sigset *set);
 
 /* ====================================================================================== */
 /**
- * @defgroup fdsafe_pidfd Section 23: Processes
+ * @defgroup fdsafe_pidfd Section 24: Processes
  *
  * pidfd: a process as a handle, to signal it and wait for it.
  * @{
@@ -3556,7 +3657,7 @@ int fdsafe_pidfd_get_pid(fdsafe_handle handle);
 
 /* ====================================================================================== */
 /**
- * @defgroup fdsafe_inotify Section 24: inotify
+ * @defgroup fdsafe_inotify Section 25: inotify
  *
  * Changes to files and directories.
  * @{
@@ -3781,7 +3882,7 @@ int fdsafe_inotify_pending(fdsafe_handle handle);
 
 /* ====================================================================================== */
 /**
- * @defgroup fdsafe_fanotify Section 25: fanotify
+ * @defgroup fdsafe_fanotify Section 26: fanotify
  *
  * Filesystem events across mounts and filesystems, and permission decisions.
  * @{
@@ -4173,7 +4274,7 @@ int fdsafe_fanotify_unanswered(fdsafe_handle handle);
 
 /* ====================================================================================== */
 /**
- * @defgroup fdsafe_mqueue Section 26: Message queues
+ * @defgroup fdsafe_mqueue Section 27: Message queues
  *
  * POSIX message queues.
  * @{
@@ -4317,7 +4418,7 @@ int fdsafe_mq_notify_none(fdsafe_handle handle);
 
 /* ====================================================================================== */
 /**
- * @defgroup fdsafe_daemon Section 27: Service manager
+ * @defgroup fdsafe_daemon Section 28: Service manager
  *
  * Socket activation and service notification (the systemd protocols, without libsystemd).
  * @{

@@ -19,7 +19,9 @@ from .socket import (SOCKADDR_STORAGE, SOCKET_NONBLOCK, Address, Socket, TcpStre
                      tcp_connect)
 from . import _constants as _c
 
-__all__ = ["KIND_SOCKET", "GenericSocket", "socket", "connect_from", "create_connection"]
+# ``socket`` (the function, as ``fdsafe.socket.socket(family, type, proto)``) stays out of
+# __all__: ``from fdsafe.socket import *`` must never shadow the standard library's module.
+__all__ = ["KIND_SOCKET", "GenericSocket", "connect_from", "create_connection"]
 
 KIND_SOCKET = _c.FDSAFE_KIND_SOCKET
 

@@ -800,4 +800,4 @@ from . import _generic_socket as _generic  # noqa: E402  (it builds on the class
 from ._generic_socket import (KIND_SOCKET, GenericSocket, connect_from, create_connection,  # noqa: E402
                               socket)
 
-__all__ += ["KIND_SOCKET", "GenericSocket", "socket", "connect_from", "create_connection"]
+__all__ += ["KIND_SOCKET", "GenericSocket", "connect_from", "create_connection"]  # and socket(): see there

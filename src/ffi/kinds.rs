@@ -46,6 +46,9 @@ pub const FDSAFE_KIND_OTHER: fdsafe_kind = 24;
 /// no typed kind for its family: every `fdsafe_socket_*` operation, addresses as the
 /// kernel's sockaddr bytes.
 pub const FDSAFE_KIND_SOCKET: fdsafe_kind = 25;
+/// `/dev/net/tun` attached to a TUN or TAP network interface (`fdsafe_tun_open`): one whole
+/// packet per `fdsafe_read` and `fdsafe_write`.
+pub const FDSAFE_KIND_TUN: fdsafe_kind = 26;
 
 pub fn kind_from_c(kind: fdsafe_kind) -> Result<Kind> {
     kind_of(kind).ok_or_else(|| Error::invalid(format!("{kind} is not an FDSAFE_KIND_* value")))
@@ -157,6 +160,7 @@ mod tests {
             (FDSAFE_KIND_UNIX_SEQPACKET, Kind::UnixSeqpacket),
             (FDSAFE_KIND_OTHER, Kind::Other),
             (FDSAFE_KIND_SOCKET, Kind::Socket),
+            (FDSAFE_KIND_TUN, Kind::Tun),
         ];
         assert_eq!(table.len(), Kind::ALL.len());
         assert_eq!(kind_of(-1), None);

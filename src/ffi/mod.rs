@@ -28,6 +28,7 @@ pub mod splice;
 pub mod stdio;
 pub mod terminal;
 pub mod timerfd;
+pub mod tun;
 pub mod unix;
 pub mod version;
 

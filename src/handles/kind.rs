@@ -35,10 +35,12 @@ pub enum Kind {
     /// by `fdsafe_socket_create`, or a received or adopted socket of a family fdsafe has no
     /// typed kind for: the operations every socket has, with the kernel's sockaddr bytes.
     Socket = 25,
+    /// `/dev/net/tun` attached to a TUN or TAP interface.
+    Tun = 26,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 25] = [
+    pub const ALL: [Kind; 26] = [
         Kind::Pipe,
         Kind::EventFd,
         Kind::Stdio,
@@ -64,6 +66,7 @@ impl Kind {
         Kind::UnixSeqpacket,
         Kind::Other,
         Kind::Socket,
+        Kind::Tun,
     ];
 
     pub fn from_u32(value: u32) -> Option<Kind> {
@@ -121,6 +124,7 @@ impl Kind {
             Kind::UnixSeqpacket => c"unix_seqpacket",
             Kind::Other => c"other",
             Kind::Socket => c"socket",
+            Kind::Tun => c"tun",
         }
     }
 }

@@ -106,6 +106,7 @@ impl Detector {
             libc::S_IFIFO => Kind::Fifo,
             // SAFETY: isatty only queries the descriptor.
             libc::S_IFCHR if unsafe { libc::isatty(fd.as_raw_fd()) } == 1 => Kind::Terminal,
+            libc::S_IFCHR if crate::kinds::tun::Tun::verify(fd).is_ok() => Kind::Tun,
             libc::S_IFCHR => Kind::CharDevice,
             libc::S_IFREG | libc::S_IFDIR => match fs_magic(fd) {
                 Some(MQUEUE_MAGIC) => Kind::MessageQueue,
