@@ -287,7 +287,7 @@ typedef int fdsafe_kind;
 #define FDSAFE_KIND_UNIX_SEQPACKET 23
 
 /**
- * A descriptor of a kind fdsafe has no type for (a netlink socket, a block device,
+ * A descriptor of a kind fdsafe has no type for (a block device, an unattached TUN device,
  * `userfaultfd`...), received over a socket or adopted as such: the generic operations only.
  * `fdsafe_fd_adopt` accepts any open descriptor as this kind.
  */

@@ -28,7 +28,7 @@ pub enum Kind {
     UnixDatagram = 21,
     UnixSeqpacketListener = 22,
     UnixSeqpacket = 23,
-    /// A descriptor of a kind fdsafe has no type for (a netlink socket, a block device,
+    /// A descriptor of a kind fdsafe has no type for (a block device, an unattached TUN device,
     /// `userfaultfd`...), received or adopted as such: the generic operations only.
     Other = 24,
     /// A socket of any family, type and protocol (netlink, packet, vsock, raw IP...) made
