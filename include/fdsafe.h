@@ -296,8 +296,8 @@ typedef int fdsafe_kind;
 /**
  * A socket of any family, type and protocol (netlink, packet, vsock, raw IP...), made by
  * `fdsafe_socket_create`, accepted on such a socket, or received or adopted when fdsafe has
- * no typed kind for its family: every `fdsafe_socket_*` operation, addresses as the
- * kernel's sockaddr bytes.
+ * no typed kind for its family: every socket operation, addresses as the kernel's sockaddr
+ * bytes.
  */
 #define FDSAFE_KIND_SOCKET 25
 
@@ -2259,9 +2259,10 @@ int64_t fdsafe_socket_zerocopy_completions(fdsafe_handle handle,
  * (`SOCK_NONBLOCK`) or 0; `type` carries no flags. Bind it with `fdsafe_socket_bind`,
  * connect it with `fdsafe_socket_connect_sockaddr`, listen with `fdsafe_socket_listen`,
  * accept with `fdsafe_socket_accept` (the accepted socket is `FDSAFE_KIND_SOCKET` too); every
- * other `fdsafe_socket_*` function works on it, with addresses as the kernel's sockaddr
- * bytes. TCP, UDP and Unix sockets made this way stay `FDSAFE_KIND_SOCKET`: the typed kinds
- * come from `fdsafe_tcp_*`, `fdsafe_udp_*`, `fdsafe_unix_*` and `fdsafe_socket_connect_from`.
+ * other socket function (send, receive, addresses, shutdown, descriptor passing) works on
+ * it, with addresses as the kernel's sockaddr bytes. TCP, UDP and Unix sockets made this
+ * way stay `FDSAFE_KIND_SOCKET`: the typed kinds come from `fdsafe_tcp_listen`, `fdsafe_tcp_connect`, `fdsafe_udp_bind`,
+ * `fdsafe_unix_listen`, `fdsafe_unix_connect` and `fdsafe_socket_connect_from`.
  *
  * Ownership: the caller closes `*handle_out`. Errors: `FDSAFE_E_INVALID_ARGUMENT` (NULL
  * `handle_out`, unknown flags, `SOCK_CLOEXEC`, `SOCK_NONBLOCK` or `FDSAFE_OWN_FLAG` inside

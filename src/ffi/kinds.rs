@@ -43,8 +43,8 @@ pub const FDSAFE_KIND_UNIX_SEQPACKET: fdsafe_kind = 23;
 pub const FDSAFE_KIND_OTHER: fdsafe_kind = 24;
 /// A socket of any family, type and protocol (netlink, packet, vsock, raw IP...), made by
 /// `fdsafe_socket_create`, accepted on such a socket, or received or adopted when fdsafe has
-/// no typed kind for its family: every `fdsafe_socket_*` operation, addresses as the
-/// kernel's sockaddr bytes.
+/// no typed kind for its family: every socket operation, addresses as the kernel's sockaddr
+/// bytes.
 pub const FDSAFE_KIND_SOCKET: fdsafe_kind = 25;
 /// `/dev/net/tun` attached to a TUN or TAP network interface (`fdsafe_tun_open`): one whole
 /// packet per `fdsafe_read` and `fdsafe_write`.
