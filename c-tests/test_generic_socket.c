@@ -247,6 +247,58 @@ static void test_generic_tcp_listener_with_socat(void **state) {
     must(fdsafe_close(l));
 }
 
+/* Packet and vsock sockets are made as the generic kind; a raw ICMP socket pings the
+ * loopback and the kernel, the peer, answers with an echo reply. */
+static void test_packet_vsock_and_raw_icmp(void **state) {
+    (void)state;
+    fdsafe_handle h = 0;
+    int rc = fdsafe_socket_create(AF_PACKET, SOCK_DGRAM, htons(0x0003 /* ETH_P_ALL */), 0, &h);
+    if (rc == 0) {
+        expect_code(fdsafe_handle_kind(h), FDSAFE_KIND_SOCKET);
+        int type = 0;
+        expect_code(fdsafe_socket_getsockopt(h, SOL_SOCKET, SO_TYPE, &type, sizeof type), sizeof type);
+        assert_int_equal(type, SOCK_DGRAM);
+        must(fdsafe_close(h));
+    } else {
+        print_message("AF_PACKET refused by the kernel: %s\n", fdsafe_strerror(rc));
+    }
+    rc = fdsafe_socket_create(AF_VSOCK, SOCK_STREAM, 0, 0, &h);
+    if (rc == 0) {
+        expect_code(fdsafe_handle_kind(h), FDSAFE_KIND_SOCKET);
+        must(fdsafe_close(h));
+    } else {
+        print_message("AF_VSOCK refused by the kernel: %s\n", fdsafe_strerror(rc));
+    }
+    rc = fdsafe_socket_create(AF_INET, SOCK_RAW, IPPROTO_ICMP, 0, &h);
+    if (rc < 0) {
+        print_message("raw ICMP socket refused by the kernel: %s: skipping\n", fdsafe_strerror(rc));
+        skip();
+    }
+    set_timeout(h, SO_RCVTIMEO, 3000);
+    unsigned char echo[16] = {8 /* ICMP_ECHO */, 0, 0, 0, 0x12, 0x34, 0, 1, 'f', 'd', 's', 'a', 'f', 'e', '!', '!'};
+    uint32_t sum = 0;
+    for (size_t i = 0; i < sizeof echo; i += 2) sum += (uint32_t)(echo[i] << 8 | echo[i + 1]);
+    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+    echo[2] = (unsigned char)(~sum >> 8);
+    echo[3] = (unsigned char)~sum;
+    struct sockaddr_in lo = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    expect_code(fdsafe_socket_send_to_sockaddr(h, echo, sizeof echo, 0, &lo, sizeof lo), sizeof echo);
+    unsigned char pkt[256];
+    struct sockaddr_storage from;
+    size_t from_len = 0;
+    for (int i = 0; i < 10; i++) { /* the raw socket also sees our own request */
+        int64_t n = must(fdsafe_socket_recv_from(h, pkt, sizeof pkt, 0, &from, sizeof from, &from_len));
+        size_t ihl = (size_t)(pkt[0] & 15) * 4;
+        assert_true((size_t)n >= ihl + sizeof echo);
+        if (pkt[ihl] != 0 /* ICMP_ECHOREPLY */) continue;
+        assert_memory_equal(pkt + ihl + 4, echo + 4, sizeof echo - 4); /* id, sequence, payload */
+        assert_int_equal(((struct sockaddr_in *)&from)->sin_addr.s_addr, htonl(INADDR_LOOPBACK));
+        must(fdsafe_close(h));
+        return;
+    }
+    fail_msg("no echo reply");
+}
+
 /* A free loopback port: bound, read, closed. */
 static unsigned short free_port(int type) {
     int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
@@ -364,6 +416,27 @@ static void test_unix_clients_bound_before_connect(void **state) {
         must(fdsafe_close(s));
         must(fdsafe_close(l));
     }
+    /* A stream client bound to a path: the server's peer address is that path. */
+    {
+        fdsafe_handle l = 0, c = 0, s = 0;
+        must(fdsafe_unix_listen(lname, FDSAFE_SOCK_STREAM, 4, NULL, &l));
+        struct sockaddr_un remote, local = {.sun_family = AF_UNIX};
+        size_t remote_len = 0;
+        must(fdsafe_socket_local_sockaddr(l, &remote, sizeof remote, &remote_len));
+        snprintf(local.sun_path, sizeof local.sun_path, "/tmp/fdsafe-g-client-%d.sock", getpid());
+        unlink(local.sun_path);
+        size_t local_len = offsetof(struct sockaddr_un, sun_path) + strlen(local.sun_path) + 1;
+        must(fdsafe_socket_connect_from(FDSAFE_SOCK_STREAM, &local, local_len, &remote, remote_len, -1, 0, &c));
+        must(fdsafe_socket_accept(l, 0, &s, NULL, 0, NULL));
+        char text[FDSAFE_ADDRESS_TEXT_MAX];
+        must(fdsafe_socket_peer_address(s, text, sizeof text));
+        assert_string_equal(text, local.sun_path);
+        must(fdsafe_close(c));
+        must(fdsafe_close(s));
+        must(fdsafe_close(l));
+        assert_int_equal(access(local.sun_path, F_OK), 0); /* bound as bind(2) binds: not removed */
+        unlink(local.sun_path);
+    }
     /* A datagram client with a name: the receiver's recv_from shows it. */
     fdsafe_handle r = 0, d = 0;
     char rname[64];
@@ -451,6 +524,7 @@ int main(void) {
         FD_TEST(test_netlink_uevent_subscription),
         FD_TEST(test_receive_timeout_gives_eagain),
         FD_TEST(test_any_option_on_typed_sockets),
+        FD_TEST(test_packet_vsock_and_raw_icmp),
         FD_TEST(test_generic_tcp_listener_with_socat),
         FD_TEST(test_tcp_client_bound_before_connect),
         FD_TEST(test_udp_client_bound_before_connect_python_peer),
