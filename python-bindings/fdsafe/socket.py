@@ -762,15 +762,13 @@ _KINDS = {(_pysocket.AF_INET, _pysocket.SOCK_STREAM, True): KIND_TCP_LISTENER,
 def _socket_kind(sock: _pysocket.socket) -> int:
     family = _pysocket.AF_INET if sock.family == _pysocket.AF_INET6 else sock.family
     listening = bool(sock.getsockopt(_pysocket.SOL_SOCKET, _pysocket.SO_ACCEPTCONN))
-    kind = _KINDS.get((family, sock.type, listening))
-    if kind is None:
-        raise ValueError(f"fdsafe has no socket kind for {sock.family!r} {sock.type!r}")
-    return kind
+    # A family or type without a typed kind (netlink, packet, raw...) is the generic kind.
+    return _KINDS.get((family, sock.type, listening), _c.FDSAFE_KIND_SOCKET)
 
 
 def from_socket(sock: Union[_pysocket.socket, int]) -> Socket:
     """Adopts a ``socket.socket`` (or a raw socket descriptor) as an fdsafe socket of its
-    kind: the handle owns the descriptor from then on, and ``sock`` is detached (as after
+    kind (a ``GenericSocket`` for families without a typed kind: netlink, packet, raw...): the handle owns the descriptor from then on, and ``sock`` is detached (as after
     ``sock.detach()``). The timeout carries over. On failure ``sock`` is left as it was."""
     if isinstance(sock, _pysocket.socket):
         timeout = sock.gettimeout()

@@ -65,6 +65,15 @@ def test_netlink_socket_passes_over_scm_rights():
             assert "lo" in _links(received)
 
 
+def test_a_stdlib_netlink_socket_is_adopted_as_the_generic_kind():
+    stdlib = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+    with fs.from_socket(stdlib) as nl:
+        assert isinstance(nl, fs.GenericSocket) and stdlib.fileno() == -1  # detached
+        assert "lo" in _links(nl)
+        with nl.to_socket() as back:
+            assert back.family == socket.AF_NETLINK and back.proto == socket.NETLINK_ROUTE
+
+
 def test_netlink_uevent_subscription_sees_a_change():
     with fs.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_KOBJECT_UEVENT) as ue:
         try:
