@@ -2675,8 +2675,8 @@ int64_t fdsafe_socket_send_credentials(fdsafe_handle handle,
 /**
  * Receives a message (up to `len` bytes) and the descriptors it carries, each wrapped in a
  * new handle of its detected kind (sockets by family and type, pipes, eventfds...;
- * descriptors of kinds fdsafe has no handle type for become `FDSAFE_KIND_OTHER`
- * handles). Every descriptor is close-on-exec from the moment it arrives
+ * sockets of other families become `FDSAFE_KIND_SOCKET`, other descriptors fdsafe has no
+ * handle type for `FDSAFE_KIND_OTHER` handles). Every descriptor is close-on-exec from the moment it arrives
  * (`MSG_CMSG_CLOEXEC`). Room for `handles_cap` handles (at most 253); `*info_out` says how
  * many arrived, whether anything was truncated, closed, and the sender's credentials if the
  * message carried them.
@@ -4473,7 +4473,8 @@ int fdsafe_mq_notify_none(fdsafe_handle handle);
  * Socket activation (`sd_listen_fds` without libsystemd): if `LISTEN_PID` is this process,
  * takes the `LISTEN_FDS` descriptors 3, 4, ... as handles of their kernel-checked kinds
  * (TCP/Unix listeners and streams, UDP, Unix datagram/seqpacket, FIFOs, message queues...;
- * kinds fdsafe has no type for become `FDSAFE_KIND_OTHER` handles), makes each
+ * sockets of other families become `FDSAFE_KIND_SOCKET`, other kinds fdsafe has no type
+ * for `FDSAFE_KIND_OTHER` handles), makes each
  * close-on-exec and records them with their names from `LISTEN_FDNAMES` (colon-separated;
  * `"unknown"` when the variable is unset). Look them up with `fdsafe_listen_fd_handle`,
  * `fdsafe_listen_fd_name` and `fdsafe_listen_fd_find`.
