@@ -26,7 +26,7 @@ fn kernel_number(value: c_int, what: &str) -> Result<c_int> {
     Ok(value)
 }
 
-fn address(addr: *const c_void, addr_len: usize) -> Result<&'static [u8]> {
+fn address<'a>(addr: *const c_void, addr_len: usize) -> Result<&'a [u8]> {
     if addr.is_null() {
         return Err(Error::invalid("addr is NULL"));
     }

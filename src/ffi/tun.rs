@@ -1,7 +1,8 @@
 //! TUN/TAP devices (`FDSAFE_KIND_TUN`).
 
-use std::ffi::{c_char, c_int, CStr};
+use std::ffi::{c_char, c_int};
 
+use super::file::c_str;
 use super::socket::write_text;
 use super::{call, fdsafe_handle, Out, FDSAFE_NONBLOCK};
 use crate::error::{Error, Result};
@@ -56,7 +57,7 @@ fn tun_of(handle: fdsafe_handle) -> Result<handles::TypedGuard<Tun>> {
 pub extern "C" fn fdsafe_tun_open(name: *const c_char, flags: u32, handle_out: *mut fdsafe_handle) -> c_int {
     call("fdsafe_tun_open", || {
         let nonblock = flags & FDSAFE_NONBLOCK != 0;
-        let name: &[u8] = if name.is_null() { b"" } else { unsafe { CStr::from_ptr(name) }.to_bytes() };
+        let name: &[u8] = if name.is_null() { b"" } else { c_str(name, "name")?.to_bytes() };
         let out = Out::new(handle_out, "handle_out")?;
         let tun = Tun::open(name, (flags & !FDSAFE_NONBLOCK) as c_int, nonblock)?;
         out.write(handles::insert(Box::new(tun))?.0);
