@@ -142,10 +142,15 @@ class GenericSocket(Socket):
     def connect(self, address: Any) -> None:
         """Connects to ``address``, waiting as the socket's timeout says (``TimeoutError``)."""
         raw, n = self._address(address)
-        code = retry_eintr(lambda: lib.fdsafe_socket_connect_sockaddr(self._value, raw, n))
-        if code == -errno.EINPROGRESS and self._timeout:
-            code = lib.fdsafe_socket_connect_finish(self._value, timeout_ms(self._timeout))
-            if code == -errno.ETIMEDOUT:
+        code = lib.fdsafe_socket_connect_sockaddr(self._value, raw, n)
+        # A signal (EINTR) leaves the connect going on in the kernel: wait for it, as Python
+        # does (PEP 475); with a timeout, a non-blocking connect is waited for that long.
+        if code == -errno.EINTR or (code == -errno.EINPROGRESS and self._timeout):
+            ms = timeout_ms(self._timeout) if self._timeout else -1
+            code = -errno.EINTR
+            while code == -errno.EINTR:
+                code = lib.fdsafe_socket_connect_finish(self._value, ms)
+            if code == -errno.ETIMEDOUT and self._timeout:
                 raise _pysocket.timeout("timed out")
         check(code)
 

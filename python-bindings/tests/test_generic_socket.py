@@ -200,3 +200,21 @@ def test_bad_input_is_refused():
     a, b = fs.unix_pair()
     with a, b, pytest.raises(fdsafe.errors.WrongKindError):  # typed sockets are bound when made
         fdsafe.errors.check(fdsafe._lib.lib.fdsafe_socket_bind(a._value, b"\1\0", 2))
+
+
+def test_generic_socket_timeouts_as_socket_has_them():
+    with fs.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        listener.settimeout(0.1)
+        assert listener.gettimeout() == 0.1
+        start = time.monotonic()
+        with pytest.raises(TimeoutError):
+            listener.accept()
+        assert time.monotonic() - start >= 0.08
+        with fs.socket(socket.AF_INET, socket.SOCK_STREAM) as client:
+            client.settimeout(2)
+            client.connect(listener.getsockname())  # non-blocking connect, finished within 2 s
+            conn, peer = listener.accept()
+            with conn:
+                assert peer == client.getsockname() and conn.getpeername() == peer
