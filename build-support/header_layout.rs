@@ -68,8 +68,15 @@ pub const SECTIONS: &[Section] = &[
     Section { module: "socket", title: "Sockets of any kind",
         about: "Addresses, send and receive, shutdown, accept, connect, options and zero-copy \
                 completions, for every socket kind." },
+    Section { module: "generic_socket", title: "Sockets of any family, any option",
+        about: "Sockets of any family, type and protocol (netlink, packet, vsock, raw IP) as \
+                FDSAFE_KIND_SOCKET handles; any socket option by level and name; client sockets \
+                bound to a chosen local address before they connect." },
     Section { module: "unix", title: "Unix sockets",
         about: "Unix domain sockets (stream, datagram, seqpacket), descriptor passing and credentials." },
+    Section { module: "tun", title: "TUN/TAP devices",
+        about: "/dev/net/tun attached to a TUN (IP) or TAP (Ethernet) interface: one whole packet \
+                per read and per write, usable with epoll." },
     Section { module: "splice", title: "Zero-copy moves",
         about: "splice, vmsplice, tee, sendfile and copy_file_range, with handles or with raw \
                 descriptors the caller lends for the one call (*_fd)." },

@@ -18,12 +18,13 @@
  *   fdsafe_terminal_view_get, fdsafe_terminal_view_set, fdsafe_tcp_listen,
  *   fdsafe_tcp_listen_sockaddr, fdsafe_tcp_connect, fdsafe_tcp_connect_sockaddr,
  *   fdsafe_udp_bind, fdsafe_udp_bind_sockaddr, fdsafe_address_parse, fdsafe_address_format,
- *   fdsafe_unix_listen, fdsafe_unix_listen_sockaddr, fdsafe_unix_bind,
- *   fdsafe_unix_bind_sockaddr, fdsafe_unix_connect, fdsafe_unix_connect_sockaddr,
- *   fdsafe_unix_pair, fdsafe_splice_fd, fdsafe_vmsplice_fd, fdsafe_tee_fd,
- *   fdsafe_sendfile_fd, fdsafe_copy_file_range_fd, fdsafe_epoll_create,
- *   fdsafe_timerfd_create, fdsafe_sigset_empty, fdsafe_sigset_fill, fdsafe_sigset_add,
- *   fdsafe_sigset_del, fdsafe_sigset_has, fdsafe_signal_mask, fdsafe_signalfd_create,
+ *   fdsafe_socket_create, fdsafe_socket_connect_from, fdsafe_unix_listen,
+ *   fdsafe_unix_listen_sockaddr, fdsafe_unix_bind, fdsafe_unix_bind_sockaddr,
+ *   fdsafe_unix_connect, fdsafe_unix_connect_sockaddr, fdsafe_unix_pair, fdsafe_tun_open,
+ *   fdsafe_splice_fd, fdsafe_vmsplice_fd, fdsafe_tee_fd, fdsafe_sendfile_fd,
+ *   fdsafe_copy_file_range_fd, fdsafe_epoll_create, fdsafe_timerfd_create,
+ *   fdsafe_sigset_empty, fdsafe_sigset_fill, fdsafe_sigset_add, fdsafe_sigset_del,
+ *   fdsafe_sigset_has, fdsafe_signal_mask, fdsafe_signalfd_create,
  *   fdsafe_signal_block_process, fdsafe_pidfd_open, fdsafe_pidfd_fork, fdsafe_pty_spawn,
  *   fdsafe_inotify_create, fdsafe_fanotify_init, fdsafe_mq_open, fdsafe_mq_unlink,
  *   fdsafe_listen_fds, fdsafe_listen_fd_handle, fdsafe_listen_fd_name, fdsafe_listen_fd_find,
@@ -427,6 +428,29 @@ static int64_t forged_socket_zerocopy_completions(fdsafe_handle forged, void *sc
     return (int64_t)fdsafe_socket_zerocopy_completions(forged, (struct fdsafe_zerocopy_completion *)(void *)(s), 16);
 }
 
+static int64_t forged_socket_bind(fdsafe_handle forged, void *scratch) {
+    char *s = scratch;
+    forged_fill_sockaddr(s);
+    int64_t result = (int64_t)fdsafe_socket_bind(forged, s, sizeof(struct sockaddr_in));
+    memset(s, 0, sizeof(struct sockaddr_in));
+    return result;
+}
+
+static int64_t forged_socket_listen(fdsafe_handle forged, void *scratch) {
+    (void)scratch;
+    return (int64_t)fdsafe_socket_listen(forged, 0);
+}
+
+static int64_t forged_socket_getsockopt(fdsafe_handle forged, void *scratch) {
+    char *s = scratch;
+    return (int64_t)fdsafe_socket_getsockopt(forged, FDSAFE_SOL_SOCKET, 0, s, 0);
+}
+
+static int64_t forged_socket_setsockopt(fdsafe_handle forged, void *scratch) {
+    char *s = scratch;
+    return (int64_t)fdsafe_socket_setsockopt(forged, FDSAFE_SOL_SOCKET, 0, s, 0);
+}
+
 static int64_t forged_socket_send_handles(fdsafe_handle forged, void *scratch) {
     char *s = scratch;
     return (int64_t)fdsafe_socket_send_handles(forged, s, 16, forged_live_list, 1, 0);
@@ -465,6 +489,21 @@ static int64_t forged_socket_peer_groups(fdsafe_handle forged, void *scratch) {
 static int64_t forged_socket_peer_pidfd(fdsafe_handle forged, void *scratch) {
     char *s = scratch;
     return (int64_t)fdsafe_socket_peer_pidfd(forged, (fdsafe_handle *)(void *)(s));
+}
+
+static int64_t forged_tun_name(fdsafe_handle forged, void *scratch) {
+    char *s = scratch;
+    return (int64_t)fdsafe_tun_name(forged, s, 0);
+}
+
+static int64_t forged_tun_flags(fdsafe_handle forged, void *scratch) {
+    (void)scratch;
+    return (int64_t)fdsafe_tun_flags(forged);
+}
+
+static int64_t forged_tun_set_persist(fdsafe_handle forged, void *scratch) {
+    (void)scratch;
+    return (int64_t)fdsafe_tun_set_persist(forged, 0);
 }
 
 static int64_t forged_splice__in(fdsafe_handle forged, void *scratch) {
@@ -759,6 +798,10 @@ static const struct forged_call forged_calls[] = {
     {"fdsafe_socket_option_get", "handle", 0, 1, forged_socket_option_get, {0}, 0},
     {"fdsafe_socket_option_set", "handle", 0, 1, forged_socket_option_set, {0}, 0},
     {"fdsafe_socket_zerocopy_completions", "handle", 0, 1, forged_socket_zerocopy_completions, {0}, 0},
+    {"fdsafe_socket_bind", "handle", 0, 1, forged_socket_bind, {0}, 0},
+    {"fdsafe_socket_listen", "handle", 0, 1, forged_socket_listen, {0}, 0},
+    {"fdsafe_socket_getsockopt", "handle", 0, 1, forged_socket_getsockopt, {0}, 0},
+    {"fdsafe_socket_setsockopt", "handle", 0, 1, forged_socket_setsockopt, {0}, 0},
     {"fdsafe_socket_send_handles", "handle", 0, 1, forged_socket_send_handles, {0}, 0},
     {"fdsafe_socket_send_fds", "handle", 0, 1, forged_socket_send_fds, {0}, 0},
     {"fdsafe_socket_send_credentials", "handle", 0, 1, forged_socket_send_credentials, {0}, 0},
@@ -767,6 +810,9 @@ static const struct forged_call forged_calls[] = {
     {"fdsafe_socket_peer_credentials", "handle", 0, 1, forged_socket_peer_credentials, {0}, 0},
     {"fdsafe_socket_peer_groups", "handle", 0, 1, forged_socket_peer_groups, {0}, 0},
     {"fdsafe_socket_peer_pidfd", "handle", 0, 1, forged_socket_peer_pidfd, {0}, 1},
+    {"fdsafe_tun_name", "handle", 0, 1, forged_tun_name, {0}, 0},
+    {"fdsafe_tun_flags", "handle", 0, 1, forged_tun_flags, {0}, 0},
+    {"fdsafe_tun_set_persist", "handle", 0, 1, forged_tun_set_persist, {0}, 0},
     {"fdsafe_splice", "in", 0, 2, forged_splice__in, {0}, 0},
     {"fdsafe_splice", "out", 2, 2, forged_splice__out, {0}, 0},
     {"fdsafe_vmsplice", "pipe", 0, 1, forged_vmsplice, {0}, 0},

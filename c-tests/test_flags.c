@@ -412,6 +412,29 @@ static int64_t c_recv_handles_as(uint64_t v) {
     return fdsafe_socket_recv_handles_as(fx.ub, b, sizeof b, (uint32_t)v, FDSAFE_KIND_EVENTFD, hs, 2, &info);
 }
 
+static int64_t c_socket_create_type(uint64_t v) { fdsafe_handle h = 0; return closing(fdsafe_socket_create(AF_UNIX, (int)(uint32_t)v, 0, 0, &h), h, 0); }
+static int64_t c_socket_create_flags(uint64_t v) {
+    fdsafe_handle h = 0;
+    return closing(fdsafe_socket_create(AF_UNIX, SOCK_STREAM, 0, (uint32_t)v, &h), h, 0);
+}
+static int64_t c_getsockopt_level(uint64_t v) { int x; return fdsafe_socket_getsockopt(fx.ua, (int)(uint32_t)v, SO_TYPE, &x, sizeof x); }
+static int64_t c_getsockopt_name(uint64_t v) { int x; return fdsafe_socket_getsockopt(fx.ua, SOL_SOCKET, (int)(uint32_t)v, &x, sizeof x); }
+static int64_t c_setsockopt_level(uint64_t v) { int x = 0; return fdsafe_socket_setsockopt(fx.ua, (int)(uint32_t)v, SO_KEEPALIVE, &x, sizeof x); }
+static int64_t c_setsockopt_name(uint64_t v) { int x = 0; return fdsafe_socket_setsockopt(fx.ua, SOL_SOCKET, (int)(uint32_t)v, &x, sizeof x); }
+static int64_t c_connect_from_type(uint64_t v) {
+    fdsafe_handle h = 0;
+    struct sockaddr_in local = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    return closing(fdsafe_socket_connect_from((int)(uint32_t)v, &local, sizeof local, fx.tl_sa, fx.tl_sa_len, 1000, 0, &h), h, 0);
+}
+static int64_t c_connect_from_flags(uint64_t v) {
+    fdsafe_handle h = 0;
+    struct sockaddr_in local = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    return closing(fdsafe_socket_connect_from(FDSAFE_SOCK_STREAM, &local, sizeof local, fx.tl_sa, fx.tl_sa_len, 1000,
+                                              (uint32_t)v, &h), h, 0);
+}
+
+static int64_t c_tun_open(uint64_t v) { fdsafe_handle h = 0; return closing(fdsafe_tun_open("fdsafe-flags", (uint32_t)v, &h), h, 0); }
+
 struct entry {
     const char *function, *param;
     caller call;
@@ -515,6 +538,15 @@ static const struct entry entries[] = {
     {"fdsafe_socket_send_credentials", "flags", c_send_credentials, ""},
     {"fdsafe_socket_recv_handles", "flags", c_recv_handles, ""},
     {"fdsafe_socket_recv_handles_as", "flags", c_recv_handles_as, ""},
+    {"fdsafe_socket_create", "type", c_socket_create_type, ""},
+    {"fdsafe_socket_create", "flags", c_socket_create_flags, ""},
+    {"fdsafe_socket_getsockopt", "level", c_getsockopt_level, ""},
+    {"fdsafe_socket_getsockopt", "name", c_getsockopt_name, ""},
+    {"fdsafe_socket_setsockopt", "level", c_setsockopt_level, ""},
+    {"fdsafe_socket_setsockopt", "name", c_setsockopt_name, ""},
+    {"fdsafe_socket_connect_from", "type", c_connect_from_type, ""},
+    {"fdsafe_socket_connect_from", "flags", c_connect_from_flags, ""},
+    {"fdsafe_tun_open", "flags", c_tun_open, ""},
 };
 #define ENTRY_COUNT (sizeof entries / sizeof *entries)
 

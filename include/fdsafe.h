@@ -67,17 +67,19 @@
  *   15. Terminal settings
  *   16. TCP and UDP
  *   17. Sockets of any kind
- *   18. Unix sockets
- *   19. Zero-copy moves
- *   20. epoll
- *   21. Timers
- *   22. Signals
- *   23. Processes
- *   24. Controlling terminals
- *   25. inotify
- *   26. fanotify
- *   27. Message queues
- *   28. Service manager
+ *   18. Sockets of any family, any option
+ *   19. Unix sockets
+ *   20. TUN/TAP devices
+ *   21. Zero-copy moves
+ *   22. epoll
+ *   23. Timers
+ *   24. Signals
+ *   25. Processes
+ *   26. Controlling terminals
+ *   27. inotify
+ *   28. fanotify
+ *   29. Message queues
+ *   30. Service manager
  */
 
 #ifdef __cplusplus
@@ -287,11 +289,25 @@ typedef int fdsafe_kind;
 #define FDSAFE_KIND_UNIX_SEQPACKET 23
 
 /**
- * A descriptor of a kind fdsafe has no type for (a netlink socket, a block device,
+ * A descriptor of a kind fdsafe has no type for (a block device, an unattached TUN device,
  * `userfaultfd`...), received over a socket or adopted as such: the generic operations only.
  * `fdsafe_fd_adopt` accepts any open descriptor as this kind.
  */
 #define FDSAFE_KIND_OTHER 24
+
+/**
+ * A socket of any family, type and protocol (netlink, packet, vsock, raw IP...), made by
+ * `fdsafe_socket_create`, accepted on such a socket, or received or adopted when fdsafe has
+ * no typed kind for its family: every socket operation, addresses as the kernel's sockaddr
+ * bytes.
+ */
+#define FDSAFE_KIND_SOCKET 25
+
+/**
+ * `/dev/net/tun` attached to a TUN or TAP network interface (`fdsafe_tun_open`): one whole
+ * packet per `fdsafe_read` and `fdsafe_write`.
+ */
+#define FDSAFE_KIND_TUN 26
 
 /**
  * The name of a kind (`"pipe"`, `"eventfd"`, `"tcp_stream"`...), or `"unknown"` for a number
@@ -2257,7 +2273,10 @@ int64_t fdsafe_socket_recv_from(fdsafe_handle handle,
 int fdsafe_socket_shutdown(fdsafe_handle handle, int how);
 
 /**
- * Accepts a connection on a TCP, Unix stream or Unix seqpacket listener. `*handle_out`
+ * Accepts a connection on a TCP, Unix stream or Unix seqpacket listener, or on a
+ * `FDSAFE_KIND_SOCKET` listening with `fdsafe_socket_listen` (the new socket is then a
+ * `FDSAFE_KIND_SOCKET` too). With `SO_RCVTIMEO` set, a blocking accept gives `-EAGAIN`
+ * when that time passes with no connection. `*handle_out`
  * receives the new connected socket (close-on-exec; non-blocking with
  * `FDSAFE_NONBLOCK`, the kernel's `SOCK_NONBLOCK`), and the peer's address goes to `addr_out` / `*addr_len_out`
  * (pass NULL, 0, NULL to skip it; ask the handle later with `fdsafe_socket_peer_address`).
@@ -2291,7 +2310,13 @@ int fdsafe_socket_connect(fdsafe_handle handle, const char *address);
 
 /**
  * Like `fdsafe_socket_connect` with the address as a `struct sockaddr` of `addr_len` bytes.
- * Errors: as `fdsafe_socket_connect`. Thread safety: any thread.
+ * Also connects a `FDSAFE_KIND_SOCKET` handle (`fdsafe_socket_create`) of any family, with
+ * the address bytes given to the kernel as they are: blocking, it waits as `connect(2)`
+ * does (`SO_SNDTIMEO` bounds the wait: `-EINPROGRESS` when it passes); non-blocking, it
+ * returns `-EINPROGRESS` and `fdsafe_socket_connect_finish` completes it.
+ * Errors: as `fdsafe_socket_connect`, plus `-EINPROGRESS`, `-EALREADY`, `-ETIMEDOUT`,
+ * `-ENETUNREACH`, `-EADDRNOTAVAIL`, `-EPERM` for a `FDSAFE_KIND_SOCKET`. Thread safety: any
+ * thread.
  */
 int fdsafe_socket_connect_sockaddr(fdsafe_handle handle, const void *addr, size_t addr_len);
 
@@ -2350,7 +2375,144 @@ int64_t fdsafe_socket_zerocopy_completions(fdsafe_handle handle,
 
 /* ====================================================================================== */
 /**
- * @defgroup fdsafe_unix Section 18: Unix sockets
+ * @defgroup fdsafe_generic_socket Section 18: Sockets of any family, any option
+ *
+ * Sockets of any family, type and protocol (netlink, packet, vsock, raw IP) as
+ * FDSAFE_KIND_SOCKET handles; any socket option by level and name; client sockets bound to
+ * a chosen local address before they connect.
+ * @{
+ */
+
+/**
+ * Creates a socket of any `domain`, `type` and `protocol`, in the kernel's values, as for
+ * `socket(2)` (`AF_NETLINK, SOCK_RAW, NETLINK_ROUTE`; `AF_PACKET, SOCK_DGRAM,
+ * htons(ETH_P_ALL)`; `AF_VSOCK, SOCK_STREAM, 0`; `AF_INET, SOCK_RAW, IPPROTO_ICMP`...), as a
+ * handle of kind `FDSAFE_KIND_SOCKET`, always close-on-exec. `flags`: `FDSAFE_NONBLOCK`
+ * (`SOCK_NONBLOCK`) or 0; `type` carries no flags. Bind it with `fdsafe_socket_bind`,
+ * connect it with `fdsafe_socket_connect_sockaddr`, listen with `fdsafe_socket_listen`,
+ * accept with `fdsafe_socket_accept` (the accepted socket is `FDSAFE_KIND_SOCKET` too); every
+ * other socket function for any kind (send, receive, addresses, shutdown, options) works
+ * on it, with addresses as the kernel's sockaddr bytes; descriptor passing and batches take
+ * the typed Unix and UDP kinds. TCP, UDP and Unix sockets made this
+ * way stay `FDSAFE_KIND_SOCKET`: the typed kinds come from `fdsafe_tcp_listen`, `fdsafe_tcp_connect`, `fdsafe_udp_bind`,
+ * `fdsafe_unix_listen`, `fdsafe_unix_connect` and `fdsafe_socket_connect_from`.
+ *
+ * Ownership: the caller closes `*handle_out`. Errors: `FDSAFE_E_INVALID_ARGUMENT` (NULL
+ * `handle_out`, unknown flags, `SOCK_CLOEXEC`, `SOCK_NONBLOCK` or `FDSAFE_OWN_FLAG` inside
+ * `type`); `-EAFNOSUPPORT` (a family this kernel lacks, `AF_CAN` here); `-EPROTONOSUPPORT`;
+ * `-ESOCKTNOSUPPORT`; `-EINVAL` (a type the family refuses); `-EPERM` and `-EACCES` (raw
+ * and packet sockets need `CAP_NET_RAW`); `-EMFILE`; `-ENFILE`; `-ENOBUFS`; `-ENOMEM`.
+ * Thread safety: any thread.
+ */
+int fdsafe_socket_create(int domain,
+                         int type,
+                         int protocol,
+                         uint32_t flags,
+                         fdsafe_handle *handle_out);
+
+/**
+ * Binds a `FDSAFE_KIND_SOCKET` handle to the address `addr` of `addr_len` bytes, as
+ * `bind(2)` (a `struct sockaddr_nl` with `nl_groups` to join netlink multicast groups, a
+ * `struct sockaddr_ll` for a packet socket...). The bytes go to the kernel as they are. A
+ * Unix path bound this way is not removed when the handle closes (the typed
+ * `fdsafe_unix_listen` and `fdsafe_unix_bind` do that).
+ *
+ * Errors: `FDSAFE_E_WRONG_KIND` (typed sockets are bound when created, or with
+ * `fdsafe_socket_connect_from`); `FDSAFE_E_INVALID_ARGUMENT` (NULL `addr`, a length below 2
+ * or above `sizeof(struct sockaddr_storage)`); the kernel's `-EINVAL` (already bound, or a
+ * bad address), `-EADDRINUSE`, `-EADDRNOTAVAIL`, `-EAFNOSUPPORT`, `-EACCES`, `-EPERM`,
+ * `-ENOENT`, `-ENODEV`. Thread safety: any thread.
+ */
+int fdsafe_socket_bind(fdsafe_handle handle, const void *addr, size_t addr_len);
+
+/**
+ * Makes a bound (or, for some families, unbound) `FDSAFE_KIND_SOCKET` handle listen for
+ * connections with `backlog`, as `listen(2)`; accept them with `fdsafe_socket_accept`. The
+ * handle keeps its kind.
+ *
+ * Errors: `FDSAFE_E_WRONG_KIND` (typed listeners come from `fdsafe_tcp_listen` and
+ * `fdsafe_unix_listen`); the kernel's `-EOPNOTSUPP` (a datagram or raw socket), `-EINVAL`
+ * (a connected socket), `-EADDRINUSE`. Thread safety: any thread.
+ */
+int fdsafe_socket_listen(fdsafe_handle handle, int backlog);
+
+/**
+ * Reads any socket option, named by `level` and `name` in the kernel's values as for
+ * `getsockopt(2)` (`SOL_SOCKET, SO_RCVTIMEO` into a `struct timeval`; `IPPROTO_TCP,
+ * TCP_INFO` into a `struct tcp_info`; `SOL_SOCKET, SO_PEERSEC` into a text buffer...), into
+ * `value_out` (capacity `value_cap`). Works on every socket kind. Returns the length the
+ * kernel wrote (a longer value is cut to `value_cap`, as the kernel cuts it).
+ *
+ * Errors: `FDSAFE_E_WRONG_KIND` for non-sockets; `FDSAFE_E_INVALID_ARGUMENT` for NULL with
+ * `value_cap` > 0, or a `level` or `name` carrying `FDSAFE_OWN_FLAG` (no kernel value
+ * does); the kernel's `-ENOPROTOOPT` (an option the level does not have), `-EINVAL` (a
+ * buffer too small for the option), `-EOPNOTSUPP`, `-ENOTCONN`, `-ERANGE`
+ * (`SO_PEERSEC`, `SO_PEERGROUPS`: too small; the kernel does not say the size here).
+ * Thread safety: any thread.
+ */
+int fdsafe_socket_getsockopt(fdsafe_handle handle,
+                             int level,
+                             int name,
+                             void *value_out,
+                             size_t value_cap);
+
+/**
+ * Sets any socket option from the `value_len` bytes at `value`, named by `level` and `name`
+ * in the kernel's values as for `setsockopt(2)`. Works on every socket kind.
+ *
+ * `SO_RCVTIMEO` and `SO_SNDTIMEO` (a `struct timeval`) are honoured by fdsafe's blocking
+ * calls on the handle, which are the kernel's own: a receive (`fdsafe_socket_recv`,
+ * `fdsafe_socket_recv_from`, `fdsafe_read`, the descriptor-passing receives) or an
+ * `fdsafe_socket_accept` that waited longer than `SO_RCVTIMEO` returns `-EAGAIN`, as the
+ * kernel does; a send that waited longer than `SO_SNDTIMEO` returns the bytes it sent, or
+ * `-EAGAIN` if none. (`fdsafe_tcp_connect` waits with its own `timeout_ms` instead.)
+ *
+ * Errors: `FDSAFE_E_WRONG_KIND` for non-sockets; `FDSAFE_E_INVALID_ARGUMENT` for NULL with
+ * `value_len` > 0, or a `level` or `name` carrying `FDSAFE_OWN_FLAG`; the kernel's
+ * `-ENOPROTOOPT`, `-EINVAL` (a value of the wrong size or out of range), `-EPERM` (a privileged option), `-EOPNOTSUPP`, `-EDOM` (a timeout out of
+ * range), `-ENODEV` (`SO_BINDTODEVICE` to a missing device), `-EFAULT`, `-ENOMEM`.
+ * Thread safety: any thread.
+ */
+int fdsafe_socket_setsockopt(fdsafe_handle handle,
+                             int level,
+                             int name,
+                             const void *value,
+                             size_t value_len);
+
+/**
+ * Creates a client socket of `type` (`FDSAFE_SOCK_STREAM`, `FDSAFE_SOCK_DGRAM`, or for Unix
+ * `FDSAFE_SOCK_SEQPACKET`) bound to the local address `local` (`local_len` bytes) and
+ * connected to `remote` (`remote_len` bytes), both of one family: a TCP stream, a UDP socket
+ * or a Unix stream, datagram or seqpacket socket, of the typed kind. So a client picks its
+ * source address and port (TCP, UDP; port 0: the kernel picks), a Unix path or abstract
+ * name, or an autobound abstract name (a Unix `local` of just the family: `local_len` 2).
+ * A Unix path bound this way is not removed when the handle closes.
+ *
+ * TCP waits at most `timeout_ms` (-1: as long as the kernel tries); with `FDSAFE_NONBLOCK`
+ * it returns 1 while the connection is in progress (finish it with
+ * `fdsafe_socket_connect_finish`). Otherwise returns 0, connected.
+ *
+ * Ownership: on success the caller closes `*handle_out`; on failure nothing is created.
+ * Errors: `FDSAFE_E_INVALID_ARGUMENT` (NULL pointers, bad addresses, families that differ,
+ * a family and type with no typed kind, unknown flags, timeout below -1); the kernel's
+ * `-EADDRINUSE` (the local address is taken), `-EADDRNOTAVAIL`, `-EINVAL`,
+ * `-ECONNREFUSED`, `-ETIMEDOUT`, `-ENETUNREACH`, `-ENOENT`, `-EACCES`, `-EPROTOTYPE`,
+ * `-EAGAIN`, `-EINTR` (not retried). Thread safety: any thread.
+ */
+int fdsafe_socket_connect_from(int type,
+                               const void *local,
+                               size_t local_len,
+                               const void *remote,
+                               size_t remote_len,
+                               int timeout_ms,
+                               uint32_t flags,
+                               fdsafe_handle *handle_out);
+
+/** @} */
+
+/* ====================================================================================== */
+/**
+ * @defgroup fdsafe_unix Section 19: Unix sockets
  *
  * Unix domain sockets (stream, datagram, seqpacket), descriptor passing and credentials.
  * @{
@@ -2645,8 +2807,8 @@ int64_t fdsafe_socket_send_credentials(fdsafe_handle handle,
 /**
  * Receives a message (up to `len` bytes) and the descriptors it carries, each wrapped in a
  * new handle of its detected kind (sockets by family and type, pipes, eventfds...;
- * descriptors of kinds fdsafe has no handle type for become `FDSAFE_KIND_OTHER`
- * handles). Every descriptor is close-on-exec from the moment it arrives
+ * sockets of other families become `FDSAFE_KIND_SOCKET`, other descriptors fdsafe has no
+ * handle type for `FDSAFE_KIND_OTHER` handles). Every descriptor is close-on-exec from the moment it arrives
  * (`MSG_CMSG_CLOEXEC`). Room for `handles_cap` handles (at most 253); `*info_out` says how
  * many arrived, whether anything was truncated, closed, and the sender's credentials if the
  * message carried them.
@@ -2744,7 +2906,101 @@ int fdsafe_socket_peer_pidfd(fdsafe_handle handle, fdsafe_handle *handle_out);
 
 /* ====================================================================================== */
 /**
- * @defgroup fdsafe_splice Section 19: Zero-copy moves
+ * @defgroup fdsafe_tun Section 20: TUN/TAP devices
+ *
+ * /dev/net/tun attached to a TUN (IP) or TAP (Ethernet) interface: one whole packet per
+ * read and per write, usable with epoll.
+ * @{
+ */
+
+/**
+ * `fdsafe_tun_open`: a TUN device, carrying IP packets (`IFF_TUN`).
+ */
+#define FDSAFE_IFF_TUN 1
+
+/**
+ * `fdsafe_tun_open`: a TAP device, carrying Ethernet frames (`IFF_TAP`).
+ */
+#define FDSAFE_IFF_TAP 2
+
+/**
+ * `fdsafe_tun_open`: packets without the 4-byte packet-information header (`IFF_NO_PI`).
+ */
+#define FDSAFE_IFF_NO_PI 4096
+
+/**
+ * `fdsafe_tun_open`: one of several queues of the interface (`IFF_MULTI_QUEUE`); open the
+ * same name again with it for each further queue.
+ */
+#define FDSAFE_IFF_MULTI_QUEUE 256
+
+/**
+ * `fdsafe_tun_open`: each packet starts with a `struct virtio_net_hdr` (`IFF_VNET_HDR`).
+ */
+#define FDSAFE_IFF_VNET_HDR 16384
+
+/**
+ * `fdsafe_tun_flags` reports it for an interface kept after its last queue closes
+ * (`IFF_PERSIST`; set with `fdsafe_tun_set_persist`, never passed to `fdsafe_tun_open`, where
+ * this value means `FDSAFE_NONBLOCK`).
+ */
+#define FDSAFE_IFF_PERSIST 2048
+
+/**
+ * Room for an interface name and its NUL (`IFNAMSIZ`).
+ */
+#define FDSAFE_IFNAMSIZ 16
+
+/**
+ * Opens `/dev/net/tun` and attaches it to the network interface `name` (made if it does
+ * not exist; NULL or `""`: the kernel picks `tun%d` or `tap%d`), as a handle of kind
+ * `FDSAFE_KIND_TUN`, close-on-exec. `flags`: `FDSAFE_IFF_TUN` or `FDSAFE_IFF_TAP`, plus
+ * `FDSAFE_IFF_NO_PI`, `FDSAFE_IFF_MULTI_QUEUE`, `FDSAFE_IFF_VNET_HDR` (the kernel's `IFF_*`)
+ * and `FDSAFE_NONBLOCK`. Each `fdsafe_read` returns one whole packet (cut to the buffer if
+ * longer) and each `fdsafe_write` sends one; the handle works with `fdsafe_wait` and epoll.
+ * The interface goes away with its last queue unless `fdsafe_tun_set_persist` kept it.
+ *
+ * Ownership: the caller closes `*handle_out`. Errors: `FDSAFE_E_INVALID_ARGUMENT` (NULL
+ * `handle_out`, unknown flags, neither or both of TUN and TAP, a name of 16 bytes or more
+ * or with a `/`); `-EPERM` (no `CAP_NET_ADMIN` in the network namespace); `-EBUSY` (the
+ * interface is attached already, or exists without `FDSAFE_IFF_MULTI_QUEUE` when asked with
+ * it); `-EINVAL` (flags that do not match an existing interface); `-ENOENT` and `-ENODEV`
+ * (no `/dev/net/tun`); `-EMFILE`. Thread safety: any thread.
+ */
+int fdsafe_tun_open(const char *name, uint32_t flags, fdsafe_handle *handle_out);
+
+/**
+ * Writes the interface's name and its NUL into `name_out` (capacity `name_cap`;
+ * `FDSAFE_IFNAMSIZ` always suffices) and returns the name's length.
+ *
+ * Errors: `FDSAFE_E_WRONG_KIND` for other kinds; `FDSAFE_E_INVALID_ARGUMENT` for a NULL
+ * `name_out`; `FDSAFE_E_BUFFER_TOO_SMALL`. Thread safety: any thread.
+ */
+int fdsafe_tun_name(fdsafe_handle handle, char *name_out, size_t name_cap);
+
+/**
+ * The interface's flags (>= 0): `FDSAFE_IFF_TUN` or `FDSAFE_IFF_TAP`, `FDSAFE_IFF_NO_PI`,
+ * `FDSAFE_IFF_MULTI_QUEUE`, `FDSAFE_IFF_VNET_HDR`, and `FDSAFE_IFF_PERSIST` once kept.
+ *
+ * Errors: `FDSAFE_E_WRONG_KIND` for other kinds. Thread safety: any thread.
+ */
+int fdsafe_tun_flags(fdsafe_handle handle);
+
+/**
+ * Keeps the interface after its last queue closes (`persist` 1), so a later
+ * `fdsafe_tun_open` of the name attaches to it again, or lets it go with its last queue
+ * (`persist` 0), as `TUNSETPERSIST`.
+ *
+ * Errors: `FDSAFE_E_WRONG_KIND` for other kinds; `FDSAFE_E_INVALID_ARGUMENT` for `persist`
+ * other than 0 or 1; `-EPERM`. Thread safety: any thread.
+ */
+int fdsafe_tun_set_persist(fdsafe_handle handle, int persist);
+
+/** @} */
+
+/* ====================================================================================== */
+/**
+ * @defgroup fdsafe_splice Section 21: Zero-copy moves
  *
  * splice, vmsplice, tee, sendfile and copy_file_range, with handles or with raw
  * descriptors the caller lends for the one call (*_fd).
@@ -2912,7 +3168,7 @@ int64_t fdsafe_copy_file_range_fd(int fd_in,
 
 /* ====================================================================================== */
 /**
- * @defgroup fdsafe_epoll Section 20: epoll
+ * @defgroup fdsafe_epoll Section 22: epoll
  *
  * Readiness of many handles at once. Registrations are keyed by handle and end when the
  * handle is closed.
@@ -3108,7 +3364,7 @@ int fdsafe_epoll_wait_ns(fdsafe_handle epoll,
 
 /* ====================================================================================== */
 /**
- * @defgroup fdsafe_timerfd Section 21: Timers
+ * @defgroup fdsafe_timerfd Section 23: Timers
  *
  * timerfd: timers whose expirations are read from a handle.
  * @{
@@ -3226,7 +3482,7 @@ int fdsafe_timerfd_read(fdsafe_handle handle, uint64_t *count_out);
 
 /* ====================================================================================== */
 /**
- * @defgroup fdsafe_signal Section 22: Signals
+ * @defgroup fdsafe_signal Section 24: Signals
  *
  * Signal sets, signal masks and signalfd.
  * @{
@@ -3402,7 +3658,7 @@ int fdsafe_signal_block_process(const struct fdsafe_sigset *set);
 
 /* ====================================================================================== */
 /**
- * @defgroup fdsafe_pidfd Section 23: Processes
+ * @defgroup fdsafe_pidfd Section 25: Processes
  *
  * pidfd: a process as a handle, to signal it and wait for it.
  * @{
@@ -3535,7 +3791,7 @@ int fdsafe_pidfd_get_pid(fdsafe_handle handle);
 
 /* ====================================================================================== */
 /**
- * @defgroup fdsafe_pty_spawn Section 24: Controlling terminals
+ * @defgroup fdsafe_pty_spawn Section 26: Controlling terminals
  *
  * A child process started on a terminal as its controlling terminal (login_tty, forkpty).
  * @{
@@ -3598,7 +3854,7 @@ int fdsafe_pty_spawn(const char *program,
 
 /* ====================================================================================== */
 /**
- * @defgroup fdsafe_inotify Section 25: inotify
+ * @defgroup fdsafe_inotify Section 27: inotify
  *
  * Changes to files and directories.
  * @{
@@ -3823,7 +4079,7 @@ int fdsafe_inotify_pending(fdsafe_handle handle);
 
 /* ====================================================================================== */
 /**
- * @defgroup fdsafe_fanotify Section 26: fanotify
+ * @defgroup fdsafe_fanotify Section 28: fanotify
  *
  * Filesystem events across mounts and filesystems, and permission decisions.
  * @{
@@ -4215,7 +4471,7 @@ int fdsafe_fanotify_unanswered(fdsafe_handle handle);
 
 /* ====================================================================================== */
 /**
- * @defgroup fdsafe_mqueue Section 27: Message queues
+ * @defgroup fdsafe_mqueue Section 29: Message queues
  *
  * POSIX message queues.
  * @{
@@ -4359,7 +4615,7 @@ int fdsafe_mq_notify_none(fdsafe_handle handle);
 
 /* ====================================================================================== */
 /**
- * @defgroup fdsafe_daemon Section 28: Service manager
+ * @defgroup fdsafe_daemon Section 30: Service manager
  *
  * Socket activation and service notification (the systemd protocols, without libsystemd).
  * @{
@@ -4412,7 +4668,8 @@ int fdsafe_mq_notify_none(fdsafe_handle handle);
  * Socket activation (`sd_listen_fds` without libsystemd): if `LISTEN_PID` is this process,
  * takes the `LISTEN_FDS` descriptors 3, 4, ... as handles of their kernel-checked kinds
  * (TCP/Unix listeners and streams, UDP, Unix datagram/seqpacket, FIFOs, message queues...;
- * kinds fdsafe has no type for become `FDSAFE_KIND_OTHER` handles), makes each
+ * sockets of other families become `FDSAFE_KIND_SOCKET`, other kinds fdsafe has no type
+ * for `FDSAFE_KIND_OTHER` handles), makes each
  * close-on-exec and records them with their names from `LISTEN_FDNAMES` (colon-separated;
  * `"unknown"` when the variable is unset). Look them up with `fdsafe_listen_fd_handle`,
  * `fdsafe_listen_fd_name` and `fdsafe_listen_fd_find`.

@@ -28,6 +28,7 @@ from . import splice
 from .file import File
 from .fifo import CharDevice, Fifo, mkfifo, mknod
 from .memfd import MemFd
+from .tun import Tun, tun_open
 from .pidfd import ExitStatus, PidFd
 from .terminal import Terminal, TerminalSettings, is_terminal, open_pty, spawn_pty
 from .handle import (
@@ -92,4 +93,5 @@ __all__ = [
     "Fanotify", "FanotifyEvent", "IOBatch", "IO_READ", "IO_WRITE", "close_all", "close_all_except",
     "passing", "HandleList", "HandlePasser", "close_values",
     "File", "splice", "CharDevice", "Fifo", "mkfifo", "mknod", "MemFd", "ExitStatus", "PidFd", "Terminal", "TerminalSettings", "is_terminal", "open_pty", "spawn_pty",
+    "Tun", "tun_open",
 ]

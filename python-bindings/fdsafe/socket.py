@@ -470,6 +470,17 @@ class Socket(Handle):
         """Sets an option named as for :meth:`getopt`."""
         check(lib.fdsafe_socket_option_set(self._value, level, name, int(value)))
 
+    def getsockopt(self, level: int, optname: int, buflen: int = 0) -> Union[int, bytes]:
+        """Any option, as ``socket.getsockopt``: an ``int``, or with ``buflen`` up to that many
+        bytes of it (``struct.unpack`` them: ``TCP_INFO``, ``SO_RCVTIMEO``...)."""
+        return _generic.getsockopt(self, level, optname, buflen)
+
+    def setsockopt(self, level: int, optname: int, value: Union[int, bytes]) -> None:
+        """Sets any option, as ``socket.setsockopt``, from an ``int`` or bytes. ``SO_RCVTIMEO``
+        and ``SO_SNDTIMEO`` bound blocking calls (``BlockingIOError`` when they pass, as with
+        ``socket``); :meth:`settimeout` is the usual way."""
+        _generic.setsockopt(self, level, optname, value)
+
     def connect_finish(self, timeout: Optional[float] = None) -> None:
         """Finishes a non-blocking connect, waiting up to ``timeout`` seconds (None: no
         limit); still pending after the timeout: OSError EINPROGRESS."""
@@ -801,15 +812,13 @@ _KINDS = {(_pysocket.AF_INET, _pysocket.SOCK_STREAM, True): KIND_TCP_LISTENER,
 def _socket_kind(sock: _pysocket.socket) -> int:
     family = _pysocket.AF_INET if sock.family == _pysocket.AF_INET6 else sock.family
     listening = bool(sock.getsockopt(_pysocket.SOL_SOCKET, _pysocket.SO_ACCEPTCONN))
-    kind = _KINDS.get((family, sock.type, listening))
-    if kind is None:
-        raise ValueError(f"fdsafe has no socket kind for {sock.family!r} {sock.type!r}")
-    return kind
+    # A family or type without a typed kind (netlink, packet, raw...) is the generic kind.
+    return _KINDS.get((family, sock.type, listening), _c.FDSAFE_KIND_SOCKET)
 
 
 def from_socket(sock: Union[_pysocket.socket, int]) -> Socket:
     """Adopts a ``socket.socket`` (or a raw socket descriptor) as an fdsafe socket of its
-    kind: the handle owns the descriptor from then on, and ``sock`` is detached (as after
+    kind (a ``GenericSocket`` for families without a typed kind: netlink, packet, raw...): the handle owns the descriptor from then on, and ``sock`` is detached (as after
     ``sock.detach()``). The timeout carries over. On failure ``sock`` is left as it was."""
     if isinstance(sock, _pysocket.socket):
         timeout = sock.gettimeout()
@@ -832,3 +841,11 @@ def _adopt(fd: int, kind: int) -> int:
     out = c_handle()
     check(lib.fdsafe_fd_adopt(fd, kind, ctypes.byref(out)))
     return out.value
+
+
+# Sockets of any family, any option, bind before connect: see _generic_socket.
+from . import _generic_socket as _generic  # noqa: E402  (it builds on the classes above)
+from ._generic_socket import (KIND_SOCKET, GenericSocket, connect_from, create_connection,  # noqa: E402
+                              socket)
+
+__all__ += ["KIND_SOCKET", "GenericSocket", "connect_from", "create_connection"]  # and socket(): see there

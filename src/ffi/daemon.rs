@@ -60,7 +60,8 @@ fn alive(l: &listen::Listened) -> Result<Handle> {
 /// Socket activation (`sd_listen_fds` without libsystemd): if `LISTEN_PID` is this process,
 /// takes the `LISTEN_FDS` descriptors 3, 4, ... as handles of their kernel-checked kinds
 /// (TCP/Unix listeners and streams, UDP, Unix datagram/seqpacket, FIFOs, message queues...;
-/// kinds fdsafe has no type for become `FDSAFE_KIND_OTHER` handles), makes each
+/// sockets of other families become `FDSAFE_KIND_SOCKET`, other kinds fdsafe has no type
+/// for `FDSAFE_KIND_OTHER` handles), makes each
 /// close-on-exec and records them with their names from `LISTEN_FDNAMES` (colon-separated;
 /// `"unknown"` when the variable is unset). Look them up with `fdsafe_listen_fd_handle`,
 /// `fdsafe_listen_fd_name` and `fdsafe_listen_fd_find`.

@@ -37,10 +37,18 @@ pub const FDSAFE_KIND_UNIX_STREAM: fdsafe_kind = 20;
 pub const FDSAFE_KIND_UNIX_DATAGRAM: fdsafe_kind = 21;
 pub const FDSAFE_KIND_UNIX_SEQPACKET_LISTENER: fdsafe_kind = 22;
 pub const FDSAFE_KIND_UNIX_SEQPACKET: fdsafe_kind = 23;
-/// A descriptor of a kind fdsafe has no type for (a netlink socket, a block device,
+/// A descriptor of a kind fdsafe has no type for (a block device, an unattached TUN device,
 /// `userfaultfd`...), received over a socket or adopted as such: the generic operations only.
 /// `fdsafe_fd_adopt` accepts any open descriptor as this kind.
 pub const FDSAFE_KIND_OTHER: fdsafe_kind = 24;
+/// A socket of any family, type and protocol (netlink, packet, vsock, raw IP...), made by
+/// `fdsafe_socket_create`, accepted on such a socket, or received or adopted when fdsafe has
+/// no typed kind for its family: every socket operation, addresses as the kernel's sockaddr
+/// bytes.
+pub const FDSAFE_KIND_SOCKET: fdsafe_kind = 25;
+/// `/dev/net/tun` attached to a TUN or TAP network interface (`fdsafe_tun_open`): one whole
+/// packet per `fdsafe_read` and `fdsafe_write`.
+pub const FDSAFE_KIND_TUN: fdsafe_kind = 26;
 
 pub fn kind_from_c(kind: fdsafe_kind) -> Result<Kind> {
     kind_of(kind).ok_or_else(|| Error::invalid(format!("{kind} is not an FDSAFE_KIND_* value")))
@@ -151,6 +159,8 @@ mod tests {
             (FDSAFE_KIND_UNIX_SEQPACKET_LISTENER, Kind::UnixSeqpacketListener),
             (FDSAFE_KIND_UNIX_SEQPACKET, Kind::UnixSeqpacket),
             (FDSAFE_KIND_OTHER, Kind::Other),
+            (FDSAFE_KIND_SOCKET, Kind::Socket),
+            (FDSAFE_KIND_TUN, Kind::Tun),
         ];
         assert_eq!(table.len(), Kind::ALL.len());
         assert_eq!(kind_of(-1), None);

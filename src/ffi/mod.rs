@@ -12,6 +12,7 @@ pub mod eventfd;
 pub mod fanotify;
 pub mod fifo;
 pub mod file;
+pub mod generic_socket;
 pub mod handle;
 pub mod inotify;
 pub mod kinds;
@@ -29,6 +30,7 @@ pub mod stdio;
 pub mod terminal;
 pub mod termios;
 pub mod timerfd;
+pub mod tun;
 pub mod unix;
 pub mod version;
 

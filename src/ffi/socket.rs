@@ -9,7 +9,7 @@ use super::{call, call_direct, fdsafe_handle, in_slice, out_slice, Out, FDSAFE_N
 use crate::error::{Error, Result};
 use crate::handles::{self, get_as, Handle, Kind, TypedGuard};
 use crate::kinds::socket::options::{self, SockOpt};
-use crate::kinds::socket::{self, zerocopy, RecvFlags, SendFlags, SockAddr, Socket};
+use crate::kinds::socket::{self, generic, zerocopy, RecvFlags, SendFlags, SockAddr, Socket};
 
 /// Room for any address text fdsafe writes, NUL included.
 pub const FDSAFE_ADDRESS_TEXT_MAX: u32 = 512;
@@ -401,8 +401,9 @@ pub extern "C" fn fdsafe_socket_send_to_sockaddr(
         if addr.is_null() {
             return Err(Error::invalid("addr is NULL"));
         }
-        let to = sockaddr_in(addr, addr_len)?;
-        Ok(socket_of(handle)?.send_to(buf, flags, &to)? as i64)
+        let s = socket_of(handle)?;
+        let to = generic::address_for(&s, in_slice(addr.cast::<u8>(), addr_len, "addr")?)?;
+        Ok(s.send_to(buf, flags, &to)? as i64)
     })
 }
 
@@ -454,7 +455,10 @@ pub extern "C" fn fdsafe_socket_shutdown(handle: fdsafe_handle, how: c_int) -> c
     })
 }
 
-/// Accepts a connection on a TCP, Unix stream or Unix seqpacket listener. `*handle_out`
+/// Accepts a connection on a TCP, Unix stream or Unix seqpacket listener, or on a
+/// `FDSAFE_KIND_SOCKET` listening with `fdsafe_socket_listen` (the new socket is then a
+/// `FDSAFE_KIND_SOCKET` too). With `SO_RCVTIMEO` set, a blocking accept gives `-EAGAIN`
+/// when that time passes with no connection. `*handle_out`
 /// receives the new connected socket (close-on-exec; non-blocking with
 /// `FDSAFE_NONBLOCK`, the kernel's `SOCK_NONBLOCK`), and the peer's address goes to `addr_out` / `*addr_len_out`
 /// (pass NULL, 0, NULL to skip it; ask the handle later with `fdsafe_socket_peer_address`).
@@ -483,7 +487,7 @@ pub extern "C" fn fdsafe_socket_accept(
         addr.check_room(STORAGE)?;
         let listener = socket_in(
             handle,
-            &[Kind::TcpListener, Kind::UnixListener, Kind::UnixSeqpacketListener],
+            &[Kind::TcpListener, Kind::UnixListener, Kind::UnixSeqpacketListener, Kind::Socket],
             "a listening socket",
         )?;
         let (socket, peer) = listener.accept(flags & FDSAFE_NONBLOCK != 0)?;
@@ -514,15 +518,21 @@ pub extern "C" fn fdsafe_socket_connect(handle: fdsafe_handle, address: *const c
 }
 
 /// Like `fdsafe_socket_connect` with the address as a `struct sockaddr` of `addr_len` bytes.
-/// Errors: as `fdsafe_socket_connect`. Thread safety: any thread.
+/// Also connects a `FDSAFE_KIND_SOCKET` handle (`fdsafe_socket_create`) of any family, with
+/// the address bytes given to the kernel as they are: blocking, it waits as `connect(2)`
+/// does (`SO_SNDTIMEO` bounds the wait: `-EINPROGRESS` when it passes); non-blocking, it
+/// returns `-EINPROGRESS` and `fdsafe_socket_connect_finish` completes it.
+/// Errors: as `fdsafe_socket_connect`, plus `-EINPROGRESS`, `-EALREADY`, `-ETIMEDOUT`,
+/// `-ENETUNREACH`, `-EADDRNOTAVAIL`, `-EPERM` for a `FDSAFE_KIND_SOCKET`. Thread safety: any
+/// thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_socket_connect_sockaddr(handle: fdsafe_handle, addr: *const c_void, addr_len: usize) -> c_int {
     call("fdsafe_socket_connect_sockaddr", || {
         if addr.is_null() {
             return Err(Error::invalid("addr is NULL"));
         }
-        let to = sockaddr_in(addr, addr_len)?;
-        let s = socket_in(handle, &[Kind::Udp, Kind::UnixDatagram], "a UDP or Unix datagram socket")?;
+        let s = socket_in(handle, &[Kind::Udp, Kind::UnixDatagram, Kind::Socket], "a UDP, Unix datagram or FDSAFE_KIND_SOCKET socket")?;
+        let to = generic::address_for(&s, in_slice(addr.cast::<u8>(), addr_len, "addr")?)?;
         s.connect_raw(&to).map_err(|e| e.context(format!("connect {to:?}")))?;
         Ok(0)
     })

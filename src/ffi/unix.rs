@@ -400,8 +400,8 @@ pub extern "C" fn fdsafe_socket_send_credentials(handle: fdsafe_handle, buf: *co
 
 /// Receives a message (up to `len` bytes) and the descriptors it carries, each wrapped in a
 /// new handle of its detected kind (sockets by family and type, pipes, eventfds...;
-/// descriptors of kinds fdsafe has no handle type for become `FDSAFE_KIND_OTHER`
-/// handles). Every descriptor is close-on-exec from the moment it arrives
+/// sockets of other families become `FDSAFE_KIND_SOCKET`, other descriptors fdsafe has no
+/// handle type for `FDSAFE_KIND_OTHER` handles). Every descriptor is close-on-exec from the moment it arrives
 /// (`MSG_CMSG_CLOEXEC`). Room for `handles_cap` handles (at most 253); `*info_out` says how
 /// many arrived, whether anything was truncated, closed, and the sender's credentials if the
 /// message carried them.

@@ -28,13 +28,19 @@ pub enum Kind {
     UnixDatagram = 21,
     UnixSeqpacketListener = 22,
     UnixSeqpacket = 23,
-    /// A descriptor of a kind fdsafe has no type for (a netlink socket, a block device,
+    /// A descriptor of a kind fdsafe has no type for (a block device, an unattached TUN device,
     /// `userfaultfd`...), received or adopted as such: the generic operations only.
     Other = 24,
+    /// A socket of any family, type and protocol (netlink, packet, vsock, raw IP...) made
+    /// by `fdsafe_socket_create`, or a received or adopted socket of a family fdsafe has no
+    /// typed kind for: the operations every socket has, with the kernel's sockaddr bytes.
+    Socket = 25,
+    /// `/dev/net/tun` attached to a TUN or TAP interface.
+    Tun = 26,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 24] = [
+    pub const ALL: [Kind; 26] = [
         Kind::Pipe,
         Kind::EventFd,
         Kind::Stdio,
@@ -59,6 +65,8 @@ impl Kind {
         Kind::UnixSeqpacketListener,
         Kind::UnixSeqpacket,
         Kind::Other,
+        Kind::Socket,
+        Kind::Tun,
     ];
 
     pub fn from_u32(value: u32) -> Option<Kind> {
@@ -79,6 +87,7 @@ impl Kind {
                 | Kind::UnixDatagram
                 | Kind::UnixSeqpacketListener
                 | Kind::UnixSeqpacket
+                | Kind::Socket
         )
     }
 
@@ -114,6 +123,8 @@ impl Kind {
             Kind::UnixSeqpacketListener => c"unix_seqpacket_listener",
             Kind::UnixSeqpacket => c"unix_seqpacket",
             Kind::Other => c"other",
+            Kind::Socket => c"socket",
+            Kind::Tun => c"tun",
         }
     }
 }

@@ -92,19 +92,21 @@ impl Detector {
         Detector { proc_fd_dir: None, several: count > 1 }
     }
 
-    /// The kind of any descriptor. Descriptors fdsafe has no kind for (a netlink socket, a
-    /// block device, `userfaultfd`...) are reported as [`Kind::Other`], the generic readable
+    /// The kind of any descriptor. Sockets of a family or type fdsafe has no typed kind for
+    /// (netlink, packet, raw IP...) are [`Kind::Socket`]; other descriptors fdsafe has no
+    /// kind for (a block device, `userfaultfd`...) are [`Kind::Other`], the generic readable
     /// and writable handle.
     pub fn detect(&mut self, fd: BorrowedFd<'_>) -> Result<Kind> {
         let st = sys::fstat(fd)?;
         let mut link = [0u8; LINK_MAX];
         Ok(match st.st_mode & libc::S_IFMT {
-            libc::S_IFSOCK => socket_kind(fd)?.unwrap_or(Kind::Other),
+            libc::S_IFSOCK => socket_kind(fd)?.unwrap_or(Kind::Socket),
             // An anonymous pipe lives on pipefs; a FIFO on the filesystem of its path.
             libc::S_IFIFO if fs_magic(fd) == Some(PIPEFS_MAGIC) => Kind::Pipe,
             libc::S_IFIFO => Kind::Fifo,
             // SAFETY: isatty only queries the descriptor.
             libc::S_IFCHR if unsafe { libc::isatty(fd.as_raw_fd()) } == 1 => Kind::Terminal,
+            libc::S_IFCHR if crate::kinds::tun::Tun::verify(fd).is_ok() => Kind::Tun,
             libc::S_IFCHR => Kind::CharDevice,
             libc::S_IFREG | libc::S_IFDIR => match fs_magic(fd) {
                 Some(MQUEUE_MAGIC) => Kind::MessageQueue,
@@ -352,7 +354,7 @@ mod tests {
             cases.push((p.as_fd(), Kind::PidFd));
         }
         if let Some(raw) = &raw_tcp {
-            cases.push((raw.as_fd(), Kind::Other)); // protocol TCP, but not a TCP socket
+            cases.push((raw.as_fd(), Kind::Socket)); // protocol TCP, but not a TCP socket
         }
         let expectations = [
             Kind::UnixStream,

@@ -25,6 +25,7 @@ pub mod stdio;
 pub mod terminal;
 pub mod termios;
 pub mod timerfd;
+pub mod tun;
 
 use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
 
@@ -52,6 +53,7 @@ pub fn verify(kind: Kind, fd: BorrowedFd<'_>) -> Result<()> {
         Kind::MemFd => memfd::MemFd::verify(fd),
         Kind::PidFd => pidfd::PidFd::verify(fd),
         Kind::Terminal => terminal::Terminal::verify(fd),
+        Kind::Tun => tun::Tun::verify(fd),
         _ => unreachable!("every socket kind is matched above"),
     }
 }
@@ -97,6 +99,7 @@ pub fn wrap_owned(fd: OwnedFd, kind: Kind) -> Stored {
         Kind::MemFd => boxed(Box::new(memfd::MemFd::from_fd(fd))),
         Kind::PidFd => boxed(Box::new(pidfd::PidFd::from_fd(fd))),
         Kind::Terminal => boxed(Box::new(terminal::Terminal::from_fd(fd))),
+        Kind::Tun => boxed(Box::new(tun::Tun::from_fd(fd))),
         _ => unreachable!("every socket kind is matched above"),
     }
 }

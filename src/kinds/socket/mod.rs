@@ -6,8 +6,10 @@
 //! - [`scm`]: descriptor passing and credentials (`SCM_RIGHTS`, `SCM_CREDENTIALS`).
 //! - [`options`]: socket options by number, checked per kind.
 //! - [`zerocopy`]: `MSG_ZEROCOPY` completions from the error queue.
+//! - [`generic`]: sockets of any family ([`Kind::Socket`]), any option, bind before connect.
 
 pub mod addr;
+pub mod generic;
 pub mod options;
 pub mod scm;
 pub mod udp;
@@ -211,6 +213,9 @@ impl Socket {
 
     /// Checks with the kernel that `fd` is a socket of `kind` (see [`crate::kinds::detect`]).
     pub fn verify(kind: Kind, fd: BorrowedFd<'_>) -> Result<()> {
+        if kind == Kind::Socket {
+            return generic::verify(fd);
+        }
         match crate::kinds::detect::socket_kind(fd)? {
             Some(actual) if actual == kind => Ok(()),
             Some(actual) => Err(Error::invalid(format!(

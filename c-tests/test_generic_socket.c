@@ -1,0 +1,535 @@
+/* Sockets of any family (FDSAFE_KIND_SOCKET): netlink for real (a link dump that finds the
+ * loopback, a uevent subscription, passing over SCM_RIGHTS), any option by level and name
+ * (SO_RCVTIMEO/SO_SNDTIMEO honoured by blocking calls, TCP_INFO), bind before connect for
+ * TCP, UDP and Unix clients, with peers from fdsafe, Python's socket module and socat. */
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void set_timeout(fdsafe_handle h, int name, long ms) {
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+    must(fdsafe_socket_setsockopt(h, SOL_SOCKET, name, &tv, sizeof tv));
+}
+
+/* Sends an RTM_GETLINK dump request and reads the answer until NLMSG_DONE; returns 1 if an
+ * interface named `name` is among the links. */
+static int dump_has_link(fdsafe_handle nl, const char *name) {
+    struct {
+        struct nlmsghdr h;
+        struct ifinfomsg i;
+    } req = {.h = {.nlmsg_len = sizeof req, .nlmsg_type = RTM_GETLINK, .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP, .nlmsg_seq = 1},
+             .i = {.ifi_family = AF_UNSPEC}};
+    struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+    expect_code(fdsafe_socket_send_to_sockaddr(nl, &req, sizeof req, 0, &kernel, sizeof kernel), sizeof req);
+    static char buf[1 << 16];
+    int found = 0, links = 0;
+    for (;;) {
+        int64_t n = must(fdsafe_socket_recv(nl, buf, sizeof buf, 0));
+        for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (unsigned)n); h = NLMSG_NEXT(h, n)) {
+            if (h->nlmsg_type == NLMSG_DONE) {
+                print_message("netlink dump: %d links\n", links);
+                return found;
+            }
+            assert_int_not_equal(h->nlmsg_type, NLMSG_ERROR);
+            if (h->nlmsg_type != RTM_NEWLINK) continue;
+            links++;
+            struct ifinfomsg *ifi = NLMSG_DATA(h);
+            int len = (int)IFLA_PAYLOAD(h);
+            for (struct rtattr *a = IFLA_RTA(ifi); RTA_OK(a, len); a = RTA_NEXT(a, len))
+                if (a->rta_type == IFLA_IFNAME && strcmp(RTA_DATA(a), name) == 0) found = 1;
+        }
+    }
+}
+
+static void test_netlink_route_dump_finds_loopback(void **state) {
+    (void)state;
+    fdsafe_handle nl = 0;
+    must(fdsafe_socket_create(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE, 0, &nl));
+    expect_code(fdsafe_handle_kind(nl), FDSAFE_KIND_SOCKET);
+    assert_string_equal(fdsafe_kind_name(FDSAFE_KIND_SOCKET), "socket");
+    assert_true(fd_is_cloexec((int)must(fdsafe_fd_borrow(nl))));
+    struct sockaddr_nl local = {.nl_family = AF_NETLINK};
+    must(fdsafe_socket_bind(nl, &local, sizeof local));
+    struct sockaddr_nl bound;
+    size_t bound_len = 0;
+    must(fdsafe_socket_local_sockaddr(nl, &bound, sizeof bound, &bound_len));
+    assert_int_equal(bound_len, sizeof bound);
+    assert_int_equal(bound.nl_family, AF_NETLINK);
+    assert_int_not_equal(bound.nl_pid, 0); /* the kernel gave it a port id */
+    int proto = 0;
+    expect_code(fdsafe_socket_getsockopt(nl, SOL_SOCKET, SO_PROTOCOL, &proto, sizeof proto), sizeof proto);
+    assert_int_equal(proto, NETLINK_ROUTE);
+    assert_true(dump_has_link(nl, "lo"));
+    must(fdsafe_close(nl));
+}
+
+static void test_netlink_socket_passes_over_scm_rights(void **state) {
+    (void)state;
+    fdsafe_handle nl = 0, a = 0, b = 0, got[2] = {0};
+    must(fdsafe_socket_create(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE, 0, &nl));
+    must(fdsafe_unix_pair(FDSAFE_SOCK_STREAM, 0, &a, &b));
+    expect_code(fdsafe_socket_send_handles(a, "n", 1, &nl, 1, 0), 1);
+    must(fdsafe_close(nl));
+    char byte;
+    fdsafe_recv_info info;
+    expect_code(fdsafe_socket_recv_handles(b, &byte, 1, 0, got, 2, &info), 1);
+    assert_int_equal(info.handle_count, 1);
+    expect_code(fdsafe_handle_kind(got[0]), FDSAFE_KIND_SOCKET); /* detected, not "other" */
+    assert_true(fd_is_cloexec((int)must(fdsafe_fd_borrow(got[0]))));
+    assert_true(dump_has_link(got[0], "lo")); /* the received socket works */
+    /* Adoption as the generic kind takes any socket, and nothing that is not one. */
+    fdsafe_handle adopted = 0;
+    int dup_fd = dup((int)must(fdsafe_fd_borrow(got[0])));
+    must(fdsafe_fd_adopt(dup_fd, FDSAFE_KIND_SOCKET, &adopted));
+    must(fdsafe_close(adopted));
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    expect_code(fdsafe_fd_adopt(fds[0], FDSAFE_KIND_SOCKET, &adopted), FDSAFE_E_INVALID_ARGUMENT);
+    close(fds[0]);
+    close(fds[1]);
+    must(fdsafe_close(got[0]));
+    must(fdsafe_close(a));
+    must(fdsafe_close(b));
+}
+
+/* Subscribes to kernel uevents (group 1), makes the kernel send one by writing "change" to
+ * a device's uevent file, and reads it: "change@/devices/virtual/mem/null" and its keys. */
+static void test_netlink_uevent_subscription(void **state) {
+    (void)state;
+    fdsafe_handle ue = 0;
+    must(fdsafe_socket_create(AF_NETLINK, SOCK_DGRAM, NETLINK_KOBJECT_UEVENT, 0, &ue));
+    struct sockaddr_nl groups = {.nl_family = AF_NETLINK, .nl_groups = 1};
+    int rc = fdsafe_socket_bind(ue, &groups, sizeof groups);
+    if (rc < 0) {
+        print_message("uevent subscription refused by the kernel: %s: skipping\n", fdsafe_strerror(rc));
+        must(fdsafe_close(ue));
+        skip();
+    }
+    set_timeout(ue, SO_RCVTIMEO, 3000);
+    FILE *f = fopen("/sys/devices/virtual/mem/null/uevent", "w");
+    if (!f || fputs("change", f) < 0 || fclose(f) != 0) {
+        print_message("cannot trigger a uevent (/sys/devices/virtual/mem/null/uevent: %s): skipping\n", strerror(errno));
+        must(fdsafe_close(ue));
+        skip();
+    }
+    static char buf[8192];
+    int seen = 0;
+    for (int i = 0; i < 50 && !seen; i++) {
+        int64_t n = fdsafe_socket_recv(ue, buf, sizeof buf - 1, 0);
+        assert_true(n > 0); /* -EAGAIN here would mean no uevent in 3 s */
+        buf[n] = 0;
+        if (strcmp(buf, "change@/devices/virtual/mem/null") != 0) continue;
+        for (char *key = buf + strlen(buf) + 1; key < buf + n; key += strlen(key) + 1)
+            if (strcmp(key, "ACTION=change") == 0) seen = 1;
+    }
+    assert_true(seen);
+    must(fdsafe_close(ue));
+}
+
+static void test_receive_timeout_gives_eagain(void **state) {
+    (void)state;
+    fdsafe_handle a = 0, b = 0;
+    must(fdsafe_unix_pair(FDSAFE_SOCK_STREAM, 0, &a, &b));
+    set_timeout(b, SO_RCVTIMEO, 150);
+    struct timeval tv = {0};
+    expect_code(fdsafe_socket_getsockopt(b, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), sizeof tv);
+    assert_int_equal(tv.tv_sec, 0);
+    assert_in_range(tv.tv_usec, 150000, 160000); /* the kernel keeps it in jiffies */
+    char buf[4];
+    double t0 = now_ms();
+    expect_code(fdsafe_socket_recv(b, buf, sizeof buf, 0), -EAGAIN);
+    double waited = now_ms() - t0;
+    assert_true(waited >= 120 && waited < 2000);
+    t0 = now_ms();
+    expect_code(fdsafe_read(b, buf, sizeof buf), -EAGAIN); /* the generic read too */
+    assert_true(now_ms() - t0 >= 120);
+    /* Data that arrives in time is received. */
+    expect_code(fdsafe_socket_send(a, "hi", 2, 0), 2);
+    expect_code(fdsafe_socket_recv(b, buf, sizeof buf, 0), 2);
+    /* A send that cannot finish in SO_SNDTIMEO returns what it sent, then -EAGAIN. */
+    set_timeout(a, SO_SNDTIMEO, 100);
+    static char big[1 << 16];
+    int64_t sent = 0, rc;
+    t0 = now_ms();
+    while ((rc = fdsafe_socket_send(a, big, sizeof big, 0)) > 0) sent += rc;
+    expect_code(rc, -EAGAIN);
+    assert_true(sent > 0);
+    assert_true(now_ms() - t0 >= 80);
+    must(fdsafe_close(a));
+    must(fdsafe_close(b));
+    /* accept waits SO_RCVTIMEO, then -EAGAIN. */
+    fdsafe_handle l = 0, c = 0;
+    must(fdsafe_tcp_listen("127.0.0.1:0", 4, 0, &l));
+    set_timeout(l, SO_RCVTIMEO, 100);
+    t0 = now_ms();
+    expect_code(fdsafe_socket_accept(l, 0, &c, NULL, 0, NULL), -EAGAIN);
+    assert_true(now_ms() - t0 >= 80);
+    must(fdsafe_close(l));
+}
+
+static void test_any_option_on_typed_sockets(void **state) {
+    (void)state;
+    fdsafe_handle l = 0, c = 0, s = 0;
+    must(fdsafe_tcp_listen("127.0.0.1:0", 4, 0, &l));
+    char addr[FDSAFE_ADDRESS_TEXT_MAX];
+    must(fdsafe_socket_local_address(l, addr, sizeof addr));
+    must(fdsafe_tcp_connect(addr, 1000, 0, &c));
+    must(fdsafe_socket_accept(l, 0, &s, NULL, 0, NULL));
+    struct tcp_info info;
+    int64_t n = must(fdsafe_socket_getsockopt(c, IPPROTO_TCP, TCP_INFO, &info, sizeof info));
+    assert_true(n > 0);
+    assert_int_equal(info.tcpi_state, 1 /* TCP_ESTABLISHED */);
+    int tos = 0x10;
+    must(fdsafe_socket_setsockopt(c, IPPROTO_IP, IP_TOS, &tos, sizeof tos));
+    tos = 0;
+    expect_code(fdsafe_socket_getsockopt(c, IPPROTO_IP, IP_TOS, &tos, sizeof tos), sizeof tos);
+    assert_int_equal(tos, 0x10);
+    /* An option the level lacks, and a too-small buffer, are the kernel's answers. */
+    int v = 0;
+    expect_code(fdsafe_socket_getsockopt(c, SOL_SOCKET, 12345, &v, sizeof v), -ENOPROTOOPT);
+    expect_code(fdsafe_socket_setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &v, 1), -EINVAL);
+    /* SO_BINDTODEVICE to a device that does not exist. */
+    expect_code(fdsafe_socket_setsockopt(c, SOL_SOCKET, SO_BINDTODEVICE, "nosuchdev0", 11), -ENODEV);
+    must(fdsafe_close(c));
+    must(fdsafe_close(s));
+    must(fdsafe_close(l));
+}
+
+/* A TCP listener made with fdsafe_socket_create, bind and listen, reached by socat. */
+static void test_generic_tcp_listener_with_socat(void **state) {
+    (void)state;
+    if (system("command -v socat >/dev/null 2>&1") != 0) {
+        print_message("socat is not installed: skipping\n");
+        skip();
+    }
+    fdsafe_handle l = 0, s = 0;
+    must(fdsafe_socket_create(AF_INET, SOCK_STREAM, 0, 0, &l));
+    int one = 1;
+    must(fdsafe_socket_setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one));
+    struct sockaddr_in any = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    must(fdsafe_socket_bind(l, &any, sizeof any));
+    must(fdsafe_socket_listen(l, 4));
+    expect_code(fdsafe_handle_kind(l), FDSAFE_KIND_SOCKET);
+    char addr[FDSAFE_ADDRESS_TEXT_MAX], cmd[FDSAFE_ADDRESS_TEXT_MAX + 96];
+    must(fdsafe_socket_local_address(l, addr, sizeof addr));
+    snprintf(cmd, sizeof cmd, "echo from-socat | socat -t 2 - TCP:%s >/dev/null 2>&1 &", addr);
+    assert_int_equal(system(cmd), 0);
+    set_timeout(l, SO_RCVTIMEO, 5000);
+    struct sockaddr_storage peer;
+    size_t peer_len = 0;
+    must(fdsafe_socket_accept(l, 0, &s, &peer, sizeof peer, &peer_len));
+    expect_code(fdsafe_handle_kind(s), FDSAFE_KIND_SOCKET);
+    assert_int_equal(peer.ss_family, AF_INET);
+    char buf[32] = {0};
+    expect_code(fdsafe_socket_recv(s, buf, sizeof buf - 1, FDSAFE_MSG_WAITALL), 11);
+    assert_string_equal(buf, "from-socat\n");
+    must(fdsafe_close(s));
+    must(fdsafe_close(l));
+}
+
+/* Packet and vsock sockets are made as the generic kind; a raw ICMP socket pings the
+ * loopback and the kernel, the peer, answers with an echo reply. */
+static void test_packet_vsock_and_raw_icmp(void **state) {
+    (void)state;
+    fdsafe_handle h = 0;
+    int rc = fdsafe_socket_create(AF_PACKET, SOCK_DGRAM, htons(0x0003 /* ETH_P_ALL */), 0, &h);
+    if (rc == 0) {
+        expect_code(fdsafe_handle_kind(h), FDSAFE_KIND_SOCKET);
+        int type = 0;
+        expect_code(fdsafe_socket_getsockopt(h, SOL_SOCKET, SO_TYPE, &type, sizeof type), sizeof type);
+        assert_int_equal(type, SOCK_DGRAM);
+        must(fdsafe_close(h));
+    } else {
+        print_message("AF_PACKET refused by the kernel: %s\n", fdsafe_strerror(rc));
+    }
+    rc = fdsafe_socket_create(AF_VSOCK, SOCK_STREAM, 0, 0, &h);
+    if (rc == 0) {
+        expect_code(fdsafe_handle_kind(h), FDSAFE_KIND_SOCKET);
+        must(fdsafe_close(h));
+    } else {
+        print_message("AF_VSOCK refused by the kernel: %s\n", fdsafe_strerror(rc));
+    }
+    rc = fdsafe_socket_create(AF_INET, SOCK_RAW, IPPROTO_ICMP, 0, &h);
+    if (rc < 0) {
+        print_message("raw ICMP socket refused by the kernel: %s: skipping\n", fdsafe_strerror(rc));
+        skip();
+    }
+    set_timeout(h, SO_RCVTIMEO, 3000);
+    unsigned char echo[16] = {8 /* ICMP_ECHO */, 0, 0, 0, 0x12, 0x34, 0, 1, 'f', 'd', 's', 'a', 'f', 'e', '!', '!'};
+    uint32_t sum = 0;
+    for (size_t i = 0; i < sizeof echo; i += 2) sum += (uint32_t)(echo[i] << 8 | echo[i + 1]);
+    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+    echo[2] = (unsigned char)(~sum >> 8);
+    echo[3] = (unsigned char)~sum;
+    struct sockaddr_in lo = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    expect_code(fdsafe_socket_send_to_sockaddr(h, echo, sizeof echo, 0, &lo, sizeof lo), sizeof echo);
+    unsigned char pkt[256];
+    struct sockaddr_storage from;
+    size_t from_len = 0;
+    for (int i = 0; i < 10; i++) { /* the raw socket also sees our own request */
+        int64_t n = must(fdsafe_socket_recv_from(h, pkt, sizeof pkt, 0, &from, sizeof from, &from_len));
+        size_t ihl = (size_t)(pkt[0] & 15) * 4;
+        assert_true((size_t)n >= ihl + sizeof echo);
+        if (pkt[ihl] != 0 /* ICMP_ECHOREPLY */) continue;
+        assert_memory_equal(pkt + ihl + 4, echo + 4, sizeof echo - 4); /* id, sequence, payload */
+        assert_int_equal(((struct sockaddr_in *)&from)->sin_addr.s_addr, htonl(INADDR_LOOPBACK));
+        must(fdsafe_close(h));
+        return;
+    }
+    fail_msg("no echo reply");
+}
+
+/* A free loopback port: bound, read, closed. */
+static unsigned short free_port(int type) {
+    int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static void test_tcp_client_bound_before_connect(void **state) {
+    (void)state;
+    fdsafe_handle l = 0, c = 0, s = 0;
+    must(fdsafe_tcp_listen("127.0.0.1:0", 4, 0, &l));
+    struct sockaddr_in remote;
+    size_t remote_len = 0;
+    must(fdsafe_socket_local_sockaddr(l, &remote, sizeof remote, &remote_len));
+    unsigned short port = free_port(SOCK_STREAM);
+    struct sockaddr_in local = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(0x7f000002)};
+    expect_code(fdsafe_socket_connect_from(FDSAFE_SOCK_STREAM, &local, sizeof local, &remote, remote_len, 2000, 0, &c), 0);
+    expect_code(fdsafe_handle_kind(c), FDSAFE_KIND_TCP_STREAM); /* the typed kind */
+    struct sockaddr_storage peer_storage;
+    struct sockaddr_in *peer_in = (struct sockaddr_in *)&peer_storage;
+    size_t peer_len = 0;
+    must(fdsafe_socket_accept(l, 0, &s, &peer_storage, sizeof peer_storage, &peer_len));
+    assert_int_equal(ntohs(peer_in->sin_port), port); /* the listener sees the chosen source */
+    assert_int_equal(ntohl(peer_in->sin_addr.s_addr), 0x7f000002);
+    expect_code(fdsafe_socket_send(c, "x", 1, 0), 1);
+    /* The same source again while it is connected: the kernel refuses it. */
+    fdsafe_handle c2 = 0;
+    expect_code(fdsafe_socket_connect_from(FDSAFE_SOCK_STREAM, &local, sizeof local, &remote, remote_len, 2000, 0, &c2),
+                -EADDRINUSE);
+    must(fdsafe_close(c));
+    must(fdsafe_close(s));
+    /* Non-blocking: 0 or 1 (in progress), then finished. */
+    local.sin_port = 0;
+    int rc = (int)must(fdsafe_socket_connect_from(FDSAFE_SOCK_STREAM, &local, sizeof local, &remote, remote_len, -1,
+                                                  FDSAFE_NONBLOCK, &c));
+    if (rc == 1) must(fdsafe_socket_connect_finish(c, 2000));
+    must(fdsafe_socket_accept(l, 0, &s, &peer_storage, sizeof peer_storage, &peer_len));
+    assert_int_equal(ntohl(peer_in->sin_addr.s_addr), 0x7f000002);
+    must(fdsafe_close(c));
+    must(fdsafe_close(s));
+    must(fdsafe_close(l));
+}
+
+/* UDP from a chosen port to a receiver written with Python's socket module, which prints the
+ * address it saw. */
+static void test_udp_client_bound_before_connect_python_peer(void **state) {
+    (void)state;
+    FILE *py = popen("python3 -c 'import socket,sys\n"
+                     "s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind((\"127.0.0.1\",0)); s.settimeout(5)\n"
+                     "print(s.getsockname()[1],flush=True)\n"
+                     "d,a=s.recvfrom(64); print(d.decode(),a[0],a[1],flush=True)'",
+                     "r");
+    assert_non_null(py);
+    unsigned port_py = 0;
+    assert_int_equal(fscanf(py, "%u", &port_py), 1);
+    struct sockaddr_in remote = {.sin_family = AF_INET, .sin_port = htons((unsigned short)port_py), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    unsigned short port = free_port(SOCK_DGRAM);
+    struct sockaddr_in local = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    fdsafe_handle u = 0;
+    expect_code(fdsafe_socket_connect_from(FDSAFE_SOCK_DGRAM, &local, sizeof local, &remote, sizeof remote, -1, 0, &u), 0);
+    expect_code(fdsafe_handle_kind(u), FDSAFE_KIND_UDP);
+    expect_code(fdsafe_socket_send(u, "hello", 5, 0), 5);
+    char text[16] = {0}, host[32] = {0};
+    unsigned seen_port = 0;
+    assert_int_equal(fscanf(py, "%15s %31s %u", text, host, &seen_port), 3);
+    assert_int_equal(pclose(py), 0);
+    assert_string_equal(text, "hello");
+    assert_string_equal(host, "127.0.0.1");
+    assert_int_equal(seen_port, port);
+    must(fdsafe_close(u));
+}
+
+static size_t abstract_addr(struct sockaddr_un *sa, const char *name) {
+    memset(sa, 0, sizeof *sa);
+    sa->sun_family = AF_UNIX;
+    memcpy(sa->sun_path + 1, name, strlen(name));
+    return offsetof(struct sockaddr_un, sun_path) + 1 + strlen(name);
+}
+
+static void test_unix_clients_bound_before_connect(void **state) {
+    (void)state;
+    char lname[64], cname[64];
+    snprintf(lname, sizeof lname, "@fdsafe-g-listen-%d", getpid());
+    snprintf(cname, sizeof cname, "fdsafe-g-client-%d", getpid());
+    int types[2] = {FDSAFE_SOCK_STREAM, FDSAFE_SOCK_SEQPACKET};
+    for (int t = 0; t < 2; t++) {
+        fdsafe_handle l = 0, c = 0, s = 0;
+        must(fdsafe_unix_listen(lname, (uint32_t)types[t], 4, NULL, &l));
+        struct sockaddr_un remote, local;
+        struct sockaddr_storage peer_storage;
+        struct sockaddr_un *peer = (struct sockaddr_un *)&peer_storage;
+        size_t remote_len = 0, peer_len = 0;
+        must(fdsafe_socket_local_sockaddr(l, &remote, sizeof remote, &remote_len));
+        size_t local_len = abstract_addr(&local, cname);
+        expect_code(fdsafe_socket_connect_from(types[t], &local, local_len, &remote, remote_len, -1, 0, &c), 0);
+        expect_code(fdsafe_handle_kind(c), t == 0 ? FDSAFE_KIND_UNIX_STREAM : FDSAFE_KIND_UNIX_SEQPACKET);
+        char text[FDSAFE_ADDRESS_TEXT_MAX], want[80];
+        must(fdsafe_socket_accept(l, 0, &s, NULL, 0, NULL));
+        must(fdsafe_socket_peer_address(s, text, sizeof text));
+        snprintf(want, sizeof want, "@%s", cname);
+        assert_string_equal(text, want); /* the server sees the client's chosen name */
+        must(fdsafe_close(c));
+        must(fdsafe_close(s));
+        /* Autobind: a local address of just the family. */
+        sa_family_t fam = AF_UNIX;
+        must(fdsafe_socket_connect_from(types[t], &fam, sizeof fam, &remote, remote_len, -1, 0, &c));
+        must(fdsafe_socket_accept(l, 0, &s, &peer_storage, sizeof peer_storage, &peer_len));
+        assert_int_equal(peer_len, offsetof(struct sockaddr_un, sun_path) + 6); /* NUL + 5 hex digits */
+        assert_int_equal(peer->sun_path[0], 0);
+        must(fdsafe_close(c));
+        must(fdsafe_close(s));
+        must(fdsafe_close(l));
+    }
+    /* A stream client bound to a path: the server's peer address is that path. */
+    {
+        fdsafe_handle l = 0, c = 0, s = 0;
+        must(fdsafe_unix_listen(lname, FDSAFE_SOCK_STREAM, 4, NULL, &l));
+        struct sockaddr_un remote, local = {.sun_family = AF_UNIX};
+        size_t remote_len = 0;
+        must(fdsafe_socket_local_sockaddr(l, &remote, sizeof remote, &remote_len));
+        snprintf(local.sun_path, sizeof local.sun_path, "/tmp/fdsafe-g-client-%d.sock", getpid());
+        unlink(local.sun_path);
+        size_t local_len = offsetof(struct sockaddr_un, sun_path) + strlen(local.sun_path) + 1;
+        must(fdsafe_socket_connect_from(FDSAFE_SOCK_STREAM, &local, local_len, &remote, remote_len, -1, 0, &c));
+        must(fdsafe_socket_accept(l, 0, &s, NULL, 0, NULL));
+        char text[FDSAFE_ADDRESS_TEXT_MAX];
+        must(fdsafe_socket_peer_address(s, text, sizeof text));
+        assert_string_equal(text, local.sun_path);
+        must(fdsafe_close(c));
+        must(fdsafe_close(s));
+        must(fdsafe_close(l));
+        assert_int_equal(access(local.sun_path, F_OK), 0); /* bound as bind(2) binds: not removed */
+        unlink(local.sun_path);
+    }
+    /* A datagram client with a name: the receiver's recv_from shows it. */
+    fdsafe_handle r = 0, d = 0;
+    char rname[64];
+    snprintf(rname, sizeof rname, "@fdsafe-g-dgram-%d", getpid());
+    must(fdsafe_unix_bind(rname, NULL, &r));
+    struct sockaddr_un remote, local;
+    struct sockaddr_storage from;
+    size_t remote_len = 0, from_len = 0;
+    must(fdsafe_socket_local_sockaddr(r, &remote, sizeof remote, &remote_len));
+    size_t local_len = abstract_addr(&local, cname);
+    must(fdsafe_socket_connect_from(FDSAFE_SOCK_DGRAM, &local, local_len, &remote, remote_len, -1, 0, &d));
+    expect_code(fdsafe_handle_kind(d), FDSAFE_KIND_UNIX_DATAGRAM);
+    expect_code(fdsafe_socket_send(d, "dg", 2, 0), 2);
+    char buf[8];
+    expect_code(fdsafe_socket_recv_from(r, buf, sizeof buf, 0, &from, sizeof from, &from_len), 2);
+    assert_int_equal(from_len, local_len);
+    assert_memory_equal(&from, &local, local_len);
+    must(fdsafe_close(d));
+    must(fdsafe_close(r));
+}
+
+static void test_generic_bad_input(void **state) {
+    (void)state;
+    fdsafe_handle h = 0, p = 0, q = 0;
+    expect_code(fdsafe_socket_create(AF_UNIX, SOCK_STREAM, 0, 0, NULL), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_socket_create(AF_UNIX, SOCK_STREAM, 0, 1u << 30, &h), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_socket_create(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, 0, &h), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_socket_create(AF_UNIX, SOCK_STREAM | (int)FDSAFE_OWN_FLAG, 0, 0, &h), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_socket_create(AF_CAN, SOCK_RAW, 1, 0, &h), -EAFNOSUPPORT);
+    expect_code(fdsafe_socket_create(AF_INET, SOCK_STREAM, IPPROTO_UDP, 0, &h), -EPROTONOSUPPORT);
+    expect_code(fdsafe_socket_create(-1, SOCK_STREAM, 0, 0, &h), -EAFNOSUPPORT);
+    must(fdsafe_socket_create(AF_UNIX, SOCK_DGRAM, 0, FDSAFE_NONBLOCK, &h));
+    assert_int_equal(must(fdsafe_nonblocking_get(h)), 1);
+    must(fdsafe_unix_pair(FDSAFE_SOCK_STREAM, 0, &p, &q));
+    struct sockaddr_un un = {.sun_family = AF_UNIX};
+    expect_code(fdsafe_socket_bind(h, NULL, 10), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_socket_bind(h, &un, 1), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_socket_bind(h, &un, 4096), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_socket_bind(p, &un, sizeof un), FDSAFE_E_WRONG_KIND);
+    expect_code(fdsafe_socket_bind(0, &un, sizeof un), -EBADF);
+    expect_code(fdsafe_socket_listen(h, 1), -EOPNOTSUPP); /* a datagram socket */
+    expect_code(fdsafe_socket_listen(p, 1), FDSAFE_E_WRONG_KIND);
+    expect_code(fdsafe_socket_listen(0, 1), -EBADF);
+    int v = 0;
+    expect_code(fdsafe_socket_getsockopt(h, SOL_SOCKET, SO_TYPE, NULL, 4), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_socket_getsockopt(h, (int)FDSAFE_OWN_FLAG, SO_TYPE, &v, sizeof v), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_socket_getsockopt(h, SOL_SOCKET, SO_TYPE, &v, 0), 0); /* the kernel writes nothing */
+    expect_code(fdsafe_socket_getsockopt(0, SOL_SOCKET, SO_TYPE, &v, sizeof v), -EBADF);
+    expect_code(fdsafe_socket_setsockopt(h, SOL_SOCKET, SO_RCVTIMEO, NULL, 16), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_socket_setsockopt(h, SOL_SOCKET, (int)FDSAFE_OWN_FLAG, &v, sizeof v), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_socket_setsockopt(h, 9999, 1, &v, sizeof v), -EOPNOTSUPP); /* Unix: no such level */
+    expect_code(fdsafe_socket_setsockopt(0, SOL_SOCKET, SO_RCVTIMEO, &v, sizeof v), -EBADF);
+    fdsafe_handle ev = 0;
+    must(fdsafe_eventfd_create(0, 0, &ev));
+    expect_code(fdsafe_socket_getsockopt(ev, SOL_SOCKET, SO_TYPE, &v, sizeof v), FDSAFE_E_WRONG_KIND);
+    expect_code(fdsafe_socket_setsockopt(ev, SOL_SOCKET, SO_TYPE, &v, sizeof v), FDSAFE_E_WRONG_KIND);
+    struct sockaddr_in in4 = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK), .sin_port = htons(1)};
+    struct sockaddr_in6 in6 = {.sin6_family = AF_INET6};
+    expect_code(fdsafe_socket_connect_from(FDSAFE_SOCK_STREAM, &in4, sizeof in4, &in4, sizeof in4, -1, 0, NULL),
+                FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_socket_connect_from(FDSAFE_SOCK_STREAM, NULL, 0, &in4, sizeof in4, -1, 0, &q), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_socket_connect_from(FDSAFE_SOCK_STREAM, &in6, sizeof in6, &in4, sizeof in4, -1, 0, &q),
+                FDSAFE_E_INVALID_ARGUMENT); /* families differ */
+    expect_code(fdsafe_socket_connect_from(SOCK_RAW, &in4, sizeof in4, &in4, sizeof in4, -1, 0, &q), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_socket_connect_from(FDSAFE_SOCK_STREAM, &in4, sizeof in4, &in4, sizeof in4, -2, 0, &q),
+                FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_socket_connect_from(FDSAFE_SOCK_STREAM, &in4, sizeof in4, &in4, sizeof in4, -1, 1u << 30, &q),
+                FDSAFE_E_INVALID_ARGUMENT);
+    struct sockaddr_in local = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    expect_code(fdsafe_socket_connect_from(FDSAFE_SOCK_STREAM, &local, sizeof local, &in4, sizeof in4, 2000, 0, &q),
+                -ECONNREFUSED); /* nothing listens on port 1 */
+    struct sockaddr_in other = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x0a0b0c0d)};
+    expect_code(fdsafe_socket_connect_from(FDSAFE_SOCK_DGRAM, &other, sizeof other, &in4, sizeof in4, -1, 0, &q),
+                -EADDRNOTAVAIL); /* not an address of this machine */
+    must(fdsafe_close(ev));
+    must(fdsafe_close(h));
+    must(fdsafe_close(p));
+    must(fdsafe_close(q));
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        FD_TEST(test_netlink_route_dump_finds_loopback),
+        FD_TEST(test_netlink_socket_passes_over_scm_rights),
+        FD_TEST(test_netlink_uevent_subscription),
+        FD_TEST(test_receive_timeout_gives_eagain),
+        FD_TEST(test_any_option_on_typed_sockets),
+        FD_TEST(test_packet_vsock_and_raw_icmp),
+        FD_TEST(test_generic_tcp_listener_with_socat),
+        FD_TEST(test_tcp_client_bound_before_connect),
+        FD_TEST(test_udp_client_bound_before_connect_python_peer),
+        FD_TEST(test_unix_clients_bound_before_connect),
+        FD_TEST(test_generic_bad_input),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,223 @@
+"""Sockets of any family, type and protocol (``fdsafe.socket.socket``, like ``socket.socket``),
+any option by level and name (``getsockopt``/``setsockopt`` on every fdsafe socket), and
+clients bound to a chosen local address before they connect (``connect_from``,
+``create_connection(source_address=...)``). Re-exported by :mod:`fdsafe.socket`."""
+from __future__ import annotations
+
+import ctypes
+import errno
+import socket as _pysocket
+import struct
+from typing import Any, Optional, Tuple, Union, cast
+
+from ._address import SockAddr, unix_sockaddr
+from ._buffers import data_arg, size_arg, timeout_ms
+from ._lib import c_handle, c_handle_p, declare, lib
+from .errors import check
+from .handle import EVENT_IN, EVENT_OUT, Handle, retry_eintr
+from .socket import (SOCKADDR_STORAGE, SOCKET_NONBLOCK, Address, Socket, TcpStream, _inet_address, _NO_ADDRESS, _raw,
+                     tcp_connect)
+from . import _constants as _c
+
+# ``socket`` (the function, as ``fdsafe.socket.socket(family, type, proto)``) stays out of
+# __all__: ``from fdsafe.socket import *`` must never shadow the standard library's module.
+__all__ = ["KIND_SOCKET", "GenericSocket", "connect_from", "create_connection"]
+
+KIND_SOCKET = _c.FDSAFE_KIND_SOCKET
+
+_int, _u32, _size, _vp = ctypes.c_int, ctypes.c_uint32, ctypes.c_size_t, ctypes.c_void_p
+declare({
+    "fdsafe_socket_create": (_int, [_int, _int, _int, _u32, c_handle_p]),
+    "fdsafe_socket_bind": (_int, [c_handle, _vp, _size]),
+    "fdsafe_socket_listen": (_int, [c_handle, _int]),
+    "fdsafe_socket_getsockopt": (_int, [c_handle, _int, _int, _vp, _size]),
+    "fdsafe_socket_setsockopt": (_int, [c_handle, _int, _int, _vp, _size]),
+    "fdsafe_socket_connect_from": (_int, [_int, _vp, _size, _vp, _size, _int, _u32, c_handle_p]),
+})
+
+_NETLINK = struct.Struct("=HHII")  # sockaddr_nl: family, pad, pid, groups
+
+
+def getsockopt(sock: Socket, level: int, optname: int, buflen: int = 0) -> Union[int, bytes]:
+    """``socket.getsockopt``: an ``int`` option, or with ``buflen`` the option's bytes."""
+    if buflen == 0:
+        value = ctypes.c_int()
+        check(lib.fdsafe_socket_getsockopt(sock._value, level, optname, ctypes.byref(value), ctypes.sizeof(value)))
+        return value.value
+    buf = ctypes.create_string_buffer(size_arg(buflen, "buflen"))
+    n = check(lib.fdsafe_socket_getsockopt(sock._value, level, optname, buf, buflen))
+    return buf.raw[:n]
+
+
+def setsockopt(sock: Socket, level: int, optname: int, value: Union[int, bytes]) -> None:
+    """``socket.setsockopt``: an ``int`` or a bytes-like value (``struct.pack``ed). The
+    stdlib's ``(level, optname, None, optlen)`` form is not offered: no option here needs it."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        raw = ctypes.c_int(value)
+        check(lib.fdsafe_socket_setsockopt(sock._value, level, optname, ctypes.byref(raw), ctypes.sizeof(raw)))
+        return
+    ptr, n = data_arg(value)
+    check(lib.fdsafe_socket_setsockopt(sock._value, level, optname, ptr, n))
+
+
+def _encode(family: int, socktype: int, address: Any, passive: bool = True) -> SockAddr:
+    """``struct sockaddr`` bytes for an address as ``socket`` takes it in ``family``."""
+    if isinstance(address, SockAddr):
+        return address
+    if family == _pysocket.AF_NETLINK:
+        if not isinstance(address, tuple) or len(address) != 2:
+            raise TypeError("a netlink address is a (pid, groups) tuple")
+        return SockAddr(_NETLINK.pack(family, 0, address[0], address[1]))
+    if family in (_pysocket.AF_INET, _pysocket.AF_INET6):
+        found = _inet_address(address, socktype, passive)
+        if isinstance(found, bytes):  # fdsafe's text
+            from .socket import address_parse
+            return address_parse(found.decode())
+        return found[0]
+    if family == _pysocket.AF_UNIX:
+        return unix_sockaddr(address)
+    if isinstance(address, (bytes, bytearray, memoryview)):
+        return SockAddr(bytes(address))
+    raise TypeError(f"an address of family {family} is its raw sockaddr bytes (SockAddr)")
+
+
+def _decode(sa: SockAddr) -> Any:
+    """An address as ``socket`` returns it: ``(host, port)``, ``(host, port, flowinfo,
+    scope_id)``, a Unix path or abstract name, ``(pid, groups)`` for netlink; the raw
+    ``SockAddr`` for other families."""
+    family = sa.family
+    if family == _pysocket.AF_NETLINK and len(sa) >= _NETLINK.size:
+        _, _, pid, groups = _NETLINK.unpack_from(sa)
+        return (pid, groups)
+    if family == _pysocket.AF_INET and len(sa) >= 16:
+        return (_pysocket.inet_ntop(family, sa[4:8]), struct.unpack_from("!H", sa, 2)[0])
+    if family == _pysocket.AF_INET6 and len(sa) >= 28:
+        port, flowinfo = struct.unpack_from("!HI", sa, 2)
+        return (_pysocket.inet_ntop(family, sa[8:24]), port, flowinfo, struct.unpack_from("=I", sa, 24)[0])
+    if family == _pysocket.AF_UNIX:
+        name = bytes(sa[2:])
+        if name.startswith(b"\0"):
+            return name
+        return name.split(b"\0", 1)[0].decode("utf-8", errors="surrogateescape")
+    return sa
+
+
+class GenericSocket(Socket):
+    """A socket of any family, type and protocol (netlink, packet, vsock, raw IP...), with
+    ``socket.socket``'s surface: ``bind``, ``connect``, ``listen``, ``accept``, ``sendto``,
+    ``recvfrom``, ``getsockopt``, ``setsockopt``, ``family``/``type``/``proto``, timeouts.
+    Addresses are what ``socket`` takes and returns for the family (``(pid, groups)`` for
+    netlink, tuples for IP, paths for Unix) or raw ``SockAddr`` bytes for any family."""
+
+    KIND = KIND_SOCKET
+
+    @property
+    def family(self) -> Any:
+        value = cast(int, getsockopt(self, _pysocket.SOL_SOCKET, _pysocket.SO_DOMAIN))
+        try:
+            return _pysocket.AddressFamily(value)
+        except ValueError:
+            return value
+
+    @property
+    def type(self) -> Any:
+        return _pysocket.SocketKind(cast(int, getsockopt(self, _pysocket.SOL_SOCKET, _pysocket.SO_TYPE)))
+
+    @property
+    def proto(self) -> int:
+        return cast(int, getsockopt(self, _pysocket.SOL_SOCKET, _pysocket.SO_PROTOCOL))
+
+    def _address(self, address: Any) -> Tuple[Any, int]:
+        return _raw(_encode(int(self.family), int(self.type), address))
+
+    def bind(self, address: Any) -> None:
+        """Binds to ``address`` (``socket.bind``)."""
+        raw, n = self._address(address)
+        check(lib.fdsafe_socket_bind(self._value, raw, n))
+
+    def listen(self, backlog: int = 128) -> None:
+        """Listens for connections (``socket.listen``)."""
+        check(lib.fdsafe_socket_listen(self._value, size_arg(backlog, "backlog")))
+
+    def connect(self, address: Any) -> None:
+        """Connects to ``address``, waiting as the socket's timeout says (``TimeoutError``)."""
+        raw, n = self._address(address)
+        code = lib.fdsafe_socket_connect_sockaddr(self._value, raw, n)
+        # A signal (EINTR) leaves the connect going on in the kernel: wait for it, as Python
+        # does (PEP 475); with a timeout, a non-blocking connect is waited for that long.
+        if code == -errno.EINTR or (code == -errno.EINPROGRESS and self._timeout):
+            ms = timeout_ms(self._timeout) if self._timeout else -1
+            code = -errno.EINTR
+            while code == -errno.EINTR:
+                code = lib.fdsafe_socket_connect_finish(self._value, ms)
+            if code == -errno.ETIMEDOUT and self._timeout:
+                raise _pysocket.timeout("timed out")
+        check(code)
+
+    def accept(self) -> Tuple["GenericSocket", Any]:
+        """A new connected socket (of this kind) and the peer's address."""
+        out = c_handle()
+        addr = ctypes.create_string_buffer(SOCKADDR_STORAGE)
+        alen = ctypes.c_size_t()
+        self._call(lambda: lib.fdsafe_socket_accept(self._value, 0, ctypes.byref(out), addr, SOCKADDR_STORAGE,
+                                                    ctypes.byref(alen)), EVENT_IN)
+        return cast(GenericSocket, Handle.wrap(out.value)), _decode(SockAddr(addr.raw[:alen.value]))
+
+    def sendto(self, data: Any, flags_or_address: Any, address: Any = _NO_ADDRESS) -> int:
+        """``sendto(data, address)`` or ``sendto(data, flags, address)``."""
+        flags, target = (0, flags_or_address) if address is _NO_ADDRESS else (flags_or_address, address)
+        ptr, n = data_arg(data)
+        raw, alen = self._address(target)
+        return self._call(lambda: lib.fdsafe_socket_send_to_sockaddr(self._value, ptr, n, flags, raw, alen), EVENT_OUT)
+
+    def _recvfrom(self, c_buf: Any, size: int, flags: int) -> Tuple[int, Any]:
+        addr = ctypes.create_string_buffer(SOCKADDR_STORAGE)
+        alen = ctypes.c_size_t()
+        n = self._call(lambda: lib.fdsafe_socket_recv_from(self._value, c_buf, size, flags, addr, SOCKADDR_STORAGE,
+                                                            ctypes.byref(alen)), EVENT_IN)
+        return n, _decode(SockAddr(addr.raw[:alen.value]))
+
+    def getsockname(self) -> Any:  # type: ignore[override]
+        """The local address, as ``socket.getsockname`` gives it for the family."""
+        return _decode(self.local_sockaddr())
+
+    def getpeername(self) -> Any:  # type: ignore[override]
+        """The peer's address, as ``socket.getpeername`` gives it for the family."""
+        return _decode(self.peer_sockaddr())
+
+
+def socket(family: int = _pysocket.AF_INET, type: int = _pysocket.SOCK_STREAM, proto: int = 0,
+           nonblocking: bool = False) -> GenericSocket:
+    """A socket of any family, type and protocol, as ``socket.socket(family, type, proto)``
+    makes it (``socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE)``), always close-on-exec."""
+    out = c_handle()
+    check(lib.fdsafe_socket_create(family, type, proto, SOCKET_NONBLOCK if nonblocking else 0, ctypes.byref(out)))
+    return cast(GenericSocket, Handle.wrap(out.value))
+
+
+def connect_from(local: Address, remote: Address, type: int = _pysocket.SOCK_STREAM, timeout: Optional[float] = None,
+                 nonblocking: bool = False) -> Socket:
+    """A client of the typed kind (TCP stream, UDP, Unix stream, datagram or seqpacket)
+    bound to ``local`` before it connects to ``remote``: a source ``(host, port)`` (port 0:
+    the kernel picks), a Unix path or abstract name, or ``""`` to autobind a Unix name."""
+    if isinstance(remote, tuple) or (isinstance(remote, SockAddr) and remote.family != _pysocket.AF_UNIX):
+        remote_sa = _encode(_pysocket.AF_INET, type, remote, passive=False)
+        local_sa = _encode(remote_sa.family, type, local)
+    else:
+        remote_sa, local_sa = _encode(_pysocket.AF_UNIX, type, remote), _encode(_pysocket.AF_UNIX, type, local)
+    lraw, llen = _raw(local_sa)
+    rraw, rlen = _raw(remote_sa)
+    ms = timeout_ms(timeout)
+    out = c_handle()
+    flags = SOCKET_NONBLOCK if nonblocking else 0
+    retry_eintr(lambda: lib.fdsafe_socket_connect_from(type, lraw, llen, rraw, rlen, ms, flags, ctypes.byref(out)))
+    return cast(Socket, Handle.wrap(out.value))
+
+
+def create_connection(address: Tuple[Any, ...], timeout: Optional[float] = None,
+                      source_address: Optional[Tuple[Any, ...]] = None) -> TcpStream:
+    """``socket.create_connection``: a TCP stream to ``(host, port)``, from
+    ``source_address`` when given."""
+    if source_address is None:
+        return tcp_connect(address, timeout)
+    return cast(TcpStream, connect_from(source_address, address, _pysocket.SOCK_STREAM, timeout))
