@@ -415,7 +415,9 @@ int fdsafe_fd_adopt(int fd,
 /**
  * Duplicates a handle: a new handle of the same kind for a new close-on-exec descriptor that
  * shares the open file (offset, status flags) with the original. Each must be closed.
- * The duplicate does not inherit per-handle cleanup such as unlinking a socket path.
+ * The duplicate does not inherit per-handle cleanup such as unlinking a socket path. A
+ * duplicate of an epoll set shares its registrations, as the kernel shares its interest
+ * list (see `fdsafe_epoll_create`).
  *
  * Errors: `-EBADF` for a dead handle; `FDSAFE_E_INVALID_ARGUMENT` if `handle_out` is NULL;
  * `-EMFILE` at the descriptor limit. Thread safety: any thread.
@@ -2989,8 +2991,16 @@ typedef struct fdsafe_epoll_event {
 /**
  * Creates an empty epoll set (close-on-exec).
  *
- * Ownership: the caller owns `*handle_out`. Closing the set ends all its registrations
- * (the registered handles stay open). Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL
+ * The registrations belong to the kernel's epoll instance, as its interest list does: a
+ * duplicate of the set (`fdsafe_dup`), or a copy passed over a Unix socket to this same
+ * process, received, adopted (`fdsafe_fd_adopt`) or copied with `fdsafe_pidfd_getfd`
+ * while a handle of it is live here (matched with `kcmp(KCMP_FILE)`), is another handle of
+ * the same set: registrations made through any of them are reported, modified, deleted and
+ * counted through any of them.
+ *
+ * Ownership: the caller owns `*handle_out`. Closing one handle of a set leaves its other
+ * handles working; closing the last ends all its registrations (the registered handles
+ * stay open). Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL
  * `handle_out`; `-EMFILE`, `-ENOMEM`. Thread safety: any thread.
  */
 int fdsafe_epoll_create(fdsafe_handle *handle_out);
@@ -3007,10 +3017,13 @@ int fdsafe_epoll_create(fdsafe_handle *handle_out);
  * Errors: `-EBADF` for a stale `epoll` or `target`; `FDSAFE_E_WRONG_KIND` if `epoll` is not
  * an epoll set; `FDSAFE_E_INVALID_ARGUMENT` for unknown event bits; `-EEXIST` if `target` is
  * already in the set; `-EPERM` for a kind the kernel cannot poll (regular files, `/dev/null`);
- * `-EINVAL` for the set itself; `-ELOOP` for a cycle of sets; `-ENOMEM`, `-ENOSPC`.
+ * `-EINVAL` for the set itself (any handle of it); `-ELOOP` for a cycle of sets; `-ENOMEM`, `-ENOSPC`.
  * Thread safety: any thread.
  */
-int fdsafe_epoll_add(fdsafe_handle epoll, fdsafe_handle target, uint32_t events, uint64_t user);
+int fdsafe_epoll_add(fdsafe_handle epoll,
+                     fdsafe_handle target,
+                     uint32_t events,
+                     uint64_t user);
 
 /**
  * Changes the events and user value of `target`'s registration in `epoll`; re-arms a
@@ -3044,8 +3057,8 @@ int64_t fdsafe_epoll_count(fdsafe_handle epoll);
  *
  * Returns the number of events written, 0 on timeout. Events of handles that were closed,
  * or began closing, before the wait looked at them are dropped, and the wait goes on for the
- * rest of the timeout. Registrations made outside fdsafe (in an adopted set) are never
- * reported.
+ * rest of the timeout. Registrations made through any handle of the set are reported (see
+ * `fdsafe_epoll_create`); those made outside fdsafe (in an adopted set) never are.
  *
  * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` if `events_out` is
  * NULL or `max_events` is 0 or absurd; `-EINTR` if a signal handler ran (fdsafe does not
