@@ -258,6 +258,7 @@ static void test_allocate_punch_and_zero(void **state) {
     expect_code(fdsafe_file_allocate(f, 0, 0, -4), FDSAFE_E_INVALID_ARGUMENT);
     must(fdsafe_close(f));
     expect_code(fdsafe_file_allocate(f, 0, 0, 1), -EBADF);
+    expect_code(fdsafe_file_allocate(f, 0x8, 0, 1), FDSAFE_E_INVALID_ARGUMENT); /* bad mode first */
     /* Read-only: the kernel says EBADF; a directory: ENODEV; another kind: wrong kind. */
     char p[128];
     temp_path(p, sizeof p, "alloc");

@@ -246,6 +246,7 @@ static void test_waitid_exit_status_and_bad_input(void **state) {
     must(fdsafe_close(w));
     must(fdsafe_close(h));
     expect_code(fdsafe_pidfd_waitid(h, FDSAFE_PIDFD_WAIT_EXITED, &e), -EBADF);
+    expect_code(fdsafe_pidfd_waitid(h, 0, &e), FDSAFE_E_INVALID_ARGUMENT); /* bad flags first */
     /* Not our child. */
     must(fdsafe_pidfd_open(getpid(), 0, &h));
     expect_code(fdsafe_pidfd_waitid(h, FDSAFE_PIDFD_WAIT_EXITED | FDSAFE_PIDFD_WAIT_NOHANG, &e), -ECHILD);

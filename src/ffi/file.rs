@@ -358,6 +358,7 @@ pub extern "C" fn fdsafe_file_sync(handle: fdsafe_handle, flags: u32) -> c_int {
 #[no_mangle]
 pub extern "C" fn fdsafe_file_allocate(handle: fdsafe_handle, mode: c_int, offset: i64, len: i64) -> c_int {
     call("fdsafe_file_allocate", || {
+        file::check_allocate(mode, offset, len)?; // bad arguments first, as every function
         file::allocate(file_like(handle)?.object().as_fd(), mode, offset, len)?;
         Ok(0)
     })

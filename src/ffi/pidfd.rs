@@ -186,6 +186,7 @@ pub extern "C" fn fdsafe_pidfd_waitid(handle: fdsafe_handle, flags: u32, exit_ou
     call("fdsafe_pidfd_waitid", || {
         let out = Out::new(exit_out, "exit_out")?;
         let options = i32::try_from(flags).map_err(|_| Error::invalid(format!("unknown waitid flag bits {flags:#x}")))?;
+        crate::kinds::pidfd::check_wait_options(options)?; // bad flags first, as every function
         let pidfd = get_as::<PidFd>(Handle(handle), "a pidfd")?;
         match pidfd.waitid(options)? {
             Some(e) => {

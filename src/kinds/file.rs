@@ -232,11 +232,9 @@ pub fn sync(fd: BorrowedFd<'_>, data_only: bool) -> Result<()> {
 /// The `fallocate` modes [`allocate`] passes on (the kernel's `FALLOC_FL_*` values).
 pub const ALLOCATE_MODES: i32 = libc::FALLOC_FL_KEEP_SIZE | libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_ZERO_RANGE;
 
-/// `fallocate(2)`: reserves (mode 0, or `FALLOC_FL_KEEP_SIZE` without growing the file),
-/// punches a hole (`FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE`) or zeroes
-/// (`FALLOC_FL_ZERO_RANGE`) `len` bytes at `offset`. A file system without the mode answers
-/// `EOPNOTSUPP`.
-pub fn allocate(fd: BorrowedFd<'_>, mode: i32, offset: i64, len: i64) -> Result<()> {
+/// Refuses what [`allocate`] does not take: other modes, a negative offset, a length that
+/// is not positive.
+pub fn check_allocate(mode: i32, offset: i64, len: i64) -> Result<()> {
     if mode & !ALLOCATE_MODES != 0 {
         return Err(Error::invalid(format!("unknown fallocate mode bits {:#x}", mode & !ALLOCATE_MODES)));
     }
@@ -244,6 +242,15 @@ pub fn allocate(fd: BorrowedFd<'_>, mode: i32, offset: i64, len: i64) -> Result<
     if len <= 0 {
         return Err(Error::invalid(format!("length {len}: fallocate needs a positive length")));
     }
+    Ok(())
+}
+
+/// `fallocate(2)`: reserves (mode 0, or `FALLOC_FL_KEEP_SIZE` without growing the file),
+/// punches a hole (`FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE`) or zeroes
+/// (`FALLOC_FL_ZERO_RANGE`) `len` bytes at `offset`. A file system without the mode answers
+/// `EOPNOTSUPP`.
+pub fn allocate(fd: BorrowedFd<'_>, mode: i32, offset: i64, len: i64) -> Result<()> {
+    check_allocate(mode, offset, len)?;
     // SAFETY: fallocate on a borrowed descriptor.
     cvt(unsafe { libc::fallocate(fd.as_raw_fd(), mode, offset, len) }).map_err(|e| e.context(format!("fallocate mode {mode:#x}")))?;
     Ok(())

@@ -25,6 +25,17 @@ pub const WAIT_OPTIONS: i32 = libc::WEXITED | libc::WSTOPPED | libc::WCONTINUED 
 /// The state changes to wait for: `waitid` needs at least one.
 const WAIT_STATES: i32 = libc::WEXITED | libc::WSTOPPED | libc::WCONTINUED;
 
+/// Refuses options [`PidFd::waitid`] does not take, or that ask for no state change.
+pub fn check_wait_options(options: i32) -> Result<()> {
+    if options & !WAIT_OPTIONS != 0 {
+        return Err(Error::invalid(format!("unknown waitid option bits {:#x}", options & !WAIT_OPTIONS)));
+    }
+    if options & WAIT_STATES == 0 {
+        return Err(Error::invalid("waitid needs WEXITED, WSTOPPED or WCONTINUED"));
+    }
+    Ok(())
+}
+
 #[derive(Debug)]
 pub struct PidFd {
     fd: OwnedFd,
@@ -93,12 +104,7 @@ impl PidFd {
     /// `waitid(P_PIDFD, options)` with any of [`WAIT_OPTIONS`], at least one of `WEXITED`,
     /// `WSTOPPED`, `WCONTINUED`. `None` with `WNOHANG` while no such change is pending.
     pub fn waitid(&self, options: i32) -> Result<Option<Exit>> {
-        if options & !WAIT_OPTIONS != 0 {
-            return Err(Error::invalid(format!("unknown waitid option bits {:#x}", options & !WAIT_OPTIONS)));
-        }
-        if options & WAIT_STATES == 0 {
-            return Err(Error::invalid("waitid needs WEXITED, WSTOPPED or WCONTINUED"));
-        }
+        check_wait_options(options)?;
         let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
         // SAFETY: waitid fills `info`.
         cvt(unsafe { libc::waitid(P_PIDFD, self.fd.as_raw_fd() as libc::id_t, &mut info, options) })?;
