@@ -219,6 +219,26 @@ static int64_t forged_file_sync(fdsafe_handle forged, void *scratch) {
     return (int64_t)fdsafe_file_sync(forged, 0);
 }
 
+static int64_t forged_file_allocate(fdsafe_handle forged, void *scratch) {
+    (void)scratch;
+    return (int64_t)fdsafe_file_allocate(forged, 0, 0, 1);
+}
+
+static int64_t forged_file_chmod(fdsafe_handle forged, void *scratch) {
+    (void)scratch;
+    return (int64_t)fdsafe_file_chmod(forged, 0);
+}
+
+static int64_t forged_file_chown(fdsafe_handle forged, void *scratch) {
+    (void)scratch;
+    return (int64_t)fdsafe_file_chown(forged, UINT32_MAX, UINT32_MAX);
+}
+
+static int64_t forged_file_stat(fdsafe_handle forged, void *scratch) {
+    char *s = scratch;
+    return (int64_t)fdsafe_file_stat(forged, (struct fdsafe_file_status *)(void *)(s));
+}
+
 static int64_t forged_chardev_numbers(fdsafe_handle forged, void *scratch) {
     char *s = scratch;
     return (int64_t)fdsafe_chardev_numbers(forged, (uint32_t *)(void *)(s), (uint32_t *)(void *)(s + 8192));
@@ -639,6 +659,11 @@ static int64_t forged_pidfd_wait(fdsafe_handle forged, void *scratch) {
     return (int64_t)fdsafe_pidfd_wait(forged, 0, (struct fdsafe_pidfd_exit *)(void *)(s));
 }
 
+static int64_t forged_pidfd_waitid(fdsafe_handle forged, void *scratch) {
+    char *s = scratch;
+    return (int64_t)fdsafe_pidfd_waitid(forged, FDSAFE_PIDFD_WAIT_EXITED | FDSAFE_PIDFD_WAIT_NOHANG, (struct fdsafe_pidfd_exit *)(void *)(s));
+}
+
 static int64_t forged_pidfd_getfd(fdsafe_handle forged, void *scratch) {
     char *s = scratch;
     return (int64_t)fdsafe_pidfd_getfd(forged, forged_live_fds[0], FDSAFE_KIND_OTHER, (fdsafe_handle *)(void *)(s));
@@ -758,6 +783,10 @@ static const struct forged_call forged_calls[] = {
     {"fdsafe_file_size", "handle", 0, 1, forged_file_size, {0}, 0},
     {"fdsafe_file_truncate", "handle", 0, 1, forged_file_truncate, {0}, 0},
     {"fdsafe_file_sync", "handle", 0, 1, forged_file_sync, {0}, 0},
+    {"fdsafe_file_allocate", "handle", 0, 1, forged_file_allocate, {0}, 0},
+    {"fdsafe_file_chmod", "handle", 0, 1, forged_file_chmod, {0}, 0},
+    {"fdsafe_file_chown", "handle", 0, 1, forged_file_chown, {0}, 0},
+    {"fdsafe_file_stat", "handle", 0, 1, forged_file_stat, {0}, 0},
     {"fdsafe_chardev_numbers", "handle", 0, 1, forged_chardev_numbers, {0}, 0},
     {"fdsafe_memfd_add_seals", "handle", 0, 1, forged_memfd_add_seals, {0}, 0},
     {"fdsafe_memfd_get_seals", "handle", 0, 1, forged_memfd_get_seals, {0}, 0},
@@ -839,6 +868,7 @@ static const struct forged_call forged_calls[] = {
     {"fdsafe_signalfd_read", "handle", 0, 1, forged_signalfd_read, {0}, 0},
     {"fdsafe_pidfd_send_signal", "handle", 0, 1, forged_pidfd_send_signal, {0}, 0},
     {"fdsafe_pidfd_wait", "handle", 0, 1, forged_pidfd_wait, {0}, 0},
+    {"fdsafe_pidfd_waitid", "handle", 0, 1, forged_pidfd_waitid, {0}, 0},
     {"fdsafe_pidfd_getfd", "handle", 0, 1, forged_pidfd_getfd, {0}, 1},
     {"fdsafe_pidfd_get_pid", "handle", 0, 1, forged_pidfd_get_pid, {0}, 0},
     {"fdsafe_terminal_spawn", "terminal", 0, 1, forged_terminal_spawn, {0}, 1},

@@ -450,7 +450,8 @@ static void test_wait_ns_and_signal_mask(void **state) {
  * order. An event may name a handle closed after the wait began, never one whose close had
  * returned before it. */
 enum { RACE_HANDLES = 400 };
-static fdsafe_handle race_set;
+static fdsafe_handle race_set;      /* registrations are made through it */
+static fdsafe_handle race_wait_set; /* the waiter waits through it: race_set or a handle sharing it */
 static fdsafe_handle race_handles[RACE_HANDLES];
 static atomic_int race_closed;
 static atomic_int race_violations;
@@ -460,7 +461,7 @@ static void *race_waiter(void *arg) {
     fdsafe_epoll_event ev[16];
     while (atomic_load(&race_closed) < RACE_HANDLES) {
         int closed_before = atomic_load(&race_closed);
-        int n = fdsafe_epoll_wait(race_set, ev, 16, 10);
+        int n = fdsafe_epoll_wait(race_wait_set, ev, 16, 10);
         if (n < 0) {
             atomic_fetch_add(&race_violations, 1);
             break;
@@ -474,9 +475,10 @@ static void *race_waiter(void *arg) {
     return NULL;
 }
 
-static void test_no_event_for_a_handle_closed_before_the_wait(void **state) {
-    (void)state;
+static void race_closes_against_a_waiter(int through_duplicate) {
     must(fdsafe_epoll_create(&race_set));
+    race_wait_set = race_set;
+    if (through_duplicate) must(fdsafe_dup(race_set, &race_wait_set));
     static int dups[RACE_HANDLES];
     for (int i = 0; i < RACE_HANDLES; i++) {
         must(fdsafe_eventfd_create(1, 0, &race_handles[i]));
@@ -491,14 +493,30 @@ static void test_no_event_for_a_handle_closed_before_the_wait(void **state) {
         must(fdsafe_close(race_handles[i]));
         atomic_store(&race_closed, i + 1);
         if (i % 16 == 0) usleep(100);
+        /* Halfway, the handle the registrations were made through goes: the hooks
+         * deregister through the one left. */
+        if (through_duplicate && i == RACE_HANDLES / 2) must(fdsafe_close(race_set));
     }
     pthread_join(waiter, NULL);
     assert_int_equal(atomic_load(&race_violations), 0);
-    expect_code(fdsafe_epoll_count(race_set), 0);
+    expect_code(fdsafe_epoll_count(race_wait_set), 0);
+    assert_int_equal(kernel_registrations(race_wait_set), 0); /* deregistered in the kernel too */
     fdsafe_epoll_event ev[4];
-    expect_code(fdsafe_epoll_wait(race_set, ev, 4, 0), 0);
+    expect_code(fdsafe_epoll_wait(race_wait_set, ev, 4, 0), 0);
     for (int i = 0; i < RACE_HANDLES; i++) close(dups[i]);
-    must(fdsafe_close(race_set));
+    must(fdsafe_close(race_wait_set));
+}
+
+static void test_no_event_for_a_handle_closed_before_the_wait(void **state) {
+    (void)state;
+    race_closes_against_a_waiter(0);
+}
+
+/* The same race with the waiter on a duplicate of the set the registrations went through,
+ * and that set closed halfway. */
+static void test_no_event_for_a_closed_handle_across_handles_of_one_set(void **state) {
+    (void)state;
+    race_closes_against_a_waiter(1);
 }
 
 /* Many threads add, delete and close handles in shared sets while others wait and sets
@@ -583,6 +601,101 @@ static void test_adopt_an_epoll_descriptor(void **state) {
     close(efd);
     must(fdsafe_close(e));
     must(fdsafe_close(ep));
+}
+
+/* The kernel keeps one interest list per epoll instance; fdsafe_dup gives a second handle of
+ * it, and the two see the same registrations (the kernel's epoll selftests and CPython's
+ * test_epoll do the same with dup and fromfd). */
+static void test_duplicate_shares_registrations(void **state) {
+    (void)state;
+    fdsafe_handle ep, ep2, a, b;
+    fdsafe_epoll_event ev[4];
+    must(fdsafe_epoll_create(&ep));
+    must(fdsafe_dup(ep, &ep2));
+    expect_code(fdsafe_handle_kind(ep2), FDSAFE_KIND_EPOLL);
+    must(fdsafe_eventfd_create(1, 0, &a));
+    must(fdsafe_eventfd_create(1, 0, &b));
+    expect_code(fdsafe_epoll_add(ep, a, FDSAFE_EPOLL_IN, 1), 0);
+    expect_code(fdsafe_epoll_add(ep2, b, FDSAFE_EPOLL_IN, 2), 0);
+    expect_code(fdsafe_epoll_count(ep), 2);
+    expect_code(fdsafe_epoll_count(ep2), 2);
+    expect_code(fdsafe_epoll_add(ep2, a, FDSAFE_EPOLL_IN, 3), -EEXIST); /* one interest list */
+    expect_code(fdsafe_epoll_add(ep2, ep, FDSAFE_EPOLL_IN, 3), -EINVAL); /* itself, by another handle */
+    for (int round = 0; round < 2; round++) {
+        fdsafe_handle through = round == 0 ? ep : ep2;
+        expect_code(fdsafe_epoll_wait(through, ev, 4, 1000), 2);
+        uint64_t users = ev[0].user | ev[1].user;
+        assert_true(users == 3);
+        for (int i = 0; i < 2; i++) assert_true(ev[i].handle == (ev[i].user == 1 ? a : b));
+    }
+    /* Modify and delete through the other handle. */
+    expect_code(fdsafe_epoll_modify(ep2, a, FDSAFE_EPOLL_IN, 11), 0);
+    expect_code(fdsafe_epoll_delete(ep, b), 0);
+    expect_code(fdsafe_epoll_delete(ep2, b), -ENOENT);
+    expect_code(fdsafe_epoll_wait(ep, ev, 4, 1000), 1);
+    assert_true(ev[0].handle == a && ev[0].user == 11);
+    /* Closing one handle leaves the other working, with every registration. */
+    must(fdsafe_close(ep));
+    expect_code(fdsafe_epoll_count(ep2), 1);
+    expect_code(fdsafe_epoll_wait(ep2, ev, 4, 1000), 1);
+    assert_true(ev[0].handle == a && ev[0].user == 11);
+    expect_code(fdsafe_epoll_add(ep2, b, FDSAFE_EPOLL_IN, 12), 0);
+    /* A registered handle closing deregisters through the handle left, in the kernel too,
+     * though a duplicate of its descriptor keeps the file open. */
+    int raw_copy = dup((int)must(fdsafe_fd_borrow(a)));
+    assert_int_equal(kernel_registrations(ep2), 2);
+    must(fdsafe_close(a));
+    assert_int_equal(kernel_registrations(ep2), 1);
+    expect_code(fdsafe_epoll_wait(ep2, ev, 4, 1000), 1);
+    assert_true(ev[0].handle == b && ev[0].user == 12);
+    close(raw_copy);
+    must(fdsafe_close(ep2));
+    /* The last handle gone, the registrations ended: b's hook is gone with them. */
+    must(fdsafe_close(b));
+}
+
+/* A set passed over a Unix socket to this same process (or adopted from a raw duplicate) is
+ * matched with the handles of its open file already here, and shares their registrations. */
+static void test_passed_and_adopted_sets_share_registrations(void **state) {
+    (void)state;
+    fdsafe_handle ep, got, adopted, sa, sb, e, f;
+    fdsafe_epoll_event ev[4];
+    must(fdsafe_epoll_create(&ep));
+    must(fdsafe_eventfd_create(1, 0, &e));
+    must(fdsafe_eventfd_create(1, 0, &f));
+    expect_code(fdsafe_epoll_add(ep, e, FDSAFE_EPOLL_IN, 7), 0);
+    must(fdsafe_unix_pair(FDSAFE_SOCK_STREAM, 0, &sa, &sb));
+    expect_code(fdsafe_socket_send_handles(sa, "s", 1, &ep, 1, 0), 1);
+    char byte;
+    fdsafe_recv_info info;
+    expect_code(fdsafe_socket_recv_handles(sb, &byte, 1, 0, &got, 1, &info), 1);
+    expect_code(fdsafe_handle_kind(got), FDSAFE_KIND_EPOLL);
+    expect_code(fdsafe_epoll_count(got), 1);
+    expect_code(fdsafe_epoll_wait(got, ev, 4, 1000), 1);
+    assert_true(ev[0].handle == e && ev[0].user == 7);
+    expect_code(fdsafe_epoll_add(got, f, FDSAFE_EPOLL_IN, 8), 0);
+    expect_code(fdsafe_epoll_count(ep), 2);
+    /* CPython's epoll.fromfd(ep.fileno()): a raw duplicate adopted. */
+    int raw = dup((int)must(fdsafe_fd_borrow(ep)));
+    must(fdsafe_fd_adopt(raw, FDSAFE_KIND_EPOLL, &adopted));
+    expect_code(fdsafe_epoll_count(adopted), 2);
+    must(fdsafe_close(ep));
+    must(fdsafe_close(got));
+    expect_code(fdsafe_epoll_wait(adopted, ev, 4, 1000), 2);
+    assert_true((ev[0].user | ev[1].user) == 15);
+    expect_code(fdsafe_epoll_delete(adopted, e), 0);
+    expect_code(fdsafe_epoll_count(adopted), 1);
+    /* A set of another open file is not matched. */
+    fdsafe_handle other;
+    must(fdsafe_fd_adopt(epoll_create1(EPOLL_CLOEXEC), FDSAFE_KIND_EPOLL, &other));
+    expect_code(fdsafe_epoll_count(other), 0);
+    expect_code(fdsafe_epoll_add(other, f, FDSAFE_EPOLL_IN, 9), 0); /* a set of its own */
+    must(fdsafe_close(other));
+    must(fdsafe_close(adopted));
+    must(fdsafe_close(sa));
+    must(fdsafe_close(sb));
+    must(fdsafe_close(e));
+    must(fdsafe_close(f));
 }
 
 static void test_bad_input(void **state) {
@@ -696,6 +809,9 @@ int main(void) {
         FD_TEST(test_standard_input_and_nested_sets),
         FD_TEST(test_wait_ns_and_signal_mask),
         FD_TEST(test_no_event_for_a_handle_closed_before_the_wait),
+        FD_TEST(test_no_event_for_a_closed_handle_across_handles_of_one_set),
+        FD_TEST(test_duplicate_shares_registrations),
+        FD_TEST(test_passed_and_adopted_sets_share_registrations),
         FD_TEST(test_concurrent_churn),
         FD_TEST(test_adopt_an_epoll_descriptor),
         FD_TEST(test_bad_input),

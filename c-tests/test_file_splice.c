@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -186,6 +187,169 @@ static void test_file_bad_input(void **state) {
     expect_code(fdsafe_file_truncate(f, 0), -EBADF);
     expect_code(fdsafe_file_sync(f, 0), -EBADF);
     expect_code(fdsafe_file_seek(f, 0, FDSAFE_SEEK_SET), -EBADF);
+    unlink(p);
+}
+
+/* Reads `len` bytes at `offset` and checks that every one is `byte`. */
+static void expect_bytes(fdsafe_handle h, int64_t offset, size_t len, char byte) {
+    char buf[8192];
+    assert_true(len <= sizeof buf);
+    expect_code(fdsafe_file_pread(h, buf, len, offset), (int64_t)len);
+    for (size_t i = 0; i < len; i++)
+        assert_int_equal(buf[i], byte);
+}
+
+/* 1 if fallocate `mode` gave -EOPNOTSUPP here (after printing why the check is skipped). */
+static int unsupported(int64_t rc, const char *mode) {
+    if (rc != -EOPNOTSUPP) return 0;
+    printf("skipped: this file system refuses fallocate %s (%s)\n", mode, fdsafe_strerror((int)rc));
+    return 1;
+}
+
+static void test_allocate_punch_and_zero(void **state) {
+    (void)state;
+    fdsafe_handle f = file_with("alloc", "");
+    char data[8192];
+    memset(data, 'x', sizeof data);
+    /* Mode 0 reserves and grows the file. */
+    expect_code(fdsafe_file_allocate(f, 0, 0, 4096), 0);
+    expect_code(fdsafe_file_size(f), 4096);
+    expect_bytes(f, 0, 4096, 0);
+    /* Keep size: blocks reserved beyond the end, the size unchanged. */
+    fdsafe_file_status before, after;
+    must(fdsafe_file_stat(f, &before));
+    int64_t rc = fdsafe_file_allocate(f, FDSAFE_FALLOC_KEEP_SIZE, 4096, 65536);
+    if (!unsupported(rc, "KEEP_SIZE")) {
+        expect_code(rc, 0);
+        expect_code(fdsafe_file_size(f), 4096);
+        must(fdsafe_file_stat(f, &after));
+        assert_true(after.blocks >= before.blocks + 65536 / 512);
+    }
+    /* Punch a hole into written data: it reads as zeros, the size stays. */
+    expect_code(fdsafe_file_pwrite(f, data, sizeof data, 0), (int64_t)sizeof data);
+    rc = fdsafe_file_allocate(f, FDSAFE_FALLOC_PUNCH_HOLE | FDSAFE_FALLOC_KEEP_SIZE, 0, 4096);
+    if (!unsupported(rc, "PUNCH_HOLE")) {
+        expect_code(rc, 0);
+        expect_code(fdsafe_file_size(f), 8192);
+        expect_bytes(f, 0, 4096, 0);
+        expect_bytes(f, 4096, 4096, 'x');
+        expect_code(fdsafe_file_seek(f, 0, FDSAFE_SEEK_HOLE), 0);
+        expect_code(fdsafe_file_seek(f, 0, FDSAFE_SEEK_DATA), 4096);
+    }
+    /* The kernel wants keep-size with a hole. */
+    expect_code(fdsafe_file_allocate(f, FDSAFE_FALLOC_PUNCH_HOLE, 0, 4096), -EOPNOTSUPP);
+    /* Zero a range in the middle of data. */
+    expect_code(fdsafe_file_pwrite(f, data, sizeof data, 0), (int64_t)sizeof data);
+    rc = fdsafe_file_allocate(f, FDSAFE_FALLOC_ZERO_RANGE, 1000, 2000);
+    if (!unsupported(rc, "ZERO_RANGE")) {
+        expect_code(rc, 0);
+        expect_bytes(f, 0, 1000, 'x');
+        expect_bytes(f, 1000, 2000, 0);
+        expect_bytes(f, 3000, 5192, 'x');
+        /* Beyond the end, it grows the file unless asked to keep the size. */
+        expect_code(fdsafe_file_allocate(f, FDSAFE_FALLOC_ZERO_RANGE, 8192, 100), 0);
+        expect_code(fdsafe_file_size(f), 8292);
+    }
+    /* Bad input. */
+    expect_code(fdsafe_file_allocate(f, 0x8, 0, 1), FDSAFE_E_INVALID_ARGUMENT); /* COLLAPSE_RANGE: not offered */
+    expect_code(fdsafe_file_allocate(f, 0x1000, 0, 1), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_file_allocate(f, 0, -1, 1), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_file_allocate(f, 0, 0, 0), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_file_allocate(f, 0, 0, -4), FDSAFE_E_INVALID_ARGUMENT);
+    must(fdsafe_close(f));
+    expect_code(fdsafe_file_allocate(f, 0, 0, 1), -EBADF);
+    expect_code(fdsafe_file_allocate(f, 0x8, 0, 1), FDSAFE_E_INVALID_ARGUMENT); /* bad mode first */
+    /* Read-only: the kernel says EBADF; a directory: ENODEV; another kind: wrong kind. */
+    char p[128];
+    temp_path(p, sizeof p, "alloc");
+    must(fdsafe_file_open(p, FDSAFE_O_RDONLY, 0, &f));
+    expect_code(fdsafe_file_allocate(f, 0, 0, 1), -EBADF);
+    must(fdsafe_close(f));
+    must(fdsafe_file_open(temp_dir, FDSAFE_O_RDONLY | FDSAFE_O_DIRECTORY, 0, &f));
+    expect_code(fdsafe_file_allocate(f, 0, 0, 1), -EBADF); /* read-only first */
+    must(fdsafe_close(f));
+    fdsafe_handle r, w;
+    must(fdsafe_pipe_create(0, &r, &w));
+    expect_code(fdsafe_file_allocate(w, 0, 0, 1), FDSAFE_E_WRONG_KIND);
+    must(fdsafe_close(r));
+    must(fdsafe_close(w));
+    unlink(p);
+}
+
+static void test_chmod_chown_and_stat(void **state) {
+    (void)state;
+    fdsafe_handle f = file_with("meta", "twelve bytes");
+    int fd = (int)must(fdsafe_fd_borrow(f));
+    struct stat st;
+    fdsafe_file_status s;
+    memset(&s, 0xff, sizeof s);
+    must(fdsafe_file_stat(f, &s));
+    assert_int_equal(fstat(fd, &st), 0);
+    assert_int_equal(s.mode, st.st_mode);
+    assert_true(S_ISREG(s.mode));
+    assert_int_equal(s.size, 12);
+    assert_int_equal(s.ino, st.st_ino);
+    assert_int_equal(s.nlink, 1);
+    assert_int_equal(s.uid, st.st_uid);
+    assert_int_equal(s.gid, st.st_gid);
+    assert_int_equal(s.blocks, st.st_blocks);
+    assert_int_equal(s.blksize, st.st_blksize);
+    assert_int_equal(makedev(s.dev_major, s.dev_minor), st.st_dev);
+    assert_int_equal(s.mtime_sec, st.st_mtim.tv_sec);
+    assert_int_equal(s.mtime_nsec, st.st_mtim.tv_nsec);
+    assert_int_equal(s.ctime_sec, st.st_ctim.tv_sec);
+    assert_int_equal(s.atime_sec, st.st_atim.tv_sec);
+    if (s.mask & FDSAFE_STATX_BTIME)
+        assert_true(s.btime_sec > 0 && s.btime_sec <= s.ctime_sec);
+    else
+        assert_true(s.btime_sec == 0 && s.btime_nsec == 0);
+
+    expect_code(fdsafe_file_chmod(f, 0640), 0);
+    must(fdsafe_file_stat(f, &s));
+    assert_int_equal(s.mode & 07777, 0640);
+    expect_code(fdsafe_file_chmod(f, 04755), 0);
+    assert_int_equal(fstat(fd, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 04755);
+    expect_code(fdsafe_file_chmod(f, 010000), FDSAFE_E_INVALID_ARGUMENT);
+    assert_int_equal(fstat(fd, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 04755); /* unchanged */
+
+    /* To its own owner, always allowed; (uid_t)-1 leaves one unchanged. */
+    expect_code(fdsafe_file_chown(f, getuid(), getgid()), 0);
+    expect_code(fdsafe_file_chown(f, UINT32_MAX, UINT32_MAX), 0);
+    if (geteuid() == 0) {
+        expect_code(fdsafe_file_chown(f, 65534, UINT32_MAX), 0);
+        must(fdsafe_file_stat(f, &s));
+        assert_int_equal(s.uid, 65534);
+        assert_int_equal(s.gid, getgid());
+        expect_code(fdsafe_file_chown(f, UINT32_MAX, 65534), 0);
+        must(fdsafe_file_stat(f, &s));
+        assert_int_equal(s.uid, 65534);
+        assert_int_equal(s.gid, 65534);
+        expect_code(fdsafe_file_chown(f, getuid(), getgid()), 0);
+    } else {
+        printf("skipped: giving a file away needs root (euid %d)\n", (int)geteuid());
+        expect_code(fdsafe_file_chown(f, 0, UINT32_MAX), -EPERM);
+    }
+    expect_code(fdsafe_file_stat(f, NULL), FDSAFE_E_INVALID_ARGUMENT);
+    fdsafe_handle r, w;
+    must(fdsafe_pipe_create(0, &r, &w));
+    expect_code(fdsafe_file_stat(r, &s), FDSAFE_E_WRONG_KIND);
+    expect_code(fdsafe_file_chmod(r, 0600), FDSAFE_E_WRONG_KIND);
+    expect_code(fdsafe_file_chown(r, UINT32_MAX, UINT32_MAX), FDSAFE_E_WRONG_KIND);
+    must(fdsafe_close(r));
+    must(fdsafe_close(w));
+    must(fdsafe_close(f));
+    expect_code(fdsafe_file_stat(f, &s), -EBADF);
+    expect_code(fdsafe_file_chmod(f, 0600), -EBADF);
+    expect_code(fdsafe_file_chown(f, UINT32_MAX, UINT32_MAX), -EBADF);
+    /* A directory. */
+    must(fdsafe_file_open(temp_dir, FDSAFE_O_RDONLY | FDSAFE_O_DIRECTORY, 0, &f));
+    must(fdsafe_file_stat(f, &s));
+    assert_true(S_ISDIR(s.mode));
+    must(fdsafe_close(f));
+    char p[128];
+    temp_path(p, sizeof p, "meta");
     unlink(p);
 }
 
@@ -519,6 +683,8 @@ int main(void) {
         FD_TEST(test_nofollow_tmpfile_and_directories),
         FD_TEST(test_open_at_beneath),
         FD_TEST(test_file_bad_input),
+        FD_TEST(test_allocate_punch_and_zero),
+        FD_TEST(test_chmod_chown_and_stat),
         FD_TEST(test_adopt_and_dup_a_file_the_caller_opened),
         FD_TEST(test_splice_file_to_pipe_to_file_with_offsets),
         FD_TEST(test_splice_pipe_to_pipe_and_errors),

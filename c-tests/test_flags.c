@@ -181,6 +181,7 @@ static int64_t c_file_open_at_resolve(uint64_t v) {
     return closing(fdsafe_file_open_at(fx.dir, "file", FDSAFE_O_RDONLY, 0, (uint32_t)v, &h), h, 0);
 }
 static int64_t c_file_seek(uint64_t v) { return fdsafe_file_seek(fx.file, 0, (int)(uint32_t)v); }
+static int64_t c_file_allocate(uint64_t v) { return fdsafe_file_allocate(fx.file, (int)(uint32_t)v, 0, 1); }
 static int64_t c_file_sync(uint64_t v) { return fdsafe_file_sync(fx.file, (uint32_t)v); }
 static int64_t c_wait(uint64_t v) { return fdsafe_wait(fx.pw, (uint32_t)v, 0); }
 static int64_t c_inotify_create(uint64_t v) { fdsafe_handle h = 0; return closing(fdsafe_inotify_create((uint32_t)v, &h), h, 0); }
@@ -235,6 +236,7 @@ static int64_t c_recv_batch(uint64_t v) {
 static int64_t c_pidfd_open(uint64_t v) { fdsafe_handle h = 0; return closing(fdsafe_pidfd_open(getpid(), (uint32_t)v, &h), h, 0); }
 static int64_t c_pidfd_send_signal(uint64_t v) { return fdsafe_pidfd_send_signal(fx.pidfd, 0, (uint32_t)v); }
 static int64_t c_pidfd_wait(uint64_t v) { fdsafe_pidfd_exit e; return fdsafe_pidfd_wait(fx.pidfd, (uint32_t)v, &e); }
+static int64_t c_pidfd_waitid(uint64_t v) { fdsafe_pidfd_exit e; return fdsafe_pidfd_waitid(fx.pidfd, (uint32_t)v, &e); }
 static int64_t c_pipe_create(uint64_t v) { fdsafe_handle r = 0, w = 0; return closing(fdsafe_pipe_create((uint32_t)v, &r, &w), r, w); }
 static int64_t c_signal_mask(uint64_t v) {
     fdsafe_sigset empty, old;
@@ -465,6 +467,7 @@ static const struct entry entries[] = {
     {"fdsafe_file_open_at", "resolve", c_file_open_at_resolve, ""},
     {"fdsafe_file_seek", "whence", c_file_seek, ""},
     {"fdsafe_file_sync", "flags", c_file_sync, "FDSAFE_FILE_SYNC_DATA"},
+    {"fdsafe_file_allocate", "mode", c_file_allocate, ""},
     {"fdsafe_wait", "events", c_wait, ""},
     {"fdsafe_inotify_create", "flags", c_inotify_create, ""},
     {"fdsafe_inotify_add_watch", "mask", c_inotify_add_watch, ""},
@@ -483,6 +486,7 @@ static const struct entry entries[] = {
     {"fdsafe_pidfd_open", "flags", c_pidfd_open, ""},
     {"fdsafe_pidfd_send_signal", "flags", c_pidfd_send_signal, ""},
     {"fdsafe_pidfd_wait", "flags", c_pidfd_wait, ""},
+    {"fdsafe_pidfd_waitid", "flags", c_pidfd_waitid, ""},
     {"fdsafe_pipe_create", "flags", c_pipe_create, ""},
     {"fdsafe_signal_mask", "how", c_signal_mask, ""},
     {"fdsafe_signalfd_create", "flags", c_signalfd_create, ""},
@@ -577,6 +581,7 @@ static int param_takes_flags(const char *function, const char *name) {
     static const char *const names[] = {"flags", "events", "mask", "type", "resolve", "whence", "seals", "how",
                                         "level", "name", "when", "set", "clear", "queue", "clock", "action"};
     if (strcmp(function, "fdsafe_sigpipe_mode") == 0 && strcmp(name, "mode") == 0) return 1;
+    if (strcmp(function, "fdsafe_file_allocate") == 0 && strcmp(name, "mode") == 0) return 1;
     for (size_t i = 0; i < sizeof names / sizeof *names; i++)
         if (strcmp(name, names[i]) == 0) return 1;
     return 0;

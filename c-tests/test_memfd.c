@@ -159,6 +159,47 @@ static void test_adopt_and_bad_input(void **state) {
     close(fd);
 }
 
+/* A memfd reached through /proc/self/fd/N (as a program handed only a path would) is still a
+ * memfd: same contents, seal calls work, seals hold; tmpfs offers keep-size and holes. */
+static void test_reopened_by_path_keeps_the_memfd_kind(void **state) {
+    (void)state;
+    fdsafe_handle m, again;
+    must(fdsafe_memfd_create("reopen", FDSAFE_MEMFD_ALLOW_SEALING, &m));
+    expect_code(fdsafe_write(m, "shared", 6), 6);
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", (int)must(fdsafe_fd_borrow(m)));
+    must(fdsafe_file_open(path, FDSAFE_O_RDWR, 0, &again));
+    expect_code(fdsafe_handle_kind(again), FDSAFE_KIND_MEMFD);
+    char buf[8] = {0};
+    expect_code(fdsafe_file_pread(again, buf, sizeof buf, 0), 6);
+    assert_string_equal(buf, "shared");
+    expect_code(fdsafe_memfd_get_seals(again), 0);
+    must(fdsafe_memfd_add_seals(again, FDSAFE_SEAL_GROW));
+    expect_code(fdsafe_memfd_get_seals(m), FDSAFE_SEAL_GROW); /* one file, one set of seals */
+    expect_code(fdsafe_file_pwrite(m, "x", 1, 100), -EPERM);
+    expect_code(fdsafe_file_allocate(again, FDSAFE_FALLOC_PUNCH_HOLE | FDSAFE_FALLOC_KEEP_SIZE, 0, 2), 0);
+    expect_code(fdsafe_file_pread(m, buf, sizeof buf, 0), 6);
+    assert_memory_equal(buf, "\0\0ared", 6);
+    fdsafe_file_status st;
+    must(fdsafe_file_stat(again, &st));
+    assert_int_equal(st.size, 6);
+    must(fdsafe_close(again));
+    /* A plain file on tmpfs stays a file. */
+    fdsafe_handle shm;
+    char name[64];
+    snprintf(name, sizeof name, "/dev/shm/fdsafe-memfd-test-%d", (int)getpid());
+    if (access("/dev/shm", W_OK) == 0) {
+        must(fdsafe_file_open(name, FDSAFE_O_RDWR | FDSAFE_O_CREAT | FDSAFE_O_EXCL, 0600, &shm));
+        expect_code(fdsafe_handle_kind(shm), FDSAFE_KIND_FILE);
+        expect_code(fdsafe_memfd_get_seals(shm), FDSAFE_E_WRONG_KIND);
+        must(fdsafe_close(shm));
+        unlink(name);
+    } else {
+        printf("skipped the tmpfs file: /dev/shm is not writable here\n");
+    }
+    must(fdsafe_close(m));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         FD_TEST(test_create_and_use_as_a_file),
@@ -167,6 +208,7 @@ int main(void) {
         FD_TEST(test_noexec_seal_and_future_write),
         FD_TEST(test_huge_pages),
         FD_TEST(test_adopt_and_bad_input),
+        FD_TEST(test_reopened_by_path_keeps_the_memfd_kind),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -172,6 +172,87 @@ static void test_pidfd_bad_input_and_adopt(void **state) {
     close(fd);
 }
 
+/* A job-control supervisor: stop and continue a child through its pidfd and see each state
+ * change once, then its death; WNOWAIT leaves a state to be collected again. */
+static void test_waitid_reports_stopped_continued_and_killed(void **state) {
+    (void)state;
+    if (syscall_missing(SYS_pidfd_open, "pidfd_open")) skip();
+    fdsafe_handle h;
+    int pid = fdsafe_pidfd_fork(&h);
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        for (;;)
+            pause();
+    }
+    const uint32_t all = FDSAFE_PIDFD_WAIT_EXITED | FDSAFE_PIDFD_WAIT_STOPPED | FDSAFE_PIDFD_WAIT_CONTINUED;
+    struct fdsafe_pidfd_exit e = {-1, -1, -1};
+    expect_code(fdsafe_pidfd_waitid(h, all | FDSAFE_PIDFD_WAIT_NOHANG, &e), 0);
+    assert_int_equal(e.pid, -1); /* untouched */
+
+    must(fdsafe_pidfd_send_signal(h, SIGSTOP, 0));
+    /* Only exits asked for: the stop is not reported. */
+    expect_code(fdsafe_pidfd_waitid(h, FDSAFE_PIDFD_WAIT_EXITED | FDSAFE_PIDFD_WAIT_NOHANG, &e), 0);
+    /* Peek without consuming, then collect. */
+    expect_code(fdsafe_pidfd_waitid(h, FDSAFE_PIDFD_WAIT_STOPPED | FDSAFE_PIDFD_WAIT_NOWAIT, &e), 1);
+    assert_int_equal(e.pid, pid);
+    assert_int_equal(e.code, FDSAFE_PIDFD_STOPPED);
+    assert_int_equal(e.status, SIGSTOP);
+    e.code = -1;
+    expect_code(fdsafe_pidfd_waitid(h, all, &e), 1);
+    assert_int_equal(e.code, FDSAFE_PIDFD_STOPPED);
+    assert_int_equal(e.status, SIGSTOP);
+    /* Reported once. */
+    expect_code(fdsafe_pidfd_waitid(h, FDSAFE_PIDFD_WAIT_STOPPED | FDSAFE_PIDFD_WAIT_NOHANG, &e), 0);
+
+    must(fdsafe_pidfd_send_signal(h, SIGCONT, 0));
+    expect_code(fdsafe_pidfd_waitid(h, FDSAFE_PIDFD_WAIT_CONTINUED, &e), 1);
+    assert_int_equal(e.pid, pid);
+    assert_int_equal(e.code, FDSAFE_PIDFD_CONTINUED);
+    assert_int_equal(e.status, SIGCONT);
+    expect_code(fdsafe_pidfd_waitid(h, FDSAFE_PIDFD_WAIT_CONTINUED | FDSAFE_PIDFD_WAIT_NOHANG, &e), 0);
+
+    must(fdsafe_pidfd_send_signal(h, SIGKILL, 0));
+    expect_code(fdsafe_pidfd_waitid(h, FDSAFE_PIDFD_WAIT_EXITED | FDSAFE_PIDFD_WAIT_NOWAIT, &e), 1);
+    assert_int_equal(e.code, FDSAFE_PIDFD_KILLED);
+    expect_code(fdsafe_pidfd_waitid(h, all, &e), 1); /* still there to collect: reaps */
+    assert_int_equal(e.code, FDSAFE_PIDFD_KILLED);
+    assert_int_equal(e.status, SIGKILL);
+    expect_code(fdsafe_pidfd_waitid(h, all, &e), -ECHILD);
+    must(fdsafe_close(h));
+}
+
+static void test_waitid_exit_status_and_bad_input(void **state) {
+    (void)state;
+    if (syscall_missing(SYS_pidfd_open, "pidfd_open")) skip();
+    fdsafe_handle h, r, w;
+    int pid = fdsafe_pidfd_fork(&h);
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(42);
+    struct fdsafe_pidfd_exit e = {-1, -1, -1};
+    expect_code(fdsafe_pidfd_waitid(h, 0, &e), FDSAFE_E_INVALID_ARGUMENT); /* no state asked */
+    expect_code(fdsafe_pidfd_waitid(h, FDSAFE_PIDFD_WAIT_NOHANG, &e), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_pidfd_waitid(h, FDSAFE_PIDFD_WAIT_EXITED | 0x10, &e), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_pidfd_waitid(h, FDSAFE_PIDFD_WAIT_EXITED | 0x80000000u, &e), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_pidfd_waitid(h, FDSAFE_PIDFD_WAIT_EXITED, NULL), FDSAFE_E_INVALID_ARGUMENT);
+    assert_int_equal(e.pid, -1);
+    expect_code(fdsafe_pidfd_waitid(h, FDSAFE_PIDFD_WAIT_EXITED, &e), 1);
+    assert_int_equal(e.pid, pid);
+    assert_int_equal(e.code, FDSAFE_PIDFD_EXITED);
+    assert_int_equal(e.status, 42);
+    must(fdsafe_pipe_create(0, &r, &w));
+    expect_code(fdsafe_pidfd_waitid(r, FDSAFE_PIDFD_WAIT_EXITED, &e), FDSAFE_E_WRONG_KIND);
+    must(fdsafe_close(r));
+    must(fdsafe_close(w));
+    must(fdsafe_close(h));
+    expect_code(fdsafe_pidfd_waitid(h, FDSAFE_PIDFD_WAIT_EXITED, &e), -EBADF);
+    expect_code(fdsafe_pidfd_waitid(h, 0, &e), FDSAFE_E_INVALID_ARGUMENT); /* bad flags first */
+    /* Not our child. */
+    must(fdsafe_pidfd_open(getpid(), 0, &h));
+    expect_code(fdsafe_pidfd_waitid(h, FDSAFE_PIDFD_WAIT_EXITED | FDSAFE_PIDFD_WAIT_NOHANG, &e), -ECHILD);
+    must(fdsafe_close(h));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         FD_TEST(test_fork_wait_for_exit_and_collect_status),
@@ -179,6 +260,8 @@ int main(void) {
         FD_TEST(test_open_by_pid),
         FD_TEST(test_getfd_copies_a_descriptor_out_of_another_process),
         FD_TEST(test_pidfd_bad_input_and_adopt),
+        FD_TEST(test_waitid_reports_stopped_continued_and_killed),
+        FD_TEST(test_waitid_exit_status_and_bad_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

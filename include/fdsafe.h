@@ -433,7 +433,9 @@ int fdsafe_fd_adopt(int fd,
 /**
  * Duplicates a handle: a new handle of the same kind for a new close-on-exec descriptor that
  * shares the open file (offset, status flags) with the original. Each must be closed.
- * The duplicate does not inherit per-handle cleanup such as unlinking a socket path.
+ * The duplicate does not inherit per-handle cleanup such as unlinking a socket path. A
+ * duplicate of an epoll set shares its registrations, as the kernel shares its interest
+ * list (see `fdsafe_epoll_create`).
  *
  * Errors: `-EBADF` for a dead handle; `FDSAFE_E_INVALID_ARGUMENT` if `handle_out` is NULL;
  * `-EMFILE` at the descriptor limit. Thread safety: any thread.
@@ -912,6 +914,80 @@ int fdsafe_stdio_open(int stream, uint32_t flags, fdsafe_handle *handle_out);
 #define FDSAFE_FILE_SYNC_DATA (FDSAFE_OWN_FLAG | (1 << 9))
 
 /**
+ * `fdsafe_file_allocate` mode: allocate without changing the file size
+ * (`FALLOC_FL_KEEP_SIZE`). The `FDSAFE_FALLOC_*` values are the kernel's.
+ */
+#define FDSAFE_FALLOC_KEEP_SIZE 1
+
+/**
+ * Deallocate the range, which then reads as zeros (`FALLOC_FL_PUNCH_HOLE`); needs
+ * `FDSAFE_FALLOC_KEEP_SIZE`.
+ */
+#define FDSAFE_FALLOC_PUNCH_HOLE 2
+
+/**
+ * Make the range read as zeros, allocated (`FALLOC_FL_ZERO_RANGE`).
+ */
+#define FDSAFE_FALLOC_ZERO_RANGE 16
+
+/**
+ * `fdsafe_file_status.mask` bit: the file system filled `btime_sec`/`btime_nsec`
+ * (`STATX_BTIME`).
+ */
+#define FDSAFE_STATX_BTIME 2048
+
+/**
+ * A file's status (`statx(2)`), filled by `fdsafe_file_stat`. Times are seconds and
+ * nanoseconds since the epoch.
+ */
+typedef struct fdsafe_file_status {
+  /**
+   * The kernel's `STATX_*` bits of the fields filled (`FDSAFE_STATX_BTIME` for the birth
+   * time).
+   */
+  uint32_t mask;
+  /**
+   * File type and permission bits, as `st_mode`.
+   */
+  uint32_t mode;
+  uint32_t nlink;
+  uint32_t uid;
+  uint32_t gid;
+  /**
+   * The preferred I/O block size.
+   */
+  uint32_t blksize;
+  uint64_t ino;
+  /**
+   * The size in bytes.
+   */
+  uint64_t size;
+  /**
+   * 512-byte blocks allocated.
+   */
+  uint64_t blocks;
+  uint32_t dev_major;
+  uint32_t dev_minor;
+  uint32_t rdev_major;
+  uint32_t rdev_minor;
+  /**
+   * Last access, modification, status change and birth, in seconds; `btime_sec` (and
+   * `btime_nsec`) 0 unless `mask` has `FDSAFE_STATX_BTIME`.
+   */
+  int64_t atime_sec;
+  int64_t mtime_sec;
+  int64_t ctime_sec;
+  int64_t btime_sec;
+  /**
+   * The nanoseconds of each time.
+   */
+  uint32_t atime_nsec;
+  uint32_t mtime_nsec;
+  uint32_t ctime_nsec;
+  uint32_t btime_nsec;
+} fdsafe_file_status;
+
+/**
  * `fdsafe_file_seek` origin: from the start of the file.
  */
 #define FDSAFE_SEEK_SET 0
@@ -938,7 +1014,9 @@ int fdsafe_stdio_open(int stream, uint32_t flags, fdsafe_handle *handle_out);
 
 /**
  * Opens (or creates) the file at `path` (relative paths start at the working directory) as a
- * handle of kind `FDSAFE_KIND_FILE`, close-on-exec. `flags`, as for `open(2)` (the kernel's
+ * handle of kind `FDSAFE_KIND_FILE`, close-on-exec; a memfd reached by path (its
+ * `/proc/self/fd/N` or `/proc/PID/fd/N`) gives a handle of kind `FDSAFE_KIND_MEMFD`, on
+ * which the seal calls work. `flags`, as for `open(2)` (the kernel's
  * values): `FDSAFE_O_RDONLY`, `FDSAFE_O_WRONLY` or `FDSAFE_O_RDWR`, plus any of
  * `FDSAFE_O_CREAT`, `FDSAFE_O_EXCL`, `FDSAFE_O_TRUNC`, `FDSAFE_O_APPEND`, `FDSAFE_O_TMPFILE`,
  * `FDSAFE_O_NOFOLLOW`, `FDSAFE_O_DIRECTORY`, `FDSAFE_NONBLOCK`, `FDSAFE_O_CLOEXEC` (always
@@ -1040,6 +1118,52 @@ int fdsafe_file_truncate(fdsafe_handle handle, int64_t length);
  * `-EIO` and other write-back errors from the kernel. Thread safety: any thread.
  */
 int fdsafe_file_sync(fdsafe_handle handle, uint32_t flags);
+
+/**
+ * Allocates or frees the `len` bytes at `offset` (`fallocate(2)`): `mode` 0 reserves the
+ * blocks (growing the file if the range ends beyond it); `FDSAFE_FALLOC_KEEP_SIZE` reserves
+ * without changing the size; `FDSAFE_FALLOC_PUNCH_HOLE | FDSAFE_FALLOC_KEEP_SIZE` frees them
+ * (they read as zeros); `FDSAFE_FALLOC_ZERO_RANGE` (optionally with
+ * `FDSAFE_FALLOC_KEEP_SIZE`) makes them read as zeros. Works on file and memfd handles.
+ * Returns 0.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for unknown mode
+ * bits, a negative `offset` or a `len` that is not positive; `-EOPNOTSUPP` if the file
+ * system lacks the mode (tmpfs has no zero range) or for a hole without keep-size;
+ * `-EBADF` (from the kernel) if the file is not open for writing; `-EPERM` for a memfd
+ * sealed against writing or growing; `-ENOSPC`; `-EFBIG`; `-EINTR`.
+ * Thread safety: any thread.
+ */
+int fdsafe_file_allocate(fdsafe_handle handle, int mode, int64_t offset, int64_t len);
+
+/**
+ * Sets the file's permission bits (`fchmod(2)`): `mode` at most 07777. Works on file and
+ * memfd handles. Returns 0.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for bits beyond
+ * 07777; `-EPERM` if the caller does not own the file; `-EROFS`. Thread safety: any thread.
+ */
+int fdsafe_file_chmod(fdsafe_handle handle, uint32_t mode);
+
+/**
+ * Sets the file's owner and group (`fchown(2)`); `UINT32_MAX` (`(uid_t)-1`) leaves that one
+ * unchanged. Works on file and memfd handles. Returns 0.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `-EPERM` without the right to give the file
+ * away; `-EINVAL` (from the kernel) for an id with no mapping in the user namespace;
+ * `-EROFS`. Thread safety: any thread.
+ */
+int fdsafe_file_chown(fdsafe_handle handle, uint32_t uid, uint32_t gid);
+
+/**
+ * Fills `*stat_out` with the file's status (`statx(2)` on the descriptor: type and mode,
+ * links, owner, size, blocks, device numbers, times, and the birth time where the file
+ * system keeps one). Works on file and memfd handles. Returns 0.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL
+ * `stat_out`. Thread safety: any thread.
+ */
+int fdsafe_file_stat(fdsafe_handle handle, struct fdsafe_file_status *stat_out);
 
 /** @} */
 
@@ -3255,8 +3379,16 @@ typedef struct fdsafe_epoll_event {
 /**
  * Creates an empty epoll set (close-on-exec).
  *
- * Ownership: the caller owns `*handle_out`. Closing the set ends all its registrations
- * (the registered handles stay open). Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL
+ * The registrations belong to the kernel's epoll instance, as its interest list does: a
+ * duplicate of the set (`fdsafe_dup`), or a copy passed over a Unix socket to this same
+ * process, received, adopted (`fdsafe_fd_adopt`) or copied with `fdsafe_pidfd_getfd`
+ * while a handle of it is live here (matched with `kcmp(KCMP_FILE)`), is another handle of
+ * the same set: registrations made through any of them are reported, modified, deleted and
+ * counted through any of them.
+ *
+ * Ownership: the caller owns `*handle_out`. Closing one handle of a set leaves its other
+ * handles working; closing the last ends all its registrations (the registered handles
+ * stay open). Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL
  * `handle_out`; `-EMFILE`, `-ENOMEM`. Thread safety: any thread.
  */
 int fdsafe_epoll_create(fdsafe_handle *handle_out);
@@ -3273,10 +3405,13 @@ int fdsafe_epoll_create(fdsafe_handle *handle_out);
  * Errors: `-EBADF` for a stale `epoll` or `target`; `FDSAFE_E_WRONG_KIND` if `epoll` is not
  * an epoll set; `FDSAFE_E_INVALID_ARGUMENT` for unknown event bits; `-EEXIST` if `target` is
  * already in the set; `-EPERM` for a kind the kernel cannot poll (regular files, `/dev/null`);
- * `-EINVAL` for the set itself; `-ELOOP` for a cycle of sets; `-ENOMEM`, `-ENOSPC`.
+ * `-EINVAL` for the set itself (any handle of it); `-ELOOP` for a cycle of sets; `-ENOMEM`, `-ENOSPC`.
  * Thread safety: any thread.
  */
-int fdsafe_epoll_add(fdsafe_handle epoll, fdsafe_handle target, uint32_t events, uint64_t user);
+int fdsafe_epoll_add(fdsafe_handle epoll,
+                     fdsafe_handle target,
+                     uint32_t events,
+                     uint64_t user);
 
 /**
  * Changes the events and user value of `target`'s registration in `epoll`; re-arms a
@@ -3310,8 +3445,8 @@ int64_t fdsafe_epoll_count(fdsafe_handle epoll);
  *
  * Returns the number of events written, 0 on timeout. Events of handles that were closed,
  * or began closing, before the wait looked at them are dropped, and the wait goes on for the
- * rest of the timeout. Registrations made outside fdsafe (in an adopted set) are never
- * reported.
+ * rest of the timeout. Registrations made through any handle of the set are reported (see
+ * `fdsafe_epoll_create`); those made outside fdsafe (in an adopted set) never are.
  *
  * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` if `events_out` is
  * NULL or `max_events` is 0 or absurd; `-EINTR` if a signal handler ran (fdsafe does not
@@ -3671,6 +3806,27 @@ int fdsafe_signal_block_process(const struct fdsafe_sigset *set);
 #define FDSAFE_PIDFD_WAIT_NOHANG 1
 
 /**
+ * `fdsafe_pidfd_waitid` flag: report a child that has stopped on a signal (`WSTOPPED`).
+ */
+#define FDSAFE_PIDFD_WAIT_STOPPED 2
+
+/**
+ * `fdsafe_pidfd_waitid` flag: report a child that has exited or was killed (`WEXITED`).
+ */
+#define FDSAFE_PIDFD_WAIT_EXITED 4
+
+/**
+ * `fdsafe_pidfd_waitid` flag: report a stopped child resumed by `SIGCONT` (`WCONTINUED`).
+ */
+#define FDSAFE_PIDFD_WAIT_CONTINUED 8
+
+/**
+ * `fdsafe_pidfd_waitid` flag: leave the reported state to be collected again (`WNOWAIT`):
+ * an exited child is not reaped.
+ */
+#define FDSAFE_PIDFD_WAIT_NOWAIT 16777216
+
+/**
  * `fdsafe_pidfd_exit.code`: the process called `exit`; `status` is its exit status.
  */
 #define FDSAFE_PIDFD_EXITED 1
@@ -3686,7 +3842,26 @@ int fdsafe_signal_block_process(const struct fdsafe_sigset *set);
 #define FDSAFE_PIDFD_DUMPED 3
 
 /**
- * How a child process ended, filled by `fdsafe_pidfd_wait`.
+ * A traced child stopped (`CLD_TRAPPED`); `status` is the signal number.
+ */
+#define FDSAFE_PIDFD_TRAPPED 4
+
+/**
+ * Stopped by a signal (`CLD_STOPPED`, with `FDSAFE_PIDFD_WAIT_STOPPED`); `status` is the
+ * stopping signal.
+ */
+#define FDSAFE_PIDFD_STOPPED 5
+
+/**
+ * Resumed by `SIGCONT` (`CLD_CONTINUED`, with `FDSAFE_PIDFD_WAIT_CONTINUED`); `status` is
+ * `SIGCONT`.
+ */
+#define FDSAFE_PIDFD_CONTINUED 6
+
+/**
+ * How a child process ended, or that it stopped or continued, filled by
+ * `fdsafe_pidfd_wait` and `fdsafe_pidfd_waitid` (the kernel's `si_pid`, `si_code`,
+ * `si_status`).
  */
 typedef struct fdsafe_pidfd_exit {
   /**
@@ -3694,7 +3869,9 @@ typedef struct fdsafe_pidfd_exit {
    */
   int pid;
   /**
-   * `FDSAFE_PIDFD_EXITED`, `FDSAFE_PIDFD_KILLED` or `FDSAFE_PIDFD_DUMPED`.
+   * `FDSAFE_PIDFD_EXITED`, `FDSAFE_PIDFD_KILLED` or `FDSAFE_PIDFD_DUMPED`; from
+   * `fdsafe_pidfd_waitid` also `FDSAFE_PIDFD_STOPPED`, `FDSAFE_PIDFD_CONTINUED` or
+   * `FDSAFE_PIDFD_TRAPPED`.
    */
   int code;
   /**
@@ -3760,6 +3937,27 @@ int fdsafe_pidfd_send_signal(fdsafe_handle handle, int signal, uint32_t flags);
  * Thread safety: any thread; only one waiter collects the status.
  */
 int fdsafe_pidfd_wait(fdsafe_handle handle, uint32_t flags, struct fdsafe_pidfd_exit *exit_out);
+
+/**
+ * Waits for a state change of the child process, as `waitid(P_PIDFD, fd, &info, flags)`:
+ * `flags` holds at least one of `FDSAFE_PIDFD_WAIT_EXITED` (exited or killed; collecting it
+ * reaps the child), `FDSAFE_PIDFD_WAIT_STOPPED` (stopped by a signal),
+ * `FDSAFE_PIDFD_WAIT_CONTINUED` (resumed by `SIGCONT`), plus any of
+ * `FDSAFE_PIDFD_WAIT_NOHANG` (do not wait) and `FDSAFE_PIDFD_WAIT_NOWAIT` (report the state
+ * but leave it to be collected again). These are the kernel's `W*` values. A stop or a
+ * continuation is reported once.
+ *
+ * Returns 1 with `*exit_out` filled (`code` tells which change: `FDSAFE_PIDFD_EXITED`,
+ * `FDSAFE_PIDFD_KILLED`, `FDSAFE_PIDFD_DUMPED`, `FDSAFE_PIDFD_STOPPED`,
+ * `FDSAFE_PIDFD_CONTINUED`, `FDSAFE_PIDFD_TRAPPED`), or 0 with `FDSAFE_PIDFD_WAIT_NOHANG`
+ * when no asked-for change is pending (`*exit_out` untouched). Blocks otherwise; a signal
+ * gives `-EINTR` (not retried).
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for unknown flags,
+ * none of the three states, or a NULL `exit_out`; `-ECHILD` if the process is not a child
+ * of this process or was already reaped; `-EAGAIN` for a non-blocking pidfd with no change
+ * pending; `-EINTR`. Thread safety: any thread; only one waiter collects each change.
+ */
+int fdsafe_pidfd_waitid(fdsafe_handle handle, uint32_t flags, struct fdsafe_pidfd_exit *exit_out);
 
 /**
  * Copies the descriptor `target_fd` out of the process (`pidfd_getfd(2)`) and wraps the

@@ -107,6 +107,10 @@ SCALARS = {
     (None, "exclusive"): "false",
     (None, "resolve"): "0",
     (None, "mode"): "0",
+    (None, "uid"): "UINT32_MAX",  # (uid_t)-1: unchanged
+    (None, "gid"): "UINT32_MAX",
+    ("fdsafe_file_allocate", "len"): "1",
+    ("fdsafe_pidfd_waitid", "flags"): "FDSAFE_PIDFD_WAIT_EXITED | FDSAFE_PIDFD_WAIT_NOHANG",
 }
 
 # Pointer parameters that are not plain scratch: (function or None, parameter) -> kind.

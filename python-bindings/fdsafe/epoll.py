@@ -20,6 +20,10 @@ __all__ = ["KIND_EPOLL", "EPOLL_IN", "EPOLL_PRI", "EPOLL_OUT", "EPOLL_ERR", "EPO
 
 KIND_EPOLL = _c.FDSAFE_KIND_EPOLL
 
+# The user values given to C: unique in the process, so the wrappers of one set (duplicates,
+# a received copy) never read one another's values as their own.
+_KEYS = itertools.count(1)
+
 EPOLL_IN, EPOLL_PRI, EPOLL_OUT, EPOLL_ERR, EPOLL_HUP, EPOLL_RDHUP = _c.FDSAFE_EPOLL_IN, _c.FDSAFE_EPOLL_PRI, _c.FDSAFE_EPOLL_OUT, _c.FDSAFE_EPOLL_ERR, _c.FDSAFE_EPOLL_HUP, _c.FDSAFE_EPOLL_RDHUP
 EPOLL_EXCLUSIVE, EPOLL_WAKEUP, EPOLL_ONESHOT, EPOLL_ET = _c.FDSAFE_EPOLL_EXCLUSIVE, _c.FDSAFE_EPOLL_WAKEUP, _c.FDSAFE_EPOLL_ONESHOT, _c.FDSAFE_EPOLL_ET
 
@@ -84,7 +88,6 @@ class Epoll(Handle):
         self._data: Dict[int, Tuple[Handle, Any]] = {}  # user value -> (handle, data)
         self._keys: Dict[int, int] = {}  # handle value -> user value
         self._fds: Dict[int, Handle] = {}  # plain descriptor -> the handle registered for it
-        self._next = itertools.count(1)
 
     @classmethod
     def create(cls) -> "Epoll":
@@ -92,6 +95,22 @@ class Epoll(Handle):
         out = c_handle()
         check(lib.fdsafe_epoll_create(ctypes.byref(out)))
         return cls(out.value)
+
+    @classmethod
+    def fromfd(cls, fd: int) -> "Epoll":
+        """``select.epoll.fromfd``: takes ownership of the epoll descriptor ``fd`` (pass
+        ``os.dup(other.fileno())`` for a second handle of a set open here). A copy of a set
+        open here shares its registrations, as in the kernel; those made through another
+        wrapper are reported with their handle as the data."""
+        return cls.adopt(fd, KIND_EPOLL)
+
+    def dup(self) -> "Epoll":
+        """Another handle of this set (``os.dup``): registrations made through either are
+        reported (with their ``data``), changed, deleted and counted through both; closing
+        one leaves the other working."""
+        twin = super().dup()
+        twin._data, twin._keys = self._data, self._keys
+        return twin
 
     def _prune(self) -> None:
         # Handles closed since they were added left the set in C; forget them here too.
@@ -128,7 +147,7 @@ class Epoll(Handle):
         duplicate keeps the file (a socket's connection) open."""
         self._prune()
         handle = self._target(target, register=True)
-        key = next(self._next)
+        key = next(_KEYS)
         try:
             check(lib.fdsafe_epoll_add(self._value, handle.value, _events(events), key))
         except BaseException:
@@ -142,7 +161,7 @@ class Epoll(Handle):
     def modify(self, target: Target, events: int, data: Any = None) -> None:
         """Changes the events (and ``data``) of a registered target."""
         handle = self._target(target, register=False)
-        key = next(self._next)
+        key = next(_KEYS)
         check(lib.fdsafe_epoll_modify(self._value, handle.value, _events(events), key))
         old = self._keys.get(handle.value)
         if old is not None:

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import ctypes
 import os
-from typing import Any, Optional, Union
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 from ._lib import c_handle, c_handle_p, lib, declare
 from ._buffers import data_arg, size_arg
@@ -15,9 +16,19 @@ from . import _constants as _c
 __all__ = ["KIND_FILE", "FILE_APPEND", "FILE_CREATE", "FILE_EXCLUSIVE", "FILE_TRUNCATE",
            "FILE_TMPFILE", "FILE_NOFOLLOW", "FILE_NONBLOCK", "FILE_DIRECTORY", "RESOLVE_NO_XDEV",
            "RESOLVE_NO_MAGICLINKS", "RESOLVE_NO_SYMLINKS", "RESOLVE_BENEATH", "RESOLVE_IN_ROOT",
-           "FILE_SYNC_DATA", "SeekableMixin", "File", "O_RDONLY", "O_WRONLY", "O_RDWR"]
+           "FILE_SYNC_DATA", "FALLOC_KEEP_SIZE", "FALLOC_PUNCH_HOLE", "FALLOC_ZERO_RANGE", "STATX_BTIME",
+           "FileStatus", "SeekableMixin", "File", "O_RDONLY", "O_WRONLY", "O_RDWR"]
 
 _int, _i64, _u32, _size, _vp, _str = ctypes.c_int, ctypes.c_int64, ctypes.c_uint32, ctypes.c_size_t, ctypes.c_void_p, ctypes.c_char_p
+
+class _Status(ctypes.Structure):
+    _u32t, _u64t, _i64t = ctypes.c_uint32, ctypes.c_uint64, ctypes.c_int64
+    _fields_ = [("mask", _u32t), ("mode", _u32t), ("nlink", _u32t), ("uid", _u32t), ("gid", _u32t),
+                ("blksize", _u32t), ("ino", _u64t), ("size", _u64t), ("blocks", _u64t),
+                ("dev_major", _u32t), ("dev_minor", _u32t), ("rdev_major", _u32t), ("rdev_minor", _u32t),
+                ("atime_sec", _i64t), ("mtime_sec", _i64t), ("ctime_sec", _i64t), ("btime_sec", _i64t),
+                ("atime_nsec", _u32t), ("mtime_nsec", _u32t), ("ctime_nsec", _u32t), ("btime_nsec", _u32t)]
+
 
 declare({
     "fdsafe_file_open": (_int, [_str, _u32, _u32, c_handle_p]),
@@ -28,6 +39,10 @@ declare({
     "fdsafe_file_size": (_i64, [c_handle]),
     "fdsafe_file_truncate": (_int, [c_handle, _i64]),
     "fdsafe_file_sync": (_int, [c_handle, _u32]),
+    "fdsafe_file_allocate": (_int, [c_handle, _int, _i64, _i64]),
+    "fdsafe_file_chmod": (_int, [c_handle, _u32]),
+    "fdsafe_file_chown": (_int, [c_handle, _u32, _u32]),
+    "fdsafe_file_stat": (_int, [c_handle, ctypes.POINTER(_Status)]),
 })
 
 KIND_FILE = _c.FDSAFE_KIND_FILE
@@ -39,6 +54,37 @@ FILE_EXCLUSIVE, FILE_TRUNCATE, FILE_TMPFILE, FILE_NOFOLLOW = _c.FDSAFE_O_EXCL, _
 FILE_NONBLOCK, FILE_DIRECTORY = _c.FDSAFE_NONBLOCK, _c.FDSAFE_O_DIRECTORY
 RESOLVE_NO_XDEV, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, RESOLVE_BENEATH, RESOLVE_IN_ROOT = _c.FDSAFE_RESOLVE_NO_XDEV, _c.FDSAFE_RESOLVE_NO_MAGICLINKS, _c.FDSAFE_RESOLVE_NO_SYMLINKS, _c.FDSAFE_RESOLVE_BENEATH, _c.FDSAFE_RESOLVE_IN_ROOT
 FILE_SYNC_DATA = _c.FDSAFE_FILE_SYNC_DATA
+# fallocate modes: the kernel's FALLOC_FL_* values.
+FALLOC_KEEP_SIZE, FALLOC_PUNCH_HOLE, FALLOC_ZERO_RANGE = _c.FDSAFE_FALLOC_KEEP_SIZE, _c.FDSAFE_FALLOC_PUNCH_HOLE, _c.FDSAFE_FALLOC_ZERO_RANGE
+STATX_BTIME = _c.FDSAFE_STATX_BTIME
+
+
+@dataclass(frozen=True)
+class FileStatus:
+    """A file's status (``statx``), with the names of ``os.stat_result``; ``st_birthtime_ns``
+    is None where the file system keeps no birth time."""
+
+    st_mode: int
+    st_ino: int
+    st_dev: int
+    st_nlink: int
+    st_uid: int
+    st_gid: int
+    st_size: int
+    st_blocks: int
+    st_blksize: int
+    st_rdev: int
+    st_atime_ns: int
+    st_mtime_ns: int
+    st_ctime_ns: int
+    st_birthtime_ns: Optional[int]
+
+
+def _ns(sec: int, nsec: int) -> int:
+    return sec * 1_000_000_000 + nsec
+
+if TYPE_CHECKING:
+    from .memfd import MemFd
 
 # A file-system path as the os module takes it.
 PathLike = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
@@ -64,6 +110,14 @@ def _flags(read: bool, write: bool, append: bool, create: bool, exclusive: bool,
         if on:
             flags |= bit
     return flags
+
+
+def _opened(cls: "type[File]", value: int) -> "Union[File, MemFd]":
+    """The object for a handle an open by path returned: a file, or a memfd reached by path."""
+    if value >> 56 == _c.FDSAFE_KIND_MEMFD:  # the kind is in the top 8 bits of a new handle
+        from .memfd import MemFd
+        return MemFd(value)
+    return cls(value)
 
 
 class SeekableMixin:
@@ -116,6 +170,30 @@ class SeekableMixin:
         device (``fsync``, ``fdatasync``)."""
         check(lib.fdsafe_file_sync(self._value, FILE_SYNC_DATA if data_only else 0))
 
+    def allocate(self, offset: int, length: int, mode: int = 0) -> None:
+        """``fallocate``: ``mode`` 0 reserves (and grows), FALLOC_KEEP_SIZE reserves only,
+        FALLOC_PUNCH_HOLE | FALLOC_KEEP_SIZE frees, FALLOC_ZERO_RANGE zeroes. A file system
+        without the mode raises ``OSError`` with ``errno.EOPNOTSUPP``."""
+        retry_eintr(lambda: lib.fdsafe_file_allocate(self._value, mode, offset, length))
+
+    def chmod(self, mode: int) -> None:
+        """``os.fchmod`` on the handle (permission bits, at most 0o7777)."""
+        check(lib.fdsafe_file_chmod(self._value, mode))
+
+    def chown(self, uid: int, gid: int) -> None:
+        """``os.fchown`` on the handle; -1 leaves the owner or the group unchanged."""
+        check(lib.fdsafe_file_chown(self._value, uid & 0xFFFFFFFF, gid & 0xFFFFFFFF))
+
+    def stat(self) -> FileStatus:
+        """The file's status (``statx`` on the descriptor)."""
+        st = _Status()
+        check(lib.fdsafe_file_stat(self._value, ctypes.byref(st)))
+        birth = _ns(st.btime_sec, st.btime_nsec) if st.mask & STATX_BTIME else None
+        return FileStatus(st.mode, st.ino, os.makedev(st.dev_major, st.dev_minor), st.nlink, st.uid, st.gid,
+                          st.size, st.blocks, st.blksize, os.makedev(st.rdev_major, st.rdev_minor),
+                          _ns(st.atime_sec, st.atime_nsec), _ns(st.mtime_sec, st.mtime_nsec),
+                          _ns(st.ctime_sec, st.ctime_nsec), birth)
+
 
 class File(SeekableMixin, RawIOHandle):
     """A regular file or directory (``FDSAFE_KIND_FILE``), usable as a raw binary stream."""
@@ -125,12 +203,13 @@ class File(SeekableMixin, RawIOHandle):
     @classmethod
     def open(cls, path: PathLike, *, read: bool = True, write: bool = False, append: bool = False,
              create: bool = False, exclusive: bool = False, truncate: bool = False, nofollow: bool = False,
-             nonblocking: bool = False, mode: int = 0o666) -> "File":
-        """Opens (or creates) a file; close-on-exec. ``mode`` applies when creating."""
+             nonblocking: bool = False, mode: int = 0o666) -> "Union[File, MemFd]":
+        """Opens (or creates) a file; close-on-exec. ``mode`` applies when creating. A memfd
+        reached by path (``/proc/self/fd/N``) comes back as a :class:`MemFd`."""
         out = c_handle()
         flags = _flags(read, write, append, create, exclusive, truncate, nofollow, nonblocking)
         check(lib.fdsafe_file_open(_path(path), flags, mode, ctypes.byref(out)))
-        return cls(out.value)
+        return _opened(cls, out.value)
 
     @classmethod
     def tmpfile(cls, directory: PathLike, *, exclusive: bool = False, mode: int = 0o600) -> "File":
@@ -149,7 +228,7 @@ class File(SeekableMixin, RawIOHandle):
 
     def open_at(self, path: PathLike, *, read: bool = True, write: bool = False, append: bool = False,
                 create: bool = False, exclusive: bool = False, truncate: bool = False, nofollow: bool = False,
-                nonblocking: bool = False, directory: bool = False, mode: int = 0o666, resolve: int = 0) -> "File":
+                nonblocking: bool = False, directory: bool = False, mode: int = 0o666, resolve: int = 0) -> "Union[File, MemFd]":
         """Opens ``path`` relative to this directory; ``resolve`` takes ``RESOLVE_*`` limits
         (``RESOLVE_BENEATH`` keeps the lookup inside the directory) and uses ``openat2``."""
         out = c_handle()
@@ -158,4 +237,4 @@ class File(SeekableMixin, RawIOHandle):
         else:
             flags = _flags(read, write, append, create, exclusive, truncate, nofollow, nonblocking)
         check(lib.fdsafe_file_open_at(self._value, _path(path), flags, mode, resolve, ctypes.byref(out)))
-        return File(out.value)
+        return _opened(File, out.value)

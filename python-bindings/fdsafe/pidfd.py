@@ -11,7 +11,8 @@ from .errors import check
 from .handle import EVENT_IN, Handle, retry_eintr
 from . import _constants as _c
 
-__all__ = ["KIND_PIDFD", "PIDFD_NONBLOCK", "WAIT_NOHANG", "EXITED", "KILLED", "DUMPED", "ExitStatus",
+__all__ = ["KIND_PIDFD", "PIDFD_NONBLOCK", "WAIT_NOHANG", "WAIT_EXITED", "WAIT_STOPPED", "WAIT_CONTINUED",
+           "WAIT_NOWAIT", "EXITED", "KILLED", "DUMPED", "TRAPPED", "STOPPED", "CONTINUED", "ExitStatus",
            "PidFd", "fork"]
 
 _int, _u32 = ctypes.c_int, ctypes.c_uint32
@@ -26,20 +27,27 @@ declare({
     "fdsafe_pidfd_fork": (_int, [c_handle_p]),
     "fdsafe_pidfd_send_signal": (_int, [c_handle, _int, _u32]),
     "fdsafe_pidfd_wait": (_int, [c_handle, _u32, ctypes.POINTER(_Exit)]),
+    "fdsafe_pidfd_waitid": (_int, [c_handle, _u32, ctypes.POINTER(_Exit)]),
     "fdsafe_pidfd_getfd": (_int, [c_handle, _int, c_kind, c_handle_p]),
     "fdsafe_pidfd_get_pid": (_int, [c_handle]),
 })
 
 KIND_PIDFD = _c.FDSAFE_KIND_PIDFD
 PIDFD_NONBLOCK = _c.FDSAFE_NONBLOCK
+# waitid options: the kernel's values (os.WEXITED, os.WSTOPPED... are the same numbers).
 WAIT_NOHANG = _c.FDSAFE_PIDFD_WAIT_NOHANG
+WAIT_EXITED, WAIT_STOPPED = _c.FDSAFE_PIDFD_WAIT_EXITED, _c.FDSAFE_PIDFD_WAIT_STOPPED
+WAIT_CONTINUED, WAIT_NOWAIT = _c.FDSAFE_PIDFD_WAIT_CONTINUED, _c.FDSAFE_PIDFD_WAIT_NOWAIT
+# ExitStatus.code: the kernel's si_code (os.CLD_EXITED... are the same numbers).
 EXITED, KILLED, DUMPED = _c.FDSAFE_PIDFD_EXITED, _c.FDSAFE_PIDFD_KILLED, _c.FDSAFE_PIDFD_DUMPED
+TRAPPED, STOPPED, CONTINUED = _c.FDSAFE_PIDFD_TRAPPED, _c.FDSAFE_PIDFD_STOPPED, _c.FDSAFE_PIDFD_CONTINUED
 
 
 @dataclass(frozen=True)
 class ExitStatus:
-    """How a child ended: ``code`` is EXITED, KILLED or DUMPED; ``status`` the exit status or
-    the signal number."""
+    """A child's state change, as ``os.waitid`` reports it: ``code`` is EXITED, KILLED,
+    DUMPED, STOPPED, CONTINUED or TRAPPED (``si_code``); ``status`` the exit status or the
+    signal number (``si_status``)."""
 
     pid: int
     code: int
@@ -51,9 +59,17 @@ class ExitStatus:
         return self.code == EXITED
 
     @property
+    def stopped(self) -> bool:
+        return self.code in (STOPPED, TRAPPED)
+
+    @property
+    def continued(self) -> bool:
+        return self.code == CONTINUED
+
+    @property
     def signal(self) -> Optional[int]:
-        """The signal that killed the child (with or without a core dump), else None."""
-        return self.status if self.code in (KILLED, DUMPED) else None
+        """The killing, stopping or continuing signal; None for a normal exit."""
+        return None if self.code == EXITED else self.status
 
 
 class PidFd(Handle):
@@ -106,6 +122,15 @@ class PidFd(Handle):
             return None
         e = _Exit()
         retry_eintr(lambda: lib.fdsafe_pidfd_wait(self._value, 0, ctypes.byref(e)))
+        return ExitStatus(e.pid, e.code, e.status)
+
+    def waitid(self, options: int = WAIT_EXITED) -> Optional[ExitStatus]:
+        """``os.waitid(P_PIDFD, ...)`` through the handle: ``options`` combines at least one of
+        WAIT_EXITED, WAIT_STOPPED, WAIT_CONTINUED with WAIT_NOHANG and WAIT_NOWAIT (or
+        ``os.W*``). Returns the state change, or None with WAIT_NOHANG when none is pending."""
+        e = _Exit()
+        if retry_eintr(lambda: lib.fdsafe_pidfd_waitid(self._value, options, ctypes.byref(e))) == 0:
+            return None
         return ExitStatus(e.pid, e.code, e.status)
 
     def getfd(self, target_fd: int, kind: int) -> Handle:

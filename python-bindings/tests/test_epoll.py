@@ -140,3 +140,48 @@ def test_bad_input():
     with pytest.raises(OSError):
         ep.wait(0)
     w.close()
+
+
+def test_duplicate_set_shares_registrations():
+    """The kernel keeps one interest list per epoll instance; dup() is another handle of it."""
+    a, b = EventFd.create(1), EventFd.create(1)
+    ep = Epoll.create()
+    ep2 = ep.dup()
+    ep.add(a, EPOLL_IN, data="a")
+    ep2.add(b, EPOLL_IN, data="b")
+    assert len(ep) == len(ep2) == 2
+    with pytest.raises(FileExistsError):
+        ep2.add(a)
+    assert sorted(ep.wait(1.0)) == sorted(ep2.wait(1.0)) == [("a", EPOLL_IN), ("b", EPOLL_IN)]
+    ep2.modify(a, EPOLL_IN, data="a again")
+    ep.delete(b)
+    assert ep.wait(1.0) == [("a again", EPOLL_IN)]
+    ep.close()  # the other handle keeps every registration
+    assert len(ep2) == 1 and ep2.wait(1.0) == [("a again", EPOLL_IN)]
+    a.close()  # deregisters through the handle left
+    assert len(ep2) == 0 and ep2.wait(0) == []
+    ep2.close()
+    b.close()
+
+
+def test_fromfd_and_a_set_passed_over_a_socket_share_registrations():
+    """CPython's test_epoll.test_fromfd, with a duplicate (fdsafe owns each descriptor)."""
+    from fdsafe import socket as fs
+    server, client = fs.unix_pair()
+    with Epoll.create() as ep:
+        ep2 = Epoll.fromfd(os.dup(ep.fileno()))
+        ep2.register(server, EPOLL_IN | EPOLL_OUT)
+        ep2.register(client, EPOLL_IN | EPOLL_OUT)
+        events, events2 = ep.poll(1, 4), ep2.poll(0.9, 4)
+        assert len(events) == len(events2) == 2
+        assert {h.value for h, _ in events} == {server.value, client.value}  # as their handles
+        a, b = fs.unix_pair()
+        a.send_fds(b"s", [ep])
+        got = b.recv_fds(1).handles[0]
+        assert isinstance(got, Epoll) and len(got) == 2
+        got.delete(client)
+        assert len(ep2) == 1
+        got.close(), a.close(), b.close()
+    assert len(ep2.poll(1, 4)) == 1  # the first handle closed, the second still works
+    ep2.close()
+    server.close(), client.close()

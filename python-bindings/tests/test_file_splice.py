@@ -217,3 +217,71 @@ def test_vmsplice_data_survives_python_reusing_memory():
     assert r.read(8000) == b"x" * 5000 + b"y" * 3000
     del junk
     r.close(), w.close()
+
+
+def _skip_unsupported(err, mode):
+    if err.errno == errno.EOPNOTSUPP:
+        pytest.skip(f"this file system refuses fallocate {mode}: {err.strerror}")
+    raise err
+
+
+def test_allocate_keep_size_punch_hole_zero_range(tmp_path):
+    from fdsafe.file import FALLOC_KEEP_SIZE, FALLOC_PUNCH_HOLE, FALLOC_ZERO_RANGE
+    assert (FALLOC_KEEP_SIZE, FALLOC_PUNCH_HOLE, FALLOC_ZERO_RANGE) == (1, 2, 0x10)  # linux/falloc.h
+    with File.open(tmp_path / "a", read=True, write=True, create=True) as f:
+        f.allocate(0, 4096)
+        assert f.size == 4096 and f.pread(4096, 0) == bytes(4096)
+        blocks = f.stat().st_blocks
+        f.allocate(4096, 65536, FALLOC_KEEP_SIZE)
+        assert f.size == 4096 and f.stat().st_blocks >= blocks + 65536 // 512
+        f.pwrite(b"x" * 8192, 0)
+        try:
+            f.allocate(0, 4096, FALLOC_PUNCH_HOLE | FALLOC_KEEP_SIZE)
+        except OSError as err:
+            _skip_unsupported(err, "PUNCH_HOLE")
+        assert f.size == 8192 and f.pread(8192, 0) == bytes(4096) + b"x" * 4096
+        assert f.seek(0, os.SEEK_HOLE) == 0 and f.seek(0, os.SEEK_DATA) == 4096
+        with pytest.raises(OSError) as e:
+            f.allocate(0, 4096, FALLOC_PUNCH_HOLE)  # a hole needs keep-size
+        assert e.value.errno == errno.EOPNOTSUPP
+        f.pwrite(b"x" * 8192, 0)
+        try:
+            f.allocate(1000, 2000, FALLOC_ZERO_RANGE)
+        except OSError as err:
+            _skip_unsupported(err, "ZERO_RANGE")
+        assert f.pread(8192, 0) == b"x" * 1000 + bytes(2000) + b"x" * 5192
+        for mode, offset, length in ((0x8, 0, 1), (0, -1, 1), (0, 0, 0)):
+            with pytest.raises(InvalidArgumentError):
+                f.allocate(offset, length, mode)
+    with File.open(tmp_path / "a") as ro, pytest.raises(OSError) as e:
+        ro.allocate(0, 1)
+    assert e.value.errno == errno.EBADF
+
+
+def test_chmod_chown_and_stat_match_os(tmp_path):
+    p = tmp_path / "meta"
+    with File.open(p, write=True, create=True, mode=0o600) as f:
+        f.write(b"twelve bytes")
+        st, ref = f.stat(), os.fstat(f.fileno())
+        for name in ("st_mode", "st_ino", "st_dev", "st_nlink", "st_uid", "st_gid", "st_size",
+                     "st_blocks", "st_blksize", "st_rdev", "st_mtime_ns", "st_ctime_ns", "st_atime_ns"):
+            assert getattr(st, name) == getattr(ref, name), name
+        assert st.st_birthtime_ns is None or 0 < st.st_birthtime_ns <= st.st_ctime_ns
+        f.chmod(0o640)
+        assert os.stat(p).st_mode & 0o7777 == 0o640
+        with pytest.raises(InvalidArgumentError):
+            f.chmod(0o10000)
+        f.chown(-1, -1)
+        f.chown(os.getuid(), os.getgid())
+        if os.geteuid() == 0:
+            f.chown(65534, -1)
+            assert (f.stat().st_uid, f.stat().st_gid) == (65534, os.getgid())
+            f.chown(-1, 65534)
+            assert os.stat(p).st_gid == 65534
+        else:
+            with pytest.raises(PermissionError):
+                f.chown(0, -1)
+    r, w = pipe()
+    with pytest.raises(WrongKindError):
+        File(r.value, owned=False).stat()
+    r.close(), w.close()

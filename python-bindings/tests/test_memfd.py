@@ -90,3 +90,18 @@ def test_memfd_bad_input():
     assert e.value.errno == errno.EBADF
     fd = os.memfd_create("raw")
     MemFd.adopt(fd).close()
+
+
+def test_reopened_by_path_is_still_a_memfd():
+    from fdsafe import File
+    from fdsafe.file import FALLOC_KEEP_SIZE, FALLOC_PUNCH_HOLE
+    with MemFd.create("reopen") as m:
+        m.write(b"shared")
+        again = File.open(f"/proc/self/fd/{m.fileno()}", read=True, write=True)
+        assert isinstance(again, MemFd) and again.kind_name == "memfd"
+        assert again.pread(6, 0) == b"shared"
+        again.add_seals(SEAL_GROW)
+        assert m.seals == SEAL_GROW  # one file, one set of seals
+        again.allocate(0, 2, FALLOC_PUNCH_HOLE | FALLOC_KEEP_SIZE)
+        assert m.pread(6, 0) == b"\0\0ared" and again.stat().st_size == 6
+        again.close()

@@ -87,3 +87,46 @@ def test_pidfd_bad_input():
     with pytest.raises(WrongKindError):
         PidFd(r.value, owned=False).send_signal(0)
     r.close(), w.close()
+
+
+def test_waitid_stopped_continued_and_killed():
+    """A job-control supervisor's view: stop and continue a child through its pidfd."""
+    p = PidFd.spawn(["sleep", "60"])
+    pid = p.pid
+    every = pidfd_mod.WAIT_EXITED | pidfd_mod.WAIT_STOPPED | pidfd_mod.WAIT_CONTINUED
+    assert p.waitid(every | pidfd_mod.WAIT_NOHANG) is None
+    p.send_signal(signal.SIGSTOP)
+    peek = p.waitid(os.WSTOPPED | os.WNOWAIT)  # the kernel's values work as they are
+    assert peek == pidfd_mod.ExitStatus(pid, os.CLD_STOPPED, signal.SIGSTOP)
+    st = p.waitid(every)
+    assert st.stopped and not st.exited and st.signal == signal.SIGSTOP and st.pid == pid
+    assert p.waitid(pidfd_mod.WAIT_STOPPED | pidfd_mod.WAIT_NOHANG) is None  # reported once
+    p.send_signal(signal.SIGCONT)
+    st = p.waitid(pidfd_mod.WAIT_CONTINUED)
+    assert st.continued and st.code == pidfd_mod.CONTINUED and st.signal == signal.SIGCONT
+    p.send_signal(signal.SIGKILL)
+    st = p.waitid(pidfd_mod.WAIT_EXITED)
+    assert st.code == pidfd_mod.KILLED and st.signal == signal.SIGKILL
+    with pytest.raises(ChildProcessError):
+        p.waitid(every)
+    p.close()
+
+
+def test_waitid_matches_os_waitid_and_refuses_bad_options():
+    p = PidFd.spawn([sys.executable, "-c", "import sys; sys.exit(3)"])
+    with pytest.raises(InvalidArgumentError):
+        p.waitid(pidfd_mod.WAIT_NOHANG)  # no state asked for
+    with pytest.raises(InvalidArgumentError):
+        p.waitid(pidfd_mod.WAIT_EXITED | 0x10)
+    st = p.waitid(pidfd_mod.WAIT_EXITED | pidfd_mod.WAIT_NOWAIT)
+    ref = os.waitid(os.P_PID, st.pid, os.WEXITED | os.WNOWAIT)
+    assert (st.pid, st.code, st.status) == (ref.si_pid, ref.si_code, ref.si_status)
+    assert st.exited and st.status == 3
+    assert p.waitid() == st  # WEXITED by default; reaps
+    with pytest.raises(ChildProcessError):
+        p.waitid()
+    p.close()
+    r, w = pipe()
+    with pytest.raises(WrongKindError):
+        PidFd(r.value, owned=False).waitid()
+    r.close(), w.close()

@@ -52,8 +52,16 @@ pub struct fdsafe_epoll_event {
 
 /// Creates an empty epoll set (close-on-exec).
 ///
-/// Ownership: the caller owns `*handle_out`. Closing the set ends all its registrations
-/// (the registered handles stay open). Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL
+/// The registrations belong to the kernel's epoll instance, as its interest list does: a
+/// duplicate of the set (`fdsafe_dup`), or a copy passed over a Unix socket to this same
+/// process, received, adopted (`fdsafe_fd_adopt`) or copied with `fdsafe_pidfd_getfd`
+/// while a handle of it is live here (matched with `kcmp(KCMP_FILE)`), is another handle of
+/// the same set: registrations made through any of them are reported, modified, deleted and
+/// counted through any of them.
+///
+/// Ownership: the caller owns `*handle_out`. Closing one handle of a set leaves its other
+/// handles working; closing the last ends all its registrations (the registered handles
+/// stay open). Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL
 /// `handle_out`; `-EMFILE`, `-ENOMEM`. Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_epoll_create(handle_out: *mut fdsafe_handle) -> c_int {
@@ -75,7 +83,7 @@ pub extern "C" fn fdsafe_epoll_create(handle_out: *mut fdsafe_handle) -> c_int {
 /// Errors: `-EBADF` for a stale `epoll` or `target`; `FDSAFE_E_WRONG_KIND` if `epoll` is not
 /// an epoll set; `FDSAFE_E_INVALID_ARGUMENT` for unknown event bits; `-EEXIST` if `target` is
 /// already in the set; `-EPERM` for a kind the kernel cannot poll (regular files, `/dev/null`);
-/// `-EINVAL` for the set itself; `-ELOOP` for a cycle of sets; `-ENOMEM`, `-ENOSPC`.
+/// `-EINVAL` for the set itself (any handle of it); `-ELOOP` for a cycle of sets; `-ENOMEM`, `-ENOSPC`.
 /// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_epoll_add(epoll: fdsafe_handle, target: fdsafe_handle, events: u32, user: u64) -> c_int {
@@ -98,7 +106,7 @@ pub extern "C" fn fdsafe_epoll_modify(epoll: fdsafe_handle, target: fdsafe_handl
     call("fdsafe_epoll_modify", || {
         let set = get_as::<Epoll>(Handle(epoll), "an epoll set")?;
         let target = handles::get(Handle(target))?;
-        set.modify(set.handle(), &target, events, user)?;
+        set.modify(&target, events, user)?;
         Ok(0)
     })
 }
@@ -112,7 +120,7 @@ pub extern "C" fn fdsafe_epoll_delete(epoll: fdsafe_handle, target: fdsafe_handl
     call("fdsafe_epoll_delete", || {
         let set = get_as::<Epoll>(Handle(epoll), "an epoll set")?;
         let target = handles::get(Handle(target))?;
-        set.delete(set.handle(), &target)?;
+        set.delete(&target)?;
         Ok(0)
     })
 }
@@ -167,8 +175,8 @@ fn millis(timeout_ms: c_int) -> Timeout {
 ///
 /// Returns the number of events written, 0 on timeout. Events of handles that were closed,
 /// or began closing, before the wait looked at them are dropped, and the wait goes on for the
-/// rest of the timeout. Registrations made outside fdsafe (in an adopted set) are never
-/// reported.
+/// rest of the timeout. Registrations made through any handle of the set are reported (see
+/// `fdsafe_epoll_create`); those made outside fdsafe (in an adopted set) never are.
 ///
 /// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` if `events_out` is
 /// NULL or `max_events` is 0 or absurd; `-EINTR` if a signal handler ran (fdsafe does not

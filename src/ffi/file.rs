@@ -47,6 +47,9 @@ mod kernel_values {
     const _: () = assert!(FDSAFE_SEEK_SET == libc::SEEK_SET && FDSAFE_SEEK_CUR == libc::SEEK_CUR);
     const _: () = assert!(FDSAFE_SEEK_END == libc::SEEK_END && FDSAFE_SEEK_DATA == libc::SEEK_DATA);
     const _: () = assert!(FDSAFE_SEEK_HOLE == libc::SEEK_HOLE);
+    const _: () = assert!(FDSAFE_FALLOC_KEEP_SIZE == libc::FALLOC_FL_KEEP_SIZE && FDSAFE_FALLOC_PUNCH_HOLE == libc::FALLOC_FL_PUNCH_HOLE);
+    const _: () = assert!(FDSAFE_FALLOC_ZERO_RANGE == libc::FALLOC_FL_ZERO_RANGE);
+    const _: () = assert!(FDSAFE_STATX_BTIME == libc::STATX_BTIME);
 }
 
 /// The access mode of open flags (`O_RDONLY`, `O_WRONLY`, `O_RDWR`) as (read, write).
@@ -74,6 +77,56 @@ pub const FDSAFE_RESOLVE_IN_ROOT: u32 = 0x10;
 /// `fdsafe_file_sync` flag (fdsafe-only, see `FDSAFE_OWN_FLAG`): flush only the data and
 /// the metadata needed to read it back (`fdatasync`).
 pub const FDSAFE_FILE_SYNC_DATA: u32 = FDSAFE_OWN_FLAG | (1 << 9);
+
+/// `fdsafe_file_allocate` mode: allocate without changing the file size
+/// (`FALLOC_FL_KEEP_SIZE`). The `FDSAFE_FALLOC_*` values are the kernel's.
+pub const FDSAFE_FALLOC_KEEP_SIZE: c_int = 0x01;
+/// Deallocate the range, which then reads as zeros (`FALLOC_FL_PUNCH_HOLE`); needs
+/// `FDSAFE_FALLOC_KEEP_SIZE`.
+pub const FDSAFE_FALLOC_PUNCH_HOLE: c_int = 0x02;
+/// Make the range read as zeros, allocated (`FALLOC_FL_ZERO_RANGE`).
+pub const FDSAFE_FALLOC_ZERO_RANGE: c_int = 0x10;
+
+/// `fdsafe_file_status.mask` bit: the file system filled `btime_sec`/`btime_nsec`
+/// (`STATX_BTIME`).
+pub const FDSAFE_STATX_BTIME: u32 = 0x800;
+
+/// A file's status (`statx(2)`), filled by `fdsafe_file_stat`. Times are seconds and
+/// nanoseconds since the epoch.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct fdsafe_file_status {
+    /// The kernel's `STATX_*` bits of the fields filled (`FDSAFE_STATX_BTIME` for the birth
+    /// time).
+    pub mask: u32,
+    /// File type and permission bits, as `st_mode`.
+    pub mode: u32,
+    pub nlink: u32,
+    pub uid: u32,
+    pub gid: u32,
+    /// The preferred I/O block size.
+    pub blksize: u32,
+    pub ino: u64,
+    /// The size in bytes.
+    pub size: u64,
+    /// 512-byte blocks allocated.
+    pub blocks: u64,
+    pub dev_major: u32,
+    pub dev_minor: u32,
+    pub rdev_major: u32,
+    pub rdev_minor: u32,
+    /// Last access, modification, status change and birth, in seconds; `btime_sec` (and
+    /// `btime_nsec`) 0 unless `mask` has `FDSAFE_STATX_BTIME`.
+    pub atime_sec: i64,
+    pub mtime_sec: i64,
+    pub ctime_sec: i64,
+    pub btime_sec: i64,
+    /// The nanoseconds of each time.
+    pub atime_nsec: u32,
+    pub mtime_nsec: u32,
+    pub ctime_nsec: u32,
+    pub btime_nsec: u32,
+}
 
 /// `fdsafe_file_seek` origin: from the start of the file.
 pub const FDSAFE_SEEK_SET: c_int = 0;
@@ -141,7 +194,9 @@ fn parse(flags: u32) -> Result<FileFlags> {
 }
 
 /// Opens (or creates) the file at `path` (relative paths start at the working directory) as a
-/// handle of kind `FDSAFE_KIND_FILE`, close-on-exec. `flags`, as for `open(2)` (the kernel's
+/// handle of kind `FDSAFE_KIND_FILE`, close-on-exec; a memfd reached by path (its
+/// `/proc/self/fd/N` or `/proc/PID/fd/N`) gives a handle of kind `FDSAFE_KIND_MEMFD`, on
+/// which the seal calls work. `flags`, as for `open(2)` (the kernel's
 /// values): `FDSAFE_O_RDONLY`, `FDSAFE_O_WRONLY` or `FDSAFE_O_RDWR`, plus any of
 /// `FDSAFE_O_CREAT`, `FDSAFE_O_EXCL`, `FDSAFE_O_TRUNC`, `FDSAFE_O_APPEND`, `FDSAFE_O_TMPFILE`,
 /// `FDSAFE_O_NOFOLLOW`, `FDSAFE_O_DIRECTORY`, `FDSAFE_NONBLOCK`, `FDSAFE_O_CLOEXEC` (always
@@ -163,7 +218,7 @@ fn parse(flags: u32) -> Result<FileFlags> {
 pub extern "C" fn fdsafe_file_open(path: *const c_char, flags: u32, mode: u32, handle_out: *mut fdsafe_handle) -> c_int {
     call("fdsafe_file_open", || {
         let (path, flags, out) = (c_path(path, "path")?, parse(flags)?, Out::new(handle_out, "handle_out")?);
-        out.write(handles::insert(Box::new(File::open(None, path, flags, mode)?))?.0);
+        out.write(handles::insert(File::open(None, path, flags, mode)?.into_object())?.0);
         Ok(0)
     })
 }
@@ -198,7 +253,7 @@ pub extern "C" fn fdsafe_file_open_at(
         } else {
             File::open2(handles::Object::as_fd(&*dir), path, flags, mode, resolve)?
         };
-        out.write(handles::insert(Box::new(file))?.0);
+        out.write(handles::insert(file.into_object())?.0);
         Ok(0)
     })
 }
@@ -283,6 +338,93 @@ pub extern "C" fn fdsafe_file_sync(handle: fdsafe_handle, flags: u32) -> c_int {
     call("fdsafe_file_sync", || {
         let data_only = super::kinds::single_flag(flags, FDSAFE_FILE_SYNC_DATA, "sync")?;
         file::sync(file_like(handle)?.object().as_fd(), data_only)?;
+        Ok(0)
+    })
+}
+
+/// Allocates or frees the `len` bytes at `offset` (`fallocate(2)`): `mode` 0 reserves the
+/// blocks (growing the file if the range ends beyond it); `FDSAFE_FALLOC_KEEP_SIZE` reserves
+/// without changing the size; `FDSAFE_FALLOC_PUNCH_HOLE | FDSAFE_FALLOC_KEEP_SIZE` frees them
+/// (they read as zeros); `FDSAFE_FALLOC_ZERO_RANGE` (optionally with
+/// `FDSAFE_FALLOC_KEEP_SIZE`) makes them read as zeros. Works on file and memfd handles.
+/// Returns 0.
+///
+/// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for unknown mode
+/// bits, a negative `offset` or a `len` that is not positive; `-EOPNOTSUPP` if the file
+/// system lacks the mode (tmpfs has no zero range) or for a hole without keep-size;
+/// `-EBADF` (from the kernel) if the file is not open for writing; `-EPERM` for a memfd
+/// sealed against writing or growing; `-ENOSPC`; `-EFBIG`; `-EINTR`.
+/// Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_file_allocate(handle: fdsafe_handle, mode: c_int, offset: i64, len: i64) -> c_int {
+    call("fdsafe_file_allocate", || {
+        file::check_allocate(mode, offset, len)?; // bad arguments first, as every function
+        file::allocate(file_like(handle)?.object().as_fd(), mode, offset, len)?;
+        Ok(0)
+    })
+}
+
+/// Sets the file's permission bits (`fchmod(2)`): `mode` at most 07777. Works on file and
+/// memfd handles. Returns 0.
+///
+/// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for bits beyond
+/// 07777; `-EPERM` if the caller does not own the file; `-EROFS`. Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_file_chmod(handle: fdsafe_handle, mode: u32) -> c_int {
+    call("fdsafe_file_chmod", || {
+        file::chmod(file_like(handle)?.object().as_fd(), mode)?;
+        Ok(0)
+    })
+}
+
+/// Sets the file's owner and group (`fchown(2)`); `UINT32_MAX` (`(uid_t)-1`) leaves that one
+/// unchanged. Works on file and memfd handles. Returns 0.
+///
+/// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `-EPERM` without the right to give the file
+/// away; `-EINVAL` (from the kernel) for an id with no mapping in the user namespace;
+/// `-EROFS`. Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_file_chown(handle: fdsafe_handle, uid: u32, gid: u32) -> c_int {
+    call("fdsafe_file_chown", || {
+        file::chown(file_like(handle)?.object().as_fd(), uid, gid)?;
+        Ok(0)
+    })
+}
+
+/// Fills `*stat_out` with the file's status (`statx(2)` on the descriptor: type and mode,
+/// links, owner, size, blocks, device numbers, times, and the birth time where the file
+/// system keeps one). Works on file and memfd handles. Returns 0.
+///
+/// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL
+/// `stat_out`. Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_file_stat(handle: fdsafe_handle, stat_out: *mut fdsafe_file_status) -> c_int {
+    call("fdsafe_file_stat", || {
+        let out = Out::new(stat_out, "stat_out")?;
+        let st = file::status(file_like(handle)?.object().as_fd())?;
+        out.write(fdsafe_file_status {
+            mask: st.mask,
+            mode: st.mode,
+            nlink: st.nlink,
+            uid: st.uid,
+            gid: st.gid,
+            blksize: st.blksize,
+            ino: st.ino,
+            size: st.size,
+            blocks: st.blocks,
+            dev_major: st.dev_major,
+            dev_minor: st.dev_minor,
+            rdev_major: st.rdev_major,
+            rdev_minor: st.rdev_minor,
+            atime_sec: st.atime.0,
+            atime_nsec: st.atime.1,
+            mtime_sec: st.mtime.0,
+            mtime_nsec: st.mtime.1,
+            ctime_sec: st.ctime.0,
+            ctime_nsec: st.ctime.1,
+            btime_sec: st.btime.0,
+            btime_nsec: st.btime.1,
+        });
         Ok(0)
     })
 }

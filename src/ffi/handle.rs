@@ -123,7 +123,9 @@ pub(crate) fn adopt(fd: c_int, kind: Kind) -> crate::Result<Handle> {
 
 /// Duplicates a handle: a new handle of the same kind for a new close-on-exec descriptor that
 /// shares the open file (offset, status flags) with the original. Each must be closed.
-/// The duplicate does not inherit per-handle cleanup such as unlinking a socket path.
+/// The duplicate does not inherit per-handle cleanup such as unlinking a socket path. A
+/// duplicate of an epoll set shares its registrations, as the kernel shares its interest
+/// list (see `fdsafe_epoll_create`).
 ///
 /// Errors: `-EBADF` for a dead handle; `FDSAFE_E_INVALID_ARGUMENT` if `handle_out` is NULL;
 /// `-EMFILE` at the descriptor limit. Thread safety: any thread.
@@ -133,7 +135,7 @@ pub extern "C" fn fdsafe_dup(handle: fdsafe_handle, handle_out: *mut fdsafe_hand
         let out = Out::new(handle_out, "handle_out")?;
         let guard = handles::get(Handle(handle))?;
         let fd = sys::dup_cloexec(guard.object().as_fd())?;
-        out.write(handles::insert_fresh(kinds::wrap_owned(fd, guard.kind()))?.0);
+        out.write(handles::insert_fresh(kinds::wrap_duplicate(guard.object(), fd))?.0);
         Ok(0)
     })
 }

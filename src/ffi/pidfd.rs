@@ -13,6 +13,17 @@ use crate::kinds::pidfd::PidFd;
 /// kernel's `WNOHANG`).
 pub const FDSAFE_PIDFD_WAIT_NOHANG: u32 = 1;
 const _: () = assert!(FDSAFE_PIDFD_WAIT_NOHANG == libc::WNOHANG as u32);
+/// `fdsafe_pidfd_waitid` flag: report a child that has stopped on a signal (`WSTOPPED`).
+pub const FDSAFE_PIDFD_WAIT_STOPPED: u32 = 2;
+/// `fdsafe_pidfd_waitid` flag: report a child that has exited or was killed (`WEXITED`).
+pub const FDSAFE_PIDFD_WAIT_EXITED: u32 = 4;
+/// `fdsafe_pidfd_waitid` flag: report a stopped child resumed by `SIGCONT` (`WCONTINUED`).
+pub const FDSAFE_PIDFD_WAIT_CONTINUED: u32 = 8;
+/// `fdsafe_pidfd_waitid` flag: leave the reported state to be collected again (`WNOWAIT`):
+/// an exited child is not reaped.
+pub const FDSAFE_PIDFD_WAIT_NOWAIT: u32 = 0x0100_0000;
+const _: () = assert!(FDSAFE_PIDFD_WAIT_STOPPED == libc::WSTOPPED as u32 && FDSAFE_PIDFD_WAIT_EXITED == libc::WEXITED as u32);
+const _: () = assert!(FDSAFE_PIDFD_WAIT_CONTINUED == libc::WCONTINUED as u32 && FDSAFE_PIDFD_WAIT_NOWAIT == libc::WNOWAIT as u32);
 const _: () = assert!(FDSAFE_NONBLOCK == libc::O_NONBLOCK as u32); // PIDFD_NONBLOCK
 
 /// `fdsafe_pidfd_exit.code`: the process called `exit`; `status` is its exit status.
@@ -21,14 +32,29 @@ pub const FDSAFE_PIDFD_EXITED: c_int = 1;
 pub const FDSAFE_PIDFD_KILLED: c_int = 2;
 /// Killed by a signal and dumped core; `status` is the signal number.
 pub const FDSAFE_PIDFD_DUMPED: c_int = 3;
+/// A traced child stopped (`CLD_TRAPPED`); `status` is the signal number.
+pub const FDSAFE_PIDFD_TRAPPED: c_int = 4;
+/// Stopped by a signal (`CLD_STOPPED`, with `FDSAFE_PIDFD_WAIT_STOPPED`); `status` is the
+/// stopping signal.
+pub const FDSAFE_PIDFD_STOPPED: c_int = 5;
+/// Resumed by `SIGCONT` (`CLD_CONTINUED`, with `FDSAFE_PIDFD_WAIT_CONTINUED`); `status` is
+/// `SIGCONT`.
+pub const FDSAFE_PIDFD_CONTINUED: c_int = 6;
+const _: () = assert!(FDSAFE_PIDFD_EXITED == libc::CLD_EXITED && FDSAFE_PIDFD_KILLED == libc::CLD_KILLED);
+const _: () = assert!(FDSAFE_PIDFD_DUMPED == libc::CLD_DUMPED && FDSAFE_PIDFD_TRAPPED == libc::CLD_TRAPPED);
+const _: () = assert!(FDSAFE_PIDFD_STOPPED == libc::CLD_STOPPED && FDSAFE_PIDFD_CONTINUED == libc::CLD_CONTINUED);
 
-/// How a child process ended, filled by `fdsafe_pidfd_wait`.
+/// How a child process ended, or that it stopped or continued, filled by
+/// `fdsafe_pidfd_wait` and `fdsafe_pidfd_waitid` (the kernel's `si_pid`, `si_code`,
+/// `si_status`).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct fdsafe_pidfd_exit {
     /// The process id it had.
     pub pid: c_int,
-    /// `FDSAFE_PIDFD_EXITED`, `FDSAFE_PIDFD_KILLED` or `FDSAFE_PIDFD_DUMPED`.
+    /// `FDSAFE_PIDFD_EXITED`, `FDSAFE_PIDFD_KILLED` or `FDSAFE_PIDFD_DUMPED`; from
+    /// `fdsafe_pidfd_waitid` also `FDSAFE_PIDFD_STOPPED`, `FDSAFE_PIDFD_CONTINUED` or
+    /// `FDSAFE_PIDFD_TRAPPED`.
     pub code: c_int,
     /// The exit status (0-255) for `FDSAFE_PIDFD_EXITED`, otherwise the signal number.
     pub status: c_int,
@@ -129,6 +155,40 @@ pub extern "C" fn fdsafe_pidfd_wait(handle: fdsafe_handle, flags: u32, exit_out:
         }
         let out = Out::new(exit_out, "exit_out")?;
         match get_as::<PidFd>(Handle(handle), "a pidfd")?.wait(flags != 0)? {
+            Some(e) => {
+                out.write(fdsafe_pidfd_exit { pid: e.pid, code: e.code, status: e.status });
+                Ok(1)
+            }
+            None => Ok(0),
+        }
+    })
+}
+
+/// Waits for a state change of the child process, as `waitid(P_PIDFD, fd, &info, flags)`:
+/// `flags` holds at least one of `FDSAFE_PIDFD_WAIT_EXITED` (exited or killed; collecting it
+/// reaps the child), `FDSAFE_PIDFD_WAIT_STOPPED` (stopped by a signal),
+/// `FDSAFE_PIDFD_WAIT_CONTINUED` (resumed by `SIGCONT`), plus any of
+/// `FDSAFE_PIDFD_WAIT_NOHANG` (do not wait) and `FDSAFE_PIDFD_WAIT_NOWAIT` (report the state
+/// but leave it to be collected again). These are the kernel's `W*` values. A stop or a
+/// continuation is reported once.
+///
+/// Returns 1 with `*exit_out` filled (`code` tells which change: `FDSAFE_PIDFD_EXITED`,
+/// `FDSAFE_PIDFD_KILLED`, `FDSAFE_PIDFD_DUMPED`, `FDSAFE_PIDFD_STOPPED`,
+/// `FDSAFE_PIDFD_CONTINUED`, `FDSAFE_PIDFD_TRAPPED`), or 0 with `FDSAFE_PIDFD_WAIT_NOHANG`
+/// when no asked-for change is pending (`*exit_out` untouched). Blocks otherwise; a signal
+/// gives `-EINTR` (not retried).
+/// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for unknown flags,
+/// none of the three states, or a NULL `exit_out`; `-ECHILD` if the process is not a child
+/// of this process or was already reaped; `-EAGAIN` for a non-blocking pidfd with no change
+/// pending; `-EINTR`. Thread safety: any thread; only one waiter collects each change.
+#[no_mangle]
+pub extern "C" fn fdsafe_pidfd_waitid(handle: fdsafe_handle, flags: u32, exit_out: *mut fdsafe_pidfd_exit) -> c_int {
+    call("fdsafe_pidfd_waitid", || {
+        let out = Out::new(exit_out, "exit_out")?;
+        let options = i32::try_from(flags).map_err(|_| Error::invalid(format!("unknown waitid flag bits {flags:#x}")))?;
+        crate::kinds::pidfd::check_wait_options(options)?; // bad flags first, as every function
+        let pidfd = get_as::<PidFd>(Handle(handle), "a pidfd")?;
+        match pidfd.waitid(options)? {
             Some(e) => {
                 out.write(fdsafe_pidfd_exit { pid: e.pid, code: e.code, status: e.status });
                 Ok(1)

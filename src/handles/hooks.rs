@@ -19,7 +19,7 @@ pub type HookFn = fn(&'static Table, BorrowedFd<'_>, u64, u64);
 #[derive(Clone, Copy)]
 pub struct CloseHook {
     pub run: HookFn,
-    /// Who added the hook (an epoll set's handle value): at most one hook per owner.
+    /// Who added the hook (epoll: the address of a set's shared record): at most one hook per owner.
     pub owner: u64,
     /// The owner's own number for it (a registration token).
     pub key: u64,

@@ -251,6 +251,15 @@ pub fn detect(fd: BorrowedFd<'_>) -> Result<Kind> {
     Detector::for_count(1).detect(fd)
 }
 
+/// Whether a regular file is a memfd, however it was opened (`memfd_create`, or reopened
+/// through `/proc/self/fd/N`): it lives on tmpfs or hugetlbfs and the kernel names it
+/// `/memfd:NAME`.
+pub fn is_memfd(fd: BorrowedFd<'_>) -> bool {
+    let mut link = [0u8; LINK_MAX];
+    matches!(fs_magic(fd), Some(TMPFS_MAGIC | HUGETLBFS_MAGIC))
+        && Detector::for_count(1).link(fd, &mut link).is_some_and(|l| l.starts_with(b"/memfd:"))
+}
+
 fn fs_magic(fd: BorrowedFd<'_>) -> Option<i64> {
     let mut sfs = std::mem::MaybeUninit::<libc::statfs>::uninit();
     // SAFETY: fstatfs fills the struct on success.

@@ -1,30 +1,43 @@
 //! epoll, with registrations by handle that end when the handle is closed.
 //!
 //! Each registration gets a token that is never reused (a process-wide counter); the token,
-//! not the descriptor, is what the kernel stores in the event data. The set keeps one map,
-//! `token -> (target handle, user value)`; the target keeps, among its close hooks, one hook
-//! per set it is in (owner: the set's handle, key: the token). So:
+//! not the descriptor, is what the kernel stores in the event data. The kernel keeps one
+//! interest list per epoll instance, shared by every descriptor of it (duplicates, copies
+//! received over a socket), so fdsafe keeps one record per instance too, [`Shared`], held by
+//! every handle of it in this process: a duplicate gets the original's record, and a
+//! descriptor adopted or received is matched to a record of the same open file with
+//! `kcmp(KCMP_FILE)`. The record keeps one map, `token -> (target handle, user value)`, and
+//! the descriptors of its live handles; the target keeps, among its close hooks, one hook per
+//! instance it is in (owner: the record's address, the hook holding one reference to it;
+//! key: the token). So:
 //!
-//! * add, modify and delete find the registration through the target's hooks, under the
-//!   target's hook lock, so two changes of one (set, target) pair never interleave;
-//! * closing (or releasing) the target runs the hook: `EPOLL_CTL_DEL` just before its
-//!   descriptor goes. This matters when the descriptor was duplicated: the kernel keys a
-//!   registration by the open file, so without it the set would keep reporting events for
-//!   the dead handle. The hook takes no lock and leaves the set's map alone: the set sweeps
-//!   records of closed targets out of its map when an add finds it has doubled since the
-//!   last sweep, and when it is counted;
-//! * waiting translates each token through the map, under its lock, and drops events whose
-//!   record is gone or whose target handle is no longer live (closed by another thread
-//!   after the kernel collected the event). So no event is returned for a handle whose
-//!   close had begun before the wait looked at the event.
+//! * add, modify and delete, through any handle of the instance, find the registration
+//!   through the target's hooks, under the target's hook lock, so two changes of one
+//!   (instance, target) pair never interleave, and a target is in an instance at most once;
+//! * closing (or releasing) the target runs the hook: `EPOLL_CTL_DEL` through any live
+//!   handle's descriptor of the instance, just before the target's descriptor goes. This
+//!   matters when the target's descriptor was duplicated: the kernel keys a registration by
+//!   the open file, so without it the set would keep reporting events for the dead handle.
+//!   The hook takes only the record's member lock (for reading) and leaves the map alone:
+//!   the record sweeps records of closed targets out of its map when an add finds it has
+//!   doubled since the last sweep, and when it is counted;
+//! * closing one handle of an instance leaves the others working; closing the last one ends
+//!   the registrations (removes the hooks), as closing a set always did;
+//! * waiting, through any handle, translates each token through the map, under its lock, and
+//!   drops events whose record is gone or whose target handle is no longer live (closed by
+//!   another thread after the kernel collected the event). So no event is returned for a
+//!   handle whose close had begun before the wait looked at the event.
 //!
-//! Lock order: a target's hook lock, then the set's map lock; nothing that holds the map lock
-//! holds a handle or takes a hook lock, so a hook can run in any thread at any time.
+//! Lock order: a target's hook lock, then the record's map lock; the member lock is taken
+//! alone (nothing else is locked while it is held, only `epoll_ctl` and `kcmp` are called);
+//! the list of records (for matching adopted descriptors) is taken alone. Nothing that holds
+//! one of these holds a handle or takes a hook lock, so a hook can run in any thread at any
+//! time. Every one is taken inside a fork section.
 
 use std::collections::HashMap;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
@@ -92,13 +105,21 @@ struct Registry {
 /// The smallest map that is swept at an add.
 const SWEEP_FROM: usize = 64;
 
-/// The record of registrations, and the handle table its targets live in (given by the first
-/// registration: this module knows no table of its own). Dropping it (the set is closed or
-/// released) removes the close hooks it left on its targets.
-struct Records {
+/// The record of one kernel epoll instance's registrations, shared by every handle of it in
+/// this process, and the handle table its targets live in (given by the first registration:
+/// this module knows no table of its own).
+struct Shared {
     registry: Mutex<Registry>,
     table: std::sync::OnceLock<&'static Table>,
+    /// The descriptors of the live handles of this instance: a close hook deregisters through
+    /// any of them. A handle's descriptor leaves the list (under the write lock) before it is
+    /// closed, so one read from the list under the read lock is open.
+    members: RwLock<Vec<RawFd>>,
 }
+
+/// Every record, to match an adopted or received epoll descriptor with the record of its open
+/// file. Consulted only when a descriptor of unknown origin is wrapped.
+static RECORDS: Mutex<Vec<Weak<Shared>>> = Mutex::new(Vec::new());
 
 /// The record, locked inside a fork section (so a `fork()` never finds it half changed).
 struct Locked<'a> {
@@ -119,14 +140,89 @@ impl std::ops::DerefMut for Locked<'_> {
     }
 }
 
-impl Records {
+/// `kcmp(KCMP_FILE)`: whether two descriptors of this process refer to one open file.
+/// `None` where the kernel lacks `kcmp` (no `CONFIG_KCMP`, or a sandbox refusing it).
+fn same_open_file(a: RawFd, b: RawFd) -> Option<bool> {
+    const KCMP_FILE: libc::c_int = 0;
+    // SAFETY: kcmp only compares kernel objects; both pids are our own.
+    let pid = unsafe { libc::getpid() };
+    let rc = unsafe { libc::syscall(libc::SYS_kcmp, pid, pid, KCMP_FILE, a, b) };
+    (rc >= 0).then_some(rc == 0)
+}
+
+impl Shared {
+    fn new(fd: RawFd) -> Arc<Shared> {
+        Arc::new(Shared {
+            registry: Mutex::new(Registry::default()),
+            table: std::sync::OnceLock::new(),
+            members: RwLock::new(vec![fd]),
+        })
+    }
+
+    /// A new record for the freshly created instance `fd`, listed for later matches.
+    fn create(fd: RawFd) -> Arc<Shared> {
+        let shared = Shared::new(fd);
+        let _section = handles::fork_section();
+        let mut records = RECORDS.lock().unwrap_or_else(|p| p.into_inner());
+        if records.len() >= 16 && records.len().is_power_of_two() {
+            records.retain(|r| r.strong_count() > 0); // amortised: dropped records go
+        }
+        records.push(Arc::downgrade(&shared));
+        shared
+    }
+
+    /// The record of the open file `fd` refers to if a handle of it is live here (matched
+    /// with `kcmp`), joined as a member; else a new record.
+    fn find_or_create(fd: RawFd) -> Arc<Shared> {
+        let candidates: Vec<Arc<Shared>> = {
+            let _section = handles::fork_section();
+            RECORDS.lock().unwrap_or_else(|p| p.into_inner()).iter().filter_map(Weak::upgrade).collect()
+        };
+        for shared in candidates {
+            if shared.join_if_same(fd) {
+                return shared;
+            }
+        }
+        Shared::create(fd)
+    }
+
+    /// Joins `fd` as a member if it refers to this instance's open file.
+    fn join_if_same(&self, fd: RawFd) -> bool {
+        let _section = handles::fork_section();
+        // Compared and joined under the write lock: the member compared with cannot leave
+        // (and its number be reused) meanwhile, and an instance whose last handle has gone
+        // (an empty list: its registrations ended) is not joined.
+        let mut members = self.members.write().unwrap_or_else(|p| p.into_inner());
+        let Some(&member) = members.first() else { return false };
+        if same_open_file(fd, member) != Some(true) {
+            return false;
+        }
+        members.push(fd);
+        true
+    }
+
+    /// Adds `fd`, a duplicate of a member's descriptor, as a member. False if the last
+    /// handle has gone meanwhile (then the duplicate starts a record of its own).
+    fn join_duplicate(&self, fd: RawFd) -> bool {
+        let _section = handles::fork_section();
+        let mut members = self.members.write().unwrap_or_else(|p| p.into_inner());
+        if members.is_empty() {
+            return false;
+        }
+        members.push(fd);
+        true
+    }
+
     fn lock(&self) -> Locked<'_> {
         let section = handles::fork_section();
         Locked { registry: self.registry.lock().unwrap_or_else(|p| p.into_inner()), _section: section }
     }
-}
 
-impl Records {
+    /// The close hooks' owner value for this record: its address, unique while it lives.
+    fn owner(self: &Arc<Self>) -> u64 {
+        Arc::as_ptr(self) as u64
+    }
+
     /// Removes the records of targets that are no longer live.
     fn sweep(&self, registry: &mut Registry) {
         if let Some(table) = self.table.get() {
@@ -145,23 +241,55 @@ impl Records {
     }
 }
 
-impl Drop for Records {
+/// One handle's membership of its instance's record: leaves the member list when the handle
+/// closes or is released (before its descriptor closes: declared before the descriptor in
+/// [`Epoll`], so dropped first), and the last one ends the registrations.
+struct Member {
+    shared: Arc<Shared>,
+    fd: RawFd,
+}
+
+impl Drop for Member {
     fn drop(&mut self) {
-        let registry = std::mem::take(&mut *self.lock());
-        let Some(table) = self.table.get() else { return }; // never registered anything
-        for (token, record) in registry.by_token {
-            // A target that has closed is refused here, its hook already run or running.
-            let _ = table.remove_close_hook(record.target, |hook| hook.key == token);
+        let last = {
+            let _section = handles::fork_section();
+            let mut members = self.shared.members.write().unwrap_or_else(|p| p.into_inner());
+            if let Some(at) = members.iter().position(|&fd| fd == self.fd) {
+                members.swap_remove(at);
+            }
+            members.is_empty()
+        };
+        if last {
+            end_registrations(&self.shared);
+        }
+    }
+}
+
+/// The last handle of an instance has gone: removes the close hooks its registrations left
+/// on their targets (each held a reference to the record).
+fn end_registrations(shared: &Arc<Shared>) {
+    let registry = std::mem::take(&mut *shared.lock());
+    let Some(table) = shared.table.get() else { return }; // never registered anything
+    for (token, record) in registry.by_token {
+        // A target that has closed is refused here, its hook already run or running.
+        if let Ok(true) = table.remove_close_hook(record.target, |hook| hook.key == token) {
+            // SAFETY: the removed hook's reference (see `Epoll::add`); `shared` holds another.
+            unsafe { Arc::decrement_strong_count(Arc::as_ptr(shared)) };
         }
     }
 }
 
 /// The close hook a registration leaves on its target: deregisters the closing descriptor
-/// from the set, if the set is still open.
-fn target_closing(table: &'static Table, fd: BorrowedFd<'_>, set: u64, _token: u64) {
-    let Ok(guard) = table.get(Handle(set)) else { return };
-    if let Some(set) = guard.downcast::<Epoll>() {
-        let _ = ctl(set.fd.as_fd(), libc::EPOLL_CTL_DEL, fd, 0, 0);
+/// from the instance through a live handle of it, if there is one left.
+fn target_closing(_table: &'static Table, fd: BorrowedFd<'_>, owner: u64, _token: u64) {
+    // SAFETY: `owner` came from `Arc::into_raw` in `Epoll::add`; the hook held that
+    // reference, and a hook runs once, so it is given back here.
+    let shared = unsafe { Arc::from_raw(owner as *const Shared) };
+    let _section = handles::fork_section();
+    let members = shared.members.read().unwrap_or_else(|p| p.into_inner());
+    if let Some(&epfd) = members.first() {
+        // SAFETY: listed members are open while the read lock is held (see `Shared`).
+        let _ = ctl(unsafe { BorrowedFd::borrow_raw(epfd) }, libc::EPOLL_CTL_DEL, fd, 0, 0);
     }
 }
 
@@ -183,8 +311,9 @@ pub enum Timeout {
 }
 
 pub struct Epoll {
+    // Dropped before the descriptor (see `Member`).
+    member: Member,
     fd: OwnedFd,
-    records: Records,
 }
 
 fn ctl(epfd: BorrowedFd<'_>, op: i32, target: BorrowedFd<'_>, events: u32, token: u64) -> Result<()> {
@@ -198,7 +327,8 @@ impl Epoll {
     pub fn new() -> Result<Epoll> {
         // SAFETY: epoll_create1 returns a new descriptor on success.
         let fd = cvt(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) }).map_err(|e| e.context("epoll_create1"))?;
-        Ok(Epoll::from_fd(unsafe { sys::owned(fd) }))
+        let fd = unsafe { sys::owned(fd) };
+        Ok(Epoll { member: Member { shared: Shared::create(fd.as_raw_fd()), fd: fd.as_raw_fd() }, fd })
     }
 
     pub fn verify(fd: BorrowedFd<'_>) -> Result<()> {
@@ -208,16 +338,24 @@ impl Epoll {
         }
     }
 
-    /// Wraps an epoll descriptor. Registrations it already has (made outside fdsafe) are not
+    /// Wraps an epoll descriptor. If it refers to the open file of a live epoll handle of
+    /// this process (received, adopted or copied with `pidfd_getfd`), it shares that handle's
+    /// registrations; otherwise registrations it already has (made outside fdsafe) are not
     /// known to the set, and their events are never reported.
     pub fn from_fd(fd: OwnedFd) -> Epoll {
-        Epoll {
-            fd,
-            records: Records {
-                registry: Mutex::new(Registry::default()),
-                table: std::sync::OnceLock::new(),
-            },
-        }
+        let raw = fd.as_raw_fd();
+        Epoll { member: Member { shared: Shared::find_or_create(raw), fd: raw }, fd }
+    }
+
+    /// Wraps `fd`, a duplicate of this set's descriptor: the two share the registrations.
+    pub fn duplicate(&self, fd: OwnedFd) -> Epoll {
+        let raw = fd.as_raw_fd();
+        let shared = if self.member.shared.join_duplicate(raw) { self.member.shared.clone() } else { Shared::create(raw) };
+        Epoll { member: Member { shared, fd: raw }, fd }
+    }
+
+    fn shared(&self) -> &Arc<Shared> {
+        &self.member.shared
     }
 
     fn check_events(events: u32) -> Result<()> {
@@ -231,46 +369,51 @@ impl Epoll {
     /// `user`. `me` is this set's own handle in `table`, which the close hook looks up later.
     pub fn add(&self, table: &'static Table, me: Handle, target: &handles::Guard, events: u32, user: u64) -> Result<()> {
         Self::check_events(events)?;
-        let _ = self.records.table.set(table); // one table per process
+        let shared = self.shared();
+        let _ = shared.table.set(table); // one table per process
         let handle = target.handle();
         if handle == me {
             return Err(Error::from_errno(libc::EINVAL).context("an epoll set cannot watch itself"));
         }
+        let owner = shared.owner();
         target.change_close_hooks(|hooks| {
-            if hooks.of_owner(me.0).is_some() {
+            if hooks.of_owner(owner).is_some() {
                 return Err(Error::from_errno(libc::EEXIST).context("the handle is already in this epoll set"));
             }
             let token = NEXT_TOKEN.fetch_add(1, Ordering::Relaxed);
             {
-                let mut registry = self.records.lock();
-                self.records.sweep_if_due(&mut registry);
+                let mut registry = shared.lock();
+                shared.sweep_if_due(&mut registry);
                 registry.by_token.insert(token, Registration { target: handle, user });
             }
             if let Err(err) = ctl(self.fd.as_fd(), libc::EPOLL_CTL_ADD, target.object().as_fd(), events, token) {
-                self.records.lock().by_token.remove(&token);
+                shared.lock().by_token.remove(&token);
                 return Err(err.context("epoll_ctl(EPOLL_CTL_ADD)"));
             }
             // Through the caller's guard: a close that began meanwhile finishes only after the
-            // guard is dropped, and runs the hook then.
-            hooks.push(CloseHook { run: target_closing, owner: me.0, key: token });
+            // guard is dropped, and runs the hook then. The hook holds a reference to the
+            // record, given back when it runs or is removed.
+            let owner = Arc::into_raw(shared.clone()) as u64;
+            hooks.push(CloseHook { run: target_closing, owner, key: token });
             Ok(())
         })
     }
 
-    /// Changes the events and user value of `target`'s registration in this set (`me`) and
-    /// re-arms a one-shot one. `ENOENT` if it is not in this set.
-    pub fn modify(&self, me: Handle, target: &handles::Guard, events: u32, user: u64) -> Result<()> {
+    /// Changes the events and user value of `target`'s registration in this set (made
+    /// through any handle of it) and re-arms a one-shot one. `ENOENT` if it is not in this set.
+    pub fn modify(&self, target: &handles::Guard, events: u32, user: u64) -> Result<()> {
         Self::check_events(events)?;
+        let shared = self.shared();
         target.change_close_hooks(|hooks| {
-            let token = hooks.of_owner(me.0).ok_or_else(not_in_set)?.key;
+            let token = hooks.of_owner(shared.owner()).ok_or_else(not_in_set)?.key;
             let old_user = {
-                let mut registry = self.records.lock();
+                let mut registry = shared.lock();
                 let record =
                     registry.by_token.get_mut(&token).ok_or_else(|| Error::Internal("epoll record out of step".into()))?;
                 std::mem::replace(&mut record.user, user)
             };
             if let Err(err) = ctl(self.fd.as_fd(), libc::EPOLL_CTL_MOD, target.object().as_fd(), events, token) {
-                if let Some(record) = self.records.lock().by_token.get_mut(&token) {
+                if let Some(record) = shared.lock().by_token.get_mut(&token) {
                     record.user = old_user;
                 }
                 return Err(err.context("epoll_ctl(EPOLL_CTL_MOD)"));
@@ -279,11 +422,16 @@ impl Epoll {
         })
     }
 
-    /// Removes `target` from this set (`me`). `ENOENT` if it is not in it.
-    pub fn delete(&self, me: Handle, target: &handles::Guard) -> Result<()> {
+    /// Removes `target` from this set (whichever handle of it registered it). `ENOENT` if it
+    /// is not in it.
+    pub fn delete(&self, target: &handles::Guard) -> Result<()> {
+        let shared = self.shared();
+        let owner = shared.owner();
         target.change_close_hooks(|hooks| {
-            let hook = hooks.remove(|hook| hook.owner == me.0).ok_or_else(not_in_set)?;
-            self.records.lock().by_token.remove(&hook.key);
+            let hook = hooks.remove(|hook| hook.owner == owner).ok_or_else(not_in_set)?;
+            // SAFETY: the removed hook's reference (see `add`); `shared` holds another.
+            unsafe { Arc::decrement_strong_count(Arc::as_ptr(shared)) };
+            shared.lock().by_token.remove(&hook.key);
             ctl(self.fd.as_fd(), libc::EPOLL_CTL_DEL, target.object().as_fd(), 0, 0)
                 .map_err(|e| e.context("epoll_ctl(EPOLL_CTL_DEL)"))
         })
@@ -291,8 +439,9 @@ impl Epoll {
 
     /// The number of registrations in the set (of targets not closed).
     pub fn len(&self) -> usize {
-        let mut registry = self.records.lock();
-        self.records.sweep(&mut registry);
+        let shared = self.shared();
+        let mut registry = shared.lock();
+        shared.sweep(&mut registry);
         registry.by_token.len()
     }
 
@@ -317,7 +466,7 @@ impl Epoll {
         sigmask: Option<SigSet>,
         mut sink: impl FnMut(usize, Ready),
     ) -> Result<usize> {
-        let table = self.records.table.get().copied();
+        let table = self.shared().table.get().copied();
         if max == 0 {
             return Err(Error::invalid("room for at least one event is needed"));
         }
@@ -376,7 +525,7 @@ impl Epoll {
 
     fn translate(&self, table: Option<&'static Table>, raw: &[libc::epoll_event], sink: &mut impl FnMut(usize, Ready)) -> usize {
         let Some(table) = table else { return 0 }; // nothing was ever registered
-        let reg = self.records.lock();
+        let reg = self.shared().lock();
         let mut reported = 0;
         for event in raw {
             let token = event.u64;
@@ -473,10 +622,38 @@ mod tests {
             add(h);
             handles::close(h).unwrap();
             let guard = handles::get_as::<Epoll>(set, "an epoll set").unwrap();
-            largest = largest.max(guard.records.lock().by_token.len());
+            largest = largest.max(guard.shared().lock().by_token.len());
         }
         assert!(largest <= 2 * SWEEP_FROM, "the map grew to {largest} records for 10 live registrations");
         assert_eq!(handles::get_as::<Epoll>(set, "an epoll set").unwrap().len(), 10);
         handles::close_many(live.into_iter().chain([set]));
+    }
+
+    /// Each hook holds a reference to its instance's record, given back when the hook runs
+    /// (the target closes), is removed (delete), or the last handle of the set goes: then
+    /// nothing keeps the record alive.
+    #[test]
+    fn the_record_goes_with_the_last_handle_and_hook() {
+        let set = handles::insert(Box::new(Epoll::new().unwrap())).unwrap();
+        let (weak, copy) = {
+            let guard = handles::get_as::<Epoll>(set, "an epoll set").unwrap();
+            let fd = sys::dup_cloexec(guard.fd.as_fd()).unwrap();
+            (Arc::downgrade(guard.shared()), handles::insert(Box::new(guard.duplicate(fd))).unwrap())
+        };
+        let targets: Vec<Handle> = (0..3).map(|_| eventfd()).collect();
+        for (i, &target) in targets.iter().enumerate() {
+            let through = if i % 2 == 0 { set } else { copy };
+            let guard = handles::get_as::<Epoll>(through, "an epoll set").unwrap();
+            guard.add(&handles::TABLE, through, &handles::get(target).unwrap(), libc::EPOLLIN as u32, i as u64).unwrap();
+        }
+        assert_eq!(weak.strong_count(), 2 + 3, "two handles and three hooks");
+        handles::close(targets[0]).unwrap(); // the hook runs
+        handles::get_as::<Epoll>(set, "an epoll set").unwrap().delete(&handles::get(targets[1]).unwrap()).unwrap();
+        assert_eq!(weak.strong_count(), 2 + 1);
+        handles::close(set).unwrap();
+        assert_eq!(handles::get_as::<Epoll>(copy, "an epoll set").unwrap().len(), 1);
+        handles::close(copy).unwrap(); // the last handle: the hook on targets[2] is removed
+        assert!(weak.upgrade().is_none(), "the record outlived its handles");
+        handles::close_many(targets[1..].iter().copied());
     }
 }

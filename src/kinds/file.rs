@@ -9,7 +9,8 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use bitflags::bitflags;
 
 use crate::error::{Error, Result};
-use crate::handles::{Kind, WriteGuard, fd_object};
+use crate::handles::{Kind, Object, WriteGuard, fd_object};
+use crate::kinds::memfd::MemFd;
 use crate::sys::{self, cvt};
 
 bitflags! {
@@ -167,6 +168,17 @@ impl File {
     pub fn from_fd(fd: OwnedFd) -> File {
         File { fd }
     }
+
+    /// The object a handle should hold for this open file: a memfd reached by path (e.g.
+    /// `/proc/self/fd/N` of a memfd) keeps its memfd kind, so its seal calls work; anything
+    /// else stays a file. Costs one `fstatfs` per open (and a `readlink` on tmpfs).
+    pub fn into_object(self) -> Box<dyn Object> {
+        if crate::kinds::detect::is_memfd(self.fd.as_fd()) {
+            Box::new(MemFd::from_fd(self.fd))
+        } else {
+            Box::new(self)
+        }
+    }
 }
 
 /// Positioned read (`pread`): does not move the file position.
@@ -215,6 +227,108 @@ pub fn sync(fd: BorrowedFd<'_>, data_only: bool) -> Result<()> {
     // SAFETY: plain calls on a borrowed descriptor.
     cvt(unsafe { if data_only { libc::fdatasync(fd.as_raw_fd()) } else { libc::fsync(fd.as_raw_fd()) } })?;
     Ok(())
+}
+
+/// The `fallocate` modes [`allocate`] passes on (the kernel's `FALLOC_FL_*` values).
+pub const ALLOCATE_MODES: i32 = libc::FALLOC_FL_KEEP_SIZE | libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_ZERO_RANGE;
+
+/// Refuses what [`allocate`] does not take: other modes, a negative offset, a length that
+/// is not positive.
+pub fn check_allocate(mode: i32, offset: i64, len: i64) -> Result<()> {
+    if mode & !ALLOCATE_MODES != 0 {
+        return Err(Error::invalid(format!("unknown fallocate mode bits {:#x}", mode & !ALLOCATE_MODES)));
+    }
+    check_offset(offset)?;
+    if len <= 0 {
+        return Err(Error::invalid(format!("length {len}: fallocate needs a positive length")));
+    }
+    Ok(())
+}
+
+/// `fallocate(2)`: reserves (mode 0, or `FALLOC_FL_KEEP_SIZE` without growing the file),
+/// punches a hole (`FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE`) or zeroes
+/// (`FALLOC_FL_ZERO_RANGE`) `len` bytes at `offset`. A file system without the mode answers
+/// `EOPNOTSUPP`.
+pub fn allocate(fd: BorrowedFd<'_>, mode: i32, offset: i64, len: i64) -> Result<()> {
+    check_allocate(mode, offset, len)?;
+    // SAFETY: fallocate on a borrowed descriptor.
+    cvt(unsafe { libc::fallocate(fd.as_raw_fd(), mode, offset, len) }).map_err(|e| e.context(format!("fallocate mode {mode:#x}")))?;
+    Ok(())
+}
+
+/// `fchmod(2)`: sets the permission bits (at most 07777).
+pub fn chmod(fd: BorrowedFd<'_>, mode: u32) -> Result<()> {
+    check_mode(mode)?;
+    // SAFETY: fchmod on a borrowed descriptor.
+    cvt(unsafe { libc::fchmod(fd.as_raw_fd(), mode as libc::mode_t) })?;
+    Ok(())
+}
+
+/// `fchown(2)`: sets the owner and group; `u32::MAX` (`(uid_t)-1`) leaves one unchanged.
+pub fn chown(fd: BorrowedFd<'_>, uid: u32, gid: u32) -> Result<()> {
+    // SAFETY: fchown on a borrowed descriptor.
+    cvt(unsafe { libc::fchown(fd.as_raw_fd(), uid, gid) })?;
+    Ok(())
+}
+
+/// A file's status from `statx(2)` (`AT_EMPTY_PATH`, the basic fields and the birth time).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Status {
+    /// The `STATX_*` bits of the fields the file system filled.
+    pub mask: u32,
+    /// File type and permission bits (`st_mode`).
+    pub mode: u32,
+    pub nlink: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub blksize: u32,
+    pub ino: u64,
+    pub size: u64,
+    /// 512-byte blocks allocated.
+    pub blocks: u64,
+    pub dev_major: u32,
+    pub dev_minor: u32,
+    pub rdev_major: u32,
+    pub rdev_minor: u32,
+    /// (seconds, nanoseconds) since the epoch.
+    pub atime: (i64, u32),
+    pub mtime: (i64, u32),
+    pub ctime: (i64, u32),
+    /// (0, 0) unless `mask` has `STATX_BTIME`.
+    pub btime: (i64, u32),
+}
+
+/// `statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS | STATX_BTIME)`.
+pub fn status(fd: BorrowedFd<'_>) -> Result<Status> {
+    let mut sx = std::mem::MaybeUninit::<libc::statx>::zeroed();
+    // SAFETY: empty NUL-terminated path with AT_EMPTY_PATH; statx fills the struct on success.
+    cvt(unsafe {
+        libc::statx(fd.as_raw_fd(), c"".as_ptr(), libc::AT_EMPTY_PATH, libc::STATX_BASIC_STATS | libc::STATX_BTIME, sx.as_mut_ptr())
+    })
+    .map_err(|e| e.context("statx"))?;
+    // SAFETY: zero-initialised, then filled by statx.
+    let sx = unsafe { sx.assume_init() };
+    let time = |t: libc::statx_timestamp| (t.tv_sec, t.tv_nsec);
+    let btime = if sx.stx_mask & libc::STATX_BTIME != 0 { time(sx.stx_btime) } else { (0, 0) };
+    Ok(Status {
+        mask: sx.stx_mask,
+        mode: sx.stx_mode as u32,
+        nlink: sx.stx_nlink,
+        uid: sx.stx_uid,
+        gid: sx.stx_gid,
+        blksize: sx.stx_blksize,
+        ino: sx.stx_ino,
+        size: sx.stx_size,
+        blocks: sx.stx_blocks,
+        dev_major: sx.stx_dev_major,
+        dev_minor: sx.stx_dev_minor,
+        rdev_major: sx.stx_rdev_major,
+        rdev_minor: sx.stx_rdev_minor,
+        atime: time(sx.stx_atime),
+        mtime: time(sx.stx_mtime),
+        ctime: time(sx.stx_ctime),
+        btime,
+    })
 }
 
 /// Opens `path` only if it is of file type `expected` (`S_IFIFO`, `S_IFCHR`...): first with

@@ -76,9 +76,19 @@ pub fn check_adoptable(fd: RawFd, kind: Kind) -> Result<()> {
     })
 }
 
+/// The object for `fd`, a duplicate of `original`'s descriptor: of the same kind, and for an
+/// epoll set sharing the original's registrations, as the kernel shares its interest list.
+pub fn wrap_duplicate(original: &dyn Object, fd: OwnedFd) -> Stored {
+    match original.downcast::<epoll::Epoll>() {
+        Some(set) => Stored::Boxed(Box::new(set.duplicate(fd))),
+        None => wrap_owned(fd, original.kind()),
+    }
+}
+
 /// Wraps a descriptor that fdsafe now owns (one just received over a Unix socket, say) as an
 /// object of `kind`, as told by [`detect`] (which says [`Kind::Other`] for what fdsafe has no
-/// type for), without registering it.
+/// type for), without registering it. An epoll descriptor of an instance a handle here
+/// already refers to shares that handle's registrations.
 pub fn wrap_owned(fd: OwnedFd, kind: Kind) -> Stored {
     let boxed = |object: Box<dyn Object>| Stored::Boxed(object);
     match kind {

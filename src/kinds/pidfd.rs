@@ -9,14 +9,31 @@ use crate::sys::{self, cvt};
 const PIDFD_NONBLOCK: libc::c_uint = libc::O_NONBLOCK as libc::c_uint;
 const P_PIDFD: libc::idtype_t = 3;
 
-/// How a waited-for process ended.
+/// What happened to a waited-for process: how it ended, or that it stopped or continued.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Exit {
     pub pid: i32,
-    /// `CLD_EXITED`, `CLD_KILLED` or `CLD_DUMPED`.
+    /// The kernel's `si_code`: `CLD_EXITED`, `CLD_KILLED`, `CLD_DUMPED`, `CLD_TRAPPED`,
+    /// `CLD_STOPPED` or `CLD_CONTINUED`.
     pub code: i32,
-    /// The exit status, or the signal number.
+    /// The exit status, or the signal number (the stopping signal, `SIGCONT` when continued).
     pub status: i32,
+}
+
+/// The `waitid` options [`PidFd::waitid`] accepts (the kernel's values).
+pub const WAIT_OPTIONS: i32 = libc::WEXITED | libc::WSTOPPED | libc::WCONTINUED | libc::WNOHANG | libc::WNOWAIT;
+/// The state changes to wait for: `waitid` needs at least one.
+const WAIT_STATES: i32 = libc::WEXITED | libc::WSTOPPED | libc::WCONTINUED;
+
+/// Refuses options [`PidFd::waitid`] does not take, or that ask for no state change.
+pub fn check_wait_options(options: i32) -> Result<()> {
+    if options & !WAIT_OPTIONS != 0 {
+        return Err(Error::invalid(format!("unknown waitid option bits {:#x}", options & !WAIT_OPTIONS)));
+    }
+    if options & WAIT_STATES == 0 {
+        return Err(Error::invalid("waitid needs WEXITED, WSTOPPED or WCONTINUED"));
+    }
+    Ok(())
 }
 
 #[derive(Debug)]
@@ -81,8 +98,14 @@ impl PidFd {
     /// `waitid(P_PIDFD, WEXITED)`: collects the exit of a child. `None` with `nohang` while
     /// it still runs.
     pub fn wait(&self, nohang: bool) -> Result<Option<Exit>> {
+        self.waitid(libc::WEXITED | if nohang { libc::WNOHANG } else { 0 })
+    }
+
+    /// `waitid(P_PIDFD, options)` with any of [`WAIT_OPTIONS`], at least one of `WEXITED`,
+    /// `WSTOPPED`, `WCONTINUED`. `None` with `WNOHANG` while no such change is pending.
+    pub fn waitid(&self, options: i32) -> Result<Option<Exit>> {
+        check_wait_options(options)?;
         let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-        let options = libc::WEXITED | if nohang { libc::WNOHANG } else { 0 };
         // SAFETY: waitid fills `info`.
         cvt(unsafe { libc::waitid(P_PIDFD, self.fd.as_raw_fd() as libc::id_t, &mut info, options) })?;
         // SAFETY: after a successful waitid the pid and status fields are valid (pid 0: none).
