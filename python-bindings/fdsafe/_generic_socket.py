@@ -113,6 +113,7 @@ class GenericSocket(Socket):
 
     @property
     def family(self) -> Any:
+        """The address family, as ``socket.socket.family`` gives it (``SO_DOMAIN``)."""
         value = cast(int, getsockopt(self, _pysocket.SOL_SOCKET, _pysocket.SO_DOMAIN))
         try:
             return _pysocket.AddressFamily(value)
@@ -121,10 +122,12 @@ class GenericSocket(Socket):
 
     @property
     def type(self) -> Any:
+        """The socket type, as ``socket.socket.type`` gives it (``SO_TYPE``)."""
         return _pysocket.SocketKind(cast(int, getsockopt(self, _pysocket.SOL_SOCKET, _pysocket.SO_TYPE)))
 
     @property
     def proto(self) -> int:
+        """The protocol number (``SO_PROTOCOL``)."""
         return cast(int, getsockopt(self, _pysocket.SOL_SOCKET, _pysocket.SO_PROTOCOL))
 
     def _address(self, address: Any) -> Tuple[Any, int]:
@@ -177,11 +180,11 @@ class GenericSocket(Socket):
                                                             ctypes.byref(alen)), EVENT_IN)
         return n, _decode(SockAddr(addr.raw[:alen.value]))
 
-    def getsockname(self) -> Any:  # type: ignore[override]
+    def getsockname(self) -> Any:
         """The local address, as ``socket.getsockname`` gives it for the family."""
         return _decode(self.local_sockaddr())
 
-    def getpeername(self) -> Any:  # type: ignore[override]
+    def getpeername(self) -> Any:
         """The peer's address, as ``socket.getpeername`` gives it for the family."""
         return _decode(self.peer_sockaddr())
 

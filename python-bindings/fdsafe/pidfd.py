@@ -60,10 +60,12 @@ class ExitStatus:
 
     @property
     def stopped(self) -> bool:
+        """True if the child was stopped by a signal (or is stopped under a tracer)."""
         return self.code in (STOPPED, TRAPPED)
 
     @property
     def continued(self) -> bool:
+        """True if a stopped child was continued (``SIGCONT``)."""
         return self.code == CONTINUED
 
     @property
