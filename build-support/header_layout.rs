@@ -68,6 +68,9 @@ pub const SECTIONS: &[Section] = &[
                 completions, for every socket kind." },
     Section { module: "unix", title: "Unix sockets",
         about: "Unix domain sockets (stream, datagram, seqpacket), descriptor passing and credentials." },
+    Section { module: "message", title: "Whole messages",
+        about: "One send or receive of a whole message on any socket: its address, scattered data, \
+                descriptors as handles, credentials and the kernel's message flags (sendmsg(2), recvmsg(2))." },
     Section { module: "splice", title: "Zero-copy moves",
         about: "splice, vmsplice, tee, sendfile and copy_file_range, with handles or with raw \
                 descriptors the caller lends for the one call (*_fd)." },

@@ -259,6 +259,17 @@ static int64_t c_send_to_sockaddr(uint64_t v) {
     return fdsafe_socket_send_to_sockaddr(fx.udp, "x", 1, (uint32_t)v, fx.udp_sa, fx.udp_sa_len);
 }
 static int64_t c_recv_from(uint64_t v) { char b[4]; return fdsafe_socket_recv_from(fx.udp, b, sizeof b, (uint32_t)v, NULL, 0, NULL); }
+static int64_t c_send_message(uint64_t v) {
+    struct iovec iov = {.iov_base = "x", .iov_len = 1};
+    fdsafe_send_message msg = {.iov = &iov, .iov_count = 1};
+    return fdsafe_socket_send_message(fx.ua, &msg, (uint32_t)v);
+}
+static int64_t c_recv_message(uint64_t v) {
+    char b[4];
+    struct iovec iov = {.iov_base = b, .iov_len = sizeof b};
+    fdsafe_recv_message msg = {.iov = &iov, .iov_count = 1};
+    return fdsafe_socket_recv_message(fx.ub, &msg, (uint32_t)v);
+}
 static int64_t c_shutdown(uint64_t v) {
     fdsafe_handle a = 0, b = 0;
     must(fdsafe_unix_pair(FDSAFE_SOCK_STREAM, 0, &a, &b));
@@ -496,6 +507,8 @@ static const struct entry entries[] = {
     {"fdsafe_socket_send_credentials", "flags", c_send_credentials, ""},
     {"fdsafe_socket_recv_handles", "flags", c_recv_handles, ""},
     {"fdsafe_socket_recv_handles_as", "flags", c_recv_handles_as, ""},
+    {"fdsafe_socket_send_message", "flags", c_send_message, ""},
+    {"fdsafe_socket_recv_message", "flags", c_recv_message, ""},
 };
 #define ENTRY_COUNT (sizeof entries / sizeof *entries)
 
