@@ -111,7 +111,7 @@ fn iov_in<'a>(iov: *const libc::iovec, count: usize) -> Result<&'a [libc::iovec]
 #[no_mangle]
 pub extern "C" fn fdsafe_socket_send_message(handle: fdsafe_handle, msg: *const fdsafe_send_message, flags: u32) -> i64 {
     call("fdsafe_socket_send_message", || {
-        let msg = in_slice(msg, 1, "msg")?.first().copied().ok_or_else(|| Error::invalid("msg is NULL"))?;
+        let msg = in_slice(msg, 1, "msg")?[0];
         let flags = send_flags(flags)?;
         let iov = iov_in(msg.iov, msg.iov_count)?;
         let to = if msg.addr.is_null() && msg.addr_len == 0 { None } else { Some(sockaddr_in(msg.addr, msg.addr_len)?) };
@@ -161,8 +161,7 @@ pub extern "C" fn fdsafe_socket_send_message(handle: fdsafe_handle, msg: *const 
 pub extern "C" fn fdsafe_socket_recv_message(handle: fdsafe_handle, msg: *mut fdsafe_recv_message, flags: u32) -> i64 {
     call("fdsafe_socket_recv_message", || {
         let msg_out = Out::new(msg, "msg")?;
-        // SAFETY: non-NULL and aligned (checked); the caller passes a valid struct.
-        let mut m = unsafe { *msg };
+        let mut m = in_slice(msg.cast_const(), 1, "msg")?[0];
         let flags = recv_flags_with_trunc(flags)?;
         let iov = iov_in(m.iov, m.iov_count)?;
         let addr_out = out_slice(m.addr.cast::<u8>(), m.addr_cap, "addr")?;

@@ -383,7 +383,8 @@ pub unsafe fn received<'c>(msg: &libc::msghdr, n: usize, _control: &'c mut Contr
         bytes: n,
         control_truncated: msg.msg_flags & libc::MSG_CTRUNC != 0,
         data_truncated: msg.msg_flags & libc::MSG_TRUNC != 0,
-        msg_flags: msg.msg_flags,
+        // The kernel echoes MSG_CMSG_CLOEXEC, which fdsafe always asks for: not news.
+        msg_flags: msg.msg_flags & !libc::MSG_CMSG_CLOEXEC,
         ..Received::default()
     };
     let mut fds = ReceivedFds::none();
