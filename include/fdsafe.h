@@ -2136,8 +2136,8 @@ int64_t fdsafe_socket_send_to_sockaddr(fdsafe_handle handle,
 /**
  * Receives one datagram and the sender's address, written to `addr_out` (capacity
  * `addr_cap`, length in `*addr_len_out`; format it with `fdsafe_address_format`). Pass
- * NULL, 0, NULL to skip the address. An unnamed Unix sender gives a length of 2 (just the
- * family). Returns the bytes received (with `FDSAFE_MSG_TRUNC`, the datagram's real length:
+ * NULL, 0, NULL to skip the address. An unnamed Unix sender gives a length of 0: the kernel
+ * reports no address (there is none to answer). Returns the bytes received (with `FDSAFE_MSG_TRUNC`, the datagram's real length:
  * above `len` when it was truncated). Every address returned is accepted back by
  * `fdsafe_socket_send_to_sockaddr`, and its text by `fdsafe_socket_send_to`.
  *
