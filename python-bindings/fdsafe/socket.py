@@ -606,7 +606,7 @@ class _Listener(Socket):
 
 class _UnixMixin(Socket):
     def send_fds(self, data: bytes, handles: Sequence[object], flags: int = 0) -> int:
-        """Sends ``data`` (at least one byte) with descriptors: fdsafe handles (held for the
+        """Sends ``data`` (at least one byte on a stream socket) with descriptors: fdsafe handles (held for the
         whole send), or anything with ``fileno()``, or raw ints (borrowed, not closed)."""
         ptr, n = data_arg(data)
         items: List[Any] = list(handles)

@@ -6,7 +6,9 @@ marked "uds" follow the uds crate's tests (rewritten for fdsafe)."""
 import array
 import errno
 import os
+import shutil
 import socket
+import subprocess
 
 import pytest
 
@@ -265,3 +267,25 @@ def test_unnamed_address_text_parses_back():
     with a, b:
         assert a.getsockname() == ""
         assert fs.address_parse("") == a.local_sockaddr()
+
+
+@pytest.mark.skipif(shutil.which("socat") is None, reason="socat is not installed")
+def test_socat_datagram_peer_is_answered_at_its_address(tmp_path):
+    # socat binds its own Unix datagram socket (a path fdsafe did not choose), sends, and
+    # prints what comes back to that address.
+    with fs.unix_bind(tmp_path / "ours.sock") as ours:
+        peer_path = str(tmp_path / "socat.sock")
+        proc = subprocess.Popen(["socat", "-t", "5", "-", f"UNIX-SENDTO:{ours.getsockname()},bind={peer_path}"],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        try:
+            assert proc.stdin is not None and proc.stdout is not None
+            proc.stdin.write(b"from socat\n")
+            proc.stdin.flush()
+            ours.settimeout(5)
+            m = ours.recvmsg(64)
+            assert m.data == b"from socat\n" and m.address == peer_path
+            ours.sendmsg([b"to ", b"socat\n"], address=m.address)
+            assert proc.stdout.readline() == b"to socat\n"
+        finally:
+            proc.kill()
+            proc.wait()
