@@ -215,7 +215,7 @@ fn control_buffer(len: usize) -> Vec<u64> {
 }
 
 /// Sends `data` with descriptors and/or credentials in one `sendmsg` (`MSG_NOSIGNAL`).
-/// A message carrying descriptors must carry at least one byte of data.
+/// On a stream socket, a message carrying descriptors must carry at least one byte of data.
 pub fn send(socket: &Socket, data: &[u8], fds: &[BorrowedFd<'_>], credentials: Option<Credentials>, flags: SendFlags) -> Result<usize> {
     // SAFETY: `BorrowedFd` is `repr(transparent)` over `RawFd`, and every one is open for the
     // length of the borrow, which covers the call.
