@@ -77,6 +77,9 @@ pub const SECTIONS: &[Section] = &[
     Section { module: "tun", title: "TUN/TAP devices",
         about: "/dev/net/tun attached to a TUN (IP) or TAP (Ethernet) interface: one whole packet \
                 per read and per write, usable with epoll." },
+    Section { module: "message", title: "Whole messages",
+        about: "One send or receive of a whole message on any socket: its address, scattered data, \
+                descriptors as handles, credentials and the kernel's message flags (sendmsg(2), recvmsg(2))." },
     Section { module: "splice", title: "Zero-copy moves",
         about: "splice, vmsplice, tee, sendfile and copy_file_range, with handles or with raw \
                 descriptors the caller lends for the one call (*_fd)." },

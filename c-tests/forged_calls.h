@@ -377,6 +377,16 @@ static int64_t forged_socket_peer_sockaddr(fdsafe_handle forged, void *scratch) 
     return (int64_t)fdsafe_socket_peer_sockaddr(forged, s, 128, (size_t *)(void *)(s + 8192));
 }
 
+static int64_t forged_socket_local_port(fdsafe_handle forged, void *scratch) {
+    char *s = scratch;
+    return (int64_t)fdsafe_socket_local_port(forged, (uint16_t *)(void *)(s));
+}
+
+static int64_t forged_socket_peer_security_label(fdsafe_handle forged, void *scratch) {
+    char *s = scratch;
+    return (int64_t)fdsafe_socket_peer_security_label(forged, s, 16);
+}
+
 static int64_t forged_socket_send(fdsafe_handle forged, void *scratch) {
     char *s = scratch;
     return (int64_t)fdsafe_socket_send(forged, s, 16, 0);
@@ -524,6 +534,16 @@ static int64_t forged_tun_flags(fdsafe_handle forged, void *scratch) {
 static int64_t forged_tun_set_persist(fdsafe_handle forged, void *scratch) {
     (void)scratch;
     return (int64_t)fdsafe_tun_set_persist(forged, 0);
+}
+
+static int64_t forged_socket_send_message(fdsafe_handle forged, void *scratch) {
+    char *s = scratch;
+    return (int64_t)fdsafe_socket_send_message(forged, (const struct fdsafe_send_message *)(void *)(s), 0);
+}
+
+static int64_t forged_socket_recv_message(fdsafe_handle forged, void *scratch) {
+    char *s = scratch;
+    return (int64_t)fdsafe_socket_recv_message(forged, (struct fdsafe_recv_message *)(void *)(s), 0);
 }
 
 static int64_t forged_splice__in(fdsafe_handle forged, void *scratch) {
@@ -814,6 +834,8 @@ static const struct forged_call forged_calls[] = {
     {"fdsafe_socket_peer_address", "handle", 0, 1, forged_socket_peer_address, {0}, 0},
     {"fdsafe_socket_local_sockaddr", "handle", 0, 1, forged_socket_local_sockaddr, {0}, 0},
     {"fdsafe_socket_peer_sockaddr", "handle", 0, 1, forged_socket_peer_sockaddr, {0}, 0},
+    {"fdsafe_socket_local_port", "handle", 0, 1, forged_socket_local_port, {0}, 0},
+    {"fdsafe_socket_peer_security_label", "handle", 0, 1, forged_socket_peer_security_label, {0}, 0},
     {"fdsafe_socket_send", "handle", 0, 1, forged_socket_send, {0}, 0},
     {"fdsafe_socket_recv", "handle", 0, 1, forged_socket_recv, {0}, 0},
     {"fdsafe_socket_send_to", "handle", 0, 1, forged_socket_send_to, {0}, 0},
@@ -842,6 +864,8 @@ static const struct forged_call forged_calls[] = {
     {"fdsafe_tun_name", "handle", 0, 1, forged_tun_name, {0}, 0},
     {"fdsafe_tun_flags", "handle", 0, 1, forged_tun_flags, {0}, 0},
     {"fdsafe_tun_set_persist", "handle", 0, 1, forged_tun_set_persist, {0}, 0},
+    {"fdsafe_socket_send_message", "handle", 0, 1, forged_socket_send_message, {0}, 0},
+    {"fdsafe_socket_recv_message", "handle", 0, 1, forged_socket_recv_message, {0}, 0},
     {"fdsafe_splice", "in", 0, 2, forged_splice__in, {0}, 0},
     {"fdsafe_splice", "out", 2, 2, forged_splice__out, {0}, 0},
     {"fdsafe_vmsplice", "pipe", 0, 1, forged_vmsplice, {0}, 0},

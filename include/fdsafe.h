@@ -70,16 +70,17 @@
  *   18. Sockets of any family, any option
  *   19. Unix sockets
  *   20. TUN/TAP devices
- *   21. Zero-copy moves
- *   22. epoll
- *   23. Timers
- *   24. Signals
- *   25. Processes
- *   26. Controlling terminals
- *   27. inotify
- *   28. fanotify
- *   29. Message queues
- *   30. Service manager
+ *   21. Whole messages
+ *   22. Zero-copy moves
+ *   23. epoll
+ *   24. Timers
+ *   25. Signals
+ *   26. Processes
+ *   27. Controlling terminals
+ *   28. inotify
+ *   29. fanotify
+ *   30. Message queues
+ *   31. Service manager
  */
 
 #ifdef __cplusplus
@@ -189,12 +190,6 @@ int fdsafe_last_error(char *buf, size_t len);
  * that never works again once closed, even after its slot and descriptor are reused.
  * @{
  */
-
-/**
- * A handle to a descriptor owned by fdsafe: a generational 64-bit value, never 0 when valid.
- * A closed handle never works again, even after its slot and descriptor number are reused.
- */
-typedef uint64_t fdsafe_handle;
 
 /**
  * The value that no handle ever has. Functions that take a handle return `-EBADF` for it.
@@ -357,6 +352,12 @@ const char *fdsafe_kind_name(fdsafe_kind kind);
  * The peer shut down its writing side (`POLLRDHUP`, sockets).
  */
 #define FDSAFE_EVENT_RDHUP 8192
+
+/**
+ * A handle to a descriptor owned by fdsafe: a generational 64-bit value, never 0 when valid.
+ * A closed handle never works again, even after its slot and descriptor number are reused.
+ */
+typedef uint64_t fdsafe_handle;
 
 /**
  * Closes a handle of any kind.
@@ -2250,7 +2251,7 @@ typedef struct fdsafe_zerocopy_completion {
 /**
  * Parses an address text (`127.0.0.1:8080`, `[::1]:8080`, `[fe80::1%eth0]:80`,
  * `/run/app.sock` (any text containing `/` is a path), `@name` for an abstract Unix name,
- * with `\xNN` for bytes that are not printable) into a `struct sockaddr` of the exact length
+ * with `\xNN` for bytes that are not printable, `""` for an unnamed Unix address) into a `struct sockaddr` of the exact length
  * the kernel expects: `sockaddr_in`, `sockaddr_in6`, or `sockaddr_un` counting the path's
  * NUL, or for abstract names the leading NUL and the name with no padding.
  *
@@ -2259,15 +2260,22 @@ typedef struct fdsafe_zerocopy_completion {
  *
  * Errors: `FDSAFE_E_INVALID_ARGUMENT` for NULL pointers or text that is not one of these
  * forms (the last error says why: a missing port, a port above 65535, a bare file name...);
- * `-ENAMETOOLONG` for a path of 108 bytes or more (sun_path holds 107 plus the NUL) or an
+ * `-ENAMETOOLONG` for a path over 108 bytes (a path of exactly 108 fills sun_path with no
+ * NUL, as the kernel allows) or an
  * abstract name over 107 bytes; `FDSAFE_E_BUFFER_TOO_SMALL` if `addr_cap` is too small.
  * Thread safety: any thread.
  */
-int fdsafe_address_parse(const char *text, void *addr_out, size_t addr_cap, size_t *addr_len_out);
+int fdsafe_address_parse(const char *text,
+                         void *addr_out,
+                         size_t addr_cap,
+                         size_t *addr_len_out);
 
 /**
  * Formats a `struct sockaddr` of `addr_len` bytes (AF_INET, AF_INET6 or AF_UNIX) as text in
- * the forms `fdsafe_address_parse` reads; an unnamed Unix address gives the empty string.
+ * the forms `fdsafe_address_parse` reads, so that every text it gives is parsed back to the
+ * same address: an unnamed Unix address gives the empty string, a relative path without a
+ * `/` (`a.sock`) gives `./a.sock` (the same file), abstract names escape any byte. Paths are
+ * written as UTF-8 (other bytes as U+FFFD): the `struct sockaddr` form always round-trips.
  * Writes the text and its NUL into `text_out` (capacity `text_cap`; `FDSAFE_ADDRESS_TEXT_MAX`
  * always suffices) and returns the text length (without the NUL).
  *
@@ -2316,6 +2324,28 @@ int fdsafe_socket_peer_sockaddr(fdsafe_handle handle,
                                 size_t *addr_len_out);
 
 /**
+ * The port of a TCP or UDP socket's own address (`getsockname`) as a number: the port the
+ * kernel chose when the socket was bound to port 0.
+ *
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for a socket that is not TCP or UDP (a Unix socket
+ * has no port); `FDSAFE_E_INVALID_ARGUMENT` for a NULL `port_out`. Thread safety: any thread.
+ */
+int fdsafe_socket_local_port(fdsafe_handle handle, uint16_t *port_out);
+
+/**
+ * The security label of the peer of a connected socket (`SO_PEERSEC`), as the kernel's
+ * security module (SELinux, AppArmor, Smack) wrote it, without a trailing NUL, into
+ * `label_out` (room for `cap` bytes) followed by a NUL. Returns the label's length.
+ *
+ * Errors: `-ENOPROTOOPT` when no security module of this kernel provides socket labels (the
+ * last error says so); `-ENODATA` when the peer has no label; `FDSAFE_E_BUFFER_TOO_SMALL`
+ * (the last error says how much is needed; nothing written); `-EBADF`;
+ * `FDSAFE_E_WRONG_KIND` for non-sockets; `FDSAFE_E_INVALID_ARGUMENT` for NULL with `cap` > 0;
+ * `-ENOTCONN`. Thread safety: any thread.
+ */
+int fdsafe_socket_peer_security_label(fdsafe_handle handle, char *label_out, size_t cap);
+
+/**
  * Sends bytes on a connected socket of any kind (for datagram and seqpacket sockets, one
  * message). Never raises `SIGPIPE` (`MSG_NOSIGNAL`): a closed peer gives `-EPIPE`.
  * `flags` (the kernel's values): `FDSAFE_MSG_DONTWAIT`, `FDSAFE_MSG_MORE`,
@@ -2335,7 +2365,13 @@ int64_t fdsafe_socket_send(fdsafe_handle handle, const void *buf, size_t len, ui
  * Receives bytes (one message on datagram and seqpacket sockets; a longer message is
  * truncated to `len`, the rest discarded, as `recv(2)`). Returns the bytes received; 0 means
  * the peer shut down (stream) or an empty message arrived. `flags` (the kernel's
- * values): `FDSAFE_MSG_DONTWAIT`, `FDSAFE_MSG_PEEK`, `FDSAFE_MSG_WAITALL`, or 0.
+ * values): `FDSAFE_MSG_DONTWAIT`, `FDSAFE_MSG_PEEK`, `FDSAFE_MSG_WAITALL`, `FDSAFE_MSG_TRUNC`,
+ * or 0.
+ *
+ * Truncation: with `FDSAFE_MSG_TRUNC` a datagram or seqpacket message returns its real
+ * length, so a result above `len` says the rest was discarded (as `recv(2)` does); without
+ * it nothing tells. `fdsafe_socket_recv_message` reports it as a flag, with the sender's
+ * address; `fdsafe_readv` cannot (use `fdsafe_socket_recv_message` for scattered data).
  *
  * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT`; `-EAGAIN`;
  * `-ECONNRESET`; `-ENOTCONN`; `-EINVAL` (from the kernel, e.g. `FDSAFE_RECV_OOB` with no
@@ -2372,8 +2408,10 @@ int64_t fdsafe_socket_send_to_sockaddr(fdsafe_handle handle,
 /**
  * Receives one datagram and the sender's address, written to `addr_out` (capacity
  * `addr_cap`, length in `*addr_len_out`; format it with `fdsafe_address_format`). Pass
- * NULL, 0, NULL to skip the address. An unnamed Unix sender gives a length of 2 (just the
- * family). Returns the bytes received.
+ * NULL, 0, NULL to skip the address. An unnamed Unix sender gives a length of 0: the kernel
+ * reports no address (there is none to answer). Returns the bytes received (with `FDSAFE_MSG_TRUNC`, the datagram's real length:
+ * above `len` when it was truncated). Every address returned is accepted back by
+ * `fdsafe_socket_send_to_sockaddr`, and its text by `fdsafe_socket_send_to`.
  *
  * Errors: as `fdsafe_socket_recv`; `FDSAFE_E_BUFFER_TOO_SMALL` if `addr_cap` is smaller than
  * `sizeof(struct sockaddr_storage)` (checked first: nothing is consumed). Thread safety: any.
@@ -2792,7 +2830,7 @@ typedef struct fdsafe_recv_info {
  *
  * Ownership: the caller closes `*handle_out`. Errors: `FDSAFE_E_INVALID_ARGUMENT` (NULL
  * `handle_out`, bad type, unknown flags, modes above 07777, a TCP/UDP address, text that is
- * neither a path nor `@name`); `-ENAMETOOLONG` for a path of 108 bytes or more (never
+ * neither a path nor `@name`); `-ENAMETOOLONG` for a path over 108 bytes (never
  * truncated); `-EADDRINUSE` for a live socket at the path (or a stale one with
  * `FDSAFE_UNIX_BIND_KEEP_STALE`), or an abstract name in use; `-EEXIST` when the path is not
  * a socket; `-EACCES`, `-ENOENT` (with `FDSAFE_UNIX_BIND_NO_MKDIR`), `-ENOTDIR`.
@@ -2879,7 +2917,8 @@ int fdsafe_unix_pair(uint32_t type,
                      fdsafe_handle *second_out);
 
 /**
- * Sends `len` bytes (at least 1) with `count` handles' descriptors attached (`SCM_RIGHTS`)
+ * Sends `len` bytes (at least 1 on a stream socket; datagram and seqpacket sockets carry
+ * descriptors in an empty message) with `count` handles' descriptors attached (`SCM_RIGHTS`)
  * on a connected Unix socket of any type, in one message. Up to 253 descriptors (the
  * kernel's limit; 254 gives `-EINVAL`). Each handle is held for the whole send, so another
  * thread closing one of them waits until the kernel has its own reference; the sender's
@@ -2889,7 +2928,8 @@ int fdsafe_unix_pair(uint32_t type,
  *
  * Errors: `-EBADF` for a stale socket handle or any stale handle in `handles` (nothing
  * sent); `FDSAFE_E_WRONG_KIND` for a non-Unix socket; `FDSAFE_E_INVALID_ARGUMENT` for NULL
- * pointers with lengths > 0, `len` 0 with handles, unknown flags or `FDSAFE_MSG_ZEROCOPY`;
+ * pointers with lengths > 0, `len` 0 with handles on a stream socket, unknown flags or
+ * `FDSAFE_MSG_ZEROCOPY`;
  * the kernel's `-EINVAL` (over 253), `-EPIPE`, `-ENOTCONN`, `-EAGAIN`, `-ETOOMANYREFS`,
  * `-EINTR`.
  * Thread safety: any thread.
@@ -2915,7 +2955,8 @@ int64_t fdsafe_socket_send_fds(fdsafe_handle handle,
                                uint32_t flags);
 
 /**
- * Sends `len` bytes (at least 1) with credentials attached (`SCM_CREDENTIALS`): `creds`, or
+ * Sends `len` bytes (at least 1 on a stream socket) with credentials attached
+ * (`SCM_CREDENTIALS`): `creds`, or
  * the caller's own pid, uid and gid when `creds` is NULL. The kernel checks them: other
  * values than one's own need `CAP_SYS_ADMIN` (pid) or `CAP_SETUID`/`CAP_SETGID`, else
  * `-EPERM`. The receiver sees them with `SO_PASSCRED` on.
@@ -2998,8 +3039,11 @@ int64_t fdsafe_socket_recv_handles_as(fdsafe_handle handle,
  * (`SO_PEERCRED`).
  *
  * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for non-Unix sockets; `FDSAFE_E_INVALID_ARGUMENT`
- * for a NULL `creds_out`; `-ENOTCONN` (the kernel reports pid 0 and ids -1 for
- * unconnected sockets, passed through as such). Thread safety: any thread.
+ * for a NULL `creds_out`; `-ENODATA` where there is no peer to describe: an unconnected
+ * socket, or a datagram socket connected with `connect()` (the kernel's placeholder, pid 0
+ * and ids -1, is never returned as an identity; a datagram socket pair has real ones), as
+ * `fdsafe_socket_peer_groups` and `fdsafe_socket_peer_pidfd` answer. Thread safety: any
+ * thread.
  */
 int fdsafe_socket_peer_credentials(fdsafe_handle handle, struct fdsafe_credentials *creds_out);
 
@@ -3009,7 +3053,8 @@ int fdsafe_socket_peer_credentials(fdsafe_handle handle, struct fdsafe_credentia
  *
  * Errors: `FDSAFE_E_BUFFER_TOO_SMALL` if `cap` is too small (the last error says how many
  * are needed; nothing written); `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT`
- * (NULL with `cap` > 0); `-ENODATA` when the peer is not connected. Thread safety: any thread.
+ * (NULL with `cap` > 0); `-ENODATA` where there is no peer to describe (unconnected, or a
+ * datagram socket connected with `connect()`). Thread safety: any thread.
  */
 int fdsafe_socket_peer_groups(fdsafe_handle handle, uint32_t *groups_out, size_t cap);
 
@@ -3022,9 +3067,10 @@ int fdsafe_socket_peer_groups(fdsafe_handle handle, uint32_t *groups_out, size_t
  *
  * Ownership: the caller closes `*handle_out`. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`;
  * `FDSAFE_E_INVALID_ARGUMENT`; `-ENOPROTOOPT` on kernels before 6.5; `-ENODATA` when there
- * is no peer; `-ESRCH`. Thread safety: any thread.
+ * is no peer (unconnected, or a datagram socket connected with `connect()`); `-ESRCH`. Thread safety: any thread.
  */
-int fdsafe_socket_peer_pidfd(fdsafe_handle handle, fdsafe_handle *handle_out);
+int fdsafe_socket_peer_pidfd(fdsafe_handle handle,
+                             fdsafe_handle *handle_out);
 
 /** @} */
 
@@ -3124,7 +3170,174 @@ int fdsafe_tun_set_persist(fdsafe_handle handle, int persist);
 
 /* ====================================================================================== */
 /**
- * @defgroup fdsafe_splice Section 21: Zero-copy moves
+ * @defgroup fdsafe_message Section 21: Whole messages
+ *
+ * One send or receive of a whole message on any socket: its address, scattered data,
+ * descriptors as handles, credentials and the kernel's message flags (sendmsg(2),
+ * recvmsg(2)).
+ * @{
+ */
+
+/**
+ * `fdsafe_recv_message.msg_flags`: the message was longer than the buffers; the rest was
+ * discarded (the kernel's `MSG_TRUNC`, datagram and seqpacket sockets). As a receive flag
+ * (`fdsafe_socket_recv`, `fdsafe_socket_recv_from`): return the message's real length.
+ */
+#define FDSAFE_MSG_TRUNC 32
+
+/**
+ * `fdsafe_recv_message.msg_flags`: the control data was truncated (the kernel's
+ * `MSG_CTRUNC`): more descriptors arrived than `handles_cap` (the kernel closed the rest).
+ */
+#define FDSAFE_MSG_CTRUNC 8
+
+/**
+ * `fdsafe_recv_message.msg_flags`: the end of a record (the kernel's `MSG_EOR`).
+ */
+#define FDSAFE_MSG_EOR 128
+
+/**
+ * A whole message for `fdsafe_socket_send_message`. Zero it, then fill what the message
+ * carries: every pointer may be NULL with its count 0.
+ */
+typedef struct fdsafe_send_message {
+  /**
+   * The destination as a `struct sockaddr` of `addr_len` bytes (as `fdsafe_address_parse`
+   * writes it, or as any receive returned it), or NULL and 0 for the connected peer.
+   */
+  const void *addr;
+  /**
+   * Bytes at `addr`.
+   */
+  size_t addr_len;
+  /**
+   * The data, gathered from `iov_count` buffers.
+   */
+  const struct iovec *iov;
+  /**
+   * Entries in `iov` (at most 1024, the kernel's `UIO_MAXIOV`).
+   */
+  size_t iov_count;
+  /**
+   * Handles whose descriptors travel with the message (`SCM_RIGHTS`, Unix sockets only;
+   * at most 253). They stay the sender's, open.
+   */
+  const fdsafe_handle *handles;
+  /**
+   * Entries in `handles`.
+   */
+  size_t handle_count;
+  /**
+   * Credentials to attach (`SCM_CREDENTIALS`, Unix sockets only), or NULL for none.
+   */
+  const struct fdsafe_credentials *credentials;
+} fdsafe_send_message;
+
+/**
+ * Buffers for `fdsafe_socket_recv_message` and, once it succeeds, what it received.
+ */
+typedef struct fdsafe_recv_message {
+  /**
+   * In: the buffers the data is scattered into.
+   */
+  const struct iovec *iov;
+  /**
+   * In: entries in `iov` (at most 1024).
+   */
+  size_t iov_count;
+  /**
+   * In: room for the sender's address (`sizeof(struct sockaddr_storage)` at least), or
+   * NULL and 0 when it is not wanted.
+   */
+  void *addr;
+  /**
+   * In: bytes at `addr`.
+   */
+  size_t addr_cap;
+  /**
+   * In: room for the handles of the descriptors that arrive (Unix sockets; at most 253).
+   */
+  fdsafe_handle *handles;
+  /**
+   * In: entries in `handles`.
+   */
+  size_t handles_cap;
+  /**
+   * Out: the length of the address written to `addr`: 0 when the kernel gives none
+   * (connected stream sockets, and an unnamed Unix sender, which cannot be answered).
+   */
+  size_t addr_len;
+  /**
+   * Out: the kernel's `msg_flags`: `FDSAFE_MSG_TRUNC`, `FDSAFE_MSG_CTRUNC`,
+   * `FDSAFE_MSG_EOR`...
+   */
+  uint32_t msg_flags;
+  /**
+   * Out: the handles that arrived, credentials and what fdsafe closed, as for
+   * `fdsafe_socket_recv_handles`.
+   */
+  struct fdsafe_recv_info info;
+} fdsafe_recv_message;
+
+/**
+ * Sends one whole message on a socket of any kind, in one `sendmsg`: the data gathered from
+ * `msg->iov`, to `msg->addr` (or the connected peer when NULL), with the descriptors of
+ * `msg->handles` and `msg->credentials` attached on Unix sockets. This is how descriptors go
+ * to an address on an unconnected datagram socket. Datagram and seqpacket sockets carry
+ * descriptors and credentials in an empty message; a stream socket needs at least one byte
+ * with them (the kernel would drop them otherwise). Each handle is held for the whole send.
+ * Never raises `SIGPIPE`. `flags`: as `fdsafe_socket_send` (the kernel's `MSG_*` values).
+ * Returns the bytes sent.
+ *
+ * Credentials other than one's own need privileges (as `fdsafe_socket_send_credentials`).
+ *
+ * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL `msg`, NULL pointers with counts > 0, more
+ * than 1024 buffers, an address of a family fdsafe does not read or a bad length, unknown
+ * flags, descriptors or credentials on a non-Unix socket, an empty message with them on a
+ * stream socket, `FDSAFE_MSG_ZEROCOPY` with them; `-EBADF` for a stale socket handle or any
+ * stale handle in `msg->handles` (nothing sent); `FDSAFE_E_WRONG_KIND` for a handle that is
+ * not a socket; the kernel's `-EINVAL` (over 253 descriptors), `-EPERM` (credentials not
+ * one's own), `-EDESTADDRREQ`, `-EISCONN`, `-ENOENT`, `-ECONNREFUSED`, `-EPIPE`,
+ * `-EAGAIN`, `-EMSGSIZE`, `-EINTR`. Thread safety: any thread.
+ */
+int64_t fdsafe_socket_send_message(fdsafe_handle handle,
+                                   const struct fdsafe_send_message *msg,
+                                   uint32_t flags);
+
+/**
+ * Receives one whole message on a socket of any kind, in one `recvmsg`: the data scattered
+ * into `msg->iov`, the sender's address into `msg->addr` (datagram sockets; connected stream
+ * sockets and unnamed senders give none; every address given is accepted back by
+ * `fdsafe_socket_send_message`, `fdsafe_socket_send_to_sockaddr` and, formatted,
+ * `fdsafe_socket_send_to`), the descriptors it carries as new handles of their detected kind in
+ * `msg->handles` (close-on-exec from the moment they arrive), and the sender's credentials
+ * (with `SO_PASSCRED` on). A message longer than the buffers sets `FDSAFE_MSG_TRUNC` in
+ * `msg->msg_flags`; more descriptors than `handles_cap` set `FDSAFE_MSG_CTRUNC`: those that
+ * did not fit are closed, never leaked (by the kernel, `FDSAFE_RECV_INFO_CTRUNC` in
+ * `msg->info.flags`, or by fdsafe, counted in `msg->info.closed_count`).
+ * `flags`: `FDSAFE_MSG_DONTWAIT`, `FDSAFE_MSG_PEEK`, `FDSAFE_MSG_WAITALL`,
+ * `FDSAFE_MSG_TRUNC` (return the message's real length), or 0.
+ *
+ * The out-fields of `*msg` (`addr_len`, `msg_flags`, `info`) are written only on success.
+ * Returns the bytes received (0: an empty message, or the end of a stream).
+ *
+ * Ownership: the caller closes each handle in `msg->handles[0 .. msg->info.handle_count]`.
+ * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL `msg`, NULL pointers with counts > 0, more
+ * than 1024 buffers, `handles_cap` above 253, unknown flags; `FDSAFE_E_BUFFER_TOO_SMALL`
+ * when `addr_cap` is below `sizeof(struct sockaddr_storage)` (checked first: nothing is
+ * consumed); `-EBADF`; `FDSAFE_E_WRONG_KIND` for a handle that is not a socket; the kernel's
+ * `-EAGAIN`, `-ENOTCONN`, `-EINVAL` (a listener), `-ECONNREFUSED`, `-EINTR` (nothing was
+ * received). Thread safety: any thread.
+ */
+int64_t fdsafe_socket_recv_message(fdsafe_handle handle,
+                                   struct fdsafe_recv_message *msg,
+                                   uint32_t flags);
+
+/** @} */
+
+/* ====================================================================================== */
+/**
+ * @defgroup fdsafe_splice Section 22: Zero-copy moves
  *
  * splice, vmsplice, tee, sendfile and copy_file_range, with handles or with raw
  * descriptors the caller lends for the one call (*_fd).
@@ -3292,7 +3505,7 @@ int64_t fdsafe_copy_file_range_fd(int fd_in,
 
 /* ====================================================================================== */
 /**
- * @defgroup fdsafe_epoll Section 22: epoll
+ * @defgroup fdsafe_epoll Section 23: epoll
  *
  * Readiness of many handles at once. Registrations are keyed by handle and end when the
  * handle is closed.
@@ -3499,7 +3712,7 @@ int fdsafe_epoll_wait_ns(fdsafe_handle epoll,
 
 /* ====================================================================================== */
 /**
- * @defgroup fdsafe_timerfd Section 23: Timers
+ * @defgroup fdsafe_timerfd Section 24: Timers
  *
  * timerfd: timers whose expirations are read from a handle.
  * @{
@@ -3617,7 +3830,7 @@ int fdsafe_timerfd_read(fdsafe_handle handle, uint64_t *count_out);
 
 /* ====================================================================================== */
 /**
- * @defgroup fdsafe_signal Section 24: Signals
+ * @defgroup fdsafe_signal Section 25: Signals
  *
  * Signal sets, signal masks and signalfd.
  * @{
@@ -3793,7 +4006,7 @@ int fdsafe_signal_block_process(const struct fdsafe_sigset *set);
 
 /* ====================================================================================== */
 /**
- * @defgroup fdsafe_pidfd Section 25: Processes
+ * @defgroup fdsafe_pidfd Section 26: Processes
  *
  * pidfd: a process as a handle, to signal it and wait for it.
  * @{
@@ -3989,7 +4202,7 @@ int fdsafe_pidfd_get_pid(fdsafe_handle handle);
 
 /* ====================================================================================== */
 /**
- * @defgroup fdsafe_pty_spawn Section 26: Controlling terminals
+ * @defgroup fdsafe_pty_spawn Section 27: Controlling terminals
  *
  * A child process started on a terminal as its controlling terminal (login_tty, forkpty).
  * @{
@@ -4052,7 +4265,7 @@ int fdsafe_pty_spawn(const char *program,
 
 /* ====================================================================================== */
 /**
- * @defgroup fdsafe_inotify Section 27: inotify
+ * @defgroup fdsafe_inotify Section 28: inotify
  *
  * Changes to files and directories.
  * @{
@@ -4277,7 +4490,7 @@ int fdsafe_inotify_pending(fdsafe_handle handle);
 
 /* ====================================================================================== */
 /**
- * @defgroup fdsafe_fanotify Section 28: fanotify
+ * @defgroup fdsafe_fanotify Section 29: fanotify
  *
  * Filesystem events across mounts and filesystems, and permission decisions.
  * @{
@@ -4669,7 +4882,7 @@ int fdsafe_fanotify_unanswered(fdsafe_handle handle);
 
 /* ====================================================================================== */
 /**
- * @defgroup fdsafe_mqueue Section 29: Message queues
+ * @defgroup fdsafe_mqueue Section 30: Message queues
  *
  * POSIX message queues.
  * @{
@@ -4813,7 +5026,7 @@ int fdsafe_mq_notify_none(fdsafe_handle handle);
 
 /* ====================================================================================== */
 /**
- * @defgroup fdsafe_daemon Section 30: Service manager
+ * @defgroup fdsafe_daemon Section 31: Service manager
  *
  * Socket activation and service notification (the systemd protocols, without libsystemd).
  * @{

@@ -16,7 +16,7 @@ from typing import Any, List, Tuple, Union
 
 __all__ = ["SockAddr", "UNIX_PATH_MAX", "inet_sockaddrs", "unix_sockaddr"]
 
-UNIX_PATH_MAX = 108  # sizeof(sockaddr_un.sun_path), the terminating NUL included
+UNIX_PATH_MAX = 108  # sizeof(sockaddr_un.sun_path); a path may fill it (no terminating NUL then)
 _FAMILY = struct.Struct("=H")  # sa_family_t, host order
 
 
@@ -97,7 +97,8 @@ def unix_sockaddr(address: Union[str, bytes, "os.PathLike[Any]"]) -> SockAddr:
         return SockAddr(family + name)  # exact length: the name may hold any byte
     if b"\0" in name:
         raise ValueError("embedded null byte in Unix socket path")
-    if len(name) >= UNIX_PATH_MAX:
+    if len(name) > UNIX_PATH_MAX:
         raise OSError(errno.ENAMETOOLONG, "Unix socket path too long", os.fsdecode(name))
-    return SockAddr(family + name + b"\0")
+    # A path filling sun_path has no NUL: the kernel takes it, as peers may be bound there.
+    return SockAddr(family + name + b"\0"[:UNIX_PATH_MAX - len(name)])
 

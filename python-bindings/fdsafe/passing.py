@@ -232,7 +232,7 @@ class HandlePasser:
         return int(self._info.closed_count)
 
     def send(self, data: bytes, handles: Union[Handles, HandleList], flags: int = 0) -> int:
-        """Sends ``data`` (at least one byte) with the descriptors of ``handles`` (handle
+        """Sends ``data`` (at least one byte on a stream socket) with the descriptors of ``handles`` (handle
         objects, handle values, an ``array('Q')`` of values such as :meth:`recv` gives, or a
         :class:`HandleList`, the fastest; at most 253) in one message; returns the bytes sent (on a stream socket the descriptors
         travel with the first byte: send any rest with ``sock.sendall``). The handles stay the

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, List, Named
 
 from ._address import SockAddr, inet_sockaddrs as _inet_sockaddrs, unix_sockaddr
 from ._buffers import data_arg, into_arg, size_arg, timeout_ms
-from ._lib import c_handle, c_handle_p, c_kind, declare, lib
+from ._lib import IOVec, c_handle, c_handle_p, c_kind, declare, lib
 from .errors import check
 from .handle import EVENT_IN, EVENT_OUT, KIND_OTHER, Handle, retry_eintr
 from . import _constants as _c
@@ -41,7 +41,8 @@ __all__ = ["KIND_TCP_LISTENER", "KIND_TCP_STREAM", "KIND_UDP", "KIND_UNIX_LISTEN
            "SO_REUSEPORT", "SO_PASSCRED", "SO_BUSY_POLL", "SO_INCOMING_CPU", "SO_ZEROCOPY",
            "TCP_NODELAY", "TCP_CORK", "TCP_KEEPIDLE", "TCP_KEEPINTVL", "TCP_KEEPCNT",
            "TCP_USER_TIMEOUT", "TCP_FASTOPEN", "IP_TTL", "IP_MULTICAST_TTL", "IP_MULTICAST_LOOP",
-           "IPV6_UNICAST_HOPS", "IPV6_MULTICAST_HOPS", "IPV6_MULTICAST_LOOP", "IPV6_V6ONLY"]
+           "IPV6_UNICAST_HOPS", "IPV6_MULTICAST_HOPS", "IPV6_MULTICAST_LOOP", "IPV6_V6ONLY",
+           "MSG_TRUNC", "MSG_CTRUNC", "MSG_EOR", "SendMessage", "RecvMessage", "Message"]
 
 _int, _i64, _u32, _size = ctypes.c_int, ctypes.c_int64, ctypes.c_uint32, ctypes.c_size_t
 _str, _vp = ctypes.c_char_p, ctypes.c_void_p
@@ -68,6 +69,7 @@ MAX_FDS = 253
 # (socket.SOL_SOCKET, socket.SO_REUSEADDR), socket.SOCK_SEQPACKET... do what they name here.
 MSG_DONTWAIT, MSG_PEEK, MSG_WAITALL = _c.FDSAFE_MSG_DONTWAIT, _c.FDSAFE_MSG_PEEK, _c.FDSAFE_MSG_WAITALL
 MSG_MORE, MSG_ZEROCOPY, MSG_NOSIGNAL = _c.FDSAFE_MSG_MORE, _c.FDSAFE_MSG_ZEROCOPY, _c.FDSAFE_MSG_NOSIGNAL
+MSG_TRUNC, MSG_CTRUNC, MSG_EOR = _c.FDSAFE_MSG_TRUNC, _c.FDSAFE_MSG_CTRUNC, _c.FDSAFE_MSG_EOR
 SHUT_RD, SHUT_WR, SHUT_RDWR = _c.FDSAFE_SHUT_RD, _c.FDSAFE_SHUT_WR, _c.FDSAFE_SHUT_RDWR
 SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET = _c.FDSAFE_SOCK_STREAM, _c.FDSAFE_SOCK_DGRAM, _c.FDSAFE_SOCK_SEQPACKET
 SOL_SOCKET, IPPROTO_IP, IPPROTO_TCP, IPPROTO_IPV6 = (_c.FDSAFE_SOL_SOCKET, _c.FDSAFE_IPPROTO_IP, _c.FDSAFE_IPPROTO_TCP,
@@ -125,7 +127,50 @@ class Datagram(ctypes.Structure):
                 ("addr_len", ctypes.c_size_t), ("received", ctypes.c_size_t), ("truncated", ctypes.c_uint32)]
 
 
+class SendMessage(ctypes.Structure):
+    """``fdsafe_send_message``: one whole message to send."""
+    _fields_ = [("addr", ctypes.c_void_p), ("addr_len", ctypes.c_size_t), ("iov", ctypes.POINTER(IOVec)),
+                ("iov_count", ctypes.c_size_t), ("handles", ctypes.POINTER(ctypes.c_uint64)),
+                ("handle_count", ctypes.c_size_t), ("credentials", ctypes.POINTER(Credentials))]
+
+
+class RecvMessage(ctypes.Structure):
+    """``fdsafe_recv_message``: buffers for one whole message, and what arrived."""
+    _fields_ = [("iov", ctypes.POINTER(IOVec)), ("iov_count", ctypes.c_size_t), ("addr", ctypes.c_void_p),
+                ("addr_cap", ctypes.c_size_t), ("handles", ctypes.POINTER(ctypes.c_uint64)),
+                ("handles_cap", ctypes.c_size_t), ("addr_len", ctypes.c_size_t), ("msg_flags", ctypes.c_uint32),
+                ("info", RecvInfo)]
+
+
+class Message(tuple):  # type: ignore[type-arg]
+    """What :meth:`Socket.recvmsg` returns: ``(data, handles, msg_flags, address)`` as the
+    stdlib's ``(data, ancdata, msg_flags, address)``, the descriptors as fdsafe handles of
+    their kind. ``msg_flags`` holds the kernel's ``MSG_TRUNC``, ``MSG_CTRUNC``, ``MSG_EOR``;
+    ``address`` is fdsafe's text (None where the kernel gives none: connected streams, an
+    unnamed sender), accepted back by ``sendto`` and ``sendmsg``. Also
+    :attr:`credentials` ``(pid, uid, gid)`` or None, and :attr:`closed`, the descriptors
+    fdsafe closed (beyond ``maxhandles``, or from unexpected control messages)."""
+
+    credentials: Optional[Tuple[int, int, int]]
+    closed: int
+
+    def __new__(cls, data: Any, handles: List[Handle], msg_flags: int, address: Optional[str],
+                credentials: Optional[Tuple[int, int, int]] = None, closed: int = 0) -> "Message":
+        self = tuple.__new__(cls, (data, handles, msg_flags, address))
+        self.credentials, self.closed = credentials, closed
+        return self
+
+    data = property(lambda self: self[0], doc="The data (bytes; the count for recvmsg_into).")
+    handles = property(lambda self: self[1], doc="The descriptors received, as handles.")
+    msg_flags = property(lambda self: self[2], doc="The kernel's MSG_TRUNC, MSG_CTRUNC, MSG_EOR...")
+    address = property(lambda self: self[3], doc="The sender's address text, or None.")
+
+
 declare({
+    "fdsafe_socket_send_message": (_i64, [c_handle, ctypes.POINTER(SendMessage), _u32]),
+    "fdsafe_socket_recv_message": (_i64, [c_handle, ctypes.POINTER(RecvMessage), _u32]),
+    "fdsafe_socket_local_port": (_int, [c_handle, ctypes.POINTER(ctypes.c_uint16)]),
+    "fdsafe_socket_peer_security_label": (_int, [c_handle, ctypes.c_char_p, _size]),
     "fdsafe_address_parse": (_int, [_str, _vp, _size, _size_p]),
     "fdsafe_address_format": (_int, [_vp, _size, ctypes.c_char_p, _size]),
     "fdsafe_socket_local_address": (_int, [c_handle, ctypes.c_char_p, _size]),
@@ -227,6 +272,10 @@ def _unix_address(address: Address) -> SockAddr:
         return address
     if isinstance(address, tuple):
         raise TypeError("a Unix address is str, bytes or os.PathLike, not a tuple")
+    if isinstance(address, str) and address.startswith("@"):
+        # fdsafe's text for an abstract name, as getsockname and recvfrom give it: its \xNN
+        # escapes name any byte, so read it as C does.
+        return address_parse(address)
     return unix_sockaddr(address)
 
 
@@ -454,6 +503,92 @@ class Socket(Handle):
         c_buf, size = into_arg(buffer, nbytes)
         return self._recvfrom(c_buf, size, flags)
 
+    # ---------------------------------------------------------- whole messages
+
+    def _msg_address(self, address: Any) -> Tuple[Any, int]:
+        """A sendmsg destination as (C buffer, length); (None, 0) for the connected peer."""
+        if address is None:
+            return None, 0
+        target = self._sockaddr(address)
+        raw = bytes(target) if isinstance(target, SockAddr) else bytes(address_parse(target.decode()))
+        return ctypes.create_string_buffer(raw, len(raw)), len(raw)
+
+    def sendmsg(self, buffers: Iterable[Any], handles: Sequence[Handle] = (), flags: int = 0, address: Any = None,
+                *, credentials: Optional[Tuple[int, int, int]] = None) -> int:
+        """Sends one whole message, as ``socket.sendmsg``: the data gathered from ``buffers``
+        (bytes-like objects), to ``address`` (None: the connected peer; as ``sendto`` takes
+        it), with ``handles`` (fdsafe handles, held for the send) passed as descriptors and
+        ``credentials`` ``(pid, uid, gid)`` attached, on Unix sockets. Datagram and seqpacket
+        sockets carry descriptors in an empty message; a stream socket needs one byte.
+        Returns the bytes sent."""
+        keep = [data_arg(b) for b in buffers]
+        iov = (IOVec * max(len(keep), 1))()
+        for slot, (data, n) in zip(iov, keep):
+            slot.iov_base = ctypes.cast(data, ctypes.c_void_p).value if not isinstance(data, bytes) else \
+                ctypes.cast(ctypes.c_char_p(data), ctypes.c_void_p).value
+            slot.iov_len = n
+        items = list(handles)
+        for h in items:
+            if not isinstance(h, Handle):
+                raise TypeError(f"sendmsg passes fdsafe handles, not {type(h).__name__} (adopt a descriptor first)")
+        harr = (ctypes.c_uint64 * max(len(items), 1))(*[h.value for h in items])
+        addr, addr_len = self._msg_address(address)
+        creds = Credentials(*credentials) if credentials is not None else None
+        msg = SendMessage(addr=ctypes.cast(addr, ctypes.c_void_p) if addr is not None else None, addr_len=addr_len,
+                          iov=iov, iov_count=len(keep), handles=harr, handle_count=len(items),
+                          credentials=ctypes.pointer(creds) if creds is not None else None)
+        return self._call(lambda: lib.fdsafe_socket_send_message(self._value, ctypes.byref(msg), flags), EVENT_OUT)
+
+    def _recvmsg(self, iov: Any, count: int, maxhandles: int, flags: int) -> Tuple[int, Message]:
+        maxhandles = size_arg(maxhandles, "maxhandles")
+        slots = (ctypes.c_uint64 * max(maxhandles, 1))()
+        addr = ctypes.create_string_buffer(SOCKADDR_STORAGE)
+        msg = RecvMessage(iov=iov, iov_count=count, addr=ctypes.cast(addr, ctypes.c_void_p), addr_cap=SOCKADDR_STORAGE,
+                          handles=slots, handles_cap=maxhandles)
+        n = self._call(lambda: lib.fdsafe_socket_recv_message(self._value, ctypes.byref(msg), flags), EVENT_IN)
+        handles = [Handle._wrap_new(v) for v in slots[:msg.info.handle_count]]
+        address = address_format(addr.raw[:msg.addr_len]) if msg.addr_len else None
+        creds = cast(Tuple[int, int, int], tuple(msg.info.credentials)) if msg.info.flags & RECV_INFO_CREDENTIALS else None
+        return n, Message(n, handles, msg.msg_flags, address, creds, msg.info.closed_count)
+
+    def recvmsg(self, bufsize: int, maxhandles: int = 0, flags: int = 0) -> Message:
+        """Receives one whole message, as ``socket.recvmsg``: up to ``bufsize`` bytes, up to
+        ``maxhandles`` descriptors as handles of their kind (close-on-exec; any beyond are
+        closed and ``MSG_CTRUNC`` set), and the sender's address. A longer message sets
+        ``MSG_TRUNC`` in ``msg_flags``. See :class:`Message`."""
+        size = size_arg(bufsize, "bufsize")
+        buf = ctypes.create_string_buffer(max(size, 1))
+        iov = IOVec(ctypes.cast(buf, ctypes.c_void_p), size)
+        n, got = self._recvmsg(ctypes.pointer(iov), 1, maxhandles, flags)
+        return Message(buf.raw[:min(n, size)], got.handles, got.msg_flags, got.address, got.credentials, got.closed)
+
+    def recvmsg_into(self, buffers: Iterable[Any], maxhandles: int = 0, flags: int = 0) -> Message:
+        """As ``socket.recvmsg_into``: the message scattered into writable ``buffers``; the
+        first item is the count of bytes received."""
+        views = [into_arg(b) for b in buffers]
+        iov = (IOVec * max(len(views), 1))()
+        for slot, (c_buf, size) in zip(iov, views):
+            slot.iov_base, slot.iov_len = ctypes.cast(c_buf, ctypes.c_void_p).value, size
+        return self._recvmsg(iov, len(views), maxhandles, flags)[1]
+
+    def local_port(self) -> int:
+        """The port of a TCP or UDP socket's own address, as a number (``getsockname()[1]``
+        in the stdlib)."""
+        port = ctypes.c_uint16()
+        check(lib.fdsafe_socket_local_port(self._value, ctypes.byref(port)))
+        return port.value
+
+    def peer_security_label(self) -> bytes:
+        """The peer's security label (``SO_PEERSEC``). OSError ENOPROTOOPT where no security
+        module provides labels, ENODATA where the peer has none."""
+        size = 256
+        while True:
+            buf = ctypes.create_string_buffer(size)
+            n = lib.fdsafe_socket_peer_security_label(self._value, buf, size)
+            if n != _c.FDSAFE_E_BUFFER_TOO_SMALL:
+                return buf.raw[:check(n)]
+            size *= 4
+
     def shutdown(self, how: int = SHUT_RDWR) -> None:
         """``how``: ``SHUT_RD``, ``SHUT_WR`` or ``SHUT_RDWR`` (the stdlib's ``socket.SHUT_*`` work)."""
         check(lib.fdsafe_socket_shutdown(self._value, how))
@@ -503,7 +638,7 @@ class _Listener(Socket):
 
 class _UnixMixin(Socket):
     def send_fds(self, data: bytes, handles: Sequence[object], flags: int = 0) -> int:
-        """Sends ``data`` (at least one byte) with descriptors: fdsafe handles (held for the
+        """Sends ``data`` (at least one byte on a stream socket) with descriptors: fdsafe handles (held for the
         whole send), or anything with ``fileno()``, or raw ints (borrowed, not closed)."""
         ptr, n = data_arg(data)
         items: List[Any] = list(handles)

@@ -18,12 +18,13 @@ from fdsafe.errors import InvalidArgumentError, WrongKindError
 
 # ---------------------------------------------------------------- addresses
 
-@pytest.mark.parametrize("text", ["127.0.0.1:8080", "[::1]:80", "/run/app.sock", "@app", "@a\\x00b", "[fe80::1%1]:9"])
+@pytest.mark.parametrize("text", ["127.0.0.1:8080", "[::1]:80", "/run/app.sock", "@app", "@a\\x00b", "[fe80::1%1]:9",
+                                  "", "./app.sock"])
 def test_address_round_trip(text):
     assert fs.address_format(fs.address_parse(text)) == text
 
 
-@pytest.mark.parametrize("text", ["", "localhost:80", "127.0.0.1", "1.2.3.4:65536", "::1:80", "app.sock", "1.2.3:80"])
+@pytest.mark.parametrize("text", ["localhost:80", "127.0.0.1", "1.2.3.4:65536", "::1:80", "app.sock", "1.2.3:80"])
 def test_bad_address_text_is_refused(text):
     with pytest.raises(InvalidArgumentError) as info:
         fs.address_parse(text)
@@ -35,8 +36,9 @@ def test_address_lengths_are_exact():
     assert len(fs.address_parse("/a")) == 2 + 2 + 1
     assert len(fs.address_parse("127.0.0.1:1")) == 16
     assert len(fs.address_parse("[::1]:1")) == 28
+    assert len(fs.address_parse("/" + "x" * 107)) == 2 + 108  # fills sun_path: no NUL
     with pytest.raises(OSError) as info:
-        fs.address_parse("/" + "x" * 107)
+        fs.address_parse("/" + "x" * 108)
     assert info.value.errno == errno.ENAMETOOLONG
 
 

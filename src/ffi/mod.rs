@@ -17,6 +17,7 @@ pub mod handle;
 pub mod inotify;
 pub mod kinds;
 pub mod memfd;
+pub mod message;
 pub mod mqueue;
 pub mod net;
 pub mod pidfd;

@@ -143,6 +143,15 @@ pub(crate) fn recv_flags(bits: u32) -> Result<RecvFlags> {
     )
 }
 
+/// [`recv_flags`] plus `MSG_TRUNC` (return a datagram's real length), for the receives that
+/// return a length the caller compares with its buffer.
+pub(crate) fn recv_flags_with_trunc(bits: u32) -> Result<RecvFlags> {
+    let trunc = bits & super::message::FDSAFE_MSG_TRUNC != 0;
+    let mut flags = recv_flags(bits & !super::message::FDSAFE_MSG_TRUNC)?;
+    flags.set(RecvFlags::TRUNC, trunc);
+    Ok(flags)
+}
+
 /// A range of finished zero-copy sends, as read from the socket's error queue.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
@@ -237,7 +246,7 @@ pub(crate) fn sockaddr_in(addr: *const c_void, len: usize) -> Result<SockAddr> {
 
 /// Parses an address text (`127.0.0.1:8080`, `[::1]:8080`, `[fe80::1%eth0]:80`,
 /// `/run/app.sock` (any text containing `/` is a path), `@name` for an abstract Unix name,
-/// with `\xNN` for bytes that are not printable) into a `struct sockaddr` of the exact length
+/// with `\xNN` for bytes that are not printable, `""` for an unnamed Unix address) into a `struct sockaddr` of the exact length
 /// the kernel expects: `sockaddr_in`, `sockaddr_in6`, or `sockaddr_un` counting the path's
 /// NUL, or for abstract names the leading NUL and the name with no padding.
 ///
@@ -246,7 +255,8 @@ pub(crate) fn sockaddr_in(addr: *const c_void, len: usize) -> Result<SockAddr> {
 ///
 /// Errors: `FDSAFE_E_INVALID_ARGUMENT` for NULL pointers or text that is not one of these
 /// forms (the last error says why: a missing port, a port above 65535, a bare file name...);
-/// `-ENAMETOOLONG` for a path of 108 bytes or more (sun_path holds 107 plus the NUL) or an
+/// `-ENAMETOOLONG` for a path over 108 bytes (a path of exactly 108 fills sun_path with no
+/// NUL, as the kernel allows) or an
 /// abstract name over 107 bytes; `FDSAFE_E_BUFFER_TOO_SMALL` if `addr_cap` is too small.
 /// Thread safety: any thread.
 #[no_mangle]
@@ -260,7 +270,10 @@ pub extern "C" fn fdsafe_address_parse(text: *const c_char, addr_out: *mut c_voi
 }
 
 /// Formats a `struct sockaddr` of `addr_len` bytes (AF_INET, AF_INET6 or AF_UNIX) as text in
-/// the forms `fdsafe_address_parse` reads; an unnamed Unix address gives the empty string.
+/// the forms `fdsafe_address_parse` reads, so that every text it gives is parsed back to the
+/// same address: an unnamed Unix address gives the empty string, a relative path without a
+/// `/` (`a.sock`) gives `./a.sock` (the same file), abstract names escape any byte. Paths are
+/// written as UTF-8 (other bytes as U+FFFD): the `struct sockaddr` form always round-trips.
 /// Writes the text and its NUL into `text_out` (capacity `text_cap`; `FDSAFE_ADDRESS_TEXT_MAX`
 /// always suffices) and returns the text length (without the NUL).
 ///
@@ -327,6 +340,48 @@ pub extern "C" fn fdsafe_socket_peer_sockaddr(handle: fdsafe_handle, addr_out: *
     call("fdsafe_socket_peer_sockaddr", || address_raw(handle, true, addr_out, addr_cap, addr_len_out))
 }
 
+/// The port of a TCP or UDP socket's own address (`getsockname`) as a number: the port the
+/// kernel chose when the socket was bound to port 0.
+///
+/// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for a socket that is not TCP or UDP (a Unix socket
+/// has no port); `FDSAFE_E_INVALID_ARGUMENT` for a NULL `port_out`. Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_socket_local_port(handle: fdsafe_handle, port_out: *mut u16) -> c_int {
+    call("fdsafe_socket_local_port", || {
+        let out = Out::new(port_out, "port_out")?;
+        let s = socket_in(handle, &[Kind::TcpListener, Kind::TcpStream, Kind::Udp], "a TCP or UDP socket")?;
+        let port = match s.local_address()?.address()? {
+            socket::Address::V4(_, port) | socket::Address::V6(_, port, _) => port,
+            other => return Err(Error::invalid(format!("{} has no port", other.to_text()))),
+        };
+        out.write(port);
+        Ok(0)
+    })
+}
+
+/// The security label of the peer of a connected socket (`SO_PEERSEC`), as the kernel's
+/// security module (SELinux, AppArmor, Smack) wrote it, without a trailing NUL, into
+/// `label_out` (room for `cap` bytes) followed by a NUL. Returns the label's length.
+///
+/// Errors: `-ENOPROTOOPT` when no security module of this kernel provides socket labels (the
+/// last error says so); `-ENODATA` when the peer has no label; `FDSAFE_E_BUFFER_TOO_SMALL`
+/// (the last error says how much is needed; nothing written); `-EBADF`;
+/// `FDSAFE_E_WRONG_KIND` for non-sockets; `FDSAFE_E_INVALID_ARGUMENT` for NULL with `cap` > 0;
+/// `-ENOTCONN`. Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn fdsafe_socket_peer_security_label(handle: fdsafe_handle, label_out: *mut c_char, cap: usize) -> c_int {
+    call("fdsafe_socket_peer_security_label", || {
+        let out = out_slice(label_out.cast::<u8>(), cap, "label_out")?;
+        let label = socket::scm::peer_security_label(&*socket_of(handle)?)?;
+        if out.len() < label.len() + 1 {
+            return Err(Error::BufferTooSmall { needed: label.len() + 1 });
+        }
+        out[..label.len()].copy_from_slice(&label);
+        out[label.len()] = 0;
+        c_int::try_from(label.len()).map_err(|_| Error::Internal("label length".into()))
+    })
+}
+
 /// Sends bytes on a connected socket of any kind (for datagram and seqpacket sockets, one
 /// message). Never raises `SIGPIPE` (`MSG_NOSIGNAL`): a closed peer gives `-EPIPE`.
 /// `flags` (the kernel's values): `FDSAFE_MSG_DONTWAIT`, `FDSAFE_MSG_MORE`,
@@ -352,7 +407,13 @@ pub extern "C" fn fdsafe_socket_send(handle: fdsafe_handle, buf: *const c_void, 
 /// Receives bytes (one message on datagram and seqpacket sockets; a longer message is
 /// truncated to `len`, the rest discarded, as `recv(2)`). Returns the bytes received; 0 means
 /// the peer shut down (stream) or an empty message arrived. `flags` (the kernel's
-/// values): `FDSAFE_MSG_DONTWAIT`, `FDSAFE_MSG_PEEK`, `FDSAFE_MSG_WAITALL`, or 0.
+/// values): `FDSAFE_MSG_DONTWAIT`, `FDSAFE_MSG_PEEK`, `FDSAFE_MSG_WAITALL`, `FDSAFE_MSG_TRUNC`,
+/// or 0.
+///
+/// Truncation: with `FDSAFE_MSG_TRUNC` a datagram or seqpacket message returns its real
+/// length, so a result above `len` says the rest was discarded (as `recv(2)` does); without
+/// it nothing tells. `fdsafe_socket_recv_message` reports it as a flag, with the sender's
+/// address; `fdsafe_readv` cannot (use `fdsafe_socket_recv_message` for scattered data).
 ///
 /// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT`; `-EAGAIN`;
 /// `-ECONNRESET`; `-ENOTCONN`; `-EINVAL` (from the kernel, e.g. `FDSAFE_RECV_OOB` with no
@@ -361,7 +422,7 @@ pub extern "C" fn fdsafe_socket_send(handle: fdsafe_handle, buf: *const c_void, 
 pub extern "C" fn fdsafe_socket_recv(handle: fdsafe_handle, buf: *mut c_void, len: usize, flags: u32) -> i64 {
     // No cancellation guard: the receive is a direct system call (see `Socket::recv`).
     call_direct("fdsafe_socket_recv", || {
-        let flags = recv_flags(flags)?;
+        let flags = recv_flags_with_trunc(flags)?;
         let buf = out_slice(buf.cast::<u8>(), len, "buf")?;
         Ok(socket_of(handle)?.recv(buf, flags)? as i64)
     })
@@ -409,8 +470,10 @@ pub extern "C" fn fdsafe_socket_send_to_sockaddr(
 
 /// Receives one datagram and the sender's address, written to `addr_out` (capacity
 /// `addr_cap`, length in `*addr_len_out`; format it with `fdsafe_address_format`). Pass
-/// NULL, 0, NULL to skip the address. An unnamed Unix sender gives a length of 2 (just the
-/// family). Returns the bytes received.
+/// NULL, 0, NULL to skip the address. An unnamed Unix sender gives a length of 0: the kernel
+/// reports no address (there is none to answer). Returns the bytes received (with `FDSAFE_MSG_TRUNC`, the datagram's real length:
+/// above `len` when it was truncated). Every address returned is accepted back by
+/// `fdsafe_socket_send_to_sockaddr`, and its text by `fdsafe_socket_send_to`.
 ///
 /// Errors: as `fdsafe_socket_recv`; `FDSAFE_E_BUFFER_TOO_SMALL` if `addr_cap` is smaller than
 /// `sizeof(struct sockaddr_storage)` (checked first: nothing is consumed). Thread safety: any.
@@ -425,7 +488,7 @@ pub extern "C" fn fdsafe_socket_recv_from(
     addr_len_out: *mut usize,
 ) -> i64 {
     call("fdsafe_socket_recv_from", || {
-        let flags = recv_flags(flags)?;
+        let flags = recv_flags_with_trunc(flags)?;
         let buf = out_slice(buf.cast::<u8>(), len, "buf")?;
         let out = AddrOut::new(addr_out, addr_cap, addr_len_out, true)?;
         out.check_room(STORAGE)?;

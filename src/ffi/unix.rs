@@ -169,7 +169,9 @@ fn connect_common(addr: Option<Address>, ty: u32, flags: u32, handle_out: *mut f
     }
     let kind = unix_type(ty)?;
     let out = Out::new(handle_out, "handle_out")?;
-    let addr = socket::SockAddr::from_address(&addr.ok_or_else(|| Error::invalid("connect needs a path or @name"))?)?;
+    // An unnamed address ("" or a bare family) names no socket to connect to.
+    let addr = addr.filter(|a| *a != Address::Unnamed).ok_or_else(|| Error::invalid("connect needs a path or @name"))?;
+    let addr = socket::SockAddr::from_address(&addr)?;
     let s = socket::Socket::new(kind, libc::AF_UNIX, flags != 0)?;
     s.connect_raw(&addr).map_err(|e| e.context(format!("connect {addr:?}")))?;
     out.write(handles::insert(s)?.0);
@@ -191,7 +193,7 @@ fn connect_common(addr: Option<Address>, ty: u32, flags: u32, handle_out: *mut f
 ///
 /// Ownership: the caller closes `*handle_out`. Errors: `FDSAFE_E_INVALID_ARGUMENT` (NULL
 /// `handle_out`, bad type, unknown flags, modes above 07777, a TCP/UDP address, text that is
-/// neither a path nor `@name`); `-ENAMETOOLONG` for a path of 108 bytes or more (never
+/// neither a path nor `@name`); `-ENAMETOOLONG` for a path over 108 bytes (never
 /// truncated); `-EADDRINUSE` for a live socket at the path (or a stale one with
 /// `FDSAFE_UNIX_BIND_KEEP_STALE`), or an abstract name in use; `-EEXIST` when the path is not
 /// a socket; `-EACCES`, `-ENOENT` (with `FDSAFE_UNIX_BIND_NO_MKDIR`), `-ENOTDIR`.
@@ -334,7 +336,8 @@ fn send_with(handle: fdsafe_handle, buf: *const c_void, len: usize, fds: &[RawFd
     Ok(scm::send_raw(&s, data, fds, creds, flags)? as i64)
 }
 
-/// Sends `len` bytes (at least 1) with `count` handles' descriptors attached (`SCM_RIGHTS`)
+/// Sends `len` bytes (at least 1 on a stream socket; datagram and seqpacket sockets carry
+/// descriptors in an empty message) with `count` handles' descriptors attached (`SCM_RIGHTS`)
 /// on a connected Unix socket of any type, in one message. Up to 253 descriptors (the
 /// kernel's limit; 254 gives `-EINVAL`). Each handle is held for the whole send, so another
 /// thread closing one of them waits until the kernel has its own reference; the sender's
@@ -344,7 +347,8 @@ fn send_with(handle: fdsafe_handle, buf: *const c_void, len: usize, fds: &[RawFd
 ///
 /// Errors: `-EBADF` for a stale socket handle or any stale handle in `handles` (nothing
 /// sent); `FDSAFE_E_WRONG_KIND` for a non-Unix socket; `FDSAFE_E_INVALID_ARGUMENT` for NULL
-/// pointers with lengths > 0, `len` 0 with handles, unknown flags or `FDSAFE_MSG_ZEROCOPY`;
+/// pointers with lengths > 0, `len` 0 with handles on a stream socket, unknown flags or
+/// `FDSAFE_MSG_ZEROCOPY`;
 /// the kernel's `-EINVAL` (over 253), `-EPIPE`, `-ENOTCONN`, `-EAGAIN`, `-ETOOMANYREFS`,
 /// `-EINTR`.
 /// Thread safety: any thread.
@@ -378,7 +382,8 @@ pub extern "C" fn fdsafe_socket_send_fds(handle: fdsafe_handle, buf: *const c_vo
     })
 }
 
-/// Sends `len` bytes (at least 1) with credentials attached (`SCM_CREDENTIALS`): `creds`, or
+/// Sends `len` bytes (at least 1 on a stream socket) with credentials attached
+/// (`SCM_CREDENTIALS`): `creds`, or
 /// the caller's own pid, uid and gid when `creds` is NULL. The kernel checks them: other
 /// values than one's own need `CAP_SYS_ADMIN` (pid) or `CAP_SETUID`/`CAP_SETGID`, else
 /// `-EPERM`. The receiver sees them with `SO_PASSCRED` on.
@@ -500,7 +505,7 @@ fn recv_handles(
 
 /// The end of every receive of handles: registers what `received` brought (each descriptor
 /// a handle in `slots`, or closed and counted), fills `*info_out` and returns the bytes.
-fn register_received(
+pub(crate) fn register_received(
     received: scm::Received,
     mut fds: scm::ReceivedFds<'_>,
     expected: Option<Kind>,
@@ -556,8 +561,11 @@ fn register_received(
 /// (`SO_PEERCRED`).
 ///
 /// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for non-Unix sockets; `FDSAFE_E_INVALID_ARGUMENT`
-/// for a NULL `creds_out`; `-ENOTCONN` (the kernel reports pid 0 and ids -1 for
-/// unconnected sockets, passed through as such). Thread safety: any thread.
+/// for a NULL `creds_out`; `-ENODATA` where there is no peer to describe: an unconnected
+/// socket, or a datagram socket connected with `connect()` (the kernel's placeholder, pid 0
+/// and ids -1, is never returned as an identity; a datagram socket pair has real ones), as
+/// `fdsafe_socket_peer_groups` and `fdsafe_socket_peer_pidfd` answer. Thread safety: any
+/// thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_socket_peer_credentials(handle: fdsafe_handle, creds_out: *mut fdsafe_credentials) -> c_int {
     call("fdsafe_socket_peer_credentials", || {
@@ -573,7 +581,8 @@ pub extern "C" fn fdsafe_socket_peer_credentials(handle: fdsafe_handle, creds_ou
 ///
 /// Errors: `FDSAFE_E_BUFFER_TOO_SMALL` if `cap` is too small (the last error says how many
 /// are needed; nothing written); `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT`
-/// (NULL with `cap` > 0); `-ENODATA` when the peer is not connected. Thread safety: any thread.
+/// (NULL with `cap` > 0); `-ENODATA` where there is no peer to describe (unconnected, or a
+/// datagram socket connected with `connect()`). Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_socket_peer_groups(handle: fdsafe_handle, groups_out: *mut u32, cap: usize) -> c_int {
     call("fdsafe_socket_peer_groups", || {
@@ -595,7 +604,7 @@ pub extern "C" fn fdsafe_socket_peer_groups(handle: fdsafe_handle, groups_out: *
 ///
 /// Ownership: the caller closes `*handle_out`. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`;
 /// `FDSAFE_E_INVALID_ARGUMENT`; `-ENOPROTOOPT` on kernels before 6.5; `-ENODATA` when there
-/// is no peer; `-ESRCH`. Thread safety: any thread.
+/// is no peer (unconnected, or a datagram socket connected with `connect()`); `-ESRCH`. Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_socket_peer_pidfd(handle: fdsafe_handle, handle_out: *mut fdsafe_handle) -> c_int {
     call("fdsafe_socket_peer_pidfd", || {

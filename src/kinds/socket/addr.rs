@@ -2,9 +2,14 @@
 //! back to text, and carried as the kernel's `sockaddr` bytes.
 //!
 //! Text forms: `127.0.0.1:8080`, `[::1]:8080`, `[fe80::1%eth0]:8080` (scope by interface
-//! name or number), a Unix path containing a `/` (`/run/app.sock`, `./app.sock`), and an
+//! name or number), a Unix path containing a `/` (`/run/app.sock`, `./app.sock`), an
 //! abstract Unix name written with a leading `@` (`@app`; bytes that are not printable ASCII,
-//! and `\`, are written `\xNN`). Anything else is refused with a message; nothing is guessed.
+//! and `\`, are written `\xNN`), and the empty text for an unnamed Unix socket. Anything else
+//! is refused with a message; nothing is guessed.
+//!
+//! Every address fdsafe returns is accepted back: a relative path without a `/` (`a.sock`,
+//! which a peer may bind) is written `./a.sock`, the same file from the same folder; a path
+//! filling all 108 bytes of `sun_path` (legal, without a terminating NUL) is taken as is.
 
 use std::ffi::CString;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -15,6 +20,8 @@ use crate::error::{Error, Result};
 pub const SUN_PATH_LEN: usize = 108;
 /// Offset of `sun_path` in `sockaddr_un` (after the 2-byte family).
 pub const SUN_PATH_OFFSET: usize = 2;
+/// `sizeof(struct sockaddr_un)`: the longest AF_UNIX address the kernel takes.
+const UNIX_MAX: usize = SUN_PATH_OFFSET + SUN_PATH_LEN;
 
 /// A socket address as the kernel sees it: `sockaddr_storage` bytes and the exact length.
 #[derive(Clone, Copy)]
@@ -78,6 +85,11 @@ impl SockAddr {
         unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), out.as_mut_ptr().cast::<u8>(), bytes.len()) };
         out.len = bytes.len() as _;
         out.address()?; // validates
+        if out.family() == libc::AF_UNIX && bytes.len() > UNIX_MAX {
+            // The kernel's own report for a path filling sun_path (a NUL past the structure,
+            // checked by `address`); it refuses that length as an argument.
+            out.len = UNIX_MAX as _;
+        }
         Ok(out)
     }
 
@@ -102,7 +114,10 @@ impl SockAddr {
                 Ok(Address::V6(Ipv6Addr::from(sin6.sin6_addr.s6_addr), u16::from_be(sin6.sin6_port), sin6.sin6_scope_id))
             }
             libc::AF_UNIX => {
-                if len > SUN_PATH_OFFSET + SUN_PATH_LEN {
+                // getsockname and recvfrom report a path filling sun_path with one byte more:
+                // the NUL the kernel keeps past the structure.
+                let nul_past_end = len == UNIX_MAX + 1 && self.bytes()[UNIX_MAX] == 0;
+                if len > UNIX_MAX && !nul_past_end {
                     return Err(Error::invalid(format!("an AF_UNIX address of {len} bytes")));
                 }
                 let path = &self.bytes()[SUN_PATH_OFFSET.min(len)..];
@@ -143,16 +158,12 @@ impl SockAddr {
                 if path.is_empty() || path.contains(&0) {
                     return Err(Error::invalid("a Unix path must be non-empty and contain no NUL byte"));
                 }
-                // Keep room for the terminating NUL: a path that fills sun_path exactly would
-                // not be NUL-terminated, and many programs would read past it.
-                if path.len() >= SUN_PATH_LEN {
+                // A path of exactly 108 bytes fills sun_path with no NUL: the kernel takes it
+                // (the address length bounds it), and a peer bound there must be reachable.
+                if path.len() > SUN_PATH_LEN {
                     return Err(Error::Os {
                         errno: libc::ENAMETOOLONG,
-                        context: Some(format!(
-                            "Unix socket path of {} bytes: sun_path holds at most {} plus the NUL",
-                            path.len(),
-                            SUN_PATH_LEN - 1
-                        )),
+                        context: Some(format!("Unix socket path of {} bytes: sun_path holds at most {SUN_PATH_LEN}", path.len())),
                     });
                 }
                 out.set_unix(path, false);
@@ -188,8 +199,9 @@ impl SockAddr {
                 *base.add(start + bytes.len()) = 0;
             }
         }
-        // Abstract names are exactly as long as the name (no zero padding); paths count the NUL.
-        self.len = (start + bytes.len() + usize::from(!abstract_name)) as _;
+        // Abstract names are exactly as long as the name (no zero padding); paths count the
+        // NUL, except a path that fills sun_path (the NUL written above lies past the address).
+        self.len = (start + bytes.len() + usize::from(!abstract_name)).min(UNIX_MAX) as _;
     }
 
     pub fn parse(text: &str) -> Result<SockAddr> {
@@ -206,7 +218,7 @@ impl Address {
     pub fn parse(text: &str) -> Result<Address> {
         let bad = |why: &str| Error::invalid(format!("address {text:?}: {why}"));
         if text.is_empty() {
-            return Err(bad("empty"));
+            return Ok(Address::Unnamed);
         }
         if let Some(name) = text.strip_prefix('@') {
             return Ok(Address::Abstract(unescape(name).ok_or_else(|| bad("bad \\x escape in abstract name"))?));
@@ -235,6 +247,8 @@ impl Address {
             Address::V4(ip, port) => format!("{ip}:{port}"),
             Address::V6(ip, port, 0) => format!("[{ip}]:{port}"),
             Address::V6(ip, port, scope) => format!("[{ip}%{scope}]:{port}"),
+            // A path without '/' would read back as no address at all: name it from "./".
+            Address::Path(p) if !p.contains(&b'/') => format!("./{}", String::from_utf8_lossy(p)),
             Address::Path(p) => String::from_utf8_lossy(p).into_owned(),
             Address::Abstract(name) => {
                 let mut s = String::from("@");
@@ -299,7 +313,7 @@ mod tests {
 
     #[test]
     fn round_trips() {
-        for text in ["127.0.0.1:8080", "[::1]:80", "/run/app.sock", "./x/y", "@app", "@a\\x00b", "[fe80::1%3]:9"] {
+        for text in ["127.0.0.1:8080", "[::1]:80", "/run/app.sock", "./x/y", "@app", "@a\\x00b", "[fe80::1%3]:9", "", "@"] {
             let addr = SockAddr::parse(text).unwrap();
             assert_eq!(addr.to_text().unwrap(), text);
         }
@@ -307,7 +321,7 @@ mod tests {
 
     #[test]
     fn refuses_guesses() {
-        for text in ["", "localhost:80", "127.0.0.1", "1.2.3.4:65536", "::1:80", "[::1]80", "app.sock", "1.2.3:80", "@\\xzz", "01.2.3.4:80", "1.2.3.4:+80"] {
+        for text in ["localhost:80", "127.0.0.1", "1.2.3.4:65536", "::1:80", "[::1]80", "app.sock", "1.2.3:80", "@\\xzz", "01.2.3.4:80", "1.2.3.4:+80"] {
             assert!(SockAddr::parse(text).is_err(), "{text} was accepted");
         }
     }
@@ -318,8 +332,24 @@ mod tests {
         assert_eq!(a.len as usize, 2 + 1 + 3);
         let p = SockAddr::parse("/a").unwrap();
         assert_eq!(p.len as usize, 2 + 2 + 1);
-        let long = format!("/{}", "x".repeat(107));
+        let long = format!("/{}", "x".repeat(108));
         assert!(matches!(SockAddr::parse(&long), Err(Error::Os { errno: libc::ENAMETOOLONG, .. })));
-        assert!(SockAddr::parse(&format!("/{}", "x".repeat(106))).is_ok());
+        let full = SockAddr::parse(&format!("/{}", "x".repeat(107))).unwrap();
+        assert_eq!(full.len as usize, 2 + 108, "a full sun_path has no NUL");
+        assert_eq!(full.to_text().unwrap(), format!("/{}", "x".repeat(107)));
+        assert_eq!(SockAddr::parse(&format!("/{}", "x".repeat(106))).unwrap().len as usize, 2 + 107 + 1);
+    }
+
+    #[test]
+    fn every_returned_address_is_accepted_back() {
+        let mut relative = SockAddr::empty();
+        relative.set_unix(b"a.sock", false);
+        assert_eq!(relative.to_text().unwrap(), "./a.sock");
+        assert_eq!(SockAddr::parse("./a.sock").unwrap().address().unwrap(), Address::Path(b"./a.sock".to_vec()));
+        let unnamed = SockAddr::from_address(&Address::Unnamed).unwrap();
+        assert_eq!(SockAddr::parse(&unnamed.to_text().unwrap()).unwrap().bytes(), unnamed.bytes());
+        let any: Vec<u8> = (0..=106u8).map(|b| b.wrapping_mul(37)).collect();
+        let abs = SockAddr::from_address(&Address::Abstract(any)).unwrap();
+        assert_eq!(SockAddr::parse(&abs.to_text().unwrap()).unwrap().bytes(), abs.bytes());
     }
 }

@@ -4,12 +4,14 @@
 //! - [`addr`]: text and `sockaddr` addresses.
 //! - [`unix`]: careful binding to filesystem paths (parents, modes, stale files, cleanup).
 //! - [`scm`]: descriptor passing and credentials (`SCM_RIGHTS`, `SCM_CREDENTIALS`).
+//! - [`message`]: whole messages (address, scattered data, descriptors, credentials).
 //! - [`options`]: socket options by number, checked per kind.
 //! - [`zerocopy`]: `MSG_ZEROCOPY` completions from the error queue.
 //! - [`generic`]: sockets of any family ([`Kind::Socket`]), any option, bind before connect.
 
 pub mod addr;
 pub mod generic;
+pub mod message;
 pub mod options;
 pub mod scm;
 pub mod udp;
@@ -60,6 +62,9 @@ bitflags! {
         const PEEK = 1 << 1;
         /// Wait for the whole buffer on stream sockets (`MSG_WAITALL`).
         const WAITALL = 1 << 2;
+        /// Return the real length of a datagram even when it was longer than the buffer
+        /// (`MSG_TRUNC`; datagram, seqpacket and raw sockets).
+        const TRUNC = 1 << 3;
     }
 }
 
@@ -105,6 +110,9 @@ impl RecvFlags {
         }
         if self.contains(RecvFlags::WAITALL) {
             f |= libc::MSG_WAITALL;
+        }
+        if self.contains(RecvFlags::TRUNC) {
+            f |= libc::MSG_TRUNC;
         }
         f
     }
@@ -378,7 +386,7 @@ impl Socket {
 }
 
 /// The kernel reports the full length even when it truncated; never claim more than we hold.
-fn clamp_len(addr: &mut SockAddr) {
+pub(crate) fn clamp_len(addr: &mut SockAddr) {
     let max = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
     if addr.len > max {
         addr.len = max;

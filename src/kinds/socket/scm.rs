@@ -8,7 +8,8 @@
 
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
-use super::{RecvFlags, SendFlags, Socket};
+use super::{RecvFlags, SendFlags, SockAddr, Socket};
+use crate::handles::Kind;
 use crate::error::{Error, Result};
 use crate::sys::{self, cvt};
 
@@ -107,6 +108,8 @@ pub struct Received {
     pub data_truncated: bool,
     /// Descriptors from unexpected control messages (such as `SCM_PIDFD`), which were closed.
     pub unexpected_closed: usize,
+    /// The kernel's `msg_flags` (`MSG_TRUNC`, `MSG_CTRUNC`, `MSG_EOR`, `MSG_OOB`...).
+    pub msg_flags: i32,
 }
 
 /// `CMSG_SPACE` as a constant expression (`CMSG_ALIGN` of the header plus the data, both to
@@ -212,7 +215,7 @@ fn control_buffer(len: usize) -> Vec<u64> {
 }
 
 /// Sends `data` with descriptors and/or credentials in one `sendmsg` (`MSG_NOSIGNAL`).
-/// A message carrying descriptors must carry at least one byte of data.
+/// On a stream socket, a message carrying descriptors must carry at least one byte of data.
 pub fn send(socket: &Socket, data: &[u8], fds: &[BorrowedFd<'_>], credentials: Option<Credentials>, flags: SendFlags) -> Result<usize> {
     // SAFETY: `BorrowedFd` is `repr(transparent)` over `RawFd`, and every one is open for the
     // length of the borrow, which covers the call.
@@ -225,11 +228,32 @@ pub fn send(socket: &Socket, data: &[u8], fds: &[BorrowedFd<'_>], credentials: O
 /// so that the system call returns through the caller's frame only (see `sys::direct`).
 #[inline(always)]
 pub fn send_raw(socket: &Socket, data: &[u8], fds: &[RawFd], credentials: Option<Credentials>, flags: SendFlags) -> Result<usize> {
-    if !super::is_unix(socket.kind()) {
+    let iov = [libc::iovec { iov_base: data.as_ptr() as *mut _, iov_len: data.len() }];
+    send_parts(socket, None, &iov, fds, credentials, flags)
+}
+
+/// One `sendmsg` (`MSG_NOSIGNAL`) of the data in `iov` to `to` (or the connected peer), with
+/// descriptors and/or credentials. Descriptors and credentials travel on Unix sockets only;
+/// with them a stream socket needs at least one byte of data (the kernel would drop them
+/// with an empty send), while datagram and seqpacket sockets carry them in an empty message.
+///
+/// The caller keeps every `iov` buffer readable for its length and each descriptor open.
+#[inline(always)]
+pub fn send_parts(
+    socket: &Socket,
+    to: Option<&SockAddr>,
+    iov: &[libc::iovec],
+    fds: &[RawFd],
+    credentials: Option<Credentials>,
+    flags: SendFlags,
+) -> Result<usize> {
+    let carries = !fds.is_empty() || credentials.is_some();
+    if carries && !super::is_unix(socket.kind()) {
         return Err(Error::invalid(format!("{} sockets cannot carry descriptors or credentials", socket.kind().name())));
     }
-    if data.is_empty() && (!fds.is_empty() || credentials.is_some()) {
-        return Err(Error::invalid("a message with descriptors or credentials needs at least one byte of data"));
+    let empty = iov.iter().all(|v| v.iov_len == 0);
+    if empty && carries && matches!(socket.kind(), Kind::UnixStream | Kind::UnixListener) {
+        return Err(Error::invalid("on a stream socket, a message with descriptors or credentials needs at least one byte of data"));
     }
     if fds.len() > 4096 {
         return Err(Error::invalid(format!("{} descriptors in one message (the kernel takes at most {MAX_FDS})", fds.len())));
@@ -254,11 +278,14 @@ pub fn send_raw(socket: &Socket, data: &[u8], fds: &[RawFd], credentials: Option
         heap = control_buffer(space);
         heap.as_mut_ptr().cast()
     };
-    let iov = libc::iovec { iov_base: data.as_ptr() as *mut _, iov_len: data.len() };
     // SAFETY: zeroed msghdr is valid; we fill the fields below.
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &iov as *const _ as *mut _;
-    msg.msg_iovlen = 1;
+    msg.msg_iov = iov.as_ptr() as *mut _;
+    msg.msg_iovlen = iov.len();
+    if let Some(to) = to {
+        msg.msg_name = to.as_ptr() as *mut _;
+        msg.msg_namelen = to.len;
+    }
     if space > 0 {
         msg.msg_control = control_ptr.cast();
         msg.msg_controllen = space;
@@ -356,6 +383,8 @@ pub unsafe fn received<'c>(msg: &libc::msghdr, n: usize, _control: &'c mut Contr
         bytes: n,
         control_truncated: msg.msg_flags & libc::MSG_CTRUNC != 0,
         data_truncated: msg.msg_flags & libc::MSG_TRUNC != 0,
+        // The kernel echoes MSG_CMSG_CLOEXEC, which fdsafe always asks for: not news.
+        msg_flags: msg.msg_flags & !libc::MSG_CMSG_CLOEXEC,
         ..Received::default()
     };
     let mut fds = ReceivedFds::none();
@@ -402,7 +431,48 @@ pub fn peer_credentials(socket: &Socket) -> Result<Credentials> {
         libc::getsockopt(socket.fd().as_raw_fd(), libc::SOL_SOCKET, libc::SO_PEERCRED, (&mut c as *mut libc::ucred).cast(), &mut len)
     })
     .map_err(|e| e.context("SO_PEERCRED"))?;
+    // With no peer credentials (an unconnected socket, or a datagram socket connected with
+    // connect()) the kernel fills in pid 0 and ids -1. A real peer never has id -1: an id
+    // its user namespace cannot map comes back as the overflow id (65534). So this is the
+    // placeholder, answered as SO_PEERGROUPS and SO_PEERPIDFD answer it.
+    if c.uid == u32::MAX && c.gid == u32::MAX {
+        return Err(Error::Os { errno: libc::ENODATA, context: Some("SO_PEERCRED: the socket has no peer credentials".into()) });
+    }
     Ok(Credentials { pid: c.pid, uid: c.uid, gid: c.gid })
+}
+
+/// The peer's security label (`SO_PEERSEC`), as the security module wrote it (a trailing
+/// NUL removed). `ENOPROTOOPT` when no security module provides labels; `ENODATA` (or
+/// `ENOPROTOOPT`) when the peer has none.
+pub fn peer_security_label(socket: &Socket) -> Result<Vec<u8>> {
+    let mut label = vec![0u8; 256];
+    loop {
+        let mut len = label.len() as libc::socklen_t;
+        // SAFETY: a buffer of `len` bytes.
+        let r = cvt(unsafe {
+            libc::getsockopt(socket.fd().as_raw_fd(), libc::SOL_SOCKET, libc::SO_PEERSEC, label.as_mut_ptr().cast(), &mut len)
+        });
+        match r {
+            Ok(_) => {
+                label.truncate(len as usize);
+                if label.last() == Some(&0) {
+                    label.pop();
+                }
+                if label.is_empty() {
+                    return Err(Error::Os { errno: libc::ENODATA, context: Some("SO_PEERSEC: the peer has no label".into()) });
+                }
+                return Ok(label);
+            }
+            Err(Error::Os { errno: libc::ERANGE, .. }) if len as usize > label.len() => label.resize(len as usize, 0),
+            Err(Error::Os { errno: libc::ENOPROTOOPT, .. }) => {
+                return Err(Error::Os {
+                    errno: libc::ENOPROTOOPT,
+                    context: Some("SO_PEERSEC: no security module on this kernel provides socket labels".into()),
+                })
+            }
+            Err(e) => return Err(e.context("SO_PEERSEC")),
+        }
+    }
 }
 
 /// The peer's supplementary groups (`SO_PEERGROUPS`).

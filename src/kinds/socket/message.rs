@@ -1,0 +1,103 @@
+//! Whole messages on a socket of any kind: one `sendmsg` or `recvmsg` with an address,
+//! scattered data, descriptors, credentials and flags together.
+//!
+//! Sending builds on [`scm::send_parts`]. Receiving keeps every guarantee of [`scm::recv`]:
+//! descriptors arrive close-on-exec (`MSG_CMSG_CLOEXEC`) and are owned by the returned
+//! [`ReceivedFds`] until the caller takes them, so none leaks on truncation or error.
+
+use std::os::fd::{AsRawFd, RawFd};
+
+use super::scm::{self, ControlBuffer, Credentials, Received, ReceivedFds, MAX_FDS};
+use super::{clamp_len, RecvFlags, SendFlags, SockAddr, Socket};
+use crate::error::{Error, Result};
+use crate::sys;
+
+/// Sends one message: the data of `iov` (gathered), to `to` or the connected peer, with
+/// descriptors and credentials on Unix sockets (see [`scm::send_parts`] for the rules).
+/// The caller keeps every `iov` buffer readable and each descriptor open for the call.
+#[inline(always)]
+pub fn send(
+    socket: &Socket,
+    to: Option<&SockAddr>,
+    iov: &[libc::iovec],
+    fds: &[RawFd],
+    credentials: Option<Credentials>,
+    flags: SendFlags,
+) -> Result<usize> {
+    scm::send_parts(socket, to, iov, fds, credentials, flags)
+}
+
+/// What [`recv`] received: the data count, truncation, credentials, the kernel's flags
+/// (in [`Received`]), and the sender's address when the socket reports one.
+pub struct Message<'c> {
+    pub received: Received,
+    /// The sender's address; `None` where the kernel gives none (connected stream sockets).
+    pub from: Option<SockAddr>,
+    pub fds: ReceivedFds<'c>,
+}
+
+/// Receives one message into the buffers of `iov` (scattered), with room for `max_fds`
+/// descriptors (at most [`MAX_FDS`]) and the sender's credentials, and the sender's address.
+/// The caller keeps every `iov` buffer writable for its length.
+#[inline(always)]
+pub fn recv<'c>(socket: &Socket, iov: &[libc::iovec], max_fds: usize, flags: RecvFlags, control: &'c mut ControlBuffer) -> Result<Message<'c>> {
+    if max_fds > MAX_FDS {
+        return Err(Error::invalid(format!("room for {max_fds} descriptors; a message carries at most {MAX_FDS}")));
+    }
+    let first = iov.first().copied().unwrap_or(libc::iovec { iov_base: std::ptr::null_mut(), iov_len: 0 });
+    let mut msg = scm::recv_header(&first, control, max_fds);
+    msg.msg_iov = iov.as_ptr() as *mut _;
+    msg.msg_iovlen = iov.len();
+    let mut from = SockAddr::empty();
+    msg.msg_name = from.as_mut_ptr().cast();
+    msg.msg_namelen = from.len;
+    // SAFETY: the message points to live buffers of the stated sizes.
+    let n = unsafe { scm::recvmsg_raw(socket.fd().as_raw_fd(), &mut msg, flags.raw()) };
+    let n = sys::direct::check(n).map_err(|e| e.context("recvmsg"))?;
+    from.len = msg.msg_namelen;
+    clamp_len(&mut from);
+    // SAFETY: the kernel has just written the message.
+    let (received, fds) = unsafe { scm::received(&msg, n, control) };
+    Ok(Message { received, from: (from.len > 0).then_some(from), fds })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::handles::Kind;
+    use std::os::fd::AsFd;
+
+    fn iov(buf: &[u8]) -> libc::iovec {
+        libc::iovec { iov_base: buf.as_ptr() as *mut _, iov_len: buf.len() }
+    }
+
+    #[test]
+    fn empty_datagram_carries_descriptors_and_truncation_is_reported() {
+        let (a, b) = super::super::pair(Kind::UnixDatagram, false).unwrap();
+        let extra = crate::sys::dup_cloexec(a.fd()).unwrap();
+        let sent = send(&a, None, &[], &[extra.as_raw_fd(); 16], None, SendFlags::empty()).unwrap();
+        assert_eq!(sent, 0);
+        let mut control = ControlBuffer::new();
+        let m = recv(&b, &[], 1, RecvFlags::empty(), &mut control).unwrap();
+        assert_eq!(m.received.bytes, 0);
+        assert!(m.received.control_truncated, "sixteen descriptors in room for one (and credentials)");
+        assert!((1..16).contains(&m.fds.len()));
+        assert!(m.from.is_none(), "an unnamed sender has no address");
+        drop(m);
+        let (c, d) = super::super::pair(Kind::UnixStream, false).unwrap();
+        assert!(send(&c, None, &[], &[extra.as_fd().as_raw_fd()], None, SendFlags::empty()).is_err());
+        drop(d);
+    }
+
+    #[test]
+    fn gathers_and_scatters() {
+        let (a, b) = super::super::pair(Kind::UnixSeqpacket, false).unwrap();
+        let parts = [iov(b"whole "), iov(b"message")];
+        assert_eq!(send(&a, None, &parts, &[], None, SendFlags::empty()).unwrap(), 13);
+        let (x, y) = ([0u8; 5], [0u8; 5]);
+        let mut control = ControlBuffer::new();
+        let m = recv(&b, &[iov(&x), iov(&y)], 0, RecvFlags::empty(), &mut control).unwrap();
+        assert_eq!((m.received.bytes, m.received.data_truncated), (10, true));
+        assert_eq!((&x, &y), (b"whole", b" mess"));
+    }
+}
