@@ -3297,8 +3297,9 @@ typedef struct fdsafe_recv_message {
  * stream socket, `FDSAFE_MSG_ZEROCOPY` with them; `-EBADF` for a stale socket handle or any
  * stale handle in `msg->handles` (nothing sent); `FDSAFE_E_WRONG_KIND` for a handle that is
  * not a socket; the kernel's `-EINVAL` (over 253 descriptors), `-EPERM` (credentials not
- * one's own), `-EDESTADDRREQ`, `-EISCONN`, `-ENOENT`, `-ECONNREFUSED`, `-EPIPE`,
- * `-EAGAIN`, `-EMSGSIZE`, `-EINTR`. Thread safety: any thread.
+ * one's own), `-EDESTADDRREQ`, `-EISCONN`, `-ENOTCONN` (a stream or seqpacket socket not
+ * connected), `-ENOENT`, `-ECONNREFUSED`, `-EPIPE`, `-EAGAIN`, `-EMSGSIZE`, `-EINTR`.
+ * Thread safety: any thread.
  */
 int64_t fdsafe_socket_send_message(fdsafe_handle handle,
                                    const struct fdsafe_send_message *msg,

@@ -106,8 +106,9 @@ fn iov_in<'a>(iov: *const libc::iovec, count: usize) -> Result<&'a [libc::iovec]
 /// stream socket, `FDSAFE_MSG_ZEROCOPY` with them; `-EBADF` for a stale socket handle or any
 /// stale handle in `msg->handles` (nothing sent); `FDSAFE_E_WRONG_KIND` for a handle that is
 /// not a socket; the kernel's `-EINVAL` (over 253 descriptors), `-EPERM` (credentials not
-/// one's own), `-EDESTADDRREQ`, `-EISCONN`, `-ENOENT`, `-ECONNREFUSED`, `-EPIPE`,
-/// `-EAGAIN`, `-EMSGSIZE`, `-EINTR`. Thread safety: any thread.
+/// one's own), `-EDESTADDRREQ`, `-EISCONN`, `-ENOTCONN` (a stream or seqpacket socket not
+/// connected), `-ENOENT`, `-ECONNREFUSED`, `-EPIPE`, `-EAGAIN`, `-EMSGSIZE`, `-EINTR`.
+/// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_socket_send_message(handle: fdsafe_handle, msg: *const fdsafe_send_message, flags: u32) -> i64 {
     call("fdsafe_socket_send_message", || {
