@@ -14,13 +14,16 @@
 //! is left behind.
 #![no_main]
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
 use std::ffi::{c_void, CString};
 use std::ptr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Once, OnceLock};
 
 use arbitrary::Arbitrary;
+use fdsafe::ffi::batch::fdsafe_close_all_except;
 use fdsafe::ffi::codes::*;
 use fdsafe::ffi::epoll::*;
 use fdsafe::ffi::eventfd::*;
@@ -67,6 +70,8 @@ enum Call {
     PipeCreate { flags: u32 },
     EventfdCreate { initial: u32, flags: u32 },
     Close(Target),
+    /// `fdsafe_close_all_except`, keeping up to four picked handles (and the directory).
+    CloseAllExcept(Vec<Target>),
     Dup(Target),
     ReleaseThenCloseRaw(Target),
     ReleaseThenAdopt(Target, u32),
@@ -177,8 +182,9 @@ struct Pool {
     closed: Vec<u64>,
     /// A directory handle on the private directory, for the *_at calls (closed at the end).
     dir: u64,
-    /// Model of every epoll set's registrations: set -> targets.
-    registered: BTreeMap<u64, BTreeSet<u64>>,
+    /// Model of every epoll set's registrations: set -> targets. The handles of one kernel
+    /// epoll instance (a dup, a copy adopted or received) share one record, as fdsafe does.
+    registered: BTreeMap<u64, Rc<RefCell<BTreeSet<u64>>>>,
 }
 
 impl Pool {
@@ -198,8 +204,12 @@ impl Pool {
         let kind = fdsafe_handle_kind(handle);
         assert!(kind > 0, "a new handle is not alive");
         if kind == FDSAFE_KIND_EPOLL as i32 {
-            // Created, dup'd, adopted or received: a set of its own, with no registrations.
-            self.registered.entry(handle).or_default();
+            // Created: a set of its own with no registrations. Dup'd, adopted or received while
+            // another handle of the same kernel instance lives: that handle's registrations.
+            let fd = fdsafe_fd_borrow(handle);
+            let same = self.registered.iter().find(|(&other, _)| same_open_file(fd, fdsafe_fd_borrow(other)));
+            let record = same.map_or_else(Default::default, |(_, record)| record.clone());
+            self.registered.insert(handle, record);
         }
         if self.live.len() < POOL_MAX {
             self.live.push(handle);
@@ -211,8 +221,8 @@ impl Pool {
     /// A handle ended (closed or released): no set may keep it.
     fn gone(&mut self, handle: u64) {
         self.registered.remove(&handle);
-        for targets in self.registered.values_mut() {
-            targets.remove(&handle);
+        for targets in self.registered.values() {
+            targets.borrow_mut().remove(&handle);
         }
         self.closed.push(handle);
         if self.closed.len() > 64 {
@@ -304,9 +314,18 @@ fn nonblocking(h: u64) {
     assert_eq!(fdsafe_nonblocking_set(h, true), 0);
 }
 
+/// Whether two descriptors of this process are the same open file (`kcmp(KCMP_FILE)`).
+fn same_open_file(a: i32, b: i32) -> bool {
+    const KCMP_FILE: libc::c_long = 0;
+    // SAFETY: kcmp only compares; a bad descriptor gives an error.
+    let pid = unsafe { libc::getpid() };
+    a >= 0 && b >= 0 && unsafe { libc::syscall(libc::SYS_kcmp, pid, pid, KCMP_FILE, a, b) } == 0
+}
+
 /// After every call: each set's count is the model's, and no event names a dead handle.
 fn check_epoll(pool: &Pool) {
     for (set, targets) in &pool.registered {
+        let targets = targets.borrow();
         assert_eq!(fdsafe_epoll_count(*set), targets.len() as i64, "epoll count differs from the model {targets:?}");
         let mut events = [fdsafe_epoll_event::default(); 32];
         let n = fdsafe_epoll_wait(*set, events.as_mut_ptr(), events.len(), 0);
@@ -370,6 +389,26 @@ fn run(pool: &mut Pool, call: &Call) {
             }
             (rc as i64, stale)
         }
+        Call::CloseAllExcept(ref targets) => {
+            let mut keep: Vec<u64> = targets.iter().take(4).map(|&t| pool.pick(t).0).collect();
+            if pool.dir != 0 {
+                keep.push(pool.dir); // opened lazily, kept to the end of the run
+            }
+            let all_live = keep.iter().all(|&h| fdsafe_handle_kind(h) > 0);
+            let rc = fdsafe_close_all_except(keep.as_ptr(), keep.len());
+            if all_live {
+                // Every other handle of the process closes: the pool's, and nothing else exists.
+                let closed: Vec<u64> = pool.live.iter().copied().filter(|h| !keep.contains(h)).collect();
+                assert_eq!(rc, closed.len() as i64, "close_all_except closed another number of handles");
+                for h in closed {
+                    assert!(fdsafe_handle_kind(h) < 0, "a handle not kept is still live");
+                    pool.forget(h);
+                }
+            } else {
+                assert_eq!(rc, -(libc::EBADF as i64), "a keep list with a dead handle must be refused");
+            }
+            (rc, false)
+        }
         Call::Dup(t) => {
             let (h, stale) = pool.pick(t);
             let rc = fdsafe_dup(h, &mut out);
@@ -395,7 +434,7 @@ fn run(pool: &mut Pool, call: &Call) {
                 pool.forget(h);
                 assert!(fdsafe_handle_kind(h) == -libc::EBADF, "a released handle still works");
                 // Adopt it back as a random kind, else as the kind it was, else close it.
-                if fdsafe_fd_adopt(rc, kind, &mut out) == 0 || fdsafe_fd_adopt(rc, was as u32, &mut out) == 0 {
+                if fdsafe_fd_adopt(rc, kind as i32, &mut out) == 0 || fdsafe_fd_adopt(rc, was, &mut out) == 0 {
                     pool.keep(out);
                 } else {
                     unsafe { libc::close(rc) };
@@ -407,7 +446,7 @@ fn run(pool: &mut Pool, call: &Call) {
             let mut fds = [0; 2];
             assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK) }, 0);
             for fd in fds {
-                let rc = fdsafe_fd_adopt(fd, kind, &mut out);
+                let rc = fdsafe_fd_adopt(fd, kind as i32, &mut out);
                 check(rc as i64, false, call);
                 if rc == 0 {
                     pool.keep(out);
@@ -422,7 +461,7 @@ fn run(pool: &mut Pool, call: &Call) {
             let fd = fdsafe_fd_borrow(h);
             if fd >= 0 {
                 // Already owned by a live handle: must be refused, never double-owned.
-                assert_eq!(fdsafe_fd_adopt(fd, kind, &mut out), FDSAFE_E_INVALID_ARGUMENT);
+                assert_eq!(fdsafe_fd_adopt(fd, kind as i32, &mut out), FDSAFE_E_INVALID_ARGUMENT);
             }
             (0, false)
         }
@@ -491,7 +530,7 @@ fn run(pool: &mut Pool, call: &Call) {
             (fdsafe_handle_kind(h) as i64, stale)
         }
         Call::KindName(k) => {
-            assert!(!fdsafe_kind_name(k).is_null());
+            assert!(!fdsafe_kind_name(k as i32).is_null());
             (0, false)
         }
         Call::Borrow(t) => {
@@ -504,7 +543,7 @@ fn run(pool: &mut Pool, call: &Call) {
             (fdsafe_last_error(p, n) as i64, false)
         }
         Call::ErrorText(code) => {
-            assert!(!fdsafe_strerror(code).is_null() && !fdsafe_error_name(code).is_null());
+            assert!(!fdsafe_strerror(code.into()).is_null() && !fdsafe_error_name(code.into()).is_null());
             (0, false)
         }
         Call::StdinOpen { flags } => {
@@ -715,8 +754,8 @@ fn run(pool: &mut Pool, call: &Call) {
             let add = matches!(call, Call::EpollAdd(..));
             let rc = if add { fdsafe_epoll_add(set, target, events, user) } else { fdsafe_epoll_modify(set, target, events, user) };
             if rc == 0 && add {
-                let targets = pool.registered.get_mut(&set).expect("an epoll set outside the model");
-                assert!(targets.insert(target), "the same handle was added twice");
+                let targets = pool.registered.get(&set).expect("an epoll set outside the model");
+                assert!(targets.borrow_mut().insert(target), "the same handle was added twice");
             }
             (rc as i64, stale)
         }
@@ -725,8 +764,8 @@ fn run(pool: &mut Pool, call: &Call) {
             let (target, _) = pool.pick(t);
             let rc = fdsafe_epoll_delete(set, target);
             if rc == 0 {
-                let targets = pool.registered.get_mut(&set).expect("an epoll set outside the model");
-                assert!(targets.remove(&target), "deleted a registration that was not there");
+                let targets = pool.registered.get(&set).expect("an epoll set outside the model");
+                assert!(targets.borrow_mut().remove(&target), "deleted a registration that was not there");
             }
             (rc as i64, stale)
         }
@@ -979,7 +1018,7 @@ fn run(pool: &mut Pool, call: &Call) {
             let (h, stale) = pool.pick(t);
             // A pool handle's descriptor (borrowed), or a random number.
             let target_fd = if raw % 2 == 0 { fdsafe_fd_borrow(pool.pick(of).0) } else { raw };
-            let rc = fdsafe_pidfd_getfd(h, target_fd, kind, &mut out);
+            let rc = fdsafe_pidfd_getfd(h, target_fd, kind as i32, &mut out);
             if rc == 0 {
                 if blocking(out) {
                     // A copy of a blocking descriptor that is not ours to change (stdin, stdout...).
