@@ -1131,8 +1131,9 @@ int fdsafe_file_sync(fdsafe_handle handle, uint32_t flags);
  * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for unknown mode
  * bits, a negative `offset` or a `len` that is not positive; `-EOPNOTSUPP` if the file
  * system lacks the mode (tmpfs has no zero range) or for a hole without keep-size;
- * `-EBADF` (from the kernel) if the file is not open for writing; `-EPERM` for a memfd
- * sealed against writing or growing; `-ENOSPC`; `-EFBIG`; `-EINTR`.
+ * `-EBADF` (from the kernel) if the file is not open for writing; `-EISDIR` for a
+ * directory; `-EPERM` for a memfd sealed against writing or growing; `-ENOSPC`; `-EFBIG`;
+ * `-EINTR`.
  * Thread safety: any thread.
  */
 int fdsafe_file_allocate(fdsafe_handle handle, int mode, int64_t offset, int64_t len);
@@ -1162,7 +1163,8 @@ int fdsafe_file_chown(fdsafe_handle handle, uint32_t uid, uint32_t gid);
  * system keeps one). Works on file and memfd handles. Returns 0.
  *
  * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL
- * `stat_out`. Thread safety: any thread.
+ * `stat_out`; `-ENOSYS` or `-EPERM` where `statx(2)` is missing or filtered (seccomp).
+ * Thread safety: any thread.
  */
 int fdsafe_file_stat(fdsafe_handle handle, struct fdsafe_file_status *stat_out);
 
@@ -4159,7 +4161,7 @@ int fdsafe_pidfd_wait(fdsafe_handle handle, uint32_t flags, struct fdsafe_pidfd_
  * `FDSAFE_PIDFD_WAIT_CONTINUED` (resumed by `SIGCONT`), plus any of
  * `FDSAFE_PIDFD_WAIT_NOHANG` (do not wait) and `FDSAFE_PIDFD_WAIT_NOWAIT` (report the state
  * but leave it to be collected again). These are the kernel's `W*` values. A stop or a
- * continuation is reported once.
+ * continuation is reported once, unless `FDSAFE_PIDFD_WAIT_NOWAIT` leaves it in place.
  *
  * Returns 1 with `*exit_out` filled (`code` tells which change: `FDSAFE_PIDFD_EXITED`,
  * `FDSAFE_PIDFD_KILLED`, `FDSAFE_PIDFD_DUMPED`, `FDSAFE_PIDFD_STOPPED`,

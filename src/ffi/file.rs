@@ -352,8 +352,9 @@ pub extern "C" fn fdsafe_file_sync(handle: fdsafe_handle, flags: u32) -> c_int {
 /// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for unknown mode
 /// bits, a negative `offset` or a `len` that is not positive; `-EOPNOTSUPP` if the file
 /// system lacks the mode (tmpfs has no zero range) or for a hole without keep-size;
-/// `-EBADF` (from the kernel) if the file is not open for writing; `-EPERM` for a memfd
-/// sealed against writing or growing; `-ENOSPC`; `-EFBIG`; `-EINTR`.
+/// `-EBADF` (from the kernel) if the file is not open for writing; `-EISDIR` for a
+/// directory; `-EPERM` for a memfd sealed against writing or growing; `-ENOSPC`; `-EFBIG`;
+/// `-EINTR`.
 /// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_file_allocate(handle: fdsafe_handle, mode: c_int, offset: i64, len: i64) -> c_int {
@@ -372,6 +373,7 @@ pub extern "C" fn fdsafe_file_allocate(handle: fdsafe_handle, mode: c_int, offse
 #[no_mangle]
 pub extern "C" fn fdsafe_file_chmod(handle: fdsafe_handle, mode: u32) -> c_int {
     call("fdsafe_file_chmod", || {
+        file::check_mode(mode)?; // bad arguments first, as every function
         file::chmod(file_like(handle)?.object().as_fd(), mode)?;
         Ok(0)
     })
@@ -396,7 +398,8 @@ pub extern "C" fn fdsafe_file_chown(handle: fdsafe_handle, uid: u32, gid: u32) -
 /// system keeps one). Works on file and memfd handles. Returns 0.
 ///
 /// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL
-/// `stat_out`. Thread safety: any thread.
+/// `stat_out`; `-ENOSYS` or `-EPERM` where `statx(2)` is missing or filtered (seccomp).
+/// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_file_stat(handle: fdsafe_handle, stat_out: *mut fdsafe_file_status) -> c_int {
     call("fdsafe_file_stat", || {

@@ -170,7 +170,7 @@ pub extern "C" fn fdsafe_pidfd_wait(handle: fdsafe_handle, flags: u32, exit_out:
 /// `FDSAFE_PIDFD_WAIT_CONTINUED` (resumed by `SIGCONT`), plus any of
 /// `FDSAFE_PIDFD_WAIT_NOHANG` (do not wait) and `FDSAFE_PIDFD_WAIT_NOWAIT` (report the state
 /// but leave it to be collected again). These are the kernel's `W*` values. A stop or a
-/// continuation is reported once.
+/// continuation is reported once, unless `FDSAFE_PIDFD_WAIT_NOWAIT` leaves it in place.
 ///
 /// Returns 1 with `*exit_out` filled (`code` tells which change: `FDSAFE_PIDFD_EXITED`,
 /// `FDSAFE_PIDFD_KILLED`, `FDSAFE_PIDFD_DUMPED`, `FDSAFE_PIDFD_STOPPED`,

@@ -86,7 +86,6 @@ pub fn advance_epoch() {
 }
 
 extern "C" fn prepare() {
-    EPOCH.fetch_add(1, Ordering::SeqCst);
     let _ = std::panic::catch_unwind(|| {
         // A fork from inside a section (a close hook that forks) would wait for itself.
         if DEPTH.try_with(Cell::get).unwrap_or(0) == 0 {
@@ -94,6 +93,10 @@ extern "C" fn prepare() {
             let _ = FORKING.try_with(|forking| *forking.borrow_mut() = Some(gate));
         }
     });
+    // Advanced once the gate is held, so that forks of two threads, serialized by the gate,
+    // each have their own epoch: another thread's advance cannot land between this one and
+    // this fork's copy of memory.
+    EPOCH.fetch_add(1, Ordering::SeqCst);
 }
 
 extern "C" fn parent() {

@@ -129,6 +129,23 @@ impl Owners {
         }
     }
 
+    /// Clears the claim on `fd` of a reservation (slot `index`, `generation`) that will never be
+    /// filled, whatever its kind (the child of a fork; see `Table::after_fork_in_child`).
+    pub fn clear_reservation(&self, fd: RawFd, index: u32, generation: u32) {
+        let ours = |owner: u64| Handle(owner).index() == index && Handle(owner).generation() == generation;
+        match self.entry(fd, false) {
+            Some(entry) => {
+                if ours(entry.load(Ordering::Relaxed)) {
+                    entry.store(0, Ordering::Release);
+                }
+            }
+            None => {
+                let _section = super::fork::section();
+                self.beyond().retain(|&(number, owner)| number != fd || !ours(owner));
+            }
+        }
+    }
+
     /// The recorded owner of `fd`, live or not.
     #[cfg(test)]
     pub fn get(&self, fd: RawFd) -> Option<Handle> {

@@ -78,7 +78,11 @@ pub struct Slot {
     next_free: AtomicU32,
     /// Whether `hooks` may be non-empty (so finalizing does not touch them when not).
     has_hooks: AtomicBool,
-    /// The fork epoch the live object was inserted in (see `fork`).
+    /// Taken off the free list by an insert that has not filled it yet (its descriptor number
+    /// is in `fd`): a fork can catch it so, and the child must free it (see `fork`).
+    reserved: AtomicBool,
+    /// The fork epoch the object was inserted in, read when the slot was reserved, after the
+    /// system call that made the descriptor (see `fork`).
     born: AtomicU32,
     object: ObjectCell,
     hooks: HookCell,
@@ -97,6 +101,7 @@ impl Slot {
             fd: AtomicI32::new(-1),
             next_free: AtomicU32::new(0),
             has_hooks: AtomicBool::new(false),
+            reserved: AtomicBool::new(false),
             born: AtomicU32::new(0),
             object: ObjectCell::new(),
             hooks: HookCell::new(),
@@ -118,6 +123,38 @@ impl Slot {
         generation_of(state).checked_add(1).filter(|_| state & CLOSING == 0)
     }
 
+    /// Marks a free slot just taken off the free list as reserved for descriptor `fd`, and
+    /// records the fork epoch (the caller made the descriptor before).
+    ///
+    /// # Safety
+    /// The caller owns the free slot exclusively (it took it off the free list).
+    pub unsafe fn reserve(&self, fd: RawFd) {
+        self.born.store(super::fork::epoch(), Ordering::Relaxed);
+        self.fd.store(fd, Ordering::Relaxed);
+        self.reserved.store(true, Ordering::Relaxed);
+    }
+
+    /// Undoes [`Slot::reserve`] (the insert failed; the slot goes back on the free list).
+    ///
+    /// # Safety
+    /// As [`Slot::reserve`].
+    pub unsafe fn unreserve(&self) {
+        self.reserved.store(false, Ordering::Relaxed);
+        self.fd.store(-1, Ordering::Relaxed);
+    }
+
+    /// In the child of a fork: the descriptor number of a reservation whose insert did not
+    /// come along (the slot stays off the free list until the caller puts it back).
+    ///
+    /// # Safety
+    /// Only the calling thread runs in the process.
+    pub unsafe fn abandoned_reservation(&self) -> Option<RawFd> {
+        if !self.reserved.swap(false, Ordering::Relaxed) {
+            return None;
+        }
+        Some(self.fd.swap(-1, Ordering::Relaxed))
+    }
+
     /// Puts an object into a free slot and publishes it under `tag(generation, kind)`.
     ///
     /// # Safety
@@ -126,9 +163,9 @@ impl Slot {
     pub unsafe fn fill(&self, object: Stored, generation: u32) {
         debug_assert!(generation % 2 == 1);
         let kind = object.kind() as u8;
-        self.born.store(super::fork::epoch(), Ordering::Relaxed);
         self.fd.store(object.raw_fd(), Ordering::Relaxed);
         self.object.put(object);
+        self.reserved.store(false, Ordering::Relaxed);
         self.state.store(tag(generation, kind) << TAG_SHIFT, Ordering::Release);
     }
 

@@ -150,9 +150,13 @@ impl Table {
         let handle = Handle::new(object.kind(), generation, index);
         // Claimed before the slot is filled: until then the claim counts as live (`held_by`).
         let fd = object.raw_fd();
+        // SAFETY: the index came off the free list, so the slot is ours.
+        unsafe { slot.reserve(fd) };
         let holds = |owner: Handle| self.slot(owner.index()).is_some_and(|slot| slot.held_by(owner.generation()));
         let claimed = if fresh { self.owners.claim_fresh(fd, handle, holds) } else { self.owners.claim(fd, handle, holds) };
         if let Err(AlreadyOwned(owner)) = claimed {
+            // SAFETY: as above.
+            unsafe { slot.unreserve() };
             self.push_free(index);
             return Err((already_owned(fd, owner), object));
         }
@@ -273,6 +277,17 @@ impl Table {
             let Some(slot) = self.slot(index) else { continue };
             // SAFETY: only this thread runs in the child.
             unsafe {
+                // An insert caught between reserving the slot and filling it will never finish:
+                // its claim on the number would refuse that number to every later insert. The
+                // number is, in the child, either that insert's copy or nobody's: close it.
+                if let Some(fd) = slot.abandoned_reservation() {
+                    if let Some(generation) = slot.next_generation() {
+                        self.owners.clear_reservation(fd, index, generation);
+                    }
+                    self.push_free(index);
+                    crate::sys::direct::close(std::os::fd::FromRawFd::from_raw_fd(fd));
+                    continue;
+                }
                 let waited = slot.forget_references();
                 // A handle inserted while the fork was being made may name a number the
                 // child's descriptor table has not got, or has for another file: drop it.

@@ -92,7 +92,7 @@ pub fn open_flags(flags: FileFlags) -> Result<i32> {
     Ok(o)
 }
 
-fn check_mode(mode: u32) -> Result<()> {
+pub fn check_mode(mode: u32) -> Result<()> {
     if mode & !0o7777 != 0 {
         return Err(Error::invalid(format!("mode {mode:#o} has bits beyond 07777")));
     }
