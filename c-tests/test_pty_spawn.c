@@ -192,6 +192,40 @@ static void test_spawn_on_a_terminal_and_failures(void **state) {
     assert_int_equal(errno, ECHILD);
 }
 
+/* With 0, 1 and 2 closed, pipe2 hands the error-report pipe those numbers; had it kept them,
+ * the child's dup2 of the terminal onto 0, 1 and 2 would replace the write end: its execve
+ * error lost, the spawn taken for a success, the child never reaped. Run in a child process
+ * (its standard streams can be closed), which reports by exit status: 0 when the spawn
+ * returned -ENOENT and left no child behind. */
+static void test_failure_reported_with_standard_streams_closed(void **state) {
+    (void)state;
+    fdsafe_handle m, s;
+    must(fdsafe_pty_open(0, &m, &s)); /* numbered 3 or above: the pipe gets 0 and 1 */
+    pid_t tester = fork();
+    assert_true(tester >= 0);
+    if (tester == 0) {
+        close(0);
+        close(1);
+        close(2);
+        const char *missing[] = {"fdsafe-no-such-program", NULL};
+        fdsafe_handle pidfd = 0;
+        int rc = fdsafe_terminal_spawn(s, "fdsafe-no-such-program", missing, NULL, &pidfd);
+        if (rc != -ENOENT)
+            _exit(rc > 0 ? 1 : 2); /* 1: the failure taken for a success */
+        if (pidfd != 0)
+            _exit(3);
+        if (waitpid(-1, NULL, WNOHANG) != -1 || errno != ECHILD)
+            _exit(4); /* a child left behind */
+        _exit(0);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(tester, &status, 0), tester);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    must(fdsafe_close(s));
+    must(fdsafe_close(m));
+}
+
 static void *spawn_many(void *arg) {
     (void)arg;
     for (int i = 0; i < 5; i++) {
@@ -275,6 +309,7 @@ int main(void) {
         FD_TEST(test_interactive_shell_prompt_and_exit_status),
         FD_TEST(test_vintr_sends_sigint_to_the_child),
         FD_TEST(test_spawn_on_a_terminal_and_failures),
+        FD_TEST(test_failure_reported_with_standard_streams_closed),
         FD_TEST(test_spawn_from_many_threads),
         FD_TEST(test_spawn_bad_input),
     };

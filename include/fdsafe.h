@@ -4232,7 +4232,9 @@ int fdsafe_pidfd_get_pid(fdsafe_handle handle);
  * `FDSAFE_E_INVALID_ARGUMENT` for a NULL or empty `program`, a NULL or empty `argv`, an
  * unterminated array or a NULL `pidfd_out`; from the child: `-EPERM` if the terminal is
  * another session's controlling terminal, `-ENOENT`, `-EACCES`, `-ENOEXEC`, `-E2BIG`;
- * `-EAGAIN` or `-ENOMEM` from `clone`; `-EMFILE`.
+ * `-EAGAIN` or `-ENOMEM` from `clone`; `-ENOSYS` if the kernel (before Linux 5.2) gave no
+ * pidfd; `-EMFILE`, also when the handle table is full. With `-ENOSYS` or `-EMFILE` after
+ * the child was started, it is killed (`SIGKILL`) and reaped before the call returns.
  * Thread safety: any thread.
  */
 int fdsafe_terminal_spawn(fdsafe_handle terminal,

@@ -10,7 +10,7 @@ use super::{call, fdsafe_handle, Out, FDSAFE_NONBLOCK};
 use crate::error::{Error, Result};
 use crate::handles::{self, get_as, Handle};
 use crate::kinds::pidfd::PidFd;
-use crate::kinds::pty_spawn::{spawn, Command};
+use crate::kinds::pty_spawn::{kill_and_reap, spawn, Command};
 use crate::kinds::terminal::{Terminal, When};
 use crate::sys;
 
@@ -44,19 +44,17 @@ fn command<'a>(program: *const c_char, argv: *const *const c_char, envp: *const 
     Ok(Command { program, args, env })
 }
 
-/// Stores the pidfd as a handle, or kills and reaps the child when the table is full.
-fn pidfd_handle(pid: i32, pidfd: PidFd) -> Result<Handle> {
-    match handles::insert(Box::new(pidfd)) {
-        Ok(h) => Ok(h),
-        Err(e) => {
-            // SAFETY: our unreaped child.
-            unsafe {
-                libc::kill(pid, libc::SIGKILL);
-                libc::waitpid(pid, std::ptr::null_mut(), 0);
-            }
-            Err(e)
+/// Stores the pidfd as a handle, or, when the table refuses it (full), kills and reaps the
+/// child through the pidfd, which comes back from the table for that: by pid, the signal and
+/// the wait could reach another process that took the pid over.
+fn pidfd_handle(pidfd: PidFd) -> Result<Handle> {
+    handles::try_insert(Box::new(pidfd)).map_err(|(err, object)| {
+        if let Some(pidfd) = object.downcast::<PidFd>() {
+            kill_and_reap(pidfd);
         }
-    }
+        handles::discard(object);
+        err
+    })
 }
 
 /// Starts `program` with the terminal `terminal` as its controlling terminal and its
@@ -79,7 +77,9 @@ fn pidfd_handle(pid: i32, pidfd: PidFd) -> Result<Handle> {
 /// `FDSAFE_E_INVALID_ARGUMENT` for a NULL or empty `program`, a NULL or empty `argv`, an
 /// unterminated array or a NULL `pidfd_out`; from the child: `-EPERM` if the terminal is
 /// another session's controlling terminal, `-ENOENT`, `-EACCES`, `-ENOEXEC`, `-E2BIG`;
-/// `-EAGAIN` or `-ENOMEM` from `clone`; `-EMFILE`.
+/// `-EAGAIN` or `-ENOMEM` from `clone`; `-ENOSYS` if the kernel (before Linux 5.2) gave no
+/// pidfd; `-EMFILE`, also when the handle table is full. With `-ENOSYS` or `-EMFILE` after
+/// the child was started, it is killed (`SIGKILL`) and reaped before the call returns.
 /// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_terminal_spawn(terminal: fdsafe_handle, program: *const c_char, argv: *const *const c_char, envp: *const *const c_char, pidfd_out: *mut fdsafe_handle) -> c_int {
@@ -87,7 +87,7 @@ pub extern "C" fn fdsafe_terminal_spawn(terminal: fdsafe_handle, program: *const
         let cmd = command(program, argv, envp)?;
         let out = Out::new(pidfd_out, "pidfd_out")?;
         let (pid, pidfd) = spawn(&*get_as::<Terminal>(Handle(terminal), "a terminal")?, &cmd)?;
-        out.write(pidfd_handle(pid, pidfd)?.0);
+        out.write(pidfd_handle(pidfd)?.0);
         Ok(pid)
     })
 }
@@ -133,11 +133,20 @@ pub extern "C" fn fdsafe_pty_spawn(
         }
         let (pid, pidfd) = spawn(&slave, &cmd)?;
         drop(slave);
-        let p = pidfd_handle(pid, pidfd)?;
+        // The master's handle first, while the pidfd is still ours: if the table refuses the
+        // master, the child (whose terminal would then have no master) is killed and reaped
+        // through the pidfd rather than left running and, once it exits, a zombie.
         let m = match handles::insert(Box::new(master)) {
             Ok(m) => m,
             Err(e) => {
-                let _ = handles::close(p); // the child goes on: it has its terminal
+                kill_and_reap(&pidfd);
+                return Err(e);
+            }
+        };
+        let p = match pidfd_handle(pidfd) {
+            Ok(p) => p,
+            Err(e) => {
+                let _ = handles::close(m);
                 return Err(e);
             }
         };

@@ -301,6 +301,12 @@ pub fn insert(object: impl Into<Stored>) -> Result<Handle> {
     insert_fresh(object.into())
 }
 
+/// [`insert`] that gives the object back when the table refuses it, for a caller that must
+/// act on it before it is dropped (a child's pidfd, to kill and reap the child through it).
+pub fn try_insert(object: impl Into<Stored>) -> std::result::Result<Handle, (Error, Stored)> {
+    TABLE.insert_fresh(object.into())
+}
+
 /// [`insert`] for an object as the table stores it.
 pub fn insert_fresh(object: Stored) -> Result<Handle> {
     TABLE.insert_fresh(object).map_err(|(err, object)| {

@@ -129,6 +129,10 @@ pub fn spawn(terminal: &Terminal, cmd: &Command<'_>) -> Result<(i32, PidFd)> {
     cvt(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }).map_err(|e| e.context("pipe2"))?;
     // SAFETY: both new and ours.
     let (report_read, report_write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    // When this process has 0, 1 or 2 closed, pipe2 hands those numbers out, and the child's
+    // dup2 of the terminal onto them would replace the write end: its error report would be
+    // lost, the parent would read end of file and take a failed exec for success.
+    let (report_read, report_write) = (above_stdio(report_read)?, above_stdio(report_write)?);
 
     // NULL: the child uses `environ` as it finds it in its copy of memory (read here, another
     // thread's setenv could free the array before the clone).
@@ -152,6 +156,15 @@ pub fn spawn(terminal: &Terminal, cmd: &Command<'_>) -> Result<(i32, PidFd)> {
         pid
     };
     cvt(pid).map_err(|e| e.context("clone"))?;
+    let pid = pid as i32;
+    if pidfd < 0 {
+        // A kernel before 5.2 ignores CLONE_PIDFD (the bit was the long-dead CLONE_PID): the
+        // child runs and there is no pidfd for it. Kill and reap it by pid: nobody else can
+        // have reaped it yet unless SIGCHLD is ignored or another thread waits for any child,
+        // so the pid is reused under us only in theory.
+        kill_and_reap_pid(pid);
+        return Err(Error::from_errno(libc::ENOSYS).context("clone gave no pidfd (CLONE_PIDFD needs Linux 5.2)"));
+    }
     // SAFETY: CLONE_PIDFD stored a new descriptor (the kernel makes it close-on-exec).
     let pidfd = PidFd::from_fd(unsafe { sys::owned(pidfd) });
     drop(report_write);
@@ -159,14 +172,22 @@ pub fn spawn(terminal: &Terminal, cmd: &Command<'_>) -> Result<(i32, PidFd)> {
     let n = loop {
         // SAFETY: reads into `report`; end of file once the child has exec'd.
         let n = unsafe { libc::read(report_read.as_raw_fd(), report.as_mut_ptr().cast(), std::mem::size_of_val(&report)) };
-        if n >= 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+        if n >= 0 {
             break n;
+        }
+        let err = std::io::Error::last_os_error();
+        if err.raw_os_error() != Some(libc::EINTR) {
+            // Not seen on a pipe we own (EINTR aside), but then we cannot tell whether the
+            // program runs: kill it first, so that the reap cannot wait for as long as a
+            // program that did start runs, and report the read's error.
+            kill_and_reap(&pidfd);
+            return Err(Error::from(err).context("reading the child's error report"));
         }
     };
     if n == 0 {
-        return Ok((pid as i32, pidfd));
+        return Ok((pid, pidfd));
     }
-    // The child failed before exec and exits 127: reap it, report its error.
+    // The child wrote its error (n > 0) and exits 127 right after: reap it, report the error.
     let _ = reap(&pidfd);
     if n as usize != std::mem::size_of_val(&report) {
         return Err(Error::Internal(format!("the child's error report had {n} bytes")));
@@ -174,6 +195,32 @@ pub fn spawn(terminal: &Terminal, cmd: &Command<'_>) -> Result<(i32, PidFd)> {
     let step = STEPS.get(report[0] as usize).copied().unwrap_or("?");
     let program = cmd.program.to_string_lossy();
     Err(Error::from_errno(report[1]).context(format!("starting {program}: {step}")))
+}
+
+/// `fd` itself if it is numbered 3 or above, else a close-on-exec duplicate that is (`fd`
+/// closed).
+fn above_stdio(fd: OwnedFd) -> Result<OwnedFd> {
+    if fd.as_raw_fd() > 2 {
+        return Ok(fd);
+    }
+    sys::dup_cloexec(fd.as_fd()).map_err(|e| e.context("moving the error-report pipe above descriptor 2"))
+}
+
+/// Kills a child of ours through its pidfd and reaps it, for a caller that cannot hand it
+/// over (its handle could not be made). The pidfd names this very child until it is dropped,
+/// so neither the signal nor the wait can reach a process that reused the pid.
+pub fn kill_and_reap(pidfd: &PidFd) {
+    let _ = pidfd.send_signal(libc::SIGKILL);
+    let _ = reap(pidfd);
+}
+
+/// [`kill_and_reap`] by pid, when there is no pidfd.
+fn kill_and_reap_pid(pid: i32) {
+    // SAFETY: signals and waits for our own unreaped child.
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+        while libc::waitpid(pid, std::ptr::null_mut(), 0) < 0 && *libc::__errno_location() == libc::EINTR {}
+    }
 }
 
 fn reap(pidfd: &PidFd) -> Result<()> {
