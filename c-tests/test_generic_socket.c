@@ -458,6 +458,213 @@ static void test_unix_clients_bound_before_connect(void **state) {
     must(fdsafe_close(r));
 }
 
+/* FDSAFE_MSG_TRUNC on a stream socket would make Linux discard the bytes (tcp(7)): every
+ * receive refuses it before receiving, and the next receive gets the data. Datagram sockets
+ * keep it. */
+static void expect_trunc_refused(fdsafe_handle h) {
+    char buf[100] = {0};
+    struct sockaddr_storage from;
+    size_t from_len = 0;
+    struct iovec iov = {.iov_base = buf, .iov_len = sizeof buf};
+    fdsafe_recv_message m;
+    memset(&m, 0, sizeof m);
+    m.iov = &iov;
+    m.iov_count = 1;
+    expect_code(fdsafe_socket_recv(h, buf, sizeof buf, FDSAFE_MSG_TRUNC), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_socket_recv(h, buf, sizeof buf, FDSAFE_MSG_TRUNC | FDSAFE_MSG_DONTWAIT), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_socket_recv_from(h, buf, sizeof buf, FDSAFE_MSG_TRUNC, &from, sizeof from, &from_len),
+                FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_socket_recv_message(h, &m, FDSAFE_MSG_TRUNC), FDSAFE_E_INVALID_ARGUMENT);
+}
+
+static void test_trunc_refused_on_stream_sockets(void **state) {
+    (void)state;
+    char buf[100] = {0};
+    /* TCP. */
+    fdsafe_handle l = 0, c = 0, s = 0;
+    must(fdsafe_tcp_listen("127.0.0.1:0", 4, 0, &l));
+    char addr[FDSAFE_ADDRESS_TEXT_MAX];
+    must(fdsafe_socket_local_address(l, addr, sizeof addr));
+    must(fdsafe_tcp_connect(addr, 2000, 0, &c));
+    must(fdsafe_socket_accept(l, 0, &s, NULL, 0, NULL));
+    expect_code(fdsafe_socket_send(c, "stream-data", 11, 0), 11);
+    must(fdsafe_wait(s, FDSAFE_EVENT_IN, 2000));
+    expect_trunc_refused(s);
+    expect_code(fdsafe_socket_recv(s, buf, sizeof buf, 0), 11); /* nothing was lost */
+    assert_memory_equal(buf, "stream-data", 11);
+    must(fdsafe_close(c));
+    must(fdsafe_close(s));
+    must(fdsafe_close(l));
+    /* Unix stream. */
+    must(fdsafe_unix_pair(FDSAFE_SOCK_STREAM, 0, &c, &s));
+    expect_code(fdsafe_socket_send(c, "unix", 4, 0), 4);
+    expect_trunc_refused(s);
+    expect_code(fdsafe_socket_recv(s, buf, sizeof buf, 0), 4);
+    must(fdsafe_close(c));
+    must(fdsafe_close(s));
+    /* A FDSAFE_KIND_SOCKET of type SOCK_STREAM: its SO_TYPE decides. */
+    fdsafe_handle g = 0;
+    must(fdsafe_socket_create(AF_UNIX, SOCK_STREAM, 0, 0, &g));
+    expect_trunc_refused(g);
+    must(fdsafe_close(g));
+    /* Datagrams: the real length, as before. */
+    must(fdsafe_unix_pair(FDSAFE_SOCK_DGRAM, 0, &c, &s));
+    expect_code(fdsafe_socket_send(c, "0123456789", 10, 0), 10);
+    expect_code(fdsafe_socket_recv(s, buf, 4, FDSAFE_MSG_TRUNC), 10);
+    must(fdsafe_close(c));
+    must(fdsafe_close(s));
+}
+
+/* send_message takes any family on a FDSAFE_KIND_SOCKET, as send_to_sockaddr does: a
+ * netlink request to the kernel (port id 0). */
+static void test_send_message_to_netlink_kernel(void **state) {
+    (void)state;
+    fdsafe_handle nl = 0;
+    must(fdsafe_socket_create(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE, 0, &nl));
+    struct {
+        struct nlmsghdr h;
+        struct ifinfomsg i;
+    } req = {.h = {.nlmsg_len = sizeof req, .nlmsg_type = RTM_GETLINK, .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP, .nlmsg_seq = 7},
+             .i = {.ifi_family = AF_UNSPEC}};
+    struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+    struct iovec iov = {.iov_base = &req, .iov_len = sizeof req};
+    fdsafe_send_message m;
+    memset(&m, 0, sizeof m);
+    m.addr = &kernel;
+    m.addr_len = sizeof kernel;
+    m.iov = &iov;
+    m.iov_count = 1;
+    expect_code(fdsafe_socket_send_message(nl, &m, 0), sizeof req);
+    static char buf[1 << 16];
+    int links = 0, done = 0;
+    while (!done) {
+        set_timeout(nl, SO_RCVTIMEO, 2000);
+        int64_t n = must(fdsafe_socket_recv(nl, buf, sizeof buf, 0));
+        for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (unsigned)n); h = NLMSG_NEXT(h, n)) {
+            assert_int_not_equal(h->nlmsg_type, NLMSG_ERROR);
+            assert_int_equal(h->nlmsg_seq, 7);
+            if (h->nlmsg_type == NLMSG_DONE) done = 1;
+            else if (h->nlmsg_type == RTM_NEWLINK) links++;
+        }
+    }
+    assert_true(links >= 1); /* at least lo */
+    /* Typed sockets still check the family. */
+    fdsafe_handle a = 0, b = 0;
+    must(fdsafe_unix_pair(FDSAFE_SOCK_DGRAM, 0, &a, &b));
+    expect_code(fdsafe_socket_send_message(a, &m, 0), FDSAFE_E_INVALID_ARGUMENT);
+    must(fdsafe_close(a));
+    must(fdsafe_close(b));
+    must(fdsafe_close(nl));
+}
+
+/* SO_PEERPIDFD through getsockopt would put a raw descriptor outside the handle table (and
+ * leak it with a short buffer): refused; fdsafe_socket_peer_pidfd gives it as a handle. The
+ * harness checks no descriptor leaked. */
+static void test_getsockopt_refuses_so_peerpidfd(void **state) {
+    (void)state;
+    fdsafe_handle a = 0, b = 0;
+    must(fdsafe_unix_pair(FDSAFE_SOCK_STREAM, 0, &a, &b));
+    int fd = -1;
+    char small[2];
+    expect_code(fdsafe_socket_getsockopt(a, SOL_SOCKET, 77, &fd, sizeof fd), FDSAFE_E_INVALID_ARGUMENT);
+    assert_int_equal(fd, -1);
+    expect_code(fdsafe_socket_getsockopt(a, SOL_SOCKET, 77, small, sizeof small), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_socket_getsockopt(a, SOL_SOCKET, 77, NULL, 0), FDSAFE_E_INVALID_ARGUMENT);
+    fdsafe_handle g = 0;
+    must(fdsafe_socket_create(AF_UNIX, SOCK_STREAM, 0, 0, &g));
+    expect_code(fdsafe_socket_getsockopt(g, SOL_SOCKET, 77, &fd, sizeof fd), FDSAFE_E_INVALID_ARGUMENT);
+    must(fdsafe_close(g));
+    must(fdsafe_close(a));
+    must(fdsafe_close(b));
+}
+
+/* A private directory under /tmp, made with mkdtemp: `dir` receives its path. */
+static void make_temp_dir(char *dir, size_t cap) {
+    snprintf(dir, cap, "/tmp/fdsafe-gs-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+}
+
+/* connect_from with a local path: a failed connect removes the socket file its bind made. */
+static void test_connect_from_failure_removes_local_path(void **state) {
+    (void)state;
+    char dir[64], local_path[96], remote_path[96];
+    make_temp_dir(dir, sizeof dir);
+    snprintf(local_path, sizeof local_path, "%s/local.sock", dir);
+    snprintf(remote_path, sizeof remote_path, "%s/remote.sock", dir);
+    /* A socket file nobody accepts on: the connect is refused. */
+    fdsafe_handle r = 0, c = 0;
+    must(fdsafe_socket_create(AF_UNIX, SOCK_STREAM, 0, 0, &r));
+    struct sockaddr_un remote = {.sun_family = AF_UNIX}, local = {.sun_family = AF_UNIX};
+    snprintf(remote.sun_path, sizeof remote.sun_path, "%s", remote_path);
+    snprintf(local.sun_path, sizeof local.sun_path, "%s", local_path);
+    size_t remote_len = offsetof(struct sockaddr_un, sun_path) + strlen(remote_path) + 1;
+    size_t local_len = offsetof(struct sockaddr_un, sun_path) + strlen(local_path) + 1;
+    must(fdsafe_socket_bind(r, &remote, remote_len));
+    expect_code(fdsafe_socket_connect_from(FDSAFE_SOCK_STREAM, &local, local_len, &remote, remote_len, -1, 0, &c),
+                -ECONNREFUSED);
+    assert_int_equal(access(local_path, F_OK), -1); /* the bind's file is gone */
+    assert_int_equal(errno, ENOENT);
+    /* A missing remote: the same. */
+    unlink(remote_path);
+    expect_code(fdsafe_socket_connect_from(FDSAFE_SOCK_DGRAM, &local, local_len, &remote, remote_len, -1, 0, &c),
+                -ENOENT);
+    assert_int_equal(access(local_path, F_OK), -1);
+    /* A path taken already is not touched (the bind fails first). */
+    int fd = open(local_path, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+    assert_true(fd >= 0);
+    close(fd);
+    expect_code(fdsafe_socket_connect_from(FDSAFE_SOCK_STREAM, &local, local_len, &remote, remote_len, -1, 0, &c),
+                -EADDRINUSE);
+    assert_int_equal(access(local_path, F_OK), 0);
+    unlink(local_path);
+    must(fdsafe_close(r));
+    rmdir(dir);
+}
+
+/* A Unix path of all 108 bytes comes back from the kernel as 111 bytes (a NUL past the
+ * structure); send_to_sockaddr and send_message on a FDSAFE_KIND_SOCKET take it back. */
+static void test_full_length_unix_path_goes_back(void **state) {
+    (void)state;
+    char dir[64];
+    make_temp_dir(dir, sizeof dir);
+    struct sockaddr_un peer_addr = {.sun_family = AF_UNIX};
+    size_t used = (size_t)snprintf(peer_addr.sun_path, sizeof peer_addr.sun_path, "%s/", dir);
+    memset(peer_addr.sun_path + used, 'p', sizeof peer_addr.sun_path - used); /* no NUL: 108 bytes */
+    char path[sizeof peer_addr.sun_path + 1];
+    memcpy(path, peer_addr.sun_path, sizeof peer_addr.sun_path);
+    path[sizeof peer_addr.sun_path] = 0;
+    assert_int_equal(strlen(path), 108);
+    fdsafe_handle peer = 0, s = 0;
+    must(fdsafe_socket_create(AF_UNIX, SOCK_DGRAM, 0, 0, &peer));
+    must(fdsafe_socket_bind(peer, &peer_addr, sizeof peer_addr));
+    must(fdsafe_socket_create(AF_UNIX, SOCK_DGRAM, 0, 0, &s));
+    sa_family_t fam = AF_UNIX;
+    must(fdsafe_socket_bind(s, &fam, sizeof fam)); /* autobind, so the peer can answer */
+    struct sockaddr_storage s_addr, from;
+    size_t s_len = 0, from_len = 0;
+    must(fdsafe_socket_local_sockaddr(s, &s_addr, sizeof s_addr, &s_len));
+    expect_code(fdsafe_socket_send_to_sockaddr(peer, "hi", 2, 0, &s_addr, s_len), 2);
+    char buf[8];
+    expect_code(fdsafe_socket_recv_from(s, buf, sizeof buf, 0, &from, sizeof from, &from_len), 2);
+    assert_int_equal(from_len, sizeof(struct sockaddr_un) + 1); /* the kernel's 111 bytes */
+    expect_code(fdsafe_socket_send_to_sockaddr(s, "back", 4, 0, &from, from_len), 4);
+    expect_code(fdsafe_socket_recv(peer, buf, sizeof buf, 0), 4);
+    assert_memory_equal(buf, "back", 4);
+    struct iovec iov = {.iov_base = "msg", .iov_len = 3};
+    fdsafe_send_message m;
+    memset(&m, 0, sizeof m);
+    m.addr = &from;
+    m.addr_len = from_len;
+    m.iov = &iov;
+    m.iov_count = 1;
+    expect_code(fdsafe_socket_send_message(s, &m, 0), 3);
+    expect_code(fdsafe_socket_recv(peer, buf, sizeof buf, 0), 3);
+    must(fdsafe_close(s));
+    must(fdsafe_close(peer));
+    unlink(path);
+    rmdir(dir);
+}
+
 static void test_generic_bad_input(void **state) {
     (void)state;
     fdsafe_handle h = 0, p = 0, q = 0;
@@ -529,6 +736,11 @@ int main(void) {
         FD_TEST(test_tcp_client_bound_before_connect),
         FD_TEST(test_udp_client_bound_before_connect_python_peer),
         FD_TEST(test_unix_clients_bound_before_connect),
+        FD_TEST(test_trunc_refused_on_stream_sockets),
+        FD_TEST(test_send_message_to_netlink_kernel),
+        FD_TEST(test_getsockopt_refuses_so_peerpidfd),
+        FD_TEST(test_connect_from_failure_removes_local_path),
+        FD_TEST(test_full_length_unix_path_goes_back),
         FD_TEST(test_generic_bad_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

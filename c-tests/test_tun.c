@@ -190,6 +190,14 @@ static int tun_in_namespace(void) {
     CHECK(fdsafe_close(tap) == 0);
     CHECK(if_nametoindex("fdsafe-tap") == 0);
 
+    /* A name that is not UTF-8 (the kernel takes any bytes but NUL, '/', ':' and white
+     * space) comes back as the kernel's bytes. */
+    fdsafe_handle odd = 0;
+    char odd_name[FDSAFE_IFNAMSIZ];
+    CHECK(fdsafe_tun_open("fd\xff\xfe", FDSAFE_IFF_TUN, &odd) == 0);
+    CHECK(fdsafe_tun_name(odd, odd_name, sizeof odd_name) == 4 && memcmp(odd_name, "fd\xff\xfe", 5) == 0);
+    CHECK(fdsafe_close(odd) == 0);
+
     /* A TUN handle passed over SCM_RIGHTS arrives as FDSAFE_KIND_TUN. */
     fdsafe_handle a = 0, b = 0, got[1] = {0};
     fdsafe_recv_info info;

@@ -2372,14 +2372,19 @@ int64_t fdsafe_socket_send(fdsafe_handle handle, const void *buf, size_t len, ui
  *
  * Truncation: with `FDSAFE_MSG_TRUNC` a datagram or seqpacket message returns its real
  * length, so a result above `len` says the rest was discarded (as `recv(2)` does); without
- * it nothing tells. `fdsafe_socket_recv_message` reports it as a flag, with the sender's
+ * it nothing tells. `FDSAFE_MSG_TRUNC` is refused on stream sockets (TCP, Unix stream, a
+ * `FDSAFE_KIND_SOCKET` of type `SOCK_STREAM`), where Linux would discard the bytes instead
+ * of copying them (tcp(7)). `fdsafe_socket_recv_message` reports it as a flag, with the sender's
  * address; `fdsafe_readv` cannot (use `fdsafe_socket_recv_message` for scattered data).
  *
- * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT`; `-EAGAIN`;
- * `-ECONNRESET`; `-ENOTCONN`; `-EINVAL` (from the kernel, e.g. `FDSAFE_RECV_OOB` with no
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` (unknown flags,
+ * `FDSAFE_MSG_TRUNC` on a stream socket: nothing is received); `-EAGAIN`; `-ECONNRESET`; `-ENOTCONN`; `-EINVAL` (from the kernel, e.g. `FDSAFE_RECV_OOB` with no
  * urgent data); `-EINTR` (not retried). Thread safety: any thread.
  */
-int64_t fdsafe_socket_recv(fdsafe_handle handle, void *buf, size_t len, uint32_t flags);
+int64_t fdsafe_socket_recv(fdsafe_handle handle,
+                           void *buf,
+                           size_t len,
+                           uint32_t flags);
 
 /**
  * Sends one datagram to the address given as text (UDP, Unix datagram sockets). Never raises
@@ -2415,7 +2420,8 @@ int64_t fdsafe_socket_send_to_sockaddr(fdsafe_handle handle,
  * above `len` when it was truncated). Every address returned is accepted back by
  * `fdsafe_socket_send_to_sockaddr`, and its text by `fdsafe_socket_send_to`.
  *
- * Errors: as `fdsafe_socket_recv`; `FDSAFE_E_BUFFER_TOO_SMALL` if `addr_cap` is smaller than
+ * Errors: as `fdsafe_socket_recv` (so `FDSAFE_E_INVALID_ARGUMENT` for `FDSAFE_MSG_TRUNC`
+ * on a stream socket, nothing received); `FDSAFE_E_BUFFER_TOO_SMALL` if `addr_cap` is smaller than
  * `sizeof(struct sockaddr_storage)` (checked first: nothing is consumed). Thread safety: any.
  */
 int64_t fdsafe_socket_recv_from(fdsafe_handle handle,
@@ -2607,9 +2613,12 @@ int fdsafe_socket_listen(fdsafe_handle handle, int backlog);
  * `value_out` (capacity `value_cap`). Works on every socket kind. Returns the length the
  * kernel wrote (a longer value is cut to `value_cap`, as the kernel cuts it).
  *
+ * `SOL_SOCKET, SO_PEERPIDFD` (77) is refused: the kernel would make a new descriptor
+ * outside the handle table; `fdsafe_socket_peer_pidfd` returns it as a handle.
+ *
  * Errors: `FDSAFE_E_WRONG_KIND` for non-sockets; `FDSAFE_E_INVALID_ARGUMENT` for NULL with
- * `value_cap` > 0, or a `level` or `name` carrying `FDSAFE_OWN_FLAG` (no kernel value
- * does); the kernel's `-ENOPROTOOPT` (an option the level does not have), `-EINVAL` (a
+ * `value_cap` > 0, a `level` or `name` carrying `FDSAFE_OWN_FLAG` (no kernel value
+ * does), or `SOL_SOCKET, SO_PEERPIDFD`; the kernel's `-ENOPROTOOPT` (an option the level does not have), `-EINVAL` (a
  * buffer too small for the option), `-EOPNOTSUPP`, `-ENOTCONN`, `-ERANGE`
  * (`SO_PEERSEC`, `SO_PEERGROUPS`: too small; the kernel does not say the size here).
  * Thread safety: any thread.
@@ -2650,7 +2659,8 @@ int fdsafe_socket_setsockopt(fdsafe_handle handle,
  * or a Unix stream, datagram or seqpacket socket, of the typed kind. So a client picks its
  * source address and port (TCP, UDP; port 0: the kernel picks), a Unix path or abstract
  * name, or an autobound abstract name (a Unix `local` of just the family: `local_len` 2).
- * A Unix path bound this way is not removed when the handle closes.
+ * A Unix path bound this way is not removed when the handle closes; if the connect fails,
+ * the socket file the bind made is removed (when the path still names it).
  *
  * TCP waits at most `timeout_ms` (-1: as long as the kernel tries); with `FDSAFE_NONBLOCK`
  * it returns 1 while the connection is in progress (finish it with
@@ -3143,7 +3153,9 @@ int fdsafe_tun_open(const char *name, uint32_t flags, fdsafe_handle *handle_out)
 
 /**
  * Writes the interface's name and its NUL into `name_out` (capacity `name_cap`;
- * `FDSAFE_IFNAMSIZ` always suffices) and returns the name's length.
+ * `FDSAFE_IFNAMSIZ` always suffices) and returns the name's length. The name is the
+ * kernel's bytes as they are: not necessarily UTF-8 (the kernel accepts any bytes but NUL,
+ * `/`, `:` and white space).
  *
  * Errors: `FDSAFE_E_WRONG_KIND` for other kinds; `FDSAFE_E_INVALID_ARGUMENT` for a NULL
  * `name_out`; `FDSAFE_E_BUFFER_TOO_SMALL`. Thread safety: any thread.
@@ -3294,7 +3306,8 @@ typedef struct fdsafe_recv_message {
  * Credentials other than one's own need privileges (as `fdsafe_socket_send_credentials`).
  *
  * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL `msg`, NULL pointers with counts > 0, more
- * than 1024 buffers, an address of a family fdsafe does not read or a bad length, unknown
+ * than 1024 buffers, an address of a bad length or, on a typed socket, of a family fdsafe
+ * does not read (a `FDSAFE_KIND_SOCKET` takes any family: netlink, packet...), unknown
  * flags, descriptors or credentials on a non-Unix socket, an empty message with them on a
  * stream socket, `FDSAFE_MSG_ZEROCOPY` with them; `-EBADF` for a stale socket handle or any
  * stale handle in `msg->handles` (nothing sent); `FDSAFE_E_WRONG_KIND` for a handle that is
@@ -3319,14 +3332,17 @@ int64_t fdsafe_socket_send_message(fdsafe_handle handle,
  * did not fit are closed, never leaked (by the kernel, `FDSAFE_RECV_INFO_CTRUNC` in
  * `msg->info.flags`, or by fdsafe, counted in `msg->info.closed_count`).
  * `flags`: `FDSAFE_MSG_DONTWAIT`, `FDSAFE_MSG_PEEK`, `FDSAFE_MSG_WAITALL`,
- * `FDSAFE_MSG_TRUNC` (return the message's real length), or 0.
+ * `FDSAFE_MSG_TRUNC` (return the message's real length; refused on stream sockets, where
+ * Linux would discard the bytes instead of copying them), or 0.
  *
  * The out-fields of `*msg` (`addr_len`, `msg_flags`, `info`) are written only on success.
  * Returns the bytes received (0: an empty message, or the end of a stream).
  *
  * Ownership: the caller closes each handle in `msg->handles[0 .. msg->info.handle_count]`.
  * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL `msg`, NULL pointers with counts > 0, more
- * than 1024 buffers, `handles_cap` above 253, unknown flags; `FDSAFE_E_BUFFER_TOO_SMALL`
+ * than 1024 buffers, `handles_cap` above 253, unknown flags, `FDSAFE_MSG_TRUNC` on a stream
+ * socket (TCP, Unix stream, a `FDSAFE_KIND_SOCKET` of type `SOCK_STREAM`; nothing is
+ * received); `FDSAFE_E_BUFFER_TOO_SMALL`
  * when `addr_cap` is below `sizeof(struct sockaddr_storage)` (checked first: nothing is
  * consumed); `-EBADF`; `FDSAFE_E_WRONG_KIND` for a handle that is not a socket; the kernel's
  * `-EAGAIN`, `-ENOTCONN`, `-EINVAL` (a listener), `-ECONNREFUSED`, `-EINTR` (nothing was

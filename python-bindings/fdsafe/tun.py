@@ -37,10 +37,12 @@ class Tun(Handle):
 
     @property
     def name(self) -> str:
-        """The interface's name (``"tun0"``...)."""
+        """The interface's name (``"tun0"``...), decoded with :func:`os.fsdecode` (bytes that
+        are not UTF-8 become surrogates; :func:`os.fsencode` gives them back, and
+        :func:`tun_open` takes the name either way)."""
         buf = ctypes.create_string_buffer(IFNAMSIZ)
         n = check(lib.fdsafe_tun_name(self._value, buf, IFNAMSIZ))
-        return buf.raw[:n].decode("utf-8", errors="surrogateescape")
+        return os.fsdecode(buf.raw[:n])
 
     @property
     def flags(self) -> int:

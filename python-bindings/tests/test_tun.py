@@ -80,6 +80,9 @@ def _in_namespace():
             p.set_persist(False)
         with pytest.raises(OSError):
             socket.if_nametoindex("fdsafe-pp")
+        # A name that is not UTF-8 (the kernel takes it): decoded as os.fsdecode decodes it.
+        with tun_open(b"fd\xff\xfe") as odd:
+            assert os.fsencode(odd.name) == b"fd\xff\xfe"
     return 0
 
 

@@ -104,9 +104,12 @@ pub extern "C" fn fdsafe_socket_listen(handle: fdsafe_handle, backlog: c_int) ->
 /// `value_out` (capacity `value_cap`). Works on every socket kind. Returns the length the
 /// kernel wrote (a longer value is cut to `value_cap`, as the kernel cuts it).
 ///
+/// `SOL_SOCKET, SO_PEERPIDFD` (77) is refused: the kernel would make a new descriptor
+/// outside the handle table; `fdsafe_socket_peer_pidfd` returns it as a handle.
+///
 /// Errors: `FDSAFE_E_WRONG_KIND` for non-sockets; `FDSAFE_E_INVALID_ARGUMENT` for NULL with
-/// `value_cap` > 0, or a `level` or `name` carrying `FDSAFE_OWN_FLAG` (no kernel value
-/// does); the kernel's `-ENOPROTOOPT` (an option the level does not have), `-EINVAL` (a
+/// `value_cap` > 0, a `level` or `name` carrying `FDSAFE_OWN_FLAG` (no kernel value
+/// does), or `SOL_SOCKET, SO_PEERPIDFD`; the kernel's `-ENOPROTOOPT` (an option the level does not have), `-EINVAL` (a
 /// buffer too small for the option), `-EOPNOTSUPP`, `-ENOTCONN`, `-ERANGE`
 /// (`SO_PEERSEC`, `SO_PEERGROUPS`: too small; the kernel does not say the size here).
 /// Thread safety: any thread.
@@ -151,7 +154,8 @@ pub extern "C" fn fdsafe_socket_setsockopt(handle: fdsafe_handle, level: c_int, 
 /// or a Unix stream, datagram or seqpacket socket, of the typed kind. So a client picks its
 /// source address and port (TCP, UDP; port 0: the kernel picks), a Unix path or abstract
 /// name, or an autobound abstract name (a Unix `local` of just the family: `local_len` 2).
-/// A Unix path bound this way is not removed when the handle closes.
+/// A Unix path bound this way is not removed when the handle closes; if the connect fails,
+/// the socket file the bind made is removed (when the path still names it).
 ///
 /// TCP waits at most `timeout_ms` (-1: as long as the kernel tries); with `FDSAFE_NONBLOCK`
 /// it returns 1 while the connection is in progress (finish it with

@@ -4,12 +4,12 @@
 use std::ffi::c_void;
 use std::os::fd::RawFd;
 
-use super::socket::{recv_flags_with_trunc, send_flags, sockaddr_in, socket_of};
+use super::socket::{recv_flags_with_trunc, refuse_stream_trunc, send_flags, socket_of};
 use super::unix::{fdsafe_credentials, fdsafe_recv_info, register_received};
 use super::{call, fdsafe_handle, in_slice, out_slice, Out};
 use crate::error::{Error, Result};
 use crate::handles::{self, Guard, Handle};
-use crate::kinds::socket::message;
+use crate::kinds::socket::{generic, message};
 use crate::kinds::socket::scm::{self, Credentials};
 
 /// `fdsafe_recv_message.msg_flags`: the message was longer than the buffers; the rest was
@@ -101,7 +101,8 @@ fn iov_in<'a>(iov: *const libc::iovec, count: usize) -> Result<&'a [libc::iovec]
 /// Credentials other than one's own need privileges (as `fdsafe_socket_send_credentials`).
 ///
 /// Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL `msg`, NULL pointers with counts > 0, more
-/// than 1024 buffers, an address of a family fdsafe does not read or a bad length, unknown
+/// than 1024 buffers, an address of a bad length or, on a typed socket, of a family fdsafe
+/// does not read (a `FDSAFE_KIND_SOCKET` takes any family: netlink, packet...), unknown
 /// flags, descriptors or credentials on a non-Unix socket, an empty message with them on a
 /// stream socket, `FDSAFE_MSG_ZEROCOPY` with them; `-EBADF` for a stale socket handle or any
 /// stale handle in `msg->handles` (nothing sent); `FDSAFE_E_WRONG_KIND` for a handle that is
@@ -115,7 +116,7 @@ pub extern "C" fn fdsafe_socket_send_message(handle: fdsafe_handle, msg: *const 
         let msg = in_slice(msg, 1, "msg")?[0];
         let flags = send_flags(flags)?;
         let iov = iov_in(msg.iov, msg.iov_count)?;
-        let to = if msg.addr.is_null() && msg.addr_len == 0 { None } else { Some(sockaddr_in(msg.addr, msg.addr_len)?) };
+        let to_bytes = if msg.addr.is_null() && msg.addr_len == 0 { None } else { Some(in_slice(msg.addr.cast::<u8>(), msg.addr_len, "addr")?) };
         let list = in_slice(msg.handles, msg.handle_count, "handles")?;
         if list.len() > 4096 {
             return Err(Error::invalid(format!("{} handles in one message (the kernel takes at most 253)", list.len())));
@@ -131,6 +132,8 @@ pub extern "C" fn fdsafe_socket_send_message(handle: fdsafe_handle, msg: *const 
         let guards: Vec<Guard> = list.iter().map(|&h| handles::get(Handle(h))).collect::<Result<_>>()?;
         let fds: Vec<RawFd> = guards.iter().map(|g| g.raw_fd()).collect();
         let socket = socket_of(handle)?;
+        // Any family for a FDSAFE_KIND_SOCKET (netlink, packet...), as send_to_sockaddr.
+        let to = to_bytes.map(|bytes| generic::address_for(&socket, bytes)).transpose()?;
         Ok(message::send(&socket, to.as_ref(), iov, &fds, credentials, flags)? as i64)
     })
 }
@@ -146,14 +149,17 @@ pub extern "C" fn fdsafe_socket_send_message(handle: fdsafe_handle, msg: *const 
 /// did not fit are closed, never leaked (by the kernel, `FDSAFE_RECV_INFO_CTRUNC` in
 /// `msg->info.flags`, or by fdsafe, counted in `msg->info.closed_count`).
 /// `flags`: `FDSAFE_MSG_DONTWAIT`, `FDSAFE_MSG_PEEK`, `FDSAFE_MSG_WAITALL`,
-/// `FDSAFE_MSG_TRUNC` (return the message's real length), or 0.
+/// `FDSAFE_MSG_TRUNC` (return the message's real length; refused on stream sockets, where
+/// Linux would discard the bytes instead of copying them), or 0.
 ///
 /// The out-fields of `*msg` (`addr_len`, `msg_flags`, `info`) are written only on success.
 /// Returns the bytes received (0: an empty message, or the end of a stream).
 ///
 /// Ownership: the caller closes each handle in `msg->handles[0 .. msg->info.handle_count]`.
 /// Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL `msg`, NULL pointers with counts > 0, more
-/// than 1024 buffers, `handles_cap` above 253, unknown flags; `FDSAFE_E_BUFFER_TOO_SMALL`
+/// than 1024 buffers, `handles_cap` above 253, unknown flags, `FDSAFE_MSG_TRUNC` on a stream
+/// socket (TCP, Unix stream, a `FDSAFE_KIND_SOCKET` of type `SOCK_STREAM`; nothing is
+/// received); `FDSAFE_E_BUFFER_TOO_SMALL`
 /// when `addr_cap` is below `sizeof(struct sockaddr_storage)` (checked first: nothing is
 /// consumed); `-EBADF`; `FDSAFE_E_WRONG_KIND` for a handle that is not a socket; the kernel's
 /// `-EAGAIN`, `-ENOTCONN`, `-EINVAL` (a listener), `-ECONNREFUSED`, `-EINTR` (nothing was
@@ -171,6 +177,7 @@ pub extern "C" fn fdsafe_socket_recv_message(handle: fdsafe_handle, msg: *mut fd
         }
         let slots = out_slice(m.handles, m.handles_cap, "handles")?;
         let socket = socket_of(handle)?;
+        refuse_stream_trunc(&socket, flags)?;
         let mut control = scm::ControlBuffer::new();
         let received = message::recv(&socket, iov, slots.len(), flags, &mut control)?;
         drop(socket);

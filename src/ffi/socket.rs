@@ -152,6 +152,16 @@ pub(crate) fn recv_flags_with_trunc(bits: u32) -> Result<RecvFlags> {
     Ok(flags)
 }
 
+/// Refuses `MSG_TRUNC` on a stream socket (`SO_TYPE` `SOCK_STREAM`: TCP, Unix stream, or a
+/// `Kind::Socket` of that type): there Linux discards the bytes instead of copying them
+/// (tcp(7)), so the caller would lose stream data. Checked before anything is received.
+pub(crate) fn refuse_stream_trunc(socket: &Socket, flags: RecvFlags) -> Result<()> {
+    if flags.contains(RecvFlags::TRUNC) && socket.get_int(libc::SOL_SOCKET, libc::SO_TYPE, "SO_TYPE")? == libc::SOCK_STREAM {
+        return Err(Error::invalid("FDSAFE_MSG_TRUNC on a stream socket: Linux would discard the bytes (tcp(7))"));
+    }
+    Ok(())
+}
+
 /// A range of finished zero-copy sends, as read from the socket's error queue.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
@@ -190,12 +200,17 @@ pub(crate) fn socket_in(handle: fdsafe_handle, kinds: &[Kind], expected: &'stati
 }
 
 pub(crate) fn write_text(text: &str, buf: *mut c_char, cap: usize) -> Result<c_int> {
+    write_bytes_text(text.as_bytes(), buf, cap)
+}
+
+/// [`write_text`] for bytes that need not be UTF-8 (interface names, paths): the bytes and a NUL.
+pub(crate) fn write_bytes_text(text: &[u8], buf: *mut c_char, cap: usize) -> Result<c_int> {
     let out = out_slice(buf.cast::<u8>(), cap, "text_out")?;
     let needed = text.len() + 1;
     if out.len() < needed {
         return Err(Error::BufferTooSmall { needed });
     }
-    out[..text.len()].copy_from_slice(text.as_bytes());
+    out[..text.len()].copy_from_slice(text);
     out[text.len()] = 0;
     c_int::try_from(text.len()).map_err(|_| Error::Internal("text length".into()))
 }
@@ -412,11 +427,13 @@ pub extern "C" fn fdsafe_socket_send(handle: fdsafe_handle, buf: *const c_void, 
 ///
 /// Truncation: with `FDSAFE_MSG_TRUNC` a datagram or seqpacket message returns its real
 /// length, so a result above `len` says the rest was discarded (as `recv(2)` does); without
-/// it nothing tells. `fdsafe_socket_recv_message` reports it as a flag, with the sender's
+/// it nothing tells. `FDSAFE_MSG_TRUNC` is refused on stream sockets (TCP, Unix stream, a
+/// `FDSAFE_KIND_SOCKET` of type `SOCK_STREAM`), where Linux would discard the bytes instead
+/// of copying them (tcp(7)). `fdsafe_socket_recv_message` reports it as a flag, with the sender's
 /// address; `fdsafe_readv` cannot (use `fdsafe_socket_recv_message` for scattered data).
 ///
-/// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT`; `-EAGAIN`;
-/// `-ECONNRESET`; `-ENOTCONN`; `-EINVAL` (from the kernel, e.g. `FDSAFE_RECV_OOB` with no
+/// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` (unknown flags,
+/// `FDSAFE_MSG_TRUNC` on a stream socket: nothing is received); `-EAGAIN`; `-ECONNRESET`; `-ENOTCONN`; `-EINVAL` (from the kernel, e.g. `FDSAFE_RECV_OOB` with no
 /// urgent data); `-EINTR` (not retried). Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_socket_recv(handle: fdsafe_handle, buf: *mut c_void, len: usize, flags: u32) -> i64 {
@@ -424,7 +441,9 @@ pub extern "C" fn fdsafe_socket_recv(handle: fdsafe_handle, buf: *mut c_void, le
     call_direct("fdsafe_socket_recv", || {
         let flags = recv_flags_with_trunc(flags)?;
         let buf = out_slice(buf.cast::<u8>(), len, "buf")?;
-        Ok(socket_of(handle)?.recv(buf, flags)? as i64)
+        let socket = socket_of(handle)?;
+        refuse_stream_trunc(&socket, flags)?;
+        Ok(socket.recv(buf, flags)? as i64)
     })
 }
 
@@ -475,7 +494,8 @@ pub extern "C" fn fdsafe_socket_send_to_sockaddr(
 /// above `len` when it was truncated). Every address returned is accepted back by
 /// `fdsafe_socket_send_to_sockaddr`, and its text by `fdsafe_socket_send_to`.
 ///
-/// Errors: as `fdsafe_socket_recv`; `FDSAFE_E_BUFFER_TOO_SMALL` if `addr_cap` is smaller than
+/// Errors: as `fdsafe_socket_recv` (so `FDSAFE_E_INVALID_ARGUMENT` for `FDSAFE_MSG_TRUNC`
+/// on a stream socket, nothing received); `FDSAFE_E_BUFFER_TOO_SMALL` if `addr_cap` is smaller than
 /// `sizeof(struct sockaddr_storage)` (checked first: nothing is consumed). Thread safety: any.
 #[no_mangle]
 pub extern "C" fn fdsafe_socket_recv_from(
@@ -492,7 +512,9 @@ pub extern "C" fn fdsafe_socket_recv_from(
         let buf = out_slice(buf.cast::<u8>(), len, "buf")?;
         let out = AddrOut::new(addr_out, addr_cap, addr_len_out, true)?;
         out.check_room(STORAGE)?;
-        let (n, from) = socket_of(handle)?.recv_from(buf, flags)?;
+        let socket = socket_of(handle)?;
+        refuse_stream_trunc(&socket, flags)?;
+        let (n, from) = socket.recv_from(buf, flags)?;
         out.write(&from)?;
         Ok(n as i64)
     })

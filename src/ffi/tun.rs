@@ -3,7 +3,7 @@
 use std::ffi::{c_char, c_int};
 
 use super::file::c_str;
-use super::socket::write_text;
+use super::socket::write_bytes_text;
 use super::{call, fdsafe_handle, Out, FDSAFE_NONBLOCK};
 use crate::error::{Error, Result};
 use crate::handles::{self, get_as, Handle};
@@ -66,7 +66,9 @@ pub extern "C" fn fdsafe_tun_open(name: *const c_char, flags: u32, handle_out: *
 }
 
 /// Writes the interface's name and its NUL into `name_out` (capacity `name_cap`;
-/// `FDSAFE_IFNAMSIZ` always suffices) and returns the name's length.
+/// `FDSAFE_IFNAMSIZ` always suffices) and returns the name's length. The name is the
+/// kernel's bytes as they are: not necessarily UTF-8 (the kernel accepts any bytes but NUL,
+/// `/`, `:` and white space).
 ///
 /// Errors: `FDSAFE_E_WRONG_KIND` for other kinds; `FDSAFE_E_INVALID_ARGUMENT` for a NULL
 /// `name_out`; `FDSAFE_E_BUFFER_TOO_SMALL`. Thread safety: any thread.
@@ -74,7 +76,7 @@ pub extern "C" fn fdsafe_tun_open(name: *const c_char, flags: u32, handle_out: *
 pub extern "C" fn fdsafe_tun_name(handle: fdsafe_handle, name_out: *mut c_char, name_cap: usize) -> c_int {
     call("fdsafe_tun_name", || {
         let name = tun_of(handle)?.name()?;
-        write_text(std::str::from_utf8(&name).map_err(|_| Error::Internal("interface name".into()))?, name_out, name_cap)
+        write_bytes_text(&name, name_out, name_cap)
     })
 }
 

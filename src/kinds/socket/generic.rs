@@ -8,7 +8,7 @@
 
 use std::os::fd::{AsRawFd, BorrowedFd};
 
-use super::{SockAddr, Socket};
+use super::{unix, Address, SockAddr, Socket};
 use crate::error::{Error, Result};
 use crate::handles::Kind;
 use crate::sys::{self, cvt};
@@ -51,8 +51,17 @@ pub fn raw_address(bytes: &[u8]) -> Result<SockAddr> {
     // SAFETY: the storage holds at least `bytes.len()` bytes (checked).
     unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), out.as_mut_ptr().cast::<u8>(), bytes.len()) };
     out.len = bytes.len() as _;
+    if out.family() == libc::AF_UNIX && bytes.len() == UNIX_MAX + 1 && bytes[UNIX_MAX] == 0 {
+        // A path filling all 108 bytes of sun_path: the kernel reports it with a NUL past the
+        // structure (111 bytes) and refuses that length as an argument (-EINVAL). Trimmed as
+        // SockAddr::from_bytes trims it.
+        out.len = UNIX_MAX as _;
+    }
     Ok(out)
 }
+
+/// The size of a `sockaddr_un` (2-byte family and 108-byte path).
+const UNIX_MAX: usize = std::mem::size_of::<libc::sockaddr_un>();
 
 /// The address `bytes` for `socket`: any family for a [`Kind::Socket`], checked for the
 /// typed kinds.
@@ -73,7 +82,13 @@ impl Socket {
     }
 
     /// `getsockopt` of any option into `buf`; returns the length the kernel wrote.
+    /// `SOL_SOCKET, SO_PEERPIDFD` is refused: the kernel would install a new descriptor
+    /// outside the handle table (leaked when `buf` is under 4 bytes); `scm::peer_pidfd` makes
+    /// it a handle.
     pub fn option_bytes(&self, level: i32, name: i32, buf: &mut [u8]) -> Result<usize> {
+        if level == libc::SOL_SOCKET && name == super::scm::SO_PEERPIDFD {
+            return Err(Error::invalid("SO_PEERPIDFD makes a descriptor: use fdsafe_socket_peer_pidfd"));
+        }
         let mut len = libc::socklen_t::try_from(buf.len()).map_err(|_| Error::invalid("option buffer over 4 GiB"))?;
         // SAFETY: the buffer is valid for `len` bytes; the kernel writes at most that many.
         cvt(unsafe { libc::getsockopt(self.fd().as_raw_fd(), level, name, buf.as_mut_ptr().cast(), &mut len) })
@@ -106,8 +121,10 @@ pub fn client_kind(family: i32, ty: i32) -> Result<Kind> {
 
 /// A client socket of type `ty` bound to `local`, then connected to `remote` (both of one
 /// family). A Unix `local` of just the family (2 bytes) autobinds an abstract name. A path
-/// is bound as `bind(2)` binds it: nothing is removed before or after. Returns the socket and
-/// whether it is connected (false: a non-blocking TCP connect in progress).
+/// is bound as `bind(2)` binds it: nothing is removed before, nor after a success (the file
+/// stays when the socket closes); if the connect fails, the socket file the bind made is
+/// removed (only if the path still names that file). Returns the socket and whether it is
+/// connected (false: a non-blocking TCP connect in progress).
 pub fn connect_from(ty: i32, local: &SockAddr, remote: &SockAddr, timeout_ms: i32, nonblock: bool) -> Result<(Socket, bool)> {
     if local.family() != remote.family() {
         return Err(Error::invalid(format!("local {local:?} and remote {remote:?} are of different families")));
@@ -115,6 +132,21 @@ pub fn connect_from(ty: i32, local: &SockAddr, remote: &SockAddr, timeout_ms: i3
     let kind = client_kind(remote.family(), ty)?;
     let socket = Socket::new(kind, remote.family(), nonblock)?;
     socket.bind(local)?;
+    // The file a Unix path bind just made: removed if the connect fails (dropped), kept on
+    // success (disarmed).
+    let made = match local.address() {
+        Ok(Address::Path(path)) => unix::BoundPath::just_bound(&path),
+        _ => None,
+    };
+    let result = connect_bound(socket, kind, remote, timeout_ms, nonblock);
+    if let (Ok(_), Some(made)) = (&result, made) {
+        made.disarm();
+    }
+    result
+}
+
+/// The connect of [`connect_from`], once bound.
+fn connect_bound(socket: Socket, kind: Kind, remote: &SockAddr, timeout_ms: i32, nonblock: bool) -> Result<(Socket, bool)> {
     if kind != Kind::TcpStream {
         socket.connect_raw(remote).map_err(|e| e.context(format!("connect {remote:?}")))?;
         return Ok((socket, true));
@@ -143,6 +175,17 @@ mod tests {
         let mut v = [0u8; 4];
         assert_eq!(s.option_bytes(libc::SOL_SOCKET, libc::SO_PROTOCOL, &mut v).unwrap(), 4);
         assert_eq!(i32::from_ne_bytes(v), libc::NETLINK_ROUTE);
+    }
+
+    #[test]
+    fn a_full_unix_path_as_the_kernel_reports_it_is_trimmed() {
+        let mut bytes = vec![0u8; UNIX_MAX + 1];
+        bytes[..2].copy_from_slice(&(libc::AF_UNIX as u16).to_ne_bytes());
+        bytes[2..UNIX_MAX].fill(b'a');
+        assert_eq!(raw_address(&bytes).unwrap().bytes().len(), UNIX_MAX);
+        // Anything else is passed as it is.
+        bytes[UNIX_MAX] = b'a';
+        assert_eq!(raw_address(&bytes).unwrap().bytes().len(), UNIX_MAX + 1);
     }
 
     #[test]

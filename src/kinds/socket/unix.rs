@@ -74,6 +74,20 @@ impl BoundPath {
     pub fn disarm(mut self) {
         self.armed = false;
     }
+
+    /// The socket file a `bind` of this process just made at `path`, identified now (device
+    /// and inode, nothing followed), to be removed when dropped if it is still that file.
+    /// `None` when nothing that is a socket is there (nothing would be removed).
+    pub fn just_bound(path: &[u8]) -> Option<BoundPath> {
+        let path = CString::new(path).ok()?;
+        let st = lstat(&path).ok()??;
+        if st.st_mode & libc::S_IFMT != libc::S_IFSOCK {
+            return None;
+        }
+        // SAFETY: getpid has no preconditions.
+        let owner = unsafe { libc::getpid() };
+        Some(BoundPath { path, dev: st.st_dev, ino: st.st_ino, owner, armed: true })
+    }
 }
 
 impl Drop for BoundPath {
