@@ -469,11 +469,214 @@ static void test_fork_child_reads_and_writes_handles_churned_at_fork(void **stat
     fork_under_load(USE_IO_UNCHECKED);
 }
 
+
+/* ---- epoll sets inherited across a fork ---- */
+
+/* The kernel's registrations in the set `ep` whose target is descriptor `tfd`, as process
+ * `pid` sees the set (its "tfd:" lines in fdinfo). */
+static int kernel_registrations_of(pid_t pid, int epfd, int tfd) {
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/fdinfo/%d", (int)pid, epfd);
+    FILE *f = fopen(path, "re");
+    if (!f) return -1;
+    int n = 0;
+    while (fgets(line, sizeof line, f)) {
+        int got;
+        if (sscanf(line, "tfd: %d", &got) == 1 && got == tfd) n++;
+    }
+    fclose(f);
+    return n;
+}
+
+/* An inherited set is the same kernel instance in both processes, and the kernel keys a
+ * registration by (open file, descriptor number), both shared: a child closing its copy of a
+ * registered target (by name, or with fdsafe_close_all_except) must not remove the parent's
+ * registration. After the child has gone, the parent's set still reports both targets. */
+static void test_child_closes_do_not_remove_the_parents_registrations(void **state) {
+    (void)state;
+    alarm(30);
+    fdsafe_handle ep, t1, t2;
+    must(fdsafe_epoll_create(&ep));
+    must(fdsafe_eventfd_create(0, FDSAFE_NONBLOCK, &t1));
+    must(fdsafe_eventfd_create(0, FDSAFE_NONBLOCK, &t2));
+    must(fdsafe_epoll_add(ep, t1, FDSAFE_EPOLL_IN, 11));
+    must(fdsafe_epoll_add(ep, t2, FDSAFE_EPOLL_IN, 22));
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        child_start();
+        if (fdsafe_close(t1) != 0) child_fail("child: closing its copy of t1 failed");
+        if (fdsafe_close_all_except(&ep, 1) < 0) child_fail("child: fdsafe_close_all_except failed");
+        if (fdsafe_handle_kind(t2) >= 0) child_fail("child: t2 is still live after fdsafe_close_all_except");
+        if (fdsafe_close(ep) != 0) child_fail("child: closing its copy of the set failed");
+        child_exit(child_failures ? 1 : 0);
+    }
+    char why[256] = "";
+    int child_ok = wait_child(child, why, sizeof why);
+    int epfd = (int)must(fdsafe_fd_borrow(ep));
+    int registered = kernel_registrations_of(getpid(), epfd, (int)must(fdsafe_fd_borrow(t1))) +
+                     kernel_registrations_of(getpid(), epfd, (int)must(fdsafe_fd_borrow(t2)));
+    must(fdsafe_eventfd_write(t1, 1));
+    must(fdsafe_eventfd_write(t2, 1));
+    fdsafe_epoll_event ev[4];
+    int n = (int)fdsafe_epoll_wait(ep, ev, 4, 200);
+    uint64_t users = 0;
+    for (int i = 0; i < n; i++) users += ev[i].handle == t1 ? ev[i].user : ev[i].handle == t2 ? ev[i].user : 1000;
+    must(fdsafe_close(t1));
+    must(fdsafe_close(t2));
+    must(fdsafe_close(ep));
+    alarm(0);
+    if (!child_ok) fail_msg("in the child: %s", why);
+    assert_int_equal(registered, 2); /* the kernel still holds both */
+    assert_int_equal(n, 2);
+    assert_int_equal(users, 33);
+}
+
+/* Registrations a child makes on an inherited set are in the shared instance too: the
+ * parent's wait collects their events, and must never report one as one of its own handles
+ * (before, the child's tokens repeated the parent's counter, so the parent's next
+ * registrations had the same tokens as the child's). The child adds eventfds of its own and
+ * makes them readable; the parent then registers as many handles that are not ready: no wait
+ * of the parent may report anything but its one ready handle, with its own user value. */
+static void test_child_registrations_never_show_up_as_the_parents(void **state) {
+    (void)state;
+    alarm(30);
+    enum { N = 4 };
+    fdsafe_handle ep, mine, later[N];
+    must(fdsafe_epoll_create(&ep));
+    must(fdsafe_eventfd_create(0, FDSAFE_NONBLOCK, &mine));
+    must(fdsafe_epoll_add(ep, mine, FDSAFE_EPOLL_IN, 100));
+    int ready[2], go[2];
+    assert_int_equal(pipe2(ready, O_CLOEXEC), 0);
+    assert_int_equal(pipe2(go, O_CLOEXEC), 0);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        child_start();
+        close(ready[0]);
+        close(go[1]);
+        fdsafe_handle own[N];
+        for (int i = 0; i < N; i++) {
+            if (fdsafe_eventfd_create(0, FDSAFE_NONBLOCK, &own[i]) != 0 ||
+                fdsafe_epoll_add(ep, own[i], FDSAFE_EPOLL_IN, 900 + (uint64_t)i) != 0 ||
+                fdsafe_eventfd_write(own[i], 1) != 0)
+                child_fail("child: registering its own eventfd %d failed", i);
+        }
+        /* The child sees its own registrations through the inherited set. */
+        fdsafe_epoll_event ev[8];
+        int64_t n = fdsafe_epoll_wait(ep, ev, 8, 1000);
+        if (n != N) child_fail("child: its wait reported %lld events, not %d", (long long)n, N);
+        char byte = 'r';
+        if (write(ready[1], &byte, 1) != 1) child_fail("child: write to the parent failed");
+        if (read(go[0], &byte, 1) != 1) child_fail("child: read from the parent failed");
+        for (int i = 0; i < N; i++) fdsafe_close(own[i]);
+        child_exit(child_failures ? 1 : 0);
+    }
+    close(ready[1]);
+    close(go[0]);
+    char byte;
+    int synced = read(ready[0], &byte, 1) == 1;
+    for (int i = 0; i < N; i++) {
+        must(fdsafe_eventfd_create(0, FDSAFE_NONBLOCK, &later[i]));
+        must(fdsafe_epoll_add(ep, later[i], FDSAFE_EPOLL_IN, 200 + (uint64_t)i));
+    }
+    fdsafe_epoll_event ev[16];
+    int quiet = (int)fdsafe_epoll_wait(ep, ev, 16, 100); /* nothing of the parent's is ready */
+    char wrong[256] = "";
+    for (int i = 0; i < quiet && !wrong[0]; i++)
+        snprintf(wrong, sizeof wrong, "handle %#llx user %llu reported though not ready", (unsigned long long)ev[i].handle,
+                 (unsigned long long)ev[i].user);
+    must(fdsafe_eventfd_write(mine, 1));
+    int n = (int)fdsafe_epoll_wait(ep, ev, 16, 1000);
+    int only_mine = n == 1 && ev[0].handle == mine && ev[0].user == 100;
+    byte = 'g';
+    assert_int_equal(write(go[1], &byte, 1), 1);
+    char why[256] = "";
+    int child_ok = wait_child(child, why, sizeof why);
+    close(ready[0]);
+    close(go[1]);
+    for (int i = 0; i < N; i++) must(fdsafe_close(later[i]));
+    must(fdsafe_close(mine));
+    must(fdsafe_close(ep));
+    alarm(0);
+    if (!child_ok) fail_msg("in the child: %s", why);
+    assert_true(synced);
+    if (wrong[0]) fail_msg("the parent's wait reported a child's registration: %s", wrong);
+    assert_int_equal(quiet, 0);
+    assert_int_equal(n, 1);
+    assert_true(only_mine);
+}
+
+/* A thread of the parent is inside a wait on one handle of a set while another closes it, so
+ * the close waits for that thread; a fork then happens. The child finishes that close without
+ * running anything (the table's walk), leaving the set's object unreleased: its descriptor
+ * must leave the record's member list too, or a close hook in the child deregisters through
+ * that number (closed, or another file by then) instead of through the set's other handle,
+ * and the shared instance keeps the registration. */
+struct set_waiter {
+    fdsafe_handle ep;
+    atomic_int tid;
+    int64_t result;
+};
+
+static void *set_waiter_main(void *arg) {
+    struct set_waiter *w = arg;
+    atomic_store(&w->tid, (int)syscall(SYS_gettid));
+    fdsafe_epoll_event ev[4];
+    w->result = fdsafe_epoll_wait(w->ep, ev, 4, 10000);
+    return NULL;
+}
+
+static void test_child_hooks_deregister_through_a_member_still_open(void **state) {
+    (void)state;
+    alarm(30);
+    fdsafe_handle ep, ep2, wake, target;
+    must(fdsafe_epoll_create(&ep));
+    must(fdsafe_dup(ep, &ep2));
+    must(fdsafe_eventfd_create(0, FDSAFE_NONBLOCK, &wake));
+    must(fdsafe_eventfd_create(0, FDSAFE_NONBLOCK, &target));
+    must(fdsafe_epoll_add(ep2, wake, FDSAFE_EPOLL_IN, 1));
+    struct set_waiter w = {.ep = ep};
+    pthread_t thread;
+    assert_int_equal(pthread_create(&thread, NULL, set_waiter_main, &w), 0);
+    for (int i = 0; i < 5000 && atomic_load(&w.tid) == 0; i++) sleep_ms(1);
+    for (int i = 0; i < 500 && thread_state(atomic_load(&w.tid)) != 'S'; i++) sleep_ms(10);
+    sleep_ms(50);
+    must(fdsafe_close(ep)); /* the waiter is inside: the descriptor stays until it leaves */
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        child_start();
+        int epfd2 = fdsafe_fd_borrow(ep2), tfd = fdsafe_fd_borrow(target);
+        if (fdsafe_epoll_add(ep2, target, FDSAFE_EPOLL_IN, 2) != 0) child_fail("child: add failed");
+        if (kernel_registrations_of(getpid(), epfd2, tfd) != 1) child_fail("child: the kernel has not got the add");
+        if (fdsafe_close(target) != 0) child_fail("child: closing the target failed");
+        /* The parent still has the target's file open, so only a deregistration removes it. */
+        if (kernel_registrations_of(getpid(), epfd2, tfd) != 0)
+            child_fail("child: the instance still holds the target the child closed");
+        fdsafe_close(ep2);
+        child_exit(child_failures ? 1 : 0);
+    }
+    char why[256] = "";
+    int child_ok = wait_child(child, why, sizeof why);
+    must(fdsafe_eventfd_write(wake, 1));
+    pthread_join(thread, NULL);
+    must(fdsafe_close(target));
+    must(fdsafe_close(wake));
+    must(fdsafe_close(ep2));
+    alarm(0);
+    if (!child_ok) fail_msg("in the child: %s", why);
+    expect_code(w.result, 1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         FD_TEST(test_child_closes_handles_a_parent_thread_was_inside_at_fork),
         FD_TEST(test_fork_while_threads_create_use_and_close_handles),
         FD_TEST(test_fork_child_reads_and_writes_handles_churned_at_fork),
+        FD_TEST(test_child_closes_do_not_remove_the_parents_registrations),
+        FD_TEST(test_child_registrations_never_show_up_as_the_parents),
+        FD_TEST(test_child_hooks_deregister_through_a_member_still_open),
     };
     return cmocka_run_group_tests_name("fork", tests, NULL, NULL);
 }

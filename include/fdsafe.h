@@ -3650,7 +3650,8 @@ int fdsafe_epoll_add(fdsafe_handle epoll,
  * one-shot registration.
  *
  * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for unknown bits;
- * `-ENOENT` if `target` is not in the set; `-EINVAL` from the kernel for
+ * `-ENOENT` if `target` is not in the set (or has left it: its close began in another
+ * thread that still holds it); `-EINVAL` from the kernel for
  * `FDSAFE_EPOLL_EXCLUSIVE`. Thread safety: any thread.
  */
 int fdsafe_epoll_modify(fdsafe_handle epoll, fdsafe_handle target, uint32_t events, uint64_t user);

@@ -99,7 +99,8 @@ pub extern "C" fn fdsafe_epoll_add(epoll: fdsafe_handle, target: fdsafe_handle, 
 /// one-shot registration.
 ///
 /// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for unknown bits;
-/// `-ENOENT` if `target` is not in the set; `-EINVAL` from the kernel for
+/// `-ENOENT` if `target` is not in the set (or has left it: its close began in another
+/// thread that still holds it); `-EINVAL` from the kernel for
 /// `FDSAFE_EPOLL_EXCLUSIVE`. Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_epoll_modify(epoll: fdsafe_handle, target: fdsafe_handle, events: u32, user: u64) -> c_int {

@@ -351,6 +351,13 @@ pub fn forked_child() -> bool {
     fork::in_child()
 }
 
+/// Installs fdsafe's `pthread_atfork` handlers (once). Another module's child handler that
+/// must run after the table's walk calls this before registering its own.
+#[cfg(not(any(loom, miri)))]
+pub fn install_fork_handlers() {
+    fork::install()
+}
+
 /// A critical section that a `fork()` must not split (see `fork`): hold one around every
 /// use of a lock that the child of a fork may need.
 pub fn fork_section() -> fork::Section {

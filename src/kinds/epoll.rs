@@ -28,6 +28,22 @@
 //!   another thread after the kernel collected the event). So no event is returned for a
 //!   handle whose close had begun before the wait looked at the event.
 //!
+//! After `fork()`, parent and child share each inherited instance (one kernel interest list)
+//! and the kernel keys a registration by (open file, descriptor number), both shared too. So
+//! each process hands out tokens from a range of its own (the bits above 40: 0 in the
+//! original process, the pid in a forked child, set by a `pthread_atfork` child handler), and
+//! a close hook deregisters only registrations of its own range: a child closing an inherited
+//! target (by name or with `fdsafe_close_all_except`) never removes the parent's
+//! registration, and a child's registrations on the inherited instance never carry a token
+//! the parent knows (the parent's waits drop their events). The parent's closes and any
+//! explicit add, modify or delete act on the shared instance, which the child sees: a child
+//! that wants its own event loop makes its own set. The child handler also drops from every
+//! record the member descriptors the table's walk closed in the child (objects it forgot
+//! rather than dropped), so a hook never deregisters through a number that is not the
+//! instance's. (A pid reused by a later child on the same inherited instance would reuse the
+//! range; a registration of the dead child whose target file outlived it could then be
+//! reported as the new child's.)
+//!
 //! Lock order: a target's hook lock, then the record's map lock; the member lock is taken
 //! alone (nothing else is locked while it is held, only `epoll_ctl` and `kcmp` are called);
 //! the list of records (for matching adopted descriptors) is taken alone. Nothing that holds
@@ -63,6 +79,65 @@ pub(crate) const MAX_BATCH: usize = 1024;
 pub(crate) const STACK_BATCH: usize = 64;
 
 static NEXT_TOKEN: AtomicU64 = AtomicU64::new(1);
+
+/// The low bits of a token count registrations; the bits above name the process that made it.
+const RANGE_SHIFT: u32 = 40;
+/// This process's token range: 0 in the original process, `getpid() << 40` in a forked child
+/// (set by [`child_after_fork`]). Tokens of any other range were made by another process on
+/// an instance inherited across a fork.
+static MY_RANGE: AtomicU64 = AtomicU64::new(0);
+
+/// Whether `token` was handed out by this process (not inherited from a parent).
+fn mine(token: u64) -> bool {
+    token & !((1u64 << RANGE_SHIFT) - 1) == MY_RANGE.load(Ordering::Relaxed)
+}
+
+/// Registers [`child_after_fork`] once, when the first set is made, after the table's fork
+/// handlers (handlers run in the child in the order they were registered, so the table's walk
+/// has closed what it closes before this one looks).
+fn install_fork_handler() {
+    #[cfg(not(any(loom, miri)))]
+    {
+        static INSTALLED: std::sync::Once = std::sync::Once::new();
+        INSTALLED.call_once(|| {
+            handles::install_fork_handlers();
+            // SAFETY: registering a function that takes no arguments and never unwinds.
+            unsafe { libc::pthread_atfork(None, None, Some(child_after_fork)) };
+        });
+    }
+}
+
+/// In the child of a fork (the only thread; it may not allocate, block or panic): takes a
+/// token range of its own, so its registrations on an inherited instance are never mistaken
+/// for the parent's (and the reverse), and drops from every record the member descriptors
+/// the table's walk closed (the objects it forgot), so no close hook deregisters through a
+/// number that is no longer the instance's. No fdsafe lock is held at a fork (each is taken
+/// in a fork section), so the `try_` locks succeed; one that did not is left alone.
+#[cfg(not(any(loom, miri)))]
+extern "C" fn child_after_fork() {
+    // SAFETY: getpid has no preconditions.
+    let range = (unsafe { libc::getpid() } as u64) << RANGE_SHIFT;
+    MY_RANGE.store(range, Ordering::Relaxed);
+    NEXT_TOKEN.store(range | 1, Ordering::Relaxed);
+    let _ = std::panic::catch_unwind(|| {
+        let records = match RECORDS.try_lock() {
+            Ok(records) => records,
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return,
+        };
+        for record in records.iter() {
+            // Upgrading and dropping leave the count as it was (it was not 0): nothing is freed.
+            let Some(shared) = record.upgrade() else { continue };
+            let mut members = match shared.members.try_write() {
+                Ok(members) => members,
+                Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => continue,
+            };
+            // SAFETY: F_GETFD only reads the descriptor's flags.
+            members.retain(|&fd| unsafe { libc::fcntl(fd, libc::F_GETFD) } != -1);
+        }
+    });
+}
 
 #[derive(Clone, Copy, Debug)]
 struct Registration {
@@ -152,6 +227,7 @@ fn same_open_file(a: RawFd, b: RawFd) -> Option<bool> {
 
 impl Shared {
     fn new(fd: RawFd) -> Arc<Shared> {
+        install_fork_handler();
         Arc::new(Shared {
             registry: Mutex::new(Registry::default()),
             table: std::sync::OnceLock::new(),
@@ -176,7 +252,12 @@ impl Shared {
     fn find_or_create(fd: RawFd) -> Arc<Shared> {
         let candidates: Vec<Arc<Shared>> = {
             let _section = handles::fork_section();
-            RECORDS.lock().unwrap_or_else(|p| p.into_inner()).iter().filter_map(Weak::upgrade).collect()
+            // Bound to locals (not a temporary of the tail expression, which would outlive
+            // `_section`), so the guard is dropped inside the section.
+            let records = RECORDS.lock().unwrap_or_else(|p| p.into_inner());
+            let candidates = records.iter().filter_map(Weak::upgrade).collect();
+            drop(records);
+            candidates
         };
         for shared in candidates {
             if shared.join_if_same(fd) {
@@ -280,11 +361,17 @@ fn end_registrations(shared: &Arc<Shared>) {
 }
 
 /// The close hook a registration leaves on its target: deregisters the closing descriptor
-/// from the instance through a live handle of it, if there is one left.
-fn target_closing(_table: &'static Table, fd: BorrowedFd<'_>, owner: u64, _token: u64) {
+/// from the instance through a live handle of it, if there is one left, when this process
+/// made the registration. One inherited across a fork (another process's token range) is the
+/// parent's too (the kernel keys it by open file and number, both shared): it is left alone,
+/// so closing in a child never removes the parent's registration.
+fn target_closing(_table: &'static Table, fd: BorrowedFd<'_>, owner: u64, token: u64) {
     // SAFETY: `owner` came from `Arc::into_raw` in `Epoll::add`; the hook held that
     // reference, and a hook runs once, so it is given back here.
     let shared = unsafe { Arc::from_raw(owner as *const Shared) };
+    if !mine(token) {
+        return;
+    }
     let _section = handles::fork_section();
     let members = shared.members.read().unwrap_or_else(|p| p.into_inner());
     if let Some(&epfd) = members.first() {
@@ -408,8 +495,9 @@ impl Epoll {
             let token = hooks.of_owner(shared.owner()).ok_or_else(not_in_set)?.key;
             let old_user = {
                 let mut registry = shared.lock();
-                let record =
-                    registry.by_token.get_mut(&token).ok_or_else(|| Error::Internal("epoll record out of step".into()))?;
+                // No record: the target is closing and a sweep has removed it (its hook has
+                // not run yet); for the caller it has left the set.
+                let record = registry.by_token.get_mut(&token).ok_or_else(not_in_set)?;
                 std::mem::replace(&mut record.user, user)
             };
             if let Err(err) = ctl(self.fd.as_fd(), libc::EPOLL_CTL_MOD, target.object().as_fd(), events, token) {
@@ -627,6 +715,25 @@ mod tests {
         assert!(largest <= 2 * SWEEP_FROM, "the map grew to {largest} records for 10 live registrations");
         assert_eq!(handles::get_as::<Epoll>(set, "an epoll set").unwrap().len(), 10);
         handles::close_many(live.into_iter().chain([set]));
+    }
+
+    /// A modify on a target whose close has begun (another reference still holds it, so its
+    /// hook has not run) after a sweep removed its record: `ENOENT`, as for a target not in
+    /// the set, not an internal error.
+    #[test]
+    fn modify_of_a_closing_target_after_a_sweep_is_enoent() {
+        let set = handles::insert(Box::new(Epoll::new().unwrap())).unwrap();
+        let target = eventfd();
+        let guard = handles::get_as::<Epoll>(set, "an epoll set").unwrap();
+        guard.add(&handles::TABLE, set, &handles::get(target).unwrap(), libc::EPOLLIN as u32, 7).unwrap();
+        let held = handles::get(target).unwrap();
+        handles::close(target).unwrap(); // closing: `held` keeps the object and its hook
+        assert_eq!(guard.len(), 0); // the count sweeps the record
+        let err = guard.modify(&held, libc::EPOLLIN as u32, 8).unwrap_err();
+        assert_eq!(err.errno(), Some(libc::ENOENT), "{err:?}");
+        drop(held);
+        drop(guard);
+        handles::close(set).unwrap();
     }
 
     /// Each hook holds a reference to its instance's record, given back when the hook runs
