@@ -145,3 +145,8 @@ char thread_state(int tid) {
     char *end = strrchr(text, ')');
     return end && end[1] == ' ' ? end[2] : 0;
 }
+
+void open_pty(fdsafe_handle *master, fdsafe_handle *slave, char *path, size_t len) {
+    must(fdsafe_pty_open(0, master, slave));
+    must(fdsafe_terminal_path(*slave, 0, path, len));
+}

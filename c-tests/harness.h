@@ -41,6 +41,9 @@ void temp_path(char *out, size_t len, const char *name);
  * call), or 0 if it cannot be read. */
 char thread_state(int tid);
 
+/* Opens a pty pair (master, slave) and writes the slave's path into `path`. */
+void open_pty(fdsafe_handle *master, fdsafe_handle *slave, char *path, size_t len);
+
 /* 1 if `fd` has FD_CLOEXEC set, 0 if not, -1 if it is not open. */
 int fd_is_cloexec(int fd);
 /* 1 if `fd` is open. */

@@ -38,11 +38,6 @@ static void stty(const char *path, const char *args) {
     assert_int_equal(pclose(p), 0);
 }
 
-static void open_pty(fdsafe_handle *m, fdsafe_handle *s, char *path, size_t len) {
-    must(fdsafe_pty_open(0, m, s));
-    must(fdsafe_terminal_path(*s, 0, path, len));
-}
-
 static void test_pty_pair_paths_and_data(void **state) {
     (void)state;
     fdsafe_handle m, s, s2, r, w;

@@ -48,11 +48,6 @@ static void assert_settings_equal(const fdsafe_terminal_settings *a, const fdsaf
     assert_int_equal(a->ospeed, b->ospeed);
 }
 
-static void open_pty(fdsafe_handle *m, fdsafe_handle *s, char *path, size_t len) {
-    must(fdsafe_pty_open(0, m, s));
-    must(fdsafe_terminal_path(*s, 0, path, len));
-}
-
 /* Reads from `h` until `want` has arrived (or 5 s pass); returns what was read. */
 static const char *read_until(fdsafe_handle h, const char *want) {
     static char buf[4096];

@@ -134,7 +134,7 @@ pub extern "C" fn fdsafe_socket_send_message(handle: fdsafe_handle, msg: *const 
         let socket = socket_of(handle)?;
         // Any family for a FDSAFE_KIND_SOCKET (netlink, packet...), as send_to_sockaddr.
         let to = to_bytes.map(|bytes| generic::address_for(&socket, bytes)).transpose()?;
-        Ok(message::send(&socket, to.as_ref(), iov, &fds, credentials, flags)? as i64)
+        Ok(scm::send_parts(&socket, to.as_ref(), iov, &fds, credentials, flags)? as i64)
     })
 }
 

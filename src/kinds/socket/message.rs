@@ -1,31 +1,16 @@
 //! Whole messages on a socket of any kind: one `sendmsg` or `recvmsg` with an address,
 //! scattered data, descriptors, credentials and flags together.
 //!
-//! Sending builds on [`scm::send_parts`]. Receiving keeps every guarantee of [`scm::recv`]:
+//! Sending is [`scm::send_parts`] itself. Receiving keeps every guarantee of [`scm::recv`]:
 //! descriptors arrive close-on-exec (`MSG_CMSG_CLOEXEC`) and are owned by the returned
 //! [`ReceivedFds`] until the caller takes them, so none leaks on truncation or error.
 
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::AsRawFd;
 
-use super::scm::{self, ControlBuffer, Credentials, Received, ReceivedFds, MAX_FDS};
-use super::{clamp_len, RecvFlags, SendFlags, SockAddr, Socket};
+use super::scm::{self, ControlBuffer, Received, ReceivedFds, MAX_FDS};
+use super::{clamp_len, RecvFlags, SockAddr, Socket};
 use crate::error::{Error, Result};
 use crate::sys;
-
-/// Sends one message: the data of `iov` (gathered), to `to` or the connected peer, with
-/// descriptors and credentials on Unix sockets (see [`scm::send_parts`] for the rules).
-/// The caller keeps every `iov` buffer readable and each descriptor open for the call.
-#[inline(always)]
-pub fn send(
-    socket: &Socket,
-    to: Option<&SockAddr>,
-    iov: &[libc::iovec],
-    fds: &[RawFd],
-    credentials: Option<Credentials>,
-    flags: SendFlags,
-) -> Result<usize> {
-    scm::send_parts(socket, to, iov, fds, credentials, flags)
-}
 
 /// What [`recv`] received: the data count, truncation, credentials, the kernel's flags
 /// (in [`Received`]), and the sender's address when the socket reports one.
