@@ -50,6 +50,8 @@ pub fn recv<'c>(socket: &Socket, iov: &[libc::iovec], max_fds: usize, flags: Rec
 mod tests {
     use super::*;
     use crate::handles::Kind;
+    use crate::kinds::socket::SendFlags;
+    use scm::send_parts as send;
     use std::os::fd::AsFd;
 
     fn iov(buf: &[u8]) -> libc::iovec {
