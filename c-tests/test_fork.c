@@ -303,6 +303,9 @@ static _Atomic uint64_t shared_slots[WORKERS * SLOTS_PER_WORKER];
 static atomic_int stop_workers;
 static atomic_long worker_ops;
 static fdsafe_handle premade[PREMADE];
+/* Each worker's own epoll set: its adds, waits, deletes and close hooks run in fork sections,
+ * on the worker's own stripe of the fork gate, while the main thread forks. */
+static fdsafe_handle worker_sets[WORKERS];
 
 /* Puts `h` in one of this worker's slots, closing what was there. */
 static void publish(unsigned *seed, int worker, fdsafe_handle h) {
@@ -327,12 +330,25 @@ static void use(fdsafe_handle h) {
     }
 }
 
+/* An eventfd made ready, registered in the worker's set, waited for, then deleted and closed
+ * or closed while registered (the close hook deregisters it). */
+static void churn_set(unsigned *seed, int worker) {
+    fdsafe_handle e;
+    if (fdsafe_eventfd_create(1, FDSAFE_NONBLOCK, &e) != 0) return;
+    if (fdsafe_epoll_add(worker_sets[worker], e, FDSAFE_EPOLL_IN, e) == 0) {
+        fdsafe_epoll_event ev[4];
+        fdsafe_epoll_wait(worker_sets[worker], ev, 4, 0);
+        if (rand_r(seed) % 2) fdsafe_epoll_delete(worker_sets[worker], e);
+    }
+    fdsafe_close(e);
+}
+
 static void *worker_main(void *arg) {
     int worker = (int)(intptr_t)arg;
     unsigned seed = 12345u + (unsigned)worker;
     while (!atomic_load(&stop_workers)) {
         fdsafe_handle a, b;
-        switch (rand_r(&seed) % 5) {
+        switch (rand_r(&seed) % 6) {
         case 0: /* a new eventfd, used, published */
             if (fdsafe_eventfd_create(0, FDSAFE_NONBLOCK, &a) == 0) {
                 use(a);
@@ -358,6 +374,9 @@ static void *worker_main(void *arg) {
             }
             break;
         }
+        case 3:
+            churn_set(&seed, worker);
+            break;
         default: { /* use one in place (another thread may be closing it: -EBADF is fine) */
             int slot = (int)(rand_r(&seed) % (WORKERS * SLOTS_PER_WORKER));
             fdsafe_handle h = atomic_load(&shared_slots[slot]);
@@ -381,6 +400,18 @@ static void stress_child(const struct blocked *blocked, int nblocked, enum use c
         if (h) live += child_use_and_close(h, "handle from the shared slots", churned);
     }
     if (live < nblocked + PREMADE) child_fail("child: only %d handles were live", live);
+    /* No lock of a worker's set was left held: the child registers, waits and closes. */
+    for (int i = 0; i < WORKERS; i++) {
+        fdsafe_handle e;
+        fdsafe_epoll_event ev[8];
+        if (fdsafe_eventfd_create(1, 0, &e) != 0 || fdsafe_epoll_add(worker_sets[i], e, FDSAFE_EPOLL_IN, 4242) != 0)
+            child_fail("child: could not register in worker %d's set", i);
+        int64_t n = fdsafe_epoll_wait(worker_sets[i], ev, 8, 1000);
+        int seen = 0;
+        for (int64_t k = 0; k < n; k++) seen |= ev[k].handle == e && ev[k].user == 4242;
+        if (!seen) child_fail("child: worker %d's set did not report the child's registration (%lld)", i, (long long)n);
+        if (fdsafe_close(e) != 0 || fdsafe_close(worker_sets[i]) != 0) child_fail("child: close failed");
+    }
     child_make_new_handles();
     child_exit(child_failures ? 1 : 0);
 }
@@ -407,6 +438,7 @@ static void fork_under_load(enum use churned) {
         must(fdsafe_eventfd_create(0, FDSAFE_NONBLOCK, &premade[i]));
         must(fdsafe_pipe_create(FDSAFE_NONBLOCK, &premade[i + 1], &premade[i + 2]));
     }
+    for (int i = 0; i < WORKERS; i++) must(fdsafe_epoll_create(&worker_sets[i]));
     struct blocked blocked[2] = {{0}, {.create_own = 1}};
     must(fdsafe_eventfd_create(0, 0, &blocked[0].handle));
     start_blocked(&blocked[0]);
@@ -444,6 +476,10 @@ static void fork_under_load(enum use churned) {
     for (int i = 0; i < WORKERS * SLOTS_PER_WORKER; i++) {
         fdsafe_handle h = atomic_exchange(&shared_slots[i], 0);
         if (h) must(fdsafe_close(h));
+    }
+    for (int i = 0; i < WORKERS; i++) {
+        assert_int_equal(fdsafe_epoll_count(worker_sets[i]), 0); /* every churned registration ended */
+        must(fdsafe_close(worker_sets[i]));
     }
     alarm(0);
     printf("fork: %d forks while %d threads made %ld handle operations\n", made, WORKERS, atomic_load(&worker_ops));
