@@ -326,7 +326,7 @@ bench: lib
 	        ./$(OUT)/$$b | tee -a $(OUT)/bench.log; done
 	FDSAFE_LIBRARY=$(CURDIR)/$(RELEASE)/libfdsafe.so python3 bench/python_bench.py
 	@echo "== issue 16 figures (fdsafe against raw system calls in the same run; $(OUT)/bench.log has everything)"
-	@grep -E '\[(target|peer)|libuv peer: skipped' $(OUT)/bench.log
+	@grep -E '\[(target|peer|floor)|libuv peer: skipped' $(OUT)/bench.log
 
 # The handle table (no system calls) under Miri, nightly. Where the component cannot be
 # installed the run says so in build/miri.log and the reliability table reports it skipped.
