@@ -14,6 +14,7 @@
 #include <sys/epoll.h>
 #include <sys/syscall.h>
 #include <sys/eventfd.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -150,6 +151,115 @@ static void test_kernel_registration_is_removed_too(void **state) {
     close(raw_copy);
     must(fdsafe_close(w));
     must(fdsafe_close(ep));
+}
+
+/* Closing a registered handle removes the kernel's registration whoever else holds the open
+ * file. When nobody does (fdsafe made the descriptor and never lent, duplicated, sent or forked
+ * it), closing ends the file and the kernel drops the registration itself, so fdsafe makes no
+ * EPOLL_CTL_DEL; every way a file gets a second holder must make it ask the kernel instead.
+ * Each case: a readable eventfd registered, the second holder made, the handle closed; the
+ * kernel keeps no registration and reports nothing, though the file lives on, readable. */
+enum second_holder {
+    NOBODY,
+    FDSAFE_DUPLICATE,
+    LENT_NUMBER_DUPLICATED,
+    SENT_AND_RECEIVED,
+    RECEIVED_FROM_A_SENDER_THAT_KEEPS_IT,
+    ADOPTED_WITH_A_COPY,
+    FORKED_CHILD,
+    SECOND_HOLDERS
+};
+
+static const char *const holder_names[SECOND_HOLDERS] = {
+    "nobody", "fdsafe_dup", "fdsafe_fd_borrow + dup", "sent and received",
+    "received from a sender that keeps it", "adopted, a copy kept", "a forked child",
+};
+
+static void registration_goes_with(enum second_holder holder) {
+    fdsafe_handle ep, h = 0, keep = 0, a = 0, b = 0;
+    int raw_keep = -1, to_child[2] = {-1, -1};
+    pid_t child = -1;
+    must(fdsafe_epoll_create(&ep));
+    if (holder == RECEIVED_FROM_A_SENDER_THAT_KEEPS_IT || holder == ADOPTED_WITH_A_COPY) {
+        raw_keep = eventfd(1, EFD_CLOEXEC);
+        assert_true(raw_keep >= 0);
+    }
+    if (holder == SENT_AND_RECEIVED || holder == RECEIVED_FROM_A_SENDER_THAT_KEEPS_IT)
+        must(fdsafe_unix_pair(FDSAFE_SOCK_STREAM, 0, &a, &b));
+    if (holder == RECEIVED_FROM_A_SENDER_THAT_KEEPS_IT) {
+        expect_code(fdsafe_socket_send_fds(a, "x", 1, &raw_keep, 1, 0), 1);
+        char byte;
+        struct fdsafe_recv_info info;
+        expect_code(fdsafe_socket_recv_handles(b, &byte, 1, 0, &h, 1, &info), 1);
+    } else if (holder == ADOPTED_WITH_A_COPY) {
+        int fd = dup(raw_keep);
+        assert_true(fd >= 0);
+        must(fdsafe_fd_adopt(fd, FDSAFE_KIND_EVENTFD, &h));
+    } else {
+        must(fdsafe_eventfd_create(1, 0, &h));
+    }
+    must(fdsafe_epoll_add(ep, h, FDSAFE_EPOLL_IN, 7));
+    switch (holder) {
+    case FDSAFE_DUPLICATE:
+        must(fdsafe_dup(h, &keep));
+        break;
+    case LENT_NUMBER_DUPLICATED:
+        raw_keep = dup((int)must(fdsafe_fd_borrow(h)));
+        break;
+    case SENT_AND_RECEIVED: {
+        expect_code(fdsafe_socket_send_handles(a, "x", 1, &h, 1, 0), 1);
+        char byte;
+        struct fdsafe_recv_info info;
+        expect_code(fdsafe_socket_recv_handles(b, &byte, 1, 0, &keep, 1, &info), 1);
+        break;
+    }
+    case FORKED_CHILD:
+        assert_int_equal(pipe2(to_child, O_CLOEXEC), 0);
+        child = fork();
+        assert_true(child >= 0);
+        if (child == 0) { /* holds every inherited descriptor until the parent writes */
+            char byte;
+            close(to_child[1]);
+            _exit(read(to_child[0], &byte, 1) == 1 ? 0 : 1);
+        }
+        close(to_child[0]);
+        break;
+    default:
+        break;
+    }
+    assert_int_equal(kernel_registrations(ep), 1);
+    must(fdsafe_close(h));
+    if (kernel_registrations(ep) != 0) fail_msg("%s: the registration outlived the close", holder_names[holder]);
+    fdsafe_epoll_event ev[4];
+    struct epoll_event raw[4];
+    expect_code(fdsafe_epoll_wait(ep, ev, 4, 0), 0);
+    assert_int_equal(epoll_wait((int)must(fdsafe_fd_borrow(ep)), raw, 4, 0), 0);
+    /* The file did live on, still readable, in its other holder. */
+    uint64_t value = 0;
+    if (keep) {
+        must(fdsafe_eventfd_read(keep, &value));
+        assert_int_equal(value, 1);
+        must(fdsafe_close(keep));
+    }
+    if (raw_keep >= 0) {
+        assert_int_equal(read(raw_keep, &value, 8), 8);
+        close(raw_keep);
+    }
+    if (child > 0) {
+        int status;
+        assert_int_equal(write(to_child[1], "x", 1), 1);
+        close(to_child[1]);
+        assert_int_equal(waitpid(child, &status, 0), child);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    if (a) must(fdsafe_close(a));
+    if (b) must(fdsafe_close(b));
+    must(fdsafe_close(ep));
+}
+
+static void test_registration_goes_with_the_close_whoever_holds_the_file(void **state) {
+    (void)state;
+    for (int holder = 0; holder < SECOND_HOLDERS; holder++) registration_goes_with((enum second_holder)holder);
 }
 
 /* While another thread is inside an operation on a handle, closing it cannot release the
@@ -800,6 +910,7 @@ int main(void) {
         FD_TEST(test_kernel_alone_reports_dead_descriptors),
         FD_TEST(test_close_deregisters_even_with_a_dup_alive),
         FD_TEST(test_kernel_registration_is_removed_too),
+        FD_TEST(test_registration_goes_with_the_close_whoever_holds_the_file),
         FD_TEST(test_one_handle_in_several_sets),
         FD_TEST(test_churn_of_closed_registrations),
         FD_TEST(test_no_event_for_a_closed_handle_still_in_use),

@@ -180,6 +180,7 @@ fn notify_with(flags: u32, state: &[u8], handle_list: &[fdsafe_handle]) -> Resul
         return Err(Error::invalid(format!("{} handles in one notification (at most 253)", handle_list.len())));
     }
     let guards: Vec<Guard> = handle_list.iter().map(|&h| handles::get(Handle(h))).collect::<Result<_>>()?;
+    guards.iter().for_each(Guard::mark_shared); // the service manager keeps the files
     let fds: Vec<BorrowedFd<'_>> = guards.iter().map(|g| g.object().as_fd()).collect();
     Ok(if notify::send(state, &fds, unset)? { FDSAFE_NOTIFY_SENT } else { FDSAFE_NOTIFY_NO_MANAGER })
 }

@@ -32,7 +32,7 @@ pub extern "C" fn fdsafe_eventfd_create(initial: u32, flags: u32, handle_out: *m
         )?;
         let out = Out::new(handle_out, "handle_out")?;
         let fd = EventFd::new(initial, flags)?.into_inner();
-        out.write(handles::insert_fresh(crate::kinds::wrap_owned(fd, Kind::EventFd))?.0);
+        out.write(handles::insert(crate::kinds::wrap_owned(fd, Kind::EventFd))?.0);
         Ok(0)
     })
 }

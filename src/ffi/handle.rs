@@ -70,7 +70,11 @@ pub extern "C" fn fdsafe_handle_kind(handle: fdsafe_handle) -> fdsafe_kind {
 /// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_fd_borrow(handle: fdsafe_handle) -> c_int {
-    call_direct("fdsafe_fd_borrow", || Ok(handles::get(Handle(handle))?.raw_fd()))
+    call_direct("fdsafe_fd_borrow", || {
+        let guard = handles::get(Handle(handle))?;
+        guard.mark_shared(); // the caller may duplicate the number, or send it
+        Ok(guard.raw_fd())
+    })
 }
 
 /// Ends a handle and gives its descriptor to the caller, who must close it. The handle dies
@@ -135,7 +139,8 @@ pub extern "C" fn fdsafe_dup(handle: fdsafe_handle, handle_out: *mut fdsafe_hand
         let out = Out::new(handle_out, "handle_out")?;
         let guard = handles::get(Handle(handle))?;
         let fd = sys::dup_cloexec(guard.object().as_fd())?;
-        out.write(handles::insert_fresh(kinds::wrap_duplicate(guard.object(), fd))?.0);
+        guard.mark_shared();
+        out.write(handles::insert_copy(kinds::wrap_duplicate(guard.object(), fd))?.0);
         Ok(0)
     })
 }

@@ -130,6 +130,7 @@ pub extern "C" fn fdsafe_socket_send_message(handle: fdsafe_handle, msg: *const 
         }
         // Each handle is held until the kernel has its own reference.
         let guards: Vec<Guard> = list.iter().map(|&h| handles::get(Handle(h))).collect::<Result<_>>()?;
+        guards.iter().for_each(Guard::mark_shared); // the receiver holds the files too
         let fds: Vec<RawFd> = guards.iter().map(|g| g.raw_fd()).collect();
         let socket = socket_of(handle)?;
         // Any family for a FDSAFE_KIND_SOCKET (netlink, packet...), as send_to_sockaddr.

@@ -86,7 +86,9 @@ pub extern "C" fn fdsafe_terminal_spawn(terminal: fdsafe_handle, program: *const
     call("fdsafe_terminal_spawn", || {
         let cmd = command(program, argv, envp)?;
         let out = Out::new(pidfd_out, "pidfd_out")?;
-        let (pid, pidfd) = spawn(&*get_as::<Terminal>(Handle(terminal), "a terminal")?, &cmd)?;
+        let terminal = get_as::<Terminal>(Handle(terminal), "a terminal")?;
+        terminal.untyped().mark_shared(); // the child's standard streams are its file
+        let (pid, pidfd) = spawn(&terminal, &cmd)?;
         out.write(pidfd_handle(pidfd)?.0);
         Ok(pid)
     })

@@ -34,7 +34,8 @@ pub extern "C" fn fdsafe_stdio_open(stream: c_int, flags: u32, handle_out: *mut 
         let stream = stdio::stream(stream)?;
         let flags = map_flags(flags, &[(FDSAFE_STDIO_CLOSE_STREAM, StdioFlags::CLOSE_STREAM)], "stdio")?;
         let out = Out::new(handle_out, "handle_out")?;
-        out.write(handles::insert(Box::new(Stdio::open(stream, flags)?))?.0);
+        // A duplicate of the standard stream, whose file the stream (and the parent) hold.
+        out.write(handles::insert_copy(Box::new(Stdio::open(stream, flags)?).into())?.0);
         Ok(0)
     })
 }

@@ -361,6 +361,7 @@ pub extern "C" fn fdsafe_socket_send_handles(handle: fdsafe_handle, buf: *const 
         }
         // Each handle is held until the kernel has its own reference.
         let guards: Vec<Guard> = list.iter().map(|&h| handles::get(Handle(h))).collect::<Result<_>>()?;
+        guards.iter().for_each(Guard::mark_shared); // the receiver holds the files too
         let fds: Vec<RawFd> = guards.iter().map(|g| g.raw_fd()).collect();
         send_with(handle, buf, len, &fds, None, flags)
     })
@@ -540,7 +541,7 @@ pub(crate) fn register_received(
             None => detector.detect(fd.as_fd()).unwrap_or(Kind::Other),
         };
         // A number the kernel has just installed: nobody else can rightly own it.
-        match handles::insert_fresh(kinds::wrap_owned(fd, kind)) {
+        match handles::insert_copy(kinds::wrap_owned(fd, kind)) {
             Ok(h) => {
                 slots[made] = h.0;
                 made += 1;

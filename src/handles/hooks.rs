@@ -13,8 +13,19 @@ use std::os::fd::BorrowedFd;
 use super::sync::{AtomicBool, Mutex, Ordering, UnsafeCell};
 use super::Table;
 
-/// Runs with the table, the closing object's descriptor, and the hook's `owner` and `key`.
-pub type HookFn = fn(&'static Table, BorrowedFd<'_>, u64, u64);
+/// Runs with the table, the closing descriptor, and the hook's `owner` and `key`.
+pub type HookFn = fn(&'static Table, Closing<'_>, u64, u64);
+
+/// The descriptor a hook runs for.
+#[derive(Clone, Copy)]
+pub struct Closing<'a> {
+    /// Still open while the hooks run.
+    pub fd: BorrowedFd<'a>,
+    /// Whether closing this descriptor ends its open file: fdsafe made it, and no duplicate,
+    /// lent number, sent copy or forked child can hold the file (see `Slot::take`). False for a
+    /// release, which hands the descriptor on.
+    pub file_ends: bool,
+}
 
 #[derive(Clone, Copy)]
 pub struct CloseHook {
@@ -60,9 +71,9 @@ impl Hooks {
     }
 
     /// Runs every hook, once.
-    pub fn run(self, table: &'static Table, fd: BorrowedFd<'_>) {
+    pub fn run(self, table: &'static Table, closing: Closing<'_>) {
         for hook in self.first.into_iter().chain(self.more) {
-            (hook.run)(table, fd, hook.owner, hook.key);
+            (hook.run)(table, closing, hook.owner, hook.key);
         }
     }
 }

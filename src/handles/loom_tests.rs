@@ -765,8 +765,8 @@ fn hook_adds_race_close() {
     use std::sync::Mutex;
     static RUNS: AtomicUsize = AtomicUsize::new(0);
     static ALIVE: Mutex<Option<Arc<AtomicBool>>> = Mutex::new(None);
-    fn hook(_: &'static Table, fd: BorrowedFd<'_>, _owner: u64, _key: u64) {
-        assert_eq!(fd.as_raw_fd(), 10, "a hook ran with another descriptor");
+    fn hook(_: &'static Table, closing: super::Closing<'_>, _owner: u64, _key: u64) {
+        assert_eq!(closing.fd.as_raw_fd(), 10, "a hook ran with another descriptor");
         assert!(ALIVE.lock().unwrap().as_ref().unwrap().load(SeqCst), "a hook ran after the drop");
         RUNS.fetch_add(1, SeqCst);
     }

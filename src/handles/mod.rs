@@ -25,7 +25,7 @@ use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 pub use kind::Kind;
 pub use fork::Section as ForkSection;
-pub use hooks::{CloseHook, Hooks};
+pub use hooks::{CloseHook, Closing, Hooks};
 pub use table::{Guard, Table};
 
 use crate::error::{Error, Result};
@@ -293,22 +293,28 @@ pub static TABLE: Table = Table::new();
 #[cfg(loom)]
 pub static TABLE: std::sync::LazyLock<Table> = std::sync::LazyLock::new(Table::new);
 
-/// Registers an object whose descriptor fdsafe has just created (or received: see
-/// [`Table::insert_fresh`]) and returns its handle. If the table refuses it, the object is
-/// dropped, which closes its descriptor. Descriptors that come from the caller are adopted
-/// with [`Table::insert`], which checks that no live handle owns the number.
+/// Registers an object whose descriptor fdsafe has just made (its open file has no other
+/// descriptor: see [`Table::insert_made`]) and returns its handle. If the table refuses it,
+/// the object is dropped, which closes its descriptor. A copy of a file others may hold
+/// (received, duplicated) goes in with [`insert_copy`]; descriptors that come from the caller
+/// are adopted with [`Table::insert`], which checks that no live handle owns the number.
 pub fn insert(object: impl Into<Stored>) -> Result<Handle> {
-    insert_fresh(object.into())
+    TABLE.insert_made(object.into()).map_err(|(err, object)| {
+        discard(object);
+        err
+    })
 }
 
 /// [`insert`] that gives the object back when the table refuses it, for a caller that must
 /// act on it before it is dropped (a child's pidfd, to kill and reap the child through it).
 pub fn try_insert(object: impl Into<Stored>) -> std::result::Result<Handle, (Error, Stored)> {
-    TABLE.insert_fresh(object.into())
+    TABLE.insert_made(object.into())
 }
 
-/// [`insert`] for an object as the table stores it.
-pub fn insert_fresh(object: Stored) -> Result<Handle> {
+/// Registers a descriptor the kernel has just installed in this process as a copy of an open
+/// file others may hold: one a message brought, a duplicate, a standard stream's copy (see
+/// [`Table::insert_fresh`]).
+pub fn insert_copy(object: Stored) -> Result<Handle> {
     TABLE.insert_fresh(object).map_err(|(err, object)| {
         discard(object);
         err

@@ -46,6 +46,8 @@ pub struct Taken {
     pub fd: RawFd,
     pub reusable: bool,
     pub hooks: Hooks,
+    /// Whether the descriptor is its open file's only one (see [`Slot::take`]).
+    pub sole: bool,
 }
 
 /// Why a handle's tag did not get in.
@@ -81,6 +83,9 @@ pub struct Slot {
     /// Taken off the free list by an insert that has not filled it yet (its descriptor number
     /// is in `fd`): a fork can catch it so, and the child must free it (see `fork`).
     reserved: AtomicBool,
+    /// fdsafe made the descriptor and has not duplicated, lent or sent it: no other
+    /// descriptor of its open file exists, bar a forked child's (see [`Slot::take`]).
+    sole: AtomicBool,
     /// The fork epoch the object was inserted in, read when the slot was reserved, after the
     /// system call that made the descriptor (see `fork`).
     born: AtomicU32,
@@ -102,6 +107,7 @@ impl Slot {
             next_free: AtomicU32::new(0),
             has_hooks: AtomicBool::new(false),
             reserved: AtomicBool::new(false),
+            sole: AtomicBool::new(false),
             born: AtomicU32::new(0),
             object: ObjectCell::new(),
             hooks: HookCell::new(),
@@ -156,13 +162,16 @@ impl Slot {
     }
 
     /// Puts an object into a free slot and publishes it under `tag(generation, kind)`.
+    /// `sole`: fdsafe has just made the descriptor, so no other descriptor of its open file
+    /// exists.
     ///
     /// # Safety
     /// The caller owns the free slot exclusively (it took it off the free list), and
     /// `generation` is [`Slot::next_generation`].
-    pub unsafe fn fill(&self, object: Stored, generation: u32) {
+    pub unsafe fn fill(&self, object: Stored, generation: u32, sole: bool) {
         debug_assert!(generation % 2 == 1);
         let kind = object.kind() as u8;
+        self.sole.store(sole, Ordering::Relaxed);
         self.fd.store(object.raw_fd(), Ordering::Relaxed);
         self.object.put(object);
         self.reserved.store(false, Ordering::Relaxed);
@@ -279,6 +288,13 @@ impl Slot {
         self.fd.load(Ordering::Relaxed)
     }
 
+    /// Records that the descriptor's open file may now have other holders (its number was
+    /// lent, or it was duplicated or sent). The caller holds a reference; the last release
+    /// orders this before [`Slot::take`].
+    pub fn mark_shared(&self) {
+        self.sole.store(false, Ordering::Relaxed);
+    }
+
     /// The slot's tag now (its generation and kind).
     pub fn current_tag(&self) -> u64 {
         tag_of(self.state.load(Ordering::Acquire))
@@ -291,7 +307,11 @@ impl Slot {
     }
 
     /// Takes the object and the close hooks out of a closing slot with no references left,
-    /// and frees the slot. The caller runs the hooks (with the object's descriptor, still
+    /// and frees the slot. `sole` in what it returns: the descriptor is its open file's only
+    /// one, as far as fdsafe can know: the insert said fdsafe had just made it, nobody marked
+    /// it shared since, and no fork has happened since the insert (the fork epoch is the one
+    /// the insert recorded). A child made with `clone(2)` directly runs no fork handler, and
+    /// holds copies until it execs (every fdsafe descriptor is close-on-exec). The caller runs the hooks (with the object's descriptor, still
     /// open) before dropping or handing out the object. A slot whose generation would wrap is
     /// retired: it stays closing and `reusable` is false.
     ///
@@ -309,13 +329,15 @@ impl Slot {
         // Only the slot's exclusive owner writes the number: a load and a store.
         let fd = self.fd.load(Ordering::Relaxed);
         self.fd.store(-1, Ordering::Relaxed);
+        // A fork since the insert (the epoch moved) gave the child a copy of the file.
+        let sole = self.sole.load(Ordering::Relaxed) && self.born.load(Ordering::Relaxed) == super::fork::epoch();
         let generation = generation_of(self.state.load(Ordering::Relaxed));
         let (state, reusable) = match generation.checked_add(1) {
             Some(next) => (tag(next, 0) << TAG_SHIFT, true),
             None => (self.state.load(Ordering::Relaxed), false),
         };
         self.state.store(state, Ordering::Release);
-        Taken { object, fd, reusable, hooks }
+        Taken { object, fd, reusable, hooks, sole }
     }
 
     /// In the child of a fork: forgets the references of the threads that did not come along

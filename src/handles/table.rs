@@ -5,7 +5,7 @@ use std::os::fd::{OwnedFd, RawFd};
 use std::ptr;
 
 use super::owners::{AlreadyOwned, Owners};
-use super::hooks::Hooks;
+use super::hooks::{Closing, Hooks};
 use super::slot::{Closed, Refused, Slot, Taken};
 use super::sync::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use super::{Handle, Kind, Object, Stored};
@@ -126,20 +126,28 @@ impl Table {
         Some(index)
     }
 
-    /// Registers an object; the table owns it from now on. On failure the object comes back
-    /// untouched, so the caller decides whether its descriptor is closed.
+    /// Registers an object whose descriptor comes from the caller (adopted); the table owns it
+    /// from now on. On failure the object comes back untouched, so the caller decides whether
+    /// its descriptor is closed.
     pub fn insert(&'static self, object: impl Into<Stored>) -> std::result::Result<Handle, (Error, Stored)> {
-        self.insert_claiming(object.into(), false)
+        self.insert_claiming(object.into(), Origin::Adopted)
     }
 
-    /// [`Table::insert`] for a descriptor the kernel has just installed in this process (one a
-    /// message brought): its number was free a moment ago, so no other caller can rightly be
-    /// adopting it and the owner is recorded with a plain store.
+    /// [`Table::insert`] for a descriptor the kernel has just installed in this process as a
+    /// copy of an open file others may hold (one a message brought, a duplicate): its number
+    /// was free a moment ago, so no other caller can rightly be adopting it and the owner is
+    /// recorded with a plain store.
     pub fn insert_fresh(&'static self, object: Stored) -> std::result::Result<Handle, (Error, Stored)> {
-        self.insert_claiming(object, true)
+        self.insert_claiming(object, Origin::Copied)
     }
 
-    fn insert_claiming(&'static self, object: Stored, fresh: bool) -> std::result::Result<Handle, (Error, Stored)> {
+    /// [`Table::insert_fresh`] for a descriptor fdsafe has just made (a new eventfd, socket,
+    /// pipe end...): its open file has no other descriptor, so closing it ends the file.
+    pub fn insert_made(&'static self, object: Stored) -> std::result::Result<Handle, (Error, Stored)> {
+        self.insert_claiming(object, Origin::Made)
+    }
+
+    fn insert_claiming(&'static self, object: Stored, origin: Origin) -> std::result::Result<Handle, (Error, Stored)> {
         #[cfg(not(any(loom, miri)))] // neither models fork
         super::fork::install();
         let Some(index) = self.pop_free() else {
@@ -153,7 +161,10 @@ impl Table {
         // SAFETY: the index came off the free list, so the slot is ours.
         unsafe { slot.reserve(fd) };
         let holds = |owner: Handle| self.slot(owner.index()).is_some_and(|slot| slot.held_by(owner.generation()));
-        let claimed = if fresh { self.owners.claim_fresh(fd, handle, holds) } else { self.owners.claim(fd, handle, holds) };
+        let claimed = match origin {
+            Origin::Adopted => self.owners.claim(fd, handle, holds),
+            Origin::Copied | Origin::Made => self.owners.claim_fresh(fd, handle, holds),
+        };
         if let Err(AlreadyOwned(owner)) = claimed {
             // SAFETY: as above.
             unsafe { slot.unreserve() };
@@ -161,7 +172,7 @@ impl Table {
             return Err((already_owned(fd, owner), object));
         }
         // SAFETY: the index came off the free list, so the slot is ours until published.
-        unsafe { slot.fill(object, generation) };
+        unsafe { slot.fill(object, generation, origin == Origin::Made) };
         Ok(handle)
     }
 
@@ -233,14 +244,14 @@ impl Table {
             return Err(Error::from_errno(libc::EBUSY).context("release: other threads are using the handle"));
         }
         // SAFETY: closing with no reference: the slot is ours.
-        let object = self.finish(unsafe { slot.take() }, handle);
+        let object = self.finish(unsafe { slot.take() }, handle, Ending::Release);
         Ok(object.into_fd())
     }
 
     /// Closes the object of a slot whose last reference is gone and frees the slot.
     fn finalize(&'static self, slot: &Slot, handle: Handle) {
         // SAFETY: called only when `close` said idle or `release` said last.
-        let object = self.finish(unsafe { slot.take() }, handle);
+        let object = self.finish(unsafe { slot.take() }, handle, Ending::Close);
         super::discard(object);
     }
 
@@ -248,10 +259,11 @@ impl Table {
     /// descriptor is still open, and frees the slot. Closing the descriptor is left to the
     /// caller, as the last step: the number, cleared from the owners while still open, cannot
     /// have been given to anyone else yet.
-    fn finish(&'static self, taken: Taken, handle: Handle) -> super::Stored {
-        let Taken { object, fd, reusable, hooks } = taken;
+    fn finish(&'static self, taken: Taken, handle: Handle, ending: Ending) -> super::Stored {
+        let Taken { object, fd, reusable, hooks, sole } = taken;
         if !hooks.is_empty() {
-            hooks.run(self, object.object().as_fd());
+            let file_ends = sole && ending == Ending::Close;
+            hooks.run(self, Closing { fd: object.object().as_fd(), file_ends });
         }
         self.owners.clear(fd, handle);
         if reusable {
@@ -297,7 +309,7 @@ impl Table {
                     // descriptor is closed by the system call, and the object's memory and
                     // the hooks (not run: they would call into sets under locks) are left.
                     let handle = Handle::from_tag(slot.current_tag(), index);
-                    let Taken { object, fd, reusable, hooks } = slot.take();
+                    let Taken { object, fd, reusable, hooks, .. } = slot.take();
                     std::mem::forget(hooks);
                     self.owners.clear(fd, handle);
                     if reusable {
@@ -327,6 +339,24 @@ impl Table {
     pub(super) fn slot_for_test(&self, index: u32) -> Option<&Slot> {
         self.slot(index)
     }
+}
+
+/// Where an inserted descriptor comes from: who else may hold its number or its open file.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// From the caller: its number may be claimed by a live handle, its file held elsewhere.
+    Adopted,
+    /// Just installed by the kernel as a copy of a file others may hold.
+    Copied,
+    /// Just made by fdsafe: the only descriptor of its open file.
+    Made,
+}
+
+/// How a handle ends: closed (its descriptor closed by fdsafe), or released (handed on).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    Close,
+    Release,
 }
 
 #[cold]
@@ -370,6 +400,12 @@ impl Guard {
     #[inline]
     pub fn downcast<T: Object>(&self) -> Option<&T> {
         self.slot.object().downcast::<T>()
+    }
+    /// Records that the descriptor's open file may now have other holders: its number was
+    /// lent to the caller, or it was duplicated, sent or handed to a child (see
+    /// [`Closing::file_ends`]).
+    pub fn mark_shared(&self) {
+        self.slot.mark_shared();
     }
     /// Changes the close hooks of this object: each runs with the descriptor just before the
     /// object goes away (close or release), even if a close has begun meanwhile (finalizing

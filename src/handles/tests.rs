@@ -52,6 +52,10 @@ fn fake(fd: i32, kind: Kind) -> (Box<dyn Object>, Probe) {
     (object, Probe { alive, drops })
 }
 
+/// Held by the tests that advance the process-wide fork epoch, or need it still: they would
+/// disturb each other run in parallel.
+static EPOCH_TESTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn table() -> &'static Table {
     Box::leak(Box::new(Table::new()))
 }
@@ -176,10 +180,10 @@ fn close_hooks_run_once_before_the_object_goes() {
     // What each hook saw: (owner, key, descriptor, whether the object was still alive).
     static SEEN: Mutex<Vec<(u64, u64, i32, bool)>> = Mutex::new(Vec::new());
     static ALIVE: Mutex<Option<Arc<AtomicBool>>> = Mutex::new(None);
-    fn record(_: &'static Table, fd: std::os::fd::BorrowedFd<'_>, owner: u64, key: u64) {
+    fn record(_: &'static Table, closing: super::Closing<'_>, owner: u64, key: u64) {
         use std::os::fd::AsRawFd;
         let alive = ALIVE.lock().unwrap().as_ref().unwrap().load(Ordering::SeqCst);
-        SEEN.lock().unwrap().push((owner, key, fd.as_raw_fd(), alive));
+        SEEN.lock().unwrap().push((owner, key, closing.fd.as_raw_fd(), alive));
     }
     let t = table();
     let (h, probe) = insert(t, 31, Kind::Pipe);
@@ -201,6 +205,50 @@ fn close_hooks_run_once_before_the_object_goes() {
     seen.sort();
     assert_eq!(seen, vec![(2, 20, 31, true), (3, 30, 31, true)], "each remaining hook ran once, before the drop");
     assert!(t.remove_close_hook(h, |_| true).is_err(), "a closed handle has no hooks to change");
+}
+
+/// A close hook learns whether closing ends the descriptor's open file: only for a descriptor
+/// fdsafe made, never lent, duplicated or sent (marked shared), with no fork since, and
+/// closed (a release hands the descriptor on).
+#[test]
+fn hooks_learn_whether_closing_ends_the_file() {
+    use std::sync::Mutex;
+    static ENDS: Mutex<Vec<(u64, bool)>> = Mutex::new(Vec::new());
+    fn record(_: &'static Table, closing: super::Closing<'_>, owner: u64, _: u64) {
+        ENDS.lock().unwrap().push((owner, closing.file_ends));
+    }
+    let _epoch = EPOCH_TESTS.lock().unwrap_or_else(|p| p.into_inner());
+    let t = table();
+    let hooked = |h: Handle, owner: u64| t.get(h).unwrap().change_close_hooks(|hooks| hooks.push(CloseHook { run: record, owner, key: 0 }));
+    let made = |fd: i32| t.insert_made(fake(fd, Kind::EventFd).0.into()).map_err(|(e, _)| e).unwrap();
+    let sole = made(61);
+    let lent = made(62);
+    let released = made(63);
+    let adopted = insert(t, 64, Kind::EventFd).0;
+    let copied = t.insert_fresh(fake(65, Kind::EventFd).0.into()).map_err(|(e, _)| e).unwrap();
+    for (owner, h) in [(1, sole), (2, lent), (3, released), (4, adopted), (5, copied)] {
+        hooked(h, owner);
+    }
+    t.get(lent).unwrap().mark_shared();
+    for h in [sole, lent, adopted, copied] {
+        t.close(h).unwrap();
+    }
+    let _fd = t.release(released).unwrap();
+    std::mem::forget(_fd); // a fake number
+    #[cfg(not(miri))]
+    {
+        let forked = made(66);
+        hooked(forked, 6);
+        super::fork::advance_epoch(); // a fork happened: a child may hold the file
+        t.close(forked).unwrap();
+    }
+    let mut ends = ENDS.lock().unwrap().clone();
+    ends.sort();
+    let mut expected = vec![(1, true), (2, false), (3, false), (4, false), (5, false)];
+    if cfg!(not(miri)) {
+        expected.push((6, false));
+    }
+    assert_eq!(ends, expected);
 }
 
 #[test]
@@ -419,6 +467,7 @@ fn every_changed_bit_of_a_live_handle_is_refused() {
 
 #[test]
 fn a_forked_child_forgets_other_threads_references_and_finishes_their_closes() {
+    let _epoch = EPOCH_TESTS.lock().unwrap_or_else(|p| p.into_inner());
     let t = table();
     // Numbers no test opens: the child's walk closes a finished close's number for real.
     let (closing, closing_probe) = insert(t, 19_990, Kind::EventFd);

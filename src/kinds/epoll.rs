@@ -57,7 +57,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
-use crate::handles::{self, fd_object, CloseHook, Handle, Kind, Table, WriteGuard};
+use crate::handles::{self, fd_object, CloseHook, Closing, Handle, Kind, Table, WriteGuard};
 use crate::kinds::sigset::SigSet;
 use crate::sys::{self, cvt};
 
@@ -364,14 +364,18 @@ fn end_registrations(shared: &Arc<Shared>) {
 /// from the instance through a live handle of it, if there is one left, when this process
 /// made the registration. One inherited across a fork (another process's token range) is the
 /// parent's too (the kernel keys it by open file and number, both shared): it is left alone,
-/// so closing in a child never removes the parent's registration.
-fn target_closing(_table: &'static Table, fd: BorrowedFd<'_>, owner: u64, token: u64) {
+/// so closing in a child never removes the parent's registration. When closing the descriptor
+/// ends its open file (fdsafe made it and never duplicated, lent, sent or forked it), the
+/// kernel drops the registration itself as the file goes, as it does for a raw program that
+/// just closes: no `EPOLL_CTL_DEL` is needed, and none is made.
+fn target_closing(_table: &'static Table, closing: Closing<'_>, owner: u64, token: u64) {
     // SAFETY: `owner` came from `Arc::into_raw` in `Epoll::add`; the hook held that
     // reference, and a hook runs once, so it is given back here.
     let shared = unsafe { Arc::from_raw(owner as *const Shared) };
-    if !mine(token) {
+    if !mine(token) || closing.file_ends {
         return;
     }
+    let fd = closing.fd;
     let _section = handles::fork_section();
     let members = shared.members.read().unwrap_or_else(|p| p.into_inner());
     if let Some(&epfd) = members.first() {
