@@ -359,6 +359,15 @@ pub mod direct {
         check(syscall6(libc::SYS_sendto, [fd as usize, buf as usize, len, flags as usize, 0, 0]))
     }
 
+    /// `accept4(2)`; the new descriptor's number, or the error.
+    ///
+    /// # Safety
+    /// `addr` is writable for `*len` bytes (or NULL with `len` NULL).
+    #[inline(always)]
+    pub unsafe fn accept4(fd: libc::c_int, addr: *mut libc::sockaddr, len: *mut libc::socklen_t, flags: libc::c_int) -> Result<usize> {
+        check(syscall6(libc::SYS_accept4, [fd as usize, addr as usize, len as usize, flags as usize, 0, 0]))
+    }
+
     /// `recv(2)` (the kernel's `recvfrom` without an address).
     ///
     /// # Safety

@@ -87,7 +87,9 @@ pub extern "C" fn fdsafe_epoll_create(handle_out: *mut fdsafe_handle) -> c_int {
 /// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_epoll_add(epoll: fdsafe_handle, target: fdsafe_handle, events: u32, user: u64) -> c_int {
-    call("fdsafe_epoll_add", || {
+    // No cancellation guard, here and in modify and delete: `epoll_ctl` is no cancellation
+    // point, and a close finished by a dropped guard guards itself.
+    call_direct("fdsafe_epoll_add", || {
         let set = get_as::<Epoll>(Handle(epoll), "an epoll set")?;
         let target = handles::get(Handle(target))?;
         set.add(&handles::TABLE, set.handle(), &target, events, user)?;
@@ -104,7 +106,7 @@ pub extern "C" fn fdsafe_epoll_add(epoll: fdsafe_handle, target: fdsafe_handle, 
 /// `FDSAFE_EPOLL_EXCLUSIVE`. Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_epoll_modify(epoll: fdsafe_handle, target: fdsafe_handle, events: u32, user: u64) -> c_int {
-    call("fdsafe_epoll_modify", || {
+    call_direct("fdsafe_epoll_modify", || {
         let set = get_as::<Epoll>(Handle(epoll), "an epoll set")?;
         let target = handles::get(Handle(target))?;
         set.modify(&target, events, user)?;
@@ -118,7 +120,7 @@ pub extern "C" fn fdsafe_epoll_modify(epoll: fdsafe_handle, target: fdsafe_handl
 /// `-ENOENT` if `target` is not in the set. Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_epoll_delete(epoll: fdsafe_handle, target: fdsafe_handle) -> c_int {
-    call("fdsafe_epoll_delete", || {
+    call_direct("fdsafe_epoll_delete", || {
         let set = get_as::<Epoll>(Handle(epoll), "an epoll set")?;
         let target = handles::get(Handle(target))?;
         set.delete(&target)?;

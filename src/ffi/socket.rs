@@ -563,7 +563,9 @@ pub extern "C" fn fdsafe_socket_accept(
     addr_cap: usize,
     addr_len_out: *mut usize,
 ) -> c_int {
-    call("fdsafe_socket_accept", || {
+    // No cancellation guard: accept4 is made directly (no cancellation point), and inserting
+    // enters none.
+    call_direct("fdsafe_socket_accept", || {
         if flags & !FDSAFE_NONBLOCK != 0 {
             return Err(Error::invalid(format!("unknown accept flag bits {:#x}", flags & !FDSAFE_NONBLOCK)));
         }

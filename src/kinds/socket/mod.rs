@@ -298,10 +298,11 @@ impl Socket {
         if nonblock {
             flags |= libc::SOCK_NONBLOCK;
         }
-        // SAFETY: the address buffer and its length are valid.
-        let fd = cvt(unsafe { libc::accept4(self.fd.as_raw_fd(), addr.as_mut_ptr(), &mut addr.len, flags) })
+        // SAFETY: the address buffer and its length are valid. Made directly, not through
+        // libc's wrapper, so it is no cancellation point.
+        let fd = unsafe { sys::direct::accept4(self.fd.as_raw_fd(), addr.as_mut_ptr(), &mut addr.len, flags) }
             .map_err(|e| e.context("accept"))?;
-        let socket = Socket::created(unsafe { sys::owned(fd) }, stream_kind(self.kind));
+        let socket = Socket::created(unsafe { sys::owned(fd as libc::c_int) }, stream_kind(self.kind));
         clamp_len(&mut addr);
         Ok((socket, addr))
     }
