@@ -313,9 +313,9 @@ pub fn try_insert(object: impl Into<Stored>) -> std::result::Result<Handle, (Err
 
 /// Registers a descriptor the kernel has just installed in this process as a copy of an open
 /// file others may hold: one a message brought, a duplicate, a standard stream's copy (see
-/// [`Table::insert_fresh`]).
+/// [`Table::insert_copy`]).
 pub fn insert_copy(object: Stored) -> Result<Handle> {
-    TABLE.insert_fresh(object).map_err(|(err, object)| {
+    TABLE.insert_copy(object).map_err(|(err, object)| {
         discard(object);
         err
     })

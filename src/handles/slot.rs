@@ -307,12 +307,14 @@ impl Slot {
     }
 
     /// Takes the object and the close hooks out of a closing slot with no references left,
-    /// and frees the slot. `sole` in what it returns: the descriptor is its open file's only
-    /// one, as far as fdsafe can know: the insert said fdsafe had just made it, nobody marked
-    /// it shared since, and no fork has happened since the insert (the fork epoch is the one
-    /// the insert recorded). A child made with `clone(2)` directly runs no fork handler, and
-    /// holds copies until it execs (every fdsafe descriptor is close-on-exec). The caller runs the hooks (with the object's descriptor, still
-    /// open) before dropping or handing out the object. A slot whose generation would wrap is
+    /// and frees the slot. The caller runs the hooks (with the object's descriptor, still
+    /// open) before dropping or handing out the object.
+    ///
+    /// `sole` in what it returns: the descriptor is its open file's only one, as far as fdsafe
+    /// can know: the insert said fdsafe had just made it, nobody marked it shared since, and
+    /// no fork has happened since the insert (the fork epoch is the one the insert recorded).
+    /// A child made with `clone(2)` directly runs no fork handler, and holds copies until it
+    /// execs (every fdsafe descriptor is close-on-exec). A slot whose generation would wrap is
     /// retired: it stays closing and `reusable` is false.
     ///
     /// # Safety

@@ -137,11 +137,11 @@ impl Table {
     /// copy of an open file others may hold (one a message brought, a duplicate): its number
     /// was free a moment ago, so no other caller can rightly be adopting it and the owner is
     /// recorded with a plain store.
-    pub fn insert_fresh(&'static self, object: Stored) -> std::result::Result<Handle, (Error, Stored)> {
+    pub fn insert_copy(&'static self, object: Stored) -> std::result::Result<Handle, (Error, Stored)> {
         self.insert_claiming(object, Origin::Copied)
     }
 
-    /// [`Table::insert_fresh`] for a descriptor fdsafe has just made (a new eventfd, socket,
+    /// [`Table::insert_copy`] for a descriptor fdsafe has just made (a new eventfd, socket,
     /// pipe end...): its open file has no other descriptor, so closing it ends the file.
     pub fn insert_made(&'static self, object: Stored) -> std::result::Result<Handle, (Error, Stored)> {
         self.insert_claiming(object, Origin::Made)

@@ -225,7 +225,7 @@ fn hooks_learn_whether_closing_ends_the_file() {
     let lent = made(62);
     let released = made(63);
     let adopted = insert(t, 64, Kind::EventFd).0;
-    let copied = t.insert_fresh(fake(65, Kind::EventFd).0.into()).map_err(|(e, _)| e).unwrap();
+    let copied = t.insert_copy(fake(65, Kind::EventFd).0.into()).map_err(|(e, _)| e).unwrap();
     for (owner, h) in [(1, sole), (2, lent), (3, released), (4, adopted), (5, copied)] {
         hooked(h, owner);
     }
@@ -342,9 +342,9 @@ fn of_threads_adopting_the_same_number_at_once_exactly_one_wins() {
     assert_eq!(t.live_count(), 0);
 }
 
-/// [`Table::insert_fresh`] of one descriptor.
+/// [`Table::insert_copy`] of one descriptor.
 fn insert_received(t: &'static Table, fd: OwnedFd) -> Result<Handle, (Error, OwnedFd)> {
-    t.insert_fresh(super::PlainFd::from_fd(fd).into()).map_err(|(e, object)| (e, object.into_fd()))
+    t.insert_copy(super::PlainFd::from_fd(fd).into()).map_err(|(e, object)| (e, object.into_fd()))
 }
 
 #[test]
