@@ -64,27 +64,17 @@ static double fdsafe_eventfd(fdsafe_handle h, int iters) {
  * nothing else of fdsafe. */
 static _Alignas(64) _Atomic uint64_t reference_word;
 
-static inline void take_reference(void) {
-    uint64_t s = atomic_load_explicit(&reference_word, memory_order_relaxed);
-    while (!atomic_compare_exchange_weak_explicit(&reference_word, &s, s + 1, memory_order_acquire,
-                                                  memory_order_relaxed)) {
-    }
-}
-
-static inline void give_back_reference(void) {
-    atomic_fetch_sub_explicit(&reference_word, 1, memory_order_acq_rel);
-}
 
 static double floor_eventfd(int fd, int iters) {
     uint64_t v = 1;
     double t = now_ns();
     for (int i = 0; i < iters; i++) {
-        take_reference();
+        floor_take(&reference_word);
         ssize_t w = write(fd, &v, 8);
-        give_back_reference();
-        take_reference();
+        floor_give(&reference_word);
+        floor_take(&reference_word);
         ssize_t r = read(fd, &v, 8);
-        give_back_reference();
+        floor_give(&reference_word);
         if (w != 8 || r != 8) exit(1);
     }
     return (now_ns() - t) / iters;
@@ -94,12 +84,12 @@ static double floor_pipe(int r, int w, int iters) {
     char c = 'x';
     double t = now_ns();
     for (int i = 0; i < iters; i++) {
-        take_reference();
+        floor_take(&reference_word);
         ssize_t wrote = write(w, &c, 1);
-        give_back_reference();
-        take_reference();
+        floor_give(&reference_word);
+        floor_take(&reference_word);
         ssize_t got = read(r, &c, 1);
-        give_back_reference();
+        floor_give(&reference_word);
         if (wrote != 1 || got != 1) exit(1);
     }
     return (now_ns() - t) / iters;
@@ -596,9 +586,9 @@ static void bench_epoll(int n) {
         a[batch] = (now_ns() - t) / 20000;
         t = now_ns();
         for (int i = 0; i < 20000; i++) { /* the floor: the set's counted reference alone */
-            take_reference();
+            floor_take(&reference_word);
             int got = epoll_wait(raw, rev, 8, 0);
-            give_back_reference();
+            floor_give(&reference_word);
             if (got != 1) exit(1);
         }
         c[batch] = (now_ns() - t) / 20000;

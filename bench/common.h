@@ -7,11 +7,24 @@
 
 #include <fdsafe.h>
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+/* The counted-reference floor's two locked instructions (see the `[floor]` lines): take a
+ * reference on a state word with a compare-and-swap, give it back with a fetch_sub. */
+static inline void floor_take(_Atomic uint64_t *word) {
+    uint64_t s = atomic_load_explicit(word, memory_order_relaxed);
+    while (!atomic_compare_exchange_weak_explicit(word, &s, s + 1, memory_order_acquire, memory_order_relaxed)) {
+    }
+}
+
+static inline void floor_give(_Atomic uint64_t *word) {
+    atomic_fetch_sub_explicit(word, 1, memory_order_acq_rel);
+}
 
 static inline double now_ns(void) {
     struct timespec t;

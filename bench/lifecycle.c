@@ -73,14 +73,11 @@ static void fill_word(int fd) {
 }
 
 static void take_word(int fd) {
-    uint64_t s = atomic_load_explicit(&words[fd % WORDS].state, memory_order_relaxed);
-    while (!atomic_compare_exchange_weak_explicit(&words[fd % WORDS].state, &s, s + 1, memory_order_acquire,
-                                                  memory_order_relaxed)) {
-    }
+    floor_take(&words[fd % WORDS].state);
 }
 
 static void give_word(int fd) {
-    atomic_fetch_sub_explicit(&words[fd % WORDS].state, 1, memory_order_acq_rel);
+    floor_give(&words[fd % WORDS].state);
 }
 static pthread_barrier_t start, done;
 
