@@ -167,17 +167,20 @@ enum second_holder {
     RECEIVED_FROM_A_SENDER_THAT_KEEPS_IT,
     ADOPTED_WITH_A_COPY,
     FORKED_CHILD,
+    CHILD_ON_THE_TERMINAL,
     SECOND_HOLDERS
 };
 
 static const char *const holder_names[SECOND_HOLDERS] = {
     "nobody", "fdsafe_dup", "fdsafe_fd_borrow + dup", "sent and received",
     "received from a sender that keeps it", "adopted, a copy kept", "a forked child",
+    "a child spawned on the terminal",
 };
 
 static void registration_goes_with(enum second_holder holder) {
-    fdsafe_handle ep, h = 0, keep = 0, a = 0, b = 0;
+    fdsafe_handle ep, h = 0, keep = 0, a = 0, b = 0, master = 0, spawned = 0;
     int raw_keep = -1, to_child[2] = {-1, -1};
+    uint32_t events = FDSAFE_EPOLL_IN;
     pid_t child = -1;
     must(fdsafe_epoll_create(&ep));
     if (holder == RECEIVED_FROM_A_SENDER_THAT_KEEPS_IT || holder == ADOPTED_WITH_A_COPY) {
@@ -195,10 +198,13 @@ static void registration_goes_with(enum second_holder holder) {
         int fd = dup(raw_keep);
         assert_true(fd >= 0);
         must(fdsafe_fd_adopt(fd, FDSAFE_KIND_EVENTFD, &h));
+    } else if (holder == CHILD_ON_THE_TERMINAL) {
+        must(fdsafe_pty_open(0, &master, &h)); /* the terminal side: writable */
+        events = FDSAFE_EPOLL_OUT;
     } else {
         must(fdsafe_eventfd_create(1, 0, &h));
     }
-    must(fdsafe_epoll_add(ep, h, FDSAFE_EPOLL_IN, 7));
+    must(fdsafe_epoll_add(ep, h, events, 7));
     switch (holder) {
     case FDSAFE_DUPLICATE:
         must(fdsafe_dup(h, &keep));
@@ -224,6 +230,11 @@ static void registration_goes_with(enum second_holder holder) {
         }
         close(to_child[0]);
         break;
+    case CHILD_ON_THE_TERMINAL: { /* its standard streams are the terminal's file */
+        const char *argv[] = {"sleep", "30", NULL};
+        assert_true(fdsafe_terminal_spawn(h, "sleep", argv, NULL, &spawned) > 0);
+        break;
+    }
     default:
         break;
     }
@@ -244,6 +255,14 @@ static void registration_goes_with(enum second_holder holder) {
     if (raw_keep >= 0) {
         assert_int_equal(read(raw_keep, &value, 8), 8);
         close(raw_keep);
+    }
+    if (spawned) {
+        fdsafe_pidfd_exit exit_info;
+        must(fdsafe_pidfd_send_signal(spawned, SIGKILL, 0));
+        expect_code(fdsafe_wait(spawned, FDSAFE_EVENT_IN, 10000), FDSAFE_EVENT_IN);
+        expect_code(fdsafe_pidfd_wait(spawned, 0, &exit_info), 1);
+        must(fdsafe_close(spawned));
+        must(fdsafe_close(master));
     }
     if (child > 0) {
         int status;
