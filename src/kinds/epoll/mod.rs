@@ -1,13 +1,14 @@
 //! epoll, with registrations by handle that end when the handle is closed.
 //!
-//! Each registration gets a token that is never reused (a process-wide counter); the token,
-//! not the descriptor, is what the kernel stores in the event data. The kernel keeps one
+//! Each registration gets a token that its instance never hands out again (see [`registry`]);
+//! the token, not the descriptor, is what the kernel stores in the event data. The kernel keeps one
 //! interest list per epoll instance, shared by every descriptor of it (duplicates, copies
 //! received over a socket), so fdsafe keeps one record per instance too, [`Shared`], held by
 //! every handle of it in this process: a duplicate gets the original's record, and a
 //! descriptor adopted or received is matched to a record of the same open file with
-//! `kcmp(KCMP_FILE)`. The record keeps one map, `token -> (target handle, user value)`, and
-//! the descriptors of its live handles; the target keeps, among its close hooks, one hook per
+//! `kcmp(KCMP_FILE)`. The record keeps the registrations, `token -> (target handle, user
+//! value)` ([`registry`], which waits read without a lock), and the descriptors of its live
+//! handles; the target keeps, among its close hooks, one hook per
 //! instance it is in (owner: the record's address, the hook holding one reference to it;
 //! key: the token). So:
 //!
@@ -18,13 +19,13 @@
 //!   handle's descriptor of the instance, just before the target's descriptor goes. This
 //!   matters when the target's descriptor was duplicated: the kernel keys a registration by
 //!   the open file, so without it the set would keep reporting events for the dead handle.
-//!   The hook takes only the record's member lock (for reading) and leaves the map alone:
-//!   the record sweeps records of closed targets out of its map when an add finds it has
-//!   doubled since the last sweep, and when it is counted;
+//!   The hook takes only the record's member lock (for reading) and leaves the registrations
+//!   alone: the record sweeps those of closed targets when an add finds it has doubled since
+//!   the last sweep, and when it is counted;
 //! * closing one handle of an instance leaves the others working; closing the last one ends
 //!   the registrations (removes the hooks), as closing a set always did;
-//! * waiting, through any handle, translates each token through the map, under its lock, and
-//!   drops events whose record is gone or whose target handle is no longer live (closed by
+//! * waiting, through any handle, translates each token through the registrations, without
+//!   a lock, and drops events whose registration ended or whose target handle is no longer live (closed by
 //!   another thread after the kernel collected the event). So no event is returned for a
 //!   handle whose close had begun before the wait looked at the event.
 //!
@@ -44,22 +45,24 @@
 //! range; a registration of the dead child whose target file outlived it could then be
 //! reported as the new child's.)
 //!
-//! Lock order: a target's hook lock, then the record's map lock; the member lock is taken
+//! Lock order: a target's hook lock, then the record's registration lock (writers only); the member lock is taken
 //! alone (nothing else is locked while it is held, only `epoll_ctl` and `kcmp` are called);
 //! the list of records (for matching adopted descriptors) is taken alone. Nothing that holds
 //! one of these holds a handle or takes a hook lock, so a hook can run in any thread at any
 //! time. Every one is taken inside a fork section.
 
-use std::collections::HashMap;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::handles::{self, fd_object, CloseHook, Closing, Handle, Kind, Table, WriteGuard};
 use crate::kinds::sigset::SigSet;
 use crate::sys::{self, cvt};
+
+mod registry;
+use registry::Registry;
 
 /// Every event bit a registration may ask for.
 pub const ALLOWED_EVENTS: u32 = (libc::EPOLLIN
@@ -78,9 +81,8 @@ pub(crate) const MAX_BATCH: usize = 1024;
 /// Waits for up to this many events use a buffer on the stack (no allocation).
 pub(crate) const STACK_BATCH: usize = 64;
 
-static NEXT_TOKEN: AtomicU64 = AtomicU64::new(1);
-
-/// The low bits of a token count registrations; the bits above name the process that made it.
+/// The low bits of a token name a registration of its instance; the bits above name the
+/// process that made it.
 const RANGE_SHIFT: u32 = 40;
 /// This process's token range: 0 in the original process, `getpid() << 40` in a forked child
 /// (set by [`child_after_fork`]). Tokens of any other range were made by another process on
@@ -118,7 +120,6 @@ extern "C" fn child_after_fork() {
     // SAFETY: getpid has no preconditions.
     let range = (unsafe { libc::getpid() } as u64) << RANGE_SHIFT;
     MY_RANGE.store(range, Ordering::Relaxed);
-    NEXT_TOKEN.store(range | 1, Ordering::Relaxed);
     let _ = std::panic::catch_unwind(|| {
         let records = match RECORDS.try_lock() {
             Ok(records) => records,
@@ -139,52 +140,11 @@ extern "C" fn child_after_fork() {
     });
 }
 
-#[derive(Clone, Copy, Debug)]
-struct Registration {
-    target: Handle,
-    user: u64,
-}
-
-/// Hashes the 64-bit keys of the registry (tokens from a counter, handle values) with one
-/// multiply: they are fdsafe's own values, not attacker-chosen strings, so SipHash's
-/// protection buys nothing and costs ~20 ns per event.
-#[derive(Default, Clone, Copy)]
-struct KeyHasher(u64);
-
-impl std::hash::Hasher for KeyHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(b as u64);
-        }
-    }
-    #[inline]
-    fn write_u64(&mut self, value: u64) {
-        // Fibonacci hashing: the high bits (which hashbrown uses for its tags) mix every bit.
-        self.0 = (self.0.rotate_left(5) ^ value).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-}
-
-type KeyMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<KeyHasher>>;
-
-#[derive(Default)]
-struct Registry {
-    /// Records of targets that closed stay until a sweep (see the module comment).
-    by_token: KeyMap<u64, Registration>,
-    /// The map's size after the last sweep.
-    swept_len: usize,
-}
-
-/// The smallest map that is swept at an add.
-const SWEEP_FROM: usize = 64;
-
 /// The record of one kernel epoll instance's registrations, shared by every handle of it in
 /// this process, and the handle table its targets live in (given by the first registration:
 /// this module knows no table of its own).
 struct Shared {
-    registry: Mutex<Registry>,
+    registry: Registry,
     table: std::sync::OnceLock<&'static Table>,
     /// The descriptors of the live handles of this instance: a close hook deregisters through
     /// any of them. A handle's descriptor leaves the list (under the write lock) before it is
@@ -195,25 +155,6 @@ struct Shared {
 /// Every record, to match an adopted or received epoll descriptor with the record of its open
 /// file. Consulted only when a descriptor of unknown origin is wrapped.
 static RECORDS: Mutex<Vec<Weak<Shared>>> = Mutex::new(Vec::new());
-
-/// The record, locked inside a fork section (so a `fork()` never finds it half changed).
-struct Locked<'a> {
-    registry: MutexGuard<'a, Registry>,
-    _section: handles::ForkSection,
-}
-
-impl std::ops::Deref for Locked<'_> {
-    type Target = Registry;
-    fn deref(&self) -> &Registry {
-        &self.registry
-    }
-}
-
-impl std::ops::DerefMut for Locked<'_> {
-    fn deref_mut(&mut self) -> &mut Registry {
-        &mut self.registry
-    }
-}
 
 /// `kcmp(KCMP_FILE)`: whether two descriptors of this process refer to one open file.
 /// `None` where the kernel lacks `kcmp` (no `CONFIG_KCMP`, or a sandbox refusing it).
@@ -229,7 +170,7 @@ impl Shared {
     fn new(fd: RawFd) -> Arc<Shared> {
         install_fork_handler();
         Arc::new(Shared {
-            registry: Mutex::new(Registry::default()),
+            registry: Registry::new(),
             table: std::sync::OnceLock::new(),
             members: RwLock::new(vec![fd]),
         })
@@ -294,31 +235,14 @@ impl Shared {
         true
     }
 
-    fn lock(&self) -> Locked<'_> {
-        let section = handles::fork_section();
-        Locked { registry: self.registry.lock().unwrap_or_else(|p| p.into_inner()), _section: section }
-    }
-
     /// The close hooks' owner value for this record: its address, unique while it lives.
     fn owner(self: &Arc<Self>) -> u64 {
         Arc::as_ptr(self) as u64
     }
 
-    /// Removes the records of targets that are no longer live.
-    fn sweep(&self, registry: &mut Registry) {
-        if let Some(table) = self.table.get() {
-            registry.by_token.retain(|_, record| table.is_live(record.target));
-        }
-        registry.swept_len = registry.by_token.len();
-    }
-
-    /// Sweeps when the map has doubled since the last sweep, so a sweep's cost is spread
-    /// over the adds that made it due, and the map is at most twice the live registrations
-    /// plus those that closed since.
-    fn sweep_if_due(&self, registry: &mut Registry) {
-        if registry.by_token.len() >= SWEEP_FROM.max(2 * registry.swept_len) {
-            self.sweep(registry);
-        }
+    /// The table the targets live in, once something was registered.
+    fn table(&self) -> Option<&'static Table> {
+        self.table.get().copied()
     }
 }
 
@@ -349,11 +273,12 @@ impl Drop for Member {
 /// The last handle of an instance has gone: removes the close hooks its registrations left
 /// on their targets (each held a reference to the record).
 fn end_registrations(shared: &Arc<Shared>) {
-    let registry = std::mem::take(&mut *shared.lock());
-    let Some(table) = shared.table.get() else { return }; // never registered anything
-    for (token, record) in registry.by_token {
+    let ended = shared.registry.write().drain();
+    let Some(table) = shared.table() else { return }; // never registered anything
+    let owner = shared.owner();
+    for (token, record) in ended {
         // A target that has closed is refused here, its hook already run or running.
-        if let Ok(true) = table.remove_close_hook(record.target, |hook| hook.key == token) {
+        if let Ok(true) = table.remove_close_hook(record.target, |hook| hook.owner == owner && hook.key == token) {
             // SAFETY: the removed hook's reference (see `Epoll::add`); `shared` holds another.
             unsafe { Arc::decrement_strong_count(Arc::as_ptr(shared)) };
         }
@@ -471,14 +396,13 @@ impl Epoll {
             if hooks.of_owner(owner).is_some() {
                 return Err(Error::from_errno(libc::EEXIST).context("the handle is already in this epoll set"));
             }
-            let token = NEXT_TOKEN.fetch_add(1, Ordering::Relaxed);
-            {
-                let mut registry = shared.lock();
-                shared.sweep_if_due(&mut registry);
-                registry.by_token.insert(token, Registration { target: handle, user });
-            }
+            let token = {
+                let mut registry = shared.registry.write();
+                registry.sweep_if_due(table);
+                registry.insert(handle, user, MY_RANGE.load(Ordering::Relaxed))?
+            };
             if let Err(err) = ctl(self.fd.as_fd(), libc::EPOLL_CTL_ADD, target.object().as_fd(), events, token) {
-                shared.lock().by_token.remove(&token);
+                shared.registry.write().remove(token);
                 return Err(err.context("epoll_ctl(EPOLL_CTL_ADD)"));
             }
             // Through the caller's guard: a close that began meanwhile finishes only after the
@@ -497,17 +421,11 @@ impl Epoll {
         let shared = self.shared();
         target.change_close_hooks(|hooks| {
             let token = hooks.of_owner(shared.owner()).ok_or_else(not_in_set)?.key;
-            let old_user = {
-                let mut registry = shared.lock();
-                // No record: the target is closing and a sweep has removed it (its hook has
-                // not run yet); for the caller it has left the set.
-                let record = registry.by_token.get_mut(&token).ok_or_else(not_in_set)?;
-                std::mem::replace(&mut record.user, user)
-            };
+            // No registration: the target is closing and a sweep has ended it (its hook has
+            // not run yet); for the caller it has left the set.
+            let old_user = shared.registry.write().set_user(token, user).ok_or_else(not_in_set)?;
             if let Err(err) = ctl(self.fd.as_fd(), libc::EPOLL_CTL_MOD, target.object().as_fd(), events, token) {
-                if let Some(record) = shared.lock().by_token.get_mut(&token) {
-                    record.user = old_user;
-                }
+                shared.registry.write().set_user(token, old_user);
                 return Err(err.context("epoll_ctl(EPOLL_CTL_MOD)"));
             }
             Ok(())
@@ -523,7 +441,7 @@ impl Epoll {
             let hook = hooks.remove(|hook| hook.owner == owner).ok_or_else(not_in_set)?;
             // SAFETY: the removed hook's reference (see `add`); `shared` holds another.
             unsafe { Arc::decrement_strong_count(Arc::as_ptr(shared)) };
-            shared.lock().by_token.remove(&hook.key);
+            shared.registry.write().remove(hook.key);
             ctl(self.fd.as_fd(), libc::EPOLL_CTL_DEL, target.object().as_fd(), 0, 0)
                 .map_err(|e| e.context("epoll_ctl(EPOLL_CTL_DEL)"))
         })
@@ -532,9 +450,11 @@ impl Epoll {
     /// The number of registrations in the set (of targets not closed).
     pub fn len(&self) -> usize {
         let shared = self.shared();
-        let mut registry = shared.lock();
-        shared.sweep(&mut registry);
-        registry.by_token.len()
+        let mut registry = shared.registry.write();
+        if let Some(table) = shared.table() {
+            registry.sweep(table);
+        }
+        registry.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -617,11 +537,11 @@ impl Epoll {
 
     fn translate(&self, table: Option<&'static Table>, raw: &[libc::epoll_event], sink: &mut impl FnMut(usize, Ready)) -> usize {
         let Some(table) = table else { return 0 }; // nothing was ever registered
-        let reg = self.shared().lock();
+        let registry = &self.shared().registry;
         let mut reported = 0;
         for event in raw {
             let token = event.u64;
-            let Some(record) = reg.by_token.get(&token) else { continue };
+            let Some(record) = registry.get(token) else { continue };
             // A handle whose close has begun no longer resolves: its event is not reported.
             if !table.is_live(record.target) {
                 continue;
@@ -714,9 +634,9 @@ mod tests {
             add(h);
             handles::close(h).unwrap();
             let guard = handles::get_as::<Epoll>(set, "an epoll set").unwrap();
-            largest = largest.max(guard.shared().lock().by_token.len());
+            largest = largest.max(guard.shared().registry.write().len());
         }
-        assert!(largest <= 2 * SWEEP_FROM, "the map grew to {largest} records for 10 live registrations");
+        assert!(largest <= 2 * registry::SWEEP_FROM, "the map grew to {largest} records for 10 live registrations");
         assert_eq!(handles::get_as::<Epoll>(set, "an epoll set").unwrap().len(), 10);
         handles::close_many(live.into_iter().chain([set]));
     }
