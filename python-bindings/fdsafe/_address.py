@@ -14,10 +14,11 @@ import socket
 import struct
 from typing import Any, List, Tuple, Union
 
-__all__ = ["SockAddr", "UNIX_PATH_MAX", "inet_sockaddrs", "unix_sockaddr"]
+__all__ = ["SockAddr", "UNIX_PATH_MAX", "decode_sockaddr", "inet_sockaddrs", "unix_sockaddr"]
 
 UNIX_PATH_MAX = 108  # sizeof(sockaddr_un.sun_path); a path may fill it (no terminating NUL then)
 _FAMILY = struct.Struct("=H")  # sa_family_t, host order
+NETLINK = struct.Struct("=HHII")  # sockaddr_nl: family, pad, pid, groups
 
 
 class SockAddr(bytes):
@@ -102,3 +103,26 @@ def unix_sockaddr(address: Union[str, bytes, "os.PathLike[Any]"]) -> SockAddr:
     # A path filling sun_path has no NUL: the kernel takes it, as peers may be bound there.
     return SockAddr(family + name + b"\0"[:UNIX_PATH_MAX - len(name)])
 
+
+def decode_sockaddr(sa: bytes) -> Any:
+    """An address as the ``socket`` module returns it: ``(host, port)`` for IPv4,
+    ``(host, port, flowinfo, scope_id)`` for IPv6, a ``str`` path for Unix (``""`` for an
+    unnamed socket) or ``bytes`` starting with NUL for an abstract name, ``(pid, groups)`` for
+    netlink; the raw ``SockAddr`` for other families. Every call taking an address takes it
+    back."""
+    sa = SockAddr(sa)
+    family = sa.family
+    if family == socket.AF_NETLINK and len(sa) >= NETLINK.size:
+        _, _, pid, groups = NETLINK.unpack_from(sa)
+        return (pid, groups)
+    if family == socket.AF_INET and len(sa) >= 16:
+        return (socket.inet_ntop(family, sa[4:8]), struct.unpack_from("!H", sa, 2)[0])
+    if family == socket.AF_INET6 and len(sa) >= 28:
+        port, flowinfo = struct.unpack_from("!HI", sa, 2)
+        return (socket.inet_ntop(family, sa[8:24]), port, flowinfo, struct.unpack_from("=I", sa, 24)[0])
+    if family == socket.AF_UNIX:
+        name = bytes(sa[2:])
+        if name.startswith(b"\0"):
+            return name
+        return os.fsdecode(name.split(b"\0", 1)[0])
+    return sa

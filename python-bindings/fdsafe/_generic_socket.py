@@ -10,7 +10,7 @@ import socket as _pysocket
 import struct
 from typing import Any, Optional, Tuple, Union, cast
 
-from ._address import SockAddr, unix_sockaddr
+from ._address import SockAddr, decode_sockaddr as _decode, unix_sockaddr
 from ._buffers import data_arg, size_arg, timeout_ms
 from ._lib import c_handle, c_handle_p, declare, lib
 from .errors import check
@@ -35,7 +35,7 @@ declare({
     "fdsafe_socket_connect_from": (_int, [_int, _vp, _size, _vp, _size, _int, _u32, c_handle_p]),
 })
 
-_NETLINK = struct.Struct("=HHII")  # sockaddr_nl: family, pad, pid, groups
+from ._address import NETLINK as _NETLINK
 
 
 def getsockopt(sock: Socket, level: int, optname: int, buflen: int = 0) -> Union[int, bytes]:
@@ -79,27 +79,6 @@ def _encode(family: int, socktype: int, address: Any, passive: bool = True) -> S
     if isinstance(address, (bytes, bytearray, memoryview)):
         return SockAddr(bytes(address))
     raise TypeError(f"an address of family {family} is its raw sockaddr bytes (SockAddr)")
-
-
-def _decode(sa: SockAddr) -> Any:
-    """An address as ``socket`` returns it: ``(host, port)``, ``(host, port, flowinfo,
-    scope_id)``, a Unix path or abstract name, ``(pid, groups)`` for netlink; the raw
-    ``SockAddr`` for other families."""
-    family = sa.family
-    if family == _pysocket.AF_NETLINK and len(sa) >= _NETLINK.size:
-        _, _, pid, groups = _NETLINK.unpack_from(sa)
-        return (pid, groups)
-    if family == _pysocket.AF_INET and len(sa) >= 16:
-        return (_pysocket.inet_ntop(family, sa[4:8]), struct.unpack_from("!H", sa, 2)[0])
-    if family == _pysocket.AF_INET6 and len(sa) >= 28:
-        port, flowinfo = struct.unpack_from("!HI", sa, 2)
-        return (_pysocket.inet_ntop(family, sa[8:24]), port, flowinfo, struct.unpack_from("=I", sa, 24)[0])
-    if family == _pysocket.AF_UNIX:
-        name = bytes(sa[2:])
-        if name.startswith(b"\0"):
-            return name
-        return name.split(b"\0", 1)[0].decode("utf-8", errors="surrogateescape")
-    return sa
 
 
 class GenericSocket(Socket):
@@ -179,14 +158,6 @@ class GenericSocket(Socket):
         n = self._call(lambda: lib.fdsafe_socket_recv_from(self._value, c_buf, size, flags, addr, SOCKADDR_STORAGE,
                                                             ctypes.byref(alen)), EVENT_IN)
         return n, _decode(SockAddr(addr.raw[:alen.value]))
-
-    def getsockname(self) -> Any:
-        """The local address, as ``socket.getsockname`` gives it for the family."""
-        return _decode(self.local_sockaddr())
-
-    def getpeername(self) -> Any:
-        """The peer's address, as ``socket.getpeername`` gives it for the family."""
-        return _decode(self.peer_sockaddr())
 
 
 def socket(family: int = _pysocket.AF_INET, type: int = _pysocket.SOCK_STREAM, proto: int = 0,

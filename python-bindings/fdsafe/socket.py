@@ -10,7 +10,7 @@ import socket as _pysocket
 import time
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union, cast
 
-from ._address import SockAddr, inet_sockaddrs as _inet_sockaddrs, unix_sockaddr
+from ._address import SockAddr, decode_sockaddr, inet_sockaddrs as _inet_sockaddrs, unix_sockaddr
 from ._buffers import data_arg, into_arg, size_arg, timeout_ms
 from ._lib import IOVec, c_handle, c_handle_p, c_kind, declare, lib
 from .errors import check
@@ -146,15 +146,16 @@ class Message(tuple):  # type: ignore[type-arg]
     """What :meth:`Socket.recvmsg` returns: ``(data, handles, msg_flags, address)`` as the
     stdlib's ``(data, ancdata, msg_flags, address)``, the descriptors as fdsafe handles of
     their kind. ``msg_flags`` holds the kernel's ``MSG_TRUNC``, ``MSG_CTRUNC``, ``MSG_EOR``;
-    ``address`` is fdsafe's text (None where the kernel gives none: connected streams, an
-    unnamed sender), accepted back by ``sendto`` and ``sendmsg``. Also
+    ``address`` is the sender's as ``socket.recvmsg`` gives it (``(host, port)``, a Unix
+    path...; None where the kernel gives none: connected streams, an unnamed sender),
+    accepted back by ``sendto`` and ``sendmsg``. Also
     :attr:`credentials` ``(pid, uid, gid)`` or None, and :attr:`closed`, the descriptors
     fdsafe closed (beyond ``maxhandles``, or from unexpected control messages)."""
 
     credentials: Optional[Tuple[int, int, int]]
     closed: int
 
-    def __new__(cls, data: Any, handles: List[Handle], msg_flags: int, address: Optional[str],
+    def __new__(cls, data: Any, handles: List[Handle], msg_flags: int, address: Any,
                 credentials: Optional[Tuple[int, int, int]] = None, closed: int = 0) -> "Message":
         self = tuple.__new__(cls, (data, handles, msg_flags, address))
         self.credentials, self.closed = credentials, closed
@@ -163,7 +164,7 @@ class Message(tuple):  # type: ignore[type-arg]
     data = property(lambda self: self[0], doc="The data (bytes; the count for recvmsg_into).")
     handles = property(lambda self: self[1], doc="The descriptors received, as handles.")
     msg_flags = property(lambda self: self[2], doc="The kernel's MSG_TRUNC, MSG_CTRUNC, MSG_EOR...")
-    address = property(lambda self: self[3], doc="The sender's address text, or None.")
+    address = property(lambda self: self[3], doc="The sender's address, or None.")
 
 
 declare({
@@ -243,6 +244,11 @@ def address_parse(text: str) -> SockAddr:
     return SockAddr(buf.raw[:n.value])
 
 
+def _source(sockaddr: bytes) -> Any:
+    """A received message's source as the ``socket`` module gives it; None for no address."""
+    return decode_sockaddr(sockaddr) if sockaddr else None
+
+
 def address_format(sockaddr: bytes) -> str:
     """fdsafe's address text ("127.0.0.1:80", "[::1]:80", a Unix path, "@name" for an
     abstract name) for ``struct sockaddr`` bytes. InvalidArgumentError for an unknown
@@ -273,7 +279,7 @@ def _unix_address(address: Address) -> SockAddr:
     if isinstance(address, tuple):
         raise TypeError("a Unix address is str, bytes or os.PathLike, not a tuple")
     if isinstance(address, str) and address.startswith("@"):
-        # fdsafe's text for an abstract name, as getsockname and recvfrom give it: its \xNN
+        # fdsafe's text for an abstract name, as local_address gives it: its \xNN
         # escapes name any byte, so read it as C does.
         return address_parse(address)
     return unix_sockaddr(address)
@@ -409,12 +415,24 @@ class Socket(Handle):
 
     # ---------------------------------------------------------- addresses
 
-    def getsockname(self) -> str:
-        """The local address as fdsafe's text (``"127.0.0.1:80"``, ``"/path"``, ``"@name"``)."""
+    def getsockname(self) -> Any:
+        """The local address as ``socket.getsockname`` gives it: ``(host, port)`` (IPv4),
+        ``(host, port, flowinfo, scope_id)`` (IPv6), a path (``""`` unnamed) or
+        ``b"\\0name"`` (abstract) for Unix."""
+        return decode_sockaddr(self.local_sockaddr())
+
+    def getpeername(self) -> Any:
+        """The peer's address as ``socket.getpeername`` gives it (see :meth:`getsockname`).
+        OSError ENOTCONN when there is no peer."""
+        return decode_sockaddr(self.peer_sockaddr())
+
+    def local_address(self) -> str:
+        """The local address as fdsafe's text (``"127.0.0.1:80"``, ``"[::1]:80"``,
+        ``"/path"``, ``"@name"``), which every call taking an address takes back."""
         return self._text(lib.fdsafe_socket_local_address)
 
-    def getpeername(self) -> str:
-        """The peer's address as fdsafe's text."""
+    def peer_address(self) -> str:
+        """The peer's address as fdsafe's text. OSError ENOTCONN when there is no peer."""
         return self._text(lib.fdsafe_socket_peer_address)
 
     def local_sockaddr(self) -> SockAddr:
@@ -484,22 +502,25 @@ class Socket(Handle):
                               EVENT_OUT)
         return self._call(lambda: lib.fdsafe_socket_send_to(self._value, ptr, n, flags, target), EVENT_OUT)
 
-    def _recvfrom(self, c_buf: Any, size: int, flags: int) -> Tuple[int, str]:
+    def _recvfrom(self, c_buf: Any, size: int, flags: int) -> Tuple[int, Any]:
         addr = ctypes.create_string_buffer(SOCKADDR_STORAGE)
         alen = ctypes.c_size_t()
         n = self._call(lambda: lib.fdsafe_socket_recv_from(self._value, c_buf, size, flags, addr, SOCKADDR_STORAGE,
                                                             ctypes.byref(alen)), EVENT_IN)
-        return n, (address_format(addr.raw[:alen.value]) if alen.value else "")
+        return n, _source(addr.raw[:alen.value])
 
-    def recvfrom(self, size: int, flags: int = 0) -> Tuple[bytes, str]:
-        """A datagram (up to ``size`` bytes) and its source as fdsafe's text."""
+    def recvfrom(self, size: int, flags: int = 0) -> Tuple[bytes, Any]:
+        """A datagram (up to ``size`` bytes) and its source, as ``socket.recvfrom`` gives
+        them (see :meth:`getsockname`; None when the kernel gives no address: a connected
+        stream, an unnamed Unix sender)."""
         size = size_arg(size, "buffersize")
         buf = ctypes.create_string_buffer(max(size, 1))
         n, source = self._recvfrom(buf, size, flags)
         return buf.raw[:n], source
 
-    def recvfrom_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> Tuple[int, str]:
-        """Receives a datagram into a writable buffer; the count and the source's text."""
+    def recvfrom_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> Tuple[int, Any]:
+        """Receives a datagram into a writable buffer; the count and the source, as
+        :meth:`recvfrom` gives it."""
         c_buf, size = into_arg(buffer, nbytes)
         return self._recvfrom(c_buf, size, flags)
 
@@ -547,7 +568,7 @@ class Socket(Handle):
                           handles=slots, handles_cap=maxhandles)
         n = self._call(lambda: lib.fdsafe_socket_recv_message(self._value, ctypes.byref(msg), flags), EVENT_IN)
         handles = [Handle._wrap_new(v) for v in slots[:msg.info.handle_count]]
-        address = address_format(addr.raw[:msg.addr_len]) if msg.addr_len else None
+        address = _source(addr.raw[:msg.addr_len])
         creds = cast(Tuple[int, int, int], tuple(msg.info.credentials)) if msg.info.flags & RECV_INFO_CREDENTIALS else None
         return n, Message(n, handles, msg.msg_flags, address, creds, msg.info.closed_count)
 
@@ -624,16 +645,17 @@ class Socket(Handle):
 
 
 class _Listener(Socket):
-    def accept(self, nonblocking: bool = False) -> Tuple[Socket, str]:
-        """A new connected socket (blocking unless ``nonblocking``) and the peer's address
-        text; waits as this listener's timeout says."""
+    def accept(self, nonblocking: bool = False) -> Tuple[Socket, Any]:
+        """A new connected socket (blocking unless ``nonblocking``) and the peer's address,
+        as ``socket.accept`` gives it (see :meth:`Socket.getsockname`); waits as this
+        listener's timeout says."""
         out = c_handle()
         addr = ctypes.create_string_buffer(SOCKADDR_STORAGE)
         alen = ctypes.c_size_t()
         flags = ACCEPT_NONBLOCK if nonblocking else 0
         self._call(lambda: lib.fdsafe_socket_accept(self._value, flags, ctypes.byref(out), addr, SOCKADDR_STORAGE,
                                                     ctypes.byref(alen)), EVENT_IN)
-        return cast(Socket, Handle.wrap(out.value)), address_format(addr.raw[:alen.value])
+        return cast(Socket, Handle.wrap(out.value)), decode_sockaddr(addr.raw[:alen.value])
 
 
 class _UnixMixin(Socket):
@@ -733,8 +755,9 @@ class _DatagramMixin(Socket):
         target = self._sockaddr(address)
         return target if isinstance(target, SockAddr) else address_parse(target.decode())
 
-    def recv_batch(self, count: int, size: int = 65536, flags: int = 0) -> List[Tuple[bytes, str]]:
-        """Receives up to ``count`` datagrams (waits for the first); returns (data, source)."""
+    def recv_batch(self, count: int, size: int = 65536, flags: int = 0) -> List[Tuple[bytes, Any]]:
+        """Receives up to ``count`` datagrams (waits for the first); returns (data, source)
+        pairs, each source as :meth:`recvfrom` gives it."""
         count, size = size_arg(count, "count"), size_arg(size)
         arr = (Datagram * count)()
         bufs = [(ctypes.create_string_buffer(size), ctypes.create_string_buffer(SOCKADDR_STORAGE)) for _ in range(count)]
@@ -742,7 +765,7 @@ class _DatagramMixin(Socket):
             arr[i].data, arr[i].len = ctypes.cast(d, ctypes.c_void_p), size
             arr[i].addr, arr[i].addr_len = ctypes.cast(a, ctypes.c_void_p), SOCKADDR_STORAGE
         n = self._call(lambda: lib.fdsafe_socket_recv_batch(self._value, arr, count, flags), EVENT_IN)
-        return [(bufs[i][0].raw[:arr[i].received], address_format(bufs[i][1].raw[:arr[i].addr_len])) for i in range(n)]
+        return [(bufs[i][0].raw[:arr[i].received], _source(bufs[i][1].raw[:arr[i].addr_len])) for i in range(n)]
 
 
 class TcpListener(_Listener):

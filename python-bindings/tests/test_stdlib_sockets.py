@@ -17,7 +17,7 @@ from fdsafe import socket as fs
 
 
 def _port(sock):
-    return int(sock.getsockname().rsplit(":", 1)[1])
+    return sock.getsockname()[1]
 
 
 # ---------------------------------------------------------------- Unix addresses
@@ -44,6 +44,7 @@ def test_surrogate_escaped_and_non_utf8_paths(tmp_path):
     name = os.fsdecode(raw)  # a str holding surrogates
     with fs.unix_listen(name) as listener:
         assert os.path.exists(raw)
+        assert listener.getsockname() == name  # CPython asserts this too
         client = socket.socket(socket.AF_UNIX)
         client.connect(raw)
         conn, _ = listener.accept()
@@ -62,12 +63,16 @@ def test_abstract_names_as_a_leading_nul(tmp_path):
     # CPython: TestLinuxAbstractNamespace.testLinuxAbstractNamespace
     name = f"fdsafe-test-{os.getpid()}"
     with fs.unix_listen("\0" + name) as listener:
-        assert listener.getsockname() == "@" + name
+        assert listener.getsockname() == b"\0" + name.encode()  # bytes, as CPython asserts
+        assert listener.local_address() == "@" + name
         with socket.socket(socket.AF_UNIX) as s:
             s.connect(b"\0" + name.encode())
-            listener.accept()[0].close()
+            conn, peer = listener.accept()
+            conn.close()
+            assert peer == s.getsockname() == ""  # an unnamed client
         with fs.unix_connect(b"\0" + name.encode()) as c:
-            assert c.getpeername() == "@" + name
+            assert c.getpeername() == b"\0" + name.encode()
+            assert c.peer_address() == "@" + name
             listener.accept()[0].close()
 
 
@@ -100,11 +105,11 @@ def test_host_port_tuples_and_host_names():
         with fs.tcp_connect(("localhost", port), timeout=5) as c:
             conn, peer = listener.accept()
             with conn:
-                assert peer.startswith("127.0.0.1:") or peer.startswith("[::1]:")
+                assert peer == c.getsockname() and peer[0] == "127.0.0.1"
                 c.sendall(b"hi")
                 assert conn.recv(2) == b"hi"
     with fs.tcp_listen(("", 0)) as anywhere:
-        assert anywhere.getsockname().startswith("0.0.0.0:")
+        assert anywhere.getsockname() == ("0.0.0.0", _port(anywhere))
 
 
 @pytest.mark.skipif(not socket.has_ipv6, reason="this Python has no IPv6")
@@ -353,3 +358,56 @@ def test_pathlike_is_accepted_by_connect(tmp_path):
     with fs.unix_listen(path) as listener, fs.unix_connect(path) as c:
         listener.accept()[0].close()
         assert c.getpeername() == str(path)
+
+
+# ---------------------------------------------------------------- addresses returned
+
+def test_addresses_come_back_in_the_socket_modules_shapes(tmp_path):
+    # CPython: GeneralModuleTests.testSockName, BasicUDPTest.testRecvFrom,
+    # TestLinuxAbstractNamespace; each fdsafe answer is compared with the stdlib's own.
+    with fs.tcp_listen(("127.0.0.1", 0)) as listener, socket.create_connection(listener.getsockname()) as client:
+        name = listener.getsockname()
+        assert isinstance(name, tuple) and name[0] == "127.0.0.1" and name[1] == listener.local_port()
+        conn, peer = listener.accept()
+        with conn:
+            assert peer == conn.getpeername() == client.getsockname()
+            assert conn.getsockname() == client.getpeername()
+    with fs.udp_bind(("127.0.0.1", 0)) as u, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as p:
+        p.bind(("127.0.0.1", 0))
+        p.sendto(b"one", u.getsockname())
+        assert u.recvfrom(8) == (b"one", p.getsockname())
+        p.sendto(b"two", u.getsockname())
+        buf = bytearray(8)
+        assert u.recvfrom_into(buf) == (3, p.getsockname())
+        p.sendto(b"three", u.getsockname())
+        assert u.recvmsg(8).address == p.getsockname()
+        u.sendto(b"back", p.getsockname())  # what came back is taken back
+        assert p.recvfrom(8) == (b"back", u.getsockname())
+    path = str(tmp_path / "named.sock")
+    with fs.unix_bind(path) as named, socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as plain:
+        plain.bind(str(tmp_path / "plain.sock"))
+        plain.sendto(b"x", named.getsockname())
+        assert named.getsockname() == path
+        assert named.recvfrom(4) == (b"x", plain.getsockname())
+    with fs.unix_bind(None) as auto, socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as unnamed:
+        assert auto.getsockname().startswith(b"\0")  # an abstract name is bytes, as in CPython
+        unnamed.sendto(b"y", auto.getsockname())
+        assert auto.recvfrom(4) == (b"y", None)  # an unnamed sender: None, as socket gives it
+    a, b = fs.unix_pair()
+    with a, b:
+        assert a.getsockname() == "" and a.getpeername() == ""
+        assert a.local_address() == ""
+
+
+@pytest.mark.skipif(not socket.has_ipv6, reason="this Python has no IPv6")
+def test_ipv6_addresses_are_four_tuples():
+    try:
+        listener = fs.tcp_listen(("::1", 0))
+    except OSError as err:
+        pytest.skip(f"no IPv6 loopback here: {err}")
+    with listener, socket.create_connection(listener.getsockname()[:2]) as client:
+        name = listener.getsockname()
+        assert len(name) == 4 and name[0] == "::1"
+        conn, peer = listener.accept()
+        with conn:
+            assert peer == client.getsockname() and len(peer) == 4
