@@ -2378,8 +2378,8 @@ int64_t fdsafe_socket_send(fdsafe_handle handle, const void *buf, size_t len, ui
  * address; `fdsafe_readv` cannot (use `fdsafe_socket_recv_message` for scattered data).
  *
  * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` (unknown flags,
- * `FDSAFE_MSG_TRUNC` on a stream socket: nothing is received); `-EAGAIN`; `-ECONNRESET`; `-ENOTCONN`; `-EINVAL` (from the kernel, e.g. `FDSAFE_RECV_OOB` with no
- * urgent data); `-EINTR` (not retried). Thread safety: any thread.
+ * `FDSAFE_MSG_TRUNC` on a stream socket: nothing is received); `-EAGAIN`; `-ECONNRESET`; `-ENOTCONN`; `-EINVAL` (from the kernel: a receive the socket's
+ * protocol refuses); `-EINTR` (not retried). Thread safety: any thread.
  */
 int64_t fdsafe_socket_recv(fdsafe_handle handle,
                            void *buf,
@@ -3975,7 +3975,9 @@ typedef struct fdsafe_siginfo {
  * delivered to any thread that does not block it (running its handler or its default
  * action, which may end the process) instead of being queued for the signalfd. **Every other
  * thread must block these signals too**: block them with `fdsafe_signal_block_process` in
- * the main thread before any thread starts (threads inherit the mask).
+ * the main thread before any thread starts (threads inherit the mask). `SIGKILL` and
+ * `SIGSTOP` may be in `*set` (as after `fdsafe_sigset_fill`), but the kernel never blocks
+ * them, so the signalfd never reads them: they keep their effect.
  *
  * Ownership: the caller owns `*handle_out`; closing it does not unblock the signals.
  * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL `set` or `handle_out`, or unknown flags;

@@ -6,11 +6,36 @@ from __future__ import annotations
 import ctypes
 import math
 import operator
+import os
 from typing import Any, Optional, Tuple
 
-__all__ = ["data_arg", "into_arg", "size_arg", "timeout_ms"]
+__all__ = ["c_string", "data_arg", "int_arg", "into_arg", "size_arg", "timeout_ms"]
 
 _INT_MAX = 2**31 - 1
+
+
+def c_string(value: Any) -> bytes:
+    """A path or name (``str``, ``bytes`` or ``os.PathLike``, encoded with ``os.fsencode``)
+    for a C string parameter. A NUL inside is a ``ValueError``, as the standard library
+    raises: C would read the string only up to it and act on another name."""
+    raw = os.fsencode(value)
+    if b"\0" in raw:
+        raise ValueError("embedded null byte")
+    return raw
+
+
+def int_arg(value: object, name: str, low: int, high: int) -> int:
+    """``value`` as an int for a C integer parameter holding ``low`` to ``high``: TypeError
+    for a non-integer, ValueError below 0 where negatives are not allowed, OverflowError
+    otherwise out of range (never wrapped into another value by the C type)."""
+    if isinstance(value, bool) or not hasattr(value, "__index__"):
+        raise TypeError(f"{name} must be an integer, not {type(value).__name__}")
+    n = operator.index(value)
+    if n < 0 <= low:
+        raise ValueError(f"{name} must not be negative: {n}")
+    if not low <= n <= high:
+        raise OverflowError(f"{name} must be {low} to {high}: {n}")
+    return n
 
 
 def size_arg(value: object, name: str = "size") -> int:

@@ -11,10 +11,10 @@ import struct
 from typing import Any, Optional, Tuple, Union, cast
 
 from ._address import SockAddr, decode_sockaddr as _decode, unix_sockaddr
-from ._buffers import data_arg, size_arg, timeout_ms
+from ._buffers import data_arg, int_arg, size_arg, timeout_ms
 from ._lib import c_handle, c_handle_p, declare, lib
 from .errors import check
-from .handle import EVENT_IN, EVENT_OUT, Handle, retry_eintr
+from .handle import EVENT_IN, EVENT_OUT, Handle, retry_eintr_within
 from .socket import (SOCKADDR_STORAGE, SOCKET_NONBLOCK, Address, Socket, TcpStream, _inet_address, _NO_ADDRESS, _raw,
                      tcp_connect)
 from . import _constants as _c
@@ -50,10 +50,11 @@ def getsockopt(sock: Socket, level: int, optname: int, buflen: int = 0) -> Union
 
 
 def setsockopt(sock: Socket, level: int, optname: int, value: Union[int, bytes]) -> None:
-    """``socket.setsockopt``: an ``int`` or a bytes-like value (``struct.pack``ed). The
-    stdlib's ``(level, optname, None, optlen)`` form is not offered: no option here needs it."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        raw = ctypes.c_int(value)
+    """``socket.setsockopt``: an ``int`` (``True``/``False`` too, as ``socket`` takes them;
+    OverflowError beyond a C int) or a bytes-like value (``struct.pack``ed). The stdlib's
+    ``(level, optname, None, optlen)`` form is not offered: no option here needs it."""
+    if isinstance(value, int):
+        raw = ctypes.c_int(int_arg(int(value), "option value", -2**31, 2**31 - 1))
         check(lib.fdsafe_socket_setsockopt(sock._value, level, optname, ctypes.byref(raw), ctypes.sizeof(raw)))
         return
     ptr, n = data_arg(value)
@@ -181,10 +182,10 @@ def connect_from(local: Address, remote: Address, type: int = _pysocket.SOCK_STR
         remote_sa, local_sa = _encode(_pysocket.AF_UNIX, type, remote), _encode(_pysocket.AF_UNIX, type, local)
     lraw, llen = _raw(local_sa)
     rraw, rlen = _raw(remote_sa)
-    ms = timeout_ms(timeout)
     out = c_handle()
     flags = SOCKET_NONBLOCK if nonblocking else 0
-    retry_eintr(lambda: lib.fdsafe_socket_connect_from(type, lraw, llen, rraw, rlen, ms, flags, ctypes.byref(out)))
+    retry_eintr_within(lambda ms: lib.fdsafe_socket_connect_from(type, lraw, llen, rraw, rlen, ms, flags,
+                                                                 ctypes.byref(out)), timeout_ms(timeout))
     return cast(Socket, Handle.wrap(out.value))
 
 

@@ -108,7 +108,10 @@ def _flags(unset_environment: bool) -> int:
 
 
 def _enc(text: Union[str, bytes]) -> bytes:
-    return text.encode() if isinstance(text, str) else bytes(text)
+    raw = text.encode() if isinstance(text, str) else bytes(text)
+    if b"\0" in raw:
+        raise ValueError("embedded null byte")  # the message would end there
+    return raw
 
 
 def _handle_array(handles: Sequence[Handle]) -> Tuple["ctypes.Array[ctypes.c_uint64]", int]:

@@ -10,8 +10,8 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tupl
 
 from ._lib import c_handle, declare, lib
 from .errors import check
-from ._buffers import size_arg
-from .handle import KIND_OTHER, Handle, retry_eintr
+from ._buffers import size_arg, timeout_ms
+from .handle import KIND_OTHER, Handle, retry_eintr_within
 from .signals import SigSet, sigset
 from . import _constants as _c
 
@@ -70,10 +70,15 @@ def _events(events: int) -> int:
     return events
 
 
+_FD_SETSIZE = 1024  # glibc's, which select.epoll.poll's default of maxevents follows
+
+
 def _ms(timeout: Optional[float]) -> int:
+    """Milliseconds, rounded up (never wake early); None or negative: no limit, as
+    ``select.epoll.poll`` takes it."""
     if timeout is None or timeout < 0:
         return -1
-    return int(timeout * 1000 + 0.999)  # round up: never wake early
+    return timeout_ms(timeout)
 
 
 class Epoll(Handle):
@@ -207,9 +212,10 @@ class Epoll(Handle):
     def __len__(self) -> int:
         return check(lib.fdsafe_epoll_count(self._value))
 
-    def _collect(self, call: Callable[[Any], int], max_events: int) -> List[Tuple[Any, int]]:
+    def _collect(self, call: Callable[[Any, int], int], max_events: int, limit: int,
+                 per_second: int = 1000) -> List[Tuple[Any, int]]:
         buf = (EpollEvent * size_arg(max_events, "max_events"))()
-        n = retry_eintr(lambda: call(buf))
+        n = retry_eintr_within(lambda left: call(buf, left), limit, per_second)
         out = []
         for ev in buf[:n]:
             entry = self._data.get(ev.user)
@@ -229,20 +235,28 @@ class Epoll(Handle):
     def wait(  # type: ignore[override]
         self, timeout: Optional[float] = None, max_events: int = 64
     ) -> List[Tuple[Any, int]]:
-        """Waits up to ``timeout`` seconds (None: no limit) and returns ``(data, events)``
-        pairs. Interrupted waits are retried (PEP 475) with the whole timeout."""
-        ms = _ms(timeout)
-        return self._collect(lambda b: lib.fdsafe_epoll_wait(self._value, b, max_events, ms), max_events)
+        """Waits up to ``timeout`` seconds (None or negative: no limit) and returns
+        ``(data, events)`` pairs. An interrupted wait is retried (PEP 475) for what is left of
+        the timeout."""
+        return self._collect(lambda b, ms: lib.fdsafe_epoll_wait(self._value, b, max_events, ms), max_events,
+                             _ms(timeout))
 
-    poll = wait
+    def poll(self, timeout: Optional[float] = None, maxevents: int = -1) -> List[Tuple[Any, int]]:
+        """:meth:`wait` with ``select.epoll.poll``'s arguments: ``maxevents`` -1 takes up to
+        ``FD_SETSIZE - 1`` (1,023) events, as the standard library does."""
+        if maxevents == -1:
+            maxevents = _FD_SETSIZE - 1
+        elif type(maxevents) is int and maxevents < 1:
+            raise ValueError(f"maxevents must be greater than 0, got {maxevents}")
+        return self.wait(timeout, maxevents)
 
     def wait_ns(self, timeout_ns: int = -1, max_events: int = 64,
                 unblock: Optional[Iterable[int]] = None) -> List[Tuple[Any, int]]:
         """Waits with a nanosecond timeout (``epoll_pwait2``); ``unblock``: the signal mask to
         use while waiting, given as the signals to leave blocked."""
         mask = None if unblock is None else ctypes.byref(sigset(unblock))
-        return self._collect(lambda b: lib.fdsafe_epoll_wait_ns(self._value, b, max_events, timeout_ns, mask),
-                             max_events)
+        return self._collect(lambda b, ns: lib.fdsafe_epoll_wait_ns(self._value, b, max_events, ns, mask),
+                             max_events, timeout_ns, 1_000_000_000)
 
     def pwait(self, mask: Iterable[int], timeout: Optional[float] = None,
               max_events: int = 64) -> List[Tuple[Any, int]]:
@@ -250,9 +264,8 @@ class Epoll(Handle):
         during the wait). An unblocked signal's Python handler runs and the wait then goes on
         (or the handler's exception propagates)."""
         s = sigset(mask)
-        ms = _ms(timeout)
-        return self._collect(lambda b: lib.fdsafe_epoll_pwait(self._value, b, max_events, ms, ctypes.byref(s)),
-                             max_events)
+        return self._collect(lambda b, ms: lib.fdsafe_epoll_pwait(self._value, b, max_events, ms, ctypes.byref(s)),
+                             max_events, _ms(timeout))
 
     def __iter__(self) -> Iterator[Tuple[Any, int]]:
         """Iterates over the events ready now (a zero-timeout wait)."""

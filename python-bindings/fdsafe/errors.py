@@ -3,6 +3,7 @@ e.g. ``BlockingIOError`` for EAGAIN); the library's own codes raise ``FdsafeErro
 from __future__ import annotations
 
 import ctypes
+import errno
 
 from ._lib import lib
 from . import _constants as _c
@@ -30,8 +31,14 @@ class WrongKindError(FdsafeError, TypeError):
     """The handle is alive but of another kind than the operation needs."""
 
 
-class InvalidArgumentError(FdsafeError, ValueError):
-    """fdsafe refused an argument before doing anything."""
+class InvalidArgumentError(FdsafeError, OSError, ValueError):
+    """fdsafe refused an argument before doing anything. Also an ``OSError`` with errno
+    ``EINVAL``, as the standard library raises where the kernel refuses the same argument
+    (``shutdown(7)``, a negative offset), and a ``ValueError``."""
+
+    def __init__(self, code: int, message: str):
+        OSError.__init__(self, errno.EINVAL, message)
+        self.code = code
 
 
 class BufferTooSmallError(FdsafeError):

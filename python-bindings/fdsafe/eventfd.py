@@ -5,6 +5,7 @@ import ctypes
 
 import errno
 
+from ._buffers import int_arg
 from ._lib import c_handle, fast, lib
 from .errors import check, error_for
 from .handle import KIND_EVENTFD, Handle
@@ -38,7 +39,7 @@ class EventFd(Handle):
         overflowing writes raise BlockingIOError instead of waiting."""
         flags = (EVENTFD_SEMAPHORE if semaphore else 0) | (EVENTFD_NONBLOCK if nonblocking else 0)
         out = c_handle()
-        check(lib.fdsafe_eventfd_create(initial, flags, ctypes.byref(out)))
+        check(lib.fdsafe_eventfd_create(int_arg(initial, "initial", 0, 2**32 - 1), flags, ctypes.byref(out)))
         return cls(out.value)
 
     def read_value(self) -> int:

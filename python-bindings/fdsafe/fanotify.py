@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass
 from typing import Iterator, List, Optional, Union
 
+from ._buffers import c_string
 from ._lib import c_handle, declare, lib
 from .errors import check
 from .file import PathLike
@@ -113,7 +114,7 @@ class Fanotify(Handle):
         """Adds (``MARK_ADD``), removes (``MARK_REMOVE``) or flushes (``MARK_FLUSH``, ``path``
         None) the events of ``mask`` for ``path``; ``MARK_MOUNT`` or ``MARK_FILESYSTEM`` in
         ``flags`` mark the mount or file system holding it. OSError as ``fanotify_mark``."""
-        check(lib.fdsafe_fanotify_mark(self._value, flags, mask, None if path is None else os.fsencode(path)))
+        check(lib.fdsafe_fanotify_mark(self._value, flags, mask, None if path is None else c_string(path)))
 
     def read_events(self, max_events: int = MIN_BATCH) -> List[FanotifyEvent]:
         """Up to ``max_events`` queued events (at least one: waits unless the group is

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional, Union
 
 from ._lib import c_handle, c_handle_p, lib, declare
-from ._buffers import data_arg, size_arg
+from ._buffers import c_string, data_arg, int_arg, size_arg
 from .errors import FDSAFE_E_INVALID_ARGUMENT, InvalidArgumentError, check
 from .handle import retry_eintr
 from .rawio import RawIOHandle
@@ -91,7 +91,7 @@ PathLike = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 
 
 def _path(path: PathLike) -> bytes:
-    return os.fsencode(path)
+    return c_string(path)
 
 
 def access_mode(read: bool, write: bool) -> int:
@@ -201,13 +201,20 @@ class File(SeekableMixin, RawIOHandle):
     KIND = KIND_FILE
 
     @classmethod
-    def open(cls, path: PathLike, *, read: bool = True, write: bool = False, append: bool = False,
-             create: bool = False, exclusive: bool = False, truncate: bool = False, nofollow: bool = False,
-             nonblocking: bool = False, mode: int = 0o666) -> "Union[File, MemFd]":
-        """Opens (or creates) a file; close-on-exec. ``mode`` applies when creating. A memfd
-        reached by path (``/proc/self/fd/N``) comes back as a :class:`MemFd`."""
+    def open(cls, path: PathLike, flags: Optional[int] = None, mode: int = 0o666, *, read: bool = True,
+             write: bool = False, append: bool = False, create: bool = False, exclusive: bool = False,
+             truncate: bool = False, nofollow: bool = False, nonblocking: bool = False) -> "Union[File, MemFd]":
+        """Opens (or creates) a file; close-on-exec. ``mode`` applies when creating. Say what
+        to do with ``os.open``'s ``flags`` (``os.O_RDWR | os.O_CREAT``...; ``O_CLOEXEC`` is
+        always in force) or with the keyword switches, not both. A memfd reached by path
+        (``/proc/self/fd/N``) comes back as a :class:`MemFd`."""
         out = c_handle()
-        flags = _flags(read, write, append, create, exclusive, truncate, nofollow, nonblocking)
+        if flags is None:
+            flags = _flags(read, write, append, create, exclusive, truncate, nofollow, nonblocking)
+        elif (read, write, append, create, exclusive, truncate, nofollow, nonblocking) != (True,) + (False,) * 7:
+            raise TypeError("give open flags or the keyword switches, not both")
+        else:
+            flags = int_arg(flags, "flags", 0, 2**32 - 1)
         check(lib.fdsafe_file_open(_path(path), flags, mode, ctypes.byref(out)))
         return _opened(cls, out.value)
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import math
+import time
 import warnings
 from typing import Any, Callable, ClassVar, Dict, Iterable, List, Optional, Type, TypeVar
 
@@ -39,6 +41,22 @@ def retry_eintr(call: Callable[[], int]) -> int:
         code = call()
         if code != -errno.EINTR:
             return check(code)
+
+
+def retry_eintr_within(call: Callable[[int], int], limit: int, per_second: int = 1000) -> int:
+    """:func:`retry_eintr` for a call that waits up to ``limit`` (in ``1/per_second`` of a
+    second: milliseconds by default; negative: no limit, 0: just look), which it is given.
+    Each retry gets only what is left of the first call's time, as Python's own calls do
+    (PEP 475), so a signal that keeps arriving cannot stretch the wait forever."""
+    if limit <= 0:
+        return retry_eintr(lambda: call(limit))
+    deadline = time.monotonic() + limit / per_second
+    left = limit
+    while True:
+        code = call(left)
+        if code != -errno.EINTR:
+            return check(code)
+        left = max(0, math.ceil((deadline - time.monotonic()) * per_second))
 
 
 class Handle:
@@ -101,8 +119,13 @@ class Handle:
         return bool(lib.fdsafe_handle_kind(self._value) < 0)
 
     def fileno(self) -> int:
-        """The raw descriptor, lent (fdsafe keeps ownership); works with ``selectors``."""
-        return check(lib.fdsafe_fd_borrow(self._value))
+        """The raw descriptor, lent (fdsafe keeps ownership); works with ``selectors``.
+        -1 once the handle is closed, as ``socket.fileno`` gives, so that ``selectors`` and
+        ``asyncio`` can still unregister it."""
+        fd = lib.fdsafe_fd_borrow(self._value)
+        if fd == -errno.EBADF:
+            return -1
+        return check(fd)
 
     def close(self) -> None:
         """Closes the handle; closing an already-closed handle does nothing."""
@@ -131,8 +154,7 @@ class Handle:
     def wait(self, events: int = EVENT_IN, timeout: Optional[float] = None) -> int:
         """Waits up to ``timeout`` seconds (None: no limit, 0: just check) for readiness;
         returns the ready events, 0 on timeout."""
-        ms = timeout_ms(timeout)
-        return retry_eintr(lambda: lib.fdsafe_wait(self._value, events, ms))
+        return retry_eintr_within(lambda ms: lib.fdsafe_wait(self._value, events, ms), timeout_ms(timeout))
 
     def read(self, size: int) -> bytes:
         """Reads up to ``size`` bytes (b"" at end of file)."""

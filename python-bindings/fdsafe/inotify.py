@@ -5,6 +5,7 @@ import ctypes
 import os
 from typing import Iterator, List, NamedTuple
 
+from ._buffers import c_string
 from ._lib import c_handle, declare, lib
 from .errors import check
 from .file import PathLike
@@ -82,7 +83,7 @@ class Inotify(Handle):
         ``mask``; returns the watch id (the same for a path already watched). OSError
         (FileNotFoundError...) if the path cannot be watched."""
         wd = ctypes.c_int32()
-        check(lib.fdsafe_inotify_add_watch(self._value, os.fsencode(path), mask, ctypes.byref(wd)))
+        check(lib.fdsafe_inotify_add_watch(self._value, c_string(path), mask, ctypes.byref(wd)))
         return wd.value
 
     def remove_watch(self, wd: int) -> None:

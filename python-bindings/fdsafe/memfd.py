@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ctypes
 
+from ._buffers import c_string
 from ._lib import c_handle, c_handle_p, declare, lib
 from .errors import check
 from .file import SeekableMixin
@@ -41,7 +42,7 @@ class MemFd(SeekableMixin, RawIOHandle):
         flags = ((MEMFD_ALLOW_SEALING if allow_sealing else 0) | (MEMFD_NOEXEC_SEAL if noexec_seal else 0)
                  | (MEMFD_EXEC if executable else 0) | (MEMFD_HUGETLB if hugetlb else 0))
         out = c_handle()
-        check(lib.fdsafe_memfd_create(name.encode(), flags, ctypes.byref(out)))
+        check(lib.fdsafe_memfd_create(c_string(name), flags, ctypes.byref(out)))
         return cls(out.value)
 
     @property

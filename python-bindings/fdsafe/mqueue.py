@@ -2,14 +2,15 @@
 from __future__ import annotations
 
 import ctypes
+import math
 import os
 from typing import Any, NamedTuple, Optional, Tuple
 
 from ._lib import c_handle, declare, lib
-from ._buffers import data_arg, timeout_ms
+from ._buffers import c_string, data_arg, timeout_ms
 from .errors import check
 from .file import access_mode
-from .handle import Handle, retry_eintr
+from .handle import Handle, retry_eintr_within
 from . import _constants as _c
 
 __all__ = ["KIND_MQUEUE", "MQ_CREATE", "MQ_EXCLUSIVE", "MQ_NONBLOCK", "MqAttrC",
@@ -51,11 +52,15 @@ declare({
 })
 
 
+_NS_PER_SECOND = 1_000_000_000
+_NS_MAX = 2**63 - 1
+
+
 def _ns(timeout: Optional[float]) -> int:
     if timeout is None:
         return -1
     timeout_ms(timeout)  # ValueError for a negative timeout, as everywhere
-    return int(timeout * 1_000_000_000)
+    return min(math.ceil(timeout * _NS_PER_SECOND), _NS_MAX)  # rounded up: never wake early
 
 
 def _attr(a: MqAttrC) -> MqAttr:
@@ -64,7 +69,7 @@ def _attr(a: MqAttrC) -> MqAttr:
 
 def unlink(name: str) -> None:
     """Removes a queue by name (it lives on while descriptors for it are open)."""
-    check(lib.fdsafe_mq_unlink(os.fsencode(name)))
+    check(lib.fdsafe_mq_unlink(c_string(name)))
 
 
 class MessageQueue(Handle):
@@ -89,7 +94,7 @@ class MessageQueue(Handle):
         if max_messages is not None or message_size is not None:
             attr = ctypes.byref(MqAttrC(0, 0, max_messages or 10, message_size or 8192, 0))
         out = c_handle()
-        check(lib.fdsafe_mq_open(os.fsencode(name), flags, mode, attr, ctypes.byref(out)))
+        check(lib.fdsafe_mq_open(c_string(name), flags, mode, attr, ctypes.byref(out)))
         return cls(out.value)
 
     unlink = staticmethod(unlink)
@@ -112,7 +117,7 @@ class MessageQueue(Handle):
         full queue (``TimeoutError``)."""
         ns = _ns(timeout)
         ptr, n = data_arg(data)
-        retry_eintr(lambda: lib.fdsafe_mq_send(self._value, ptr, n, priority, ns))
+        retry_eintr_within(lambda left: lib.fdsafe_mq_send(self._value, ptr, n, priority, left), ns, _NS_PER_SECOND)
 
     def receive(self, timeout: Optional[float] = None) -> Tuple[bytes, int]:
         """Takes the oldest message of the highest priority: ``(message, priority)``. Waits
@@ -122,7 +127,8 @@ class MessageQueue(Handle):
         buf = ctypes.create_string_buffer(size)
         prio = ctypes.c_uint32()
         ns = _ns(timeout)
-        n = retry_eintr(lambda: lib.fdsafe_mq_receive(self._value, buf, size, ctypes.byref(prio), ns))
+        n = retry_eintr_within(lambda left: lib.fdsafe_mq_receive(self._value, buf, size, ctypes.byref(prio), left),
+                               ns, _NS_PER_SECOND)
         return buf.raw[:n], prio.value
 
     def notify_signal(self, signo: int, value: int = 0) -> None:

@@ -91,8 +91,12 @@ class PidFd(Handle):
     @classmethod
     def spawn(cls, argv: Sequence[str], env: Optional[Mapping[str, str]] = None) -> "PidFd":
         """Starts a program (``os.posix_spawnp``) and opens a pidfd for it; race-free, since
-        nothing reaps the child before the pidfd exists. Use ``wait_exit`` to reap it."""
-        pid = os.posix_spawnp(argv[0], list(argv), dict(os.environ if env is None else env))
+        nothing reaps the child before the pidfd exists. Use ``wait_exit`` to reap it. A
+        ``str``, ``bytes`` or path ``argv`` is the program alone, as ``subprocess`` takes it."""
+        args = [argv] if isinstance(argv, (str, bytes, os.PathLike)) else list(argv)
+        if not args:
+            raise ValueError("argv is empty: it names the program and its arguments")
+        pid = os.posix_spawnp(args[0], args, dict(os.environ if env is None else env))
         try:
             return cls.open(pid)
         except BaseException:

@@ -66,8 +66,9 @@ class SignalFd(Handle):
     @classmethod
     def create(cls, signals: Iterable[int], nonblocking: bool = False) -> "SignalFd":
         """A signalfd for the signal numbers in ``signals`` (``signal.SIGUSR1``...), which it
-        blocks in this thread so they queue for it. InvalidArgumentError for SIGKILL, SIGSTOP
-        or a number out of range."""
+        blocks in this thread so they queue for it. ValueError for a number out of range.
+        SIGKILL and SIGSTOP may be in the set (as after ``signal.valid_signals()``), but the
+        kernel never blocks them, so the signalfd never reads them: they keep their effect."""
         out = c_handle()
         check(lib.fdsafe_signalfd_create(ctypes.byref(sigset(signals)), SIGNALFD_NONBLOCK if nonblocking else 0,
                                          ctypes.byref(out)))

@@ -14,7 +14,7 @@ from ._address import SockAddr, decode_sockaddr, inet_sockaddrs as _inet_sockadd
 from ._buffers import data_arg, into_arg, size_arg, timeout_ms
 from ._lib import IOVec, c_handle, c_handle_p, c_kind, declare, lib
 from .errors import check
-from .handle import EVENT_IN, EVENT_OUT, KIND_OTHER, Handle, retry_eintr
+from .handle import EVENT_IN, EVENT_OUT, KIND_OTHER, Handle, retry_eintr, retry_eintr_within
 from . import _constants as _c
 
 if TYPE_CHECKING:
@@ -232,7 +232,7 @@ def _enc(text: Optional[Union[str, bytes]]) -> Optional[bytes]:
         return None
     raw = text.encode() if isinstance(text, str) else bytes(text)
     if b"\0" in raw:
-        raise ValueError("embedded null character in address text")
+        raise ValueError("embedded null byte in address text")
     return raw
 
 
@@ -474,7 +474,9 @@ class Socket(Handle):
         the socket's timeout says (TimeoutError, or BlockingIOError when non-blocking);
         ValueError for a negative size."""
         size = size_arg(size, "buffersize")
-        buf = ctypes.create_string_buffer(max(size, 1))
+        if size == 0:
+            return b""  # at once, as socket.recv(0) does (the kernel would wait for a byte)
+        buf = ctypes.create_string_buffer(size)
         n = self._call(lambda: lib.fdsafe_socket_recv(self._value, buf, size, flags), EVENT_IN)
         return buf.raw[:n]
 
@@ -640,8 +642,7 @@ class Socket(Handle):
     def connect_finish(self, timeout: Optional[float] = None) -> None:
         """Finishes a non-blocking connect, waiting up to ``timeout`` seconds (None: no
         limit); still pending after the timeout: OSError EINPROGRESS."""
-        ms = timeout_ms(timeout)
-        retry_eintr(lambda: lib.fdsafe_socket_connect_finish(self._value, ms))
+        retry_eintr_within(lambda ms: lib.fdsafe_socket_connect_finish(self._value, ms), timeout_ms(timeout))
 
 
 class _Listener(Socket):
@@ -887,13 +888,14 @@ def tcp_connect(address: Address, timeout: Optional[float] = None, nonblocking: 
     flags = SOCKET_NONBLOCK if nonblocking else 0
     found = _inet_address(address, _pysocket.SOCK_STREAM)
     if isinstance(found, bytes):
-        return cast(TcpStream, _new(lambda out: retry_eintr(lambda: lib.fdsafe_tcp_connect(found, ms, flags, out))))
+        return cast(TcpStream, _new(lambda out: retry_eintr_within(lambda left: lib.fdsafe_tcp_connect(found, left, flags,
+                                                                                                      out), ms)))
     error: Optional[BaseException] = None
     for sockaddr in found:
         raw, n = _raw(sockaddr)
         try:
-            return cast(TcpStream, _new(lambda out: retry_eintr(
-                lambda: lib.fdsafe_tcp_connect_sockaddr(raw, n, ms, flags, out))))
+            return cast(TcpStream, _new(lambda out: retry_eintr_within(
+                lambda left: lib.fdsafe_tcp_connect_sockaddr(raw, n, left, flags, out), ms)))
         except OSError as err:
             error = err
     assert error is not None

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, List, Mapping, Optional, Sequence, Tuple
 
 from ._lib import c_handle, c_handle_p, declare, lib
-from ._buffers import timeout_ms
+from ._buffers import c_string, int_arg, timeout_ms
 from .errors import check
 from .file import PathLike, _path, access_mode
 from .handle import Handle, retry_eintr
@@ -276,7 +276,8 @@ class Terminal(RawIOHandle):
 
     @window_size.setter
     def window_size(self, size: Tuple[int, int]) -> None:
-        w = _WinSize(size[0], size[1], 0, 0)
+        rows, cols = size
+        w = _WinSize(int_arg(rows, "rows", 0, 0xFFFF), int_arg(cols, "columns", 0, 0xFFFF), 0, 0)
         check(lib.fdsafe_terminal_set_window_size(self._value, ctypes.byref(w)))
 
     @property
@@ -343,11 +344,22 @@ class _StringArray:
         return None if self._array is None else ctypes.cast(self._array, ctypes.c_void_p).value
 
 
+def _variable(name: Any, value: Any) -> bytes:
+    """``name=value`` for a child's environment; ValueError for a name holding ``=`` (or
+    empty) and for a NUL anywhere, as ``os.execve`` raises."""
+    key = c_string(name)
+    if not key or b"=" in key:
+        raise ValueError("illegal environment variable name")
+    return key + b"=" + c_string(value)
+
+
 def _command(argv: Sequence[str], env: Optional[Mapping[str, str]]) -> Tuple[bytes, _StringArray, _StringArray]:
-    if isinstance(argv, (str, bytes)) or len(argv) == 0:
-        raise ValueError("argv is a non-empty sequence: the program and its arguments")
-    args = [os.fsencode(a) for a in argv]
-    envp = None if env is None else [os.fsencode(k) + b"=" + os.fsencode(v) for k, v in env.items()]
+    if isinstance(argv, (str, bytes, os.PathLike)):
+        argv = [argv]  # the program alone, as pty.spawn and subprocess take it
+    if len(argv) == 0:
+        raise ValueError("argv is empty: it names the program and its arguments")
+    args = [c_string(a) for a in argv]
+    envp = None if env is None else [_variable(k, v) for k, v in env.items()]
     return args[0], _StringArray(args), _StringArray(envp)
 
 

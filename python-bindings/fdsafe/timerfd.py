@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import ctypes
+import math
 from typing import NamedTuple
 
+from ._buffers import int_arg
 from ._lib import c_handle, declare, lib
 from .errors import check
 from .handle import Handle, retry_eintr
@@ -55,9 +57,22 @@ declare({
 })
 
 
+_NS_MAX = 2**63 - 1
+
+
 def _ns(seconds: float) -> int:
-    # signed 64-bit in C, which refuses a negative time itself (InvalidArgumentError)
-    return int(round(seconds * 1_000_000_000))
+    """Seconds as the signed 64-bit nanoseconds C takes (C refuses a negative time itself:
+    InvalidArgumentError). A positive time under a nanosecond is 1 ns, not 0, which would
+    disarm the timer; one beyond 2**63 ns (292 years) is an OverflowError, not a wrap."""
+    if not hasattr(seconds, "__float__"):
+        raise TypeError(f"a time must be a number of seconds, not {type(seconds).__name__}")
+    value = float(seconds)
+    if math.isnan(value):
+        raise ValueError("a time cannot be NaN")
+    ns = round(value * 1_000_000_000) if math.isfinite(value) else math.copysign(_NS_MAX + 1, value)
+    if ns == 0 and value > 0:
+        return 1
+    return int_arg(int(ns), "time in nanoseconds", -_NS_MAX - 1, _NS_MAX)
 
 
 def _value(v: TimerValueC) -> TimerValue:
@@ -98,7 +113,8 @@ class TimerFd(Handle):
         setting in nanoseconds."""
         flags = (TIMERFD_ABSTIME if absolute else 0) | (TIMERFD_CANCEL_ON_SET if cancel_on_set else 0)
         old = TimerValueC()
-        check(lib.fdsafe_timerfd_set(self._value, flags, value_ns, interval_ns, ctypes.byref(old)))
+        check(lib.fdsafe_timerfd_set(self._value, flags, int_arg(value_ns, "value_ns", -_NS_MAX - 1, _NS_MAX),
+                                     int_arg(interval_ns, "interval_ns", -_NS_MAX - 1, _NS_MAX), ctypes.byref(old)))
         return TimerValueNs(old.value_ns, old.interval_ns)
 
     def disarm(self) -> TimerValue:

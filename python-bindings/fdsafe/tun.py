@@ -7,6 +7,7 @@ import ctypes
 import os
 from typing import Any, Union
 
+from ._buffers import c_string
 from ._lib import c_handle, c_handle_p, declare, lib
 from .errors import check
 from .handle import Handle
@@ -60,7 +61,7 @@ def tun_open(name: Union[str, bytes] = "", tap: bool = False, packet_info: bool 
     """Attaches to the interface ``name`` (made if missing; ``""``: the kernel picks
     ``tunN``/``tapN``): TUN (IP packets) unless ``tap`` (Ethernet frames), without the
     4-byte packet-information header unless ``packet_info``."""
-    raw: Any = os.fsencode(name) or None
+    raw: Any = c_string(name) or None
     flags = ((IFF_TAP if tap else IFF_TUN) | (0 if packet_info else IFF_NO_PI) | (IFF_MULTI_QUEUE if multi_queue else 0)
              | (IFF_VNET_HDR if vnet_hdr else 0) | (_c.FDSAFE_NONBLOCK if nonblocking else 0))
     out = c_handle()

@@ -28,18 +28,22 @@ def test_old_handles_stay_dead_after_many_reuses():
     live = EventFd.create()
     assert live.value not in old
     for value in old:
+        stale = Handle(value, owned=False)
+        assert stale.fileno() == -1  # no descriptor, as a closed socket.socket says
         with pytest.raises(OSError) as e:
-            Handle(value, owned=False).fileno()
+            stale.wait(0)
         assert e.value.errno == errno.EBADF
     live.add(1)
     live.close()
 
 
 def test_invalid_handle_zero():
+    zero = Handle(fdsafe.INVALID_HANDLE, owned=False)
     with pytest.raises(OSError) as e:
-        Handle(fdsafe.INVALID_HANDLE, owned=False).fileno()
+        zero.wait(0)
     assert e.value.errno == errno.EBADF
     assert "invalid handle 0" in str(e.value)
+    assert zero.fileno() == -1
 
 
 def test_wrong_kind_raises_its_own_exception():

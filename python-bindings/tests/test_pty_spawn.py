@@ -81,7 +81,9 @@ def test_spawn_failures_and_bad_input():
     with pytest.raises(ValueError):
         spawn_pty([])
     with pytest.raises(ValueError):
-        spawn_pty("sh")
+        spawn_pty(["echo", "a\0b"])  # C would cut the argument at the NUL
+    with pytest.raises(ValueError):
+        spawn_pty(["env"], {"A=B": "c"})  # as os.execve refuses such a name
     r, w = pipe()
     with r, w:
         with pytest.raises(WrongKindError):

@@ -186,3 +186,152 @@ def test_pipe_set_capacity_returns_the_capacity_in_force():
     r, w = pipe()
     with r, w:
         assert w.set_capacity(5000) == r.capacity >= 5000
+
+
+# ---------------------------------------------------------------- found by a stranger's first hour
+
+@pytest.fixture
+def signals_every_20ms():
+    """A no-op SIGALRM handler fired every 20 ms, as a program with a periodic timer has."""
+    import signal
+    previous = signal.signal(signal.SIGALRM, lambda *_: None)
+    signal.setitimer(signal.ITIMER_REAL, 0.02, 0.02)
+    yield
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    signal.signal(signal.SIGALRM, previous)
+
+
+def test_timeouts_run_out_while_signals_keep_arriving(signals_every_20ms):
+    # PEP 475: a call interrupted by a signal whose handler returns is retried for what is
+    # left of its timeout. Retried with the whole timeout, these never returned.
+    import time
+    from fdsafe import socket as fs
+    from fdsafe.eventfd import EventFd
+    from fdsafe.pidfd import PidFd
+
+    def ends_in_time(call):
+        start = time.monotonic()
+        call()
+        assert time.monotonic() - start < 3.0, "the wait outlived its timeout"
+
+    with EventFd.create() as ev, Epoll.create() as ep:
+        ends_in_time(lambda: ev.wait(fdsafe.EVENT_IN, 0.3))
+        ends_in_time(lambda: ep.poll(0.3))
+        ends_in_time(lambda: ep.wait_ns(300_000_000))
+    a, b = fs.unix_pair()
+    with a, b:
+        a.settimeout(0.3)
+
+        def times_out():
+            with pytest.raises(TimeoutError):
+                a.recv(1)
+        ends_in_time(times_out)
+    with PidFd.spawn(["sleep", "5"]) as child:
+        ends_in_time(lambda: child.wait_exit(0.3))
+        child.send_signal(9)
+        child.wait_exit()
+
+
+def test_a_nul_inside_a_name_is_a_value_error(tmp_path):
+    # The standard library raises "embedded null byte"; C would read up to the NUL and act on
+    # another name (these opened, watched and ran the shorter one).
+    from fdsafe import MemFd, socket as fs
+    from fdsafe.inotify import IN_CREATE, Inotify
+    from fdsafe.terminal import spawn_pty
+    real = tmp_path / "real"
+    real.write_bytes(b"x")
+    for call in (lambda: File.open(str(real) + "\0junk"),
+                 lambda: File.open(os.fsencode(real) + b"\0junk"),
+                 lambda: MemFd.create("a\0b"),
+                 lambda: spawn_pty(["echo", "a\0b"]),
+                 lambda: fs.unix_listen(str(tmp_path / "s\0x"))):
+        with pytest.raises(ValueError, match="embedded null"):
+            call()
+    with Inotify.create() as ino, pytest.raises(ValueError, match="embedded null"):
+        ino.add_watch(str(tmp_path) + "\0/nope", IN_CREATE)
+    with MemFd.create(b"bytes-name") as named:  # bytes names, as os.memfd_create takes them
+        assert named.size == 0
+
+
+def test_integers_out_of_range_are_refused_not_wrapped():
+    # ctypes wraps an int into the C type silently: 2**32 became a counter of 0, a timer of
+    # 584 years fired after a second, a window of 70000 rows read back 4464.
+    from fdsafe import socket as fs
+    from fdsafe.eventfd import EventFd
+    from fdsafe.terminal import open_pty
+    with pytest.raises(ValueError):
+        EventFd.create(-1)
+    with pytest.raises(OverflowError):
+        EventFd.create(2**32)
+    with TimerFd.create() as timer:
+        with pytest.raises(OverflowError):
+            timer.set(18446744074.709553)
+        with pytest.raises(OverflowError):
+            timer.set_ns(2**63)
+        timer.set(1e-10)  # under a nanosecond: the shortest timer, not "disarmed"
+        assert timer.wait(fdsafe.EVENT_IN, 2) and timer.expirations() == 1
+    master, slave = open_pty()
+    with master, slave:
+        for bad in ((-1, 5), (70000, 5)):
+            with pytest.raises((ValueError, OverflowError)):
+                master.window_size = bad
+        master.window_size = (65535, 80)
+        assert master.window_size == (65535, 80)
+    with fs.tcp_listen(("127.0.0.1", 0)) as listener:
+        listener.setsockopt(fs.IPPROTO_TCP, fs.TCP_NODELAY, True)  # a bool, as socket takes it
+        assert listener.getsockopt(fs.IPPROTO_TCP, fs.TCP_NODELAY) == 1
+        with pytest.raises(OverflowError):
+            listener.setsockopt(fs.SOL_SOCKET, fs.SO_RCVBUF, 2**40)
+
+
+def test_recv_of_nothing_and_fileno_after_close_are_the_stdlib_s():
+    import selectors
+    from fdsafe import socket as fs
+    a, b = fs.unix_pair()
+    with b:
+        assert a.recv(0) == b""  # at once, as socket.recv(0); the kernel would wait
+        with selectors.DefaultSelector() as sel:
+            sel.register(a, selectors.EVENT_READ)
+            a.close()
+            assert a.fileno() == -1  # as socket.fileno() after close
+            sel.unregister(a)  # found by its object, as for a closed socket.socket
+            assert len(sel.get_map()) == 0
+
+
+def test_invalid_arguments_are_also_os_errors_with_einval():
+    import errno
+    from fdsafe import socket as fs
+    a, b = fs.unix_pair()
+    with a, b:
+        with pytest.raises(OSError) as info:
+            a.shutdown(7)  # socket.shutdown(7) raises OSError EINVAL
+        assert info.value.errno == errno.EINVAL
+        assert isinstance(info.value, ValueError) and isinstance(info.value, fdsafe.InvalidArgumentError)
+
+
+def test_programs_and_open_flags_as_the_stdlib_takes_them(tmp_path):
+    from fdsafe.pidfd import PidFd
+    from fdsafe.terminal import spawn_pty
+    with PidFd.spawn("true") as child:  # a str is the program alone, as for subprocess
+        status = child.wait_exit(5)
+        assert status is not None and status.exited and status.status == 0
+    master, child = spawn_pty("true")  # as pty.spawn("true")
+    with master, child:
+        status = child.wait_exit(5)
+        assert status is not None and status.exited and status.status == 0
+    path = tmp_path / "flags"
+    with File.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600) as f:  # os.open's habit
+        f.write(b"abc")
+    assert path.read_bytes() == b"abc" and (path.stat().st_mode & 0o777) == 0o600
+    with pytest.raises(TypeError):
+        File.open(path, os.O_RDONLY, write=True)  # flags or switches, not both
+
+
+def test_epoll_poll_takes_select_epoll_s_arguments():
+    from fdsafe.eventfd import EventFd
+    with Epoll.create() as ep, EventFd.create(1) as ev:
+        ep.register(ev, select.EPOLLIN)
+        assert len(ep.poll(1, -1)) == 1  # maxevents -1: the default, as select.epoll
+        assert len(ep.poll(timeout=0, maxevents=10)) == 1
+        with pytest.raises(ValueError):
+            ep.poll(0, 0)

@@ -287,10 +287,11 @@ def test_closed_socket_raises_ebadf():
     a, b = fs.unix_pair()
     b.close()
     a.close()
-    for use in (lambda: a.recv(1), lambda: a.send(b"x"), lambda: a.fileno(), lambda: a.getsockname()):
+    for use in (lambda: a.recv(1), lambda: a.send(b"x"), lambda: a.getsockname()):
         with pytest.raises(OSError) as info:
             use()
         assert info.value.errno == errno.EBADF
+    assert a.fileno() == -1  # as socket.fileno() after close
 
 
 # ---------------------------------------------------------------- conversions

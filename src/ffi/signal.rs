@@ -209,7 +209,9 @@ fn read_set(set: *const fdsafe_sigset) -> crate::error::Result<SigSet> {
 /// delivered to any thread that does not block it (running its handler or its default
 /// action, which may end the process) instead of being queued for the signalfd. **Every other
 /// thread must block these signals too**: block them with `fdsafe_signal_block_process` in
-/// the main thread before any thread starts (threads inherit the mask).
+/// the main thread before any thread starts (threads inherit the mask). `SIGKILL` and
+/// `SIGSTOP` may be in `*set` (as after `fdsafe_sigset_fill`), but the kernel never blocks
+/// them, so the signalfd never reads them: they keep their effect.
 ///
 /// Ownership: the caller owns `*handle_out`; closing it does not unblock the signals.
 /// Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL `set` or `handle_out`, or unknown flags;

@@ -433,8 +433,8 @@ pub extern "C" fn fdsafe_socket_send(handle: fdsafe_handle, buf: *const c_void, 
 /// address; `fdsafe_readv` cannot (use `fdsafe_socket_recv_message` for scattered data).
 ///
 /// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` (unknown flags,
-/// `FDSAFE_MSG_TRUNC` on a stream socket: nothing is received); `-EAGAIN`; `-ECONNRESET`; `-ENOTCONN`; `-EINVAL` (from the kernel, e.g. `FDSAFE_RECV_OOB` with no
-/// urgent data); `-EINTR` (not retried). Thread safety: any thread.
+/// `FDSAFE_MSG_TRUNC` on a stream socket: nothing is received); `-EAGAIN`; `-ECONNRESET`; `-ENOTCONN`; `-EINVAL` (from the kernel: a receive the socket's
+/// protocol refuses); `-EINTR` (not retried). Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_socket_recv(handle: fdsafe_handle, buf: *mut c_void, len: usize, flags: u32) -> i64 {
     // No cancellation guard: the receive is a direct system call (see `Socket::recv`).
