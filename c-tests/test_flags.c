@@ -882,6 +882,9 @@ static void test_socket_types_take_sock_constants(void **state) {
     must(fdsafe_close(a));
     expect_code(fdsafe_unix_pair(SOCK_RAW, 0, &a, &b), FDSAFE_E_INVALID_ARGUMENT);
     expect_code(fdsafe_unix_pair(SOCK_STREAM | SOCK_NONBLOCK, 0, &a, &b), FDSAFE_E_INVALID_ARGUMENT);
+    char why[256];
+    fdsafe_last_error(why, sizeof why);
+    assert_non_null(strstr(why, "FDSAFE_NONBLOCK in the flags")); /* says where the bit goes */
 }
 
 static void test_msg_flags(void **state) {

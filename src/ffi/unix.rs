@@ -100,6 +100,12 @@ fn unix_type(ty: u32) -> Result<Kind> {
         FDSAFE_SOCK_STREAM => Kind::UnixStream,
         FDSAFE_SOCK_DGRAM => Kind::UnixDatagram,
         FDSAFE_SOCK_SEQPACKET => Kind::UnixSeqpacket,
+        other if other & (libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC) as u32 != 0 => {
+            return Err(Error::invalid(format!(
+                "type {other:#x} carries SOCK_NONBLOCK or SOCK_CLOEXEC: give the type alone, and \
+                 FDSAFE_NONBLOCK in the flags (every descriptor is close-on-exec)"
+            )))
+        }
         other => return Err(Error::invalid(format!("{other} is not SOCK_STREAM, SOCK_DGRAM or SOCK_SEQPACKET"))),
     })
 }
