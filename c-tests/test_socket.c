@@ -511,10 +511,16 @@ static void test_unix_bind_path_rules(void **state) {
     char text[FDSAFE_ADDRESS_TEXT_MAX];
     must(fdsafe_socket_local_address(l, text, sizeof text));
     assert_string_equal(text, path);
-    /* A live socket at the path: refused, untouched. */
+    /* A live socket at the path: refused, untouched, and nothing left for it to accept
+     * (a stream probe once left the live listener an empty client). */
     fdsafe_handle other = 5;
     expect_code(fdsafe_unix_listen(path, FDSAFE_SOCK_STREAM, 8, NULL, &other), -EADDRINUSE);
     assert_int_equal(other, 5);
+    expect_code(fdsafe_unix_listen(path, FDSAFE_SOCK_SEQPACKET, 8, NULL, &other), -EADDRINUSE);
+    expect_code(fdsafe_unix_bind(path, NULL, &other), -EADDRINUSE);
+    must(fdsafe_nonblocking_set(l, true));
+    expect_code(fdsafe_socket_accept(l, 0, &s, NULL, 0, NULL), -EAGAIN);
+    must(fdsafe_nonblocking_set(l, false));
     must(fdsafe_unix_connect(path, FDSAFE_SOCK_STREAM, 0, &c));
     must(fdsafe_socket_accept(l, 0, &s, NULL, 0, NULL));
     expect_code(fdsafe_handle_kind(s), FDSAFE_KIND_UNIX_STREAM);

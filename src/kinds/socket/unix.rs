@@ -134,17 +134,15 @@ fn make_parents(path: &[u8], mode: u32) -> Result<()> {
     Ok(())
 }
 
-/// Whether the socket file at `addr` is stale: nothing accepts on it with any socket type
-/// (a connect of each type is refused; the kernel also refuses a connect of the wrong type,
-/// so all three must be tried before a live socket of another type is ruled out).
+/// Whether the socket file at `addr` is stale: no socket is bound to it any more. One
+/// datagram socket asks, without a side effect on a live one: the kernel refuses its connect
+/// with `ECONNREFUSED` only when no socket is bound to the file, with `EPROTOTYPE` when a
+/// socket of another type is, and connects it (sending nothing) to a datagram socket. A
+/// stream probe would have left a connection for a live listener to accept: a daemon started
+/// twice handed its running twin an empty client.
 fn is_stale(addr: &SockAddr) -> Result<bool> {
-    for probe_kind in [Kind::UnixStream, Kind::UnixSeqpacket, Kind::UnixDatagram] {
-        let probe = Socket::new(probe_kind, libc::AF_UNIX, true)?;
-        if !matches!(probe.connect_raw(addr), Err(Error::Os { errno: libc::ECONNREFUSED, .. })) {
-            return Ok(false);
-        }
-    }
-    Ok(true)
+    let probe = Socket::new(Kind::UnixDatagram, libc::AF_UNIX, true)?;
+    Ok(matches!(probe.connect_raw(addr), Err(Error::Os { errno: libc::ECONNREFUSED, .. })))
 }
 
 /// Binds a new Unix socket of `kind` to `address` (a path, an abstract name, or `None` for
