@@ -687,6 +687,34 @@ static void test_unix_abstract_autobind_pairs_seqpacket(void **state) {
     }
 }
 
+/* A sender bound at a path that is not UTF-8 has no text address (-EILSEQ); its sockaddr
+ * answers it. The text once carried U+FFFD and named another file: a reply sent to it went
+ * to whatever socket was bound there. */
+static void test_unix_path_without_text_is_answered_by_sockaddr(void **state) {
+    (void)state;
+    char path[PATH_MAX], decoy_path[PATH_MAX], text[FDSAFE_ADDRESS_TEXT_MAX];
+    path_in_tmp(path, sizeof path, "srv.sock");
+    path_in_tmp(decoy_path, sizeof decoy_path, "\xef\xbf\xbd.sock"); /* U+FFFD in UTF-8 */
+    struct sockaddr_un sender = {.sun_family = AF_UNIX};
+    path_in_tmp(sender.sun_path, sizeof sender.sun_path, "\xff.sock");
+    fdsafe_handle srv, cli, decoy;
+    must(fdsafe_unix_bind(path, NULL, &srv));
+    must(fdsafe_unix_bind(decoy_path, NULL, &decoy));
+    must(fdsafe_unix_bind_sockaddr(&sender, sizeof sender, NULL, &cli));
+    expect_code(fdsafe_socket_local_address(cli, text, sizeof text), -EILSEQ);
+    expect_code(fdsafe_socket_send_to(cli, "q", 1, 0, path), 1);
+    struct sockaddr_storage from;
+    size_t from_len = 0;
+    char buf[8];
+    expect_code(fdsafe_socket_recv_from(srv, buf, sizeof buf, 0, &from, sizeof from, &from_len), 1);
+    expect_code(fdsafe_address_format(&from, from_len, text, sizeof text), -EILSEQ);
+    expect_code(fdsafe_socket_send_to_sockaddr(srv, "r", 1, 0, &from, from_len), 1);
+    expect_code(fdsafe_socket_recv(cli, buf, sizeof buf, FDSAFE_MSG_DONTWAIT), 1);
+    expect_code(fdsafe_socket_recv(decoy, buf, sizeof buf, FDSAFE_MSG_DONTWAIT), -EAGAIN);
+    fdsafe_handle all[] = {srv, cli, decoy};
+    expect_code(fdsafe_close_many(all, 3), 3);
+}
+
 static void test_unix_datagram_and_batches(void **state) {
     (void)state;
     char path[PATH_MAX], text[FDSAFE_ADDRESS_TEXT_MAX], from[FDSAFE_ADDRESS_TEXT_MAX];
@@ -1381,6 +1409,7 @@ int main(void) {
         FD_TEST(test_unix_bind_path_rules),
         FD_TEST(test_unix_bad_input),
         FD_TEST(test_unix_abstract_autobind_pairs_seqpacket),
+        FD_TEST(test_unix_path_without_text_is_answered_by_sockaddr),
         FD_TEST(test_unix_datagram_and_batches),
         FD_TEST(test_pass_handles_kinds_and_cloexec),
         FD_TEST(test_pass_253_refuse_254_and_truncation),

@@ -2276,13 +2276,14 @@ int fdsafe_address_parse(const char *text,
  * Formats a `struct sockaddr` of `addr_len` bytes (AF_INET, AF_INET6 or AF_UNIX) as text in
  * the forms `fdsafe_address_parse` reads, so that every text it gives is parsed back to the
  * same address: an unnamed Unix address gives the empty string, a relative path without a
- * `/` (`a.sock`) gives `./a.sock` (the same file), abstract names escape any byte. Paths are
- * written as UTF-8 (other bytes as U+FFFD): the `struct sockaddr` form always round-trips.
+ * `/` (`a.sock`) gives `./a.sock` (the same file), abstract names escape any byte. A path
+ * that is not UTF-8 has no text (`-EILSEQ`): its `struct sockaddr` form always round-trips.
  * Writes the text and its NUL into `text_out` (capacity `text_cap`; `FDSAFE_ADDRESS_TEXT_MAX`
  * always suffices) and returns the text length (without the NUL).
  *
  * Errors: `FDSAFE_E_INVALID_ARGUMENT` for NULL pointers, another family, or a length too
- * short for the family; `FDSAFE_E_BUFFER_TOO_SMALL` (nothing written). Thread safety: any.
+ * short for the family; `-EILSEQ` for a path that is not UTF-8; `FDSAFE_E_BUFFER_TOO_SMALL`
+ * (nothing written). Thread safety: any.
  */
 int fdsafe_address_format(const void *addr, size_t addr_len, char *text_out, size_t text_cap);
 
@@ -2293,7 +2294,8 @@ int fdsafe_address_format(const void *addr, size_t addr_len, char *text_out, siz
  * Returns the text length.
  *
  * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for non-sockets; `FDSAFE_E_INVALID_ARGUMENT` for a
- * NULL `text_out`; `FDSAFE_E_BUFFER_TOO_SMALL`. Thread safety: any thread.
+ * NULL `text_out`; `-EILSEQ` for a Unix path that is not UTF-8 (use
+ * `fdsafe_socket_local_sockaddr`); `FDSAFE_E_BUFFER_TOO_SMALL`. Thread safety: any thread.
  */
 int fdsafe_socket_local_address(fdsafe_handle handle, char *text_out, size_t text_cap);
 

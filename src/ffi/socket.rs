@@ -287,13 +287,14 @@ pub extern "C" fn fdsafe_address_parse(text: *const c_char, addr_out: *mut c_voi
 /// Formats a `struct sockaddr` of `addr_len` bytes (AF_INET, AF_INET6 or AF_UNIX) as text in
 /// the forms `fdsafe_address_parse` reads, so that every text it gives is parsed back to the
 /// same address: an unnamed Unix address gives the empty string, a relative path without a
-/// `/` (`a.sock`) gives `./a.sock` (the same file), abstract names escape any byte. Paths are
-/// written as UTF-8 (other bytes as U+FFFD): the `struct sockaddr` form always round-trips.
+/// `/` (`a.sock`) gives `./a.sock` (the same file), abstract names escape any byte. A path
+/// that is not UTF-8 has no text (`-EILSEQ`): its `struct sockaddr` form always round-trips.
 /// Writes the text and its NUL into `text_out` (capacity `text_cap`; `FDSAFE_ADDRESS_TEXT_MAX`
 /// always suffices) and returns the text length (without the NUL).
 ///
 /// Errors: `FDSAFE_E_INVALID_ARGUMENT` for NULL pointers, another family, or a length too
-/// short for the family; `FDSAFE_E_BUFFER_TOO_SMALL` (nothing written). Thread safety: any.
+/// short for the family; `-EILSEQ` for a path that is not UTF-8; `FDSAFE_E_BUFFER_TOO_SMALL`
+/// (nothing written). Thread safety: any.
 #[no_mangle]
 pub extern "C" fn fdsafe_address_format(addr: *const c_void, addr_len: usize, text_out: *mut c_char, text_cap: usize) -> c_int {
     call("fdsafe_address_format", || {
@@ -324,7 +325,8 @@ fn address_raw(handle: fdsafe_handle, peer: bool, addr_out: *mut c_void, addr_ca
 /// Returns the text length.
 ///
 /// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for non-sockets; `FDSAFE_E_INVALID_ARGUMENT` for a
-/// NULL `text_out`; `FDSAFE_E_BUFFER_TOO_SMALL`. Thread safety: any thread.
+/// NULL `text_out`; `-EILSEQ` for a Unix path that is not UTF-8 (use
+/// `fdsafe_socket_local_sockaddr`); `FDSAFE_E_BUFFER_TOO_SMALL`. Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_socket_local_address(handle: fdsafe_handle, text_out: *mut c_char, text_cap: usize) -> c_int {
     call("fdsafe_socket_local_address", || address_text(handle, false, text_out, text_cap))
@@ -367,7 +369,7 @@ pub extern "C" fn fdsafe_socket_local_port(handle: fdsafe_handle, port_out: *mut
         let s = socket_in(handle, &[Kind::TcpListener, Kind::TcpStream, Kind::Udp], "a TCP or UDP socket")?;
         let port = match s.local_address()?.address()? {
             socket::Address::V4(_, port) | socket::Address::V6(_, port, _) => port,
-            other => return Err(Error::invalid(format!("{} has no port", other.to_text()))),
+            other => return Err(Error::invalid(format!("{} has no port", other.describe()))),
         };
         out.write(port);
         Ok(0)

@@ -132,7 +132,7 @@ fn unix_address_of(address: Option<*const c_char>, raw: Option<(*const c_void, u
     match super::socket::sockaddr_in(ptr, len)?.address()? {
         Address::Unnamed => Ok(None),
         a if a.is_unix() => Ok(Some(a)),
-        a => Err(Error::invalid(format!("{} is not a Unix address", a.to_text()))),
+        a => Err(Error::invalid(format!("{} is not a Unix address", a.describe()))),
     }
 }
 

@@ -46,7 +46,7 @@ pub enum Address {
 impl std::fmt::Debug for SockAddr {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.address() {
-            Ok(a) => write!(f, "{}", a.to_text()),
+            Ok(a) => write!(f, "{}", a.describe()),
             Err(_) => write!(f, "<family {} length {}>", self.storage.ss_family, self.len),
         }
     }
@@ -209,7 +209,7 @@ impl SockAddr {
     }
 
     pub fn to_text(&self) -> Result<String> {
-        Ok(self.address()?.to_text())
+        self.address()?.to_text()
     }
 }
 
@@ -242,7 +242,22 @@ impl Address {
         Ok(Address::V4(ip, parse_port(port).ok_or_else(|| bad("port must be 0 to 65535"))?))
     }
 
-    pub fn to_text(&self) -> String {
+    /// The text form, which [`Address::parse`] reads back as this very address. `EILSEQ`
+    /// for a path that is not UTF-8: no text names it (written with U+FFFD it named another
+    /// file, and a reply sent there reached another socket); its `sockaddr` form does.
+    pub fn to_text(&self) -> Result<String> {
+        if let Address::Path(p) = self {
+            if std::str::from_utf8(p).is_err() {
+                return Err(Error::from_errno(libc::EILSEQ)
+                    .context(format!("the path {} is not UTF-8: no text names it (use its sockaddr)", self.describe())));
+            }
+        }
+        Ok(self.describe())
+    }
+
+    /// The text form for messages: like [`Address::to_text`], with U+FFFD for the bytes of a
+    /// path that are not UTF-8.
+    pub fn describe(&self) -> String {
         match self {
             Address::V4(ip, port) => format!("{ip}:{port}"),
             Address::V6(ip, port, 0) => format!("[{ip}]:{port}"),

@@ -215,7 +215,7 @@ pub fn bind(kind: Kind, address: Option<&Address>, backlog: i32, flags: BindFlag
                 socket.set_bound_path(BoundPath { path: cpath, dev: st.st_dev, ino: st.st_ino, owner, armed: true });
             }
         }
-        Some(other) => return Err(Error::invalid(format!("{} is not a Unix address", other.to_text()))),
+        Some(other) => return Err(Error::invalid(format!("{} is not a Unix address", other.describe()))),
     }
     if super::is_listener(kind) {
         socket.listen(backlog)?;
