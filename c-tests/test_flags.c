@@ -750,6 +750,8 @@ static void test_fdsafe_only_flags_of_one_function_combine(void **state) {
 static int nonblocking(fdsafe_handle h) { return (int)must(fdsafe_nonblocking_get(h)); }
 
 /* One FDSAFE_NONBLOCK, and the kernel's per-kind names for it, make each kind non-blocking. */
+static void check_cloexec_flags(void);
+
 static void test_nonblock_constants_make_every_kind_nonblocking(void **state) {
     (void)state;
     fdsafe_handle a = 0, b = 0;
@@ -809,12 +811,76 @@ static void test_nonblock_constants_make_every_kind_nonblocking(void **state) {
     must(fdsafe_eventfd_create(0, 0, &a));
     assert_int_equal(nonblocking(a), 0);
     must(fdsafe_close(a));
-    /* The close-on-exec flags are not taken (every descriptor is close-on-exec anyway). */
-    expect_code(fdsafe_eventfd_create(0, EFD_CLOEXEC, &a), FDSAFE_E_INVALID_ARGUMENT);
-    expect_code(fdsafe_unix_pair(SOCK_STREAM, SOCK_CLOEXEC, &a, &b), FDSAFE_E_INVALID_ARGUMENT);
-    expect_code(fdsafe_inotify_create(IN_CLOEXEC, &a), FDSAFE_E_INVALID_ARGUMENT);
+    /* The close-on-exec flags, as habit passes them, are taken (every descriptor is
+     * close-on-exec anyway), and so is O_NOCTTY where a terminal may be opened. */
+    check_cloexec_flags();
     /* fanotify's own FAN_NONBLOCK is not O_NONBLOCK, whose bit is FAN_REPORT_NAME there. */
     expect_code(fdsafe_fanotify_init(FDSAFE_NONBLOCK, &a), FDSAFE_E_INVALID_ARGUMENT);
+}
+
+/* Each creating call takes its kernel CLOEXEC flag beside NONBLOCK and gives a
+ * close-on-exec, non-blocking descriptor (these failed with FDSAFE_E_INVALID_ARGUMENT). */
+static void expect_cloexec_nonblocking(fdsafe_handle h) {
+    assert_int_equal(fd_is_cloexec(fdsafe_fd_borrow(h)), 1);
+    assert_int_equal(nonblocking(h), 1);
+    must(fdsafe_close(h));
+}
+
+static void check_cloexec_flags(void) {
+    fdsafe_handle a = 0, b = 0;
+    must(fdsafe_eventfd_create(0, EFD_CLOEXEC | EFD_NONBLOCK, &a));
+    expect_cloexec_nonblocking(a);
+    must(fdsafe_timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK, &a));
+    expect_cloexec_nonblocking(a);
+    must(fdsafe_inotify_create(IN_CLOEXEC | IN_NONBLOCK, &a));
+    expect_cloexec_nonblocking(a);
+    fdsafe_sigset set;
+    must(fdsafe_sigset_empty(&set));
+    must(fdsafe_sigset_add(&set, SIGURG));
+    must(fdsafe_signalfd_create(&set, SFD_CLOEXEC | SFD_NONBLOCK, &a));
+    expect_cloexec_nonblocking(a);
+    must(fdsafe_pipe_create(O_CLOEXEC | O_NONBLOCK, &a, &b));
+    expect_cloexec_nonblocking(a);
+    expect_cloexec_nonblocking(b);
+    must(fdsafe_unix_pair(SOCK_STREAM, SOCK_CLOEXEC | SOCK_NONBLOCK, &a, &b));
+    expect_cloexec_nonblocking(a);
+    expect_cloexec_nonblocking(b);
+    must(fdsafe_socket_create(AF_INET, SOCK_DGRAM, 0, SOCK_CLOEXEC | SOCK_NONBLOCK, &a));
+    expect_cloexec_nonblocking(a);
+    fdsafe_handle l = 0, c = 0;
+    must(fdsafe_tcp_listen("127.0.0.1:0", 4, SOCK_CLOEXEC | SOCK_NONBLOCK, &l));
+    uint16_t port = 0;
+    must(fdsafe_socket_local_port(l, &port));
+    char to[32];
+    snprintf(to, sizeof to, "127.0.0.1:%u", port);
+    must(fdsafe_tcp_connect(to, 2000, SOCK_CLOEXEC, &c));
+    struct pollfd ready = {.fd = fdsafe_fd_borrow(l), .events = POLLIN};
+    assert_int_equal(poll(&ready, 1, 2000), 1);
+    must(fdsafe_socket_accept(l, SOCK_CLOEXEC | SOCK_NONBLOCK, &a, NULL, 0, NULL));
+    expect_cloexec_nonblocking(a);
+    assert_int_equal(fd_is_cloexec(fdsafe_fd_borrow(c)), 1);
+    must(fdsafe_close(c));
+    expect_cloexec_nonblocking(l);
+    must(fdsafe_udp_bind("127.0.0.1:0", SOCK_CLOEXEC | SOCK_NONBLOCK, &a));
+    expect_cloexec_nonblocking(a);
+    must(fdsafe_pidfd_open(getpid(), O_CLOEXEC | O_NONBLOCK, &a));
+    expect_cloexec_nonblocking(a);
+    must(fdsafe_memfd_create("cloexec", MFD_CLOEXEC, &a));
+    assert_int_equal(fd_is_cloexec(fdsafe_fd_borrow(a)), 1);
+    must(fdsafe_close(a));
+    must(fdsafe_chardev_open("/dev/null", O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK, &a));
+    expect_cloexec_nonblocking(a);
+    must(fdsafe_pty_open(O_NOCTTY | O_CLOEXEC | O_NONBLOCK, &a, &b));
+    char path[64];
+    must(fdsafe_terminal_path(b, 0, path, sizeof path));
+    fdsafe_handle t = 0;
+    must(fdsafe_terminal_open(path, O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK, &t));
+    expect_cloexec_nonblocking(t);
+    expect_cloexec_nonblocking(a);
+    expect_cloexec_nonblocking(b);
+    /* What the flags do not name is still refused. */
+    expect_code(fdsafe_eventfd_create(0, O_APPEND, &a), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_pty_open(O_APPEND, &a, &b), FDSAFE_E_INVALID_ARGUMENT);
 }
 
 static void test_efd_semaphore_and_o_direct(void **state) {
@@ -1027,7 +1093,7 @@ static void test_memfd_seal_and_timer_constants(void **state) {
     must(fdsafe_memfd_create("unsealable", 0, &m));
     expect_code(fdsafe_memfd_add_seals(m, F_SEAL_GROW), -EPERM); /* sealing was not allowed */
     must(fdsafe_close(m));
-    expect_code(fdsafe_memfd_create("x", MFD_CLOEXEC, &m), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_memfd_create("x", MFD_CLOEXEC << 5, &m), FDSAFE_E_INVALID_ARGUMENT); /* unknown bit */
     must(fdsafe_timerfd_create(CLOCK_MONOTONIC, 0, &t));
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);

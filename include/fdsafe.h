@@ -691,7 +691,7 @@ int fdsafe_sigpipe_mode(uint32_t mode);
  * Creates an eventfd (a kernel 64-bit counter for waking event loops) with the counter at
  * `initial`. `flags` (as `eventfd(2)`): `FDSAFE_EVENTFD_SEMAPHORE`
  * (`EFD_SEMAPHORE`), `FDSAFE_NONBLOCK` (`EFD_NONBLOCK`), or 0. The
- * descriptor is close-on-exec.
+ * descriptor is close-on-exec (`FDSAFE_O_CLOEXEC`, `EFD_CLOEXEC`, is accepted).
  *
  * Ownership: the caller owns `*handle_out` and closes it with `fdsafe_close`.
  * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL `handle_out` or unknown flags; `-EMFILE`.
@@ -737,7 +737,7 @@ int fdsafe_eventfd_write(fdsafe_handle handle, uint64_t value);
 /**
  * Creates a pipe. `*read_out` receives the read end and `*write_out` the write end, two
  * handles of kind `FDSAFE_KIND_PIPE`, both close-on-exec. `flags` (as `pipe2`): `FDSAFE_NONBLOCK`
- * (`O_NONBLOCK`), `FDSAFE_PIPE_PACKET` (`O_DIRECT`), or 0.
+ * (`O_NONBLOCK`), `FDSAFE_PIPE_PACKET` (`O_DIRECT`), or 0; `FDSAFE_O_CLOEXEC` is accepted.
  *
  * A pipe is two descriptors and nothing else. The write end remembers its read end's
  * handle: a write that holds the read end cannot raise `SIGPIPE`, so it needs no guard for
@@ -873,8 +873,19 @@ int fdsafe_stdio_open(int stream, uint32_t flags, fdsafe_handle *handle_out);
 
 /**
  * Accepted and always in force: every descriptor fdsafe opens is close-on-exec (`O_CLOEXEC`).
+ * Every call that makes a descriptor and takes flags accepts it, under the name the kernel
+ * gives it there, all of this value: `EFD_CLOEXEC`, `TFD_CLOEXEC`, `SFD_CLOEXEC`,
+ * `IN_CLOEXEC`, `SOCK_CLOEXEC` (in flags, not in a type), `O_CLOEXEC` for pipes and pidfds.
+ * (`MFD_CLOEXEC` has another value: it is `FDSAFE_MEMFD_CLOEXEC`.)
  */
 #define FDSAFE_O_CLOEXEC 524288
+
+/**
+ * Accepted and always in force by the opens of terminals, character devices and FIFOs and by
+ * `fdsafe_pty_open`: opening never makes a terminal the caller's controlling terminal
+ * (`O_NOCTTY`; `fdsafe_terminal_spawn` gives a child its terminal on purpose).
+ */
+#define FDSAFE_O_NOCTTY 256
 
 /**
  * `O_TMPFILE`: `path` names a directory and the new file has no name; needs
@@ -1284,6 +1295,11 @@ int fdsafe_chardev_numbers(fdsafe_handle handle, uint32_t *major_out, uint32_t *
 #define FDSAFE_MEMFD_ALLOW_SEALING 2
 
 /**
+ * Accepted and always in force: the memfd is close-on-exec (`MFD_CLOEXEC`).
+ */
+#define FDSAFE_MEMFD_CLOEXEC 1
+
+/**
  * Backed by huge pages (`MFD_HUGETLB`); sizes must then be multiples of the huge page size.
  */
 #define FDSAFE_MEMFD_HUGETLB 4
@@ -1437,11 +1453,11 @@ int fdsafe_terminal_open(const char *path, uint32_t flags, fdsafe_handle *handle
  * Opens a new pseudo-terminal pair: `*master_out` (the controlling side, `/dev/ptmx`) and
  * `*slave_out` (the terminal a program sees, `/dev/pts/N`), both of kind
  * `FDSAFE_KIND_TERMINAL`, close-on-exec, `O_NOCTTY`. `flags`: 0 or `FDSAFE_NONBLOCK`
- * (both ends).
+ * (both ends); `FDSAFE_O_CLOEXEC` and `FDSAFE_O_NOCTTY`, always in force, are accepted.
  *
  * Ownership: the caller owns both handles.
- * Errors: `FDSAFE_E_INVALID_ARGUMENT` for NULL out-pointers or flags other than
- * `FDSAFE_NONBLOCK`; `-ENOSPC` at the pty limit; `-EMFILE`. Thread safety: any thread.
+ * Errors: `FDSAFE_E_INVALID_ARGUMENT` for NULL out-pointers or other flags; `-ENOSPC` at the
+ * pty limit; `-EMFILE`. Thread safety: any thread.
  */
 int fdsafe_pty_open(uint32_t flags, fdsafe_handle *master_out, fdsafe_handle *slave_out);
 
@@ -2356,14 +2372,17 @@ int fdsafe_socket_peer_security_label(fdsafe_handle handle, char *label_out, siz
  * `FDSAFE_MSG_ZEROCOPY`, `FDSAFE_MSG_NOSIGNAL` (always in force), or 0.
  * Returns the bytes sent, which on stream sockets may be fewer than `len`.
  *
- * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for non-sockets (listeners give `-ENOTCONN` from
- * the kernel); `FDSAFE_E_INVALID_ARGUMENT` for NULL with `len` > 0 or unknown flags; `-EPIPE`,
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for non-sockets (listeners get the kernel's answer:
+ * `-EPIPE` for TCP, `-ENOTCONN` for Unix); `FDSAFE_E_INVALID_ARGUMENT` for NULL with `len` > 0 or unknown flags; `-EPIPE`,
  * `-ECONNRESET`, `-ECONNREFUSED` (a datagram peer that is gone), `-EDESTADDRREQ` (an
  * unconnected datagram socket), `-ENOTCONN`, `-EAGAIN`, `-EMSGSIZE`, `-ENOBUFS` (zero-copy
  * without the option: `-EINVAL`... as the kernel says); `-EINTR` if a signal handler ran
  * while waiting (like the system call; fdsafe does not retry). Thread safety: any thread.
  */
-int64_t fdsafe_socket_send(fdsafe_handle handle, const void *buf, size_t len, uint32_t flags);
+int64_t fdsafe_socket_send(fdsafe_handle handle,
+                           const void *buf,
+                           size_t len,
+                           uint32_t flags);
 
 /**
  * Receives bytes (one message on datagram and seqpacket sockets; a longer message is
@@ -2449,7 +2468,7 @@ int fdsafe_socket_shutdown(fdsafe_handle handle, int how);
  * `FDSAFE_KIND_SOCKET` listening with `fdsafe_socket_listen` (the new socket is then a
  * `FDSAFE_KIND_SOCKET` too). With `SO_RCVTIMEO` set, a blocking accept gives `-EAGAIN`
  * when that time passes with no connection. `*handle_out`
- * receives the new connected socket (close-on-exec; non-blocking with
+ * receives the new connected socket (close-on-exec, `SOCK_CLOEXEC` accepted; non-blocking with
  * `FDSAFE_NONBLOCK`, the kernel's `SOCK_NONBLOCK`), and the peer's address goes to `addr_out` / `*addr_len_out`
  * (pass NULL, 0, NULL to skip it; ask the handle later with `fdsafe_socket_peer_address`).
  * Waits for a connection unless the listener is non-blocking (`-EAGAIN`).
@@ -2560,7 +2579,8 @@ int64_t fdsafe_socket_zerocopy_completions(fdsafe_handle handle,
  * `socket(2)` (`AF_NETLINK, SOCK_RAW, NETLINK_ROUTE`; `AF_PACKET, SOCK_DGRAM,
  * htons(ETH_P_ALL)`; `AF_VSOCK, SOCK_STREAM, 0`; `AF_INET, SOCK_RAW, IPPROTO_ICMP`...), as a
  * handle of kind `FDSAFE_KIND_SOCKET`, always close-on-exec. `flags`: `FDSAFE_NONBLOCK`
- * (`SOCK_NONBLOCK`) or 0; `type` carries no flags. Bind it with `fdsafe_socket_bind`,
+ * (`SOCK_NONBLOCK`) or 0, and `FDSAFE_O_CLOEXEC` (`SOCK_CLOEXEC`) is accepted; `type`
+ * carries no flags. Bind it with `fdsafe_socket_bind`,
  * connect it with `fdsafe_socket_connect_sockaddr`, listen with `fdsafe_socket_listen`,
  * accept with `fdsafe_socket_accept` (the accepted socket is `FDSAFE_KIND_SOCKET` too); every
  * other socket function for any kind (send, receive, addresses, shutdown, options) works
@@ -2664,6 +2684,7 @@ int fdsafe_socket_setsockopt(fdsafe_handle handle,
  * A Unix path bound this way is not removed when the handle closes; if the connect fails,
  * the socket file the bind made is removed (when the path still names it).
  *
+ * `flags`: `FDSAFE_NONBLOCK` or 0 (`FDSAFE_O_CLOEXEC`, always in force, is accepted).
  * TCP waits at most `timeout_ms` (-1: as long as the kernel tries); with `FDSAFE_NONBLOCK`
  * it returns 1 while the connection is in progress (finish it with
  * `fdsafe_socket_connect_finish`). Otherwise returns 0, connected.
@@ -2919,7 +2940,8 @@ int fdsafe_unix_connect_sockaddr(const void *addr,
 
 /**
  * Creates a pair of connected, unnamed Unix sockets of `type` (`socketpair`). `flags`:
- * `FDSAFE_NONBLOCK` (`SOCK_NONBLOCK`) or 0. Both are close-on-exec. `type`:
+ * `FDSAFE_NONBLOCK` (`SOCK_NONBLOCK`) or 0. Both are close-on-exec (`FDSAFE_O_CLOEXEC`,
+ * `SOCK_CLOEXEC`, is accepted in `flags`). `type`:
  * `FDSAFE_SOCK_STREAM`, `FDSAFE_SOCK_DGRAM` or `FDSAFE_SOCK_SEQPACKET` (the kernel's values).
  *
  * Ownership: the caller closes both. Errors: `FDSAFE_E_INVALID_ARGUMENT` (NULL pointers, bad
@@ -3001,8 +3023,8 @@ int64_t fdsafe_socket_send_credentials(fdsafe_handle handle,
  *
  * Ownership: the caller closes each handle in `handles_out[0 .. info_out->handle_count]`.
  * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for non-Unix sockets; `FDSAFE_E_INVALID_ARGUMENT`
- * for NULL pointers with lengths > 0, a NULL `info_out`, `handles_cap` above 253, unknown
- * flags (`FDSAFE_MSG_DONTWAIT`, `FDSAFE_MSG_PEEK`, `FDSAFE_MSG_WAITALL`); `-EAGAIN`;
+ * for NULL pointers with lengths > 0, a NULL `info_out`, `handles_cap` above 253, flags
+ * other than `FDSAFE_MSG_DONTWAIT`, `FDSAFE_MSG_PEEK` and `FDSAFE_MSG_WAITALL`; `-EAGAIN`;
  * `-ENOTCONN`; `-EINVAL` from the kernel (a listener); `-EINTR` (nothing was received).
  * Thread safety: any thread.
  */
@@ -3803,8 +3825,8 @@ typedef struct fdsafe_timer_value {
 
 /**
  * Creates a disarmed timer on `clock` (`FDSAFE_CLOCK_*`). `flags`:
- * `FDSAFE_NONBLOCK` (`TFD_NONBLOCK`) or 0. The descriptor is close-on-exec and pollable (readable
- * when it has expired).
+ * `FDSAFE_NONBLOCK` (`TFD_NONBLOCK`) or 0. The descriptor is close-on-exec (`FDSAFE_O_CLOEXEC`,
+ * `TFD_CLOEXEC`, is accepted) and pollable (readable when it has expired).
  *
  * Ownership: the caller owns `*handle_out`. Errors: `FDSAFE_E_INVALID_ARGUMENT` for an
  * unknown clock or flags or a NULL `handle_out`; `-EPERM` for an alarm clock without
@@ -3971,7 +3993,8 @@ typedef struct fdsafe_siginfo {
 
 /**
  * Blocks the signals of `*set` in the calling thread, then creates a signalfd that reads
- * them (close-on-exec; `flags`: `FDSAFE_NONBLOCK` (`SFD_NONBLOCK`) or 0).
+ * them (close-on-exec; `flags`: `FDSAFE_NONBLOCK` (`SFD_NONBLOCK`) or 0; `FDSAFE_O_CLOEXEC`,
+ * `SFD_CLOEXEC`, is accepted).
  *
  * A signalfd only receives signals that are blocked: a signal sent to the process is
  * delivered to any thread that does not block it (running its handler or its default
@@ -4119,7 +4142,8 @@ typedef struct fdsafe_pidfd_exit {
 
 /**
  * Opens a pidfd for the process `pid` (`pidfd_open(2)`), a handle of kind
- * `FDSAFE_KIND_PIDFD`, close-on-exec. `flags`: 0 or `FDSAFE_NONBLOCK` (`PIDFD_NONBLOCK`:
+ * `FDSAFE_KIND_PIDFD`, close-on-exec (`FDSAFE_O_CLOEXEC` is accepted). `flags`: 0 or
+ * `FDSAFE_NONBLOCK` (`PIDFD_NONBLOCK`:
  * `fdsafe_pidfd_wait` on a running child then returns `-EAGAIN` instead of waiting). The handle keeps
  * referring to that process even after its pid is reused. It becomes readable
  * (`fdsafe_wait` with `FDSAFE_EVENT_IN`) when the process exits.
@@ -4203,8 +4227,8 @@ int fdsafe_pidfd_waitid(fdsafe_handle handle, uint32_t flags, struct fdsafe_pidf
  * the other process's descriptor.
  *
  * Ownership: the caller owns `*handle_out`; the other process keeps its descriptor.
- * Errors: `-EBADF` for a dead handle or if the process has no descriptor `target_fd`;
- * `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a negative `target_fd`, a NULL
+ * Errors: `-EBADF` for a dead handle, a negative `target_fd`, or if the process has no
+ * descriptor `target_fd`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL
  * `handle_out`, an unknown or non-adoptable kind, or a descriptor not of that kind (the copy
  * is then closed); `-EPERM` without ptrace rights over the process; `-ESRCH` if it exited.
  * Thread safety: any thread.
@@ -4453,7 +4477,8 @@ typedef struct fdsafe_inotify_event {
 } fdsafe_inotify_event;
 
 /**
- * Creates an inotify instance (close-on-exec; `flags`: `FDSAFE_NONBLOCK` (`IN_NONBLOCK`) or 0).
+ * Creates an inotify instance (close-on-exec; `flags`: `FDSAFE_NONBLOCK` (`IN_NONBLOCK`) or 0;
+ * `FDSAFE_O_CLOEXEC`, `IN_CLOEXEC`, is accepted).
  *
  * Ownership: the caller owns `*handle_out`; closing it removes all its watches.
  * Errors: `FDSAFE_E_INVALID_ARGUMENT` for unknown flags or a NULL `handle_out`; `-EMFILE`

@@ -15,7 +15,7 @@ const _: () = assert!(FDSAFE_EVENTFD_SEMAPHORE == libc::EFD_SEMAPHORE as u32);
 /// Creates an eventfd (a kernel 64-bit counter for waking event loops) with the counter at
 /// `initial`. `flags` (as `eventfd(2)`): `FDSAFE_EVENTFD_SEMAPHORE`
 /// (`EFD_SEMAPHORE`), `FDSAFE_NONBLOCK` (`EFD_NONBLOCK`), or 0. The
-/// descriptor is close-on-exec.
+/// descriptor is close-on-exec (`FDSAFE_O_CLOEXEC`, `EFD_CLOEXEC`, is accepted).
 ///
 /// Ownership: the caller owns `*handle_out` and closes it with `fdsafe_close`.
 /// Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL `handle_out` or unknown flags; `-EMFILE`.
@@ -27,7 +27,11 @@ pub extern "C" fn fdsafe_eventfd_create(initial: u32, flags: u32, handle_out: *m
     call_direct("fdsafe_eventfd_create", || {
         let flags = map_flags(
             flags,
-            &[(FDSAFE_EVENTFD_SEMAPHORE, EventFdFlags::SEMAPHORE), (FDSAFE_NONBLOCK, EventFdFlags::NONBLOCK)],
+            &[
+                (FDSAFE_EVENTFD_SEMAPHORE, EventFdFlags::SEMAPHORE),
+                (FDSAFE_NONBLOCK, EventFdFlags::NONBLOCK),
+                (super::file::FDSAFE_O_CLOEXEC, EventFdFlags::empty()),
+            ],
             "eventfd",
         )?;
         let out = Out::new(handle_out, "handle_out")?;

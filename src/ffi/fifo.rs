@@ -16,12 +16,16 @@ pub const FDSAFE_FIFO_REUSE: u32 = FDSAFE_OWN_FLAG | (1 << 8);
 
 /// Open flags of FIFOs, character devices and terminals: `FDSAFE_O_RDONLY`, `FDSAFE_O_WRONLY`
 /// or `FDSAFE_O_RDWR`, plus `FDSAFE_NONBLOCK` (it stays on after the open; turn it off with
-/// `fdsafe_nonblocking_set`) and `FDSAFE_O_CLOEXEC` (always in force).
+/// `fdsafe_nonblocking_set`), `FDSAFE_O_CLOEXEC` and `FDSAFE_O_NOCTTY` (both always in force).
 pub(crate) fn end_flags(flags: u32, what: &str) -> Result<EndFlags> {
     let (read, write) = access_mode(flags)?;
     let mut parsed = map_flags(
         flags & !3,
-        &[(FDSAFE_NONBLOCK, EndFlags::NONBLOCK), (super::file::FDSAFE_O_CLOEXEC, EndFlags::empty())],
+        &[
+            (FDSAFE_NONBLOCK, EndFlags::NONBLOCK),
+            (super::file::FDSAFE_O_CLOEXEC, EndFlags::empty()),
+            (super::file::FDSAFE_O_NOCTTY, EndFlags::empty()),
+        ],
         what,
     )?;
     parsed.set(EndFlags::READ, read);

@@ -30,7 +30,15 @@ pub const FDSAFE_O_DIRECTORY: u32 = 0x1_0000;
 /// Fail with `-ELOOP` if the last path component is a symbolic link (`O_NOFOLLOW`).
 pub const FDSAFE_O_NOFOLLOW: u32 = 0x2_0000;
 /// Accepted and always in force: every descriptor fdsafe opens is close-on-exec (`O_CLOEXEC`).
+/// Every call that makes a descriptor and takes flags accepts it, under the name the kernel
+/// gives it there, all of this value: `EFD_CLOEXEC`, `TFD_CLOEXEC`, `SFD_CLOEXEC`,
+/// `IN_CLOEXEC`, `SOCK_CLOEXEC` (in flags, not in a type), `O_CLOEXEC` for pipes and pidfds.
+/// (`MFD_CLOEXEC` has another value: it is `FDSAFE_MEMFD_CLOEXEC`.)
 pub const FDSAFE_O_CLOEXEC: u32 = 0x8_0000;
+/// Accepted and always in force by the opens of terminals, character devices and FIFOs and by
+/// `fdsafe_pty_open`: opening never makes a terminal the caller's controlling terminal
+/// (`O_NOCTTY`; `fdsafe_terminal_spawn` gives a child its terminal on purpose).
+pub const FDSAFE_O_NOCTTY: u32 = 0x100;
 /// `O_TMPFILE`: `path` names a directory and the new file has no name; needs
 /// `FDSAFE_O_WRONLY` or `FDSAFE_O_RDWR`. It disappears when the last descriptor closes.
 pub const FDSAFE_O_TMPFILE: u32 = 0x41_0000;
@@ -42,7 +50,11 @@ mod kernel_values {
     const _: () = assert!(FDSAFE_O_EXCL == libc::O_EXCL as u32 && FDSAFE_O_TRUNC == libc::O_TRUNC as u32);
     const _: () = assert!(FDSAFE_O_APPEND == libc::O_APPEND as u32 && FDSAFE_O_DIRECTORY == libc::O_DIRECTORY as u32);
     const _: () = assert!(FDSAFE_O_NOFOLLOW == libc::O_NOFOLLOW as u32 && FDSAFE_O_CLOEXEC == libc::O_CLOEXEC as u32);
-    const _: () = assert!(FDSAFE_O_TMPFILE == libc::O_TMPFILE as u32);
+    const _: () = assert!(FDSAFE_O_TMPFILE == libc::O_TMPFILE as u32 && FDSAFE_O_NOCTTY == libc::O_NOCTTY as u32);
+    // The kernel's other CLOEXEC flags that FDSAFE_O_CLOEXEC stands for.
+    const _: () = assert!(FDSAFE_O_CLOEXEC == libc::EFD_CLOEXEC as u32 && FDSAFE_O_CLOEXEC == libc::TFD_CLOEXEC as u32);
+    const _: () = assert!(FDSAFE_O_CLOEXEC == libc::SFD_CLOEXEC as u32 && FDSAFE_O_CLOEXEC == libc::IN_CLOEXEC as u32);
+    const _: () = assert!(FDSAFE_O_CLOEXEC == libc::SOCK_CLOEXEC as u32);
     const _: () = assert!(FDSAFE_RESOLVE_NO_XDEV == 0x01 && FDSAFE_RESOLVE_IN_ROOT == 0x10); // linux/openat2.h
     const _: () = assert!(FDSAFE_SEEK_SET == libc::SEEK_SET && FDSAFE_SEEK_CUR == libc::SEEK_CUR);
     const _: () = assert!(FDSAFE_SEEK_END == libc::SEEK_END && FDSAFE_SEEK_DATA == libc::SEEK_DATA);

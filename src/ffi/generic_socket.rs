@@ -5,17 +5,11 @@
 use std::ffi::{c_int, c_void};
 
 use super::socket::{socket_in, socket_of};
-use super::{call, fdsafe_handle, in_slice, out_slice, Out, FDSAFE_NONBLOCK, FDSAFE_OWN_FLAG};
+use super::kinds::nonblocking_flag;
+use super::{call, fdsafe_handle, in_slice, out_slice, Out, FDSAFE_OWN_FLAG};
 use crate::error::{Error, Result};
 use crate::handles::{self, Kind};
 use crate::kinds::socket::generic;
-
-fn nonblock_flag(flags: u32, what: &str) -> Result<bool> {
-    if flags & !FDSAFE_NONBLOCK != 0 {
-        return Err(Error::invalid(format!("unknown {what} flag bits {:#x}", flags & !FDSAFE_NONBLOCK)));
-    }
-    Ok(flags & FDSAFE_NONBLOCK != 0)
-}
 
 /// Refuses a kernel number (a type, an option level or name) carrying `FDSAFE_OWN_FLAG`: no
 /// kernel value has that bit, so it is some fdsafe flag passed by mistake, never misread.
@@ -37,7 +31,8 @@ fn address<'a>(addr: *const c_void, addr_len: usize) -> Result<&'a [u8]> {
 /// `socket(2)` (`AF_NETLINK, SOCK_RAW, NETLINK_ROUTE`; `AF_PACKET, SOCK_DGRAM,
 /// htons(ETH_P_ALL)`; `AF_VSOCK, SOCK_STREAM, 0`; `AF_INET, SOCK_RAW, IPPROTO_ICMP`...), as a
 /// handle of kind `FDSAFE_KIND_SOCKET`, always close-on-exec. `flags`: `FDSAFE_NONBLOCK`
-/// (`SOCK_NONBLOCK`) or 0; `type` carries no flags. Bind it with `fdsafe_socket_bind`,
+/// (`SOCK_NONBLOCK`) or 0, and `FDSAFE_O_CLOEXEC` (`SOCK_CLOEXEC`) is accepted; `type`
+/// carries no flags. Bind it with `fdsafe_socket_bind`,
 /// connect it with `fdsafe_socket_connect_sockaddr`, listen with `fdsafe_socket_listen`,
 /// accept with `fdsafe_socket_accept` (the accepted socket is `FDSAFE_KIND_SOCKET` too); every
 /// other socket function for any kind (send, receive, addresses, shutdown, options) works
@@ -55,7 +50,7 @@ fn address<'a>(addr: *const c_void, addr_len: usize) -> Result<&'a [u8]> {
 #[no_mangle]
 pub extern "C" fn fdsafe_socket_create(domain: c_int, r#type: c_int, protocol: c_int, flags: u32, handle_out: *mut fdsafe_handle) -> c_int {
     call("fdsafe_socket_create", || {
-        let nonblock = nonblock_flag(flags, "socket")?;
+        let nonblock = nonblocking_flag(flags, "socket")?;
         let out = Out::new(handle_out, "handle_out")?;
         let socket = generic::create(domain, kernel_number(r#type, "type")?, protocol, nonblock)?;
         out.write(handles::insert(socket)?.0);
@@ -157,6 +152,7 @@ pub extern "C" fn fdsafe_socket_setsockopt(handle: fdsafe_handle, level: c_int, 
 /// A Unix path bound this way is not removed when the handle closes; if the connect fails,
 /// the socket file the bind made is removed (when the path still names it).
 ///
+/// `flags`: `FDSAFE_NONBLOCK` or 0 (`FDSAFE_O_CLOEXEC`, always in force, is accepted).
 /// TCP waits at most `timeout_ms` (-1: as long as the kernel tries); with `FDSAFE_NONBLOCK`
 /// it returns 1 while the connection is in progress (finish it with
 /// `fdsafe_socket_connect_finish`). Otherwise returns 0, connected.
@@ -180,7 +176,7 @@ pub extern "C" fn fdsafe_socket_connect_from(
     handle_out: *mut fdsafe_handle,
 ) -> c_int {
     call("fdsafe_socket_connect_from", || {
-        let nonblock = nonblock_flag(flags, "connect")?;
+        let nonblock = nonblocking_flag(flags, "connect")?;
         if timeout_ms < -1 {
             return Err(Error::invalid(format!("timeout {timeout_ms} ms (use -1 for no limit)")));
         }

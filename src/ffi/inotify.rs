@@ -94,7 +94,8 @@ impl From<&Event> for fdsafe_inotify_event {
     }
 }
 
-/// Creates an inotify instance (close-on-exec; `flags`: `FDSAFE_NONBLOCK` (`IN_NONBLOCK`) or 0).
+/// Creates an inotify instance (close-on-exec; `flags`: `FDSAFE_NONBLOCK` (`IN_NONBLOCK`) or 0;
+/// `FDSAFE_O_CLOEXEC`, `IN_CLOEXEC`, is accepted).
 ///
 /// Ownership: the caller owns `*handle_out`; closing it removes all its watches.
 /// Errors: `FDSAFE_E_INVALID_ARGUMENT` for unknown flags or a NULL `handle_out`; `-EMFILE`
@@ -102,7 +103,11 @@ impl From<&Event> for fdsafe_inotify_event {
 #[no_mangle]
 pub extern "C" fn fdsafe_inotify_create(flags: u32, handle_out: *mut fdsafe_handle) -> c_int {
     call("fdsafe_inotify_create", || {
-        let flags = map_flags(flags, &[(super::FDSAFE_NONBLOCK, InotifyFlags::NONBLOCK)], "inotify")?;
+        let flags = map_flags(
+            flags,
+            &[(super::FDSAFE_NONBLOCK, InotifyFlags::NONBLOCK), (super::file::FDSAFE_O_CLOEXEC, InotifyFlags::empty())],
+            "inotify",
+        )?;
         let out = Out::new(handle_out, "handle_out")?;
         out.write(handles::insert(Box::new(Inotify::new(flags)?))?.0);
         Ok(0)

@@ -79,6 +79,17 @@ pub fn map_flags<F: Flags<Bits = u32> + Copy>(bits: u32, table: &[(u32, F)], wha
     Ok(out)
 }
 
+/// The flags of a call that makes descriptors and takes only `FDSAFE_NONBLOCK`: whether it
+/// was given. `FDSAFE_O_CLOEXEC` (the kernel's `SOCK_CLOEXEC`, `O_CLOEXEC`...) is accepted,
+/// always in force; anything else is refused.
+pub fn nonblocking_flag(bits: u32, what: &str) -> Result<bool> {
+    let rest = bits & !(super::FDSAFE_NONBLOCK | super::file::FDSAFE_O_CLOEXEC);
+    if rest != 0 {
+        return Err(Error::invalid(format!("unknown {what} flag bits {rest:#x}")));
+    }
+    Ok(bits & super::FDSAFE_NONBLOCK != 0)
+}
+
 /// Reads a flags argument that takes one flag: `false` for 0, `true` for exactly `flag`;
 /// anything else (another flag, or part of this one, like `FDSAFE_OWN_FLAG` alone) is refused.
 pub fn single_flag(bits: u32, flag: u32, what: &str) -> Result<bool> {

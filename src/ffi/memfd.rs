@@ -11,6 +11,8 @@ use crate::kinds::memfd::{MemFd, MemFdFlags, Seals};
 /// the memfd starts sealed with `FDSAFE_SEAL_SEAL`. The `FDSAFE_MEMFD_*` values equal the
 /// kernel's `MFD_*`.
 pub const FDSAFE_MEMFD_ALLOW_SEALING: u32 = 0x2;
+/// Accepted and always in force: the memfd is close-on-exec (`MFD_CLOEXEC`).
+pub const FDSAFE_MEMFD_CLOEXEC: u32 = 0x1;
 /// Backed by huge pages (`MFD_HUGETLB`); sizes must then be multiples of the huge page size.
 pub const FDSAFE_MEMFD_HUGETLB: u32 = 0x4;
 /// Not executable, and sealed so (`MFD_NOEXEC_SEAL`; also allows sealing).
@@ -19,6 +21,7 @@ pub const FDSAFE_MEMFD_NOEXEC_SEAL: u32 = 0x8;
 pub const FDSAFE_MEMFD_EXEC: u32 = 0x10;
 
 const _: () = assert!(FDSAFE_MEMFD_ALLOW_SEALING == libc::MFD_ALLOW_SEALING && FDSAFE_MEMFD_HUGETLB == libc::MFD_HUGETLB);
+const _: () = assert!(FDSAFE_MEMFD_CLOEXEC == libc::MFD_CLOEXEC);
 const _: () = assert!(FDSAFE_MEMFD_NOEXEC_SEAL == 0x8 && FDSAFE_MEMFD_EXEC == 0x10); // MFD_NOEXEC_SEAL, MFD_EXEC (Linux 6.3)
 const _: () = assert!(FDSAFE_SEAL_SEAL == libc::F_SEAL_SEAL as u32 && FDSAFE_SEAL_SHRINK == libc::F_SEAL_SHRINK as u32);
 const _: () = assert!(FDSAFE_SEAL_GROW == libc::F_SEAL_GROW as u32 && FDSAFE_SEAL_WRITE == libc::F_SEAL_WRITE as u32);
@@ -61,6 +64,7 @@ pub extern "C" fn fdsafe_memfd_create(name: *const c_char, flags: u32, handle_ou
                 (FDSAFE_MEMFD_HUGETLB, MemFdFlags::HUGETLB),
                 (FDSAFE_MEMFD_NOEXEC_SEAL, MemFdFlags::NOEXEC_SEAL),
                 (FDSAFE_MEMFD_EXEC, MemFdFlags::EXEC),
+                (FDSAFE_MEMFD_CLOEXEC, MemFdFlags::empty()),
             ],
             "memfd",
         )?;

@@ -20,7 +20,8 @@ pub const FDSAFE_SOCKET_V6ONLY: u32 = FDSAFE_OWN_FLAG | (1 << 2);
 /// default).
 pub const FDSAFE_SOCKET_NO_REUSEADDR: u32 = FDSAFE_OWN_FLAG | (1 << 3);
 
-/// Socket creation flags: `FDSAFE_NONBLOCK` (`SOCK_NONBLOCK`) and the fdsafe-only ones.
+/// Socket creation flags: `FDSAFE_NONBLOCK` (`SOCK_NONBLOCK`) and the fdsafe-only ones;
+/// `FDSAFE_O_CLOEXEC` (`SOCK_CLOEXEC`) is accepted, always in force.
 pub(crate) fn create_flags(bits: u32) -> Result<CreateFlags> {
     map_flags(
         bits,
@@ -29,6 +30,7 @@ pub(crate) fn create_flags(bits: u32) -> Result<CreateFlags> {
             (FDSAFE_SOCKET_REUSEPORT, CreateFlags::REUSEPORT),
             (FDSAFE_SOCKET_V6ONLY, CreateFlags::V6ONLY),
             (FDSAFE_SOCKET_NO_REUSEADDR, CreateFlags::NO_REUSEADDR),
+            (super::file::FDSAFE_O_CLOEXEC, CreateFlags::empty()),
         ],
         "socket",
     )
@@ -79,9 +81,7 @@ pub extern "C" fn fdsafe_tcp_listen_sockaddr(
 }
 
 fn tcp_connect(addr: &SockAddr, timeout_ms: c_int, flags: u32, handle_out: *mut fdsafe_handle) -> Result<c_int> {
-    if flags & !FDSAFE_NONBLOCK != 0 {
-        return Err(Error::invalid(format!("unknown connect flag bits {:#x}", flags & !FDSAFE_NONBLOCK)));
-    }
+    let nonblocking = super::kinds::nonblocking_flag(flags, "connect")?;
     if timeout_ms < -1 {
         return Err(Error::invalid(format!("timeout {timeout_ms} ms (use -1 for no limit)")));
     }
@@ -89,7 +89,7 @@ fn tcp_connect(addr: &SockAddr, timeout_ms: c_int, flags: u32, handle_out: *mut 
     if addr.address()?.is_unix() {
         return Err(Error::invalid("TCP needs an IPv4 or IPv6 address (use fdsafe_unix_connect)"));
     }
-    let (socket, connected) = socket::connect(Kind::TcpStream, addr, timeout_ms, flags & FDSAFE_NONBLOCK != 0)?;
+    let (socket, connected) = socket::connect(Kind::TcpStream, addr, timeout_ms, nonblocking)?;
     out.write(handles::insert(socket)?.0);
     Ok(c_int::from(!connected))
 }

@@ -61,7 +61,8 @@ pub struct fdsafe_pidfd_exit {
 }
 
 /// Opens a pidfd for the process `pid` (`pidfd_open(2)`), a handle of kind
-/// `FDSAFE_KIND_PIDFD`, close-on-exec. `flags`: 0 or `FDSAFE_NONBLOCK` (`PIDFD_NONBLOCK`:
+/// `FDSAFE_KIND_PIDFD`, close-on-exec (`FDSAFE_O_CLOEXEC` is accepted). `flags`: 0 or
+/// `FDSAFE_NONBLOCK` (`PIDFD_NONBLOCK`:
 /// `fdsafe_pidfd_wait` on a running child then returns `-EAGAIN` instead of waiting). The handle keeps
 /// referring to that process even after its pid is reused. It becomes readable
 /// (`fdsafe_wait` with `FDSAFE_EVENT_IN`) when the process exits.
@@ -72,11 +73,9 @@ pub struct fdsafe_pidfd_exit {
 #[no_mangle]
 pub extern "C" fn fdsafe_pidfd_open(pid: c_int, flags: u32, handle_out: *mut fdsafe_handle) -> c_int {
     call("fdsafe_pidfd_open", || {
-        if flags & !FDSAFE_NONBLOCK != 0 {
-            return Err(Error::invalid(format!("unknown pidfd flag bits {:#x}", flags & !FDSAFE_NONBLOCK)));
-        }
+        let nonblocking = super::kinds::nonblocking_flag(flags, "pidfd")?;
         let out = Out::new(handle_out, "handle_out")?;
-        out.write(handles::insert(Box::new(PidFd::open(pid, flags != 0)?))?.0);
+        out.write(handles::insert(Box::new(PidFd::open(pid, nonblocking)?))?.0);
         Ok(0)
     })
 }
@@ -204,8 +203,8 @@ pub extern "C" fn fdsafe_pidfd_waitid(handle: fdsafe_handle, flags: u32, exit_ou
 /// the other process's descriptor.
 ///
 /// Ownership: the caller owns `*handle_out`; the other process keeps its descriptor.
-/// Errors: `-EBADF` for a dead handle or if the process has no descriptor `target_fd`;
-/// `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a negative `target_fd`, a NULL
+/// Errors: `-EBADF` for a dead handle, a negative `target_fd`, or if the process has no
+/// descriptor `target_fd`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL
 /// `handle_out`, an unknown or non-adoptable kind, or a descriptor not of that kind (the copy
 /// is then closed); `-EPERM` without ptrace rights over the process; `-ESRCH` if it exited.
 /// Thread safety: any thread.

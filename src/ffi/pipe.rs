@@ -15,7 +15,7 @@ const _: () = assert!(FDSAFE_PIPE_PACKET == libc::O_DIRECT as u32);
 
 /// Creates a pipe. `*read_out` receives the read end and `*write_out` the write end, two
 /// handles of kind `FDSAFE_KIND_PIPE`, both close-on-exec. `flags` (as `pipe2`): `FDSAFE_NONBLOCK`
-/// (`O_NONBLOCK`), `FDSAFE_PIPE_PACKET` (`O_DIRECT`), or 0.
+/// (`O_NONBLOCK`), `FDSAFE_PIPE_PACKET` (`O_DIRECT`), or 0; `FDSAFE_O_CLOEXEC` is accepted.
 ///
 /// A pipe is two descriptors and nothing else. The write end remembers its read end's
 /// handle: a write that holds the read end cannot raise `SIGPIPE`, so it needs no guard for
@@ -29,7 +29,15 @@ pub extern "C" fn fdsafe_pipe_create(flags: u32, read_out: *mut fdsafe_handle, w
     // No cancellation guard: creating enters no cancellation point (eventfd, pipe2 and
     // socketpair are not; closing on failure guards itself).
     call_direct("fdsafe_pipe_create", || {
-        let flags = map_flags(flags, &[(FDSAFE_NONBLOCK, PipeFlags::NONBLOCK), (FDSAFE_PIPE_PACKET, PipeFlags::PACKET)], "pipe")?;
+        let flags = map_flags(
+            flags,
+            &[
+                (FDSAFE_NONBLOCK, PipeFlags::NONBLOCK),
+                (FDSAFE_PIPE_PACKET, PipeFlags::PACKET),
+                (super::file::FDSAFE_O_CLOEXEC, PipeFlags::empty()),
+            ],
+            "pipe",
+        )?;
         let (read_out, write_out) = (Out::new(read_out, "read_out")?, Out::new(write_out, "write_out")?);
         let (reader, writer) = pipe::pipe(flags)?;
         let reader = handles::insert(reader)?;

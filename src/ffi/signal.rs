@@ -203,7 +203,8 @@ fn read_set(set: *const fdsafe_sigset) -> crate::error::Result<SigSet> {
 }
 
 /// Blocks the signals of `*set` in the calling thread, then creates a signalfd that reads
-/// them (close-on-exec; `flags`: `FDSAFE_NONBLOCK` (`SFD_NONBLOCK`) or 0).
+/// them (close-on-exec; `flags`: `FDSAFE_NONBLOCK` (`SFD_NONBLOCK`) or 0; `FDSAFE_O_CLOEXEC`,
+/// `SFD_CLOEXEC`, is accepted).
 ///
 /// A signalfd only receives signals that are blocked: a signal sent to the process is
 /// delivered to any thread that does not block it (running its handler or its default
@@ -220,7 +221,11 @@ fn read_set(set: *const fdsafe_sigset) -> crate::error::Result<SigSet> {
 pub extern "C" fn fdsafe_signalfd_create(set: *const fdsafe_sigset, flags: u32, handle_out: *mut fdsafe_handle) -> c_int {
     call("fdsafe_signalfd_create", || {
         let set = read_set(set)?;
-        let flags = map_flags(flags, &[(super::FDSAFE_NONBLOCK, SignalFdFlags::NONBLOCK)], "signalfd")?;
+        let flags = map_flags(
+            flags,
+            &[(super::FDSAFE_NONBLOCK, SignalFdFlags::NONBLOCK), (super::file::FDSAFE_O_CLOEXEC, SignalFdFlags::empty())],
+            "signalfd",
+        )?;
         let out = Out::new(handle_out, "handle_out")?;
         out.write(handles::insert(Box::new(SignalFd::new(set, flags)?))?.0);
         Ok(0)

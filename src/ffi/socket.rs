@@ -5,7 +5,7 @@
 use std::ffi::{c_char, c_int, c_void, CStr};
 
 use super::kinds::map_flags;
-use super::{call, call_direct, fdsafe_handle, in_slice, out_slice, Out, FDSAFE_NONBLOCK};
+use super::{call, call_direct, fdsafe_handle, in_slice, out_slice, Out};
 use crate::error::{Error, Result};
 use crate::handles::{self, get_as, Handle, Kind, TypedGuard};
 use crate::kinds::socket::options::{self, SockOpt};
@@ -405,8 +405,8 @@ pub extern "C" fn fdsafe_socket_peer_security_label(handle: fdsafe_handle, label
 /// `FDSAFE_MSG_ZEROCOPY`, `FDSAFE_MSG_NOSIGNAL` (always in force), or 0.
 /// Returns the bytes sent, which on stream sockets may be fewer than `len`.
 ///
-/// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for non-sockets (listeners give `-ENOTCONN` from
-/// the kernel); `FDSAFE_E_INVALID_ARGUMENT` for NULL with `len` > 0 or unknown flags; `-EPIPE`,
+/// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for non-sockets (listeners get the kernel's answer:
+/// `-EPIPE` for TCP, `-ENOTCONN` for Unix); `FDSAFE_E_INVALID_ARGUMENT` for NULL with `len` > 0 or unknown flags; `-EPIPE`,
 /// `-ECONNRESET`, `-ECONNREFUSED` (a datagram peer that is gone), `-EDESTADDRREQ` (an
 /// unconnected datagram socket), `-ENOTCONN`, `-EAGAIN`, `-EMSGSIZE`, `-ENOBUFS` (zero-copy
 /// without the option: `-EINVAL`... as the kernel says); `-EINTR` if a signal handler ran
@@ -546,7 +546,7 @@ pub extern "C" fn fdsafe_socket_shutdown(handle: fdsafe_handle, how: c_int) -> c
 /// `FDSAFE_KIND_SOCKET` listening with `fdsafe_socket_listen` (the new socket is then a
 /// `FDSAFE_KIND_SOCKET` too). With `SO_RCVTIMEO` set, a blocking accept gives `-EAGAIN`
 /// when that time passes with no connection. `*handle_out`
-/// receives the new connected socket (close-on-exec; non-blocking with
+/// receives the new connected socket (close-on-exec, `SOCK_CLOEXEC` accepted; non-blocking with
 /// `FDSAFE_NONBLOCK`, the kernel's `SOCK_NONBLOCK`), and the peer's address goes to `addr_out` / `*addr_len_out`
 /// (pass NULL, 0, NULL to skip it; ask the handle later with `fdsafe_socket_peer_address`).
 /// Waits for a connection unless the listener is non-blocking (`-EAGAIN`).
@@ -568,9 +568,7 @@ pub extern "C" fn fdsafe_socket_accept(
     // No cancellation guard: accept4 is made directly (no cancellation point), and inserting
     // enters none.
     call_direct("fdsafe_socket_accept", || {
-        if flags & !FDSAFE_NONBLOCK != 0 {
-            return Err(Error::invalid(format!("unknown accept flag bits {:#x}", flags & !FDSAFE_NONBLOCK)));
-        }
+        let nonblocking = super::kinds::nonblocking_flag(flags, "accept")?;
         let out = Out::new(handle_out, "handle_out")?;
         let addr = AddrOut::new(addr_out, addr_cap, addr_len_out, true)?;
         addr.check_room(STORAGE)?;
@@ -579,7 +577,7 @@ pub extern "C" fn fdsafe_socket_accept(
             &[Kind::TcpListener, Kind::UnixListener, Kind::UnixSeqpacketListener, Kind::Socket],
             "a listening socket",
         )?;
-        let (socket, peer) = listener.accept(flags & FDSAFE_NONBLOCK != 0)?;
+        let (socket, peer) = listener.accept(nonblocking)?;
         let new = handles::insert(socket)?;
         addr.write(&peer)?; // cannot fail: room checked above
         out.write(new.0);

@@ -60,15 +60,15 @@ pub extern "C" fn fdsafe_terminal_open(path: *const c_char, flags: u32, handle_o
 /// Opens a new pseudo-terminal pair: `*master_out` (the controlling side, `/dev/ptmx`) and
 /// `*slave_out` (the terminal a program sees, `/dev/pts/N`), both of kind
 /// `FDSAFE_KIND_TERMINAL`, close-on-exec, `O_NOCTTY`. `flags`: 0 or `FDSAFE_NONBLOCK`
-/// (both ends).
+/// (both ends); `FDSAFE_O_CLOEXEC` and `FDSAFE_O_NOCTTY`, always in force, are accepted.
 ///
 /// Ownership: the caller owns both handles.
-/// Errors: `FDSAFE_E_INVALID_ARGUMENT` for NULL out-pointers or flags other than
-/// `FDSAFE_NONBLOCK`; `-ENOSPC` at the pty limit; `-EMFILE`. Thread safety: any thread.
+/// Errors: `FDSAFE_E_INVALID_ARGUMENT` for NULL out-pointers or other flags; `-ENOSPC` at the
+/// pty limit; `-EMFILE`. Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_pty_open(flags: u32, master_out: *mut fdsafe_handle, slave_out: *mut fdsafe_handle) -> c_int {
     call("fdsafe_pty_open", || {
-        let nonblocking = super::kinds::single_flag(flags, super::FDSAFE_NONBLOCK, "pty")?;
+        let nonblocking = super::kinds::nonblocking_flag(flags & !super::file::FDSAFE_O_NOCTTY, "pty")?;
         let (mo, so) = (Out::new(master_out, "master_out")?, Out::new(slave_out, "slave_out")?);
         let (master, slave) = Terminal::open_pty(nonblocking)?;
         let m = handles::insert(Box::new(master))?;

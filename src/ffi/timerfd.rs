@@ -55,8 +55,8 @@ impl From<TimerValue> for fdsafe_timer_value {
 }
 
 /// Creates a disarmed timer on `clock` (`FDSAFE_CLOCK_*`). `flags`:
-/// `FDSAFE_NONBLOCK` (`TFD_NONBLOCK`) or 0. The descriptor is close-on-exec and pollable (readable
-/// when it has expired).
+/// `FDSAFE_NONBLOCK` (`TFD_NONBLOCK`) or 0. The descriptor is close-on-exec (`FDSAFE_O_CLOEXEC`,
+/// `TFD_CLOEXEC`, is accepted) and pollable (readable when it has expired).
 ///
 /// Ownership: the caller owns `*handle_out`. Errors: `FDSAFE_E_INVALID_ARGUMENT` for an
 /// unknown clock or flags or a NULL `handle_out`; `-EPERM` for an alarm clock without
@@ -64,7 +64,11 @@ impl From<TimerValue> for fdsafe_timer_value {
 #[no_mangle]
 pub extern "C" fn fdsafe_timerfd_create(clock: c_int, flags: u32, handle_out: *mut fdsafe_handle) -> c_int {
     call("fdsafe_timerfd_create", || {
-        let flags = map_flags(flags, &[(FDSAFE_NONBLOCK, TimerFdFlags::NONBLOCK)], "timerfd")?;
+        let flags = map_flags(
+            flags,
+            &[(FDSAFE_NONBLOCK, TimerFdFlags::NONBLOCK), (super::file::FDSAFE_O_CLOEXEC, TimerFdFlags::empty())],
+            "timerfd",
+        )?;
         let out = Out::new(handle_out, "handle_out")?;
         out.write(handles::insert(Box::new(TimerFd::new(clock, flags)?))?.0);
         Ok(0)

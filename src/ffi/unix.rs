@@ -152,6 +152,7 @@ fn bind_common(addr: Option<Address>, kind: Kind, backlog: c_int, options: *cons
             (FDSAFE_UNIX_BIND_KEEP_PATH, BindFlags::KEEP_PATH),
             (FDSAFE_UNIX_BIND_NO_MKDIR, BindFlags::NO_MKDIR),
             (FDSAFE_UNIX_BIND_KEEP_MODE, BindFlags::KEEP_MODE),
+            (super::file::FDSAFE_O_CLOEXEC, BindFlags::empty()),
         ],
         "Unix bind",
     )?;
@@ -170,15 +171,13 @@ fn listener_type(ty: u32) -> Result<Kind> {
 }
 
 fn connect_common(addr: Option<Address>, ty: u32, flags: u32, handle_out: *mut fdsafe_handle) -> Result<c_int> {
-    if flags & !FDSAFE_NONBLOCK != 0 {
-        return Err(Error::invalid(format!("unknown connect flag bits {flags:#x}")));
-    }
+    let nonblocking = super::kinds::nonblocking_flag(flags, "connect")?;
     let kind = unix_type(ty)?;
     let out = Out::new(handle_out, "handle_out")?;
     // An unnamed address ("" or a bare family) names no socket to connect to.
     let addr = addr.filter(|a| *a != Address::Unnamed).ok_or_else(|| Error::invalid("connect needs a path or @name"))?;
     let addr = socket::SockAddr::from_address(&addr)?;
-    let s = socket::Socket::new(kind, libc::AF_UNIX, flags != 0)?;
+    let s = socket::Socket::new(kind, libc::AF_UNIX, nonblocking)?;
     s.connect_raw(&addr).map_err(|e| e.context(format!("connect {addr:?}")))?;
     out.write(handles::insert(s)?.0);
     Ok(0)
@@ -294,7 +293,8 @@ pub extern "C" fn fdsafe_unix_connect_sockaddr(
 }
 
 /// Creates a pair of connected, unnamed Unix sockets of `type` (`socketpair`). `flags`:
-/// `FDSAFE_NONBLOCK` (`SOCK_NONBLOCK`) or 0. Both are close-on-exec. `type`:
+/// `FDSAFE_NONBLOCK` (`SOCK_NONBLOCK`) or 0. Both are close-on-exec (`FDSAFE_O_CLOEXEC`,
+/// `SOCK_CLOEXEC`, is accepted in `flags`). `type`:
 /// `FDSAFE_SOCK_STREAM`, `FDSAFE_SOCK_DGRAM` or `FDSAFE_SOCK_SEQPACKET` (the kernel's values).
 ///
 /// Ownership: the caller closes both. Errors: `FDSAFE_E_INVALID_ARGUMENT` (NULL pointers, bad
@@ -304,12 +304,10 @@ pub extern "C" fn fdsafe_unix_pair(r#type: u32, flags: u32, first_out: *mut fdsa
     // No cancellation guard: creating enters no cancellation point (eventfd, pipe2 and
     // socketpair are not; closing on failure guards itself).
     call_direct("fdsafe_unix_pair", || {
-        if flags & !FDSAFE_NONBLOCK != 0 {
-            return Err(Error::invalid(format!("unknown flag bits {flags:#x}")));
-        }
+        let nonblocking = super::kinds::nonblocking_flag(flags, "Unix pair")?;
         let kind = unix_type(r#type)?;
         let (a_out, b_out) = (Out::new(first_out, "first_out")?, Out::new(second_out, "second_out")?);
-        let (a, b) = socket::pair(kind, flags != 0)?;
+        let (a, b) = socket::pair(kind, nonblocking)?;
         let a = handles::insert(a)?;
         let b = match handles::insert(b) {
             Ok(h) => h,
@@ -427,8 +425,8 @@ pub extern "C" fn fdsafe_socket_send_credentials(handle: fdsafe_handle, buf: *co
 ///
 /// Ownership: the caller closes each handle in `handles_out[0 .. info_out->handle_count]`.
 /// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for non-Unix sockets; `FDSAFE_E_INVALID_ARGUMENT`
-/// for NULL pointers with lengths > 0, a NULL `info_out`, `handles_cap` above 253, unknown
-/// flags (`FDSAFE_MSG_DONTWAIT`, `FDSAFE_MSG_PEEK`, `FDSAFE_MSG_WAITALL`); `-EAGAIN`;
+/// for NULL pointers with lengths > 0, a NULL `info_out`, `handles_cap` above 253, flags
+/// other than `FDSAFE_MSG_DONTWAIT`, `FDSAFE_MSG_PEEK` and `FDSAFE_MSG_WAITALL`; `-EAGAIN`;
 /// `-ENOTCONN`; `-EINVAL` from the kernel (a listener); `-EINTR` (nothing was received).
 /// Thread safety: any thread.
 #[no_mangle]

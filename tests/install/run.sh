@@ -63,6 +63,13 @@ export PKG_CONFIG_PATH="$stage$prefix/share/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$
 [ "$(pkg-config --modversion fdsafe)" = "$version" ] || fail "pkg-config reports $(pkg-config --modversion fdsafe)"
 gcc -std=c11 -Wall -Werror "$root/tests/install/outside.c" $(pkg-config --cflags --libs fdsafe) \
     -Wl,-rpath,"$libdir" -o "$work/outside-pkgconfig"
+# Fully static, as `pkg-config --static` tells (the compiler driver brings the unwinder:
+# listing -lgcc_s there made `gcc -static` fail). glibc warns that getaddrinfo in a static
+# program needs its shared libraries at run time; that is glibc's rule, not fdsafe's.
+gcc -static -std=c11 -Wall -Werror "$root/tests/install/outside.c" $(pkg-config --static --cflags --libs fdsafe) \
+    -o "$work/outside-static" 2> "$work/static-link.log" || { cat "$work/static-link.log"; fail "static link failed"; }
+! ldd "$work/outside-static" > /dev/null 2>&1 || fail "the static program is dynamic"
+"$work/outside-static"
 ldd "$work/outside-pkgconfig" | grep -q "libfdsafe.so.0 => $libdir/libfdsafe.so.0" || fail "not linked to the installed library"
 "$work/outside-pkgconfig"
 
