@@ -968,6 +968,19 @@ static void test_msg_flags(void **state) {
     expect_code(fdsafe_socket_recv(b, buf, 1, MSG_DONTWAIT), -EAGAIN); /* nothing was sent */
     must(fdsafe_socket_send(a, "m", 1, MSG_MORE));
     expect_code(fdsafe_socket_recv(b, buf, sizeof buf, 0), 1);
+    /* MSG_CMSG_CLOEXEC, as recvmsg habits pass it: taken, and what arrives is close-on-exec
+     * (as everything fdsafe receives is). */
+    fdsafe_handle ev = 0, got = 0;
+    must(fdsafe_eventfd_create(0, 0, &ev));
+    expect_code(fdsafe_socket_send_handles(a, "h", 1, &ev, 1, 0), 1);
+    fdsafe_recv_info info;
+    expect_code(fdsafe_socket_recv_handles(b, buf, sizeof buf, MSG_CMSG_CLOEXEC, &got, 1, &info), 1);
+    assert_int_equal(info.handle_count, 1);
+    assert_int_equal(fd_is_cloexec(fdsafe_fd_borrow(got)), 1);
+    must(fdsafe_close(got));
+    must(fdsafe_close(ev));
+    expect_code(fdsafe_socket_send(a, "c", 1, 0), 1);
+    expect_code(fdsafe_socket_recv(b, buf, sizeof buf, MSG_CMSG_CLOEXEC), 1);
     must(fdsafe_close(a));
     must(fdsafe_close(b));
     /* MSG_TRUNC: a datagram's real length, beyond the buffer, as recv(2) gives it. */

@@ -2087,6 +2087,12 @@ int64_t fdsafe_socket_recv_batch(fdsafe_handle handle,
 #define FDSAFE_MSG_ZEROCOPY 67108864
 
 /**
+ * Receive flag: accepted and always in force: every descriptor a message brings is
+ * close-on-exec (`MSG_CMSG_CLOEXEC`).
+ */
+#define FDSAFE_MSG_CMSG_CLOEXEC 1073741824
+
+/**
  * `fdsafe_socket_shutdown`: stop receiving (`SHUT_RD`).
  */
 #define FDSAFE_SHUT_RD 0

@@ -92,8 +92,13 @@ class Handle:
 
     @classmethod
     def adopt(cls: Type[H], fd: int, kind: Optional[int] = None) -> H:
-        """Takes ownership of an open descriptor (see fdsafe_fd_adopt). On failure the caller
-        still owns ``fd``."""
+        """Takes ownership of an open descriptor (see fdsafe_fd_adopt) as a handle of this
+        class's kind, or of ``kind`` (a ``KIND_*`` number). On failure the caller still owns
+        ``fd``. ``Handle.adopt`` itself needs ``kind``; for a socket whose kind is not known,
+        :func:`fdsafe.from_socket` detects it."""
+        if kind is None and not cls.KIND:
+            raise TypeError(f"{cls.__name__}.adopt needs kind= (a KIND_* number), or call it on a kind's class "
+                            "(EventFd.adopt(fd)); fdsafe.from_socket(fd) detects a socket's kind")
         out = c_handle()
         check(lib.fdsafe_fd_adopt(fd, kind if kind is not None else cls.KIND, ctypes.byref(out)))
         return cls(out.value)

@@ -335,3 +335,22 @@ def test_epoll_poll_takes_select_epoll_s_arguments():
         assert len(ep.poll(timeout=0, maxevents=10)) == 1
         with pytest.raises(ValueError):
             ep.poll(0, 0)
+
+
+def test_recvmsg_takes_msg_cmsg_cloexec_and_adopt_says_what_it_needs():
+    from fdsafe import Handle, socket as fs
+    from fdsafe.eventfd import EventFd
+    a, b = fs.unix_pair()
+    with a, b, EventFd.create() as ev:
+        a.sendmsg([b"h"], [ev])
+        m = b.recvmsg(4, 1, socket.MSG_CMSG_CLOEXEC)  # as the stdlib's recvmsg habit passes it
+        assert m.data == b"h" and len(m.handles) == 1
+        for h in m.handles:
+            h.close()
+    r, w = os.pipe()
+    try:
+        with pytest.raises(TypeError, match="kind"):
+            Handle.adopt(r)  # the base class cannot know the kind; it says so
+    finally:
+        os.close(r)
+        os.close(w)

@@ -28,6 +28,10 @@ pub const FDSAFE_MSG_MORE: u32 = 0x8000;
 /// Send flag: zero-copy (`MSG_ZEROCOPY`); the socket must have `SO_ZEROCOPY` on, and the
 /// buffer must stay unchanged until `fdsafe_socket_zerocopy_completions` reports it.
 pub const FDSAFE_MSG_ZEROCOPY: u32 = 0x0400_0000;
+/// Receive flag: accepted and always in force: every descriptor a message brings is
+/// close-on-exec (`MSG_CMSG_CLOEXEC`).
+pub const FDSAFE_MSG_CMSG_CLOEXEC: u32 = 0x4000_0000;
+const _: () = assert!(FDSAFE_MSG_CMSG_CLOEXEC == libc::MSG_CMSG_CLOEXEC as u32);
 
 /// `fdsafe_socket_shutdown`: stop receiving (`SHUT_RD`).
 pub const FDSAFE_SHUT_RD: c_int = 0;
@@ -134,11 +138,17 @@ pub(crate) fn send_flags(bits: u32) -> Result<SendFlags> {
     )
 }
 
-/// Receive flags in the kernel's values (`MSG_DONTWAIT`, `MSG_PEEK`, `MSG_WAITALL`).
+/// Receive flags in the kernel's values (`MSG_DONTWAIT`, `MSG_PEEK`, `MSG_WAITALL`;
+/// `MSG_CMSG_CLOEXEC`, always in force, is accepted).
 pub(crate) fn recv_flags(bits: u32) -> Result<RecvFlags> {
     map_flags(
         bits,
-        &[(FDSAFE_MSG_DONTWAIT, RecvFlags::DONTWAIT), (FDSAFE_MSG_PEEK, RecvFlags::PEEK), (FDSAFE_MSG_WAITALL, RecvFlags::WAITALL)],
+        &[
+            (FDSAFE_MSG_DONTWAIT, RecvFlags::DONTWAIT),
+            (FDSAFE_MSG_PEEK, RecvFlags::PEEK),
+            (FDSAFE_MSG_WAITALL, RecvFlags::WAITALL),
+            (FDSAFE_MSG_CMSG_CLOEXEC, RecvFlags::empty()),
+        ],
         "receive",
     )
 }
