@@ -863,8 +863,15 @@ static void check_cloexec_flags(void) {
     expect_cloexec_nonblocking(l);
     must(fdsafe_udp_bind("127.0.0.1:0", SOCK_CLOEXEC | SOCK_NONBLOCK, &a));
     expect_cloexec_nonblocking(a);
-    must(fdsafe_pidfd_open(getpid(), O_CLOEXEC | O_NONBLOCK, &a));
-    expect_cloexec_nonblocking(a);
+    int rc = fdsafe_pidfd_open(getpid(), O_CLOEXEC | O_NONBLOCK, &a);
+    if (rc == -ENOSYS) {
+        /* valgrind 3.19 does not know pidfd_open: the flags were taken (they are checked
+         * first), the descriptor cannot be looked at. */
+        printf("pidfd_open: ENOSYS here (valgrind lacks it): flags taken, descriptor not checked\n");
+    } else {
+        must(rc);
+        expect_cloexec_nonblocking(a);
+    }
     must(fdsafe_memfd_create("cloexec", MFD_CLOEXEC, &a));
     assert_int_equal(fd_is_cloexec(fdsafe_fd_borrow(a)), 1);
     must(fdsafe_close(a));
