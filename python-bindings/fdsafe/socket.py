@@ -375,15 +375,23 @@ class Socket(Handle):
 
     @property
     def type(self) -> _pysocket.SocketKind:
-        """``socket.SOCK_STREAM``, ``SOCK_DGRAM`` or ``SOCK_SEQPACKET``."""
-        return _pysocket.SocketKind(_TYPES[self.kind])
+        """``socket.SOCK_STREAM``, ``SOCK_DGRAM`` or ``SOCK_SEQPACKET``; still answered once
+        closed, as ``socket.socket.type`` is (a typed class knows it without asking)."""
+        kind = type(self).KIND if type(self).KIND in _TYPES else self.kind
+        return _pysocket.SocketKind(_TYPES[kind])
 
     @property
     def family(self) -> _pysocket.AddressFamily:
-        """``socket.AF_INET``, ``AF_INET6`` or ``AF_UNIX``."""
+        """``socket.AF_INET``, ``AF_INET6`` or ``AF_UNIX``. A Unix socket's is known by its
+        class; a TCP or UDP socket's is asked once and remembered, so after a close it is
+        answered if it was asked before (``socket.socket.family`` always is)."""
         if isinstance(self, _UnixMixin):
             return _pysocket.AF_UNIX
-        return _pysocket.AddressFamily(self.local_sockaddr().family)
+        known: Optional[_pysocket.AddressFamily] = self.__dict__.get("_family")
+        if known is None:
+            known = _pysocket.AddressFamily(self.local_sockaddr().family)
+            self.__dict__["_family"] = known
+        return known
 
     @property
     def proto(self) -> int:

@@ -354,3 +354,15 @@ def test_recvmsg_takes_msg_cmsg_cloexec_and_adopt_says_what_it_needs():
     finally:
         os.close(r)
         os.close(w)
+
+
+def test_a_closed_socket_still_names_its_type_and_family():
+    # CPython keeps answering socket.socket.type and .family after close.
+    from fdsafe import socket as fs
+    with fs.tcp_listen(("127.0.0.1", 0)) as listener:
+        assert listener.family == socket.AF_INET
+    assert (listener.type, listener.family) == (socket.SOCK_STREAM, socket.AF_INET)
+    a, b = fs.unix_pair(fs.UNIX_DATAGRAM)
+    a.close()
+    b.close()
+    assert (a.type, a.family) == (socket.SOCK_DGRAM, socket.AF_UNIX)
