@@ -45,11 +45,12 @@
 //! range; a registration of the dead child whose target file outlived it could then be
 //! reported as the new child's.)
 //!
-//! Lock order: a target's hook lock, then the record's registration lock (writers only); the member lock is taken
-//! alone (nothing else is locked while it is held, only `epoll_ctl` and `kcmp` are called);
-//! the list of records (for matching adopted descriptors) is taken alone. Nothing that holds
-//! one of these holds a handle or takes a hook lock, so a hook can run in any thread at any
-//! time. Every one is taken inside a fork section.
+//! Lock order: a target's hook lock, then the record's registration lock (taken by writers
+//! only; waits read the registrations without it); the member lock is taken alone (nothing
+//! else is locked while it is held, only `epoll_ctl` and `kcmp` are called); the list of
+//! records (for matching adopted descriptors) is taken alone. Nothing that holds one of
+//! these holds a handle or takes a hook lock, so a hook can run in any thread at any time.
+//! Every one is taken inside a fork section.
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicU64, Ordering};
