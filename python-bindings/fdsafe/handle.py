@@ -142,10 +142,22 @@ class Handle:
         return check(lib.fdsafe_fd_release(self._value))
 
     def dup(self: H) -> H:
-        """A new handle on a duplicate descriptor sharing the open file (os.dup)."""
+        """A new handle on a duplicate descriptor sharing the open file (os.dup), with this
+        handle's Python-side settings (a socket's timeout), as ``socket.dup`` keeps them."""
         out = c_handle()
         check(lib.fdsafe_dup(self._value, ctypes.byref(out)))
-        return type(self)(out.value)
+        copy = type(self)(out.value)
+        copy._copy_settings_from(self)
+        return copy
+
+    def _copy_settings_from(self, other: "Handle") -> None:
+        """What :meth:`dup` carries over besides the descriptor (nothing, here)."""
+
+    def __reduce__(self) -> Any:
+        # A copy would be a second owner of one handle value: collecting either closes the
+        # other's descriptor. socket.socket and io.FileIO refuse to be copied or pickled too.
+        raise TypeError(f"cannot pickle or copy {type(self).__name__!r} object (use dup() for a second handle, "
+                        "send_fds() to give one to another process)")
 
     @property
     def nonblocking(self) -> bool:

@@ -328,23 +328,27 @@ class Socket(Handle):
         return SockAddr(buf.raw[:n.value])
 
     def _call(self, call: Callable[[], int], events: int, deadline: Optional[float] = None) -> int:
-        """Runs ``call`` with the socket's timeout: retried after EINTR, and after EAGAIN once
-        the descriptor is ready, until the timeout (or the ``deadline`` given, a
-        ``time.monotonic()`` value); then ``TimeoutError``."""
+        """Runs ``call`` with the socket's timeout: each attempt waits for ``events`` first,
+        for what is left of the timeout (or until the ``deadline`` given, a
+        ``time.monotonic()`` value), then ``TimeoutError``; retried after EINTR and EAGAIN.
+        Waiting first, as the ``socket`` module does, keeps the timeout whatever another
+        handle of the open file did to its O_NONBLOCK flag (a ``dup`` set blocking, a
+        ``to_socket()`` copy given ``setblocking(True)``)."""
         timeout = self._timeout
         if not timeout:
             return retry_eintr(call)
         if deadline is None:
             deadline = time.monotonic() + timeout
         while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not self.wait(events, left):
+                raise _pysocket.timeout("timed out")
             code = call()
-            if code == _EAGAIN:
-                left = deadline - time.monotonic()
-                if left <= 0 or not self.wait(events, left):
-                    raise _pysocket.timeout("timed out")
-                continue
-            if code != -errno.EINTR:
+            if code != _EAGAIN and code != -errno.EINTR:
                 return check(code)
+
+    def _copy_settings_from(self, other: Handle) -> None:
+        self._timeout = getattr(other, "_timeout", None)
 
     # ---------------------------------------------------------- the socket module's habits
 

@@ -366,3 +366,41 @@ def test_a_closed_socket_still_names_its_type_and_family():
     a.close()
     b.close()
     assert (a.type, a.family) == (socket.SOCK_DGRAM, socket.AF_UNIX)
+
+
+def test_handles_refuse_to_be_copied_or_pickled():
+    # A copy was a second owner of the same value: collecting it closed the original, and a
+    # multiprocessing pool's second task in a worker got EBADF. socket.socket refuses too.
+    import copy
+    import pickle
+    from fdsafe.eventfd import EventFd
+    r, w = pipe()
+    with r, w, EventFd.create() as ev:
+        for h in (w, ev):
+            for make_copy in (copy.copy, copy.deepcopy, lambda x: pickle.loads(pickle.dumps(x))):
+                with pytest.raises(TypeError, match="cannot pickle"):
+                    make_copy(h)
+        assert w.write(b"x") == 1  # the original still works
+
+
+def test_a_socket_timeout_holds_whatever_the_shared_file_s_flag_says():
+    # The timeout is the handle's; O_NONBLOCK is the open file's, shared with duplicates.
+    import time
+    from fdsafe import socket as fs
+    a, b = fs.unix_pair()
+    with a, b:
+        a.settimeout(0.3)
+        d = a.dup()
+        with d:
+            assert d.gettimeout() == 0.3  # socket.dup keeps the timeout
+            d.settimeout(None)  # clears O_NONBLOCK for both
+            import threading
+            late = threading.Timer(2.0, lambda: b.send(b"k"))  # ends a wait that ignored the timeout
+            late.start()
+            start = time.monotonic()
+            with pytest.raises(TimeoutError):
+                a.recv(1)
+            assert time.monotonic() - start < 1.5
+            late.join()
+        a.settimeout(5)
+        assert a.recv(1) == b"k"
