@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import ctypes
-from typing import Tuple
+from typing import Optional, Tuple
 
 from ._lib import c_handle, c_handle_p, declare, lib
 from .errors import check
@@ -69,8 +69,12 @@ class CharDevice(RawIOHandle):
     KIND = KIND_CHARDEV
 
     @classmethod
-    def open(cls, path: PathLike, *, read: bool = True, write: bool = False, nonblocking: bool = False) -> "CharDevice":
-        """Opens a character device (never as the controlling terminal); anything else is refused."""
+    def open(cls, path: PathLike, *, read: Optional[bool] = None, write: bool = False,
+             nonblocking: bool = False) -> "CharDevice":
+        """Opens a character device (never as the controlling terminal); anything else is
+        refused. For reading unless ``write`` is asked (``read=True`` too for both)."""
+        if read is None:
+            read = not write
         out = c_handle()
         check(lib.fdsafe_chardev_open(_path(path), _open_flags(read, write, nonblocking), ctypes.byref(out)))
         return cls(out.value)

@@ -100,9 +100,12 @@ def access_mode(read: bool, write: bool) -> int:
         raise InvalidArgumentError(FDSAFE_E_INVALID_ARGUMENT, "open for reading, writing or both")
     return O_RDWR if read and write else O_WRONLY if write else O_RDONLY
 
-def _flags(read: bool, write: bool, append: bool, create: bool, exclusive: bool, truncate: bool,
+def _flags(read: Optional[bool], write: bool, append: bool, create: bool, exclusive: bool, truncate: bool,
            nofollow: bool, nonblocking: bool) -> int:
-    # Appending writes (as before: ``append`` alone opens for writing).
+    # Appending writes (``append`` alone opens for writing). Reading, unless asked, only when
+    # not writing: File.open(p, write=True) is open(p, "wb"), which needs no read permission.
+    if read is None:
+        read = not (write or append)
     flags = access_mode(read, write or append)
     for on, bit in ((append, FILE_APPEND), (create, FILE_CREATE),
                     (exclusive, FILE_EXCLUSIVE), (truncate, FILE_TRUNCATE), (nofollow, FILE_NOFOLLOW),
@@ -201,17 +204,18 @@ class File(SeekableMixin, RawIOHandle):
     KIND = KIND_FILE
 
     @classmethod
-    def open(cls, path: PathLike, flags: Optional[int] = None, mode: int = 0o666, *, read: bool = True,
+    def open(cls, path: PathLike, flags: Optional[int] = None, mode: int = 0o666, *, read: Optional[bool] = None,
              write: bool = False, append: bool = False, create: bool = False, exclusive: bool = False,
              truncate: bool = False, nofollow: bool = False, nonblocking: bool = False) -> "Union[File, MemFd]":
         """Opens (or creates) a file; close-on-exec. ``mode`` applies when creating. Say what
         to do with ``os.open``'s ``flags`` (``os.O_RDWR | os.O_CREAT``...; ``O_CLOEXEC`` is
-        always in force) or with the keyword switches, not both. A memfd reached by path
+        always in force) or with the keyword switches, not both: ``read`` unless ``write`` or
+        ``append`` is asked (as ``open(p, "wb")``), or both with ``read=True, write=True``. A memfd reached by path
         (``/proc/self/fd/N``) comes back as a :class:`MemFd`."""
         out = c_handle()
         if flags is None:
             flags = _flags(read, write, append, create, exclusive, truncate, nofollow, nonblocking)
-        elif (read, write, append, create, exclusive, truncate, nofollow, nonblocking) != (True,) + (False,) * 7:
+        elif (read, write, append, create, exclusive, truncate, nofollow, nonblocking) != (None,) + (False,) * 7:
             raise TypeError("give open flags or the keyword switches, not both")
         else:
             flags = int_arg(flags, "flags", 0, 2**32 - 1)
@@ -233,7 +237,7 @@ class File(SeekableMixin, RawIOHandle):
         check(lib.fdsafe_file_open(_path(path), FILE_DIRECTORY, 0, ctypes.byref(out)))
         return cls(out.value)
 
-    def open_at(self, path: PathLike, *, read: bool = True, write: bool = False, append: bool = False,
+    def open_at(self, path: PathLike, *, read: Optional[bool] = None, write: bool = False, append: bool = False,
                 create: bool = False, exclusive: bool = False, truncate: bool = False, nofollow: bool = False,
                 nonblocking: bool = False, directory: bool = False, mode: int = 0o666, resolve: int = 0) -> "Union[File, MemFd]":
         """Opens ``path`` relative to this directory; ``resolve`` takes ``RESOLVE_*`` limits

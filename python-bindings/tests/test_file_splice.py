@@ -15,7 +15,7 @@ from fdsafe.file import RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS
 
 def test_open_create_positioned_io_size_truncate_sync(tmp_path):
     p = tmp_path / "f"
-    with File.open(p, write=True, create=True, exclusive=True, mode=0o600) as f:
+    with File.open(p, read=True, write=True, create=True, exclusive=True, mode=0o600) as f:
         assert f.kind_name == "file"
         assert os.get_inheritable(f.fileno()) is False
         assert f.write(b"hello world") == 11

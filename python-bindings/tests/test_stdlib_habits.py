@@ -1,6 +1,7 @@
 """The rest of the standard library's habits: star imports that shadow nothing, ResourceWarning
 for a collected open handle, io.RawIOBase's None for a would-block read or write (so the io
 layers work), sizes checked in Python, select.epoll-like registration, timer results."""
+import errno
 import gc
 import importlib
 import io
@@ -404,3 +405,20 @@ def test_a_socket_timeout_holds_whatever_the_shared_file_s_flag_says():
             late.join()
         a.settimeout(5)
         assert a.recv(1) == b"k"
+
+
+def test_open_for_writing_is_write_only_as_open_wb(tmp_path):
+    # File.open(p, write=True) opened O_RDWR (read defaulted to True): a file the caller may
+    # write but not read could not be opened, and the handle read what open(p, "wb") refuses.
+    path = tmp_path / "write-only"
+    with File.open(path, write=True, create=True) as f:
+        assert f.write(b"w") == 1
+        with pytest.raises(OSError) as info:
+            f.pread(1, 0)
+        assert info.value.errno == errno.EBADF  # not open for reading, as an "wb" file
+    with File.open(path, append=True) as g:
+        assert g.write(b"x") == 1
+    with File.open(path) as r:  # nothing asked: reading
+        assert r.pread(8, 0) == b"wx"
+    with File.open(path, read=True, write=True) as both:
+        assert both.pread(1, 0) == b"w"
