@@ -1,6 +1,7 @@
 """fdsafe: safe, generational handles for Linux file descriptors (ctypes bindings)."""
 from .errors import (
     BufferTooSmallError,
+    ClosedFileError,
     FdsafeError,
     InternalError,
     InvalidArgumentError,
@@ -78,7 +79,7 @@ def version() -> str:
 
 __all__ = [
     "version",
-    "BufferTooSmallError", "FdsafeError", "InternalError", "InvalidArgumentError", "WrongKindError",
+    "BufferTooSmallError", "ClosedFileError", "FdsafeError", "InternalError", "InvalidArgumentError", "WrongKindError",
     "error_name", "last_error", "strerror", "EventFd", "Handle", "INVALID_HANDLE",
     "EVENT_ERR", "EVENT_HUP", "EVENT_IN", "EVENT_OUT", "EVENT_PRI", "EVENT_RDHUP",
     "PipeEnd", "pipe", "STDERR", "STDIN", "STDOUT", "Stdio",

@@ -10,8 +10,8 @@ from . import _constants as _c
 
 __all__ = ["FDSAFE_E_WRONG_KIND", "FDSAFE_E_INVALID_ARGUMENT", "FDSAFE_E_BUFFER_TOO_SMALL",
            "FDSAFE_E_INTERNAL", "FdsafeError", "WrongKindError", "InvalidArgumentError",
-           "BufferTooSmallError", "InternalError", "strerror", "error_name", "last_error", "error_for",
-           "check"]
+           "BufferTooSmallError", "ClosedFileError", "InternalError", "strerror", "error_name", "last_error",
+           "error_for", "check"]
 
 FDSAFE_E_WRONG_KIND = _c.FDSAFE_E_WRONG_KIND
 FDSAFE_E_INVALID_ARGUMENT = _c.FDSAFE_E_INVALID_ARGUMENT
@@ -39,6 +39,12 @@ class InvalidArgumentError(FdsafeError, OSError, ValueError):
     def __init__(self, code: int, message: str):
         OSError.__init__(self, errno.EINVAL, message)
         self.code = code
+
+
+class ClosedFileError(OSError, ValueError):
+    """A stream (a pipe end, file, FIFO...) used after it was closed: an ``OSError`` with
+    errno ``EBADF``, as fdsafe answers for any closed handle, and a ``ValueError``, as
+    ``io.FileIO`` raises ("I/O operation on closed file")."""
 
 
 class BufferTooSmallError(FdsafeError):

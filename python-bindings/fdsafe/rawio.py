@@ -1,11 +1,13 @@
 """A base for handles that behave as Python raw binary streams (``io.RawIOBase``)."""
 from __future__ import annotations
 
+import errno
 import fcntl
 import io
 import os
 from typing import Any, List, Optional
 
+from .errors import ClosedFileError
 from .handle import Handle
 
 __all__ = ["RawIOHandle"]
@@ -46,6 +48,8 @@ class RawIOHandle(Handle, io.RawIOBase):
             return Handle.read(self, size)
         except BlockingIOError:
             return None
+        except OSError as err:
+            raise self._closed_error(err)
 
     def readall(self) -> Optional[bytes]:  # type: ignore[override]
         """Everything to the end of file (None if non-blocking and nothing came yet; what came
@@ -56,6 +60,8 @@ class RawIOHandle(Handle, io.RawIOBase):
                 chunk = Handle.read(self, 65536)
             except BlockingIOError:
                 return b"".join(chunks) if chunks else None
+            except OSError as err:
+                raise self._closed_error(err)
             if not chunk:
                 return b"".join(chunks)
             chunks.append(chunk)
@@ -66,6 +72,8 @@ class RawIOHandle(Handle, io.RawIOBase):
             return Handle.readinto(self, buffer)
         except BlockingIOError:
             return None
+        except OSError as err:
+            raise self._closed_error(err)
 
     def write(self, data: Any) -> Optional[int]:  # type: ignore[override]
         """Writes some of ``data``; the count, or None if non-blocking and full."""
@@ -73,6 +81,17 @@ class RawIOHandle(Handle, io.RawIOBase):
             return Handle.write(self, data)
         except BlockingIOError:
             return None
+        except OSError as err:
+            raise self._closed_error(err)
+
+    def _closed_error(self, err: OSError) -> Exception:
+        """For a use after close, an error that is both fdsafe's ``OSError(EBADF)`` and
+        ``io``'s ``ValueError``; else ``err``."""
+        # fdsafe's message for a closed handle (StaleReason in src/error.rs); asking
+        # `self.closed` would replace the thread's last error, which names the failed call.
+        if err.errno == errno.EBADF and "closed or released" in str(err.strerror):
+            return ClosedFileError(errno.EBADF, f"I/O operation on closed file ({err.strerror})")
+        return err
 
     @property
     def closed(self) -> bool:

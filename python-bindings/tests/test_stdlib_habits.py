@@ -422,3 +422,15 @@ def test_open_for_writing_is_write_only_as_open_wb(tmp_path):
         assert r.pread(8, 0) == b"wx"
     with File.open(path, read=True, write=True) as both:
         assert both.pread(1, 0) == b"w"
+
+
+def test_a_closed_stream_says_so_as_io_does():
+    # io.FileIO raises ValueError("I/O operation on closed file") after close; fdsafe's
+    # OSError(EBADF) for a closed handle holds too (one error is both).
+    r, w = pipe()
+    r.close()
+    w.close()
+    for use in (lambda: r.read(1), lambda: r.readall(), lambda: r.readinto(bytearray(1)), lambda: w.write(b"x")):
+        with pytest.raises(ValueError, match="closed file") as info:
+            use()
+        assert isinstance(info.value, OSError) and info.value.errno == errno.EBADF
