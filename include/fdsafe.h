@@ -628,6 +628,12 @@ int64_t fdsafe_close_many(const fdsafe_handle *handles, size_t count);
  * `FDSAFE_E_INVALID_ARGUMENT` for `keep` NULL with `count` > 0. Thread safety: any thread,
  * but meant for a process with one thread: a handle another thread creates during the call
  * may or may not be closed.
+ *
+ * In a child forked from a process with threads, a descriptor another thread was closing
+ * or making during the fork (the kernel copies the descriptor table before the memory, and
+ * the other threads run in between) can be open here with no handle to name it, as it would
+ * be for a raw program: this call does not see it. Close such strays by number if it
+ * matters (`close_range(2)` above the descriptors the child keeps).
  */
 int64_t fdsafe_close_all_except(const fdsafe_handle *keep, size_t count);
 
