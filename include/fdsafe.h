@@ -479,7 +479,9 @@ int fdsafe_wait(fdsafe_handle handle, uint32_t events, int timeout_ms);
  * exceeds `SSIZE_MAX`; `-EAGAIN` in non-blocking mode; `-EINTR` if a signal handler ran
  * before any data arrived; from `read(2)`: `-EISDIR` for a directory, `-EINVAL` for a length
  * the kind refuses (an eventfd or timerfd wants 8 bytes, a signalfd or inotify room for one
- * record), `-ENOTCONN` and `-ECONNRESET` for sockets, `-EIO`.
+ * record), `-ECANCELED` for a timerfd armed with `FDSAFE_TIMERFD_CANCEL_ON_SET` whose clock
+ * was set (`fdsafe_timerfd_read` reports it as `FDSAFE_TIMERFD_CANCELED`), `-ENOTCONN` and
+ * `-ECONNRESET` for sockets, `-EIO`.
  * Thread safety: any thread; see `fdsafe_close` for closing during a read.
  */
 int64_t fdsafe_read(fdsafe_handle handle, void *buf, size_t len);
@@ -3666,9 +3668,11 @@ int fdsafe_epoll_create(fdsafe_handle *handle_out);
  * (`FDSAFE_EPOLL_*` bits), and reported with the caller's `user` value.
  *
  * The registration belongs to the handle: when `target` is closed (or released) through
- * fdsafe, it is gone from every set it is in, in the kernel too, by the time the close
- * returns, even if a duplicate of the descriptor (lent, sent, inherited by a child) keeps
- * the open file alive; no event for the dead handle is ever returned by `fdsafe_epoll_wait`.
+ * fdsafe, it is gone from every set it is in, in the kernel too, by the time its descriptor
+ * closes (when the close returns, or, if another thread is inside a call on it, when the
+ * last such call returns), even if a duplicate of the descriptor (lent, sent, inherited by a
+ * child) keeps the open file alive. No event for the handle is returned by
+ * `fdsafe_epoll_wait` from the moment the close begins.
  *
  * Errors: `-EBADF` for a stale `epoll` or `target`; `FDSAFE_E_WRONG_KIND` if `epoll` is not
  * an epoll set; `FDSAFE_E_INVALID_ARGUMENT` for unknown event bits; `-EEXIST` if `target` is
@@ -5074,7 +5078,8 @@ int fdsafe_mq_set_attr(fdsafe_handle handle,
  * signalfd in the set.
  *
  * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a signal number
- * outside 1..64; `-EBUSY` if another process is registered. Thread safety: any thread.
+ * outside 1..64; `-EBUSY` if a registration exists already (another process's, or this
+ * one's: the kernel keeps one per queue). Thread safety: any thread.
  */
 int fdsafe_mq_notify_signal(fdsafe_handle handle, int signo, int value);
 

@@ -76,9 +76,11 @@ pub extern "C" fn fdsafe_epoll_create(handle_out: *mut fdsafe_handle) -> c_int {
 /// (`FDSAFE_EPOLL_*` bits), and reported with the caller's `user` value.
 ///
 /// The registration belongs to the handle: when `target` is closed (or released) through
-/// fdsafe, it is gone from every set it is in, in the kernel too, by the time the close
-/// returns, even if a duplicate of the descriptor (lent, sent, inherited by a child) keeps
-/// the open file alive; no event for the dead handle is ever returned by `fdsafe_epoll_wait`.
+/// fdsafe, it is gone from every set it is in, in the kernel too, by the time its descriptor
+/// closes (when the close returns, or, if another thread is inside a call on it, when the
+/// last such call returns), even if a duplicate of the descriptor (lent, sent, inherited by a
+/// child) keeps the open file alive. No event for the handle is returned by
+/// `fdsafe_epoll_wait` from the moment the close begins.
 ///
 /// Errors: `-EBADF` for a stale `epoll` or `target`; `FDSAFE_E_WRONG_KIND` if `epoll` is not
 /// an epoll set; `FDSAFE_E_INVALID_ARGUMENT` for unknown event bits; `-EEXIST` if `target` is

@@ -195,7 +195,9 @@ pub extern "C" fn fdsafe_wait(handle: fdsafe_handle, events: u32, timeout_ms: c_
 /// exceeds `SSIZE_MAX`; `-EAGAIN` in non-blocking mode; `-EINTR` if a signal handler ran
 /// before any data arrived; from `read(2)`: `-EISDIR` for a directory, `-EINVAL` for a length
 /// the kind refuses (an eventfd or timerfd wants 8 bytes, a signalfd or inotify room for one
-/// record), `-ENOTCONN` and `-ECONNRESET` for sockets, `-EIO`.
+/// record), `-ECANCELED` for a timerfd armed with `FDSAFE_TIMERFD_CANCEL_ON_SET` whose clock
+/// was set (`fdsafe_timerfd_read` reports it as `FDSAFE_TIMERFD_CANCELED`), `-ENOTCONN` and
+/// `-ECONNRESET` for sockets, `-EIO`.
 /// Thread safety: any thread; see `fdsafe_close` for closing during a read.
 #[no_mangle]
 pub extern "C" fn fdsafe_read(handle: fdsafe_handle, buf: *mut c_void, len: usize) -> i64 {

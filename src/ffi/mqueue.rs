@@ -196,7 +196,8 @@ pub extern "C" fn fdsafe_mq_set_attr(handle: fdsafe_handle, attr: *const fdsafe_
 /// signalfd in the set.
 ///
 /// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a signal number
-/// outside 1..64; `-EBUSY` if another process is registered. Thread safety: any thread.
+/// outside 1..64; `-EBUSY` if a registration exists already (another process's, or this
+/// one's: the kernel keeps one per queue). Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_mq_notify_signal(handle: fdsafe_handle, signo: c_int, value: c_int) -> c_int {
     call("fdsafe_mq_notify_signal", || {
