@@ -9,7 +9,7 @@ import os
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 from ._lib import c_handle, declare, lib
-from .errors import check
+from .errors import ClosedFileError, check
 from ._buffers import size_arg, timeout_ms
 from .handle import KIND_OTHER, Handle, retry_eintr_within
 from .signals import SigSet, sigset
@@ -215,7 +215,10 @@ class Epoll(Handle):
     def _collect(self, call: Callable[[Any, int], int], max_events: int, limit: int,
                  per_second: int = 1000) -> List[Tuple[Any, int]]:
         buf = (EpollEvent * size_arg(max_events, "max_events"))()
-        n = retry_eintr_within(lambda left: call(buf, left), limit, per_second)
+        try:
+            n = retry_eintr_within(lambda left: call(buf, left), limit, per_second)
+        except OSError as err:
+            raise ClosedFileError.replacing(err, "epoll object") from None
         out = []
         for ev in buf[:n]:
             entry = self._data.get(ev.user)

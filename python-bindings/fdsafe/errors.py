@@ -42,9 +42,19 @@ class InvalidArgumentError(FdsafeError, OSError, ValueError):
 
 
 class ClosedFileError(OSError, ValueError):
-    """A stream (a pipe end, file, FIFO...) used after it was closed: an ``OSError`` with
-    errno ``EBADF``, as fdsafe answers for any closed handle, and a ``ValueError``, as
-    ``io.FileIO`` raises ("I/O operation on closed file")."""
+    """A stream (a pipe end, file, FIFO...) or an epoll set used after it was closed: an
+    ``OSError`` with errno ``EBADF``, as fdsafe answers for any closed handle, and a
+    ``ValueError``, as ``io.FileIO`` and ``select.epoll`` raise ("I/O operation on closed
+    file", "... on closed epoll object")."""
+
+    @classmethod
+    def replacing(cls, err: OSError, what: str) -> OSError:
+        """This error for ``err`` if it says the handle was closed (fdsafe's message for a
+        closed handle, StaleReason in src/error.rs; asking the handle would replace the
+        thread's last error, which names the failed call), else ``err``."""
+        if err.errno == errno.EBADF and "closed or released" in str(err.strerror):
+            return cls(errno.EBADF, f"I/O operation on closed {what} ({err.strerror})")
+        return err
 
 
 class BufferTooSmallError(FdsafeError):

@@ -87,11 +87,7 @@ class RawIOHandle(Handle, io.RawIOBase):
     def _closed_error(self, err: OSError) -> Exception:
         """For a use after close, an error that is both fdsafe's ``OSError(EBADF)`` and
         ``io``'s ``ValueError``; else ``err``."""
-        # fdsafe's message for a closed handle (StaleReason in src/error.rs); asking
-        # `self.closed` would replace the thread's last error, which names the failed call.
-        if err.errno == errno.EBADF and "closed or released" in str(err.strerror):
-            return ClosedFileError(errno.EBADF, f"I/O operation on closed file ({err.strerror})")
-        return err
+        return ClosedFileError.replacing(err, "file")
 
     @property
     def closed(self) -> bool:
@@ -107,6 +103,8 @@ class RawIOHandle(Handle, io.RawIOBase):
         return Handle.fileno(self)
 
     def __enter__(self) -> "RawIOHandle":
+        if self.closed:  # as io.FileIO: entering a closed stream is an error
+            raise ClosedFileError(errno.EBADF, "I/O operation on closed file")
         return self
 
     def __exit__(self, *exc: object) -> None:

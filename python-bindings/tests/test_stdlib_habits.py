@@ -434,3 +434,11 @@ def test_a_closed_stream_says_so_as_io_does():
         with pytest.raises(ValueError, match="closed file") as info:
             use()
         assert isinstance(info.value, OSError) and info.value.errno == errno.EBADF
+    with pytest.raises(ValueError, match="closed file"):
+        with r:  # io.FileIO refuses to enter a closed stream too
+            pass
+    ep = Epoll.create()
+    ep.close()
+    with pytest.raises(ValueError, match="closed epoll object") as closed:
+        ep.poll(0)  # as select.epoll.poll after close
+    assert closed.value.errno == errno.EBADF
