@@ -7,10 +7,9 @@ from __future__ import annotations
 import ctypes
 import errno
 import socket as _pysocket
-import struct
 from typing import Any, Optional, Tuple, Union, cast
 
-from ._address import SockAddr, decode_sockaddr as _decode, unix_sockaddr
+from ._address import NETLINK as _NETLINK, SockAddr, decode_sockaddr as _decode, unix_sockaddr
 from ._buffers import data_arg, int_arg, size_arg, timeout_ms
 from ._lib import c_handle, c_handle_p, declare, lib
 from .errors import check
@@ -34,8 +33,6 @@ declare({
     "fdsafe_socket_setsockopt": (_int, [c_handle, _int, _int, _vp, _size]),
     "fdsafe_socket_connect_from": (_int, [_int, _vp, _size, _vp, _size, _int, _u32, c_handle_p]),
 })
-
-from ._address import NETLINK as _NETLINK
 
 
 def getsockopt(sock: Socket, level: int, optname: int, buflen: int = 0) -> Union[int, bytes]:
