@@ -70,7 +70,10 @@ gcc -static -std=c11 -Wall -Werror "$root/tests/install/outside.c" $(pkg-config 
     -o "$work/outside-static" 2> "$work/static-link.log" || { cat "$work/static-link.log"; fail "static link failed"; }
 ! ldd "$work/outside-static" > /dev/null 2>&1 || fail "the static program is dynamic"
 "$work/outside-static"
-ldd "$work/outside-pkgconfig" | grep -q "libfdsafe.so.0 => $libdir/libfdsafe.so.0" || fail "not linked to the installed library"
+# The output is read whole first: with pipefail, `ldd | grep -q` fails when grep stops early
+# and ldd, still writing, gets SIGPIPE (seen once in .ci/run).
+linked=$(ldd "$work/outside-pkgconfig")
+grep -q "libfdsafe.so.0 => $libdir/libfdsafe.so.0" <<< "$linked" || fail "not linked to the installed library"
 "$work/outside-pkgconfig"
 
 # CMake: the shared and the static target, and a request for another 0.x minor refused.

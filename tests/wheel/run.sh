@@ -114,7 +114,7 @@ echo "library broken: import fdsafe says: $(tail -n 1 "$work/import.log" | cut -
 
 # The installed library missing: the loader falls back to the system library path.
 rm "$site/fdsafe/libfdsafe.so"
-if ldconfig -p | grep -q 'libfdsafe\.so'; then
+if grep -q 'libfdsafe\.so' <<< "$(ldconfig -p)"; then  # read whole: no SIGPIPE under pipefail
     echo "library missing: not checked, the system library path has a libfdsafe: $(ldconfig -p | grep -m 1 libfdsafe)"
 else
     "${clean[@]}" "$work/venv/bin/python" -m pytest -q -p no:cacheprovider test_other.py > "$work/other.log" 2>&1 \
