@@ -4569,6 +4569,12 @@ int fdsafe_inotify_pending(fdsafe_handle handle);
 #define FDSAFE_FAN_NONBLOCK 2
 
 /**
+ * `fdsafe_fanotify_init` flag, accepted and always in force: the group is close-on-exec
+ * (`FAN_CLOEXEC`).
+ */
+#define FDSAFE_FAN_CLOEXEC 1
+
+/**
  * `fdsafe_fanotify_init` class: permission events, after the file's content is final
  * (for antivirus-like checks). Without a class flag the group is notification-only.
  */
@@ -4857,7 +4863,7 @@ typedef struct fdsafe_fanotify_event {
 /**
  * Creates a fanotify group (needs `CAP_SYS_ADMIN`). `flags`: a class
  * (`FDSAFE_FAN_CLASS_CONTENT` or `_PRE_CONTENT` for permission events; neither for
- * notification only), `FDSAFE_FAN_NONBLOCK`, report flags (`FDSAFE_FAN_REPORT_FID`,
+ * notification only), `FDSAFE_FAN_NONBLOCK`, `FDSAFE_FAN_CLOEXEC` (always in force), report flags (`FDSAFE_FAN_REPORT_FID`,
  * `_DIR_FID`, `_NAME`, `_DFID_NAME`, `_TID`), `_UNLIMITED_QUEUE`, `_UNLIMITED_MARKS`. The
  * group descriptor and every event descriptor the kernel opens for it are close-on-exec.
  *

@@ -10,6 +10,9 @@ use crate::kinds::fanotify::{self as fan, Event, Fanotify};
 
 /// `fdsafe_fanotify_init` flag: reads return `-EAGAIN` instead of waiting.
 pub const FDSAFE_FAN_NONBLOCK: u32 = 0x2;
+/// `fdsafe_fanotify_init` flag, accepted and always in force: the group is close-on-exec
+/// (`FAN_CLOEXEC`).
+pub const FDSAFE_FAN_CLOEXEC: u32 = 0x1;
 /// `fdsafe_fanotify_init` class: permission events, after the file's content is final
 /// (for antivirus-like checks). Without a class flag the group is notification-only.
 pub const FDSAFE_FAN_CLASS_CONTENT: u32 = 0x4;
@@ -108,6 +111,7 @@ pub const FDSAFE_FANOTIFY_NAME_SIZE: usize = 256;
 /// Room for the longest path with its NUL (`PATH_MAX`).
 pub const FDSAFE_FANOTIFY_PATH_SIZE: usize = 4096;
 
+const _: () = assert!(FDSAFE_FAN_NONBLOCK == fan::FAN_NONBLOCK && FDSAFE_FAN_CLOEXEC == fan::FAN_CLOEXEC);
 const _: () = assert!(
     FDSAFE_FANOTIFY_MIN_BATCH == fan::MIN_BATCH
         && FDSAFE_FANOTIFY_HANDLE_SIZE == fan::MAX_HANDLE
@@ -180,7 +184,7 @@ fn fill(slot: &mut fdsafe_fanotify_event, e: &Event) {
 
 /// Creates a fanotify group (needs `CAP_SYS_ADMIN`). `flags`: a class
 /// (`FDSAFE_FAN_CLASS_CONTENT` or `_PRE_CONTENT` for permission events; neither for
-/// notification only), `FDSAFE_FAN_NONBLOCK`, report flags (`FDSAFE_FAN_REPORT_FID`,
+/// notification only), `FDSAFE_FAN_NONBLOCK`, `FDSAFE_FAN_CLOEXEC` (always in force), report flags (`FDSAFE_FAN_REPORT_FID`,
 /// `_DIR_FID`, `_NAME`, `_DFID_NAME`, `_TID`), `_UNLIMITED_QUEUE`, `_UNLIMITED_MARKS`. The
 /// group descriptor and every event descriptor the kernel opens for it are close-on-exec.
 ///

@@ -29,7 +29,8 @@ pub(crate) const FAN_REPORT_FID: u32 = 0x200;
 pub(crate) const FAN_REPORT_DIR_FID: u32 = 0x400;
 pub(crate) const FAN_REPORT_NAME: u32 = 0x800;
 /// The `fanotify_init` flags fdsafe passes on.
-pub(crate) const INIT_FLAGS: u32 = FAN_NONBLOCK
+pub(crate) const INIT_FLAGS: u32 = FAN_CLOEXEC
+    | FAN_NONBLOCK
     | FAN_CLASS_CONTENT
     | FAN_CLASS_PRE_CONTENT
     | FAN_UNLIMITED_QUEUE
