@@ -25,7 +25,17 @@ class RawIOHandle(Handle, io.RawIOBase):
         Handle.__init__(self, value, owned)
 
     def _access(self) -> int:
+        self._check_open()
         return fcntl.fcntl(self.fileno(), fcntl.F_GETFL) & os.O_ACCMODE
+
+    def _check_open(self) -> None:
+        if self.closed:  # as io.FileIO: a closed stream's operations are errors
+            raise ClosedFileError(errno.EBADF, "I/O operation on closed file")
+
+    def flush(self) -> None:
+        """Nothing is buffered here; on a closed stream, ``ClosedFileError`` (a
+        ``ValueError``), as ``io``."""
+        self._check_open()
 
     def readable(self) -> bool:
         """True when the descriptor was opened for reading."""
@@ -103,8 +113,7 @@ class RawIOHandle(Handle, io.RawIOBase):
         return Handle.fileno(self)
 
     def __enter__(self) -> "RawIOHandle":
-        if self.closed:  # as io.FileIO: entering a closed stream is an error
-            raise ClosedFileError(errno.EBADF, "I/O operation on closed file")
+        self._check_open()
         return self
 
     def __exit__(self, *exc: object) -> None:

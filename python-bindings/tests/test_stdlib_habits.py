@@ -430,7 +430,9 @@ def test_a_closed_stream_says_so_as_io_does():
     r, w = pipe()
     r.close()
     w.close()
-    for use in (lambda: r.read(1), lambda: r.readall(), lambda: r.readinto(bytearray(1)), lambda: w.write(b"x")):
+    uses = (lambda: r.read(1), lambda: r.readall(), lambda: r.readinto(bytearray(1)), lambda: w.write(b"x"),
+            lambda: w.flush(), lambda: r.readable(), lambda: w.writable(), lambda: r.readline())
+    for use in uses:
         with pytest.raises(ValueError, match="closed file") as info:
             use()
         assert isinstance(info.value, OSError) and info.value.errno == errno.EBADF
