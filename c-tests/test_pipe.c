@@ -100,6 +100,48 @@ static void test_write_to_a_pipe_without_readers_is_epipe_not_a_signal(void **st
     must(fdsafe_close(w));
 }
 
+/* The kernel raises SIGPIPE also when the last reader leaves while a blocking write waits
+ * for room after part of it went in; the write then returns that count. A child holds the
+ * only read end, reads a little and exits while each write below waits: the count comes back,
+ * no signal (this process would die of it), then -EPIPE. */
+static int64_t write_some(int how, fdsafe_handle w, char *buf, size_t len) {
+    struct iovec iov = {buf, len};
+    switch (how) {
+    case 0: return fdsafe_write(w, buf, len);
+    case 1: return fdsafe_writev(w, &iov, 1);
+    default: return fdsafe_vmsplice(w, &iov, 1, 0);
+    }
+}
+
+static void test_a_reader_leaving_mid_write_raises_no_sigpipe(void **state) {
+    (void)state;
+    assert_true(signal(SIGPIPE, SIG_DFL) != SIG_ERR);
+    static char buf[1 << 20];
+    for (int how = 0; how < 3; how++) {
+        fdsafe_handle r, w;
+        must(fdsafe_pipe_create(0, &r, &w));
+        pid_t child = fork();
+        assert_true(child >= 0);
+        if (child == 0) {
+            char some[100];
+            _exit(fdsafe_read(r, some, sizeof some) == (int64_t)sizeof some ? 0 : 1);
+        }
+        must(fdsafe_close(r)); /* the child's copy is the pipe's only reader */
+        int64_t n = write_some(how, w, buf, sizeof buf);
+        assert_true(n > 0 && n < (int64_t)sizeof buf);
+        int status;
+        assert_int_equal(waitpid(child, &status, 0), child);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        expect_code(write_some(how, w, buf, sizeof buf), -EPIPE);
+        sigset_t pending, mask;
+        sigpending(&pending);
+        assert_false(sigismember(&pending, SIGPIPE));
+        pthread_sigmask(SIG_BLOCK, NULL, &mask);
+        assert_false(sigismember(&mask, SIGPIPE));
+        must(fdsafe_close(w));
+    }
+}
+
 /* A write end made with its read end skips the SIGPIPE guard while it can hold the read end
  * (the pipe then has a reader). Closing the read end in another thread while a writer
  * writes must still never raise SIGPIPE (default action: this process would die). */
@@ -362,6 +404,7 @@ int main(void) {
         FD_TEST(test_packet_mode_keeps_message_boundaries),
         FD_TEST(test_capacity_get_and_set),
         FD_TEST(test_write_to_a_pipe_without_readers_is_epipe_not_a_signal),
+        FD_TEST(test_a_reader_leaving_mid_write_raises_no_sigpipe),
         FD_TEST(test_closing_the_read_end_under_a_writer_never_raises_sigpipe),
         FD_TEST(test_closing_the_read_end_wakes_a_writer_blocked_on_a_full_pipe),
         FD_TEST(test_writes_keep_the_ends_mode),

@@ -490,7 +490,8 @@ int64_t fdsafe_read(fdsafe_handle handle, void *buf, size_t len);
  * Writes up to `len` bytes from `buf` to a handle of any writable kind.
  *
  * Never raises `SIGPIPE`: writing to a pipe or socket whose reading side is gone returns
- * `-EPIPE`. (Sockets are written with `MSG_NOSIGNAL`. A pipe from `fdsafe_pipe_create` whose
+ * `-EPIPE`, or the bytes already written when the last reader left while the write waited
+ * for room. (Sockets are written with `MSG_NOSIGNAL`. A pipe from `fdsafe_pipe_create` whose
  * read end handle is still open writes what fits while holding the read end, so the pipe has
  * a reader; any rest, and writes to other pipes and FIFOs, block `SIGPIPE` in the calling
  * thread for the length of the write and discard the one the write raised; a thread that

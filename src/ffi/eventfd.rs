@@ -67,7 +67,7 @@ pub extern "C" fn fdsafe_eventfd_write(handle: fdsafe_handle, value: u64) -> c_i
         let guard = get_kind(Handle(handle), Kind::EventFd, "an eventfd")?;
         if handles::forked_child() {
             // The number may be a pipe now (see `handles::forked_child`).
-            crate::kinds::io::without_sigpipe(|| eventfd::write(guard.fd(), value))?;
+            crate::kinds::io::without_sigpipe(8, || eventfd::write(guard.fd(), value).map(|()| 8))?;
         } else {
             eventfd::write(guard.fd(), value)?;
         }

@@ -32,7 +32,7 @@ pub fn writev(fd: BorrowedFd<'_>, guard: WriteGuard, iov: &[libc::iovec]) -> Res
         WriteGuard::None => plain_writev(raw, iov, count),
         WriteGuard::Socket => send_nosignal(raw, iov),
         WriteGuard::BlockSigpipe | WriteGuard::PipeWithReader { .. } => {
-            SigpipeBlock::run(|| plain_writev(raw, iov, count))
+            SigpipeBlock::run(iov_total(iov), || plain_writev(raw, iov, count))
         }
     }
 }
@@ -166,21 +166,23 @@ pub fn guard_sigpipe() -> Result<bool> {
 }
 
 /// Blocks `SIGPIPE` in the calling thread around a write, and discards the `SIGPIPE` that a
-/// write to a pipe without readers raised, so the write returns `EPIPE` and nothing else
-/// happens. A thread that already blocks `SIGPIPE` is left exactly as it was.
+/// write to a pipe without readers raised, so the write returns `EPIPE` (or the bytes it
+/// moved) and nothing else happens. A thread that already blocks `SIGPIPE` is left exactly
+/// as it was.
 struct SigpipeBlock;
 
 impl SigpipeBlock {
+    /// `requested`: the bytes `write` was asked to move.
     #[inline(always)]
-    fn run<T>(write: impl FnOnce() -> Result<T>) -> Result<T> {
+    fn run(requested: usize, write: impl FnOnce() -> Result<usize>) -> Result<usize> {
         if SIGPIPE_IGNORED.load(Ordering::Acquire) {
             return write();
         }
-        Self::blocked(write)
+        Self::blocked(requested, write)
     }
 
     #[inline(never)]
-    fn blocked<T>(write: impl FnOnce() -> Result<T>) -> Result<T> {
+    fn blocked(requested: usize, write: impl FnOnce() -> Result<usize>) -> Result<usize> {
         // SAFETY: plain signal-set manipulation on local sets.
         unsafe {
             let mut pipe_only: libc::sigset_t = std::mem::zeroed();
@@ -195,7 +197,15 @@ impl SigpipeBlock {
                 return write();
             }
             let result = write();
-            if matches!(result, Err(Error::Os { errno: libc::EPIPE, .. })) {
+            // The kernel raises SIGPIPE when it finds no reader: with EPIPE, and also after
+            // part of a write was done (the last reader left while it waited for room), when
+            // it returns the count. A full write or another error raised none.
+            let may_have_raised = match &result {
+                Ok(moved) => *moved < requested,
+                Err(Error::Os { errno, .. }) => *errno == libc::EPIPE,
+                Err(_) => false,
+            };
+            if may_have_raised {
                 // SIGPIPE was unblocked until just now, so a pending one is the write's own.
                 let zero = libc::timespec { tv_sec: 0, tv_nsec: 0 };
                 while matches!(direct::sigtimedwait(&pipe_only, &zero), Err(Error::Os { errno: libc::EINTR, .. })) {}
@@ -206,8 +216,10 @@ impl SigpipeBlock {
     }
 }
 
-/// Runs a system call that may write to a pipe or socket (splice, sendfile...) so that it
-/// returns `EPIPE` instead of raising `SIGPIPE`, exactly as [`write`] does for pipes.
-pub fn without_sigpipe<T>(call: impl FnOnce() -> Result<T>) -> Result<T> {
-    SigpipeBlock::run(call)
+/// Runs a system call that may write to a pipe or socket (splice, sendfile...) and returns
+/// the bytes it moved, so that it returns `EPIPE` (or the count) instead of raising
+/// `SIGPIPE`, exactly as [`writev`] does for pipes. `requested`: the bytes it was asked to
+/// move.
+pub fn without_sigpipe(requested: usize, call: impl FnOnce() -> Result<usize>) -> Result<usize> {
+    SigpipeBlock::run(requested, call)
 }

@@ -8,7 +8,7 @@ use std::os::fd::RawFd;
 use bitflags::bitflags;
 
 use crate::error::{Error, Result};
-use crate::kinds::io::without_sigpipe;
+use crate::kinds::io::{iov_total, without_sigpipe};
 use crate::sys::cvt;
 
 bitflags! {
@@ -43,8 +43,7 @@ pub fn splice(fd_in: RawFd, off_in: &mut Option<i64>, fd_out: RawFd, off_out: &m
     }
     let (pi, po) = (ptr(off_in), ptr(off_out));
     // SAFETY: the offsets point to live i64s or are NULL.
-    let n = without_sigpipe(|| cvt(unsafe { libc::splice(fd_in, pi, fd_out, po, len, flags.bits()) }))?;
-    Ok(n as usize)
+    without_sigpipe(len, || cvt(unsafe { libc::splice(fd_in, pi, fd_out, po, len, flags.bits()) }).map(|n| n as usize))
 }
 
 /// `vmsplice(2)` from the caller's memory into a pipe.
@@ -63,8 +62,7 @@ pub fn vmsplice(pipe: RawFd, iov: &[libc::iovec], flags: SpliceFlags) -> Result<
         return Err(Error::invalid(format!("descriptor {pipe} is a read end; vmsplice needs a pipe's write end")));
     }
     // SAFETY: the iovecs describe readable memory (the C layer documents it).
-    let n = without_sigpipe(|| cvt(unsafe { libc::vmsplice(pipe, iov.as_ptr(), iov.len(), flags.bits()) }))?;
-    Ok(n as usize)
+    without_sigpipe(iov_total(iov), || cvt(unsafe { libc::vmsplice(pipe, iov.as_ptr(), iov.len(), flags.bits()) }).map(|n| n as usize))
 }
 
 /// `tee(2)`: copies pipe data to another pipe without consuming it.
@@ -73,8 +71,7 @@ pub fn tee(fd_in: RawFd, fd_out: RawFd, len: usize, flags: SpliceFlags) -> Resul
         return Err(Error::invalid("GIFT applies to vmsplice only"));
     }
     // SAFETY: plain call on borrowed descriptors.
-    let n = without_sigpipe(|| cvt(unsafe { libc::tee(fd_in, fd_out, len, flags.bits()) }))?;
-    Ok(n as usize)
+    without_sigpipe(len, || cvt(unsafe { libc::tee(fd_in, fd_out, len, flags.bits()) }).map(|n| n as usize))
 }
 
 /// `sendfile(2)` from `fd_in` (a file) to any `fd_out`.
@@ -82,8 +79,7 @@ pub fn sendfile(fd_in: RawFd, off_in: &mut Option<i64>, fd_out: RawFd, count: us
     check_offset(off_in)?;
     let pi = ptr(off_in);
     // SAFETY: the offset points to a live i64 or is NULL.
-    let n = without_sigpipe(|| cvt(unsafe { libc::sendfile(fd_out, fd_in, pi, count) }))?;
-    Ok(n as usize)
+    without_sigpipe(count, || cvt(unsafe { libc::sendfile(fd_out, fd_in, pi, count) }).map(|n| n as usize))
 }
 
 /// `copy_file_range(2)` between files (flags must be 0: the kernel defines none).
