@@ -883,9 +883,24 @@ static void check_cloexec_flags(void) {
     fdsafe_handle t = 0;
     must(fdsafe_terminal_open(path, O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK, &t));
     expect_cloexec_nonblocking(t);
+    fdsafe_handle peer = 0;
+    must(fdsafe_pty_peer(a, O_NOCTTY | O_CLOEXEC | O_NONBLOCK, &peer));
+    expect_cloexec_nonblocking(peer);
     expect_cloexec_nonblocking(a);
     expect_cloexec_nonblocking(b);
+    must(fdsafe_stdio_open(FDSAFE_STDERR, O_CLOEXEC, &a));
+    assert_int_equal(fd_is_cloexec(fdsafe_fd_borrow(a)), 1);
+    must(fdsafe_close(a));
+    const char *argv[] = {"true", NULL};
+    int pid = fdsafe_pty_spawn("true", argv, NULL, NULL, NULL, O_CLOEXEC | O_NONBLOCK, &a, &b);
+    assert_true(pid > 0);
+    struct fdsafe_pidfd_exit status;
+    must(fdsafe_pidfd_wait(b, 0, &status));
+    must(fdsafe_close(b));
+    expect_cloexec_nonblocking(a);
     /* What the flags do not name is still refused. */
+    expect_code(fdsafe_pty_spawn("true", argv, NULL, NULL, NULL, O_NOCTTY, &a, &b), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_stdio_open(FDSAFE_STDERR, O_NONBLOCK, &a), FDSAFE_E_INVALID_ARGUMENT);
     expect_code(fdsafe_eventfd_create(0, O_APPEND, &a), FDSAFE_E_INVALID_ARGUMENT);
     expect_code(fdsafe_pty_open(O_APPEND, &a, &b), FDSAFE_E_INVALID_ARGUMENT);
 }

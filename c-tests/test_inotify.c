@@ -232,7 +232,13 @@ static void test_bad_input(void **state) {
     expect_code(fdsafe_inotify_add_watch(in, NULL, FDSAFE_IN_CREATE, &wd), FDSAFE_E_INVALID_ARGUMENT);
     expect_code(fdsafe_inotify_add_watch(in, dir, FDSAFE_IN_CREATE, NULL), FDSAFE_E_INVALID_ARGUMENT);
     expect_code(fdsafe_inotify_add_watch(in, dir, 0x00100000, &wd), FDSAFE_E_INVALID_ARGUMENT);
-    expect_code(fdsafe_inotify_add_watch(in, dir, 0, &wd), -EINVAL);
+    expect_code(fdsafe_inotify_add_watch(in, dir, 0, &wd), FDSAFE_E_INVALID_ARGUMENT);
+    /* Options alone: the kernel would take them and leave the watch with no event. */
+    expect_code(fdsafe_inotify_add_watch(in, dir, FDSAFE_IN_ONLYDIR, &wd), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_inotify_add_watch(in, dir, FDSAFE_IN_DONT_FOLLOW | FDSAFE_IN_EXCL_UNLINK, &wd),
+                FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_inotify_add_watch(in, dir, FDSAFE_IN_CREATE | FDSAFE_IN_MASK_ADD | FDSAFE_IN_MASK_CREATE, &wd),
+                -EINVAL);
     expect_code(fdsafe_inotify_add_watch(in, "/nonexistent/fdsafe", FDSAFE_IN_CREATE, &wd), -ENOENT);
     expect_code(fdsafe_inotify_add_watch(in, "/etc/hostname", FDSAFE_IN_CREATE | FDSAFE_IN_ONLYDIR, &wd), -ENOTDIR);
     expect_code(fdsafe_inotify_add_watch(0, dir, FDSAFE_IN_CREATE, &wd), -EBADF);

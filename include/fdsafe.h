@@ -812,7 +812,8 @@ int64_t fdsafe_pipe_set_capacity(fdsafe_handle handle, size_t bytes);
  * A handle (kind `FDSAFE_KIND_STDIO`) for standard input, output or error, usable with
  * `fdsafe_read`, `fdsafe_write`, `fdsafe_wait` and later event loops.
  *
- * The handle owns a close-on-exec duplicate of the stream numbered 3 or above; closing it
+ * The handle owns a close-on-exec duplicate of the stream numbered 3 or above
+ * (`FDSAFE_O_CLOEXEC` is accepted and changes nothing); closing it
  * leaves descriptors 0, 1 and 2 alone unless `FDSAFE_STDIO_CLOSE_STREAM` was given. The
  * duplicate shares the open file, so `fdsafe_nonblocking_set` on it changes the stream too.
  *
@@ -1473,7 +1474,7 @@ int fdsafe_pty_open(uint32_t flags, fdsafe_handle *master_out, fdsafe_handle *sl
 /**
  * Opens the slave of the pseudo-terminal master `master` (`TIOCGPTPEER`: no path lookup, so
  * no race with a replaced `/dev/pts` entry) as a new terminal handle. `flags`: 0 or
- * `FDSAFE_NONBLOCK`.
+ * `FDSAFE_NONBLOCK`; `FDSAFE_O_CLOEXEC` and `FDSAFE_O_NOCTTY`, always in force, are accepted.
  *
  * Ownership: the caller owns `*slave_out`. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`;
  * `FDSAFE_E_INVALID_ARGUMENT` for a NULL out-pointer or unknown flags; from the kernel
@@ -3870,6 +3871,9 @@ int fdsafe_timerfd_set(fdsafe_handle handle,
 
 /**
  * Writes the time left to the next expiration (0: disarmed) and the interval to `*value_out`.
+ * (On `FDSAFE_CLOCK_REALTIME_ALARM` and `_BOOTTIME_ALARM` the kernel goes on reporting the
+ * time that was left when the timer was disarmed, here and in `fdsafe_timerfd_set`'s
+ * `old_out` (measured here): keep your own record of whether such a timer is armed.)
  *
  * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL
  * `value_out`. Thread safety: any thread.
@@ -4311,7 +4315,8 @@ int fdsafe_terminal_spawn(fdsafe_handle terminal,
  * as controlling terminal and standard streams exactly as `fdsafe_terminal_spawn`, and
  * closes the slave in this process, so the master reads end of file (`-EIO`) once every
  * process on the terminal has closed it. `flags`: 0 or `FDSAFE_NONBLOCK` (the master only;
- * the child's streams always block).
+ * the child's streams always block); `FDSAFE_O_CLOEXEC` (the master's, always in force) is
+ * accepted.
  *
  * Returns the child's pid (> 0) with `*master_out` (kind `FDSAFE_KIND_TERMINAL`,
  * close-on-exec) and `*pidfd_out` (kind `FDSAFE_KIND_PIDFD`).
@@ -4509,9 +4514,10 @@ int fdsafe_inotify_create(uint32_t flags, fdsafe_handle *handle_out);
  * returns the same id and replaces its mask (unless `FDSAFE_IN_MASK_ADD`/`_MASK_CREATE`).
  *
  * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for NULL `path` or
- * `wd_out`, or unknown mask bits; from the kernel `-ENOENT`, `-EACCES`, `-ENOTDIR`
- * (`FDSAFE_IN_ONLYDIR`), `-EEXIST` (`FDSAFE_IN_MASK_CREATE`), `-EINVAL` (no event bits),
- * `-ENOSPC` (watch limit). Thread safety: any thread.
+ * `wd_out`, unknown mask bits, or a mask with no event (options alone, which the kernel
+ * would take and leave the watch silent); from the kernel `-ENOENT`, `-EACCES`, `-ENOTDIR`
+ * (`FDSAFE_IN_ONLYDIR`), `-EEXIST` (`FDSAFE_IN_MASK_CREATE`), `-EINVAL`
+ * (`FDSAFE_IN_MASK_ADD` with `_MASK_CREATE`), `-ENOSPC` (watch limit). Thread safety: any thread.
  */
 int fdsafe_inotify_add_watch(fdsafe_handle handle,
                              const char *path,

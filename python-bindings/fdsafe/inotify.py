@@ -81,7 +81,8 @@ class Inotify(Handle):
     def add_watch(self, path: PathLike, mask: int) -> int:
         """Watches ``path`` (``str``, ``bytes`` or ``os.PathLike``) for the ``IN_*`` events in
         ``mask``; returns the watch id (the same for a path already watched). OSError
-        (FileNotFoundError...) if the path cannot be watched."""
+        (FileNotFoundError...) if the path cannot be watched; ``InvalidArgumentError`` (a
+        ``ValueError``) for a mask naming no event (options alone)."""
         wd = ctypes.c_int32()
         check(lib.fdsafe_inotify_add_watch(self._value, c_string(path), mask, ctypes.byref(wd)))
         return wd.value

@@ -75,3 +75,13 @@ def test_bad_input(tmp_path):
         with pytest.raises(WrongKindError):
             Inotify(e.value, owned=False).add_watch(tmp_path, ino.IN_CREATE)
         e.close()
+
+
+def test_options_alone_are_refused_and_the_watch_stays(tmp_path):
+    # The kernel takes a mask of options alone and leaves the watch with no event.
+    with Inotify.create(nonblocking=True) as watcher:
+        wd = watcher.add_watch(tmp_path, ino.IN_CREATE)
+        with pytest.raises(InvalidArgumentError, match="names no event"):
+            watcher.add_watch(tmp_path, ino.IN_ONLYDIR)
+        (tmp_path / "still").touch()
+        assert [(e.wd, e.name) for e in watcher] == [(wd, "still")]

@@ -119,9 +119,10 @@ pub extern "C" fn fdsafe_inotify_create(flags: u32, handle_out: *mut fdsafe_hand
 /// returns the same id and replaces its mask (unless `FDSAFE_IN_MASK_ADD`/`_MASK_CREATE`).
 ///
 /// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for NULL `path` or
-/// `wd_out`, or unknown mask bits; from the kernel `-ENOENT`, `-EACCES`, `-ENOTDIR`
-/// (`FDSAFE_IN_ONLYDIR`), `-EEXIST` (`FDSAFE_IN_MASK_CREATE`), `-EINVAL` (no event bits),
-/// `-ENOSPC` (watch limit). Thread safety: any thread.
+/// `wd_out`, unknown mask bits, or a mask with no event (options alone, which the kernel
+/// would take and leave the watch silent); from the kernel `-ENOENT`, `-EACCES`, `-ENOTDIR`
+/// (`FDSAFE_IN_ONLYDIR`), `-EEXIST` (`FDSAFE_IN_MASK_CREATE`), `-EINVAL`
+/// (`FDSAFE_IN_MASK_ADD` with `_MASK_CREATE`), `-ENOSPC` (watch limit). Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_inotify_add_watch(handle: fdsafe_handle, path: *const c_char, mask: u32, wd_out: *mut i32) -> c_int {
     call("fdsafe_inotify_add_watch", || {

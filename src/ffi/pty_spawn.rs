@@ -6,7 +6,7 @@ use std::os::fd::AsFd;
 use super::file::{c_path, c_str};
 use super::terminal::fdsafe_window_size;
 use super::termios::{fdsafe_terminal_settings, settings_from_c, single};
-use super::{call, fdsafe_handle, Out, FDSAFE_NONBLOCK};
+use super::{call, fdsafe_handle, Out};
 use crate::error::{Error, Result};
 use crate::handles::{self, get_as, Handle};
 use crate::kinds::pidfd::PidFd;
@@ -99,7 +99,8 @@ pub extern "C" fn fdsafe_terminal_spawn(terminal: fdsafe_handle, program: *const
 /// as controlling terminal and standard streams exactly as `fdsafe_terminal_spawn`, and
 /// closes the slave in this process, so the master reads end of file (`-EIO`) once every
 /// process on the terminal has closed it. `flags`: 0 or `FDSAFE_NONBLOCK` (the master only;
-/// the child's streams always block).
+/// the child's streams always block); `FDSAFE_O_CLOEXEC` (the master's, always in force) is
+/// accepted.
 ///
 /// Returns the child's pid (> 0) with `*master_out` (kind `FDSAFE_KIND_TERMINAL`,
 /// close-on-exec) and `*pidfd_out` (kind `FDSAFE_KIND_PIDFD`).
@@ -118,7 +119,7 @@ pub extern "C" fn fdsafe_pty_spawn(
     pidfd_out: *mut fdsafe_handle,
 ) -> c_int {
     call("fdsafe_pty_spawn", || {
-        let nonblocking = super::kinds::single_flag(flags, FDSAFE_NONBLOCK, "pty spawn")?;
+        let nonblocking = super::kinds::nonblocking_flag(flags, "pty spawn")?;
         let cmd = command(program, argv, envp)?;
         let (mo, po) = (Out::new(master_out, "master_out")?, Out::new(pidfd_out, "pidfd_out")?);
         let settings = if settings.is_null() { None } else { Some(settings_from_c(single(settings, "settings")?)) };

@@ -21,7 +21,8 @@ pub const FDSAFE_STDIO_CLOSE_STREAM: u32 = FDSAFE_OWN_FLAG | (1 << 0);
 /// A handle (kind `FDSAFE_KIND_STDIO`) for standard input, output or error, usable with
 /// `fdsafe_read`, `fdsafe_write`, `fdsafe_wait` and later event loops.
 ///
-/// The handle owns a close-on-exec duplicate of the stream numbered 3 or above; closing it
+/// The handle owns a close-on-exec duplicate of the stream numbered 3 or above
+/// (`FDSAFE_O_CLOEXEC` is accepted and changes nothing); closing it
 /// leaves descriptors 0, 1 and 2 alone unless `FDSAFE_STDIO_CLOSE_STREAM` was given. The
 /// duplicate shares the open file, so `fdsafe_nonblocking_set` on it changes the stream too.
 ///
@@ -32,7 +33,11 @@ pub const FDSAFE_STDIO_CLOSE_STREAM: u32 = FDSAFE_OWN_FLAG | (1 << 0);
 pub extern "C" fn fdsafe_stdio_open(stream: c_int, flags: u32, handle_out: *mut fdsafe_handle) -> c_int {
     call("fdsafe_stdio_open", || {
         let stream = stdio::stream(stream)?;
-        let flags = map_flags(flags, &[(FDSAFE_STDIO_CLOSE_STREAM, StdioFlags::CLOSE_STREAM)], "stdio")?;
+        let flags = map_flags(
+            flags,
+            &[(FDSAFE_STDIO_CLOSE_STREAM, StdioFlags::CLOSE_STREAM), (super::file::FDSAFE_O_CLOEXEC, StdioFlags::empty())],
+            "stdio",
+        )?;
         let out = Out::new(handle_out, "handle_out")?;
         // A duplicate of the standard stream, whose file the stream (and the parent) hold.
         out.write(handles::insert_copy(Box::new(Stdio::open(stream, flags)?).into())?.0);

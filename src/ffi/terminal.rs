@@ -87,7 +87,7 @@ pub extern "C" fn fdsafe_pty_open(flags: u32, master_out: *mut fdsafe_handle, sl
 
 /// Opens the slave of the pseudo-terminal master `master` (`TIOCGPTPEER`: no path lookup, so
 /// no race with a replaced `/dev/pts` entry) as a new terminal handle. `flags`: 0 or
-/// `FDSAFE_NONBLOCK`.
+/// `FDSAFE_NONBLOCK`; `FDSAFE_O_CLOEXEC` and `FDSAFE_O_NOCTTY`, always in force, are accepted.
 ///
 /// Ownership: the caller owns `*slave_out`. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`;
 /// `FDSAFE_E_INVALID_ARGUMENT` for a NULL out-pointer or unknown flags; from the kernel
@@ -95,7 +95,7 @@ pub extern "C" fn fdsafe_pty_open(flags: u32, master_out: *mut fdsafe_handle, sl
 #[no_mangle]
 pub extern "C" fn fdsafe_pty_peer(master: fdsafe_handle, flags: u32, slave_out: *mut fdsafe_handle) -> c_int {
     call("fdsafe_pty_peer", || {
-        let nonblocking = super::kinds::single_flag(flags, super::FDSAFE_NONBLOCK, "pty")?;
+        let nonblocking = super::kinds::nonblocking_flag(flags & !super::file::FDSAFE_O_NOCTTY, "pty")?;
         let out = Out::new(slave_out, "slave_out")?;
         let slave = term(master)?.peer(nonblocking)?;
         out.write(handles::insert(Box::new(slave))?.0);

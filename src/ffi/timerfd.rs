@@ -105,6 +105,9 @@ pub extern "C" fn fdsafe_timerfd_set(
 }
 
 /// Writes the time left to the next expiration (0: disarmed) and the interval to `*value_out`.
+/// (On `FDSAFE_CLOCK_REALTIME_ALARM` and `_BOOTTIME_ALARM` the kernel goes on reporting the
+/// time that was left when the timer was disarmed, here and in `fdsafe_timerfd_set`'s
+/// `old_out` (measured here): keep your own record of whether such a timer is armed.)
 ///
 /// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL
 /// `value_out`. Thread safety: any thread.

@@ -89,6 +89,11 @@ impl Inotify {
         if mask & !WATCH_BITS != 0 {
             return Err(Error::invalid(format!("unknown inotify mask bits {:#x}", mask & !WATCH_BITS)));
         }
+        // The kernel takes options alone and replaces the watch's mask with no event: the
+        // watch would stay, silent.
+        if mask & libc::IN_ALL_EVENTS == 0 {
+            return Err(Error::invalid(format!("inotify mask {mask:#x} names no event")));
+        }
         // SAFETY: a NUL-terminated path.
         let wd = cvt(unsafe { libc::inotify_add_watch(self.fd.as_raw_fd(), path.as_ptr(), mask) })
             .map_err(|e| e.context(format!("inotify_add_watch {}", path.to_string_lossy())))?;
