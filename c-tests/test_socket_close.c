@@ -78,25 +78,120 @@ static void test_closing_an_adopted_socket_leaves_other_copies_alone(void **stat
     close(sv[1]);
 }
 
-/* A forked child closing its inherited copy of a listener must not remove the parent's path. */
+/* A listener's path goes only with the socket's last descriptor: a close while a copy lives
+ * (a child's, a duplicate, a worker's it was sent to) would cut that copy off from clients. */
+static void make_listener(char *dir, char *path, size_t size, fdsafe_handle *l) {
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, size, "%s/l.sock", dir);
+    must(fdsafe_unix_listen(path, FDSAFE_SOCK_STREAM, 8, NULL, l));
+}
+
+/* Connects to `path` and has `listener` accept it: the path reaches that socket. */
+static void expect_reachable(const char *path, fdsafe_handle listener) {
+    fdsafe_handle c, a;
+    must(fdsafe_unix_connect(path, FDSAFE_SOCK_STREAM, 0, &c));
+    must(fdsafe_socket_accept(listener, 0, &a, NULL, 0, NULL));
+    must(fdsafe_close(a));
+    must(fdsafe_close(c));
+}
+
 static void test_a_child_closing_its_copy_keeps_the_parents_socket_path(void **state) {
     (void)state;
     char dir[] = "/tmp/fdsafe-fork-XXXXXX", path[64];
-    assert_non_null(mkdtemp(dir));
-    snprintf(path, sizeof path, "%s/l.sock", dir);
     fdsafe_handle l;
-    must(fdsafe_unix_listen(path, FDSAFE_SOCK_STREAM, 8, NULL, &l));
+    make_listener(dir, path, sizeof path, &l);
     pid_t child = fork();
     if (child == 0) _exit(fdsafe_close(l) == 0 ? 0 : 1);
     int status;
     waitpid(child, &status, 0);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     assert_int_equal(access(path, F_OK), 0); /* still there for the parent */
+    expect_reachable(path, l);
+    must(fdsafe_close(l));
+    assert_int_equal(access(path, F_OK), -1); /* the last descriptor removes it */
+    rmdir(dir);
+}
+
+static void test_a_parent_closing_its_listener_keeps_the_childs_path(void **state) {
+    (void)state;
+    char dir[] = "/tmp/fdsafe-fork-XXXXXX", path[64];
+    fdsafe_handle l;
+    make_listener(dir, path, sizeof path, &l);
+    int go[2];
+    assert_int_equal(pipe2(go, O_CLOEXEC), 0);
+    pid_t child = fork();
+    if (child == 0) {
+        alarm(10); /* never outlive a failed parent */
+        char c;
+        if (read(go[0], &c, 1) != 1) _exit(2);
+        fdsafe_handle a;
+        if (fdsafe_socket_accept(l, 0, &a, NULL, 0, NULL) < 0) _exit(3);
+        fdsafe_close(a);
+        _exit(fdsafe_close(l) == 0 && access(path, F_OK) == -1 ? 0 : 4); /* the child was last */
+    }
+    must(fdsafe_close(l));
+    assert_int_equal(access(path, F_OK), 0); /* the child still listens there */
     fdsafe_handle c;
     must(fdsafe_unix_connect(path, FDSAFE_SOCK_STREAM, 0, &c));
+    assert_int_equal(write(go[1], "g", 1), 1);
+    int status;
+    waitpid(child, &status, 0);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
     must(fdsafe_close(c));
+    close(go[0]);
+    close(go[1]);
+    rmdir(dir);
+}
+
+static void test_a_duplicate_keeps_the_path_and_removes_it_last(void **state) {
+    (void)state;
+    char dir[] = "/tmp/fdsafe-dup-XXXXXX", path[64];
+    fdsafe_handle l, copy;
+    make_listener(dir, path, sizeof path, &l);
+    must(fdsafe_dup(l, &copy));
     must(fdsafe_close(l));
-    assert_int_equal(access(path, F_OK), -1); /* the binding process removes it */
+    assert_int_equal(access(path, F_OK), 0);
+    expect_reachable(path, copy);
+    must(fdsafe_close(copy));
+    assert_int_equal(access(path, F_OK), -1);
+    rmdir(dir);
+}
+
+static void test_a_listener_sent_to_a_worker_stays_reachable(void **state) {
+    (void)state;
+    char dir[] = "/tmp/fdsafe-send-XXXXXX", path[64];
+    fdsafe_handle l, to_worker, from_parent;
+    make_listener(dir, path, sizeof path, &l);
+    must(fdsafe_unix_pair(FDSAFE_SOCK_STREAM, 0, &to_worker, &from_parent));
+    pid_t child = fork();
+    if (child == 0) {
+        alarm(10);
+        fdsafe_close(to_worker);
+        fdsafe_close(l);
+        char byte;
+        fdsafe_handle got = 0, a;
+        struct fdsafe_recv_info info;
+        if (fdsafe_socket_recv_handles(from_parent, &byte, 1, 0, &got, 1, &info) != 1) _exit(2);
+        if (fdsafe_socket_accept(got, 0, &a, NULL, 0, NULL) < 0) _exit(3);
+        fdsafe_close(a);
+        _exit(0);
+    }
+    must(fdsafe_close(from_parent));
+    expect_code(fdsafe_socket_send_handles(to_worker, "L", 1, &l, 1, 0), 1);
+    must(fdsafe_close(l)); /* the hand-off: the worker's copy is the listener now */
+    fdsafe_handle c;
+    must(fdsafe_unix_connect(path, FDSAFE_SOCK_STREAM, 0, &c));
+    int status;
+    waitpid(child, &status, 0);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    must(fdsafe_close(c));
+    must(fdsafe_close(to_worker));
+    /* The worker's copy knew no path: a stale file stays, and the next listen replaces it. */
+    must(fdsafe_unix_listen(path, FDSAFE_SOCK_STREAM, 8, NULL, &l));
+    must(fdsafe_close(l));
+    assert_int_equal(access(path, F_OK), -1);
     rmdir(dir);
 }
 
@@ -105,6 +200,9 @@ int main(void) {
         FD_TEST(test_closing_a_created_socket_leaves_a_blocked_receive_waiting),
         FD_TEST(test_closing_an_adopted_socket_leaves_other_copies_alone),
         FD_TEST(test_a_child_closing_its_copy_keeps_the_parents_socket_path),
+        FD_TEST(test_a_parent_closing_its_listener_keeps_the_childs_path),
+        FD_TEST(test_a_duplicate_keeps_the_path_and_removes_it_last),
+        FD_TEST(test_a_listener_sent_to_a_worker_stays_reachable),
     };
     return cmocka_run_group_tests_name("socket_close", tests, NULL, NULL);
 }

@@ -2876,7 +2876,8 @@ typedef struct fdsafe_recv_info {
  * on (a stale leftover) is removed; anything else at the path (a live socket, a regular
  * file, a folder, a symlink) is never removed or followed and the call fails; the socket
  * file gets `options->socket_mode` before it accepts connections; closing the handle removes
- * the path only if it is still this socket's file (same device and inode). See
+ * the path only if it is still this socket's file (same device and inode) and no other
+ * descriptor of the socket lives (a duplicate, a child's copy, one sent to a worker). See
  * `fdsafe_unix_bind_options` for the defaults and flags.
  *
  * Ownership: the caller closes `*handle_out`. Errors: `FDSAFE_E_INVALID_ARGUMENT` (NULL

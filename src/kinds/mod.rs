@@ -76,13 +76,17 @@ pub fn check_adoptable(fd: RawFd, kind: Kind) -> Result<()> {
     })
 }
 
-/// The object for `fd`, a duplicate of `original`'s descriptor: of the same kind, and for an
-/// epoll set sharing the original's registrations, as the kernel shares its interest list.
+/// The object for `fd`, a duplicate of `original`'s descriptor: of the same kind, for an
+/// epoll set sharing the original's registrations, as the kernel shares its interest list,
+/// and for a Unix socket bound to a path, removing the path if it closes last.
 pub fn wrap_duplicate(original: &dyn Object, fd: OwnedFd) -> Stored {
-    match original.downcast::<epoll::Epoll>() {
-        Some(set) => Stored::Boxed(Box::new(set.duplicate(fd))),
-        None => wrap_owned(fd, original.kind()),
+    if let Some(set) = original.downcast::<epoll::Epoll>() {
+        return Stored::Boxed(Box::new(set.duplicate(fd)));
     }
+    if let Some(socket) = original.downcast::<socket::Socket>() {
+        return Stored::Socket(socket.duplicate(fd));
+    }
+    wrap_owned(fd, original.kind())
 }
 
 /// Wraps a descriptor that fdsafe now owns (one just received over a Unix socket, say) as an

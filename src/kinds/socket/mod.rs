@@ -368,6 +368,12 @@ impl Socket {
         Ok(addr)
     }
 
+    /// A socket for `fd`, a duplicate of this one's descriptor: it removes the bound path
+    /// too, if it is the socket's last descriptor when it closes.
+    pub fn duplicate(&self, fd: OwnedFd) -> Socket {
+        Socket { fd, kind: self.kind, bound_path: self.bound_path.clone() }
+    }
+
     pub fn set_bound_path(&mut self, path: unix::BoundPath) {
         self.bound_path = Some(Box::new(path));
     }

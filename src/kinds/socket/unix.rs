@@ -42,15 +42,13 @@ bitflags! {
     }
 }
 
-/// The path a socket was bound to, with the identity of the socket file, for removal on close.
-#[derive(Debug)]
+/// The path a socket was bound to, with the identity of the socket file, for removal when
+/// the last descriptor of the socket closes. Duplicates made with `fdsafe_dup` carry a copy.
+#[derive(Clone, Debug)]
 pub struct BoundPath {
     path: CString,
     dev: u64,
     ino: u64,
-    /// The process that bound it. A forked child closing its inherited copy of the handle
-    /// must not remove the path the parent still listens on.
-    owner: libc::pid_t,
     /// False once the descriptor was released to the caller: nothing is removed then.
     armed: bool,
 }
@@ -84,16 +82,22 @@ impl BoundPath {
         if st.st_mode & libc::S_IFMT != libc::S_IFSOCK {
             return None;
         }
-        // SAFETY: getpid has no preconditions.
-        let owner = unsafe { libc::getpid() };
-        Some(BoundPath { path, dev: st.st_dev, ino: st.st_ino, owner, armed: true })
+        Some(BoundPath { path, dev: st.st_dev, ino: st.st_ino, armed: true })
     }
 }
 
 impl Drop for BoundPath {
+    /// Runs after the socket's descriptor closed (see `Socket`). Another descriptor of the
+    /// socket may live on: a duplicate, a forked child's copy, a worker it was sent to. The
+    /// path is theirs too then, and removing it would cut them off from new clients, so it is
+    /// removed only when the socket has no descriptor left anywhere, which the stale probe of
+    /// `bind` tells (the kernel refuses its connect only when no socket is bound there).
     fn drop(&mut self) {
-        // SAFETY: getpid has no preconditions.
-        if !self.armed || unsafe { libc::getpid() } != self.owner {
+        if !self.armed {
+            return;
+        }
+        let Ok(addr) = SockAddr::from_address(&Address::Path(self.path.as_bytes().to_vec())) else { return };
+        if !matches!(is_stale(&addr), Ok(true)) {
             return;
         }
         if let Ok(Some(st)) = lstat(&self.path) {
@@ -210,9 +214,7 @@ pub fn bind(kind: Kind, address: Option<&Address>, backlog: i32, flags: BindFlag
                     .map_err(|e| cleanup(e.context(format!("chmod {shown}"))))?;
             }
             if !flags.contains(BindFlags::KEEP_PATH) {
-                // SAFETY: getpid has no preconditions.
-                let owner = unsafe { libc::getpid() };
-                socket.set_bound_path(BoundPath { path: cpath, dev: st.st_dev, ino: st.st_ino, owner, armed: true });
+                socket.set_bound_path(BoundPath { path: cpath, dev: st.st_dev, ino: st.st_ino, armed: true });
             }
         }
         Some(other) => return Err(Error::invalid(format!("{} is not a Unix address", other.describe()))),
