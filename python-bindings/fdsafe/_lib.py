@@ -13,7 +13,7 @@ import ctypes
 import ctypes.util
 import os
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 __all__ = ["IOVec", "PROTOTYPES", "c_handle", "c_handle_p", "declare", "fast", "lib"]
 
@@ -104,10 +104,40 @@ def _load() -> ctypes.CDLL:
         raise ImportError(f"fdsafe: cannot load libfdsafe from {where} ({path}): {err}. {fix}") from err
 
 
-def _typed_call(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+def _int_range(argtype: object) -> Optional[Tuple[int, int]]:
+    """The values a C integer type holds, or None for any other argument type."""
+    if not isinstance(argtype, type) or not issubclass(argtype, _INTEGER_TYPES):
+        return None
+    bits = 8 * ctypes.sizeof(argtype)
+    if argtype(-1).value < 0:
+        return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    return 0, (1 << bits) - 1
+
+
+_INTEGER_TYPES = (ctypes.c_byte, ctypes.c_ubyte, ctypes.c_short, ctypes.c_ushort, ctypes.c_int, ctypes.c_uint,
+                  ctypes.c_long, ctypes.c_ulong, ctypes.c_longlong, ctypes.c_ulonglong)
+
+
+def _out_of_range(name: str, position: int, value: int, low: int, high: int) -> Exception:
+    if value < 0 <= low:
+        return ValueError(f"{name}: argument {position + 1} must not be negative: {value}")
+    return OverflowError(f"{name}: argument {position + 1} must be {low} to {high}: {value}")
+
+
+def _typed_call(name: str, fn: Callable[..., Any], argtypes: List[object]) -> Callable[..., Any]:
     """``fn`` raising TypeError where ctypes raises its own ArgumentError (a str for a handle,
-    a float for a size...), as the standard library does for an argument of the wrong type."""
+    a float for a size...), as the standard library does for an argument of the wrong type,
+    and OverflowError (ValueError for a negative where the C type is unsigned) for an integer
+    its C parameter cannot hold, which ctypes would silently cut to another value (2**32 + 9
+    to 9, say) instead."""
+    ranges = [(i, r) for i, r in enumerate(map(_int_range, argtypes)) if r is not None]
+
     def call(*args: Any) -> Any:
+        for position, (low, high) in ranges:
+            if position < len(args):
+                value = args[position]
+                if type(value) is int and not low <= value <= high:
+                    raise _out_of_range(name, position, value, low, high)
         try:
             return fn(*args)
         except ctypes.ArgumentError as err:
@@ -135,7 +165,7 @@ def declare(prototypes: Dict[str, Tuple[object, List[object]]]) -> None:
             fn = fn.__wrapped__  # declared again: PROTOTYPES' own entries at load time
         fn.restype = restype
         fn.argtypes = argtypes
-        setattr(lib, name, _typed_call(name, fn))
+        setattr(lib, name, _typed_call(name, fn, argtypes))
         PROTOTYPES[name] = (restype, argtypes)
         getattr(fast, name).restype = restype
 

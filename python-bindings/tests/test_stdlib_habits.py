@@ -285,6 +285,49 @@ def test_integers_out_of_range_are_refused_not_wrapped():
             listener.setsockopt(fs.SOL_SOCKET, fs.SO_RCVBUF, 2**40)
 
 
+def test_every_c_integer_argument_is_checked_not_cut(tmp_path):
+    # Each wrapper passes ints to ctypes, which cut them to the C type: shutdown(2**32 + 1)
+    # shut the writing side, pwrite at 2**64 wrote at 0, 2**32 + SIGKILL killed, a mode of
+    # 2**32 + 0o640 made a 0o640 file. Every declared function now refuses such a value.
+    import signal
+    from fdsafe import socket as fs
+    from fdsafe.inotify import IN_CREATE, IN_MODIFY, Inotify
+    from fdsafe.memfd import MemFd
+    from fdsafe.pidfd import PidFd
+    a, b = fs.unix_pair()
+    with a, b:
+        with pytest.raises(OverflowError):
+            a.shutdown(2**32 + socket.SHUT_WR)
+        with pytest.raises(OverflowError):
+            a.send(b"x", 2**40)
+        b.settimeout(0)
+        with pytest.raises(BlockingIOError):
+            b.recv(1)  # nothing was shut down or sent
+    with MemFd.create("wrap") as m:
+        m.write(b"abcdef")
+        with pytest.raises(OverflowError):
+            m.pwrite(b"ZZ", 2**64)
+        with pytest.raises(OverflowError):
+            m.seek(0, 2**32)
+        assert m.pread(6, 0) == b"abcdef"
+    with pytest.raises(OverflowError):
+        File.open(tmp_path / "f", os.O_RDWR | os.O_CREAT, 2**32 + 0o640)
+    assert not (tmp_path / "f").exists()
+    with Inotify.create(nonblocking=True) as watcher:
+        watcher.add_watch(tmp_path, IN_CREATE)
+        with pytest.raises(OverflowError):
+            watcher.add_watch(tmp_path, 2**32 + IN_MODIFY)
+        (tmp_path / "g").touch()
+        assert [e.name for e in watcher] == ["g"]  # the watch kept its mask
+    child = PidFd.spawn(["sleep", "5"])
+    with child:
+        with pytest.raises(OverflowError):
+            child.send_signal(2**32 + signal.SIGKILL)
+        assert child.wait_exit(0.2) is None  # alive: nothing was sent
+        child.send_signal(signal.SIGTERM)
+        child.wait_exit(5)
+
+
 def test_recv_of_nothing_and_fileno_after_close_are_the_stdlib_s():
     import selectors
     from fdsafe import socket as fs
