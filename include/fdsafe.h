@@ -819,7 +819,7 @@ int64_t fdsafe_pipe_set_capacity(fdsafe_handle handle, size_t bytes);
  *
  * Ownership: the caller owns `*handle_out`. Errors: `FDSAFE_E_INVALID_ARGUMENT` for a
  * `stream` other than 0, 1, 2, unknown flags or a NULL `handle_out`; `-EBADF` if the stream
- * is not open. Thread safety: any thread.
+ * is not open; `-EMFILE`. Thread safety: any thread.
  */
 int fdsafe_stdio_open(int stream, uint32_t flags, fdsafe_handle *handle_out);
 
@@ -1478,11 +1478,10 @@ int fdsafe_pty_open(uint32_t flags, fdsafe_handle *master_out, fdsafe_handle *sl
  *
  * Ownership: the caller owns `*slave_out`. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`;
  * `FDSAFE_E_INVALID_ARGUMENT` for a NULL out-pointer or unknown flags; from the kernel
- * `-EIO` if `master` is a pseudo-terminal slave, `-ENOTTY` for other terminals. Thread safety: any thread.
+ * `-EIO` if `master` is a pseudo-terminal slave, `-ENOTTY` for other terminals; `-EMFILE`.
+ * Thread safety: any thread.
  */
-int fdsafe_pty_peer(fdsafe_handle master,
-                    uint32_t flags,
-                    fdsafe_handle *slave_out);
+int fdsafe_pty_peer(fdsafe_handle master, uint32_t flags, fdsafe_handle *slave_out);
 
 /**
  * Writes the terminal's device path into `buf` (`/dev/pts/3`, `/dev/ttyS0`; `/dev/ptmx` for
@@ -1926,7 +1925,8 @@ int fdsafe_tcp_listen_sockaddr(const void *addr,
  * Ownership: on success the caller closes `*handle_out`; on failure nothing is created.
  * Errors: `FDSAFE_E_INVALID_ARGUMENT` (NULL pointers, bad address, unknown flags, timeout
  * below -1); `-ECONNREFUSED`; `-ETIMEDOUT` when `timeout_ms` passed; `-ENETUNREACH`;
- * `-EINTR` if a signal handler ran while waiting (not retried). Thread safety: any thread.
+ * `-EINTR` if a signal handler ran while waiting (not retried); `-EMFILE`. Thread safety:
+ * any thread.
  */
 int fdsafe_tcp_connect(const char *address,
                        int timeout_ms,
@@ -2937,7 +2937,7 @@ int fdsafe_unix_bind_sockaddr(const void *addr,
  * Ownership: the caller closes `*handle_out`. Errors: `FDSAFE_E_INVALID_ARGUMENT` (NULL
  * pointers, bad type or flags, non-Unix address); `-ENOENT` (no such path);
  * `-ECONNREFUSED` (nothing listening: a stale file); `-EPROTOTYPE` (a socket of another
- * type); `-EACCES`; `-EAGAIN`; `-EINTR` (not retried). Thread safety: any thread.
+ * type); `-EACCES`; `-EAGAIN`; `-EINTR` (not retried); `-EMFILE`. Thread safety: any thread.
  */
 int fdsafe_unix_connect(const char *address,
                         uint32_t type,

@@ -105,7 +105,8 @@ fn tcp_connect(addr: &SockAddr, timeout_ms: c_int, flags: u32, handle_out: *mut 
 /// Ownership: on success the caller closes `*handle_out`; on failure nothing is created.
 /// Errors: `FDSAFE_E_INVALID_ARGUMENT` (NULL pointers, bad address, unknown flags, timeout
 /// below -1); `-ECONNREFUSED`; `-ETIMEDOUT` when `timeout_ms` passed; `-ENETUNREACH`;
-/// `-EINTR` if a signal handler ran while waiting (not retried). Thread safety: any thread.
+/// `-EINTR` if a signal handler ran while waiting (not retried); `-EMFILE`. Thread safety:
+/// any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_tcp_connect(address: *const c_char, timeout_ms: c_int, flags: u32, handle_out: *mut fdsafe_handle) -> c_int {
     call("fdsafe_tcp_connect", || tcp_connect(&SockAddr::parse(c_text(address, "address")?)?, timeout_ms, flags, handle_out))

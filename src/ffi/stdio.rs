@@ -28,7 +28,7 @@ pub const FDSAFE_STDIO_CLOSE_STREAM: u32 = FDSAFE_OWN_FLAG | (1 << 0);
 ///
 /// Ownership: the caller owns `*handle_out`. Errors: `FDSAFE_E_INVALID_ARGUMENT` for a
 /// `stream` other than 0, 1, 2, unknown flags or a NULL `handle_out`; `-EBADF` if the stream
-/// is not open. Thread safety: any thread.
+/// is not open; `-EMFILE`. Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_stdio_open(stream: c_int, flags: u32, handle_out: *mut fdsafe_handle) -> c_int {
     call("fdsafe_stdio_open", || {

@@ -91,7 +91,8 @@ pub extern "C" fn fdsafe_pty_open(flags: u32, master_out: *mut fdsafe_handle, sl
 ///
 /// Ownership: the caller owns `*slave_out`. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`;
 /// `FDSAFE_E_INVALID_ARGUMENT` for a NULL out-pointer or unknown flags; from the kernel
-/// `-EIO` if `master` is a pseudo-terminal slave, `-ENOTTY` for other terminals. Thread safety: any thread.
+/// `-EIO` if `master` is a pseudo-terminal slave, `-ENOTTY` for other terminals; `-EMFILE`.
+/// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_pty_peer(master: fdsafe_handle, flags: u32, slave_out: *mut fdsafe_handle) -> c_int {
     call("fdsafe_pty_peer", || {

@@ -270,7 +270,7 @@ pub extern "C" fn fdsafe_unix_bind_sockaddr(
 /// Ownership: the caller closes `*handle_out`. Errors: `FDSAFE_E_INVALID_ARGUMENT` (NULL
 /// pointers, bad type or flags, non-Unix address); `-ENOENT` (no such path);
 /// `-ECONNREFUSED` (nothing listening: a stale file); `-EPROTOTYPE` (a socket of another
-/// type); `-EACCES`; `-EAGAIN`; `-EINTR` (not retried). Thread safety: any thread.
+/// type); `-EACCES`; `-EAGAIN`; `-EINTR` (not retried); `-EMFILE`. Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_unix_connect(address: *const c_char, r#type: u32, flags: u32, handle_out: *mut fdsafe_handle) -> c_int {
     call("fdsafe_unix_connect", || {
