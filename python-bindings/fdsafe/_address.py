@@ -1,14 +1,18 @@
 """Addresses as Python's ``socket`` module takes them, turned into ``struct sockaddr`` bytes.
 
 Internet addresses: ``(host, port)`` and ``(host, port, flowinfo, scope_id)`` tuples, host
-names resolved with ``socket.getaddrinfo``. Unix addresses: ``str``, ``bytes`` or
+names resolved with ``socket.getaddrinfo`` (for the socket's own family when it has one).
+Unix addresses, exactly as the ``socket`` module reads them: ``str``, ``bytes`` or
 ``os.PathLike`` paths encoded with ``os.fsencode`` (so surrogate-escaped and non-UTF-8 names
-work), an abstract name as a leading NUL. A NUL anywhere else raises ``ValueError``: C would
-cut the name there and bind another path than the caller named.
+work, and ``"@name"`` is the file of that name), an abstract name as a leading NUL. A NUL
+anywhere else raises ``ValueError``: C would cut the name there and bind another path than the
+caller named. fdsafe's text form (``"@name"`` for an abstract name) is read only by
+``address_parse``.
 """
 from __future__ import annotations
 
 import errno
+import operator
 import os
 import socket
 import struct
@@ -34,12 +38,35 @@ class SockAddr(bytes):
         return int(_FAMILY.unpack_from(self)[0]) if len(self) >= 2 else socket.AF_UNSPEC
 
 
+_FLOWINFO_MAX = 0xFFFFF  # the 20-bit flow label
+
+
+def _integer(value: object, name: str) -> int:
+    """An int for ``value`` as the ``socket`` module takes one (``__index__``): TypeError else."""
+    if not hasattr(value, "__index__"):
+        raise TypeError(f"{name} must be an integer, not {type(value).__name__}")
+    return operator.index(value)
+
+
+def _ipv6_extras(flowinfo: object, scope_id: object) -> Tuple[int, int]:
+    """``flowinfo`` and ``scope_id`` of an IPv6 4-tuple, checked as ``socket`` checks them:
+    TypeError for a non-integer, OverflowError for a flowinfo outside 0-1048575 (the 20-bit
+    flow label). A scope_id is taken modulo 2**32, as the ``socket`` module takes it (its
+    ``-1`` is interface 4294967295, which no interface has: the kernel refuses it)."""
+    flow = _integer(flowinfo, "flowinfo")
+    scope = _integer(scope_id, "scope_id")
+    if not 0 <= flow <= _FLOWINFO_MAX:
+        raise OverflowError(f"flowinfo must be 0-{_FLOWINFO_MAX}")
+    return flow, scope & 0xFFFFFFFF
+
+
 def _pack_inet(family: int, sockaddr: Tuple[Any, ...]) -> SockAddr:
     """sockaddr_in / sockaddr_in6 from the tuple getaddrinfo gives for ``family``."""
     if family == socket.AF_INET:
         host, port = sockaddr[:2]
         return SockAddr(_FAMILY.pack(family) + struct.pack("!H", port) + socket.inet_pton(family, host) + bytes(8))
     host, port, flowinfo, scope_id = sockaddr
+    flowinfo, scope_id = _ipv6_extras(flowinfo, scope_id)
     host = host.split("%", 1)[0]  # a scope given by name is in scope_id already
     return SockAddr(_FAMILY.pack(family) + struct.pack("!HI", port, flowinfo) + socket.inet_pton(family, host)
                     + struct.pack("=I", scope_id))
@@ -53,27 +80,36 @@ def _check_port(port: object) -> int:
     return port
 
 
-def inet_sockaddrs(address: Tuple[Any, ...], socktype: int, passive: bool = False) -> List[SockAddr]:
+def inet_sockaddrs(address: Tuple[Any, ...], socktype: int, passive: bool = False,
+                   family: int = socket.AF_UNSPEC) -> List[SockAddr]:
     """Every ``struct sockaddr`` a ``(host, port)`` or ``(host, port, flowinfo, scope_id)``
     tuple resolves to, in getaddrinfo's order. A host of ``""`` (or ``None``) is the
-    wildcard address when ``passive`` (binding), else the loopback address."""
+    wildcard address when ``passive`` (binding), else the loopback address. ``family`` is
+    the socket's, when there is a socket: ``AF_INET`` resolves to IPv4 addresses only (and
+    takes only a pair, as ``socket`` does), ``AF_INET6`` puts IPv6 addresses first (an IPv4
+    one after them still works: fdsafe maps it onto the IPv6 socket)."""
     if not isinstance(address, tuple) or len(address) not in (2, 4):
         raise TypeError("an internet address is a (host, port) or (host, port, flowinfo, scope_id) tuple")
+    if family == socket.AF_INET and len(address) != 2:
+        raise TypeError("AF_INET address must be a pair (host, port)")
     host, port = address[0], _check_port(address[1])
+    extras = _ipv6_extras(address[2], address[3]) if len(address) == 4 else None  # checked before any lookup
     if isinstance(host, (bytes, bytearray)):
         host = bytes(host).decode("idna")
     if host is not None and not isinstance(host, str):
         raise TypeError(f"host must be a str, not {type(host).__name__}")
     if host is not None and "\0" in host:
         raise ValueError("embedded null character in host")
-    family = socket.AF_INET6 if len(address) == 4 else socket.AF_UNSPEC
+    query = socket.AF_INET6 if extras is not None else socket.AF_INET if family == socket.AF_INET else socket.AF_UNSPEC
     flags = socket.AI_PASSIVE if passive else 0
-    infos = socket.getaddrinfo(host or None, port, family, socktype, 0, flags)
+    infos = socket.getaddrinfo(host or None, port, query, socktype, 0, flags)
+    if family == socket.AF_INET6:
+        infos.sort(key=lambda info: info[0] != socket.AF_INET6)  # stable: IPv6 first, else in order
     out = []
     for fam, _, _, _, found in infos:
         sockaddr: Tuple[Any, ...] = tuple(found)
-        if fam == socket.AF_INET6 and len(address) == 4:
-            sockaddr = (sockaddr[0], sockaddr[1], address[2], address[3] or sockaddr[3])
+        if fam == socket.AF_INET6 and extras is not None:
+            sockaddr = (sockaddr[0], sockaddr[1], extras[0], extras[1] or sockaddr[3])
         if fam in (socket.AF_INET, socket.AF_INET6):
             out.append(_pack_inet(fam, sockaddr))
     if not out:
@@ -82,12 +118,12 @@ def inet_sockaddrs(address: Tuple[Any, ...], socktype: int, passive: bool = Fals
 
 
 def unix_sockaddr(address: Union[str, bytes, "os.PathLike[Any]"]) -> SockAddr:
-    """sockaddr_un for a path or an abstract name (leading NUL); ``""`` asks for autobind.
-    fdsafe's own text form also holds: a ``str`` starting with ``@`` is an abstract name."""
+    """sockaddr_un for a path or an abstract name (leading NUL), as ``socket.bind`` reads
+    them: a ``str``, ``bytes`` or ``os.PathLike`` is a path whatever its first character
+    (``"@x.sock"`` is the file ``@x.sock``); ``""`` asks for autobind. fdsafe's text for an
+    abstract name (``"@name"``) goes through ``address_parse``."""
     if isinstance(address, (bytearray, memoryview)):
         raise TypeError("a Unix address is str, bytes or os.PathLike (raw sockaddr bytes: wrap them in SockAddr)")
-    if isinstance(address, str) and address.startswith("@"):
-        address = "\0" + address[1:]
     name = os.fsencode(address)
     family = _FAMILY.pack(socket.AF_UNIX)
     if not name:

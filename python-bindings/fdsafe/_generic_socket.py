@@ -10,7 +10,7 @@ import socket as _pysocket
 from typing import Any, Optional, Tuple, Union, cast
 
 from ._address import NETLINK as _NETLINK, SockAddr, decode_sockaddr as _decode, unix_sockaddr
-from ._buffers import data_arg, int_arg, size_arg, timeout_ms
+from ._buffers import data_arg, int_arg, timeout_ms
 from ._lib import c_handle, c_handle_p, declare, lib
 from .errors import check
 from .handle import EVENT_IN, EVENT_OUT, Handle, retry_eintr_within
@@ -35,13 +35,20 @@ declare({
 })
 
 
+_GETSOCKOPT_BUFLEN_MAX = 1024  # the socket module's limit
+
+
 def getsockopt(sock: Socket, level: int, optname: int, buflen: int = 0) -> Union[int, bytes]:
-    """``socket.getsockopt``: an ``int`` option, or with ``buflen`` the option's bytes."""
+    """``socket.getsockopt``: an ``int`` option, or with ``buflen`` (1 to 1024, as
+    ``socket`` takes it: OSError outside, OverflowError beyond a C int) the option's bytes."""
+    buflen = int_arg(buflen, "buflen", -2**31, 2**31 - 1)
+    if not 0 <= buflen <= _GETSOCKOPT_BUFLEN_MAX:
+        raise OSError(errno.EINVAL, f"getsockopt buflen out of range (0 to {_GETSOCKOPT_BUFLEN_MAX}): {buflen}")
     if buflen == 0:
         value = ctypes.c_int()
         check(lib.fdsafe_socket_getsockopt(sock._value, level, optname, ctypes.byref(value), ctypes.sizeof(value)))
         return value.value
-    buf = ctypes.create_string_buffer(size_arg(buflen, "buflen"))
+    buf = ctypes.create_string_buffer(buflen)
     n = check(lib.fdsafe_socket_getsockopt(sock._value, level, optname, buf, buflen))
     return buf.raw[:n]
 
@@ -59,15 +66,16 @@ def setsockopt(sock: Socket, level: int, optname: int, value: Union[int, bytes])
 
 
 def _encode(family: int, socktype: int, address: Any, passive: bool = True) -> SockAddr:
-    """``struct sockaddr`` bytes for an address as ``socket`` takes it in ``family``."""
+    """``struct sockaddr`` bytes for an address as ``socket`` takes it in ``family``: a host
+    name is resolved for that family (AF_UNSPEC: any), a Unix ``str`` is a path."""
     if isinstance(address, SockAddr):
         return address
     if family == _pysocket.AF_NETLINK:
         if not isinstance(address, tuple) or len(address) != 2:
             raise TypeError("a netlink address is a (pid, groups) tuple")
         return SockAddr(_NETLINK.pack(family, 0, address[0], address[1]))
-    if family in (_pysocket.AF_INET, _pysocket.AF_INET6):
-        found = _inet_address(address, socktype, passive)
+    if family in (_pysocket.AF_INET, _pysocket.AF_INET6, _pysocket.AF_UNSPEC):
+        found = _inet_address(address, socktype, passive, family)
         if isinstance(found, bytes):  # fdsafe's text
             from .socket import address_parse
             return address_parse(found.decode())
@@ -108,7 +116,12 @@ class GenericSocket(Socket):
         return cast(int, getsockopt(self, _pysocket.SOL_SOCKET, _pysocket.SO_PROTOCOL))
 
     def _address(self, address: Any) -> Tuple[Any, int]:
-        return _raw(_encode(int(self.family), int(self.type), address))
+        return _raw(self._sockaddr(address))
+
+    def _sockaddr(self, address: Any) -> SockAddr:
+        # For sendmsg too: the address as socket takes it for this socket's family (a Unix
+        # str is a path), never read as fdsafe's text.
+        return _encode(int(self.family), int(self.type), address)
 
     def bind(self, address: Any) -> None:
         """Binds to ``address`` (``socket.bind``)."""
@@ -116,8 +129,10 @@ class GenericSocket(Socket):
         check(lib.fdsafe_socket_bind(self._value, raw, n))
 
     def listen(self, backlog: int = 128) -> None:
-        """Listens for connections (``socket.listen``)."""
-        check(lib.fdsafe_socket_listen(self._value, size_arg(backlog, "backlog")))
+        """Listens for connections (``socket.listen``): a negative ``backlog`` is 0, as
+        ``socket`` makes it; OverflowError beyond a C int."""
+        backlog = int_arg(backlog, "backlog", -2**31, 2**31 - 1)
+        check(lib.fdsafe_socket_listen(self._value, max(backlog, 0)))
 
     def connect(self, address: Any) -> None:
         """Connects to ``address``, waiting as the socket's timeout says (``TimeoutError``)."""
@@ -171,9 +186,11 @@ def connect_from(local: Address, remote: Address, type: int = _pysocket.SOCK_STR
                  nonblocking: bool = False) -> Socket:
     """A client of the typed kind (TCP stream, UDP, Unix stream, datagram or seqpacket)
     bound to ``local`` before it connects to ``remote``: a source ``(host, port)`` (port 0:
-    the kernel picks), a Unix path or abstract name, or ``""`` to autobind a Unix name."""
+    the kernel picks; resolved for the remote address's family), a Unix path (``str``,
+    ``bytes`` or ``os.PathLike``, as ``socket`` reads it) or abstract name (leading NUL), or
+    ``""`` to autobind a Unix name. ``timeout`` bounds the connect only."""
     if isinstance(remote, tuple) or (isinstance(remote, SockAddr) and remote.family != _pysocket.AF_UNIX):
-        remote_sa = _encode(_pysocket.AF_INET, type, remote, passive=False)
+        remote_sa = _encode(_pysocket.AF_UNSPEC, type, remote, passive=False)
         local_sa = _encode(remote_sa.family, type, local)
     else:
         remote_sa, local_sa = _encode(_pysocket.AF_UNIX, type, remote), _encode(_pysocket.AF_UNIX, type, local)
@@ -189,7 +206,12 @@ def connect_from(local: Address, remote: Address, type: int = _pysocket.SOCK_STR
 def create_connection(address: Tuple[Any, ...], timeout: Optional[float] = None,
                       source_address: Optional[Tuple[Any, ...]] = None) -> TcpStream:
     """``socket.create_connection``: a TCP stream to ``(host, port)``, from
-    ``source_address`` when given."""
+    ``source_address`` when given. As there, ``timeout`` bounds the connect and then stays
+    the socket's timeout (``settimeout``): later calls raise ``TimeoutError`` after it."""
     if source_address is None:
-        return tcp_connect(address, timeout)
-    return cast(TcpStream, connect_from(source_address, address, _pysocket.SOCK_STREAM, timeout))
+        sock = tcp_connect(address, timeout)
+    else:
+        sock = cast(TcpStream, connect_from(source_address, address, _pysocket.SOCK_STREAM, timeout))
+    if timeout is not None:
+        sock.settimeout(timeout)
+    return sock

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import io
 import os
 import socket as _pysocket
 import time
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union, cast
 
 from ._address import SockAddr, decode_sockaddr, inet_sockaddrs as _inet_sockaddrs, unix_sockaddr
-from ._buffers import data_arg, into_arg, size_arg, timeout_ms
-from ._lib import IOVec, c_handle, c_handle_p, c_kind, declare, lib
+from ._buffers import data_arg, int_arg, into_arg, size_arg, timeout_ms
+from ._lib import IOVec, c_handle, c_handle_p, c_kind, declare, fast, lib
 from .errors import check
 from .handle import EVENT_IN, EVENT_OUT, KIND_OTHER, Handle, retry_eintr, retry_eintr_within
 from . import _constants as _c
@@ -221,8 +222,9 @@ declare({
 })
 
 
-# What the calls take as an address: fdsafe's text (str; for Unix sockets a path), a
-# (host, port[, flowinfo, scope_id]) tuple, bytes or os.PathLike (Unix paths), or SockAddr.
+# What the calls take as an address: a (host, port[, flowinfo, scope_id]) tuple or fdsafe's
+# text (str) for TCP and UDP; for Unix sockets a path (str, bytes or os.PathLike, as the socket
+# module reads them: "@x" is a file, "\0x" an abstract name); or SockAddr bytes for any.
 Address = Union[str, bytes, Tuple[Any, ...], "os.PathLike[Any]"]
 _NO_ADDRESS: Any = object()
 
@@ -237,7 +239,10 @@ def _enc(text: Optional[Union[str, bytes]]) -> Optional[bytes]:
 
 
 def address_parse(text: str) -> SockAddr:
-    """The ``struct sockaddr`` bytes (exact length) for fdsafe's address text."""
+    """The ``struct sockaddr`` bytes (exact length) for fdsafe's address text, as
+    :meth:`Socket.local_address` gives it. The way to use a Unix text (``"@name"``, an
+    abstract name with ``\\xNN`` escapes) as an address: every call taking an address reads a
+    ``str`` as a path, as the ``socket`` module does."""
     buf = ctypes.create_string_buffer(SOCKADDR_STORAGE)
     n = ctypes.c_size_t()
     check(lib.fdsafe_address_parse(_enc(text), buf, SOCKADDR_STORAGE, ctypes.byref(n)))
@@ -259,30 +264,45 @@ def address_format(sockaddr: bytes) -> str:
     return text.raw[:n].decode("utf-8", errors="surrogateescape")
 
 
-def _inet_address(address: Address, socktype: int, passive: bool = False) -> Union[bytes, List[SockAddr]]:
+def _inet_address(address: Address, socktype: int, passive: bool = False,
+                  family: int = _pysocket.AF_UNSPEC) -> Union[bytes, List[SockAddr]]:
     """fdsafe's text form (encoded, for the text C functions), or the sockaddrs an internet
-    address resolves to (one for raw ``SockAddr`` bytes)."""
+    address resolves to (one for raw ``SockAddr`` bytes); ``family``: the socket's, if any
+    (see ``inet_sockaddrs``)."""
     if isinstance(address, SockAddr):
         return [address]
     if isinstance(address, str):
         return cast(bytes, _enc(address))
     if isinstance(address, tuple):
-        return _inet_sockaddrs(address, socktype, passive)
+        return _inet_sockaddrs(address, socktype, passive, family)
     raise TypeError(f"an internet address is a (host, port) tuple or fdsafe's text, not {type(address).__name__}"
                     " (raw sockaddr bytes: wrap them in SockAddr)")
 
 
 def _unix_address(address: Address) -> SockAddr:
-    """sockaddr_un for a path, an abstract name or raw ``SockAddr`` bytes."""
+    """sockaddr_un for a path, an abstract name or raw ``SockAddr`` bytes, as the ``socket``
+    module reads them: a ``str`` starting with ``@`` is a file (a sender bound to the
+    relative path ``@client.sock`` is answered there), never fdsafe's text for an abstract
+    name, which only ``address_parse`` reads."""
     if isinstance(address, SockAddr):
         return address
     if isinstance(address, tuple):
         raise TypeError("a Unix address is str, bytes or os.PathLike, not a tuple")
-    if isinstance(address, str) and address.startswith("@"):
-        # fdsafe's text for an abstract name, as local_address gives it: its \xNN
-        # escapes name any byte, so read it as C does.
-        return address_parse(address)
     return unix_sockaddr(address)
+
+
+def _credentials(credentials: Any) -> Credentials:
+    """``struct fdsafe_credentials`` for exactly ``(pid, uid, gid)``: TypeError or ValueError
+    for anything else (never zeros filled in, which would claim uid and gid 0: root),
+    OverflowError for a value out of its C type's range."""
+    if isinstance(credentials, (str, bytes)) or not hasattr(credentials, "__iter__"):
+        raise TypeError(f"credentials are a (pid, uid, gid) tuple, not {type(credentials).__name__}")
+    items = tuple(credentials)
+    if len(items) != 3:
+        raise ValueError(f"credentials are a (pid, uid, gid) tuple: {len(items)} items given")
+    pid, uid, gid = items
+    return Credentials(int_arg(pid, "pid", -2**31, 2**31 - 1), int_arg(uid, "uid", 0, 2**32 - 1),
+                       int_arg(gid, "gid", 0, 2**32 - 1))
 
 
 class Received(NamedTuple):
@@ -299,6 +319,9 @@ class Received(NamedTuple):
 
 
 _EAGAIN = -errno.EAGAIN
+# O_NONBLOCK of a handle (1 or 0), or -EBADF once it is closed; unconverted (the handle goes
+# as the c_handle every Handle keeps ready), so asking costs no exception when closed.
+_nonblocking_get: Callable[[Any], int] = fast.fdsafe_nonblocking_get
 _TYPES = {KIND_TCP_LISTENER: _pysocket.SOCK_STREAM, KIND_TCP_STREAM: _pysocket.SOCK_STREAM,
           KIND_UDP: _pysocket.SOCK_DGRAM, KIND_UNIX_LISTENER: _pysocket.SOCK_STREAM,
           KIND_UNIX_STREAM: _pysocket.SOCK_STREAM, KIND_UNIX_DATAGRAM: _pysocket.SOCK_DGRAM,
@@ -309,12 +332,15 @@ class Socket(Handle):
     """Operations shared by every socket kind, with the ``socket`` module's habits:
     ``settimeout``/``gettimeout``/``setblocking`` (a timeout raises ``TimeoutError``, a
     non-blocking call that would block ``BlockingIOError``), ``family``/``type``/``proto``,
-    any bytes-like object as data, ``recv_into``/``recvfrom_into``, and conversion to a
-    ``socket.socket`` (:meth:`to_socket`, :meth:`makefile`)."""
+    any bytes-like object as data, ``recv_into``/``recvfrom_into``, file objects
+    (:meth:`makefile`) and conversion to a ``socket.socket`` (:meth:`to_socket`)."""
 
     # seconds for the calls to wait before TimeoutError; None: whatever O_NONBLOCK says
     # (blocking, or a non-blocking socket, timeout 0.0)
     _timeout: Optional[float] = None
+    # what gettimeout() answers once the handle is closed, when _timeout is None (the
+    # O_NONBLOCK flag can no longer be asked): recorded by close()
+    _timeout_at_close: Optional[float] = None
 
     def _text(self, fn: Any) -> str:
         buf = ctypes.create_string_buffer(ADDRESS_TEXT_MAX)
@@ -363,10 +389,14 @@ class Socket(Handle):
         self._timeout = timeout or None
 
     def gettimeout(self) -> Optional[float]:
-        """The timeout in seconds: None when blocking, 0.0 when non-blocking."""
+        """The timeout in seconds: None when blocking, 0.0 when non-blocking. Still answered
+        once closed, as ``socket.gettimeout`` is (the mode the socket had at its close)."""
         if self._timeout is not None:
             return self._timeout
-        return 0.0 if self.nonblocking else None
+        flag = _nonblocking_get(self._c)
+        if flag == -errno.EBADF:  # closed
+            return self._timeout_at_close
+        return 0.0 if check(flag) else None
 
     def setblocking(self, flag: bool) -> None:
         """``setblocking(False)`` is ``settimeout(0.0)``, ``setblocking(True)`` is
@@ -374,8 +404,18 @@ class Socket(Handle):
         self.settimeout(None if flag else 0.0)
 
     def getblocking(self) -> bool:
-        """False when the socket is non-blocking or has a timeout."""
-        return self.gettimeout() is None
+        """As ``socket.getblocking``: ``gettimeout() != 0``, so True for a blocking socket and
+        for one with a timeout, False for a non-blocking one."""
+        return self.gettimeout() != 0
+
+    def close(self) -> None:
+        """Closes the socket; closing an already-closed one does nothing. ``gettimeout`` and
+        ``getblocking`` still answer afterwards, as ``socket``'s do."""
+        if self._timeout is None:
+            flag = _nonblocking_get(self._c)
+            if flag >= 0:
+                self._timeout_at_close = 0.0 if flag else None
+        super().close()
 
     @property
     def type(self) -> _pysocket.SocketKind:
@@ -417,13 +457,38 @@ class Socket(Handle):
 
     def makefile(self, mode: str = "r", buffering: Optional[int] = None, *, encoding: Optional[str] = None,
                  errors: Optional[str] = None, newline: Optional[str] = None) -> Any:
-        """A file object reading or writing the socket, as ``socket.makefile``. It holds its
-        own duplicate of the descriptor, closed when the file is closed."""
-        sock: Any = self.to_socket()  # Any: typeshed's overloads want a literal mode
-        try:
-            return sock.makefile(mode, buffering, encoding=encoding, errors=errors, newline=newline)
-        finally:
-            sock.close()  # the real close waits for the file's
+        """A file object reading or writing the socket, built as ``socket.makefile`` builds
+        it (``mode`` of ``r``, ``w``, ``b``; ``buffering`` 0 for the raw binary file; text
+        with ``encoding``, ``errors``, ``newline``). It reads and writes through an fdsafe
+        duplicate of this socket (:meth:`dup`, so with its timeout: ``TimeoutError``), closed
+        when the file is closed; so a write to a closed peer raises ``BrokenPipeError``,
+        never SIGPIPE."""
+        if not set(mode) <= {"r", "w", "b"}:
+            raise ValueError(f"invalid mode {mode!r} (only r, w, b allowed)")
+        writing = "w" in mode
+        reading = "r" in mode or not writing
+        binary = "b" in mode
+        if buffering is None or buffering < 0:
+            buffering = io.DEFAULT_BUFFER_SIZE
+        if buffering == 0 and not binary:
+            raise ValueError("unbuffered streams must be binary")
+        raw = _SocketIO(self.dup(), ("r" if reading else "") + ("w" if writing else ""))
+        if buffering == 0:
+            return raw
+        buffer: Any  # (typeshed makes the three generic)
+        if reading and writing:
+            buffer = io.BufferedRWPair(raw, raw, buffering)
+        elif reading:
+            buffer = io.BufferedReader(raw, buffering)
+        else:
+            buffer = io.BufferedWriter(raw, buffering)
+        if binary:
+            return buffer
+        if hasattr(io, "text_encoding"):  # Python 3.10+: EncodingWarning with -X warn_default_encoding
+            encoding = io.text_encoding(encoding)
+        text = io.TextIOWrapper(buffer, encoding, errors, newline)
+        text.mode = mode  # type: ignore[misc]  # as socket.makefile sets it
+        return text
 
     # ---------------------------------------------------------- addresses
 
@@ -440,11 +505,14 @@ class Socket(Handle):
 
     def local_address(self) -> str:
         """The local address as fdsafe's text (``"127.0.0.1:80"``, ``"[::1]:80"``,
-        ``"/path"``, ``"@name"``), which every call taking an address takes back."""
+        ``"/path"``, ``"@name"`` for an abstract name). The calls taking a TCP or UDP address
+        take it back; a Unix one is text, not a path (a ``str`` address is a path, as for the
+        ``socket`` module): give it to :func:`address_parse`, or use :meth:`getsockname`."""
         return self._text(lib.fdsafe_socket_local_address)
 
     def peer_address(self) -> str:
-        """The peer's address as fdsafe's text. OSError ENOTCONN when there is no peer."""
+        """The peer's address as fdsafe's text (see :meth:`local_address`). OSError ENOTCONN
+        when there is no peer."""
         return self._text(lib.fdsafe_socket_peer_address)
 
     def local_sockaddr(self) -> SockAddr:
@@ -456,10 +524,13 @@ class Socket(Handle):
         return self._raw(lib.fdsafe_socket_peer_sockaddr)
 
     def _sockaddr(self, address: Address) -> Union[bytes, SockAddr]:
-        """An address for this socket's family: text (bytes) or a SockAddr."""
+        """An address for this socket's family: text (bytes) or a SockAddr. A host name is
+        resolved for the socket's own family, as ``socket`` does (``""`` on an IPv4 socket is
+        an IPv4 address, never ``::1``)."""
         if isinstance(self, _UnixMixin):
             return _unix_address(address)
-        found = _inet_address(address, self.type)
+        family = int(self.family) if isinstance(address, tuple) else _pysocket.AF_UNSPEC
+        found = _inet_address(address, self.type, family=family)
         return found if isinstance(found, bytes) else found[0]
 
     # ---------------------------------------------------------- data
@@ -499,7 +570,8 @@ class Socket(Handle):
 
     def sendto(self, data: Any, flags_or_address: Any, address: Any = _NO_ADDRESS) -> int:
         """``sendto(data, address)`` or ``sendto(data, flags, address)``: sends a datagram to
-        ``address`` (as ``connect`` takes it, or fdsafe's text, or raw ``SockAddr`` bytes)."""
+        ``address`` (as ``connect`` takes it: a tuple or fdsafe's text for UDP, a path or
+        ``"\\0name"`` for Unix, or raw ``SockAddr`` bytes)."""
         if address is _NO_ADDRESS:
             flags, address = 0, flags_or_address
         elif isinstance(address, int) and not isinstance(flags_or_address, int):
@@ -553,9 +625,9 @@ class Socket(Handle):
         """Sends one whole message, as ``socket.sendmsg``: the data gathered from ``buffers``
         (bytes-like objects), to ``address`` (None: the connected peer; as ``sendto`` takes
         it), with ``handles`` (fdsafe handles, held for the send) passed as descriptors and
-        ``credentials`` ``(pid, uid, gid)`` attached, on Unix sockets. Datagram and seqpacket
-        sockets carry descriptors in an empty message; a stream socket needs one byte.
-        Returns the bytes sent."""
+        ``credentials`` ``(pid, uid, gid)`` attached (exactly three integers), on Unix
+        sockets. Datagram and seqpacket sockets carry descriptors in an empty message; a
+        stream socket needs one byte. Returns the bytes sent."""
         keep = [data_arg(b) for b in buffers]
         iov = (IOVec * max(len(keep), 1))()
         for slot, (data, n) in zip(iov, keep):
@@ -568,7 +640,7 @@ class Socket(Handle):
                 raise TypeError(f"sendmsg passes fdsafe handles, not {type(h).__name__} (adopt a descriptor first)")
         harr = (ctypes.c_uint64 * max(len(items), 1))(*[h.value for h in items])
         addr, addr_len = self._msg_address(address)
-        creds = Credentials(*credentials) if credentials is not None else None
+        creds = _credentials(credentials) if credentials is not None else None
         msg = SendMessage(addr=ctypes.cast(addr, ctypes.c_void_p) if addr is not None else None, addr_len=addr_len,
                           iov=iov, iov_count=len(keep), handles=harr, handle_count=len(items),
                           credentials=ctypes.pointer(creds) if creds is not None else None)
@@ -657,6 +729,81 @@ class Socket(Handle):
         retry_eintr_within(lambda ms: lib.fdsafe_socket_connect_finish(self._value, ms), timeout_ms(timeout))
 
 
+class _SocketIO(io.RawIOBase):
+    """The raw file under :meth:`Socket.makefile`, as ``socket.SocketIO`` is under
+    ``socket.makefile``: ``readinto`` is the socket's ``recv_into``, ``write`` its ``send``
+    (``MSG_NOSIGNAL``: a closed peer is ``BrokenPipeError``, never SIGPIPE). It owns ``sock``
+    (a duplicate) and closes it when closed. A non-blocking socket gives None where the
+    call would block; after a timeout, reading is refused, as ``socket.SocketIO`` does (the
+    buffered layer above may have lost data)."""
+
+    def __init__(self, sock: Socket, mode: str):
+        super().__init__()
+        self._sock = sock
+        self._mode = mode + "b"
+        self._reading = "r" in mode
+        self._writing = "w" in mode
+        self._timeout_occurred = False
+
+    def readinto(self, b: Any) -> Optional[int]:
+        self._checkClosed()
+        if not self._reading:
+            raise io.UnsupportedOperation("File not open for reading")
+        if self._timeout_occurred:
+            raise OSError("cannot read from timed out object")
+        try:
+            return self._sock.recv_into(b)
+        except TimeoutError:
+            self._timeout_occurred = True
+            raise
+        except BlockingIOError:
+            return None
+
+    def write(self, b: Any) -> Optional[int]:
+        self._checkClosed()
+        if not self._writing:
+            raise io.UnsupportedOperation("File not open for writing")
+        try:
+            return self._sock.send(b)
+        except BlockingIOError:
+            return None
+
+    def readable(self) -> bool:
+        if self.closed:
+            raise ValueError("I/O operation on closed socket.")
+        return self._reading
+
+    def writable(self) -> bool:
+        if self.closed:
+            raise ValueError("I/O operation on closed socket.")
+        return self._writing
+
+    def seekable(self) -> bool:
+        if self.closed:
+            raise ValueError("I/O operation on closed socket.")
+        return False
+
+    def fileno(self) -> int:
+        self._checkClosed()
+        return self._sock.fileno()
+
+    @property
+    def name(self) -> int:
+        """The descriptor, or -1 once closed (``socket.SocketIO.name``)."""
+        return -1 if self.closed else self.fileno()
+
+    @property
+    def mode(self) -> str:
+        """``"rb"``, ``"wb"`` or ``"rwb"``."""
+        return self._mode
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        super().close()
+        self._sock.close()
+
+
 class _Listener(Socket):
     def accept(self, nonblocking: bool = False) -> Tuple[Socket, Any]:
         """A new connected socket (blocking unless ``nonblocking``) and the peer's address,
@@ -714,9 +861,11 @@ class _UnixMixin(Socket):
         return HandlePasser(self, size, max_handles, kind)
 
     def send_credentials(self, data: Any, credentials: Optional[Tuple[int, int, int]] = None, flags: int = 0) -> int:
-        """Sends ``data`` with SCM_CREDENTIALS ``(pid, uid, gid)`` (None: this process's)."""
+        """Sends ``data`` with SCM_CREDENTIALS ``(pid, uid, gid)`` (None: this process's);
+        exactly three integers (TypeError or ValueError otherwise, OverflowError out of
+        range)."""
         ptr, n = data_arg(data)
-        creds = None if credentials is None else ctypes.byref(Credentials(*credentials))
+        creds = None if credentials is None else ctypes.byref(_credentials(credentials))
         return self._call(lambda: lib.fdsafe_socket_send_credentials(self._value, ptr, n, creds, flags), EVENT_OUT)
 
     def peer_credentials(self) -> Tuple[int, int, int]:
@@ -741,7 +890,9 @@ class _UnixMixin(Socket):
 class _DatagramMixin(Socket):
     def connect(self, address: Address) -> None:
         """Sets the default destination: an address as the ``socket`` module takes it for
-        this family, fdsafe's text (UDP), or raw ``SockAddr`` bytes."""
+        this family (a host name resolved for the socket's family; for Unix a ``str``,
+        ``bytes`` or ``os.PathLike`` path, ``"\\0name"`` abstract), fdsafe's text (UDP), or raw
+        ``SockAddr`` bytes."""
         target = self._sockaddr(address)
         if isinstance(target, SockAddr):
             raw = ctypes.create_string_buffer(bytes(target), len(target))
@@ -925,15 +1076,20 @@ def udp_bind(address: Address, reuseport: bool = False, v6only: bool = False, no
 
 
 def _options(flags: int, dir_mode: int, socket_mode: int) -> Any:
-    return ctypes.byref(UnixBindOptions(flags, dir_mode, socket_mode))
+    # Fields of a structure: _lib checks only direct arguments, so check them here.
+    u32 = 2**32 - 1
+    return ctypes.byref(UnixBindOptions(int_arg(flags, "flags", 0, u32), int_arg(dir_mode, "dir_mode", 0, u32),
+                                        int_arg(socket_mode, "socket_mode", 0, u32)))
 
 
 def unix_listen(address: Optional[Address], type: int = UNIX_STREAM, backlog: int = 128, flags: int = 0,
                 dir_mode: int = 0, socket_mode: int = 0) -> Union[UnixListener, UnixSeqpacketListener]:
-    """A Unix listener bound to ``address``: a path (``str``, ``bytes`` or ``os.PathLike``,
-    encoded with ``os.fsencode``), an abstract name (leading NUL, or fdsafe's ``"@name"``),
-    ``None`` or ``""`` for autobind, or raw ``SockAddr`` bytes. A path follows the
-    careful-daemon rules of ``fdsafe_unix_listen`` (parents made, stale sockets removed)."""
+    """A Unix listener bound to ``address``, read as ``socket.bind`` reads it: a path
+    (``str``, ``bytes`` or ``os.PathLike``, encoded with ``os.fsencode``; ``"@x.sock"`` is the
+    file ``@x.sock``), an abstract name as a leading NUL (``"\\0name"``, ``b"\\0name"``),
+    ``None`` or ``""`` for autobind, or raw ``SockAddr`` bytes (fdsafe's text ``"@name"``:
+    through :func:`address_parse`). A path follows the careful-daemon rules of
+    ``fdsafe_unix_listen`` (parents made, stale sockets removed)."""
     backlog = size_arg(backlog, "backlog")
     listener: Union[UnixListener, UnixSeqpacketListener]
     if address is None:

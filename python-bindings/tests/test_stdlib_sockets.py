@@ -200,14 +200,14 @@ def test_settimeout_gettimeout_setblocking():
     with a, b:
         assert a.gettimeout() is None and a.getblocking()
         a.settimeout(0.05)
-        assert a.gettimeout() == 0.05 and not a.getblocking()
+        assert a.gettimeout() == 0.05 and a.getblocking()  # gettimeout() != 0, as socket's
         start = time.monotonic()
         with pytest.raises(socket.timeout) as info:
             a.recv(1)
         assert isinstance(info.value, TimeoutError)
         assert time.monotonic() - start >= 0.05
         a.setblocking(False)
-        assert a.gettimeout() == 0.0
+        assert a.gettimeout() == 0.0 and not a.getblocking()
         with pytest.raises(BlockingIOError):
             a.recv(1)
         a.setblocking(True)
