@@ -12,7 +12,8 @@ import errno
 from typing import Iterable, List, Optional, Sequence, Tuple, Union
 
 from ._lib import c_handle, declare, fast, lib
-from .errors import check, error_for
+from ._buffers import data_arg, int_arg
+from .errors import check, error_for, strerror
 from .handle import Handle
 from . import _constants as _c
 
@@ -45,6 +46,7 @@ _EINTR = -errno.EINTR
 _fast_batch = fast.fdsafe_io_batch
 _fast_close_many = fast.fdsafe_close_many
 _ZERO = ctypes.c_uint32(0)
+_SSIZE_MAX = 2**63 - 1  # the longest read C takes
 
 Step = Union[Tuple[Handle, str, bytes], Tuple[Handle, str, int]]
 
@@ -52,7 +54,12 @@ Step = Union[Tuple[Handle, str, bytes], Tuple[Handle, str, int]]
 class IOBatch:
     """A fixed list of operations, each ``(handle, "w", data)`` or ``(handle, "r", size)``,
     run in order by :meth:`run` with one library call (retried from the interrupted
-    operation on ``EINTR``, as Python's own calls are). Read results are in :meth:`data`."""
+    operation on ``EINTR``, as Python's own calls are). Read results are in :meth:`data`.
+
+    The steps are checked as ``os.write`` and ``os.read`` check theirs: ``handle`` must be an
+    fdsafe handle (``TypeError`` otherwise), ``data`` a bytes-like object (copied now; an
+    int is a ``TypeError``, not that many NUL bytes) and ``size`` an integer (``TypeError``
+    for a float or a str, ``ValueError`` if negative, ``OverflowError`` above 2**63 - 1)."""
 
     def __init__(self, steps: Sequence[Step]):
         if len(steps) > IO_BATCH_MAX:
@@ -61,18 +68,23 @@ class IOBatch:
         self._buffers: List["ctypes.Array[ctypes.c_char]"] = []
         self._ops = (IOOp * max(len(steps), 1))()
         for i, (handle, kind, arg) in enumerate(steps):
-            op = self._ops[i]
-            op.handle = handle.value
+            if not isinstance(handle, Handle):
+                raise TypeError(f"operation {i}: an fdsafe handle is required, not {type(handle).__name__}")
+            # Every value is checked before it goes into the C structure, which ctypes fills
+            # without a range check: the buffer and op.len must agree, or the kernel writes
+            # past the buffer.
             if kind == "w":
-                data = bytes(arg)
+                data = bytes(data_arg(arg)[0])
                 buf = ctypes.create_string_buffer(data, max(len(data), 1))
-                op.op, op.len = IO_WRITE, len(data)
+                op_kind, length = IO_WRITE, len(data)
             elif kind == "r":
-                size = int(arg)
-                buf = ctypes.create_string_buffer(max(size, 1))
-                op.op, op.len = IO_READ, size
+                length = int_arg(arg, f"operation {i}: size", 0, _SSIZE_MAX)
+                buf = ctypes.create_string_buffer(max(length, 1))
+                op_kind = IO_READ
             else:
                 raise ValueError(f"operation {i}: kind must be 'r' or 'w', not {kind!r}")
+            op = self._ops[i]
+            op.handle, op.op, op.len = handle.value, op_kind, length
             op.buf = ctypes.addressof(buf)
             self._handles.append(handle)
             self._buffers.append(buf)
@@ -84,15 +96,17 @@ class IOBatch:
         return self._count
 
     def run(self) -> None:
-        """Runs every operation; raises the first failure (an ``OSError`` of the errno, or
-        an ``FdsafeError``), with the operations before it done."""
+        """Runs every operation; raises the first failure (an ``OSError`` of the errno, with
+        its text and the operation's index, or an ``FdsafeError``), with the operations
+        before it done."""
         done = _fast_batch(self._ptr, self._count_c, _ZERO) if self._count else 0
         while done != self._count:
             if done < 0:
                 raise error_for(done)
             rc = self._ops[done].result
             if rc != _EINTR:
-                raise error_for(rc)
+                # C sets no last error message for a failed operation (fdsafe_io_batch).
+                raise error_for(rc, f"fdsafe_io_batch: operation {done}: {strerror(rc)}")
             rest = ctypes.byref(self._ops, done * ctypes.sizeof(IOOp))
             more = check(lib.fdsafe_io_batch(ctypes.cast(rest, ctypes.POINTER(IOOp)), self._count - done, 0))
             done += more
@@ -109,14 +123,26 @@ class IOBatch:
         return self._buffers[index].raw[:max(op.result, 0)]
 
 
+def _values(handles: Iterable[Handle], what: str) -> List[int]:
+    """The raw values of ``handles``; TypeError for an entry that is not a handle object."""
+    values = []
+    for handle in handles:
+        if not isinstance(handle, Handle):
+            raise TypeError(f"{what} takes fdsafe handles, not {type(handle).__name__}")
+        values.append(handle.value)
+    return values
+
+
 def close_all(handles: Sequence[Handle]) -> int:
     """Closes every handle in ``handles`` with one library call (``fdsafe_close_many``);
-    handles already closed are skipped. Returns how many were closed."""
+    handles already closed are skipped. Returns how many were closed. Raises ``TypeError``
+    (closing nothing) for an entry that is not an fdsafe handle object."""
     items = list(handles)
+    values = _values(items, "close_all")
     done = 0
     for start in range(0, len(items), IO_BATCH_MAX):
         part = items[start:start + IO_BATCH_MAX]
-        arr = (ctypes.c_uint64 * len(part))(*[h._value for h in part])
+        arr = (ctypes.c_uint64 * len(part))(*values[start:start + IO_BATCH_MAX])
         done += check(_fast_close_many(arr, ctypes.c_size_t(len(part))))
         for h in part:
             h._owned = False  # closed: nothing left for the collector to close
@@ -134,11 +160,6 @@ def close_all_except(keep: Iterable[Handle]) -> int:
     fdsafe handle object and ``OSError(EBADF)`` (closing nothing) for one that is closed.
     Meant for a process with one thread: a handle another thread creates meanwhile may or may
     not be closed."""
-    values = []
-    for handle in keep:
-        value = getattr(handle, "_value", None)
-        if not isinstance(value, int):
-            raise TypeError(f"close_all_except keeps fdsafe handles, not {type(handle).__name__}")
-        values.append(value)
+    values = _values(keep, "close_all_except")
     arr = (ctypes.c_uint64 * len(values))(*values)
     return check(lib.fdsafe_close_all_except(arr, ctypes.c_size_t(len(values))))

@@ -73,6 +73,29 @@ def _events(events: int) -> int:
 _FD_SETSIZE = 1024  # glibc's, which select.epoll.poll's default of maxevents follows
 
 
+# kcmp(2) numbers where it is known for sure; elsewhere _same_file compares inodes.
+_SYS_KCMP = {"x86_64": 312, "aarch64": 272, "riscv64": 272}.get(os.uname().machine) \
+    if ctypes.sizeof(ctypes.c_void_p) == 8 else None
+_KCMP_FILE = 0
+_libc = ctypes.CDLL(None)
+
+
+def _same_file(a: int, b: int) -> bool:
+    """Whether descriptors ``a`` and ``b`` of this process refer to one open file
+    (``kcmp(KCMP_FILE)``, as fdsafe's C side matches epoll descriptors). Where ``kcmp`` is
+    missing, the same device and inode (which eventfds, timerfds and other anonymous-inode
+    files all share). ``OSError(EBADF)`` if ``a`` is not open, as ``os.fstat`` raises."""
+    sa = os.fstat(a)
+    if _SYS_KCMP is not None:
+        pid = ctypes.c_long(os.getpid())
+        rc = _libc.syscall(ctypes.c_long(_SYS_KCMP), pid, pid, ctypes.c_long(_KCMP_FILE), ctypes.c_long(a),
+                           ctypes.c_long(b))
+        if rc >= 0:
+            return bool(rc == 0)
+    sb = os.fstat(b)
+    return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
+
+
 def _ms(timeout: Optional[float]) -> int:
     """Milliseconds, rounded up (never wake early); None or negative: no limit, as
     ``select.epoll.poll`` takes it."""
@@ -122,18 +145,26 @@ class Epoll(Handle):
         for hv in [hv for hv, (h, _) in ((k, self._data[u]) for k, u in self._keys.items()) if h.closed]:
             self._data.pop(self._keys.pop(hv), None)
 
-    def _target(self, target: Target, register: bool) -> Handle:
-        """The handle registered for ``target``: the handle itself, or for a plain descriptor
-        (an int, or an object's ``fileno()``) a handle on a duplicate of it, made on
-        ``register`` and looked up after (fdsafe registers handles, not descriptors)."""
+    def _target(self, target: Target, register: bool) -> Tuple[Handle, bool]:
+        """The handle registered for ``target``, and whether it was made by this call: the
+        handle itself, or for a plain descriptor (an int, or an object's ``fileno()``) a
+        handle on a duplicate of it, made on ``register`` and looked up after (fdsafe
+        registers handles, not descriptors)."""
         if isinstance(target, Handle):
-            return target
+            return target, False
         fd = _fd_of(target)
         handle = self._fds.get(fd)
         if handle is not None and not handle.closed:
-            return handle
+            if not register or _same_file(fd, handle.fileno()):
+                return handle, False
+            # The caller closed the descriptor it registered without unregistering it, and
+            # its number now names another file. The kernel would have dropped the old
+            # registration with the file; here the duplicate kept it alive. Drop it (closing
+            # the duplicate ends its registration) and register the new file, as
+            # select.epoll does.
+            self._forget(fd)
         if not register:
-            raise FileNotFoundError(errno.ENOENT, f"descriptor {fd} is not registered")
+            raise self._closed_error(FileNotFoundError(errno.ENOENT, f"descriptor {fd} is not registered"))
         dup = os.dup(fd)
         try:
             handle = Handle.adopt(dup, KIND_OTHER)
@@ -141,7 +172,15 @@ class Epoll(Handle):
             os.close(dup)
             raise
         self._fds[fd] = handle
-        return handle
+        return handle, True
+
+    def _closed_error(self, err: OSError) -> Exception:
+        """:class:`ClosedFileError` (a ``ValueError``, as ``select.epoll`` raises) for any
+        failure once this set is closed; else ``err`` (a closed target handle in an open set
+        is a plain ``OSError(EBADF)``). Every method raises through this."""
+        if self.closed:
+            return ClosedFileError(errno.EBADF, "I/O operation on closed epoll object")
+        return err
 
     def add(self, target: Target, events: int = EPOLL_IN, data: Any = None) -> None:
         """Registers ``target`` for ``events``; ``wait`` then reports ``data`` (default: the
@@ -149,14 +188,20 @@ class Epoll(Handle):
         plain descriptor or an object with ``fileno()``, as ``select.epoll.register`` takes.
         A plain descriptor is registered through a duplicate that this set holds until
         ``unregister`` (or until the set is closed): unregister it before closing it, or the
-        duplicate keeps the file (a socket's connection) open."""
+        duplicate keeps the file (a socket's connection) open and its registration alive.
+        Registering a descriptor number again once it names another file (the old one
+        closed without ``unregister``, the number reused) drops the old file's registration
+        and registers the new one, as ``select.epoll`` does; the same file again is a
+        ``FileExistsError``. A closed set raises :class:`ClosedFileError` (a
+        ``ValueError``, as ``select.epoll``)."""
         self._prune()
-        handle = self._target(target, register=True)
+        handle, made = self._target(target, register=True)
         key = next(_KEYS)
         try:
-            check(lib.fdsafe_epoll_add(self._value, handle.value, _events(events), key))
+            self._check(lib.fdsafe_epoll_add(self._value, handle.value, _events(events), key))
         except BaseException:
-            self._drop_fd(target)
+            if made:  # a failed register leaves an earlier registration of the target alone
+                self._drop_fd(target)
             raise
         self._keys[handle.value] = key
         self._data[key] = (handle, target if data is None else data)
@@ -165,9 +210,9 @@ class Epoll(Handle):
 
     def modify(self, target: Target, events: int, data: Any = None) -> None:
         """Changes the events (and ``data``) of a registered target."""
-        handle = self._target(target, register=False)
+        handle, _ = self._target(target, register=False)
         key = next(_KEYS)
-        check(lib.fdsafe_epoll_modify(self._value, handle.value, _events(events), key))
+        self._check(lib.fdsafe_epoll_modify(self._value, handle.value, _events(events), key))
         old = self._keys.get(handle.value)
         if old is not None:
             self._data.pop(old, None)
@@ -178,9 +223,9 @@ class Epoll(Handle):
         """Removes a registered target (a handle, a descriptor or an object with
         ``fileno()``) from the set, and closes the duplicate held for a plain descriptor.
         FileNotFoundError (ENOENT) if it is not in the set."""
-        handle = self._target(target, register=False)
+        handle, _ = self._target(target, register=False)
         try:
-            check(lib.fdsafe_epoll_delete(self._value, handle.value))
+            self._check(lib.fdsafe_epoll_delete(self._value, handle.value))
         finally:
             key = self._keys.pop(handle.value, None)
             if key is not None:
@@ -191,9 +236,17 @@ class Epoll(Handle):
 
     def _drop_fd(self, target: Target) -> None:
         if not isinstance(target, Handle):
-            handle = self._fds.pop(_fd_of(target), None)
-            if handle is not None:
-                handle.close()
+            self._forget(_fd_of(target))
+
+    def _forget(self, fd: int) -> None:
+        """Closes the duplicate held for descriptor ``fd`` (which ends its registration) and
+        forgets its data."""
+        handle = self._fds.pop(fd, None)
+        if handle is not None:
+            key = self._keys.pop(handle.value, None)
+            if key is not None:
+                self._data.pop(key, None)
+            handle.close()
 
     def close(self) -> None:
         """Closes the set and the duplicates it holds for plain descriptors."""
@@ -210,7 +263,13 @@ class Epoll(Handle):
         super().__del__()
 
     def __len__(self) -> int:
-        return check(lib.fdsafe_epoll_count(self._value))
+        """The number of registrations (:class:`ClosedFileError` once closed)."""
+        return self._check(lib.fdsafe_epoll_count(self._value))
+
+    def __bool__(self) -> bool:
+        """True, even when empty, as a ``select.epoll`` object: ``ep = ep or
+        Epoll.create()`` must not make a second set."""
+        return True
 
     def _collect(self, call: Callable[[Any, int], int], max_events: int, limit: int,
                  per_second: int = 1000) -> List[Tuple[Any, int]]:
@@ -218,7 +277,7 @@ class Epoll(Handle):
         try:
             n = retry_eintr_within(lambda left: call(buf, left), limit, per_second)
         except OSError as err:
-            raise ClosedFileError.replacing(err, "epoll object") from None
+            raise self._closed_error(err) from None
         out = []
         for ev in buf[:n]:
             entry = self._data.get(ev.user)

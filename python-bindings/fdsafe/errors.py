@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+from typing import Optional
 
 from ._lib import lib
 from . import _constants as _c
@@ -42,10 +43,11 @@ class InvalidArgumentError(FdsafeError, OSError, ValueError):
 
 
 class ClosedFileError(OSError, ValueError):
-    """A stream (a pipe end, file, FIFO...) or an epoll set used after it was closed: an
-    ``OSError`` with errno ``EBADF``, as fdsafe answers for any closed handle, and a
-    ``ValueError``, as ``io.FileIO`` and ``select.epoll`` raise ("I/O operation on closed
-    file", "... on closed epoll object")."""
+    """A stream (a pipe end, file, memfd, FIFO, terminal...) or an epoll set used after it
+    was closed, by any of its methods: an ``OSError`` with errno ``EBADF``, as fdsafe answers
+    for any closed handle, and a ``ValueError``, as ``io.FileIO`` and ``select.epoll`` raise
+    ("I/O operation on closed file", "... on closed epoll object"). Other kinds raise a
+    plain ``OSError(EBADF)``."""
 
     @classmethod
     def replacing(cls, err: OSError, what: str) -> OSError:
@@ -91,11 +93,12 @@ def last_error() -> str:
     return buf.value.decode(errors="replace")
 
 
-def error_for(code: int) -> Exception:
-    """The exception for a negative return code, with this thread's last error message:
-    an FdsafeError subclass for fdsafe's own codes, else OSError with errno ``-code``
-    (Python picks the subclass: FileNotFoundError, BlockingIOError...)."""
-    message = last_error()
+def error_for(code: int, message: Optional[str] = None) -> Exception:
+    """The exception for a negative return code, with ``message`` (by default this thread's
+    last error message): an FdsafeError subclass for fdsafe's own codes, else OSError with
+    errno ``-code`` (Python picks the subclass: FileNotFoundError, BlockingIOError...)."""
+    if message is None:
+        message = last_error()
     cls = _LIBRARY_ERRORS.get(code)
     if cls is not None:
         return cls(code, message)

@@ -81,7 +81,8 @@ class CharDevice(RawIOHandle):
 
     @property
     def numbers(self) -> Tuple[int, int]:
-        """The device numbers ``(major, minor)`` of the character device."""
+        """The device numbers ``(major, minor)`` of the character device
+        (:class:`ClosedFileError` after close, as ``read``)."""
         major, minor = ctypes.c_uint32(), ctypes.c_uint32()
-        check(lib.fdsafe_chardev_numbers(self._value, ctypes.byref(major), ctypes.byref(minor)))
+        self._check(lib.fdsafe_chardev_numbers(self._value, ctypes.byref(major), ctypes.byref(minor)))
         return major.value, minor.value

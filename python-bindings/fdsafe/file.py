@@ -4,12 +4,11 @@ from __future__ import annotations
 import ctypes
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
 from ._lib import c_handle, c_handle_p, lib, declare
 from ._buffers import c_string, data_arg, int_arg, size_arg
 from .errors import FDSAFE_E_INVALID_ARGUMENT, InvalidArgumentError, check
-from .handle import retry_eintr
 from .rawio import RawIOHandle
 from . import _constants as _c
 
@@ -20,6 +19,9 @@ __all__ = ["KIND_FILE", "FILE_APPEND", "FILE_CREATE", "FILE_EXCLUSIVE", "FILE_TR
            "FileStatus", "SeekableMixin", "File", "O_RDONLY", "O_WRONLY", "O_RDWR"]
 
 _int, _i64, _u32, _size, _vp, _str = ctypes.c_int, ctypes.c_int64, ctypes.c_uint32, ctypes.c_size_t, ctypes.c_void_p, ctypes.c_char_p
+
+_ID_MAX = 2**32 - 1  # uid_t, gid_t
+
 
 class _Status(ctypes.Structure):
     _u32t, _u64t, _i64t = ctypes.c_uint32, ctypes.c_uint64, ctypes.c_int64
@@ -124,9 +126,14 @@ def _opened(cls: "type[File]", value: int) -> "Union[File, MemFd]":
 
 
 class SeekableMixin:
-    """Positioned I/O, seeking, size, truncate and sync: shared by files and memfds."""
+    """Positioned I/O, seeking, size, truncate and sync: shared by files and memfds. Used
+    after close, every method raises :class:`ClosedFileError` (an ``OSError`` with errno
+    ``EBADF`` and a ``ValueError``), as ``read`` does and as ``io.FileIO`` raises."""
 
     _value: int
+    if TYPE_CHECKING:  # from Handle, which every class using the mixin derives from
+        def _check(self, code: int) -> int: ...
+        def _retry(self, call: Callable[[], int]) -> int: ...
 
     def seekable(self) -> bool:
         """True: these files have a position (``seek``, ``tell``)."""
@@ -137,19 +144,19 @@ class SeekableMixin:
         (``os.pread``); b"" at or past the end. ValueError for a negative size."""
         size = size_arg(size)
         buf = ctypes.create_string_buffer(size)
-        n = retry_eintr(lambda: lib.fdsafe_file_pread(self._value, buf, size, offset))
+        n = self._retry(lambda: lib.fdsafe_file_pread(self._value, buf, size, offset))
         return buf.raw[:n]
 
     def pwrite(self, data: Any, offset: int) -> int:
         """Writes ``data`` (any bytes-like object) at byte ``offset`` without moving the
         position (``os.pwrite``); returns the bytes written."""
         c_data, length = data_arg(data)
-        return retry_eintr(lambda: lib.fdsafe_file_pwrite(self._value, c_data, length, offset))
+        return self._retry(lambda: lib.fdsafe_file_pwrite(self._value, c_data, length, offset))
 
     def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
         """Moves the position to ``offset`` bytes from ``whence`` (``os.SEEK_SET``,
         ``SEEK_CUR``, ``SEEK_END``, ``SEEK_DATA``, ``SEEK_HOLE``); returns the new position."""
-        return check(lib.fdsafe_file_seek(self._value, offset, whence))
+        return self._check(lib.fdsafe_file_seek(self._value, offset, whence))
 
     def tell(self) -> int:
         """The current position, in bytes from the start."""
@@ -158,39 +165,43 @@ class SeekableMixin:
     @property
     def size(self) -> int:
         """The file's size in bytes (``st_size``)."""
-        return check(lib.fdsafe_file_size(self._value))
+        return self._check(lib.fdsafe_file_size(self._value))
 
     def truncate(self, size: Optional[int] = None) -> int:
         """Sets the file's size to ``size`` bytes (the current position if None), cutting or
         extending it with zeros; the position does not move. Returns the new size."""
         if size is None:
             size = self.tell()
-        check(lib.fdsafe_file_truncate(self._value, size))
+        self._check(lib.fdsafe_file_truncate(self._value, size))
         return size
 
     def sync(self, data_only: bool = False) -> None:
         """Writes the file's data (and, unless ``data_only``, its metadata) to the storage
         device (``fsync``, ``fdatasync``)."""
-        check(lib.fdsafe_file_sync(self._value, FILE_SYNC_DATA if data_only else 0))
+        self._check(lib.fdsafe_file_sync(self._value, FILE_SYNC_DATA if data_only else 0))
 
     def allocate(self, offset: int, length: int, mode: int = 0) -> None:
         """``fallocate``: ``mode`` 0 reserves (and grows), FALLOC_KEEP_SIZE reserves only,
         FALLOC_PUNCH_HOLE | FALLOC_KEEP_SIZE frees, FALLOC_ZERO_RANGE zeroes. A file system
         without the mode raises ``OSError`` with ``errno.EOPNOTSUPP``."""
-        retry_eintr(lambda: lib.fdsafe_file_allocate(self._value, mode, offset, length))
+        self._retry(lambda: lib.fdsafe_file_allocate(self._value, mode, offset, length))
 
     def chmod(self, mode: int) -> None:
         """``os.fchmod`` on the handle (permission bits, at most 0o7777)."""
-        check(lib.fdsafe_file_chmod(self._value, mode))
+        self._check(lib.fdsafe_file_chmod(self._value, mode))
 
     def chown(self, uid: int, gid: int) -> None:
-        """``os.fchown`` on the handle; -1 leaves the owner or the group unchanged."""
-        check(lib.fdsafe_file_chown(self._value, uid & 0xFFFFFFFF, gid & 0xFFFFFFFF))
+        """``os.fchown`` on the handle; -1 leaves the owner or the group unchanged. As
+        ``os.fchown``: ``OverflowError`` for an id a ``uid_t`` cannot hold (never cut to
+        another id), ``TypeError`` for a non-integer."""
+        uid = int_arg(uid, "uid", -1, _ID_MAX) & _ID_MAX  # -1 is (uid_t)-1, "unchanged"
+        gid = int_arg(gid, "gid", -1, _ID_MAX) & _ID_MAX
+        self._check(lib.fdsafe_file_chown(self._value, uid, gid))
 
     def stat(self) -> FileStatus:
         """The file's status (``statx`` on the descriptor)."""
         st = _Status()
-        check(lib.fdsafe_file_stat(self._value, ctypes.byref(st)))
+        self._check(lib.fdsafe_file_stat(self._value, ctypes.byref(st)))
         birth = _ns(st.btime_sec, st.btime_nsec) if st.mask & STATX_BTIME else None
         return FileStatus(st.mode, st.ino, os.makedev(st.dev_major, st.dev_minor), st.nlink, st.uid, st.gid,
                           st.size, st.blocks, st.blksize, os.makedev(st.rdev_major, st.rdev_minor),
@@ -247,5 +258,5 @@ class File(SeekableMixin, RawIOHandle):
             flags = _c.FDSAFE_O_RDONLY | FILE_DIRECTORY | (FILE_NOFOLLOW if nofollow else 0)
         else:
             flags = _flags(read, write, append, create, exclusive, truncate, nofollow, nonblocking)
-        check(lib.fdsafe_file_open_at(self._value, _path(path), flags, mode, resolve, ctypes.byref(out)))
+        self._check(lib.fdsafe_file_open_at(self._value, _path(path), flags, mode, resolve, ctypes.byref(out)))
         return _opened(File, out.value)

@@ -111,7 +111,7 @@ class Handle:
     @property
     def kind(self) -> int:
         """The handle's ``KIND_*`` number (OSError EBADF once closed)."""
-        return check(lib.fdsafe_handle_kind(self._value))
+        return self._check(lib.fdsafe_handle_kind(self._value))
 
     @property
     def kind_name(self) -> str:
@@ -139,16 +139,38 @@ class Handle:
 
     def release(self) -> int:
         """Ends the handle and returns its descriptor, which the caller must close."""
-        return check(lib.fdsafe_fd_release(self._value))
+        return self._check(lib.fdsafe_fd_release(self._value))
 
     def dup(self: H) -> H:
         """A new handle on a duplicate descriptor sharing the open file (os.dup), with this
         handle's Python-side settings (a socket's timeout), as ``socket.dup`` keeps them."""
         out = c_handle()
-        check(lib.fdsafe_dup(self._value, ctypes.byref(out)))
+        self._check(lib.fdsafe_dup(self._value, ctypes.byref(out)))
         copy = type(self)(out.value)
         copy._copy_settings_from(self)
         return copy
+
+    def _closed_error(self, err: OSError) -> Exception:
+        """The exception to raise for ``err`` from a call on this handle: ``err`` itself
+        here. Kinds with a use-after-close error of their own (streams and epoll sets, which
+        raise :class:`~fdsafe.errors.ClosedFileError` as ``io`` and ``select.epoll`` raise
+        ``ValueError``) return it from every method through :meth:`_check`,
+        :meth:`_retry` and this."""
+        return err
+
+    def _check(self, code: int) -> int:
+        """``errors.check`` for a call on this handle (see :meth:`_closed_error`)."""
+        if code < 0:
+            err = error_for(code)
+            raise (self._closed_error(err) if isinstance(err, OSError) else err) from None
+        return code
+
+    def _retry(self, call: Callable[[], int]) -> int:
+        """:func:`retry_eintr` for a call on this handle (see :meth:`_closed_error`)."""
+        try:
+            return retry_eintr(call)
+        except OSError as err:
+            raise self._closed_error(err) from None
 
     def _copy_settings_from(self, other: "Handle") -> None:
         """What :meth:`dup` carries over besides the descriptor (nothing, here)."""
@@ -162,16 +184,20 @@ class Handle:
     @property
     def nonblocking(self) -> bool:
         """The open file's O_NONBLOCK flag (shared with its duplicates); settable."""
-        return bool(check(lib.fdsafe_nonblocking_get(self._value)))
+        return bool(self._check(lib.fdsafe_nonblocking_get(self._value)))
 
     @nonblocking.setter
     def nonblocking(self, on: bool) -> None:
-        check(lib.fdsafe_nonblocking_set(self._value, on))
+        self._check(lib.fdsafe_nonblocking_set(self._value, on))
 
     def wait(self, events: int = EVENT_IN, timeout: Optional[float] = None) -> int:
         """Waits up to ``timeout`` seconds (None: no limit, 0: just check) for readiness;
         returns the ready events, 0 on timeout."""
-        return retry_eintr_within(lambda ms: lib.fdsafe_wait(self._value, events, ms), timeout_ms(timeout))
+        ms = timeout_ms(timeout)
+        try:
+            return retry_eintr_within(lambda left: lib.fdsafe_wait(self._value, events, left), ms)
+        except OSError as err:
+            raise self._closed_error(err) from None
 
     def read(self, size: int) -> bytes:
         """Reads up to ``size`` bytes (b"" at end of file)."""
@@ -208,13 +234,13 @@ class Handle:
         """Writes the buffers (any bytes-like objects) with one writev; returns the count."""
         keep = [bytes(memoryview(b)) for b in buffers]
         iov = (IOVec * len(keep))(*[IOVec(ctypes.cast(ctypes.c_char_p(b), ctypes.c_void_p), len(b)) for b in keep])
-        return retry_eintr(lambda: lib.fdsafe_writev(self._value, iov, len(keep)))
+        return self._retry(lambda: lib.fdsafe_writev(self._value, iov, len(keep)))
 
     def readv(self, sizes: Iterable[int]) -> List[bytes]:
         """Reads with one readv into buffers of ``sizes``; returns each one's bytes."""
         bufs = [ctypes.create_string_buffer(size_arg(n)) for n in sizes]
         iov = (IOVec * len(bufs))(*[IOVec(ctypes.cast(b, ctypes.c_void_p), len(b)) for b in bufs])
-        n = retry_eintr(lambda: lib.fdsafe_readv(self._value, iov, len(bufs)))
+        n = self._retry(lambda: lib.fdsafe_readv(self._value, iov, len(bufs)))
         out = []
         for b in bufs:
             take = min(n, len(b))

@@ -7,7 +7,7 @@ import os
 from typing import Any, NamedTuple, Optional, Tuple
 
 from ._lib import c_handle, declare, lib
-from ._buffers import c_string, data_arg, timeout_ms
+from ._buffers import c_string, data_arg, int_arg, timeout_ms
 from .errors import check
 from .file import access_mode
 from .handle import Handle, retry_eintr_within
@@ -54,6 +54,8 @@ declare({
 
 _NS_PER_SECOND = 1_000_000_000
 _NS_MAX = 2**63 - 1
+_INT_MIN, _INT_MAX = -2**31, 2**31 - 1
+_I64_MIN, _I64_MAX = -2**63, 2**63 - 1
 
 
 def _ns(timeout: Optional[float]) -> int:
@@ -85,14 +87,19 @@ class MessageQueue(Handle):
              message_size: Optional[int] = None, nonblocking: bool = False) -> "MessageQueue":
         """Opens (or, with ``create``, creates; with ``exclusive`` too, only creates) queue
         ``name`` ("/name"), for reading, writing or both. ``mode`` (permissions),
-        ``max_messages`` and ``message_size`` (bytes) apply when it is created (default 10
-        messages of 8192 bytes if only one is given). OSError as ``mq_open``
-        (FileNotFoundError, FileExistsError, PermissionError...)."""
+        ``max_messages`` and ``message_size`` (bytes) apply when it is created; if only one
+        is given, the other is the default (10 messages, 8192 bytes). Only ``None`` means
+        the default: 0 or a negative number is refused with ``InvalidArgumentError`` (errno
+        ``EINVAL``, as ``mq_open`` refuses it). OSError as ``mq_open`` (FileNotFoundError,
+        FileExistsError, PermissionError...)."""
         flags = (access_mode(read, write) | (MQ_CREATE if create else 0)
                  | (MQ_EXCLUSIVE if exclusive else 0) | (MQ_NONBLOCK if nonblocking else 0))
         attr = None
         if max_messages is not None or message_size is not None:
-            attr = ctypes.byref(MqAttrC(0, 0, max_messages or 10, message_size or 8192, 0))
+            # Checked here: ctypes would cut a number the C structure's int64 cannot hold.
+            count = 10 if max_messages is None else int_arg(max_messages, "max_messages", _I64_MIN, _I64_MAX)
+            size = 8192 if message_size is None else int_arg(message_size, "message_size", _I64_MIN, _I64_MAX)
+            attr = ctypes.byref(MqAttrC(0, 0, count, size, 0))
         out = c_handle()
         check(lib.fdsafe_mq_open(c_string(name), flags, mode, attr, ctypes.byref(out)))
         return cls(out.value)
@@ -132,8 +139,10 @@ class MessageQueue(Handle):
         return buf.raw[:n], prio.value
 
     def notify_signal(self, signo: int, value: int = 0) -> None:
-        """Signal ``signo`` (with ``value``) when a message arrives in the empty queue (once)."""
-        check(lib.fdsafe_mq_notify_signal(self._value, int(signo), value))
+        """Signal ``signo`` (with ``value``) when a message arrives in the empty queue (once).
+        Both are C ints: ``TypeError`` for a float or a str, ``OverflowError`` out of range."""
+        check(lib.fdsafe_mq_notify_signal(self._value, int_arg(signo, "signo", _INT_MIN, _INT_MAX),
+                                          int_arg(value, "value", _INT_MIN, _INT_MAX)))
 
     def notify_none(self) -> None:
         """Cancels this process's :meth:`notify_signal` registration."""

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 from typing import Mapping, Optional, Sequence, Tuple
 
+from ._buffers import int_arg
 from ._lib import c_handle, c_handle_p, c_kind, declare, lib
 from .errors import check
 from .handle import EVENT_IN, Handle, retry_eintr
@@ -16,6 +17,7 @@ __all__ = ["KIND_PIDFD", "PIDFD_NONBLOCK", "WAIT_NOHANG", "WAIT_EXITED", "WAIT_S
            "PidFd", "fork"]
 
 _int, _u32 = ctypes.c_int, ctypes.c_uint32
+_INT_MIN, _INT_MAX = -2**31, 2**31 - 1
 
 
 class _Exit(ctypes.Structure):
@@ -111,8 +113,11 @@ class PidFd(Handle):
 
     def send_signal(self, signal: int) -> None:
         """Sends signal number ``signal`` to the process (``pidfd_send_signal``): never to
-        another process that reused the pid. ``ProcessLookupError`` once it has exited."""
-        check(lib.fdsafe_pidfd_send_signal(self._value, int(signal), 0))
+        another process that reused the pid. ``ProcessLookupError`` once it has exited.
+        As ``os.kill``: ``TypeError`` for a float or a str, ``OverflowError`` for a number
+        a C int cannot hold (never cut to another signal)."""
+        signo = int_arg(signal, "signal", _INT_MIN, _INT_MAX)
+        check(lib.fdsafe_pidfd_send_signal(self._value, signo, 0))
 
     def poll_exit(self) -> Optional[ExitStatus]:
         """Collects the status if the child has exited, else None."""

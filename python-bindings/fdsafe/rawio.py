@@ -12,6 +12,12 @@ from .handle import Handle
 
 __all__ = ["RawIOHandle"]
 
+# What a read returns, annotated as typeshed annotates ``io.FileIO.read`` (``bytes |
+# MaybeNone``, MaybeNone being ``Any``): None at run time when a non-blocking read would
+# block, but typed so that these streams satisfy the protocols of ``io.BufferedReader`` and
+# ``io.BufferedWriter`` (whose ``read`` returns ``bytes``), as ``io.FileIO`` does.
+MaybeNone = Any
+
 
 class RawIOHandle(Handle, io.RawIOBase):
     """A handle usable wherever Python expects a raw binary file: ``io.BufferedReader``,
@@ -49,7 +55,7 @@ class RawIOHandle(Handle, io.RawIOBase):
         """False: these streams have no position."""
         return False
 
-    def read(self, size: Optional[int] = -1) -> Optional[bytes]:  # type: ignore[override]
+    def read(self, size: Optional[int] = -1) -> "bytes | MaybeNone":
         """Up to ``size`` bytes (all to the end if ``size`` is None or negative); b"" at end
         of file; None if non-blocking and nothing is there yet."""
         if size is None or size < 0:
@@ -61,7 +67,7 @@ class RawIOHandle(Handle, io.RawIOBase):
         except OSError as err:
             raise self._closed_error(err)
 
-    def readall(self) -> Optional[bytes]:  # type: ignore[override]
+    def readall(self) -> "bytes | MaybeNone":
         """Everything to the end of file (None if non-blocking and nothing came yet; what came
         so far if the data stops coming)."""
         chunks: List[bytes] = []
@@ -76,7 +82,7 @@ class RawIOHandle(Handle, io.RawIOBase):
                 return b"".join(chunks)
             chunks.append(chunk)
 
-    def readinto(self, buffer: Any) -> Optional[int]:  # type: ignore[override]
+    def readinto(self, buffer: Any) -> "int | MaybeNone":
         """Reads into a writable buffer; the count, or None if non-blocking and empty."""
         try:
             return Handle.readinto(self, buffer)
@@ -85,7 +91,7 @@ class RawIOHandle(Handle, io.RawIOBase):
         except OSError as err:
             raise self._closed_error(err)
 
-    def write(self, data: Any) -> Optional[int]:  # type: ignore[override]
+    def write(self, data: Any) -> "int | MaybeNone":
         """Writes some of ``data``; the count, or None if non-blocking and full."""
         try:
             return Handle.write(self, data)
@@ -96,7 +102,8 @@ class RawIOHandle(Handle, io.RawIOBase):
 
     def _closed_error(self, err: OSError) -> Exception:
         """For a use after close, an error that is both fdsafe's ``OSError(EBADF)`` and
-        ``io``'s ``ValueError``; else ``err``."""
+        ``io``'s ``ValueError``; else ``err``. Every method of a stream raises it (through
+        ``Handle._check`` and ``Handle._retry``), as ``read`` does."""
         return ClosedFileError.replacing(err, "file")
 
     @property

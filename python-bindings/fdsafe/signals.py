@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import ctypes
+import operator
 from typing import Iterable, Set
 
 from ._lib import declare, lib
-from .errors import check
+from .errors import FDSAFE_E_INVALID_ARGUMENT, InvalidArgumentError, check
 from . import _constants as _c
 
 __all__ = ["SIG_BLOCK", "SIG_UNBLOCK", "SIG_SETMASK", "SigSet", "sigset", "members", "signal_mask"]
@@ -30,12 +31,30 @@ declare({
 })
 
 
+_NSIG = 65  # signal.NSIG: the set holds signals 1 to 64
+
+
+def _signal_number(signo: object) -> int:
+    """``signo`` as a signal number, checked as ``signal.pthread_sigmask`` checks it:
+    TypeError for a non-integer (a float or a numeric str is not cut or parsed), a
+    ValueError out of 1 to 64, however large (``InvalidArgumentError``, as C refuses 0 or
+    65, and never the OverflowError of a number beyond a C int)."""
+    if isinstance(signo, bool) or not hasattr(signo, "__index__"):
+        raise TypeError(f"a signal number must be an integer, not {type(signo).__name__}")
+    n = operator.index(signo)
+    if not 0 < n < _NSIG:
+        raise InvalidArgumentError(FDSAFE_E_INVALID_ARGUMENT, f"signal number {n} out of range [1; {_NSIG - 1}]")
+    return n
+
+
 def sigset(signals: Iterable[int]) -> SigSet:
-    """A C signal set holding ``signals`` (numbers or ``signal.Signals``)."""
+    """A C signal set holding ``signals`` (numbers or ``signal.Signals``). As
+    ``signal.pthread_sigmask``: ``TypeError`` for an entry that is not an integer (a float
+    or a str), ``ValueError`` (``InvalidArgumentError``) for a number out of 1 to 64."""
     s = SigSet()
     check(lib.fdsafe_sigset_empty(ctypes.byref(s)))
     for signo in signals:
-        check(lib.fdsafe_sigset_add(ctypes.byref(s), int(signo)))
+        check(lib.fdsafe_sigset_add(ctypes.byref(s), _signal_number(signo)))
     return s
 
 

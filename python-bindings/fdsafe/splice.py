@@ -10,7 +10,7 @@ import mmap
 from typing import Any, Iterable, Optional, Union
 
 from ._lib import IOVec, c_handle, lib, declare
-from ._buffers import data_arg, size_arg
+from ._buffers import data_arg, int_arg, size_arg
 from .handle import Handle, retry_eintr
 from . import _constants as _c
 
@@ -50,8 +50,12 @@ def _fd(x: Endpoint) -> int:
     raise TypeError(f"a handle, a descriptor or an object with fileno() is required, not {type(x).__name__}")
 
 
-def _off(offset: Optional[int]) -> Optional[ctypes.c_int64]:
-    return None if offset is None else ctypes.c_int64(offset)  # C checks the sign
+def _off(offset: Optional[int], name: str) -> Optional[ctypes.c_int64]:
+    """An offset as the ``int64_t`` C reads through a pointer. Checked here (ctypes fills a
+    ``c_int64`` without a range check, so 2**64 + 2 would become 2): ``TypeError`` for a
+    non-integer, ``OverflowError`` beyond 64 bits, as ``os.splice`` raises. C refuses a
+    negative offset itself (``InvalidArgumentError``, a ``ValueError``)."""
+    return None if offset is None else ctypes.c_int64(int_arg(offset, name, -2**63, 2**63 - 1))
 
 
 def _ref(off: Optional[ctypes.c_int64]) -> Any:
@@ -63,7 +67,7 @@ def splice(src: Endpoint, dst: Endpoint, length: int, *, src_offset: Optional[in
            dst_offset: Optional[int] = None, flags: int = 0) -> int:
     """Moves up to ``length`` bytes; one side must be a pipe. An offset given is used instead
     of that side's file position. Returns the bytes moved (0: end of input)."""
-    oi, oo = _off(src_offset), _off(dst_offset)
+    oi, oo = _off(src_offset, "src_offset"), _off(dst_offset, "dst_offset")
     length = size_arg(length, "length")
     if isinstance(src, Handle) and isinstance(dst, Handle):
         return retry_eintr(lambda: lib.fdsafe_splice(src.value, _ref(oi), dst.value, _ref(oo), length, flags))
@@ -94,7 +98,7 @@ def vmsplice(pipe: Endpoint, buffers: Iterable[bytes], flags: int = 0) -> int:
                 pos += len(c)
             if isinstance(pipe, Handle):
                 return retry_eintr(lambda: lib.fdsafe_vmsplice(pipe.value, iov, len(chunks), flags))
-            return retry_eintr(lambda: lib.fdsafe_vmsplice_fd(int(pipe), iov, len(chunks), flags))
+            return retry_eintr(lambda: lib.fdsafe_vmsplice_fd(_fd(pipe), iov, len(chunks), flags))
         finally:
             del base
     finally:
@@ -111,7 +115,7 @@ def tee(src: Endpoint, dst: Endpoint, length: int, flags: int = 0) -> int:
 
 def sendfile(src: Endpoint, dst: Endpoint, count: int, offset: Optional[int] = None) -> int:
     """Sends up to ``count`` bytes from a file (or memfd) to any writable ``dst``."""
-    oi = _off(offset)
+    oi = _off(offset, "offset")
     count = size_arg(count, "count")
     if isinstance(src, Handle) and isinstance(dst, Handle):
         return retry_eintr(lambda: lib.fdsafe_sendfile(src.value, _ref(oi), dst.value, count))
@@ -121,7 +125,7 @@ def sendfile(src: Endpoint, dst: Endpoint, count: int, offset: Optional[int] = N
 def copy_file_range(src: Endpoint, dst: Endpoint, length: int, *, src_offset: Optional[int] = None,
                     dst_offset: Optional[int] = None) -> int:
     """Copies up to ``length`` bytes between files inside the kernel."""
-    oi, oo = _off(src_offset), _off(dst_offset)
+    oi, oo = _off(src_offset, "src_offset"), _off(dst_offset, "dst_offset")
     length = size_arg(length, "length")
     if isinstance(src, Handle) and isinstance(dst, Handle):
         return retry_eintr(lambda: lib.fdsafe_copy_file_range(src.value, _ref(oi), dst.value, _ref(oo), length, 0))

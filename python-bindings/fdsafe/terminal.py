@@ -11,7 +11,7 @@ from ._lib import c_handle, c_handle_p, declare, lib
 from ._buffers import c_string, int_arg, timeout_ms
 from .errors import check
 from .file import PathLike, _path, access_mode
-from .handle import Handle, retry_eintr
+from .handle import Handle
 from .pidfd import PidFd
 from .rawio import RawIOHandle
 from . import _constants as _c
@@ -24,6 +24,7 @@ __all__ = ["KIND_TERMINAL", "NCCS", "RAW", "CBREAK", "CANONICAL", "OTHER", "PARI
 
 _int, _u32, _u8, _bool = ctypes.c_int, ctypes.c_uint32, ctypes.c_uint8, ctypes.c_bool
 NCCS = _c.FDSAFE_TERM_NCCS
+_U32_MAX = 2**32 - 1
 
 
 class _Settings(ctypes.Structure):
@@ -83,13 +84,20 @@ _CODE_RATES = {getattr(termios, n): int(n[1:]) for n in dir(termios) if n[0] == 
 _RATE_CODES = {rate: code for code, rate in _CODE_RATES.items()}
 
 
+def _winsize(size: Tuple[int, int]) -> _WinSize:
+    """``(rows, cols)`` as the C structure, each checked to fit its 16 bits: ctypes would cut
+    70000 rows to 4464 and -1 to 65535 without a word."""
+    rows, cols = size
+    return _WinSize(int_arg(rows, "rows", 0, 0xFFFF), int_arg(cols, "columns", 0, 0xFFFF), 0, 0)
+
+
 def _view_field(name: str, doc: str) -> property:
     def get(self: "TerminalSettings") -> int:
         return int(getattr(self._view(), name))
 
     def put(self: "TerminalSettings", value: int) -> None:
         view = self._view()
-        setattr(view, name, value)
+        setattr(view, name, int_arg(value, name, 0, _U32_MAX))
         self._set_view(view)
 
     return property(get, put, doc=doc)
@@ -116,10 +124,13 @@ class TerminalSettings:
     ospeed: int = 0
 
     def _c(self) -> _Settings:
+        # Each value checked to fit its field: ctypes would cut it (a cc entry of 256 to 0).
         if len(self.cc) != NCCS:
             raise ValueError(f"cc has {len(self.cc)} entries; a terminal has {NCCS}")
-        return _Settings(self.iflag, self.oflag, self.cflag, self.lflag, self.line, (_u8 * NCCS)(*self.cc),
-                         self.ispeed, self.ospeed)
+        words = [int_arg(getattr(self, n), n, 0, _U32_MAX)
+                 for n in ("iflag", "oflag", "cflag", "lflag", "ispeed", "ospeed")]
+        cc = [int_arg(c, f"cc[{i}]", 0, 0xFF) for i, c in enumerate(self.cc)]
+        return _Settings(*words[:4], int_arg(self.line, "line", 0, 0xFF), (_u8 * NCCS)(*cc), *words[4:])
 
     @classmethod
     def _from_c(cls, s: _Settings) -> "TerminalSettings":
@@ -174,7 +185,9 @@ class TerminalSettings:
 
 
 class Terminal(RawIOHandle):
-    """A terminal, serial port or pseudo-terminal end (``FDSAFE_KIND_TERMINAL``)."""
+    """A terminal, serial port or pseudo-terminal end (``FDSAFE_KIND_TERMINAL``). Used after
+    close, its methods raise :class:`ClosedFileError` (an ``OSError`` with errno ``EBADF``
+    and a ``ValueError``), as its ``read`` does."""
 
     KIND = KIND_TERMINAL
 
@@ -192,12 +205,12 @@ class Terminal(RawIOHandle):
         """Another handle on the slave of this pseudo-terminal master (``TIOCGPTPEER``); a
         new handle the caller owns. ``OSError(EIO)`` on a slave."""
         out = c_handle()
-        check(lib.fdsafe_pty_peer(self._value, _OPEN_NONBLOCK if nonblocking else 0, ctypes.byref(out)))
+        self._check(lib.fdsafe_pty_peer(self._value, _OPEN_NONBLOCK if nonblocking else 0, ctypes.byref(out)))
         return Terminal(out.value)
 
     def _path(self, flags: int) -> str:
         buf = ctypes.create_string_buffer(4096)
-        check(lib.fdsafe_terminal_path(self._value, flags, buf, len(buf)))
+        self._check(lib.fdsafe_terminal_path(self._value, flags, buf, len(buf)))
         return buf.value.decode()
 
     @property
@@ -215,7 +228,7 @@ class Terminal(RawIOHandle):
         """The settings, word for word (``termios.tcgetattr``), as a :class:`TerminalSettings`
         (change it, then :meth:`apply`)."""
         s = _Settings()
-        check(lib.fdsafe_terminal_get(self._value, ctypes.byref(s)))
+        self._check(lib.fdsafe_terminal_get(self._value, ctypes.byref(s)))
         return TerminalSettings._from_c(s)
 
     def apply(self, settings: TerminalSettings, when: int = APPLY_NOW) -> None:
@@ -223,7 +236,7 @@ class Terminal(RawIOHandle):
         ``APPLY_DRAIN`` (after the output is sent) or ``APPLY_FLUSH`` (after that, discarding
         unread input). Raises ``InvalidArgumentError`` for an unknown ``when``."""
         c = settings._c()
-        retry_eintr(lambda: lib.fdsafe_terminal_set(self._value, ctypes.byref(c), when))
+        self._retry(lambda: lib.fdsafe_terminal_set(self._value, ctypes.byref(c), when))
 
     def _set_mode(self, mode: int, when: int) -> TerminalSettings:
         old = self.settings
@@ -245,17 +258,17 @@ class Terminal(RawIOHandle):
     def flow(self, action: int) -> None:
         """``termios.tcflow``: OUTPUT_OFF, OUTPUT_ON, INPUT_OFF or INPUT_ON (``termios.TCOOFF``...
         have the same values)."""
-        retry_eintr(lambda: lib.fdsafe_terminal_flow(self._value, action))
+        self._retry(lambda: lib.fdsafe_terminal_flow(self._value, action))
 
     @property
     def in_waiting(self) -> int:
         """Bytes received and not yet read (``FIONREAD``; complete lines in canonical mode)."""
-        return check(lib.fdsafe_terminal_queue_size(self._value, FLUSH_INPUT))
+        return self._check(lib.fdsafe_terminal_queue_size(self._value, FLUSH_INPUT))
 
     @property
     def out_waiting(self) -> int:
         """Bytes written and not yet sent (``TIOCOUTQ``)."""
-        return check(lib.fdsafe_terminal_queue_size(self._value, FLUSH_OUTPUT))
+        return self._check(lib.fdsafe_terminal_queue_size(self._value, FLUSH_OUTPUT))
 
     def spawn(self, argv: Sequence[str], env: Optional[Mapping[str, str]] = None) -> PidFd:
         """Starts ``argv`` with this terminal as its controlling terminal and standard streams
@@ -263,7 +276,7 @@ class Terminal(RawIOHandle):
         Returns the child's pidfd; reap it with ``wait_exit``."""
         program, args, envp = _command(argv, env)
         out = c_handle()
-        check(lib.fdsafe_terminal_spawn(self._value, program, args.pointer, envp.pointer, ctypes.byref(out)))
+        self._check(lib.fdsafe_terminal_spawn(self._value, program, args.pointer, envp.pointer, ctypes.byref(out)))
         return PidFd(out.value)
 
     @property
@@ -271,57 +284,56 @@ class Terminal(RawIOHandle):
         """The window size as ``(rows, cols)`` (``TIOCGWINSZ``); settable, which signals
         SIGWINCH to the terminal's foreground process group."""
         w = _WinSize()
-        check(lib.fdsafe_terminal_get_window_size(self._value, ctypes.byref(w)))
+        self._check(lib.fdsafe_terminal_get_window_size(self._value, ctypes.byref(w)))
         return w.rows, w.cols
 
     @window_size.setter
     def window_size(self, size: Tuple[int, int]) -> None:
-        rows, cols = size
-        w = _WinSize(int_arg(rows, "rows", 0, 0xFFFF), int_arg(cols, "columns", 0, 0xFFFF), 0, 0)
-        check(lib.fdsafe_terminal_set_window_size(self._value, ctypes.byref(w)))
+        w = _winsize(size)
+        self._check(lib.fdsafe_terminal_set_window_size(self._value, ctypes.byref(w)))
 
     @property
     def modem_lines(self) -> int:
         """``MODEM_*`` bits; ``OSError(ENOTTY)`` on pseudo-terminals (no modem lines)."""
         bits = ctypes.c_uint32()
-        check(lib.fdsafe_terminal_modem_get(self._value, ctypes.byref(bits)))
+        self._check(lib.fdsafe_terminal_modem_get(self._value, ctypes.byref(bits)))
         return bits.value
 
     def set_modem_lines(self, set_bits: int = 0, clear_bits: int = 0) -> None:
         """Raises the ``MODEM_*`` lines in ``set_bits`` and lowers those in ``clear_bits``
         (only ``MODEM_DTR`` and ``MODEM_RTS`` are settable: others are an
         ``InvalidArgumentError``); ``OSError(ENOTTY)`` on pseudo-terminals."""
-        check(lib.fdsafe_terminal_modem_set(self._value, set_bits, clear_bits))
+        self._check(lib.fdsafe_terminal_modem_set(self._value, set_bits, clear_bits))
 
     def drain(self) -> None:
         """Waits until all output written has been sent (``tcdrain``)."""
-        retry_eintr(lambda: lib.fdsafe_terminal_drain(self._value))
+        self._retry(lambda: lib.fdsafe_terminal_drain(self._value))
 
     def discard(self, queue: int = FLUSH_BOTH) -> None:
         """Throws away queued data (``tcflush``): ``FLUSH_INPUT`` (received, not yet read),
         ``FLUSH_OUTPUT`` (written, not yet sent) or ``FLUSH_BOTH``. Not ``flush()``, which
         keeps ``io``'s meaning (push buffered writes out; nothing to do for a raw stream), so
         ``io`` code calling it loses no data."""
-        check(lib.fdsafe_terminal_flush(self._value, queue))
+        self._check(lib.fdsafe_terminal_flush(self._value, queue))
 
     def send_break(self, duration: float = 0) -> None:
         """Sends a break for ``duration`` seconds (0: the standard 0.25 to 0.5 s)."""
         ms = timeout_ms(duration)
-        retry_eintr(lambda: lib.fdsafe_terminal_send_break(self._value, ms))
+        self._retry(lambda: lib.fdsafe_terminal_send_break(self._value, ms))
 
     @property
     def exclusive(self) -> bool:
         """Exclusive mode (``TIOCEXCL``): further opens of the device fail, except for root;
         settable."""
-        return bool(check(lib.fdsafe_terminal_get_exclusive(self._value)))
+        return bool(self._check(lib.fdsafe_terminal_get_exclusive(self._value)))
 
     @exclusive.setter
     def exclusive(self, on: bool) -> None:
-        check(lib.fdsafe_terminal_set_exclusive(self._value, on))
+        self._check(lib.fdsafe_terminal_set_exclusive(self._value, on))
 
     def isatty(self) -> bool:
         """Whether the handle is a terminal (True for a ``Terminal``; as ``io``'s isatty)."""
-        return bool(check(lib.fdsafe_is_terminal(self._value)))
+        return bool(self._check(lib.fdsafe_is_terminal(self._value)))
 
 
 def open_pty(nonblocking: bool = False) -> Tuple[Terminal, Terminal]:
@@ -368,12 +380,14 @@ def spawn_pty(argv: Sequence[str], env: Optional[Mapping[str, str]] = None, *,
               nonblocking: bool = False) -> Tuple[Terminal, PidFd]:
     """Starts ``argv`` on a new pseudo-terminal (``pty.fork`` and ``exec``, ``forkpty``): the
     child has the slave as its controlling terminal and standard streams, with ``settings``
-    and ``window_size`` (``(rows, cols)``) when given. Returns ``(master, pidfd)``: read the
+    and ``window_size`` (``(rows, cols)``, each 0 to 65535, checked as the
+    :attr:`Terminal.window_size` setter checks it: ``ValueError`` below, ``OverflowError``
+    above) when given. Returns ``(master, pidfd)``: read the
     child's output from the master (``OSError(EIO)`` once it has closed the terminal), type
     into it, and reap the child with ``pidfd.wait_exit()``."""
     program, args, envp = _command(argv, env)
     c = None if settings is None else settings._c()
-    w = None if window_size is None else _WinSize(window_size[0], window_size[1], 0, 0)
+    w = None if window_size is None else _winsize(window_size)
     m, p = c_handle(), c_handle()
     check(lib.fdsafe_pty_spawn(program, args.pointer, envp.pointer, None if c is None else ctypes.byref(c),
                                None if w is None else ctypes.byref(w), _OPEN_NONBLOCK if nonblocking else 0,

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import ctypes
+import errno
 import math
+import os
 from typing import NamedTuple
 
 from ._buffers import int_arg
@@ -44,8 +46,15 @@ class TimerValueNs(NamedTuple):
     interval_ns: int
 
 
-class TimerCanceled(Exception):
-    """The realtime clock was set while a cancel-on-set timer was armed."""
+class TimerCanceled(OSError):
+    """The realtime clock was set while a cancel-on-set timer was armed: an ``OSError`` with
+    errno ``ECANCELED``, as Python 3.13's ``os.timerfd_*`` functions raise for it (so
+    ``except OSError`` catches it too). ``TimerCanceled("message")`` sets the errno."""
+
+    def __init__(self, *args: object) -> None:
+        if len(args) <= 1:  # the message alone (or none): the errno is always ECANCELED
+            args = (errno.ECANCELED, args[0] if args else os.strerror(errno.ECANCELED))
+        super().__init__(*args)
 
 
 declare({
@@ -136,7 +145,8 @@ class TimerFd(Handle):
 
     def expirations(self) -> int:
         """The number of expirations since the last read; waits for one unless
-        non-blocking (``BlockingIOError``). Raises ``TimerCanceled`` on cancel-on-set."""
+        non-blocking (``BlockingIOError``). Raises ``TimerCanceled`` (an ``OSError``,
+        errno ``ECANCELED``) on cancel-on-set."""
         count = ctypes.c_uint64()
         rc = retry_eintr(lambda: lib.fdsafe_timerfd_read(self._value, ctypes.byref(count)))
         if rc == TIMERFD_CANCELED:
