@@ -1054,7 +1054,8 @@ typedef struct fdsafe_file_status {
  * `fdsafe_fifo_open`, `fdsafe_chardev_open`, `fdsafe_terminal_open`: it is refused before
  * being opened, so a FIFO never blocks here); `-errno` from `open(2)` (`-ENOENT`, `-EEXIST`, `-EACCES`, `-ELOOP` for a symbolic link with
  * `FDSAFE_O_NOFOLLOW`, `-EISDIR`, `-ENOTDIR` for a path through a non-directory or
- * `FDSAFE_O_DIRECTORY` on a file, `-EOPNOTSUPP` if the file system lacks `O_TMPFILE`...).
+ * `FDSAFE_O_DIRECTORY` on a file, `-EOPNOTSUPP` if the file system lacks `O_TMPFILE`,
+ * `-EMFILE`...).
  * Opening a regular file does not block. Thread safety: any thread.
  */
 int fdsafe_file_open(const char *path,
@@ -1898,8 +1899,8 @@ int fdsafe_terminal_view_set(struct fdsafe_terminal_settings *settings,
  *
  * Ownership: the caller closes `*handle_out`. Errors: `FDSAFE_E_INVALID_ARGUMENT` for NULL
  * pointers, unknown flags, bad address text, a Unix address, or V6ONLY with IPv4;
- * `-EADDRINUSE`; `-EACCES` (ports below 1024 without privilege); `-EADDRNOTAVAIL`; `-EMFILE`.
- * Thread safety: any thread.
+ * `-EADDRINUSE`; `-EACCES` (ports below 1024 without privilege); `-EADDRNOTAVAIL`;
+ * `-ENODEV` (an IPv6 scope id naming no interface); `-EMFILE`. Thread safety: any thread.
  */
 int fdsafe_tcp_listen(const char *address, int backlog, uint32_t flags, fdsafe_handle *handle_out);
 
@@ -1952,7 +1953,8 @@ int fdsafe_tcp_connect_sockaddr(const void *addr,
  *
  * Ownership: the caller closes `*handle_out`. Errors: `FDSAFE_E_INVALID_ARGUMENT` (NULL
  * pointers, bad or Unix address, unknown flags including `FDSAFE_SOCKET_NO_REUSEADDR`);
- * `-EADDRINUSE`; `-EADDRNOTAVAIL`; `-EMFILE`. Thread safety: any thread.
+ * `-EADDRINUSE`; `-EADDRNOTAVAIL`; `-ENODEV` (an IPv6 scope id naming no interface);
+ * `-EMFILE`. Thread safety: any thread.
  */
 int fdsafe_udp_bind(const char *address, uint32_t flags, fdsafe_handle *handle_out);
 
@@ -2885,7 +2887,7 @@ typedef struct fdsafe_recv_info {
  * neither a path nor `@name`); `-ENAMETOOLONG` for a path over 108 bytes (never
  * truncated); `-EADDRINUSE` for a live socket at the path (or a stale one with
  * `FDSAFE_UNIX_BIND_KEEP_STALE`), or an abstract name in use; `-EEXIST` when the path is not
- * a socket; `-EACCES`, `-ENOENT` (with `FDSAFE_UNIX_BIND_NO_MKDIR`), `-ENOTDIR`.
+ * a socket; `-EACCES`, `-ENOENT` (with `FDSAFE_UNIX_BIND_NO_MKDIR`), `-ENOTDIR`; `-EMFILE`.
  * Thread safety: any thread.
  */
 int fdsafe_unix_listen(const char *address,

@@ -55,8 +55,8 @@ fn tcp_listen(addr: &SockAddr, backlog: c_int, flags: u32, handle_out: *mut fdsa
 ///
 /// Ownership: the caller closes `*handle_out`. Errors: `FDSAFE_E_INVALID_ARGUMENT` for NULL
 /// pointers, unknown flags, bad address text, a Unix address, or V6ONLY with IPv4;
-/// `-EADDRINUSE`; `-EACCES` (ports below 1024 without privilege); `-EADDRNOTAVAIL`; `-EMFILE`.
-/// Thread safety: any thread.
+/// `-EADDRINUSE`; `-EACCES` (ports below 1024 without privilege); `-EADDRNOTAVAIL`;
+/// `-ENODEV` (an IPv6 scope id naming no interface); `-EMFILE`. Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_tcp_listen(address: *const c_char, backlog: c_int, flags: u32, handle_out: *mut fdsafe_handle) -> c_int {
     call("fdsafe_tcp_listen", || tcp_listen(&SockAddr::parse(c_text(address, "address")?)?, backlog, flags, handle_out))
@@ -138,7 +138,8 @@ pub extern "C" fn fdsafe_tcp_connect_sockaddr(
 ///
 /// Ownership: the caller closes `*handle_out`. Errors: `FDSAFE_E_INVALID_ARGUMENT` (NULL
 /// pointers, bad or Unix address, unknown flags including `FDSAFE_SOCKET_NO_REUSEADDR`);
-/// `-EADDRINUSE`; `-EADDRNOTAVAIL`; `-EMFILE`. Thread safety: any thread.
+/// `-EADDRINUSE`; `-EADDRNOTAVAIL`; `-ENODEV` (an IPv6 scope id naming no interface);
+/// `-EMFILE`. Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_udp_bind(address: *const c_char, flags: u32, handle_out: *mut fdsafe_handle) -> c_int {
     call("fdsafe_udp_bind", || udp_bind(&SockAddr::parse(c_text(address, "address")?)?, flags, handle_out))

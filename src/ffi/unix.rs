@@ -202,7 +202,7 @@ fn connect_common(addr: Option<Address>, ty: u32, flags: u32, handle_out: *mut f
 /// neither a path nor `@name`); `-ENAMETOOLONG` for a path over 108 bytes (never
 /// truncated); `-EADDRINUSE` for a live socket at the path (or a stale one with
 /// `FDSAFE_UNIX_BIND_KEEP_STALE`), or an abstract name in use; `-EEXIST` when the path is not
-/// a socket; `-EACCES`, `-ENOENT` (with `FDSAFE_UNIX_BIND_NO_MKDIR`), `-ENOTDIR`.
+/// a socket; `-EACCES`, `-ENOENT` (with `FDSAFE_UNIX_BIND_NO_MKDIR`), `-ENOTDIR`; `-EMFILE`.
 /// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_unix_listen(
