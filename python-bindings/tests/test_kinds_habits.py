@@ -1,10 +1,9 @@
 """The standard library's habits for the kinds other than sockets: arguments checked as ``os``
 and ``signal`` check them (never cut by ctypes, never converted from a float or a str), one
 exception for every use after close, ``select.epoll``'s registration of a reused descriptor
-number and truthiness, typeshed's raw stream types, ``OSError(ECANCELED)`` for a cancelled
-timer. Each test names the stdlib call it follows."""
+number and truthiness, typeshed's raw stream types. Each test names the stdlib call it
+follows."""
 import contextlib
-import ctypes
 import errno
 import importlib.util
 import os
@@ -13,17 +12,15 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
 
 import fdsafe
 from fdsafe import (ClosedFileError, Epoll, EventFd, File, InvalidArgumentError, IOBatch, MemFd, MessageQueue,
-                    PidFd, SignalFd, TimerCanceled, TimerFd, open_pty, pipe, spawn_pty)
+                    PidFd, SignalFd, TimerFd, open_pty, pipe, spawn_pty)
 from fdsafe import splice as sp
 from fdsafe.signals import SIG_BLOCK, members, signal_mask, sigset
-from fdsafe.timerfd import CLOCK_REALTIME
 
 
 @pytest.fixture
@@ -429,25 +426,3 @@ def test_raw_streams_type_check_as_buffered_raw_streams(tmp_path):
     done = subprocess.run([sys.executable, "-m", "mypy", "--strict", "--cache-dir", os.devnull, str(source)],
                           env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
-
-
-# ---------------------------------------------------------------- timers
-
-def test_timer_canceled_is_oserror_ecanceled():
-    assert issubclass(TimerCanceled, OSError)
-    e = TimerCanceled("the realtime clock was set")
-    assert (e.errno, e.strerror) == (errno.ECANCELED, "the realtime clock was set")
-    with TimerFd.create(CLOCK_REALTIME, nonblocking=True) as t:
-        t.set(time.time() + 3600, absolute=True, cancel_on_set=True)
-        libc = ctypes.CDLL(None, use_errno=True)
-
-        class Timespec(ctypes.Structure):
-            _fields_ = [("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long)]
-
-        now = Timespec()
-        libc.clock_gettime(0, ctypes.byref(now))
-        if libc.clock_settime(0, ctypes.byref(now)) != 0:
-            pytest.skip(f"clock_settime: errno {ctypes.get_errno()} (needs CAP_SYS_TIME)")
-        with pytest.raises(OSError) as info:  # as os.timerfd_settime/read on 3.13
-            t.expirations()
-        assert isinstance(info.value, TimerCanceled) and info.value.errno == errno.ECANCELED

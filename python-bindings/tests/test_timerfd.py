@@ -1,4 +1,5 @@
 import ctypes
+import errno
 import time
 
 import pytest
@@ -40,6 +41,10 @@ def test_absolute_on_monotonic():
 
 
 def test_cancel_on_set_raises_its_own_exception():
+    # An OSError with errno ECANCELED, as os.timerfd_settime/read raise on Python 3.13.
+    assert issubclass(TimerCanceled, OSError)
+    e = TimerCanceled("the realtime clock was set")
+    assert (e.errno, e.strerror) == (errno.ECANCELED, "the realtime clock was set")
     with TimerFd.create(CLOCK_REALTIME, nonblocking=True) as t:
         t.set(time.time() + 3600, absolute=True, cancel_on_set=True)
         libc = ctypes.CDLL(None, use_errno=True)
@@ -51,8 +56,9 @@ def test_cancel_on_set_raises_its_own_exception():
         libc.clock_gettime(0, ctypes.byref(now))
         if libc.clock_settime(0, ctypes.byref(now)) != 0:
             pytest.skip(f"clock_settime: errno {ctypes.get_errno()} (needs CAP_SYS_TIME)")
-        with pytest.raises(TimerCanceled):
+        with pytest.raises(OSError) as info:
             t.expirations()
+        assert isinstance(info.value, TimerCanceled) and info.value.errno == errno.ECANCELED
         with pytest.raises(InvalidArgumentError):
             t.set(1, cancel_on_set=True)  # needs absolute
 
