@@ -43,6 +43,13 @@ static void describe(int fd, char *out, size_t len) {
     out[n < 0 ? 0 : n] = '\0';
 }
 
+/* Line-buffered standard output: cmocka prints progress there and failures on standard error,
+ * and CI shows the tail of both through one pipe, where a fully buffered stdout would come out
+ * at exit, after (and apart from) the failure it belongs to. */
+__attribute__((constructor)) static void line_buffered_output(void) {
+    setvbuf(stdout, NULL, _IOLBF, 0);
+}
+
 int fd_snapshot(void **state) {
     struct fd_set_snapshot *snap = malloc(sizeof *snap);
     assert_non_null(snap);
@@ -98,6 +105,13 @@ int fd_is_cloexec(int fd) {
 
 int fd_is_open(int fd) {
     return fcntl(fd, F_GETFD) >= 0;
+}
+
+int skipped_under_valgrind(const char *why) {
+    const char *preload = getenv("LD_PRELOAD");
+    if (!preload || !strstr(preload, "vgpreload")) return 0;
+    printf("skipped: %s (under valgrind)\n", why);
+    return 1;
 }
 
 int syscall_missing(long nr, const char *name) {

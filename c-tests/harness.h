@@ -30,6 +30,10 @@ int64_t must_at(int64_t got, const char *what, const char *file, int line);
  * arguments the call refuses, so nothing happens. */
 int syscall_missing(long nr, const char *name);
 
+/* 1 if the test runs under valgrind, after printing why the test that asks will skip there
+ * (`why`: what valgrind makes unobservable, such as RLIMIT_NOFILE, which it emulates). */
+int skipped_under_valgrind(const char *why);
+
 /* A private directory under /tmp for a group of tests: cmocka group setup and teardown
  * (the teardown removes it with everything in it), and paths inside it. */
 extern char temp_dir[64];

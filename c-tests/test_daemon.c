@@ -252,6 +252,35 @@ static void test_activation_kinds_names_and_cloexec(void **state) {
     run_child(child_kinds_and_names);
 }
 
+/* An empty LISTEN_FDNAMES is the empty list of names for no descriptors (a list joined by
+ * colons) and one empty name for one descriptor; a name for no descriptor is refused. */
+static void child_empty_names(void) {
+    syscall(SYS_close_range, 3, ~0u, 0);
+    size_t n = 77;
+    activation_env("0", "x");
+    CHILD_CHECK(fdsafe_listen_fds(0, &n) == FDSAFE_E_INVALID_ARGUMENT && n == 77);
+    activation_env("0", "");
+    CHILD_CHECK(fdsafe_listen_fds(0, &n) == FDSAFE_LISTEN_ADOPTED && n == 0);
+}
+
+static void child_one_empty_name(void) {
+    syscall(SYS_close_range, 3, ~0u, 0);
+    CHILD_CHECK(eventfd(0, 0) == 3);
+    activation_env("1", "");
+    size_t n = 0;
+    char name[8] = "x";
+    CHILD_CHECK(fdsafe_listen_fds(0, &n) == FDSAFE_LISTEN_ADOPTED && n == 1);
+    CHILD_CHECK(fdsafe_listen_fd_name(0, name, sizeof name) == 0 && name[0] == 0);
+    fdsafe_handle h;
+    CHILD_CHECK(fdsafe_listen_fd_handle(0, &h) == 0 && fdsafe_close(h) == 0);
+}
+
+static void test_activation_empty_names(void **state) {
+    (void)state;
+    run_child(child_empty_names);
+    run_child(child_one_empty_name);
+}
+
 static void child_default_names(void) {
     syscall(SYS_close_range, 3, ~0u, 0);
     CHILD_CHECK(eventfd(0, 0) == 3);
@@ -621,6 +650,9 @@ static void test_notify_bad_input_and_no_manager(void **state) {
     long_path[sizeof long_path - 1] = 0;
     setenv("NOTIFY_SOCKET", long_path, 1);
     expect_code(fdsafe_notify(0, "READY=1"), -ENAMETOOLONG);
+    long_path[108] = 0; /* 108 bytes: bind takes it, sd_notify wants room for a NUL */
+    setenv("NOTIFY_SOCKET", long_path, 1);
+    expect_code(fdsafe_notify(0, "READY=1"), -ENAMETOOLONG);
     clear_env();
 }
 
@@ -644,16 +676,17 @@ static void test_watchdog_interval(void **state) {
     setenv("WATCHDOG_PID", "abc", 1);
     expect_code(fdsafe_watchdog_interval(0, &usec), FDSAFE_E_INVALID_ARGUMENT);
     unsetenv("WATCHDOG_PID");
-    const char *garbage[] = {"0", "", "-5", "5s", "18446744073709551616"};
+    /* UINT64_MAX is systemd's "infinity": no interval (sd_watchdog_enabled refuses it too). */
+    const char *garbage[] = {"0", "", "-5", "5s", "18446744073709551616", "18446744073709551615"};
     for (size_t i = 0; i < sizeof garbage / sizeof *garbage; i++) {
         setenv("WATCHDOG_USEC", garbage[i], 1);
         expect_code(fdsafe_watchdog_interval(FDSAFE_NOTIFY_UNSET_ENV, &usec), FDSAFE_E_INVALID_ARGUMENT);
         assert_non_null(getenv("WATCHDOG_USEC"));
     }
     assert_int_equal(usec, 42);
-    setenv("WATCHDOG_USEC", "18446744073709551615", 1);
+    setenv("WATCHDOG_USEC", "18446744073709551614", 1); /* the largest interval */
     expect_code(fdsafe_watchdog_interval(0, &usec), 1);
-    assert_true(usec == UINT64_MAX);
+    assert_true(usec == UINT64_MAX - 1);
     expect_code(fdsafe_watchdog_interval(0, NULL), FDSAFE_E_INVALID_ARGUMENT);
     expect_code(fdsafe_watchdog_interval(4, &usec), FDSAFE_E_INVALID_ARGUMENT);
     expect_code(fdsafe_watchdog_interval(FDSAFE_NOTIFY_UNSET_ENV, &usec), 1);
@@ -671,6 +704,7 @@ int main(int argc, char **argv) {
         FD_TEST(test_activation_with_systemd_socket_activate),
         FD_TEST(test_activation_failures_adopt_nothing),
         FD_TEST(test_activation_kinds_names_and_cloexec),
+        FD_TEST(test_activation_empty_names),
         FD_TEST(test_activation_more_kinds),
         FD_TEST(test_activation_default_names),
         FD_TEST(test_activation_bad_input),

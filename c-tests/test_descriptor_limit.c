@@ -109,11 +109,7 @@ static int check_all_at_the_limit(void) {
 
 static void test_creating_calls_at_the_limit_are_emfile_and_leave_nothing(void **state) {
     (void)state;
-    const char *preload = getenv("LD_PRELOAD");
-    if (preload && strstr(preload, "vgpreload")) {
-        print_message("under valgrind, RLIMIT_NOFILE is emulated: skipping\n");
-        skip();
-    }
+    if (skipped_under_valgrind("RLIMIT_NOFILE is emulated (valgrind keeps descriptors of its own above the soft limit)")) skip();
     must(fdsafe_eventfd_create(0, 0, &eventfd_h));
     fdsafe_handle slave;
     must(fdsafe_pty_open(0, &master_h, &slave));

@@ -135,6 +135,20 @@ static int kernel_registrations(fdsafe_handle ep) {
     return n;
 }
 
+/* The target descriptor number of the set's only registration, as the kernel lists it (read
+ * without asking fdsafe, so the handle's number is never lent). */
+static int registered_number(fdsafe_handle ep) {
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/self/fdinfo/%d", (int)must(fdsafe_fd_borrow(ep)));
+    FILE *f = fopen(path, "re");
+    assert_non_null(f);
+    int fd = -1;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "tfd:", 4) == 0) fd = atoi(line + 4);
+    fclose(f);
+    return fd;
+}
+
 static void test_kernel_registration_is_removed_too(void **state) {
     (void)state;
     fdsafe_handle ep, r, w;
@@ -164,6 +178,7 @@ enum second_holder {
     FDSAFE_DUPLICATE,
     LENT_NUMBER_DUPLICATED,
     SENT_AND_RECEIVED,
+    RAW_NUMBER_SENT,
     RECEIVED_FROM_A_SENDER_THAT_KEEPS_IT,
     ADOPTED_WITH_A_COPY,
     FORKED_CHILD,
@@ -173,7 +188,7 @@ enum second_holder {
 
 static const char *const holder_names[SECOND_HOLDERS] = {
     "nobody", "fdsafe_dup", "fdsafe_fd_borrow + dup", "sent and received",
-    "received from a sender that keeps it", "adopted, a copy kept", "a forked child",
+    "its number sent raw (fdsafe_socket_send_fds), never borrowed", "received from a sender that keeps it", "adopted, a copy kept", "a forked child",
     "a child spawned on the terminal",
 };
 
@@ -188,7 +203,7 @@ static void registration_goes_with(enum second_holder holder) {
         raw_keep = eventfd(1, EFD_CLOEXEC);
         assert_true(raw_keep >= 0);
     }
-    if (holder == SENT_AND_RECEIVED || holder == RECEIVED_FROM_A_SENDER_THAT_KEEPS_IT)
+    if (holder == SENT_AND_RECEIVED || holder == RAW_NUMBER_SENT || holder == RECEIVED_FROM_A_SENDER_THAT_KEEPS_IT)
         must(fdsafe_unix_pair(FDSAFE_SOCK_STREAM, 0, &a, &b));
     if (holder == RECEIVED_FROM_A_SENDER_THAT_KEEPS_IT) {
         expect_code(fdsafe_socket_send_fds(a, "x", 1, &raw_keep, 1, 0), 1);
@@ -215,6 +230,15 @@ static void registration_goes_with(enum second_holder holder) {
         break;
     case SENT_AND_RECEIVED: {
         expect_code(fdsafe_socket_send_handles(a, "x", 1, &h, 1, 0), 1);
+        char byte;
+        struct fdsafe_recv_info info;
+        expect_code(fdsafe_socket_recv_handles(b, &byte, 1, 0, &keep, 1, &info), 1);
+        break;
+    }
+    case RAW_NUMBER_SENT: {
+        int number = registered_number(ep);
+        assert_true(number >= 0);
+        expect_code(fdsafe_socket_send_fds(a, "x", 1, &number, 1, 0), 1);
         char byte;
         struct fdsafe_recv_info info;
         expect_code(fdsafe_socket_recv_handles(b, &byte, 1, 0, &keep, 1, &info), 1);
@@ -281,6 +305,56 @@ static void registration_goes_with(enum second_holder holder) {
 static void test_registration_goes_with_the_close_whoever_holds_the_file(void **state) {
     (void)state;
     for (int holder = 0; holder < SECOND_HOLDERS; holder++) registration_goes_with((enum second_holder)holder);
+}
+
+/* A copy fdsafe cannot know of (another process took it with pidfd_getfd(2)) keeps the
+ * kernel's registration after the close, as documented; fdsafe_epoll_wait still reports
+ * nothing for the closed handle, and the registration goes with that copy. */
+static void test_a_copy_taken_by_another_process_keeps_the_kernel_registration(void **state) {
+    (void)state;
+    if (syscall_missing(SYS_pidfd_open, "pidfd_open") || syscall_missing(SYS_pidfd_getfd, "pidfd_getfd")) skip();
+    int to_child[2], to_parent[2];
+    assert_int_equal(pipe2(to_child, O_CLOEXEC), 0);
+    assert_int_equal(pipe2(to_parent, O_CLOEXEC), 0);
+    pid_t parent = getpid();
+    pid_t child = fork(); /* before the handle exists: nothing marks it shared */
+    assert_true(child >= 0);
+    if (child == 0) {
+        int number;
+        if (read(to_child[0], &number, sizeof number) != sizeof number) _exit(1);
+        int pidfd = (int)syscall(SYS_pidfd_open, parent, 0);
+        int copy = pidfd < 0 ? -1 : (int)syscall(SYS_pidfd_getfd, pidfd, number, 0);
+        char answer = copy >= 0 ? 'y' : 'n';
+        if (write(to_parent[1], &answer, 1) != 1) _exit(1);
+        _exit(read(to_child[0], &answer, 1) == 1 ? 0 : 1); /* hold the copy until told */
+    }
+    fdsafe_handle ep, h;
+    must(fdsafe_epoll_create(&ep));
+    must(fdsafe_eventfd_create(1, 0, &h)); /* readable, level-triggered */
+    must(fdsafe_epoll_add(ep, h, FDSAFE_EPOLL_IN, 7));
+    int number = registered_number(ep);
+    assert_int_equal(write(to_child[1], &number, sizeof number), sizeof number);
+    char answer = 0;
+    assert_int_equal(read(to_parent[0], &answer, 1), 1);
+    if (answer == 'y') {
+        must(fdsafe_close(h));
+        assert_int_equal(kernel_registrations(ep), 1); /* the copy keeps the file, and so the registration */
+        fdsafe_epoll_event ev[4];
+        expect_code(fdsafe_epoll_wait(ep, ev, 4, 100), 0); /* never reported */
+    } else {
+        print_message("pidfd_getfd refused here (no ptrace rights over the parent): only the close is checked\n");
+        must(fdsafe_close(h));
+    }
+    assert_int_equal(write(to_child[1], "x", 1), 1);
+    int status;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_equal(kernel_registrations(ep), 0); /* the last copy gone, the kernel dropped it */
+    must(fdsafe_close(ep));
+    for (int i = 0; i < 2; i++) {
+        close(to_child[i]);
+        close(to_parent[i]);
+    }
 }
 
 /* While another thread is inside an operation on a handle, closing it cannot release the
@@ -496,6 +570,15 @@ static void test_standard_input_and_nested_sets(void **state) {
     expect_code(fdsafe_epoll_add(ep, in, FDSAFE_EPOLL_IN, 100), 0);
     expect_code(fdsafe_epoll_add(outer, ep, FDSAFE_EPOLL_IN, 200), 0);
     expect_code(fdsafe_epoll_add(ep, outer, FDSAFE_EPOLL_IN, 0), -ELOOP);
+    /* As epoll_ctl(2): exclusive wakeups neither on a set nor with one-shot. */
+    fdsafe_handle third, e;
+    must(fdsafe_epoll_create(&third));
+    must(fdsafe_eventfd_create(0, 0, &e));
+    expect_code(fdsafe_epoll_add(third, outer, FDSAFE_EPOLL_IN | FDSAFE_EPOLL_EXCLUSIVE, 0), -EINVAL);
+    expect_code(fdsafe_epoll_add(third, e, FDSAFE_EPOLL_IN | FDSAFE_EPOLL_EXCLUSIVE | FDSAFE_EPOLL_ONESHOT, 0), -EINVAL);
+    expect_code(fdsafe_epoll_add(third, e, FDSAFE_EPOLL_IN | FDSAFE_EPOLL_EXCLUSIVE, 0), 0);
+    must(fdsafe_close(e));
+    must(fdsafe_close(third));
     fdsafe_epoll_event ev[2];
     expect_code(fdsafe_epoll_wait(outer, ev, 2, 0), 0);
     assert_int_equal(write(p[1], "hi", 2), 2);
@@ -932,6 +1015,7 @@ int main(void) {
         FD_TEST(test_close_deregisters_even_with_a_dup_alive),
         FD_TEST(test_kernel_registration_is_removed_too),
         FD_TEST(test_registration_goes_with_the_close_whoever_holds_the_file),
+        FD_TEST(test_a_copy_taken_by_another_process_keeps_the_kernel_registration),
         FD_TEST(test_one_handle_in_several_sets),
         FD_TEST(test_churn_of_closed_registrations),
         FD_TEST(test_no_event_for_a_closed_handle_still_in_use),

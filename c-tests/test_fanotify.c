@@ -323,6 +323,10 @@ static void test_bad_input(void **state) {
     expect_code(fdsafe_fanotify_mark(g, FDSAFE_FAN_MARK_ADD, FDSAFE_FAN_OPEN, "/nonexistent/fdsafe"), -ENOENT);
     expect_code(fdsafe_fanotify_mark(g, FDSAFE_FAN_MARK_ADD | FDSAFE_FAN_MARK_ONLYDIR, FDSAFE_FAN_OPEN, file), -ENOTDIR);
     expect_code(fdsafe_fanotify_mark(g, FDSAFE_FAN_MARK_ADD, FDSAFE_FAN_OPEN_PERM, file), -EINVAL); /* notification class */
+    /* An evictable mark over one that is not: the kernel's -EEXIST. */
+    must(fdsafe_fanotify_mark(g, FDSAFE_FAN_MARK_ADD, FDSAFE_FAN_OPEN, file));
+    expect_code(fdsafe_fanotify_mark(g, FDSAFE_FAN_MARK_ADD | FDSAFE_FAN_MARK_EVICTABLE, FDSAFE_FAN_OPEN, file), -EEXIST);
+    must(fdsafe_fanotify_mark(g, FDSAFE_FAN_MARK_REMOVE, FDSAFE_FAN_OPEN, file));
     expect_code(fdsafe_fanotify_mark(0, FDSAFE_FAN_MARK_ADD, FDSAFE_FAN_OPEN, file), -EBADF);
     expect_code(fdsafe_fanotify_mark(closed, FDSAFE_FAN_MARK_ADD, FDSAFE_FAN_OPEN, file), -EBADF);
     expect_code(fdsafe_fanotify_mark(e, FDSAFE_FAN_MARK_ADD, FDSAFE_FAN_OPEN, file), FDSAFE_E_WRONG_KIND);

@@ -129,9 +129,12 @@ static void test_fifo_open_refuses_other_files_and_bad_input(void **state) {
     expect_code(fdsafe_fifo_open(p, 0x80, &h), FDSAFE_E_INVALID_ARGUMENT);
     expect_code(fdsafe_fifo_open("/nonexistent", FDSAFE_O_RDONLY, &h), -ENOENT);
     assert_int_equal(h, 0x55);
-    /* Adopting: a FIFO the caller opened is a FIFO; an anonymous pipe is not. */
+    /* Adopting: a FIFO the caller opened is a FIFO, not a pipe (as detection names it); an
+     * anonymous pipe is not a FIFO. */
     int fd = open(p, O_RDWR);
     assert_true(fd >= 0);
+    expect_code(fdsafe_fd_adopt(fd, FDSAFE_KIND_PIPE, &h), FDSAFE_E_INVALID_ARGUMENT);
+    assert_true(fd_is_open(fd));
     must(fdsafe_fd_adopt(fd, FDSAFE_KIND_FIFO, &h));
     assert_int_equal(fd_is_cloexec(fd), 1);
     fdsafe_handle d;

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,8 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* A file in the test directory holding `text`, opened read-write. */
@@ -676,6 +679,91 @@ static void test_file_open_refuses_fifos_devices_and_sockets(void **state) {
     unlink(fifo);
 }
 
+/* The path is checked before it is opened, but it can change in between: a FIFO renamed over
+ * it meanwhile must not make the open wait for a peer (the open had no O_NONBLOCK: in a
+ * stranger's run it waited for ever within seconds). Opens race a thread swapping a regular
+ * file and a FIFO at one path, in a child an alarm kills if an open waits. Every open gives a
+ * file handle, in blocking mode, or the refusal. */
+static const char *swapped_path, *swap_other;
+static volatile int stop_swapping;
+
+/* Each exchange turns the path from the file into the FIFO or back, in one system call. */
+static void *swap_path(void *arg) {
+    (void)arg;
+    while (!stop_swapping) renameat2(AT_FDCWD, swapped_path, AT_FDCWD, swap_other, RENAME_EXCHANGE);
+    return NULL;
+}
+
+static int open_while_the_path_changes(void) {
+    pthread_t swapper;
+    if (pthread_create(&swapper, NULL, swap_path, NULL) != 0) return 1;
+    alarm(10); /* an open that waits kills the child: the test fails */
+    int files = 0, refused = 0;
+    for (time_t start = time(NULL); time(NULL) - start < 3;) {
+        fdsafe_handle h;
+        int rc = fdsafe_file_open(swapped_path, FDSAFE_O_RDONLY, 0, &h);
+        if (rc == FDSAFE_E_INVALID_ARGUMENT) {
+            refused++;
+            continue;
+        }
+        if (rc != 0 || fdsafe_handle_kind(h) != FDSAFE_KIND_FILE) return 2;
+        if (fcntl((int)fdsafe_fd_borrow(h), F_GETFL) & O_NONBLOCK) return 3; /* blocking, as asked */
+        files++;
+        fdsafe_close(h);
+    }
+    stop_swapping = 1;
+    pthread_join(swapper, NULL);
+    return files > 0 && refused > 0 ? 0 : 4;
+}
+
+static void test_file_open_never_waits_on_a_fifo_swapped_in(void **state) {
+    (void)state;
+    /* The starved opener would only meet the alarm. */
+    if (skipped_under_valgrind("threads run one at a time, so the opener never races the swapper")) skip();
+    char path[128], other[128];
+    temp_path(path, sizeof path, "swapped");
+    temp_path(other, sizeof other, "swapped-other");
+    close(open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+    assert_int_equal(mkfifo(other, 0600), 0);
+    swapped_path = path, swap_other = other;
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) _exit(open_while_the_path_changes());
+    int status;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_false(WIFSIGNALED(status)); /* SIGALRM: an open waited on the FIFO */
+    assert_int_equal(WEXITSTATUS(status), 0);
+    unlink(path), unlink(other);
+}
+
+/* The type check follows the RESOLVE_* limits the open follows: under RESOLVE_IN_ROOT,
+ * "dev/null" is the root's own regular file (the host's /dev/null, a device, is not looked
+ * at), and a path escaping RESOLVE_BENEATH is -EXDEV whatever lies outside, so the answer
+ * tells nothing of files beyond the limits. */
+static void test_open_at_judges_the_file_the_limits_reach(void **state) {
+    (void)state;
+    if (syscall_missing(SYS_openat2, "openat2")) skip();
+    char root[128], dev[128], null[128];
+    temp_path(root, sizeof root, "jail");
+    temp_path(dev, sizeof dev, "jail/dev");
+    temp_path(null, sizeof null, "jail/dev/null");
+    assert_int_equal(mkdir(root, 0700), 0);
+    assert_int_equal(mkdir(dev, 0700), 0);
+    close(open(null, O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+    fdsafe_handle jail, h;
+    must(fdsafe_file_open(root, FDSAFE_O_DIRECTORY, 0, &jail));
+    must(fdsafe_file_open_at(jail, "dev/null", FDSAFE_O_RDONLY, 0, FDSAFE_RESOLVE_IN_ROOT, &h));
+    expect_code(fdsafe_handle_kind(h), FDSAFE_KIND_FILE);
+    must(fdsafe_close(h));
+    must(fdsafe_file_open_at(jail, "/dev/null", FDSAFE_O_RDONLY, 0, FDSAFE_RESOLVE_IN_ROOT, &h));
+    must(fdsafe_close(h));
+    expect_code(fdsafe_file_open_at(jail, "../../../../dev/null", FDSAFE_O_RDONLY, 0, FDSAFE_RESOLVE_BENEATH, &h), -EXDEV);
+    expect_code(fdsafe_file_open_at(jail, "/dev/null", FDSAFE_O_RDONLY, 0, FDSAFE_RESOLVE_BENEATH, &h), -EXDEV);
+    expect_code(fdsafe_file_open_at(jail, "/dev/null", FDSAFE_O_RDONLY, 0, 0, &h), FDSAFE_E_INVALID_ARGUMENT);
+    must(fdsafe_close(jail));
+    unlink(null), rmdir(dev), rmdir(root);
+}
+
 int main(void) {
     umask(022);
     const struct CMUnitTest tests[] = {
@@ -693,6 +781,8 @@ int main(void) {
         FD_TEST(test_copy_file_range),
         FD_TEST(test_stdin_handle_splices_to_a_socket),
         FD_TEST(test_file_open_refuses_fifos_devices_and_sockets),
+        FD_TEST(test_file_open_never_waits_on_a_fifo_swapped_in),
+        FD_TEST(test_open_at_judges_the_file_the_limits_reach),
     };
     return cmocka_run_group_tests(tests, temp_dir_create, temp_dir_remove);
 }

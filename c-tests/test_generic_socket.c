@@ -232,6 +232,23 @@ static void test_generic_tcp_listener_with_socat(void **state) {
     expect_code(fdsafe_handle_kind(l), FDSAFE_KIND_SOCKET);
     char addr[FDSAFE_ADDRESS_TEXT_MAX], cmd[FDSAFE_ADDRESS_TEXT_MAX + 96];
     must(fdsafe_socket_local_address(l, addr, sizeof addr));
+    /* The port, as for a TCP listener made by fdsafe_tcp_listen (getsockname's). */
+    struct sockaddr_in bound;
+    socklen_t bound_len = sizeof bound;
+    assert_int_equal(getsockname((int)must(fdsafe_fd_borrow(l)), (struct sockaddr *)&bound, &bound_len), 0);
+    uint16_t port = 0;
+    must(fdsafe_socket_local_port(l, &port));
+    assert_int_equal(port, ntohs(bound.sin_port));
+    fdsafe_handle udp, netlink;
+    must(fdsafe_socket_create(AF_INET6, SOCK_DGRAM, 0, 0, &udp));
+    struct sockaddr_in6 any6 = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+    must(fdsafe_socket_bind(udp, &any6, sizeof any6));
+    must(fdsafe_socket_local_port(udp, &port));
+    assert_true(port != 0);
+    must(fdsafe_socket_create(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE, 0, &netlink));
+    expect_code(fdsafe_socket_local_port(netlink, &port), FDSAFE_E_WRONG_KIND); /* no port */
+    must(fdsafe_close(udp));
+    must(fdsafe_close(netlink));
     snprintf(cmd, sizeof cmd, "echo from-socat | socat -t 2 - TCP:%s >/dev/null 2>&1 &", addr);
     assert_int_equal(system(cmd), 0);
     set_timeout(l, SO_RCVTIMEO, 5000);

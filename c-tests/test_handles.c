@@ -7,7 +7,10 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <string.h>
+#include <mqueue.h>
+#include <pty.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <stdio.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -343,6 +346,60 @@ static void test_any_descriptor_can_be_adopted_as_other(void **state) {
     assert_false(fd_is_open(dir));
 }
 
+/* Files and character devices are told by file type, which other kinds share: adopted as the
+ * wider kind, a memfd would lose its seal calls and a terminal its settings. Each is refused
+ * with the kind to use, and stays the caller's, unchanged; an O_PATH descriptor (every read
+ * and write gives EBADF) is taken only as OTHER. */
+static void refuse_then_adopt(int fd, fdsafe_kind wrong, fdsafe_kind right) {
+    fdsafe_handle h = 0;
+    int cloexec = fd_is_cloexec(fd);
+    expect_code(fdsafe_fd_adopt(fd, wrong, &h), FDSAFE_E_INVALID_ARGUMENT);
+    assert_int_equal(h, 0);
+    assert_int_equal(fd_is_cloexec(fd), cloexec);
+    must(fdsafe_fd_adopt(fd, right, &h));
+    assert_int_equal(fd_is_cloexec(fd), 1);
+    expect_code(fdsafe_handle_kind(h), right);
+    must(fdsafe_close(h));
+    assert_false(fd_is_open(fd));
+}
+
+static void test_adoption_refuses_the_wider_kind_of_a_file_type(void **state) {
+    (void)state;
+    int memfd = memfd_create("adopt", MFD_ALLOW_SEALING);
+    assert_true(memfd >= 0);
+    refuse_then_adopt(memfd, FDSAFE_KIND_FILE, FDSAFE_KIND_MEMFD);
+    char why[256];
+    int again = memfd_create("adopt", 0);
+    fdsafe_handle none;
+    expect_code(fdsafe_fd_adopt(again, FDSAFE_KIND_FILE, &none), FDSAFE_E_INVALID_ARGUMENT);
+    fdsafe_last_error(why, sizeof why);
+    assert_non_null(strstr(why, "adopt it as FDSAFE_KIND_MEMFD")); /* the kind to use, by its name */
+    close(again);
+
+    char name[64];
+    snprintf(name, sizeof name, "/fdsafe-adopt-%d", getpid());
+    mqd_t queue = mq_open(name, O_RDWR | O_CREAT | O_EXCL, 0600, NULL);
+    assert_true(queue >= 0);
+    mq_unlink(name);
+    refuse_then_adopt(queue, FDSAFE_KIND_FILE, FDSAFE_KIND_MQUEUE);
+
+    int master, slave;
+    assert_int_equal(openpty(&master, &slave, NULL, NULL, NULL), 0);
+    refuse_then_adopt(slave, FDSAFE_KIND_CHARDEV, FDSAFE_KIND_TERMINAL);
+    refuse_then_adopt(master, FDSAFE_KIND_CHARDEV, FDSAFE_KIND_TERMINAL);
+
+    int path_only = open("/etc/passwd", O_PATH);
+    assert_true(path_only >= 0);
+    refuse_then_adopt(path_only, FDSAFE_KIND_FILE, FDSAFE_KIND_OTHER);
+
+    /* What the narrower check accepts is still taken. */
+    int null = open("/dev/null", O_RDWR);
+    int file = open("/etc/passwd", O_RDONLY);
+    assert_true(null >= 0 && file >= 0);
+    refuse_then_adopt(null, FDSAFE_KIND_TERMINAL, FDSAFE_KIND_CHARDEV);
+    refuse_then_adopt(file, FDSAFE_KIND_MEMFD, FDSAFE_KIND_FILE);
+}
+
 static void *close_from_here(void *arg) {
     must(fdsafe_close(*(fdsafe_handle *)arg));
     return NULL;
@@ -415,6 +472,7 @@ int main(void) {
         FD_TEST(test_exec_inherits_no_fdsafe_descriptor),
         FD_TEST(test_handles_work_in_a_forked_child_independently),
         FD_TEST(test_any_descriptor_can_be_adopted_as_other),
+        FD_TEST(test_adoption_refuses_the_wider_kind_of_a_file_type),
         FD_TEST(test_close_from_another_thread_than_the_creator),
         FD_TEST(test_adopting_as_stdio_is_refused),
         FD_TEST(test_borrow_refuses_a_changed_kind_byte),

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/memfd.h> /* MFD_HUGE_* */
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -122,6 +123,28 @@ static void test_huge_pages(void **state) {
     assert_int_equal(fstat((int)must(fdsafe_fd_borrow(m)), &st), 0);
     assert_true(st.st_blksize >= 2 * 1024 * 1024); /* hugetlbfs reports the huge page size */
     must(fdsafe_close(m));
+    /* A page size, as the kernel's MFD_HUGE_* name it: the same answer as the raw call. */
+    assert_int_equal(FDSAFE_MEMFD_HUGE_2MB, MFD_HUGE_2MB);
+    assert_int_equal(FDSAFE_MEMFD_HUGE_1GB, MFD_HUGE_1GB);
+    const unsigned sizes[] = {MFD_HUGE_2MB, MFD_HUGE_1GB, 12u << MFD_HUGE_SHIFT /* 4 KiB: no such huge page */};
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+        int raw = memfd_create("raw", MFD_CLOEXEC | MFD_HUGETLB | sizes[i]);
+        int raw_errno = errno;
+        rc = fdsafe_memfd_create("huge", FDSAFE_MEMFD_HUGETLB | sizes[i], &m);
+        if (raw >= 0) {
+            must(rc);
+            assert_int_equal(fstat(raw, &st), 0);
+            struct stat ours;
+            assert_int_equal(fstat((int)must(fdsafe_fd_borrow(m)), &ours), 0);
+            assert_int_equal(ours.st_blksize, st.st_blksize); /* the page size asked for */
+            must(fdsafe_close(m));
+            close(raw);
+        } else {
+            expect_code(rc, -raw_errno);
+        }
+    }
+    /* A page size without FDSAFE_MEMFD_HUGETLB names nothing: refused. */
+    expect_code(fdsafe_memfd_create("huge", FDSAFE_MEMFD_HUGE_2MB, &m), FDSAFE_E_INVALID_ARGUMENT);
 }
 
 static void test_adopt_and_bad_input(void **state) {

@@ -225,6 +225,10 @@ static void test_bad_input(void **state) {
     expect_code(fdsafe_mq_open(qname, FDSAFE_O_RDONLY | FDSAFE_O_CREAT, 010000, &attr, &h), FDSAFE_E_INVALID_ARGUMENT);
     expect_code(fdsafe_mq_open(qname, FDSAFE_O_RDONLY | FDSAFE_O_CREAT, 0600, &zero, &h), FDSAFE_E_INVALID_ARGUMENT);
     assert_true(h == 0);
+    /* Without FDSAFE_O_CREAT the mode and attributes are ignored, as by mq_open(3). */
+    must(fdsafe_mq_open(qname, FDSAFE_O_RDONLY, 010000, &zero, &h));
+    must(fdsafe_close(h));
+    h = 0;
     expect_code(fdsafe_mq_unlink(NULL), FDSAFE_E_INVALID_ARGUMENT);
 
     char buf[16];

@@ -4,10 +4,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -23,6 +27,7 @@ static void test_fork_wait_for_exit_and_collect_status(void **state) {
     expect_code(fdsafe_handle_kind(h), FDSAFE_KIND_PIDFD);
     assert_int_equal(fd_is_cloexec((int)must(fdsafe_fd_borrow(h))), 1);
     expect_code(fdsafe_wait(h, FDSAFE_EVENT_IN, 10000), FDSAFE_EVENT_IN);
+    expect_code(fdsafe_pidfd_get_pid(h), pid); /* exited, not reaped: it keeps its pid */
     struct fdsafe_pidfd_exit e = {0, 0, 0};
     expect_code(fdsafe_pidfd_wait(h, 0, &e), 1);
     assert_int_equal(e.pid, pid);
@@ -31,6 +36,87 @@ static void test_fork_wait_for_exit_and_collect_status(void **state) {
     expect_code(fdsafe_pidfd_wait(h, 0, &e), -ECHILD); /* reaped already */
     expect_code(fdsafe_pidfd_get_pid(h), -ESRCH);
     must(fdsafe_close(h));
+}
+
+/* The pidfd names the child even when something reaps children as they exit. In a process
+ * where SIGCHLD is ignored (the kernel reaps at once), a fork handler of the caller's delays
+ * the parent after each fork, so a child that exits at once is gone, and its pid free, before
+ * a pidfd opened after fork() could name it: opened that way, nearly every fork here failed
+ * with -ESRCH (or named another process). Runs in a child: the disposition and the handler
+ * stay for the life of the process. */
+static volatile int delay_parent_after_fork;
+
+static void slow_parent(void) {
+    if (delay_parent_after_fork) usleep(3000);
+}
+
+static int fork_while_children_are_reaped_at_once(void) {
+    if (signal(SIGCHLD, SIG_IGN) == SIG_ERR || pthread_atfork(NULL, slow_parent, NULL) != 0) return 1;
+    delay_parent_after_fork = 1;
+    for (int i = 0; i < 50; i++) {
+        fdsafe_handle h;
+        int pid = fdsafe_pidfd_fork(&h);
+        if (pid == 0) _exit(0);
+        if (pid < 0) return 2;                 /* the fork happened but the parent was told it failed */
+        int64_t named = fdsafe_pidfd_get_pid(h); /* the child's pid, or -ESRCH once it is reaped */
+        if (named != pid && named != -ESRCH) return 3; /* another process */
+        if (fdsafe_close(h) != 0) return 4;
+    }
+    return 0;
+}
+
+static void test_fork_pidfd_names_the_child_when_children_are_reaped_at_once(void **state) {
+    (void)state;
+    if (syscall_missing(SYS_pidfd_open, "pidfd_open")) skip();
+    pid_t tester = fork();
+    assert_true(tester >= 0);
+    if (tester == 0) _exit(fork_while_children_are_reaped_at_once());
+    int status;
+    assert_int_equal(waitpid(tester, &status, 0), tester);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* When the pidfd cannot be made (no descriptor left for it), the child never returns from the
+ * fork: it cannot run the caller's child code for a parent that was told the fork failed, and
+ * it is reaped. */
+static int fork_with_no_descriptor_for_the_pidfd(void) {
+    int marker[2];
+    if (pipe2(marker, O_CLOEXEC | O_NONBLOCK) != 0) return 1;
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return 1;
+    limit.rlim_cur = 64;
+    if (setrlimit(RLIMIT_NOFILE, &limit) != 0) return 1;
+    int spare[2] = {-1, -1}, fd;
+    while ((fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0) { /* fill the table, keep the last two */
+        if (spare[0] >= 0 && spare[1] >= 0) continue;
+        spare[spare[0] < 0 ? 0 : 1] = fd;
+    }
+    close(spare[0]);
+    close(spare[1]); /* two free numbers: the pipe takes them, the pidfd finds none */
+    fdsafe_handle h = 0;
+    int pid = fdsafe_pidfd_fork(&h);
+    if (pid == 0) {
+        (void)!write(marker[1], "x", 1); /* the caller's child code */
+        _exit(0);
+    }
+    if (pid != -EMFILE) return 2;
+    char c;
+    if (read(marker[0], &c, 1) != -1 || errno != EAGAIN) return 3; /* the child ran */
+    if (waitpid(-1, NULL, WNOHANG) != -1 || errno != ECHILD) return 4; /* a child left to reap */
+    return 0;
+}
+
+static void test_fork_that_cannot_make_the_pidfd_runs_no_child_code(void **state) {
+    (void)state;
+    if (syscall_missing(SYS_pidfd_open, "pidfd_open")) skip();
+    pid_t tester = fork();
+    assert_true(tester >= 0);
+    if (tester == 0) _exit(fork_with_no_descriptor_for_the_pidfd());
+    int status;
+    assert_int_equal(waitpid(tester, &status, 0), tester);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
 }
 
 static void test_signals_and_nohang(void **state) {
@@ -58,6 +144,13 @@ static void test_signals_and_nohang(void **state) {
     must(fdsafe_close(h));
 }
 
+static void *report_tid_and_wait(void *arg) {
+    atomic_int *tid = arg;
+    atomic_store(tid, (int)syscall(SYS_gettid));
+    while (atomic_load(tid) != -1) sched_yield();
+    return NULL;
+}
+
 static void test_open_by_pid(void **state) {
     (void)state;
     if (syscall_missing(SYS_pidfd_open, "pidfd_open")) skip();
@@ -67,6 +160,18 @@ static void test_open_by_pid(void **state) {
     struct fdsafe_pidfd_exit e;
     expect_code(fdsafe_pidfd_wait(self, FDSAFE_PIDFD_WAIT_NOHANG, &e), -ECHILD); /* not a child */
     must(fdsafe_close(self));
+    /* A thread that is not the process's main thread: the kernel's answer, as raw. */
+    pthread_t thread;
+    atomic_int tid = 0;
+    assert_int_equal(pthread_create(&thread, NULL, report_tid_and_wait, &tid), 0);
+    while (atomic_load(&tid) == 0) sched_yield();
+    long raw = syscall(SYS_pidfd_open, atomic_load(&tid), 0);
+    int raw_errno = errno;
+    assert_int_equal(raw, -1);
+    expect_code(fdsafe_pidfd_open(atomic_load(&tid), 0, &self), -raw_errno);
+    expect_code(fdsafe_pidfd_open(atomic_load(&tid), 0, &self), -ENOENT); /* as documented */
+    atomic_store(&tid, -1);
+    pthread_join(thread, NULL);
 
     int pid = fdsafe_pidfd_fork(&child);
     assert_true(pid >= 0);
@@ -256,6 +361,8 @@ static void test_waitid_exit_status_and_bad_input(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         FD_TEST(test_fork_wait_for_exit_and_collect_status),
+        FD_TEST(test_fork_pidfd_names_the_child_when_children_are_reaped_at_once),
+        FD_TEST(test_fork_that_cannot_make_the_pidfd_runs_no_child_code),
         FD_TEST(test_signals_and_nohang),
         FD_TEST(test_open_by_pid),
         FD_TEST(test_getfd_copies_a_descriptor_out_of_another_process),

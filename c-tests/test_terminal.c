@@ -179,6 +179,14 @@ static void test_open_by_path_without_controlling_terminal(void **state) {
     expect_code(fdsafe_terminal_open(sp, FDSAFE_O_RDONLY, NULL), FDSAFE_E_INVALID_ARGUMENT);
     expect_code(fdsafe_terminal_open(sp, 3, &h), FDSAFE_E_INVALID_ARGUMENT); /* access mode 3 */
     expect_code(fdsafe_terminal_open(sp, 0x40, &h), FDSAFE_E_INVALID_ARGUMENT);
+    /* /dev/ptmx makes a new master, locked: fdsafe_pty_open is the way to a usable pair. */
+    expect_code(fdsafe_terminal_open("/dev/ptmx", FDSAFE_O_RDWR, &h), FDSAFE_E_INVALID_ARGUMENT);
+    char why[256];
+    fdsafe_last_error(why, sizeof why);
+    assert_non_null(strstr(why, "fdsafe_pty_open"));
+    /* A terminal is no plain character device: fdsafe_chardev_open sends it here. */
+    expect_code(fdsafe_chardev_open(sp, FDSAFE_O_RDWR, &h), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_chardev_open("/dev/ptmx", FDSAFE_O_RDWR, &h), FDSAFE_E_INVALID_ARGUMENT);
     assert_int_equal(h, 0x5);
     /* Adopt a caller's pty master; /dev/null is not a terminal. */
     fd = posix_openpt(O_RDWR | O_NOCTTY);

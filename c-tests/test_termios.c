@@ -352,12 +352,53 @@ static void test_termios_bad_input(void **state) {
     must(fdsafe_close(m));
 }
 
+/* The view of settings that are raw but for one thing is OTHER, never CBREAK: cbreak means
+ * signal characters and output processing on (a program reading CBREAK counts on ^C raising
+ * SIGINT). cbreak set from raw settings turns them on, so it reads back as cbreak. */
+static void test_raw_but_for_one_thing_reads_as_other(void **state) {
+    (void)state;
+    fdsafe_handle m, s;
+    char sp[64];
+    open_pty(&m, &s, sp, sizeof sp);
+    fdsafe_terminal_settings raw, t;
+    fdsafe_terminal_view v;
+    must(fdsafe_terminal_get(s, &raw));
+    must(fdsafe_terminal_view_get(&raw, &v));
+    v.mode = FDSAFE_TERM_RAW;
+    must(fdsafe_terminal_view_set(&raw, &v));
+    fdsafe_terminal_settings mixed[4] = {raw, raw, raw, raw}; /* raw but for one thing each */
+    mixed[0].cflag = (raw.cflag & ~CSIZE) | CS7;
+    mixed[1].lflag |= ISIG;
+    mixed[2].oflag |= OPOST;
+    mixed[3].iflag |= ICRNL;
+    for (size_t i = 0; i < 4; i++) {
+        must(fdsafe_terminal_view_get(&mixed[i], &v));
+        assert_int_equal(v.mode, FDSAFE_TERM_OTHER);
+    }
+    t = raw;
+    must(fdsafe_terminal_view_get(&t, &v));
+    v.mode = FDSAFE_TERM_CBREAK;
+    must(fdsafe_terminal_view_set(&t, &v));
+    assert_true((t.lflag & ISIG) && (t.oflag & OPOST) && !(t.lflag & (ICANON | ECHO)));
+    must(fdsafe_terminal_view_get(&t, &v));
+    assert_int_equal(v.mode, FDSAFE_TERM_CBREAK);
+    t = raw;
+    must(fdsafe_terminal_view_get(&t, &v));
+    v.data_bits = 7; /* raw with 7 data bits: neither raw nor cbreak */
+    must(fdsafe_terminal_view_set(&t, &v));
+    must(fdsafe_terminal_view_get(&t, &v));
+    assert_int_equal(v.mode, FDSAFE_TERM_OTHER);
+    must(fdsafe_close(m));
+    must(fdsafe_close(s));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         FD_TEST(test_get_then_set_changes_nothing),
         FD_TEST(test_every_flag_the_kernel_accepts_round_trips),
         FD_TEST(test_single_output_flags_and_control_characters),
         FD_TEST(test_views_raw_cbreak_canonical_and_speeds),
+        FD_TEST(test_raw_but_for_one_thing_reads_as_other),
         FD_TEST(test_flow_and_queue_sizes),
         FD_TEST(test_termios_bad_input),
     };

@@ -15,6 +15,13 @@
  * Two are said here once for all: -EBADF from every function that takes a
  * handle, when that handle is 0, closed, released or was never issued; and
  * FDSAFE_E_INTERNAL (a bug in fdsafe: please report it) from any function.
+ * "-EINTR" means what it does for the system call underneath: a signal handler
+ * interrupted a call that waits. Installed with SA_RESTART, the handler lets the
+ * kernel restart reads, writes, sends, receives and accepts instead (signal(7));
+ * waits (fdsafe_wait, fdsafe_epoll_wait, timed calls) return -EINTR either way.
+ * fdsafe never retries an -EINTR the kernel gave. An "absurd" count or length is
+ * one whose array would span more than PTRDIFF_MAX bytes: no buffer can be that
+ * large, so such a value is refused before any memory is touched.
  *
  * errno. No function changes it: each saves errno on entry and restores it on
  * exit, so the return value is the whole answer. Out-parameters are written only
@@ -175,7 +182,8 @@ const char *fdsafe_error_name(int64_t code);
  * return value greater than `len` means the copy was truncated. Pass `buf = NULL, len = 0` to
  * learn the size. Successful calls leave the message alone.
  *
- * Errors: `FDSAFE_E_INVALID_ARGUMENT` if `buf` is NULL and `len > 0`.
+ * Errors: `FDSAFE_E_INVALID_ARGUMENT` if `buf` is NULL and `len > 0`; this failure leaves the
+ * message alone, so that a retry can still read it.
  * Thread safety: each thread has its own message.
  */
 int fdsafe_last_error(char *buf, size_t len);
@@ -408,8 +416,9 @@ int fdsafe_fd_borrow(fdsafe_handle handle);
  * cleanup (such as unlinking a socket path) does not run.
  *
  * Returns the descriptor (>= 0). Errors: `-EBADF` for a dead handle; `-EBUSY` while another
- * thread is inside an operation on the handle, which for a pipe's read end includes a write
- * to its write end (the handle is then left as it was).
+ * thread is inside an operation on the handle, which for a pipe's read end includes, on a
+ * kernel without `RWF_NOSIGNAL` (before 6.18), a write to its write end (the handle is then
+ * left as it was).
  * Thread safety: any thread.
  */
 int fdsafe_fd_release(fdsafe_handle handle);
@@ -421,22 +430,26 @@ int fdsafe_fd_release(fdsafe_handle handle);
  *
  * Ownership: on success fdsafe owns `fd` (close it only through the handle); on failure the
  * caller still owns it and nothing was changed.
+ * The kind must be the descriptor's own: a memfd or message queue is refused as
+ * `FDSAFE_KIND_FILE`, a terminal or TUN device as `FDSAFE_KIND_CHARDEV` (the message names
+ * the kind to use), and an `O_PATH` descriptor as anything but `FDSAFE_KIND_OTHER`.
+ *
  * Errors: `-EBADF` if `fd` is not open; `FDSAFE_E_INVALID_ARGUMENT` if `handle_out` is NULL,
  * `kind` is not an `FDSAFE_KIND_*` value or is `FDSAFE_KIND_STDIO` (stdio handles come only
- * from `fdsafe_stdio_open`, which keeps the process's stream open when the handle closes), `fd` is not of that kind, or
- * `fd` already belongs to a live handle; other `-errno` from the checks.
+ * from `fdsafe_stdio_open`, which keeps the process's stream open when the handle closes),
+ * `fd` is not of that kind, or `fd` already belongs to a live handle; other `-errno` from the
+ * checks.
  * Thread safety: any thread.
  */
-int fdsafe_fd_adopt(int fd,
-                    fdsafe_kind kind,
-                    fdsafe_handle *handle_out);
+int fdsafe_fd_adopt(int fd, fdsafe_kind kind, fdsafe_handle *handle_out);
 
 /**
  * Duplicates a handle: a new handle of the same kind for a new close-on-exec descriptor that
  * shares the open file (offset, status flags) with the original. Each must be closed.
- * The duplicate does not inherit per-handle cleanup such as unlinking a socket path. A
- * duplicate of an epoll set shares its registrations, as the kernel shares its interest
- * list (see `fdsafe_epoll_create`).
+ * A duplicate of a Unix socket bound to a path shares the path's cleanup: the path is
+ * removed when the last of the original and its duplicates closes (see
+ * `fdsafe_unix_listen`), not when the first does. A duplicate of an epoll set shares its
+ * registrations, as the kernel shares its interest list (see `fdsafe_epoll_create`).
  *
  * Errors: `-EBADF` for a dead handle; `FDSAFE_E_INVALID_ARGUMENT` if `handle_out` is NULL;
  * `-EMFILE` at the descriptor limit. Thread safety: any thread.
@@ -491,11 +504,13 @@ int64_t fdsafe_read(fdsafe_handle handle, void *buf, size_t len);
  *
  * Never raises `SIGPIPE`: writing to a pipe or socket whose reading side is gone returns
  * `-EPIPE`, or the bytes already written when the last reader left while the write waited
- * for room. (Sockets are written with `MSG_NOSIGNAL`. A pipe from `fdsafe_pipe_create` whose
- * read end handle is still open writes what fits while holding the read end, so the pipe has
- * a reader; any rest, and writes to other pipes and FIFOs, block `SIGPIPE` in the calling
- * thread for the length of the write and discard the one the write raised; a thread that
- * blocks it itself is left alone. See `fdsafe_sigpipe_mode` for the process-wide choice.)
+ * for room. (Sockets are written with `MSG_NOSIGNAL`; pipes, FIFOs and every other kind with
+ * `pwritev2(RWF_NOSIGNAL)` (Linux 6.18), which changes nothing in the thread or the process.
+ * Where the kernel or a device driver refuses that flag, a pipe from `fdsafe_pipe_create`
+ * whose read end handle is still open writes what fits while holding the read end, so the
+ * pipe has a reader; any rest, and other writes, block `SIGPIPE` in the calling thread for
+ * the length of the write and discard the one the write raised. A thread that blocks
+ * `SIGPIPE` itself keeps its mask and its pending signals. See `fdsafe_sigpipe_mode`.)
  * Returns the number of bytes written (possibly fewer than `len`).
  * Errors: `-EBADF`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL `buf` with `len > 0` or a `len`
  * above `SSIZE_MAX`; `-EPIPE` (no reader, or a socket shut down); `-EAGAIN`; `-EINTR`; from
@@ -651,17 +666,18 @@ int64_t fdsafe_close_all_except(const fdsafe_handle *keep, size_t count);
  */
 
 /**
- * `fdsafe_sigpipe_mode`: guard every write to a pipe, FIFO or other non-socket descriptor by
- * blocking `SIGPIPE` in the calling thread for its length (two extra system calls per write).
- * The default; touches nothing process-wide. A pipe from `fdsafe_pipe_create` whose read end
- * is still a live handle needs no guard in either mode (the write holds the read end open;
- * see `fdsafe_write`).
+ * `fdsafe_sigpipe_mode`: the default; touches nothing process-wide. Every write to a pipe,
+ * FIFO or other non-socket descriptor is made with `pwritev2(RWF_NOSIGNAL)` (Linux 6.18: the
+ * same system call, about 30 ns dearer than `write`), or, where the kernel refuses that flag,
+ * is guarded by blocking `SIGPIPE` in the calling thread for its length (two extra system
+ * calls per write). A pipe from `fdsafe_pipe_create` whose read end is still a live handle
+ * needs neither in either mode (the write holds the read end open; see `fdsafe_write`).
  */
 #define FDSAFE_SIGPIPE_GUARD 0
 
 /**
  * `fdsafe_sigpipe_mode`: set `SIGPIPE` to be ignored process-wide (`SIG_IGN`, as GLib and
- * Python do) and write without the per-write guard. Children inherit `SIG_IGN` across
+ * Python do) and write with a plain `write`, without the per-write guard. Children inherit `SIG_IGN` across
  * `exec`: set it back to `SIG_DFL` in a child before `exec` if the program expects the
  * default. If the application later changes `SIGPIPE`'s disposition itself, it must switch
  * back to `FDSAFE_SIGPIPE_GUARD` first.
@@ -713,7 +729,8 @@ int fdsafe_eventfd_create(uint32_t initial, uint32_t flags, fdsafe_handle *handl
  * mode. Waits while the counter is 0 (non-blocking mode: `-EAGAIN`).
  *
  * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL
- * `value_out`; `-EAGAIN`; `-EINTR` if a signal handler ran while waiting.
+ * `value_out`; `-EAGAIN`; `-EINTR` if a signal handler ran while waiting (one installed
+ * with `SA_RESTART` lets the kernel restart the read instead).
  * Thread safety: any thread.
  */
 int fdsafe_eventfd_read(fdsafe_handle handle, uint64_t *value_out);
@@ -748,9 +765,10 @@ int fdsafe_eventfd_write(fdsafe_handle handle, uint64_t value);
  * handles of kind `FDSAFE_KIND_PIPE`, both close-on-exec. `flags` (as `pipe2`): `FDSAFE_NONBLOCK`
  * (`O_NONBLOCK`), `FDSAFE_PIPE_PACKET` (`O_DIRECT`), or 0; `FDSAFE_O_CLOEXEC` is accepted.
  *
- * A pipe is two descriptors and nothing else. The write end remembers its read end's
- * handle: a write that holds the read end cannot raise `SIGPIPE`, so it needs no guard for
- * what fits at once (see `fdsafe_write`).
+ * A pipe is two descriptors and nothing else. Its writes never raise `SIGPIPE` (see
+ * `fdsafe_write`); for kernels without `RWF_NOSIGNAL` (before 6.18) the write end remembers
+ * its read end's handle: a write that holds the read end cannot raise `SIGPIPE`, so it needs
+ * no guard for what fits at once.
  *
  * Ownership: the caller owns both handles and closes each with `fdsafe_close`.
  * Errors: `FDSAFE_E_INVALID_ARGUMENT` for NULL out-pointers or unknown flags; `-EMFILE` /
@@ -768,7 +786,7 @@ int64_t fdsafe_pipe_get_capacity(fdsafe_handle handle);
 
 /**
  * Sets a pipe's capacity to at least `bytes` (`F_SETPIPE_SZ`); the kernel rounds up to a
- * power-of-two number of pages. Returns the capacity now in force.
+ * power-of-two number of pages (0 gives one page). Returns the capacity now in force.
  *
  * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` if `bytes` exceeds
  * `INT_MAX`; `-EPERM` above `/proc/sys/fs/pipe-max-size` without `CAP_SYS_RESOURCE`; `-EBUSY`
@@ -1052,11 +1070,15 @@ typedef struct fdsafe_file_status {
  * writing, mode bits beyond 07777, or
  * a path that is not a regular file or directory (a FIFO, device or socket has its own kind,
  * `fdsafe_fifo_open`, `fdsafe_chardev_open`, `fdsafe_terminal_open`: it is refused before
- * being opened, so a FIFO never blocks here); `-errno` from `open(2)` (`-ENOENT`, `-EEXIST`, `-EACCES`, `-ELOOP` for a symbolic link with
+ * being opened; should the path change between that check and the open, the open is made
+ * with `O_NONBLOCK` and `O_NOCTTY`, so a FIFO never blocks here and a terminal never becomes
+ * the controlling one, and what was opened is checked and refused alike); `-errno` from `open(2)` (`-ENOENT`, `-EEXIST`, `-EACCES`, `-ELOOP` for a symbolic link with
  * `FDSAFE_O_NOFOLLOW`, `-EISDIR`, `-ENOTDIR` for a path through a non-directory or
  * `FDSAFE_O_DIRECTORY` on a file, `-EOPNOTSUPP` if the file system lacks `O_TMPFILE`,
  * `-EMFILE`...).
- * Opening a regular file does not block. Thread safety: any thread.
+ * Opening a regular file does not block, but waits, as `open(2)` does, for a lease another
+ * process holds on it to be broken. Without `FDSAFE_NONBLOCK` the handle is in blocking mode.
+ * Thread safety: any thread.
  */
 int fdsafe_file_open(const char *path,
                      uint32_t flags,
@@ -1067,7 +1089,10 @@ int fdsafe_file_open(const char *path,
  * Opens `path` relative to the directory handle `dir` (a file handle opened with
  * `FDSAFE_O_DIRECTORY`), like `fdsafe_file_open`. With `resolve` 0 this is `openat(2)`;
  * otherwise `openat2(2)` with the `FDSAFE_RESOLVE_*` limits, e.g. `FDSAFE_RESOLVE_BENEATH`
- * to keep the lookup inside `dir`.
+ * to keep the lookup inside `dir`. The type check looks up the path under the same limits
+ * (with `O_PATH`, which opens nothing), so it judges the file the open reaches: under
+ * `FDSAFE_RESOLVE_IN_ROOT`, `"/dev/null"` is the root's own file, and a path that leaves
+ * `dir` under `FDSAFE_RESOLVE_BENEATH` is `-EXDEV` whatever lies outside.
  *
  * Ownership: the caller owns `*handle_out`; `dir` stays the caller's.
  * Errors: those of `fdsafe_file_open`; `-EBADF` for a dead `dir`; `FDSAFE_E_WRONG_KIND` if
@@ -1255,7 +1280,8 @@ int fdsafe_fifo_open(const char *path, uint32_t flags, fdsafe_handle *handle_out
  *
  * Returns 0. Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL or empty path, an unknown
  * type, mode bits beyond 07777, or device numbers for a FIFO; `-EEXIST`; `-EPERM` without
- * `CAP_MKNOD` (or on a `nodev` mount when opened later); other `-errno` from `mknod(2)`.
+ * `CAP_MKNOD` (or on a `nodev` mount when opened later); other `-errno` from `mknod(2)`
+ * (`-ENOENT` for a missing folder, `-EACCES`...).
  * Thread safety: any thread.
  */
 int fdsafe_mknod(const char *path,
@@ -1268,12 +1294,13 @@ int fdsafe_mknod(const char *path,
  * Opens the character device at `path` as a handle of kind `FDSAFE_KIND_CHARDEV`
  * (close-on-exec, and never becoming the controlling terminal). `flags`: `FDSAFE_O_RDONLY`,
  * `FDSAFE_O_WRONLY` or `FDSAFE_O_RDWR`, plus `FDSAFE_NONBLOCK`. Anything that is not a character
- * device (a file, a FIFO, a block device) is refused without being opened. Read and write
- * with `fdsafe_read` / `fdsafe_write`.
+ * device (a file, a FIFO, a block device) is refused without being opened; a terminal (use
+ * `fdsafe_terminal_open`) or an attached TUN device is closed again and refused. Read and
+ * write with `fdsafe_read` / `fdsafe_write`.
  *
  * Ownership: the caller owns `*handle_out`.
  * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL or empty path, a NULL `handle_out`,
- * unknown flags, access mode 3, or a path that is not a character device;
+ * unknown flags, access mode 3, or a path that is not a character device or is a terminal;
  * `-ENOENT`, `-EACCES`, `-ENXIO` (no such device), other `-errno` from `open(2)`.
  * Thread safety: any thread.
  */
@@ -1314,6 +1341,28 @@ int fdsafe_chardev_numbers(fdsafe_handle handle, uint32_t *major_out, uint32_t *
  * Backed by huge pages (`MFD_HUGETLB`); sizes must then be multiples of the huge page size.
  */
 #define FDSAFE_MEMFD_HUGETLB 4
+
+/**
+ * With `FDSAFE_MEMFD_HUGETLB`, the huge page size: its base-2 logarithm shifted left by
+ * `FDSAFE_MEMFD_HUGE_SHIFT` (`MFD_HUGE_SHIFT`), as the kernel's `MFD_HUGE_2MB` and
+ * `MFD_HUGE_1GB` are; without one, the system's default huge page size.
+ */
+#define FDSAFE_MEMFD_HUGE_SHIFT 26
+
+/**
+ * The bits of a huge page size's logarithm, before the shift (`MFD_HUGE_MASK`).
+ */
+#define FDSAFE_MEMFD_HUGE_MASK 63
+
+/**
+ * 2 MiB huge pages (`MFD_HUGE_2MB`), with `FDSAFE_MEMFD_HUGETLB`.
+ */
+#define FDSAFE_MEMFD_HUGE_2MB (21 << FDSAFE_MEMFD_HUGE_SHIFT)
+
+/**
+ * 1 GiB huge pages (`MFD_HUGE_1GB`), with `FDSAFE_MEMFD_HUGETLB`.
+ */
+#define FDSAFE_MEMFD_HUGE_1GB (30 << FDSAFE_MEMFD_HUGE_SHIFT)
 
 /**
  * Not executable, and sealed so (`MFD_NOEXEC_SEAL`; also allows sealing).
@@ -1361,14 +1410,17 @@ int fdsafe_chardev_numbers(fdsafe_handle handle, uint32_t *major_out, uint32_t *
 /**
  * Creates a memfd, an anonymous file in memory, as a handle of kind `FDSAFE_KIND_MEMFD`.
  * It is always close-on-exec. `name` (at most 249 bytes) shows in `/proc/self/fd` as
- * `/memfd:<name>`; `flags`: any of `FDSAFE_MEMFD_*`, or 0. Use `fdsafe_read` /
- * `fdsafe_write`, the positioned file functions (`fdsafe_file_pread`, `_pwrite`, `_size`,
- * `_truncate`, `_seek`), `fdsafe_sendfile` and `fdsafe_splice` on it.
+ * `/memfd:<name>`; `flags`: any of `FDSAFE_MEMFD_*`, or 0; with `FDSAFE_MEMFD_HUGETLB`, a
+ * huge page size such as `FDSAFE_MEMFD_HUGE_2MB` (the kernel's `MFD_HUGE_*`). Use
+ * `fdsafe_read` / `fdsafe_write`, the positioned file functions (`fdsafe_file_pread`,
+ * `_pwrite`, `_size`, `_truncate`, `_seek`), `fdsafe_sendfile` and `fdsafe_splice` on it.
  *
  * Ownership: the caller owns `*handle_out`.
  * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL `name` or `handle_out`, a name over 249
- * bytes, unknown flags or both `FDSAFE_MEMFD_EXEC` and `FDSAFE_MEMFD_NOEXEC_SEAL`;
- * `-EINVAL` from the kernel for flags it does not support; `-ENOMEM`; `-EMFILE`.
+ * bytes, unknown flags, both `FDSAFE_MEMFD_EXEC` and `FDSAFE_MEMFD_NOEXEC_SEAL`, or a huge
+ * page size without `FDSAFE_MEMFD_HUGETLB`; from the kernel `-EINVAL` for flags it does
+ * not support, `-ENODEV` for a huge page size the machine does not have; `-ENOMEM`;
+ * `-EMFILE`.
  * Thread safety: any thread.
  */
 int fdsafe_memfd_create(const char *name, uint32_t flags, fdsafe_handle *handle_out);
@@ -1450,12 +1502,14 @@ int fdsafe_memfd_get_seals(fdsafe_handle handle);
  * Opens the terminal or serial port at `path` as a handle of kind `FDSAFE_KIND_TERMINAL`,
  * close-on-exec and never becoming the controlling terminal (`O_NOCTTY`). `flags`:
  * `FDSAFE_O_RDONLY`, `FDSAFE_O_WRONLY` or `FDSAFE_O_RDWR`, plus `FDSAFE_NONBLOCK` (which also
- * keeps a serial port's open from waiting for carrier detect).
+ * keeps a serial port's open from waiting for carrier detect). `/dev/ptmx` is refused: opening
+ * it makes a new pseudo-terminal master, locked until unlocked; `fdsafe_pty_open` makes both
+ * ends, unlocked.
  *
  * Ownership: the caller owns `*handle_out`.
  * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL or empty path, a NULL `handle_out`,
- * unknown flags, access mode 3, or a path that is not a terminal (non-devices are
- * not even opened); `-ENOENT`, `-EACCES`, `-EBUSY` (exclusive mode), `-EIO`, `-ENXIO`.
+ * unknown flags, access mode 3, a path that is not a terminal (non-devices are not even
+ * opened), or `/dev/ptmx`; `-ENOENT`, `-EACCES`, `-EBUSY` (exclusive mode), `-EIO`, `-ENXIO`.
  * Thread safety: any thread.
  */
 int fdsafe_terminal_open(const char *path, uint32_t flags, fdsafe_handle *handle_out);
@@ -1479,7 +1533,8 @@ int fdsafe_pty_open(uint32_t flags, fdsafe_handle *master_out, fdsafe_handle *sl
  *
  * Ownership: the caller owns `*slave_out`. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`;
  * `FDSAFE_E_INVALID_ARGUMENT` for a NULL out-pointer or unknown flags; from the kernel
- * `-EIO` if `master` is a pseudo-terminal slave, `-ENOTTY` for other terminals; `-EMFILE`.
+ * `-EIO` if `master` is a pseudo-terminal slave or a master still locked (one adopted from
+ * `posix_openpt` before `unlockpt`), `-ENOTTY` for other terminals; `-EMFILE`.
  * Thread safety: any thread.
  */
 int fdsafe_pty_peer(fdsafe_handle master, uint32_t flags, fdsafe_handle *slave_out);
@@ -1590,8 +1645,9 @@ int fdsafe_terminal_flush(fdsafe_handle handle, uint32_t queue);
 /**
  * Suspends or resumes output or input (`tcflow`): `action` is `FDSAFE_TERM_OUTPUT_OFF`,
  * `FDSAFE_TERM_OUTPUT_ON`, `FDSAFE_TERM_INPUT_OFF` or `FDSAFE_TERM_INPUT_ON`. While output
- * is suspended, writes fill the output queue and then block (or give `-EAGAIN`); on a
- * pseudo-terminal the other end reads nothing until output resumes.
+ * is suspended, writes block (or give `-EAGAIN`) once the driver's output buffer is full; a
+ * pseudo-terminal buffers nothing while suspended, so there the first write blocks and the
+ * other end reads nothing until output resumes.
  *
  * Returns 0. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for
  * another `action`; `-EINTR` while sending the STOP or START character. Thread safety: any thread.
@@ -1672,8 +1728,10 @@ int fdsafe_is_terminal(fdsafe_handle handle);
 #define FDSAFE_TERM_OTHER 2
 
 /**
- * cbreak, as Python's `tty.setcbreak`: no line editing and no echo (`ICANON` and `ECHO`
- * cleared), reads return after one byte; signal characters and output processing stay.
+ * cbreak: no line editing and no echo (`ICANON` and `ECHO` off), but signal characters and
+ * output processing (`ISIG` and `OPOST` on); read back only for exactly that. Setting it
+ * clears `ICANON` and `ECHO`, sets `ISIG` and `OPOST` and makes reads return after one byte
+ * (`VMIN` 1, `VTIME` 0): from canonical settings, what Python's `tty.setcbreak` does.
  */
 #define FDSAFE_TERM_CBREAK 3
 
@@ -1850,8 +1908,8 @@ int fdsafe_terminal_view_get(const struct fdsafe_terminal_settings *settings,
 /**
  * Writes the friendly fields of `*view` into `*settings`, changing only the bits of the
  * fields whose value differs from what `fdsafe_terminal_view_get` reads from `*settings`:
- * first the mode (`FDSAFE_TERM_RAW` as `cfmakeraw`, `FDSAFE_TERM_CBREAK` as Python's
- * `tty.setcbreak`, `FDSAFE_TERM_CANONICAL`; `FDSAFE_TERM_OTHER` changes nothing), then each
+ * first the mode (`FDSAFE_TERM_RAW` as `cfmakeraw`, `FDSAFE_TERM_CBREAK`,
+ * `FDSAFE_TERM_CANONICAL`, each as its constant says; `FDSAFE_TERM_OTHER` changes nothing), then each
  * other field against the view after the mode change. A view read and written back
  * unchanged changes nothing. Touches no terminal: apply the result with `fdsafe_terminal_set`.
  *
@@ -1900,9 +1958,12 @@ int fdsafe_terminal_view_set(struct fdsafe_terminal_settings *settings,
  * Ownership: the caller closes `*handle_out`. Errors: `FDSAFE_E_INVALID_ARGUMENT` for NULL
  * pointers, unknown flags, bad address text, a Unix address, or V6ONLY with IPv4;
  * `-EADDRINUSE`; `-EACCES` (ports below 1024 without privilege); `-EADDRNOTAVAIL`;
- * `-ENODEV` (an IPv6 scope id naming no interface); `-EMFILE`. Thread safety: any thread.
+ * `-ENODEV` (an IPv6 scope, by index or name, naming no interface); `-EMFILE`. Thread safety: any thread.
  */
-int fdsafe_tcp_listen(const char *address, int backlog, uint32_t flags, fdsafe_handle *handle_out);
+int fdsafe_tcp_listen(const char *address,
+                      int backlog,
+                      uint32_t flags,
+                      fdsafe_handle *handle_out);
 
 /**
  * Like `fdsafe_tcp_listen` with the address as a `struct sockaddr` of `addr_len` bytes
@@ -1925,7 +1986,8 @@ int fdsafe_tcp_listen_sockaddr(const void *addr,
  *
  * Ownership: on success the caller closes `*handle_out`; on failure nothing is created.
  * Errors: `FDSAFE_E_INVALID_ARGUMENT` (NULL pointers, bad address, unknown flags, timeout
- * below -1); `-ECONNREFUSED`; `-ETIMEDOUT` when `timeout_ms` passed; `-ENETUNREACH`;
+ * below -1); `-ENODEV` (an IPv6 scope, by index or name, naming no interface);
+ * `-ECONNREFUSED`; `-ETIMEDOUT` when `timeout_ms` passed; `-ENETUNREACH`;
  * `-EINTR` if a signal handler ran while waiting (not retried); `-EMFILE`. Thread safety:
  * any thread.
  */
@@ -1953,10 +2015,12 @@ int fdsafe_tcp_connect_sockaddr(const void *addr,
  *
  * Ownership: the caller closes `*handle_out`. Errors: `FDSAFE_E_INVALID_ARGUMENT` (NULL
  * pointers, bad or Unix address, unknown flags including `FDSAFE_SOCKET_NO_REUSEADDR`);
- * `-EADDRINUSE`; `-EADDRNOTAVAIL`; `-ENODEV` (an IPv6 scope id naming no interface);
+ * `-EADDRINUSE`; `-EADDRNOTAVAIL`; `-ENODEV` (an IPv6 scope, by index or name, naming no interface);
  * `-EMFILE`. Thread safety: any thread.
  */
-int fdsafe_udp_bind(const char *address, uint32_t flags, fdsafe_handle *handle_out);
+int fdsafe_udp_bind(const char *address,
+                    uint32_t flags,
+                    fdsafe_handle *handle_out);
 
 /**
  * Like `fdsafe_udp_bind` with the address as a `struct sockaddr` of `addr_len` bytes
@@ -2094,9 +2158,19 @@ int64_t fdsafe_socket_recv_batch(fdsafe_handle handle,
 
 /**
  * Send flag: zero-copy (`MSG_ZEROCOPY`); the socket must have `SO_ZEROCOPY` on, and the
- * buffer must stay unchanged until `fdsafe_socket_zerocopy_completions` reports it.
+ * buffer must stay unchanged until `fdsafe_socket_zerocopy_completions` reports it. Without
+ * `SO_ZEROCOPY` the kernel ignores the flag: the send copies, as a plain one, and no
+ * completion will ever be reported for it.
  */
 #define FDSAFE_MSG_ZEROCOPY 67108864
+
+/**
+ * Send and receive flag: out-of-band data (`MSG_OOB`): a send's last byte becomes TCP's
+ * urgent byte (or a Unix stream socket's out-of-band byte); a receive takes that byte, or
+ * fails as the kernel says (`-EINVAL` when there is none or `SO_OOBINLINE` is on,
+ * `-EOPNOTSUPP` on datagram sockets).
+ */
+#define FDSAFE_MSG_OOB 1
 
 /**
  * Receive flag: accepted and always in force: every descriptor a message brings is
@@ -2287,7 +2361,7 @@ typedef struct fdsafe_zerocopy_completion {
 /**
  * Parses an address text (`127.0.0.1:8080`, `[::1]:8080`, `[fe80::1%eth0]:80`,
  * `/run/app.sock` (any text containing `/` is a path), `@name` for an abstract Unix name,
- * with `\xNN` for bytes that are not printable, `""` for an unnamed Unix address) into a `struct sockaddr` of the exact length
+ * with bytes that are not printable written as a backslash, `x` and two hex digits, `""` for an unnamed Unix address) into a `struct sockaddr` of the exact length
  * the kernel expects: `sockaddr_in`, `sockaddr_in6`, or `sockaddr_un` counting the path's
  * NUL, or for abstract names the leading NUL and the name with no padding.
  *
@@ -2298,7 +2372,8 @@ typedef struct fdsafe_zerocopy_completion {
  * forms (the last error says why: a missing port, a port above 65535, a bare file name...);
  * `-ENAMETOOLONG` for a path over 108 bytes (a path of exactly 108 fills sun_path with no
  * NUL, as the kernel allows) or an
- * abstract name over 107 bytes; `FDSAFE_E_BUFFER_TOO_SMALL` if `addr_cap` is too small.
+ * abstract name over 107 bytes; `-ENODEV` for an IPv6 scope naming an interface that does
+ * not exist (`[fe80::1%nosuch]:80`); `FDSAFE_E_BUFFER_TOO_SMALL` if `addr_cap` is too small.
  * Thread safety: any thread.
  */
 int fdsafe_address_parse(const char *text,
@@ -2363,9 +2438,10 @@ int fdsafe_socket_peer_sockaddr(fdsafe_handle handle,
 
 /**
  * The port of a TCP or UDP socket's own address (`getsockname`) as a number: the port the
- * kernel chose when the socket was bound to port 0.
+ * kernel chose when the socket was bound to port 0. Also for a `FDSAFE_KIND_SOCKET` of
+ * `AF_INET` or `AF_INET6` (`fdsafe_socket_create`).
  *
- * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for a socket that is not TCP or UDP (a Unix socket
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for a socket that is not IPv4 or IPv6 (a Unix socket
  * has no port); `FDSAFE_E_INVALID_ARGUMENT` for a NULL `port_out`. Thread safety: any thread.
  */
 int fdsafe_socket_local_port(fdsafe_handle handle, uint16_t *port_out);
@@ -2387,14 +2463,14 @@ int fdsafe_socket_peer_security_label(fdsafe_handle handle, char *label_out, siz
  * Sends bytes on a connected socket of any kind (for datagram and seqpacket sockets, one
  * message). Never raises `SIGPIPE` (`MSG_NOSIGNAL`): a closed peer gives `-EPIPE`.
  * `flags` (the kernel's values): `FDSAFE_MSG_DONTWAIT`, `FDSAFE_MSG_MORE`,
- * `FDSAFE_MSG_ZEROCOPY`, `FDSAFE_MSG_NOSIGNAL` (always in force), or 0.
+ * `FDSAFE_MSG_ZEROCOPY`, `FDSAFE_MSG_OOB`, `FDSAFE_MSG_NOSIGNAL` (always in force), or 0.
  * Returns the bytes sent, which on stream sockets may be fewer than `len`.
  *
  * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for non-sockets (listeners get the kernel's answer:
  * `-EPIPE` for TCP, `-ENOTCONN` for Unix); `FDSAFE_E_INVALID_ARGUMENT` for NULL with `len` > 0 or unknown flags; `-EPIPE`,
  * `-ECONNRESET`, `-ECONNREFUSED` (a datagram peer that is gone), `-EDESTADDRREQ` (an
- * unconnected datagram socket), `-ENOTCONN`, `-EAGAIN`, `-EMSGSIZE`, `-ENOBUFS` (zero-copy
- * without the option: `-EINVAL`... as the kernel says); `-EINTR` if a signal handler ran
+ * unconnected datagram socket), `-ENOTCONN`, `-EAGAIN`, `-EMSGSIZE`, `-ENOBUFS` (the
+ * zero-copy budget, `optmem_max`, used up); `-EINTR` if a signal handler ran
  * while waiting (like the system call; fdsafe does not retry). Thread safety: any thread.
  */
 int64_t fdsafe_socket_send(fdsafe_handle handle,
@@ -2407,7 +2483,7 @@ int64_t fdsafe_socket_send(fdsafe_handle handle,
  * truncated to `len`, the rest discarded, as `recv(2)`). Returns the bytes received; 0 means
  * the peer shut down (stream) or an empty message arrived. `flags` (the kernel's
  * values): `FDSAFE_MSG_DONTWAIT`, `FDSAFE_MSG_PEEK`, `FDSAFE_MSG_WAITALL`, `FDSAFE_MSG_TRUNC`,
- * or 0.
+ * `FDSAFE_MSG_OOB` (the out-of-band byte), or 0.
  *
  * Truncation: with `FDSAFE_MSG_TRUNC` a datagram or seqpacket message returns its real
  * length, so a result above `len` says the rest was discarded (as `recv(2)` does); without
@@ -2431,8 +2507,9 @@ int64_t fdsafe_socket_recv(fdsafe_handle handle,
  *
  * Errors: as `fdsafe_socket_send`, plus `FDSAFE_E_INVALID_ARGUMENT` for a NULL or bad
  * `address`, and the kernel's `-ECONNREFUSED`, `-ENOENT` (no such Unix path),
- * `-EAFNOSUPPORT` (an address of another family), `-EISCONN`, `-EOPNOTSUPP` (a Unix stream
- * socket, which takes no per-message address). Thread safety: any thread.
+ * `-EAFNOSUPPORT` (an address of another family; a Unix socket says `-EINVAL`), `-EINVAL`,
+ * `-EISCONN`, `-EOPNOTSUPP` (a Unix stream socket, which takes no per-message address).
+ * Thread safety: any thread.
  */
 int64_t fdsafe_socket_send_to(fdsafe_handle handle,
                               const void *buf,
@@ -2508,12 +2585,15 @@ int fdsafe_socket_accept(fdsafe_handle handle,
  * Connects an existing socket to an address given as text: a UDP socket (sets its default
  * destination; `0.0.0.0:0`-style `AF_UNSPEC` disconnect is not offered) or a Unix datagram
  * socket. Stream sockets are created connected by `fdsafe_tcp_connect` /
- * `fdsafe_unix_connect` instead.
+ * `fdsafe_unix_connect`; on them, and on listeners, the kernel answers as `connect(2)` does
+ * for their state: `-EISCONN` once connected (and on a TCP listener), `-EALREADY` while a
+ * non-blocking connect is under way, `-EINVAL` on a Unix listener, a new attempt after a
+ * failed one. The handle keeps its kind.
  *
- * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for other kinds; `FDSAFE_E_INVALID_ARGUMENT` for a
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for non-sockets; `FDSAFE_E_INVALID_ARGUMENT` for a
  * NULL or bad address; the kernel's `-ECONNREFUSED`, `-ENOENT`, `-EAFNOSUPPORT`, `-EINVAL`
- * (an address the socket cannot connect to, such as an unnamed one), `-EISCONN`.
- * Thread safety: any thread.
+ * (an address the socket cannot connect to, such as an unnamed one), `-EISCONN`,
+ * `-EALREADY`, `-EINPROGRESS` (a non-blocking stream socket). Thread safety: any thread.
  */
 int fdsafe_socket_connect(fdsafe_handle handle, const char *address);
 
@@ -2637,12 +2717,14 @@ int fdsafe_socket_bind(fdsafe_handle handle, const void *addr, size_t addr_len);
 
 /**
  * Makes a bound (or, for some families, unbound) `FDSAFE_KIND_SOCKET` handle listen for
- * connections with `backlog`, as `listen(2)`; accept them with `fdsafe_socket_accept`. The
- * handle keeps its kind.
+ * connections with `backlog`, as `listen(2)`; accept them with `fdsafe_socket_accept`. On a
+ * listener (`fdsafe_tcp_listen`, `fdsafe_unix_listen`) it listens again, as `listen(2)` on a
+ * listening socket: the kernel takes `backlog` as the new length of the queue of
+ * connections not yet accepted. The handle keeps its kind.
  *
- * Errors: `FDSAFE_E_WRONG_KIND` (typed listeners come from `fdsafe_tcp_listen` and
- * `fdsafe_unix_listen`); the kernel's `-EOPNOTSUPP` (a datagram or raw socket), `-EINVAL`
- * (a connected socket), `-EADDRINUSE`. Thread safety: any thread.
+ * Errors: `FDSAFE_E_WRONG_KIND` for other kinds (a typed stream or datagram socket never
+ * becomes a listener: its kind would be wrong); the kernel's `-EOPNOTSUPP` (a datagram or
+ * raw socket), `-EINVAL` (a connected socket), `-EADDRINUSE`. Thread safety: any thread.
  */
 int fdsafe_socket_listen(fdsafe_handle handle, int backlog);
 
@@ -2879,7 +2961,10 @@ typedef struct fdsafe_recv_info {
  * file, a folder, a symlink) is never removed or followed and the call fails; the socket
  * file gets `options->socket_mode` before it accepts connections; closing the handle removes
  * the path only if it is still this socket's file (same device and inode) and no other
- * descriptor of the socket lives (a duplicate, a child's copy, one sent to a worker). See
+ * descriptor of the socket lives (a duplicate, a child's copy, one sent to a worker). Only
+ * a close through an fdsafe handle of this process (or of a forked child) removes it: when
+ * the last descriptor is closed elsewhere (a raw `dup`, a copy another process received),
+ * the path stays, a stale file the next `fdsafe_unix_listen` replaces. See
  * `fdsafe_unix_bind_options` for the defaults and flags.
  *
  * Ownership: the caller closes `*handle_out`. Errors: `FDSAFE_E_INVALID_ARGUMENT` (NULL
@@ -2938,8 +3023,9 @@ int fdsafe_unix_bind_sockaddr(const void *addr,
  *
  * Ownership: the caller closes `*handle_out`. Errors: `FDSAFE_E_INVALID_ARGUMENT` (NULL
  * pointers, bad type or flags, non-Unix address); `-ENOENT` (no such path);
- * `-ECONNREFUSED` (nothing listening: a stale file); `-EPROTOTYPE` (a socket of another
- * type); `-EACCES`; `-EAGAIN`; `-EINTR` (not retried); `-EMFILE`. Thread safety: any thread.
+ * `-ECONNREFUSED` (nothing listening: a stale file; or an abstract name bound only by a
+ * socket of another type, which the kernel looks up by name and type); `-EPROTOTYPE` (a
+ * path whose socket is of another type); `-EACCES`; `-EAGAIN`; `-EINTR` (not retried); `-EMFILE`. Thread safety: any thread.
  */
 int fdsafe_unix_connect(const char *address,
                         uint32_t type,
@@ -2984,7 +3070,7 @@ int fdsafe_unix_pair(uint32_t type,
  * Errors: `-EBADF` for a stale socket handle or any stale handle in `handles` (nothing
  * sent); `FDSAFE_E_WRONG_KIND` for a non-Unix socket; `FDSAFE_E_INVALID_ARGUMENT` for NULL
  * pointers with lengths > 0, `len` 0 with handles on a stream socket, unknown flags or
- * `FDSAFE_MSG_ZEROCOPY`;
+ * `FDSAFE_MSG_ZEROCOPY` or `FDSAFE_MSG_OOB`;
  * the kernel's `-EINVAL` (over 253), `-EPIPE`, `-ENOTCONN`, `-EAGAIN`, `-ETOOMANYREFS`,
  * `-EINTR`.
  * Thread safety: any thread.
@@ -3016,7 +3102,8 @@ int64_t fdsafe_socket_send_fds(fdsafe_handle handle,
  * values than one's own need `CAP_SYS_ADMIN` (pid) or `CAP_SETUID`/`CAP_SETGID`, else
  * `-EPERM`. The receiver sees them with `SO_PASSCRED` on.
  *
- * Errors: as `fdsafe_socket_send_handles`, plus `-EPERM`. Thread safety: any thread.
+ * Errors: as `fdsafe_socket_send_handles`, plus `-EPERM`, and `-ESRCH` for a pid no process
+ * has (a privileged sender naming one). Thread safety: any thread.
  */
 int64_t fdsafe_socket_send_credentials(fdsafe_handle handle,
                                        const void *buf,
@@ -3033,9 +3120,10 @@ int64_t fdsafe_socket_send_credentials(fdsafe_handle handle,
  * many arrived, whether anything was truncated, closed, and the sender's credentials if the
  * message carried them.
  *
- * Nothing leaks: descriptors beyond `handles_cap` are closed, by the kernel (reported with
- * `FDSAFE_RECV_INFO_CTRUNC`) or, when the room kept for credentials let a few more in, by
- * fdsafe (reported with `FDSAFE_RECV_INFO_CLOSED` and counted in `closed_count`); a receiver
+ * Nothing leaks: descriptors beyond `handles_cap` are closed, by the kernel or, when the room
+ * kept for credentials let a few more in, by fdsafe (then also reported with
+ * `FDSAFE_RECV_INFO_CLOSED` and counted in `closed_count`); either way
+ * `FDSAFE_RECV_INFO_CTRUNC` says some were sent that did not fit; a receiver
  * at its `RLIMIT_NOFILE` limit gets the data with `FDSAFE_RECV_INFO_CTRUNC` and no
  * descriptors; descriptors of unexpected control messages
  * are closed (`FDSAFE_RECV_INFO_CLOSED`). Returns the bytes received (0 at end-of-stream).
@@ -3043,7 +3131,9 @@ int64_t fdsafe_socket_send_credentials(fdsafe_handle handle,
  * Ownership: the caller closes each handle in `handles_out[0 .. info_out->handle_count]`.
  * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for non-Unix sockets; `FDSAFE_E_INVALID_ARGUMENT`
  * for NULL pointers with lengths > 0, a NULL `info_out`, `handles_cap` above 253, flags
- * other than `FDSAFE_MSG_DONTWAIT`, `FDSAFE_MSG_PEEK` and `FDSAFE_MSG_WAITALL`; `-EAGAIN`;
+ * other than `FDSAFE_MSG_DONTWAIT`, `FDSAFE_MSG_PEEK`, `FDSAFE_MSG_WAITALL` and
+ * `FDSAFE_MSG_CMSG_CLOEXEC` (always in force) (`FDSAFE_MSG_OOB` too: the out-of-band byte
+ * carries no descriptors); `-EAGAIN`;
  * `-ENOTCONN`; `-EINVAL` from the kernel (a listener); `-EINTR` (nothing was received).
  * Thread safety: any thread.
  */
@@ -3091,16 +3181,19 @@ int64_t fdsafe_socket_recv_handles_as(fdsafe_handle handle,
 
 /**
  * The credentials of the peer of a connected Unix socket (or socket pair) as of connect time
- * (`SO_PEERCRED`).
+ * (`SO_PEERCRED`). A listener answers, as the kernel does, with its own process's
+ * credentials as of its `listen()`; so do `fdsafe_socket_peer_groups` and
+ * `fdsafe_socket_peer_pidfd`.
  *
  * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for non-Unix sockets; `FDSAFE_E_INVALID_ARGUMENT`
  * for a NULL `creds_out`; `-ENODATA` where there is no peer to describe: an unconnected
- * socket, or a datagram socket connected with `connect()` (the kernel's placeholder, pid 0
+ * socket that is not a listener, or a datagram socket connected with `connect()` (the kernel's placeholder, pid 0
  * and ids -1, is never returned as an identity; a datagram socket pair has real ones), as
  * `fdsafe_socket_peer_groups` and `fdsafe_socket_peer_pidfd` answer. Thread safety: any
  * thread.
  */
-int fdsafe_socket_peer_credentials(fdsafe_handle handle, struct fdsafe_credentials *creds_out);
+int fdsafe_socket_peer_credentials(fdsafe_handle handle,
+                                   struct fdsafe_credentials *creds_out);
 
 /**
  * The peer's supplementary group ids (`SO_PEERGROUPS`) into `groups_out` (room for `cap`).
@@ -3108,8 +3201,8 @@ int fdsafe_socket_peer_credentials(fdsafe_handle handle, struct fdsafe_credentia
  *
  * Errors: `FDSAFE_E_BUFFER_TOO_SMALL` if `cap` is too small (the last error says how many
  * are needed; nothing written); `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT`
- * (NULL with `cap` > 0); `-ENODATA` where there is no peer to describe (unconnected, or a
- * datagram socket connected with `connect()`). Thread safety: any thread.
+ * (NULL with `cap` > 0); `-ENODATA` where there is no peer to describe (unconnected and not
+ * a listener, or a datagram socket connected with `connect()`). Thread safety: any thread.
  */
 int fdsafe_socket_peer_groups(fdsafe_handle handle, uint32_t *groups_out, size_t cap);
 
@@ -3122,10 +3215,10 @@ int fdsafe_socket_peer_groups(fdsafe_handle handle, uint32_t *groups_out, size_t
  *
  * Ownership: the caller closes `*handle_out`. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`;
  * `FDSAFE_E_INVALID_ARGUMENT`; `-ENOPROTOOPT` on kernels before 6.5; `-ENODATA` when there
- * is no peer (unconnected, or a datagram socket connected with `connect()`); `-ESRCH`. Thread safety: any thread.
+ * is no peer (unconnected and not a listener, which gives its own process, or a datagram
+ * socket connected with `connect()`); `-ESRCH`. Thread safety: any thread.
  */
-int fdsafe_socket_peer_pidfd(fdsafe_handle handle,
-                             fdsafe_handle *handle_out);
+int fdsafe_socket_peer_pidfd(fdsafe_handle handle, fdsafe_handle *handle_out);
 
 /** @} */
 
@@ -3352,7 +3445,7 @@ typedef struct fdsafe_recv_message {
  * than 1024 buffers, an address of a bad length or, on a typed socket, of a family fdsafe
  * does not read (a `FDSAFE_KIND_SOCKET` takes any family: netlink, packet...), unknown
  * flags, descriptors or credentials on a non-Unix socket, an empty message with them on a
- * stream socket, `FDSAFE_MSG_ZEROCOPY` with them; `-EBADF` for a stale socket handle or any
+ * stream socket, `FDSAFE_MSG_ZEROCOPY` or `FDSAFE_MSG_OOB` with them; `-EBADF` for a stale socket handle or any
  * stale handle in `msg->handles` (nothing sent); `FDSAFE_E_WRONG_KIND` for a handle that is
  * not a socket; the kernel's `-EINVAL` (over 253 descriptors), `-EPERM` (credentials not
  * one's own), `-EDESTADDRREQ`, `-EISCONN`, `-ENOTCONN` (a stream or seqpacket socket not
@@ -3374,7 +3467,7 @@ int64_t fdsafe_socket_send_message(fdsafe_handle handle,
  * `msg->msg_flags`; more descriptors than `handles_cap` set `FDSAFE_MSG_CTRUNC`: those that
  * did not fit are closed, never leaked (by the kernel, `FDSAFE_RECV_INFO_CTRUNC` in
  * `msg->info.flags`, or by fdsafe, counted in `msg->info.closed_count`).
- * `flags`: `FDSAFE_MSG_DONTWAIT`, `FDSAFE_MSG_PEEK`, `FDSAFE_MSG_WAITALL`,
+ * `flags`: `FDSAFE_MSG_DONTWAIT`, `FDSAFE_MSG_PEEK`, `FDSAFE_MSG_WAITALL`, `FDSAFE_MSG_OOB`,
  * `FDSAFE_MSG_TRUNC` (return the message's real length; refused on stream sockets, where
  * Linux would discard the bytes instead of copying them), or 0.
  *
@@ -3677,18 +3770,20 @@ int fdsafe_epoll_create(fdsafe_handle *handle_out);
  * closes (when the close returns, or, if another thread is inside a call on it, when the
  * last such call returns), even if a duplicate of the descriptor (lent, sent, inherited by a
  * child) keeps the open file alive. No event for the handle is returned by
- * `fdsafe_epoll_wait` from the moment the close begins.
+ * `fdsafe_epoll_wait` from the moment the close begins. Two copies fdsafe cannot know of
+ * keep the kernel's registration until they close: one in a child made by a raw `clone(2)`
+ * or `fork` system call (no fork handler ran), and one another process took with
+ * `pidfd_getfd(2)`; `fdsafe_epoll_wait` still drops its events (a level-triggered one
+ * wakes the wait, which goes on).
  *
  * Errors: `-EBADF` for a stale `epoll` or `target`; `FDSAFE_E_WRONG_KIND` if `epoll` is not
  * an epoll set; `FDSAFE_E_INVALID_ARGUMENT` for unknown event bits; `-EEXIST` if `target` is
  * already in the set; `-EPERM` for a kind the kernel cannot poll (regular files, `/dev/null`);
- * `-EINVAL` for the set itself (any handle of it); `-ELOOP` for a cycle of sets; `-ENOMEM`, `-ENOSPC`.
- * Thread safety: any thread.
+ * `-EINVAL` for the set itself (any handle of it), for `FDSAFE_EPOLLEXCLUSIVE` with
+ * `FDSAFE_EPOLLONESHOT` or on a target that is itself an epoll set (as `epoll_ctl(2)`);
+ * `-ELOOP` for a cycle of sets; `-ENOMEM`, `-ENOSPC`. Thread safety: any thread.
  */
-int fdsafe_epoll_add(fdsafe_handle epoll,
-                     fdsafe_handle target,
-                     uint32_t events,
-                     uint64_t user);
+int fdsafe_epoll_add(fdsafe_handle epoll, fdsafe_handle target, uint32_t events, uint64_t user);
 
 /**
  * Changes the events and user value of `target`'s registration in `epoll`; re-arms a
@@ -4030,7 +4125,8 @@ typedef struct fdsafe_siginfo {
  *
  * Ownership: the caller owns `*handle_out`; closing it does not unblock the signals.
  * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL `set` or `handle_out`, or unknown flags;
- * `-EMFILE`. Thread safety: changes the calling thread's mask only.
+ * `-EMFILE`. On any error the calling thread's mask is as it was. Thread safety: changes
+ * the calling thread's mask only.
  */
 int fdsafe_signalfd_create(const struct fdsafe_sigset *set,
                            uint32_t flags,
@@ -4174,16 +4270,21 @@ typedef struct fdsafe_pidfd_exit {
  *
  * Ownership: the caller owns `*handle_out`.
  * Errors: `FDSAFE_E_INVALID_ARGUMENT` for `pid <= 0`, unknown flags or a NULL `handle_out`;
- * `-ESRCH` if there is no such process; `-EMFILE`. Thread safety: any thread.
+ * `-ESRCH` if there is no such process; `-ENOENT` (the kernel's answer) for the id of a
+ * thread that is not its process's main thread; `-EMFILE`. Thread safety: any thread.
  */
 int fdsafe_pidfd_open(int pid,
                       uint32_t flags,
                       fdsafe_handle *handle_out);
 
 /**
- * Forks the calling process and gives the parent a pidfd for the child: `fork()`, then
- * `pidfd_open` on the new child, which is race-free because a child's pid cannot be reused
- * before its parent reaps it.
+ * Forks the calling process and gives the parent a pidfd for the child. The pidfd is made
+ * before anything can reap the child, so it names that child even when `SIGCHLD` is ignored,
+ * a `SIGCHLD` handler reaps with `waitpid(-1)` or another thread waits: the child waits at
+ * the fork (on a close-on-exec pipe, for as long as the parent takes to open the pidfd and
+ * record the handle), then returns 0. If that fails, the child exits with status 127 without
+ * returning from the fork, the parent reaps it, and the error is returned; if the parent dies
+ * first, the child exits likewise.
  *
  * Returns the child's pid (> 0) in the parent, with `*handle_out` set; 0 in the child, where
  * `*handle_out` is not written. The same rules as for `fork()` apply: in a multithreaded
@@ -4193,8 +4294,8 @@ int fdsafe_pidfd_open(int pid,
  * own copy); in a multithreaded one, only async-signal-safe calls until `exec` or `_exit`.
  * Ownership: the parent owns `*handle_out`; reap the child with `fdsafe_pidfd_wait`.
  * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL `handle_out` (nothing forked); `-EAGAIN` /
- * `-ENOMEM` from `fork`; if `pidfd_open` fails the child is killed and reaped and its error
- * is returned. Thread safety: any thread.
+ * `-ENOMEM` from `fork`; `-EMFILE` / `-ENFILE` (the pipe or the pidfd; the child, if made,
+ * exited without running the caller's code). Thread safety: any thread.
  */
 int fdsafe_pidfd_fork(fdsafe_handle *handle_out);
 
@@ -4265,7 +4366,9 @@ int fdsafe_pidfd_getfd(fdsafe_handle handle,
 /**
  * The process id the pidfd refers to (> 0), read from `/proc/self/fdinfo`.
  *
- * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `-ESRCH` once the process has exited.
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `-ESRCH` once the process has been reaped (a
+ * child that has exited keeps its pid until it is waited for, as the kernel reports);
+ * `-ENOENT` without `/proc` mounted.
  * Thread safety: any thread.
  */
 int fdsafe_pidfd_get_pid(fdsafe_handle handle);
@@ -4529,11 +4632,14 @@ int fdsafe_inotify_add_watch(fdsafe_handle handle,
 
 /**
  * Removes watch `wd`. The kernel then queues an `FDSAFE_IN_IGNORED` event for it. A watch
- * this instance issued that the kernel already dropped by itself (the watched file deleted,
- * its file system unmounted, a one-shot watch fired) is removed without error: returns 0.
+ * the kernel already dropped by itself (the watched file deleted, its file system
+ * unmounted, a one-shot watch fired) is removed without error, returning 0, until
+ * `fdsafe_inotify_read` has handed out its `FDSAFE_IN_IGNORED` event: so a removal racing
+ * with the kernel's own succeeds, and fdsafe remembers no more ids than are in use.
  *
- * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `-EINVAL` for an id this instance never issued.
- * Thread safety: any thread.
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `-EINVAL`, as `inotify_rm_watch(2)`, for an id
+ * this instance never issued, one already removed, or one whose `FDSAFE_IN_IGNORED` event
+ * was read. Thread safety: any thread.
  */
 int fdsafe_inotify_remove_watch(fdsafe_handle handle, int32_t wd);
 
@@ -4898,8 +5004,8 @@ int fdsafe_fanotify_init(uint32_t flags,
  * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for unknown bits, not
  * exactly one action, both target types, or a NULL path without flush; from the kernel
  * `-ENOENT`, `-ENOTDIR`, `-EINVAL` (events the group's class or report flags cannot give, such
- * as directory events on a mount without FID reporting), `-EXDEV`, `-ENOSPC` (mark limit).
- * Thread safety: any thread.
+ * as directory events on a mount without FID reporting), `-EEXIST` (an `_EVICTABLE` mark
+ * added over one that is not), `-EXDEV`, `-ENOSPC` (mark limit). Thread safety: any thread.
  */
 int fdsafe_fanotify_mark(fdsafe_handle handle, uint32_t flags, uint64_t mask, const char *path);
 
@@ -5008,16 +5114,17 @@ typedef struct fdsafe_mq_attr {
  * with create), `FDSAFE_NONBLOCK` (sends to a full and receives from an empty queue return
  * `-EAGAIN`), `FDSAFE_O_CLOEXEC` (always in force).
  * `mode` (permission bits, at most 07777) and `attr` (NULL: the system defaults; else its
- * `max_messages` and `message_size`, both > 0) are used only when the queue is created.
+ * `max_messages` and `message_size`, both > 0) are used, and checked, only with
+ * `FDSAFE_O_CREAT`; without it they are ignored, as by the raw call.
  * The descriptor is close-on-exec and pollable: readable while the queue has messages,
  * writable while it has room, so a queue can sit in an epoll set.
  *
  * Ownership: the caller owns `*handle_out`; closing it does not remove the queue (see
  * `fdsafe_mq_unlink`). Errors: `FDSAFE_E_INVALID_ARGUMENT` for a bad name, unknown or
- * contradictory flags, a bad mode or attributes, NULL `name` or `handle_out`; from the
- * kernel `-ENOENT`, `-EEXIST`, `-EACCES`, `-EINVAL` (attributes above `fs.mqueue.msg_max` /
- * `msgsize_max`: on these machines more than 10 messages is refused even for root),
- * `-EMFILE`, `-ENOSPC`. Thread safety: any thread.
+ * contradictory flags, a bad mode or attributes with `FDSAFE_O_CREAT`, NULL `name` or
+ * `handle_out`; from the kernel `-ENOENT`, `-EEXIST`, `-EACCES`, `-EINVAL` (attributes
+ * above `fs.mqueue.msg_max` / `msgsize_max`: on these machines more than 10 messages is
+ * refused even for root), `-EMFILE`, `-ENOSPC`. Thread safety: any thread.
  */
 int fdsafe_mq_open(const char *name,
                    uint32_t flags,
@@ -5166,7 +5273,8 @@ int fdsafe_mq_notify_none(fdsafe_handle handle);
  * sockets of other families become `FDSAFE_KIND_SOCKET`, other kinds fdsafe has no type
  * for `FDSAFE_KIND_OTHER` handles), makes each
  * close-on-exec and records them with their names from `LISTEN_FDNAMES` (colon-separated;
- * `"unknown"` when the variable is unset). Look them up with `fdsafe_listen_fd_handle`,
+ * `"unknown"` when the variable is unset; empty: one empty name for one descriptor, no names
+ * for none). Look them up with `fdsafe_listen_fd_handle`,
  * `fdsafe_listen_fd_name` and `fdsafe_listen_fd_find`.
  *
  * Returns `FDSAFE_LISTEN_ADOPTED` (with `*count_out` = how many, possibly 0),
@@ -5227,7 +5335,7 @@ int fdsafe_listen_fd_find(const char *name, fdsafe_handle *handle_out);
 /**
  * Sends `state` to the service manager (`sd_notify`): one or more `KEY=value` lines such as
  * `"READY=1"`, `"STOPPING=1"`, `"WATCHDOG=1"`, `"STATUS=Serving"`, `"ERRNO=2"`,
- * `"EXTEND_TIMEOUT_USEC=..."`, separated by `\n` (one trailing `\n` allowed). Keys must be
+ * `"EXTEND_TIMEOUT_USEC=..."`, separated by newlines (one trailing newline allowed). Keys must be
  * made of `A-Z`, `0-9` and `_`. The datagram goes to `NOTIFY_SOCKET` (an absolute path, or
  * `@name` for an abstract socket) from a fresh close-on-exec socket, with the caller's pid,
  * uid and gid attached (`SCM_CREDENTIALS`). It may wait if the manager's queue is full.
@@ -5237,7 +5345,8 @@ int fdsafe_listen_fd_find(const char *name, fdsafe_handle *handle_out);
  *
  * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL or malformed `state`, unknown flags, or a
  * `NOTIFY_SOCKET` that is neither a path nor `@name` (`vsock:` is not supported);
- * `-ENAMETOOLONG` for a path of 108 bytes or more; the kernel's `-ENOENT`,
+ * `-ENAMETOOLONG` for a path of 108 bytes or more (as `sd_notify`, which wants room for the
+ * path's NUL); the kernel's `-ENOENT`,
  * `-ECONNREFUSED` (nothing bound there), `-EACCES`, `-EAGAIN`, `-EMSGSIZE`, `-EINTR` (not
  * retried). Thread safety: any thread (it only reads the environment, unless
  * `FDSAFE_NOTIFY_UNSET_ENV`).
@@ -5267,7 +5376,7 @@ int fdsafe_notify_handles(uint32_t flags,
 int fdsafe_notify_reloading(uint32_t flags);
 
 /**
- * Sends `"STATUS=<text>"`; `text` must be one line (no `\n`). Returns as `fdsafe_notify`.
+ * Sends `"STATUS=<text>"`; `text` must be one line (no newline). Returns as `fdsafe_notify`.
  * Errors: as `fdsafe_notify`; `FDSAFE_E_INVALID_ARGUMENT` also for NULL or a multi-line text.
  * Thread safety: any thread.
  */
@@ -5295,7 +5404,8 @@ int fdsafe_notify_fdstore(uint32_t flags,
  * both variables after a successful call).
  *
  * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL `usec_out`, unknown flags, a malformed or
- * zero `WATCHDOG_USEC`, or a malformed `WATCHDOG_PID`. Thread safety: any thread (see
+ * zero `WATCHDOG_USEC` or 18446744073709551615 (systemd's "infinity", no interval), or a
+ * malformed `WATCHDOG_PID`. Thread safety: any thread (see
  * `fdsafe_listen_fds` about changing the environment).
  */
 int fdsafe_watchdog_interval(uint32_t flags, uint64_t *usec_out);

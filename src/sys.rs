@@ -47,10 +47,14 @@ pub fn is_cloexec(fd: BorrowedFd<'_>) -> Result<bool> {
     Ok(flags & libc::FD_CLOEXEC != 0)
 }
 
-pub fn nonblocking(fd: BorrowedFd<'_>) -> Result<bool> {
+/// The open file's status flags and access mode (`F_GETFL`).
+pub fn status_flags(fd: BorrowedFd<'_>) -> Result<libc::c_int> {
     // SAFETY: F_GETFL only reads the file status flags.
-    let flags = cvt(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) })?;
-    Ok(flags & libc::O_NONBLOCK != 0)
+    cvt(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) })
+}
+
+pub fn nonblocking(fd: BorrowedFd<'_>) -> Result<bool> {
+    Ok(status_flags(fd)? & libc::O_NONBLOCK != 0)
 }
 
 pub fn set_nonblocking(fd: BorrowedFd<'_>, on: bool) -> Result<()> {

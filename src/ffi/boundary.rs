@@ -153,8 +153,11 @@ fn set_last_error(op: &str, error: &Error) {
     });
 }
 
+/// Runs `f` on the thread's last error message (empty while the thread is exiting and its
+/// message is gone): never panics, so it needs no [`call`] around it.
 pub fn with_last_error<T>(f: impl FnOnce(&str) -> T) -> T {
-    LAST_ERROR.with(|last| f(&last.borrow()))
+    let text = LAST_ERROR.try_with(|last| last.try_borrow().map(|text| text.clone()).unwrap_or_default());
+    f(&text.unwrap_or_default())
 }
 
 /// An out-parameter: checked for NULL up front, written only once the call has succeeded.

@@ -3,7 +3,7 @@
 
 use std::ffi::{c_char, c_int, CStr};
 
-use super::boundary::{call, out_slice, with_last_error};
+use super::boundary::{out_slice, with_last_error};
 use crate::error::Error;
 
 /// The handle is alive but of another kind than the function needs (a pipe passed to an
@@ -93,20 +93,22 @@ pub extern "C" fn fdsafe_error_name(code: i64) -> *const c_char {
 /// return value greater than `len` means the copy was truncated. Pass `buf = NULL, len = 0` to
 /// learn the size. Successful calls leave the message alone.
 ///
-/// Errors: `FDSAFE_E_INVALID_ARGUMENT` if `buf` is NULL and `len > 0`.
+/// Errors: `FDSAFE_E_INVALID_ARGUMENT` if `buf` is NULL and `len > 0`; this failure leaves the
+/// message alone, so that a retry can still read it.
 /// Thread safety: each thread has its own message.
 #[no_mangle]
 pub extern "C" fn fdsafe_last_error(buf: *mut c_char, len: usize) -> c_int {
-    call("fdsafe_last_error", || {
-        let out = out_slice(buf.cast::<u8>(), len, "buf")?;
-        Ok(with_last_error(|text| {
-            let bytes = text.as_bytes();
-            if let Some(room) = out.len().checked_sub(1) {
-                let n = bytes.len().min(room);
-                out[..n].copy_from_slice(&bytes[..n]);
-                out[n] = 0;
-            }
-            c_int::try_from(bytes.len() + 1).unwrap_or(c_int::MAX)
-        }))
+    // Not through `call`: recording its own failure would replace the message asked for.
+    let Ok(out) = out_slice(buf.cast::<u8>(), len, "buf") else {
+        return FDSAFE_E_INVALID_ARGUMENT;
+    };
+    with_last_error(|text| {
+        let bytes = text.as_bytes();
+        if let Some(room) = out.len().checked_sub(1) {
+            let n = bytes.len().min(room);
+            out[..n].copy_from_slice(&bytes[..n]);
+            out[n] = 0;
+        }
+        c_int::try_from(bytes.len() + 1).unwrap_or(c_int::MAX)
     })
 }

@@ -63,7 +63,8 @@ fn alive(l: &listen::Listened) -> Result<Handle> {
 /// sockets of other families become `FDSAFE_KIND_SOCKET`, other kinds fdsafe has no type
 /// for `FDSAFE_KIND_OTHER` handles), makes each
 /// close-on-exec and records them with their names from `LISTEN_FDNAMES` (colon-separated;
-/// `"unknown"` when the variable is unset). Look them up with `fdsafe_listen_fd_handle`,
+/// `"unknown"` when the variable is unset; empty: one empty name for one descriptor, no names
+/// for none). Look them up with `fdsafe_listen_fd_handle`,
 /// `fdsafe_listen_fd_name` and `fdsafe_listen_fd_find`.
 ///
 /// Returns `FDSAFE_LISTEN_ADOPTED` (with `*count_out` = how many, possibly 0),
@@ -187,7 +188,7 @@ fn notify_with(flags: u32, state: &[u8], handle_list: &[fdsafe_handle]) -> Resul
 
 /// Sends `state` to the service manager (`sd_notify`): one or more `KEY=value` lines such as
 /// `"READY=1"`, `"STOPPING=1"`, `"WATCHDOG=1"`, `"STATUS=Serving"`, `"ERRNO=2"`,
-/// `"EXTEND_TIMEOUT_USEC=..."`, separated by `\n` (one trailing `\n` allowed). Keys must be
+/// `"EXTEND_TIMEOUT_USEC=..."`, separated by newlines (one trailing newline allowed). Keys must be
 /// made of `A-Z`, `0-9` and `_`. The datagram goes to `NOTIFY_SOCKET` (an absolute path, or
 /// `@name` for an abstract socket) from a fresh close-on-exec socket, with the caller's pid,
 /// uid and gid attached (`SCM_CREDENTIALS`). It may wait if the manager's queue is full.
@@ -197,7 +198,8 @@ fn notify_with(flags: u32, state: &[u8], handle_list: &[fdsafe_handle]) -> Resul
 ///
 /// Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL or malformed `state`, unknown flags, or a
 /// `NOTIFY_SOCKET` that is neither a path nor `@name` (`vsock:` is not supported);
-/// `-ENAMETOOLONG` for a path of 108 bytes or more; the kernel's `-ENOENT`,
+/// `-ENAMETOOLONG` for a path of 108 bytes or more (as `sd_notify`, which wants room for the
+/// path's NUL); the kernel's `-ENOENT`,
 /// `-ECONNREFUSED` (nothing bound there), `-EACCES`, `-EAGAIN`, `-EMSGSIZE`, `-EINTR` (not
 /// retried). Thread safety: any thread (it only reads the environment, unless
 /// `FDSAFE_NOTIFY_UNSET_ENV`).
@@ -230,7 +232,7 @@ pub extern "C" fn fdsafe_notify_reloading(flags: u32) -> c_int {
     call("fdsafe_notify_reloading", || notify_with(flags, &notify::reloading_message()?, &[]))
 }
 
-/// Sends `"STATUS=<text>"`; `text` must be one line (no `\n`). Returns as `fdsafe_notify`.
+/// Sends `"STATUS=<text>"`; `text` must be one line (no newline). Returns as `fdsafe_notify`.
 /// Errors: as `fdsafe_notify`; `FDSAFE_E_INVALID_ARGUMENT` also for NULL or a multi-line text.
 /// Thread safety: any thread.
 #[no_mangle]
@@ -263,7 +265,8 @@ pub extern "C" fn fdsafe_notify_fdstore(flags: u32, name: *const c_char, handles
 /// both variables after a successful call).
 ///
 /// Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL `usec_out`, unknown flags, a malformed or
-/// zero `WATCHDOG_USEC`, or a malformed `WATCHDOG_PID`. Thread safety: any thread (see
+/// zero `WATCHDOG_USEC` or 18446744073709551615 (systemd's "infinity", no interval), or a
+/// malformed `WATCHDOG_PID`. Thread safety: any thread (see
 /// `fdsafe_listen_fds` about changing the environment).
 #[no_mangle]
 pub extern "C" fn fdsafe_watchdog_interval(flags: u32, usec_out: *mut u64) -> c_int {

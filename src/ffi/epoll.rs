@@ -80,13 +80,18 @@ pub extern "C" fn fdsafe_epoll_create(handle_out: *mut fdsafe_handle) -> c_int {
 /// closes (when the close returns, or, if another thread is inside a call on it, when the
 /// last such call returns), even if a duplicate of the descriptor (lent, sent, inherited by a
 /// child) keeps the open file alive. No event for the handle is returned by
-/// `fdsafe_epoll_wait` from the moment the close begins.
+/// `fdsafe_epoll_wait` from the moment the close begins. Two copies fdsafe cannot know of
+/// keep the kernel's registration until they close: one in a child made by a raw `clone(2)`
+/// or `fork` system call (no fork handler ran), and one another process took with
+/// `pidfd_getfd(2)`; `fdsafe_epoll_wait` still drops its events (a level-triggered one
+/// wakes the wait, which goes on).
 ///
 /// Errors: `-EBADF` for a stale `epoll` or `target`; `FDSAFE_E_WRONG_KIND` if `epoll` is not
 /// an epoll set; `FDSAFE_E_INVALID_ARGUMENT` for unknown event bits; `-EEXIST` if `target` is
 /// already in the set; `-EPERM` for a kind the kernel cannot poll (regular files, `/dev/null`);
-/// `-EINVAL` for the set itself (any handle of it); `-ELOOP` for a cycle of sets; `-ENOMEM`, `-ENOSPC`.
-/// Thread safety: any thread.
+/// `-EINVAL` for the set itself (any handle of it), for `FDSAFE_EPOLLEXCLUSIVE` with
+/// `FDSAFE_EPOLLONESHOT` or on a target that is itself an epoll set (as `epoll_ctl(2)`);
+/// `-ELOOP` for a cycle of sets; `-ENOMEM`, `-ENOSPC`. Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_epoll_add(epoll: fdsafe_handle, target: fdsafe_handle, events: u32, user: u64) -> c_int {
     // No cancellation guard, here and in modify and delete: `epoll_ctl` is no cancellation

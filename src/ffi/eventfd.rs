@@ -45,7 +45,8 @@ pub extern "C" fn fdsafe_eventfd_create(initial: u32, flags: u32, handle_out: *m
 /// mode. Waits while the counter is 0 (non-blocking mode: `-EAGAIN`).
 ///
 /// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL
-/// `value_out`; `-EAGAIN`; `-EINTR` if a signal handler ran while waiting.
+/// `value_out`; `-EAGAIN`; `-EINTR` if a signal handler ran while waiting (one installed
+/// with `SA_RESTART` lets the kernel restart the read instead).
 /// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_eventfd_read(handle: fdsafe_handle, value_out: *mut u64) -> c_int {

@@ -86,7 +86,8 @@ pub extern "C" fn fdsafe_fifo_open(path: *const c_char, flags: u32, handle_out: 
 ///
 /// Returns 0. Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL or empty path, an unknown
 /// type, mode bits beyond 07777, or device numbers for a FIFO; `-EEXIST`; `-EPERM` without
-/// `CAP_MKNOD` (or on a `nodev` mount when opened later); other `-errno` from `mknod(2)`.
+/// `CAP_MKNOD` (or on a `nodev` mount when opened later); other `-errno` from `mknod(2)`
+/// (`-ENOENT` for a missing folder, `-EACCES`...).
 /// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_mknod(path: *const c_char, r#type: u32, mode: u32, major: u32, minor: u32) -> c_int {
@@ -106,12 +107,13 @@ pub extern "C" fn fdsafe_mknod(path: *const c_char, r#type: u32, mode: u32, majo
 /// Opens the character device at `path` as a handle of kind `FDSAFE_KIND_CHARDEV`
 /// (close-on-exec, and never becoming the controlling terminal). `flags`: `FDSAFE_O_RDONLY`,
 /// `FDSAFE_O_WRONLY` or `FDSAFE_O_RDWR`, plus `FDSAFE_NONBLOCK`. Anything that is not a character
-/// device (a file, a FIFO, a block device) is refused without being opened. Read and write
-/// with `fdsafe_read` / `fdsafe_write`.
+/// device (a file, a FIFO, a block device) is refused without being opened; a terminal (use
+/// `fdsafe_terminal_open`) or an attached TUN device is closed again and refused. Read and
+/// write with `fdsafe_read` / `fdsafe_write`.
 ///
 /// Ownership: the caller owns `*handle_out`.
 /// Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL or empty path, a NULL `handle_out`,
-/// unknown flags, access mode 3, or a path that is not a character device;
+/// unknown flags, access mode 3, or a path that is not a character device or is a terminal;
 /// `-ENOENT`, `-EACCES`, `-ENXIO` (no such device), other `-errno` from `open(2)`.
 /// Thread safety: any thread.
 #[no_mangle]

@@ -222,11 +222,15 @@ fn parse(flags: u32) -> Result<FileFlags> {
 /// writing, mode bits beyond 07777, or
 /// a path that is not a regular file or directory (a FIFO, device or socket has its own kind,
 /// `fdsafe_fifo_open`, `fdsafe_chardev_open`, `fdsafe_terminal_open`: it is refused before
-/// being opened, so a FIFO never blocks here); `-errno` from `open(2)` (`-ENOENT`, `-EEXIST`, `-EACCES`, `-ELOOP` for a symbolic link with
+/// being opened; should the path change between that check and the open, the open is made
+/// with `O_NONBLOCK` and `O_NOCTTY`, so a FIFO never blocks here and a terminal never becomes
+/// the controlling one, and what was opened is checked and refused alike); `-errno` from `open(2)` (`-ENOENT`, `-EEXIST`, `-EACCES`, `-ELOOP` for a symbolic link with
 /// `FDSAFE_O_NOFOLLOW`, `-EISDIR`, `-ENOTDIR` for a path through a non-directory or
 /// `FDSAFE_O_DIRECTORY` on a file, `-EOPNOTSUPP` if the file system lacks `O_TMPFILE`,
 /// `-EMFILE`...).
-/// Opening a regular file does not block. Thread safety: any thread.
+/// Opening a regular file does not block, but waits, as `open(2)` does, for a lease another
+/// process holds on it to be broken. Without `FDSAFE_NONBLOCK` the handle is in blocking mode.
+/// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_file_open(path: *const c_char, flags: u32, mode: u32, handle_out: *mut fdsafe_handle) -> c_int {
     call("fdsafe_file_open", || {
@@ -239,7 +243,10 @@ pub extern "C" fn fdsafe_file_open(path: *const c_char, flags: u32, mode: u32, h
 /// Opens `path` relative to the directory handle `dir` (a file handle opened with
 /// `FDSAFE_O_DIRECTORY`), like `fdsafe_file_open`. With `resolve` 0 this is `openat(2)`;
 /// otherwise `openat2(2)` with the `FDSAFE_RESOLVE_*` limits, e.g. `FDSAFE_RESOLVE_BENEATH`
-/// to keep the lookup inside `dir`.
+/// to keep the lookup inside `dir`. The type check looks up the path under the same limits
+/// (with `O_PATH`, which opens nothing), so it judges the file the open reaches: under
+/// `FDSAFE_RESOLVE_IN_ROOT`, `"/dev/null"` is the root's own file, and a path that leaves
+/// `dir` under `FDSAFE_RESOLVE_BENEATH` is `-EXDEV` whatever lies outside.
 ///
 /// Ownership: the caller owns `*handle_out`; `dir` stays the caller's.
 /// Errors: those of `fdsafe_file_open`; `-EBADF` for a dead `dir`; `FDSAFE_E_WRONG_KIND` if

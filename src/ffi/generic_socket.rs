@@ -79,16 +79,19 @@ pub extern "C" fn fdsafe_socket_bind(handle: fdsafe_handle, addr: *const c_void,
 }
 
 /// Makes a bound (or, for some families, unbound) `FDSAFE_KIND_SOCKET` handle listen for
-/// connections with `backlog`, as `listen(2)`; accept them with `fdsafe_socket_accept`. The
-/// handle keeps its kind.
+/// connections with `backlog`, as `listen(2)`; accept them with `fdsafe_socket_accept`. On a
+/// listener (`fdsafe_tcp_listen`, `fdsafe_unix_listen`) it listens again, as `listen(2)` on a
+/// listening socket: the kernel takes `backlog` as the new length of the queue of
+/// connections not yet accepted. The handle keeps its kind.
 ///
-/// Errors: `FDSAFE_E_WRONG_KIND` (typed listeners come from `fdsafe_tcp_listen` and
-/// `fdsafe_unix_listen`); the kernel's `-EOPNOTSUPP` (a datagram or raw socket), `-EINVAL`
-/// (a connected socket), `-EADDRINUSE`. Thread safety: any thread.
+/// Errors: `FDSAFE_E_WRONG_KIND` for other kinds (a typed stream or datagram socket never
+/// becomes a listener: its kind would be wrong); the kernel's `-EOPNOTSUPP` (a datagram or
+/// raw socket), `-EINVAL` (a connected socket), `-EADDRINUSE`. Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_socket_listen(handle: fdsafe_handle, backlog: c_int) -> c_int {
     call("fdsafe_socket_listen", || {
-        socket_in(handle, &[Kind::Socket], "a socket of kind FDSAFE_KIND_SOCKET")?.listen_keeping_kind(backlog)?;
+        let kinds = [Kind::Socket, Kind::TcpListener, Kind::UnixListener, Kind::UnixSeqpacketListener];
+        socket_in(handle, &kinds, "a listener or a socket of kind FDSAFE_KIND_SOCKET")?.listen_keeping_kind(backlog)?;
         Ok(0)
     })
 }

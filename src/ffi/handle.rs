@@ -82,8 +82,9 @@ pub extern "C" fn fdsafe_fd_borrow(handle: fdsafe_handle) -> c_int {
 /// cleanup (such as unlinking a socket path) does not run.
 ///
 /// Returns the descriptor (>= 0). Errors: `-EBADF` for a dead handle; `-EBUSY` while another
-/// thread is inside an operation on the handle, which for a pipe's read end includes a write
-/// to its write end (the handle is then left as it was).
+/// thread is inside an operation on the handle, which for a pipe's read end includes, on a
+/// kernel without `RWF_NOSIGNAL` (before 6.18), a write to its write end (the handle is then
+/// left as it was).
 /// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_fd_release(handle: fdsafe_handle) -> c_int {
@@ -96,10 +97,15 @@ pub extern "C" fn fdsafe_fd_release(handle: fdsafe_handle) -> c_int {
 ///
 /// Ownership: on success fdsafe owns `fd` (close it only through the handle); on failure the
 /// caller still owns it and nothing was changed.
+/// The kind must be the descriptor's own: a memfd or message queue is refused as
+/// `FDSAFE_KIND_FILE`, a terminal or TUN device as `FDSAFE_KIND_CHARDEV` (the message names
+/// the kind to use), and an `O_PATH` descriptor as anything but `FDSAFE_KIND_OTHER`.
+///
 /// Errors: `-EBADF` if `fd` is not open; `FDSAFE_E_INVALID_ARGUMENT` if `handle_out` is NULL,
 /// `kind` is not an `FDSAFE_KIND_*` value or is `FDSAFE_KIND_STDIO` (stdio handles come only
-/// from `fdsafe_stdio_open`, which keeps the process's stream open when the handle closes), `fd` is not of that kind, or
-/// `fd` already belongs to a live handle; other `-errno` from the checks.
+/// from `fdsafe_stdio_open`, which keeps the process's stream open when the handle closes),
+/// `fd` is not of that kind, or `fd` already belongs to a live handle; other `-errno` from the
+/// checks.
 /// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_fd_adopt(fd: c_int, kind: fdsafe_kind, handle_out: *mut fdsafe_handle) -> c_int {
@@ -127,9 +133,10 @@ pub(crate) fn adopt(fd: c_int, kind: Kind) -> crate::Result<Handle> {
 
 /// Duplicates a handle: a new handle of the same kind for a new close-on-exec descriptor that
 /// shares the open file (offset, status flags) with the original. Each must be closed.
-/// The duplicate does not inherit per-handle cleanup such as unlinking a socket path. A
-/// duplicate of an epoll set shares its registrations, as the kernel shares its interest
-/// list (see `fdsafe_epoll_create`).
+/// A duplicate of a Unix socket bound to a path shares the path's cleanup: the path is
+/// removed when the last of the original and its duplicates closes (see
+/// `fdsafe_unix_listen`), not when the first does. A duplicate of an epoll set shares its
+/// registrations, as the kernel shares its interest list (see `fdsafe_epoll_create`).
 ///
 /// Errors: `-EBADF` for a dead handle; `FDSAFE_E_INVALID_ARGUMENT` if `handle_out` is NULL;
 /// `-EMFILE` at the descriptor limit. Thread safety: any thread.
@@ -212,11 +219,13 @@ pub extern "C" fn fdsafe_read(handle: fdsafe_handle, buf: *mut c_void, len: usiz
 ///
 /// Never raises `SIGPIPE`: writing to a pipe or socket whose reading side is gone returns
 /// `-EPIPE`, or the bytes already written when the last reader left while the write waited
-/// for room. (Sockets are written with `MSG_NOSIGNAL`. A pipe from `fdsafe_pipe_create` whose
-/// read end handle is still open writes what fits while holding the read end, so the pipe has
-/// a reader; any rest, and writes to other pipes and FIFOs, block `SIGPIPE` in the calling
-/// thread for the length of the write and discard the one the write raised; a thread that
-/// blocks it itself is left alone. See `fdsafe_sigpipe_mode` for the process-wide choice.)
+/// for room. (Sockets are written with `MSG_NOSIGNAL`; pipes, FIFOs and every other kind with
+/// `pwritev2(RWF_NOSIGNAL)` (Linux 6.18), which changes nothing in the thread or the process.
+/// Where the kernel or a device driver refuses that flag, a pipe from `fdsafe_pipe_create`
+/// whose read end handle is still open writes what fits while holding the read end, so the
+/// pipe has a reader; any rest, and other writes, block `SIGPIPE` in the calling thread for
+/// the length of the write and discard the one the write raised. A thread that blocks
+/// `SIGPIPE` itself keeps its mask and its pending signals. See `fdsafe_sigpipe_mode`.)
 /// Returns the number of bytes written (possibly fewer than `len`).
 /// Errors: `-EBADF`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL `buf` with `len > 0` or a `len`
 /// above `SSIZE_MAX`; `-EPIPE` (no reader, or a socket shut down); `-EAGAIN`; `-EINTR`; from
@@ -234,10 +243,11 @@ pub extern "C" fn fdsafe_write(handle: fdsafe_handle, buf: *const c_void, len: u
     })
 }
 
-/// Writes `iov` to a held handle without raising `SIGPIPE`. A pipe write end that knows its
-/// read end holds it for the part that fits at once (see `io::write_holding_reader`); the
-/// rest waits, if it must, with the read end let go, so closing the read end wakes it with
-/// `-EPIPE` as with raw descriptors.
+/// Writes `iov` to a held handle without raising `SIGPIPE`: with `RWF_NOSIGNAL` where the
+/// kernel has it. Where it has not, a pipe write end that knows its read end holds it for the
+/// part that fits at once (see `io::write_holding_reader`); the rest waits, if it must, with
+/// the read end let go, so closing the read end wakes it with `-EPIPE` as with raw
+/// descriptors.
 pub(crate) fn write_iov(guard: &Guard, iov: &[libc::iovec]) -> crate::Result<usize> {
     io::iov_count(iov)?; // before any entry is read
     let guard_kind = guard.object().write_guard();
@@ -251,6 +261,9 @@ pub(crate) fn write_iov(guard: &Guard, iov: &[libc::iovec]) -> crate::Result<usi
     };
     if io::sigpipe_ignored() {
         return io::writev(guard.fd(), WriteGuard::None, iov); // nothing to guard against
+    }
+    if io::nosignal_writes() {
+        return io::writev(guard.fd(), WriteGuard::BlockSigpipe, iov); // one call, no reader needed
     }
     let total = io::iov_total(iov);
     let done = match handles::get(reader) {
@@ -294,4 +307,87 @@ pub extern "C" fn fdsafe_writev(handle: fdsafe_handle, iov: *const libc::iovec, 
 
 fn iov_len(iovcnt: c_int) -> crate::Result<usize> {
     usize::try_from(iovcnt).map_err(|_| Error::invalid(format!("iovcnt {iovcnt} is negative")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ffi::kinds::FDSAFE_KIND_PIPE;
+    use crate::ffi::pipe::fdsafe_pipe_create;
+    use crate::ffi::FDSAFE_NONBLOCK;
+
+    /// Writes that could raise `SIGPIPE`, each checked to return what `write(2)` returns and
+    /// leave no `SIGPIPE` pending and the thread's mask as it was. Returns the first broken
+    /// check (0: none). Runs in a forked child whose `SIGPIPE` kills, so a raised one shows.
+    fn sigpipe_cases() -> i32 {
+        // SAFETY: plain signal-set queries on local sets.
+        let no_sigpipe = || unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigpending(&mut set);
+            let pending = libc::sigismember(&set, libc::SIGPIPE) == 1;
+            libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut set);
+            !pending && libc::sigismember(&set, libc::SIGPIPE) == 0
+        };
+        let (mut r, mut w) = (0, 0);
+        let byte = b"x".as_ptr().cast::<c_void>();
+        // A pipe made by fdsafe, its read end closed.
+        if fdsafe_pipe_create(0, &mut r, &mut w) != 0 || fdsafe_close(r) != 0 {
+            return 1;
+        }
+        if fdsafe_write(w, byte, 1) != -(libc::EPIPE as i64) || !no_sigpipe() || fdsafe_close(w) != 0 {
+            return 2;
+        }
+        // A non-blocking one with its reader: filled, then full, then its reader gone.
+        let big = vec![7u8; 1 << 20];
+        if fdsafe_pipe_create(FDSAFE_NONBLOCK, &mut r, &mut w) != 0 {
+            return 3;
+        }
+        let filled = fdsafe_write(w, big.as_ptr().cast(), big.len());
+        if filled <= 0 || fdsafe_write(w, byte, 1) != -(libc::EAGAIN as i64) || fdsafe_close(r) != 0 {
+            return 4;
+        }
+        if fdsafe_write(w, byte, 1) != -(libc::EPIPE as i64) || !no_sigpipe() || fdsafe_close(w) != 0 {
+            return 5;
+        }
+        // A write end adopted from a raw pipe (no read end known), its reader gone.
+        let mut fds = [0; 2];
+        // SAFETY: pipe2 fills the array.
+        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 || unsafe { libc::close(fds[0]) } != 0 {
+            return 6;
+        }
+        if fdsafe_fd_adopt(fds[1], FDSAFE_KIND_PIPE, &mut w) != 0 {
+            return 7;
+        }
+        let iov = [libc::iovec { iov_base: byte as *mut c_void, iov_len: 1 }; 2];
+        if fdsafe_writev(w, iov.as_ptr(), 2) != -(libc::EPIPE as i64) || !no_sigpipe() || fdsafe_close(w) != 0 {
+            return 8;
+        }
+        0
+    }
+
+    /// Runs [`sigpipe_cases`] in a child, with `RWF_NOSIGNAL` (this kernel's way, where it has
+    /// it) or as on a kernel without it (the read-end hold and the per-thread guard).
+    fn sigpipe_cases_in_child(without_nosignal: bool) -> i32 {
+        // SAFETY: the child runs the cases and exits without returning to the test harness.
+        match unsafe { libc::fork() } {
+            0 => unsafe {
+                libc::signal(libc::SIGPIPE, libc::SIG_DFL); // Rust's runtime ignores it
+                crate::kinds::io::pretend_nosignal_refused(without_nosignal);
+                libc::_exit(sigpipe_cases())
+            },
+            child => {
+                let mut status = 0;
+                // SAFETY: waiting for our own child.
+                assert_eq!(unsafe { libc::waitpid(child, &mut status, 0) }, child);
+                assert!(libc::WIFEXITED(status), "the child was killed by signal {}", libc::WTERMSIG(status));
+                libc::WEXITSTATUS(status)
+            }
+        }
+    }
+
+    #[test]
+    fn pipe_writes_never_raise_sigpipe_with_or_without_rwf_nosignal() {
+        assert_eq!(sigpipe_cases_in_child(false), 0, "with RWF_NOSIGNAL where the kernel has it");
+        assert_eq!(sigpipe_cases_in_child(true), 0, "as on a kernel without RWF_NOSIGNAL");
+    }
 }

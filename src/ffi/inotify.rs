@@ -134,11 +134,14 @@ pub extern "C" fn fdsafe_inotify_add_watch(handle: fdsafe_handle, path: *const c
 }
 
 /// Removes watch `wd`. The kernel then queues an `FDSAFE_IN_IGNORED` event for it. A watch
-/// this instance issued that the kernel already dropped by itself (the watched file deleted,
-/// its file system unmounted, a one-shot watch fired) is removed without error: returns 0.
+/// the kernel already dropped by itself (the watched file deleted, its file system
+/// unmounted, a one-shot watch fired) is removed without error, returning 0, until
+/// `fdsafe_inotify_read` has handed out its `FDSAFE_IN_IGNORED` event: so a removal racing
+/// with the kernel's own succeeds, and fdsafe remembers no more ids than are in use.
 ///
-/// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `-EINVAL` for an id this instance never issued.
-/// Thread safety: any thread.
+/// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `-EINVAL`, as `inotify_rm_watch(2)`, for an id
+/// this instance never issued, one already removed, or one whose `FDSAFE_IN_IGNORED` event
+/// was read. Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_inotify_remove_watch(handle: fdsafe_handle, wd: i32) -> c_int {
     call("fdsafe_inotify_remove_watch", || {

@@ -104,7 +104,7 @@ fn iov_in<'a>(iov: *const libc::iovec, count: usize) -> Result<&'a [libc::iovec]
 /// than 1024 buffers, an address of a bad length or, on a typed socket, of a family fdsafe
 /// does not read (a `FDSAFE_KIND_SOCKET` takes any family: netlink, packet...), unknown
 /// flags, descriptors or credentials on a non-Unix socket, an empty message with them on a
-/// stream socket, `FDSAFE_MSG_ZEROCOPY` with them; `-EBADF` for a stale socket handle or any
+/// stream socket, `FDSAFE_MSG_ZEROCOPY` or `FDSAFE_MSG_OOB` with them; `-EBADF` for a stale socket handle or any
 /// stale handle in `msg->handles` (nothing sent); `FDSAFE_E_WRONG_KIND` for a handle that is
 /// not a socket; the kernel's `-EINVAL` (over 253 descriptors), `-EPERM` (credentials not
 /// one's own), `-EDESTADDRREQ`, `-EISCONN`, `-ENOTCONN` (a stream or seqpacket socket not
@@ -128,6 +128,9 @@ pub extern "C" fn fdsafe_socket_send_message(handle: fdsafe_handle, msg: *const 
         if carries && flags.contains(crate::kinds::socket::SendFlags::ZEROCOPY) {
             return Err(Error::invalid("zero-copy does not carry descriptors or credentials"));
         }
+        if carries && flags.contains(crate::kinds::socket::SendFlags::OOB) {
+            return Err(Error::invalid("out-of-band data does not carry descriptors or credentials"));
+        }
         // Each handle is held until the kernel has its own reference.
         let guards: Vec<Guard> = list.iter().map(|&h| handles::get(Handle(h))).collect::<Result<_>>()?;
         guards.iter().for_each(Guard::mark_shared); // the receiver holds the files too
@@ -149,7 +152,7 @@ pub extern "C" fn fdsafe_socket_send_message(handle: fdsafe_handle, msg: *const 
 /// `msg->msg_flags`; more descriptors than `handles_cap` set `FDSAFE_MSG_CTRUNC`: those that
 /// did not fit are closed, never leaked (by the kernel, `FDSAFE_RECV_INFO_CTRUNC` in
 /// `msg->info.flags`, or by fdsafe, counted in `msg->info.closed_count`).
-/// `flags`: `FDSAFE_MSG_DONTWAIT`, `FDSAFE_MSG_PEEK`, `FDSAFE_MSG_WAITALL`,
+/// `flags`: `FDSAFE_MSG_DONTWAIT`, `FDSAFE_MSG_PEEK`, `FDSAFE_MSG_WAITALL`, `FDSAFE_MSG_OOB`,
 /// `FDSAFE_MSG_TRUNC` (return the message's real length; refused on stream sockets, where
 /// Linux would discard the bytes instead of copying them), or 0.
 ///

@@ -57,16 +57,17 @@ fn timeout_arg(timeout_ns: i64) -> Option<Duration> {
 /// with create), `FDSAFE_NONBLOCK` (sends to a full and receives from an empty queue return
 /// `-EAGAIN`), `FDSAFE_O_CLOEXEC` (always in force).
 /// `mode` (permission bits, at most 07777) and `attr` (NULL: the system defaults; else its
-/// `max_messages` and `message_size`, both > 0) are used only when the queue is created.
+/// `max_messages` and `message_size`, both > 0) are used, and checked, only with
+/// `FDSAFE_O_CREAT`; without it they are ignored, as by the raw call.
 /// The descriptor is close-on-exec and pollable: readable while the queue has messages,
 /// writable while it has room, so a queue can sit in an epoll set.
 ///
 /// Ownership: the caller owns `*handle_out`; closing it does not remove the queue (see
 /// `fdsafe_mq_unlink`). Errors: `FDSAFE_E_INVALID_ARGUMENT` for a bad name, unknown or
-/// contradictory flags, a bad mode or attributes, NULL `name` or `handle_out`; from the
-/// kernel `-ENOENT`, `-EEXIST`, `-EACCES`, `-EINVAL` (attributes above `fs.mqueue.msg_max` /
-/// `msgsize_max`: on these machines more than 10 messages is refused even for root),
-/// `-EMFILE`, `-ENOSPC`. Thread safety: any thread.
+/// contradictory flags, a bad mode or attributes with `FDSAFE_O_CREAT`, NULL `name` or
+/// `handle_out`; from the kernel `-ENOENT`, `-EEXIST`, `-EACCES`, `-EINVAL` (attributes
+/// above `fs.mqueue.msg_max` / `msgsize_max`: on these machines more than 10 messages is
+/// refused even for root), `-EMFILE`, `-ENOSPC`. Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_mq_open(
     name: *const c_char,

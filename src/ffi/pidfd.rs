@@ -7,7 +7,7 @@ use super::kinds::{fdsafe_kind, kind_from_c};
 use super::{call, fdsafe_handle, Out, FDSAFE_NONBLOCK};
 use crate::error::Error;
 use crate::handles::{self, get_as, Handle};
-use crate::kinds::pidfd::PidFd;
+use crate::kinds::pidfd::{Forked, PidFd};
 
 /// `fdsafe_pidfd_wait` flag: do not wait; return 0 if the child is still running (the
 /// kernel's `WNOHANG`).
@@ -69,7 +69,8 @@ pub struct fdsafe_pidfd_exit {
 ///
 /// Ownership: the caller owns `*handle_out`.
 /// Errors: `FDSAFE_E_INVALID_ARGUMENT` for `pid <= 0`, unknown flags or a NULL `handle_out`;
-/// `-ESRCH` if there is no such process; `-EMFILE`. Thread safety: any thread.
+/// `-ESRCH` if there is no such process; `-ENOENT` (the kernel's answer) for the id of a
+/// thread that is not its process's main thread; `-EMFILE`. Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_pidfd_open(pid: c_int, flags: u32, handle_out: *mut fdsafe_handle) -> c_int {
     call("fdsafe_pidfd_open", || {
@@ -80,9 +81,13 @@ pub extern "C" fn fdsafe_pidfd_open(pid: c_int, flags: u32, handle_out: *mut fds
     })
 }
 
-/// Forks the calling process and gives the parent a pidfd for the child: `fork()`, then
-/// `pidfd_open` on the new child, which is race-free because a child's pid cannot be reused
-/// before its parent reaps it.
+/// Forks the calling process and gives the parent a pidfd for the child. The pidfd is made
+/// before anything can reap the child, so it names that child even when `SIGCHLD` is ignored,
+/// a `SIGCHLD` handler reaps with `waitpid(-1)` or another thread waits: the child waits at
+/// the fork (on a close-on-exec pipe, for as long as the parent takes to open the pidfd and
+/// record the handle), then returns 0. If that fails, the child exits with status 127 without
+/// returning from the fork, the parent reaps it, and the error is returned; if the parent dies
+/// first, the child exits likewise.
 ///
 /// Returns the child's pid (> 0) in the parent, with `*handle_out` set; 0 in the child, where
 /// `*handle_out` is not written. The same rules as for `fork()` apply: in a multithreaded
@@ -92,28 +97,18 @@ pub extern "C" fn fdsafe_pidfd_open(pid: c_int, flags: u32, handle_out: *mut fds
 /// own copy); in a multithreaded one, only async-signal-safe calls until `exec` or `_exit`.
 /// Ownership: the parent owns `*handle_out`; reap the child with `fdsafe_pidfd_wait`.
 /// Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL `handle_out` (nothing forked); `-EAGAIN` /
-/// `-ENOMEM` from `fork`; if `pidfd_open` fails the child is killed and reaped and its error
-/// is returned. Thread safety: any thread.
+/// `-ENOMEM` from `fork`; `-EMFILE` / `-ENFILE` (the pipe or the pidfd; the child, if made,
+/// exited without running the caller's code). Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_pidfd_fork(handle_out: *mut fdsafe_handle) -> c_int {
     call("fdsafe_pidfd_fork", || {
         let out = Out::new(handle_out, "handle_out")?;
-        match PidFd::fork()? {
-            (pid, Some(pidfd)) => match handles::insert(Box::new(pidfd)) {
-                Ok(h) => {
-                    out.write(h.0);
-                    Ok(pid)
-                }
-                Err(e) => {
-                    // SAFETY: our unreaped child.
-                    unsafe {
-                        libc::kill(pid, libc::SIGKILL);
-                        libc::waitpid(pid, std::ptr::null_mut(), 0);
-                    }
-                    Err(e)
-                }
-            },
-            (_, None) => Ok(0),
+        match PidFd::fork(|pidfd| handles::insert(Box::new(pidfd)))? {
+            Forked::Parent(pid, handle) => {
+                out.write(handle.0);
+                Ok(pid)
+            }
+            Forked::Child => Ok(0),
         }
     })
 }
@@ -232,7 +227,9 @@ pub extern "C" fn fdsafe_pidfd_getfd(handle: fdsafe_handle, target_fd: c_int, ki
 
 /// The process id the pidfd refers to (> 0), read from `/proc/self/fdinfo`.
 ///
-/// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `-ESRCH` once the process has exited.
+/// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `-ESRCH` once the process has been reaped (a
+/// child that has exited keeps its pid until it is waited for, as the kernel reports);
+/// `-ENOENT` without `/proc` mounted.
 /// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_pidfd_get_pid(handle: fdsafe_handle) -> c_int {

@@ -4,7 +4,6 @@ use std::ffi::c_int;
 
 use super::kinds::map_flags;
 use super::{call, call_direct, fdsafe_handle, Out, FDSAFE_NONBLOCK};
-use crate::error::Error;
 use crate::handles::{self, get_as, Handle};
 use crate::kinds::pipe::{self, PipeEnd, PipeFlags};
 
@@ -17,9 +16,10 @@ const _: () = assert!(FDSAFE_PIPE_PACKET == libc::O_DIRECT as u32);
 /// handles of kind `FDSAFE_KIND_PIPE`, both close-on-exec. `flags` (as `pipe2`): `FDSAFE_NONBLOCK`
 /// (`O_NONBLOCK`), `FDSAFE_PIPE_PACKET` (`O_DIRECT`), or 0; `FDSAFE_O_CLOEXEC` is accepted.
 ///
-/// A pipe is two descriptors and nothing else. The write end remembers its read end's
-/// handle: a write that holds the read end cannot raise `SIGPIPE`, so it needs no guard for
-/// what fits at once (see `fdsafe_write`).
+/// A pipe is two descriptors and nothing else. Its writes never raise `SIGPIPE` (see
+/// `fdsafe_write`); for kernels without `RWF_NOSIGNAL` (before 6.18) the write end remembers
+/// its read end's handle: a write that holds the read end cannot raise `SIGPIPE`, so it needs
+/// no guard for what fits at once.
 ///
 /// Ownership: the caller owns both handles and closes each with `fdsafe_close`.
 /// Errors: `FDSAFE_E_INVALID_ARGUMENT` for NULL out-pointers or unknown flags; `-EMFILE` /
@@ -66,17 +66,12 @@ pub extern "C" fn fdsafe_pipe_get_capacity(handle: fdsafe_handle) -> i64 {
 }
 
 /// Sets a pipe's capacity to at least `bytes` (`F_SETPIPE_SZ`); the kernel rounds up to a
-/// power-of-two number of pages. Returns the capacity now in force.
+/// power-of-two number of pages (0 gives one page). Returns the capacity now in force.
 ///
 /// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` if `bytes` exceeds
 /// `INT_MAX`; `-EPERM` above `/proc/sys/fs/pipe-max-size` without `CAP_SYS_RESOURCE`; `-EBUSY`
 /// if the pipe holds more data than the new size. Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_pipe_set_capacity(handle: fdsafe_handle, bytes: usize) -> i64 {
-    call("fdsafe_pipe_set_capacity", || {
-        if bytes == 0 {
-            return Err(Error::invalid("capacity 0"));
-        }
-        Ok(get_as::<PipeEnd>(Handle(handle), "a pipe")?.set_capacity(bytes)? as i64)
-    })
+    call("fdsafe_pipe_set_capacity", || Ok(get_as::<PipeEnd>(Handle(handle), "a pipe")?.set_capacity(bytes)? as i64))
 }

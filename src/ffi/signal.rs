@@ -216,7 +216,8 @@ fn read_set(set: *const fdsafe_sigset) -> crate::error::Result<SigSet> {
 ///
 /// Ownership: the caller owns `*handle_out`; closing it does not unblock the signals.
 /// Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL `set` or `handle_out`, or unknown flags;
-/// `-EMFILE`. Thread safety: changes the calling thread's mask only.
+/// `-EMFILE`. On any error the calling thread's mask is as it was. Thread safety: changes
+/// the calling thread's mask only.
 #[no_mangle]
 pub extern "C" fn fdsafe_signalfd_create(set: *const fdsafe_sigset, flags: u32, handle_out: *mut fdsafe_handle) -> c_int {
     call("fdsafe_signalfd_create", || {

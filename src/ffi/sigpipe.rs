@@ -6,14 +6,15 @@ use super::call;
 use crate::error::Error;
 use crate::kinds::io;
 
-/// `fdsafe_sigpipe_mode`: guard every write to a pipe, FIFO or other non-socket descriptor by
-/// blocking `SIGPIPE` in the calling thread for its length (two extra system calls per write).
-/// The default; touches nothing process-wide. A pipe from `fdsafe_pipe_create` whose read end
-/// is still a live handle needs no guard in either mode (the write holds the read end open;
-/// see `fdsafe_write`).
+/// `fdsafe_sigpipe_mode`: the default; touches nothing process-wide. Every write to a pipe,
+/// FIFO or other non-socket descriptor is made with `pwritev2(RWF_NOSIGNAL)` (Linux 6.18: the
+/// same system call, about 30 ns dearer than `write`), or, where the kernel refuses that flag,
+/// is guarded by blocking `SIGPIPE` in the calling thread for its length (two extra system
+/// calls per write). A pipe from `fdsafe_pipe_create` whose read end is still a live handle
+/// needs neither in either mode (the write holds the read end open; see `fdsafe_write`).
 pub const FDSAFE_SIGPIPE_GUARD: u32 = 0;
 /// `fdsafe_sigpipe_mode`: set `SIGPIPE` to be ignored process-wide (`SIG_IGN`, as GLib and
-/// Python do) and write without the per-write guard. Children inherit `SIG_IGN` across
+/// Python do) and write with a plain `write`, without the per-write guard. Children inherit `SIG_IGN` across
 /// `exec`: set it back to `SIG_DFL` in a child before `exec` if the program expects the
 /// default. If the application later changes `SIGPIPE`'s disposition itself, it must switch
 /// back to `FDSAFE_SIGPIPE_GUARD` first.

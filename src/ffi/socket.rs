@@ -26,8 +26,15 @@ pub const FDSAFE_MSG_NOSIGNAL: u32 = 0x4000;
 /// Send flag: more data follows (`MSG_MORE`).
 pub const FDSAFE_MSG_MORE: u32 = 0x8000;
 /// Send flag: zero-copy (`MSG_ZEROCOPY`); the socket must have `SO_ZEROCOPY` on, and the
-/// buffer must stay unchanged until `fdsafe_socket_zerocopy_completions` reports it.
+/// buffer must stay unchanged until `fdsafe_socket_zerocopy_completions` reports it. Without
+/// `SO_ZEROCOPY` the kernel ignores the flag: the send copies, as a plain one, and no
+/// completion will ever be reported for it.
 pub const FDSAFE_MSG_ZEROCOPY: u32 = 0x0400_0000;
+/// Send and receive flag: out-of-band data (`MSG_OOB`): a send's last byte becomes TCP's
+/// urgent byte (or a Unix stream socket's out-of-band byte); a receive takes that byte, or
+/// fails as the kernel says (`-EINVAL` when there is none or `SO_OOBINLINE` is on,
+/// `-EOPNOTSUPP` on datagram sockets).
+pub const FDSAFE_MSG_OOB: u32 = 0x1;
 /// Receive flag: accepted and always in force: every descriptor a message brings is
 /// close-on-exec (`MSG_CMSG_CLOEXEC`).
 pub const FDSAFE_MSG_CMSG_CLOEXEC: u32 = 0x4000_0000;
@@ -105,6 +112,7 @@ mod kernel_values {
     const _: () = assert!(FDSAFE_MSG_DONTWAIT == libc::MSG_DONTWAIT as u32 && FDSAFE_MSG_PEEK == libc::MSG_PEEK as u32);
     const _: () = assert!(FDSAFE_MSG_WAITALL == libc::MSG_WAITALL as u32 && FDSAFE_MSG_NOSIGNAL == libc::MSG_NOSIGNAL as u32);
     const _: () = assert!(FDSAFE_MSG_MORE == libc::MSG_MORE as u32 && FDSAFE_MSG_ZEROCOPY == libc::MSG_ZEROCOPY as u32);
+    const _: () = assert!(FDSAFE_MSG_OOB == libc::MSG_OOB as u32);
     const _: () = assert!(FDSAFE_SHUT_RD == libc::SHUT_RD && FDSAFE_SHUT_WR == libc::SHUT_WR && FDSAFE_SHUT_RDWR == libc::SHUT_RDWR);
     const _: () = assert!(FDSAFE_SOL_SOCKET == libc::SOL_SOCKET && FDSAFE_IPPROTO_IP == libc::IPPROTO_IP);
     const _: () = assert!(FDSAFE_IPPROTO_TCP == libc::IPPROTO_TCP && FDSAFE_IPPROTO_IPV6 == libc::IPPROTO_IPV6);
@@ -123,7 +131,7 @@ mod kernel_values {
     const _: () = assert!(FDSAFE_IPV6_V6ONLY == libc::IPV6_V6ONLY);
 }
 
-/// Send flags in the kernel's values (`MSG_DONTWAIT`, `MSG_MORE`, `MSG_ZEROCOPY`,
+/// Send flags in the kernel's values (`MSG_DONTWAIT`, `MSG_MORE`, `MSG_ZEROCOPY`, `MSG_OOB`,
 /// `MSG_NOSIGNAL`) as the core's; anything else is refused.
 pub(crate) fn send_flags(bits: u32) -> Result<SendFlags> {
     map_flags(
@@ -132,13 +140,14 @@ pub(crate) fn send_flags(bits: u32) -> Result<SendFlags> {
             (FDSAFE_MSG_DONTWAIT, SendFlags::DONTWAIT),
             (FDSAFE_MSG_MORE, SendFlags::MORE),
             (FDSAFE_MSG_ZEROCOPY, SendFlags::ZEROCOPY),
+            (FDSAFE_MSG_OOB, SendFlags::OOB),
             (FDSAFE_MSG_NOSIGNAL, SendFlags::empty()),
         ],
         "send",
     )
 }
 
-/// Receive flags in the kernel's values (`MSG_DONTWAIT`, `MSG_PEEK`, `MSG_WAITALL`;
+/// Receive flags in the kernel's values (`MSG_DONTWAIT`, `MSG_PEEK`, `MSG_WAITALL`, `MSG_OOB`;
 /// `MSG_CMSG_CLOEXEC`, always in force, is accepted).
 pub(crate) fn recv_flags(bits: u32) -> Result<RecvFlags> {
     map_flags(
@@ -147,6 +156,7 @@ pub(crate) fn recv_flags(bits: u32) -> Result<RecvFlags> {
             (FDSAFE_MSG_DONTWAIT, RecvFlags::DONTWAIT),
             (FDSAFE_MSG_PEEK, RecvFlags::PEEK),
             (FDSAFE_MSG_WAITALL, RecvFlags::WAITALL),
+            (FDSAFE_MSG_OOB, RecvFlags::OOB),
             (FDSAFE_MSG_CMSG_CLOEXEC, RecvFlags::empty()),
         ],
         "receive",
@@ -215,6 +225,11 @@ pub(crate) fn write_text(text: &str, buf: *mut c_char, cap: usize) -> Result<c_i
 
 /// [`write_text`] for bytes that need not be UTF-8 (interface names, paths): the bytes and a NUL.
 pub(crate) fn write_bytes_text(text: &[u8], buf: *mut c_char, cap: usize) -> Result<c_int> {
+    // NULL is refused even with a 0 capacity: these calls document no size query (the
+    // `*_MAX` constants give the room to allow).
+    if buf.is_null() {
+        return Err(Error::invalid("text_out is NULL"));
+    }
     let out = out_slice(buf.cast::<u8>(), cap, "text_out")?;
     let needed = text.len() + 1;
     if out.len() < needed {
@@ -271,7 +286,7 @@ pub(crate) fn sockaddr_in(addr: *const c_void, len: usize) -> Result<SockAddr> {
 
 /// Parses an address text (`127.0.0.1:8080`, `[::1]:8080`, `[fe80::1%eth0]:80`,
 /// `/run/app.sock` (any text containing `/` is a path), `@name` for an abstract Unix name,
-/// with `\xNN` for bytes that are not printable, `""` for an unnamed Unix address) into a `struct sockaddr` of the exact length
+/// with bytes that are not printable written as a backslash, `x` and two hex digits, `""` for an unnamed Unix address) into a `struct sockaddr` of the exact length
 /// the kernel expects: `sockaddr_in`, `sockaddr_in6`, or `sockaddr_un` counting the path's
 /// NUL, or for abstract names the leading NUL and the name with no padding.
 ///
@@ -282,7 +297,8 @@ pub(crate) fn sockaddr_in(addr: *const c_void, len: usize) -> Result<SockAddr> {
 /// forms (the last error says why: a missing port, a port above 65535, a bare file name...);
 /// `-ENAMETOOLONG` for a path over 108 bytes (a path of exactly 108 fills sun_path with no
 /// NUL, as the kernel allows) or an
-/// abstract name over 107 bytes; `FDSAFE_E_BUFFER_TOO_SMALL` if `addr_cap` is too small.
+/// abstract name over 107 bytes; `-ENODEV` for an IPv6 scope naming an interface that does
+/// not exist (`[fe80::1%nosuch]:80`); `FDSAFE_E_BUFFER_TOO_SMALL` if `addr_cap` is too small.
 /// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_address_parse(text: *const c_char, addr_out: *mut c_void, addr_cap: usize, addr_len_out: *mut usize) -> c_int {
@@ -368,18 +384,20 @@ pub extern "C" fn fdsafe_socket_peer_sockaddr(handle: fdsafe_handle, addr_out: *
 }
 
 /// The port of a TCP or UDP socket's own address (`getsockname`) as a number: the port the
-/// kernel chose when the socket was bound to port 0.
+/// kernel chose when the socket was bound to port 0. Also for a `FDSAFE_KIND_SOCKET` of
+/// `AF_INET` or `AF_INET6` (`fdsafe_socket_create`).
 ///
-/// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for a socket that is not TCP or UDP (a Unix socket
+/// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for a socket that is not IPv4 or IPv6 (a Unix socket
 /// has no port); `FDSAFE_E_INVALID_ARGUMENT` for a NULL `port_out`. Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_socket_local_port(handle: fdsafe_handle, port_out: *mut u16) -> c_int {
     call("fdsafe_socket_local_port", || {
         let out = Out::new(port_out, "port_out")?;
-        let s = socket_in(handle, &[Kind::TcpListener, Kind::TcpStream, Kind::Udp], "a TCP or UDP socket")?;
-        let port = match s.local_address()?.address()? {
-            socket::Address::V4(_, port) | socket::Address::V6(_, port, _) => port,
-            other => return Err(Error::invalid(format!("{} has no port", other.describe()))),
+        let expected = "a TCP or UDP socket";
+        let s = socket_in(handle, &[Kind::TcpListener, Kind::TcpStream, Kind::Udp, Kind::Socket], expected)?;
+        let port = match s.local_address()?.address() {
+            Ok(socket::Address::V4(_, port) | socket::Address::V6(_, port, _)) => port,
+            _ => return Err(Error::WrongKind { actual: s.kind(), expected }),
         };
         out.write(port);
         Ok(0)
@@ -412,14 +430,14 @@ pub extern "C" fn fdsafe_socket_peer_security_label(handle: fdsafe_handle, label
 /// Sends bytes on a connected socket of any kind (for datagram and seqpacket sockets, one
 /// message). Never raises `SIGPIPE` (`MSG_NOSIGNAL`): a closed peer gives `-EPIPE`.
 /// `flags` (the kernel's values): `FDSAFE_MSG_DONTWAIT`, `FDSAFE_MSG_MORE`,
-/// `FDSAFE_MSG_ZEROCOPY`, `FDSAFE_MSG_NOSIGNAL` (always in force), or 0.
+/// `FDSAFE_MSG_ZEROCOPY`, `FDSAFE_MSG_OOB`, `FDSAFE_MSG_NOSIGNAL` (always in force), or 0.
 /// Returns the bytes sent, which on stream sockets may be fewer than `len`.
 ///
 /// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for non-sockets (listeners get the kernel's answer:
 /// `-EPIPE` for TCP, `-ENOTCONN` for Unix); `FDSAFE_E_INVALID_ARGUMENT` for NULL with `len` > 0 or unknown flags; `-EPIPE`,
 /// `-ECONNRESET`, `-ECONNREFUSED` (a datagram peer that is gone), `-EDESTADDRREQ` (an
-/// unconnected datagram socket), `-ENOTCONN`, `-EAGAIN`, `-EMSGSIZE`, `-ENOBUFS` (zero-copy
-/// without the option: `-EINVAL`... as the kernel says); `-EINTR` if a signal handler ran
+/// unconnected datagram socket), `-ENOTCONN`, `-EAGAIN`, `-EMSGSIZE`, `-ENOBUFS` (the
+/// zero-copy budget, `optmem_max`, used up); `-EINTR` if a signal handler ran
 /// while waiting (like the system call; fdsafe does not retry). Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_socket_send(handle: fdsafe_handle, buf: *const c_void, len: usize, flags: u32) -> i64 {
@@ -435,7 +453,7 @@ pub extern "C" fn fdsafe_socket_send(handle: fdsafe_handle, buf: *const c_void, 
 /// truncated to `len`, the rest discarded, as `recv(2)`). Returns the bytes received; 0 means
 /// the peer shut down (stream) or an empty message arrived. `flags` (the kernel's
 /// values): `FDSAFE_MSG_DONTWAIT`, `FDSAFE_MSG_PEEK`, `FDSAFE_MSG_WAITALL`, `FDSAFE_MSG_TRUNC`,
-/// or 0.
+/// `FDSAFE_MSG_OOB` (the out-of-band byte), or 0.
 ///
 /// Truncation: with `FDSAFE_MSG_TRUNC` a datagram or seqpacket message returns its real
 /// length, so a result above `len` says the rest was discarded (as `recv(2)` does); without
@@ -464,8 +482,9 @@ pub extern "C" fn fdsafe_socket_recv(handle: fdsafe_handle, buf: *mut c_void, le
 ///
 /// Errors: as `fdsafe_socket_send`, plus `FDSAFE_E_INVALID_ARGUMENT` for a NULL or bad
 /// `address`, and the kernel's `-ECONNREFUSED`, `-ENOENT` (no such Unix path),
-/// `-EAFNOSUPPORT` (an address of another family), `-EISCONN`, `-EOPNOTSUPP` (a Unix stream
-/// socket, which takes no per-message address). Thread safety: any thread.
+/// `-EAFNOSUPPORT` (an address of another family; a Unix socket says `-EINVAL`), `-EINVAL`,
+/// `-EISCONN`, `-EOPNOTSUPP` (a Unix stream socket, which takes no per-message address).
+/// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_socket_send_to(handle: fdsafe_handle, buf: *const c_void, len: usize, flags: u32, address: *const c_char) -> i64 {
     call("fdsafe_socket_send_to", || {
@@ -595,20 +614,38 @@ pub extern "C" fn fdsafe_socket_accept(
     })
 }
 
+/// The kinds `connect(2)` may be asked of: every socket kind; the typed ones keep their kind
+/// whatever the kernel answers (their addresses are of their own families: no `AF_UNSPEC`
+/// disconnect). `FDSAFE_KIND_SOCKET` last: only the sockaddr call takes it.
+const CONNECTABLE: [Kind; 9] = [
+    Kind::Udp,
+    Kind::UnixDatagram,
+    Kind::TcpStream,
+    Kind::UnixStream,
+    Kind::UnixSeqpacket,
+    Kind::TcpListener,
+    Kind::UnixListener,
+    Kind::UnixSeqpacketListener,
+    Kind::Socket,
+];
+
 /// Connects an existing socket to an address given as text: a UDP socket (sets its default
 /// destination; `0.0.0.0:0`-style `AF_UNSPEC` disconnect is not offered) or a Unix datagram
 /// socket. Stream sockets are created connected by `fdsafe_tcp_connect` /
-/// `fdsafe_unix_connect` instead.
+/// `fdsafe_unix_connect`; on them, and on listeners, the kernel answers as `connect(2)` does
+/// for their state: `-EISCONN` once connected (and on a TCP listener), `-EALREADY` while a
+/// non-blocking connect is under way, `-EINVAL` on a Unix listener, a new attempt after a
+/// failed one. The handle keeps its kind.
 ///
-/// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for other kinds; `FDSAFE_E_INVALID_ARGUMENT` for a
+/// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for non-sockets; `FDSAFE_E_INVALID_ARGUMENT` for a
 /// NULL or bad address; the kernel's `-ECONNREFUSED`, `-ENOENT`, `-EAFNOSUPPORT`, `-EINVAL`
-/// (an address the socket cannot connect to, such as an unnamed one), `-EISCONN`.
-/// Thread safety: any thread.
+/// (an address the socket cannot connect to, such as an unnamed one), `-EISCONN`,
+/// `-EALREADY`, `-EINPROGRESS` (a non-blocking stream socket). Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_socket_connect(handle: fdsafe_handle, address: *const c_char) -> c_int {
     call("fdsafe_socket_connect", || {
         let to = SockAddr::parse(c_text(address, "address")?)?;
-        let s = socket_in(handle, &[Kind::Udp, Kind::UnixDatagram], "a UDP or Unix datagram socket")?;
+        let s = socket_in(handle, &CONNECTABLE[..CONNECTABLE.len() - 1], "a socket")?;
         s.connect_raw(&to).map_err(|e| e.context(format!("connect {to:?}")))?;
         Ok(0)
     })
@@ -628,7 +665,7 @@ pub extern "C" fn fdsafe_socket_connect_sockaddr(handle: fdsafe_handle, addr: *c
         if addr.is_null() {
             return Err(Error::invalid("addr is NULL"));
         }
-        let s = socket_in(handle, &[Kind::Udp, Kind::UnixDatagram, Kind::Socket], "a UDP, Unix datagram or FDSAFE_KIND_SOCKET socket")?;
+        let s = socket_in(handle, &CONNECTABLE, "a socket")?;
         let to = generic::address_for(&s, in_slice(addr.cast::<u8>(), addr_len, "addr")?)?;
         s.connect_raw(&to).map_err(|e| e.context(format!("connect {to:?}")))?;
         Ok(0)

@@ -39,12 +39,14 @@ fn term(handle: fdsafe_handle) -> Result<handles::TypedGuard<Terminal>> {
 /// Opens the terminal or serial port at `path` as a handle of kind `FDSAFE_KIND_TERMINAL`,
 /// close-on-exec and never becoming the controlling terminal (`O_NOCTTY`). `flags`:
 /// `FDSAFE_O_RDONLY`, `FDSAFE_O_WRONLY` or `FDSAFE_O_RDWR`, plus `FDSAFE_NONBLOCK` (which also
-/// keeps a serial port's open from waiting for carrier detect).
+/// keeps a serial port's open from waiting for carrier detect). `/dev/ptmx` is refused: opening
+/// it makes a new pseudo-terminal master, locked until unlocked; `fdsafe_pty_open` makes both
+/// ends, unlocked.
 ///
 /// Ownership: the caller owns `*handle_out`.
 /// Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL or empty path, a NULL `handle_out`,
-/// unknown flags, access mode 3, or a path that is not a terminal (non-devices are
-/// not even opened); `-ENOENT`, `-EACCES`, `-EBUSY` (exclusive mode), `-EIO`, `-ENXIO`.
+/// unknown flags, access mode 3, a path that is not a terminal (non-devices are not even
+/// opened), or `/dev/ptmx`; `-ENOENT`, `-EACCES`, `-EBUSY` (exclusive mode), `-EIO`, `-ENXIO`.
 /// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_terminal_open(path: *const c_char, flags: u32, handle_out: *mut fdsafe_handle) -> c_int {
@@ -91,7 +93,8 @@ pub extern "C" fn fdsafe_pty_open(flags: u32, master_out: *mut fdsafe_handle, sl
 ///
 /// Ownership: the caller owns `*slave_out`. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`;
 /// `FDSAFE_E_INVALID_ARGUMENT` for a NULL out-pointer or unknown flags; from the kernel
-/// `-EIO` if `master` is a pseudo-terminal slave, `-ENOTTY` for other terminals; `-EMFILE`.
+/// `-EIO` if `master` is a pseudo-terminal slave or a master still locked (one adopted from
+/// `posix_openpt` before `unlockpt`), `-ENOTTY` for other terminals; `-EMFILE`.
 /// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_pty_peer(master: fdsafe_handle, flags: u32, slave_out: *mut fdsafe_handle) -> c_int {
@@ -249,8 +252,9 @@ const _: () = assert!(FDSAFE_TERM_INPUT_OFF == libc::TCIOFF as u32 && FDSAFE_TER
 
 /// Suspends or resumes output or input (`tcflow`): `action` is `FDSAFE_TERM_OUTPUT_OFF`,
 /// `FDSAFE_TERM_OUTPUT_ON`, `FDSAFE_TERM_INPUT_OFF` or `FDSAFE_TERM_INPUT_ON`. While output
-/// is suspended, writes fill the output queue and then block (or give `-EAGAIN`); on a
-/// pseudo-terminal the other end reads nothing until output resumes.
+/// is suspended, writes block (or give `-EAGAIN`) once the driver's output buffer is full; a
+/// pseudo-terminal buffers nothing while suspended, so there the first write blocks and the
+/// other end reads nothing until output resumes.
 ///
 /// Returns 0. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for
 /// another `action`; `-EINTR` while sending the STOP or START character. Thread safety: any thread.

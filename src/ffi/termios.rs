@@ -24,8 +24,10 @@ pub const FDSAFE_TERM_CANONICAL: u32 = 1;
 /// None of the others, as read back for mixed settings; when setting, the mode bits are left
 /// alone.
 pub const FDSAFE_TERM_OTHER: u32 = 2;
-/// cbreak, as Python's `tty.setcbreak`: no line editing and no echo (`ICANON` and `ECHO`
-/// cleared), reads return after one byte; signal characters and output processing stay.
+/// cbreak: no line editing and no echo (`ICANON` and `ECHO` off), but signal characters and
+/// output processing (`ISIG` and `OPOST` on); read back only for exactly that. Setting it
+/// clears `ICANON` and `ECHO`, sets `ISIG` and `OPOST` and makes reads return after one byte
+/// (`VMIN` 1, `VTIME` 0): from canonical settings, what Python's `tty.setcbreak` does.
 pub const FDSAFE_TERM_CBREAK: u32 = 3;
 
 /// Parity: none.
@@ -236,8 +238,8 @@ pub extern "C" fn fdsafe_terminal_view_get(settings: *const fdsafe_terminal_sett
 
 /// Writes the friendly fields of `*view` into `*settings`, changing only the bits of the
 /// fields whose value differs from what `fdsafe_terminal_view_get` reads from `*settings`:
-/// first the mode (`FDSAFE_TERM_RAW` as `cfmakeraw`, `FDSAFE_TERM_CBREAK` as Python's
-/// `tty.setcbreak`, `FDSAFE_TERM_CANONICAL`; `FDSAFE_TERM_OTHER` changes nothing), then each
+/// first the mode (`FDSAFE_TERM_RAW` as `cfmakeraw`, `FDSAFE_TERM_CBREAK`,
+/// `FDSAFE_TERM_CANONICAL`, each as its constant says; `FDSAFE_TERM_OTHER` changes nothing), then each
 /// other field against the view after the mode change. A view read and written back
 /// unchanged changes nothing. Touches no terminal: apply the result with `fdsafe_terminal_set`.
 ///

@@ -11,7 +11,7 @@ use crate::handles::{self, Guard, Handle, Kind};
 use crate::kinds::pidfd::PidFd;
 use crate::kinds::socket::scm::{self, Credentials};
 use crate::kinds::socket::unix::{self as core_unix, BindFlags};
-use crate::kinds::socket::{self, Address, SendFlags};
+use crate::kinds::socket::{self, Address, RecvFlags, SendFlags};
 use crate::kinds::{self, detect};
 
 /// Socket type: a byte stream (the kernel's `SOCK_STREAM`).
@@ -194,7 +194,10 @@ fn connect_common(addr: Option<Address>, ty: u32, flags: u32, handle_out: *mut f
 /// file, a folder, a symlink) is never removed or followed and the call fails; the socket
 /// file gets `options->socket_mode` before it accepts connections; closing the handle removes
 /// the path only if it is still this socket's file (same device and inode) and no other
-/// descriptor of the socket lives (a duplicate, a child's copy, one sent to a worker). See
+/// descriptor of the socket lives (a duplicate, a child's copy, one sent to a worker). Only
+/// a close through an fdsafe handle of this process (or of a forked child) removes it: when
+/// the last descriptor is closed elsewhere (a raw `dup`, a copy another process received),
+/// the path stays, a stale file the next `fdsafe_unix_listen` replaces. See
 /// `fdsafe_unix_bind_options` for the defaults and flags.
 ///
 /// Ownership: the caller closes `*handle_out`. Errors: `FDSAFE_E_INVALID_ARGUMENT` (NULL
@@ -269,8 +272,9 @@ pub extern "C" fn fdsafe_unix_bind_sockaddr(
 ///
 /// Ownership: the caller closes `*handle_out`. Errors: `FDSAFE_E_INVALID_ARGUMENT` (NULL
 /// pointers, bad type or flags, non-Unix address); `-ENOENT` (no such path);
-/// `-ECONNREFUSED` (nothing listening: a stale file); `-EPROTOTYPE` (a socket of another
-/// type); `-EACCES`; `-EAGAIN`; `-EINTR` (not retried); `-EMFILE`. Thread safety: any thread.
+/// `-ECONNREFUSED` (nothing listening: a stale file; or an abstract name bound only by a
+/// socket of another type, which the kernel looks up by name and type); `-EPROTOTYPE` (a
+/// path whose socket is of another type); `-EACCES`; `-EAGAIN`; `-EINTR` (not retried); `-EMFILE`. Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_unix_connect(address: *const c_char, r#type: u32, flags: u32, handle_out: *mut fdsafe_handle) -> c_int {
     call("fdsafe_unix_connect", || {
@@ -336,6 +340,9 @@ fn send_with(handle: fdsafe_handle, buf: *const c_void, len: usize, fds: &[RawFd
     if flags.contains(SendFlags::ZEROCOPY) {
         return Err(Error::invalid("zero-copy is not available on Unix sockets"));
     }
+    if flags.contains(SendFlags::OOB) {
+        return Err(Error::invalid("out-of-band data does not carry descriptors or credentials"));
+    }
     let data = in_slice(buf.cast::<u8>(), len, "buf")?;
     let s = unix_socket(handle)?;
     Ok(scm::send_raw(&s, data, fds, creds, flags)? as i64)
@@ -353,7 +360,7 @@ fn send_with(handle: fdsafe_handle, buf: *const c_void, len: usize, fds: &[RawFd
 /// Errors: `-EBADF` for a stale socket handle or any stale handle in `handles` (nothing
 /// sent); `FDSAFE_E_WRONG_KIND` for a non-Unix socket; `FDSAFE_E_INVALID_ARGUMENT` for NULL
 /// pointers with lengths > 0, `len` 0 with handles on a stream socket, unknown flags or
-/// `FDSAFE_MSG_ZEROCOPY`;
+/// `FDSAFE_MSG_ZEROCOPY` or `FDSAFE_MSG_OOB`;
 /// the kernel's `-EINVAL` (over 253), `-EPIPE`, `-ENOTCONN`, `-EAGAIN`, `-ETOOMANYREFS`,
 /// `-EINTR`.
 /// Thread safety: any thread.
@@ -383,7 +390,10 @@ pub extern "C" fn fdsafe_socket_send_fds(handle: fdsafe_handle, buf: *const c_vo
         if let Some(&fd) = list.iter().find(|&&fd| fd < 0) {
             return Err(Error::bad_descriptor(fd));
         }
-        // The caller keeps the descriptors open during the call (documented).
+        // The caller keeps the descriptors open during the call (documented). A number a
+        // handle owns, sent raw, gives its file a holder fdsafe must know of (see
+        // `fdsafe_epoll_add`: its close then deregisters explicitly).
+        list.iter().for_each(|&fd| handles::mark_number_shared(fd));
         send_with(handle, buf, len, list, None, flags)
     })
 }
@@ -394,7 +404,8 @@ pub extern "C" fn fdsafe_socket_send_fds(handle: fdsafe_handle, buf: *const c_vo
 /// values than one's own need `CAP_SYS_ADMIN` (pid) or `CAP_SETUID`/`CAP_SETGID`, else
 /// `-EPERM`. The receiver sees them with `SO_PASSCRED` on.
 ///
-/// Errors: as `fdsafe_socket_send_handles`, plus `-EPERM`. Thread safety: any thread.
+/// Errors: as `fdsafe_socket_send_handles`, plus `-EPERM`, and `-ESRCH` for a pid no process
+/// has (a privileged sender naming one). Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_socket_send_credentials(handle: fdsafe_handle, buf: *const c_void, len: usize, creds: *const fdsafe_credentials, flags: u32) -> i64 {
     call("fdsafe_socket_send_credentials", || {
@@ -417,9 +428,10 @@ pub extern "C" fn fdsafe_socket_send_credentials(handle: fdsafe_handle, buf: *co
 /// many arrived, whether anything was truncated, closed, and the sender's credentials if the
 /// message carried them.
 ///
-/// Nothing leaks: descriptors beyond `handles_cap` are closed, by the kernel (reported with
-/// `FDSAFE_RECV_INFO_CTRUNC`) or, when the room kept for credentials let a few more in, by
-/// fdsafe (reported with `FDSAFE_RECV_INFO_CLOSED` and counted in `closed_count`); a receiver
+/// Nothing leaks: descriptors beyond `handles_cap` are closed, by the kernel or, when the room
+/// kept for credentials let a few more in, by fdsafe (then also reported with
+/// `FDSAFE_RECV_INFO_CLOSED` and counted in `closed_count`); either way
+/// `FDSAFE_RECV_INFO_CTRUNC` says some were sent that did not fit; a receiver
 /// at its `RLIMIT_NOFILE` limit gets the data with `FDSAFE_RECV_INFO_CTRUNC` and no
 /// descriptors; descriptors of unexpected control messages
 /// are closed (`FDSAFE_RECV_INFO_CLOSED`). Returns the bytes received (0 at end-of-stream).
@@ -427,7 +439,9 @@ pub extern "C" fn fdsafe_socket_send_credentials(handle: fdsafe_handle, buf: *co
 /// Ownership: the caller closes each handle in `handles_out[0 .. info_out->handle_count]`.
 /// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for non-Unix sockets; `FDSAFE_E_INVALID_ARGUMENT`
 /// for NULL pointers with lengths > 0, a NULL `info_out`, `handles_cap` above 253, flags
-/// other than `FDSAFE_MSG_DONTWAIT`, `FDSAFE_MSG_PEEK` and `FDSAFE_MSG_WAITALL`; `-EAGAIN`;
+/// other than `FDSAFE_MSG_DONTWAIT`, `FDSAFE_MSG_PEEK`, `FDSAFE_MSG_WAITALL` and
+/// `FDSAFE_MSG_CMSG_CLOEXEC` (always in force) (`FDSAFE_MSG_OOB` too: the out-of-band byte
+/// carries no descriptors); `-EAGAIN`;
 /// `-ENOTCONN`; `-EINVAL` from the kernel (a listener); `-EINTR` (nothing was received).
 /// Thread safety: any thread.
 #[no_mangle]
@@ -499,6 +513,9 @@ fn recv_handles(
     info_out: *mut fdsafe_recv_info,
 ) -> Result<i64> {
     let flags = super::socket::recv_flags(flags)?;
+    if flags.contains(RecvFlags::OOB) {
+        return Err(Error::invalid("the out-of-band byte carries no descriptors: receive it with fdsafe_socket_recv"));
+    }
     let data = out_slice(buf.cast::<u8>(), len, "buf")?;
     let slots = out_slice(handles_out, handles_cap, "handles_out")?;
     let info_out = Out::new(info_out, "info_out")?;
@@ -533,6 +550,9 @@ pub(crate) fn register_received(
     // stay in `fds` and are closed when it is dropped.
     let wanted = fds.len().min(slots.len());
     info.closed_count = (received.unexpected_closed + fds.len() - wanted) as u32;
+    if fds.len() > wanted {
+        info.flags |= FDSAFE_RECV_INFO_CTRUNC; // more were sent than handles_cap, whoever closes them
+    }
     // Detecting kinds and making their objects call into libc, some of whose calls are
     // cancellation points.
     let _no_cancel = crate::sys::NoCancellation::begin();
@@ -564,11 +584,13 @@ pub(crate) fn register_received(
 }
 
 /// The credentials of the peer of a connected Unix socket (or socket pair) as of connect time
-/// (`SO_PEERCRED`).
+/// (`SO_PEERCRED`). A listener answers, as the kernel does, with its own process's
+/// credentials as of its `listen()`; so do `fdsafe_socket_peer_groups` and
+/// `fdsafe_socket_peer_pidfd`.
 ///
 /// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for non-Unix sockets; `FDSAFE_E_INVALID_ARGUMENT`
 /// for a NULL `creds_out`; `-ENODATA` where there is no peer to describe: an unconnected
-/// socket, or a datagram socket connected with `connect()` (the kernel's placeholder, pid 0
+/// socket that is not a listener, or a datagram socket connected with `connect()` (the kernel's placeholder, pid 0
 /// and ids -1, is never returned as an identity; a datagram socket pair has real ones), as
 /// `fdsafe_socket_peer_groups` and `fdsafe_socket_peer_pidfd` answer. Thread safety: any
 /// thread.
@@ -587,8 +609,8 @@ pub extern "C" fn fdsafe_socket_peer_credentials(handle: fdsafe_handle, creds_ou
 ///
 /// Errors: `FDSAFE_E_BUFFER_TOO_SMALL` if `cap` is too small (the last error says how many
 /// are needed; nothing written); `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT`
-/// (NULL with `cap` > 0); `-ENODATA` where there is no peer to describe (unconnected, or a
-/// datagram socket connected with `connect()`). Thread safety: any thread.
+/// (NULL with `cap` > 0); `-ENODATA` where there is no peer to describe (unconnected and not
+/// a listener, or a datagram socket connected with `connect()`). Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_socket_peer_groups(handle: fdsafe_handle, groups_out: *mut u32, cap: usize) -> c_int {
     call("fdsafe_socket_peer_groups", || {
@@ -610,7 +632,8 @@ pub extern "C" fn fdsafe_socket_peer_groups(handle: fdsafe_handle, groups_out: *
 ///
 /// Ownership: the caller closes `*handle_out`. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`;
 /// `FDSAFE_E_INVALID_ARGUMENT`; `-ENOPROTOOPT` on kernels before 6.5; `-ENODATA` when there
-/// is no peer (unconnected, or a datagram socket connected with `connect()`); `-ESRCH`. Thread safety: any thread.
+/// is no peer (unconnected and not a listener, which gives its own process, or a datagram
+/// socket connected with `connect()`); `-ESRCH`. Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_socket_peer_pidfd(handle: fdsafe_handle, handle_out: *mut fdsafe_handle) -> c_int {
     call("fdsafe_socket_peer_pidfd", || {

@@ -392,6 +392,12 @@ pub fn close_all_except(keep: &[Handle]) -> usize {
     TABLE.close_all_except(&keep)
 }
 
+/// Marks the handle owning descriptor number `fd`, if any, as sharing its open file (see
+/// [`Table::mark_number_shared`]).
+pub fn mark_number_shared(fd: RawFd) {
+    TABLE.mark_number_shared(fd)
+}
+
 /// Ends a handle and hands its descriptor over (see [`Table::release`]).
 pub fn release(handle: Handle) -> Result<OwnedFd> {
     TABLE.release(handle)

@@ -147,7 +147,6 @@ impl Owners {
     }
 
     /// The recorded owner of `fd`, live or not.
-    #[cfg(test)]
     pub fn get(&self, fd: RawFd) -> Option<Handle> {
         let owner = match self.entry(fd, false) {
             Some(entry) => entry.load(Ordering::Acquire),

@@ -193,6 +193,15 @@ impl Table {
         Ok(Guard { slot, handle, table: self })
     }
 
+    /// Records that the open file behind descriptor number `fd` may now have other holders,
+    /// if a live handle owns that number (a raw number given away, as `fdsafe_socket_send_fds`
+    /// sends them, without being borrowed first).
+    pub fn mark_number_shared(&'static self, fd: RawFd) {
+        if let Some(guard) = self.owners.get(fd).and_then(|handle| self.get(handle).ok()) {
+            guard.mark_shared();
+        }
+    }
+
     /// Whether `handle` is live and not closing, without holding it (for filters that run
     /// under a lock a close hook may need: holding could finalize, which runs the hooks).
     pub fn is_live(&'static self, handle: Handle) -> bool {

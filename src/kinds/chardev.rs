@@ -1,7 +1,7 @@
 //! Character devices opened by path (`/dev/null`, `/dev/zero`, `/dev/urandom`...).
 
 use std::ffi::CStr;
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 use crate::error::{Error, Result};
 use crate::handles::{Kind, fd_object};
@@ -17,8 +17,15 @@ pub struct CharDevice {
 impl CharDevice {
     /// Opens a character device; anything else is refused without being opened. Never makes
     /// a terminal the controlling terminal (`O_NOCTTY`).
+    /// A terminal or an attached TUN device is refused (and closed again): each has a kind
+    /// of its own, opened by `fdsafe_terminal_open` or `fdsafe_tun_open`.
     pub fn open(path: &CStr, flags: EndFlags) -> Result<CharDevice> {
-        Ok(CharDevice { fd: open_checked(path, flags.oflags()?, libc::S_IFCHR, "a character device")? })
+        let fd = open_checked(path, flags.oflags()?, libc::S_IFCHR, "a character device")?;
+        let kind = crate::kinds::detect::detect(fd.as_fd())?;
+        if kind != Kind::CharDevice {
+            return Err(Error::invalid(format!("{} is a {}, which has a kind of its own", path.to_string_lossy(), kind.name())));
+        }
+        Ok(CharDevice { fd })
     }
 
     pub fn verify(fd: BorrowedFd<'_>) -> Result<()> {

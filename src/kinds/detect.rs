@@ -170,11 +170,14 @@ impl Detector {
             let dir = unsafe {
                 libc::open(c"/proc/self/fd".as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC)
             };
-            if dir < 0 {
-                return None;
+            if dir >= 0 {
+                // SAFETY: a new descriptor, ours.
+                self.proc_fd_dir = Some(unsafe { sys::owned(dir) });
+            } else {
+                // No number left for the directory (a receiver at RLIMIT_NOFILE): read each
+                // link by its full path, which needs no descriptor, rather than guess a kind.
+                self.several = false;
             }
-            // SAFETY: a new descriptor, ours.
-            self.proc_fd_dir = Some(unsafe { sys::owned(dir) });
         }
         // SAFETY: both paths are NUL-terminated; readlink(at) writes at most buf.len() bytes.
         let n = unsafe {
@@ -258,6 +261,12 @@ pub fn is_memfd(fd: BorrowedFd<'_>) -> bool {
     let mut link = [0u8; LINK_MAX];
     matches!(fs_magic(fd), Some(TMPFS_MAGIC | HUGETLBFS_MAGIC))
         && Detector::for_count(1).link(fd, &mut link).is_some_and(|l| l.starts_with(b"/memfd:"))
+}
+
+/// Whether a FIFO-type descriptor is an anonymous pipe (it lives on pipefs) rather than a
+/// named FIFO (on the filesystem of its path). `None` if `fstatfs` fails.
+pub fn is_anonymous_pipe(fd: BorrowedFd<'_>) -> Option<bool> {
+    fs_magic(fd).map(|magic| magic == PIPEFS_MAGIC)
 }
 
 fn fs_magic(fd: BorrowedFd<'_>) -> Option<i64> {

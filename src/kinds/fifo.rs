@@ -103,11 +103,7 @@ impl Fifo {
 
     /// A named FIFO (an anonymous pipe is adopted as a pipe instead).
     pub fn verify(fd: BorrowedFd<'_>) -> Result<()> {
-        let named = sys::file_type(fd)? == libc::S_IFIFO
-            && !std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
-                .map_err(|e| Error::from(e).context("reading /proc/self/fd"))?
-                .to_string_lossy()
-                .starts_with("pipe:[");
+        let named = sys::file_type(fd)? == libc::S_IFIFO && crate::kinds::detect::is_anonymous_pipe(fd) == Some(false);
         if !named {
             return Err(Error::invalid(format!("descriptor {} is not a named FIFO", fd.as_raw_fd())));
         }

@@ -122,6 +122,25 @@ fn special(path: &CStr) -> Error {
     ))
 }
 
+/// `openat2`'s type check: `O_PATH` opens nothing for real (no FIFO rendezvous, no device
+/// open), and it resolves the path under the same `RESOLVE_*` limits as the open will, so a
+/// path is judged by the file the open would reach, never by one outside the limits.
+fn refuse_special_path_resolved(dir: RawFd, path: &CStr, flags: FileFlags, resolve: Resolve) -> Result<()> {
+    let nofollow = if flags.contains(FileFlags::NOFOLLOW) { libc::O_NOFOLLOW } else { 0 };
+    let how = OpenHow { flags: (libc::O_PATH | libc::O_CLOEXEC | nofollow) as u32 as u64, mode: 0, resolve: resolve.bits() as u64 };
+    // SAFETY: openat2 reads `how` (its exact size given) and the NUL-terminated path.
+    let probe = unsafe { libc::syscall(libc::SYS_openat2, dir, path.as_ptr(), &how as *const OpenHow, std::mem::size_of::<OpenHow>()) };
+    if probe < 0 {
+        return Ok(()); // missing, or refused by the limits: the open itself says what is wrong
+    }
+    // SAFETY: a new descriptor of ours.
+    let probe = unsafe { sys::owned(probe as RawFd) };
+    match sys::file_type(probe.as_fd())? {
+        libc::S_IFREG | libc::S_IFDIR | libc::S_IFLNK => Ok(()),
+        _ => Err(special(path)),
+    }
+}
+
 impl File {
     /// Opens `path` (relative to the working directory, or to `dir` if given).
     pub fn open(dir: Option<BorrowedFd<'_>>, path: &CStr, flags: FileFlags, mode: u32) -> Result<File> {
@@ -129,10 +148,37 @@ impl File {
         let oflags = open_flags(flags)?;
         let base = dir.map_or(libc::AT_FDCWD, |d| d.as_raw_fd());
         refuse_special_path(base, path, flags)?;
-        // SAFETY: NUL-terminated path; openat returns a new descriptor on success.
-        let fd = cvt(unsafe { libc::openat(base, path.as_ptr(), oflags, mode as libc::c_uint) })
-            .map_err(|e| e.context(format!("opening {}", path.to_string_lossy())))?;
-        File::checked(unsafe { sys::owned(fd) }, path)
+        File::open_checked_type(oflags, path, |oflags| {
+            // SAFETY: NUL-terminated path; openat returns a new descriptor on success.
+            cvt(unsafe { libc::openat(base, path.as_ptr(), oflags, mode as libc::c_uint) })
+                .map(|fd| unsafe { sys::owned(fd) })
+                .map_err(|e| e.context(format!("opening {}", path.to_string_lossy())))
+        })
+    }
+
+    /// Runs `open` with `oflags` plus `O_NOCTTY` (a file handle never takes a controlling
+    /// terminal) and, unless the caller asked for it, `O_NONBLOCK`, which is cleared again once
+    /// the descriptor is known to be a regular file or directory. The path was checked before,
+    /// but it can change between the check and the open: what is opened is checked again, and
+    /// without `O_NONBLOCK` a FIFO put there meanwhile would make the open wait for a peer. On
+    /// a regular file `O_NONBLOCK` changes one thing at open, a lease another process holds
+    /// gives `EAGAIN` instead of waiting for the lease to be broken: that open is made again,
+    /// waiting, as asked.
+    fn open_checked_type(oflags: i32, path: &CStr, open: impl Fn(i32) -> Result<OwnedFd>) -> Result<File> {
+        if oflags & libc::O_NONBLOCK != 0 {
+            return File::checked(open(oflags | libc::O_NOCTTY)?, path);
+        }
+        let fd = match open(oflags | libc::O_NOCTTY | libc::O_NONBLOCK) {
+            Err(Error::Os { errno: libc::EAGAIN, .. }) => return File::checked(open(oflags | libc::O_NOCTTY)?, path),
+            opened => opened?,
+        };
+        let file = File::checked(fd, path)?;
+        // SAFETY: fcntl on our own descriptor.
+        unsafe {
+            let status = cvt(libc::fcntl(file.fd.as_raw_fd(), libc::F_GETFL))?;
+            cvt(libc::fcntl(file.fd.as_raw_fd(), libc::F_SETFL, status & !libc::O_NONBLOCK))?;
+        }
+        Ok(file)
     }
 
     /// Keeps `fd` only if it is a regular file or a directory: a FIFO, device or socket opened
@@ -146,15 +192,17 @@ impl File {
     pub fn open2(dir: BorrowedFd<'_>, path: &CStr, flags: FileFlags, mode: u32, resolve: Resolve) -> Result<File> {
         check_mode(mode)?;
         let oflags = open_flags(flags)?;
-        refuse_special_path(dir.as_raw_fd(), path, flags)?;
+        refuse_special_path_resolved(dir.as_raw_fd(), path, flags, resolve)?;
         let creating = flags.intersects(FileFlags::CREATE | FileFlags::TMPFILE);
-        let how = OpenHow { flags: oflags as u32 as u64, mode: if creating { mode as u64 } else { 0 }, resolve: resolve.bits() as u64 };
-        // SAFETY: openat2 reads `how` (its exact size given) and the NUL-terminated path.
-        let fd = cvt(unsafe {
-            libc::syscall(libc::SYS_openat2, dir.as_raw_fd(), path.as_ptr(), &how as *const OpenHow, std::mem::size_of::<OpenHow>())
+        File::open_checked_type(oflags, path, |oflags| {
+            let how = OpenHow { flags: oflags as u32 as u64, mode: if creating { mode as u64 } else { 0 }, resolve: resolve.bits() as u64 };
+            // SAFETY: openat2 reads `how` (its exact size given) and the NUL-terminated path.
+            cvt(unsafe {
+                libc::syscall(libc::SYS_openat2, dir.as_raw_fd(), path.as_ptr(), &how as *const OpenHow, std::mem::size_of::<OpenHow>())
+            })
+            .map(|fd| unsafe { sys::owned(fd as RawFd) })
+            .map_err(|e| e.context(format!("openat2 {}", path.to_string_lossy())))
         })
-        .map_err(|e| e.context(format!("openat2 {}", path.to_string_lossy())))?;
-        File::checked(unsafe { sys::owned(fd as i32) }, path)
     }
 
     /// Regular files and directories.

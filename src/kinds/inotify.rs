@@ -49,8 +49,23 @@ struct State {
     /// Events read from the kernel but not yet handed out (only when a caller asks for fewer
     /// than [`MIN_BATCH`] at a time).
     pending: VecDeque<Event>,
-    /// Every watch id this instance issued (the kernel never reuses one in an instance).
+    /// The watch ids this instance issued that the caller has not yet seen end: not removed
+    /// by [`Inotify::remove_watch`], their `IN_IGNORED` event not yet handed out. A removal
+    /// that races with the kernel dropping the watch by itself is then still answered with
+    /// success, and the set stays as small as the watches in use.
     issued: HashSet<i32>,
+}
+
+impl State {
+    /// Hands `events` to the caller, forgetting the watches whose end they announce.
+    fn hand_out(&mut self, events: impl Iterator<Item = Event>, out: &mut Vec<Event>) {
+        for event in events {
+            if event.mask & libc::IN_IGNORED != 0 {
+                self.issued.remove(&event.wd);
+            }
+            out.push(event);
+        }
+    }
 }
 
 pub struct Inotify {
@@ -101,14 +116,17 @@ impl Inotify {
         Ok(wd)
     }
 
-    /// Removes a watch. A watch this instance issued that the kernel already dropped (its
-    /// file deleted, its file system unmounted, a one-shot watch that fired) is removed
-    /// without error.
+    /// Removes a watch. A watch the kernel already dropped by itself (its file deleted, its
+    /// file system unmounted, a one-shot watch that fired) is removed without error until its
+    /// `IN_IGNORED` event has been handed out; after that, and after a removal, the id is
+    /// unknown again (`EINVAL`, as the raw call answers).
     pub fn remove_watch(&self, wd: i32) -> Result<()> {
         // SAFETY: plain system call.
-        match cvt(unsafe { libc::inotify_rm_watch(self.fd.as_raw_fd(), wd) }) {
+        let removed = cvt(unsafe { libc::inotify_rm_watch(self.fd.as_raw_fd(), wd) });
+        let was_issued = self.state().issued.remove(&wd);
+        match removed {
             Ok(_) => Ok(()),
-            Err(Error::Os { errno: libc::EINVAL, .. }) if self.state().issued.contains(&wd) => Ok(()),
+            Err(Error::Os { errno: libc::EINVAL, .. }) if was_issued => Ok(()),
             Err(e) => Err(e.context(format!("inotify_rm_watch {wd}"))),
         }
     }
@@ -128,7 +146,8 @@ impl Inotify {
             let mut state = self.state();
             if !state.pending.is_empty() {
                 let n = max.min(state.pending.len());
-                out.extend(state.pending.drain(..n));
+                let taken: Vec<Event> = state.pending.drain(..n).collect();
+                state.hand_out(taken.into_iter(), out);
                 return Ok(n);
             }
         }
@@ -144,7 +163,7 @@ impl Inotify {
             state.pending.extend(events.drain(max..));
         }
         let count = events.len();
-        out.extend(events);
+        state.hand_out(events.into_iter(), out);
         Ok(count)
     }
 }
@@ -202,6 +221,31 @@ mod tests {
         let mut buf = record(1, libc::IN_CREATE, 0, b"abc", 16);
         buf.truncate(20);
         assert!(parse(&buf).is_err());
+    }
+
+    #[test]
+    fn ids_are_forgotten_when_removed_or_their_end_is_read() {
+        let watcher = Inotify::new(InotifyFlags::NONBLOCK).unwrap();
+        let dir = std::env::temp_dir().join(format!("fdsafe-inotify-ids-{}", std::process::id()));
+        std::fs::create_dir(&dir).unwrap();
+        let path = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).unwrap();
+        for _ in 0..1000 {
+            let wd = watcher.add_watch(&path, libc::IN_CREATE).unwrap();
+            watcher.remove_watch(wd).unwrap();
+        }
+        assert!(watcher.state().issued.is_empty(), "add and remove cycles leave nothing behind");
+        let mut events = Vec::new();
+        while watcher.read(64, &mut events).is_ok() {}
+        assert_eq!(events.len(), 1000, "one IN_IGNORED per removal");
+        let wd = watcher.add_watch(&path, libc::IN_CREATE | libc::IN_ONESHOT).unwrap();
+        let created = dir.join("oneshot");
+        std::fs::write(&created, b"").unwrap();
+        std::fs::remove_file(&created).unwrap();
+        events.clear();
+        while watcher.read(64, &mut events).is_ok() {}
+        assert!(events.iter().any(|e| e.wd == wd && e.mask & libc::IN_IGNORED != 0));
+        assert!(watcher.state().issued.is_empty(), "a one-shot watch's end forgets it");
+        std::fs::remove_dir(&dir).unwrap();
     }
 
     // Checked when the tests compile: a batch holds the longest event.

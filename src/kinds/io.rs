@@ -31,10 +31,56 @@ pub fn writev(fd: BorrowedFd<'_>, guard: WriteGuard, iov: &[libc::iovec]) -> Res
     match guard {
         WriteGuard::None => plain_writev(raw, iov, count),
         WriteGuard::Socket => send_nosignal(raw, iov),
-        WriteGuard::BlockSigpipe | WriteGuard::PipeWithReader { .. } => {
-            SigpipeBlock::run(iov_total(iov), || plain_writev(raw, iov, count))
-        }
+        WriteGuard::BlockSigpipe | WriteGuard::PipeWithReader { .. } => match writev_nosignal(raw, iov, count) {
+            Some(written) => written,
+            None => SigpipeBlock::run(iov_total(iov), || plain_writev(raw, iov, count)),
+        },
     }
+}
+
+/// `RWF_NOSIGNAL` (Linux 6.18), not yet in the libc crate: a write to a pipe that has no
+/// reader returns `EPIPE` and raises no `SIGPIPE`.
+const RWF_NOSIGNAL: libc::c_int = 0x100;
+
+/// Whether the kernel refused `RWF_NOSIGNAL` on a pipe once (it is older than 6.18): writes
+/// that could raise `SIGPIPE` then take the per-thread guard, or hold a pipe's read end.
+static NOSIGNAL_REFUSED: AtomicBool = AtomicBool::new(false);
+
+/// Whether writes to pipes are made with `RWF_NOSIGNAL`, which makes any other guard
+/// needless (true until a kernel without it refuses the flag).
+#[inline]
+pub fn nosignal_writes() -> bool {
+    !NOSIGNAL_REFUSED.load(Ordering::Relaxed)
+}
+
+/// Writes `iov` with `pwritev2(RWF_NOSIGNAL)`, one system call that can return `EPIPE` but
+/// never raise `SIGPIPE`. `None` when the flag was refused, by this kernel or by this file
+/// (one whose driver has no vectored write, such as some character devices): the caller
+/// then guards the write another way. A pipe takes every flag its kernel knows, so a pipe
+/// refusing it marks the kernel as without it.
+#[inline]
+fn writev_nosignal(raw: libc::c_int, iov: &[libc::iovec], count: i32) -> Option<Result<usize>> {
+    if !nosignal_writes() {
+        return None;
+    }
+    // SAFETY: the iovecs describe readable memory (the C layer documents it).
+    let ret = unsafe { direct::pwritev2_raw(raw, iov.as_ptr(), count, RWF_NOSIGNAL) };
+    if ret != -(libc::EOPNOTSUPP as isize) {
+        return Some(direct::check(ret));
+    }
+    // SAFETY: `raw` is open for the length of this call (the caller holds it).
+    let fd = unsafe { BorrowedFd::borrow_raw(raw) };
+    if crate::sys::file_type(fd).is_ok_and(|kind| kind == libc::S_IFIFO) {
+        NOSIGNAL_REFUSED.store(true, Ordering::Relaxed);
+    }
+    None
+}
+
+/// Makes writes behave as on a kernel without `RWF_NOSIGNAL` (`refused`), or as on this one,
+/// so tests can reach the guards that older kernels use.
+#[cfg(test)]
+pub(crate) fn pretend_nosignal_refused(refused: bool) {
+    NOSIGNAL_REFUSED.store(refused, Ordering::Relaxed);
 }
 
 /// Whether the kernel refused `RWF_NOWAIT` on a pipe once (before Linux 5.9 pipes did not

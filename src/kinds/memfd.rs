@@ -46,14 +46,24 @@ pub struct MemFd {
 }
 
 impl MemFd {
-    pub fn create(name: &CStr, flags: MemFdFlags) -> Result<MemFd> {
+    /// Creates a memfd. `huge_page_log2`: with [`MemFdFlags::HUGETLB`], the huge page size as
+    /// its base-2 logarithm (21 for 2 MiB), or 0 for the default; the kernel refuses a size
+    /// the machine does not have.
+    pub fn create(name: &CStr, flags: MemFdFlags, huge_page_log2: u32) -> Result<MemFd> {
         if name.to_bytes().len() > NAME_MAX {
             return Err(Error::invalid(format!("memfd name of {} bytes; at most {NAME_MAX}", name.to_bytes().len())));
         }
         if flags.contains(MemFdFlags::EXEC | MemFdFlags::NOEXEC_SEAL) {
             return Err(Error::invalid("EXEC and NOEXEC_SEAL contradict each other"));
         }
-        let mut raw = libc::MFD_CLOEXEC;
+        // memfd_create(2) reads the size's logarithm from the bits MFD_HUGE_MASK << MFD_HUGE_SHIFT.
+        if huge_page_log2 > libc::MFD_HUGE_MASK {
+            return Err(Error::invalid(format!("huge page size 2^{huge_page_log2} is beyond what memfd_create can name")));
+        }
+        if huge_page_log2 != 0 && !flags.contains(MemFdFlags::HUGETLB) {
+            return Err(Error::invalid("a huge page size needs HUGETLB"));
+        }
+        let mut raw = libc::MFD_CLOEXEC | huge_page_log2 << libc::MFD_HUGE_SHIFT;
         for (flag, bits) in [
             (MemFdFlags::ALLOW_SEALING, libc::MFD_ALLOW_SEALING),
             (MemFdFlags::NOEXEC_SEAL, 0x0008),

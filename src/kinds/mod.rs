@@ -69,11 +69,31 @@ pub fn check_adoptable(fd: RawFd, kind: Kind) -> Result<()> {
     sys::check_open(fd)?;
     // SAFETY: `fd` is open (just checked); borrowed only for the checks.
     let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+    // An O_PATH descriptor names a file without opening it: reads, writes and most queries
+    // fail with EBADF, which would read as a stale handle. Only the generic kind takes it.
+    if kind != Kind::Other && sys::status_flags(borrowed)? & libc::O_PATH != 0 {
+        return Err(Error::invalid(format!("descriptor {fd} is an O_PATH descriptor, usable only as FDSAFE_KIND_OTHER")));
+    }
     verify(kind, borrowed).map_err(|err| match err {
         Error::InvalidArgument(_) => err,
         // The kernel's refusal of a kind-specific query (ENOTSOCK, EINVAL...) means "not that kind".
         other => Error::invalid(format!("descriptor {fd} is not a {} ({other})", kind.name())),
-    })
+    })?;
+    // Files and character devices are checked by file type, which other kinds share: a memfd
+    // or message queue is a regular file, a terminal or TUN device a character device. Adopted
+    // as the wider kind, they would lose their own calls (seals, settings): refused.
+    if matches!(kind, Kind::File | Kind::CharDevice) {
+        let actual = detect::detect(borrowed)?;
+        if actual != kind {
+            return Err(Error::invalid(format!(
+                "descriptor {fd} is a {}, not a {}: adopt it as FDSAFE_KIND_{}",
+                actual.name(),
+                kind.name(),
+                actual.name().to_uppercase()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The object for `fd`, a duplicate of `original`'s descriptor: of the same kind, for an

@@ -92,22 +92,24 @@ impl MessageQueue {
             oflag |= libc::O_NONBLOCK;
         }
         oflag |= libc::O_CLOEXEC; // the kernel sets it anyway
+        // SAFETY: a zeroed mq_attr is valid; only maxmsg and msgsize are read by the kernel.
+        let mut raw_attr: libc::mq_attr = unsafe { std::mem::zeroed() };
+        let mut attr_ptr: *mut libc::mq_attr = std::ptr::null_mut();
+        // The mode and attributes are read only when the queue is created, as mq_open(3) says;
+        // an open of an existing queue ignores them, as the raw call does.
+        let creating = flags.contains(MqFlags::CREATE);
+        let mode = if creating { mode } else { 0 };
         if mode > 0o7777 {
             return Err(Error::invalid(format!("mode {mode:#o} has bits beyond 07777")));
         }
-        // SAFETY: a zeroed mq_attr is valid; only maxmsg and msgsize are read by the kernel.
-        let mut raw_attr: libc::mq_attr = unsafe { std::mem::zeroed() };
-        let attr_ptr = match attr {
-            Some((max_messages, message_size)) => {
-                if max_messages <= 0 || message_size <= 0 {
-                    return Err(Error::invalid("max_messages and message_size must be positive"));
-                }
-                raw_attr.mq_maxmsg = max_messages;
-                raw_attr.mq_msgsize = message_size;
-                &mut raw_attr as *mut libc::mq_attr
+        if let Some((max_messages, message_size)) = attr.filter(|_| creating) {
+            if max_messages <= 0 || message_size <= 0 {
+                return Err(Error::invalid("max_messages and message_size must be positive"));
             }
-            None => std::ptr::null_mut(),
-        };
+            raw_attr.mq_maxmsg = max_messages;
+            raw_attr.mq_msgsize = message_size;
+            attr_ptr = &mut raw_attr;
+        }
         // SAFETY: the raw system call (glibc's mq_open strips the slash the same way); the
         // name is NUL-terminated and the attributes valid or NULL.
         let fd = unsafe { libc::syscall(libc::SYS_mq_open, short.as_ptr(), oflag, mode as libc::mode_t, attr_ptr) };

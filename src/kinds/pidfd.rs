@@ -1,6 +1,6 @@
 //! pidfd: a descriptor that refers to one process, immune to pid reuse.
 
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
 
 use crate::error::{Error, Result};
 use crate::handles::{Kind, WriteGuard, fd_object};
@@ -36,6 +36,15 @@ pub fn check_wait_options(options: i32) -> Result<()> {
     Ok(())
 }
 
+/// Which side of [`PidFd::fork`] this is.
+#[derive(Debug)]
+pub enum Forked<T> {
+    /// The new process.
+    Child,
+    /// The parent: the child's pid and what `register` made of its pidfd.
+    Parent(i32, T),
+}
+
 #[derive(Debug)]
 pub struct PidFd {
     fd: OwnedFd,
@@ -53,25 +62,61 @@ impl PidFd {
         Ok(PidFd { fd: unsafe { sys::owned(fd as RawFd) } })
     }
 
-    /// `fork()`, then `pidfd_open` on the child. Returns `(0, None)` in the child and
-    /// `(pid, Some(pidfd))` in the parent. Race-free: a child's pid cannot be reused before
-    /// its parent reaps it. If `pidfd_open` fails, the child is killed and reaped.
-    pub fn fork() -> Result<(i32, Option<PidFd>)> {
-        // SAFETY: fork; the child only returns to its caller.
+    /// `fork()` with a pidfd for the child, made before anything can reap the child. A
+    /// child's pid is free for reuse once it is reaped, and a child that exits at once can be
+    /// reaped before the parent opens its pidfd: by the kernel when `SIGCHLD` is ignored, by a
+    /// `SIGCHLD` handler that calls `waitpid(-1)`, by another thread's wait. So the child
+    /// waits at the fork, on a close-on-exec pipe, while the parent opens the pidfd and runs
+    /// `register` on it; then the parent tells it to go on. If either fails, the child is told
+    /// to exit (`_exit(127)`, never returning from the fork) and is reaped, and the error is
+    /// returned. Nothing is ever signalled or reaped by a pid that may have been reused.
+    pub fn fork<T>(register: impl FnOnce(PidFd) -> Result<T>) -> Result<Forked<T>> {
+        const GO: u8 = b'g';
+        const STOP: u8 = b's';
+        let mut ends = [-1; 2];
+        // SAFETY: pipe2 fills the array on success.
+        cvt(unsafe { libc::pipe2(ends.as_mut_ptr(), libc::O_CLOEXEC) }).map_err(|e| e.context("pipe2 for fork"))?;
+        // SAFETY: two new descriptors of ours.
+        let (wait_end, word_end) = unsafe { (sys::owned(ends[0]), sys::owned(ends[1])) };
+        // SAFETY: fork; the child runs only async-signal-safe calls before it returns.
         let pid = cvt(unsafe { libc::fork() }).map_err(|e| e.context("fork"))?;
         if pid == 0 {
-            return Ok((0, None));
-        }
-        match PidFd::open(pid, false) {
-            Ok(p) => Ok((pid, Some(p))),
-            Err(e) => {
-                // SAFETY: our own unreaped child.
-                unsafe {
-                    libc::kill(pid, libc::SIGKILL);
-                    let mut status = 0;
-                    while libc::waitpid(pid, &mut status, 0) == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {}
+            // SAFETY: plain system calls on our own copies of the pipe's ends.
+            unsafe {
+                libc::close(word_end.into_raw_fd()); // so the parent's death reads as the end
+                let mut word = 0u8;
+                let got = loop {
+                    let got = libc::read(wait_end.as_raw_fd(), (&mut word as *mut u8).cast(), 1);
+                    if got >= 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+                        break got;
+                    }
+                };
+                libc::close(wait_end.into_raw_fd());
+                if got != 1 || word != GO {
+                    libc::_exit(127);
                 }
-                Err(e)
+            }
+            return Ok(Forked::Child);
+        }
+        let registered = PidFd::open(pid, false).and_then(register);
+        let word = if registered.is_ok() { GO } else { STOP };
+        // The parent still holds the read end, so this write cannot meet a pipe without
+        // readers. Should it fail, closing the write end tells the child to exit all the same.
+        // SAFETY: one byte from a local.
+        let told = unsafe { libc::write(word_end.as_raw_fd(), (&word as *const u8).cast(), 1) } == 1;
+        drop(word_end);
+        drop(wait_end);
+        match registered {
+            Ok(registered) if told => Ok(Forked::Parent(pid, registered)),
+            Ok(_) => Err(Error::Internal("could not tell the forked child to go on".into())),
+            Err(err) => {
+                // SAFETY: our child, unreaped until it exits (it waited for our word).
+                unsafe {
+                    while libc::waitpid(pid, std::ptr::null_mut(), 0) == -1
+                        && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR)
+                    {}
+                }
+                Err(err)
             }
         }
     }

@@ -21,7 +21,7 @@ bitflags! {
     }
 }
 
-/// One end of a pipe (or a FIFO adopted as a pipe).
+/// One end of an anonymous pipe.
 #[derive(Debug)]
 pub struct PipeEnd {
     fd: OwnedFd,
@@ -48,12 +48,17 @@ pub fn pipe(flags: PipeFlags) -> Result<(PipeEnd, PipeEnd)> {
 }
 
 impl PipeEnd {
-    /// Checks that `fd` is a pipe or FIFO.
+    /// Checks that `fd` is an anonymous pipe's end (a named FIFO has its own kind, as
+    /// detection says of it).
     pub fn verify(fd: BorrowedFd<'_>) -> Result<()> {
         if sys::file_type(fd)? != libc::S_IFIFO {
             return Err(Error::invalid(format!("descriptor {} is not a pipe", fd.as_raw_fd())));
         }
-        Ok(())
+        match crate::kinds::detect::is_anonymous_pipe(fd) {
+            Some(true) => Ok(()),
+            Some(false) => Err(Error::invalid(format!("descriptor {} is a named FIFO: adopt it as FDSAFE_KIND_FIFO", fd.as_raw_fd()))),
+            None => Err(Error::last_os().context("fstatfs")),
+        }
     }
 
     pub fn from_fd(fd: OwnedFd) -> PipeEnd {

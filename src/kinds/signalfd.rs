@@ -32,11 +32,18 @@ impl SignalFd {
         if flags.contains(SignalFdFlags::NONBLOCK) {
             raw |= libc::SFD_NONBLOCK;
         }
-        thread_mask(libc::SIG_BLOCK, set)?;
+        // Blocked first, so that none of them is acted on between the two calls; a failed
+        // creation puts the thread's mask back as it was.
+        let before = thread_mask(libc::SIG_BLOCK, set)?;
         let mask = set.to_libc();
         // SAFETY: signalfd(-1, ...) returns a new descriptor on success.
-        let fd = cvt(unsafe { libc::signalfd(-1, &mask, raw) }).map_err(|e| e.context("signalfd"))?;
-        Ok(SignalFd { fd: unsafe { sys::owned(fd) } })
+        match cvt(unsafe { libc::signalfd(-1, &mask, raw) }) {
+            Ok(fd) => Ok(SignalFd { fd: unsafe { sys::owned(fd) } }),
+            Err(e) => {
+                let _ = thread_mask(libc::SIG_SETMASK, before);
+                Err(e.context("signalfd"))
+            }
+        }
     }
 
     pub fn verify(fd: BorrowedFd<'_>) -> Result<()> {

@@ -42,7 +42,24 @@ impl Terminal {
     pub fn open(path: &CStr, flags: EndFlags) -> Result<Terminal> {
         let fd = open_checked(path, flags.oflags()?, libc::S_IFCHR, "a terminal")?;
         Terminal::verify(fd.as_fd()).map_err(|_| Error::invalid(format!("{} is not a terminal", path.to_string_lossy())))?;
-        Ok(Terminal { fd })
+        let terminal = Terminal { fd };
+        // Opening /dev/ptmx makes a new pseudo-terminal, locked until unlocked: that is what
+        // `open_pty` does, and gives both ends.
+        if terminal.pty_number().is_ok() {
+            return Err(Error::invalid(format!(
+                "{} makes a new pseudo-terminal master: use fdsafe_pty_open, which unlocks it and gives both ends",
+                path.to_string_lossy()
+            )));
+        }
+        Ok(terminal)
+    }
+
+    /// The number of the pseudo-terminal whose master this is (`TIOCGPTN`); fails for
+    /// anything but a master.
+    fn pty_number(&self) -> Result<u32> {
+        let mut number: libc::c_uint = 0;
+        ioctl_ptr(self.raw(), libc::TIOCGPTN as _, &mut number, "TIOCGPTN")?;
+        Ok(number)
     }
 
     /// A new pseudo-terminal: `(master, slave)`, both close-on-exec and `O_NOCTTY`.
@@ -90,9 +107,7 @@ impl Terminal {
 
     /// The path of a master's slave (`/dev/pts/N`, from `TIOCGPTN`).
     pub fn peer_path(&self) -> Result<String> {
-        let mut n: libc::c_uint = 0;
-        ioctl_ptr(self.raw(), libc::TIOCGPTN as _, &mut n, "TIOCGPTN")?;
-        Ok(format!("/dev/pts/{n}"))
+        Ok(format!("/dev/pts/{}", self.pty_number()?))
     }
 
     fn get2(&self) -> Result<libc::termios2> {

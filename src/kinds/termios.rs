@@ -53,8 +53,8 @@ pub enum Mode {
     /// `cfmakeraw`: no input or output processing, no line editing, no echo, no signal
     /// characters, 8 data bits without parity, reads return after 1 byte.
     Raw,
-    /// Python's `tty.setcbreak`: no line editing and no echo, reads return after 1 byte;
-    /// signal characters and output processing stay.
+    /// No line editing and no echo, but signal characters and output processing; reads
+    /// return after 1 byte. Set from canonical settings, Python's `tty.setcbreak`.
     Cbreak,
     /// Line editing (`ICANON`); set: also echo, signal characters, CR to NL on input and
     /// NL to CR NL on output (`stty cooked echo`).
@@ -124,7 +124,7 @@ impl Settings {
             Mode::Raw
         } else if self.lflag & libc::ICANON != 0 {
             Mode::Canonical
-        } else if self.lflag & CBREAK_LFLAG == 0 {
+        } else if self.lflag & (CBREAK_LFLAG | libc::ISIG) == libc::ISIG && self.oflag & libc::OPOST != 0 {
             Mode::Cbreak
         } else {
             Mode::Other
@@ -155,8 +155,8 @@ impl Settings {
         View { mode, baud: self.ospeed, data_bits, parity, stop_bits: if c & libc::CSTOPB != 0 { 2 } else { 1 }, flow }
     }
 
-    /// Sets the mode: `Raw` as `cfmakeraw`, `Cbreak` as Python's `tty.setcbreak`,
-    /// `Canonical` as `stty cooked echo`; `Other` changes nothing.
+    /// Sets the mode: `Raw` as `cfmakeraw`, `Cbreak` as Python's `tty.setcbreak` plus `ISIG`
+    /// and `OPOST`, `Canonical` as `stty cooked echo`; `Other` changes nothing.
     pub fn make(&mut self, mode: Mode) {
         match mode {
             Mode::Raw => {
@@ -168,7 +168,9 @@ impl Settings {
                 self.cc[libc::VTIME] = 0;
             }
             Mode::Cbreak => {
-                self.lflag &= !CBREAK_LFLAG;
+                // ISIG and OPOST too, so that cbreak set from raw settings reads back as cbreak.
+                self.lflag = (self.lflag & !CBREAK_LFLAG) | libc::ISIG;
+                self.oflag |= libc::OPOST;
                 self.cc[libc::VMIN] = 1;
                 self.cc[libc::VTIME] = 0;
             }
@@ -309,6 +311,33 @@ mod tests {
         assert_eq!((r.iflag, r.oflag, r.cflag, r.lflag), (t.c_iflag, t.c_oflag, t.c_cflag, t.c_lflag));
         assert_eq!((r.cc[libc::VMIN], r.cc[libc::VTIME]), (1, 0));
         assert_eq!(r.view().mode, Mode::Raw);
+    }
+
+    /// Raw settings with one thing changed are a mix: without signal characters or output
+    /// processing they are not cbreak (they once read back as cbreak).
+    #[test]
+    fn cbreak_is_read_only_with_signals_and_output_processing() {
+        let mut raw = fresh_pty_like();
+        raw.make(Mode::Raw);
+        let changes: [fn(&mut Settings); 4] = [
+            |s| s.cflag = (s.cflag & !libc::CSIZE) | libc::CS7,
+            |s| s.lflag |= libc::ISIG,
+            |s| s.oflag |= libc::OPOST,
+            |s| s.iflag |= libc::ICRNL,
+        ];
+        for change in changes {
+            let mut s = raw;
+            change(&mut s);
+            assert_eq!(s.view().mode, Mode::Other, "{s:?}");
+        }
+        let mut from_raw = raw;
+        from_raw.make(Mode::Cbreak);
+        assert_eq!(from_raw.view().mode, Mode::Cbreak, "cbreak set from raw reads back as cbreak");
+        assert_ne!(from_raw.lflag & libc::ISIG, 0);
+        let mut seven_bits = raw;
+        let view = View { data_bits: 7, ..raw.view() };
+        seven_bits.set_view(&view).expect("valid");
+        assert_eq!(seven_bits.view().mode, Mode::Other, "raw with 7 data bits is no longer raw, nor cbreak");
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::os::fd::BorrowedFd;
 use super::{check_fd_name, env_bytes, names_this_process, parse_decimal};
 use crate::error::{Error, Result};
 use crate::handles::Kind;
+use crate::kinds::socket::addr::SUN_PATH_LEN;
 use crate::kinds::socket::{scm, Address, SendFlags, SockAddr, Socket};
 
 /// Checks a notification message: one or more `KEY=value` lines separated by `\n` (a single
@@ -46,6 +47,11 @@ pub fn notify_address() -> Result<Option<SockAddr>> {
         return Ok(None);
     }
     let address = match value[0] {
+        // sd_notify wants room for the path's NUL, so a path filling sun_path (108 bytes,
+        // which bind and connect take) is refused, as it refuses it.
+        b'/' if value.len() >= SUN_PATH_LEN => {
+            return Err(Error::Os { errno: libc::ENAMETOOLONG, context: Some(format!("NOTIFY_SOCKET path of {} bytes", value.len())) })
+        }
         b'/' => Address::Path(value),
         b'@' => Address::Abstract(value[1..].to_vec()),
         _ => {
@@ -123,8 +129,10 @@ pub fn watchdog_usec(unset_env: bool) -> Result<Option<u64>> {
             return Ok(None);
         }
         let usec = parse_decimal("WATCHDOG_USEC", &value)?;
-        if usec == 0 {
-            return Err(Error::invalid("WATCHDOG_USEC=0 is not an interval"));
+        if usec == 0 || usec == u64::MAX {
+            // systemd writes u64::MAX for "infinity", no interval at all (sd_watchdog_enabled
+            // refuses it likewise).
+            return Err(Error::invalid(format!("WATCHDOG_USEC={usec} is not an interval")));
         }
         Ok(Some(usec))
     })()?;

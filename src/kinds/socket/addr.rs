@@ -115,8 +115,10 @@ impl SockAddr {
             }
             libc::AF_UNIX => {
                 // getsockname and recvfrom report a path filling sun_path with one byte more:
-                // the NUL the kernel keeps past the structure.
-                let nul_past_end = len == UNIX_MAX + 1 && self.bytes()[UNIX_MAX] == 0;
+                // the NUL the kernel keeps past the structure. Only a path: an abstract name
+                // (a leading NUL) counts every byte, NULs too, and never exceeds sun_path.
+                let is_path = len > SUN_PATH_OFFSET && self.bytes()[SUN_PATH_OFFSET] != 0;
+                let nul_past_end = is_path && len == UNIX_MAX + 1 && self.bytes()[UNIX_MAX] == 0;
                 if len > UNIX_MAX && !nul_past_end {
                     return Err(Error::invalid(format!("an AF_UNIX address of {len} bytes")));
                 }
@@ -229,7 +231,7 @@ impl Address {
         if let Some(rest) = text.strip_prefix('[') {
             let (host, port) = rest.split_once("]:").ok_or_else(|| bad("IPv6 form is [address]:port"))?;
             let (ip, scope) = match host.split_once('%') {
-                Some((ip, scope)) => (ip, scope_id(scope).ok_or_else(|| bad("unknown interface in scope"))?),
+                Some((ip, scope)) => (ip, scope_id(scope)?),
                 None => (host, 0),
             };
             let ip: Ipv6Addr = ip.parse().map_err(|_| bad("not an IPv6 address"))?;
@@ -292,14 +294,21 @@ fn parse_port(text: &str) -> Option<u16> {
     text.parse().ok()
 }
 
-fn scope_id(text: &str) -> Option<u32> {
+/// An IPv6 scope: an interface index, or the name of an interface, which must exist
+/// (`ENODEV` otherwise, as the kernel says of an index that names no interface).
+fn scope_id(text: &str) -> Result<u32> {
     if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
-        return text.parse().ok();
+        return text.parse().map_err(|_| Error::invalid(format!("scope {text} does not fit 32 bits")));
     }
-    let name = CString::new(text).ok()?;
+    if text.is_empty() || text.len() >= libc::IFNAMSIZ || text.contains(['\0', '/']) {
+        return Err(Error::invalid(format!("{text:?} is not an interface name or index")));
+    }
+    let name = CString::new(text).map_err(|_| Error::invalid("NUL in the scope"))?;
     // SAFETY: a NUL-terminated name.
-    let index = unsafe { libc::if_nametoindex(name.as_ptr()) };
-    (index != 0).then_some(index)
+    match unsafe { libc::if_nametoindex(name.as_ptr()) } {
+        0 => Err(Error::Os { errno: libc::ENODEV, context: Some(format!("no interface is named {text:?}")) }),
+        index => Ok(index),
+    }
 }
 
 fn unescape(text: &str) -> Option<Vec<u8>> {
@@ -353,6 +362,25 @@ mod tests {
         assert_eq!(full.len as usize, 2 + 108, "a full sun_path has no NUL");
         assert_eq!(full.to_text().unwrap(), format!("/{}", "x".repeat(107)));
         assert_eq!(SockAddr::parse(&format!("/{}", "x".repeat(106))).unwrap().len as usize, 2 + 107 + 1);
+    }
+
+    #[test]
+    fn one_byte_past_sun_path_is_a_full_path_never_an_abstract_name() {
+        let family = (libc::AF_UNIX as u16).to_ne_bytes();
+        // A 108-byte path as getsockname reports it: 111 bytes, the NUL past sun_path.
+        let mut path = family.to_vec();
+        path.extend(std::iter::repeat(b'p').take(108));
+        path.push(0);
+        let full = SockAddr::from_bytes(&path).unwrap();
+        assert_eq!((full.len as usize, full.address().unwrap()), (2 + 108, Address::Path(vec![b'p'; 108])));
+        // An abstract name counts every byte: 111 is one more than any holds. connect(2)
+        // says EINVAL; cutting the last NUL would reach another socket's name.
+        let mut abstract_name = family.to_vec();
+        abstract_name.push(0);
+        abstract_name.extend(std::iter::repeat(b'A').take(106));
+        abstract_name.extend([0, 0]);
+        assert_eq!(abstract_name.len(), 111);
+        assert!(SockAddr::from_bytes(&abstract_name).is_err());
     }
 
     #[test]

@@ -49,6 +49,8 @@ bitflags! {
         const MORE = 1 << 1;
         /// Zero-copy send (`MSG_ZEROCOPY`); the socket must have opted in.
         const ZEROCOPY = 1 << 2;
+        /// Out-of-band data (`MSG_OOB`): TCP's urgent byte, or a Unix stream's.
+        const OOB = 1 << 3;
     }
 }
 
@@ -65,6 +67,8 @@ bitflags! {
         /// Return the real length of a datagram even when it was longer than the buffer
         /// (`MSG_TRUNC`; datagram, seqpacket and raw sockets).
         const TRUNC = 1 << 3;
+        /// Receive the out-of-band byte (`MSG_OOB`).
+        const OOB = 1 << 4;
     }
 }
 
@@ -95,6 +99,9 @@ impl SendFlags {
         if self.contains(SendFlags::ZEROCOPY) {
             f |= libc::MSG_ZEROCOPY;
         }
+        if self.contains(SendFlags::OOB) {
+            f |= libc::MSG_OOB;
+        }
         f
     }
 }
@@ -113,6 +120,9 @@ impl RecvFlags {
         }
         if self.contains(RecvFlags::TRUNC) {
             f |= libc::MSG_TRUNC;
+        }
+        if self.contains(RecvFlags::OOB) {
+            f |= libc::MSG_OOB;
         }
         f
     }
@@ -267,7 +277,11 @@ impl Socket {
         sys::set_nonblocking(self.fd(), true)?;
         let result = match self.connect_raw(addr) {
             Ok(()) => Ok(()),
-            Err(Error::Os { errno: libc::EINPROGRESS, .. }) => self.finish_connect(timeout_ms),
+            Err(Error::Os { errno: libc::EINPROGRESS, .. }) => match self.await_connect(timeout_ms) {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(Error::from_errno(libc::ETIMEDOUT)),
+                Err(e) => Err(e),
+            },
             Err(e) => Err(e),
         };
         sys::set_nonblocking(self.fd(), was_nonblocking)?;
@@ -278,16 +292,39 @@ impl Socket {
     /// `Ok` when connected, `EINPROGRESS` while still pending after the wait, or the error that
     /// ended the attempt (`ECONNREFUSED`...).
     pub fn finish_connect(&self, timeout_ms: i32) -> Result<()> {
-        let ready = crate::kinds::io::wait(self.fd(), libc::POLLOUT, timeout_ms)?;
-        if ready == 0 {
-            return Err(if timeout_ms == 0 { Error::from_errno(libc::EINPROGRESS) } else { Error::from_errno(libc::ETIMEDOUT) });
+        match self.await_connect(timeout_ms)? {
+            true => Ok(()),
+            false if timeout_ms == 0 => Err(Error::from_errno(libc::EINPROGRESS)),
+            false => Err(Error::from_errno(libc::ETIMEDOUT)),
+        }
+    }
+
+    /// Waits up to `timeout_ms` for the connect under way: `Ok(true)` once connected,
+    /// `Ok(false)` if the time ran out, or the error that ended the attempt.
+    fn await_connect(&self, timeout_ms: i32) -> Result<bool> {
+        // A listener is always "not connected" and never writable: it would wait forever.
+        if get_int(self.fd(), libc::SOL_SOCKET, libc::SO_ACCEPTCONN, "SO_ACCEPTCONN")? != 0 {
+            return Err(Error::from_errno(libc::ENOTCONN).context("a listener has no connect under way"));
+        }
+        if crate::kinds::io::wait(self.fd(), libc::POLLOUT, timeout_ms)? == 0 {
+            return Ok(false);
         }
         let err = get_int(self.fd(), libc::SOL_SOCKET, libc::SO_ERROR, "SO_ERROR")?;
         if err != 0 {
             return Err(Error::from_errno(err));
         }
-        // Connected only if there is a peer now.
-        self.peer_address().map(drop)
+        // Connected only if there is a peer now. A TCP socket stays "connecting" for the
+        // socket layer until a connect(2) sees the connection made: connecting to the peer
+        // once more leaves it as a blocking connect does, so that a later connect says
+        // EISCONN rather than a first 0. (A Unix connect completes within the call.)
+        let peer = self.peer_address()?;
+        if matches!(peer.family(), libc::AF_INET | libc::AF_INET6) {
+            match self.connect_raw(&peer) {
+                Ok(()) | Err(Error::Os { errno: libc::EISCONN, .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(true)
     }
 
     /// Accepts a connection: a close-on-exec socket of the matching stream kind and the
