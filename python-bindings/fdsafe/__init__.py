@@ -27,7 +27,7 @@ from .eventfd import EventFd
 from .batch import IO_READ, IO_WRITE, IOBatch, close_all, close_all_except
 from . import splice
 from .file import File
-from .fifo import CharDevice, Fifo, mkfifo, mknod
+from .fifo import NODE_BLOCK, NODE_CHAR, NODE_FIFO, CharDevice, Fifo, mkfifo, mknod
 from .memfd import MemFd
 from .tun import Tun, tun_open
 from .pidfd import ExitStatus, PidFd
@@ -51,6 +51,7 @@ from . import daemon  # noqa: F401  (fdsafe.daemon: socket activation, service n
 # __all__ so that ``from fdsafe import *`` never shadows the standard library's socket module.
 from . import socket  # noqa: F401
 from . import passing  # noqa: F401  (fdsafe.passing: fast descriptor passing)
+from . import testing  # noqa: F401  (fdsafe.testing.fd_leak_check, as the README spells it)
 from .passing import HandleList, HandlePasser, close_values
 from .socket import (
     SockAddr, from_socket, TcpListener, TcpStream, UdpSocket, UnixDatagram, UnixListener, UnixSeqpacket, UnixSeqpacketListener, UnixStream,
@@ -70,10 +71,14 @@ from .timerfd import (
 )
 
 from ._lib import lib as _cdll
+from ._constants import FDSAFE_VERSION_STRING as _BINDINGS_VERSION
+
+#: The version of these bindings (and of the library the wheel carries), as packages give it.
+__version__ = _BINDINGS_VERSION
 
 
 def version() -> str:
-    """The version of the libfdsafe actually loaded."""
+    """The version of the libfdsafe actually loaded (``__version__`` is the bindings')."""
     return str(_cdll.fdsafe_version_string().decode())
 
 
@@ -93,6 +98,6 @@ __all__ = [
     "Inotify", "InotifyEvent", "MessageQueue", "MqAttr",
     "Fanotify", "FanotifyEvent", "IOBatch", "IO_READ", "IO_WRITE", "close_all", "close_all_except",
     "passing", "HandleList", "HandlePasser", "close_values",
-    "File", "splice", "CharDevice", "Fifo", "mkfifo", "mknod", "MemFd", "ExitStatus", "PidFd", "Terminal", "TerminalSettings", "is_terminal", "open_pty", "spawn_pty",
+    "File", "splice", "CharDevice", "Fifo", "mkfifo", "mknod", "NODE_FIFO", "NODE_CHAR", "NODE_BLOCK", "MemFd", "ExitStatus", "PidFd", "Terminal", "TerminalSettings", "is_terminal", "open_pty", "spawn_pty",
     "Tun", "tun_open",
 ]

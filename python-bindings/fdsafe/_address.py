@@ -82,24 +82,30 @@ def _check_port(port: object) -> int:
 
 def inet_sockaddrs(address: Tuple[Any, ...], socktype: int, passive: bool = False,
                    family: int = socket.AF_UNSPEC) -> List[SockAddr]:
-    """Every ``struct sockaddr`` a ``(host, port)`` or ``(host, port, flowinfo, scope_id)``
-    tuple resolves to, in getaddrinfo's order. A host of ``""`` (or ``None``) is the
-    wildcard address when ``passive`` (binding), else the loopback address. ``family`` is
+    """Every ``struct sockaddr`` a ``(host, port)``, ``(host, port, flowinfo)`` or ``(host,
+    port, flowinfo, scope_id)`` tuple resolves to, in getaddrinfo's order. A host of ``""``
+    (or ``None``) is the wildcard address when ``passive`` (binding), else the loopback
+    address; ``"<broadcast>"`` is 255.255.255.255, as in the ``socket`` module. ``family`` is
     the socket's, when there is a socket: ``AF_INET`` resolves to IPv4 addresses only (and
     takes only a pair, as ``socket`` does), ``AF_INET6`` puts IPv6 addresses first (an IPv4
     one after them still works: fdsafe maps it onto the IPv6 socket)."""
-    if not isinstance(address, tuple) or len(address) not in (2, 4):
-        raise TypeError("an internet address is a (host, port) or (host, port, flowinfo, scope_id) tuple")
+    if not isinstance(address, tuple) or len(address) not in (2, 3, 4):
+        raise TypeError("an internet address is a (host, port) or (host, port, flowinfo[, scope_id]) tuple")
     if family == socket.AF_INET and len(address) != 2:
         raise TypeError("AF_INET address must be a pair (host, port)")
     host, port = address[0], _check_port(address[1])
-    extras = _ipv6_extras(address[2], address[3]) if len(address) == 4 else None  # checked before any lookup
+    # The IPv6 extras, checked before any lookup: (host, port, flowinfo) has scope_id 0.
+    extras = _ipv6_extras(address[2], address[3] if len(address) == 4 else 0) if len(address) > 2 else None
     if isinstance(host, (bytes, bytearray)):
         host = bytes(host).decode("idna")
     if host is not None and not isinstance(host, str):
         raise TypeError(f"host must be a str, not {type(host).__name__}")
     if host is not None and "\0" in host:
         raise ValueError("embedded null character in host")
+    if host == "<broadcast>":  # the socket module's name for INADDR_BROADCAST (IPv4 only)
+        if family == socket.AF_INET6 or extras is not None:
+            raise OSError("address family mismatched")
+        host = "255.255.255.255"
     query = socket.AF_INET6 if extras is not None else socket.AF_INET if family == socket.AF_INET else socket.AF_UNSPEC
     flags = socket.AI_PASSIVE if passive else 0
     infos = socket.getaddrinfo(host or None, port, query, socktype, 0, flags)

@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import ctypes
 import math
+import mmap
 import operator
 import os
 from typing import Any, Optional, Tuple
 
-__all__ = ["c_string", "data_arg", "int_arg", "into_arg", "size_arg", "timeout_ms"]
+__all__ = ["c_string", "data_arg", "int_arg", "into_arg", "read_buffer", "size_arg", "timeout_ms"]
 
 _INT_MAX = 2**31 - 1
+
+# Reads of up to this many bytes take a plain (zero-filled) ctypes buffer; larger ones one
+# whose pages are only touched when written (see read_buffer).
+EAGER_READ_MAX = 64 * 1024
 
 
 def c_string(value: Any) -> bytes:
@@ -38,16 +43,37 @@ def int_arg(value: object, name: str, low: int, high: int) -> int:
     return n
 
 
+def index_arg(value: object, name: str) -> int:
+    """``operator.index(value)``, with a TypeError that names the argument."""
+    try:
+        return operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError(f"{name} must be an integer, not {type(value).__name__}") from None
+
+
+def backlog_arg(backlog: object) -> int:
+    """``backlog`` as ``socket.listen`` takes it: an int of C's range, a negative one as 0."""
+    return max(int_arg(backlog, "backlog", -2**31, 2**31 - 1), 0)
+
+
 def size_arg(value: object, name: str = "size") -> int:
-    """``value`` as a non-negative int: TypeError for a non-integer, ValueError below 0."""
+    """``value`` as a non-negative int, taken as ``os.read`` takes a size (``operator.index``:
+    any integer, a bool or an object with ``__index__``): TypeError for a non-integer,
+    ValueError below 0."""
     if type(value) is int and value >= 0:  # the common case, first: this runs on hot paths
         return value
-    if isinstance(value, bool) or not hasattr(value, "__index__"):
-        raise TypeError(f"{name} must be an integer, not {type(value).__name__}")
-    n = operator.index(value)
+    n = index_arg(value, name)
     if n < 0:
         raise ValueError(f"negative {name}: {n}")
     return n
+
+
+def batch_arg(value: object, name: str, most: int) -> int:
+    """``value`` as a count of records to take (TypeError, ValueError as :func:`size_arg`),
+    capped at ``most``, the most one C call hands out: the buffer for them is allocated
+    here, and a count larger than any call can fill must not become a ``MemoryError``. 0
+    goes through for the C function to refuse."""
+    return min(size_arg(value, name), most)
 
 
 def data_arg(data: Any) -> Tuple[Any, int]:
@@ -86,6 +112,18 @@ def into_arg(buffer: Any, nbytes: int = 0) -> Tuple[Any, int]:
     if size > flat.nbytes:
         raise ValueError("nbytes is greater than the length of the buffer")
     return (ctypes.c_char * flat.nbytes).from_buffer(flat), size
+
+
+def read_buffer(size: int) -> Any:
+    """A writable C buffer (a ``c_char`` array: ``buf[:n]`` is its first ``n`` bytes) for a
+    read of up to ``size`` bytes, costing what the read fills rather than ``size``, as
+    ``os.read``'s does: up to :data:`EAGER_READ_MAX` bytes a zero-filled ctypes buffer, above
+    it a view of an anonymous mmap, whose pages are only touched when the read writes them.
+    The mmap is never closed here (closing it while the view exists raises ``BufferError``):
+    it is unmapped with the last reference to the view."""
+    if size <= EAGER_READ_MAX:
+        return ctypes.create_string_buffer(size)
+    return (ctypes.c_char * size).from_buffer(mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE))
 
 
 def timeout_ms(timeout: Optional[float]) -> int:

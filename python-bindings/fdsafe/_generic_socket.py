@@ -10,7 +10,7 @@ import socket as _pysocket
 from typing import Any, Optional, Tuple, Union, cast
 
 from ._address import NETLINK as _NETLINK, SockAddr, decode_sockaddr as _decode, unix_sockaddr
-from ._buffers import data_arg, int_arg, timeout_ms
+from ._buffers import backlog_arg, data_arg, int_arg, timeout_ms
 from ._lib import c_handle, c_handle_p, declare, lib
 from .errors import check
 from .handle import EVENT_IN, EVENT_OUT, Handle, retry_eintr_within
@@ -131,23 +131,18 @@ class GenericSocket(Socket):
     def listen(self, backlog: int = 128) -> None:
         """Listens for connections (``socket.listen``): a negative ``backlog`` is 0, as
         ``socket`` makes it; OverflowError beyond a C int."""
-        backlog = int_arg(backlog, "backlog", -2**31, 2**31 - 1)
-        check(lib.fdsafe_socket_listen(self._value, max(backlog, 0)))
+        check(lib.fdsafe_socket_listen(self._value, backlog_arg(backlog)))
 
     def connect(self, address: Any) -> None:
-        """Connects to ``address``, waiting as the socket's timeout says (``TimeoutError``)."""
+        """Connects to ``address``, as ``socket.connect``: waits as the socket's timeout says
+        (``TimeoutError``; OSError EBADF if another thread closed the socket meanwhile);
+        non-blocking, BlockingIOError EINPROGRESS (``loop.sock_connect`` takes it)."""
         raw, n = self._address(address)
         code = lib.fdsafe_socket_connect_sockaddr(self._value, raw, n)
-        # A signal (EINTR) leaves the connect going on in the kernel: wait for it, as Python
-        # does (PEP 475); with a timeout, a non-blocking connect is waited for that long.
-        if code == -errno.EINTR or (code == -errno.EINPROGRESS and self._timeout):
-            ms = timeout_ms(self._timeout) if self._timeout else -1
-            code = -errno.EINTR
-            while code == -errno.EINTR:
-                code = lib.fdsafe_socket_connect_finish(self._value, ms)
-            if code == -errno.ETIMEDOUT and self._timeout:
-                raise _pysocket.timeout("timed out")
-        check(code)
+        if self._connect_goes_on(code):
+            self._connect_wait()
+        else:
+            check(code)
 
     def accept(self) -> Tuple["GenericSocket", Any]:
         """A new connected socket (of this kind) and the peer's address."""

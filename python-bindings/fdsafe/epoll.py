@@ -6,11 +6,11 @@ import ctypes
 import errno
 import itertools
 import os
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Set, Tuple, TypeVar, Union
 
 from ._lib import c_handle, declare, lib
 from .errors import ClosedFileError, check
-from ._buffers import size_arg, timeout_ms
+from ._buffers import batch_arg, timeout_ms
 from .handle import KIND_OTHER, Handle, retry_eintr_within
 from .signals import SigSet, sigset
 from . import _constants as _c
@@ -48,6 +48,8 @@ declare({
     "fdsafe_epoll_wait_ns": (ctypes.c_int, [c_handle, _ev_p, ctypes.c_size_t, ctypes.c_int64, _set_p]),
 })
 
+
+E = TypeVar("E", bound="Epoll")
 
 # What add/modify/delete take, as select.epoll: a handle, a descriptor, or an object with fileno()
 Target = Union[Handle, int, Any]
@@ -99,9 +101,18 @@ def _same_file(a: int, b: int) -> bool:
 def _ms(timeout: Optional[float]) -> int:
     """Milliseconds, rounded up (never wake early); None or negative: no limit, as
     ``select.epoll.poll`` takes it."""
-    if timeout is None or timeout < 0:
+    if timeout is None:
+        return -1
+    if not hasattr(timeout, "__float__"):
+        raise TypeError(f"timeout must be a number of seconds or None, not {type(timeout).__name__}")
+    if float(timeout) < 0:
         return -1
     return timeout_ms(timeout)
+
+
+def _batch(max_events: object) -> int:
+    """``max_events`` checked, and capped at the 1,024 events one wait hands out."""
+    return batch_arg(max_events, "max_events", 1024)
 
 
 class Epoll(Handle):
@@ -110,12 +121,16 @@ class Epoll(Handle):
     by default)."""
 
     KIND = KIND_EPOLL
+    _PASSED_TO_PROCESSES = False  # its registrations name this process's handles
 
     def __init__(self, value: int, owned: bool = True):
         super().__init__(value, owned)
+        # Shared with the twins dup() makes, as the kernel's interest list is:
         self._data: Dict[int, Tuple[Handle, Any]] = {}  # user value -> (handle, data)
         self._keys: Dict[int, int] = {}  # handle value -> user value
         self._fds: Dict[int, Handle] = {}  # plain descriptor -> the handle registered for it
+        self._numbers: Dict[int, int] = {}  # that handle's value -> the plain descriptor
+        self._sets: Set[int] = {value}  # the handle values of this set's wrappers
 
     @classmethod
     def create(cls) -> "Epoll":
@@ -129,16 +144,29 @@ class Epoll(Handle):
         """``select.epoll.fromfd``: takes ownership of the epoll descriptor ``fd`` (pass
         ``os.dup(other.fileno())`` for a second handle of a set open here). A copy of a set
         open here shares its registrations, as in the kernel; those made through another
-        wrapper are reported with their handle as the data."""
+        wrapper are reported with their handle as the data. Registrations made outside
+        fdsafe (by ``select.epoll.register`` on the same set, say) are never reported or
+        counted: fdsafe reports only what it registered, so that no event can name a
+        descriptor it cannot vouch for. Register those targets again here."""
         return cls.adopt(fd, KIND_EPOLL)
 
     def dup(self) -> "Epoll":
         """Another handle of this set (``os.dup``): registrations made through either are
-        reported (with their ``data``), changed, deleted and counted through both; closing
-        one leaves the other working."""
+        reported (with their ``data``), changed, deleted and counted through both, plain
+        descriptors and objects with ``fileno()`` included (registering one again through
+        the other is a ``FileExistsError``), as for a duplicate of a ``select.epoll``.
+        Closing one leaves the other working: the duplicates held for plain descriptors
+        stay until the last of them is closed."""
         twin = super().dup()
-        twin._data, twin._keys = self._data, self._keys
+        twin._data, twin._keys, twin._fds, twin._sets = self._data, self._keys, self._fds, self._sets
+        twin._numbers = self._numbers
+        self._sets.add(twin.value)
         return twin
+
+    def fileno(self) -> int:
+        """The epoll descriptor, lent; :class:`ClosedFileError` (a ``ValueError``) once
+        closed, as ``select.epoll.fileno`` raises."""
+        return self._check(lib.fdsafe_fd_borrow(self._value))
 
     def _prune(self) -> None:
         # Handles closed since they were added left the set in C; forget them here too.
@@ -172,7 +200,17 @@ class Epoll(Handle):
             os.close(dup)
             raise
         self._fds[fd] = handle
+        self._numbers[handle.value] = fd
         return handle, True
+
+    @staticmethod
+    def _still_names(fd: int, handle: Handle) -> bool:
+        """Whether descriptor number ``fd`` still names the file ``handle`` (the set's
+        duplicate of it) holds."""
+        try:
+            return _same_file(fd, handle.fileno())
+        except (OSError, ValueError):  # fd closed, or the duplicate closed meanwhile
+            return False
 
     def _closed_error(self, err: OSError) -> Exception:
         """:class:`ClosedFileError` (a ``ValueError``, as ``select.epoll`` raises) for any
@@ -188,7 +226,11 @@ class Epoll(Handle):
         plain descriptor or an object with ``fileno()``, as ``select.epoll.register`` takes.
         A plain descriptor is registered through a duplicate that this set holds until
         ``unregister`` (or until the set is closed): unregister it before closing it, or the
-        duplicate keeps the file (a socket's connection) open and its registration alive.
+        duplicate keeps the file (a socket's connection) open and its registration alive
+        until its next event, which is not reported: a wait checks that the number still
+        names the registered file before reporting it, and drops a registration whose
+        number was closed or reused (closing the duplicate), as ``select.epoll`` reports
+        nothing for a closed descriptor.
         Registering a descriptor number again once it names another file (the old one
         closed without ``unregister``, the number reused) drops the old file's registration
         and registers the new one, as ``select.epoll`` does; the same file again is a
@@ -197,27 +239,43 @@ class Epoll(Handle):
         self._prune()
         handle, made = self._target(target, register=True)
         key = next(_KEYS)
+        # The data is in place before the kernel holds the key: a thread already waiting on
+        # the set may get an event for it at once.
+        self._data[key] = (handle, target if data is None else data)
         try:
             self._check(lib.fdsafe_epoll_add(self._value, handle.value, _events(events), key))
         except BaseException:
+            self._data.pop(key, None)
             if made:  # a failed register leaves an earlier registration of the target alone
                 self._drop_fd(target)
             raise
         self._keys[handle.value] = key
-        self._data[key] = (handle, target if data is None else data)
 
     register = add
 
     def modify(self, target: Target, events: int, data: Any = None) -> None:
-        """Changes the events (and ``data``) of a registered target."""
+        """Changes the events (and ``data``) of a registered target. A registration keeps
+        its key for life, so a thread waiting on the set meanwhile (re-arming a one-shot
+        registration from a worker, say) reports the old or the new ``data``, never a bare
+        handle."""
         handle, _ = self._target(target, register=False)
-        key = next(_KEYS)
-        self._check(lib.fdsafe_epoll_modify(self._value, handle.value, _events(events), key))
-        old = self._keys.get(handle.value)
-        if old is not None:
-            self._data.pop(old, None)
-        self._keys[handle.value] = key
-        self._data[key] = (handle, target if data is None else data)
+        entry = (handle, target if data is None else data)
+        key = self._keys.get(handle.value)
+        fresh = key is None  # registered through C or another process's copy of the set
+        if key is None:
+            key = next(_KEYS)
+        previous = self._data.get(key)
+        self._data[key] = entry
+        try:
+            self._check(lib.fdsafe_epoll_modify(self._value, handle.value, _events(events), key))
+        except BaseException:
+            if previous is None:
+                self._data.pop(key, None)
+            else:
+                self._data[key] = previous
+            raise
+        if fresh:
+            self._keys[handle.value] = key
 
     def delete(self, target: Target) -> None:
         """Removes a registered target (a handle, a descriptor or an object with
@@ -243,28 +301,47 @@ class Epoll(Handle):
         forgets its data."""
         handle = self._fds.pop(fd, None)
         if handle is not None:
+            self._numbers.pop(handle.value, None)
             key = self._keys.pop(handle.value, None)
             if key is not None:
                 self._data.pop(key, None)
             handle.close()
 
     def close(self) -> None:
-        """Closes the set and the duplicates it holds for plain descriptors."""
-        for handle in self._fds.values():
-            handle.close()
-        self._fds.clear()
+        """Closes the set, and the duplicates it holds for plain descriptors unless a twin
+        made by :meth:`dup` is still open."""
+        self._leave()
         super().close()
 
-    def __del__(self) -> None:
+    def _leave(self) -> None:
+        """This wrapper is done with the set: if no other wrapper sharing its registrations
+        is open, close the duplicates held for plain descriptors (ending their
+        registrations). A twin whose handle ended some other way (``release()``, a close
+        through another object of its handle value) counts as closed: fdsafe never makes a
+        stale handle value live again."""
+        self._sets.discard(self._value)
+        if not any(lib.fdsafe_handle_kind(v) >= 0 for v in self._sets):
+            for handle in self._fds.values():
+                handle.close()
+            self._fds.clear()
+            self._numbers.clear()
+
+    def _collected(self) -> None:
         # The duplicates are this set's own business: close them quietly, and let the set
         # itself warn if it was left open.
-        for handle in getattr(self, "_fds", {}).values():
-            handle.close()
-        super().__del__()
+        if hasattr(self, "_sets"):
+            self._leave()
 
     def __len__(self) -> int:
         """The number of registrations (:class:`ClosedFileError` once closed)."""
         return self._check(lib.fdsafe_epoll_count(self._value))
+
+    def __enter__(self: "E") -> "E":
+        """The set itself; :class:`ClosedFileError` (a ``ValueError``) once closed, as
+        ``select.epoll``."""
+        if self.closed:
+            raise ClosedFileError(errno.EBADF, "I/O operation on closed epoll object")
+        return self
 
     def __bool__(self) -> bool:
         """True, even when empty, as a ``select.epoll`` object: ``ep = ep or
@@ -273,7 +350,7 @@ class Epoll(Handle):
 
     def _collect(self, call: Callable[[Any, int], int], max_events: int, limit: int,
                  per_second: int = 1000) -> List[Tuple[Any, int]]:
-        buf = (EpollEvent * size_arg(max_events, "max_events"))()
+        buf = (EpollEvent * max_events)()
         try:
             n = retry_eintr_within(lambda left: call(buf, left), limit, per_second)
         except OSError as err:
@@ -282,6 +359,14 @@ class Epoll(Handle):
         for ev in buf[:n]:
             entry = self._data.get(ev.user)
             if entry is not None:
+                number = self._numbers.get(entry[0].value)
+                if number is not None and not self._still_names(number, entry[0]):
+                    # The caller closed the descriptor it registered without unregistering it
+                    # (the number may name another file now). select.epoll would report
+                    # nothing more for it; reporting the number would point at the wrong
+                    # file. Drop the registration and its duplicate (so a connection ends).
+                    self._forget(number)
+                    continue
                 out.append((entry[1], ev.events))
                 continue
             # Registered through C or another wrapper: a view of the handle (which another
@@ -300,8 +385,8 @@ class Epoll(Handle):
         """Waits up to ``timeout`` seconds (None or negative: no limit) and returns
         ``(data, events)`` pairs. An interrupted wait is retried (PEP 475) for what is left of
         the timeout."""
-        return self._collect(lambda b, ms: lib.fdsafe_epoll_wait(self._value, b, max_events, ms), max_events,
-                             _ms(timeout))
+        most = _batch(max_events)
+        return self._collect(lambda b, ms: lib.fdsafe_epoll_wait(self._value, b, most, ms), most, _ms(timeout))
 
     def poll(self, timeout: Optional[float] = None, maxevents: int = -1) -> List[Tuple[Any, int]]:
         """:meth:`wait` with ``select.epoll.poll``'s arguments: ``maxevents`` -1 takes up to
@@ -317,8 +402,9 @@ class Epoll(Handle):
         """Waits with a nanosecond timeout (``epoll_pwait2``); ``unblock``: the signal mask to
         use while waiting, given as the signals to leave blocked."""
         mask = None if unblock is None else ctypes.byref(sigset(unblock))
-        return self._collect(lambda b, ns: lib.fdsafe_epoll_wait_ns(self._value, b, max_events, ns, mask),
-                             max_events, timeout_ns, 1_000_000_000)
+        most = _batch(max_events)
+        return self._collect(lambda b, ns: lib.fdsafe_epoll_wait_ns(self._value, b, most, ns, mask),
+                             most, timeout_ns, 1_000_000_000)
 
     def pwait(self, mask: Iterable[int], timeout: Optional[float] = None,
               max_events: int = 64) -> List[Tuple[Any, int]]:
@@ -326,8 +412,9 @@ class Epoll(Handle):
         during the wait). An unblocked signal's Python handler runs and the wait then goes on
         (or the handler's exception propagates)."""
         s = sigset(mask)
-        return self._collect(lambda b, ms: lib.fdsafe_epoll_pwait(self._value, b, max_events, ms, ctypes.byref(s)),
-                             max_events, _ms(timeout))
+        most = _batch(max_events)
+        return self._collect(lambda b, ms: lib.fdsafe_epoll_pwait(self._value, b, most, ms, ctypes.byref(s)),
+                             most, _ms(timeout))
 
     def __iter__(self) -> Iterator[Tuple[Any, int]]:
         """Iterates over the events ready now (a zero-timeout wait)."""

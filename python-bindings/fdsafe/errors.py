@@ -2,9 +2,11 @@
 e.g. ``BlockingIOError`` for EAGAIN); the library's own codes raise ``FdsafeError`` subclasses."""
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
-from typing import Optional
+import os
+from typing import Any, Iterator, Optional, Tuple, Type
 
 from ._lib import lib
 from . import _constants as _c
@@ -21,11 +23,27 @@ FDSAFE_E_INTERNAL = _c.FDSAFE_E_INTERNAL
 
 
 class FdsafeError(Exception):
-    """An error fdsafe detected itself. ``code`` is the negative FDSAFE_E_* value."""
+    """An error fdsafe detected itself. ``code`` is the negative FDSAFE_E_* value. Survives
+    ``pickle`` and ``copy`` with its attributes, as the standard library's errors do (so a
+    worker's error reaches ``concurrent.futures`` callers)."""
 
     def __init__(self, code: int, message: str):
         super().__init__(message)
         self.code = code
+
+    def __reduce__(self) -> Any:
+        # The default calls the class with self.args, the message alone, which __init__
+        # refuses: rebuild from the base's arguments instead, and set the attributes
+        # (code, filename...) from the state, as for any exception.
+        reduced = super().__reduce__()
+        return (_rebuild, (type(self), reduced[1])) + tuple(reduced[2:])
+
+
+def _rebuild(cls: Type[BaseException], args: Tuple[Any, ...]) -> BaseException:
+    """An exception of ``cls`` made from its base's arguments (see FdsafeError.__reduce__)."""
+    err = cls.__new__(cls, *args)
+    (OSError if issubclass(cls, OSError) else Exception).__init__(err, *args)
+    return err
 
 
 class WrongKindError(FdsafeError, TypeError):
@@ -110,3 +128,16 @@ def check(code: int) -> int:
     if code < 0:
         raise error_for(code)
     return code
+
+
+@contextlib.contextmanager
+def naming(path: Any) -> Iterator[None]:
+    """Gives an ``OSError`` raised inside the block ``path`` as its ``filename``, as the
+    ``os`` module names the path of a failed call: a ``str`` or ``bytes`` path as given, a
+    path-like one as ``os.fspath`` makes it. Not for ``EBADF``, which is about a handle."""
+    try:
+        yield
+    except OSError as err:
+        if err.filename is None and err.errno != errno.EBADF:
+            err.filename = os.fspath(path)
+        raise

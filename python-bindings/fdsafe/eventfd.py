@@ -27,11 +27,6 @@ class EventFd(Handle):
 
     KIND = KIND_EVENTFD
 
-    def __init__(self, value: int, owned: bool = True):
-        super().__init__(value, owned)
-        self._out = ctypes.c_uint64()
-        self._out_ref = ctypes.byref(self._out)
-
     @classmethod
     def create(cls, initial: int = 0, semaphore: bool = False, nonblocking: bool = False) -> "EventFd":
         """A new eventfd with counter ``initial`` (0 to 2**32-1). In ``semaphore`` mode each
@@ -44,18 +39,23 @@ class EventFd(Handle):
 
     def read_value(self) -> int:
         """Takes the counter (or 1 of it in semaphore mode); waits while it is 0."""
-        rc = _fast_read(self._c, self._out_ref)
+        # A buffer per call: the call runs without the GIL, so threads reading one EventFd
+        # at once must not share where the kernel's answer lands.
+        out = ctypes.c_uint64()
+        out_ref = ctypes.byref(out)
+        rc = _fast_read(self._c, out_ref)
         while rc:
             if rc != _EINTR:
                 raise error_for(rc)
-            rc = _fast_read(self._c, self._out_ref)
-        return self._out.value
+            rc = _fast_read(self._c, out_ref)
+        return out.value
 
     def add(self, value: int = 1) -> None:
-        """Adds ``value`` to the counter; waits if it would overflow."""
-        amount = ctypes.c_uint64(value)
-        if amount.value != value:
-            raise OverflowError(f"{value} does not fit the 64-bit counter")
+        """Adds ``value`` to the counter; waits if it would overflow. As
+        ``os.eventfd_write``: ``TypeError`` for a non-integer, ``ValueError`` for a negative
+        value, ``OverflowError`` above ``2**64 - 1``; the kernel refuses ``2**64 - 1``
+        itself (``OSError``, EINVAL)."""
+        amount = ctypes.c_uint64(int_arg(value, "value", 0, 2**64 - 1))
         rc = _fast_write(self._c, amount)
         while rc:
             if rc != _EINTR:

@@ -10,9 +10,9 @@ import os
 from dataclasses import dataclass
 from typing import Iterator, List, Optional, Union
 
-from ._buffers import c_string
+from ._buffers import batch_arg, c_string
 from ._lib import c_handle, declare, lib
-from .errors import check
+from .errors import check, naming
 from .file import PathLike
 from .handle import Handle, retry_eintr
 from . import _constants as _c
@@ -114,13 +114,15 @@ class Fanotify(Handle):
         """Adds (``MARK_ADD``), removes (``MARK_REMOVE``) or flushes (``MARK_FLUSH``, ``path``
         None) the events of ``mask`` for ``path``; ``MARK_MOUNT`` or ``MARK_FILESYSTEM`` in
         ``flags`` mark the mount or file system holding it. OSError as ``fanotify_mark``."""
-        check(lib.fdsafe_fanotify_mark(self._value, flags, mask, None if path is None else c_string(path)))
+        with naming(path):
+            check(lib.fdsafe_fanotify_mark(self._value, flags, mask, None if path is None else c_string(path)))
 
     def read_events(self, max_events: int = MIN_BATCH) -> List[FanotifyEvent]:
         """Up to ``max_events`` queued events (at least one: waits unless the group is
         non-blocking, BlockingIOError then)."""
-        buf = (FanotifyEventC * max_events)()
-        n = retry_eintr(lambda: lib.fdsafe_fanotify_read(self._value, buf, max_events))
+        count = batch_arg(max_events, "max_events", 4096)  # the most one read hands out
+        buf = (FanotifyEventC * count)()
+        n = retry_eintr(lambda: lib.fdsafe_fanotify_read(self._value, buf, count))
         return [_event(e) for e in buf[:n]]
 
     def __iter__(self) -> Iterator[FanotifyEvent]:

@@ -5,7 +5,7 @@ import ctypes
 from typing import Optional, Tuple
 
 from ._lib import c_handle, c_handle_p, declare, lib
-from .errors import check
+from .errors import check, naming
 from .file import PathLike, _path, access_mode
 from .handle import retry_eintr
 from .rawio import RawIOHandle
@@ -40,12 +40,14 @@ def _open_flags(read: bool, write: bool, nonblocking: bool) -> int:
 def mkfifo(path: PathLike, mode: int = 0o600, reuse: bool = False) -> bool:
     """Creates a FIFO; returns True if created, False if ``reuse`` accepted an existing one.
     Any other existing file raises ``FileExistsError``."""
-    return check(lib.fdsafe_fifo_create(_path(path), mode, FIFO_REUSE if reuse else 0)) == 0
+    with naming(path):
+        return check(lib.fdsafe_fifo_create(_path(path), mode, FIFO_REUSE if reuse else 0)) == 0
 
 
 def mknod(path: PathLike, node_type: int, mode: int = 0o600, major: int = 0, minor: int = 0) -> None:
     """Creates a node: ``NODE_FIFO``, ``NODE_CHAR`` or ``NODE_BLOCK`` (devices need root)."""
-    check(lib.fdsafe_mknod(_path(path), node_type, mode, major, minor))
+    with naming(path):
+        check(lib.fdsafe_mknod(_path(path), node_type, mode, major, minor))
 
 
 class Fifo(RawIOHandle):
@@ -59,8 +61,9 @@ class Fifo(RawIOHandle):
         open without a reader raises ``OSError(ENXIO)``. Non-FIFO paths are refused."""
         out = c_handle()
         flags = _open_flags(read, write, nonblocking)
-        retry_eintr(lambda: lib.fdsafe_fifo_open(_path(path), flags, ctypes.byref(out)))
-        return cls(out.value)
+        with naming(path):
+            retry_eintr(lambda: lib.fdsafe_fifo_open(_path(path), flags, ctypes.byref(out)))
+        return cls(out.value)._opened_as(path, flags)
 
 
 class CharDevice(RawIOHandle):
@@ -72,12 +75,16 @@ class CharDevice(RawIOHandle):
     def open(cls, path: PathLike, *, read: Optional[bool] = None, write: bool = False,
              nonblocking: bool = False) -> "CharDevice":
         """Opens a character device (never as the controlling terminal); anything else is
-        refused. For reading unless ``write`` is asked (``read=True`` too for both)."""
+        refused (``InvalidArgumentError``), and so is a terminal, which is a
+        :class:`~fdsafe.Terminal` (``Terminal.open``). For reading unless ``write`` is asked
+        (``read=True`` too for both)."""
         if read is None:
             read = not write
         out = c_handle()
-        check(lib.fdsafe_chardev_open(_path(path), _open_flags(read, write, nonblocking), ctypes.byref(out)))
-        return cls(out.value)
+        flags = _open_flags(read, write, nonblocking)
+        with naming(path):
+            check(lib.fdsafe_chardev_open(_path(path), flags, ctypes.byref(out)))
+        return cls(out.value)._opened_as(path, flags)
 
     @property
     def numbers(self) -> Tuple[int, int]:

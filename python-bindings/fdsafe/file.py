@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
 from ._lib import c_handle, c_handle_p, lib, declare
-from ._buffers import c_string, data_arg, int_arg, size_arg
-from .errors import FDSAFE_E_INVALID_ARGUMENT, InvalidArgumentError, check
+from ._buffers import c_string, data_arg, int_arg, read_buffer, size_arg
+from .errors import FDSAFE_E_INVALID_ARGUMENT, InvalidArgumentError, check, naming
 from .rawio import RawIOHandle
 from . import _constants as _c
 
@@ -106,6 +107,10 @@ def _flags(read: Optional[bool], write: bool, append: bool, create: bool, exclus
            nofollow: bool, nonblocking: bool) -> int:
     # Appending writes (``append`` alone opens for writing). Reading, unless asked, only when
     # not writing: File.open(p, write=True) is open(p, "wb"), which needs no read permission.
+    if truncate and not (write or append):
+        # The kernel would empty the file and hand back a read-only handle; open() has no
+        # such mode either.
+        raise ValueError("truncate needs write=True (or append=True): a read-only open cannot truncate")
     if read is None:
         read = not (write or append)
     flags = access_mode(read, write or append)
@@ -117,12 +122,26 @@ def _flags(read: Optional[bool], write: bool, append: bool, create: bool, exclus
     return flags
 
 
-def _opened(cls: "type[File]", value: int) -> "Union[File, MemFd]":
-    """The object for a handle an open by path returned: a file, or a memfd reached by path."""
+def _opened(cls: "type[File]", value: int, flags: int, path: PathLike) -> "Union[File, MemFd]":
+    """The object for a handle an open by path with ``flags`` returned: a file, or a memfd
+    reached by path. Opened for appending, it is at the end of the file, as ``io.FileIO``
+    in append mode puts it (the kernel would move there only at the first write), so that
+    ``tell()`` and the buffered layers above see the real position."""
+    f: "Union[File, MemFd]"
     if value >> 56 == _c.FDSAFE_KIND_MEMFD:  # the kind is in the top 8 bits of a new handle
         from .memfd import MemFd
-        return MemFd(value)
-    return cls(value)
+        f = MemFd(value)
+    else:
+        f = cls(value)
+    f._opened_as(path, flags)
+    if flags & FILE_APPEND:
+        try:
+            f.seek(0, os.SEEK_END)
+        except OSError as err:
+            if err.errno != errno.ESPIPE:  # no position (a FIFO...): nothing to move, as io.FileIO
+                f.close()
+                raise
+    return f
 
 
 class SeekableMixin:
@@ -134,24 +153,33 @@ class SeekableMixin:
     if TYPE_CHECKING:  # from Handle, which every class using the mixin derives from
         def _check(self, code: int) -> int: ...
         def _retry(self, call: Callable[[], int]) -> int: ...
+        def _check_open(self) -> None: ...
+        def _mode_error(self, err: OSError, needs: str) -> Exception: ...
 
     def seekable(self) -> bool:
         """True: these files have a position (``seek``, ``tell``)."""
+        self._check_open()
         return True
 
     def pread(self, size: int, offset: int) -> bytes:
         """Reads up to ``size`` bytes at byte ``offset`` without moving the position
         (``os.pread``); b"" at or past the end. ValueError for a negative size."""
         size = size_arg(size)
-        buf = ctypes.create_string_buffer(size)
-        n = self._retry(lambda: lib.fdsafe_file_pread(self._value, buf, size, offset))
-        return buf.raw[:n]
+        buf = read_buffer(size)
+        try:
+            n = self._retry(lambda: lib.fdsafe_file_pread(self._value, buf, size, offset))
+        except OSError as err:
+            raise self._mode_error(err, "reading") from None
+        return buf[:n]  # type: ignore[no-any-return]
 
     def pwrite(self, data: Any, offset: int) -> int:
         """Writes ``data`` (any bytes-like object) at byte ``offset`` without moving the
         position (``os.pwrite``); returns the bytes written."""
         c_data, length = data_arg(data)
-        return self._retry(lambda: lib.fdsafe_file_pwrite(self._value, c_data, length, offset))
+        try:
+            return self._retry(lambda: lib.fdsafe_file_pwrite(self._value, c_data, length, offset))
+        except OSError as err:
+            raise self._mode_error(err, "writing") from None
 
     def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
         """Moves the position to ``offset`` bytes from ``whence`` (``os.SEEK_SET``,
@@ -172,7 +200,10 @@ class SeekableMixin:
         extending it with zeros; the position does not move. Returns the new size."""
         if size is None:
             size = self.tell()
-        self._check(lib.fdsafe_file_truncate(self._value, size))
+        try:
+            self._check(lib.fdsafe_file_truncate(self._value, size))
+        except OSError as err:
+            raise self._mode_error(err, "writing") from None
         return size
 
     def sync(self, data_only: bool = False) -> None:
@@ -222,7 +253,13 @@ class File(SeekableMixin, RawIOHandle):
         to do with ``os.open``'s ``flags`` (``os.O_RDWR | os.O_CREAT``...; ``O_CLOEXEC`` is
         always in force) or with the keyword switches, not both: ``read`` unless ``write`` or
         ``append`` is asked (as ``open(p, "wb")``), or both with ``read=True, write=True``. A memfd reached by path
-        (``/proc/self/fd/N``) comes back as a :class:`MemFd`."""
+        (``/proc/self/fd/N``) comes back as a :class:`MemFd`. Opened for appending
+        (``append`` or ``os.O_APPEND``), its position is the end of the file, as
+        ``io.FileIO``'s in mode "a"; ``os.O_APPEND`` needs ``O_WRONLY`` or ``O_RDWR`` (the C
+        library refuses it with ``O_RDONLY``: ``InvalidArgumentError``). ``truncate`` needs
+        ``write`` or ``append`` (``ValueError`` otherwise: a read-only open would empty the
+        file). As for ``io.FileIO``, ``name`` is ``path`` as given and
+        ``mode`` says how it was opened (``"rb"``, ``"wb"``, ``"rb+"``, ``"ab"``, ``"xb"``...)."""
         out = c_handle()
         if flags is None:
             flags = _flags(read, write, append, create, exclusive, truncate, nofollow, nonblocking)
@@ -230,33 +267,39 @@ class File(SeekableMixin, RawIOHandle):
             raise TypeError("give open flags or the keyword switches, not both")
         else:
             flags = int_arg(flags, "flags", 0, 2**32 - 1)
-        check(lib.fdsafe_file_open(_path(path), flags, mode, ctypes.byref(out)))
-        return _opened(cls, out.value)
+        with naming(path):
+            check(lib.fdsafe_file_open(_path(path), flags, mode, ctypes.byref(out)))
+        return _opened(cls, out.value, flags, path)
 
     @classmethod
     def tmpfile(cls, directory: PathLike, *, exclusive: bool = False, mode: int = 0o600) -> "File":
         """An unnamed read-write file in ``directory`` (``O_TMPFILE``)."""
         out = c_handle()
         flags = _c.FDSAFE_O_RDWR | FILE_TMPFILE | (FILE_EXCLUSIVE if exclusive else 0)
-        check(lib.fdsafe_file_open(_path(directory), flags, mode, ctypes.byref(out)))
+        with naming(directory):
+            check(lib.fdsafe_file_open(_path(directory), flags, mode, ctypes.byref(out)))
         return cls(out.value)
 
     @classmethod
     def open_directory(cls, path: PathLike) -> "File":
         """A directory handle, the base for :meth:`open_at`."""
         out = c_handle()
-        check(lib.fdsafe_file_open(_path(path), FILE_DIRECTORY, 0, ctypes.byref(out)))
-        return cls(out.value)
+        with naming(path):
+            check(lib.fdsafe_file_open(_path(path), FILE_DIRECTORY, 0, ctypes.byref(out)))
+        return cls(out.value)._opened_as(path, O_RDONLY)
 
     def open_at(self, path: PathLike, *, read: Optional[bool] = None, write: bool = False, append: bool = False,
                 create: bool = False, exclusive: bool = False, truncate: bool = False, nofollow: bool = False,
                 nonblocking: bool = False, directory: bool = False, mode: int = 0o666, resolve: int = 0) -> "Union[File, MemFd]":
         """Opens ``path`` relative to this directory; ``resolve`` takes ``RESOLVE_*`` limits
-        (``RESOLVE_BENEATH`` keeps the lookup inside the directory) and uses ``openat2``."""
+        (``RESOLVE_BENEATH`` keeps the lookup inside the directory) and uses ``openat2``.
+        As with :meth:`open`, a file opened with ``append`` is positioned at its end, and
+        ``truncate`` needs ``write`` or ``append``."""
         out = c_handle()
         if directory:
             flags = _c.FDSAFE_O_RDONLY | FILE_DIRECTORY | (FILE_NOFOLLOW if nofollow else 0)
         else:
             flags = _flags(read, write, append, create, exclusive, truncate, nofollow, nonblocking)
-        self._check(lib.fdsafe_file_open_at(self._value, _path(path), flags, mode, resolve, ctypes.byref(out)))
-        return _opened(File, out.value)
+        with naming(path):
+            self._check(lib.fdsafe_file_open_at(self._value, _path(path), flags, mode, resolve, ctypes.byref(out)))
+        return _opened(File, out.value, flags, path)

@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import itertools
 import math
+import os
 import time
 import warnings
+from multiprocessing import reduction as _mp_reduction  # about 4 ms of import time: see _reduce_for_process
 from typing import Any, Callable, ClassVar, Dict, Iterable, List, Optional, Type, TypeVar
 
-from ._buffers import data_arg, into_arg, size_arg, timeout_ms
+from ._buffers import EAGER_READ_MAX, data_arg, into_arg, read_buffer, size_arg, timeout_ms
 from ._lib import IOVec, c_handle, fast, lib
 from .errors import check, error_for
 from . import _constants as _c
@@ -59,24 +62,62 @@ def retry_eintr_within(call: Callable[[int], int], limit: int, per_second: int =
         left = max(0, math.ceil((deadline - time.monotonic()) * per_second))
 
 
+def _reduce_for_process(handle: "Handle") -> Any:
+    """How ``multiprocessing`` passes a handle to another process, the way it passes a
+    ``socket.socket`` (``multiprocessing.reduction._reduce_socket``): a duplicate of the
+    descriptor (``DupFd``: given to the child at its start under spawn and forkserver, or sent
+    over a Unix socket for a ``Pipe`` or ``Queue``), adopted there as a new handle of the same
+    class. This handle stays open and the sender's own."""
+    kind = handle.kind  # OSError EBADF for a closed handle
+    return _rebuild_in_process, (type(handle), _mp_reduction.DupFd(handle.fileno()), kind)
+
+
+def _rebuild_in_process(cls: Type["Handle"], dup_fd: Any, kind: int) -> "Handle":
+    """The receiving side of :func:`_reduce_for_process`: the descriptor adopted as ``cls``."""
+    fd = dup_fd.detach()
+    try:
+        return cls.adopt(fd, kind)
+    except BaseException:
+        os.close(fd)  # refused: still ours
+        raise
+
+
 class Handle:
     """An fdsafe handle. Close it with ``close()`` or a ``with`` block; a handle that is
     garbage-collected while still open is closed then. Closing twice is harmless: handles are
-    generational, so a stale one can never close anything else."""
+    generational, so a stale one can never close anything else.
+
+    ``pickle`` and ``copy`` refuse handles (``TypeError``), as they refuse ``socket.socket``:
+    a copy would be a second owner of one handle. ``multiprocessing`` passes them, as it passes
+    ``socket.socket``: as a ``Process`` argument under the spawn and forkserver start methods
+    (fork needs nothing) and through its ``Pipe`` and ``Queue``. The receiving process gets a
+    new handle of the same class on a duplicate descriptor (the same open file); the sender's
+    handle stays open, its own to close. Python-side settings do not travel, as for
+    ``socket.socket``: a socket's timeout stays behind, and the copy blocks or not as the
+    shared O_NONBLOCK flag says (call ``settimeout`` there). Every kind travels but
+    :class:`~fdsafe.Stdio` (each process has its own standard streams) and
+    :class:`~fdsafe.Epoll` (its registrations name this process's handles)."""
 
     KIND: ClassVar[int] = 0
+    # Whether multiprocessing may pass objects of this class (see _reduce_for_process).
+    _PASSED_TO_PROCESSES: ClassVar[bool] = True
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
         if cls.KIND:
             _CLASSES.setdefault(cls.KIND, cls)
+            # multiprocessing's pickler looks reducers up by exact class, so each kind's class
+            # (and any subclass of it) is registered; one it does not know falls back to
+            # __reduce__, which refuses.
+            if cls._PASSED_TO_PROCESSES:
+                _mp_reduction.ForkingPickler.register(cls, _reduce_for_process)
 
     def __init__(self, value: int, owned: bool = True):
         """Wraps a raw handle value. An owned wrapper closes the handle when collected; pass
         ``owned=False`` for a view of a handle that something else owns."""
-        self._value = value
-        self._owned = owned
         self._c = c_handle(value)  # pre-converted for the unconverted fast calls
+        self._value = value
+        self._owned = owned  # last: an object whose value was refused owns nothing to close
 
     @staticmethod
     def wrap(value: int, owned: bool = True) -> "Handle":
@@ -93,9 +134,12 @@ class Handle:
     @classmethod
     def adopt(cls: Type[H], fd: int, kind: Optional[int] = None) -> H:
         """Takes ownership of an open descriptor (see fdsafe_fd_adopt) as a handle of this
-        class's kind, or of ``kind`` (a ``KIND_*`` number). On failure the caller still owns
-        ``fd``. ``Handle.adopt`` itself needs ``kind``; for a socket whose kind is not known,
-        :func:`fdsafe.from_socket` detects it."""
+        class's kind, or of ``kind`` (a ``KIND_*`` number). The descriptor is made
+        close-on-exec (``os.get_inheritable(fd)`` becomes False), as every fdsafe descriptor
+        is by design: a program started later by exec does not inherit it unless given it
+        explicitly (``subprocess``'s ``pass_fds``). On failure the caller still owns ``fd``,
+        unchanged. ``Handle.adopt`` itself needs ``kind``; for a socket whose kind is not
+        known, :func:`fdsafe.from_socket` detects it."""
         if kind is None and not cls.KIND:
             raise TypeError(f"{cls.__name__}.adopt needs kind= (a KIND_* number), or call it on a kind's class "
                             "(EventFd.adopt(fd)); fdsafe.from_socket(fd) detects a socket's kind")
@@ -126,7 +170,9 @@ class Handle:
     def fileno(self) -> int:
         """The raw descriptor, lent (fdsafe keeps ownership); works with ``selectors``.
         -1 once the handle is closed, as ``socket.fileno`` gives, so that ``selectors`` and
-        ``asyncio`` can still unregister it."""
+        ``asyncio`` can still unregister it. Streams and epoll sets raise
+        :class:`~fdsafe.errors.ClosedFileError` (a ``ValueError``) instead, as ``io.FileIO``
+        and ``select.epoll`` do."""
         fd = lib.fdsafe_fd_borrow(self._value)
         if fd == -errno.EBADF:
             return -1
@@ -138,7 +184,16 @@ class Handle:
         self._owned = False  # closed: nothing left for the collector to close
 
     def release(self) -> int:
-        """Ends the handle and returns its descriptor, which the caller must close."""
+        """Ends the handle and returns its descriptor, which the caller must close.
+
+        Raises ``OSError`` EBUSY, and leaves the handle open and working, while another
+        thread is inside a call on it (a ``read``, ``recv``, ``accept``, ``wait``... still
+        blocked, say; for a pipe's read end on kernels before 6.18, also a write to its write
+        end): that call is using the descriptor, and once handed away it could be closed and
+        its number reused under the call. ``socket.socket.detach`` does not refuse. Release
+        after that call has returned: wake the thread first (give it what it waits for,
+        ``shutdown()`` a socket it reads) and join it, or give its calls a timeout. OSError
+        EBADF once closed."""
         return self._check(lib.fdsafe_fd_release(self._value))
 
     def dup(self: H) -> H:
@@ -178,8 +233,9 @@ class Handle:
     def __reduce__(self) -> Any:
         # A copy would be a second owner of one handle value: collecting either closes the
         # other's descriptor. socket.socket and io.FileIO refuse to be copied or pickled too.
+        # (multiprocessing's pickler never gets here: see _reduce_for_process.)
         raise TypeError(f"cannot pickle or copy {type(self).__name__!r} object (use dup() for a second handle, "
-                        "send_fds() to give one to another process)")
+                        "send_fds() or multiprocessing to give one to another process)")
 
     @property
     def nonblocking(self) -> bool:
@@ -203,14 +259,14 @@ class Handle:
         """Reads up to ``size`` bytes (b"" at end of file)."""
         if type(size) is not int or size < 0:
             size = size_arg(size)
-        buf = ctypes.create_string_buffer(size)
+        buf: Any = ctypes.create_string_buffer(size) if size <= EAGER_READ_MAX else read_buffer(size)
         length = ctypes.c_size_t(size)
         n = _fast_read(self._c, buf, length)
         while n < 0:
             if n != _EINTR:
                 raise error_for(n)
             n = _fast_read(self._c, buf, length)
-        return buf.raw[:n]
+        return buf[:n]  # type: ignore[no-any-return]
 
     def readinto(self, buffer: Any) -> int:
         """Reads into any writable buffer (bytearray, memoryview, array); returns the count."""
@@ -238,13 +294,16 @@ class Handle:
 
     def readv(self, sizes: Iterable[int]) -> List[bytes]:
         """Reads with one readv into buffers of ``sizes``; returns each one's bytes."""
-        bufs = [ctypes.create_string_buffer(size_arg(n)) for n in sizes]
-        iov = (IOVec * len(bufs))(*[IOVec(ctypes.cast(b, ctypes.c_void_p), len(b)) for b in bufs])
-        n = self._retry(lambda: lib.fdsafe_readv(self._value, iov, len(bufs)))
+        lengths = [size_arg(n) for n in sizes]
+        buf = read_buffer(sum(lengths))  # one for all, each read into its own part
+        base = ctypes.addressof(buf)
+        offsets = [0, *itertools.accumulate(lengths)][:-1]
+        iov = (IOVec * len(lengths))(*[IOVec(base + off, n) for off, n in zip(offsets, lengths)])
+        n = self._retry(lambda: lib.fdsafe_readv(self._value, iov, len(lengths)))
         out = []
-        for b in bufs:
-            take = min(n, len(b))
-            out.append(b.raw[:take])
+        for off, length in zip(offsets, lengths):
+            take = min(n, length)
+            out.append(buf[off:off + take])
             n -= take
         return out
 
@@ -254,15 +313,25 @@ class Handle:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _collected(self) -> None:
+        """What collecting this object ends besides its own handle (nothing, here). Kinds
+        hook in here rather than in ``__del__``, whose warning must name the user's line."""
+
     def __del__(self) -> None:
         # As for an unclosed file or socket: close it, and say so with a ResourceWarning
         # (only when this close closed something: a handle closed elsewhere is no leak).
+        self._collected()
         if getattr(self, "_owned", False):
             self._owned = False
             if lib.fdsafe_close(self._value) == 0:
                 try:
                     warnings.warn(f"unclosed fdsafe handle {type(self).__name__} {self._value:#x}",
                                   ResourceWarning, stacklevel=2, source=self)
+                except Warning:
+                    # Warnings made errors (-W error, pytest's filterwarnings): the handle is
+                    # closed all the same, and the error goes to sys.unraisablehook
+                    # ("Exception ignored in ..."), as for an unclosed file or socket.
+                    raise
                 except Exception:  # interpreter shutdown: the warning machinery may be gone
                     pass
 
@@ -275,3 +344,6 @@ class Handle:
 
     def __hash__(self) -> int:
         return hash(self._value)
+
+
+_mp_reduction.ForkingPickler.register(Handle, _reduce_for_process)  # generic handles (KIND_OTHER)

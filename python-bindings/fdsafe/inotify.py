@@ -5,9 +5,9 @@ import ctypes
 import os
 from typing import Iterator, List, NamedTuple
 
-from ._buffers import c_string
+from ._buffers import batch_arg, c_string
 from ._lib import c_handle, declare, lib
-from .errors import check
+from .errors import check, naming
 from .file import PathLike
 from .handle import Handle, retry_eintr
 from . import _constants as _c
@@ -84,11 +84,15 @@ class Inotify(Handle):
         (FileNotFoundError...) if the path cannot be watched; ``InvalidArgumentError`` (a
         ``ValueError``) for a mask naming no event (options alone)."""
         wd = ctypes.c_int32()
-        check(lib.fdsafe_inotify_add_watch(self._value, c_string(path), mask, ctypes.byref(wd)))
+        with naming(path):
+            check(lib.fdsafe_inotify_add_watch(self._value, c_string(path), mask, ctypes.byref(wd)))
         return wd.value
 
     def remove_watch(self, wd: int) -> None:
-        """Removes a watch; one the kernel already dropped is removed without error."""
+        """Removes a watch. One the kernel already dropped is removed without error until
+        :meth:`read` has returned its ``IN_IGNORED`` event; an id never issued, already
+        removed, or whose ``IN_IGNORED`` was read raises ``OSError`` (``EINVAL``), as
+        ``inotify_rm_watch(2)``."""
         check(lib.fdsafe_inotify_remove_watch(self._value, wd))
 
     @property
@@ -99,9 +103,15 @@ class Inotify(Handle):
         return check(lib.fdsafe_inotify_pending(self._value))
 
     def read_events(self, max_events: int = 64) -> List[InotifyEvent]:
-        """At least one event (waits unless non-blocking: ``BlockingIOError``)."""
-        buf = (InotifyEventC * max_events)()
-        n = retry_eintr(lambda: lib.fdsafe_inotify_read(self._value, buf, max_events))
+        """Up to ``max_events`` events, at least one (waits unless non-blocking:
+        ``BlockingIOError``). With ``max_events`` below ``MIN_BATCH`` (17) the events that
+        did not fit stay inside fdsafe (:attr:`pending`), where ``select``, selectors,
+        asyncio and an epoll set cannot see them: an event loop should read at least
+        ``MIN_BATCH`` at a time (the default does), or drain :attr:`pending` before it waits
+        again."""
+        count = batch_arg(max_events, "max_events", 4096)  # the most one read hands out
+        buf = (InotifyEventC * count)()
+        n = retry_eintr(lambda: lib.fdsafe_inotify_read(self._value, buf, count))
         return [InotifyEvent(e.wd, e.mask, e.cookie, os.fsdecode(e.name[:e.name_len])) for e in buf[:n]]
 
     def __iter__(self) -> Iterator[InotifyEvent]:

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import ctypes
+import operator
+from typing import Optional
 
 from ._buffers import c_string
 from ._lib import c_handle, c_handle_p, declare, lib
@@ -34,13 +36,22 @@ class MemFd(SeekableMixin, RawIOHandle):
 
     @classmethod
     def create(cls, name: str = "fdsafe", *, allow_sealing: bool = True, noexec_seal: bool = False,
-               executable: bool = False, hugetlb: bool = False) -> "MemFd":
+               executable: bool = False, hugetlb: bool = False,
+               huge_page_size: Optional[int] = None) -> "MemFd":
         """A new empty memfd; ``name`` (shown in ``/proc/self/fd``) is a label only.
         ``allow_sealing`` permits :meth:`add_seals`; ``noexec_seal`` makes it never
         executable, ``executable`` asks for an executable one (kernel 6.3 or later);
-        ``hugetlb`` backs it with huge pages."""
+        ``hugetlb`` backs it with huge pages, of ``huge_page_size`` bytes (a power of two,
+        as ``os.MFD_HUGE_2MB`` names 2 MiB; implies ``hugetlb``) or the system's default
+        size. A size the machine has no huge pages of raises ``OSError`` (``ENODEV``, as
+        ``os.memfd_create``); one that is not a power of two, ``ValueError``."""
         flags = ((MEMFD_ALLOW_SEALING if allow_sealing else 0) | (MEMFD_NOEXEC_SEAL if noexec_seal else 0)
                  | (MEMFD_EXEC if executable else 0) | (MEMFD_HUGETLB if hugetlb else 0))
+        if huge_page_size is not None:
+            size = operator.index(huge_page_size)
+            if size <= 0 or size & (size - 1) or size.bit_length() - 1 > _c.FDSAFE_MEMFD_HUGE_MASK:
+                raise ValueError(f"huge_page_size must be a power of two, not {size}")
+            flags |= MEMFD_HUGETLB | (size.bit_length() - 1) << _c.FDSAFE_MEMFD_HUGE_SHIFT
         out = c_handle()
         check(lib.fdsafe_memfd_create(c_string(name), flags, ctypes.byref(out)))
         return cls(out.value)
@@ -48,8 +59,8 @@ class MemFd(SeekableMixin, RawIOHandle):
     @property
     def seals(self) -> int:
         """The current ``SEAL_*`` bits."""
-        return check(lib.fdsafe_memfd_get_seals(self._value))
+        return self._check(lib.fdsafe_memfd_get_seals(self._value))
 
     def add_seals(self, seals: int) -> None:
         """Adds ``SEAL_*`` bits; seals are permanent and hold in every process."""
-        check(lib.fdsafe_memfd_add_seals(self._value, seals))
+        self._check(lib.fdsafe_memfd_add_seals(self._value, seals))

@@ -26,7 +26,7 @@ class PipeEnd(RawIOHandle):
     @property
     def capacity(self) -> int:
         """The pipe's capacity in bytes (F_GETPIPE_SZ); set it with ``set_capacity``."""
-        return check(lib.fdsafe_pipe_get_capacity(self._value))
+        return self._check(lib.fdsafe_pipe_get_capacity(self._value))
 
     @capacity.setter
     def capacity(self, size: int) -> None:
@@ -35,7 +35,7 @@ class PipeEnd(RawIOHandle):
     def set_capacity(self, size: int) -> int:
         """Asks for a capacity of at least ``size`` bytes; returns the capacity now in force
         (the kernel rounds up to a power-of-two number of pages)."""
-        return check(lib.fdsafe_pipe_set_capacity(self._value, size_arg(size)))
+        return self._check(lib.fdsafe_pipe_set_capacity(self._value, size_arg(size)))
 
 
 def pipe(nonblocking: bool = False, packet: bool = False) -> Tuple[PipeEnd, PipeEnd]:
@@ -52,6 +52,6 @@ SIGPIPE_IGNORE = _c.FDSAFE_SIGPIPE_IGNORE
 
 def sigpipe_mode(mode: int) -> int:
     """How fdsafe's pipe writes avoid SIGPIPE (see fdsafe_sigpipe_mode): ``SIGPIPE_GUARD``
-    (the default; per-write guard) or ``SIGPIPE_IGNORE`` (SIGPIPE ignored process-wide, no
+    (the default: ``RWF_NOSIGNAL`` on Linux 6.18 and later, else a per-write guard) or ``SIGPIPE_IGNORE`` (SIGPIPE ignored process-wide, no
     per-write cost; Python itself starts with SIGPIPE ignored). Returns the previous mode."""
     return check(lib.fdsafe_sigpipe_mode(mode))

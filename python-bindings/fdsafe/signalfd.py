@@ -8,6 +8,7 @@ import ctypes
 from dataclasses import dataclass
 from typing import Iterable, Iterator, List
 
+from ._buffers import batch_arg
 from ._lib import c_handle, declare, lib
 from .errors import check
 from .handle import Handle, retry_eintr
@@ -81,8 +82,9 @@ class SignalFd(Handle):
 
     def read_signals(self, max_records: int = 16) -> List[SignalInfo]:
         """Pending signals (at least one: waits unless non-blocking, ``BlockingIOError``)."""
-        buf = (SigInfoC * max_records)()
-        n = retry_eintr(lambda: lib.fdsafe_signalfd_read(self._value, buf, max_records))
+        count = batch_arg(max_records, "max_records", 64)  # the most one read hands out
+        buf = (SigInfoC * count)()
+        n = retry_eintr(lambda: lib.fdsafe_signalfd_read(self._value, buf, count))
         return [SignalInfo(r.signo, r.code, r.pid, r.uid, r.status, r.int_value, r.ptr_value) for r in buf[:n]]
 
     def __iter__(self) -> Iterator[SignalInfo]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ctypes
+import signal
 import operator
 from typing import Iterable, Set
 
@@ -58,9 +59,19 @@ def sigset(signals: Iterable[int]) -> SigSet:
     return s
 
 
+def _named(n: int) -> int:
+    """``signal.Signals`` member for ``n`` where it has one (as ``signal.pthread_sigmask``
+    returns them), else the number (real-time signals between SIGRTMIN and SIGRTMAX)."""
+    try:
+        return signal.Signals(n)
+    except ValueError:
+        return n
+
+
 def members(s: SigSet) -> Set[int]:
-    """The signal numbers in a C signal set."""
-    return {n for n in range(1, 65) if check(lib.fdsafe_sigset_has(ctypes.byref(s), n))}
+    """The signals in a C signal set: ``signal.Signals`` members, plain numbers for those
+    without a name."""
+    return {_named(n) for n in range(1, 65) if check(lib.fdsafe_sigset_has(ctypes.byref(s), n))}
 
 
 def signal_mask(how: int, signals: Iterable[int]) -> Set[int]:

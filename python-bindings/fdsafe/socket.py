@@ -1,6 +1,16 @@
 """Sockets: TCP, UDP and Unix domain (stream, datagram, seqpacket), descriptor passing and
 peer credentials. Each socket kind has a class with a ``socket``-like surface and
-``fileno()``, so it works with ``selectors``."""
+``fileno()``, so it works with ``selectors``.
+
+asyncio takes these sockets as they are: ``loop.sock_recv``, ``sock_recv_into``,
+``sock_sendall``, ``sock_sendfile``, ``sock_accept``, ``sock_connect`` and (3.11+)
+``sock_recvfrom``, ``sock_recvfrom_into``, ``sock_sendto`` (non-blocking sockets, as for
+``socket.socket``), and ``sock=`` of ``open_connection``, ``open_unix_connection``,
+``start_server``, ``start_unix_server``, ``loop.create_connection``,
+``create_unix_connection``, ``create_server``, ``create_unix_server``,
+``create_datagram_endpoint`` and ``connect_accepted_socket`` (the transport or server closes
+the handle). Every socket class answers what asyncio calls on it (``listen``, ``accept``,
+``connect``...) as ``socket.socket`` does in the same state."""
 from __future__ import annotations
 
 import ctypes
@@ -9,10 +19,12 @@ import io
 import os
 import socket as _pysocket
 import time
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union, cast
+import weakref
+from typing import (TYPE_CHECKING, Any, Callable, Generic, Iterable, Iterator, List, Literal, NamedTuple, NoReturn,
+                    Optional, Sequence, Tuple, TypeVar, Union, cast, overload)
 
 from ._address import SockAddr, decode_sockaddr, inet_sockaddrs as _inet_sockaddrs, unix_sockaddr
-from ._buffers import data_arg, int_arg, into_arg, size_arg, timeout_ms
+from ._buffers import backlog_arg, data_arg, int_arg, into_arg, read_buffer, size_arg, timeout_ms
 from ._lib import IOVec, c_handle, c_handle_p, c_kind, declare, fast, lib
 from .errors import check
 from .handle import EVENT_IN, EVENT_OUT, KIND_OTHER, Handle, retry_eintr, retry_eintr_within
@@ -35,7 +47,7 @@ __all__ = ["KIND_TCP_LISTENER", "KIND_TCP_STREAM", "KIND_UDP", "KIND_UNIX_LISTEN
            "Socket", "TcpListener", "TcpStream", "UdpSocket", "UnixListener", "UnixStream",
            "UnixDatagram", "UnixSeqpacketListener", "UnixSeqpacket", "tcp_listen", "tcp_connect",
            "udp_bind", "unix_listen", "unix_bind", "unix_connect", "unix_pair", "from_socket",
-           "SockAddr", "MSG_DONTWAIT", "MSG_PEEK", "MSG_WAITALL", "MSG_MORE", "MSG_ZEROCOPY",
+           "SockAddr", "MSG_DONTWAIT", "MSG_PEEK", "MSG_WAITALL", "MSG_MORE", "MSG_ZEROCOPY", "MSG_OOB",
            "MSG_NOSIGNAL", "SHUT_RD", "SHUT_WR", "SHUT_RDWR", "SOCK_STREAM", "SOCK_DGRAM",
            "SOCK_SEQPACKET", "SOL_SOCKET", "IPPROTO_IP", "IPPROTO_TCP", "IPPROTO_IPV6",
            "SO_BROADCAST", "SO_KEEPALIVE", "SO_LINGER", "SO_RCVBUF", "SO_SNDBUF", "SO_REUSEADDR",
@@ -61,7 +73,14 @@ RECV_DONTWAIT, RECV_PEEK, RECV_WAITALL = _c.FDSAFE_MSG_DONTWAIT, _c.FDSAFE_MSG_P
 SHUTDOWN_READ, SHUTDOWN_WRITE, SHUTDOWN_BOTH = _c.FDSAFE_SHUT_RD, _c.FDSAFE_SHUT_WR, _c.FDSAFE_SHUT_RDWR
 ACCEPT_NONBLOCK = _c.FDSAFE_NONBLOCK
 SOCKET_NONBLOCK, SOCKET_REUSEPORT, SOCKET_V6ONLY, SOCKET_NO_REUSEADDR = _c.FDSAFE_NONBLOCK, _c.FDSAFE_SOCKET_REUSEPORT, _c.FDSAFE_SOCKET_V6ONLY, _c.FDSAFE_SOCKET_NO_REUSEADDR
-UNIX_STREAM, UNIX_DATAGRAM, UNIX_SEQPACKET = _c.FDSAFE_SOCK_STREAM, _c.FDSAFE_SOCK_DGRAM, _c.FDSAFE_SOCK_SEQPACKET
+# Typed as their values, so that a type checker knows unix_pair(UNIX_DATAGRAM) gives UnixDatagram
+# sockets (see the overloads of unix_pair); socket.SOCK_* are typed so by typeshed.
+UNIX_STREAM = cast(Literal[1], _c.FDSAFE_SOCK_STREAM)
+UNIX_DATAGRAM = cast(Literal[2], _c.FDSAFE_SOCK_DGRAM)
+UNIX_SEQPACKET = cast(Literal[5], _c.FDSAFE_SOCK_SEQPACKET)
+_StreamType = Literal[1, _pysocket.SocketKind.SOCK_STREAM]
+_DatagramType = Literal[2, _pysocket.SocketKind.SOCK_DGRAM]
+_SeqpacketType = Literal[5, _pysocket.SocketKind.SOCK_SEQPACKET]
 UNIX_BIND_NONBLOCK, UNIX_BIND_KEEP_STALE, UNIX_BIND_KEEP_PATH, UNIX_BIND_NO_MKDIR, UNIX_BIND_KEEP_MODE = _c.FDSAFE_NONBLOCK, _c.FDSAFE_UNIX_BIND_KEEP_STALE, _c.FDSAFE_UNIX_BIND_KEEP_PATH, _c.FDSAFE_UNIX_BIND_NO_MKDIR, _c.FDSAFE_UNIX_BIND_KEEP_MODE
 RECV_INFO_CTRUNC, RECV_INFO_TRUNC, RECV_INFO_CREDENTIALS, RECV_INFO_CLOSED = _c.FDSAFE_RECV_INFO_CTRUNC, _c.FDSAFE_RECV_INFO_TRUNC, _c.FDSAFE_RECV_INFO_CREDENTIALS, _c.FDSAFE_RECV_INFO_CLOSED
 MAX_FDS = 253
@@ -70,6 +89,7 @@ MAX_FDS = 253
 # (socket.SOL_SOCKET, socket.SO_REUSEADDR), socket.SOCK_SEQPACKET... do what they name here.
 MSG_DONTWAIT, MSG_PEEK, MSG_WAITALL = _c.FDSAFE_MSG_DONTWAIT, _c.FDSAFE_MSG_PEEK, _c.FDSAFE_MSG_WAITALL
 MSG_MORE, MSG_ZEROCOPY, MSG_NOSIGNAL = _c.FDSAFE_MSG_MORE, _c.FDSAFE_MSG_ZEROCOPY, _c.FDSAFE_MSG_NOSIGNAL
+MSG_OOB = _c.FDSAFE_MSG_OOB
 MSG_TRUNC, MSG_CTRUNC, MSG_EOR = _c.FDSAFE_MSG_TRUNC, _c.FDSAFE_MSG_CTRUNC, _c.FDSAFE_MSG_EOR
 SHUT_RD, SHUT_WR, SHUT_RDWR = _c.FDSAFE_SHUT_RD, _c.FDSAFE_SHUT_WR, _c.FDSAFE_SHUT_RDWR
 SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET = _c.FDSAFE_SOCK_STREAM, _c.FDSAFE_SOCK_DGRAM, _c.FDSAFE_SOCK_SEQPACKET
@@ -368,10 +388,18 @@ class Socket(Handle):
         while True:
             left = deadline - time.monotonic()
             if left <= 0 or not self.wait(events, left):
-                raise _pysocket.timeout("timed out")
+                self._timed_out()
             code = call()
             if code != _EAGAIN and code != -errno.EINTR:
                 return check(code)
+
+    def _timed_out(self) -> NoReturn:
+        """Raises ``TimeoutError``; or ``OSError`` EBADF if another thread closed the socket
+        during the wait (which a close does not end), as ``socket``'s calls raise then: the
+        socket is gone, no peer was slow."""
+        if self.closed:
+            raise OSError(errno.EBADF, f"{os.strerror(errno.EBADF)}: the socket was closed during the call")
+        raise _pysocket.timeout("timed out")
 
     def _copy_settings_from(self, other: Handle) -> None:
         self._timeout = getattr(other, "_timeout", None)
@@ -387,6 +415,11 @@ class Socket(Handle):
             timeout = float(timeout)
         self.nonblocking = timeout is not None
         self._timeout = timeout or None
+        # The files makefile() made read through duplicates sharing O_NONBLOCK with this
+        # socket: they follow its timeout too, as socket.makefile's files (which call the
+        # socket itself) do.
+        for file in self.__dict__.get("_files", ()):
+            file._sock._timeout = self._timeout
 
     def gettimeout(self) -> Optional[float]:
         """The timeout in seconds: None when blocking, 0.0 when non-blocking. Still answered
@@ -448,12 +481,27 @@ class Socket(Handle):
     def to_socket(self) -> _pysocket.socket:
         """A ``socket.socket`` on a duplicate of the descriptor (as ``socket.fromfd``), with
         this socket's timeout. Both stay open until each is closed; they share the open file,
-        so ``setblocking`` on one changes the other. Use it for asyncio's ``loop.sock_*`` and
-        ``asyncio.open_connection(sock=...)``."""
+        so ``setblocking`` on one changes the other. Use it for ``ssl`` or code that needs that
+        very class: asyncio takes fdsafe sockets as they are (see the module's docstring)."""
         timeout = self.gettimeout()
         sock = _pysocket.socket(fileno=os.dup(self.fileno()))
         sock.settimeout(timeout)
         return sock
+
+    def detach(self) -> int:
+        """As ``socket.detach``: ends the handle without closing the descriptor and returns
+        it; the caller (``ssl.SSLContext.wrap_socket``, which calls this, or
+        ``socket.socket(fileno=...)``) owns it from then on. -1 if already closed. This is
+        :meth:`release`, under the standard library's name.
+
+        Unlike ``socket.detach``, it raises ``OSError`` EBUSY while another thread is inside
+        a call on the socket (blocked in ``recv`` or ``accept``, say), and the socket stays
+        open and working: that call is using the descriptor, which fdsafe never hands away
+        under it. Wake that thread first (send it data, or ``shutdown()`` the socket), let
+        its call return, then detach."""
+        if self.closed:
+            return -1
+        return self.release()
 
     def makefile(self, mode: str = "r", buffering: Optional[int] = None, *, encoding: Optional[str] = None,
                  errors: Optional[str] = None, newline: Optional[str] = None) -> Any:
@@ -472,7 +520,8 @@ class Socket(Handle):
             buffering = io.DEFAULT_BUFFER_SIZE
         if buffering == 0 and not binary:
             raise ValueError("unbuffered streams must be binary")
-        raw = _SocketIO(self.dup(), ("r" if reading else "") + ("w" if writing else ""))
+        raw = _SocketIO(self.dup(), ("r" if reading else "") + ("w" if writing else ""), self)
+        self.__dict__.setdefault("_files", weakref.WeakSet()).add(raw)
         if buffering == 0:
             return raw
         buffer: Any  # (typeshed makes the three generic)
@@ -559,13 +608,15 @@ class Socket(Handle):
         size = size_arg(size, "buffersize")
         if size == 0:
             return b""  # at once, as socket.recv(0) does (the kernel would wait for a byte)
-        buf = ctypes.create_string_buffer(size)
+        buf = read_buffer(size)
         n = self._call(lambda: lib.fdsafe_socket_recv(self._value, buf, size, flags), EVENT_IN)
-        return buf.raw[:n]
+        return bytes(buf[:n])
 
     def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
         """Receives into a writable buffer (up to ``nbytes``, 0: its length); the count."""
         c_buf, size = into_arg(buffer, nbytes)
+        if size == 0:
+            return 0  # at once, as socket.recv_into does for an empty buffer
         return self._call(lambda: lib.fdsafe_socket_recv(self._value, c_buf, size, flags), EVENT_IN)
 
     def sendto(self, data: Any, flags_or_address: Any, address: Any = _NO_ADDRESS) -> int:
@@ -600,9 +651,9 @@ class Socket(Handle):
         them (see :meth:`getsockname`; None when the kernel gives no address: a connected
         stream, an unnamed Unix sender)."""
         size = size_arg(size, "buffersize")
-        buf = ctypes.create_string_buffer(max(size, 1))
+        buf = read_buffer(max(size, 1))
         n, source = self._recvfrom(buf, size, flags)
-        return buf.raw[:n], source
+        return buf[:n], source
 
     def recvfrom_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> Tuple[int, Any]:
         """Receives a datagram into a writable buffer; the count and the source, as
@@ -664,10 +715,10 @@ class Socket(Handle):
         closed and ``MSG_CTRUNC`` set), and the sender's address. A longer message sets
         ``MSG_TRUNC`` in ``msg_flags``. See :class:`Message`."""
         size = size_arg(bufsize, "bufsize")
-        buf = ctypes.create_string_buffer(max(size, 1))
+        buf = read_buffer(max(size, 1))
         iov = IOVec(ctypes.cast(buf, ctypes.c_void_p), size)
         n, got = self._recvmsg(ctypes.pointer(iov), 1, maxhandles, flags)
-        return Message(buf.raw[:min(n, size)], got.handles, got.msg_flags, got.address, got.credentials, got.closed)
+        return Message(buf[:min(n, size)], got.handles, got.msg_flags, got.address, got.credentials, got.closed)
 
     def recvmsg_into(self, buffers: Iterable[Any], maxhandles: int = 0, flags: int = 0) -> Message:
         """As ``socket.recvmsg_into``: the message scattered into writable ``buffers``; the
@@ -728,6 +779,68 @@ class Socket(Handle):
         limit); still pending after the timeout: OSError EINPROGRESS."""
         retry_eintr_within(lambda ms: lib.fdsafe_socket_connect_finish(self._value, ms), timeout_ms(timeout))
 
+    # ---------------------------------------------------------- connect, listen, accept
+    # What asyncio calls on a socket it is given (loop.sock_connect, start_server(sock=...),
+    # loop.sock_accept), answered on every kind as socket.socket answers in the same state.
+
+    def connect(self, address: Address) -> None:
+        """Connects to ``address`` (as :meth:`sendto` takes it), as ``socket.connect`` does:
+        the kernel answers for the socket's state. fdsafe makes its stream sockets connected
+        (:func:`tcp_connect`, :func:`unix_connect`, :func:`unix_pair`, ``accept``), so this
+        is OSError EISCONN once connected, BlockingIOError EALREADY while a non-blocking
+        connect is still going on (``loop.sock_connect`` then waits for it), and a new attempt
+        after a failed one; on a listener, OSError EISCONN (TCP) or EINVAL (Unix). Waits as
+        the timeout says (``TimeoutError``). An ``AF_UNSPEC`` address, which would disconnect
+        the socket, is refused with EAFNOSUPPORT."""
+        target = self._sockaddr(address)
+        sockaddr = target if isinstance(target, SockAddr) else address_parse(target.decode())
+        if sockaddr.family == _pysocket.AF_UNSPEC:
+            raise OSError(errno.EAFNOSUPPORT, "connect: an AF_UNSPEC address (a disconnect) is not offered")
+        raw = ctypes.create_string_buffer(bytes(sockaddr), len(sockaddr))
+        code = lib.fdsafe_socket_connect_sockaddr(self._value, raw, len(sockaddr))
+        if self._connect_goes_on(code):
+            self._connect_wait()
+        else:
+            check(code)
+
+    def _connect_goes_on(self, code: int) -> bool:
+        """Whether a connect that returned ``code`` is still going on in the kernel and to be
+        waited for, as ``socket.connect`` waits: after a signal (EINTR; PEP 475), and with a
+        timeout after EINPROGRESS."""
+        return code == -errno.EINTR or (code == -errno.EINPROGRESS and bool(self._timeout))
+
+    def _connect_wait(self) -> None:
+        """Waits for a connect going on (see :meth:`_connect_goes_on`) to end, for what the
+        timeout says; raises its error, or as :meth:`_timed_out` does."""
+        ms = timeout_ms(self._timeout) if self._timeout else -1
+        code = -errno.EINTR
+        while code == -errno.EINTR:
+            code = lib.fdsafe_socket_connect_finish(self._value, ms)
+        if code == -errno.ETIMEDOUT and self._timeout:
+            self._timed_out()
+        check(code)
+
+    def listen(self, backlog: int = 128) -> None:
+        """Refused, as ``socket.listen`` refuses it on a connected or datagram socket: OSError
+        EINVAL for a stream or seqpacket socket, EOPNOTSUPP for a datagram one (fdsafe keeps
+        a handle's kind: a listener comes from :func:`tcp_listen` or :func:`unix_listen`).
+        Listeners and ``GenericSocket`` listen."""
+        raise self._not_listening("listen")
+
+    def accept(self) -> Tuple["Socket", Any]:
+        """Refused, as ``socket.accept`` refuses it on a socket that does not listen: OSError
+        EINVAL for a stream or seqpacket socket, EOPNOTSUPP for a datagram one. Listeners and
+        ``GenericSocket`` accept."""
+        raise self._not_listening("accept")
+
+    def _not_listening(self, call: str) -> OSError:
+        if self.closed:
+            code, why = errno.EBADF, "the socket is closed"
+        else:
+            code = errno.EOPNOTSUPP if self.type == _pysocket.SOCK_DGRAM else errno.EINVAL
+            why = f"a {type(self).__name__} does not listen"
+        return OSError(code, f"{os.strerror(code)}: {call}: {why}")
+
 
 class _SocketIO(io.RawIOBase):
     """The raw file under :meth:`Socket.makefile`, as ``socket.SocketIO`` is under
@@ -737,9 +850,10 @@ class _SocketIO(io.RawIOBase):
     call would block; after a timeout, reading is refused, as ``socket.SocketIO`` does (the
     buffered layer above may have lost data)."""
 
-    def __init__(self, sock: Socket, mode: str):
+    def __init__(self, sock: Socket, mode: str, owner: Socket):
         super().__init__()
         self._sock = sock
+        self._owner = weakref.ref(owner)
         self._mode = mode + "b"
         self._reading = "r" in mode
         self._writing = "w" in mode
@@ -789,8 +903,12 @@ class _SocketIO(io.RawIOBase):
 
     @property
     def name(self) -> int:
-        """The descriptor, or -1 once closed (``socket.SocketIO.name``)."""
-        return -1 if self.closed else self.fileno()
+        """The socket's descriptor while it is open (the file reads through a duplicate of
+        it), else the duplicate's; -1 once the file is closed (``socket.SocketIO.name``)."""
+        if self.closed:
+            return -1
+        owner = self._owner()
+        return owner.fileno() if owner is not None and not owner.closed else self.fileno()
 
     @property
     def mode(self) -> str:
@@ -804,18 +922,29 @@ class _SocketIO(io.RawIOBase):
         self._sock.close()
 
 
-class _Listener(Socket):
-    def accept(self, nonblocking: bool = False) -> Tuple[Socket, Any]:
-        """A new connected socket (blocking unless ``nonblocking``) and the peer's address,
-        as ``socket.accept`` gives it (see :meth:`Socket.getsockname`); waits as this
-        listener's timeout says."""
+_Accepted = TypeVar("_Accepted", bound=Socket)
+
+
+class _Listener(Socket, Generic[_Accepted]):
+    def accept(self, nonblocking: bool = False) -> Tuple[_Accepted, Any]:
+        """A new connected socket (blocking unless ``nonblocking``) of this listener's stream
+        class (:class:`TcpStream`, :class:`UnixStream`, :class:`UnixSeqpacket`) and the peer's
+        address, as ``socket.accept`` gives it (see :meth:`Socket.getsockname`); waits as
+        this listener's timeout says."""
         out = c_handle()
         addr = ctypes.create_string_buffer(SOCKADDR_STORAGE)
         alen = ctypes.c_size_t()
         flags = ACCEPT_NONBLOCK if nonblocking else 0
         self._call(lambda: lib.fdsafe_socket_accept(self._value, flags, ctypes.byref(out), addr, SOCKADDR_STORAGE,
                                                     ctypes.byref(alen)), EVENT_IN)
-        return cast(Socket, Handle.wrap(out.value)), decode_sockaddr(addr.raw[:alen.value])
+        return cast(_Accepted, Handle.wrap(out.value)), decode_sockaddr(addr.raw[:alen.value])
+
+    def listen(self, backlog: int = 128) -> None:
+        """Listens again with a new ``backlog``, as ``socket.listen`` on a listening socket
+        (the kernel takes it as the new length of the queue of connections not yet accepted;
+        asyncio's ``start_server(sock=...)`` calls it). A negative ``backlog`` is 0, as
+        ``socket`` makes it; OverflowError beyond a C int; OSError EBADF once closed."""
+        check(lib.fdsafe_socket_listen(self._value, backlog_arg(backlog)))
 
 
 class _UnixMixin(Socket):
@@ -840,7 +969,7 @@ class _UnixMixin(Socket):
         (one that fails the check is detected in full, so check ``.kind`` if the sender is
         not trusted)."""
         size, maxfds = size_arg(size), size_arg(maxfds, "maxfds")
-        buf = ctypes.create_string_buffer(max(size, 1))
+        buf = read_buffer(max(size, 1))
         arr = (ctypes.c_uint64 * max(maxfds, 1))()
         info = RecvInfo()
         if kind is None:
@@ -852,7 +981,7 @@ class _UnixMixin(Socket):
         wrap = Handle._wrap_new
         handles = [wrap(v) for v in arr[:info.handle_count]]
         creds = tuple(info.credentials) if info.flags & RECV_INFO_CREDENTIALS else None
-        return Received(buf.raw[:n], handles, info.flags, info.closed_count, creds)
+        return Received(buf[:n], handles, info.flags, info.closed_count, creds)
 
     def passer(self, size: int = 1, max_handles: int = MAX_FDS, kind: Optional[int] = KIND_OTHER) -> "HandlePasser":
         """The fast descriptor-passing path on this socket: a :class:`fdsafe.passing.HandlePasser`
@@ -932,7 +1061,7 @@ class _DatagramMixin(Socket):
         return [(bufs[i][0].raw[:arr[i].received], _source(bufs[i][1].raw[:arr[i].addr_len])) for i in range(n)]
 
 
-class TcpListener(_Listener):
+class TcpListener(_Listener["TcpStream"]):
     """A listening TCP socket (:func:`tcp_listen`): :meth:`accept` gives :class:`TcpStream` handles."""
 
     KIND = KIND_TCP_LISTENER
@@ -972,8 +1101,10 @@ class UdpSocket(_DatagramMixin):
     zerocopy_completions = TcpStream.zerocopy_completions
 
 
-class UnixListener(_Listener, _UnixMixin):
-    """A listening Unix stream socket (:func:`unix_listen`): :meth:`accept` gives :class:`UnixStream` handles."""
+class UnixListener(_Listener["UnixStream"], _UnixMixin):
+    """A listening Unix stream socket (:func:`unix_listen`): :meth:`accept` gives :class:`UnixStream` handles.
+    Closing it removes its socket path, unless another descriptor of the socket is still open
+    (see :func:`unix_listen` for when the path stays)."""
 
     KIND = KIND_UNIX_LISTENER
 
@@ -992,9 +1123,10 @@ class UnixDatagram(_UnixMixin, _DatagramMixin):
     KIND = KIND_UNIX_DATAGRAM
 
 
-class UnixSeqpacketListener(_Listener, _UnixMixin):
+class UnixSeqpacketListener(_Listener["UnixSeqpacket"], _UnixMixin):
     """A listening Unix seqpacket socket (:func:`unix_listen` with ``UNIX_SEQPACKET``):
-    :meth:`accept` gives :class:`UnixSeqpacket` handles."""
+    :meth:`accept` gives :class:`UnixSeqpacket` handles. Closing it removes its socket path,
+    unless another descriptor of the socket is still open (see :func:`unix_listen`)."""
 
     KIND = KIND_UNIX_SEQPACKET_LISTENER
 
@@ -1019,22 +1151,26 @@ def _raw(address: bytes) -> Tuple[Any, int]:
 
 
 def _fd_of(item: Any) -> int:
-    """A descriptor number from an int or an object with ``fileno()`` (TypeError otherwise)."""
-    if isinstance(item, int) and not isinstance(item, bool):
-        return item
-    fileno = getattr(item, "fileno", None)
-    if fileno is None:
-        raise TypeError(f"a descriptor, a handle or an object with fileno() is required, not {type(item).__name__}")
-    return int(fileno())
+    """A descriptor number from an int or an object with ``fileno()`` (TypeError otherwise),
+    checked against C's int as ``socket.send_fds`` checks it: OverflowError outside it (a C
+    int array would keep only the low 32 bits, another descriptor); a negative number in
+    range goes through, for the kernel's EBADF."""
+    if not (isinstance(item, int) and not isinstance(item, bool)):
+        fileno = getattr(item, "fileno", None)
+        if fileno is None:
+            raise TypeError(f"a descriptor, a handle or an object with fileno() is required, not {type(item).__name__}")
+        item = fileno()
+    return int_arg(item, "descriptor", -2**31, 2**31 - 1)
 
 
 def tcp_listen(address: Address, backlog: int = 128, reuseport: bool = False, v6only: bool = False,
                nonblocking: bool = False, reuseaddr: bool = True) -> TcpListener:
     """A TCP listener on ``address``: ``(host, port)`` (host ``""``: every interface),
-    ``(host, port, flowinfo, scope_id)``, fdsafe's text or raw ``SockAddr`` bytes."""
+    ``(host, port, flowinfo, scope_id)``, fdsafe's text or raw ``SockAddr`` bytes. A negative
+    ``backlog`` is 0, as ``socket.listen`` (and so ``socket.create_server``) takes it."""
     flags = ((SOCKET_REUSEPORT if reuseport else 0) | (SOCKET_V6ONLY if v6only else 0)
              | (SOCKET_NONBLOCK if nonblocking else 0) | (0 if reuseaddr else SOCKET_NO_REUSEADDR))
-    backlog = size_arg(backlog, "backlog")
+    backlog = backlog_arg(backlog)
     found = _inet_address(address, _pysocket.SOCK_STREAM, passive=True)
     if isinstance(found, bytes):
         return cast(TcpListener, _new(lambda out: lib.fdsafe_tcp_listen(found, backlog, flags, out)))
@@ -1082,15 +1218,38 @@ def _options(flags: int, dir_mode: int, socket_mode: int) -> Any:
                                         int_arg(socket_mode, "socket_mode", 0, u32)))
 
 
+@overload
+def unix_listen(address: Optional[Address], type: _StreamType = ..., backlog: int = ..., flags: int = ...,
+                dir_mode: int = ..., socket_mode: int = ...) -> UnixListener: ...
+@overload
+def unix_listen(address: Optional[Address], type: _SeqpacketType, backlog: int = ..., flags: int = ...,
+                dir_mode: int = ..., socket_mode: int = ...) -> UnixSeqpacketListener: ...
+@overload
+def unix_listen(address: Optional[Address], type: int, backlog: int = ..., flags: int = ..., dir_mode: int = ...,
+                socket_mode: int = ...) -> Union[UnixListener, UnixSeqpacketListener]: ...
+
+
 def unix_listen(address: Optional[Address], type: int = UNIX_STREAM, backlog: int = 128, flags: int = 0,
                 dir_mode: int = 0, socket_mode: int = 0) -> Union[UnixListener, UnixSeqpacketListener]:
-    """A Unix listener bound to ``address``, read as ``socket.bind`` reads it: a path
+    """A Unix listener (:class:`UnixListener`; :class:`UnixSeqpacketListener` for ``type``
+    ``UNIX_SEQPACKET``) bound to ``address``, read as ``socket.bind`` reads it: a path
     (``str``, ``bytes`` or ``os.PathLike``, encoded with ``os.fsencode``; ``"@x.sock"`` is the
     file ``@x.sock``), an abstract name as a leading NUL (``"\\0name"``, ``b"\\0name"``),
     ``None`` or ``""`` for autobind, or raw ``SockAddr`` bytes (fdsafe's text ``"@name"``:
     through :func:`address_parse`). A path follows the careful-daemon rules of
-    ``fdsafe_unix_listen`` (parents made, stale sockets removed)."""
-    backlog = size_arg(backlog, "backlog")
+    ``fdsafe_unix_listen`` (parents made, stale sockets removed). A negative ``backlog`` is 0,
+    as ``socket.listen`` takes it.
+
+    Unlike ``socket.socket``, which never removes the path it bound, fdsafe removes it when
+    the socket's last descriptor closes, if that close is of a handle the binding process
+    holds: the listener, or an fdsafe :meth:`~Socket.dup` of it, in this process or in a fork
+    child that inherited them (and only if the path still names this socket). A close while
+    any other descriptor of the socket is open anywhere leaves the path, so that copy still
+    gets clients. Nothing removes it when the last descriptor to close is another kind of
+    copy: an ``os.dup`` or :meth:`~Socket.to_socket` copy, a ``socket.socket``, or a handle in
+    another process that received it (``send_fds``, ``multiprocessing``); remove it yourself
+    then. Nor after :meth:`~fdsafe.Handle.release` or :meth:`~Socket.detach`."""
+    backlog = backlog_arg(backlog)
     listener: Union[UnixListener, UnixSeqpacketListener]
     if address is None:
         listener = _new(lambda out: lib.fdsafe_unix_listen(None, type, backlog, _options(flags, dir_mode, socket_mode),
@@ -1103,7 +1262,9 @@ def unix_listen(address: Optional[Address], type: int = UNIX_STREAM, backlog: in
 
 
 def unix_bind(address: Optional[Address], flags: int = 0, dir_mode: int = 0, socket_mode: int = 0) -> UnixDatagram:
-    """A Unix datagram socket bound to ``address`` (as :func:`unix_listen` takes it)."""
+    """A Unix datagram socket bound to ``address`` (as :func:`unix_listen` takes it). Its
+    path is removed when it closes, as :func:`unix_listen` says (``socket.socket`` never
+    removes it)."""
     if address is None:
         return cast(UnixDatagram, _new(lambda out: lib.fdsafe_unix_bind(None, _options(flags, dir_mode, socket_mode),
                                                                         out)))
@@ -1112,16 +1273,40 @@ def unix_bind(address: Optional[Address], flags: int = 0, dir_mode: int = 0, soc
                                                                                                socket_mode), out)))
 
 
+@overload
+def unix_connect(address: Address, type: _StreamType = ..., nonblocking: bool = ...) -> UnixStream: ...
+@overload
+def unix_connect(address: Address, type: _DatagramType, nonblocking: bool = ...) -> UnixDatagram: ...
+@overload
+def unix_connect(address: Address, type: _SeqpacketType, nonblocking: bool = ...) -> UnixSeqpacket: ...
+@overload
+def unix_connect(address: Address, type: int, nonblocking: bool = ...) -> Socket: ...
+
+
 def unix_connect(address: Address, type: int = UNIX_STREAM, nonblocking: bool = False) -> Socket:
-    """A Unix socket of ``type`` connected to ``address`` (as :func:`unix_listen` takes it)."""
+    """A Unix socket of ``type`` connected to ``address`` (as :func:`unix_listen` takes it):
+    a :class:`UnixStream`, :class:`UnixDatagram` or :class:`UnixSeqpacket` for ``type``
+    ``UNIX_STREAM``, ``UNIX_DATAGRAM`` or ``UNIX_SEQPACKET`` (or ``socket.SOCK_*``)."""
     flags = SOCKET_NONBLOCK if nonblocking else 0
     raw, n = _raw(_unix_address(address))
     return cast(Socket, _new(lambda out: retry_eintr(lambda: lib.fdsafe_unix_connect_sockaddr(raw, n, type, flags,
                                                                                               out))))
 
 
+@overload
+def unix_pair(type: _StreamType = ..., nonblocking: bool = ...) -> Tuple[UnixStream, UnixStream]: ...
+@overload
+def unix_pair(type: _DatagramType, nonblocking: bool = ...) -> Tuple[UnixDatagram, UnixDatagram]: ...
+@overload
+def unix_pair(type: _SeqpacketType, nonblocking: bool = ...) -> Tuple[UnixSeqpacket, UnixSeqpacket]: ...
+@overload
+def unix_pair(type: int, nonblocking: bool = ...) -> Tuple[Socket, Socket]: ...
+
+
 def unix_pair(type: int = UNIX_STREAM, nonblocking: bool = False) -> Tuple[Socket, Socket]:
-    """A connected pair of Unix sockets of ``type`` (``socket.socketpair``)."""
+    """A connected pair of Unix sockets of ``type`` (``socket.socketpair``): two
+    :class:`UnixStream`, :class:`UnixDatagram` or :class:`UnixSeqpacket` for ``type``
+    ``UNIX_STREAM``, ``UNIX_DATAGRAM`` or ``UNIX_SEQPACKET`` (or ``socket.SOCK_*``)."""
     a, b = c_handle(), c_handle()
     check(lib.fdsafe_unix_pair(type, SOCKET_NONBLOCK if nonblocking else 0, ctypes.byref(a), ctypes.byref(b)))
     return cast(Socket, Handle.wrap(a.value)), cast(Socket, Handle.wrap(b.value))
@@ -1173,7 +1358,8 @@ def _adopt(fd: int, kind: int) -> int:
 
 # Sockets of any family, any option, bind before connect: see _generic_socket.
 from . import _generic_socket as _generic  # noqa: E402  (it builds on the classes above)
-from ._generic_socket import (KIND_SOCKET, GenericSocket, connect_from, create_connection,  # noqa: E402
-                              socket)
+from ._generic_socket import KIND_SOCKET, GenericSocket, connect_from, create_connection  # noqa: E402
+# "as socket": exported for type checkers (mypy --strict) although __all__ leaves it out.
+from ._generic_socket import socket as socket  # noqa: E402
 
 __all__ += ["KIND_SOCKET", "GenericSocket", "connect_from", "create_connection"]  # and socket(): see there

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import ctypes
+import errno
 
 from ._lib import c_handle, lib
-from .errors import check
+from .errors import ClosedFileError, check
 from .handle import KIND_STDIO, Handle
 from . import _constants as _c
 
@@ -19,6 +20,7 @@ class Stdio(Handle):
     unless ``close_stream`` was asked for (the stream then points at /dev/null)."""
 
     KIND = KIND_STDIO
+    _PASSED_TO_PROCESSES = False  # fdsafe_fd_adopt refuses stdio; each process has its own streams
 
     @classmethod
     def open(cls, stream: int, close_stream: bool = False) -> "Stdio":
@@ -28,3 +30,12 @@ class Stdio(Handle):
         out = c_handle()
         check(lib.fdsafe_stdio_open(stream, STDIO_CLOSE_STREAM if close_stream else 0, ctypes.byref(out)))
         return cls(out.value)
+
+    def fileno(self) -> int:
+        """The duplicate's descriptor, lent. Once closed, :class:`~fdsafe.errors.ClosedFileError`
+        (a ``ValueError``), as ``sys.stdout.fileno()`` raises on a closed stream, never -1,
+        which ``subprocess`` and ``os`` calls would take for "no descriptor"."""
+        fd = lib.fdsafe_fd_borrow(self._value)
+        if fd == -errno.EBADF:
+            raise ClosedFileError(errno.EBADF, "I/O operation on closed file")
+        return check(fd)

@@ -9,10 +9,10 @@ from typing import Any, List, Mapping, Optional, Sequence, Tuple
 
 from ._lib import c_handle, c_handle_p, declare, lib
 from ._buffers import c_string, int_arg, timeout_ms
-from .errors import check
+from .errors import check, naming
 from .file import PathLike, _path, access_mode
 from .handle import Handle
-from .pidfd import PidFd
+from .pidfd import PidFd, _find_program
 from .rawio import RawIOHandle
 from . import _constants as _c
 
@@ -111,8 +111,9 @@ class TerminalSettings:
     Reading and applying them unchanged changes nothing.
 
     ``mode``, ``baud``, ``data_bits``, ``parity``, ``stop_bits`` and ``flow`` are views over
-    the words: setting one changes only its own bits (``mode = RAW`` as ``tty.setraw``,
-    ``CBREAK`` as ``tty.setcbreak``)."""
+    the words: setting one changes only its own bits (``mode = RAW`` as ``tty.setraw``;
+    ``CBREAK`` as ``tty.setcbreak`` plus signal characters and output processing on, so that
+    ``mode`` reads ``CBREAK`` only when ^C still raises SIGINT; mixed settings read ``OTHER``)."""
 
     iflag: int = 0
     oflag: int = 0
@@ -195,11 +196,13 @@ class Terminal(RawIOHandle):
     def open(cls, path: PathLike, *, read: bool = True, write: bool = True, nonblocking: bool = False) -> "Terminal":
         """Opens a terminal or serial port by path (``str``, ``bytes`` or ``os.PathLike``),
         never as the controlling terminal (``O_NOCTTY``). Raises ``InvalidArgumentError``
-        for a file that is not a terminal, ``OSError`` if it cannot be opened."""
+        for a file that is not a terminal and for ``/dev/ptmx`` (which makes a new, locked
+        master: :func:`open_pty` makes both ends), ``OSError`` if it cannot be opened."""
         flags = access_mode(read, write) | (_OPEN_NONBLOCK if nonblocking else 0)
         out = c_handle()
-        check(lib.fdsafe_terminal_open(_path(path), flags, ctypes.byref(out)))
-        return cls(out.value)
+        with naming(path):
+            check(lib.fdsafe_terminal_open(_path(path), flags, ctypes.byref(out)))
+        return cls(out.value)._opened_as(path, flags)
 
     def peer(self, nonblocking: bool = False) -> "Terminal":
         """Another handle on the slave of this pseudo-terminal master (``TIOCGPTPEER``); a
@@ -251,8 +254,9 @@ class Terminal(RawIOHandle):
         return self._set_mode(RAW, when)
 
     def setcbreak(self, when: int = APPLY_FLUSH) -> TerminalSettings:
-        """cbreak mode, as ``tty.setcbreak`` (no line editing, no echo); returns the settings
-        before."""
+        """cbreak mode: no line editing, no echo, but signal characters and output processing
+        (from cooked settings, exactly ``tty.setcbreak``; from raw ones it also turns ``ISIG``
+        and ``OPOST`` back on). Returns the settings before."""
         return self._set_mode(CBREAK, when)
 
     def flow(self, action: int) -> None:
@@ -272,7 +276,8 @@ class Terminal(RawIOHandle):
 
     def spawn(self, argv: Sequence[str], env: Optional[Mapping[str, str]] = None) -> PidFd:
         """Starts ``argv`` with this terminal as its controlling terminal and standard streams
-        (``login_tty``: a new session, ``TIOCSCTTY``); ``argv[0]`` is searched in ``PATH``.
+        (``login_tty``: a new session, ``TIOCSCTTY``); ``argv[0]`` is searched in ``PATH``:
+        ``env``'s when ``env`` is given, as ``subprocess`` searches it, else this process's.
         Returns the child's pidfd; reap it with ``wait_exit``."""
         program, args, envp = _command(argv, env)
         out = c_handle()
@@ -372,7 +377,8 @@ def _command(argv: Sequence[str], env: Optional[Mapping[str, str]]) -> Tuple[byt
         raise ValueError("argv is empty: it names the program and its arguments")
     args = [c_string(a) for a in argv]
     envp = None if env is None else [_variable(k, v) for k, v in env.items()]
-    return args[0], _StringArray(args), _StringArray(envp)
+    program = args[0] if env is None else c_string(_find_program(args[0], env))
+    return program, _StringArray(args), _StringArray(envp)
 
 
 def spawn_pty(argv: Sequence[str], env: Optional[Mapping[str, str]] = None, *,
@@ -384,7 +390,9 @@ def spawn_pty(argv: Sequence[str], env: Optional[Mapping[str, str]] = None, *,
     :attr:`Terminal.window_size` setter checks it: ``ValueError`` below, ``OverflowError``
     above) when given. Returns ``(master, pidfd)``: read the
     child's output from the master (``OSError(EIO)`` once it has closed the terminal), type
-    into it, and reap the child with ``pidfd.wait_exit()``."""
+    into it, and reap the child with ``pidfd.wait_exit()``. A program name without a slash
+    is searched in ``env``'s ``PATH`` when ``env`` is given, as ``subprocess`` searches it,
+    else in this process's."""
     program, args, envp = _command(argv, env)
     c = None if settings is None else settings._c()
     w = None if window_size is None else _winsize(window_size)
@@ -397,5 +405,9 @@ def spawn_pty(argv: Sequence[str], env: Optional[Mapping[str, str]] = None, *,
 
 def is_terminal(handle: Handle) -> bool:
     """Whether ``handle`` (of any kind: stdio included) refers to a terminal (``isatty``).
-    OSError EBADF for a closed handle."""
+    OSError EBADF for a closed handle. Only handles: ``TypeError`` for anything else, a
+    descriptor number or a Python file included (``os.isatty`` takes those)."""
+    if not isinstance(handle, Handle):
+        raise TypeError(f"is_terminal takes an fdsafe handle, not {type(handle).__name__} "
+                        "(os.isatty takes a descriptor)")
     return bool(check(lib.fdsafe_is_terminal(handle.value)))

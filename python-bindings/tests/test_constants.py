@@ -63,8 +63,14 @@ def test_stdlib_msg_flags_do_what_they_name():
         a.send(b"peek")
         assert b.recv(4, pysocket.MSG_PEEK) == b"peek"
         assert b.recv(4) == b"peek"
+        with pytest.raises(OSError) as info:
+            b.recv(4, pysocket.MSG_OOB)  # no out-of-band byte waits: the kernel says so
+        py_a, py_b = pysocket.socketpair()
+        with py_a, py_b, pytest.raises(OSError) as py_info:
+            py_b.recv(4, pysocket.MSG_OOB)
+        assert info.value.errno == py_info.value.errno
         with pytest.raises(InvalidArgumentError):
-            b.recv(4, pysocket.MSG_OOB)  # fdsafe does not offer it: refused, never misread
+            b.recv(4, pysocket.MSG_ERRQUEUE)  # fdsafe does not offer it: refused, never misread
 
 
 def test_stdlib_socket_option_pair_sets_that_option():

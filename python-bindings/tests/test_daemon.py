@@ -281,9 +281,10 @@ def test_watchdog_usec():
     os.environ["WATCHDOG_PID"] = str(os.getppid())
     assert daemon.watchdog_usec() == 0
     del os.environ["WATCHDOG_PID"]
-    os.environ["WATCHDOG_USEC"] = "0"
-    with pytest.raises(fdsafe.InvalidArgumentError):
-        daemon.watchdog_usec()
+    for no_interval in ("0", str(2**64 - 1)):  # 2**64 - 1 is systemd's "infinity"
+        os.environ["WATCHDOG_USEC"] = no_interval
+        with pytest.raises(fdsafe.InvalidArgumentError):
+            daemon.watchdog_usec()
     os.environ["WATCHDOG_USEC"] = "10"
     assert daemon.watchdog_usec(unset_environment=True) == 10
     assert "WATCHDOG_USEC" not in os.environ

@@ -1,4 +1,6 @@
 import os
+import select
+import socket as pysocket
 import signal
 import threading
 import time
@@ -185,3 +187,33 @@ def test_fromfd_and_a_set_passed_over_a_socket_share_registrations():
     assert len(ep2.poll(1, 4)) == 1  # the first handle closed, the second still works
     ep2.close()
     server.close(), client.close()
+
+
+def test_a_number_closed_without_unregister_is_never_reported():
+    """select.epoll reports nothing for a descriptor closed without unregister. fdsafe holds
+    a duplicate of a number it registered, so the old file's events went on arriving under
+    the number, after it named another file; a wait now checks the number first, drops the
+    registration and its duplicate (so the peer sees the connection end)."""
+    mine, peer = pysocket.socketpair()
+    number = mine.fileno()
+    with Epoll.create() as ep:
+        ep.register(number, select.EPOLLIN)
+        mine.close()  # no unregister
+        r, w = os.pipe()  # takes the number
+        try:
+            assert number in (r, w)
+            peer.send(b"for the closed socket")
+            assert ep.poll(0.2) == []  # not reported under a number that names a pipe now
+            assert len(ep) == 0  # the registration is gone, with its duplicate
+            peer.settimeout(2)
+            try:  # the connection ended (reset: the closed end had unread data)
+                assert peer.recv(1) == b""
+            except ConnectionResetError:
+                pass
+            ep.register(number, select.EPOLLIN)  # the new file at that number registers afresh
+            os.write(w, b"x")
+            assert ep.poll(1) == [(number, select.EPOLLIN)]
+        finally:
+            os.close(r)
+            os.close(w)
+            peer.close()

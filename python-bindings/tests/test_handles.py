@@ -143,6 +143,29 @@ def test_version_of_the_loaded_library():
     assert lib.fdsafe_version_number() == major * 10000 + minor * 100 + patch
 
 
+def test_names_the_docs_spell_after_import_fdsafe(tmp_path):
+    # In a fresh interpreter with only `import fdsafe`: fdsafe.testing.fd_leak_check (the
+    # README's spelling) and mknod's node types beside mknod itself.
+    import subprocess
+    import sys
+    code = ("import fdsafe, os, sys\n"
+            "with fdsafe.testing.fd_leak_check():\n"
+            "    fdsafe.mknod(sys.argv[1], fdsafe.NODE_FIFO)\n"
+            "assert os.path.exists(sys.argv[1])\n")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "f")], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+
+
+def test_the_package_has_a_version_like_other_packages():
+    import importlib.metadata
+    assert fdsafe.__version__ == fdsafe.version()  # the bindings and the library they load agree
+    try:
+        assert importlib.metadata.version("fdsafe") == fdsafe.__version__
+    except importlib.metadata.PackageNotFoundError:
+        pass  # run from the source tree, not installed: no metadata to compare with
+
+
 def test_a_handle_closed_by_another_thread_than_its_creator_closes():
     import threading
 

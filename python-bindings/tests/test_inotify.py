@@ -1,3 +1,4 @@
+import errno
 import os
 
 import pytest
@@ -35,10 +36,20 @@ def test_dropped_watch_and_overflow(tmp_path):
     with Inotify.create(nonblocking=True) as watcher:
         wd = watcher.add_watch(victim, ino.IN_DELETE_SELF)
         victim.unlink()
+        watcher.remove_watch(wd)  # dropped by the kernel, IN_IGNORED unread: no error
+        with pytest.raises(OSError) as removed_twice:
+            watcher.remove_watch(wd)
+        assert removed_twice.value.errno == errno.EINVAL  # as inotify_rm_watch(2)
         assert [e.mask for e in watcher] == [ino.IN_DELETE_SELF, ino.IN_IGNORED]
-        watcher.remove_watch(wd)  # already dropped by the kernel: no error
         with pytest.raises(OSError):
             watcher.remove_watch(wd + 100)
+        victim.touch()
+        wd = watcher.add_watch(victim, ino.IN_DELETE_SELF)
+        victim.unlink()
+        assert [e.mask for e in watcher] == [ino.IN_DELETE_SELF, ino.IN_IGNORED]
+        with pytest.raises(OSError) as after_ignored:
+            watcher.remove_watch(wd)  # its end was read: the id is gone
+        assert after_ignored.value.errno == errno.EINVAL
         f = tmp_path / "f"
         f.touch()
         watcher.add_watch(f, ino.IN_OPEN | ino.IN_CLOSE_NOWRITE)

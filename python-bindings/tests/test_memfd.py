@@ -73,6 +73,32 @@ def test_hugetlb():
         assert os.fstat(m.fileno()).st_blksize >= 2 * 1024 * 1024
 
 
+@pytest.mark.parametrize("size", [2 << 20, 1 << 30, 4096])
+def test_huge_page_size_as_os_memfd_create(size):
+    """A page size answers as os.memfd_create with the kernel's MFD_HUGE_* bits does."""
+    flags = os.MFD_CLOEXEC | os.MFD_HUGETLB | (size.bit_length() - 1) << os.MFD_HUGE_SHIFT
+    try:
+        raw = os.memfd_create("raw", flags)
+    except OSError as refused:
+        with pytest.raises(OSError) as ours:
+            MemFd.create("huge", huge_page_size=size)
+        assert ours.value.errno == refused.errno
+        return
+    try:
+        with MemFd.create("huge", huge_page_size=size) as m:
+            assert os.fstat(m.fileno()).st_blksize == os.fstat(raw).st_blksize
+    finally:
+        os.close(raw)
+
+
+def test_huge_page_size_bad_values():
+    for bad in (0, -2, 3 << 20, 1 << 64):
+        with pytest.raises(ValueError):
+            MemFd.create("huge", huge_page_size=bad)
+    with pytest.raises(TypeError):
+        MemFd.create("huge", huge_page_size=2.0)  # type: ignore[arg-type]
+
+
 def test_memfd_bad_input():
     with pytest.raises(InvalidArgumentError):
         MemFd.create("n" * 250)

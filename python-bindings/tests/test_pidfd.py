@@ -45,6 +45,74 @@ def test_fork_through_fdsafe():
     p.close()
 
 
+def test_fork_while_another_thread_runs_python_code():
+    # The child must come out of the fork able to run os._exit: a fork made with the
+    # interpreter's lock let go (a plain ctypes call) could leave that lock held, in the
+    # child, by a thread that does not exist there, and the child would hang for ever.
+    import threading
+
+    stop = threading.Event()
+
+    def busy():
+        while not stop.is_set():
+            sum(range(200))
+
+    workers = [threading.Thread(target=busy) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    try:
+        for _ in range(150):
+            pid, p = pidfd_mod.fork()
+            if pid == 0:
+                os._exit(3)
+            with p:
+                st = p.wait_exit(timeout=5)
+                if st is None:  # hung: do not leave it behind
+                    p.send_signal(signal.SIGKILL)
+                    p.wait_exit(timeout=10)
+                assert st is not None and (st.pid, st.status) == (pid, 3), "the forked child hung"
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join()
+
+
+def test_spawn_and_fork_pidfds_name_the_child_when_children_are_reaped_at_once():
+    # With SIGCHLD ignored the kernel reaps a child as it exits: a program that exits at once
+    # may be gone before its pidfd is opened. spawn then raises ChildProcessError (never a
+    # pidfd of another process, never a signal sent by a reused pid). Run in a child process:
+    # the disposition is process-wide.
+    code = (
+        "import signal, sys, os\n"
+        "from fdsafe import PidFd\n"
+        "signal.signal(signal.SIGCHLD, signal.SIG_IGN)\n"
+        "for _ in range(30):\n"
+        "    try:\n"
+        "        p = PidFd.spawn(['true'])\n"
+        "    except ChildProcessError:\n"
+        "        continue\n"
+        "    try:\n"
+        "        pid = p.pid\n"
+        "    except ProcessLookupError:\n"
+        "        pid = None\n"
+        "    p.close()\n"
+        "from fdsafe import pidfd\n"
+        "for _ in range(50):\n"
+        "    pid, p = pidfd.fork()\n"
+        "    if pid == 0:\n"
+        "        os._exit(0)\n"
+        "    try:\n"
+        "        assert p.pid == pid, 'another process'\n"
+        "    except ProcessLookupError:\n"
+        "        pass  # reaped as it exited: the pidfd still names it\n"
+        "    p.close()\n"
+        "sys.exit(0)\n"
+    )
+    import subprocess
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+
+
 def test_getfd_from_another_process():
     code = (
         "import os, sys, time\n"
@@ -130,3 +198,26 @@ def test_waitid_matches_os_waitid_and_refuses_bad_options():
     with pytest.raises(WrongKindError):
         PidFd(r.value, owned=False).waitid()
     r.close(), w.close()
+
+
+def test_wait_exit_on_a_process_not_our_child_raises_at_once_as_os_waitid():
+    with PidFd.open(os.getpid()) as me:
+        with pytest.raises(ChildProcessError):
+            os.waitid(os.P_PIDFD, me.fileno(), os.WEXITED)
+        with pytest.raises(ChildProcessError):
+            me.wait_exit(timeout=5)  # was: None after the 5 s (without a timeout: forever)
+        with pytest.raises(ChildProcessError):
+            me.wait_exit(timeout=0)
+
+
+def test_wait_exit_on_a_nonblocking_pidfd_of_a_running_child_does_not_wait():
+    p = PidFd.spawn(["sleep", "60"])
+    with p, PidFd.open(p.pid, nonblocking=True) as nb:
+        with pytest.raises(BlockingIOError):
+            nb.waitid()
+        with pytest.raises(BlockingIOError):
+            nb.wait_exit(timeout=5)  # was: waited the 5 s
+        p.send_signal(signal.SIGKILL)
+        assert p.wait(fdsafe.EVENT_IN, 20)
+        st = nb.wait_exit()  # exited: collected, blocking or not
+        assert st is not None and st.code == pidfd_mod.KILLED

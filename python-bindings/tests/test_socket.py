@@ -395,12 +395,13 @@ def test_truncated_control_closes_the_rest():
         finally:
             for h in handles:
                 h.close()
-        # 5 descriptors fit the buffer: no truncation, the 3 beyond room are closed by fdsafe.
+        # 5 descriptors fit the kernel's buffer: fdsafe closes the 3 beyond room, and CTRUNC
+        # still says more were sent than there was room for.
         a.send_fds(b"y", [devnull.fileno()] * 5)
         got = b.recv_fds(1, 2)
         handles = got.handles
         try:
-            assert len(handles) == 2 and got.flags == fs.RECV_INFO_CLOSED and got.closed == 3
+            assert len(handles) == 2 and got.flags == fs.RECV_INFO_CLOSED | fs.RECV_INFO_CTRUNC and got.closed == 3
         finally:
             for h in handles:
                 h.close()
@@ -411,6 +412,24 @@ def test_no_data_with_descriptors_is_refused():
     with a, b:
         with pytest.raises(InvalidArgumentError):
             a.send_fds(b"", [0])
+
+
+def test_send_fds_refuses_numbers_beyond_a_c_int():
+    # As socket.send_fds: OverflowError, never the number cut to 32 bits (2**32 + fd would
+    # send fd itself). A negative number in range is the kernel's EBADF, as there.
+    a, b = fs.unix_pair()
+    with a, b, open("/dev/null") as devnull:
+        fd = devnull.fileno()
+        for bad in (2**32 + fd, 2**31, -2**31 - 1):
+            with pytest.raises(OverflowError):
+                a.send_fds(b"x", [bad])
+            with pytest.raises(OverflowError):
+                a.send_fds(b"x", [fd, bad])
+        with pytest.raises(OSError) as info:
+            a.send_fds(b"x", [-1])
+        assert info.value.errno == errno.EBADF
+        with pytest.raises(BlockingIOError):
+            b.recv_fds(10, 4, fs.MSG_DONTWAIT)  # nothing was sent
 
 
 def test_interop_with_python_send_fds_and_recv_fds():

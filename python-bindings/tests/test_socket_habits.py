@@ -3,17 +3,22 @@ Unix addresses read as socket reads them ("@x" is a file, "\\0x" an abstract nam
 timeout create_connection leaves on its socket, makefile writes without SIGPIPE, host names
 resolved for the socket's own family, getblocking with a timeout, IPv6 flowinfo/scope_id
 checks, whole credential triples, and getsockopt buflen, closed-socket timeouts and negative
-backlogs. Each case compares with the stdlib on this machine where it has an answer."""
+backlogs. Each case compares with the stdlib on this machine where it has an answer. Last,
+where they still part by design, as the docstrings say: detach and release refuse while
+another thread is in a call, and a Unix listener's path goes with its last descriptor."""
 import errno
 import io
 import os
 import pathlib
 import signal
+import select
 import socket
+import threading
 import time
 
 import pytest
 
+import fdsafe
 from fdsafe import socket as fs
 
 # "@name" as str, bytes and os.PathLike: the socket module reads each as a path.
@@ -319,6 +324,64 @@ def test_flowinfo_range_and_scope_id_taken_as_socket_takes_them():
     assert info.value.errno == errno.ENODEV
 
 
+def test_out_of_band_data_as_socket_does():
+    # socket.MSG_OOB: the urgent byte is received apart from the stream, on both kinds of socket
+    assert fs.MSG_OOB == socket.MSG_OOB
+    with socket.create_server(("127.0.0.1", 0)) as pl, fs.tcp_listen(("127.0.0.1", 0)) as fl:
+        py_c = socket.create_connection(pl.getsockname())
+        py_s = pl.accept()[0]
+        fs_c = fs.tcp_connect(fl.getsockname())
+        fs_s = fl.accept()[0]
+        with py_c, py_s, fs_c, fs_s:
+            for c, s in ((py_c, py_s), (fs_c, fs_s)):
+                assert c.send(b"ab") == 2 and c.send(b"!", socket.MSG_OOB) == 1
+                assert select.select([], [], [s], 2)[2] == [s]  # urgent: the "exceptional" set
+                assert s.recv(1, socket.MSG_OOB) == b"!"
+                with pytest.raises(OSError) as info:
+                    s.recv(1, socket.MSG_OOB)  # taken: none left
+                assert info.value.errno == errno.EINVAL
+                assert s.recv(10) == b"ab"
+
+
+def test_a_three_tuple_is_an_ipv6_address_with_flowinfo_as_socket_takes_it():
+    # socket takes (host, port, flowinfo) for AF_INET6, scope_id 0
+    with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as py:
+        py.bind(("::1", 0, 5))
+        assert py.getsockname()[:1] + py.getsockname()[2:] == ("::1", 0, 0)
+    with fs.udp_bind(("::1", 0, 5)) as u, fs.udp_bind(("::1", 0)) as peer:
+        assert u.getsockname()[0] == "::1" and u.getsockname()[3] == 0
+        assert u.sendto(b"x", (peer.getsockname()[0], peer.getsockname()[1], 0)) == 1
+        assert peer.recvfrom(10)[0] == b"x"
+    with pytest.raises(OverflowError):
+        fs.udp_bind(("::1", 0, 2**20))  # flowinfo beyond the 20-bit label, as socket says
+    with fs.socket(socket.AF_INET, socket.SOCK_DGRAM) as g, pytest.raises(TypeError):
+        g.bind(("127.0.0.1", 0, 0))  # AF_INET takes only a pair, as socket
+
+
+def test_broadcast_names_inaddr_broadcast_as_in_socket():
+    # CPython's setipaddr reads "<broadcast>" as 255.255.255.255 (AF_INET only)
+    with fs.udp_bind(("", 0)) as receiver, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as py:
+        port = receiver.getsockname()[1]
+        py.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+        try:
+            py.sendto(b"py", ("<broadcast>", port))
+        except OSError as exc:  # no interface that broadcasts: fdsafe must say the same
+            with fs.udp_bind(("", 0)) as sender, pytest.raises(OSError) as info:
+                sender.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+                sender.sendto(b"fs", ("<broadcast>", port))
+            assert info.value.errno == exc.errno
+            return
+        assert receiver.recvfrom(10)[0] == b"py"
+        with fs.udp_bind(("", 0)) as sender:
+            sender.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+            assert sender.sendto(b"fs", ("<broadcast>", port)) == 2
+            assert receiver.recvfrom(10)[0] == b"fs"
+    with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as py6, pytest.raises(OSError):
+        py6.sendto(b"x", ("<broadcast>", 9))
+    with fs.udp_bind(("::1", 0)) as u6, pytest.raises(OSError):
+        u6.sendto(b"x", ("<broadcast>", 9))
+
+
 # ---------------------------------------------------------------- 7. credentials
 
 def test_credentials_are_a_whole_triple_never_padded():
@@ -388,6 +451,25 @@ def test_listen_takes_a_negative_backlog_as_socket_does():
                 g.listen(backlog)
 
 
+def test_listening_factories_take_a_negative_backlog_as_create_server_does(tmp_path):
+    # socket.create_server(addr, backlog=-1) listens with 0, as socket.listen(-1) does.
+    with socket.create_server(("127.0.0.1", 0), backlog=-1) as py:
+        assert py.getsockname()[1] > 0
+    with fs.tcp_listen(("127.0.0.1", 0), backlog=-1) as listener:
+        with fs.tcp_connect(listener.getsockname()) as c:
+            listener.accept()[0].close()
+            assert c.getpeername() == listener.getsockname()
+    with fs.unix_listen(str(tmp_path / "x.sock"), backlog=-5) as listener:
+        with fs.unix_connect(str(tmp_path / "x.sock")) as c:
+            listener.accept()[0].close()
+    for factory, address in ((fs.tcp_listen, ("127.0.0.1", 0)), (fs.unix_listen, str(tmp_path / "y.sock"))):
+        for backlog in (2**31, -2**31 - 1):
+            with pytest.raises(OverflowError):
+                factory(address, backlog=backlog)
+        with pytest.raises(TypeError):
+            factory(address, backlog=1.5)
+
+
 def test_unix_bind_options_out_of_range_are_refused(tmp_path):
     for name in ("flags", "dir_mode", "socket_mode"):
         with pytest.raises(OverflowError):
@@ -395,3 +477,96 @@ def test_unix_bind_options_out_of_range_are_refused(tmp_path):
         with pytest.raises(ValueError):
             fs.unix_bind(str(tmp_path / "sub" / "y.sock"), **{name: -1})
     assert not (tmp_path / "sub").exists()
+
+
+# Where fdsafe still parts from the socket module, by design (the docstrings say so).
+
+def wait_until_blocked_in_a_call(thread):
+    """Waits until ``thread`` sleeps in the kernel in a call other than a futex wait (the
+    interpreter's lock): a fixed sleep was not enough on a loaded machine."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with open(f"/proc/self/task/{thread.native_id}/wchan") as f:
+            where = f.read()
+        if where not in ("", "0") and "futex" not in where:
+            return
+        time.sleep(0.001)
+    raise AssertionError(f"the thread never blocked in its call (last in {where!r})")
+
+
+def test_detach_refuses_while_another_thread_is_in_a_call_and_works_after():
+    # socket.detach would hand over the descriptor under the blocked recv; fdsafe raises
+    # EBUSY and the socket keeps working. Once the call has returned, detach works.
+    a, b = fs.unix_pair()
+    with a, b:
+        got = []
+        entering = threading.Event()
+
+        def reader():
+            entering.set()
+            got.append(a.recv(10))
+
+        t = threading.Thread(target=reader)
+        t.start()
+        entering.wait(10)
+        wait_until_blocked_in_a_call(t)
+        try:
+            with pytest.raises(OSError) as info:
+                a.detach()
+            assert info.value.errno == errno.EBUSY
+            assert not a.closed
+            a.send(b"still")  # both ways still work
+            assert b.recv(10) == b"still"
+        finally:
+            b.send(b"wake")  # what the thread waits for
+            t.join(10)
+        assert got == [b"wake"]
+        fd = a.detach()
+        assert a.closed
+        os.close(fd)
+
+
+def test_release_refuses_while_another_thread_reads_a_pipe():
+    r, w = fdsafe.pipe()
+    with r, w:
+        entering = threading.Event()
+        t = threading.Thread(target=lambda: (entering.set(), r.read(1)))
+        t.start()
+        entering.wait(10)
+        wait_until_blocked_in_a_call(t)
+        try:
+            with pytest.raises(OSError) as info:
+                r.release()
+            assert info.value.errno == errno.EBUSY and not r.closed
+        finally:
+            w.write(b"x")
+            t.join(10)
+        os.close(r.release())
+
+
+def test_a_listener_path_goes_with_its_last_descriptor_in_the_binding_process(tmp_path):
+    # socket.socket never removes the path it bound; fdsafe removes it when the binding
+    # process closes the socket's last descriptor through a handle.
+    path = tmp_path / "x.sock"
+    fs.unix_listen(str(path)).close()
+    assert not path.exists()
+    # A dup kept open keeps the path (it still gets clients) until it is closed too.
+    listener = fs.unix_listen(str(path))
+    copy = listener.dup()
+    listener.close()
+    assert path.exists()
+    with fs.unix_connect(str(path)):
+        copy.accept()[0].close()
+    copy.close()
+    assert not path.exists()
+    # A raw os.dup closed last: no fdsafe handle closes last, so nothing removes the path.
+    listener = fs.unix_listen(str(path))
+    raw = os.dup(listener.fileno())
+    listener.close()
+    os.close(raw)
+    assert path.exists()
+    with pytest.raises(ConnectionRefusedError):
+        fs.unix_connect(str(path))
+    # Nor after release(): the descriptor is the caller's, and so is the path.
+    os.close(fs.unix_listen(str(path)).release())  # binding again removes the stale socket
+    assert path.exists()

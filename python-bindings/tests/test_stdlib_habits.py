@@ -456,9 +456,8 @@ def test_open_for_writing_is_write_only_as_open_wb(tmp_path):
     path = tmp_path / "write-only"
     with File.open(path, write=True, create=True) as f:
         assert f.write(b"w") == 1
-        with pytest.raises(OSError) as info:
+        with pytest.raises(io.UnsupportedOperation, match="not open for reading"):  # as an "wb" file
             f.pread(1, 0)
-        assert info.value.errno == errno.EBADF  # not open for reading, as an "wb" file
     with File.open(path, append=True) as g:
         assert g.write(b"x") == 1
     with File.open(path) as r:  # nothing asked: reading

@@ -1,0 +1,107 @@
+"""Handles given to other processes by multiprocessing, as it gives them socket.socket: as
+Process arguments under the spawn and forkserver start methods, and through a Queue. The
+receiving process gets a working handle of the same class; plain pickle still refuses."""
+import multiprocessing
+import pickle
+from multiprocessing import forkserver, reduction, resource_tracker
+
+import pytest
+
+import fdsafe
+from fdsafe import socket as fs
+
+TIMEOUT = 30
+
+
+@pytest.fixture(scope="module", autouse=True)
+def helper_processes():
+    """The resource tracker (spawn) and the fork server keep a descriptor open in this
+    process for as long as they run: started before each test's descriptor snapshot, and
+    stopped once this module is done, so the leak check sees only what the tests leave."""
+    resource_tracker.ensure_running()
+    forkserver.ensure_running()
+    yield
+    forkserver._forkserver._stop()
+    resource_tracker._resource_tracker._stop()
+
+
+def _answer(sock, pipe_end):
+    """In the child: reads a line from ``sock``, answers it with the classes it got, and
+    writes a line into ``pipe_end``."""
+    with sock, pipe_end:
+        line = sock.makefile("rb").readline()
+        sock.sendall(b"got " + line.rstrip() + f" as {type(sock).__name__} {type(pipe_end).__name__}\n".encode())
+        pipe_end.write(b"through the pipe\n")
+
+
+def _read_line(sock):
+    with sock.makefile("rb") as f:
+        return f.readline()
+
+
+@pytest.mark.parametrize("method", ["spawn", "forkserver"])
+def test_a_child_gets_a_unix_stream_and_a_pipe_end(method):
+    ctx = multiprocessing.get_context(method)
+    mine, theirs = fs.unix_pair()
+    r, w = fdsafe.pipe()
+    with mine, theirs, r, w:
+        p = ctx.Process(target=_answer, args=(theirs, w))
+        p.start()
+        try:
+            assert not theirs.closed and not w.closed  # the sender's handles stay its own
+            mine.settimeout(TIMEOUT)
+            mine.sendall(b"ping\n")
+            assert _read_line(mine) == b"got ping as UnixStream PipeEnd\n"
+            p.join(TIMEOUT)
+            assert p.exitcode == 0
+        finally:
+            p.kill()
+            p.join()
+            p.close()
+        theirs.close()
+        w.close()
+        assert r.read(100) == b"through the pipe\n"
+        assert mine.recv(10) == b""  # the child's copy is closed too: no writer left
+
+
+def _put_one_end(queue):
+    """In the child: puts one end of a new pair on ``queue`` and answers through the other
+    (which keeps the child alive until the parent has taken its end)."""
+    a, b = fs.unix_pair()
+    with a, b:
+        queue.put(b)
+        a.sendall(b"pong " + _read_line(a))
+
+
+def test_a_queue_carries_a_handle():
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    p = ctx.Process(target=_put_one_end, args=(queue,))
+    p.start()
+    try:
+        got = queue.get(timeout=TIMEOUT)
+        with got:
+            assert type(got) is fs.UnixStream
+            got.settimeout(TIMEOUT)
+            got.sendall(b"ping\n")
+            assert _read_line(got) == b"pong ping\n"
+        p.join(TIMEOUT)
+        assert p.exitcode == 0
+    finally:
+        p.kill()
+        p.join()
+        p.close()
+        queue.close()
+        queue.join_thread()
+
+
+def test_plain_pickle_still_refuses_and_so_do_stdio_and_epoll():
+    a, b = fs.unix_pair()
+    with a, b, fdsafe.Epoll.create() as ep, fdsafe.Stdio.open(fdsafe.STDOUT) as out:
+        with pytest.raises(TypeError, match="cannot pickle"):
+            pickle.dumps(a)
+        # Each process has its own standard streams; an epoll set's registrations name this
+        # process's handles.
+        for h in (ep, out):
+            with pytest.raises(TypeError, match="cannot pickle"):
+                reduction.ForkingPickler.dumps(h)
