@@ -167,6 +167,12 @@ header-test: lib
 	    cp $(OUT)/header_sys_$$order.c $(OUT)/header_sys_$$order.cpp; \
 	    g++ -std=c++17 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude -c $(OUT)/header_sys_$$order.cpp -o $(OUT)/header_sys.o; \
 	done; echo "header-test: fdsafe.h compiles before and after $(words $(HEADER_SYSTEM)) system headers (C99, C11, C++17)"
+	@# clang's -Weverything also reads the doc comments as Doxygen (a backslash starts a command).
+	@clang=$$(command -v clang || ls /usr/bin/clang-[0-9]* 2>/dev/null | sort -V | tail -1); \
+	if [ -z "$$clang" ]; then echo "header-test: SKIPPED the clang -Weverything check: no clang installed"; else \
+	    for std in c99 c11; do $$clang -std=$$std -Weverything -Werror -Iinclude -c $(OUT)/header_c.c -o $(OUT)/header_c.o; done; \
+	    $$clang -x c++ -std=c++17 -Weverything -Werror -Iinclude -c $(OUT)/header_cpp.cpp -o $(OUT)/header_cpp.o; \
+	    echo "header-test: fdsafe.h is clean under $$clang -Weverything -Werror (C99, C11, C++17)"; fi
 
 # The ABI contract: libfdsafe.map lists exactly the functions the header declares, the library
 # exports exactly those, each under the version node the map gives it, and the soname follows
@@ -244,7 +250,9 @@ c-test: lib
 	        -o $(OUT)/$$t.asan; \
 	done
 	@set -e; for t in $(C_TESTS); do for v in dynamic static asan; do \
-	    echo "== $$t ($$v)"; ./$(OUT)/$$t.$$v 2>&1 | tee $(OUT)/$$t.$$v.log; test $${PIPESTATUS[0]} -eq 0; \
+	    echo "== $$t ($$v)"; ./$(OUT)/$$t.$$v 2>&1 | tee $(OUT)/$$t.$$v.log; \
+	    test $${PIPESTATUS[0]} -eq 0 || { echo "== $$t ($$v) failed; what it printed besides passing cases:"; \
+	        grep -v -E '^\[ +(RUN|OK) +\]' $(OUT)/$$t.$$v.log | tail -n 20; exit 1; }; \
 	done; done
 
 # The C tests again under valgrind memcheck: no errors, no definite or indirect leaks.
