@@ -60,10 +60,15 @@ static const struct maker makers[] = {
     {"signalfd_create", make_signalfd},
 };
 
-/* A bitmap of the open descriptors below 1024. */
-static void open_set(unsigned char set[128]) {
-    memset(set, 0, 128);
-    for (int fd = 0; fd < 1024; fd++)
+/* The descriptor numbers this test looks at: the child's limit is set just above the highest
+ * open one below SCANNED / 2 (an inherited stray descriptor may be as high as that), so every
+ * filler and everything a maker makes lies below SCANNED. */
+#define SCANNED 2048
+
+/* A bitmap of the open descriptors below SCANNED. */
+static void open_set(unsigned char set[SCANNED / 8]) {
+    memset(set, 0, SCANNED / 8);
+    for (int fd = 0; fd < SCANNED; fd++)
         if (fcntl(fd, F_GETFD) >= 0) set[fd / 8] |= (unsigned char)(1u << (fd % 8));
 }
 
@@ -81,12 +86,12 @@ static int fill(int source, int *fillers, int room, int left) {
 
 /* In the child: each maker with 0 and then 1 number free. Returns 0, or the maker's index + 1. */
 static int check_all_at_the_limit(void) {
-    static int fillers[1024];
+    static int fillers[SCANNED];
     int source = open("/dev/null", O_RDONLY | O_CLOEXEC);
     for (size_t i = 0; i < sizeof makers / sizeof makers[0]; i++) {
         for (int left = 0; left < 2; left++) {
-            unsigned char before[128], after[128];
-            int n = fill(source, fillers, 1024, left);
+            unsigned char before[SCANNED / 8], after[SCANNED / 8];
+            int n = fill(source, fillers, SCANNED, left);
             open_set(before);
             fdsafe_handle a = 0, b = 0;
             int rc = makers[i].make(&a, &b);
@@ -122,7 +127,7 @@ static void test_creating_calls_at_the_limit_are_emfile_and_leave_nothing(void *
     if (child == 0) {
         alarm(60);
         int highest = 0;
-        for (int fd = 0; fd < 1024; fd++)
+        for (int fd = 0; fd < SCANNED / 2; fd++)
             if (fcntl(fd, F_GETFD) >= 0) highest = fd;
         struct rlimit limit;
         getrlimit(RLIMIT_NOFILE, &limit);
