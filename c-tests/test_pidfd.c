@@ -38,6 +38,18 @@ static void test_fork_wait_for_exit_and_collect_status(void **state) {
     must(fdsafe_close(h));
 }
 
+/* Runs `body` in a child process, whose state it may change for good (its limits, its signal
+ * dispositions), and expects it to exit with 0: a nonzero status says which check failed. */
+static void expect_child_exits_zero(int (*body)(void)) {
+    pid_t tester = fork();
+    assert_true(tester >= 0);
+    if (tester == 0) _exit(body());
+    int status;
+    assert_int_equal(waitpid(tester, &status, 0), tester);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 /* The pidfd names the child even when something reaps children as they exit. In a process
  * where SIGCHLD is ignored (the kernel reaps at once), a fork handler of the caller's delays
  * the parent after each fork, so a child that exits at once is gone, and its pid free, before
@@ -68,13 +80,7 @@ static int fork_while_children_are_reaped_at_once(void) {
 static void test_fork_pidfd_names_the_child_when_children_are_reaped_at_once(void **state) {
     (void)state;
     if (syscall_missing(SYS_pidfd_open, "pidfd_open")) skip();
-    pid_t tester = fork();
-    assert_true(tester >= 0);
-    if (tester == 0) _exit(fork_while_children_are_reaped_at_once());
-    int status;
-    assert_int_equal(waitpid(tester, &status, 0), tester);
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
+    expect_child_exits_zero(fork_while_children_are_reaped_at_once);
 }
 
 /* When the pidfd cannot be made (no descriptor left for it), the child never returns from the
@@ -110,13 +116,7 @@ static int fork_with_no_descriptor_for_the_pidfd(void) {
 static void test_fork_that_cannot_make_the_pidfd_runs_no_child_code(void **state) {
     (void)state;
     if (syscall_missing(SYS_pidfd_open, "pidfd_open")) skip();
-    pid_t tester = fork();
-    assert_true(tester >= 0);
-    if (tester == 0) _exit(fork_with_no_descriptor_for_the_pidfd());
-    int status;
-    assert_int_equal(waitpid(tester, &status, 0), tester);
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
+    expect_child_exits_zero(fork_with_no_descriptor_for_the_pidfd);
 }
 
 static void test_signals_and_nohang(void **state) {

@@ -1,6 +1,7 @@
 """Handles given to other processes by multiprocessing, as it gives them socket.socket: as
 Process arguments under the spawn and forkserver start methods, and through a Queue. The
 receiving process gets a working handle of the same class; plain pickle still refuses."""
+import contextlib
 import multiprocessing
 import pickle
 from multiprocessing import forkserver, reduction, resource_tracker
@@ -34,6 +35,19 @@ def _answer(sock, pipe_end):
         pipe_end.write(b"through the pipe\n")
 
 
+@contextlib.contextmanager
+def _started(ctx, target, args):
+    """A started child process, killed and reaped on the way out, whatever happened."""
+    p = ctx.Process(target=target, args=args)
+    p.start()
+    try:
+        yield p
+    finally:
+        p.kill()
+        p.join()
+        p.close()
+
+
 def _read_line(sock):
     with sock.makefile("rb") as f:
         return f.readline()
@@ -45,19 +59,13 @@ def test_a_child_gets_a_unix_stream_and_a_pipe_end(method):
     mine, theirs = fs.unix_pair()
     r, w = fdsafe.pipe()
     with mine, theirs, r, w:
-        p = ctx.Process(target=_answer, args=(theirs, w))
-        p.start()
-        try:
+        with _started(ctx, _answer, (theirs, w)) as p:
             assert not theirs.closed and not w.closed  # the sender's handles stay its own
             mine.settimeout(TIMEOUT)
             mine.sendall(b"ping\n")
             assert _read_line(mine) == b"got ping as UnixStream PipeEnd\n"
             p.join(TIMEOUT)
             assert p.exitcode == 0
-        finally:
-            p.kill()
-            p.join()
-            p.close()
         theirs.close()
         w.close()
         assert r.read(100) == b"through the pipe\n"
@@ -76,21 +84,17 @@ def _put_one_end(queue):
 def test_a_queue_carries_a_handle():
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
-    p = ctx.Process(target=_put_one_end, args=(queue,))
-    p.start()
     try:
-        got = queue.get(timeout=TIMEOUT)
-        with got:
-            assert type(got) is fs.UnixStream
-            got.settimeout(TIMEOUT)
-            got.sendall(b"ping\n")
-            assert _read_line(got) == b"pong ping\n"
-        p.join(TIMEOUT)
-        assert p.exitcode == 0
+        with _started(ctx, _put_one_end, (queue,)) as p:
+            got = queue.get(timeout=TIMEOUT)
+            with got:
+                assert type(got) is fs.UnixStream
+                got.settimeout(TIMEOUT)
+                got.sendall(b"ping\n")
+                assert _read_line(got) == b"pong ping\n"
+            p.join(TIMEOUT)
+            assert p.exitcode == 0
     finally:
-        p.kill()
-        p.join()
-        p.close()
         queue.close()
         queue.join_thread()
 
