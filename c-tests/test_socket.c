@@ -1004,15 +1004,17 @@ static void test_pass_253_refuse_254_and_truncation(void **state) {
     close(devnull);
 }
 
-/* Lowers the soft RLIMIT_NOFILE to just above the highest open descriptor, so that only the
- * free numbers below it are left. Returns setrlimit's result. */
+/* Lowers the soft RLIMIT_NOFILE to a few numbers above the highest open descriptor, so that
+ * the free numbers left are those below it plus at least two: a caller that keeps two spare
+ * numbers has them even when the open descriptors are 0 to N with no gap (as under CI, which
+ * inherits no stray descriptor above them). Returns setrlimit's result. */
 static int limit_to_open_descriptors(void) {
     int highest = 0;
     for (int fd = 0; fd < 4096; fd++)
         if (fcntl(fd, F_GETFD) >= 0) highest = fd;
     struct rlimit rl;
     getrlimit(RLIMIT_NOFILE, &rl);
-    rl.rlim_cur = (rlim_t)highest + 1;
+    rl.rlim_cur = (rlim_t)highest + 3;
     return setrlimit(RLIMIT_NOFILE, &rl);
 }
 
@@ -1070,6 +1072,7 @@ static void test_kinds_detected_when_the_received_take_the_last_numbers(void **s
         int spare[2] = {-1, -1}, fd;
         while ((fd = fcntl(0, F_DUPFD_CLOEXEC, 0)) >= 0) /* fill every number, keep two */
             if (spare[1] < 0) spare[spare[0] < 0 ? 0 : 1] = fd;
+        if (spare[1] < 0) _exit(8); /* no two numbers to free: the limit left no room */
         const fdsafe_kind expected[2][2] = {{FDSAFE_KIND_EVENTFD, FDSAFE_KIND_MEMFD},
                                             {FDSAFE_KIND_TIMERFD, FDSAFE_KIND_EPOLL}};
         for (int message = 0; message < 2; message++) {
