@@ -615,6 +615,26 @@ fn free_list_pop_overtaken_by_pop_pop_push() {
     });
 }
 
+/// A chain of freed slots handed over at once (what the slots a thread keeps become, see
+/// `kept`) races two pops: no index is handed out twice, and the whole chain reaches the list.
+#[test]
+fn a_chain_of_freed_slots_pushed_at_once_races_two_pops() {
+    check("a_chain_of_freed_slots_pushed_at_once_races_two_pops", Some(3), || {
+        let t = table();
+        let (a, b) = (t.pop_free().unwrap(), t.pop_free().unwrap());
+        t.link_free(a, Some(b));
+        t.link_free(b, None);
+        let poppers: Vec<_> = (0..2).map(|_| spawn(move || t.pop_free().unwrap())).collect();
+        t.push_chain(a, b);
+        let mut got: Vec<u32> = poppers.into_iter().map(|popper| popper.join().unwrap()).collect();
+        got.extend([t.pop_free().unwrap(), t.pop_free().unwrap()]);
+        got.sort_unstable();
+        got.dedup();
+        assert_eq!(got.len(), 4, "one index handed out twice");
+        assert!(got.contains(&a) && got.contains(&b), "a slot of the chain was lost");
+    });
+}
+
 /// Two inserts race a close that frees a slot (pop, pop and push at once): the new handles
 /// get distinct indices, each resolves to its own object, and the list stays sound.
 #[test]

@@ -14,6 +14,7 @@
 
 mod fork;
 mod hooks;
+mod kept;
 mod kind;
 mod owners;
 mod slot;

@@ -4,9 +4,14 @@
 //! An entry is a handle value (0: none), in pages of 4,096 numbers allocated the first time
 //! one of them is needed (descriptors are small and dense: the kernel hands out the lowest free
 //! one). A claim is a compare-and-swap, so of two threads adopting the same number at once
-//! only one succeeds; an entry is cleared by its owner before the number goes back to the
-//! kernel, so that nobody else can legitimately claim it in between. Numbers beyond the pages
-//! (possible only with a raised `fs.nr_open`) are kept in a list under a lock.
+//! only one succeeds. An entry names the last handle that claimed the number, which may have
+//! ended since: a claim asks the table whether the recorded owner still holds the number (its
+//! slot still at that generation and not closing, or reserved for it), and takes the number
+//! if not. So a close leaves the entry as it is: clearing it would move the entry's cache
+//! line to the closing thread and back to the creating thread for every handle one thread
+//! creates and another closes (measured with the thread-pool lifecycle, see `kept`).
+//! Numbers beyond the pages (possible only with a raised `fs.nr_open`) are kept in a list
+//! under a lock, and removed at close.
 
 use std::os::fd::RawFd;
 use std::ptr;
@@ -64,7 +69,7 @@ impl Owners {
         };
         let mut current = entry.load(Ordering::Acquire);
         loop {
-            // Usually free: its last owner cleared it when it closed.
+            // Usually free, or naming an owner that has ended.
             if current != 0 {
                 if holds(Handle(current)) {
                     return Err(AlreadyOwned(Handle(current)));
@@ -112,20 +117,14 @@ impl Owners {
         Ok(())
     }
 
-    /// Forgets `handle` as the owner of `fd` (a newer owner stays). Called while the number
-    /// is still open, before it goes back to the kernel or to the caller.
+    /// Called when `handle`, the owner of `fd`, ends (its slot already freed, the number still
+    /// open): a paged entry is left naming it, since a claim sees that it holds nothing now;
+    /// a number beyond the pages leaves the list.
     #[inline]
-    pub fn clear(&self, fd: RawFd, handle: Handle) {
-        match self.entry(fd, false) {
-            Some(entry) => {
-                if entry.load(Ordering::Relaxed) == handle.0 {
-                    entry.store(0, Ordering::Release);
-                }
-            }
-            None => {
-                let _section = super::fork::section();
-                self.beyond().retain(|&(number, owner)| (number, owner) != (fd, handle.0));
-            }
+    pub fn forget(&self, fd: RawFd, handle: Handle) {
+        if self.entry(fd, false).is_none() {
+            let _section = super::fork::section();
+            self.beyond().retain(|&(number, owner)| (number, owner) != (fd, handle.0));
         }
     }
 

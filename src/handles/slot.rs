@@ -192,6 +192,15 @@ impl Slot {
         generation_of(self.state.load(Ordering::Acquire)) % 2 == 1
     }
 
+    /// Whether the slot is free and not reserved by an insert: for the child of a fork, which
+    /// rebuilds the free list from the slots.
+    ///
+    /// # Safety
+    /// Only the calling thread runs in the process.
+    pub unsafe fn is_free(&self) -> bool {
+        generation_of(self.state.load(Ordering::Relaxed)) % 2 == 0 && !self.reserved.load(Ordering::Relaxed)
+    }
+
     fn refusal(state: u64, wanted: u64) -> Refused {
         if tag_of(state) == wanted {
             Refused::Closing

@@ -1,11 +1,12 @@
-//! The table of slots: pages that never move, a lock-free free list, and the one way to hold
-//! a handle ([`Guard`]). See `docs/design.md` for the protocol and why it was chosen.
+//! The table of slots: pages that never move, a lock-free free list (fed a batch at a time by
+//! the slots each thread keeps, see `kept`), and the one way to hold a handle ([`Guard`]). See `docs/design.md` for the protocol and why it was chosen.
 
 use std::os::fd::{OwnedFd, RawFd};
 use std::ptr;
 
-use super::owners::{AlreadyOwned, Owners};
 use super::hooks::{Closing, Hooks};
+use super::kept;
+use super::owners::{AlreadyOwned, Owners};
 use super::slot::{Closed, Refused, Slot, Taken};
 use super::sync::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use super::{Handle, Kind, Object, Stored};
@@ -76,8 +77,12 @@ impl Table {
         (!base.is_null()).then(|| unsafe { &*base.add(offset) })
     }
 
-    /// A free index: the free list's first, or one never used.
-    fn pop_free(&self) -> Option<u32> {
+    /// A free index: one this thread freed and keeps, the free list's first, or one never
+    /// used.
+    pub(super) fn pop_free(&'static self) -> Option<u32> {
+        if let Some(index) = kept::take(self) {
+            return Some(index);
+        }
         let mut head = self.free_head.load(Ordering::Acquire);
         loop {
             let Some(index) = (head as u32).checked_sub(1) else {
@@ -92,17 +97,37 @@ impl Table {
         }
     }
 
-    fn push_free(&self, index: u32) {
-        let slot = self.slot(index).expect("freed indices have pages");
+    /// Frees an index: this thread keeps it, or it goes on the free list.
+    fn push_free(&'static self, index: u32) {
+        if !kept::keep(self, index) {
+            self.push_chain(index, index);
+        }
+    }
+
+    /// Puts the chain of free indices from `first` to `last` (linked through their slots'
+    /// `next_free`, see [`Table::link_free`]) on the free list at once.
+    pub(super) fn push_chain(&self, first: u32, last: u32) {
+        let tail = self.slot(last).expect("freed indices have pages");
         let mut head = self.free_head.load(Ordering::Relaxed);
         loop {
-            slot.set_next_free(head as u32);
-            let new = (((head >> 32) + 1) << 32) | (index as u64 + 1);
+            tail.set_next_free(head as u32);
+            let new = (((head >> 32) + 1) << 32) | (first as u64 + 1);
             match self.free_head.compare_exchange_weak(head, new, Ordering::Release, Ordering::Relaxed) {
                 Ok(_) => return,
                 Err(actual) => head = actual,
             }
         }
+    }
+
+    /// Links the free index `index` to `next` (`None`: the end of its chain).
+    pub(super) fn link_free(&self, index: u32, next: Option<u32>) {
+        let slot = self.slot(index).expect("freed indices have pages");
+        slot.set_next_free(next.map_or(0, |next| next + 1));
+    }
+
+    /// The index after the free index `index` in its chain.
+    pub(super) fn next_free_of(&self, index: u32) -> Option<u32> {
+        self.slot(index).expect("freed indices have pages").next_free().checked_sub(1)
     }
 
     /// An index never handed out before, with its page allocated.
@@ -274,7 +299,7 @@ impl Table {
             let file_ends = sole && ending == Ending::Close;
             hooks.run(self, Closing { fd: object.object().as_fd(), file_ends });
         }
-        self.owners.clear(fd, handle);
+        self.owners.forget(fd, handle);
         if reusable {
             self.push_free(handle.index());
         }
@@ -290,10 +315,15 @@ impl Table {
     /// In the child of a fork (the only thread): forgets the references that other threads
     /// of the parent held, finishes the closes that were waiting for them, so every inherited
     /// handle can be used and closed, and closes the handles inserted while the fork was being
-    /// made, which may name another file in the child (see `fork`).
+    /// made, which may name another file in the child (see `fork`). The free list is rebuilt
+    /// from the slots themselves: the slots other threads kept (see `kept`), or had taken off
+    /// the list for an insert, would otherwise be lost to the child.
     pub(super) fn after_fork_in_child(&'static self) {
         let used = self.next_unused.load(Ordering::Relaxed).min(CAPACITY);
         let epoch = super::fork::epoch();
+        kept::forget(self);
+        let count = self.free_head.load(Ordering::Relaxed) >> 32;
+        self.free_head.store((count + 1) << 32, Ordering::Relaxed); // empty
         for index in 0..used {
             let Some(slot) = self.slot(index) else { continue };
             // SAFETY: only this thread runs in the child.
@@ -305,9 +335,7 @@ impl Table {
                     if let Some(generation) = slot.next_generation() {
                         self.owners.clear_reservation(fd, index, generation);
                     }
-                    self.push_free(index);
                     crate::sys::direct::close(std::os::fd::FromRawFd::from_raw_fd(fd));
-                    continue;
                 }
                 let waited = slot.forget_references();
                 // A handle inserted while the fork was being made may name a number the
@@ -318,14 +346,14 @@ impl Table {
                     // descriptor is closed by the system call, and the object's memory and
                     // the hooks (not run: they would call into sets under locks) are left.
                     let handle = Handle::from_tag(slot.current_tag(), index);
-                    let Taken { object, fd, reusable, hooks, .. } = slot.take();
+                    let Taken { object, fd, hooks, .. } = slot.take();
                     std::mem::forget(hooks);
-                    self.owners.clear(fd, handle);
-                    if reusable {
-                        self.push_free(index);
-                    }
+                    self.owners.forget(fd, handle);
                     std::mem::forget(object);
                     crate::sys::direct::close(std::os::fd::FromRawFd::from_raw_fd(fd));
+                }
+                if slot.is_free() {
+                    self.push_chain(index, index);
                 }
             }
         }
@@ -338,10 +366,12 @@ impl Table {
         (0..used).filter_map(|index| self.slot(index)).filter(|slot| slot.occupied()).count()
     }
 
-    /// The recorded owner of a descriptor number.
+    /// The live handle that owns a descriptor number (or has claimed it for an insert not
+    /// yet filled), if any.
     #[cfg(test)]
     pub fn owner_of(&self, fd: RawFd) -> Option<Handle> {
-        self.owners.get(fd)
+        let owner = self.owners.get(fd)?;
+        self.slot(owner.index()).is_some_and(|slot| slot.held_by(owner.generation())).then_some(owner)
     }
 
     #[cfg(test)]

@@ -506,3 +506,107 @@ fn release_is_refused_while_a_reference_is_held_and_leaves_the_handle_live() {
     assert_eq!(probe.drops.load(Ordering::SeqCst), 0, "released, not dropped");
     assert!(t.get(h).is_err());
 }
+
+/// Inserts `n` objects on numbers from `first_fd` and closes them: the indices they had.
+fn insert_and_close(t: &'static Table, first_fd: i32, n: u32) -> Vec<u32> {
+    let handles: Vec<Handle> = (0..n).map(|i| insert(t, first_fd + i as i32, Kind::Pipe).0).collect();
+    for &h in &handles {
+        t.close(h).unwrap();
+    }
+    handles.iter().map(|h| h.index()).collect()
+}
+
+/// The indices `n` new objects get (the objects stay live).
+fn indices_of_new(t: &'static Table, first_fd: i32, n: u32) -> Vec<u32> {
+    (0..n).map(|i| insert(t, first_fd + i as i32, Kind::Pipe).0.index()).collect()
+}
+
+#[test]
+fn a_thread_hands_its_freed_slots_to_the_others_a_batch_at_a_time() {
+    use super::kept::BATCH;
+    let t = table();
+    let (go_on, wait) = std::sync::mpsc::channel::<()>();
+    let (report, freed) = std::sync::mpsc::channel::<Vec<u32>>();
+    let closer = std::thread::spawn(move || {
+        let handles: Vec<Handle> = (0..BATCH).map(|i| insert(t, 1_000 + i as i32, Kind::Pipe).0).collect();
+        // One short of a batch: the thread keeps them.
+        for &h in &handles[1..] {
+            t.close(h).unwrap();
+        }
+        report.send(handles[1..].iter().map(|h| h.index()).collect()).unwrap();
+        wait.recv().unwrap();
+        // The batch's last: all of them go to the shared list.
+        t.close(handles[0]).unwrap();
+        report.send(vec![handles[0].index()]).unwrap();
+        wait.recv().unwrap();
+        // Three more, kept until the thread exits.
+        insert_and_close(t, 1_200, 3)
+    });
+    let kept = freed.recv().unwrap();
+    let elsewhere = indices_of_new(t, 2_000, 4);
+    assert!(elsewhere.iter().all(|i| !kept.contains(i)), "another thread took a slot still kept");
+    go_on.send(()).unwrap();
+    let mut batch = kept.clone();
+    batch.extend(freed.recv().unwrap());
+    batch.sort_unstable();
+    let mut reused = indices_of_new(t, 3_000, BATCH);
+    reused.sort_unstable();
+    assert_eq!(reused, batch, "the handed-over batch serves the other threads' next inserts");
+    go_on.send(()).unwrap();
+    let mut at_exit = closer.join().unwrap();
+    at_exit.sort_unstable();
+    let mut reused = indices_of_new(t, 4_000, 3);
+    reused.sort_unstable();
+    assert_eq!(reused, at_exit, "a thread hands its kept slots over when it exits");
+}
+
+#[test]
+fn a_thread_reuses_the_slots_it_freed_without_the_shared_list() {
+    let t = table();
+    let freed = insert_and_close(t, 5_000, 4);
+    let mut again = indices_of_new(t, 5_100, 4);
+    again.reverse(); // the last freed is taken first
+    assert_eq!(again, freed);
+}
+
+#[test]
+fn a_forked_child_gets_back_the_slots_that_other_threads_kept() {
+    let _epoch = EPOCH_TESTS.lock().unwrap_or_else(|p| p.into_inner());
+    let t = table();
+    let (report, freed) = std::sync::mpsc::channel::<Vec<u32>>();
+    // A thread that does not come along: it keeps three freed slots and vanishes with them
+    // (its exit would hand them over, which in a real child never happens).
+    std::thread::spawn(move || {
+        report.send(insert_and_close(t, 6_000, 3)).unwrap();
+        super::kept::forget(t);
+    })
+    .join()
+    .unwrap();
+    let mut kept = freed.recv().unwrap();
+    let own = insert_and_close(t, 6_100, 2); // this thread's own, kept too
+    // What the child's fork handler does.
+    t.after_fork_in_child();
+    kept.extend(own);
+    kept.sort_unstable();
+    let mut reused = indices_of_new(t, 6_200, 5);
+    reused.sort_unstable();
+    assert_eq!(reused, kept, "the child reuses every free slot, kept ones included");
+    let next = indices_of_new(t, 6_300, 1)[0];
+    assert!(!kept.contains(&next), "no slot is handed out twice");
+    assert_eq!(t.live_count(), 6);
+}
+
+#[test]
+fn a_closed_owner_left_recorded_never_refuses_the_number() {
+    let t = table();
+    let (first, _p) = insert(t, 7_000, Kind::Pipe);
+    t.close(first).unwrap();
+    assert_eq!(t.owner_of(7_000), None, "an ended owner owns nothing");
+    // Its slot reused for another number: the old record still names nothing live.
+    let (reuser, _q) = insert(t, 7_001, Kind::Pipe);
+    assert_eq!(reuser.index(), first.index());
+    let (second, _r) = insert(t, 7_000, Kind::Other);
+    assert_eq!(t.owner_of(7_000), Some(second));
+    let (object, _s) = fake(7_000, Kind::Pipe);
+    assert!(t.insert(object).is_err(), "the live second owner refuses a third");
+}
