@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
 static void test_names_and_descriptions(void **state) {
@@ -80,6 +81,28 @@ static void test_each_thread_has_its_own_message(void **state) {
     must(fdsafe_close(e));
 }
 
+/* The message of a kernel error, which fdsafe keeps unformatted until asked for it: the
+ * errno's text, with the context the call gave (here a path), as strerror words it. */
+static void test_kernel_errors_read_as_the_kernel_words_them(void **state) {
+    (void)state;
+    fdsafe_handle e;
+    must(fdsafe_eventfd_create(0, FDSAFE_NONBLOCK, &e));
+    uint64_t v;
+    expect_code(fdsafe_eventfd_read(e, &v), -EAGAIN);
+    must(fdsafe_eventfd_write(e, 1)); /* a success in between changes nothing */
+    char message[256];
+    fdsafe_last_error(message, sizeof message);
+    char expected[256];
+    snprintf(expected, sizeof expected, "fdsafe_eventfd_read: %s (os error %d)", strerror(EAGAIN), EAGAIN);
+    assert_string_equal(message, expected);
+    fdsafe_handle f;
+    expect_code(fdsafe_file_open("/nonexistent-fdsafe-dir/x", FDSAFE_O_RDONLY, 0, &f), -ENOENT);
+    fdsafe_last_error(message, sizeof message);
+    assert_non_null(strstr(message, "/nonexistent-fdsafe-dir/x"));
+    assert_non_null(strstr(message, strerror(ENOENT)));
+    must(fdsafe_close(e));
+}
+
 static void test_loaded_version_matches_the_header(void **state) {
     (void)state;
     assert_int_equal(fdsafe_version_number(), FDSAFE_VERSION_NUMBER);
@@ -93,6 +116,7 @@ int main(void) {
         FD_TEST(test_names_and_descriptions),
         FD_TEST(test_last_error_names_the_call_and_truncates_safely),
         FD_TEST(test_each_thread_has_its_own_message),
+        FD_TEST(test_kernel_errors_read_as_the_kernel_words_them),
         FD_TEST(test_loaded_version_matches_the_header),
     };
     return cmocka_run_group_tests_name("errors", tests, NULL, NULL);

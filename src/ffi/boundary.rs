@@ -10,7 +10,11 @@ use super::codes;
 use crate::error::{Error, Result};
 
 thread_local! {
-    static LAST_ERROR: RefCell<String> = const { RefCell::new(String::new()) };
+    /// The thread's last failure: the function and its error, made into text only when asked
+    /// for. A nonblocking program meets `EAGAIN` all the time, and formatting the errno's text
+    /// at every failure cost 186 ns more than the failing system call (an empty nonblocking
+    /// eventfd read: 300 ns against 113 ns raw; with the error kept as it is: 148 ns).
+    static LAST_ERROR: RefCell<Option<(&'static str, Error)>> = const { RefCell::new(None) };
 }
 
 /// Return types of exported functions: a value >= 0, or a negative code.
@@ -94,11 +98,11 @@ fn panic_error(payload: Box<dyn std::any::Any + Send>) -> Error {
 }
 
 #[cold]
-fn fail<R: ReturnCode>(op: &str, error: Error) -> R {
-    set_last_error(op, &error);
+fn fail<R: ReturnCode>(op: &'static str, error: Error) -> R {
     let code = codes::code_of(&error);
     #[cfg(fdsafe_error_log)]
     error_log::record(op, code);
+    set_last_error(op, error);
     R::from_code(code)
 }
 
@@ -143,21 +147,23 @@ mod error_log {
     }
 }
 
-fn set_last_error(op: &str, error: &Error) {
+fn set_last_error(op: &'static str, error: Error) {
     let _ = LAST_ERROR.try_with(|last| {
-        if let Ok(mut text) = last.try_borrow_mut() {
-            text.clear();
-            use std::fmt::Write;
-            let _ = write!(text, "{op}: {error}");
+        if let Ok(mut last) = last.try_borrow_mut() {
+            *last = Some((op, error));
         }
     });
 }
 
-/// Runs `f` on the thread's last error message (empty while the thread is exiting and its
-/// message is gone): never panics, so it needs no [`call`] around it.
+/// Runs `f` on the thread's last error message (empty before the thread's first failure, and
+/// while the thread is exiting and its message is gone): never panics, so it needs no
+/// [`call`] around it.
 pub fn with_last_error<T>(f: impl FnOnce(&str) -> T) -> T {
-    let text = LAST_ERROR.try_with(|last| last.try_borrow().map(|text| text.clone()).unwrap_or_default());
-    f(&text.unwrap_or_default())
+    let text = LAST_ERROR.try_with(|last| {
+        let last = last.try_borrow().ok()?;
+        last.as_ref().map(|(op, error)| format!("{op}: {error}"))
+    });
+    f(&text.ok().flatten().unwrap_or_default())
 }
 
 /// An out-parameter: checked for NULL up front, written only once the call has succeeded.
