@@ -1,5 +1,6 @@
 //! The table of slots: pages that never move, a lock-free free list (fed a batch at a time by
-//! the slots each thread keeps, see `kept`), and the one way to hold a handle ([`Guard`]). See `docs/design.md` for the protocol and why it was chosen.
+//! the slots each thread keeps, see `kept`), and the one way to hold a handle ([`Guard`]).
+//! See `docs/design.md` for the protocol and why it was chosen.
 
 use std::os::fd::{OwnedFd, RawFd};
 use std::ptr;
