@@ -220,6 +220,24 @@ static void child_make_new_handles(void) {
     if (fdsafe_write(w, "n", 1) != 1 || fdsafe_read(r, &byte, 1) != 1 || byte != 'n')
         child_fail("child: a new pipe does not carry a byte");
     if (fdsafe_close(r) != 0 || fdsafe_close(w) != 0) child_fail("child: closing a new pipe failed");
+    /* Many at once: the child rebuilt its free list from the slots (those the parent's threads
+     * kept for themselves included), and no slot may be handed out twice. Each eventfd holds
+     * its own count, so two handles sharing a slot would read each other's. */
+    enum { MANY = 64 };
+    fdsafe_handle many[MANY];
+    int made = 0;
+    for (; made < MANY; made++) {
+        if (fdsafe_eventfd_create(0, FDSAFE_NONBLOCK, &many[made]) != 0 || fdsafe_eventfd_write(many[made], (uint64_t)made + 1) != 0) {
+            child_fail("child: new eventfd %d of %d failed", made, MANY);
+            break;
+        }
+    }
+    for (int i = 0; i < made; i++) {
+        value = 0;
+        if (fdsafe_eventfd_read(many[i], &value) != 0 || value != (uint64_t)i + 1)
+            child_fail("child: new eventfd %d read %llu, not its own count %d", i, (unsigned long long)value, i + 1);
+        if (fdsafe_close(many[i]) != 0) child_fail("child: closing new eventfd %d failed", i);
+    }
 }
 
 static int wait_child(pid_t child, char *why, size_t len) {
