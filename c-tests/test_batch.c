@@ -178,7 +178,7 @@ static void test_recv_as_expected_kind(void **state) {
  * the quick check for the expected kind confirms it or full detection runs. */
 static void test_recv_as_every_expected_kind_gives_true_kinds(void **state) {
     (void)state;
-    fdsafe_handle a, b, e, t, r, w, x, y, l, ul, p = 0;
+    fdsafe_handle a, b, e, t, r, w, x, y, l, ul, tc, uc, uu, p = 0;
     must(fdsafe_unix_pair(FDSAFE_SOCK_STREAM, 0, &a, &b));
     must(fdsafe_eventfd_create(0, 0, &e));
     must(fdsafe_timerfd_create(CLOCK_MONOTONIC, 0, &t));
@@ -188,24 +188,31 @@ static void test_recv_as_every_expected_kind_gives_true_kinds(void **state) {
     char name[64];
     snprintf(name, sizeof name, "@fdsafe-test-recv-as-%d", (int)getpid());
     must(fdsafe_unix_listen(name, FDSAFE_SOCK_STREAM, 4, NULL, &ul));
+    /* Connected sockets (detected through getpeername) beside unconnected ones. */
+    char address[64];
+    must(fdsafe_socket_local_address(l, address, sizeof address));
+    must(fdsafe_tcp_connect(address, -1, 0, &tc));
+    must(fdsafe_udp_bind("127.0.0.1:0", 0, &uc));
+    must(fdsafe_socket_connect(uc, address));
+    must(fdsafe_udp_bind("127.0.0.1:0", 0, &uu));
     int rc = fdsafe_pidfd_open(getpid(), 0, &p);
     int have_pidfd = rc == 0;
     if (!have_pidfd) printf("pidfd_open refused here (%s): no pidfd in the message\n", fdsafe_strerror(rc));
-    fdsafe_handle list[9] = {e, t, r, x, l, ul, a, w, p};
-    int truth[9] = {FDSAFE_KIND_EVENTFD, FDSAFE_KIND_TIMERFD, FDSAFE_KIND_PIPE, FDSAFE_KIND_UNIX_SEQPACKET,
-                    FDSAFE_KIND_TCP_LISTENER, FDSAFE_KIND_UNIX_LISTENER, FDSAFE_KIND_UNIX_STREAM, FDSAFE_KIND_PIPE,
-                    FDSAFE_KIND_PIDFD};
-    size_t n = have_pidfd ? 9 : 8;
+    fdsafe_handle list[12] = {e, t, r, x, l, ul, a, w, tc, uc, uu, p};
+    int truth[12] = {FDSAFE_KIND_EVENTFD, FDSAFE_KIND_TIMERFD, FDSAFE_KIND_PIPE, FDSAFE_KIND_UNIX_SEQPACKET,
+                     FDSAFE_KIND_TCP_LISTENER, FDSAFE_KIND_UNIX_LISTENER, FDSAFE_KIND_UNIX_STREAM, FDSAFE_KIND_PIPE,
+                     FDSAFE_KIND_TCP_STREAM, FDSAFE_KIND_UDP, FDSAFE_KIND_UDP, FDSAFE_KIND_PIDFD};
+    size_t n = have_pidfd ? 12 : 11;
     uint32_t expected[] = {FDSAFE_KIND_UNIX_STREAM, FDSAFE_KIND_UNIX_SEQPACKET, FDSAFE_KIND_UNIX_LISTENER,
                            FDSAFE_KIND_UNIX_DATAGRAM, FDSAFE_KIND_TCP_STREAM, FDSAFE_KIND_TCP_LISTENER,
                            FDSAFE_KIND_UDP, FDSAFE_KIND_EVENTFD, FDSAFE_KIND_TIMERFD, FDSAFE_KIND_SIGNALFD,
                            FDSAFE_KIND_EPOLL, FDSAFE_KIND_PIDFD, FDSAFE_KIND_PIPE, FDSAFE_KIND_FILE};
     for (size_t k = 0; k < sizeof expected / sizeof *expected; k++) {
         expect_code(fdsafe_socket_send_handles(a, "m", 1, list, n, 0), 1);
-        fdsafe_handle got[9];
+        fdsafe_handle got[12];
         fdsafe_recv_info info;
         char c;
-        expect_code(fdsafe_socket_recv_handles_as(b, &c, 1, 0, expected[k], got, 9, &info), 1);
+        expect_code(fdsafe_socket_recv_handles_as(b, &c, 1, 0, expected[k], got, 12, &info), 1);
         assert_int_equal(info.handle_count, n);
         assert_int_equal(info.flags, 0);
         for (size_t i = 0; i < n; i++) {
@@ -217,8 +224,8 @@ static void test_recv_as_every_expected_kind_gives_true_kinds(void **state) {
         expect_code(fdsafe_close_many(got, n), (int64_t)n);
         for (size_t i = 0; i < n; i++) expect_code(fdsafe_handle_kind(got[i]), -EBADF);
     }
-    fdsafe_handle all[] = {a, b, e, t, r, w, x, y, l, ul, p};
-    expect_code(fdsafe_close_many(all, have_pidfd ? 11 : 10), have_pidfd ? 11 : 10);
+    fdsafe_handle all[] = {a, b, e, t, r, w, x, y, l, ul, tc, uc, uu, p};
+    expect_code(fdsafe_close_many(all, have_pidfd ? 14 : 13), have_pidfd ? 14 : 13);
 }
 
 /* A full message of 253 generic handles, closed with one fdsafe_close_many: every handle is

@@ -68,6 +68,42 @@ def test_handles_travel_and_keep_their_kind_and_cloexec(tmp_path):
             assert os.pread(got.fileno(), 6, 0) == b"passed"
 
 
+def test_stdlib_sockets_arrive_as_their_kinds(tmp_path):
+    # Connected sockets (told apart by their peer) and unconnected ones (a listener, a UDP
+    # socket with no peer), sent by the socket module and received with full detection.
+    server = socket.create_server(("127.0.0.1", 0))
+    client = socket.create_connection(server.getsockname())
+    accepted, _ = server.accept()
+    udp_connected = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp_connected.connect(server.getsockname())
+    udp_alone = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    unix_server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    unix_server.bind(str(tmp_path / "s"))
+    unix_server.listen()
+    unix_client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    unix_client.connect(str(tmp_path / "s"))
+    sent = [server, client, accepted, udp_connected, udp_alone, unix_server, unix_client]
+    kinds = [fs.TcpListener, fs.TcpStream, fs.TcpStream, fs.UdpSocket, fs.UdpSocket, fs.UnixListener,
+             fs.UnixStream]
+    left, right = socket.socketpair()
+    ours = fs.from_socket(right)
+    try:
+        socket.send_fds(left, [b"k"], [s.fileno() for s in sent])
+        m = ours.recvmsg(8, len(sent))
+        assert m.data == b"k"
+        assert [type(h) for h in m.handles] == kinds
+        with m.handles[1] as got:  # the received client works: the server reads what it sends
+            got.sendall(b"ok")
+            assert accepted.recv(2) == b"ok"
+        for h in m.handles:
+            h.close()
+    finally:
+        ours.close()
+        left.close()
+        for s in sent:
+            s.close()
+
+
 def test_stdlib_sender_fdsafe_receiver_and_back():
     # A real peer: socket.socket on the other end, sending with send_fds and receiving with
     # recv_fds from fdsafe's sendmsg.

@@ -1,5 +1,6 @@
 //! Telling what a descriptor is, by asking the kernel: the `fstat` file type, the
-//! anonymous-inode name, and for sockets `SO_DOMAIN`, `SO_TYPE` and `SO_ACCEPTCONN`.
+//! anonymous-inode name, and for sockets `getpeername` (connected ones) or `SO_DOMAIN` and
+//! `SO_ACCEPTCONN`, then `SO_TYPE`.
 //! Used for descriptors received over Unix sockets.
 
 use std::os::fd::{AsRawFd, BorrowedFd};
@@ -18,10 +19,27 @@ fn sockopt(fd: BorrowedFd<'_>, name: i32) -> Result<i32> {
 
 /// The socket kind of `fd`, or `None` if it is a socket of a family or type fdsafe has no
 /// kind for (netlink, raw...). Errors if `fd` is not a socket at all.
+///
+/// A connected socket is asked `getpeername` first, which tells its family and that it is no
+/// listener in one call where `SO_DOMAIN` and `SO_ACCEPTCONN` take two. Connected sockets are
+/// what is passed most (a connection handed to a worker); an unconnected one (a listener, a
+/// datagram socket with no peer) costs one call more than asking it directly.
 pub fn socket_kind(fd: BorrowedFd<'_>) -> Result<Option<Kind>> {
-    let domain = sockopt(fd, libc::SO_DOMAIN)?;
+    match peer_family(fd) {
+        Some(family) => classify(fd, family, || Ok(false)),
+        None => unconnected_socket_kind(fd),
+    }
+}
+
+/// [`socket_kind`] through `SO_DOMAIN` and `SO_ACCEPTCONN`, connected or not.
+fn unconnected_socket_kind(fd: BorrowedFd<'_>) -> Result<Option<Kind>> {
+    classify(fd, sockopt(fd, libc::SO_DOMAIN)?, || Ok(sockopt(fd, libc::SO_ACCEPTCONN)? != 0))
+}
+
+/// The kind of a socket of family `domain`, asking `SO_TYPE` and, where they matter,
+/// `SO_PROTOCOL` and `listening`.
+fn classify(fd: BorrowedFd<'_>, domain: i32, listening: impl Fn() -> Result<bool>) -> Result<Option<Kind>> {
     let ty = sockopt(fd, libc::SO_TYPE)?;
-    let listening = || -> Result<bool> { Ok(sockopt(fd, libc::SO_ACCEPTCONN)? != 0) };
     Ok(match (domain, ty) {
         (libc::AF_INET | libc::AF_INET6, libc::SOCK_STREAM) => {
             let protocol = sockopt(fd, libc::SO_PROTOCOL)?;
@@ -38,6 +56,16 @@ pub fn socket_kind(fd: BorrowedFd<'_>) -> Result<Option<Kind>> {
         }
         _ => None,
     })
+}
+
+/// The family of a connected socket's peer; `None` if `fd` is not a connected socket (not a
+/// socket, not connected, or a family that cannot name its peer). A listener has no peer.
+fn peer_family(fd: BorrowedFd<'_>) -> Option<i32> {
+    // SAFETY: a zeroed sockaddr_storage is valid, and getpeername writes at most `len` bytes.
+    let mut addr: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    let r = unsafe { libc::getpeername(fd.as_raw_fd(), (&mut addr as *mut libc::sockaddr_storage).cast(), &mut len) };
+    (r == 0 && len as usize >= std::mem::size_of::<libc::sa_family_t>()).then_some(i32::from(addr.ss_family))
 }
 
 // Filesystem magic numbers (`fstatfs`). MQUEUE_MAGIC is not in the uapi headers; this is
@@ -142,7 +170,7 @@ impl Detector {
             Kind::UnixSeqpacket => connected_unix_type(fd) == Some(libc::SOCK_SEQPACKET),
             Kind::TcpStream | Kind::TcpListener => tcp_kind(fd) == Some(expected),
             Kind::UnixListener | Kind::UnixDatagram | Kind::UnixSeqpacketListener | Kind::Udp => {
-                matches!(socket_kind(fd), Ok(Some(k)) if k == expected)
+                matches!(unconnected_socket_kind(fd), Ok(Some(k)) if k == expected)
             }
             Kind::PidFd if fs_magic(fd) == Some(PID_FS_MAGIC) => true,
             Kind::EventFd | Kind::TimerFd | Kind::SignalFd | Kind::Inotify | Kind::Fanotify | Kind::Epoll | Kind::PidFd => {
@@ -218,15 +246,10 @@ fn decimal(n: i32, out: &mut [u8]) {
     out[len] = 0;
 }
 
-/// The type of a connected Unix socket: `getpeername` succeeds with an `AF_UNIX` address
-/// only on a connected Unix socket (never on a listener), then `SO_TYPE`. `None` for
-/// anything else (not a socket, another family, not connected).
+/// The type of a connected Unix socket (a connected socket is never a listener), then
+/// `SO_TYPE`. `None` for anything else (not a socket, another family, not connected).
 fn connected_unix_type(fd: BorrowedFd<'_>) -> Option<i32> {
-    // SAFETY: a zeroed sockaddr_storage is valid, and getpeername writes at most `len` bytes.
-    let mut addr: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
-    let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-    let r = unsafe { libc::getpeername(fd.as_raw_fd(), (&mut addr as *mut libc::sockaddr_storage).cast(), &mut len) };
-    if r != 0 || (len as usize) < std::mem::size_of::<libc::sa_family_t>() || i32::from(addr.ss_family) != libc::AF_UNIX {
+    if peer_family(fd) != Some(libc::AF_UNIX) {
         return None;
     }
     sockopt(fd, libc::SO_TYPE).ok()
@@ -352,6 +375,25 @@ mod tests {
         let pidfd = (pidfd >= 0).then(|| raw_fd(pidfd));
         let (r, _w) = crate::kinds::pipe::pipe(crate::kinds::pipe::PipeFlags::empty()).unwrap();
         let file = std::fs::File::open("/proc/self/status").unwrap();
+        // Connected, so `getpeername` answers; a listener and a socket whose peer has gone.
+        let tcp_server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let tcp_client = std::net::TcpStream::connect(tcp_server.local_addr().unwrap()).unwrap();
+        let (tcp_accepted, _) = tcp_server.accept().unwrap();
+        let udp_connected = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        udp_connected.connect(tcp_server.local_addr().unwrap()).unwrap();
+        let (orphan, gone) = pair(Kind::UnixStream, false).unwrap();
+        drop(gone);
+        let path = std::env::temp_dir().join(format!("fdsafe-detect-listener-{}", std::process::id()));
+        let unix_listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let unix_client = std::os::unix::net::UnixStream::connect(&path).unwrap();
+        let (unix_accepted, _) = unix_listener.accept().unwrap();
+        std::fs::remove_file(&path).unwrap();
+        let netlink = raw_fd(unsafe { libc::socket(libc::AF_NETLINK, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, libc::NETLINK_ROUTE) });
+        // SAFETY: a zeroed sockaddr_nl is valid; pid 0 is the kernel.
+        let mut kernel: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
+        kernel.nl_family = libc::AF_NETLINK as u16;
+        let len = std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t;
+        assert_eq!(unsafe { libc::connect(netlink.as_raw_fd(), (&kernel as *const libc::sockaddr_nl).cast(), len) }, 0);
 
         let mut cases: Vec<(BorrowedFd<'_>, Kind)> = vec![
             (us.fd(), Kind::UnixStream),
@@ -367,6 +409,15 @@ mod tests {
             (ino.as_fd(), Kind::Inotify),
             (r.as_fd(), Kind::Pipe),
             (file.as_fd(), Kind::File),
+            (tcp_server.as_fd(), Kind::TcpListener),
+            (tcp_client.as_fd(), Kind::TcpStream),
+            (tcp_accepted.as_fd(), Kind::TcpStream),
+            (udp_connected.as_fd(), Kind::Udp),
+            (orphan.fd(), Kind::UnixStream),
+            (unix_listener.as_fd(), Kind::UnixListener),
+            (unix_client.as_fd(), Kind::UnixStream),
+            (unix_accepted.as_fd(), Kind::UnixStream),
+            (netlink.as_fd(), Kind::Socket), // connected, a family with no kind of its own
         ];
         if let Some(p) = &pidfd {
             cases.push((p.as_fd(), Kind::PidFd));
@@ -379,6 +430,7 @@ mod tests {
             Kind::UnixSeqpacket,
             Kind::UnixDatagram,
             Kind::UnixListener,
+            Kind::UnixSeqpacketListener,
             Kind::TcpStream,
             Kind::TcpListener,
             Kind::Udp,
