@@ -70,10 +70,8 @@ impl Owners {
         let mut current = entry.load(Ordering::Acquire);
         loop {
             // Usually free, or naming an owner that has ended.
-            if current != 0 {
-                if holds(Handle(current)) {
-                    return Err(AlreadyOwned(Handle(current)));
-                }
+            if current != 0 && holds(Handle(current)) {
+                return Err(AlreadyOwned(Handle(current)));
             }
             match entry.compare_exchange(current, handle.0, Ordering::AcqRel, Ordering::Acquire) {
                 Ok(_) => return Ok(()),
@@ -96,10 +94,8 @@ impl Owners {
             return self.claim_beyond(fd, handle, holds);
         };
         let current = entry.load(Ordering::Acquire);
-        if current != 0 {
-            if holds(Handle(current)) {
-                return Err(AlreadyOwned(Handle(current)));
-            }
+        if current != 0 && holds(Handle(current)) {
+            return Err(AlreadyOwned(Handle(current)));
         }
         entry.store(handle.0, Ordering::Release);
         Ok(())
