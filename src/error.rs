@@ -1,6 +1,7 @@
 //! The core error type. The C layer turns it into a negative return code
 //! (see `ffi::codes`) and a thread-local message.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use crate::handles::Kind;
@@ -9,7 +10,8 @@ use crate::handles::Kind;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Error {
     /// The kernel refused: the errno, and what was being done (a path, an operation).
-    Os { errno: i32, context: Option<String> },
+    /// A literal context (most are) costs no allocation.
+    Os { errno: i32, context: Option<Cow<'static, str>> },
     /// The handle is 0, was closed, or was never issued.
     Stale(StaleReason),
     /// The handle is alive but of another kind than the operation needs.
@@ -57,9 +59,9 @@ impl Error {
     }
 
     /// Adds what was being done to an OS error (other errors already say it).
-    pub fn context(self, what: impl fmt::Display) -> Error {
+    pub fn context(self, what: impl Into<Cow<'static, str>>) -> Error {
         match self {
-            Error::Os { errno, context: None } => Error::Os { errno, context: Some(what.to_string()) },
+            Error::Os { errno, context: None } => Error::Os { errno, context: Some(what.into()) },
             other => other,
         }
     }
@@ -102,5 +104,22 @@ impl std::error::Error for Error {}
 impl From<std::io::Error> for Error {
     fn from(err: std::io::Error) -> Error {
         Error::from_errno(err.raw_os_error().unwrap_or(libc::EIO))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A failure with a literal context allocates nothing (a nonblocking accept loop ends in
+    /// one every time); a built one keeps its text. Both read the same.
+    #[test]
+    fn a_literal_context_is_borrowed_and_reads_as_given() {
+        let literal = Error::from_errno(libc::EAGAIN).context("accept");
+        assert!(matches!(&literal, Error::Os { context: Some(Cow::Borrowed("accept")), .. }));
+        let built = Error::from_errno(libc::ENOENT).context(format!("open {}", "/x"));
+        assert!(matches!(&built, Error::Os { context: Some(Cow::Owned(text)), .. } if text == "open /x"));
+        assert_eq!(literal.to_string(), format!("accept: {}", std::io::Error::from_raw_os_error(libc::EAGAIN)));
+        assert!(built.to_string().starts_with("open /x: "));
     }
 }

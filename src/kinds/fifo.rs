@@ -64,7 +64,7 @@ pub fn create(path: &CStr, mode: u32, reuse: bool) -> Result<bool> {
             if unsafe { st.assume_init() }.st_mode & libc::S_IFMT == libc::S_IFIFO {
                 Ok(false)
             } else {
-                Err(Error::Os { errno: libc::EEXIST, context: Some(format!("{} exists and is not a FIFO", path.to_string_lossy())) })
+                Err(Error::Os { errno: libc::EEXIST, context: Some(format!("{} exists and is not a FIFO", path.to_string_lossy()).into()) })
             }
         }
         Err(e) => Err(e.context(format!("mkfifo {}", path.to_string_lossy()))),

@@ -50,7 +50,7 @@ pub fn notify_address() -> Result<Option<SockAddr>> {
         // sd_notify wants room for the path's NUL, so a path filling sun_path (108 bytes,
         // which bind and connect take) is refused, as it refuses it.
         b'/' if value.len() >= SUN_PATH_LEN => {
-            return Err(Error::Os { errno: libc::ENAMETOOLONG, context: Some(format!("NOTIFY_SOCKET path of {} bytes", value.len())) })
+            return Err(Error::Os { errno: libc::ENAMETOOLONG, context: Some(format!("NOTIFY_SOCKET path of {} bytes", value.len()).into()) })
         }
         b'/' => Address::Path(value),
         b'@' => Address::Abstract(value[1..].to_vec()),

@@ -165,7 +165,7 @@ impl SockAddr {
                 if path.len() > SUN_PATH_LEN {
                     return Err(Error::Os {
                         errno: libc::ENAMETOOLONG,
-                        context: Some(format!("Unix socket path of {} bytes: sun_path holds at most {SUN_PATH_LEN}", path.len())),
+                        context: Some(format!("Unix socket path of {} bytes: sun_path holds at most {SUN_PATH_LEN}", path.len()).into()),
                     });
                 }
                 out.set_unix(path, false);
@@ -174,7 +174,7 @@ impl SockAddr {
                 if name.len() > SUN_PATH_LEN - 1 {
                     return Err(Error::Os {
                         errno: libc::ENAMETOOLONG,
-                        context: Some(format!("abstract Unix name of {} bytes: at most {}", name.len(), SUN_PATH_LEN - 1)),
+                        context: Some(format!("abstract Unix name of {} bytes: at most {}", name.len(), SUN_PATH_LEN - 1).into()),
                     });
                 }
                 out.set_unix(name, true);
@@ -306,7 +306,7 @@ fn scope_id(text: &str) -> Result<u32> {
     let name = CString::new(text).map_err(|_| Error::invalid("NUL in the scope"))?;
     // SAFETY: a NUL-terminated name.
     match unsafe { libc::if_nametoindex(name.as_ptr()) } {
-        0 => Err(Error::Os { errno: libc::ENODEV, context: Some(format!("no interface is named {text:?}")) }),
+        0 => Err(Error::Os { errno: libc::ENODEV, context: Some(format!("no interface is named {text:?}").into()) }),
         index => Ok(index),
     }
 }

@@ -175,13 +175,13 @@ pub fn bind(kind: Kind, address: Option<&Address>, backlog: i32, flags: BindFlag
                 if st.st_mode & libc::S_IFMT != libc::S_IFSOCK {
                     return Err(Error::Os {
                         errno: libc::EEXIST,
-                        context: Some(format!("{shown} exists and is not a socket; left untouched")),
+                        context: Some(format!("{shown} exists and is not a socket; left untouched").into()),
                     });
                 }
                 if flags.contains(BindFlags::KEEP_STALE) || !is_stale(&addr)? {
                     return Err(Error::Os {
                         errno: libc::EADDRINUSE,
-                        context: Some(format!("{shown} is a socket in use (or KEEP_STALE was given); left untouched")),
+                        context: Some(format!("{shown} is a socket in use (or KEEP_STALE was given); left untouched").into()),
                     });
                 }
                 // Remove it only if it is still the file we examined.
@@ -205,7 +205,7 @@ pub fn bind(kind: Kind, address: Option<&Address>, backlog: i32, flags: BindFlag
             let opath = unsafe { sys::owned(opath.map_err(cleanup)?) };
             let st = sys::fstat(std::os::fd::AsFd::as_fd(&opath)).map_err(cleanup)?;
             if st.st_mode & libc::S_IFMT != libc::S_IFSOCK {
-                return Err(Error::Os { errno: libc::EEXIST, context: Some(format!("{shown} was replaced during bind")) });
+                return Err(Error::Os { errno: libc::EEXIST, context: Some(format!("{shown} was replaced during bind").into()) });
             }
             if !flags.contains(BindFlags::KEEP_MODE) {
                 let proc_path = CString::new(format!("/proc/self/fd/{}", opath.as_raw_fd())).map_err(|_| Error::invalid("path"))?;
