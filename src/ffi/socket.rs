@@ -257,6 +257,11 @@ impl AddrOut<'_> {
         Ok(AddrOut { buf: Some(buf), len_out: Some(Out::new(len_out, "addr_len_out")?) })
     }
 
+    /// Whether the caller asked for the address.
+    pub(crate) fn wanted(&self) -> bool {
+        self.buf.is_some()
+    }
+
     /// Checks the capacity before the operation, so nothing is consumed when it is too small.
     pub(crate) fn check_room(&self, needed: usize) -> Result<()> {
         match &self.buf {
@@ -606,9 +611,11 @@ pub extern "C" fn fdsafe_socket_accept(
             &[Kind::TcpListener, Kind::UnixListener, Kind::UnixSeqpacketListener, Kind::Socket],
             "a listening socket",
         )?;
-        let (socket, peer) = listener.accept(nonblocking)?;
+        let (socket, peer) = listener.accept(nonblocking, addr.wanted())?;
         let new = handles::insert(socket)?;
-        addr.write(&peer)?; // cannot fail: room checked above
+        if let Some(peer) = peer {
+            addr.write(&peer)?; // cannot fail: room checked above
+        }
         out.write(new.0);
         Ok(0)
     })

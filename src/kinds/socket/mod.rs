@@ -327,21 +327,24 @@ impl Socket {
         Ok(true)
     }
 
-    /// Accepts a connection: a close-on-exec socket of the matching stream kind and the
-    /// peer's address.
-    pub fn accept(&self, nonblock: bool) -> Result<(Socket, SockAddr)> {
+    /// Accepts a connection: a close-on-exec socket of the matching stream kind and, if
+    /// `with_peer`, the peer's address (not asked for otherwise: the kernel would copy it).
+    pub fn accept(&self, nonblock: bool, with_peer: bool) -> Result<(Socket, Option<SockAddr>)> {
         let mut addr = SockAddr::empty();
         let mut flags = libc::SOCK_CLOEXEC;
         if nonblock {
             flags |= libc::SOCK_NONBLOCK;
         }
-        // SAFETY: the address buffer and its length are valid. Made directly, not through
-        // libc's wrapper, so it is no cancellation point.
-        let fd = unsafe { sys::direct::accept4(self.fd.as_raw_fd(), addr.as_mut_ptr(), &mut addr.len, flags) }
-            .map_err(|e| e.context("accept"))?;
+        let (addr_ptr, len_ptr) = match with_peer {
+            true => (addr.as_mut_ptr(), &mut addr.len as *mut libc::socklen_t),
+            false => (std::ptr::null_mut(), std::ptr::null_mut()),
+        };
+        // SAFETY: the address buffer and its length are valid, or both NULL. Made directly,
+        // not through libc's wrapper, so it is no cancellation point.
+        let fd = unsafe { sys::direct::accept4(self.fd.as_raw_fd(), addr_ptr, len_ptr, flags) }.map_err(|e| e.context("accept"))?;
         let socket = Socket::created(unsafe { sys::owned(fd as libc::c_int) }, stream_kind(self.kind));
         clamp_len(&mut addr);
-        Ok((socket, addr))
+        Ok((socket, with_peer.then_some(addr)))
     }
 
     /// Sends bytes (never raising `SIGPIPE`: `flags.raw()` carries `MSG_NOSIGNAL`). Made
