@@ -582,7 +582,8 @@ pub extern "C" fn fdsafe_socket_shutdown(handle: fdsafe_handle, how: c_int) -> c
 /// when that time passes with no connection. `*handle_out`
 /// receives the new connected socket (close-on-exec, `SOCK_CLOEXEC` accepted; non-blocking with
 /// `FDSAFE_NONBLOCK`, the kernel's `SOCK_NONBLOCK`), and the peer's address goes to `addr_out` / `*addr_len_out`
-/// (pass NULL, 0, NULL to skip it; ask the handle later with `fdsafe_socket_peer_address`).
+/// (pass NULL, 0, NULL to skip it, and the kernel is not asked for it; ask the handle later
+/// with `fdsafe_socket_peer_address`).
 /// Waits for a connection unless the listener is non-blocking (`-EAGAIN`).
 ///
 /// Ownership: the caller closes the new handle. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for
