@@ -343,8 +343,11 @@ impl Socket {
         // not through libc's wrapper, so it is no cancellation point.
         let fd = unsafe { sys::direct::accept4(self.fd.as_raw_fd(), addr_ptr, len_ptr, flags) }.map_err(|e| e.context("accept"))?;
         let socket = Socket::created(unsafe { sys::owned(fd as libc::c_int) }, stream_kind(self.kind));
-        clamp_len(&mut addr);
-        Ok((socket, with_peer.then_some(addr)))
+        let peer = with_peer.then(|| {
+            clamp_len(&mut addr);
+            addr
+        });
+        Ok((socket, peer))
     }
 
     /// Sends bytes (never raising `SIGPIPE`: `flags.raw()` carries `MSG_NOSIGNAL`). Made
