@@ -56,7 +56,7 @@ fn tcp_listen(addr: &SockAddr, backlog: c_int, flags: u32, handle_out: *mut fdsa
 /// Ownership: the caller closes `*handle_out`. Errors: `FDSAFE_E_INVALID_ARGUMENT` for NULL
 /// pointers, unknown flags, bad address text, a Unix address, or V6ONLY with IPv4;
 /// `-EADDRINUSE`; `-EACCES` (ports below 1024 without privilege); `-EADDRNOTAVAIL`;
-/// `-ENODEV` (an IPv6 scope, by index or name, naming no interface); `-EMFILE`. Thread safety: any thread.
+/// `-ENODEV` (an IPv6 scope, by name or index, naming no interface); `-EMFILE`. Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_tcp_listen(address: *const c_char, backlog: c_int, flags: u32, handle_out: *mut fdsafe_handle) -> c_int {
     call("fdsafe_tcp_listen", || tcp_listen(&SockAddr::parse(c_text(address, "address")?)?, backlog, flags, handle_out))
@@ -104,8 +104,10 @@ fn tcp_connect(addr: &SockAddr, timeout_ms: c_int, flags: u32, handle_out: *mut 
 ///
 /// Ownership: on success the caller closes `*handle_out`; on failure nothing is created.
 /// Errors: `FDSAFE_E_INVALID_ARGUMENT` (NULL pointers, bad address, unknown flags, timeout
-/// below -1); `-ENODEV` (an IPv6 scope, by index or name, naming no interface);
-/// `-ECONNREFUSED`; `-ETIMEDOUT` when `timeout_ms` passed; `-ENETUNREACH`;
+/// below -1); `-ENODEV` (an IPv6 scope naming no interface by name);
+/// `-ECONNREFUSED`; `-ETIMEDOUT` when `timeout_ms` passed; `-ENETUNREACH` (also for a scope
+/// index naming no interface, as the kernel says); `-EINVAL` (from the kernel: a link-local
+/// IPv6 address with no scope, `[fe80::1]:80`);
 /// `-EINTR` if a signal handler ran while waiting (not retried); `-EMFILE`. Thread safety:
 /// any thread.
 #[no_mangle]
@@ -139,7 +141,7 @@ pub extern "C" fn fdsafe_tcp_connect_sockaddr(
 ///
 /// Ownership: the caller closes `*handle_out`. Errors: `FDSAFE_E_INVALID_ARGUMENT` (NULL
 /// pointers, bad or Unix address, unknown flags including `FDSAFE_SOCKET_NO_REUSEADDR`);
-/// `-EADDRINUSE`; `-EADDRNOTAVAIL`; `-ENODEV` (an IPv6 scope, by index or name, naming no interface);
+/// `-EADDRINUSE`; `-EADDRNOTAVAIL`; `-ENODEV` (an IPv6 scope, by name or index, naming no interface);
 /// `-EMFILE`. Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_udp_bind(address: *const c_char, flags: u32, handle_out: *mut fdsafe_handle) -> c_int {

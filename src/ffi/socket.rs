@@ -301,9 +301,10 @@ pub(crate) fn sockaddr_in(addr: *const c_void, len: usize) -> Result<SockAddr> {
 /// Errors: `FDSAFE_E_INVALID_ARGUMENT` for NULL pointers or text that is not one of these
 /// forms (the last error says why: a missing port, a port above 65535, a bare file name...);
 /// `-ENAMETOOLONG` for a path over 108 bytes (a path of exactly 108 fills sun_path with no
-/// NUL, as the kernel allows) or an
-/// abstract name over 107 bytes; `-ENODEV` for an IPv6 scope naming an interface that does
-/// not exist (`[fe80::1%nosuch]:80`); `FDSAFE_E_BUFFER_TOO_SMALL` if `addr_cap` is too small.
+/// NUL, as the kernel allows) or an abstract name over 107 bytes; `-ENODEV` for an IPv6
+/// scope naming, by name, an interface that does not exist (`[fe80::1%nosuch]:80`; a scope
+/// index is not looked up: the kernel judges it where the address is used);
+/// `FDSAFE_E_BUFFER_TOO_SMALL` if `addr_cap` is too small.
 /// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_address_parse(text: *const c_char, addr_out: *mut c_void, addr_cap: usize, addr_len_out: *mut usize) -> c_int {
@@ -318,7 +319,8 @@ pub extern "C" fn fdsafe_address_parse(text: *const c_char, addr_out: *mut c_voi
 /// Formats a `struct sockaddr` of `addr_len` bytes (AF_INET, AF_INET6 or AF_UNIX) as text in
 /// the forms `fdsafe_address_parse` reads, so that every text it gives is parsed back to the
 /// same address: an unnamed Unix address gives the empty string, a relative path without a
-/// `/` (`a.sock`) gives `./a.sock` (the same file), abstract names escape any byte. A path
+/// `/` (`a.sock`) gives `./a.sock` (the same file), as does one starting with `@` (`@d/a.sock`
+/// gives `./@d/a.sock`, not an abstract name), abstract names escape any byte. A path
 /// that is not UTF-8 has no text (`-EILSEQ`): its `struct sockaddr` form always round-trips.
 /// Writes the text and its NUL into `text_out` (capacity `text_cap`; `FDSAFE_ADDRESS_TEXT_MAX`
 /// always suffices) and returns the text length (without the NUL).

@@ -264,8 +264,11 @@ impl Address {
             Address::V4(ip, port) => format!("{ip}:{port}"),
             Address::V6(ip, port, 0) => format!("[{ip}]:{port}"),
             Address::V6(ip, port, scope) => format!("[{ip}%{scope}]:{port}"),
-            // A path without '/' would read back as no address at all: name it from "./".
-            Address::Path(p) if !p.contains(&b'/') => format!("./{}", String::from_utf8_lossy(p)),
+            // A path without '/' would read back as no address at all, and a relative one
+            // that starts with '@' as an abstract name (another socket): name it from "./".
+            Address::Path(p) if !p.contains(&b'/') || p.starts_with(b"@") => {
+                format!("./{}", String::from_utf8_lossy(p))
+            }
             Address::Path(p) => String::from_utf8_lossy(p).into_owned(),
             Address::Abstract(name) => {
                 let mut s = String::from("@");
@@ -295,7 +298,9 @@ fn parse_port(text: &str) -> Option<u16> {
 }
 
 /// An IPv6 scope: an interface index, or the name of an interface, which must exist
-/// (`ENODEV` otherwise, as the kernel says of an index that names no interface).
+/// (`ENODEV` otherwise, as the kernel says when it binds to an index that names no
+/// interface). An index is the kernel's to judge where the address is used: `bind` says
+/// `ENODEV`, `connect` and `sendto` say `ENETUNREACH`.
 fn scope_id(text: &str) -> Result<u32> {
     if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
         return text.parse().map_err(|_| Error::invalid(format!("scope {text} does not fit 32 bits")));
@@ -389,6 +394,15 @@ mod tests {
         relative.set_unix(b"a.sock", false);
         assert_eq!(relative.to_text().unwrap(), "./a.sock");
         assert_eq!(SockAddr::parse("./a.sock").unwrap().address().unwrap(), Address::Path(b"./a.sock".to_vec()));
+        // A relative path starting with '@' read back as the abstract name "d/c.sock": a
+        // reply reached whichever socket had bound that name.
+        for at_first in [&b"@d/c.sock"[..], b"@c.sock"] {
+            let mut path = SockAddr::empty();
+            path.set_unix(at_first, false);
+            let text = path.to_text().unwrap();
+            assert_eq!(text, format!("./{}", String::from_utf8_lossy(at_first)));
+            assert!(matches!(SockAddr::parse(&text).unwrap().address().unwrap(), Address::Path(p) if p.ends_with(at_first)));
+        }
         let unnamed = SockAddr::from_address(&Address::Unnamed).unwrap();
         assert_eq!(SockAddr::parse(&unnamed.to_text().unwrap()).unwrap().bytes(), unnamed.bytes());
         let any: Vec<u8> = (0..=106u8).map(|b| b.wrapping_mul(37)).collect();
