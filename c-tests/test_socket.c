@@ -1513,6 +1513,64 @@ static void test_unexpected_control_message_descriptor_is_closed(void **state) {
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) must(fdsafe_close(all[i]));
 }
 
+/* With SO_PASSCRED and SO_PASSPIDFD both on, the kernel adds credentials and an SCM_PIDFD to
+ * every message. Without room for both, every message came with CTRUNC, descriptors or not. */
+static void test_credentials_and_pidfd_together_are_no_truncation(void **state) {
+    (void)state;
+    fdsafe_handle a, b, r, w;
+    must(fdsafe_unix_pair(FDSAFE_SOCK_DGRAM, 0, &a, &b));
+    must(fdsafe_pipe_create(0, &r, &w));
+    must(fdsafe_socket_option_set(b, FDSAFE_SOL_SOCKET, FDSAFE_SO_PASSCRED, 1));
+    int on = 1;
+    if (setsockopt((int)must(fdsafe_fd_borrow(b)), SOL_SOCKET, 76, &on, sizeof on) != 0) {
+        print_message("SO_PASSPIDFD refused by the kernel (%s): skipping\n", strerror(errno));
+        fdsafe_close(a), fdsafe_close(b), fdsafe_close(r), fdsafe_close(w);
+        skip();
+    }
+    fdsafe_handle both[2] = {r, w};
+    for (size_t sent = 0; sent <= 2; sent++) {
+        expect_code(fdsafe_socket_send_handles(a, "p", 1, both, sent, 0), 1);
+        fdsafe_handle got[2];
+        fdsafe_recv_info info;
+        char c;
+        expect_code(fdsafe_socket_recv_handles(b, &c, 1, 0, got, sent, &info), 1);
+        assert_int_equal(info.flags & FDSAFE_RECV_INFO_CTRUNC, 0);
+        assert_int_equal(info.handle_count, sent);
+        assert_int_equal(info.closed_count, 1); /* the pidfd */
+        assert_true(info.flags & FDSAFE_RECV_INFO_CREDENTIALS);
+        assert_int_equal(info.credentials.pid, getpid());
+        for (size_t i = 0; i < info.handle_count; i++) must(fdsafe_close(got[i]));
+    }
+    fdsafe_handle all[] = {a, b, r, w};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) must(fdsafe_close(all[i]));
+}
+
+/* A message queued before SO_PASSCRED was on carries the kernel's placeholder (pid 0, the
+ * overflow ids: nobody), which must not read as a sender's identity. */
+static void test_placeholder_credentials_are_not_reported(void **state) {
+    (void)state;
+    fdsafe_handle a, b;
+    must(fdsafe_unix_pair(FDSAFE_SOCK_DGRAM, 0, &a, &b));
+    expect_code(fdsafe_socket_send(a, "1", 1, 0), 1);
+    must(fdsafe_socket_option_set(b, FDSAFE_SOL_SOCKET, FDSAFE_SO_PASSCRED, 1));
+    expect_code(fdsafe_socket_send(a, "2", 1, 0), 1);
+    fdsafe_handle got[1];
+    fdsafe_recv_info info;
+    char c;
+    expect_code(fdsafe_socket_recv_handles(b, &c, 1, 0, got, 1, &info), 1);
+    assert_int_equal(c, '1');
+    assert_int_equal(info.flags & FDSAFE_RECV_INFO_CREDENTIALS, 0);
+    assert_int_equal(info.credentials.uid, 0);
+    assert_int_equal(info.credentials.gid, 0);
+    expect_code(fdsafe_socket_recv_handles(b, &c, 1, 0, got, 1, &info), 1);
+    assert_int_equal(c, '2');
+    assert_true(info.flags & FDSAFE_RECV_INFO_CREDENTIALS);
+    assert_int_equal(info.credentials.pid, getpid());
+    assert_int_equal(info.credentials.uid, getuid());
+    must(fdsafe_close(a));
+    must(fdsafe_close(b));
+}
+
 /* A descriptor closed behind fdsafe's back (a borrowed number given to close(2)): when the
  * kernel hands that number out again with a received message, the handle that still records
  * it must not get a second owner. The received descriptor is closed and reported instead,
@@ -1622,6 +1680,8 @@ int main(void) {
         FD_TEST(test_socket_adopt_and_dup),
         FD_TEST(test_sockaddr_forms_of_unix_and_udp),
         FD_TEST(test_unexpected_control_message_descriptor_is_closed),
+        FD_TEST(test_credentials_and_pidfd_together_are_no_truncation),
+        FD_TEST(test_placeholder_credentials_are_not_reported),
         FD_TEST(test_received_number_a_live_handle_records_is_closed),
         FD_TEST(test_send_races_with_close),
     };

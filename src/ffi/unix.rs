@@ -47,7 +47,10 @@ pub const FDSAFE_RECV_INFO_CTRUNC: u32 = 1 << 0;
 /// and seqpacket); the rest was discarded.
 pub const FDSAFE_RECV_INFO_TRUNC: u32 = 1 << 1;
 /// `fdsafe_recv_info.flags`: the message carried the sender's credentials (`pid`, `uid`,
-/// `gid` are set). Needs `SO_PASSCRED` on the receiving socket.
+/// `gid` are set). Needs `SO_PASSCRED` on the receiving socket. A message queued before
+/// `SO_PASSCRED` was turned on carries the kernel's placeholder instead (pid 0 and the
+/// overflow ids, 65534: nobody), which is not reported as credentials; nor is a sender whose
+/// pid and ids this process's namespaces cannot see, which reads the same.
 pub const FDSAFE_RECV_INFO_CREDENTIALS: u32 = 1 << 2;
 /// `fdsafe_recv_info.flags`: descriptors that arrived were closed by fdsafe
 /// (`closed_count` says how many): an unexpected control message carried them, or the handle

@@ -62,13 +62,13 @@ mod tests {
     fn empty_datagram_carries_descriptors_and_truncation_is_reported() {
         let (a, b) = super::super::pair(Kind::UnixDatagram, false).unwrap();
         let extra = crate::sys::dup_cloexec(a.fd()).unwrap();
-        let sent = send(&a, None, &[], &[extra.as_raw_fd(); 16], None, SendFlags::empty()).unwrap();
+        let sent = send(&a, None, &[], &[extra.as_raw_fd(); 32], None, SendFlags::empty()).unwrap();
         assert_eq!(sent, 0);
         let mut control = ControlBuffer::new();
         let m = recv(&b, &[], 1, RecvFlags::empty(), &mut control).unwrap();
         assert_eq!(m.received.bytes, 0);
-        assert!(m.received.control_truncated, "sixteen descriptors in room for one (and credentials)");
-        assert!((1..16).contains(&m.fds.len()));
+        assert!(m.received.control_truncated, "32 descriptors in room for one (and credentials and a pidfd)");
+        assert!((1..32).contains(&m.fds.len()));
         assert!(m.from.is_none(), "an unnamed sender has no address");
         drop(m);
         let (c, d) = super::super::pair(Kind::UnixStream, false).unwrap();

@@ -27,6 +27,28 @@ pub struct Credentials {
     pub gid: u32,
 }
 
+impl Credentials {
+    /// What the kernel writes as `SCM_CREDENTIALS` for a message sent with none (queued before
+    /// the receiver turned `SO_PASSCRED` on): pid 0 and the overflow ids, which name nobody. A
+    /// sender whose pid and ids this process's namespaces cannot see reads the same, and is
+    /// as unknown.
+    pub fn is_placeholder(&self) -> bool {
+        self.pid == 0 && (self.uid, self.gid) == overflow_ids()
+    }
+}
+
+/// The ids the kernel gives for one it cannot map (`/proc/sys/kernel/overflowuid` and
+/// `overflowgid`, read once; 65534, the kernel's default, where `/proc` is not mounted).
+fn overflow_ids() -> (u32, u32) {
+    static IDS: std::sync::OnceLock<(u32, u32)> = std::sync::OnceLock::new();
+    *IDS.get_or_init(|| {
+        let read = |name: &str| {
+            std::fs::read_to_string(format!("/proc/sys/kernel/{name}")).ok().and_then(|text| text.trim().parse().ok())
+        };
+        (read("overflowuid").unwrap_or(65534), read("overflowgid").unwrap_or(65534))
+    })
+}
+
 /// Descriptors just received, owned where the kernel wrote them (in the control buffer of
 /// [`recv`], which they borrow): the ones not taken out by the caller are closed on drop.
 pub struct ReceivedFds<'c> {
@@ -121,9 +143,16 @@ const fn space_for(len: usize) -> usize {
     align(std::mem::size_of::<libc::cmsghdr>()) + align(len)
 }
 
-/// The largest control data a send or receive of fdsafe uses: [`MAX_FDS`] descriptors and
-/// one set of credentials.
-const CONTROL_MAX: usize = space_for(MAX_FDS * 4) + space_for(std::mem::size_of::<libc::ucred>());
+/// `SCM_PIDFD`: the sender's pidfd, which the kernel adds to every message for a receiver
+/// that turned `SO_PASSPIDFD` on (glibc 2.36 lacks the name). fdsafe closes it.
+const SCM_PIDFD: i32 = 0x04;
+
+/// Room for one descriptor's control message (the `SCM_PIDFD` fdsafe did not ask for).
+const PIDFD_SPACE: usize = space_for(4);
+
+/// The largest control data a send or receive of fdsafe uses: [`MAX_FDS`] descriptors, one
+/// set of credentials and an `SCM_PIDFD`.
+const CONTROL_MAX: usize = space_for(MAX_FDS * 4) + space_for(std::mem::size_of::<libc::ucred>()) + PIDFD_SPACE;
 
 /// A `cmsghdr`-aligned control buffer on the stack (no allocation per message).
 #[repr(C, align(8))]
@@ -344,11 +373,13 @@ pub fn recv<'c>(
 }
 
 /// The header of a message to receive into `iov`, with room in `control` for `max_fds`
-/// descriptors (at most [`MAX_FDS`]) and one set of credentials.
+/// descriptors (at most [`MAX_FDS`]), one set of credentials and an `SCM_PIDFD` (a receiver
+/// with both `SO_PASSCRED` and `SO_PASSPIDFD` on gets both with every message: without room
+/// for the two, every message came with `MSG_CTRUNC`).
 #[inline(always)]
 pub fn recv_header(iov: &libc::iovec, control: &mut ControlBuffer, max_fds: usize) -> libc::msghdr {
     debug_assert!(max_fds <= MAX_FDS);
-    let mut space = cmsg_space(std::mem::size_of::<libc::ucred>());
+    let mut space = cmsg_space(std::mem::size_of::<libc::ucred>()) + PIDFD_SPACE;
     if max_fds > 0 {
         space += cmsg_space(max_fds * std::mem::size_of::<i32>());
     }
@@ -405,10 +436,11 @@ pub unsafe fn received<'c>(msg: &libc::msghdr, n: usize, _control: &'c mut Contr
             }
             (libc::SOL_SOCKET, libc::SCM_CREDENTIALS) if data_len >= std::mem::size_of::<libc::ucred>() => {
                 let c = data.cast::<libc::ucred>().read_unaligned();
-                out.credentials = Some(Credentials { pid: c.pid, uid: c.uid, gid: c.gid });
+                let credentials = Credentials { pid: c.pid, uid: c.uid, gid: c.gid };
+                out.credentials = (!credentials.is_placeholder()).then_some(credentials);
             }
-            // SCM_PIDFD (0x04) carries one descriptor: close it.
-            (libc::SOL_SOCKET, 0x04) if data_len >= 4 => {
+            // SCM_PIDFD carries one descriptor: close it.
+            (libc::SOL_SOCKET, SCM_PIDFD) if data_len >= 4 => {
                 let pidfd = ReceivedFds { data, taken: 0, len: 1, _control: std::marker::PhantomData };
                 out.unexpected_closed += 1;
                 drop(pidfd);
