@@ -229,23 +229,91 @@ static void test_closing_with_a_question_open_allows_and_leaks_nothing(void **st
     assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* Starts a child that opens the watched file (its open waits for the group's answer), and
+ * reads that permission event into *event. */
+static pid_t start_opener(fdsafe_handle g, fdsafe_fanotify_event *event) {
+    pid_t opener = fork();
+    if (opener == 0) {
+        int fd = open(file, O_RDONLY);
+        _exit(fd >= 0 ? 0 : errno);
+    }
+    expect_code(fdsafe_fanotify_read(g, event, 1), 1);
+    assert_true(event->mask == FDSAFE_FAN_OPEN_PERM);
+    return opener;
+}
+
+/* Whether `child` is still running after 100 ms (an opener still waiting for its answer). */
+static int still_waiting(pid_t child) {
+    usleep(100 * 1000);
+    int status;
+    return waitpid(child, &status, WNOHANG) == 0;
+}
+
+/* The opener's errno once it has its answer (0: opened). */
+static int opener_result(pid_t opener) {
+    int status;
+    assert_int_equal(waitpid(opener, &status, 0), opener);
+    assert_true(WIFEXITED(status));
+    return WEXITSTATUS(status);
+}
+
+/* A release hands the group on, but only fdsafe knew the question's id and descriptor: it
+ * answers "allow" what this process read, as a close does, and the group lives on. */
 static void test_release_answers_too(void **state) {
     (void)state;
     fdsafe_handle g;
     if (!init_or_skip(FDSAFE_FAN_CLASS_CONTENT, &g)) skip();
     must(fdsafe_fanotify_mark(g, FDSAFE_FAN_MARK_ADD, FDSAFE_FAN_OPEN_PERM, file));
-    pid_t child = fork();
-    if (child == 0) {
-        int fd = open(file, O_RDONLY);
-        _exit(fd >= 0 ? 0 : errno);
-    }
     fdsafe_fanotify_event ev[1];
-    expect_code(fdsafe_fanotify_read(g, ev, 1), 1);
-    int raw = (int)must(fdsafe_fd_release(g)); /* the group lives on, but the question is answered */
-    int status;
-    assert_int_equal(waitpid(child, &status, 0), child);
-    assert_int_equal(WEXITSTATUS(status), 0);
+    pid_t opener = start_opener(g, ev);
+    int raw = (int)must(fdsafe_fd_release(g));
+    assert_int_equal(opener_result(opener), 0);
+    assert_true(fd_is_open(raw));
     close(raw);
+}
+
+/* Closing affects this process's descriptor only: a forked child closing its inherited
+ * handle (or every handle) must not answer the questions its parent is deciding (it once
+ * answered them "allow", letting the openers through). */
+static void test_a_child_closing_its_copy_answers_nothing(void **state) {
+    (void)state;
+    for (int close_all = 0; close_all <= 1; close_all++) {
+        fdsafe_handle g;
+        if (!init_or_skip(FDSAFE_FAN_CLASS_CONTENT, &g)) skip();
+        must(fdsafe_fanotify_mark(g, FDSAFE_FAN_MARK_ADD, FDSAFE_FAN_OPEN_PERM, file));
+        fdsafe_fanotify_event ev[1];
+        pid_t opener = start_opener(g, ev);
+        pid_t closer = fork();
+        if (closer == 0) {
+            int ok = close_all ? fdsafe_close_all_except(NULL, 0) >= 1 : fdsafe_close(g) == 0;
+            _exit(ok ? 0 : 1);
+        }
+        assert_int_equal(opener_result(closer), 0);
+        assert_true(still_waiting(opener));
+        must(fdsafe_fanotify_respond(g, ev[0].id, FDSAFE_FAN_DENY));
+        assert_int_equal(opener_result(opener), EPERM);
+        must(fdsafe_close(g));
+    }
+}
+
+/* A duplicate shares the group's questions: the answer can come through it, after the handle
+ * that read the event has closed. */
+static void test_a_duplicate_shares_the_questions(void **state) {
+    (void)state;
+    fdsafe_handle g, d;
+    if (!init_or_skip(FDSAFE_FAN_CLASS_CONTENT, &g)) skip();
+    must(fdsafe_fanotify_mark(g, FDSAFE_FAN_MARK_ADD, FDSAFE_FAN_OPEN_PERM, file));
+    must(fdsafe_dup(g, &d));
+    fdsafe_fanotify_event ev[1];
+    pid_t opener = start_opener(g, ev);
+    expect_code(fdsafe_fanotify_unanswered(d), 1);
+    must(fdsafe_close(g));
+    assert_true(still_waiting(opener));
+    expect_code(fdsafe_fanotify_event_fd(d, ev[0].id) >= 0, 1);
+    must(fdsafe_fanotify_respond(d, ev[0].id, FDSAFE_FAN_DENY));
+    assert_int_equal(opener_result(opener), EPERM);
+    expect_code(fdsafe_fanotify_unanswered(d), 0);
+    must(fdsafe_close(d));
 }
 
 static void test_small_reads_keep_the_rest(void **state) {
@@ -268,7 +336,19 @@ static void test_small_reads_keep_the_rest(void **state) {
     }
     expect_code(fdsafe_fanotify_read(g, ev, 1), -EAGAIN);
     expect_code(fdsafe_fanotify_pending(g), 0);
+    /* What one handle read and kept is its duplicate's too, after the first is closed. */
+    fdsafe_handle d;
+    must(fdsafe_dup(g, &d));
+    for (int i = 0; i < 3; i++) close(open(paths[i], O_RDONLY | O_CLOEXEC));
+    expect_code(fdsafe_fanotify_read(g, ev, 1), 1);
+    expect_code(fdsafe_fanotify_pending(d), 2);
     must(fdsafe_close(g));
+    for (int i = 1; i < 3; i++) {
+        expect_code(fdsafe_fanotify_read(d, ev, 1), 1);
+        assert_string_equal(ev[0].path, paths[i]);
+    }
+    expect_code(fdsafe_fanotify_read(d, ev, 1), -EAGAIN);
+    must(fdsafe_close(d));
 }
 
 static void test_in_epoll(void **state) {
@@ -375,6 +455,8 @@ int main(void) {
         FAN_TEST(test_permission_events_allow_and_deny),
         FAN_TEST(test_closing_with_a_question_open_allows_and_leaks_nothing),
         FAN_TEST(test_release_answers_too),
+        FAN_TEST(test_a_child_closing_its_copy_answers_nothing),
+        FAN_TEST(test_a_duplicate_shares_the_questions),
         FAN_TEST(test_small_reads_keep_the_rest),
         FAN_TEST(test_in_epoll),
         FAN_TEST(test_kernel_flags),

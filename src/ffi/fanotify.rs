@@ -188,8 +188,12 @@ fn fill(slot: &mut fdsafe_fanotify_event, e: &Event) {
 /// `_DIR_FID`, `_NAME`, `_DFID_NAME`, `_TID`), `_UNLIMITED_QUEUE`, `_UNLIMITED_MARKS`. The
 /// group descriptor and every event descriptor the kernel opens for it are close-on-exec.
 ///
-/// Ownership: the caller owns `*handle_out`. Closing it answers any unanswered permission
-/// event "allow" (as the kernel does) and closes the event descriptors.
+/// Ownership: the caller owns `*handle_out`. Closing (or releasing) the group's last handle
+/// in this process answers "allow" the unanswered permission events this process read (as
+/// the kernel does when a group closes: only this process knew their ids) and closes their
+/// descriptors; a forked child's close answers none of those it inherited, which stay its
+/// parent's to answer. Duplicates (`fdsafe_dup`) share the unanswered events and the events
+/// read but not handed out: any of them can answer.
 /// Errors: `FDSAFE_E_INVALID_ARGUMENT` for unknown flags, both classes, `_REPORT_NAME`
 /// without `_REPORT_DIR_FID` (its bit is `O_NONBLOCK`'s, so `FDSAFE_NONBLOCK` lands here: use
 /// `FDSAFE_FAN_NONBLOCK`), or a NULL `handle_out`; `-EPERM` without `CAP_SYS_ADMIN`; `-EINVAL` (kernel) for combinations it
@@ -239,7 +243,9 @@ pub extern "C" fn fdsafe_fanotify_mark(handle: fdsafe_handle, flags: u32, mask: 
 /// (without waiting), as `fdsafe_fanotify_pending` counts.
 ///
 /// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL
-/// `events_out`, `max == 0` or an absurd `max`; `-EAGAIN`; `-EINTR`. Thread safety: any thread.
+/// `events_out`, `max == 0` or an absurd `max`; `-EAGAIN`; `-EINTR`; `-EMFILE` when the
+/// kernel cannot open an event's descriptor at the descriptor limit (the kernel then drops
+/// that event, and answers a permission event "deny"). Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_fanotify_read(handle: fdsafe_handle, events_out: *mut fdsafe_fanotify_event, max: usize) -> c_int {
     call("fdsafe_fanotify_read", || {

@@ -136,7 +136,9 @@ pub(crate) fn adopt(fd: c_int, kind: Kind) -> crate::Result<Handle> {
 /// A duplicate of a Unix socket bound to a path shares the path's cleanup: the path is
 /// removed when the last of the original and its duplicates closes (see
 /// `fdsafe_unix_listen`), not when the first does. A duplicate of an epoll set shares its
-/// registrations, as the kernel shares its interest list (see `fdsafe_epoll_create`).
+/// registrations, as the kernel shares its interest list (see `fdsafe_epoll_create`); one of
+/// an inotify instance or fanotify group shares the events read and not handed out, and a
+/// group's unanswered permission events (see `fdsafe_fanotify_init`).
 ///
 /// Errors: `-EBADF` for a dead handle; `FDSAFE_E_INVALID_ARGUMENT` if `handle_out` is NULL;
 /// `-EMFILE` at the descriptor limit. Thread safety: any thread.

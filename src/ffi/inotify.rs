@@ -156,7 +156,8 @@ pub extern "C" fn fdsafe_inotify_remove_watch(handle: fdsafe_handle, wd: i32) ->
 ///
 /// With `max >= FDSAFE_INOTIFY_MIN_BATCH` (17) every event the kernel gives is handed out at
 /// once. With fewer, the events that did not fit are kept inside fdsafe and returned first by
-/// the next read (which then does not wait); `fdsafe_inotify_pending` counts them. An epoll
+/// the next read (which then does not wait); `fdsafe_inotify_pending` counts them; duplicates
+/// of the handle (`fdsafe_dup`) share them, as they share the instance. An epoll
 /// set does not see these, so an event loop should read with at least 17, or drain
 /// `fdsafe_inotify_pending` before waiting again.
 ///

@@ -4,14 +4,23 @@
 //! is turned into its path and closed while the event is parsed. For a permission event it is
 //! kept inside the group, under an event id, until the answer is written (closing it first
 //! would let its number be reused and the answer reach another event); then it is closed.
-//! When the group goes (closed or released) with questions unanswered, they are answered
-//! "allow" (what the kernel does when a group closes) and their descriptors closed.
+//! When the last handle of the group here goes (closed or released) with questions
+//! unanswered, the ones this process read are answered "allow", what the kernel does when a
+//! group's last descriptor closes: only this process could answer them (by their ids), so
+//! nothing is left waiting for an answer that can no longer come, even when a child forked
+//! earlier still holds the group (as the openers themselves may). Questions a forked child
+//! inherited are its parent's: the child's close answers none of them. Then their
+//! descriptors are closed.
+//!
+//! Duplicates made with `fdsafe_dup` share the unanswered questions and the events read but
+//! not handed out, as they share the group: any of them can answer, and closing one loses
+//! nothing the others can still take.
 
 use std::collections::{HashMap, VecDeque};
 use std::ffi::CStr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::error::{Error, Result};
 use crate::handles::{Kind, Object, WriteGuard};
@@ -67,7 +76,7 @@ const PERMISSION_EVENTS: u64 = FAN_OPEN_PERM | FAN_ACCESS_PERM | FAN_OPEN_EXEC_P
 /// the permission events, event-on-child, rename and on-dir.
 pub(crate) const EVENT_BITS: u64 = 0x1fff | FAN_Q_OVERFLOW | 0x8000 | PERMISSION_EVENTS | 0x0800_0000 | 0x1000_0000 | 0x4000_0000;
 
-pub(crate) const FAN_ALLOW: u32 = 0x1;
+const FAN_ALLOW: u32 = 0x1;
 
 const METADATA_LEN: usize = 24;
 const FAN_NOFD: i32 = -1;
@@ -104,14 +113,30 @@ pub struct Event {
 
 /// Descriptors of permission events waiting for their answer. Dropping it answers them all
 /// "allow" through the group descriptor (still open then) and closes them.
-struct Questions {
-    group: RawFd,
-    open: Mutex<HashMap<u64, OwnedFd>>,
+/// An unanswered permission event.
+struct Question {
+    /// Its descriptor, which its answer names.
+    fd: OwnedFd,
+    /// The process that read it (see the module documentation).
+    reader: libc::pid_t,
 }
 
-impl Questions {
-    fn lock(&self) -> MutexGuard<'_, HashMap<u64, OwnedFd>> {
-        self.open.lock().unwrap_or_else(|p| p.into_inner())
+/// What the handles of one group in this process share (see the module documentation).
+#[derive(Default)]
+struct Shared {
+    /// Unanswered permission events, by event id.
+    questions: Mutex<HashMap<u64, Question>>,
+    /// Events read from the kernel and not handed out yet.
+    buffered: Mutex<VecDeque<Event>>,
+}
+
+impl Shared {
+    fn questions(&self) -> MutexGuard<'_, HashMap<u64, Question>> {
+        self.questions.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn buffered(&self) -> MutexGuard<'_, VecDeque<Event>> {
+        self.buffered.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -122,20 +147,16 @@ fn write_response(group: RawFd, fd: RawFd, response: u32) -> Result<()> {
     Ok(())
 }
 
-impl Drop for Questions {
-    fn drop(&mut self) {
-        for (_, fd) in self.lock().drain() {
-            let _ = write_response(self.group, fd.as_raw_fd(), FAN_ALLOW);
-        }
-    }
+pub struct Fanotify {
+    shared: Arc<Shared>,
+    /// Always set; taken only by `into_fd`, after the questions are dealt with.
+    fd: Option<OwnedFd>,
 }
 
-pub struct Fanotify {
-    // Field order matters: the questions are answered (and their descriptors closed) before
-    // the group descriptor closes.
-    questions: Questions,
-    buffered: Mutex<VecDeque<Event>>,
-    fd: OwnedFd,
+impl Drop for Fanotify {
+    fn drop(&mut self) {
+        self.let_go();
+    }
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -167,10 +188,29 @@ impl Fanotify {
     }
 
     pub fn from_fd(fd: OwnedFd) -> Fanotify {
-        Fanotify {
-            questions: Questions { group: fd.as_raw_fd(), open: Mutex::new(HashMap::new()) },
-            buffered: Mutex::new(VecDeque::new()),
-            fd,
+        Fanotify { shared: Arc::default(), fd: Some(fd) }
+    }
+
+    /// Another handle of this group, for `fd` (a duplicate of this one's descriptor): it
+    /// shares the questions and buffered events.
+    pub fn duplicate(&self, fd: OwnedFd) -> Fanotify {
+        Fanotify { shared: Arc::clone(&self.shared), fd: Some(fd) }
+    }
+
+    fn group(&self) -> BorrowedFd<'_> {
+        self.fd.as_ref().expect("a live group has its descriptor").as_fd()
+    }
+
+    /// Ends this handle's share of the questions. The last handle of the group here answers
+    /// "allow" the questions this process read, through its still open descriptor, and
+    /// closes every question's descriptor (see the module documentation).
+    fn let_go(&mut self) {
+        let Some(shared) = Arc::into_inner(std::mem::take(&mut self.shared)) else { return };
+        let Some(group) = &self.fd else { return };
+        let me = std::process::id() as libc::pid_t;
+        let questions = shared.questions.into_inner().unwrap_or_else(|p| p.into_inner());
+        for question in questions.into_values().filter(|question| question.reader == me) {
+            let _ = write_response(group.as_raw_fd(), question.fd.as_raw_fd(), FAN_ALLOW);
         }
     }
 
@@ -194,13 +234,13 @@ impl Fanotify {
         }
         let path_ptr = path.map_or(std::ptr::null(), |p| p.as_ptr());
         // SAFETY: a NUL-terminated path or NULL (flush).
-        cvt(unsafe { libc::fanotify_mark(self.fd.as_raw_fd(), flags, mask, libc::AT_FDCWD, path_ptr) })
+        cvt(unsafe { libc::fanotify_mark(self.group().as_raw_fd(), flags, mask, libc::AT_FDCWD, path_ptr) })
             .map_err(|e| e.context(format!("fanotify_mark {}", path.map_or("(flush)".into(), |p| p.to_string_lossy()))))?;
         Ok(())
     }
 
     pub fn buffered(&self) -> usize {
-        self.buffered.lock().unwrap_or_else(|p| p.into_inner()).len()
+        self.shared.buffered().len()
     }
 
     /// Hands out up to `max` events: buffered ones first, else reads the kernel (waiting
@@ -210,7 +250,7 @@ impl Fanotify {
             return Err(Error::invalid("room for at least one event is needed"));
         }
         {
-            let mut buffered = self.buffered.lock().unwrap_or_else(|p| p.into_inner());
+            let mut buffered = self.shared.buffered();
             if !buffered.is_empty() {
                 let n = max.min(buffered.len());
                 out.extend(buffered.drain(..n));
@@ -220,10 +260,10 @@ impl Fanotify {
         let size = (max * METADATA_LEN).clamp(LARGEST_EVENT, 65536);
         let mut buf = vec![0u8; size];
         // SAFETY: the buffer has `size` writable bytes.
-        let n = cvt(unsafe { libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), size) })? as usize;
+        let n = cvt(unsafe { libc::read(self.group().as_raw_fd(), buf.as_mut_ptr().cast(), size) })? as usize;
         let mut events = self.parse(&buf[..n]);
         if events.len() > max {
-            self.buffered.lock().unwrap_or_else(|p| p.into_inner()).extend(events.drain(max..));
+            self.shared.buffered().extend(events.drain(max..));
         }
         let count = events.len();
         out.extend(events);
@@ -253,7 +293,8 @@ impl Fanotify {
                 event.path.truncate(PATH_MAX - 1);
                 if mask & PERMISSION_EVENTS != 0 {
                     event.id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-                    self.questions.lock().insert(event.id, owned);
+                    let question = Question { fd: owned, reader: std::process::id() as libc::pid_t };
+                    self.shared.questions().insert(event.id, question);
                 }
                 // Otherwise `owned` drops here: the descriptor is closed.
             } else if fd != FAN_NOFD {
@@ -268,9 +309,9 @@ impl Fanotify {
 
     /// Answers permission event `id` (`FAN_ALLOW` or `FAN_DENY`) and closes its descriptor.
     pub fn respond(&self, id: u64, response: u32) -> Result<()> {
-        let mut open = self.questions.lock();
-        let fd = open.get(&id).ok_or_else(|| Error::from_errno(libc::ENOENT).context("no unanswered permission event with this id"))?;
-        let result = write_response(self.fd.as_raw_fd(), fd.as_raw_fd(), response);
+        let mut open = self.shared.questions();
+        let question = open.get(&id).ok_or_else(|| Error::from_errno(libc::ENOENT).context("no unanswered permission event with this id"))?;
+        let result = write_response(self.group().as_raw_fd(), question.fd.as_raw_fd(), response);
         match result {
             // The kernel no longer waits for it (ENOENT): forget it too.
             Ok(()) | Err(Error::Os { errno: libc::ENOENT, .. }) => {
@@ -283,15 +324,15 @@ impl Fanotify {
 
     /// Lends the descriptor of unanswered permission event `id`.
     pub fn event_fd(&self, id: u64) -> Result<RawFd> {
-        self.questions
-            .lock()
+        self.shared
+            .questions()
             .get(&id)
-            .map(|fd| fd.as_raw_fd())
+            .map(|question| question.fd.as_raw_fd())
             .ok_or_else(|| Error::from_errno(libc::ENOENT).context("no unanswered permission event with this id"))
     }
 
     pub fn unanswered(&self) -> usize {
-        self.questions.lock().len()
+        self.shared.questions().len()
     }
 }
 
@@ -339,7 +380,7 @@ fn parse_info(mut info: &[u8], event: &mut Event) {
 
 impl AsFd for Fanotify {
     fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
+        self.group()
     }
 }
 
@@ -348,14 +389,13 @@ impl Object for Fanotify {
         Kind::Fanotify
     }
     fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
+        self.group()
     }
     fn into_fd(self: Box<Self>) -> OwnedFd {
-        // The questions are answered and closed here, while the group is still open.
-        let Fanotify { questions, buffered, fd } = *self;
-        drop(questions);
-        drop(buffered);
-        fd
+        // The questions are dealt with while the group is still open; its descriptor goes on.
+        let mut group = self;
+        group.let_go();
+        group.fd.take().expect("a live group has its descriptor")
     }
     fn write_guard(&self) -> WriteGuard {
         WriteGuard::None

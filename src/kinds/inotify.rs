@@ -3,7 +3,7 @@
 use std::collections::{HashSet, VecDeque};
 use std::ffi::CStr;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use bitflags::bitflags;
 
@@ -70,7 +70,9 @@ impl State {
 
 pub struct Inotify {
     fd: OwnedFd,
-    state: Mutex<State>,
+    /// Shared with the duplicates of this handle (`fdsafe_dup`), as they share the instance:
+    /// events one read and did not hand out are the next read's through any of them.
+    state: Arc<Mutex<State>>,
 }
 
 impl Inotify {
@@ -92,7 +94,12 @@ impl Inotify {
     }
 
     pub fn from_fd(fd: OwnedFd) -> Inotify {
-        Inotify { fd, state: Mutex::new(State::default()) }
+        Inotify { fd, state: Arc::default() }
+    }
+
+    /// Another handle of this instance, for `fd` (a duplicate of this one's descriptor).
+    pub fn duplicate(&self, fd: OwnedFd) -> Inotify {
+        Inotify { fd, state: Arc::clone(&self.state) }
     }
 
     fn state(&self) -> MutexGuard<'_, State> {

@@ -98,13 +98,22 @@ pub fn check_adoptable(fd: RawFd, kind: Kind) -> Result<()> {
 
 /// The object for `fd`, a duplicate of `original`'s descriptor: of the same kind, for an
 /// epoll set sharing the original's registrations, as the kernel shares its interest list,
-/// and for a Unix socket bound to a path, removing the path if it closes last.
+/// for an inotify instance or fanotify group sharing the events read and not handed out
+/// (and a group's unanswered permission events), and for a Unix socket bound to a path,
+/// removing the path if it closes last.
 pub fn wrap_duplicate(original: &dyn Object, fd: OwnedFd) -> Stored {
     if let Some(set) = original.downcast::<epoll::Epoll>() {
         return Stored::Boxed(Box::new(set.duplicate(fd)));
     }
     if let Some(socket) = original.downcast::<socket::Socket>() {
         return Stored::Socket(socket.duplicate(fd));
+    }
+    // Events read and not handed out, and unanswered permission events, are the instance's.
+    if let Some(watcher) = original.downcast::<inotify::Inotify>() {
+        return Stored::Boxed(Box::new(watcher.duplicate(fd)));
+    }
+    if let Some(group) = original.downcast::<fanotify::Fanotify>() {
+        return Stored::Boxed(Box::new(group.duplicate(fd)));
     }
     wrap_owned(fd, original.kind())
 }
