@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/eventfd.h>
 #include <sys/wait.h>
@@ -1008,7 +1009,70 @@ static void test_signal_set_helpers(void **state) {
     assert_int_equal(sigismember(&current, SIGUSR2), 0);
 }
 
-int main(void) {
+/* This program's path, to run it again as another process (see below). */
+static const char *self_path;
+
+/* The other process of the next test: it receives a set over descriptor 3, registers an
+ * eventfd of its own that never becomes ready, lets the parent make its own target ready,
+ * and waits. Exits 0 if no event named its eventfd, 1 if one did. */
+static int run_set_receiver(void) {
+    fdsafe_handle sock, set, mine, got;
+    char c;
+    fdsafe_recv_info info;
+    if (fdsafe_fd_adopt(3, FDSAFE_KIND_UNIX_STREAM, &sock) != 0) return 2;
+    if (fdsafe_socket_recv_handles(sock, &c, 1, 0, &got, 1, &info) != 1 || info.handle_count != 1) return 2;
+    set = got;
+    if (fdsafe_eventfd_create(0, 0, &mine) != 0 || fdsafe_epoll_add(set, mine, FDSAFE_EPOLL_IN, 222) != 0) return 2;
+    if (fdsafe_write(sock, "r", 1) != 1 || fdsafe_read(sock, &c, 1) != 1) return 2;
+    fdsafe_epoll_event ev[4];
+    int n = fdsafe_epoll_wait(set, ev, 4, 200);
+    for (int i = 0; i < n; i++)
+        if (ev[i].handle == mine || ev[i].user == 222) return 1;
+    return n < 0 ? 2 : 0;
+}
+
+/* Two processes that no fork relates (the second is executed afresh) share one kernel
+ * instance, sent over a socket. Each registers a target of its own: when only the parent's
+ * becomes ready, the other process must not be told its own target is. (Both used token
+ * range 0, so the parent's registration read as the other's first one.) */
+static void test_a_set_shared_with_an_unrelated_process_keeps_registrations_apart(void **state) {
+    (void)state;
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    fdsafe_handle set, target, sock;
+    must(fdsafe_epoll_create(&set));
+    must(fdsafe_eventfd_create(0, 0, &target));
+    must(fdsafe_epoll_add(set, target, FDSAFE_EPOLL_IN, 111));
+    must(fdsafe_fd_adopt(sv[0], FDSAFE_KIND_UNIX_STREAM, &sock));
+    pid_t other = fork();
+    if (other == 0) {
+        dup2(sv[1], 3); /* without close-on-exec: the one descriptor the new program gets */
+        execl(self_path, self_path, "--set-receiver", (char *)NULL);
+        _exit(3);
+    }
+    close(sv[1]);
+    expect_code(fdsafe_socket_send_handles(sock, "s", 1, &set, 1, 0), 1);
+    char c;
+    expect_code(fdsafe_read(sock, &c, 1), 1);
+    must(fdsafe_eventfd_write(target, 1));
+    expect_code(fdsafe_write(sock, "g", 1), 1);
+    int status;
+    assert_int_equal(waitpid(other, &status, 0), other);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    /* The parent's wait reports its own target, and not the other process's. */
+    fdsafe_epoll_event ev[4];
+    expect_code(fdsafe_epoll_wait(set, ev, 4, 0), 1);
+    assert_true(ev[0].handle == target && ev[0].user == 111);
+    must(fdsafe_close(sock));
+    must(fdsafe_close(target));
+    must(fdsafe_close(set));
+}
+
+int main(int argc, char **argv) {
+    if (argc > 1 && strcmp(argv[1], "--set-receiver") == 0) return run_set_receiver();
+    self_path = argv[0];
+
     const struct CMUnitTest tests[] = {
         FD_TEST(test_add_wait_modify_delete),
         FD_TEST(test_kernel_alone_reports_dead_descriptors),
@@ -1028,6 +1092,7 @@ int main(void) {
         FD_TEST(test_no_event_for_a_closed_handle_across_handles_of_one_set),
         FD_TEST(test_duplicate_shares_registrations),
         FD_TEST(test_passed_and_adopted_sets_share_registrations),
+        FD_TEST(test_a_set_shared_with_an_unrelated_process_keeps_registrations_apart),
         FD_TEST(test_concurrent_churn),
         FD_TEST(test_adopt_an_epoll_descriptor),
         FD_TEST(test_bad_input),

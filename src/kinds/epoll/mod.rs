@@ -85,12 +85,17 @@ pub(crate) const STACK_BATCH: usize = 64;
 /// The low bits of a token name a registration of its instance; the bits above name the
 /// process that made it.
 const RANGE_SHIFT: u32 = 40;
-/// This process's token range: 0 in the original process, `getpid() << 40` in a forked child
-/// (set by [`child_after_fork`]). Tokens of any other range were made by another process on
-/// an instance inherited across a fork.
+/// This process's token range, `getpid() << 40` (a pid takes at most 22 bits): set when the
+/// first set is made, and by [`child_after_fork`] in a forked child. Tokens of any other range
+/// were made by another process on an instance both hold: inherited across a fork, or sent.
 static MY_RANGE: AtomicU64 = AtomicU64::new(0);
 
-/// Whether `token` was handed out by this process (not inherited from a parent).
+fn set_my_range() {
+    // SAFETY: getpid has no preconditions.
+    MY_RANGE.store((unsafe { libc::getpid() } as u64) << RANGE_SHIFT, Ordering::Relaxed);
+}
+
+/// Whether `token` was handed out by this process (not by a parent, child or other holder).
 fn mine(token: u64) -> bool {
     token & !((1u64 << RANGE_SHIFT) - 1) == MY_RANGE.load(Ordering::Relaxed)
 }
@@ -103,6 +108,7 @@ fn install_fork_handler() {
     {
         static INSTALLED: std::sync::Once = std::sync::Once::new();
         INSTALLED.call_once(|| {
+            set_my_range();
             handles::install_fork_handlers();
             // SAFETY: registering a function that takes no arguments and never unwinds.
             unsafe { libc::pthread_atfork(None, None, Some(child_after_fork)) };
@@ -118,9 +124,7 @@ fn install_fork_handler() {
 /// in a fork section), so the `try_` locks succeed; one that did not is left alone.
 #[cfg(not(any(loom, miri)))]
 extern "C" fn child_after_fork() {
-    // SAFETY: getpid has no preconditions.
-    let range = (unsafe { libc::getpid() } as u64) << RANGE_SHIFT;
-    MY_RANGE.store(range, Ordering::Relaxed);
+    set_my_range();
     let _ = std::panic::catch_unwind(|| {
         let records = match RECORDS.try_lock() {
             Ok(records) => records,
