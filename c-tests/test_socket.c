@@ -1545,6 +1545,30 @@ static void test_credentials_and_pidfd_together_are_no_truncation(void **state) 
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) must(fdsafe_close(all[i]));
 }
 
+/* An O_PATH descriptor names a file without opening it: received, it is an OTHER handle, as
+ * adoption makes it, not a FILE handle whose every call fails with -EBADF. */
+static void test_received_path_only_descriptor_is_other(void **state) {
+    (void)state;
+    fdsafe_handle a, b;
+    must(fdsafe_unix_pair(FDSAFE_SOCK_STREAM, 0, &a, &b));
+    const char *paths[] = {"/proc/self/status", "/dev/null", "/tmp"};
+    for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
+        int fd = open(paths[i], O_PATH | O_CLOEXEC);
+        assert_true(fd >= 0);
+        expect_code(fdsafe_socket_send_fds(a, "o", 1, &fd, 1, 0), 1);
+        close(fd);
+        fdsafe_handle got[1];
+        fdsafe_recv_info info;
+        char c;
+        expect_code(fdsafe_socket_recv_handles(b, &c, 1, 0, got, 1, &info), 1);
+        assert_int_equal(info.handle_count, 1);
+        expect_code(fdsafe_handle_kind(got[0]), FDSAFE_KIND_OTHER);
+        must(fdsafe_close(got[0]));
+    }
+    must(fdsafe_close(a));
+    must(fdsafe_close(b));
+}
+
 /* A message queued before SO_PASSCRED was on carries the kernel's placeholder (pid 0, the
  * overflow ids: nobody), which must not read as a sender's identity. */
 static void test_placeholder_credentials_are_not_reported(void **state) {
@@ -1682,6 +1706,7 @@ int main(void) {
         FD_TEST(test_unexpected_control_message_descriptor_is_closed),
         FD_TEST(test_credentials_and_pidfd_together_are_no_truncation),
         FD_TEST(test_placeholder_credentials_are_not_reported),
+        FD_TEST(test_received_path_only_descriptor_is_other),
         FD_TEST(test_received_number_a_live_handle_records_is_closed),
         FD_TEST(test_send_races_with_close),
     };

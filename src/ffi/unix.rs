@@ -426,7 +426,10 @@ pub extern "C" fn fdsafe_socket_send_credentials(handle: fdsafe_handle, buf: *co
 /// Receives a message (up to `len` bytes) and the descriptors it carries, each wrapped in a
 /// new handle of its detected kind (sockets by family and type, pipes, eventfds...;
 /// sockets of other families become `FDSAFE_KIND_SOCKET`, other descriptors fdsafe has no
-/// handle type for `FDSAFE_KIND_OTHER` handles). Every descriptor is close-on-exec from the moment it arrives
+/// handle type for `FDSAFE_KIND_OTHER` handles, and so do `O_PATH` descriptors, which open
+/// nothing, of files, directories, pipes, FIFOs, devices and sockets; one reopened from an
+/// eventfd's, timerfd's... `/proc/self/fd` link gets that kind, and its calls fail with
+/// `-EBADF` from the kernel). Every descriptor is close-on-exec from the moment it arrives
 /// (`MSG_CMSG_CLOEXEC`). Room for `handles_cap` handles (at most 253); `*info_out` says how
 /// many arrived, whether anything was truncated, closed, and the sender's credentials if the
 /// message carried them.

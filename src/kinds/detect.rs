@@ -5,7 +5,7 @@
 
 use std::os::fd::{AsRawFd, BorrowedFd};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::handles::Kind;
 use crate::sys;
 
@@ -124,11 +124,27 @@ impl Detector {
     /// (netlink, packet, raw IP...) are [`Kind::Socket`]; other descriptors fdsafe has no
     /// kind for (a block device, `userfaultfd`...) are [`Kind::Other`], the generic readable
     /// and writable handle.
+    ///
+    /// An `O_PATH` descriptor names a file without opening it, and every read, write or
+    /// socket call on it fails with `EBADF`: it is [`Kind::Other`], as adoption rules. Files,
+    /// directories, pipes, FIFOs and devices are asked `F_GETFL` for it (one call more);
+    /// sockets tell it by the `EBADF` of their first query. One reopened from an anonymous
+    /// inode's `/proc/self/fd` link (an eventfd's...) is not told apart: that check would
+    /// cost every received eventfd a call, for a descriptor nobody passes.
     pub fn detect(&mut self, fd: BorrowedFd<'_>) -> Result<Kind> {
         let st = sys::fstat(fd)?;
         let mut link = [0u8; LINK_MAX];
-        Ok(match st.st_mode & libc::S_IFMT {
-            libc::S_IFSOCK => socket_kind(fd)?.unwrap_or(Kind::Socket),
+        let file_type = st.st_mode & libc::S_IFMT;
+        let opened_by_path = matches!(file_type, libc::S_IFREG | libc::S_IFDIR | libc::S_IFIFO | libc::S_IFCHR | libc::S_IFBLK | libc::S_IFLNK);
+        if opened_by_path && sys::status_flags(fd)? & libc::O_PATH != 0 {
+            return Ok(Kind::Other);
+        }
+        Ok(match file_type {
+            libc::S_IFSOCK => match socket_kind(fd) {
+                Ok(kind) => kind.unwrap_or(Kind::Socket),
+                Err(Error::Os { errno: libc::EBADF, .. }) => Kind::Other, // O_PATH: no socket calls
+                Err(err) => return Err(err),
+            },
             // An anonymous pipe lives on pipefs; a FIFO on the filesystem of its path.
             libc::S_IFIFO if fs_magic(fd) == Some(PIPEFS_MAGIC) => Kind::Pipe,
             libc::S_IFIFO => Kind::Fifo,
@@ -334,6 +350,32 @@ mod tests {
         unsafe { libc::mq_unlink(c"/fdsafe-detect-test".as_ptr()) };
         let mq = unsafe { crate::sys::owned(mq) };
         assert_eq!(detect(mq.as_fd()).unwrap(), Kind::MessageQueue);
+    }
+
+    /// An O_PATH descriptor can only be read as a path: a received one of a file, a
+    /// directory, a pipe, a FIFO, a device or a socket file is Other, not the kind of what
+    /// it names (whose calls would all fail with EBADF on a live handle).
+    #[test]
+    fn path_only_descriptors_are_other() {
+        let dir = std::env::temp_dir().join(format!("fdsafe-detect-opath-{}", std::process::id()));
+        std::fs::create_dir(&dir).unwrap();
+        let fifo = dir.join("fifo");
+        let fifo_c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(fifo_c.as_ptr(), 0o600) }, 0);
+        let listener = std::os::unix::net::UnixListener::bind(dir.join("sock")).unwrap();
+        let (r, _w) = crate::kinds::pipe::pipe(crate::kinds::pipe::PipeFlags::empty()).unwrap();
+        let pipe_link = format!("/proc/self/fd/{}", r.as_fd().as_raw_fd());
+        let sock = dir.join("sock");
+        for path in ["/proc/self/status", "/dev/null", dir.to_str().unwrap(), fifo.to_str().unwrap(), sock.to_str().unwrap(), pipe_link.as_str()] {
+            let c = std::ffi::CString::new(path).unwrap();
+            let fd = raw_fd(unsafe { libc::open(c.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) });
+            for several in [false, true] {
+                let mut detector = Detector::for_count(if several { 2 } else { 1 });
+                assert_eq!(detector.detect(fd.as_fd()).unwrap(), Kind::Other, "{path}");
+            }
+        }
+        drop(listener);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     fn raw_fd(fd: i32) -> std::os::fd::OwnedFd {
