@@ -15,7 +15,7 @@ from ._lib import c_handle, c_handle_p, declare, lib
 from .errors import check
 from .handle import EVENT_IN, EVENT_OUT, Handle, retry_eintr_within
 from .socket import (SOCKADDR_STORAGE, SOCKET_NONBLOCK, Address, Socket, TcpStream, _inet_address, _NO_ADDRESS, _raw,
-                     tcp_connect)
+                     _source, tcp_connect)
 from . import _constants as _c
 
 # ``socket`` (the function, as ``fdsafe.socket.socket(family, type, proto)``) stays out of
@@ -165,13 +165,18 @@ class GenericSocket(Socket):
         alen = ctypes.c_size_t()
         n = self._call(lambda: lib.fdsafe_socket_recv_from(self._value, c_buf, size, flags, addr, SOCKADDR_STORAGE,
                                                             ctypes.byref(alen)), EVENT_IN)
-        return n, _decode(SockAddr(addr.raw[:alen.value]))
+        return n, _source(addr.raw[:alen.value])
 
 
 def socket(family: int = _pysocket.AF_INET, type: int = _pysocket.SOCK_STREAM, proto: int = 0,
            nonblocking: bool = False) -> GenericSocket:
     """A socket of any family, type and protocol, as ``socket.socket(family, type, proto)``
-    makes it (``socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE)``), always close-on-exec."""
+    makes it (``socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE)``), always close-on-exec. As
+    there, ``SOCK_NONBLOCK`` in ``type`` makes it non-blocking (as ``nonblocking=True``)
+    and ``SOCK_CLOEXEC`` is taken (it is always in force)."""
+    if type & _pysocket.SOCK_NONBLOCK:
+        nonblocking = True
+    type &= ~(_pysocket.SOCK_NONBLOCK | _pysocket.SOCK_CLOEXEC)
     out = c_handle()
     check(lib.fdsafe_socket_create(family, type, proto, SOCKET_NONBLOCK if nonblocking else 0, ctypes.byref(out)))
     return cast(GenericSocket, Handle.wrap(out.value))

@@ -114,7 +114,10 @@ class Handle:
 
     def __init__(self, value: int, owned: bool = True):
         """Wraps a raw handle value. An owned wrapper closes the handle when collected; pass
-        ``owned=False`` for a view of a handle that something else owns."""
+        ``owned=False`` for a view of a handle that something else owns. A value outside
+        ``uint64_t`` raises ``OverflowError``: cut to 64 bits it could name another handle."""
+        if not 0 <= value <= 0xFFFF_FFFF_FFFF_FFFF:
+            raise OverflowError(f"handle value {value} is outside uint64_t")
         self._c = c_handle(value)  # pre-converted for the unconverted fast calls
         self._value = value
         self._owned = owned  # last: an object whose value was refused owns nothing to close

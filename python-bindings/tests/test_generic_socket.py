@@ -181,12 +181,46 @@ def test_unix_client_with_an_abstract_name_and_autobind(kind):
             assert peer.startswith(b"\0") and len(peer) == 6
 
 
+def test_type_flags_do_what_the_socket_module_makes_them_do():
+    """socket.socket(family, SOCK_STREAM | SOCK_NONBLOCK) is non-blocking and its type is
+    SOCK_STREAM; SOCK_CLOEXEC is taken (always in force). Both were refused."""
+    with fs.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC) as s, \
+            socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC) as std:
+        assert s.type == std.type == socket.SOCK_DGRAM
+        assert s.gettimeout() == std.gettimeout() == 0.0
+        assert not os.get_inheritable(s.fileno())
+        with pytest.raises(BlockingIOError):
+            s.recv(1)
+    with fs.socket(socket.AF_INET, socket.SOCK_STREAM | socket.SOCK_CLOEXEC) as s:
+        assert s.gettimeout() is None
+        assert not os.get_inheritable(s.fileno())
+
+
+def test_recvfrom_with_no_source_address_gives_none():
+    """As socket.socket and the typed sockets: None where the kernel gives no address (a
+    connected TCP stream, an unnamed Unix sender), not empty address bytes."""
+    with fs.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        with fs.socket(socket.AF_INET, socket.SOCK_STREAM) as client:
+            client.connect(listener.getsockname())
+            server, _ = listener.accept()
+            with server:
+                client.sendall(b"hey!")
+                assert server.recvfrom(3) == (b"hey", None)
+                buf = bytearray(4)
+                assert server.recvfrom_into(buf) == (1, None)
+    with fs.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as receiver, \
+            fs.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as unnamed:
+        receiver.bind(b"\0fdsafe-generic-recvfrom-%d" % os.getpid())
+        unnamed.sendto(b"x", receiver.getsockname())
+        assert receiver.recvfrom(1) == (b"x", None)
+
+
 def test_bad_input_is_refused():
     with pytest.raises(OSError) as err:
         fs.socket(socket.AF_CAN, socket.SOCK_RAW, 1)
     assert err.value.errno == errno.EAFNOSUPPORT
-    with pytest.raises(fdsafe.errors.InvalidArgumentError):
-        fs.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
     with pytest.raises(TypeError):
         fs.connect_from(("127.0.0.1", 0), "/nowhere", socket.SOCK_STREAM)  # families differ
     with pytest.raises(fdsafe.errors.InvalidArgumentError):  # and in C

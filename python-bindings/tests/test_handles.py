@@ -46,6 +46,18 @@ def test_invalid_handle_zero():
     assert zero.fileno() == -1
 
 
+def test_a_value_outside_uint64_is_refused_not_cut():
+    """Cut to 64 bits, r.value + 2**64 named r: reads went to r's pipe and a close closed it."""
+    r, w = pipe()
+    with r, w:
+        for value in (r.value + 2**64, -1, -r.value, 2**64):
+            with pytest.raises(OverflowError):
+                Handle(value, owned=False)
+        assert not r.closed
+        w.write(b"x")
+        assert r.read(1) == b"x"
+
+
 def test_wrong_kind_raises_its_own_exception():
     r, w = pipe()
     with pytest.raises(WrongKindError):
