@@ -64,6 +64,10 @@ static void test_fifo_nonblocking_open_and_enxio(void **state) {
     expect_code(fdsafe_splice(pr, NULL, w, NULL, 3, 0), 3);
     expect_code(fdsafe_read(r, buf, sizeof buf), 3);
     assert_memory_equal(buf, "spl", 3);
+    /* A FIFO is a pipe with a name: its capacity is the pipe's, through either end. */
+    int64_t got = fdsafe_pipe_set_capacity(w, 1 << 20);
+    assert_true(got >= 1 << 20);
+    expect_code(fdsafe_pipe_get_capacity(r), got);
     /* Reader gone: -EPIPE, no signal. */
     must(fdsafe_close(r));
     expect_code(fdsafe_write(w, "x", 1), -EPIPE);

@@ -8,6 +8,7 @@ from ._lib import c_handle, c_handle_p, declare, lib
 from .errors import check, naming
 from .file import PathLike, _path, access_mode
 from .handle import retry_eintr
+from .pipe import PipeCapacity
 from .rawio import RawIOHandle
 from . import _constants as _c
 
@@ -50,8 +51,9 @@ def mknod(path: PathLike, node_type: int, mode: int = 0o600, major: int = 0, min
         check(lib.fdsafe_mknod(_path(path), node_type, mode, major, minor))
 
 
-class Fifo(RawIOHandle):
-    """One end of a FIFO opened by path; a raw binary stream."""
+class Fifo(PipeCapacity):
+    """One end of a FIFO opened by path; a raw binary stream. ``capacity`` and
+    ``set_capacity`` are its pipe's, as for a ``PipeEnd``."""
 
     KIND = KIND_FIFO
 

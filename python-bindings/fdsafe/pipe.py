@@ -18,10 +18,8 @@ PIPE_NONBLOCK = _c.FDSAFE_NONBLOCK
 PIPE_PACKET = _c.FDSAFE_PIPE_PACKET
 
 
-class PipeEnd(RawIOHandle):
-    """One end of a pipe; a raw binary stream (``io.RawIOBase``)."""
-
-    KIND = KIND_PIPE
+class PipeCapacity(RawIOHandle):
+    """The capacity of the pipe an end belongs to, for pipe and FIFO ends."""
 
     @property
     def capacity(self) -> int:
@@ -36,6 +34,12 @@ class PipeEnd(RawIOHandle):
         """Asks for a capacity of at least ``size`` bytes; returns the capacity now in force
         (the kernel rounds up to a power-of-two number of pages)."""
         return self._check(lib.fdsafe_pipe_set_capacity(self._value, size_arg(size)))
+
+
+class PipeEnd(PipeCapacity):
+    """One end of a pipe; a raw binary stream (``io.RawIOBase``)."""
+
+    KIND = KIND_PIPE
 
 
 def pipe(nonblocking: bool = False, packet: bool = False) -> Tuple[PipeEnd, PipeEnd]:

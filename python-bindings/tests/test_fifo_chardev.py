@@ -41,6 +41,9 @@ def test_fifo_nonblocking_open_enxio_and_round_trip(tmp_path):
         assert splice.splice(pr, w, 7) == 7
         assert r.read(100) == b"spliced"
         pr.close(), pw.close()
+        # A FIFO is a pipe with a name: its capacity is the pipe's, as for a PipeEnd.
+        assert w.set_capacity(1 << 20) >= 1 << 20
+        assert r.capacity == w.capacity
 
 
 def test_fifo_blocking_open_and_raw_io(tmp_path):

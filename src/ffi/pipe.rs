@@ -4,8 +4,9 @@ use std::ffi::c_int;
 
 use super::kinds::map_flags;
 use super::{call, call_direct, fdsafe_handle, Out, FDSAFE_NONBLOCK};
-use crate::handles::{self, get_as, Handle};
-use crate::kinds::pipe::{self, PipeEnd, PipeFlags};
+use crate::error::{Error, Result};
+use crate::handles::{self, Handle, Kind};
+use crate::kinds::pipe::{self, PipeFlags};
 
 /// `fdsafe_pipe_create` flag: packet mode, the kernel's `O_DIRECT`: each write of up to
 /// `PIPE_BUF` bytes is one packet and each read returns at most one packet.
@@ -56,22 +57,33 @@ pub extern "C" fn fdsafe_pipe_create(flags: u32, read_out: *mut fdsafe_handle, w
     })
 }
 
-/// The capacity of a pipe in bytes (`F_GETPIPE_SZ`; 65536 by default).
+/// The capacity in bytes of the pipe `handle` is an end of (`F_GETPIPE_SZ`; 65536 by
+/// default); a FIFO end's too, as a FIFO is a pipe with a name.
 ///
-/// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for handles that are not pipes.
+/// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for handles that are not pipe or FIFO ends.
 /// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_pipe_get_capacity(handle: fdsafe_handle) -> i64 {
-    call("fdsafe_pipe_get_capacity", || Ok(get_as::<PipeEnd>(Handle(handle), "a pipe")?.capacity()? as i64))
+    call("fdsafe_pipe_get_capacity", || Ok(pipe::capacity(pipe_or_fifo(handle)?.fd())? as i64))
 }
 
-/// Sets a pipe's capacity to at least `bytes` (`F_SETPIPE_SZ`); the kernel rounds up to a
-/// power-of-two number of pages (0 gives one page). Returns the capacity now in force.
+/// Sets the capacity of the pipe (or FIFO) `handle` is an end of to at least `bytes`
+/// (`F_SETPIPE_SZ`); the kernel rounds up to a power-of-two number of pages (0 gives one
+/// page). Returns the capacity now in force.
 ///
 /// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` if `bytes` exceeds
 /// `INT_MAX`; `-EPERM` above `/proc/sys/fs/pipe-max-size` without `CAP_SYS_RESOURCE`; `-EBUSY`
 /// if the pipe holds more data than the new size. Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_pipe_set_capacity(handle: fdsafe_handle, bytes: usize) -> i64 {
-    call("fdsafe_pipe_set_capacity", || Ok(get_as::<PipeEnd>(Handle(handle), "a pipe")?.set_capacity(bytes)? as i64))
+    call("fdsafe_pipe_set_capacity", || Ok(pipe::set_capacity(pipe_or_fifo(handle)?.fd(), bytes)? as i64))
+}
+
+/// Holds a pipe or FIFO end.
+fn pipe_or_fifo(handle: fdsafe_handle) -> Result<handles::Guard> {
+    let guard = handles::get(Handle(handle))?;
+    match guard.kind() {
+        Kind::Pipe | Kind::Fifo => Ok(guard),
+        actual => Err(Error::WrongKind { actual, expected: "a pipe or FIFO end" }),
+    }
 }

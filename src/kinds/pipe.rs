@@ -74,23 +74,23 @@ impl PipeEnd {
     pub fn set_reader(&self, reader: Handle) {
         self.reader.store(reader.0, Ordering::Relaxed);
     }
+}
 
-    /// The pipe's capacity in bytes (`F_GETPIPE_SZ`).
-    pub fn capacity(&self) -> Result<usize> {
-        // SAFETY: fcntl query on our descriptor.
-        let n = cvt(unsafe { libc::fcntl(self.fd.as_raw_fd(), libc::F_GETPIPE_SZ) })?;
-        Ok(n as usize)
-    }
+/// The capacity in bytes of the pipe or FIFO `fd` is an end of (`F_GETPIPE_SZ`).
+pub fn capacity(fd: BorrowedFd<'_>) -> Result<usize> {
+    // SAFETY: fcntl query on a borrowed descriptor.
+    let n = cvt(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETPIPE_SZ) })?;
+    Ok(n as usize)
+}
 
-    /// Asks for a capacity of at least `bytes`; returns the capacity the kernel chose (it
-    /// rounds up to a power-of-two number of pages).
-    pub fn set_capacity(&self, bytes: usize) -> Result<usize> {
-        let request = i32::try_from(bytes).map_err(|_| Error::invalid(format!("capacity {bytes} does not fit an int")))?;
-        // SAFETY: fcntl on our descriptor.
-        let n = cvt(unsafe { libc::fcntl(self.fd.as_raw_fd(), libc::F_SETPIPE_SZ, request) })
-            .map_err(|e| e.context(format!("F_SETPIPE_SZ to {bytes}")))?;
-        Ok(n as usize)
-    }
+/// Asks for a capacity of at least `bytes` for the pipe or FIFO `fd` is an end of; returns the
+/// capacity the kernel chose (it rounds up to a power-of-two number of pages).
+pub fn set_capacity(fd: BorrowedFd<'_>, bytes: usize) -> Result<usize> {
+    let request = i32::try_from(bytes).map_err(|_| Error::invalid(format!("capacity {bytes} does not fit an int")))?;
+    // SAFETY: fcntl on a borrowed descriptor.
+    let n = cvt(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETPIPE_SZ, request) })
+        .map_err(|e| e.context(format!("F_SETPIPE_SZ to {bytes}")))?;
+    Ok(n as usize)
 }
 
 impl AsFd for PipeEnd {
