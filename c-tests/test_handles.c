@@ -255,6 +255,16 @@ static void test_vectored_io(void **state) {
     expect_code(fdsafe_writev(w, out, 5000), FDSAFE_E_INVALID_ARGUMENT);
     expect_code(fdsafe_readv(r, NULL, 1), FDSAFE_E_INVALID_ARGUMENT);
     expect_code(fdsafe_readv(r, in, 0), 0);
+    /* Every buffer is checked as a single one is: none NULL with a length, and lengths that
+     * add up to at most SSIZE_MAX (the kernel said -EINVAL or -EFAULT, undocumented). */
+    struct iovec huge[2] = {{a, SIZE_MAX}, {b, 5}}, halves[2] = {{a, SIZE_MAX / 2}, {b, SIZE_MAX / 2}};
+    struct iovec null_entry[2] = {{a, 6}, {NULL, 5}};
+    struct iovec *bad[] = {huge, halves, null_entry};
+    for (size_t i = 0; i < 3; i++) {
+        expect_code(fdsafe_writev(w, bad[i], 2), FDSAFE_E_INVALID_ARGUMENT);
+        expect_code(fdsafe_readv(r, bad[i], 2), FDSAFE_E_INVALID_ARGUMENT);
+    }
+    expect_code(fdsafe_wait(r, FDSAFE_EVENT_IN, 0), 0); /* nothing was written */
     must(fdsafe_close(r));
     must(fdsafe_close(w));
     expect_code(fdsafe_writev(w, out, 2), -EBADF);

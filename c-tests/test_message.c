@@ -224,6 +224,11 @@ static void test_message_bad_input(void **state) {
     expect_code(fdsafe_socket_send_message(a, &bad, 0), FDSAFE_E_INVALID_ARGUMENT);
     bad = (fdsafe_send_message){.iov = &one, .iov_count = 1025};
     expect_code(fdsafe_socket_send_message(a, &bad, 0), FDSAFE_E_INVALID_ARGUMENT);
+    struct iovec huge[2] = {{buf, SIZE_MAX / 2}, {buf, SIZE_MAX / 2}};
+    bad = (fdsafe_send_message){.iov = huge, .iov_count = 2};
+    expect_code(fdsafe_socket_send_message(a, &bad, 0), FDSAFE_E_INVALID_ARGUMENT);
+    rm = (fdsafe_recv_message){.iov = huge, .iov_count = 2};
+    expect_code(fdsafe_socket_recv_message(b, &rm, FDSAFE_MSG_DONTWAIT), FDSAFE_E_INVALID_ARGUMENT);
     unsigned char junk[3] = {99, 0, 0};
     bad = (fdsafe_send_message){.iov = &one, .iov_count = 1, .addr = junk, .addr_len = sizeof junk};
     expect_code(fdsafe_socket_send_message(a, &bad, 0), FDSAFE_E_INVALID_ARGUMENT);

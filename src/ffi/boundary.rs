@@ -221,6 +221,31 @@ pub fn in_slice<'a, T>(ptr: *const T, len: usize, name: &str) -> Result<&'a [T]>
     Ok(unsafe { std::slice::from_raw_parts(start, len) })
 }
 
+/// The kernel refuses more buffers than this in one call (`IOV_MAX`); fdsafe says so first.
+pub const IOV_MAX: usize = 1024;
+
+/// A caller's array of `count` buffers (`readv`, `writev`, `vmsplice`, whole messages),
+/// checked as each single buffer is: at most [`IOV_MAX`] of them, none NULL with a length,
+/// and their total at most `SSIZE_MAX`, so none of these reaches the kernel as `EFAULT` or
+/// `EINVAL`. (Whether the memory is the caller's, no C function can tell.)
+pub fn iov_slice<'a>(iov: *const libc::iovec, count: usize, name: &str) -> Result<&'a [libc::iovec]> {
+    if count > IOV_MAX {
+        return Err(Error::invalid(format!("{count} buffers in {name} (at most {IOV_MAX})")));
+    }
+    let list = in_slice(iov, count, name)?;
+    let mut total: usize = 0;
+    for (i, buffer) in list.iter().enumerate() {
+        if buffer.iov_base.is_null() && buffer.iov_len > 0 {
+            return Err(Error::invalid(format!("{name}[{i}] is NULL with length {}", buffer.iov_len)));
+        }
+        total = total.saturating_add(buffer.iov_len);
+    }
+    if total > isize::MAX as usize {
+        return Err(Error::invalid(format!("{name} lengths add up to {total}, above SSIZE_MAX")));
+    }
+    Ok(list)
+}
+
 /// A caller's output buffer. NULL is accepted only with length 0.
 #[inline(always)]
 pub fn out_slice<'a, T>(ptr: *mut T, len: usize, name: &str) -> Result<&'a mut [T]> {

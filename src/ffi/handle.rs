@@ -199,7 +199,9 @@ pub extern "C" fn fdsafe_wait(handle: fdsafe_handle, events: u32, timeout_ms: c_
 
 /// Reads up to `len` bytes into `buf` from a handle of any readable kind.
 ///
-/// Returns the number of bytes read (0 at end of file, or when `len` is 0).
+/// Returns the number of bytes read (0 at end of file). A `len` of 0 is the kernel's to
+/// answer, as with `read(2)`: 0 for most kinds, `-EINVAL` for those that need room for a
+/// whole record (below), `-EAGAIN` on a non-blocking one with nothing to read.
 /// Errors: `-EBADF`; `FDSAFE_E_INVALID_ARGUMENT` if `buf` is NULL with `len > 0` or `len`
 /// exceeds `SSIZE_MAX`; `-EAGAIN` in non-blocking mode; `-EINTR` if a signal handler ran
 /// before any data arrived; from `read(2)`: `-EISDIR` for a directory, `-EINVAL` for a length
@@ -284,11 +286,12 @@ pub(crate) fn write_iov(guard: &Guard, iov: &[libc::iovec]) -> crate::Result<usi
 
 /// Scatter read (`readv(2)`) into `iovcnt` buffers. Returns as `fdsafe_read`.
 /// Errors: as `fdsafe_read`; `FDSAFE_E_INVALID_ARGUMENT` also if `iov` is NULL with
-/// `iovcnt > 0`, or `iovcnt` is negative or above `IOV_MAX` (1024). Thread safety: any thread.
+/// `iovcnt > 0`, `iovcnt` is negative or above `IOV_MAX` (1024), a buffer is NULL with a
+/// length, or the lengths add up to more than `SSIZE_MAX`. Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_readv(handle: fdsafe_handle, iov: *const libc::iovec, iovcnt: c_int) -> i64 {
     call_direct("fdsafe_readv", || {
-        let iov = in_slice(iov, iov_len(iovcnt)?, "iov")?;
+        let iov = super::boundary::iov_slice(iov, iov_len(iovcnt)?, "iov")?;
         let guard = handles::get(Handle(handle))?;
         Ok(io::readv(guard.fd(), iov)? as i64)
     })
@@ -301,7 +304,7 @@ pub extern "C" fn fdsafe_readv(handle: fdsafe_handle, iov: *const libc::iovec, i
 #[no_mangle]
 pub extern "C" fn fdsafe_writev(handle: fdsafe_handle, iov: *const libc::iovec, iovcnt: c_int) -> i64 {
     call_direct("fdsafe_writev", || {
-        let iov = in_slice(iov, iov_len(iovcnt)?, "iov")?;
+        let iov = super::boundary::iov_slice(iov, iov_len(iovcnt)?, "iov")?;
         let guard = handles::get(Handle(handle))?;
         Ok(write_iov(&guard, iov)? as i64)
     })

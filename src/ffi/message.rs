@@ -75,18 +75,8 @@ pub struct fdsafe_recv_message {
     pub info: fdsafe_recv_info,
 }
 
-/// The kernel refuses more buffers than this with `EMSGSIZE`; fdsafe says so first.
-const IOV_MAX: usize = 1024;
-
 fn iov_in<'a>(iov: *const libc::iovec, count: usize) -> Result<&'a [libc::iovec]> {
-    if count > IOV_MAX {
-        return Err(Error::invalid(format!("{count} buffers in one message (at most {IOV_MAX})")));
-    }
-    let list = in_slice(iov, count, "iov")?;
-    if let Some(i) = list.iter().position(|v| v.iov_base.is_null() && v.iov_len > 0) {
-        return Err(Error::invalid(format!("iov[{i}] is NULL with length {}", list[i].iov_len)));
-    }
-    Ok(list)
+    super::boundary::iov_slice(iov, count, "iov")
 }
 
 /// Sends one whole message on a socket of any kind, in one `sendmsg`: the data gathered from
@@ -101,7 +91,7 @@ fn iov_in<'a>(iov: *const libc::iovec, count: usize) -> Result<&'a [libc::iovec]
 /// Credentials other than one's own need privileges (as `fdsafe_socket_send_credentials`).
 ///
 /// Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL `msg`, NULL pointers with counts > 0, more
-/// than 1024 buffers, an address of a bad length or, on a typed socket, of a family fdsafe
+/// than 1024 buffers or lengths adding up to more than `SSIZE_MAX`, an address of a bad length or, on a typed socket, of a family fdsafe
 /// does not read (a `FDSAFE_KIND_SOCKET` takes any family: netlink, packet...), unknown
 /// flags, descriptors or credentials on a non-Unix socket, an empty message with them on a
 /// stream socket, `FDSAFE_MSG_ZEROCOPY` or `FDSAFE_MSG_OOB` with them; `-EBADF` for a stale socket handle or any
@@ -161,7 +151,7 @@ pub extern "C" fn fdsafe_socket_send_message(handle: fdsafe_handle, msg: *const 
 ///
 /// Ownership: the caller closes each handle in `msg->handles[0 .. msg->info.handle_count]`.
 /// Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL `msg`, NULL pointers with counts > 0, more
-/// than 1024 buffers, `handles_cap` above 253, unknown flags, `FDSAFE_MSG_TRUNC` on a stream
+/// than 1024 buffers or lengths adding up to more than `SSIZE_MAX`, `handles_cap` above 253, unknown flags, `FDSAFE_MSG_TRUNC` on a stream
 /// socket (TCP, Unix stream, a `FDSAFE_KIND_SOCKET` of type `SOCK_STREAM`; nothing is
 /// received); `FDSAFE_E_BUFFER_TOO_SMALL`
 /// when `addr_cap` is below `sizeof(struct sockaddr_storage)` (checked first: nothing is

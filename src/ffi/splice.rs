@@ -6,7 +6,7 @@ use std::ffi::c_int;
 use std::os::fd::RawFd;
 
 use super::kinds::parse_flags;
-use super::{call, fdsafe_handle, in_slice};
+use super::{call, fdsafe_handle};
 use crate::error::{Error, Result};
 use crate::handles::{self, Handle};
 use crate::kinds::splice::{self, SpliceFlags};
@@ -111,7 +111,7 @@ pub extern "C" fn fdsafe_splice_fd(fd_in: c_int, off_in: *mut i64, fd_out: c_int
 fn do_vmsplice(pipe: RawFd, iov: *const libc::iovec, iovcnt: c_int, flags: u32) -> Result<i64> {
     let flags = parse_flags::<SpliceFlags>(flags, "vmsplice")?;
     let count = usize::try_from(iovcnt).map_err(|_| Error::invalid(format!("iovcnt {iovcnt} is negative")))?;
-    let iov = in_slice(iov, count, "iov")?;
+    let iov = super::boundary::iov_slice(iov, count, "iov")?;
     Ok(splice::vmsplice(pipe, iov, flags)? as i64)
 }
 
@@ -127,7 +127,8 @@ fn do_vmsplice(pipe: RawFd, iov: *const libc::iovec, iovcnt: c_int, flags: u32) 
 ///
 /// Returns the bytes placed in the pipe. Never raises `SIGPIPE`.
 /// Errors: `-EBADF`; `FDSAFE_E_INVALID_ARGUMENT` for unknown flags, `FDSAFE_SPLICE_MORE`,
-/// a NULL `iov` with `iovcnt > 0`, a negative `iovcnt` or one above `IOV_MAX`, or a
+/// a NULL `iov` with `iovcnt > 0`, a negative `iovcnt` or one above `IOV_MAX`, a buffer
+/// NULL with a length, lengths adding up to more than `SSIZE_MAX`, or a
 /// descriptor open only for reading (the kernel would read from the pipe into the buffers
 /// instead); from the kernel `-EBADF` if `pipe` is not a pipe, `-EAGAIN`, `-EPIPE`, `-EINTR`.
 /// Thread safety: any thread.
