@@ -88,6 +88,7 @@
  *   29. fanotify
  *   30. Message queues
  *   31. Service manager
+ *   32. boundary
  */
 
 #ifdef __cplusplus
@@ -449,7 +450,9 @@ int fdsafe_fd_adopt(int fd, fdsafe_kind kind, fdsafe_handle *handle_out);
  * A duplicate of a Unix socket bound to a path shares the path's cleanup: the path is
  * removed when the last of the original and its duplicates closes (see
  * `fdsafe_unix_listen`), not when the first does. A duplicate of an epoll set shares its
- * registrations, as the kernel shares its interest list (see `fdsafe_epoll_create`).
+ * registrations, as the kernel shares its interest list (see `fdsafe_epoll_create`); one of
+ * an inotify instance or fanotify group shares the events read and not handed out, and a
+ * group's unanswered permission events (see `fdsafe_fanotify_init`).
  *
  * Errors: `-EBADF` for a dead handle; `FDSAFE_E_INVALID_ARGUMENT` if `handle_out` is NULL;
  * `-EMFILE` at the descriptor limit. Thread safety: any thread.
@@ -487,7 +490,9 @@ int fdsafe_wait(fdsafe_handle handle, uint32_t events, int timeout_ms);
 /**
  * Reads up to `len` bytes into `buf` from a handle of any readable kind.
  *
- * Returns the number of bytes read (0 at end of file, or when `len` is 0).
+ * Returns the number of bytes read (0 at end of file). A `len` of 0 is the kernel's to
+ * answer, as with `read(2)`: 0 for most kinds, `-EINVAL` for those that need room for a
+ * whole record (below), `-EAGAIN` on a non-blocking one with nothing to read.
  * Errors: `-EBADF`; `FDSAFE_E_INVALID_ARGUMENT` if `buf` is NULL with `len > 0` or `len`
  * exceeds `SSIZE_MAX`; `-EAGAIN` in non-blocking mode; `-EINTR` if a signal handler ran
  * before any data arrived; from `read(2)`: `-EISDIR` for a directory, `-EINVAL` for a length
@@ -524,7 +529,8 @@ int64_t fdsafe_write(fdsafe_handle handle, const void *buf, size_t len);
 /**
  * Scatter read (`readv(2)`) into `iovcnt` buffers. Returns as `fdsafe_read`.
  * Errors: as `fdsafe_read`; `FDSAFE_E_INVALID_ARGUMENT` also if `iov` is NULL with
- * `iovcnt > 0`, or `iovcnt` is negative or above `IOV_MAX` (1024). Thread safety: any thread.
+ * `iovcnt > 0`, `iovcnt` is negative or above `IOV_MAX` (1024), a buffer is NULL with a
+ * length, or the lengths add up to more than `SSIZE_MAX`. Thread safety: any thread.
  */
 int64_t fdsafe_readv(fdsafe_handle handle, const struct iovec *iov, int iovcnt);
 
@@ -777,16 +783,18 @@ int fdsafe_eventfd_write(fdsafe_handle handle, uint64_t value);
 int fdsafe_pipe_create(uint32_t flags, fdsafe_handle *read_out, fdsafe_handle *write_out);
 
 /**
- * The capacity of a pipe in bytes (`F_GETPIPE_SZ`; 65536 by default).
+ * The capacity in bytes of the pipe `handle` is an end of (`F_GETPIPE_SZ`; 65536 by
+ * default); a FIFO end's too, as a FIFO is a pipe with a name.
  *
- * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for handles that are not pipes.
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for handles that are not pipe or FIFO ends.
  * Thread safety: any thread.
  */
 int64_t fdsafe_pipe_get_capacity(fdsafe_handle handle);
 
 /**
- * Sets a pipe's capacity to at least `bytes` (`F_SETPIPE_SZ`); the kernel rounds up to a
- * power-of-two number of pages (0 gives one page). Returns the capacity now in force.
+ * Sets the capacity of the pipe (or FIFO) `handle` is an end of to at least `bytes`
+ * (`F_SETPIPE_SZ`); the kernel rounds up to a power-of-two number of pages (0 gives one
+ * page). Returns the capacity now in force.
  *
  * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` if `bytes` exceeds
  * `INT_MAX`; `-EPERM` above `/proc/sys/fs/pipe-max-size` without `CAP_SYS_RESOURCE`; `-EBUSY`
@@ -1115,7 +1123,8 @@ int fdsafe_file_open_at(fdsafe_handle dir,
  *
  * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for other kinds; `FDSAFE_E_INVALID_ARGUMENT` for
  * a NULL `buf` with `len > 0`, a `len` above `SSIZE_MAX` or a negative `offset`; `-EISDIR`
- * for a directory; `-EINTR`. Thread safety: any thread (positioned I/O shares no position).
+ * for a directory; `-EINVAL` (from the kernel) when `offset + len` passes the largest file
+ * offset; `-EINTR`. Thread safety: any thread (positioned I/O shares no position).
  */
 int64_t fdsafe_file_pread(fdsafe_handle handle, void *buf, size_t len, int64_t offset);
 
@@ -1958,7 +1967,7 @@ int fdsafe_terminal_view_set(struct fdsafe_terminal_settings *settings,
  * Ownership: the caller closes `*handle_out`. Errors: `FDSAFE_E_INVALID_ARGUMENT` for NULL
  * pointers, unknown flags, bad address text, a Unix address, or V6ONLY with IPv4;
  * `-EADDRINUSE`; `-EACCES` (ports below 1024 without privilege); `-EADDRNOTAVAIL`;
- * `-ENODEV` (an IPv6 scope, by index or name, naming no interface); `-EMFILE`. Thread safety: any thread.
+ * `-ENODEV` (an IPv6 scope, by name or index, naming no interface); `-EMFILE`. Thread safety: any thread.
  */
 int fdsafe_tcp_listen(const char *address,
                       int backlog,
@@ -1986,8 +1995,10 @@ int fdsafe_tcp_listen_sockaddr(const void *addr,
  *
  * Ownership: on success the caller closes `*handle_out`; on failure nothing is created.
  * Errors: `FDSAFE_E_INVALID_ARGUMENT` (NULL pointers, bad address, unknown flags, timeout
- * below -1); `-ENODEV` (an IPv6 scope, by index or name, naming no interface);
- * `-ECONNREFUSED`; `-ETIMEDOUT` when `timeout_ms` passed; `-ENETUNREACH`;
+ * below -1); `-ENODEV` (an IPv6 scope naming no interface by name);
+ * `-ECONNREFUSED`; `-ETIMEDOUT` when `timeout_ms` passed; `-ENETUNREACH` (also for a scope
+ * index naming no interface, as the kernel says); `-EINVAL` (from the kernel: a link-local
+ * IPv6 address with no scope, `[fe80::1]:80`);
  * `-EINTR` if a signal handler ran while waiting (not retried); `-EMFILE`. Thread safety:
  * any thread.
  */
@@ -2015,7 +2026,7 @@ int fdsafe_tcp_connect_sockaddr(const void *addr,
  *
  * Ownership: the caller closes `*handle_out`. Errors: `FDSAFE_E_INVALID_ARGUMENT` (NULL
  * pointers, bad or Unix address, unknown flags including `FDSAFE_SOCKET_NO_REUSEADDR`);
- * `-EADDRINUSE`; `-EADDRNOTAVAIL`; `-ENODEV` (an IPv6 scope, by index or name, naming no interface);
+ * `-EADDRINUSE`; `-EADDRNOTAVAIL`; `-ENODEV` (an IPv6 scope, by name or index, naming no interface);
  * `-EMFILE`. Thread safety: any thread.
  */
 int fdsafe_udp_bind(const char *address,
@@ -2371,9 +2382,10 @@ typedef struct fdsafe_zerocopy_completion {
  * Errors: `FDSAFE_E_INVALID_ARGUMENT` for NULL pointers or text that is not one of these
  * forms (the last error says why: a missing port, a port above 65535, a bare file name...);
  * `-ENAMETOOLONG` for a path over 108 bytes (a path of exactly 108 fills sun_path with no
- * NUL, as the kernel allows) or an
- * abstract name over 107 bytes; `-ENODEV` for an IPv6 scope naming an interface that does
- * not exist (`[fe80::1%nosuch]:80`); `FDSAFE_E_BUFFER_TOO_SMALL` if `addr_cap` is too small.
+ * NUL, as the kernel allows) or an abstract name over 107 bytes; `-ENODEV` for an IPv6
+ * scope naming, by name, an interface that does not exist (`[fe80::1%nosuch]:80`; a scope
+ * index is not looked up: the kernel judges it where the address is used);
+ * `FDSAFE_E_BUFFER_TOO_SMALL` if `addr_cap` is too small.
  * Thread safety: any thread.
  */
 int fdsafe_address_parse(const char *text,
@@ -2385,7 +2397,8 @@ int fdsafe_address_parse(const char *text,
  * Formats a `struct sockaddr` of `addr_len` bytes (AF_INET, AF_INET6 or AF_UNIX) as text in
  * the forms `fdsafe_address_parse` reads, so that every text it gives is parsed back to the
  * same address: an unnamed Unix address gives the empty string, a relative path without a
- * `/` (`a.sock`) gives `./a.sock` (the same file), abstract names escape any byte. A path
+ * `/` (`a.sock`) gives `./a.sock` (the same file), as does one starting with `@` (`@d/a.sock`
+ * gives `./@d/a.sock`, not an abstract name), abstract names escape any byte. A path
  * that is not UTF-8 has no text (`-EILSEQ`): its `struct sockaddr` form always round-trips.
  * Writes the text and its NUL into `text_out` (capacity `text_cap`; `FDSAFE_ADDRESS_TEXT_MAX`
  * always suffices) and returns the text length (without the NUL).
@@ -2403,7 +2416,8 @@ int fdsafe_address_format(const void *addr, size_t addr_len, char *text_out, siz
  * Returns the text length.
  *
  * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for non-sockets; `FDSAFE_E_INVALID_ARGUMENT` for a
- * NULL `text_out`; `-EILSEQ` for a Unix path that is not UTF-8 (use
+ * NULL `text_out`, or a socket of a family with no text form (netlink, packet...: use
+ * `fdsafe_socket_local_sockaddr`); `-EILSEQ` for a Unix path that is not UTF-8 (use
  * `fdsafe_socket_local_sockaddr`); `FDSAFE_E_BUFFER_TOO_SMALL`. Thread safety: any thread.
  */
 int fdsafe_socket_local_address(fdsafe_handle handle, char *text_out, size_t text_cap);
@@ -2878,7 +2892,10 @@ int fdsafe_socket_connect_from(int type,
 
 /**
  * `fdsafe_recv_info.flags`: the message carried the sender's credentials (`pid`, `uid`,
- * `gid` are set). Needs `SO_PASSCRED` on the receiving socket.
+ * `gid` are set). Needs `SO_PASSCRED` on the receiving socket. A message queued before
+ * `SO_PASSCRED` was turned on carries the kernel's placeholder instead (pid 0 and the
+ * overflow ids, 65534: nobody), which is not reported as credentials; nor is a sender whose
+ * pid and ids this process's namespaces cannot see, which reads the same.
  */
 #define FDSAFE_RECV_INFO_CREDENTIALS (1 << 2)
 
@@ -3116,7 +3133,10 @@ int64_t fdsafe_socket_send_credentials(fdsafe_handle handle,
  * Receives a message (up to `len` bytes) and the descriptors it carries, each wrapped in a
  * new handle of its detected kind (sockets by family and type, pipes, eventfds...;
  * sockets of other families become `FDSAFE_KIND_SOCKET`, other descriptors fdsafe has no
- * handle type for `FDSAFE_KIND_OTHER` handles). Every descriptor is close-on-exec from the moment it arrives
+ * handle type for `FDSAFE_KIND_OTHER` handles, and so do `O_PATH` descriptors, which open
+ * nothing, of files, directories, pipes, FIFOs, devices and sockets; one reopened from an
+ * eventfd's, timerfd's... `/proc/self/fd` link gets that kind, and its calls fail with
+ * `-EBADF` from the kernel). Every descriptor is close-on-exec from the moment it arrives
  * (`MSG_CMSG_CLOEXEC`). Room for `handles_cap` handles (at most 253); `*info_out` says how
  * many arrived, whether anything was truncated, closed, and the sender's credentials if the
  * message carried them.
@@ -3443,7 +3463,7 @@ typedef struct fdsafe_recv_message {
  * Credentials other than one's own need privileges (as `fdsafe_socket_send_credentials`).
  *
  * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL `msg`, NULL pointers with counts > 0, more
- * than 1024 buffers, an address of a bad length or, on a typed socket, of a family fdsafe
+ * than 1024 buffers or lengths adding up to more than `SSIZE_MAX`, an address of a bad length or, on a typed socket, of a family fdsafe
  * does not read (a `FDSAFE_KIND_SOCKET` takes any family: netlink, packet...), unknown
  * flags, descriptors or credentials on a non-Unix socket, an empty message with them on a
  * stream socket, `FDSAFE_MSG_ZEROCOPY` or `FDSAFE_MSG_OOB` with them; `-EBADF` for a stale socket handle or any
@@ -3477,7 +3497,7 @@ int64_t fdsafe_socket_send_message(fdsafe_handle handle,
  *
  * Ownership: the caller closes each handle in `msg->handles[0 .. msg->info.handle_count]`.
  * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL `msg`, NULL pointers with counts > 0, more
- * than 1024 buffers, `handles_cap` above 253, unknown flags, `FDSAFE_MSG_TRUNC` on a stream
+ * than 1024 buffers or lengths adding up to more than `SSIZE_MAX`, `handles_cap` above 253, unknown flags, `FDSAFE_MSG_TRUNC` on a stream
  * socket (TCP, Unix stream, a `FDSAFE_KIND_SOCKET` of type `SOCK_STREAM`; nothing is
  * received); `FDSAFE_E_BUFFER_TOO_SMALL`
  * when `addr_cap` is below `sizeof(struct sockaddr_storage)` (checked first: nothing is
@@ -3573,7 +3593,8 @@ int64_t fdsafe_splice_fd(int fd_in,
  *
  * Returns the bytes placed in the pipe. Never raises `SIGPIPE`.
  * Errors: `-EBADF`; `FDSAFE_E_INVALID_ARGUMENT` for unknown flags, `FDSAFE_SPLICE_MORE`,
- * a NULL `iov` with `iovcnt > 0`, a negative `iovcnt` or one above `IOV_MAX`, or a
+ * a NULL `iov` with `iovcnt > 0`, a negative `iovcnt` or one above `IOV_MAX`, a buffer
+ * NULL with a length, lengths adding up to more than `SSIZE_MAX`, or a
  * descriptor open only for reading (the kernel would read from the pipe into the buffers
  * instead); from the kernel `-EBADF` if `pipe` is not a pipe, `-EAGAIN`, `-EPIPE`, `-EINTR`.
  * Thread safety: any thread.
@@ -3780,8 +3801,8 @@ int fdsafe_epoll_create(fdsafe_handle *handle_out);
  * Errors: `-EBADF` for a stale `epoll` or `target`; `FDSAFE_E_WRONG_KIND` if `epoll` is not
  * an epoll set; `FDSAFE_E_INVALID_ARGUMENT` for unknown event bits; `-EEXIST` if `target` is
  * already in the set; `-EPERM` for a kind the kernel cannot poll (regular files, `/dev/null`);
- * `-EINVAL` for the set itself (any handle of it), for `FDSAFE_EPOLLEXCLUSIVE` with
- * `FDSAFE_EPOLLONESHOT` or on a target that is itself an epoll set (as `epoll_ctl(2)`);
+ * `-EINVAL` for the set itself (any handle of it), for `FDSAFE_EPOLL_EXCLUSIVE` with
+ * `FDSAFE_EPOLL_ONESHOT` or on a target that is itself an epoll set (as `epoll_ctl(2)`);
  * `-ELOOP` for a cycle of sets; `-ENOMEM`, `-ENOSPC`. Thread safety: any thread.
  */
 int fdsafe_epoll_add(fdsafe_handle epoll, fdsafe_handle target, uint32_t events, uint64_t user);
@@ -4403,7 +4424,9 @@ int fdsafe_pidfd_get_pid(fdsafe_handle handle);
  * Ownership: the caller owns `*pidfd_out` (reap the child with `fdsafe_pidfd_wait`) and
  * keeps `terminal`. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`;
  * `FDSAFE_E_INVALID_ARGUMENT` for a NULL or empty `program`, a NULL or empty `argv`, an
- * unterminated array or a NULL `pidfd_out`; from the child: `-EPERM` if the terminal is
+ * array with no NULL among its first 1,048,576 entries, or a NULL `pidfd_out` (an array
+ * that ends, unterminated, before that is read past its end: no C function can tell);
+ * from the child: `-EPERM` if the terminal is
  * another session's controlling terminal, `-ENOENT`, `-EACCES`, `-ENOEXEC`, `-E2BIG`;
  * `-EAGAIN` or `-ENOMEM` from `clone`; `-ENOSYS` if the kernel (before Linux 5.2) gave no
  * pidfd; `-EMFILE`, also when the handle table is full. With `-ENOSYS` or `-EMFILE` after
@@ -4651,7 +4674,8 @@ int fdsafe_inotify_remove_watch(fdsafe_handle handle, int32_t wd);
  *
  * With `max >= FDSAFE_INOTIFY_MIN_BATCH` (17) every event the kernel gives is handed out at
  * once. With fewer, the events that did not fit are kept inside fdsafe and returned first by
- * the next read (which then does not wait); `fdsafe_inotify_pending` counts them. An epoll
+ * the next read (which then does not wait); `fdsafe_inotify_pending` counts them; duplicates
+ * of the handle (`fdsafe_dup`) share them, as they share the instance. An epoll
  * set does not see these, so an event loop should read with at least 17, or drain
  * `fdsafe_inotify_pending` before waiting again.
  *
@@ -4984,8 +5008,12 @@ typedef struct fdsafe_fanotify_event {
  * `_DIR_FID`, `_NAME`, `_DFID_NAME`, `_TID`), `_UNLIMITED_QUEUE`, `_UNLIMITED_MARKS`. The
  * group descriptor and every event descriptor the kernel opens for it are close-on-exec.
  *
- * Ownership: the caller owns `*handle_out`. Closing it answers any unanswered permission
- * event "allow" (as the kernel does) and closes the event descriptors.
+ * Ownership: the caller owns `*handle_out`. Closing (or releasing) the group's last handle
+ * in this process answers "allow" the unanswered permission events this process read (as
+ * the kernel does when a group closes: only this process knew their ids) and closes their
+ * descriptors; a forked child's close answers none of those it inherited, which stay its
+ * parent's to answer. Duplicates (`fdsafe_dup`) share the unanswered events and the events
+ * read but not handed out: any of them can answer.
  * Errors: `FDSAFE_E_INVALID_ARGUMENT` for unknown flags, both classes, `_REPORT_NAME`
  * without `_REPORT_DIR_FID` (its bit is `O_NONBLOCK`'s, so `FDSAFE_NONBLOCK` lands here: use
  * `FDSAFE_FAN_NONBLOCK`), or a NULL `handle_out`; `-EPERM` without `CAP_SYS_ADMIN`; `-EINVAL` (kernel) for combinations it
@@ -5026,7 +5054,9 @@ int fdsafe_fanotify_mark(fdsafe_handle handle, uint32_t flags, uint64_t mask, co
  * (without waiting), as `fdsafe_fanotify_pending` counts.
  *
  * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL
- * `events_out`, `max == 0` or an absurd `max`; `-EAGAIN`; `-EINTR`. Thread safety: any thread.
+ * `events_out`, `max == 0` or an absurd `max`; `-EAGAIN`; `-EINTR`; `-EMFILE` when the
+ * kernel cannot open an event's descriptor at the descriptor limit (the kernel then drops
+ * that event, and answers a permission event "deny"). Thread safety: any thread.
  */
 int fdsafe_fanotify_read(fdsafe_handle handle,
                          struct fdsafe_fanotify_event *events_out,
@@ -5290,7 +5320,8 @@ int fdsafe_mq_notify_none(fdsafe_handle handle);
  *
  * Ownership: the caller owns the adopted handles and closes each once; fdsafe keeps only
  * their values for the lookups. Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL `count_out`,
- * unknown flags, a malformed `LISTEN_FDS` / `LISTEN_PID` (anything but plain decimal digits)
+ * unknown flags, a malformed `LISTEN_FDS` / `LISTEN_PID` (anything but plain decimal digits
+ * with no leading zero: `010` is 10 to some parsers and 8 to others)
  * or `LISTEN_FDNAMES` (name count differing from `LISTEN_FDS`, a name with a control or
  * non-ASCII byte, longer than 255), a count above the open-descriptor limit, a descriptor in
  * the range that is not open, or one already owned by a handle; `-EMFILE` when the handle
@@ -5410,6 +5441,19 @@ int fdsafe_notify_fdstore(uint32_t flags,
  * `fdsafe_listen_fds` about changing the environment).
  */
 int fdsafe_watchdog_interval(uint32_t flags, uint64_t *usec_out);
+
+/** @} */
+
+/* ====================================================================================== */
+/**
+ * @defgroup fdsafe_boundary Section 32: boundary
+ * @{
+ */
+
+/**
+ * The kernel refuses more buffers than this in one call (`IOV_MAX`); fdsafe says so first.
+ */
+#define IOV_MAX 1024
 
 /** @} */
 

@@ -79,7 +79,8 @@ fn alive(l: &listen::Listened) -> Result<Handle> {
 ///
 /// Ownership: the caller owns the adopted handles and closes each once; fdsafe keeps only
 /// their values for the lookups. Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL `count_out`,
-/// unknown flags, a malformed `LISTEN_FDS` / `LISTEN_PID` (anything but plain decimal digits)
+/// unknown flags, a malformed `LISTEN_FDS` / `LISTEN_PID` (anything but plain decimal digits
+/// with no leading zero: `010` is 10 to some parsers and 8 to others)
 /// or `LISTEN_FDNAMES` (name count differing from `LISTEN_FDS`, a name with a control or
 /// non-ASCII byte, longer than 255), a count above the open-descriptor limit, a descriptor in
 /// the range that is not open, or one already owned by a handle; `-EMFILE` when the handle

@@ -89,8 +89,8 @@ pub extern "C" fn fdsafe_epoll_create(handle_out: *mut fdsafe_handle) -> c_int {
 /// Errors: `-EBADF` for a stale `epoll` or `target`; `FDSAFE_E_WRONG_KIND` if `epoll` is not
 /// an epoll set; `FDSAFE_E_INVALID_ARGUMENT` for unknown event bits; `-EEXIST` if `target` is
 /// already in the set; `-EPERM` for a kind the kernel cannot poll (regular files, `/dev/null`);
-/// `-EINVAL` for the set itself (any handle of it), for `FDSAFE_EPOLLEXCLUSIVE` with
-/// `FDSAFE_EPOLLONESHOT` or on a target that is itself an epoll set (as `epoll_ctl(2)`);
+/// `-EINVAL` for the set itself (any handle of it), for `FDSAFE_EPOLL_EXCLUSIVE` with
+/// `FDSAFE_EPOLL_ONESHOT` or on a target that is itself an epoll set (as `epoll_ctl(2)`);
 /// `-ELOOP` for a cycle of sets; `-ENOMEM`, `-ENOSPC`. Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_epoll_add(epoll: fdsafe_handle, target: fdsafe_handle, events: u32, user: u64) -> c_int {

@@ -283,7 +283,8 @@ pub extern "C" fn fdsafe_file_open_at(
 ///
 /// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for other kinds; `FDSAFE_E_INVALID_ARGUMENT` for
 /// a NULL `buf` with `len > 0`, a `len` above `SSIZE_MAX` or a negative `offset`; `-EISDIR`
-/// for a directory; `-EINTR`. Thread safety: any thread (positioned I/O shares no position).
+/// for a directory; `-EINVAL` (from the kernel) when `offset + len` passes the largest file
+/// offset; `-EINTR`. Thread safety: any thread (positioned I/O shares no position).
 #[no_mangle]
 pub extern "C" fn fdsafe_file_pread(handle: fdsafe_handle, buf: *mut c_void, len: usize, offset: i64) -> i64 {
     call("fdsafe_file_pread", || {

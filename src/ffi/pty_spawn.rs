@@ -75,7 +75,9 @@ fn pidfd_handle(pidfd: PidFd) -> Result<Handle> {
 /// Ownership: the caller owns `*pidfd_out` (reap the child with `fdsafe_pidfd_wait`) and
 /// keeps `terminal`. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`;
 /// `FDSAFE_E_INVALID_ARGUMENT` for a NULL or empty `program`, a NULL or empty `argv`, an
-/// unterminated array or a NULL `pidfd_out`; from the child: `-EPERM` if the terminal is
+/// array with no NULL among its first 1,048,576 entries, or a NULL `pidfd_out` (an array
+/// that ends, unterminated, before that is read past its end: no C function can tell);
+/// from the child: `-EPERM` if the terminal is
 /// another session's controlling terminal, `-ENOENT`, `-EACCES`, `-ENOEXEC`, `-E2BIG`;
 /// `-EAGAIN` or `-ENOMEM` from `clone`; `-ENOSYS` if the kernel (before Linux 5.2) gave no
 /// pidfd; `-EMFILE`, also when the handle table is full. With `-ENOSYS` or `-EMFILE` after

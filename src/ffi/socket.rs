@@ -358,7 +358,8 @@ fn address_raw(handle: fdsafe_handle, peer: bool, addr_out: *mut c_void, addr_ca
 /// Returns the text length.
 ///
 /// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for non-sockets; `FDSAFE_E_INVALID_ARGUMENT` for a
-/// NULL `text_out`; `-EILSEQ` for a Unix path that is not UTF-8 (use
+/// NULL `text_out`, or a socket of a family with no text form (netlink, packet...: use
+/// `fdsafe_socket_local_sockaddr`); `-EILSEQ` for a Unix path that is not UTF-8 (use
 /// `fdsafe_socket_local_sockaddr`); `FDSAFE_E_BUFFER_TOO_SMALL`. Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_socket_local_address(handle: fdsafe_handle, text_out: *mut c_char, text_cap: usize) -> c_int {
