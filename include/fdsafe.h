@@ -88,7 +88,6 @@
  *   29. fanotify
  *   30. Message queues
  *   31. Service manager
- *   32. boundary
  */
 
 #ifdef __cplusplus
@@ -5441,19 +5440,6 @@ int fdsafe_notify_fdstore(uint32_t flags,
  * `fdsafe_listen_fds` about changing the environment).
  */
 int fdsafe_watchdog_interval(uint32_t flags, uint64_t *usec_out);
-
-/** @} */
-
-/* ====================================================================================== */
-/**
- * @defgroup fdsafe_boundary Section 32: boundary
- * @{
- */
-
-/**
- * The kernel refuses more buffers than this in one call (`IOV_MAX`); fdsafe says so first.
- */
-#define IOV_MAX 1024
 
 /** @} */
 

@@ -222,7 +222,7 @@ pub fn in_slice<'a, T>(ptr: *const T, len: usize, name: &str) -> Result<&'a [T]>
 }
 
 /// The kernel refuses more buffers than this in one call (`IOV_MAX`); fdsafe says so first.
-pub const IOV_MAX: usize = 1024;
+pub(crate) const IOV_MAX: usize = 1024;
 
 /// A caller's array of `count` buffers (`readv`, `writev`, `vmsplice`, whole messages),
 /// checked as each single buffer is: at most [`IOV_MAX`] of them, none NULL with a length,
