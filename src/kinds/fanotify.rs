@@ -111,8 +111,6 @@ pub struct Event {
     pub name: Vec<u8>,
 }
 
-/// Descriptors of permission events waiting for their answer. Dropping it answers them all
-/// "allow" through the group descriptor (still open then) and closes them.
 /// An unanswered permission event.
 struct Question {
     /// Its descriptor, which its answer names.
@@ -203,7 +201,8 @@ impl Fanotify {
 
     /// Ends this handle's share of the questions. The last handle of the group here answers
     /// "allow" the questions this process read, through its still open descriptor, and
-    /// closes every question's descriptor (see the module documentation).
+    /// closes every question's descriptor (see the module documentation). `into_inner`, not
+    /// a count, tells the last: of two duplicates dropped at once, exactly one gets it.
     fn let_go(&mut self) {
         let Some(shared) = Arc::into_inner(std::mem::take(&mut self.shared)) else { return };
         let Some(group) = &self.fd else { return };
