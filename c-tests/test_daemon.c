@@ -641,6 +641,18 @@ static void test_notify_bad_input_and_no_manager(void **state) {
     expect_code(fdsafe_notify(0, "READY=1"), FDSAFE_E_INVALID_ARGUMENT);
     setenv("NOTIFY_SOCKET", "/nonexistent-fdsafe-dir/notify", 1);
     expect_code(fdsafe_notify(0, "READY=1"), -ENOENT);
+    setenv("NOTIFY_SOCKET", "/proc/self/status/notify", 1); /* through a regular file */
+    expect_code(fdsafe_notify(0, "READY=1"), -ENOTDIR);
+    /* A manager's socket at a path that is not a datagram socket: the kernel's -EPROTOTYPE
+     * (at an abstract name the kernel says -ECONNREFUSED: it looks those up by type too). */
+    char stream_path[64];
+    snprintf(stream_path, sizeof stream_path, "/tmp/fdsafe-notify-stream-%d.sock", (int)getpid());
+    fdsafe_handle stream_listener;
+    must(fdsafe_unix_listen(stream_path, FDSAFE_SOCK_STREAM, 1, NULL, &stream_listener));
+    setenv("NOTIFY_SOCKET", stream_path, 1);
+    expect_code(fdsafe_notify(0, "READY=1"), -EPROTOTYPE);
+    must(fdsafe_close(stream_listener));
+    setenv("NOTIFY_SOCKET", "/nonexistent-fdsafe-dir/notify", 1);
     /* The flag removes the variable even when the send failed. */
     expect_code(fdsafe_notify(FDSAFE_NOTIFY_UNSET_ENV, "READY=1"), -ENOENT);
     assert_null(getenv("NOTIFY_SOCKET"));

@@ -1545,6 +1545,32 @@ static void test_credentials_and_pidfd_together_are_no_truncation(void **state) 
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) must(fdsafe_close(all[i]));
 }
 
+/* A peer that closes with a message of ours unread resets the connection: the receive calls
+ * say -ECONNRESET, as documented (a worker whose parent died). */
+static void test_receive_after_the_peer_closed_with_data_unread(void **state) {
+    (void)state;
+    uint32_t types[] = {FDSAFE_SOCK_SEQPACKET, FDSAFE_SOCK_STREAM};
+    for (size_t t = 0; t < 2; t++) {
+        fdsafe_handle parent, worker;
+        must(fdsafe_unix_pair(types[t], 0, &parent, &worker));
+        expect_code(fdsafe_socket_send(worker, "w", 1, 0), 1); /* never read */
+        must(fdsafe_close(parent));
+        fdsafe_handle got[1];
+        fdsafe_recv_info info;
+        char c;
+        expect_code(fdsafe_socket_recv_handles(worker, &c, 1, 0, got, 1, &info), -ECONNRESET);
+        must(fdsafe_close(worker));
+    }
+    /* A seqpacket send meets the reset first when it comes first (the error is reported once). */
+    fdsafe_handle parent, worker;
+    must(fdsafe_unix_pair(FDSAFE_SOCK_SEQPACKET, 0, &parent, &worker));
+    expect_code(fdsafe_socket_send(worker, "w", 1, 0), 1);
+    must(fdsafe_close(parent));
+    expect_code(fdsafe_socket_send_handles(worker, "w", 1, NULL, 0, 0), -ECONNRESET);
+    expect_code(fdsafe_socket_send_handles(worker, "w", 1, NULL, 0, 0), -EPIPE);
+    must(fdsafe_close(worker));
+}
+
 /* An O_PATH descriptor names a file without opening it: received, it is an OTHER handle, as
  * adoption makes it, not a FILE handle whose every call fails with -EBADF. */
 static void test_received_path_only_descriptor_is_other(void **state) {
@@ -1707,6 +1733,7 @@ int main(void) {
         FD_TEST(test_credentials_and_pidfd_together_are_no_truncation),
         FD_TEST(test_placeholder_credentials_are_not_reported),
         FD_TEST(test_received_path_only_descriptor_is_other),
+        FD_TEST(test_receive_after_the_peer_closed_with_data_unread),
         FD_TEST(test_received_number_a_live_handle_records_is_closed),
         FD_TEST(test_send_races_with_close),
     };

@@ -3088,8 +3088,8 @@ int fdsafe_unix_pair(uint32_t type,
  * sent); `FDSAFE_E_WRONG_KIND` for a non-Unix socket; `FDSAFE_E_INVALID_ARGUMENT` for NULL
  * pointers with lengths > 0, `len` 0 with handles on a stream socket, unknown flags or
  * `FDSAFE_MSG_ZEROCOPY` or `FDSAFE_MSG_OOB`;
- * the kernel's `-EINVAL` (over 253), `-EPIPE`, `-ENOTCONN`, `-EAGAIN`, `-ETOOMANYREFS`,
- * `-EINTR`.
+ * the kernel's `-EINVAL` (over 253), `-EPIPE`, `-ECONNRESET` (a seqpacket peer that closed
+ * with data unread), `-ENOTCONN`, `-EAGAIN`, `-ETOOMANYREFS`, `-EINTR`.
  * Thread safety: any thread.
  */
 int64_t fdsafe_socket_send_handles(fdsafe_handle handle,
@@ -3153,8 +3153,9 @@ int64_t fdsafe_socket_send_credentials(fdsafe_handle handle,
  * for NULL pointers with lengths > 0, a NULL `info_out`, `handles_cap` above 253, flags
  * other than `FDSAFE_MSG_DONTWAIT`, `FDSAFE_MSG_PEEK`, `FDSAFE_MSG_WAITALL` and
  * `FDSAFE_MSG_CMSG_CLOEXEC` (always in force) (`FDSAFE_MSG_OOB` too: the out-of-band byte
- * carries no descriptors); `-EAGAIN`;
- * `-ENOTCONN`; `-EINVAL` from the kernel (a listener); `-EINTR` (nothing was received).
+ * carries no descriptors); `-EAGAIN`; `-ENOTCONN`; `-ECONNRESET` (the peer closed with a
+ * message of this socket's unread: on a stream pair once, then end of stream);
+ * `-EINVAL` from the kernel (a listener); `-EINTR` (nothing was received).
  * Thread safety: any thread.
  */
 int64_t fdsafe_socket_recv_handles(fdsafe_handle handle,
@@ -3469,7 +3470,8 @@ typedef struct fdsafe_recv_message {
  * stale handle in `msg->handles` (nothing sent); `FDSAFE_E_WRONG_KIND` for a handle that is
  * not a socket; the kernel's `-EINVAL` (over 253 descriptors), `-EPERM` (credentials not
  * one's own), `-EDESTADDRREQ`, `-EISCONN`, `-ENOTCONN` (a stream or seqpacket socket not
- * connected), `-ENOENT`, `-ECONNREFUSED`, `-EPIPE`, `-EAGAIN`, `-EMSGSIZE`, `-EINTR`.
+ * connected), `-ENOENT`, `-ECONNREFUSED`, `-EPIPE`, `-ECONNRESET`, `-EAGAIN`, `-EMSGSIZE`,
+ * `-EINTR`.
  * Thread safety: any thread.
  */
 int64_t fdsafe_socket_send_message(fdsafe_handle handle,
@@ -3501,8 +3503,9 @@ int64_t fdsafe_socket_send_message(fdsafe_handle handle,
  * received); `FDSAFE_E_BUFFER_TOO_SMALL`
  * when `addr_cap` is below `sizeof(struct sockaddr_storage)` (checked first: nothing is
  * consumed); `-EBADF`; `FDSAFE_E_WRONG_KIND` for a handle that is not a socket; the kernel's
- * `-EAGAIN`, `-ENOTCONN`, `-EINVAL` (a listener), `-ECONNREFUSED`, `-EINTR` (nothing was
- * received). Thread safety: any thread.
+ * `-EAGAIN`, `-ENOTCONN`, `-EINVAL` (a listener), `-ECONNREFUSED`, `-ECONNRESET` (the peer
+ * closed with data of this socket's unread), `-EINTR` (nothing was received). Thread
+ * safety: any thread.
  */
 int64_t fdsafe_socket_recv_message(fdsafe_handle handle,
                                    struct fdsafe_recv_message *msg,
@@ -4308,11 +4311,12 @@ int fdsafe_pidfd_open(int pid,
  * first, the child exits likewise.
  *
  * Returns the child's pid (> 0) in the parent, with `*handle_out` set; 0 in the child, where
- * `*handle_out` is not written. The same rules as for `fork()` apply: in a multithreaded
- * program the child should only call async-signal-safe functions before `exec` or `_exit`.
- * The child inherits fdsafe's descriptors (all close-on-exec) and a copy of the handle table:
- * in a single-threaded program it may go on using its handles (closing one closes only its
- * own copy); in a multithreaded one, only async-signal-safe calls until `exec` or `_exit`.
+ * `*handle_out` is not written. The child inherits fdsafe's descriptors (all close-on-exec)
+ * and a copy of the handle table, and may use and close every handle it inherited (closing
+ * one closes only its own copy), even when the parent has other threads: fdsafe's fork
+ * handlers leave none of its locks held (see the README's fork section). Everything outside
+ * fdsafe follows the rules of `fork()`: in a multithreaded program, another library's locks
+ * (a thread pool's mutex, say) may be held by a thread that did not come along.
  * Ownership: the parent owns `*handle_out`; reap the child with `fdsafe_pidfd_wait`.
  * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL `handle_out` (nothing forked); `-EAGAIN` /
  * `-ENOMEM` from `fork`; `-EMFILE` / `-ENFILE` (the pipe or the pidfd; the child, if made,
@@ -5369,7 +5373,9 @@ int fdsafe_listen_fd_find(const char *name, fdsafe_handle *handle_out);
  * `"EXTEND_TIMEOUT_USEC=..."`, separated by newlines (one trailing newline allowed). Keys must be
  * made of `A-Z`, `0-9` and `_`. The datagram goes to `NOTIFY_SOCKET` (an absolute path, or
  * `@name` for an abstract socket) from a fresh close-on-exec socket, with the caller's pid,
- * uid and gid attached (`SCM_CREDENTIALS`). It may wait if the manager's queue is full.
+ * uid and gid attached (`SCM_CREDENTIALS`). Like `sd_notify`, it waits while the manager's
+ * queue is full, for as long as the manager does not read (a loop that must never wait
+ * notifies from another thread).
  *
  * Returns `FDSAFE_NOTIFY_SENT`, or `FDSAFE_NOTIFY_NO_MANAGER` (0) when `NOTIFY_SOCKET` is
  * unset or empty. `flags`: 0 or `FDSAFE_NOTIFY_UNSET_ENV`.
@@ -5377,12 +5383,14 @@ int fdsafe_listen_fd_find(const char *name, fdsafe_handle *handle_out);
  * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL or malformed `state`, unknown flags, or a
  * `NOTIFY_SOCKET` that is neither a path nor `@name` (`vsock:` is not supported);
  * `-ENAMETOOLONG` for a path of 108 bytes or more (as `sd_notify`, which wants room for the
- * path's NUL); the kernel's `-ENOENT`,
- * `-ECONNREFUSED` (nothing bound there), `-EACCES`, `-EAGAIN`, `-EMSGSIZE`, `-EINTR` (not
- * retried). Thread safety: any thread (it only reads the environment, unless
+ * path's NUL); the kernel's `-ENOENT`, `-ENOTDIR`,
+ * `-ECONNREFUSED` (nothing bound there; at an abstract name, also a socket of another
+ * type), `-EPROTOTYPE` (at a path, a socket that is not a datagram socket), `-EACCES`, `-EMSGSIZE`, `-EMFILE` (at the descriptor limit: the send needs a
+ * socket of its own), `-EINTR` (not retried). Thread safety: any thread (it only reads the environment, unless
  * `FDSAFE_NOTIFY_UNSET_ENV`).
  */
-int fdsafe_notify(uint32_t flags, const char *state);
+int fdsafe_notify(uint32_t flags,
+                  const char *state);
 
 /**
  * Like `fdsafe_notify`, with `count` handles' descriptors attached to the same datagram

@@ -192,7 +192,9 @@ fn notify_with(flags: u32, state: &[u8], handle_list: &[fdsafe_handle]) -> Resul
 /// `"EXTEND_TIMEOUT_USEC=..."`, separated by newlines (one trailing newline allowed). Keys must be
 /// made of `A-Z`, `0-9` and `_`. The datagram goes to `NOTIFY_SOCKET` (an absolute path, or
 /// `@name` for an abstract socket) from a fresh close-on-exec socket, with the caller's pid,
-/// uid and gid attached (`SCM_CREDENTIALS`). It may wait if the manager's queue is full.
+/// uid and gid attached (`SCM_CREDENTIALS`). Like `sd_notify`, it waits while the manager's
+/// queue is full, for as long as the manager does not read (a loop that must never wait
+/// notifies from another thread).
 ///
 /// Returns `FDSAFE_NOTIFY_SENT`, or `FDSAFE_NOTIFY_NO_MANAGER` (0) when `NOTIFY_SOCKET` is
 /// unset or empty. `flags`: 0 or `FDSAFE_NOTIFY_UNSET_ENV`.
@@ -200,9 +202,10 @@ fn notify_with(flags: u32, state: &[u8], handle_list: &[fdsafe_handle]) -> Resul
 /// Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL or malformed `state`, unknown flags, or a
 /// `NOTIFY_SOCKET` that is neither a path nor `@name` (`vsock:` is not supported);
 /// `-ENAMETOOLONG` for a path of 108 bytes or more (as `sd_notify`, which wants room for the
-/// path's NUL); the kernel's `-ENOENT`,
-/// `-ECONNREFUSED` (nothing bound there), `-EACCES`, `-EAGAIN`, `-EMSGSIZE`, `-EINTR` (not
-/// retried). Thread safety: any thread (it only reads the environment, unless
+/// path's NUL); the kernel's `-ENOENT`, `-ENOTDIR`,
+/// `-ECONNREFUSED` (nothing bound there; at an abstract name, also a socket of another
+/// type), `-EPROTOTYPE` (at a path, a socket that is not a datagram socket), `-EACCES`, `-EMSGSIZE`, `-EMFILE` (at the descriptor limit: the send needs a
+/// socket of its own), `-EINTR` (not retried). Thread safety: any thread (it only reads the environment, unless
 /// `FDSAFE_NOTIFY_UNSET_ENV`).
 #[no_mangle]
 pub extern "C" fn fdsafe_notify(flags: u32, state: *const c_char) -> c_int {

@@ -98,7 +98,8 @@ fn iov_in<'a>(iov: *const libc::iovec, count: usize) -> Result<&'a [libc::iovec]
 /// stale handle in `msg->handles` (nothing sent); `FDSAFE_E_WRONG_KIND` for a handle that is
 /// not a socket; the kernel's `-EINVAL` (over 253 descriptors), `-EPERM` (credentials not
 /// one's own), `-EDESTADDRREQ`, `-EISCONN`, `-ENOTCONN` (a stream or seqpacket socket not
-/// connected), `-ENOENT`, `-ECONNREFUSED`, `-EPIPE`, `-EAGAIN`, `-EMSGSIZE`, `-EINTR`.
+/// connected), `-ENOENT`, `-ECONNREFUSED`, `-EPIPE`, `-ECONNRESET`, `-EAGAIN`, `-EMSGSIZE`,
+/// `-EINTR`.
 /// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_socket_send_message(handle: fdsafe_handle, msg: *const fdsafe_send_message, flags: u32) -> i64 {
@@ -156,8 +157,9 @@ pub extern "C" fn fdsafe_socket_send_message(handle: fdsafe_handle, msg: *const 
 /// received); `FDSAFE_E_BUFFER_TOO_SMALL`
 /// when `addr_cap` is below `sizeof(struct sockaddr_storage)` (checked first: nothing is
 /// consumed); `-EBADF`; `FDSAFE_E_WRONG_KIND` for a handle that is not a socket; the kernel's
-/// `-EAGAIN`, `-ENOTCONN`, `-EINVAL` (a listener), `-ECONNREFUSED`, `-EINTR` (nothing was
-/// received). Thread safety: any thread.
+/// `-EAGAIN`, `-ENOTCONN`, `-EINVAL` (a listener), `-ECONNREFUSED`, `-ECONNRESET` (the peer
+/// closed with data of this socket's unread), `-EINTR` (nothing was received). Thread
+/// safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_socket_recv_message(handle: fdsafe_handle, msg: *mut fdsafe_recv_message, flags: u32) -> i64 {
     call("fdsafe_socket_recv_message", || {

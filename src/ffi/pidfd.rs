@@ -90,11 +90,12 @@ pub extern "C" fn fdsafe_pidfd_open(pid: c_int, flags: u32, handle_out: *mut fds
 /// first, the child exits likewise.
 ///
 /// Returns the child's pid (> 0) in the parent, with `*handle_out` set; 0 in the child, where
-/// `*handle_out` is not written. The same rules as for `fork()` apply: in a multithreaded
-/// program the child should only call async-signal-safe functions before `exec` or `_exit`.
-/// The child inherits fdsafe's descriptors (all close-on-exec) and a copy of the handle table:
-/// in a single-threaded program it may go on using its handles (closing one closes only its
-/// own copy); in a multithreaded one, only async-signal-safe calls until `exec` or `_exit`.
+/// `*handle_out` is not written. The child inherits fdsafe's descriptors (all close-on-exec)
+/// and a copy of the handle table, and may use and close every handle it inherited (closing
+/// one closes only its own copy), even when the parent has other threads: fdsafe's fork
+/// handlers leave none of its locks held (see the README's fork section). Everything outside
+/// fdsafe follows the rules of `fork()`: in a multithreaded program, another library's locks
+/// (a thread pool's mutex, say) may be held by a thread that did not come along.
 /// Ownership: the parent owns `*handle_out`; reap the child with `fdsafe_pidfd_wait`.
 /// Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL `handle_out` (nothing forked); `-EAGAIN` /
 /// `-ENOMEM` from `fork`; `-EMFILE` / `-ENFILE` (the pipe or the pidfd; the child, if made,

@@ -364,8 +364,8 @@ fn send_with(handle: fdsafe_handle, buf: *const c_void, len: usize, fds: &[RawFd
 /// sent); `FDSAFE_E_WRONG_KIND` for a non-Unix socket; `FDSAFE_E_INVALID_ARGUMENT` for NULL
 /// pointers with lengths > 0, `len` 0 with handles on a stream socket, unknown flags or
 /// `FDSAFE_MSG_ZEROCOPY` or `FDSAFE_MSG_OOB`;
-/// the kernel's `-EINVAL` (over 253), `-EPIPE`, `-ENOTCONN`, `-EAGAIN`, `-ETOOMANYREFS`,
-/// `-EINTR`.
+/// the kernel's `-EINVAL` (over 253), `-EPIPE`, `-ECONNRESET` (a seqpacket peer that closed
+/// with data unread), `-ENOTCONN`, `-EAGAIN`, `-ETOOMANYREFS`, `-EINTR`.
 /// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_socket_send_handles(handle: fdsafe_handle, buf: *const c_void, len: usize, handles: *const fdsafe_handle, count: usize, flags: u32) -> i64 {
@@ -447,8 +447,9 @@ pub extern "C" fn fdsafe_socket_send_credentials(handle: fdsafe_handle, buf: *co
 /// for NULL pointers with lengths > 0, a NULL `info_out`, `handles_cap` above 253, flags
 /// other than `FDSAFE_MSG_DONTWAIT`, `FDSAFE_MSG_PEEK`, `FDSAFE_MSG_WAITALL` and
 /// `FDSAFE_MSG_CMSG_CLOEXEC` (always in force) (`FDSAFE_MSG_OOB` too: the out-of-band byte
-/// carries no descriptors); `-EAGAIN`;
-/// `-ENOTCONN`; `-EINVAL` from the kernel (a listener); `-EINTR` (nothing was received).
+/// carries no descriptors); `-EAGAIN`; `-ENOTCONN`; `-ECONNRESET` (the peer closed with a
+/// message of this socket's unread: on a stream pair once, then end of stream);
+/// `-EINVAL` from the kernel (a listener); `-EINTR` (nothing was received).
 /// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_socket_recv_handles(
