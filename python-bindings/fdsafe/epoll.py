@@ -169,9 +169,14 @@ class Epoll(Handle):
         return self._check(lib.fdsafe_fd_borrow(self._value))
 
     def _prune(self) -> None:
-        # Handles closed since they were added left the set in C; forget them here too.
-        for hv in [hv for hv, (h, _) in ((k, self._data[u]) for k, u in self._keys.items()) if h.closed]:
-            self._data.pop(self._keys.pop(hv), None)
+        # Handles closed since they were added left the set in C; forget them here too. Over
+        # a copy: `closed` is a library call, during which another thread may add or delete.
+        for hv, key in list(self._keys.items()):
+            entry = self._data.get(key)
+            if entry is None or entry[0].closed:
+                if self._keys.get(hv) == key:
+                    del self._keys[hv]
+                self._data.pop(key, None)
 
     def _target(self, target: Target, register: bool) -> Tuple[Handle, bool]:
         """The handle registered for ``target``, and whether it was made by this call: the
@@ -183,14 +188,16 @@ class Epoll(Handle):
         fd = _fd_of(target)
         handle = self._fds.get(fd)
         if handle is not None and not handle.closed:
-            if not register or _same_file(fd, handle.fileno()):
+            if self._names_another_file(fd, handle, register):
+                # The caller closed the descriptor it registered without unregistering it,
+                # and its number now names another file. The kernel would have dropped the
+                # old registration with the file; here the duplicate kept it alive. Drop it
+                # (closing the duplicate ends its registration): a register then registers
+                # the new file, and a modify or unregister finds nothing registered
+                # (FileNotFoundError), as select.epoll does.
+                self._forget(fd)
+            else:
                 return handle, False
-            # The caller closed the descriptor it registered without unregistering it, and
-            # its number now names another file. The kernel would have dropped the old
-            # registration with the file; here the duplicate kept it alive. Drop it (closing
-            # the duplicate ends its registration) and register the new file, as
-            # select.epoll does.
-            self._forget(fd)
         if not register:
             raise self._closed_error(FileNotFoundError(errno.ENOENT, f"descriptor {fd} is not registered"))
         dup = os.dup(fd)
@@ -202,6 +209,19 @@ class Epoll(Handle):
         self._fds[fd] = handle
         self._numbers[handle.value] = fd
         return handle, True
+
+    @staticmethod
+    def _names_another_file(fd: int, handle: Handle, register: bool) -> bool:
+        """Whether descriptor number ``fd`` now names a file other than the one ``handle``
+        (the set's duplicate) holds. A closed ``fd`` raises ``OSError(EBADF)`` for a register,
+        as ``select.epoll`` does; for a modify or unregister it names nothing else, so the
+        duplicate's registration can still be changed or dropped."""
+        try:
+            return not _same_file(fd, handle.fileno())
+        except OSError:
+            if register:
+                raise
+            return False
 
     @staticmethod
     def _still_names(fd: int, handle: Handle) -> bool:

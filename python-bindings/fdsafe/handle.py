@@ -8,7 +8,7 @@ import math
 import os
 import time
 import warnings
-from multiprocessing import reduction as _mp_reduction  # about 4 ms of import time: see _reduce_for_process
+from multiprocessing import context as _mp_context, reduction as _mp_reduction, util as _mp_util  # about 4 ms of import time
 from typing import Any, Callable, ClassVar, Dict, Iterable, List, Optional, Type, TypeVar
 
 from ._buffers import EAGER_READ_MAX, data_arg, into_arg, read_buffer, size_arg, timeout_ms
@@ -67,9 +67,24 @@ def _reduce_for_process(handle: "Handle") -> Any:
     ``socket.socket`` (``multiprocessing.reduction._reduce_socket``): a duplicate of the
     descriptor (``DupFd``: given to the child at its start under spawn and forkserver, or sent
     over a Unix socket for a ``Pipe`` or ``Queue``), adopted there as a new handle of the same
-    class. This handle stays open and the sender's own."""
+    class. This handle stays open and the sender's own.
+
+    The duplicate is made by fdsafe, holding the handle: a ``Queue`` pickles in its feeder
+    thread, and a close meanwhile could otherwise free the borrowed number for another file
+    before ``DupFd`` duplicated it (the child then got that file). Under spawn and forkserver
+    the number is handed over later in the same ``start()``, so the duplicate lives as long as
+    the process object; a ``Pipe`` or ``Queue`` duplicates it again at once."""
     kind = handle.kind  # OSError EBADF for a closed handle
-    return _rebuild_in_process, (type(handle), _mp_reduction.DupFd(handle.fileno()), kind)
+    out = c_handle()
+    check(lib.fdsafe_dup(handle.value, ctypes.byref(out)))
+    duplicate = Handle(out.value)
+    popen = _mp_context.get_spawning_popen()
+    dup_fd = _mp_reduction.DupFd(duplicate.fileno())
+    if popen is None:
+        duplicate.close()
+    else:
+        _mp_util.Finalize(popen, duplicate.close)
+    return _rebuild_in_process, (type(handle), dup_fd, kind)
 
 
 def _rebuild_in_process(cls: Type["Handle"], dup_fd: Any, kind: int) -> "Handle":
@@ -237,8 +252,9 @@ class Handle:
         # A copy would be a second owner of one handle value: collecting either closes the
         # other's descriptor. socket.socket and io.FileIO refuse to be copied or pickled too.
         # (multiprocessing's pickler never gets here: see _reduce_for_process.)
+        how = "send_fds() or multiprocessing" if self._PASSED_TO_PROCESSES else "send_fds()"
         raise TypeError(f"cannot pickle or copy {type(self).__name__!r} object (use dup() for a second handle, "
-                        "send_fds() or multiprocessing to give one to another process)")
+                        f"{how} to give one to another process)")
 
     @property
     def nonblocking(self) -> bool:

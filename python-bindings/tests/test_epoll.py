@@ -217,3 +217,59 @@ def test_a_number_closed_without_unregister_is_never_reported():
             os.close(r)
             os.close(w)
             peer.close()
+
+
+def test_modify_or_unregister_of_a_number_that_names_another_file_is_not_found():
+    """As select.epoll: a number closed without unregister and taken by another file is not
+    registered, so modify and unregister raise FileNotFoundError. They changed the old
+    file's registration instead, so the habit "modify, on FileNotFoundError register" left
+    the new file unregistered and its events unreported."""
+    for call in ("modify", "unregister"):
+        mine, peer = pysocket.socketpair()
+        number = mine.fileno()
+        with Epoll.create() as ep, select.epoll() as std:
+            for s in (ep, std):
+                s.register(number, select.EPOLLIN)
+            mine.close()  # no unregister
+            r, w = os.pipe()  # takes the number
+            try:
+                assert number in (r, w)
+                for s in (ep, std):
+                    with pytest.raises(FileNotFoundError):
+                        if call == "modify":
+                            s.modify(number, select.EPOLLIN)
+                        else:
+                            s.unregister(number)
+                    s.register(number, select.EPOLLIN)
+                os.write(w, b"x")
+                assert ep.poll(1) == std.poll(1) == [(number, select.EPOLLIN)]
+            finally:
+                os.close(r)
+                os.close(w)
+                peer.close()
+
+
+def test_threads_registering_on_one_set_at_once():
+    """Registering from several threads at once raised "dictionary changed size during
+    iteration" out of the set's bookkeeping (a closed-handle sweep iterating while another
+    thread added); select.epoll takes it."""
+    errors = []
+    with Epoll.create() as ep:
+        def churn():
+            try:
+                for _ in range(200):
+                    with EventFd.create() as ev:
+                        ep.add(ev, EPOLL_IN)
+                        ep.delete(ev)
+                    with EventFd.create() as ev:
+                        ep.add(ev, EPOLL_IN)  # closed registered: swept by a later add
+            except Exception as err:  # noqa: BLE001 - any error fails the test below
+                errors.append(err)
+
+        threads = [threading.Thread(target=churn) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        assert len(ep) == 0

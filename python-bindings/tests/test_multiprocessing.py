@@ -4,7 +4,7 @@ receiving process gets a working handle of the same class; plain pickle still re
 import contextlib
 import multiprocessing
 import pickle
-from multiprocessing import forkserver, reduction, resource_tracker
+from multiprocessing import forkserver, reduction, resource_sharer, resource_tracker
 
 import pytest
 
@@ -97,6 +97,30 @@ def test_a_queue_carries_a_handle():
     finally:
         queue.close()
         queue.join_thread()
+
+
+def test_a_close_racing_the_pickling_never_hands_over_another_file(monkeypatch):
+    """A Queue pickles in its feeder thread. The number it passes used to be borrowed without
+    holding the handle: a close in that window freed it, another file took it, and the
+    receiver got that file. Here the window is made certain: the original is closed and a
+    decoy opened just before multiprocessing duplicates the number."""
+    real_dup_fd = reduction.DupFd
+    decoys = []
+
+    def dup_fd_after_a_close(fd):
+        original.close()
+        decoys.append(fdsafe.EventFd.create(7))  # takes the lowest free number
+        return real_dup_fd(fd)
+
+    original = fdsafe.EventFd.create(1)
+    monkeypatch.setattr(reduction, "DupFd", dup_fd_after_a_close)
+    data = reduction.ForkingPickler.dumps(original)
+    monkeypatch.setattr(reduction, "DupFd", real_dup_fd)
+    got = pickle.loads(data)
+    resource_sharer.stop()  # the listener multiprocessing started to hand the number over
+    with got, decoys[0]:
+        assert type(got) is fdsafe.EventFd
+        assert got.read_value() == 1, "the original's file, not the decoy (7)"
 
 
 def test_plain_pickle_still_refuses_and_so_do_stdio_and_epoll():
