@@ -75,10 +75,6 @@ pub struct fdsafe_recv_message {
     pub info: fdsafe_recv_info,
 }
 
-fn iov_in<'a>(iov: *const libc::iovec, count: usize) -> Result<&'a [libc::iovec]> {
-    super::boundary::iov_slice(iov, count, "iov")
-}
-
 /// Sends one whole message on a socket of any kind, in one `sendmsg`: the data gathered from
 /// `msg->iov`, to `msg->addr` (or the connected peer when NULL), with the descriptors of
 /// `msg->handles` and `msg->credentials` attached on Unix sockets. This is how descriptors go
@@ -106,7 +102,7 @@ pub extern "C" fn fdsafe_socket_send_message(handle: fdsafe_handle, msg: *const 
     call("fdsafe_socket_send_message", || {
         let msg = in_slice(msg, 1, "msg")?[0];
         let flags = send_flags(flags)?;
-        let iov = iov_in(msg.iov, msg.iov_count)?;
+        let iov = super::boundary::iov_slice(msg.iov, msg.iov_count, "iov")?;
         let to_bytes = if msg.addr.is_null() && msg.addr_len == 0 { None } else { Some(in_slice(msg.addr.cast::<u8>(), msg.addr_len, "addr")?) };
         let list = in_slice(msg.handles, msg.handle_count, "handles")?;
         if list.len() > 4096 {
@@ -166,7 +162,7 @@ pub extern "C" fn fdsafe_socket_recv_message(handle: fdsafe_handle, msg: *mut fd
         let msg_out = Out::new(msg, "msg")?;
         let mut m = in_slice(msg.cast_const(), 1, "msg")?[0];
         let flags = recv_flags_with_trunc(flags)?;
-        let iov = iov_in(m.iov, m.iov_count)?;
+        let iov = super::boundary::iov_slice(m.iov, m.iov_count, "iov")?;
         let addr_out = out_slice(m.addr.cast::<u8>(), m.addr_cap, "addr")?;
         if !m.addr.is_null() && addr_out.len() < std::mem::size_of::<libc::sockaddr_storage>() {
             return Err(Error::BufferTooSmall { needed: std::mem::size_of::<libc::sockaddr_storage>() });
