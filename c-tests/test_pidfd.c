@@ -362,6 +362,53 @@ static void test_waitid_exit_status_and_bad_input(void **state) {
     must(fdsafe_close(h));
 }
 
+/* After the main thread exits (pthread_exit, the process living on in another thread),
+ * /proc/self/fd and /proc/self/fdinfo are gone. The calls that read /proc must still work:
+ * the pid of a pidfd, adoption's kind check, a terminal's path, receiving with detection.
+ * Run in a child, whose main thread exits; its worker reports one bit per failed check. */
+static fdsafe_handle self_pidfd;
+
+static void *check_with_the_main_thread_gone(void *unused) {
+    (void)unused;
+    usleep(50 * 1000); /* the main thread has exited by now */
+    int failed = 0;
+    if (fdsafe_pidfd_get_pid(self_pidfd) != getpid()) failed |= 1;
+    int efd = eventfd(0, EFD_CLOEXEC);
+    fdsafe_handle adopted = 0;
+    if (fdsafe_fd_adopt(efd, FDSAFE_KIND_EVENTFD, &adopted) != 0) failed |= 2;
+    fdsafe_handle master, slave;
+    char path[64];
+    if (fdsafe_pty_open(0, &master, &slave) != 0 || fdsafe_terminal_path(slave, 0, path, sizeof path) <= 0 ||
+        strncmp(path, "/dev/pts/", 9) != 0)
+        failed |= 4;
+    fdsafe_handle a, b, got[1] = {0};
+    struct fdsafe_recv_info info;
+    char byte = 'x';
+    if (fdsafe_unix_pair(FDSAFE_SOCK_STREAM, 0, &a, &b) != 0 ||
+        fdsafe_socket_send_handles(a, &byte, 1, &adopted, 1, 0) != 1 ||
+        fdsafe_socket_recv_handles(b, &byte, 1, 0, got, 1, &info) != 1 || info.handle_count != 1 ||
+        fdsafe_handle_kind(got[0]) != FDSAFE_KIND_EVENTFD)
+        failed |= 8;
+    _exit(failed);
+}
+
+static void test_calls_that_read_proc_work_after_the_main_thread_exits(void **state) {
+    (void)state;
+    if (syscall_missing(SYS_pidfd_open, "pidfd_open")) skip();
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        if (fdsafe_pidfd_open(getpid(), 0, &self_pidfd) != 0) _exit(100);
+        pthread_t worker;
+        if (pthread_create(&worker, NULL, check_with_the_main_thread_gone, NULL) != 0) _exit(101);
+        pthread_exit(NULL);
+    }
+    int status;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0); /* 1 pid, 2 adopt, 4 terminal path, 8 receive */
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         FD_TEST(test_fork_wait_for_exit_and_collect_status),
@@ -373,6 +420,7 @@ int main(void) {
         FD_TEST(test_pidfd_bad_input_and_adopt),
         FD_TEST(test_waitid_reports_stopped_continued_and_killed),
         FD_TEST(test_waitid_exit_status_and_bad_input),
+        FD_TEST(test_calls_that_read_proc_work_after_the_main_thread_exits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -425,7 +425,7 @@ int fdsafe_fd_release(fdsafe_handle handle);
 
 /**
  * Adopts an open descriptor as a handle of `kind`, after checking with the kernel that it
- * really is one (`fstat` file type, the anonymous-inode name in `/proc/self/fd`, a socket's
+ * really is one (`fstat` file type, the anonymous-inode name in `/proc/thread-self/fd`, a socket's
  * peer and options). The descriptor is made close-on-exec.
  *
  * Ownership: on success fdsafe owns `fd` (close it only through the handle); on failure the
@@ -3134,7 +3134,7 @@ int64_t fdsafe_socket_send_credentials(fdsafe_handle handle,
  * sockets of other families become `FDSAFE_KIND_SOCKET`, other descriptors fdsafe has no
  * handle type for `FDSAFE_KIND_OTHER` handles, and so do `O_PATH` descriptors, which open
  * nothing, of files, directories, pipes, FIFOs, devices and sockets; one reopened from an
- * eventfd's, timerfd's... `/proc/self/fd` link gets that kind, and its calls fail with
+ * eventfd's, timerfd's... `/proc/thread-self/fd` link gets that kind, and its calls fail with
  * `-EBADF` from the kernel). Every descriptor is close-on-exec from the moment it arrives
  * (`MSG_CMSG_CLOEXEC`). Room for `handles_cap` handles (at most 253); `*info_out` says how
  * many arrived, whether anything was truncated, closed, and the sender's credentials if the
@@ -3179,7 +3179,7 @@ int64_t fdsafe_socket_recv_handles(fdsafe_handle handle,
  *   that tell it apart (connected Unix stream and seqpacket sockets: `getpeername` and
  *   `SO_TYPE`; TCP: `TCP_INFO` and `SO_PROTOCOL`; other sockets: `SO_DOMAIN`, `SO_TYPE`
  *   and one more; pidfds: `fstatfs`; eventfd, timerfd, signalfd, inotify, fanotify and
- *   epoll: the `/proc/self/fd` link, which is what costs most; the remaining kinds: full
+ *   epoll: the `/proc/thread-self/fd` link, which is what costs most; the remaining kinds: full
  *   detection). A descriptor that fails the check is detected in full as by
  *   `fdsafe_socket_recv_handles`, so every handle has its true kind: check
  *   `fdsafe_handle_kind` if the sender is not trusted.
@@ -4389,7 +4389,7 @@ int fdsafe_pidfd_getfd(fdsafe_handle handle,
                        fdsafe_handle *handle_out);
 
 /**
- * The process id the pidfd refers to (> 0), read from `/proc/self/fdinfo`.
+ * The process id the pidfd refers to (> 0), read from `/proc/thread-self/fdinfo`.
  *
  * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `-ESRCH` once the process has been reaped (a
  * child that has exited keeps its pid until it is waited for, as the kernel reports);

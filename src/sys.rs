@@ -88,11 +88,27 @@ pub fn file_type(fd: BorrowedFd<'_>) -> Result<libc::mode_t> {
     Ok(fstat(fd)?.st_mode & libc::S_IFMT)
 }
 
+/// This thread's descriptors under `/proc`. `/proc/thread-self`, not `/proc/self`: once the
+/// main thread has exited (`pthread_exit`, the process living on in its other threads),
+/// `/proc/self/fd` and `/proc/self/fdinfo` are gone, while `/proc/thread-self` names the
+/// calling thread's descriptor table, the one its system calls use.
+pub const PROC_FD_DIR: &std::ffi::CStr = c"/proc/thread-self/fd";
+
+/// `/proc/thread-self/fd/N`: the descriptor's link (see [`PROC_FD_DIR`]).
+pub fn proc_fd_path(fd: RawFd) -> String {
+    format!("/proc/thread-self/fd/{fd}")
+}
+
+/// `/proc/thread-self/fdinfo/N` (see [`PROC_FD_DIR`]).
+pub fn proc_fdinfo_path(fd: RawFd) -> String {
+    format!("/proc/thread-self/fdinfo/{fd}")
+}
+
 /// The name the kernel gives an anonymous-inode descriptor, such as `eventfd` for
-/// `anon_inode:[eventfd]`, read from `/proc/self/fd`. `None` for other descriptors.
+/// `anon_inode:[eventfd]`, read from its `/proc` link. `None` for other descriptors.
 pub fn anon_inode_name(fd: BorrowedFd<'_>) -> Result<Option<String>> {
-    let link = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
-        .map_err(|e| Error::from(e).context("reading /proc/self/fd to identify the descriptor"))?;
+    let link = std::fs::read_link(proc_fd_path(fd.as_raw_fd()))
+        .map_err(|e| Error::from(e).context("reading /proc/thread-self/fd to identify the descriptor"))?;
     let text = link.to_string_lossy();
     Ok(text
         .strip_prefix("anon_inode:")

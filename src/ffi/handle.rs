@@ -92,7 +92,7 @@ pub extern "C" fn fdsafe_fd_release(handle: fdsafe_handle) -> c_int {
 }
 
 /// Adopts an open descriptor as a handle of `kind`, after checking with the kernel that it
-/// really is one (`fstat` file type, the anonymous-inode name in `/proc/self/fd`, a socket's
+/// really is one (`fstat` file type, the anonymous-inode name in `/proc/thread-self/fd`, a socket's
 /// peer and options). The descriptor is made close-on-exec.
 ///
 /// Ownership: on success fdsafe owns `fd` (close it only through the handle); on failure the

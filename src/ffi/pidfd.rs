@@ -226,7 +226,7 @@ pub extern "C" fn fdsafe_pidfd_getfd(handle: fdsafe_handle, target_fd: c_int, ki
     })
 }
 
-/// The process id the pidfd refers to (> 0), read from `/proc/self/fdinfo`.
+/// The process id the pidfd refers to (> 0), read from `/proc/thread-self/fdinfo`.
 ///
 /// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `-ESRCH` once the process has been reaped (a
 /// child that has exited keeps its pid until it is waited for, as the kernel reports);

@@ -428,7 +428,7 @@ pub extern "C" fn fdsafe_socket_send_credentials(handle: fdsafe_handle, buf: *co
 /// sockets of other families become `FDSAFE_KIND_SOCKET`, other descriptors fdsafe has no
 /// handle type for `FDSAFE_KIND_OTHER` handles, and so do `O_PATH` descriptors, which open
 /// nothing, of files, directories, pipes, FIFOs, devices and sockets; one reopened from an
-/// eventfd's, timerfd's... `/proc/self/fd` link gets that kind, and its calls fail with
+/// eventfd's, timerfd's... `/proc/thread-self/fd` link gets that kind, and its calls fail with
 /// `-EBADF` from the kernel). Every descriptor is close-on-exec from the moment it arrives
 /// (`MSG_CMSG_CLOEXEC`). Room for `handles_cap` handles (at most 253); `*info_out` says how
 /// many arrived, whether anything was truncated, closed, and the sender's credentials if the
@@ -476,7 +476,7 @@ pub extern "C" fn fdsafe_socket_recv_handles(
 ///   that tell it apart (connected Unix stream and seqpacket sockets: `getpeername` and
 ///   `SO_TYPE`; TCP: `TCP_INFO` and `SO_PROTOCOL`; other sockets: `SO_DOMAIN`, `SO_TYPE`
 ///   and one more; pidfds: `fstatfs`; eventfd, timerfd, signalfd, inotify, fanotify and
-///   epoll: the `/proc/self/fd` link, which is what costs most; the remaining kinds: full
+///   epoll: the `/proc/thread-self/fd` link, which is what costs most; the remaining kinds: full
 ///   detection). A descriptor that fails the check is detected in full as by
 ///   `fdsafe_socket_recv_handles`, so every handle has its true kind: check
 ///   `fdsafe_handle_kind` if the sender is not trusted.

@@ -77,7 +77,7 @@ const TMPFS_MAGIC: i64 = 0x0102_1994;
 const HUGETLBFS_MAGIC: i64 = 0x9584_58f6;
 const PID_FS_MAGIC: i64 = 0x5049_4446;
 
-/// The `/proc/self/fd` link names of the anonymous-inode kinds.
+/// The `/proc/thread-self/fd` link names of the anonymous-inode kinds.
 const ANON_KINDS: [(&[u8], Kind); 7] = [
     (b"[eventfd]", Kind::EventFd),
     (b"[timerfd]", Kind::TimerFd),
@@ -94,10 +94,10 @@ fn anon_kind(link: &[u8]) -> Option<Kind> {
 }
 
 /// Tells the kinds of descriptors, cheaply: `fstat` and `fstatfs` where they suffice, and
-/// the `/proc/self/fd` link only for anonymous inodes and tmpfs files. A detector made for
+/// the `/proc/thread-self/fd` link only for anonymous inodes and tmpfs files. A detector made for
 /// several descriptors reads the links through one directory descriptor opened on first
 /// need and kept for the detector's life (a message's worth of received descriptors costs
-/// one `open`); one made for a single descriptor reads `/proc/self/fd/N` directly, which
+/// one `open`); one made for a single descriptor reads `/proc/thread-self/fd/N` directly, which
 /// costs less than opening the directory.
 pub struct Detector {
     proc_fd_dir: Option<std::os::fd::OwnedFd>,
@@ -129,7 +129,7 @@ impl Detector {
     /// socket call on it fails with `EBADF`: it is [`Kind::Other`], as adoption rules. Files,
     /// directories, pipes, FIFOs and devices are asked `F_GETFL` for it (one call more);
     /// sockets tell it by the `EBADF` of their first query. One reopened from an anonymous
-    /// inode's `/proc/self/fd` link (an eventfd's...) is not told apart: that check would
+    /// inode's `/proc/thread-self/fd` link (an eventfd's...) is not told apart: that check would
     /// cost every received eventfd a call, for a descriptor nobody passes.
     pub fn detect(&mut self, fd: BorrowedFd<'_>) -> Result<Kind> {
         let st = sys::fstat(fd)?;
@@ -176,8 +176,8 @@ impl Detector {
     /// - the other sockets: `SO_DOMAIN`, `SO_TYPE` and the one more each needs, no `fstat`;
     /// - pidfds: `fstatfs` (pidfs, Linux 6.9 and later) instead of the `/proc` link;
     /// - eventfd, timerfd, signalfd, inotify, fanotify, epoll (and pidfds before 6.9): the
-    ///   `/proc/self/fd` link alone, without the `fstat`. These kinds share one anonymous
-    ///   inode; nothing but the link's name (or `/proc/self/fdinfo`) tells them apart
+    ///   `/proc/thread-self/fd` link alone, without the `fstat`. These kinds share one anonymous
+    ///   inode; nothing but the link's name (or `/proc/thread-self/fdinfo`) tells them apart
     ///   without side effects;
     /// - every other kind: full detection, which is that kind's check.
     pub fn detect_expecting(&mut self, expected: Kind, fd: BorrowedFd<'_>) -> Result<Kind> {
@@ -205,14 +205,14 @@ impl Detector {
     /// The target of `/proc/self/fd/N` (in `buf`), or `None` if /proc cannot tell. No
     /// allocation: the number is formatted on the stack.
     fn link<'b>(&mut self, fd: BorrowedFd<'_>, buf: &'b mut [u8; LINK_MAX]) -> Option<&'b [u8]> {
-        const PREFIX: &[u8] = b"/proc/self/fd/";
+        const PREFIX: &[u8] = b"/proc/thread-self/fd/"; // as sys::proc_fd_path, on the stack
         let mut path = [0u8; PREFIX.len() + 12];
         path[..PREFIX.len()].copy_from_slice(PREFIX);
         decimal(fd.as_raw_fd(), &mut path[PREFIX.len()..]); // NUL-terminated
         if self.several && self.proc_fd_dir.is_none() {
             // SAFETY: open returns a new descriptor that we own.
             let dir = unsafe {
-                libc::open(c"/proc/self/fd".as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC)
+                libc::open(sys::PROC_FD_DIR.as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC)
             };
             if dir >= 0 {
                 // SAFETY: a new descriptor, ours.

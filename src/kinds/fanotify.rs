@@ -286,7 +286,7 @@ impl Fanotify {
             if fd >= 0 {
                 // SAFETY: the kernel just installed this descriptor for us; nothing else owns it.
                 let owned = unsafe { OwnedFd::from_raw_fd(fd) };
-                event.path = std::fs::read_link(format!("/proc/self/fd/{fd}"))
+                event.path = std::fs::read_link(sys::proc_fd_path(fd))
                     .map(|p| p.into_os_string().into_encoded_bytes())
                     .unwrap_or_default();
                 event.path.truncate(PATH_MAX - 1);

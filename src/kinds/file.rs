@@ -1,6 +1,6 @@
 //! Regular files and directories opened by path, with positioned I/O, size, truncate and sync.
 //! Also the checked-open helper that FIFOs and character devices use: open with `O_PATH`
-//! (no side effects), check the file type, then reopen through `/proc/self/fd` with the real
+//! (no side effects), check the file type, then reopen through `/proc/thread-self/fd` with the real
 //! flags, so nothing that is not of the expected type is ever really opened.
 
 use std::ffi::CStr;
@@ -381,7 +381,7 @@ pub fn status(fd: BorrowedFd<'_>) -> Result<Status> {
 
 /// Opens `path` only if it is of file type `expected` (`S_IFIFO`, `S_IFCHR`...): first with
 /// `O_PATH` (which opens nothing for real: no FIFO rendezvous, no device open), then, once
-/// `fstat` agrees, again through `/proc/self/fd/N` with `oflags` (plus `O_CLOEXEC`).
+/// `fstat` agrees, again through `/proc/thread-self/fd/N` with `oflags` (plus `O_CLOEXEC`).
 /// `what` names the expected type in the error.
 pub fn open_checked(path: &CStr, oflags: i32, expected: libc::mode_t, what: &str) -> Result<OwnedFd> {
     // SAFETY: NUL-terminated path; new descriptor on success.
@@ -391,7 +391,7 @@ pub fn open_checked(path: &CStr, oflags: i32, expected: libc::mode_t, what: &str
     if sys::file_type(probe.as_fd())? != expected {
         return Err(Error::invalid(format!("{} is not {what}", path.to_string_lossy())));
     }
-    let reopen = std::ffi::CString::new(format!("/proc/self/fd/{}", probe.as_raw_fd()))
+    let reopen = std::ffi::CString::new(sys::proc_fd_path(probe.as_raw_fd()))
         .map_err(|_| Error::Internal("descriptor path with NUL".into()))?;
     // SAFETY: as above.
     let fd = cvt(unsafe { libc::open(reopen.as_ptr(), oflags | libc::O_CLOEXEC) })

@@ -80,8 +80,8 @@ impl MemFd {
     }
 
     pub fn verify(fd: BorrowedFd<'_>) -> Result<()> {
-        let link = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
-            .map_err(|e| Error::from(e).context("reading /proc/self/fd"))?;
+        let link = std::fs::read_link(sys::proc_fd_path(fd.as_raw_fd()))
+            .map_err(|e| Error::from(e).context("reading /proc/thread-self/fd"))?;
         if !link.to_string_lossy().starts_with("/memfd:") || sys::file_type(fd)? != libc::S_IFREG {
             return Err(Error::invalid(format!("descriptor {} is not a memfd", fd.as_raw_fd())));
         }

@@ -172,10 +172,10 @@ impl PidFd {
         Ok(unsafe { sys::owned(fd as RawFd) })
     }
 
-    /// The process id, from `/proc/self/fdinfo` (`ESRCH` once the process is gone).
+    /// The process id, from `/proc/thread-self/fdinfo` (`ESRCH` once the process is gone).
     pub fn pid(&self) -> Result<i32> {
-        let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", self.fd.as_raw_fd()))
-            .map_err(|e| Error::from(e).context("reading /proc/self/fdinfo"))?;
+        let info = std::fs::read_to_string(sys::proc_fdinfo_path(self.fd.as_raw_fd()))
+            .map_err(|e| Error::from(e).context("reading /proc/thread-self/fdinfo"))?;
         let pid = info
             .lines()
             .find_map(|l| l.strip_prefix("Pid:"))

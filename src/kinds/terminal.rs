@@ -100,8 +100,8 @@ impl Terminal {
 
     /// The device path (`/dev/pts/3`, `/dev/ttyS0`; `/dev/ptmx` for a master).
     pub fn path(&self) -> Result<String> {
-        let link = std::fs::read_link(format!("/proc/self/fd/{}", self.raw()))
-            .map_err(|e| Error::from(e).context("reading /proc/self/fd"))?;
+        let link = std::fs::read_link(sys::proc_fd_path(self.raw()))
+            .map_err(|e| Error::from(e).context("reading /proc/thread-self/fd"))?;
         Ok(link.to_string_lossy().into_owned())
     }
 

@@ -54,7 +54,7 @@ pub enum Expirations {
 #[derive(Debug)]
 pub struct TimerFd {
     fd: OwnedFd,
-    /// The clock, when known (created here, or read from `/proc/self/fdinfo` on adoption).
+    /// The clock, when known (created here, or read from `/proc/thread-self/fdinfo` on adoption).
     clock: Option<libc::clockid_t>,
 }
 
@@ -95,7 +95,7 @@ impl TimerFd {
     }
 
     pub fn from_fd(fd: OwnedFd) -> TimerFd {
-        let clock = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd())).ok().and_then(|info| {
+        let clock = std::fs::read_to_string(sys::proc_fdinfo_path(fd.as_raw_fd())).ok().and_then(|info| {
             info.lines().find_map(|line| line.strip_prefix("clockid:").and_then(|v| v.trim().parse().ok()))
         });
         TimerFd { fd, clock }

@@ -208,7 +208,7 @@ pub fn bind(kind: Kind, address: Option<&Address>, backlog: i32, flags: BindFlag
                 return Err(Error::Os { errno: libc::EEXIST, context: Some(format!("{shown} was replaced during bind").into()) });
             }
             if !flags.contains(BindFlags::KEEP_MODE) {
-                let proc_path = CString::new(format!("/proc/self/fd/{}", opath.as_raw_fd())).map_err(|_| Error::invalid("path"))?;
+                let proc_path = CString::new(sys::proc_fd_path(opath.as_raw_fd())).map_err(|_| Error::invalid("path"))?;
                 // SAFETY: NUL-terminated path naming the O_PATH descriptor's inode.
                 cvt(unsafe { libc::chmod(proc_path.as_ptr(), socket_mode as libc::mode_t) })
                     .map_err(|e| cleanup(e.context(format!("chmod {shown}"))))?;
