@@ -2,12 +2,19 @@
 and read or write (or pass descriptors over Unix sockets) without blocking the loop.
 
 The loop watches the handle's descriptor (lent by ``fileno()``); the handle must stay open
-while it is awaited, as with any descriptor given to ``loop.add_reader``.
+while it is awaited, as with any descriptor given to ``loop.add_reader``: a handle closed
+meanwhile wakes nobody (the kernel drops a closed descriptor from the loop's epoll set without
+an event). Once its number is awaited again through another handle, the tasks still waiting
+on the closed one get ``OSError`` EBADF, and the new handle is watched afresh, so the number's
+next owner is never left unwatched. Several tasks may await one handle at once; each is woken.
 """
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Awaitable, Callable, Sequence, TypeVar
+import errno
+import os
+import weakref
+from typing import TYPE_CHECKING, Awaitable, Callable, Dict, Sequence, Set, Tuple, TypeVar
 
 from .handle import Handle
 
@@ -19,20 +26,55 @@ T = TypeVar("T")
 __all__ = ["readable", "writable", "read", "write", "send_fds", "recv_fds"]
 
 
+class _Watch:
+    """The tasks of one loop waiting on one descriptor for one direction, and the handle
+    whose descriptor it was when the watch began."""
+
+    def __init__(self, handle_value: int) -> None:
+        self.handle_value = handle_value
+        self.waiters: Set["asyncio.Future[None]"] = set()
+
+    def wake(self) -> None:
+        for waiter in self.waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def fail(self, error: BaseException) -> None:
+        for waiter in self.waiters:
+            if not waiter.done():
+                waiter.set_exception(error)
+
+
+# loop -> (descriptor, "add_reader" or "add_writer") -> the watch on it.
+_WATCHES: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Dict[Tuple[int, str], _Watch]]" = \
+    weakref.WeakKeyDictionary()
+
+
 async def _ready(handle: Handle, add: str, remove: str) -> None:
     loop = asyncio.get_running_loop()
     fd = handle.fileno()
+    watches = _WATCHES.setdefault(loop, {})
+    key = (fd, add)
+    watch = watches.get(key)
+    if watch is not None and watch.handle_value != handle.value:
+        # The number's previous handle was closed while awaited: the kernel dropped it from
+        # the loop's set, and the loop, which still lists it, would only change the callback.
+        watch.fail(OSError(errno.EBADF, os.strerror(errno.EBADF) + ": the handle was closed while awaited"))
+        del watches[key]
+        getattr(loop, remove)(fd)
+        watch = None
+    if watch is None:
+        watch = watches[key] = _Watch(handle.value)
+        getattr(loop, add)(fd, watch.wake)
     done = loop.create_future()
-
-    def wake() -> None:
-        if not done.done():
-            done.set_result(None)
-
-    getattr(loop, add)(fd, wake)
+    watch.waiters.add(done)
     try:
         await done
     finally:
-        getattr(loop, remove)(fd)
+        watch.waiters.discard(done)
+        if not watch.waiters and watches.get(key) is watch:
+            del watches[key]
+            getattr(loop, remove)(fd)
 
 
 async def readable(handle: Handle) -> None:
@@ -46,7 +88,11 @@ async def writable(handle: Handle) -> None:
 
 
 async def _retry(handle: Handle, attempt: Callable[[], T], wait: Callable[[Handle], Awaitable[None]]) -> T:
-    if not handle.nonblocking:
+    # A socket with a timeout is already O_NONBLOCK, yet its calls wait out the timeout
+    # themselves, which would block the loop: non-blocking means timeout 0 there.
+    if getattr(handle, "gettimeout", lambda: 0.0)() != 0.0:
+        handle.setblocking(False)  # type: ignore[attr-defined]
+    elif not handle.nonblocking:
         handle.nonblocking = True
     while True:
         try:

@@ -1,6 +1,7 @@
 """The base class for every fdsafe handle, and the operations all kinds share."""
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import itertools
@@ -9,7 +10,7 @@ import os
 import time
 import warnings
 from multiprocessing import context as _mp_context, reduction as _mp_reduction, util as _mp_util  # about 4 ms of import time
-from typing import Any, Callable, ClassVar, Dict, Iterable, List, Optional, Type, TypeVar
+from typing import Any, Callable, ClassVar, Dict, Iterable, Iterator, List, Optional, Sequence, Type, TypeVar
 
 from ._buffers import EAGER_READ_MAX, data_arg, into_arg, read_buffer, size_arg, timeout_ms
 from ._lib import IOVec, c_handle, fast, lib
@@ -60,6 +61,38 @@ def retry_eintr_within(call: Callable[[int], int], limit: int, per_second: int =
         if code != -errno.EINTR:
             return check(code)
         left = max(0, math.ceil((deadline - time.monotonic()) * per_second))
+
+
+def private_descriptor(handle: "Handle") -> int:
+    """A duplicate of ``handle``'s descriptor that the caller owns and must close, made by
+    fdsafe while it holds the handle. Whatever hands a handle's number to code outside fdsafe
+    (``os.dup``, ``fcntl``, a raw-descriptor call) uses this: ``fileno()`` only lends the
+    number, and another thread's close between ``fileno()`` and its use would free the number
+    for the next file opened, which that use would then reach. ``OSError`` EBADF (or the
+    kind's closed-file error) for a closed handle."""
+    out = c_handle()
+    handle._check(lib.fdsafe_dup(handle.value, ctypes.byref(out)))
+    return check(lib.fdsafe_fd_release(out.value))  # a handle nobody else knows: never EBUSY
+
+
+@contextlib.contextmanager
+def descriptors_of(items: Sequence[object], number_of: Callable[[Any], int]) -> Iterator[List[int]]:
+    """The descriptor numbers of ``items`` for one raw-descriptor call: a handle's is a
+    :func:`private_descriptor`, closed when the block ends; any other item's is
+    ``number_of(item)`` (the caller's own number, lent as it is)."""
+    private: List[int] = []
+    try:
+        numbers = []
+        for item in items:
+            if isinstance(item, Handle):
+                private.append(private_descriptor(item))
+                numbers.append(private[-1])
+            else:
+                numbers.append(number_of(item))
+        yield numbers
+    finally:
+        for fd in private:
+            os.close(fd)
 
 
 def _reduce_for_process(handle: "Handle") -> Any:

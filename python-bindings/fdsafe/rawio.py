@@ -12,7 +12,7 @@ from typing import Any, Iterable, Iterator, List, Optional, TypeVar
 from ._buffers import index_arg
 from ._lib import lib
 from .errors import ClosedFileError, FdsafeError
-from .handle import Handle
+from .handle import Handle, private_descriptor
 
 __all__ = ["RawIOHandle"]
 
@@ -94,12 +94,21 @@ class RawIOHandle(Handle, io.RawIOBase):
         :class:`~fdsafe.errors.ClosedFileError` once closed (and never says ``"x"``)."""
         if self._mode is not None:
             return self._mode
-        self._check_open()
-        return _mode_string(fcntl.fcntl(self.fileno(), fcntl.F_GETFL), False)
+        return _mode_string(self._status_flags(), False)
 
     def _access(self) -> int:
+        return self._status_flags() & os.O_ACCMODE
+
+    def _status_flags(self) -> int:
+        """The open file's status flags, asked of a duplicate fdsafe makes while holding the
+        handle (the same open file): the number ``fileno()`` lends could be another file's
+        by the time ``fcntl`` ran, were another thread to close this stream."""
         self._check_open()
-        return fcntl.fcntl(self.fileno(), fcntl.F_GETFL) & os.O_ACCMODE
+        fd = private_descriptor(self)  # ClosedFileError if closed meanwhile (see _closed_error)
+        try:
+            return fcntl.fcntl(fd, fcntl.F_GETFL)
+        finally:
+            os.close(fd)
 
     def _check_open(self) -> None:
         if self.closed:  # as io.FileIO: a closed stream's operations are errors

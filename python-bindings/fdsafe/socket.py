@@ -27,7 +27,8 @@ from ._address import SockAddr, decode_sockaddr, inet_sockaddrs as _inet_sockadd
 from ._buffers import backlog_arg, data_arg, int_arg, into_arg, read_buffer, size_arg, timeout_ms
 from ._lib import IOVec, c_handle, c_handle_p, c_kind, declare, fast, lib
 from .errors import check
-from .handle import EVENT_IN, EVENT_OUT, KIND_OTHER, Handle, retry_eintr, retry_eintr_within
+from .handle import (EVENT_IN, EVENT_OUT, KIND_OTHER, Handle, descriptors_of, private_descriptor, retry_eintr,
+                     retry_eintr_within)
 from . import _constants as _c
 
 if TYPE_CHECKING:
@@ -484,7 +485,12 @@ class Socket(Handle):
         so ``setblocking`` on one changes the other. Use it for ``ssl`` or code that needs that
         very class: asyncio takes fdsafe sockets as they are (see the module's docstring)."""
         timeout = self.gettimeout()
-        sock = _pysocket.socket(fileno=os.dup(self.fileno()))
+        fd = private_descriptor(self)  # not os.dup(fileno()): a close meanwhile frees the number
+        try:
+            sock = _pysocket.socket(fileno=fd)
+        except BaseException:
+            os.close(fd)
+            raise
         sock.settimeout(timeout)
         return sock
 
@@ -950,16 +956,19 @@ class _Listener(Socket, Generic[_Accepted]):
 class _UnixMixin(Socket):
     def send_fds(self, data: bytes, handles: Sequence[object], flags: int = 0) -> int:
         """Sends ``data`` (at least one byte on a stream socket) with descriptors: fdsafe handles (held for the
-        whole send), or anything with ``fileno()``, or raw ints (borrowed, not closed)."""
+        whole send), or anything with ``fileno()``, or raw ints (borrowed, not closed). In a list that
+        mixes handles with other items, each handle travels as a duplicate fdsafe makes while
+        holding it (and closes after the send), never as its borrowed number."""
         ptr, n = data_arg(data)
         items: List[Any] = list(handles)
         if all(isinstance(h, Handle) for h in items):
             harr = (ctypes.c_uint64 * max(len(items), 1))(*[h.value for h in items])
             return self._call(lambda: lib.fdsafe_socket_send_handles(self._value, ptr, n, harr, len(items), flags),
                               EVENT_OUT)
-        fds = [_fd_of(h) for h in items]
-        farr = (ctypes.c_int * max(len(fds), 1))(*fds)
-        return self._call(lambda: lib.fdsafe_socket_send_fds(self._value, ptr, n, farr, len(fds), flags), EVENT_OUT)
+        with descriptors_of(items, _fd_of) as fds:
+            farr = (ctypes.c_int * max(len(fds), 1))(*fds)
+            return self._call(lambda: lib.fdsafe_socket_send_fds(self._value, ptr, n, farr, len(fds), flags),
+                              EVENT_OUT)
 
     def recv_fds(self, size: int, maxfds: int = MAX_FDS, flags: int = 0, kind: Optional[int] = None) -> Received:
         """Receives data and descriptors as fdsafe handle objects of their detected kind.

@@ -1,8 +1,10 @@
 """Zero-copy moves: splice, vmsplice, tee, sendfile, copy_file_range.
 
 Each side may be an fdsafe :class:`Handle` or a raw descriptor number the caller owns (lent
-for the one call, never closed). With two handles the handle functions are used; otherwise
-the raw-descriptor variants, with each handle's descriptor borrowed for the call."""
+for the one call, never closed). With two handles the handle functions are used, holding
+both; otherwise the raw-descriptor variants, with a handle's side given as a duplicate that
+fdsafe makes while holding it and closes after the call (its borrowed number could name
+another file by then, were another thread to close the handle)."""
 from __future__ import annotations
 
 import ctypes
@@ -11,7 +13,7 @@ from typing import Any, Iterable, Optional, Union
 
 from ._lib import IOVec, c_handle, lib, declare
 from ._buffers import data_arg, int_arg, size_arg
-from .handle import Handle, retry_eintr
+from .handle import Handle, descriptors_of, retry_eintr
 from . import _constants as _c
 
 __all__ = ["SPLICE_MOVE", "SPLICE_NONBLOCK", "SPLICE_MORE", "SPLICE_GIFT", "splice", "vmsplice", "tee",
@@ -40,9 +42,8 @@ Endpoint = Union[Handle, int]
 
 
 def _fd(x: Endpoint) -> int:
-    """The descriptor of a handle, an int, or an object with ``fileno()``."""
-    if isinstance(x, Handle):
-        return x.fileno()
+    """The descriptor of an int, or of an object with ``fileno()`` (a handle's comes from
+    ``descriptors_of``)."""
     if isinstance(x, int) and not isinstance(x, bool):
         return x
     if hasattr(x, "fileno"):
@@ -71,7 +72,8 @@ def splice(src: Endpoint, dst: Endpoint, length: int, *, src_offset: Optional[in
     length = size_arg(length, "length")
     if isinstance(src, Handle) and isinstance(dst, Handle):
         return retry_eintr(lambda: lib.fdsafe_splice(src.value, _ref(oi), dst.value, _ref(oo), length, flags))
-    return retry_eintr(lambda: lib.fdsafe_splice_fd(_fd(src), _ref(oi), _fd(dst), _ref(oo), length, flags))
+    with descriptors_of((src, dst), _fd) as (fd_in, fd_out):
+        return retry_eintr(lambda: lib.fdsafe_splice_fd(fd_in, _ref(oi), fd_out, _ref(oo), length, flags))
 
 
 def vmsplice(pipe: Endpoint, buffers: Iterable[bytes], flags: int = 0) -> int:
@@ -110,7 +112,8 @@ def tee(src: Endpoint, dst: Endpoint, length: int, flags: int = 0) -> int:
     length = size_arg(length, "length")
     if isinstance(src, Handle) and isinstance(dst, Handle):
         return retry_eintr(lambda: lib.fdsafe_tee(src.value, dst.value, length, flags))
-    return retry_eintr(lambda: lib.fdsafe_tee_fd(_fd(src), _fd(dst), length, flags))
+    with descriptors_of((src, dst), _fd) as (fd_in, fd_out):
+        return retry_eintr(lambda: lib.fdsafe_tee_fd(fd_in, fd_out, length, flags))
 
 
 def sendfile(src: Endpoint, dst: Endpoint, count: int, offset: Optional[int] = None) -> int:
@@ -119,7 +122,8 @@ def sendfile(src: Endpoint, dst: Endpoint, count: int, offset: Optional[int] = N
     count = size_arg(count, "count")
     if isinstance(src, Handle) and isinstance(dst, Handle):
         return retry_eintr(lambda: lib.fdsafe_sendfile(src.value, _ref(oi), dst.value, count))
-    return retry_eintr(lambda: lib.fdsafe_sendfile_fd(_fd(src), _ref(oi), _fd(dst), count))
+    with descriptors_of((src, dst), _fd) as (fd_in, fd_out):
+        return retry_eintr(lambda: lib.fdsafe_sendfile_fd(fd_in, _ref(oi), fd_out, count))
 
 
 def copy_file_range(src: Endpoint, dst: Endpoint, length: int, *, src_offset: Optional[int] = None,
@@ -129,4 +133,5 @@ def copy_file_range(src: Endpoint, dst: Endpoint, length: int, *, src_offset: Op
     length = size_arg(length, "length")
     if isinstance(src, Handle) and isinstance(dst, Handle):
         return retry_eintr(lambda: lib.fdsafe_copy_file_range(src.value, _ref(oi), dst.value, _ref(oo), length, 0))
-    return retry_eintr(lambda: lib.fdsafe_copy_file_range_fd(_fd(src), _ref(oi), _fd(dst), _ref(oo), length, 0))
+    with descriptors_of((src, dst), _fd) as (fd_in, fd_out):
+        return retry_eintr(lambda: lib.fdsafe_copy_file_range_fd(fd_in, _ref(oi), fd_out, _ref(oo), length, 0))

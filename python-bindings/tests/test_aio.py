@@ -1,4 +1,5 @@
 import asyncio
+import errno
 import os
 import subprocess
 import sys
@@ -164,5 +165,73 @@ def test_async_fds_refuse_non_unix_handles():
                 await aio.send_fds(w, b"x", [r])
             with pytest.raises(TypeError):
                 await aio.recv_fds(r, 10)
+
+    asyncio.run(main())
+
+
+def test_a_socket_with_a_timeout_does_not_block_the_loop():
+    """settimeout() leaves a socket O_NONBLOCK while its calls wait out the timeout: awaiting
+    one must still wait in the loop, not in the call (other tasks keep running)."""
+    async def main():
+        a, b = fdsafe.socket.unix_pair()
+        with a, b:
+            b.settimeout(2.0)
+            gaps = []
+
+            async def ticker():
+                last = asyncio.get_running_loop().time()
+                while True:
+                    await asyncio.sleep(0.01)
+                    now = asyncio.get_running_loop().time()
+                    gaps.append(now - last)
+                    last = now
+
+            ticking = asyncio.create_task(ticker())
+            receiving = asyncio.create_task(aio.recv_fds(b, 10))
+            await asyncio.sleep(0.2)
+            a.send(b"late")
+            got = await asyncio.wait_for(receiving, 5)
+            ticking.cancel()
+            assert got.data == b"late"
+            assert max(gaps) < 0.15, f"the loop stood still for {max(gaps):.2f} s"
+            assert b.gettimeout() == 0.0, "the socket was put in non-blocking mode"
+
+    asyncio.run(main())
+
+
+def test_two_tasks_awaiting_one_handle_are_both_woken():
+    async def main():
+        r, w = fdsafe.pipe()
+        with r, w:
+            first = asyncio.create_task(aio.readable(r))
+            second = asyncio.create_task(aio.readable(r))
+            await asyncio.sleep(0.02)
+            w.write(b"x")
+            await asyncio.wait_for(asyncio.gather(first, second), 5)
+
+    asyncio.run(main())
+
+
+def test_a_handle_closed_while_awaited_leaves_its_numbers_next_owner_watched():
+    """The kernel drops a closed descriptor from the loop's epoll set without an event, and
+    the loop still lists the number. The next handle awaited on that number must be watched
+    for real, and the task left waiting on the closed handle told EBADF."""
+    async def main():
+        r1, w1 = fdsafe.pipe()
+        with w1:
+            stale = asyncio.create_task(aio.read(r1, 10))
+            await asyncio.sleep(0.02)
+            number = r1.fileno()
+            r1.close()
+            r2, w2 = fdsafe.pipe()
+            with r2, w2:
+                assert r2.fileno() == number, "the new pipe takes the freed number"
+                fresh = asyncio.create_task(aio.read(r2, 10))
+                await asyncio.sleep(0.02)
+                w2.write(b"for r2")
+                assert await asyncio.wait_for(fresh, 5) == b"for r2"
+                with pytest.raises(OSError) as raised:
+                    await asyncio.wait_for(stale, 5)
+                assert raised.value.errno == errno.EBADF
 
     asyncio.run(main())
