@@ -271,11 +271,37 @@ static void test_chardev_bad_input(void **state) {
     must(fdsafe_close(w));
 }
 
+/* Reopening an anonymous pipe's end through /proc is not opening a FIFO: fdsafe_fifo_open
+ * refuses it, as fdsafe_fd_adopt refuses a pipe as FDSAFE_KIND_FIFO, before opening it. And
+ * exclusive creation over an existing FIFO says EEXIST, as open(2) does. */
+static void test_fifo_open_refuses_an_anonymous_pipe_and_excl_says_eexist(void **state) {
+    (void)state;
+    int p[2];
+    assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", p[1]);
+    fdsafe_handle h = 0;
+    expect_code(fdsafe_fifo_open(path, FDSAFE_O_WRONLY, &h), FDSAFE_E_INVALID_ARGUMENT);
+    snprintf(path, sizeof path, "/proc/self/fd/%d", p[0]);
+    expect_code(fdsafe_fifo_open(path, FDSAFE_O_RDONLY | FDSAFE_NONBLOCK, &h), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_fd_adopt(p[0], FDSAFE_KIND_FIFO, &h), FDSAFE_E_INVALID_ARGUMENT);
+    close(p[0]);
+    close(p[1]);
+
+    char fifo[128];
+    snprintf(fifo, sizeof fifo, "%s/excl.fifo", temp_dir);
+    must(fdsafe_fifo_create(fifo, 0600, 0));
+    expect_code(fdsafe_file_open(fifo, FDSAFE_O_WRONLY | FDSAFE_O_CREAT | FDSAFE_O_EXCL, 0600, &h), -EEXIST);
+    expect_code(fdsafe_file_open(fifo, FDSAFE_O_WRONLY | FDSAFE_O_CREAT, 0600, &h), FDSAFE_E_INVALID_ARGUMENT);
+    unlink(fifo);
+}
+
 int main(void) {
     umask(022);
     const struct CMUnitTest tests[] = {
         FD_TEST(test_fifo_create_and_reuse),
         FD_TEST(test_fifo_nonblocking_open_and_enxio),
+        FD_TEST(test_fifo_open_refuses_an_anonymous_pipe_and_excl_says_eexist),
         FD_TEST(test_fifo_blocking_open_meets_the_other_end),
         FD_TEST(test_fifo_open_refuses_other_files_and_bad_input),
         FD_TEST(test_mknod_fifo_char_and_block),

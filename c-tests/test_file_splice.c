@@ -764,10 +764,23 @@ static void test_open_at_judges_the_file_the_limits_reach(void **state) {
     unlink(null), rmdir(dev), rmdir(root);
 }
 
+/* O_NOCTTY, which a file handle always has in force, is accepted as open(2) takes it. */
+static void test_open_accepts_o_noctty(void **state) {
+    (void)state;
+    char path[128];
+    snprintf(path, sizeof path, "%s/noctty", temp_dir);
+    fdsafe_handle h;
+    must(fdsafe_file_open(path, FDSAFE_O_RDWR | FDSAFE_O_CREAT | O_NOCTTY, 0600, &h));
+    expect_code(fdsafe_handle_kind(h), FDSAFE_KIND_FILE);
+    must(fdsafe_close(h));
+    unlink(path);
+}
+
 int main(void) {
     umask(022);
     const struct CMUnitTest tests[] = {
         FD_TEST(test_open_create_exclusive_and_positioned_io),
+        FD_TEST(test_open_accepts_o_noctty),
         FD_TEST(test_nofollow_tmpfile_and_directories),
         FD_TEST(test_open_at_beneath),
         FD_TEST(test_file_bad_input),

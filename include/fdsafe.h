@@ -1063,12 +1063,14 @@ typedef struct fdsafe_file_status {
  * Opens (or creates) the file at `path` (relative paths start at the working directory) as a
  * handle of kind `FDSAFE_KIND_FILE`, close-on-exec; a memfd reached by path (its
  * `/proc/self/fd/N` or `/proc/PID/fd/N`) gives a handle of kind `FDSAFE_KIND_MEMFD`, on
- * which the seal calls work. `flags`, as for `open(2)` (the kernel's
+ * which the seal calls work, and a message queue reached through a mounted mqueue file
+ * system (`mount -t mqueue`) one of kind `FDSAFE_KIND_MQUEUE`. `flags`, as for `open(2)` (the kernel's
  * values): `FDSAFE_O_RDONLY`, `FDSAFE_O_WRONLY` or `FDSAFE_O_RDWR`, plus any of
  * `FDSAFE_O_CREAT`, `FDSAFE_O_EXCL`, `FDSAFE_O_TRUNC`, `FDSAFE_O_APPEND`, `FDSAFE_O_TMPFILE`,
- * `FDSAFE_O_NOFOLLOW`, `FDSAFE_O_DIRECTORY`, `FDSAFE_NONBLOCK`, `FDSAFE_O_CLOEXEC` (always
- * in force). `mode` (permission bits, at most
- * 07777, reduced by the umask) is used only when a file is created.
+ * `FDSAFE_O_NOFOLLOW`, `FDSAFE_O_DIRECTORY`, `FDSAFE_NONBLOCK`, `FDSAFE_O_CLOEXEC` and
+ * `FDSAFE_O_NOCTTY` (both always in force). `mode` (permission bits, at most
+ * 07777, reduced by the umask) is used only when a file is created. With `FDSAFE_O_CREAT |
+ * FDSAFE_O_EXCL` an existing path of any type gives `-EEXIST`, as `open(2)` says.
  *
  * Ownership: the caller owns `*handle_out` and closes it with `fdsafe_close`.
  * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL or empty `path`, a NULL `handle_out`,
@@ -1276,7 +1278,9 @@ int fdsafe_fifo_create(const char *path, uint32_t mode, uint32_t flags);
  * gives the kernel's `-ENXIO`.
  * Ownership: the caller owns `*handle_out`.
  * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL or empty path, a NULL `handle_out`,
- * unknown flags, access mode 3, or a path that is not a FIFO; `-ENOENT`; `-ENXIO`;
+ * unknown flags, access mode 3, or a path that is not a named FIFO (an anonymous pipe
+ * reached through `/proc/PID/fd/N` included, as `fdsafe_fd_adopt` refuses it as a FIFO);
+ * `-ENOENT`; `-ENXIO`;
  * `-EINTR`; other `-errno` from `open(2)`. Thread safety: any thread.
  */
 int fdsafe_fifo_open(const char *path, uint32_t flags, fdsafe_handle *handle_out);

@@ -9,6 +9,7 @@ import pytest
 import fdsafe
 from fdsafe import CharDevice, Fifo, InvalidArgumentError, WrongKindError, mkfifo, mknod, pipe, splice
 from fdsafe.fifo import NODE_BLOCK, NODE_CHAR, NODE_FIFO
+from fdsafe.file import KIND_FILE
 
 
 def test_mkfifo_reuse_and_refusal(tmp_path):
@@ -127,3 +128,19 @@ def test_chardev_bad_input(tmp_path):
     with pytest.raises(OSError) as e:
         d.numbers
     assert e.value.errno == errno.EBADF
+
+
+def test_fifo_open_refuses_a_pipe_reached_through_proc_and_excl_says_exists(tmp_path):
+    r, w = os.pipe2(os.O_CLOEXEC)
+    try:
+        with pytest.raises(InvalidArgumentError):
+            Fifo.open(f"/proc/self/fd/{w}", write=True)  # an anonymous pipe is no named FIFO
+    finally:
+        os.close(r)
+        os.close(w)
+    p = tmp_path / "f"
+    mkfifo(p)
+    with pytest.raises(FileExistsError):  # as os.open with O_CREAT | O_EXCL says
+        fdsafe.File.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+    with fdsafe.File.open(tmp_path / "g", os.O_RDWR | os.O_CREAT | os.O_NOCTTY) as f:
+        assert f.kind == KIND_FILE

@@ -67,7 +67,9 @@ pub extern "C" fn fdsafe_fifo_create(path: *const c_char, mode: u32, flags: u32)
 /// gives the kernel's `-ENXIO`.
 /// Ownership: the caller owns `*handle_out`.
 /// Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL or empty path, a NULL `handle_out`,
-/// unknown flags, access mode 3, or a path that is not a FIFO; `-ENOENT`; `-ENXIO`;
+/// unknown flags, access mode 3, or a path that is not a named FIFO (an anonymous pipe
+/// reached through `/proc/PID/fd/N` included, as `fdsafe_fd_adopt` refuses it as a FIFO);
+/// `-ENOENT`; `-ENXIO`;
 /// `-EINTR`; other `-errno` from `open(2)`. Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_fifo_open(path: *const c_char, flags: u32, handle_out: *mut fdsafe_handle) -> c_int {

@@ -193,6 +193,7 @@ fn parse(flags: u32) -> Result<FileFlags> {
             (FDSAFE_O_NOFOLLOW, FileFlags::NOFOLLOW),
             (FDSAFE_NONBLOCK, FileFlags::NONBLOCK),
             (FDSAFE_O_CLOEXEC, FileFlags::empty()),
+            (FDSAFE_O_NOCTTY, FileFlags::empty()),
         ],
         "file open",
     )?;
@@ -208,12 +209,14 @@ fn parse(flags: u32) -> Result<FileFlags> {
 /// Opens (or creates) the file at `path` (relative paths start at the working directory) as a
 /// handle of kind `FDSAFE_KIND_FILE`, close-on-exec; a memfd reached by path (its
 /// `/proc/self/fd/N` or `/proc/PID/fd/N`) gives a handle of kind `FDSAFE_KIND_MEMFD`, on
-/// which the seal calls work. `flags`, as for `open(2)` (the kernel's
+/// which the seal calls work, and a message queue reached through a mounted mqueue file
+/// system (`mount -t mqueue`) one of kind `FDSAFE_KIND_MQUEUE`. `flags`, as for `open(2)` (the kernel's
 /// values): `FDSAFE_O_RDONLY`, `FDSAFE_O_WRONLY` or `FDSAFE_O_RDWR`, plus any of
 /// `FDSAFE_O_CREAT`, `FDSAFE_O_EXCL`, `FDSAFE_O_TRUNC`, `FDSAFE_O_APPEND`, `FDSAFE_O_TMPFILE`,
-/// `FDSAFE_O_NOFOLLOW`, `FDSAFE_O_DIRECTORY`, `FDSAFE_NONBLOCK`, `FDSAFE_O_CLOEXEC` (always
-/// in force). `mode` (permission bits, at most
-/// 07777, reduced by the umask) is used only when a file is created.
+/// `FDSAFE_O_NOFOLLOW`, `FDSAFE_O_DIRECTORY`, `FDSAFE_NONBLOCK`, `FDSAFE_O_CLOEXEC` and
+/// `FDSAFE_O_NOCTTY` (both always in force). `mode` (permission bits, at most
+/// 07777, reduced by the umask) is used only when a file is created. With `FDSAFE_O_CREAT |
+/// FDSAFE_O_EXCL` an existing path of any type gives `-EEXIST`, as `open(2)` says.
 ///
 /// Ownership: the caller owns `*handle_out` and closes it with `fdsafe_close`.
 /// Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL or empty `path`, a NULL `handle_out`,

@@ -20,7 +20,7 @@ impl CharDevice {
     /// A terminal or an attached TUN device is refused (and closed again): each has a kind
     /// of its own, opened by `fdsafe_terminal_open` or `fdsafe_tun_open`.
     pub fn open(path: &CStr, flags: EndFlags) -> Result<CharDevice> {
-        let fd = open_checked(path, flags.oflags()?, libc::S_IFCHR, "a character device")?;
+        let fd = open_checked(path, flags.oflags()?, CharDevice::verify, "a character device")?;
         let kind = crate::kinds::detect::detect(fd.as_fd())?;
         if kind != Kind::CharDevice {
             return Err(Error::invalid(format!("{} is a {}, which has a kind of its own", path.to_string_lossy(), kind.name())));

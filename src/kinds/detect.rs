@@ -293,13 +293,20 @@ pub fn detect(fd: BorrowedFd<'_>) -> Result<Kind> {
     Detector::for_count(1).detect(fd)
 }
 
-/// Whether a regular file is a memfd, however it was opened (`memfd_create`, or reopened
-/// through `/proc/self/fd/N`): it lives on tmpfs or hugetlbfs and the kernel names it
-/// `/memfd:NAME`.
-pub fn is_memfd(fd: BorrowedFd<'_>) -> bool {
+/// The kind of an open file that a path reached and `fstat` calls a regular file, when it is
+/// not a file: a memfd, however it was opened (`memfd_create`, or reopened through
+/// `/proc/thread-self/fd/N`: it lives on tmpfs or hugetlbfs and the kernel names it
+/// `/memfd:NAME`), or a message queue (on an mqueue filesystem).
+pub fn kind_reached_by_path(fd: BorrowedFd<'_>) -> Option<Kind> {
     let mut link = [0u8; LINK_MAX];
-    matches!(fs_magic(fd), Some(TMPFS_MAGIC | HUGETLBFS_MAGIC))
-        && Detector::for_count(1).link(fd, &mut link).is_some_and(|l| l.starts_with(b"/memfd:"))
+    match fs_magic(fd)? {
+        MQUEUE_MAGIC => Some(Kind::MessageQueue),
+        TMPFS_MAGIC | HUGETLBFS_MAGIC => Detector::for_count(1)
+            .link(fd, &mut link)
+            .is_some_and(|l| l.starts_with(b"/memfd:"))
+            .then_some(Kind::MemFd),
+        _ => None,
+    }
 }
 
 /// Whether a FIFO-type descriptor is an anonymous pipe (it lives on pipefs) rather than a

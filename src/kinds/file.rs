@@ -11,6 +11,7 @@ use bitflags::bitflags;
 use crate::error::{Error, Result};
 use crate::handles::{Kind, Object, WriteGuard, fd_object};
 use crate::kinds::memfd::MemFd;
+use crate::kinds::mqueue::MessageQueue;
 use crate::sys::{self, cvt};
 
 bitflags! {
@@ -103,6 +104,9 @@ pub fn check_mode(mode: u32) -> Result<()> {
 /// peer, so a path to a FIFO, device or socket is refused before it is opened (opening a FIFO
 /// would wait for the other end). A path that does not exist yet is fine.
 fn refuse_special_path(base: RawFd, path: &CStr, flags: FileFlags) -> Result<()> {
+    if creates_only(flags) {
+        return Ok(());
+    }
     let follow = if flags.contains(FileFlags::NOFOLLOW) { libc::AT_SYMLINK_NOFOLLOW } else { 0 };
     let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
     // SAFETY: NUL-terminated path; fstatat fills the struct on success.
@@ -113,6 +117,13 @@ fn refuse_special_path(base: RawFd, path: &CStr, flags: FileFlags) -> Result<()>
         libc::S_IFREG | libc::S_IFDIR | libc::S_IFLNK => Ok(()),
         _ => Err(special(path)),
     }
+}
+
+/// `O_CREAT | O_EXCL` opens nothing that exists: the kernel makes a new regular file or says
+/// `EEXIST` (for a FIFO or device there too, as `open(2)` does, which a lock-file's creator
+/// tests for), so there is nothing special to refuse first.
+fn creates_only(flags: FileFlags) -> bool {
+    flags.contains(FileFlags::CREATE | FileFlags::EXCLUSIVE)
 }
 
 fn special(path: &CStr) -> Error {
@@ -126,6 +137,9 @@ fn special(path: &CStr) -> Error {
 /// open), and it resolves the path under the same `RESOLVE_*` limits as the open will, so a
 /// path is judged by the file the open would reach, never by one outside the limits.
 fn refuse_special_path_resolved(dir: RawFd, path: &CStr, flags: FileFlags, resolve: Resolve) -> Result<()> {
+    if creates_only(flags) {
+        return Ok(());
+    }
     let nofollow = if flags.contains(FileFlags::NOFOLLOW) { libc::O_NOFOLLOW } else { 0 };
     let how = OpenHow { flags: (libc::O_PATH | libc::O_CLOEXEC | nofollow) as u32 as u64, mode: 0, resolve: resolve.bits() as u64 };
     // SAFETY: openat2 reads `how` (its exact size given) and the NUL-terminated path.
@@ -218,13 +232,15 @@ impl File {
     }
 
     /// The object a handle should hold for this open file: a memfd reached by path (e.g.
-    /// `/proc/self/fd/N` of a memfd) keeps its memfd kind, so its seal calls work; anything
-    /// else stays a file. Costs one `fstatfs` per open (and a `readlink` on tmpfs).
+    /// `/proc/self/fd/N` of a memfd) keeps its memfd kind, so its seal calls work, and a
+    /// message queue reached through a mounted mqueue filesystem (whose queues `fstat` calls
+    /// regular files) is a message queue; anything else stays a file. Costs one `fstatfs`
+    /// per open (and a `readlink` on tmpfs).
     pub fn into_object(self) -> Box<dyn Object> {
-        if crate::kinds::detect::is_memfd(self.fd.as_fd()) {
-            Box::new(MemFd::from_fd(self.fd))
-        } else {
-            Box::new(self)
+        match crate::kinds::detect::kind_reached_by_path(self.fd.as_fd()) {
+            Some(Kind::MemFd) => Box::new(MemFd::from_fd(self.fd)),
+            Some(Kind::MessageQueue) => Box::new(MessageQueue::from_fd(self.fd)),
+            _ => Box::new(self),
         }
     }
 }
@@ -379,16 +395,16 @@ pub fn status(fd: BorrowedFd<'_>) -> Result<Status> {
     })
 }
 
-/// Opens `path` only if it is of file type `expected` (`S_IFIFO`, `S_IFCHR`...): first with
+/// Opens `path` only if `verify` accepts it (a FIFO, a character device...): first with
 /// `O_PATH` (which opens nothing for real: no FIFO rendezvous, no device open), then, once
-/// `fstat` agrees, again through `/proc/thread-self/fd/N` with `oflags` (plus `O_CLOEXEC`).
+/// `verify` agrees, again through `/proc/thread-self/fd/N` with `oflags` (plus `O_CLOEXEC`).
 /// `what` names the expected type in the error.
-pub fn open_checked(path: &CStr, oflags: i32, expected: libc::mode_t, what: &str) -> Result<OwnedFd> {
+pub fn open_checked(path: &CStr, oflags: i32, verify: fn(BorrowedFd<'_>) -> Result<()>, what: &str) -> Result<OwnedFd> {
     // SAFETY: NUL-terminated path; new descriptor on success.
     let probe = cvt(unsafe { libc::open(path.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) })
         .map_err(|e| e.context(format!("opening {}", path.to_string_lossy())))?;
     let probe = unsafe { sys::owned(probe) };
-    if sys::file_type(probe.as_fd())? != expected {
+    if verify(probe.as_fd()).is_err() {
         return Err(Error::invalid(format!("{} is not {what}", path.to_string_lossy())));
     }
     let reopen = std::ffi::CString::new(sys::proc_fd_path(probe.as_raw_fd()))

@@ -40,7 +40,7 @@ impl Terminal {
     /// anything that is not a character device is refused unopened, and a character device
     /// that is not a terminal is closed again and refused.
     pub fn open(path: &CStr, flags: EndFlags) -> Result<Terminal> {
-        let fd = open_checked(path, flags.oflags()?, libc::S_IFCHR, "a terminal")?;
+        let fd = open_checked(path, flags.oflags()?, crate::kinds::chardev::CharDevice::verify, "a terminal")?;
         Terminal::verify(fd.as_fd()).map_err(|_| Error::invalid(format!("{} is not a terminal", path.to_string_lossy())))?;
         let terminal = Terminal { fd };
         // Opening /dev/ptmx makes a new pseudo-terminal, locked until unlocked: that is what
