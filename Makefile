@@ -148,7 +148,8 @@ loom:
 	RUSTFLAGS="--cfg loom" $(CARGO) test --quiet --release --lib --target-dir target/loom loom_tests -- --test-threads=1
 
 # The public header compiles cleanly alone, and before and after every system header of the
-# kinds it wraps, as strict C99 and C11 and as C++17 (a name it defined twice would fail).
+# kinds it wraps, as strict C99 and C11 and as C++17 (a name it defined twice would fail); alone
+# also as C89.
 HEADER_SYSTEM := sys/fanotify.h sys/inotify.h sys/epoll.h sys/eventfd.h sys/timerfd.h sys/signalfd.h \
     sys/socket.h sys/un.h netinet/in.h netinet/tcp.h termios.h mqueue.h signal.h sys/mman.h limits.h \
     linux/limits.h fcntl.h sys/stat.h unistd.h poll.h
@@ -156,6 +157,7 @@ header-test: lib
 	@mkdir -p $(OUT)
 	printf '#include <fdsafe.h>\nint main(void) { return fdsafe_handle_kind(FDSAFE_INVALID_HANDLE) < 0 ? 0 : 1; }\n' > $(OUT)/header_c.c
 	$(CC) -std=c99 -Wall -Wextra -Werror -pedantic -Iinclude -c $(OUT)/header_c.c -o $(OUT)/header_c.o
+	$(CC) -std=c89 -Wall -Wextra -Werror -pedantic-errors -Iinclude -c $(OUT)/header_c.c -o $(OUT)/header_c.o
 	cp $(OUT)/header_c.c $(OUT)/header_cpp.cpp
 	g++ -std=c++11 -Wall -Wextra -Werror -pedantic -Iinclude -c $(OUT)/header_cpp.cpp -o $(OUT)/header_cpp.o
 	@set -e; for order in before after; do \

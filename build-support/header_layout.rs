@@ -107,8 +107,13 @@ pub const SECTIONS: &[Section] = &[
 /// The section for items whose defining module was not found (a name made by a macro, say).
 const UNPLACED: &str = "Other declarations";
 
+/// cbindgen's `extern "C"` block, taken out of its output...
 const CPP_OPEN: &str = "#ifdef __cplusplus\nextern \"C\" {\n#endif // __cplusplus\n";
 const CPP_CLOSE: &str = "#ifdef __cplusplus\n}  // extern \"C\"\n#endif  // __cplusplus\n";
+/// ...and put back around the arranged declarations, in comments C89 reads too (to C89, `//`
+/// after `#endif` is extra tokens).
+const CPP_OPEN_C89: &str = "#ifdef __cplusplus\nextern \"C\" {\n#endif /* __cplusplus */\n";
+const CPP_CLOSE_C89: &str = "#ifdef __cplusplus\n} /* extern \"C\" */\n#endif /* __cplusplus */\n";
 
 /// One declaration with its doc comment, as cbindgen wrote it.
 struct Item {
@@ -170,7 +175,7 @@ pub fn arrange(header: &str, prologue_end: &str, ffi_dir: &Path) -> (String, Vec
     let mut out = String::from(prologue);
     out.push_str(&contents(&sections));
     out.push('\n');
-    out.push_str(CPP_OPEN);
+    out.push_str(CPP_OPEN_C89);
     for (number, (module, title, about, placed)) in sections.iter().enumerate() {
         out.push('\n');
         out.push_str(&heading(number + 1, module, title, about));
@@ -182,7 +187,7 @@ pub fn arrange(header: &str, prologue_end: &str, ffi_dir: &Path) -> (String, Vec
         out.push_str("\n/** @} */\n");
     }
     out.push('\n');
-    out.push_str(CPP_CLOSE);
+    out.push_str(CPP_CLOSE_C89);
     out.push('\n');
     out.push_str(&rest[guard_end..]);
     (out, warnings)

@@ -776,11 +776,41 @@ static void test_open_accepts_o_noctty(void **state) {
     unlink(path);
 }
 
+/* Limits the kernel enforces, with the codes the header lists for them: a length past the
+ * largest file size, a copy whose range passes the largest offset, a path past PATH_MAX. */
+static void test_errors_at_the_kernels_limits(void **state) {
+    (void)state;
+    char path[128], other[128];
+    snprintf(path, sizeof path, "%s/limits", temp_dir);
+    snprintf(other, sizeof other, "%s/limits-copy", temp_dir);
+    fdsafe_handle f, g, in, t;
+    must(fdsafe_file_open(path, FDSAFE_O_RDWR | FDSAFE_O_CREAT, 0600, &f));
+    must(fdsafe_file_open(other, FDSAFE_O_RDWR | FDSAFE_O_CREAT, 0600, &g));
+    expect_code(fdsafe_file_pwrite(f, "0123456789", 10, 0), 10);
+    expect_code(fdsafe_file_truncate(f, INT64_MAX), -EFBIG);
+    int64_t off_in = 5, off_out = 0;
+    expect_code(fdsafe_copy_file_range(f, &off_in, g, &off_out, SIZE_MAX, 0), -EOVERFLOW);
+    assert_int_equal(off_in, 5); /* unchanged on failure */
+    static char long_path[5000];
+    memset(long_path, 'a', sizeof long_path - 1);
+    long_path[0] = '/';
+    int32_t wd;
+    must(fdsafe_inotify_create(0, &in));
+    expect_code(fdsafe_inotify_add_watch(in, long_path, FDSAFE_IN_CREATE, &wd), -ENAMETOOLONG);
+    expect_code(fdsafe_terminal_open(long_path, FDSAFE_O_RDWR, &t), -ENAMETOOLONG);
+    must(fdsafe_close(in));
+    must(fdsafe_close(f));
+    must(fdsafe_close(g));
+    unlink(path);
+    unlink(other);
+}
+
 int main(void) {
     umask(022);
     const struct CMUnitTest tests[] = {
         FD_TEST(test_open_create_exclusive_and_positioned_io),
         FD_TEST(test_open_accepts_o_noctty),
+        FD_TEST(test_errors_at_the_kernels_limits),
         FD_TEST(test_nofollow_tmpfile_and_directories),
         FD_TEST(test_open_at_beneath),
         FD_TEST(test_file_bad_input),

@@ -92,7 +92,7 @@
 
 #ifdef __cplusplus
 extern "C" {
-#endif // __cplusplus
+#endif /* __cplusplus */
 
 /* ====================================================================================== */
 /**
@@ -1162,7 +1162,8 @@ int64_t fdsafe_file_size(fdsafe_handle handle);
  * Works on file and memfd handles.
  *
  * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a negative
- * `length`; `-EINVAL` (from the kernel) if the file is not open for writing; `-EPERM` for a
+ * `length`; `-EINVAL` (from the kernel) if the file is not open for writing; `-EFBIG` beyond
+ * the largest size the file system or `RLIMIT_FSIZE` allows; `-EPERM` for a
  * memfd sealed against shrinking or growing. Thread safety: any thread.
  */
 int fdsafe_file_truncate(fdsafe_handle handle, int64_t length);
@@ -1521,7 +1522,8 @@ int fdsafe_memfd_get_seals(fdsafe_handle handle);
  * Ownership: the caller owns `*handle_out`.
  * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL or empty path, a NULL `handle_out`,
  * unknown flags, access mode 3, a path that is not a terminal (non-devices are not even
- * opened), or `/dev/ptmx`; `-ENOENT`, `-EACCES`, `-EBUSY` (exclusive mode), `-EIO`, `-ENXIO`.
+ * opened), or `/dev/ptmx`; `-ENOENT`, `-ENAMETOOLONG`, `-EACCES`, `-EBUSY` (exclusive
+ * mode), `-EIO`, `-ENXIO`.
  * Thread safety: any thread.
  */
 int fdsafe_terminal_open(const char *path, uint32_t flags, fdsafe_handle *handle_out);
@@ -3664,7 +3666,8 @@ int64_t fdsafe_sendfile_fd(int fd_in, int64_t *off_in, int fd_out, size_t count)
  * `FDSAFE_E_INVALID_ARGUMENT` for non-zero flags or a negative or misaligned offset; from
  * the kernel `-EINVAL` if either is not a regular file or the ranges of one file overlap,
  * `-EBADF` if `out` is not open for writing or is appending, `-EISDIR` for a directory,
- * `-EXDEV` across some file systems, `-EPERM` for a sealed memfd. Thread safety: any thread.
+ * `-EOVERFLOW` if an offset plus `len` passes the largest file offset, `-EXDEV` across some
+ * file systems, `-EPERM` for a sealed memfd. Thread safety: any thread.
  */
 int64_t fdsafe_copy_file_range(fdsafe_handle in,
                                int64_t *off_in,
@@ -4434,7 +4437,8 @@ int fdsafe_pidfd_get_pid(fdsafe_handle handle);
  * array with no NULL among its first 1,048,576 entries, or a NULL `pidfd_out` (an array
  * that ends, unterminated, before that is read past its end: no C function can tell);
  * from the child: `-EPERM` if the terminal is
- * another session's controlling terminal, `-ENOENT`, `-EACCES`, `-ENOEXEC`, `-E2BIG`;
+ * another session's controlling terminal, `-ENOENT`, `-ENAMETOOLONG`, `-EACCES`,
+ * `-ENOEXEC`, `-E2BIG`;
  * `-EAGAIN` or `-ENOMEM` from `clone`; `-ENOSYS` if the kernel (before Linux 5.2) gave no
  * pidfd; `-EMFILE`, also when the handle table is full. With `-ENOSYS` or `-EMFILE` after
  * the child was started, it is killed (`SIGKILL`) and reaped before the call returns.
@@ -4652,7 +4656,8 @@ int fdsafe_inotify_create(uint32_t flags, fdsafe_handle *handle_out);
  *
  * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for NULL `path` or
  * `wd_out`, unknown mask bits, or a mask with no event (options alone, which the kernel
- * would take and leave the watch silent); from the kernel `-ENOENT`, `-EACCES`, `-ENOTDIR`
+ * would take and leave the watch silent); from the kernel `-ENOENT`, `-ENAMETOOLONG`,
+ * `-EACCES`, `-ENOTDIR`
  * (`FDSAFE_IN_ONLYDIR`), `-EEXIST` (`FDSAFE_IN_MASK_CREATE`), `-EINVAL`
  * (`FDSAFE_IN_MASK_ADD` with `_MASK_CREATE`), `-ENOSPC` (watch limit). Thread safety: any thread.
  */
@@ -5039,11 +5044,14 @@ int fdsafe_fanotify_init(uint32_t flags,
  *
  * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for unknown bits, not
  * exactly one action, both target types, or a NULL path without flush; from the kernel
- * `-ENOENT`, `-ENOTDIR`, `-EINVAL` (events the group's class or report flags cannot give, such
+ * `-ENOENT`, `-ENAMETOOLONG`, `-ENOTDIR`, `-EINVAL` (events the group's class or report flags cannot give, such
  * as directory events on a mount without FID reporting), `-EEXIST` (an `_EVICTABLE` mark
  * added over one that is not), `-EXDEV`, `-ENOSPC` (mark limit). Thread safety: any thread.
  */
-int fdsafe_fanotify_mark(fdsafe_handle handle, uint32_t flags, uint64_t mask, const char *path);
+int fdsafe_fanotify_mark(fdsafe_handle handle,
+                         uint32_t flags,
+                         uint64_t mask,
+                         const char *path);
 
 /**
  * Reads up to `max` events into `events_out`, waiting for the first unless non-blocking.
@@ -5456,7 +5464,7 @@ int fdsafe_watchdog_interval(uint32_t flags, uint64_t *usec_out);
 /** @} */
 
 #ifdef __cplusplus
-}  // extern "C"
-#endif  // __cplusplus
+} /* extern "C" */
+#endif /* __cplusplus */
 
 #endif  /* FDSAFE_H */

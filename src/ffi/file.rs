@@ -341,7 +341,8 @@ pub extern "C" fn fdsafe_file_size(handle: fdsafe_handle) -> i64 {
 /// Works on file and memfd handles.
 ///
 /// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a negative
-/// `length`; `-EINVAL` (from the kernel) if the file is not open for writing; `-EPERM` for a
+/// `length`; `-EINVAL` (from the kernel) if the file is not open for writing; `-EFBIG` beyond
+/// the largest size the file system or `RLIMIT_FSIZE` allows; `-EPERM` for a
 /// memfd sealed against shrinking or growing. Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_file_truncate(handle: fdsafe_handle, length: i64) -> c_int {

@@ -120,7 +120,8 @@ pub extern "C" fn fdsafe_inotify_create(flags: u32, handle_out: *mut fdsafe_hand
 ///
 /// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for NULL `path` or
 /// `wd_out`, unknown mask bits, or a mask with no event (options alone, which the kernel
-/// would take and leave the watch silent); from the kernel `-ENOENT`, `-EACCES`, `-ENOTDIR`
+/// would take and leave the watch silent); from the kernel `-ENOENT`, `-ENAMETOOLONG`,
+/// `-EACCES`, `-ENOTDIR`
 /// (`FDSAFE_IN_ONLYDIR`), `-EEXIST` (`FDSAFE_IN_MASK_CREATE`), `-EINVAL`
 /// (`FDSAFE_IN_MASK_ADD` with `_MASK_CREATE`), `-ENOSPC` (watch limit). Thread safety: any thread.
 #[no_mangle]

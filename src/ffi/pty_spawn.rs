@@ -78,7 +78,8 @@ fn pidfd_handle(pidfd: PidFd) -> Result<Handle> {
 /// array with no NULL among its first 1,048,576 entries, or a NULL `pidfd_out` (an array
 /// that ends, unterminated, before that is read past its end: no C function can tell);
 /// from the child: `-EPERM` if the terminal is
-/// another session's controlling terminal, `-ENOENT`, `-EACCES`, `-ENOEXEC`, `-E2BIG`;
+/// another session's controlling terminal, `-ENOENT`, `-ENAMETOOLONG`, `-EACCES`,
+/// `-ENOEXEC`, `-E2BIG`;
 /// `-EAGAIN` or `-ENOMEM` from `clone`; `-ENOSYS` if the kernel (before Linux 5.2) gave no
 /// pidfd; `-EMFILE`, also when the handle table is full. With `-ENOSYS` or `-EMFILE` after
 /// the child was started, it is killed (`SIGKILL`) and reaped before the call returns.

@@ -46,7 +46,8 @@ fn term(handle: fdsafe_handle) -> Result<handles::TypedGuard<Terminal>> {
 /// Ownership: the caller owns `*handle_out`.
 /// Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL or empty path, a NULL `handle_out`,
 /// unknown flags, access mode 3, a path that is not a terminal (non-devices are not even
-/// opened), or `/dev/ptmx`; `-ENOENT`, `-EACCES`, `-EBUSY` (exclusive mode), `-EIO`, `-ENXIO`.
+/// opened), or `/dev/ptmx`; `-ENOENT`, `-ENAMETOOLONG`, `-EACCES`, `-EBUSY` (exclusive
+/// mode), `-EIO`, `-ENXIO`.
 /// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_terminal_open(path: *const c_char, flags: u32, handle_out: *mut fdsafe_handle) -> c_int {
