@@ -106,12 +106,17 @@ class PidFd(Handle):
         opened only by something that reaps children as they exit (``SIGCHLD`` ignored, a
         handler or another thread calling ``waitpid(-1)``), and only if the program exits at
         once: then ``ChildProcessError`` is raised (the program ran). ``fork`` has no such
-        window."""
+        window.
+
+        The child starts with no signal blocked, as ``fdsafe_terminal_spawn`` starts its
+        own (``subprocess`` passes the mask on): signals this process blocks to read them
+        from a :class:`~fdsafe.SignalFd` would otherwise stay blocked in the child, which
+        ``send_signal(SIGTERM)`` then could not stop."""
         args = [argv] if isinstance(argv, (str, bytes, os.PathLike)) else list(argv)
         if not args:
             raise ValueError("argv is empty: it names the program and its arguments")
         program = args[0] if env is None else _find_program(args[0], env)
-        pid = os.posix_spawnp(program, args, dict(os.environ if env is None else env))
+        pid = os.posix_spawnp(program, args, dict(os.environ if env is None else env), setsigmask=())
         reaped = ChildProcessError(errno.ECHILD, f"child {pid} ({args[0]!r}) was reaped by another waiter "
                                                  "before its pidfd was opened (is SIGCHLD ignored?)")
         try:
@@ -138,8 +143,9 @@ class PidFd(Handle):
         another process that reused the pid. ``ProcessLookupError`` once it has been
         reaped; an exited child not yet waited for takes the signal without error, as
         with ``os.kill``.
-        As ``os.kill``: ``TypeError`` for a float or a str, ``OverflowError`` for a number
-        a C int cannot hold (never cut to another signal)."""
+        As ``os.kill``: ``TypeError`` for a float or a str (and for a bool, which ``os.kill``
+        takes as signal 0 or 1), ``OverflowError`` for a number a C int cannot hold (never
+        cut to another signal)."""
         signo = int_arg(signal, "signal", _INT_MIN, _INT_MAX)
         check(lib.fdsafe_pidfd_send_signal(self._value, signo, 0))
 

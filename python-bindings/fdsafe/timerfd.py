@@ -132,7 +132,9 @@ class TimerFd(Handle):
 
     def get(self) -> TimerValue:
         """The time left to the next expiration and the interval, in seconds
-        (:class:`TimerValue`; 0 and 0 when disarmed)."""
+        (:class:`TimerValue`; value 0 when disarmed, with the interval as the kernel keeps it:
+        0 after ``disarm()``, the one given to ``set(0, interval)``, as ``os.timerfd_gettime``
+        reports)."""
         v = TimerValueC()
         check(lib.fdsafe_timerfd_get(self._value, ctypes.byref(v)))
         return _value(v)

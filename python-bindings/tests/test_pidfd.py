@@ -221,3 +221,19 @@ def test_wait_exit_on_a_nonblocking_pidfd_of_a_running_child_does_not_wait():
         assert p.wait(fdsafe.EVENT_IN, 20)
         st = nb.wait_exit()  # exited: collected, blocking or not
         assert st is not None and st.code == pidfd_mod.KILLED
+
+
+def test_a_spawned_child_starts_with_no_signal_blocked():
+    """A process that reads SIGTERM from a SignalFd blocks it; its children must not inherit
+    that, or SIGTERM could never stop them."""
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGTERM, signal.SIGINT])
+    try:
+        with fdsafe.SignalFd.create([signal.SIGTERM]):
+            child = PidFd.spawn([sys.executable, "-c", "import time; time.sleep(30)"])
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+    with child:
+        child.send_signal(signal.SIGTERM)
+        status = child.wait_exit(timeout=10)
+        assert status is not None, "SIGTERM did not end the child: it was blocked there"
+        assert (status.code, status.status) == (pidfd_mod.KILLED, signal.SIGTERM)
