@@ -4,6 +4,7 @@ negative length is a ``ValueError`` and never reaches C as a huge unsigned numbe
 from __future__ import annotations
 
 import ctypes
+import errno
 import math
 import mmap
 import operator
@@ -120,10 +121,17 @@ def read_buffer(size: int) -> Any:
     ``os.read``'s does: up to :data:`EAGER_READ_MAX` bytes a zero-filled ctypes buffer, above
     it a view of an anonymous mmap, whose pages are only touched when the read writes them.
     The mmap is never closed here (closing it while the view exists raises ``BufferError``):
-    it is unmapped with the last reference to the view."""
+    it is unmapped with the last reference to the view. A size the process cannot map
+    raises ``MemoryError``, as ``os.read`` does for a buffer it cannot allocate."""
     if size <= EAGER_READ_MAX:
         return ctypes.create_string_buffer(size)
-    return (ctypes.c_char * size).from_buffer(mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE))
+    try:
+        area = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE)
+    except OSError as err:
+        if err.errno != errno.ENOMEM:
+            raise
+        raise MemoryError(f"cannot reserve a {size}-byte read buffer") from None
+    return (ctypes.c_char * size).from_buffer(area)
 
 
 def timeout_ms(timeout: Optional[float]) -> int:

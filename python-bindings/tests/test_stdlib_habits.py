@@ -486,3 +486,14 @@ def test_a_closed_stream_says_so_as_io_does():
     with pytest.raises(ValueError, match="closed epoll object") as closed:
         ep.poll(0)  # as select.epoll.poll after close
     assert closed.value.errno == errno.EBADF
+
+
+def test_a_read_too_large_to_reserve_raises_memory_error_as_os_read():
+    """os.read(fd, n) raises MemoryError when it cannot allocate n bytes; so does a handle's
+    read (it used to raise OSError ENOMEM from the buffer's mmap)."""
+    r, w = fdsafe.pipe(nonblocking=True)
+    with r, w:
+        with pytest.raises(MemoryError):
+            os.read(r.fileno(), 2**62)
+        with pytest.raises(MemoryError):
+            r.read(2**62)
