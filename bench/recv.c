@@ -70,23 +70,25 @@ static double raw_recv(int tx, int rx, const int *fds, int count, int messages) 
 
 /* The kernel's floor of fdsafe's detection: raw_recv plus, per descriptor, the kernel queries
  * fdsafe's detector asks to identify it, and no handles: for an eventfd, fstat and the
- * /proc/self/fd link (the only side-effect-free way to tell the anonymous-inode kinds apart);
+ * /proc/thread-self/fd link (the only side-effect-free way to tell the anonymous-inode kinds
+ * apart; /proc/thread-self, as fdsafe reads it, because /proc/self/fd is gone once the main
+ * thread has exited and names another table in a thread that unshared its own);
  * for a connected Unix socket, fstat, getpeername (its family, and connected, so no listener)
  * and SO_TYPE. A receiver that asked getpeername before fstat would save the fstat on
  * sockets and pay one call more on every other kind.
  *
- * `kept`: the links are read through a /proc/self/fd directory descriptor kept open for the
+ * `kept`: the links are read through a /proc/thread-self/fd directory descriptor kept open for the
  * whole run, as a program may. Otherwise as a library that keeps no descriptor of its own
  * between calls must (issue 16 forbids hidden descriptors): one link by its full path, several
  * through a directory descriptor opened for the message. */
 static double raw_recv_queries(int tx, int rx, const int *fds, int count, int messages, int sockets, int kept) {
     double spent = 0;
-    int proc = kept ? open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+    int proc = kept ? open("/proc/thread-self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
     for (int m = 0; m < messages; m++) {
         send_fds(tx, fds, count);
         double t = now_ns();
         int got[MAX], n = raw_receive(rx, got);
-        if (!kept && !sockets && n > 1) proc = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (!kept && !sockets && n > 1) proc = open("/proc/thread-self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         for (int i = 0; i < n; i++) {
             struct stat st;
             if (fstat(got[i], &st) != 0) exit(1);
@@ -99,7 +101,7 @@ static double raw_recv_queries(int tx, int rx, const int *fds, int count, int me
                 if (getsockopt(got[i], SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM) exit(1);
             } else {
                 char name[32], link[64];
-                snprintf(name, sizeof name, proc >= 0 ? "%d" : "/proc/self/fd/%d", got[i]);
+                snprintf(name, sizeof name, proc >= 0 ? "%d" : "/proc/thread-self/fd/%d", got[i]);
                 if (readlinkat(proc >= 0 ? proc : AT_FDCWD, name, link, sizeof link) <= 0) exit(1);
             }
             close(got[i]);
@@ -170,7 +172,7 @@ static void measure(int sockets) {
         printf("    the kernel's floor: raw receive plus fdsafe's detection queries alone %.0f ns per descriptor, "
                "raw/that %.3f (%s)\n",
                median_of(k, BATCHES), median(kq, BATCHES),
-               sockets ? "fstat, getpeername, SO_TYPE" : "fstat, the /proc/self/fd link through a kept directory");
+               sockets ? "fstat, getpeername, SO_TYPE" : "fstat, the /proc/thread-self/fd link through a kept directory");
         if (!sockets)
             printf("    the same queries keeping no descriptor between calls, as fdsafe must: %.0f ns per descriptor, "
                    "raw/that %.3f\n", median_of(u, BATCHES), median(uq, BATCHES));
