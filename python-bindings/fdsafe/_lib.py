@@ -136,7 +136,9 @@ def _typed_call(name: str, fn: Callable[..., Any], argtypes: List[object]) -> Ca
         for position, (low, high) in ranges:
             if position < len(args):
                 value = args[position]
-                if type(value) is int and not low <= value <= high:
+                # isinstance: the stdlib's own constants are IntFlag (socket.MSG_PEEK), and an
+                # IntFlag of 2**32 | MSG_PEEK would otherwise reach C as MSG_PEEK alone.
+                if isinstance(value, int) and not low <= value <= high:
                     raise _out_of_range(name, position, value, low, high)
         try:
             return fn(*args)

@@ -15,8 +15,9 @@ import os
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from ._lib import c_handle, c_handle_p, declare, lib
-from .errors import check
+from .errors import InvalidArgumentError, check
 from .handle import Handle, retry_eintr
+from .rawio import RawIOHandle
 from . import _constants as _c
 
 _int, _u32, _size, _str = ctypes.c_int, ctypes.c_uint32, ctypes.c_size_t, ctypes.c_char_p
@@ -80,17 +81,30 @@ def listen_fds(unset_environment: bool = False) -> ListenFds:
         return result
     if _activated is None:
         made: List[Handle] = []
-        for i in range(count.value):
-            out = c_handle()
-            check(lib.fdsafe_listen_fd_handle(i, ctypes.byref(out)))
-            name = ctypes.create_string_buffer(256)
-            n = check(lib.fdsafe_listen_fd_name(i, name, 256))
-            h = Handle.wrap(out.value)
-            h.name = name.raw[:n].decode("ascii")  # type: ignore[attr-defined]
-            made.append(h)
+        try:
+            for i in range(count.value):
+                out = c_handle()
+                check(lib.fdsafe_listen_fd_handle(i, ctypes.byref(out)))
+                name = ctypes.create_string_buffer(256)
+                n = check(lib.fdsafe_listen_fd_name(i, name, 256))
+                made.append(_named(Handle.wrap(out.value), name.raw[:n].decode("ascii")))
+        except BaseException:
+            for h in made:  # dropped, they would close activated descriptors for good
+                h._owned = False
+            raise
         _activated = made
     result.extend(_activated)
     return result
+
+
+def _named(h: Handle, name: str) -> Handle:
+    """``h`` with its activation name as ``name``: a stream's ``name`` (a file's, a FIFO's,
+    a device's...) is the one ``io`` shows, set through its own field."""
+    if isinstance(h, RawIOHandle):
+        h._name = name
+    else:
+        h.name = name  # type: ignore[attr-defined]
+    return h
 
 
 def _forget(names: Sequence[str]) -> None:
@@ -135,7 +149,10 @@ def notify(state: Union[str, bytes], handles: Sequence[Handle] = (), unset_envir
 
 
 def ready(status: Optional[str] = None) -> bool:
-    """``READY=1`` (and ``STATUS=`` if given): start-up is complete."""
+    """``READY=1`` (and ``STATUS=`` if given, one line, as for :func:`status`: a newline
+    would add assignments of its own): start-up is complete."""
+    if status is not None and "\n" in status:
+        raise InvalidArgumentError(_c.FDSAFE_E_INVALID_ARGUMENT, "a status text must be a single line")
     return notify("READY=1" if status is None else f"READY=1\nSTATUS={status}")
 
 

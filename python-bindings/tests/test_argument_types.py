@@ -1,6 +1,7 @@
 """An argument of the wrong type raises TypeError, as in the standard library (os.read("x"),
 socket.send(b"", "flags")), never ctypes' own ArgumentError, which Python code does not catch."""
 import ctypes
+import socket
 
 import pytest
 
@@ -44,3 +45,26 @@ def test_right_types_still_work():
     with r, w:
         assert w.write(b"x") == 1
         assert Handle.wrap(r.value, owned=False).read(1) == b"x"
+
+
+def test_int_subclasses_are_range_checked_as_ints():
+    """The stdlib's constants are IntFlag and IntEnum values (socket.MSG_PEEK is a MsgFlag):
+    one beyond the C parameter's range is refused as a plain int is, never cut to the flags
+    that fit (2**32 | MSG_PEEK used to peek, and an IntEnum of 2**32 + 1 to shut down
+    writing)."""
+    import enum
+
+    class How(enum.IntEnum):
+        TOO_WIDE = 2**32 + 1
+
+    a, b = fdsafe.socket.unix_pair()
+    with a, b:
+        a.send(b"a")
+        with pytest.raises(OverflowError):
+            b.recv(1, (1 << 32) | socket.MSG_PEEK)
+        with pytest.raises(OverflowError):
+            b.shutdown(How.TOO_WIDE)
+        assert b.recv(1) == b"a", "nothing was peeked or shut down"
+        b.settimeout(0.05)
+        with pytest.raises(TimeoutError):
+            b.recv(1)  # still open for reading, and the byte was consumed once

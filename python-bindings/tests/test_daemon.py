@@ -288,3 +288,41 @@ def test_watchdog_usec():
     os.environ["WATCHDOG_USEC"] = "10"
     assert daemon.watchdog_usec(unset_environment=True) == 10
     assert "WATCHDOG_USEC" not in os.environ
+
+
+_ACTIVATED_STREAMS = r"""
+import os, sys
+from fdsafe import daemon
+for number, target in zip(map(int, sys.argv[1:]), (3, 4, 5)):
+    os.dup2(number, target, inheritable=False)
+    os.close(number)
+os.environ.update(LISTEN_FDS="3", LISTEN_PID=str(os.getpid()), LISTEN_FDNAMES="web:jobs:null")
+print(sorted((type(h).__name__, h.name) for h in daemon.listen_fds()))
+"""
+
+
+def test_activated_streams_keep_their_names(tmp_path):
+    """systemd passes ListenFIFO= and ListenSpecial= descriptors beside sockets; a stream's
+    `name` is a property (as io's), which listen_fds used to assign and fail on, dropping
+    (so closing) every activated descriptor."""
+    fifo = tmp_path / "jobs"
+    os.mkfifo(fifo)
+    with socket.socket(socket.AF_UNIX) as listener:
+        listener.bind(str(tmp_path / "web.sock"))
+        listener.listen()
+        jobs = os.open(fifo, os.O_RDWR | os.O_CLOEXEC)
+        null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+        try:
+            numbers = [listener.fileno(), jobs, null]
+            out = subprocess.run([sys.executable, "-c", _ACTIVATED_STREAMS, *map(str, numbers)], pass_fds=numbers,
+                                 env=dict(os.environ, PYTHONPATH=PACKAGE_ROOT), capture_output=True, timeout=60)
+        finally:
+            os.close(jobs)
+            os.close(null)
+    assert out.returncode == 0, out.stderr.decode()
+    assert out.stdout.decode().strip() == "[('CharDevice', 'null'), ('Fifo', 'jobs'), ('UnixListener', 'web')]"
+
+
+def test_ready_refuses_a_status_of_several_lines(manager):
+    with pytest.raises(fdsafe.InvalidArgumentError, match="single line"):
+        daemon.ready(status="Serving\nSTOPPING=1")
