@@ -380,8 +380,11 @@ typedef uint64_t fdsafe_handle;
  * duplicate may share. A thread blocked inside a call on the handle therefore stays blocked
  * until the call returns by itself (data, a peer's close, a timeout, a signal); the
  * descriptor closes then. To wake it, make it return: include an eventfd in the epoll set
- * it waits on and write to it, use non-blocking mode or `fdsafe_wait` with a timeout, or,
- * when this process holds the only copy of a socket, call `fdsafe_socket_shutdown` first.
+ * it waits on and write to it, or, when this process holds the only copy of a socket, call
+ * `fdsafe_socket_shutdown` first. A call already blocked is not woken by switching the
+ * handle to non-blocking mode (the kernel checks the mode when a call begins): to be able to
+ * close at any time, make the calls non-blocking from the start or wait with
+ * `fdsafe_wait` and a timeout.
  *
  * Returns 0.
  * Errors: `-EBADF` if the handle is 0, already closed (a second close closes nothing), or was
