@@ -88,7 +88,8 @@ def inet_sockaddrs(address: Tuple[Any, ...], socktype: int, passive: bool = Fals
     address; ``"<broadcast>"`` is 255.255.255.255, as in the ``socket`` module. ``family`` is
     the socket's, when there is a socket: ``AF_INET`` resolves to IPv4 addresses only (and
     takes only a pair, as ``socket`` does), ``AF_INET6`` puts IPv6 addresses first (an IPv4
-    one after them still works: fdsafe maps it onto the IPv6 socket)."""
+    one after them still works: it is given as its IPv4-mapped IPv6 address, ``::ffff:a.b.c.d``,
+    which a dual-stack socket reaches over IPv4 and an ``IPV6_V6ONLY`` one refuses)."""
     if not isinstance(address, tuple) or len(address) not in (2, 3, 4):
         raise TypeError("an internet address is a (host, port) or (host, port, flowinfo[, scope_id]) tuple")
     if family == socket.AF_INET and len(address) != 2:
@@ -116,6 +117,10 @@ def inet_sockaddrs(address: Tuple[Any, ...], socktype: int, passive: bool = Fals
         sockaddr: Tuple[Any, ...] = tuple(found)
         if fam == socket.AF_INET6 and extras is not None:
             sockaddr = (sockaddr[0], sockaddr[1], extras[0], extras[1] or sockaddr[3])
+        if fam == socket.AF_INET and family == socket.AF_INET6:
+            # An IPv6 socket takes no IPv4 sockaddr for connect (EINVAL) and only some
+            # calls take one for sendto: the mapped form is what each of them reads.
+            fam, sockaddr = socket.AF_INET6, ("::ffff:" + sockaddr[0], sockaddr[1], 0, 0)
         if fam in (socket.AF_INET, socket.AF_INET6):
             out.append(_pack_inet(fam, sockaddr))
     if not out:

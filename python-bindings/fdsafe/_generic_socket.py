@@ -169,11 +169,19 @@ class GenericSocket(Socket):
 
 
 def socket(family: int = _pysocket.AF_INET, type: int = _pysocket.SOCK_STREAM, proto: int = 0,
-           nonblocking: bool = False) -> GenericSocket:
+           fileno: Optional[int] = None, *, nonblocking: bool = False) -> GenericSocket:
     """A socket of any family, type and protocol, as ``socket.socket(family, type, proto)``
     makes it (``socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE)``), always close-on-exec. As
     there, ``SOCK_NONBLOCK`` in ``type`` makes it non-blocking (as ``nonblocking=True``)
-    and ``SOCK_CLOEXEC`` is taken (it is always in force)."""
+    and ``SOCK_CLOEXEC`` is taken (it is always in force).
+
+    With ``fileno``, as ``socket.socket(fileno=fd)``: the socket descriptor ``fd`` is
+    adopted, and the returned object owns it from then on (family, type and protocol are the
+    kernel's, whatever the other arguments say; ``nonblocking`` leaves its mode alone). A
+    descriptor that is not a socket, or that a live handle already owns, is refused and
+    stays the caller's."""
+    if fileno is not None:
+        return GenericSocket.adopt(int_arg(fileno, "fileno", -2**31, 2**31 - 1), KIND_SOCKET)
     if type & _pysocket.SOCK_NONBLOCK:
         nonblocking = True
     type &= ~(_pysocket.SOCK_NONBLOCK | _pysocket.SOCK_CLOEXEC)

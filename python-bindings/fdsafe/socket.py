@@ -504,7 +504,13 @@ class Socket(Handle):
         a call on the socket (blocked in ``recv`` or ``accept``, say), and the socket stays
         open and working: that call is using the descriptor, which fdsafe never hands away
         under it. Wake that thread first (send it data, or ``shutdown()`` the socket), let
-        its call return, then detach."""
+        its call return, then detach.
+
+        ``ssl.SSLContext.wrap_socket(s)`` builds its own socket on this socket's number
+        before it calls ``detach()``, and drops that socket, closing the number, if
+        ``detach()`` fails: this socket is then left on a closed number that the next file
+        opened takes. Wrap a socket only when no other thread can be inside a call on it, or
+        wrap ``s.to_socket()`` (a duplicate: nothing is detached)."""
         if self.closed:
             return -1
         return self.release()

@@ -252,3 +252,43 @@ def test_generic_socket_timeouts_as_socket_has_them():
             conn, peer = listener.accept()
             with conn:
                 assert peer == client.getsockname() and conn.getpeername() == peer
+
+
+def test_socket_takes_fileno_as_the_socket_module_does():
+    """socket.socket(family, type, proto, fileno): the fourth argument adopts a descriptor.
+    It used to be `nonblocking`, so (AF_INET, SOCK_STREAM, 0, fd) made a new socket."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as std:
+        std.bind(("127.0.0.1", 0))
+        std.listen()
+        address = std.getsockname()
+        fd = std.detach()
+    with fs.socket(socket.AF_INET, socket.SOCK_STREAM, 0, fd) as adopted:
+        assert adopted.fileno() == fd
+        assert adopted.getsockname() == address
+    with pytest.raises(OSError):
+        os.fstat(fd)  # the adopted socket owned it and closed it
+    r, w = os.pipe2(os.O_CLOEXEC)
+    try:
+        with pytest.raises(fdsafe.InvalidArgumentError):
+            fs.socket(fileno=r)  # not a socket: refused, still the caller's
+        os.fstat(r)
+    finally:
+        os.close(r)
+        os.close(w)
+    with pytest.raises(TypeError):
+        fs.socket(socket.AF_INET, socket.SOCK_STREAM, 0, True, False)  # no fifth positional
+
+
+def test_an_ipv4_host_on_an_ipv6_socket_goes_as_its_mapped_address():
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        with fs.socket(socket.AF_INET6, socket.SOCK_STREAM) as client:
+            client.connect(("127.0.0.1", listener.getsockname()[1]))  # was EINVAL
+            assert client.getpeername()[:2] == ("::ffff:127.0.0.1", listener.getsockname()[1])
+            listener.accept()[0].close()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as receiver, fs.udp_bind(("::", 0)) as sender:
+        receiver.bind(("127.0.0.1", 0))
+        receiver.settimeout(5)
+        sender.sendto(b"v4", ("127.0.0.1", receiver.getsockname()[1]))
+        assert receiver.recv(10) == b"v4"
