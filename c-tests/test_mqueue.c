@@ -294,7 +294,7 @@ static void test_a_queue_opened_by_path_is_a_message_queue(void **state) {
     if (child == 0) {
         int refused = 0;
         char dir[] = "/tmp/fdsafe-mq-XXXXXX";
-        if (unshare(CLONE_NEWNS) != 0 || mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+        if (unshare(CLONE_NEWNS) != 0 || mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) != 0 ||
             mkdtemp(dir) == NULL || mount("none", dir, "mqueue", 0, NULL) != 0)
             refused = errno;
         if (write(report[1], &refused, sizeof refused) != sizeof refused || refused) _exit(0);
