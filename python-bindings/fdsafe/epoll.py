@@ -274,17 +274,17 @@ class Epoll(Handle):
     register = add
 
     def modify(self, target: Target, events: int, data: Any = None) -> None:
-        """Changes the events (and ``data``) of a registered target. A registration keeps
-        its key for life, so a thread waiting on the set meanwhile (re-arming a one-shot
-        registration from a worker, say) reports the old or the new ``data``, never a bare
-        handle."""
+        """Changes the events of a registered target, and its ``data`` when given (without
+        it, the ``data`` given to ``add`` stays: re-arming a one-shot registration keeps what
+        the waits report). A registration keeps its key for life, so a thread waiting on the
+        set meanwhile reports the old or the new ``data``, never a bare handle."""
         handle, _ = self._target(target, register=False)
-        entry = (handle, target if data is None else data)
         key = self._keys.get(handle.value)
         fresh = key is None  # registered through C or another process's copy of the set
         if key is None:
             key = next(_KEYS)
         previous = self._data.get(key)
+        entry = (handle, data if data is not None else previous[1] if previous is not None else target)
         self._data[key] = entry
         try:
             self._check(lib.fdsafe_epoll_modify(self._value, handle.value, _events(events), key))

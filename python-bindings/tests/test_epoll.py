@@ -273,3 +273,15 @@ def test_threads_registering_on_one_set_at_once():
             t.join()
         assert errors == []
         assert len(ep) == 0
+
+
+def test_modify_without_data_keeps_the_data_given_at_add():
+    """Re-arming a one-shot registration with modify(target, events) must not change what
+    the waits report: it used to replace the data given to add with the handle."""
+    with Epoll.create() as ep, EventFd.create(1) as ev:
+        ep.add(ev, EPOLL_IN | EPOLL_ONESHOT, data="job 7")
+        assert [data for data, _ in ep.wait(0)] == ["job 7"]
+        ep.modify(ev, EPOLL_IN | EPOLL_ONESHOT)
+        assert [data for data, _ in ep.wait(0)] == ["job 7"]
+        ep.modify(ev, EPOLL_IN, data="job 8")
+        assert [data for data, _ in ep.wait(0)] == ["job 8"]

@@ -14,7 +14,9 @@ use crate::kinds::socket::{self, RecvFlags, SockAddr};
 pub const FDSAFE_SOCKET_REUSEPORT: u32 = FDSAFE_OWN_FLAG | (1 << 1);
 /// Create flag (fdsafe-only): an IPv6 socket accepts IPv6 only (`IPV6_V6ONLY`). Without it
 /// IPv6 sockets are dual-stack (`IPV6_V6ONLY` is set to 0 explicitly, whatever the system
-/// default).
+/// default) where an address allows it: bound to `[::]` or to an IPv4-mapped address. Bound
+/// to another IPv6 address (`[::1]`), the kernel makes the socket IPv6-only itself, and
+/// `IPV6_V6ONLY` then reads 1.
 pub const FDSAFE_SOCKET_V6ONLY: u32 = FDSAFE_OWN_FLAG | (1 << 2);
 /// Create flag (fdsafe-only): do not set `SO_REUSEADDR` on a TCP listener (it is on by
 /// default).
