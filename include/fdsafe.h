@@ -1976,6 +1976,7 @@ int fdsafe_terminal_view_set(struct fdsafe_terminal_settings *settings,
  *
  * Ownership: the caller closes `*handle_out`. Errors: `FDSAFE_E_INVALID_ARGUMENT` for NULL
  * pointers, unknown flags, bad address text, a Unix address, or V6ONLY with IPv4;
+ * `-EINVAL` for a link-local IPv6 address without its scope (`[fe80::1%eth0]:80` names it);
  * `-EADDRINUSE`; `-EACCES` (ports below 1024 without privilege); `-EADDRNOTAVAIL`;
  * `-ENODEV` (an IPv6 scope, by name or index, naming no interface); `-EMFILE`. Thread safety: any thread.
  */
@@ -2055,7 +2056,8 @@ int fdsafe_udp_bind_sockaddr(const void *addr,
 /**
  * Joins the multicast group `group` (an address without port: `"239.1.2.3"`, `"ff02::1:3"`)
  * on the interface named `interface` (`"lo"`, `"eth0"`; NULL or "" lets the kernel choose
- * by route). The group's family must match the socket's.
+ * by route). The group's family must match the socket's, but for an IPv4 group on a
+ * dual-stack IPv6 socket, which the kernel takes (its IPv4-mapped datagrams arrive).
  *
  * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` (UDP only); `FDSAFE_E_INVALID_ARGUMENT` for a NULL
  * group or a group that is not a multicast address; `-ENODEV` for an unknown interface;
@@ -2126,7 +2128,8 @@ int64_t fdsafe_socket_send_batch(fdsafe_handle handle,
  * Fills `received`, `truncated` and the source address (`addr`, `addr_len`) of each entry
  * received; returns how many. At most 1024 per call.
  *
- * Errors: as `fdsafe_socket_send_batch`; `FDSAFE_E_BUFFER_TOO_SMALL` for an `addr` whose
+ * Errors: as `fdsafe_socket_send_batch`; `-EOPNOTSUPP` for `FDSAFE_MSG_OOB`;
+ * `FDSAFE_E_BUFFER_TOO_SMALL` for an `addr` whose
  * capacity is below `sizeof(struct sockaddr_storage)`; `FDSAFE_MSG_WAITALL` is refused.
  * Thread safety: any thread.
  */
@@ -2189,7 +2192,8 @@ int64_t fdsafe_socket_recv_batch(fdsafe_handle handle,
  * Send and receive flag: out-of-band data (`MSG_OOB`): a send's last byte becomes TCP's
  * urgent byte (or a Unix stream socket's out-of-band byte); a receive takes that byte, or
  * fails as the kernel says (`-EINVAL` when there is none or `SO_OOBINLINE` is on,
- * `-EOPNOTSUPP` on datagram sockets).
+ * `-EOPNOTSUPP` on datagram sockets; on a UDP socket, whose kernel would ignore the flag and
+ * hand over the next datagram, fdsafe says `-EOPNOTSUPP` itself).
  */
 #define FDSAFE_MSG_OOB 1
 
@@ -2410,6 +2414,8 @@ int fdsafe_address_parse(const char *text,
  * `/` (`a.sock`) gives `./a.sock` (the same file), as does one starting with `@` (`@d/a.sock`
  * gives `./@d/a.sock`, not an abstract name), abstract names escape any byte. A path
  * that is not UTF-8 has no text (`-EILSEQ`): its `struct sockaddr` form always round-trips.
+ * One part of an address has no place in the text: an IPv6 flow label (`sin6_flowinfo`),
+ * which reads back as 0 (the scope id is kept, as `%index`).
  * Writes the text and its NUL into `text_out` (capacity `text_cap`; `FDSAFE_ADDRESS_TEXT_MAX`
  * always suffices) and returns the text length (without the NUL).
  *
@@ -2517,13 +2523,12 @@ int64_t fdsafe_socket_send(fdsafe_handle handle,
  * address; `fdsafe_readv` cannot (use `fdsafe_socket_recv_message` for scattered data).
  *
  * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` (unknown flags,
- * `FDSAFE_MSG_TRUNC` on a stream socket: nothing is received); `-EAGAIN`; `-ECONNRESET`; `-ENOTCONN`; `-EINVAL` (from the kernel: a receive the socket's
- * protocol refuses); `-EINTR` (not retried). Thread safety: any thread.
+ * `FDSAFE_MSG_TRUNC` on a stream socket: nothing is received); `-EOPNOTSUPP` for
+ * `FDSAFE_MSG_OOB` on a datagram socket; `-EAGAIN`; `-ECONNRESET`; `-ENOTCONN`; `-EINVAL`
+ * (from the kernel: a receive the socket's protocol refuses); `-EINTR` (not retried).
+ * Thread safety: any thread.
  */
-int64_t fdsafe_socket_recv(fdsafe_handle handle,
-                           void *buf,
-                           size_t len,
-                           uint32_t flags);
+int64_t fdsafe_socket_recv(fdsafe_handle handle, void *buf, size_t len, uint32_t flags);
 
 /**
  * Sends one datagram to the address given as text (UDP, Unix datagram sockets). Never raises
@@ -2608,8 +2613,9 @@ int fdsafe_socket_accept(fdsafe_handle handle,
 
 /**
  * Connects an existing socket to an address given as text: a UDP socket (sets its default
- * destination; `0.0.0.0:0`-style `AF_UNSPEC` disconnect is not offered) or a Unix datagram
- * socket. Stream sockets are created connected by `fdsafe_tcp_connect` /
+ * destination; `0.0.0.0:0`-style `AF_UNSPEC` disconnect is not offered), a Unix datagram
+ * socket, or a `FDSAFE_KIND_SOCKET` handle (`fdsafe_socket_create`) of an IP or Unix family,
+ * as `fdsafe_socket_connect_sockaddr` connects it. Stream sockets are created connected by `fdsafe_tcp_connect` /
  * `fdsafe_unix_connect`; on them, and on listeners, the kernel answers as `connect(2)` does
  * for their state: `-EISCONN` once connected (and on a TCP listener), `-EALREADY` while a
  * non-blocking connect is under way, `-EINVAL` on a Unix listener, a new attempt after a
@@ -2618,9 +2624,12 @@ int fdsafe_socket_accept(fdsafe_handle handle,
  * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for non-sockets; `FDSAFE_E_INVALID_ARGUMENT` for a
  * NULL or bad address; the kernel's `-ECONNREFUSED`, `-ENOENT`, `-EAFNOSUPPORT`, `-EINVAL`
  * (an address the socket cannot connect to, such as an unnamed one), `-EISCONN`,
- * `-EALREADY`, `-EINPROGRESS` (a non-blocking stream socket). Thread safety: any thread.
+ * `-EALREADY`, `-EINPROGRESS` (a non-blocking stream socket); for a `FDSAFE_KIND_SOCKET`
+ * also `-ETIMEDOUT`, `-ENETUNREACH`, `-EADDRNOTAVAIL` and `-EPERM`. Thread safety: any
+ * thread.
  */
-int fdsafe_socket_connect(fdsafe_handle handle, const char *address);
+int fdsafe_socket_connect(fdsafe_handle handle,
+                          const char *address);
 
 /**
  * Like `fdsafe_socket_connect` with the address as a `struct sockaddr` of `addr_len` bytes.
@@ -3511,8 +3520,8 @@ int64_t fdsafe_socket_send_message(fdsafe_handle handle,
  * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL `msg`, NULL pointers with counts > 0, more
  * than 1024 buffers or lengths adding up to more than `SSIZE_MAX`, `handles_cap` above 253, unknown flags, `FDSAFE_MSG_TRUNC` on a stream
  * socket (TCP, Unix stream, a `FDSAFE_KIND_SOCKET` of type `SOCK_STREAM`; nothing is
- * received); `FDSAFE_E_BUFFER_TOO_SMALL`
- * when `addr_cap` is below `sizeof(struct sockaddr_storage)` (checked first: nothing is
+ * received); `-EOPNOTSUPP` for `FDSAFE_MSG_OOB` on a datagram socket;
+ * `FDSAFE_E_BUFFER_TOO_SMALL` when `addr_cap` is below `sizeof(struct sockaddr_storage)` (checked first: nothing is
  * consumed); `-EBADF`; `FDSAFE_E_WRONG_KIND` for a handle that is not a socket; the kernel's
  * `-EAGAIN`, `-ENOTCONN`, `-EINVAL` (a listener), `-ECONNREFUSED`, `-ECONNRESET` (the peer
  * closed with data of this socket's unread), `-EINTR` (nothing was received). Thread

@@ -570,3 +570,14 @@ def test_a_listener_path_goes_with_its_last_descriptor_in_the_binding_process(tm
     # Nor after release(): the descriptor is the caller's, and so is the path.
     os.close(fs.unix_listen(str(path)).release())  # binding again removes the stale socket
     assert path.exists()
+
+
+def test_msg_oob_on_a_udp_receive_is_refused_not_taken_for_a_datagram():
+    """The kernel ignores MSG_OOB on a UDP receive and hands over the next datagram; fdsafe
+    refuses it (EOPNOTSUPP, as a Unix datagram socket's kernel says), leaving it queued."""
+    with fs.udp_bind(("127.0.0.1", 0)) as u, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.sendto(b"datagram", u.getsockname())
+        with pytest.raises(OSError) as refused:
+            u.recv(16, socket.MSG_OOB)
+        assert refused.value.errno == errno.EOPNOTSUPP
+        assert u.recv(16) == b"datagram"

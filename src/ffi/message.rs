@@ -4,7 +4,7 @@
 use std::ffi::c_void;
 use std::os::fd::RawFd;
 
-use super::socket::{recv_flags_with_trunc, refuse_stream_trunc, send_flags, socket_of};
+use super::socket::{recv_flags_with_trunc, send_flags, socket_of};
 use super::unix::{fdsafe_credentials, fdsafe_recv_info, register_received};
 use super::{call, fdsafe_handle, in_slice, out_slice, Out};
 use crate::error::{Error, Result};
@@ -150,8 +150,8 @@ pub extern "C" fn fdsafe_socket_send_message(handle: fdsafe_handle, msg: *const 
 /// Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL `msg`, NULL pointers with counts > 0, more
 /// than 1024 buffers or lengths adding up to more than `SSIZE_MAX`, `handles_cap` above 253, unknown flags, `FDSAFE_MSG_TRUNC` on a stream
 /// socket (TCP, Unix stream, a `FDSAFE_KIND_SOCKET` of type `SOCK_STREAM`; nothing is
-/// received); `FDSAFE_E_BUFFER_TOO_SMALL`
-/// when `addr_cap` is below `sizeof(struct sockaddr_storage)` (checked first: nothing is
+/// received); `-EOPNOTSUPP` for `FDSAFE_MSG_OOB` on a datagram socket;
+/// `FDSAFE_E_BUFFER_TOO_SMALL` when `addr_cap` is below `sizeof(struct sockaddr_storage)` (checked first: nothing is
 /// consumed); `-EBADF`; `FDSAFE_E_WRONG_KIND` for a handle that is not a socket; the kernel's
 /// `-EAGAIN`, `-ENOTCONN`, `-EINVAL` (a listener), `-ECONNREFUSED`, `-ECONNRESET` (the peer
 /// closed with data of this socket's unread), `-EINTR` (nothing was received). Thread
@@ -169,7 +169,7 @@ pub extern "C" fn fdsafe_socket_recv_message(handle: fdsafe_handle, msg: *mut fd
         }
         let slots = out_slice(m.handles, m.handles_cap, "handles")?;
         let socket = socket_of(handle)?;
-        refuse_stream_trunc(&socket, flags)?;
+        socket.check_recv_flags(flags)?;
         let mut control = scm::ControlBuffer::new();
         let received = message::recv(&socket, iov, slots.len(), flags, &mut control)?;
         drop(socket);

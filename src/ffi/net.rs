@@ -57,6 +57,7 @@ fn tcp_listen(addr: &SockAddr, backlog: c_int, flags: u32, handle_out: *mut fdsa
 ///
 /// Ownership: the caller closes `*handle_out`. Errors: `FDSAFE_E_INVALID_ARGUMENT` for NULL
 /// pointers, unknown flags, bad address text, a Unix address, or V6ONLY with IPv4;
+/// `-EINVAL` for a link-local IPv6 address without its scope (`[fe80::1%eth0]:80` names it);
 /// `-EADDRINUSE`; `-EACCES` (ports below 1024 without privilege); `-EADDRNOTAVAIL`;
 /// `-ENODEV` (an IPv6 scope, by name or index, naming no interface); `-EMFILE`. Thread safety: any thread.
 #[no_mangle]
@@ -183,7 +184,8 @@ fn membership(handle: fdsafe_handle, group: *const c_char, interface: *const c_c
 
 /// Joins the multicast group `group` (an address without port: `"239.1.2.3"`, `"ff02::1:3"`)
 /// on the interface named `interface` (`"lo"`, `"eth0"`; NULL or "" lets the kernel choose
-/// by route). The group's family must match the socket's.
+/// by route). The group's family must match the socket's, but for an IPv4 group on a
+/// dual-stack IPv6 socket, which the kernel takes (its IPv4-mapped datagrams arrive).
 ///
 /// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` (UDP only); `FDSAFE_E_INVALID_ARGUMENT` for a NULL
 /// group or a group that is not a multicast address; `-ENODEV` for an unknown interface;
@@ -270,7 +272,8 @@ pub extern "C" fn fdsafe_socket_send_batch(handle: fdsafe_handle, msgs: *mut fds
 /// Fills `received`, `truncated` and the source address (`addr`, `addr_len`) of each entry
 /// received; returns how many. At most 1024 per call.
 ///
-/// Errors: as `fdsafe_socket_send_batch`; `FDSAFE_E_BUFFER_TOO_SMALL` for an `addr` whose
+/// Errors: as `fdsafe_socket_send_batch`; `-EOPNOTSUPP` for `FDSAFE_MSG_OOB`;
+/// `FDSAFE_E_BUFFER_TOO_SMALL` for an `addr` whose
 /// capacity is below `sizeof(struct sockaddr_storage)`; `FDSAFE_MSG_WAITALL` is refused.
 /// Thread safety: any thread.
 #[no_mangle]
@@ -282,6 +285,7 @@ pub extern "C" fn fdsafe_socket_recv_batch(handle: fdsafe_handle, msgs: *mut fds
         }
         let msgs = out_slice(msgs, count, "msgs")?;
         let s = socket_in(handle, &[Kind::Udp, Kind::UnixDatagram], "a UDP or Unix datagram socket")?;
+        s.check_recv_flags(flags)?;
         let targets: Vec<(*mut c_void, usize)> = msgs.iter().map(|m| (m.addr, m.addr_len)).collect();
         let results = {
             let mut b = batch(msgs, true)?;

@@ -33,7 +33,8 @@ pub const FDSAFE_MSG_ZEROCOPY: u32 = 0x0400_0000;
 /// Send and receive flag: out-of-band data (`MSG_OOB`): a send's last byte becomes TCP's
 /// urgent byte (or a Unix stream socket's out-of-band byte); a receive takes that byte, or
 /// fails as the kernel says (`-EINVAL` when there is none or `SO_OOBINLINE` is on,
-/// `-EOPNOTSUPP` on datagram sockets).
+/// `-EOPNOTSUPP` on datagram sockets; on a UDP socket, whose kernel would ignore the flag and
+/// hand over the next datagram, fdsafe says `-EOPNOTSUPP` itself).
 pub const FDSAFE_MSG_OOB: u32 = 0x1;
 /// Receive flag: accepted and always in force: every descriptor a message brings is
 /// close-on-exec (`MSG_CMSG_CLOEXEC`).
@@ -170,16 +171,6 @@ pub(crate) fn recv_flags_with_trunc(bits: u32) -> Result<RecvFlags> {
     let mut flags = recv_flags(bits & !super::message::FDSAFE_MSG_TRUNC)?;
     flags.set(RecvFlags::TRUNC, trunc);
     Ok(flags)
-}
-
-/// Refuses `MSG_TRUNC` on a stream socket (`SO_TYPE` `SOCK_STREAM`: TCP, Unix stream, or a
-/// `Kind::Socket` of that type): there Linux discards the bytes instead of copying them
-/// (tcp(7)), so the caller would lose stream data. Checked before anything is received.
-pub(crate) fn refuse_stream_trunc(socket: &Socket, flags: RecvFlags) -> Result<()> {
-    if flags.contains(RecvFlags::TRUNC) && socket.get_int(libc::SOL_SOCKET, libc::SO_TYPE, "SO_TYPE")? == libc::SOCK_STREAM {
-        return Err(Error::invalid("FDSAFE_MSG_TRUNC on a stream socket: Linux would discard the bytes (tcp(7))"));
-    }
-    Ok(())
 }
 
 /// A range of finished zero-copy sends, as read from the socket's error queue.
@@ -322,6 +313,8 @@ pub extern "C" fn fdsafe_address_parse(text: *const c_char, addr_out: *mut c_voi
 /// `/` (`a.sock`) gives `./a.sock` (the same file), as does one starting with `@` (`@d/a.sock`
 /// gives `./@d/a.sock`, not an abstract name), abstract names escape any byte. A path
 /// that is not UTF-8 has no text (`-EILSEQ`): its `struct sockaddr` form always round-trips.
+/// One part of an address has no place in the text: an IPv6 flow label (`sin6_flowinfo`),
+/// which reads back as 0 (the scope id is kept, as `%index`).
 /// Writes the text and its NUL into `text_out` (capacity `text_cap`; `FDSAFE_ADDRESS_TEXT_MAX`
 /// always suffices) and returns the text length (without the NUL).
 ///
@@ -471,8 +464,10 @@ pub extern "C" fn fdsafe_socket_send(handle: fdsafe_handle, buf: *const c_void, 
 /// address; `fdsafe_readv` cannot (use `fdsafe_socket_recv_message` for scattered data).
 ///
 /// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` (unknown flags,
-/// `FDSAFE_MSG_TRUNC` on a stream socket: nothing is received); `-EAGAIN`; `-ECONNRESET`; `-ENOTCONN`; `-EINVAL` (from the kernel: a receive the socket's
-/// protocol refuses); `-EINTR` (not retried). Thread safety: any thread.
+/// `FDSAFE_MSG_TRUNC` on a stream socket: nothing is received); `-EOPNOTSUPP` for
+/// `FDSAFE_MSG_OOB` on a datagram socket; `-EAGAIN`; `-ECONNRESET`; `-ENOTCONN`; `-EINVAL`
+/// (from the kernel: a receive the socket's protocol refuses); `-EINTR` (not retried).
+/// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_socket_recv(handle: fdsafe_handle, buf: *mut c_void, len: usize, flags: u32) -> i64 {
     // No cancellation guard: the receive is a direct system call (see `Socket::recv`).
@@ -480,7 +475,7 @@ pub extern "C" fn fdsafe_socket_recv(handle: fdsafe_handle, buf: *mut c_void, le
         let flags = recv_flags_with_trunc(flags)?;
         let buf = out_slice(buf.cast::<u8>(), len, "buf")?;
         let socket = socket_of(handle)?;
-        refuse_stream_trunc(&socket, flags)?;
+        socket.check_recv_flags(flags)?;
         Ok(socket.recv(buf, flags)? as i64)
     })
 }
@@ -552,7 +547,7 @@ pub extern "C" fn fdsafe_socket_recv_from(
         let out = AddrOut::new(addr_out, addr_cap, addr_len_out, true)?;
         out.check_room(STORAGE)?;
         let socket = socket_of(handle)?;
-        refuse_stream_trunc(&socket, flags)?;
+        socket.check_recv_flags(flags)?;
         let (n, from) = socket.recv_from(buf, flags)?;
         out.write(&from)?;
         Ok(n as i64)
@@ -641,8 +636,9 @@ const CONNECTABLE: [Kind; 9] = [
 ];
 
 /// Connects an existing socket to an address given as text: a UDP socket (sets its default
-/// destination; `0.0.0.0:0`-style `AF_UNSPEC` disconnect is not offered) or a Unix datagram
-/// socket. Stream sockets are created connected by `fdsafe_tcp_connect` /
+/// destination; `0.0.0.0:0`-style `AF_UNSPEC` disconnect is not offered), a Unix datagram
+/// socket, or a `FDSAFE_KIND_SOCKET` handle (`fdsafe_socket_create`) of an IP or Unix family,
+/// as `fdsafe_socket_connect_sockaddr` connects it. Stream sockets are created connected by `fdsafe_tcp_connect` /
 /// `fdsafe_unix_connect`; on them, and on listeners, the kernel answers as `connect(2)` does
 /// for their state: `-EISCONN` once connected (and on a TCP listener), `-EALREADY` while a
 /// non-blocking connect is under way, `-EINVAL` on a Unix listener, a new attempt after a
@@ -651,12 +647,14 @@ const CONNECTABLE: [Kind; 9] = [
 /// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for non-sockets; `FDSAFE_E_INVALID_ARGUMENT` for a
 /// NULL or bad address; the kernel's `-ECONNREFUSED`, `-ENOENT`, `-EAFNOSUPPORT`, `-EINVAL`
 /// (an address the socket cannot connect to, such as an unnamed one), `-EISCONN`,
-/// `-EALREADY`, `-EINPROGRESS` (a non-blocking stream socket). Thread safety: any thread.
+/// `-EALREADY`, `-EINPROGRESS` (a non-blocking stream socket); for a `FDSAFE_KIND_SOCKET`
+/// also `-ETIMEDOUT`, `-ENETUNREACH`, `-EADDRNOTAVAIL` and `-EPERM`. Thread safety: any
+/// thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_socket_connect(handle: fdsafe_handle, address: *const c_char) -> c_int {
     call("fdsafe_socket_connect", || {
         let to = SockAddr::parse(c_text(address, "address")?)?;
-        let s = socket_in(handle, &CONNECTABLE[..CONNECTABLE.len() - 1], "a socket")?;
+        let s = socket_in(handle, &CONNECTABLE, "a socket")?;
         s.connect_raw(&to).map_err(|e| e.context(format!("connect {to:?}")))?;
         Ok(0)
     })

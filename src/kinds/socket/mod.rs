@@ -365,6 +365,34 @@ impl Socket {
         Ok(n as usize)
     }
 
+    /// Refuses the receive flags the kernel would not honour on this socket, before anything
+    /// is received: `MSG_TRUNC` on a stream socket (`SO_TYPE` `SOCK_STREAM`: Linux discards
+    /// the bytes instead of copying them, tcp(7), so stream data would be lost), and
+    /// `MSG_OOB` on a UDP socket, whose kernel ignores the flag and hands over the next
+    /// ordinary datagram: refused with `EOPNOTSUPP`, as Unix datagram, raw and netlink
+    /// sockets' kernels refuse it. Asks the kernel only when one of those flags is given.
+    pub fn check_recv_flags(&self, flags: RecvFlags) -> Result<()> {
+        if flags.contains(RecvFlags::TRUNC) && self.get_int(libc::SOL_SOCKET, libc::SO_TYPE, "SO_TYPE")? == libc::SOCK_STREAM {
+            return Err(Error::invalid("FDSAFE_MSG_TRUNC on a stream socket: Linux would discard the bytes (tcp(7))"));
+        }
+        if flags.contains(RecvFlags::OOB) && self.ignores_oob()? {
+            return Err(Error::from_errno(libc::EOPNOTSUPP)
+                .context("MSG_OOB on a UDP socket, which has no out-of-band data (the kernel would take a datagram)"));
+        }
+        Ok(())
+    }
+
+    fn ignores_oob(&self) -> Result<bool> {
+        Ok(match self.kind {
+            Kind::Udp => true,
+            Kind::Socket => matches!(
+                self.get_int(libc::SOL_SOCKET, libc::SO_PROTOCOL, "SO_PROTOCOL")?,
+                libc::IPPROTO_UDP | libc::IPPROTO_UDPLITE
+            ),
+            _ => false,
+        })
+    }
+
     /// Receives bytes. Made directly, not through libc's wrapper, so it is no cancellation
     /// point.
     pub fn recv(&self, buf: &mut [u8], flags: RecvFlags) -> Result<usize> {
