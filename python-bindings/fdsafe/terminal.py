@@ -5,7 +5,7 @@ import ctypes
 import os
 import termios
 from dataclasses import dataclass, field, replace
-from typing import Any, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, List, Mapping, Optional, Sequence, Tuple, Union
 
 from ._lib import c_handle, c_handle_p, declare, lib
 from ._buffers import c_string, int_arg, timeout_ms
@@ -86,8 +86,13 @@ _RATE_CODES = {rate: code for code, rate in _CODE_RATES.items()}
 
 def _winsize(size: Tuple[int, int]) -> _WinSize:
     """``(rows, cols)`` as the C structure, each checked to fit its 16 bits: ctypes would cut
-    70000 rows to 4464 and -1 to 65535 without a word."""
-    rows, cols = size
+    70000 rows to 4464 and -1 to 65535 without a word. An ``os.terminal_size`` (what
+    ``os.get_terminal_size`` and ``shutil.get_terminal_size`` give) is ``(columns, lines)``:
+    it is read by name, never transposed."""
+    if isinstance(size, os.terminal_size):
+        rows, cols = size.lines, size.columns
+    else:
+        rows, cols = size
     return _WinSize(int_arg(rows, "rows", 0, 0xFFFF), int_arg(cols, "columns", 0, 0xFFFF), 0, 0)
 
 
@@ -234,10 +239,14 @@ class Terminal(RawIOHandle):
         self._check(lib.fdsafe_terminal_get(self._value, ctypes.byref(s)))
         return TerminalSettings._from_c(s)
 
-    def apply(self, settings: TerminalSettings, when: int = APPLY_NOW) -> None:
-        """Applies ``settings`` word for word (``termios.tcsetattr``): ``when`` is ``APPLY_NOW``,
-        ``APPLY_DRAIN`` (after the output is sent) or ``APPLY_FLUSH`` (after that, discarding
-        unread input). Raises ``InvalidArgumentError`` for an unknown ``when``."""
+    def apply(self, settings: Union[TerminalSettings, Sequence[Any]], when: int = APPLY_NOW) -> None:
+        """Applies ``settings`` word for word (``termios.tcsetattr``): a
+        :class:`TerminalSettings`, or the list ``termios.tcgetattr`` gives (read with
+        :meth:`TerminalSettings.from_termios`). ``when`` is ``APPLY_NOW``, ``APPLY_DRAIN``
+        (after the output is sent) or ``APPLY_FLUSH`` (after that, discarding unread input).
+        Raises ``InvalidArgumentError`` for an unknown ``when``."""
+        if not isinstance(settings, TerminalSettings):
+            settings = TerminalSettings.from_termios(settings)
         c = settings._c()
         self._retry(lambda: lib.fdsafe_terminal_set(self._value, ctypes.byref(c), when))
 

@@ -102,3 +102,19 @@ def test_flush_keeps_queued_data_as_io_flush_does():
         assert s.wait(timeout=5)
         s.discard()
         assert s.wait(timeout=0) == 0
+
+
+def test_stdlib_forms_of_window_size_and_settings():
+    """os.terminal_size is (columns, lines), the reverse of fdsafe's (rows, cols): it is read
+    by name, not transposed. apply() takes the list termios.tcgetattr gives."""
+    import os
+    import termios
+    m, s = open_pty()
+    with m, s:
+        s.window_size = os.terminal_size((132, 43))  # 132 columns, 43 lines
+        assert s.window_size == (43, 132)
+        assert os.get_terminal_size(s.fileno()) == os.terminal_size((132, 43))
+        attrs = termios.tcgetattr(s.fileno())
+        attrs[3] &= ~termios.ECHO
+        s.apply(attrs)
+        assert termios.tcgetattr(s.fileno())[3] & termios.ECHO == 0
