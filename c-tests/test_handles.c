@@ -464,6 +464,36 @@ static void test_borrow_refuses_a_changed_kind_byte(void **state) {
     must(fdsafe_close(w));
 }
 
+/* A close that waits for a call in progress leaves the descriptor open, and fdsafe closes it
+ * when the call returns: until then the number is still fdsafe's, and adopting it would give
+ * it two owners (fdsafe would close it under the new handle, which would then reach and close
+ * whatever file took the number). */
+static int blocked_read_result;
+
+static void *read_one_byte(void *handle) {
+    char byte;
+    blocked_read_result = (int)fdsafe_read(*(fdsafe_handle *)handle, &byte, 1);
+    return NULL;
+}
+
+static void test_adopting_the_number_of_a_closing_handle_is_refused(void **state) {
+    (void)state;
+    fdsafe_handle r, w, stolen = 0;
+    must(fdsafe_pipe_create(0, &r, &w));
+    int number = fdsafe_fd_borrow(r);
+    pthread_t reader;
+    assert_int_equal(pthread_create(&reader, NULL, read_one_byte, &r), 0);
+    usleep(50 * 1000); /* the reader is blocked in the read */
+    must(fdsafe_close(r));
+    assert_true(fcntl(number, F_GETFD) >= 0); /* still open: the read holds it */
+    expect_code(fdsafe_fd_adopt(number, FDSAFE_KIND_PIPE, &stolen), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_write(w, "x", 1), 1);
+    assert_int_equal(pthread_join(reader, NULL), 0);
+    assert_int_equal(blocked_read_result, 1);
+    assert_true(fcntl(number, F_GETFD) < 0); /* fdsafe closed it once the read returned */
+    must(fdsafe_close(w));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         FD_TEST(test_close_twice_is_ebadf_and_closes_nothing_else),
@@ -486,6 +516,7 @@ int main(void) {
         FD_TEST(test_close_from_another_thread_than_the_creator),
         FD_TEST(test_adopting_as_stdio_is_refused),
         FD_TEST(test_borrow_refuses_a_changed_kind_byte),
+        FD_TEST(test_adopting_the_number_of_a_closing_handle_is_refused),
     };
     return cmocka_run_group_tests_name("handles", tests, NULL, NULL);
 }

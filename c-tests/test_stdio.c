@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -78,11 +79,38 @@ static void test_stdout_handle_writes_to_stdout(void **state) {
     must(fdsafe_close(h));
 }
 
+/* Once the program has given up the stream itself (here: adopted descriptor 1 and closed
+ * that handle), the number may be a live handle's: closing a CLOSE_STREAM handle then must
+ * not point that handle's descriptor at /dev/null. In a child, whose descriptor 1 is free to
+ * lose. */
+static void test_close_stream_leaves_a_number_another_handle_took(void **state) {
+    (void)state;
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        fdsafe_handle out, adopted, ev;
+        uint64_t value = 0;
+        if (fdsafe_stdio_open(FDSAFE_STDOUT, FDSAFE_STDIO_CLOSE_STREAM, &out) != 0) _exit(1);
+        if (fdsafe_fd_adopt(1, FDSAFE_KIND_FILE, &adopted) != 0 && fdsafe_fd_adopt(1, FDSAFE_KIND_OTHER, &adopted) != 0)
+            _exit(2);
+        if (fdsafe_close(adopted) != 0) _exit(3);
+        if (fdsafe_eventfd_create(0, 0, &ev) != 0 || fdsafe_fd_borrow(ev) != 1) _exit(4); /* the lowest number */
+        if (fdsafe_close(out) != 0) _exit(5);
+        if (fdsafe_eventfd_write(ev, 7) != 0 || fdsafe_eventfd_read(ev, &value) != 0 || value != 7) _exit(6);
+        _exit(0);
+    }
+    int status;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0); /* 6: the eventfd handle was pointed at /dev/null */
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         FD_TEST(test_handles_are_duplicates_above_2),
         FD_TEST(test_bad_arguments),
         FD_TEST(test_close_stream_points_it_at_dev_null),
+        FD_TEST(test_close_stream_leaves_a_number_another_handle_took),
         FD_TEST(test_stdout_handle_writes_to_stdout),
     };
     return cmocka_run_group_tests_name("stdio", tests, NULL, NULL);

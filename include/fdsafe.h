@@ -292,8 +292,8 @@ typedef int fdsafe_kind;
 #define FDSAFE_KIND_UNIX_SEQPACKET 23
 
 /**
- * A descriptor of a kind fdsafe has no type for (a block device, an unattached TUN device,
- * `userfaultfd`...), received over a socket or adopted as such: the generic operations only.
+ * A descriptor of a kind fdsafe has no type for (a block device, `userfaultfd`...; an
+ * unattached `/dev/net/tun` is a character device, `FDSAFE_KIND_CHARDEV`), received over a socket or adopted as such: the generic operations only.
  * `fdsafe_fd_adopt` accepts any open descriptor as this kind.
  */
 #define FDSAFE_KIND_OTHER 24
@@ -434,7 +434,7 @@ int fdsafe_fd_release(fdsafe_handle handle);
  * Ownership: on success fdsafe owns `fd` (close it only through the handle); on failure the
  * caller still owns it and nothing was changed.
  * The kind must be the descriptor's own: a memfd or message queue is refused as
- * `FDSAFE_KIND_FILE`, a terminal or TUN device as `FDSAFE_KIND_CHARDEV` (the message names
+ * `FDSAFE_KIND_FILE`, a terminal or attached TUN device as `FDSAFE_KIND_CHARDEV` (the message names
  * the kind to use), and an `O_PATH` descriptor as anything but `FDSAFE_KIND_OTHER`.
  *
  * Errors: `-EBADF` if `fd` is not open; `FDSAFE_E_INVALID_ARGUMENT` if `handle_out` is NULL,
@@ -832,7 +832,9 @@ int64_t fdsafe_pipe_set_capacity(fdsafe_handle handle, size_t bytes);
 /**
  * `fdsafe_stdio_open` flag: when the handle is closed, also point the standard stream at
  * `/dev/null` (the daemon way to close it: the number stays taken, so no later file can
- * land on descriptor 0, 1 or 2). An fdsafe-only flag (see `FDSAFE_OWN_FLAG`).
+ * land on descriptor 0, 1 or 2). Only while the number still names the stream's open file:
+ * once the program has closed the stream itself, the number may be another file's, or
+ * another handle's, and is left alone. An fdsafe-only flag (see `FDSAFE_OWN_FLAG`).
  */
 #define FDSAFE_STDIO_CLOSE_STREAM (FDSAFE_OWN_FLAG | (1 << 0))
 

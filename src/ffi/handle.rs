@@ -101,7 +101,7 @@ pub extern "C" fn fdsafe_fd_release(handle: fdsafe_handle) -> c_int {
 /// Ownership: on success fdsafe owns `fd` (close it only through the handle); on failure the
 /// caller still owns it and nothing was changed.
 /// The kind must be the descriptor's own: a memfd or message queue is refused as
-/// `FDSAFE_KIND_FILE`, a terminal or TUN device as `FDSAFE_KIND_CHARDEV` (the message names
+/// `FDSAFE_KIND_FILE`, a terminal or attached TUN device as `FDSAFE_KIND_CHARDEV` (the message names
 /// the kind to use), and an `O_PATH` descriptor as anything but `FDSAFE_KIND_OTHER`.
 ///
 /// Errors: `-EBADF` if `fd` is not open; `FDSAFE_E_INVALID_ARGUMENT` if `handle_out` is NULL,

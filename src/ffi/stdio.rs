@@ -15,7 +15,9 @@ pub const FDSAFE_STDOUT: c_int = 1;
 pub const FDSAFE_STDERR: c_int = 2;
 /// `fdsafe_stdio_open` flag: when the handle is closed, also point the standard stream at
 /// `/dev/null` (the daemon way to close it: the number stays taken, so no later file can
-/// land on descriptor 0, 1 or 2). An fdsafe-only flag (see `FDSAFE_OWN_FLAG`).
+/// land on descriptor 0, 1 or 2). Only while the number still names the stream's open file:
+/// once the program has closed the stream itself, the number may be another file's, or
+/// another handle's, and is left alone. An fdsafe-only flag (see `FDSAFE_OWN_FLAG`).
 pub const FDSAFE_STDIO_CLOSE_STREAM: u32 = FDSAFE_OWN_FLAG | (1 << 0);
 
 /// A handle (kind `FDSAFE_KIND_STDIO`) for standard input, output or error, usable with

@@ -178,12 +178,18 @@ impl Slot {
         self.state.store(tag(generation, kind) << TAG_SHIFT, Ordering::Release);
     }
 
-    /// Whether `generation` holds this slot's descriptor number: live and not closing, or
-    /// reserved and not published yet (the descriptor owners record claims before filling).
+    /// Whether `generation` holds this slot's descriptor number: live, or closing (a close
+    /// waiting for the calls in progress leaves the descriptor open, and closes it when the
+    /// last one returns, so the number is still fdsafe's: adopting it then would give it two
+    /// owners), or reserved and not published yet (the descriptor owners record claims
+    /// before filling). It stops holding when the slot is taken, just before the close (a
+    /// retired slot, whose generation cannot move on, keeps its closing state but gives up
+    /// its number then: `take` sets `fd` to -1).
     pub fn held_by(&self, generation: u32) -> bool {
         let state = self.state.load(Ordering::Acquire);
         let current = generation_of(state);
-        current < generation || (current == generation && state & CLOSING == 0)
+        current < generation
+            || (current == generation && (state & CLOSING == 0 || self.fd.load(Ordering::Relaxed) != -1))
     }
 
     /// Whether the slot holds an object (live or closing). For counts taken while the table

@@ -380,6 +380,17 @@ fn a_claim_counts_as_owning_before_its_slot_is_filled() {
 }
 
 #[test]
+fn a_closing_handle_still_owns_its_number() {
+    let t = table();
+    let (h, _p) = insert(t, 46, Kind::Pipe);
+    let guard = t.get(h).unwrap(); // a call in progress: the close waits for it
+    assert!(t.close(h).is_ok());
+    assert_eq!(t.owner_of(46), Some(h), "the descriptor is still open, and still fdsafe's");
+    drop(guard); // the last call returns: the slot is taken and the number let go
+    assert_eq!(t.owner_of(46), None);
+}
+
+#[test]
 fn close_many_closes_like_close_and_frees_every_slot() {
     let t = table();
     let mut handles = Vec::new();
