@@ -293,7 +293,8 @@ typedef int fdsafe_kind;
 
 /**
  * A descriptor of a kind fdsafe has no type for (a block device, `userfaultfd`...; an
- * unattached `/dev/net/tun` is a character device, `FDSAFE_KIND_CHARDEV`), received over a socket or adopted as such: the generic operations only.
+ * unattached `/dev/net/tun` is a character device, `FDSAFE_KIND_CHARDEV`), received over a
+ * socket or adopted as such: the generic operations only.
  * `fdsafe_fd_adopt` accepts any open descriptor as this kind.
  */
 #define FDSAFE_KIND_OTHER 24
@@ -2617,11 +2618,11 @@ int fdsafe_socket_accept(fdsafe_handle handle,
  * Connects an existing socket to an address given as text: a UDP socket (sets its default
  * destination; `0.0.0.0:0`-style `AF_UNSPEC` disconnect is not offered), a Unix datagram
  * socket, or a `FDSAFE_KIND_SOCKET` handle (`fdsafe_socket_create`) of an IP or Unix family,
- * as `fdsafe_socket_connect_sockaddr` connects it. Stream sockets are created connected by `fdsafe_tcp_connect` /
- * `fdsafe_unix_connect`; on them, and on listeners, the kernel answers as `connect(2)` does
- * for their state: `-EISCONN` once connected (and on a TCP listener), `-EALREADY` while a
- * non-blocking connect is under way, `-EINVAL` on a Unix listener, a new attempt after a
- * failed one. The handle keeps its kind.
+ * as `fdsafe_socket_connect_sockaddr` connects it. Stream sockets are created connected by
+ * `fdsafe_tcp_connect` / `fdsafe_unix_connect`; on them, and on listeners, the kernel
+ * answers as `connect(2)` does for their state: `-EISCONN` once connected (and on a TCP
+ * listener), `-EALREADY` while a non-blocking connect is under way, `-EINVAL` on a Unix
+ * listener, a new attempt after a failed one. The handle keeps its kind.
  *
  * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for non-sockets; `FDSAFE_E_INVALID_ARGUMENT` for a
  * NULL or bad address; the kernel's `-ECONNREFUSED`, `-ENOENT`, `-EAFNOSUPPORT`, `-EINVAL`
@@ -2630,8 +2631,7 @@ int fdsafe_socket_accept(fdsafe_handle handle,
  * also `-ETIMEDOUT`, `-ENETUNREACH`, `-EADDRNOTAVAIL` and `-EPERM`. Thread safety: any
  * thread.
  */
-int fdsafe_socket_connect(fdsafe_handle handle,
-                          const char *address);
+int fdsafe_socket_connect(fdsafe_handle handle, const char *address);
 
 /**
  * Like `fdsafe_socket_connect` with the address as a `struct sockaddr` of `addr_len` bytes.
@@ -3523,8 +3523,8 @@ int64_t fdsafe_socket_send_message(fdsafe_handle handle,
  * than 1024 buffers or lengths adding up to more than `SSIZE_MAX`, `handles_cap` above 253, unknown flags, `FDSAFE_MSG_TRUNC` on a stream
  * socket (TCP, Unix stream, a `FDSAFE_KIND_SOCKET` of type `SOCK_STREAM`; nothing is
  * received); `-EOPNOTSUPP` for `FDSAFE_MSG_OOB` on a datagram socket;
- * `FDSAFE_E_BUFFER_TOO_SMALL` when `addr_cap` is below `sizeof(struct sockaddr_storage)` (checked first: nothing is
- * consumed); `-EBADF`; `FDSAFE_E_WRONG_KIND` for a handle that is not a socket; the kernel's
+ * `FDSAFE_E_BUFFER_TOO_SMALL` when `addr_cap` is below `sizeof(struct sockaddr_storage)`
+ * (checked first: nothing is consumed); `-EBADF`; `FDSAFE_E_WRONG_KIND` for a handle that is not a socket; the kernel's
  * `-EAGAIN`, `-ENOTCONN`, `-EINVAL` (a listener), `-ECONNREFUSED`, `-ECONNRESET` (the peer
  * closed with data of this socket's unread), `-EINTR` (nothing was received). Thread
  * safety: any thread.
@@ -5060,8 +5060,8 @@ int fdsafe_fanotify_init(uint32_t flags,
  *
  * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for unknown bits, not
  * exactly one action, both target types, or a NULL path without flush; from the kernel
- * `-ENOENT`, `-ENAMETOOLONG`, `-ENOTDIR`, `-EINVAL` (events the group's class or report flags cannot give, such
- * as directory events on a mount without FID reporting), `-EEXIST` (an `_EVICTABLE` mark
+ * `-ENOENT`, `-ENAMETOOLONG`, `-ENOTDIR`, `-EINVAL` (events the group's class or report
+ * flags cannot give, such as directory events on a mount without FID reporting), `-EEXIST` (an `_EVICTABLE` mark
  * added over one that is not), `-EXDEV`, `-ENOSPC` (mark limit). Thread safety: any thread.
  */
 int fdsafe_fanotify_mark(fdsafe_handle handle,

@@ -216,8 +216,8 @@ pub extern "C" fn fdsafe_fanotify_init(flags: u32, handle_out: *mut fdsafe_handl
 ///
 /// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for unknown bits, not
 /// exactly one action, both target types, or a NULL path without flush; from the kernel
-/// `-ENOENT`, `-ENAMETOOLONG`, `-ENOTDIR`, `-EINVAL` (events the group's class or report flags cannot give, such
-/// as directory events on a mount without FID reporting), `-EEXIST` (an `_EVICTABLE` mark
+/// `-ENOENT`, `-ENAMETOOLONG`, `-ENOTDIR`, `-EINVAL` (events the group's class or report
+/// flags cannot give, such as directory events on a mount without FID reporting), `-EEXIST` (an `_EVICTABLE` mark
 /// added over one that is not), `-EXDEV`, `-ENOSPC` (mark limit). Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_fanotify_mark(handle: fdsafe_handle, flags: u32, mask: u64, path: *const c_char) -> c_int {

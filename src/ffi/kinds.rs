@@ -38,7 +38,8 @@ pub const FDSAFE_KIND_UNIX_DATAGRAM: fdsafe_kind = 21;
 pub const FDSAFE_KIND_UNIX_SEQPACKET_LISTENER: fdsafe_kind = 22;
 pub const FDSAFE_KIND_UNIX_SEQPACKET: fdsafe_kind = 23;
 /// A descriptor of a kind fdsafe has no type for (a block device, `userfaultfd`...; an
-/// unattached `/dev/net/tun` is a character device, `FDSAFE_KIND_CHARDEV`), received over a socket or adopted as such: the generic operations only.
+/// unattached `/dev/net/tun` is a character device, `FDSAFE_KIND_CHARDEV`), received over a
+/// socket or adopted as such: the generic operations only.
 /// `fdsafe_fd_adopt` accepts any open descriptor as this kind.
 pub const FDSAFE_KIND_OTHER: fdsafe_kind = 24;
 /// A socket of any family, type and protocol (netlink, packet, vsock, raw IP...), made by

@@ -151,8 +151,8 @@ pub extern "C" fn fdsafe_socket_send_message(handle: fdsafe_handle, msg: *const 
 /// than 1024 buffers or lengths adding up to more than `SSIZE_MAX`, `handles_cap` above 253, unknown flags, `FDSAFE_MSG_TRUNC` on a stream
 /// socket (TCP, Unix stream, a `FDSAFE_KIND_SOCKET` of type `SOCK_STREAM`; nothing is
 /// received); `-EOPNOTSUPP` for `FDSAFE_MSG_OOB` on a datagram socket;
-/// `FDSAFE_E_BUFFER_TOO_SMALL` when `addr_cap` is below `sizeof(struct sockaddr_storage)` (checked first: nothing is
-/// consumed); `-EBADF`; `FDSAFE_E_WRONG_KIND` for a handle that is not a socket; the kernel's
+/// `FDSAFE_E_BUFFER_TOO_SMALL` when `addr_cap` is below `sizeof(struct sockaddr_storage)`
+/// (checked first: nothing is consumed); `-EBADF`; `FDSAFE_E_WRONG_KIND` for a handle that is not a socket; the kernel's
 /// `-EAGAIN`, `-ENOTCONN`, `-EINVAL` (a listener), `-ECONNREFUSED`, `-ECONNRESET` (the peer
 /// closed with data of this socket's unread), `-EINTR` (nothing was received). Thread
 /// safety: any thread.

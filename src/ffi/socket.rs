@@ -638,11 +638,11 @@ const CONNECTABLE: [Kind; 9] = [
 /// Connects an existing socket to an address given as text: a UDP socket (sets its default
 /// destination; `0.0.0.0:0`-style `AF_UNSPEC` disconnect is not offered), a Unix datagram
 /// socket, or a `FDSAFE_KIND_SOCKET` handle (`fdsafe_socket_create`) of an IP or Unix family,
-/// as `fdsafe_socket_connect_sockaddr` connects it. Stream sockets are created connected by `fdsafe_tcp_connect` /
-/// `fdsafe_unix_connect`; on them, and on listeners, the kernel answers as `connect(2)` does
-/// for their state: `-EISCONN` once connected (and on a TCP listener), `-EALREADY` while a
-/// non-blocking connect is under way, `-EINVAL` on a Unix listener, a new attempt after a
-/// failed one. The handle keeps its kind.
+/// as `fdsafe_socket_connect_sockaddr` connects it. Stream sockets are created connected by
+/// `fdsafe_tcp_connect` / `fdsafe_unix_connect`; on them, and on listeners, the kernel
+/// answers as `connect(2)` does for their state: `-EISCONN` once connected (and on a TCP
+/// listener), `-EALREADY` while a non-blocking connect is under way, `-EINVAL` on a Unix
+/// listener, a new attempt after a failed one. The handle keeps its kind.
 ///
 /// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for non-sockets; `FDSAFE_E_INVALID_ARGUMENT` for a
 /// NULL or bad address; the kernel's `-ECONNREFUSED`, `-ENOENT`, `-EAFNOSUPPORT`, `-EINVAL`

@@ -95,10 +95,12 @@ pub struct Fifo {
 
 impl Fifo {
     /// Opens a FIFO's read or write end; refuses (without opening it) anything that is not a
-    /// named FIFO (an anonymous pipe reached through `/proc` too, as adoption refuses it). A blocking open waits for the other side; a non-blocking write open without a
-    /// reader gives `ENXIO`.
+    /// named FIFO (an anonymous pipe reached through `/proc` too, as adoption refuses it). A
+    /// blocking open waits for the other side; a non-blocking write open without a reader
+    /// gives `ENXIO`.
     pub fn open(path: &CStr, flags: EndFlags) -> Result<Fifo> {
-        Ok(Fifo { fd: open_checked(path, flags.oflags()?, Fifo::verify, "a named FIFO (an anonymous pipe is a pipe)")? })
+        let what = "a named FIFO (an anonymous pipe is a pipe)";
+        Ok(Fifo { fd: open_checked(path, flags.oflags()?, Fifo::verify, what)? })
     }
 
     /// A named FIFO (an anonymous pipe is adopted as a pipe instead).
