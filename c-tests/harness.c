@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define MAX_FDS 4096
@@ -163,4 +164,33 @@ char thread_state(int tid) {
 void open_pty(fdsafe_handle *master, fdsafe_handle *slave, char *path, size_t len) {
     must(fdsafe_pty_open(0, master, slave));
     must(fdsafe_terminal_path(*slave, 0, path, len));
+}
+
+void run_in_child(int (*setup)(void *), void (*body)(void *), void *arg, const char *what) {
+    int report[2];
+    assert_int_equal(pipe2(report, O_CLOEXEC), 0);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        close(report[0]);
+        int refused = setup(arg);
+        ssize_t n = write(report[1], &refused, sizeof refused);
+        if (n != (ssize_t)sizeof refused || refused != 0) _exit(0);
+        close(report[1]);
+        body(arg);
+        _exit(0);
+    }
+    close(report[1]);
+    int refused = -1;
+    ssize_t n = read(report[0], &refused, sizeof refused);
+    close(report[0]);
+    int status;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_int_equal(n, sizeof refused);
+    if (refused != 0) {
+        printf("skipped: %s: the kernel refused (%s)\n", what, strerror(refused));
+        skip();
+    }
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
 }

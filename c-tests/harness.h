@@ -7,6 +7,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include <fdsafe.h>
@@ -47,6 +49,21 @@ char thread_state(int tid);
 
 /* Opens a pty pair (master, slave) and writes the slave's path into `path`. */
 void open_pty(fdsafe_handle *master, fdsafe_handle *slave, char *path, size_t len);
+
+/* In a forked child, exits with status 1 (after saying which check) unless `cond` holds: for
+ * the bodies run_in_child runs. */
+#define CHILD_CHECK(cond)                                                                  \
+    do {                                                                                   \
+        if (!(cond)) {                                                                     \
+            fprintf(stderr, "child: %s:%d: %s failed\n", __FILE__, __LINE__, #cond);       \
+            _exit(1);                                                                      \
+        }                                                                                  \
+    } while (0)
+
+/* Runs `body(arg)` in a forked child and asserts that the child exits with status 0. The child
+ * first runs `setup(arg)` (a namespace, a mount), which returns 0 or the errno of the kernel's
+ * refusal; on a refusal the test skips, printing `what` and the reason. */
+void run_in_child(int (*setup)(void *), void (*body)(void *), void *arg, const char *what);
 
 /* 1 if `fd` has FD_CLOEXEC set, 0 if not, -1 if it is not open. */
 int fd_is_cloexec(int fd);

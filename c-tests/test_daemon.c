@@ -40,14 +40,6 @@ static void set_pid_var(const char *name, pid_t pid) {
 
 /* ---------- the program systemd-socket-activate starts ---------- */
 
-#define CHILD_CHECK(cond)                                                          \
-    do {                                                                           \
-        if (!(cond)) {                                                             \
-            fprintf(stderr, "activated child: check failed at line %d: %s\n", __LINE__, #cond); \
-            _exit(1);                                                              \
-        }                                                                          \
-    } while (0)
-
 static int serve_one(fdsafe_handle listener, const char *reply) {
     fdsafe_handle conn;
     if (fdsafe_socket_accept(listener, 0, &conn, NULL, 0, NULL) != 0) return -1;

@@ -18,7 +18,8 @@
 #include <unistd.h>
 
 /* In a child: a private mount namespace without /proc. Returns 0, or the errno that refused. */
-static int leave_proc(void) {
+static int leave_proc(void *unused) {
+    (void)unused;
     if (unshare(CLONE_NEWNS) != 0) return errno;
     if (mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) != 0) return errno;
     if (umount2("/proc", MNT_DETACH) != 0) return errno;
@@ -26,15 +27,8 @@ static int leave_proc(void) {
     return stat("/proc/self/fd", &st) == 0 ? EEXIST : 0;
 }
 
-#define CHILD_CHECK(cond)                                                                  \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            fprintf(stderr, "child: %s:%d: %s failed\n", __FILE__, __LINE__, #cond);       \
-            _exit(1);                                                                      \
-        }                                                                                  \
-    } while (0)
-
-static void child_body(void) {
+static void child_body(void *unused) {
+    (void)unused;
     /* Creating, using and closing need no /proc. */
     fdsafe_handle r, w, e;
     CHILD_CHECK(fdsafe_pipe_create(0, &r, &w) == 0);
@@ -78,35 +72,7 @@ static void child_body(void) {
 
 static void test_handles_work_and_detection_says_other_without_proc(void **state) {
     (void)state;
-    int report[2];
-    assert_int_equal(pipe2(report, O_CLOEXEC), 0);
-    pid_t child = fork();
-    assert_true(child >= 0);
-    if (child == 0) {
-        close(report[0]);
-        int refused = leave_proc();
-        if (refused != 0) {
-            ssize_t n = write(report[1], &refused, sizeof refused);
-            (void)n;
-            _exit(0);
-        }
-        close(report[1]);
-        child_body();
-    }
-    close(report[1]);
-    int refused = 0;
-    ssize_t n = read(report[0], &refused, sizeof refused);
-    close(report[0]);
-    int status;
-    assert_int_equal(waitpid(child, &status, 0), child);
-    assert_true(WIFEXITED(status));
-    if (n == (ssize_t)sizeof refused) {
-        char why[160];
-        snprintf(why, sizeof why, "a mount namespace without /proc: the kernel refused (%s)", strerror(refused));
-        printf("skipped: %s\n", why);
-        skip();
-    }
-    assert_int_equal(WEXITSTATUS(status), 0);
+    run_in_child(leave_proc, child_body, NULL, "a mount namespace without /proc");
 }
 
 int main(void) {
