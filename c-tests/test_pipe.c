@@ -325,6 +325,85 @@ static void test_a_thread_that_blocks_sigpipe_itself_keeps_its_signal(void **sta
     must(fdsafe_close(w));
 }
 
+/* A thread that blocks SIGPIPE, with none pending: a guarded call (splice has no
+ * RWF_NOSIGNAL) that meets no reader raises one, and fdsafe discards it, so none is pending
+ * after and the mask is as it was. Unblocking after would otherwise kill the process. */
+static void test_a_guarded_call_in_a_blocking_thread_leaves_no_sigpipe(void **state) {
+    (void)state;
+    sigset_t pipe_only, old, pending, mask;
+    sigemptyset(&pipe_only);
+    sigaddset(&pipe_only, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
+    fdsafe_handle in_r, in_w, out_r, out_w;
+    must(fdsafe_pipe_create(0, &in_r, &in_w));
+    must(fdsafe_pipe_create(0, &out_r, &out_w));
+    must(fdsafe_close(out_r));
+    expect_code(fdsafe_write(in_w, "abc", 3), 3);
+    expect_code(fdsafe_splice(in_r, NULL, out_w, NULL, 3, 0), -EPIPE);
+    pthread_sigmask(SIG_BLOCK, NULL, &mask);
+    assert_true(sigismember(&mask, SIGPIPE)); /* still blocked */
+    sigpending(&pending);
+    assert_false(sigismember(&pending, SIGPIPE)); /* the call's own was discarded */
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    fdsafe_handle all[] = {in_r, in_w, out_w};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) must(fdsafe_close(all[i]));
+}
+
+static volatile sig_atomic_t sigpipes_handled;
+static void count_sigpipe(int sig) {
+    (void)sig;
+    sigpipes_handled++;
+}
+
+/* The state letter of thread `tid` of process `pid` (S: sleeping, so blocked in a call). */
+static char task_state(pid_t pid, pid_t tid) {
+    char path[64], text[512];
+    snprintf(path, sizeof path, "/proc/%d/task/%d/stat", (int)pid, (int)tid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    ssize_t n = read(fd, text, sizeof text - 1);
+    close(fd);
+    if (n <= 0) return 0;
+    text[n] = '\0';
+    char *end = strrchr(text, ')');
+    return end && end[1] == ' ' ? end[2] : 0;
+}
+
+/* A SIGPIPE another process sends while a guarded call runs is the user's: the call returns
+ * a short count (which may come with a SIGPIPE of its own, so fdsafe looks), and the user's
+ * handler still runs once. Before, the guard took any pending SIGPIPE as the call's. */
+static void test_a_sigpipe_another_process_sends_during_a_guarded_call_is_kept(void **state) {
+    (void)state;
+    struct sigaction count = {0}, old_action;
+    count.sa_handler = count_sigpipe;
+    sigemptyset(&count.sa_mask);
+    sigaction(SIGPIPE, &count, &old_action);
+    sigpipes_handled = 0;
+    fdsafe_handle in_r, in_w, out_r, out_w;
+    must(fdsafe_pipe_create(0, &in_r, &in_w));
+    must(fdsafe_pipe_create(0, &out_r, &out_w));
+    int feed = (int)must(fdsafe_fd_borrow(in_w));
+    pid_t parent = getpid(), splicer = gettid();
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        /* Wait until the splice blocks for input (with SIGPIPE blocked by the guard). */
+        for (int i = 0; i < 2000 && task_state(parent, splicer) != 'S'; i++) usleep(1000);
+        usleep(20000);
+        kill(parent, SIGPIPE);
+        usleep(20000);
+        _exit(write(feed, "abc", 3) == 3 ? 0 : 1);
+    }
+    expect_code(fdsafe_splice(in_r, NULL, out_w, NULL, 100, 0), 3); /* short: 3 of 100 */
+    int status;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(sigpipes_handled, 1);
+    sigaction(SIGPIPE, &old_action, NULL);
+    fdsafe_handle all[] = {in_r, in_w, out_r, out_w};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) must(fdsafe_close(all[i]));
+}
+
 static int sigpipe_disposition_is(void (*handler)(int)) {
     struct sigaction now;
     sigaction(SIGPIPE, NULL, &now);
@@ -349,6 +428,22 @@ static void test_sigpipe_ignore_mode_and_back(void **state) {
         if (fdsafe_write(w, "x", 1) != -EPIPE) _exit(8); /* guarded again */
         if (fdsafe_sigpipe_mode(2) != FDSAFE_E_INVALID_ARGUMENT) _exit(9);
         if (fdsafe_sigpipe_mode(UINT32_MAX) != FDSAFE_E_INVALID_ARGUMENT) _exit(10);
+        /* A thread that blocks SIGPIPE keeps the ones raised while ignored pending; back in
+         * guard mode (SIG_DFL) they would kill it when it unblocks. The switch discards them. */
+        sigset_t pipe_only, pending;
+        sigemptyset(&pipe_only);
+        sigaddset(&pipe_only, SIGPIPE);
+        pthread_sigmask(SIG_BLOCK, &pipe_only, NULL);
+        if (fdsafe_sigpipe_mode(FDSAFE_SIGPIPE_IGNORE) != FDSAFE_SIGPIPE_GUARD) _exit(11);
+        fdsafe_handle in_r, in_w; /* a splice, unguarded in this mode (a forked child's writes take the guard) */
+        if (fdsafe_pipe_create(0, &in_r, &in_w) != 0 || fdsafe_write(in_w, "x", 1) != 1) _exit(12);
+        if (fdsafe_splice(in_r, NULL, w, NULL, 1, 0) != -EPIPE) _exit(12);
+        sigpending(&pending);
+        if (!sigismember(&pending, SIGPIPE)) _exit(15); /* raised, blocked, so pending */
+        if (fdsafe_sigpipe_mode(FDSAFE_SIGPIPE_GUARD) != FDSAFE_SIGPIPE_IGNORE) _exit(13);
+        sigpending(&pending);
+        if (sigismember(&pending, SIGPIPE)) _exit(14);
+        pthread_sigmask(SIG_UNBLOCK, &pipe_only, NULL); /* alive */
         _exit(0);
     }
     int status;
@@ -425,6 +520,8 @@ int main(void) {
         FD_TEST(test_closing_the_read_end_wakes_a_writer_blocked_on_a_full_pipe),
         FD_TEST(test_writes_keep_the_ends_mode),
         FD_TEST(test_a_thread_that_blocks_sigpipe_itself_keeps_its_signal),
+    FD_TEST(test_a_guarded_call_in_a_blocking_thread_leaves_no_sigpipe),
+    FD_TEST(test_a_sigpipe_another_process_sends_during_a_guarded_call_is_kept),
         FD_TEST(test_sigpipe_ignore_mode_and_back),
         FD_TEST(test_a_reused_slot_forgets_the_old_write_ends_read_end),
         FD_TEST(test_a_pipe_is_two_descriptors),

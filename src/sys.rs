@@ -397,12 +397,13 @@ pub mod direct {
         check(syscall6(libc::SYS_recvfrom, [fd as usize, buf as usize, len, flags as usize, 0, 0]))
     }
 
-    /// `sigtimedwait` (the kernel's `rt_sigtimedwait`, 8-byte signal sets); returns the signal.
+    /// `sigtimedwait` (the kernel's `rt_sigtimedwait`, 8-byte signal sets); returns the signal
+    /// and fills `info`.
     ///
     /// # Safety
-    /// `set` and `timeout` are valid.
-    pub unsafe fn sigtimedwait(set: *const libc::sigset_t, timeout: *const libc::timespec) -> Result<usize> {
-        check(syscall6(libc::SYS_rt_sigtimedwait, [set as usize, 0, timeout as usize, 8, 0, 0]))
+    /// `set`, `info` and `timeout` are valid.
+    pub unsafe fn sigtimedwait(set: *const libc::sigset_t, info: *mut libc::siginfo_t, timeout: *const libc::timespec) -> Result<usize> {
+        check(syscall6(libc::SYS_rt_sigtimedwait, [set as usize, info as usize, timeout as usize, 8, 0, 0]))
     }
 
     /// Sleeps for `duration` (`nanosleep`; an interruption by a signal ends it early).

@@ -170,6 +170,27 @@ def test_errors_have_names_and_messages():
     w.close()
 
 
+def test_a_splice_in_a_thread_that_blocks_sigpipe_leaves_none_pending():
+    # splice has no RWF_NOSIGNAL: fdsafe blocks SIGPIPE around it and discards the one it
+    # raised, also when the thread blocked SIGPIPE itself (unblocking would then kill).
+    code = (
+        "import os, signal, fdsafe\n"
+        "from fdsafe.splice import splice\n"
+        "signal.signal(signal.SIGPIPE, signal.SIG_DFL)\n"
+        "signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGPIPE})\n"
+        "src_r, src_w = fdsafe.pipe(); dst_r, dst_w = fdsafe.pipe(); dst_r.close()\n"
+        "src_w.write(b'abc')\n"
+        "try:\n    splice(src_r, dst_w, 3)\nexcept BrokenPipeError:\n    print('EPIPE', flush=True)\n"
+        "print(sorted(signal.sigpending()), flush=True)\n"
+        "assert signal.SIGPIPE in signal.pthread_sigmask(signal.SIG_BLOCK, [])\n"
+        "signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGPIPE})\n"
+        "print('survived')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=os.environ)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["EPIPE", "[]", "survived"]
+
+
 def test_sigpipe_ignore_mode_in_a_child():
     # Python's signal.getsignal only knows what Python set, so the disposition is checked by
     # its effect: a raw os.write to a pipe without readers survives only while ignored.

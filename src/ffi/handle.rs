@@ -367,8 +367,26 @@ mod tests {
             return 7;
         }
         let iov = [libc::iovec { iov_base: byte as *mut c_void, iov_len: 1 }; 2];
-        if fdsafe_writev(w, iov.as_ptr(), 2) != -(libc::EPIPE as i64) || !no_sigpipe() || fdsafe_close(w) != 0 {
+        if fdsafe_writev(w, iov.as_ptr(), 2) != -(libc::EPIPE as i64) || !no_sigpipe() {
             return 8;
+        }
+        // The same from a thread that blocks SIGPIPE itself: the write's own is discarded all
+        // the same (unblocking would deliver it), and the thread's mask stays as it was.
+        // SAFETY: plain signal-set calls on local sets.
+        let blocked_and_none_pending = unsafe {
+            let mut pipe_only: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut pipe_only);
+            libc::sigaddset(&mut pipe_only, libc::SIGPIPE);
+            libc::pthread_sigmask(libc::SIG_BLOCK, &pipe_only, std::ptr::null_mut());
+            let epipe = fdsafe_write(w, byte, 1) == -(libc::EPIPE as i64);
+            let (mut pending, mut mask): (libc::sigset_t, libc::sigset_t) = (std::mem::zeroed(), std::mem::zeroed());
+            libc::sigpending(&mut pending);
+            libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut mask);
+            libc::pthread_sigmask(libc::SIG_UNBLOCK, &pipe_only, std::ptr::null_mut());
+            epipe && libc::sigismember(&pending, libc::SIGPIPE) == 0 && libc::sigismember(&mask, libc::SIGPIPE) == 1
+        };
+        if !blocked_and_none_pending || fdsafe_close(w) != 0 {
+            return 9;
         }
         0
     }

@@ -25,9 +25,17 @@ pub const FDSAFE_SIGPIPE_IGNORE: u32 = 1;
 /// `-EPIPE`. Socket writes use `MSG_NOSIGNAL` in both modes. Switching back to
 /// `FDSAFE_SIGPIPE_GUARD` restores the disposition that `FDSAFE_SIGPIPE_IGNORE` replaced.
 ///
+/// A thread that blocks `SIGPIPE` while the process ignores it keeps the ones raised meanwhile
+/// pending (by its own raw writes, or fdsafe's in `FDSAFE_SIGPIPE_IGNORE`); switching back to
+/// `FDSAFE_SIGPIPE_GUARD` discards them in every thread, as installing `SIG_IGN` does, so the
+/// restored disposition never acts on them.
+///
 /// Returns the previous mode. Errors: `FDSAFE_E_INVALID_ARGUMENT` for another `mode`;
 /// `-errno` from `sigaction`. Thread safety: any thread, but like any change of a signal's
-/// disposition it affects every thread; writes in flight finish in the mode they started in.
+/// disposition it affects every thread. Switch back to `FDSAFE_SIGPIPE_GUARD` only while no
+/// other thread is inside an fdsafe write (before starting them, or after joining them): a
+/// write in flight finishes in the mode it started in, a plain `write` that, should its
+/// reader leave after the switch, raises `SIGPIPE` under the restored disposition.
 #[no_mangle]
 pub extern "C" fn fdsafe_sigpipe_mode(mode: u32) -> c_int {
     call("fdsafe_sigpipe_mode", || {

@@ -211,16 +211,24 @@ pub fn guard_sigpipe() -> Result<bool> {
     // Guard first, so no write runs unguarded once the old disposition is back.
     let was = SIGPIPE_IGNORED.swap(false, Ordering::AcqRel);
     if let Some(previous) = replaced.take() {
-        // SAFETY: reinstalling an action the kernel gave us.
-        cvt(unsafe { libc::sigaction(libc::SIGPIPE, &previous, std::ptr::null_mut()) })?;
+        // SAFETY: installing SIG_IGN, then an action the kernel gave us.
+        unsafe {
+            // A thread that blocks SIGPIPE keeps those raised while ignored pending, and the
+            // restored disposition would act on them. Installing SIG_IGN (again) discards
+            // every pending SIGPIPE, in every thread.
+            let mut ignore: libc::sigaction = std::mem::zeroed();
+            ignore.sa_sigaction = libc::SIG_IGN;
+            cvt(libc::sigaction(libc::SIGPIPE, &ignore, std::ptr::null_mut()))?;
+            cvt(libc::sigaction(libc::SIGPIPE, &previous, std::ptr::null_mut()))?;
+        }
     }
     Ok(was)
 }
 
 /// Blocks `SIGPIPE` in the calling thread around a write, and discards the `SIGPIPE` that a
 /// write to a pipe without readers raised, so the write returns `EPIPE` (or the bytes it
-/// moved) and nothing else happens. A thread that already blocks `SIGPIPE` is left exactly
-/// as it was.
+/// moved) and nothing else happens. The thread's mask comes back as it was, and a `SIGPIPE`
+/// that was pending before the write, or that another process sent during it, stays pending.
 struct SigpipeBlock;
 
 impl SigpipeBlock {
@@ -244,10 +252,10 @@ impl SigpipeBlock {
             if libc::pthread_sigmask(libc::SIG_BLOCK, &pipe_only, &mut previous) != 0 {
                 return Err(Error::Internal("pthread_sigmask failed".into()));
             }
-            if libc::sigismember(&previous, libc::SIGPIPE) == 1 {
-                // Already blocked by the caller: a raised SIGPIPE stays pending for them.
-                return write();
-            }
+            // A SIGPIPE pending already (the caller blocks it, or one is on its way) would
+            // merge with the write's own: then it is theirs, and stays.
+            let mut pending: libc::sigset_t = std::mem::zeroed();
+            let pending_before = libc::sigpending(&mut pending) != 0 || libc::sigismember(&pending, libc::SIGPIPE) == 1;
             let result = write();
             // The kernel raises SIGPIPE when it finds no reader: with EPIPE, and also after
             // part of a write was done (the last reader left while it waited for room), when
@@ -257,15 +265,38 @@ impl SigpipeBlock {
                 Err(Error::Os { errno, .. }) => *errno == libc::EPIPE,
                 Err(_) => false,
             };
-            if may_have_raised {
-                // SIGPIPE was unblocked until just now, so a pending one is the write's own.
-                let zero = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-                while matches!(direct::sigtimedwait(&pipe_only, &zero), Err(Error::Os { errno: libc::EINTR, .. })) {}
+            if may_have_raised && !pending_before {
+                discard_own_sigpipe(&pipe_only);
             }
-            libc::pthread_sigmask(libc::SIG_SETMASK, &previous, std::ptr::null_mut());
+            if libc::sigismember(&previous, libc::SIGPIPE) != 1 {
+                libc::pthread_sigmask(libc::SIG_SETMASK, &previous, std::ptr::null_mut());
+            }
             result
         }
     }
+}
+
+/// Takes the `SIGPIPE` pending for this thread, if the kernel raised it for this thread's
+/// write, while `SIGPIPE` is blocked. The kernel queues its own first (to the thread, and a
+/// wait takes the thread's before the process's) and marks it `SI_USER` from this process (pid
+/// 0 if it could not allocate the record). One that another process sent is put back, to this
+/// thread, with what it carried.
+unsafe fn discard_own_sigpipe(pipe_only: &libc::sigset_t) {
+    let zero = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut info: libc::siginfo_t = std::mem::zeroed();
+    loop {
+        match direct::sigtimedwait(pipe_only, &mut info, &zero) {
+            Err(Error::Os { errno: libc::EINTR, .. }) => continue,
+            Err(_) => return, // none pending: the write raised none
+            Ok(_) => break,
+        }
+    }
+    let sender = info.si_pid();
+    if info.si_code == libc::SI_USER && (sender == 0 || sender == libc::getpid()) {
+        return;
+    }
+    // Not ours: queue it again, where it will be delivered when the mask allows.
+    libc::syscall(libc::SYS_rt_tgsigqueueinfo, libc::getpid(), libc::gettid(), libc::SIGPIPE, &info as *const libc::siginfo_t);
 }
 
 /// Runs a system call that may write to a pipe or socket (splice, sendfile...) and returns
