@@ -146,6 +146,7 @@ def close_all(handles: Sequence[Handle]) -> int:
         done += check(_fast_close_many(arr, ctypes.c_size_t(len(part))))
         for h in part:
             h._owned = False  # closed: nothing left for the collector to close
+            h._closed_here = True
     return done
 
 

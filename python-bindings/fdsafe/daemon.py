@@ -63,7 +63,8 @@ class ListenFds(List[Handle]):
 
 # One Python object per activated handle for the life of the process: handing out a second
 # owning wrapper would close the handle when either is collected.
-_activated: Optional[List[Handle]] = None
+# Kept across importlib.reload, for the same reason.
+_activated: Optional[List[Handle]] = globals().get("_activated")
 
 
 def listen_fds(unset_environment: bool = False) -> ListenFds:

@@ -22,7 +22,8 @@ KIND_EPOLL = _c.FDSAFE_KIND_EPOLL
 
 # The user values given to C: unique in the process, so the wrappers of one set (duplicates,
 # a received copy) never read one another's values as their own.
-_KEYS = itertools.count(1)
+# Kept across importlib.reload: a new count would hand out keys that live sets still hold.
+_KEYS: "itertools.count[int]" = globals().get("_KEYS") or itertools.count(1)
 
 EPOLL_IN, EPOLL_PRI, EPOLL_OUT, EPOLL_ERR, EPOLL_HUP, EPOLL_RDHUP = _c.FDSAFE_EPOLL_IN, _c.FDSAFE_EPOLL_PRI, _c.FDSAFE_EPOLL_OUT, _c.FDSAFE_EPOLL_ERR, _c.FDSAFE_EPOLL_HUP, _c.FDSAFE_EPOLL_RDHUP
 EPOLL_EXCLUSIVE, EPOLL_WAKEUP, EPOLL_ONESHOT, EPOLL_ET = _c.FDSAFE_EPOLL_EXCLUSIVE, _c.FDSAFE_EPOLL_WAKEUP, _c.FDSAFE_EPOLL_ONESHOT, _c.FDSAFE_EPOLL_ET

@@ -6,7 +6,7 @@ import contextlib
 import ctypes
 import errno
 import os
-from typing import Any, Iterator, Optional, Tuple, Type
+from typing import Any, Callable, Iterator, Optional, Tuple, Type
 
 from ._lib import lib
 from . import _constants as _c
@@ -68,11 +68,12 @@ class ClosedFileError(OSError, ValueError):
     plain ``OSError(EBADF)``."""
 
     @classmethod
-    def replacing(cls, err: OSError, what: str) -> OSError:
-        """This error for ``err`` if it says the handle was closed (fdsafe's message for a
-        closed handle, StaleReason in src/error.rs; asking the handle would replace the
-        thread's last error, which names the failed call), else ``err``."""
-        if err.errno == errno.EBADF and "closed or released" in str(err.strerror):
+    def replacing(cls, err: OSError, what: str, closed: Callable[[], bool]) -> OSError:
+        """This error for ``err`` if it is an EBADF and ``closed()`` says the handle is
+        closed, else ``err``. ``closed`` is asked only then, after ``err`` took this thread's
+        last error message: its message alone is no proof, since a signal handler or a
+        finalizer may fail another fdsafe call between the failed call and the message."""
+        if err.errno == errno.EBADF and closed():
             return cls(errno.EBADF, f"I/O operation on closed {what} ({err.strerror})")
         return err
 

@@ -34,7 +34,8 @@ _EINTR = -errno.EINTR
 _fast_read, _fast_write, _fast_close = fast.fdsafe_read, fast.fdsafe_write, fast.fdsafe_close
 
 # kind number -> class, filled in by each kind's module (see ``Handle.__init_subclass__``).
-_CLASSES: Dict[int, Type["Handle"]] = {}
+# Kept across importlib.reload, so that the kinds' modules, not reloaded, stay registered.
+_CLASSES: Dict[int, Type["Handle"]] = globals().get("_CLASSES") or {}
 
 
 def retry_eintr(call: Callable[[], int]) -> int:
@@ -149,6 +150,8 @@ class Handle:
     KIND: ClassVar[int] = 0
     # Whether multiprocessing may pass objects of this class (see _reduce_for_process).
     _PASSED_TO_PROCESSES: ClassVar[bool] = True
+    # Whether this object's close() closed the handle (it then makes no call again).
+    _closed_here: bool = False
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
@@ -231,7 +234,10 @@ class Handle:
 
     def close(self) -> None:
         """Closes the handle; closing an already-closed handle does nothing."""
+        if self._closed_here:
+            return  # no call: its failure would replace this thread's last error message
         _fast_close(self._c)
+        self._closed_here = True
         self._owned = False  # closed: nothing left for the collector to close
 
     def release(self) -> int:
@@ -316,14 +322,14 @@ class Handle:
         n = _fast_read(self._c, buf, length)
         while n < 0:
             if n != _EINTR:
-                raise error_for(n)
+                self._check(n)
             n = _fast_read(self._c, buf, length)
         return buf[:n]  # type: ignore[no-any-return]
 
     def readinto(self, buffer: Any) -> int:
         """Reads into any writable buffer (bytearray, memoryview, array); returns the count."""
         c_buf, size = into_arg(buffer)
-        return retry_eintr(lambda: lib.fdsafe_read(self._value, c_buf, size))
+        return self._retry(lambda: lib.fdsafe_read(self._value, c_buf, size))
 
     def write(self, data: Any) -> int:
         """Writes some of ``data`` (any bytes-like object); returns how much. Never raises
@@ -334,7 +340,7 @@ class Handle:
         n = _fast_write(self._c, data, length)
         while n < 0:
             if n != _EINTR:
-                raise error_for(n)
+                self._check(n)
             n = _fast_write(self._c, data, length)
         return int(n)
 

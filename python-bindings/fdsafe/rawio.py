@@ -247,7 +247,7 @@ class RawIOHandle(Handle, io.RawIOBase):
         successful call costs nothing more."""
         if isinstance(err, (ClosedFileError, FdsafeError)) or err.errno not in (errno.EBADF, errno.EINVAL):
             return err  # already said, fdsafe refused an argument before any call, or another failure
-        closed = self._closed_error(err)  # from the message: asking would replace last_error()
+        closed = self._closed_error(err)
         if closed is not err:
             return closed
         try:
@@ -259,8 +259,10 @@ class RawIOHandle(Handle, io.RawIOBase):
     def _closed_error(self, err: OSError) -> Exception:
         """For a use after close, an error that is both fdsafe's ``OSError(EBADF)`` and
         ``io``'s ``ValueError``; else ``err``. Every method of a stream raises it (through
-        ``Handle._check`` and ``Handle._retry``), as ``read`` does."""
-        return ClosedFileError.replacing(err, "file")
+        ``Handle._check`` and ``Handle._retry``), as ``read`` does. Closed here needs no
+        question; else the library is asked, which replaces this thread's last error message
+        only when the handle is indeed closed (elsewhere)."""
+        return ClosedFileError.replacing(err, "file", lambda: self._closed_here or self.closed)
 
     @property
     def closed(self) -> bool:

@@ -27,6 +27,7 @@ from ._address import SockAddr, decode_sockaddr, inet_sockaddrs as _inet_sockadd
 from ._buffers import backlog_arg, data_arg, int_arg, into_arg, read_buffer, size_arg, timeout_ms
 from ._lib import IOVec, c_handle, c_handle_p, c_kind, declare, fast, lib
 from .errors import check
+from .pidfd import PidFd
 from .handle import (EVENT_IN, EVENT_OUT, KIND_OTHER, Handle, descriptors_of, private_descriptor, retry_eintr,
                      retry_eintr_within)
 from . import _constants as _c
@@ -1024,11 +1025,11 @@ class _UnixMixin(Socket):
         n = check(lib.fdsafe_socket_peer_groups(self._value, arr, 65536))
         return list(arr[:n])
 
-    def peer_pidfd(self) -> Handle:
-        """A pidfd for the peer process (SO_PEERPIDFD)."""
+    def peer_pidfd(self) -> PidFd:
+        """A pidfd for the peer process (SO_PEERPIDFD), as a :class:`~fdsafe.PidFd`."""
         out = c_handle()
         check(lib.fdsafe_socket_peer_pidfd(self._value, ctypes.byref(out)))
-        return Handle(out.value)
+        return PidFd(out.value)
 
 
 class _DatagramMixin(Socket):

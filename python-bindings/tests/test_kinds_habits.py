@@ -5,6 +5,7 @@ number and truthiness, typeshed's raw stream types. Each test names the stdlib c
 follows."""
 import contextlib
 import errno
+import io
 import importlib.util
 import os
 import select
@@ -281,6 +282,8 @@ def test_a_closed_epoll_raises_closed_file_error_everywhere_as_select_epoll():
                         ("modify fd", lambda: ep.modify(w.fileno(), select.EPOLLIN)), ("len", lambda: len(ep)),
                         ("wait", lambda: ep.wait(0)), ("pwait", lambda: ep.pwait([], 0)), ("dup", ep.dup),
                         ("nonblocking", lambda: ep.nonblocking)])
+        _closed_errors([("read", lambda: ep.read(8)), ("readinto", lambda: ep.readinto(bytearray(8))),
+                        ("write", lambda: ep.write(b"x"))])
         # A closed target in an open set is the target's fault: a plain OSError(EBADF).
         with Epoll.create() as ep2:
             dead, other = pipe()
@@ -426,3 +429,58 @@ def test_raw_streams_type_check_as_buffered_raw_streams(tmp_path):
     done = subprocess.run([sys.executable, "-m", "mypy", "--strict", "--cache-dir", os.devnull, str(source)],
                           env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_failure_between_a_call_and_its_message_changes_neither_class_nor_state(monkeypatch):
+    # A signal handler or a finalizer may make a failing fdsafe call after a failed call and
+    # before its message is read, replacing this thread's last error. The error's class must
+    # not follow that message: a write to a live read-only end is io.UnsupportedOperation.
+    real_last_error = fdsafe.errors.last_error
+    stale = EventFd.create()
+    stale_value = stale._value
+    stale.close()
+
+    def interfering():
+        fdsafe.errors.lib.fdsafe_close(stale_value)  # "fdsafe_close: stale handle: ... closed"
+        return real_last_error()
+
+    r, w = pipe()
+    with r, w:
+        monkeypatch.setattr(fdsafe.errors, "last_error", interfering)
+        with pytest.raises(io.UnsupportedOperation):
+            r.write(b"x")
+        monkeypatch.setattr(fdsafe.errors, "last_error", real_last_error)
+    # Closing again what this object closed makes no call, so it replaces no message.
+    with pytest.raises(OSError):
+        w.write(b"x")
+    message = fdsafe.last_error()
+    assert message.startswith("fdsafe_write")
+    stale.close()
+    r.close()
+    assert fdsafe.last_error() == message
+
+
+def test_module_state_survives_a_reload():
+    # importlib.reload re-runs a module over its old namespace. Registries must carry over:
+    # a fresh key count would hand a new registration a key a live set still holds (its
+    # events then named the wrong object), and a fresh kind table would make bare Handles.
+    code = textwrap.dedent("""
+        import importlib, fdsafe, fdsafe.epoll, fdsafe.handle
+        from fdsafe import pipe, socket
+        ra, wa = pipe(); rb, wb = pipe()
+        ep = fdsafe.epoll.Epoll.create()
+        ep.add(ra)
+        importlib.reload(fdsafe.epoll)
+        importlib.reload(fdsafe.handle)
+        ep.add(rb)
+        wa.write(b"x")
+        events = ep.wait(0)
+        assert [data is ra for data, _ in events] == [True], events
+        a, b = socket.unix_pair()
+        assert hasattr(a, "recv"), type(a)
+        print("ok")
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=os.environ,
+                         stdin=subprocess.DEVNULL)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["ok"]

@@ -502,6 +502,7 @@ def test_peer_groups_and_pidfd():
         assert sorted(a.peer_groups()) == sorted(set(os.getgroups())) or a.peer_groups() == os.getgroups()
         pidfd = a.peer_pidfd()
         with pidfd:
+            assert isinstance(pidfd, fdsafe.PidFd) and pidfd.pid == os.getpid()
             assert pidfd.kind == 9
             assert os.readlink(f"/proc/self/fd/{pidfd.fileno()}") == "anon_inode:[pidfd]"
             assert fcntl_cloexec(pidfd.fileno())
