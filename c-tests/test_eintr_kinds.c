@@ -238,11 +238,94 @@ static void test_storm_over_timerfd_read(void **state) {
     assert_true(atomic_load(&run.eintr) > 0);
 }
 
+/* An epoll set holds a handle that is ready (level-triggered) and closing: another thread is
+ * blocked in a send on it, so its descriptor stays open and its events keep coming, and the
+ * wait drops them and pauses. A signal in that pause must end the wait with -EINTR, as the
+ * kernel's wait would: a daemon's stop flag must be heard. Before, the pause ignored it and
+ * the wait went on (for ever without a timeout). Both the plain wait (the signal unblocked)
+ * and pwait (blocked, unblocked by the wait's mask) are checked. */
+struct closing_sender {
+    fdsafe_handle a;
+    atomic_int done;
+};
+
+static void *send_until_room(void *arg) {
+    struct closing_sender *s = arg;
+    static char chunk[65536];
+    fdsafe_socket_send(s->a, chunk, sizeof chunk, 0);
+    atomic_store(&s->done, 1);
+    return NULL;
+}
+
+struct delayed_signal {
+    pthread_t target;
+};
+
+static void *signal_later(void *arg) {
+    struct delayed_signal *d = arg;
+    usleep(100000);
+    pthread_kill(d->target, SIGUSR1);
+    return NULL;
+}
+
+static void wait_over_a_closing_handle(int use_pwait) {
+    install_no_restart();
+    sigset_t usr1, old;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    pthread_sigmask(use_pwait ? SIG_BLOCK : SIG_UNBLOCK, &usr1, &old);
+    fdsafe_handle b, ep;
+    struct closing_sender sender = {.a = 0};
+    atomic_store(&sender.done, 0);
+    must(fdsafe_unix_pair(FDSAFE_SOCK_STREAM, 0, &sender.a, &b));
+    expect_code(fdsafe_socket_send(b, "x", 1, 0), 1); /* `a` is readable from now on */
+    static char chunk[65536];
+    while (fdsafe_socket_send(sender.a, chunk, sizeof chunk, FDSAFE_MSG_DONTWAIT) > 0) {} /* full */
+    must(fdsafe_epoll_create(&ep));
+    must(fdsafe_epoll_add(ep, sender.a, FDSAFE_EPOLL_IN, 7));
+    pthread_t blocked;
+    assert_int_equal(pthread_create(&blocked, NULL, send_until_room, &sender), 0);
+    usleep(50000);
+    must(fdsafe_close(sender.a)); /* deferred: the sender is inside a call on it */
+    struct delayed_signal later = {pthread_self()};
+    pthread_t signaller;
+    assert_int_equal(pthread_create(&signaller, NULL, signal_later, &later), 0);
+    struct fdsafe_epoll_event ev[4];
+    fdsafe_sigset none;
+    must(fdsafe_sigset_empty(&none));
+    int64_t got = use_pwait ? fdsafe_epoll_pwait(ep, ev, 4, 3000, &none) : fdsafe_epoll_wait(ep, ev, 4, 3000);
+    pthread_join(signaller, NULL);
+    expect_code(got, -EINTR);
+    assert_int_equal(atomic_load(&handled), 1);
+    /* Let the sender finish (draining makes room), which completes the close. */
+    char sink[65536];
+    while (!atomic_load(&sender.done)) {
+        fdsafe_socket_recv(b, sink, sizeof sink, FDSAFE_MSG_DONTWAIT);
+        usleep(1000);
+    }
+    pthread_join(blocked, NULL);
+    must(fdsafe_close(b));
+    must(fdsafe_close(ep));
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+static void test_epoll_wait_over_a_closing_handle_hears_a_signal(void **state) {
+    (void)state;
+    wait_over_a_closing_handle(0);
+}
+
+static void test_epoll_pwait_over_a_closing_handle_hears_a_signal(void **state) {
+    (void)state;
+    wait_over_a_closing_handle(1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         FD_TEST(test_storm_over_unix_socket_recv_and_send),
         FD_TEST(test_storm_over_mq_receive_and_send),
         FD_TEST(test_storm_over_timerfd_read),
+        FD_TEST(test_epoll_wait_over_a_closing_handle_hears_a_signal),
+        FD_TEST(test_epoll_pwait_over_a_closing_handle_hears_a_signal),
     };
     return cmocka_run_group_tests_name("eintr_kinds", tests, NULL, NULL);
 }

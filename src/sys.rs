@@ -406,10 +406,13 @@ pub mod direct {
         check(syscall6(libc::SYS_rt_sigtimedwait, [set as usize, info as usize, timeout as usize, 8, 0, 0]))
     }
 
-    /// Sleeps for `duration` (`nanosleep`; an interruption by a signal ends it early).
-    pub fn sleep(duration: std::time::Duration) {
+    /// Sleeps for `duration` with the signal mask `mask` in force (the kernel's 8-byte set;
+    /// `None`: the thread's own), as `ppoll` with no descriptors does. `EINTR` if a signal
+    /// handler ran meanwhile: a wait that sleeps reports it, as the wait itself would.
+    pub fn pause(duration: std::time::Duration, mask: Option<&u64>) -> Result<()> {
         let ts = libc::timespec { tv_sec: duration.as_secs() as libc::time_t, tv_nsec: duration.subsec_nanos() as _ };
-        // SAFETY: a valid timespec; no remainder wanted.
-        let _ = check(unsafe { syscall6(libc::SYS_nanosleep, [&ts as *const libc::timespec as usize, 0, 0, 0, 0, 0]) });
+        let mask_ptr = mask.map_or(std::ptr::null(), |m| m as *const u64);
+        // SAFETY: no descriptors; a valid timespec and 8-byte mask (or NULL).
+        check(unsafe { syscall6(libc::SYS_ppoll, [0, 0, &ts as *const libc::timespec as usize, mask_ptr as usize, 8, 0]) }).map(|_| ())
     }
 }

@@ -524,18 +524,22 @@ impl Epoll {
             }
             // Everything collected was dropped. Level-triggered events of a handle that is
             // still closing (another thread inside an operation on it) come back at once
-            // until its close completes, so back off a little instead of spinning.
+            // until its close completes, so back off a little instead of spinning. The pause
+            // keeps the wait's signal mask and ends the wait with EINTR if a handler runs, as
+            // the kernel's wait would: a handler setting a stop flag must be heard.
             let pause = Duration::from_millis(1);
+            let mask = sigmask.as_ref().map(|s| &s.0);
+            let interrupted = |e: Error| e.context("epoll_wait");
             match deadline {
                 Some(d) => {
                     let left = d.saturating_duration_since(Instant::now());
                     if left.is_zero() {
                         return Ok(0);
                     }
-                    crate::sys::direct::sleep(left.min(pause));
+                    crate::sys::direct::pause(left.min(pause), mask).map_err(interrupted)?;
                     remaining = Some(d.saturating_duration_since(Instant::now()));
                 }
-                None => crate::sys::direct::sleep(pause),
+                None => crate::sys::direct::pause(pause, mask).map_err(interrupted)?,
             }
         }
     }
