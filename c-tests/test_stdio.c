@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -70,6 +71,42 @@ static void test_close_stream_points_it_at_dev_null(void **state) {
     assert_string_equal(buf, "via handle\n");
 }
 
+/* At the descriptor limit the redirect still happens: there is no room to open /dev/null
+ * until the handle's own duplicate is closed, so that makes the room. Before, the close
+ * returned 0 and left the stream open, and a reader waiting for its end waited for ever. */
+static void test_close_stream_at_the_descriptor_limit(void **state) {
+    (void)state;
+    if (skipped_under_valgrind("RLIMIT_NOFILE, which valgrind emulates")) skip();
+    int out[2];
+    assert_int_equal(pipe(out), 0);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        dup2(out[1], STDOUT_FILENO);
+        close(out[0]);
+        close(out[1]);
+        fdsafe_handle h;
+        if (fdsafe_stdio_open(FDSAFE_STDOUT, FDSAFE_STDIO_CLOSE_STREAM, &h) < 0) _exit(10);
+        struct rlimit few = {64, 64};
+        if (setrlimit(RLIMIT_NOFILE, &few) != 0) _exit(11);
+        while (dup(STDERR_FILENO) >= 0) {} /* every slot taken */
+        if (errno != EMFILE) _exit(12);
+        if (fdsafe_close(h) != 0) _exit(13);
+        char target[64] = {0};
+        if (readlink("/proc/self/fd/1", target, sizeof target - 1) < 0) _exit(14);
+        if (strcmp(target, "/dev/null") != 0) _exit(15);
+        _exit(0);
+    }
+    close(out[1]);
+    char buf[8];
+    assert_int_equal(read(out[0], buf, sizeof buf), 0); /* end of file: the stream was let go */
+    close(out[0]);
+    int status;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 static void test_stdout_handle_writes_to_stdout(void **state) {
     (void)state;
     fdsafe_handle h;
@@ -105,12 +142,77 @@ static void test_close_stream_leaves_a_number_another_handle_took(void **state) 
     assert_int_equal(WEXITSTATUS(status), 0); /* 6: the eventfd handle was pointed at /dev/null */
 }
 
+/* The program closed descriptor 1 and a handle's descriptor took the number: that is no
+ * standard stream any more, so fdsafe_stdio_open refuses it (a CLOSE_STREAM handle on it
+ * would send the other handle to /dev/null when closed). */
+static void test_stdio_open_refuses_a_number_a_handle_owns(void **state) {
+    (void)state;
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        fdsafe_handle ev, h = 0;
+        close(STDOUT_FILENO);
+        if (fdsafe_eventfd_create(0, 0, &ev) != 0 || fdsafe_fd_borrow(ev) != 1) _exit(1);
+        if (fdsafe_stdio_open(FDSAFE_STDOUT, FDSAFE_STDIO_CLOSE_STREAM, &h) != FDSAFE_E_INVALID_ARGUMENT || h != 0) _exit(2);
+        if (fdsafe_stdio_open(FDSAFE_STDOUT, 0, &h) != FDSAFE_E_INVALID_ARGUMENT) _exit(3);
+        uint64_t value = 0;
+        if (fdsafe_eventfd_write(ev, 7) != 0 || fdsafe_eventfd_read(ev, &value) != 0 || value != 7) _exit(4);
+        _exit(0);
+    }
+    int status;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* The number may even name the stream's own open file through another handle: here the
+ * program closed descriptor 1, and a received copy of the stream (the same open file, as
+ * fdsafe_pidfd_getfd would also make) took it. Closing the CLOSE_STREAM handle must leave it:
+ * the received handle still writes to the stream's pipe. */
+static void test_close_stream_leaves_a_handle_sharing_the_streams_file(void **state) {
+    (void)state;
+    int out[2];
+    assert_int_equal(pipe(out), 0);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        dup2(out[1], STDOUT_FILENO);
+        close(out[0]);
+        close(out[1]);
+        fdsafe_handle h, tx, rx, got[1];
+        fdsafe_recv_info info;
+        char c;
+        if (fdsafe_stdio_open(FDSAFE_STDOUT, FDSAFE_STDIO_CLOSE_STREAM, &h) != 0) _exit(1);
+        if (fdsafe_unix_pair(FDSAFE_SOCK_STREAM, 0, &tx, &rx) != 0) _exit(2);
+        close(STDOUT_FILENO);
+        if (fdsafe_socket_send_handles(tx, "m", 1, &h, 1, 0) != 1) _exit(3);
+        if (fdsafe_socket_recv_handles(rx, &c, 1, 0, got, 1, &info) != 1 || info.handle_count != 1) _exit(4);
+        if (fdsafe_fd_borrow(got[0]) != STDOUT_FILENO) _exit(5); /* the lowest free number */
+        if (fdsafe_close(h) != 0) _exit(6);
+        if (fdsafe_write(got[0], "kept\n", 5) != 5) _exit(7); /* to the pipe, not /dev/null */
+        _exit(0);
+    }
+    close(out[1]);
+    char buf[16] = {0};
+    ssize_t n = read(out[0], buf, sizeof buf - 1);
+    close(out[0]);
+    int status;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(n, 5);
+    assert_string_equal(buf, "kept\n");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         FD_TEST(test_handles_are_duplicates_above_2),
         FD_TEST(test_bad_arguments),
         FD_TEST(test_close_stream_points_it_at_dev_null),
+        FD_TEST(test_close_stream_at_the_descriptor_limit),
         FD_TEST(test_close_stream_leaves_a_number_another_handle_took),
+        FD_TEST(test_stdio_open_refuses_a_number_a_handle_owns),
+        FD_TEST(test_close_stream_leaves_a_handle_sharing_the_streams_file),
         FD_TEST(test_stdout_handle_writes_to_stdout),
     };
     return cmocka_run_group_tests_name("stdio", tests, NULL, NULL);

@@ -437,6 +437,10 @@ int fdsafe_fd_release(fdsafe_handle handle);
  * The kind must be the descriptor's own: a memfd or message queue is refused as
  * `FDSAFE_KIND_FILE`, a terminal or attached TUN device as `FDSAFE_KIND_CHARDEV` (the message names
  * the kind to use), and an `O_PATH` descriptor as anything but `FDSAFE_KIND_OTHER`.
+ * Adopting 0, 1 or 2 (a socket an inetd-style manager passed there, say) makes that number
+ * close-on-exec, so programs started with `exec` no longer inherit it as a standard stream,
+ * and closing the handle frees the number for the next file opened; a standard stream is
+ * better taken with `fdsafe_stdio_open`.
  *
  * Errors: `-EBADF` if `fd` is not open; `FDSAFE_E_INVALID_ARGUMENT` if `handle_out` is NULL,
  * `kind` is not an `FDSAFE_KIND_*` value or is `FDSAFE_KIND_STDIO` (stdio handles come only
@@ -841,9 +845,11 @@ int64_t fdsafe_pipe_set_capacity(fdsafe_handle handle, size_t bytes);
 /**
  * `fdsafe_stdio_open` flag: when the handle is closed, also point the standard stream at
  * `/dev/null` (the daemon way to close it: the number stays taken, so no later file can
- * land on descriptor 0, 1 or 2). Only while the number still names the stream's open file:
- * once the program has closed the stream itself, the number may be another file's, or
- * another handle's, and is left alone. An fdsafe-only flag (see `FDSAFE_OWN_FLAG`).
+ * land on descriptor 0, 1 or 2). Only while the number still names the stream's open file
+ * and no handle owns it: once the program has closed the stream itself, the number may be
+ * another file's, or another handle's (even one sharing the stream's open file, as
+ * `fdsafe_pidfd_getfd` or a received descriptor makes), and is left alone. An fdsafe-only
+ * flag (see `FDSAFE_OWN_FLAG`).
  */
 #define FDSAFE_STDIO_CLOSE_STREAM (FDSAFE_OWN_FLAG | (1 << 0))
 
@@ -857,8 +863,9 @@ int64_t fdsafe_pipe_set_capacity(fdsafe_handle handle, size_t bytes);
  * duplicate shares the open file, so `fdsafe_nonblocking_set` on it changes the stream too.
  *
  * Ownership: the caller owns `*handle_out`. Errors: `FDSAFE_E_INVALID_ARGUMENT` for a
- * `stream` other than 0, 1, 2, unknown flags or a NULL `handle_out`; `-EBADF` if the stream
- * is not open; `-EMFILE`. Thread safety: any thread.
+ * `stream` other than 0, 1, 2, unknown flags or a NULL `handle_out`, or if the number
+ * belongs to a live handle (the program closed the stream, and a handle's descriptor took
+ * its number); `-EBADF` if the stream is not open; `-EMFILE`. Thread safety: any thread.
  */
 int fdsafe_stdio_open(int stream, uint32_t flags, fdsafe_handle *handle_out);
 

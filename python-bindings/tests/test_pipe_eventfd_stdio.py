@@ -157,6 +157,22 @@ def test_stdio_close_stream_points_it_at_dev_null():
     assert out.stderr == b"/dev/null"
 
 
+def test_stdio_open_refuses_a_stream_number_a_handle_took():
+    # The program closed descriptor 1 and an eventfd handle took the number: not a stream.
+    code = (
+        "import os, fdsafe\n"
+        "os.close(1)\n"
+        "e = fdsafe.EventFd.create()\n"
+        "assert e.fileno() == 1\n"
+        "try:\n    fdsafe.Stdio.open(fdsafe.STDOUT, close_stream=True)\n"
+        "except fdsafe.InvalidArgumentError as err:\n    os.write(2, b'refused')\n"
+        "e.add(5); assert e.read_value() == 5\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, env=os.environ)
+    assert out.returncode == 0, out.stderr
+    assert out.stderr == b"refused"
+
+
 def test_errors_have_names_and_messages():
     assert fdsafe.error_name(-errno.EAGAIN) == "EAGAIN"
     assert fdsafe.error_name(fdsafe.errors.FDSAFE_E_WRONG_KIND) == "FDSAFE_E_WRONG_KIND"

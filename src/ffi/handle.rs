@@ -103,6 +103,10 @@ pub extern "C" fn fdsafe_fd_release(handle: fdsafe_handle) -> c_int {
 /// The kind must be the descriptor's own: a memfd or message queue is refused as
 /// `FDSAFE_KIND_FILE`, a terminal or attached TUN device as `FDSAFE_KIND_CHARDEV` (the message names
 /// the kind to use), and an `O_PATH` descriptor as anything but `FDSAFE_KIND_OTHER`.
+/// Adopting 0, 1 or 2 (a socket an inetd-style manager passed there, say) makes that number
+/// close-on-exec, so programs started with `exec` no longer inherit it as a standard stream,
+/// and closing the handle frees the number for the next file opened; a standard stream is
+/// better taken with `fdsafe_stdio_open`.
 ///
 /// Errors: `-EBADF` if `fd` is not open; `FDSAFE_E_INVALID_ARGUMENT` if `handle_out` is NULL,
 /// `kind` is not an `FDSAFE_KIND_*` value or is `FDSAFE_KIND_STDIO` (stdio handles come only

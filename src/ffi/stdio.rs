@@ -15,9 +15,11 @@ pub const FDSAFE_STDOUT: c_int = 1;
 pub const FDSAFE_STDERR: c_int = 2;
 /// `fdsafe_stdio_open` flag: when the handle is closed, also point the standard stream at
 /// `/dev/null` (the daemon way to close it: the number stays taken, so no later file can
-/// land on descriptor 0, 1 or 2). Only while the number still names the stream's open file:
-/// once the program has closed the stream itself, the number may be another file's, or
-/// another handle's, and is left alone. An fdsafe-only flag (see `FDSAFE_OWN_FLAG`).
+/// land on descriptor 0, 1 or 2). Only while the number still names the stream's open file
+/// and no handle owns it: once the program has closed the stream itself, the number may be
+/// another file's, or another handle's (even one sharing the stream's open file, as
+/// `fdsafe_pidfd_getfd` or a received descriptor makes), and is left alone. An fdsafe-only
+/// flag (see `FDSAFE_OWN_FLAG`).
 pub const FDSAFE_STDIO_CLOSE_STREAM: u32 = FDSAFE_OWN_FLAG | (1 << 0);
 
 /// A handle (kind `FDSAFE_KIND_STDIO`) for standard input, output or error, usable with
@@ -29,8 +31,9 @@ pub const FDSAFE_STDIO_CLOSE_STREAM: u32 = FDSAFE_OWN_FLAG | (1 << 0);
 /// duplicate shares the open file, so `fdsafe_nonblocking_set` on it changes the stream too.
 ///
 /// Ownership: the caller owns `*handle_out`. Errors: `FDSAFE_E_INVALID_ARGUMENT` for a
-/// `stream` other than 0, 1, 2, unknown flags or a NULL `handle_out`; `-EBADF` if the stream
-/// is not open; `-EMFILE`. Thread safety: any thread.
+/// `stream` other than 0, 1, 2, unknown flags or a NULL `handle_out`, or if the number
+/// belongs to a live handle (the program closed the stream, and a handle's descriptor took
+/// its number); `-EBADF` if the stream is not open; `-EMFILE`. Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_stdio_open(stream: c_int, flags: u32, handle_out: *mut fdsafe_handle) -> c_int {
     call("fdsafe_stdio_open", || {
@@ -42,7 +45,7 @@ pub extern "C" fn fdsafe_stdio_open(stream: c_int, flags: u32, handle_out: *mut 
         )?;
         let out = Out::new(handle_out, "handle_out")?;
         // A duplicate of the standard stream, whose file the stream (and the parent) hold.
-        out.write(handles::insert_copy(Box::new(Stdio::open(stream, flags)?).into())?.0);
+        out.write(handles::insert_copy(Box::new(Stdio::open(stream, flags, handles::number_is_held)?).into())?.0);
         Ok(0)
     })
 }

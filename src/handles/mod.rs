@@ -393,6 +393,12 @@ pub fn close_all_except(keep: &[Handle]) -> usize {
     TABLE.close_all_except(&keep)
 }
 
+/// Whether a handle owns descriptor number `fd` (live, claimed for an insert, or closing and
+/// not yet closed): a number to leave alone. The answer may be out of date at once.
+pub fn number_is_held(fd: RawFd) -> bool {
+    TABLE.owner_of(fd).is_some()
+}
+
 /// Marks the handle owning descriptor number `fd`, if any, as sharing its open file (see
 /// [`Table::mark_number_shared`]).
 pub fn mark_number_shared(fd: RawFd) {

@@ -368,8 +368,7 @@ impl Table {
     }
 
     /// The live handle that owns a descriptor number (or has claimed it for an insert not
-    /// yet filled), if any.
-    #[cfg(test)]
+    /// yet filled, or is closing it and has not yet closed it), if any.
     pub fn owner_of(&self, fd: RawFd) -> Option<Handle> {
         let owner = self.owners.get(fd)?;
         self.slot(owner.index()).is_some_and(|slot| slot.held_by(owner.generation())).then_some(owner)

@@ -5,13 +5,14 @@
 //! stream itself at `/dev/null`: the number stays taken, so a later `open` can never land on
 //! descriptor 1 and receive the program's `printf` output.
 
+use std::mem::ManuallyDrop;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 use bitflags::bitflags;
 
 use crate::error::{Error, Result};
 use crate::handles::{Kind, Object};
-use crate::sys;
+use crate::sys::{self, cvt};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stream {
@@ -42,35 +43,49 @@ bitflags! {
 
 #[derive(Debug)]
 pub struct Stdio {
-    // Dropped before `fd`: the redirect compares the stream with our duplicate.
-    redirect: Option<RedirectOnDrop>,
-    fd: OwnedFd,
+    /// Our duplicate of the stream; closed when dropped (see `Drop`), or handed over by
+    /// `into_fd`.
+    fd: ManuallyDrop<OwnedFd>,
+    /// With `CLOSE_STREAM`: the stream to point at `/dev/null` when dropped.
+    close_stream: Option<Stream>,
+    /// Whether a handle owns a descriptor number (the caller's table, asked again at the
+    /// redirect).
+    number_held: fn(RawFd) -> bool,
 }
 
-/// Points the stream at `/dev/null` when dropped, if the stream's number still names the
-/// open file the handle duplicated. Once the program has closed the stream (or adopted it
-/// into a handle and closed that), the number may be another file's, another handle's even:
-/// replacing that would redirect a live handle to `/dev/null`, so it is left alone.
-#[derive(Debug)]
-struct RedirectOnDrop {
-    stream: Stream,
-    /// The handle's duplicate of the stream, open while this is dropped (see `Stdio`).
-    duplicate: RawFd,
-}
-
-impl Drop for RedirectOnDrop {
+impl Drop for Stdio {
     fn drop(&mut self) {
-        if !same_open_file(self.stream as i32, self.duplicate) {
-            return;
-        }
-        // SAFETY: opening /dev/null and dup2 onto a standard stream number.
-        unsafe {
-            let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC);
-            if null >= 0 {
-                libc::dup2(null, self.stream as i32);
-                libc::close(null);
+        // SAFETY: taken once, here, and `self.fd` is never used again.
+        let duplicate = unsafe { ManuallyDrop::take(&mut self.fd) };
+        if let Some(stream) = self.close_stream {
+            if !(self.number_held)(stream as i32) {
+                redirect_to_null(stream, duplicate);
             }
         }
+    }
+}
+
+/// Points `stream` at `/dev/null`, if its number still names the open file that `duplicate`
+/// (our own duplicate of it) shares, and closes `duplicate`. Once the program has closed the
+/// stream (or adopted it into a handle and closed that), the number may be another file's,
+/// or another handle's (the caller checks that), even a copy of the stream's own open file
+/// (`pidfd_getfd`, a received one): replacing that would redirect a live handle to
+/// `/dev/null`, so it is left alone.
+fn redirect_to_null(stream: Stream, duplicate: OwnedFd) {
+    if !same_open_file(stream as i32, duplicate.as_raw_fd()) {
+        return;
+    }
+    // SAFETY: open returns a new descriptor of ours, or -1.
+    let open_null = || cvt(unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) }).map(|fd| unsafe { sys::owned(fd) });
+    let mut null = open_null();
+    if matches!(&null, Err(e) if matches!(e.errno(), Some(libc::EMFILE | libc::ENFILE))) {
+        // At the descriptor limit: our duplicate, which nothing else uses, makes the room.
+        drop(duplicate);
+        null = open_null();
+    }
+    if let Ok(null) = null {
+        // SAFETY: dup2 onto a standard stream number that names the stream's file (above).
+        unsafe { libc::dup2(null.as_raw_fd(), stream as i32) };
     }
 }
 
@@ -95,15 +110,23 @@ fn same_open_file(a: RawFd, b: RawFd) -> bool {
 }
 
 impl Stdio {
-    pub fn open(stream: Stream, flags: StdioFlags) -> Result<Stdio> {
+    /// A handle's object for `stream`. `number_held` says whether a handle owns a descriptor
+    /// number: such a number is no standard stream any more (the program closed the stream
+    /// and the handle's descriptor took its number), so it is refused here, and left alone
+    /// by the redirect.
+    pub fn open(stream: Stream, flags: StdioFlags, number_held: fn(RawFd) -> bool) -> Result<Stdio> {
         // SAFETY: the standard stream is borrowed only for the duplication.
         let original = unsafe { BorrowedFd::borrow_raw(stream as i32) };
         sys::check_open(stream as i32)?;
+        if number_held(stream as i32) {
+            return Err(Error::invalid(format!(
+                "descriptor {} belongs to a live handle, not to the standard stream (the stream was closed and the handle's descriptor took its number)",
+                stream as i32
+            )));
+        }
         let fd = sys::dup_cloexec(original).map_err(|e| e.context(format!("duplicating standard stream {}", stream as i32)))?;
-        let duplicate = fd.as_raw_fd();
-        // Made only when asked (`then`, not `then_some`): a made one redirects when dropped.
-        let redirect = flags.contains(StdioFlags::CLOSE_STREAM).then(|| RedirectOnDrop { stream, duplicate });
-        Ok(Stdio { redirect, fd })
+        let close_stream = flags.contains(StdioFlags::CLOSE_STREAM).then_some(stream);
+        Ok(Stdio { fd: ManuallyDrop::new(fd), close_stream, number_held })
     }
 
     /// Any open descriptor can be treated as a standard stream.
@@ -112,7 +135,7 @@ impl Stdio {
     }
 
     pub fn from_fd(fd: OwnedFd) -> Stdio {
-        Stdio { redirect: None, fd }
+        Stdio { fd: ManuallyDrop::new(fd), close_stream: None, number_held: |_| false }
     }
 
     /// Whether the stream is a terminal.
@@ -136,9 +159,10 @@ impl Object for Stdio {
         self.fd.as_fd()
     }
     fn into_fd(self: Box<Self>) -> OwnedFd {
-        let Stdio { redirect, fd } = *self;
-        std::mem::forget(redirect); // released: the caller now decides about the stream
-        fd
+        // Released: the caller now decides about the stream, so no redirect (no Drop).
+        let mut this = ManuallyDrop::new(*self);
+        // SAFETY: taken once; `this` is never dropped.
+        unsafe { ManuallyDrop::take(&mut this.fd) }
     }
 }
 
