@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -397,6 +398,56 @@ static void test_close_all_except_bad_arguments(void **state) {
     must(fdsafe_close(e));
 }
 
+/* Datagram batches take at most 1024 entries per call, so a larger count reads only the
+ * first 1024 (and allocates for no more). The entries end at an inaccessible page: reading
+ * past the 1024th would crash. Before, every entry of `count` was read and allocated for,
+ * and a large count aborted the process (out of memory) or read past the caller's array. */
+static void test_datagram_batches_read_only_what_one_call_takes(void **state) {
+    (void)state;
+    enum { TAKEN = 1024 };
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t bytes = (TAKEN * sizeof(fdsafe_datagram) + page - 1) / page * page;
+    char *area = mmap(NULL, bytes + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(area != MAP_FAILED);
+    assert_int_equal(mprotect(area + bytes, page, PROT_NONE), 0);
+    fdsafe_datagram *msgs = (fdsafe_datagram *)(area + bytes) - TAKEN; /* the last ends at the guard */
+    static char data[TAKEN];
+    for (int i = 0; i < TAKEN; i++) msgs[i] = (fdsafe_datagram){.data = &data[i], .len = 1};
+    fdsafe_handle a, b;
+    must(fdsafe_unix_pair(FDSAFE_SOCK_DGRAM, 0, &a, &b));
+    size_t huge = (size_t)1 << 40;
+    int64_t sent = fdsafe_socket_send_batch(a, msgs, huge, FDSAFE_MSG_DONTWAIT);
+    assert_true(sent > 0 && sent <= TAKEN);
+    for (int i = 0; i < TAKEN; i++) msgs[i] = (fdsafe_datagram){.data = &data[i], .len = 1};
+    int64_t received = fdsafe_socket_recv_batch(b, msgs, huge, FDSAFE_MSG_DONTWAIT);
+    expect_code(received, sent);
+    expect_code(fdsafe_socket_recv_batch(b, msgs, huge, FDSAFE_MSG_DONTWAIT), -EAGAIN);
+    must(fdsafe_close(a));
+    must(fdsafe_close(b));
+    munmap(area, bytes + page);
+}
+
+/* A keep list is checked where it lies before anything is copied: a list of 2^36 entries
+ * (512 GiB of zero pages, reserved, not backed) whose second entry is no live handle gives
+ * -EBADF. Before, the list was copied first, and the copy aborted the process. */
+static void test_close_all_except_checks_a_huge_list_in_place(void **state) {
+    (void)state;
+    if (skipped_under_valgrind("a 512 GiB reservation")) skip();
+    size_t count = (size_t)1 << 36, bytes = count * sizeof(fdsafe_handle);
+    fdsafe_handle *keep = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (keep == MAP_FAILED) {
+        printf("skipped: the kernel refused a 512 GiB reservation: %s\n", strerror(errno));
+        skip();
+    }
+    fdsafe_handle e;
+    must(fdsafe_eventfd_create(0, 0, &e));
+    keep[0] = e;
+    expect_code(fdsafe_close_all_except(keep, count), -EBADF);
+    expect_code(fdsafe_handle_kind(e), FDSAFE_KIND_EVENTFD); /* nothing was closed */
+    munmap(keep, bytes);
+    must(fdsafe_close(e));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         FD_TEST(test_batch_runs_in_order),
@@ -411,6 +462,8 @@ int main(void) {
         FD_TEST(test_close_many_bad_arguments),
         FD_TEST(test_close_all_except_in_a_forked_worker),
         FD_TEST(test_close_all_except_bad_arguments),
+        FD_TEST(test_datagram_batches_read_only_what_one_call_takes),
+        FD_TEST(test_close_all_except_checks_a_huge_list_in_place),
     };
     return cmocka_run_group_tests_name("batch", tests, NULL, NULL);
 }

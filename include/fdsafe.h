@@ -656,7 +656,8 @@ int64_t fdsafe_close_many(const fdsafe_handle *handles, size_t count);
  *
  * Errors: (nothing closed) `-EBADF` if an entry of `keep` is not a live handle (0, closed,
  * released, never issued: keeping it would keep nothing, so the list is wrong);
- * `FDSAFE_E_INVALID_ARGUMENT` for `keep` NULL with `count` > 0. Thread safety: any thread,
+ * `FDSAFE_E_INVALID_ARGUMENT` for `keep` NULL with `count` > 0; `-ENOMEM` if the list is too
+ * long to copy (the same live handle listed billions of times). Thread safety: any thread,
  * but meant for a process with one thread: a handle another thread creates during the call
  * may or may not be closed.
  *

@@ -134,7 +134,8 @@ pub extern "C" fn fdsafe_close_many(handles: *const fdsafe_handle, count: usize)
 ///
 /// Errors: (nothing closed) `-EBADF` if an entry of `keep` is not a live handle (0, closed,
 /// released, never issued: keeping it would keep nothing, so the list is wrong);
-/// `FDSAFE_E_INVALID_ARGUMENT` for `keep` NULL with `count` > 0. Thread safety: any thread,
+/// `FDSAFE_E_INVALID_ARGUMENT` for `keep` NULL with `count` > 0; `-ENOMEM` if the list is too
+/// long to copy (the same live handle listed billions of times). Thread safety: any thread,
 /// but meant for a process with one thread: a handle another thread creates during the call
 /// may or may not be closed.
 ///
@@ -146,10 +147,15 @@ pub extern "C" fn fdsafe_close_many(handles: *const fdsafe_handle, count: usize)
 #[no_mangle]
 pub extern "C" fn fdsafe_close_all_except(keep: *const fdsafe_handle, count: usize) -> i64 {
     call("fdsafe_close_all_except", || {
-        let keep: Vec<Handle> = super::in_slice(keep, count, "keep")?.iter().map(|&h| Handle(h)).collect();
-        if let Some(stale) = keep.iter().find(|&&h| !handles::is_live(h)) {
-            return Err(Error::from_errno(libc::EBADF).context(format!("keep lists {:#x}, which is not a live handle", stale.0)));
+        let listed = super::in_slice(keep, count, "keep")?;
+        // Checked in place, then copied (a list of any length the caller could map, without
+        // an abort where the copy finds no memory).
+        if let Some(&stale) = listed.iter().find(|&&h| !handles::is_live(Handle(h))) {
+            return Err(Error::from_errno(libc::EBADF).context(format!("keep lists {stale:#x}, which is not a live handle")));
         }
-        Ok(handles::close_all_except(&keep) as i64)
+        let mut keep = Vec::new();
+        keep.try_reserve_exact(listed.len()).map_err(|_| Error::from_errno(libc::ENOMEM).context("copying keep"))?;
+        keep.extend(listed.iter().map(|&h| Handle(h)));
+        Ok(handles::close_all_except(keep) as i64)
     })
 }

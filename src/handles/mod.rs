@@ -387,8 +387,7 @@ pub fn is_live(handle: Handle) -> bool {
 }
 
 /// Closes every live handle but those in `keep` (see [`Table::close_all_except`]).
-pub fn close_all_except(keep: &[Handle]) -> usize {
-    let mut keep = keep.to_vec();
+pub fn close_all_except(mut keep: Vec<Handle>) -> usize {
     keep.sort_unstable();
     TABLE.close_all_except(&keep)
 }

@@ -83,9 +83,15 @@ fn headers(batch: &mut [Datagram<'_>], iovs: &mut Vec<libc::iovec>, addrs: &mut 
     hdrs
 }
 
+/// The most datagrams one `sendmmsg` or `recvmmsg` takes here (the kernel's `UIO_MAXIOV`);
+/// callers pass at most this many, and more are neither read nor sent.
+pub(crate) const BATCH_MAX: usize = 1024;
+
 /// Sends the datagrams with one `sendmmsg`; returns how many were sent.
 pub fn send_batch(socket: &Socket, batch: &mut [Datagram<'_>], flags: SendFlags) -> Result<usize> {
-    let count = u32::try_from(batch.len()).map_err(|_| Error::invalid("batch too large"))?.min(1024);
+    let taken = batch.len().min(BATCH_MAX);
+    let batch = &mut batch[..taken];
+    let count = taken as u32;
     let mut iovs = Vec::new();
     let mut addrs = vec![SockAddr::empty(); batch.len()];
     let mut hdrs = headers(batch, &mut iovs, &mut addrs);
@@ -98,7 +104,9 @@ pub fn send_batch(socket: &Socket, batch: &mut [Datagram<'_>], flags: SendFlags)
 /// Receives up to `batch.len()` datagrams with one `recvmmsg`; returns how many arrived.
 /// Waits for the first unless `DONTWAIT`; never waits for more.
 pub fn recv_batch(socket: &Socket, batch: &mut [Datagram<'_>], flags: RecvFlags) -> Result<usize> {
-    let count = u32::try_from(batch.len()).map_err(|_| Error::invalid("batch too large"))?.min(1024);
+    let taken = batch.len().min(BATCH_MAX);
+    let batch = &mut batch[..taken];
+    let count = taken as u32;
     for d in batch.iter_mut() {
         d.addr = Some(SockAddr::empty());
     }
