@@ -18,7 +18,9 @@
  * "-EINTR" means what it does for the system call underneath: a signal handler
  * interrupted a call that waits. Installed with SA_RESTART, the handler lets the
  * kernel restart reads, writes, sends, receives and accepts instead (signal(7));
- * waits (fdsafe_wait, fdsafe_epoll_wait, timed calls) return -EINTR either way.
+ * waits (fdsafe_wait, the epoll waits, and connects given a timeout, which fdsafe
+ * waits out with poll) return -EINTR either way; the message-queue calls, timed by
+ * the kernel, restart as signal(7) lists them.
  * fdsafe never retries an -EINTR the kernel gave. An "absurd" count or length is
  * one whose array would span more than PTRDIFF_MAX bytes: no buffer can be that
  * large, so such a value is refused before any memory is touched.
@@ -2029,7 +2031,10 @@ int fdsafe_tcp_listen_sockaddr(const void *addr,
  * `-ECONNREFUSED`; `-ETIMEDOUT` when `timeout_ms` passed; `-ENETUNREACH` (also for a scope
  * index naming no interface, as the kernel says); `-EINVAL` (from the kernel: a link-local
  * IPv6 address with no scope, `[fe80::1]:80`);
- * `-EINTR` if a signal handler ran while waiting (not retried); `-EMFILE`. Thread safety:
+ * `-EINTR` if a signal handler ran while waiting (not retried: the attempt is over and its
+ * socket closed, so calling again starts another; to wait through signals for one attempt,
+ * as `connect(2)` callers do, connect with `FDSAFE_NONBLOCK` and call
+ * `fdsafe_socket_connect_finish` until it no longer says `-EINTR`); `-EMFILE`. Thread safety:
  * any thread.
  */
 int fdsafe_tcp_connect(const char *address,

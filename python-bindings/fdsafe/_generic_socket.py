@@ -15,7 +15,7 @@ from ._lib import c_handle, c_handle_p, declare, lib
 from .errors import check
 from .handle import EVENT_IN, EVENT_OUT, Handle, retry_eintr_within
 from .socket import (SOCKADDR_STORAGE, SOCKET_NONBLOCK, Address, Socket, TcpStream, _inet_address, _NO_ADDRESS, _raw,
-                     _source, tcp_connect)
+                     _source, _connected, tcp_connect)
 from . import _constants as _c
 
 # ``socket`` (the function, as ``fdsafe.socket.socket(family, type, proto)``) stays out of
@@ -204,6 +204,11 @@ def connect_from(local: Address, remote: Address, type: int = _pysocket.SOCK_STR
         remote_sa, local_sa = _encode(_pysocket.AF_UNIX, type, remote), _encode(_pysocket.AF_UNIX, type, local)
     lraw, llen = _raw(local_sa)
     rraw, rlen = _raw(remote_sa)
+    if remote_sa.family != _pysocket.AF_UNIX and type == _pysocket.SOCK_STREAM:
+        # TCP: waited for as socket.connect waits, through signals (see _connected).
+        return cast(Socket, _connected(lambda out, flags: lib.fdsafe_socket_connect_from(type, lraw, llen, rraw, rlen, 0,
+                                                                                        flags, out),
+                                      timeout_ms(timeout), nonblocking))
     out = c_handle()
     flags = SOCKET_NONBLOCK if nonblocking else 0
     retry_eintr_within(lambda ms: lib.fdsafe_socket_connect_from(type, lraw, llen, rraw, rlen, ms, flags,

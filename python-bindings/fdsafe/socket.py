@@ -16,6 +16,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import io
+import math
 import os
 import socket as _pysocket
 import time
@@ -26,7 +27,7 @@ from typing import (TYPE_CHECKING, Any, Callable, Generic, Iterable, Iterator, L
 from ._address import SockAddr, decode_sockaddr, inet_sockaddrs as _inet_sockaddrs, unix_sockaddr
 from ._buffers import backlog_arg, data_arg, int_arg, into_arg, read_buffer, size_arg, timeout_ms
 from ._lib import IOVec, c_handle, c_handle_p, c_kind, declare, fast, lib
-from .errors import check
+from .errors import check, error_for
 from .pidfd import PidFd
 from .handle import (EVENT_IN, EVENT_OUT, KIND_OTHER, Handle, descriptors_of, private_descriptor, retry_eintr,
                      retry_eintr_within)
@@ -826,9 +827,7 @@ class Socket(Handle):
         """Waits for a connect going on (see :meth:`_connect_goes_on`) to end, for what the
         timeout says; raises its error, or as :meth:`_timed_out` does."""
         ms = timeout_ms(self._timeout) if self._timeout else -1
-        code = -errno.EINTR
-        while code == -errno.EINTR:
-            code = lib.fdsafe_socket_connect_finish(self._value, ms)
+        code = _finish_connect(self._value, ms)
         if code == -errno.ETIMEDOUT and self._timeout:
             self._timed_out()
         check(code)
@@ -1154,6 +1153,38 @@ class UnixSeqpacket(_UnixMixin):
     KIND = KIND_UNIX_SEQPACKET
 
 
+def _finish_connect(value: int, ms: int) -> int:
+    """``fdsafe_socket_connect_finish`` until the attempt ends or ``ms`` milliseconds pass
+    (negative: no limit; 0: just look), as ``socket.connect`` waits: after EINTR (PEP 475) it
+    waits again for the same attempt, with what is left of the time. Returns 0 or the
+    negative code; -ETIMEDOUT once a positive ``ms`` has passed."""
+    deadline = time.monotonic() + ms / 1000 if ms > 0 else None
+    left = ms
+    while True:
+        code = lib.fdsafe_socket_connect_finish(value, left)
+        if code != -errno.EINTR:
+            return -errno.ETIMEDOUT if code == -errno.EINPROGRESS and ms > 0 else int(code)
+        if deadline is not None:
+            left = max(0, math.ceil((deadline - time.monotonic()) * 1000))
+
+
+def _connected(start: Callable[[Any, int], int], ms: int, nonblocking: bool) -> Any:
+    """The TCP socket a connecting call makes (``start(out, flags)``), connected as
+    ``socket.connect`` connects it: the call is made non-blocking and the connect finished
+    here (:func:`_finish_connect`), so that a signal resumes the wait for the same attempt.
+    A blocking call would abandon the attempt at EINTR, and a retry start another: a signal
+    that comes faster than the peer answers would then keep it from ever connecting."""
+    sock = _new(lambda out: start(out, SOCKET_NONBLOCK))
+    if nonblocking:
+        return sock
+    code = _finish_connect(sock.value, ms)
+    if code < 0:
+        sock.close()
+        raise error_for(code)
+    sock.nonblocking = False
+    return sock
+
+
 def _new(call: Callable[[Any], int]) -> Any:
     """Runs a creating call and wraps the new handle in the class of its kind."""
     out = c_handle()
@@ -1200,17 +1231,16 @@ def tcp_connect(address: Address, timeout: Optional[float] = None, nonblocking: 
     A host name is resolved and each of its addresses tried in turn, as
     ``socket.create_connection`` does; the last failure is raised."""
     ms = timeout_ms(timeout)
-    flags = SOCKET_NONBLOCK if nonblocking else 0
     found = _inet_address(address, _pysocket.SOCK_STREAM)
     if isinstance(found, bytes):
-        return cast(TcpStream, _new(lambda out: retry_eintr_within(lambda left: lib.fdsafe_tcp_connect(found, left, flags,
-                                                                                                      out), ms)))
+        return cast(TcpStream, _connected(lambda out, flags: lib.fdsafe_tcp_connect(found, 0, flags, out), ms,
+                                         nonblocking))
     error: Optional[BaseException] = None
     for sockaddr in found:
         raw, n = _raw(sockaddr)
         try:
-            return cast(TcpStream, _new(lambda out: retry_eintr_within(
-                lambda left: lib.fdsafe_tcp_connect_sockaddr(raw, n, left, flags, out), ms)))
+            return cast(TcpStream, _connected(lambda out, flags: lib.fdsafe_tcp_connect_sockaddr(raw, n, 0, flags, out),
+                                             ms, nonblocking))
         except OSError as err:
             error = err
     assert error is not None

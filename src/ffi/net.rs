@@ -111,7 +111,10 @@ fn tcp_connect(addr: &SockAddr, timeout_ms: c_int, flags: u32, handle_out: *mut 
 /// `-ECONNREFUSED`; `-ETIMEDOUT` when `timeout_ms` passed; `-ENETUNREACH` (also for a scope
 /// index naming no interface, as the kernel says); `-EINVAL` (from the kernel: a link-local
 /// IPv6 address with no scope, `[fe80::1]:80`);
-/// `-EINTR` if a signal handler ran while waiting (not retried); `-EMFILE`. Thread safety:
+/// `-EINTR` if a signal handler ran while waiting (not retried: the attempt is over and its
+/// socket closed, so calling again starts another; to wait through signals for one attempt,
+/// as `connect(2)` callers do, connect with `FDSAFE_NONBLOCK` and call
+/// `fdsafe_socket_connect_finish` until it no longer says `-EINTR`); `-EMFILE`. Thread safety:
 /// any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_tcp_connect(address: *const c_char, timeout_ms: c_int, flags: u32, handle_out: *mut fdsafe_handle) -> c_int {
