@@ -149,8 +149,12 @@ void temp_path(char *out, size_t len, const char *name) {
 }
 
 char thread_state(int tid) {
+    return task_state(getpid(), tid);
+}
+
+char task_state(int pid, int tid) {
     char path[64], text[512];
-    snprintf(path, sizeof path, "/proc/self/task/%d/stat", tid);
+    snprintf(path, sizeof path, "/proc/%d/task/%d/stat", pid, tid);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return 0;
     ssize_t n = read(fd, text, sizeof text - 1);

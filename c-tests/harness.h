@@ -44,8 +44,9 @@ int temp_dir_remove(void **state);
 void temp_path(char *out, size_t len, const char *name);
 
 /* The state letter of thread `tid` of this process in /proc (S: sleeping, so blocked in a
- * call), or 0 if it cannot be read. */
+ * call), or 0 if it cannot be read; task_state asks about a thread of process `pid`. */
 char thread_state(int tid);
+char task_state(int pid, int tid);
 
 /* Opens a pty pair (master, slave) and writes the slave's path into `path`. */
 void open_pty(fdsafe_handle *master, fdsafe_handle *slave, char *path, size_t len);

@@ -355,20 +355,6 @@ static void count_sigpipe(int sig) {
     sigpipes_handled++;
 }
 
-/* The state letter of thread `tid` of process `pid` (S: sleeping, so blocked in a call). */
-static char task_state(pid_t pid, pid_t tid) {
-    char path[64], text[512];
-    snprintf(path, sizeof path, "/proc/%d/task/%d/stat", (int)pid, (int)tid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return 0;
-    ssize_t n = read(fd, text, sizeof text - 1);
-    close(fd);
-    if (n <= 0) return 0;
-    text[n] = '\0';
-    char *end = strrchr(text, ')');
-    return end && end[1] == ' ' ? end[2] : 0;
-}
-
 /* A SIGPIPE another process sends while a guarded call runs is the user's: the call returns
  * a short count (which may come with a SIGPIPE of its own, so fdsafe looks), and the user's
  * handler still runs once. Before, the guard took any pending SIGPIPE as the call's. */

@@ -38,9 +38,10 @@ static void test_bad_arguments(void **state) {
     assert_int_equal(h, 0);
 }
 
-/* Runs in a child so that this process keeps its standard output. */
-static void test_close_stream_points_it_at_dev_null(void **state) {
-    (void)state;
+/* Runs `body` in a child (so that this process keeps its standard output) whose standard
+ * output is a pipe; asserts that it exits with 0 (`body`'s result: nonzero names the failed
+ * step) and copies what it wrote, up to end of file, into `got` (NUL-terminated). */
+static void in_child_writing_to_a_pipe(int (*body)(void), char *got, size_t len) {
     int out[2];
     assert_int_equal(pipe(out), 0);
     pid_t child = fork();
@@ -49,26 +50,50 @@ static void test_close_stream_points_it_at_dev_null(void **state) {
         dup2(out[1], STDOUT_FILENO);
         close(out[0]);
         close(out[1]);
-        fdsafe_handle h;
-        if (fdsafe_stdio_open(FDSAFE_STDOUT, FDSAFE_STDIO_CLOSE_STREAM, &h) < 0) _exit(10);
-        if (fdsafe_write(h, "via handle\n", 11) != 11) _exit(11);
-        if (fdsafe_close(h) != 0) _exit(12);
-        char target[64] = {0};
-        if (readlink("/proc/self/fd/1", target, sizeof target - 1) < 0) _exit(13);
-        if (strcmp(target, "/dev/null") != 0) _exit(14);
-        if (write(STDOUT_FILENO, "lost\n", 5) != 5) _exit(15); /* goes to /dev/null */
-        _exit(0);
+        _exit(body());
     }
     close(out[1]);
-    char buf[64] = {0};
-    ssize_t n = read(out[0], buf, sizeof buf - 1);
+    size_t have = 0;
+    ssize_t n;
+    while (have < len - 1 && (n = read(out[0], got + have, len - 1 - have)) > 0) have += (size_t)n;
+    got[have] = '\0';
     close(out[0]);
     int status;
-    waitpid(child, &status, 0);
+    assert_int_equal(waitpid(child, &status, 0), child);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
-    assert_int_equal(n, 11);
-    assert_string_equal(buf, "via handle\n");
+}
+
+static int close_stream_body(void) {
+    fdsafe_handle h;
+    if (fdsafe_stdio_open(FDSAFE_STDOUT, FDSAFE_STDIO_CLOSE_STREAM, &h) < 0) return 10;
+    if (fdsafe_write(h, "via handle\n", 11) != 11) return 11;
+    if (fdsafe_close(h) != 0) return 12;
+    char target[64] = {0};
+    if (readlink("/proc/self/fd/1", target, sizeof target - 1) < 0) return 13;
+    if (strcmp(target, "/dev/null") != 0) return 14;
+    if (write(STDOUT_FILENO, "lost\n", 5) != 5) return 15; /* goes to /dev/null */
+    return 0;
+}
+
+static void test_close_stream_points_it_at_dev_null(void **state) {
+    (void)state;
+    char got[64];
+    in_child_writing_to_a_pipe(close_stream_body, got, sizeof got);
+    assert_string_equal(got, "via handle\n");
+}
+
+static int close_stream_at_the_limit_body(void) {
+    fdsafe_handle h;
+    if (fdsafe_stdio_open(FDSAFE_STDOUT, FDSAFE_STDIO_CLOSE_STREAM, &h) < 0) return 10;
+    struct rlimit few = {64, 64};
+    if (setrlimit(RLIMIT_NOFILE, &few) != 0) return 11;
+    while (dup(STDERR_FILENO) >= 0) {} /* every slot taken */
+    if (errno != EMFILE) return 12;
+    if (fdsafe_close(h) != 0) return 13;
+    char target[64] = {0};
+    if (readlink("/proc/self/fd/1", target, sizeof target - 1) < 0) return 14;
+    return strcmp(target, "/dev/null") != 0 ? 15 : 0;
 }
 
 /* At the descriptor limit the redirect still happens: there is no room to open /dev/null
@@ -77,34 +102,9 @@ static void test_close_stream_points_it_at_dev_null(void **state) {
 static void test_close_stream_at_the_descriptor_limit(void **state) {
     (void)state;
     if (skipped_under_valgrind("RLIMIT_NOFILE, which valgrind emulates")) skip();
-    int out[2];
-    assert_int_equal(pipe(out), 0);
-    pid_t child = fork();
-    assert_true(child >= 0);
-    if (child == 0) {
-        dup2(out[1], STDOUT_FILENO);
-        close(out[0]);
-        close(out[1]);
-        fdsafe_handle h;
-        if (fdsafe_stdio_open(FDSAFE_STDOUT, FDSAFE_STDIO_CLOSE_STREAM, &h) < 0) _exit(10);
-        struct rlimit few = {64, 64};
-        if (setrlimit(RLIMIT_NOFILE, &few) != 0) _exit(11);
-        while (dup(STDERR_FILENO) >= 0) {} /* every slot taken */
-        if (errno != EMFILE) _exit(12);
-        if (fdsafe_close(h) != 0) _exit(13);
-        char target[64] = {0};
-        if (readlink("/proc/self/fd/1", target, sizeof target - 1) < 0) _exit(14);
-        if (strcmp(target, "/dev/null") != 0) _exit(15);
-        _exit(0);
-    }
-    close(out[1]);
-    char buf[8];
-    assert_int_equal(read(out[0], buf, sizeof buf), 0); /* end of file: the stream was let go */
-    close(out[0]);
-    int status;
-    assert_int_equal(waitpid(child, &status, 0), child);
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
+    char got[8];
+    in_child_writing_to_a_pipe(close_stream_at_the_limit_body, got, sizeof got);
+    assert_string_equal(got, "");
 }
 
 static void test_stdout_handle_writes_to_stdout(void **state) {
@@ -165,43 +165,29 @@ static void test_stdio_open_refuses_a_number_a_handle_owns(void **state) {
     assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+static int handle_sharing_the_stream_body(void) {
+    fdsafe_handle h, tx, rx, got[1];
+    fdsafe_recv_info info;
+    char c;
+    if (fdsafe_stdio_open(FDSAFE_STDOUT, FDSAFE_STDIO_CLOSE_STREAM, &h) != 0) return 1;
+    if (fdsafe_unix_pair(FDSAFE_SOCK_STREAM, 0, &tx, &rx) != 0) return 2;
+    close(STDOUT_FILENO);
+    if (fdsafe_socket_send_handles(tx, "m", 1, &h, 1, 0) != 1) return 3;
+    if (fdsafe_socket_recv_handles(rx, &c, 1, 0, got, 1, &info) != 1 || info.handle_count != 1) return 4;
+    if (fdsafe_fd_borrow(got[0]) != STDOUT_FILENO) return 5; /* the lowest free number */
+    if (fdsafe_close(h) != 0) return 6;
+    return fdsafe_write(got[0], "kept\n", 5) != 5 ? 7 : 0; /* to the pipe, not /dev/null */
+}
+
 /* The number may even name the stream's own open file through another handle: here the
  * program closed descriptor 1, and a received copy of the stream (the same open file, as
  * fdsafe_pidfd_getfd would also make) took it. Closing the CLOSE_STREAM handle must leave it:
  * the received handle still writes to the stream's pipe. */
 static void test_close_stream_leaves_a_handle_sharing_the_streams_file(void **state) {
     (void)state;
-    int out[2];
-    assert_int_equal(pipe(out), 0);
-    pid_t child = fork();
-    assert_true(child >= 0);
-    if (child == 0) {
-        dup2(out[1], STDOUT_FILENO);
-        close(out[0]);
-        close(out[1]);
-        fdsafe_handle h, tx, rx, got[1];
-        fdsafe_recv_info info;
-        char c;
-        if (fdsafe_stdio_open(FDSAFE_STDOUT, FDSAFE_STDIO_CLOSE_STREAM, &h) != 0) _exit(1);
-        if (fdsafe_unix_pair(FDSAFE_SOCK_STREAM, 0, &tx, &rx) != 0) _exit(2);
-        close(STDOUT_FILENO);
-        if (fdsafe_socket_send_handles(tx, "m", 1, &h, 1, 0) != 1) _exit(3);
-        if (fdsafe_socket_recv_handles(rx, &c, 1, 0, got, 1, &info) != 1 || info.handle_count != 1) _exit(4);
-        if (fdsafe_fd_borrow(got[0]) != STDOUT_FILENO) _exit(5); /* the lowest free number */
-        if (fdsafe_close(h) != 0) _exit(6);
-        if (fdsafe_write(got[0], "kept\n", 5) != 5) _exit(7); /* to the pipe, not /dev/null */
-        _exit(0);
-    }
-    close(out[1]);
-    char buf[16] = {0};
-    ssize_t n = read(out[0], buf, sizeof buf - 1);
-    close(out[0]);
-    int status;
-    assert_int_equal(waitpid(child, &status, 0), child);
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
-    assert_int_equal(n, 5);
-    assert_string_equal(buf, "kept\n");
+    char got[16];
+    in_child_writing_to_a_pipe(handle_sharing_the_stream_body, got, sizeof got);
+    assert_string_equal(got, "kept\n");
 }
 
 int main(void) {
