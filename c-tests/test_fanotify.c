@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/fanotify.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -381,6 +382,31 @@ static void test_kernel_flags(void **state) {
     must(fdsafe_close(g));
 }
 
+/* The generic reads would take raw events, each with a descriptor the kernel opened for
+ * this process, which no one would close (and a permission event fdsafe could not answer):
+ * they are refused, the event stays queued, and the parsed read gets it. */
+static void test_generic_reads_are_refused(void **state) {
+    (void)state;
+    fdsafe_handle g;
+    if (!init_or_skip(FDSAFE_FAN_NONBLOCK, &g)) skip();
+    must(fdsafe_fanotify_mark(g, FDSAFE_FAN_MARK_ADD, FDSAFE_FAN_OPEN, file));
+    close(open(file, O_RDONLY | O_CLOEXEC));
+    int before = count_open_fds();
+    char raw[4096];
+    expect_code(fdsafe_read(g, raw, sizeof raw), FDSAFE_E_WRONG_KIND);
+    struct iovec iov = {raw, sizeof raw};
+    expect_code(fdsafe_readv(g, &iov, 1), FDSAFE_E_WRONG_KIND);
+    fdsafe_io_op op = {.handle = g, .op = FDSAFE_IO_READ, .buf = raw, .len = sizeof raw};
+    expect_code(fdsafe_io_batch(&op, 1, 0), 0);
+    expect_code(op.result, FDSAFE_E_WRONG_KIND);
+    assert_int_equal(count_open_fds(), before); /* no event descriptor arrived */
+    static fdsafe_fanotify_event ev[4];
+    expect_code(fdsafe_fanotify_read(g, ev, 4), 1);
+    assert_true(ev[0].mask & FDSAFE_FAN_OPEN);
+    assert_int_equal(count_open_fds(), before);
+    must(fdsafe_close(g));
+}
+
 static void test_bad_input(void **state) {
     (void)state;
     fdsafe_handle g, closed, e, h = 0;
@@ -449,6 +475,7 @@ static void test_bad_input(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
+        FAN_TEST(test_generic_reads_are_refused),
         FAN_TEST(test_notification_with_paths),
         FAN_TEST(test_mount_and_filesystem_marks_and_flush),
         FAN_TEST(test_fid_events_with_names),

@@ -503,7 +503,10 @@ int fdsafe_wait(fdsafe_handle handle, uint32_t events, int timeout_ms);
  * answer, as with `read(2)`: 0 for most kinds, `-EINVAL` for those that need room for a
  * whole record (below), `-EAGAIN` on a non-blocking one with nothing to read.
  * Errors: `-EBADF`; `FDSAFE_E_INVALID_ARGUMENT` if `buf` is NULL with `len > 0` or `len`
- * exceeds `SSIZE_MAX`; `-EAGAIN` in non-blocking mode; `-EINTR` if a signal handler ran
+ * exceeds `SSIZE_MAX`; `FDSAFE_E_WRONG_KIND` for a fanotify or inotify handle (their events
+ * are read with `fdsafe_fanotify_read` and `fdsafe_inotify_read`, which close the
+ * descriptors fanotify events bring, answer permission events and track watch ids);
+ * `-EAGAIN` in non-blocking mode; `-EINTR` if a signal handler ran
  * before any data arrived; from `read(2)`: `-EISDIR` for a directory, `-EINVAL` for a length
  * the kind refuses (an eventfd or timerfd wants 8 bytes, a signalfd or inotify room for one
  * record), `-ECANCELED` for a timerfd armed with `FDSAFE_TIMERFD_CANCEL_ON_SET` whose clock
@@ -617,7 +620,9 @@ typedef struct fdsafe_io_op {
  * Returns the number of operations that succeeded, from the start of `ops`: if it is below
  * `count`, `ops[returned].result` holds the failing operation's negative code (`-EBADF` for
  * a stale handle, `-EINTR`, `-EAGAIN`, `-EPIPE`, any `-errno` of `read(2)` / `write(2)`;
- * never `FDSAFE_E_WRONG_KIND`, as every kind is accepted) and the operations after it were not attempted (their `result` is unchanged). A short read or
+ * `FDSAFE_E_WRONG_KIND` for a read of a fanotify or inotify handle, as `fdsafe_read`
+ * refuses it) and the operations after it were not attempted (their `result` is
+ * unchanged). A short read or
  * write is a success (its `result` says how much) and the batch goes on. The thread's last
  * error message is not set for a failing operation; `fdsafe_strerror(result)` describes it.
  *
@@ -628,9 +633,7 @@ typedef struct fdsafe_io_op {
  * `-EINTR` like the system call; resume the batch from it. Thread safety: any thread; the
  * caller must not touch `ops` or the buffers during the call.
  */
-int64_t fdsafe_io_batch(struct fdsafe_io_op *ops,
-                        size_t count,
-                        uint32_t flags);
+int64_t fdsafe_io_batch(struct fdsafe_io_op *ops, size_t count, uint32_t flags);
 
 /**
  * Closes `count` handles, each exactly as `fdsafe_close` would (a handle other threads are

@@ -96,3 +96,16 @@ def test_options_alone_are_refused_and_the_watch_stays(tmp_path):
             watcher.add_watch(tmp_path, ino.IN_ONLYDIR)
         (tmp_path / "still").touch()
         assert [(e.wd, e.name) for e in watcher] == [(wd, "still")]
+
+
+def test_the_generic_read_is_refused_and_the_events_stay(tmp_path):
+    # A raw read would take events fdsafe may hold back, out of order, or the one that
+    # retires a watch id; the parsed read_events gets them.
+    with Inotify.create(nonblocking=True) as watcher:
+        wd = watcher.add_watch(tmp_path, ino.IN_CREATE)
+        (tmp_path / "a").touch()
+        with pytest.raises(WrongKindError):
+            watcher.read(4096)
+        with pytest.raises(WrongKindError):
+            watcher.readinto(bytearray(4096))
+        assert [(e.wd, e.name) for e in watcher.read_events()] == [(wd, "a")]

@@ -249,7 +249,15 @@ pub fn iov_slice<'a>(iov: *const libc::iovec, count: usize, name: &str) -> Resul
 /// A caller's output buffer. NULL is accepted only with length 0.
 #[inline(always)]
 pub fn out_slice<'a, T>(ptr: *mut T, len: usize, name: &str) -> Result<&'a mut [T]> {
+    out_slice_first(ptr, len, len, name)
+}
+
+/// The first `most` elements (or all, if fewer) of a caller's `len`-element output buffer,
+/// for a call that takes no more: `len` itself is checked as for [`out_slice`] (an absurd one
+/// is refused before any memory is touched), and the rest is never looked at.
+#[inline(always)]
+pub fn out_slice_first<'a, T>(ptr: *mut T, len: usize, most: usize, name: &str) -> Result<&'a mut [T]> {
     let start = check_buffer(ptr, len, name)?;
     // SAFETY: checked above; the caller vouches that `len` elements are writable.
-    Ok(unsafe { std::slice::from_raw_parts_mut(start as *mut T, len) })
+    Ok(unsafe { std::slice::from_raw_parts_mut(start as *mut T, len.min(most)) })
 }

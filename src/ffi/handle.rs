@@ -210,7 +210,10 @@ pub extern "C" fn fdsafe_wait(handle: fdsafe_handle, events: u32, timeout_ms: c_
 /// answer, as with `read(2)`: 0 for most kinds, `-EINVAL` for those that need room for a
 /// whole record (below), `-EAGAIN` on a non-blocking one with nothing to read.
 /// Errors: `-EBADF`; `FDSAFE_E_INVALID_ARGUMENT` if `buf` is NULL with `len > 0` or `len`
-/// exceeds `SSIZE_MAX`; `-EAGAIN` in non-blocking mode; `-EINTR` if a signal handler ran
+/// exceeds `SSIZE_MAX`; `FDSAFE_E_WRONG_KIND` for a fanotify or inotify handle (their events
+/// are read with `fdsafe_fanotify_read` and `fdsafe_inotify_read`, which close the
+/// descriptors fanotify events bring, answer permission events and track watch ids);
+/// `-EAGAIN` in non-blocking mode; `-EINTR` if a signal handler ran
 /// before any data arrived; from `read(2)`: `-EISDIR` for a directory, `-EINVAL` for a length
 /// the kind refuses (an eventfd or timerfd wants 8 bytes, a signalfd or inotify room for one
 /// record), `-ECANCELED` for a timerfd armed with `FDSAFE_TIMERFD_CANCEL_ON_SET` whose clock
@@ -222,6 +225,7 @@ pub extern "C" fn fdsafe_read(handle: fdsafe_handle, buf: *mut c_void, len: usiz
     call_direct("fdsafe_read", || {
         let buf = out_slice(buf.cast::<u8>(), len, "buf")?;
         let guard = handles::get(Handle(handle))?;
+        plain_reads(guard.handle())?;
         Ok(io::read(guard.fd(), buf)? as i64)
     })
 }
@@ -300,6 +304,7 @@ pub extern "C" fn fdsafe_readv(handle: fdsafe_handle, iov: *const libc::iovec, i
     call_direct("fdsafe_readv", || {
         let iov = super::boundary::iov_slice(iov, iov_len(iovcnt)?, "iov")?;
         let guard = handles::get(Handle(handle))?;
+        plain_reads(guard.handle())?;
         Ok(io::readv(guard.fd(), iov)? as i64)
     })
 }
@@ -315,6 +320,19 @@ pub extern "C" fn fdsafe_writev(handle: fdsafe_handle, iov: *const libc::iovec, 
         let guard = handles::get(Handle(handle))?;
         Ok(write_iov(&guard, iov)? as i64)
     })
+}
+
+/// Refuses the generic reads on the kinds whose records fdsafe takes care of: a fanotify
+/// event brings a descriptor (and a permission event an answer owed), which only
+/// `fdsafe_fanotify_read` closes and answers; an inotify event may retire a watch id, and
+/// fdsafe may hold events already read. The kind is the handle's own bits: no call.
+#[inline(always)]
+pub(crate) fn plain_reads(handle: Handle) -> crate::Result<()> {
+    match handle.kind() {
+        Some(kind @ Kind::Fanotify) => Err(Error::WrongKind { actual: kind, expected: "a kind read with fdsafe_read (use fdsafe_fanotify_read)" }),
+        Some(kind @ Kind::Inotify) => Err(Error::WrongKind { actual: kind, expected: "a kind read with fdsafe_read (use fdsafe_inotify_read)" }),
+        _ => Ok(()),
+    }
 }
 
 fn iov_len(iovcnt: c_int) -> crate::Result<usize> {

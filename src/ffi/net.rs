@@ -264,7 +264,7 @@ pub extern "C" fn fdsafe_socket_send_batch(handle: fdsafe_handle, msgs: *mut fds
     call("fdsafe_socket_send_batch", || {
         let flags = send_flags(flags)?;
         // Only what one call sends is looked at (and allocated for).
-        let msgs = out_slice(msgs, count.min(udp::BATCH_MAX), "msgs")?;
+        let msgs = super::boundary::out_slice_first(msgs, count, udp::BATCH_MAX, "msgs")?;
         let s = socket_in(handle, &[Kind::Udp, Kind::UnixDatagram], "a UDP or Unix datagram socket")?;
         let mut b = batch(msgs, false)?;
         Ok(udp::send_batch(&s, &mut b, flags)? as i64)
@@ -287,7 +287,7 @@ pub extern "C" fn fdsafe_socket_recv_batch(handle: fdsafe_handle, msgs: *mut fds
         if flags.contains(RecvFlags::WAITALL) {
             return Err(Error::invalid("WAITALL is for stream sockets"));
         }
-        let msgs = out_slice(msgs, count.min(udp::BATCH_MAX), "msgs")?;
+        let msgs = super::boundary::out_slice_first(msgs, count, udp::BATCH_MAX, "msgs")?;
         let s = socket_in(handle, &[Kind::Udp, Kind::UnixDatagram], "a UDP or Unix datagram socket")?;
         s.check_recv_flags(flags)?;
         let targets: Vec<(*mut c_void, usize)> = msgs.iter().map(|m| (m.addr, m.addr_len)).collect();
