@@ -4,6 +4,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -422,6 +424,11 @@ static void test_datagram_batches_read_only_what_one_call_takes(void **state) {
     int64_t received = fdsafe_socket_recv_batch(b, msgs, huge, FDSAFE_MSG_DONTWAIT);
     expect_code(received, sent);
     expect_code(fdsafe_socket_recv_batch(b, msgs, huge, FDSAFE_MSG_DONTWAIT), -EAGAIN);
+    /* An absurd count is refused whole, before any entry is read. */
+    size_t absurd = PTRDIFF_MAX / sizeof(fdsafe_datagram) + 1;
+    fdsafe_datagram *last = msgs + TAKEN - 1;
+    expect_code(fdsafe_socket_send_batch(a, last, absurd, 0), FDSAFE_E_INVALID_ARGUMENT);
+    expect_code(fdsafe_socket_recv_batch(b, last, absurd, 0), FDSAFE_E_INVALID_ARGUMENT);
     must(fdsafe_close(a));
     must(fdsafe_close(b));
     munmap(area, bytes + page);
