@@ -268,12 +268,33 @@ static void *signal_later(void *arg) {
     return NULL;
 }
 
-static void wait_over_a_closing_handle(int use_pwait) {
+/* How the wait is made: the plain wait (SIGUSR1 unblocked), pwait with a mask that
+ * unblocks it (the thread blocks it), or pwait with a mask that blocks it (the thread does
+ * not): then the handler must wait until the wait is over, as with the kernel's pwait. */
+enum closing_wait { PLAIN_WAIT, PWAIT_UNBLOCKING, PWAIT_BLOCKING };
+
+static atomic_llong handled_at_ms;
+static long long now_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+static void on_signal_timed(int sig) {
+    (void)sig;
+    atomic_fetch_add(&handled, 1);
+    atomic_store(&handled_at_ms, now_ms());
+}
+
+static void wait_over_a_closing_handle(enum closing_wait how) {
     install_no_restart();
+    struct sigaction timed = {0};
+    timed.sa_handler = on_signal_timed;
+    sigemptyset(&timed.sa_mask);
+    assert_int_equal(sigaction(SIGUSR1, &timed, NULL), 0);
     sigset_t usr1, old;
     sigemptyset(&usr1);
     sigaddset(&usr1, SIGUSR1);
-    pthread_sigmask(use_pwait ? SIG_BLOCK : SIG_UNBLOCK, &usr1, &old);
+    pthread_sigmask(how == PWAIT_UNBLOCKING ? SIG_BLOCK : SIG_UNBLOCK, &usr1, &old);
     fdsafe_handle b, ep;
     struct closing_sender sender = {.a = 0};
     atomic_store(&sender.done, 0);
@@ -291,12 +312,23 @@ static void wait_over_a_closing_handle(int use_pwait) {
     pthread_t signaller;
     assert_int_equal(pthread_create(&signaller, NULL, signal_later, &later), 0);
     struct fdsafe_epoll_event ev[4];
-    fdsafe_sigset none;
-    must(fdsafe_sigset_empty(&none));
-    int64_t got = use_pwait ? fdsafe_epoll_pwait(ep, ev, 4, 3000, &none) : fdsafe_epoll_wait(ep, ev, 4, 3000);
+    fdsafe_sigset mask;
+    must(fdsafe_sigset_empty(&mask));
+    if (how == PWAIT_BLOCKING) must(fdsafe_sigset_add(&mask, SIGUSR1));
+    int timeout_ms = how == PWAIT_BLOCKING ? 400 : 3000;
+    long long start = now_ms();
+    int64_t got = how == PLAIN_WAIT ? fdsafe_epoll_wait(ep, ev, 4, timeout_ms) : fdsafe_epoll_pwait(ep, ev, 4, timeout_ms, &mask);
+    long long end = now_ms();
     pthread_join(signaller, NULL);
-    expect_code(got, -EINTR);
-    assert_int_equal(atomic_load(&handled), 1);
+    if (how == PWAIT_BLOCKING) {
+        expect_code(got, 0); /* the timeout: the signal waited */
+        assert_int_equal(atomic_load(&handled), 1);
+        assert_true(atomic_load(&handled_at_ms) >= start + 350); /* not at about 100 ms */
+    } else {
+        expect_code(got, -EINTR);
+        assert_int_equal(atomic_load(&handled), 1);
+        assert_true(end - start < 2000);
+    }
     /* Let the sender finish (draining makes room), which completes the close. */
     char sink[65536];
     while (!atomic_load(&sender.done)) {
@@ -311,12 +343,17 @@ static void wait_over_a_closing_handle(int use_pwait) {
 
 static void test_epoll_wait_over_a_closing_handle_hears_a_signal(void **state) {
     (void)state;
-    wait_over_a_closing_handle(0);
+    wait_over_a_closing_handle(PLAIN_WAIT);
 }
 
 static void test_epoll_pwait_over_a_closing_handle_hears_a_signal(void **state) {
     (void)state;
-    wait_over_a_closing_handle(1);
+    wait_over_a_closing_handle(PWAIT_UNBLOCKING);
+}
+
+static void test_epoll_pwait_over_a_closing_handle_keeps_its_mask(void **state) {
+    (void)state;
+    wait_over_a_closing_handle(PWAIT_BLOCKING);
 }
 
 int main(void) {
@@ -326,6 +363,7 @@ int main(void) {
         FD_TEST(test_storm_over_timerfd_read),
         FD_TEST(test_epoll_wait_over_a_closing_handle_hears_a_signal),
         FD_TEST(test_epoll_pwait_over_a_closing_handle_hears_a_signal),
+        FD_TEST(test_epoll_pwait_over_a_closing_handle_keeps_its_mask),
     };
     return cmocka_run_group_tests_name("eintr_kinds", tests, NULL, NULL);
 }

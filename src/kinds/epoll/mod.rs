@@ -82,6 +82,30 @@ pub(crate) const MAX_BATCH: usize = 1024;
 /// Waits for up to this many events use a buffer on the stack (no allocation).
 pub(crate) const STACK_BATCH: usize = 64;
 
+/// The thread's signal mask while a wait backs off (see `Epoll::wait_with`): every signal is
+/// blocked between the system calls, and each pause and wait opens the wait's own mask (a
+/// `pwait`'s, else the thread's) atomically, as `pselect` does. So a signal that comes
+/// between them stays pending and ends the next one with `EINTR`, as the kernel's wait would
+/// end, and one the wait's mask blocks is delivered only after the wait. The thread's mask is
+/// restored when this is dropped.
+struct PausingMask {
+    saved: SigSet,
+    wait_mask: SigSet,
+}
+
+impl PausingMask {
+    fn begin(sigmask: Option<SigSet>) -> Result<PausingMask> {
+        let saved = crate::kinds::sigset::thread_mask(libc::SIG_SETMASK, SigSet(u64::MAX))?;
+        Ok(PausingMask { saved, wait_mask: sigmask.unwrap_or(saved) })
+    }
+}
+
+impl Drop for PausingMask {
+    fn drop(&mut self) {
+        let _ = crate::kinds::sigset::thread_mask(libc::SIG_SETMASK, self.saved);
+    }
+}
+
 /// The low bits of a token name a registration of its instance; the bits above name the
 /// process that made it.
 const RANGE_SHIFT: u32 = 40;
@@ -511,8 +535,11 @@ impl Epoll {
             _ => None,
         };
         let mut remaining = total;
+        // Set at the first pause (see below); then every wait uses its mask.
+        let mut pausing: Option<PausingMask> = None;
         loop {
-            let n = self.wait_raw(raw, remaining, precise, sigmask)?;
+            let mask = pausing.as_ref().map_or(sigmask, |p| Some(p.wait_mask));
+            let n = self.wait_raw(raw, remaining, precise, mask)?;
             if n == 0 {
                 return Ok(0);
             }
@@ -524,11 +551,12 @@ impl Epoll {
             }
             // Everything collected was dropped. Level-triggered events of a handle that is
             // still closing (another thread inside an operation on it) come back at once
-            // until its close completes, so back off a little instead of spinning. The pause
-            // keeps the wait's signal mask and ends the wait with EINTR if a handler runs, as
-            // the kernel's wait would: a handler setting a stop flag must be heard.
+            // until its close completes, so back off a little instead of spinning.
             let pause = Duration::from_millis(1);
-            let mask = sigmask.as_ref().map(|s| &s.0);
+            if pausing.is_none() {
+                pausing = Some(PausingMask::begin(sigmask)?);
+            }
+            let wait_mask = pausing.as_ref().map(|p| &p.wait_mask.0);
             let interrupted = |e: Error| e.context("epoll_wait");
             match deadline {
                 Some(d) => {
@@ -536,10 +564,10 @@ impl Epoll {
                     if left.is_zero() {
                         return Ok(0);
                     }
-                    crate::sys::direct::pause(left.min(pause), mask).map_err(interrupted)?;
+                    crate::sys::direct::pause(left.min(pause), wait_mask).map_err(interrupted)?;
                     remaining = Some(d.saturating_duration_since(Instant::now()));
                 }
-                None => crate::sys::direct::pause(pause, mask).map_err(interrupted)?,
+                None => crate::sys::direct::pause(pause, wait_mask).map_err(interrupted)?,
             }
         }
     }
