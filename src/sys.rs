@@ -104,6 +104,15 @@ pub fn proc_fdinfo_path(fd: RawFd) -> String {
     format!("/proc/thread-self/fdinfo/{fd}")
 }
 
+/// The signals pending for the calling thread alone, not for the whole process: `SigPnd` of
+/// `/proc/thread-self/status`, bit `n - 1` for signal `n` (`sigpending` gives the two
+/// merged). `None` where it cannot be read (no `/proc`, no descriptor free).
+pub fn thread_pending_signals() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/thread-self/status").ok()?;
+    let bits = status.lines().find_map(|line| line.strip_prefix("SigPnd:"))?;
+    u64::from_str_radix(bits.trim(), 16).ok()
+}
+
 /// The name the kernel gives an anonymous-inode descriptor, such as `eventfd` for
 /// `anon_inode:[eventfd]`, read from its `/proc` link. `None` for other descriptors.
 pub fn anon_inode_name(fd: BorrowedFd<'_>) -> Result<Option<String>> {

@@ -227,8 +227,9 @@ pub fn guard_sigpipe() -> Result<bool> {
 
 /// Blocks `SIGPIPE` in the calling thread around a write, and discards the `SIGPIPE` that a
 /// write to a pipe without readers raised, so the write returns `EPIPE` (or the bytes it
-/// moved) and nothing else happens. The thread's mask comes back as it was, and a `SIGPIPE`
-/// that was pending before the write, or that another process sent during it, stays pending.
+/// moved) and nothing else happens. The thread's mask comes back as it was. The kernel queues
+/// the write's `SIGPIPE` for the thread alone; one another process or thread sends with
+/// `kill` is the process's, and stays, as does one pending for the thread before the write.
 struct SigpipeBlock;
 
 impl SigpipeBlock {
@@ -252,10 +253,7 @@ impl SigpipeBlock {
             if libc::pthread_sigmask(libc::SIG_BLOCK, &pipe_only, &mut previous) != 0 {
                 return Err(Error::Internal("pthread_sigmask failed".into()));
             }
-            // A SIGPIPE pending already (the caller blocks it, or one is on its way) would
-            // merge with the write's own: then it is theirs, and stays.
-            let mut pending: libc::sigset_t = std::mem::zeroed();
-            let pending_before = libc::sigpending(&mut pending) != 0 || libc::sigismember(&pending, libc::SIGPIPE) == 1;
+            let before = SigpipePending::now();
             let result = write();
             // The kernel raises SIGPIPE when it finds no reader: with EPIPE, and also after
             // part of a write was done (the last reader left while it waited for room), when
@@ -265,8 +263,8 @@ impl SigpipeBlock {
                 Err(Error::Os { errno, .. }) => *errno == libc::EPIPE,
                 Err(_) => false,
             };
-            if may_have_raised && !pending_before {
-                discard_own_sigpipe(&pipe_only);
+            if may_have_raised {
+                discard_own_sigpipe(&pipe_only, before);
             }
             if libc::sigismember(&previous, libc::SIGPIPE) != 1 {
                 libc::pthread_sigmask(libc::SIG_SETMASK, &previous, std::ptr::null_mut());
@@ -276,26 +274,60 @@ impl SigpipeBlock {
     }
 }
 
-/// Takes the `SIGPIPE` pending for this thread, if the kernel raised it for this thread's
-/// write, while `SIGPIPE` is blocked. The kernel queues its own first (to the thread, and a
-/// wait takes the thread's before the process's) and marks it `SI_USER` from this process (pid
-/// 0 if it could not allocate the record). One that another process sent is put back, to this
-/// thread, with what it carried.
-unsafe fn discard_own_sigpipe(pipe_only: &libc::sigset_t) {
+/// Where a `SIGPIPE` is pending: for the calling thread, for the process, or neither.
+/// `sigpending` merges the two; only when it says one is pending (rarely) is the thread's
+/// own set read, from `/proc` (`None` there: unknown).
+#[derive(Clone, Copy)]
+struct SigpipePending {
+    any: bool,
+    for_thread: Option<bool>,
+}
+
+impl SigpipePending {
+    fn now() -> SigpipePending {
+        // SAFETY: sigpending fills a local set.
+        let any = unsafe {
+            let mut pending: libc::sigset_t = std::mem::zeroed();
+            libc::sigpending(&mut pending) == 0 && libc::sigismember(&pending, libc::SIGPIPE) == 1
+        };
+        let bit = 1u64 << (libc::SIGPIPE - 1);
+        let for_thread = if any { crate::sys::thread_pending_signals().map(|set| set & bit != 0) } else { Some(false) };
+        SigpipePending { any, for_thread }
+    }
+}
+
+/// Takes the `SIGPIPE` a write raised, while `SIGPIPE` is blocked: one pending for this
+/// thread that was not pending before (where `/proc` cannot say whose a pending one is: one
+/// pending now, none before). It is put back, to this thread, unless the kernel sent it for
+/// this process (`SI_USER` from this pid, or pid 0 where it could not allocate the record).
+unsafe fn discard_own_sigpipe(pipe_only: &libc::sigset_t, before: SigpipePending) {
+    let after = SigpipePending::now();
+    if !after.any {
+        return; // the write raised none
+    }
+    let take = match (before.for_thread, after.for_thread) {
+        (Some(was), Some(is)) => is && !was,
+        _ => !before.any,
+    };
+    if !take {
+        return;
+    }
     let zero = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     let mut info: libc::siginfo_t = std::mem::zeroed();
     loop {
         match direct::sigtimedwait(pipe_only, &mut info, &zero) {
             Err(Error::Os { errno: libc::EINTR, .. }) => continue,
-            Err(_) => return, // none pending: the write raised none
-            Ok(_) => break,
+            Err(_) => return,
+            Ok(_) => break, // the thread's own is taken before the process's
         }
     }
     let sender = info.si_pid();
     if info.si_code == libc::SI_USER && (sender == 0 || sender == libc::getpid()) {
-        return;
+        return; // the kernel's, for this thread's write
     }
-    // Not ours: queue it again, where it will be delivered when the mask allows.
+    // Not the write's (another thread's pthread_kill; or, where /proc could not say whose,
+    // another process's kill): queue it again, to this thread, where it will be delivered
+    // when the mask allows.
     libc::syscall(libc::SYS_rt_tgsigqueueinfo, libc::getpid(), libc::gettid(), libc::SIGPIPE, &info as *const libc::siginfo_t);
 }
 
