@@ -854,8 +854,10 @@ int64_t fdsafe_pipe_set_capacity(fdsafe_handle handle, size_t bytes);
  * land on descriptor 0, 1 or 2). Only while the number still names the stream's open file
  * and no handle owns it: once the program has closed the stream itself, the number may be
  * another file's, or another handle's (even one sharing the stream's open file, as
- * `fdsafe_pidfd_getfd` or a received descriptor makes), and is left alone. An fdsafe-only
- * flag (see `FDSAFE_OWN_FLAG`).
+ * `fdsafe_pidfd_getfd` or a received descriptor makes), and is left alone. A redirect and an
+ * adoption of the number (`fdsafe_fd_adopt`) never interleave; if another thread is adopting
+ * descriptor 0, 1 or 2 at that instant, the stream is left as it is. An fdsafe-only flag (see
+ * `FDSAFE_OWN_FLAG`).
  */
 #define FDSAFE_STDIO_CLOSE_STREAM (FDSAFE_OWN_FLAG | (1 << 0))
 

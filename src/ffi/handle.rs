@@ -127,6 +127,8 @@ pub extern "C" fn fdsafe_fd_adopt(fd: c_int, kind: fdsafe_kind, handle_out: *mut
 /// Takes ownership of the open descriptor `fd` as a handle of `kind` once the kernel confirms
 /// the kind, making it close-on-exec. On failure the caller still owns `fd`, unchanged.
 pub(crate) fn adopt(fd: c_int, kind: Kind) -> crate::Result<Handle> {
+    // A standard stream's number is not redirected while it becomes a handle's.
+    let _stream = kinds::stdio::stream_number_guard(fd);
     kinds::check_adoptable(fd, kind)?;
     // SAFETY: open (checked); borrowed for the flag.
     sys::set_cloexec(unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) })?;

@@ -18,8 +18,10 @@ pub const FDSAFE_STDERR: c_int = 2;
 /// land on descriptor 0, 1 or 2). Only while the number still names the stream's open file
 /// and no handle owns it: once the program has closed the stream itself, the number may be
 /// another file's, or another handle's (even one sharing the stream's open file, as
-/// `fdsafe_pidfd_getfd` or a received descriptor makes), and is left alone. An fdsafe-only
-/// flag (see `FDSAFE_OWN_FLAG`).
+/// `fdsafe_pidfd_getfd` or a received descriptor makes), and is left alone. A redirect and an
+/// adoption of the number (`fdsafe_fd_adopt`) never interleave; if another thread is adopting
+/// descriptor 0, 1 or 2 at that instant, the stream is left as it is. An fdsafe-only flag (see
+/// `FDSAFE_OWN_FLAG`).
 pub const FDSAFE_STDIO_CLOSE_STREAM: u32 = FDSAFE_OWN_FLAG | (1 << 0);
 
 /// A handle (kind `FDSAFE_KIND_STDIO`) for standard input, output or error, usable with

@@ -6,6 +6,7 @@
 //! descriptor 1 and receive the program's `printf` output.
 
 use std::mem::ManuallyDrop;
+use std::sync::{Mutex, MutexGuard, TryLockError};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 use bitflags::bitflags;
@@ -53,14 +54,30 @@ pub struct Stdio {
     number_held: fn(RawFd) -> bool,
 }
 
+/// Held while a standard stream's number may change owner through fdsafe: an adoption of 0,
+/// 1 or 2 (see [`stream_number_guard`]), and a `CLOSE_STREAM` redirect, which must not point
+/// the number at `/dev/null` just as an adoption makes it a handle's.
+static STREAM_NUMBERS: Mutex<()> = Mutex::new(());
+
+/// For an adoption of `fd`: holds [`STREAM_NUMBERS`] if `fd` is 0, 1 or 2.
+pub fn stream_number_guard(fd: RawFd) -> Option<MutexGuard<'static, ()>> {
+    Stream::from_fd_number(fd).map(|_| STREAM_NUMBERS.lock().unwrap_or_else(|p| p.into_inner()))
+}
+
 impl Drop for Stdio {
     fn drop(&mut self) {
         // SAFETY: taken once, here, and `self.fd` is never used again.
         let duplicate = unsafe { ManuallyDrop::take(&mut self.fd) };
-        if let Some(stream) = self.close_stream {
-            if !(self.number_held)(stream as i32) {
-                redirect_to_null(stream, duplicate);
-            }
+        let Some(stream) = self.close_stream else { return };
+        // Never waits (a drop may run inside any fdsafe call): while an adoption of a stream
+        // number is under way, the stream is left as it is.
+        let _held = match STREAM_NUMBERS.try_lock() {
+            Ok(held) => held,
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(TryLockError::WouldBlock) => return,
+        };
+        if !(self.number_held)(stream as i32) {
+            redirect_to_null(stream, duplicate);
         }
     }
 }
