@@ -198,10 +198,25 @@ def connect_from(local: Address, remote: Address, type: int = _pysocket.SOCK_STR
     ``bytes`` or ``os.PathLike``, as ``socket`` reads it) or abstract name (leading NUL), or
     ``""`` to autobind a Unix name. ``timeout`` bounds the connect only."""
     if isinstance(remote, tuple) or (isinstance(remote, SockAddr) and remote.family != _pysocket.AF_UNIX):
-        remote_sa = _encode(_pysocket.AF_UNSPEC, type, remote, passive=False)
-        local_sa = _encode(remote_sa.family, type, local)
-    else:
-        remote_sa, local_sa = _encode(_pysocket.AF_UNIX, type, remote), _encode(_pysocket.AF_UNIX, type, local)
+        # Each address the remote name resolves to, in turn, from the local address resolved
+        # for its family, as socket.create_connection tries them; the last failure is raised.
+        found = _inet_address(remote, type)
+        remotes = [_encode(_pysocket.AF_UNSPEC, type, remote, passive=False)] if isinstance(found, bytes) else found
+        error: Optional[BaseException] = None
+        for remote_sa in remotes:
+            try:
+                return _connect_from(type, _encode(remote_sa.family, type, local), remote_sa, timeout, nonblocking)
+            except OSError as err:
+                error = err
+        assert error is not None
+        raise error
+    return _connect_from(type, _encode(_pysocket.AF_UNIX, type, local), _encode(_pysocket.AF_UNIX, type, remote),
+                         timeout, nonblocking)
+
+
+def _connect_from(type: int, local_sa: SockAddr, remote_sa: SockAddr, timeout: Optional[float],
+                  nonblocking: bool) -> Socket:
+    """One connect_from attempt, from ``local_sa`` to ``remote_sa``."""
     lraw, llen = _raw(local_sa)
     rraw, rlen = _raw(remote_sa)
     if remote_sa.family != _pysocket.AF_UNIX and type == _pysocket.SOCK_STREAM:

@@ -1180,6 +1180,8 @@ def _connected(start: Callable[[Any, int], int], ms: int, nonblocking: bool) -> 
     code = _finish_connect(sock.value, ms)
     if code < 0:
         sock.close()
+        if code == -errno.ETIMEDOUT and ms > 0:
+            raise _pysocket.timeout("timed out")  # as socket.create_connection says it
         raise error_for(code)
     sock.nonblocking = False
     return sock

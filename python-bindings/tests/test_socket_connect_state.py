@@ -110,3 +110,35 @@ def test_a_signal_does_not_abandon_a_tcp_connect(monkeypatch, connect):
             make(address)
     assert len(handled) >= 5
     assert len(calls) == 1
+
+
+@pytest.mark.parametrize("source", [("", 0), ("0.0.0.0", 0)])
+def test_a_connect_from_a_source_tries_every_address_of_the_name(monkeypatch, source):
+    # socket.create_connection(source_address=...) tries each address the name resolves to,
+    # binding the source in that address's family; fdsafe tried only the first. The name
+    # resolves to ::1 (where nothing listens, or "0.0.0.0" cannot bind), then 127.0.0.1.
+    real = pysocket.getaddrinfo
+
+    def resolve(host, port, *args, **kwargs):
+        if host == "two-addresses.test":
+            v6 = real("::1", port, pysocket.AF_INET6, pysocket.SOCK_STREAM)
+            v4 = real("127.0.0.1", port, pysocket.AF_INET, pysocket.SOCK_STREAM)
+            return v6 + v4
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(pysocket, "getaddrinfo", resolve)
+    with tcp_listen(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+        with fdsafe.socket.create_connection(("two-addresses.test", port), timeout=5, source_address=source) as s:
+            assert s.getpeername() == ("127.0.0.1", port)
+            listener.accept()[0].close()
+
+
+def test_a_connect_timeout_says_timed_out_as_the_stdlib():
+    with _full_listener() as address:
+        for connect in (lambda: fdsafe.socket.tcp_connect(address, timeout=0.3),
+                        lambda: fdsafe.socket.create_connection(address, timeout=0.3),
+                        lambda: fdsafe.socket.connect_from(("127.0.0.1", 0), address, timeout=0.3)):
+            with pytest.raises(TimeoutError) as timed_out:
+                connect()
+            assert timed_out.value.errno is None and str(timed_out.value) == "timed out"
