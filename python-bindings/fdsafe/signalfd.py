@@ -68,7 +68,8 @@ class SignalFd(Handle):
     def create(cls, signals: Iterable[int], nonblocking: bool = False) -> "SignalFd":
         """A signalfd for the signal numbers in ``signals`` (``signal.SIGUSR1``...), which it
         blocks in this thread so they queue for it. ValueError for a number out of range,
-        TypeError for one that is not an integer (a float or a str), as ``signal.pthread_sigmask``.
+        TypeError for one that is not an integer (a float or a str), as ``signal.pthread_sigmask``
+        (and for a ``bool``, which the stdlib would take as signal 1).
         SIGKILL and SIGSTOP may be in the set (as after ``signal.valid_signals()``), but the
         kernel never blocks them, so the signalfd never reads them: they keep their effect."""
         out = c_handle()

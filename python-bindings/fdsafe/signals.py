@@ -39,7 +39,9 @@ def _signal_number(signo: object) -> int:
     """``signo`` as a signal number, checked as ``signal.pthread_sigmask`` checks it:
     TypeError for a non-integer (a float or a numeric str is not cut or parsed), a
     ValueError out of 1 to 64, however large (``InvalidArgumentError``, as C refuses 0 or
-    65, and never the OverflowError of a number beyond a C int)."""
+    65, and never the OverflowError of a number beyond a C int). One difference: a ``bool``
+    is refused (TypeError), where the stdlib takes ``True`` as signal 1 (SIGHUP): a flag
+    passed where a signal was meant is a mistake, not a hang-up."""
     if isinstance(signo, bool) or not hasattr(signo, "__index__"):
         raise TypeError(f"a signal number must be an integer, not {type(signo).__name__}")
     n = operator.index(signo)
@@ -51,7 +53,8 @@ def _signal_number(signo: object) -> int:
 def sigset(signals: Iterable[int]) -> SigSet:
     """A C signal set holding ``signals`` (numbers or ``signal.Signals``). As
     ``signal.pthread_sigmask``: ``TypeError`` for an entry that is not an integer (a float
-    or a str), ``ValueError`` (``InvalidArgumentError``) for a number out of 1 to 64."""
+    or a str, and here a ``bool`` too), ``ValueError`` (``InvalidArgumentError``) for a
+    number out of 1 to 64."""
     s = SigSet()
     check(lib.fdsafe_sigset_empty(ctypes.byref(s)))
     for signo in signals:
