@@ -601,6 +601,58 @@ static void make_temp_dir(char *dir, size_t cap) {
     assert_non_null(mkdtemp(dir));
 }
 
+/* A socket of any family takes the typed calls its family, type and protocol allow, as
+ * fdsafe_socket_create says: TCP's and UDP's options on IP sockets made that way, and the
+ * peer calls and descriptor passing on a Unix one. What the family does not have is still
+ * refused. Before, every typed option and peer call refused FDSAFE_KIND_SOCKET. */
+static void test_typed_calls_on_sockets_of_any_family(void **state) {
+    (void)state;
+    fdsafe_handle tcp, udp, nl;
+    int value = -1;
+    must(fdsafe_socket_create(AF_INET, SOCK_STREAM, 0, 0, &tcp));
+    must(fdsafe_socket_option_set(tcp, IPPROTO_TCP, TCP_NODELAY, 1));
+    must(fdsafe_socket_option_get(tcp, IPPROTO_TCP, TCP_NODELAY, &value));
+    assert_int_equal(value, 1);
+    must(fdsafe_socket_option_set(tcp, SOL_SOCKET, SO_REUSEADDR, 1));
+    expect_code(fdsafe_socket_option_set(tcp, SOL_SOCKET, SO_BROADCAST, 1), FDSAFE_E_WRONG_KIND); /* UDP's */
+    must(fdsafe_socket_create(AF_INET, SOCK_DGRAM, 0, 0, &udp));
+    must(fdsafe_socket_option_set(udp, SOL_SOCKET, SO_BROADCAST, 1));
+    must(fdsafe_socket_option_set(udp, IPPROTO_IP, IP_TTL, 9));
+    must(fdsafe_socket_option_get(udp, IPPROTO_IP, IP_TTL, &value));
+    assert_int_equal(value, 9);
+    expect_code(fdsafe_socket_option_set(udp, IPPROTO_TCP, TCP_NODELAY, 1), FDSAFE_E_WRONG_KIND);
+    must(fdsafe_socket_create(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE, 0, &nl));
+    expect_code(fdsafe_socket_option_set(nl, IPPROTO_TCP, TCP_NODELAY, 1), FDSAFE_E_WRONG_KIND);
+    fdsafe_credentials creds;
+    expect_code(fdsafe_socket_peer_credentials(nl, &creds), FDSAFE_E_WRONG_KIND);
+
+    /* A Unix stream socket made with socket_create, connected to a listener. */
+    char dir[64], path[128];
+    make_temp_dir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/l.sock", dir);
+    fdsafe_handle l, g, served;
+    must(fdsafe_unix_listen(path, FDSAFE_SOCK_STREAM, 4, NULL, &l));
+    must(fdsafe_socket_create(AF_UNIX, SOCK_STREAM, 0, 0, &g));
+    must(fdsafe_socket_connect(g, path));
+    must(fdsafe_socket_accept(l, 0, &served, NULL, 0, NULL));
+    must(fdsafe_socket_peer_credentials(g, &creds));
+    assert_int_equal(creds.pid, getpid());
+    must(fdsafe_socket_option_set(g, SOL_SOCKET, SO_PASSCRED, 1));
+    uint32_t groups[64];
+    assert_true(must(fdsafe_socket_peer_groups(g, groups, 64)) >= 0);
+    fdsafe_handle e, got[1];
+    fdsafe_recv_info info;
+    char c;
+    must(fdsafe_eventfd_create(0, 0, &e));
+    expect_code(fdsafe_socket_send_handles(g, "m", 1, &e, 1, 0), 1);
+    expect_code(fdsafe_socket_recv_handles(served, &c, 1, 0, got, 1, &info), 1);
+    expect_code(fdsafe_handle_kind(got[0]), FDSAFE_KIND_EVENTFD);
+    fdsafe_handle all[] = {tcp, udp, nl, l, g, served, e, got[0]};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) must(fdsafe_close(all[i]));
+    rmdir(dir);
+}
+
+
 /* connect_from with a local path: a failed connect removes the socket file its bind made. */
 static void test_connect_from_failure_removes_local_path(void **state) {
     (void)state;
@@ -743,6 +795,7 @@ static void test_generic_bad_input(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
+        FD_TEST(test_typed_calls_on_sockets_of_any_family),
         FD_TEST(test_netlink_route_dump_finds_loopback),
         FD_TEST(test_netlink_socket_passes_over_scm_rights),
         FD_TEST(test_netlink_uevent_subscription),

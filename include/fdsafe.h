@@ -2744,8 +2744,9 @@ int64_t fdsafe_socket_zerocopy_completions(fdsafe_handle handle,
  * connect it with `fdsafe_socket_connect_sockaddr`, listen with `fdsafe_socket_listen`,
  * accept with `fdsafe_socket_accept` (the accepted socket is `FDSAFE_KIND_SOCKET` too); every
  * other socket function for any kind (send, receive, addresses, shutdown, options) works
- * on it, with addresses as the kernel's sockaddr bytes; descriptor passing and batches take
- * the typed Unix and UDP kinds. TCP, UDP and Unix sockets made this
+ * on it, with addresses as the kernel's sockaddr bytes. The typed calls follow what the
+ * socket is (asked of the kernel): TCP's and UDP's options on an IP socket, the peer calls
+ * and descriptor passing on a Unix one; batches take the typed UDP and Unix datagram kinds. TCP, UDP and Unix sockets made this
  * way stay `FDSAFE_KIND_SOCKET`: the typed kinds come from `fdsafe_tcp_listen`, `fdsafe_tcp_connect`, `fdsafe_udp_bind`,
  * `fdsafe_unix_listen`, `fdsafe_unix_connect` and `fdsafe_socket_connect_from`.
  *

@@ -757,8 +757,4 @@ pub extern "C" fn fdsafe_socket_zerocopy_completions(handle: fdsafe_handle, comp
     })
 }
 
-pub(crate) fn unix_kinds() -> &'static [Kind] {
-    &[Kind::UnixListener, Kind::UnixStream, Kind::UnixDatagram, Kind::UnixSeqpacketListener, Kind::UnixSeqpacket]
-}
-
 pub(crate) use socket::CreateFlags;

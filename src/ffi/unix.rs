@@ -4,7 +4,7 @@ use std::ffi::{c_char, c_int, c_void};
 use std::os::fd::{AsFd, RawFd};
 
 use super::kinds::{fdsafe_kind, kind_from_c};
-use super::socket::{c_text, socket_in, unix_kinds};
+use super::socket::{c_text, socket_in};
 use super::{call, call_direct, fdsafe_handle, in_slice, out_slice, Out, FDSAFE_NONBLOCK, FDSAFE_OWN_FLAG};
 use crate::error::{Error, Result};
 use crate::handles::{self, Guard, Handle, Kind};
@@ -331,9 +331,18 @@ pub extern "C" fn fdsafe_unix_pair(r#type: u32, flags: u32, first_out: *mut fdsa
 }
 
 #[inline(always)]
+/// A Unix socket's handle: of a Unix kind, or a socket of any family that is a Unix one.
 fn unix_socket(handle: fdsafe_handle) -> Result<handles::TypedGuard<socket::Socket>> {
-    socket_in(handle, unix_kinds(), "a Unix socket")
+    const EXPECTED: &str = "a Unix socket";
+    let s = socket_in(handle, UNIX_OR_ANY, EXPECTED)?;
+    if s.kind() == Kind::Socket && !socket::is_unix(s.typed_kind()?) {
+        return Err(Error::WrongKind { actual: Kind::Socket, expected: EXPECTED });
+    }
+    Ok(s)
 }
+
+const UNIX_OR_ANY: &[Kind] =
+    &[Kind::UnixListener, Kind::UnixStream, Kind::UnixDatagram, Kind::UnixSeqpacketListener, Kind::UnixSeqpacket, Kind::Socket];
 
 /// `fds` must stay open for the call (the caller holds their handles, or the C caller keeps
 /// its own descriptors open, as documented).

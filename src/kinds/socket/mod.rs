@@ -225,6 +225,17 @@ impl Socket {
         self.kind
     }
 
+    /// The kind whose rules apply to this socket: its own, or for a socket of any family
+    /// ([`Kind::Socket`]) the typed kind its family, type and protocol make it (a TCP socket
+    /// from `fdsafe_socket_create` takes TCP's options), asked of the kernel; a family fdsafe
+    /// has no typed kind for stays [`Kind::Socket`].
+    pub fn typed_kind(&self) -> Result<Kind> {
+        if self.kind != Kind::Socket {
+            return Ok(self.kind);
+        }
+        Ok(crate::kinds::detect::socket_kind(self.fd())?.unwrap_or(Kind::Socket))
+    }
+
     pub fn fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
     }

@@ -89,7 +89,7 @@ fn is_inet(k: Kind) -> bool {
 
 /// `(level, name)` for the option on this socket, or a wrong-kind error.
 fn resolve(socket: &Socket, opt: SockOpt) -> Result<(i32, i32, &'static str)> {
-    let kind = socket.kind();
+    let kind = socket.typed_kind()?;
     let wrong = |expected: &'static str| Err(Error::WrongKind { actual: kind, expected });
     let v6 = || -> Result<bool> { Ok(socket.get_int(libc::SOL_SOCKET, libc::SO_DOMAIN, "SO_DOMAIN")? == libc::AF_INET6) };
     use SockOpt::*;

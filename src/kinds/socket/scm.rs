@@ -277,11 +277,12 @@ pub fn send_parts(
     flags: SendFlags,
 ) -> Result<usize> {
     let carries = !fds.is_empty() || credentials.is_some();
-    if carries && !super::is_unix(socket.kind()) {
-        return Err(Error::invalid(format!("{} sockets cannot carry descriptors or credentials", socket.kind().name())));
+    let kind = if carries { socket.typed_kind()? } else { socket.kind() };
+    if carries && !super::is_unix(kind) {
+        return Err(Error::invalid(format!("{} sockets cannot carry descriptors or credentials", kind.name())));
     }
     let empty = iov.iter().all(|v| v.iov_len == 0);
-    if empty && carries && matches!(socket.kind(), Kind::UnixStream | Kind::UnixListener) {
+    if empty && carries && matches!(kind, Kind::UnixStream | Kind::UnixListener) {
         return Err(Error::invalid("on a stream socket, a message with descriptors or credentials needs at least one byte of data"));
     }
     if fds.len() > 4096 {
@@ -357,8 +358,9 @@ pub fn recv<'c>(
     flags: RecvFlags,
     control: &'c mut ControlBuffer,
 ) -> Result<(Received, ReceivedFds<'c>)> {
-    if !super::is_unix(socket.kind()) {
-        return Err(Error::invalid(format!("{} sockets cannot carry descriptors or credentials", socket.kind().name())));
+    let kind = socket.typed_kind()?;
+    if !super::is_unix(kind) {
+        return Err(Error::invalid(format!("{} sockets cannot carry descriptors or credentials", kind.name())));
     }
     if max_fds > MAX_FDS {
         return Err(Error::invalid(format!("room for {max_fds} descriptors; a message carries at most {MAX_FDS}")));
