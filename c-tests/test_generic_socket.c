@@ -399,6 +399,40 @@ static size_t abstract_addr(struct sockaddr_un *sa, const char *name) {
     return offsetof(struct sockaddr_un, sun_path) + 1 + strlen(name);
 }
 
+/* A Unix stream or seqpacket connect waits for room in a full listener's queue: a timeout
+ * bounds that wait (-ETIMEDOUT), as for TCP; 0 looks once. Before, the timeout was ignored
+ * and the connect waited for ever. */
+static void test_unix_connect_from_honours_its_timeout(void **state) {
+    (void)state;
+    char lname[64];
+    snprintf(lname, sizeof lname, "@fdsafe-g-full-%d", getpid());
+    int types[2] = {FDSAFE_SOCK_STREAM, FDSAFE_SOCK_SEQPACKET};
+    for (int t = 0; t < 2; t++) {
+        fdsafe_handle l = 0, fillers[8], c = 0;
+        int filled = 0;
+        must(fdsafe_unix_listen(lname, (uint32_t)types[t], 0, NULL, &l));
+        struct sockaddr_un remote;
+        size_t remote_len = 0;
+        must(fdsafe_socket_local_sockaddr(l, &remote, sizeof remote, &remote_len));
+        sa_family_t fam = AF_UNIX;
+        /* Fill the queue: connects that do not wait succeed until it is full. */
+        while (filled < 8 && fdsafe_socket_connect_from(types[t], &fam, sizeof fam, &remote, remote_len, 0, 0,
+                                                        &fillers[filled]) == 0)
+            filled++;
+        assert_true(filled >= 1 && filled < 8);
+        expect_code(fdsafe_socket_connect_from(types[t], &fam, sizeof fam, &remote, remote_len, 0, 0, &c), -ETIMEDOUT);
+        struct timespec start, end;
+        clock_gettime(CLOCK_MONOTONIC, &start);
+        expect_code(fdsafe_socket_connect_from(types[t], &fam, sizeof fam, &remote, remote_len, 200, 0, &c), -ETIMEDOUT);
+        clock_gettime(CLOCK_MONOTONIC, &end);
+        double waited = (double)(end.tv_sec - start.tv_sec) + (double)(end.tv_nsec - start.tv_nsec) / 1e9;
+        assert_true(waited >= 0.15 && waited < 2.0);
+        assert_true(c == 0); /* nothing made */
+        while (filled > 0) must(fdsafe_close(fillers[--filled]));
+        must(fdsafe_close(l));
+    }
+}
+
 static void test_unix_clients_bound_before_connect(void **state) {
     (void)state;
     char lname[64], cname[64];
@@ -796,6 +830,7 @@ static void test_generic_bad_input(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         FD_TEST(test_typed_calls_on_sockets_of_any_family),
+        FD_TEST(test_unix_connect_from_honours_its_timeout),
         FD_TEST(test_netlink_route_dump_finds_loopback),
         FD_TEST(test_netlink_socket_passes_over_scm_rights),
         FD_TEST(test_netlink_uevent_subscription),

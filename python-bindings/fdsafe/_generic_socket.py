@@ -226,8 +226,13 @@ def _connect_from(type: int, local_sa: SockAddr, remote_sa: SockAddr, timeout: O
                                       timeout_ms(timeout), nonblocking))
     out = c_handle()
     flags = SOCKET_NONBLOCK if nonblocking else 0
-    retry_eintr_within(lambda ms: lib.fdsafe_socket_connect_from(type, lraw, llen, rraw, rlen, ms, flags,
-                                                                 ctypes.byref(out)), timeout_ms(timeout))
+    try:
+        # A Unix stream or seqpacket connect waits (for room in a full listener's queue) at
+        # most the timeout.
+        retry_eintr_within(lambda ms: lib.fdsafe_socket_connect_from(type, lraw, llen, rraw, rlen, ms, flags,
+                                                                     ctypes.byref(out)), timeout_ms(timeout))
+    except TimeoutError:
+        raise _pysocket.timeout("timed out") from None
     return cast(Socket, Handle.wrap(out.value))
 
 

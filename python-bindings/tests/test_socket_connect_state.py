@@ -142,3 +142,25 @@ def test_a_connect_timeout_says_timed_out_as_the_stdlib():
             with pytest.raises(TimeoutError) as timed_out:
                 connect()
             assert timed_out.value.errno is None and str(timed_out.value) == "timed out"
+
+
+def test_a_unix_connect_from_keeps_its_timeout_on_a_full_listener(tmp_path):
+    # A Unix stream connect waits for room in a full listener's queue: the timeout bounds
+    # it. It was ignored, and the call waited for ever.
+    path = str(tmp_path / "full.sock")
+    with fdsafe.socket.unix_listen(path, backlog=0) as listener:
+        fillers = []
+        try:
+            while len(fillers) < 8:
+                try:
+                    fillers.append(fdsafe.socket.connect_from("", path, timeout=0))
+                except TimeoutError:
+                    break
+            assert 1 <= len(fillers) < 8
+            start = time.monotonic()
+            with pytest.raises(TimeoutError) as timed_out:
+                fdsafe.socket.connect_from("", path, timeout=0.2)
+            assert 0.15 <= time.monotonic() - start < 2 and str(timed_out.value) == "timed out"
+        finally:
+            for f in fillers:
+                f.close()

@@ -157,7 +157,9 @@ pub extern "C" fn fdsafe_socket_setsockopt(handle: fdsafe_handle, level: c_int, 
 /// the socket file the bind made is removed (when the path still names it).
 ///
 /// `flags`: `FDSAFE_NONBLOCK` or 0 (`FDSAFE_O_CLOEXEC`, always in force, is accepted).
-/// TCP waits at most `timeout_ms` (-1: as long as the kernel tries); with `FDSAFE_NONBLOCK`
+/// TCP waits at most `timeout_ms` (-1: as long as the kernel tries), and so do Unix stream
+/// and seqpacket sockets for room in a full listener's queue (`-ETIMEDOUT` when it passes;
+/// datagram connects never wait); with `FDSAFE_NONBLOCK`
 /// it returns 1 while the connection is in progress (finish it with
 /// `fdsafe_socket_connect_finish`). Otherwise returns 0, connected.
 ///
@@ -166,7 +168,8 @@ pub extern "C" fn fdsafe_socket_setsockopt(handle: fdsafe_handle, level: c_int, 
 /// a family and type with no typed kind, unknown flags, timeout below -1); the kernel's
 /// `-EADDRINUSE` (the local address is taken), `-EADDRNOTAVAIL`, `-EINVAL`,
 /// `-ECONNREFUSED`, `-ETIMEDOUT`, `-ENETUNREACH`, `-ENOENT`, `-EACCES`, `-EPROTOTYPE`,
-/// `-EAGAIN`, `-EINTR` (not retried). Thread safety: any thread.
+/// `-EAFNOSUPPORT` (an IPv6 socket bound to an IPv4-mapped address, `::ffff:0.0.0.0`, cannot
+/// reach an IPv6 one), `-EAGAIN`, `-EINTR` (not retried). Thread safety: any thread.
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
 pub extern "C" fn fdsafe_socket_connect_from(

@@ -147,6 +147,10 @@ pub fn connect_from(ty: i32, local: &SockAddr, remote: &SockAddr, timeout_ms: i3
 
 /// The connect of [`connect_from`], once bound.
 fn connect_bound(socket: Socket, kind: Kind, remote: &SockAddr, timeout_ms: i32, nonblock: bool) -> Result<(Socket, bool)> {
+    if matches!(kind, Kind::UnixStream | Kind::UnixSeqpacket) && !nonblock {
+        socket.connect_unix_timeout(remote, timeout_ms)?;
+        return Ok((socket, true));
+    }
     if kind != Kind::TcpStream {
         socket.connect_raw(remote).map_err(|e| e.context(format!("connect {remote:?}")))?;
         return Ok((socket, true));

@@ -299,6 +299,48 @@ impl Socket {
         result.map_err(|e| e.context(format!("connect {addr:?}")))
     }
 
+    /// Connects a Unix stream or seqpacket socket, waiting at most `timeout_ms` (-1: no limit)
+    /// for room in a full listener's queue: `ETIMEDOUT` once it has passed (0: at once). The
+    /// kernel bounds that wait by `SO_SNDTIMEO`, set for the connect and cleared after (the
+    /// socket is new: nothing else has set it).
+    pub fn connect_unix_timeout(&self, addr: &SockAddr, timeout_ms: i32) -> Result<()> {
+        let result = if timeout_ms < 0 {
+            self.connect_raw(addr)
+        } else if timeout_ms == 0 {
+            // SO_SNDTIMEO 0 would mean no limit: look once, without waiting.
+            sys::set_nonblocking(self.fd(), true)?;
+            let result = self.connect_raw(addr);
+            sys::set_nonblocking(self.fd(), false)?;
+            result
+        } else {
+            let limit = libc::timeval { tv_sec: (timeout_ms / 1000) as _, tv_usec: ((timeout_ms % 1000) * 1000) as _ };
+            self.set_send_timeout(limit)?;
+            let result = self.connect_raw(addr);
+            self.set_send_timeout(libc::timeval { tv_sec: 0, tv_usec: 0 })?;
+            result
+        };
+        match result {
+            Err(Error::Os { errno: libc::EAGAIN, .. }) if timeout_ms >= 0 => Err(Error::from_errno(libc::ETIMEDOUT)),
+            other => other,
+        }
+        .map_err(|e| e.context(format!("connect {addr:?}")))
+    }
+
+    fn set_send_timeout(&self, limit: libc::timeval) -> Result<()> {
+        // SAFETY: a timeval, as SO_SNDTIMEO takes.
+        cvt(unsafe {
+            libc::setsockopt(
+                self.fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_SNDTIMEO,
+                (&limit as *const libc::timeval).cast(),
+                std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+            )
+        })
+        .map(|_| ())
+        .map_err(|e| e.context("setsockopt SO_SNDTIMEO"))
+    }
+
     /// Waits up to `timeout_ms` for a non-blocking connect to finish and returns its result:
     /// `Ok` when connected, `EINPROGRESS` while still pending after the wait, or the error that
     /// ended the attempt (`ECONNREFUSED`...).
