@@ -2004,12 +2004,10 @@ int fdsafe_terminal_view_set(struct fdsafe_terminal_settings *settings,
  * pointers, unknown flags, bad address text, a Unix address, or V6ONLY with IPv4;
  * `-EINVAL` for a link-local IPv6 address without its scope (`[fe80::1%eth0]:80` names it);
  * `-EADDRINUSE`; `-EACCES` (ports below 1024 without privilege); `-EADDRNOTAVAIL`;
- * `-ENODEV` (an IPv6 scope, by name or index, naming no interface); `-EMFILE`. Thread safety: any thread.
+ * `-ENODEV` (an IPv6 scope naming no interface: by name, or by index on a link-local
+ * address; the kernel ignores the scope of other addresses); `-EMFILE`. Thread safety: any thread.
  */
-int fdsafe_tcp_listen(const char *address,
-                      int backlog,
-                      uint32_t flags,
-                      fdsafe_handle *handle_out);
+int fdsafe_tcp_listen(const char *address, int backlog, uint32_t flags, fdsafe_handle *handle_out);
 
 /**
  * Like `fdsafe_tcp_listen` with the address as a `struct sockaddr` of `addr_len` bytes
@@ -2066,7 +2064,8 @@ int fdsafe_tcp_connect_sockaddr(const void *addr,
  *
  * Ownership: the caller closes `*handle_out`. Errors: `FDSAFE_E_INVALID_ARGUMENT` (NULL
  * pointers, bad or Unix address, unknown flags including `FDSAFE_SOCKET_NO_REUSEADDR`);
- * `-EADDRINUSE`; `-EADDRNOTAVAIL`; `-ENODEV` (an IPv6 scope, by name or index, naming no interface);
+ * `-EADDRINUSE`; `-EADDRNOTAVAIL`; `-ENODEV` (an IPv6 scope naming no interface: by name, or by index on a link-local
+ * address; the kernel ignores the scope of other addresses);
  * `-EMFILE`. Thread safety: any thread.
  */
 int fdsafe_udp_bind(const char *address,
@@ -2642,7 +2641,9 @@ int fdsafe_socket_accept(fdsafe_handle handle,
 
 /**
  * Connects an existing socket to an address given as text: a UDP socket (sets its default
- * destination; `0.0.0.0:0`-style `AF_UNSPEC` disconnect is not offered), a Unix datagram
+ * destination; an `AF_UNSPEC` address, the kernel's disconnect, is refused, though
+ * `"0.0.0.0:0"` is an ordinary IPv4 address to the kernel and, as with `connect(2)`,
+ * leaves a UDP socket with no peer), a Unix datagram
  * socket, or a `FDSAFE_KIND_SOCKET` handle (`fdsafe_socket_create`) of an IP or Unix family,
  * as `fdsafe_socket_connect_sockaddr` connects it. Stream sockets are created connected by
  * `fdsafe_tcp_connect` / `fdsafe_unix_connect`; on them, and on listeners, the kernel
@@ -3270,7 +3271,8 @@ int fdsafe_socket_peer_credentials(fdsafe_handle handle,
 
 /**
  * The peer's supplementary group ids (`SO_PEERGROUPS`) into `groups_out` (room for `cap`).
- * Returns how many; call with NULL, 0 to learn how many are needed.
+ * Returns how many; with `cap` 0 (and `groups_out` NULL), how many there are, writing
+ * nothing.
  *
  * Errors: `FDSAFE_E_BUFFER_TOO_SMALL` if `cap` is too small (the last error says how many
  * are needed; nothing written); `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT`

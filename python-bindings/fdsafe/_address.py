@@ -109,7 +109,10 @@ def inet_sockaddrs(address: Tuple[Any, ...], socktype: int, passive: bool = Fals
         host = "255.255.255.255"
     query = socket.AF_INET6 if extras is not None else socket.AF_INET if family == socket.AF_INET else socket.AF_UNSPEC
     flags = socket.AI_PASSIVE if passive else 0
-    infos = socket.getaddrinfo(host or None, port, query, socktype, 0, flags)
+    # getaddrinfo gives ports only for stream and datagram types ("Servname not supported
+    # for ai_socktype" for SOCK_RAW): the address is the same for any type, so ask as UDP.
+    lookup_type = socktype if socktype in (socket.SOCK_STREAM, socket.SOCK_DGRAM) else socket.SOCK_DGRAM
+    infos = socket.getaddrinfo(host or None, port, query, lookup_type, 0, flags)
     if family == socket.AF_INET6:
         infos.sort(key=lambda info: info[0] != socket.AF_INET6)  # stable: IPv6 first, else in order
     out = []

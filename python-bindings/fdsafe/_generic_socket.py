@@ -107,8 +107,14 @@ class GenericSocket(Socket):
 
     @property
     def type(self) -> Any:
-        """The socket type, as ``socket.socket.type`` gives it (``SO_TYPE``)."""
-        return _pysocket.SocketKind(cast(int, getsockopt(self, _pysocket.SOL_SOCKET, _pysocket.SO_TYPE)))
+        """The socket type, as ``socket.socket.type`` gives it (``SO_TYPE``): a
+        ``socket.SocketKind``, or the plain number for a type it has no member for
+        (``SOCK_PACKET``, 10)."""
+        value = cast(int, getsockopt(self, _pysocket.SOL_SOCKET, _pysocket.SO_TYPE))
+        try:
+            return _pysocket.SocketKind(value)
+        except ValueError:
+            return value
 
     @property
     def proto(self) -> int:

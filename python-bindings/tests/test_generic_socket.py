@@ -292,3 +292,31 @@ def test_an_ipv4_host_on_an_ipv6_socket_goes_as_its_mapped_address():
         receiver.settimeout(5)
         sender.sendto(b"v4", ("127.0.0.1", receiver.getsockname()[1]))
         assert receiver.recv(10) == b"v4"
+
+
+def _raw_or_skip(family, type, proto):
+    try:
+        return fs.socket(family, type, proto)
+    except PermissionError as err:  # CAP_NET_RAW
+        pytest.skip(f"the kernel refused a raw socket: {err}")
+
+
+def test_raw_ip_sockets_take_host_port_tuples_as_the_stdlib():
+    # getaddrinfo gives no port for SOCK_RAW ("Servname not supported for ai_socktype"), so
+    # (host, port) was refused on raw sockets although recvfrom gives addresses in that form.
+    checksum = lambda b: (~(sum(struct.unpack("!4H", b)) % 65535)) & 0xFFFF  # noqa: E731
+    header = struct.pack("!BBHHH", 8, 0, 0, 0x1234, 1)
+    echo = struct.pack("!BBHHH", 8, 0, checksum(header), 0x1234, 1)
+    with _raw_or_skip(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP) as s:
+        s.bind(("127.0.0.1", 0))
+        assert s.sendto(echo, ("127.0.0.1", 0)) == len(echo)
+        s.settimeout(5)
+        data, source = s.recvfrom(1024)
+        assert source == ("127.0.0.1", 0)
+        s.connect(source)  # what recvfrom gave, taken back
+        assert s.send(echo) == len(echo)
+
+
+def test_a_socket_type_without_a_member_is_its_number():
+    with _raw_or_skip(socket.AF_PACKET, 10, socket.htons(3)) as s:  # SOCK_PACKET
+        assert s.type == 10

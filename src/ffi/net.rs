@@ -59,7 +59,8 @@ fn tcp_listen(addr: &SockAddr, backlog: c_int, flags: u32, handle_out: *mut fdsa
 /// pointers, unknown flags, bad address text, a Unix address, or V6ONLY with IPv4;
 /// `-EINVAL` for a link-local IPv6 address without its scope (`[fe80::1%eth0]:80` names it);
 /// `-EADDRINUSE`; `-EACCES` (ports below 1024 without privilege); `-EADDRNOTAVAIL`;
-/// `-ENODEV` (an IPv6 scope, by name or index, naming no interface); `-EMFILE`. Thread safety: any thread.
+/// `-ENODEV` (an IPv6 scope naming no interface: by name, or by index on a link-local
+/// address; the kernel ignores the scope of other addresses); `-EMFILE`. Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_tcp_listen(address: *const c_char, backlog: c_int, flags: u32, handle_out: *mut fdsafe_handle) -> c_int {
     call("fdsafe_tcp_listen", || tcp_listen(&SockAddr::parse(c_text(address, "address")?)?, backlog, flags, handle_out))
@@ -147,7 +148,8 @@ pub extern "C" fn fdsafe_tcp_connect_sockaddr(
 ///
 /// Ownership: the caller closes `*handle_out`. Errors: `FDSAFE_E_INVALID_ARGUMENT` (NULL
 /// pointers, bad or Unix address, unknown flags including `FDSAFE_SOCKET_NO_REUSEADDR`);
-/// `-EADDRINUSE`; `-EADDRNOTAVAIL`; `-ENODEV` (an IPv6 scope, by name or index, naming no interface);
+/// `-EADDRINUSE`; `-EADDRNOTAVAIL`; `-ENODEV` (an IPv6 scope naming no interface: by name, or by index on a link-local
+/// address; the kernel ignores the scope of other addresses);
 /// `-EMFILE`. Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_udp_bind(address: *const c_char, flags: u32, handle_out: *mut fdsafe_handle) -> c_int {

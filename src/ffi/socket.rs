@@ -636,7 +636,9 @@ const CONNECTABLE: [Kind; 9] = [
 ];
 
 /// Connects an existing socket to an address given as text: a UDP socket (sets its default
-/// destination; `0.0.0.0:0`-style `AF_UNSPEC` disconnect is not offered), a Unix datagram
+/// destination; an `AF_UNSPEC` address, the kernel's disconnect, is refused, though
+/// `"0.0.0.0:0"` is an ordinary IPv4 address to the kernel and, as with `connect(2)`,
+/// leaves a UDP socket with no peer), a Unix datagram
 /// socket, or a `FDSAFE_KIND_SOCKET` handle (`fdsafe_socket_create`) of an IP or Unix family,
 /// as `fdsafe_socket_connect_sockaddr` connects it. Stream sockets are created connected by
 /// `fdsafe_tcp_connect` / `fdsafe_unix_connect`; on them, and on listeners, the kernel

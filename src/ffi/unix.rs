@@ -621,7 +621,8 @@ pub extern "C" fn fdsafe_socket_peer_credentials(handle: fdsafe_handle, creds_ou
 }
 
 /// The peer's supplementary group ids (`SO_PEERGROUPS`) into `groups_out` (room for `cap`).
-/// Returns how many; call with NULL, 0 to learn how many are needed.
+/// Returns how many; with `cap` 0 (and `groups_out` NULL), how many there are, writing
+/// nothing.
 ///
 /// Errors: `FDSAFE_E_BUFFER_TOO_SMALL` if `cap` is too small (the last error says how many
 /// are needed; nothing written); `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT`
@@ -632,6 +633,9 @@ pub extern "C" fn fdsafe_socket_peer_groups(handle: fdsafe_handle, groups_out: *
     call("fdsafe_socket_peer_groups", || {
         let out = out_slice(groups_out, cap, "groups_out")?;
         let groups = scm::peer_groups(&*unix_socket(handle)?)?;
+        if out.is_empty() {
+            return Ok(groups.len() as c_int);
+        }
         if groups.len() > out.len() {
             return Err(Error::BufferTooSmall { needed: groups.len() });
         }
