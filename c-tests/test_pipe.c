@@ -16,6 +16,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* The set holding SIGPIPE alone. */
+static sigset_t sigpipe_only(void) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    return set;
+}
+
 static void test_create_and_round_trip(void **state) {
     (void)state;
     fdsafe_handle r = 0, w = 0;
@@ -307,9 +315,8 @@ static void test_writes_keep_the_ends_mode(void **state) {
  * Standard signals do not queue, so either way one SIGPIPE is pending after.) */
 static void test_a_thread_that_blocks_sigpipe_itself_keeps_its_signal(void **state) {
     (void)state;
-    sigset_t pipe_only, old, pending, mask;
-    sigemptyset(&pipe_only);
-    sigaddset(&pipe_only, SIGPIPE);
+    sigset_t pipe_only = sigpipe_only();
+    sigset_t old, pending, mask;
     pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
     assert_int_equal(pthread_kill(pthread_self(), SIGPIPE), 0); /* the thread's own signal */
     fdsafe_handle r, w;
@@ -331,9 +338,8 @@ static void test_a_thread_that_blocks_sigpipe_itself_keeps_its_signal(void **sta
  * after and the mask is as it was. Unblocking after would otherwise kill the process. */
 static void test_a_guarded_call_in_a_blocking_thread_leaves_no_sigpipe(void **state) {
     (void)state;
-    sigset_t pipe_only, old, pending, mask;
-    sigemptyset(&pipe_only);
-    sigaddset(&pipe_only, SIGPIPE);
+    sigset_t pipe_only = sigpipe_only();
+    sigset_t old, pending, mask;
     pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
     fdsafe_handle in_r, in_w, out_r, out_w;
     must(fdsafe_pipe_create(0, &in_r, &in_w));
@@ -356,83 +362,82 @@ static void count_sigpipe(int sig) {
     sigpipes_handled++;
 }
 
-/* A SIGPIPE another process sends while a guarded call runs is the user's: the call returns
- * a short count (which may come with a SIGPIPE of its own, so fdsafe looks), and the user's
- * handler still runs once. Before, the guard took any pending SIGPIPE as the call's. */
-static void test_a_sigpipe_another_process_sends_during_a_guarded_call_is_kept(void **state) {
-    (void)state;
+/* Counts SIGPIPEs in sigpipes_handled from 0; returns the action to put back. */
+static struct sigaction start_counting_sigpipes(void) {
     struct sigaction count = {0}, old_action;
     count.sa_handler = count_sigpipe;
     sigemptyset(&count.sa_mask);
     sigaction(SIGPIPE, &count, &old_action);
     sigpipes_handled = 0;
-    fdsafe_handle in_r, in_w, out_r, out_w;
-    must(fdsafe_pipe_create(0, &in_r, &in_w));
-    must(fdsafe_pipe_create(0, &out_r, &out_w));
-    int feed = (int)must(fdsafe_fd_borrow(in_w));
-    pid_t parent = getpid(), splicer = gettid();
-    pid_t child = fork();
-    assert_true(child >= 0);
-    if (child == 0) {
-        /* Wait until the splice blocks for input (with SIGPIPE blocked by the guard). */
-        for (int i = 0; i < 2000 && task_state(parent, splicer) != 'S'; i++) usleep(1000);
-        usleep(20000);
-        kill(parent, SIGPIPE);
-        usleep(20000);
-        _exit(write(feed, "abc", 3) == 3 ? 0 : 1);
-    }
-    expect_code(fdsafe_splice(in_r, NULL, out_w, NULL, 100, 0), 3); /* short: 3 of 100 */
-    int status;
-    assert_int_equal(waitpid(child, &status, 0), child);
-    assert_int_equal(WEXITSTATUS(status), 0);
-    assert_int_equal(sigpipes_handled, 1);
-    sigaction(SIGPIPE, &old_action, NULL);
-    fdsafe_handle all[] = {in_r, in_w, out_r, out_w};
-    for (size_t i = 0; i < sizeof all / sizeof *all; i++) must(fdsafe_close(all[i]));
+    return old_action;
 }
 
-/* Another thread of this process sends the process a SIGPIPE (kill, not pthread_kill) while
- * a guarded call waits, and every thread blocks it, so it stays pending for the process. The
- * call returns short; the process's SIGPIPE is not the call's, though its sender is this
- * process: the kernel queues a write's own for the thread alone. The handler runs once. */
-struct process_kill {
-    pid_t splicer;
+/* While a guarded call (a splice waiting for input) runs, a SIGPIPE is sent to the process,
+ * by another process or by another thread of this one (kill, not pthread_kill, with every
+ * thread blocking it, so it stays pending for the process). Then the input comes and the call
+ * returns short, which may come with a SIGPIPE of its own, so fdsafe looks. The sent one is
+ * the user's, though its sender may be this process (the kernel queues a write's own for the
+ * thread alone): the handler runs once. Before, the guard took it as the call's. */
+struct sigpipe_sender {
+    pid_t splicer_pid, splicer_tid;
     int feed;
 };
 
-static void *kill_the_process_then_feed(void *arg) {
-    struct process_kill *k = arg;
-    sigset_t pipe_only;
-    sigemptyset(&pipe_only);
-    sigaddset(&pipe_only, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe_only, NULL); /* so no thread takes it at once */
-    for (int i = 0; i < 2000 && thread_state(k->splicer) != 'S'; i++) usleep(1000);
+static void send_sigpipe_then_feed(const struct sigpipe_sender *k) {
+    for (int i = 0; i < 2000 && task_state(k->splicer_pid, k->splicer_tid) != 'S'; i++) usleep(1000);
     usleep(20000);
-    kill(getpid(), SIGPIPE);
+    kill(k->splicer_pid, SIGPIPE);
     usleep(20000);
     if (write(k->feed, "abc", 3) != 3) abort();
+}
+
+static void *sender_thread(void *arg) {
+    sigset_t pipe_only = sigpipe_only();
+    pthread_sigmask(SIG_BLOCK, &pipe_only, NULL); /* so no thread takes it at once */
+    send_sigpipe_then_feed(arg);
     return NULL;
+}
+
+static void splice_while_a_sigpipe_is_sent(int from_another_process) {
+    struct sigaction old_action = start_counting_sigpipes();
+    fdsafe_handle in_r, in_w, out_r, out_w;
+    must(fdsafe_pipe_create(0, &in_r, &in_w));
+    must(fdsafe_pipe_create(0, &out_r, &out_w));
+    struct sigpipe_sender k = {getpid(), gettid(), (int)must(fdsafe_fd_borrow(in_w))};
+    pid_t child = -1;
+    pthread_t thread;
+    if (from_another_process) {
+        child = fork();
+        assert_true(child >= 0);
+        if (child == 0) {
+            send_sigpipe_then_feed(&k);
+            _exit(0);
+        }
+    } else {
+        assert_int_equal(pthread_create(&thread, NULL, sender_thread, &k), 0);
+    }
+    expect_code(fdsafe_splice(in_r, NULL, out_w, NULL, 100, 0), 3); /* short: 3 of 100 */
+    if (from_another_process) {
+        int status;
+        assert_int_equal(waitpid(child, &status, 0), child);
+        assert_int_equal(WEXITSTATUS(status), 0);
+    } else {
+        pthread_join(thread, NULL);
+    }
+    assert_int_equal(sigpipes_handled, 1);
+    sigaction(SIGPIPE, &old_action, NULL);
+    fdsafe_handle all[] = {in_r, in_w, out_r, out_w};
+    expect_code(fdsafe_close_many(all, 4), 4);
+}
+
+static void test_a_sigpipe_another_process_sends_during_a_guarded_call_is_kept(void **state) {
+    (void)state;
+    splice_while_a_sigpipe_is_sent(1);
 }
 
 static void test_a_sigpipe_this_process_sends_during_a_guarded_call_is_kept(void **state) {
     (void)state;
-    struct sigaction count = {0}, old_action;
-    count.sa_handler = count_sigpipe;
-    sigemptyset(&count.sa_mask);
-    sigaction(SIGPIPE, &count, &old_action);
-    sigpipes_handled = 0;
-    fdsafe_handle in_r, in_w, out_r, out_w;
-    must(fdsafe_pipe_create(0, &in_r, &in_w));
-    must(fdsafe_pipe_create(0, &out_r, &out_w));
-    struct process_kill k = {gettid(), (int)must(fdsafe_fd_borrow(in_w))};
-    pthread_t killer;
-    assert_int_equal(pthread_create(&killer, NULL, kill_the_process_then_feed, &k), 0);
-    expect_code(fdsafe_splice(in_r, NULL, out_w, NULL, 100, 0), 3); /* short: 3 of 100 */
-    pthread_join(killer, NULL);
-    assert_int_equal(sigpipes_handled, 1);
-    sigaction(SIGPIPE, &old_action, NULL);
-    fdsafe_handle all[] = {in_r, in_w, out_r, out_w};
-    for (size_t i = 0; i < sizeof all / sizeof *all; i++) must(fdsafe_close(all[i]));
+    splice_while_a_sigpipe_is_sent(0);
 }
 
 /* A thread that blocks SIGPIPE, with one pending for the process (another process's kill):
@@ -440,9 +445,8 @@ static void test_a_sigpipe_this_process_sends_during_a_guarded_call_is_kept(void
  * one. Afterwards exactly the other process's SIGPIPE is pending, once. */
 static void test_a_guarded_call_leaves_the_process_sigpipe_alone(void **state) {
     (void)state;
-    sigset_t pipe_only, old;
-    sigemptyset(&pipe_only);
-    sigaddset(&pipe_only, SIGPIPE);
+    sigset_t pipe_only = sigpipe_only();
+    sigset_t old;
     pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
     pid_t child = fork();
     assert_true(child >= 0);
@@ -511,9 +515,8 @@ static void test_leaving_ignore_mode_discards_pending_sigpipes(void **state) {
         signal(SIGPIPE, SIG_DFL);
         fdsafe_handle r, w;
         if (fdsafe_pipe_create(0, &r, &w) != 0 || fdsafe_close(r) != 0) _exit(1);
-        sigset_t pipe_only, pending;
-        sigemptyset(&pipe_only);
-        sigaddset(&pipe_only, SIGPIPE);
+        sigset_t pipe_only = sigpipe_only();
+        sigset_t pending;
         pthread_sigmask(SIG_BLOCK, &pipe_only, NULL);
         if (fdsafe_sigpipe_mode(FDSAFE_SIGPIPE_IGNORE) != FDSAFE_SIGPIPE_GUARD) _exit(11);
         fdsafe_handle in_r, in_w; /* a splice, unguarded in this mode (a forked child's writes take the guard) */
