@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -315,10 +316,25 @@ static void wait_over_a_closing_handle(enum closing_wait how) {
     fdsafe_sigset mask;
     must(fdsafe_sigset_empty(&mask));
     if (how == PWAIT_BLOCKING) must(fdsafe_sigset_add(&mask, SIGUSR1));
+    /* The thread's mask comes back exactly, glibc's signal 33 included (blocked here with the
+     * raw call, which glibc's pthread_sigmask would not set). */
+    uint64_t with_33 = 0, mask_before = 0, mask_after = 0;
+    if (how == PWAIT_BLOCKING) {
+        syscall(SYS_rt_sigprocmask, SIG_SETMASK, NULL, &with_33, 8);
+        with_33 |= 1ull << 32;
+        syscall(SYS_rt_sigprocmask, SIG_SETMASK, &with_33, NULL, 8);
+    }
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, NULL, &mask_before, 8);
     int timeout_ms = how == PWAIT_BLOCKING ? 400 : 3000;
     long long start = now_ms();
     int64_t got = how == PLAIN_WAIT ? fdsafe_epoll_wait(ep, ev, 4, timeout_ms) : fdsafe_epoll_pwait(ep, ev, 4, timeout_ms, &mask);
     long long end = now_ms();
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, NULL, &mask_after, 8);
+    if (how == PWAIT_BLOCKING) {
+        uint64_t without_33 = mask_after & ~(1ull << 32); /* glibc's own again: never keep it */
+        syscall(SYS_rt_sigprocmask, SIG_SETMASK, &without_33, NULL, 8);
+    }
+    assert_true(mask_after == mask_before);
     pthread_join(signaller, NULL);
     if (how == PWAIT_BLOCKING) {
         expect_code(got, 0); /* the timeout: the signal waited */
@@ -356,6 +372,46 @@ static void test_epoll_pwait_over_a_closing_handle_keeps_its_mask(void **state) 
     wait_over_a_closing_handle(PWAIT_BLOCKING);
 }
 
+/* A pwait mask from fdsafe_sigset_fill would block glibc's own signal 33, which setuid and
+ * the like send every thread of the process and wait for: a setresuid in another thread
+ * then waited until the wait ended. The mask leaves glibc's signals alone, as
+ * pthread_sigmask does. */
+struct filled_wait {
+    fdsafe_handle ep;
+    atomic_int started;
+};
+
+static void *wait_with_a_filled_mask(void *arg) {
+    struct filled_wait *w = arg;
+    fdsafe_sigset all;
+    fdsafe_sigset_fill(&all);
+    struct fdsafe_epoll_event ev[1];
+    atomic_store(&w->started, 1);
+    fdsafe_epoll_pwait(w->ep, ev, 1, 3000, &all);
+    return NULL;
+}
+
+static void test_a_filled_pwait_mask_leaves_glibc_signals_alone(void **state) {
+    (void)state;
+    struct filled_wait w = {0};
+    atomic_store(&w.started, 0);
+    must(fdsafe_epoll_create(&w.ep));
+    pthread_t waiter;
+    assert_int_equal(pthread_create(&waiter, NULL, wait_with_a_filled_mask, &w), 0);
+    while (!atomic_load(&w.started)) usleep(1000);
+    usleep(100000); /* inside the wait */
+    uid_t r, e, saved;
+    assert_int_equal(getresuid(&r, &e, &saved), 0);
+    struct timespec start, end;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    assert_int_equal(setresuid(r, e, saved), 0); /* no change, but every thread is asked */
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    double took = (double)(end.tv_sec - start.tv_sec) + (double)(end.tv_nsec - start.tv_nsec) / 1e9;
+    pthread_join(waiter, NULL);
+    must(fdsafe_close(w.ep));
+    assert_true(took < 1.5); /* not the wait's 3 s */
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         FD_TEST(test_storm_over_unix_socket_recv_and_send),
@@ -364,6 +420,7 @@ int main(void) {
         FD_TEST(test_epoll_wait_over_a_closing_handle_hears_a_signal),
         FD_TEST(test_epoll_pwait_over_a_closing_handle_hears_a_signal),
         FD_TEST(test_epoll_pwait_over_a_closing_handle_keeps_its_mask),
+        FD_TEST(test_a_filled_pwait_mask_leaves_glibc_signals_alone),
     };
     return cmocka_run_group_tests_name("eintr_kinds", tests, NULL, NULL);
 }

@@ -7,7 +7,9 @@
 #include "harness.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,9 +77,36 @@ static void test_handles_work_and_detection_says_other_without_proc(void **state
     run_in_child(leave_proc, child_body, NULL, "a mount namespace without /proc");
 }
 
+/* The SIGPIPE guard asks /proc whose a pending SIGPIPE is; without it, the call's own is
+ * still taken. The thread blocks SIGPIPE, one is pending for the process (its own kill), and
+ * a splice meets no reader: afterwards the process's alone is pending, once. Before, the
+ * guard took none when one was pending already, and the call's stayed too. */
+static void sigpipe_body(void *unused) {
+    (void)unused;
+    sigset_t pipe_only;
+    sigemptyset(&pipe_only);
+    sigaddset(&pipe_only, SIGPIPE);
+    CHILD_CHECK(pthread_sigmask(SIG_BLOCK, &pipe_only, NULL) == 0);
+    CHILD_CHECK(kill(getpid(), SIGPIPE) == 0);
+    fdsafe_handle in_r, in_w, out_r, out_w;
+    CHILD_CHECK(fdsafe_pipe_create(0, &in_r, &in_w) == 0 && fdsafe_pipe_create(0, &out_r, &out_w) == 0);
+    CHILD_CHECK(fdsafe_close(out_r) == 0 && fdsafe_write(in_w, "abc", 3) == 3);
+    CHILD_CHECK(fdsafe_splice(in_r, NULL, out_w, NULL, 3, 0) == -EPIPE);
+    struct timespec zero = {0, 0};
+    CHILD_CHECK(sigtimedwait(&pipe_only, NULL, &zero) == SIGPIPE);
+    CHILD_CHECK(sigtimedwait(&pipe_only, NULL, &zero) == -1); /* no second one */
+    _exit(0);
+}
+
+static void test_the_sigpipe_guard_without_proc(void **state) {
+    (void)state;
+    run_in_child(leave_proc, sigpipe_body, NULL, "a mount namespace without /proc");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         FD_TEST(test_handles_work_and_detection_says_other_without_proc),
+        FD_TEST(test_the_sigpipe_guard_without_proc),
     };
     return cmocka_run_group_tests_name("no_proc", tests, NULL, NULL);
 }

@@ -3924,6 +3924,9 @@ typedef struct fdsafe_sigset {
  * `fdsafe_epoll_wait` with the calling thread's signal mask replaced by `*sigmask` for the
  * length of the wait, atomically (`epoll_pwait`): unblock a signal only while waiting, so its
  * handler cannot run between a check and the wait. A NULL `sigmask` leaves the mask alone.
+ * glibc's own signals (32 and 33) stay unblocked whatever the set holds, as
+ * `pthread_sigmask` keeps them (a thread blocking 33 would hold up `setuid` in every other
+ * thread).
  *
  * Errors: as `fdsafe_epoll_wait`; `-EINTR` when a signal unblocked by the mask arrives.
  * Thread safety: any thread.

@@ -258,13 +258,10 @@ impl SigpipeBlock {
             // The kernel raises SIGPIPE when it finds no reader: with EPIPE, and also after
             // part of a write was done (the last reader left while it waited for room), when
             // it returns the count. A full write or another error raised none.
-            let may_have_raised = match &result {
-                Ok(moved) => *moved < requested,
-                Err(Error::Os { errno, .. }) => *errno == libc::EPIPE,
-                Err(_) => false,
-            };
-            if may_have_raised {
-                discard_own_sigpipe(&pipe_only, before);
+            match &result {
+                Err(Error::Os { errno: libc::EPIPE, .. }) => discard_raised_sigpipe(&pipe_only, before),
+                Ok(moved) if *moved < requested => discard_sigpipe_if_raised(&pipe_only, before),
+                _ => {}
             }
             if libc::sigismember(&previous, libc::SIGPIPE) != 1 {
                 libc::pthread_sigmask(libc::SIG_SETMASK, &previous, std::ptr::null_mut());
@@ -296,38 +293,52 @@ impl SigpipePending {
     }
 }
 
-/// Takes the `SIGPIPE` a write raised, while `SIGPIPE` is blocked: one pending for this
-/// thread that was not pending before (where `/proc` cannot say whose a pending one is: one
-/// pending now, none before). It is put back, to this thread, unless the kernel sent it for
-/// this process (`SI_USER` from this pid, or pid 0 where it could not allocate the record).
-unsafe fn discard_own_sigpipe(pipe_only: &libc::sigset_t, before: SigpipePending) {
+/// After `EPIPE`: the kernel raised `SIGPIPE` for this thread with it. Takes it at once (a
+/// signal another thread sends this thread meanwhile would merge with it), unless one was
+/// pending for the thread before, which it merged with: that one is the caller's, and stays.
+/// Where `/proc` could not say, it is taken: no library write may raise `SIGPIPE`.
+unsafe fn discard_raised_sigpipe(pipe_only: &libc::sigset_t, before: SigpipePending) {
+    if before.for_thread != Some(true) {
+        take_own_sigpipe(pipe_only);
+    }
+}
+
+/// After a short count: the kernel raised `SIGPIPE` only if the last reader left during the
+/// write. Takes one that is new to this thread's own queue, asking `/proc` only when one is
+/// pending (where it cannot say: one pending now and none before).
+unsafe fn discard_sigpipe_if_raised(pipe_only: &libc::sigset_t, before: SigpipePending) {
     let after = SigpipePending::now();
     if !after.any {
-        return; // the write raised none
+        return;
     }
-    let take = match (before.for_thread, after.for_thread) {
+    let new_for_thread = match (before.for_thread, after.for_thread) {
         (Some(was), Some(is)) => is && !was,
         _ => !before.any,
     };
-    if !take {
-        return;
+    if new_for_thread {
+        take_own_sigpipe(pipe_only);
     }
+}
+
+/// Takes the first pending `SIGPIPE` (the thread's own queue comes before the process's)
+/// while `SIGPIPE` is blocked, and puts it back, to this thread, unless the kernel sent it
+/// for this process (`SI_USER` from this pid, or pid 0 where it could not allocate the
+/// record): another thread's `pthread_kill`, or where `/proc` could not say whose, another
+/// process's `kill`.
+unsafe fn take_own_sigpipe(pipe_only: &libc::sigset_t) {
     let zero = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     let mut info: libc::siginfo_t = std::mem::zeroed();
     loop {
         match direct::sigtimedwait(pipe_only, &mut info, &zero) {
             Err(Error::Os { errno: libc::EINTR, .. }) => continue,
             Err(_) => return,
-            Ok(_) => break, // the thread's own is taken before the process's
+            Ok(_) => break,
         }
     }
     let sender = info.si_pid();
     if info.si_code == libc::SI_USER && (sender == 0 || sender == libc::getpid()) {
         return; // the kernel's, for this thread's write
     }
-    // Not the write's (another thread's pthread_kill; or, where /proc could not say whose,
-    // another process's kill): queue it again, to this thread, where it will be delivered
-    // when the mask allows.
     libc::syscall(libc::SYS_rt_tgsigqueueinfo, libc::getpid(), libc::gettid(), libc::SIGPIPE, &info as *const libc::siginfo_t);
 }
 

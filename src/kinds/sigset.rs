@@ -10,7 +10,30 @@ pub(crate) const MAX_SIGNAL: i32 = 64;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SigSet(pub u64);
 
+/// glibc's own signals, 32 (thread cancellation) and 33 (`setuid` and the like across
+/// threads), which glibc keeps out of every mask it sets: a thread that blocks 33 makes a
+/// `setuid` in any other thread wait for it.
+const LIBC_INTERNAL: u64 = (1 << 31) | (1 << 32);
+
 impl SigSet {
+    /// This set without glibc's own signals, for a mask given to the kernel directly (a
+    /// pwait's), as glibc's `pthread_sigmask` would set it.
+    pub fn for_kernel(self) -> SigSet {
+        SigSet(self.0 & !LIBC_INTERNAL)
+    }
+
+    /// The calling thread's mask, exactly (glibc's own signals included), after setting it
+    /// to `set` as it is, with `rt_sigprocmask`: for a mask saved and put back unchanged.
+    pub fn swap_thread_mask(set: SigSet) -> Result<SigSet> {
+        let mut old = 0u64;
+        // SAFETY: two 8-byte kernel signal sets.
+        let rc = unsafe { libc::syscall(libc::SYS_rt_sigprocmask, libc::SIG_SETMASK, &set.0 as *const u64, &mut old as *mut u64, 8usize) };
+        if rc != 0 {
+            return Err(Error::last_os().context("rt_sigprocmask"));
+        }
+        Ok(SigSet(old))
+    }
+
     pub fn check(signo: i32) -> Result<u64> {
         if (1..=MAX_SIGNAL).contains(&signo) {
             Ok(1u64 << (signo - 1))

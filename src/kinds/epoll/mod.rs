@@ -95,14 +95,15 @@ struct PausingMask {
 
 impl PausingMask {
     fn begin(sigmask: Option<SigSet>) -> Result<PausingMask> {
-        let saved = crate::kinds::sigset::thread_mask(libc::SIG_SETMASK, SigSet(u64::MAX))?;
+        // Saved and put back exactly, glibc's own signals included (the raw call).
+        let saved = SigSet::swap_thread_mask(SigSet(u64::MAX).for_kernel())?;
         Ok(PausingMask { saved, wait_mask: sigmask.unwrap_or(saved) })
     }
 }
 
 impl Drop for PausingMask {
     fn drop(&mut self) {
-        let _ = crate::kinds::sigset::thread_mask(libc::SIG_SETMASK, self.saved);
+        let _ = SigSet::swap_thread_mask(self.saved);
     }
 }
 
@@ -507,6 +508,8 @@ impl Epoll {
         sigmask: Option<SigSet>,
         mut sink: impl FnMut(usize, Ready),
     ) -> Result<usize> {
+        // A mask given for the wait leaves glibc's own signals alone, as pthread_sigmask does.
+        let sigmask = sigmask.map(SigSet::for_kernel);
         let table = self.shared().table.get().copied();
         if max == 0 {
             return Err(Error::invalid("room for at least one event is needed"));
