@@ -382,7 +382,7 @@ static void test_kernel_flags(void **state) {
     must(fdsafe_close(g));
 }
 
-/* The generic reads would take raw events, each with a descriptor the kernel opened for
+/* The generic reads (and writes) would take raw events, each with a descriptor the kernel opened for
  * this process, which no one would close (and a permission event fdsafe could not answer):
  * they are refused, the event stays queued, and the parsed read gets it. */
 static void test_generic_reads_are_refused(void **state) {
@@ -397,6 +397,12 @@ static void test_generic_reads_are_refused(void **state) {
     struct iovec iov = {raw, sizeof raw};
     expect_code(fdsafe_readv(g, &iov, 1), FDSAFE_E_WRONG_KIND);
     fdsafe_io_op op = {.handle = g, .op = FDSAFE_IO_READ, .buf = raw, .len = sizeof raw};
+    expect_code(fdsafe_io_batch(&op, 1, 0), 0);
+    expect_code(op.result, FDSAFE_E_WRONG_KIND);
+    /* A raw write would answer a permission event behind fanotify_respond: refused too. */
+    struct fanotify_response answer = {.fd = 0, .response = FAN_ALLOW};
+    expect_code(fdsafe_write(g, &answer, sizeof answer), FDSAFE_E_WRONG_KIND);
+    op.op = FDSAFE_IO_WRITE;
     expect_code(fdsafe_io_batch(&op, 1, 0), 0);
     expect_code(op.result, FDSAFE_E_WRONG_KIND);
     assert_int_equal(count_open_fds(), before); /* no event descriptor arrived */

@@ -530,7 +530,9 @@ int64_t fdsafe_read(fdsafe_handle handle, void *buf, size_t len);
  * `SIGPIPE` itself keeps its mask and its pending signals. See `fdsafe_sigpipe_mode`.)
  * Returns the number of bytes written (possibly fewer than `len`).
  * Errors: `-EBADF`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL `buf` with `len > 0` or a `len`
- * above `SSIZE_MAX`; `-EPIPE` (no reader, or a socket shut down); `-EAGAIN`; `-EINTR`; from
+ * above `SSIZE_MAX`; `FDSAFE_E_WRONG_KIND` for a fanotify handle (a raw write would answer a
+ * permission event behind `fdsafe_fanotify_respond`) or an inotify one; `-EPIPE` (no reader,
+ * or a socket shut down); `-EAGAIN`; `-EINTR`; from
  * `write(2)`: `-EINVAL` for a length or value the kind refuses (an eventfd wants 8 bytes),
  * `-EPERM` for a sealed memfd, `-ENOTCONN` and `-EDESTADDRREQ` for unconnected sockets,
  * `-ECONNRESET`, `-ENOSPC`, `-EFBIG`, `-EDQUOT`, `-EIO`.
@@ -620,8 +622,8 @@ typedef struct fdsafe_io_op {
  * Returns the number of operations that succeeded, from the start of `ops`: if it is below
  * `count`, `ops[returned].result` holds the failing operation's negative code (`-EBADF` for
  * a stale handle, `-EINTR`, `-EAGAIN`, `-EPIPE`, any `-errno` of `read(2)` / `write(2)`;
- * `FDSAFE_E_WRONG_KIND` for a read of a fanotify or inotify handle, as `fdsafe_read`
- * refuses it) and the operations after it were not attempted (their `result` is
+ * `FDSAFE_E_WRONG_KIND` for a fanotify or inotify handle, as `fdsafe_read` and
+ * `fdsafe_write` refuse them) and the operations after it were not attempted (their `result` is
  * unchanged). A short read or
  * write is a success (its `result` says how much) and the batch goes on. The thread's last
  * error message is not set for a failing operation; `fdsafe_strerror(result)` describes it.

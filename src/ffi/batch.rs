@@ -43,8 +43,8 @@ pub struct fdsafe_io_op {
 /// Returns the number of operations that succeeded, from the start of `ops`: if it is below
 /// `count`, `ops[returned].result` holds the failing operation's negative code (`-EBADF` for
 /// a stale handle, `-EINTR`, `-EAGAIN`, `-EPIPE`, any `-errno` of `read(2)` / `write(2)`;
-/// `FDSAFE_E_WRONG_KIND` for a read of a fanotify or inotify handle, as `fdsafe_read`
-/// refuses it) and the operations after it were not attempted (their `result` is
+/// `FDSAFE_E_WRONG_KIND` for a fanotify or inotify handle, as `fdsafe_read` and
+/// `fdsafe_write` refuse them) and the operations after it were not attempted (their `result` is
 /// unchanged). A short read or
 /// write is a success (its `result` says how much) and the batch goes on. The thread's last
 /// error message is not set for a failing operation; `fdsafe_strerror(result)` describes it.
@@ -95,7 +95,7 @@ fn check_op(op: &fdsafe_io_op) -> Result<()> {
 fn run(op: &fdsafe_io_op) -> Result<usize> {
     let guard = handles::get(Handle(op.handle))?;
     if op.op == FDSAFE_IO_READ {
-        super::handle::plain_reads(guard.handle())?;
+        super::handle::plain_io(guard.handle())?;
         let buf = out_slice(op.buf.cast::<u8>(), op.len, "buf")?;
         io::read(guard.fd(), buf)
     } else {

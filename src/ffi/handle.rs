@@ -227,7 +227,7 @@ pub extern "C" fn fdsafe_read(handle: fdsafe_handle, buf: *mut c_void, len: usiz
     call_direct("fdsafe_read", || {
         let buf = out_slice(buf.cast::<u8>(), len, "buf")?;
         let guard = handles::get(Handle(handle))?;
-        plain_reads(guard.handle())?;
+        plain_io(guard.handle())?;
         Ok(io::read(guard.fd(), buf)? as i64)
     })
 }
@@ -245,7 +245,9 @@ pub extern "C" fn fdsafe_read(handle: fdsafe_handle, buf: *mut c_void, len: usiz
 /// `SIGPIPE` itself keeps its mask and its pending signals. See `fdsafe_sigpipe_mode`.)
 /// Returns the number of bytes written (possibly fewer than `len`).
 /// Errors: `-EBADF`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL `buf` with `len > 0` or a `len`
-/// above `SSIZE_MAX`; `-EPIPE` (no reader, or a socket shut down); `-EAGAIN`; `-EINTR`; from
+/// above `SSIZE_MAX`; `FDSAFE_E_WRONG_KIND` for a fanotify handle (a raw write would answer a
+/// permission event behind `fdsafe_fanotify_respond`) or an inotify one; `-EPIPE` (no reader,
+/// or a socket shut down); `-EAGAIN`; `-EINTR`; from
 /// `write(2)`: `-EINVAL` for a length or value the kind refuses (an eventfd wants 8 bytes),
 /// `-EPERM` for a sealed memfd, `-ENOTCONN` and `-EDESTADDRREQ` for unconnected sockets,
 /// `-ECONNRESET`, `-ENOSPC`, `-EFBIG`, `-EDQUOT`, `-EIO`.
@@ -266,6 +268,7 @@ pub extern "C" fn fdsafe_write(handle: fdsafe_handle, buf: *const c_void, len: u
 /// the read end let go, so closing the read end wakes it with `-EPIPE` as with raw
 /// descriptors.
 pub(crate) fn write_iov(guard: &Guard, iov: &[libc::iovec]) -> crate::Result<usize> {
+    plain_io(guard.handle())?;
     io::iov_count(iov)?; // before any entry is read
     let guard_kind = guard.object().write_guard();
     if handles::forked_child() && guard_kind != WriteGuard::Socket {
@@ -306,7 +309,7 @@ pub extern "C" fn fdsafe_readv(handle: fdsafe_handle, iov: *const libc::iovec, i
     call_direct("fdsafe_readv", || {
         let iov = super::boundary::iov_slice(iov, iov_len(iovcnt)?, "iov")?;
         let guard = handles::get(Handle(handle))?;
-        plain_reads(guard.handle())?;
+        plain_io(guard.handle())?;
         Ok(io::readv(guard.fd(), iov)? as i64)
     })
 }
@@ -324,15 +327,18 @@ pub extern "C" fn fdsafe_writev(handle: fdsafe_handle, iov: *const libc::iovec, 
     })
 }
 
-/// Refuses the generic reads on the kinds whose records fdsafe takes care of: a fanotify
-/// event brings a descriptor (and a permission event an answer owed), which only
-/// `fdsafe_fanotify_read` closes and answers; an inotify event may retire a watch id, and
-/// fdsafe may hold events already read. The kind is the handle's own bits: no call.
+/// Refuses the generic reads and writes on the kinds whose records fdsafe takes care of: a
+/// fanotify event brings a descriptor (and a permission event an answer owed), which only
+/// `fdsafe_fanotify_read` closes and `fdsafe_fanotify_respond` answers (a raw write would
+/// answer behind its back); an inotify event may retire a watch id, and fdsafe may hold
+/// events already read. The kind is the handle's own bits: no call.
 #[inline(always)]
-pub(crate) fn plain_reads(handle: Handle) -> crate::Result<()> {
+pub(crate) fn plain_io(handle: Handle) -> crate::Result<()> {
     match handle.kind() {
-        Some(kind @ Kind::Fanotify) => Err(Error::WrongKind { actual: kind, expected: "a kind read with fdsafe_read (use fdsafe_fanotify_read)" }),
-        Some(kind @ Kind::Inotify) => Err(Error::WrongKind { actual: kind, expected: "a kind read with fdsafe_read (use fdsafe_inotify_read)" }),
+        Some(kind @ Kind::Fanotify) => {
+            Err(Error::WrongKind { actual: kind, expected: "a kind read and written as bytes (use fdsafe_fanotify_read and _respond)" })
+        }
+        Some(kind @ Kind::Inotify) => Err(Error::WrongKind { actual: kind, expected: "a kind read as bytes (use fdsafe_inotify_read)" }),
         _ => Ok(()),
     }
 }
