@@ -1621,7 +1621,8 @@ typedef struct fdsafe_window_size {
 
 /**
  * Reads the window size (`TIOCGWINSZ`). Returns 0. Errors: `-EBADF`;
- * `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL `size_out`.
+ * `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL `size_out`; `-EIO` for a pty
+ * slave whose master was closed.
  * Thread safety: any thread.
  */
 int fdsafe_terminal_get_window_size(fdsafe_handle handle, struct fdsafe_window_size *size_out);
@@ -1629,7 +1630,8 @@ int fdsafe_terminal_get_window_size(fdsafe_handle handle, struct fdsafe_window_s
 /**
  * Sets the window size (`TIOCSWINSZ`); the foreground process group gets `SIGWINCH` if it
  * changed. Returns 0. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT`
- * for a NULL `size`. Thread safety: any thread.
+ * for a NULL `size`; `-EIO` for a pty slave whose master was closed. Thread safety: any
+ * thread.
  */
 int fdsafe_terminal_set_window_size(fdsafe_handle handle, const struct fdsafe_window_size *size);
 
@@ -1662,8 +1664,8 @@ int fdsafe_terminal_drain(fdsafe_handle handle);
 /**
  * Discards unread input, unsent output or both (`tcflush`): `queue` is
  * `FDSAFE_FLUSH_INPUT`, `FDSAFE_FLUSH_OUTPUT` or `FDSAFE_FLUSH_BOTH`. Returns 0.
- * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for another `queue`.
- * Thread safety: any thread.
+ * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for another `queue`;
+ * `-EIO` for a pty slave whose master was closed. Thread safety: any thread.
  */
 int fdsafe_terminal_flush(fdsafe_handle handle, uint32_t queue);
 
@@ -1921,7 +1923,8 @@ typedef struct fdsafe_terminal_view {
  * `*settings_out` (`TCGETS2`).
  *
  * Returns 0. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a
- * NULL `settings_out`. Thread safety: any thread.
+ * NULL `settings_out`; `-EIO` for a pty slave whose master was closed. Thread safety: any
+ * thread.
  */
 int fdsafe_terminal_get(fdsafe_handle handle, struct fdsafe_terminal_settings *settings_out);
 
@@ -2529,7 +2532,8 @@ int fdsafe_socket_peer_security_label(fdsafe_handle handle, char *label_out, siz
  * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for non-sockets (listeners get the kernel's answer:
  * `-EPIPE` for TCP, `-ENOTCONN` for Unix); `FDSAFE_E_INVALID_ARGUMENT` for NULL with `len` > 0 or unknown flags; `-EPIPE`,
  * `-ECONNRESET`, `-ECONNREFUSED` (a datagram peer that is gone), `-EDESTADDRREQ` (an
- * unconnected datagram socket), `-ENOTCONN`, `-EAGAIN`, `-EMSGSIZE`, `-ENOBUFS` (the
+ * unconnected datagram socket), `-ENOTCONN`, `-EAGAIN`, `-EMSGSIZE`, `-EOPNOTSUPP`
+ * (`FDSAFE_MSG_OOB` on a socket without out-of-band data: Unix, UDP), `-ENOBUFS` (the
  * zero-copy budget, `optmem_max`, used up); `-EINTR` if a signal handler ran
  * while waiting (like the system call; fdsafe does not retry). Thread safety: any thread.
  */
@@ -3144,7 +3148,8 @@ int fdsafe_unix_pair(uint32_t type,
  * pointers with lengths > 0, `len` 0 with handles on a stream socket, unknown flags or
  * `FDSAFE_MSG_ZEROCOPY` or `FDSAFE_MSG_OOB`;
  * the kernel's `-EINVAL` (over 253), `-EPIPE`, `-ECONNRESET` (a seqpacket peer that closed
- * with data unread), `-ENOTCONN`, `-EAGAIN`, `-ETOOMANYREFS`, `-EINTR`.
+ * with data unread), `-ECONNREFUSED` (a datagram peer that is gone), `-ENOTCONN`,
+ * `-EAGAIN`, `-ETOOMANYREFS`, `-EINTR`.
  * Thread safety: any thread.
  */
 int64_t fdsafe_socket_send_handles(fdsafe_handle handle,
@@ -3694,7 +3699,8 @@ int64_t fdsafe_tee_fd(int fd_in, int fd_out, size_t len, uint32_t flags);
  * `-EINTR` if nothing was sent yet.
  * Errors: `-EBADF` for a dead handle; `FDSAFE_E_INVALID_ARGUMENT` for a negative or
  * misaligned offset; from the kernel `-EINVAL` if `in` cannot be mapped (a pipe or socket) or
- * `out` is a file opened for appending, `-EAGAIN`, `-EPIPE`, `-ENOTCONN` and `-EDESTADDRREQ`
+ * `out` is a file opened for appending, `-ESPIPE` for an `off_in` on an `in` that cannot
+ * seek (a pipe), `-EAGAIN`, `-EPIPE`, `-ENOTCONN` and `-EDESTADDRREQ`
  * for an unconnected socket `out`, `-EINTR`.
  * Thread safety: any thread.
  */

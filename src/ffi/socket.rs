@@ -437,7 +437,8 @@ pub extern "C" fn fdsafe_socket_peer_security_label(handle: fdsafe_handle, label
 /// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND` for non-sockets (listeners get the kernel's answer:
 /// `-EPIPE` for TCP, `-ENOTCONN` for Unix); `FDSAFE_E_INVALID_ARGUMENT` for NULL with `len` > 0 or unknown flags; `-EPIPE`,
 /// `-ECONNRESET`, `-ECONNREFUSED` (a datagram peer that is gone), `-EDESTADDRREQ` (an
-/// unconnected datagram socket), `-ENOTCONN`, `-EAGAIN`, `-EMSGSIZE`, `-ENOBUFS` (the
+/// unconnected datagram socket), `-ENOTCONN`, `-EAGAIN`, `-EMSGSIZE`, `-EOPNOTSUPP`
+/// (`FDSAFE_MSG_OOB` on a socket without out-of-band data: Unix, UDP), `-ENOBUFS` (the
 /// zero-copy budget, `optmem_max`, used up); `-EINTR` if a signal handler ran
 /// while waiting (like the system call; fdsafe does not retry). Thread safety: any thread.
 #[no_mangle]

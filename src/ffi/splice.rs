@@ -191,7 +191,8 @@ fn do_sendfile(fd_in: RawFd, off_in: *mut i64, fd_out: RawFd, count: usize) -> R
 /// `-EINTR` if nothing was sent yet.
 /// Errors: `-EBADF` for a dead handle; `FDSAFE_E_INVALID_ARGUMENT` for a negative or
 /// misaligned offset; from the kernel `-EINVAL` if `in` cannot be mapped (a pipe or socket) or
-/// `out` is a file opened for appending, `-EAGAIN`, `-EPIPE`, `-ENOTCONN` and `-EDESTADDRREQ`
+/// `out` is a file opened for appending, `-ESPIPE` for an `off_in` on an `in` that cannot
+/// seek (a pipe), `-EAGAIN`, `-EPIPE`, `-ENOTCONN` and `-EDESTADDRREQ`
 /// for an unconnected socket `out`, `-EINTR`.
 /// Thread safety: any thread.
 #[no_mangle]

@@ -155,7 +155,8 @@ pub struct fdsafe_window_size {
 }
 
 /// Reads the window size (`TIOCGWINSZ`). Returns 0. Errors: `-EBADF`;
-/// `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL `size_out`.
+/// `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a NULL `size_out`; `-EIO` for a pty
+/// slave whose master was closed.
 /// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_terminal_get_window_size(handle: fdsafe_handle, size_out: *mut fdsafe_window_size) -> c_int {
@@ -169,7 +170,8 @@ pub extern "C" fn fdsafe_terminal_get_window_size(handle: fdsafe_handle, size_ou
 
 /// Sets the window size (`TIOCSWINSZ`); the foreground process group gets `SIGWINCH` if it
 /// changed. Returns 0. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT`
-/// for a NULL `size`. Thread safety: any thread.
+/// for a NULL `size`; `-EIO` for a pty slave whose master was closed. Thread safety: any
+/// thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_terminal_set_window_size(handle: fdsafe_handle, size: *const fdsafe_window_size) -> c_int {
     call("fdsafe_terminal_set_window_size", || {
@@ -224,8 +226,8 @@ pub extern "C" fn fdsafe_terminal_drain(handle: fdsafe_handle) -> c_int {
 
 /// Discards unread input, unsent output or both (`tcflush`): `queue` is
 /// `FDSAFE_FLUSH_INPUT`, `FDSAFE_FLUSH_OUTPUT` or `FDSAFE_FLUSH_BOTH`. Returns 0.
-/// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for another `queue`.
-/// Thread safety: any thread.
+/// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for another `queue`;
+/// `-EIO` for a pty slave whose master was closed. Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_terminal_flush(handle: fdsafe_handle, queue: u32) -> c_int {
     call("fdsafe_terminal_flush", || {

@@ -188,7 +188,8 @@ pub(crate) fn single<'a, T>(ptr: *const T, name: &str) -> Result<&'a T> {
 /// `*settings_out` (`TCGETS2`).
 ///
 /// Returns 0. Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `FDSAFE_E_INVALID_ARGUMENT` for a
-/// NULL `settings_out`. Thread safety: any thread.
+/// NULL `settings_out`; `-EIO` for a pty slave whose master was closed. Thread safety: any
+/// thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_terminal_get(handle: fdsafe_handle, settings_out: *mut fdsafe_terminal_settings) -> c_int {
     call("fdsafe_terminal_get", || {

@@ -374,7 +374,8 @@ fn send_with(handle: fdsafe_handle, buf: *const c_void, len: usize, fds: &[RawFd
 /// pointers with lengths > 0, `len` 0 with handles on a stream socket, unknown flags or
 /// `FDSAFE_MSG_ZEROCOPY` or `FDSAFE_MSG_OOB`;
 /// the kernel's `-EINVAL` (over 253), `-EPIPE`, `-ECONNRESET` (a seqpacket peer that closed
-/// with data unread), `-ENOTCONN`, `-EAGAIN`, `-ETOOMANYREFS`, `-EINTR`.
+/// with data unread), `-ECONNREFUSED` (a datagram peer that is gone), `-ENOTCONN`,
+/// `-EAGAIN`, `-ETOOMANYREFS`, `-EINTR`.
 /// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_socket_send_handles(handle: fdsafe_handle, buf: *const c_void, len: usize, handles: *const fdsafe_handle, count: usize, flags: u32) -> i64 {
