@@ -219,8 +219,8 @@ pub extern "C" fn fdsafe_wait(handle: fdsafe_handle, events: u32, timeout_ms: c_
 /// before any data arrived; from `read(2)`: `-EISDIR` for a directory, `-EINVAL` for a length
 /// the kind refuses (an eventfd or timerfd wants 8 bytes, a signalfd or inotify room for one
 /// record), `-ECANCELED` for a timerfd armed with `FDSAFE_TIMERFD_CANCEL_ON_SET` whose clock
-/// was set (`fdsafe_timerfd_read` reports it as `FDSAFE_TIMERFD_CANCELED`), `-ENOTCONN` and
-/// `-ECONNRESET` for sockets, `-EIO`.
+/// was set (`fdsafe_timerfd_read` reports it as `FDSAFE_TIMERFD_CANCELED`), `-ENOTCONN`,
+/// `-ECONNRESET` and `-ECONNREFUSED` (a datagram peer that is gone) for sockets, `-EIO`.
 /// Thread safety: any thread; see `fdsafe_close` for closing during a read.
 #[no_mangle]
 pub extern "C" fn fdsafe_read(handle: fdsafe_handle, buf: *mut c_void, len: usize) -> i64 {
@@ -250,7 +250,8 @@ pub extern "C" fn fdsafe_read(handle: fdsafe_handle, buf: *mut c_void, len: usiz
 /// or a socket shut down); `-EAGAIN`; `-EINTR`; from
 /// `write(2)`: `-EINVAL` for a length or value the kind refuses (an eventfd wants 8 bytes),
 /// `-EPERM` for a sealed memfd, `-ENOTCONN` and `-EDESTADDRREQ` for unconnected sockets,
-/// `-ECONNRESET`, `-ENOSPC`, `-EFBIG`, `-EDQUOT`, `-EIO`.
+/// `-ECONNRESET`, `-ECONNREFUSED` (a datagram peer that is gone), `-EMSGSIZE` (a datagram or
+/// seqpacket message too large), `-ENOSPC`, `-EFBIG`, `-EDQUOT`, `-EIO`.
 /// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_write(handle: fdsafe_handle, buf: *const c_void, len: usize) -> i64 {
