@@ -333,6 +333,19 @@ static void test_a_thread_that_blocks_sigpipe_itself_keeps_its_signal(void **sta
     must(fdsafe_close(w));
 }
 
+/* A splice (guarded: it has no RWF_NOSIGNAL) into a pipe whose reader is gone: -EPIPE, and
+ * the kernel raises SIGPIPE for the calling thread. Closes what it made. */
+static void splice_into_a_pipe_without_reader(void) {
+    fdsafe_handle in_r, in_w, out_r, out_w;
+    must(fdsafe_pipe_create(0, &in_r, &in_w));
+    must(fdsafe_pipe_create(0, &out_r, &out_w));
+    must(fdsafe_close(out_r));
+    expect_code(fdsafe_write(in_w, "abc", 3), 3);
+    expect_code(fdsafe_splice(in_r, NULL, out_w, NULL, 3, 0), -EPIPE);
+    fdsafe_handle all[] = {in_r, in_w, out_w};
+    expect_code(fdsafe_close_many(all, 3), 3);
+}
+
 /* A thread that blocks SIGPIPE, with none pending: a guarded call (splice has no
  * RWF_NOSIGNAL) that meets no reader raises one, and fdsafe discards it, so none is pending
  * after and the mask is as it was. Unblocking after would otherwise kill the process. */
@@ -341,19 +354,12 @@ static void test_a_guarded_call_in_a_blocking_thread_leaves_no_sigpipe(void **st
     sigset_t pipe_only = sigpipe_only();
     sigset_t old, pending, mask;
     pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
-    fdsafe_handle in_r, in_w, out_r, out_w;
-    must(fdsafe_pipe_create(0, &in_r, &in_w));
-    must(fdsafe_pipe_create(0, &out_r, &out_w));
-    must(fdsafe_close(out_r));
-    expect_code(fdsafe_write(in_w, "abc", 3), 3);
-    expect_code(fdsafe_splice(in_r, NULL, out_w, NULL, 3, 0), -EPIPE);
+    splice_into_a_pipe_without_reader();
     pthread_sigmask(SIG_BLOCK, NULL, &mask);
     assert_true(sigismember(&mask, SIGPIPE)); /* still blocked */
     sigpending(&pending);
     assert_false(sigismember(&pending, SIGPIPE)); /* the call's own was discarded */
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    fdsafe_handle all[] = {in_r, in_w, out_w};
-    for (size_t i = 0; i < sizeof all / sizeof *all; i++) must(fdsafe_close(all[i]));
 }
 
 static volatile sig_atomic_t sigpipes_handled;
@@ -453,20 +459,13 @@ static void test_a_guarded_call_leaves_the_process_sigpipe_alone(void **state) {
     if (child == 0) _exit(kill(getppid(), SIGPIPE) == 0 ? 0 : 1);
     int status;
     assert_int_equal(waitpid(child, &status, 0), child);
-    fdsafe_handle in_r, in_w, out_r, out_w;
-    must(fdsafe_pipe_create(0, &in_r, &in_w));
-    must(fdsafe_pipe_create(0, &out_r, &out_w));
-    must(fdsafe_close(out_r));
-    expect_code(fdsafe_write(in_w, "abc", 3), 3);
-    expect_code(fdsafe_splice(in_r, NULL, out_w, NULL, 3, 0), -EPIPE);
+    splice_into_a_pipe_without_reader();
     struct timespec zero = {0, 0};
     siginfo_t info;
     assert_int_equal(sigtimedwait(&pipe_only, &info, &zero), SIGPIPE);
     assert_int_equal(info.si_pid, child); /* the other process's */
     assert_int_equal(sigtimedwait(&pipe_only, &info, &zero), -1); /* and no other */
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    fdsafe_handle all[] = {in_r, in_w, out_w};
-    for (size_t i = 0; i < sizeof all / sizeof *all; i++) must(fdsafe_close(all[i]));
 }
 
 static int sigpipe_disposition_is(void (*handler)(int)) {

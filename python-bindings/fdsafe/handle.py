@@ -53,15 +53,20 @@ def retry_eintr_within(call: Callable[[int], int], limit: int, per_second: int =
     second: milliseconds by default; negative: no limit, 0: just look), which it is given.
     Each retry gets only what is left of the first call's time, as Python's own calls do
     (PEP 475), so a signal that keeps arriving cannot stretch the wait forever."""
-    if limit <= 0:
-        return retry_eintr(lambda: call(limit))
-    deadline = time.monotonic() + limit / per_second
+    return check(eintr_retried_within(call, limit, per_second))
+
+
+def eintr_retried_within(call: Callable[[int], int], limit: int, per_second: int = 1000) -> int:
+    """:func:`retry_eintr_within`'s loop, returning the last code (negative ones too) for a
+    caller that reads codes itself."""
+    deadline = time.monotonic() + limit / per_second if limit > 0 else None
     left = limit
     while True:
         code = call(left)
         if code != -errno.EINTR:
-            return check(code)
-        left = max(0, math.ceil((deadline - time.monotonic()) * per_second))
+            return code
+        if deadline is not None:
+            left = max(0, math.ceil((deadline - time.monotonic()) * per_second))
 
 
 def private_descriptor(handle: "Handle") -> int:

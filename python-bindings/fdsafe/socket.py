@@ -16,7 +16,6 @@ from __future__ import annotations
 import ctypes
 import errno
 import io
-import math
 import os
 import socket as _pysocket
 import time
@@ -30,7 +29,7 @@ from ._lib import IOVec, c_handle, c_handle_p, c_kind, declare, fast, lib
 from .errors import check, error_for
 from .pidfd import PidFd
 from .handle import (EVENT_IN, EVENT_OUT, KIND_OTHER, Handle, descriptors_of, private_descriptor, retry_eintr,
-                     retry_eintr_within)
+                     retry_eintr_within, eintr_retried_within)
 from . import _constants as _c
 
 if TYPE_CHECKING:
@@ -1158,14 +1157,8 @@ def _finish_connect(value: int, ms: int) -> int:
     (negative: no limit; 0: just look), as ``socket.connect`` waits: after EINTR (PEP 475) it
     waits again for the same attempt, with what is left of the time. Returns 0 or the
     negative code; -ETIMEDOUT once a positive ``ms`` has passed."""
-    deadline = time.monotonic() + ms / 1000 if ms > 0 else None
-    left = ms
-    while True:
-        code = lib.fdsafe_socket_connect_finish(value, left)
-        if code != -errno.EINTR:
-            return -errno.ETIMEDOUT if code == -errno.EINPROGRESS and ms > 0 else int(code)
-        if deadline is not None:
-            left = max(0, math.ceil((deadline - time.monotonic()) * 1000))
+    code = eintr_retried_within(lambda left: lib.fdsafe_socket_connect_finish(value, left), ms)
+    return -errno.ETIMEDOUT if code == -errno.EINPROGRESS and ms > 0 else int(code)
 
 
 def _connected(start: Callable[[Any, int], int], ms: int, nonblocking: bool) -> Any:
