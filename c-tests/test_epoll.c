@@ -125,15 +125,19 @@ static void test_close_deregisters_even_with_a_dup_alive(void **state) {
 }
 
 /* The number of registrations the kernel holds in an epoll set (its "tfd:" lines). */
-static int kernel_registrations(fdsafe_handle ep) {
+static int raw_registrations(int epfd) {
     char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/self/fdinfo/%d", (int)must(fdsafe_fd_borrow(ep)));
+    snprintf(path, sizeof path, "/proc/self/fdinfo/%d", epfd);
     FILE *f = fopen(path, "re");
     assert_non_null(f);
     int n = 0;
     while (fgets(line, sizeof line, f)) n += strncmp(line, "tfd:", 4) == 0;
     fclose(f);
     return n;
+}
+
+static int kernel_registrations(fdsafe_handle ep) {
+    return raw_registrations((int)must(fdsafe_fd_borrow(ep)));
 }
 
 /* The target descriptor number of the set's only registration, as the kernel lists it (read
@@ -506,6 +510,40 @@ static void test_release_deregisters_too(void **state) {
     close(fd);
     must(fdsafe_close(w));
     must(fdsafe_close(ep));
+}
+
+/* Releasing a set's last handle hands out a bare set: the registrations made through fdsafe
+ * (whose data words are fdsafe's tokens) leave the kernel set first. Without that, a target
+ * closed later whose file a duplicate keeps open would stay registered in the released set,
+ * reported for ever, and removable by nobody (its number is closed or another file's). */
+static void test_releasing_a_set_takes_its_registrations_out_of_the_kernel(void **state) {
+    (void)state;
+    fdsafe_handle ep, e, copy, kept_ep, other;
+    must(fdsafe_epoll_create(&ep));
+    must(fdsafe_eventfd_create(0, 0, &e));
+    must(fdsafe_dup(e, &copy)); /* the file outlives e */
+    expect_code(fdsafe_epoll_add(ep, e, FDSAFE_EPOLL_IN, 1), 0);
+    int set = (int)must(fdsafe_fd_release(ep));
+    assert_int_equal(raw_registrations(set), 0);
+    must(fdsafe_close(e));
+    must(fdsafe_eventfd_write(copy, 1));
+    struct epoll_event ev;
+    assert_int_equal(epoll_wait(set, &ev, 1, 0), 0);
+    close(set);
+    /* With another handle of the set left, the registrations stay: they are its too. */
+    must(fdsafe_epoll_create(&ep));
+    must(fdsafe_dup(ep, &kept_ep));
+    must(fdsafe_eventfd_create(1, 0, &other));
+    expect_code(fdsafe_epoll_add(ep, other, FDSAFE_EPOLL_IN, 2), 0);
+    set = (int)must(fdsafe_fd_release(ep));
+    assert_int_equal(raw_registrations(set), 1);
+    fdsafe_epoll_event got;
+    expect_code(fdsafe_epoll_wait(kept_ep, &got, 1, 0), 1);
+    assert_true(got.handle == other && got.user == 2);
+    close(set);
+    must(fdsafe_close(other));
+    must(fdsafe_close(kept_ep));
+    must(fdsafe_close(copy));
 }
 
 static void test_closing_the_set_first_leaves_targets_working(void **state) {
@@ -1084,6 +1122,7 @@ int main(int argc, char **argv) {
         FD_TEST(test_churn_of_closed_registrations),
         FD_TEST(test_no_event_for_a_closed_handle_still_in_use),
         FD_TEST(test_release_deregisters_too),
+        FD_TEST(test_releasing_a_set_takes_its_registrations_out_of_the_kernel),
         FD_TEST(test_closing_the_set_first_leaves_targets_working),
         FD_TEST(test_oneshot_and_edge_triggered),
         FD_TEST(test_standard_input_and_nested_sets),

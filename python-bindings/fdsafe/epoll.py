@@ -334,6 +334,16 @@ class Epoll(Handle):
         self._leave()
         super().close()
 
+    def release(self) -> int:
+        """Ends the handle and returns the set's descriptor, which the caller must close: a
+        bare set, out of which the registrations made through this package were taken
+        (unless a twin made by :meth:`dup` is still open, whose they stay); the duplicates
+        held for plain descriptors are closed, as by :meth:`close`. ``OSError`` EBUSY, with
+        the set left as it was, while another thread is inside a call on it."""
+        fd = super().release()
+        self._leave()
+        return fd
+
     def _leave(self) -> None:
         """This wrapper is done with the set: if no other wrapper sharing its registrations
         is open, close the duplicates held for plain descriptors (ending their

@@ -285,3 +285,26 @@ def test_modify_without_data_keeps_the_data_given_at_add():
         assert [data for data, _ in ep.wait(0)] == ["job 7"]
         ep.modify(ev, EPOLL_IN, data="job 8")
         assert [data for data, _ in ep.wait(0)] == ["job 8"]
+
+
+def test_release_hands_out_a_bare_set_and_closes_the_duplicates():
+    # select.epoll has no release; what a stranger expects of one: the descriptor is a plain
+    # epoll set with nothing of this package's left in it (no registration whose data is a
+    # token of ours, no duplicate held open for a plain descriptor).
+    r, w = os.pipe()
+    ep = Epoll.create()
+    before = set(os.listdir("/proc/self/fd"))
+    ep.add(r, EPOLL_IN, data="mine")
+    raw = ep.release()
+    try:
+        assert ep.closed
+        assert set(os.listdir("/proc/self/fd")) - before == set(), "a duplicate is still held"
+        os.write(w, b"x")
+        bare = select.epoll.fromfd(raw)
+        assert bare.poll(0) == []
+        bare.register(r, select.EPOLLIN)  # the caller's own registration works as in any set
+        assert bare.poll(0) == [(r, select.EPOLLIN)]
+        bare.close()
+    finally:
+        os.close(r)
+        os.close(w)

@@ -82,7 +82,10 @@ pub extern "C" fn fdsafe_fd_borrow(handle: fdsafe_handle) -> c_int {
 
 /// Ends a handle and gives its descriptor to the caller, who must close it. The handle dies
 /// (later calls return `-EBADF`); the descriptor stays open and close-on-exec, and the kind's
-/// cleanup (such as unlinking a socket path) does not run.
+/// cleanup (such as unlinking a socket path) does not run. Releasing an epoll set's last
+/// handle gives a bare set: the registrations made through fdsafe (their data words are
+/// fdsafe's) are taken out of it first, since no close could take them out later; while
+/// another handle of the set lives, they stay, and are that handle's.
 ///
 /// Returns the descriptor (>= 0). Errors: `-EBADF` for a dead handle; `-EBUSY` while another
 /// thread is inside an operation on the handle, which for a pipe's read end includes, on a

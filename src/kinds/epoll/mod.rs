@@ -58,7 +58,7 @@ use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
-use crate::handles::{self, fd_object, CloseHook, Closing, Handle, Kind, Table, WriteGuard};
+use crate::handles::{self, CloseHook, Closing, Handle, Kind, Table, WriteGuard};
 use crate::kinds::sigset::SigSet;
 use crate::sys::{self, cvt};
 
@@ -296,6 +296,28 @@ impl Drop for Member {
         };
         if last {
             end_registrations(&self.shared);
+        }
+    }
+}
+
+impl Member {
+    /// If this is the instance's last handle, takes out of the kernel set (`set`, this
+    /// member's descriptor) every registration this process made whose target is still
+    /// live. A target closing meanwhile deregisters itself through this member first.
+    fn deregister_if_last(&self, set: BorrowedFd<'_>) {
+        let Some(table) = self.shared.table() else { return }; // never registered anything
+        let last = {
+            let _section = handles::fork_section();
+            self.shared.members.read().unwrap_or_else(|p| p.into_inner()).as_slice() == [self.fd]
+        };
+        if !last {
+            return; // another handle of the set carries on with the registrations
+        }
+        let registrations = self.shared.registry.write().live();
+        for (token, record) in registrations {
+            if let (true, Ok(target)) = (mine(token), table.get(record.target)) {
+                let _ = ctl(set, libc::EPOLL_CTL_DEL, target.fd(), 0, 0);
+            }
         }
     }
 }
@@ -645,7 +667,35 @@ fn not_in_set() -> Error {
     Error::from_errno(libc::ENOENT).context("the handle is not in this epoll set")
 }
 
-fd_object!(Epoll, Kind::Epoll, WriteGuard::None);
+impl AsFd for Epoll {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl handles::Object for Epoll {
+    fn kind(&self) -> Kind {
+        Kind::Epoll
+    }
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+    /// Released: the caller gets the bare set. If this was the set's last handle, this
+    /// process's registrations are taken out of the kernel set first: their data words are
+    /// fdsafe's tokens, meaningless outside it, and once the set has no handle their targets'
+    /// closes can no longer deregister them (fdsafe never touches a released number), so a
+    /// target whose file outlived its handle (a duplicate elsewhere) would stay registered
+    /// with nobody able to remove it.
+    fn into_fd(self: Box<Self>) -> OwnedFd {
+        let Epoll { member, fd } = *self;
+        member.deregister_if_last(fd.as_fd());
+        drop(member);
+        fd
+    }
+    fn write_guard(&self) -> WriteGuard {
+        WriteGuard::None
+    }
+}
 
 #[cfg(all(test, not(miri), not(loom)))]
 mod tests {
