@@ -2,8 +2,12 @@
 #include "harness.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 static void test_counter_adds_and_resets(void **state) {
@@ -93,6 +97,76 @@ static void test_adopting_a_raw_eventfd(void **state) {
     assert_false(fd_is_open(raw));
 }
 
+/* A signal handler wakes an event loop with fdsafe_eventfd_write (documented as
+ * async-signal-safe), and creates and closes handles of its own, while the thread it interrupts
+ * creates, uses and closes handles: every wake-up arrives, and no handle of either names
+ * another's slot. (A handler that interrupted the table's per-thread cache of freed slots
+ * used to take the slot being taken, and both handles died with their descriptors leaked.) */
+static fdsafe_handle wake;
+static atomic_int handler_runs, handler_failures;
+static fdsafe_handle handler_ring[4];
+
+static void waking_handler(int sig) {
+    (void)sig;
+    int run = atomic_fetch_add(&handler_runs, 1);
+    if (fdsafe_eventfd_write(wake, 1) != 0) atomic_fetch_add(&handler_failures, 1);
+    fdsafe_handle *mine = &handler_ring[run % 4];
+    if (*mine && fdsafe_close(*mine) != 0) atomic_fetch_add(&handler_failures, 1);
+    *mine = 0;
+    if (fdsafe_eventfd_create(0, 0, mine) != 0) atomic_fetch_add(&handler_failures, 1);
+}
+
+struct signaller {
+    pthread_t target;
+    atomic_int done;
+};
+
+static void *signal_for_a_while(void *arg) {
+    struct signaller *s = arg;
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (int sent = 0; sent < 200000; sent++) {
+        pthread_kill(s->target, SIGUSR1);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec - start.tv_sec >= 2) break;
+    }
+    atomic_store(&s->done, 1);
+    return NULL;
+}
+
+static void test_a_signal_handler_wakes_a_loop_and_makes_handles(void **state) {
+    (void)state;
+    must(fdsafe_eventfd_create(0, FDSAFE_NONBLOCK, &wake));
+    struct sigaction on = {.sa_handler = waking_handler, .sa_flags = SA_RESTART}, old;
+    sigemptyset(&on.sa_mask);
+    assert_int_equal(sigaction(SIGUSR1, &on, &old), 0);
+    struct signaller s = {.target = pthread_self()};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, signal_for_a_while, &s), 0);
+    uint64_t woken = 0, made = 0;
+    while (!atomic_load(&s.done)) {
+        fdsafe_handle e;
+        uint64_t v = 0;
+        must(fdsafe_eventfd_create((uint32_t)(made % 1000 + 1), FDSAFE_NONBLOCK, &e));
+        must(fdsafe_eventfd_read(e, &v));
+        assert_true(v == made % 1000 + 1); /* its own eventfd, not the handler's */
+        must(fdsafe_close(e));
+        made++;
+        if (fdsafe_eventfd_read(wake, &v) == 0) woken += v;
+    }
+    pthread_join(t, NULL);
+    assert_int_equal(sigaction(SIGUSR1, &old, NULL), 0);
+    uint64_t v;
+    if (fdsafe_eventfd_read(wake, &v) == 0) woken += v;
+    assert_int_equal(atomic_load(&handler_failures), 0);
+    assert_true(woken == (uint64_t)atomic_load(&handler_runs));
+    for (int i = 0; i < 4; i++)
+        if (handler_ring[i]) must(fdsafe_close(handler_ring[i]));
+    must(fdsafe_close(wake));
+    printf("    %llu handles made and closed by the loop, %d handler runs\n", (unsigned long long)made,
+           atomic_load(&handler_runs));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         FD_TEST(test_counter_adds_and_resets),
@@ -101,6 +175,7 @@ int main(void) {
         FD_TEST(test_bad_arguments),
         FD_TEST(test_generic_io_works_on_eventfd),
         FD_TEST(test_adopting_a_raw_eventfd),
+        FD_TEST(test_a_signal_handler_wakes_a_loop_and_makes_handles),
     };
     return cmocka_run_group_tests_name("eventfd", tests, NULL, NULL);
 }

@@ -61,7 +61,11 @@ pub extern "C" fn fdsafe_eventfd_read(handle: fdsafe_handle, value_out: *mut u64
 /// `UINT64_MAX - 1` (non-blocking mode: `-EAGAIN`).
 ///
 /// Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `-EINVAL` (from the kernel) for `UINT64_MAX`;
-/// `-EAGAIN`; `-EINTR`. Thread safety: any thread.
+/// `-EAGAIN`; `-EINTR`. Thread safety: any thread. Async-signal-safe, the one fdsafe function
+/// that is: a signal handler may call it to wake an event loop (it takes no lock and allocates
+/// nothing), as long as no other thread closes the handle meanwhile (the call would then
+/// finish that close) and, if it fails, the interrupted code was not inside `malloc` (a
+/// failure records the thread's error message, which may free the previous one).
 #[no_mangle]
 pub extern "C" fn fdsafe_eventfd_write(handle: fdsafe_handle, value: u64) -> c_int {
     call_direct("fdsafe_eventfd_write", || {

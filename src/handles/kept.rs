@@ -19,6 +19,7 @@
 //! move between threads; what is kept here is touched by one thread only.
 
 use std::cell::Cell;
+use std::sync::atomic::{compiler_fence, Ordering};
 
 use super::table::Table;
 
@@ -43,6 +44,26 @@ thread_local! {
     static KEPT: Cell<Chain> = const { Cell::new(EMPTY) };
     /// Registered when the thread first keeps a slot: hands the kept slots over at exit.
     static HAND_OVER_AT_EXIT: HandOver = const { HandOver };
+    /// Set while the thread is changing `KEPT` (see [`exclusively`]).
+    static CHANGING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `change` on this thread's kept slots, unless the thread is already changing them:
+/// a signal handler that interrupted `keep` or `take` and calls fdsafe itself. Then `None`,
+/// and the caller uses the shared list, which is safe from any context. Without this, a
+/// handler's insert could take the slot the interrupted `take` was taking, and both handles
+/// would name one slot. A handler that arrives before the flag is set runs to its end before
+/// the interrupted thread reads the chain, so the flag alone is enough; the fences keep the
+/// compiler from moving the chain's reads and writes outside it.
+pub(super) fn exclusively<R>(change: impl FnOnce() -> R) -> Option<R> {
+    if CHANGING.with(|changing| changing.replace(true)) {
+        return None;
+    }
+    compiler_fence(Ordering::SeqCst);
+    let result = change();
+    compiler_fence(Ordering::SeqCst);
+    CHANGING.with(|changing| changing.set(false));
+    Some(result)
 }
 
 struct HandOver;
@@ -66,6 +87,10 @@ pub fn keep(table: &'static Table, index: u32) -> bool {
     if cfg!(loom) {
         return false;
     }
+    exclusively(|| keep_now(table, index)).unwrap_or(false)
+}
+
+fn keep_now(table: &'static Table, index: u32) -> bool {
     let mut chain = KEPT.with(Cell::get);
     if chain.count > 0 && !same(chain.table, table) {
         // Slots of another table: hand them over first (only tests have several tables).
@@ -96,6 +121,10 @@ pub fn take(table: &'static Table) -> Option<u32> {
     if cfg!(loom) {
         return None;
     }
+    exclusively(|| take_now(table)).flatten()
+}
+
+fn take_now(table: &'static Table) -> Option<u32> {
     let chain = KEPT.with(Cell::get);
     if chain.count == 0 || !same(chain.table, table) {
         return None;

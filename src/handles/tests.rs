@@ -621,3 +621,20 @@ fn a_closed_owner_left_recorded_never_refuses_the_number() {
     let (object, _s) = fake(7_000, Kind::Pipe);
     assert!(t.insert(object).is_err(), "the live second owner refuses a third");
 }
+
+#[test]
+fn a_signal_handler_that_interrupts_a_change_of_the_kept_slots_leaves_them_alone() {
+    let t = table();
+    let freed = insert_and_close(t, 8_000, 2); // kept by this thread
+    // What a signal handler does when it interrupts this thread inside `kept::take` or
+    // `kept::keep` and creates and closes a handle itself.
+    super::kept::exclusively(|| {
+        let (h, _p) = insert(t, 8_100, Kind::Pipe);
+        assert!(!freed.contains(&h.index()), "the handler took a slot out of the chain being changed");
+        t.close(h).unwrap();
+    })
+    .expect("not nested");
+    let mut again = indices_of_new(t, 8_200, 2);
+    again.reverse();
+    assert_eq!(again, freed, "the kept slots are as they were");
+}
