@@ -36,7 +36,13 @@ pub const SECTIONS: &[Section] = &[
                 failure message." },
     Section { module: "mod", title: "Handles",
         about: "An fdsafe_handle names one descriptor owned by the library: a generational 64-bit value \
-                that never works again once closed, even after its slot and descriptor are reused." },
+                that never works again once closed, even after its slot and descriptor are reused. \
+                Handles belong to the copy of the library that issued them: a process holding two \
+                copies (a program linking libfdsafe.a that loads a plugin linking libfdsafe.so) has \
+                two tables, and each copy refuses the other's values with -EBADF (a table's slots \
+                start at a random generation, so a foreign value matches a live handle about once \
+                in 2^30 tries). dlclose of the last copy with handles still open leaks their \
+                descriptors: close them first." },
     Section { module: "kinds", title: "Kinds",
         about: "Every handle has a kind, fixed when it is made (fdsafe_handle_kind). A function for one \
                 kind refuses the others with FDSAFE_E_WRONG_KIND." },

@@ -12,9 +12,11 @@
  * either can be passed to them unchanged.
  *
  * Errors. Each function's comment lists, after "Errors:", the codes it returns.
- * Two are said here once for all: -EBADF from every function that takes a
- * handle, when that handle is 0, closed, released or was never issued; and
- * FDSAFE_E_INTERNAL (a bug in fdsafe: please report it) from any function.
+ * Three are said here once for all: -EBADF from every function that takes a
+ * handle, when that handle is 0, closed, released or was never issued;
+ * FDSAFE_E_INVALID_ARGUMENT for a pointer misaligned for its type (the "NULL"
+ * cases each function lists are refused the same way); and FDSAFE_E_INTERNAL (a
+ * bug in fdsafe: please report it) from any function.
  * "-EINTR" means what it does for the system call underneath: a signal handler
  * interrupted a call that waits. Installed with SA_RESTART, the handler lets the
  * kernel restart reads, writes, sends, receives and accepts instead (signal(7));
@@ -29,7 +31,8 @@
  * exit, so the return value is the whole answer. Out-parameters are written only
  * on success. Every function may be called from any thread, and none is a
  * pthread_cancel cancellation point (a pending cancellation acts after the
- * call). See README.md, "API conventions".
+ * call). Only fdsafe_eventfd_write is async-signal-safe (a handler's way to wake
+ * a loop); the others may allocate or lock. See README.md, "API conventions".
  */
 
 #ifndef FDSAFE_H
@@ -198,6 +201,11 @@ int fdsafe_last_error(char *buf, size_t len);
  *
  * An fdsafe_handle names one descriptor owned by the library: a generational 64-bit value
  * that never works again once closed, even after its slot and descriptor are reused.
+ * Handles belong to the copy of the library that issued them: a process holding two copies
+ * (a program linking libfdsafe.a that loads a plugin linking libfdsafe.so) has two tables,
+ * and each copy refuses the other's values with -EBADF (a table's slots start at a random
+ * generation, so a foreign value matches a live handle about once in 2^30 tries). dlclose
+ * of the last copy with handles still open leaks their descriptors: close them first.
  * @{
  */
 
@@ -419,7 +427,10 @@ int fdsafe_fd_borrow(fdsafe_handle handle);
 /**
  * Ends a handle and gives its descriptor to the caller, who must close it. The handle dies
  * (later calls return `-EBADF`); the descriptor stays open and close-on-exec, and the kind's
- * cleanup (such as unlinking a socket path) does not run.
+ * cleanup (such as unlinking a socket path) does not run. Releasing an epoll set's last
+ * handle gives a bare set: the registrations made through fdsafe (their data words are
+ * fdsafe's) are taken out of it first, since no close could take them out later; while
+ * another handle of the set lives, they stay, and are that handle's.
  *
  * Returns the descriptor (>= 0). Errors: `-EBADF` for a dead handle; `-EBUSY` while another
  * thread is inside an operation on the handle, which for a pipe's read end includes, on a
@@ -770,7 +781,11 @@ int fdsafe_eventfd_read(fdsafe_handle handle, uint64_t *value_out);
  * `UINT64_MAX - 1` (non-blocking mode: `-EAGAIN`).
  *
  * Errors: `-EBADF`; `FDSAFE_E_WRONG_KIND`; `-EINVAL` (from the kernel) for `UINT64_MAX`;
- * `-EAGAIN`; `-EINTR`. Thread safety: any thread.
+ * `-EAGAIN`; `-EINTR`. Thread safety: any thread. Async-signal-safe, the one fdsafe function
+ * that is: a signal handler may call it to wake an event loop (it takes no lock and allocates
+ * nothing), as long as no other thread closes the handle meanwhile (the call would then
+ * finish that close) and, if it fails, the interrupted code was not inside `malloc` (a
+ * failure records the thread's error message, which may free the previous one).
  */
 int fdsafe_eventfd_write(fdsafe_handle handle, uint64_t value);
 

@@ -126,6 +126,26 @@ pub fn anon_inode_name(fd: BorrowedFd<'_>) -> Result<Option<String>> {
 
 /// Retries a call while it fails with `EINTR`. Used only where one fdsafe call is made of
 /// several system calls and returning half-way would break its contract.
+/// 32 random bits from the kernel (`getrandom(2)`, never waiting for the entropy pool); if it
+/// fails, bits mixed from the clock, the process ID and `salt`, which is enough for what
+/// fdsafe uses them for (telling its table's handle values from another table's).
+pub fn random_u32(salt: usize) -> u32 {
+    let mut bits = [0u8; 4];
+    // SAFETY: `bits` is writable for its length.
+    let got = unsafe { libc::getrandom(bits.as_mut_ptr().cast(), bits.len(), libc::GRND_NONBLOCK) };
+    if got == bits.len() as isize {
+        return u32::from_ne_bytes(bits);
+    }
+    let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `now` is a valid timespec to write.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
+    // SAFETY: getpid has no preconditions.
+    let pid = unsafe { libc::getpid() } as u64;
+    let mixed = (now.tv_nsec as u64 ^ (now.tv_sec as u64).rotate_left(32) ^ pid.rotate_left(16) ^ salt as u64)
+        .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    (mixed >> 32) as u32
+}
+
 pub fn retry_eintr<T>(mut f: impl FnMut() -> Result<T>) -> Result<T> {
     loop {
         match f() {

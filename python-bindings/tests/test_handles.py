@@ -189,3 +189,34 @@ def test_a_handle_closed_by_another_thread_than_its_creator_closes():
     assert r.read(10) == b"ab"
     assert r.read(10) == b"", "the write end really closed"
     r.close()
+
+
+def test_a_handle_of_another_copy_of_the_library_is_refused(tmp_path):
+    # A process can hold two copies of libfdsafe (a program linking libfdsafe.a that loads a
+    # plugin linking libfdsafe.so, two packages each bundling one). Each copy has its own
+    # table, and one copy's handle values must not name the other's files.
+    import ctypes
+    import shutil
+    from fdsafe._lib import lib
+
+    copy_path = tmp_path / "libfdsafe-second-copy.so"
+    shutil.copyfile(lib._name, copy_path)
+    other = ctypes.CDLL(str(copy_path), mode=os.RTLD_LOCAL)
+    other.fdsafe_eventfd_create.argtypes = [ctypes.c_uint32, ctypes.c_uint32, ctypes.POINTER(ctypes.c_uint64)]
+    other.fdsafe_eventfd_write.argtypes = [ctypes.c_uint64, ctypes.c_uint64]
+    other.fdsafe_close.argtypes = [ctypes.c_uint64]
+    out = ctypes.c_uint64()
+    assert other.fdsafe_eventfd_create(0, 0, ctypes.byref(out)) == 0
+    theirs = out.value
+    ours = EventFd.create()
+    try:
+        assert other.fdsafe_eventfd_write(ours.value, 5) == -errno.EBADF
+        assert Handle(theirs, owned=False).fileno() == -1
+        with pytest.raises(OSError) as e:
+            EventFd(theirs, owned=False).add(7)
+        assert e.value.errno == errno.EBADF
+        assert not ours.wait(0), "the other copy wrote to our eventfd"
+        assert other.fdsafe_eventfd_write(theirs, 1) == 0, "the other copy lost its own handle"
+    finally:
+        ours.close()
+        assert other.fdsafe_close(theirs) == 0

@@ -101,8 +101,15 @@ impl Default for Slot {
 
 impl Slot {
     pub fn new() -> Slot {
+        Slot::free_at(0)
+    }
+
+    /// A free slot whose first object will have generation `generation + 1` (`generation`
+    /// even: see `Table::first_generation`).
+    pub fn free_at(generation: u32) -> Slot {
+        debug_assert!(generation % 2 == 0);
         Slot {
-            state: AtomicU64::new(0),
+            state: AtomicU64::new(tag(generation, 0) << TAG_SHIFT),
             fd: AtomicI32::new(-1),
             next_free: AtomicU32::new(0),
             has_hooks: AtomicBool::new(false),

@@ -31,6 +31,9 @@ pub struct Table {
     free_head: AtomicU64,
     /// Indices below this have been handed out at least once (their pages exist).
     next_unused: AtomicU32,
+    /// `1 << 32 | g` once chosen (0 before): every slot starts free at generation `g` (see
+    /// [`Table::first_generation`]).
+    first_generation: AtomicU64,
     /// Which live handle owns each descriptor number.
     owners: Owners,
 }
@@ -56,6 +59,7 @@ impl Table {
             pages: [const { AtomicPtr::new(ptr::null_mut()) }; PAGES],
             free_head: AtomicU64::new(0),
             next_unused: AtomicU32::new(0),
+            first_generation: AtomicU64::new(0),
             owners: Owners::new(),
         }
     }
@@ -66,6 +70,7 @@ impl Table {
             pages: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
             free_head: AtomicU64::new(0),
             next_unused: AtomicU32::new(0),
+            first_generation: AtomicU64::new(0),
             owners: Owners::new(),
         }
     }
@@ -141,7 +146,8 @@ impl Table {
         }
         let page = &self.pages[locate(index).0];
         if page.load(Ordering::Acquire).is_null() {
-            let slots: Box<[Slot]> = (0..PAGE_SLOTS).map(|_| Slot::new()).collect();
+            let first = self.first_generation();
+            let slots: Box<[Slot]> = (0..PAGE_SLOTS).map(|_| Slot::free_at(first)).collect();
             let new = Box::into_raw(slots) as *mut Slot;
             if page.compare_exchange(ptr::null_mut(), new, Ordering::AcqRel, Ordering::Acquire).is_err() {
                 // Another thread published this page first.
@@ -150,6 +156,28 @@ impl Table {
             }
         }
         Some(index)
+    }
+
+    /// The generation every slot of this table starts free at: even, below 2^31 (so a slot
+    /// lives at least 2^30 times before it retires), and random, chosen when the first page
+    /// is made. Why: the handle values of two copies of fdsafe in one process (a program
+    /// linking `libfdsafe.a` that loads a plugin linking `libfdsafe.so`), or of one copy
+    /// before and after `dlclose` and a new `dlopen`, would otherwise be the same values for
+    /// different files, and one copy would take the other's handle for its own. With a random
+    /// start, a value from another table matches a live slot here about once in 2^30.
+    #[cold]
+    fn first_generation(&self) -> u32 {
+        const CHOSEN: u64 = 1 << 32;
+        let current = self.first_generation.load(Ordering::Acquire);
+        if current != 0 {
+            return current as u32;
+        }
+        // Loom and Miri explore or interpret every run alike: no randomness there.
+        let first = if cfg!(any(loom, miri)) { 0 } else { crate::sys::random_u32(self as *const Table as usize) & 0x7fff_fffe };
+        match self.first_generation.compare_exchange(0, CHOSEN | first as u64, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => first,
+            Err(theirs) => theirs as u32, // another thread chose first
+        }
     }
 
     /// Registers an object whose descriptor comes from the caller (adopted); the table owns it

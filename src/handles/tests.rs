@@ -638,3 +638,16 @@ fn a_signal_handler_that_interrupts_a_change_of_the_kept_slots_leaves_them_alone
     again.reverse();
     assert_eq!(again, freed, "the kept slots are as they were");
 }
+
+#[test]
+fn a_handle_of_another_table_is_refused() {
+    // Two copies of fdsafe in one process (or one copy loaded twice) have a table each; a
+    // table's slots start at a random generation, so one's handles do not name the other's.
+    let (first, second) = (table(), table());
+    let (h, _p) = insert(first, 9_000, Kind::Pipe);
+    let (g, _q) = insert(second, 9_001, Kind::Pipe);
+    assert_eq!(h.index(), g.index(), "the same slot in each table");
+    assert_ne!(h, g, "the same handle value in two tables");
+    assert!(second.get(h).is_err(), "a handle of the first table named the second's object");
+    assert!(first.get(g).is_err(), "a handle of the second table named the first's object");
+}
