@@ -723,8 +723,70 @@ static void test_child_hooks_deregister_through_a_member_still_open(void **state
     expect_code(w.result, 1);
 }
 
+/* ---- The program's own fork handlers may call fdsafe ---- */
+
+/* A program registers its pthread_atfork handlers first thing in main, before its first
+ * handle (see main). fdsafe's own handlers must still run on the right side of them: the
+ * program's prepare before fdsafe closes its gate, the program's child handler after fdsafe
+ * opened it in the child. fdsafe used to register its handlers at the first handle, after
+ * the program's: each handler's fdsafe call then waited for ever on fdsafe's gate. */
+static atomic_int handlers_call_fdsafe;
+static fdsafe_handle handlers_set;
+static atomic_int prepare_result = 1, child_handler_result = 1;
+
+/* An epoll registration and a close that must deregister (the file lives on in a duplicate):
+ * both take fdsafe's locks. 0 when all went well. */
+static int register_and_close_one(void) {
+    fdsafe_handle e, copy;
+    int rc = fdsafe_eventfd_create(0, 0, &e);
+    if (rc != 0) return rc;
+    if ((rc = fdsafe_dup(e, &copy)) != 0) return rc;
+    if ((rc = fdsafe_epoll_add(handlers_set, e, FDSAFE_EPOLL_IN, 7)) != 0) return rc;
+    if ((rc = fdsafe_close(e)) != 0) return rc;
+    return fdsafe_close(copy);
+}
+
+static void program_prepare(void) {
+    if (atomic_load(&handlers_call_fdsafe)) atomic_store(&prepare_result, register_and_close_one());
+}
+
+static void program_child(void) {
+    if (atomic_load(&handlers_call_fdsafe)) atomic_store(&child_handler_result, register_and_close_one());
+}
+
+static void test_the_programs_fork_handlers_can_call_fdsafe(void **state) {
+    (void)state;
+    must(fdsafe_epoll_create(&handlers_set));
+    atomic_store(&handlers_call_fdsafe, 1);
+    alarm(slow() ? 120 : 20); /* a prepare handler waiting for ever hangs this process */
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) _exit(atomic_load(&child_handler_result) == 0 ? 0 : 1);
+    atomic_store(&handlers_call_fdsafe, 0);
+    expect_code(atomic_load(&prepare_result), 0);
+    /* The child's handler runs inside fork(), before any code of the child's own could arm
+     * an alarm: the parent gives it a few seconds, then kills it. */
+    int status = 0;
+    pid_t done = 0;
+    for (int tenths = 0; tenths < (slow() ? 600 : 100) && (done = waitpid(child, &status, WNOHANG)) == 0; tenths++)
+        usleep(100000);
+    if (done == 0) {
+        kill(child, SIGKILL);
+        waitpid(child, &status, 0);
+        alarm(0);
+        fail_msg("the child hung in the program's own fork handler, calling fdsafe");
+    }
+    alarm(0);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    expect_code(fdsafe_epoll_count(handlers_set), 0); /* both closes deregistered */
+    must(fdsafe_close(handlers_set));
+}
+
 int main(void) {
+    /* As a program would: its fork handlers, registered before its first handle. */
+    pthread_atfork(program_prepare, NULL, program_child);
     const struct CMUnitTest tests[] = {
+        FD_TEST(test_the_programs_fork_handlers_can_call_fdsafe),
         FD_TEST(test_child_closes_handles_a_parent_thread_was_inside_at_fork),
         FD_TEST(test_fork_while_threads_create_use_and_close_handles),
         FD_TEST(test_fork_child_reads_and_writes_handles_churned_at_fork),
