@@ -6,6 +6,7 @@ import ctypes
 import errno
 import itertools
 import os
+import threading
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Set, Tuple, TypeVar, Union
 
 from ._lib import c_handle, declare, lib
@@ -116,6 +117,21 @@ def _batch(max_events: object) -> int:
     return batch_arg(max_events, "max_events", 1024)
 
 
+class _Activity:
+    """What the wrappers of one set share besides its registrations' data: a lock for changing
+    that data (one thread may register and unregister while another waits, as with
+    ``select.epoll``), and the waits in progress, for which a key removed meanwhile is
+    remembered (the kernel may have reported it just before) and the duplicates held for
+    plain descriptors stay open (closing them would take their registrations out from under
+    a waiter that only they can wake)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.waits = 0
+        self.removed: Set[int] = set()
+        self.close_duplicates_after_waits = False
+
+
 class Epoll(Handle):
     """An epoll set. ``add(handle, events, data)`` registers a handle; ``wait`` returns
     ``(data, events)`` pairs, where ``data`` is what was given to ``add`` (the handle itself
@@ -132,6 +148,7 @@ class Epoll(Handle):
         self._fds: Dict[int, Handle] = {}  # plain descriptor -> the handle registered for it
         self._numbers: Dict[int, int] = {}  # that handle's value -> the plain descriptor
         self._sets: Set[int] = {value}  # the handle values of this set's wrappers
+        self._activity = _Activity()
 
     @classmethod
     def create(cls) -> "Epoll":
@@ -160,7 +177,7 @@ class Epoll(Handle):
         stay until the last of them is closed."""
         twin = super().dup()
         twin._data, twin._keys, twin._fds, twin._sets = self._data, self._keys, self._fds, self._sets
-        twin._numbers = self._numbers
+        twin._numbers, twin._activity = self._numbers, self._activity
         self._sets.add(twin.value)
         return twin
 
@@ -177,7 +194,7 @@ class Epoll(Handle):
             if entry is None or entry[0].closed:
                 if self._keys.get(hv) == key:
                     del self._keys[hv]
-                self._data.pop(key, None)
+                self._drop_key(key)
 
     def _target(self, target: Target, register: bool) -> Tuple[Handle, bool]:
         """The handle registered for ``target``, and whether it was made by this call: the
@@ -257,20 +274,21 @@ class Epoll(Handle):
         and registers the new one, as ``select.epoll`` does; the same file again is a
         ``FileExistsError``. A closed set raises :class:`ClosedFileError` (a
         ``ValueError``, as ``select.epoll``)."""
-        self._prune()
-        handle, made = self._target(target, register=True)
-        key = next(_KEYS)
-        # The data is in place before the kernel holds the key: a thread already waiting on
-        # the set may get an event for it at once.
-        self._data[key] = (handle, target if data is None else data)
-        try:
-            self._check(lib.fdsafe_epoll_add(self._value, handle.value, _events(events), key))
-        except BaseException:
-            self._data.pop(key, None)
-            if made:  # a failed register leaves an earlier registration of the target alone
-                self._drop_fd(target)
-            raise
-        self._keys[handle.value] = key
+        with self._activity.lock:
+            self._prune()
+            handle, made = self._target(target, register=True)
+            key = next(_KEYS)
+            # The data is in place before the kernel holds the key: a thread already waiting
+            # on the set may get an event for it at once.
+            self._data[key] = (handle, target if data is None else data)
+            try:
+                self._check(lib.fdsafe_epoll_add(self._value, handle.value, _events(events), key))
+            except BaseException:
+                self._data.pop(key, None)
+                if made:  # a failed register leaves an earlier registration of the target alone
+                    self._drop_fd(target)
+                raise
+            self._keys[handle.value] = key
 
     register = add
 
@@ -279,37 +297,39 @@ class Epoll(Handle):
         it, the ``data`` given to ``add`` stays: re-arming a one-shot registration keeps what
         the waits report). A registration keeps its key for life, so a thread waiting on the
         set meanwhile reports the old or the new ``data``, never a bare handle."""
-        handle, _ = self._target(target, register=False)
-        key = self._keys.get(handle.value)
-        fresh = key is None  # registered through C or another process's copy of the set
-        if key is None:
-            key = next(_KEYS)
-        previous = self._data.get(key)
-        entry = (handle, data if data is not None else previous[1] if previous is not None else target)
-        self._data[key] = entry
-        try:
-            self._check(lib.fdsafe_epoll_modify(self._value, handle.value, _events(events), key))
-        except BaseException:
-            if previous is None:
-                self._data.pop(key, None)
-            else:
-                self._data[key] = previous
-            raise
-        if fresh:
-            self._keys[handle.value] = key
+        with self._activity.lock:
+            handle, _ = self._target(target, register=False)
+            key = self._keys.get(handle.value)
+            fresh = key is None  # registered through C or another process's copy of the set
+            if key is None:
+                key = next(_KEYS)
+            previous = self._data.get(key)
+            entry = (handle, data if data is not None else previous[1] if previous is not None else target)
+            self._data[key] = entry
+            try:
+                self._check(lib.fdsafe_epoll_modify(self._value, handle.value, _events(events), key))
+            except BaseException:
+                if previous is None:
+                    self._data.pop(key, None)
+                else:
+                    self._data[key] = previous
+                raise
+            if fresh:
+                self._keys[handle.value] = key
 
     def delete(self, target: Target) -> None:
         """Removes a registered target (a handle, a descriptor or an object with
         ``fileno()``) from the set, and closes the duplicate held for a plain descriptor.
         FileNotFoundError (ENOENT) if it is not in the set."""
-        handle, _ = self._target(target, register=False)
-        try:
-            self._check(lib.fdsafe_epoll_delete(self._value, handle.value))
-        finally:
-            key = self._keys.pop(handle.value, None)
-            if key is not None:
-                self._data.pop(key, None)
-            self._drop_fd(target)
+        with self._activity.lock:
+            handle, _ = self._target(target, register=False)
+            try:
+                self._check(lib.fdsafe_epoll_delete(self._value, handle.value))
+            finally:
+                key = self._keys.pop(handle.value, None)
+                if key is not None:
+                    self._drop_key(key)
+                self._drop_fd(target)
 
     unregister = delete
 
@@ -317,20 +337,32 @@ class Epoll(Handle):
         if not isinstance(target, Handle):
             self._forget(_fd_of(target))
 
-    def _forget(self, fd: int) -> None:
+    def _forget(self, fd: int, only: Optional[Handle] = None) -> None:
         """Closes the duplicate held for descriptor ``fd`` (which ends its registration) and
-        forgets its data."""
-        handle = self._fds.pop(fd, None)
-        if handle is not None:
-            self._numbers.pop(handle.value, None)
-            key = self._keys.pop(handle.value, None)
-            if key is not None:
-                self._data.pop(key, None)
-            handle.close()
+        forgets its data; with ``only``, just if that is still the duplicate held (not one a
+        later register made). Called under the lock."""
+        handle = self._fds.get(fd)
+        if handle is None or (only is not None and handle is not only):
+            return
+        del self._fds[fd]
+        self._numbers.pop(handle.value, None)
+        key = self._keys.pop(handle.value, None)
+        if key is not None:
+            self._drop_key(key)
+        handle.close()
+
+    def _drop_key(self, key: int) -> None:
+        """Forgets a registration's data; a wait in progress drops its events. Called under
+        the lock."""
+        self._data.pop(key, None)
+        if self._activity.waits:
+            self._activity.removed.add(key)
 
     def close(self) -> None:
         """Closes the set, and the duplicates it holds for plain descriptors unless a twin
-        made by :meth:`dup` is still open."""
+        made by :meth:`dup` is still open. A thread waiting on the set meanwhile goes on
+        waiting, as with ``select.epoll``, and is woken by the registered targets, plain
+        descriptors included: their duplicates are closed when the last wait returns."""
         self._leave()
         super().close()
 
@@ -350,7 +382,16 @@ class Epoll(Handle):
         registrations). A twin whose handle ended some other way (``release()``, a close
         through another object of its handle value) counts as closed: fdsafe never makes a
         stale handle value live again."""
-        self._sets.discard(self._value)
+        with self._activity.lock:
+            self._sets.discard(self._value)
+            if self._activity.waits:
+                self._activity.close_duplicates_after_waits = True
+            else:
+                self._close_duplicates_if_unused()
+
+    def _close_duplicates_if_unused(self) -> None:
+        """Closes the duplicates held for plain descriptors once no wrapper of the set is
+        open. Called under the lock, with no wait in progress."""
         if not any(lib.fdsafe_handle_kind(v) >= 0 for v in self._sets):
             for handle in self._fds.values():
                 handle.close()
@@ -382,32 +423,48 @@ class Epoll(Handle):
     def _collect(self, call: Callable[[Any, int], int], max_events: int, limit: int,
                  per_second: int = 1000) -> List[Tuple[Any, int]]:
         buf = (EpollEvent * max_events)()
+        activity = self._activity
+        with activity.lock:
+            activity.waits += 1
         try:
-            n = retry_eintr_within(lambda left: call(buf, left), limit, per_second)
-        except OSError as err:
-            raise self._closed_error(err) from None
-        out = []
-        for ev in buf[:n]:
-            entry = self._data.get(ev.user)
-            if entry is not None:
-                number = self._numbers.get(entry[0].value)
-                if number is not None and not self._still_names(number, entry[0]):
-                    # The caller closed the descriptor it registered without unregistering it
-                    # (the number may name another file now). select.epoll would report
-                    # nothing more for it; reporting the number would point at the wrong
-                    # file. Drop the registration and its duplicate (so a connection ends).
-                    self._forget(number)
-                    continue
-                out.append((entry[1], ev.events))
-                continue
-            # Registered through C or another wrapper: a view of the handle (which another
-            # thread may have closed since the wait returned).
             try:
-                handle = Handle.wrap(ev.handle, owned=False)
-            except OSError:
-                handle = Handle(ev.handle, owned=False)
-            out.append((handle, ev.events))
-        return out
+                n = retry_eintr_within(lambda left: call(buf, left), limit, per_second)
+            except OSError as err:
+                raise self._closed_error(err) from None
+            with activity.lock:
+                return [event for event in map(self._event, buf[:n]) if event is not None]
+        finally:
+            with activity.lock:
+                activity.waits -= 1
+                if not activity.waits:
+                    activity.removed.clear()
+                    if activity.close_duplicates_after_waits:
+                        activity.close_duplicates_after_waits = False
+                        self._close_duplicates_if_unused()
+
+    def _event(self, ev: EpollEvent) -> Optional[Tuple[Any, int]]:
+        """What a wait reports for one kernel event, or None for nothing. Called under the
+        lock."""
+        entry = self._data.get(ev.user)
+        if entry is not None:
+            number = self._numbers.get(entry[0].value)
+            if number is not None and not self._still_names(number, entry[0]):
+                # The caller closed the descriptor it registered without unregistering it (the
+                # number may name another file now). select.epoll would report nothing more
+                # for it; reporting the number would point at the wrong file. Drop the
+                # registration and its duplicate (so a connection ends).
+                self._forget(number, only=entry[0])
+                return None
+            return entry[1], ev.events
+        if ev.user in self._activity.removed:
+            return None  # unregistered through this set while the wait was returning it
+        # Registered through C or another wrapper: a view of the handle (which another
+        # thread may have closed since the wait returned).
+        try:
+            handle = Handle.wrap(ev.handle, owned=False)
+        except OSError:
+            handle = Handle(ev.handle, owned=False)
+        return handle, ev.events
 
     # Not Handle.wait (readiness of one handle): for an epoll set, waiting means epoll_wait.
     def wait(  # type: ignore[override]

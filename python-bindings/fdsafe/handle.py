@@ -138,8 +138,10 @@ def _rebuild_in_process(cls: Type["Handle"], dup_fd: Any, kind: int) -> "Handle"
 
 class Handle:
     """An fdsafe handle. Close it with ``close()`` or a ``with`` block; a handle that is
-    garbage-collected while still open is closed then. Closing twice is harmless: handles are
-    generational, so a stale one can never close anything else.
+    garbage-collected while still open is closed then (the close is the finalizer's first
+    call; as with any finalizer written in Python, an exception a signal handler raises at
+    the very moment the finalizer starts, such as Ctrl-C, ends it before that). Closing twice
+    is harmless: handles are generational, so a stale one can never close anything else.
 
     ``pickle`` and ``copy`` refuse handles (``TypeError``), as they refuse ``socket.socket``:
     a copy would be a second owner of one handle. ``multiprocessing`` passes them, as it passes
@@ -157,6 +159,8 @@ class Handle:
     _PASSED_TO_PROCESSES: ClassVar[bool] = True
     # Whether this object's close() closed the handle (it then makes no call again).
     _closed_here: bool = False
+    # Whether the collector closes the handle (set last in __init__: False until then).
+    _owned: bool = False
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
@@ -383,20 +387,23 @@ class Handle:
     def __del__(self) -> None:
         # As for an unclosed file or socket: close it, and say so with a ResourceWarning
         # (only when this close closed something: a handle closed elsewhere is no leak).
+        # The close comes first, as a bare C call: a Python signal handler that raises
+        # (Ctrl-C, an alarm used as a timeout) runs at the next Python call, and its exception
+        # would end this method there, leaving the descriptor open for good.
+        closed_now = self._owned and _fast_close(self._c) == 0
+        self._owned = False
         self._collected()
-        if getattr(self, "_owned", False):
-            self._owned = False
-            if lib.fdsafe_close(self._value) == 0:
-                try:
-                    warnings.warn(f"unclosed fdsafe handle {type(self).__name__} {self._value:#x}",
-                                  ResourceWarning, stacklevel=2, source=self)
-                except Warning:
-                    # Warnings made errors (-W error, pytest's filterwarnings): the handle is
-                    # closed all the same, and the error goes to sys.unraisablehook
-                    # ("Exception ignored in ..."), as for an unclosed file or socket.
-                    raise
-                except Exception:  # interpreter shutdown: the warning machinery may be gone
-                    pass
+        if closed_now:
+            try:
+                warnings.warn(f"unclosed fdsafe handle {type(self).__name__} {self._value:#x}",
+                              ResourceWarning, stacklevel=2, source=self)
+            except Warning:
+                # Warnings made errors (-W error, pytest's filterwarnings): the handle is
+                # closed all the same, and the error goes to sys.unraisablehook
+                # ("Exception ignored in ..."), as for an unclosed file or socket.
+                raise
+            except Exception:  # interpreter shutdown: the warning machinery may be gone
+                pass
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else self.kind_name

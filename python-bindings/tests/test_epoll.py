@@ -308,3 +308,67 @@ def test_release_hands_out_a_bare_set_and_closes_the_duplicates():
     finally:
         os.close(r)
         os.close(w)
+
+
+def test_closing_a_set_leaves_its_waiter_woken_by_a_plain_descriptor():
+    # select.epoll: closing the set does not wake a thread waiting on it, and an event on a
+    # registered descriptor still does. The duplicate held for the plain descriptor must stay
+    # until that wait returns, or nothing could wake the waiter.
+    r, w = os.pipe()
+    ep = Epoll.create()
+    ep.register(r, select.EPOLLIN)
+    got = []
+    waiter = threading.Thread(target=lambda: got.append(ep.poll()))
+    waiter.start()
+    time.sleep(0.2)
+    before = set(os.listdir("/proc/self/fd"))
+    ep.close()
+    os.write(w, b"x")
+    waiter.join(10)
+    try:
+        assert not waiter.is_alive(), "the waiter was never woken"
+        assert got == [[(r, select.EPOLLIN)]]
+        assert len(before - set(os.listdir("/proc/self/fd"))) == 2, "the set and its duplicate stay open"
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+def test_register_and_unregister_while_another_thread_polls():
+    # select.epoll's habit: one thread registers and unregisters while another polls. Every
+    # call succeeds, and every event names the descriptor, never a handle of this package.
+    r, w = os.pipe()
+    os.write(w, b"x")  # r stays readable
+    ep = Epoll.create()
+    ep.register(r, select.EPOLLIN)
+    stop = threading.Event()
+    seen, failures = [], []
+
+    def poll():
+        while not stop.is_set():
+            try:
+                seen.extend(fd for fd, _ in ep.poll(0.1))
+            except Exception as err:  # noqa: BLE001 - any failure is what the test looks for
+                failures.append(err)
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    deadline = time.monotonic() + 1.5
+    try:
+        while time.monotonic() < deadline:
+            try:
+                ep.unregister(r)
+                ep.register(r, select.EPOLLIN)
+            except Exception as err:  # noqa: BLE001
+                failures.append(err)
+    finally:
+        stop.set()
+        poller.join()
+    try:
+        assert failures == []
+        assert seen and set(seen) == {r}
+        assert ep.poll(1) == [(r, select.EPOLLIN)], "the last registration was lost"
+    finally:
+        ep.close()
+        os.close(r)
+        os.close(w)

@@ -215,8 +215,33 @@ def test_a_handle_of_another_copy_of_the_library_is_refused(tmp_path):
         with pytest.raises(OSError) as e:
             EventFd(theirs, owned=False).add(7)
         assert e.value.errno == errno.EBADF
-        assert not ours.wait(0), "the other copy wrote to our eventfd"
+        assert not ours.wait(timeout=0), "the other copy wrote to our eventfd"
         assert other.fdsafe_eventfd_write(theirs, 1) == 0, "the other copy lost its own handle"
     finally:
         ours.close()
         assert other.fdsafe_close(theirs) == 0
+
+
+def test_the_finalizer_closes_before_any_python_call(monkeypatch):
+    # A Python signal handler that raises (Ctrl-C, an alarm used as a timeout) runs at the
+    # next Python call, and its exception ends the finalizer there. The close must already
+    # have happened: stand in for the handler with a method the finalizer calls after it.
+    import gc
+    import warnings
+
+    def interrupted(self):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Handle, "_collected", interrupted)
+    before = set(os.listdir("/proc/self/fd"))
+    e = EventFd.create()
+    value = e.value
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        unraisable = []
+        monkeypatch.setattr("sys.unraisablehook", unraisable.append)
+        del e
+        gc.collect()
+    assert [type(u.exc_value) for u in unraisable] == [KeyboardInterrupt]
+    assert Handle(value, owned=False).closed
+    assert set(os.listdir("/proc/self/fd")) == before
