@@ -3055,10 +3055,10 @@ typedef struct fdsafe_recv_info {
  * the path only if it is still this socket's file (same device and inode) and no other
  * descriptor of the socket lives (a duplicate, a child's copy, one sent to a worker). Only
  * a close of this handle or of its `fdsafe_dup` copies (or of their copies in a forked
- * child) removes it: when the last
- * descriptor is closed elsewhere (a raw `dup`, a copy another process received, or a
- * handle of this process made from a received or adopted copy, which knows no path), the
- * path stays, a stale file the next `fdsafe_unix_listen` replaces. See
+ * child) removes it: when the last descriptor is closed elsewhere (a raw `dup`, a copy
+ * another process received, or a handle of this process made from a received or adopted
+ * copy, which knows no path), the path stays, a stale file the next `fdsafe_unix_listen`
+ * replaces. See
  * `fdsafe_unix_bind_options` for the defaults and flags.
  *
  * Ownership: the caller closes `*handle_out`. Errors: `FDSAFE_E_INVALID_ARGUMENT` (NULL
