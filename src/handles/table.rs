@@ -172,8 +172,8 @@ impl Table {
         if current != 0 {
             return current as u32;
         }
-        // Loom and Miri explore or interpret every run alike: no randomness there.
-        let first = if cfg!(any(loom, miri)) { 0 } else { crate::sys::random_u32(self as *const Table as usize) & 0x7fff_fffe };
+        // Loom explores every run alike: no randomness there.
+        let first = if cfg!(loom) { 0 } else { crate::sys::random_u32(self as *const Table as usize) & 0x7fff_fffe };
         match self.first_generation.compare_exchange(0, CHOSEN | first as u64, Ordering::AcqRel, Ordering::Acquire) {
             Ok(_) => first,
             Err(theirs) => theirs as u32, // another thread chose first
