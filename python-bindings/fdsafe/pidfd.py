@@ -166,7 +166,10 @@ class PidFd(Handle):
         if self.waitid(WAIT_EXITED | WAIT_NOHANG | WAIT_NOWAIT) is None:
             if self.nonblocking:
                 raise BlockingIOError(errno.EAGAIN, "the process has not exited and the pidfd is non-blocking")
-            if not self.wait(EVENT_IN, timeout):
+            # Without a timeout, the blocking wait itself: a close by another thread meanwhile
+            # leaves it waiting and reaping, as os.waitid does (a poll first would leave the
+            # wait after it to a closed handle, and the child a zombie).
+            if timeout is not None and not self.wait(EVENT_IN, timeout):
                 return None
         e = _Exit()
         retry_eintr(lambda: lib.fdsafe_pidfd_wait(self._value, 0, ctypes.byref(e)))

@@ -237,3 +237,31 @@ def test_a_spawned_child_starts_with_no_signal_blocked():
         status = child.wait_exit(timeout=10)
         assert status is not None, "SIGTERM did not end the child: it was blocked there"
         assert (status.code, status.status) == (pidfd_mod.KILLED, signal.SIGTERM)
+
+
+def test_wait_exit_goes_on_and_reaps_when_another_thread_closes_the_pidfd():
+    # os.waitid(P_PIDFD, fd) blocked in one thread goes on when another thread closes fd
+    # (the kernel holds the file), and reaps the child. So must wait_exit with no timeout.
+    import threading
+    import time
+
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(w)
+        os.read(r, 1)  # exits once the parent writes
+        os._exit(7)
+    os.close(r)
+    p = PidFd.open(pid)
+    got = []
+    waiter = threading.Thread(target=lambda: got.append(p.wait_exit()))
+    waiter.start()
+    time.sleep(0.2)
+    p.close()
+    os.write(w, b"x")
+    os.close(w)
+    waiter.join(10)
+    assert not waiter.is_alive()
+    assert len(got) == 1 and got[0].pid == pid and got[0].code == os.CLD_EXITED and got[0].status == 7
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # reaped: no zombie left
