@@ -727,6 +727,33 @@ static void test_unix_bind_path_rules(void **state) {
     assert_int_equal(other, 5);
 }
 
+/* A listen that fails after making the folders above its path takes them away again: here
+ * the process has room for the socket but not for the descriptor fdsafe opens on the new
+ * file (-EMFILE), in a child whose only descriptors are 0, 1 and 2. */
+static void test_a_failed_listen_leaves_no_folder_it_made(void **state) {
+    (void)state;
+    char top[PATH_MAX], path[PATH_MAX];
+    path_in_tmp(top, sizeof top, "made");
+    path_in_tmp(path, sizeof path, "made/deeper/s.sock");
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        for (int fd = 3; fd < 65536; fd++) close(fd);
+        struct rlimit few = {4, 4};
+        if (setrlimit(RLIMIT_NOFILE, &few) != 0) _exit(2);
+        fdsafe_handle l;
+        int rc = fdsafe_unix_listen(path, FDSAFE_SOCK_STREAM, 8, NULL, &l);
+        _exit(rc == -EMFILE ? 0 : 3);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    struct stat st;
+    assert_int_equal(lstat(top, &st), -1); /* neither folder is left */
+    assert_int_equal(errno, ENOENT);
+}
+
 static void test_unix_bad_input(void **state) {
     (void)state;
     fdsafe_handle out = 9, a, b;
@@ -1781,6 +1808,7 @@ int main(void) {
         FD_TEST(test_socat_talks_to_tcp_listener),
         FD_TEST(test_generic_bad_input),
         FD_TEST(test_unix_bind_path_rules),
+        FD_TEST(test_a_failed_listen_leaves_no_folder_it_made),
         FD_TEST(test_unix_bad_input),
         FD_TEST(test_unix_abstract_autobind_pairs_seqpacket),
         FD_TEST(test_unix_path_without_text_is_answered_by_sockaddr),

@@ -109,8 +109,9 @@ impl Drop for BoundPath {
     }
 }
 
-/// Creates the missing folders above `path`, each with `mode`.
-fn make_parents(path: &[u8], mode: u32) -> Result<()> {
+/// Creates the missing folders above `path`, each with `mode`, and records in `made` each
+/// one it created (outermost first).
+fn make_parents(path: &[u8], mode: u32, made: &mut Vec<CString>) -> Result<()> {
     let Some(parent) = Path::new(OsStr::from_bytes(path)).parent() else { return Ok(()) };
     let mut missing = Vec::new();
     let mut dir = parent;
@@ -126,6 +127,7 @@ fn make_parents(path: &[u8], mode: u32) -> Result<()> {
         // SAFETY: NUL-terminated path.
         match cvt(unsafe { libc::mkdir(c.as_ptr(), mode as libc::mode_t) }) {
             Ok(_) => {
+                made.push(c.clone());
                 // mkdir's mode is filtered by the umask; the caller asked for exactly `mode`.
                 // SAFETY: NUL-terminated path of a folder we just created.
                 cvt(unsafe { libc::chmod(c.as_ptr(), mode as libc::mode_t) })
@@ -153,6 +155,30 @@ fn is_stale(addr: &SockAddr) -> Result<bool> {
 /// autobind), applying the path rules of the module documentation, and listens with
 /// `backlog` for listener kinds.
 pub fn bind(kind: Kind, address: Option<&Address>, backlog: i32, flags: BindFlags, dir_mode: u32, socket_mode: u32) -> Result<Socket> {
+    let mut made = Vec::new();
+    let bound = bind_making(kind, address, backlog, flags, dir_mode, socket_mode, &mut made);
+    if bound.is_err() {
+        // A failed bind leaves nothing behind: the folders it made go too, innermost first
+        // (the socket file, if any, went with the socket). One that is not empty any more
+        // (someone else put a file there meanwhile) stays.
+        for folder in made.iter().rev() {
+            // SAFETY: NUL-terminated path.
+            unsafe { libc::rmdir(folder.as_ptr()) };
+        }
+    }
+    bound
+}
+
+/// [`bind`], recording in `made` the folders it creates.
+fn bind_making(
+    kind: Kind,
+    address: Option<&Address>,
+    backlog: i32,
+    flags: BindFlags,
+    dir_mode: u32,
+    socket_mode: u32,
+    made: &mut Vec<CString>,
+) -> Result<Socket> {
     if dir_mode > 0o7777 || socket_mode > 0o7777 {
         return Err(Error::invalid(format!("modes {dir_mode:#o}/{socket_mode:#o} have bits beyond 07777")));
     }
@@ -168,7 +194,7 @@ pub fn bind(kind: Kind, address: Option<&Address>, backlog: i32, flags: BindFlag
             let addr = SockAddr::from_address(&Address::Path(path.clone()))?;
             let cpath = CString::new(path.clone()).map_err(|_| Error::invalid("NUL in path"))?;
             if !flags.contains(BindFlags::NO_MKDIR) {
-                make_parents(path, dir_mode)?;
+                make_parents(path, dir_mode, made)?;
             }
             let shown = String::from_utf8_lossy(path).into_owned();
             if let Some(st) = lstat(&cpath)? {
