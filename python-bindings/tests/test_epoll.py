@@ -372,3 +372,34 @@ def test_register_and_unregister_while_another_thread_polls():
         ep.close()
         os.close(r)
         os.close(w)
+
+
+def test_an_add_costs_the_same_however_many_are_registered(monkeypatch):
+    # select.epoll.register costs the same at 10 registrations and at 4,000. An add that
+    # looked at every registration (a library call each) to forget closed handles made a
+    # daemon's accepts cost in proportion to its connections. Count those calls.
+    from fdsafe._lib import lib as library
+
+    handles = [EventFd.create() for _ in range(1500)]
+    ep = Epoll.create()
+    try:
+        for h in handles[:1000]:
+            ep.add(h)
+        calls = []
+        real = library.fdsafe_handle_kind
+        monkeypatch.setattr(library, "fdsafe_handle_kind", lambda value: calls.append(value) or real(value))
+        for h in handles[1000:]:
+            ep.add(h)
+        monkeypatch.undo()
+        assert len(calls) < 4 * 500, f"{len(calls)} handle lookups for 500 adds"
+        handles[0].close()
+        for _ in range(2000):  # enough adds for a look: the closed handle's data goes
+            e = EventFd.create()
+            ep.add(e)
+            ep.delete(e)
+            e.close()
+        assert handles[0].value not in ep._keys
+    finally:
+        ep.close()
+        for h in handles:
+            h.close()
