@@ -69,7 +69,9 @@ pub extern "C" fn fdsafe_handle_kind(handle: fdsafe_handle) -> fdsafe_kind {
 ///
 /// Returns the descriptor (>= 0).
 /// Errors: `-EBADF` for 0, closed or never-issued handles (any bit of the value changed, the
-/// kind byte included, makes it never issued).
+/// kind byte included, makes it a value never issued: neighbouring slots start at unrelated
+/// generations, so a changed slot bit names another live handle only by a chance of about
+/// one in 2^29).
 /// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_fd_borrow(handle: fdsafe_handle) -> c_int {

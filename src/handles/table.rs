@@ -20,6 +20,16 @@ const PAGE_SLOTS: usize = 1 << PAGE_BITS;
 pub(crate) const CAPACITY: u32 = if cfg!(any(miri, loom)) { 1 << 12 } else { 1 << 24 };
 const PAGES: usize = (CAPACITY >> PAGE_BITS) as usize;
 
+/// What slot `index` adds to the table's first generation: even, below 2^30, and different
+/// for neighbours (a multiplicative hash), so that slots issued one after another do not
+/// share a generation, and a handle value off by one in its slot bits (an off-by-one in a
+/// caller's array of handles, a flipped bit) names a generation its slot almost never has,
+/// rather than the neighbour's live handle. With the first generation, a slot starts below
+/// 2^31 and so lives at least 2^30 times before it retires.
+fn spread(index: usize) -> u32 {
+    (index as u32).wrapping_mul(0x9e37_79b9) & 0x3fff_fffe
+}
+
 fn locate(index: u32) -> (usize, usize) {
     ((index >> PAGE_BITS) as usize, index as usize & (PAGE_SLOTS - 1))
 }
@@ -146,8 +156,9 @@ impl Table {
         }
         let page = &self.pages[locate(index).0];
         if page.load(Ordering::Acquire).is_null() {
-            let first = self.first_generation();
-            let slots: Box<[Slot]> = (0..PAGE_SLOTS).map(|_| Slot::free_at(first)).collect();
+            let (first, page_start) = (self.first_generation(), locate(index).0 << PAGE_BITS);
+            let slots: Box<[Slot]> =
+                (0..PAGE_SLOTS).map(|offset| Slot::free_at(first + spread(page_start + offset))).collect();
             let new = Box::into_raw(slots) as *mut Slot;
             if page.compare_exchange(ptr::null_mut(), new, Ordering::AcqRel, Ordering::Acquire).is_err() {
                 // Another thread published this page first.
@@ -158,9 +169,8 @@ impl Table {
         Some(index)
     }
 
-    /// The generation every slot of this table starts free at: even, below 2^31 (so a slot
-    /// lives at least 2^30 times before it retires), and random, chosen when the first page
-    /// is made. Why: the handle values of two copies of fdsafe in one process (a program
+    /// The generation the slots of this table start free at, before [`spread`]: even, below
+    /// 2^30, and random, chosen when the first page is made. Why: the handle values of two copies of fdsafe in one process (a program
     /// linking `libfdsafe.a` that loads a plugin linking `libfdsafe.so`), or of one copy
     /// before and after `dlclose` and a new `dlopen`, would otherwise be the same values for
     /// different files, and one copy would take the other's handle for its own. With a random
@@ -173,7 +183,7 @@ impl Table {
             return current as u32;
         }
         // Loom explores every run alike: no randomness there.
-        let first = if cfg!(loom) { 0 } else { crate::sys::random_u32(self as *const Table as usize) & 0x7fff_fffe };
+        let first = if cfg!(loom) { 0 } else { crate::sys::random_u32(self as *const Table as usize) & 0x3fff_fffe };
         match self.first_generation.compare_exchange(0, CHOSEN | first as u64, Ordering::AcqRel, Ordering::Acquire) {
             Ok(_) => first,
             Err(theirs) => theirs as u32, // another thread chose first

@@ -651,3 +651,20 @@ fn a_handle_of_another_table_is_refused() {
     assert!(second.get(h).is_err(), "a handle of the first table named the second's object");
     assert!(first.get(g).is_err(), "a handle of the second table named the first's object");
 }
+
+#[test]
+fn neighbouring_slots_do_not_share_a_generation() {
+    // A handle value off by one in its slot bits (a caller's off-by-one, a flipped bit) must
+    // not name the neighbour's live handle: consecutive slots start at different generations.
+    let t = table();
+    let live: Vec<Handle> = (0..64).map(|i| insert(t, 10_000 + i, Kind::Pipe).0).collect();
+    for pair in live.windows(2) {
+        assert_ne!(pair[0].generation(), pair[1].generation(), "slots {} and {}", pair[0].index(), pair[1].index());
+    }
+    for h in &live {
+        for bit in 0..24 {
+            let neighbour = Handle(h.0 ^ (1 << bit));
+            assert!(t.get(neighbour).is_err(), "{:#x} with slot bit {bit} flipped names a live handle", h.0);
+        }
+    }
+}
