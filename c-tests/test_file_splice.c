@@ -143,6 +143,28 @@ static void test_open_at_beneath(void **state) {
     unlink(link);
 }
 
+/* A read-only open never empties the file (Linux would, for O_RDONLY | O_TRUNC), and the
+ * flags fcntl(F_GETFL) reads back from a descriptor (the kernel's O_LARGEFILE bit with them)
+ * open the file again. */
+static void test_file_flags_as_read_back_and_no_read_only_truncate(void **state) {
+    (void)state;
+    fdsafe_handle f = file_with("keep", "data"), again;
+    int flags = fcntl((int)must(fdsafe_fd_borrow(f)), F_GETFL);
+    assert_true(flags >= 0);
+    char p[128];
+    temp_path(p, sizeof p, "keep");
+    expect_code(fdsafe_file_open(p, O_RDONLY | O_TRUNC, 0, &again), FDSAFE_E_INVALID_ARGUMENT);
+    struct stat st;
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal(st.st_size, 4);
+    must(fdsafe_file_open(p, (uint32_t)flags & ~(uint32_t)FDSAFE_NONBLOCK, 0, &again));
+    char buf[4];
+    expect_code(fdsafe_file_pread(again, buf, 4, 0), 4);
+    must(fdsafe_close(again));
+    must(fdsafe_close(f));
+    unlink(p);
+}
+
 static void test_file_bad_input(void **state) {
     (void)state;
     fdsafe_handle h = 0x1234, r, w;
@@ -154,6 +176,7 @@ static void test_file_bad_input(void **state) {
     expect_code(fdsafe_file_open(p, 1u << 30, 0, &h), FDSAFE_E_INVALID_ARGUMENT);
     expect_code(fdsafe_file_open(p, 3, 0, &h), FDSAFE_E_INVALID_ARGUMENT); /* access mode 3 */
     expect_code(fdsafe_file_open(p, FDSAFE_O_APPEND, 0, &h), FDSAFE_E_INVALID_ARGUMENT); /* append, read-only */
+    expect_code(fdsafe_file_open(p, FDSAFE_O_TRUNC, 0, &h), FDSAFE_E_INVALID_ARGUMENT);  /* would empty it */
     expect_code(fdsafe_file_open(p, FDSAFE_O_WRONLY | FDSAFE_O_EXCL, 0, &h), FDSAFE_E_INVALID_ARGUMENT);
     expect_code(fdsafe_file_open(p, FDSAFE_O_WRONLY | FDSAFE_O_CREAT, 010000, &h), FDSAFE_E_INVALID_ARGUMENT);
     expect_code(fdsafe_file_open(p, FDSAFE_O_RDONLY, 0, &h), -ENOENT);
@@ -813,6 +836,7 @@ int main(void) {
         FD_TEST(test_errors_at_the_kernels_limits),
         FD_TEST(test_nofollow_tmpfile_and_directories),
         FD_TEST(test_open_at_beneath),
+        FD_TEST(test_file_flags_as_read_back_and_no_read_only_truncate),
         FD_TEST(test_file_bad_input),
         FD_TEST(test_allocate_punch_and_zero),
         FD_TEST(test_chmod_chown_and_stat),

@@ -419,7 +419,9 @@ fdsafe_kind fdsafe_handle_kind(fdsafe_handle handle);
  *
  * Returns the descriptor (>= 0).
  * Errors: `-EBADF` for 0, closed or never-issued handles (any bit of the value changed, the
- * kind byte included, makes it never issued).
+ * kind byte included, makes it a value never issued: neighbouring slots start at unrelated
+ * generations, so a changed slot bit names another live handle only by a chance of about
+ * one in 2^29).
  * Thread safety: any thread.
  */
 int fdsafe_fd_borrow(fdsafe_handle handle);
@@ -1115,15 +1117,16 @@ typedef struct fdsafe_file_status {
  * values): `FDSAFE_O_RDONLY`, `FDSAFE_O_WRONLY` or `FDSAFE_O_RDWR`, plus any of
  * `FDSAFE_O_CREAT`, `FDSAFE_O_EXCL`, `FDSAFE_O_TRUNC`, `FDSAFE_O_APPEND`, `FDSAFE_O_TMPFILE`,
  * `FDSAFE_O_NOFOLLOW`, `FDSAFE_O_DIRECTORY`, `FDSAFE_NONBLOCK`, `FDSAFE_O_CLOEXEC` and
- * `FDSAFE_O_NOCTTY` (both always in force). `mode` (permission bits, at most
+ * `FDSAFE_O_NOCTTY` (both always in force), and the kernel's `O_LARGEFILE` bit that
+ * `fcntl(F_GETFL)` reports (always in force too). `mode` (permission bits, at most
  * 07777, reduced by the umask) is used only when a file is created. With `FDSAFE_O_CREAT |
  * FDSAFE_O_EXCL` an existing path of any type gives `-EEXIST`, as `open(2)` says.
  *
  * Ownership: the caller owns `*handle_out` and closes it with `fdsafe_close`.
  * Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL or empty `path`, a NULL `handle_out`,
  * other flags (`O_SYNC`, `O_PATH`...), access mode 3, `FDSAFE_O_EXCL` without
- * `FDSAFE_O_CREAT` or `FDSAFE_O_TMPFILE`, `FDSAFE_O_TMPFILE` or `FDSAFE_O_APPEND` without
- * writing, mode bits beyond 07777, or
+ * `FDSAFE_O_CREAT` or `FDSAFE_O_TMPFILE`, `FDSAFE_O_TMPFILE`, `FDSAFE_O_APPEND` or
+ * `FDSAFE_O_TRUNC` without writing, mode bits beyond 07777, or
  * a path that is not a regular file or directory (a FIFO, device or socket has its own kind,
  * `fdsafe_fifo_open`, `fdsafe_chardev_open`, `fdsafe_terminal_open`: it is refused before
  * being opened; should the path change between that check and the open, the open is made
@@ -1153,7 +1156,8 @@ int fdsafe_file_open(const char *path,
  * Ownership: the caller owns `*handle_out`; `dir` stays the caller's.
  * Errors: those of `fdsafe_file_open`; `-EBADF` for a dead `dir`; `FDSAFE_E_WRONG_KIND` if
  * `dir` is not a file handle; `FDSAFE_E_INVALID_ARGUMENT` for unknown resolve bits;
- * `-ENOTDIR` if `dir` is not a directory; `-EXDEV` when the path would leave `dir` under
+ * `-ENOTDIR` if `dir` is not a directory and `path` is relative (an absolute path does not
+ * look at `dir`, as for `openat(2)`); `-EXDEV` when the path would leave `dir` under
  * `FDSAFE_RESOLVE_BENEATH`; `-ELOOP` for a symbolic link under
  * `FDSAFE_RESOLVE_NO_SYMLINKS`; `-EAGAIN` from `openat2` if a concurrent rename raced the
  * lookup (retry). Thread safety: any thread.
@@ -3740,8 +3744,8 @@ int64_t fdsafe_sendfile_fd(int fd_in, int64_t *off_in, int fd_out, size_t count)
  * `FDSAFE_E_INVALID_ARGUMENT` for non-zero flags or a negative or misaligned offset; from
  * the kernel `-EINVAL` if either is not a regular file or the ranges of one file overlap,
  * `-EBADF` if `out` is not open for writing or is appending, `-EISDIR` for a directory,
- * `-EOVERFLOW` if an offset plus `len` passes the largest file offset, `-EXDEV` across some
- * file systems, `-EPERM` for a sealed memfd. Thread safety: any thread.
+ * `-EOVERFLOW`, or `-EFBIG` for the output's limit, if an offset plus `len` passes the
+ * largest file offset, `-EXDEV` across some file systems, `-EPERM` for a sealed memfd. Thread safety: any thread.
  */
 int64_t fdsafe_copy_file_range(fdsafe_handle in,
                                int64_t *off_in,

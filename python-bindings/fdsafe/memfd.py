@@ -41,10 +41,13 @@ class MemFd(SeekableMixin, RawIOHandle):
         """A new empty memfd; ``name`` (shown in ``/proc/self/fd``) is a label only.
         ``allow_sealing`` permits :meth:`add_seals`; ``noexec_seal`` makes it never
         executable, ``executable`` asks for an executable one (kernel 6.3 or later);
-        ``hugetlb`` backs it with huge pages, of ``huge_page_size`` bytes (a power of two,
-        as ``os.MFD_HUGE_2MB`` names 2 MiB; implies ``hugetlb``) or the system's default
-        size. A size the machine has no huge pages of raises ``OSError`` (``ENODEV``, as
-        ``os.memfd_create``); one that is not a power of two, ``ValueError``."""
+        ``hugetlb`` backs it with huge pages, of ``huge_page_size`` bytes (a power of two:
+        ``2 * 1024 * 1024`` for 2 MiB; implies ``hugetlb``) or the system's default size.
+        It is a size, not an ``os.MFD_HUGE_*`` flag: those hold the size's logarithm, and
+        are refused as not powers of two, all but ``os.MFD_HUGE_64KB``, whose value is
+        ``1 << 30``, the size of a 1 GiB page. A size the machine has no huge pages of
+        raises ``OSError`` (``ENODEV``, as ``os.memfd_create``); one that is not a power of
+        two, ``ValueError``."""
         flags = ((MEMFD_ALLOW_SEALING if allow_sealing else 0) | (MEMFD_NOEXEC_SEAL if noexec_seal else 0)
                  | (MEMFD_EXEC if executable else 0) | (MEMFD_HUGETLB if hugetlb else 0))
         if huge_page_size is not None:

@@ -285,3 +285,20 @@ def test_chmod_chown_and_stat_match_os(tmp_path):
     with pytest.raises(WrongKindError):
         File(r.value, owned=False).stat()
     r.close(), w.close()
+
+
+def test_flags_a_read_only_open_cannot_empty_and_flags_read_back_work(tmp_path):
+    # os.open(p, os.O_RDONLY | os.O_TRUNC) empties the file on Linux; fdsafe refuses it, as
+    # File.open(p, truncate=True) refuses a read-only truncate. The flags fcntl reads back
+    # from a descriptor (the kernel's O_LARGEFILE bit with them) open the file again.
+    import fcntl
+
+    p = tmp_path / "keep"
+    p.write_bytes(b"data")
+    with pytest.raises(InvalidArgumentError):
+        File.open(p, os.O_RDONLY | os.O_TRUNC)
+    assert p.read_bytes() == b"data"
+    with File.open(p, os.O_RDWR) as f:
+        flags = fcntl.fcntl(f.fileno(), fcntl.F_GETFL)
+    with File.open(p, flags) as again:
+        assert again.pread(4, 0) == b"data"

@@ -178,6 +178,16 @@ pub(crate) fn file_like(handle: fdsafe_handle) -> Result<Guard> {
     }
 }
 
+/// The kernel's `O_LARGEFILE`, which `fcntl(F_GETFL)` reports on every open of a 64-bit
+/// process (where glibc defines `O_LARGEFILE` as 0, as it is always in force): accepted and
+/// ignored, so that flags read back from a descriptor can be passed again.
+#[cfg(target_arch = "x86_64")]
+const KERNEL_O_LARGEFILE: u32 = 0o100000;
+#[cfg(target_arch = "aarch64")]
+const KERNEL_O_LARGEFILE: u32 = 0o400000;
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+const KERNEL_O_LARGEFILE: u32 = libc::O_LARGEFILE as u32;
+
 fn parse(flags: u32) -> Result<FileFlags> {
     let (read, write) = access_mode(flags)?;
     let mut parsed = map_flags(
@@ -194,12 +204,18 @@ fn parse(flags: u32) -> Result<FileFlags> {
             (FDSAFE_NONBLOCK, FileFlags::NONBLOCK),
             (FDSAFE_O_CLOEXEC, FileFlags::empty()),
             (FDSAFE_O_NOCTTY, FileFlags::empty()),
+            (KERNEL_O_LARGEFILE, FileFlags::empty()),
         ],
         "file open",
     )?;
     if parsed.contains(FileFlags::APPEND) && !write {
         // The core reads APPEND as a write mode; the kernel would open read-only.
         return Err(Error::invalid("O_APPEND needs O_WRONLY or O_RDWR"));
+    }
+    if parsed.contains(FileFlags::TRUNCATE) && !write {
+        // Linux empties the file all the same (POSIX leaves it undefined): a read-only open
+        // that destroys what it was meant to read is refused, as Python's keyword form is.
+        return Err(Error::invalid("O_TRUNC needs O_WRONLY or O_RDWR"));
     }
     parsed.set(FileFlags::READ, read);
     parsed.set(FileFlags::WRITE, write);
@@ -214,15 +230,16 @@ fn parse(flags: u32) -> Result<FileFlags> {
 /// values): `FDSAFE_O_RDONLY`, `FDSAFE_O_WRONLY` or `FDSAFE_O_RDWR`, plus any of
 /// `FDSAFE_O_CREAT`, `FDSAFE_O_EXCL`, `FDSAFE_O_TRUNC`, `FDSAFE_O_APPEND`, `FDSAFE_O_TMPFILE`,
 /// `FDSAFE_O_NOFOLLOW`, `FDSAFE_O_DIRECTORY`, `FDSAFE_NONBLOCK`, `FDSAFE_O_CLOEXEC` and
-/// `FDSAFE_O_NOCTTY` (both always in force). `mode` (permission bits, at most
+/// `FDSAFE_O_NOCTTY` (both always in force), and the kernel's `O_LARGEFILE` bit that
+/// `fcntl(F_GETFL)` reports (always in force too). `mode` (permission bits, at most
 /// 07777, reduced by the umask) is used only when a file is created. With `FDSAFE_O_CREAT |
 /// FDSAFE_O_EXCL` an existing path of any type gives `-EEXIST`, as `open(2)` says.
 ///
 /// Ownership: the caller owns `*handle_out` and closes it with `fdsafe_close`.
 /// Errors: `FDSAFE_E_INVALID_ARGUMENT` for a NULL or empty `path`, a NULL `handle_out`,
 /// other flags (`O_SYNC`, `O_PATH`...), access mode 3, `FDSAFE_O_EXCL` without
-/// `FDSAFE_O_CREAT` or `FDSAFE_O_TMPFILE`, `FDSAFE_O_TMPFILE` or `FDSAFE_O_APPEND` without
-/// writing, mode bits beyond 07777, or
+/// `FDSAFE_O_CREAT` or `FDSAFE_O_TMPFILE`, `FDSAFE_O_TMPFILE`, `FDSAFE_O_APPEND` or
+/// `FDSAFE_O_TRUNC` without writing, mode bits beyond 07777, or
 /// a path that is not a regular file or directory (a FIFO, device or socket has its own kind,
 /// `fdsafe_fifo_open`, `fdsafe_chardev_open`, `fdsafe_terminal_open`: it is refused before
 /// being opened; should the path change between that check and the open, the open is made
@@ -254,7 +271,8 @@ pub extern "C" fn fdsafe_file_open(path: *const c_char, flags: u32, mode: u32, h
 /// Ownership: the caller owns `*handle_out`; `dir` stays the caller's.
 /// Errors: those of `fdsafe_file_open`; `-EBADF` for a dead `dir`; `FDSAFE_E_WRONG_KIND` if
 /// `dir` is not a file handle; `FDSAFE_E_INVALID_ARGUMENT` for unknown resolve bits;
-/// `-ENOTDIR` if `dir` is not a directory; `-EXDEV` when the path would leave `dir` under
+/// `-ENOTDIR` if `dir` is not a directory and `path` is relative (an absolute path does not
+/// look at `dir`, as for `openat(2)`); `-EXDEV` when the path would leave `dir` under
 /// `FDSAFE_RESOLVE_BENEATH`; `-ELOOP` for a symbolic link under
 /// `FDSAFE_RESOLVE_NO_SYMLINKS`; `-EAGAIN` from `openat2` if a concurrent rename raced the
 /// lookup (retry). Thread safety: any thread.

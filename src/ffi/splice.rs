@@ -230,8 +230,8 @@ fn do_copy(fd_in: RawFd, off_in: *mut i64, fd_out: RawFd, off_out: *mut i64, len
 /// `FDSAFE_E_INVALID_ARGUMENT` for non-zero flags or a negative or misaligned offset; from
 /// the kernel `-EINVAL` if either is not a regular file or the ranges of one file overlap,
 /// `-EBADF` if `out` is not open for writing or is appending, `-EISDIR` for a directory,
-/// `-EOVERFLOW` if an offset plus `len` passes the largest file offset, `-EXDEV` across some
-/// file systems, `-EPERM` for a sealed memfd. Thread safety: any thread.
+/// `-EOVERFLOW`, or `-EFBIG` for the output's limit, if an offset plus `len` passes the
+/// largest file offset, `-EXDEV` across some file systems, `-EPERM` for a sealed memfd. Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_copy_file_range(
     r#in: fdsafe_handle,
