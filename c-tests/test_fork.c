@@ -750,13 +750,23 @@ static void program_prepare(void) {
     if (atomic_load(&handlers_call_fdsafe)) atomic_store(&prepare_result, register_and_close_one());
 }
 
+static fdsafe_handle parents_target; /* registered in handlers_set by the parent */
+
 static void program_child(void) {
-    if (atomic_load(&handlers_call_fdsafe)) atomic_store(&child_handler_result, register_and_close_one());
+    if (!atomic_load(&handlers_call_fdsafe)) return;
+    int rc = register_and_close_one();
+    /* The child's copy of a target the parent registered: closing it here must leave the
+     * parent's registration alone (fdsafe's child handler has given the child tokens of its
+     * own by now). */
+    if (rc == 0) rc = fdsafe_close(parents_target);
+    atomic_store(&child_handler_result, rc);
 }
 
 static void test_the_programs_fork_handlers_can_call_fdsafe(void **state) {
     (void)state;
     must(fdsafe_epoll_create(&handlers_set));
+    must(fdsafe_eventfd_create(1, 0, &parents_target));
+    expect_code(fdsafe_epoll_add(handlers_set, parents_target, FDSAFE_EPOLL_IN, 9), 0);
     atomic_store(&handlers_call_fdsafe, 1);
     alarm(slow() ? 120 : 20); /* a prepare handler waiting for ever hangs this process */
     pid_t child = fork();
@@ -778,7 +788,11 @@ static void test_the_programs_fork_handlers_can_call_fdsafe(void **state) {
     }
     alarm(0);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    expect_code(fdsafe_epoll_count(handlers_set), 0); /* both closes deregistered */
+    expect_code(fdsafe_epoll_count(handlers_set), 1); /* both closes deregistered theirs */
+    fdsafe_epoll_event ev;
+    expect_code(fdsafe_epoll_wait(handlers_set, &ev, 1, 0), 1); /* the child's close left ours */
+    assert_true(ev.handle == parents_target && ev.user == 9);
+    must(fdsafe_close(parents_target));
     must(fdsafe_close(handlers_set));
 }
 

@@ -432,7 +432,10 @@ int fdsafe_fd_borrow(fdsafe_handle handle);
  * cleanup (such as unlinking a socket path) does not run. Releasing an epoll set's last
  * handle gives a bare set: the registrations made through fdsafe (their data words are
  * fdsafe's) are taken out of it first, since no close could take them out later; while
- * another handle of the set lives, they stay, and are that handle's.
+ * another handle of the set lives, they stay, and are that handle's. A registered handle
+ * whose close is still waiting for another thread's call at that moment is the exception:
+ * it is left in the set (its number may be another file's by the time the call returns),
+ * so release a set once the closes of its targets have finished.
  *
  * Returns the descriptor (>= 0). Errors: `-EBADF` for a dead handle; `-EBUSY` while another
  * thread is inside an operation on the handle, which for a pipe's read end includes, on a

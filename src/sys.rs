@@ -124,8 +124,6 @@ pub fn anon_inode_name(fd: BorrowedFd<'_>) -> Result<Option<String>> {
         .map(|name| name.trim_start_matches('[').trim_end_matches(']').to_string()))
 }
 
-/// Retries a call while it fails with `EINTR`. Used only where one fdsafe call is made of
-/// several system calls and returning half-way would break its contract.
 /// 32 random bits from the kernel (`getrandom(2)`, never waiting for the entropy pool); if it
 /// fails, bits mixed from the clock, the process ID and `salt`, which is enough for what
 /// fdsafe uses them for (telling its table's handle values from another table's).
@@ -146,6 +144,8 @@ pub fn random_u32(salt: usize) -> u32 {
     (mixed >> 32) as u32
 }
 
+/// Retries a call while it fails with `EINTR`. Used only where one fdsafe call is made of
+/// several system calls and returning half-way would break its contract.
 pub fn retry_eintr<T>(mut f: impl FnMut() -> Result<T>) -> Result<T> {
     loop {
         match f() {

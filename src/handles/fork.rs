@@ -100,8 +100,8 @@ impl Drop for Section {
     }
 }
 
-/// Installs the fork handlers once. They are installed when the library is loaded (below);
-/// inserts call this too, in case a static link left that out.
+/// Installs the fork handlers once. They are installed when the library is loaded (see
+/// `FORK_HANDLERS_AT_LOAD` in `lib.rs`); inserts call this too, in case a link left that out.
 pub fn install() {
     static INSTALLED: Once = Once::new();
     INSTALLED.call_once(|| {
@@ -109,22 +109,6 @@ pub fn install() {
         unsafe { libc::pthread_atfork(Some(prepare), Some(parent), Some(child)) };
     });
 }
-
-/// Installs the fork handlers when the library is loaded, before `main` (or at `dlopen`).
-/// Installed later, at the first handle, they were wrong twice: a fork while another thread
-/// made the process's first handle gave a child stuck for ever in the `Once` above, and
-/// handlers the program registered before its first handle ran on the wrong side of fdsafe's
-/// (its `prepare` after fdsafe had closed the gate, its `child` before fdsafe opened it), so
-/// an fdsafe call in them waited for ever.
-#[cfg(not(any(loom, miri)))]
-#[used]
-#[link_section = ".init_array"]
-static INSTALL_AT_LOAD: extern "C" fn() = {
-    extern "C" fn at_load() {
-        install();
-    }
-    at_load
-};
 
 /// What `prepare` does to the epoch, for the table's tests of the child's walk.
 #[cfg(test)]

@@ -190,6 +190,18 @@ impl Table {
         }
     }
 
+    /// The error for a refused handle. A generation at or below its slot's start was never
+    /// this table's (another copy's handle, or a forged value), though the slot reads it as
+    /// older, so closed.
+    #[cold]
+    fn stale(&self, handle: Handle, refused: Refused) -> Error {
+        let start = (self.first_generation.load(Ordering::Relaxed) as u32).wrapping_add(spread(handle.index() as usize));
+        match refused {
+            Refused::Closed if handle.generation() <= start => stale(Refused::NeverIssued),
+            other => stale(other),
+        }
+    }
+
     /// Registers an object whose descriptor comes from the caller (adopted); the table owns it
     /// from now on. On failure the object comes back untouched, so the caller decides whether
     /// its descriptor is closed.
@@ -253,7 +265,7 @@ impl Table {
     #[inline]
     pub fn get(&'static self, handle: Handle) -> Result<Guard> {
         let slot = self.named(handle)?;
-        slot.acquire(handle.tag()).map_err(stale)?;
+        slot.acquire(handle.tag()).map_err(|refused| self.stale(handle, refused))?;
         Ok(Guard { slot, handle, table: self })
     }
 
@@ -277,7 +289,7 @@ impl Table {
     /// Returns the number of operations still running when close was called.
     pub fn close(&'static self, handle: Handle) -> Result<u64> {
         let slot = self.named(handle)?;
-        match slot.close(handle.tag()).map_err(stale)? {
+        match slot.close(handle.tag()).map_err(|refused| self.stale(handle, refused))? {
             Closed::Idle => {
                 self.finalize(slot, handle);
                 Ok(0)
@@ -313,7 +325,7 @@ impl Table {
     /// drop. Fails with `EBUSY` while other threads are inside operations on the handle.
     pub fn release(&'static self, handle: Handle) -> Result<OwnedFd> {
         let slot = self.named(handle)?;
-        if !slot.close_if_idle(handle.tag()).map_err(stale)? {
+        if !slot.close_if_idle(handle.tag()).map_err(|refused| self.stale(handle, refused))? {
             return Err(Error::from_errno(libc::EBUSY).context("release: other threads are using the handle"));
         }
         // SAFETY: closing with no reference: the slot is ours.

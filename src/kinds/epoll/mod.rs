@@ -125,10 +125,11 @@ fn mine(token: u64) -> bool {
     token & !((1u64 << RANGE_SHIFT) - 1) == MY_RANGE.load(Ordering::Relaxed)
 }
 
-/// Registers [`child_after_fork`] once, when the first set is made, after the table's fork
-/// handlers (handlers run in the child in the order they were registered, so the table's walk
-/// has closed what it closes before this one looks).
-fn install_fork_handler() {
+/// Registers [`child_after_fork`] once, after the table's fork handlers (handlers run in the
+/// child in the order they were registered, so the table's walk has closed what it closes
+/// before this one looks): when the library is loaded (`lib.rs`), and again, as a fallback,
+/// when a set is made.
+pub(crate) fn install_fork_handler() {
     #[cfg(not(any(loom, miri)))]
     {
         static INSTALLED: std::sync::Once = std::sync::Once::new();
