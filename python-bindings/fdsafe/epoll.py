@@ -7,6 +7,7 @@ import errno
 import itertools
 import os
 import threading
+import weakref
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Set, Tuple, TypeVar, Union
 
 from ._lib import c_handle, declare, lib
@@ -21,10 +22,14 @@ __all__ = ["KIND_EPOLL", "EPOLL_IN", "EPOLL_PRI", "EPOLL_OUT", "EPOLL_ERR", "EPO
 
 KIND_EPOLL = _c.FDSAFE_KIND_EPOLL
 
-# The user values given to C: unique in the process, so the wrappers of one set (duplicates,
-# a received copy) never read one another's values as their own.
+# The user values given to C: a family number (one per set and the twins dup() makes) in the
+# bits from KEY_FAMILY_SHIFT up, and a count below, unique in the process. So a wait knows an
+# event for a key of its own family that it no longer has data for (removed while the kernel
+# was reporting it) from a registration made through C or another wrapper of the same set.
 # Kept across importlib.reload: a new count would hand out keys that live sets still hold.
+_KEY_FAMILY_SHIFT = 40
 _KEYS: "itertools.count[int]" = globals().get("_KEYS") or itertools.count(1)
+_FAMILIES: "itertools.count[int]" = globals().get("_FAMILIES") or itertools.count(1)
 
 EPOLL_IN, EPOLL_PRI, EPOLL_OUT, EPOLL_ERR, EPOLL_HUP, EPOLL_RDHUP = _c.FDSAFE_EPOLL_IN, _c.FDSAFE_EPOLL_PRI, _c.FDSAFE_EPOLL_OUT, _c.FDSAFE_EPOLL_ERR, _c.FDSAFE_EPOLL_HUP, _c.FDSAFE_EPOLL_RDHUP
 EPOLL_EXCLUSIVE, EPOLL_WAKEUP, EPOLL_ONESHOT, EPOLL_ET = _c.FDSAFE_EPOLL_EXCLUSIVE, _c.FDSAFE_EPOLL_WAKEUP, _c.FDSAFE_EPOLL_ONESHOT, _c.FDSAFE_EPOLL_ET
@@ -120,18 +125,53 @@ def _batch(max_events: object) -> int:
 class _Activity:
     """What the wrappers of one set share besides its registrations' data: a lock for changing
     that data (one thread may register and unregister while another waits, as with
-    ``select.epoll``), and the waits in progress, for which a key removed meanwhile is
-    remembered (the kernel may have reported it just before) and the duplicates held for
-    plain descriptors stay open (closing them would take their registrations out from under
-    a waiter that only they can wake)."""
+    ``select.epoll``), the key family, and the waits in progress, during which the duplicates
+    held for plain descriptors stay open (closing them would take their registrations out
+    from under a waiter that only they can wake)."""
 
-    def __init__(self) -> None:
+    def __init__(self, fds: Dict[int, Handle], numbers: Dict[int, int], sets: Set[int]) -> None:
         self.lock = threading.RLock()
+        self.family = next(_FAMILIES) & ((1 << (64 - _KEY_FAMILY_SHIFT)) - 1)
         self.waits = 0
-        self.removed: Set[int] = set()
         self.close_duplicates_after_waits = False
         # Adds since the last look for registrations of closed handles (see `add`).
         self.adds_since_prune = 0
+        self.fds, self.numbers, self.sets = fds, numbers, sets
+        _ACTIVITIES.add(self)
+
+    def new_key(self) -> int:
+        return self.family << _KEY_FAMILY_SHIFT | (next(_KEYS) & ((1 << _KEY_FAMILY_SHIFT) - 1))
+
+    def close_duplicates_if_unused(self) -> None:
+        """Closes the duplicates held for plain descriptors once no wrapper of the set is
+        open. Called under the lock, with no wait in progress."""
+        if not any(lib.fdsafe_handle_kind(v) >= 0 for v in self.sets):
+            for handle in self.fds.values():
+                handle.close()
+            self.fds.clear()
+            self.numbers.clear()
+
+    def after_fork_in_child(self) -> None:
+        """In a forked child, whose only thread is the forking one: a lock another parent
+        thread held would never be let go, and its waits are not here."""
+        self.lock = threading.RLock()
+        self.waits = 0
+        if self.close_duplicates_after_waits:
+            self.close_duplicates_after_waits = False
+            self.close_duplicates_if_unused()
+
+
+_ACTIVITIES: "weakref.WeakSet[_Activity]" = globals().get("_ACTIVITIES") or weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for activity in list(_ACTIVITIES):
+        activity.after_fork_in_child()
+
+
+if not globals().get("_FORK_HOOK_REGISTERED"):  # once, across importlib.reload
+    os.register_at_fork(after_in_child=lambda: _after_fork_in_child())
+    _FORK_HOOK_REGISTERED = True
 
 
 class Epoll(Handle):
@@ -150,7 +190,7 @@ class Epoll(Handle):
         self._fds: Dict[int, Handle] = {}  # plain descriptor -> the handle registered for it
         self._numbers: Dict[int, int] = {}  # that handle's value -> the plain descriptor
         self._sets: Set[int] = {value}  # the handle values of this set's wrappers
-        self._activity = _Activity()
+        self._activity = _Activity(self._fds, self._numbers, self._sets)
 
     @classmethod
     def create(cls) -> "Epoll":
@@ -285,7 +325,7 @@ class Epoll(Handle):
                 self._activity.adds_since_prune = 0
                 self._prune()
             handle, made = self._target(target, register=True)
-            key = next(_KEYS)
+            key = self._activity.new_key()
             # The data is in place before the kernel holds the key: a thread already waiting
             # on the set may get an event for it at once.
             self._data[key] = (handle, target if data is None else data)
@@ -310,7 +350,7 @@ class Epoll(Handle):
             key = self._keys.get(handle.value)
             fresh = key is None  # registered through C or another process's copy of the set
             if key is None:
-                key = next(_KEYS)
+                key = self._activity.new_key()
             previous = self._data.get(key)
             entry = (handle, data if data is not None else previous[1] if previous is not None else target)
             self._data[key] = entry
@@ -360,11 +400,9 @@ class Epoll(Handle):
         handle.close()
 
     def _drop_key(self, key: int) -> None:
-        """Forgets a registration's data; a wait in progress drops its events. Called under
-        the lock."""
+        """Forgets a registration's data (a wait that gets an event for it drops it, the key
+        being of this set's family). Called under the lock."""
         self._data.pop(key, None)
-        if self._activity.waits:
-            self._activity.removed.add(key)
 
     def close(self) -> None:
         """Closes the set, and the duplicates it holds for plain descriptors unless a twin
@@ -395,16 +433,7 @@ class Epoll(Handle):
             if self._activity.waits:
                 self._activity.close_duplicates_after_waits = True
             else:
-                self._close_duplicates_if_unused()
-
-    def _close_duplicates_if_unused(self) -> None:
-        """Closes the duplicates held for plain descriptors once no wrapper of the set is
-        open. Called under the lock, with no wait in progress."""
-        if not any(lib.fdsafe_handle_kind(v) >= 0 for v in self._sets):
-            for handle in self._fds.values():
-                handle.close()
-            self._fds.clear()
-            self._numbers.clear()
+                self._activity.close_duplicates_if_unused()
 
     def _collected(self) -> None:
         # The duplicates are this set's own business: close them quietly, and let the set
@@ -444,11 +473,9 @@ class Epoll(Handle):
         finally:
             with activity.lock:
                 activity.waits -= 1
-                if not activity.waits:
-                    activity.removed.clear()
-                    if activity.close_duplicates_after_waits:
-                        activity.close_duplicates_after_waits = False
-                        self._close_duplicates_if_unused()
+                if not activity.waits and activity.close_duplicates_after_waits:
+                    activity.close_duplicates_after_waits = False
+                    activity.close_duplicates_if_unused()
 
     def _event(self, ev: EpollEvent) -> Optional[Tuple[Any, int]]:
         """What a wait reports for one kernel event, or None for nothing. Called under the
@@ -464,8 +491,8 @@ class Epoll(Handle):
                 self._forget(number, only=entry[0])
                 return None
             return entry[1], ev.events
-        if ev.user in self._activity.removed:
-            return None  # unregistered through this set while the wait was returning it
+        if ev.user >> _KEY_FAMILY_SHIFT == self._activity.family:
+            return None  # unregistered through this set while the kernel was reporting it
         # Registered through C or another wrapper: a view of the handle (which another
         # thread may have closed since the wait returned).
         try:

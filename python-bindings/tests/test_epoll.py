@@ -403,3 +403,67 @@ def test_an_add_costs_the_same_however_many_are_registered(monkeypatch):
         ep.close()
         for h in handles:
             h.close()
+
+
+def _child_status(pid):
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
+def test_a_forked_child_uses_a_set_whose_lock_a_parent_thread_held():
+    # Another thread of the parent is inside register (holding the set's lock) at the fork:
+    # in the child that thread is gone, and the set must still work.
+    r, w = os.pipe()
+    ep = Epoll.create()
+    ep.register(r, select.EPOLLIN)
+    held, go_on = threading.Event(), threading.Event()
+
+    def hold():
+        with ep._activity.lock:
+            held.set()
+            go_on.wait()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait()
+    pid = os.fork()
+    if pid == 0:
+        signal.alarm(10)
+        os.write(w, b"x")
+        ok = ep.poll(1) == [(r, select.EPOLLIN)]
+        ep.unregister(r)
+        os._exit(0 if ok else 1)
+    go_on.set()
+    holder.join()
+    try:
+        assert _child_status(pid) == 0
+    finally:
+        ep.close()
+        os.close(r)
+        os.close(w)
+
+
+def test_a_child_forked_during_a_wait_closes_the_duplicates_with_the_set():
+    # The parent thread waiting at the fork does not come along: the child's close of the
+    # set must not wait for that wait to end before closing the duplicate it holds.
+    r, w = os.pipe()
+    ep = Epoll.create()
+    ep.register(r, select.EPOLLIN)
+    waiter = threading.Thread(target=lambda: ep.poll(5))
+    waiter.start()
+    time.sleep(0.2)
+    pid = os.fork()
+    if pid == 0:
+        signal.alarm(10)
+        before = len(os.listdir("/proc/self/fd"))
+        ep.close()
+        after = len(os.listdir("/proc/self/fd"))
+        os._exit(0 if before - after == 2 else 1)  # the set and the duplicate
+    try:
+        assert _child_status(pid) == 0
+    finally:
+        os.write(w, b"x")
+        waiter.join()
+        ep.close()
+        os.close(r)
+        os.close(w)
