@@ -183,6 +183,9 @@ static int tun_in_namespace(void) {
     CHECK(fdsafe_tun_open("fdsafe-mq", FDSAFE_IFF_TUN | FDSAFE_IFF_MULTI_QUEUE, &mq1) == 0);
     CHECK(fdsafe_tun_open("fdsafe-mq", FDSAFE_IFF_TUN | FDSAFE_IFF_MULTI_QUEUE, &mq2) == 0);
     CHECK((fdsafe_tun_flags(mq2) & (int)FDSAFE_IFF_MULTI_QUEUE) != 0);
+    /* Opened without NO_PI: its packets carry the 4-byte header, and the flags say so (the
+     * kernel's TUNGETIFF sets the same bit for "no filter attached"). */
+    CHECK((fdsafe_tun_flags(mq2) & (int)FDSAFE_IFF_NO_PI) == 0);
     CHECK(fdsafe_close(mq1) == 0 && fdsafe_close(mq2) == 0);
 
     /* Persistence: the interface outlives its descriptor, then goes with the last one. */

@@ -3388,8 +3388,8 @@ int fdsafe_socket_peer_pidfd(fdsafe_handle handle, fdsafe_handle *handle_out);
  * Ownership: the caller closes `*handle_out`. Errors: `FDSAFE_E_INVALID_ARGUMENT` (NULL
  * `handle_out`, unknown flags, neither or both of TUN and TAP, a name of 16 bytes or more
  * or with a `/`); `-EPERM` (no `CAP_NET_ADMIN` in the network namespace); `-EBUSY` (the
- * interface is attached already, or exists without `FDSAFE_IFF_MULTI_QUEUE` when asked with
- * it); `-EINVAL` (flags that do not match an existing interface); `-ENOENT` and `-ENODEV`
+ * interface is attached already); `-EINVAL` (flags that do not match an existing interface,
+ * `FDSAFE_IFF_MULTI_QUEUE` included); `-ENOENT` and `-ENODEV`
  * (no `/dev/net/tun`); `-EMFILE`. Thread safety: any thread.
  */
 int fdsafe_tun_open(const char *name, uint32_t flags, fdsafe_handle *handle_out);
@@ -3408,6 +3408,10 @@ int fdsafe_tun_name(fdsafe_handle handle, char *name_out, size_t name_cap);
 /**
  * The interface's flags (>= 0): `FDSAFE_IFF_TUN` or `FDSAFE_IFF_TAP`, `FDSAFE_IFF_NO_PI`,
  * `FDSAFE_IFF_MULTI_QUEUE`, `FDSAFE_IFF_VNET_HDR`, and `FDSAFE_IFF_PERSIST` once kept.
+ * `FDSAFE_IFF_NO_PI` is as `fdsafe_tun_open` was asked; for a handle adopted from a
+ * descriptor fdsafe did not open, it is the kernel's `TUNGETIFF` bit, which the kernel also
+ * sets when no packet filter is attached (`IFF_NOFILTER` has the same value), so there it
+ * cannot tell whether packets carry the 4-byte header.
  *
  * Errors: `FDSAFE_E_WRONG_KIND` for other kinds. Thread safety: any thread.
  */

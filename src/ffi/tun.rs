@@ -50,8 +50,8 @@ fn tun_of(handle: fdsafe_handle) -> Result<handles::TypedGuard<Tun>> {
 /// Ownership: the caller closes `*handle_out`. Errors: `FDSAFE_E_INVALID_ARGUMENT` (NULL
 /// `handle_out`, unknown flags, neither or both of TUN and TAP, a name of 16 bytes or more
 /// or with a `/`); `-EPERM` (no `CAP_NET_ADMIN` in the network namespace); `-EBUSY` (the
-/// interface is attached already, or exists without `FDSAFE_IFF_MULTI_QUEUE` when asked with
-/// it); `-EINVAL` (flags that do not match an existing interface); `-ENOENT` and `-ENODEV`
+/// interface is attached already); `-EINVAL` (flags that do not match an existing interface,
+/// `FDSAFE_IFF_MULTI_QUEUE` included); `-ENOENT` and `-ENODEV`
 /// (no `/dev/net/tun`); `-EMFILE`. Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_tun_open(name: *const c_char, flags: u32, handle_out: *mut fdsafe_handle) -> c_int {
@@ -82,6 +82,10 @@ pub extern "C" fn fdsafe_tun_name(handle: fdsafe_handle, name_out: *mut c_char, 
 
 /// The interface's flags (>= 0): `FDSAFE_IFF_TUN` or `FDSAFE_IFF_TAP`, `FDSAFE_IFF_NO_PI`,
 /// `FDSAFE_IFF_MULTI_QUEUE`, `FDSAFE_IFF_VNET_HDR`, and `FDSAFE_IFF_PERSIST` once kept.
+/// `FDSAFE_IFF_NO_PI` is as `fdsafe_tun_open` was asked; for a handle adopted from a
+/// descriptor fdsafe did not open, it is the kernel's `TUNGETIFF` bit, which the kernel also
+/// sets when no packet filter is attached (`IFF_NOFILTER` has the same value), so there it
+/// cannot tell whether packets carry the 4-byte header.
 ///
 /// Errors: `FDSAFE_E_WRONG_KIND` for other kinds. Thread safety: any thread.
 #[no_mangle]

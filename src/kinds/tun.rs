@@ -19,6 +19,10 @@ pub const ACCEPTED_FLAGS: i32 = libc::IFF_TUN | libc::IFF_TAP | libc::IFF_NO_PI 
 #[derive(Debug)]
 pub struct Tun {
     fd: OwnedFd,
+    /// Whether `IFF_NO_PI` is in force, when fdsafe opened the device (`None`: adopted). The
+    /// kernel cannot say: `TUNGETIFF` adds `IFF_NOFILTER` when no packet filter is attached,
+    /// always for a TUN device, and it is the same bit.
+    no_packet_info: Option<bool>,
 }
 
 /// An `ifreq` holding `name` (empty: the kernel picks `tunN`/`tapN`) and `flags`.
@@ -54,7 +58,7 @@ impl Tun {
         // SAFETY: a NUL-terminated path; open returns a new descriptor on success.
         let fd = cvt(unsafe { libc::open(c"/dev/net/tun".as_ptr(), oflags) }).map_err(|e| e.context("open /dev/net/tun"))?;
         // SAFETY: a new descriptor we own.
-        let tun = Tun { fd: unsafe { sys::owned(fd) } };
+        let tun = Tun { fd: unsafe { sys::owned(fd) }, no_packet_info: Some(flags & libc::IFF_NO_PI != 0) };
         // SAFETY: TUNSETIFF reads and writes one ifreq.
         cvt(unsafe { libc::ioctl(tun.fd.as_raw_fd(), libc::TUNSETIFF, &mut req as *mut libc::ifreq) })
             .map_err(|e| e.context(format!("TUNSETIFF {:?}", String::from_utf8_lossy(name))))?;
@@ -77,9 +81,15 @@ impl Tun {
     }
 
     /// The flags the interface was attached with (`IFF_TUN`..., and `IFF_PERSIST` when set).
+    /// `IFF_NO_PI` as opened; for an adopted descriptor, the kernel's bit, which it also sets
+    /// for "no filter" (see `no_packet_info`).
     pub fn flags(&self) -> Result<i32> {
         // SAFETY: TUNGETIFF filled the flags member.
-        Ok(i32::from(unsafe { Tun::get(std::os::fd::AsFd::as_fd(&self.fd))?.ifr_ifru.ifru_flags }) & 0xffff)
+        let reported = i32::from(unsafe { Tun::get(std::os::fd::AsFd::as_fd(&self.fd))?.ifr_ifru.ifru_flags }) & 0xffff;
+        Ok(match self.no_packet_info {
+            Some(no_pi) => reported & !libc::IFF_NO_PI | if no_pi { libc::IFF_NO_PI } else { 0 },
+            None => reported,
+        })
     }
 
     /// Keeps the interface after the last descriptor closes (`TUNSETPERSIST`), or not.
@@ -99,7 +109,7 @@ impl Tun {
     }
 
     pub fn from_fd(fd: OwnedFd) -> Tun {
-        Tun { fd }
+        Tun { fd, no_packet_info: None }
     }
 }
 
