@@ -307,6 +307,27 @@ static void test_tcp_send_to_closed_peer_is_epipe(void **state) {
     must(fdsafe_close(l));
 }
 
+/* A send_to on a TCP stream names a destination the kernel would ignore (it sends to the
+ * peer): refused, and nothing reaches the peer or the address named. */
+static void test_tcp_send_to_refuses_to_send_elsewhere(void **state) {
+    (void)state;
+    fdsafe_handle l, c, s, other, stranger;
+    char there[FDSAFE_ADDRESS_TEXT_MAX];
+    tcp_pair(&l, &c, &s);
+    must(fdsafe_tcp_listen("127.0.0.1:0", 4, FDSAFE_NONBLOCK, &other));
+    must(fdsafe_socket_local_address(other, there, sizeof there));
+    expect_code(fdsafe_socket_send_to(c, "DATA", 4, 0, there), -EISCONN);
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(7), .sin_addr.s_addr = htonl(0xc0000237)};
+    expect_code(fdsafe_socket_send_to_sockaddr(c, "DATA", 4, 0, &sin, sizeof sin), -EISCONN);
+    char buf[8];
+    expect_code(fdsafe_socket_recv(s, buf, sizeof buf, FDSAFE_MSG_DONTWAIT), -EAGAIN);
+    expect_code(fdsafe_socket_accept(other, 0, &stranger, NULL, 0, NULL), -EAGAIN);
+    must(fdsafe_close(other));
+    must(fdsafe_close(s));
+    must(fdsafe_close(c));
+    must(fdsafe_close(l));
+}
+
 /* MSG_OOB, the kernel's constant, does what it names: TCP's urgent byte is received apart
  * from the stream, and a receive with nothing urgent fails as recv(2) does. */
 /* connect and listen, asked of the typed sockets, answer as connect(2) and listen(2) do for
@@ -1801,6 +1822,7 @@ int main(void) {
         FD_TEST(test_tcp_sockaddr_forms_and_ipv6),
         FD_TEST(test_tcp_connect_timeout_refused_and_nonblocking),
         FD_TEST(test_tcp_send_to_closed_peer_is_epipe),
+        FD_TEST(test_tcp_send_to_refuses_to_send_elsewhere),
         FD_TEST(test_out_of_band_byte),
         FD_TEST(test_connect_and_listen_on_typed_sockets_answer_as_the_kernel),
         FD_TEST(test_tcp_options),

@@ -2594,7 +2594,8 @@ int64_t fdsafe_socket_recv(fdsafe_handle handle, void *buf, size_t len, uint32_t
  * Errors: as `fdsafe_socket_send`, plus `FDSAFE_E_INVALID_ARGUMENT` for a NULL or bad
  * `address`, and the kernel's `-ECONNREFUSED`, `-ENOENT` (no such Unix path),
  * `-EAFNOSUPPORT` (an address of another family; a Unix socket says `-EINVAL`), `-EINVAL`,
- * `-EISCONN`, `-EOPNOTSUPP` (a Unix stream socket, which takes no per-message address).
+ * `-EISCONN` (also for a TCP stream, whose kernel would send to its peer instead),
+ * `-EOPNOTSUPP` (a Unix stream socket, which takes no per-message address).
  * Thread safety: any thread.
  */
 int64_t fdsafe_socket_send_to(fdsafe_handle handle,

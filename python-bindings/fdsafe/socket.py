@@ -635,7 +635,9 @@ class Socket(Handle):
     def sendto(self, data: Any, flags_or_address: Any, address: Any = _NO_ADDRESS) -> int:
         """``sendto(data, address)`` or ``sendto(data, flags, address)``: sends a datagram to
         ``address`` (as ``connect`` takes it: a tuple or fdsafe's text for UDP, a path or
-        ``"\\0name"`` for Unix, or raw ``SockAddr`` bytes)."""
+        ``"\\0name"`` for Unix, or raw ``SockAddr`` bytes). On a TCP stream it raises
+        ``OSError`` (``EISCONN``), where ``socket.socket.sendto`` sends to the peer: Linux
+        ignores the address there, and a call that names one must not send elsewhere."""
         if address is _NO_ADDRESS:
             flags, address = 0, flags_or_address
         elif isinstance(address, int) and not isinstance(flags_or_address, int):

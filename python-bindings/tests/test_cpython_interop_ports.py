@@ -1,5 +1,6 @@
 """Argument forms and interop, ported from CPython 3.11 test_socket (InterruptedTimeoutBase,
 TestUnixDomain, SendfileUsingSendTest ideas, UDP IPv6) for fdsafe sockets."""
+import errno
 import asyncio
 import os
 import signal
@@ -152,21 +153,26 @@ def test_sendall_nonblocking_raises_blocking_io_error():
 
 
 def test_sendto_on_connected_stream():
-    # socket.sendto on a connected stream socket: Linux ignores the address (EISCONN for TCP)
+    # socket.sendto on a connected TCP socket sends to the peer: Linux ignores the address.
+    # fdsafe refuses (EISCONN) rather than send somewhere other than where the call names.
     lst = fs.tcp_listen(("127.0.0.1", 0))
     with lst, fs.tcp_connect(lst.getsockname(), timeout=5) as c, socket.create_connection(lst.getsockname()) as py:
         conn1, _ = lst.accept()
         conn2, _ = lst.accept()
         with conn1, conn2:
-            try:
-                theirs = py.sendto(b"x", ("127.0.0.1", 9))
-            except OSError as err:
-                theirs = err.errno
-            try:
-                ours = c.sendto(b"x", ("127.0.0.1", 9))
-            except OSError as err:
-                ours = err.errno
-            assert ours == theirs
+            assert py.sendto(b"x", ("127.0.0.1", 9)) == 1  # the stdlib's: to the peer
+            with pytest.raises(OSError) as err:
+                c.sendto(b"x", ("127.0.0.1", 9))
+            assert err.value.errno == errno.EISCONN
+            for conn in (conn1, conn2):
+                conn.setblocking(False)
+            got = []
+            for conn in (conn1, conn2):
+                try:
+                    got.append(conn.recv(8))
+                except BlockingIOError:
+                    pass
+            assert got == [b"x"], "only the stdlib socket's byte arrived"
 
 
 # ------------------------------------------------------------ asyncio sendfile / select

@@ -487,7 +487,8 @@ pub extern "C" fn fdsafe_socket_recv(handle: fdsafe_handle, buf: *mut c_void, le
 /// Errors: as `fdsafe_socket_send`, plus `FDSAFE_E_INVALID_ARGUMENT` for a NULL or bad
 /// `address`, and the kernel's `-ECONNREFUSED`, `-ENOENT` (no such Unix path),
 /// `-EAFNOSUPPORT` (an address of another family; a Unix socket says `-EINVAL`), `-EINVAL`,
-/// `-EISCONN`, `-EOPNOTSUPP` (a Unix stream socket, which takes no per-message address).
+/// `-EISCONN` (also for a TCP stream, whose kernel would send to its peer instead),
+/// `-EOPNOTSUPP` (a Unix stream socket, which takes no per-message address).
 /// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn fdsafe_socket_send_to(handle: fdsafe_handle, buf: *const c_void, len: usize, flags: u32, address: *const c_char) -> i64 {

@@ -411,6 +411,12 @@ impl Socket {
     }
 
     pub fn send_to(&self, buf: &[u8], flags: SendFlags, to: &SockAddr) -> Result<usize> {
+        if self.kind == Kind::TcpStream {
+            // Linux ignores the address on a connected TCP socket and sends to the peer: a
+            // call that names a destination must not send elsewhere. (A Unix stream socket's
+            // kernel refuses it itself.)
+            return Err(Error::from_errno(libc::EISCONN).context("a TCP stream sends only to its peer (use send)"));
+        }
         // SAFETY: buffer and address valid for their lengths.
         let n = cvt(unsafe {
             libc::sendto(self.fd.as_raw_fd(), buf.as_ptr().cast(), buf.len(), flags.raw(), to.as_ptr(), to.len)
